@@ -1,0 +1,206 @@
+"""The load: every selected source table into the target's raw schema.
+
+``load()`` exports one source snapshot, counts each table inside it, runs the
+dlt pipeline (ConnectorX Arrow batches, Parquet load files copied in by ADBC,
+which keeps '' and NULL apart where dlt's CSV path does not), and writes the
+load manifest (``raw._pgshift_manifest``): per table the row count the
+snapshot saw, with the snapshot id and time. Raw tables keep the source's
+table and column names exactly (dlt's ``direct`` naming) and hold every value
+as text.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+
+from pgshift.catalog import Catalog, Table
+from pgshift.extract import Snapshot, open_snapshot, snapshot_source
+from pgshift.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_NAME = "pgshift"
+MANIFEST_TABLE = "_pgshift_manifest"
+
+
+@dataclass
+class LoadResult:
+    """What one load did.
+
+    Attributes:
+        snapshot_id: The source snapshot every table was read in.
+        snapshot_taken_at: The source clock at the snapshot.
+        source_rows: Table name to the row count inside the snapshot.
+        seconds: Wall time of the whole load.
+        catalog: The source catalog as the snapshot saw it.
+    """
+
+    snapshot_id: str
+    snapshot_taken_at: str
+    source_rows: dict[str, int]
+    seconds: float
+    catalog: Catalog = field(repr=False)
+
+
+def _configure_dlt() -> None:
+    """Set the dlt options that keep names and values exact and loads lean."""
+    import dlt
+
+    # Keep identifiers byte for byte: the renaming belongs to dbt.
+    dlt.config["schema.naming"] = "direct"
+    # Load files are written once and read once, locally: skip gzip.
+    dlt.config["data_writer.disable_compression"] = True
+    # Raw tables take exactly the columns of the source, nothing else.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = False
+    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
+
+
+def _pipeline(settings: Settings) -> Any:
+    import dlt
+
+    target = settings.target
+    credentials = {
+        "database": target.dbname,
+        "username": target.user,
+        "password": target.password or "",
+        "host": target.host,
+        "port": target.port,
+        "query": target.options or None,
+    }
+    progress: Any = "log"
+    if sys.stderr.isatty():
+        progress = "tqdm"
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(settings.state_dir / "pipelines"),
+        destination=dlt.destinations.postgres(credentials=credentials),
+        dataset_name=settings.raw_schema,
+        progress=progress,
+    )
+
+
+def load(settings: Settings) -> LoadResult:
+    """Extract the selected source tables into the raw schema, with the manifest.
+
+    A package left pending by an interrupted run belongs to an older snapshot:
+    it is dropped, and every table is read again from a new one.
+
+    Args:
+        settings: The run settings.
+
+    Returns:
+        What was loaded.
+    """
+    _configure_dlt()
+    started = time.monotonic()
+    with open_snapshot(settings.source) as snapshot:
+        catalog = snapshot.read_catalog(settings.source_schema)
+        tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
+        counts = snapshot.count_rows(tables)
+        pipeline = _pipeline(settings)
+        if pipeline.has_pending_data:
+            logger.warning("dropping a load left unfinished by an earlier run")
+            pipeline.drop_pending_packages()
+        with_rows = [t.name for t in tables if counts[t.name]]
+        if with_rows:
+            source = snapshot_source(
+                settings.source, settings.source_schema, with_rows, snapshot
+            )
+            info = pipeline.run(
+                source,
+                write_disposition="replace",
+                loader_file_format="parquet",
+            )
+            logger.info("%s", info)
+        _land_empty_tables(settings, [t for t in tables if not counts[t.name]])
+        seconds = time.monotonic() - started
+        result = LoadResult(
+            snapshot_id=snapshot.snapshot_id,
+            snapshot_taken_at=snapshot.taken_at,
+            source_rows=counts,
+            seconds=seconds,
+            catalog=catalog,
+        )
+        write_manifest(settings, result, snapshot)
+    return result
+
+
+def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
+    """Give empty source tables an empty raw table of text columns.
+
+    dlt writes no load file for a table without rows, so it would not create
+    (or empty) the raw table; dbt's staging view needs it all the same.
+    """
+    if not tables:
+        return
+    raw = sql.Identifier(settings.raw_schema)
+    with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
+        cursor = conn.cursor()
+        cursor.execute(sql.SQL("create schema if not exists {}").format(raw))
+        for table in tables:
+            name = sql.Identifier(table.name)
+            cursor.execute(
+                sql.SQL("create table if not exists {}.{} ({})").format(
+                    raw,
+                    name,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} varchar").format(sql.Identifier(c.name))
+                        for c in table.columns
+                    ),
+                )
+            )
+            for col in table.columns:
+                cursor.execute(
+                    sql.SQL(
+                        "alter table {}.{} add column if not exists {} varchar"
+                    ).format(raw, name, sql.Identifier(col.name))
+                )
+            cursor.execute(sql.SQL("truncate {}.{}").format(raw, name))
+    conn.close()
+
+
+def write_manifest(settings: Settings, result: LoadResult, snapshot: Snapshot) -> None:
+    """Record, beside the raw tables, what the snapshot held per table.
+
+    Args:
+        settings: The run settings.
+        result: The load result.
+        snapshot: The snapshot the counts were taken in.
+    """
+    raw = sql.Identifier(settings.raw_schema)
+    manifest = sql.Identifier(MANIFEST_TABLE)
+    with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            sql.SQL(
+                """
+                create table if not exists {}.{} (
+                    table_name text primary key,
+                    source_rows bigint not null,
+                    snapshot_id text not null,
+                    snapshot_taken_at timestamptz not null,
+                    loaded_at timestamptz not null default now()
+                )
+                """
+            ).format(raw, manifest)
+        )
+        cursor.execute(sql.SQL("truncate {}.{}").format(raw, manifest))
+        cursor.executemany(
+            sql.SQL(
+                "insert into {}.{} (table_name, source_rows, snapshot_id, "
+                "snapshot_taken_at) values (%s, %s, %s, %s)"
+            ).format(raw, manifest),
+            [
+                (name, rows, snapshot.snapshot_id, snapshot.taken_at)
+                for name, rows in result.source_rows.items()
+            ],
+        )
+    conn.close()

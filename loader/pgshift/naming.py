@@ -1,0 +1,296 @@
+"""Source-to-target naming: camelCase and PascalCase identifiers to snake_case.
+
+The rules (see the README's "Naming rules"):
+
+* a word boundary sits between a lowercase letter or a digit and an uppercase
+  letter (``userId`` -> ``user_id``, ``address2Line`` -> ``address2_line``);
+* an acronym ends before its last capital when a lowercase letter follows
+  (``HTMLContent`` -> ``html_content``, ``userID`` -> ``user_id``);
+* letters and the digits after them stay together (``addressLine1`` ->
+  ``address_line1``);
+* characters that cannot appear in an unquoted identifier become ``_``;
+* names that are already snake_case are returned unchanged.
+
+Two source names that map to one target name, and target names longer than
+PostgreSQL's 63-byte identifier limit, are refused with a message that names
+them and the override entry that resolves the conflict: nothing is ever
+merged or truncated silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+MAX_IDENTIFIER_BYTES = 63
+"""PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1)."""
+
+
+class NamingError(ValueError):
+    """A set of names cannot be mapped without losing or merging one of them."""
+
+
+def to_snake(name: str) -> str:
+    """Convert one identifier to snake_case following the project's rules.
+
+    Args:
+        name: The source identifier, exactly as it is in the catalog.
+
+    Returns:
+        The snake_case identifier. Already snake_case names come back unchanged.
+    """
+    out: list[str] = []
+    for i, char in enumerate(name):
+        prev = name[i - 1] if i else ""
+        nxt = name[i + 1] if i + 1 < len(name) else ""
+        if not (char.isalnum() or char == "_"):
+            char = "_"
+        if char.isupper() and prev and out and out[-1] != "_":
+            starts_word = prev.islower() or prev.isdigit()
+            ends_acronym = prev.isupper() and nxt.islower()
+            if starts_word or ends_acronym:
+                out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+def needs_quoting(name: str) -> bool:
+    """Tell whether an identifier must be double-quoted in PostgreSQL SQL.
+
+    Args:
+        name: An identifier.
+
+    Returns:
+        True unless the name is a lowercase, non-keyword, plain identifier.
+    """
+    if not name or not (name[0].isalpha() or name[0] == "_"):
+        return True
+    if any(not (c.isalnum() or c == "_") or c.isupper() for c in name):
+        return True
+    if not name.isascii():
+        return True
+    return name in RESERVED_WORDS
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for PostgreSQL, always.
+
+    Args:
+        name: An identifier.
+
+    Returns:
+        The identifier in double quotes, inner quotes doubled.
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Overrides:
+    """Explicit target names chosen by the user, read from a YAML file.
+
+    The file looks like::
+
+        tables:
+          InvoiceLine: invoice_lines
+        columns:
+          users:
+            userID: legacy_user_id
+
+    Keys are source names; values are target names.
+    """
+
+    tables: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> Overrides:
+        """Read an override file; a missing path gives no overrides.
+
+        Args:
+            path: The YAML file, or None.
+
+        Returns:
+            The overrides it declares.
+
+        Raises:
+            NamingError: The file is not a mapping of the documented shape.
+        """
+        if path is None or not path.exists():
+            return cls()
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        tables = data.get("tables") or {}
+        columns = data.get("columns") or {}
+        if not isinstance(tables, dict) or not isinstance(columns, dict):
+            raise NamingError(
+                f"{path}: 'tables' and 'columns' must be mappings of source name "
+                "to target name"
+            )
+        return cls(
+            tables={str(k): str(v) for k, v in tables.items()},
+            columns={
+                str(t): {str(k): str(v) for k, v in (cols or {}).items()}
+                for t, cols in columns.items()
+            },
+        )
+
+
+def map_names(
+    names: Iterable[str],
+    overrides: Mapping[str, str],
+    *,
+    what: str,
+    override_path: str,
+) -> dict[str, str]:
+    """Map a set of sibling names (tables of a schema, columns of a table).
+
+    Args:
+        names: Source names, in catalog order.
+        overrides: Source name to explicit target name.
+        what: How to describe the names in messages, e.g. "column of users".
+        override_path: The override-file entry prefix to suggest in messages,
+            e.g. "columns: users:".
+
+    Returns:
+        Source name to target name, in the order given.
+
+    Raises:
+        NamingError: Two names map to one target, or a target is too long.
+    """
+    mapping: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    problems: list[str] = []
+    for source in names:
+        target = overrides.get(source) or to_snake(source)
+        if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            problems.append(
+                f"{what} {source!r} maps to {target!r}, which is longer than "
+                f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit; choose a "
+                f"shorter name in the override file under '{override_path}' "
+                f"({source}: <new_name>)"
+            )
+        if target in taken:
+            problems.append(
+                f"{what} {taken[target]!r} and {source!r} both map to "
+                f"{target!r}; give one of them another name in the override "
+                f"file under '{override_path}' ({source}: <new_name>)"
+            )
+        taken.setdefault(target, source)
+        mapping[source] = target
+    if problems:
+        raise NamingError("\n".join(problems))
+    return mapping
+
+
+# PostgreSQL's reserved key words (and the ones that cannot name a column
+# without quotes), from the "SQL Key Words" appendix of the manual.
+RESERVED_WORDS = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "authorization",
+        "binary",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "collation",
+        "column",
+        "concurrently",
+        "constraint",
+        "create",
+        "cross",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_schema",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "freeze",
+        "from",
+        "full",
+        "grant",
+        "group",
+        "having",
+        "ilike",
+        "in",
+        "initially",
+        "inner",
+        "intersect",
+        "into",
+        "is",
+        "isnull",
+        "join",
+        "lateral",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "natural",
+        "not",
+        "notnull",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "outer",
+        "overlaps",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "right",
+        "select",
+        "session_user",
+        "similar",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "tablesample",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "verbose",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)

@@ -1,0 +1,222 @@
+"""Run settings: the two database URLs and where things land.
+
+Connection settings come from ``SOURCE_DATABASE_URL`` and
+``TARGET_DATABASE_URL`` (libpq URLs, as hosting providers hand them out, e.g.
+``postgresql://user:pass@host/db?sslmode=require``). One URL configures every
+client that talks to that database: psycopg2, SQLAlchemy, ConnectorX, dlt and
+dbt. The password only ever lives in memory: every printable form of a URL is
+redacted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from psycopg2.extensions import parse_dsn
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+"""The repository root: dbt_project.yml, models/ and loader/ live here."""
+
+_URL_PARTS = ("user", "password", "host", "port", "dbname")
+
+
+class ConfigError(ValueError):
+    """Bad usage or configuration; the run stops with exit code 2."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A PostgreSQL connection URL, parsed once, printable without secrets.
+
+    Attributes:
+        side: "source" or "target", used in messages.
+        params: The libpq connection parameters the URL holds.
+    """
+
+    side: str
+    params: dict[str, str] = field(repr=False)
+
+    @classmethod
+    def parse(cls, side: str, url: str | None) -> DatabaseUrl:
+        """Parse a libpq URL.
+
+        Args:
+            side: "source" or "target".
+            url: The URL, e.g. from the environment.
+
+        Returns:
+            The parsed URL.
+
+        Raises:
+            ConfigError: The URL is missing or not a PostgreSQL URL.
+        """
+        variable = f"{side.upper()}_DATABASE_URL"
+        if not url:
+            raise ConfigError(
+                f"{variable} is not set: export it as "
+                "postgresql://user:password@host:port/dbname[?sslmode=require]"
+            )
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                f"{variable} must be a postgresql:// URL "
+                "(postgresql://user:password@host:port/dbname)"
+            )
+        try:
+            params = parse_dsn(url)
+        except Exception as exc:  # psycopg2 echoes the URL: never show it
+            raise ConfigError(
+                f"{variable} is not a valid PostgreSQL URL "
+                f"({type(exc).__name__}); expected "
+                "postgresql://user:password@host:port/dbname"
+            ) from None
+        if not params.get("dbname"):
+            raise ConfigError(f"{variable} names no database (…/dbname at the end)")
+        return cls(side=side, params=dict(params))
+
+    @property
+    def host(self) -> str:
+        """The server host (libpq's default when the URL names none)."""
+        return self.params.get("host") or "localhost"
+
+    @property
+    def port(self) -> int:
+        """The server port."""
+        return int(self.params.get("port") or 5432)
+
+    @property
+    def dbname(self) -> str:
+        """The database name."""
+        return self.params["dbname"]
+
+    @property
+    def user(self) -> str:
+        """The role the connection logs in as."""
+        return self.params.get("user") or os.environ.get("PGUSER") or "postgres"
+
+    @property
+    def password(self) -> str | None:
+        """The password, if the URL holds one. Never print it."""
+        return self.params.get("password")
+
+    @property
+    def options(self) -> dict[str, str]:
+        """Every libpq parameter other than user, password, host, port, dbname."""
+        return {k: v for k, v in self.params.items() if k not in _URL_PARTS}
+
+    def redacted(self) -> str:
+        """Return the URL with the password removed, safe to print and store."""
+        shown = f"postgresql://{quote(self.user, safe='')}@{self.host}:{self.port}"
+        shown += f"/{quote(self.dbname, safe='')}"
+        if self.options:
+            shown += "?" + urlencode(self.options)
+        return shown
+
+    def describe(self) -> str:
+        """Describe the connection for messages: side, user, host, port, db."""
+        return (
+            f"{self.side} database {self.dbname!r} on {self.host}:{self.port} "
+            f"as user {self.user!r}"
+        )
+
+    def url(self, driver: str = "postgresql", **extra: str) -> str:
+        """Build a URL with the password, for a client library.
+
+        Args:
+            driver: The URL scheme, e.g. "postgresql+psycopg2" for SQLAlchemy.
+            **extra: Extra libpq parameters to add.
+
+        Returns:
+            The URL. It holds the password: hand it to a client, never print it.
+        """
+        auth = quote(self.user, safe="")
+        if self.password is not None:
+            auth += ":" + quote(self.password, safe="")
+        url = f"{driver}://{auth}@{quote(self.host, safe='')}:{self.port}"
+        url += f"/{quote(self.dbname, safe='')}"
+        query = {**self.options, **extra}
+        if query:
+            url += "?" + urlencode(query)
+        return url
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Return keyword arguments for ``psycopg2.connect``."""
+        return dict(self.params)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Return the environment variables profiles.example.yml reads.
+
+        The password goes into a ``DBT_ENV_SECRET_`` variable, which dbt
+        scrubs from its logs and artifacts.
+        """
+        env = {
+            "PGSHIFT_TARGET_HOST": self.host,
+            "PGSHIFT_TARGET_PORT": str(self.port),
+            "PGSHIFT_TARGET_USER": self.user,
+            "PGSHIFT_TARGET_DBNAME": self.dbname,
+            "DBT_ENV_SECRET_PGSHIFT_TARGET_PASSWORD": self.password or "",
+            "PGSHIFT_TARGET_SSLMODE": self.params.get("sslmode", "prefer"),
+            "PGSHIFT_TARGET_SSLROOTCERT": self.params.get("sslrootcert", ""),
+            "PGSHIFT_TARGET_CONNECT_TIMEOUT": self.params.get("connect_timeout", "10"),
+        }
+        return env
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs to know.
+
+    Attributes:
+        source: The database to migrate from (only ever read).
+        target: The database to migrate into.
+        source_schema: The schema whose tables are migrated.
+        raw_schema: The target schema the loader lands tables in.
+        final_schema: The target schema the application reads.
+        include: Only these source tables (empty: all).
+        exclude: Never these source tables.
+        state_dir: Local working directory for dlt's pipeline state
+            (PGSHIFT_STATE_DIR, default .pgshift/ in the project).
+        project_dir: The dbt project directory.
+    """
+
+    source: DatabaseUrl
+    target: DatabaseUrl
+    source_schema: str = "public"
+    raw_schema: str = "raw"
+    final_schema: str = "public"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    state_dir: Path = PROJECT_DIR / ".pgshift"
+    project_dir: Path = PROJECT_DIR
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Build settings from the environment, with explicit overrides.
+
+        Args:
+            **overrides: Field values that win over the environment.
+
+        Returns:
+            The settings.
+
+        Raises:
+            ConfigError: A URL is missing or invalid.
+        """
+        source = overrides.pop("source", None) or DatabaseUrl.parse(
+            "source", os.environ.get("SOURCE_DATABASE_URL")
+        )
+        target = overrides.pop("target", None) or DatabaseUrl.parse(
+            "target", os.environ.get("TARGET_DATABASE_URL")
+        )
+        if "state_dir" not in overrides and os.environ.get("PGSHIFT_STATE_DIR"):
+            overrides["state_dir"] = Path(os.environ["PGSHIFT_STATE_DIR"])
+        return cls(source=source, target=target, **overrides)
+
+    def selects(self, table: str) -> bool:
+        """Tell whether a source table is part of this migration."""
+        if self.include and table not in self.include:
+            return False
+        return table not in self.exclude

@@ -1,0 +1,99 @@
+"""Run dbt in-process against the target, configured from TARGET_DATABASE_URL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pgshift.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DbtOutcome:
+    """The result of one dbt invocation.
+
+    Attributes:
+        success: Whether dbt reported success.
+        failures: One line per failed or erroring node.
+        results: Node name to status for every node that ran.
+    """
+
+    success: bool
+    failures: list[str] = field(default_factory=list)
+    results: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def _profiles_dir(project_dir: Path) -> Iterator[Path]:
+    """Use the project's profiles.yml if there is one, else the example.
+
+    The example only reads environment variables, so copying it to a
+    temporary directory writes nothing secret.
+    """
+    if (project_dir / "profiles.yml").exists():
+        yield project_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="pgshift-profiles-") as tmp:
+        shutil.copy(project_dir / "profiles.example.yml", Path(tmp) / "profiles.yml")
+        yield Path(tmp)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dbt(settings: Settings, args: Sequence[str]) -> DbtOutcome:
+    """Invoke a dbt command on the project, against the target database.
+
+    Args:
+        settings: The run settings; the target URL configures the profile.
+        args: The dbt command and its arguments, e.g. ["build"].
+
+    Returns:
+        What dbt reported.
+    """
+    from dbt.cli.main import dbtRunner
+
+    project_dir = settings.project_dir
+    env = settings.target.dbt_env()
+    with _environment(env), _profiles_dir(project_dir) as profiles:
+        argv = [
+            *args,
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(profiles),
+        ]
+        if args and args[0] in {"build", "run", "test", "compile", "docs", "parse"}:
+            argv += ["--vars", f"{{raw_schema: {settings.raw_schema}}}"]
+        logger.info("dbt %s", " ".join(args))
+        result = dbtRunner().invoke(argv)
+    outcome = DbtOutcome(success=bool(result.success))
+    if result.exception is not None:
+        outcome.failures.append(f"dbt failed: {result.exception}")
+    nodes = getattr(result.result, "results", None) or []
+    for node_result in nodes:
+        status = str(node_result.status)
+        name = node_result.node.name
+        outcome.results[name] = status
+        if status in {"error", "fail", "runtime error"}:
+            outcome.failures.append(f"{name}: {status}: {node_result.message}")
+    return outcome

@@ -1,0 +1,144 @@
+"""The naming rules: examples from the design, properties, collisions, overrides."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pgshift.naming import (
+    MAX_IDENTIFIER_BYTES,
+    NamingError,
+    Overrides,
+    map_names,
+    needs_quoting,
+    to_snake,
+)
+from pgshift.sqlnames import rename_columns
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("userId", "user_id"),
+        ("isUrgent", "is_urgent"),
+        ("termsAndConditions", "terms_and_conditions"),
+        ("contractorId", "contractor_id"),
+        ("HTMLContent", "html_content"),
+        ("userID", "user_id"),
+        ("ID", "id"),
+        ("URLSlug", "url_slug"),
+        ("address2Line", "address2_line"),
+        ("addressLine1", "address_line1"),
+        ("InvoiceLine", "invoice_line"),
+        ("chatRooms", "chat_rooms"),
+        ("user_id", "user_id"),
+        ("order", "order"),
+        ("user", "user"),
+        ("HTML5Content", "html5_content"),
+        ("user_ID", "user_id"),
+        ("Größe", "größe"),
+        ("a__b", "a__b"),
+        ("first name", "first_name"),
+        ("userIdURL", "user_id_url"),
+    ],
+)
+def test_examples(source: str, target: str) -> None:
+    assert to_snake(source) == target
+
+
+identifier = st.text(
+    alphabet=string.ascii_letters + string.digits + "_ éÉßü",
+    min_size=1,
+    max_size=40,
+)
+snake = st.from_regex(r"[a-z_][a-z0-9_]{0,30}", fullmatch=True)
+
+
+@given(identifier)
+def test_idempotent(name: str) -> None:
+    once = to_snake(name)
+    assert to_snake(once) == once
+
+
+@given(identifier)
+def test_output_is_lowercase_without_spaces(name: str) -> None:
+    out = to_snake(name)
+    assert out == out.lower()
+    assert " " not in out
+
+
+@given(snake)
+def test_snake_names_unchanged(name: str) -> None:
+    assert to_snake(name) == name
+
+
+@given(identifier)
+def test_only_underscores_are_added(name: str) -> None:
+    out = to_snake(name)
+    stripped = "".join(c if (c.isalnum() or c == "_") else "_" for c in name)
+    assert out.replace("_", "") == stripped.lower().replace("_", "")
+
+
+def test_collision_names_both_and_the_override() -> None:
+    with pytest.raises(NamingError) as err:
+        map_names(
+            ["userId", "userID", "email"],
+            {},
+            what="column of users",
+            override_path="columns: users:",
+        )
+    message = str(err.value)
+    assert "'userId'" in message and "'userID'" in message
+    assert "columns: users:" in message
+
+
+def test_override_resolves_collision() -> None:
+    mapping = map_names(
+        ["userId", "userID"],
+        {"userID": "legacy_user_id"},
+        what="column of users",
+        override_path="columns: users:",
+    )
+    assert mapping == {"userId": "user_id", "userID": "legacy_user_id"}
+
+
+def test_too_long_is_refused_never_truncated() -> None:
+    name = "a" * 40 + "B" * 30
+    with pytest.raises(NamingError, match="63-byte"):
+        map_names([name], {}, what="table", override_path="tables:")
+    assert len(to_snake("x" * MAX_IDENTIFIER_BYTES)) == MAX_IDENTIFIER_BYTES
+
+
+def test_override_file(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "overrides.yml"
+    path.write_text(
+        "tables:\n  InvoiceLine: invoice_lines\ncolumns:\n  users:\n    userID: uid\n"
+    )
+    overrides = Overrides.load(path)
+    assert overrides.tables == {"InvoiceLine": "invoice_lines"}
+    assert overrides.columns == {"users": {"userID": "uid"}}
+    assert Overrides.load(tmp_path / "missing.yml") == Overrides()
+
+
+@pytest.mark.parametrize(
+    ("name", "quoted"),
+    [("user_id", False), ("order", True), ("userId", True), ("größe", True)],
+)
+def test_needs_quoting(name: str, quoted: bool) -> None:
+    assert needs_quoting(name) is quoted
+
+
+def test_rename_columns_in_expressions() -> None:
+    mapping = {"userId": "user_id", "rating": "rating", "order": "order"}
+    assert (
+        rename_columns('CHECK (("userId" <> 0) AND (rating <= 5))', mapping)
+        == "CHECK ((user_id <> 0) AND (rating <= 5))"
+    )
+    # String literals and function names are left alone; keywords stay quoted.
+    assert (
+        rename_columns('lower("userId") = \'userId\' and "order" > 1', mapping)
+        == "lower(user_id) = 'userId' and \"order\" > 1"
+    )

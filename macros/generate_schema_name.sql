@@ -1,0 +1,10 @@
+{# Schemas are exactly the names dbt_project.yml gives: raw, staging, public. #}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {#- Final tables: the profile's schema (public), the one the app reads. -#}
+        {{ target.schema }}
+    {%- else -%}
+        {#- Staging views: the folder's schema as named, not prefixed. -#}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}
