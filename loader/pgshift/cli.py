@@ -82,14 +82,14 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
+def settings_from(args: argparse.Namespace, *, need_source: bool = True) -> Settings:
     """Build settings from the environment and the command line."""
     return Settings.from_env(
+        need_source=need_source,
         source_schema=args.source_schema,
         raw_schema=args.raw_schema,
         include=_split(args.include),
         exclude=_split(args.exclude),
-        **overrides,
     )
 
 
@@ -129,7 +129,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from pgshift.demo import run_demo
 
         return run_demo(args.scale)
-    settings = settings_from(args)
+    settings = settings_from(args, need_source=command not in {"dbt", "verify"})
     if command == "load":
         return cmd_load(settings)
     if command == "scaffold":
@@ -147,7 +147,7 @@ def cmd_load(settings: Settings) -> int:
     """Load the source into the raw schema."""
     from pgshift.load import load
 
-    check_connection(settings.source)
+    check_connection(settings.source_required)
     check_connection(settings.target)
     result = load(settings)
     total = sum(result.source_rows.values())
@@ -163,8 +163,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     from pgshift.catalog import read_catalog
     from pgshift.scaffold import map_catalog, render, write
 
-    check_connection(settings.source)
-    with psycopg2.connect(**settings.source.connect_kwargs()) as conn:
+    check_connection(settings.source_required)
+    with psycopg2.connect(**settings.source_required.connect_kwargs()) as conn:
         conn.set_session(readonly=True)
         catalog = read_catalog(conn.cursor(), settings.source_schema)
     conn.close()
@@ -215,7 +215,7 @@ def cmd_migrate(settings: Settings) -> int:
     from pgshift.load import load
     from pgshift.transform import run_dbt
 
-    check_connection(settings.source)
+    check_connection(settings.source_required)
     check_connection(settings.target)
     phases: dict[str, float] = {}
     started = time.monotonic()

@@ -25,6 +25,7 @@ import psycopg2
 from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_catalog
+from pgshift.checksum import checksum_sql
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
@@ -64,24 +65,20 @@ class Snapshot:
         ]
         return statements
 
-    def count_rows(self, tables: Sequence[Table]) -> dict[str, int]:
-        """Count the rows of tables as the snapshot sees them.
+    def fingerprint(self, table: Table) -> tuple[int, str]:
+        """Count a table's rows and checksum its content, as the snapshot sees it.
 
         Args:
-            tables: The tables to count.
+            table: The table.
 
         Returns:
-            Table name to row count.
+            (row count, content checksum); see ``pgshift.checksum``.
         """
-        counts: dict[str, int] = {}
-        for table in tables:
-            self.cursor.execute(
-                sql.SQL("select count(*) from {}.{}").format(
-                    sql.Identifier(table.schema), sql.Identifier(table.name)
-                )
-            )
-            counts[table.name] = self.cursor.fetchone()[0]
-        return counts
+        relation = sql.Identifier(table.schema, table.name).as_string(self.cursor)
+        columns = [(c.name, c.data_type) for c in table.columns]
+        self.cursor.execute(checksum_sql(relation, columns))
+        rows, checksum = self.cursor.fetchone()
+        return rows, checksum
 
     def read_catalog(self, schema: str) -> Catalog:
         """Read the source catalog as the snapshot sees it."""

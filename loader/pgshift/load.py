@@ -3,8 +3,8 @@
 ``load()`` exports one source snapshot, counts each table inside it, runs the
 dlt pipeline (ConnectorX Arrow batches, Parquet load files copied in by ADBC,
 which keeps '' and NULL apart where dlt's CSV path does not), and writes the
-load manifest (``raw._pgshift_manifest``): per table the row count the
-snapshot saw, with the snapshot id and time. Raw tables keep the source's
+load manifest (``raw._pgshift_manifest``): per table the row count and content
+checksum the snapshot saw, with the snapshot id and time. Raw tables keep the source's
 table and column names exactly (dlt's ``direct`` naming) and hold every value
 as text.
 """
@@ -39,6 +39,7 @@ class LoadResult:
         snapshot_id: The source snapshot every table was read in.
         snapshot_taken_at: The source clock at the snapshot.
         source_rows: Table name to the row count inside the snapshot.
+        checksums: Table name to the content checksum inside the snapshot.
         seconds: Wall time of the whole load.
         catalog: The source catalog as the snapshot saw it.
     """
@@ -46,6 +47,7 @@ class LoadResult:
     snapshot_id: str
     snapshot_taken_at: str
     source_rows: dict[str, int]
+    checksums: dict[str, str]
     seconds: float
     catalog: Catalog = field(repr=False)
 
@@ -58,6 +60,8 @@ def _configure_dlt() -> None:
     dlt.config["schema.naming"] = "direct"
     # Load files are written once and read once, locally: skip gzip.
     dlt.config["data_writer.disable_compression"] = True
+    # Load files hold source data: delete each one once it is in the target.
+    dlt.config["load.delete_completed_jobs"] = True
     # Raw tables take exactly the columns of the source, nothing else.
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = False
     dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
@@ -101,10 +105,11 @@ def load(settings: Settings) -> LoadResult:
     """
     _configure_dlt()
     started = time.monotonic()
-    with open_snapshot(settings.source) as snapshot:
+    with open_snapshot(settings.source_required) as snapshot:
         catalog = snapshot.read_catalog(settings.source_schema)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
-        counts = snapshot.count_rows(tables)
+        fingerprints = {t.name: snapshot.fingerprint(t) for t in tables}
+        counts = {name: rows for name, (rows, _) in fingerprints.items()}
         pipeline = _pipeline(settings)
         if pipeline.has_pending_data:
             logger.warning("dropping a load left unfinished by an earlier run")
@@ -112,7 +117,10 @@ def load(settings: Settings) -> LoadResult:
         with_rows = [t.name for t in tables if counts[t.name]]
         if with_rows:
             source = snapshot_source(
-                settings.source, settings.source_schema, with_rows, snapshot
+                settings.source_required,
+                settings.source_schema,
+                with_rows,
+                snapshot,
             )
             info = pipeline.run(
                 source,
@@ -126,6 +134,7 @@ def load(settings: Settings) -> LoadResult:
             snapshot_id=snapshot.snapshot_id,
             snapshot_taken_at=snapshot.taken_at,
             source_rows=counts,
+            checksums={name: value for name, (_, value) in fingerprints.items()},
             seconds=seconds,
             catalog=catalog,
         )
@@ -179,27 +188,38 @@ def write_manifest(settings: Settings, result: LoadResult, snapshot: Snapshot) -
     manifest = sql.Identifier(MANIFEST_TABLE)
     with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
         cursor = conn.cursor()
+        # The manifest is rewritten whole on every load.
+        cursor.execute(sql.SQL("drop table if exists {}.{}").format(raw, manifest))
         cursor.execute(
             sql.SQL(
                 """
-                create table if not exists {}.{} (
+                create table {}.{} (
                     table_name text primary key,
                     source_rows bigint not null,
+                    source_checksum text not null,
                     snapshot_id text not null,
                     snapshot_taken_at timestamptz not null,
+                    source_database text not null,
                     loaded_at timestamptz not null default now()
                 )
                 """
             ).format(raw, manifest)
         )
-        cursor.execute(sql.SQL("truncate {}.{}").format(raw, manifest))
         cursor.executemany(
             sql.SQL(
-                "insert into {}.{} (table_name, source_rows, snapshot_id, "
-                "snapshot_taken_at) values (%s, %s, %s, %s)"
+                "insert into {}.{} (table_name, source_rows, source_checksum, "
+                "snapshot_id, snapshot_taken_at, source_database) "
+                "values (%s, %s, %s, %s, %s, %s)"
             ).format(raw, manifest),
             [
-                (name, rows, snapshot.snapshot_id, snapshot.taken_at)
+                (
+                    name,
+                    rows,
+                    result.checksums[name],
+                    snapshot.snapshot_id,
+                    snapshot.taken_at,
+                    settings.source_required.redacted(),
+                )
                 for name, rows in result.source_rows.items()
             ],
         )

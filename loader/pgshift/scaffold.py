@@ -259,7 +259,9 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
     table = mapped.table
     catalog = project.catalog
     constraints: list[dict[str, Any]] = []
-    tests: list[Any] = []
+    tests: list[Any] = [
+        {"pgshift_matches_source": {"arguments": {"source_table": table.name}}}
+    ]
     if table.primary_key:
         pk_cols = [mapped.columns[c] for c in table.primary_key.columns]
         constraints.append({"type": "primary_key", "columns": _sql_names(pk_cols)})

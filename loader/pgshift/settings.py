@@ -150,7 +150,9 @@ class DatabaseUrl:
         """Return the environment variables profiles.example.yml reads.
 
         The password goes into a ``DBT_ENV_SECRET_`` variable, which dbt
-        scrubs from its logs and artifacts.
+        scrubs from its logs and artifacts. Every other URL parameter
+        (sslmode, sslrootcert, options, ...) reaches libpq through its own
+        environment variable, since dbt's profile has no place for most.
         """
         env = {
             "PGSHIFT_TARGET_HOST": self.host,
@@ -158,11 +160,30 @@ class DatabaseUrl:
             "PGSHIFT_TARGET_USER": self.user,
             "PGSHIFT_TARGET_DBNAME": self.dbname,
             "DBT_ENV_SECRET_PGSHIFT_TARGET_PASSWORD": self.password or "",
-            "PGSHIFT_TARGET_SSLMODE": self.params.get("sslmode", "prefer"),
-            "PGSHIFT_TARGET_SSLROOTCERT": self.params.get("sslrootcert", ""),
             "PGSHIFT_TARGET_CONNECT_TIMEOUT": self.params.get("connect_timeout", "10"),
         }
+        for name, value in self.options.items():
+            if name in LIBPQ_ENV:
+                env[LIBPQ_ENV[name]] = value
         return env
+
+
+LIBPQ_ENV = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslsni": "PGSSLSNI",
+    "channel_binding": "PGCHANNELBINDING",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "gssencmode": "PGGSSENCMODE",
+    "requirepeer": "PGREQUIREPEER",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+}
+"""libpq URL parameters and the environment variables libpq reads them from."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +191,8 @@ class Settings:
     """Everything one run needs to know.
 
     Attributes:
-        source: The database to migrate from (only ever read).
+        source: The database to migrate from (only ever read); None for
+            commands that only touch the target.
         target: The database to migrate into.
         source_schema: The schema whose tables are migrated.
         raw_schema: The target schema the loader lands tables in.
@@ -182,7 +204,7 @@ class Settings:
         project_dir: The dbt project directory.
     """
 
-    source: DatabaseUrl
+    source: DatabaseUrl | None
     target: DatabaseUrl
     source_schema: str = "public"
     raw_schema: str = "raw"
@@ -193,10 +215,13 @@ class Settings:
     project_dir: Path = PROJECT_DIR
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Settings:
+    def from_env(cls, *, need_source: bool = True, **overrides: Any) -> Settings:
         """Build settings from the environment, with explicit overrides.
 
         Args:
+            need_source: Whether the command reads the source. Commands that
+                only touch the target (dbt, verify) run without
+                SOURCE_DATABASE_URL.
             **overrides: Field values that win over the environment.
 
         Returns:
@@ -205,15 +230,27 @@ class Settings:
         Raises:
             ConfigError: A URL is missing or invalid.
         """
-        source = overrides.pop("source", None) or DatabaseUrl.parse(
-            "source", os.environ.get("SOURCE_DATABASE_URL")
-        )
+        source_url = os.environ.get("SOURCE_DATABASE_URL")
+        source = overrides.pop("source", None)
+        if source is None and (need_source or source_url):
+            source = DatabaseUrl.parse("source", source_url)
         target = overrides.pop("target", None) or DatabaseUrl.parse(
             "target", os.environ.get("TARGET_DATABASE_URL")
         )
         if "state_dir" not in overrides and os.environ.get("PGSHIFT_STATE_DIR"):
             overrides["state_dir"] = Path(os.environ["PGSHIFT_STATE_DIR"])
         return cls(source=source, target=target, **overrides)
+
+    @property
+    def source_required(self) -> DatabaseUrl:
+        """The source database, for commands that read it.
+
+        Raises:
+            ConfigError: SOURCE_DATABASE_URL was not given.
+        """
+        if self.source is None:
+            raise ConfigError("SOURCE_DATABASE_URL is not set")
+        return self.source
 
     def selects(self, table: str) -> bool:
         """Tell whether a source table is part of this migration."""

@@ -1,8 +1,9 @@
 """Reconcile the target with the source snapshot and write the migration report.
 
 For every migrated table: the rows the source snapshot held (from the load
-manifest), the rows that landed in raw, and the rows in the final table. A
-table is complete when all three agree.
+manifest), the rows that landed in raw, the rows in the final table, and the
+final table's content checksum against the one recorded for the source
+inside the snapshot. A table is complete when all of them agree.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
+from pgshift.checksum import checksum_sql
 from pgshift.load import MANIFEST_TABLE
 from pgshift.naming import to_snake
 from pgshift.settings import ConfigError, Settings
@@ -33,6 +36,8 @@ class TableReport:
         source_rows: Rows in the source snapshot.
         raw_rows: Rows in the raw landing table.
         migrated_rows: Rows in the final table (None if it does not exist).
+        checksum_match: Whether the final table's content checksum equals the
+            source's (None if the final table does not exist).
         status: "complete" or "failed".
         detail: Why it failed, when it did.
     """
@@ -42,6 +47,7 @@ class TableReport:
     source_rows: int
     raw_rows: int | None
     migrated_rows: int | None
+    checksum_match: bool | None
     status: str
     detail: str = ""
 
@@ -74,17 +80,31 @@ class Report:
         return all(t.status == "complete" for t in self.tables)
 
 
-def _count(cursor: object, schema: str, table: str) -> int | None:
-    cursor.execute(  # type: ignore[attr-defined]
+def _count(cursor: Any, schema: str, table: str) -> int | None:
+    """Count a table's rows; None when the table does not exist."""
+    cursor.execute(
         "select to_regclass(%s) is not null",
         (sql.Identifier(schema, table).as_string(cursor),),
     )
-    if not cursor.fetchone()[0]:  # type: ignore[attr-defined]
+    if not cursor.fetchone()[0]:
         return None
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(
         sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
     )
-    return cursor.fetchone()[0]  # type: ignore[attr-defined,no-any-return]
+    return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
+
+def _checksum(cursor: Any, schema: str, table: str) -> str:
+    """The content checksum of a table over all its columns, in order."""
+    relation = sql.Identifier(schema, table).as_string(cursor)
+    cursor.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+        "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
+        "order by a.attnum",
+        (relation,),
+    )
+    cursor.execute(checksum_sql(relation, cursor.fetchall()))
+    return cursor.fetchone()[1]  # type: ignore[no-any-return]
 
 
 def final_names(settings: Settings) -> dict[str, str]:
@@ -135,22 +155,32 @@ def verify(settings: Settings) -> Report:
         cursor.execute(
             sql.SQL(
                 "select table_name, source_rows, snapshot_id, "
-                "snapshot_taken_at::text from {} order by table_name"
+                "snapshot_taken_at::text, source_database, source_checksum "
+                "from {} order by table_name"
             ).format(sql.Identifier(settings.raw_schema, MANIFEST_TABLE))
         )
         manifest = cursor.fetchall()
         report = Report(
-            source=settings.source.redacted(),
+            source=manifest[0][4] if manifest else "",
             target=settings.target.redacted(),
             snapshot_id=manifest[0][2] if manifest else "",
             snapshot_taken_at=manifest[0][3] if manifest else "",
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        for table, source_rows, _, _ in manifest:
+        for table, source_rows, _, _, _, source_checksum in manifest:
             final = names.get(table, to_snake(table))
             raw_rows = _count(cursor, settings.raw_schema, table)
             migrated = _count(cursor, settings.final_schema, final)
+            checksum_match = None
             problems = []
+            if migrated is not None:
+                final_checksum = _checksum(cursor, settings.final_schema, final)
+                checksum_match = final_checksum == source_checksum
+                if not checksum_match:
+                    problems.append(
+                        f"content checksum {final_checksum} differs from the "
+                        f"source's {source_checksum}"
+                    )
             if raw_rows != source_rows:
                 problems.append(f"raw holds {raw_rows} rows, the source {source_rows}")
             if migrated is None:
@@ -166,6 +196,7 @@ def verify(settings: Settings) -> Report:
                     source_rows=source_rows,
                     raw_rows=raw_rows,
                     migrated_rows=migrated,
+                    checksum_match=checksum_match,
                     status="failed" if problems else "complete",
                     detail="; ".join(problems),
                 )
@@ -177,8 +208,8 @@ def verify(settings: Settings) -> Report:
 def summary_table(report: Report) -> str:
     """Render the per-table summary as a Markdown table."""
     lines = [
-        "| Table | Source rows | Migrated rows | Status |",
-        "|-------|------------:|--------------:|--------|",
+        "| Table | Source rows | Migrated rows | Checksum | Status |",
+        "|-------|------------:|--------------:|----------|--------|",
     ]
     for t in report.tables:
         mark = "✅ Complete" if t.status == "complete" else "❌ Failed"
@@ -186,13 +217,14 @@ def summary_table(report: Report) -> str:
         name = t.final_table
         if t.final_table != t.source_table:
             name = f"{t.final_table} (from {t.source_table})"
-        lines.append(f"| {name} | {t.source_rows} | {migrated} | {mark} |")
+        checksum = {True: "match", False: "DIFFERS", None: "—"}[t.checksum_match]
+        lines.append(f"| {name} | {t.source_rows} | {migrated} | {checksum} | {mark} |")
     total_source = sum(t.source_rows for t in report.tables)
     total_migrated = sum(t.migrated_rows or 0 for t in report.tables)
     complete = sum(t.status == "complete" for t in report.tables)
     lines.append(
         f"| **{len(report.tables)} tables, {complete} complete** | "
-        f"**{total_source}** | **{total_migrated}** | "
+        f"**{total_source}** | **{total_migrated}** | | "
         f"{'✅' if report.passed else '❌'} |"
     )
     return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Order-independent content checksums of a table, comparable across databases.
+
+A table's checksum is the sum, as an exact numeric, of a 64-bit hash of each
+row (the first 16 hex digits of md5 over the row's text form). A sum is
+commutative, so no sort is needed and the same rows give the same figure in
+any physical order; a changed, missing or duplicated row changes it.
+
+The row's text form is PostgreSQL's output of ``row(col1, col2, ...)``, with
+timestamptz values shifted to UTC so the figure does not depend on the
+session's time zone. The source table and the final table give the same
+text for the same values: same types, same column order, names do not enter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pgshift.naming import quote_ident
+
+TIMESTAMPTZ = "timestamp with time zone"
+
+
+def row_expression(columns: Sequence[tuple[str, str]], alias: str = "t") -> str:
+    """Build the SQL for one row's text form.
+
+    Args:
+        columns: (column name, data type) in table order.
+        alias: The table alias the columns are read from.
+
+    Returns:
+        An SQL expression of type text.
+    """
+    parts = []
+    for name, data_type in columns:
+        ref = f"{alias}.{quote_ident(name)}"
+        if data_type.startswith("timestamp") and data_type.endswith(TIMESTAMPTZ[9:]):
+            ref = f"({ref} at time zone 'UTC')"
+        parts.append(ref)
+    if not parts:
+        return "''"
+    return f"row({', '.join(parts)})::text"
+
+
+def checksum_sql(relation: str, columns: Sequence[tuple[str, str]]) -> str:
+    """Build a query returning (row count, checksum as text) for a relation.
+
+    Args:
+        relation: The relation, already quoted (``"public"."users"``).
+        columns: (column name, data type) in table order.
+
+    Returns:
+        The query.
+    """
+    row = row_expression(columns)
+    return (
+        "select count(*), coalesce(sum(('x' || left(md5("
+        f"{row}), 16))::bit(64)::bigint::numeric), 0)::text from {relation} as t"
+    )

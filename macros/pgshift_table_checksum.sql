@@ -1,0 +1,22 @@
+{# Row count and order-independent content checksum of a relation. #}
+{#- The same figure the loader records for the source table inside its
+    snapshot (loader/pgshift/checksum.py): the sum of a 64-bit hash of each
+    row's text form, timestamptz values shifted to UTC. -#}
+{% macro pgshift_table_checksum(relation, columns) %}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- set ref = "t." ~ adapter.quote(column.name) -%}
+        {%- if column.dtype | lower == 'timestamp with time zone' -%}
+            {%- set ref = "(" ~ ref ~ " at time zone 'UTC')" -%}
+        {%- endif -%}
+        {%- do parts.append(ref) -%}
+    {%- endfor %}
+    select
+        count(*) as final_rows,
+        coalesce(
+            sum(('x' || left(md5(row({{ parts | join(', ') }})::text), 16))
+                ::bit(64)::bigint::numeric),
+            0
+        )::text as final_checksum
+    from {{ relation }} as t
+{%- endmacro %}

@@ -1,0 +1,43 @@
+{# Fails when a final table's row count or content checksum differs from what
+   the loader recorded for its source table inside the source snapshot. #}
+{% test pgshift_matches_source(model, source_table) %}
+
+{%- set columns = adapter.get_columns_in_relation(model) if execute else [] %}
+
+with
+
+source_figures as (
+
+    select
+        source_rows,
+        source_checksum
+    from {{ adapter.quote(var('raw_schema', 'raw')) }}._pgshift_manifest
+    where table_name = '{{ source_table }}'
+
+),
+
+final_figures as (
+
+    {{ pgshift_table_checksum(model, columns) }}
+
+),
+
+compared as (
+
+    select
+        '{{ source_table }}' as source_table,
+        source_figures.source_rows,
+        final_figures.final_rows,
+        source_figures.source_checksum,
+        final_figures.final_checksum
+    from final_figures
+    left join source_figures on true
+
+)
+
+select * from compared
+where
+    source_rows is distinct from final_rows
+    or source_checksum is distinct from final_checksum
+
+{% endtest %}
