@@ -236,6 +236,14 @@ def _fk_meta(fk: ForeignKey, project: Project, table: TableMapping) -> dict[str,
         "to": parent.target,
         "to_columns": [parent.columns[c] for c in fk.ref_columns],
     }
+    options = _fk_options(fk)
+    if options:
+        meta["options"] = options
+    return meta
+
+
+def _fk_options(fk: ForeignKey) -> str:
+    """The key's ON DELETE / ON UPDATE / DEFERRABLE clauses, if any."""
     clauses = []
     if fk.on_delete != "no action":
         clauses.append(f"on delete {fk.on_delete}")
@@ -245,9 +253,7 @@ def _fk_meta(fk: ForeignKey, project: Project, table: TableMapping) -> dict[str,
         clauses.append("deferrable")
         if fk.initially_deferred:
             clauses.append("initially deferred")
-    if clauses:
-        meta["options"] = " ".join(clauses)
-    return meta
+    return " ".join(clauses)
 
 
 def _sql_names(names: Iterable[str]) -> list[str]:
@@ -334,12 +340,12 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
         "column names."
     )
     post_hooks = [
-        f"{{{{ pgshift_sync_sequence({mapped.columns[c.name]!r}) }}}}"
+        f'{{{{ pgshift_sync_sequence("{mapped.columns[c.name]}") }}}}'
         for c in table.columns
         if c.identity or c.serial_sequence
     ]
     post_hooks += [
-        f"{{{{ pgshift_set_identity_always({mapped.columns[c.name]!r}) }}}}"
+        f'{{{{ pgshift_set_identity_always("{mapped.columns[c.name]}") }}}}'
         for c in table.columns
         if c.identity == "a"
     ]
@@ -380,9 +386,10 @@ def _staging_sql(mapped: TableMapping, project: Project) -> str:
         data_type = col.data_type.replace(",", ", ")
         lines.append(f"        cast({source} as {data_type}) as {target}")
     return (
-        f"{{# {GENERATED_HEADER}. Source table: {mapped.table.name}. #}}\n"
-        "{#- Every raw column holds the source value's text form; cast it back\n"
-        "    to the exact source type and give it its snake_case name. #}\n"
+        f"{{# {GENERATED_HEADER}. #}}\n"
+        f"{{#- Source table {mapped.table.name}: every raw column holds the source\n"
+        "    value's text form; cast it back to the exact source type and give it\n"
+        "    its snake_case name. #}\n"
         "with\n\n"
         "source as (\n\n"
         f"    select * from {{{{ source('{project.source_name}', "
@@ -400,8 +407,20 @@ def _staging_sql(mapped: TableMapping, project: Project) -> str:
 
 def _final_sql(mapped: TableMapping, project: Project) -> str:
     staging = project.staging_model(mapped.table.name)
+    # Keys added after the build (they carry ON DELETE/UPDATE actions) still
+    # order the build and show in the lineage through a depends_on comment.
+    parents = sorted(
+        {
+            project.tables[fk.ref_table].target
+            for fk in mapped.table.foreign_keys
+            if (mapped.table.name, fk.name) not in project.deferred and _fk_options(fk)
+        }
+    )
+    depends = "".join(f"-- depends_on: {{{{ ref('{p}') }}}}\n" for p in parents)
     return (
-        f"{{# {GENERATED_HEADER}. Source table: {mapped.table.name}. #}}\n"
+        f"{{# {GENERATED_HEADER}. #}}\n"
+        f"{{#- Source table: {mapped.table.name}. #}}\n"
+        f"{depends}"
         "with\n\n"
         "staged as (\n\n"
         f"    select * from {{{{ ref('{staging}') }}}}\n\n"

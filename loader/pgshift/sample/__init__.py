@@ -1,0 +1,1 @@
+"""The sample marketplace source database: schema and deterministic seeding."""

@@ -1,0 +1,113 @@
+"""Helpers the migration tests share: seeding, running pgshift, reading tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from pgshift.extract import SESSION_SETTINGS
+from pgshift.settings import PROJECT_DIR, DatabaseUrl, Settings
+
+RUN_PY = PROJECT_DIR / "loader" / "run.py"
+
+
+@dataclass
+class Migration:
+    """A source and a target database, and the settings joining them."""
+
+    source_url: str
+    target_url: str
+    settings: Settings
+
+
+def make_settings(source_url: str, target_url: str, **kwargs: object) -> Settings:
+    """Settings for a pair of test databases, with a private dlt state dir."""
+    return Settings(
+        source=DatabaseUrl.parse("source", source_url),
+        target=DatabaseUrl.parse("target", target_url),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def seed_sample(url: str, scale: int = 1) -> dict[str, int]:
+    """Create the sample marketplace schema in a database and fill it."""
+    from pgshift.sample.seed import create_schema, seed
+
+    conn = psycopg2.connect(url)
+    try:
+        create_schema(conn)
+        counts = seed(conn, scale=scale)
+        conn.commit()
+    finally:
+        conn.close()
+    return counts
+
+
+def run_cli(
+    args: Sequence[str], source_url: str, target_url: str, state_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python loader/run.py`` as a user would, in a subprocess."""
+    env = {
+        "SOURCE_DATABASE_URL": source_url,
+        "TARGET_DATABASE_URL": target_url,
+        "PATH": "/usr/bin:/bin",
+        "PGSHIFT_STATE_DIR": str(state_dir),
+        "HOME": str(state_dir),
+    }
+    return subprocess.run(
+        [sys.executable, str(RUN_PY), *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def fetch_text_rows(
+    url: str, schema: str, table: str, columns: Sequence[str]
+) -> list[tuple[str | None, ...]]:
+    """All rows of some columns as PostgreSQL's text output, sorted.
+
+    Values are read with the output function of their type under the
+    loader's session settings, so equal values give equal strings.
+    """
+    conn = psycopg2.connect(url)
+    try:
+        cur = conn.cursor()
+        for name, value in SESSION_SETTINGS.items():
+            cur.execute("select set_config(%s, %s, false)", (name, value))
+        cur.execute(
+            sql.SQL("select {} from {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL(
+                        "case when {c} is null then null else format('%s', {c}) end"
+                    ).format(c=sql.Identifier(c))
+                    for c in columns
+                ),
+                sql.Identifier(schema, table),
+            )
+        )
+        rows = cur.fetchall()
+    finally:
+        conn.close()
+    return sorted(rows, key=lambda r: tuple("\x00" if v is None else v for v in r))
+
+
+def query(url: str, statement: str, params: Sequence[object] = ()) -> list[tuple]:
+    """Run one statement and return its rows."""
+    conn = psycopg2.connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute(statement, params)
+        rows = cur.fetchall() if cur.description else []
+        conn.commit()
+    finally:
+        conn.close()
+    return rows
