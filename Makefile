@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 
-.PHONY: demo test lint venv clean
+.PHONY: demo demo-stop test lint venv clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: venv
 	$(BIN)/python loader/run.py demo
 
 # ruff and sqlfluff run inside the test suite too (loader/tests/test_lint.py).
+demo-stop: venv
+	$(BIN)/python loader/run.py demo --stop
+
 lint: venv
 	$(BIN)/ruff check loader
 	$(BIN)/ruff format --check loader
@@ -31,4 +34,5 @@ test: venv
 	$(BIN)/python -m pytest
 
 clean:
+	test ! -x $(BIN)/python || $(BIN)/python loader/run.py demo --stop
 	rm -rf $(VENV) target logs .pgshift .pytest_cache

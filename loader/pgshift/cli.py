@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="seed the sample on an embedded PostgreSQL and migrate it"
     )
     demo.add_argument("--scale", type=int, default=1)
+    demo.add_argument("--stop", action="store_true", help="stop the demo server")
     return parser
 
 
@@ -128,7 +129,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "demo":
         from pgshift.demo import run_demo
 
-        return run_demo(args.scale)
+        return run_demo(args.scale, stop=args.stop)
     settings = settings_from(args, need_source=command not in {"dbt", "verify"})
     if command == "load":
         return cmd_load(settings)

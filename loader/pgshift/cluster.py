@@ -217,6 +217,7 @@ class Cluster:
         Raises:
             ClusterError: initdb failed.
         """
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self._os_user:
             _ensure_user(self._os_user)
             _open_path_for(self.data_dir)

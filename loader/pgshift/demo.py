@@ -31,22 +31,25 @@ def _next_steps(settings: Settings) -> str:
             "Connect to the migrated database:",
             f"    psql '{target}'",
             "Browse the lineage from every source table to its final table:",
+            f"    export TARGET_DATABASE_URL='{target}'",
             "    .venv/bin/python loader/run.py dbt docs generate",
-            "    .venv/bin/dbt docs serve --project-dir . --profiles-dir . "
-            "# after copying profiles.example.yml to profiles.yml",
+            "    .venv/bin/python loader/run.py dbt docs serve --port 8080",
         ]
     )
 
 
-def run_demo(scale: int = 1) -> int:
+def run_demo(scale: int = 1, stop: bool = False) -> int:
     """Seed the sample source and migrate it, on an embedded server.
 
     Args:
         scale: The sample's scale (1 gives the row counts of the team's report).
+        stop: Stop the embedded server instead.
 
     Returns:
         The exit code of the migration.
     """
+    if stop:
+        return stop_demo()
     if os.environ.get("SOURCE_DATABASE_URL") and os.environ.get("TARGET_DATABASE_URL"):
         settings = Settings.from_env()
         print(
@@ -83,12 +86,20 @@ def run_demo(scale: int = 1) -> int:
     )
     code = cmd_migrate(settings)
     print(_next_steps(settings))
-    print(
-        "The embedded server keeps running; stop it with "
-        f"{cluster.bin_dir / 'pg_ctl'} stop -D {cluster.data_dir} "
-        "(as its owner), or `make clean`."
-    )
+    print("The embedded server keeps running; `make demo-stop` stops it.")
     return code
+
+
+def stop_demo() -> int:
+    """Stop the embedded demo server, if it runs."""
+    from pgshift.cluster import Cluster, find_server_binaries
+
+    data_dir = DEMO_DIR / "data"
+    if (data_dir / "PG_VERSION").exists():
+        cluster = Cluster(data_dir, bin_dir=find_server_binaries("embedded"))
+        cluster.stop()
+        print("stopped the embedded demo server")
+    return 0
 
 
 def _fresh_database(cluster: object, name: str) -> str:

@@ -16,6 +16,12 @@ from pgshift.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+VARS_COMMANDS = frozenset(
+    {"build", "run", "test", "compile", "parse", "list", "ls", "show", "run-operation"}
+)
+"""dbt commands that take --vars (the raw schema name is passed as a var)."""
+
+
 @dataclass
 class DbtOutcome:
     """The result of one dbt invocation.
@@ -82,7 +88,9 @@ def run_dbt(settings: Settings, args: Sequence[str]) -> DbtOutcome:
             "--profiles-dir",
             str(profiles),
         ]
-        if args and args[0] in {"build", "run", "test", "compile", "docs", "parse"}:
+        if list(args[:2]) == ["docs", "generate"] or (
+            args and args[0] in VARS_COMMANDS
+        ):
             argv += ["--vars", f"{{raw_schema: {settings.raw_schema}}}"]
         logger.info("dbt %s", " ".join(args))
         result = dbtRunner().invoke(argv)

@@ -1,0 +1,50 @@
+"""The command line as a user meets it: exit codes, messages, no secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pgshift.cluster import Cluster
+
+from migration import query, run_cli, seed_sample
+
+PASSWORD = "Pgshift-Secret-9f3a"
+
+
+def test_missing_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli(["load"], "", "", tmp_path)
+    assert result.returncode == 2
+    assert "SOURCE_DATABASE_URL is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_connection_failure_names_the_side_and_hides_the_password(
+    tmp_path: Path, pg_cluster: Cluster, new_database: Callable[[], str]
+) -> None:
+    target = new_database()
+    source = pg_cluster.url("no_such_db", user="app_reader", password=PASSWORD)
+    result = run_cli(["load"], source, target, tmp_path)
+    assert result.returncode == 2
+    assert "source database 'no_such_db'" in result.stderr
+    assert "app_reader" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing was written to the target.
+    assert query(target, "select to_regnamespace('raw')") == [(None,)]
+
+
+def test_migrate_at_scale_100_and_catch_a_changed_value(
+    tmp_path: Path, new_database: Callable[[], str]
+) -> None:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=100)
+    result = run_cli(["migrate"], source, target, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "26 tables, 26 complete" in result.stdout
+    assert "**36200**" in result.stdout
+
+    query(target, "update public.messages set content = content || ' ' where id = 7")
+    result = run_cli(["verify"], "", target, tmp_path)
+    assert result.returncode == 1
+    assert "| messages | 2000 | 2000 | DIFFERS | ❌ Failed |" in result.stdout
