@@ -197,6 +197,11 @@ def cmd_verify(settings: Settings, phases: dict[str, float] | None = None) -> in
     report.phases = phases or {}
     md, _ = write_report(report, settings.project_dir)
     print(summary_table(report))
+    for table in report.tables:
+        if table.status != "complete":
+            print(f"\n{table.final_table}: {table.detail}")
+            for line in table.differences:
+                print(f"  {line}")
     print(f"\nreport: {md}")
     return EXIT_SUCCESS if report.passed else EXIT_FAIL
 

@@ -359,6 +359,7 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
         "meta": {
             "pgshift": {
                 "source_table": table.name,
+                "staging_model": project.staging_model(table.name),
                 "foreign_keys": foreign_keys,
             }
         },

@@ -19,6 +19,7 @@ import psycopg2
 from psycopg2 import sql
 
 from pgshift.checksum import checksum_sql
+from pgshift.diff import Side, diff
 from pgshift.load import MANIFEST_TABLE
 from pgshift.naming import to_snake
 from pgshift.settings import ConfigError, Settings
@@ -40,6 +41,8 @@ class TableReport:
             source's (None if the final table does not exist).
         status: "complete" or "failed".
         detail: Why it failed, when it did.
+        differences: The first differing rows, with their keys, when the
+            content checksum differs.
     """
 
     source_table: str
@@ -50,6 +53,7 @@ class TableReport:
     checksum_match: bool | None
     status: str
     detail: str = ""
+    differences: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -107,25 +111,101 @@ def _checksum(cursor: Any, schema: str, table: str) -> str:
     return cursor.fetchone()[1]  # type: ignore[no-any-return]
 
 
-def final_names(settings: Settings) -> dict[str, str]:
-    """Map source table names to final table names, from the dbt models.
+def final_models(settings: Settings) -> dict[str, tuple[str, str | None]]:
+    """Map source table names to (final table, staging model), from dbt's YAML.
 
-    The scaffolded final models record their source table in
-    ``meta.pgshift.source_table``; tables without a model fall back to the
-    naming rules.
+    The scaffolded final models record their source table and staging model
+    in ``meta.pgshift``; tables without a model fall back to the naming rules.
     """
     import yaml
 
     path = settings.project_dir / "models" / "final" / "_final__models.yml"
-    names: dict[str, str] = {}
+    names: dict[str, tuple[str, str | None]] = {}
     if path.exists():
         for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
             "models", []
         ):
-            source = model.get("meta", {}).get("pgshift", {}).get("source_table")
-            if source:
-                names[source] = model["name"]
+            meta = model.get("meta", {}).get("pgshift", {})
+            if meta.get("source_table"):
+                names[meta["source_table"]] = (model["name"], meta.get("staging_model"))
     return names
+
+
+def _columns(cursor: Any, relation: str) -> list[tuple[str, str]]:
+    cursor.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+        "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
+        "order by a.attnum",
+        (relation,),
+    )
+    return [tuple(r) for r in cursor.fetchall()]  # type: ignore[misc]
+
+
+def _primary_key(cursor: Any, relation: str) -> list[str]:
+    cursor.execute(
+        "select a.attname from pg_index i "
+        "cross join lateral unnest(i.indkey) with ordinality k(n, o) "
+        "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n "
+        "where i.indrelid = %s::regclass and i.indisprimary order by k.o",
+        (relation,),
+    )
+    return [r[0] for r in cursor.fetchall()]
+
+
+def explain_mismatch(
+    settings: Settings,
+    cursor: Any,
+    source_table: str,
+    final: str,
+    staging: str | None,
+    source_checksum: str,
+) -> list[str]:
+    """Find the first rows that differ for a table whose checksum differs.
+
+    The staging view is the raw landing table cast back and renamed: when its
+    checksum equals the source's, the final table is compared with it;
+    otherwise the raw data itself differs, and the staging view is compared
+    with the source table as it is now (rows changed since the snapshot show
+    up too, and are labelled so).
+
+    Returns:
+        One line per differing row, with its key.
+    """
+    final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
+    columns = _columns(cursor, final_rel)
+    key = _primary_key(cursor, final_rel)
+    if staging is None:
+        return ["no staging model recorded: rows were not compared"]
+    staging_rel = sql.Identifier("staging", staging).as_string(cursor)
+    staging_side = Side(f"staging view {staging}", cursor, staging_rel, columns, key)
+    if staging_side.figures("true")[1] == source_checksum:
+        final_side = Side(f"final table {final}", cursor, final_rel, columns, key)
+        found = diff(staging_side, final_side)
+        return [d.describe() for d in found.differences]
+    if settings.source is None:
+        return [
+            "raw data differs from the source snapshot; set SOURCE_DATABASE_URL "
+            "to compare it with the source row by row"
+        ]
+    with psycopg2.connect(**settings.source.connect_kwargs()) as conn:
+        conn.set_session(readonly=True)
+        src_cursor = conn.cursor()
+        src_rel = sql.Identifier(settings.source_schema, source_table).as_string(
+            src_cursor
+        )
+        src_columns = _columns(src_cursor, src_rel)
+        positions = {name: i for i, (name, _) in enumerate(columns)}
+        src_key = [src_columns[positions[k]][0] for k in key]
+        source_side = Side(
+            f"source table {source_table}", src_cursor, src_rel, src_columns, src_key
+        )
+        found = diff(source_side, staging_side)
+        conn.rollback()
+    conn.close()
+    return [
+        f"raw differs from the source (as of now): {d.describe()}"
+        for d in found.differences
+    ]
 
 
 def verify(settings: Settings) -> Report:
@@ -140,7 +220,7 @@ def verify(settings: Settings) -> Report:
     Raises:
         ConfigError: The target holds no load manifest (nothing was loaded).
     """
-    names = final_names(settings)
+    models = final_models(settings)
     with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
         cursor = conn.cursor()
         cursor.execute(
@@ -168,7 +248,7 @@ def verify(settings: Settings) -> Report:
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         for table, source_rows, _, _, _, source_checksum in manifest:
-            final = names.get(table, to_snake(table))
+            final, staging = models.get(table, (to_snake(table), None))
             raw_rows = _count(cursor, settings.raw_schema, table)
             migrated = _count(cursor, settings.final_schema, final)
             checksum_match = None
@@ -189,6 +269,11 @@ def verify(settings: Settings) -> Report:
                 problems.append(
                     f"final table holds {migrated} rows, the source {source_rows}"
                 )
+            differences = []
+            if checksum_match is False:
+                differences = explain_mismatch(
+                    settings, cursor, table, final, staging, source_checksum
+                )
             report.tables.append(
                 TableReport(
                     source_table=table,
@@ -199,6 +284,7 @@ def verify(settings: Settings) -> Report:
                     checksum_match=checksum_match,
                     status="failed" if problems else "complete",
                     detail="; ".join(problems),
+                    differences=differences,
                 )
             )
     conn.close()
@@ -261,7 +347,9 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     text += ["## Tables", "", summary_table(report), ""]
     if failed:
         text += ["## Failed checks", ""]
-        text += [f"- **{t.final_table}**: {t.detail}" for t in failed]
+        for t in failed:
+            text.append(f"- **{t.final_table}**: {t.detail}")
+            text += [f"  - {line}" for line in t.differences]
         text.append("")
     md.write_text("\n".join(text), encoding="utf-8")
     payload = asdict(report) | {"passed": report.passed}

@@ -1,0 +1,256 @@
+"""Narrow a checksum mismatch down to the rows that differ.
+
+Two sides hold what should be the same rows: a relation, its columns (in
+order, compared by position) and its key columns. The key space is cut into
+segments at quantiles of one side's keys; each segment's row count and
+content checksum are compared and only differing segments are cut again,
+until a segment is small enough to fetch and compare row by row, as
+data-diff does. Tables without a key are compared with EXCEPT ALL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgshift.checksum import row_expression
+from pgshift.naming import quote_ident
+
+logger = logging.getLogger(__name__)
+
+SEGMENTS = 16
+FETCH_BELOW = 256
+
+
+@dataclass
+class Side:
+    """One side of a comparison.
+
+    Attributes:
+        label: How reports name it, e.g. "final table users".
+        cursor: An open psycopg2 cursor on its database.
+        relation: The relation, quoted (``"public"."users"``).
+        columns: (column name, data type) in comparison order.
+        key: The key column names (a subset of columns), or empty.
+    """
+
+    label: str
+    cursor: Any
+    relation: str
+    columns: list[tuple[str, str]]
+    key: list[str]
+
+    def key_sql(self) -> str:
+        """The key as an SQL row (or single column)."""
+        cols = ", ".join(f"t.{quote_ident(k)}" for k in self.key)
+        return f"({cols})" if len(self.key) > 1 else cols
+
+    def where(self, low: tuple[Any, ...] | None, high: tuple[Any, ...] | None) -> str:
+        """A filter for low < key <= high (open ends when None)."""
+        parts = []
+        if low is not None:
+            parts.append(f"{self.key_sql()} > {self._literal(low)}")
+        if high is not None:
+            parts.append(f"{self.key_sql()} <= {self._literal(high)}")
+        return " and ".join(parts) or "true"
+
+    def _literal(self, value: tuple[Any, ...]) -> str:
+        types = dict(self.columns)
+        items = [
+            self.cursor.mogrify("%s", (v,)).decode() + f"::{types[k]}"
+            for k, v in zip(self.key, value, strict=True)
+        ]
+        return f"({', '.join(items)})" if len(items) > 1 else items[0]
+
+    def figures(self, where: str) -> tuple[int, str]:
+        """Row count and content checksum of the rows matching a filter."""
+        row = row_expression(self.columns)
+        self.cursor.execute(
+            "select count(*), coalesce(sum(('x' || left(md5("
+            f"{row}), 16))::bit(64)::bigint::numeric), 0)::text "
+            f"from {self.relation} as t where {where}"
+        )
+        count, checksum = self.cursor.fetchone()
+        return int(count), str(checksum)
+
+    def rows(self, where: str) -> list[tuple[Any, ...]]:
+        """The rows matching a filter as (key values, row text)."""
+        keys = ", ".join(f"t.{quote_ident(k)}::text" for k in self.key) or "null"
+        self.cursor.execute(
+            f"select {keys}, {row_expression(self.columns)} "
+            f"from {self.relation} as t where {where}"
+        )
+        return self.cursor.fetchall()  # type: ignore[no-any-return]
+
+    def bounds(self, where: str, parts: int) -> list[tuple[Any, ...]]:
+        """Upper key bounds cutting the matching rows into about ``parts`` segments."""
+        keys = ", ".join(f"t.{quote_ident(k)}" for k in self.key)
+        self.cursor.execute(
+            f"select {', '.join(f'max(k{i})' for i in range(len(self.key)))} from ("
+            f"select {', '.join(f'{quote_ident(k)} as k{i}' for i, k in enumerate(self.key))}, "
+            f"ntile({parts}) over (order by {keys}) as part "
+            f"from {self.relation} as t where {where}) as cut "
+            "group by part order by part"
+        )
+        return [tuple(r) for r in self.cursor.fetchall()]
+
+
+@dataclass
+class Difference:
+    """One row that differs between the two sides.
+
+    Attributes:
+        key: The row's key values as text (empty for keyless tables).
+        expected: The row as the reference side holds it, or None if missing.
+        found: The row as the checked side holds it, or None if missing.
+    """
+
+    key: dict[str, str]
+    expected: str | None
+    found: str | None
+
+    def describe(self) -> str:
+        """One line for the report."""
+        key = ", ".join(f"{k}={v}" for k, v in self.key.items()) or "(no key)"
+        if self.found is None:
+            return f"{key}: missing (expected {self.expected})"
+        if self.expected is None:
+            return f"{key}: unexpected row {self.found}"
+        return f"{key}: expected {self.expected}, found {self.found}"
+
+
+@dataclass
+class DiffResult:
+    """The differing rows found, up to a limit.
+
+    Attributes:
+        differences: The rows.
+        segments_checked: How many key segments were checksummed.
+    """
+
+    differences: list[Difference] = field(default_factory=list)
+    segments_checked: int = 0
+
+
+def diff(reference: Side, checked: Side, limit: int = 10) -> DiffResult:
+    """Find rows that differ between two sides.
+
+    Args:
+        reference: The side holding the expected rows.
+        checked: The side being verified.
+        limit: Stop after this many differing rows.
+
+    Returns:
+        The differing rows (at most ``limit``).
+    """
+    result = DiffResult()
+    if not reference.key:
+        _compare_rows(reference, checked, "true", "true", result, limit)
+        return result
+    _bisect(reference, checked, None, None, result, limit)
+    return result
+
+
+def _bisect(
+    reference: Side,
+    checked: Side,
+    low: tuple[Any, ...] | None,
+    high: tuple[Any, ...] | None,
+    result: DiffResult,
+    limit: int,
+) -> None:
+    if len(result.differences) >= limit:
+        return
+    where_ref, where_chk = reference.where(low, high), checked.where(low, high)
+    result.segments_checked += 1
+    ref_figures = reference.figures(where_ref)
+    chk_figures = checked.figures(where_chk)
+    if ref_figures == chk_figures:
+        return
+    if max(ref_figures[0], chk_figures[0]) <= FETCH_BELOW:
+        _compare_rows(reference, checked, where_ref, where_chk, result, limit)
+        return
+    side = reference if ref_figures[0] >= chk_figures[0] else checked
+    cuts = side.bounds(side.where(low, high), SEGMENTS)
+    edges = [low, *cuts[:-1], high]
+    if len(cuts) <= 1:
+        _compare_rows(reference, checked, where_ref, where_chk, result, limit)
+        return
+    for seg_low, seg_high in zip(edges, edges[1:], strict=False):
+        _bisect(reference, checked, seg_low, seg_high, result, limit)
+
+
+def _compare_rows(
+    reference: Side,
+    checked: Side,
+    where_ref: str,
+    where_chk: str,
+    result: DiffResult,
+    limit: int,
+) -> None:
+    expected = Counter(reference.rows(where_ref))
+    found = Counter(checked.rows(where_chk))
+    missing = expected - found
+    extra = found - expected
+    by_key_missing = {row[:-1]: row[-1] for row in missing.elements()}
+    by_key_extra = {row[:-1]: row[-1] for row in extra.elements()}
+    names = reference.key
+    for key in sorted(set(by_key_missing) | set(by_key_extra), key=str):
+        if len(result.differences) >= limit:
+            return
+        labels = dict(zip(names, key, strict=False)) if names else {}
+        result.differences.append(
+            Difference(labels, by_key_missing.get(key), by_key_extra.get(key))
+        )
+    if not names:
+        return
+    # A duplicated row: same key and text on both sides, more copies on one.
+    for row, copies in extra.items():
+        if row[:-1] in by_key_missing or len(result.differences) >= limit:
+            continue
+        if row in expected:
+            result.differences.append(
+                Difference(
+                    dict(zip(names, row[:-1], strict=False)),
+                    row[-1],
+                    f"{row[-1]} (×{copies + expected[row]})",
+                )
+            )
+
+
+def sides_for(
+    mapped_columns: Sequence[tuple[str, str, str]],
+    key: Sequence[str],
+    reference: tuple[str, Any, str],
+    checked: tuple[str, Any, str],
+) -> tuple[Side, Side]:
+    """Build two sides over the same columns under different names.
+
+    Args:
+        mapped_columns: (reference name, checked name, data type) in order.
+        key: The key's reference column names.
+        reference: (label, cursor, relation) of the reference side.
+        checked: (label, cursor, relation) of the checked side.
+
+    Returns:
+        The two sides.
+    """
+    names = {ref: chk for ref, chk, _ in mapped_columns}
+    ref_side = Side(
+        reference[0],
+        reference[1],
+        reference[2],
+        [(ref, t) for ref, _, t in mapped_columns],
+        list(key),
+    )
+    chk_side = Side(
+        checked[0],
+        checked[1],
+        checked[2],
+        [(chk, t) for _, chk, t in mapped_columns],
+        [names[k] for k in key],
+    )
+    return ref_side, chk_side
