@@ -29,6 +29,17 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "pgshift"
 MANIFEST_TABLE = "_pgshift_manifest"
+NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
+
+_NOT_MIGRATED = """
+select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                      when 'f' then 'foreign table' end,
+       c.relname
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = %s and c.relkind in ('v', 'm', 'f')
+order by 1, 2
+"""
 
 
 @dataclass
@@ -138,7 +149,17 @@ def load(settings: Settings) -> LoadResult:
             seconds=seconds,
             catalog=catalog,
         )
-        write_manifest(settings, result, snapshot)
+        snapshot.cursor.execute(_NOT_MIGRATED, (settings.source_schema,))
+        skipped = [
+            (kind, name, "only tables are migrated; recreate it on the target")
+            for kind, name in snapshot.cursor.fetchall()
+        ]
+        skipped += [
+            ("table", name, "excluded by --include/--exclude")
+            for name in catalog.tables
+            if not settings.selects(name)
+        ]
+        write_manifest(settings, result, snapshot, skipped)
     return result
 
 
@@ -176,13 +197,19 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
     conn.close()
 
 
-def write_manifest(settings: Settings, result: LoadResult, snapshot: Snapshot) -> None:
+def write_manifest(
+    settings: Settings,
+    result: LoadResult,
+    snapshot: Snapshot,
+    not_migrated: Sequence[tuple[str, str, str]] = (),
+) -> None:
     """Record, beside the raw tables, what the snapshot held per table.
 
     Args:
         settings: The run settings.
         result: The load result.
         snapshot: The snapshot the counts were taken in.
+        not_migrated: (kind, name, reason) of source objects left behind.
     """
     raw = sql.Identifier(settings.raw_schema)
     manifest = sql.Identifier(MANIFEST_TABLE)
@@ -222,5 +249,19 @@ def write_manifest(settings: Settings, result: LoadResult, snapshot: Snapshot) -
                 )
                 for name, rows in result.source_rows.items()
             ],
+        )
+        skipped = sql.Identifier(NOT_MIGRATED_TABLE)
+        cursor.execute(sql.SQL("drop table if exists {}.{}").format(raw, skipped))
+        cursor.execute(
+            sql.SQL(
+                "create table {}.{} (kind text not null, object_name text not null, "
+                "reason text not null)"
+            ).format(raw, skipped)
+        )
+        cursor.executemany(
+            sql.SQL(
+                "insert into {}.{} (kind, object_name, reason) values (%s, %s, %s)"
+            ).format(raw, skipped),
+            list(not_migrated),
         )
     conn.close()

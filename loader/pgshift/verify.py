@@ -20,7 +20,7 @@ from psycopg2 import sql
 
 from pgshift.checksum import checksum_sql
 from pgshift.diff import Side, diff
-from pgshift.load import MANIFEST_TABLE
+from pgshift.load import MANIFEST_TABLE, NOT_MIGRATED_TABLE
 from pgshift.naming import to_snake
 from pgshift.settings import ConfigError, Settings
 
@@ -43,6 +43,9 @@ class TableReport:
         detail: Why it failed, when it did.
         differences: The first differing rows, with their keys, when the
             content checksum differs.
+        dbt_tests: "passed/run" of the dbt tests on the final table in the
+            last dbt build or test, or "" when none ran.
+        sequences: Per identity/serial column, its next value and max(column).
     """
 
     source_table: str
@@ -54,6 +57,8 @@ class TableReport:
     status: str
     detail: str = ""
     differences: list[str] = field(default_factory=list)
+    dbt_tests: str = ""
+    sequences: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Report:
         verified_at: When this report was made.
         tables: One entry per table.
         phases: Phase name to seconds, for the phases that ran in this process.
+        not_migrated: Source objects that were not migrated, with the reason.
     """
 
     source: str
@@ -77,6 +83,7 @@ class Report:
     verified_at: str
     tables: list[TableReport] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
+    not_migrated: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -109,6 +116,54 @@ def _checksum(cursor: Any, schema: str, table: str) -> str:
     )
     cursor.execute(checksum_sql(relation, cursor.fetchall()))
     return cursor.fetchone()[1]  # type: ignore[no-any-return]
+
+
+def dbt_test_results(project_dir: Path) -> dict[str, tuple[int, list[str]]]:
+    """Per final model, the tests of the last dbt build or test run.
+
+    Returns:
+        Model name to (tests run, names of failed or erroring tests).
+    """
+    target = project_dir / "target"
+    try:
+        results = json.loads((target / "run_results.json").read_text())
+        manifest = json.loads((target / "manifest.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    if results.get("args", {}).get("which") not in {"build", "test"}:
+        return {}
+    out: dict[str, tuple[int, list[str]]] = {}
+    for result in results.get("results", []):
+        node = manifest["nodes"].get(result["unique_id"], {})
+        if node.get("resource_type") != "test":
+            continue
+        attached = node.get("attached_node") or ""
+        model = attached.rsplit(".", 1)[-1]
+        run, failed = out.get(model, (0, []))
+        if result["status"] in {"fail", "error"}:
+            failed = [*failed, node["name"]]
+        out[model] = (run + 1, failed)
+    return out
+
+
+def _sequences(cursor: Any, relation: str) -> list[tuple[str, int | None, int]]:
+    """(column, next value, max value) for every column backed by a sequence."""
+    out = []
+    for column, _ in _columns(cursor, relation):
+        cursor.execute("select pg_get_serial_sequence(%s, %s)", (relation, column))
+        sequence = cursor.fetchone()[0]
+        if not sequence:
+            continue
+        cursor.execute(f"select last_value, is_called from {sequence}")
+        last, called = cursor.fetchone()
+        cursor.execute(
+            sql.SQL("select coalesce(max({}), 0) from {}").format(
+                sql.Identifier(column), sql.SQL(relation)
+            )
+        )
+        top = cursor.fetchone()[0]
+        out.append((column, last + 1 if called else last, int(top)))
+    return out
 
 
 def final_models(settings: Settings) -> dict[str, tuple[str, str | None]]:
@@ -221,6 +276,7 @@ def verify(settings: Settings) -> Report:
         ConfigError: The target holds no load manifest (nothing was loaded).
     """
     models = final_models(settings)
+    tests = dbt_test_results(settings.project_dir)
     with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
         cursor = conn.cursor()
         cursor.execute(
@@ -269,6 +325,21 @@ def verify(settings: Settings) -> Report:
                 problems.append(
                     f"final table holds {migrated} rows, the source {source_rows}"
                 )
+            sequences = []
+            if migrated is not None:
+                final_rel = sql.Identifier(settings.final_schema, final).as_string(
+                    cursor
+                )
+                for column, next_value, top in _sequences(cursor, final_rel):
+                    sequences.append(f"{column}: next {next_value}, max {top}")
+                    if next_value <= top:
+                        problems.append(
+                            f"sequence of {column} would hand out {next_value}, "
+                            f"but max({column}) is {top}"
+                        )
+            run, failed_tests = tests.get(final, (0, []))
+            if failed_tests:
+                problems.append("dbt tests failed: " + ", ".join(failed_tests))
             differences = []
             if checksum_match is False:
                 differences = explain_mismatch(
@@ -285,17 +356,31 @@ def verify(settings: Settings) -> Report:
                     status="failed" if problems else "complete",
                     detail="; ".join(problems),
                     differences=differences,
+                    dbt_tests=f"{run - len(failed_tests)}/{run}" if run else "",
+                    sequences=sequences,
                 )
             )
+        report.not_migrated = _not_migrated(cursor, settings.raw_schema)
     conn.close()
     return report
+
+
+def _not_migrated(cursor: Any, raw_schema: str) -> list[str]:
+    relation = sql.Identifier(raw_schema, NOT_MIGRATED_TABLE).as_string(cursor)
+    cursor.execute("select to_regclass(%s) is not null", (relation,))
+    if not cursor.fetchone()[0]:
+        return []
+    cursor.execute(
+        f"select kind, object_name, reason from {relation} order by kind, object_name"
+    )
+    return [f"{kind} {name}: {reason}" for kind, name, reason in cursor.fetchall()]
 
 
 def summary_table(report: Report) -> str:
     """Render the per-table summary as a Markdown table."""
     lines = [
-        "| Table | Source rows | Migrated rows | Checksum | Status |",
-        "|-------|------------:|--------------:|----------|--------|",
+        "| Table | Source rows | Migrated rows | Checksum | dbt tests | Status |",
+        "|-------|------------:|--------------:|----------|----------:|--------|",
     ]
     for t in report.tables:
         mark = "✅ Complete" if t.status == "complete" else "❌ Failed"
@@ -304,13 +389,16 @@ def summary_table(report: Report) -> str:
         if t.final_table != t.source_table:
             name = f"{t.final_table} (from {t.source_table})"
         checksum = {True: "match", False: "DIFFERS", None: "—"}[t.checksum_match]
-        lines.append(f"| {name} | {t.source_rows} | {migrated} | {checksum} | {mark} |")
+        lines.append(
+            f"| {name} | {t.source_rows} | {migrated} | {checksum} | "
+            f"{t.dbt_tests or '—'} | {mark} |"
+        )
     total_source = sum(t.source_rows for t in report.tables)
     total_migrated = sum(t.migrated_rows or 0 for t in report.tables)
     complete = sum(t.status == "complete" for t in report.tables)
     lines.append(
         f"| **{len(report.tables)} tables, {complete} complete** | "
-        f"**{total_source}** | **{total_migrated}** | | "
+        f"**{total_source}** | **{total_migrated}** | | | "
         f"{'✅' if report.passed else '❌'} |"
     )
     return "\n".join(lines)
@@ -345,6 +433,17 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         text += [f"| {k} | {v:.1f} |" for k, v in report.phases.items()]
         text.append("")
     text += ["## Tables", "", summary_table(report), ""]
+    sequences = [(t.final_table, s) for t in report.tables for s in t.sequences]
+    if sequences:
+        text += ["## Sequences", "", "| Table | Column: next value, max |"]
+        text += ["|-------|------------------------|"]
+        text += [f"| {table} | {line} |" for table, line in sequences]
+        text.append("")
+    text += ["## Not migrated", ""]
+    text += [f"- {line}" for line in report.not_migrated] or [
+        "- nothing: every table of the source schema was migrated"
+    ]
+    text.append("")
     if failed:
         text += ["## Failed checks", ""]
         for t in failed:
