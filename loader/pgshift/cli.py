@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg2
 
+from pgshift.connection import check_connection
 from pgshift.naming import NamingError, Overrides
 from pgshift.scaffold import ScaffoldError
 from pgshift.settings import PROJECT_DIR, ConfigError, DatabaseUrl, Settings
@@ -92,26 +93,6 @@ def settings_from(args: argparse.Namespace, *, need_source: bool = True) -> Sett
         include=_split(args.include),
         exclude=_split(args.exclude),
     )
-
-
-def check_connection(url: DatabaseUrl) -> None:
-    """Connect once, so a bad URL stops the run before anything is written.
-
-    Args:
-        url: The database to try.
-
-    Raises:
-        ConfigError: The connection failed; the message says which side.
-    """
-    try:
-        psycopg2.connect(**url.connect_kwargs(), connect_timeout=10).close()
-    except psycopg2.OperationalError as exc:
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise ConfigError(
-            f"cannot connect to the {url.describe()}: {cause}. Check "
-            f"{url.side.upper()}_DATABASE_URL (host, port, user, password, "
-            "database, sslmode)."
-        ) from None
 
 
 def dispatch(args: argparse.Namespace) -> int:

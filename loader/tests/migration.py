@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -111,3 +113,35 @@ def query(url: str, statement: str, params: Sequence[object] = ()) -> list[tuple
     finally:
         conn.close()
     return rows
+
+
+def self_signed_certificate(directory: Path, owner: str | None) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, owned by owner."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-out",
+            str(cert),
+            "-keyout",
+            str(key),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    key.chmod(0o600)
+    if owner:
+        entry = pwd.getpwnam(owner)
+        for path in (cert, key):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    return cert, key

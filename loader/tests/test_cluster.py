@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import pwd
-import subprocess
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from pgshift.cluster import Cluster, find_server_binaries
+
+from migration import self_signed_certificate
 
 
 def test_two_clusters_at_once(tmp_path: Path, pg_cluster: Cluster) -> None:
@@ -42,37 +42,6 @@ def test_embedded_binaries(tmp_path: Path) -> None:
         assert int(version) >= 160000
 
 
-def _self_signed(directory: Path, owner: str | None) -> tuple[Path, Path]:
-    cert, key = directory / "server.crt", directory / "server.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-new",
-            "-x509",
-            "-days",
-            "2",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-out",
-            str(cert),
-            "-keyout",
-            str(key),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    key.chmod(0o600)
-    if owner:
-        entry = pwd.getpwnam(owner)
-        for path in (cert, key):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-    return cert, key
-
-
 def test_ssl_and_scram(tmp_path: Path) -> None:
     binaries = find_server_binaries("system")
     if "pgserver" in str(binaries):
@@ -80,7 +49,7 @@ def test_ssl_and_scram(tmp_path: Path) -> None:
     cluster = Cluster(tmp_path / "tls", bin_dir=binaries)
     cluster.init(auth="scram-sha-256", password="s3cret pass")
     owner = "postgres" if os.geteuid() == 0 else None
-    cert, key = _self_signed(tmp_path, owner)
+    cert, key = self_signed_certificate(tmp_path, owner)
     cluster.start(
         settings={"ssl": "on", "ssl_cert_file": str(cert), "ssl_key_file": str(key)},
         hba_lines=["hostssl all all 127.0.0.1/32 scram-sha-256"],

@@ -1,0 +1,92 @@
+"""Connection failures end the run with the side, the cause and the next step."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pgshift.cluster import Cluster, find_server_binaries, free_port
+from pgshift.connection import check_connection
+from pgshift.settings import ConfigError, DatabaseUrl
+
+from migration import self_signed_certificate
+
+PASSWORD = "Tls-Secret-pgshift-31"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Path]]:
+    """A server with ssl=on that only takes hostssl + scram-sha-256."""
+    binaries = find_server_binaries("system")
+    if "pgserver" in str(binaries):
+        pytest.skip("the embedded server binaries are built without SSL")
+    base = tmp_path_factory.mktemp("tls")
+    cluster = Cluster(base / "data", bin_dir=binaries)
+    cluster.init(auth="scram-sha-256", password=PASSWORD)
+    cert, key = self_signed_certificate(base, "postgres" if os.geteuid() == 0 else None)
+    cluster.start(
+        settings={"ssl": "on", "ssl_cert_file": str(cert), "ssl_key_file": str(key)},
+        hba_lines=["hostssl all all 127.0.0.1/32 scram-sha-256"],
+    )
+    yield cluster, cert
+    cluster.stop()
+
+
+def _check(url: str) -> str:
+    """The error message check_connection gives, or '' when it connects."""
+    try:
+        check_connection(DatabaseUrl.parse("source", url))
+    except ConfigError as exc:
+        assert PASSWORD not in str(exc)
+        return str(exc)
+    return ""
+
+
+def test_require_and_verify_full_connect(tls: tuple[Cluster, Path]) -> None:
+    cluster, cert = tls
+    assert _check(cluster.url(sslmode="require")) == ""
+    assert _check(cluster.url(sslmode="verify-full", sslrootcert=str(cert))) == ""
+
+
+def test_untrusted_certificate_is_refused(
+    tls: tuple[Cluster, Path], tmp_path: Path
+) -> None:
+    cluster, _ = tls
+    other_ca, _ = self_signed_certificate(tmp_path, None)
+    message = _check(cluster.url(sslmode="verify-full", sslrootcert=str(other_ca)))
+    assert "certificate is not trusted" in message
+    assert "source database 'postgres' on 127.0.0.1" in message
+
+
+def test_plain_connection_is_told_to_add_sslmode(tls: tuple[Cluster, Path]) -> None:
+    cluster, _ = tls
+    message = _check(cluster.url(sslmode="disable"))
+    assert "requires SSL" in message
+    assert "sslmode=require" in message
+
+
+def test_wrong_password(tls: tuple[Cluster, Path]) -> None:
+    cluster, _ = tls
+    message = _check(cluster.url(password="not-it", sslmode="require"))
+    assert "password was refused" in message
+    assert "user 'postgres'" in message
+
+
+def test_unknown_host_refused_port_missing_database(pg_cluster: Cluster) -> None:
+    assert "host name is unknown" in _check(
+        "postgresql://u:p@no-such-host.invalid:5432/db"
+    )
+    assert "refused" in _check(f"postgresql://u:p@127.0.0.1:{free_port()}/db")
+    assert "database does not exist" in _check(pg_cluster.url("missing_db"))
+
+
+def test_pooler_host_gets_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    url = DatabaseUrl.parse(
+        "target", "postgresql://u:p@ep-dark-bird-a4-pooler.invalid/neondb"
+    )
+    with pytest.raises(ConfigError):
+        check_connection(url)
+    assert "direct endpoint" in caplog.text

@@ -1,0 +1,121 @@
+"""Production credentials: a password-protected source and target, a source
+role that can only read, and no secret in anything the run prints or writes."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pgshift.cluster import FAST_TEST_SETTINGS, Cluster
+
+from migration import query, run_cli, seed_sample
+
+PASSWORD = "Sup3r-Secret-pgshift-77"
+READER_PASSWORD = "Reader-Secret-pgshift-55"
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A server that asks every TCP connection for a scram-sha-256 password."""
+    cluster = Cluster(tmp_path_factory.mktemp("secure") / "data")
+    cluster.init(auth="scram-sha-256", password=PASSWORD)
+    cluster.start(
+        settings=FAST_TEST_SETTINGS,
+        hba_lines=["host all all 127.0.0.1/32 scram-sha-256"],
+    )
+    yield cluster
+    cluster.stop()
+
+
+def _catalog_fingerprint(url: str) -> list[tuple]:
+    return query(
+        url,
+        "select c.relname, c.relkind, "
+        "(select count(*) from pg_attribute a where a.attrelid = c.oid) "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') "
+        "order by 1",
+    ) + query(
+        url,
+        "select proname from pg_proc where pronamespace = "
+        "'public'::regnamespace order by 1",
+    )
+
+
+def _data_fingerprint(url: str) -> list[tuple]:
+    tables = [
+        r[0]
+        for r in query(
+            url,
+            "select tablename from pg_tables where schemaname = 'public' order by 1",
+        )
+    ]
+    return [
+        query(
+            url,
+            f"select '{t}', md5(coalesce(string_agg(x::text, '|' "
+            f"order by x::text), '')) from public.\"{t}\" x",
+        )[0]
+        for t in tables
+    ]
+
+
+def test_read_only_role_migrates_and_nothing_leaks(
+    secured: Cluster, tmp_path: Path
+) -> None:
+    source_admin = secured.create_database("secure_source")
+    target = secured.create_database("secure_target")
+    seed_sample(source_admin, scale=1)
+    secured.execute(
+        f"create role reader login password '{READER_PASSWORD}'; "
+        "revoke all on database secure_source from public; "
+        "grant connect on database secure_source to reader"
+    )
+    secured.execute(
+        "revoke create on schema public from public; "
+        "grant usage on schema public to reader; "
+        "grant select on all tables in schema public to reader",
+        dbname="secure_source",
+    )
+    source = secured.url("secure_source", user="reader", password=READER_PASSWORD)
+    catalog_before = _catalog_fingerprint(source_admin)
+    data_before = _data_fingerprint(source_admin)
+
+    state = tmp_path / "state"
+    result = run_cli(["migrate"], source, target, state)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "26 tables, 26 complete" in result.stdout
+
+    # The source is exactly as it was: no object created, no row changed.
+    assert _catalog_fingerprint(source_admin) == catalog_before
+    assert _data_fingerprint(source_admin) == data_before
+    assert query(source_admin, "select count(*) from pg_replication_slots") == [(0,)]
+
+    # A failing run too: a wrong password on the target.
+    bad_target = secured.url("secure_target", password=PASSWORD + "x")
+    failed = run_cli(["migrate"], source, bad_target, state)
+    assert failed.returncode == 2
+    assert "password" in failed.stderr.lower()
+
+    printed = result.stdout + result.stderr + failed.stdout + failed.stderr
+    for secret in (PASSWORD, READER_PASSWORD):
+        assert secret not in printed
+        leaks = subprocess.run(
+            [
+                "grep",
+                "-rl",
+                "--binary-files=text",
+                secret,
+                str(state),
+                str(Path.cwd() / "target"),
+                str(Path.cwd() / "logs"),
+                str(Path.cwd() / "MIGRATION_REPORT.md"),
+                str(Path.cwd() / "MIGRATION_REPORT.json"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert leaks.stdout == "", f"secret written to {leaks.stdout}"
