@@ -64,7 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write nothing; exit 1 if the committed files differ",
     )
     sub.add_parser("verify", help="reconcile source and target, write the report")
-    sub.add_parser("migrate", help="load, dbt build and verify")
+    migrate = sub.add_parser("migrate", help="load, dbt build and verify")
+    migrate.add_argument(
+        "--replace-existing",
+        action="store_true",
+        help="replace target tables of the same names that pgshift did not build "
+        "(their rows are dropped)",
+    )
     dbt = sub.add_parser("dbt", help="run a dbt command against the target")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     sample = sub.add_parser(
@@ -119,7 +125,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "verify":
         return cmd_verify(settings)
     if command == "migrate":
-        return cmd_migrate(settings)
+        return cmd_migrate(settings, replace_existing=args.replace_existing)
     if command == "dbt":
         return cmd_dbt(settings, args.dbt_args)
     raise ConfigError(f"unknown command {command!r}")
@@ -197,7 +203,10 @@ def cmd_dbt(settings: Settings, dbt_args: list[str]) -> int:
     return EXIT_SUCCESS if outcome.success else EXIT_FAIL
 
 
-def cmd_migrate(settings: Settings) -> int:
+GUARD_MESSAGE = "pgshift: these tables already exist on the target"
+
+
+def cmd_migrate(settings: Settings, *, replace_existing: bool = False) -> int:
     """Load, build and verify; exit 0 only when every check passed."""
     from pgshift.load import load
     from pgshift.transform import run_dbt
@@ -213,8 +222,13 @@ def cmd_migrate(settings: Settings) -> int:
         f"{sum(result.source_rows.values())} rows, in {phases['load']:.1f} s"
     )
     started = time.monotonic()
-    outcome = run_dbt(settings, ["build"])
+    variables = {"pgshift_replace_existing": True} if replace_existing else {}
+    outcome = run_dbt(settings, ["build"], variables)
     phases["dbt build"] = time.monotonic() - started
+    guard = [f for f in outcome.failures if GUARD_MESSAGE in f]
+    if guard:
+        message = guard[0][guard[0].index(GUARD_MESSAGE) :].splitlines()[0]
+        raise ConfigError(message.removeprefix("pgshift: "))
     print(
         f"dbt build: {'passed' if outcome.success else 'FAILED'} "
         f"({len(outcome.results)} nodes) in {phases['dbt build']:.1f} s"

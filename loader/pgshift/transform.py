@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -66,12 +67,17 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_dbt(settings: Settings, args: Sequence[str]) -> DbtOutcome:
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    variables: dict[str, object] | None = None,
+) -> DbtOutcome:
     """Invoke a dbt command on the project, against the target database.
 
     Args:
         settings: The run settings; the target URL configures the profile.
         args: The dbt command and its arguments, e.g. ["build"].
+        variables: Extra dbt vars (the raw schema is always passed).
 
     Returns:
         What dbt reported.
@@ -91,7 +97,8 @@ def run_dbt(settings: Settings, args: Sequence[str]) -> DbtOutcome:
         if list(args[:2]) == ["docs", "generate"] or (
             args and args[0] in VARS_COMMANDS
         ):
-            argv += ["--vars", f"{{raw_schema: {settings.raw_schema}}}"]
+            merged = {"raw_schema": settings.raw_schema, **(variables or {})}
+            argv += ["--vars", json.dumps(merged)]
         logger.info("dbt %s", " ".join(args))
         result = dbtRunner().invoke(argv)
     outcome = DbtOutcome(success=bool(result.success))

@@ -1,0 +1,54 @@
+"""The target is protected: tables pgshift did not build are never replaced
+without consent, and a partial rebuild keeps every foreign key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from migration import query, run_cli, seed_sample
+
+
+def _foreign_keys(url: str) -> set[tuple[str, str]]:
+    rows = query(
+        url,
+        "select conrelid::regclass::text, conname from pg_constraint "
+        "where contype = 'f' and connamespace = 'public'::regnamespace",
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+def test_existing_tables_are_kept_then_replaced_on_request(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=1)
+    # The report's "initial state: 4 tables", made by hand.
+    query(target, "create table public.users (id int primary key, name text)")
+    query(target, "insert into public.users values (1, 'hand-made')")
+
+    refused = run_cli(["migrate"], source, target, tmp_path)
+    assert refused.returncode == 2
+    assert "already exist on the target and were not built by pgshift" in (
+        refused.stderr
+    )
+    assert "public.users" in refused.stderr
+    assert "--replace-existing" in refused.stderr
+    assert query(target, "select * from public.users") == [(1, "hand-made")]
+    assert query(target, "select to_regclass('public.jobs')") == [(None,)]
+
+    replaced = run_cli(["migrate", "--replace-existing"], source, target, tmp_path)
+    assert replaced.returncode == 0, replaced.stdout[-2000:] + replaced.stderr[-2000:]
+    assert query(target, "select count(*) from public.users") == [(19,)]
+
+    # From now on the tables are pgshift's: a plain rerun replaces them.
+    keys = _foreign_keys(target)
+    assert len(keys) == 46
+
+    # A partial rebuild swaps users; the children's keys come back at the end.
+    partial = run_cli(["dbt", "build", "-s", "users"], "", target, tmp_path)
+    assert partial.returncode == 0, partial.stdout[-2000:]
+    assert _foreign_keys(target) == keys
+    rerun = run_cli(["migrate"], source, target, tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert _foreign_keys(target) == keys
