@@ -242,6 +242,42 @@ def _fk_meta(fk: ForeignKey, project: Project, table: TableMapping) -> dict[str,
     return meta
 
 
+def _keys_meta(mapped: TableMapping) -> list[dict[str, Any]]:
+    """Names of the primary key and unique constraints, for the on-run-end rename.
+
+    dbt cannot name them in the contract (the old table still holds the name
+    while the new one is built), so they get their source names afterwards.
+    """
+    keys = []
+    constraints = [mapped.table.primary_key, *mapped.table.uniques]
+    for constraint in constraints:
+        if constraint is None:
+            continue
+        keys.append(
+            {
+                "name": to_snake(constraint.name),
+                "type": "primary_key" if constraint.kind == "p" else "unique",
+                "columns": [mapped.columns[c] for c in constraint.columns],
+            }
+        )
+    return keys
+
+
+def _indexes_meta(mapped: TableMapping) -> list[dict[str, Any]]:
+    """The source's secondary indexes, renamed, for the on-run-end operation."""
+    indexes = []
+    for index in mapped.table.indexes:
+        _, _, method = index.definition.partition(" USING ")
+        indexes.append(
+            {
+                "name": to_snake(index.name),
+                "unique": index.unique,
+                "using": rename_columns(method, mapped.columns),
+            }
+        )
+    return indexes
+
+
 def _fk_options(fk: ForeignKey) -> str:
     """The key's ON DELETE / ON UPDATE / DEFERRABLE clauses, if any."""
     clauses = []
@@ -360,7 +396,9 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
             "pgshift": {
                 "source_table": table.name,
                 "staging_model": project.staging_model(table.name),
+                "keys": _keys_meta(mapped),
                 "foreign_keys": foreign_keys,
+                "indexes": _indexes_meta(mapped),
             }
         },
     }

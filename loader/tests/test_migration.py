@@ -15,7 +15,7 @@ import pytest
 
 from pgshift.catalog import Catalog, read_catalog
 from pgshift.load import load
-from pgshift.naming import Overrides
+from pgshift.naming import Overrides, to_snake
 from pgshift.scaffold import map_catalog, render
 from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
@@ -311,3 +311,20 @@ def test_docs_generate(migrated: Migration) -> None:
     assert outcome.success, outcome.failures
     catalog = json.loads((PROJECT_DIR / "target" / "catalog.json").read_text())
     assert "model.pgshift.users" in catalog["nodes"]
+
+
+def test_keys_and_indexes_carry_their_source_names(migrated: Migration) -> None:
+    statement = (
+        "select c.relname, i.relname, ix.indisunique, ix.indisprimary "
+        "from pg_index ix join pg_class i on i.oid = ix.indexrelid "
+        "join pg_class c on c.oid = ix.indrelid "
+        "where c.relnamespace = 'public'::regnamespace order by 1, 2"
+    )
+    source = {
+        (to_snake(t), to_snake(i), u, p)
+        for t, i, u, p in query(migrated.source_url, statement)
+    }
+    target = set(query(migrated.target_url, statement))
+    assert target == source
+    assert ("messages", "messages_chat_room_id_created_at_idx", False, False) in target
+    assert ("users", "users_pkey", True, True) in target
