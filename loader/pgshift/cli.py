@@ -12,7 +12,13 @@ import psycopg2
 from pgshift.connection import check_connection
 from pgshift.naming import NamingError, Overrides
 from pgshift.scaffold import ScaffoldError
-from pgshift.settings import PROJECT_DIR, ConfigError, DatabaseUrl, Settings
+from pgshift.settings import (
+    OVERRIDES_FILE,
+    PROJECT_DIR,
+    ConfigError,
+    DatabaseUrl,
+    Settings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +27,7 @@ EXIT_SUCCESS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 UserFacingError = (ConfigError, NamingError, ScaffoldError)
 """Errors whose message is the whole story: printed without a traceback."""
 
-DEFAULT_OVERRIDES = PROJECT_DIR / "pgshift_overrides.yml"
+DEFAULT_OVERRIDES = PROJECT_DIR / OVERRIDES_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +190,8 @@ def cmd_verify(settings: Settings, phases: dict[str, float] | None = None) -> in
     report.phases = phases or {}
     md, _ = write_report(report, settings.project_dir)
     print(summary_table(report))
+    for line in report.schema_differences or []:
+        print(f"schema differs: {line}")
     for table in report.tables:
         if table.status != "complete":
             print(f"\n{table.final_table}: {table.detail}")

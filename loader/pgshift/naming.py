@@ -101,12 +101,16 @@ class Overrides:
         columns:
           users:
             userID: legacy_user_id
+        intended_differences:
+          - "users.legacy_user_id: comment"
 
-    Keys are source names; values are target names.
+    Keys are source names; values are target names. ``intended_differences``
+    lists prefixes of schema-parity lines that are wanted, not failures.
     """
 
     tables: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    intended_differences: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path | None) -> Overrides:
@@ -132,6 +136,9 @@ class Overrides:
                 "to target name"
             )
         return cls(
+            intended_differences=[
+                str(d) for d in data.get("intended_differences") or []
+            ],
             tables={str(k): str(v) for k, v in tables.items()},
             columns={
                 str(t): {str(k): str(v) for k, v in (cols or {}).items()}

@@ -388,7 +388,12 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
         for c in table.columns
         if c.identity == "a"
     ]
-    config: dict[str, Any] = {"contract": {"enforced": True}}
+    config: dict[str, Any] = {
+        "contract": {"enforced": True},
+        # The table comment is the source's: a generated description stays
+        # in the docs only.
+        "persist_docs": {"relation": bool(table.comment), "columns": True},
+    }
     if post_hooks:
         config["post_hook"] = post_hooks
     model: dict[str, Any] = {

@@ -21,6 +21,9 @@ from psycopg2.extensions import parse_dsn
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 """The repository root: dbt_project.yml, models/ and loader/ live here."""
 
+OVERRIDES_FILE = "pgshift_overrides.yml"
+"""The override file (explicit names, intended differences), in the project."""
+
 _URL_PARTS = ("user", "password", "host", "port", "dbname")
 
 

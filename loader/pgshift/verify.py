@@ -18,11 +18,14 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from pgshift.catalog import Catalog, read_catalog
 from pgshift.checksum import checksum_sql
 from pgshift.diff import Side, diff
 from pgshift.load import MANIFEST_TABLE, NOT_MIGRATED_TABLE
-from pgshift.naming import to_snake
-from pgshift.settings import ConfigError, Settings
+from pgshift.naming import Overrides, to_snake
+from pgshift.parity import compare, intended
+from pgshift.scaffold import map_catalog
+from pgshift.settings import OVERRIDES_FILE, ConfigError, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,9 @@ class Report:
         tables: One entry per table.
         phases: Phase name to seconds, for the phases that ran in this process.
         not_migrated: Source objects that were not migrated, with the reason.
+        schema_differences: Schema parity lines not declared as intended
+            (None when the source was not compared).
+        intended_differences: Parity lines the override file declares intended.
     """
 
     source: str
@@ -84,11 +90,14 @@ class Report:
     tables: list[TableReport] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     not_migrated: list[str] = field(default_factory=list)
+    schema_differences: list[str] | None = None
+    intended_differences: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        """Whether every table is complete."""
-        return all(t.status == "complete" for t in self.tables)
+        """Whether every table is complete and the schemas are twins."""
+        tables_ok = all(t.status == "complete" for t in self.tables)
+        return tables_ok and not self.schema_differences
 
 
 def _count(cursor: Any, schema: str, table: str) -> int | None:
@@ -361,8 +370,29 @@ def verify(settings: Settings) -> Report:
                 )
             )
         report.not_migrated = _not_migrated(cursor, settings.raw_schema)
+        if settings.source is not None:
+            target_catalog = read_catalog(cursor, settings.final_schema)
+            _schema_parity(settings, report, target_catalog)
     conn.close()
     return report
+
+
+def _schema_parity(settings: Settings, report: Report, target: Catalog) -> None:
+    """Compare the source schema with the target's, through the name mapping."""
+    assert settings.source is not None
+    with psycopg2.connect(**settings.source.connect_kwargs()) as conn:
+        conn.set_session(readonly=True)
+        source = read_catalog(conn.cursor(), settings.source_schema)
+        conn.rollback()
+    conn.close()
+    for name in [n for n in source.tables if not settings.selects(n)]:
+        del source.tables[name]
+    overrides = Overrides.load(settings.project_dir / OVERRIDES_FILE)
+    project = map_catalog(source, overrides)
+    lines = compare(source, target, project)
+    report.schema_differences, report.intended_differences = intended(
+        lines, overrides.intended_differences
+    )
 
 
 def _not_migrated(cursor: Any, raw_schema: str) -> list[str]:
@@ -439,6 +469,17 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         text += ["|-------|------------------------|"]
         text += [f"| {table} | {line} |" for table, line in sequences]
         text.append("")
+    text += ["## Schema parity", ""]
+    if report.schema_differences is None:
+        text.append("- not compared: SOURCE_DATABASE_URL was not set")
+    elif not report.schema_differences:
+        text.append(
+            "- the target's tables, columns, types, defaults, keys, indexes, "
+            "comments and enums match the source's, through the name mapping"
+        )
+    text += [f"- ❌ {line}" for line in report.schema_differences or []]
+    text += [f"- intended: {line}" for line in report.intended_differences]
+    text.append("")
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [
         "- nothing: every table of the source schema was migrated"

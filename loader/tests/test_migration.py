@@ -56,6 +56,9 @@ def test_every_table_arrives_with_its_count(migrated: Migration) -> None:
         (t.final_table, t.detail) for t in report.tables if t.status != "complete"
     ]
     assert failed == []
+    # Schema parity: the target is a renamed twin of the source.
+    assert report.schema_differences == []
+    assert report.passed
     counts = {t.source_table: t.migrated_rows for t in report.tables}
     assert counts["users"] == 19
     assert counts["chat_rooms"] == 6

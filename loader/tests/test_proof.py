@@ -110,6 +110,10 @@ def test_verify_names_each_corrupted_table_and_row(corrupted: Migration) -> None
     assert ',"",' in emptied[0].split(", found ")[1]
     duplicated = failed["job_photos"]
     assert "19 rows, the source 18" in duplicated.detail
+    # Dropping the key to duplicate a row is itself a schema difference.
+    assert report.schema_differences == [
+        "job_photos: primary key None, source ('job_photos_pkey', ('id',))"
+    ]
     assert duplicated.differences[0].startswith("(no key): unexpected row (5,")
 
 
