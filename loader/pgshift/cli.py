@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg2
 
 from pgshift.connection import check_connection
+from pgshift.load import LoadError
 from pgshift.naming import NamingError, Overrides
 from pgshift.scaffold import ScaffoldError
 from pgshift.settings import (
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_SUCCESS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
-UserFacingError = (ConfigError, NamingError, ScaffoldError)
+UserFacingError = (ConfigError, LoadError, NamingError, ScaffoldError)
 """Errors whose message is the whole story: printed without a traceback."""
 
 DEFAULT_OVERRIDES = PROJECT_DIR / OVERRIDES_FILE

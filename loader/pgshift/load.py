@@ -12,9 +12,10 @@ as text.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,20 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "pgshift"
 MANIFEST_TABLE = "_pgshift_manifest"
+RETRY_DELAYS = (2.0, 8.0)
+"""Seconds to wait before the second and the third (last) attempt of a load."""
+
+_TRANSIENT = re.compile(
+    r"server closed the connection unexpectedly|connection reset|"
+    r"terminating connection|connection already closed|"
+    r"could not receive data from server|could not send data to server|"
+    r"SSL SYSCALL error|broken pipe|the database system is (starting up|"
+    r"shutting down|in recovery mode)|connection refused|"
+    r"invalid snapshot identifier|connection to server .* failed",
+    re.IGNORECASE,
+)
+"""Failures that another attempt can get past: a dropped connection, a
+server restart. Authentication and configuration errors never match."""
 NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
 
 _NOT_MIGRATED = """
@@ -102,17 +117,84 @@ def _pipeline(settings: Settings) -> Any:
     )
 
 
+class LoadError(RuntimeError):
+    """A load failed for a reason another attempt would not get past."""
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """Yield an exception and everything it wraps, dlt's step failures too."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [
+            getattr(current, "exception", None),
+            current.__cause__,
+            current.__context__,
+        ]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether a failed load may succeed if run again from the start."""
+    return any(_TRANSIENT.search(str(cause)) for cause in _causes(exc))
+
+
+def _summary(exc: BaseException, settings: Settings) -> str:
+    """The innermost cause of a failure, in one line, without any password."""
+    innermost = list(_causes(exc))[-1]
+    lines = str(innermost).strip().splitlines() or [type(innermost).__name__]
+    line = lines[0]
+    for url in (settings.source, settings.target):
+        if url is not None and url.password:
+            line = line.replace(url.password, "***")
+    return line
+
+
 def load(settings: Settings) -> LoadResult:
     """Extract the selected source tables into the raw schema, with the manifest.
 
-    A package left pending by an interrupted run belongs to an older snapshot:
-    it is dropped, and every table is read again from a new one.
+    A dropped connection or a server restart on either side starts the load
+    over from a new snapshot, after a pause, at most ``len(RETRY_DELAYS)``
+    times; any other failure ends it at once. Ctrl-C inside dlt's steps is
+    raised as KeyboardInterrupt.
 
     Args:
         settings: The run settings.
 
     Returns:
         What was loaded.
+
+    Raises:
+        LoadError: The load failed and another attempt would not help.
+    """
+    for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+        try:
+            return _load_once(settings)
+        except Exception as exc:
+            if any(isinstance(c, KeyboardInterrupt) for c in _causes(exc)):
+                raise KeyboardInterrupt from None
+            if delay is None or not is_transient(exc):
+                raise LoadError(
+                    f"the load failed (attempt {attempt}): {_summary(exc, settings)}"
+                ) from exc
+            logger.warning(
+                "load attempt %d failed (%s); retrying from a new snapshot in %.0f s",
+                attempt,
+                _summary(exc, settings),
+                delay,
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _load_once(settings: Settings) -> LoadResult:
+    """One load attempt; a package an earlier attempt left pending is dropped.
+
+    That package belongs to an older snapshot: every table is read again.
     """
     _configure_dlt()
     started = time.monotonic()
@@ -121,6 +203,9 @@ def load(settings: Settings) -> LoadResult:
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
         fingerprints = {t.name: snapshot.fingerprint(t) for t in tables}
         counts = {name: rows for name, (rows, _) in fingerprints.items()}
+        # Until this load completes, the raw tables match no manifest: one
+        # left behind by an earlier load would vouch for a half-replaced set.
+        drop_manifest(settings)
         pipeline = _pipeline(settings)
         if pipeline.has_pending_data:
             logger.warning("dropping a load left unfinished by an earlier run")
@@ -194,6 +279,17 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
                     ).format(raw, name, sql.Identifier(col.name))
                 )
             cursor.execute(sql.SQL("truncate {}.{}").format(raw, name))
+    conn.close()
+
+
+def drop_manifest(settings: Settings) -> None:
+    """Remove the manifest, so that a load cut off midway leaves none."""
+    with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
+        conn.cursor().execute(
+            sql.SQL("drop table if exists {}").format(
+                sql.Identifier(settings.raw_schema, MANIFEST_TABLE)
+            )
+        )
     conn.close()
 
 

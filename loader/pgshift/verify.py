@@ -295,7 +295,8 @@ def verify(settings: Settings) -> Report:
         if not cursor.fetchone()[0]:
             raise ConfigError(
                 f"the target has no load manifest ({settings.raw_schema}."
-                f"{MANIFEST_TABLE}): run `python loader/run.py` first"
+                f"{MANIFEST_TABLE}): no load has finished since the last one "
+                "started; run `python loader/run.py` first"
             )
         cursor.execute(
             sql.SQL(

@@ -1,0 +1,184 @@
+"""Crash recovery: a loader killed with SIGKILL at any point, run again, gives
+the same raw data and manifest as an uninterrupted run, with nothing left over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.settings import PROJECT_DIR
+
+from migration import RUN_PY, query, run_cli, seed_sample
+
+
+def _raw_fingerprint(url: str) -> dict[str, tuple]:
+    tables = [
+        r[0]
+        for r in query(
+            url,
+            "select tablename from pg_tables where schemaname = 'raw' "
+            "and tablename not like '\\_dlt%%' and tablename <> '_pgshift_built' "
+            "order by 1",
+        )
+    ]
+    out = {}
+    for table in tables:
+        columns = (
+            "source_rows, source_checksum" if table == "_pgshift_manifest" else "*"
+        )
+        out[table] = query(
+            url,
+            f"select count(*), md5(coalesce(string_agg(t::text, '|' order by "
+            f"t::text), '')) from (select {columns} from raw.\"{table}\") t",
+        )[0]
+    return out
+
+
+def _start_load(source: str, target: str, state: Path) -> subprocess.Popen[str]:
+    env = {
+        "SOURCE_DATABASE_URL": source,
+        "TARGET_DATABASE_URL": target,
+        "PGSHIFT_STATE_DIR": str(state),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(state),
+    }
+    return subprocess.Popen(
+        [sys.executable, str(RUN_PY), "load"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(predicate: Callable[[], bool], process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while not predicate():
+        assert process.poll() is None, "the load finished before the kill point"
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("point", "sig"),
+    [
+        ("extract", signal.SIGKILL),
+        ("load", signal.SIGKILL),
+        ("extract", signal.SIGINT),
+    ],
+    ids=["sigkill-mid-extract", "sigkill-mid-load", "ctrl-c-mid-extract"],
+)
+def test_interrupted_load_then_rerun_equals_a_clean_run(
+    point: str,
+    sig: signal.Signals,
+    new_database: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    source, clean, crashed = new_database(), new_database(), new_database()
+    seed_sample(source, scale=300)
+
+    # A first complete load, so that the crash hits a target holding data.
+    state = tmp_path / "crash"
+    assert run_cli(["load"], source, crashed, state).returncode == 0
+    before = _raw_fingerprint(crashed)
+    query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+
+    process = _start_load(source, crashed, state)
+    if point == "extract":
+        # dlt is writing extracted files; nothing of this run is loaded yet.
+        extracted = state / "pipelines" / "pgshift" / "normalize"
+        _wait_for(lambda: any(extracted.rglob("*.parquet")), process)
+    else:
+        # This run has replaced some raw tables and not yet others.
+        _wait_for(
+            lambda: bool(
+                query(
+                    crashed,
+                    "select 1 from raw.users where \"lastName\" = 'changed since'",
+                )
+            ),
+            process,
+        )
+    os.kill(process.pid, sig)
+    _, stderr = process.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        # Ctrl-C: a clean stop with a message, no traceback, non-zero exit.
+        assert process.returncode == 130, stderr[-2000:]
+        assert "interrupted" in stderr
+        assert "Traceback" not in stderr
+    else:
+        assert process.returncode == -signal.SIGKILL
+
+    # No manifest vouches for raw tables a load left half-replaced.
+    refused = run_cli(["verify"], source, crashed, state)
+    assert refused.returncode == 2
+    assert "no load manifest" in refused.stderr
+
+    rerun = run_cli(["load"], source, crashed, state)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert run_cli(["load"], source, clean, tmp_path / "clean").returncode == 0
+    after = _raw_fingerprint(clean)
+    assert after != before  # the source did change between the loads
+    assert _raw_fingerprint(crashed) == after
+    leftovers = query(
+        crashed,
+        "select nspname from pg_namespace where nspname like 'raw\\_%%'",
+    )
+    assert leftovers == []
+
+
+def test_dropped_source_connections_are_retried_from_a_new_snapshot(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target, clean = new_database(), new_database(), new_database()
+    seed_sample(source, scale=300)
+    process = _start_load(source, target, tmp_path / "state")
+    extracted = tmp_path / "state" / "pipelines" / "pgshift" / "normalize"
+    _wait_for(lambda: any(extracted.rglob("*.parquet")), process)
+    # What a failover or a server restart does to every open session,
+    # the one holding the exported snapshot included.
+    dropped = query(
+        source,
+        "select pg_terminate_backend(pid) from pg_stat_activity "
+        "where datname = current_database() and pid <> pg_backend_pid()",
+    )
+    assert dropped
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "retrying from a new snapshot" in stderr
+    assert run_cli(["load"], source, clean, tmp_path / "clean").returncode == 0
+    assert _raw_fingerprint(target) == _raw_fingerprint(clean)
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        ("server closed the connection unexpectedly", True),
+        ("FATAL: terminating connection due to administrator command", True),
+        ("FATAL: the database system is starting up", True),
+        ('invalid snapshot identifier: "00000003-0000001B-1"', True),
+        ('FATAL: password authentication failed for user "app"', False),
+        ('FATAL: database "shop" does not exist', False),
+        ("permission denied for table users", False),
+        ('relation "raw.users" does not exist', False),
+    ],
+)
+def test_only_transient_failures_are_retried(message: str, transient: bool) -> None:
+    from pgshift.load import is_transient
+
+    try:
+        try:
+            raise psycopg2.OperationalError(message)
+        except psycopg2.OperationalError as inner:
+            raise RuntimeError("Pipeline execution failed at step=load") from inner
+    except RuntimeError as outer:
+        assert is_transient(outer) is transient
