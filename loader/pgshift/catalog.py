@@ -39,7 +39,8 @@ class Column:
         type_name: The (element) type's name, unqualified.
         type_schema: The (element) type's schema.
         is_array: Whether the column is an array.
-        serial_sequence: The owned sequence behind a serial default, or None.
+        serial_sequence: The owned sequence behind a serial default (its name,
+            unqualified and unquoted), or None.
     """
 
     name: str
@@ -150,18 +151,39 @@ class Table:
 
 
 @dataclass
+class Domain:
+    """A domain type: a base type with constraints of its own.
+
+    Attributes:
+        name: The domain's name.
+        base_type: The base type as ``format_type()`` prints it.
+        not_null: Whether the domain is NOT NULL.
+        default: The domain's default expression, or None.
+        checks: (constraint name, ``pg_get_constraintdef()``) of each check.
+    """
+
+    name: str
+    base_type: str
+    not_null: bool = False
+    default: str | None = None
+    checks: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
 class Catalog:
-    """The tables and enum types of one source schema.
+    """The tables, enum types and domains of one source schema.
 
     Attributes:
         schema: The schema that was read.
         tables: Tables by name, in name order.
         enums: Enum type name to its labels, in sort order.
+        domains: Domains by name, in name order.
     """
 
     schema: str
     tables: dict[str, Table] = field(default_factory=dict)
     enums: dict[str, list[str]] = field(default_factory=dict)
+    domains: dict[str, Domain] = field(default_factory=dict)
 
 
 _TABLES = """
@@ -180,8 +202,9 @@ select a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
        col_description(a.attrelid, a.attnum),
        coalesce(et.typtype, t.typtype), coalesce(et.typname, t.typname),
        coalesce(etn.nspname, tn.nspname), t.typcategory = 'A',
-       pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-                              a.attname)
+       (parse_ident(pg_get_serial_sequence(
+           quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname
+       )))[2]
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -238,9 +261,49 @@ group by t.typname
 order by t.typname
 """
 
+_DOMAINS = """
+select t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull,
+       t.typdefault,
+       array(select array[c.conname::text, pg_get_constraintdef(c.oid)]
+             from pg_constraint c
+             where c.contypid = t.oid and c.contype = 'c'
+             order by c.conname)
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+where n.nspname = %(schema)s and t.typtype = 'd'
+order by t.typname
+"""
+
+_NOT_MIGRATED = """
+select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                      when 'f' then 'foreign table' end,
+       c.relname
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = %(schema)s and c.relkind in ('v', 'm', 'f')
+order by 1, 2
+"""
+
+
+def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
+    """List the schema's relations that are not tables, which stay behind.
+
+    Args:
+        cursor: An open psycopg2 cursor on the source database.
+        schema: The schema to read.
+
+    Returns:
+        (kind, name, reason) of each view, materialized view and foreign table.
+    """
+    cursor.execute(_NOT_MIGRATED, {"schema": schema})
+    return [
+        (kind, name, "only tables are migrated; recreate it on the target")
+        for kind, name in cursor.fetchall()
+    ]
+
 
 def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
-    """Read one schema's tables, columns, constraints, indexes and enums.
+    """Read one schema's tables, columns, constraints, indexes and types.
 
     Args:
         cursor: An open psycopg2 cursor on the source database.
@@ -318,6 +381,16 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
     cursor.execute(_ENUMS, args)
     for name, labels in cursor.fetchall():
         catalog.enums[name] = list(labels)
+
+    cursor.execute(_DOMAINS, args)
+    for name, base_type, not_null, default, checks in cursor.fetchall():
+        catalog.domains[name] = Domain(
+            name=name,
+            base_type=base_type,
+            not_null=not_null,
+            default=default,
+            checks=[(check[0], check[1]) for check in checks or []],
+        )
 
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)
     return catalog

@@ -155,13 +155,14 @@ def cmd_load(settings: Settings) -> int:
 
 def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     """Generate (or check) the dbt files from the source catalog."""
-    from pgshift.catalog import read_catalog
+    from pgshift.catalog import read_catalog, read_not_migrated
     from pgshift.scaffold import map_catalog, render, write
 
     check_connection(settings.source_required)
     with psycopg2.connect(**settings.source_required.connect_kwargs()) as conn:
         conn.set_session(readonly=True)
         catalog = read_catalog(conn.cursor(), settings.source_schema)
+        left_behind = read_not_migrated(conn.cursor(), settings.source_schema)
     conn.close()
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
@@ -179,6 +180,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_FAIL if drift else EXIT_SUCCESS
     written = write(files, settings.project_dir)
     print(f"scaffolded {len(project.tables)} tables into {len(written)} files")
+    for kind, name, reason in left_behind:
+        print(f"not migrated: {kind} {name}: {reason}")
     return EXIT_SUCCESS
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.catalog import Catalog, Table
+from pgshift.catalog import Catalog, Table, read_not_migrated
 from pgshift.extract import Snapshot, open_snapshot, snapshot_source
 from pgshift.settings import Settings
 
@@ -45,16 +45,6 @@ _TRANSIENT = re.compile(
 """Failures that another attempt can get past: a dropped connection, a
 server restart. Authentication and configuration errors never match."""
 NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
-
-_NOT_MIGRATED = """
-select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
-                      when 'f' then 'foreign table' end,
-       c.relname
-from pg_class c
-join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = %s and c.relkind in ('v', 'm', 'f')
-order by 1, 2
-"""
 
 
 @dataclass
@@ -234,11 +224,7 @@ def _load_once(settings: Settings) -> LoadResult:
             seconds=seconds,
             catalog=catalog,
         )
-        snapshot.cursor.execute(_NOT_MIGRATED, (settings.source_schema,))
-        skipped = [
-            (kind, name, "only tables are migrated; recreate it on the target")
-            for kind, name in snapshot.cursor.fetchall()
-        ]
+        skipped = read_not_migrated(snapshot.cursor, settings.source_schema)
         skipped += [
             ("table", name, "excluded by --include/--exclude")
             for name in catalog.tables

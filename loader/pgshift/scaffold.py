@@ -10,8 +10,8 @@
   table per source table with an enforced contract (exact types, NOT NULL,
   defaults, identity), primary and unique keys, check constraints, foreign
   keys declared with ``to: ref()`` so dbt builds parents first, and tests;
-* ``macros/scaffolded/pgshift_source_types.sql``: the enum types to create
-  on the target before any model is built.
+* ``macros/scaffolded/pgshift_source_enums.sql``: the enum types and
+  domains to create on the target before any model is built.
 
 Foreign keys that would close a cycle (self references, and one key of each
 cycle such as users <-> payment_methods) cannot be dbt edges: they are kept
@@ -209,6 +209,17 @@ def _column_yaml(
     default = _default_clause(column, mapped.columns)
     if default:
         constraints.append({"type": "custom", "expression": default})
+    if column.generated == "s" and column.default:
+        # The database computes the values again from the renamed expression
+        # (pgshift's get_column_names leaves the column out of the insert);
+        # the content checksum proves they equal the source's.
+        expression = rename_columns(column.default, mapped.columns)
+        constraints.append(
+            {
+                "type": "custom",
+                "expression": f"generated always as ({expression}) stored",
+            }
+        )
     if constraints:
         entry["constraints"] = constraints
     tests: list[Any] = []
@@ -374,9 +385,14 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
                     }
                 }
             )
+    keyless = table.primary_key is None and not table.uniques
+    no_key = (
+        "The source table has no primary or unique key, so no uniqueness test "
+        "runs on it; its content checksum still proves every row arrived."
+    )
     description = table.comment or (
         f"One row per row of the source table {table.name}, with snake_case "
-        "column names."
+        "column names." + (f" {no_key}" if keyless else "")
     )
     post_hooks = [
         f'{{{{ pgshift_sync_sequence("{mapped.columns[c.name]}") }}}}'
@@ -408,7 +424,7 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
                 "serials": [
                     {
                         "column": mapped.columns[c.name],
-                        "sequence": to_snake(c.serial_sequence.rpartition(".")[2]),
+                        "sequence": to_snake(c.serial_sequence),
                         "data_type": c.data_type,
                     }
                     for c in table.columns
@@ -416,6 +432,7 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
                 ],
                 "foreign_keys": foreign_keys,
                 "indexes": _indexes_meta(mapped),
+                **({"tests_skipped": no_key} if keyless else {}),
             }
         },
     }
@@ -486,12 +503,30 @@ def _final_sql(mapped: TableMapping, project: Project) -> str:
 
 
 def _types_macro(catalog: Catalog) -> str:
-    body = json.dumps(catalog.enums, ensure_ascii=False)
+    enums = json.dumps(catalog.enums, ensure_ascii=False)
+    domains = json.dumps(
+        [
+            {
+                "name": d.name,
+                "base_type": d.base_type,
+                "not_null": d.not_null,
+                # Jinja has no null literal: no default is no key.
+                **({"default": d.default} if d.default is not None else {}),
+                "checks": [list(check) for check in d.checks],
+            }
+            for d in catalog.domains.values()
+        ],
+        ensure_ascii=False,
+    )
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
         "{#- The source's enum types: name to labels, in their sort order. #}\n"
         "{% macro pgshift_source_enums() %}\n"
-        f"    {{{{ return({body}) }}}}\n"
+        f"    {{{{ return({enums}) }}}}\n"
+        "{% endmacro %}\n\n"
+        "{#- The source's domains: base type, NOT NULL, default, checks. #}\n"
+        "{% macro pgshift_source_domains() %}\n"
+        f"    {{{{ return({domains}) }}}}\n"
         "{% endmacro %}\n"
     )
 

@@ -52,9 +52,16 @@ def seed_sample(url: str, scale: int = 1) -> dict[str, int]:
 
 
 def run_cli(
-    args: Sequence[str], source_url: str, target_url: str, state_dir: Path
+    args: Sequence[str],
+    source_url: str,
+    target_url: str,
+    state_dir: Path,
+    project_dir: Path = PROJECT_DIR,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python loader/run.py`` as a user would, in a subprocess."""
+    """Run ``python loader/run.py`` as a user would, in a subprocess.
+
+    ``project_dir`` runs another copy of the project (its own models).
+    """
     env = {
         "SOURCE_DATABASE_URL": source_url,
         "TARGET_DATABASE_URL": target_url,
@@ -63,8 +70,8 @@ def run_cli(
         "HOME": str(state_dir),
     }
     return subprocess.run(
-        [sys.executable, str(RUN_PY), *args],
-        cwd=PROJECT_DIR,
+        [sys.executable, str(project_dir / "loader" / "run.py"), *args],
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,

@@ -1,0 +1,347 @@
+"""A second source, unlike the marketplace, migrates into an app-ready twin.
+
+The fixture (fixtures/second_source.sql) holds what other teams' schemas
+hold: PascalCase tables, acronyms, keywords and non-ASCII names, a domain,
+an enum array, identity ALWAYS, serial, a generated column, composite and
+deferrable foreign keys with actions, partial and expression indexes, a
+table without a key, a partitioned table, a view and a materialized view,
+two columns that collide once renamed and one name too long for
+PostgreSQL. The project is copied, as a team would clone it, and scaffolded
+from that source; after the migration the application's own writes behave
+on the target exactly as on the source.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.settings import OVERRIDES_FILE, PROJECT_DIR
+
+from migration import query, run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+_NOT_COPIED = {
+    ".git",
+    ".venv",
+    ".pgshift",
+    ".pytest_cache",
+    ".ruff_cache",
+    "__pycache__",
+    "target",
+    "logs",
+    "models",
+    "bench",
+    "docs",
+}
+
+
+@dataclass
+class SecondSource:
+    """The fixture source, its target, and the project copy joining them."""
+
+    source: str
+    target: str
+    project: Path
+    state: Path
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        done = run_cli(list(args), self.source, self.target, self.state, self.project)
+        return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture(scope="module")
+def second(
+    pg_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SecondSource]:
+    cluster = pg_cluster
+    source = cluster.create_database("second_source")  # type: ignore[attr-defined]
+    target = cluster.create_database("second_target")  # type: ignore[attr-defined]
+    conn = psycopg2.connect(source)
+    with conn, conn.cursor() as cursor:
+        cursor.execute((FIXTURES / "second_source.sql").read_text(encoding="utf-8"))
+    conn.close()
+    project = tmp_path_factory.mktemp("clone") / "pgshift"
+    shutil.copytree(
+        PROJECT_DIR, project, ignore=lambda _d, names: _NOT_COPIED & set(names)
+    )
+    shutil.rmtree(project / "macros" / "scaffolded")
+    yield SecondSource(source, target, project, tmp_path_factory.mktemp("state"))
+    for name in ("second_source", "second_target"):
+        cluster.drop_database(name)  # type: ignore[attr-defined]
+
+
+def _sqlstate(url: str, *statements: str) -> str | None:
+    """Run statements in one transaction; the SQLSTATE it failed with, if any."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    except psycopg2.Error as exc:
+        return exc.pgcode
+    finally:
+        conn.close()
+    return None
+
+
+@pytest.fixture(scope="module")
+def migrated(second: SecondSource) -> SecondSource:
+    code, _, stderr = second.run("scaffold")
+    assert code == 2
+    # Both colliding names and the override that separates them.
+    assert "'userId' and 'user_id' both map to 'user_id'" in stderr
+    assert "columns: eventLog:" in stderr
+    assert "longer than PostgreSQL's 63-byte limit" in stderr
+    assert "theIdentifierOfTheExternalSystemThatProducedThisEventRow" in stderr
+    assert not (second.project / "models").exists()
+
+    shutil.copy(
+        FIXTURES / "second_source_overrides.yml", second.project / OVERRIDES_FILE
+    )
+    code, stdout, stderr = second.run(
+        "scaffold", "--overrides", str(second.project / OVERRIDES_FILE)
+    )
+    assert code == 0, stderr
+    assert "not migrated: view ActiveAccounts" in stdout
+    assert "not migrated: materialized view DailyTotals" in stdout
+
+    code, stdout, stderr = second.run("migrate")
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    return second
+
+
+def test_every_table_arrives_once_with_matching_checksums(
+    migrated: SecondSource,
+) -> None:
+    tables = query(
+        migrated.target,
+        "select relname, relkind from pg_class "
+        "where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') "
+        "order by 1",
+    )
+    assert tables == [
+        ("account", "r"),
+        ("event_log", "r"),
+        ("invoice_line", "r"),
+        ("line_note", "r"),
+        ("measurement", "r"),  # both partitions' rows, once
+    ]
+    assert query(migrated.target, "select count(*) from measurement") == [(3,)]
+    # The keyless log keeps its duplicate rows.
+    assert query(migrated.target, "select count(*) from event_log") == [(3,)]
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "**5 tables, 5 complete**" in report
+    assert "view ActiveAccounts" in report
+    assert "materialized view DailyTotals" in report
+
+
+def test_names_follow_the_rules_and_the_override_file(
+    migrated: SecondSource,
+) -> None:
+    columns = query(
+        migrated.target,
+        "select attname from pg_attribute where attrelid = 'public.account'::regclass "
+        "and attnum > 0 order by attnum",
+    )
+    assert [c[0] for c in columns] == [
+        "id",
+        "user_id",
+        "url_slug",
+        "html_content",
+        "address_line1",
+        "address2_line",
+        "order",
+        "user",
+        "créé",
+        "moods",
+        "balance",
+        "raw_bytes",
+        "timeout",
+        "payload",
+        "first_name",
+        "last_name",
+        "full_name",
+    ]
+    log_columns = query(
+        migrated.target,
+        "select attname from pg_attribute "
+        "where attrelid = 'public.event_log'::regclass and attnum > 0 order by attnum",
+    )
+    assert [c[0] for c in log_columns][-3:] == [
+        "user_id",
+        "legacy_user_id",
+        "external_source_id",
+    ]
+
+
+def test_values_that_naive_migrations_change_arrive_unchanged(
+    migrated: SecondSource,
+) -> None:
+    rows = query(
+        migrated.target,
+        "select url_slug, payload::text, moods::text, balance::text, "
+        "raw_bytes::text, timeout::text, full_name from account order by id",
+    )
+    assert rows == [
+        (
+            "ada",
+            '{"b": 1, "a": 2, "b": 3}',  # json keeps duplicate keys and order
+            "{happy,ok}",
+            "10.50",
+            "\\x00ff10",
+            "1 day 02:03:04",
+            "Ada Lovelace",
+        ),
+        ("grace", "null", "{}", None, None, "-3 mons", "Grace Hopper"),
+        (
+            "émile",
+            '[1, "two", {"three": null}]',
+            "{sad,NULL}",
+            "0.01",
+            "\\x",
+            None,
+            "Émile Zola",
+        ),
+    ]
+    assert query(
+        migrated.target,
+        "select value::text from measurement order by sensor_id, taken_on",
+    ) == [("1.5",), ("NaN",), ("-0",)]
+
+
+def test_the_application_writes_as_before(migrated: SecondSource) -> None:
+    target = migrated.target
+    # Insert without ids: identity and serial continue after the max,
+    # defaults fill in, the generated column is computed.
+    new = query(
+        target,
+        "insert into account (url_slug, first_name, last_name) "
+        "values ('new', 'Kurt', 'Gödel') "
+        'returning id, user_id is not null, "order", moods::text, full_name, '
+        "\"créé\" > now() - interval '1 minute'",
+    )
+    assert new == [(4, True, 0, "{}", "Kurt Gödel", True)]
+    assert query(
+        target,
+        "insert into line_note (invoice_no, line_no) values (1, 2) returning id, body",
+    ) == [(4, "")]
+
+    # Identity ALWAYS refuses an explicit id, as in the source.
+    assert (
+        _sqlstate(
+            target,
+            "insert into account (id, url_slug, first_name, "
+            "last_name) values (99, 'x', 'a', 'b')",
+        )
+        == "428C9"
+    )
+    # Unique, foreign key, check and domain violations are rejected.
+    assert (
+        _sqlstate(
+            target,
+            "insert into account (url_slug, first_name, "
+            "last_name) values ('ada', 'a', 'b')",
+        )
+        == "23505"
+    )
+    assert (
+        _sqlstate(
+            target,
+            "insert into invoice_line (invoice_no, line_no, "
+            "account_id, amount) values (9, 9, 999, 1)",
+        )
+        == "23503"
+    )
+    assert (
+        _sqlstate(
+            target,
+            "insert into invoice_line (invoice_no, line_no, "
+            "account_id, amount) values (9, 9, 1, -1)",
+        )
+        == "23514"
+    )
+    assert _sqlstate(target, 'update account set "order" = -1 where id = 1') == (
+        "23514"
+    )
+    assert _sqlstate(target, "update account set balance = 0 where id = 1") == ("23514")
+    # The composite foreign key is still deferred to the commit.
+    assert (
+        _sqlstate(
+            target,
+            "insert into line_note (invoice_no, line_no) values (7, 7)",
+            "insert into invoice_line (invoice_no, line_no, account_id, amount) "
+            "values (7, 7, 1, 1)",
+        )
+        is None
+    )
+    assert (
+        _sqlstate(target, "insert into line_note (invoice_no, line_no) values (8, 8)")
+        == "23503"
+    )
+    # ON UPDATE CASCADE and ON DELETE CASCADE act as in the source.
+    query(target, "update invoice_line set line_no = 5 where invoice_no = 7")
+    assert query(target, "select line_no from line_note where invoice_no = 7") == [(5,)]
+    query(target, "delete from line_note where invoice_no = 2")
+    query(target, "delete from account where id = 3")
+    assert query(target, "select count(*) from invoice_line where account_id = 3") == [
+        (0,)
+    ]
+    # The partitioned table takes rows for any of its ranges.
+    query(target, "insert into measurement values (3, '2026-03-01', 2.5)")
+
+
+def test_comments_types_and_indexes_are_the_sources(migrated: SecondSource) -> None:
+    target = migrated.target
+    assert query(
+        target,
+        "select obj_description('public.account'::regclass, 'pg_class'), "
+        "col_description('public.account'::regclass, 3)",
+    ) == [("People who sign in.", "Public profile path, unique.")]
+    assert query(
+        target,
+        "select format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = 'public.account'::regclass and attname = 'balance'",
+    ) == [('"PositiveAmount"',)]
+    assert query(
+        target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where contypid = '\"PositiveAmount\"'::regtype",
+    ) == [("CHECK ((VALUE > (0)::numeric))",)]
+    indexes = dict(
+        query(
+            target,
+            "select indexname, indexdef from pg_indexes "
+            "where schemaname = 'public' and tablename = 'account'",
+        )
+    )
+    assert "lower((url_slug)::text)" in indexes["account_lower_slug_idx"]
+    assert 'WHERE ("user" IS NOT NULL)' in indexes["account_named_order_idx"]
+    assert query(
+        target,
+        "select pg_get_serial_sequence('public.line_note', 'id')",
+    ) == [("public.line_note_id_seq",)]
+
+
+def test_schema_parity_finds_a_change_made_after_the_migration(
+    migrated: SecondSource,
+) -> None:
+    # Runs last: it changes the target.
+    query(migrated.target, 'alter table account alter column "order" drop default')
+    code, stdout, _ = migrated.run("verify")
+    assert code == 1
+    assert "account" in stdout and "order" in stdout and "default" in stdout
+
+
+def test_fixture_source_is_untouched_by_the_run(migrated: SecondSource) -> None:
+    assert query(migrated.source, 'select count(*) from "Account"') == [(3,)]
+    assert query(
+        migrated.source,
+        "select count(*) from pg_namespace where nspname in ('raw', 'staging')",
+    ) == [(0,)]
