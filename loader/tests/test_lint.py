@@ -18,9 +18,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff() -> None:
-    result = _run(str(BIN / "ruff"), "check", "loader")
+    result = _run(str(BIN / "ruff"), "check", "loader", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
-    result = _run(str(BIN / "ruff"), "format", "--check", "loader")
+    result = _run(str(BIN / "ruff"), "format", "--check", "loader", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -129,7 +129,7 @@ def test_every_table_arrives_once_with_matching_checksums(
     assert tables == [
         ("account", "r"),
         ("event_log", "r"),
-        ("invoice_line", "r"),
+        ("invoice_lines", "r"),
         ("line_note", "r"),
         ("measurement", "r"),  # both partitions' rows, once
     ]
@@ -254,7 +254,7 @@ def test_the_application_writes_as_before(migrated: SecondSource) -> None:
     assert (
         _sqlstate(
             target,
-            "insert into invoice_line (invoice_no, line_no, "
+            "insert into invoice_lines (invoice_no, line_no, "
             "account_id, amount) values (9, 9, 999, 1)",
         )
         == "23503"
@@ -262,7 +262,7 @@ def test_the_application_writes_as_before(migrated: SecondSource) -> None:
     assert (
         _sqlstate(
             target,
-            "insert into invoice_line (invoice_no, line_no, "
+            "insert into invoice_lines (invoice_no, line_no, "
             "account_id, amount) values (9, 9, 1, -1)",
         )
         == "23514"
@@ -276,7 +276,7 @@ def test_the_application_writes_as_before(migrated: SecondSource) -> None:
         _sqlstate(
             target,
             "insert into line_note (invoice_no, line_no) values (7, 7)",
-            "insert into invoice_line (invoice_no, line_no, account_id, amount) "
+            "insert into invoice_lines (invoice_no, line_no, account_id, amount) "
             "values (7, 7, 1, 1)",
         )
         is None
@@ -286,11 +286,11 @@ def test_the_application_writes_as_before(migrated: SecondSource) -> None:
         == "23503"
     )
     # ON UPDATE CASCADE and ON DELETE CASCADE act as in the source.
-    query(target, "update invoice_line set line_no = 5 where invoice_no = 7")
+    query(target, "update invoice_lines set line_no = 5 where invoice_no = 7")
     assert query(target, "select line_no from line_note where invoice_no = 7") == [(5,)]
     query(target, "delete from line_note where invoice_no = 2")
     query(target, "delete from account where id = 3")
-    assert query(target, "select count(*) from invoice_line where account_id = 3") == [
+    assert query(target, "select count(*) from invoice_lines where account_id = 3") == [
         (0,)
     ]
     # The partitioned table takes rows for any of its ranges.
@@ -327,6 +327,29 @@ def test_comments_types_and_indexes_are_the_sources(migrated: SecondSource) -> N
         target,
         "select pg_get_serial_sequence('public.line_note', 'id')",
     ) == [("public.line_note_id_seq",)]
+    # The renamed parent, under its override name, in the child's key too.
+    assert query(
+        target,
+        "select confrelid::regclass::text, pg_get_constraintdef(oid) "
+        "from pg_constraint where conname = 'line_note_line_fkey'",
+    ) == [
+        (
+            "invoice_lines",
+            "FOREIGN KEY (invoice_no, line_no) REFERENCES "
+            "invoice_lines(invoice_no, line_no) ON UPDATE CASCADE "
+            "DEFERRABLE INITIALLY DEFERRED",
+        )
+    ]
+    assert query(
+        target,
+        "select indexdef from pg_indexes "
+        "where indexname = 'invoice_line_account_line_idx'",
+    ) == [
+        (
+            "CREATE UNIQUE INDEX invoice_line_account_line_idx ON "
+            "public.invoice_lines USING btree (account_id, invoice_no, line_no)",
+        )
+    ]
 
 
 def test_schema_parity_finds_a_change_made_after_the_migration(
