@@ -8,15 +8,17 @@
   exact source type;
 * ``models/final/<table>.sql`` and ``models/final/_final__models.yml``: one
   table per source table with an enforced contract (exact types, NOT NULL,
-  defaults, identity), primary and unique keys, check constraints, foreign
-  keys declared with ``to: ref()`` so dbt builds parents first, and tests;
+  defaults, identity), primary and unique keys, check constraints, a
+  ``depends_on`` on each foreign key's parent so dbt builds parents first,
+  and tests;
 * ``macros/scaffolded/pgshift_source_enums.sql``: the enum types and
   domains to create on the target before any model is built.
 
-Foreign keys that would close a cycle (self references, and one key of each
-cycle such as users <-> payment_methods) cannot be dbt edges: they are kept
-in the model's ``meta`` and added by the ``pgshift_ensure_foreign_keys``
-on-run-end operation, which also restores any key a rebuild dropped.
+Foreign keys are kept in the model's ``meta`` and added, once the data is
+in, by the ``pgshift_ensure_foreign_keys`` on-run-end operation, which also
+restores any key a rebuild dropped. Keys that would close a cycle (self
+references, and one key of each cycle such as users <-> payment_methods)
+cannot be dbt edges and give no ``depends_on``.
 """
 
 from __future__ import annotations
@@ -348,20 +350,11 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
                 "not part of the migration: include it or exclude "
                 f"{table.name} as well"
             )
+        # Every key is added by the on-run-end operation, once the data is
+        # in: one validating join per key instead of a lookup per inserted
+        # row, which a contract key costs.
         meta = _fk_meta(fk, project, mapped)
         foreign_keys.append(meta)
-        # A key with actions or deferrability cannot be written with `to:`
-        # (dbt drops the expression then): the on-run-end operation adds it.
-        if (table.name, fk.name) not in project.deferred and "options" not in meta:
-            constraints.append(
-                {
-                    "type": "foreign_key",
-                    "name": render_ident(meta["name"]),
-                    "columns": _sql_names(meta["columns"]),
-                    "to": f"ref('{meta['to']}')",
-                    "to_columns": _sql_names(meta["to_columns"]),
-                }
-            )
         if len(fk.columns) == 1:
             column_tests.setdefault(fk.columns[0], []).append(
                 {
@@ -480,13 +473,14 @@ def _staging_sql(mapped: TableMapping, project: Project) -> str:
 
 def _final_sql(mapped: TableMapping, project: Project) -> str:
     staging = project.staging_model(mapped.table.name)
-    # Keys added after the build (they carry ON DELETE/UPDATE actions) still
-    # order the build and show in the lineage through a depends_on comment.
+    # Foreign keys are added after the build; the parents still come first
+    # and show in the lineage through a depends_on comment (except across
+    # a cycle or to the table itself: those keys are the deferred ones).
     parents = sorted(
         {
             project.tables[fk.ref_table].target
             for fk in mapped.table.foreign_keys
-            if (mapped.table.name, fk.name) not in project.deferred and _fk_options(fk)
+            if (mapped.table.name, fk.name) not in project.deferred
         }
     )
     depends = "".join(f"-- depends_on: {{{{ ref('{p}') }}}}\n" for p in parents)
