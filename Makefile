@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 
-.PHONY: demo demo-stop test lint venv clean
+.PHONY: demo demo-stop test lint venv bench clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,12 +26,24 @@ demo-stop: venv
 	$(BIN)/python loader/run.py demo --stop
 
 lint: venv
-	$(BIN)/ruff check loader
-	$(BIN)/ruff format --check loader
+	$(BIN)/ruff check loader bench
+	$(BIN)/ruff format --check loader bench
 	$(BIN)/sqlfluff lint models tests
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The benchmark against pg_dump | pg_restore (docs/benchmarks.md), e.g.
+# make bench BENCH_ARGS="--preset 10m --repeat 3". Not part of `make test`.
+BENCH_STAMP := $(VENV)/.bench-$(shell cksum < bench/requirements.lock | cut -d' ' -f1)
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--no-deps -r bench/requirements.lock
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	test ! -x $(BIN)/python || $(BIN)/python loader/run.py demo --stop
