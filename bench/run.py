@@ -330,6 +330,7 @@ def plot(phases: list[Phase], png: Path, rows: int) -> None:
         return
     contenders = ["pgshift", "pg_dump|pg_restore", "COPY pipe"]
     fig, ax = plt.subplots(figsize=(8, 3.5))
+    label_min = 0.15 * max(totals(phases).values())
     for y, contender in enumerate(contenders):
         left = 0.0
         names = dict.fromkeys(p.phase for p in phases if p.contender == contender)
@@ -338,7 +339,7 @@ def plot(phases: list[Phase], png: Path, rows: int) -> None:
             ax.barh(
                 y, width, left=left, edgecolor="white", label=f"{contender}: {phase}"
             )
-            if width > 0.15 * max(totals(phases).values()):
+            if width > label_min:
                 ax.text(
                     left + width / 2, y, phase, ha="center", va="center", fontsize=8
                 )

@@ -16,6 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "pgshift"
 MANIFEST_TABLE = "_pgshift_manifest"
+NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
 RETRY_DELAYS = (2.0, 8.0)
 """Seconds to wait before the second and the third (last) attempt of a load."""
 
@@ -44,7 +46,6 @@ _TRANSIENT = re.compile(
 )
 """Failures that another attempt can get past: a dropped connection, a
 server restart. Authentication and configuration errors never match."""
-NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
 
 
 @dataclass
@@ -107,6 +108,17 @@ def _pipeline(settings: Settings) -> Any:
     )
 
 
+@contextmanager
+def _target_cursor(settings: Settings) -> Iterator[Any]:
+    """A cursor on the target in one transaction, committed if the block ends."""
+    conn = psycopg2.connect(**settings.target.connect_kwargs())
+    try:
+        with conn:
+            yield conn.cursor()
+    finally:
+        conn.close()
+
+
 class LoadError(RuntimeError):
     """A load failed for a reason another attempt would not get past."""
 
@@ -167,14 +179,15 @@ def load(settings: Settings) -> LoadResult:
         except Exception as exc:
             if any(isinstance(c, KeyboardInterrupt) for c in _causes(exc)):
                 raise KeyboardInterrupt from None
+            summary = _summary(exc, settings)
             if delay is None or not is_transient(exc):
                 raise LoadError(
-                    f"the load failed (attempt {attempt}): {_summary(exc, settings)}"
+                    f"the load failed (attempt {attempt}): {summary}"
                 ) from exc
             logger.warning(
                 "load attempt %d failed (%s); retrying from a new snapshot in %.0f s",
                 attempt,
-                _summary(exc, settings),
+                summary,
                 delay,
             )
             time.sleep(delay)
@@ -243,8 +256,7 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
     if not tables:
         return
     raw = sql.Identifier(settings.raw_schema)
-    with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
-        cursor = conn.cursor()
+    with _target_cursor(settings) as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(raw))
         for table in tables:
             name = sql.Identifier(table.name)
@@ -265,18 +277,16 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
                     ).format(raw, name, sql.Identifier(col.name))
                 )
             cursor.execute(sql.SQL("truncate {}.{}").format(raw, name))
-    conn.close()
 
 
 def drop_manifest(settings: Settings) -> None:
     """Remove the manifest, so that a load cut off midway leaves none."""
-    with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
-        conn.cursor().execute(
+    with _target_cursor(settings) as cursor:
+        cursor.execute(
             sql.SQL("drop table if exists {}").format(
                 sql.Identifier(settings.raw_schema, MANIFEST_TABLE)
             )
         )
-    conn.close()
 
 
 def write_manifest(
@@ -295,8 +305,7 @@ def write_manifest(
     """
     raw = sql.Identifier(settings.raw_schema)
     manifest = sql.Identifier(MANIFEST_TABLE)
-    with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
-        cursor = conn.cursor()
+    with _target_cursor(settings) as cursor:
         # The manifest is rewritten whole on every load.
         cursor.execute(sql.SQL("drop table if exists {}.{}").format(raw, manifest))
         cursor.execute(
@@ -346,4 +355,3 @@ def write_manifest(
             ).format(raw, skipped),
             list(not_migrated),
         )
-    conn.close()

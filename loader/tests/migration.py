@@ -51,6 +51,18 @@ def seed_sample(url: str, scale: int = 1) -> dict[str, int]:
     return counts
 
 
+def cli_env(source_url: str, target_url: str, state_dir: Path) -> dict[str, str]:
+    """The whole environment of a ``run.py`` subprocess: the two URLs, a
+    private state directory and home, nothing inherited."""
+    return {
+        "SOURCE_DATABASE_URL": source_url,
+        "TARGET_DATABASE_URL": target_url,
+        "PATH": "/usr/bin:/bin",
+        "PGSHIFT_STATE_DIR": str(state_dir),
+        "HOME": str(state_dir),
+    }
+
+
 def run_cli(
     args: Sequence[str],
     source_url: str,
@@ -62,17 +74,10 @@ def run_cli(
 
     ``project_dir`` runs another copy of the project (its own models).
     """
-    env = {
-        "SOURCE_DATABASE_URL": source_url,
-        "TARGET_DATABASE_URL": target_url,
-        "PATH": "/usr/bin:/bin",
-        "PGSHIFT_STATE_DIR": str(state_dir),
-        "HOME": str(state_dir),
-    }
     return subprocess.run(
         [sys.executable, str(project_dir / "loader" / "run.py"), *args],
         cwd=project_dir,
-        env=env,
+        env=cli_env(source_url, target_url, state_dir),
         capture_output=True,
         text=True,
         timeout=900,

@@ -16,7 +16,7 @@ import pytest
 
 from pgshift.settings import PROJECT_DIR
 
-from migration import RUN_PY, query, run_cli, seed_sample
+from migration import RUN_PY, cli_env, query, run_cli, seed_sample
 
 
 def _raw_fingerprint(url: str) -> dict[str, tuple]:
@@ -43,17 +43,10 @@ def _raw_fingerprint(url: str) -> dict[str, tuple]:
 
 
 def _start_load(source: str, target: str, state: Path) -> subprocess.Popen[str]:
-    env = {
-        "SOURCE_DATABASE_URL": source,
-        "TARGET_DATABASE_URL": target,
-        "PGSHIFT_STATE_DIR": str(state),
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(state),
-    }
     return subprocess.Popen(
         [sys.executable, str(RUN_PY), "load"],
         cwd=PROJECT_DIR,
-        env=env,
+        env=cli_env(source, target, state),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
