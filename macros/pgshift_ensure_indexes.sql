@@ -5,12 +5,11 @@
 {% macro pgshift_ensure_indexes() %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
+    {%- for node in pgshift_final_models() -%}
         {%- set relation = adapter.get_relation(
             node.database, node.schema, node.alias) -%}
         {%- for index in node.meta.pgshift.get('indexes', [])
-                if relation is not none -%}
+                if relation is not none and relation.is_table -%}
             {%- do statements.append(
                 "create " ~ ("unique " if index.unique else "")
                 ~ "index if not exists " ~ adapter.quote(index.name) ~ " on "

@@ -1,18 +1,17 @@
 {# Give serial columns their owned sequence and default, set past max. #}
 {#- A serial column is a plain integer column in the contract. Once the
-    table is built (and the old table, which owned the old sequence, is
-    gone), create the sequence listed in meta.pgshift.serials (or the next
-    free name), own it by the column, make it the column's default and set
-    it so the next insert gets max(column) + 1. -#}
+    table is built in the build schema, create there the sequence listed in
+    meta.pgshift.serials (or the next free name), own it by the column, make
+    it the column's default and set it so the next insert gets
+    max(column) + 1. The sequence moves with the table when it is published. -#}
 {% macro pgshift_ensure_sequences() %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
+    {%- for node in pgshift_final_models() -%}
         {%- set relation = adapter.get_relation(
             node.database, node.schema, node.alias) -%}
         {%- for serial in node.meta.pgshift.get('serials', [])
-                if relation is not none -%}
+                if relation is not none and relation.is_table -%}
             {%- do statements.append(
                 "do $pgshift$ declare seq text; candidate text := '"
                 ~ serial.sequence ~ "'; n int := 0; begin "

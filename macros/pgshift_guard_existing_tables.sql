@@ -17,12 +17,11 @@
         {%- endfor -%}
     {%- endif -%}
     {%- set foreign = [] -%}
-    {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
+    {%- for node in pgshift_final_models() -%}
         {%- set relation = adapter.get_relation(
-            node.database, node.schema, node.alias) -%}
+            target.database, pgshift_final_schema(), node.alias) -%}
         {%- if relation is not none and node.alias not in built -%}
-            {%- do foreign.append(node.schema ~ '.' ~ node.alias) -%}
+            {%- do foreign.append(pgshift_final_schema() ~ '.' ~ node.alias) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if foreign -%}

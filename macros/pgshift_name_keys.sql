@@ -1,16 +1,16 @@
 {# Give primary keys and unique constraints their source names. #}
 {#- dbt builds a table as <name>__dbt_tmp, so its keys are named after that
-    (users__dbt_tmp_pkey). Once the old table is gone, each key listed in
-    meta.pgshift.keys is renamed to its source name, when that name is free.
-    The key is found by its type and columns. -#}
+    (users__dbt_tmp_pkey). In the build schema, each key listed in
+    meta.pgshift.keys is renamed to its source name, when that name is free
+    there. The key is found by its type and columns. -#}
 {% macro pgshift_name_keys() %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
+    {%- for node in pgshift_final_models() -%}
         {%- set relation = adapter.get_relation(
             node.database, node.schema, node.alias) -%}
-        {%- for key in node.meta.pgshift.get('keys', []) if relation is not none -%}
+        {%- for key in node.meta.pgshift.get('keys', [])
+                if relation is not none and relation.is_table -%}
             {%- set columns = [] -%}
             {%- for c in key.columns -%}
                 {%- do columns.append("'" ~ c ~ "'") -%}

@@ -1,24 +1,24 @@
 {# Record the final tables pgshift built, so later builds may replace them. #}
+{#- Which of them exist is decided when the statement runs: it follows the
+    publish in the same transaction. -#}
 {% macro pgshift_register_tables() %}
     {%- if execute -%}
-    {%- set registry = adapter.quote(var('raw_schema', 'raw')) ~ '._pgshift_built' -%}
+    {%- set raw = adapter.quote(var('raw_schema', 'raw')) -%}
     {%- set names = [] -%}
-    {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
-        {%- if adapter.get_relation(node.database, node.schema, node.alias)
-                is not none -%}
-            {%- do names.append("('" ~ node.alias ~ "')") -%}
-        {%- endif -%}
+    {%- for node in pgshift_final_models() -%}
+        {%- do names.append("'" ~ node.alias ~ "'") -%}
     {%- endfor -%}
-    create schema if not exists {{ adapter.quote(var('raw_schema', 'raw')) }};
-    create table if not exists {{ registry }} (
+    {%- set sql -%}
+    create schema if not exists {{ raw }};
+    create table if not exists {{ raw }}._pgshift_built (
         table_name text primary key,
         built_at timestamptz not null default now()
     );
-    {%- if names %}
-    insert into {{ registry }} (table_name)
-    values {{ names | join(', ') }}
+    insert into {{ raw }}._pgshift_built (table_name)
+    select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
+    where to_regclass(format('%I.%I', '{{ pgshift_final_schema() }}', name)) is not null
     on conflict (table_name) do update set built_at = now()
-    {%- endif -%}
+    {%- endset -%}
+    {{ return(sql) }}
     {%- endif -%}
 {% endmacro %}

@@ -1,0 +1,179 @@
+"""Final tables change only when a whole build succeeds.
+
+dbt builds every final model in the build schema (``public_pgshift_build``)
+and publishes them into ``public`` in one transaction at the end of a run in
+which every node succeeded. A model that fails, a test that fails, or a dbt
+killed mid-build leaves the application's tables exactly as they were, and
+running again completes the migration.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pgshift.settings import PROJECT_DIR
+
+from migration import RUN_PY, cli_env, query, run_cli, seed_sample
+
+BUILD_SCHEMA = "public_pgshift_build"
+
+
+def _final_state(url: str) -> dict[str, object]:
+    """Every final table's rows, and the keys, indexes and defaults on them."""
+    tables = [
+        r[0]
+        for r in query(
+            url,
+            "select tablename from pg_tables where schemaname = 'public' order by 1",
+        )
+    ]
+    rows = {
+        table: query(
+            url,
+            f"select count(*), md5(coalesce(string_agg(t::text, '|' order by "
+            f"t::text), '')) from public.\"{table}\" t",
+        )[0]
+        for table in tables
+    }
+    constraints = query(
+        url,
+        "select conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+        "from pg_constraint where connamespace = 'public'::regnamespace order by 1, 2",
+    )
+    indexes = query(
+        url,
+        "select indexname, indexdef from pg_indexes where schemaname = 'public' "
+        "order by 1",
+    )
+    defaults = query(
+        url,
+        "select table_name, column_name, column_default "
+        "from information_schema.columns where table_schema = 'public' "
+        "and column_default is not null order by 1, 2",
+    )
+    return {
+        "rows": rows,
+        "constraints": constraints,
+        "indexes": indexes,
+        "defaults": defaults,
+    }
+
+
+def _build_schema_tables(url: str) -> list[str]:
+    """Tables (not views) in the build schema."""
+    return [
+        r[0]
+        for r in query(
+            url,
+            "select tablename from pg_tables where schemaname = %s order by 1",
+            (BUILD_SCHEMA,),
+        )
+    ]
+
+
+def _migrated(
+    new_database: Callable[[], str], tmp_path: Path
+) -> tuple[str, str, Path, dict[str, object]]:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=1)
+    state = tmp_path / "state"
+    first = run_cli(["migrate"], source, target, state)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    return source, target, state, _final_state(target)
+
+
+def test_a_failing_model_or_test_changes_no_final_table(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target, state, published = _migrated(new_database, tmp_path)
+    assert _build_schema_tables(target) == []
+
+    # A value that builds fine, so that its table is rebuilt in this run...
+    query(
+        target, "update raw.service_categories set description = 'rebuilt, unpublished'"
+    )
+    # ... and a model that fails: a NOT NULL column of the contract gets a null.
+    query(target, "update raw.users set email = null where id = '1'")
+    failed = run_cli(["dbt", "build"], "", target, state)
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "nothing published" in failed.stdout
+    assert _final_state(target) == published
+    # The tables that did build wait in the build schema, for inspection.
+    assert "service_categories" in _build_schema_tables(target)
+    assert query(
+        target,
+        f"select count(*) from {BUILD_SCHEMA}.service_categories "
+        "where description = 'rebuilt, unpublished'",
+    ) != [(0,)]
+
+    # Every model builds, but a test fails: a bid for a job that does not exist.
+    query(target, "update raw.users set email = 'back@example.com' where email is null")
+    query(
+        target,
+        "insert into raw.bids select (jsonb_populate_record(null::raw.bids, "
+        'to_jsonb(b) || \'{"id": "999999", "jobId": "999999"}\')).* '
+        "from raw.bids b limit 1",
+    )
+    failed = run_cli(["dbt", "build"], "", target, state)
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "relationships" in failed.stdout
+    assert "nothing published" in failed.stdout
+    assert _final_state(target) == published
+
+    # A load from the unchanged source, and the build publishes the same tables.
+    assert run_cli(["load"], source, target, state).returncode == 0
+    rebuilt = run_cli(["dbt", "build"], "", target, state)
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert _final_state(target) == published
+    assert _build_schema_tables(target) == []
+
+
+def test_dbt_killed_mid_build_then_rerun_completes(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target, state, published = _migrated(new_database, tmp_path)
+    query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+    assert run_cli(["load"], source, target, state).returncode == 0
+
+    process = subprocess.Popen(
+        [sys.executable, str(RUN_PY), "dbt", "build"],
+        cwd=PROJECT_DIR,
+        env=cli_env("", target, state),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    # Kill it once some final tables are rebuilt and others are not.
+    while len(_build_schema_tables(target)) < 3:
+        assert process.poll() is None, "dbt finished before the kill point"
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert _final_state(target) == published
+
+    rerun = run_cli(["dbt", "build"], "", target, state)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    after = _final_state(target)
+    assert after["rows"] != published["rows"]
+    assert {k: v for k, v in after.items() if k != "rows"} == {
+        k: v for k, v in published.items() if k != "rows"
+    }
+    assert query(target, "select last_name from public.users where id = 1") == [
+        ("changed since",)
+    ]
+    assert _build_schema_tables(target) == []
+    leftovers = query(
+        target,
+        "select schemaname, tablename from pg_tables where tablename like "
+        "'%%dbt\\_tmp' or tablename like '%%dbt\\_backup'",
+    )
+    assert leftovers == []
+    verified = run_cli(["verify"], source, target, state)
+    assert verified.returncode == 0, verified.stdout[-3000:]

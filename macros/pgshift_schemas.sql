@@ -1,0 +1,23 @@
+{# The schema the application reads: the profile's schema. #}
+{% macro pgshift_final_schema() -%}
+    {{ return(target.schema) }}
+{%- endmacro %}
+
+{# The schema each build fills before anything is published. #}
+{#- Final models are built, keyed, indexed and tested here; only when the
+    whole run succeeded does pgshift_publish move them into the final schema,
+    in one transaction. Between runs it holds a view onto every published
+    table, so refs, tests and docs read what the application reads. -#}
+{% macro pgshift_build_schema() -%}
+    {{ return(var('build_schema', target.schema ~ '_pgshift_build')) }}
+{%- endmacro %}
+
+{# The final models: those the scaffold marked with meta.pgshift. #}
+{% macro pgshift_final_models() -%}
+    {%- set nodes = [] -%}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
+        {%- do nodes.append(node) -%}
+    {%- endfor -%}
+    {{ return(nodes) }}
+{%- endmacro %}
