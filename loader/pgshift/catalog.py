@@ -41,6 +41,8 @@ class Column:
         is_array: Whether the column is an array.
         serial_sequence: The owned sequence behind a serial default (its name,
             unqualified and unquoted), or None.
+        collation: The column's collation as SQL (``"C"``) when it is not its
+            type's default, or None.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Column:
     type_schema: str = "pg_catalog"
     is_array: bool = False
     serial_sequence: str | None = None
+    collation: str | None = None
 
 
 @dataclass
@@ -130,6 +133,11 @@ class Table:
         checks: Check constraints.
         foreign_keys: Foreign keys.
         indexes: Secondary indexes.
+        unsupported: What stops this table from being migrated faithfully,
+            one line each: "<table>.<column> (<type>): <why>; <what to do>".
+        extensions: Extensions the target needs for this table's types,
+            defaults, checks and indexes.
+        inherits: Parent tables (inheritance that is not partitioning).
     """
 
     schema: str
@@ -141,6 +149,9 @@ class Table:
     checks: list[Constraint] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
+    inherits: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """Return the column with this source name."""
@@ -178,12 +189,21 @@ class Catalog:
         tables: Tables by name, in name order.
         enums: Enum type name to its labels, in sort order.
         domains: Domains by name, in name order.
+        unsupported: Problems of the schema's domains, which are created on
+            the target whichever tables are migrated; one line each.
+        extensions: Extension name to its schema, for every extension of
+            the source database.
+        domain_extensions: Extensions the schema's domains need on the
+            target before any model is built.
     """
 
     schema: str
     tables: dict[str, Table] = field(default_factory=dict)
     enums: dict[str, list[str]] = field(default_factory=dict)
     domains: dict[str, Domain] = field(default_factory=dict)
+    unsupported: list[str] = field(default_factory=list)
+    extensions: dict[str, str] = field(default_factory=dict)
+    domain_extensions: list[str] = field(default_factory=list)
 
 
 _TABLES = """
@@ -274,32 +294,324 @@ where n.nspname = %(schema)s and t.typtype = 'd'
 order by t.typname
 """
 
-_NOT_MIGRATED = """
-select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
-                      when 'f' then 'foreign table' end,
-       c.relname
+_COLUMN_TYPES = """
+with recursive chain as (
+    select a.attrelid, a.attnum, a.atttypid as typid, 0 as depth
+    from pg_attribute a
+    join pg_class c on c.oid = a.attrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+      and a.attnum > 0 and not a.attisdropped
+    union all
+    select ch.attrelid, ch.attnum,
+           case when t.typtype = 'd' then t.typbasetype else t.typelem end,
+           ch.depth + 1
+    from chain ch
+    join pg_type t on t.oid = ch.typid
+    where t.typtype = 'd' or (t.typcategory = 'A' and t.typelem <> 0)
+)
+select ch.attrelid, a.attname, format_type(a.atttypid, a.atttypmod),
+       t.typname, tn.nspname, t.typtype, t.typcategory = 'A' and t.typelem <> 0,
+       (select x.extname from pg_depend d
+        join pg_extension x on x.oid = d.refobjid
+        where d.classid = 'pg_type'::regclass and d.objid = t.oid
+          and d.deptype = 'e')
+from chain ch
+join pg_attribute a on a.attrelid = ch.attrelid and a.attnum = ch.attnum
+join pg_type t on t.oid = ch.typid
+join pg_namespace tn on tn.oid = t.typnamespace
+order by ch.attrelid, ch.attnum, ch.depth
+"""
+
+_COLLATIONS = """
+select a.attrelid, a.attname, quote_ident(co.collname), cn.nspname
+from pg_attribute a
+join pg_class c on c.oid = a.attrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_type t on t.oid = a.atttypid
+join pg_collation co on co.oid = a.attcollation
+join pg_namespace cn on cn.oid = co.collnamespace
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+  and a.attnum > 0 and not a.attisdropped
+  and a.attcollation <> t.typcollation
+order by a.attrelid, a.attnum
+"""
+
+# Functions, operators, types, collations and operator classes that the
+# defaults, generated columns, check constraints and indexes of the schema's
+# tables call, outside pg_catalog.
+_EXPRESSION_DEPENDENCIES = """
+select c.oid,
+       case when ad.oid is not null and att.attgenerated = 's'
+                 then 'generated column ' || att.attname
+            when ad.oid is not null then 'default of ' || att.attname
+            when con.oid is not null then 'check ' || con.conname
+            else 'index ' || ic.relname end,
+       ref.type, ref.schema, ref.identity,
+       coalesce(et.typtype, rt.typtype),
+       (select x.extname from pg_depend e
+        join pg_extension x on x.oid = e.refobjid
+        where e.classid = d.refclassid
+          and e.objid = coalesce(et.oid, d.refobjid)
+          and e.deptype = 'e')
+from pg_depend d
+left join pg_attrdef ad on d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
+left join pg_attribute att on att.attrelid = ad.adrelid and att.attnum = ad.adnum
+left join pg_constraint con
+  on d.classid = 'pg_constraint'::regclass and con.oid = d.objid
+left join pg_index ix on d.classid = 'pg_class'::regclass and ix.indexrelid = d.objid
+left join pg_class ic on ic.oid = ix.indexrelid
+left join pg_type rt on d.refclassid = 'pg_type'::regclass and rt.oid = d.refobjid
+left join pg_type et on et.oid = rt.typelem and rt.typcategory = 'A'
+cross join lateral pg_identify_object(d.refclassid, d.refobjid, 0) ref
+join pg_class c on c.oid = coalesce(ad.adrelid, con.conrelid, ix.indrelid)
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+  and d.deptype = 'n'
+  and d.refclassid in ('pg_proc'::regclass, 'pg_operator'::regclass,
+                       'pg_type'::regclass, 'pg_collation'::regclass,
+                       'pg_opclass'::regclass)
+  and ref.schema not in ('pg_catalog', 'information_schema')
+order by 1, 2, 5
+"""
+
+_DOMAIN_DEPENDENCIES = """
+select t.typname, ref.type, ref.schema, ref.identity,
+       coalesce(et.typtype, rt.typtype),
+       (select x.extname from pg_depend e
+        join pg_extension x on x.oid = e.refobjid
+        where e.classid = d.refclassid
+          and e.objid = coalesce(et.oid, d.refobjid)
+          and e.deptype = 'e')
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+join pg_depend d
+  on (d.classid = 'pg_type'::regclass and d.objid = t.oid)
+  or (d.classid = 'pg_constraint'::regclass
+      and d.objid in (select oid from pg_constraint where contypid = t.oid))
+left join pg_type rt on d.refclassid = 'pg_type'::regclass and rt.oid = d.refobjid
+left join pg_type et on et.oid = rt.typelem and rt.typcategory = 'A'
+cross join lateral pg_identify_object(d.refclassid, d.refobjid, 0) ref
+where n.nspname = %(schema)s and t.typtype = 'd' and d.deptype = 'n'
+  and d.refclassid in ('pg_proc'::regclass, 'pg_operator'::regclass,
+                       'pg_type'::regclass, 'pg_collation'::regclass)
+  and ref.schema not in ('pg_catalog', 'information_schema')
+order by 1, 4
+"""
+
+_TABLE_TRAITS = """
+select c.oid, row_security_active(c.oid),
+       array(select p.relname::text from pg_inherits i
+             join pg_class p on p.oid = i.inhparent
+             where i.inhrelid = c.oid and p.relkind = 'r'
+               and p.relnamespace = c.relnamespace
+             order by p.relname)
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = %(schema)s and c.relkind in ('v', 'm', 'f')
+where n.nspname = %(schema)s and c.relkind in ('r', 'p') and not c.relispartition
+"""
+
+_EXTENSIONS = """
+select x.extname, n.nspname
+from pg_extension x
+join pg_namespace n on n.oid = x.extnamespace
+order by x.extname
+"""
+
+_NOT_MIGRATED = """
+with tables as (
+    select c.oid, c.relname, c.relpersistence, c.relrowsecurity, c.reloftype
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+      and not c.relispartition
+)
+select kind, name, reason from (
+    select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                          when 'f' then 'foreign table' end as kind,
+           c.relname::text as name,
+           'only tables are migrated; recreate it on the target' as reason
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = %(schema)s and c.relkind in ('v', 'm', 'f')
+    union all
+    select 'trigger', tg.tgname || ' on ' || t.relname,
+           'triggers are not migrated: writes on the target do not fire it; '
+           'recreate it there'
+    from pg_trigger tg
+    join tables t on t.oid = tg.tgrelid
+    where not tg.tgisinternal and tg.tgparentid = 0
+    union all
+    select 'rule', r.rulename || ' on ' || t.relname,
+           'rules are not migrated: writes on the target do not apply it; '
+           'recreate it there'
+    from pg_rewrite r
+    join tables t on t.oid = r.ev_class
+    where r.rulename <> '_RETURN'
+    union all
+    select 'row-level security', t.relname::text,
+           'the target table has row-level security off and none of its '
+           'policies (' || coalesce((select string_agg(p.polname, ', '
+                                                       order by p.polname)
+                                     from pg_policy p
+                                     where p.polrelid = t.oid), 'none')
+           || '); enable it and recreate them there'
+    from tables t
+    where t.relrowsecurity
+    union all
+    select 'policy', p.polname || ' on ' || t.relname,
+           'row-level security is off on the source table, and policies are '
+           'not migrated; recreate it on the target'
+    from pg_policy p
+    join tables t on t.oid = p.polrelid
+    where not t.relrowsecurity
+    union all
+    select 'exclusion constraint', con.conname || ' on ' || t.relname,
+           'exclusion constraints are not migrated; add it on the target'
+    from pg_constraint con
+    join tables t on t.oid = con.conrelid
+    where con.contype = 'x'
+    union all
+    select 'typed table', t.relname::text,
+           'arrives as a plain table with the same columns, not OF '
+           || format_type(t.reloftype, null)
+    from tables t
+    where t.reloftype <> 0
+    union all
+    select 'unlogged table', t.relname::text,
+           'arrives as an ordinary (logged) table'
+    from tables t
+    where t.relpersistence = 'u'
+    union all
+    select 'inheritance', t.relname || ' inherits ' || p.relname,
+           'the target tables do not inherit: ' || p.relname || ' arrives '
+           'holding the rows of ' || t.relname || ' as its own'
+    from pg_inherits i
+    join tables t on t.oid = i.inhrelid
+    join pg_class p on p.oid = i.inhparent and p.relkind = 'r'
+    union all
+    select case pr.prokind when 'p' then 'procedure' when 'a' then 'aggregate'
+                           else 'function' end,
+           pr.proname || '(' || pg_get_function_identity_arguments(pr.oid) || ')',
+           'functions are not migrated; recreate it on the target'
+    from pg_proc pr
+    join pg_namespace n on n.oid = pr.pronamespace
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_proc'::regclass
+                        and d.objid = pr.oid and d.deptype in ('e', 'i'))
+    union all
+    select 'extension', x.extname::text,
+           'created on the target only where a migrated column, default, '
+           'check or index needs it; create it there if the application '
+           'uses it'
+    from pg_extension x
+    where x.extname <> 'plpgsql'
+) objects
 order by 1, 2
 """
 
+SERVER_TYPES = frozenset(
+    {
+        "oid",
+        "xid",
+        "xid8",
+        "cid",
+        "tid",
+        "pg_lsn",
+        "txid_snapshot",
+        "pg_snapshot",
+        "aclitem",
+        "int2vector",
+        "oidvector",
+        "refcursor",
+        "pg_node_tree",
+        "pg_ndistinct",
+        "pg_dependencies",
+        "pg_mcv_list",
+    }
+)
+"""Built-in types whose values identify objects, transactions, row or WAL
+positions, privileges or cursors of the source server."""
+
+PORTABLE_REG_TYPES = frozenset({"regconfig", "regdictionary"})
+"""Object identifier types that name text search objects, whose built-in
+ones every target has: their text form resolves to the same objects there."""
+
 
 def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
-    """List the schema's relations that are not tables, which stay behind.
+    """List what the schema holds besides tables, which stays behind.
 
     Args:
         cursor: An open psycopg2 cursor on the source database.
         schema: The schema to read.
 
     Returns:
-        (kind, name, reason) of each view, materialized view and foreign table.
+        (kind, name, reason) of each view, materialized view, foreign table,
+        trigger, rule, row-level security setting and policy, exclusion
+        constraint, typed, unlogged or inheriting table, function and
+        extension.
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
-    return [
-        (kind, name, "only tables are migrated; recreate it on the target")
-        for kind, name in cursor.fetchall()
-    ]
+    return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
+
+
+def _type_problem(name: str, schema: str, kind: str, source_schema: str) -> str | None:
+    """Why a column's (element or base) type cannot be used on the target.
+
+    Args:
+        name: The type's name.
+        schema: The type's schema.
+        kind: Its pg_type.typtype.
+        source_schema: The schema being migrated, whose enums and domains
+            the target gets.
+
+    Returns:
+        The reason, or None when the target has (or gets) the type and its
+        text form means the same there.
+    """
+    if schema in ("pg_catalog", "information_schema"):
+        if name in SERVER_TYPES:
+            return (
+                "its values identify objects, transactions or row and WAL "
+                "positions of the source server, which mean nothing on the target"
+            )
+        if name.startswith("reg") and name not in PORTABLE_REG_TYPES:
+            return (
+                "its values name objects of the source database, which the "
+                "target looks up again by name (and fails to when they are not "
+                "there, or not built yet)"
+            )
+        return None
+    if kind in ("e", "d") and schema == source_schema:
+        return None
+    if kind in ("e", "d"):
+        return f"a type of schema {schema}, which pgshift does not create"
+    if kind == "c":
+        return "a composite type, which pgshift does not create on the target"
+    if kind in ("r", "m"):
+        return "a range type of the source, which pgshift does not create"
+    return "a base type defined in C outside any extension, which pgshift cannot create"
+
+
+def _reference_problem(
+    ref_type: str, identity: str, ref_schema: str, type_kind: str | None, schema: str
+) -> str | None:
+    """Why an expression's reference to an object outside pg_catalog breaks.
+
+    Args:
+        ref_type: The referenced object's kind, as pg_identify_object names it.
+        identity: Its qualified name.
+        ref_schema: Its schema.
+        type_kind: pg_type.typtype when it is a type.
+        schema: The schema being migrated.
+
+    Returns:
+        The reason, or None for the schema's own enums and domains.
+    """
+    if type_kind in ("e", "d") and ref_schema == schema:
+        return None
+    return f"uses {ref_type} {identity}, which pgshift does not migrate"
 
 
 def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
@@ -392,5 +704,99 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
             checks=[(check[0], check[1]) for check in checks or []],
         )
 
+    _read_portability(cursor, catalog, by_oid)
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)
     return catalog
+
+
+def _needs(table: Table, extension: str) -> None:
+    if extension not in table.extensions:
+        table.extensions.append(extension)
+
+
+def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -> None:
+    """Record what each table needs on the target, and what it cannot have.
+
+    Column types are followed through arrays and domains: a type from an
+    extension needs that extension; other types must be built in (and mean
+    the same on another server) or be the schema's own enums and domains.
+    Defaults, generated columns, checks and indexes must call nothing outside
+    pg_catalog but extensions. Collations that are not the type's default
+    are kept on the column.
+    """
+    schema = catalog.schema
+    args = {"schema": schema}
+    cursor.execute(_EXTENSIONS)
+    catalog.extensions = dict(cursor.fetchall())
+
+    cursor.execute(_COLUMN_TYPES, args)
+    settled: set[tuple[int, str]] = set()
+    for (
+        oid,
+        column,
+        shown,
+        type_name,
+        type_schema,
+        kind,
+        array,
+        extension,
+    ) in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is None or (oid, column) in settled or array:
+            continue
+        if extension:
+            _needs(table, extension)
+            settled.add((oid, column))
+            continue
+        problem = _type_problem(type_name, type_schema, kind, schema)
+        if problem:
+            table.unsupported.append(f"{table.name}.{column} ({shown}): {problem}")
+            settled.add((oid, column))
+
+    cursor.execute(_COLLATIONS, args)
+    for oid, column, collation, collation_schema in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is None:
+            continue
+        if collation_schema == "pg_catalog":
+            table.column(column).collation = collation
+        else:
+            table.unsupported.append(
+                f"{table.name}.{column} (collate {collation_schema}.{collation}): "
+                "a collation of the source, which pgshift does not create"
+            )
+
+    cursor.execute(_EXPRESSION_DEPENDENCIES, args)
+    for oid, user, ref_type, ref_schema, identity, kind, extension in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is None:
+            continue
+        if extension:
+            _needs(table, extension)
+            continue
+        problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
+        if problem:
+            table.unsupported.append(f"{table.name} {user}: {problem}")
+
+    cursor.execute(_DOMAIN_DEPENDENCIES, args)
+    for domain, ref_type, ref_schema, identity, kind, extension in cursor.fetchall():
+        if extension:
+            if extension not in catalog.domain_extensions:
+                catalog.domain_extensions.append(extension)
+            continue
+        problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
+        if problem:
+            catalog.unsupported.append(f"domain {domain}: {problem}")
+
+    cursor.execute(_TABLE_TRAITS, args)
+    for oid, hidden_rows, parents in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is None:
+            continue
+        table.inherits = list(parents)
+        if hidden_rows:
+            table.unsupported.append(
+                f"{table.name}: row-level security hides rows from the source "
+                "user, so the snapshot would hold only the rows it may see; "
+                "connect as the table's owner or a role with BYPASSRLS"
+            )

@@ -14,6 +14,15 @@
 * ``macros/scaffolded/pgshift_source_enums.sql``: the enum types and
   domains to create on the target before any model is built.
 
+Nothing is written when a table holds what the target cannot get back as it
+was (``unsupported``): a composite or range type of the source, a base type
+defined in C, values that only mean something on the source server (oid,
+xid, regclass ...), a default, check or index calling a function of the
+source, a table whose rows another migrated table inherits, rows hidden by
+row-level security. The message lists every one and the ``--exclude`` that
+leaves them out. Types and functions from extensions are supported: the
+staging view creates the extension on the target first.
+
 Foreign keys are kept in the model's ``meta`` and added, once the data is
 in, by the ``pgshift_ensure_foreign_keys`` on-run-end operation, which also
 restores any key a rebuild dropped. Keys that would close a cycle (self
@@ -164,6 +173,105 @@ def deferred_foreign_keys(catalog: Catalog) -> set[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------
+# What cannot be migrated
+
+
+def _inheritance_problems(project: Project) -> list[tuple[str, str]]:
+    """(child, line) for each migrated table whose rows a migrated ancestor holds.
+
+    Reading an inheritance parent returns its children's rows too: with both
+    tables migrated, those rows would arrive twice, once in each.
+    """
+    tables = project.catalog.tables
+    problems = []
+    for name in project.tables:
+        ancestors, stack = [], list(tables[name].inherits)
+        while stack:
+            parent = stack.pop()
+            if parent in tables and parent not in ancestors:
+                ancestors.append(parent)
+                stack.extend(tables[parent].inherits)
+        for parent in sorted(a for a in ancestors if a in project.tables):
+            problems.append(
+                (
+                    name,
+                    f"{name} inherits {parent} (not a partition): reading "
+                    f"{parent} returns the rows of {name} too, so both target "
+                    f"tables would hold them; exclude {name} (its rows arrive "
+                    f"in {parent}, with {parent}'s columns) or {parent}",
+                )
+            )
+    return problems
+
+
+def check_supported(project: Project) -> None:
+    """Stop when a migrated table cannot arrive on the target as it is.
+
+    Args:
+        project: The mapped source schema, excluded tables already left out.
+
+    Raises:
+        ScaffoldError: One line per offending column, expression, table or
+            domain, then what to do.
+    """
+    lines: list[str] = []
+    offending: list[str] = []
+    for name, mapped in project.tables.items():
+        lines += mapped.table.unsupported
+        if mapped.table.unsupported:
+            offending.append(name)
+    for child, line in _inheritance_problems(project):
+        lines.append(line)
+        if child not in offending:
+            offending.append(child)
+    lines += project.catalog.unsupported
+    if not lines:
+        return
+    advice = []
+    if offending:
+        tables = ",".join(sorted(offending))
+        advice.append(
+            f"leave these tables out with `python loader/run.py --exclude {tables} "
+            "scaffold` (add any tables you already exclude, and pass the same "
+            "--exclude to migrate), or change them on the source"
+        )
+    if project.catalog.unsupported:
+        advice.append(
+            "domains are created on the target whichever tables migrate: "
+            "change those on the source"
+        )
+    raise ScaffoldError(
+        "these source columns and objects cannot be migrated as they are:\n"
+        + "\n".join(f"  {line}" for line in lines)
+        + "\n"
+        + "; ".join(advice)
+    )
+
+
+def _extensions_hook(mapped: TableMapping, catalog: Catalog) -> str:
+    """The staging model's config creating the extensions the table needs.
+
+    The staging view casts to the extension's types and the final table's
+    defaults, checks and indexes call its functions: the extension must
+    exist on the target first, in the schema it has in the source.
+    """
+    statements = []
+    for extension in mapped.table.extensions:
+        schema = catalog.extensions.get(extension, "public")
+        statement = f"create extension if not exists {render_ident(extension)}"
+        if schema != "public":
+            statements.append(f"create schema if not exists {render_ident(schema)}")
+            statement += f" schema {render_ident(schema)}"
+        statements.append(statement)
+    if not statements:
+        return ""
+    quoted = ", ".join(
+        "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'" for s in statements
+    )
+    return f"{{{{ config(pre_hook=[{quoted}]) }}}}\n"
+
+
+# --------------------------------------------------------------------------
 # Column-level rendering
 
 
@@ -203,6 +311,11 @@ def _column_yaml(
     if needs_quoting(target):
         entry["quote"] = True
     constraints: list[dict[str, Any]] = []
+    if column.collation:
+        # PostgreSQL takes COLLATE among a column's constraints.
+        constraints.append(
+            {"type": "custom", "expression": f"collate {column.collation}"}
+        )
     if column.not_null:
         constraints.append({"type": "not_null"})
     identity = _identity_clause(column)
@@ -456,6 +569,7 @@ def _staging_sql(mapped: TableMapping, project: Project) -> str:
         f"{{#- Source table {mapped.table.name}: every raw column holds the source\n"
         "    value's text form; cast it back to the exact source type and give it\n"
         "    its snake_case name. #}\n"
+        f"{_extensions_hook(mapped, project.catalog)}"
         "with\n\n"
         "source as (\n\n"
         f"    select * from {{{{ source('{project.source_name}', "
@@ -560,7 +674,18 @@ def render(project: Project, raw_schema: str = "raw") -> dict[str, str]:
 
     Returns:
         Path relative to the dbt project directory to file content.
+
+    Raises:
+        ScaffoldError: A migrated table cannot arrive as it is (see
+            ``check_supported``).
     """
+    check_supported(project)
+    for extension in project.catalog.domain_extensions:
+        logger.warning(
+            "create extension %s on the target before dbt build: the source's "
+            "domains need it before any model is built",
+            extension,
+        )
     src = project.source_name
     files: dict[str, str] = {}
     header = f"# {GENERATED_HEADER}.\n"

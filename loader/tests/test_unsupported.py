@@ -1,0 +1,293 @@
+"""What cannot be migrated as it is stops the scaffold, naming every piece.
+
+The fixture (fixtures/unsupported_source.sql) holds columns of a composite
+and a range type of the source, values that only mean something on the
+source server (regclass, oid, xid, pg_lsn), a default and a check calling
+functions of the source, and an inheritance parent migrated with its child.
+Scaffold stops with exit code 2, one message naming each, and writes
+nothing; with those tables excluded it scaffolds, lists what stays behind
+(trigger, rule, row-level security, functions, typed and unlogged tables),
+and the migration completes with money, arrays of a domain, regconfig,
+ranges, a "C" collation and extension types (citext, hstore, uuid-ossp)
+arriving unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.settings import PROJECT_DIR
+
+from migration import query, run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+_NOT_COPIED = {
+    ".git",
+    ".venv",
+    ".pgshift",
+    ".pytest_cache",
+    ".ruff_cache",
+    "__pycache__",
+    "target",
+    "logs",
+    "models",
+    "bench",
+    "docs",
+}
+
+UNSUPPORTED_TABLES = ["Shapes", "coded", "dog", "server_refs"]
+
+EXTENSIONS = ("citext", "hstore", "uuid-ossp")
+
+EXTENSION_TABLE = """
+create extension citext;
+create extension hstore;
+create extension "uuid-ossp";
+create table tagged (
+    id uuid primary key default uuid_generate_v4(),
+    email citext not null unique,
+    attrs hstore
+);
+insert into tagged values
+    ('00000000-0000-0000-0000-000000000001', 'Ada@Example.com', 'a=>1, "b c"=>NULL'),
+    ('00000000-0000-0000-0000-000000000002', 'grace@example.com', '');
+"""
+
+
+@dataclass
+class Project:
+    """A source, its target, and a copy of the project joining them."""
+
+    source: str
+    target: str
+    project: Path
+    state: Path
+    extensions: bool
+
+    def run(self, *args: str, source: str | None = None) -> tuple[int, str, str]:
+        done = run_cli(
+            list(args), source or self.source, self.target, self.state, self.project
+        )
+        return done.returncode, done.stdout, done.stderr
+
+
+def _files(project: Path) -> dict[str, str]:
+    """Every file the scaffold may write or remove, with its content."""
+    return {
+        str(path.relative_to(project)): path.read_text(encoding="utf-8")
+        for folder in ("models", "macros")
+        for path in sorted((project / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def clone(
+    pg_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Project]:
+    cluster = pg_cluster
+    source = cluster.create_database("unsupported_source")  # type: ignore[attr-defined]
+    target = cluster.create_database("unsupported_target")  # type: ignore[attr-defined]
+    available = {
+        row[0]
+        for row in cluster.execute(  # type: ignore[attr-defined]
+            "select name from pg_available_extensions"
+        )
+    }
+    extensions = set(EXTENSIONS) <= available
+    conn = psycopg2.connect(source)
+    with conn, conn.cursor() as cursor:
+        cursor.execute((FIXTURES / "unsupported_source.sql").read_text("utf-8"))
+        if extensions:
+            cursor.execute(EXTENSION_TABLE)
+    conn.close()
+    project = tmp_path_factory.mktemp("clone") / "pgshift"
+    shutil.copytree(
+        PROJECT_DIR, project, ignore=lambda _d, names: _NOT_COPIED & set(names)
+    )
+    # A models folder holding a file, to show a refused scaffold leaves it.
+    (project / "models").mkdir()
+    (project / "models" / "keep.sql").write_text("select 1 as kept\n", "utf-8")
+    yield Project(source, target, project, tmp_path_factory.mktemp("state"), extensions)
+    for name in ("unsupported_source", "unsupported_target"):
+        cluster.drop_database(name)  # type: ignore[attr-defined]
+
+
+def test_scaffold_names_every_unsupported_column_and_object(clone: Project) -> None:
+    before = _files(clone.project)
+    code, stdout, stderr = clone.run("scaffold")
+    assert code == 2, stdout + stderr
+    assert "Traceback" not in stderr
+    assert _files(clone.project) == before
+    expected = [
+        'Shapes.pair ("Pair"): a composite type',
+        'Shapes.pairs ("Pair"[]): a composite type',
+        "Shapes.span (float_range): a range type of the source",
+        "server_refs.tableRef (regclass): its values name objects of the source",
+        "server_refs.blobOid (oid): its values identify objects",
+        "server_refs.seenXid (xid): its values identify objects",
+        "server_refs.walPos (pg_lsn): its values identify objects",
+        "coded default of code: uses function public.next_code()",
+        "coded check coded_n_check: uses function public.is_even(integer)",
+        "dog inherits animal (not a partition)",
+    ]
+    for line in expected:
+        assert f"\n  {line}" in stderr, line
+    assert len([line for line in stderr.splitlines() if line.startswith("  ")]) == 10
+    assert f"--exclude {','.join(sorted(UNSUPPORTED_TABLES))} scaffold" in stderr
+    # The tables that migrate are not named.
+    for table in ("ledger", "notes", "typed_notes", "scratch", "tagged"):
+        assert f"  {table}" not in stderr
+
+
+def test_a_domain_calling_a_source_function_stops_the_scaffold(
+    clone: Project, new_database: object
+) -> None:
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        "create function is_odd(integer) returns boolean immutable language sql "
+        "as $$ select mod($1, 2) = 1 $$; "
+        "create domain odd as integer check (is_odd(value)); "
+        "create table plain (id integer primary key)",
+    )
+    before = _files(clone.project)
+    code, _, stderr = clone.run("scaffold", source=source)
+    assert code == 2
+    assert "domain odd: uses function public.is_odd(integer)" in stderr
+    assert "change those on the source" in stderr
+    assert _files(clone.project) == before
+
+
+def test_rows_hidden_by_row_level_security_stop_the_scaffold(
+    clone: Project, pg_cluster: object
+) -> None:
+    cluster = pg_cluster
+    cluster.execute("create role pgshift_reader login")  # type: ignore[attr-defined]
+    try:
+        cluster.execute(  # type: ignore[attr-defined]
+            "grant select on all tables in schema public to pgshift_reader",
+            dbname="unsupported_source",
+        )
+        reader = cluster.url(  # type: ignore[attr-defined]
+            "unsupported_source", user="pgshift_reader"
+        )
+        code, _, stderr = clone.run(
+            "--include", "notes,ledger", "scaffold", source=reader
+        )
+    finally:
+        cluster.execute(  # type: ignore[attr-defined]
+            "revoke all on all tables in schema public from pgshift_reader",
+            dbname="unsupported_source",
+        )
+        cluster.execute("drop role pgshift_reader")  # type: ignore[attr-defined]
+    assert code == 2
+    assert "  notes: row-level security hides rows from the source user" in stderr
+    assert "BYPASSRLS" in stderr
+    assert "ledger" not in stderr
+
+
+@pytest.fixture(scope="module")
+def migrated(clone: Project) -> tuple[Project, str]:
+    excluded = ",".join(UNSUPPORTED_TABLES)
+    code, stdout, stderr = clone.run("--exclude", excluded, "scaffold")
+    assert code == 0, stderr
+    code, out, err = clone.run("--exclude", excluded, "migrate")
+    assert code == 0, out[-3000:] + err[-3000:]
+    return clone, stdout
+
+
+def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
+    clone, stdout = migrated
+    expected = [
+        "trigger notes_touch on notes: triggers are not migrated",
+        "rule notes_keep on notes: rules are not migrated",
+        "row-level security notes: the target table has row-level security off "
+        "and none of its policies (notes_mine)",
+        "function touch(): functions are not migrated",
+        "function next_code(): functions are not migrated",
+        "typed table typed_notes: arrives as a plain table with the same "
+        "columns, not OF note_row",
+        "unlogged table scratch: arrives as an ordinary (logged) table",
+        "inheritance dog inherits animal: the target tables do not inherit",
+    ]
+    report = (clone.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    for line in expected:
+        assert f"not migrated: {line}" in stdout, line
+        assert f"- {line}" in report, line
+    # The range type's own constructors are part of the type, not functions.
+    assert "float_range(" not in stdout
+
+
+def test_unusual_types_arrive_unchanged(migrated: tuple[Project, str]) -> None:
+    clone, _ = migrated
+    statement = (
+        "select id, amount::text, counts::text, config::text, code, "
+        "spans::text, multi::text from ledger order by id"
+    )
+    rows = query(clone.source, statement)
+    assert rows[0] == (
+        1,
+        "$1,234.56",
+        "{1,2}",
+        "english",
+        "b",
+        "[1,5)",
+        "{[1,3),[5,7)}",
+    )
+    assert query(clone.target, statement) == rows
+    # The column keeps its collation: "C" sorts upper case first.
+    assert query(clone.target, "select code from ledger order by code") == [
+        ("B",),
+        ("b",),
+        (None,),
+    ]
+    assert query(
+        clone.target,
+        "select attcollation::regcollation::text from pg_attribute "
+        "where attrelid = 'public.ledger'::regclass and attname = 'code'",
+    ) == [('"C"',)]
+    # The domain still checks every array element.
+    conn = psycopg2.connect(clone.target)
+    try:
+        with pytest.raises(psycopg2.errors.CheckViolation), conn.cursor() as cur:
+            cur.execute("update ledger set counts = '{0}' where id = 1")
+    finally:
+        conn.close()
+    # The inheritance parent holds its child's row, once.
+    assert query(clone.target, "select id, name from animal order by id") == [
+        (1, "generic"),
+        (2, "rex"),
+    ]
+
+
+def test_extension_types_arrive_with_their_extension(
+    migrated: tuple[Project, str],
+) -> None:
+    clone, _ = migrated
+    if not clone.extensions:
+        pytest.skip("this PostgreSQL build has no citext, hstore or uuid-ossp")
+    assert query(
+        clone.target,
+        "select extname from pg_extension where extname = any(%s) order by 1",
+        (list(EXTENSIONS),),
+    ) == [(name,) for name in sorted(EXTENSIONS)]
+    statement = "select id::text, email::text, attrs::text from tagged order by id"
+    assert query(clone.target, statement) == query(clone.source, statement)
+    # citext compares case-insensitively on the target too, and the
+    # extension's default fills new rows.
+    assert query(
+        clone.target, "select count(*) from tagged where email = 'ada@example.com'"
+    ) == [(1,)]
+    assert query(
+        clone.target,
+        "insert into tagged (email) values ('new@example.com') "
+        "returning id is not null",
+    ) == [(True,)]
