@@ -341,8 +341,9 @@ def _column_yaml(
     pk = mapped.table.primary_key
     if pk and pk.columns == [column.name]:
         tests += ["unique", "not_null"]
-    elif column.not_null:
-        tests.append("not_null")
+    # Other NOT NULL columns get no not_null test: the enforced contract
+    # declares them NOT NULL, so PostgreSQL refuses a null before any test
+    # could see one, and the test would scan the table for nothing.
     if column.type_kind == "e" and not column.is_array:
         labels = catalog.enums.get(column.type_name)
         if labels:
