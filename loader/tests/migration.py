@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -82,6 +83,35 @@ def run_cli(
         text=True,
         timeout=900,
     )
+
+
+_NOT_COPIED = frozenset(
+    {
+        ".git",
+        ".venv",
+        ".pgshift",
+        ".pytest_cache",
+        ".ruff_cache",
+        "__pycache__",
+        "target",
+        "logs",
+        "models",
+        "bench",
+        "docs",
+    }
+)
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy the dbt project as a team's clone would hold it, without models.
+
+    The copy runs its own scaffold against another source, leaving this
+    checkout's models, state and artifacts alone.
+    """
+    shutil.copytree(
+        PROJECT_DIR, destination, ignore=lambda _d, names: _NOT_COPIED & set(names)
+    )
+    return destination
 
 
 def fetch_text_rows(

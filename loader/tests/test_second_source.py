@@ -21,25 +21,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.settings import OVERRIDES_FILE, PROJECT_DIR
+from pgshift.settings import OVERRIDES_FILE
 
-from migration import query, run_cli
+from migration import copy_project, query, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-_NOT_COPIED = {
-    ".git",
-    ".venv",
-    ".pgshift",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-    "target",
-    "logs",
-    "models",
-    "bench",
-    "docs",
-}
 
 
 @dataclass
@@ -68,9 +54,7 @@ def second(
         cursor.execute((FIXTURES / "second_source.sql").read_text(encoding="utf-8"))
     conn.close()
     project = tmp_path_factory.mktemp("clone") / "pgshift"
-    shutil.copytree(
-        PROJECT_DIR, project, ignore=lambda _d, names: _NOT_COPIED & set(names)
-    )
+    copy_project(project)
     shutil.rmtree(project / "macros" / "scaffolded")
     yield SecondSource(source, target, project, tmp_path_factory.mktemp("state"))
     for name in ("second_source", "second_target"):

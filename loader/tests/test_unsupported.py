@@ -14,7 +14,6 @@ arriving unchanged.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,25 +21,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.settings import PROJECT_DIR
-
-from migration import query, run_cli
+from migration import copy_project, query, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-_NOT_COPIED = {
-    ".git",
-    ".venv",
-    ".pgshift",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-    "target",
-    "logs",
-    "models",
-    "bench",
-    "docs",
-}
 
 UNSUPPORTED_TABLES = ["Shapes", "coded", "dog", "server_refs"]
 
@@ -109,9 +93,7 @@ def clone(
             cursor.execute(EXTENSION_TABLE)
     conn.close()
     project = tmp_path_factory.mktemp("clone") / "pgshift"
-    shutil.copytree(
-        PROJECT_DIR, project, ignore=lambda _d, names: _NOT_COPIED & set(names)
-    )
+    copy_project(project)
     # A models folder holding a file, to show a refused scaffold leaves it.
     (project / "models").mkdir()
     (project / "models" / "keep.sql").write_text("select 1 as kept\n", "utf-8")
