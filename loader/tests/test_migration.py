@@ -228,6 +228,26 @@ def test_build_follows_the_foreign_key_graph(
     assert checked > 20
 
 
+def test_final_tables_have_planner_statistics(migrated: Migration) -> None:
+    # Analyzed in the build schema; the statistics moved with the tables.
+    unanalyzed = query(
+        migrated.target_url,
+        "select c.relname from pg_class c "
+        "where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' "
+        "and exists (select 1 from pg_stat_user_tables s "
+        "where s.relid = c.oid and s.n_live_tup > 0) "
+        "and not exists (select 1 from pg_statistic st where st.starelid = c.oid)",
+    )
+    assert unanalyzed == []
+    analyzed = query(
+        migrated.target_url,
+        "select count(distinct starelid) from pg_statistic st join pg_class c "
+        "on c.oid = st.starelid where c.relnamespace = 'public'::regnamespace "
+        "and c.relkind = 'r'",
+    )
+    assert analyzed[0][0] >= 20
+
+
 def test_keys_continue_after_max_id(migrated: Migration, catalog: Catalog) -> None:
     project = map_catalog(catalog, Overrides())
     checked = 0
