@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,9 +116,16 @@ def _count(cursor: Any, schema: str, table: str) -> int | None:
     return cursor.fetchone()[0]  # type: ignore[no-any-return]
 
 
-def _checksum(cursor: Any, schema: str, table: str) -> str:
-    """The content checksum of a table over all its columns, in order."""
+def _fingerprint(cursor: Any, schema: str, table: str) -> tuple[int, str] | None:
+    """Row count and content checksum of a table, in one scan.
+
+    The checksum runs over all columns in order. None when the table does
+    not exist.
+    """
     relation = sql.Identifier(schema, table).as_string(cursor)
+    cursor.execute("select to_regclass(%s) is not null", (relation,))
+    if not cursor.fetchone()[0]:
+        return None
     cursor.execute(
         "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
         "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
@@ -124,7 +133,8 @@ def _checksum(cursor: Any, schema: str, table: str) -> str:
         (relation,),
     )
     cursor.execute(checksum_sql(relation, cursor.fetchall()))
-    return cursor.fetchone()[1]  # type: ignore[no-any-return]
+    rows, checksum = cursor.fetchone()
+    return rows, checksum
 
 
 def dbt_test_results(project_dir: Path) -> dict[str, tuple[int, list[str]]]:
@@ -272,6 +282,108 @@ def explain_mismatch(
     ]
 
 
+VERIFY_WORKERS = 2
+"""Tables checked at once, each worker on its own target connection."""
+
+
+def _check_tables(
+    settings: Settings,
+    manifest: list[tuple[Any, ...]],
+    models: dict[str, tuple[str, str | None]],
+    tests: dict[str, tuple[int, list[str]]],
+) -> list[TableReport]:
+    """Check every table of the manifest, ``VERIFY_WORKERS`` at a time.
+
+    Returns:
+        One report per manifest row, in manifest order.
+    """
+    local = threading.local()
+    connections: list[Any] = []
+    lock = threading.Lock()
+
+    def check(row: tuple[Any, ...]) -> TableReport:
+        if not hasattr(local, "cursor"):
+            conn = psycopg2.connect(**settings.target.connect_kwargs())
+            conn.set_session(readonly=True, autocommit=True)
+            with lock:
+                connections.append(conn)
+            local.cursor = conn.cursor()
+        table, source_rows, _, _, _, source_checksum = row
+        return _check_table(
+            settings, local.cursor, table, source_rows, source_checksum, models, tests
+        )
+
+    try:
+        with ThreadPoolExecutor(VERIFY_WORKERS) as pool:
+            return list(pool.map(check, manifest))
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def _check_table(
+    settings: Settings,
+    cursor: Any,
+    table: str,
+    source_rows: int,
+    source_checksum: str,
+    models: dict[str, tuple[str, str | None]],
+    tests: dict[str, tuple[int, list[str]]],
+) -> TableReport:
+    """Reconcile one table: raw and final counts, checksum, sequences, tests."""
+    final, staging = models.get(table, (to_snake(table), None))
+    raw_rows = _count(cursor, settings.raw_schema, table)
+    fingerprint = _fingerprint(cursor, settings.final_schema, final)
+    migrated = fingerprint[0] if fingerprint else None
+    checksum_match = None
+    problems = []
+    if fingerprint is not None:
+        final_checksum = fingerprint[1]
+        checksum_match = final_checksum == source_checksum
+        if not checksum_match:
+            problems.append(
+                f"content checksum {final_checksum} differs from the "
+                f"source's {source_checksum}"
+            )
+    if raw_rows != source_rows:
+        problems.append(f"raw holds {raw_rows} rows, the source {source_rows}")
+    if migrated is None:
+        problems.append(f"final table {final} does not exist")
+    elif migrated != source_rows:
+        problems.append(f"final table holds {migrated} rows, the source {source_rows}")
+    sequences = []
+    if migrated is not None:
+        final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
+        for column, next_value, top in _sequences(cursor, final_rel):
+            sequences.append(f"{column}: next {next_value}, max {top}")
+            if next_value <= top:
+                problems.append(
+                    f"sequence of {column} would hand out {next_value}, "
+                    f"but max({column}) is {top}"
+                )
+    run, failed_tests = tests.get(final, (0, []))
+    if failed_tests:
+        problems.append("dbt tests failed: " + ", ".join(failed_tests))
+    differences = []
+    if checksum_match is False:
+        differences = explain_mismatch(
+            settings, cursor, table, final, staging, source_checksum
+        )
+    return TableReport(
+        source_table=table,
+        final_table=final,
+        source_rows=source_rows,
+        raw_rows=raw_rows,
+        migrated_rows=migrated,
+        checksum_match=checksum_match,
+        status="failed" if problems else "complete",
+        detail="; ".join(problems),
+        differences=differences,
+        dbt_tests=f"{run - len(failed_tests)}/{run}" if run else "",
+        sequences=sequences,
+    )
+
+
 def verify(settings: Settings) -> Report:
     """Compare source snapshot counts, raw counts and final counts per table.
 
@@ -313,63 +425,7 @@ def verify(settings: Settings) -> Report:
             snapshot_taken_at=manifest[0][3] if manifest else "",
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        for table, source_rows, _, _, _, source_checksum in manifest:
-            final, staging = models.get(table, (to_snake(table), None))
-            raw_rows = _count(cursor, settings.raw_schema, table)
-            migrated = _count(cursor, settings.final_schema, final)
-            checksum_match = None
-            problems = []
-            if migrated is not None:
-                final_checksum = _checksum(cursor, settings.final_schema, final)
-                checksum_match = final_checksum == source_checksum
-                if not checksum_match:
-                    problems.append(
-                        f"content checksum {final_checksum} differs from the "
-                        f"source's {source_checksum}"
-                    )
-            if raw_rows != source_rows:
-                problems.append(f"raw holds {raw_rows} rows, the source {source_rows}")
-            if migrated is None:
-                problems.append(f"final table {final} does not exist")
-            elif migrated != source_rows:
-                problems.append(
-                    f"final table holds {migrated} rows, the source {source_rows}"
-                )
-            sequences = []
-            if migrated is not None:
-                final_rel = sql.Identifier(settings.final_schema, final).as_string(
-                    cursor
-                )
-                for column, next_value, top in _sequences(cursor, final_rel):
-                    sequences.append(f"{column}: next {next_value}, max {top}")
-                    if next_value <= top:
-                        problems.append(
-                            f"sequence of {column} would hand out {next_value}, "
-                            f"but max({column}) is {top}"
-                        )
-            run, failed_tests = tests.get(final, (0, []))
-            if failed_tests:
-                problems.append("dbt tests failed: " + ", ".join(failed_tests))
-            differences = []
-            if checksum_match is False:
-                differences = explain_mismatch(
-                    settings, cursor, table, final, staging, source_checksum
-                )
-            report.tables.append(
-                TableReport(
-                    source_table=table,
-                    final_table=final,
-                    source_rows=source_rows,
-                    raw_rows=raw_rows,
-                    migrated_rows=migrated,
-                    checksum_match=checksum_match,
-                    status="failed" if problems else "complete",
-                    detail="; ".join(problems),
-                    differences=differences,
-                    dbt_tests=f"{run - len(failed_tests)}/{run}" if run else "",
-                    sequences=sequences,
-                )
-            )
+        report.tables = _check_tables(settings, manifest, models, tests)
         report.not_migrated = _not_migrated(cursor, settings.raw_schema)
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)
