@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from pgshift.catalog import Catalog, Column, Table
+from pgshift.catalog import Catalog, Column, Constraint, Table
 from pgshift.naming import to_snake
-from pgshift.scaffold import Project, TableMapping
+from pgshift.scaffold import Project, TableMapping, key_definition
 from pgshift.sqlnames import rename_columns
 
 logger = logging.getLogger(__name__)
@@ -86,17 +86,13 @@ def _table_differences(
     if (source.comment or None) != (target.comment or None):
         lines.append(f"{name}: comment {target.comment!r}, source {source.comment!r}")
 
-    def key(constraint: object) -> tuple[str, tuple[str, ...]] | None:
+    def key(constraint: Constraint | None) -> tuple[str, str] | None:
         if constraint is None:
             return None
-        return (constraint.name, tuple(constraint.columns))  # type: ignore[attr-defined]
+        return (constraint.name, constraint.definition)
 
     pk = source.primary_key
-    expected_pk = (
-        (to_snake(pk.name), tuple(mapped.columns[c] for c in pk.columns))
-        if pk
-        else None
-    )
+    expected_pk = (to_snake(pk.name), key_definition(pk, mapped)) if pk else None
     if expected_pk != key(target.primary_key):
         lines.append(
             f"{name}: primary key {key(target.primary_key)}, source {expected_pk}"
@@ -104,10 +100,7 @@ def _table_differences(
     lines += _diff_sets(
         name,
         "unique constraint",
-        [
-            (to_snake(u.name), tuple(mapped.columns[c] for c in u.columns))
-            for u in source.uniques
-        ],
+        [(to_snake(u.name), key_definition(u, mapped)) for u in source.uniques],
         [key(u) for u in target.uniques],
     )
     lines += _diff_sets(

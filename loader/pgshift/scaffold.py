@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pgshift.catalog import Catalog, Column, ForeignKey, Table
+from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Table
 from pgshift.naming import Overrides, map_names, needs_quoting, to_snake
 from pgshift.sqlnames import rename_columns, render_ident
 
@@ -373,10 +372,13 @@ def _fk_meta(fk: ForeignKey, project: Project, table: TableMapping) -> dict[str,
 
 
 def _keys_meta(mapped: TableMapping) -> list[dict[str, Any]]:
-    """Names of the primary key and unique constraints, for the on-run-end rename.
+    """The primary key and unique constraints, for the on-run-end operation.
 
-    dbt cannot name them in the contract (the old table still holds the name
-    while the new one is built), so they get their source names afterwards.
+    They are added once the data is in (``pgshift_ensure_keys``): building a
+    key's index over the loaded rows is several times faster than inserting
+    every row into it, above all for keys in random order such as e-mail
+    addresses. Each keeps its source name and its options (NULLS NOT
+    DISTINCT, INCLUDE, DEFERRABLE), with the columns renamed.
     """
     keys = []
     constraints = [mapped.table.primary_key, *mapped.table.uniques]
@@ -388,9 +390,29 @@ def _keys_meta(mapped: TableMapping) -> list[dict[str, Any]]:
                 "name": to_snake(constraint.name),
                 "type": "primary_key" if constraint.kind == "p" else "unique",
                 "columns": [mapped.columns[c] for c in constraint.columns],
+                "definition": key_definition(constraint, mapped),
             }
         )
     return keys
+
+
+def key_definition(constraint: Constraint, mapped: TableMapping) -> str:
+    """``pg_get_constraintdef()`` of a key with its target column names.
+
+    The key's own column list is rebuilt from the mapping; only the clauses
+    after it (INCLUDE's columns) are renamed in the text, so that no keyword
+    of the definition is ever taken for a column.
+    """
+    definition = constraint.definition
+    opening = definition.index("(")
+    depth, closing = 0, opening
+    for closing in range(opening, len(definition)):
+        depth += {"(": 1, ")": -1}.get(definition[closing], 0)
+        if depth == 0:
+            break
+    columns = ", ".join(render_ident(mapped.columns[c]) for c in constraint.columns)
+    rest = rename_columns(definition[closing + 1 :], mapped.columns)
+    return f"{definition[:opening].rstrip()} ({columns}){rest}"
 
 
 def _indexes_meta(mapped: TableMapping) -> list[dict[str, Any]]:
@@ -422,11 +444,6 @@ def _fk_options(fk: ForeignKey) -> str:
     return " ".join(clauses)
 
 
-def _sql_names(names: Iterable[str]) -> list[str]:
-    """Column names as SQL: dbt pastes model-level constraint columns as is."""
-    return [render_ident(n) for n in names]
-
-
 def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
     table = mapped.table
     catalog = project.catalog
@@ -434,16 +451,16 @@ def _model_yaml(mapped: TableMapping, project: Project) -> dict[str, Any]:
     tests: list[Any] = [
         {"pgshift_matches_source": {"arguments": {"source_table": table.name}}}
     ]
-    if table.primary_key:
+    # Keys are not contract constraints: pgshift_ensure_keys adds them once
+    # the data is in (see _keys_meta), so these tests run before any index
+    # enforces uniqueness.
+    if table.primary_key and len(table.primary_key.columns) > 1:
         pk_cols = [mapped.columns[c] for c in table.primary_key.columns]
-        constraints.append({"type": "primary_key", "columns": _sql_names(pk_cols)})
-        if len(pk_cols) > 1:
-            tests.append(
-                {"pgshift_unique_combination": {"arguments": {"columns": pk_cols}}}
-            )
+        tests.append(
+            {"pgshift_unique_combination": {"arguments": {"columns": pk_cols}}}
+        )
     for unique in table.uniques:
         cols = [mapped.columns[c] for c in unique.columns]
-        constraints.append({"type": "unique", "columns": _sql_names(cols)})
         tests.append({"pgshift_unique_combination": {"arguments": {"columns": cols}}})
     for check in table.checks:
         constraints.append(

@@ -112,7 +112,7 @@ def test_verify_names_each_corrupted_table_and_row(corrupted: Migration) -> None
     assert "19 rows, the source 18" in duplicated.detail
     # Dropping the key to duplicate a row is itself a schema difference.
     assert report.schema_differences == [
-        "job_photos: primary key None, source ('job_photos_pkey', ('id',))"
+        "job_photos: primary key None, source ('job_photos_pkey', 'PRIMARY KEY (id)')"
     ]
     assert duplicated.differences[0].startswith("(no key): unexpected row (5,")
 

@@ -235,6 +235,21 @@ def test_the_application_writes_as_before(migrated: SecondSource) -> None:
         )
         == "23505"
     )
+    # A key keeps its options: deferred, it is checked at commit, not per row.
+    assert query(
+        target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conname = 'account_user_id_key'",
+    ) == [("UNIQUE NULLS NOT DISTINCT (user_id) DEFERRABLE INITIALLY DEFERRED",)]
+    duplicate = (
+        "insert into account (user_id, url_slug, first_name, last_name) "
+        "select user_id, 'dup', 'a', 'b' from account order by id limit 1"
+    )
+    assert _sqlstate(target, duplicate) == "23505"
+    assert (
+        _sqlstate(target, duplicate, "delete from account where url_slug = 'dup'")
+        is None
+    )
     assert (
         _sqlstate(
             target,

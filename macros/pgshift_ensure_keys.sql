@@ -1,0 +1,26 @@
+{# Add each table's primary key and unique constraints once the data is in. #}
+{#- From meta.pgshift.keys: the source's name and definition, columns
+    renamed. Building a key's index over the loaded rows is several times
+    faster than inserting each row into it, and the uniqueness tests have
+    run before it. Only tables this run built in the build schema get keys;
+    a key of that name already there is kept. -#}
+{% macro pgshift_ensure_keys() %}
+    {%- if execute -%}
+    {%- set statements = [] -%}
+    {%- for node in pgshift_final_models() -%}
+        {%- set relation = adapter.get_relation(
+            node.database, node.schema, node.alias) -%}
+        {%- for key in node.meta.pgshift.get('keys', [])
+                if relation is not none and relation.is_table -%}
+            {%- do statements.append(
+                "do $pgshift$ begin if not exists (select 1 from pg_constraint"
+                ~ " where conrelid = '" ~ relation ~ "'::regclass and conname = '"
+                ~ key.name ~ "') then alter table " ~ relation ~ " add constraint "
+                ~ adapter.quote(key.name) ~ " " ~ key.definition
+                ~ "; end if; end $pgshift$"
+            ) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ statements | join(";\n") }}
+    {%- endif -%}
+{% endmacro %}
