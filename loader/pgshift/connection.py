@@ -1,14 +1,24 @@
-"""Connect once before anything is written, and explain failures in words.
+"""Connect before anything is written, and explain failures in words.
 
 A failed connection ends the run with exit code 2 and one message naming the
 side (source or target), host, port, database and user, the cause in words
 and the next step. The password is never part of it.
+
+So does a connection pooler in transaction mode (PgBouncer's
+``pool_mode = transaction``, Neon's ``-pooler`` endpoints): it hands each
+transaction whichever server session is free, and the load needs one
+session per connection. Measured with PgBouncer 1.18: ConnectorX's prepared
+statements vanish on the source side (``prepared statement "s1" does not
+exist`` once the pooler switches server sessions), and on the target side
+PgBouncer refuses the ``options`` startup parameter through which dlt sets
+its ``search_path``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import psycopg2
 
@@ -104,23 +114,90 @@ def explain(url: DatabaseUrl, message: str) -> str:
 
 
 def check_connection(url: DatabaseUrl) -> None:
-    """Connect once, so a bad URL stops the run before anything is written.
+    """Connect, so a bad URL or a pooler stops the run before anything is written.
 
     Args:
         url: The database to try.
 
     Raises:
-        ConfigError: The connection failed; the message says why and what next.
+        ConfigError: The connection failed, or it goes through a pooler in
+            transaction mode; the message says why and what next.
     """
-    if "-pooler" in url.host:
-        logger.warning(
-            "%s goes through a connection pooler (PgBouncer in transaction "
-            "mode): exported snapshots, session settings and dbt's multi-"
-            "statement transactions do not survive it; use the direct "
-            "endpoint (the host without -pooler)",
-            url.describe(),
-        )
+    kwargs = {"connect_timeout": 10, **url.connect_kwargs()}
+    connections = []
     try:
-        psycopg2.connect(**{"connect_timeout": 10, **url.connect_kwargs()}).close()
+        for _ in range(2):
+            connections.append(psycopg2.connect(**kwargs))
+        pooled = shares_server_sessions(*connections)
     except psycopg2.OperationalError as exc:
         raise ConfigError(explain(url, str(exc))) from None
+    finally:
+        for conn in connections:
+            conn.close()
+    if pooled:
+        raise ConfigError(pooler_message(url))
+    if "-pooler" in url.host:
+        logger.warning(
+            "%s has -pooler in its host name, yet kept one server session per "
+            "connection; if the load fails through it, use the direct endpoint "
+            "(the host without -pooler)",
+            url.describe(),
+        )
+
+
+def shares_server_sessions(first: Any, second: Any, rounds: int = 3) -> bool:
+    """Tell whether two connections go through a pooler in transaction mode.
+
+    Each connection asks for its server process a few times, one transaction
+    per question. Directly, or through a pooler in session mode, a connection
+    keeps one server process from start to end, and no other connection ever
+    gets it. A pooler in transaction (or statement) mode gives each
+    transaction whichever server session is free: the first connection's
+    process changes, or the second connection gets it. PgBouncer hands out
+    the server session freed last (the one freed first with
+    ``server_round_robin``), so either shows within one round.
+
+    Args:
+        first: An open psycopg2 connection.
+        second: Another one to the same database.
+        rounds: How many rounds to ask before concluding there is no pooler.
+
+    Returns:
+        True when the server sessions are shared between connections.
+    """
+    seen: dict[int, set[int]] = {0: set(), 1: set()}
+    for conn in (first, second):
+        conn.autocommit = True
+    for _ in range(rounds):
+        for index, conn in ((0, first), (0, first), (1, second)):
+            with conn.cursor() as cursor:
+                cursor.execute("select pg_backend_pid()")
+                seen[index].add(cursor.fetchone()[0])
+        if len(seen[0]) > 1 or len(seen[1]) > 1 or seen[0] & seen[1]:
+            return True
+    return False
+
+
+def pooler_message(url: DatabaseUrl) -> str:
+    """Say that a URL leads to a pooler in transaction mode, and what to do.
+
+    Args:
+        url: The database that was tried.
+
+    Returns:
+        One line naming the side, what breaks and the direct endpoint to use.
+    """
+    variable = f"{url.side.upper()}_DATABASE_URL"
+    direct = (
+        "the host without -pooler"
+        if "-pooler" in url.host
+        else "the database server's own host and port, not the pooler's"
+    )
+    return (
+        f"cannot use the {url.describe()}: it goes through a connection pooler "
+        "in transaction mode (one connection was served by several server "
+        "sessions), which the load does not survive: ConnectorX's prepared "
+        "statements vanish between transactions and dlt's search_path startup "
+        f"option is refused. Next: point {variable} at the direct endpoint "
+        f"({direct})."
+    )
