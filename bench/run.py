@@ -4,6 +4,7 @@ Usage::
 
     python bench/run.py --preset 1m --repeat 3
     python bench/run.py --rows 300000 --repeat 1     # any size
+    python bench/run.py --wide 100 --repeat 1        # 100 rows of 15 MB of text
 
 One run seeds the sample marketplace source at the chosen size on a
 throwaway PostgreSQL cluster (the same server, with the same settings, for
@@ -16,6 +17,11 @@ every contender), then, per repetition and each into an empty database:
    camelCase column, with the names pgshift's rules give;
 3. the raw limit: schema without indexes or constraints, then
    ``COPY ... TO STDOUT | COPY ... FROM STDIN`` per table, two at a time.
+
+``--wide N`` moves one table of N rows of ``WIDE_MB`` megabytes of text and
+as much bytea each (three times that as text) instead of the sample; pgshift
+then runs ``run.py load`` only, as the project's dbt models describe the
+sample.
 
 It prints and writes (``bench/results/<name>.csv`` and ``.png``) wall time,
 rows/s and the peak RSS of every client process of each phase, the median
@@ -50,6 +56,26 @@ from pgshift.sample.seed import BASE_COUNTS, create_schema, seed  # noqa: E402
 
 PRESETS = {"1m": 1_000_000, "10m": 10_000_000, "30m": 30_000_000}
 ROWS_PER_SCALE = sum(BASE_COUNTS.values())
+
+WIDE_MB = 5
+"""Megabytes of text, and of bytea, in every row of the --wide table."""
+
+WIDE_TABLE = """
+create table "wideRows" (
+    id bigint primary key,
+    body text,
+    "blobValue" bytea,
+    note varchar(40)
+);
+create temporary table block as
+    select string_agg(md5(random()::text), '') as hex
+    from generate_series(1, {megabytes} * 32768);
+insert into "wideRows"
+    select i, i || ' ' || substr(hex, 17), decode(md5(i::text) || hex || hex, 'hex'),
+        'row ' || i
+    from generate_series(1, {rows}) as i, block;
+"""
+"""Random hex, which TOAST cannot compress: every row holds its full size."""
 
 SERVER_SETTINGS = {
     "shared_buffers": "1GB",
@@ -144,6 +170,24 @@ def seed_source(cluster: Cluster, rows: int) -> tuple[str, int]:
     return url, total
 
 
+def seed_wide(cluster: Cluster, rows: int) -> tuple[str, int]:
+    """Create the --wide source once per row count; reuse it when present."""
+    name = f"bench_wide_{rows}"
+    url = cluster.url(name)
+    exists = cluster.execute(
+        f"select 1 from pg_database where datname = '{name}'"  # noqa: S608
+    )
+    if not exists:
+        cluster.create_database(name)
+        started = time.monotonic()
+        with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+            cursor.execute(WIDE_TABLE.format(rows=rows, megabytes=WIDE_MB))
+        conn.close()
+        cluster.execute("vacuum analyze", dbname=name)
+        print(f"seeded {rows} wide rows in {time.monotonic() - started:.0f} s")
+    return url, rows
+
+
 def fresh_database(cluster: Cluster, name: str) -> str:
     """Drop and create a database; return its URL."""
     cluster.drop_database(name)
@@ -151,9 +195,14 @@ def fresh_database(cluster: Cluster, name: str) -> str:
 
 
 def run_pgshift(
-    cluster: Cluster, source: str, rows: int, run: int, state: Path
+    cluster: Cluster,
+    source: str,
+    rows: int,
+    run: int,
+    state: Path,
+    load_only: bool = False,
 ) -> list[Phase]:
-    """Run pgshift end to end into an empty database, each phase timed."""
+    """Run pgshift end to end (or its load only) into an empty database."""
     target = fresh_database(cluster, "bench_pgshift")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -164,11 +213,12 @@ def run_pgshift(
     }
     run_py = [sys.executable, str(ROOT / "loader" / "run.py")]
     phases = []
-    for phase, args in [
+    steps = [
         ("load", ["load"]),
         ("dbt build", ["dbt", "build"]),
         ("verify", ["verify"]),
-    ]:
+    ]
+    for phase, args in steps[:1] if load_only else steps:
         seconds, rss = timed(run_py + args, env)
         phases.append(Phase(run, "pgshift", phase, seconds, rows, rss))
     return phases
@@ -359,6 +409,12 @@ def main() -> int:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--preset", choices=sorted(PRESETS), default="1m")
     size.add_argument("--rows", type=int, help="any total row count instead")
+    size.add_argument(
+        "--wide",
+        type=int,
+        metavar="N",
+        help=f"one table of N rows of {WIDE_MB} MB text + {WIDE_MB} MB bytea instead",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--data-dir",
@@ -394,8 +450,12 @@ def main() -> int:
         cluster.init()
     cluster.start(settings=SERVER_SETTINGS)
     try:
-        source, rows = seed_source(cluster, wanted)
-        print(f"source: {rows:,} rows in {len(BASE_COUNTS)} tables")
+        if args.wide:
+            source, rows = seed_wide(cluster, args.wide)
+            print(f"source: {rows:,} rows of {3 * WIDE_MB} MB of text")
+        else:
+            source, rows = seed_source(cluster, wanted)
+            print(f"source: {rows:,} rows in {len(BASE_COUNTS)} tables")
         phases: list[Phase] = []
         with tempfile.TemporaryDirectory(prefix="pgshift-bench-") as tmp:
             work = Path(tmp)
@@ -404,6 +464,10 @@ def main() -> int:
                 for contender in (run_baseline, run_copy_pipe, run_pgshift):
                     if contender is run_copy_pipe:
                         got = contender(cluster, source, rows, run)
+                    elif contender is run_pgshift:
+                        got = run_pgshift(
+                            cluster, source, rows, run, work, bool(args.wide)
+                        )
                     else:
                         got = contender(cluster, source, rows, run, work)
                     for p in got:
@@ -413,7 +477,11 @@ def main() -> int:
                             f"{p.peak_rss_mb:6.0f} MB"
                         )
                     phases += got
-        name = args.preset if not args.rows else f"{args.rows}rows"
+        name = args.preset
+        if args.rows:
+            name = f"{args.rows}rows"
+        if args.wide:
+            name = f"wide{args.wide}"
         path = write_results(phases, name, rows)
     finally:
         cluster.stop()
@@ -426,12 +494,13 @@ def main() -> int:
     for contender, seconds in total.items():
         print(f"  {contender:20} {seconds:8.1f} s")
     print(f"  pgshift load / pg_dump|pg_restore:          {load / dump_restore:5.2f}")
+    scope = "load only" if args.wide else "end to end"
     print(
-        "  pgshift end to end / (pg_dump|pg_restore + renames): "
+        f"  pgshift {scope} / (pg_dump|pg_restore + renames): "
         f"{total['pgshift'] / total['pg_dump|pg_restore']:5.2f}"
     )
     print(
-        f"  pgshift end to end / COPY pipe:             "
+        f"  pgshift {scope} / COPY pipe:             "
         f"{total['pgshift'] / total['COPY pipe']:5.2f}"
     )
     peak = max(p.peak_rss_mb for p in phases if p.contender == "pgshift")

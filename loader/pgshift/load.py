@@ -11,6 +11,7 @@ as text.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import re
 import sys
@@ -32,6 +33,14 @@ logger = logging.getLogger(__name__)
 PIPELINE_NAME = "pgshift"
 MANIFEST_TABLE = "_pgshift_manifest"
 NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
+LOAD_FILE_BYTES = 16 * 2**20
+"""Bytes per Parquet load file (its Arrow form in memory is 2-4 times more)."""
+LOAD_WORKERS = 2
+"""Load files copied into the target at the same time."""
+M_MMAP_THRESHOLD = -3
+"""glibc's mallopt() parameter for the mmap threshold."""
+MMAP_THRESHOLD = 2**20
+"""Allocations from this size on get their own mapping, returned when freed."""
 RETRY_DELAYS = (2.0, 8.0)
 """Seconds to wait before the second and the third (last) attempt of a load."""
 
@@ -41,11 +50,21 @@ _TRANSIENT = re.compile(
     r"could not receive data from server|could not send data to server|"
     r"SSL SYSCALL error|broken pipe|the database system is (starting up|"
     r"shutting down|in recovery mode)|connection refused|"
-    r"invalid snapshot identifier|connection to server .* failed",
+    r"invalid snapshot identifier|connection to server .* failed|"
+    r"PostgresError\(Error \{ kind: Closed",
     re.IGNORECASE,
 )
 """Failures that another attempt can get past: a dropped connection, a
-server restart. Authentication and configuration errors never match."""
+server restart."""
+
+_PERMANENT = re.compile(
+    r"password authentication failed|no pg_hba\.conf entry|"
+    r"unsupported startup parameter|does not exist|permission denied|"
+    r"certificate|authentication",
+    re.IGNORECASE,
+)
+"""Failures no attempt gets past, even when reported as a failed connection
+("connection to server ... failed: FATAL: password authentication failed")."""
 
 
 @dataclass
@@ -69,6 +88,26 @@ class LoadResult:
     catalog: Catalog = field(repr=False)
 
 
+def _return_freed_memory() -> None:
+    """Make the allocators give freed memory back to the system at once.
+
+    Arrow batches of megabytes are allocated and freed all the time. glibc's
+    malloc raises its mmap threshold after each large free and then keeps
+    such blocks in its heaps, and Arrow's default pool (mimalloc) keeps
+    freed pages too; either way the process's RSS drifts up to several
+    times what it holds. With a fixed threshold of ``MMAP_THRESHOLD`` and
+    Arrow on the system allocator, every large buffer is unmapped when freed.
+    """
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to tune
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 def _configure_dlt() -> None:
     """Set the dlt options that keep names and values exact and loads lean."""
     import dlt
@@ -82,6 +121,17 @@ def _configure_dlt() -> None:
     # Raw tables take exactly the columns of the source, nothing else.
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = False
     dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
+    # Bounded memory, whatever the size of a table or of its rows:
+    # one table at a time (round robin would open every table's ConnectorX
+    # stream at once, each queueing batches without limit) ...
+    dlt.config["extract.next_item_mode"] = "fifo"
+    # ... every Arrow batch (sized in bytes by the extract) written out as
+    # its own row group at once, not gathered by row count ...
+    dlt.config["data_writer.buffer_max_items"] = 1
+    # ... and load files of bounded size, few copied at a time: dlt's ADBC
+    # copy holds a whole load file in memory.
+    dlt.config["data_writer.file_max_bytes"] = LOAD_FILE_BYTES
+    dlt.config["load.workers"] = LOAD_WORKERS
 
 
 def _pipeline(settings: Settings) -> Any:
@@ -136,13 +186,20 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         todo += [
             getattr(current, "exception", None),
             current.__cause__,
-            current.__context__,
+            None if current.__suppress_context__ else current.__context__,
         ]
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Tell whether a failed load may succeed if run again from the start."""
-    return any(_TRANSIENT.search(str(cause)) for cause in _causes(exc))
+    """Tell whether a failed load may succeed if run again from the start.
+
+    Authentication and configuration errors never are, however they are
+    reported.
+    """
+    messages = [str(cause) for cause in _causes(exc)]
+    if any(_PERMANENT.search(message) for message in messages):
+        return False
+    return any(_TRANSIENT.search(message) for message in messages)
 
 
 def _summary(exc: BaseException, settings: Settings) -> str:
@@ -199,6 +256,7 @@ def _load_once(settings: Settings) -> LoadResult:
 
     That package belongs to an older snapshot: every table is read again.
     """
+    _return_freed_memory()
     _configure_dlt()
     started = time.monotonic()
     with open_snapshot(settings.source_required) as snapshot:
@@ -213,13 +271,14 @@ def _load_once(settings: Settings) -> LoadResult:
         if pipeline.has_pending_data:
             logger.warning("dropping a load left unfinished by an earlier run")
             pipeline.drop_pending_packages()
-        with_rows = [t.name for t in tables if counts[t.name]]
+        with_rows = [t for t in tables if counts[t.name]]
         if with_rows:
             source = snapshot_source(
                 settings.source_required,
                 settings.source_schema,
                 with_rows,
                 snapshot,
+                counts,
             )
             info = pipeline.run(
                 source,
