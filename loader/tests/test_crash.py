@@ -1,5 +1,6 @@
 """Crash recovery: a loader killed with SIGKILL at any point, run again, gives
-the same raw data and manifest as an uninterrupted run, with nothing left over."""
+the same raw data and manifest as an uninterrupted run, with nothing left over;
+a load whose connections to either server drop midway retries by itself."""
 
 from __future__ import annotations
 
@@ -152,6 +153,76 @@ def test_dropped_source_connections_are_retried_from_a_new_snapshot(
     assert _raw_fingerprint(target) == _raw_fingerprint(clean)
 
 
+_GATE = """
+create table public.hold_gate ();
+create function public.hold_copy() returns trigger language plpgsql as $$
+begin
+    perform from public.hold_gate;
+    return null;
+end $$;
+create trigger hold_copy before insert on raw.users
+    for each statement execute function public.hold_copy();
+"""
+"""Makes every write into raw.users wait while public.hold_gate is locked."""
+
+
+@pytest.mark.parametrize(
+    ("lock", "waiting", "retried"),
+    [
+        # dlt retries the one failed job, in the same snapshot.
+        ("public.hold_gate in access exclusive mode", "copy", "retried in load"),
+        # dlt's load step fails as it empties the raw tables: pgshift starts over.
+        ("raw.users in access share mode", "truncate", "retrying from a new snapshot"),
+    ],
+    ids=["mid-copy", "mid-truncate"],
+)
+def test_dropped_target_connections_are_retried(
+    lock: str,
+    waiting: str,
+    retried: str,
+    new_database: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    source, target, clean = new_database(), new_database(), new_database()
+    seed_sample(source, scale=300)
+    state = tmp_path / "state"
+    assert run_cli(["load"], source, target, state).returncode == 0
+    before = _raw_fingerprint(target)
+    query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+    query(target, _GATE)
+
+    holder = psycopg2.connect(target)
+    try:
+        cursor = holder.cursor()
+        cursor.execute(f"lock table {lock}")
+        process = _start_load(source, target, state)
+        blocked = (
+            "select query from pg_stat_activity "
+            "where datname = current_database() and wait_event_type = 'Lock'"
+        )
+        # The load is writing to the target when its server goes away.
+        _wait_for(lambda: bool(query(target, blocked)), process)
+        assert query(target, blocked)[0][0].lower().startswith(waiting)
+        dropped = query(
+            target,
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = current_database() and backend_type = 'client backend' "
+            "and pid not in (pg_backend_pid(), %s)",
+            (holder.get_backend_pid(),),
+        )
+        assert dropped
+    finally:
+        holder.close()
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
+    assert retried in stderr
+
+    assert run_cli(["load"], source, clean, tmp_path / "clean").returncode == 0
+    after = _raw_fingerprint(clean)
+    assert after != before  # the source did change between the loads
+    assert _raw_fingerprint(target) == after
+
+
 @pytest.mark.parametrize(
     ("message", "transient"),
     [
@@ -163,6 +234,22 @@ def test_dropped_source_connections_are_retried_from_a_new_snapshot(
         ('FATAL: database "shop" does not exist', False),
         ("permission denied for table users", False),
         ('relation "raw.users" does not exist', False),
+        (
+            'connection to server at "db", port 5432 failed: FATAL:  password '
+            'authentication failed for user "app"',
+            False,
+        ),
+        (
+            'connection to server at "db-pooler", port 5432 failed: FATAL:  '
+            "unsupported startup parameter: options",
+            False,
+        ),
+        ('connection to server at "db", port 5432 failed: Connection refused', True),
+        (
+            "cx writer failed: Source(PostgresError(Error { kind: Closed, "
+            "cause: None }))",
+            True,
+        ),
     ],
 )
 def test_only_transient_failures_are_retried(message: str, transient: bool) -> None:
