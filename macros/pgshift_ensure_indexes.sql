@@ -5,11 +5,8 @@
 {% macro pgshift_ensure_indexes() %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in pgshift_final_models() -%}
-        {%- set relation = adapter.get_relation(
-            node.database, node.schema, node.alias) -%}
-        {%- for index in node.meta.pgshift.get('indexes', [])
-                if relation is not none and relation.is_table -%}
+    {%- for node, relation in pgshift_built_tables() -%}
+        {%- for index in node.meta.pgshift.get('indexes', []) -%}
             {%- do statements.append(
                 "create " ~ ("unique " if index.unique else "")
                 ~ "index if not exists " ~ adapter.quote(index.name) ~ " on "

@@ -7,11 +7,8 @@
 {% macro pgshift_ensure_keys() %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in pgshift_final_models() -%}
-        {%- set relation = adapter.get_relation(
-            node.database, node.schema, node.alias) -%}
-        {%- for key in node.meta.pgshift.get('keys', [])
-                if relation is not none and relation.is_table -%}
+    {%- for node, relation in pgshift_built_tables() -%}
+        {%- for key in node.meta.pgshift.get('keys', []) -%}
             {%- do statements.append(
                 "do $pgshift$ begin if not exists (select 1 from pg_constraint"
                 ~ " where conrelid = '" ~ relation ~ "'::regclass and conname = '"

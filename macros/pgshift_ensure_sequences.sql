@@ -7,11 +7,8 @@
 {% macro pgshift_ensure_sequences() %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in pgshift_final_models() -%}
-        {%- set relation = adapter.get_relation(
-            node.database, node.schema, node.alias) -%}
-        {%- for serial in node.meta.pgshift.get('serials', [])
-                if relation is not none and relation.is_table -%}
+    {%- for node, relation in pgshift_built_tables() -%}
+        {%- for serial in node.meta.pgshift.get('serials', []) -%}
             {%- do statements.append(
                 "do $pgshift$ declare seq text; candidate text := '"
                 ~ serial.sequence ~ "'; n int := 0; begin "

@@ -25,19 +25,15 @@
         select 1
     {%- else -%}
     {%- set statements = [] -%}
-    {%- for node in pgshift_final_models() -%}
-        {%- set built = adapter.get_relation(
-            target.database, build_schema, node.alias) -%}
-        {%- if built is not none and built.is_table -%}
-            {%- set final = api.Relation.create(
-                database=target.database, schema=final_schema,
-                identifier=node.alias, type='table') -%}
-            {%- do statements.append("drop table if exists " ~ final ~ " cascade") -%}
-            {%- do statements.append(
-                "alter table " ~ built ~ " set schema " ~ adapter.quote(final_schema)) -%}
-            {%- do statements.append(
-                "create view " ~ built ~ " as select * from " ~ final) -%}
-        {%- endif -%}
+    {%- for node, built in pgshift_built_tables() -%}
+        {%- set final = api.Relation.create(
+            database=target.database, schema=final_schema,
+            identifier=node.alias, type='table') -%}
+        {%- do statements.append("drop table if exists " ~ final ~ " cascade") -%}
+        {%- do statements.append(
+            "alter table " ~ built ~ " set schema " ~ adapter.quote(final_schema)) -%}
+        {%- do statements.append(
+            "create view " ~ built ~ " as select * from " ~ final) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}
