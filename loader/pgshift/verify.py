@@ -102,13 +102,15 @@ class Report:
         return tables_ok and not self.schema_differences
 
 
+def _exists(cursor: Any, relation: str) -> bool:
+    """Whether a relation (quoted, schema-qualified) exists."""
+    cursor.execute("select to_regclass(%s) is not null", (relation,))
+    return bool(cursor.fetchone()[0])
+
+
 def _count(cursor: Any, schema: str, table: str) -> int | None:
     """Count a table's rows; None when the table does not exist."""
-    cursor.execute(
-        "select to_regclass(%s) is not null",
-        (sql.Identifier(schema, table).as_string(cursor),),
-    )
-    if not cursor.fetchone()[0]:
+    if not _exists(cursor, sql.Identifier(schema, table).as_string(cursor)):
         return None
     cursor.execute(
         sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
@@ -123,16 +125,9 @@ def _fingerprint(cursor: Any, schema: str, table: str) -> tuple[int, str] | None
     not exist.
     """
     relation = sql.Identifier(schema, table).as_string(cursor)
-    cursor.execute("select to_regclass(%s) is not null", (relation,))
-    if not cursor.fetchone()[0]:
+    if not _exists(cursor, relation):
         return None
-    cursor.execute(
-        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
-        "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
-        "order by a.attnum",
-        (relation,),
-    )
-    cursor.execute(checksum_sql(relation, cursor.fetchall()))
+    cursor.execute(checksum_sql(relation, _columns(cursor, relation)))
     rows, checksum = cursor.fetchone()
     return rows, checksum
 
@@ -400,11 +395,8 @@ def verify(settings: Settings) -> Report:
     tests = dbt_test_results(settings.project_dir)
     with psycopg2.connect(**settings.target.connect_kwargs()) as conn:
         cursor = conn.cursor()
-        cursor.execute(
-            "select to_regclass(%s) is not null",
-            (sql.Identifier(settings.raw_schema, MANIFEST_TABLE).as_string(cursor),),
-        )
-        if not cursor.fetchone()[0]:
+        manifest_rel = sql.Identifier(settings.raw_schema, MANIFEST_TABLE)
+        if not _exists(cursor, manifest_rel.as_string(cursor)):
             raise ConfigError(
                 f"the target has no load manifest ({settings.raw_schema}."
                 f"{MANIFEST_TABLE}): no load has finished since the last one "
@@ -454,8 +446,7 @@ def _schema_parity(settings: Settings, report: Report, target: Catalog) -> None:
 
 def _not_migrated(cursor: Any, raw_schema: str) -> list[str]:
     relation = sql.Identifier(raw_schema, NOT_MIGRATED_TABLE).as_string(cursor)
-    cursor.execute("select to_regclass(%s) is not null", (relation,))
-    if not cursor.fetchone()[0]:
+    if not _exists(cursor, relation):
         return []
     cursor.execute(
         f"select kind, object_name, reason from {relation} order by kind, object_name"
