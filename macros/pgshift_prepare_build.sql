@@ -6,7 +6,7 @@
     table, so that tests and refs of this run read the published data. -#}
 {% macro pgshift_prepare_build() %}
     {%- if execute -%}
-    {%- set building = invocation_args_dict.get('which') in ['build', 'run'] -%}
+    {%- set building = pgshift_is_build() -%}
     {%- set build_schema = pgshift_build_schema() -%}
     {%- do adapter.create_schema(api.Relation.create(
         database=target.database, schema=build_schema)) -%}

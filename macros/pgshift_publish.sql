@@ -7,7 +7,7 @@
     keys, indexes and sequences, puts the build schema's view back, adds the
     foreign keys that the move removed, and records the tables as pgshift's. -#}
 {% macro pgshift_publish() %}
-    {%- if execute and invocation_args_dict.get('which') in ['build', 'run'] -%}
+    {%- if execute and pgshift_is_build() -%}
     {%- set failed = [] -%}
     {%- for result in results
             if result.status in ['error', 'fail', 'skipped', 'runtime error'] -%}

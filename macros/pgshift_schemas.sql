@@ -12,6 +12,11 @@
     {{ return(var('build_schema', target.schema ~ '_pgshift_build')) }}
 {%- endmacro %}
 
+{# Whether this dbt command builds models (and so may publish them). #}
+{% macro pgshift_is_build() -%}
+    {{ return(invocation_args_dict.get('which') in ['build', 'run']) }}
+{%- endmacro %}
+
 {# The final models: those the scaffold marked with meta.pgshift. #}
 {% macro pgshift_final_models() -%}
     {%- set nodes = [] -%}
