@@ -1,5 +1,6 @@
 {# Rows whose multi-column key has no parent row (MATCH SIMPLE: a key with a
-   NULL part references nothing and is never an orphan). #}
+   NULL part references nothing and is never an orphan). No scan when a
+   validated foreign key maps exactly these columns onto those fields. #}
 {% test pgshift_relationships(model, columns, to, fields) %}
 
 with
@@ -9,8 +10,9 @@ children as (
     select * from {{ model }}
     where
         {% for column in columns -%}
-        {{ adapter.quote(column) }} is not null{{ " and" if not loop.last }}
+        {{ adapter.quote(column) }} is not null and
         {% endfor %}
+        not {{ pgshift_enforced_foreign_key(model, columns, to, fields) }}
 
 ),
 
@@ -22,6 +24,7 @@ orphans as (
         select 1
         from {{ to }} as parent
         where
+            not {{ pgshift_enforced_foreign_key(model, columns, to, fields) }} and
             {% for column in columns -%}
             parent.{{ adapter.quote(fields[loop.index0]) }}
             = children.{{ adapter.quote(column) }}{{ " and" if not loop.last }}

@@ -1,4 +1,5 @@
-{# Rows whose combination of columns is not unique (NULLs never collide). #}
+{# Rows whose combination of columns is not unique (NULLs never collide). No
+   scan when a valid unique index has exactly these key columns. #}
 {% test pgshift_unique_combination(model, columns) %}
 
 with
@@ -12,8 +13,9 @@ keyed as (
     from {{ model }}
     where
         {% for column in columns -%}
-        {{ adapter.quote(column) }} is not null{{ " and" if not loop.last }}
+        {{ adapter.quote(column) }} is not null and
         {% endfor %}
+        not {{ pgshift_enforced_unique(model, columns) }}
 
 ),
 

@@ -1,0 +1,117 @@
+{# Post-hook of every final model: keys, indexes and foreign keys, then ANALYZE. #}
+{#- Runs in the model's own transaction, right after its rows are in, so
+    the two dbt threads build keys and indexes of different tables at the
+    same time, and another model sees the table only with all of them.
+    The keys and indexes come from meta.pgshift (the source's names and
+    definitions, columns renamed). A foreign key is added here when its
+    parent is already a table in the build schema (its edge ordered the
+    build); the others (cycles, parents not rebuilt) are added on-run-end
+    and in the publish. Duplicates or orphans leave a key out instead of
+    failing the model: the table's uniqueness and relationships tests then
+    scan the rows and name them, and nothing is published. -#}
+{% macro pgshift_finish_table() %}
+    {%- if execute -%}
+    {%- set node = graph.nodes[model.unique_id] -%}
+    {%- set statements = pgshift_ensure_keys(this, node)
+        + pgshift_ensure_indexes(this, node)
+        + pgshift_add_foreign_keys(this.schema, node) -%}
+    {%- do statements.append("analyze " ~ this) -%}
+    {{ statements | join(";\n") }}
+    {%- endif -%}
+{% endmacro %}
+
+{# The statements that add a table's primary key and unique constraints. #}
+{% macro pgshift_ensure_keys(relation, node) %}
+    {%- set statements = [] -%}
+    {%- for key in node.meta.pgshift.get('keys', []) -%}
+        {%- do statements.append(
+            "do $pgshift$ begin if not exists (select 1 from pg_constraint"
+            ~ " where conrelid = '" ~ relation ~ "'::regclass and conname = '"
+            ~ key.name ~ "') then alter table " ~ relation ~ " add constraint "
+            ~ adapter.quote(key.name) ~ " " ~ key.definition
+            ~ "; end if; exception when unique_violation or not_null_violation"
+            ~ " then null; end $pgshift$"
+        ) -%}
+    {%- endfor -%}
+    {{ return(statements) }}
+{% endmacro %}
+
+{# The statements that create a table's secondary indexes. #}
+{% macro pgshift_ensure_indexes(relation, node) %}
+    {%- set statements = [] -%}
+    {%- for index in node.meta.pgshift.get('indexes', []) -%}
+        {%- do statements.append(
+            "do $pgshift$ begin create " ~ ("unique " if index.unique else "")
+            ~ "index if not exists " ~ adapter.quote(index.name) ~ " on "
+            ~ relation ~ " using " ~ index.using
+            ~ "; exception when unique_violation then null; end $pgshift$"
+        ) -%}
+    {%- endfor -%}
+    {{ return(statements) }}
+{% endmacro %}
+
+{# One statement: add a final model's foreign keys whose tables exist. #}
+{#- In the given schema, a key is added when both of its tables are tables
+    there (not the build schema's views onto published tables, and not a
+    table another build thread has not committed yet) and no constraint of
+    that name is on the child. The parents are locked first, in name order:
+    adding a foreign key locks its parent until the transaction ends, and
+    two models locking their shared parents in different orders would
+    deadlock. Orphans (and a parent whose key could not be added) leave
+    the key out. -#}
+{% macro pgshift_add_foreign_keys(schema, node) %}
+    {%- set models = {} -%}
+    {%- for other in pgshift_final_models() -%}
+        {%- do models.update({other.name: other}) -%}
+    {%- endfor -%}
+    {%- set child = adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) -%}
+    {%- set parents = [] -%}
+    {%- set adds = [] -%}
+    {%- for key in node.meta.pgshift.get('foreign_keys', []) if key.to in models -%}
+        {%- set parent = adapter.quote(schema) ~ '.'
+            ~ adapter.quote(models[key.to].alias) -%}
+        {%- if parent != child and parent not in parents -%}
+            {%- do parents.append(parent) -%}
+        {%- endif -%}
+        {%- set columns = [] -%}
+        {%- for c in key.columns -%}
+            {%- do columns.append(adapter.quote(c)) -%}
+        {%- endfor -%}
+        {%- set to_columns = [] -%}
+        {%- for c in key.to_columns -%}
+            {%- do to_columns.append(adapter.quote(c)) -%}
+        {%- endfor -%}
+        {%- do adds.append(
+            "if '" ~ parent ~ "' = any(locked) and not exists ("
+            ~ "select 1 from pg_constraint where conrelid = '" ~ child
+            ~ "'::regclass and conname = '" ~ key.name ~ "' and contype = 'f')"
+            ~ " then begin alter table " ~ child ~ " add constraint "
+            ~ adapter.quote(key.name) ~ " foreign key (" ~ (columns | join(', '))
+            ~ ") references " ~ parent ~ " (" ~ (to_columns | join(', ')) ~ ") "
+            ~ key.get('options', '') ~ "; exception when foreign_key_violation"
+            ~ " or invalid_foreign_key then null; end; end if;"
+        ) -%}
+    {%- endfor -%}
+    {%- set locks = [] -%}
+    {%- for parent in parents | sort -%}
+        {%- do locks.append(
+            "if " ~ pgshift_is_table_sql(parent) ~ " then lock table " ~ parent
+            ~ " in share row exclusive mode; locked := locked || '" ~ parent
+            ~ "'::text; end if;"
+        ) -%}
+    {%- endfor -%}
+    {%- if adds -%}
+        {{ return([
+            "do $pgshift$ declare locked text[] := array['" ~ child ~ "']; begin if "
+            ~ pgshift_is_table_sql(child) ~ " then " ~ (locks | join(' ')) ~ " "
+            ~ (adds | join(' ')) ~ " end if; end $pgshift$"
+        ]) }}
+    {%- else -%}
+        {{ return([]) }}
+    {%- endif -%}
+{% endmacro %}
+
+{# SQL: whether a name is an ordinary or partitioned table right now. #}
+{% macro pgshift_is_table_sql(relation) -%}
+    exists (select 1 from pg_class where oid = to_regclass('{{ relation }}') and relkind in ('r', 'p'))
+{%- endmacro %}
