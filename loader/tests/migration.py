@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -187,3 +189,57 @@ def self_signed_certificate(directory: Path, owner: str | None) -> tuple[Path, P
         for path in (cert, key):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     return cert, key
+
+
+CONSTRAINT_BACKED_TESTS = frozenset(
+    {
+        "unique",
+        "not_null",
+        "relationships",
+        "pgshift_unique_combination",
+        "pgshift_relationships",
+    }
+)
+"""dbt tests that read no rows when a constraint enforces what they check."""
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def constraint_backed_tests(project: Path, target_url: str) -> dict[str, int]:
+    """Run the last build's constraint-backed tests again, on the published tables.
+
+    Each test's compiled SQL (from the project's run_results.json) is run
+    under EXPLAIN ANALYZE against ``public`` instead of the build schema it
+    ran in, and must execute no scan of any final table.
+
+    Returns:
+        Test kind to how many of its tests were run.
+    """
+    results = json.loads((project / "target" / "run_results.json").read_text())
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    tables = {
+        r[0]
+        for r in query(
+            target_url, "select tablename from pg_tables where schemaname = 'public'"
+        )
+    }
+    checked: dict[str, int] = {}
+    for result in results["results"]:
+        node = manifest["nodes"].get(result["unique_id"], {})
+        kind = (node.get("test_metadata") or {}).get("name")
+        if kind not in CONSTRAINT_BACKED_TESTS:
+            continue
+        sql = result["compiled_code"].replace('"public_pgshift_build".', '"public".')
+        plan = query(target_url, f"explain (analyze, format json) {sql}")[0][0][0]
+        scanned = [
+            n["Relation Name"]
+            for n in _plan_nodes(plan["Plan"])
+            if n.get("Relation Name") in tables and n.get("Actual Loops", 0) > 0
+        ]
+        assert scanned == [], f"{result['unique_id']} scanned {scanned}"
+        checked[kind] = checked.get(kind, 0) + 1
+    return checked

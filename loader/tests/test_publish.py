@@ -77,6 +77,16 @@ def _build_schema_tables(url: str) -> list[str]:
     ]
 
 
+def _constraint_count(url: str, table: str, kind: str) -> int:
+    """How many constraints of a kind a table of the build schema has."""
+    return query(
+        url,
+        "select count(*) from pg_constraint where contype = %s "
+        "and conrelid = format('%%I.%%I', %s, %s)::regclass",
+        (kind, BUILD_SCHEMA, table),
+    )[0][0]
+
+
 def _migrated(
     new_database: Callable[[], str], tmp_path: Path
 ) -> tuple[str, str, Path, dict[str, object]]:
@@ -112,8 +122,10 @@ def test_a_failing_model_or_test_changes_no_final_table(
         "where description = 'rebuilt, unpublished'",
     ) != [(0,)]
 
-    # Every model builds, but a test fails: a bid for a job that does not exist.
-    query(target, "update raw.users set email = 'back@example.com' where email is null")
+    # Every model builds, but a test fails: a bid for a job that does not
+    # exist. Its foreign key is left out of the built table, and the
+    # relationships test scans and names the orphan.
+    assert run_cli(["load"], source, target, state).returncode == 0
     query(
         target,
         "insert into raw.bids select (jsonb_populate_record(null::raw.bids, "
@@ -122,9 +134,22 @@ def test_a_failing_model_or_test_changes_no_final_table(
     )
     failed = run_cli(["dbt", "build"], "", target, state)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "relationships" in failed.stdout
+    assert "Failure in test relationships_bids_job_id" in failed.stdout
     assert "nothing published" in failed.stdout
     assert _final_state(target) == published
+    assert _constraint_count(target, "bids", "f") == 1  # contractor_id's
+
+    # Every model builds, but a key cannot be added: a bid arrives twice. The
+    # key (and the foreign keys that need it) are left out of the built
+    # table, and the unique test scans and names the id.
+    assert run_cli(["load"], source, target, state).returncode == 0
+    query(target, "insert into raw.bids select * from raw.bids order by id limit 1")
+    failed = run_cli(["dbt", "build"], "", target, state)
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "Failure in test unique_bids_id" in failed.stdout
+    assert "nothing published" in failed.stdout
+    assert _final_state(target) == published
+    assert _constraint_count(target, "bids", "p") == 0
 
     # A load from the unchanged source, and the build publishes the same tables.
     assert run_cli(["load"], source, target, state).returncode == 0
