@@ -14,8 +14,7 @@
     select
         count(*) as final_rows,
         coalesce(
-            sum(('x' || left(md5(row({{ parts | join(', ') }})::text), 16))
-                ::bit(64)::bigint::numeric),
+            sum(hashtextextended(row({{ parts | join(', ') }})::text, 0)),
             0
         )::text as final_checksum
     from {{ relation }} as t

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgshift.checksum import row_expression
+from pgshift.checksum import checksum_expression, row_expression
 from pgshift.naming import quote_ident
 
 logger = logging.getLogger(__name__)
@@ -67,10 +67,8 @@ class Side:
 
     def figures(self, where: str) -> tuple[int, str]:
         """Row count and content checksum of the rows matching a filter."""
-        row = row_expression(self.columns)
         self.cursor.execute(
-            "select count(*), coalesce(sum(('x' || left(md5("
-            f"{row}), 16))::bit(64)::bigint::numeric), 0)::text "
+            f"select count(*), {checksum_expression(self.columns)} "
             f"from {self.relation} as t where {where}"
         )
         count, checksum = self.cursor.fetchone()
