@@ -28,6 +28,7 @@ import logging
 import math
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -164,20 +165,14 @@ class Snapshot:
         ]
         return statements
 
-    def fingerprint(self, table: Table) -> tuple[int, str]:
-        """Count a table's rows and checksum its content, as the snapshot sees it.
-
-        Args:
-            table: The table.
-
-        Returns:
-            (row count, content checksum); see ``pgshift.checksum``.
-        """
-        relation = sql.Identifier(table.schema, table.name).as_string(self.cursor)
-        columns = [(c.name, c.data_type) for c in table.columns]
-        self.cursor.execute(checksum_sql(relation, columns))
-        rows, checksum = self.cursor.fetchone()
-        return rows, checksum
+    def count(self, table: Table) -> int:
+        """Count a table's rows as the snapshot sees them."""
+        self.cursor.execute(
+            sql.SQL("select count(*) from {}").format(
+                sql.Identifier(table.schema, table.name)
+            )
+        )
+        return int(self.cursor.fetchone()[0])
 
     def read_catalog(self, schema: str) -> Catalog:
         """Read the source catalog as the snapshot sees it."""
@@ -272,6 +267,58 @@ def open_snapshot(source: DatabaseUrl) -> Iterator[Snapshot]:
         yield Snapshot(snapshot_id=snapshot_id, taken_at=taken_at, cursor=cursor)
         conn.rollback()
     finally:
+        conn.close()
+
+
+def _fingerprint(cursor: Any, table: Table) -> tuple[int, str]:
+    """Count a table's rows and checksum its content (``pgshift.checksum``)."""
+    relation = sql.Identifier(table.schema, table.name).as_string(cursor)
+    columns = [(c.name, c.data_type) for c in table.columns]
+    cursor.execute(checksum_sql(relation, columns))
+    rows, checksum = cursor.fetchone()
+    return int(rows), str(checksum)
+
+
+@contextmanager
+def background_fingerprints(
+    source: DatabaseUrl, snapshot: Snapshot, tables: Sequence[Table]
+) -> Iterator[Future[dict[str, tuple[int, str]]]]:
+    """Count and checksum tables inside the snapshot, while the load runs.
+
+    A connection of its own joins the snapshot, so the figures describe the
+    very rows the load reads; the load reads and writes meanwhile, and both
+    finish sooner than one after the other. Leaving the block early cancels
+    the query in progress.
+
+    Args:
+        source: The source database.
+        snapshot: The exported snapshot.
+        tables: The tables.
+
+    Yields:
+        The future of table name to (row count, content checksum).
+    """
+    conn = psycopg2.connect(
+        **source.connect_kwargs(), application_name="pgshift checksums"
+    )
+    conn.autocommit = True
+
+    def run() -> dict[str, tuple[int, str]]:
+        with conn.cursor() as cursor:
+            for statement in snapshot.begin_statements():
+                cursor.execute(statement)
+            figures = {t.name: _fingerprint(cursor, t) for t in tables}
+            cursor.execute("ROLLBACK")
+        return figures
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgshift-checksums")
+    future = pool.submit(run)
+    try:
+        yield future
+    finally:
+        if not future.done():
+            conn.cancel()
+        pool.shutdown(wait=True)
         conn.close()
 
 
