@@ -86,6 +86,11 @@ def run_dbt(
 
     project_dir = settings.project_dir
     env = settings.target.dbt_env()
+    # A migration talks to its two databases only: no usage events to dbt
+    # Labs (they also wait on the network where outbound traffic is dropped).
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = os.environ.get(
+        "DBT_SEND_ANONYMOUS_USAGE_STATS", "false"
+    )
     with _environment(env), _profiles_dir(project_dir) as profiles:
         argv = [
             *args,
