@@ -15,7 +15,7 @@
 {# SQL: the regclass of a tested relation, or null for a subquery. #}
 {% macro pgshift_regclass(relation) -%}
     {%- if relation.include is defined -%}
-        to_regclass('{{ relation.include(database=false) }}')
+        to_regclass({{ pgshift_literal(relation.include(database=false)) }})
     {%- else -%}
         null::regclass
     {%- endif -%}
@@ -26,7 +26,8 @@
     array[
         {%- for column in columns -%}
             (select attnum from pg_attribute where attrelid = {{ regclass }}
-                and attname = '{{ pgshift_catalog_name(column) }}' and not attisdropped)
+                and attname = {{ pgshift_literal(pgshift_catalog_name(column)) }}
+                and not attisdropped)
             {{- ", " if not loop.last }}
         {%- endfor -%}
     ]::int2[]
@@ -35,7 +36,10 @@
 {# SQL: whether a valid unique index has exactly these key columns. #}
 {#- Any unique index will do (a primary key, a unique constraint, deferrable
     or not, NULLS DISTINCT or not): none lets two rows without NULLs in
-    these columns share their values, which is what the tests look for. -#}
+    these columns share their values, which is what the tests look for,
+    provided the index compares each column under the column's own
+    collation (the tests' GROUP BY does; a unique index under another
+    collation could hold values the column's collation calls equal). -#}
 {% macro pgshift_enforced_unique(relation, columns) -%}
     {%- set table = pgshift_regclass(relation) -%}
     exists (
@@ -47,6 +51,13 @@
             and i.indnkeyatts = {{ columns | length }}
             and (i.indkey::int2[])[0:i.indnkeyatts - 1]
             @> {{ pgshift_attnums('i.indrelid', columns) }}
+            and not exists (
+                select 1
+                from generate_series(0, i.indnkeyatts - 1) as k
+                inner join pg_attribute as a
+                    on a.attrelid = i.indrelid and a.attnum = i.indkey[k]
+                where a.attcollation <> i.indcollation[k]
+            )
     )
 {%- endmacro %}
 
@@ -69,13 +80,20 @@
     )
 {%- endmacro %}
 
-{# SQL: whether a column is declared NOT NULL. #}
+{# SQL: whether a column is declared NOT NULL (and, where PostgreSQL has
+   not-null constraints of its own, that none of them is NOT VALID). #}
 {% macro pgshift_enforced_not_null(relation, column) -%}
     exists (
-        select 1 from pg_attribute
+        select 1 from pg_attribute as a
         where
-            attrelid = {{ pgshift_regclass(relation) }}
-            and attname = '{{ pgshift_catalog_name(column) }}'
-            and attnotnull and not attisdropped
+            a.attrelid = {{ pgshift_regclass(relation) }}
+            and a.attname = {{ pgshift_literal(pgshift_catalog_name(column)) }}
+            and a.attnotnull and not a.attisdropped
+            and not exists (
+                select 1 from pg_constraint as c
+                where
+                    c.conrelid = a.attrelid and c.contype = 'n'
+                    and not c.convalidated and a.attnum = any(c.conkey)
+            )
     )
 {%- endmacro %}

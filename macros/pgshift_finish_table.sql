@@ -1,4 +1,4 @@
-{# Post-hook of every final model: keys, indexes and foreign keys, then ANALYZE. #}
+{# Post-hook of every final model: keys, indexes, ANALYZE, foreign keys. #}
 {#- Runs in the model's own transaction, right after its rows are in, so
     the two dbt threads build keys and indexes of different tables at the
     same time, and another model sees the table only with all of them.
@@ -8,14 +8,15 @@
     build); the others (cycles, parents not rebuilt) are added on-run-end
     and in the publish. Duplicates or orphans leave a key out instead of
     failing the model: the table's uniqueness and relationships tests then
-    scan the rows and name them, and nothing is published. -#}
+    scan the rows and name them, and pgshift_require_complete keeps such a
+    table from being published even when no test runs (`dbt run`). -#}
 {% macro pgshift_finish_table() %}
     {%- if execute -%}
     {%- set node = graph.nodes[model.unique_id] -%}
     {%- set statements = pgshift_ensure_keys(this, node)
         + pgshift_ensure_indexes(this, node)
+        + ["analyze " ~ this]
         + pgshift_add_foreign_keys(this.schema, node) -%}
-    {%- do statements.append("analyze " ~ this) -%}
     {{ statements | join(";\n") }}
     {%- endif -%}
 {% endmacro %}
@@ -26,8 +27,9 @@
     {%- for key in node.meta.pgshift.get('keys', []) -%}
         {%- do statements.append(
             "do $pgshift$ begin if not exists (select 1 from pg_constraint"
-            ~ " where conrelid = '" ~ relation ~ "'::regclass and conname = '"
-            ~ key.name ~ "') then alter table " ~ relation ~ " add constraint "
+            ~ " where conrelid = " ~ pgshift_literal(relation) ~ "::regclass"
+            ~ " and conname = " ~ pgshift_literal(key.name)
+            ~ ") then alter table " ~ relation ~ " add constraint "
             ~ adapter.quote(key.name) ~ " " ~ key.definition
             ~ "; end if; exception when unique_violation or not_null_violation"
             ~ " then null; end $pgshift$"
@@ -54,24 +56,27 @@
 {#- In the given schema, a key is added when both of its tables are tables
     there (not the build schema's views onto published tables, and not a
     table another build thread has not committed yet) and no constraint of
-    that name is on the child. The parents are locked first, in name order:
-    adding a foreign key locks its parent until the transaction ends, and
-    two models locking their shared parents in different orders would
-    deadlock. Orphans (and a parent whose key could not be added) leave
-    the key out. -#}
+    that name is on the child. The parents of the missing keys are locked
+    first, in one order (by name): adding a foreign key locks its parent
+    until the transaction ends, and two transactions locking shared parents
+    in different orders could deadlock. Orphans (and a parent whose key
+    could not be added) leave the key out. -#}
 {% macro pgshift_add_foreign_keys(schema, node) %}
     {%- set models = {} -%}
     {%- for other in pgshift_final_models() -%}
         {%- do models.update({other.name: other}) -%}
     {%- endfor -%}
     {%- set child = adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) -%}
-    {%- set parents = [] -%}
+    {%- set missing_by_parent = {} -%}
     {%- set adds = [] -%}
     {%- for key in node.meta.pgshift.get('foreign_keys', []) if key.to in models -%}
         {%- set parent = adapter.quote(schema) ~ '.'
             ~ adapter.quote(models[key.to].alias) -%}
-        {%- if parent != child and parent not in parents -%}
-            {%- do parents.append(parent) -%}
+        {%- set missing = "not exists (select 1 from pg_constraint where conrelid = "
+            ~ pgshift_literal(child) ~ "::regclass and conname = "
+            ~ pgshift_literal(key.name) ~ " and contype = 'f')" -%}
+        {%- if parent != child -%}
+            {%- do missing_by_parent.setdefault(parent, []).append(missing) -%}
         {%- endif -%}
         {%- set columns = [] -%}
         {%- for c in key.columns -%}
@@ -82,9 +87,7 @@
             {%- do to_columns.append(adapter.quote(c)) -%}
         {%- endfor -%}
         {%- do adds.append(
-            "if '" ~ parent ~ "' = any(locked) and not exists ("
-            ~ "select 1 from pg_constraint where conrelid = '" ~ child
-            ~ "'::regclass and conname = '" ~ key.name ~ "' and contype = 'f')"
+            "if " ~ pgshift_literal(parent) ~ " = any(locked) and " ~ missing
             ~ " then begin alter table " ~ child ~ " add constraint "
             ~ adapter.quote(key.name) ~ " foreign key (" ~ (columns | join(', '))
             ~ ") references " ~ parent ~ " (" ~ (to_columns | join(', ')) ~ ") "
@@ -93,18 +96,19 @@
         ) -%}
     {%- endfor -%}
     {%- set locks = [] -%}
-    {%- for parent in parents | sort -%}
+    {%- for parent in missing_by_parent | sort(case_sensitive=true) -%}
         {%- do locks.append(
-            "if " ~ pgshift_is_table_sql(parent) ~ " then lock table " ~ parent
-            ~ " in share row exclusive mode; locked := locked || '" ~ parent
-            ~ "'::text; end if;"
+            "if " ~ pgshift_is_table_sql(parent) ~ " and ("
+            ~ (missing_by_parent[parent] | join(' or ')) ~ ") then lock table "
+            ~ parent ~ " in share row exclusive mode; locked := locked || "
+            ~ pgshift_literal(parent) ~ "::text; end if;"
         ) -%}
     {%- endfor -%}
     {%- if adds -%}
         {{ return([
-            "do $pgshift$ declare locked text[] := array['" ~ child ~ "']; begin if "
-            ~ pgshift_is_table_sql(child) ~ " then " ~ (locks | join(' ')) ~ " "
-            ~ (adds | join(' ')) ~ " end if; end $pgshift$"
+            "do $pgshift$ declare locked text[] := array[" ~ pgshift_literal(child)
+            ~ "]; begin if " ~ pgshift_is_table_sql(child) ~ " then "
+            ~ (locks | join(' ')) ~ " " ~ (adds | join(' ')) ~ " end if; end $pgshift$"
         ]) }}
     {%- else -%}
         {{ return([]) }}
@@ -113,5 +117,10 @@
 
 {# SQL: whether a name is an ordinary or partitioned table right now. #}
 {% macro pgshift_is_table_sql(relation) -%}
-    exists (select 1 from pg_class where oid = to_regclass('{{ relation }}') and relkind in ('r', 'p'))
+    exists (select 1 from pg_class where oid = to_regclass({{ pgshift_literal(relation) }}) and relkind in ('r', 'p'))
+{%- endmacro %}
+
+{# SQL: a string literal. #}
+{% macro pgshift_literal(text) -%}
+    '{{ (text | string).replace("'", "''") }}'
 {%- endmacro %}

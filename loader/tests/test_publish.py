@@ -150,6 +150,13 @@ def test_a_failing_model_or_test_changes_no_final_table(
     assert "nothing published" in failed.stdout
     assert _final_state(target) == published
     assert _constraint_count(target, "bids", "p") == 0
+    # `dbt run` runs no test: the publish finds the key missing and undoes
+    # itself.
+    failed = run_cli(["dbt", "run"], "", target, state)
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "nothing published: the rows break" in failed.stdout
+    assert "bids.bids_pkey" in failed.stdout
+    assert _final_state(target) == published
 
     # A load from the unchanged source, and the build publishes the same tables.
     assert run_cli(["load"], source, target, state).returncode == 0
