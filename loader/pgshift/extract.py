@@ -23,10 +23,12 @@ range read while the current one is written out, in Arrow batches of about
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -302,12 +304,17 @@ def background_fingerprints(
         **source.connect_kwargs(), application_name="pgshift checksums"
     )
     conn.autocommit = True
+    stop = threading.Event()
 
     def run() -> dict[str, tuple[int, str]]:
+        figures = {}
         with conn.cursor() as cursor:
             for statement in snapshot.begin_statements():
                 cursor.execute(statement)
-            figures = {t.name: _fingerprint(cursor, t) for t in tables}
+            for table in tables:
+                if stop.is_set():
+                    raise RuntimeError("checksums stopped: the load ended early")
+                figures[table.name] = _fingerprint(cursor, table)
             cursor.execute("ROLLBACK")
         return figures
 
@@ -316,10 +323,14 @@ def background_fingerprints(
     try:
         yield future
     finally:
-        if not future.done():
-            conn.cancel()
-        pool.shutdown(wait=True)
-        conn.close()
+        stop.set()
+        try:
+            if not future.done():
+                with contextlib.suppress(psycopg2.Error):
+                    conn.cancel()
+            pool.shutdown(wait=True)
+        finally:
+            conn.close()
 
 
 def _batch_rows(row_bytes: float) -> int:

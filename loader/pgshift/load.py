@@ -237,10 +237,11 @@ def load(settings: Settings) -> LoadResult:
         LoadError: The load failed and another attempt would not help.
         ConfigError: The two servers' checksums could not be compared.
     """
-    check_same_hashes(settings)
     for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
         try:
             return _load_once(settings)
+        except ConfigError:
+            raise
         except Exception as exc:
             if any(isinstance(c, KeyboardInterrupt) for c in _causes(exc)):
                 raise KeyboardInterrupt from None
@@ -267,12 +268,20 @@ def check_same_hashes(settings: Settings) -> None:
             final tables' checksums could never equal the source's.
     """
     hashes = []
-    for url in (settings.source_required, settings.target):
+    for side, url in (
+        ("source", settings.source_required),
+        ("target", settings.target),
+    ):
         conn = psycopg2.connect(**url.connect_kwargs())
         try:
             with conn.cursor() as cursor:
                 cursor.execute(HASH_PROBE_SQL)
                 hashes.append(cursor.fetchone()[0])
+        except psycopg2.errors.UndefinedFunction:
+            raise ConfigError(
+                f"the {side} server has no hashtextextended(): pgshift needs "
+                "PostgreSQL 11 or later on both sides"
+            ) from None
         finally:
             conn.close()
     if hashes[0] != hashes[1]:
@@ -291,6 +300,7 @@ def _load_once(settings: Settings) -> LoadResult:
     _return_freed_memory()
     _configure_dlt()
     started = time.monotonic()
+    check_same_hashes(settings)
     with open_snapshot(settings.source_required) as snapshot:
         catalog = snapshot.read_catalog(settings.source_schema)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
