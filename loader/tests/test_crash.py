@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
 from pgshift.settings import PROJECT_DIR
 
 from migration import RUN_PY, cli_env, query, run_cli, seed_sample
@@ -221,6 +222,63 @@ def test_dropped_target_connections_are_retried(
     after = _raw_fingerprint(clean)
     assert after != before  # the source did change between the loads
     assert _raw_fingerprint(target) == after
+
+
+def test_target_crash_empties_raw_and_nothing_is_published(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # Raw tables are UNLOGGED: a crash of the target server empties them.
+    target_cluster = Cluster(tmp_path / "target", bin_dir=find_server_binaries())
+    target_cluster.init()
+    target_cluster.start(settings=FAST_TEST_SETTINGS)
+    try:
+        source, target = new_database(), target_cluster.create_database("app")
+        seed_sample(source, scale=1)
+        state = tmp_path / "state"
+        assert run_cli(["migrate"], source, target, state).returncode == 0
+        published = query(
+            target,
+            "select count(*), md5(string_agg(u::text, '|' order by u.id)) "
+            "from public.users u",
+        )
+        query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+        assert run_cli(["load"], source, target, state).returncode == 0
+        persistence = query(
+            target,
+            "select distinct c.relpersistence from pg_class c "
+            "join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'raw' "
+            "where c.relkind = 'r' and c.relname not like '\\_%%'",
+        )
+        assert persistence == [("u",)]
+
+        target_cluster.kill()
+        target_cluster.start(settings=FAST_TEST_SETTINGS)
+        assert query(target, 'select count(*) from raw."users"') == [(0,)]
+
+        built = run_cli(["dbt", "build"], "", target, state)
+        assert built.returncode == 1, built.stdout[-3000:]
+        assert "nothing published" in built.stdout
+        assert (
+            query(
+                target,
+                "select count(*), md5(string_agg(u::text, '|' order by u.id)) "
+                "from public.users u",
+            )
+            == published
+        )
+        verified = run_cli(["verify"], source, target, state)
+        assert verified.returncode == 1
+        report = (PROJECT_DIR / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+        assert "raw holds 0 rows" in report
+
+        # Loading again is the fix.
+        assert run_cli(["load"], source, target, state).returncode == 0
+        assert run_cli(["dbt", "build"], "", target, state).returncode == 0
+        assert query(target, "select last_name from public.users where id = 1") == [
+            ("changed since",)
+        ]
+    finally:
+        target_cluster.stop()
 
 
 @pytest.mark.parametrize(
