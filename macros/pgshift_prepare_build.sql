@@ -39,6 +39,11 @@
     {%- if existing is not none -%}
         {%- do adapter.drop_relation(existing) -%}
     {%- endif -%}
-    {%- do run_query('create view ' ~ view ~ ' as select * from ' ~ published) -%}
+    {%- do run_query(pgshift_view_sql(view, published)) -%}
     {%- do adapter.cache_added(view) -%}
 {% endmacro %}
+
+{# The statement that makes a build schema's view onto a published table. #}
+{% macro pgshift_view_sql(view, published) -%}
+    {{ return("create view " ~ view ~ " as select * from " ~ published) }}
+{%- endmacro %}

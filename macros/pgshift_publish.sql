@@ -35,8 +35,7 @@
         {%- do statements.append("drop table if exists " ~ final ~ " cascade") -%}
         {%- do statements.append(
             "alter table " ~ built ~ " set schema " ~ adapter.quote(final_schema)) -%}
-        {%- do statements.append(
-            "create view " ~ built ~ " as select * from " ~ final) -%}
+        {%- do statements.append(pgshift_view_sql(built, final)) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
     {%- do statements.append(pgshift_require_complete(final_schema, built_tables)) -%}
