@@ -26,10 +26,9 @@
     {%- set statements = [] -%}
     {%- for key in node.meta.pgshift.get('keys', []) -%}
         {%- do statements.append(
-            "do $pgshift$ begin if not exists (select 1 from pg_constraint"
-            ~ " where conrelid = " ~ pgshift_literal(relation) ~ "::regclass"
-            ~ " and conname = " ~ pgshift_literal(key.name)
-            ~ ") then alter table " ~ relation ~ " add constraint "
+            "do $pgshift$ begin if "
+            ~ pgshift_constraint_missing_sql(relation, key.name)
+            ~ " then alter table " ~ relation ~ " add constraint "
             ~ adapter.quote(key.name) ~ " " ~ key.definition
             ~ "; end if; exception when unique_violation or not_null_violation"
             ~ " then null; end $pgshift$"
@@ -62,19 +61,14 @@
     in different orders could deadlock. Orphans (and a parent whose key
     could not be added) leave the key out. -#}
 {% macro pgshift_add_foreign_keys(schema, node) %}
-    {%- set models = {} -%}
-    {%- for other in pgshift_final_models() -%}
-        {%- do models.update({other.name: other}) -%}
-    {%- endfor -%}
+    {%- set models = pgshift_final_models_by_name() -%}
     {%- set child = adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) -%}
     {%- set missing_by_parent = {} -%}
     {%- set adds = [] -%}
     {%- for key in node.meta.pgshift.get('foreign_keys', []) if key.to in models -%}
         {%- set parent = adapter.quote(schema) ~ '.'
             ~ adapter.quote(models[key.to].alias) -%}
-        {%- set missing = "not exists (select 1 from pg_constraint where conrelid = "
-            ~ pgshift_literal(child) ~ "::regclass and conname = "
-            ~ pgshift_literal(key.name) ~ " and contype = 'f')" -%}
+        {%- set missing = pgshift_constraint_missing_sql(child, key.name, 'f') -%}
         {%- if parent != child -%}
             {%- do missing_by_parent.setdefault(parent, []).append(missing) -%}
         {%- endif -%}
@@ -123,4 +117,10 @@
 {# SQL: a string literal. #}
 {% macro pgshift_literal(text) -%}
     '{{ (text | string).replace("'", "''") }}'
+{%- endmacro %}
+
+{# SQL: whether a table has no constraint of this name (and kind, if given). #}
+{% macro pgshift_constraint_missing_sql(relation, name, kind=none) -%}
+    not exists (select 1 from pg_constraint where conrelid = {{ pgshift_literal(relation) }}::regclass and conname = {{ pgshift_literal(name) }}
+    {%- if kind %} and contype = {{ pgshift_literal(kind) }}{% endif %})
 {%- endmacro %}

@@ -57,46 +57,37 @@
     {%- for node, built in built_tables -%}
         {%- do rebuilt.append(node.name) -%}
     {%- endfor -%}
-    {%- set aliases = {} -%}
-    {%- for node in pgshift_final_models() -%}
-        {%- do aliases.update({node.name: node.alias}) -%}
-    {%- endfor -%}
+    {%- set models = pgshift_final_models_by_name() -%}
     {%- set checks = [] -%}
-    {%- for node in pgshift_final_models() -%}
+    {%- for node in models.values() -%}
         {%- set table = adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) -%}
+        {#- (condition that it is missing, name) of each wanted object -#}
         {%- set wanted = [] -%}
         {%- if node.name in rebuilt -%}
             {%- for key in node.meta.pgshift.get('keys', []) -%}
-                {%- do wanted.append(
-                    "not exists (select 1 from pg_constraint where conrelid = "
-                    ~ pgshift_literal(table) ~ "::regclass and conname = "
-                    ~ pgshift_literal(key.name) ~ ")"
-                ) -%}
-                {%- do wanted.append(node.alias ~ "." ~ key.name) -%}
+                {%- do wanted.append((
+                    pgshift_constraint_missing_sql(table, key.name),
+                    node.alias ~ "." ~ key.name)) -%}
             {%- endfor -%}
             {%- for index in node.meta.pgshift.get('indexes', []) -%}
-                {%- do wanted.append(
+                {%- do wanted.append((
                     "to_regclass(" ~ pgshift_literal(adapter.quote(schema) ~ '.'
-                    ~ adapter.quote(index.name)) ~ ") is null"
-                ) -%}
-                {%- do wanted.append(node.alias ~ "." ~ index.name) -%}
+                        ~ adapter.quote(index.name)) ~ ") is null",
+                    node.alias ~ "." ~ index.name)) -%}
             {%- endfor -%}
         {%- endif -%}
         {%- for key in node.meta.pgshift.get('foreign_keys', [])
-                if key.to in aliases and (node.name in rebuilt or key.to in rebuilt) -%}
-            {%- do wanted.append(
+                if key.to in models and (node.name in rebuilt or key.to in rebuilt) -%}
+            {%- do wanted.append((
                 pgshift_is_table_sql(adapter.quote(schema) ~ '.'
-                    ~ adapter.quote(aliases[key.to]))
-                ~ " and not exists (select 1 from pg_constraint where conrelid = "
-                ~ pgshift_literal(table) ~ "::regclass and conname = "
-                ~ pgshift_literal(key.name) ~ ")"
-            ) -%}
-            {%- do wanted.append(node.alias ~ "." ~ key.name) -%}
+                    ~ adapter.quote(models[key.to].alias))
+                    ~ " and " ~ pgshift_constraint_missing_sql(table, key.name),
+                node.alias ~ "." ~ key.name)) -%}
         {%- endfor -%}
-        {%- for i in range(0, wanted | length, 2) -%}
+        {%- for condition, name in wanted -%}
             {%- do checks.append(
-                "if " ~ pgshift_is_table_sql(table) ~ " and " ~ wanted[i]
-                ~ " then missing := missing || " ~ pgshift_literal(wanted[i + 1])
+                "if " ~ pgshift_is_table_sql(table) ~ " and " ~ condition
+                ~ " then missing := missing || " ~ pgshift_literal(name)
                 ~ "::text; end if;"
             ) -%}
         {%- endfor -%}

@@ -27,6 +27,15 @@
     {{ return(nodes) }}
 {%- endmacro %}
 
+{# The final models by name. #}
+{% macro pgshift_final_models_by_name() -%}
+    {%- set models = {} -%}
+    {%- for node in pgshift_final_models() -%}
+        {%- do models.update({node.name: node}) -%}
+    {%- endfor -%}
+    {{ return(models) }}
+{%- endmacro %}
+
 {# The final tables in the build schema: (node, relation) of each. #}
 {#- During a build these are the tables the run rebuilt; the other models
     are views there onto their published tables, or absent. -#}
