@@ -53,6 +53,7 @@ from psycopg2 import sql  # noqa: E402
 from pgshift.cluster import Cluster, find_server_binaries  # noqa: E402
 from pgshift.naming import to_snake  # noqa: E402
 from pgshift.sample.seed import BASE_COUNTS, create_schema, seed  # noqa: E402
+from pgshift.sample.wide import wide_table_sql  # noqa: E402
 
 PRESETS = {"1m": 1_000_000, "10m": 10_000_000, "30m": 30_000_000}
 ROWS_PER_SCALE = sum(BASE_COUNTS.values())
@@ -60,22 +61,6 @@ ROWS_PER_SCALE = sum(BASE_COUNTS.values())
 WIDE_MB = 5
 """Megabytes of text, and of bytea, in every row of the --wide table."""
 
-WIDE_TABLE = """
-create table "wideRows" (
-    id bigint primary key,
-    body text,
-    "blobValue" bytea,
-    note varchar(40)
-);
-create temporary table block as
-    select string_agg(md5(random()::text), '') as hex
-    from generate_series(1, {megabytes} * 32768);
-insert into "wideRows"
-    select i, i || ' ' || substr(hex, 17), decode(md5(i::text) || hex || hex, 'hex'),
-        'row ' || i
-    from generate_series(1, {rows}) as i, block;
-"""
-"""Random hex, which TOAST cannot compress: every row holds its full size."""
 
 SERVER_SETTINGS = {
     "shared_buffers": "1GB",
@@ -181,7 +166,7 @@ def seed_wide(cluster: Cluster, rows: int) -> tuple[str, int]:
         cluster.create_database(name)
         started = time.monotonic()
         with psycopg2.connect(url) as conn, conn.cursor() as cursor:
-            cursor.execute(WIDE_TABLE.format(rows=rows, megabytes=WIDE_MB))
+            cursor.execute(wide_table_sql(rows, WIDE_MB))
         conn.close()
         cluster.execute("vacuum analyze", dbname=name)
         print(f"seeded {rows} wide rows in {time.monotonic() - started:.0f} s")

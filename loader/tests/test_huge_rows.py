@@ -25,6 +25,7 @@ from pgshift.extract import (
     open_snapshot,
     range_condition,
 )
+from pgshift.sample.wide import wide_table_sql
 from pgshift.settings import PROJECT_DIR, DatabaseUrl
 
 from migration import cli_env, query
@@ -37,29 +38,6 @@ MEGABYTES = 4
 
 TEXT_BYTES = ROWS * MEGABYTES * 2**20 * 3
 """The table's size as text: the text value, the bytea twice over (hex)."""
-
-WIDE_TABLE = """
-create table "wideRows" (
-    id bigint primary key,
-    body text,
-    "blobValue" bytea,
-    note varchar(40)
-);
-create temporary table block as
-    select string_agg(md5(random()::text), '') as hex
-    from generate_series(1, {megabytes} * 32768);
-insert into "wideRows" values
-    ({rows} + 1, '', '\\x', ''),
-    ({rows} + 2, null, null, null);
-insert into "wideRows"
-    select i, i || E' \\t\\\\N\\r\\n' || substr(hex, 17),
-        decode(md5(i::text) || hex || hex, 'hex') || '\\x00ff'::bytea,
-        'row ' || i
-    from generate_series(1, {rows}) as i, block;
-"""
-"""Random hex (incompressible, so TOAST stores it at full size), each row
-different, with a tab, \\N, CR and LF in the text and a NUL byte in the bytea;
-one row of '' values next to one of NULLs."""
 
 NARROW_TABLE = """
 create table narrow (id int primary key, label text);
@@ -78,7 +56,7 @@ def wide_source(pg_cluster) -> str:  # noqa: ANN001
     conn = psycopg2.connect(url)
     try:
         with conn, conn.cursor() as cursor:
-            cursor.execute(WIDE_TABLE.format(rows=ROWS, megabytes=MEGABYTES))
+            cursor.execute(wide_table_sql(ROWS, MEGABYTES, awkward=True))
             cursor.execute(NARROW_TABLE)
     finally:
         conn.close()
