@@ -6,12 +6,10 @@ and the next step. The password is never part of it.
 
 So does a connection pooler in transaction mode (PgBouncer's
 ``pool_mode = transaction``, Neon's ``-pooler`` endpoints): it hands each
-transaction whichever server session is free, and the load needs one
-session per connection. Measured with PgBouncer 1.18: ConnectorX's prepared
-statements vanish on the source side (``prepared statement "s1" does not
-exist`` once the pooler switches server sessions), and on the target side
-PgBouncer refuses the ``options`` startup parameter through which dlt sets
-its ``search_path``.
+transaction whichever server session is free, and pgshift relies on each
+connection keeping one session. Measured with PgBouncer 1.18: on the target
+side PgBouncer refuses the ``options`` startup parameter through which dlt
+sets its ``search_path``.
 """
 
 from __future__ import annotations
@@ -196,8 +194,8 @@ def pooler_message(url: DatabaseUrl) -> str:
     return (
         f"cannot use the {url.describe()}: it goes through a connection pooler "
         "in transaction mode (one connection was served by several server "
-        "sessions), which the load does not survive: ConnectorX's prepared "
-        "statements vanish between transactions and dlt's search_path startup "
-        f"option is refused. Next: point {variable} at the direct endpoint "
+        "sessions), which pgshift does not support: it relies on each "
+        "connection keeping one server session, and PgBouncer refuses dlt's "
+        f"search_path startup option. Next: point {variable} at the direct endpoint "
         f"({direct})."
     )

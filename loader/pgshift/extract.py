@@ -12,13 +12,14 @@ unbounded numerics, arrays with NULL elements, JSON ``null``, intervals and
 bytea all survive, and the staging views cast each value back to its exact
 source type. dlt's typed path was measured to lose several of these.
 
-Memory stays bounded whatever the size of a table or of its rows. ConnectorX
-queues the Arrow batches of a query without limit, as fast as the source
-sends them, so no query may ask for much: each table is read in ctid ranges
-of at most about ``CHUNK_BYTES`` of text (a handful of rows when rows are
-megabytes each), each range one query inside the same snapshot, the next
-range read while the current one is written out, in Arrow batches of about
-``BATCH_BYTES``.
+Each table is copied out in ctid ranges of about ``CHUNK_BYTES`` of text
+(a handful of rows when rows are megabytes each), each range one
+``COPY (select col::text ...) TO STDOUT`` in CSV inside the snapshot,
+written straight to a file that dlt imports as a load file of the table's
+raw table (``pgshift.destination`` copies it in). No value passes through
+Python objects, so memory stays flat whatever the size of a table or of its
+rows; the files take as much disk as the text of the tables, until each is
+loaded and deleted.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ import contextlib
 import itertools
 import logging
 import math
+import queue
 import re
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -40,6 +44,7 @@ from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_catalog
 from pgshift.checksum import checksum_sql
+from pgshift.destination import COPY_OPTIONS
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
@@ -53,22 +58,23 @@ SESSION_SETTINGS = {
 }
 """Session settings under which every type's text output is unambiguous."""
 
-BATCH_BYTES = 16 * 2**20
-"""Text bytes per Arrow batch (and per row group of the load files)."""
-
 CHUNK_BYTES = 64 * 2**20
-"""Text bytes per query: what ConnectorX may hold before dlt writes it out."""
+"""Text bytes per range: one COPY, one load file."""
 
-MAX_BATCH_ROWS = 100_000
-"""Rows per Arrow batch of a narrow table; more only adds per-batch memory."""
+COPY_WORKERS = 2
+"""Ranges copied out of the source at the same time."""
+
+WRITE_BUFFER_BYTES = 2**20
+"""Bytes buffered before each write to a load file."""
 
 HEAP_TO_TEXT = 1.5
 """Text bytes per heap byte, for a table whose values are all in its heap
 (about 1 for the sample's tables; text forms of numbers and timestamps are
 longer than their binary forms, tuple headers are not copied)."""
 
-SPLIT_BYTES = 2 * BATCH_BYTES
-"""Text bytes from which a table is read in two ranges at least."""
+SPLIT_BYTES = 32 * 2**20
+"""Text bytes from which a table is read in two ranges at least, so that
+two source backends copy it and two target backends load it."""
 
 TID_RANGE_SCAN_VERSION = 140000
 """PostgreSQL reads a ctid range without a full scan from version 14 on."""
@@ -79,16 +85,14 @@ _CTID = re.compile(r"\(\d+,\d+\)")
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """How one table is read: batch size and the ctid ranges, one query each.
+    """How one table is read: the ctid ranges, one COPY each.
 
     Attributes:
-        batch_rows: Rows per Arrow batch.
         starts: The ctid where each range after the first starts; the first
             range starts at the beginning of the table, the last one runs to
             its end (rows appended after the estimate are read too).
     """
 
-    batch_rows: int
     starts: tuple[str, ...] = ()
 
     def ranges(self) -> list[tuple[str | None, str | None]]:
@@ -180,9 +184,7 @@ class Snapshot:
         """Read the source catalog as the snapshot sees it."""
         return read_catalog(self.cursor, schema)
 
-    def read_plan(
-        self, table: Table, rows: int, chunk_bytes: int = CHUNK_BYTES
-    ) -> ReadPlan:
+    def read_plan(self, table: Table, chunk_bytes: int = CHUNK_BYTES) -> ReadPlan:
         """Split a table into ctid ranges of about ``chunk_bytes`` of text.
 
         A table whose values all sit in its heap is split into equal block
@@ -194,7 +196,6 @@ class Snapshot:
 
         Args:
             table: The table.
-            rows: Its row count inside the snapshot.
             chunk_bytes: Text bytes per range.
 
         Returns:
@@ -211,7 +212,6 @@ class Snapshot:
             ).format(sql.Literal(relation.as_string(self.cursor)))
         )
         heap_bytes, toast_bytes, block_size, version = self.cursor.fetchone()
-        rows = max(rows, 1)
         width = _width_sql(table)
         if toast_bytes == 0:
             text_bytes = heap_bytes * HEAP_TO_TEXT
@@ -220,17 +220,16 @@ class Snapshot:
                 sql.SQL("select coalesce(sum({}), 0) from {}").format(width, relation)
             )
             text_bytes = float(self.cursor.fetchone()[0])
-        batch_rows = _batch_rows(text_bytes / rows)
         if text_bytes >= SPLIT_BYTES:
             # Two ranges at least, so that two backends read the table.
             chunk_bytes = min(chunk_bytes, math.ceil(text_bytes / 2))
         if text_bytes <= chunk_bytes or version < TID_RANGE_SCAN_VERSION:
-            return ReadPlan(batch_rows)
+            return ReadPlan()
         if toast_bytes == 0:
             blocks = heap_bytes // block_size
             step = math.ceil(blocks / math.ceil(text_bytes / chunk_bytes))
             starts = range(step, blocks, step)
-            return ReadPlan(batch_rows, tuple(f"({b},0)" for b in starts))
+            return ReadPlan(tuple(f"({b},0)" for b in starts))
         self.cursor.execute(
             sql.SQL(
                 "select distinct on (chunk) at::text as start from ("
@@ -240,7 +239,7 @@ class Snapshot:
                 ") chunks where chunk > 0 order by chunk, at"
             ).format(sql.Literal(chunk_bytes), width, relation)
         )
-        return ReadPlan(batch_rows, tuple(r[0] for r in self.cursor.fetchall()))
+        return ReadPlan(tuple(r[0] for r in self.cursor.fetchall()))
 
 
 @contextmanager
@@ -333,139 +332,188 @@ def background_fingerprints(
             conn.close()
 
 
-def _batch_rows(row_bytes: float) -> int:
-    """Rows per Arrow batch for rows of about this many text bytes."""
-    return max(1, min(MAX_BATCH_ROWS, int(BATCH_BYTES / max(row_bytes, 1.0))))
+class SourceCopier:
+    """Copies ranges of source tables into CSV files, inside the snapshot.
 
-
-def text_select(query: Any, table: Any) -> Any:
-    """Rewrite dlt's table query to read every column as its text output.
-
-    Args:
-        query: The SQLAlchemy select dlt built for the table.
-        table: The reflected SQLAlchemy table.
-
-    Returns:
-        A select of ``CAST(col AS TEXT) AS col`` for every column, in order.
+    ``workers`` connections join the snapshot once and stay in it; each
+    range is one ``COPY (select col::text ...) TO STDOUT`` into a file of
+    its own, ``workers`` ranges at a time, whatever table they belong to.
+    Leaving the block cancels the copies in progress and removes the files
+    nobody took.
     """
-    import sqlalchemy as sa
 
-    columns = [sa.cast(col, sa.Text).label(col.name) for col in table.columns]
-    return sa.select(*columns).select_from(table)
+    def __init__(
+        self,
+        source: DatabaseUrl,
+        snapshot: Snapshot,
+        directory: Path,
+        workers: int = COPY_WORKERS,
+    ) -> None:
+        """Prepare a copier; entering it opens the connections.
+
+        Args:
+            source: The source database.
+            snapshot: The exported snapshot every copy joins.
+            directory: Where the files are written (on the filesystem of
+                dlt's pipeline directory, so that dlt imports them by a hard
+                link).
+            workers: Copies at a time.
+        """
+        self._source = source
+        self._snapshot = snapshot
+        self._directory = directory
+        self._workers = workers
+        self._connections: queue.Queue[Any] = queue.Queue()
+        self._opened: list[Any] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._files = itertools.count(1)
+
+    def __enter__(self) -> SourceCopier:
+        """Open the connections, each in the snapshot, and the workers."""
+        self._directory.mkdir(parents=True, exist_ok=True)
+        try:
+            for _ in range(self._workers):
+                conn = psycopg2.connect(
+                    **self._source.connect_kwargs(), application_name="pgshift copy"
+                )
+                self._opened.append(conn)
+                conn.autocommit = True
+                with conn.cursor() as cursor:
+                    for statement in self._snapshot.begin_statements():
+                        cursor.execute(statement)
+                self._connections.put(conn)
+        except BaseException:
+            self._close()
+            raise
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._workers, thread_name_prefix="pgshift-copy"
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Cancel what is still running, close everything, remove the files."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for conn in self._opened:
+                with contextlib.suppress(psycopg2.Error):
+                    conn.cancel()
+            self._pool.shutdown(wait=True)
+        for conn in self._opened:
+            conn.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+    def submit(self, table: Table, plan: ReadPlan) -> list[Future[tuple[Path, int]]]:
+        """Queue the copy of every range of a table.
+
+        Returns:
+            Per range, in order, the future of (file, rows in it).
+        """
+        assert self._pool is not None, "use the copier as a context manager"
+        return [
+            self._pool.submit(self._copy, table, low, high)
+            for low, high in plan.ranges()
+        ]
+
+    def _copy(
+        self, table: Table, low: str | None, high: str | None
+    ) -> tuple[Path, int]:
+        path = self._directory / f"{next(self._files):06d}.csv"
+        conn = self._connections.get()
+        try:
+            with (
+                conn.cursor() as cursor,
+                path.open("wb", buffering=WRITE_BUFFER_BYTES) as out,
+            ):
+                cursor.copy_expert(copy_out_sql(table, low, high), out)
+                rows = cursor.rowcount
+        finally:
+            self._connections.put(conn)
+        return path, rows
 
 
-def text_columns(table: Any) -> Any:
-    """Declare every reflected column as nullable text, as it lands in raw."""
-    import sqlalchemy as sa
+def copy_out_sql(
+    table: Table, low: str | None = None, high: str | None = None
+) -> sql.Composed:
+    """The COPY that writes one ctid range of a table as CSV of text values.
 
-    for col in table.columns:
-        col.type = sa.Text()
-        col.nullable = True
-    return table
-
-
-class SourceReadError(RuntimeError):
-    """ConnectorX failed to read a range of a source table."""
-
-
-def _range_loader(plans: dict[str, ReadPlan]) -> type:
-    """A dlt ConnectorX table loader that reads each table range by range.
-
-    Every range is one ConnectorX query inside the snapshot. ConnectorX
-    streams a query's batches from a thread of its own as soon as the query
-    is opened, so while one range is written out the next one is already
-    being read: two source backends work at once, and at most two ranges
-    are in memory.
+    Every column is read as ``col::text`` under the snapshot's session
+    settings, with a header of the source's column names.
     """
-    import sqlalchemy as sa
-    from dlt.sources.sql_database.helpers import ConnectorXTableLoader
+    query = sql.SQL("select {} from {}").format(
+        sql.SQL(", ").join(
+            sql.SQL("{0}::text as {0}").format(sql.Identifier(c.name))
+            for c in table.columns
+        ),
+        sql.Identifier(table.schema, table.name),
+    )
+    condition = range_condition(low, high)
+    if condition is not None:
+        query = sql.SQL("{} where {}").format(query, sql.SQL(condition))
+    return sql.SQL("copy ({}) to stdout with ({}, HEADER true)").format(
+        query, sql.SQL(COPY_OPTIONS)
+    )
 
-    class RangeLoader(ConnectorXTableLoader):  # type: ignore[misc]
-        def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Any:
-            import connectorx as cx
-            import pyarrow as pa
 
-            plan = plans[self.table.name]
-            kwargs = {
-                "protocol": "binary",
-                **(backend_kwargs or {}),
-                "return_type": "arrow_stream",
-                "batch_size": plan.batch_rows,
-            }
-            conn = kwargs.pop("conn")
+def _import_files(copies: list[Future[tuple[Path, int]]]) -> Iterator[Any]:
+    """Hand each copied range's file to dlt as a CSV load file, in order."""
+    import dlt
 
-            def open_range(low: str | None, high: str | None) -> Any:
-                query = self.make_query()
-                condition = range_condition(low, high)
-                if condition is not None:
-                    query = query.where(sa.text(condition))
-                return cx.read_sql(conn, self.compile_query(query), **kwargs)
-
-            ranges = iter(plan.ranges())
-            try:
-                reading = [open_range(*r) for r in itertools.islice(ranges, 2)]
-                while reading:
-                    for batch in reading.pop(0):
-                        # ConnectorX ends a query whose rows fill its last
-                        # batch with an empty one; alone in a load file,
-                        # dlt's copy of that file would fail.
-                        if batch.num_rows:
-                            yield pa.Table.from_batches([batch])
-                    reading += [open_range(*r) for r in itertools.islice(ranges, 1)]
-            except BaseException as exc:
-                # ConnectorX reports a failed read (a dropped connection
-                # too) as a Rust panic, which is no Exception: neither dlt
-                # nor the load's retry would see it.
-                if type(exc).__name__ == "PanicException":
-                    raise SourceReadError(str(exc)) from None
-                raise
-
-    return RangeLoader
+    for copy in copies:
+        path, count = copy.result()
+        if count:
+            yield dlt.mark.with_file_import(str(path), "csv", count)
+        # dlt took the file by a hard link (or a copy) of its own.
+        path.unlink(missing_ok=True)
 
 
 def snapshot_source(
-    source: DatabaseUrl,
-    schema: str,
     tables: Sequence[Table],
     snapshot: Snapshot,
-    rows: dict[str, int],
+    copier: SourceCopier,
 ) -> Any:
     """Build the dlt source that reads the given tables inside the snapshot.
 
+    Every range of every table is queued on the copier at once, so its
+    workers go from one table to the next while dlt takes the files in
+    table order; each file is handed to dlt as a CSV load file of its table
+    (``dlt.mark.with_file_import``), whose raw table has one nullable text
+    column per source column.
+
     Args:
-        source: The source database.
-        schema: The source schema.
         tables: The tables to read.
-        snapshot: The exported snapshot every read joins.
-        rows: Table name to its row count inside the snapshot.
+        snapshot: The exported snapshot.
+        copier: The open copier.
 
     Returns:
         A dlt source with one resource per table.
     """
-    from dlt.sources.sql_database import sql_database
+    import dlt
 
-    plans = {t.name: snapshot.read_plan(t, rows[t.name]) for t in tables}
-    for name, plan in plans.items():
-        logger.info(
-            "%s: %d range(s), %d rows per batch",
-            name,
-            len(plan.starts) + 1,
-            plan.batch_rows,
+    resources = []
+    for table in tables:
+        plan = snapshot.read_plan(table)
+        logger.info("%s: %d range(s)", table.name, len(plan.starts) + 1)
+        copies = copier.submit(table, plan)
+
+        resources.append(
+            dlt.resource(
+                _import_files(copies),
+                name=table.name,
+                table_name=table.name,
+                write_disposition="replace",
+                file_format="csv",
+                columns={
+                    c.name: {"data_type": "text", "nullable": True}
+                    for c in table.columns
+                },
+            )
         )
-    return sql_database(
-        source.url("postgresql+psycopg2"),
-        schema=schema,
-        table_names=[t.name for t in tables],
-        backend="connectorx",
-        reflection_level="minimal",
-        defer_table_reflect=False,
-        query_adapter_callback=text_select,
-        table_adapter_callback=text_columns,
-        chunk_size=MAX_BATCH_ROWS,
-        table_loader_class=_range_loader(plans),
-        backend_kwargs={
-            "conn": source.url(),
-            "return_type": "arrow_stream",
-            "pre_execution_query": snapshot.begin_statements(),
-        },
-    )
+
+    @dlt.source(name="source", max_table_nesting=0)
+    def source() -> Any:
+        return resources
+
+    return source()

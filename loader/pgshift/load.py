@@ -1,9 +1,10 @@
 """The load: every selected source table into the target's raw schema.
 
 ``load()`` exports one source snapshot, counts each table inside it, runs the
-dlt pipeline (ConnectorX Arrow batches, Parquet load files copied in by ADBC,
-which keeps '' and NULL apart where dlt's CSV path does not), and writes the
-load manifest (``raw._pgshift_manifest``): per table the row count and content
+dlt pipeline (each table range copied out of the snapshot as CSV into a load
+file, imported by dlt and copied into the target by
+``pgshift.destination``, which keeps '' and NULL apart where dlt's own CSV
+job does not), and writes the load manifest (``raw._pgshift_manifest``): per table the row count and content
 checksum the snapshot saw, with the snapshot id and time. Raw tables keep the source's
 table and column names exactly (dlt's ``direct`` naming) and hold every value
 as text.
@@ -11,7 +12,6 @@ as text.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import re
 import sys
@@ -26,8 +26,10 @@ from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_not_migrated
 from pgshift.checksum import HASH_PROBE_SQL
+from pgshift.destination import raw_postgres
 from pgshift.extract import (
     Snapshot,
+    SourceCopier,
     background_fingerprints,
     open_snapshot,
     snapshot_source,
@@ -39,14 +41,8 @@ logger = logging.getLogger(__name__)
 PIPELINE_NAME = "pgshift"
 MANIFEST_TABLE = "_pgshift_manifest"
 NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
-LOAD_FILE_BYTES = 16 * 2**20
-"""Bytes per Parquet load file (its Arrow form in memory is 2-4 times more)."""
 LOAD_WORKERS = 2
 """Load files copied into the target at the same time."""
-M_MMAP_THRESHOLD = -3
-"""glibc's mallopt() parameter for the mmap threshold."""
-MMAP_THRESHOLD = 2**20
-"""Allocations from this size on get their own mapping, returned when freed."""
 RETRY_DELAYS = (2.0, 8.0)
 """Seconds to wait before the second and the third (last) attempt of a load."""
 
@@ -94,49 +90,16 @@ class LoadResult:
     catalog: Catalog = field(repr=False)
 
 
-def _return_freed_memory() -> None:
-    """Make the allocators give freed memory back to the system at once.
-
-    Arrow batches of megabytes are allocated and freed all the time. glibc's
-    malloc raises its mmap threshold after each large free and then keeps
-    such blocks in its heaps, and Arrow's default pool (mimalloc) keeps
-    freed pages too; either way the process's RSS drifts up to several
-    times what it holds. With a fixed threshold of ``MMAP_THRESHOLD`` and
-    Arrow on the system allocator, every large buffer is unmapped when freed.
-    """
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to tune
-        return
-    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
 def _configure_dlt() -> None:
     """Set the dlt options that keep names and values exact and loads lean."""
     import dlt
 
     # Keep identifiers byte for byte: the renaming belongs to dbt.
     dlt.config["schema.naming"] = "direct"
-    # Load files are written once and read once, locally: skip gzip.
-    dlt.config["data_writer.disable_compression"] = True
     # Load files hold source data: delete each one once it is in the target.
     dlt.config["load.delete_completed_jobs"] = True
-    # Raw tables take exactly the columns of the source, nothing else.
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = False
-    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
-    # Bounded memory, whatever the size of a table or of its rows:
-    # one table at a time (round robin would open every table's ConnectorX
-    # stream at once, each queueing batches without limit) ...
+    # Tables in order: their files are copied out of the source in that order.
     dlt.config["extract.next_item_mode"] = "fifo"
-    # ... every Arrow batch (sized in bytes by the extract) written out as
-    # its own row group at once, not gathered by row count ...
-    dlt.config["data_writer.buffer_max_items"] = 1
-    # ... and load files of bounded size, few copied at a time: dlt's ADBC
-    # copy holds a whole load file in memory.
-    dlt.config["data_writer.file_max_bytes"] = LOAD_FILE_BYTES
     dlt.config["load.workers"] = LOAD_WORKERS
 
 
@@ -158,7 +121,7 @@ def _pipeline(settings: Settings) -> Any:
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(settings.state_dir / "pipelines"),
-        destination=dlt.destinations.postgres(credentials=credentials),
+        destination=raw_postgres(credentials=credentials, destination_name="postgres"),
         dataset_name=settings.raw_schema,
         progress=progress,
     )
@@ -297,7 +260,6 @@ def _load_once(settings: Settings) -> LoadResult:
 
     That package belongs to an older snapshot: every table is read again.
     """
-    _return_freed_memory()
     _configure_dlt()
     started = time.monotonic()
     check_same_hashes(settings)
@@ -317,16 +279,12 @@ def _load_once(settings: Settings) -> LoadResult:
             settings.source_required, snapshot, tables
         ) as fingerprinting:
             if with_rows:
-                source = snapshot_source(
+                with SourceCopier(
                     settings.source_required,
-                    settings.source_schema,
-                    with_rows,
                     snapshot,
-                    counts,
-                )
-                pipeline.extract(
-                    source, write_disposition="replace", loader_file_format="parquet"
-                )
+                    settings.state_dir / "copies",
+                ) as copier:
+                    pipeline.extract(snapshot_source(with_rows, snapshot, copier))
                 pipeline.normalize()
                 # The raw tables exist from here on: make them unlogged before
                 # any row goes in.

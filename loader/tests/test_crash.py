@@ -91,7 +91,7 @@ def test_interrupted_load_then_rerun_equals_a_clean_run(
     if point == "extract":
         # dlt is writing extracted files; nothing of this run is loaded yet.
         extracted = state / "pipelines" / "pgshift" / "normalize"
-        _wait_for(lambda: any(extracted.rglob("*.parquet")), process)
+        _wait_for(lambda: any(extracted.rglob("*.csv")), process)
     else:
         # This run has replaced some raw tables and not yet others.
         _wait_for(
@@ -138,7 +138,7 @@ def test_dropped_source_connections_are_retried_from_a_new_snapshot(
     seed_sample(source, scale=300)
     process = _start_load(source, target, tmp_path / "state")
     extracted = tmp_path / "state" / "pipelines" / "pgshift" / "normalize"
-    _wait_for(lambda: any(extracted.rglob("*.parquet")), process)
+    _wait_for(lambda: any(extracted.rglob("*.csv")), process)
     # What a failover or a server restart does to every open session,
     # the one holding the exported snapshot included.
     dropped = query(

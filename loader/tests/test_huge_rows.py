@@ -135,7 +135,7 @@ def _per_range(
         catalog = snapshot.read_catalog("public")
         snapshot.cursor.execute(select.format(relation, sql.SQL("true")))
         whole = snapshot.cursor.fetchone()
-        plan = snapshot.read_plan(catalog.tables[table], whole[0], chunk_bytes)
+        plan = snapshot.read_plan(catalog.tables[table], chunk_bytes)
         ranges = []
         for low, high in plan.ranges():
             condition = range_condition(low, high) or "true"

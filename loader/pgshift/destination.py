@@ -1,0 +1,99 @@
+"""dlt's PostgreSQL destination, with CSV load files copied in exactly.
+
+The extract writes each range of a source table as a CSV file with
+PostgreSQL's own ``COPY ... TO STDOUT (FORMAT csv, HEADER)``: a NULL is an
+unquoted empty field, an empty string a quoted one (``""``). dlt's own CSV
+job copies with ``FORCE_NULL`` on every nullable column, which turns both
+into NULL, and splits the header line on commas. ``RawCsvCopyJob`` copies
+the file as written, with the column list from a properly parsed header,
+so the target's ``COPY ... FROM STDIN (FORMAT csv)`` reads back exactly the
+values the source wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import IO, Any
+
+from dlt.common.destination.client import HasFollowupJobs, LoadJob, RunnableLoadJob
+from dlt.common.storages.load_storage import ParsedLoadJobFileName
+from dlt.destinations import postgres
+from dlt.destinations.impl.postgres.postgres import PostgresClient
+from psycopg2 import sql
+
+COPY_BUFFER_BYTES = 2**20
+"""Bytes handed to the server per COPY message."""
+
+COPY_OPTIONS = "FORMAT csv, ENCODING 'UTF8'"
+"""The CSV dialect of the load files, the same on both ends."""
+
+
+def read_csv_header(handle: IO[bytes]) -> list[str]:
+    """Read the header record of a CSV file, leaving the file at the first row.
+
+    A quoted column name may hold commas, quotes and line breaks; a record
+    is complete once its quotes are balanced (inner ones are doubled).
+
+    Args:
+        handle: The file, at its start.
+
+    Returns:
+        The column names.
+
+    Raises:
+        ValueError: The file ends inside its header.
+    """
+    record = b""
+    while True:
+        line = handle.readline()
+        if not line:
+            raise ValueError("the load file ends inside its header")
+        record += line
+        if record.count(b'"') % 2 == 0:
+            break
+    return next(csv.reader(io.StringIO(record.decode("utf-8"), newline="")))
+
+
+class RawCsvCopyJob(RunnableLoadJob, HasFollowupJobs):  # type: ignore[misc]
+    """Copy one CSV load file into its raw table, NULL and '' kept apart."""
+
+    _job_client: PostgresClient
+
+    def run(self) -> None:
+        """Copy the file's rows in one transaction."""
+        sql_client = self._job_client.sql_client
+        table = sql.SQL(sql_client.make_qualified_table_name(self.load_table_name))
+        with open(self._file_path, "rb") as handle:
+            columns = read_csv_header(handle)
+            statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
+                table,
+                sql.SQL(", ").join(sql.Identifier(name) for name in columns),
+                sql.SQL(COPY_OPTIONS),
+            )
+            with (
+                sql_client.begin_transaction(),
+                sql_client.native_connection.cursor() as cursor,
+            ):
+                cursor.copy_expert(statement, handle, size=COPY_BUFFER_BYTES)
+
+
+class RawClient(PostgresClient):  # type: ignore[misc]
+    """dlt's PostgreSQL client, with CSV files copied by ``RawCsvCopyJob``."""
+
+    def create_load_job(
+        self, table: Any, file_path: str, load_id: str, restore: bool = False
+    ) -> LoadJob:
+        """Return the exact CSV job for CSV files, dlt's own job otherwise."""
+        if ParsedLoadJobFileName.parse(file_path).file_format == "csv":
+            return RawCsvCopyJob(file_path)
+        return super().create_load_job(table, file_path, load_id, restore)
+
+
+class raw_postgres(postgres):  # type: ignore[misc]  # noqa: N801 (dlt's naming)
+    """dlt's ``postgres`` destination factory, loading CSV with ``RawClient``."""
+
+    @property
+    def client_class(self) -> type[RawClient]:
+        """The job client the pipeline loads with."""
+        return RawClient
