@@ -22,11 +22,10 @@ from dlt.destinations import postgres
 from dlt.destinations.impl.postgres.postgres import PostgresClient
 from psycopg2 import sql
 
+from pgshift.extract import COPY_OPTIONS
+
 COPY_BUFFER_BYTES = 2**20
 """Bytes handed to the server per COPY message."""
-
-COPY_OPTIONS = "FORMAT csv, ENCODING 'UTF8'"
-"""The CSV dialect of the load files, the same on both ends."""
 
 
 def read_csv_header(handle: IO[bytes]) -> list[str]:

@@ -44,7 +44,6 @@ from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_catalog
 from pgshift.checksum import checksum_sql
-from pgshift.destination import COPY_OPTIONS
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
@@ -60,6 +59,10 @@ SESSION_SETTINGS = {
 
 CHUNK_BYTES = 64 * 2**20
 """Text bytes per range: one COPY, one load file."""
+
+COPY_OPTIONS = "FORMAT csv, ENCODING 'UTF8'"
+"""The CSV dialect of the load files, the same on both ends: a NULL is an
+unquoted empty field, an empty string a quoted one."""
 
 COPY_WORKERS = 2
 """Ranges copied out of the source at the same time."""

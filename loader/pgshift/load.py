@@ -26,7 +26,6 @@ from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_not_migrated
 from pgshift.checksum import HASH_PROBE_SQL
-from pgshift.destination import raw_postgres
 from pgshift.extract import (
     Snapshot,
     SourceCopier,
@@ -105,6 +104,8 @@ def _configure_dlt() -> None:
 
 def _pipeline(settings: Settings) -> Any:
     import dlt
+
+    from pgshift.destination import raw_postgres
 
     target = settings.target
     credentials = {
