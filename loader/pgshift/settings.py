@@ -3,9 +3,8 @@
 Connection settings come from ``SOURCE_DATABASE_URL`` and
 ``TARGET_DATABASE_URL`` (libpq URLs, as hosting providers hand them out, e.g.
 ``postgresql://user:pass@host/db?sslmode=require``). One URL configures every
-client that talks to that database: psycopg2, SQLAlchemy, ConnectorX, dlt and
-dbt. The password only ever lives in memory: every printable form of a URL is
-redacted.
+client that talks to that database: psycopg2, dlt and dbt. The password
+only ever lives in memory: every printable form of a URL is redacted.
 """
 
 from __future__ import annotations
@@ -124,26 +123,6 @@ class DatabaseUrl:
             f"{self.side} database {self.dbname!r} on {self.host}:{self.port} "
             f"as user {self.user!r}"
         )
-
-    def url(self, driver: str = "postgresql", **extra: str) -> str:
-        """Build a URL with the password, for a client library.
-
-        Args:
-            driver: The URL scheme, e.g. "postgresql+psycopg2" for SQLAlchemy.
-            **extra: Extra libpq parameters to add.
-
-        Returns:
-            The URL. It holds the password: hand it to a client, never print it.
-        """
-        auth = quote(self.user, safe="")
-        if self.password is not None:
-            auth += ":" + quote(self.password, safe="")
-        url = f"{driver}://{auth}@{quote(self.host, safe='')}:{self.port}"
-        url += f"/{quote(self.dbname, safe='')}"
-        query = {**self.options, **extra}
-        if query:
-            url += "?" + urlencode(query)
-        return url
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Return keyword arguments for ``psycopg2.connect``."""
