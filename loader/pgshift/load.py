@@ -280,18 +280,7 @@ def _load_once(settings: Settings) -> LoadResult:
             settings.source_required, snapshot, tables
         ) as fingerprinting:
             if with_rows:
-                with SourceCopier(
-                    settings.source_required,
-                    snapshot,
-                    settings.state_dir / "copies",
-                ) as copier:
-                    pipeline.extract(snapshot_source(with_rows, snapshot, copier))
-                pipeline.normalize()
-                # The raw tables exist from here on: make them unlogged before
-                # any row goes in.
-                pipeline.sync_schema()
-                _unlog(settings, [t.name for t in with_rows])
-                logger.info("%s", pipeline.load())
+                _run_pipeline(settings, pipeline, snapshot, with_rows)
             _land_empty_tables(settings, [t for t in tables if not counts[t.name]])
             fingerprints = fingerprinting.result()
         for name, (rows, _) in fingerprints.items():
@@ -314,6 +303,36 @@ def _load_once(settings: Settings) -> LoadResult:
         ]
         write_manifest(settings, result, snapshot, skipped)
     return result
+
+
+def _run_pipeline(
+    settings: Settings, pipeline: Any, snapshot: Snapshot, tables: Sequence[Table]
+) -> None:
+    """Copy the tables out of the snapshot and into raw with dlt's steps.
+
+    dlt takes SIGINT over inside each of its steps and forgets a signal
+    that came after its last check when the step ends: a Ctrl-C late in
+    the extract would be lost and the load would go on. One interception
+    around all the steps, checked after each one, keeps it (raised as
+    ``SignalReceivedException``, a KeyboardInterrupt).
+    """
+    from dlt.common.runtime import signals
+
+    with signals.intercepted_signals():
+        with SourceCopier(
+            settings.source_required, snapshot, settings.state_dir / "copies"
+        ) as copier:
+            pipeline.extract(snapshot_source(tables, snapshot, copier))
+        signals.raise_if_signalled()
+        pipeline.normalize()
+        signals.raise_if_signalled()
+        # The raw tables exist from here on: make them unlogged before any
+        # row goes in.
+        pipeline.sync_schema()
+        _unlog(settings, [t.name for t in tables])
+        signals.raise_if_signalled()
+        logger.info("%s", pipeline.load())
+        signals.raise_if_signalled()
 
 
 def _unlog(settings: Settings, names: Sequence[str]) -> None:
