@@ -51,8 +51,7 @@ _TRANSIENT = re.compile(
     r"could not receive data from server|could not send data to server|"
     r"SSL SYSCALL error|broken pipe|the database system is (starting up|"
     r"shutting down|in recovery mode)|connection refused|"
-    r"invalid snapshot identifier|connection to server .* failed|"
-    r"PostgresError\(Error \{ kind: Closed",
+    r"invalid snapshot identifier|connection to server .* failed",
     re.IGNORECASE,
 )
 """Failures that another attempt can get past: a dropped connection, a

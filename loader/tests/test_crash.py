@@ -303,11 +303,6 @@ def test_target_crash_empties_raw_and_nothing_is_published(
             False,
         ),
         ('connection to server at "db", port 5432 failed: Connection refused', True),
-        (
-            "cx writer failed: Source(PostgresError(Error { kind: Closed, "
-            "cause: None }))",
-            True,
-        ),
     ],
 )
 def test_only_transient_failures_are_retried(message: str, transient: bool) -> None:
