@@ -8,6 +8,7 @@ Everything comes from pg_catalog, so types are exactly what
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -556,6 +557,30 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
 
 
+_LOAD_FILE_NAME = re.compile(r"[.%{}]")
+"""Characters dlt refuses in a table name, which names its load files."""
+
+
+def table_name_problem(name: str) -> str | None:
+    """Why dlt cannot load a table of this name, or None when it can.
+
+    dlt names each load file after its table and refuses a name that is
+    not a portable file name (a slash or backslash, ``:*?"<>|``, control
+    characters, a space at either end, names such as ``CON`` and ``aux``)
+    or that holds ``.``, ``%``, ``{`` or ``}``.
+    """
+    import pathvalidate
+
+    try:
+        pathvalidate.validate_filename(name, platform="universal")
+    except pathvalidate.ValidationError as error:
+        if error.reason != pathvalidate.ErrorReason.INVALID_LENGTH:
+            return "a table name dlt cannot use for its load files"
+    if _LOAD_FILE_NAME.search(name):
+        return "a table name dlt cannot use for its load files"
+    return None
+
+
 def _type_problem(name: str, schema: str, kind: str, source_schema: str) -> str | None:
     """Why a column's (element or base) type cannot be used on the target.
 
@@ -633,6 +658,9 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
         table = Table(schema=schema, name=name, comment=comment)
         by_oid[oid] = table
         catalog.tables[name] = table
+        problem = table_name_problem(name)
+        if problem:
+            table.unsupported.append(f"{name}: {problem}")
 
     cursor.execute(_COLUMNS, args)
     for row in cursor.fetchall():

@@ -1,4 +1,4 @@
-"""dlt's PostgreSQL destination, with CSV load files copied in exactly.
+"""dlt's PostgreSQL destination, with names and CSV load files kept exact.
 
 The extract writes each range of a source table as a CSV file with
 PostgreSQL's own ``COPY ... TO STDOUT (FORMAT csv, HEADER)``: a NULL is an
@@ -8,6 +8,10 @@ into NULL, and splits the header line on commas. ``RawCsvCopyJob`` copies
 the file as written, with the column list from a properly parsed header,
 so the target's ``COPY ... FROM STDIN (FORMAT csv)`` reads back exactly the
 values the source wrote.
+
+``ExactNaming`` keeps every table and column name byte for byte, where
+dlt's ``direct`` naming still strips spaces at either end and turns quotes,
+line breaks and ``▶`` into ``_``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import io
 from typing import IO, Any
 
 from dlt.common.destination.client import HasFollowupJobs, LoadJob, RunnableLoadJob
+from dlt.common.normalizers.naming.direct import NamingConvention as DirectNaming
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations import postgres
 from dlt.destinations.impl.postgres.postgres import PostgresClient
@@ -26,6 +31,30 @@ from pgshift.extract import COPY_OPTIONS
 
 COPY_BUFFER_BYTES = 2**20
 """Bytes handed to the server per COPY message."""
+
+
+class ExactNaming(DirectNaming):  # type: ignore[misc]
+    """dlt naming that keeps every identifier exactly as the source has it.
+
+    A PostgreSQL name may hold any character but NUL: the raw tables take
+    the source's names unchanged, and the staging views select them by
+    those names. Names are never paths here (the load nests nothing), so
+    ``▶``, dlt's path separator, is an ordinary character too.
+    """
+
+    def normalize_identifier(self, identifier: str) -> str:
+        """Return the identifier unchanged; an empty one is refused."""
+        if not identifier:
+            raise ValueError(f"not an identifier: {identifier!r}")
+        return self.shorten_identifier(identifier, identifier, self.max_length)
+
+    def normalize_path(self, path: str) -> str:
+        """Return the name unchanged: a name is never a path here."""
+        return self.normalize_identifier(path)
+
+    def normalize_tables_path(self, path: str) -> str:
+        """Return the table name unchanged: a name is never a path here."""
+        return self.normalize_table_identifier(path)
 
 
 def read_csv_header(handle: IO[bytes]) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.catalog import Catalog, Table, read_not_migrated
+from pgshift.catalog import Catalog, Table, read_not_migrated, table_name_problem
 from pgshift.checksum import HASH_PROBE_SQL
 from pgshift.extract import (
     Snapshot,
@@ -37,7 +37,8 @@ from pgshift.settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_NAME = "pgshift"
+PIPELINE_NAME = "pgshift_raw"
+"""dlt's pipeline; its local state is in ``<state dir>/pipelines/pgshift_raw``."""
 MANIFEST_TABLE = "_pgshift_manifest"
 NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
 LOAD_WORKERS = 2
@@ -93,7 +94,7 @@ def _configure_dlt() -> None:
     import dlt
 
     # Keep identifiers byte for byte: the renaming belongs to dbt.
-    dlt.config["schema.naming"] = "direct"
+    dlt.config["schema.naming"] = "pgshift.destination.ExactNaming"
     # Load files hold source data: delete each one once it is in the target.
     dlt.config["load.delete_completed_jobs"] = True
     # Tables in order: their files are copied out of the source in that order.
@@ -266,6 +267,7 @@ def _load_once(settings: Settings) -> LoadResult:
     with open_snapshot(settings.source_required) as snapshot:
         catalog = snapshot.read_catalog(settings.source_schema)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
+        _refuse_unloadable_names(tables)
         counts = {t.name: snapshot.count(t) for t in tables}
         # Until this load completes, the raw tables match no manifest: one
         # left behind by an earlier load would vouch for a half-replaced set.
@@ -302,6 +304,24 @@ def _load_once(settings: Settings) -> LoadResult:
         ]
         write_manifest(settings, result, snapshot, skipped)
     return result
+
+
+def _refuse_unloadable_names(tables: Sequence[Table]) -> None:
+    """Stop, before anything is written, at a table dlt cannot load.
+
+    Raises:
+        ConfigError: One line per such table, then what to do.
+    """
+    refused = {t.name: table_name_problem(t.name) for t in tables}
+    lines = [f"  {name}: {problem}" for name, problem in refused.items() if problem]
+    if lines:
+        names = ",".join(name for name, problem in refused.items() if problem)
+        raise ConfigError(
+            "these source tables cannot be loaded as they are:\n"
+            + "\n".join(lines)
+            + f"\nleave them out with `--exclude {names}`, or rename them "
+            "on the source"
+        )
 
 
 def _run_pipeline(

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from pgshift.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+from pgshift.load import PIPELINE_NAME
 from pgshift.settings import PROJECT_DIR
 
 from migration import RUN_PY, cli_env, query, run_cli, seed_sample
@@ -90,7 +91,7 @@ def test_interrupted_load_then_rerun_equals_a_clean_run(
     process = _start_load(source, crashed, state)
     if point == "extract":
         # dlt is writing extracted files; nothing of this run is loaded yet.
-        extracted = state / "pipelines" / "pgshift" / "normalize"
+        extracted = state / "pipelines" / PIPELINE_NAME / "normalize"
         _wait_for(lambda: any(extracted.rglob("*.csv")), process)
     else:
         # This run has replaced some raw tables and not yet others.
@@ -137,7 +138,7 @@ def test_dropped_source_connections_are_retried_from_a_new_snapshot(
     source, target, clean = new_database(), new_database(), new_database()
     seed_sample(source, scale=300)
     process = _start_load(source, target, tmp_path / "state")
-    extracted = tmp_path / "state" / "pipelines" / "pgshift" / "normalize"
+    extracted = tmp_path / "state" / "pipelines" / PIPELINE_NAME / "normalize"
     _wait_for(lambda: any(extracted.rglob("*.csv")), process)
     # What a failover or a server restart does to every open session,
     # the one holding the exported snapshot included.

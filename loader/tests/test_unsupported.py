@@ -26,7 +26,7 @@ from migration import copy_project, query, run_cli
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-UNSUPPORTED_TABLES = ["Shapes", "coded", "dog", "server_refs"]
+UNSUPPORTED_TABLES = ["Shapes", "coded", "dog", "odd.name", "server_refs"]
 
 EXTENSIONS = ("citext", "hstore", "uuid-ossp")
 
@@ -119,10 +119,11 @@ def test_scaffold_names_every_unsupported_column_and_object(clone: Project) -> N
         "coded default of code: uses function public.next_code()",
         "coded check coded_n_check: uses function public.is_even(integer)",
         "dog inherits animal (not a partition)",
+        "odd.name: a table name dlt cannot use for its load files",
     ]
     for line in expected:
         assert f"\n  {line}" in stderr, line
-    assert len([line for line in stderr.splitlines() if line.startswith("  ")]) == 10
+    assert len([line for line in stderr.splitlines() if line.startswith("  ")]) == 11
     assert f"--exclude {','.join(sorted(UNSUPPORTED_TABLES))} scaffold" in stderr
     # The tables that migrate are not named.
     for table in ("ledger", "notes", "typed_notes", "scratch", "tagged"):

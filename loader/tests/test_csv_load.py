@@ -1,0 +1,173 @@
+"""The CSV load path keeps names and values exactly, CSV's awkward cases too.
+
+Every range is copied out as ``COPY ... TO STDOUT (FORMAT csv, HEADER)`` and
+in by ``pgshift.destination.RawCsvCopyJob``. What CSV makes awkward: column
+names holding a comma, a quote or a line break (the header must be parsed,
+not split), NULL next to '' (dlt's own CSV job would make both NULL), the
+end-of-data marker ``\\.`` as a value, quotes, delimiters and line breaks
+inside values, and a table of one column whose value is ``\\.`` alone.
+dlt's own naming would also have stripped or replaced some of those names.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pgshift.catalog import table_name_problem
+from pgshift.destination import read_csv_header
+
+from migration import query, run_cli
+
+AWKWARD_NAMES = [
+    "plain",
+    "with,comma",
+    'with"quote',
+    "with\nbreak",
+    "with space",
+    " leading space",
+    "trailing space ",
+    "dlt's▶separator",
+]
+
+VALUES = [
+    None,
+    "",
+    "\\.",
+    '"',
+    '""',
+    ",",
+    "line\nbreak",
+    "cr\rreturn",
+    " padded ",
+    "NULL",
+    "\\N",
+    "tab\there",
+    "ünïcödé ✓",
+]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str | None) -> str:
+    return "null" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+@pytest.fixture
+def awkward_source(new_database: Callable[[], str]) -> str:
+    url = new_database()
+    columns = ", ".join(f"{_ident(n)} text" for n in AWKWARD_NAMES)
+    statements = [
+        f"create table awkward (id int primary key, {columns})",
+        'create table "lone,marker" (v text)',
+        "insert into \"lone,marker\" values ('\\.'), (''), (null)",
+    ]
+    for i in range(len(VALUES)):
+        # Each value in every column, and shifted so rows differ per column.
+        row = [VALUES[(i + k) % len(VALUES)] for k in range(len(AWKWARD_NAMES))]
+        statements.append(
+            f"insert into awkward values ({i}, {', '.join(map(_literal, row))})"
+        )
+    for statement in statements:
+        query(url, statement)
+    return url
+
+
+def _rows(url: str, relation: str) -> list[tuple[str | None, ...]]:
+    return sorted(
+        query(url, f"select * from {relation}"),
+        key=lambda r: tuple("\x00" if v is None else str(v) for v in r),
+    )
+
+
+def test_awkward_names_and_values_arrive_exactly(
+    awkward_source: str, new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    target = new_database()
+    done = run_cli(["load"], awkward_source, target, tmp_path / "state")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    raw_columns = query(
+        target,
+        "select attname from pg_attribute where attrelid = 'raw.awkward'::regclass"
+        " and attnum > 0 and not attisdropped order by attnum",
+    )
+    assert [c for (c,) in raw_columns] == ["id", *AWKWARD_NAMES]
+    source_rows = [
+        tuple(None if v is None else str(v) for v in row)
+        for row in _rows(awkward_source, "awkward")
+    ]
+    assert _rows(target, "raw.awkward") == source_rows
+    assert _rows(target, 'raw."lone,marker"') == _rows(awkward_source, '"lone,marker"')
+    # '' and NULL stay apart, in every column.
+    for name in AWKWARD_NAMES:
+        column = _ident(name)
+        assert query(
+            target,
+            f"select count(*) filter (where {column} is null),"
+            f" count(*) filter (where {column} = '') from raw.awkward",
+        ) == [(1, 1)]
+
+
+def test_a_quoted_header_is_read_as_one_record() -> None:
+    handle = io.BytesIO(b'"a,b","c""d","e\nf",g\n1,2,3,4\n')
+    assert read_csv_header(handle) == ["a,b", 'c"d', "e\nf", "g"]
+    assert handle.read() == b"1,2,3,4\n"
+
+
+def test_a_file_that_ends_inside_its_header_is_refused() -> None:
+    with pytest.raises(ValueError, match="ends inside its header"):
+        read_csv_header(io.BytesIO(b'"a,b\n'))
+
+
+def test_a_table_dlt_cannot_name_stops_the_load_before_anything_is_written(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target = new_database(), new_database()
+    query(source, 'create table "v1.2" (id int); create table fine (id int)')
+    done = run_cli(["load"], source, target, tmp_path / "state")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "these source tables cannot be loaded as they are:" in done.stderr
+    assert "  v1.2: a table name dlt cannot use for its load files" in done.stderr
+    assert "`--exclude v1.2`" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert query(target, "select 1 from pg_namespace where nspname = 'raw'") == []
+
+    done = run_cli(["--exclude", "v1.2", "load"], source, target, tmp_path / "state")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert query(target, "select count(*) from raw.fine") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("chatRooms", False),
+        ("with space", False),
+        ("a,b", False),
+        ("ünïcödé", False),
+        ("x" * 63, False),
+        ("v1.2", True),
+        ("a/b", True),
+        ('a"b', True),
+        ("trailing ", True),
+        (" leading", True),
+        ("50%", True),
+        ("{x}", True),
+        ("aux", True),
+    ],
+)
+def test_the_name_check_refuses_what_dlt_refuses(name: str, refused: bool) -> None:
+    from dlt.common.storages import FileStorage
+
+    try:
+        FileStorage.validate_file_name_component(name)
+        dlt_refuses = False
+    except ValueError:
+        dlt_refuses = True
+    assert dlt_refuses is refused
+    assert (table_name_problem(name) is not None) is refused
