@@ -12,6 +12,7 @@ as text.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import sys
@@ -209,6 +210,18 @@ def load(settings: Settings) -> LoadResult:
         except Exception as exc:
             if any(isinstance(c, KeyboardInterrupt) for c in _causes(exc)):
                 raise KeyboardInterrupt from None
+            if any(
+                isinstance(c, OSError) and c.errno == errno.ENOSPC for c in _causes(exc)
+            ):
+                raise LoadError(
+                    f"no space left on the disk of {settings.state_dir}, where "
+                    "the load writes each table range as a CSV file (together "
+                    "about the size of the selected tables' text) before "
+                    "copying it into the target; no manifest vouches for the "
+                    "raw tables until a load completes. Next: free space there, "
+                    "or set PGSHIFT_STATE_DIR to a directory on a disk with "
+                    "more room"
+                ) from exc
             summary = _summary(exc, settings)
             if delay is None or not is_transient(exc):
                 raise LoadError(

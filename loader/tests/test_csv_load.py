@@ -12,7 +12,8 @@ dlt's own naming would also have stripped or replaced some of those names.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from pgshift.catalog import table_name_problem
 from pgshift.destination import read_csv_header
 
-from migration import query, run_cli
+from migration import query, run_cli, seed_sample
 
 AWKWARD_NAMES = [
     "plain",
@@ -171,3 +172,42 @@ def test_the_name_check_refuses_what_dlt_refuses(name: str, refused: bool) -> No
         dlt_refuses = True
     assert dlt_refuses is refused
     assert (table_name_problem(name) is not None) is refused
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB filesystem of its own (tmpfs), for the load's state directory."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a small tmpfs (run as root): {mounted.stderr}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_disk_stops_the_load_with_what_to_do(
+    small_disk: Path, new_database: Callable[[], str]
+) -> None:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=300)  # about 10 MB of text
+    done = run_cli(["load"], source, target, small_disk / "state")
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("pgshift: error: no space left on the disk of ")
+    assert str(small_disk / "state") in last
+    assert "PGSHIFT_STATE_DIR" in last
+    # Nothing reached the target, and no manifest vouches for anything.
+    assert query(target, "select count(*) from pg_tables where schemaname = 'raw'") in (
+        [(0,)],
+        [(3,)],  # at most dlt's own bookkeeping tables
+    )
+    assert query(target, "select to_regclass('raw._pgshift_manifest')") == [(None,)]
+    # The copies are gone: the disk is free again for the next run.
+    assert not any((small_disk / "state" / "copies").glob("*.csv"))
