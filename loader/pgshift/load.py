@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import re
 import sys
 import time
@@ -94,6 +95,11 @@ def _configure_dlt() -> None:
     """Set the dlt options that keep names and values exact and loads lean."""
     import dlt
 
+    # dlt sends anonymous usage events unless told not to: a migration's
+    # details stay on site. Read when the pipeline is created, from the
+    # environment only (dlt.config is too late for it); a user's own
+    # setting wins.
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     # Keep identifiers byte for byte: the renaming belongs to dbt.
     dlt.config["schema.naming"] = "pgshift.destination.ExactNaming"
     # Load files hold source data: delete each one once it is in the target.

@@ -3,13 +3,16 @@ role that can only read, and no secret in anything the run prints or writes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pgshift.cluster import FAST_TEST_SETTINGS, Cluster
+from pgshift.settings import PROJECT_DIR
 
 from migration import query, run_cli, seed_sample
 
@@ -119,3 +122,34 @@ def test_read_only_role_migrates_and_nothing_leaks(
             text=True,
         )
         assert leaks.stdout == "", f"secret written to {leaks.stdout}"
+
+
+_TELEMETRY_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pgshift.load import _configure_dlt
+_configure_dlt()
+import dlt
+dlt.pipeline(pipeline_name="probe", pipelines_dir=sys.argv[2])
+from dlt.common.runtime import anon_tracker
+print(anon_tracker._ANON_TRACKER_ENDPOINT)
+"""
+
+
+def test_dlt_sends_no_usage_events(tmp_path: Path) -> None:
+    """dlt's anonymous tracker is never set up in the loader's process."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _TELEMETRY_PROBE,
+            str(PROJECT_DIR / "loader"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "None"
