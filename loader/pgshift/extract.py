@@ -16,10 +16,11 @@ Each table is copied out in ctid ranges of about ``CHUNK_BYTES`` of text
 (a handful of rows when rows are megabytes each), each range one
 ``COPY (select col::text ...) TO STDOUT`` in CSV inside the snapshot,
 written straight to a file that dlt imports as a load file of the table's
-raw table (``pgshift.destination`` copies it in). No value passes through
-Python objects, so memory stays flat whatever the size of a table or of its
-rows; the files take as much disk as the text of the tables, until each is
-loaded and deleted.
+raw table (``pgshift.destination`` copies it in). The loader holds one row
+at a time (psycopg2 hands each row of a COPY to the file it writes), so
+memory stays flat whatever the size of a table; the files take as much disk
+as the text of the tables, until the load has copied them in and deletes
+them.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
 ``load()`` exports one source snapshot, counts each table inside it, runs the
 dlt pipeline (each table range copied out of the snapshot as CSV into a load
-file, imported by dlt and copied into the target by
-``pgshift.destination``, which keeps '' and NULL apart where dlt's own CSV
-job does not), and writes the load manifest (``raw._pgshift_manifest``): per table the row count and content
-checksum the snapshot saw, with the snapshot id and time. Raw tables keep the source's
-table and column names exactly (dlt's ``direct`` naming) and hold every value
-as text.
+file, imported by dlt and copied into the target by ``pgshift.destination``,
+which keeps '' and NULL apart where dlt's own CSV job does not), and writes
+the load manifest (``raw._pgshift_manifest``): per table the row count and
+content checksum the snapshot saw, with the snapshot id and time. Raw tables
+keep the source's table and column names exactly
+(``pgshift.destination.ExactNaming``) and hold every value as text.
 """
 
 from __future__ import annotations

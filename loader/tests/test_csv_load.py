@@ -20,8 +20,9 @@ import pytest
 
 from pgshift.catalog import table_name_problem
 from pgshift.destination import read_csv_header
+from pgshift.naming import quote_ident
 
-from migration import query, run_cli, seed_sample
+from migration import fetch_text_rows, query, run_cli, seed_sample
 
 AWKWARD_NAMES = [
     "plain",
@@ -51,39 +52,23 @@ VALUES = [
 ]
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str | None) -> str:
-    return "null" if value is None else "'" + value.replace("'", "''") + "'"
-
-
 @pytest.fixture
 def awkward_source(new_database: Callable[[], str]) -> str:
     url = new_database()
-    columns = ", ".join(f"{_ident(n)} text" for n in AWKWARD_NAMES)
+    columns = ", ".join(f"{quote_ident(n)} text" for n in AWKWARD_NAMES)
     statements = [
         f"create table awkward (id int primary key, {columns})",
         'create table "lone,marker" (v text)',
         "insert into \"lone,marker\" values ('\\.'), (''), (null)",
     ]
+    for statement in statements:
+        query(url, statement)
+    insert = f"insert into awkward values (%s{', %s' * len(AWKWARD_NAMES)})"
     for i in range(len(VALUES)):
         # Each value in every column, and shifted so rows differ per column.
         row = [VALUES[(i + k) % len(VALUES)] for k in range(len(AWKWARD_NAMES))]
-        statements.append(
-            f"insert into awkward values ({i}, {', '.join(map(_literal, row))})"
-        )
-    for statement in statements:
-        query(url, statement)
+        query(url, insert, [i, *row])
     return url
-
-
-def _rows(url: str, relation: str) -> list[tuple[str | None, ...]]:
-    return sorted(
-        query(url, f"select * from {relation}"),
-        key=lambda r: tuple("\x00" if v is None else str(v) for v in r),
-    )
 
 
 def test_awkward_names_and_values_arrive_exactly(
@@ -98,16 +83,17 @@ def test_awkward_names_and_values_arrive_exactly(
         "select attname from pg_attribute where attrelid = 'raw.awkward'::regclass"
         " and attnum > 0 and not attisdropped order by attnum",
     )
-    assert [c for (c,) in raw_columns] == ["id", *AWKWARD_NAMES]
-    source_rows = [
-        tuple(None if v is None else str(v) for v in row)
-        for row in _rows(awkward_source, "awkward")
-    ]
-    assert _rows(target, "raw.awkward") == source_rows
-    assert _rows(target, 'raw."lone,marker"') == _rows(awkward_source, '"lone,marker"')
+    columns = ["id", *AWKWARD_NAMES]
+    assert [c for (c,) in raw_columns] == columns
+    assert fetch_text_rows(target, "raw", "awkward", columns) == fetch_text_rows(
+        awkward_source, "public", "awkward", columns
+    )
+    assert fetch_text_rows(target, "raw", "lone,marker", ["v"]) == fetch_text_rows(
+        awkward_source, "public", "lone,marker", ["v"]
+    )
     # '' and NULL stay apart, in every column.
     for name in AWKWARD_NAMES:
-        column = _ident(name)
+        column = quote_ident(name)
         assert query(
             target,
             f"select count(*) filter (where {column} is null),"
