@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT / "loader"))
 import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
-from pgshift.cluster import Cluster, find_server_binaries  # noqa: E402
+from pgshift.demo.cluster import Cluster, find_server_binaries  # noqa: E402
+from pgshift.demo.sample.seed import BASE_COUNTS, create_schema, seed  # noqa: E402
+from pgshift.demo.sample.wide import wide_table_sql  # noqa: E402
 from pgshift.naming import to_snake  # noqa: E402
-from pgshift.sample.seed import BASE_COUNTS, create_schema, seed  # noqa: E402
-from pgshift.sample.wide import wide_table_sql  # noqa: E402
 
 PRESETS = {"1m": 1_000_000, "10m": 10_000_000, "30m": 30_000_000}
 ROWS_PER_SCALE = sum(BASE_COUNTS.values())

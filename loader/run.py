@@ -20,8 +20,6 @@ import sys
 
 from pgshift import cli
 
-EXIT_SUCCESS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, set up logging once, run the command.
@@ -51,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
             "pgshift: interrupted. Run the same command again to start over.",
             file=sys.stderr,
         )
-        return 130
+        return cli.EXIT_INTERRUPTED
     except cli.UserFacingError as exc:
         if args.debug:
             raise
         print(f"pgshift: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return cli.EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -13,12 +13,36 @@
 {% macro pgshift_finish_table() %}
     {%- if execute -%}
     {%- set node = graph.nodes[model.unique_id] -%}
-    {%- set statements = pgshift_ensure_keys(this, node)
+    {%- set statements = pgshift_ensure_identities(this, node)
+        + pgshift_ensure_keys(this, node)
         + pgshift_ensure_indexes(this, node)
         + ["analyze " ~ this]
         + pgshift_add_foreign_keys(this.schema, node) -%}
     {{ statements | join(";\n") }}
     {%- endif -%}
+{% endmacro %}
+
+{# The statements that finish a table's identity columns. #}
+{#- The contract declares every identity column BY DEFAULT, so that the
+    insert keeps the existing ids; then its sequence is set so the next
+    insert gets max(column) + 1, and an ALWAYS identity becomes ALWAYS. -#}
+{% macro pgshift_ensure_identities(relation, node) %}
+    {%- set statements = [] -%}
+    {%- for identity in node.meta.pgshift.get('identities', []) -%}
+        {%- set column = adapter.quote(identity.column) -%}
+        {%- do statements.append(
+            "select setval(pg_get_serial_sequence("
+            ~ pgshift_literal(relation) ~ ", " ~ pgshift_literal(identity.column)
+            ~ "), coalesce(max(" ~ column ~ "), 0) + 1, false) from " ~ relation
+        ) -%}
+        {%- if identity.always -%}
+            {%- do statements.append(
+                "alter table " ~ relation ~ " alter column " ~ column
+                ~ " set generated always"
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(statements) }}
 {% endmacro %}
 
 {# The statements that add a table's primary key and unique constraints. #}

@@ -3,18 +3,20 @@
     publish in the same transaction. -#}
 {% macro pgshift_register_tables() %}
     {%- if execute -%}
-    {%- set raw = adapter.quote(var('raw_schema', 'raw')) -%}
+    {%- set registry = adapter.quote(var('raw_schema')) ~ '.'
+        ~ adapter.quote(var('built_table')) -%}
+    {%- set raw = adapter.quote(var('raw_schema')) -%}
     {%- set names = [] -%}
     {%- for node in pgshift_final_models() -%}
         {%- do names.append("'" ~ node.alias ~ "'") -%}
     {%- endfor -%}
     {%- set sql -%}
     create schema if not exists {{ raw }};
-    create table if not exists {{ raw }}._pgshift_built (
+    create table if not exists {{ registry }} (
         table_name text primary key,
         built_at timestamptz not null default now()
     );
-    insert into {{ raw }}._pgshift_built (table_name)
+    insert into {{ registry }} (table_name)
     select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where to_regclass(format('%I.%I', '{{ pgshift_final_schema() }}', name)) is not null
     on conflict (table_name) do update set built_at = now()

@@ -1,6 +1,7 @@
-{# The schema the application reads: the profile's schema. #}
+{# The schema the application reads: the var final_schema (which
+   `python loader/run.py` sets), else the profile's schema. #}
 {% macro pgshift_final_schema() -%}
-    {{ return(target.schema) }}
+    {{ return(var('final_schema', target.schema)) }}
 {%- endmacro %}
 
 {# The schema each build fills before anything is published. #}
@@ -9,7 +10,7 @@
     in one transaction. Between runs it holds a view onto every published
     table, so refs, tests and docs read what the application reads. -#}
 {% macro pgshift_build_schema() -%}
-    {{ return(var('build_schema', target.schema ~ '_pgshift_build')) }}
+    {{ return(var('build_schema', pgshift_final_schema() ~ '_pgshift_build')) }}
 {%- endmacro %}
 
 {# Whether this dbt command builds models (and so may publish them). #}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pgshift.naming import quote_ident
+from pgshift.sqlident import quote_ident
 
 TIMESTAMPTZ = "timestamp with time zone"
 

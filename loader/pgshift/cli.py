@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
-import psycopg2
-
 from pgshift.connection import check_connection
-from pgshift.load import LoadError
-from pgshift.naming import NamingError, Overrides
-from pgshift.scaffold import ScaffoldError
-from pgshift.settings import (
-    OVERRIDES_FILE,
-    PROJECT_DIR,
-    ConfigError,
-    DatabaseUrl,
-    Settings,
-)
+from pgshift.load.retry import LoadError
+from pgshift.naming import NamingError
+from pgshift.scaffold.supported import ScaffoldError
+from pgshift.settings import OVERRIDES_FILE, ConfigError, Settings
+from pgshift.verify.report import Report
 
 logger = logging.getLogger(__name__)
 
 EXIT_SUCCESS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 UserFacingError = (ConfigError, LoadError, NamingError, ScaffoldError)
 """Errors whose message is the whole story: printed without a traceback."""
-
-DEFAULT_OVERRIDES = PROJECT_DIR / OVERRIDES_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     scaffold.add_argument(
         "--overrides",
         type=Path,
-        default=DEFAULT_OVERRIDES,
-        help="YAML file of explicit target names (default: pgshift_overrides.yml)",
+        default=None,
+        help=f"YAML file of explicit target names (default: {OVERRIDES_FILE})",
     )
     scaffold.add_argument("--source-name", default="app", help="dbt source name")
     scaffold.add_argument(
@@ -97,14 +88,18 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def settings_from(args: argparse.Namespace, *, need_source: bool = True) -> Settings:
+def settings_from(
+    args: argparse.Namespace, *, need_source: bool = True, need_target: bool = True
+) -> Settings:
     """Build settings from the environment and the command line."""
     return Settings.from_env(
         need_source=need_source,
+        need_target=need_target,
         source_schema=args.source_schema,
         raw_schema=args.raw_schema,
         include=_split(args.include),
         exclude=_split(args.exclude),
+        overrides=getattr(args, "overrides", None),
     )
 
 
@@ -124,7 +119,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from pgshift.demo import run_demo
 
         return run_demo(args.scale, stop=args.stop)
-    settings = settings_from(args, need_source=command not in {"dbt", "verify"})
+    settings = settings_from(
+        args,
+        need_source=command not in {"dbt", "verify"},
+        need_target=command != "scaffold",
+    )
     if command == "load":
         return cmd_load(settings)
     if command == "scaffold":
@@ -155,44 +154,27 @@ def cmd_load(settings: Settings) -> int:
 
 def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     """Generate (or check) the dbt files from the source catalog."""
-    from pgshift.catalog import read_catalog, read_not_migrated
-    from pgshift.scaffold import map_catalog, render, write
+    from pgshift.scaffold import scaffold
 
     check_connection(settings.source_required)
-    with psycopg2.connect(**settings.source_required.connect_kwargs()) as conn:
-        conn.set_session(readonly=True)
-        catalog = read_catalog(conn.cursor(), settings.source_schema)
-        left_behind = read_not_migrated(conn.cursor(), settings.source_schema)
-    conn.close()
-    for name in [n for n in catalog.tables if not settings.selects(n)]:
-        del catalog.tables[name]
-    project = map_catalog(catalog, Overrides.load(args.overrides), args.source_name)
-    files = render(project, settings.raw_schema)
+    done = scaffold(settings, args.source_name, check=args.check)
     if args.check:
-        drift = [
-            rel
-            for rel, content in files.items()
-            if not (settings.project_dir / rel).exists()
-            or (settings.project_dir / rel).read_text(encoding="utf-8") != content
-        ]
-        for rel in drift:
+        for rel in done.drifted:
             print(f"differs from the source schema: {rel}")
-        return EXIT_FAIL if drift else EXIT_SUCCESS
-    written = write(files, settings.project_dir)
-    print(f"scaffolded {len(project.tables)} tables into {len(written)} files")
-    for kind, name, reason in left_behind:
+        return EXIT_FAIL if done.drifted else EXIT_SUCCESS
+    print(
+        f"scaffolded {len(done.project.names.tables)} tables into "
+        f"{len(done.files)} files"
+    )
+    for kind, name, reason in done.left_behind:
         print(f"not migrated: {kind} {name}: {reason}")
     return EXIT_SUCCESS
 
 
-def cmd_verify(settings: Settings, phases: dict[str, float] | None = None) -> int:
-    """Reconcile source and target, write and summarise the report."""
-    from pgshift.verify import summary_table, verify, write_report
+def print_report(report: Report, settings: Settings) -> None:
+    """Print the summary table, the differences and where the report is."""
+    from pgshift.verify import summary_table
 
-    check_connection(settings.target)
-    report = verify(settings)
-    report.phases = phases or {}
-    md, _ = write_report(report, settings.project_dir)
     print(summary_table(report))
     for line in report.schema_differences or []:
         print(f"schema differs: {line}")
@@ -201,7 +183,17 @@ def cmd_verify(settings: Settings, phases: dict[str, float] | None = None) -> in
             print(f"\n{table.final_table}: {table.detail}")
             for line in table.differences:
                 print(f"  {line}")
-    print(f"\nreport: {md}")
+    print(f"\nreport: {settings.project_dir / 'MIGRATION_REPORT.md'}")
+
+
+def cmd_verify(settings: Settings) -> int:
+    """Reconcile source and target, write and summarise the report."""
+    from pgshift.verify import verify, write_report
+
+    check_connection(settings.target)
+    report = verify(settings)
+    write_report(report, settings.project_dir)
+    print_report(report, settings)
     return EXIT_SUCCESS if report.passed else EXIT_FAIL
 
 
@@ -210,59 +202,32 @@ def cmd_dbt(settings: Settings, dbt_args: list[str]) -> int:
     from pgshift.transform import run_dbt
 
     outcome = run_dbt(settings, dbt_args or ["build"])
+    if outcome.refusal:
+        raise ConfigError(outcome.refusal)
     for failure in outcome.failures:
         print(failure)
     return EXIT_SUCCESS if outcome.success else EXIT_FAIL
 
 
-GUARD_MESSAGE = "pgshift: these tables already exist on the target"
-
-
 def cmd_migrate(settings: Settings, *, replace_existing: bool = False) -> int:
     """Load, build and verify; exit 0 only when every check passed."""
-    from pgshift.load import load
-    from pgshift.transform import run_dbt
+    from pgshift.pipeline import migrate
 
-    check_connection(settings.source_required)
-    check_connection(settings.target)
-    phases: dict[str, float] = {}
-    started = time.monotonic()
-    result = load(settings)
-    phases["load"] = time.monotonic() - started
-    print(
-        f"loaded {len(result.source_rows)} tables, "
-        f"{sum(result.source_rows.values())} rows, in {phases['load']:.1f} s"
-    )
-    started = time.monotonic()
-    variables = {"pgshift_replace_existing": True} if replace_existing else {}
-    outcome = run_dbt(settings, ["build"], variables)
-    phases["dbt build"] = time.monotonic() - started
-    guard = [f for f in outcome.failures if GUARD_MESSAGE in f]
-    if guard:
-        message = guard[0][guard[0].index(GUARD_MESSAGE) :].splitlines()[0]
-        raise ConfigError(message.removeprefix("pgshift: "))
-    print(
-        f"dbt build: {'passed' if outcome.success else 'FAILED'} "
-        f"({len(outcome.results)} nodes) in {phases['dbt build']:.1f} s"
-    )
-    for failure in outcome.failures:
-        print(f"  {failure}")
-    code = cmd_verify(settings, phases)
-    return code if outcome.success else EXIT_FAIL
+    done = migrate(settings, replace_existing=replace_existing)
+    print_report(done.report, settings)
+    return EXIT_SUCCESS if done.passed else EXIT_FAIL
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """Create the sample marketplace schema at SOURCE_DATABASE_URL and seed it."""
-    import os
+    from pgshift.connection import transaction
+    from pgshift.demo.sample.seed import create_schema, seed
 
-    from pgshift.sample.seed import create_schema, seed
-
-    source = DatabaseUrl.parse("source", os.environ.get("SOURCE_DATABASE_URL"))
+    source = Settings.from_env(need_target=False).source_required
     check_connection(source)
-    with psycopg2.connect(**source.connect_kwargs()) as conn:
-        create_schema(conn)
-        counts = seed(conn, scale=args.scale, seed=args.seed)
-    conn.close()
+    with transaction(source) as cursor:
+        create_schema(cursor.connection)
+        counts = seed(cursor.connection, scale=args.scale, seed=args.seed)
     print(
         f"seeded {len(counts)} tables, {sum(counts.values())} rows, "
         f"into {source.redacted()}"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
@@ -89,6 +91,66 @@ _CAUSES: list[tuple[str, str, str]] = [
 ]
 
 
+def connect(
+    url: DatabaseUrl,
+    *,
+    readonly: bool = False,
+    autocommit: bool = False,
+    application_name: str | None = None,
+    **params: Any,
+) -> Any:
+    """Open a psycopg2 connection: the one place pgshift connects.
+
+    Args:
+        url: The database.
+        readonly: Run every transaction read only (the source is never written).
+        autocommit: Run each statement in its own transaction.
+        application_name: How the server lists the session (pg_stat_activity).
+        **params: Further libpq parameters, e.g. ``connect_timeout``.
+
+    Returns:
+        The open connection.
+    """
+    kwargs = {**url.connect_kwargs(), **params}
+    if application_name is not None:
+        kwargs["application_name"] = application_name
+    conn = psycopg2.connect(**kwargs)
+    if readonly or autocommit:
+        conn.set_session(readonly=readonly or None, autocommit=autocommit)
+    return conn
+
+
+@contextmanager
+def transaction(url: DatabaseUrl, *, readonly: bool = False) -> Iterator[Any]:
+    """A cursor in one transaction, committed when the block ends without error.
+
+    Args:
+        url: The database.
+        readonly: Make the transaction read only.
+
+    Yields:
+        The cursor.
+    """
+    conn = connect(url, readonly=readonly)
+    try:
+        with conn:
+            yield conn.cursor()
+    finally:
+        conn.close()
+
+
+def relation_exists(cursor: Any, relation: str) -> bool:
+    """Whether a relation exists.
+
+    Args:
+        cursor: An open cursor.
+        relation: The relation's name, quoted and schema-qualified as SQL
+            spells it (``"raw"."users"``).
+    """
+    cursor.execute("select to_regclass(%s) is not null", (relation,))
+    return bool(cursor.fetchone()[0])
+
+
 def explain(url: DatabaseUrl, message: str) -> str:
     """Turn a libpq error message into one line with cause and next step.
 
@@ -121,11 +183,11 @@ def check_connection(url: DatabaseUrl) -> None:
         ConfigError: The connection failed, or it goes through a pooler in
             transaction mode; the message says why and what next.
     """
-    kwargs = {"connect_timeout": 10, **url.connect_kwargs()}
+    timeout = url.params.get("connect_timeout", 10)
     connections = []
     try:
         for _ in range(2):
-            connections.append(psycopg2.connect(**kwargs))
+            connections.append(connect(url, connect_timeout=timeout))
         pooled = shares_server_sessions(*connections)
     except psycopg2.OperationalError as exc:
         raise ConfigError(explain(url, str(exc))) from None

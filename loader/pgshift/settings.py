@@ -10,6 +10,8 @@ only ever lives in memory: every printable form of a URL is redacted.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,13 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 OVERRIDES_FILE = "pgshift_overrides.yml"
 """The override file (explicit names, intended differences), in the project."""
+
+RAW_SCHEMA = "raw"
+"""The target schema the load lands the source's tables in, names unchanged."""
+STAGING_SCHEMA = "staging"
+"""The target schema of the staging views (rename and cast)."""
+FINAL_SCHEMA = "public"
+"""The target schema the application reads: the final tables."""
 
 _URL_PARTS = ("user", "password", "host", "port", "dbname")
 
@@ -175,35 +184,59 @@ class Settings:
     Attributes:
         source: The database to migrate from (only ever read); None for
             commands that only touch the target.
-        target: The database to migrate into.
+        target: The database to migrate into (None only for commands that
+            read the source alone: scaffold).
         source_schema: The schema whose tables are migrated.
         raw_schema: The target schema the loader lands tables in.
+        staging_schema: The target schema of the staging views.
         final_schema: The target schema the application reads.
         include: Only these source tables (empty: all).
         exclude: Never these source tables.
         state_dir: Local working directory for dlt's pipeline state
             (PGSHIFT_STATE_DIR, default .pgshift/ in the project).
         project_dir: The dbt project directory.
+        overrides: The override file scaffold reads (default: the project's
+            pgshift_overrides.yml).
     """
 
     source: DatabaseUrl | None
     target: DatabaseUrl
     source_schema: str = "public"
-    raw_schema: str = "raw"
-    final_schema: str = "public"
+    raw_schema: str = RAW_SCHEMA
+    staging_schema: str = STAGING_SCHEMA
+    final_schema: str = FINAL_SCHEMA
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     state_dir: Path = PROJECT_DIR / ".pgshift"
     project_dir: Path = PROJECT_DIR
+    overrides: Path | None = None
+
+    @property
+    def overrides_path(self) -> Path:
+        """The override file: the one given, else the project's."""
+        return self.overrides or self.project_dir / OVERRIDES_FILE
+
+    def dbt_vars(self) -> dict[str, str]:
+        """The schema names, as the dbt vars the project reads them from."""
+        return {
+            "raw_schema": self.raw_schema,
+            "staging_schema": self.staging_schema,
+            "final_schema": self.final_schema,
+        }
 
     @classmethod
-    def from_env(cls, *, need_source: bool = True, **overrides: Any) -> Settings:
+    def from_env(
+        cls, *, need_source: bool = True, need_target: bool = True, **overrides: Any
+    ) -> Settings:
         """Build settings from the environment, with explicit overrides.
 
         Args:
             need_source: Whether the command reads the source. Commands that
                 only touch the target (dbt, verify) run without
                 SOURCE_DATABASE_URL.
+            need_target: Whether the command touches the target. Commands
+                that only read the source (scaffold, sample) run without
+                TARGET_DATABASE_URL.
             **overrides: Field values that win over the environment.
 
         Returns:
@@ -216,9 +249,10 @@ class Settings:
         source = overrides.pop("source", None)
         if source is None and (need_source or source_url):
             source = DatabaseUrl.parse("source", source_url)
-        target = overrides.pop("target", None) or DatabaseUrl.parse(
-            "target", os.environ.get("TARGET_DATABASE_URL")
-        )
+        target_url = os.environ.get("TARGET_DATABASE_URL")
+        target = overrides.pop("target", None)
+        if target is None and (need_target or target_url):
+            target = DatabaseUrl.parse("target", target_url)
         if "state_dir" not in overrides and os.environ.get("PGSHIFT_STATE_DIR"):
             overrides["state_dir"] = Path(os.environ["PGSHIFT_STATE_DIR"])
         return cls(source=source, target=target, **overrides)
@@ -239,3 +273,56 @@ class Settings:
         if self.include and table not in self.include:
             return False
         return table not in self.exclude
+
+
+def databases_from_env() -> tuple[DatabaseUrl, DatabaseUrl] | None:
+    """The two databases, when both URLs are set in the environment."""
+    source, target = (
+        os.environ.get("SOURCE_DATABASE_URL"),
+        os.environ.get("TARGET_DATABASE_URL"),
+    )
+    if not (source and target):
+        return None
+    return DatabaseUrl.parse("source", source), DatabaseUrl.parse("target", target)
+
+
+def embedded_server_forced() -> bool:
+    """Whether PGSHIFT_TEST_PG=embedded asks for pgserver's bundled binaries."""
+    return os.environ.get("PGSHIFT_TEST_PG") == "embedded"
+
+
+TELEMETRY_VARIABLES = {
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+}
+"""dlt's and dbt's switches for anonymous usage events, and pgshift's
+default: off (a migration's details stay on site). A value the user set wins."""
+
+
+def quiet_telemetry() -> dict[str, str]:
+    """Turn dlt's and dbt's usage events off unless the user set them.
+
+    dlt reads its switch from the environment when a pipeline is created
+    (``dlt.config`` is too late for it).
+
+    Returns:
+        The switches as they now stand.
+    """
+    for name, value in TELEMETRY_VARIABLES.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in TELEMETRY_VARIABLES}
+
+
+@contextmanager
+def scoped_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block, then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -12,7 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgshift.settings import Settings
+from pgshift.manifest import BUILT_TABLE, MANIFEST_TABLE
+from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 VARS_COMMANDS = frozenset(
     {"build", "run", "test", "compile", "parse", "list", "ls", "show", "run-operation"}
 )
-"""dbt commands that take --vars (the raw schema name is passed as a var)."""
+"""dbt commands that take --vars (the schema and table names are passed as vars)."""
 
 
 @dataclass
@@ -37,6 +37,23 @@ class DbtOutcome:
     failures: list[str] = field(default_factory=list)
     results: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def refusal(self) -> str | None:
+        """The guard's refusal to replace tables pgshift did not build, if any.
+
+        The on-run-start hook ``pgshift_guard_existing_tables`` raises it
+        before any model runs; its message starts with ``GUARD_MESSAGE``.
+        """
+        for failure in self.failures:
+            if GUARD_MESSAGE in failure:
+                line = failure[failure.index(GUARD_MESSAGE) :].splitlines()[0]
+                return line.removeprefix("pgshift: ")
+        return None
+
+
+GUARD_MESSAGE = "pgshift: these tables already exist on the target"
+"""How macros/pgshift_guard_existing_tables.sql starts its refusal."""
+
 
 @contextmanager
 def _profiles_dir(project_dir: Path) -> Iterator[Path]:
@@ -51,20 +68,6 @@ def _profiles_dir(project_dir: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="pgshift-profiles-") as tmp:
         shutil.copy(project_dir / "profiles.example.yml", Path(tmp) / "profiles.yml")
         yield Path(tmp)
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_dbt(
@@ -85,13 +88,10 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     project_dir = settings.project_dir
-    env = settings.target.dbt_env()
     # A migration talks to its two databases only: no usage events to dbt
     # Labs (they also wait on the network where outbound traffic is dropped).
-    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = os.environ.get(
-        "DBT_SEND_ANONYMOUS_USAGE_STATS", "false"
-    )
-    with _environment(env), _profiles_dir(project_dir) as profiles:
+    env = {**settings.target.dbt_env(), **quiet_telemetry()}
+    with scoped_environment(env), _profiles_dir(project_dir) as profiles:
         argv = [
             *args,
             "--project-dir",
@@ -102,7 +102,12 @@ def run_dbt(
         if list(args[:2]) == ["docs", "generate"] or (
             args and args[0] in VARS_COMMANDS
         ):
-            merged = {"raw_schema": settings.raw_schema, **(variables or {})}
+            merged = {
+                **settings.dbt_vars(),
+                "manifest_table": MANIFEST_TABLE,
+                "built_table": BUILT_TABLE,
+                **(variables or {}),
+            }
             argv += ["--vars", json.dumps(merged)]
         logger.info("dbt %s", " ".join(args))
         result = dbtRunner().invoke(argv)

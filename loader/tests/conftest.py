@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pgshift.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
 
 _names = itertools.count()
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.extract import SESSION_SETTINGS
+from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.settings import PROJECT_DIR, DatabaseUrl, Settings
 
 RUN_PY = PROJECT_DIR / "loader" / "run.py"
@@ -42,7 +42,7 @@ def make_settings(source_url: str, target_url: str, **kwargs: object) -> Setting
 
 def seed_sample(url: str, scale: int = 1) -> dict[str, int]:
     """Create the sample marketplace schema in a database and fill it."""
-    from pgshift.sample.seed import create_schema, seed
+    from pgshift.demo.sample.seed import create_schema, seed
 
     conn = psycopg2.connect(url)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from pgshift.cluster import Cluster
+from pgshift.demo.cluster import Cluster
 
 from migration import query, run_cli, seed_sample
 

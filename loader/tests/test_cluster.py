@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.cluster import Cluster, find_server_binaries
+from pgshift.demo.cluster import Cluster, find_server_binaries
 
 from migration import self_signed_certificate
 

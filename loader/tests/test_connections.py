@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pgshift.cluster import Cluster, find_server_binaries, free_port
 from pgshift.connection import check_connection
+from pgshift.demo.cluster import Cluster, find_server_binaries, free_port
 from pgshift.settings import ConfigError, DatabaseUrl
 
 from migration import self_signed_certificate

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
 from pgshift.load import PIPELINE_NAME
 from pgshift.settings import PROJECT_DIR
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from pgshift.catalog import table_name_problem
-from pgshift.destination import read_csv_header
-from pgshift.naming import quote_ident
+from pgshift.load.destination import read_csv_header
+from pgshift.sqlident import quote_ident
 
 from migration import fetch_text_rows, query, run_cli, seed_sample
 

@@ -19,13 +19,13 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from pgshift.extract import (
+from pgshift.demo.sample.wide import wide_table_sql
+from pgshift.load.extract import (
     CHUNK_BYTES,
     SESSION_SETTINGS,
     open_snapshot,
     range_condition,
 )
-from pgshift.sample.wide import wide_table_sql
 from pgshift.settings import PROJECT_DIR, DatabaseUrl
 
 from migration import cli_env, query

@@ -15,8 +15,9 @@ import pytest
 
 from pgshift.catalog import Catalog, read_catalog
 from pgshift.load import load
+from pgshift.mapping import NameMap
 from pgshift.naming import Overrides, to_snake
-from pgshift.scaffold import map_catalog, render
+from pgshift.scaffold import drift, map_project, render
 from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
 from pgshift.verify import verify
@@ -38,6 +39,14 @@ def migrated(pg_cluster, tmp_path_factory) -> Iterator[Migration]:  # noqa: ANN0
     yield Migration(source, target, settings)
     pg_cluster.drop_database("mig_source")
     pg_cluster.drop_database("mig_target")
+
+
+@pytest.fixture(scope="module")
+def names() -> NameMap:
+    """The name map scaffold wrote for the sample (committed with the models)."""
+    found = NameMap.read(PROJECT_DIR)
+    assert found is not None
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -104,26 +113,26 @@ def test_raw_keeps_names_and_values_exactly(
 
 
 def test_final_tables_hold_every_value_byte_exact(
-    migrated: Migration, catalog: Catalog
+    migrated: Migration, catalog: Catalog, names: NameMap
 ) -> None:
-    project = map_catalog(catalog, Overrides())
-    for mapped in project.tables.values():
-        names = [c.name for c in mapped.table.columns]
+    for table in catalog.tables.values():
+        mapped = names.tables[table.name]
+        columns = [c.name for c in table.columns]
         source_rows = fetch_text_rows(
-            migrated.source_url, "public", mapped.table.name, names
+            migrated.source_url, "public", table.name, columns
         )
         final_rows = fetch_text_rows(
             migrated.target_url,
             "public",
             mapped.target,
-            [mapped.columns[n] for n in names],
+            [mapped.columns[n] for n in columns],
         )
-        assert final_rows == source_rows, mapped.table.name
+        assert final_rows == source_rows, table.name
         assert len(final_rows) == len(source_rows)
 
 
 def test_hostile_values_survive(migrated: Migration) -> None:
-    from pgshift.sample.seed import HOSTILE_TEXTS
+    from pgshift.demo.sample.seed import HOSTILE_TEXTS
 
     found = set()
     for text in HOSTILE_TEXTS:
@@ -142,10 +151,10 @@ def test_hostile_values_survive(migrated: Migration) -> None:
 
 
 def test_final_columns_are_snake_case_with_source_types(
-    migrated: Migration, catalog: Catalog
+    migrated: Migration, catalog: Catalog, names: NameMap
 ) -> None:
-    project = map_catalog(catalog, Overrides())
-    for mapped in project.tables.values():
+    for table in catalog.tables.values():
+        mapped = names.tables[table.name]
         rows = query(
             migrated.target_url,
             "select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
@@ -154,10 +163,9 @@ def test_final_columns_are_snake_case_with_source_types(
             (f'public."{mapped.target}"',),
         )
         expected = [
-            (mapped.columns[c.name], c.data_type, c.not_null)
-            for c in mapped.table.columns
+            (mapped.columns[c.name], c.data_type, c.not_null) for c in table.columns
         ]
-        assert rows == expected, mapped.table.name
+        assert rows == expected, table.name
 
 
 def _target_foreign_keys(url: str) -> set[tuple[str, tuple[str, ...], str]]:
@@ -178,14 +186,13 @@ def _target_foreign_keys(url: str) -> set[tuple[str, tuple[str, ...], str]]:
 
 
 def test_every_foreign_key_exists_after_the_build(
-    migrated: Migration, catalog: Catalog
+    migrated: Migration, catalog: Catalog, names: NameMap
 ) -> None:
-    project = map_catalog(catalog, Overrides())
     expected = {
         (
-            project.tables[t.name].target,
-            tuple(project.tables[t.name].columns[c] for c in fk.columns),
-            project.tables[fk.ref_table].target,
+            names.tables[t.name].target,
+            tuple(names.tables[t.name].columns[c] for c in fk.columns),
+            names.tables[fk.ref_table].target,
         )
         for t in catalog.tables.values()
         for fk in t.foreign_keys
@@ -214,14 +221,14 @@ def test_build_follows_the_foreign_key_graph(
                 datetime.fromisoformat(spans[0]["started_at"].rstrip("Z")),
                 datetime.fromisoformat(spans[0]["completed_at"].rstrip("Z")),
             )
-    project = map_catalog(catalog, Overrides())
+    project = map_project(catalog, Overrides())
     checked = 0
     for table in catalog.tables.values():
-        child = f"model.pgshift.{project.tables[table.name].target}"
+        child = f"model.pgshift.{project.names.tables[table.name].target}"
         for fk in table.foreign_keys:
             if (table.name, fk.name) in project.deferred:
                 continue
-            parent = f"model.pgshift.{project.tables[fk.ref_table].target}"
+            parent = f"model.pgshift.{project.names.tables[fk.ref_table].target}"
             assert parent in manifest["parent_map"][child], (child, parent)
             assert timing[parent][1] <= timing[child][0], (child, parent)
             checked += 1
@@ -248,11 +255,13 @@ def test_final_tables_have_planner_statistics(migrated: Migration) -> None:
     assert analyzed[0][0] >= 20
 
 
-def test_keys_continue_after_max_id(migrated: Migration, catalog: Catalog) -> None:
-    project = map_catalog(catalog, Overrides())
+def test_keys_continue_after_max_id(
+    migrated: Migration, catalog: Catalog, names: NameMap
+) -> None:
     checked = 0
-    for mapped in project.tables.values():
-        for col in mapped.table.columns:
+    for table in catalog.tables.values():
+        mapped = names.tables[table.name]
+        for col in table.columns:
             if not (col.identity or col.serial_sequence):
                 continue
             target_col = mapped.columns[col.name]
@@ -289,14 +298,10 @@ def test_keys_continue_after_max_id(migrated: Migration, catalog: Catalog) -> No
 
 
 def test_scaffolded_files_match_the_sample_schema(catalog: Catalog) -> None:
-    files = render(map_catalog(catalog, Overrides()))
-    drift = [
-        rel
-        for rel, content in files.items()
-        if not (PROJECT_DIR / rel).exists()
-        or (PROJECT_DIR / rel).read_text(encoding="utf-8") != content
-    ]
-    assert drift == [], "run `python loader/run.py scaffold` on the sample source"
+    files = render(map_project(catalog, Overrides()))
+    assert drift(files, PROJECT_DIR) == [], (
+        "run `python loader/run.py scaffold` on the sample source"
+    )
 
 
 def test_rerun_gives_identical_results(migrated: Migration) -> None:

@@ -13,10 +13,9 @@ from pgshift.naming import (
     NamingError,
     Overrides,
     map_names,
-    needs_quoting,
     to_snake,
 )
-from pgshift.sqlnames import rename_columns
+from pgshift.sqlident import needs_quoting, rename_columns
 
 
 @pytest.mark.parametrize(

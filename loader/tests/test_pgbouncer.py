@@ -22,8 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from pgshift.cluster import Cluster, free_port
 from pgshift.connection import check_connection
+from pgshift.demo.cluster import Cluster, free_port
 from pgshift.settings import ConfigError, DatabaseUrl
 
 from migration import query, run_cli, seed_sample

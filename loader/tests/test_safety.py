@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pgshift.cluster import FAST_TEST_SETTINGS, Cluster
+from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster
 from pgshift.settings import PROJECT_DIR
 
 from migration import query, run_cli, seed_sample

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pgshift.sample.seed import BASE_COUNTS, HOSTILE_TEXTS, expected_counts
+from pgshift.demo.sample.seed import BASE_COUNTS, HOSTILE_TEXTS, expected_counts
 
 from migration import query, seed_sample
 

@@ -27,7 +27,7 @@ from dlt.destinations import postgres
 from dlt.destinations.impl.postgres.postgres import PostgresClient
 from psycopg2 import sql
 
-from pgshift.extract import COPY_OPTIONS
+from pgshift.load.extract import COPY_OPTIONS
 
 COPY_BUFFER_BYTES = 2**20
 """Bytes handed to the server per COPY message."""

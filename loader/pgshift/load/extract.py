@@ -45,6 +45,7 @@ from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_catalog
 from pgshift.checksum import checksum_sql
+from pgshift.connection import connect
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
@@ -258,9 +259,7 @@ def open_snapshot(source: DatabaseUrl) -> Iterator[Snapshot]:
     Yields:
         The snapshot.
     """
-    conn = psycopg2.connect(
-        **source.connect_kwargs(), application_name="pgshift snapshot"
-    )
+    conn = connect(source, application_name="pgshift snapshot")
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cursor = conn.cursor()
@@ -303,10 +302,7 @@ def background_fingerprints(
     Yields:
         The future of table name to (row count, content checksum).
     """
-    conn = psycopg2.connect(
-        **source.connect_kwargs(), application_name="pgshift checksums"
-    )
-    conn.autocommit = True
+    conn = connect(source, autocommit=True, application_name="pgshift checksums")
     stop = threading.Event()
 
     def run() -> dict[str, tuple[int, str]]:
@@ -377,11 +373,10 @@ class SourceCopier:
         self._directory.mkdir(parents=True, exist_ok=True)
         try:
             for _ in range(self._workers):
-                conn = psycopg2.connect(
-                    **self._source.connect_kwargs(), application_name="pgshift copy"
+                conn = connect(
+                    self._source, autocommit=True, application_name="pgshift copy"
                 )
                 self._opened.append(conn)
-                conn.autocommit = True
                 with conn.cursor() as cursor:
                     for statement in self._snapshot.begin_statements():
                         cursor.execute(statement)

@@ -2,72 +2,49 @@
 
 ``load()`` exports one source snapshot, counts each table inside it, runs the
 dlt pipeline (each table range copied out of the snapshot as CSV into a load
-file, imported by dlt and copied into the target by ``pgshift.destination``,
+file, imported by dlt and copied into the target by ``pgshift.load.destination``,
 which keeps '' and NULL apart where dlt's own CSV job does not), and writes
 the load manifest (``raw._pgshift_manifest``): per table the row count and
 content checksum the snapshot saw, with the snapshot id and time. Raw tables
 keep the source's table and column names exactly
-(``pgshift.destination.ExactNaming``) and hold every value as text.
+(``pgshift.load.destination.ExactNaming``) and hold every value as text.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
-import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
+from pgshift import manifest
 from pgshift.catalog import Catalog, Table, read_not_migrated, table_name_problem
 from pgshift.checksum import HASH_PROBE_SQL
-from pgshift.extract import (
+from pgshift.connection import connect, transaction
+from pgshift.load.extract import (
     Snapshot,
     SourceCopier,
     background_fingerprints,
     open_snapshot,
     snapshot_source,
 )
-from pgshift.settings import ConfigError, Settings
+from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, summary
+from pgshift.settings import ConfigError, Settings, quiet_telemetry
+
+__all__ = ["PIPELINE_NAME", "LoadError", "LoadResult", "is_transient", "load"]
 
 logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "pgshift_raw"
 """dlt's pipeline; its local state is in ``<state dir>/pipelines/pgshift_raw``."""
-MANIFEST_TABLE = "_pgshift_manifest"
-NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
 LOAD_WORKERS = 2
 """Load files copied into the target at the same time."""
-RETRY_DELAYS = (2.0, 8.0)
-"""Seconds to wait before the second and the third (last) attempt of a load."""
-
-_TRANSIENT = re.compile(
-    r"server closed the connection unexpectedly|connection reset|"
-    r"terminating connection|connection already closed|"
-    r"could not receive data from server|could not send data to server|"
-    r"SSL SYSCALL error|broken pipe|the database system is (starting up|"
-    r"shutting down|in recovery mode)|connection refused|"
-    r"invalid snapshot identifier|connection to server .* failed",
-    re.IGNORECASE,
-)
-"""Failures that another attempt can get past: a dropped connection, a
-server restart."""
-
-_PERMANENT = re.compile(
-    r"password authentication failed|no pg_hba\.conf entry|"
-    r"unsupported startup parameter|does not exist|permission denied|"
-    r"certificate|authentication",
-    re.IGNORECASE,
-)
-"""Failures no attempt gets past, even when reported as a failed connection
-("connection to server ... failed: FATAL: password authentication failed")."""
 
 
 @dataclass
@@ -96,12 +73,10 @@ def _configure_dlt() -> None:
     import dlt
 
     # dlt sends anonymous usage events unless told not to: a migration's
-    # details stay on site. Read when the pipeline is created, from the
-    # environment only (dlt.config is too late for it); a user's own
-    # setting wins.
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # details stay on site.
+    quiet_telemetry()
     # Keep identifiers byte for byte: the renaming belongs to dbt.
-    dlt.config["schema.naming"] = "pgshift.destination.ExactNaming"
+    dlt.config["schema.naming"] = "pgshift.load.destination.ExactNaming"
     # Load files hold source data: delete each one once it is in the target.
     dlt.config["load.delete_completed_jobs"] = True
     # Tables in order: their files are copied out of the source in that order.
@@ -112,7 +87,7 @@ def _configure_dlt() -> None:
 def _pipeline(settings: Settings) -> Any:
     import dlt
 
-    from pgshift.destination import raw_postgres
+    from pgshift.load.destination import raw_postgres
 
     target = settings.target
     credentials = {
@@ -133,61 +108,6 @@ def _pipeline(settings: Settings) -> Any:
         dataset_name=settings.raw_schema,
         progress=progress,
     )
-
-
-@contextmanager
-def _target_cursor(settings: Settings) -> Iterator[Any]:
-    """A cursor on the target in one transaction, committed if the block ends."""
-    conn = psycopg2.connect(**settings.target.connect_kwargs())
-    try:
-        with conn:
-            yield conn.cursor()
-    finally:
-        conn.close()
-
-
-class LoadError(RuntimeError):
-    """A load failed for a reason another attempt would not get past."""
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """Yield an exception and everything it wraps, dlt's step failures too."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [
-            getattr(current, "exception", None),
-            current.__cause__,
-            None if current.__suppress_context__ else current.__context__,
-        ]
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Tell whether a failed load may succeed if run again from the start.
-
-    Authentication and configuration errors never are, however they are
-    reported.
-    """
-    messages = [str(cause) for cause in _causes(exc)]
-    if any(_PERMANENT.search(message) for message in messages):
-        return False
-    return any(_TRANSIENT.search(message) for message in messages)
-
-
-def _summary(exc: BaseException, settings: Settings) -> str:
-    """The innermost cause of a failure, in one line, without any password."""
-    innermost = list(_causes(exc))[-1]
-    lines = str(innermost).strip().splitlines() or [type(innermost).__name__]
-    line = lines[0]
-    for url in (settings.source, settings.target):
-        if url is not None and url.password:
-            line = line.replace(url.password, "***")
-    return line
 
 
 def load(settings: Settings) -> LoadResult:
@@ -214,10 +134,10 @@ def load(settings: Settings) -> LoadResult:
         except ConfigError:
             raise
         except Exception as exc:
-            if any(isinstance(c, KeyboardInterrupt) for c in _causes(exc)):
+            if any(isinstance(c, KeyboardInterrupt) for c in causes(exc)):
                 raise KeyboardInterrupt from None
             if any(
-                isinstance(c, OSError) and c.errno == errno.ENOSPC for c in _causes(exc)
+                isinstance(c, OSError) and c.errno == errno.ENOSPC for c in causes(exc)
             ):
                 raise LoadError(
                     f"no space left on the disk of {settings.state_dir}, where "
@@ -228,15 +148,15 @@ def load(settings: Settings) -> LoadResult:
                     "or set PGSHIFT_STATE_DIR to a directory on a disk with "
                     "more room"
                 ) from exc
-            summary = _summary(exc, settings)
+            message = summary(exc, settings)
             if delay is None or not is_transient(exc):
                 raise LoadError(
-                    f"the load failed (attempt {attempt}): {summary}"
+                    f"the load failed (attempt {attempt}): {message}"
                 ) from exc
             logger.warning(
                 "load attempt %d failed (%s); retrying from a new snapshot in %.0f s",
                 attempt,
-                summary,
+                message,
                 delay,
             )
             time.sleep(delay)
@@ -255,7 +175,7 @@ def check_same_hashes(settings: Settings) -> None:
         ("source", settings.source_required),
         ("target", settings.target),
     ):
-        conn = psycopg2.connect(**url.connect_kwargs())
+        conn = connect(url)
         try:
             with conn.cursor() as cursor:
                 cursor.execute(HASH_PROBE_SQL)
@@ -290,7 +210,8 @@ def _load_once(settings: Settings) -> LoadResult:
         counts = {t.name: snapshot.count(t) for t in tables}
         # Until this load completes, the raw tables match no manifest: one
         # left behind by an earlier load would vouch for a half-replaced set.
-        drop_manifest(settings)
+        with transaction(settings.target) as cursor:
+            manifest.drop_manifest(cursor, settings.raw_schema)
         pipeline = _pipeline(settings)
         if pipeline.has_pending_data:
             logger.warning("dropping a load left unfinished by an earlier run")
@@ -385,7 +306,7 @@ def _unlog(settings: Settings, names: Sequence[str]) -> None:
     this load replaces its rows anyway.
     """
     raw = sql.Identifier(settings.raw_schema)
-    with _target_cursor(settings) as cursor:
+    with transaction(settings.target) as cursor:
         cursor.execute(
             "select c.relname from pg_class c"
             " join pg_namespace n on n.oid = c.relnamespace and n.nspname = %s"
@@ -408,7 +329,7 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
     if not tables:
         return
     raw = sql.Identifier(settings.raw_schema)
-    with _target_cursor(settings) as cursor:
+    with transaction(settings.target) as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(raw))
         for table in tables:
             name = sql.Identifier(table.name)
@@ -432,16 +353,6 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
     _unlog(settings, [t.name for t in tables])
 
 
-def drop_manifest(settings: Settings) -> None:
-    """Remove the manifest, so that a load cut off midway leaves none."""
-    with _target_cursor(settings) as cursor:
-        cursor.execute(
-            sql.SQL("drop table if exists {}").format(
-                sql.Identifier(settings.raw_schema, MANIFEST_TABLE)
-            )
-        )
-
-
 def write_manifest(
     settings: Settings,
     result: LoadResult,
@@ -456,55 +367,16 @@ def write_manifest(
         snapshot: The snapshot the counts were taken in.
         not_migrated: (kind, name, reason) of source objects left behind.
     """
-    raw = sql.Identifier(settings.raw_schema)
-    manifest = sql.Identifier(MANIFEST_TABLE)
-    with _target_cursor(settings) as cursor:
-        # The manifest is rewritten whole on every load.
-        cursor.execute(sql.SQL("drop table if exists {}.{}").format(raw, manifest))
-        cursor.execute(
-            sql.SQL(
-                """
-                create table {}.{} (
-                    table_name text primary key,
-                    source_rows bigint not null,
-                    source_checksum text not null,
-                    snapshot_id text not null,
-                    snapshot_taken_at timestamptz not null,
-                    source_database text not null,
-                    loaded_at timestamptz not null default now()
-                )
-                """
-            ).format(raw, manifest)
+    rows = [
+        manifest.ManifestRow(
+            table_name=name,
+            source_rows=rows,
+            source_checksum=result.checksums[name],
+            snapshot_id=snapshot.snapshot_id,
+            snapshot_taken_at=snapshot.taken_at,
+            source_database=settings.source_required.redacted(),
         )
-        cursor.executemany(
-            sql.SQL(
-                "insert into {}.{} (table_name, source_rows, source_checksum, "
-                "snapshot_id, snapshot_taken_at, source_database) "
-                "values (%s, %s, %s, %s, %s, %s)"
-            ).format(raw, manifest),
-            [
-                (
-                    name,
-                    rows,
-                    result.checksums[name],
-                    snapshot.snapshot_id,
-                    snapshot.taken_at,
-                    settings.source_required.redacted(),
-                )
-                for name, rows in result.source_rows.items()
-            ],
-        )
-        skipped = sql.Identifier(NOT_MIGRATED_TABLE)
-        cursor.execute(sql.SQL("drop table if exists {}.{}").format(raw, skipped))
-        cursor.execute(
-            sql.SQL(
-                "create table {}.{} (kind text not null, object_name text not null, "
-                "reason text not null)"
-            ).format(raw, skipped)
-        )
-        cursor.executemany(
-            sql.SQL(
-                "insert into {}.{} (kind, object_name, reason) values (%s, %s, %s)"
-            ).format(raw, skipped),
-            list(not_migrated),
-        )
+        for name, rows in result.source_rows.items()
+    ]
+    with transaction(settings.target) as cursor:
+        manifest.write_manifest(cursor, settings.raw_schema, rows, not_migrated)

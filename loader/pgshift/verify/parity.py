@@ -15,9 +15,7 @@ import logging
 from collections.abc import Iterable
 
 from pgshift.catalog import Catalog, Column, Constraint, Table
-from pgshift.naming import to_snake
-from pgshift.scaffold import Project, TableMapping, key_definition
-from pgshift.sqlnames import rename_columns
+from pgshift.mapping import MAP_FILE, NameMap, TableMap, index_using
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +31,14 @@ def _column_shape(column: Column, default: str | None) -> tuple[object, ...]:
     )
 
 
-def _expected_default(column: Column, mapped: TableMapping) -> str | None:
-    if column.default is None:
-        return None
+def _expected_default(column: Column, mapped: TableMap) -> str | None:
+    """The default the map gives a column, as the target catalog shows it."""
+    name = mapped.columns[column.name]
     if column.serial_sequence:
         return "serial"
-    return rename_columns(column.default, mapped.columns)
+    if name in mapped.generated:
+        return mapped.generated[name]
+    return mapped.defaults.get(name)
 
 
 def _target_default(column: Column) -> str | None:
@@ -58,13 +58,15 @@ def _diff_sets(
     return sorted(lines)
 
 
-def _table_differences(
-    mapped: TableMapping, target: Table, project: Project
-) -> list[str]:
-    source = mapped.table
+def _table_differences(source: Table, mapped: TableMap, target: Table) -> list[str]:
     name = mapped.target
-    lines: list[str] = []
-    expected_columns = [mapped.columns[c.name] for c in source.columns]
+    lines: list[str] = [
+        f"{name}: source column {c.name!r} is not in the name map ({MAP_FILE}); "
+        "run `python loader/run.py scaffold`"
+        for c in source.columns
+        if c.name not in mapped.columns
+    ]
+    expected_columns = [mapped.columns.get(c.name) for c in source.columns]
     found_columns = [c.name for c in target.columns]
     if expected_columns != found_columns:
         lines.append(
@@ -73,12 +75,16 @@ def _table_differences(
         )
     found_by_name = {c.name: c for c in target.columns}
     for column in source.columns:
-        target_name = mapped.columns[column.name]
+        target_name = mapped.columns.get(column.name, "")
         found = found_by_name.get(target_name)
         if found is None:
             continue
         expected = _column_shape(column, _expected_default(column, mapped))
         actual = _column_shape(found, _target_default(found))
+        if target_name in mapped.dropped_defaults and found.default is None:
+            lines.append(
+                f"{name}.{target_name}: default {mapped.dropped_defaults[target_name]}"
+            )
         labels = ("type", "not null", "default", "identity", "generated", "comment")
         for label, want, got in zip(labels, expected, actual, strict=True):
             if want != got:
@@ -91,8 +97,8 @@ def _table_differences(
             return None
         return (constraint.name, constraint.definition)
 
-    pk = source.primary_key
-    expected_pk = (to_snake(pk.name), key_definition(pk, mapped)) if pk else None
+    pk = mapped.primary_key
+    expected_pk = (pk.name, pk.definition) if pk else None
     if expected_pk != key(target.primary_key):
         lines.append(
             f"{name}: primary key {key(target.primary_key)}, source {expected_pk}"
@@ -100,16 +106,13 @@ def _table_differences(
     lines += _diff_sets(
         name,
         "unique constraint",
-        [(to_snake(u.name), key_definition(u, mapped)) for u in source.uniques],
+        [(u.name, u.definition) for u in mapped.keys if u.type == "unique"],
         [key(u) for u in target.uniques],
     )
     lines += _diff_sets(
         name,
         "check",
-        [
-            (to_snake(c.name), rename_columns(c.definition, mapped.columns))
-            for c in source.checks
-        ],
+        [(c.name, c.definition) for c in mapped.checks],
         [(c.name, c.definition) for c in target.checks],
     )
     lines += _diff_sets(
@@ -117,17 +120,16 @@ def _table_differences(
         "foreign key",
         [
             (
-                to_snake(fk.name),
-                tuple(mapped.columns[c] for c in fk.columns),
-                project.tables[fk.ref_table].target,
-                tuple(project.tables[fk.ref_table].columns[c] for c in fk.ref_columns),
+                fk.name,
+                tuple(fk.columns),
+                fk.to,
+                tuple(fk.to_columns),
                 fk.on_delete,
                 fk.on_update,
                 fk.deferrable,
                 fk.initially_deferred,
             )
-            for fk in source.foreign_keys
-            if fk.ref_table in project.tables
+            for fk in mapped.foreign_keys
         ],
         [
             (
@@ -146,29 +148,19 @@ def _table_differences(
     lines += _diff_sets(
         name,
         "index",
-        [
-            (
-                to_snake(i.name),
-                i.unique,
-                rename_columns(i.definition.partition(" USING ")[2], mapped.columns),
-            )
-            for i in source.indexes
-        ],
-        [
-            (i.name, i.unique, i.definition.partition(" USING ")[2])
-            for i in target.indexes
-        ],
+        [(i.name, i.unique, i.using) for i in mapped.indexes],
+        [(i.name, i.unique, index_using(i.definition)) for i in target.indexes],
     )
     return lines
 
 
-def compare(source: Catalog, target: Catalog, project: Project) -> list[str]:
+def compare(source: Catalog, target: Catalog, names: NameMap | None) -> list[str]:
     """List every difference between the source schema and the target schema.
 
     Args:
-        source: The source catalog.
+        source: The source catalog (the migrated tables).
         target: The target catalog (the final schema).
-        project: The name mapping the scaffold applied.
+        names: The name map scaffold applied (None: scaffold never ran).
 
     Returns:
         One line per difference; empty when the schemas are twins.
@@ -178,12 +170,19 @@ def compare(source: Catalog, target: Catalog, project: Project) -> list[str]:
         found = target.enums.get(enum)
         if found != labels:
             lines.append(f"type {enum}: labels {found}, source {labels}")
-    for mapped in project.tables.values():
+    for table in source.tables.values():
+        mapped = names.tables.get(table.name) if names else None
+        if mapped is None:
+            lines.append(
+                f"{table.name}: not in the name map ({MAP_FILE}); run "
+                "`python loader/run.py scaffold`"
+            )
+            continue
         found = target.tables.get(mapped.target)
         if found is None:
             lines.append(f"{mapped.target}: missing on the target")
             continue
-        lines += _table_differences(mapped, found, project)
+        lines += _table_differences(table, mapped, found)
     return lines
 
 

@@ -33,7 +33,6 @@ Values that break naive migrations, all present at scale 1:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -794,26 +793,3 @@ def seed(
         cur.execute("analyze")
     conn.commit()
     return counts
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Create and seed the sample source from the command line."""
-    import psycopg2
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the source database URL")
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
-    conn = psycopg2.connect(args.url)
-    try:
-        create_schema(conn)
-        counts = seed(conn, scale=args.scale, seed=args.seed)
-    finally:
-        conn.close()
-    print(f"seeded {len(counts)} tables, {sum(counts.values())} rows")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,6 +29,8 @@ from urllib.parse import quote, urlencode
 import psycopg2
 from psycopg2 import sql
 
+from pgshift.settings import embedded_server_forced
+
 logger = logging.getLogger(__name__)
 
 FAST_TEST_SETTINGS = {
@@ -60,7 +62,7 @@ def find_server_binaries(prefer: str = "system") -> Path:
     Raises:
         ClusterError: No server binaries are available.
     """
-    if os.environ.get("PGSHIFT_TEST_PG") == "embedded":
+    if embedded_server_forced():
         prefer = "embedded"
     candidates: list[Path] = []
     system = sorted(

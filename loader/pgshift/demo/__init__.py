@@ -9,12 +9,13 @@ and TARGET_DATABASE_URL set, the same migration runs against those instead.
 from __future__ import annotations
 
 import logging
-import os
 
-import psycopg2
-
-from pgshift.cli import cmd_migrate
-from pgshift.settings import PROJECT_DIR, DatabaseUrl, Settings
+from pgshift.connection import transaction
+from pgshift.demo.cluster import Cluster, find_server_binaries
+from pgshift.demo.sample.seed import create_schema, seed
+from pgshift.pipeline import migrate
+from pgshift.settings import PROJECT_DIR, DatabaseUrl, Settings, databases_from_env
+from pgshift.verify import summary_table
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +51,13 @@ def run_demo(scale: int = 1, stop: bool = False) -> int:
     """
     if stop:
         return stop_demo()
-    if os.environ.get("SOURCE_DATABASE_URL") and os.environ.get("TARGET_DATABASE_URL"):
-        settings = Settings.from_env()
-        print(
-            f"migrating {settings.source_required.redacted()} -> {settings.target.redacted()}"
-        )
-        code = cmd_migrate(settings)
+    given = databases_from_env()
+    if given is not None:
+        settings = Settings(source=given[0], target=given[1])
+        print(f"migrating {given[0].redacted()} -> {given[1].redacted()}")
+        code = _migrate(settings)
         print(_next_steps(settings))
         return code
-
-    from pgshift.cluster import Cluster, find_server_binaries
-    from pgshift.sample.seed import create_schema, seed
 
     cluster = Cluster(DEMO_DIR / "data", bin_dir=find_server_binaries("embedded"))
     if not cluster.is_running():
@@ -71,29 +68,31 @@ def run_demo(scale: int = 1, stop: bool = False) -> int:
     source_url = _fresh_database(cluster, SOURCE_DB)
     target_url = _fresh_database(cluster, TARGET_DB)
     print(f"seeding the sample marketplace (scale {scale}) into {SOURCE_DB} ...")
-    conn = psycopg2.connect(source_url)
-    try:
-        create_schema(conn)
-        counts = seed(conn, scale=scale)
-        conn.commit()
-    finally:
-        conn.close()
+    with transaction(DatabaseUrl.parse("source", source_url)) as cursor:
+        create_schema(cursor.connection)
+        counts = seed(cursor.connection, scale=scale)
     print(f"seeded {len(counts)} tables, {sum(counts.values())} rows")
     settings = Settings(
         source=DatabaseUrl.parse("source", source_url),
         target=DatabaseUrl.parse("target", target_url),
         state_dir=DEMO_DIR / "state",
     )
-    code = cmd_migrate(settings)
+    code = _migrate(settings)
     print(_next_steps(settings))
     print("The embedded server keeps running; `make demo-stop` stops it.")
     return code
 
 
+def _migrate(settings: Settings) -> int:
+    """Migrate and print the summary; the exit code of ``migrate``."""
+    done = migrate(settings)
+    print(summary_table(done.report))
+    print(f"\nreport: {settings.project_dir / 'MIGRATION_REPORT.md'}")
+    return 0 if done.passed else 1
+
+
 def stop_demo() -> int:
     """Stop the embedded demo server, if it runs."""
-    from pgshift.cluster import Cluster, find_server_binaries
-
     data_dir = DEMO_DIR / "data"
     if (data_dir / "PG_VERSION").exists():
         cluster = Cluster(data_dir, bin_dir=find_server_binaries("embedded"))
@@ -102,6 +101,6 @@ def stop_demo() -> int:
     return 0
 
 
-def _fresh_database(cluster: object, name: str) -> str:
-    cluster.drop_database(name)  # type: ignore[attr-defined]
-    return cluster.create_database(name)  # type: ignore[attr-defined,no-any-return]
+def _fresh_database(cluster: Cluster, name: str) -> str:
+    cluster.drop_database(name)
+    return cluster.create_database(name)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.checksum import checksum_expression, row_expression
-from pgshift.naming import quote_ident
+from pgshift.sqlident import quote_ident
 
 logger = logging.getLogger(__name__)
 
@@ -217,38 +216,3 @@ def _compare_rows(
                     f"{row[-1]} (×{copies + expected[row]})",
                 )
             )
-
-
-def sides_for(
-    mapped_columns: Sequence[tuple[str, str, str]],
-    key: Sequence[str],
-    reference: tuple[str, Any, str],
-    checked: tuple[str, Any, str],
-) -> tuple[Side, Side]:
-    """Build two sides over the same columns under different names.
-
-    Args:
-        mapped_columns: (reference name, checked name, data type) in order.
-        key: The key's reference column names.
-        reference: (label, cursor, relation) of the reference side.
-        checked: (label, cursor, relation) of the checked side.
-
-    Returns:
-        The two sides.
-    """
-    names = {ref: chk for ref, chk, _ in mapped_columns}
-    ref_side = Side(
-        reference[0],
-        reference[1],
-        reference[2],
-        [(ref, t) for ref, _, t in mapped_columns],
-        list(key),
-    )
-    chk_side = Side(
-        checked[0],
-        checked[1],
-        checked[2],
-        [(chk, t) for _, chk, t in mapped_columns],
-        [names[k] for k in key],
-    )
-    return ref_side, chk_side

@@ -1,0 +1,91 @@
+"""The migrate pipeline: load, dbt build, verify, in one go.
+
+``python loader/run.py migrate`` and ``make demo`` both run ``migrate``; the
+command line only prints what it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pgshift.connection import check_connection
+from pgshift.load import load
+from pgshift.settings import ConfigError, Settings
+from pgshift.transform import DbtOutcome, run_dbt
+from pgshift.verify import Report, verify, write_report
+
+
+@dataclass
+class Migration:
+    """What one migrate did.
+
+    Attributes:
+        tables: Tables loaded.
+        rows: Rows loaded.
+        build: What dbt build reported.
+        report: The verification report (written to the project directory).
+        phases: Phase name to seconds.
+    """
+
+    tables: int
+    rows: int
+    build: DbtOutcome
+    report: Report
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether the build and every check passed."""
+        return self.build.success and self.report.passed
+
+
+def migrate(
+    settings: Settings,
+    *,
+    replace_existing: bool = False,
+    progress: object = print,
+) -> Migration:
+    """Load, build and verify.
+
+    Args:
+        settings: The run settings.
+        replace_existing: Replace final tables of the same names that pgshift
+            did not build (their rows are dropped).
+        progress: Called with one line as each phase ends.
+
+    Returns:
+        What each phase did; the report is written to the project directory.
+
+    Raises:
+        ConfigError: A connection fails, or the build refuses to replace
+            tables pgshift did not build.
+        LoadError: The load failed.
+    """
+    say = progress if callable(progress) else print
+    check_connection(settings.source_required)
+    check_connection(settings.target)
+    phases: dict[str, float] = {}
+    started = time.monotonic()
+    result = load(settings)
+    phases["load"] = time.monotonic() - started
+    rows = sum(result.source_rows.values())
+    say(
+        f"loaded {len(result.source_rows)} tables, {rows} rows, in {phases['load']:.1f} s"
+    )
+    started = time.monotonic()
+    variables = {"pgshift_replace_existing": True} if replace_existing else {}
+    outcome = run_dbt(settings, ["build"], variables)
+    phases["dbt build"] = time.monotonic() - started
+    if outcome.refusal:
+        raise ConfigError(outcome.refusal)
+    say(
+        f"dbt build: {'passed' if outcome.success else 'FAILED'} "
+        f"({len(outcome.results)} nodes) in {phases['dbt build']:.1f} s"
+    )
+    for failure in outcome.failures:
+        say(f"  {failure}")
+    report = verify(settings)
+    report.phases = phases
+    write_report(report, settings.project_dir)
+    return Migration(len(result.source_rows), rows, outcome, report, phases)

@@ -1,0 +1,286 @@
+"""Generate the dbt project's sources, staging views and final table models.
+
+``python loader/run.py scaffold`` reads the source catalog, settles every
+target name once (``pgshift.mapping.build_map``) and writes:
+
+* ``models/pgshift_name_map.json``: the applied name map, which verify,
+  schema parity and the report read back;
+* ``models/staging/<source>/_<source>__sources.yml``: the raw tables;
+* ``models/staging/<source>/stg_<source>__<table>.sql``: one view per table
+  that renames every column to snake_case and casts its text form back to the
+  exact source type;
+* ``models/final/<table>.sql`` and ``models/final/_final__models.yml``: one
+  table per source table with an enforced contract (exact types, NOT NULL,
+  defaults, identity), check constraints, a ``depends_on`` on each foreign
+  key's parent so dbt builds parents first, tests, and ``meta.pgshift``:
+  the keys, indexes, foreign keys, identities and serial sequences that the
+  post-hook ``pgshift_finish_table`` adds once the rows are in;
+* ``macros/scaffolded/pgshift_source_enums.sql``: the enum types and
+  domains to create on the target before any model is built.
+
+Nothing is written when a table holds what the target cannot get back as it
+was (``scaffold.supported``). Keys that would close a cycle (self
+references, and one key of each cycle such as users <-> payment_methods)
+cannot be dbt edges and give no ``depends_on``; the on-run-end hook adds them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgshift.catalog import Catalog, read_catalog, read_not_migrated
+from pgshift.connection import transaction
+from pgshift.mapping import MAP_FILE, NameMap, build_map
+from pgshift.naming import Overrides
+from pgshift.scaffold.sql_files import (
+    GENERATED_HEADER,
+    final_sql,
+    staging_sql,
+    types_macro,
+)
+from pgshift.scaffold.supported import (
+    ScaffoldError,
+    check_references,
+    check_supported,
+)
+from pgshift.scaffold.yaml_files import (
+    dump_yaml,
+    final_models_yaml,
+    sources_yaml,
+    staging_models_yaml,
+)
+from pgshift.settings import Settings
+
+__all__ = [
+    "GENERATED_DIRS",
+    "Project",
+    "ScaffoldError",
+    "Scaffolded",
+    "deferred_foreign_keys",
+    "drift",
+    "map_project",
+    "render",
+    "scaffold",
+    "write",
+]
+
+logger = logging.getLogger(__name__)
+
+GENERATED_DIRS = ("models/staging", "models/final", "macros/scaffolded")
+"""Folders whose files carrying the generated header scaffold may remove."""
+
+
+@dataclass
+class Project:
+    """The source schema and its applied name map, ready to be written.
+
+    Attributes:
+        catalog: The source catalog (tables left out already removed).
+        names: The applied name map.
+        deferred: (source table, source constraint name) of the foreign keys
+            that cannot be dbt edges (cycles); added on-run-end.
+    """
+
+    catalog: Catalog
+    names: NameMap
+    deferred: set[tuple[str, str]]
+
+
+def map_project(
+    catalog: Catalog,
+    overrides: Overrides,
+    source_name: str = "app",
+    overrides_path: str | None = None,
+) -> Project:
+    """Check that the catalog can be migrated and settle its target names.
+
+    Raises:
+        ScaffoldError: A foreign key points at a table left out.
+        NamingError: Names collide or are too long.
+    """
+    check_references(catalog)
+    names = build_map(catalog, overrides, source_name, overrides_path)
+    return Project(catalog, names, deferred_foreign_keys(catalog))
+
+
+def deferred_foreign_keys(catalog: Catalog) -> set[tuple[str, str]]:
+    """Choose the foreign keys that cannot be dbt dependency edges.
+
+    A key is an edge from the referenced table to the referencing one. Keys
+    are taken NOT NULL ones first, then by name; a key that would close a
+    cycle (or references its own table) is deferred, so nullable keys are
+    the ones deferred whenever a cycle allows a choice.
+
+    Args:
+        catalog: The source catalog.
+
+    Returns:
+        (table name, constraint name) of every deferred key.
+    """
+    edges: dict[str, set[str]] = {name: set() for name in catalog.tables}
+    deferred: set[tuple[str, str]] = set()
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(edges.get(node, ()))
+        return False
+
+    keys = [
+        (table, fk) for table in catalog.tables.values() for fk in table.foreign_keys
+    ]
+    keys.sort(
+        key=lambda item: (
+            not all(item[0].column(c).not_null for c in item[1].columns),
+            item[0].name,
+            item[1].name,
+        )
+    )
+    for table, fk in keys:
+        if fk.ref_table not in catalog.tables:
+            continue
+        if fk.ref_table == table.name or reaches(table.name, fk.ref_table):
+            deferred.add((table.name, fk.name))
+        else:
+            edges[fk.ref_table].add(table.name)
+    return deferred
+
+
+def render(project: Project) -> dict[str, str]:
+    """Render every generated file.
+
+    Args:
+        project: The mapped source schema.
+
+    Returns:
+        Path relative to the dbt project directory to file content.
+
+    Raises:
+        ScaffoldError: A migrated table cannot arrive as it is (see
+            ``check_supported``).
+    """
+    catalog, names = project.catalog, project.names
+    check_supported(catalog)
+    for extension in catalog.domain_extensions:
+        logger.warning(
+            "create extension %s on the target before dbt build: the source's "
+            "domains need it before any model is built",
+            extension,
+        )
+    src = names.source_name
+    header = f"# {GENERATED_HEADER}.\n"
+    files: dict[str, str] = {MAP_FILE: names.to_json()}
+    files[f"models/staging/{src}/_{src}__sources.yml"] = header + dump_yaml(
+        sources_yaml(catalog, names)
+    )
+    files[f"models/staging/{src}/_{src}__models.yml"] = header + dump_yaml(
+        staging_models_yaml(catalog, names)
+    )
+    files["models/final/_final__models.yml"] = header + dump_yaml(
+        final_models_yaml(catalog, names)
+    )
+    for table in catalog.tables.values():
+        mapped = names.tables[table.name]
+        files[f"models/staging/{src}/{mapped.staging_model}.sql"] = staging_sql(
+            table, mapped, catalog, src
+        )
+        files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
+    files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog)
+    return files
+
+
+@dataclass
+class Scaffolded:
+    """What one scaffold did.
+
+    Attributes:
+        project: The mapped source schema.
+        files: The rendered files (relative path to content).
+        drifted: With ``check``: the committed files that differ.
+        left_behind: (kind, name, reason) of what the source holds besides
+            the migrated tables.
+    """
+
+    project: Project
+    files: dict[str, str]
+    drifted: list[str]
+    left_behind: list[tuple[str, str, str]]
+
+
+def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded:
+    """Read the source catalog, map it and write (or check) the dbt files.
+
+    Args:
+        settings: The run settings (only the source is read).
+        source_name: The dbt source name.
+        check: Write nothing; report the committed files that differ.
+
+    Returns:
+        What was rendered, and what differs or stays behind.
+    """
+    with transaction(settings.source_required, readonly=True) as cursor:
+        catalog = read_catalog(cursor, settings.source_schema)
+        left_behind = read_not_migrated(cursor, settings.source_schema)
+    for name in [n for n in catalog.tables if not settings.selects(n)]:
+        del catalog.tables[name]
+    overrides = settings.overrides_path
+    recorded = None
+    if settings.overrides is not None:
+        recorded = str(overrides.resolve())
+        if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
+            recorded = str(overrides.resolve().relative_to(settings.project_dir))
+    project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    files = render(project)
+    drifted = drift(files, settings.project_dir) if check else []
+    if not check:
+        write(files, settings.project_dir)
+    return Scaffolded(project, files, drifted, left_behind)
+
+
+def drift(files: dict[str, str], project_dir: Path) -> list[str]:
+    """The generated files whose committed content differs from ``files``."""
+    return [
+        rel
+        for rel, content in files.items()
+        if not (project_dir / rel).exists()
+        or (project_dir / rel).read_text(encoding="utf-8") != content
+    ]
+
+
+def _is_generated(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return GENERATED_HEADER in text.split("\n", 1)[0]
+
+
+def write(files: dict[str, str], project_dir: Path) -> list[Path]:
+    """Write the generated files, removing generated files no longer wanted.
+
+    Only files carrying the generated header are ever removed.
+
+    Args:
+        files: Relative path to content, from ``render``.
+        project_dir: The dbt project directory.
+
+    Returns:
+        The paths written.
+    """
+    wanted = {project_dir / rel for rel in files}
+    for folder in GENERATED_DIRS:
+        for path in (project_dir / folder).rglob("*"):
+            if path.is_file() and path not in wanted and _is_generated(path):
+                path.unlink()
+    written = []
+    for rel, content in files.items():
+        path = project_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != content:
+            path.write_text(content, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,96 @@
+"""What stops a source table from arriving on the target as it is."""
+
+from __future__ import annotations
+
+from pgshift.catalog import Catalog
+
+
+class ScaffoldError(ValueError):
+    """The source schema cannot be scaffolded as it is."""
+
+
+def _inheritance_problems(catalog: Catalog) -> list[tuple[str, str]]:
+    """(child, line) for each migrated table whose rows a migrated ancestor holds.
+
+    Reading an inheritance parent returns its children's rows too: with both
+    tables migrated, those rows would arrive twice, once in each.
+    """
+    tables = catalog.tables
+    problems = []
+    for name, table in tables.items():
+        ancestors, stack = [], list(table.inherits)
+        while stack:
+            parent = stack.pop()
+            if parent in tables and parent not in ancestors:
+                ancestors.append(parent)
+                stack.extend(tables[parent].inherits)
+        for parent in sorted(ancestors):
+            problems.append(
+                (
+                    name,
+                    f"{name} inherits {parent} (not a partition): reading "
+                    f"{parent} returns the rows of {name} too, so both target "
+                    f"tables would hold them; exclude {name} (its rows arrive "
+                    f"in {parent}, with {parent}'s columns) or {parent}",
+                )
+            )
+    return problems
+
+
+def check_supported(catalog: Catalog) -> None:
+    """Stop when a migrated table cannot arrive on the target as it is.
+
+    Args:
+        catalog: The source catalog, excluded tables already left out.
+
+    Raises:
+        ScaffoldError: One line per offending column, expression, table or
+            domain, then what to do.
+    """
+    lines: list[str] = []
+    offending: list[str] = []
+    for name, table in catalog.tables.items():
+        lines += table.unsupported
+        if table.unsupported:
+            offending.append(name)
+    for child, line in _inheritance_problems(catalog):
+        lines.append(line)
+        if child not in offending:
+            offending.append(child)
+    lines += catalog.unsupported
+    if not lines:
+        return
+    advice = []
+    if offending:
+        tables = ",".join(sorted(offending))
+        advice.append(
+            f"leave these tables out with `python loader/run.py --exclude {tables} "
+            "scaffold` (add any tables you already exclude, and pass the same "
+            "--exclude to migrate), or change them on the source"
+        )
+    if catalog.unsupported:
+        advice.append(
+            "domains are created on the target whichever tables migrate: "
+            "change those on the source"
+        )
+    raise ScaffoldError(
+        "these source columns and objects cannot be migrated as they are:\n"
+        + "\n".join(f"  {line}" for line in lines)
+        + "\n"
+        + "; ".join(advice)
+    )
+
+
+def check_references(catalog: Catalog) -> None:
+    """Stop when a migrated table's foreign key points at a table left out.
+
+    Raises:
+        ScaffoldError: Naming the key and the table to include or exclude.
+    """
+    for name, table in catalog.tables.items():
+        for fk in table.foreign_keys:
+            if fk.ref_table not in catalog.tables:
+                raise ScaffoldError(
+                    f"{name}.{fk.name} references {fk.ref_table}, which is not "
+                    f"part of the migration: include it or exclude {name} as well"
+                )

@@ -1,0 +1,87 @@
+"""Reconcile the target with the source snapshot and write the migration report.
+
+For every migrated table: the rows the source snapshot held (from the load
+manifest), the rows that landed in raw, the rows in the final table, and the
+final table's content checksum against the one recorded for the source
+inside the snapshot (``verify.reconcile``). A table is complete when all of
+them agree. With the source at hand, the two schemas are compared through
+the name map scaffold applied (``verify.parity``). Verify reads what the
+load and scaffold recorded (``pgshift.manifest``, ``pgshift.mapping``) and
+never imports them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from pgshift.catalog import Catalog, read_catalog
+from pgshift.connection import transaction
+from pgshift.manifest import MANIFEST_TABLE, read_manifest, read_not_migrated
+from pgshift.mapping import NameMap
+from pgshift.naming import Overrides
+from pgshift.settings import ConfigError, Settings
+from pgshift.verify.dbt_artifacts import dbt_test_results
+from pgshift.verify.parity import compare, intended
+from pgshift.verify.reconcile import check_tables
+from pgshift.verify.report import Report, TableReport, summary_table, write_report
+
+__all__ = ["Report", "TableReport", "summary_table", "verify", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+
+def verify(settings: Settings) -> Report:
+    """Compare source snapshot counts, raw counts and final counts per table.
+
+    Args:
+        settings: The run settings.
+
+    Returns:
+        The report.
+
+    Raises:
+        ConfigError: The target holds no load manifest (nothing was loaded).
+    """
+    names = NameMap.read(settings.project_dir)
+    tests = dbt_test_results(settings.project_dir)
+    with transaction(settings.target) as cursor:
+        manifest = read_manifest(cursor, settings.raw_schema)
+        if manifest is None:
+            raise ConfigError(
+                f"the target has no load manifest ({settings.raw_schema}."
+                f"{MANIFEST_TABLE}): no load has finished since the last one "
+                "started; run `python loader/run.py` first"
+            )
+        first = manifest[0] if manifest else None
+        report = Report(
+            source=first.source_database if first else "",
+            target=settings.target.redacted(),
+            snapshot_id=first.snapshot_id if first else "",
+            snapshot_taken_at=first.snapshot_taken_at if first else "",
+            verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        report.tables = check_tables(settings, manifest, names, tests)
+        report.not_migrated = read_not_migrated(cursor, settings.raw_schema)
+        if settings.source is not None:
+            target_catalog = read_catalog(cursor, settings.final_schema)
+            _schema_parity(settings, report, target_catalog, names)
+    return report
+
+
+def _schema_parity(
+    settings: Settings, report: Report, target: Catalog, names: NameMap | None
+) -> None:
+    """Compare the source schema with the target's, through the name map."""
+    assert settings.source is not None
+    with transaction(settings.source, readonly=True) as cursor:
+        source = read_catalog(cursor, settings.source_schema)
+    for name in [n for n in source.tables if not settings.selects(n)]:
+        del source.tables[name]
+    overrides_path = settings.overrides_path
+    if names is not None and names.overrides:
+        overrides_path = settings.project_dir / names.overrides
+    lines = compare(source, target, names)
+    report.schema_differences, report.intended_differences = intended(
+        lines, Overrides.load(overrides_path).intended_differences
+    )

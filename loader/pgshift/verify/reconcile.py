@@ -1,0 +1,251 @@
+"""Reconciliation: per table, the snapshot's figures against raw and final.
+
+For every table of the load manifest: the rows the source snapshot held, the
+rows that landed in raw, the rows in the final table, the final table's
+content checksum against the source's, its sequences and its dbt tests. A
+table whose checksum differs is narrowed down to the differing rows
+(``verify.diff``).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from psycopg2 import sql
+
+from pgshift.checksum import checksum_sql
+from pgshift.connection import connect, relation_exists, transaction
+from pgshift.manifest import ManifestRow
+from pgshift.mapping import MAP_FILE, NameMap, TableMap
+from pgshift.settings import Settings
+from pgshift.verify.diff import Side, diff
+from pgshift.verify.report import TableReport
+
+
+def _count(cursor: Any, schema: str, table: str) -> int | None:
+    """Count a table's rows; None when the table does not exist."""
+    if not relation_exists(cursor, sql.Identifier(schema, table).as_string(cursor)):
+        return None
+    cursor.execute(
+        sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
+    )
+    return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
+
+def _fingerprint(cursor: Any, schema: str, table: str) -> tuple[int, str] | None:
+    """Row count and content checksum of a table, in one scan.
+
+    The checksum runs over all columns in order. None when the table does
+    not exist.
+    """
+    relation = sql.Identifier(schema, table).as_string(cursor)
+    if not relation_exists(cursor, relation):
+        return None
+    cursor.execute(checksum_sql(relation, _columns(cursor, relation)))
+    rows, checksum = cursor.fetchone()
+    return rows, checksum
+
+
+def _sequences(cursor: Any, relation: str) -> list[tuple[str, int | None, int]]:
+    """(column, next value, max value) for every column backed by a sequence."""
+    out = []
+    for column, _ in _columns(cursor, relation):
+        cursor.execute("select pg_get_serial_sequence(%s, %s)", (relation, column))
+        sequence = cursor.fetchone()[0]
+        if not sequence:
+            continue
+        cursor.execute(f"select last_value, is_called from {sequence}")
+        last, called = cursor.fetchone()
+        cursor.execute(
+            sql.SQL("select coalesce(max({}), 0) from {}").format(
+                sql.Identifier(column), sql.SQL(relation)
+            )
+        )
+        top = cursor.fetchone()[0]
+        out.append((column, last + 1 if called else last, int(top)))
+    return out
+
+
+def _columns(cursor: Any, relation: str) -> list[tuple[str, str]]:
+    cursor.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+        "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
+        "order by a.attnum",
+        (relation,),
+    )
+    return [tuple(r) for r in cursor.fetchall()]  # type: ignore[misc]
+
+
+def _primary_key(cursor: Any, relation: str) -> list[str]:
+    cursor.execute(
+        "select a.attname from pg_index i "
+        "cross join lateral unnest(i.indkey) with ordinality k(n, o) "
+        "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n "
+        "where i.indrelid = %s::regclass and i.indisprimary order by k.o",
+        (relation,),
+    )
+    return [r[0] for r in cursor.fetchall()]
+
+
+def explain_mismatch(
+    settings: Settings,
+    cursor: Any,
+    mapped: TableMap,
+    source_checksum: str,
+) -> list[str]:
+    """Find the first rows that differ for a table whose checksum differs.
+
+    The staging view is the raw landing table cast back and renamed: when its
+    checksum equals the source's, the final table is compared with it;
+    otherwise the raw data itself differs, and the staging view is compared
+    with the source table as it is now (rows changed since the snapshot show
+    up too, and are labelled so).
+
+    Returns:
+        One line per differing row, with its key.
+    """
+    final, staging = mapped.target, mapped.staging_model
+    final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
+    columns = _columns(cursor, final_rel)
+    key = _primary_key(cursor, final_rel)
+    staging_rel = sql.Identifier(settings.staging_schema, staging).as_string(cursor)
+    staging_side = Side(f"staging view {staging}", cursor, staging_rel, columns, key)
+    if staging_side.figures("true")[1] == source_checksum:
+        final_side = Side(f"final table {final}", cursor, final_rel, columns, key)
+        found = diff(staging_side, final_side)
+        return [d.describe() for d in found.differences]
+    if settings.source is None:
+        return [
+            "raw data differs from the source snapshot; set SOURCE_DATABASE_URL "
+            "to compare it with the source row by row"
+        ]
+    source_table = mapped.source
+    with transaction(settings.source, readonly=True) as src_cursor:
+        src_rel = sql.Identifier(mapped.source_schema, source_table).as_string(
+            src_cursor
+        )
+        src_columns = _columns(src_cursor, src_rel)
+        positions = {name: i for i, (name, _) in enumerate(columns)}
+        src_key = [src_columns[positions[k]][0] for k in key]
+        source_side = Side(
+            f"source table {source_table}", src_cursor, src_rel, src_columns, src_key
+        )
+        found = diff(source_side, staging_side)
+    return [
+        f"raw differs from the source (as of now): {d.describe()}"
+        for d in found.differences
+    ]
+
+
+VERIFY_WORKERS = 2
+"""Tables checked at once, each worker on its own target connection."""
+
+
+def check_tables(
+    settings: Settings,
+    manifest: list[ManifestRow],
+    names: NameMap | None,
+    tests: dict[str, tuple[int, list[str]]],
+) -> list[TableReport]:
+    """Check every table of the manifest, ``VERIFY_WORKERS`` at a time.
+
+    Returns:
+        One report per manifest row, in manifest order.
+    """
+    local = threading.local()
+    connections: list[Any] = []
+    lock = threading.Lock()
+
+    def check(row: ManifestRow) -> TableReport:
+        if not hasattr(local, "cursor"):
+            conn = connect(settings.target, readonly=True, autocommit=True)
+            with lock:
+                connections.append(conn)
+            local.cursor = conn.cursor()
+        mapped = names.tables.get(row.table_name) if names else None
+        return _check_table(settings, local.cursor, row, mapped, tests)
+
+    try:
+        with ThreadPoolExecutor(VERIFY_WORKERS) as pool:
+            return list(pool.map(check, manifest))
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def _check_table(
+    settings: Settings,
+    cursor: Any,
+    row: ManifestRow,
+    mapped: TableMap | None,
+    tests: dict[str, tuple[int, list[str]]],
+) -> TableReport:
+    """Reconcile one table: raw and final counts, checksum, sequences, tests."""
+    table, source_rows = row.table_name, row.source_rows
+    source_checksum = row.source_checksum
+    raw_rows = _count(cursor, settings.raw_schema, table)
+    if mapped is None:
+        return TableReport(
+            source_table=table,
+            final_table="—",
+            source_rows=source_rows,
+            raw_rows=raw_rows,
+            migrated_rows=None,
+            checksum_match=None,
+            status="failed",
+            detail=(
+                f"the name map ({MAP_FILE}) has no final table for {table}: "
+                "run `python loader/run.py scaffold` with the same --include "
+                "and --exclude as the load"
+            ),
+        )
+    final = mapped.target
+    fingerprint = _fingerprint(cursor, settings.final_schema, final)
+    migrated = fingerprint[0] if fingerprint else None
+    checksum_match = None
+    problems = []
+    if fingerprint is not None:
+        final_checksum = fingerprint[1]
+        checksum_match = final_checksum == source_checksum
+        if not checksum_match:
+            problems.append(
+                f"content checksum {final_checksum} differs from the "
+                f"source's {source_checksum}"
+            )
+    if raw_rows != source_rows:
+        problems.append(f"raw holds {raw_rows} rows, the source {source_rows}")
+    if migrated is None:
+        problems.append(f"final table {final} does not exist")
+    elif migrated != source_rows:
+        problems.append(f"final table holds {migrated} rows, the source {source_rows}")
+    sequences = []
+    if migrated is not None:
+        final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
+        for column, next_value, top in _sequences(cursor, final_rel):
+            sequences.append(f"{column}: next {next_value}, max {top}")
+            if next_value <= top:
+                problems.append(
+                    f"sequence of {column} would hand out {next_value}, "
+                    f"but max({column}) is {top}"
+                )
+    run, failed_tests = tests.get(final, (0, []))
+    if failed_tests:
+        problems.append("dbt tests failed: " + ", ".join(failed_tests))
+    differences = []
+    if checksum_match is False:
+        differences = explain_mismatch(settings, cursor, mapped, source_checksum)
+    return TableReport(
+        source_table=table,
+        final_table=final,
+        source_rows=source_rows,
+        raw_rows=raw_rows,
+        migrated_rows=migrated,
+        checksum_match=checksum_match,
+        status="failed" if problems else "complete",
+        detail="; ".join(problems),
+        differences=differences,
+        dbt_tests=f"{run - len(failed_tests)}/{run}" if run else "",
+        sequences=sequences,
+    )

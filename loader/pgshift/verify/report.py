@@ -1,0 +1,173 @@
+"""The migration report: per table, the figures and checks, and what stays behind.
+
+``verify`` fills a ``Report``; ``write_report`` writes it as
+``MIGRATION_REPORT.md`` for people and ``MIGRATION_REPORT.json`` for tools,
+and ``summary_table`` is the table the commands print.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TableReport:
+    """The reconciliation of one table.
+
+    Attributes:
+        source_table: The table's name in the source.
+        final_table: The table's name on the target.
+        source_rows: Rows in the source snapshot.
+        raw_rows: Rows in the raw landing table.
+        migrated_rows: Rows in the final table (None if it does not exist).
+        checksum_match: Whether the final table's content checksum equals the
+            source's (None if the final table does not exist).
+        status: "complete" or "failed".
+        detail: Why it failed, when it did.
+        differences: The first differing rows, with their keys, when the
+            content checksum differs.
+        dbt_tests: "passed/run" of the dbt tests on the final table in the
+            last dbt build or test, or "" when none ran.
+        sequences: Per identity/serial column, its next value and max(column).
+    """
+
+    source_table: str
+    final_table: str
+    source_rows: int
+    raw_rows: int | None
+    migrated_rows: int | None
+    checksum_match: bool | None
+    status: str
+    detail: str = ""
+    differences: list[str] = field(default_factory=list)
+    dbt_tests: str = ""
+    sequences: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """The migration report.
+
+    Attributes:
+        source: The source database, without credentials.
+        target: The target database, without credentials.
+        snapshot_id: The source snapshot the load read.
+        snapshot_taken_at: When that snapshot was taken.
+        verified_at: When this report was made.
+        tables: One entry per table.
+        phases: Phase name to seconds, for the phases that ran in this process.
+        not_migrated: Source objects that were not migrated, with the reason.
+        schema_differences: Schema parity lines not declared as intended
+            (None when the source was not compared).
+        intended_differences: Parity lines the override file declares intended.
+    """
+
+    source: str
+    target: str
+    snapshot_id: str
+    snapshot_taken_at: str
+    verified_at: str
+    tables: list[TableReport] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    not_migrated: list[str] = field(default_factory=list)
+    schema_differences: list[str] | None = None
+    intended_differences: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every table is complete and the schemas are twins."""
+        tables_ok = all(t.status == "complete" for t in self.tables)
+        return tables_ok and not self.schema_differences
+
+
+def summary_table(report: Report) -> str:
+    """Render the per-table summary as a Markdown table."""
+    lines = [
+        "| Table | Source rows | Migrated rows | Checksum | dbt tests | Status |",
+        "|-------|------------:|--------------:|----------|----------:|--------|",
+    ]
+    for t in report.tables:
+        mark = "✅ Complete" if t.status == "complete" else "❌ Failed"
+        migrated = "—" if t.migrated_rows is None else str(t.migrated_rows)
+        name = t.final_table
+        if t.final_table != t.source_table:
+            name = f"{t.final_table} (from {t.source_table})"
+        checksum = {True: "match", False: "DIFFERS", None: "—"}[t.checksum_match]
+        lines.append(
+            f"| {name} | {t.source_rows} | {migrated} | {checksum} | "
+            f"{t.dbt_tests or '—'} | {mark} |"
+        )
+    total_source = sum(t.source_rows for t in report.tables)
+    total_migrated = sum(t.migrated_rows or 0 for t in report.tables)
+    complete = sum(t.status == "complete" for t in report.tables)
+    lines.append(
+        f"| **{len(report.tables)} tables, {complete} complete** | "
+        f"**{total_source}** | **{total_migrated}** | | | "
+        f"{'✅' if report.passed else '❌'} |"
+    )
+    return "\n".join(lines)
+
+
+def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
+    """Write MIGRATION_REPORT.md and MIGRATION_REPORT.json.
+
+    Args:
+        report: The report.
+        directory: Where to write them.
+
+    Returns:
+        The Markdown and JSON paths.
+    """
+    md = directory / "MIGRATION_REPORT.md"
+    js = directory / "MIGRATION_REPORT.json"
+    failed = [t for t in report.tables if t.status != "complete"]
+    text = [
+        "# Migration report",
+        "",
+        f"- **Source:** `{report.source}`",
+        f"- **Target:** `{report.target}`",
+        f"- **Source snapshot:** `{report.snapshot_id}` taken at "
+        f"{report.snapshot_taken_at}",
+        f"- **Verified at:** {report.verified_at}",
+        f"- **Result:** {'PASSED' if report.passed else 'FAILED'}",
+        "",
+    ]
+    if report.phases:
+        text += ["## Phases", "", "| Phase | Seconds |", "|-------|--------:|"]
+        text += [f"| {k} | {v:.1f} |" for k, v in report.phases.items()]
+        text.append("")
+    text += ["## Tables", "", summary_table(report), ""]
+    sequences = [(t.final_table, s) for t in report.tables for s in t.sequences]
+    if sequences:
+        text += ["## Sequences", "", "| Table | Column: next value, max |"]
+        text += ["|-------|------------------------|"]
+        text += [f"| {table} | {line} |" for table, line in sequences]
+        text.append("")
+    text += ["## Schema parity", ""]
+    if report.schema_differences is None:
+        text.append("- not compared: SOURCE_DATABASE_URL was not set")
+    elif not report.schema_differences:
+        text.append(
+            "- the target's tables, columns, types, defaults, keys, indexes, "
+            "comments and enums match the source's, through the name mapping"
+        )
+    text += [f"- ❌ {line}" for line in report.schema_differences or []]
+    text += [f"- intended: {line}" for line in report.intended_differences]
+    text.append("")
+    text += ["## Not migrated", ""]
+    text += [f"- {line}" for line in report.not_migrated] or [
+        "- nothing: every table of the source schema was migrated"
+    ]
+    text.append("")
+    if failed:
+        text += ["## Failed checks", ""]
+        for t in failed:
+            text.append(f"- **{t.final_table}**: {t.detail}")
+            text += [f"  - {line}" for line in t.differences]
+        text.append("")
+    md.write_text("\n".join(text), encoding="utf-8")
+    payload = asdict(report) | {"passed": report.passed}
+    js.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return md, js
