@@ -341,7 +341,20 @@ order by a.attrelid, a.attnum
 # Functions, operators, types, collations and operator classes that the
 # defaults, generated columns, check constraints and indexes of the schema's
 # tables call, outside pg_catalog.
-_EXPRESSION_DEPENDENCIES = """
+_REFERENCED = """coalesce(et.typtype, rt.typtype),
+       (select x.extname from pg_depend e
+        join pg_extension x on x.oid = e.refobjid
+        where e.classid = d.refclassid
+          and e.objid = coalesce(et.oid, d.refobjid)
+          and e.deptype = 'e')"""
+"""Of an object a pg_depend row ``d`` references: its type kind (the
+element's for an array type) and the extension it belongs to."""
+
+_REFERENCED_JOINS = """left join pg_type rt on d.refclassid = 'pg_type'::regclass and rt.oid = d.refobjid
+left join pg_type et on et.oid = rt.typelem and rt.typcategory = 'A'
+cross join lateral pg_identify_object(d.refclassid, d.refobjid, 0) ref"""
+
+_EXPRESSION_DEPENDENCIES = f"""
 select c.oid,
        case when ad.oid is not null and att.attgenerated = 's'
                  then 'generated column ' || att.attname
@@ -349,12 +362,7 @@ select c.oid,
             when con.oid is not null then 'check ' || con.conname
             else 'index ' || ic.relname end,
        ref.type, ref.schema, ref.identity,
-       coalesce(et.typtype, rt.typtype),
-       (select x.extname from pg_depend e
-        join pg_extension x on x.oid = e.refobjid
-        where e.classid = d.refclassid
-          and e.objid = coalesce(et.oid, d.refobjid)
-          and e.deptype = 'e')
+       {_REFERENCED}
 from pg_depend d
 left join pg_attrdef ad on d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
 left join pg_attribute att on att.attrelid = ad.adrelid and att.attnum = ad.adnum
@@ -362,9 +370,7 @@ left join pg_constraint con
   on d.classid = 'pg_constraint'::regclass and con.oid = d.objid
 left join pg_index ix on d.classid = 'pg_class'::regclass and ix.indexrelid = d.objid
 left join pg_class ic on ic.oid = ix.indexrelid
-left join pg_type rt on d.refclassid = 'pg_type'::regclass and rt.oid = d.refobjid
-left join pg_type et on et.oid = rt.typelem and rt.typcategory = 'A'
-cross join lateral pg_identify_object(d.refclassid, d.refobjid, 0) ref
+{_REFERENCED_JOINS}
 join pg_class c on c.oid = coalesce(ad.adrelid, con.conrelid, ix.indrelid)
 join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
@@ -376,23 +382,16 @@ where n.nspname = %(schema)s and c.relkind in ('r', 'p')
 order by 1, 2, 5
 """
 
-_DOMAIN_DEPENDENCIES = """
+_DOMAIN_DEPENDENCIES = f"""
 select t.typname, ref.type, ref.schema, ref.identity,
-       coalesce(et.typtype, rt.typtype),
-       (select x.extname from pg_depend e
-        join pg_extension x on x.oid = e.refobjid
-        where e.classid = d.refclassid
-          and e.objid = coalesce(et.oid, d.refobjid)
-          and e.deptype = 'e')
+       {_REFERENCED}
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
 join pg_depend d
   on (d.classid = 'pg_type'::regclass and d.objid = t.oid)
   or (d.classid = 'pg_constraint'::regclass
       and d.objid in (select oid from pg_constraint where contypid = t.oid))
-left join pg_type rt on d.refclassid = 'pg_type'::regclass and rt.oid = d.refobjid
-left join pg_type et on et.oid = rt.typelem and rt.typcategory = 'A'
-cross join lateral pg_identify_object(d.refclassid, d.refobjid, 0) ref
+{_REFERENCED_JOINS}
 where n.nspname = %(schema)s and t.typtype = 'd' and d.deptype = 'n'
   and d.refclassid in ('pg_proc'::regclass, 'pg_operator'::regclass,
                        'pg_type'::regclass, 'pg_collation'::regclass)
