@@ -7,11 +7,15 @@ bundled by pgserver otherwise; PGSHIFT_TEST_PG=embedded forces the latter.
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+from pgshift.settings import PROJECT_DIR
+
+from migration import MigratedSample, run_cli, seed_sample
 
 _names = itertools.count()
 
@@ -48,3 +52,56 @@ def new_database(pg_cluster: Cluster) -> Iterator[Callable[[], str]]:
 def pg_url(new_database: Callable[[], str]) -> str:
     """The URL of a fresh empty database."""
     return new_database()
+
+
+@pytest.fixture(scope="session")
+def migrated_sample(
+    pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MigratedSample]:
+    """One migration of the sample, shared by every test that only reads it.
+
+    Tests that change the target take a copy (``sample_copy``).
+    """
+    source = pg_cluster.create_database("sample_source")
+    target = pg_cluster.create_database("sample_target")
+    seed_sample(source, scale=1)
+    state = tmp_path_factory.mktemp("sample_state")
+    done = run_cli(["migrate"], source, target, state)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    artifacts = tmp_path_factory.mktemp("sample_artifacts")
+    for name in ("manifest.json", "run_results.json"):
+        shutil.copy(PROJECT_DIR / "target" / name, artifacts / name)
+    yield MigratedSample(source, target, state, artifacts, done.stdout)
+    for name in ("sample_source", "sample_target"):
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sample_copy(
+    pg_cluster: Cluster,
+    migrated_sample: MigratedSample,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[], MigratedSample]]:
+    """A factory of copies of the migrated sample's target, dropped at the end.
+
+    Each copy is its own database (a template copy of the target) with its
+    own dlt state directory; the source is shared and only read.
+    """
+    created: list[str] = []
+
+    def make() -> MigratedSample:
+        name = f"sample_copy_{next(_names)}"
+        pg_cluster.drop_database(name)
+        created.append(name)
+        url = pg_cluster.create_database(name, template="sample_target")
+        return MigratedSample(
+            migrated_sample.source_url,
+            url,
+            tmp_path_factory.mktemp("copy_state"),
+            migrated_sample.artifacts,
+            migrated_sample.output,
+        )
+
+    yield make
+    for name in created:
+        pg_cluster.drop_database(name)

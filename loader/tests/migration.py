@@ -31,6 +31,31 @@ class Migration:
     settings: Settings
 
 
+@dataclass
+class MigratedSample:
+    """The sample marketplace at scale 1, migrated once by ``run.py migrate``.
+
+    Attributes:
+        source_url: The seeded source (never written to by the tests).
+        target_url: The migrated target.
+        state: The dlt state directory of the migration.
+        artifacts: dbt's manifest.json and run_results.json of its build,
+            saved before any later dbt command overwrites them.
+        output: What ``migrate`` printed.
+    """
+
+    source_url: str
+    target_url: str
+    state: Path
+    artifacts: Path
+    output: str
+
+    @property
+    def settings(self) -> Settings:
+        """Settings joining the source and the target."""
+        return make_settings(self.source_url, self.target_url, state_dir=self.state)
+
+
 def make_settings(source_url: str, target_url: str, **kwargs: object) -> Settings:
     """Settings for a pair of test databases, with a private dlt state dir."""
     return Settings(
@@ -209,7 +234,7 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
-def constraint_backed_tests(project: Path, target_url: str) -> dict[str, int]:
+def constraint_backed_tests(artifacts: Path, target_url: str) -> dict[str, int]:
     """Run the last build's constraint-backed tests again, on the published tables.
 
     Each test's compiled SQL (from the project's run_results.json) is run
@@ -219,8 +244,8 @@ def constraint_backed_tests(project: Path, target_url: str) -> dict[str, int]:
     Returns:
         Test kind to how many of its tests were run.
     """
-    results = json.loads((project / "target" / "run_results.json").read_text())
-    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    results = json.loads((artifacts / "run_results.json").read_text())
+    manifest = json.loads((artifacts / "manifest.json").read_text())
     tables = {
         r[0]
         for r in query(

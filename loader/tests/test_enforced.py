@@ -12,23 +12,15 @@ them failing on a duplicate key and an orphan). Multi-column keys
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
-from pgshift.settings import PROJECT_DIR
-
-from migration import constraint_backed_tests, run_cli, seed_sample
+from migration import MigratedSample, constraint_backed_tests
 
 
 def test_constraint_backed_tests_scan_no_final_table(
-    new_database: Callable[[], str], tmp_path: Path
+    migrated_sample: MigratedSample,
 ) -> None:
-    source, target = new_database(), new_database()
-    seed_sample(source, scale=1)
-    migrated = run_cli(["migrate"], source, target, tmp_path / "state")
-    assert migrated.returncode == 0, migrated.stdout[-3000:]
-
-    checked = constraint_backed_tests(PROJECT_DIR, target)
+    checked = constraint_backed_tests(
+        migrated_sample.artifacts, migrated_sample.target_url
+    )
     # 25 keys, 25 NOT NULL key columns, 46 foreign keys, 11 composite keys.
     assert checked == {
         "unique": 25,

@@ -1,13 +1,13 @@
 """The sample marketplace, end to end: load, dbt build, verify, rerun.
 
-One source is seeded at scale 1 and migrated once for the module; the tests
-then compare source, raw and final tables value by value.
+The session's migrated sample (``migrated_sample``: seeded at scale 1 and
+migrated once by ``run.py migrate``) is compared table by table, value by
+value: source, raw and final.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 
 import psycopg2
@@ -22,23 +22,16 @@ from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
 from pgshift.verify import verify
 
-from migration import Migration, fetch_text_rows, make_settings, query, seed_sample
+from migration import MigratedSample, Migration, fetch_text_rows, query
 
 SAMPLE_TABLES = 26
 
 
 @pytest.fixture(scope="module")
-def migrated(pg_cluster, tmp_path_factory) -> Iterator[Migration]:  # noqa: ANN001
-    source = pg_cluster.create_database("mig_source")
-    target = pg_cluster.create_database("mig_target")
-    seed_sample(source, scale=1)
-    settings = make_settings(source, target, state_dir=tmp_path_factory.mktemp("state"))
-    load(settings)
-    outcome = run_dbt(settings, ["build"])
-    assert outcome.success, "\n".join(outcome.failures)
-    yield Migration(source, target, settings)
-    pg_cluster.drop_database("mig_source")
-    pg_cluster.drop_database("mig_target")
+def migrated(migrated_sample: MigratedSample) -> Migration:
+    return Migration(
+        migrated_sample.source_url, migrated_sample.target_url, migrated_sample.settings
+    )
 
 
 @pytest.fixture(scope="module")
@@ -209,10 +202,11 @@ def test_every_foreign_key_exists_after_the_build(
 
 
 def test_build_follows_the_foreign_key_graph(
-    migrated: Migration, catalog: Catalog
+    migrated_sample: MigratedSample, catalog: Catalog
 ) -> None:
-    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
-    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    artifacts = migrated_sample.artifacts
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    results = json.loads((artifacts / "run_results.json").read_text())
     timing = {}
     for result in results["results"]:
         spans = [t for t in result["timing"] if t["name"] == "execute"]

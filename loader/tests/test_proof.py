@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
@@ -16,7 +16,7 @@ from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
 from pgshift.verify import verify, write_report
 
-from migration import Migration, make_settings, query, seed_sample
+from migration import MigratedSample, Migration, make_settings, query, seed_sample
 
 
 def _writer(url: str, stop: threading.Event, done: list[int]) -> None:
@@ -70,13 +70,9 @@ def test_raw_holds_one_instant_while_the_source_changes(
 
 
 @pytest.fixture(scope="module")
-def corrupted(pg_cluster, tmp_path_factory) -> Iterator[Migration]:  # noqa: ANN001
-    source = pg_cluster.create_database("proof_source")
-    target = pg_cluster.create_database("proof_target")
-    seed_sample(source, scale=1)
-    settings = make_settings(source, target, state_dir=tmp_path_factory.mktemp("p"))
-    load(settings)
-    assert run_dbt(settings, ["build"]).success
+def corrupted(sample_copy: Callable[[], MigratedSample]) -> Migration:
+    copy = sample_copy()
+    source, target, settings = copy.source_url, copy.target_url, copy.settings
     pkey = query(
         target,
         "select conname from pg_constraint "
@@ -90,9 +86,7 @@ def corrupted(pg_cluster, tmp_path_factory) -> Iterator[Migration]:  # noqa: ANN
         "insert into public.job_photos select * from public.job_photos where id = 5",
     ]:
         query(target, statement)
-    yield Migration(source, target, settings)
-    pg_cluster.drop_database("proof_source")
-    pg_cluster.drop_database("proof_target")
+    return Migration(source, target, settings)
 
 
 def test_verify_names_each_corrupted_table_and_row(corrupted: Migration) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pgshift.settings import PROJECT_DIR
 
-from migration import RUN_PY, cli_env, query, run_cli, seed_sample
+from migration import RUN_PY, MigratedSample, cli_env, query, run_cli
 
 BUILD_SCHEMA = "public_pgshift_build"
 
@@ -88,20 +88,17 @@ def _constraint_count(url: str, table: str, kind: str) -> int:
 
 
 def _migrated(
-    new_database: Callable[[], str], tmp_path: Path
+    sample_copy: Callable[[], MigratedSample],
 ) -> tuple[str, str, Path, dict[str, object]]:
-    source, target = new_database(), new_database()
-    seed_sample(source, scale=1)
-    state = tmp_path / "state"
-    first = run_cli(["migrate"], source, target, state)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    return source, target, state, _final_state(target)
+    """A copy of the migrated sample, and its final tables as published."""
+    copy = sample_copy()
+    return copy.source_url, copy.target_url, copy.state, _final_state(copy.target_url)
 
 
 def test_a_failing_model_or_test_changes_no_final_table(
-    new_database: Callable[[], str], tmp_path: Path
+    sample_copy: Callable[[], MigratedSample],
 ) -> None:
-    source, target, state, published = _migrated(new_database, tmp_path)
+    source, target, state, published = _migrated(sample_copy)
     assert _build_schema_tables(target) == []
 
     # A value that builds fine, so that its table is rebuilt in this run...
@@ -167,9 +164,9 @@ def test_a_failing_model_or_test_changes_no_final_table(
 
 
 def test_dbt_killed_mid_build_then_rerun_completes(
-    new_database: Callable[[], str], tmp_path: Path
+    sample_copy: Callable[[], MigratedSample],
 ) -> None:
-    source, target, state, published = _migrated(new_database, tmp_path)
+    source, target, state, published = _migrated(sample_copy)
     query(source, "update users set \"lastName\" = 'changed since' where id = 1")
     assert run_cli(["load"], source, target, state).returncode == 0
 

@@ -131,7 +131,7 @@ def test_multi_column_keys_are_proved_by_their_constraints(
 ) -> None:
     # The composite foreign key LineNote -> InvoiceLine, composite keys,
     # and keys whose columns needed quoting: answered from the catalog.
-    checked = constraint_backed_tests(migrated.project, migrated.target)
+    checked = constraint_backed_tests(migrated.project / "target", migrated.target)
     assert checked.get("pgshift_relationships") == 1, checked
     assert checked.get("pgshift_unique_combination", 0) >= 1, checked
 

@@ -467,17 +467,24 @@ class Cluster:
         finally:
             conn.close()
 
-    def create_database(self, name: str, owner: str | None = None) -> str:
+    def create_database(
+        self, name: str, owner: str | None = None, template: str | None = None
+    ) -> str:
         """Create a database and return its URL.
 
         Args:
             name: The database name.
             owner: The owning role, if not the superuser.
+            template: A database to copy (nobody may be connected to it).
 
         Returns:
             The database's URL (as the superuser).
         """
         statement = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            statement = sql.SQL("{} template {}").format(
+                statement, sql.Identifier(template)
+            )
         if owner:
             statement = sql.SQL("{} owner {}").format(statement, sql.Identifier(owner))
         conn = psycopg2.connect(self.url())
