@@ -28,6 +28,12 @@
     {%- else -%}
     {%- set statements = [] -%}
     {%- set built_tables = pgshift_built_tables() -%}
+    {%- set replaced = [] -%}
+    {%- for node, built in built_tables -%}
+        {%- do replaced.append(node.alias) -%}
+    {%- endfor -%}
+    {%- do statements.append(pgshift_keep_dependents(
+        replaced, final_schema, build_schema, pgshift_declared_names())) -%}
     {%- for node, built in built_tables -%}
         {%- set final = api.Relation.create(
             database=target.database, schema=final_schema,
@@ -38,6 +44,8 @@
         {%- do statements.append(pgshift_view_sql(built, final)) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
+    {%- do statements.append(pgshift_restore_dependents(
+        adapter.quote(var('raw_schema')) ~ '.' ~ adapter.quote(var('carried_table')))) -%}
     {%- do statements.append(pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}
     {{ statements | reject('equalto', '') | join(";\n") }}

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace target tables of the same names that pgshift did not build "
         "(their rows are dropped)",
     )
+    migrate.add_argument(
+        "--drop-dependents",
+        action="store_true",
+        help="leave out (drop) the target's own objects on replaced tables that "
+        "cannot be recreated on the new ones; the report lists them",
+    )
     dbt = sub.add_parser("dbt", help="run a dbt command against the target")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     sample = sub.add_parser(
@@ -131,7 +137,11 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "verify":
         return cmd_verify(settings)
     if command == "migrate":
-        return cmd_migrate(settings, replace_existing=args.replace_existing)
+        return cmd_migrate(
+            settings,
+            replace_existing=args.replace_existing,
+            drop_dependents=args.drop_dependents,
+        )
     if command == "dbt":
         return cmd_dbt(settings, args.dbt_args)
     raise ConfigError(f"unknown command {command!r}")
@@ -209,11 +219,15 @@ def cmd_dbt(settings: Settings, dbt_args: list[str]) -> int:
     return EXIT_SUCCESS if outcome.success else EXIT_FAIL
 
 
-def cmd_migrate(settings: Settings, *, replace_existing: bool = False) -> int:
+def cmd_migrate(
+    settings: Settings, *, replace_existing: bool = False, drop_dependents: bool = False
+) -> int:
     """Load, build and verify; exit 0 only when every check passed."""
     from pgshift.pipeline import migrate
 
-    done = migrate(settings, replace_existing=replace_existing)
+    done = migrate(
+        settings, replace_existing=replace_existing, drop_dependents=drop_dependents
+    )
     print_report(done.report, settings)
     return EXIT_SUCCESS if done.passed else EXIT_FAIL
 

@@ -30,6 +30,10 @@ NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
 """Source objects left behind, with the reason."""
 BUILT_TABLE = "_pgshift_built"
 """The final tables pgshift built (the guard lets a build replace only these)."""
+CARRIED_TABLE = "_pgshift_carried_over"
+"""What the last publish recreated of the target's own objects on the tables
+it replaced (views, foreign keys, indexes, triggers, policies, grants,
+comments, publications, owners), or left out."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,47 @@ def read_not_migrated(cursor: Any, schema: str) -> list[str]:
         ).format(relation)
     )
     return [f"{kind} {name}: {reason}" for kind, name, reason in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class CarriedOver:
+    """One object of the target's that depended on a replaced final table.
+
+    Attributes:
+        kind: "view", "index", "grant", "comment", ...
+        object: What it is, as "schema.relation[.name]" (a grant:
+            "schema.relation to role"; a publication: "... in name").
+        on_table: The relation it is on, as "schema.relation".
+        outcome: "recreated", "dropped" (it could not be, and the run was
+            told to leave such objects out) or "replaced" (a comment the
+            source's replaces).
+        detail: Why, for the last two.
+    """
+
+    kind: str
+    object: str
+    on_table: str
+    outcome: str
+    detail: str
+
+    def describe(self) -> str:
+        """One line for the report."""
+        line = f"{self.kind} {self.object}: {self.outcome}"
+        return f"{line} ({self.detail})" if self.detail else line
+
+
+def read_carried_over(cursor: Any, schema: str) -> list[CarriedOver]:
+    """What the last publish did with the target's own dependent objects."""
+    relation = sql.Identifier(schema, CARRIED_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return []
+    cursor.execute(
+        sql.SQL(
+            "select kind, object, on_table, outcome, detail from {} "
+            "order by on_table, kind, object"
+        ).format(relation)
+    )
+    return [CarriedOver(*row) for row in cursor.fetchall()]
 
 
 # --------------------------------------------------------------------------

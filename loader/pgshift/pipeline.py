@@ -44,6 +44,7 @@ def migrate(
     settings: Settings,
     *,
     replace_existing: bool = False,
+    drop_dependents: bool = False,
     progress: object = print,
 ) -> Migration:
     """Load, build and verify.
@@ -52,6 +53,9 @@ def migrate(
         settings: The run settings.
         replace_existing: Replace final tables of the same names that pgshift
             did not build (their rows are dropped).
+        drop_dependents: Leave out the target's own objects on replaced
+            tables that cannot be recreated on the new ones (the report
+            lists them); otherwise such an object stops the publish.
         progress: Called with one line as each phase ends.
 
     Returns:
@@ -59,7 +63,7 @@ def migrate(
 
     Raises:
         ConfigError: A connection fails, or the build refuses to replace
-            tables pgshift did not build.
+            tables pgshift did not build or to drop the target's own objects.
         LoadError: The load failed.
     """
     say = progress if callable(progress) else print
@@ -74,7 +78,10 @@ def migrate(
         f"loaded {len(result.source_rows)} tables, {rows} rows, in {phases['load']:.1f} s"
     )
     started = time.monotonic()
-    variables = {"pgshift_replace_existing": True} if replace_existing else {}
+    variables = {
+        "pgshift_replace_existing": replace_existing,
+        "pgshift_drop_dependents": drop_dependents,
+    }
     outcome = run_dbt(settings, ["build"], variables)
     phases["dbt build"] = time.monotonic() - started
     if outcome.refusal:

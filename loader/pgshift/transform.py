@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgshift.manifest import BUILT_TABLE, MANIFEST_TABLE
+from pgshift.manifest import BUILT_TABLE, CARRIED_TABLE, MANIFEST_TABLE
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 
 logger = logging.getLogger(__name__)
@@ -39,20 +39,28 @@ class DbtOutcome:
 
     @property
     def refusal(self) -> str | None:
-        """The guard's refusal to replace tables pgshift did not build, if any.
+        """A refusal that changed nothing and needs the user's decision, if any.
 
-        The on-run-start hook ``pgshift_guard_existing_tables`` raises it
-        before any model runs; its message starts with ``GUARD_MESSAGE``.
+        The guard (on-run-start, ``pgshift_guard_existing_tables``) refuses
+        to replace tables pgshift did not build; the publish
+        (``pgshift_restore_dependents``) refuses to drop an object of the
+        target's that cannot be recreated on a new table.
         """
         for failure in self.failures:
-            if GUARD_MESSAGE in failure:
-                line = failure[failure.index(GUARD_MESSAGE) :].splitlines()[0]
-                return line.removeprefix("pgshift: ")
+            for marker in REFUSALS:
+                if marker in failure:
+                    at = failure.index(marker)
+                    start = max(failure.rfind("pgshift: ", 0, at + len("pgshift: ")), 0)
+                    line = failure[start:].splitlines()[0]
+                    return line.removeprefix("pgshift: ")
         return None
 
 
 GUARD_MESSAGE = "pgshift: these tables already exist on the target"
-"""How macros/pgshift_guard_existing_tables.sql starts its refusal."""
+"""How macros/publish/pgshift_guard_existing_tables.sql starts its refusal."""
+DEPENDENT_MESSAGE = "which this build replaces, and cannot be recreated"
+"""What macros/publish/pgshift_restore_dependents.sql says of such an object."""
+REFUSALS = (GUARD_MESSAGE, DEPENDENT_MESSAGE)
 
 
 @contextmanager
@@ -106,6 +114,7 @@ def run_dbt(
                 **settings.dbt_vars(),
                 "manifest_table": MANIFEST_TABLE,
                 "built_table": BUILT_TABLE,
+                "carried_table": CARRIED_TABLE,
                 **(variables or {}),
             }
             argv += ["--vars", json.dumps(merged)]

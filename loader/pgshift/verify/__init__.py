@@ -17,12 +17,18 @@ from datetime import UTC, datetime
 
 from pgshift.catalog import Catalog, read_catalog
 from pgshift.connection import transaction
-from pgshift.manifest import MANIFEST_TABLE, read_manifest, read_not_migrated
+from pgshift.manifest import (
+    MANIFEST_TABLE,
+    CarriedOver,
+    read_carried_over,
+    read_manifest,
+    read_not_migrated,
+)
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
-from pgshift.verify.parity import compare, intended
+from pgshift.verify.parity import Differences, compare, intended
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
 
@@ -63,16 +69,27 @@ def verify(settings: Settings) -> Report:
         )
         report.tables = check_tables(settings, manifest, names, tests)
         report.not_migrated = read_not_migrated(cursor, settings.raw_schema)
+        carried = read_carried_over(cursor, settings.raw_schema)
+        report.carried_over = [c.describe() for c in carried]
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)
-            _schema_parity(settings, report, target_catalog, names)
+            _schema_parity(settings, report, target_catalog, names, carried)
     return report
 
 
 def _schema_parity(
-    settings: Settings, report: Report, target: Catalog, names: NameMap | None
+    settings: Settings,
+    report: Report,
+    target: Catalog,
+    names: NameMap | None,
+    carried: list[CarriedOver],
 ) -> None:
-    """Compare the source schema with the target's, through the name map."""
+    """Compare the source schema with the target's, through the name map.
+
+    What the last publish carried over of the target's own objects on the
+    final tables (an index, a constraint, a comment) is listed as kept, not
+    as a difference.
+    """
     assert settings.source is not None
     with transaction(settings.source, readonly=True) as cursor:
         source = read_catalog(cursor, settings.source_schema)
@@ -81,7 +98,14 @@ def _schema_parity(
     overrides_path = settings.overrides_path
     if names is not None and names.overrides:
         overrides_path = settings.project_dir / names.overrides
-    lines = compare(source, target, names)
+    prefix = settings.final_schema + "."
+    kept = Differences(
+        c.object.removeprefix(prefix)
+        for c in carried
+        if c.outcome == "recreated" and c.object.startswith(prefix)
+    )
+    lines = compare(source, target, names, kept)
+    report.kept_differences = kept.kept
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences
     )

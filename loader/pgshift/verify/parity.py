@@ -48,17 +48,56 @@ def _target_default(column: Column) -> str | None:
 
 
 def _diff_sets(
-    where: str, what: str, expected: Iterable[object], found: Iterable[object]
+    where: str,
+    what: str,
+    expected: Iterable[tuple[object, ...]],
+    found: Iterable[tuple[object, ...]],
+    kept: Differences | None = None,
 ) -> list[str]:
+    """Lines for what one side has and the other lacks.
+
+    Found objects whose name (the first item) ``kept`` explains go to its
+    kept lines instead.
+    """
     expected_set, found_set = set(expected), set(found)
     lines = [f"{where}: {what} {e} is missing" for e in expected_set - found_set]
-    lines += [
-        f"{where}: {what} {f} is not in the source" for f in found_set - expected_set
-    ]
+    for f in sorted(found_set - expected_set, key=str):
+        line = f"{where}: {what} {f} is not in the source"
+        if kept is not None and kept.explains(f"{where}.{f[0]}", line):
+            continue
+        lines.append(line)
     return sorted(lines)
 
 
-def _table_differences(source: Table, mapped: TableMap, target: Table) -> list[str]:
+class Differences:
+    """Objects of the target's own that the last publish carried over.
+
+    A parity line about one of them (the team's index or constraint on a
+    final table, a comment it wrote) is no failure: it is what the team
+    has, listed as kept.
+
+    Attributes:
+        names: "table.object" (or "table" / "table.column" for comments) of
+            every object recreated on a final table.
+        kept: The parity lines they explain.
+    """
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        """Remember the carried-over objects' names."""
+        self.names = frozenset(names)
+        self.kept: list[str] = []
+
+    def explains(self, name: str, line: str) -> bool:
+        """Whether a carried-over object explains a line (and keep it if so)."""
+        if name in self.names:
+            self.kept.append(line)
+            return True
+        return False
+
+
+def _table_differences(
+    source: Table, mapped: TableMap, target: Table, kept: Differences
+) -> list[str]:
     name = mapped.target
     lines: list[str] = [
         f"{name}: source column {c.name!r} is not in the name map ({MAP_FILE}); "
@@ -88,9 +127,15 @@ def _table_differences(source: Table, mapped: TableMap, target: Table) -> list[s
         labels = ("type", "not null", "default", "identity", "generated", "comment")
         for label, want, got in zip(labels, expected, actual, strict=True):
             if want != got:
-                lines.append(f"{name}.{target_name}: {label} {got!r}, source {want!r}")
+                line = f"{name}.{target_name}: {label} {got!r}, source {want!r}"
+                if label != "comment" or not kept.explains(
+                    f"{name}.{target_name}", line
+                ):
+                    lines.append(line)
     if (source.comment or None) != (target.comment or None):
-        lines.append(f"{name}: comment {target.comment!r}, source {source.comment!r}")
+        line = f"{name}: comment {target.comment!r}, source {source.comment!r}"
+        if not kept.explains(name, line):
+            lines.append(line)
 
     def key(constraint: Constraint | None) -> tuple[str, str] | None:
         if constraint is None:
@@ -108,12 +153,14 @@ def _table_differences(source: Table, mapped: TableMap, target: Table) -> list[s
         "unique constraint",
         [(u.name, u.definition) for u in mapped.keys if u.type == "unique"],
         [key(u) for u in target.uniques],
+        kept,
     )
     lines += _diff_sets(
         name,
         "check",
         [(c.name, c.definition) for c in mapped.checks],
         [(c.name, c.definition) for c in target.checks],
+        kept,
     )
     lines += _diff_sets(
         name,
@@ -150,21 +197,30 @@ def _table_differences(source: Table, mapped: TableMap, target: Table) -> list[s
         "index",
         [(i.name, i.unique, i.using) for i in mapped.indexes],
         [(i.name, i.unique, index_using(i.definition)) for i in target.indexes],
+        kept,
     )
     return lines
 
 
-def compare(source: Catalog, target: Catalog, names: NameMap | None) -> list[str]:
+def compare(
+    source: Catalog,
+    target: Catalog,
+    names: NameMap | None,
+    kept: Differences | None = None,
+) -> list[str]:
     """List every difference between the source schema and the target schema.
 
     Args:
         source: The source catalog (the migrated tables).
         target: The target catalog (the final schema).
         names: The name map scaffold applied (None: scaffold never ran).
+        kept: The target's own objects the last publish carried over; the
+            lines they explain are collected there, not returned.
 
     Returns:
         One line per difference; empty when the schemas are twins.
     """
+    kept = kept if kept is not None else Differences()
     lines: list[str] = []
     for enum, labels in source.enums.items():
         found = target.enums.get(enum)
@@ -182,7 +238,7 @@ def compare(source: Catalog, target: Catalog, names: NameMap | None) -> list[str
         if found is None:
             lines.append(f"{mapped.target}: missing on the target")
             continue
-        lines += _table_differences(table, mapped, found)
+        lines += _table_differences(table, mapped, found, kept)
     return lines
 
 

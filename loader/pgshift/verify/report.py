@@ -62,6 +62,10 @@ class Report:
         schema_differences: Schema parity lines not declared as intended
             (None when the source was not compared).
         intended_differences: Parity lines the override file declares intended.
+        carried_over: What the last publish did with the target's own objects
+            on the tables it replaced, one line each.
+        kept_differences: Parity lines that such objects explain (the
+            team's index, comment, constraint on a final table).
     """
 
     source: str
@@ -74,6 +78,8 @@ class Report:
     not_migrated: list[str] = field(default_factory=list)
     schema_differences: list[str] | None = None
     intended_differences: list[str] = field(default_factory=list)
+    carried_over: list[str] = field(default_factory=list)
+    kept_differences: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -155,7 +161,17 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         )
     text += [f"- ❌ {line}" for line in report.schema_differences or []]
     text += [f"- intended: {line}" for line in report.intended_differences]
+    text += [f"- kept from the target: {line}" for line in report.kept_differences]
     text.append("")
+    if report.carried_over:
+        text += ["## Carried over from the target", ""]
+        text += [
+            "The target's own objects on the tables the last build replaced, "
+            "and what became of each on the new tables:",
+            "",
+        ]
+        text += [f"- {line}" for line in report.carried_over]
+        text.append("")
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [
         "- nothing: every table of the source schema was migrated"

@@ -1,0 +1,339 @@
+{# One statement: write down, before the publish drops the replaced tables,
+   every object of the target's that depends on them and that pgshift did
+   not build, as the statements that recreate it. #}
+{#- `drop table ... cascade` removes whatever depends on a final table: the
+    team's views and materialized views (and views on those), foreign keys
+    from the team's tables, and, on the table itself, the team's indexes,
+    constraints, triggers, rules, policies, row-level security, grants,
+    comments, publications and ownership. Each is written down here, in the
+    order it must be recreated, into the temporary table pgshift_dependents
+    (dropped when the publish's transaction ends);
+    pgshift_restore_dependents replays them once the new tables are in.
+    What pgshift builds itself is left out: the build schema's views, and,
+    on the replaced tables and on the final tables that point at them, every
+    key, index and foreign key the final models declare (the new tables
+    carry them, and pgshift_ensure_foreign_keys restores the rest).
+    Arguments: the final tables about to be replaced, the final schema,
+    the build schema, and the names ("table.object") of the keys, indexes
+    and foreign keys the final models declare. -#}
+{% macro pgshift_keep_dependents(tables, final_schema, build_schema, declared) %}
+    {%- set table_literals = [] -%}
+    {%- for table in tables -%}
+        {%- do table_literals.append(pgshift_literal(table)) -%}
+    {%- endfor -%}
+    {%- set declared_literals = [] -%}
+    {%- for name in declared -%}
+        {%- do declared_literals.append(pgshift_literal(name)) -%}
+    {%- endfor -%}
+    {%- set sql -%}
+create temporary table if not exists pgshift_dependents (
+    ord serial,
+    kind text not null,
+    -- What the object is, as "schema.relation[.name]".
+    object text not null,
+    on_table text not null,
+    statement text not null,
+    current_value text
+) on commit drop;
+truncate pgshift_dependents;
+do $pgshift$
+declare
+    final_schema text := {{ pgshift_literal(final_schema) }};
+    build_schema text := {{ pgshift_literal(build_schema) }};
+    declared text[] := array[{{ declared_literals | join(', ') }}]::text[];
+    replaced oid[];
+    rel record;
+    obj record;
+    target text;
+    label text;
+begin
+    -- The tables this publish replaces (only those that exist as tables).
+    select coalesce(array_agg(c.oid), '{}') into replaced
+    from pg_class as c
+    where c.oid in (
+        select to_regclass(format('%I.%I', final_schema, t))
+        from unnest(array[{{ table_literals | join(', ') }}]::text[]) as t
+    ) and c.relkind in ('r', 'p');
+
+    -- The replaced tables, then every view or materialized view that reads
+    -- one of them, directly or through other views, in creation order.
+    for rel in
+        with recursive readers (oid, depth, root) as (
+            select c.oid, 0, c.oid from pg_class as c where c.oid = any(replaced)
+            union all
+            select distinct r.ev_class, readers.depth + 1, readers.root
+            from readers
+            inner join pg_depend as d
+                on d.refclassid = 'pg_class'::regclass
+                and d.refobjid = readers.oid
+                and d.classid = 'pg_rewrite'::regclass
+            inner join pg_rewrite as r on r.oid = d.objid
+            where r.ev_class <> readers.oid
+        )
+        select c.oid, c.relkind, c.relname::text as name, n.nspname::text as schema,
+               format('%I.%I', n.nspname, c.relname) as qualified,
+               c.reloptions, c.relowner, c.relacl, c.relrowsecurity,
+               c.relforcerowsecurity, max(readers.depth) as depth,
+               (select rn.nspname || '.' || rc.relname from pg_class as rc
+                inner join pg_namespace as rn on rn.oid = rc.relnamespace
+                where rc.oid = min(readers.root)) as reads
+        from readers
+        inner join pg_class as c on c.oid = readers.oid
+        inner join pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname <> build_schema
+        group by c.oid, n.nspname
+        order by max(readers.depth), n.nspname, c.relname
+    loop
+        target := rel.qualified;
+        label := rel.schema || '.' || rel.name;
+        if rel.relkind in ('v', 'm') then
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values (
+                case rel.relkind when 'v' then 'view' else 'materialized view' end,
+                label, rel.reads,
+                format(
+                    'create %s %s%s as %s%s',
+                    case rel.relkind when 'v' then 'view' else 'materialized view' end,
+                    target,
+                    coalesce(' with (' || array_to_string(rel.reloptions, ', ') || ')', ''),
+                    rtrim(pg_get_viewdef(rel.oid), ';'),
+                    case rel.relkind when 'm' then ' with data' else '' end
+                )
+            );
+        end if;
+
+        -- Columns of the team's on a replaced table: the new table (in the
+        -- build schema until the publish moves it) has no place for their
+        -- values, so they can only be left out, and only when asked to.
+        if rel.oid = any(replaced) then
+            for obj in
+                select att.attname::text as name
+                from pg_attribute as att
+                where att.attrelid = rel.oid and att.attnum > 0
+                  and not att.attisdropped
+                  and not exists (
+                      select 1 from pg_attribute as built
+                      where built.attrelid = to_regclass(
+                              format('%I.%I', build_schema, rel.name))
+                        and built.attname = att.attname
+                        and not built.attisdropped)
+                order by att.attnum
+            loop
+                insert into pgshift_dependents (kind, object, on_table, statement)
+                values ('column', label || '.' || obj.name, label,
+                        format('do $c$ begin raise exception %L; end $c$',
+                               'the source has no such column: its values '
+                               'would be lost'));
+            end loop;
+        end if;
+
+        -- Constraints of the team's: on a replaced table those it does not
+        -- declare; foreign keys into a replaced table from other tables.
+        for obj in
+            select con.conname::text as name, pg_get_constraintdef(con.oid) as def,
+                   format('%I.%I', cn.nspname, cc.relname) as owner_table,
+                   cn.nspname || '.' || cc.relname as owner_label
+            from pg_constraint as con
+            inner join pg_class as cc on cc.oid = con.conrelid
+            inner join pg_namespace as cn on cn.oid = cc.relnamespace
+            where (
+                (con.conrelid = rel.oid and con.contype in ('c', 'u', 'x', 'f', 'p'))
+                or (con.confrelid = rel.oid and con.conrelid <> rel.oid
+                    and con.contype = 'f' and not con.conrelid = any(replaced))
+            )
+            and con.conparentid = 0
+            and cn.nspname <> build_schema
+            and not (cn.nspname = final_schema
+                     and cc.relname || '.' || con.conname = any(declared))
+            order by cc.relname, con.conname
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('constraint', obj.owner_label || '.' || obj.name, label,
+                    format('alter table %s add constraint %I %s',
+                           obj.owner_table, obj.name, obj.def));
+        end loop;
+
+        -- Indexes of the team's (not behind a constraint, not declared).
+        for obj in
+            select ic.relname::text as name, pg_get_indexdef(i.indexrelid) as def
+            from pg_index as i
+            inner join pg_class as ic on ic.oid = i.indexrelid
+            where i.indrelid = rel.oid
+              and not exists (select 1 from pg_constraint as con
+                              where con.conindid = i.indexrelid)
+              and not (rel.schema = final_schema
+                       and rel.name || '.' || ic.relname = any(declared))
+            order by ic.relname
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('index', label || '.' || obj.name, label, obj.def);
+        end loop;
+
+        -- Triggers (with their enabled state) and rules.
+        for obj in
+            select tg.tgname::text as name, pg_get_triggerdef(tg.oid) as def,
+                   tg.tgenabled
+            from pg_trigger as tg
+            where tg.tgrelid = rel.oid and not tg.tgisinternal
+            order by tg.tgname
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('trigger', label || '.' || obj.name, label, obj.def);
+            if obj.tgenabled <> 'O' then
+                insert into pgshift_dependents (kind, object, on_table, statement)
+                values ('trigger', label || '.' || obj.name, label,
+                        format('alter table %s %s trigger %I', target,
+                               case obj.tgenabled when 'D' then 'disable'
+                                    when 'A' then 'enable always'
+                                    else 'enable replica' end,
+                               obj.name));
+            end if;
+        end loop;
+        for obj in
+            select r.rulename::text as name, pg_get_ruledef(r.oid) as def
+            from pg_rewrite as r
+            where r.ev_class = rel.oid and r.rulename <> '_RETURN'
+            order by r.rulename
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('rule', label || '.' || obj.name, label, obj.def);
+        end loop;
+
+        -- Row-level security and its policies.
+        if rel.relrowsecurity then
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('row-level security', label, label,
+                    format('alter table %s enable row level security', target));
+        end if;
+        if rel.relforcerowsecurity then
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('row-level security', label, label,
+                    format('alter table %s force row level security', target));
+        end if;
+        for obj in
+            select p.policyname::text as name,
+                   format(
+                       'create policy %I on %s as %s for %s to %s%s%s',
+                       p.policyname, target, p.permissive, p.cmd,
+                       (select string_agg(
+                                   case when r = 'public' then 'public'
+                                        else quote_ident(r) end, ', ')
+                        from unnest(p.roles) as r),
+                       coalesce(' using (' || p.qual || ')', ''),
+                       coalesce(' with check (' || p.with_check || ')', '')
+                   ) as def
+            from pg_policies as p
+            where p.schemaname = rel.schema and p.tablename = rel.name
+            order by p.policyname
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('policy', label || '.' || obj.name, label, obj.def);
+        end loop;
+
+        -- Privileges granted to other roles than the owner, on the relation
+        -- and on its columns.
+        for obj in
+            select format(
+                       'grant %s on %s to %s%s', a.privilege_type, target,
+                       case a.grantee when 0 then 'public'
+                            else quote_ident(pg_get_userbyid(a.grantee)) end,
+                       case when a.is_grantable then ' with grant option' else '' end
+                   ) as def,
+                   case a.grantee when 0 then 'public'
+                        else pg_get_userbyid(a.grantee) end as grantee
+            from aclexplode(rel.relacl) as a
+            where a.grantee <> rel.relowner
+            union all
+            select format(
+                       'grant %s (%I) on %s to %s%s', a.privilege_type,
+                       att.attname, target,
+                       case a.grantee when 0 then 'public'
+                            else quote_ident(pg_get_userbyid(a.grantee)) end,
+                       case when a.is_grantable then ' with grant option' else '' end
+                   ),
+                   case a.grantee when 0 then 'public'
+                        else pg_get_userbyid(a.grantee) end
+            from pg_attribute as att
+            cross join lateral aclexplode(att.attacl) as a
+            where att.attrelid = rel.oid and att.attnum > 0
+              and not att.attisdropped and a.grantee <> rel.relowner
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('grant', label || ' to ' || obj.grantee, label, obj.def);
+        end loop;
+
+        -- Comments, on the relation and its columns. On a replaced table the
+        -- source's comment, where the new table has one, stays
+        -- (current_value reads it).
+        for obj in
+            select null::text as col, d.description
+            from pg_description as d
+            where d.classoid = 'pg_class'::regclass and d.objoid = rel.oid
+              and d.objsubid = 0
+            union all
+            select att.attname::text, d.description
+            from pg_description as d
+            inner join pg_attribute as att
+                on att.attrelid = d.objoid and att.attnum = d.objsubid
+            where d.classoid = 'pg_class'::regclass and d.objoid = rel.oid
+              and d.objsubid > 0
+        loop
+            insert into pgshift_dependents
+                (kind, object, on_table, statement, current_value)
+            values (
+                'comment',
+                label || coalesce('.' || obj.col, ''),
+                label,
+                format(
+                    'comment on %s %s is %L',
+                    case when obj.col is not null then 'column'
+                         when rel.relkind = 'v' then 'view'
+                         when rel.relkind = 'm' then 'materialized view'
+                         else 'table' end,
+                    target || coalesce('.' || quote_ident(obj.col), ''),
+                    obj.description
+                ),
+                case when rel.oid = any(replaced) then format(
+                    'select %s',
+                    case when obj.col is null
+                         then format('obj_description(%L::regclass, %L)',
+                                     target, 'pg_class')
+                         else format(
+                             'col_description(%L::regclass, (select attnum '
+                             'from pg_attribute where attrelid = %L::regclass '
+                             'and attname = %L))', target, target, obj.col)
+                    end) end
+            );
+        end loop;
+
+        -- Publications the relation belongs to.
+        for obj in
+            select p.pubname::text as name
+            from pg_publication_rel as pr
+            inner join pg_publication as p on p.oid = pr.prpubid
+            where pr.prrelid = rel.oid
+            order by p.pubname
+        loop
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('publication', label || ' in ' || obj.name, label,
+                    format('alter publication %I add table %s', obj.name, target));
+        end loop;
+
+        -- Its owner, when another role than the one publishing.
+        if pg_get_userbyid(rel.relowner) <> current_user then
+            insert into pgshift_dependents (kind, object, on_table, statement)
+            values ('owner', label || ' owned by ' || pg_get_userbyid(rel.relowner),
+                    label,
+                    format('alter %s %s owner to %I',
+                           case rel.relkind when 'v' then 'view'
+                                when 'm' then 'materialized view'
+                                else 'table' end,
+                           target, pg_get_userbyid(rel.relowner)));
+        end if;
+    end loop;
+
+end
+$pgshift$
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}
