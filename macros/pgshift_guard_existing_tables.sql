@@ -4,11 +4,11 @@
     schema). dbt would silently replace it. Unless the var
     pgshift_replace_existing is true, stop before any model runs and name
     those tables. Tables pgshift built are recorded by pgshift_register_tables
-    in <raw_schema>.<built_table>. -#}
+    in <state_schema>.<built_table>. -#}
 {% macro pgshift_guard_existing_tables() %}
     {%- if execute and not var('pgshift_replace_existing', false) -%}
     {%- set registry = adapter.get_relation(
-        target.database, var('raw_schema'), var('built_table')) -%}
+        target.database, var('state_schema'), var('built_table')) -%}
     {%- set built = [] -%}
     {%- if registry is not none -%}
         {%- set rows = run_query('select table_name from ' ~ registry) -%}

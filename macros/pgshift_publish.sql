@@ -45,7 +45,7 @@
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
     {%- do statements.append(pgshift_restore_dependents(
-        adapter.quote(var('raw_schema')) ~ '.' ~ adapter.quote(var('carried_table')))) -%}
+        adapter.quote(var('state_schema')) ~ '.' ~ adapter.quote(var('carried_table')))) -%}
     {%- do statements.append(pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}
     {{ statements | reject('equalto', '') | join(";\n") }}

@@ -3,15 +3,13 @@
     publish in the same transaction. -#}
 {% macro pgshift_register_tables() %}
     {%- if execute -%}
-    {%- set registry = adapter.quote(var('raw_schema')) ~ '.'
+    {%- set registry = adapter.quote(var('state_schema')) ~ '.'
         ~ adapter.quote(var('built_table')) -%}
-    {%- set raw = adapter.quote(var('raw_schema')) -%}
     {%- set names = [] -%}
     {%- for node in pgshift_final_models() -%}
         {%- do names.append("'" ~ node.alias ~ "'") -%}
     {%- endfor -%}
     {%- set sql -%}
-    create schema if not exists {{ raw }};
     create table if not exists {{ registry }} (
         table_name text primary key,
         built_at timestamptz not null default now()

@@ -559,6 +559,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
 _LOAD_FILE_NAME = re.compile(r"[.%{}]")
 """Characters dlt refuses in a table name, which names its load files."""
 
+DLT_TABLES = frozenset({"_dlt_loads", "_dlt_version", "_dlt_pipeline_state"})
+"""The tables dlt keeps beside the tables it loads, in the landing schema."""
+
 
 def table_name_problem(name: str) -> str | None:
     """Why dlt cannot load a table of this name, or None when it can.
@@ -566,10 +569,16 @@ def table_name_problem(name: str) -> str | None:
     dlt names each load file after its table and refuses a name that is
     not a portable file name (a slash or backslash, ``:*?"<>|``, control
     characters, a space at either end, names such as ``CON`` and ``aux``)
-    or that holds ``.``, ``%``, ``{`` or ``}``.
+    or that holds ``.``, ``%``, ``{`` or ``}``; and it keeps tables of its
+    own beside the ones it loads (``DLT_TABLES``).
     """
     import pathvalidate
 
+    if name in DLT_TABLES:
+        return (
+            "the name of a table dlt keeps in the landing schema for its own "
+            "bookkeeping"
+        )
     refused = _LOAD_FILE_NAME.search(name) is not None
     try:
         pathvalidate.validate_filename(name, platform="universal")

@@ -1,14 +1,18 @@
-"""What the load records on the target, and what scaffold records for dbt.
+"""What pgshift records on the target, and what scaffold records for dbt.
 
 Two contracts between phases live here, each in one place:
 
-* the load's tables beside the raw tables: ``_pgshift_manifest`` (per source
-  table, the row count and content checksum inside the snapshot, with the
-  snapshot's id and time) and ``_pgshift_not_migrated`` (what the source
-  holds that stays behind). The load writes them; the dbt test
-  ``pgshift_matches_source``, ``verify`` and the report read them. The dbt
-  side reads the table through the ``manifest_table`` var, which
-  ``transform.run_dbt`` fills from ``MANIFEST_TABLE``.
+* pgshift's state tables, in a schema of their own on the target (the state
+  schema, ``pgshift`` unless set otherwise), where no source table and no
+  team object can take their names: ``manifest`` (per source table, the row
+  count and content checksum inside the snapshot, with the snapshot's id and
+  time), ``not_migrated`` (what the source holds that stays behind),
+  ``built_tables`` (the final tables pgshift built), ``carried_over`` (what
+  the last publish did with the target's own objects) and
+  ``landing_schemas`` (the landing schemas pgshift made, the only ones it
+  loads into). The load writes the first two and the last; the dbt macros
+  write the others; ``verify`` and the report read them. The dbt side names
+  them through vars that ``transform.run_dbt`` fills from these constants.
 * ``meta.pgshift`` of each final model, written by scaffold and read by the
   macros that finish and publish a table (declared below as TypedDicts and in
   ``macros/_macros.yml``).
@@ -23,14 +27,19 @@ from typing import Any, NotRequired, TypedDict
 from psycopg2 import sql
 
 from pgshift.connection import relation_exists
+from pgshift.settings import ConfigError
 
-MANIFEST_TABLE = "_pgshift_manifest"
+MANIFEST_TABLE = "manifest"
 """Per source table: rows and checksum inside the snapshot."""
-NOT_MIGRATED_TABLE = "_pgshift_not_migrated"
+NOT_MIGRATED_TABLE = "not_migrated"
 """Source objects left behind, with the reason."""
-BUILT_TABLE = "_pgshift_built"
+BUILT_TABLE = "built_tables"
 """The final tables pgshift built (the guard lets a build replace only these)."""
-CARRIED_TABLE = "_pgshift_carried_over"
+LANDING_TABLE = "landing_schemas"
+"""The landing schemas pgshift created (it loads into no other)."""
+STATE_MARK = "pgshift's own state: the load manifest, the tables it built"
+"""The comment on the state schema by which pgshift knows it made it."""
+CARRIED_TABLE = "carried_over"
 """What the last publish recreated of the target's own objects on the tables
 it replaced (views, foreign keys, indexes, triggers, policies, grants,
 comments, publications, owners), or left out."""
@@ -78,6 +87,78 @@ create table {} (
     loaded_at timestamptz not null default now()
 )
 """
+
+
+class StateError(ConfigError):
+    """The target's schemas are not pgshift's to write into (exit code 2)."""
+
+
+def ensure_state_schema(cursor: Any, schema: str) -> None:
+    """Create the state schema, or check that pgshift created it.
+
+    Raises:
+        StateError: A schema of that name exists that pgshift did not create.
+    """
+    cursor.execute(
+        "select obj_description(oid, 'pg_namespace') from pg_namespace "
+        "where nspname = %s",
+        (schema,),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        cursor.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+        cursor.execute(
+            sql.SQL("comment on schema {} is {}").format(
+                sql.Identifier(schema), sql.Literal(STATE_MARK)
+            )
+        )
+    elif row[0] != STATE_MARK:
+        raise StateError(
+            f"the target has a schema {schema} that pgshift did not create, and "
+            "pgshift keeps its own state in a schema of that name; nothing was "
+            "written. Rename or drop that schema"
+        )
+    cursor.execute(
+        sql.SQL(
+            "create table if not exists {} (schema_name text primary key, "
+            "created_at timestamptz not null default now())"
+        ).format(sql.Identifier(schema, LANDING_TABLE))
+    )
+
+
+def claim_landing_schema(cursor: Any, state_schema: str, landing: str) -> None:
+    """Create the landing schema and record it, or check that pgshift made it.
+
+    A team may have a schema of that name (``raw`` is a common one): pgshift
+    never truncates, alters or loads into a table it did not create.
+
+    Raises:
+        StateError: The schema exists and pgshift did not create it.
+    """
+    cursor.execute(
+        sql.SQL("select 1 from {} where schema_name = %s").format(
+            sql.Identifier(state_schema, LANDING_TABLE)
+        ),
+        (landing,),
+    )
+    if cursor.fetchone():
+        return
+    cursor.execute("select 1 from pg_namespace where nspname = %s", (landing,))
+    if cursor.fetchone():
+        raise StateError(
+            f"the target already has a schema {landing} that pgshift did not "
+            "create: pgshift lands the source's tables in a schema of its own "
+            "and never loads into, empties or alters a team's tables; nothing "
+            "was written. Choose another landing schema with "
+            f"`--raw-schema <name>`, or drop {landing} if it is a leftover"
+        )
+    cursor.execute(sql.SQL("create schema {}").format(sql.Identifier(landing)))
+    cursor.execute(
+        sql.SQL("insert into {} (schema_name) values (%s)").format(
+            sql.Identifier(state_schema, LANDING_TABLE)
+        ),
+        (landing,),
+    )
 
 
 def drop_manifest(cursor: Any, schema: str) -> None:

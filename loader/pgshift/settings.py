@@ -31,6 +31,10 @@ STAGING_SCHEMA = "staging"
 """The target schema of the staging views (rename and cast)."""
 FINAL_SCHEMA = "public"
 """The target schema the application reads: the final tables."""
+STATE_SCHEMA = "pgshift"
+"""The target schema of pgshift's own state (the load manifest, the tables it
+built, what it carried over, the landing schemas it made): apart from the
+landing schema, so that no source table can take a state table's name."""
 
 _URL_PARTS = ("user", "password", "host", "port", "dbname")
 
@@ -190,6 +194,7 @@ class Settings:
         raw_schema: The target schema the loader lands tables in.
         staging_schema: The target schema of the staging views.
         final_schema: The target schema the application reads.
+        state_schema: The target schema of pgshift's own state.
         include: Only these source tables (empty: all).
         exclude: Never these source tables.
         state_dir: Local working directory for dlt's pipeline state
@@ -205,6 +210,7 @@ class Settings:
     raw_schema: str = RAW_SCHEMA
     staging_schema: str = STAGING_SCHEMA
     final_schema: str = FINAL_SCHEMA
+    state_schema: str = STATE_SCHEMA
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     state_dir: Path = PROJECT_DIR / ".pgshift"
@@ -222,6 +228,7 @@ class Settings:
             "raw_schema": self.raw_schema,
             "staging_schema": self.staging_schema,
             "final_schema": self.final_schema,
+            "state_schema": self.state_schema,
         }
 
     @classmethod

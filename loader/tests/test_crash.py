@@ -23,24 +23,23 @@ from migration import RUN_PY, cli_env, query, run_cli, seed_sample
 
 
 def _raw_fingerprint(url: str) -> dict[str, tuple]:
+    """Every raw table's rows, and the manifest's figures (state schema)."""
     tables = [
-        r[0]
+        ("raw", r[0], "*")
         for r in query(
             url,
             "select tablename from pg_tables where schemaname = 'raw' "
-            "and tablename not like '\\_dlt%%' and tablename <> '_pgshift_built' "
-            "order by 1",
+            "and tablename not like '\\_dlt%%' order by 1",
         )
     ]
+    if query(url, "select to_regclass('pgshift.manifest')") != [(None,)]:
+        tables.append(("pgshift", "manifest", "source_rows, source_checksum"))
     out = {}
-    for table in tables:
-        columns = (
-            "source_rows, source_checksum" if table == "_pgshift_manifest" else "*"
-        )
-        out[table] = query(
+    for schema, table, columns in tables:
+        out[f"{schema}.{table}"] = query(
             url,
             f"select count(*), md5(coalesce(string_agg(t::text, '|' order by "
-            f"t::text), '')) from (select {columns} from raw.\"{table}\") t",
+            f"t::text), '')) from (select {columns} from {schema}.\"{table}\") t",
         )[0]
     return out
 

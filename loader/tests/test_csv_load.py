@@ -194,6 +194,6 @@ def test_a_full_disk_stops_the_load_with_what_to_do(
         [(0,)],
         [(3,)],  # at most dlt's own bookkeeping tables
     )
-    assert query(target, "select to_regclass('raw._pgshift_manifest')") == [(None,)]
+    assert query(target, "select to_regclass('pgshift.manifest')") == [(None,)]
     # The copies are gone: the disk is free again for the next run.
     assert not any((small_disk / "state" / "copies").glob("*.csv"))

@@ -11,7 +11,7 @@ source_figures as (
     select
         source_rows,
         source_checksum
-    from {{ adapter.quote(var('raw_schema')) }}.{{ adapter.quote(var('manifest_table')) }}
+    from {{ adapter.quote(var('state_schema')) }}.{{ adapter.quote(var('manifest_table')) }}
     where table_name = '{{ source_table }}'
 
 ),

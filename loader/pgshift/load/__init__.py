@@ -4,7 +4,7 @@
 dlt pipeline (each table range copied out of the snapshot as CSV into a load
 file, imported by dlt and copied into the target by ``pgshift.load.destination``,
 which keeps '' and NULL apart where dlt's own CSV job does not), and writes
-the load manifest (``raw._pgshift_manifest``): per table the row count and
+the load manifest (``pgshift.manifest``, in the state schema): per table the row count and
 content checksum the snapshot saw, with the snapshot id and time. Raw tables
 keep the source's table and column names exactly
 (``pgshift.load.destination.ExactNaming``) and hold every value as text.
@@ -208,10 +208,16 @@ def _load_once(settings: Settings) -> LoadResult:
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
         _refuse_unloadable_names(tables)
         counts = {t.name: snapshot.count(t) for t in tables}
-        # Until this load completes, the raw tables match no manifest: one
-        # left behind by an earlier load would vouch for a half-replaced set.
         with transaction(settings.target) as cursor:
-            manifest.drop_manifest(cursor, settings.raw_schema)
+            # Nothing is written unless both schemas are pgshift's.
+            manifest.ensure_state_schema(cursor, settings.state_schema)
+            manifest.claim_landing_schema(
+                cursor, settings.state_schema, settings.raw_schema
+            )
+            # Until this load completes, the raw tables match no manifest:
+            # one left behind by an earlier load would vouch for a
+            # half-replaced set.
+            manifest.drop_manifest(cursor, settings.state_schema)
         pipeline = _pipeline(settings)
         if pipeline.has_pending_data:
             logger.warning("dropping a load left unfinished by an earlier run")
@@ -379,4 +385,4 @@ def write_manifest(
         for name, rows in result.source_rows.items()
     ]
     with transaction(settings.target) as cursor:
-        manifest.write_manifest(cursor, settings.raw_schema, rows, not_migrated)
+        manifest.write_manifest(cursor, settings.state_schema, rows, not_migrated)

@@ -52,10 +52,10 @@ def verify(settings: Settings) -> Report:
     names = NameMap.read(settings.project_dir)
     tests = dbt_test_results(settings.project_dir)
     with transaction(settings.target) as cursor:
-        manifest = read_manifest(cursor, settings.raw_schema)
+        manifest = read_manifest(cursor, settings.state_schema)
         if manifest is None:
             raise ConfigError(
-                f"the target has no load manifest ({settings.raw_schema}."
+                f"the target has no load manifest ({settings.state_schema}."
                 f"{MANIFEST_TABLE}): no load has finished since the last one "
                 "started; run `python loader/run.py` first"
             )
@@ -68,8 +68,8 @@ def verify(settings: Settings) -> Report:
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         report.tables = check_tables(settings, manifest, names, tests)
-        report.not_migrated = read_not_migrated(cursor, settings.raw_schema)
-        carried = read_carried_over(cursor, settings.raw_schema)
+        report.not_migrated = read_not_migrated(cursor, settings.state_schema)
+        carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)

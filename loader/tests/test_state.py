@@ -1,0 +1,138 @@
+"""pgshift's own state lives where no source table and no team object reaches it.
+
+The load manifest, the list of what stayed behind, the registry of the
+tables pgshift built and what it carried over live in the state schema
+(``pgshift``); the source's tables land in a schema pgshift created itself.
+A team's schema of the landing schema's name is never written to; source
+tables named like pgshift's state tables load exactly; names dlt keeps for
+itself are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from migration import query, run_cli, seed_sample
+
+STATE_LOOKALIKES = """
+create table "_pgshift_built" (table_name text primary key, built_at timestamptz);
+insert into "_pgshift_built" values ('users', now()), ('hand_made', now());
+create table "_pgshift_manifest" (table_name text, source_rows bigint);
+insert into "_pgshift_manifest" values ('users', 0);
+create table "_pgshift_not_migrated" (kind text);
+create table "pgshift" (id int);
+"""
+
+
+def _team_raw(url: str) -> list[tuple]:
+    """The team's raw.users: its columns, persistence and rows."""
+    return query(
+        url,
+        "select a.attname, a.attnotnull, c.relpersistence "
+        "from pg_attribute a join pg_class c on c.oid = a.attrelid "
+        "where a.attrelid = 'raw.users'::regclass and a.attnum > 0 order by a.attnum",
+    ) + query(url, "select * from raw.users order by 1")
+
+
+def test_a_teams_landing_schema_is_never_written_to(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=1)
+    query(
+        target,
+        "create schema raw; "
+        "create table raw.users (id int not null, name text not null); "
+        "insert into raw.users values (1, 'team row'), (2, 'another')",
+    )
+    before = _team_raw(target)
+    refused = run_cli(["migrate"], source, target, tmp_path / "state")
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert "already has a schema raw that pgshift did not create" in refused.stderr
+    assert "--raw-schema" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _team_raw(target) == before
+    # Nothing of pgshift's was left behind either.
+    assert query(target, "select to_regnamespace('pgshift')") == [(None,)]
+
+    landed = run_cli(
+        ["--raw-schema", "landing", "migrate"], source, target, tmp_path / "state"
+    )
+    assert landed.returncode == 0, landed.stdout[-3000:] + landed.stderr[-3000:]
+    assert "26 tables, 26 complete" in landed.stdout
+    assert _team_raw(target) == before
+
+
+def test_source_tables_named_like_the_state_load_exactly(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=1)
+    query(source, STATE_LOOKALIKES)
+    # A hand-made table with a final table's name: the guard must see it.
+    query(target, "create table public.users (id int primary key, name text)")
+
+    loaded = run_cli(["load"], source, target, tmp_path / "state")
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert query(target, 'select table_name from raw."_pgshift_built" order by 1') == [
+        ("hand_made",),
+        ("users",),
+    ]
+    assert query(target, 'select * from raw."_pgshift_manifest"') == [("users", "0")]
+    # The state is pgshift's own: every source table, once, in the manifest.
+    manifest = dict(
+        query(target, "select table_name, source_rows from pgshift.manifest")
+    )
+    assert manifest["_pgshift_built"] == 2
+    assert manifest["users"] == 19
+    assert query(target, "select to_regclass('pgshift.built_tables')") == [(None,)]
+
+    # The registry of built tables is not the source's copy: the hand-made
+    # table is still refused, by `dbt build` and by `migrate` alike.
+    for args in (["dbt", "build"], ["migrate"]):
+        refused = run_cli(args, source, target, tmp_path / "state")
+        assert refused.returncode == 2, refused.stdout[-2000:]
+        assert "public.users" in refused.stderr
+        assert "already exist on the target and were not built by pgshift" in (
+            refused.stderr
+        )
+    assert query(target, "select count(*) from public.users") == [(0,)]
+
+
+def test_names_dlt_keeps_for_itself_are_refused_before_anything_is_written(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=1)
+    query(source, 'create table "_dlt_loads" (load_id text)')
+    refused = run_cli(["load"], source, target, tmp_path / "state")
+    assert refused.returncode == 2
+    assert "_dlt_loads: the name of a table dlt keeps" in refused.stderr
+    assert "--exclude _dlt_loads" in refused.stderr
+    assert query(target, "select to_regnamespace('raw')") == [(None,)]
+
+    scaffold = run_cli(["scaffold", "--check"], source, "", tmp_path / "state")
+    assert scaffold.returncode == 2
+    assert "_dlt_loads" in scaffold.stderr
+
+
+def test_scaffold_needs_only_the_source(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source = new_database()
+    seed_sample(source, scale=1)
+    checked = run_cli(["scaffold", "--check"], source, "", tmp_path / "state")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_names_dlt_keeps_are_dlts_own() -> None:
+    from dlt.common.schema import utils
+
+    from pgshift.catalog import DLT_TABLES
+
+    assert DLT_TABLES == {
+        utils.LOADS_TABLE_NAME,
+        utils.VERSION_TABLE_NAME,
+        utils.PIPELINE_STATE_TABLE_NAME,
+    }
