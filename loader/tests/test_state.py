@@ -131,8 +131,8 @@ def test_the_names_dlt_keeps_are_dlts_own() -> None:
 
     from pgshift.catalog import DLT_TABLES
 
-    assert DLT_TABLES == {
+    assert {
         utils.LOADS_TABLE_NAME,
         utils.VERSION_TABLE_NAME,
         utils.PIPELINE_STATE_TABLE_NAME,
-    }
+    } == DLT_TABLES
