@@ -399,6 +399,35 @@ where n.nspname = %(schema)s and t.typtype = 'd' and d.deptype = 'n'
 order by 1, 4
 """
 
+ROW_SECURITY_REFUSAL = (
+    "row-level security applies to the source user, so the table's policies "
+    "decide which rows a read returns, whatever they let through; the load "
+    "reads with row_security = off (as pg_dump does), under which PostgreSQL "
+    "refuses such a read rather than leave rows out. Connect as a role with "
+    "BYPASSRLS, or as the table's owner if the table does not FORCE ROW LEVEL "
+    "SECURITY"
+)
+"""Why a table cannot be read in full by the source user.
+
+PostgreSQL applies a table's policies to a query of the current user
+(``check_enable_rls`` in its source) when the table has row-level security
+enabled and the user is not a superuser, does not have BYPASSRLS, and is
+not its owner, or is its owner but the table is set to FORCE ROW LEVEL
+SECURITY. Owner means having the owning role's privileges: a member of the
+owning role that inherits them counts, a NOINHERIT member does not. What
+the policies say plays no part: a ``using (true)`` policy applies as much
+as one that hides rows, and so does having no policy at all (which hides
+every row). Under ``row_security = off``, which the load sets on each of
+its source transactions, a query of a table whose policies apply fails
+with "query would be affected by row-level security policy" instead of
+returning the rows they let through. ``row_security_active(table)``
+answers exactly that question for the current user, whatever
+``row_security`` is set to: scaffold refuses the tables for which it is
+true, so it refuses what the load could not read, and nothing else. Only
+the table a query names counts: reading a partitioned table or an
+inheritance parent does not apply its partitions' or children's own
+policies, and the load reads the parent."""
+
 _TABLE_TRAITS = """
 select c.oid, row_security_active(c.oid),
        array(select p.relname::text from pg_inherits i
@@ -757,7 +786,8 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
     the same on another server) or be the schema's own enums and domains.
     Defaults, generated columns, checks and indexes must call nothing outside
     pg_catalog but extensions. Collations that are not the type's default
-    are kept on the column.
+    are kept on the column. A table whose row-level security applies to the
+    reading user cannot be read in full (``ROW_SECURITY_REFUSAL``).
     """
     schema = catalog.schema
     args = {"schema": schema}
@@ -824,14 +854,10 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             catalog.unsupported.append(f"domain {domain}: {problem}")
 
     cursor.execute(_TABLE_TRAITS, args)
-    for oid, hidden_rows, parents in cursor.fetchall():
+    for oid, row_security, parents in cursor.fetchall():
         table = by_oid.get(oid)
         if table is None:
             continue
         table.inherits = list(parents)
-        if hidden_rows:
-            table.unsupported.append(
-                f"{table.name}: row-level security hides rows from the source "
-                "user, so the snapshot would hold only the rows it may see; "
-                "connect as the table's owner or a role with BYPASSRLS"
-            )
+        if row_security:
+            table.unsupported.append(f"{table.name}: {ROW_SECURITY_REFUSAL}")

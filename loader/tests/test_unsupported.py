@@ -21,6 +21,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.catalog import ROW_SECURITY_REFUSAL
+
 from migration import copy_project, query, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -149,7 +151,7 @@ def test_a_domain_calling_a_source_function_stops_the_scaffold(
     assert _files(clone.project) == before
 
 
-def test_rows_hidden_by_row_level_security_stop_the_scaffold(
+def test_row_level_security_applying_to_the_user_stops_the_scaffold(
     clone: Project, pg_cluster: object
 ) -> None:
     cluster = pg_cluster
@@ -172,7 +174,9 @@ def test_rows_hidden_by_row_level_security_stop_the_scaffold(
         )
         cluster.execute("drop role pgshift_reader")  # type: ignore[attr-defined]
     assert code == 2
-    assert "  notes: row-level security hides rows from the source user" in stderr
+    # Its policy lets every row through (using (true)), but it applies to
+    # the reader, so the load could not read the table (row_security = off).
+    assert f"  notes: {ROW_SECURITY_REFUSAL}" in stderr
     assert "BYPASSRLS" in stderr
     assert "ledger" not in stderr
 

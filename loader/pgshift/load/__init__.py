@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -24,7 +25,13 @@ import psycopg2
 from psycopg2 import sql
 
 from pgshift import manifest
-from pgshift.catalog import Catalog, Table, read_not_migrated, table_name_problem
+from pgshift.catalog import (
+    ROW_SECURITY_REFUSAL,
+    Catalog,
+    Table,
+    read_not_migrated,
+    table_name_problem,
+)
 from pgshift.checksum import HASH_PROBE_SQL
 from pgshift.connection import connect, transaction
 from pgshift.load.extract import (
@@ -126,7 +133,8 @@ def load(settings: Settings) -> LoadResult:
 
     Raises:
         LoadError: The load failed and another attempt would not help.
-        ConfigError: The two servers' checksums could not be compared.
+        ConfigError: The two servers' checksums could not be compared, or
+            row-level security applies to the source user on a table.
     """
     for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
         try:
@@ -136,6 +144,9 @@ def load(settings: Settings) -> LoadResult:
         except Exception as exc:
             if any(isinstance(c, KeyboardInterrupt) for c in causes(exc)):
                 raise KeyboardInterrupt from None
+            refusal = _row_security_refusal(exc)
+            if refusal is not None:
+                raise refusal from exc
             if any(
                 isinstance(c, OSError) and c.errno == errno.ENOSPC for c in causes(exc)
             ):
@@ -161,6 +172,31 @@ def load(settings: Settings) -> LoadResult:
             )
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+_ROW_SECURITY_ERROR = re.compile(
+    r'query would be affected by row-level security policy for table "(.*)"'
+)
+
+
+def _row_security_refusal(exc: BaseException) -> ConfigError | None:
+    """The refusal for a table the source user may read only in part, if any.
+
+    Every source transaction of the load reads with ``row_security = off``
+    (``pgshift.load.extract.SESSION_SETTINGS``), so a table whose policies
+    apply to the user fails the read that would have returned only the
+    rows they let through.
+    """
+    for cause in causes(exc):
+        found = _ROW_SECURITY_ERROR.search(str(cause))
+        if found:
+            name = found.group(1)
+            return ConfigError(
+                f"source table {name}: {ROW_SECURITY_REFUSAL}, or leave the "
+                f"table out with `--exclude {name}` (on scaffold and migrate "
+                "alike)"
+            )
+    return None
 
 
 def check_same_hashes(settings: Settings) -> None:

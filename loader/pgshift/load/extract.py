@@ -56,8 +56,12 @@ SESSION_SETTINGS = {
     "TimeZone": "UTC",
     "extra_float_digits": "1",
     "bytea_output": "hex",
+    "row_security": "off",
 }
-"""Session settings under which every type's text output is unambiguous."""
+"""Settings of every source transaction of the load: every type's text
+output is unambiguous, and a read of a table whose row-level security
+policies apply to the user fails instead of returning only the rows they
+let through (``pgshift.catalog.ROW_SECURITY_REFUSAL``), as under pg_dump."""
 
 CHUNK_BYTES = 64 * 2**20
 """Text bytes per range: one COPY, one load file."""

@@ -30,11 +30,13 @@ server restart."""
 _PERMANENT = re.compile(
     r"password authentication failed|no pg_hba\.conf entry|"
     r"unsupported startup parameter|does not exist|permission denied|"
-    r"certificate|authentication",
+    r"certificate|authentication|row-level security",
     re.IGNORECASE,
 )
 """Failures no attempt gets past, even when reported as a failed connection
-("connection to server ... failed: FATAL: password authentication failed")."""
+("connection to server ... failed: FATAL: password authentication failed"),
+or a table the source user may read only in part ("query would be affected
+by row-level security policy")."""
 
 
 class LoadError(RuntimeError):

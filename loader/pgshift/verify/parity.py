@@ -105,12 +105,16 @@ def _table_differences(
         for c in source.columns
         if c.name not in mapped.columns
     ]
-    expected_columns = [mapped.columns.get(c.name) for c in source.columns]
+    expected_columns = [
+        mapped.columns[c.name] for c in source.columns if c.name in mapped.columns
+    ]
     found_columns = [c.name for c in target.columns]
-    if expected_columns != found_columns:
+    lines += _diff_sets(name, "column", expected_columns, found_columns)
+    shared = [c for c in expected_columns if c in found_columns]
+    found_order = [c for c in found_columns if c in expected_columns]
+    if shared != found_order:
         lines.append(
-            f"{name}: columns {found_columns} differ from the source's "
-            f"{expected_columns} (names or order)"
+            f"{name}: columns in the order {found_order}, the source's {shared}"
         )
     found_by_name = {c.name: c for c in target.columns}
     for column in source.columns:

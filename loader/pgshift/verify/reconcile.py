@@ -2,9 +2,12 @@
 
 For every table of the load manifest: the rows the source snapshot held, the
 rows that landed in raw, the rows in the final table, the final table's
-content checksum against the source's, its sequences and its dbt tests. A
-table whose checksum differs is narrowed down to the differing rows
-(``verify.diff``).
+content checksum against the source's, its sequences and its dbt tests. The
+final table's checksum is taken over the source's columns, as the name map
+calls them on the target, in source order: a column the team added to the
+final table is a schema difference (``verify.parity``), not a change of its
+content, and a mapped column it lacks fails the table. A table whose
+checksum differs is narrowed down to the differing rows (``verify.diff``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import psycopg2
 from psycopg2 import sql
 
 from pgshift.checksum import checksum_sql
@@ -34,18 +38,22 @@ def _count(cursor: Any, schema: str, table: str) -> int | None:
     return cursor.fetchone()[0]  # type: ignore[no-any-return]
 
 
-def _fingerprint(cursor: Any, schema: str, table: str) -> tuple[int, str] | None:
-    """Row count and content checksum of a table, in one scan.
-
-    The checksum runs over all columns in order. None when the table does
-    not exist.
-    """
-    relation = sql.Identifier(schema, table).as_string(cursor)
-    if not relation_exists(cursor, relation):
-        return None
-    cursor.execute(checksum_sql(relation, _columns(cursor, relation)))
+def _fingerprint(
+    cursor: Any, relation: str, columns: list[tuple[str, str]]
+) -> tuple[int, str]:
+    """Row count and content checksum of some columns of a table, in one scan."""
+    cursor.execute(checksum_sql(relation, columns))
     rows, checksum = cursor.fetchone()
     return rows, checksum
+
+
+def _typed(cursor: Any, relation: str, names: list[str]) -> list[tuple[str, str]]:
+    """(name, type) of the relation's columns of these names, in their order.
+
+    A name the relation has no column of is left out.
+    """
+    types = dict(_columns(cursor, relation))
+    return [(name, types[name]) for name in names if name in types]
 
 
 def _sequences(cursor: Any, relation: str) -> list[tuple[str, int | None, int]]:
@@ -108,10 +116,16 @@ def explain_mismatch(
     """
     final, staging = mapped.target, mapped.staging_model
     final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
-    columns = _columns(cursor, final_rel)
+    names = list(mapped.columns.values())
+    columns = _typed(cursor, final_rel, names)
     key = _primary_key(cursor, final_rel)
+    if not set(key) <= set(names):
+        key = []  # a key of the team's, over columns the source does not have
     staging_rel = sql.Identifier(settings.staging_schema, staging).as_string(cursor)
-    staging_side = Side(f"staging view {staging}", cursor, staging_rel, columns, key)
+    staging_columns = _typed(cursor, staging_rel, names)
+    staging_side = Side(
+        f"staging view {staging}", cursor, staging_rel, staging_columns, key
+    )
     if staging_side.figures("true")[1] == source_checksum:
         final_side = Side(f"final table {final}", cursor, final_rel, columns, key)
         found = diff(staging_side, final_side)
@@ -126,9 +140,8 @@ def explain_mismatch(
         src_rel = sql.Identifier(mapped.source_schema, source_table).as_string(
             src_cursor
         )
-        src_columns = _columns(src_cursor, src_rel)
-        positions = {name: i for i, (name, _) in enumerate(columns)}
-        src_key = [src_columns[positions[k]][0] for k in key]
+        src_columns = _typed(src_cursor, src_rel, list(mapped.columns))
+        src_key = [mapped.source_column(k) for k in key]
         source_side = Side(
             f"source table {source_table}", src_cursor, src_rel, src_columns, src_key
         )
@@ -202,18 +215,30 @@ def _check_table(
             ),
         )
     final = mapped.target
-    fingerprint = _fingerprint(cursor, settings.final_schema, final)
-    migrated = fingerprint[0] if fingerprint else None
-    checksum_match = None
+    final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
+    migrated = checksum_match = None
     problems = []
-    if fingerprint is not None:
-        final_checksum = fingerprint[1]
-        checksum_match = final_checksum == source_checksum
-        if not checksum_match:
+    if relation_exists(cursor, final_rel):
+        # The source's columns, as the name map calls them on the target, in
+        # source order: what the source's checksum was taken over. Columns
+        # the team added are schema differences (``verify.parity``).
+        names = list(mapped.columns.values())
+        columns = _typed(cursor, final_rel, names)
+        missing = [name for name in names if name not in dict(columns)]
+        if missing:
+            migrated = _count(cursor, settings.final_schema, final)
             problems.append(
-                f"content checksum {final_checksum} differs from the "
-                f"source's {source_checksum}"
+                f"final table {final} has no column {', '.join(missing)}, so "
+                "its content cannot be checksummed against the source's"
             )
+        else:
+            migrated, final_checksum = _fingerprint(cursor, final_rel, columns)
+            checksum_match = final_checksum == source_checksum
+            if not checksum_match:
+                problems.append(
+                    f"content checksum {final_checksum} differs from the "
+                    f"source's {source_checksum}"
+                )
     if raw_rows != source_rows:
         problems.append(f"raw holds {raw_rows} rows, the source {source_rows}")
     if migrated is None:
@@ -222,7 +247,6 @@ def _check_table(
         problems.append(f"final table holds {migrated} rows, the source {source_rows}")
     sequences = []
     if migrated is not None:
-        final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
         for column, next_value, top in _sequences(cursor, final_rel):
             sequences.append(f"{column}: next {next_value}, max {top}")
             if next_value <= top:
@@ -235,7 +259,13 @@ def _check_table(
         problems.append("dbt tests failed: " + ", ".join(failed_tests))
     differences = []
     if checksum_match is False:
-        differences = explain_mismatch(settings, cursor, mapped, source_checksum)
+        try:
+            differences = explain_mismatch(settings, cursor, mapped, source_checksum)
+        except psycopg2.Error as error:
+            # The team changed the target under the comparison (a staging
+            # view dropped, say): the checksum has failed the table already.
+            first = str(error).strip().splitlines() or [type(error).__name__]
+            differences = [f"the differing rows could not be listed: {first[0]}"]
     return TableReport(
         source_table=table,
         final_table=final,

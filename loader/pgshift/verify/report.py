@@ -23,7 +23,8 @@ class TableReport:
         raw_rows: Rows in the raw landing table.
         migrated_rows: Rows in the final table (None if it does not exist).
         checksum_match: Whether the final table's content checksum equals the
-            source's (None if the final table does not exist).
+            source's (None if the final table does not exist or lacks a
+            column of the source).
         status: "complete" or "failed".
         detail: Why it failed, when it did.
         differences: The first differing rows, with their keys, when the
