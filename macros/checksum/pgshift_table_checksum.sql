@@ -5,7 +5,7 @@
 {% macro pgshift_table_checksum(relation, columns) %}
     {%- set parts = [] -%}
     {%- for column in columns -%}
-        {%- set ref = "t." ~ adapter.quote(column.name) -%}
+        {%- set ref = "t." ~ pgshift_ident(column.name) -%}
         {%- if column.dtype | lower == 'timestamp with time zone' -%}
             {%- set ref = "(" ~ ref ~ " at time zone 'UTC')" -%}
         {%- endif -%}
