@@ -1,8 +1,7 @@
-{# The final models: those the scaffold marked with meta.pgshift. #}
+{# The final models of the project (pgshift_is_final_model), as graph nodes. #}
 {% macro pgshift_final_models() -%}
     {%- set nodes = [] -%}
-    {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.meta.get('pgshift') -%}
+    {%- for node in graph.nodes.values() if pgshift_is_final_model(node) -%}
         {%- do nodes.append(node) -%}
     {%- endfor -%}
     {{ return(nodes) }}

@@ -13,6 +13,7 @@
 {% macro pgshift_finish_table() %}
     {%- if execute -%}
     {%- set node = graph.nodes[model.unique_id] -%}
+    {%- if pgshift_is_final_model(node) -%}
     {%- set statements = pgshift_ensure_identities(this, node)
         + pgshift_ensure_serials(this, node)
         + pgshift_ensure_keys(this, node)
@@ -20,5 +21,6 @@
         + ["analyze " ~ this]
         + pgshift_add_foreign_keys(this.schema, node) -%}
     {{ statements | join(";\n") }}
+    {%- endif -%}
     {%- endif -%}
 {% endmacro %}
