@@ -2,7 +2,7 @@
    the loader recorded for its source table inside the source snapshot. #}
 {% test pgshift_matches_source(model, source_table) %}
 
-{%- set columns = adapter.get_columns_in_relation(model) if execute else [] %}
+{%- set columns = pgshift_checksum_columns(model) if execute else [] %}
 
 with
 
