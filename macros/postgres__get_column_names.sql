@@ -14,7 +14,7 @@
         {%- endfor -%}
         {%- if not generated -%}
             {%- do names.append(
-                adapter.quote(col['name']) if col.get('quote') else col['name']
+                pgshift_ident(col['name']) if col.get('quote') else col['name']
             ) -%}
         {%- endif -%}
     {%- endfor -%}

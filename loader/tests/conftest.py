@@ -82,21 +82,24 @@ def sample_copy(
     migrated_sample: MigratedSample,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[], MigratedSample]]:
-    """A factory of copies of the migrated sample's target, dropped at the end.
+    """A factory of copies of the migrated sample, dropped at the end.
 
-    Each copy is its own database (a template copy of the target) with its
-    own dlt state directory; the source is shared and only read.
+    Each copy is a pair of databases of its own (template copies of the
+    source and of the migrated target) with its own dlt state directory, so
+    a test may change either side.
     """
     created: list[str] = []
 
     def make() -> MigratedSample:
-        name = f"sample_copy_{next(_names)}"
-        pg_cluster.drop_database(name)
-        created.append(name)
-        url = pg_cluster.create_database(name, template="sample_target")
+        urls = []
+        for side in ("source", "target"):
+            name = f"sample_{side}_copy_{next(_names)}"
+            pg_cluster.drop_database(name)
+            created.append(name)
+            urls.append(pg_cluster.create_database(name, template=f"sample_{side}"))
         return MigratedSample(
-            migrated_sample.source_url,
-            url,
+            urls[0],
+            urls[1],
             tmp_path_factory.mktemp("copy_state"),
             migrated_sample.artifacts,
             migrated_sample.output,

@@ -17,6 +17,7 @@
     the build schema, and the names ("table.object") of the keys, indexes
     and foreign keys the final models declare. -#}
 {% macro pgshift_keep_dependents(tables, final_schema, build_schema, declared) %}
+    {%- set registry = pgshift_ident(var('state_schema'), var('built_table')) -%}
     {%- set table_literals = [] -%}
     {%- for table in tables -%}
         {%- do table_literals.append(pgshift_literal(table)) -%}
@@ -36,7 +37,7 @@ create temporary table if not exists pgshift_dependents (
     current_value text
 ) on commit drop;
 truncate pgshift_dependents;
-do $pgshift$
+{% set body -%}
 declare
     final_schema text := {{ pgshift_literal(final_schema) }};
     build_schema text := {{ pgshift_literal(build_schema) }};
@@ -46,6 +47,7 @@ declare
     obj record;
     target text;
     label text;
+    ours boolean;
 begin
     -- The tables this publish replaces (only those that exist as tables).
     select coalesce(array_agg(c.oid), '{}') into replaced
@@ -102,10 +104,19 @@ begin
             );
         end if;
 
-        -- Columns of the team's on a replaced table: the new table (in the
+        -- Columns of the team's on a table pgshift built: the new table (in the
         -- build schema until the publish moves it) has no place for their
         -- values, so they can only be left out, and only when asked to.
-        if rel.oid = any(replaced) then
+        ours := false;
+        if rel.oid = any(replaced)
+                and to_regclass({{ pgshift_literal(registry) }}) is not null then
+            execute format('select exists (select 1 from %s where table_name = $1)',
+                           {{ pgshift_literal(registry) }})
+            into ours using rel.name;
+        end if;
+        -- (A table replaced by consent, --replace-existing, gives up its
+        -- columns and rows with it.)
+        if ours then
             for obj in
                 select att.attname::text as name
                 from pg_attribute as att
@@ -121,7 +132,7 @@ begin
             loop
                 insert into pgshift_dependents (kind, object, on_table, statement)
                 values ('column', label || '.' || obj.name, label,
-                        format('do $c$ begin raise exception %L; end $c$',
+                        format('do $c$ begin raise exception using message = %L; end $c$',
                                'the source has no such column: its values '
                                'would be lost'));
             end loop;
@@ -333,7 +344,8 @@ begin
     end loop;
 
 end
-$pgshift$
+{%- endset %}
+{{ pgshift_do(body) }}
     {%- endset -%}
     {{ return(sql) }}
 {% endmacro %}

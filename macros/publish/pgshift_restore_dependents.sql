@@ -20,7 +20,7 @@ create table if not exists {{ record }} (
     detail text not null default ''
 );
 delete from {{ record }};
-do $pgshift$
+{% set body -%}
 declare
     dependent record;
     failure text;
@@ -65,7 +65,8 @@ begin
         end;
     end loop;
 end
-$pgshift$
+{%- endset %}
+{{ pgshift_do(body) }}
     {%- endset -%}
     {{ return(sql) }}
 {% endmacro %}

@@ -2,7 +2,7 @@
    the loader recorded for its source table inside the source snapshot. #}
 {% test pgshift_matches_source(model, source_table) %}
 
-{%- set columns = adapter.get_columns_in_relation(model) if execute else [] %}
+{%- set columns = pgshift_checksum_columns(model) if execute else [] %}
 
 with
 
@@ -11,8 +11,8 @@ source_figures as (
     select
         source_rows,
         source_checksum
-    from {{ adapter.quote(var('state_schema')) }}.{{ adapter.quote(var('manifest_table')) }}
-    where table_name = '{{ source_table }}'
+    from {{ pgshift_ident(var('state_schema'), var('manifest_table')) }}
+    where table_name = {{ pgshift_literal(source_table) }}
 
 ),
 
@@ -25,7 +25,7 @@ final_figures as (
 compared as (
 
     select
-        '{{ source_table }}' as source_table,
+        {{ pgshift_literal(source_table) }} as source_table,
         source_figures.source_rows,
         final_figures.final_rows,
         source_figures.source_checksum,

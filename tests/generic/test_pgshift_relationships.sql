@@ -10,7 +10,7 @@ children as (
     select * from {{ model }}
     where
         {% for column in columns -%}
-        {{ adapter.quote(column) }} is not null and
+        {{ pgshift_ident(column) }} is not null and
         {% endfor %}
         not {{ pgshift_enforced_foreign_key(model, columns, to, fields) }}
 
@@ -26,8 +26,8 @@ orphans as (
         where
             not {{ pgshift_enforced_foreign_key(model, columns, to, fields) }} and
             {% for column in columns -%}
-            parent.{{ adapter.quote(fields[loop.index0]) }}
-            = children.{{ adapter.quote(column) }}{{ " and" if not loop.last }}
+            parent.{{ pgshift_ident(fields[loop.index0]) }}
+            = children.{{ pgshift_ident(column) }}{{ " and" if not loop.last }}
             {% endfor %}
     )
 

@@ -8,12 +8,12 @@ keyed as (
 
     select
         {% for column in columns -%}
-        {{ adapter.quote(column) }}{{ "," if not loop.last }}
+        {{ pgshift_ident(column) }}{{ "," if not loop.last }}
         {% endfor %}
     from {{ model }}
     where
         {% for column in columns -%}
-        {{ adapter.quote(column) }} is not null and
+        {{ pgshift_ident(column) }} is not null and
         {% endfor %}
         not {{ pgshift_enforced_unique(model, columns) }}
 
@@ -26,7 +26,7 @@ duplicated as (
         count(*) as occurrences
     from keyed
     group by {% for column in columns -%}
-        {{ adapter.quote(column) }}{{ ", " if not loop.last }}
+        {{ pgshift_ident(column) }}{{ ", " if not loop.last }}
     {%- endfor %}
     having count(*) > 1
 

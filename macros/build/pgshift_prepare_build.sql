@@ -1,4 +1,4 @@
-{# Make the build schema ready: rebuilt models start empty, the rest are views. #}
+{# Make the build schema ready: rebuilt models start empty, others are views. #}
 {#- A `dbt build` or `dbt run` rebuilds its selected final models in the
     build schema; whatever an earlier run left there under their names (a
     view, or the tables of a build that failed or was killed) is dropped.
@@ -15,7 +15,8 @@
         {%- for suffix in ['', '__dbt_tmp', '__dbt_backup'] -%}
             {%- set leftover = adapter.get_relation(
                 target.database, build_schema, node.alias ~ suffix) -%}
-            {%- if leftover is not none and (rebuilt or suffix or leftover.is_table) -%}
+            {%- if leftover is not none
+                    and (rebuilt or suffix or leftover.is_table) -%}
                 {%- do adapter.drop_relation(leftover) -%}
             {%- endif -%}
         {%- endfor -%}
@@ -28,22 +29,3 @@
     {%- endif -%}
     select 1
 {% endmacro %}
-
-{# (Re)create the build schema's view onto a published table. #}
-{% macro pgshift_publish_view(alias, published) %}
-    {%- set view = api.Relation.create(
-        database=target.database, schema=pgshift_build_schema(),
-        identifier=alias, type='view') -%}
-    {%- set existing = adapter.get_relation(
-        view.database, view.schema, view.identifier) -%}
-    {%- if existing is not none -%}
-        {%- do adapter.drop_relation(existing) -%}
-    {%- endif -%}
-    {%- do run_query(pgshift_view_sql(view, published)) -%}
-    {%- do adapter.cache_added(view) -%}
-{% endmacro %}
-
-{# The statement that makes a build schema's view onto a published table. #}
-{% macro pgshift_view_sql(view, published) -%}
-    {{ return("create view " ~ view ~ " as select * from " ~ published) }}
-{%- endmacro %}

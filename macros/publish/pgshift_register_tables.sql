@@ -3,11 +3,10 @@
     publish in the same transaction. -#}
 {% macro pgshift_register_tables() %}
     {%- if execute -%}
-    {%- set registry = adapter.quote(var('state_schema')) ~ '.'
-        ~ adapter.quote(var('built_table')) -%}
+    {%- set registry = pgshift_ident(var('state_schema'), var('built_table')) -%}
     {%- set names = [] -%}
     {%- for node in pgshift_final_models() -%}
-        {%- do names.append("'" ~ node.alias ~ "'") -%}
+        {%- do names.append(pgshift_literal(node.alias)) -%}
     {%- endfor -%}
     {%- set sql -%}
     create table if not exists {{ registry }} (
@@ -16,7 +15,10 @@
     );
     insert into {{ registry }} (table_name)
     select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
-    where to_regclass(format('%I.%I', '{{ pgshift_final_schema() }}', name)) is not null
+    where
+        to_regclass(
+            format('%I.%I', {{ pgshift_literal(pgshift_final_schema()) }}, name)
+        ) is not null
     on conflict (table_name) do update set built_at = now()
     {%- endset -%}
     {{ return(sql) }}

@@ -1,0 +1,62 @@
+{# Move the tables this run built into the final schema, all at once. #}
+{#- Runs last, and only after a `dbt build` or `dbt run` in which every
+    node succeeded: a model error, a failed test or a skipped node leaves
+    the final schema exactly as it was, and the built tables in the build
+    schema for inspection. One transaction drops each replaced final table
+    (with the foreign keys pointing at it), moves the new one in with its
+    keys, indexes and sequences, puts the build schema's view back, adds the
+    foreign keys that the move removed, recreates the target's own objects
+    that depended on the replaced tables (pgshift_keep_dependents), checks
+    that every key, index and foreign key of the moved tables is there (or
+    undoes it all), and records the tables as pgshift's. -#}
+{% macro pgshift_publish() %}
+    {%- if execute and pgshift_is_build() -%}
+    {%- set failed = [] -%}
+    {%- for result in results
+            if result.status in ['error', 'fail', 'skipped', 'runtime error'] -%}
+        {%- do failed.append(result.node.name) -%}
+    {%- endfor -%}
+    {%- set final_schema = pgshift_final_schema() -%}
+    {%- set build_schema = pgshift_build_schema() -%}
+    {%- if failed -%}
+        {%- do log(
+            "pgshift: nothing published: " ~ (failed | length)
+            ~ " nodes failed or were skipped (" ~ (failed[:5] | join(', '))
+            ~ (", ..." if failed | length > 5 else "") ~ "). The tables in "
+            ~ final_schema ~ " are unchanged; this run's tables stay in "
+            ~ build_schema ~ " until the next dbt command.", info=true) -%}
+        select 1
+    {%- else -%}
+    {%- set statements = [] -%}
+    {%- set built_tables = pgshift_built_tables() -%}
+    {%- set replaced = [] -%}
+    {%- for node, built in built_tables -%}
+        {%- do replaced.append(node.alias) -%}
+    {%- endfor -%}
+    {#- The target's own objects on the replaced tables, written down
+        before the drops remove them. -#}
+    {%- do statements.append(pgshift_keep_dependents(
+        replaced, final_schema, build_schema, pgshift_declared_names())) -%}
+    {%- for node, built in built_tables -%}
+        {%- set final = api.Relation.create(
+            database=target.database, schema=final_schema,
+            identifier=node.alias, type='table') -%}
+        {%- do statements.append(
+            "drop table if exists " ~ final ~ " cascade") -%}
+        {%- do statements.append(
+            "alter table " ~ built ~ " set schema " ~ pgshift_ident(final_schema)
+        ) -%}
+        {%- do statements.append(pgshift_view_sql(built, final)) -%}
+    {%- endfor -%}
+    {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
+    {%- do statements.append(pgshift_restore_dependents(
+        pgshift_ident(var('state_schema'), var('carried_table')))) -%}
+    {%- do statements.append(
+        pgshift_require_complete(final_schema, built_tables)) -%}
+    {%- do statements.append(pgshift_register_tables()) -%}
+    {{ statements | reject('equalto', '') | join(";\n") }}
+    {%- endif -%}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{% endmacro %}
