@@ -5,7 +5,10 @@ The rules (see the README's "Naming rules"):
 * a word boundary sits between a lowercase letter or a digit and an uppercase
   letter (``userId`` -> ``user_id``, ``address2Line`` -> ``address2_line``);
 * an acronym ends before its last capital when a lowercase letter follows
-  (``HTMLContent`` -> ``html_content``, ``userID`` -> ``user_id``);
+  (``HTMLContent`` -> ``html_content``, ``userID`` -> ``user_id``), except
+  a plural ``s`` that ends the word (``userIDs`` -> ``user_ids``,
+  ``imageURLs`` -> ``image_urls``, ``FAQs`` -> ``faqs``): an ``s`` followed
+  by the end of the name or by anything but a lowercase letter;
 * letters and the digits after them stay together (``addressLine1`` ->
   ``address_line1``);
 * characters that cannot appear in an unquoted identifier become ``_``;
@@ -53,11 +56,19 @@ def to_snake(name: str) -> str:
             char = "_"
         if char.isupper() and prev and out and out[-1] != "_":
             starts_word = prev.islower() or prev.isdigit()
-            ends_acronym = prev.isupper() and nxt.islower()
+            ends_acronym = (
+                prev.isupper() and nxt.islower() and not _plural_s(name, i + 1)
+            )
             if starts_word or ends_acronym:
                 out.append("_")
         out.append(char.lower())
     return "".join(out)
+
+
+def _plural_s(name: str, at: int) -> bool:
+    """Tell whether ``name[at]`` is an ``s`` ending a word (``IDs``, ``URLs``)."""
+    after = name[at + 1 : at + 2]
+    return name[at] == "s" and not after.islower()
 
 
 @dataclass

@@ -42,6 +42,12 @@ from pgshift.sqlident import needs_quoting, rename_columns
         ("a__b", "a__b"),
         ("first name", "first_name"),
         ("userIdURL", "user_id_url"),
+        ("userIDs", "user_ids"),
+        ("imageURLs", "image_urls"),
+        ("FAQs", "faqs"),
+        ("IDs", "ids"),
+        ("userIDsByRole", "user_ids_by_role"),
+        ("URLs2", "urls2"),
     ],
 )
 def test_examples(source: str, target: str) -> None:
@@ -54,6 +60,8 @@ identifier = st.text(
     max_size=40,
 )
 snake = st.from_regex(r"[a-z_][a-z0-9_]{0,30}", fullmatch=True)
+acronym = st.from_regex(r"[A-Z]{2,6}", fullmatch=True)
+word = st.from_regex(r"[a-z]{2,10}", fullmatch=True)
 
 
 @given(identifier)
@@ -72,6 +80,26 @@ def test_output_is_lowercase_without_spaces(name: str) -> None:
 @given(snake)
 def test_snake_names_unchanged(name: str) -> None:
     assert to_snake(name) == name
+
+
+@given(word, acronym, word)
+def test_an_acronym_ends_before_the_next_word(
+    before: str, letters: str, after: str
+) -> None:
+    expected = f"{before}_{letters.lower()}_{after}"
+    assert to_snake(before + letters + after.capitalize()) == expected
+    assert to_snake(letters + after.capitalize()) == f"{letters.lower()}_{after}"
+
+
+@given(word, acronym, word)
+def test_a_plural_acronym_keeps_its_s(before: str, letters: str, after: str) -> None:
+    plural = letters.lower() + "s"
+    assert to_snake(before + letters + "s") == f"{before}_{plural}"
+    assert to_snake(letters + "s") == plural
+    assert to_snake(before + letters + "s" + after.capitalize()) == (
+        f"{before}_{plural}_{after}"
+    )
+    assert to_snake(f"{before}{letters}s_{after}") == f"{before}_{plural}_{after}"
 
 
 @given(identifier)
