@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -82,15 +83,21 @@ class Overrides:
         columns:
           users:
             userID: legacy_user_id
+        objects:
+          InvoiceLine:
+            InvoiceLine_account_line_idx: invoice_lines_by_account
         intended_differences:
           - "users.legacy_user_id: comment"
 
-    Keys are source names; values are target names. ``intended_differences``
-    lists prefixes of schema-parity lines that are wanted, not failures.
+    Keys are source names; values are target names. ``objects`` names a
+    table's constraints, indexes and sequences (by source table).
+    ``intended_differences`` lists prefixes of schema-parity lines that are
+    wanted, not failures.
     """
 
     tables: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    objects: dict[str, dict[str, str]] = field(default_factory=dict)
     intended_differences: list[str] = field(default_factory=list)
 
     @classmethod
@@ -111,21 +118,28 @@ class Overrides:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         tables = data.get("tables") or {}
         columns = data.get("columns") or {}
-        if not isinstance(tables, dict) or not isinstance(columns, dict):
+        objects = data.get("objects") or {}
+        if not all(isinstance(m, dict) for m in (tables, columns, objects)):
             raise NamingError(
-                f"{path}: 'tables' and 'columns' must be mappings of source name "
-                "to target name"
+                f"{path}: 'tables', 'columns' and 'objects' must be mappings of "
+                "source name to target name"
             )
         return cls(
             intended_differences=[
                 str(d) for d in data.get("intended_differences") or []
             ],
             tables={str(k): str(v) for k, v in tables.items()},
-            columns={
-                str(t): {str(k): str(v) for k, v in (cols or {}).items()}
-                for t, cols in columns.items()
-            },
+            columns=_per_table(columns),
+            objects=_per_table(objects),
         )
+
+
+def _per_table(entries: dict[Any, Any]) -> dict[str, dict[str, str]]:
+    """Table name to its source-to-target names, from the override file."""
+    return {
+        str(t): {str(k): str(v) for k, v in (names or {}).items()}
+        for t, names in entries.items()
+    }
 
 
 def map_names(
