@@ -12,7 +12,7 @@ source_figures as (
         source_rows,
         source_checksum
     from {{ adapter.quote(var('raw_schema')) }}.{{ adapter.quote(var('manifest_table')) }}
-    where table_name = '{{ source_table }}'
+    where table_name = {{ pgshift_literal(source_table) }}
 
 ),
 
@@ -25,7 +25,7 @@ final_figures as (
 compared as (
 
     select
-        '{{ source_table }}' as source_table,
+        {{ pgshift_literal(source_table) }} as source_table,
         source_figures.source_rows,
         final_figures.final_rows,
         source_figures.source_checksum,
