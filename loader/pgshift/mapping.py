@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
-from pgshift.naming import NamingError, Overrides, map_names, to_snake
+from pgshift.naming import (
+    MAX_IDENTIFIER_BYTES,
+    NamingError,
+    Overrides,
+    map_names,
+    to_snake,
+)
 from pgshift.sqlident import rename_columns, render_ident
 
 logger = logging.getLogger(__name__)
@@ -293,16 +300,29 @@ def build_map(
             problems.append(str(error))
             continue
         name_map.tables[name] = _map_table(
-            table, table_names[name], columns, source_name
+            table,
+            table_names[name],
+            columns,
+            source_name,
+            overrides.objects.get(name, {}),
         )
     if problems:
         raise NamingError("\n".join(problems))
     for name, table in catalog.tables.items():
-        name_map.tables[name].foreign_keys = [
-            foreign_key_map(fk, name_map.tables[name], name_map.tables[fk.ref_table])
+        child = name_map.tables[name]
+        child.foreign_keys = [
+            foreign_key_map(
+                fk,
+                child,
+                name_map.tables[fk.ref_table],
+                target_object_name(
+                    fk.name, child.source, child.target, overrides.objects.get(name)
+                ),
+            )
             for fk in table.foreign_keys
             if fk.ref_table in name_map.tables
         ]
+    check_object_names(name_map)
     return name_map
 
 
@@ -312,7 +332,11 @@ def staging_model_name(source_name: str, target: str) -> str:
 
 
 def _map_table(
-    table: Table, target: str, columns: dict[str, str], source_name: str
+    table: Table,
+    target: str,
+    columns: dict[str, str],
+    source_name: str,
+    object_overrides: Mapping[str, str],
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -321,6 +345,10 @@ def _map_table(
         staging_model=staging_model_name(source_name, target),
         columns=columns,
     )
+
+    def object_name(source: str) -> str:
+        return target_object_name(source, table.name, target, object_overrides)
+
     for column in table.columns:
         name = columns[column.name]
         if column.identity:
@@ -332,7 +360,7 @@ def _map_table(
                 SerialMap(
                     column=name,
                     source=column.serial_sequence,
-                    name=target_object_name(column.serial_sequence),
+                    name=object_name(column.serial_sequence),
                     data_type=column.data_type,
                 )
             )
@@ -343,16 +371,18 @@ def _map_table(
             else:
                 mapped.defaults[name] = default
     constraints = [table.primary_key, *table.uniques]
-    mapped.keys = [key_map(c, columns) for c in constraints if c is not None]
+    mapped.keys = [
+        key_map(c, columns, object_name(c.name)) for c in constraints if c is not None
+    ]
     mapped.checks = [
         CheckMap(
             source=c.name,
-            name=target_object_name(c.name),
+            name=object_name(c.name),
             expression=rename_columns(c.definition.removeprefix("CHECK "), columns),
         )
         for c in table.checks
     ]
-    mapped.indexes = [index_map(i, columns) for i in table.indexes]
+    mapped.indexes = [index_map(i, columns, object_name(i.name)) for i in table.indexes]
     return mapped
 
 
@@ -360,9 +390,103 @@ def _map_table(
 # The rules, one per kind of object
 
 
-def target_object_name(source: str) -> str:
-    """The target name of a constraint, index or sequence."""
+def target_object_name(
+    source: str,
+    table: str,
+    target_table: str,
+    overrides: Mapping[str, str] | None = None,
+) -> str:
+    """The target name of a constraint, index or sequence of a table.
+
+    A name the override file gives it (``objects: <table>:``) is taken as
+    it is. A name that is its table's source name, or starts with it
+    followed by ``_`` (as PostgreSQL names keys, checks, foreign keys,
+    indexes and serial sequences: ``InvoiceLine_pkey``), takes the mapped
+    table name in its place, so that it follows a table override
+    (``InvoiceLine: invoice_lines`` gives ``invoice_lines_pkey``); the rest
+    of the name, and every other name, follows the naming rules.
+
+    Args:
+        source: The object's source name.
+        table: Its table's source name.
+        target_table: Its table's target name.
+        overrides: The override file's names for the table's objects.
+
+    Returns:
+        The object's target name.
+    """
+    if overrides and source in overrides:
+        return overrides[source]
+    if source == table:
+        return target_table
+    if source.startswith(table + "_"):
+        return target_table + to_snake(source[len(table) :])
     return to_snake(source)
+
+
+def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
+    """A table's named objects: what, source, target, relation?, constraint?.
+
+    Keys, indexes and sequences are relations: their names share the
+    schema's namespace with the tables. Keys, checks and foreign keys are
+    constraints: their names must differ within the table.
+    """
+    return [
+        *(
+            (k.type.replace("_", " "), k.source, k.name, True, True)
+            for k in mapped.keys
+        ),
+        *(("check", c.source, c.name, False, True) for c in mapped.checks),
+        *(("foreign key", f.source, f.name, False, True) for f in mapped.foreign_keys),
+        *(("index", i.source, i.name, True, False) for i in mapped.indexes),
+        *(("sequence", s.source, s.name, True, False) for s in mapped.serials),
+    ]
+
+
+def check_object_names(name_map: NameMap) -> None:
+    """Refuse constraint, index and sequence names that collide or are too long.
+
+    Two objects that would share a target name (two relations of the
+    schema, a relation and a table, or two constraints of one table), and a
+    target name past PostgreSQL's 63-byte limit, are named with the
+    override entry that resolves them, as ``naming.map_names`` does for
+    tables and columns: nothing is merged or truncated silently.
+
+    Args:
+        name_map: The map, every table's objects named.
+
+    Raises:
+        NamingError: Names collide or are too long.
+    """
+    problems: list[str] = []
+    relations = {t.target: f"table {t.source!r}" for t in name_map.tables.values()}
+    for mapped in name_map.tables.values():
+        constraints: dict[str, str] = {}
+        for kind, source, target, is_relation, is_constraint in _named_objects(mapped):
+            what = f"{kind} {source!r} of {mapped.source}"
+            fix = (
+                f"in the override file under 'objects: {mapped.source}:' "
+                f"({source}: <new_name>)"
+            )
+            if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+                problems.append(
+                    f"{what} maps to {target!r}, which is longer than PostgreSQL's "
+                    f"{MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter name {fix}"
+                )
+            first = (relations.get(target) if is_relation else None) or (
+                constraints.get(target) if is_constraint else None
+            )
+            if first is not None:
+                problems.append(
+                    f"{first} and {what} both map to {target!r}; give one of them "
+                    f"another name {fix}"
+                )
+            if is_relation:
+                relations.setdefault(target, what)
+            if is_constraint:
+                constraints.setdefault(target, what)
+    if problems:
+        raise NamingError("\n".join(problems))
 
 
 def default_expression(
@@ -383,8 +507,10 @@ def default_expression(
     return rename_columns(column.default, columns), ""
 
 
-def key_map(constraint: Constraint, columns: dict[str, str]) -> KeyMap:
+def key_map(constraint: Constraint, columns: dict[str, str], name: str) -> KeyMap:
     """A primary key or unique constraint with its target names.
+
+    ``name`` is its target name (``target_object_name``).
 
     The key's own column list is rebuilt from the map; only the clauses
     after it (INCLUDE's columns) are renamed in the text, so that no keyword
@@ -401,7 +527,7 @@ def key_map(constraint: Constraint, columns: dict[str, str]) -> KeyMap:
     rest = rename_columns(definition[closing + 1 :], columns)
     return KeyMap(
         source=constraint.name,
-        name=target_object_name(constraint.name),
+        name=name,
         type="primary_key" if constraint.kind == "p" else "unique",
         columns=[columns[c] for c in constraint.columns],
         definition=f"{definition[:opening].rstrip()} ({names}){rest}",
@@ -413,21 +539,23 @@ def index_using(definition: str) -> str:
     return definition.partition(" USING ")[2]
 
 
-def index_map(index: Index, columns: dict[str, str]) -> IndexMap:
+def index_map(index: Index, columns: dict[str, str], name: str) -> IndexMap:
     """A secondary index with its target name and renamed columns."""
     return IndexMap(
         source=index.name,
-        name=target_object_name(index.name),
+        name=name,
         unique=index.unique,
         using=rename_columns(index_using(index.definition), columns),
     )
 
 
-def foreign_key_map(fk: ForeignKey, child: TableMap, parent: TableMap) -> ForeignKeyMap:
+def foreign_key_map(
+    fk: ForeignKey, child: TableMap, parent: TableMap, name: str
+) -> ForeignKeyMap:
     """A foreign key with its target name, tables and columns."""
     return ForeignKeyMap(
         source=fk.name,
-        name=target_object_name(fk.name),
+        name=name,
         columns=[child.columns[c] for c in fk.columns],
         to=parent.target,
         to_columns=[parent.columns[c] for c in fk.ref_columns],

@@ -5,7 +5,10 @@ The rules (see the README's "Naming rules"):
 * a word boundary sits between a lowercase letter or a digit and an uppercase
   letter (``userId`` -> ``user_id``, ``address2Line`` -> ``address2_line``);
 * an acronym ends before its last capital when a lowercase letter follows
-  (``HTMLContent`` -> ``html_content``, ``userID`` -> ``user_id``);
+  (``HTMLContent`` -> ``html_content``, ``userID`` -> ``user_id``), except
+  a plural ``s`` that ends the word (``userIDs`` -> ``user_ids``,
+  ``imageURLs`` -> ``image_urls``, ``FAQs`` -> ``faqs``): an ``s`` followed
+  by the end of the name or by anything but a lowercase letter;
 * letters and the digits after them stay together (``addressLine1`` ->
   ``address_line1``);
 * characters that cannot appear in an unquoted identifier become ``_``;
@@ -23,6 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -53,11 +57,19 @@ def to_snake(name: str) -> str:
             char = "_"
         if char.isupper() and prev and out and out[-1] != "_":
             starts_word = prev.islower() or prev.isdigit()
-            ends_acronym = prev.isupper() and nxt.islower()
+            ends_acronym = (
+                prev.isupper() and nxt.islower() and not _plural_s(name, i + 1)
+            )
             if starts_word or ends_acronym:
                 out.append("_")
         out.append(char.lower())
     return "".join(out)
+
+
+def _plural_s(name: str, at: int) -> bool:
+    """Tell whether ``name[at]`` is an ``s`` ending a word (``IDs``, ``URLs``)."""
+    after = name[at + 1 : at + 2]
+    return name[at] == "s" and not after.islower()
 
 
 @dataclass
@@ -71,15 +83,21 @@ class Overrides:
         columns:
           users:
             userID: legacy_user_id
+        objects:
+          InvoiceLine:
+            InvoiceLine_account_line_idx: invoice_lines_by_account
         intended_differences:
           - "users.legacy_user_id: comment"
 
-    Keys are source names; values are target names. ``intended_differences``
-    lists prefixes of schema-parity lines that are wanted, not failures.
+    Keys are source names; values are target names. ``objects`` names a
+    table's constraints, indexes and sequences (by source table).
+    ``intended_differences`` lists prefixes of schema-parity lines that are
+    wanted, not failures.
     """
 
     tables: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    objects: dict[str, dict[str, str]] = field(default_factory=dict)
     intended_differences: list[str] = field(default_factory=list)
 
     @classmethod
@@ -100,21 +118,28 @@ class Overrides:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         tables = data.get("tables") or {}
         columns = data.get("columns") or {}
-        if not isinstance(tables, dict) or not isinstance(columns, dict):
+        objects = data.get("objects") or {}
+        if not all(isinstance(m, dict) for m in (tables, columns, objects)):
             raise NamingError(
-                f"{path}: 'tables' and 'columns' must be mappings of source name "
-                "to target name"
+                f"{path}: 'tables', 'columns' and 'objects' must be mappings of "
+                "source name to target name"
             )
         return cls(
             intended_differences=[
                 str(d) for d in data.get("intended_differences") or []
             ],
             tables={str(k): str(v) for k, v in tables.items()},
-            columns={
-                str(t): {str(k): str(v) for k, v in (cols or {}).items()}
-                for t, cols in columns.items()
-            },
+            columns=_per_table(columns),
+            objects=_per_table(objects),
         )
+
+
+def _per_table(entries: dict[Any, Any]) -> dict[str, dict[str, str]]:
+    """Table name to its source-to-target names, from the override file."""
+    return {
+        str(t): {str(k): str(v) for k, v in (names or {}).items()}
+        for t, names in entries.items()
+    }
 
 
 def map_names(

@@ -1,7 +1,8 @@
-"""SQL identifiers: when to quote them, how, and renaming them in expressions.
+"""SQL identifiers and literals: quoting them, and renaming in expressions.
 
 Every identifier pgshift writes into SQL goes through ``quote_ident`` (always
-quoted) or ``render_ident`` (quoted only when PostgreSQL needs it).
+quoted) or ``render_ident`` (quoted only when PostgreSQL needs it), and
+every string value it quotes through ``sql_literal``.
 
 Check constraints, defaults and index expressions come out of pg_catalog
 with source column names (``CHECK (("rating" >= 1))``). The final tables use
@@ -44,6 +45,26 @@ def quote_ident(name: str) -> str:
         The identifier in double quotes, inner quotes doubled.
     """
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(text: str) -> str:
+    r"""Quote a string value as an SQL literal, as libpq's PQescapeLiteral does.
+
+    Single quotes are doubled. A value holding a backslash is written as an
+    escape string (``E'back\\slash'``) with its backslashes doubled, so that
+    it reads the same whatever ``standard_conforming_strings`` is. Dollar
+    quotes, ``--`` and the rest need nothing inside a literal.
+
+    Args:
+        text: The value.
+
+    Returns:
+        The literal.
+    """
+    body = text.replace("'", "''")
+    if "\\" in text:
+        return "E'" + body.replace("\\", "\\\\") + "'"
+    return "'" + body + "'"
 
 
 _TOKEN = re.compile(

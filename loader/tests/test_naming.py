@@ -5,9 +5,11 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from pgshift.catalog import Catalog, Column, Constraint, Index, Table
+from pgshift.mapping import build_map, target_object_name
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
     NamingError,
@@ -42,6 +44,12 @@ from pgshift.sqlident import needs_quoting, rename_columns
         ("a__b", "a__b"),
         ("first name", "first_name"),
         ("userIdURL", "user_id_url"),
+        ("userIDs", "user_ids"),
+        ("imageURLs", "image_urls"),
+        ("FAQs", "faqs"),
+        ("IDs", "ids"),
+        ("userIDsByRole", "user_ids_by_role"),
+        ("URLs2", "urls2"),
     ],
 )
 def test_examples(source: str, target: str) -> None:
@@ -54,6 +62,8 @@ identifier = st.text(
     max_size=40,
 )
 snake = st.from_regex(r"[a-z_][a-z0-9_]{0,30}", fullmatch=True)
+acronym = st.from_regex(r"[A-Z]{2,6}", fullmatch=True)
+word = st.from_regex(r"[a-z]{2,10}", fullmatch=True)
 
 
 @given(identifier)
@@ -72,6 +82,28 @@ def test_output_is_lowercase_without_spaces(name: str) -> None:
 @given(snake)
 def test_snake_names_unchanged(name: str) -> None:
     assert to_snake(name) == name
+
+
+@given(word, acronym, word)
+def test_an_acronym_ends_before_the_next_word(
+    before: str, letters: str, after: str
+) -> None:
+    # A two-letter word ending in s ("As", "Is") reads as a plural acronym.
+    assume(not (len(after) == 2 and after.endswith("s")))
+    expected = f"{before}_{letters.lower()}_{after}"
+    assert to_snake(before + letters + after.capitalize()) == expected
+    assert to_snake(letters + after.capitalize()) == f"{letters.lower()}_{after}"
+
+
+@given(word, acronym, word)
+def test_a_plural_acronym_keeps_its_s(before: str, letters: str, after: str) -> None:
+    plural = letters.lower() + "s"
+    assert to_snake(before + letters + "s") == f"{before}_{plural}"
+    assert to_snake(letters + "s") == plural
+    assert to_snake(before + letters + "s" + after.capitalize()) == (
+        f"{before}_{plural}_{after}"
+    )
+    assert to_snake(f"{before}{letters}s_{after}") == f"{before}_{plural}_{after}"
 
 
 @given(identifier)
@@ -141,3 +173,103 @@ def test_rename_columns_in_expressions() -> None:
         rename_columns('lower("userId") = \'userId\' and "order" > 1', mapping)
         == "lower(user_id) = 'userId' and \"order\" > 1"
     )
+
+
+def _catalog(*tables: Table) -> Catalog:
+    return Catalog(schema="public", tables={t.name: t for t in tables})
+
+
+def _invoice_line(*indexes: str) -> Table:
+    return Table(
+        schema="public",
+        name="InvoiceLine",
+        columns=[
+            Column("id", "integer", True, serial_sequence="InvoiceLine_id_seq"),
+            Column("accountID", "bigint", True),
+        ],
+        primary_key=Constraint("InvoiceLine_pkey", "p", ["id"], "PRIMARY KEY (id)"),
+        checks=[
+            Constraint("InvoiceLine_id_check", "c", ["id"], "CHECK ((id > 0))"),
+            Constraint("positive_id", "c", ["id"], "CHECK ((id > 0))"),
+        ],
+        indexes=[
+            Index(name, f"CREATE INDEX {name} ON x USING btree (id)", ["id"], False)
+            for name in indexes
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("InvoiceLine_pkey", "invoice_lines_pkey"),
+        ("InvoiceLine_accountID_idx", "invoice_lines_account_id_idx"),
+        ("InvoiceLine_id_seq", "invoice_lines_id_seq"),
+        ("InvoiceLine", "invoice_lines"),
+        # Not the table's name followed by "_": the naming rules alone.
+        ("InvoiceLineItem_idx", "invoice_line_item_idx"),
+        ("idx_InvoiceLine", "idx_invoice_line"),
+    ],
+)
+def test_object_names_follow_the_mapped_table_name(source: str, target: str) -> None:
+    assert target_object_name(source, "InvoiceLine", "invoice_lines") == target
+    assert target_object_name(source, "InvoiceLine", "invoice_line") == (
+        to_snake(source)
+    )
+
+
+def test_object_names_in_the_map_follow_a_table_override() -> None:
+    overrides = Overrides(
+        tables={"InvoiceLine": "invoice_lines"},
+        objects={"InvoiceLine": {"positive_id": "invoice_lines_positive_id"}},
+    )
+    mapped = build_map(
+        _catalog(_invoice_line("InvoiceLine_accountID_idx")), overrides
+    ).tables["InvoiceLine"]
+    assert [k.name for k in mapped.keys] == ["invoice_lines_pkey"]
+    assert [c.name for c in mapped.checks] == [
+        "invoice_lines_id_check",
+        "invoice_lines_positive_id",
+    ]
+    assert [i.name for i in mapped.indexes] == ["invoice_lines_account_id_idx"]
+    assert [s.name for s in mapped.serials] == ["invoice_lines_id_seq"]
+
+
+def test_object_names_that_collide_are_refused_with_the_override() -> None:
+    table = _invoice_line("InvoiceLine_accountId_idx", "InvoiceLine_account_id_idx")
+    with pytest.raises(NamingError) as err:
+        build_map(_catalog(table), Overrides())
+    message = str(err.value)
+    assert "'InvoiceLine_accountId_idx'" in message
+    assert "'InvoiceLine_account_id_idx'" in message
+    assert "both map to 'invoice_line_account_id_idx'" in message
+    assert "objects: InvoiceLine:" in message
+    overrides = Overrides(
+        objects={"InvoiceLine": {"InvoiceLine_accountId_idx": "invoice_line_acct_idx"}}
+    )
+    mapped = build_map(_catalog(table), overrides).tables["InvoiceLine"]
+    assert [i.name for i in mapped.indexes] == [
+        "invoice_line_acct_idx",
+        "invoice_line_account_id_idx",
+    ]
+
+
+def test_object_names_collide_with_tables_and_within_a_table() -> None:
+    # A key named like another table (both are relations of the schema).
+    other = Table(schema="public", name="invoice_line_pkey")
+    with pytest.raises(NamingError, match="table 'invoice_line_pkey' and"):
+        build_map(_catalog(_invoice_line(), other), Overrides())
+    # Two checks of one table.
+    clash = Overrides(objects={"InvoiceLine": {"positive_id": "invoice_line_id_check"}})
+    with pytest.raises(NamingError, match="check 'InvoiceLine_id_check' of"):
+        build_map(_catalog(_invoice_line()), clash)
+    # A check may share an index's name: they are in different namespaces.
+    build_map(_catalog(_invoice_line("InvoiceLine_id_check")), Overrides())
+
+
+def test_object_names_too_long_are_refused_never_truncated() -> None:
+    long_name = "InvoiceLine_" + "aB" * 23 + "_idx"
+    assert len(long_name.encode()) <= MAX_IDENTIFIER_BYTES
+    with pytest.raises(NamingError, match="63-byte") as err:
+        build_map(_catalog(_invoice_line(long_name)), Overrides())
+    assert f"objects: InvoiceLine:' ({long_name}: <new_name>)" in str(err.value)

@@ -349,15 +349,26 @@ def test_comments_types_and_indexes_are_the_sources(migrated: SecondSource) -> N
             "DEFERRABLE INITIALLY DEFERRED",
         )
     ]
+    # Constraint and index names follow the table's override name.
     assert query(
         target,
         "select indexdef from pg_indexes "
-        "where indexname = 'invoice_line_account_line_idx'",
+        "where indexname = 'invoice_lines_account_line_idx'",
     ) == [
         (
-            "CREATE UNIQUE INDEX invoice_line_account_line_idx ON "
+            "CREATE UNIQUE INDEX invoice_lines_account_line_idx ON "
             "public.invoice_lines USING btree (account_id, invoice_no, line_no)",
         )
+    ]
+    assert query(
+        target,
+        "select conname from pg_constraint "
+        "where conrelid = 'public.invoice_lines'::regclass "
+        "and contype in ('p', 'u', 'c', 'f') order by 1",
+    ) == [
+        ("invoice_lines_account_id_fkey",),
+        ("invoice_lines_amount_check",),
+        ("invoice_lines_pkey",),
     ]
 
 

@@ -2,6 +2,11 @@
 
 Every name comes from the applied name map (``pgshift.mapping``); the source
 catalog supplies what is not a name (types, NOT NULL, comments, enum labels).
+dbt renders every string of these files as Jinja, so ``dump_yaml`` writes
+each one through ``jinja_text``: a comment, a default or a label holding
+``{{``, ``{%`` or ``{#`` reaches dbt, and the database, as it is. The
+strings meant as Jinja (a ``ref()``, the raw schema's ``var()``) are
+marked ``Jinja`` where they are made.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pgshift.manifest import (
     SerialMeta,
 )
 from pgshift.mapping import NameMap, TableMap
-from pgshift.sqlident import needs_quoting, render_ident
+from pgshift.scaffold.sql_files import Jinja, jinja_string, jinja_text
+from pgshift.sqlident import needs_quoting, render_ident, sql_literal
 
 
 def _column_constraints(column: Column, mapped: TableMap) -> list[dict[str, Any]]:
@@ -83,7 +89,18 @@ def _column_yaml(
     if column.type_kind == "e" and not column.is_array:
         labels = catalog.enums.get(column.type_name)
         if labels:
-            tests.append({"accepted_values": {"arguments": {"values": labels}}})
+            # dbt's accepted_values quotes a value by wrapping it in quotes
+            # as it is; the values are SQL literals instead, quoted here.
+            tests.append(
+                {
+                    "accepted_values": {
+                        "arguments": {
+                            "values": [sql_literal(label) for label in labels],
+                            "quote": False,
+                        }
+                    }
+                }
+            )
     tests += extra_tests
     if tests:
         entry["data_tests"] = tests
@@ -126,6 +143,11 @@ def pgshift_meta(mapped: TableMap) -> PgshiftMeta:
     )
 
 
+def _ref(model: str) -> Jinja:
+    """A test argument naming a model: dbt renders ``ref(...)`` in it."""
+    return Jinja(f"ref({jinja_string(model)})")
+
+
 def _model_yaml(table: Table, mapped: TableMap, catalog: Catalog) -> dict[str, Any]:
     tests: list[Any] = [
         {"pgshift_matches_source": {"arguments": {"source_table": table.name}}}
@@ -156,7 +178,7 @@ def _model_yaml(table: Table, mapped: TableMap, catalog: Catalog) -> dict[str, A
                 {
                     "relationships": {
                         "arguments": {
-                            "to": f"ref('{fk.to}')",
+                            "to": _ref(fk.to),
                             "field": render_ident(fk.to_columns[0]),
                         }
                     }
@@ -168,7 +190,7 @@ def _model_yaml(table: Table, mapped: TableMap, catalog: Catalog) -> dict[str, A
                     "pgshift_relationships": {
                         "arguments": {
                             "columns": fk.columns,
-                            "to": f"ref('{fk.to}')",
+                            "to": _ref(fk.to),
                             "fields": fk.to_columns,
                         }
                     }
@@ -221,10 +243,27 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def _as_jinja_text(data: Any) -> Any:
+    """Every string of a YAML document through ``jinja_text``, keys aside."""
+    if isinstance(data, Jinja):
+        return str(data)
+    if isinstance(data, str):
+        return jinja_text(data)
+    if isinstance(data, dict):
+        return {key: _as_jinja_text(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_as_jinja_text(item) for item in data]
+    return data
+
+
 def dump_yaml(data: dict[str, Any]) -> str:
-    """YAML in the project's style: lists indented, a blank line between items."""
+    """YAML in the project's style: lists indented, a blank line between items.
+
+    Every string is written so that dbt's Jinja renders it back to itself
+    (``jinja_text``), except those marked ``Jinja``.
+    """
     text = yaml.dump(
-        data,
+        _as_jinja_text(data),
         Dumper=_Dumper,
         sort_keys=False,
         default_flow_style=False,
@@ -252,7 +291,7 @@ def sources_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
                     "as the loader lands it: same table and column names, "
                     "every value in its text form."
                 ),
-                "schema": "{{ var('raw_schema') }}",
+                "schema": Jinja("{{ var('raw_schema') }}"),
                 "loader": "dlt",
                 "tables": [
                     {
