@@ -44,6 +44,8 @@ class Column:
             unqualified and unquoted), or None.
         collation: The column's collation as SQL (``"C"``) when it is not its
             type's default, or None.
+        default_sequences: The sequences of the schema the default calls
+            (``nextval``), unqualified and unquoted.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Column:
     is_array: bool = False
     serial_sequence: str | None = None
     collation: str | None = None
+    default_sequences: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -182,6 +185,33 @@ class Domain:
 
 
 @dataclass
+class Sequence:
+    """A sequence of the schema (identity columns' own ones aside).
+
+    Attributes:
+        name: The sequence's name.
+        data_type: Its type (``bigint``, ``integer``, ``smallint``).
+        start: START WITH.
+        increment: INCREMENT BY.
+        minimum: MINVALUE.
+        maximum: MAXVALUE.
+        cache: CACHE.
+        cycle: CYCLE.
+        owned_by: (table, column) of the column that owns it, or None.
+    """
+
+    name: str
+    data_type: str
+    start: int
+    increment: int
+    minimum: int
+    maximum: int
+    cache: int
+    cycle: bool
+    owned_by: tuple[str, str] | None = None
+
+
+@dataclass
 class Catalog:
     """The tables, enum types and domains of one source schema.
 
@@ -196,6 +226,8 @@ class Catalog:
             the source database.
         domain_extensions: Extensions the schema's domains need on the
             target before any model is built.
+        sequences: The schema's sequences by name (not those of identity
+            columns).
     """
 
     schema: str
@@ -205,6 +237,39 @@ class Catalog:
     unsupported: list[str] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)
     domain_extensions: list[str] = field(default_factory=list)
+    sequences: dict[str, Sequence] = field(default_factory=dict)
+
+
+_SEQUENCES = """
+select c.relname, format_type(s.seqtypid, null), s.seqstart, s.seqincrement,
+       s.seqmin, s.seqmax, s.seqcache, s.seqcycle, ot.relname, oa.attname
+from pg_sequence s
+join pg_class c on c.oid = s.seqrelid
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = c.oid
+  and d.refclassid = 'pg_class'::regclass and d.deptype = 'a'
+left join pg_class ot on ot.oid = d.refobjid
+left join pg_attribute oa on oa.attrelid = d.refobjid and oa.attnum = d.refobjsubid
+where n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend i
+                  where i.classid = 'pg_class'::regclass and i.objid = c.oid
+                    and i.deptype = 'i')
+order by c.relname
+"""
+
+# The sequences of the schema that each column default calls.
+_DEFAULT_SEQUENCES = """
+select ad.adrelid, a.attname, sc.relname
+from pg_attrdef ad
+join pg_attribute a on a.attrelid = ad.adrelid and a.attnum = ad.adnum
+join pg_class c on c.oid = ad.adrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid
+  and d.refclassid = 'pg_class'::regclass
+join pg_class sc on sc.oid = d.refobjid and sc.relkind = 'S'
+where n.nspname = %(schema)s and sc.relnamespace = n.oid
+order by 1, 2, 3
+"""
 
 
 _TABLES = """
@@ -753,6 +818,35 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
         table = by_oid.get(oid)
         if table is not None:
             table.indexes.append(Index(name, definition, list(columns), unique))
+
+    cursor.execute(_SEQUENCES, args)
+    for (
+        name,
+        data_type,
+        start,
+        step,
+        low,
+        high,
+        cache,
+        cycle,
+        table,
+        col,
+    ) in cursor.fetchall():
+        catalog.sequences[name] = Sequence(
+            name,
+            data_type,
+            start,
+            step,
+            low,
+            high,
+            cache,
+            cycle,
+            (table, col) if table else None,
+        )
+    cursor.execute(_DEFAULT_SEQUENCES, args)
+    for oid, column, sequence in cursor.fetchall():
+        if oid in by_oid:
+            by_oid[oid].column(column).default_sequences.append(sequence)
 
     cursor.execute(_ENUMS, args)
     for name, labels in cursor.fetchall():

@@ -39,6 +39,9 @@ LANDING_TABLE = "landing_schemas"
 """The landing schemas pgshift created (it loads into no other)."""
 STATE_MARK = "pgshift's own state: the load manifest, the tables it built"
 """The comment on the state schema by which pgshift knows it made it."""
+SEQUENCES_TABLE = "sequences"
+"""Per source sequence: its last_value and is_called as the load found them
+(null where the source role may not read it)."""
 CARRIED_TABLE = "carried_over"
 """What the last publish recreated of the target's own objects on the tables
 it replaced (views, foreign keys, indexes, triggers, policies, grants,
@@ -175,14 +178,17 @@ def write_manifest(
     schema: str,
     rows: Sequence[ManifestRow],
     not_migrated: Sequence[tuple[str, str, str]] = (),
+    sequences: Sequence[tuple[str, int | None, bool | None]] = (),
 ) -> None:
-    """Rewrite the manifest and the not-migrated list whole.
+    """Rewrite the manifest, the not-migrated list and the sequences whole.
 
     Args:
         cursor: A cursor on the target, inside the transaction to write in.
-        schema: The schema beside the raw tables.
+        schema: The state schema.
         rows: One row per loaded table.
         not_migrated: (kind, name, reason) of source objects left behind.
+        sequences: (name, last_value, is_called) of each source sequence,
+            None where it could not be read.
     """
     manifest = sql.Identifier(schema, MANIFEST_TABLE)
     drop_manifest(cursor, schema)
@@ -209,6 +215,33 @@ def write_manifest(
         ).format(skipped),
         list(not_migrated),
     )
+    positions = sql.Identifier(schema, SEQUENCES_TABLE)
+    cursor.execute(sql.SQL("drop table if exists {}").format(positions))
+    cursor.execute(
+        sql.SQL(
+            "create table {} (sequence_name text primary key, last_value bigint, "
+            "is_called boolean)"
+        ).format(positions)
+    )
+    cursor.executemany(
+        sql.SQL(
+            "insert into {} (sequence_name, last_value, is_called) values (%s, %s, %s)"
+        ).format(positions),
+        list(sequences),
+    )
+
+
+def read_sequences(
+    cursor: Any, schema: str
+) -> dict[str, tuple[int | None, bool | None]]:
+    """Per source sequence, (last_value, is_called) as the last load found it."""
+    relation = sql.Identifier(schema, SEQUENCES_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return {}
+    cursor.execute(
+        sql.SQL("select sequence_name, last_value, is_called from {}").format(relation)
+    )
+    return {name: (last, called) for name, last, called in cursor.fetchall()}
 
 
 def read_manifest(cursor: Any, schema: str) -> list[ManifestRow] | None:
@@ -316,11 +349,18 @@ class ForeignKeyMeta(TypedDict):
 
 
 class SerialMeta(TypedDict):
-    """A serial column: the sequence it owns on the source."""
+    """A serial column: the sequence it owns, with the source's settings."""
 
     column: str
     sequence: str
+    source: str
     data_type: str
+    start: int
+    increment: int
+    minimum: int
+    maximum: int
+    cache: int
+    cycle: bool
 
 
 class IdentityMeta(TypedDict):

@@ -154,6 +154,46 @@ class SerialMap:
 
 
 @dataclass
+class SequenceMap:
+    """A sequence of the migrated schema, as the target gets it.
+
+    A serial sequence (owned by a migrated column, called by that column's
+    default only) is built with its table and moves with it; every other
+    sequence stands on its own in the final schema: not owned, owned by a
+    column other tables draw from too, or only called by the application.
+
+    Attributes:
+        source: Its source name.
+        name: Its target name.
+        data_type: Its type.
+        start: START WITH.
+        increment: INCREMENT BY.
+        minimum: MINVALUE.
+        maximum: MAXVALUE.
+        cache: CACHE.
+        cycle: CYCLE.
+        serial: Whether it is built with its table (see above).
+        owned_by: [final table, column] that owns it, as on the source; None
+            when it is not owned, or its owner is not migrated.
+        drawn_by: [final table, column] of every column whose default is
+            nextval() of it: the columns holding its values.
+    """
+
+    source: str
+    name: str
+    data_type: str
+    start: int
+    increment: int
+    minimum: int
+    maximum: int
+    cache: int
+    cycle: bool
+    serial: bool
+    owned_by: list[str] | None = None
+    drawn_by: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
 class TableMap:
     """One source table and everything it is called, and says, on the target.
 
@@ -211,12 +251,14 @@ class NameMap:
         source_schema: The source schema that was read.
         overrides: The override file scaffold applied, as it was given.
         tables: Source table name to its map, in name order.
+        sequences: Source sequence name to its map, in name order.
     """
 
     source_name: str
     source_schema: str
     overrides: str | None = None
     tables: dict[str, TableMap] = field(default_factory=dict)
+    sequences: dict[str, SequenceMap] = field(default_factory=dict)
 
     def table_for_target(self, target: str) -> TableMap | None:
         """The map of the source table that became a final table."""
@@ -250,6 +292,10 @@ class NameMap:
             source_schema=data["source_schema"],
             overrides=data.get("overrides"),
             tables=tables,
+            sequences={
+                name: SequenceMap(**entry)
+                for name, entry in data.get("sequences", {}).items()
+            },
         )
 
     @classmethod
@@ -287,6 +333,7 @@ def build_map(
     name_map = NameMap(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
     )
+    serials = serial_sequences(catalog)
     problems: list[str] = []
     for name, table in catalog.tables.items():
         try:
@@ -305,9 +352,24 @@ def build_map(
             columns,
             source_name,
             overrides.objects.get(name, {}),
+            serials,
         )
     if problems:
         raise NamingError("\n".join(problems))
+    name_map.sequences = _map_sequences(catalog, name_map, serials)
+    for name, table in catalog.tables.items():
+        mapped = name_map.tables[name]
+        for column in table.columns:
+            target = mapped.columns[column.name]
+            if column.default is None or target in mapped.defaults:
+                continue
+            if target in mapped.dropped_defaults or column.serial_sequence in serials:
+                continue
+            default, why = default_expression(column, mapped.columns, name_map)
+            if default is None:
+                mapped.dropped_defaults[target] = why
+            else:
+                mapped.defaults[target] = default
     for name, table in catalog.tables.items():
         child = name_map.tables[name]
         child.foreign_keys = [
@@ -331,12 +393,77 @@ def staging_model_name(source_name: str, target: str) -> str:
     return f"stg_{source_name}__{target}"
 
 
+def serial_sequences(catalog: Catalog) -> set[str]:
+    """The sequences built with their table (serial sequences).
+
+    Such a sequence is owned by a migrated column whose default calls it,
+    and no other column's default calls it.
+    """
+    callers: dict[str, list[tuple[str, str]]] = {}
+    for table in catalog.tables.values():
+        for column in table.columns:
+            for sequence in column.default_sequences:
+                callers.setdefault(sequence, []).append((table.name, column.name))
+    return {
+        name
+        for name, sequence in catalog.sequences.items()
+        if sequence.owned_by is not None
+        and sequence.owned_by[0] in catalog.tables
+        and callers.get(name) == [sequence.owned_by]
+    }
+
+
+def _map_sequences(
+    catalog: Catalog, name_map: NameMap, serials: set[str]
+) -> dict[str, SequenceMap]:
+    """Every sequence of the schema, named, with its owner and its callers."""
+    owners = {s.source: (t, s) for t in name_map.tables.values() for s in t.serials}
+    mapped: dict[str, SequenceMap] = {}
+    for name, sequence in catalog.sequences.items():
+        if name in owners:
+            target = owners[name][1].name
+        elif sequence.owned_by and sequence.owned_by[0] in name_map.tables:
+            owner = name_map.tables[sequence.owned_by[0]]
+            target = target_object_name(name, owner.source, owner.target)
+        else:
+            target = to_snake(name)
+        owned_by = None
+        if sequence.owned_by and sequence.owned_by[0] in name_map.tables:
+            owner = name_map.tables[sequence.owned_by[0]]
+            owned_by = [owner.target, owner.columns[sequence.owned_by[1]]]
+        mapped[name] = SequenceMap(
+            source=name,
+            name=target,
+            data_type=sequence.data_type,
+            start=sequence.start,
+            increment=sequence.increment,
+            minimum=sequence.minimum,
+            maximum=sequence.maximum,
+            cache=sequence.cache,
+            cycle=sequence.cycle,
+            serial=name in serials,
+            owned_by=owned_by,
+        )
+    # The columns that hold a sequence's values: their default is nextval()
+    # of it and nothing else (not 'INV-' || nextval(...)).
+    for table in catalog.tables.values():
+        t = name_map.tables[table.name]
+        for column in table.columns:
+            for sequence in column.default_sequences:
+                if sequence in mapped and (column.default or "").strip() == (
+                    f"nextval({regclass_literal(sequence)})"
+                ):
+                    mapped[sequence].drawn_by.append([t.target, t.columns[column.name]])
+    return mapped
+
+
 def _map_table(
     table: Table,
     target: str,
     columns: dict[str, str],
     source_name: str,
     object_overrides: Mapping[str, str],
+    serials: set[str],
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -355,7 +482,7 @@ def _map_table(
             mapped.identities[name] = column.identity
         elif column.generated == "s" and column.default:
             mapped.generated[name] = rename_columns(column.default, columns)
-        elif column.serial_sequence:
+        elif column.serial_sequence in serials:
             mapped.serials.append(
                 SerialMap(
                     column=name,
@@ -364,12 +491,8 @@ def _map_table(
                     data_type=column.data_type,
                 )
             )
-        elif column.default is not None:
-            default, why = default_expression(column, columns)
-            if default is None:
-                mapped.dropped_defaults[name] = why
-            else:
-                mapped.defaults[name] = default
+        elif column.default is not None and not column.default_sequences:
+            mapped.defaults[name] = rename_columns(column.default, columns)
     constraints = [table.primary_key, *table.uniques]
     mapped.keys = [
         key_map(c, columns, object_name(c.name)) for c in constraints if c is not None
@@ -490,21 +613,39 @@ def check_object_names(name_map: NameMap) -> None:
 
 
 def default_expression(
-    column: Column, columns: dict[str, str]
+    column: Column, columns: dict[str, str], name_map: NameMap
 ) -> tuple[str | None, str]:
     """A column's default on the target, or None and why it has none.
 
-    A default that calls ``nextval`` of a sequence the column does not own
-    is not carried over: pgshift creates only the sequences that serial
-    columns own.
+    Columns are renamed; each sequence the default calls is named as the map
+    names it (in ``'name'::regclass`` as pg_get_expr prints it). A default
+    calling a sequence of another schema is not carried over.
     """
     assert column.default is not None
-    if "nextval(" in column.default:
+    default = rename_columns(column.default, columns)
+    for sequence in column.default_sequences:
+        mapped = name_map.sequences.get(sequence)
+        if mapped is None:
+            continue
+        literal = regclass_literal(sequence)
+        if literal not in default:
+            return None, (
+                f"{column.default} is not migrated: pgshift could not find "
+                f"sequence {sequence} in it to rename"
+            )
+        default = default.replace(literal, regclass_literal(mapped.name))
+    if "nextval(" in default and not column.default_sequences:
         return None, (
-            f"{column.default} is not migrated: it uses a sequence the column "
-            "does not own"
+            f"{column.default} is not migrated: it calls a sequence of another "
+            "schema, which pgshift does not migrate"
         )
-    return rename_columns(column.default, columns), ""
+    return default, ""
+
+
+def regclass_literal(name: str) -> str:
+    """A sequence of the search path as ``pg_get_expr`` prints it in nextval()."""
+    shown = render_ident(name)
+    return "'" + shown.replace("'", "''") + "'::regclass"
 
 
 def key_map(constraint: Constraint, columns: dict[str, str], name: str) -> KeyMap:

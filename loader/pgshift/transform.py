@@ -11,7 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgshift.manifest import BUILT_TABLE, CARRIED_TABLE, MANIFEST_TABLE
+from pgshift.manifest import (
+    BUILT_TABLE,
+    CARRIED_TABLE,
+    MANIFEST_TABLE,
+    SEQUENCES_TABLE,
+)
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 
 logger = logging.getLogger(__name__)
@@ -115,6 +120,7 @@ def run_dbt(
                 "manifest_table": MANIFEST_TABLE,
                 "built_table": BUILT_TABLE,
                 "carried_table": CARRIED_TABLE,
+                "sequences_table": SEQUENCES_TABLE,
                 **(variables or {}),
             }
             argv += ["--vars", json.dumps(merged)]

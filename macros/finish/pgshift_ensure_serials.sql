@@ -3,9 +3,11 @@
     rows are in, each column in meta.pgshift.serials gets, unless it owns
     one already, a sequence named as listed (or, if that name is taken, the
     first free one with a number appended), owned by the column and made
-    its default; then the sequence is set so the next insert gets
-    max(column) + 1. A taken name is a relation in the schema or a name
-    that pgshift_reserved_names keeps for a relation of this build. The
+    its default, with the source sequence's type, increment, bounds,
+    start, cache and cycle; then the sequence is set where the source's
+    stands, and past max(column) (pgshift_sequence_position). A taken name
+    is a relation in the schema or a name that pgshift_reserved_names keeps
+    for a relation of this build. The
     sequence moves with the table when it is published (ALTER TABLE SET
     SCHEMA moves owned sequences). -#}
 {% macro pgshift_ensure_serials(relation, node) %}
@@ -38,8 +40,8 @@
                     end loop;
                     seq := format('%I.%I', {{ schema }}, candidate);
                     execute format(
-                        'create sequence %s as %s owned by %s.%I',
-                        seq, {{ pgshift_literal(serial.data_type) }},
+                        'create sequence %s %s owned by %s.%I',
+                        seq, {{ pgshift_literal(pgshift_sequence_options(serial)) }},
                         {{ table }}, {{ column }}
                     );
                     execute format(
@@ -48,14 +50,13 @@
                         {{ table }}, {{ column }}, seq
                     );
                 end if;
-                execute format(
-                    'select setval(%L, coalesce(max(%I), 0) + 1, false)'
-                    ' from %s',
-                    seq, {{ column }}, {{ table }}
-                );
             end
         {%- endset -%}
         {%- do statements.append(pgshift_do(body | trim)) -%}
+        {%- do statements.append(pgshift_sequence_position(
+            "pg_get_serial_sequence(" ~ table ~ ", " ~ column ~ ")",
+            serial.source, serial.increment, serial.start,
+            [(relation, serial.column)])) -%}
     {%- endfor -%}
     {{ return(statements) }}
 {% endmacro %}

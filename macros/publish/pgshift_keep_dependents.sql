@@ -16,8 +16,11 @@
     Arguments: the final tables about to be replaced, the final schema,
     the build schema, and the names ("table.object") of the keys, indexes
     and foreign keys the final models declare. -#}
-{% macro pgshift_keep_dependents(tables, final_schema, build_schema, declared) %}
-    {%- set registry = pgshift_ident(var('state_schema'), var('built_table')) -%}
+{% macro pgshift_keep_dependents(
+    tables, final_schema, build_schema, declared
+) %}
+    {%- set registry = pgshift_ident(
+        var('state_schema'), var('built_table')) -%}
     {%- set table_literals = [] -%}
     {%- for table in tables -%}
         {%- do table_literals.append(pgshift_literal(table)) -%}

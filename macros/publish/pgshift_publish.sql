@@ -37,6 +37,7 @@
         before the drops remove them. -#}
     {%- do statements.append(pgshift_keep_dependents(
         replaced, final_schema, build_schema, pgshift_declared_names())) -%}
+    {%- do statements.append(pgshift_publish_sequences(true)) -%}
     {%- for node, built in built_tables -%}
         {%- set final = api.Relation.create(
             database=target.database, schema=final_schema,
@@ -51,6 +52,7 @@
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
     {%- do statements.append(pgshift_restore_dependents(
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
+    {%- do statements.append(pgshift_publish_sequences(false)) -%}
     {%- do statements.append(
         pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}

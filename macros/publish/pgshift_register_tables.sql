@@ -3,7 +3,8 @@
     publish in the same transaction. -#}
 {% macro pgshift_register_tables() %}
     {%- if execute -%}
-    {%- set registry = pgshift_ident(var('state_schema'), var('built_table')) -%}
+    {%- set registry = pgshift_ident(
+        var('state_schema'), var('built_table')) -%}
     {%- set names = [] -%}
     {%- for node in pgshift_final_models() -%}
         {%- do names.append(pgshift_literal(node.alias)) -%}

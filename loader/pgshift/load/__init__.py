@@ -284,7 +284,9 @@ def _load_once(settings: Settings) -> LoadResult:
             for name in catalog.tables
             if not settings.selects(name)
         ]
-        write_manifest(settings, result, snapshot, skipped)
+        write_manifest(
+            settings, result, snapshot, skipped, snapshot.sequence_positions(catalog)
+        )
     return result
 
 
@@ -400,6 +402,7 @@ def write_manifest(
     result: LoadResult,
     snapshot: Snapshot,
     not_migrated: Sequence[tuple[str, str, str]] = (),
+    sequences: Sequence[tuple[str, int | None, bool | None]] = (),
 ) -> None:
     """Record, beside the raw tables, what the snapshot held per table.
 
@@ -408,6 +411,7 @@ def write_manifest(
         result: The load result.
         snapshot: The snapshot the counts were taken in.
         not_migrated: (kind, name, reason) of source objects left behind.
+        sequences: (name, last_value, is_called) of each source sequence.
     """
     rows = [
         manifest.ManifestRow(
@@ -421,4 +425,6 @@ def write_manifest(
         for name, rows in result.source_rows.items()
     ]
     with transaction(settings.target) as cursor:
-        manifest.write_manifest(cursor, settings.state_schema, rows, not_migrated)
+        manifest.write_manifest(
+            cursor, settings.state_schema, rows, not_migrated, sequences
+        )

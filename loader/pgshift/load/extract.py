@@ -189,6 +189,32 @@ class Snapshot:
         )
         return int(self.cursor.fetchone()[0])
 
+    def sequence_positions(
+        self, catalog: Catalog
+    ) -> list[tuple[str, int | None, bool | None]]:
+        """(name, last_value, is_called) of every sequence of the catalog.
+
+        Sequences are not transactional: this is their position when read,
+        at or past the snapshot's. None where the role may not read one
+        (the target then positions it past the rows that draw from it).
+        """
+        positions = []
+        for sequence in catalog.sequences.values():
+            relation = sql.Identifier(catalog.schema, sequence.name)
+            self.cursor.execute(
+                "select has_sequence_privilege(%s, 'SELECT')",
+                (relation.as_string(self.cursor),),
+            )
+            if not self.cursor.fetchone()[0]:
+                positions.append((sequence.name, None, None))
+                continue
+            self.cursor.execute(
+                sql.SQL("select last_value, is_called from {}").format(relation)
+            )
+            last, called = self.cursor.fetchone()
+            positions.append((sequence.name, last, called))
+        return positions
+
     def read_catalog(self, schema: str) -> Catalog:
         """Read the source catalog as the snapshot sees it."""
         return read_catalog(self.cursor, schema)

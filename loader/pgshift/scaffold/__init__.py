@@ -16,7 +16,10 @@ target name once (``pgshift.mapping.build_map``) and writes:
   the keys, indexes, foreign keys, identities and serial sequences that the
   post-hook ``pgshift_finish_table`` adds once the rows are in;
 * ``macros/scaffolded/pgshift_source_enums.sql``: the enum types and
-  domains to create on the target before any model is built.
+  domains to create on the target before any model is built;
+* ``macros/scaffolded/pgshift_source_sequences.sql``: the sequences that are
+  not built with a table (not owned, shared, or only called by the
+  application), created in the final schema before any model is built.
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -37,6 +40,7 @@ from pgshift.naming import Overrides
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
     final_sql,
+    sequences_macro,
     staging_sql,
     types_macro,
 )
@@ -193,6 +197,7 @@ def render(project: Project) -> dict[str, str]:
         )
         files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog)
+    files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
     return files
 
 

@@ -15,7 +15,7 @@ import json
 import re
 
 from pgshift.catalog import Catalog, Table
-from pgshift.mapping import TableMap
+from pgshift.mapping import NameMap, TableMap
 from pgshift.sqlident import render_ident
 
 GENERATED_HEADER = (
@@ -165,6 +165,44 @@ def final_sql(mapped: TableMap, deferred: set[tuple[str, str]]) -> str:
         f"    select * from {{{{ ref({jinja_string(mapped.staging_model)}) }}}}\n\n"
         ")\n\n"
         "select * from staged\n"
+    )
+
+
+def sequences_macro(names: NameMap) -> str:
+    """The macro returning the sequences that stand on their own on the target.
+
+    Serial sequences are built with their tables (``meta.pgshift.serials``);
+    every other sequence of the schema is created in the final schema before
+    any model runs, and positioned once the tables are published.
+    """
+    sequences = json.dumps(
+        [
+            {
+                "name": s.name,
+                "source": s.source,
+                "data_type": s.data_type,
+                "start": s.start,
+                "increment": s.increment,
+                "minimum": s.minimum,
+                "maximum": s.maximum,
+                "cache": s.cache,
+                "cycle": s.cycle,
+                # Jinja has no null literal: not owned is no key.
+                **({"owned_by": s.owned_by} if s.owned_by else {}),
+                "drawn_by": s.drawn_by,
+            }
+            for s in names.sequences.values()
+            if not s.serial
+        ],
+        ensure_ascii=False,
+    )
+    return (
+        f"{{# {GENERATED_HEADER}. #}}\n"
+        "{#- The source's sequences that are not built with a table: name,\n"
+        "    settings, owner and the columns whose defaults call them. #}\n"
+        "{% macro pgshift_source_sequences() %}\n"
+        f"    {{{{ return({sequences}) }}}}\n"
+        "{% endmacro %}\n"
     )
 
 

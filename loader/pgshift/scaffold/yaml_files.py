@@ -107,7 +107,7 @@ def _column_yaml(
     return entry
 
 
-def pgshift_meta(mapped: TableMap) -> PgshiftMeta:
+def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     """``meta.pgshift`` of a final model, from its map (``pgshift.manifest``)."""
     return PgshiftMeta(
         source_table=mapped.source,
@@ -123,7 +123,18 @@ def pgshift_meta(mapped: TableMap) -> PgshiftMeta:
             for column, kind in mapped.identities.items()
         ],
         serials=[
-            SerialMeta(column=s.column, sequence=s.name, data_type=s.data_type)
+            SerialMeta(
+                column=s.column,
+                sequence=s.name,
+                source=s.source,
+                data_type=names.sequences[s.source].data_type,
+                start=names.sequences[s.source].start,
+                increment=names.sequences[s.source].increment,
+                minimum=names.sequences[s.source].minimum,
+                maximum=names.sequences[s.source].maximum,
+                cache=names.sequences[s.source].cache,
+                cycle=names.sequences[s.source].cycle,
+            )
             for s in mapped.serials
         ],
         foreign_keys=[
@@ -148,7 +159,9 @@ def _ref(model: str) -> Jinja:
     return Jinja(f"ref({jinja_string(model)})")
 
 
-def _model_yaml(table: Table, mapped: TableMap, catalog: Catalog) -> dict[str, Any]:
+def _model_yaml(
+    table: Table, mapped: TableMap, catalog: Catalog, names: NameMap
+) -> dict[str, Any]:
     tests: list[Any] = [
         {"pgshift_matches_source": {"arguments": {"source_table": table.name}}}
     ]
@@ -214,7 +227,7 @@ def _model_yaml(table: Table, mapped: TableMap, catalog: Catalog) -> dict[str, A
             # stays in the docs only.
             "persist_docs": {"relation": bool(table.comment), "columns": True},
         },
-        "meta": {"pgshift": pgshift_meta(mapped)},
+        "meta": {"pgshift": pgshift_meta(mapped, names)},
     }
     if constraints:
         model["constraints"] = constraints
@@ -342,7 +355,7 @@ def final_models_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
     return {
         "version": 2,
         "models": [
-            _model_yaml(table, name_map.tables[table.name], catalog)
+            _model_yaml(table, name_map.tables[table.name], catalog, name_map)
             for table in catalog.tables.values()
         ],
     }

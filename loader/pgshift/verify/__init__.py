@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
+
+from psycopg2 import sql
 
 from pgshift.catalog import Catalog, read_catalog
-from pgshift.connection import transaction
+from pgshift.connection import relation_exists, transaction
 from pgshift.manifest import (
     MANIFEST_TABLE,
     CarriedOver,
     read_carried_over,
     read_manifest,
     read_not_migrated,
+    read_sequences,
 )
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
@@ -71,10 +75,56 @@ def verify(settings: Settings) -> Report:
         report.not_migrated = read_not_migrated(cursor, settings.state_schema)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]
+        if names is not None:
+            _sequence_positions(settings, cursor, report, names)
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)
             _schema_parity(settings, report, target_catalog, names, carried)
     return report
+
+
+def _next_value(last: int | None, called: bool | None, increment: int) -> int | None:
+    """The value a sequence's next nextval() returns."""
+    if last is None:
+        return None
+    return last + increment if called else last
+
+
+def _sequence_positions(
+    settings: Settings, cursor: Any, report: Report, names: NameMap
+) -> None:
+    """Where each source sequence stood, and where its target twin stands."""
+    source = read_sequences(cursor, settings.state_schema)
+    for mapped in names.sequences.values():
+        relation = sql.Identifier(settings.final_schema, mapped.name)
+        target_next = None
+        if relation_exists(cursor, relation.as_string(cursor)):
+            cursor.execute(
+                sql.SQL("select last_value, is_called from {}").format(relation)
+            )
+            target_next = _next_value(*cursor.fetchone(), mapped.increment)
+        last, called = source.get(mapped.source, (None, None))
+        source_next = _next_value(last, called, mapped.increment)
+        shown = (
+            "not readable by the source role"
+            if source_next is None
+            else (f"next {source_next}")
+        )
+        label = (
+            mapped.name
+            if mapped.name == mapped.source
+            else (f"{mapped.name} (from {mapped.source})")
+        )
+        report.sequences.append(f"{label}: source {shown}, target next {target_next}")
+        behind = target_next is None or (
+            source_next is not None
+            and (target_next - source_next) * mapped.increment < 0
+        )
+        if behind:
+            report.sequences_behind.append(
+                f"{label}: the target's sequence is missing or behind the "
+                "source's (its next value was handed out on the source)"
+            )
 
 
 def _schema_parity(

@@ -63,6 +63,10 @@ class Report:
         schema_differences: Schema parity lines not declared as intended
             (None when the source was not compared).
         intended_differences: Parity lines the override file declares intended.
+        sequences: Per sequence of the source schema: where it stood on the
+            source and where it stands on the target, one line each.
+        sequences_behind: The sequences whose target position is behind the
+            source's (nextval would hand out a value the source already did).
         carried_over: What the last publish did with the target's own objects
             on the tables it replaced, one line each.
         kept_differences: Parity lines that such objects explain (the
@@ -79,6 +83,8 @@ class Report:
     not_migrated: list[str] = field(default_factory=list)
     schema_differences: list[str] | None = None
     intended_differences: list[str] = field(default_factory=list)
+    sequences: list[str] = field(default_factory=list)
+    sequences_behind: list[str] = field(default_factory=list)
     carried_over: list[str] = field(default_factory=list)
     kept_differences: list[str] = field(default_factory=list)
 
@@ -86,7 +92,7 @@ class Report:
     def passed(self) -> bool:
         """Whether every table is complete and the schemas are twins."""
         tables_ok = all(t.status == "complete" for t in self.tables)
-        return tables_ok and not self.schema_differences
+        return tables_ok and not self.schema_differences and not self.sequences_behind
 
 
 def summary_table(report: Report) -> str:
@@ -151,6 +157,11 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         text += ["## Sequences", "", "| Table | Column: next value, max |"]
         text += ["|-------|------------------------|"]
         text += [f"| {table} | {line} |" for table, line in sequences]
+        text.append("")
+    if report.sequences:
+        text += ["## Sequences of the source", ""]
+        text += [f"- {line}" for line in report.sequences]
+        text += [f"- ❌ {line}" for line in report.sequences_behind]
         text.append("")
     text += ["## Schema parity", ""]
     if report.schema_differences is None:
