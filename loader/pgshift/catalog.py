@@ -820,29 +820,9 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
             table.indexes.append(Index(name, definition, list(columns), unique))
 
     cursor.execute(_SEQUENCES, args)
-    for (
-        name,
-        data_type,
-        start,
-        step,
-        low,
-        high,
-        cache,
-        cycle,
-        table,
-        col,
-    ) in cursor.fetchall():
-        catalog.sequences[name] = Sequence(
-            name,
-            data_type,
-            start,
-            step,
-            low,
-            high,
-            cache,
-            cycle,
-            (table, col) if table else None,
-        )
+    for row in cursor.fetchall():
+        owner = (row[8], row[9]) if row[8] else None
+        catalog.sequences[row[0]] = Sequence(*row[:8], owned_by=owner)
     cursor.execute(_DEFAULT_SEQUENCES, args)
     for oid, column, sequence in cursor.fetchall():
         if oid in by_oid:

@@ -333,7 +333,7 @@ def build_map(
     name_map = NameMap(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
     )
-    serials = serial_sequences(catalog)
+    standalone = set(catalog.sequences) - serial_sequences(catalog)
     problems: list[str] = []
     for name, table in catalog.tables.items():
         try:
@@ -352,18 +352,19 @@ def build_map(
             columns,
             source_name,
             overrides.objects.get(name, {}),
-            serials,
+            standalone,
         )
     if problems:
         raise NamingError("\n".join(problems))
-    name_map.sequences = _map_sequences(catalog, name_map, serials)
+    name_map.sequences = _map_sequences(catalog, name_map, standalone)
     for name, table in catalog.tables.items():
         mapped = name_map.tables[name]
+        serial_columns = {s.column for s in mapped.serials}
         for column in table.columns:
             target = mapped.columns[column.name]
-            if column.default is None or target in mapped.defaults:
+            if not column.default_sequences or column.identity or column.generated:
                 continue
-            if target in mapped.dropped_defaults or column.serial_sequence in serials:
+            if target in serial_columns:
                 continue
             default, why = default_expression(column, mapped.columns, name_map)
             if default is None:
@@ -413,12 +414,44 @@ def serial_sequences(catalog: Catalog) -> set[str]:
     }
 
 
+TYPE_MAXIMUM = {
+    "smallint": 2**15 - 1,
+    "integer": 2**31 - 1,
+    "bigint": 2**63 - 1,
+}
+"""The largest value of each sequence type, a sequence's default MAXVALUE."""
+
+
 def _map_sequences(
-    catalog: Catalog, name_map: NameMap, serials: set[str]
+    catalog: Catalog, name_map: NameMap, standalone: set[str]
 ) -> dict[str, SequenceMap]:
-    """Every sequence of the schema, named, with its owner and its callers."""
+    """Every sequence of the schema, named, with its owner and its callers.
+
+    A serial column's sequence that the schema does not hold (it lives in
+    another schema) gets PostgreSQL's defaults for a sequence of the
+    column's type.
+    """
     owners = {s.source: (t, s) for t in name_map.tables.values() for s in t.serials}
     mapped: dict[str, SequenceMap] = {}
+    for name, (table, serial) in owners.items():
+        if name not in catalog.sequences:
+            data_type = (
+                serial.data_type if serial.data_type in TYPE_MAXIMUM else "bigint"
+            )
+            mapped[name] = SequenceMap(
+                source=name,
+                name=serial.name,
+                data_type=data_type,
+                start=1,
+                increment=1,
+                minimum=1,
+                maximum=TYPE_MAXIMUM[data_type],
+                cache=1,
+                cycle=False,
+                serial=True,
+                owned_by=[table.target, serial.column],
+                drawn_by=[[table.target, serial.column]],
+            )
     for name, sequence in catalog.sequences.items():
         if name in owners:
             target = owners[name][1].name
@@ -441,7 +474,7 @@ def _map_sequences(
             maximum=sequence.maximum,
             cache=sequence.cache,
             cycle=sequence.cycle,
-            serial=name in serials,
+            serial=name not in standalone,
             owned_by=owned_by,
         )
     # The columns that hold a sequence's values: their default is nextval()
@@ -463,7 +496,7 @@ def _map_table(
     columns: dict[str, str],
     source_name: str,
     object_overrides: Mapping[str, str],
-    serials: set[str],
+    standalone: set[str],
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -482,7 +515,7 @@ def _map_table(
             mapped.identities[name] = column.identity
         elif column.generated == "s" and column.default:
             mapped.generated[name] = rename_columns(column.default, columns)
-        elif column.serial_sequence in serials:
+        elif column.serial_sequence and column.serial_sequence not in standalone:
             mapped.serials.append(
                 SerialMap(
                     column=name,
