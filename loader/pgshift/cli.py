@@ -10,7 +10,13 @@ from pgshift.connection import check_connection
 from pgshift.load.retry import LoadError
 from pgshift.naming import NamingError
 from pgshift.scaffold.supported import ScaffoldError
-from pgshift.settings import OVERRIDES_FILE, ConfigError, Settings
+from pgshift.settings import (
+    DEFAULT_JOBS,
+    OVERRIDES_FILE,
+    ConfigError,
+    Settings,
+    parse_jobs,
+)
 from pgshift.verify.report import Report
 
 logger = logging.getLogger(__name__)
@@ -20,6 +26,14 @@ EXIT_INTERRUPTED = 130
 
 UserFacingError = (ConfigError, LoadError, NamingError, ScaffoldError)
 """Errors whose message is the whole story: printed without a traceback."""
+
+
+def _jobs(value: str) -> int:
+    """Read --jobs for argparse, which prints the message and exits with 2."""
+    try:
+        return parse_jobs(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--jobs ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--exclude", default="", help="comma-separated source tables to skip"
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help="parallel jobs: copies out of the source, load workers, dbt "
+        "threads, verify connections (default: the machine's cores, "
+        f"{DEFAULT_JOBS} here). The load opens about N+2 source connections, "
+        "each a backend on the source server",
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("load", help="extract the source into the raw schema (default)")
@@ -106,6 +131,7 @@ def settings_from(
         include=_split(args.include),
         exclude=_split(args.exclude),
         overrides=getattr(args, "overrides", None),
+        jobs=args.jobs,
     )
 
 
@@ -124,7 +150,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "demo":
         from pgshift.demo import run_demo
 
-        return run_demo(args.scale, stop=args.stop)
+        return run_demo(args.scale, stop=args.stop, jobs=args.jobs)
     settings = settings_from(
         args,
         need_source=command not in {"dbt", "verify"},
@@ -229,6 +255,7 @@ def cmd_migrate(
         settings, replace_existing=replace_existing, drop_dependents=drop_dependents
     )
     print_report(done.report, settings)
+    print(f"dbt's log: {done.build.log_file}")
     return EXIT_SUCCESS if done.passed else EXIT_FAIL
 
 

@@ -1,7 +1,9 @@
 """The migrate pipeline: load, dbt build, verify, in one go.
 
 ``python loader/run.py migrate`` and ``make demo`` both run ``migrate``; the
-command line only prints what it returns.
+command line only prints what it returns. Each phase shows its progress in
+a few lines: the tables copied, dbt's nodes done out of the total (dbt's own
+log goes to its file, which the build's line names), the tables verified.
 """
 
 from __future__ import annotations
@@ -82,16 +84,19 @@ def migrate(
         "pgshift_replace_existing": replace_existing,
         "pgshift_drop_dependents": drop_dependents,
     }
-    outcome = run_dbt(settings, ["build"], variables)
+    outcome = run_dbt(settings, ["build"], variables, quiet=True)
     phases["dbt build"] = time.monotonic() - started
     if outcome.refusal:
         raise ConfigError(outcome.refusal)
     say(
         f"dbt build: {'passed' if outcome.success else 'FAILED'} "
-        f"({len(outcome.results)} nodes) in {phases['dbt build']:.1f} s"
+        f"({len(outcome.results)} nodes) in {phases['dbt build']:.1f} s; "
+        f"dbt's log: {outcome.log_file}"
     )
     for failure in outcome.failures:
         say(f"  {failure}")
+    for message in outcome.messages:
+        say(f"  {message}")
     report = verify(settings)
     report.phases = phases
     write_report(report, settings.project_dir)

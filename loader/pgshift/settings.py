@@ -43,6 +43,27 @@ class ConfigError(ValueError):
     """Bad usage or configuration; the run stops with exit code 2."""
 
 
+DEFAULT_JOBS = os.cpu_count() or 1
+"""Parallel jobs when --jobs is not given: the machine's cores."""
+
+
+def parse_jobs(value: str | int) -> int:
+    """Read a number of parallel jobs (``--jobs``): a whole number, at least 1.
+
+    Raises:
+        ConfigError: It is not.
+    """
+    try:
+        jobs = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"--jobs must be a whole number of parallel jobs, 1 or more, not {value!r}"
+        ) from None
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, not {jobs}")
+    return jobs
+
+
 @dataclass(frozen=True)
 class DatabaseUrl:
     """A PostgreSQL connection URL, parsed once, printable without secrets.
@@ -202,6 +223,11 @@ class Settings:
         project_dir: The dbt project directory.
         overrides: The override file scaffold reads (default: the project's
             pgshift_overrides.yml).
+        jobs: Parallel jobs (``--jobs``, default: the machine's cores): the
+            ranges copied out of the source at once, dlt's load workers,
+            dbt's threads and verify's connections. Each source copy holds
+            a connection of its own, beside the snapshot's and the
+            checksums': a load opens about ``jobs + 2`` source connections.
     """
 
     source: DatabaseUrl | None
@@ -216,6 +242,11 @@ class Settings:
     state_dir: Path = PROJECT_DIR / ".pgshift"
     project_dir: Path = PROJECT_DIR
     overrides: Path | None = None
+    jobs: int = DEFAULT_JOBS
+
+    def __post_init__(self) -> None:
+        """Refuse a number of jobs below 1."""
+        parse_jobs(self.jobs)
 
     @property
     def overrides_path(self) -> Path:

@@ -1,4 +1,11 @@
-"""Run dbt in-process against the target, configured from TARGET_DATABASE_URL."""
+"""Run dbt in-process against the target, configured from TARGET_DATABASE_URL.
+
+dbt runs with ``Settings.jobs`` threads unless the command names its own
+``--threads``. Run by hand (``python loader/run.py dbt ...``) it prints its
+usual output; inside ``migrate`` it is quiet: its whole log goes to
+``logs/dbt.log`` in the project, and one progress line counts the nodes
+done out of the total.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pgshift.manifest import (
     BUILT_TABLE,
@@ -17,6 +25,7 @@ from pgshift.manifest import (
     MANIFEST_TABLE,
     SEQUENCES_TABLE,
 )
+from pgshift.progress import Progress
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 
 logger = logging.getLogger(__name__)
@@ -27,6 +36,27 @@ VARS_COMMANDS = frozenset(
 )
 """dbt commands that take --vars (the schema and table names are passed as vars)."""
 
+THREADS_COMMANDS = frozenset(
+    {
+        "build",
+        "run",
+        "test",
+        "seed",
+        "snapshot",
+        "compile",
+        "show",
+        "parse",
+        "retry",
+        "clone",
+        "run-operation",
+    }
+)
+"""dbt commands that take --threads (so do ``docs generate`` and
+``source freshness``)."""
+
+LOG_FILE = Path("logs") / "dbt.log"
+"""Where in the project dbt writes its full log (debug level)."""
+
 
 @dataclass
 class DbtOutcome:
@@ -36,11 +66,16 @@ class DbtOutcome:
         success: Whether dbt reported success.
         failures: One line per failed or erroring node.
         results: Node name to status for every node that ran.
+        messages: What pgshift's macros logged for the user (lines that
+            start with ``pgshift:``, e.g. why nothing was published).
+        log_file: dbt's log file.
     """
 
     success: bool
     failures: list[str] = field(default_factory=list)
     results: dict[str, str] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    log_file: Path | None = None
 
     @property
     def refusal(self) -> str | None:
@@ -83,17 +118,55 @@ def _profiles_dir(project_dir: Path) -> Iterator[Path]:
         yield Path(tmp)
 
 
+def _takes_threads(args: Sequence[str]) -> bool:
+    """Whether a dbt command takes --threads and was not given it."""
+    if any(a == "--threads" or a.startswith("--threads=") for a in args):
+        return False
+    return bool(args) and (
+        args[0] in THREADS_COMMANDS
+        or list(args[:2]) in (["docs", "generate"], ["source", "freshness"])
+    )
+
+
+class _Listener:
+    """Follows a quiet dbt run through its events (``dbtRunner`` callbacks).
+
+    ``ConcurrencyLine`` gives the number of nodes to run, each
+    ``NodeFinished`` one more done (whatever its status, skipped too), and
+    a ``JinjaLogInfo`` that starts with ``pgshift:`` is a message of
+    pgshift's macros for the user.
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.messages: list[str] = []
+
+    def __call__(self, event: Any) -> None:
+        name = event.info.name
+        if name == "ConcurrencyLine":
+            self.progress.start(int(event.data.node_count))
+        elif name == "NodeFinished":
+            self.progress.advance()
+        elif name == "JinjaLogInfo" and event.info.msg.startswith("pgshift:"):
+            self.messages.append(event.info.msg)
+
+
 def run_dbt(
     settings: Settings,
     args: Sequence[str],
     variables: dict[str, object] | None = None,
+    *,
+    quiet: bool = False,
 ) -> DbtOutcome:
     """Invoke a dbt command on the project, against the target database.
 
     Args:
-        settings: The run settings; the target URL configures the profile.
+        settings: The run settings; the target URL configures the profile,
+            ``jobs`` dbt's threads.
         args: The dbt command and its arguments, e.g. ["build"].
         variables: Extra dbt vars (the raw schema is always passed).
+        quiet: Print only a progress line of nodes done out of the total;
+            dbt's log goes to its file alone (``DbtOutcome.log_file``).
 
     Returns:
         What dbt reported.
@@ -101,6 +174,7 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     project_dir = settings.project_dir
+    log_file = project_dir / LOG_FILE
     # A migration talks to its two databases only: no usage events to dbt
     # Labs (they also wait on the network where outbound traffic is dropped).
     env = {**settings.target.dbt_env(), **quiet_telemetry()}
@@ -112,6 +186,15 @@ def run_dbt(
             "--profiles-dir",
             str(profiles),
         ]
+        if _takes_threads(args):
+            argv += ["--threads", str(settings.jobs)]
+        listener = _Listener(Progress(" ".join(["dbt", *args[:1]]), "nodes"))
+        callbacks = []
+        if quiet:
+            # Nothing on standard output; the file keeps every line, at debug.
+            argv += ["--log-level", "none", "--log-level-file", "debug"]
+            argv += ["--log-path", str(log_file.parent)]
+            callbacks.append(listener)
         if list(args[:2]) == ["docs", "generate"] or (
             args and args[0] in VARS_COMMANDS
         ):
@@ -125,8 +208,15 @@ def run_dbt(
             }
             argv += ["--vars", json.dumps(merged)]
         logger.info("dbt %s", " ".join(args))
-        result = dbtRunner().invoke(argv)
-    outcome = DbtOutcome(success=bool(result.success))
+        try:
+            result = dbtRunner(callbacks=callbacks).invoke(argv)
+        finally:
+            listener.progress.close()
+    outcome = DbtOutcome(
+        success=bool(result.success),
+        messages=listener.messages,
+        log_file=log_file,
+    )
     if result.exception is not None:
         outcome.failures.append(f"dbt failed: {result.exception}")
     nodes = getattr(result.result, "results", None) or []

@@ -14,7 +14,13 @@ from pgshift.connection import transaction
 from pgshift.demo.cluster import Cluster, find_server_binaries
 from pgshift.demo.sample.seed import create_schema, seed
 from pgshift.pipeline import migrate
-from pgshift.settings import PROJECT_DIR, DatabaseUrl, Settings, databases_from_env
+from pgshift.settings import (
+    DEFAULT_JOBS,
+    PROJECT_DIR,
+    DatabaseUrl,
+    Settings,
+    databases_from_env,
+)
 from pgshift.verify import summary_table
 
 logger = logging.getLogger(__name__)
@@ -39,12 +45,13 @@ def _next_steps(settings: Settings) -> str:
     )
 
 
-def run_demo(scale: int = 1, stop: bool = False) -> int:
+def run_demo(scale: int = 1, stop: bool = False, jobs: int = DEFAULT_JOBS) -> int:
     """Seed the sample source and migrate it, on an embedded server.
 
     Args:
         scale: The sample's scale (1 gives the row counts of the team's report).
         stop: Stop the embedded server instead.
+        jobs: Parallel jobs (``Settings.jobs``).
 
     Returns:
         The exit code of the migration.
@@ -53,7 +60,7 @@ def run_demo(scale: int = 1, stop: bool = False) -> int:
         return stop_demo()
     given = databases_from_env()
     if given is not None:
-        settings = Settings(source=given[0], target=given[1])
+        settings = Settings(source=given[0], target=given[1], jobs=jobs)
         print(f"migrating {given[0].redacted()} -> {given[1].redacted()}")
         code = _migrate(settings)
         print(_next_steps(settings))
@@ -76,6 +83,7 @@ def run_demo(scale: int = 1, stop: bool = False) -> int:
         source=DatabaseUrl.parse("source", source_url),
         target=DatabaseUrl.parse("target", target_url),
         state_dir=DEMO_DIR / "state",
+        jobs=jobs,
     )
     code = _migrate(settings)
     print(_next_steps(settings))
@@ -88,6 +96,7 @@ def _migrate(settings: Settings) -> int:
     done = migrate(settings)
     print(summary_table(done.report))
     print(f"\nreport: {settings.project_dir / 'MIGRATION_REPORT.md'}")
+    print(f"dbt's log: {done.build.log_file}")
     return 0 if done.passed else 1
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import logging
 import re
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from pgshift.load.extract import (
     snapshot_source,
 )
 from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, summary
+from pgshift.progress import Progress
 from pgshift.settings import ConfigError, Settings, quiet_telemetry
 
 __all__ = ["PIPELINE_NAME", "LoadError", "LoadResult", "is_transient", "load"]
@@ -50,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "pgshift_raw"
 """dlt's pipeline; its local state is in ``<state dir>/pipelines/pgshift_raw``."""
-LOAD_WORKERS = 2
-"""Load files copied into the target at the same time."""
 
 
 @dataclass
@@ -75,8 +73,12 @@ class LoadResult:
     catalog: Catalog = field(repr=False)
 
 
-def _configure_dlt() -> None:
-    """Set the dlt options that keep names and values exact and loads lean."""
+def _configure_dlt(jobs: int = 1) -> None:
+    """Set the dlt options that keep names and values exact and loads lean.
+
+    Args:
+        jobs: Load files copied into the target at the same time.
+    """
     import dlt
 
     # dlt sends anonymous usage events unless told not to: a migration's
@@ -88,7 +90,7 @@ def _configure_dlt() -> None:
     dlt.config["load.delete_completed_jobs"] = True
     # Tables in order: their files are copied out of the source in that order.
     dlt.config["extract.next_item_mode"] = "fifo"
-    dlt.config["load.workers"] = LOAD_WORKERS
+    dlt.config["load.workers"] = jobs
 
 
 def _pipeline(settings: Settings) -> Any:
@@ -105,9 +107,11 @@ def _pipeline(settings: Settings) -> Any:
         "port": target.port,
         "query": target.options or None,
     }
-    progress: Any = "log"
-    if sys.stderr.isatty():
-        progress = "tqdm"
+    from dlt.common.runtime.collector import LogCollector
+
+    # dlt's counters per table and step go to the log (shown with -v); the
+    # load shows its own progress, the tables copied out of the snapshot.
+    progress = LogCollector(logger=logging.getLogger(f"{__name__}.dlt"))
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(settings.state_dir / "pipelines"),
@@ -236,7 +240,7 @@ def _load_once(settings: Settings) -> LoadResult:
 
     That package belongs to an older snapshot: every table is read again.
     """
-    _configure_dlt()
+    _configure_dlt(settings.jobs)
     started = time.monotonic()
     check_same_hashes(settings)
     with open_snapshot(settings.source_required) as snapshot:
@@ -259,12 +263,18 @@ def _load_once(settings: Settings) -> LoadResult:
             logger.warning("dropping a load left unfinished by an earlier run")
             pipeline.drop_pending_packages()
         with_rows = [t for t in tables if counts[t.name]]
+        empty = [t for t in tables if not counts[t.name]]
+        copied = Progress("load", "tables copied", len(tables))
         with background_fingerprints(
             settings.source_required, snapshot, tables
         ) as fingerprinting:
-            if with_rows:
-                _run_pipeline(settings, pipeline, snapshot, with_rows)
-            _land_empty_tables(settings, [t for t in tables if not counts[t.name]])
+            try:
+                if with_rows:
+                    _run_pipeline(settings, pipeline, snapshot, with_rows, copied)
+                _land_empty_tables(settings, empty)
+                copied.advance(len(empty))
+            finally:
+                copied.close()
             fingerprints = fingerprinting.result()
         for name, (rows, _) in fingerprints.items():
             if rows != counts[name]:  # one snapshot: cannot happen
@@ -309,7 +319,11 @@ def _refuse_unloadable_names(tables: Sequence[Table]) -> None:
 
 
 def _run_pipeline(
-    settings: Settings, pipeline: Any, snapshot: Snapshot, tables: Sequence[Table]
+    settings: Settings,
+    pipeline: Any,
+    snapshot: Snapshot,
+    tables: Sequence[Table],
+    copied: Progress | None = None,
 ) -> None:
     """Copy the tables out of the snapshot and into raw with dlt's steps.
 
@@ -323,9 +337,12 @@ def _run_pipeline(
 
     with signals.intercepted_signals():
         with SourceCopier(
-            settings.source_required, snapshot, settings.state_dir / "copies"
+            settings.source_required,
+            snapshot,
+            settings.state_dir / "copies",
+            workers=settings.jobs,
         ) as copier:
-            pipeline.extract(snapshot_source(tables, snapshot, copier))
+            pipeline.extract(snapshot_source(tables, snapshot, copier, copied))
         signals.raise_if_signalled()
         pipeline.normalize()
         signals.raise_if_signalled()

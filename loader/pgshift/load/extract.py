@@ -46,6 +46,7 @@ from psycopg2 import sql
 from pgshift.catalog import Catalog, Table, read_catalog
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect
+from pgshift.progress import Progress
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
@@ -69,9 +70,6 @@ CHUNK_BYTES = 64 * 2**20
 COPY_OPTIONS = "FORMAT csv, ENCODING 'UTF8'"
 """The CSV dialect of the load files, the same on both ends: a NULL is an
 unquoted empty field, an empty string a quoted one."""
-
-COPY_WORKERS = 2
-"""Ranges copied out of the source at the same time."""
 
 WRITE_BUFFER_BYTES = 2**20
 """Bytes buffered before each write to a load file."""
@@ -377,7 +375,7 @@ class SourceCopier:
         source: DatabaseUrl,
         snapshot: Snapshot,
         directory: Path,
-        workers: int = COPY_WORKERS,
+        workers: int = 1,
     ) -> None:
         """Prepare a copier; entering it opens the connections.
 
@@ -387,7 +385,8 @@ class SourceCopier:
             directory: Where the files are written (on the filesystem of
                 dlt's pipeline directory, so that dlt imports them by a hard
                 link).
-            workers: Copies at a time.
+            workers: Copies at a time, each on a source connection of its
+                own (``Settings.jobs``).
         """
         self._source = source
         self._snapshot = snapshot
@@ -486,8 +485,13 @@ def copy_out_sql(
     )
 
 
-def _import_files(copies: list[Future[tuple[Path, int]]]) -> Iterator[Any]:
-    """Hand each copied range's file to dlt as a CSV load file, in order."""
+def _import_files(
+    copies: list[Future[tuple[Path, int]]], copied: Progress | None = None
+) -> Iterator[Any]:
+    """Hand each copied range's file to dlt as a CSV load file, in order.
+
+    The table counts as copied (``copied``) once its last file is handed over.
+    """
     import dlt
 
     for copy in copies:
@@ -496,12 +500,15 @@ def _import_files(copies: list[Future[tuple[Path, int]]]) -> Iterator[Any]:
             yield dlt.mark.with_file_import(str(path), "csv", count)
         # dlt took the file by a hard link (or a copy) of its own.
         path.unlink(missing_ok=True)
+    if copied is not None:
+        copied.advance()
 
 
 def snapshot_source(
     tables: Sequence[Table],
     snapshot: Snapshot,
     copier: SourceCopier,
+    copied: Progress | None = None,
 ) -> Any:
     """Build the dlt source that reads the given tables inside the snapshot.
 
@@ -515,6 +522,7 @@ def snapshot_source(
         tables: The tables to read.
         snapshot: The exported snapshot.
         copier: The open copier.
+        copied: Counts each table once its ranges are all copied.
 
     Returns:
         A dlt source with one resource per table.
@@ -529,7 +537,7 @@ def snapshot_source(
 
         resources.append(
             dlt.resource(
-                _import_files(copies),
+                _import_files(copies, copied),
                 name=table.name,
                 table_name=table.name,
                 write_disposition="replace",

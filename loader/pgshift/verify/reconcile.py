@@ -23,6 +23,7 @@ from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import ManifestRow
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
+from pgshift.progress import Progress
 from pgshift.settings import Settings
 from pgshift.verify.diff import Side, diff
 from pgshift.verify.report import TableReport
@@ -152,17 +153,15 @@ def explain_mismatch(
     ]
 
 
-VERIFY_WORKERS = 2
-"""Tables checked at once, each worker on its own target connection."""
-
-
 def check_tables(
     settings: Settings,
     manifest: list[ManifestRow],
     names: NameMap | None,
     tests: dict[str, tuple[int, list[str]]],
 ) -> list[TableReport]:
-    """Check every table of the manifest, ``VERIFY_WORKERS`` at a time.
+    """Check every table of the manifest, ``settings.jobs`` at a time.
+
+    Each worker checks on a target connection of its own.
 
     Returns:
         One report per manifest row, in manifest order.
@@ -171,6 +170,8 @@ def check_tables(
     connections: list[Any] = []
     lock = threading.Lock()
 
+    checked = Progress("verify", "tables", len(manifest))
+
     def check(row: ManifestRow) -> TableReport:
         if not hasattr(local, "cursor"):
             conn = connect(settings.target, readonly=True, autocommit=True)
@@ -178,12 +179,15 @@ def check_tables(
                 connections.append(conn)
             local.cursor = conn.cursor()
         mapped = names.tables.get(row.table_name) if names else None
-        return _check_table(settings, local.cursor, row, mapped, tests)
+        report = _check_table(settings, local.cursor, row, mapped, tests)
+        checked.advance()
+        return report
 
     try:
-        with ThreadPoolExecutor(VERIFY_WORKERS) as pool:
+        with ThreadPoolExecutor(settings.jobs) as pool:
             return list(pool.map(check, manifest))
     finally:
+        checked.close()
         for conn in connections:
             conn.close()
 

@@ -1,0 +1,85 @@
+"""Progress of a long step, as units done out of a total.
+
+On a terminal the step is one line, rewritten in place as units finish;
+elsewhere (a log file, a CI job) it is a line each time another tenth of
+the units is done, so that the output stays short whatever the count.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+STEPS = 10
+"""Lines a step prints when the output is not a terminal (one per tenth)."""
+
+
+class Progress:
+    """Counts the units of one step done and shows how far it is.
+
+    Safe to advance from several threads. Nothing is printed until the
+    first unit is done, nor for a step of no units.
+    """
+
+    def __init__(
+        self, label: str, unit: str, total: int = 0, stream: TextIO | None = None
+    ) -> None:
+        """Prepare the display of a step.
+
+        Args:
+            label: What the step is, e.g. "dbt build".
+            unit: What is counted, plural, e.g. "nodes".
+            total: How many units the step has (``start`` may give it later).
+            stream: Where to write (default: standard output at the time).
+        """
+        self.label = label
+        self.unit = unit
+        self.total = total
+        self.done = 0
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._shown_steps = 0
+        self._open_line = False
+
+    @property
+    def stream(self) -> TextIO:
+        """Where the progress is written."""
+        return self._stream or sys.stdout
+
+    def _terminal(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    def start(self, total: int) -> None:
+        """Set how many units the step has."""
+        with self._lock:
+            self.total = total
+
+    def line(self) -> str:
+        """The progress as one line, e.g. ``dbt build: 40/197 nodes``."""
+        return f"{self.label}: {self.done}/{self.total} {self.unit}"
+
+    def advance(self, units: int = 1) -> None:
+        """Count units done and show the progress if it moved far enough."""
+        with self._lock:
+            self.done += units
+            if self.total <= 0:
+                return
+            if self._terminal():
+                self.stream.write(f"\r{self.line()}")
+                self.stream.flush()
+                self._open_line = True
+                return
+            step = min(self.done, self.total) * STEPS // self.total
+            if step > self._shown_steps:
+                self._shown_steps = step
+                print(self.line(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """End the step's line on a terminal; print anything else after it."""
+        with self._lock:
+            if self._open_line:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._open_line = False

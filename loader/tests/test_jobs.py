@@ -1,0 +1,146 @@
+"""--jobs N, and what migrate prints: a short progress display and the summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pgshift.load.extract import SourceCopier, open_snapshot
+from pgshift.settings import PROJECT_DIR, ConfigError, DatabaseUrl
+
+from migration import MigratedSample, make_settings, query, run_cli
+
+LOG_FILE = PROJECT_DIR / "logs" / "dbt.log"
+
+
+def _last_invocation(log: Path) -> str:
+    """dbt's log of its last invocation (each starts with a line of '=')."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return re.split(r"^=+ .* =+$", text, flags=re.MULTILINE)[-1]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x", "1.5"])
+def test_a_bad_number_of_jobs_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    done = run_cli([f"--jobs={value}", "migrate"], "", "", tmp_path)
+    assert done.returncode == 2
+    assert "--jobs" in done.stderr
+    assert "1 or more" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_jobs_default_to_the_cores_and_must_be_positive() -> None:
+    settings = make_settings("postgresql://h/s", "postgresql://h/t")
+    assert settings.jobs == (os.cpu_count() or 1)
+    with pytest.raises(ConfigError, match="1 or more"):
+        make_settings("postgresql://h/s", "postgresql://h/t", jobs=0)
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_jobs_n_migrates_the_sample_completely(
+    sample_copy: Callable[[], MigratedSample], jobs: int
+) -> None:
+    copy = sample_copy()
+    done = run_cli(
+        ["--jobs", str(jobs), "migrate"], copy.source_url, copy.target_url, copy.state
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "26 tables, 26 complete" in done.stdout
+    assert "**362** | **362**" in done.stdout
+    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    assert results["args"]["threads"] == jobs
+
+
+def test_dbt_by_hand_keeps_its_threads_option(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    copy = sample_copy()
+    done = run_cli(
+        ["--jobs", "3", "dbt", "build", "-s", "users", "--threads", "1"],
+        "",
+        copy.target_url,
+        copy.state,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    assert results["args"]["threads"] == 1
+    # A dbt command run by hand prints dbt's own lines.
+    assert "Concurrency: 1 threads" in done.stdout
+    assert " START " in done.stdout
+
+
+def test_each_copy_has_a_source_connection_of_its_own(
+    migrated_sample: MigratedSample, tmp_path: Path
+) -> None:
+    source = DatabaseUrl.parse("source", migrated_sample.source_url)
+    count = (
+        "select count(*) from pg_stat_activity "
+        "where application_name = 'pgshift copy' and datname = current_database()"
+    )
+    with (
+        open_snapshot(source) as snapshot,
+        SourceCopier(source, snapshot, tmp_path / "copies", workers=3),
+    ):
+        assert query(migrated_sample.source_url, count) == [(3,)]
+    assert query(migrated_sample.source_url, count) == [(0,)]
+
+
+def test_dlt_loads_with_as_many_workers_as_jobs() -> None:
+    import dlt
+
+    from pgshift.load import _configure_dlt
+
+    _configure_dlt(3)
+    assert dlt.config["load.workers"] == 3
+
+
+def test_migrate_prints_progress_and_the_summary_and_names_dbt_log(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    copy = sample_copy()
+    done = run_cli(["migrate"], copy.source_url, copy.target_url, copy.state)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert len(lines) < 80, done.stdout
+    assert "| **26 tables, 26 complete** | **362** | **362** | | | ✅ |" in lines
+    assert f"dbt's log: {LOG_FILE}" in lines
+    assert any(re.fullmatch(r"dbt build: \d+/\d+ nodes", line) for line in lines)
+    assert "load: 26/26 tables copied" in lines
+    assert "verify: 26/26 tables" in lines
+    # dbt's own lines are in its log, not on the screen.
+    assert " START " not in done.stdout
+    logged = _last_invocation(LOG_FILE)
+    assert "OK created sql table model public_pgshift_build.users" in logged
+    assert "PASS unique_users_id" in logged
+    assert "Completed successfully" in logged
+
+
+def test_a_failing_build_prints_the_failure_in_full(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    copy = sample_copy()
+    # The source loses a foreign key and gains a bid for a job that does not
+    # exist: the final model's relationships test fails.
+    query(
+        copy.source_url,
+        "do $$ declare c text; begin select conname into c from pg_constraint "
+        "where conrelid = 'bids'::regclass and contype = 'f' "
+        "and pg_get_constraintdef(oid) like '%%\"jobId\"%%'; "
+        "execute format('alter table bids drop constraint %%I', c); end $$; "
+        "insert into bids select (jsonb_populate_record(null::bids, to_jsonb(b) "
+        '|| \'{"id": 999999, "jobId": 999999}\')).* from bids b limit 1',
+    )
+    done = run_cli(["migrate"], copy.source_url, copy.target_url, copy.state)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len(done.stdout.splitlines()) < 100, done.stdout
+    failure = next(
+        line for line in done.stdout.splitlines() if "relationships_bids_job_id" in line
+    )
+    assert ": fail: " in failure and "Got 1 result" in failure, failure
+    assert "pgshift: nothing published" in done.stdout
+    assert f"dbt's log: {LOG_FILE}" in done.stdout
