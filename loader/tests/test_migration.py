@@ -265,6 +265,10 @@ def test_keys_continue_after_max_id(
                 (f'public."{mapped.target}"', target_col),
             )[0][0]
             assert seq, (mapped.target, target_col)
+            # Named as PostgreSQL names them, not after dbt's intermediate table.
+            assert "__dbt_tmp" not in seq, seq
+            if col.identity:
+                assert seq == f"public.{mapped.target}_{target_col}_seq", seq
             last, called = query(
                 migrated.target_url, f"select last_value, is_called from {seq}"
             )[0]
