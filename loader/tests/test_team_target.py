@@ -178,3 +178,18 @@ def test_what_cannot_be_recreated_stops_the_publish_unless_left_out(
     assert [r for r in _team_state(target) if r[1] != "team_flagged"] == [
         r for r in before if r[1] != "team_flagged"
     ]
+
+
+def test_a_column_the_team_added_does_not_fail_the_checksum_test(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    copy = sample_copy()
+    query(copy.target_url, "alter table public.users add column nickname text")
+    tested = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)
+    assert tested.returncode == 0, tested.stdout[-3000:]
+    assert "pgshift_matches_source_users_users" in tested.stdout
+    # A changed value of the source's columns still fails it.
+    query(copy.target_url, "update public.users set email = 'x' || email where id = 2")
+    changed = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)
+    assert changed.returncode == 1
+    assert "Failure in test pgshift_matches_source_users_users" in changed.stdout

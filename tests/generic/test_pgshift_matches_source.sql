@@ -1,8 +1,10 @@
 {# Fails when a final table's row count or content checksum differs from what
    the loader recorded for its source table inside the source snapshot. #}
+{#- The checksum runs over the columns the final model declares
+    (pgshift_declared_columns), as verify's does. -#}
 {% test pgshift_matches_source(model, source_table) %}
 
-{%- set columns = pgshift_checksum_columns(model) if execute else [] %}
+{%- set columns = pgshift_declared_columns(model) if execute else [] %}
 
 with
 
