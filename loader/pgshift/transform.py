@@ -217,6 +217,7 @@ def run_dbt(
         messages=listener.messages,
         log_file=log_file,
     )
+    _record_target(settings)
     if result.exception is not None:
         outcome.failures.append(f"dbt failed: {result.exception}")
     nodes = getattr(result.result, "results", None) or []
@@ -227,3 +228,33 @@ def run_dbt(
         if status in {"error", "fail", "runtime error"}:
             outcome.failures.append(f"{name}: {status}: {node_result.message}")
     return outcome
+
+
+RUN_TARGET_FILE = "pgshift_run_target.json"
+"""Beside dbt's run_results.json: which target that run's results are of
+(``{"invocation_id": ..., "target": <the URL without its password>}``)."""
+
+
+def _record_target(settings: Settings) -> None:
+    """Write down which target the run_results.json just written is of.
+
+    verify reads the dbt tests of the last build or test from
+    run_results.json, which names no database: a run against another
+    target (another copy, another environment) must not stand for this one.
+    Only an invocation that wrote run_results.json is recorded.
+    """
+    from dbt_common.invocation import get_invocation_id
+
+    target_dir = settings.project_dir / "target"
+    try:
+        results = json.loads((target_dir / "run_results.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return
+    invocation = results.get("metadata", {}).get("invocation_id")
+    if invocation != get_invocation_id():
+        return
+    (target_dir / RUN_TARGET_FILE).write_text(
+        json.dumps({"invocation_id": invocation, "target": settings.target.redacted()})
+        + "\n",
+        encoding="utf-8",
+    )
