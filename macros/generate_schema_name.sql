@@ -1,6 +1,13 @@
 {# Schemas are exactly the names dbt_project.yml gives: raw, staging, public. #}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {%- if pgshift_is_final_model(node) -%}
+    {%- if pgshift_is_final_model(node) and var('pgshift_docs', false) -%}
+        {#- Final tables, for the lineage site (`dbt docs generate` through
+            `python loader/run.py`, which sets the var): where the
+            application reads them, with their keys and statistics. A
+            change of vars makes dbt parse again, so the next build puts
+            them back in the build schema. -#}
+        {{ pgshift_final_schema() }}
+    {%- elif pgshift_is_final_model(node) -%}
         {#- Final tables: built in the build schema, published to the final
             schema (public), the one the app reads. -#}
         {{ pgshift_build_schema() }}

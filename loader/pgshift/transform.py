@@ -195,15 +195,17 @@ def run_dbt(
             argv += ["--log-level", "none", "--log-level-file", "debug"]
             argv += ["--log-path", str(log_file.parent)]
             callbacks.append(listener)
-        if list(args[:2]) == ["docs", "generate"] or (
-            args and args[0] in VARS_COMMANDS
-        ):
+        docs = list(args[:2]) == ["docs", "generate"]
+        if docs or (args and args[0] in VARS_COMMANDS):
             merged = {
                 **settings.dbt_vars(),
                 "manifest_table": MANIFEST_TABLE,
                 "built_table": BUILT_TABLE,
                 "carried_table": CARRIED_TABLE,
                 "sequences_table": SEQUENCES_TABLE,
+                # The lineage site shows each final table where it lives
+                # (macros/generate_schema_name.sql).
+                **({"pgshift_docs": True} if docs else {}),
                 **(variables or {}),
             }
             argv += ["--vars", json.dumps(merged)]

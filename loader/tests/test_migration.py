@@ -337,6 +337,12 @@ def test_docs_generate(migrated: Migration) -> None:
     assert outcome.success, outcome.failures
     catalog = json.loads((PROJECT_DIR / "target" / "catalog.json").read_text())
     assert "model.pgshift.users" in catalog["nodes"]
+    # Each final table is shown where the application reads it: a table in
+    # public, with its columns, not the build schema's view onto it.
+    users = catalog["nodes"]["model.pgshift.users"]
+    assert users["metadata"]["schema"] == "public"
+    assert users["metadata"]["type"] == "BASE TABLE"
+    assert "email" in users["columns"]
 
 
 def test_keys_and_indexes_carry_their_source_names(migrated: Migration) -> None:

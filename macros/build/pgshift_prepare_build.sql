@@ -3,9 +3,11 @@
     build schema; whatever an earlier run left there under their names (a
     view, or the tables of a build that failed or was killed) is dropped.
     Every other final model that is published gets a view onto its final
-    table, so that tests and refs of this run read the published data. -#}
+    table, so that tests and refs of this run read the published data.
+    The lineage site's run (the var pgshift_docs) reads the final tables
+    where they are, and leaves the build schema alone. -#}
 {% macro pgshift_prepare_build() %}
-    {%- if execute -%}
+    {%- if execute and not var('pgshift_docs', false) -%}
     {%- set building = pgshift_is_build() -%}
     {%- set build_schema = pgshift_build_schema() -%}
     {%- do adapter.create_schema(api.Relation.create(
