@@ -28,7 +28,7 @@ demo-stop: venv
 lint: venv
 	$(BIN)/ruff check loader bench
 	$(BIN)/ruff format --check loader bench
-	$(BIN)/sqlfluff lint models tests macros
+	$(BIN)/sqlfluff lint --processes 0 models tests macros
 
 # loader/tests/test_pgbouncer.py runs Debian's PgBouncer: installed here when
 # missing and we are root; without it that test fails, it never skips.
