@@ -4,8 +4,8 @@ The team target holds, on and around the migrated tables, what a team adds
 once the application runs there: a view, a view on that view (with a check
 option), a materialized view with an index, table and column grants to a
 reporting role, a table of its own with a foreign key to a migrated table,
-an index, a trigger, a policy with row-level security, a comment, and a
-publication. A second ``migrate`` and a ``dbt build -s users`` replace the
+an index, a trigger, a policy with row-level security, a comment, a
+publication, and an owner of its own. A second ``migrate`` and a ``dbt build -s users`` replace the
 final tables; every one of those objects is there afterwards as it was, and
 the report lists what was carried over. What cannot be recreated stops the
 publish, unless the run is told to leave it out.
@@ -52,13 +52,14 @@ comment on column public.users.email is 'team email comment';
 alter table public.users enable row level security;
 create policy team_all on public.users using (true);
 create publication team_pub for table public.users;
+alter materialized view public.team_job_counts owner to reporting;
 """
 
 FINGERPRINT = """
 select 'relation', c.relname::text, c.relkind::text,
        coalesce(array_to_string(c.relacl, ','), ''),
        coalesce(obj_description(c.oid, 'pg_class'), ''),
-       c.relrowsecurity::text
+       c.relrowsecurity::text || ' ' || pg_get_userbyid(c.relowner)
 from pg_class as c
 where c.relnamespace = 'public'::regnamespace
   and c.relname in ('users', 'jobs', 'team_active_users', 'team_active_users2',
@@ -134,6 +135,7 @@ def test_remigration_and_a_partial_build_keep_the_teams_objects(
         "grant public.jobs to reporting: recreated",
         "publication public.users in team_pub: recreated",
         "comment public.users.email: recreated",
+        "owner public.team_job_counts owned by reporting: recreated",
     ]:
         assert f"- {line}" in carried, line
     # The team's index and comment are kept, not schema differences.
