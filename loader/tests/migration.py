@@ -129,6 +129,21 @@ _NOT_COPIED = frozenset(
 )
 
 
+@dataclass
+class ProjectCopy:
+    """A fixture source, its target, and the project copy joining them."""
+
+    source: str
+    target: str
+    project: Path
+    state: Path
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        """Run ``run.py`` in the copy; its exit code, stdout and stderr."""
+        done = run_cli(list(args), self.source, self.target, self.state, self.project)
+        return done.returncode, done.stdout, done.stderr
+
+
 def copy_project(destination: Path) -> Path:
     """Copy the dbt project as a team's clone would hold it, without models.
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,25 +32,15 @@ from pgshift.scaffold.sql_files import jinja_string, jinja_text
 from pgshift.settings import OVERRIDES_FILE
 from pgshift.sqlident import sql_literal
 
-from migration import copy_project, query, run_cli
+from migration import ProjectCopy, copy_project, query
 
 FIXTURES = Path(__file__).parent / "fixtures"
 READER = "Reader's $$ -- notes"
 """The source table whose name holds a quote, ``$$`` and ``--``."""
 
 
-@dataclass
-class Project:
-    """A source, its target, and the project copy joining them."""
-
-    source: str
-    target: str
-    project: Path
-    state: Path
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        done = run_cli(list(args), self.source, self.target, self.state, self.project)
-        return done.returncode, done.stdout, done.stderr
+Project = ProjectCopy
+"""The fixture source, its target, and the project copy joining them."""
 
 
 def _project(tmp: pytest.TempPathFactory, source: str, target: str) -> Project:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
@@ -23,23 +22,13 @@ import pytest
 
 from pgshift.settings import OVERRIDES_FILE
 
-from migration import constraint_backed_tests, copy_project, query, run_cli
+from migration import ProjectCopy, constraint_backed_tests, copy_project, query
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@dataclass
-class SecondSource:
-    """The fixture source, its target, and the project copy joining them."""
-
-    source: str
-    target: str
-    project: Path
-    state: Path
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        done = run_cli(list(args), self.source, self.target, self.state, self.project)
-        return done.returncode, done.stdout, done.stderr
+SecondSource = ProjectCopy
+"""The fixture source, its target, and the project copy joining them."""
 
 
 @pytest.fixture(scope="module")
