@@ -1,7 +1,7 @@
 """verify on a target the team has changed: every change a listed difference.
 
-The sample is migrated once; each case copies the migrated target (``create
-database ... template``), changes the copy as a team might (a column added,
+Each case takes a copy of the session's migrated sample (``sample_copy``),
+changes the copy's target as a team might (a column added,
 dropped or retyped, a final table dropped, a constraint renamed, a staging
 view dropped under a changed row) and runs ``python loader/run.py verify``:
 exit code 1, a line naming the table and the change, never a traceback.
@@ -9,15 +9,10 @@ exit code 1, a line naming the table and the change, never a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from pgshift.load import load
-from pgshift.transform import run_dbt
-
-from migration import Migration, make_settings, run_cli, seed_sample
+from migration import MigratedSample, query, run_cli
 
 CHANGES = [
     (
@@ -80,31 +75,14 @@ CHANGES = [
 """(what the team did, the SQL that does it, lines verify must print)."""
 
 
-@pytest.fixture(scope="module")
-def migrated(pg_cluster, tmp_path_factory) -> Iterator[Migration]:  # noqa: ANN001
-    source = pg_cluster.create_database("changed_source")
-    target = pg_cluster.create_database("changed_target")
-    seed_sample(source, scale=1)
-    settings = make_settings(source, target, state_dir=tmp_path_factory.mktemp("c"))
-    load(settings)
-    assert run_dbt(settings, ["build"]).success
-    yield Migration(source, target, settings)
-    pg_cluster.drop_database("changed_source")
-    pg_cluster.drop_database("changed_target")
-
-
 def test_verify_lists_each_change_of_the_target(
-    migrated: Migration,
-    pg_cluster,
-    tmp_path: Path,  # noqa: ANN001
+    sample_copy: Callable[[], MigratedSample], tmp_path: Path
 ) -> None:
     failures = []
     for what, change, expected in CHANGES:
-        pg_cluster.drop_database("changed_copy")
-        pg_cluster.execute("create database changed_copy template changed_target")
-        copy = pg_cluster.url("changed_copy")
-        pg_cluster.execute(change, dbname="changed_copy")
-        done = run_cli(["verify"], migrated.source_url, copy, tmp_path / "state")
+        copy = sample_copy()
+        query(copy.target_url, change)
+        done = run_cli(["verify"], copy.source_url, copy.target_url, tmp_path / "s")
         missing = [line for line in expected if line not in done.stdout]
         if done.returncode != 1 or missing or "Traceback" in done.stderr:
             failures.append(
@@ -113,5 +91,4 @@ def test_verify_lists_each_change_of_the_target(
             )
         if what == "a column dropped" and "raw differs" in done.stdout:
             failures.append(f"{what}: raw is reported to differ from the source")
-    pg_cluster.drop_database("changed_copy")
     assert not failures, "\n\n".join(failures)
