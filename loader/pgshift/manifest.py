@@ -231,49 +231,61 @@ def write_manifest(
     )
 
 
+def _read(
+    cursor: Any, schema: str, table: str, query: sql.Composable
+) -> list[tuple[Any, ...]] | None:
+    """The rows of a query over one state table; None when the table is not there.
+
+    ``query`` holds one ``{}`` for the table.
+    """
+    relation = sql.Identifier(schema, table)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return None
+    cursor.execute(sql.SQL(query.as_string(cursor)).format(relation))
+    return list(cursor.fetchall())
+
+
 def read_sequences(
     cursor: Any, schema: str
 ) -> dict[str, tuple[int | None, bool | None]]:
     """Per source sequence, (last_value, is_called) as the last load found it."""
-    relation = sql.Identifier(schema, SEQUENCES_TABLE)
-    if not relation_exists(cursor, relation.as_string(cursor)):
-        return {}
-    cursor.execute(
-        sql.SQL("select sequence_name, last_value, is_called from {}").format(relation)
+    rows = _read(
+        cursor,
+        schema,
+        SEQUENCES_TABLE,
+        sql.SQL("select sequence_name, last_value, is_called from {}"),
     )
-    return {name: (last, called) for name, last, called in cursor.fetchall()}
+    return {name: (last, called) for name, last, called in rows or []}
 
 
 def read_manifest(cursor: Any, schema: str) -> list[ManifestRow] | None:
     """The manifest's rows, by table name; None when no load has finished."""
-    relation = sql.Identifier(schema, MANIFEST_TABLE)
-    if not relation_exists(cursor, relation.as_string(cursor)):
-        return None
-    cursor.execute(
-        sql.SQL("select {} from {} order by table_name").format(
-            sql.SQL(", ").join(
-                sql.SQL("{}::text").format(sql.Identifier(name))
-                if name == "snapshot_taken_at"
-                else sql.Identifier(name)
-                for name in _COLUMNS
-            ),
-            relation,
-        )
+    columns = sql.SQL(", ").join(
+        sql.SQL("{}::text").format(sql.Identifier(name))
+        if name == "snapshot_taken_at"
+        else sql.Identifier(name)
+        for name in _COLUMNS
     )
-    return [ManifestRow(*row) for row in cursor.fetchall()]
+    rows = _read(
+        cursor,
+        schema,
+        MANIFEST_TABLE,
+        sql.SQL("select {} from {{}} order by table_name").format(columns),
+    )
+    if rows is None:
+        return None
+    return [ManifestRow(*row) for row in rows]
 
 
 def read_not_migrated(cursor: Any, schema: str) -> list[str]:
     """What the load recorded as left behind, one line each."""
-    relation = sql.Identifier(schema, NOT_MIGRATED_TABLE)
-    if not relation_exists(cursor, relation.as_string(cursor)):
-        return []
-    cursor.execute(
-        sql.SQL(
-            "select kind, object_name, reason from {} order by kind, object_name"
-        ).format(relation)
+    rows = _read(
+        cursor,
+        schema,
+        NOT_MIGRATED_TABLE,
+        sql.SQL("select kind, object_name, reason from {} order by kind, object_name"),
     )
-    return [f"{kind} {name}: {reason}" for kind, name, reason in cursor.fetchall()]
+    return [f"{kind} {name}: {reason}" for kind, name, reason in rows or []]
 
 
 @dataclass(frozen=True)
@@ -305,16 +317,16 @@ class CarriedOver:
 
 def read_carried_over(cursor: Any, schema: str) -> list[CarriedOver]:
     """What the last publish did with the target's own dependent objects."""
-    relation = sql.Identifier(schema, CARRIED_TABLE)
-    if not relation_exists(cursor, relation.as_string(cursor)):
-        return []
-    cursor.execute(
+    rows = _read(
+        cursor,
+        schema,
+        CARRIED_TABLE,
         sql.SQL(
             "select kind, object, on_table, outcome, detail from {} "
             "order by on_table, kind, object"
-        ).format(relation)
+        ),
     )
-    return [CarriedOver(*row) for row in cursor.fetchall()]
+    return [CarriedOver(*row) for row in rows or []]
 
 
 # --------------------------------------------------------------------------
