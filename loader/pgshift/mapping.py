@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
 from pgshift.naming import (
@@ -191,6 +192,18 @@ class SequenceMap:
     serial: bool
     owned_by: list[str] | None = None
     drawn_by: list[list[str]] = field(default_factory=list)
+
+    def settings(self) -> dict[str, Any]:
+        """Its type, start, increment, bounds, cache and cycle, by name."""
+        return {
+            "data_type": self.data_type,
+            "start": self.start,
+            "increment": self.increment,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "cache": self.cache,
+            "cycle": self.cycle,
+        }
 
 
 @dataclass

@@ -180,13 +180,7 @@ def sequences_macro(names: NameMap) -> str:
             {
                 "name": s.name,
                 "source": s.source,
-                "data_type": s.data_type,
-                "start": s.start,
-                "increment": s.increment,
-                "minimum": s.minimum,
-                "maximum": s.maximum,
-                "cache": s.cache,
-                "cycle": s.cycle,
+                **s.settings(),
                 # Jinja has no null literal: not owned is no key.
                 **({"owned_by": s.owned_by} if s.owned_by else {}),
                 "drawn_by": s.drawn_by,

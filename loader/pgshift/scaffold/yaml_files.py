@@ -127,13 +127,7 @@ def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
                 column=s.column,
                 sequence=s.name,
                 source=s.source,
-                data_type=names.sequences[s.source].data_type,
-                start=names.sequences[s.source].start,
-                increment=names.sequences[s.source].increment,
-                minimum=names.sequences[s.source].minimum,
-                maximum=names.sequences[s.source].maximum,
-                cache=names.sequences[s.source].cache,
-                cycle=names.sequences[s.source].cycle,
+                **names.sequences[s.source].settings(),  # type: ignore[typeddict-item]
             )
             for s in mapped.serials
         ],
