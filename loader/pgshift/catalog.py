@@ -77,6 +77,8 @@ class ForeignKey:
         on_update: The ON UPDATE action.
         deferrable: Whether the constraint is DEFERRABLE.
         initially_deferred: Whether it is INITIALLY DEFERRED.
+        ref_schema: The referenced table's schema, when it is not the schema
+            being read (None when it is).
     """
 
     name: str
@@ -87,6 +89,7 @@ class ForeignKey:
     on_update: str = "no action"
     deferrable: bool = False
     initially_deferred: bool = False
+    ref_schema: str | None = None
 
 
 @dataclass
@@ -314,11 +317,13 @@ select con.conrelid, con.conname, con.contype,
        array(select a.attname::text from unnest(con.confkey) with ordinality k(n, i)
              join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n
              order by k.i),
-       con.confdeltype, con.confupdtype, con.condeferrable, con.condeferred
+       con.confdeltype, con.confupdtype, con.condeferrable, con.condeferred,
+       fn.nspname
 from pg_constraint con
 join pg_class c on c.oid = con.conrelid
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_class fc on fc.oid = con.confrelid
+left join pg_namespace fn on fn.oid = fc.relnamespace
 where n.nspname = %(schema)s and con.contype in ('p', 'u', 'c', 'f')
 order by con.conrelid, con.contype, con.conname
 """
@@ -595,6 +600,26 @@ select kind, name, reason from (
                       where d.classid = 'pg_proc'::regclass
                         and d.objid = pr.oid and d.deptype in ('e', 'i'))
     union all
+    select 'schema', n.nspname::text,
+           'pgshift migrates one schema (' || %(schema)s
+           || ', chosen with --source-schema); this one stays behind (tables: '
+           || (select count(*) from pg_class c
+               where c.relnamespace = n.oid and c.relkind in ('r', 'p')
+                 and not c.relispartition) || ', views: '
+           || (select count(*) from pg_class c
+               where c.relnamespace = n.oid and c.relkind in ('v', 'm'))
+           || ', functions: '
+           || (select count(*) from pg_proc p where p.pronamespace = n.oid)
+           || ')'
+    from pg_namespace n
+    where n.nspname <> %(schema)s
+      and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+      and n.nspname not like 'pg\\_temp\\_%%'
+      and n.nspname not like 'pg\\_toast\\_temp\\_%%'
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_namespace'::regclass
+                        and d.objid = n.oid and d.deptype = 'e')
+    union all
     select 'extension', x.extname::text,
            'created on the target only where a migrated column, default, '
            'check or index needs it; create it there if the application '
@@ -643,8 +668,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
         trigger, rule, row-level security setting and policy, exclusion
-        constraint, typed, unlogged or inheriting table, function and
-        extension.
+        constraint, typed, unlogged or inheriting table, function,
+        extension, and every other schema of the database.
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
@@ -802,6 +827,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
                     on_update=FK_ACTIONS[row[8]],
                     deferrable=row[9],
                     initially_deferred=row[10],
+                    ref_schema=row[11] if row[11] != schema else None,
                 )
             )
             continue

@@ -151,6 +151,42 @@ def test_a_domain_calling_a_source_function_stops_the_scaffold(
     assert _files(clone.project) == before
 
 
+def test_a_key_into_another_schema_stops_the_scaffold(
+    clone: Project, new_database: object, tmp_path: Path
+) -> None:
+    # The parent has the same name in both schemas: the key must not be
+    # pointed at the migrated schema's table, which is not its parent.
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        "create schema billing; "
+        "create table billing.accounts (id integer primary key); "
+        "create table accounts (id integer primary key); "
+        'create table invoices (id integer primary key, "accountId" integer '
+        "references billing.accounts)",
+    )
+    before = _files(clone.project)
+    code, _, stderr = clone.run("scaffold", source=source)
+    assert code == 2
+    assert "invoices.invoices_accountId_fkey references billing.accounts" in stderr
+    assert "exclude invoices" in stderr
+    assert _files(clone.project) == before
+    # Without it, the other schema is named as staying behind.
+    done = run_cli(
+        ["--exclude", "invoices", "scaffold"],
+        source,
+        clone.target,
+        tmp_path / "state",
+        copy_project(tmp_path / "pgshift"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "not migrated: schema billing: pgshift migrates one schema (public, "
+        "chosen with --source-schema); this one stays behind (tables: 1, "
+        "views: 0, functions: 0)"
+    ) in done.stdout
+
+
 def test_row_level_security_applying_to_the_user_stops_the_scaffold(
     clone: Project, pg_cluster: object
 ) -> None:

@@ -89,6 +89,13 @@ def check_references(catalog: Catalog) -> None:
     """
     for name, table in catalog.tables.items():
         for fk in table.foreign_keys:
+            if fk.ref_schema is not None:
+                raise ScaffoldError(
+                    f"{name}.{fk.name} references {fk.ref_schema}.{fk.ref_table}, "
+                    f"in another schema than {catalog.schema}, and pgshift "
+                    "migrates one schema (--source-schema): the key would "
+                    f"point at a table that is not its parent; exclude {name}"
+                )
             if fk.ref_table not in catalog.tables:
                 raise ScaffoldError(
                     f"{name}.{fk.name} references {fk.ref_table}, which is not "
