@@ -30,7 +30,7 @@ from pgshift.naming import (
     map_names,
     to_snake,
 )
-from pgshift.sqlident import rename_columns, render_ident
+from pgshift.sqlident import rename_columns, rename_type, render_ident
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +228,9 @@ class TableMap:
         checks: The check constraints.
         foreign_keys: Foreign keys to other mapped tables.
         indexes: Secondary indexes.
+        types: Target column to its target type, for the columns whose type
+            is one of the schema's enums or domains (renamed with it); every
+            other column keeps its source type.
     """
 
     source_schema: str
@@ -244,6 +247,7 @@ class TableMap:
     checks: list[CheckMap] = field(default_factory=list)
     foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)
 
     @property
     def primary_key(self) -> KeyMap | None:
@@ -265,6 +269,8 @@ class NameMap:
         overrides: The override file scaffold applied, as it was given.
         tables: Source table name to its map, in name order.
         sequences: Source sequence name to its map, in name order.
+        types: Source name to target name of the schema's enum types and
+            domains.
     """
 
     source_name: str
@@ -272,6 +278,7 @@ class NameMap:
     overrides: str | None = None
     tables: dict[str, TableMap] = field(default_factory=dict)
     sequences: dict[str, SequenceMap] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
 
     def table_for_target(self, target: str) -> TableMap | None:
         """The map of the source table that became a final table."""
@@ -309,6 +316,7 @@ class NameMap:
                 name: SequenceMap(**entry)
                 for name, entry in data.get("sequences", {}).items()
             },
+            types=data.get("types", {}),
         )
 
     @classmethod
@@ -346,6 +354,13 @@ def build_map(
     name_map = NameMap(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
     )
+    name_map.types = map_names(
+        [*catalog.enums, *catalog.domains],
+        overrides.types,
+        what="type",
+        override_path="types:",
+    )
+    _check_type_names(name_map.types, table_names)
     standalone = set(catalog.sequences) - serial_sequences(catalog)
     problems: list[str] = []
     for name, table in catalog.tables.items():
@@ -366,6 +381,7 @@ def build_map(
             source_name,
             overrides.objects.get(name, {}),
             standalone,
+            name_map.types,
         )
     if problems:
         raise NamingError("\n".join(problems))
@@ -510,6 +526,7 @@ def _map_table(
     source_name: str,
     object_overrides: Mapping[str, str],
     standalone: set[str],
+    types: Mapping[str, str],
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -522,12 +539,17 @@ def _map_table(
     def object_name(source: str) -> str:
         return target_object_name(source, table.name, target, object_overrides)
 
+    def rename(expression: str) -> str:
+        return rename_columns(expression, columns, types)
+
     for column in table.columns:
         name = columns[column.name]
+        if column.type_schema == table.schema and column.type_name in types:
+            mapped.types[name] = rename_type(column.data_type, table.schema, types)
         if column.identity:
             mapped.identities[name] = column.identity
         elif column.generated == "s" and column.default:
-            mapped.generated[name] = rename_columns(column.default, columns)
+            mapped.generated[name] = rename(column.default)
         elif column.serial_sequence and column.serial_sequence not in standalone:
             mapped.serials.append(
                 SerialMap(
@@ -538,20 +560,24 @@ def _map_table(
                 )
             )
         elif column.default is not None and not column.default_sequences:
-            mapped.defaults[name] = rename_columns(column.default, columns)
+            mapped.defaults[name] = rename(column.default)
     constraints = [table.primary_key, *table.uniques]
     mapped.keys = [
-        key_map(c, columns, object_name(c.name)) for c in constraints if c is not None
+        key_map(c, columns, object_name(c.name), types)
+        for c in constraints
+        if c is not None
     ]
     mapped.checks = [
         CheckMap(
             source=c.name,
             name=object_name(c.name),
-            expression=rename_columns(c.definition.removeprefix("CHECK "), columns),
+            expression=rename(c.definition.removeprefix("CHECK ")),
         )
         for c in table.checks
     ]
-    mapped.indexes = [index_map(i, columns, object_name(i.name)) for i in table.indexes]
+    mapped.indexes = [
+        index_map(i, columns, object_name(i.name), types) for i in table.indexes
+    ]
     return mapped
 
 
@@ -668,7 +694,7 @@ def default_expression(
     calling a sequence of another schema is not carried over.
     """
     assert column.default is not None
-    default = rename_columns(column.default, columns)
+    default = rename_columns(column.default, columns, name_map.types)
     for sequence in column.default_sequences:
         mapped = name_map.sequences.get(sequence)
         if mapped is None:
@@ -688,13 +714,36 @@ def default_expression(
     return default, ""
 
 
+def _check_type_names(types: Mapping[str, str], tables: Mapping[str, str]) -> None:
+    """Stop when a type would take a final table's name.
+
+    Every table has a row type of its own name, so a type and a table of one
+    schema cannot share a name.
+    """
+    taken = {target: source for source, target in tables.items()}
+    clashes = [
+        f"type {source} and table {taken[target]} would both be named {target}: "
+        f"name one of them in the override file ('types: {source}:' or "
+        f"'tables: {taken[target]}:')"
+        for source, target in types.items()
+        if target in taken
+    ]
+    if clashes:
+        raise NamingError("\n".join(clashes))
+
+
 def regclass_literal(name: str) -> str:
     """A sequence of the search path as ``pg_get_expr`` prints it in nextval()."""
     shown = render_ident(name)
     return "'" + shown.replace("'", "''") + "'::regclass"
 
 
-def key_map(constraint: Constraint, columns: dict[str, str], name: str) -> KeyMap:
+def key_map(
+    constraint: Constraint,
+    columns: dict[str, str],
+    name: str,
+    types: Mapping[str, str] | None = None,
+) -> KeyMap:
     """A primary key or unique constraint with its target names.
 
     ``name`` is its target name (``target_object_name``).
@@ -711,7 +760,7 @@ def key_map(constraint: Constraint, columns: dict[str, str], name: str) -> KeyMa
         if depth == 0:
             break
     names = ", ".join(render_ident(columns[c]) for c in constraint.columns)
-    rest = rename_columns(definition[closing + 1 :], columns)
+    rest = rename_columns(definition[closing + 1 :], columns, types)
     return KeyMap(
         source=constraint.name,
         name=name,
@@ -726,13 +775,18 @@ def index_using(definition: str) -> str:
     return definition.partition(" USING ")[2]
 
 
-def index_map(index: Index, columns: dict[str, str], name: str) -> IndexMap:
+def index_map(
+    index: Index,
+    columns: dict[str, str],
+    name: str,
+    types: Mapping[str, str] | None = None,
+) -> IndexMap:
     """A secondary index with its target name and renamed columns."""
     return IndexMap(
         source=index.name,
         name=name,
         unique=index.unique,
-        using=rename_columns(index_using(index.definition), columns),
+        using=rename_columns(index_using(index.definition), columns, types),
     )
 
 

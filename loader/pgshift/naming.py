@@ -86,6 +86,8 @@ class Overrides:
         objects:
           InvoiceLine:
             InvoiceLine_account_line_idx: invoice_lines_by_account
+        types:
+          DocumentStatus: doc_status
         intended_differences:
           - "users.legacy_user_id: comment"
 
@@ -98,6 +100,7 @@ class Overrides:
     tables: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     objects: dict[str, dict[str, str]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
     intended_differences: list[str] = field(default_factory=list)
 
     @classmethod
@@ -119,10 +122,11 @@ class Overrides:
         tables = data.get("tables") or {}
         columns = data.get("columns") or {}
         objects = data.get("objects") or {}
-        if not all(isinstance(m, dict) for m in (tables, columns, objects)):
+        types = data.get("types") or {}
+        if not all(isinstance(m, dict) for m in (tables, columns, objects, types)):
             raise NamingError(
-                f"{path}: 'tables', 'columns' and 'objects' must be mappings of "
-                "source name to target name"
+                f"{path}: 'tables', 'columns', 'objects' and 'types' must be "
+                "mappings of source name to target name"
             )
         return cls(
             intended_differences=[
@@ -131,6 +135,7 @@ class Overrides:
             tables={str(k): str(v) for k, v in tables.items()},
             columns=_per_table(columns),
             objects=_per_table(objects),
+            types={str(k): str(v) for k, v in types.items()},
         )
 
 

@@ -67,11 +67,27 @@ def sql_literal(text: str) -> str:
     return "'" + body + "'"
 
 
+_NAME = r'(?:"(?:[^"]|"")*"|[^\W\d]\w*)'
+"""An identifier, quoted or bare."""
+
+_TYPE = (
+    r"(?:character\s+varying|double\s+precision|bit\s+varying"
+    r"|(?:timestamp|time)(?:\(\d+\))?\s+with(?:out)?\s+time\s+zone"
+    r"|" + _NAME + r")"
+)
+"""A type name as format_type prints it: one identifier, or a key word pair."""
+
 _TOKEN = re.compile(
     r"""
     (?P<string>E?'(?:[^']|'')*')        # string literal (E'' too)
+    | (?P<cast>::\s*                    # a type after ::, never a column
+        (?:(?P<cast_schema>"""
+    + _NAME
+    + r""")\s*\.\s*)?
+        (?P<cast_type>"""
+    + _TYPE
+    + r"""))
     | (?P<quoted>"(?:[^"]|"")*")         # quoted identifier
-    | (?P<cast>::\s*[A-Za-z_][\w ]*)     # a type after ::, never a column
     | (?P<word>[^\W\d]\w*)\b(?!\s*\()    # bare word, not a function name
     """,
     re.VERBOSE,
@@ -90,20 +106,33 @@ def render_ident(name: str) -> str:
     return quote_ident(name) if needs_quoting(name) else name
 
 
-def rename_columns(expression: str, mapping: Mapping[str, str]) -> str:
-    """Replace source column names with target names in an SQL expression.
+def rename_columns(
+    expression: str,
+    mapping: Mapping[str, str],
+    types: Mapping[str, str] | None = None,
+) -> str:
+    """Replace source column and type names with target names in an expression.
 
     Args:
         expression: SQL as pg_get_expr / pg_get_constraintdef print it.
         mapping: Source column name to target column name.
+        types: Source name to target name of the schema's own types (enums
+            and domains), renamed where they follow ``::``.
 
     Returns:
-        The expression with every column reference renamed.
+        The expression with every column reference and cast renamed.
     """
 
     def replace(match: re.Match[str]) -> str:
+        if match.group("cast"):
+            name = unquote_ident(match.group("cast_type"))
+            if types and name in types:
+                schema = match.group("cast_schema")
+                prefix = f"{schema}." if schema else ""
+                return f"::{prefix}{render_ident(types[name])}"
+            return match.group(0)
         if match.group("quoted"):
-            name = match.group("quoted")[1:-1].replace('""', '"')
+            name = unquote_ident(match.group("quoted"))
             if name in mapping:
                 return render_ident(mapping[name])
             return match.group(0)
@@ -115,6 +144,42 @@ def rename_columns(expression: str, mapping: Mapping[str, str]) -> str:
         return match.group(0)
 
     return _TOKEN.sub(replace, expression)
+
+
+def unquote_ident(name: str) -> str:
+    """The name an identifier token stands for (quotes removed, not folded)."""
+    if name.startswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name
+
+
+def rename_type(data_type: str, schema: str, types: Mapping[str, str]) -> str:
+    """Rename a type as format_type prints it, when it is one of the schema's.
+
+    Args:
+        data_type: E.g. ``"DocumentStatus"``, ``"DocumentStatus"[]`` or
+            ``public."DocumentStatus"``.
+        schema: The schema whose types ``types`` renames.
+        types: Source type name to target type name.
+
+    Returns:
+        The type with its name renamed (qualifier and array brackets kept),
+        or unchanged when it is not one of them.
+    """
+    match = re.fullmatch(
+        r"(?:(?P<schema>" + _NAME + r")\.)?(?P<name>" + _NAME + r")(?P<rest>(?:\[\])*)",
+        data_type,
+    )
+    if match is None:
+        return data_type
+    qualifier = match.group("schema")
+    if qualifier is not None and unquote_ident(qualifier) != schema:
+        return data_type
+    name = unquote_ident(match.group("name"))
+    if name not in types:
+        return data_type
+    prefix = f"{qualifier}." if qualifier else ""
+    return prefix + render_ident(types[name]) + match.group("rest")
 
 
 # PostgreSQL's reserved key words (and the ones that cannot name a column

@@ -273,3 +273,69 @@ def test_object_names_too_long_are_refused_never_truncated() -> None:
     with pytest.raises(NamingError, match="63-byte") as err:
         build_map(_catalog(_invoice_line(long_name)), Overrides())
     assert f"objects: InvoiceLine:' ({long_name}: <new_name>)" in str(err.value)
+
+
+def test_types_follow_the_naming_rules_in_columns_and_expressions() -> None:
+    table = Table(
+        schema="public",
+        name="Document",
+        columns=[
+            Column("id", "integer", True),
+            Column(
+                "docStatus",
+                '"DocumentStatus"',
+                True,
+                default="'draft'::\"DocumentStatus\"",
+                type_kind="e",
+                type_name="DocumentStatus",
+                type_schema="public",
+            ),
+            Column(
+                "history",
+                'public."DocumentStatus"[]',
+                False,
+                type_kind="e",
+                type_name="DocumentStatus",
+                type_schema="public",
+                is_array=True,
+            ),
+        ],
+        checks=[
+            Constraint(
+                "Document_check",
+                "c",
+                ["docStatus"],
+                'CHECK (("docStatus" <> \'void\'::"DocumentStatus"))',
+            )
+        ],
+    )
+    catalog = _catalog(table)
+    catalog.enums["DocumentStatus"] = ["draft", "void"]
+    mapped = build_map(catalog, Overrides())
+    assert mapped.types == {"DocumentStatus": "document_status"}
+    document = mapped.tables["Document"]
+    assert document.types == {
+        "doc_status": "document_status",
+        "history": "public.document_status[]",
+    }
+    assert document.defaults["doc_status"] == "'draft'::document_status"
+    assert document.checks[0].expression == (
+        "((doc_status <> 'void'::document_status))"
+    )
+    renamed = build_map(catalog, Overrides(types={"DocumentStatus": "doc_state"}))
+    assert renamed.tables["Document"].types["doc_status"] == "doc_state"
+    # A type cannot take a table's name: every table has a row type.
+    with pytest.raises(NamingError, match="type DocumentStatus and table Document"):
+        build_map(catalog, Overrides(types={"DocumentStatus": "document"}))
+
+
+def test_a_cast_is_never_taken_for_a_column() -> None:
+    mapping = {"DocumentStatus": "wrong", "total": "total_cents", "zone": "wrong"}
+    assert rename_columns(
+        "(('a'::\"DocumentStatus\" IS NOT NULL) AND ((x)::text = total)) "
+        "AND (y::timestamp(3) without time zone < now())",
+        mapping,
+    ) == (
+        "(('a'::\"DocumentStatus\" IS NOT NULL) AND ((x)::text = total_cents)) "
+        "AND (y::timestamp(3) without time zone < now())"
+    )

@@ -306,12 +306,12 @@ def test_comments_types_and_indexes_are_the_sources(migrated: SecondSource) -> N
         target,
         "select format_type(atttypid, atttypmod) from pg_attribute "
         "where attrelid = 'public.account'::regclass and attname = 'balance'",
-    ) == [('"PositiveAmount"',)]
+    ) == [("positive_amount",)]
     assert query(
         target,
-        "select pg_get_constraintdef(oid) from pg_constraint "
-        "where contypid = '\"PositiveAmount\"'::regtype",
-    ) == [("CHECK ((VALUE > (0)::numeric))",)]
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where contypid = 'positive_amount'::regtype",
+    ) == [("positive_amount_check", "CHECK ((VALUE > (0)::numeric))")]
     indexes = dict(
         query(
             target,

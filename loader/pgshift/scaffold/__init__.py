@@ -196,7 +196,7 @@ def render(project: Project) -> dict[str, str]:
             table, mapped, catalog, src
         )
         files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
-    files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog)
+    files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog, names)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
     return files
 

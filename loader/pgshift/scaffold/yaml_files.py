@@ -73,7 +73,7 @@ def _column_yaml(
     entry: dict[str, Any] = {"name": target}
     if column.comment:
         entry["description"] = column.comment
-    entry["data_type"] = column.data_type
+    entry["data_type"] = mapped.types.get(target, column.data_type)
     if needs_quoting(target):
         entry["quote"] = True
     constraints = _column_constraints(column, mapped)

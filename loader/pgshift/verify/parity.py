@@ -20,9 +20,11 @@ from pgshift.mapping import MAP_FILE, NameMap, TableMap, index_using
 logger = logging.getLogger(__name__)
 
 
-def _column_shape(column: Column, default: str | None) -> tuple[object, ...]:
+def _column_shape(
+    column: Column, default: str | None, data_type: str | None = None
+) -> tuple[object, ...]:
     return (
-        column.data_type,
+        data_type or column.data_type,
         column.not_null,
         default,
         column.identity,
@@ -122,7 +124,11 @@ def _table_differences(
         found = found_by_name.get(target_name)
         if found is None:
             continue
-        expected = _column_shape(column, _expected_default(column, mapped))
+        expected = _column_shape(
+            column,
+            _expected_default(column, mapped),
+            mapped.types.get(target_name),
+        )
         actual = _column_shape(found, _target_default(found))
         if target_name in mapped.dropped_defaults and found.default is None:
             lines.append(
@@ -227,9 +233,10 @@ def compare(
     kept = kept if kept is not None else Differences()
     lines: list[str] = []
     for enum, labels in source.enums.items():
-        found = target.enums.get(enum)
+        renamed = names.types.get(enum, enum) if names else enum
+        found = target.enums.get(renamed)
         if found != labels:
-            lines.append(f"type {enum}: labels {found}, source {labels}")
+            lines.append(f"type {renamed}: labels {found}, source {labels}")
     for table in source.tables.values():
         mapped = names.tables.get(table.name) if names else None
         if mapped is None:
