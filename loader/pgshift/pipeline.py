@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from pgshift.connection import check_connection
 from pgshift.load import load
+from pgshift.mapping import MAP_FILE
+from pgshift.scaffold import map_drift
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
 from pgshift.verify import Report, verify, write_report
@@ -64,13 +66,26 @@ def migrate(
         What each phase did; the report is written to the project directory.
 
     Raises:
-        ConfigError: A connection fails, or the build refuses to replace
+        ConfigError: A connection fails, the dbt project was not scaffolded
+            from this source as it is now, or the build refuses to replace
             tables pgshift did not build or to drop the target's own objects.
         LoadError: The load failed.
     """
     say = progress if callable(progress) else print
     check_connection(settings.source_required)
     check_connection(settings.target)
+    # Models scaffolded from an older shape of the source would leave a new
+    # column or table behind: stop before anything is written.
+    drifted = map_drift(settings)
+    if drifted:
+        shown = "\n  ".join(drifted[:10])
+        more = f"\n  ... and {len(drifted) - 10} more" if len(drifted) > 10 else ""
+        raise ConfigError(
+            f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
+            f"{shown}{more}\nrun `python loader/run.py scaffold` with the same "
+            "options (--include, --exclude, --overrides, --source-schema), "
+            "review what it changes, then migrate"
+        )
     phases: dict[str, float] = {}
     started = time.monotonic()
     result = load(settings)

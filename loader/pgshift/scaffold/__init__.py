@@ -29,13 +29,14 @@ cannot be dbt edges and give no ``depends_on``; the on-run-end hook adds them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from pgshift.catalog import Catalog, read_catalog, read_not_migrated
 from pgshift.connection import transaction
-from pgshift.mapping import MAP_FILE, NameMap, build_map
+from pgshift.mapping import MAP_FILE, NameMap, TableMap, build_map
 from pgshift.naming import Overrides
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
@@ -55,7 +56,7 @@ from pgshift.scaffold.yaml_files import (
     sources_yaml,
     staging_models_yaml,
 )
-from pgshift.settings import Settings
+from pgshift.settings import ConfigError, Settings
 
 __all__ = [
     "GENERATED_DIRS",
@@ -64,7 +65,9 @@ __all__ = [
     "Scaffolded",
     "deferred_foreign_keys",
     "drift",
+    "map_drift",
     "map_project",
+    "read_project",
     "render",
     "scaffold",
     "write",
@@ -219,16 +222,18 @@ class Scaffolded:
     left_behind: list[tuple[str, str, str]]
 
 
-def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded:
-    """Read the source catalog, map it and write (or check) the dbt files.
+def read_project(
+    settings: Settings, source_name: str
+) -> tuple[Project, list[tuple[str, str, str]]]:
+    """Read the source catalog and map it, as scaffold does, writing nothing.
 
     Args:
         settings: The run settings (only the source is read).
         source_name: The dbt source name.
-        check: Write nothing; report the committed files that differ.
 
     Returns:
-        What was rendered, and what differs or stays behind.
+        The mapped project, and (kind, name, reason) of what the source holds
+        besides the migrated tables.
     """
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
@@ -242,11 +247,79 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    return project, left_behind
+
+
+def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded:
+    """Read the source catalog, map it and write (or check) the dbt files.
+
+    Args:
+        settings: The run settings (only the source is read).
+        source_name: The dbt source name.
+        check: Write nothing; report the committed files that differ.
+
+    Returns:
+        What was rendered, and what differs or stays behind.
+    """
+    project, left_behind = read_project(settings, source_name)
     files = render(project)
     drifted = drift(files, settings.project_dir) if check else []
     if not check:
         write(files, settings.project_dir)
     return Scaffolded(project, files, drifted, left_behind)
+
+
+def map_drift(settings: Settings) -> list[str]:
+    """Where the committed name map no longer describes the source.
+
+    Args:
+        settings: The run settings (only the source is read).
+
+    Returns:
+        One line per source table that is new, gone or mapped differently
+        (columns, keys, indexes, defaults...), and per other difference of
+        the map (sequences, types, overrides); empty when the committed map
+        is what scaffold would write now.
+
+    Raises:
+        ConfigError: The project has no name map: scaffold never ran.
+    """
+    path = settings.project_dir / MAP_FILE
+    committed = NameMap.read(settings.project_dir)
+    if committed is None:
+        raise ConfigError(
+            f"{path} does not exist: run `python loader/run.py scaffold` first "
+            "(it writes the dbt models from the source; review and commit "
+            "them), then migrate"
+        )
+    if committed.overrides is not None:
+        # The override file scaffold was given, which migrate is not.
+        recorded = Path(committed.overrides)
+        settings = dataclasses.replace(
+            settings,
+            overrides=recorded
+            if recorded.is_absolute()
+            else settings.project_dir / recorded,
+        )
+    project, _ = read_project(settings, committed.source_name)
+    current = project.names
+    if current.to_json() == path.read_text(encoding="utf-8"):
+        return []
+    lines = []
+    for table in sorted(set(committed.tables) | set(current.tables)):
+        before, now = committed.tables.get(table), current.tables.get(table)
+        if before == now:
+            continue
+        if before is None:
+            lines.append(f"{table}: a source table the models do not have")
+        elif now is None:
+            lines.append(f"{table}: in the models, not in the source (or left out)")
+        else:
+            lines.append(f"{table}: {_table_change(before, now)}")
+    for what in ("sequences", "types", "overrides", "source_schema"):
+        if getattr(committed, what) != getattr(current, what):
+            lines.append(f"{what}: changed since scaffold")
+    return lines or ["the name map differs from what scaffold writes now"]
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:
@@ -257,6 +330,23 @@ def drift(files: dict[str, str], project_dir: Path) -> list[str]:
         if not (project_dir / rel).exists()
         or (project_dir / rel).read_text(encoding="utf-8") != content
     ]
+
+
+def _table_change(before: TableMap, now: TableMap) -> str:
+    """What differs between a table's committed map and its map now."""
+    added = [c for c in now.columns if c not in before.columns]
+    gone = [c for c in before.columns if c not in now.columns]
+    parts = [f"new column {c}" for c in added] + [f"column {c} gone" for c in gone]
+    changed = [
+        f.name
+        for f in dataclasses.fields(TableMap)
+        if f.name != "columns" and getattr(before, f.name) != getattr(now, f.name)
+    ]
+    if changed:
+        parts.append("its " + ", ".join(changed) + " changed")
+    if not parts:
+        parts.append("its columns changed (names or order)")
+    return "; ".join(parts) + " since scaffold"
 
 
 def _is_generated(path: Path) -> bool:
