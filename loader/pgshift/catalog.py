@@ -519,7 +519,8 @@ order by x.extname
 
 _NOT_MIGRATED = """
 with tables as (
-    select c.oid, c.relname, c.relpersistence, c.relrowsecurity, c.reloftype
+    select c.oid, c.relname, c.relpersistence, c.relrowsecurity, c.reloftype,
+           c.relkind
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind in ('r', 'p')
@@ -576,6 +577,16 @@ select kind, name, reason from (
            || format_type(t.reloftype, null)
     from tables t
     where t.reloftype <> 0
+    union all
+    select 'partitioned table', t.relname::text,
+           'arrives as one plain table holding the rows of its partitions ('
+           || coalesce((select string_agg(p.relid::regclass::text, ', '
+                                          order by p.relid::regclass::text)
+                        from pg_partition_tree(t.oid) p where p.isleaf), 'none')
+           || '); the partitioning, its bounds and the partitions'' own '
+           || 'tables are not recreated'
+    from tables t
+    where t.relkind = 'p'
     union all
     select 'unlogged table', t.relname::text,
            'arrives as an ordinary (logged) table'
@@ -668,7 +679,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
         trigger, rule, row-level security setting and policy, exclusion
-        constraint, typed, unlogged or inheriting table, function,
+        constraint, partitioned, typed, unlogged or inheriting table,
+        function,
         extension, and every other schema of the database.
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})

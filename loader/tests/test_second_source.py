@@ -113,6 +113,10 @@ def test_every_table_arrives_once_with_matching_checksums(
     assert "**5 tables, 5 complete**" in report
     assert "view ActiveAccounts" in report
     assert "materialized view DailyTotals" in report
+    assert (
+        "partitioned table Measurement: arrives as one plain table holding the "
+        'rows of its partitions ("Measurement_2025", "Measurement_2026")'
+    ) in report
 
 
 def test_multi_column_keys_are_proved_by_their_constraints(
