@@ -596,8 +596,9 @@ def target_object_name(
     A name the override file gives it (``objects: <table>:``) is taken as
     it is. A name that is its table's source name, or starts with it
     followed by ``_`` (as PostgreSQL names keys, checks, foreign keys,
-    indexes and serial sequences: ``InvoiceLine_pkey``), takes the mapped
-    table name in its place, so that it follows a table override
+    indexes and serial sequences: ``InvoiceLine_pkey``; or, for a name of 63
+    bytes, a start of the table's name that PostgreSQL cut short to fit),
+    takes the mapped table name in its place, so that it follows a table override
     (``InvoiceLine: invoice_lines`` gives ``invoice_lines_pkey``); the rest
     of the name, and every other name, follows the naming rules.
 
@@ -616,6 +617,13 @@ def target_object_name(
         return target_table
     if source.startswith(table + "_"):
         return target_table + to_snake(source[len(table) :])
+    if len(source.encode()) == MAX_IDENTIFIER_BYTES:
+        # PostgreSQL cut the table's name short to fit its 63 bytes
+        # (``<first 58 bytes of the table>_pkey``): the cut name stands for
+        # the table all the same.
+        for cut in range(len(table) - 1, 0, -1):
+            if source.startswith(table[:cut] + "_"):
+                return target_table + to_snake(source[cut:])
     return to_snake(source)
 
 

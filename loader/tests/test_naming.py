@@ -339,3 +339,13 @@ def test_a_cast_is_never_taken_for_a_column() -> None:
         "(('a'::\"DocumentStatus\" IS NOT NULL) AND ((x)::text = total_cents)) "
         "AND (y::timestamp(3) without time zone < now())"
     )
+
+
+def test_an_object_name_postgresql_cut_short_follows_the_table() -> None:
+    table = "aVeryLongTableNameThatIsQuiteCloseToTheSixtyThreeByteLimitXYZ"
+    # PostgreSQL's own name for the key: the table's first 58 bytes + _pkey.
+    cut = table[:58] + "_pkey"
+    assert len(cut.encode()) == 63
+    assert target_object_name(cut, table, "long_table") == "long_table_pkey"
+    # A name that only looks alike, but is not 63 bytes long, is not taken.
+    assert target_object_name("aVery_x", table, "long_table") == "a_very_x"
