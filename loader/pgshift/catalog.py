@@ -94,11 +94,11 @@ class ForeignKey:
 
 @dataclass
 class Constraint:
-    """A primary key, unique or check constraint.
+    """A primary key, unique, check or exclusion constraint.
 
     Attributes:
         name: The constraint name.
-        kind: "p", "u" or "c".
+        kind: "p", "u", "c" or "x".
         columns: The constrained columns.
         definition: ``pg_get_constraintdef()`` output.
     """
@@ -138,6 +138,7 @@ class Table:
         primary_key: The primary key, or None.
         uniques: Unique constraints.
         checks: Check constraints.
+        exclusions: Exclusion constraints.
         foreign_keys: Foreign keys.
         indexes: Secondary indexes.
         unsupported: What stops this table from being migrated faithfully,
@@ -154,6 +155,7 @@ class Table:
     primary_key: Constraint | None = None
     uniques: list[Constraint] = field(default_factory=list)
     checks: list[Constraint] = field(default_factory=list)
+    exclusions: list[Constraint] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
@@ -324,7 +326,7 @@ join pg_class c on c.oid = con.conrelid
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_class fc on fc.oid = con.confrelid
 left join pg_namespace fn on fn.oid = fc.relnamespace
-where n.nspname = %(schema)s and con.contype in ('p', 'u', 'c', 'f')
+where n.nspname = %(schema)s and con.contype in ('p', 'u', 'c', 'f', 'x')
 order by con.conrelid, con.contype, con.conname
 """
 
@@ -566,12 +568,6 @@ select kind, name, reason from (
     join tables t on t.oid = p.polrelid
     where not t.relrowsecurity
     union all
-    select 'exclusion constraint', con.conname || ' on ' || t.relname,
-           'exclusion constraints are not migrated; add it on the target'
-    from pg_constraint con
-    join tables t on t.oid = con.conrelid
-    where con.contype = 'x'
-    union all
     select 'typed table', t.relname::text,
            'arrives as a plain table with the same columns, not OF '
            || format_type(t.reloftype, null)
@@ -678,8 +674,7 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
 
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
-        trigger, rule, row-level security setting and policy, exclusion
-        constraint, partitioned, typed, unlogged or inheriting table,
+        trigger, rule, row-level security setting and policy, partitioned, typed, unlogged or inheriting table,
         function,
         extension, and every other schema of the database.
     """
@@ -848,6 +843,8 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
             table.primary_key = constraint
         elif kind == "u":
             table.uniques.append(constraint)
+        elif kind == "x":
+            table.exclusions.append(constraint)
         else:
             table.checks.append(constraint)
 

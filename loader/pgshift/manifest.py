@@ -334,10 +334,10 @@ def read_carried_over(cursor: Any, schema: str) -> list[CarriedOver]:
 
 
 class KeyMeta(TypedDict):
-    """A primary key or unique constraint, added once the rows are in."""
+    """A primary key, unique or exclusion constraint, added once the rows are in."""
 
     name: str
-    type: str  # "primary_key" or "unique"
+    type: str  # "primary_key", "unique" or "exclusion"
     columns: list[str]
     definition: str  # pg_get_constraintdef() with the target column names
 

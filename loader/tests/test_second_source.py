@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 from pgshift.settings import OVERRIDES_FILE
@@ -295,6 +296,16 @@ def test_the_application_writes_as_before(migrated: SecondSource) -> None:
     assert query(target, "select count(*) from invoice_lines where account_id = 3") == [
         (0,)
     ]
+    # The exclusion constraint refuses what the source's refuses.
+    assert query(
+        target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conname = 'line_note_no_overlap'",
+    ) == [("EXCLUDE USING gist (valid_during WITH &&) WHERE ((body <> ''::text))",)]
+    overlapping = "insert into {} values (9, 1, 1, 'x', '[2026-01-15,2026-03-01)')"
+    for url, table in ((target, "line_note"), (migrated.source, '"LineNote"')):
+        with pytest.raises(psycopg2.errors.ExclusionViolation):
+            query(url, overlapping.format(table))
     # The partitioned table takes rows for any of its ranges.
     query(target, "insert into measurement values (3, '2026-03-01', 2.5)")
 

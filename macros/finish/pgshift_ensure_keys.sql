@@ -1,8 +1,9 @@
-{# The statements that add a table's primary key and unique constraints. #}
+{# The statements that add a table's keys and exclusion constraints. #}
 {#- From meta.pgshift.keys: the source's names and definitions, columns
     renamed (a definition is SQL, pasted as it is). A key already there is
     kept; duplicates or NULLs leave it out, and the uniqueness tests then
-    name the rows. -#}
+    name the rows. Rows that break an exclusion constraint fail the model,
+    PostgreSQL's message naming them. -#}
 {% macro pgshift_ensure_keys(relation, node) %}
     {%- set statements = [] -%}
     {%- for key in node.meta.pgshift.get('keys', []) -%}

@@ -162,8 +162,10 @@ def _model_yaml(
     # Keys are not contract constraints: the post-hook adds them once the
     # data is in (meta.pgshift.keys), so these tests run before any index
     # enforces uniqueness.
+    # An exclusion constraint is added the same way; a row that breaks it
+    # fails the model, naming the conflicting rows.
     for key in mapped.keys:
-        if key.type == "unique" or len(key.columns) > 1:
+        if key.type == "unique" or (key.type == "primary_key" and len(key.columns) > 1):
             tests.append(
                 {"pgshift_unique_combination": {"arguments": {"columns": key.columns}}}
             )
@@ -203,7 +205,7 @@ def _model_yaml(
                     }
                 }
             )
-    keyless = not mapped.keys
+    keyless = not any(k.type in ("primary_key", "unique") for k in mapped.keys)
     no_key = (
         "The source table has no primary or unique key, so no uniqueness test "
         "runs on it; its content checksum still proves every row arrived."

@@ -167,6 +167,13 @@ def _table_differences(
     )
     lines += _diff_sets(
         name,
+        "exclusion constraint",
+        [(x.name, x.definition) for x in mapped.keys if x.type == "exclusion"],
+        [key(x) for x in target.exclusions],
+        kept,
+    )
+    lines += _diff_sets(
+        name,
         "check",
         [(c.name, c.definition) for c in mapped.checks],
         [(c.name, c.definition) for c in target.checks],
