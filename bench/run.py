@@ -5,6 +5,7 @@ Usage::
     python bench/run.py --preset 1m --repeat 3
     python bench/run.py --rows 300000 --repeat 1     # any size
     python bench/run.py --wide 100 --repeat 1        # 100 rows of 15 MB of text
+    python bench/run.py --tables 25,100,300 --repeat 3  # many small tables
 
 One run seeds the sample marketplace source at the chosen size on a
 throwaway PostgreSQL cluster (the same server, with the same settings, for
@@ -17,6 +18,14 @@ every contender), then, per repetition and each into an empty database:
    camelCase column, with the names pgshift's rules give;
 3. the raw limit: schema without indexes or constraints, then
    ``COPY ... TO STDOUT | COPY ... FROM STDIN`` per table, two at a time.
+
+``--tables N`` (or a list, ``25,100,300,1000``) moves a source of N small
+tables instead (``TABLE_COLUMNS`` columns, ``TABLE_ROWS`` rows each, every
+table's foreign key pointing at the one before it, in chains of
+``CHAIN_LENGTH``): pgshift scaffolds it into a copy of the project first
+(timed apart, not counted in end to end), then runs as above. A list also
+draws end to end against the number of tables (``tables.png``), which shows
+the cost per table.
 
 ``--wide N`` moves one table of N rows of ``WIDE_MB`` megabytes of text and
 as much bytea each (three times that as text) instead of the sample; pgshift
@@ -34,6 +43,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +67,13 @@ from pgshift.naming import to_snake  # noqa: E402
 
 PRESETS = {"1m": 1_000_000, "10m": 10_000_000, "30m": 30_000_000}
 ROWS_PER_SCALE = sum(BASE_COUNTS.values())
+
+TABLE_ROWS = 100
+"""Rows in every table of the --tables source."""
+TABLE_COLUMNS = 5
+"""Columns in every table of the --tables source (key and foreign key included)."""
+CHAIN_LENGTH = 10
+"""Tables per foreign-key chain of the --tables source."""
 
 WIDE_MB = 5
 """Megabytes of text, and of bytea, in every row of the --wide table."""
@@ -90,7 +107,9 @@ class Phase:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def timed(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, float]:
     """Run a command; return (seconds, peak RSS in MB of it and its children).
 
     The peak comes from the kernel's accounting of the waited-for process
@@ -98,7 +117,7 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, fl
     """
     started = time.monotonic()
     process = subprocess.Popen(
-        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     stderr_chunks: list[bytes] = []
     reader = threading.Thread(
@@ -140,7 +159,17 @@ def seed_source(cluster: Cluster, rows: int) -> tuple[str, int]:
         started = time.monotonic()
         conn = psycopg2.connect(url)
         create_schema(conn)
-        seed(conn, scale=scale)
+        done = [0]
+
+        def progress(table: str, count: int) -> None:
+            done[0] += count
+            print(
+                f"  seeded {table}: {count:,} rows ({done[0]:,} of about "
+                f"{scale * ROWS_PER_SCALE:,}, {time.monotonic() - started:.0f} s)",
+                flush=True,
+            )
+
+        seed(conn, scale=scale, progress=progress)
         conn.commit()
         conn.close()
         cluster.execute("vacuum analyze", dbname=name)
@@ -173,6 +202,63 @@ def seed_wide(cluster: Cluster, rows: int) -> tuple[str, int]:
     return url, rows
 
 
+def tables_source_sql(tables: int) -> str:
+    """The --tables source: camelCase tables in foreign-key chains, filled."""
+    statements = []
+    for i in range(tables):
+        parent = i - 1 if i % CHAIN_LENGTH else None
+        reference = (
+            f' references "benchTable{parent:04d}" ("id")' if parent is not None else ""
+        )
+        statements.append(
+            f'create table "benchTable{i:04d}" ('
+            '"id" integer primary key, '
+            f'"parentId" integer{reference}, '
+            '"displayName" text not null, '
+            '"createdAt" timestamptz not null default now(), '
+            '"amountCents" bigint)'
+        )
+        statements.append(
+            f'insert into "benchTable{i:04d}" select n, '
+            + ("n, " if parent is not None else "null, ")
+            + "'row ' || n, timestamptz '2026-01-01' + n * interval '1 minute', "
+            f"n * 100 from generate_series(1, {TABLE_ROWS}) n"
+        )
+    return ";\n".join(statements)
+
+
+def seed_tables(cluster: Cluster, tables: int) -> tuple[str, int]:
+    """Create the --tables source once per table count; reuse it when present."""
+    name = f"bench_tables_{tables}"
+    url = cluster.url(name)
+    exists = cluster.execute(
+        f"select 1 from pg_database where datname = '{name}'"  # noqa: S608
+    )
+    if not exists:
+        cluster.create_database(name)
+        started = time.monotonic()
+        with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+            cursor.execute(tables_source_sql(tables))
+        conn.close()
+        cluster.execute("vacuum analyze", dbname=name)
+        print(f"seeded {tables} tables in {time.monotonic() - started:.0f} s")
+    return url, tables * TABLE_ROWS
+
+
+def project_copy(work: Path, name: str) -> Path:
+    """A copy of the project without its models, for a source of its own."""
+    project = work / name
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".pgshift", "target", "logs", "bench", "docs", "models"
+        ),
+    )
+    return project
+
+
 def fresh_database(cluster: Cluster, name: str) -> str:
     """Drop and create a database; return its URL."""
     cluster.drop_database(name)
@@ -186,8 +272,13 @@ def run_pgshift(
     run: int,
     state: Path,
     load_only: bool = False,
+    project: Path | None = None,
 ) -> list[Phase]:
-    """Run pgshift end to end (or its load only) into an empty database."""
+    """Run pgshift end to end (or its load only) into an empty database.
+
+    With ``project``, that copy of the project is scaffolded from the
+    source first (the phase "scaffold", which end to end leaves out).
+    """
     target = fresh_database(cluster, "bench_pgshift")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -196,15 +287,18 @@ def run_pgshift(
         "TARGET_DATABASE_URL": target,
         "PGSHIFT_STATE_DIR": str(state),
     }
-    run_py = [sys.executable, str(ROOT / "loader" / "run.py")]
+    run_py = [sys.executable, str((project or ROOT) / "loader" / "run.py")]
     phases = []
     steps = [
         ("load", ["load"]),
         ("dbt build", ["dbt", "build"]),
         ("verify", ["verify"]),
     ]
+    if project is not None:
+        seconds, rss = timed(run_py + ["scaffold"], env, cwd=project)
+        phases.append(Phase(run, "scaffold", "scaffold", seconds, rows, rss))
     for phase, args in steps[:1] if load_only else steps:
-        seconds, rss = timed(run_py + args, env)
+        seconds, rss = timed(run_py + args, env, cwd=project)
         phases.append(Phase(run, "pgshift", phase, seconds, rows, rss))
     return phases
 
@@ -319,7 +413,7 @@ def median_phase(phases: list[Phase], contender: str, phase: str) -> float:
     )
 
 
-def write_results(phases: list[Phase], name: str, rows: int) -> Path:
+def write_results(phases: list[Phase], name: str, rows: int, what: str = "") -> Path:
     """Write the CSV and, with matplotlib, the PNG plot; return the CSV's path."""
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -349,11 +443,11 @@ def write_results(phases: list[Phase], name: str, rows: int) -> Path:
                     f"{p.peak_rss_mb:.0f}",
                 ]
             )
-    plot(phases, path.with_suffix(".png"), rows)
+    plot(phases, path.with_suffix(".png"), rows, what)
     return path
 
 
-def plot(phases: list[Phase], png: Path, rows: int) -> None:
+def plot(phases: list[Phase], png: Path, rows: int, what: str = "") -> None:
     """Draw each contender's phases as one stacked bar of median seconds."""
     try:
         import matplotlib
@@ -383,9 +477,114 @@ def plot(phases: list[Phase], png: Path, rows: int) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("seconds (median of runs)")
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"{rows:,} rows: sample marketplace, 2 cores")
+    ax.set_title(f"{rows:,} rows: {what or 'sample marketplace'}, 2 cores")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
+
+
+def run_contenders(
+    cluster: Cluster,
+    source: str,
+    rows: int,
+    repeat: int,
+    work: Path,
+    load_only: bool = False,
+    project: Path | None = None,
+) -> list[Phase]:
+    """Every contender ``repeat`` times on one source, printing each phase."""
+    phases: list[Phase] = []
+    for run in range(1, repeat + 1):
+        got = run_baseline(cluster, source, rows, run, work)
+        got += run_copy_pipe(cluster, source, rows, run)
+        got += run_pgshift(cluster, source, rows, run, work, load_only, project)
+        for p in got:
+            print(
+                f"run {run} {p.contender:20} {p.phase:16} "
+                f"{p.seconds:8.1f} s {p.rows_per_s:10,.0f} rows/s "
+                f"{p.peak_rss_mb:6.0f} MB",
+                flush=True,
+            )
+        phases += got
+    return phases
+
+
+def summarize(phases: list[Phase], rows: int, repeat: int, scope: str) -> None:
+    """Print the medians and the ratios against the baseline and the pipe."""
+    total = totals(phases)
+    load = median_phase(phases, "pgshift", "load")
+    dump_restore = median_phase(
+        phases, "pg_dump|pg_restore", "pg_dump -Fd -j2"
+    ) + median_phase(phases, "pg_dump|pg_restore", "pg_restore -j2")
+    print(f"\nmedians over {repeat} runs, {rows:,} rows:")
+    for contender, seconds in total.items():
+        print(f"  {contender:20} {seconds:8.1f} s")
+    print(f"  pgshift load / pg_dump|pg_restore:          {load / dump_restore:5.2f}")
+    print(
+        f"  pgshift {scope} / (pg_dump|pg_restore + renames): "
+        f"{total['pgshift'] / total['pg_dump|pg_restore']:5.2f}"
+    )
+    print(
+        f"  pgshift {scope} / COPY pipe:             "
+        f"{total['pgshift'] / total['COPY pipe']:5.2f}"
+    )
+    peak = max(p.peak_rss_mb for p in phases if p.contender == "pgshift")
+    print(f"  pgshift peak RSS (any phase):               {peak:5.0f} MB")
+
+
+def plot_sweep(sweep: dict[int, dict[str, float]], png: Path) -> None:
+    """Draw end to end against the number of tables, per contender."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (make bench installs it)")
+        return
+    counts = sorted(sweep)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for contender in ("pgshift", "pg_dump|pg_restore", "COPY pipe"):
+        ax.plot(
+            counts,
+            [sweep[n][contender] for n in counts],
+            marker="o",
+            label=contender,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"tables ({TABLE_ROWS} rows, {TABLE_COLUMNS} columns each)")
+    ax.set_ylabel("seconds end to end (median of runs)")
+    ax.set_title("Cost per table, 2 cores")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+def write_sweep(sweep: dict[int, dict[str, float]]) -> Path:
+    """Write tables.csv (median end to end per table count) and tables.png."""
+    path = ROOT / "bench" / "results" / "tables.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["tables", "contender", "seconds"])
+        for count in sorted(sweep):
+            for contender, seconds in sweep[count].items():
+                writer.writerow([count, contender, f"{seconds:.2f}"])
+    plot_sweep(sweep, path.with_suffix(".png"))
+    return path
+
+
+def table_counts(text: str) -> list[int]:
+    """``--tables 25,100,300``: the table counts, each at least 1."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of tables, or several separated by commas"
+        ) from None
+    if any(count < 1 for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: every count must be 1 or more")
+    return counts
 
 
 def main() -> int:
@@ -399,6 +598,12 @@ def main() -> int:
         type=int,
         metavar="N",
         help=f"one table of N rows of {WIDE_MB} MB text + {WIDE_MB} MB bytea instead",
+    )
+    size.add_argument(
+        "--tables",
+        type=table_counts,
+        metavar="N[,N...]",
+        help=f"N tables of {TABLE_ROWS} rows instead (several: a sweep)",
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
@@ -429,39 +634,43 @@ def main() -> int:
             ]
         plot(phases, args.replot.with_suffix(".png"), phases[0].rows)
         return 0
-    wanted = args.rows or PRESETS[args.preset]
     cluster = Cluster(args.data_dir / "data", bin_dir=find_server_binaries())
     if not (cluster.data_dir / "PG_VERSION").exists():
         cluster.init()
     cluster.start(settings=SERVER_SETTINGS)
     try:
-        if args.wide:
-            source, rows = seed_wide(cluster, args.wide)
-            print(f"source: {rows:,} rows of {3 * WIDE_MB} MB of text")
-        else:
-            source, rows = seed_source(cluster, wanted)
-            print(f"source: {rows:,} rows in {len(BASE_COUNTS)} tables")
-        phases: list[Phase] = []
         with tempfile.TemporaryDirectory(prefix="pgshift-bench-") as tmp:
             work = Path(tmp)
             os.chmod(work, 0o755)
-            for run in range(1, args.repeat + 1):
-                for contender in (run_baseline, run_copy_pipe, run_pgshift):
-                    if contender is run_copy_pipe:
-                        got = contender(cluster, source, rows, run)
-                    elif contender is run_pgshift:
-                        got = run_pgshift(
-                            cluster, source, rows, run, work, bool(args.wide)
-                        )
-                    else:
-                        got = contender(cluster, source, rows, run, work)
-                    for p in got:
-                        print(
-                            f"run {run} {p.contender:20} {p.phase:16} "
-                            f"{p.seconds:8.1f} s {p.rows_per_s:10,.0f} rows/s "
-                            f"{p.peak_rss_mb:6.0f} MB"
-                        )
-                    phases += got
+            if args.tables:
+                sweep: dict[int, dict[str, float]] = {}
+                for count in args.tables:
+                    source, rows = seed_tables(cluster, count)
+                    print(f"source: {count} tables, {rows:,} rows")
+                    project = project_copy(work, f"project-{count}")
+                    phases = run_contenders(
+                        cluster, source, rows, args.repeat, work, project=project
+                    )
+                    path = write_results(
+                        phases, f"tables{count}", rows, f"{count} tables"
+                    )
+                    summarize(phases, rows, args.repeat, "end to end")
+                    print(f"results: {path}")
+                    sweep[count] = {
+                        c: t for c, t in totals(phases).items() if c != "scaffold"
+                    }
+                if len(sweep) > 1:
+                    print(f"sweep: {write_sweep(sweep)}")
+                return 0
+            if args.wide:
+                source, rows = seed_wide(cluster, args.wide)
+                print(f"source: {rows:,} rows of {3 * WIDE_MB} MB of text")
+            else:
+                source, rows = seed_source(cluster, args.rows or PRESETS[args.preset])
+                print(f"source: {rows:,} rows in {len(BASE_COUNTS)} tables")
+            phases = run_contenders(
+                cluster, source, rows, args.repeat, work, bool(args.wide)
+            )
         name = args.preset
         if args.rows:
             name = f"{args.rows}rows"
@@ -470,26 +679,7 @@ def main() -> int:
         path = write_results(phases, name, rows)
     finally:
         cluster.stop()
-    total = totals(phases)
-    load = median_phase(phases, "pgshift", "load")
-    dump_restore = median_phase(
-        phases, "pg_dump|pg_restore", "pg_dump -Fd -j2"
-    ) + median_phase(phases, "pg_dump|pg_restore", "pg_restore -j2")
-    print(f"\nmedians over {args.repeat} runs, {rows:,} rows:")
-    for contender, seconds in total.items():
-        print(f"  {contender:20} {seconds:8.1f} s")
-    print(f"  pgshift load / pg_dump|pg_restore:          {load / dump_restore:5.2f}")
-    scope = "load only" if args.wide else "end to end"
-    print(
-        f"  pgshift {scope} / (pg_dump|pg_restore + renames): "
-        f"{total['pgshift'] / total['pg_dump|pg_restore']:5.2f}"
-    )
-    print(
-        f"  pgshift {scope} / COPY pipe:             "
-        f"{total['pgshift'] / total['COPY pipe']:5.2f}"
-    )
-    peak = max(p.peak_rss_mb for p in phases if p.contender == "pgshift")
-    print(f"  pgshift peak RSS (any phase):               {peak:5.0f} MB")
+    summarize(phases, rows, args.repeat, "load only" if args.wide else "end to end")
     print(f"results: {path}")
     return 0
 
