@@ -229,7 +229,51 @@ def run_dbt(
         outcome.results[name] = status
         if status in {"error", "fail", "runtime error"}:
             outcome.failures.append(f"{name}: {status}: {node_result.message}")
+            if status == "fail" and _is_checks_test(node_result.node):
+                outcome.failures += [
+                    f"  {line}"
+                    for line in failing_checks(
+                        settings, node_result.node.compiled_code or ""
+                    )
+                ]
     return outcome
+
+
+CHECKS_TEST = "pgshift_constraints"
+"""The dbt test that checks a final table's keys, foreign keys and enums:
+one row per failing check (tests/generic/test_pgshift_constraints.sql)."""
+
+
+def _is_checks_test(node: Any) -> bool:
+    metadata = getattr(node, "test_metadata", None)
+    return getattr(metadata, "name", None) == CHECKS_TEST
+
+
+def failing_checks(settings: Settings, compiled_sql: str) -> list[str]:
+    """Run a failed ``pgshift_constraints`` test again; one line per failing check.
+
+    Args:
+        settings: The run settings (the target is read).
+        compiled_sql: The test's SQL as dbt compiled it.
+
+    Returns:
+        "<check>: <n> rows, e.g. <one of them>" per check, or one line saying
+        why the checks could not be read back.
+    """
+    from pgshift.connection import transaction
+
+    try:
+        with transaction(settings.target, readonly=True) as cursor:
+            cursor.execute(compiled_sql)
+            rows = cursor.fetchall()
+    except Exception as error:  # any failure only loses the detail
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return [f"the failing checks could not be read back: {first}"]
+    return [
+        f"{check}: {count} {'row' if count == 1 else 'rows'}"
+        + (f", e.g. {example}" if example is not None else "")
+        for check, count, example in rows
+    ]
 
 
 RUN_TARGET_FILE = "pgshift_run_target.json"

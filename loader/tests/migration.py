@@ -231,16 +231,8 @@ def self_signed_certificate(directory: Path, owner: str | None) -> tuple[Path, P
     return cert, key
 
 
-CONSTRAINT_BACKED_TESTS = frozenset(
-    {
-        "unique",
-        "not_null",
-        "relationships",
-        "pgshift_unique_combination",
-        "pgshift_relationships",
-    }
-)
-"""dbt tests that read no rows when a constraint enforces what they check."""
+CONSTRAINT_BACKED_TESTS = frozenset({"pgshift_constraints"})
+"""dbt tests that read no rows when constraints enforce what they check."""
 
 
 def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

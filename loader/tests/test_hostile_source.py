@@ -255,12 +255,16 @@ def test_the_enum_test_compiles_to_the_labels_as_literals(migrated: Project) -> 
     results = json.loads(
         (migrated.project / "target" / "run_results.json").read_text(encoding="utf-8")
     )
-    enum_tests = [r for r in results["results"] if "accepted_values" in r["unique_id"]]
+    enum_tests = [
+        r
+        for r in results["results"]
+        if "pgshift_constraints_hostile_note" in r["unique_id"]
+    ]
     assert [r["status"] for r in enum_tests] == ["pass"]
     compiled = enum_tests[0]["compiled_code"]
     assert (
-        "'plain','it''s',E'back\\\\slash','$$','-- not a comment',"
-        "'{{ x }}','{% if %}','{# c #}'"
+        "'plain', 'it''s', E'back\\\\slash', '$$', '-- not a comment', "
+        "'{{ x }}', '{% if %}', '{# c #}'"
     ) in compiled
 
 

@@ -116,7 +116,7 @@ def test_migrate_prints_progress_and_the_summary_and_names_dbt_log(
     assert " START " not in done.stdout
     logged = _last_invocation(LOG_FILE)
     assert "OK created sql table model public_pgshift_build.users" in logged
-    assert "PASS unique_users_id" in logged
+    assert "PASS pgshift_constraints_users" in logged
     assert "Completed successfully" in logged
 
 
@@ -124,23 +124,29 @@ def test_a_failing_build_prints_the_failure_in_full(
     sample_copy: Callable[[], MigratedSample],
 ) -> None:
     copy = sample_copy()
-    # The source loses a foreign key and gains a bid for a job that does not
-    # exist: the final model's relationships test fails.
+    # The source gains a bid for a job that does not exist (its foreign key
+    # is put back NOT VALID, as the models know it): the final model's
+    # constraints test fails on that key.
     query(
         copy.source_url,
-        "do $$ declare c text; begin select conname into c from pg_constraint "
+        "do $$ declare c text; d text; begin "
+        "select conname, pg_get_constraintdef(oid) into c, d from pg_constraint "
         "where conrelid = 'bids'::regclass and contype = 'f' "
         "and pg_get_constraintdef(oid) like '%%\"jobId\"%%'; "
-        "execute format('alter table bids drop constraint %%I', c); end $$; "
+        "execute format('alter table bids drop constraint %%I', c); "
         "insert into bids select (jsonb_populate_record(null::bids, to_jsonb(b) "
-        '|| \'{"id": 999999, "jobId": 999999}\')).* from bids b limit 1',
+        '|| \'{"id": 999999, "jobId": 999999}\')).* from bids b limit 1; '
+        "execute format('alter table bids add constraint %%I %%s not valid', c, d); "
+        "end $$",
     )
     done = run_cli(["migrate"], copy.source_url, copy.target_url, copy.state)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert len(done.stdout.splitlines()) < 100, done.stdout
-    failure = next(
-        line for line in done.stdout.splitlines() if "relationships_bids_job_id" in line
-    )
+    lines = done.stdout.splitlines()
+    failure = next(line for line in lines if "pgshift_constraints_bids" in line)
     assert ": fail: " in failure and "Got 1 result" in failure, failure
+    # The failing check is named, with the orphan's key.
+    named = "foreign key bids_job_id_fkey (job_id) -> jobs (id): 1 row, e.g. (999999)"
+    assert named in [line.strip() for line in lines], done.stdout
     assert "pgshift: nothing published" in done.stdout
     assert f"dbt's log: {LOG_FILE}" in done.stdout

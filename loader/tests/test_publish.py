@@ -131,7 +131,10 @@ def test_a_failing_model_or_test_changes_no_final_table(
     )
     failed = run_cli(["dbt", "build"], "", target, state)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "Failure in test relationships_bids_job_id" in failed.stdout
+    assert "Failure in test pgshift_constraints_bids" in failed.stdout
+    assert "foreign key bids_job_id_fkey (job_id) -> jobs (id): 1 row" in (
+        failed.stdout
+    )
     assert "nothing published" in failed.stdout
     assert _final_state(target) == published
     assert _constraint_count(target, "bids", "f") == 1  # contractor_id's
@@ -143,7 +146,8 @@ def test_a_failing_model_or_test_changes_no_final_table(
     query(target, "insert into raw.bids select * from raw.bids order by id limit 1")
     failed = run_cli(["dbt", "build"], "", target, state)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "Failure in test unique_bids_id" in failed.stdout
+    assert "Failure in test pgshift_constraints_bids" in failed.stdout
+    assert "  unique (id): 1 row, e.g. (" in failed.stdout
     assert "nothing published" in failed.stdout
     assert _final_state(target) == published
     assert _constraint_count(target, "bids", "p") == 0

@@ -5,8 +5,8 @@ catalog supplies what is not a name (types, NOT NULL, comments, enum labels).
 dbt renders every string of these files as Jinja, so ``dump_yaml`` writes
 each one through ``jinja_text``: a comment, a default or a label holding
 ``{{``, ``{%`` or ``{#`` reaches dbt, and the database, as it is. The
-strings meant as Jinja (a ``ref()``, the raw schema's ``var()``) are
-marked ``Jinja`` where they are made.
+strings meant as Jinja (the raw schema's ``var()``) are marked ``Jinja``
+where they are made.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pgshift.manifest import (
     SerialMeta,
 )
 from pgshift.mapping import NameMap, TableMap
-from pgshift.scaffold.sql_files import Jinja, jinja_string, jinja_text
+from pgshift.scaffold.sql_files import Jinja, jinja_text
 from pgshift.sqlident import needs_quoting, render_ident, sql_literal
 
 
@@ -63,12 +63,7 @@ def _column_constraints(column: Column, mapped: TableMap) -> list[dict[str, Any]
     return constraints
 
 
-def _column_yaml(
-    column: Column,
-    mapped: TableMap,
-    catalog: Catalog,
-    extra_tests: list[Any],
-) -> dict[str, Any]:
+def _column_yaml(column: Column, mapped: TableMap) -> dict[str, Any]:
     target = mapped.columns[column.name]
     entry: dict[str, Any] = {"name": target}
     if column.comment:
@@ -79,31 +74,6 @@ def _column_yaml(
     constraints = _column_constraints(column, mapped)
     if constraints:
         entry["constraints"] = constraints
-    tests: list[Any] = []
-    pk = mapped.primary_key
-    if pk and pk.columns == [target]:
-        tests += ["unique", "not_null"]
-    # Other NOT NULL columns get no not_null test: the enforced contract
-    # declares them NOT NULL, so PostgreSQL refuses a null before any test
-    # could see one, and the test would scan the table for nothing.
-    if column.type_kind == "e" and not column.is_array:
-        labels = catalog.enums.get(column.type_name)
-        if labels:
-            # dbt's accepted_values quotes a value by wrapping it in quotes
-            # as it is; the values are SQL literals instead, quoted here.
-            tests.append(
-                {
-                    "accepted_values": {
-                        "arguments": {
-                            "values": [sql_literal(label) for label in labels],
-                            "quote": False,
-                        }
-                    }
-                }
-            )
-    tests += extra_tests
-    if tests:
-        entry["data_tests"] = tests
     return entry
 
 
@@ -148,27 +118,12 @@ def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     )
 
 
-def _ref(model: str) -> Jinja:
-    """A test argument naming a model: dbt renders ``ref(...)`` in it."""
-    return Jinja(f"ref({jinja_string(model)})")
-
-
 def _model_yaml(
     table: Table, mapped: TableMap, catalog: Catalog, names: NameMap
 ) -> dict[str, Any]:
     tests: list[Any] = [
         {"pgshift_matches_source": {"arguments": {"source_table": table.name}}}
     ]
-    # Keys are not contract constraints: the post-hook adds them once the
-    # data is in (meta.pgshift.keys), so these tests run before any index
-    # enforces uniqueness.
-    # An exclusion constraint is added the same way; a row that breaks it
-    # fails the model, naming the conflicting rows.
-    for key in mapped.keys:
-        if key.type == "unique" or (key.type == "primary_key" and len(key.columns) > 1):
-            tests.append(
-                {"pgshift_unique_combination": {"arguments": {"columns": key.columns}}}
-            )
     constraints = [
         {
             "type": "check",
@@ -177,34 +132,16 @@ def _model_yaml(
         }
         for check in mapped.checks
     ]
-    column_tests: dict[str, list[Any]] = {}
-    for fk in mapped.foreign_keys:
-        # Every key is added by the post-hook, once the data is in: one
-        # validating join per key instead of a lookup per inserted row,
-        # which a contract key costs.
-        if len(fk.columns) == 1:
-            column_tests.setdefault(fk.columns[0], []).append(
-                {
-                    "relationships": {
-                        "arguments": {
-                            "to": _ref(fk.to),
-                            "field": render_ident(fk.to_columns[0]),
-                        }
-                    }
+    checks = _constraint_checks(table, mapped, catalog)
+    if checks:
+        tests.append(
+            {
+                "pgshift_constraints": {
+                    "name": f"pgshift_constraints_{mapped.target}",
+                    "arguments": checks,
                 }
-            )
-        else:
-            tests.append(
-                {
-                    "pgshift_relationships": {
-                        "arguments": {
-                            "columns": fk.columns,
-                            "to": _ref(fk.to),
-                            "fields": fk.to_columns,
-                        }
-                    }
-                }
-            )
+            }
+        )
     keyless = not any(k.type in ("primary_key", "unique") for k in mapped.keys)
     no_key = (
         "The source table has no primary or unique key, so no uniqueness test "
@@ -230,15 +167,55 @@ def _model_yaml(
     model["data_tests"] = tests
     target_columns = {mapped.columns[c.name]: c for c in table.columns}
     model["columns"] = [
-        _column_yaml(
-            column,
-            mapped,
-            catalog,
-            column_tests.get(name, []),
-        )
-        for name, column in target_columns.items()
+        _column_yaml(column, mapped) for column in target_columns.values()
     ]
     return model
+
+
+def _constraint_checks(
+    table: Table, mapped: TableMap, catalog: Catalog
+) -> dict[str, Any]:
+    """The arguments of a final model's ``pgshift_constraints`` test.
+
+    Keys and foreign keys are not contract constraints: the post-hook adds
+    them once the data is in (meta.pgshift), one index build or validating
+    join per key instead of a lookup per inserted row, so the test checks
+    the rows, or PostgreSQL's constraint when it is there. An exclusion
+    constraint is added the same way; rows that break it fail the model,
+    PostgreSQL's message naming them. Enum columns must hold the source's
+    labels. Empty when the table has none of these.
+    """
+    keys = [k for k in mapped.keys if k.type in ("primary_key", "unique")]
+    pk = mapped.primary_key
+    enums = []
+    for column in table.columns:
+        labels = catalog.enums.get(column.type_name)
+        if column.type_kind == "e" and not column.is_array and labels:
+            # SQL literals, as the test pastes them.
+            enums.append(
+                {
+                    "column": mapped.columns[column.name],
+                    "values": [sql_literal(label) for label in labels],
+                }
+            )
+    checks: dict[str, Any] = {}
+    if keys:
+        checks["keys"] = [{"columns": k.columns} for k in keys]
+    if pk:
+        checks["not_null"] = list(pk.columns)
+    if mapped.foreign_keys:
+        checks["foreign_keys"] = [
+            {
+                "name": fk.name,
+                "columns": fk.columns,
+                "to": fk.to,
+                "fields": fk.to_columns,
+            }
+            for fk in mapped.foreign_keys
+        ]
+    if enums:
+        checks["enums"] = enums
+    return checks
 
 
 class _Dumper(yaml.SafeDumper):

@@ -54,7 +54,7 @@ def verify(settings: Settings) -> Report:
         ConfigError: The target holds no load manifest (nothing was loaded).
     """
     names = NameMap.read(settings.project_dir)
-    tests = dbt_test_results(settings.project_dir, settings.target.redacted())
+    tests = dbt_test_results(settings)
     with transaction(settings.target) as cursor:
         manifest = read_manifest(cursor, settings.state_schema)
         if manifest is None:

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from pgshift.transform import RUN_TARGET_FILE
+from pgshift.settings import Settings
+from pgshift.transform import CHECKS_TEST, RUN_TARGET_FILE, failing_checks
 
 
-def dbt_test_results(
-    project_dir: Path, target_url: str
-) -> dict[str, tuple[int, list[str]]]:
-    """Per final model, the tests of the last dbt build or test run on a target.
+def dbt_test_results(settings: Settings) -> dict[str, tuple[int, list[str]]]:
+    """Per final model, the checks of the last dbt build or test run on a target.
 
     A run against another target (or one whose target is not known) gives
-    nothing: its results say nothing of this one.
+    nothing: its results say nothing of this one. A ``pgshift_constraints``
+    test counts as the checks it makes (each key, key column, foreign key
+    and enum column), and when it failed, the checks that failed are read
+    back from the target by name.
 
     Args:
-        project_dir: The dbt project directory.
-        target_url: The target, as ``DatabaseUrl.redacted()`` prints it.
+        settings: The run settings (the project and the target).
 
     Returns:
-        Model name to (tests run, names of failed or erroring tests).
+        Model name to (checks run, names of the failed checks or tests).
     """
+    project_dir, target_url = settings.project_dir, settings.target.redacted()
     target = project_dir / "target"
     try:
         results = json.loads((target / "run_results.json").read_text())
@@ -43,7 +44,17 @@ def dbt_test_results(
         attached = node.get("attached_node") or ""
         model = attached.rsplit(".", 1)[-1]
         run, failed = out.get(model, (0, []))
-        if result["status"] in {"fail", "error"}:
+        metadata = node.get("test_metadata") or {}
+        checks = 1
+        if metadata.get("name") == CHECKS_TEST:
+            kwargs = metadata.get("kwargs") or {}
+            checks = sum(
+                len(kwargs.get(kind) or [])
+                for kind in ("keys", "not_null", "foreign_keys", "enums")
+            )
+        if result["status"] == "fail" and metadata.get("name") == CHECKS_TEST:
+            failed = [*failed, *failing_checks(settings, result["compiled_code"])]
+        elif result["status"] in {"fail", "error"}:
             failed = [*failed, node["name"]]
-        out[model] = (run + 1, failed)
+        out[model] = (run + checks, failed)
     return out

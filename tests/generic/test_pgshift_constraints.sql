@@ -1,0 +1,118 @@
+{# A final table's keys, NOT NULL key columns, foreign keys and enum values,
+   in one test: one row per check that fails, naming it, with how many rows
+   (or key values) break it and one of them. #}
+{#- Each check is answered from the catalog when PostgreSQL itself enforces
+    it (pgshift_enforced_unique, _not_null, _foreign_key, _values): then no
+    row is read. Without such a constraint (one left out because the rows
+    break it, a view onto a published table) the rows are scanned.
+    keys: [{columns}], not_null: [column], foreign_keys: [{name, columns, to
+    (the parent's model), fields}], enums: [{column, values (SQL
+    literals)}]. -#}
+{% test pgshift_constraints(
+    model, keys=[], not_null=[], foreign_keys=[], enums=[]
+) %}
+
+{%- set checks = [] -%}
+
+{%- for key in keys -%}
+    {%- set columns = [] -%}
+    {%- for column in key.columns -%}
+        {%- do columns.append(pgshift_ident(column)) -%}
+    {%- endfor -%}
+    {%- set check -%}
+    select
+        {{ pgshift_literal('unique (' ~ (key.columns | join(', ')) ~ ')') }}
+            as pgshift_check,
+        count(*) as failing_rows,
+        min(example) as example
+    from (
+        select row({{ columns | join(', ') }})::text as example
+        from {{ model }}
+        where
+            {% for column in columns -%}
+            {{ column }} is not null and
+            {% endfor -%}
+            not {{ pgshift_enforced_unique(model, key.columns) }}
+        group by {{ columns | join(', ') }}
+        having count(*) > 1
+    ) as duplicated
+    having count(*) > 0
+    {%- endset -%}
+    {%- do checks.append(check) -%}
+{%- endfor -%}
+
+{%- for column in not_null -%}
+    {%- set check -%}
+    select
+        {{ pgshift_literal('not null (' ~ column ~ ')') }} as pgshift_check,
+        count(*) as failing_rows,
+        null::text as example
+    from {{ model }}
+    where
+        {{ pgshift_ident(column) }} is null
+        and not {{ pgshift_enforced_not_null(model, pgshift_ident(column)) }}
+    having count(*) > 0
+    {%- endset -%}
+    {%- do checks.append(check) -%}
+{%- endfor -%}
+
+{%- for key in foreign_keys -%}
+    {%- set parent = ref(key.to) -%}
+    {%- set enforced = pgshift_enforced_foreign_key(
+        model, key.columns, parent, key.fields) -%}
+    {%- set columns = [] -%}
+    {%- for column in key.columns -%}
+        {%- do columns.append('child.' ~ pgshift_ident(column)) -%}
+    {%- endfor -%}
+    {%- set label = 'foreign key ' ~ key.name
+        ~ ' (' ~ (key.columns | join(', ')) ~ ') -> '
+        ~ key.to ~ ' (' ~ (key.fields | join(', ')) ~ ')' -%}
+    {%- set check -%}
+    select
+        {{ pgshift_literal(label) }} as pgshift_check,
+        count(*) as failing_rows,
+        min(row({{ columns | join(', ') }})::text) as example
+    from {{ model }} as child
+    where
+        {% for column in columns -%}
+        {{ column }} is not null and
+        {% endfor -%}
+        not {{ enforced }}
+        and not exists (
+            select 1
+            from {{ parent }} as parent
+            where
+                not {{ enforced }}
+                {% for column in columns -%}
+                and parent.{{ pgshift_ident(key.fields[loop.index0]) }}
+                = {{ column }}
+                {% endfor %}
+        )
+    having count(*) > 0
+    {%- endset -%}
+    {%- do checks.append(check) -%}
+{%- endfor -%}
+
+{%- for enum in enums -%}
+    {%- set column = pgshift_ident(enum.column) -%}
+    {%- set check -%}
+    select
+        {{ pgshift_literal('accepted values (' ~ enum.column ~ ')') }}
+            as pgshift_check,
+        count(*) as failing_rows,
+        min({{ column }}::text) as example
+    from {{ model }}
+    where
+        {{ column }} is not null
+        and {{ column }}::text not in ({{ enum['values'] | join(', ') }})
+        and not {{ pgshift_enforced_values(model, enum.column, enum['values']) }}
+    having count(*) > 0
+    {%- endset -%}
+    {%- do checks.append(check) -%}
+{%- endfor -%}
+
+{{ checks | join('\nunion all\n') if checks else
+    'select null::text as pgshift_check, 0 as failing_rows, '
+    ~ 'null::text as example where false' }}
+
+{% endtest %}
