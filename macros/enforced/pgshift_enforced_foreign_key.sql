@@ -1,5 +1,5 @@
 {# SQL: whether a validated, enabled foreign key maps columns onto fields. #}
-{#- Used by the relationships tests (tests/generic/): when PostgreSQL
+{#- Used by pgshift_constraints (tests/generic/): when PostgreSQL
     itself refuses orphans in exactly these columns, the test needs no scan
     of the rows. A foreign key whose triggers are disabled enforces
     nothing. -#}

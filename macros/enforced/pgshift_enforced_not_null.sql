@@ -1,5 +1,5 @@
 {# SQL: whether a column is declared NOT NULL, and validly so. #}
-{#- Used by the not_null test (tests/generic/): a column that PostgreSQL
+{#- Used by pgshift_constraints (tests/generic/): a column that PostgreSQL
     keeps free of NULLs needs no scan of the rows. Where PostgreSQL has
     not-null constraints of its own, none of them may be NOT VALID. -#}
 {% macro pgshift_enforced_not_null(relation, column) -%}

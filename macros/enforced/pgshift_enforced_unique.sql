@@ -1,5 +1,5 @@
 {# SQL: whether a valid unique index has exactly these key columns. #}
-{#- Used by the uniqueness tests (tests/generic/): when PostgreSQL itself
+{#- Used by pgshift_constraints (tests/generic/): when PostgreSQL itself
     refuses duplicates in exactly these columns, the test needs no scan of
     the rows. Any unique index will do (a primary key, a unique constraint,
     deferrable or not, NULLS DISTINCT or not): none lets two rows without
