@@ -50,6 +50,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pgshift.mapping import NameMap, TableMap
@@ -178,12 +179,10 @@ class Routines:
     Attributes:
         routines: Functions, procedures and aggregates, by name and arguments.
         triggers: Triggers on migrated tables, by table and name.
-        event_triggers: Names of the database's event triggers.
     """
 
     routines: list[Routine] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
-    event_triggers: list[str] = field(default_factory=list)
 
     def needing_review(self) -> list[tuple[str, str, list[Problem]]]:
         """(kind, label, problems) of everything left out for review."""
@@ -205,15 +204,6 @@ class Routines:
                 *(("trigger", t.label, t.problems) for t in self.triggers),
             ]
         ]
-        entries += [
-            {
-                "kind": "event trigger",
-                "name": name,
-                "status": "not migrated",
-                "problems": ["event triggers are not migrated; recreate it"],
-            }
-            for name in self.event_triggers
-        ]
         return json.dumps({"routines": entries}, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -221,10 +211,21 @@ ROUTINES_FILE = "models/pgshift_routines.json"
 """Where scaffold writes what became of each routine and trigger."""
 
 
-def review_lines(text: str) -> list[str]:
-    """The report's lines for a ``ROUTINES_FILE``: what was not migrated."""
+def review_lines(project_dir: Path) -> list[str]:
+    """The report's lines for what scaffold left out for review.
+
+    Args:
+        project_dir: The dbt project, holding ``ROUTINES_FILE`` when the
+            scaffold that wrote it read any routine or trigger.
+
+    Returns:
+        ``kind name: needs review: line N: reason; ...``, one line each.
+    """
+    path = project_dir / ROUTINES_FILE
+    if not path.exists():
+        return []
     lines = []
-    for entry in json.loads(text).get("routines", []):
+    for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", []):
         if entry["status"] == "migrated":
             continue
         reasons = "; ".join(entry["problems"])
@@ -321,6 +322,7 @@ join pg_depend e on e.classid = d.refclassid and e.objid = d.refobjid
                 and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'
 join pg_extension x on x.oid = e.refobjid
 where d.classid = 'pg_proc'::regclass and d.objid = %(oid)s
+  and x.extname <> 'plpgsql'
 union
 select x.extname::text
 from pg_proc p
@@ -329,8 +331,6 @@ join pg_depend e on e.classid = 'pg_language'::regclass and e.objid = p.prolang
 join pg_extension x on x.oid = e.refobjid
 where p.oid = %(oid)s and x.extname <> 'plpgsql'
 """
-
-_EVENT_TRIGGERS = "select evtname::text from pg_event_trigger order by 1"
 
 
 @dataclass
@@ -343,7 +343,6 @@ class SourceRoutines:
         triggers: The triggers on the schema's tables.
         relations: Relation name to relkind, of the schema.
         extension_functions: Function name to the extension that owns it.
-        event_triggers: The database's event triggers.
     """
 
     schema: str
@@ -351,7 +350,6 @@ class SourceRoutines:
     triggers: list[Trigger]
     relations: dict[str, str]
     extension_functions: dict[str, str]
-    event_triggers: list[str]
 
 
 def read_routines(cursor: Any, schema: str) -> SourceRoutines:
@@ -411,11 +409,7 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     relations = dict(cursor.fetchall())
     cursor.execute(_EXTENSION_OBJECTS)
     extension_functions = {name: ext for ext, name in cursor.fetchall()}
-    cursor.execute(_EVENT_TRIGGERS)
-    events = [r[0] for r in cursor.fetchall()]
-    return SourceRoutines(
-        schema, routines, triggers, relations, extension_functions, events
-    )
+    return SourceRoutines(schema, routines, triggers, relations, extension_functions)
 
 
 def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
@@ -521,7 +515,7 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
         mapped = names.tables.get(trigger.table)
         if mapped is not None:
             callers.setdefault(trigger.function_oid, []).append(mapped)
-    done = Routines(event_triggers=list(source.event_triggers))
+    done = Routines()
     for routine in source.routines:
         _rewrite_routine(routine, context, callers.get(routine.oid, []))
         done.routines.append(routine)
@@ -642,8 +636,33 @@ def _nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
             stack.extend(reversed(item))
 
 
+def _parse(text: str) -> dict[str, Any]:
+    """A parse tree of SQL text as plain data.
+
+    ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
+    (its ``location`` a byte offset).
+
+    Raises:
+        pglast.parser.ParseError: The text is not valid SQL.
+    """
+    import pglast
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "@" in value:
+                fields = {k: plain(v) for k, v in value.items() if k != "@"}
+                return {value["@"]: fields}
+            return value
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    statements = [plain(raw())["RawStmt"] for raw in pglast.parse_sql(text)]
+    return {"stmts": [{"stmt": raw["stmt"]} for raw in statements]}
+
+
 def _names(fields: list[dict]) -> list[str | None]:
-    return [f["String"]["sval"] if "String" in f else None for f in fields]
+    return [f["String"]["sval"] if "String" in f else None for f in fields or []]
 
 
 @dataclass
@@ -664,7 +683,11 @@ class _Fragment:
         records: list[TableMap],
         *,
         plpgsql: bool,
+        function: str | None = None,
+        parameters: frozenset[str] = frozenset(),
     ) -> None:
+        self.function = function
+        self.parameters = parameters
         self.text = text
         self.context = context
         self.variables = variables
@@ -723,13 +746,16 @@ class _Fragment:
         read: list[TableMap] = []
         for _, node in _nodes(statement, "RangeVar"):
             mapped = self._range_var(node, ctes)
-            alias = node.get("alias", {}).get("aliasname")
+            alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
             if mapped is not None:
                 read.append(mapped)
             if alias:
                 aliases[alias] = mapped
         for _, node in _nodes(statement, "ColumnRef"):
             self._column_ref(node, read, aliases)
+        for kind, node in _nodes(statement):
+            if kind in ("InsertStmt", "UpdateStmt"):
+                self._target_columns(node, node.get("cols") or node.get("targetList"))
         for _, node in _nodes(statement, "TypeName"):
             self._type_name(node)
         for _, node in _nodes(statement, "FuncCall"):
@@ -739,6 +765,26 @@ class _Fragment:
         for kind, node in _nodes(statement):
             if kind == "ExecuteStmt":
                 self._problem(node.get("location", 0), "EXECUTE of a prepared query")
+
+    def _target_columns(self, statement: dict, targets: list | None) -> None:
+        """The columns an INSERT lists or an UPDATE sets: its table's."""
+        relation = (statement.get("relation") or {}).get("RangeVar") or {}
+        if relation.get("schemaname") not in (None, self.context.schema):
+            return
+        mapped = self.context.tables.get(relation.get("relname", ""))
+        if mapped is None:
+            return
+        for target in targets or []:
+            node = target.get("ResTarget") or {}
+            name = node.get("name")
+            index = self._token_at(node.get("location", -1))
+            if name is None or index is None:
+                continue
+            token = self.tokens[index]
+            if token.value != name:
+                continue
+            if name in mapped.columns:
+                self._replace(token, render_ident(mapped.columns[name]))
 
     def _problem(self, location: int, reason: str) -> None:
         self.problems.append((self.offsets[max(location, 0)], reason))
@@ -783,7 +829,8 @@ class _Fragment:
                 self._problem(location, f"cannot locate {'.'.join(map(str, names))}")
             return
         if len(names) == 1:
-            assert column is not None
+            if column is None:  # *
+                return
             self._bare_column(column, chain[0], read, aliases, location)
             return
         qualifier = names[-2]
@@ -818,7 +865,7 @@ class _Fragment:
         in_read = [t for t in read if column in t.columns]
         if column in self.variables:
             if not in_read:
-                self.placed.add(token.start)
+                self._variable(column, token, read, location)
                 return
             if self.plpgsql:
                 self.placed.add(token.start)
@@ -840,6 +887,30 @@ class _Fragment:
             self._replace(token, render_ident(target))
             return
         self._rename_column(column, token, in_read or None)
+
+    def _variable(
+        self, name: str, token: _Token, read: list[TableMap], location: int
+    ) -> None:
+        """A reference to a variable or parameter, which stays one.
+
+        On the target a table the statement reads may have a column of that
+        name (``"accountId"`` became ``account_id``, like the parameter),
+        which would take the reference (SQL functions) or make it ambiguous
+        (PL/pgSQL). A parameter is then qualified with the function's name,
+        as PostgreSQL lets it be; another variable cannot be, and is flagged.
+        """
+        self.placed.add(token.start)
+        shadows = [t for t in read if name in t.columns.values()]
+        if not shadows:
+            return
+        if name in self.parameters and self.function:
+            self._replace(token, f"{render_ident(self.function)}.{render_ident(name)}")
+            return
+        self._problem(
+            location,
+            f"variable {name} has the name column {name} of {shadows[0].target} "
+            "gets on the target, which would take its place",
+        )
 
     def _rename_column(
         self,
@@ -893,11 +964,12 @@ class _Fragment:
                 self._schema(chain[-2])
 
     def _regclass_literal(self, node: dict) -> None:
-        names = _names(node.get("typeName", {}).get("TypeName", {}).get("names", []))
+        type_name = (node.get("typeName") or {}).get("TypeName") or {}
+        names = _names(type_name.get("names"))
         if not names or names[-1] != "regclass":
             return
-        constant = node.get("arg", {}).get("A_Const", {})
-        value = constant.get("sval", {}).get("sval")
+        constant = (node.get("arg") or {}).get("A_Const", {})
+        value = (constant.get("val") or {}).get("String", {}).get("sval")
         if value is None:
             return
         name = value.split(".")[-1].strip('"')
@@ -951,10 +1023,16 @@ def _rewrite_routine(
     # The header: the routine's own name, argument and result types, and,
     # for a SQL-standard body, the body itself.
     header = _Fragment(
-        definition, context, set(routine.argument_names), [], plpgsql=False
+        definition,
+        context,
+        set(routine.argument_names),
+        [],
+        plpgsql=False,
+        function=routine.name,
+        parameters=frozenset(routine.argument_names),
     )
     try:
-        tree = json.loads(pglast.parser.parse_sql_json(definition))
+        tree = _parse(definition)
     except pglast.parser.ParseError as error:
         routine.problems = [*problems, Problem(1, f"cannot be parsed: {error}")]
         routine.definition = definition
@@ -1055,7 +1133,7 @@ def _signature(routine: Routine, context: _Context) -> str:
         text = text[:-2] + "(*)"
     fragment = _Fragment(text, context, set(), [], plpgsql=False)
     try:
-        tree = json.loads(pglast.parser.parse_sql_json(text))
+        tree = _parse(text)
     except pglast.parser.ParseError:
         return routine.identity
     _own_name(fragment, context)
@@ -1073,10 +1151,14 @@ def _rewrite_body(
 
     body = routine.body
     variables = set(routine.argument_names)
+    parameters: dict[str, Any] = {
+        "function": routine.name,
+        "parameters": frozenset(routine.argument_names),
+    }
     if routine.language == "sql":
-        fragment = _Fragment(body, context, variables, [], plpgsql=False)
+        fragment = _Fragment(body, context, variables, [], plpgsql=False, **parameters)
         try:
-            tree = json.loads(pglast.parser.parse_sql_json(body))
+            tree = _parse(body)
         except pglast.parser.ParseError as error:
             return [], [Problem(_line(body, 0), f"cannot be parsed: {error}")]
         fragment.rename(tree)
@@ -1128,9 +1210,11 @@ def _rewrite_body(
             problems.append(Problem(lineno, "cannot locate a statement in the body"))
             continue
         text, shift, skip = _parse_text(query, mode)
-        fragment = _Fragment(text, context, variables, records, plpgsql=True)
+        fragment = _Fragment(
+            text, context, variables, records, plpgsql=True, **parameters
+        )
         try:
-            tree = json.loads(pglast.parser.parse_sql_json(text))
+            tree = _parse(text)
         except pglast.parser.ParseError as error:
             problems.append(Problem(lineno, f"cannot be parsed: {error}"))
             continue

@@ -19,7 +19,10 @@ target name once (``pgshift.mapping.build_map``) and writes:
   domains to create on the target before any model is built;
 * ``macros/scaffolded/pgshift_source_sequences.sql``: the sequences that are
   not built with a table (not owned, shared, or only called by the
-  application), created in the final schema before any model is built.
+  application), created in the final schema before any model is built;
+* the functions, procedures, aggregates and triggers, renamed
+  (``scaffold.routine_files``), and ``models/pgshift_routines.json``: which
+  of them need review.
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -37,6 +40,8 @@ from pgshift.catalog import Catalog, read_catalog, read_not_migrated
 from pgshift.connection import transaction
 from pgshift.mapping import MAP_FILE, NameMap, build_map
 from pgshift.naming import Overrides
+from pgshift.routines import Routines, SourceRoutines, read_routines, rewrite
+from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
     final_sql,
@@ -85,11 +90,13 @@ class Project:
         names: The applied name map.
         deferred: (source table, source constraint name) of the foreign keys
             that cannot be dbt edges (cycles); added on-run-end.
+        routines: The source's functions and triggers, renamed.
     """
 
     catalog: Catalog
     names: NameMap
     deferred: set[tuple[str, str]]
+    routines: Routines | None = None
 
 
 def map_project(
@@ -198,6 +205,7 @@ def render(project: Project) -> dict[str, str]:
         files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
+    files.update(routine_files(project.routines or Routines(), catalog.extensions))
     return files
 
 
@@ -233,6 +241,7 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
+        source_routines = read_routines(cursor, settings.source_schema)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
@@ -242,11 +251,26 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    project.routines = _routines(source_routines, project.names)
+    left_behind += [
+        (kind, label, "needs review, not created by the build: " + reason)
+        for kind, label, problems in project.routines.needing_review()
+        for reason in [p.describe() for p in problems]
+    ]
     files = render(project)
     drifted = drift(files, settings.project_dir) if check else []
     if not check:
         write(files, settings.project_dir)
     return Scaffolded(project, files, drifted, left_behind)
+
+
+def _routines(source: SourceRoutines, names: NameMap) -> Routines:
+    """The source's routines and triggers, renamed through the map."""
+    routines = rewrite(source, names)
+    for kind, label, problems in routines.needing_review():
+        for problem in problems:
+            logger.warning("%s %s needs review: %s", kind, label, problem.describe())
+    return routines
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:
