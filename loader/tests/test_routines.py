@@ -25,7 +25,7 @@ import pytest
 from pgshift.mapping import NameMap, TableMap
 from pgshift.routines import SCHEMA, Routine, SourceRoutines, Trigger, rewrite
 
-from migration import ProjectCopy, copy_project
+from migration import ProjectCopy, copy_project, query
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -242,8 +242,33 @@ def test_a_second_migration_replaces_rather_than_doubles(
     routines: tuple[ProjectCopy, str, str],
 ) -> None:
     copy, _, _ = routines
+    # A function of that signature that pgshift did not create (here: one no
+    # longer recorded as pgshift's) stops the publish, naming it, and the
+    # final schema stays as it was.
+    signature = '"public".account_total(integer)'
+    query(
+        copy.target,
+        "delete from pgshift.built_routines where name = %s",
+        (signature,),
+    )
+    query(copy.target, "insert into accounts (id, full_name) values (99, 'kept')")
+    code, out, err = copy.run("migrate")
+    assert code != 0
+    assert (
+        "the target already has the function " + signature + ", which pgshift "
+        "did not create"
+    ) in out + err
+    assert query(copy.target, "select full_name from accounts where id = 99") == [
+        ("kept",)
+    ]
+    query(
+        copy.target,
+        "insert into pgshift.built_routines (kind, name) values ('function', %s)",
+        (signature,),
+    )
     code, out, err = copy.run("migrate")
     assert code == 0, out[-4000:] + err[-4000:]
+    assert query(copy.target, "select full_name from accounts where id = 99") == []
     counts = _rows(
         copy.target,
         "select proname, count(*) from pg_proc p join pg_namespace n "
