@@ -583,7 +583,7 @@ select kind, name, reason from (
     union all
     select 'extension', x.extname::text,
            'created on the target only where a migrated column, default, '
-           'check or index needs it; create it there if the application '
+           'check, index or function needs it; create it there if the application '
            'uses it'
     from pg_extension x
     where x.extname <> 'plpgsql'

@@ -489,7 +489,7 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
         routine.problems.append(
             Problem(1, "an ordered-set or hypothetical-set aggregate is not migrated")
         )
-    name = f"{quote_ident(schema)}.{quote_ident(routine.name)}"
+    name = f"{quote_ident(schema)}.{render_ident(routine.name)}"
     arguments = routine.arguments or "*"
     body = ",\n    ".join(options)
     return f"CREATE OR REPLACE AGGREGATE {name}({arguments}) (\n    {body}\n)"
@@ -1180,7 +1180,9 @@ def _rewrite_body(
     line_starts = [0] + [i + 1 for i, c in enumerate(body) if c == "\n"]
     edits: list[_Edit] = []
     problems: list[Problem] = []
-    spans: list[tuple[int, int]] = []
+    # Body positions of the tokens the statements' queries hold (the INTO
+    # targets PL/pgSQL blanked out are not among them).
+    covered: set[int] = set()
     for kind, node, lineno in _plpgsql_nodes(function):
         if kind in _DYNAMIC or (
             kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
@@ -1226,12 +1228,11 @@ def _rewrite_body(
             _Edit(e.start + offset, e.end + offset, e.text) for e in fragment.edits
         ]
         problems += [Problem(_line(body, o + offset), r) for o, r in fragment.problems]
-        spans.append((where, where + len(query)))
+        covered |= {where + t.start for t in _scan_safely(query)}
         problems += _unplaced(fragment, skip, len(text), body, offset)
     placed_anywhere = {e.start for e in edits}
     for token in tokens:
-        inside = any(a <= token.start < b for a, b in spans)
-        if inside or token.start in placed_anywhere:
+        if token.start in covered or token.start in placed_anywhere:
             continue
         value = token.value
         if value in context.renamed and value not in variables:

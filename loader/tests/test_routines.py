@@ -350,9 +350,11 @@ NAMES = NameMap(
 )
 
 
-def _rewrite(body: str, language: str = "plpgsql", **kwargs: object) -> Routine:
+def _rewrite(
+    body: str, language: str = "plpgsql", returns: str = "integer", **kwargs: object
+) -> Routine:
     definition = (
-        "CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\n"
+        f"CREATE OR REPLACE FUNCTION public.f()\n RETURNS {returns}\n"
         f" LANGUAGE {language}\nAS $function${body}$function$\n"
     )
     routine = Routine(
@@ -519,4 +521,40 @@ def test_a_parameter_named_like_a_renamed_column_is_qualified() -> None:
     # Left as it was, user_id would be the renamed column on the target.
     assert _body(done.routines[0]) == (
         "select count(*)::int from orders where user_id = f.user_id"
+    )
+
+
+def test_an_into_target_naming_a_renamed_field_is_flagged() -> None:
+    routine = _rewrite(
+        '\nbegin\n  select 1 into NEW."fullName" from "Users";\n  return NEW;\nend\n',
+        returns="trigger",
+    )
+    assert [p.line for p in routine.problems] == [3]
+
+
+def test_a_sql_standard_body_is_renamed_in_the_definition() -> None:
+    definition = (
+        'CREATE OR REPLACE FUNCTION public.f()\n RETURNS SETOF public."Users"\n'
+        ' LANGUAGE sql\nBEGIN ATOMIC\n SELECT "Users".id,\n    "Users"."fullName"\n'
+        '   FROM public."Users"\n  WHERE ("Users"."fullName" <> \'fullName\'::text);\n'
+        "END\n"
+    )
+    routine = Routine(
+        oid=1,
+        kind="function",
+        name="f",
+        arguments="",
+        language="sql",
+        source=definition,
+        body="",
+        argument_names=[],
+        identity="public.f()",
+    )
+    done = rewrite(SourceRoutines("public", [routine], [], {}, {}), NAMES)
+    assert not done.routines[0].problems
+    assert done.routines[0].definition.replace(SCHEMA, "s") == (
+        "CREATE OR REPLACE FUNCTION s.f()\n RETURNS SETOF s.users\n"
+        " LANGUAGE sql\nBEGIN ATOMIC\n SELECT users.id,\n    users.full_name\n"
+        "   FROM s.users\n  WHERE (users.full_name <> 'fullName'::text);\n"
+        "END\n"
     )

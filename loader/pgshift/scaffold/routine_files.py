@@ -61,7 +61,7 @@ def _routine_file(routine: Routine, macro: str) -> str:
             "\n    team's own, which pgshift never replaces)."
         )
     else:
-        status = "created by the build in the final schema (schema)."
+        status = "The build creates it in the final schema."
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
         f"{{#- The source's {routine.kind} {jinja_comment(routine.label)},\n"
