@@ -517,7 +517,11 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
             callers.setdefault(trigger.function_oid, []).append(mapped)
     done = Routines()
     for routine in source.routines:
-        _rewrite_routine(routine, context, callers.get(routine.oid, []))
+        try:
+            _rewrite_routine(routine, context, callers.get(routine.oid, []))
+        except Exception as error:  # noqa: BLE001 - reviewed, never guessed
+            routine.problems.append(_unreadable(error))
+            routine.definition = routine.definition or routine.source
         done.routines.append(routine)
     flagged = {r.oid: r for r in done.routines if r.problems}
     for trigger in source.triggers:
@@ -525,7 +529,10 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
         if mapped is None:
             continue
         trigger.target_table = mapped.target
-        _rewrite_trigger(trigger, mapped, context)
+        try:
+            _rewrite_trigger(trigger, mapped, context)
+        except Exception as error:  # noqa: BLE001 - reviewed, never guessed
+            trigger.problems.append(_unreadable(error))
         if trigger.function_oid in flagged:
             trigger.problems.append(
                 Problem(
@@ -536,6 +543,10 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
             )
         done.triggers.append(trigger)
     return done
+
+
+def _unreadable(error: Exception) -> Problem:
+    return Problem(1, f"pgshift could not read it ({type(error).__name__}: {error})")
 
 
 @dataclass
@@ -756,6 +767,9 @@ class _Fragment:
         for kind, node in _nodes(statement):
             if kind in ("InsertStmt", "UpdateStmt"):
                 self._target_columns(node, node.get("cols") or node.get("targetList"))
+            if kind == "InsertStmt" and node.get("onConflictClause"):
+                conflict = node["onConflictClause"].get("OnConflictClause") or {}
+                self._target_columns(node, conflict.get("targetList"))
         for _, node in _nodes(statement, "TypeName"):
             self._type_name(node)
         for _, node in _nodes(statement, "FuncCall"):

@@ -489,13 +489,17 @@ def test_insert_and_update_columns_follow_their_table() -> None:
     routine = _rewrite(
         '\nbegin\n  insert into "Posts" ("userId", id) values (1, 2);\n'
         '  update orders set "userId" = 3, "totalCents" = "totalCents" + 1 '
-        "where id = 2;\n  return 1;\nend\n"
+        "where id = 2;\n"
+        "  insert into orders (id) values (1) on conflict (id) do update set "
+        '"totalCents" = excluded."totalCents";\n  return 1;\nend\n'
     )
     assert not routine.problems
     assert _body(routine) == (
         "\nbegin\n  insert into posts (author_id, id) values (1, 2);\n"
         "  update orders set user_id = 3, total_cents = total_cents + 1 "
-        "where id = 2;\n  return 1;\nend\n"
+        "where id = 2;\n"
+        "  insert into orders (id) values (1) on conflict (id) do update set "
+        "total_cents = excluded.total_cents;\n  return 1;\nend\n"
     )
 
 
