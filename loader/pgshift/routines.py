@@ -64,6 +64,11 @@ SCHEMA = "\x00schema\x00"
 _SENTINEL_SCHEMA = "pgshift_final_schema_0a9f"
 """An identifier that stands for the final schema in a printed parse tree."""
 
+_RELATION_FUNCTIONS = frozenset(
+    {"nextval", "currval", "setval", "to_regclass", "pg_get_serial_sequence"}
+)
+"""Functions whose first argument names a relation in a string."""
+
 _DYNAMIC = {
     "PLpgSQL_stmt_dynexecute": "EXECUTE",
     "PLpgSQL_stmt_dynfors": "FOR ... IN EXECUTE",
@@ -557,6 +562,7 @@ class _Context:
     tables: dict[str, TableMap]
     columns: dict[str, set[str]]
     renamed: set[str]
+    relations: set[str]
     not_migrated: set[str]
     extension_functions: dict[str, str]
 
@@ -581,6 +587,8 @@ class _Context:
             tables=dict(names.tables),
             columns=columns,
             renamed=renamed,
+            relations={t.source for t in names.tables.values() if t.target != t.source}
+            | {q.source for q in names.sequences.values() if q.name != q.source},
             not_migrated=not_migrated,
             extension_functions=source.extension_functions,
         )
@@ -972,26 +980,31 @@ class _Fragment:
 
     def _func_call(self, node: dict) -> None:
         names = _names(node.get("funcname", []))
+        if names and names[-1] in _RELATION_FUNCTIONS and node.get("args"):
+            self._relation_string(node["args"][0], node.get("location", 0))
         if len(names) >= 2 and names[-2] == self.context.schema:
             chain = self._chain(node.get("location", -1), len(names))
             if chain is not None:
                 self._schema(chain[-2])
 
     def _regclass_literal(self, node: dict) -> None:
+        """Flag ``'name'::regclass`` naming a relation whose name changes."""
         type_name = (node.get("typeName") or {}).get("TypeName") or {}
         names = _names(type_name.get("names"))
-        if not names or names[-1] != "regclass":
-            return
-        constant = (node.get("arg") or {}).get("A_Const", {})
+        if names and names[-1] == "regclass":
+            self._relation_string(node.get("arg"), node.get("location", 0))
+
+    def _relation_string(self, argument: dict | None, location: int) -> None:
+        constant = (argument or {}).get("A_Const", {})
         value = (constant.get("val") or {}).get("String", {}).get("sval")
         if value is None:
             return
         name = value.split(".")[-1].strip('"')
-        if name in self.context.renamed or name in self.context.not_migrated:
+        if name in self.context.relations or name in self.context.not_migrated:
             self._problem(
-                node.get("location", 0),
-                f"the string '{value}' names table {name} as a regclass; strings "
-                "are not renamed",
+                location,
+                f"the string '{value}' names the relation {name}, whose name "
+                "changes or which is not migrated; strings are not renamed",
             )
 
 

@@ -562,3 +562,15 @@ def test_a_sql_standard_body_is_renamed_in_the_definition() -> None:
         "   FROM s.users\n  WHERE (users.full_name <> 'fullName'::text);\n"
         "END\n"
     )
+
+
+def test_a_string_naming_a_renamed_relation_is_flagged() -> None:
+    routine = _rewrite(
+        "select count(*)::int from pg_class where oid = '\"Users\"'::regclass "
+        "or oid = to_regclass('public.\"Posts\"')",
+        language="sql",
+    )
+    assert [p.reason.split(",")[0] for p in routine.problems] == [
+        "the string '\"Users\"' names the relation Users",
+        "the string 'public.\"Posts\"' names the relation Posts",
+    ]
