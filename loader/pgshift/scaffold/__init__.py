@@ -40,7 +40,7 @@ from pgshift.catalog import Catalog, read_catalog, read_not_migrated
 from pgshift.connection import transaction
 from pgshift.mapping import MAP_FILE, NameMap, build_map
 from pgshift.naming import Overrides
-from pgshift.routines import Routines, SourceRoutines, read_routines, rewrite
+from pgshift.routines import Routines, read_routines, rewrite
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
@@ -251,7 +251,7 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
-    project.routines = _routines(source_routines, project.names)
+    project.routines = rewrite(source_routines, project.names)
     left_behind += [
         (kind, label, "needs review, not created by the build: " + reason)
         for kind, label, problems in project.routines.needing_review()
@@ -262,15 +262,6 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
     if not check:
         write(files, settings.project_dir)
     return Scaffolded(project, files, drifted, left_behind)
-
-
-def _routines(source: SourceRoutines, names: NameMap) -> Routines:
-    """The source's routines and triggers, renamed through the map."""
-    routines = rewrite(source, names)
-    for kind, label, problems in routines.needing_review():
-        for problem in problems:
-            logger.warning("%s %s needs review: %s", kind, label, problem.describe())
-    return routines
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:
