@@ -25,11 +25,19 @@ libpg_query):
   statement reads (or, for ``NEW``/``OLD``, in the tables whose triggers call
   the function); where no read table has it, to the one target name it has
   in every migrated table that has it. Two different target names mean the
-  target is ambiguous.
+  target is ambiguous. The columns an INSERT lists or an UPDATE (or ON
+  CONFLICT DO UPDATE) sets follow their table.
+* A parameter whose name a renamed column takes on the target (parameter
+  ``account_id`` beside ``"accountId"``, which becomes ``account_id``) would
+  be read as the column there; it is qualified with the function's name
+  (``account_total.account_id``), which means on the target what the bare
+  name meant on the source. A PL/pgSQL variable in that place is flagged.
 
 What cannot be mapped safely is never guessed: dynamic SQL (``EXECUTE``,
 ``RETURN QUERY EXECUTE``, ``FOR ... IN EXECUTE``, ``OPEN ... FOR
-EXECUTE``), an ambiguous column, a table that is not migrated, a parse
+EXECUTE``), an ambiguous column, a table that is not migrated, a string
+naming a renamed table or sequence (``'"Users"'::regclass``,
+``nextval('...')``), a language other than SQL and PL/pgSQL, a parse
 failure, and, as a last net, any identifier token of the body left that
 names a migrated table or a column whose name changes, which pgshift could
 not place. Each is a ``Problem`` with the line of the body (as PL/pgSQL's
