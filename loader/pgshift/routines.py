@@ -53,6 +53,7 @@ with it.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import re
@@ -1379,20 +1380,40 @@ def _locate(query: str, tokens: list[_Token], from_offset: int) -> int | None:
     PL/pgSQL hands the SQL parser the statement's own text, with the INTO
     clause blanked out; a candidate start must put every token of the query
     on a token of the body with the same text.
+
+    Args:
+        query: The query's text.
+        tokens: The body's tokens, in order.
+        from_offset: Where the statement's line starts in the body.
     """
     query_tokens = _scan_safely(query)
     if not query_tokens:
         return None
-    starts = {t.start: t for t in tokens}
     first = query_tokens[0]
-    for token in tokens:
-        if token.start < from_offset or token.text != first.text:
+    begin = bisect.bisect_left(tokens, from_offset, key=lambda t: t.start)
+    for index in range(begin, len(tokens)):
+        token = tokens[index]
+        if token.text != first.text:
             continue
         offset = token.start - first.start
-        if offset >= 0 and all(
-            (b := starts.get(q.start + offset)) is not None and b.text == q.text
-            for q in query_tokens
-        ):
+        if offset < 0:
+            continue
+        position, matched = index, True
+        for wanted in query_tokens[1:]:
+            # The body's tokens from here on, skipping a blanked INTO clause.
+            while position < len(tokens) and tokens[position].start < (
+                wanted.start + offset
+            ):
+                position += 1
+            body = tokens[position] if position < len(tokens) else None
+            if (
+                body is None
+                or body.start != wanted.start + offset
+                or (body.text != wanted.text)
+            ):
+                matched = False
+                break
+        if matched:
             return offset
     return None
 
