@@ -537,12 +537,9 @@ select kind, name, reason from (
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind in ('v', 'm', 'f')
     union all
-    select 'trigger', tg.tgname || ' on ' || t.relname,
-           'triggers are not migrated: writes on the target do not fire it; '
-           'recreate it there'
-    from pg_trigger tg
-    join tables t on t.oid = tg.tgrelid
-    where not tg.tgisinternal and tg.tgparentid = 0
+    select 'event trigger', e.evtname::text,
+           'event triggers are not migrated; recreate it on the target'
+    from pg_event_trigger e
     union all
     select 'rule', r.rulename || ' on ' || t.relname,
            'rules are not migrated: writes on the target do not apply it; '
@@ -596,17 +593,6 @@ select kind, name, reason from (
     join tables t on t.oid = i.inhrelid
     join pg_class p on p.oid = i.inhparent and p.relkind = 'r'
     union all
-    select case pr.prokind when 'p' then 'procedure' when 'a' then 'aggregate'
-                           else 'function' end,
-           pr.proname || '(' || pg_get_function_identity_arguments(pr.oid) || ')',
-           'functions are not migrated; recreate it on the target'
-    from pg_proc pr
-    join pg_namespace n on n.oid = pr.pronamespace
-    where n.nspname = %(schema)s
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_proc'::regclass
-                        and d.objid = pr.oid and d.deptype in ('e', 'i'))
-    union all
     select 'schema', n.nspname::text,
            'pgshift migrates one schema (' || %(schema)s
            || ', chosen with --source-schema); this one stays behind (tables: '
@@ -629,7 +615,7 @@ select kind, name, reason from (
     union all
     select 'extension', x.extname::text,
            'created on the target only where a migrated column, default, '
-           'check or index needs it; create it there if the application '
+           'check, index or function needs it; create it there if the application '
            'uses it'
     from pg_extension x
     where x.extname <> 'plpgsql'
@@ -674,9 +660,10 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
 
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
-        trigger, rule, row-level security setting and policy, partitioned, typed, unlogged or inheriting table,
-        function,
-        extension, and every other schema of the database.
+        event trigger, rule, row-level security setting and policy,
+        partitioned, typed, unlogged or inheriting table, extension, and every
+        other schema of the database. (Functions and triggers are migrated:
+        ``pgshift.routines``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]

@@ -7,7 +7,8 @@ Two contracts between phases live here, each in one place:
   team object can take their names: ``manifest`` (per source table, the row
   count and content checksum inside the snapshot, with the snapshot's id and
   time), ``not_migrated`` (what the source holds that stays behind),
-  ``built_tables`` (the final tables pgshift built), ``carried_over`` (what
+  ``built_tables`` (the final tables pgshift built), ``built_routines``
+  (the functions and triggers it created), ``carried_over`` (what
   the last publish did with the target's own objects) and
   ``landing_schemas`` (the landing schemas pgshift made, the only ones it
   loads into). The load writes the first two and the last; the dbt macros
@@ -42,6 +43,9 @@ STATE_MARK = "pgshift's own state: the load manifest, the tables it built"
 SEQUENCES_TABLE = "sequences"
 """Per source sequence: its last_value and is_called as the load found them
 (null where the source role may not read it)."""
+ROUTINES_TABLE = "built_routines"
+"""The functions, procedures, aggregates and triggers pgshift created from
+the source's (a re-migration replaces these, and keeps no other as its own)."""
 CARRIED_TABLE = "carried_over"
 """What the last publish recreated of the target's own objects on the tables
 it replaced (views, foreign keys, indexes, triggers, policies, grants,

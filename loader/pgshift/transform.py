@@ -23,6 +23,7 @@ from pgshift.manifest import (
     BUILT_TABLE,
     CARRIED_TABLE,
     MANIFEST_TABLE,
+    ROUTINES_TABLE,
     SEQUENCES_TABLE,
 )
 from pgshift.progress import Progress
@@ -202,6 +203,7 @@ def run_dbt(
                 "manifest_table": MANIFEST_TABLE,
                 "built_table": BUILT_TABLE,
                 "carried_table": CARRIED_TABLE,
+                "routines_table": ROUTINES_TABLE,
                 "sequences_table": SEQUENCES_TABLE,
                 # The lineage site shows each final table where it lives
                 # (macros/generate_schema_name.sql).

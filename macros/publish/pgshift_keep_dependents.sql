@@ -21,6 +21,8 @@
 ) %}
     {%- set registry = pgshift_ident(
         var('state_schema'), var('built_table')) -%}
+    {%- set routines = pgshift_ident(
+        var('state_schema'), var('routines_table', 'built_routines')) -%}
     {%- set table_literals = [] -%}
     {%- for table in tables -%}
         {%- do table_literals.append(pgshift_literal(table)) -%}
@@ -45,6 +47,8 @@ declare
     final_schema text := {{ pgshift_literal(final_schema) }};
     build_schema text := {{ pgshift_literal(build_schema) }};
     declared text[] := array[{{ declared_literals | join(', ') }}]::text[];
+    -- "table.trigger" of the triggers pgshift created (pgshift_publish_routines).
+    own_triggers text[] := '{}';
     replaced oid[];
     rel record;
     obj record;
@@ -52,6 +56,14 @@ declare
     label text;
     ours boolean;
 begin
+    if to_regclass({{ pgshift_literal(routines) }}) is not null then
+        execute format(
+            'select coalesce(array_agg(on_table || %L || name), %L) from %s '
+            'where kind = %L', '.', '{}', {{ pgshift_literal(routines) }},
+            'trigger')
+        into own_triggers;
+    end if;
+
     -- The tables this publish replaces (only those that exist as tables).
     select coalesce(array_agg(c.oid), '{}') into replaced
     from pg_class as c
@@ -183,12 +195,15 @@ begin
             values ('index', label || '.' || obj.name, label, obj.def);
         end loop;
 
-        -- Triggers (with their enabled state) and rules.
+        -- Triggers (with their enabled state) and rules; not those pgshift
+        -- created from the source's, which pgshift_publish_routines recreates.
         for obj in
             select tg.tgname::text as name, pg_get_triggerdef(tg.oid) as def,
                    tg.tgenabled
             from pg_trigger as tg
             where tg.tgrelid = rel.oid and not tg.tgisinternal
+              and not (rel.schema = final_schema
+                       and rel.name || '.' || tg.tgname = any(own_triggers))
             order by tg.tgname
         loop
             insert into pgshift_dependents (kind, object, on_table, statement)

@@ -50,6 +50,9 @@
         {%- do statements.append(pgshift_view_sql(built, final)) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
+    {#- The source's functions and triggers, before the target's own objects
+        (a view of the team's may call one). -#}
+    {%- do statements.append(pgshift_publish_routines(final_schema, replaced)) -%}
     {%- do statements.append(pgshift_restore_dependents(
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
     {%- do statements.append(pgshift_publish_sequences(false)) -%}

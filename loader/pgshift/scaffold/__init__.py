@@ -19,7 +19,10 @@ target name once (``pgshift.mapping.build_map``) and writes:
   domains to create on the target before any model is built;
 * ``macros/scaffolded/pgshift_source_sequences.sql``: the sequences that are
   not built with a table (not owned, shared, or only called by the
-  application), created in the final schema before any model is built.
+  application), created in the final schema before any model is built;
+* the functions, procedures, aggregates and triggers, renamed
+  (``scaffold.routine_files``), and ``models/pgshift_routines.json``: which
+  of them need review.
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -38,6 +41,8 @@ from pgshift.catalog import Catalog, read_catalog, read_not_migrated
 from pgshift.connection import transaction
 from pgshift.mapping import MAP_FILE, NameMap, TableMap, build_map
 from pgshift.naming import Overrides
+from pgshift.routines import Routines, read_routines, rewrite
+from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
     final_sql,
@@ -88,11 +93,13 @@ class Project:
         names: The applied name map.
         deferred: (source table, source constraint name) of the foreign keys
             that cannot be dbt edges (cycles); added on-run-end.
+        routines: The source's functions and triggers, renamed.
     """
 
     catalog: Catalog
     names: NameMap
     deferred: set[tuple[str, str]]
+    routines: Routines | None = None
 
 
 def map_project(
@@ -201,6 +208,7 @@ def render(project: Project) -> dict[str, str]:
         files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog, names)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
+    files.update(routine_files(project.routines or Routines(), catalog.extensions))
     return files
 
 
@@ -223,13 +231,14 @@ class Scaffolded:
 
 
 def read_project(
-    settings: Settings, source_name: str
+    settings: Settings, source_name: str, *, with_routines: bool = True
 ) -> tuple[Project, list[tuple[str, str, str]]]:
     """Read the source catalog and map it, as scaffold does, writing nothing.
 
     Args:
         settings: The run settings (only the source is read).
         source_name: The dbt source name.
+        with_routines: Also read and rename the functions and triggers.
 
     Returns:
         The mapped project, and (kind, name, reason) of what the source holds
@@ -238,6 +247,9 @@ def read_project(
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
+        source_routines = (
+            read_routines(cursor, settings.source_schema) if with_routines else None
+        )
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
@@ -247,6 +259,13 @@ def read_project(
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    if with_routines:
+        project.routines = rewrite(source_routines, project.names)
+        left_behind += [
+            (kind, label, "needs review, not created by the build: " + reason)
+            for kind, label, problems in project.routines.needing_review()
+            for reason in [p.describe() for p in problems]
+        ]
     return project, left_behind
 
 
@@ -301,7 +320,7 @@ def map_drift(settings: Settings) -> list[str]:
             if recorded.is_absolute()
             else settings.project_dir / recorded,
         )
-    project, _ = read_project(settings, committed.source_name)
+    project, _ = read_project(settings, committed.source_name, with_routines=False)
     current = project.names
     if current.to_json() == path.read_text(encoding="utf-8"):
         return []

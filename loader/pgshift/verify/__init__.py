@@ -30,6 +30,7 @@ from pgshift.manifest import (
 )
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
+from pgshift.routines import review_lines
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
 from pgshift.verify.parity import Differences, compare, intended
@@ -73,6 +74,7 @@ def verify(settings: Settings) -> Report:
         )
         report.tables = check_tables(settings, manifest, names, tests)
         report.not_migrated = read_not_migrated(cursor, settings.state_schema)
+        report.not_migrated += review_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]
         if names is not None:

@@ -1,0 +1,1514 @@
+"""Functions, procedures, aggregates and triggers, renamed through the name map.
+
+The source keeps a function's body as text (``prosrc``): PL/pgSQL and plain
+SQL that name tables and columns by their source names. ``read_routines``
+reads every function, procedure and aggregate of the migrated schema (those
+an extension owns aside) and every trigger on a migrated table, and
+``rewrite`` renames, through the one ``NameMap``, the identifiers that name
+a migrated table or column, using PostgreSQL's own parser (pglast, through
+libpg_query):
+
+* A SQL-language body is parsed as SQL; a PL/pgSQL body with
+  ``pglast.parse_plpgsql``, which gives each statement's embedded SQL
+  expressions and queries (the text PL/pgSQL hands to the SQL parser), and
+  those are parsed as SQL. In them, ``RangeVar`` nodes (a table) and
+  ``ColumnRef`` nodes (a column, ``t.col``, ``NEW.col``), plus row types
+  (``TypeName``), are renamed.
+* Renaming replaces exact token spans of the original text, located by the
+  parser's node locations and PostgreSQL's own scanner: the author's
+  layout, comments, string literals and dollar-quoted text stay byte for
+  byte; only identifier tokens change. (Re-printing from the parse tree
+  would lose the comments, and pglast has no PL/pgSQL printer.) Triggers,
+  whose definitions ``pg_get_triggerdef`` prints, are renamed in the parse
+  tree and printed back with pglast's printer.
+* A column is renamed to the one target name it has in the tables the
+  statement reads (or, for ``NEW``/``OLD``, in the tables whose triggers call
+  the function); where no read table has it, to the one target name it has
+  in every migrated table that has it. Two different target names mean the
+  target is ambiguous. The columns an INSERT lists or an UPDATE (or ON
+  CONFLICT DO UPDATE) sets follow their table.
+* A parameter whose name a renamed column takes on the target (parameter
+  ``account_id`` beside ``"accountId"``, which becomes ``account_id``) would
+  be read as the column there; it is qualified with the function's name
+  (``account_total.account_id``), which means on the target what the bare
+  name meant on the source. A PL/pgSQL variable in that place is flagged.
+
+What cannot be mapped safely is never guessed: dynamic SQL (``EXECUTE``,
+``RETURN QUERY EXECUTE``, ``FOR ... IN EXECUTE``, ``OPEN ... FOR
+EXECUTE``), an ambiguous column, a table that is not migrated, a string
+naming a renamed table or sequence (``'"Users"'::regclass``,
+``nextval('...')``), a language other than SQL and PL/pgSQL, a parse
+failure, and, as a last net, any identifier token of the body left that
+names a migrated table or a column whose name changes, which pgshift could
+not place. Each is a ``Problem`` with the line of the body (as PL/pgSQL's
+own error messages count them) and the reason. Such a routine is left out
+of the build (not created on the target) and listed as needing review, with
+its candidate rewrite in the dbt project; so are the triggers calling it.
+The application never gets a function that is silently wrong.
+
+``SCHEMA`` stands in every rewritten definition for the final schema, which
+the build fills in: names qualified with the source schema are qualified
+with it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pgshift.mapping import NameMap, TableMap
+from pgshift.sqlident import quote_ident, render_ident
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = "\x00schema\x00"
+"""Stands for the final schema in a rewritten definition."""
+
+_SENTINEL_SCHEMA = "pgshift_final_schema_0a9f"
+"""An identifier that stands for the final schema in a printed parse tree."""
+
+_RELATION_FUNCTIONS = frozenset(
+    {"nextval", "currval", "setval", "to_regclass", "pg_get_serial_sequence"}
+)
+"""Functions whose first argument names a relation in a string."""
+
+_DYNAMIC = {
+    "PLpgSQL_stmt_dynexecute": "EXECUTE",
+    "PLpgSQL_stmt_dynfors": "FOR ... IN EXECUTE",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a part of a body cannot be mapped safely.
+
+    Attributes:
+        line: The line of the body (1 is the line the body starts on), or of
+            the definition for a trigger.
+        reason: What is wrong there.
+    """
+
+    line: int
+    reason: str
+
+    def describe(self) -> str:
+        """``line N: reason``."""
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class Routine:
+    """A function, procedure or aggregate of the migrated schema.
+
+    Attributes:
+        oid: Its oid on the source.
+        kind: "function", "procedure" or "aggregate".
+        name: Its name.
+        arguments: ``pg_get_function_identity_arguments``.
+        language: Its language (aggregates: "aggregate").
+        source: Its definition on the source (``pg_get_functiondef``, or
+            CREATE AGGREGATE built from ``pg_aggregate``).
+        body: ``prosrc`` (empty for aggregates and SQL-standard bodies).
+        argument_names: The names of its parameters.
+        identity: DROP-able signature, source names: ``schema.name(types)``.
+        extensions: Extensions it needs on the target.
+        definition: The rewritten definition (``SCHEMA`` for the schema).
+        signature: The rewritten identity (``SCHEMA`` for the schema).
+        problems: Why it cannot be mapped safely; empty when it can.
+    """
+
+    oid: int
+    kind: str
+    name: str
+    arguments: str
+    language: str
+    source: str
+    body: str
+    argument_names: list[str]
+    identity: str
+    extensions: list[str] = field(default_factory=list)
+    definition: str = ""
+    signature: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``name(arguments)`` as the source names it."""
+        return f"{self.name}({self.arguments})"
+
+
+@dataclass
+class Trigger:
+    """A trigger on a migrated table.
+
+    Attributes:
+        table: Its table's source name.
+        name: Its name.
+        function_oid: The function it executes.
+        function_schema: That function's schema.
+        function_name: That function's name.
+        enabled: ``pg_trigger.tgenabled``: O, D, R or A.
+        source: ``pg_get_triggerdef``.
+        target_table: Its table's target name.
+        definition: The rewritten CREATE TRIGGER (``SCHEMA`` for the schema).
+        problems: Why it cannot be created safely.
+    """
+
+    table: str
+    name: str
+    function_oid: int
+    function_schema: str
+    function_name: str
+    enabled: str
+    source: str
+    target_table: str = ""
+    definition: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``name on table`` as the source names it."""
+        return f"{self.name} on {self.table}"
+
+    @property
+    def state_clause(self) -> str | None:
+        """The ALTER TABLE clause that gives it its state, or None (enabled)."""
+        return {
+            "D": "disable trigger",
+            "R": "enable replica trigger",
+            "A": "enable always trigger",
+        }.get(self.enabled)
+
+
+@dataclass
+class Routines:
+    """What the source schema holds of functions and triggers.
+
+    Attributes:
+        routines: Functions, procedures and aggregates, by name and arguments.
+        triggers: Triggers on migrated tables, by table and name.
+    """
+
+    routines: list[Routine] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
+
+    def needing_review(self) -> list[tuple[str, str, list[Problem]]]:
+        """(kind, label, problems) of everything left out for review."""
+        return [(r.kind, r.label, r.problems) for r in self.routines if r.problems] + [
+            ("trigger", t.label, t.problems) for t in self.triggers if t.problems
+        ]
+
+    def to_json(self) -> str:
+        """The review list scaffold writes beside the name map."""
+        entries = [
+            {
+                "kind": kind,
+                "name": label,
+                "status": "needs review" if problems else "migrated",
+                "problems": [p.describe() for p in problems],
+            }
+            for kind, label, problems in [
+                *((r.kind, r.label, r.problems) for r in self.routines),
+                *(("trigger", t.label, t.problems) for t in self.triggers),
+            ]
+        ]
+        return json.dumps({"routines": entries}, indent=2, ensure_ascii=False) + "\n"
+
+
+ROUTINES_FILE = "models/pgshift_routines.json"
+"""Where scaffold writes what became of each routine and trigger."""
+
+
+def review_lines(project_dir: Path) -> list[str]:
+    """The report's lines for what scaffold left out for review.
+
+    Args:
+        project_dir: The dbt project, holding ``ROUTINES_FILE`` when the
+            scaffold that wrote it read any routine or trigger.
+
+    Returns:
+        ``kind name: needs review: line N: reason; ...``, one line each.
+    """
+    path = project_dir / ROUTINES_FILE
+    if not path.exists():
+        return []
+    lines = []
+    for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", []):
+        if entry["status"] == "migrated":
+            continue
+        reasons = "; ".join(entry["problems"])
+        lines.append(f"{entry['kind']} {entry['name']}: {entry['status']}: {reasons}")
+    return lines
+
+
+# --------------------------------------------------------------------------
+# Reading the source
+
+
+_ROUTINES = """
+select p.oid, p.proname::text, p.prokind::text,
+       pg_get_function_identity_arguments(p.oid),
+       l.lanname::text,
+       case when p.prokind <> 'a' then pg_get_functiondef(p.oid) end,
+       case when p.prosqlbody is null then p.prosrc else '' end,
+       coalesce(p.proargnames, '{}'),
+       format('%%I.%%I(%%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_language l on l.oid = p.prolang
+where n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_proc'::regclass
+                    and d.objid = p.oid and d.deptype in ('e', 'i'))
+order by p.proname, 4
+"""
+
+_TRIGGERS = """
+select c.relname::text, tg.tgname::text, tg.tgfoid, fn.nspname::text,
+       f.proname::text, tg.tgenabled::text, pg_get_triggerdef(tg.oid)
+from pg_trigger tg
+join pg_class c on c.oid = tg.tgrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_proc f on f.oid = tg.tgfoid
+join pg_namespace fn on fn.oid = f.pronamespace
+where n.nspname = %(schema)s and not tg.tgisinternal and tg.tgparentid = 0
+order by c.relname, tg.tgname
+"""
+
+_AGGREGATES = """
+select a.aggkind::text,
+       a.aggtransfn::regproc::oid, a.aggfinalfn::regproc::oid,
+       a.aggcombinefn::regproc::oid, a.aggserialfn::regproc::oid,
+       a.aggdeserialfn::regproc::oid, a.aggmtransfn::regproc::oid,
+       a.aggminvtransfn::regproc::oid, a.aggmfinalfn::regproc::oid,
+       a.aggfinalextra, a.aggmfinalextra,
+       a.aggfinalmodify::text, a.aggmfinalmodify::text,
+       a.aggsortop, a.aggtranstype, a.aggtransspace, a.aggmtranstype,
+       a.aggmtransspace, a.agginitval, a.aggminitval, p.proparallel::text
+from pg_aggregate a
+join pg_proc p on p.oid = a.aggfnoid
+where a.aggfnoid = %(oid)s
+"""
+
+_FUNCTION_NAME = """
+select format('%%I.%%I', n.nspname, p.proname)
+from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = %(oid)s
+"""
+
+_TYPE_NAME = """
+select case when t.typrelid <> 0 or n.nspname not in ('pg_catalog')
+            then format('%%I.%%I', n.nspname, t.typname)
+            else format_type(t.oid, null) end
+from pg_type t join pg_namespace n on n.oid = t.typnamespace where t.oid = %(oid)s
+"""
+
+_OPERATOR_NAME = """
+select format('OPERATOR(%%I.%%s)', n.nspname, o.oprname)
+from pg_operator o join pg_namespace n on n.oid = o.oprnamespace
+where o.oid = %(oid)s
+"""
+
+_RELATIONS = """
+select c.relname::text, c.relkind::text
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'f', 'v', 'm')
+"""
+
+_EXTENSION_OBJECTS = """
+select x.extname::text, p.proname::text
+from pg_depend d
+join pg_extension x on x.oid = d.refobjid
+join pg_proc p on p.oid = d.objid
+where d.classid = 'pg_proc'::regclass and d.refclassid = 'pg_extension'::regclass
+  and d.deptype = 'e'
+"""
+
+_ROUTINE_EXTENSIONS = """
+select distinct x.extname::text
+from pg_depend d
+join pg_depend e on e.classid = d.refclassid and e.objid = d.refobjid
+                and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'
+join pg_extension x on x.oid = e.refobjid
+where d.classid = 'pg_proc'::regclass and d.objid = %(oid)s
+  and x.extname <> 'plpgsql'
+union
+select x.extname::text
+from pg_proc p
+join pg_depend e on e.classid = 'pg_language'::regclass and e.objid = p.prolang
+                and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'
+join pg_extension x on x.oid = e.refobjid
+where p.oid = %(oid)s and x.extname <> 'plpgsql'
+"""
+
+
+@dataclass
+class SourceRoutines:
+    """What ``read_routines`` read, before any renaming.
+
+    Attributes:
+        schema: The source schema.
+        routines: The routines, definitions as on the source.
+        triggers: The triggers on the schema's tables.
+        relations: Relation name to relkind, of the schema.
+        extension_functions: Function name to the extension that owns it.
+    """
+
+    schema: str
+    routines: list[Routine]
+    triggers: list[Trigger]
+    relations: dict[str, str]
+    extension_functions: dict[str, str]
+
+
+def read_routines(cursor: Any, schema: str) -> SourceRoutines:
+    """Read the schema's functions, procedures, aggregates and triggers.
+
+    Args:
+        cursor: An open psycopg2 cursor on the source database.
+        schema: The schema to read.
+
+    Returns:
+        What the source holds, definitions as on the source.
+    """
+    args = {"schema": schema}
+    cursor.execute(_ROUTINES, args)
+    routines = []
+    for (
+        oid,
+        name,
+        kind,
+        arguments,
+        language,
+        source,
+        body,
+        names,
+        ident,
+    ) in cursor.fetchall():
+        routine = Routine(
+            oid=oid,
+            kind={"p": "procedure", "a": "aggregate"}.get(kind, "function"),
+            name=name,
+            arguments=arguments,
+            language="aggregate" if kind == "a" else language,
+            source=source or "",
+            body=body or "",
+            argument_names=[n for n in names if n],
+            identity=ident,
+        )
+        if kind == "a":
+            routine.source = _aggregate_definition(cursor, routine, schema)
+        cursor.execute(_ROUTINE_EXTENSIONS, {"oid": oid})
+        routine.extensions = sorted(r[0] for r in cursor.fetchall())
+        routines.append(routine)
+    cursor.execute(_TRIGGERS, args)
+    triggers = [
+        Trigger(
+            table=table,
+            name=name,
+            function_oid=foid,
+            function_schema=fschema,
+            function_name=fname,
+            enabled=enabled,
+            source=source,
+        )
+        for table, name, foid, fschema, fname, enabled, source in cursor.fetchall()
+    ]
+    cursor.execute(_RELATIONS, args)
+    relations = dict(cursor.fetchall())
+    cursor.execute(_EXTENSION_OBJECTS)
+    extension_functions = {name: ext for ext, name in cursor.fetchall()}
+    return SourceRoutines(schema, routines, triggers, relations, extension_functions)
+
+
+def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
+    """CREATE AGGREGATE for an aggregate, every name schema-qualified."""
+    cursor.execute(_AGGREGATES, {"oid": routine.oid})
+    (
+        aggkind,
+        sfunc,
+        finalfunc,
+        combinefunc,
+        serialfunc,
+        deserialfunc,
+        msfunc,
+        minvfunc,
+        mfinalfunc,
+        finalextra,
+        mfinalextra,
+        finalmodify,
+        mfinalmodify,
+        sortop,
+        stype,
+        sspace,
+        mstype,
+        msspace,
+        initcond,
+        minitcond,
+        parallel,
+    ) = cursor.fetchone()
+
+    def function(oid: int) -> str:
+        cursor.execute(_FUNCTION_NAME, {"oid": oid})
+        return str(cursor.fetchone()[0])
+
+    def type_name(oid: int) -> str:
+        cursor.execute(_TYPE_NAME, {"oid": oid})
+        return str(cursor.fetchone()[0])
+
+    modify = {"r": "READ_ONLY", "s": "SHAREABLE", "w": "READ_WRITE"}
+    options = [f"SFUNC = {function(sfunc)}", f"STYPE = {type_name(stype)}"]
+    if sspace:
+        options.append(f"SSPACE = {sspace}")
+    if finalfunc:
+        options.append(f"FINALFUNC = {function(finalfunc)}")
+        if finalextra:
+            options.append("FINALFUNC_EXTRA")
+        options.append(f"FINALFUNC_MODIFY = {modify[finalmodify]}")
+    for label, oid in (
+        ("COMBINEFUNC", combinefunc),
+        ("SERIALFUNC", serialfunc),
+        ("DESERIALFUNC", deserialfunc),
+    ):
+        if oid:
+            options.append(f"{label} = {function(oid)}")
+    if initcond is not None:
+        options.append("INITCOND = " + "'" + initcond.replace("'", "''") + "'")
+    if msfunc:
+        options.append(f"MSFUNC = {function(msfunc)}")
+        options.append(f"MINVFUNC = {function(minvfunc)}")
+        options.append(f"MSTYPE = {type_name(mstype)}")
+        if msspace:
+            options.append(f"MSSPACE = {msspace}")
+        if mfinalfunc:
+            options.append(f"MFINALFUNC = {function(mfinalfunc)}")
+            if mfinalextra:
+                options.append("MFINALFUNC_EXTRA")
+            options.append(f"MFINALFUNC_MODIFY = {modify[mfinalmodify]}")
+        if minitcond is not None:
+            options.append("MINITCOND = " + "'" + minitcond.replace("'", "''") + "'")
+    if sortop:
+        cursor.execute(_OPERATOR_NAME, {"oid": sortop})
+        options.append(f"SORTOP = {cursor.fetchone()[0]}")
+    options.append(
+        "PARALLEL = "
+        + {"s": "SAFE", "r": "RESTRICTED", "u": "UNSAFE"}.get(parallel, "UNSAFE")
+    )
+    if aggkind != "n":
+        routine.problems.append(
+            Problem(1, "an ordered-set or hypothetical-set aggregate is not migrated")
+        )
+    name = f"{quote_ident(schema)}.{render_ident(routine.name)}"
+    arguments = routine.arguments or "*"
+    body = ",\n    ".join(options)
+    return f"CREATE OR REPLACE AGGREGATE {name}({arguments}) (\n    {body}\n)"
+
+
+# --------------------------------------------------------------------------
+# Rewriting
+
+
+def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
+    """Rename every routine and trigger of the source through the name map.
+
+    Args:
+        source: What ``read_routines`` read.
+        names: The applied name map (only its tables are migrated).
+
+    Returns:
+        The routines and triggers, rewritten, each with its problems.
+    """
+    context = _Context.build(source, names)
+    callers: dict[int, list[TableMap]] = {}
+    for trigger in source.triggers:
+        mapped = names.tables.get(trigger.table)
+        if mapped is not None:
+            callers.setdefault(trigger.function_oid, []).append(mapped)
+    done = Routines()
+    for routine in source.routines:
+        try:
+            _rewrite_routine(routine, context, callers.get(routine.oid, []))
+        except Exception as error:  # noqa: BLE001 - reviewed, never guessed
+            routine.problems.append(_unreadable(error))
+            routine.definition = routine.definition or routine.source
+        done.routines.append(routine)
+    flagged = {r.oid: r for r in done.routines if r.problems}
+    for trigger in source.triggers:
+        mapped = names.tables.get(trigger.table)
+        if mapped is None:
+            continue
+        trigger.target_table = mapped.target
+        try:
+            _rewrite_trigger(trigger, mapped, context)
+        except Exception as error:  # noqa: BLE001 - reviewed, never guessed
+            trigger.problems.append(_unreadable(error))
+        if trigger.function_oid in flagged:
+            trigger.problems.append(
+                Problem(
+                    1,
+                    f"it executes {flagged[trigger.function_oid].label}, which "
+                    "needs review",
+                )
+            )
+        done.triggers.append(trigger)
+    return done
+
+
+def _unreadable(error: Exception) -> Problem:
+    return Problem(1, f"pgshift could not read it ({type(error).__name__}: {error})")
+
+
+@dataclass
+class _Context:
+    """What renaming needs to know of the whole schema."""
+
+    schema: str
+    tables: dict[str, TableMap]
+    columns: dict[str, set[str]]
+    renamed: set[str]
+    relations: set[str]
+    not_migrated: set[str]
+    extension_functions: dict[str, str]
+
+    @classmethod
+    def build(cls, source: SourceRoutines, names: NameMap) -> _Context:
+        columns: dict[str, set[str]] = {}
+        renamed: set[str] = set()
+        for table in names.tables.values():
+            if table.target != table.source:
+                renamed.add(table.source)
+            for column, target in table.columns.items():
+                columns.setdefault(column, set()).add(target)
+                if target != column:
+                    renamed.add(column)
+        not_migrated = {
+            name
+            for name, kind in source.relations.items()
+            if kind in ("r", "p", "f") and name not in names.tables
+        }
+        return cls(
+            schema=source.schema,
+            tables=dict(names.tables),
+            columns=columns,
+            renamed=renamed,
+            relations={t.source for t in names.tables.values() if t.target != t.source}
+            | {q.source for q in names.sequences.values() if q.name != q.source},
+            not_migrated=not_migrated,
+            extension_functions=source.extension_functions,
+        )
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int  # exclusive
+    name: str
+    kind: str
+    text: str
+
+    @property
+    def value(self) -> str | None:
+        """The identifier this token spells, or None if it spells none."""
+        if self.name == "IDENT" or (
+            self.kind != "NO_KEYWORD" and self.text[:1].isalpha()
+        ):
+            if self.text.startswith('"'):
+                return self.text[1:-1].replace('""', '"')
+            if self.text[:2].lower() == "u&":
+                return None
+            return self.text.lower()
+        return None
+
+
+def _scan(text: str) -> list[_Token]:
+    from pglast import parser
+
+    return [
+        _Token(t.start, t.end + 1, t.name, t.kind, text[t.start : t.end + 1])
+        for t in parser.scan(text)
+    ]
+
+
+def _chars(text: str) -> list[int]:
+    """Byte offset (as the parser's locations count) to character offset."""
+    offsets = [0] * (len(text.encode("utf-8")) + 1)
+    position = 0
+    for index, char in enumerate(text):
+        for _ in range(len(char.encode("utf-8"))):
+            offsets[position] = index
+            position += 1
+    offsets[position] = len(text)
+    return offsets
+
+
+def _nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
+    """Every (node type, node) of a JSON parse tree, depth first."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if (
+                    isinstance(value, dict)
+                    and key[:1].isupper()
+                    and kind in (None, key)
+                ):
+                    yield key, value
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def _parse(text: str) -> dict[str, Any]:
+    """A parse tree of SQL text as plain data.
+
+    ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
+    (its ``location`` a byte offset).
+
+    Raises:
+        pglast.parser.ParseError: The text is not valid SQL.
+    """
+    import pglast
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "@" in value:
+                fields = {k: plain(v) for k, v in value.items() if k != "@"}
+                return {value["@"]: fields}
+            return value
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    statements = [plain(raw())["RawStmt"] for raw in pglast.parse_sql(text)]
+    return {"stmts": [{"stmt": raw["stmt"]} for raw in statements]}
+
+
+def _names(fields: list[dict]) -> list[str | None]:
+    return [f["String"]["sval"] if "String" in f else None for f in fields or []]
+
+
+@dataclass
+class _Edit:
+    start: int
+    end: int
+    text: str
+
+
+class _Fragment:
+    """One piece of SQL text, parsed, with the edits that rename it."""
+
+    def __init__(
+        self,
+        text: str,
+        context: _Context,
+        variables: set[str],
+        records: list[TableMap],
+        *,
+        plpgsql: bool,
+        function: str | None = None,
+        parameters: frozenset[str] = frozenset(),
+    ) -> None:
+        self.function = function
+        self.parameters = parameters
+        self.text = text
+        self.context = context
+        self.variables = variables
+        self.records = records
+        self.plpgsql = plpgsql
+        self.tokens = _scan(text)
+        self.at = {t.start: i for i, t in enumerate(self.tokens)}
+        self.offsets = _chars(text)
+        self.edits: list[_Edit] = []
+        self.problems: list[tuple[int, str]] = []  # (character offset, reason)
+        self.placed: set[int] = set()  # token starts that were understood
+
+    # The parse tree's locations, as tokens.
+
+    def _token_at(self, location: int) -> int | None:
+        return self.at.get(self.offsets[location]) if location >= 0 else None
+
+    def _chain(self, location: int, count: int) -> list[_Token] | None:
+        """The ``count`` identifier tokens of a dotted name starting there."""
+        index = self._token_at(location)
+        return None if index is None else self._chain_at(index, count)
+
+    def _chain_at(self, index: int, count: int) -> list[_Token] | None:
+        found = []
+        while len(found) < count and index < len(self.tokens):
+            token = self.tokens[index]
+            if token.value is None and token.text != "*":
+                return None
+            found.append(token)
+            if len(found) < count:
+                if index + 1 >= len(self.tokens) or self.tokens[index + 1].text != ".":
+                    return None
+                index += 2
+        return found if len(found) == count else None
+
+    def _replace(self, token: _Token, text: str) -> None:
+        self.placed.add(token.start)
+        if text != token.text:
+            self.edits.append(_Edit(token.start, token.end, text))
+
+    def _schema(self, token: _Token) -> None:
+        if token.value == self.context.schema:
+            self._replace(token, SCHEMA)
+
+    # Renaming.
+
+    def rename(self, tree: Any) -> None:
+        """Rename the identifiers of a parse tree of this text, by statement."""
+        statements = tree.get("stmts", []) if isinstance(tree, dict) else []
+        for statement in statements:
+            self._statement(statement)
+
+    def _statement(self, statement: dict) -> None:
+        ctes = {n["ctename"] for _, n in _nodes(statement, "CommonTableExpr")}
+        aliases: dict[str, TableMap | None] = {}
+        read: list[TableMap] = []
+        for _, node in _nodes(statement, "RangeVar"):
+            mapped = self._range_var(node, ctes)
+            alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
+            if mapped is not None:
+                read.append(mapped)
+            if alias:
+                aliases[alias] = mapped
+        for _, node in _nodes(statement, "ColumnRef"):
+            self._column_ref(node, read, aliases)
+        for kind, node in _nodes(statement):
+            if kind in ("InsertStmt", "UpdateStmt"):
+                self._target_columns(node, node.get("cols") or node.get("targetList"))
+            if kind == "InsertStmt" and node.get("onConflictClause"):
+                conflict = node["onConflictClause"].get("OnConflictClause") or {}
+                self._target_columns(node, conflict.get("targetList"))
+        for _, node in _nodes(statement, "TypeName"):
+            self._type_name(node)
+        for _, node in _nodes(statement, "FuncCall"):
+            self._func_call(node)
+        for _, node in _nodes(statement, "TypeCast"):
+            self._regclass_literal(node)
+        for kind, node in _nodes(statement):
+            if kind == "ExecuteStmt":
+                self._problem(node.get("location", 0), "EXECUTE of a prepared query")
+
+    def _target_columns(self, statement: dict, targets: list | None) -> None:
+        """The columns an INSERT lists or an UPDATE sets: its table's."""
+        relation = (statement.get("relation") or {}).get("RangeVar") or {}
+        if relation.get("schemaname") not in (None, self.context.schema):
+            return
+        mapped = self.context.tables.get(relation.get("relname", ""))
+        if mapped is None:
+            return
+        for target in targets or []:
+            node = target.get("ResTarget") or {}
+            name = node.get("name")
+            index = self._token_at(node.get("location", -1))
+            if name is None or index is None:
+                continue
+            token = self.tokens[index]
+            if token.value != name:
+                continue
+            if name in mapped.columns:
+                self._replace(token, render_ident(mapped.columns[name]))
+
+    def _problem(self, location: int, reason: str) -> None:
+        self.problems.append((self.offsets[max(location, 0)], reason))
+
+    def _problem_at(self, offset: int, reason: str) -> None:
+        self.problems.append((offset, reason))
+
+    def _range_var(self, node: dict, ctes: set[str]) -> TableMap | None:
+        schema, relname = node.get("schemaname"), node["relname"]
+        parts = [p for p in (node.get("catalogname"), schema, relname) if p]
+        chain = self._chain(node.get("location", -1), len(parts))
+        if schema not in (None, self.context.schema) or (
+            schema is None and relname in ctes
+        ):
+            return None
+        if relname in self.context.not_migrated:
+            self._problem(
+                node.get("location", 0),
+                f"reads table {relname}, which is not migrated",
+            )
+            return None
+        mapped = self.context.tables.get(relname)
+        if mapped is None:
+            return None
+        if chain is None:
+            self._problem(node.get("location", 0), f"cannot locate table {relname}")
+            return mapped
+        if schema is not None:
+            self._schema(chain[-2])
+        self._replace(chain[-1], render_ident(mapped.target))
+        return mapped
+
+    def _column_ref(
+        self, node: dict, read: list[TableMap], aliases: dict[str, TableMap | None]
+    ) -> None:
+        names = _names(node["fields"])
+        location = node.get("location", -1)
+        chain = self._chain(location, len(names))
+        column = names[-1]
+        if chain is None:
+            if any(n in self.context.renamed for n in names if n):
+                self._problem(location, f"cannot locate {'.'.join(map(str, names))}")
+            return
+        if len(names) == 1:
+            if column is None:  # *
+                return
+            self._bare_column(column, chain[0], read, aliases, location)
+            return
+        qualifier = names[-2]
+        assert qualifier is not None
+        if len(names) >= 3:
+            self._schema(chain[-3])
+        tables: list[TableMap] | None = None
+        if qualifier in aliases:
+            tables = [aliases[qualifier]] if aliases[qualifier] else []
+            self.placed.add(chain[-2].start)
+        elif qualifier in ("new", "old") and self.plpgsql and self.records:
+            tables = self.records
+            self.placed.add(chain[-2].start)
+        elif qualifier in self.variables:
+            self.placed.add(chain[-2].start)
+        elif qualifier in self.context.tables:
+            mapped = self.context.tables[qualifier]
+            tables = [mapped]
+            self._replace(chain[-2], render_ident(mapped.target))
+        if column is None:  # t.*
+            return
+        self._rename_column(column, chain[-1], tables)
+
+    def _bare_column(
+        self,
+        column: str,
+        token: _Token,
+        read: list[TableMap],
+        aliases: dict[str, TableMap | None],
+        location: int,
+    ) -> None:
+        in_read = [t for t in read if column in t.columns]
+        if column in self.variables:
+            if not in_read:
+                self._variable(column, token, read, location)
+                return
+            if self.plpgsql:
+                self.placed.add(token.start)
+                self._problem(
+                    location,
+                    f"{column} is both a variable or parameter and a column of "
+                    "a table the statement reads",
+                )
+                return
+        if not in_read and column in aliases:
+            self.placed.add(token.start)  # a whole-row reference to an alias
+            return
+        if (
+            not in_read
+            and column in self.context.tables
+            and column not in (self.context.columns)
+        ):
+            target = self.context.tables[column].target
+            self._replace(token, render_ident(target))
+            return
+        self._rename_column(column, token, in_read or None)
+
+    def _variable(
+        self, name: str, token: _Token, read: list[TableMap], location: int
+    ) -> None:
+        """A reference to a variable or parameter, which stays one.
+
+        On the target a table the statement reads may have a column of that
+        name (``"accountId"`` became ``account_id``, like the parameter),
+        which would take the reference (SQL functions) or make it ambiguous
+        (PL/pgSQL). A parameter is then qualified with the function's name,
+        as PostgreSQL lets it be; another variable cannot be, and is flagged.
+        """
+        self.placed.add(token.start)
+        shadows = [t for t in read if name in t.columns.values()]
+        if not shadows:
+            return
+        if name in self.parameters and self.function:
+            self._replace(token, f"{render_ident(self.function)}.{render_ident(name)}")
+            return
+        self._problem(
+            location,
+            f"variable {name} has the name column {name} of {shadows[0].target} "
+            "gets on the target, which would take its place",
+        )
+
+    def _rename_column(
+        self,
+        column: str,
+        token: _Token,
+        tables: list[TableMap] | None,
+    ) -> None:
+        if tables:
+            targets = {t.columns[column] for t in tables if column in t.columns}
+        else:
+            targets = set(self.context.columns.get(column, ()))
+        if not targets:
+            return
+        if len(targets) > 1:
+            self.placed.add(token.start)
+            self._problem_at(
+                token.start,
+                f"column {column} is renamed differently in different tables "
+                f"({', '.join(sorted(targets))}); which one is meant is ambiguous",
+            )
+            return
+        self._replace(token, render_ident(targets.pop()))
+
+    def _type_name(self, node: dict) -> None:
+        names = _names(node.get("names", []))
+        if not names or names[0] == "pg_catalog" or None in names:
+            return
+        index = self._token_at(node.get("location", -1))
+        if index is None:
+            return
+        while index < len(self.tokens) and self.tokens[index].name == "SETOF":
+            index += 1
+        if index >= len(self.tokens):
+            return
+        chain = self._chain_at(index, len(names))
+        if chain is None:
+            return
+        if len(names) >= 2:
+            self._schema(chain[-2])
+            if names[-2] != self.context.schema:
+                return
+        mapped = self.context.tables.get(names[-1])  # type: ignore[arg-type]
+        if mapped is not None:
+            self._replace(chain[-1], render_ident(mapped.target))
+
+    def _func_call(self, node: dict) -> None:
+        names = _names(node.get("funcname", []))
+        if names and names[-1] in _RELATION_FUNCTIONS and node.get("args"):
+            self._relation_string(node["args"][0], node.get("location", 0))
+        if len(names) >= 2 and names[-2] == self.context.schema:
+            chain = self._chain(node.get("location", -1), len(names))
+            if chain is not None:
+                self._schema(chain[-2])
+
+    def _regclass_literal(self, node: dict) -> None:
+        """Flag ``'name'::regclass`` naming a relation whose name changes."""
+        type_name = (node.get("typeName") or {}).get("TypeName") or {}
+        names = _names(type_name.get("names"))
+        if names and names[-1] == "regclass":
+            self._relation_string(node.get("arg"), node.get("location", 0))
+
+    def _relation_string(self, argument: dict | None, location: int) -> None:
+        constant = (argument or {}).get("A_Const", {})
+        value = (constant.get("val") or {}).get("String", {}).get("sval")
+        if value is None:
+            return
+        name = value.split(".")[-1].strip('"')
+        if name in self.context.relations or name in self.context.not_migrated:
+            self._problem(
+                location,
+                f"the string '{value}' names the relation {name}, whose name "
+                "changes or which is not migrated; strings are not renamed",
+            )
+
+
+# --------------------------------------------------------------------------
+# One routine
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _apply(text: str, edits: list[_Edit]) -> tuple[str, list[tuple[int, str]]]:
+    """Apply non-overlapping edits; (offset, reason) of conflicting ones."""
+    conflicts: list[tuple[int, str]] = []
+    chosen: dict[tuple[int, int], str] = {}
+    for edit in edits:
+        key = (edit.start, edit.end)
+        if key in chosen and chosen[key] != edit.text:
+            conflicts.append((edit.start, "the name is renamed two ways"))
+        chosen[key] = edit.text
+    out, last = [], 0
+    for (start, end), replacement in sorted(chosen.items()):
+        if start < last:
+            conflicts.append((start, "overlapping renames"))
+            continue
+        out.append(text[last:start])
+        out.append(replacement)
+        last = end
+    out.append(text[last:])
+    return "".join(out), conflicts
+
+
+def _rewrite_routine(
+    routine: Routine, context: _Context, records: list[TableMap]
+) -> None:
+    """Fill in a routine's rewritten definition, signature and problems."""
+    import pglast
+
+    definition = routine.source
+    edits: list[_Edit] = []
+    problems: list[Problem] = list(routine.problems)
+
+    # The header: the routine's own name, argument and result types, and,
+    # for a SQL-standard body, the body itself.
+    header = _Fragment(
+        definition,
+        context,
+        set(routine.argument_names),
+        [],
+        plpgsql=False,
+        function=routine.name,
+        parameters=frozenset(routine.argument_names),
+    )
+    try:
+        tree = _parse(definition)
+    except pglast.parser.ParseError as error:
+        routine.problems = [*problems, Problem(1, f"cannot be parsed: {error}")]
+        routine.definition = definition
+        return
+    _own_name(header, context)
+    statement = tree["stmts"][0]["stmt"]
+    create = statement.get("CreateFunctionStmt") or statement.get("DefineStmt") or {}
+    sql_body = create.pop("sql_body", None)
+    for _, node in _nodes(create, "TypeName"):
+        header._type_name(node)
+    for _, node in _nodes(create, "FuncCall"):
+        header._func_call(node)
+    if sql_body is not None:
+        header.rename({"stmts": [{"stmt": sql_body}]})
+        problems += [Problem(_line(definition, o), r) for o, r in header.problems]
+        problems += _unplaced(header, 0, len(definition), definition, 0)
+    edits += header.edits
+
+    if routine.body and routine.language in ("sql", "plpgsql"):
+        located = _body_span(definition, routine.body, header.tokens)
+        if located is None:
+            problems.append(Problem(1, "cannot locate the body in its definition"))
+        else:
+            start = located
+            body_edits, body_problems = _rewrite_body(routine, context, records)
+            edits += [_Edit(e.start + start, e.end + start, e.text) for e in body_edits]
+            problems += body_problems
+    elif routine.language not in ("sql", "plpgsql", "aggregate"):
+        problems.append(
+            Problem(
+                1,
+                f"pgshift does not read {routine.language} bodies: the target "
+                "may lack the language or library, and the body may name "
+                "renamed tables or columns",
+            )
+        )
+    for name in _called_functions(routine, header):
+        extension = context.extension_functions.get(name)
+        if extension and extension not in routine.extensions:
+            routine.extensions.append(extension)
+    routine.extensions.sort()
+    text, conflicts = _apply(definition, edits)
+    problems += [Problem(_line(definition, o), r) for o, r in conflicts]
+    routine.definition = text
+    routine.signature = _signature(routine, context)
+    routine.problems = _unique(problems)
+
+
+def _scan_safely(text: str) -> list[_Token]:
+    try:
+        return _scan(text)
+    except Exception:  # noqa: BLE001 - an unreadable body is reviewed as such
+        return []
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return sorted(set(problems), key=lambda p: (p.line, p.reason))
+
+
+def _own_name(fragment: _Fragment, context: _Context) -> None:
+    """Put the final schema in place of the source schema in the routine's name."""
+    tokens = fragment.tokens
+    for index, token in enumerate(tokens[:8]):
+        if token.name in ("FUNCTION", "PROCEDURE", "AGGREGATE"):
+            if index + 2 < len(tokens) and tokens[index + 2].text == ".":
+                fragment._schema(tokens[index + 1])
+            return
+
+
+def _body_span(definition: str, body: str, tokens: list[_Token]) -> int | None:
+    """Where the body's text starts in ``pg_get_functiondef``'s output."""
+    for token in tokens:
+        if token.name == "SCONST" and token.text.startswith("$"):
+            tag = token.text[: token.text.index("$", 1) + 1]
+            start = token.start + len(tag)
+            if definition[start : token.end - len(tag)] == body:
+                return start
+    return None
+
+
+def _called_functions(routine: Routine, header: _Fragment) -> set[str]:
+    """The names the routine calls as functions (a name before ``(``)."""
+    found = set()
+    for tokens in (_scan_safely(routine.body), header.tokens):
+        for token, after in zip(tokens, tokens[1:], strict=False):
+            if token.value is not None and after.text == "(":
+                found.add(token.value)
+    return found
+
+
+def _signature(routine: Routine, context: _Context) -> str:
+    """The routine's identity, as DROP names it, with the target's types."""
+    import pglast
+
+    kind = routine.kind.upper()
+    text = f"DROP {kind} {routine.identity}"
+    if routine.kind == "aggregate" and routine.identity.endswith("()"):
+        text = text[:-2] + "(*)"
+    fragment = _Fragment(text, context, set(), [], plpgsql=False)
+    try:
+        tree = _parse(text)
+    except pglast.parser.ParseError:
+        return routine.identity
+    _own_name(fragment, context)
+    for _, node in _nodes(tree, "TypeName"):
+        fragment._type_name(node)
+    signature, _ = _apply(text, fragment.edits)
+    return signature[len(f"DROP {kind} ") :]
+
+
+def _rewrite_body(
+    routine: Routine, context: _Context, records: list[TableMap]
+) -> tuple[list[_Edit], list[Problem]]:
+    """The edits of a SQL or PL/pgSQL body (offsets in the body)."""
+    import pglast
+
+    body = routine.body
+    variables = set(routine.argument_names)
+    parameters: dict[str, Any] = {
+        "function": routine.name,
+        "parameters": frozenset(routine.argument_names),
+    }
+    if routine.language == "sql":
+        fragment = _Fragment(body, context, variables, [], plpgsql=False, **parameters)
+        try:
+            tree = _parse(body)
+        except pglast.parser.ParseError as error:
+            return [], [Problem(_line(body, 0), f"cannot be parsed: {error}")]
+        fragment.rename(tree)
+        problems = [Problem(_line(body, o), r) for o, r in fragment.problems]
+        problems += _unplaced(fragment, 0, len(body), body, 0)
+        return fragment.edits, problems
+
+    try:
+        function = pglast.parse_plpgsql(routine.source)[0]["PLpgSQL_function"]
+    except Exception as error:  # noqa: BLE001 - libpg_query's errors vary
+        return [], [Problem(1, f"cannot be parsed: {error}")]
+    for _, datum in _nodes(function.get("datums", [])):
+        name = datum.get("refname")
+        if name and name != "(unnamed row)":
+            variables.add(name)
+    if records:
+        variables |= {"new", "old"}
+    tokens = _scan(body)
+    line_starts = [0] + [i + 1 for i, c in enumerate(body) if c == "\n"]
+    edits: list[_Edit] = []
+    problems: list[Problem] = []
+    # Body positions of the tokens the statements' queries hold (the INTO
+    # targets PL/pgSQL blanked out are not among them).
+    covered: set[int] = set()
+    for kind, node, lineno in _plpgsql_nodes(function):
+        if kind in _DYNAMIC or (
+            kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
+            and "dynquery" in node
+        ):
+            problems.append(
+                Problem(
+                    lineno,
+                    f"{_DYNAMIC.get(kind, 'EXECUTE')} of dynamic SQL: the "
+                    "statement is built from strings at run time, which pgshift "
+                    "cannot rename",
+                )
+            )
+        if kind != "PLpgSQL_expr":
+            continue
+        query, mode = node["query"], node.get("parseMode", 0)
+        case = re.match(r'"__Case__Variable_\d+__" IN \((.*)\)$', query, re.S)
+        if case:
+            query, mode = case.group(1), 2
+        start_line = line_starts[min(max(lineno, 1), len(line_starts)) - 1]
+        where = _locate(query, tokens, start_line)
+        if where is None and query.startswith("SELECT "):
+            # PERFORM: PL/pgSQL spells it SELECT for the SQL parser.
+            query, mode = query[7:], 2
+            where = _locate(query, tokens, start_line)
+        if where is None:
+            problems.append(Problem(lineno, "cannot locate a statement in the body"))
+            continue
+        text, shift, skip = _parse_text(query, mode)
+        fragment = _Fragment(
+            text, context, variables, records, plpgsql=True, **parameters
+        )
+        try:
+            tree = _parse(text)
+        except pglast.parser.ParseError as error:
+            problems.append(Problem(lineno, f"cannot be parsed: {error}"))
+            continue
+        fragment.rename(tree)
+        if mode >= 3:
+            _assign_target(fragment, query, shift, records)
+        offset = where - shift
+        edits += [
+            _Edit(e.start + offset, e.end + offset, e.text) for e in fragment.edits
+        ]
+        problems += [Problem(_line(body, o + offset), r) for o, r in fragment.problems]
+        covered |= {where + t.start for t in _scan_safely(query)}
+        problems += _unplaced(fragment, skip, len(text), body, offset)
+    placed_anywhere = {e.start for e in edits}
+    for token in tokens:
+        if token.start in covered or token.start in placed_anywhere:
+            continue
+        value = token.value
+        if value in context.renamed and value not in variables:
+            problems.append(
+                Problem(
+                    _line(body, token.start),
+                    f"{token.text} names a migrated table or a renamed column, "
+                    "and pgshift cannot tell what it refers to here",
+                )
+            )
+    return edits, problems
+
+
+def _unplaced(
+    fragment: _Fragment, start: int, end: int, body: str, offset: int
+) -> list[Problem]:
+    """A problem for each token naming something renamed that was not placed."""
+    problems = []
+    for token in fragment.tokens:
+        if not start <= token.start < end or token.start in fragment.placed:
+            continue
+        value = token.value
+        if value in fragment.context.renamed and value not in fragment.variables:
+            problems.append(
+                Problem(
+                    _line(body, token.start + offset),
+                    f"{token.text} names a migrated table or a renamed column, "
+                    "and pgshift cannot tell what it refers to here",
+                )
+            )
+    return problems
+
+
+def _plpgsql_nodes(function: dict) -> Iterator[tuple[str, dict, int]]:
+    """Every PL/pgSQL node with the line of the statement or datum holding it."""
+    stack: list[tuple[Any, int]] = [(function, 1)]
+    while stack:
+        item, line = stack.pop()
+        if isinstance(item, dict):
+            line = item.get("lineno", line)
+            for key, value in item.items():
+                if isinstance(value, dict) and key.startswith("PLpgSQL_"):
+                    yield key, value, value.get("lineno", line)
+                stack.append((value, line))
+        elif isinstance(item, list):
+            stack.extend((v, line) for v in reversed(item))
+
+
+def _parse_text(query: str, mode: int) -> tuple[str, int, int]:
+    """The SQL to parse for a PL/pgSQL expression: text, shift and skip.
+
+    A query position ``q`` is at ``q + shift`` in the text; the first
+    ``skip`` characters of the text are not the query's. Modes are
+    PostgreSQL's RawParseMode: 0 a statement, 2 an expression, 3 to 5 an
+    assignment (``target := expression``).
+    """
+    if mode == 0:
+        return query, 0, 0
+    if mode >= 3:
+        depth = 0
+        for token in _scan(query):
+            depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(token.text, 0)
+            if depth == 0 and token.text in (":=", "="):
+                return "SELECT " + query[token.end :], 7 - token.end, 7
+    return "SELECT " + query, 7, 7
+
+
+def _assign_target(
+    fragment: _Fragment, query: str, shift: int, records: list[TableMap]
+) -> None:
+    """Rename ``NEW.col`` / ``OLD.col`` / ``rec.col`` on the left of ``:=``."""
+    target: list[_Token] = []
+    for token in _scan(query):
+        if token.text in (":=", "=", "["):
+            break
+        target.append(
+            _Token(
+                token.start + shift,
+                token.end + shift,
+                token.name,
+                token.kind,
+                token.text,
+            )
+        )
+    if len(target) == 3 and target[1].text == ".":
+        record, column = target[0].value, target[2].value
+        fragment.placed.add(target[0].start)
+        if column is not None:
+            tables = records if record in ("new", "old") and records else None
+            fragment._rename_column(column, target[2], tables)
+    elif len(target) == 1:
+        fragment.placed.add(target[0].start)
+    for token in target:
+        if token.start in fragment.placed:
+            continue
+        if token.value in fragment.context.renamed and (
+            token.value not in fragment.variables
+        ):
+            fragment._problem_at(
+                token.start,
+                f"{token.text} names a migrated table or a renamed column, and "
+                "pgshift cannot tell what it refers to here",
+            )
+
+
+def _locate(query: str, tokens: list[_Token], from_offset: int) -> int | None:
+    """Where a PL/pgSQL query's text starts in the body.
+
+    PL/pgSQL hands the SQL parser the statement's own text, with the INTO
+    clause blanked out; a candidate start must put every token of the query
+    on a token of the body with the same text.
+
+    Args:
+        query: The query's text.
+        tokens: The body's tokens, in order.
+        from_offset: Where the statement's line starts in the body.
+    """
+    query_tokens = _scan_safely(query)
+    if not query_tokens:
+        return None
+    first = query_tokens[0]
+    begin = bisect.bisect_left(tokens, from_offset, key=lambda t: t.start)
+    for index in range(begin, len(tokens)):
+        token = tokens[index]
+        if token.text != first.text:
+            continue
+        offset = token.start - first.start
+        if offset < 0:
+            continue
+        position, matched = index, True
+        for wanted in query_tokens[1:]:
+            # The body's tokens from here on, skipping a blanked INTO clause.
+            while position < len(tokens) and tokens[position].start < (
+                wanted.start + offset
+            ):
+                position += 1
+            body = tokens[position] if position < len(tokens) else None
+            if (
+                body is None
+                or body.start != wanted.start + offset
+                or (body.text != wanted.text)
+            ):
+                matched = False
+                break
+        if matched:
+            return offset
+    return None
+
+
+# --------------------------------------------------------------------------
+# One trigger
+
+
+def _rewrite_trigger(trigger: Trigger, mapped: TableMap, context: _Context) -> None:
+    """Rename a trigger's table, UPDATE OF columns, WHEN condition and function."""
+    import pglast
+    from pglast import ast
+    from pglast.stream import RawStream
+
+    try:
+        statement = pglast.parse_sql(trigger.source)[0].stmt
+    except pglast.parser.ParseError as error:
+        trigger.problems.append(Problem(1, f"cannot be parsed: {error}"))
+        return
+    assert isinstance(statement, ast.CreateTrigStmt)
+    statement.relation = ast.RangeVar(
+        schemaname=_SENTINEL_SCHEMA,
+        relname=mapped.target,
+        inh=True,
+        relpersistence="p",
+    )
+    if statement.columns:
+        renamed = []
+        for column in statement.columns:
+            if column.sval not in mapped.columns:
+                trigger.problems.append(
+                    Problem(1, f"UPDATE OF {column.sval}: no such column")
+                )
+                renamed.append(column)
+            else:
+                renamed.append(ast.String(sval=mapped.columns[column.sval]))
+        statement.columns = tuple(renamed)
+    if statement.whenClause is not None:
+        _rename_when(statement.whenClause, mapped, trigger)
+    if statement.constrrel is not None:
+        other = context.tables.get(statement.constrrel.relname)
+        if other is not None and statement.constrrel.schemaname in (
+            None,
+            context.schema,
+        ):
+            statement.constrrel = ast.RangeVar(
+                schemaname=_SENTINEL_SCHEMA,
+                relname=other.target,
+                inh=True,
+                relpersistence="p",
+            )
+        elif statement.constrrel.relname in context.not_migrated:
+            trigger.problems.append(
+                Problem(1, f"FROM {statement.constrrel.relname}: not migrated")
+            )
+    if trigger.function_schema == context.schema:
+        statement.funcname = (
+            ast.String(sval=_SENTINEL_SCHEMA),
+            ast.String(sval=trigger.function_name),
+        )
+    for argument in statement.args or ():
+        value = getattr(argument, "sval", None)
+        if (
+            value is not None
+            and value in mapped.columns
+            and (mapped.columns[value] != value)
+        ):
+            trigger.problems.append(
+                Problem(
+                    1,
+                    f"its argument '{value}' names a renamed column; arguments "
+                    "are strings and are not renamed",
+                )
+            )
+    printed = RawStream()(statement)
+    trigger.definition = printed.replace(_SENTINEL_SCHEMA + ".", SCHEMA + ".")
+
+
+def _rename_when(node: Any, mapped: TableMap, trigger: Trigger) -> None:
+    from pglast import ast
+    from pglast.visitors import Visitor
+
+    class Renamer(Visitor):  # type: ignore[misc]
+        def visit_ColumnRef(self, ancestors: Any, ref: ast.ColumnRef) -> None:  # noqa: N802
+            fields = list(ref.fields)
+            if len(fields) == 2 and isinstance(fields[1], ast.String):
+                record = fields[0].sval
+                column = fields[1].sval
+                if record in ("new", "old") and column in mapped.columns:
+                    fields[1] = ast.String(sval=mapped.columns[column])
+                    ref.fields = tuple(fields)
+                    return
+            if isinstance(fields[-1], ast.String):
+                trigger.problems.append(
+                    Problem(1, f"WHEN names {fields[-1].sval}, which is not NEW or OLD")
+                )
+
+    Renamer()(node)
