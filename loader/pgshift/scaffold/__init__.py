@@ -19,7 +19,11 @@ target name once (``pgshift.mapping.build_map``) and writes:
   domains to create on the target before any model is built;
 * ``macros/scaffolded/pgshift_source_sequences.sql``: the sequences that are
   not built with a table (not owned, shared, or only called by the
-  application), created in the final schema before any model is built.
+  application), created in the final schema before any model is built;
+* ``models/views/<view>.sql`` and ``macros/scaffolded/pgshift_source_views.sql``:
+  the source's views and materialized views, renamed by PostgreSQL
+  (``pgshift.shadow``), and the tables' row-level security and policies
+  (``scaffold.views``).
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -49,6 +53,7 @@ from pgshift.scaffold.supported import (
     check_references,
     check_supported,
 )
+from pgshift.scaffold.views import view_files
 from pgshift.scaffold.yaml_files import (
     dump_yaml,
     final_models_yaml,
@@ -56,6 +61,7 @@ from pgshift.scaffold.yaml_files import (
     staging_models_yaml,
 )
 from pgshift.settings import Settings
+from pgshift.shadow import ShadowError, rename_definitions
 
 __all__ = [
     "GENERATED_DIRS",
@@ -72,7 +78,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GENERATED_DIRS = ("models/staging", "models/final", "macros/scaffolded")
+GENERATED_DIRS = (
+    "models/staging",
+    "models/final",
+    "models/views",
+    "macros/scaffolded",
+)
 """Folders whose files carrying the generated header scaffold may remove."""
 
 
@@ -198,6 +209,7 @@ def render(project: Project) -> dict[str, str]:
         files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
+    files.update(view_files(names))
     return files
 
 
@@ -241,7 +253,15 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
         recorded = str(overrides.resolve())
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
-    project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    loaded = Overrides.load(overrides)
+    project = map_project(catalog, loaded, source_name, recorded)
+    try:
+        rename_definitions(settings.source_required, catalog, project.names, loaded)
+    except ShadowError as error:
+        raise ScaffoldError(str(error)) from error
+    left_behind += [
+        (kind, name, reason) for kind, name, reason in project.names.not_migrated
+    ]
     files = render(project)
     drifted = drift(files, settings.project_dir) if check else []
     if not check:
