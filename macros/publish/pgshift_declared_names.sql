@@ -16,7 +16,8 @@
     {%- endfor -%}
     {#- The source's row-level security and policies (macros/views/). -#}
     {%- set source = pgshift_source_policies() -%}
-    {%- for table, state in source.row_security.items() if state[0] or state[1] -%}
+    {%- for table, state in source.row_security.items()
+            if state[0] or state[1] -%}
         {%- do names.append(table ~ '.') -%}
     {%- endfor -%}
     {%- for policy in source.policies -%}

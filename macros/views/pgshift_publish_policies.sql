@@ -1,4 +1,4 @@
-{# The statements giving the published tables the source's row-level security. #}
+{# Statements giving the published tables the source's row-level security. #}
 {#- For each table this publish moved in: ENABLE and FORCE ROW LEVEL
     SECURITY as on the source, and every policy (command, permissive or
     restrictive, roles, USING and WITH CHECK renamed by PostgreSQL,

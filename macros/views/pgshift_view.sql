@@ -1,4 +1,4 @@
-{# Materialization: a view or materialized view of the source, in the build schema. #}
+{# Materialization: a source view or materialized view, in the build schema. #}
 {#- The model's SQL is the source's definition, renamed by PostgreSQL
     (loader/pgshift/shadow.py); pgshift_source_views() gives its kind,
     reloptions (check option, security_barrier, security_invoker),

@@ -1,4 +1,4 @@
-{# The view models of the project (materialized pgshift_view), as graph nodes. #}
+{# The view models of the project (materialized pgshift_view), as nodes. #}
 {% macro pgshift_view_models() -%}
     {%- set nodes = [] -%}
     {%- for node in graph.nodes.values()
