@@ -249,7 +249,8 @@ def test_row_level_security_and_policies_act_alike(migrated: ProjectCopy) -> Non
             migrated.target, f"insert into tickets values {values}", READER
         ) == (expected)
     not_migrated = query(
-        migrated.target, "select kind, object_name from pgshift.not_migrated order by 1, 2"
+        migrated.target,
+        "select kind, object_name from pgshift.not_migrated order by 1, 2",
     )
     assert not any(kind in ("policy", "row-level security") for kind, _ in not_migrated)
 
