@@ -275,6 +275,8 @@ class ViewMap:
         column_comments: Target column name to its comment.
         reads: The final tables and views (target names) it reads.
         indexes: A materialized view's indexes, renamed.
+        populated: False for a materialized view the source never
+            refreshed (created WITH NO DATA): the target's is not either.
     """
 
     source: str
@@ -288,6 +290,7 @@ class ViewMap:
     column_comments: dict[str, str] = field(default_factory=dict)
     reads: list[str] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
+    populated: bool = True
 
 
 @dataclass

@@ -87,11 +87,13 @@ class _View:
     columns: list[tuple[str, str, str | None]]
     indexes: list[tuple[str, str, bool]]
     parents: list[int]
+    populated: bool
 
 
 _VIEWS = """
 select c.oid, c.relname::text, c.relkind::text, pg_get_viewdef(c.oid),
-       coalesce(c.reloptions, '{}')::text[], obj_description(c.oid, 'pg_class')
+       coalesce(c.reloptions, '{}')::text[], obj_description(c.oid, 'pg_class'),
+       c.relispopulated
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('v', 'm')
@@ -274,8 +276,8 @@ def _refused(url: DatabaseUrl, error: Exception) -> str:
 def _read_views(cursor: Any, schema: str) -> list[_View]:
     cursor.execute(_VIEWS, {"schema": schema})
     views = [
-        _View(oid, name, kind, definition, list(options), comment, [], [], [])
-        for oid, name, kind, definition, options, comment in cursor.fetchall()
+        _View(oid, name, kind, definition, list(options), comment, [], [], [], full)
+        for oid, name, kind, definition, options, comment, full in cursor.fetchall()
     ]
     oids = {v.oid for v in views}
     for view in views:
@@ -478,6 +480,7 @@ def _rename(
             },
             reads=reads,
             indexes=indexes,
+            populated=view.populated,
         )
 
     for table, name, command, permissive, roles in kept_policies:

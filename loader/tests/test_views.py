@@ -34,6 +34,7 @@ VIEWS = {
     "my_tickets": "myTickets",
     "account_totals": "accountTotals",
 }
+NEVER_REFRESHED = "never_refreshed"
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,9 @@ def test_scaffold_writes_each_view_as_a_model_with_its_lineage(
     migrated: ProjectCopy,
 ) -> None:
     models = migrated.project / "models" / "views"
-    assert sorted(p.stem for p in models.glob("*.sql")) == sorted(VIEWS)
+    assert sorted(p.stem for p in models.glob("*.sql")) == sorted(
+        [*VIEWS, NEVER_REFRESHED]
+    )
     text = (models / "open_tickets.sql").read_text(encoding="utf-8")
     assert "-- depends_on: {{ ref('active_accounts') }}" in text
     assert "-- depends_on: {{ ref('tickets') }}" in text
@@ -151,6 +154,7 @@ def test_views_arrive_with_their_options_comments_and_index(
         ),
         ("big_tickets", "v", ["security_barrier=true"], None),
         ("my_tickets", "v", ["security_invoker=true"], None),
+        ("never_refreshed", "m", [], None),
         ("open_tickets", "v", [], None),
         ("pending_tickets", "v", ["check_option=cascaded"], None),
     ]
@@ -168,6 +172,12 @@ def test_views_arrive_with_their_options_comments_and_index(
             "public.account_totals USING btree (account_id)",
         )
     ]
+    # A materialized view the source never refreshed is not populated.
+    assert query(
+        migrated.target,
+        "select relispopulated from pg_class "
+        "where oid = 'public.never_refreshed'::regclass",
+    ) == [(False,)]
     # Nothing is left in the build schema.
     assert query(
         migrated.target,
@@ -192,7 +202,11 @@ def test_every_view_returns_the_source_rows(migrated: ProjectCopy) -> None:
     )
     assert report["schema_differences"] == []
     assert report["views_differ"] == []
-    assert len(report["views"]) == len(VIEWS)
+    assert len(report["views"]) == len(VIEWS) + 1
+    assert (
+        "materialized view never_refreshed (from neverRefreshed): not populated "
+        "on the source, nor on the target" in report["views"]
+    )
     assert any("ticketEuros" in line for line in report["not_migrated"])
     md = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "## Views" in md and "open_tickets (from openTickets)" in md
@@ -264,7 +278,7 @@ def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> 
         "select relname from pg_class where relkind in ('v', 'm') "
         "and relnamespace = 'public'::regnamespace order by 1",
     )
-    assert [name for (name,) in found] == sorted(VIEWS)
+    assert [name for (name,) in found] == sorted([*VIEWS, NEVER_REFRESHED])
     assert query(
         migrated.target,
         "select policyname, count(*) from pg_policies where tablename = 'tickets' "
@@ -279,4 +293,27 @@ def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> 
             migrated.target, "select table_name from pgshift.built_tables"
         )
     }
-    assert set(VIEWS) <= registered
+    assert {*VIEWS, NEVER_REFRESHED} <= registered
+
+
+def test_verify_finds_a_view_or_policy_changed_on_the_target(
+    migrated: ProjectCopy,
+) -> None:
+    query(
+        migrated.target,
+        "create or replace view big_tickets with (security_barrier) as "
+        "select id, display_name, total_cents from open_tickets "
+        "where total_cents > 2000; "
+        'drop policy "ticketsInsert" on tickets',
+    )
+    code, stdout, stderr = migrated.run("verify")
+    assert code == 1, stdout + stderr
+    assert "schema differs: big_tickets: definition differs" in stdout
+    assert "schema differs: tickets.ticketsInsert: policy is missing" in stdout
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert report["views_differ"] == [
+        "view big_tickets (from bigTickets): source 2 rows, target 1 rows, "
+        "checksum DIFFERS"
+    ]

@@ -51,7 +51,8 @@
         {%- if spec.options %} with ({{ spec.options | join(', ') }}){% endif %}
         as
 {{ sql }}
-        {%- if spec.kind == 'materialized view' %} with data{% endif %};
+        {%- if spec.kind == 'materialized view' %}
+        with {{ '' if spec.populated else 'no ' }}data{% endif %};
         {%- for index in spec.indexes %}
         create {{ 'unique ' if index.unique }}index {{ pgshift_ident(index.name) }}
             on {{ relation }} using {{ index.using }};

@@ -62,6 +62,7 @@ def views_macro(names: NameMap) -> str:
             "kind": v.kind,
             "options": v.options,
             "comment": v.comment,
+            "populated": v.populated,
             "column_comments": v.column_comments,
             "indexes": [
                 {"name": i.name, "unique": i.unique, "using": i.using}

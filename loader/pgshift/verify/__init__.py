@@ -80,18 +80,20 @@ def verify(settings: Settings) -> Report:
         if names is not None:
             _sequence_positions(settings, cursor, report, names)
         views: list[str] = []
+        views_kept: list[str] = []
         if names is not None:
             report.views, report.views_differ = check_views(settings, names, cursor)
             report.not_migrated += [
                 f"{kind} {name}: {reason}" for kind, name, reason in names.not_migrated
             ]
-            views, missing_roles = definition_differences(
-                cursor, names, settings.final_schema
+            views, views_kept, missing_roles = definition_differences(
+                cursor, names, settings.final_schema, carried
             )
             report.not_migrated += missing_roles
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)
             _schema_parity(settings, report, target_catalog, names, carried, views)
+            report.kept_differences += views_kept
     return report
 
 

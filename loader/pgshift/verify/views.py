@@ -20,6 +20,7 @@ target has no such role for the policy to apply to.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
@@ -27,6 +28,7 @@ from psycopg2 import sql
 
 from pgshift.checksum import checksum_sql
 from pgshift.connection import transaction
+from pgshift.manifest import CarriedOver
 from pgshift.mapping import NameMap, ViewMap
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
@@ -102,6 +104,23 @@ def check_views(
                 target, settings.final_schema, view.name, list(view.columns.values())
             )
             label = f"{view.kind} {_label(view)}"
+            if not view.populated:
+                target.execute(
+                    "select relispopulated from pg_class where oid = to_regclass(%s)",
+                    (
+                        sql.Identifier(settings.final_schema, view.name).as_string(
+                            target
+                        ),
+                    ),
+                )
+                row = target.fetchone()
+                same = row is not None and not row[0]
+                line = f"{label}: not populated on the source, nor on the target"
+                if not same:
+                    line = f"{label}: not populated on the source; the target's is"
+                    differ.append(line)
+                lines.append(line)
+                continue
             if isinstance(found, str) or isinstance(built, str):
                 line = (
                     f"{label}: the source's {found}"
@@ -127,19 +146,31 @@ def _normal(text: str | None) -> str | None:
 
 
 def definition_differences(
-    cursor: Any, names: NameMap, final_schema: str
-) -> tuple[list[str], list[str]]:
+    cursor: Any,
+    names: NameMap,
+    final_schema: str,
+    carried: Sequence[CarriedOver] = (),
+) -> tuple[list[str], list[str], list[str]]:
     """Parity lines for views and policies, and the roles the target lacks.
 
     Args:
         cursor: A cursor on the target.
         names: The name map.
         final_schema: The schema the application reads.
+        carried: What the last publish carried over of the target's own
+            objects: the team's policies and row-level security on a final
+            table are kept, not differences.
 
     Returns:
-        The differences ("view.what: ..."), and one line per policy that
-        names a role the target does not have.
+        The differences ("view.what: ..."), the lines the team's own
+        objects explain, and one line per policy that names a role the
+        target does not have.
     """
+    ours = {
+        (c.kind, c.object.removeprefix(final_schema + "."))
+        for c in carried
+        if c.outcome == "recreated"
+    }
     cursor.execute("select current_setting('search_path')")
     (path,) = cursor.fetchone()
     cursor.execute(
@@ -172,19 +203,21 @@ def definition_differences(
                     f"{_normal(view.definition)!r}; the target's is {_normal(row[2])!r}"
                 )
         missing_roles, policy_lines = _policy_differences(cursor, names, final_schema)
-        lines += policy_lines
     finally:
         cursor.execute("select set_config('search_path', %s, true)", (path,))
-    return lines, missing_roles
+    kept = [line for kind, name, line in policy_lines if (kind, name) in ours]
+    lines += [line for kind, name, line in policy_lines if (kind, name) not in ours]
+    return lines, kept, missing_roles
 
 
 def _policy_differences(
     cursor: Any, names: NameMap, final_schema: str
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Roles the target lacks, and (kind, object, line) of each difference."""
     cursor.execute("select rolname::text from pg_roles")
     roles = {r for (r,) in cursor.fetchall()} | {"public"}
     missing: list[str] = []
-    lines: list[str] = []
+    lines: list[tuple[str, str, str]] = []
     tables = {t.target for t in names.tables.values()}
     for table in sorted(tables):
         relation = sql.Identifier(final_schema, table).as_string(cursor)
@@ -199,8 +232,12 @@ def _policy_differences(
         expected = names.row_security.get(table, [False, False])
         if list(row) != list(expected):
             lines.append(
-                f"{table}: row-level security (enabled, forced) is {tuple(row)}, "
-                f"the source's is {tuple(expected)}"
+                (
+                    "row-level security",
+                    table,
+                    f"{table}: row-level security (enabled, forced) is "
+                    f"{tuple(row)}, the source's is {tuple(expected)}",
+                )
             )
         cursor.execute(
             "select p.polname::text, p.polpermissive, p.polcmd::text, "
@@ -233,8 +270,9 @@ def _policy_differences(
             if not kept_roles:
                 continue
             got = found.pop(policy.name, None)
+            label = f"{table}.{policy.name}"
             if got is None:
-                lines.append(f"{table}.{policy.name}: policy is missing")
+                lines.append(("policy", label, f"{label}: policy is missing"))
                 continue
             permissive, cmd, got_roles, using, check = got
             want = (
@@ -247,10 +285,9 @@ def _policy_differences(
             have = (permissive, commands[cmd], list(got_roles), _normal(using))
             have += (_normal(check),)
             if have != want:
-                lines.append(
-                    f"{table}.{policy.name}: policy is {have}, the source's "
-                    f"renamed is {want}"
-                )
+                line = f"{label}: policy is {have}, the source's renamed is {want}"
+                lines.append(("policy", label, line))
         for name in sorted(found):
-            lines.append(f"{table}.{name}: policy is not in the source")
+            label = f"{table}.{name}"
+            lines.append(("policy", label, f"{label}: policy is not in the source"))
     return missing, lines
