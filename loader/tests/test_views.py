@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from migration import ProjectCopy, copy_project, query
+from migration import ProjectCopy, copy_project, query, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 READER = "views_ticket_reader"
@@ -317,3 +317,35 @@ def test_verify_finds_a_view_or_policy_changed_on_the_target(
         "view big_tickets (from bigTickets): source 2 rows, target 1 rows, "
         "checksum DIFFERS"
     ]
+
+
+def test_a_source_that_refuses_temporary_tables_stops_the_scaffold(
+    migrated: ProjectCopy, pg_cluster: object
+) -> None:
+    cluster = pg_cluster
+    role = "views_no_temp"
+    cluster.execute(f"create role {role} login")  # type: ignore[attr-defined]
+    try:
+        for statement in (
+            "revoke temporary on database views_source from public",
+            f"grant select on all tables in schema public to {role}",
+        ):
+            cluster.execute(statement, dbname="views_source")  # type: ignore[attr-defined]
+        reader = cluster.url("views_source", user=role)  # type: ignore[attr-defined]
+        done = run_cli(
+            ["--include", "Accounts", "scaffold", "--check"],
+            reader,
+            "",
+            migrated.state,
+            migrated.project,
+        )
+    finally:
+        for statement in (
+            "grant temporary on database views_source to public",
+            f"revoke all on all tables in schema public from {role}",
+        ):
+            cluster.execute(statement, dbname="views_source")  # type: ignore[attr-defined]
+        cluster.execute(f"drop role {role}")  # type: ignore[attr-defined]
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused the temporary tables scaffold renames views" in done.stderr
+    assert "Grant TEMP on the database to the source role" in done.stderr
