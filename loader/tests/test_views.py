@@ -129,9 +129,17 @@ def test_scaffold_writes_each_view_as_a_model_with_its_lineage(
     )
     node = manifest["nodes"]["model.pgshift.big_tickets"]
     assert node["depends_on"]["nodes"] == ["model.pgshift.open_tickets"]
-    # And scaffold --check finds nothing drifted.
+    # And scaffold --check finds nothing drifted, until a view model changes.
     code, stdout, stderr = migrated.run("scaffold", "--check")
     assert code == 0, stdout + stderr
+    model = models / "open_tickets.sql"
+    model.write_text(text.replace("<>", "="), encoding="utf-8")
+    try:
+        code, stdout, stderr = migrated.run("scaffold", "--check")
+    finally:
+        model.write_text(text, encoding="utf-8")
+    assert code == 1, stdout + stderr
+    assert "differs from the source schema: models/views/open_tickets.sql" in stdout
 
 
 def test_views_arrive_with_their_options_comments_and_index(

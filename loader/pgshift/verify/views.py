@@ -53,10 +53,10 @@ def _figures(
         cursor.execute(_COLUMN_TYPES, (relation,))
         types = dict(cursor.fetchall())
         if not types:
-            return "missing"
+            return "it is missing"
         missing = [c for c in columns if c not in types]
         if missing:
-            return "has no column " + ", ".join(missing)
+            return "it has no column " + ", ".join(missing)
         cursor.execute(checksum_sql(relation, [(c, types[c]) for c in columns]))
         count, checksum = cursor.fetchone()
         return int(count), str(checksum)
@@ -123,9 +123,9 @@ def check_views(
                 continue
             if isinstance(found, str) or isinstance(built, str):
                 line = (
-                    f"{label}: the source's {found}"
+                    f"{label}: on the source, {found}"
                     if isinstance(found, str)
-                    else f"{label}: the target's {built}"
+                    else f"{label}: on the target, {built}"
                 )
                 lines.append(line)
                 differ.append(line)
