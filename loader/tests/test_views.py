@@ -302,6 +302,19 @@ def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> 
         )
     }
     assert {*VIEWS, NEVER_REFRESHED} <= registered
+    # A build of one table keeps the views that read it (as the target's
+    # objects on it, recreated over the new table) and its policies, once.
+    code, stdout, stderr = migrated.run("dbt", "build", "-s", "tickets")
+    assert code == 0, stdout[-4000:] + stderr[-4000:]
+    assert query(
+        migrated.target,
+        "select count(*) from pg_class where relkind in ('v', 'm') "
+        "and relnamespace = 'public'::regnamespace",
+    ) == [(len(VIEWS) + 1,)]
+    assert query(
+        migrated.target, "select count(*) from pg_policies where tablename = 'tickets'"
+    ) == [(3,)]
+    assert _rows(migrated.target, "select id from big_tickets") == [(2,), (4,)]
 
 
 def test_verify_finds_a_view_or_policy_changed_on_the_target(
