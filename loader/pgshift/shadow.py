@@ -35,7 +35,9 @@ policy that reads a relation pgshift does not migrate (a table left out,
 another schema's table or view), calls a function or operator of the
 source's own (functions are not created before the views), or uses a type
 the target does not get from pgshift, is left out and listed with the
-reason (``NameMap.not_migrated``), and so is every view that reads it.
+reason (``NameMap.not_migrated``), and so is every view that reads it. A
+policy that cannot be renamed safely stops the scaffold instead: a table
+without one of its policies would not restrict the same rows.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ POLICY_COMMANDS = {
 
 
 class ShadowError(RuntimeError):
-    """The source cannot hold the temporary shadows."""
+    """The source refuses the temporary shadows, or a policy cannot be renamed."""
 
 
 @dataclass
@@ -240,7 +242,8 @@ def rename_definitions(
             columns under ``columns:``, matview indexes under ``objects:``.
 
     Raises:
-        ShadowError: The source refuses temporary objects.
+        ShadowError: The source refuses temporary objects, or a policy
+            cannot be migrated as it is.
         NamingError: View names collide with each other or with a table, or
             are too long.
     """
@@ -408,6 +411,7 @@ def _rename(
                 cursor.execute(f"drop view pg_temp.{quote_ident(view.name)}")
 
     kept_policies = []
+    refused: list[str] = []
     for table, name, command, permissive, roles, using, check in policies:
         label = f"{name} on {table}"
         if table not in names.tables:
@@ -436,9 +440,20 @@ def _rename(
             if found:
                 reason = "; ".join(found)
         if reason is not None:
-            names.not_migrated.append(["policy", label, reason])
+            refused.append(
+                f"  policy {label}: {reason}; leave the table out (--exclude "
+                f"{table}) or change the policy on the source"
+            )
         else:
             kept_policies.append((table, name, command, permissive, roles))
+    if refused:
+        # A policy left out would change who may read or write a table (a
+        # restrictive one, widen it): it stops the scaffold instead.
+        raise ShadowError(
+            "these policies cannot be migrated as they are, and a table "
+            "without one of its policies would not restrict the same rows:\n"
+            + "\n".join(refused)
+        )
 
     view_targets = _view_names(views, created, names, overrides)
     _rename_shadows(cursor, names, views, created, view_targets, overrides)

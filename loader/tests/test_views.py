@@ -370,3 +370,21 @@ def test_a_source_that_refuses_temporary_tables_stops_the_scaffold(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "refused the temporary tables scaffold renames views" in done.stderr
     assert "Grant TEMP on the database to the source role" in done.stderr
+
+
+def test_a_policy_that_cannot_be_renamed_stops_the_scaffold(
+    migrated: ProjectCopy,
+) -> None:
+    # Left out, a policy would change which rows the table restricts.
+    query(
+        migrated.source,
+        'create policy "accountsEuros" on "Accounts" as restrictive '
+        'using ("centsToEuros"(id) > 0)',
+    )
+    try:
+        code, stdout, stderr = migrated.run("scaffold", "--check")
+    finally:
+        query(migrated.source, 'drop policy "accountsEuros" on "Accounts"')
+    assert code == 2, stdout + stderr
+    assert 'policy accountsEuros on Accounts: calls "centsToEuros"(bigint)' in stderr
+    assert "--exclude Accounts" in stderr
