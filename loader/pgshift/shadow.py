@@ -58,7 +58,7 @@ from pgshift.mapping import (
     index_using,
     target_object_name,
 )
-from pgshift.naming import NamingError, Overrides, map_names
+from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
 from pgshift.settings import DatabaseUrl
 from pgshift.sqlident import quote_ident, rename_columns
 
@@ -498,6 +498,8 @@ def _rename(
             populated=view.populated,
         )
 
+    _check_index_names(names)
+
     for table, name, command, permissive, roles in kept_policies:
         cursor.execute(
             "select pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)"
@@ -539,12 +541,7 @@ def _view_names(
         [v.name for v in kept], overrides.tables, what="view", override_path="tables:"
     )
     problems = []
-    relations = {t.target: f"table {t.source!r}" for t in names.tables.values()}
-    for t in names.tables.values():
-        for obj in [*t.keys, *t.indexes, *t.serials]:
-            relations.setdefault(obj.name, f"{obj.source!r} of table {t.source!r}")
-    for s in names.sequences.values():
-        relations.setdefault(s.name, f"sequence {s.source!r}")
+    relations = _relations(names)
     result: dict[str, tuple[str, dict[str, str]]] = {}
     for view in kept:
         target = targets[view.name]
@@ -568,6 +565,51 @@ def _view_names(
     if problems:
         raise NamingError("\n".join(problems))
     return result
+
+
+def _relations(names: NameMap) -> dict[str, str]:
+    """Target relation names already taken, each with what takes it."""
+    relations = {t.target: f"table {t.source!r}" for t in names.tables.values()}
+    for t in names.tables.values():
+        for obj in [*t.keys, *t.indexes, *t.serials]:
+            relations.setdefault(obj.name, f"{obj.source!r} of table {t.source!r}")
+    for s in names.sequences.values():
+        relations.setdefault(s.name, f"sequence {s.source!r}")
+    return relations
+
+
+def _check_index_names(names: NameMap) -> None:
+    """Refuse a materialized view's index name that another relation takes.
+
+    Raises:
+        NamingError: Two relations would share a target name, or one is
+            longer than PostgreSQL allows.
+    """
+    relations = _relations(names)
+    for view in names.views.values():
+        relations.setdefault(view.name, f"view {view.source!r}")
+    problems = []
+    for view in names.views.values():
+        for index in view.indexes:
+            fix = (
+                f"in the override file under 'objects: {view.source}:' "
+                f"({index.source}: <new_name>)"
+            )
+            what = f"index {index.source!r} of {view.source}"
+            if len(index.name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+                problems.append(
+                    f"{what} maps to {index.name!r}, which is longer than "
+                    f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit; choose a "
+                    f"shorter name {fix}"
+                )
+            if index.name in relations:
+                problems.append(
+                    f"{relations[index.name]} and {what} both map to "
+                    f"{index.name!r}; give one of them another name {fix}"
+                )
+            relations.setdefault(index.name, what)
+    if problems:
+        raise NamingError("\n".join(problems))
 
 
 def _rename_shadows(
