@@ -388,3 +388,58 @@ def test_a_policy_that_cannot_be_renamed_stops_the_scaffold(
     assert code == 2, stdout + stderr
     assert 'policy accountsEuros on Accounts: calls "centsToEuros"(bigint)' in stderr
     assert "--exclude Accounts" in stderr
+
+
+def test_policy_roles_missing_on_the_target_are_listed(migrated: ProjectCopy) -> None:
+    # Roles belong to the cluster, so the source and target here share
+    # them: the map and the macro name a role that exists on neither.
+    name_map = migrated.project / "models" / "pgshift_name_map.json"
+    macro = migrated.project / "macros" / "scaffolded" / "pgshift_source_views.sql"
+    saved = {path: path.read_text(encoding="utf-8") for path in (name_map, macro)}
+    ghost = "views_ghost_role"
+    try:
+        names = json.loads(saved[name_map])
+        for policy in names["policies"]:
+            if policy["name"] == "ticketsOfOwner":
+                policy["roles"].append(ghost)
+        names["policies"].append(
+            {**names["policies"][0], "name": "ghostsOnly", "roles": [ghost]}
+        )
+        name_map.write_text(json.dumps(names), encoding="utf-8")
+        text = saved[macro].replace(
+            f'"roles": ["{READER}"], "table": "tickets", "using": "(EXISTS',
+            f'"roles": ["{READER}", "{ghost}"], "table": "tickets", "using": "(EXISTS',
+        )
+        assert text != saved[macro]
+        text = text.replace(
+            '"policies": [',
+            '"policies": [{"command": "all", "name": "ghostsOnly", '
+            f'"permissive": true, "roles": ["{ghost}"], "table": "tickets", '
+            '"using": "true", "with_check": null}, ',
+        )
+        macro.write_text(text, encoding="utf-8")
+        code, stdout, stderr = migrated.run("migrate")
+    finally:
+        for path, content in saved.items():
+            path.write_text(content, encoding="utf-8")
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    policies = query(
+        migrated.target,
+        "select policyname, roles::text[] from pg_policies "
+        "where tablename = 'tickets' order by 1",
+    )
+    assert ("ticketsOfOwner", [READER]) in policies
+    assert "ghostsOnly" not in {name for name, _ in policies}
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert (
+        f"policy ticketsOfOwner on tickets: role {ghost} does not exist on the "
+        "target, so it applies to the others only; create the role and migrate "
+        "again" in report["not_migrated"]
+    )
+    assert (
+        f"policy ghostsOnly on tickets: role {ghost} does not exist on the "
+        "target, so it was not created; create the role and migrate again"
+        in report["not_migrated"]
+    )
