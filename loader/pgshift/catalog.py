@@ -529,13 +529,12 @@ with tables as (
       and not c.relispartition
 )
 select kind, name, reason from (
-    select case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
-                          when 'f' then 'foreign table' end as kind,
+    select 'foreign table' as kind,
            c.relname::text as name,
            'only tables are migrated; recreate it on the target' as reason
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = %(schema)s and c.relkind in ('v', 'm', 'f')
+    where n.nspname = %(schema)s and c.relkind = 'f'
     union all
     select 'event trigger', e.evtname::text,
            'event triggers are not migrated; recreate it on the target'
@@ -547,23 +546,6 @@ select kind, name, reason from (
     from pg_rewrite r
     join tables t on t.oid = r.ev_class
     where r.rulename <> '_RETURN'
-    union all
-    select 'row-level security', t.relname::text,
-           'the target table has row-level security off and none of its '
-           'policies (' || coalesce((select string_agg(p.polname, ', '
-                                                       order by p.polname)
-                                     from pg_policy p
-                                     where p.polrelid = t.oid), 'none')
-           || '); enable it and recreate them there'
-    from tables t
-    where t.relrowsecurity
-    union all
-    select 'policy', p.polname || ' on ' || t.relname,
-           'row-level security is off on the source table, and policies are '
-           'not migrated; recreate it on the target'
-    from pg_policy p
-    join tables t on t.oid = p.polrelid
-    where not t.relrowsecurity
     union all
     select 'typed table', t.relname::text,
            'arrives as a plain table with the same columns, not OF '

@@ -260,6 +260,67 @@ class TableMap:
 
 
 @dataclass
+class ViewMap:
+    """A view or materialized view of the source, as the target gets it.
+
+    The definition is PostgreSQL's own, renamed by PostgreSQL
+    (``pgshift.shadow``), not by rewriting its text.
+
+    Attributes:
+        source: The source view's name.
+        name: Its target name.
+        kind: "view" or "materialized view".
+        columns: Source column name to target column name, in column order.
+        types: Target column name to its type, in column order.
+        definition: ``pg_get_viewdef()`` in the target names.
+        options: Its reloptions (``check_option=cascaded``,
+            ``security_barrier=true``...), as the source holds them.
+        comment: Its comment.
+        column_comments: Target column name to its comment.
+        reads: The final tables and views (target names) it reads.
+        indexes: A materialized view's indexes, renamed.
+        populated: False for a materialized view the source never
+            refreshed (created WITH NO DATA): the target's is not either.
+    """
+
+    source: str
+    name: str
+    kind: str
+    columns: dict[str, str]
+    types: dict[str, str]
+    definition: str
+    options: list[str] = field(default_factory=list)
+    comment: str | None = None
+    column_comments: dict[str, str] = field(default_factory=dict)
+    reads: list[str] = field(default_factory=list)
+    indexes: list[IndexMap] = field(default_factory=list)
+    populated: bool = True
+
+
+@dataclass
+class PolicyMap:
+    """A row-level security policy of a migrated table, renamed.
+
+    Attributes:
+        table: The final table.
+        name: The policy's name (kept as on the source).
+        command: "all", "select", "insert", "update" or "delete".
+        permissive: PERMISSIVE (True) or RESTRICTIVE.
+        roles: The roles it applies to ("public" for PUBLIC).
+        using: The USING expression in the target names, or None.
+        with_check: The WITH CHECK expression in the target names, or None.
+    """
+
+    table: str
+    name: str
+    command: str
+    permissive: bool
+    roles: list[str]
+    using: str | None = None
+    with_check: str | None = None
+
+
+@dataclass
 class NameMap:
     """The applied name map of one scaffold.
 
@@ -271,6 +332,12 @@ class NameMap:
         sequences: Source sequence name to its map, in name order.
         types: Source name to target name of the schema's enum types and
             domains.
+        views: Source view name to its map, in creation order.
+        row_security: Final table to [enabled, forced] of the tables whose
+            row-level security is on.
+        policies: The policies of the migrated tables.
+        not_migrated: [kind, name, reason] of the views and policies that
+            cannot arrive as they are.
     """
 
     source_name: str
@@ -279,6 +346,10 @@ class NameMap:
     tables: dict[str, TableMap] = field(default_factory=dict)
     sequences: dict[str, SequenceMap] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    views: dict[str, ViewMap] = field(default_factory=dict)
+    row_security: dict[str, list[bool]] = field(default_factory=dict)
+    policies: list[PolicyMap] = field(default_factory=list)
+    not_migrated: list[list[str]] = field(default_factory=list)
 
     def table_for_target(self, target: str) -> TableMap | None:
         """The map of the source table that became a final table."""
@@ -317,6 +388,18 @@ class NameMap:
                 for name, entry in data.get("sequences", {}).items()
             },
             types=data.get("types", {}),
+            views={
+                name: ViewMap(
+                    **{
+                        **entry,
+                        "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+                    }
+                )
+                for name, entry in data.get("views", {}).items()
+            },
+            row_security=data.get("row_security", {}),
+            policies=[PolicyMap(**p) for p in data.get("policies", [])],
+            not_migrated=data.get("not_migrated", []),
         )
 
     @classmethod
@@ -729,6 +812,28 @@ def default_expression(
             "schema, which pgshift does not migrate"
         )
     return default, ""
+
+
+def rename_view_types(name_map: NameMap) -> None:
+    """Give the views and policies the schema's types under their target names.
+
+    PostgreSQL renames the tables and columns of a view or a policy
+    (``pgshift.shadow``) but prints the source's own enum types and domains
+    by their source names; every one of them follows a ``::`` there.
+    """
+    types, schema = name_map.types, name_map.source_schema
+    if not types:
+        return
+    for view in name_map.views.values():
+        view.definition = rename_columns(view.definition, {}, types)
+        view.types = {c: rename_type(t, schema, types) for c, t in view.types.items()}
+        for index in view.indexes:
+            index.using = rename_columns(index.using, {}, types)
+    for policy in name_map.policies:
+        if policy.using is not None:
+            policy.using = rename_columns(policy.using, {}, types)
+        if policy.with_check is not None:
+            policy.with_check = rename_columns(policy.with_check, {}, types)
 
 
 def _check_type_names(types: Mapping[str, str], tables: Mapping[str, str]) -> None:

@@ -14,10 +14,13 @@
     key, index and foreign key the final models declare (the new tables
     carry them, and pgshift_ensure_foreign_keys restores the rest).
     Arguments: the final tables about to be replaced, the final schema,
-    the build schema, and the names ("table.object") of the keys, indexes
-    and foreign keys the final models declare. -#}
+    the build schema, the names ("table.object") of the keys, indexes,
+    foreign keys and policies the final models declare ("table." for the
+    row-level security of a table whose source has it on), and the views
+    this run built (pgshift's earlier views of those names are replaced,
+    not kept). -#}
 {% macro pgshift_keep_dependents(
-    tables, final_schema, build_schema, declared
+    tables, final_schema, build_schema, declared, views=[]
 ) %}
     {%- set registry = pgshift_ident(
         var('state_schema'), var('built_table')) -%}
@@ -30,6 +33,10 @@
     {%- set declared_literals = [] -%}
     {%- for name in declared -%}
         {%- do declared_literals.append(pgshift_literal(name)) -%}
+    {%- endfor -%}
+    {%- set view_literals = [] -%}
+    {%- for view in views -%}
+        {%- do view_literals.append(pgshift_literal(view)) -%}
     {%- endfor -%}
     {%- set sql -%}
 create temporary table if not exists pgshift_dependents (
@@ -49,6 +56,8 @@ declare
     declared text[] := array[{{ declared_literals | join(', ') }}]::text[];
     -- "table.trigger" of the triggers pgshift created (pgshift_publish_routines).
     own_triggers text[] := '{}';
+    rebuilt_views text[] := array[{{ view_literals | join(', ') }}]::text[];
+    registered text[] := '{}';
     replaced oid[];
     rel record;
     obj record;
@@ -62,6 +71,11 @@ begin
             'where kind = %L', '.', '{}', {{ pgshift_literal(routines) }},
             'trigger')
         into own_triggers;
+    end if;
+    if to_regclass({{ pgshift_literal(registry) }}) is not null then
+        execute format('select coalesce(array_agg(table_name::text), %L) from %s',
+                       '{}', {{ pgshift_literal(registry) }})
+        into registered;
     end if;
 
     -- The tables this publish replaces (only those that exist as tables).
@@ -98,6 +112,10 @@ begin
         inner join pg_class as c on c.oid = readers.oid
         inner join pg_namespace as n on n.oid = c.relnamespace
         where n.nspname <> build_schema
+          -- pgshift's own views, which this run built again.
+          and not (n.nspname = final_schema and c.relkind in ('v', 'm')
+                   and c.relname = any(rebuilt_views)
+                   and c.relname = any(registered))
         group by c.oid, n.nspname
         order by max(readers.depth), n.nspname, c.relname
     loop
@@ -229,12 +247,16 @@ begin
         end loop;
 
         -- Row-level security and its policies.
-        if rel.relrowsecurity then
+        if rel.relrowsecurity
+                and not (rel.schema = final_schema
+                         and rel.name || '.' = any(declared)) then
             insert into pgshift_dependents (kind, object, on_table, statement)
             values ('row-level security', label, label,
                     format('alter table %s enable row level security', target));
         end if;
-        if rel.relforcerowsecurity then
+        if rel.relforcerowsecurity
+                and not (rel.schema = final_schema
+                         and rel.name || '.' = any(declared)) then
             insert into pgshift_dependents (kind, object, on_table, statement)
             values ('row-level security', label, label,
                     format('alter table %s force row level security', target));
@@ -253,6 +275,8 @@ begin
                    ) as def
             from pg_policies as p
             where p.schemaname = rel.schema and p.tablename = rel.name
+              and not (rel.schema = final_schema
+                       and rel.name || '.' || p.policyname = any(declared))
             order by p.policyname
         loop
             insert into pgshift_dependents (kind, object, on_table, statement)

@@ -5,7 +5,9 @@
     schema for inspection. One transaction drops each replaced final table
     (with the foreign keys pointing at it), moves the new one in with its
     keys, indexes and sequences, puts the build schema's view back, adds the
-    foreign keys that the move removed, recreates the target's own objects
+    foreign keys that the move removed, gives the moved tables the source's
+    row-level security and policies and moves in the views built over
+    them, recreates the target's own objects
     that depended on the replaced tables (pgshift_keep_dependents), checks
     that every key, index and foreign key of the moved tables is there (or
     undoes it all), and records the tables as pgshift's. -#}
@@ -35,8 +37,13 @@
     {%- endfor -%}
     {#- The target's own objects on the replaced tables, written down
         before the drops remove them. -#}
+    {%- set views = [] -%}
+    {%- for node, built in pgshift_built_views() -%}
+        {%- do views.append(node.alias) -%}
+    {%- endfor -%}
     {%- do statements.append(pgshift_keep_dependents(
-        replaced, final_schema, build_schema, pgshift_declared_names())) -%}
+        replaced, final_schema, build_schema, pgshift_declared_names(),
+        views)) -%}
     {%- do statements.append(pgshift_publish_sequences(true)) -%}
     {%- for node, built in built_tables -%}
         {%- set final = api.Relation.create(
@@ -53,12 +60,19 @@
     {#- The source's functions and triggers, before the target's own objects
         (a view of the team's may call one). -#}
     {%- do statements.append(pgshift_publish_routines(final_schema, replaced)) -%}
+    {#- The source's row-level security and policies on the moved tables,
+        then the views built over them (macros/views/). -#}
+    {%- do statements.append(
+        pgshift_publish_policies(final_schema, built_tables)) -%}
+    {%- do statements.append(
+        pgshift_publish_views(final_schema, build_schema)) -%}
     {%- do statements.append(pgshift_restore_dependents(
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
     {%- do statements.append(pgshift_publish_sequences(false)) -%}
     {%- do statements.append(
         pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}
+    {%- do statements.append(pgshift_register_views(final_schema)) -%}
     {{ statements | reject('equalto', '') | join(";\n") }}
     {%- endif -%}
     {%- else -%}

@@ -23,6 +23,10 @@ target name once (``pgshift.mapping.build_map``) and writes:
 * the functions, procedures, aggregates and triggers, renamed
   (``scaffold.routine_files``), and ``models/pgshift_routines.json``: which
   of them need review.
+* ``models/views/<view>.sql`` and ``macros/scaffolded/pgshift_source_views.sql``:
+  the source's views and materialized views, renamed by PostgreSQL
+  (``pgshift.shadow``), and the tables' row-level security and policies
+  (``scaffold.views``).
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -39,7 +43,13 @@ from pathlib import Path
 
 from pgshift.catalog import Catalog, read_catalog, read_not_migrated
 from pgshift.connection import transaction
-from pgshift.mapping import MAP_FILE, NameMap, TableMap, build_map
+from pgshift.mapping import (
+    MAP_FILE,
+    NameMap,
+    TableMap,
+    build_map,
+    rename_view_types,
+)
 from pgshift.naming import Overrides
 from pgshift.routines import Routines, read_routines, rewrite
 from pgshift.scaffold.routine_files import routine_files
@@ -55,6 +65,7 @@ from pgshift.scaffold.supported import (
     check_references,
     check_supported,
 )
+from pgshift.scaffold.views import view_files
 from pgshift.scaffold.yaml_files import (
     dump_yaml,
     final_models_yaml,
@@ -62,6 +73,7 @@ from pgshift.scaffold.yaml_files import (
     staging_models_yaml,
 )
 from pgshift.settings import ConfigError, Settings
+from pgshift.shadow import ShadowError, rename_definitions
 
 __all__ = [
     "GENERATED_DIRS",
@@ -80,7 +92,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GENERATED_DIRS = ("models/staging", "models/final", "macros/scaffolded")
+GENERATED_DIRS = (
+    "models/staging",
+    "models/final",
+    "models/views",
+    "macros/scaffolded",
+)
 """Folders whose files carrying the generated header scaffold may remove."""
 
 
@@ -209,6 +226,7 @@ def render(project: Project) -> dict[str, str]:
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog, names)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
     files.update(routine_files(project.routines or Routines(), catalog.extensions))
+    files.update(view_files(names))
     return files
 
 
@@ -258,7 +276,16 @@ def read_project(
         recorded = str(overrides.resolve())
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
-    project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    loaded = Overrides.load(overrides)
+    project = map_project(catalog, loaded, source_name, recorded)
+    try:
+        rename_definitions(settings.source_required, catalog, project.names, loaded)
+    except ShadowError as error:
+        raise ScaffoldError(str(error)) from error
+    rename_view_types(project.names)
+    left_behind += [
+        (kind, name, reason) for kind, name, reason in project.names.not_migrated
+    ]
     if with_routines:
         project.routines = rewrite(source_routines, project.names)
         left_behind += [
@@ -335,7 +362,15 @@ def map_drift(settings: Settings) -> list[str]:
             lines.append(f"{table}: in the models, not in the source (or left out)")
         else:
             lines.append(f"{table}: {_table_change(before, now)}")
-    for what in ("sequences", "types", "overrides", "source_schema"):
+    for what in (
+        "sequences",
+        "types",
+        "views",
+        "policies",
+        "row_security",
+        "overrides",
+        "source_schema",
+    ):
         if getattr(committed, what) != getattr(current, what):
             lines.append(f"{what}: changed since scaffold")
     return lines or ["the name map differs from what scaffold writes now"]

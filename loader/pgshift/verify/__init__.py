@@ -13,6 +13,7 @@ never imports them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ from pgshift.verify.dbt_artifacts import dbt_test_results
 from pgshift.verify.parity import Differences, compare, intended
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
+from pgshift.verify.views import check_views, definition_differences
 
 __all__ = ["Report", "TableReport", "summary_table", "verify", "write_report"]
 
@@ -79,9 +81,21 @@ def verify(settings: Settings) -> Report:
         report.carried_over = [c.describe() for c in carried]
         if names is not None:
             _sequence_positions(settings, cursor, report, names)
+        views: list[str] = []
+        views_kept: list[str] = []
+        if names is not None:
+            report.views, report.views_differ = check_views(settings, names, cursor)
+            report.not_migrated += [
+                f"{kind} {name}: {reason}" for kind, name, reason in names.not_migrated
+            ]
+            views, views_kept, missing_roles = definition_differences(
+                cursor, names, settings.final_schema, carried
+            )
+            report.not_migrated += missing_roles
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)
-            _schema_parity(settings, report, target_catalog, names, carried)
+            _schema_parity(settings, report, target_catalog, names, carried, views)
+            report.kept_differences += views_kept
     return report
 
 
@@ -135,12 +149,14 @@ def _schema_parity(
     target: Catalog,
     names: NameMap | None,
     carried: list[CarriedOver],
+    views: Sequence[str] = (),
 ) -> None:
     """Compare the source schema with the target's, through the name map.
 
     What the last publish carried over of the target's own objects on the
     final tables (an index, a constraint, a comment) is listed as kept, not
-    as a difference.
+    as a difference. ``views`` are the views' and policies' lines
+    (``verify.views``).
     """
     assert settings.source is not None
     with transaction(settings.source, readonly=True) as cursor:
@@ -156,7 +172,7 @@ def _schema_parity(
         for c in carried
         if c.outcome == "recreated" and c.object.startswith(prefix)
     )
-    lines = compare(source, target, names, kept)
+    lines = compare(source, target, names, kept) + list(views)
     report.kept_differences = kept.kept
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences

@@ -71,6 +71,9 @@ class Report:
             on the tables it replaced, one line each.
         kept_differences: Parity lines that such objects explain (the
             team's index, comment, constraint on a final table).
+        views: Per view and materialized view: its rows and checksum on
+            the source and the target, one line each.
+        views_differ: The views whose rows differ.
     """
 
     source: str
@@ -87,12 +90,19 @@ class Report:
     sequences_behind: list[str] = field(default_factory=list)
     carried_over: list[str] = field(default_factory=list)
     kept_differences: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    views_differ: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """Whether every table is complete and the schemas are twins."""
         tables_ok = all(t.status == "complete" for t in self.tables)
-        return tables_ok and not self.schema_differences and not self.sequences_behind
+        return (
+            tables_ok
+            and not self.schema_differences
+            and not self.sequences_behind
+            and not self.views_differ
+        )
 
 
 def summary_table(report: Report) -> str:
@@ -162,6 +172,13 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         text += ["## Sequences of the source", ""]
         text += [f"- {line}" for line in report.sequences]
         text += [f"- ❌ {line}" for line in report.sequences_behind]
+        text.append("")
+    if report.views:
+        text += ["## Views", ""]
+        text += [
+            f"- {'❌ ' if line in report.views_differ else ''}{line}"
+            for line in report.views
+        ]
         text.append("")
     text += ["## Schema parity", ""]
     if report.schema_differences is None:

@@ -1,0 +1,104 @@
+"""The dbt files of the source's views, materialized views and policies.
+
+Each view and materialized view becomes a model, ``models/views/<name>.sql``,
+materialized by ``pgshift_view`` (macros/views/): its text is the source's
+definition as PostgreSQL prints it once renamed (``pgshift.shadow``),
+behind a ``depends_on`` on each final table and view it reads, so dbt
+builds it after them and ``dbt docs`` shows it downstream of them. Its
+options, comments and indexes, and the tables' row-level security and
+policies, are returned by the macros of
+``macros/scaffolded/pgshift_source_views.sql``, as JSON text parsed by
+``fromjson``: the one form that carries any name or expression unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pgshift.mapping import NameMap, ViewMap
+from pgshift.scaffold.sql_files import (
+    GENERATED_HEADER,
+    jinja_comment,
+    jinja_string,
+    jinja_text,
+)
+
+VIEWS_DIR = "models/views"
+"""Where the view models are written, relative to the dbt project."""
+
+VIEWS_MACRO = "macros/scaffolded/pgshift_source_views.sql"
+
+
+def view_sql(view: ViewMap) -> str:
+    """The model of one view: its renamed definition, after what it reads."""
+    depends = "".join(
+        f"-- depends_on: {{{{ ref({jinja_string(r)}) }}}}\n" for r in view.reads
+    )
+    return (
+        f"{{# {GENERATED_HEADER}. #}}\n"
+        f"{{#- Source {view.kind} {jinja_comment(view.source)}: PostgreSQL's own "
+        "definition,\n"
+        "    renamed by PostgreSQL (pgshift.shadow); created by pgshift_view. #}\n"
+        "{{ config(materialized='pgshift_view') }}\n"
+        f"{depends}"
+        f"{jinja_text(view.definition)}\n"
+    )
+
+
+def _json_macro(name: str, value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return (
+        f"{{% macro {name}() %}}\n"
+        f"    {{{{ return(fromjson({jinja_string(text)})) }}}}\n"
+        "{% endmacro %}\n"
+    )
+
+
+def views_macro(names: NameMap) -> str:
+    """The macros returning the views' settings and the tables' policies."""
+    views = {
+        v.name: {
+            "source": v.source,
+            "kind": v.kind,
+            "options": v.options,
+            "comment": v.comment,
+            "populated": v.populated,
+            "column_comments": v.column_comments,
+            "indexes": [
+                {"name": i.name, "unique": i.unique, "using": i.using}
+                for i in v.indexes
+            ],
+        }
+        for v in names.views.values()
+    }
+    policies = {
+        "row_security": names.row_security,
+        "policies": [
+            {
+                "table": p.table,
+                "name": p.name,
+                "command": p.command,
+                "permissive": p.permissive,
+                "roles": p.roles,
+                "using": p.using,
+                "with_check": p.with_check,
+            }
+            for p in names.policies
+        ],
+    }
+    return (
+        f"{{# {GENERATED_HEADER}. #}}\n"
+        "{#- The source's views by target name: kind, reloptions, comments,\n"
+        "    a materialized view's indexes. #}\n"
+        + _json_macro("pgshift_source_views", views)
+        + "\n{#- The final tables' row-level security ([enabled, forced]) and\n"
+        "    policies, their expressions renamed. #}\n"
+        + _json_macro("pgshift_source_policies", policies)
+    )
+
+
+def view_files(names: NameMap) -> dict[str, str]:
+    """Every view model, and the macros, by path in the dbt project."""
+    files = {f"{VIEWS_DIR}/{v.name}.sql": view_sql(v) for v in names.views.values()}
+    files[VIEWS_MACRO] = views_macro(names)
+    return files

@@ -1,0 +1,663 @@
+"""PostgreSQL renames its own parse trees: views and policies through the map.
+
+A view is stored as a parse tree that names tables and columns by number,
+and so is a policy's USING and WITH CHECK expression. Renaming a table or
+a column renames every such reference, and ``pg_get_viewdef`` and
+``pg_get_expr`` then print the definition in the new names, with
+PostgreSQL's own quoting and parenthesising. ``rename_definitions`` relies
+on this instead of rewriting SQL text:
+
+1. an empty shadow of every migrated table (``create temp table ... (like
+   ...)``: the same columns, types and collations);
+2. the source's view and materialized view definitions (``pg_get_viewdef``)
+   created over them as temporary views, views on views in dependency
+   order (a materialized view stands in as a plain view of its query);
+3. the source's policies created on the shadows;
+4. the shadows, their columns, the views and their columns renamed as the
+   map names them (through unique interim names, so that a rename never
+   meets a name that is about to move);
+5. every definition read back, then everything rolled back.
+
+**Where the shadows live.** In one transaction on the source, rolled back
+at the end, in the session's temporary schema. It needs only the TEMP
+privilege that PostgreSQL grants on every database by default; it locks no
+real table beyond the ACCESS SHARE that reading its shape takes, and leaves
+nothing behind (the rollback removes it all, even if the connection drops).
+The source is where every type, function, operator and schema a view
+refers to exists as the view knows it, so the definitions are created
+exactly as they are there; scaffold keeps reading the source only, and the
+target needs nothing before the build. A source that refuses temporary
+objects (a hot standby, TEMP revoked) stops scaffold with a message saying
+so, when its schema holds views or policies.
+
+**What cannot be renamed safely is listed, never guessed.** A view or
+policy that reads a relation pgshift does not migrate (a table left out,
+another schema's table or view), calls a function or operator of the
+source's own (functions are not created before the views), or uses a type
+the target does not get from pgshift, is left out and listed with the
+reason (``NameMap.not_migrated``), and so is every view that reads it. A
+policy that cannot be renamed safely stops the scaffold instead: a table
+without one of its policies would not restrict the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2
+
+from pgshift.catalog import Catalog
+from pgshift.connection import connect
+from pgshift.mapping import (
+    IndexMap,
+    NameMap,
+    PolicyMap,
+    ViewMap,
+    index_using,
+    target_object_name,
+)
+from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
+from pgshift.settings import DatabaseUrl
+from pgshift.sqlident import quote_ident, rename_columns
+
+logger = logging.getLogger(__name__)
+
+POLICY_COMMANDS = {
+    "*": "all",
+    "r": "select",
+    "a": "insert",
+    "w": "update",
+    "d": "delete",
+}
+"""pg_policy.polcmd to the command CREATE POLICY names."""
+
+
+class ShadowError(RuntimeError):
+    """The source refuses the temporary shadows, or a policy cannot be renamed."""
+
+
+@dataclass
+class _View:
+    oid: int
+    name: str
+    kind: str
+    definition: str
+    options: list[str]
+    comment: str | None
+    columns: list[tuple[str, str, str | None]]
+    indexes: list[tuple[str, str, bool]]
+    parents: list[int]
+    populated: bool
+
+
+_VIEWS = """
+select c.oid, c.relname::text, c.relkind::text, pg_get_viewdef(c.oid),
+       coalesce(c.reloptions, '{}')::text[], obj_description(c.oid, 'pg_class'),
+       c.relispopulated
+from pg_class as c
+inner join pg_namespace as n on n.oid = c.relnamespace
+where n.nspname = %(schema)s and c.relkind in ('v', 'm')
+order by c.relname
+"""
+
+_VIEW_PARENTS = """
+select distinct d.refobjid
+from pg_depend as d
+inner join pg_rewrite as r on r.oid = d.objid
+where d.classid = 'pg_rewrite'::regclass and r.ev_class = %(oid)s
+  and d.refclassid = 'pg_class'::regclass and d.refobjid <> %(oid)s
+"""
+
+_COLUMNS = """
+select a.attname::text, format_type(a.atttypid, a.atttypmod),
+       col_description(a.attrelid, a.attnum)
+from pg_attribute as a
+where a.attrelid = %(oid)s and a.attnum > 0 and not a.attisdropped
+order by a.attnum
+"""
+
+_INDEXES = """
+select ic.relname::text, pg_get_indexdef(i.indexrelid), i.indisunique
+from pg_index as i
+inner join pg_class as ic on ic.oid = i.indexrelid
+where i.indrelid = %(oid)s
+order by ic.relname
+"""
+
+_POLICIES = """
+select t.relname::text, p.polname::text, p.polcmd::text, p.polpermissive,
+       array(select case r when 0 then 'public' else pg_get_userbyid(r)::text end
+             from unnest(p.polroles) as r order by 1),
+       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+from pg_policy as p
+inner join pg_class as t on t.oid = p.polrelid
+inner join pg_namespace as n on n.oid = t.relnamespace
+where n.nspname = %(schema)s
+order by t.relname, p.polname
+"""
+
+_ROW_SECURITY = """
+select c.relname::text, c.relrowsecurity, c.relforcerowsecurity
+from pg_class as c
+inner join pg_namespace as n on n.oid = c.relnamespace
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+  and (c.relrowsecurity or c.relforcerowsecurity)
+"""
+
+# What a parse tree refers to, that the target would not get from pgshift:
+# relations other than the shadows (given as an array), functions and
+# operators of the source's own (not PostgreSQL's, not an extension's),
+# types other than PostgreSQL's, the shadows' row types and the enums and
+# domains of the migrated schema, and collations of the source's own.
+_FOREIGN_REFERENCES = """
+with refs as (
+    select d.refclassid, d.refobjid
+    from pg_depend as d
+    where d.classid = %(classid)s::regclass and d.objid = any(%(objids)s)
+)
+select 'reads ' || format('%%I.%%I', n.nspname, c.relname)
+       || ', which is not migrated'
+from refs
+inner join pg_class as c on c.oid = refs.refobjid
+inner join pg_namespace as n on n.oid = c.relnamespace
+where refs.refclassid = 'pg_class'::regclass and not c.oid = any(%(shadows)s)
+union
+select 'calls ' || p.oid::regprocedure::text || ', a function of the source '
+       || 'that is not created before the views; review and create it by hand'
+from refs
+inner join pg_proc as p on p.oid = refs.refobjid
+inner join pg_namespace as n on n.oid = p.pronamespace
+where refs.refclassid = 'pg_proc'::regclass
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and not exists (select 1 from pg_depend as e
+                  where e.classid = 'pg_proc'::regclass and e.objid = p.oid
+                    and e.deptype = 'e')
+union
+select 'uses operator ' || o.oid::regoperator::text || ' of the source'
+from refs
+inner join pg_operator as o on o.oid = refs.refobjid
+inner join pg_namespace as n on n.oid = o.oprnamespace
+where refs.refclassid = 'pg_operator'::regclass
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and not exists (select 1 from pg_depend as e
+                  where e.classid = 'pg_operator'::regclass and e.objid = o.oid
+                    and e.deptype = 'e')
+union
+select 'uses type ' || format('%%I.%%I', n.nspname, t.typname)
+       || ', which pgshift does not create on the target'
+from refs
+inner join pg_type as t on t.oid = refs.refobjid
+inner join pg_namespace as n on n.oid = t.typnamespace
+where refs.refclassid = 'pg_type'::regclass
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.oid <> pg_my_temp_schema()
+  and not (n.nspname = %(schema)s and t.typname = any(%(types)s))
+  and not exists (select 1 from pg_depend as e
+                  where e.classid = 'pg_type'::regclass and e.objid = t.oid
+                    and e.deptype = 'e')
+union
+select 'uses collation ' || format('%%I.%%I', n.nspname, co.collname)
+       || ' of the source'
+from refs
+inner join pg_collation as co on co.oid = refs.refobjid
+inner join pg_namespace as n on n.oid = co.collnamespace
+where refs.refclassid = 'pg_collation'::regclass
+  and n.nspname not in ('pg_catalog', 'information_schema')
+order by 1
+"""
+
+
+def has_definitions(cursor: Any, schema: str) -> bool:
+    """Whether a schema holds views, policies or row-level security to rename."""
+    cursor.execute(
+        """
+        select exists (
+            select 1 from pg_class as c
+            inner join pg_namespace as n on n.oid = c.relnamespace
+            where n.nspname = %(schema)s and (
+                c.relkind in ('v', 'm') or c.relrowsecurity
+                or c.relforcerowsecurity
+                or exists (select 1 from pg_policy as p where p.polrelid = c.oid)
+            )
+        )
+        """,
+        {"schema": schema},
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def rename_definitions(
+    url: DatabaseUrl, catalog: Catalog, names: NameMap, overrides: Overrides
+) -> None:
+    """Fill the map's views, policies and row-level security, renamed.
+
+    Args:
+        url: The source.
+        catalog: The source catalog (tables left out already removed).
+        names: The map of the catalog's tables; its ``views``,
+            ``policies``, ``row_security`` and ``not_migrated`` are set.
+        overrides: The override file: view names under ``tables:``, view
+            columns under ``columns:``, matview indexes under ``objects:``.
+
+    Raises:
+        ShadowError: The source refuses temporary objects, or a policy
+            cannot be migrated as it is.
+        NamingError: View names collide with each other or with a table, or
+            are too long.
+    """
+    conn = connect(url, application_name="pgshift scaffold")
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "select set_config('search_path', %s, true)", (quote_ident(catalog.schema),)
+        )
+        if not has_definitions(cursor, catalog.schema):
+            return
+        try:
+            _rename(cursor, catalog, names, overrides)
+        except psycopg2.errors.InsufficientPrivilege as error:
+            raise ShadowError(_refused(url, error)) from error
+        except psycopg2.errors.ReadOnlySqlTransaction as error:
+            raise ShadowError(_refused(url, error)) from error
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def _refused(url: DatabaseUrl, error: Exception) -> str:
+    return (
+        f"the source ({url.redacted()}) refused the temporary tables scaffold "
+        "renames views and policies with (a transaction it rolls back, in the "
+        f"session's temporary schema): {str(error).strip()}. Grant TEMP on the "
+        "database to the source role, or scaffold from a primary rather than "
+        "a standby"
+    )
+
+
+def _read_views(cursor: Any, schema: str) -> list[_View]:
+    cursor.execute(_VIEWS, {"schema": schema})
+    views = [
+        _View(oid, name, kind, definition, list(options), comment, [], [], [], full)
+        for oid, name, kind, definition, options, comment, full in cursor.fetchall()
+    ]
+    oids = {v.oid for v in views}
+    for view in views:
+        cursor.execute(_VIEW_PARENTS, {"oid": view.oid})
+        view.parents = [oid for (oid,) in cursor.fetchall() if oid in oids]
+        cursor.execute(_COLUMNS, {"oid": view.oid})
+        view.columns = list(cursor.fetchall())
+        if view.kind == "m":
+            cursor.execute(_INDEXES, {"oid": view.oid})
+            view.indexes = list(cursor.fetchall())
+    return _in_dependency_order(views)
+
+
+def _in_dependency_order(views: list[_View]) -> list[_View]:
+    """Views on views after the views they read; otherwise by name."""
+    by_oid = {v.oid: v for v in views}
+    done: set[int] = set()
+    ordered: list[_View] = []
+
+    def visit(view: _View, path: set[int]) -> None:
+        if view.oid in done or view.oid in path:
+            return
+        for parent in view.parents:
+            visit(by_oid[parent], path | {view.oid})
+        done.add(view.oid)
+        ordered.append(view)
+
+    for view in views:
+        visit(view, set())
+    return ordered
+
+
+def _execute_or_reason(cursor: Any, statement: str) -> str | None:
+    """Run a statement under a savepoint; PostgreSQL's message if it fails."""
+    cursor.execute("savepoint pgshift_shadow")
+    try:
+        cursor.execute(statement)
+    except psycopg2.errors.InsufficientPrivilege:
+        raise
+    except psycopg2.Error as error:
+        cursor.execute("rollback to savepoint pgshift_shadow")
+        return "PostgreSQL refused its definition over the migrated tables: " + (
+            error.diag.message_primary or str(error)
+        )
+    cursor.execute("release savepoint pgshift_shadow")
+    return None
+
+
+def _foreign_references(
+    cursor: Any, classid: str, objids: list[int], shadows: list[int], catalog: Catalog
+) -> list[str]:
+    types = [*catalog.enums, *catalog.domains]
+    types += ["_" + t for t in types]
+    cursor.execute(
+        _FOREIGN_REFERENCES,
+        {
+            "classid": classid,
+            "objids": objids,
+            "shadows": shadows,
+            "schema": catalog.schema,
+            "types": types,
+        },
+    )
+    return [reason for (reason,) in cursor.fetchall()]
+
+
+def _rename(
+    cursor: Any, catalog: Catalog, names: NameMap, overrides: Overrides
+) -> None:
+    views = _read_views(cursor, catalog.schema)
+    cursor.execute(_POLICIES, {"schema": catalog.schema})
+    policies = cursor.fetchall()
+    cursor.execute(_ROW_SECURITY, {"schema": catalog.schema})
+    for table, enabled, forced in cursor.fetchall():
+        if table in names.tables:
+            names.row_security[names.tables[table].target] = [enabled, forced]
+
+    schema = quote_ident(catalog.schema)
+    shadows: dict[str, int] = {}
+    for table in names.tables:
+        cursor.execute(
+            f"create temporary table {quote_ident(table)} "
+            f"(like {schema}.{quote_ident(table)})"
+        )
+        cursor.execute("select %s::regclass::oid", (f"pg_temp.{quote_ident(table)}",))
+        shadows[table] = cursor.fetchone()[0]
+
+    left_out: dict[str, str] = {}
+    created: dict[str, int] = {}
+    for view in views:
+        kind = "view" if view.kind == "v" else "materialized view"
+        reason = next(
+            (
+                f"reads {p.name}, which is not migrated ({left_out[p.name]})"
+                for p in views
+                if p.oid in view.parents and p.name in left_out
+            ),
+            None,
+        )
+        if reason is None:
+            definition = view.definition.strip().rstrip(";")
+            reason = _execute_or_reason(
+                cursor,
+                f"create temporary view {quote_ident(view.name)} as {definition}",
+            )
+        if reason is None:
+            cursor.execute(
+                "select %s::regclass::oid", (f"pg_temp.{quote_ident(view.name)}",)
+            )
+            created[view.name] = cursor.fetchone()[0]
+            cursor.execute(
+                "select oid from pg_rewrite where ev_class = %s", (created[view.name],)
+            )
+            rules = [oid for (oid,) in cursor.fetchall()]
+            found = _foreign_references(
+                cursor,
+                "pg_rewrite",
+                rules,
+                [*shadows.values(), *created.values()],
+                catalog,
+            )
+            if found:
+                reason = "; ".join(found)
+        if reason is not None:
+            left_out[view.name] = reason
+            names.not_migrated.append([kind, view.name, reason])
+            if created.pop(view.name, None) is not None:
+                cursor.execute(f"drop view pg_temp.{quote_ident(view.name)}")
+
+    kept_policies = []
+    refused: list[str] = []
+    for table, name, command, permissive, roles, using, check in policies:
+        label = f"{name} on {table}"
+        if table not in names.tables:
+            continue
+        to = ", ".join("public" if r == "public" else quote_ident(r) for r in roles)
+        statement = (
+            f"create policy {quote_ident(name)} on pg_temp.{quote_ident(table)} "
+            f"as {'permissive' if permissive else 'restrictive'} "
+            f"for {POLICY_COMMANDS[command]} to {to}"
+            + (f" using ({using})" if using is not None else "")
+            + (f" with check ({check})" if check is not None else "")
+        )
+        reason = _execute_or_reason(cursor, statement)
+        if reason is None:
+            cursor.execute(
+                "select oid from pg_policy where polrelid = %s and polname = %s",
+                (shadows[table], name),
+            )
+            found = _foreign_references(
+                cursor,
+                "pg_policy",
+                [cursor.fetchone()[0]],
+                [*shadows.values(), *created.values()],
+                catalog,
+            )
+            if found:
+                reason = "; ".join(found)
+        if reason is not None:
+            refused.append(
+                f"  policy {label}: {reason}; leave the table out (--exclude "
+                f"{table}) or change the policy on the source"
+            )
+        else:
+            kept_policies.append((table, name, command, permissive, roles))
+    if refused:
+        # A policy left out would change who may read or write a table (a
+        # restrictive one, widen it): it stops the scaffold instead.
+        raise ShadowError(
+            "these policies cannot be migrated as they are, and a table "
+            "without one of its policies would not restrict the same rows:\n"
+            + "\n".join(refused)
+        )
+
+    view_targets = _view_names(views, created, names, overrides)
+    _rename_shadows(cursor, names, views, created, view_targets, overrides)
+
+    for view in views:
+        if view.name not in created:
+            continue
+        target, columns = view_targets[view.name]
+        cursor.execute("select pg_get_viewdef(%s)", (created[view.name],))
+        definition = cursor.fetchone()[0].strip().rstrip(";")
+        if "pg_temp" in definition:
+            reason = "its renamed definition names a temporary table"
+            names.not_migrated.append([_kind(view), view.name, reason])
+            continue
+        reads = _reads(
+            cursor, created[view.name], shadows, created, names, view_targets
+        )
+        object_overrides = overrides.objects.get(view.name, {})
+        indexes = [
+            IndexMap(
+                source=index,
+                name=target_object_name(index, view.name, target, object_overrides),
+                unique=unique,
+                using=rename_columns(index_using(definition_), columns),
+            )
+            for index, definition_, unique in view.indexes
+        ]
+        names.views[view.name] = ViewMap(
+            source=view.name,
+            name=target,
+            kind=_kind(view),
+            columns=columns,
+            types={columns[c]: t for c, t, _ in view.columns},
+            definition=definition,
+            options=view.options,
+            comment=view.comment,
+            column_comments={
+                columns[c]: comment for c, _, comment in view.columns if comment
+            },
+            reads=reads,
+            indexes=indexes,
+            populated=view.populated,
+        )
+
+    _check_index_names(names)
+
+    for table, name, command, permissive, roles in kept_policies:
+        cursor.execute(
+            "select pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)"
+            " from pg_policy where polrelid = %s and polname = %s",
+            (shadows[table], name),
+        )
+        using, check = cursor.fetchone()
+        names.policies.append(
+            PolicyMap(
+                table=names.tables[table].target,
+                name=name,
+                command=POLICY_COMMANDS[command],
+                permissive=permissive,
+                roles=list(roles),
+                using=using,
+                with_check=check,
+            )
+        )
+
+
+def _kind(view: _View) -> str:
+    return "view" if view.kind == "v" else "materialized view"
+
+
+def _view_names(
+    views: list[_View],
+    created: dict[str, int],
+    names: NameMap,
+    overrides: Overrides,
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each view's target name and column names (naming rules, overrides).
+
+    Raises:
+        NamingError: Two views, or a view and a table, share a target name,
+            or a name is too long.
+    """
+    kept = [v for v in views if v.name in created]
+    targets = map_names(
+        [v.name for v in kept], overrides.tables, what="view", override_path="tables:"
+    )
+    problems = []
+    relations = _relations(names)
+    result: dict[str, tuple[str, dict[str, str]]] = {}
+    for view in kept:
+        target = targets[view.name]
+        if target in relations:
+            problems.append(
+                f"{relations[target]} and view {view.name!r} both map to "
+                f"{target!r}; give one of them another name in the override file "
+                f"under 'tables:' ({view.name}: <new_name>)"
+            )
+        try:
+            columns = map_names(
+                [c for c, _, _ in view.columns],
+                overrides.columns.get(view.name, {}),
+                what=f"column of view {view.name}",
+                override_path=f"columns: {view.name}:",
+            )
+        except NamingError as error:
+            problems.append(str(error))
+            continue
+        result[view.name] = (target, columns)
+    if problems:
+        raise NamingError("\n".join(problems))
+    return result
+
+
+def _relations(names: NameMap) -> dict[str, str]:
+    """Target relation names already taken, each with what takes it."""
+    relations = {t.target: f"table {t.source!r}" for t in names.tables.values()}
+    for t in names.tables.values():
+        for obj in [*t.keys, *t.indexes, *t.serials]:
+            relations.setdefault(obj.name, f"{obj.source!r} of table {t.source!r}")
+    for s in names.sequences.values():
+        relations.setdefault(s.name, f"sequence {s.source!r}")
+    return relations
+
+
+def _check_index_names(names: NameMap) -> None:
+    """Refuse a materialized view's index name that another relation takes.
+
+    Raises:
+        NamingError: Two relations would share a target name, or one is
+            longer than PostgreSQL allows.
+    """
+    relations = _relations(names)
+    for view in names.views.values():
+        relations.setdefault(view.name, f"view {view.source!r}")
+    problems = []
+    for view in names.views.values():
+        for index in view.indexes:
+            fix = (
+                f"in the override file under 'objects: {view.source}:' "
+                f"({index.source}: <new_name>)"
+            )
+            what = f"index {index.source!r} of {view.source}"
+            if len(index.name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+                problems.append(
+                    f"{what} maps to {index.name!r}, which is longer than "
+                    f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit; choose a "
+                    f"shorter name {fix}"
+                )
+            if index.name in relations:
+                problems.append(
+                    f"{relations[index.name]} and {what} both map to "
+                    f"{index.name!r}; give one of them another name {fix}"
+                )
+            relations.setdefault(index.name, what)
+    if problems:
+        raise NamingError("\n".join(problems))
+
+
+def _rename_shadows(
+    cursor: Any,
+    names: NameMap,
+    views: list[_View],
+    created: dict[str, int],
+    view_targets: dict[str, tuple[str, dict[str, str]]],
+    overrides: Overrides,
+) -> None:
+    """Rename the shadows and the views, through unique interim names."""
+    relations: list[tuple[str, str, dict[str, str]]] = [
+        (t.source, t.target, t.columns) for t in names.tables.values()
+    ]
+    relations += [
+        (v.name, *view_targets[v.name]) for v in views if v.name in view_targets
+    ]
+    interim = [f"pgshift shadow {i}" for i in range(len(relations))]
+    for (source, _, columns), step in zip(relations, interim, strict=True):
+        relation = f"pg_temp.{quote_ident(source)}"
+        for i, column in enumerate(columns):
+            cursor.execute(
+                f"alter table {relation} rename column {quote_ident(column)} "
+                f"to {quote_ident(f'pgshift column {i}')}"
+            )
+        for i, target in enumerate(columns.values()):
+            cursor.execute(
+                f"alter table {relation} rename column "
+                f"{quote_ident(f'pgshift column {i}')} to {quote_ident(target)}"
+            )
+        cursor.execute(f"alter table {relation} rename to {quote_ident(step)}")
+    for (_, target, _), step in zip(relations, interim, strict=True):
+        cursor.execute(
+            f"alter table pg_temp.{quote_ident(step)} rename to {quote_ident(target)}"
+        )
+
+
+def _reads(
+    cursor: Any,
+    oid: int,
+    shadows: dict[str, int],
+    created: dict[str, int],
+    names: NameMap,
+    view_targets: dict[str, tuple[str, dict[str, str]]],
+) -> list[str]:
+    """The final tables and views (target names) a view reads directly."""
+    cursor.execute(_VIEW_PARENTS, {"oid": oid})
+    parents = {p for (p,) in cursor.fetchall()}
+    reads = [names.tables[t].target for t, o in shadows.items() if o in parents]
+    reads += [view_targets[v][0] for v, o in created.items() if o in parents]
+    return sorted(reads)

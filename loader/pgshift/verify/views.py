@@ -1,0 +1,293 @@
+"""Views, materialized views and policies: the target's against the source's.
+
+Rows: every view returns the same rows on the target as on the source, as
+a multiset: the count and the order-independent checksum
+(``pgshift.checksum``) over its columns in the source's order, under their
+target names. A view is read now on both sides (a view holds no rows of
+its own to record in the snapshot), so a source written to since the load
+shows as a difference. A materialized view is compared as it stands on
+each side: the target's was populated by the build, so a source one not
+refreshed since its tables changed differs, and is reported.
+
+Definitions (schema parity): the kind, the options and ``pg_get_viewdef``
+on the target must equal what the shadow gave for the source
+(``pgshift.shadow``, recorded in the name map), and each table's
+row-level security and policies must be the source's, renamed. A policy's
+role that the target does not have is listed, not a difference: the
+target has no such role for the policy to apply to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+
+from pgshift.checksum import checksum_sql
+from pgshift.connection import transaction
+from pgshift.manifest import CarriedOver
+from pgshift.mapping import NameMap, ViewMap
+from pgshift.settings import Settings
+from pgshift.sqlident import quote_ident
+
+logger = logging.getLogger(__name__)
+
+_COLUMN_TYPES = """
+select a.attname::text, format_type(a.atttypid, a.atttypmod)
+from pg_attribute as a
+where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+order by a.attnum
+"""
+
+
+def _figures(
+    cursor: Any, schema: str, name: str, columns: list[str]
+) -> tuple[int, str] | str:
+    """(rows, checksum) of a view over columns, or why it could not be read."""
+    relation = f"{quote_ident(schema)}.{quote_ident(name)}"
+    cursor.execute("savepoint pgshift_view")
+    try:
+        cursor.execute(_COLUMN_TYPES, (relation,))
+        types = dict(cursor.fetchall())
+        if not types:
+            return "it is missing"
+        missing = [c for c in columns if c not in types]
+        if missing:
+            return "it has no column " + ", ".join(missing)
+        cursor.execute(checksum_sql(relation, [(c, types[c]) for c in columns]))
+        count, checksum = cursor.fetchone()
+        return int(count), str(checksum)
+    except psycopg2.Error as error:
+        cursor.execute("rollback to savepoint pgshift_view")
+        return (error.diag.message_primary or str(error)).strip()
+    finally:
+        cursor.execute("release savepoint pgshift_view")
+
+
+def _label(view: ViewMap) -> str:
+    if view.name == view.source:
+        return view.name
+    return f"{view.name} (from {view.source})"
+
+
+def check_views(
+    settings: Settings, names: NameMap, target: Any
+) -> tuple[list[str], list[str]]:
+    """Compare every view's rows on the target with the source's.
+
+    Args:
+        settings: The run settings (the source is read when it is set).
+        names: The name map, with its views.
+        target: A cursor on the target.
+
+    Returns:
+        One line per view, and the lines of the views that differ.
+    """
+    lines: list[str] = []
+    differ: list[str] = []
+    if not names.views:
+        return lines, differ
+    if settings.source is None:
+        return [
+            f"{_label(v)}: not compared: SOURCE_DATABASE_URL was not set"
+            for v in names.views.values()
+        ], differ
+    with transaction(settings.source, readonly=True) as source:
+        for view in names.views.values():
+            found = _figures(
+                source, settings.source_schema, view.source, list(view.columns)
+            )
+            built = _figures(
+                target, settings.final_schema, view.name, list(view.columns.values())
+            )
+            label = f"{view.kind} {_label(view)}"
+            if not view.populated:
+                target.execute(
+                    "select relispopulated from pg_class where oid = to_regclass(%s)",
+                    (
+                        sql.Identifier(settings.final_schema, view.name).as_string(
+                            target
+                        ),
+                    ),
+                )
+                row = target.fetchone()
+                same = row is not None and not row[0]
+                line = f"{label}: not populated on the source, nor on the target"
+                if not same:
+                    line = f"{label}: not populated on the source; the target's is"
+                    differ.append(line)
+                lines.append(line)
+                continue
+            if isinstance(found, str) or isinstance(built, str):
+                line = (
+                    f"{label}: on the source, {found}"
+                    if isinstance(found, str)
+                    else f"{label}: on the target, {built}"
+                )
+                lines.append(line)
+                differ.append(line)
+                continue
+            same = found == built
+            line = (
+                f"{label}: source {found[0]} rows, target {built[0]} rows, "
+                f"checksum {'match' if same else 'DIFFERS'}"
+            )
+            lines.append(line)
+            if not same:
+                differ.append(line)
+    return lines, differ
+
+
+def _normal(text: str | None) -> str | None:
+    return None if text is None else " ".join(text.split()).rstrip(";")
+
+
+def definition_differences(
+    cursor: Any,
+    names: NameMap,
+    final_schema: str,
+    carried: Sequence[CarriedOver] = (),
+) -> tuple[list[str], list[str], list[str]]:
+    """Parity lines for views and policies, and the roles the target lacks.
+
+    Args:
+        cursor: A cursor on the target.
+        names: The name map.
+        final_schema: The schema the application reads.
+        carried: What the last publish carried over of the target's own
+            objects: the team's policies and row-level security on a final
+            table are kept, not differences.
+
+    Returns:
+        The differences ("view.what: ..."), the lines the team's own
+        objects explain, and one line per policy that names a role the
+        target does not have.
+    """
+    ours = {
+        (c.kind, c.object.removeprefix(final_schema + "."))
+        for c in carried
+        if c.outcome == "recreated"
+    }
+    cursor.execute("select current_setting('search_path')")
+    (path,) = cursor.fetchone()
+    cursor.execute(
+        "select set_config('search_path', %s, true)", (quote_ident(final_schema),)
+    )
+    lines: list[str] = []
+    try:
+        for view in names.views.values():
+            relation = sql.Identifier(final_schema, view.name).as_string(cursor)
+            cursor.execute(
+                "select c.relkind, coalesce(c.reloptions, '{}'), pg_get_viewdef(c.oid) "
+                "from pg_class as c where c.oid = to_regclass(%s)",
+                (relation,),
+            )
+            row = cursor.fetchone()
+            kind = {"v": "view", "m": "materialized view"}
+            if row is None or row[0] not in kind:
+                lines.append(f"{view.name}: {view.kind} is missing")
+                continue
+            if kind[row[0]] != view.kind:
+                lines.append(f"{view.name}: is a {kind[row[0]]}, not a {view.kind}")
+            if sorted(row[1]) != sorted(view.options):
+                lines.append(
+                    f"{view.name}: options {sorted(row[1])} are not the source's "
+                    f"{sorted(view.options)}"
+                )
+            if _normal(row[2]) != _normal(view.definition):
+                lines.append(
+                    f"{view.name}: definition differs: the source's, renamed, is "
+                    f"{_normal(view.definition)!r}; the target's is {_normal(row[2])!r}"
+                )
+        missing_roles, policy_lines = _policy_differences(cursor, names, final_schema)
+    finally:
+        cursor.execute("select set_config('search_path', %s, true)", (path,))
+    kept = [line for kind, name, line in policy_lines if (kind, name) in ours]
+    lines += [line for kind, name, line in policy_lines if (kind, name) not in ours]
+    return lines, kept, missing_roles
+
+
+def _policy_differences(
+    cursor: Any, names: NameMap, final_schema: str
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Roles the target lacks, and (kind, object, line) of each difference."""
+    cursor.execute("select rolname::text from pg_roles")
+    roles = {r for (r,) in cursor.fetchall()} | {"public"}
+    missing: list[str] = []
+    lines: list[tuple[str, str, str]] = []
+    tables = {t.target for t in names.tables.values()}
+    for table in sorted(tables):
+        relation = sql.Identifier(final_schema, table).as_string(cursor)
+        cursor.execute(
+            "select relrowsecurity, relforcerowsecurity from pg_class "
+            "where oid = to_regclass(%s)",
+            (relation,),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            continue
+        expected = names.row_security.get(table, [False, False])
+        if list(row) != list(expected):
+            lines.append(
+                (
+                    "row-level security",
+                    table,
+                    f"{table}: row-level security (enabled, forced) is "
+                    f"{tuple(row)}, the source's is {tuple(expected)}",
+                )
+            )
+        cursor.execute(
+            "select p.polname::text, p.polpermissive, p.polcmd::text, "
+            "array(select case r when 0 then 'public' else pg_get_userbyid(r)::text "
+            "end from unnest(p.polroles) as r order by 1), "
+            "pg_get_expr(p.polqual, p.polrelid), "
+            "pg_get_expr(p.polwithcheck, p.polrelid) "
+            "from pg_policy as p where p.polrelid = to_regclass(%s)",
+            (relation,),
+        )
+        found = {r[0]: r[1:] for r in cursor.fetchall()}
+        commands = {"*": "all", "r": "select", "a": "insert", "w": "update"}
+        commands["d"] = "delete"
+        for policy in names.policies:
+            if policy.table != table:
+                continue
+            absent = [r for r in policy.roles if r not in roles]
+            kept_roles = sorted(r for r in policy.roles if r in roles)
+            if absent:
+                outcome = (
+                    "it applies to the others only"
+                    if kept_roles
+                    else "it was not created"
+                )
+                missing.append(
+                    f"policy {policy.name} on {table}: role "
+                    f"{', '.join(absent)} does not exist on the target, so "
+                    f"{outcome}; create the role and migrate again"
+                )
+            if not kept_roles:
+                continue
+            got = found.pop(policy.name, None)
+            label = f"{table}.{policy.name}"
+            if got is None:
+                lines.append(("policy", label, f"{label}: policy is missing"))
+                continue
+            permissive, cmd, got_roles, using, check = got
+            want = (
+                policy.permissive,
+                policy.command,
+                kept_roles,
+                _normal(policy.using),
+                _normal(policy.with_check),
+            )
+            have = (permissive, commands[cmd], list(got_roles), _normal(using))
+            have += (_normal(check),)
+            if have != want:
+                line = f"{label}: policy is {have}, the source's renamed is {want}"
+                lines.append(("policy", label, line))
+        for name in sorted(found):
+            label = f"{table}.{name}"
+            lines.append(("policy", label, f"{label}: policy is not in the source"))
+    return missing, lines

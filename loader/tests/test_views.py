@@ -1,0 +1,449 @@
+"""Views, materialized views and row-level security arrive renamed by PostgreSQL.
+
+The fixture (fixtures/views_source.sql, in pg_dump's shape) holds views on
+views, a WITH CASCADED CHECK OPTION view, a security_barrier and a
+security_invoker view, a materialized view with an index, comments, a view
+reading an enum-typed camelCase column, a view calling a function of the
+source (listed, not guessed), and a table with row-level security enabled
+and forced and policies reading camelCase columns. One migration; then the
+views, the check option and the policies behave on the target as on the
+source, and a second migration replaces them without duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from migration import ProjectCopy, copy_project, query, run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+READER = "views_ticket_reader"
+
+VIEWS = {
+    # target view: source view
+    "active_accounts": "activeAccounts",
+    "open_tickets": "openTickets",
+    "big_tickets": "bigTickets",
+    "pending_tickets": "pendingTickets",
+    "my_tickets": "myTickets",
+    "account_totals": "accountTotals",
+}
+NEVER_REFRESHED = "never_refreshed"
+
+
+@pytest.fixture(scope="module")
+def views(
+    pg_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProjectCopy]:
+    cluster = pg_cluster
+    cluster.execute(  # type: ignore[attr-defined]
+        f"do $$ begin create role {READER}; exception when duplicate_object "
+        "then null; end $$"
+    )
+    source = cluster.create_database("views_source")  # type: ignore[attr-defined]
+    target = cluster.create_database("views_target")  # type: ignore[attr-defined]
+    conn = psycopg2.connect(source)
+    with conn, conn.cursor() as cursor:
+        cursor.execute((FIXTURES / "views_source.sql").read_text(encoding="utf-8"))
+    conn.close()
+    project = tmp_path_factory.mktemp("views") / "pgshift"
+    copy_project(project)
+    shutil.rmtree(project / "macros" / "scaffolded")
+    yield ProjectCopy(source, target, project, tmp_path_factory.mktemp("state"))
+    for name in ("views_source", "views_target"):
+        cluster.drop_database(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def migrated(views: ProjectCopy) -> ProjectCopy:
+    code, stdout, stderr = views.run("scaffold")
+    assert code == 0, stdout + stderr
+    views.scaffold_output = stdout  # type: ignore[attr-defined]
+    code, stdout, stderr = views.run("migrate")
+    assert code == 0, stdout[-4000:] + stderr[-4000:]
+    # The grants are not pgshift's to give (yet): the reader may read both.
+    query(
+        views.target,
+        f"grant select on accounts to {READER}; "
+        f"grant select, insert on tickets to {READER}",
+    )
+    return views
+
+
+def _rows(url: str, statement: str, role: str | None = None) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cursor:
+            if role:
+                cursor.execute(f"set local role {role}")
+            cursor.execute(statement)
+            return sorted(cursor.fetchall(), key=repr)
+    finally:
+        conn.close()
+
+
+def _sqlstate(url: str, statement: str, role: str | None = None) -> str | None:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            if role:
+                cursor.execute(f"set role {role}")
+            cursor.execute(statement)
+    except psycopg2.Error as error:
+        return error.pgcode
+    finally:
+        conn.rollback()
+        conn.close()
+    return None
+
+
+def test_scaffold_writes_each_view_as_a_model_with_its_lineage(
+    migrated: ProjectCopy,
+) -> None:
+    models = migrated.project / "models" / "views"
+    assert sorted(p.stem for p in models.glob("*.sql")) == sorted(
+        [*VIEWS, NEVER_REFRESHED]
+    )
+    text = (models / "open_tickets.sql").read_text(encoding="utf-8")
+    assert "-- depends_on: {{ ref('active_accounts') }}" in text
+    assert "-- depends_on: {{ ref('tickets') }}" in text
+    assert "t.account_id" in text and '"accountId"' not in text
+    # The view calling a function of the source is listed, not guessed.
+    output = migrated.scaffold_output  # type: ignore[attr-defined]
+    assert 'not migrated: view ticketEuros: calls "centsToEuros"(bigint)' in output
+    assert not (models / "ticket_euros.sql").exists()
+    names = json.loads(
+        (migrated.project / "models" / "pgshift_name_map.json").read_text("utf-8")
+    )
+    assert names["views"]["openTickets"]["name"] == "open_tickets"
+    assert names["views"]["openTickets"]["columns"]["accountId"] == "account_id"
+    # Lineage: each view is downstream of what it reads.
+    manifest = json.loads(
+        (migrated.project / "target" / "manifest.json").read_text("utf-8")
+    )
+    node = manifest["nodes"]["model.pgshift.big_tickets"]
+    assert node["depends_on"]["nodes"] == ["model.pgshift.open_tickets"]
+    # And scaffold --check finds nothing drifted, until a view model changes.
+    code, stdout, stderr = migrated.run("scaffold", "--check")
+    assert code == 0, stdout + stderr
+    model = models / "open_tickets.sql"
+    model.write_text(text.replace("<>", "="), encoding="utf-8")
+    try:
+        code, stdout, stderr = migrated.run("scaffold", "--check")
+    finally:
+        model.write_text(text, encoding="utf-8")
+    assert code == 1, stdout + stderr
+    assert "differs from the source schema: models/views/open_tickets.sql" in stdout
+
+
+def test_views_arrive_with_their_options_comments_and_index(
+    migrated: ProjectCopy,
+) -> None:
+    found = query(
+        migrated.target,
+        "select c.relname, c.relkind, coalesce(c.reloptions, '{}'), "
+        "obj_description(c.oid, 'pg_class') from pg_class as c "
+        "where c.relnamespace = 'public'::regnamespace and c.relkind in ('v', 'm') "
+        "order by 1",
+    )
+    assert found == [
+        ("account_totals", "m", [], "Tickets per account."),
+        (
+            "active_accounts",
+            "v",
+            [],
+            "Accounts that can log in; it's {{ not }} Jinja.",
+        ),
+        ("big_tickets", "v", ["security_barrier=true"], None),
+        ("my_tickets", "v", ["security_invoker=true"], None),
+        ("never_refreshed", "m", [], None),
+        ("open_tickets", "v", [], None),
+        ("pending_tickets", "v", ["check_option=cascaded"], None),
+    ]
+    assert query(
+        migrated.target,
+        "select col_description('public.active_accounts'::regclass, 2)",
+    ) == [("What the app shows.",)]
+    assert query(
+        migrated.target,
+        "select indexname, indexdef from pg_indexes where tablename = 'account_totals'",
+    ) == [
+        (
+            "account_totals_account_id_idx",
+            "CREATE UNIQUE INDEX account_totals_account_id_idx ON "
+            "public.account_totals USING btree (account_id)",
+        )
+    ]
+    # A materialized view the source never refreshed is not populated.
+    assert query(
+        migrated.target,
+        "select relispopulated from pg_class "
+        "where oid = 'public.never_refreshed'::regclass",
+    ) == [(False,)]
+    # Nothing is left in the build schema.
+    assert query(
+        migrated.target,
+        "select count(*) from pg_class where relnamespace = "
+        "'public_pgshift_build'::regnamespace and relkind = 'm'",
+    ) == [(0,)]
+
+
+def test_every_view_returns_the_source_rows(migrated: ProjectCopy) -> None:
+    names = json.loads(
+        (migrated.project / "models" / "pgshift_name_map.json").read_text("utf-8")
+    )
+    for target, source in VIEWS.items():
+        columns = names["views"][source]["columns"]
+        source_cols = ", ".join(f'"{c}"' for c in columns)
+        target_cols = ", ".join(f'"{c}"' for c in columns.values())
+        assert _rows(migrated.source, f'select {source_cols} from "{source}"') == (
+            _rows(migrated.target, f"select {target_cols} from {target}")
+        ), target
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert report["schema_differences"] == []
+    assert report["views_differ"] == []
+    assert len(report["views"]) == len(VIEWS) + 1
+    assert (
+        "materialized view never_refreshed (from neverRefreshed): not populated "
+        "on the source, nor on the target" in report["views"]
+    )
+    assert any("ticketEuros" in line for line in report["not_migrated"])
+    md = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "## Views" in md and "open_tickets (from openTickets)" in md
+
+
+def test_the_check_option_refuses_the_same_insert(migrated: ProjectCopy) -> None:
+    refused = (
+        "insert into {} values (7, 1, 'open', 1, '2025-02-01 00:00+00')",
+        "insert into {} values (7, 1, 'pending', 1, '2025-02-01 00:00+00')",
+    )
+    for statement, expected in zip(refused, ("44000", None), strict=True):
+        assert _sqlstate(migrated.source, statement.format('"pendingTickets"')) == (
+            expected
+        )
+        assert _sqlstate(migrated.target, statement.format("pending_tickets")) == (
+            expected
+        )
+
+
+def test_row_level_security_and_policies_act_alike(migrated: ProjectCopy) -> None:
+    assert query(
+        migrated.target,
+        "select relrowsecurity, relforcerowsecurity from pg_class "
+        "where oid = 'public.tickets'::regclass",
+    ) == [(True, True)]
+    policies = query(
+        migrated.target,
+        "select policyname, permissive, cmd, roles::text[], qual, with_check "
+        "from pg_policies where tablename = 'tickets' order by 1",
+    )
+    assert [p[:4] for p in policies] == [
+        ("ticketsInsert", "PERMISSIVE", "INSERT", [READER]),
+        ("ticketsNotNegative", "RESTRICTIVE", "INSERT", [READER]),
+        ("ticketsOfOwner", "PERMISSIVE", "SELECT", [READER]),
+    ]
+    assert "tickets.account_id" in policies[2][4]
+    assert "owner_role" in policies[2][4]
+    assert policies[1][5] == "(total_cents >= 0)"
+    # The reader sees the tickets of its accounts, on both sides.
+    source_rows = _rows(migrated.source, 'select id from "Tickets"', READER)
+    assert source_rows == [(1,), (2,), (5,), (6,)]
+    assert _rows(migrated.target, "select id from tickets", READER) == source_rows
+    # And the same inserts are refused (negative, closed) or allowed.
+    inserts = [
+        ("(8, 1, 'open', -1, now())", "42501"),
+        ("(8, 1, 'closed', 1, now())", "42501"),
+        ("(8, 1, 'open', 1, now())", None),
+    ]
+    for values, expected in inserts:
+        assert _sqlstate(
+            migrated.source, f'insert into "Tickets" values {values}', READER
+        ) == (expected)
+        assert _sqlstate(
+            migrated.target, f"insert into tickets values {values}", READER
+        ) == (expected)
+    not_migrated = query(
+        migrated.target,
+        "select kind, object_name from pgshift.not_migrated order by 1, 2",
+    )
+    assert not any(kind in ("policy", "row-level security") for kind, _ in not_migrated)
+
+
+def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> None:
+    query(migrated.target, "refresh materialized view account_totals")
+    code, stdout, stderr = migrated.run("migrate")
+    assert code == 0, stdout[-4000:] + stderr[-4000:]
+    found = query(
+        migrated.target,
+        "select relname from pg_class where relkind in ('v', 'm') "
+        "and relnamespace = 'public'::regnamespace order by 1",
+    )
+    assert [name for (name,) in found] == sorted([*VIEWS, NEVER_REFRESHED])
+    assert query(
+        migrated.target,
+        "select policyname, count(*) from pg_policies where tablename = 'tickets' "
+        "group by 1 order by 1",
+    ) == [("ticketsInsert", 1), ("ticketsNotNegative", 1), ("ticketsOfOwner", 1)]
+    # What the publish kept as the target's own: only the test's grants.
+    carried = query(migrated.target, "select kind from pgshift.carried_over")
+    assert {kind for (kind,) in carried} == {"grant"}
+    registered = {
+        name
+        for (name,) in query(
+            migrated.target, "select table_name from pgshift.built_tables"
+        )
+    }
+    assert {*VIEWS, NEVER_REFRESHED} <= registered
+    # A build of one table keeps the views that read it (as the target's
+    # objects on it, recreated over the new table) and its policies, once.
+    code, stdout, stderr = migrated.run("dbt", "build", "-s", "tickets")
+    assert code == 0, stdout[-4000:] + stderr[-4000:]
+    assert query(
+        migrated.target,
+        "select count(*) from pg_class where relkind in ('v', 'm') "
+        "and relnamespace = 'public'::regnamespace",
+    ) == [(len(VIEWS) + 1,)]
+    assert query(
+        migrated.target, "select count(*) from pg_policies where tablename = 'tickets'"
+    ) == [(3,)]
+    assert _rows(migrated.target, "select id from big_tickets") == [(2,), (4,)]
+
+
+def test_verify_finds_a_view_or_policy_changed_on_the_target(
+    migrated: ProjectCopy,
+) -> None:
+    query(
+        migrated.target,
+        "create or replace view big_tickets with (security_barrier) as "
+        "select id, display_name, total_cents from open_tickets "
+        "where total_cents > 2000; "
+        'drop policy "ticketsInsert" on tickets',
+    )
+    code, stdout, stderr = migrated.run("verify")
+    assert code == 1, stdout + stderr
+    assert "schema differs: big_tickets: definition differs" in stdout
+    assert "schema differs: tickets.ticketsInsert: policy is missing" in stdout
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert report["views_differ"] == [
+        "view big_tickets (from bigTickets): source 2 rows, target 1 rows, "
+        "checksum DIFFERS"
+    ]
+
+
+def test_a_source_that_refuses_temporary_tables_stops_the_scaffold(
+    migrated: ProjectCopy, pg_cluster: object
+) -> None:
+    cluster = pg_cluster
+    role = "views_no_temp"
+    cluster.execute(f"create role {role} login")  # type: ignore[attr-defined]
+    try:
+        for statement in (
+            "revoke temporary on database views_source from public",
+            f"grant select on all tables in schema public to {role}",
+        ):
+            cluster.execute(statement, dbname="views_source")  # type: ignore[attr-defined]
+        reader = cluster.url("views_source", user=role)  # type: ignore[attr-defined]
+        done = run_cli(
+            ["--include", "Accounts", "scaffold", "--check"],
+            reader,
+            "",
+            migrated.state,
+            migrated.project,
+        )
+    finally:
+        for statement in (
+            "grant temporary on database views_source to public",
+            f"revoke all on all tables in schema public from {role}",
+        ):
+            cluster.execute(statement, dbname="views_source")  # type: ignore[attr-defined]
+        cluster.execute(f"drop role {role}")  # type: ignore[attr-defined]
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused the temporary tables scaffold renames views" in done.stderr
+    assert "Grant TEMP on the database to the source role" in done.stderr
+
+
+def test_a_policy_that_cannot_be_renamed_stops_the_scaffold(
+    migrated: ProjectCopy,
+) -> None:
+    # Left out, a policy would change which rows the table restricts.
+    query(
+        migrated.source,
+        'create policy "accountsEuros" on "Accounts" as restrictive '
+        'using ("centsToEuros"(id) > 0)',
+    )
+    try:
+        code, stdout, stderr = migrated.run("scaffold", "--check")
+    finally:
+        query(migrated.source, 'drop policy "accountsEuros" on "Accounts"')
+    assert code == 2, stdout + stderr
+    assert 'policy accountsEuros on Accounts: calls "centsToEuros"(bigint)' in stderr
+    assert "--exclude Accounts" in stderr
+
+
+def test_policy_roles_missing_on_the_target_are_listed(migrated: ProjectCopy) -> None:
+    # Roles belong to the cluster, so the source and target here share
+    # them: the map and the macro name a role that exists on neither.
+    name_map = migrated.project / "models" / "pgshift_name_map.json"
+    macro = migrated.project / "macros" / "scaffolded" / "pgshift_source_views.sql"
+    saved = {path: path.read_text(encoding="utf-8") for path in (name_map, macro)}
+    ghost = "views_ghost_role"
+    try:
+        names = json.loads(saved[name_map])
+        for policy in names["policies"]:
+            if policy["name"] == "ticketsOfOwner":
+                policy["roles"].append(ghost)
+        names["policies"].append(
+            {**names["policies"][0], "name": "ghostsOnly", "roles": [ghost]}
+        )
+        name_map.write_text(json.dumps(names), encoding="utf-8")
+        text = saved[macro].replace(
+            f'"roles": ["{READER}"], "table": "tickets", "using": "(EXISTS',
+            f'"roles": ["{READER}", "{ghost}"], "table": "tickets", "using": "(EXISTS',
+        )
+        assert text != saved[macro]
+        text = text.replace(
+            '"policies": [',
+            '"policies": [{"command": "all", "name": "ghostsOnly", '
+            f'"permissive": true, "roles": ["{ghost}"], "table": "tickets", '
+            '"using": "true", "with_check": null}, ',
+        )
+        macro.write_text(text, encoding="utf-8")
+        # migrate would refuse a map that is not the source's: the steps.
+        runs = [
+            migrated.run(*step) for step in (["load"], ["dbt", "build"], ["verify"])
+        ]
+    finally:
+        for path, content in saved.items():
+            path.write_text(content, encoding="utf-8")
+    for code, stdout, stderr in runs:
+        assert code == 0, stdout[-3000:] + stderr[-3000:]
+    policies = query(
+        migrated.target,
+        "select policyname, roles::text[] from pg_policies "
+        "where tablename = 'tickets' order by 1",
+    )
+    assert ("ticketsOfOwner", [READER]) in policies
+    assert "ghostsOnly" not in {name for name, _ in policies}
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert (
+        f"policy ticketsOfOwner on tickets: role {ghost} does not exist on the "
+        "target, so it applies to the others only; create the role and migrate "
+        "again" in report["not_migrated"]
+    )
+    assert (
+        f"policy ghostsOnly on tickets: role {ghost} does not exist on the "
+        "target, so it was not created; create the role and migrate again"
+        in report["not_migrated"]
+    )
