@@ -25,6 +25,7 @@ from pgshift.manifest import (
     MANIFEST_TABLE,
     SEQUENCES_TABLE,
 )
+from pgshift.privileges import PRIVILEGES_TABLE
 from pgshift.progress import Progress
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 
@@ -202,6 +203,7 @@ def run_dbt(
                 "manifest_table": MANIFEST_TABLE,
                 "built_table": BUILT_TABLE,
                 "carried_table": CARRIED_TABLE,
+                "privileges_table": PRIVILEGES_TABLE,
                 "sequences_table": SEQUENCES_TABLE,
                 # The lineage site shows each final table where it lives
                 # (macros/generate_schema_name.sql).

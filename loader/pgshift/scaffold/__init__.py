@@ -19,7 +19,10 @@ target name once (``pgshift.mapping.build_map``) and writes:
   domains to create on the target before any model is built;
 * ``macros/scaffolded/pgshift_source_sequences.sql``: the sequences that are
   not built with a table (not owned, shared, or only called by the
-  application), created in the final schema before any model is built.
+  application), created in the final schema before any model is built;
+* ``macros/scaffolded/pgshift_source_privileges.sql``: the source's owners,
+  grants and default privileges as statements, which the publish runs
+  (``pgshift.privileges``).
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -30,13 +33,20 @@ cannot be dbt edges and give no ``depends_on``; the on-run-end hook adds them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgshift.catalog import Catalog, read_catalog, read_not_migrated
 from pgshift.connection import transaction
 from pgshift.mapping import MAP_FILE, NameMap, build_map
 from pgshift.naming import Overrides
+from pgshift.privileges import (
+    Privileges,
+    map_privileges,
+    missing_roles,
+    read_privileges,
+)
+from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
     final_sql,
@@ -85,11 +95,13 @@ class Project:
         names: The applied name map.
         deferred: (source table, source constraint name) of the foreign keys
             that cannot be dbt edges (cycles); added on-run-end.
+        privileges: The source's owners and grants, through the map.
     """
 
     catalog: Catalog
     names: NameMap
     deferred: set[tuple[str, str]]
+    privileges: Privileges = field(default_factory=Privileges)
 
 
 def map_project(
@@ -198,6 +210,7 @@ def render(project: Project) -> dict[str, str]:
         files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
+    files[MACRO_FILE] = privileges_macro(project.privileges)
     return files
 
 
@@ -211,12 +224,16 @@ class Scaffolded:
         drifted: With ``check``: the committed files that differ.
         left_behind: (kind, name, reason) of what the source holds besides
             the migrated tables.
+        privilege_notes: The source's privileges and owners that the target
+            does not get as they are (a role missing there, a kind of object
+            the name map does not hold), one line each.
     """
 
     project: Project
     files: dict[str, str]
     drifted: list[str]
     left_behind: list[tuple[str, str, str]]
+    privilege_notes: list[str] = field(default_factory=list)
 
 
 def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded:
@@ -233,6 +250,7 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
+        found = read_privileges(cursor, settings.source_schema)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
@@ -242,11 +260,40 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     project = map_project(catalog, Overrides.load(overrides), source_name, recorded)
+    project.privileges = map_privileges(found, project.names)
     files = render(project)
     drifted = drift(files, settings.project_dir) if check else []
     if not check:
         write(files, settings.project_dir)
-    return Scaffolded(project, files, drifted, left_behind)
+    notes = project.privileges.skipped + _missing_role_notes(
+        settings, project.privileges
+    )
+    return Scaffolded(project, files, drifted, left_behind, notes)
+
+
+def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]:
+    """The statements for roles the target lacks, to run once they exist.
+
+    Without TARGET_DATABASE_URL the build alone finds out which roles are
+    missing; the report lists them with the same statements.
+    """
+    roles = privileges.roles()
+    if not roles:
+        return []
+    if settings.target is None:
+        return [
+            "TARGET_DATABASE_URL is not set: the build grants to the roles of "
+            f"{', '.join(sorted(roles))} that exist on the target, and the "
+            "report lists the statements for the others"
+        ]
+    with transaction(settings.target, readonly=True) as cursor:
+        missing = missing_roles(cursor, roles)
+    return [
+        f"role {', '.join(sorted(set(s.roles) & missing))} is missing on the "
+        f"target; once it exists, run: {s.text(settings.final_schema)}"
+        for s in privileges.statements
+        if set(s.roles) & missing
+    ]
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:
