@@ -71,6 +71,9 @@ class Report:
             on the tables it replaced, one line each.
         kept_differences: Parity lines that such objects explain (the
             team's index, comment, constraint on a final table).
+        privileges: The source's owners and privileges that the last
+            publish did not apply (a role missing on the target, with the
+            statement to run once it exists; an owner kept or refused).
     """
 
     source: str
@@ -87,6 +90,7 @@ class Report:
     sequences_behind: list[str] = field(default_factory=list)
     carried_over: list[str] = field(default_factory=list)
     kept_differences: list[str] = field(default_factory=list)
+    privileges: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -183,6 +187,10 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
             "",
         ]
         text += [f"- {line}" for line in report.carried_over]
+        text.append("")
+    if report.privileges:
+        text += ["## Privileges not applied", ""]
+        text += [f"- {line}" for line in report.privileges]
         text.append("")
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [
