@@ -1,4 +1,4 @@
-{# In the publish: each standalone sequence a column owns, owned as its table. #}
+{# In the publish: a standalone sequence a column owns, owned as its table. #}
 {#- PostgreSQL links a sequence to a column (OWNED BY) only when both have
     one owner. Before pgshift_publish_sequences links them again, a
     sequence that a replaced table's column owns takes the owner the new
@@ -8,7 +8,8 @@
 {% macro pgshift_align_sequence_owners() %}
     {%- set final_schema = pgshift_final_schema() -%}
     {%- set pairs = [] -%}
-    {%- for sequence in pgshift_source_sequences() if sequence.get('owned_by') -%}
+    {%- for sequence in pgshift_source_sequences()
+            if sequence.get('owned_by') -%}
         {%- do pairs.append(
             "(" ~ pgshift_literal(pgshift_ident(final_schema, sequence.name))
             ~ ", " ~ pgshift_literal(
