@@ -246,6 +246,8 @@ class Statement:
         relation: For a statement on a relation: "table" or "sequence".
         source: The source object it comes from, for people.
         parts: The statement's text, ``SCHEMA`` where the final schema goes.
+        revoke_parts: The statement that takes the privilege back, when the
+            source no longer grants it (none for an owner).
     """
 
     kind: str
@@ -258,6 +260,7 @@ class Statement:
     relation: str
     source: str
     parts: tuple[str | None, ...]
+    revoke_parts: tuple[str | None, ...] = ()
 
     def text(self, schema: str) -> str:
         """The statement, in the final schema of that name.
@@ -265,7 +268,15 @@ class Statement:
         The schema is always quoted, as the build's ``pgshift_ident`` quotes
         it, so scaffold and the report print the statement the build runs.
         """
-        return "".join(quote_ident(schema) if p is SCHEMA else p for p in self.parts)
+        return _joined(self.parts, schema)
+
+    def revoke_text(self, schema: str) -> str:
+        """The revoking statement, in the final schema of that name."""
+        return _joined(self.revoke_parts, schema)
+
+
+def _joined(parts: tuple[str | None, ...], schema: str) -> str:
+    return "".join(quote_ident(schema) if p is SCHEMA else p for p in parts)
 
 
 @dataclass
@@ -322,6 +333,20 @@ def _grant_parts(
         f"grant {privilege}{columns} on {on} ",
         *relation,
         f" to {_role(grantee)}{option}",
+    )
+
+
+def _revoke_parts(
+    privilege: str,
+    columns: str,
+    on: str,
+    relation: tuple[str | None, ...],
+    grantee: str,
+) -> tuple[str | None, ...]:
+    return (
+        f"revoke {privilege}{columns} on {on} ",
+        *relation,
+        f" from {_role(grantee)}",
     )
 
 
@@ -405,6 +430,9 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
             parts=_grant_parts(
                 grant.privilege, "", "schema", (SCHEMA,), grant.grantee, grant.grantable
             ),
+            revoke_parts=_revoke_parts(
+                grant.privilege, "", "schema", (SCHEMA,), grant.grantee
+            ),
         )
     if grant.kind == "default":
         option = " with grant option" if grant.grantable else ""
@@ -424,6 +452,13 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
                 SCHEMA,
                 f" grant {grant.privilege} on {grant.objects} to "
                 f"{_role(grant.grantee)}{option}",
+            ),
+            revoke_parts=(
+                f"alter default privileges for role {render_ident(grant.role)} "
+                "in schema ",
+                SCHEMA,
+                f" revoke {grant.privilege} on {grant.objects} from "
+                f"{_role(grant.grantee)}",
             ),
         )
     target = _target_relation(names, grant.kind, grant.name)
@@ -454,6 +489,9 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
         source=label,
         parts=_grant_parts(
             grant.privilege, columns, word, relation, grant.grantee, grant.grantable
+        ),
+        revoke_parts=_revoke_parts(
+            grant.privilege, columns, word, relation, grant.grantee
         ),
     )
 

@@ -12,6 +12,9 @@
     the error, and schema parity then lists the privileges that differ. A
     privilege the final schema gives already (public's USAGE to PUBLIC) is
     not granted again.
+    A grant pgshift gave last time that the source no longer has is
+    revoked first; one that cannot be (others hold privileges granted
+    through it) is recorded as not revoked.
     Everything goes into the state table named by the var privileges_table,
     rewritten at each publish: pgshift_keep_dependents reads it to tell
     pgshift's grants and owners from the team's, and verify reports it. -#}
@@ -34,7 +37,8 @@
             ~ ", " ~ ("true" if entry.grantable else "false")
             ~ ", array[" ~ (roles | join(', ')) ~ "]::text[]"
             ~ ", " ~ pgshift_literal(entry.relation)
-            ~ ", " ~ pgshift_literal(entry.statement) ~ ")") -%}
+            ~ ", " ~ pgshift_literal(entry.statement)
+            ~ ", " ~ pgshift_literal(entry.revoke) ~ ")") -%}
     {%- endfor -%}
     {%- set sql -%}
 create table if not exists {{ registry }} (
@@ -46,17 +50,18 @@ create table if not exists {{ registry }} (
     privilege text not null,
     grantable boolean not null,
     statement text not null,
+    revoke_statement text not null default '',
     outcome text not null,
     detail text not null default ''
 );
 drop table if exists pg_temp.pgshift_privileges_before;
 create temporary table pgshift_privileges_before on commit drop as
 select * from {{ registry }};
-delete from {{ registry }}
-{%- if rows %};
+delete from {{ registry }};
 {% set body -%}
 declare
     final_schema text := {{ pgshift_literal(final_schema) }};
+    stale record;
     entry record;
     missing text[];
     rel regclass;
@@ -64,12 +69,46 @@ declare
     result text;
     detail text;
 begin
-    for entry in
-        select * from (values
-            {{ rows | join(',\n            ') }}
-        ) as e (ord, kind, object, col, grantee, privilege, grantable, roles,
-                relation, statement)
-        order by e.ord
+    drop table if exists pg_temp.pgshift_privileges_wanted;
+    create temporary table pgshift_privileges_wanted (
+        ord integer, kind text, object text, col text, grantee text,
+        privilege text, grantable boolean, roles text[], relation text,
+        statement text, revoke_statement text
+    ) on commit drop;
+    {%- if rows %}
+    insert into pgshift_privileges_wanted values
+        {{ rows | join(',\n        ') }};
+    {%- endif %}
+
+    -- What pgshift granted last time and the source no longer grants (on
+    -- what was not replaced: a standalone sequence, the schema, a table a
+    -- partial build left alone) is taken back first.
+    for stale in
+        select b.* from pgshift_privileges_before as b
+        where b.outcome = 'granted' and b.revoke_statement <> ''
+          and not exists (
+              select 1 from pgshift_privileges_wanted as w
+              where w.kind = b.kind and w.object = b.object
+                and w.col = b.column_name and w.grantee = b.grantee
+                and w.privilege = b.privilege and w.grantable = b.grantable)
+    loop
+        begin
+            execute stale.revoke_statement;
+        exception when others then
+            get stacked diagnostics detail = message_text;
+            insert into {{ registry }} (
+                ord, kind, object, column_name, grantee, privilege, grantable,
+                statement, outcome, detail
+            )
+            values (
+                0, stale.kind, stale.object, stale.column_name, stale.grantee,
+                stale.privilege, stale.grantable, stale.revoke_statement,
+                'not revoked', detail
+            );
+        end;
+    end loop;
+
+    for entry in select * from pgshift_privileges_wanted order by ord
     loop
         result := null;
         detail := '';
@@ -116,17 +155,17 @@ begin
         end if;
         insert into {{ registry }} (
             ord, kind, object, column_name, grantee, privilege, grantable,
-            statement, outcome, detail
+            statement, revoke_statement, outcome, detail
         )
         values (
             entry.ord, entry.kind, entry.object, entry.col, entry.grantee,
-            entry.privilege, entry.grantable, entry.statement, result, detail
+            entry.privilege, entry.grantable, entry.statement,
+            entry.revoke_statement, result, detail
         );
     end loop;
 end
 {%- endset %}
 {{ pgshift_do(body) }}
-{%- endif %}
     {%- endset -%}
     {{ return(sql) }}
 {% endmacro %}

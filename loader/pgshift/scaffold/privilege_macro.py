@@ -17,6 +17,21 @@ from pgshift.scaffold.sql_files import GENERATED_HEADER, jinja_comment, jinja_st
 MACRO_FILE = "macros/scaffolded/pgshift_source_privileges.sql"
 
 
+def _expression(parts: tuple[str | None, ...]) -> str:
+    """A Jinja expression giving a statement, ``schema`` where the schema goes."""
+    if not parts:
+        return "''"
+    merged: list[str | None] = []
+    for part in parts:
+        if part is not SCHEMA and merged and merged[-1] is not SCHEMA:
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return " ~ ".join(
+        "schema" if part is SCHEMA else jinja_string(part) for part in merged
+    )
+
+
 def _entry(statement: Statement) -> str:
     fields = {
         "kind": statement.kind,
@@ -32,16 +47,8 @@ def _entry(statement: Statement) -> str:
         f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
         for k, v in fields.items()
     ]
-    merged: list[str | None] = []
-    for part in statement.parts:
-        if part is not SCHEMA and merged and merged[-1] is not SCHEMA:
-            merged[-1] += part
-        else:
-            merged.append(part)
-    text = " ~ ".join(
-        "schema" if part is SCHEMA else jinja_string(part) for part in merged
-    )
-    pairs.append(f'"statement": {text}')
+    pairs.append(f'"statement": {_expression(statement.parts)}')
+    pairs.append(f'"revoke": {_expression(statement.revoke_parts)}')
     return "        {" + ", ".join(pairs) + "}"
 
 
