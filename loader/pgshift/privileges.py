@@ -50,6 +50,7 @@ _RELKINDS = {
     "r": "table",
     "p": "table",
     "S": "sequence",
+    "I": "identity sequence",
     "v": "view",
     "m": "materialized view",
     "f": "foreign table",
@@ -75,7 +76,12 @@ order by 2, 3
 """
 
 _RELATION_ACL = """
-select c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl is not null,
+select c.relname,
+       case when exists (select 1 from pg_depend d
+                         where d.classid = 'pg_class'::regclass
+                           and d.objid = c.oid and d.deptype = 'i')
+            then 'I' else c.relkind::text end,
+       pg_get_userbyid(c.relowner), c.relacl is not null,
        case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
        lower(a.privilege_type), a.is_grantable
 from pg_class c
@@ -235,7 +241,8 @@ class Statement:
     """One statement the target gets, with what it is about.
 
     Attributes:
-        kind: "owner", "schema", "table", "column", "sequence" or "default".
+        kind: "owner", "schema", "table", "column", "sequence", "view",
+            "materialized view" or "default".
         object: The target object's name ("" for the schema and defaults).
         column: The target column, or "".
         grantee: The role granted to ("public"), or the new owner.
@@ -301,17 +308,37 @@ def _role(name: str) -> str:
     return "public" if name == "public" else render_ident(name)
 
 
+def _views(names: NameMap) -> dict[str, Any]:
+    """The map's views and materialized views (source name to map), if any.
+
+    A map that holds no views (an older one, or a scaffold that migrates
+    none) gives none, and their privileges are listed, not guessed.
+    """
+    return getattr(names, "views", None) or {}
+
+
 def _target_relation(names: NameMap, kind: str, source: str) -> tuple[str, str] | None:
     """The target name and ``ALTER`` word of a source relation, or None.
 
-    Only what the name map holds is named: tables and sequences. Another
-    kind (a view before the map holds views) is not guessed.
+    Only what the name map holds is named: tables, sequences, and views and
+    materialized views once the map holds them. Another kind is not guessed.
     """
     if kind == "table" and source in names.tables:
         return names.tables[source].target, "table"
     if kind == "sequence" and source in names.sequences:
         return names.sequences[source].name, "sequence"
+    view = _views(names).get(source)
+    if kind in ("view", "materialized view") and view is not None and view.kind == kind:
+        return view.name, kind
     return None
+
+
+def _target_column(names: NameMap, kind: str, source: str, column: str) -> str:
+    """The target name of a table's or view's column ("" when not mapped)."""
+    if kind == "table":
+        return names.tables[source].columns.get(column, "")
+    columns: dict[str, str] = _views(names)[source].columns
+    return columns.get(column, "")
 
 
 def _owned_with_table(names: NameMap, source: str) -> bool:
@@ -364,8 +391,9 @@ def map_privileges(found: SourcePrivileges, names: NameMap) -> Privileges:
     for (kind, source), owner in sorted(found.owners.items()):
         target = _target_relation(names, kind, source)
         if target is None:
-            if kind in ("table", "sequence"):
-                continue  # left out of the migration, or an identity's own
+            if kind in ("table", "sequence", "identity sequence"):
+                # Left out of the migration; an identity's follows its table.
+                continue
             out.skipped.append(
                 f"{kind} {source}: owner {owner} and its privileges are not "
                 f"applied: the name map holds no {kind} yet"
@@ -469,11 +497,12 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
             return ""
         return f"{shown}: not applied: the name map holds no {grant.kind} yet"
     name, word = target
+    on = "sequence" if word == "sequence" else "table"
     relation = (SCHEMA, f".{render_ident(name)}")
     column = ""
     columns = ""
     if grant.column:
-        column = names.tables[grant.name].columns.get(grant.column, "")
+        column = _target_column(names, grant.kind, grant.name, grant.column)
         if not column:
             return f"{shown}: not applied: the name map holds no such column"
         columns = f" ({render_ident(column)})"
@@ -488,10 +517,10 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
         relation=word,
         source=label,
         parts=_grant_parts(
-            grant.privilege, columns, word, relation, grant.grantee, grant.grantable
+            grant.privilege, columns, on, relation, grant.grantee, grant.grantable
         ),
         revoke_parts=_revoke_parts(
-            grant.privilege, columns, word, relation, grant.grantee
+            grant.privilege, columns, on, relation, grant.grantee
         ),
     )
 

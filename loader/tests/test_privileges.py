@@ -279,6 +279,10 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
         "privileges: role pv_legacy is missing on the target; once it exists, run: "
         'alter table "public".audit_log owner to pv_legacy'
     ) in scaffolded
+    assert (
+        "privileges: usage on identity sequence orderItems_id_seq to pv_auditor: "
+        "not applied: the name map holds no identity sequence yet"
+    ) in scaffolded
     checked = project.run("scaffold", "--check")
     assert checked[0] == 0, checked
 

@@ -152,6 +152,16 @@ def compare_privileges(
         for t in names.tables.values()
         for column, target in t.columns.items()
     }
+    # Views and materialized views, once the map holds them.
+    views = getattr(names, "views", None) or {}
+    relations.update({v.source: v.name for v in views.values()})
+    columns.update(
+        {
+            (v.source, column): (v.name, target)
+            for v in views.values()
+            for column, target in v.columns.items()
+        }
+    )
     objects = {**relations, **sequences}
     found_source = _answers(source, source_schema, sorted(objects), roles)
     found_target = _answers(target, final_schema, sorted(objects.values()), roles)
