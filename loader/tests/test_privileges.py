@@ -364,10 +364,21 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
     )
     assert _report(project)["schema_differences"] == []
 
-    # A privilege taken away on the target is a parity difference.
-    query(project.target, "revoke select on public.user_accounts from pv_reader")
+    # A privilege taken away on the target, or given there, on a table or a
+    # column, is a parity difference.
+    query(
+        project.target,
+        "revoke select on public.user_accounts from pv_reader; "
+        "revoke update (display_name) on public.user_accounts from pv_writer; "
+        "grant delete on public.order_items to pv_reader",
+    )
     code, out, _ = project.run("verify")
     assert code == 1
-    assert (
-        "user_accounts: role pv_reader may SELECT on the source, not on the target"
-    ) in out
+    for line in [
+        "user_accounts: role pv_reader may SELECT on the source, not on the target",
+        "user_accounts.display_name: role pv_writer may UPDATE on the source, "
+        "not on the target",
+        "order_items: role pv_reader may DELETE on the target, not on the source",
+    ]:
+        assert f"schema differs: {line}" in out, out
+    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 3

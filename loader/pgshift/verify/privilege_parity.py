@@ -44,27 +44,37 @@ SEQUENCE_PRIVILEGES += tuple(p + _GRANTABLE for p in SEQUENCE_PRIVILEGES)
 
 _ROLES = "select rolname, rolsuper or rolname = current_user from pg_roles"
 
+_EXISTING = """
+select c.relname from pg_class c
+where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and c.relname = any(%(names)s::text[])
+"""
+
+# What each role may do on each relation (only the privileges it has).
 _RELATIONS = """
-select c.relname, r.rolname, p.priv,
-       case when c.relkind = 'S' then has_sequence_privilege(r.oid, c.oid, p.priv)
-            else has_table_privilege(r.oid, c.oid, p.priv) end
+select c.relname, r.rolname, p.priv
 from pg_class c
 cross join pg_roles r
 cross join unnest(case when c.relkind = 'S' then %(sequence_privileges)s::text[]
                        else %(table_privileges)s::text[] end) as p (priv)
 where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
   and c.relname = any(%(names)s::text[]) and r.rolname = any(%(roles)s::text[])
+  and case when c.relkind = 'S' then has_sequence_privilege(r.oid, c.oid, p.priv)
+           else has_table_privilege(r.oid, c.oid, p.priv) end
 """
 
+# What each role may do on a column beyond what it may on the whole table.
 _COLUMNS = """
-select c.relname, a.attname, r.rolname, p.priv,
-       has_column_privilege(r.oid, c.oid, a.attnum, p.priv)
+select c.relname, a.attname, r.rolname, p.priv
 from pg_class c
 join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
 cross join pg_roles r
 cross join unnest(%(column_privileges)s::text[]) as p (priv)
 where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and c.relkind <> 'S'
   and c.relname = any(%(names)s::text[]) and r.rolname = any(%(roles)s::text[])
+  and has_column_privilege(r.oid, c.oid, a.attnum, p.priv)
+  and not has_table_privilege(r.oid, c.oid, p.priv)
 """
 
 _SCHEMA = """
@@ -95,7 +105,14 @@ def _roles(cursor: Any) -> dict[str, bool]:
 
 def _answers(
     cursor: Any, schema: str, names: list[str], roles: list[str]
-) -> tuple[dict[tuple[str, ...], bool], dict[tuple[str, ...], bool]]:
+) -> tuple[set[str], set[tuple[str, ...]], set[tuple[str, ...]]]:
+    """What each role may do on a side's relations and columns.
+
+    Returns:
+        The relations that are there; (relation, role, privilege) of each
+        privilege a role has; (relation, column, role, privilege) of each
+        it has on a column and not on its table.
+    """
     args = {
         "schema": schema,
         "names": names,
@@ -104,11 +121,13 @@ def _answers(
         "sequence_privileges": list(SEQUENCE_PRIVILEGES),
         "column_privileges": list(COLUMN_PRIVILEGES),
     }
+    cursor.execute(_EXISTING, args)
+    existing = {row[0] for row in cursor.fetchall()}
     cursor.execute(_RELATIONS, args)
-    relations = {tuple(row[:3]): row[3] for row in cursor.fetchall()}
+    relations = {tuple(row) for row in cursor.fetchall()}
     cursor.execute(_COLUMNS, args)
-    columns = {tuple(row[:4]): row[4] for row in cursor.fetchall()}
-    return relations, columns
+    columns = {tuple(row) for row in cursor.fetchall()}
+    return existing, relations, columns
 
 
 def _line(where: str, role: str, privilege: str, on_source: bool) -> str:
@@ -173,22 +192,31 @@ def compare_privileges(
             return
         lines.append(line)
 
-    agreed: set[tuple[str, str, str]] = set()
-    for (name, role, privilege), was in sorted(found_source[0].items()):
-        now = found_target[0].get((objects[name], role, privilege))
-        if now is None:
-            continue  # missing on the target: schema parity says so
-        if was == now:
-            agreed.add((name, role, privilege))
-        else:
-            differs(objects[name], objects[name], role, privilege, was)
-    for (name, column, role, privilege), was in sorted(found_source[1].items()):
-        if (name, role, privilege) not in agreed or (name, column) not in columns:
-            continue
-        table, target_column = columns[(name, column)]
-        now = found_target[1].get((table, target_column, role, privilege))
-        if now is not None and now != was:
-            differs(table, f"{table}.{target_column}", role, privilege, was)
+    # Both sides in the target's names; objects missing on either side are
+    # schema parity's to report.
+    there, source_may, source_column_may = found_source
+    here, target_may, target_column_may = found_target
+    shared = {objects[name] for name in there} & here
+    renamed = {(objects[name], role, priv) for name, role, priv in source_may}
+    for table, role, privilege in sorted(renamed ^ target_may):
+        if table in shared:
+            was = (table, role, privilege) in renamed
+            differs(table, table, role, privilege, was)
+    table_differs = {(t, r, p) for t, r, p in renamed ^ target_may}
+    renamed_columns = {
+        (*columns[(name, column)], role, priv)
+        for name, column, role, priv in source_column_may
+        if (name, column) in columns
+    }
+    mapped_columns = set(columns.values())
+    for table, column, role, privilege in sorted(renamed_columns ^ target_column_may):
+        if (
+            table in shared
+            and (table, column) in mapped_columns
+            and (table, role, privilege) not in table_differs
+        ):
+            was = (table, column, role, privilege) in renamed_columns
+            differs(table, f"{table}.{column}", role, privilege, was)
     everyone = sorted(source_roles.keys() & target_roles.keys())
     lines += _schema_lines(source, target, source_schema, final_schema, roles)
     lines += _default_lines(source, target, source_schema, final_schema, everyone)
