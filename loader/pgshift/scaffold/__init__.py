@@ -36,8 +36,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg2
+
 from pgshift.catalog import Catalog, read_catalog, read_not_migrated
-from pgshift.connection import transaction
+from pgshift.connection import explain, transaction
 from pgshift.mapping import MAP_FILE, NameMap, build_map
 from pgshift.naming import Overrides
 from pgshift.privileges import (
@@ -286,8 +288,16 @@ def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]
             f"{', '.join(sorted(roles))} that exist on the target, and the "
             "report lists the statements for the others"
         ]
-    with transaction(settings.target, readonly=True) as cursor:
-        missing = missing_roles(cursor, roles)
+    try:
+        with transaction(settings.target, readonly=True) as cursor:
+            missing = missing_roles(cursor, roles)
+    except psycopg2.Error as error:
+        return [
+            "the target's roles could not be read "
+            f"({explain(settings.target, str(error))}); the build grants "
+            "to the roles that exist there, and the report lists the "
+            "statements for the others"
+        ]
     return [
         f"role {', '.join(sorted(set(s.roles) & missing))} is missing on the "
         f"target; once it exists, run: {s.text(settings.final_schema)}"
