@@ -318,6 +318,18 @@ def test_owners_parity_and_the_report(migrated: tuple[ProjectCopy, str, str]) ->
         'alter table "public".audit_log owner to pv_legacy'
     ) in lines
     assert len(lines) == 3, lines
+    not_migrated = report["not_migrated"]
+    assert (
+        "database privileges app: privileges on the database itself (CONNECT, "
+        "CREATE, TEMPORARY) are out of scope: grant them on the target"
+    ) in not_migrated
+    assert any(
+        line.startswith(
+            "default privileges pv_owner on tables: default privileges "
+            "for the whole database are not migrated"
+        )
+        for line in not_migrated
+    ), not_migrated
     markdown = (project.project / "MIGRATION_REPORT.md").read_text()
     assert "## Privileges not applied" in markdown
 
