@@ -595,6 +595,21 @@ select kind, name, reason from (
                       where d.classid = 'pg_namespace'::regclass
                         and d.objid = n.oid and d.deptype = 'e')
     union all
+    select 'database privileges', d.datname::text,
+           'privileges on the database itself (CONNECT, CREATE, TEMPORARY) are '
+           'out of scope: grant them on the target'
+    from pg_database d
+    where d.datname = current_database() and d.datacl is not null
+    union all
+    select 'default privileges',
+           pg_get_userbyid(d.defaclrole) || ' on ' || case d.defaclobjtype
+               when 'r' then 'tables' when 'S' then 'sequences'
+               when 'f' then 'functions' when 'T' then 'types'
+               else 'schemas' end,
+           'default privileges for the whole database are not migrated (those '
+           'of the migrated schema are); set them on the target'
+    from pg_default_acl d
+    where d.defaclnamespace = 0    union all
     select 'extension', x.extname::text,
            'created on the target only where a migrated column, default, '
            'check, index or function needs it; create it there if the application '
@@ -643,9 +658,10 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
-        partitioned, typed, unlogged or inheriting table, extension, and every
-        other schema of the database. (Functions and triggers are migrated:
-        ``pgshift.routines``.)
+        partitioned, typed, unlogged or inheriting table, privilege on the
+        database itself, database-wide default privilege, extension, and
+        every other schema of the database. (Functions and triggers are
+        migrated: ``pgshift.routines``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]

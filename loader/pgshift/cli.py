@@ -204,6 +204,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     )
     for kind, name, reason in done.left_behind:
         print(f"not migrated: {kind} {name}: {reason}")
+    for line in done.privilege_notes:
+        print(f"privileges: {line}")
     return EXIT_SUCCESS
 
 

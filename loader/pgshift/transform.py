@@ -26,6 +26,7 @@ from pgshift.manifest import (
     ROUTINES_TABLE,
     SEQUENCES_TABLE,
 )
+from pgshift.privileges import PRIVILEGES_TABLE
 from pgshift.progress import Progress
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 
@@ -204,6 +205,7 @@ def run_dbt(
                 "built_table": BUILT_TABLE,
                 "carried_table": CARRIED_TABLE,
                 "routines_table": ROUTINES_TABLE,
+                "privileges_table": PRIVILEGES_TABLE,
                 "sequences_table": SEQUENCES_TABLE,
                 # The lineage site shows each final table where it lives
                 # (macros/generate_schema_name.sql).

@@ -17,6 +17,7 @@ from pgshift.catalog import Catalog, read_catalog
 from pgshift.load import load
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides, to_snake
+from pgshift.privileges import map_privileges, read_privileges
 from pgshift.scaffold import drift, map_project, render
 from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
@@ -295,8 +296,17 @@ def test_keys_continue_after_max_id(
         conn.close()
 
 
-def test_scaffolded_files_match_the_sample_schema(catalog: Catalog) -> None:
-    files = render(map_project(catalog, Overrides()))
+def test_scaffolded_files_match_the_sample_schema(
+    catalog: Catalog, migrated: Migration
+) -> None:
+    project = map_project(catalog, Overrides())
+    conn = psycopg2.connect(migrated.source_url)
+    try:
+        found = read_privileges(conn.cursor(), "public")
+    finally:
+        conn.close()
+    project.privileges = map_privileges(found, project.names)
+    files = render(project)
     assert drift(files, PROJECT_DIR) == [], (
         "run `python loader/run.py scaffold` on the sample source"
     )

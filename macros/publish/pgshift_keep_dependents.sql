@@ -12,7 +12,10 @@
     What pgshift builds itself is left out: the build schema's views, and,
     on the replaced tables and on the final tables that point at them, every
     key, index and foreign key the final models declare (the new tables
-    carry them, and pgshift_ensure_foreign_keys restores the rest).
+    carry them, and pgshift_ensure_foreign_keys restores the rest), and the
+    grants and owners the last publish gave from the source (the state
+    table named by the var privileges_table): pgshift_apply_privileges
+    gives the source's again, so one the source no longer has goes.
     Arguments: the final tables about to be replaced, the final schema,
     the build schema, the names ("table.object") of the keys, indexes,
     foreign keys and policies the final models declare ("table." for the
@@ -26,6 +29,8 @@
         var('state_schema'), var('built_table')) -%}
     {%- set routines = pgshift_ident(
         var('state_schema'), var('routines_table', 'built_routines')) -%}
+    {%- set privileges = pgshift_ident(
+        var('state_schema'), var('privileges_table')) -%}
     {%- set table_literals = [] -%}
     {%- for table in tables -%}
         {%- do table_literals.append(pgshift_literal(table)) -%}
@@ -64,6 +69,8 @@ declare
     target text;
     label text;
     ours boolean;
+    -- The grants and owners pgshift gave from the source last time.
+    source_grants text[] := '{}';
 begin
     if to_regclass({{ pgshift_literal(routines) }}) is not null then
         execute format(
@@ -78,6 +85,17 @@ begin
         into registered;
     end if;
 
+    if to_regclass({{ pgshift_literal(privileges) }}) is not null then
+        execute format(
+            'select coalesce(array_agg(case kind when %L then %L || object '
+            '|| %L || grantee else object || %L || column_name || %L || grantee '
+            '|| %L || privilege || %L || grantable::text end), %L) from %s '
+            'where outcome in (%L, %L) and kind not in (%L, %L)',
+            'owner', 'owner|', '|', '|', '|', '|', '|', '{}',
+            {{ pgshift_literal(privileges) }}, 'granted', 'owned', 'schema',
+            'default')
+        into source_grants;
+    end if;
     -- The tables this publish replaces (only those that exist as tables).
     select coalesce(array_agg(c.oid), '{}') into replaced
     from pg_class as c
@@ -293,7 +311,11 @@ begin
                        case when a.is_grantable then ' with grant option' else '' end
                    ) as def,
                    case a.grantee when 0 then 'public'
-                        else pg_get_userbyid(a.grantee) end as grantee
+                        else pg_get_userbyid(a.grantee) end as grantee,
+                   concat_ws('|', rel.name, '',
+                             case a.grantee when 0 then 'public'
+                                  else pg_get_userbyid(a.grantee) end,
+                             lower(a.privilege_type), a.is_grantable::text) as key
             from aclexplode(rel.relacl) as a
             where a.grantee <> rel.relowner
             union all
@@ -305,12 +327,18 @@ begin
                        case when a.is_grantable then ' with grant option' else '' end
                    ),
                    case a.grantee when 0 then 'public'
-                        else pg_get_userbyid(a.grantee) end
+                        else pg_get_userbyid(a.grantee) end,
+                   concat_ws('|', rel.name, att.attname,
+                             case a.grantee when 0 then 'public'
+                                  else pg_get_userbyid(a.grantee) end,
+                             lower(a.privilege_type), a.is_grantable::text)
             from pg_attribute as att
             cross join lateral aclexplode(att.attacl) as a
             where att.attrelid = rel.oid and att.attnum > 0
               and not att.attisdropped and a.grantee <> rel.relowner
         loop
+            continue when rel.schema = final_schema
+                and obj.key = any(source_grants);
             insert into pgshift_dependents (kind, object, on_table, statement)
             values ('grant', label || ' to ' || obj.grantee, label, obj.def);
         end loop;
@@ -373,7 +401,11 @@ begin
         end loop;
 
         -- Its owner, when another role than the one publishing.
-        if pg_get_userbyid(rel.relowner) <> current_user then
+        if pg_get_userbyid(rel.relowner) <> current_user
+                and not (rel.schema = final_schema
+                         and 'owner|' || rel.name || '|'
+                             || pg_get_userbyid(rel.relowner)
+                             = any(source_grants)) then
             insert into pgshift_dependents (kind, object, on_table, statement)
             values ('owner', label || ' owned by ' || pg_get_userbyid(rel.relowner),
                     label,

@@ -10,7 +10,8 @@
     them, recreates the target's own objects
     that depended on the replaced tables (pgshift_keep_dependents), checks
     that every key, index and foreign key of the moved tables is there (or
-    undoes it all), and records the tables as pgshift's. -#}
+    undoes it all), gives the objects the source's owners and privileges
+    (pgshift_apply_privileges), and records the tables as pgshift's. -#}
 {% macro pgshift_publish() %}
     {%- if execute and pgshift_is_build() -%}
     {%- set failed = [] -%}
@@ -68,7 +69,10 @@
         pgshift_publish_views(final_schema, build_schema)) -%}
     {%- do statements.append(pgshift_restore_dependents(
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
+    {%- do statements.append(pgshift_align_sequence_owners()) -%}
     {%- do statements.append(pgshift_publish_sequences(false)) -%}
+    {#- The source's owners and grants, once every object is there. -#}
+    {%- do statements.append(pgshift_apply_privileges()) -%}
     {%- do statements.append(
         pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}

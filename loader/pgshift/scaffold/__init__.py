@@ -27,6 +27,9 @@ target name once (``pgshift.mapping.build_map``) and writes:
   the source's views and materialized views, renamed by PostgreSQL
   (``pgshift.shadow``), and the tables' row-level security and policies
   (``scaffold.views``).
+* ``macros/scaffolded/pgshift_source_privileges.sql``: the source's owners,
+  grants and default privileges as statements, which the publish runs
+  (``pgshift.privileges``).
 
 Nothing is written when a table holds what the target cannot get back as it
 was (``scaffold.supported``). Keys that would close a cycle (self
@@ -38,11 +41,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg2
+
 from pgshift.catalog import Catalog, read_catalog, read_not_migrated
-from pgshift.connection import transaction
+from pgshift.connection import explain, transaction
 from pgshift.mapping import (
     MAP_FILE,
     NameMap,
@@ -51,7 +56,14 @@ from pgshift.mapping import (
     rename_view_types,
 )
 from pgshift.naming import Overrides
+from pgshift.privileges import (
+    Privileges,
+    map_privileges,
+    missing_roles,
+    read_privileges,
+)
 from pgshift.routines import Routines, read_routines, rewrite
+from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
@@ -111,12 +123,14 @@ class Project:
         deferred: (source table, source constraint name) of the foreign keys
             that cannot be dbt edges (cycles); added on-run-end.
         routines: The source's functions and triggers, renamed.
+        privileges: The source's owners and grants, through the map.
     """
 
     catalog: Catalog
     names: NameMap
     deferred: set[tuple[str, str]]
     routines: Routines | None = None
+    privileges: Privileges = field(default_factory=Privileges)
 
 
 def map_project(
@@ -227,6 +241,7 @@ def render(project: Project) -> dict[str, str]:
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
     files.update(routine_files(project.routines or Routines(), catalog.extensions))
     files.update(view_files(names))
+    files[MACRO_FILE] = privileges_macro(project.privileges)
     return files
 
 
@@ -240,12 +255,16 @@ class Scaffolded:
         drifted: With ``check``: the committed files that differ.
         left_behind: (kind, name, reason) of what the source holds besides
             the migrated tables.
+        privilege_notes: The source's privileges and owners that the target
+            does not get as they are (a role missing there, a kind of object
+            the name map does not hold), one line each.
     """
 
     project: Project
     files: dict[str, str]
     drifted: list[str]
     left_behind: list[tuple[str, str, str]]
+    privilege_notes: list[str] = field(default_factory=list)
 
 
 def read_project(
@@ -268,6 +287,7 @@ def read_project(
         source_routines = (
             read_routines(cursor, settings.source_schema) if with_routines else None
         )
+        found = read_privileges(cursor, settings.source_schema)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
@@ -283,6 +303,7 @@ def read_project(
     except ShadowError as error:
         raise ScaffoldError(str(error)) from error
     rename_view_types(project.names)
+    project.privileges = map_privileges(found, project.names)
     left_behind += [
         (kind, name, reason) for kind, name, reason in project.names.not_migrated
     ]
@@ -312,7 +333,43 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
     drifted = drift(files, settings.project_dir) if check else []
     if not check:
         write(files, settings.project_dir)
-    return Scaffolded(project, files, drifted, left_behind)
+    notes = project.privileges.skipped + _missing_role_notes(
+        settings, project.privileges
+    )
+    return Scaffolded(project, files, drifted, left_behind, notes)
+
+
+def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]:
+    """The statements for roles the target lacks, to run once they exist.
+
+    Without TARGET_DATABASE_URL the build alone finds out which roles are
+    missing; the report lists them with the same statements.
+    """
+    roles = privileges.roles()
+    if not roles:
+        return []
+    if settings.target is None:
+        return [
+            "TARGET_DATABASE_URL is not set: the build grants to the roles of "
+            f"{', '.join(sorted(roles))} that exist on the target, and the "
+            "report lists the statements for the others"
+        ]
+    try:
+        with transaction(settings.target, readonly=True) as cursor:
+            missing = missing_roles(cursor, roles)
+    except psycopg2.Error as error:
+        return [
+            "the target's roles could not be read "
+            f"({explain(settings.target, str(error))}); the build grants "
+            "to the roles that exist there, and the report lists the "
+            "statements for the others"
+        ]
+    return [
+        f"role {', '.join(sorted(set(s.roles) & missing))} is missing on the "
+        f"target; once it exists, run: {s.text(settings.final_schema)}"
+        for s in privileges.statements
+        if set(s.roles) & missing
+    ]
 
 
 def map_drift(settings: Settings) -> list[str]:

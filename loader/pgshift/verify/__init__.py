@@ -31,10 +31,12 @@ from pgshift.manifest import (
 )
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
+from pgshift.privileges import read_outcomes
 from pgshift.routines import review_lines
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
 from pgshift.verify.parity import Differences, compare, intended
+from pgshift.verify.privilege_parity import compare_privileges
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
 from pgshift.verify.views import check_views, definition_differences
@@ -79,6 +81,11 @@ def verify(settings: Settings) -> Report:
         report.not_migrated += review_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]
+        report.privileges = [
+            o.describe()
+            for o in read_outcomes(cursor, settings.state_schema)
+            if o.outcome not in ("granted", "owned", "held", "not built")
+        ]
         if names is not None:
             _sequence_positions(settings, cursor, report, names)
         views: list[str] = []
@@ -94,7 +101,9 @@ def verify(settings: Settings) -> Report:
             report.not_migrated += missing_roles
         if settings.source is not None:
             target_catalog = read_catalog(cursor, settings.final_schema)
-            _schema_parity(settings, report, target_catalog, names, carried, views)
+            _schema_parity(
+                settings, report, target_catalog, names, carried, views, cursor
+            )
             report.kept_differences += views_kept
     return report
 
@@ -149,7 +158,8 @@ def _schema_parity(
     target: Catalog,
     names: NameMap | None,
     carried: list[CarriedOver],
-    views: Sequence[str] = (),
+    views: Sequence[str],
+    target_cursor: Any,
 ) -> None:
     """Compare the source schema with the target's, through the name map.
 
@@ -159,20 +169,30 @@ def _schema_parity(
     (``verify.views``).
     """
     assert settings.source is not None
-    with transaction(settings.source, readonly=True) as cursor:
-        source = read_catalog(cursor, settings.source_schema)
-    for name in [n for n in source.tables if not settings.selects(n)]:
-        del source.tables[name]
-    overrides_path = settings.overrides_path
-    if names is not None and names.overrides:
-        overrides_path = settings.project_dir / names.overrides
     prefix = settings.final_schema + "."
     kept = Differences(
         c.object.removeprefix(prefix)
         for c in carried
         if c.outcome == "recreated" and c.object.startswith(prefix)
     )
-    lines = compare(source, target, names, kept) + list(views)
+    privilege_lines: list[str] = []
+    with transaction(settings.source, readonly=True) as cursor:
+        source = read_catalog(cursor, settings.source_schema)
+        if names is not None:
+            privilege_lines = compare_privileges(
+                cursor,
+                target_cursor,
+                names,
+                settings.source_schema,
+                settings.final_schema,
+                kept,
+            )
+    for name in [n for n in source.tables if not settings.selects(n)]:
+        del source.tables[name]
+    overrides_path = settings.overrides_path
+    if names is not None and names.overrides:
+        overrides_path = settings.project_dir / names.overrides
+    lines = compare(source, target, names, kept) + list(views) + privilege_lines
     report.kept_differences = kept.kept
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences

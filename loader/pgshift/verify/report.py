@@ -74,6 +74,9 @@ class Report:
         views: Per view and materialized view: its rows and checksum on
             the source and the target, one line each.
         views_differ: The views whose rows differ.
+        privileges: The source's owners and privileges that the last
+            publish did not apply (a role missing on the target, with the
+            statement to run once it exists; an owner kept or refused).
     """
 
     source: str
@@ -92,6 +95,7 @@ class Report:
     kept_differences: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
     views_differ: list[str] = field(default_factory=list)
+    privileges: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -200,6 +204,10 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
             "",
         ]
         text += [f"- {line}" for line in report.carried_over]
+        text.append("")
+    if report.privileges:
+        text += ["## Privileges not applied", ""]
+        text += [f"- {line}" for line in report.privileges]
         text.append("")
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [

@@ -1,0 +1,590 @@
+"""Privileges and owners of the migrated schema, through the name map.
+
+``read_privileges`` reads, from the source catalog, every privilege granted
+on the migrated schema, its tables (and their columns), sequences, views,
+materialized views and functions, and the schema's default privileges
+(``pg_default_acl``), from their ACLs (``aclexplode``, so grants WITH GRANT
+OPTION and grants to PUBLIC are there), with the owner of each object.
+``map_privileges`` turns them into the statements the target gets, every
+object and column named as the name map names it:
+
+* ``alter table ... owner to`` the source's owner (the build applies it
+  when that role exists on the target and the migrating role may assign
+  it; otherwise the object stays the migrating role's, and the report says
+  so). An object the source role (the one the source URL connects as)
+  owns stays the migrating role's: the role that moves the schema owns it
+  on both sides;
+* ``grant ...`` for each privilege another role than the owner holds,
+  one statement per privilege (and per column);
+* ``alter default privileges for role ... in schema ... grant ...``.
+
+Objects of a kind the name map does not hold (views, materialized views,
+functions) are not guessed at: each is one line of ``Privileges.skipped``.
+The statements name the final schema through a placeholder
+(``Statement.parts``), which scaffold writes as the macro's argument and the
+report as the final schema's name. The build records what it applied and
+what it could not (a role missing on the target) in the state table
+``PRIVILEGES_TABLE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg2 import sql
+
+from pgshift.connection import relation_exists
+from pgshift.mapping import NameMap
+from pgshift.sqlident import quote_ident, render_ident
+
+PRIVILEGES_TABLE = "privileges"
+"""In the state schema: each source privilege and owner the last publish
+applied, or why not (a role missing on the target)."""
+
+SCHEMA = None
+"""In ``Statement.parts``: where the final schema's name goes."""
+
+_RELKINDS = {
+    "r": "table",
+    "p": "table",
+    "S": "sequence",
+    "I": "identity sequence",
+    "v": "view",
+    "m": "materialized view",
+    "f": "foreign table",
+}
+
+_DEFAULT_OBJECTS = {
+    "r": "tables",
+    "S": "sequences",
+    "f": "functions",
+    "T": "types",
+    "n": "schemas",
+}
+"""pg_default_acl.defaclobjtype to the word ALTER DEFAULT PRIVILEGES takes."""
+
+_SCHEMA_ACL = """
+select pg_get_userbyid(n.nspowner),
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_namespace n
+cross join lateral aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+where n.nspname = %(schema)s and a.grantee <> n.nspowner
+order by 2, 3
+"""
+
+_RELATION_ACL = """
+select c.relname,
+       case when exists (select 1 from pg_depend d
+                         where d.classid = 'pg_class'::regclass
+                           and d.objid = c.oid and d.deptype = 'i')
+            then 'I' else c.relkind::text end,
+       pg_get_userbyid(c.relowner), c.relacl is not null,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+left join lateral aclexplode(c.relacl) a on a.grantee <> c.relowner
+where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'S', 'v', 'm', 'f')
+  and not c.relispartition
+order by 1, 5, 6
+"""
+
+_COLUMN_ACL = """
+select c.relname, at.attname,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_attribute at
+join pg_class c on c.oid = at.attrelid
+join pg_namespace n on n.oid = c.relnamespace
+cross join lateral aclexplode(at.attacl) a
+where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'v', 'm', 'f')
+  and not c.relispartition and at.attnum > 0 and not at.attisdropped
+  and a.grantee <> c.relowner
+order by 1, at.attnum, 3, 4
+"""
+
+_FUNCTION_ACL = """
+select p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       case p.prokind when 'p' then 'procedure' when 'a' then 'aggregate'
+                      else 'function' end,
+       pg_get_userbyid(p.proowner),
+       string_agg(case a.grantee when 0 then 'public'
+                       else pg_get_userbyid(a.grantee) end
+                  || ' ' || a.privilege_type, ', ' order by a.grantee)
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+left join lateral aclexplode(p.proacl) a on a.grantee <> p.proowner
+where n.nspname = %(schema)s and p.proacl is not null
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_proc'::regclass and d.objid = p.oid
+                    and d.deptype in ('e', 'i'))
+group by p.oid
+order by 1
+"""
+
+_DEFAULT_ACL = """
+select pg_get_userbyid(d.defaclrole), d.defaclobjtype,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_default_acl d
+join pg_namespace n on n.oid = d.defaclnamespace
+cross join lateral aclexplode(d.defaclacl) a
+where n.nspname = %(schema)s
+order by 1, 2, 3, 4
+"""
+
+
+@dataclass(frozen=True)
+class SourceGrant:
+    """One privilege on a source object, as ``aclexplode`` gives it.
+
+    Attributes:
+        kind: "schema", "table", "sequence", "view", "materialized view",
+            "foreign table", or "default" (a default privilege).
+        name: The object's source name ("" for the schema and defaults).
+        column: The column's source name, or "".
+        grantee: The role, or "public".
+        privilege: The privilege, lower case ("select").
+        grantable: WITH GRANT OPTION.
+        role: For a default privilege: the role whose new objects get it.
+        objects: For a default privilege: "tables", "sequences", ...
+    """
+
+    kind: str
+    name: str
+    column: str
+    grantee: str
+    privilege: str
+    grantable: bool
+    role: str = ""
+    objects: str = ""
+
+
+@dataclass
+class SourcePrivileges:
+    """What the source grants on the migrated schema, and who owns what.
+
+    Attributes:
+        schema: The source schema.
+        user: The role the source connection reads as.
+        grants: Every privilege held by another role than the object's owner.
+        owners: (kind, source name) to the owning role, for every relation.
+        functions: One line per function with privileges of its own:
+            signature, kind, owner and grants (functions are not in the map).
+    """
+
+    schema: str
+    user: str = ""
+    grants: list[SourceGrant] = field(default_factory=list)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    functions: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
+    """Read the privileges and owners of a source schema and its objects.
+
+    Args:
+        cursor: A cursor on the source database.
+        schema: The migrated schema.
+
+    Returns:
+        The schema's, relations', columns' and default privileges.
+    """
+    args = {"schema": schema}
+    cursor.execute("select current_user")
+    found = SourcePrivileges(schema=schema, user=cursor.fetchone()[0])
+    cursor.execute(_SCHEMA_ACL, args)
+    for _owner, grantee, privilege, grantable in cursor.fetchall():
+        found.grants.append(
+            SourceGrant("schema", "", "", grantee, privilege, grantable)
+        )
+    cursor.execute(_RELATION_ACL, args)
+    for name, relkind, owner, _acl, grantee, privilege, grantable in cursor.fetchall():
+        kind = _RELKINDS[relkind]
+        found.owners[(kind, name)] = owner
+        if grantee is not None:
+            found.grants.append(
+                SourceGrant(kind, name, "", grantee, privilege, grantable)
+            )
+    kinds = {name: kind for kind, name in found.owners}
+    cursor.execute(_COLUMN_ACL, args)
+    for name, column, grantee, privilege, grantable in cursor.fetchall():
+        found.grants.append(
+            SourceGrant(
+                kinds.get(name, "table"), name, column, grantee, privilege, grantable
+            )
+        )
+    cursor.execute(_FUNCTION_ACL, args)
+    found.functions = [tuple(row) for row in cursor.fetchall()]
+    cursor.execute(_DEFAULT_ACL, args)
+    for role, objtype, grantee, privilege, grantable in cursor.fetchall():
+        found.grants.append(
+            SourceGrant(
+                "default",
+                "",
+                "",
+                grantee,
+                privilege,
+                grantable,
+                role=role,
+                objects=_DEFAULT_OBJECTS.get(objtype, objtype),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement the target gets, with what it is about.
+
+    Attributes:
+        kind: "owner", "schema", "table", "column", "sequence", "view",
+            "materialized view" or "default".
+        object: The target object's name ("" for the schema and defaults).
+        column: The target column, or "".
+        grantee: The role granted to ("public"), or the new owner.
+        privilege: The privilege ("select"), "owner", or for a default
+            privilege "select on tables".
+        grantable: WITH GRANT OPTION.
+        roles: The roles that must exist on the target for it to run.
+        relation: For a statement on a relation: "table" or "sequence".
+        source: The source object it comes from, for people.
+        parts: The statement's text, ``SCHEMA`` where the final schema goes.
+        revoke_parts: The statement that takes the privilege back, when the
+            source no longer grants it (none for an owner).
+    """
+
+    kind: str
+    object: str
+    column: str
+    grantee: str
+    privilege: str
+    grantable: bool
+    roles: tuple[str, ...]
+    relation: str
+    source: str
+    parts: tuple[str | None, ...]
+    revoke_parts: tuple[str | None, ...] = ()
+
+    def text(self, schema: str) -> str:
+        """The statement, in the final schema of that name.
+
+        The schema is always quoted, as the build's ``pgshift_ident`` quotes
+        it, so scaffold and the report print the statement the build runs.
+        """
+        return _joined(self.parts, schema)
+
+    def revoke_text(self, schema: str) -> str:
+        """The revoking statement, in the final schema of that name."""
+        return _joined(self.revoke_parts, schema)
+
+
+def _joined(parts: tuple[str | None, ...], schema: str) -> str:
+    return "".join(quote_ident(schema) if p is SCHEMA else p for p in parts)
+
+
+@dataclass
+class Privileges:
+    """The source's privileges as the target gets them.
+
+    Attributes:
+        statements: Owners first, then grants, then default privileges.
+        skipped: One line per privilege or owner that cannot be applied
+            from what the name map holds, with the reason.
+    """
+
+    statements: list[Statement] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def roles(self) -> set[str]:
+        """Every role a statement needs."""
+        return {role for s in self.statements for role in s.roles}
+
+
+def _role(name: str) -> str:
+    return "public" if name == "public" else render_ident(name)
+
+
+def _views(names: NameMap) -> dict[str, Any]:
+    """The map's views and materialized views (source name to map), if any.
+
+    A map that holds no views (an older one, or a scaffold that migrates
+    none) gives none, and their privileges are listed, not guessed.
+    """
+    return getattr(names, "views", None) or {}
+
+
+def _target_relation(names: NameMap, kind: str, source: str) -> tuple[str, str] | None:
+    """The target name and ``ALTER`` word of a source relation, or None.
+
+    Only what the name map holds is named: tables, sequences, and views and
+    materialized views once the map holds them. Another kind is not guessed.
+    """
+    if kind == "table" and source in names.tables:
+        return names.tables[source].target, "table"
+    if kind == "sequence" and source in names.sequences:
+        return names.sequences[source].name, "sequence"
+    view = _views(names).get(source)
+    if kind in ("view", "materialized view") and view is not None and view.kind == kind:
+        return view.name, kind
+    return None
+
+
+def _target_column(names: NameMap, kind: str, source: str, column: str) -> str:
+    """The target name of a table's or view's column ("" when not mapped)."""
+    if kind == "table":
+        return names.tables[source].columns.get(column, "")
+    columns: dict[str, str] = _views(names)[source].columns
+    return columns.get(column, "")
+
+
+def _owned_with_table(names: NameMap, source: str) -> bool:
+    """Whether a sequence's owner follows its table's (OWNED BY a column)."""
+    mapped = names.sequences.get(source)
+    return mapped is not None and (mapped.serial or mapped.owned_by is not None)
+
+
+def _grant_parts(
+    privilege: str,
+    columns: str,
+    on: str,
+    relation: tuple[str | None, ...],
+    grantee: str,
+    grantable: bool,
+) -> tuple[str | None, ...]:
+    option = " with grant option" if grantable else ""
+    return (
+        f"grant {privilege}{columns} on {on} ",
+        *relation,
+        f" to {_role(grantee)}{option}",
+    )
+
+
+def _revoke_parts(
+    privilege: str,
+    columns: str,
+    on: str,
+    relation: tuple[str | None, ...],
+    grantee: str,
+) -> tuple[str | None, ...]:
+    return (
+        f"revoke {privilege}{columns} on {on} ",
+        *relation,
+        f" from {_role(grantee)}",
+    )
+
+
+def map_privileges(found: SourcePrivileges, names: NameMap) -> Privileges:
+    """The statements that give the target the source's privileges and owners.
+
+    Args:
+        found: What ``read_privileges`` read.
+        names: The applied name map.
+
+    Returns:
+        The statements, and what could not be mapped.
+    """
+    out = Privileges()
+    for (kind, source), owner in sorted(found.owners.items()):
+        target = _target_relation(names, kind, source)
+        if target is None:
+            if kind in ("table", "sequence", "identity sequence"):
+                # Left out of the migration; an identity's follows its table.
+                continue
+            out.skipped.append(
+                f"{kind} {source}: owner {owner} and its privileges are not "
+                f"applied: the name map holds no {kind} yet"
+            )
+            continue
+        if kind == "sequence" and _owned_with_table(names, source):
+            continue  # ALTER TABLE ... OWNER takes its owned sequences along
+        if owner == found.user:
+            continue  # the migrating role's on the target
+        name, word = target
+        out.statements.append(
+            Statement(
+                kind="owner",
+                object=name,
+                column="",
+                grantee=owner,
+                privilege="owner",
+                grantable=False,
+                roles=(owner,),
+                relation=word,
+                source=source,
+                parts=(
+                    f"alter {word} ",
+                    SCHEMA,
+                    f".{render_ident(name)} owner to {render_ident(owner)}",
+                ),
+            )
+        )
+    for grant in found.grants:
+        statement = _grant_statement(grant, names)
+        if isinstance(statement, str):
+            if statement:
+                out.skipped.append(statement)
+        else:
+            out.statements.append(statement)
+    for signature, kind, owner, grants in found.functions:
+        out.skipped.append(
+            f"{kind} {signature}: owner {owner} and its privileges ({grants or 'none'})"
+            f" are not applied: the name map holds no {kind} yet"
+        )
+    return out
+
+
+def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
+    """The statement for one source privilege, or why there is none.
+
+    An empty reason means the object is not migrated at all (a table left
+    out with --exclude), and is listed elsewhere.
+    """
+    who = (grant.grantee,) if grant.grantee != "public" else ()
+    if grant.kind == "schema":
+        return Statement(
+            kind="schema",
+            object="",
+            column="",
+            grantee=grant.grantee,
+            privilege=grant.privilege,
+            grantable=grant.grantable,
+            roles=who,
+            relation="",
+            source=names.source_schema,
+            parts=_grant_parts(
+                grant.privilege, "", "schema", (SCHEMA,), grant.grantee, grant.grantable
+            ),
+            revoke_parts=_revoke_parts(
+                grant.privilege, "", "schema", (SCHEMA,), grant.grantee
+            ),
+        )
+    if grant.kind == "default":
+        option = " with grant option" if grant.grantable else ""
+        return Statement(
+            kind="default",
+            object="",
+            column="",
+            grantee=grant.grantee,
+            privilege=f"{grant.privilege} on {grant.objects}",
+            grantable=grant.grantable,
+            roles=(grant.role, *who),
+            relation="",
+            source=f"default privileges of {grant.role}",
+            parts=(
+                f"alter default privileges for role {render_ident(grant.role)} "
+                "in schema ",
+                SCHEMA,
+                f" grant {grant.privilege} on {grant.objects} to "
+                f"{_role(grant.grantee)}{option}",
+            ),
+            revoke_parts=(
+                f"alter default privileges for role {render_ident(grant.role)} "
+                "in schema ",
+                SCHEMA,
+                f" revoke {grant.privilege} on {grant.objects} from "
+                f"{_role(grant.grantee)}",
+            ),
+        )
+    target = _target_relation(names, grant.kind, grant.name)
+    label = grant.name + (f".{grant.column}" if grant.column else "")
+    shown = f"{grant.privilege} on {grant.kind} {label} to {grant.grantee}"
+    if target is None:
+        if grant.kind in ("table", "sequence"):
+            return ""
+        return f"{shown}: not applied: the name map holds no {grant.kind} yet"
+    name, word = target
+    on = "sequence" if word == "sequence" else "table"
+    relation = (SCHEMA, f".{render_ident(name)}")
+    column = ""
+    columns = ""
+    if grant.column:
+        column = _target_column(names, grant.kind, grant.name, grant.column)
+        if not column:
+            return f"{shown}: not applied: the name map holds no such column"
+        columns = f" ({render_ident(column)})"
+    return Statement(
+        kind="column" if column else word,
+        object=name,
+        column=column,
+        grantee=grant.grantee,
+        privilege=grant.privilege,
+        grantable=grant.grantable,
+        roles=who,
+        relation=word,
+        source=label,
+        parts=_grant_parts(
+            grant.privilege, columns, on, relation, grant.grantee, grant.grantable
+        ),
+        revoke_parts=_revoke_parts(
+            grant.privilege, columns, on, relation, grant.grantee
+        ),
+    )
+
+
+def missing_roles(cursor: Any, roles: Iterable[str]) -> set[str]:
+    """The roles that do not exist on the server a cursor is connected to."""
+    wanted = sorted(set(roles))
+    if not wanted:
+        return set()
+    cursor.execute(
+        "select r from unnest(%s::text[]) as r "
+        "where not exists (select 1 from pg_roles where rolname = r)",
+        (wanted,),
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the last publish did with one source privilege or owner.
+
+    Attributes:
+        kind: As ``Statement.kind``.
+        object: The target object ("" for the schema and defaults).
+        column: The target column, or "".
+        grantee: The role granted to, or the owner.
+        privilege: As ``Statement.privilege``.
+        statement: The statement, in the final schema.
+        outcome: "granted", "owned", "held" (the final schema gives it
+            already), "role missing", "owner kept" (the target's own owner
+            stays), "failed" or "not built".
+        detail: The missing roles, the owner kept, or the error.
+    """
+
+    kind: str
+    object: str
+    column: str
+    grantee: str
+    privilege: str
+    statement: str
+    outcome: str
+    detail: str
+
+    def describe(self) -> str:
+        """One line for the report."""
+        if self.outcome == "role missing":
+            return (
+                f"role {self.detail} is missing on the target; once it exists, "
+                f"run: {self.statement}"
+            )
+        if self.outcome == "owner kept":
+            return f"{self.statement}: not run, the target's owner {self.detail} stays"
+        return f"{self.statement}: {self.outcome} ({self.detail})"
+
+
+def read_outcomes(cursor: Any, state_schema: str) -> list[Outcome]:
+    """What the last publish recorded in ``PRIVILEGES_TABLE`` (none if nothing)."""
+    relation = sql.Identifier(state_schema, PRIVILEGES_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return []
+    cursor.execute(
+        sql.SQL(
+            "select kind, object, column_name, grantee, privilege, statement, "
+            "outcome, detail from {} order by ord"
+        ).format(relation)
+    )
+    return [Outcome(*row) for row in cursor.fetchall()]

@@ -1,0 +1,272 @@
+"""Privilege parity: what each role may do, on both sides, through the name map.
+
+For every role that exists on both servers (superusers on either side
+aside, as PostgreSQL lets them do everything whatever an object's ACL says,
+and the roles the two connections use, which own what they moved),
+PostgreSQL's own checks (``has_table_privilege``, ``has_column_privilege``,
+``has_sequence_privilege``, ``has_schema_privilege``) are asked on each side
+for every migrated table, each of its columns and every sequence, under
+their source names on the source and their mapped names on the target,
+for every privilege type; the answers must agree. A column is compared
+only where its table's answer agrees (a table grant answers for every
+column). On the schema and its default privileges, what the source allows
+must hold on the target: the final schema is the target's own (``public``)
+and may allow more. Each difference is one line; one that a grant the last
+publish carried over from the target explains (the team's own grant on a
+final table) is listed as kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgshift.mapping import NameMap
+from pgshift.verify.parity import Differences
+
+TABLE_PRIVILEGES = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+)
+COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
+SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
+SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
+
+_GRANTABLE = " WITH GRANT OPTION"
+TABLE_PRIVILEGES += tuple(p + _GRANTABLE for p in TABLE_PRIVILEGES)
+COLUMN_PRIVILEGES += tuple(p + _GRANTABLE for p in COLUMN_PRIVILEGES)
+SEQUENCE_PRIVILEGES += tuple(p + _GRANTABLE for p in SEQUENCE_PRIVILEGES)
+"""Each privilege type, and the right to grant it on (WITH GRANT OPTION)."""
+
+_ROLES = "select rolname, rolsuper or rolname = current_user from pg_roles"
+
+_EXISTING = """
+select c.relname from pg_class c
+where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and c.relname = any(%(names)s::text[])
+"""
+
+# What each role may do on each relation (only the privileges it has).
+_RELATIONS = """
+select c.relname, r.rolname, p.priv
+from pg_class c
+cross join pg_roles r
+cross join unnest(case when c.relkind = 'S' then %(sequence_privileges)s::text[]
+                       else %(table_privileges)s::text[] end) as p (priv)
+where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and c.relname = any(%(names)s::text[]) and r.rolname = any(%(roles)s::text[])
+  and case when c.relkind = 'S' then has_sequence_privilege(r.oid, c.oid, p.priv)
+           else has_table_privilege(r.oid, c.oid, p.priv) end
+"""
+
+# What each role may do on a column beyond what it may on the whole table.
+_COLUMNS = """
+select c.relname, a.attname, r.rolname, p.priv
+from pg_class c
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+cross join pg_roles r
+cross join unnest(%(column_privileges)s::text[]) as p (priv)
+where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and c.relkind <> 'S'
+  and c.relname = any(%(names)s::text[]) and r.rolname = any(%(roles)s::text[])
+  and has_column_privilege(r.oid, c.oid, a.attnum, p.priv)
+  and not has_table_privilege(r.oid, c.oid, p.priv)
+"""
+
+_SCHEMA = """
+select r.rolname, p.priv, has_schema_privilege(r.oid, n.oid, p.priv)
+from pg_namespace n
+cross join pg_roles r
+cross join unnest(%(schema_privileges)s::text[]) as p (priv)
+where n.nspname = %(schema)s and r.rolname = any(%(roles)s::text[])
+"""
+
+_DEFAULTS = """
+select pg_get_userbyid(d.defaclrole), d.defaclobjtype::text,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       a.privilege_type, a.is_grantable
+from pg_default_acl d
+join pg_namespace n on n.oid = d.defaclnamespace
+cross join lateral aclexplode(d.defaclacl) a
+where n.nspname = %(schema)s
+"""
+
+_OBJECTS = {"r": "tables", "S": "sequences", "f": "functions", "T": "types"}
+
+
+def _roles(cursor: Any) -> dict[str, bool]:
+    cursor.execute(_ROLES)
+    return dict(cursor.fetchall())
+
+
+def _answers(
+    cursor: Any, schema: str, names: list[str], roles: list[str]
+) -> tuple[set[str], set[tuple[str, ...]], set[tuple[str, ...]]]:
+    """What each role may do on a side's relations and columns.
+
+    Returns:
+        The relations that are there; (relation, role, privilege) of each
+        privilege a role has; (relation, column, role, privilege) of each
+        it has on a column and not on its table.
+    """
+    args = {
+        "schema": schema,
+        "names": names,
+        "roles": roles,
+        "table_privileges": list(TABLE_PRIVILEGES),
+        "sequence_privileges": list(SEQUENCE_PRIVILEGES),
+        "column_privileges": list(COLUMN_PRIVILEGES),
+    }
+    cursor.execute(_EXISTING, args)
+    existing = {row[0] for row in cursor.fetchall()}
+    cursor.execute(_RELATIONS, args)
+    relations = {tuple(row) for row in cursor.fetchall()}
+    cursor.execute(_COLUMNS, args)
+    columns = {tuple(row) for row in cursor.fetchall()}
+    return existing, relations, columns
+
+
+def _line(where: str, role: str, privilege: str, on_source: bool) -> str:
+    side, other = ("source", "target") if on_source else ("target", "source")
+    return f"{where}: role {role} may {privilege} on the {side}, not on the {other}"
+
+
+def compare_privileges(
+    source: Any,
+    target: Any,
+    names: NameMap,
+    source_schema: str,
+    final_schema: str,
+    kept: Differences,
+) -> list[str]:
+    """List every privilege a shared role has on one side and not the other.
+
+    Args:
+        source: A cursor on the source database.
+        target: A cursor on the target database.
+        names: The applied name map.
+        source_schema: The migrated schema.
+        final_schema: The target schema the application reads.
+        kept: The target's objects the last publish carried over; a grant
+            among them ("table to role") explains what the role may do more
+            on the target, and the line goes to its kept lines.
+
+    Returns:
+        One line per difference.
+    """
+    source_roles, target_roles = _roles(source), _roles(target)
+    roles = sorted(
+        role
+        for role in source_roles.keys() & target_roles.keys()
+        if not source_roles[role] and not target_roles[role]
+    )
+    relations = {t.source: t.target for t in names.tables.values()}
+    sequences = {s.source: s.name for s in names.sequences.values()}
+    columns = {
+        (t.source, column): (t.target, target)
+        for t in names.tables.values()
+        for column, target in t.columns.items()
+    }
+    # Views and materialized views, once the map holds them.
+    views = getattr(names, "views", None) or {}
+    relations.update({v.source: v.name for v in views.values()})
+    columns.update(
+        {
+            (v.source, column): (v.name, target)
+            for v in views.values()
+            for column, target in v.columns.items()
+        }
+    )
+    objects = {**relations, **sequences}
+    found_source = _answers(source, source_schema, sorted(objects), roles)
+    found_target = _answers(target, final_schema, sorted(objects.values()), roles)
+    lines: list[str] = []
+
+    def differs(table: str, where: str, role: str, privilege: str, was: bool) -> None:
+        line = _line(where, role, privilege, was)
+        if not was and kept.explains(f"{table} to {role}", line):
+            return
+        lines.append(line)
+
+    # Both sides in the target's names; objects missing on either side are
+    # schema parity's to report.
+    there, source_may, source_column_may = found_source
+    here, target_may, target_column_may = found_target
+    shared = {objects[name] for name in there} & here
+    renamed = {(objects[name], role, priv) for name, role, priv in source_may}
+    for table, role, privilege in sorted(renamed ^ target_may):
+        if table in shared:
+            was = (table, role, privilege) in renamed
+            differs(table, table, role, privilege, was)
+    table_differs = {(t, r, p) for t, r, p in renamed ^ target_may}
+    renamed_columns = {
+        (*columns[(name, column)], role, priv)
+        for name, column, role, priv in source_column_may
+        if (name, column) in columns
+    }
+    mapped_columns = set(columns.values())
+    for table, column, role, privilege in sorted(renamed_columns ^ target_column_may):
+        if (
+            table in shared
+            and (table, column) in mapped_columns
+            and (table, role, privilege) not in table_differs
+        ):
+            was = (table, column, role, privilege) in renamed_columns
+            differs(table, f"{table}.{column}", role, privilege, was)
+    everyone = sorted(source_roles.keys() & target_roles.keys())
+    lines += _schema_lines(source, target, source_schema, final_schema, roles)
+    lines += _default_lines(source, target, source_schema, final_schema, everyone)
+    return lines
+
+
+def _schema_lines(
+    source: Any, target: Any, source_schema: str, final_schema: str, roles: list[str]
+) -> list[str]:
+    """What the source schema allows that the final schema does not."""
+    lines = []
+    answers = []
+    for cursor, schema in ((source, source_schema), (target, final_schema)):
+        cursor.execute(
+            _SCHEMA,
+            {
+                "schema": schema,
+                "roles": roles,
+                "schema_privileges": list(SCHEMA_PRIVILEGES),
+            },
+        )
+        answers.append({(r, p): ok for r, p, ok in cursor.fetchall()})
+    for (role, privilege), ok in sorted(answers[0].items()):
+        if ok and not answers[1].get((role, privilege), False):
+            lines.append(
+                f"schema {final_schema}: role {role} may {privilege} on the "
+                f"source's schema {source_schema}, not on the target's"
+            )
+    return lines
+
+
+def _default_lines(
+    source: Any, target: Any, source_schema: str, final_schema: str, roles: list[str]
+) -> list[str]:
+    """The source schema's default privileges the final schema lacks."""
+    lines = []
+    shared = set(roles) | {"public"}
+    defaults = []
+    for cursor, schema in ((source, source_schema), (target, final_schema)):
+        cursor.execute(_DEFAULTS, {"schema": schema})
+        defaults.append(
+            {row for row in cursor.fetchall() if row[0] in shared and row[2] in shared}
+        )
+    for role, objtype, grantee, privilege, grantable in sorted(
+        defaults[0] - defaults[1]
+    ):
+        option = " with grant option" if grantable else ""
+        lines.append(
+            f"schema {final_schema}: default privilege {privilege}{option} on "
+            f"{_OBJECTS.get(objtype, objtype)} of role {role} to {grantee} is "
+            "missing"
+        )
+    return lines

@@ -1,0 +1,396 @@
+"""The source's owners and privileges arrive, for the roles the target has.
+
+The source (``fixtures/privileges_source.sql``) is on a server of its own,
+as a production source is: roles belong to a server, so a role the source
+grants to and the target lacks (``pv_ghost``), or an owner it lacks
+(``pv_legacy``), is real only across two servers (a role cannot be dropped
+on a shared server while the source database still holds its grants).
+After one ``migrate``, each role runs the same statements on both sides
+(``SET ROLE``, in a transaction rolled back) and is allowed and refused
+alike; the missing role and owner are listed with their statements; a
+second ``migrate`` keeps every privilege once, the team's own grant
+included; and a privilege taken away on the target fails verify.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+
+from migration import ProjectCopy, copy_project, query
+
+FIXTURE = Path(__file__).parent / "fixtures" / "privileges_source.sql"
+
+BOTH = ("pv_owner", "pv_reader", "pv_writer", "pv_auditor", "pv_team")
+SOURCE_ONLY = ("pv_ghost", "pv_legacy")
+
+ACL = """
+select c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner),
+       coalesce(array_to_string(array(select unnest(c.relacl)::text order by 1),
+                                ','), ''),
+       coalesce((select string_agg(a.attname || '=' || a.attacl::text, ';'
+                                   order by a.attnum)
+                 from pg_attribute a
+                 where a.attrelid = c.oid and a.attacl is not null), '')
+from pg_class c
+where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'S')
+order by 1
+"""
+
+CASES = [
+    # (role, statements on the source, statements on the target, allowed)
+    (
+        "pv_reader",
+        ['select * from "userAccounts"'],
+        ["select * from user_accounts"],
+        True,
+    ),
+    (
+        "pv_reader",
+        ["""insert into "userAccounts" ("displayName") values ('x')"""],
+        ["insert into user_accounts (display_name) values ('x')"],
+        False,
+    ),
+    ("pv_reader", ['select * from "orderItems"'], ["select * from order_items"], True),
+    ("pv_reader", ['delete from "orderItems"'], ["delete from order_items"], False),
+    (
+        "pv_writer",
+        ['select "id", "displayName" from "userAccounts"'],
+        ["select id, display_name from user_accounts"],
+        True,
+    ),
+    (
+        "pv_writer",
+        ['select "emailAddress" from "userAccounts"'],
+        ["select email_address from user_accounts"],
+        False,
+    ),
+    (
+        "pv_writer",
+        ["""insert into "userAccounts" ("displayName") values ('x')"""],
+        ["insert into user_accounts (display_name) values ('x')"],
+        True,
+    ),
+    (
+        "pv_writer",
+        [
+            """insert into "userAccounts" ("displayName", "emailAddress") values ('x', 'y')"""
+        ],
+        ["insert into user_accounts (display_name, email_address) values ('x', 'y')"],
+        False,
+    ),
+    (
+        "pv_writer",
+        ["""update "userAccounts" set "displayName" = 'y'"""],
+        ["update user_accounts set display_name = 'y'"],
+        True,
+    ),
+    (
+        "pv_writer",
+        ["""update "userAccounts" set "emailAddress" = 'y'"""],
+        ["update user_accounts set email_address = 'y'"],
+        False,
+    ),
+    (
+        "pv_writer",
+        ["""select nextval('"userAccounts_id_seq"')"""],
+        ["select nextval('user_accounts_id_seq')"],
+        True,
+    ),
+    (
+        "pv_reader",
+        ["""select nextval('"invoiceNumberSeq"')"""],
+        ["select nextval('invoice_number_seq')"],
+        True,
+    ),
+    (
+        "pv_writer",
+        ["""select nextval('"invoiceNumberSeq"')"""],
+        ["select nextval('invoice_number_seq')"],
+        False,
+    ),
+    ("pv_auditor", ['select * from "orderItems"'], ["select * from order_items"], True),
+    # WITH GRANT OPTION: the auditor passes it on, and the writer then reads.
+    (
+        "pv_auditor",
+        [
+            'grant select on "orderItems" to pv_writer',
+            "set role pv_writer",
+            'select * from "orderItems"',
+        ],
+        [
+            "grant select on order_items to pv_writer",
+            "set role pv_writer",
+            "select * from order_items",
+        ],
+        True,
+    ),
+    (
+        "pv_writer",
+        ['grant select on "orderItems" to pv_team'],
+        ["grant select on order_items to pv_team"],
+        False,
+    ),
+    # PUBLIC.
+    ("pv_team", ['select * from "auditLog"'], ["select * from audit_log"], True),
+    (
+        "pv_team",
+        ['select * from "userAccounts"'],
+        ["select * from user_accounts"],
+        False,
+    ),
+    (
+        "pv_team",
+        ["create table pv_new (x int)"],
+        ["create table pv_new (x int)"],
+        False,
+    ),
+    # The schema's default privileges: what the owner creates, the reader reads.
+    (
+        "pv_owner",
+        [
+            'create table "newThing" (x int)',
+            "create sequence pv_seq",
+            "set role pv_reader",
+            'select * from "newThing"',
+        ],
+        [
+            "create table new_thing (x int)",
+            "create sequence pv_seq",
+            "set role pv_reader",
+            "select * from new_thing",
+        ],
+        True,
+    ),
+    (
+        "pv_owner",
+        ["create sequence pv_seq", "set role pv_writer", "select nextval('pv_seq')"],
+        ["create sequence pv_seq", "set role pv_writer", "select nextval('pv_seq')"],
+        True,
+    ),
+    (
+        "pv_owner",
+        [
+            'create table "newThing" (x int)',
+            "set role pv_writer",
+            'select * from "newThing"',
+        ],
+        [
+            "create table new_thing (x int)",
+            "set role pv_writer",
+            "select * from new_thing",
+        ],
+        False,
+    ),
+]
+
+
+def allowed(url: str, role: str, statements: list[str]) -> bool:
+    """Whether a role may run the statements (rolled back either way)."""
+    conn = psycopg2.connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute(f"set role {role}")
+        for statement in statements:
+            cur.execute(statement)
+        return True
+    except psycopg2.errors.InsufficientPrivilege:
+        return False
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def create_roles(url: str, roles: tuple[str, ...]) -> None:
+    query(
+        url,
+        "do $$ declare r text; begin foreach r in array %s::text[] loop "
+        "if not exists (select 1 from pg_roles where rolname = r) then "
+        "execute format('create role %%I', r); end if; end loop; end $$",
+        (list(roles),),
+    )
+
+
+@pytest.fixture(scope="module")
+def migrated(
+    pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ProjectCopy, str, str]]:
+    """The fixture, scaffolded and migrated once onto the session's server.
+
+    Yields the project copy, what scaffold printed and what migrate printed.
+    """
+    base = tmp_path_factory.mktemp("privileges")
+    source_cluster = Cluster(base / "source", bin_dir=find_server_binaries())
+    source_cluster.init()
+    source_cluster.start(settings=FAST_TEST_SETTINGS)
+    pg_cluster.drop_database("privileges_target")
+    target = pg_cluster.create_database("privileges_target")
+    try:
+        source = source_cluster.create_database("app")
+        create_roles(source, BOTH + SOURCE_ONLY)
+        create_roles(target, BOTH)
+        query(source, FIXTURE.read_text(encoding="utf-8"))
+        project = ProjectCopy(
+            source, target, copy_project(base / "project"), base / "state"
+        )
+        code, scaffolded, err = project.run("scaffold")
+        assert code == 0, scaffolded + err
+        code, out, err = project.run("migrate")
+        assert code == 0, out[-3000:] + err[-3000:]
+        yield project, scaffolded, out
+    finally:
+        source_cluster.stop()
+        pg_cluster.drop_database("privileges_target")
+
+
+def _report(project: ProjectCopy) -> dict:
+    return json.loads((project.project / "MIGRATION_REPORT.json").read_text())
+
+
+def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
+    migrated: tuple[ProjectCopy, str, str],
+) -> None:
+    project, scaffolded, _ = migrated
+    macro = (
+        project.project / "macros/scaffolded/pgshift_source_privileges.sql"
+    ).read_text()
+    assert macro.startswith("{# generated by")
+    for statement in [
+        'alter table " ~ schema ~ ".user_accounts owner to pv_owner',
+        'grant insert (display_name) on table " ~ schema ~ ".user_accounts to pv_writer',
+        'grant select on table " ~ schema ~ ".order_items to pv_auditor with grant option',
+        'grant usage on sequence " ~ schema ~ ".user_accounts_id_seq to pv_writer',
+        'grant select on table " ~ schema ~ ".audit_log to public',
+        'alter default privileges for role pv_owner in schema " ~ schema ~ " grant '
+        "select on tables to pv_reader",
+    ]:
+        assert statement.replace('"', "'") in macro.replace('"', "'"), statement
+    assert (
+        "privileges: role pv_ghost is missing on the target; once it exists, run: "
+        'grant insert on table "public".audit_log to pv_ghost'
+    ) in scaffolded
+    assert (
+        "privileges: role pv_legacy is missing on the target; once it exists, run: "
+        'alter table "public".audit_log owner to pv_legacy'
+    ) in scaffolded
+    assert (
+        "privileges: usage on identity sequence orderItems_id_seq to pv_auditor: "
+        "not applied: the name map holds no identity sequence yet"
+    ) in scaffolded
+    checked = project.run("scaffold", "--check")
+    assert checked[0] == 0, checked
+
+
+def test_each_role_is_allowed_and_refused_alike(
+    migrated: tuple[ProjectCopy, str, str],
+) -> None:
+    project, _, _ = migrated
+    for role, on_source, on_target, expected in CASES:
+        assert allowed(project.source, role, on_source) is expected, (role, on_source)
+        assert allowed(project.target, role, on_target) is expected, (role, on_target)
+
+
+def test_owners_parity_and_the_report(migrated: tuple[ProjectCopy, str, str]) -> None:
+    project, _, _ = migrated
+    owners = {r[0]: r[2] for r in query(project.target, ACL)}
+    migrating = query(project.target, "select current_user")[0][0]
+    assert owners["user_accounts"] == "pv_owner"
+    assert owners["order_items"] == "pv_owner"
+    assert owners["invoice_number_seq"] == "pv_owner"
+    assert owners["user_accounts_id_seq"] == "pv_owner"  # with its table
+    assert owners["audit_log"] == migrating  # pv_legacy is not on the target
+    report = _report(project)
+    assert report["schema_differences"] == []
+    assert report["kept_differences"] == []
+    lines = report["privileges"]
+    assert (
+        "role pv_ghost is missing on the target; once it exists, run: "
+        'grant select on table "public".audit_log to pv_ghost'
+    ) in lines
+    assert (
+        "role pv_legacy is missing on the target; once it exists, run: "
+        'alter table "public".audit_log owner to pv_legacy'
+    ) in lines
+    assert len(lines) == 3, lines
+    not_migrated = report["not_migrated"]
+    assert (
+        "database privileges app: privileges on the database itself (CONNECT, "
+        "CREATE, TEMPORARY) are out of scope: grant them on the target"
+    ) in not_migrated
+    assert any(
+        line.startswith(
+            "default privileges pv_owner on tables: default privileges "
+            "for the whole database are not migrated"
+        )
+        for line in not_migrated
+    ), not_migrated
+    markdown = (project.project / "MIGRATION_REPORT.md").read_text()
+    assert "## Privileges not applied" in markdown
+
+
+def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
+    migrated: tuple[ProjectCopy, str, str],
+) -> None:
+    project, _, _ = migrated
+    query(
+        project.target,
+        "grant select on public.order_items to pv_team; "
+        "grant update (email_address) on public.user_accounts to pv_team",
+    )
+    before = query(project.target, ACL)
+    assert "pv_team=r/pv_owner" in {r[0]: r[3] for r in before}["order_items"]
+    code, out, err = project.run("migrate")
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert query(project.target, ACL) == before
+    report = _report(project)
+    assert report["schema_differences"] == []
+    carried = report["carried_over"]
+    assert "grant public.order_items to pv_team: recreated" in carried
+    assert "grant public.user_accounts to pv_team: recreated" in carried
+    # pgshift's own grants and owners are given again, not carried over.
+    assert not [c for c in carried if "pv_reader" in c or "owner" in c], carried
+    assert any(
+        "order_items: role pv_team may SELECT on the target" in line
+        for line in report["kept_differences"]
+    ), report["kept_differences"]
+
+    # A grant the source takes back goes on the target too, where pgshift
+    # keeps the object (a standalone sequence is not rebuilt).
+    query(
+        project.source,
+        'revoke usage, select on sequence "invoiceNumberSeq" from pv_reader',
+    )
+    assert project.run("scaffold")[0] == 0
+    code, out, err = project.run("migrate")
+    assert code == 0, out[-3000:] + err[-3000:]
+    sequence = ["select nextval('invoice_number_seq')"]
+    assert not allowed(project.target, "pv_reader", sequence)
+    assert not allowed(
+        project.source, "pv_reader", ["select nextval('\"invoiceNumberSeq\"')"]
+    )
+    assert _report(project)["schema_differences"] == []
+
+    # A privilege taken away on the target, or given there, on a table or a
+    # column, is a parity difference.
+    query(
+        project.target,
+        "revoke select on public.user_accounts from pv_reader; "
+        "revoke update (display_name) on public.user_accounts from pv_writer; "
+        "grant delete on public.order_items to pv_reader",
+    )
+    code, out, _ = project.run("verify")
+    assert code == 1
+    for line in [
+        "user_accounts: role pv_reader may SELECT on the source, not on the target",
+        "user_accounts.display_name: role pv_writer may UPDATE on the source, "
+        "not on the target",
+        "order_items: role pv_reader may DELETE on the target, not on the source",
+    ]:
+        assert f"schema differs: {line}" in out, out
+    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 3

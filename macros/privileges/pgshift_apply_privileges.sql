@@ -1,0 +1,171 @@
+{# In the publish: the source's owners and privileges, on what was published. #}
+{#- Runs last in the publish's transaction, once the tables are in and the
+    target's own objects recreated (a failed build applies nothing). Each
+    statement of pgshift_source_privileges() (owners, then grants, then
+    default privileges) runs when every role it names exists on the target
+    and its relation is there; one whose role is missing is recorded with
+    its statement, to run once the role exists. A source owner is given
+    only where the object is still the publishing role's (or the owner
+    pgshift gave it last time): an owner the team set on a replaced table,
+    which pgshift_keep_dependents carried over, stays. A statement that
+    fails (an owner the publishing role may not assign) is recorded with
+    the error, and schema parity then lists the privileges that differ. A
+    privilege the final schema gives already (public's USAGE to PUBLIC) is
+    not granted again.
+    A grant pgshift gave last time that the source no longer has is
+    revoked first; one that cannot be (others hold privileges granted
+    through it) is recorded as not revoked.
+    Everything goes into the state table named by the var privileges_table,
+    rewritten at each publish: pgshift_keep_dependents reads it to tell
+    pgshift's grants and owners from the team's, and verify reports it. -#}
+{% macro pgshift_apply_privileges() %}
+    {%- set final_schema = pgshift_final_schema() -%}
+    {%- set registry = pgshift_ident(
+        var('state_schema'), var('privileges_table')) -%}
+    {%- set rows = [] -%}
+    {%- for entry in pgshift_source_privileges(pgshift_ident(final_schema)) -%}
+        {%- set roles = [] -%}
+        {%- for role in entry.roles -%}
+            {%- do roles.append(pgshift_literal(role)) -%}
+        {%- endfor -%}
+        {%- do rows.append(
+            "(" ~ loop.index ~ ", " ~ pgshift_literal(entry.kind)
+            ~ ", " ~ pgshift_literal(entry.object)
+            ~ ", " ~ pgshift_literal(entry.column)
+            ~ ", " ~ pgshift_literal(entry.grantee)
+            ~ ", " ~ pgshift_literal(entry.privilege)
+            ~ ", " ~ ("true" if entry.grantable else "false")
+            ~ ", array[" ~ (roles | join(', ')) ~ "]::text[]"
+            ~ ", " ~ pgshift_literal(entry.relation)
+            ~ ", " ~ pgshift_literal(entry.statement)
+            ~ ", " ~ pgshift_literal(entry.revoke) ~ ")") -%}
+    {%- endfor -%}
+    {%- set sql -%}
+create table if not exists {{ registry }} (
+    ord integer not null,
+    kind text not null,
+    object text not null,
+    column_name text not null,
+    grantee text not null,
+    privilege text not null,
+    grantable boolean not null,
+    statement text not null,
+    revoke_statement text not null default '',
+    outcome text not null,
+    detail text not null default ''
+);
+drop table if exists pg_temp.pgshift_privileges_before;
+create temporary table pgshift_privileges_before on commit drop as
+select * from {{ registry }};
+delete from {{ registry }};
+{% set body -%}
+declare
+    final_schema text := {{ pgshift_literal(final_schema) }};
+    stale record;
+    entry record;
+    missing text[];
+    rel regclass;
+    owner_now text;
+    result text;
+    detail text;
+begin
+    drop table if exists pg_temp.pgshift_privileges_wanted;
+    create temporary table pgshift_privileges_wanted (
+        ord integer, kind text, object text, col text, grantee text,
+        privilege text, grantable boolean, roles text[], relation text,
+        statement text, revoke_statement text
+    ) on commit drop;
+    {%- if rows %}
+    insert into pgshift_privileges_wanted values
+        {{ rows | join(',\n        ') }};
+    {%- endif %}
+
+    -- What pgshift granted last time and the source no longer grants (on
+    -- what was not replaced: a standalone sequence, the schema, a table a
+    -- partial build left alone) is taken back first.
+    for stale in
+        select b.* from pgshift_privileges_before as b
+        where b.outcome = 'granted' and b.revoke_statement <> ''
+          and not exists (
+              select 1 from pgshift_privileges_wanted as w
+              where w.kind = b.kind and w.object = b.object
+                and w.col = b.column_name and w.grantee = b.grantee
+                and w.privilege = b.privilege and w.grantable = b.grantable)
+    loop
+        begin
+            execute stale.revoke_statement;
+        exception when others then
+            get stacked diagnostics detail = message_text;
+            insert into {{ registry }} (
+                ord, kind, object, column_name, grantee, privilege, grantable,
+                statement, outcome, detail
+            )
+            values (
+                0, stale.kind, stale.object, stale.column_name, stale.grantee,
+                stale.privilege, stale.grantable, stale.revoke_statement,
+                'not revoked', detail
+            );
+        end;
+    end loop;
+
+    for entry in select * from pgshift_privileges_wanted order by ord
+    loop
+        result := null;
+        detail := '';
+        rel := null;
+        select array_agg(r order by r) into missing
+        from unnest(entry.roles) as r
+        where not exists (select 1 from pg_roles where rolname = r);
+        if entry.relation <> '' then
+            rel := to_regclass(format('%I.%I', final_schema, entry.object));
+        end if;
+        if missing is not null then
+            result := 'role missing';
+            detail := array_to_string(missing, ', ');
+        elsif entry.relation <> '' and rel is null then
+            result := 'not built';
+        elsif entry.kind = 'schema' and not entry.grantable
+                and has_schema_privilege(entry.grantee, final_schema,
+                                         entry.privilege) then
+            -- The target's schema allows it already (public's USAGE).
+            result := 'held';
+        elsif entry.kind = 'owner' then
+            select pg_get_userbyid(c.relowner) into owner_now
+            from pg_class as c where c.oid = rel;
+            if owner_now = entry.grantee then
+                result := 'owned';
+            elsif owner_now <> current_user and not exists (
+                select 1 from pgshift_privileges_before as b
+                where b.kind = 'owner' and b.object = entry.object
+                  and b.grantee = owner_now and b.outcome = 'owned'
+            ) then
+                result := 'owner kept';
+                detail := owner_now;
+            end if;
+        end if;
+        if result is null then
+            begin
+                execute entry.statement;
+                result := case entry.kind when 'owner' then 'owned'
+                               else 'granted' end;
+            exception when others then
+                get stacked diagnostics detail = message_text;
+                result := 'failed';
+            end;
+        end if;
+        insert into {{ registry }} (
+            ord, kind, object, column_name, grantee, privilege, grantable,
+            statement, revoke_statement, outcome, detail
+        )
+        values (
+            entry.ord, entry.kind, entry.object, entry.col, entry.grantee,
+            entry.privilege, entry.grantable, entry.statement,
+            entry.revoke_statement, result, detail
+        );
+    end loop;
+end
+{%- endset %}
+{{ pgshift_do(body) }}
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}
