@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pgshift.connection import check_connection
+from pgshift.connection import check_connection, transaction
 from pgshift.load import load
+from pgshift.manifest import refuse_while_syncing
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
 from pgshift.verify import Report, verify, write_report
@@ -71,6 +72,8 @@ def migrate(
     say = progress if callable(progress) else print
     check_connection(settings.source_required)
     check_connection(settings.target)
+    with transaction(settings.target) as cursor:
+        refuse_while_syncing(cursor, settings.state_schema, "migrate")
     phases: dict[str, float] = {}
     started = time.monotonic()
     result = load(settings)
