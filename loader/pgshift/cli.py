@@ -179,7 +179,9 @@ def cmd_sync_family(settings: Settings, args: argparse.Namespace) -> int:
             drop_dependents=args.drop_dependents,
             limits=limits,
         )
-        print(f"sync stopped at {outcome.applied_lsn:X} ({outcome.reason})")
+        from pgshift.sync.pgoutput import format_lsn
+
+        print(f"sync stopped at {format_lsn(outcome.applied_lsn)} ({outcome.reason})")
         return EXIT_SUCCESS
     if args.command == "status":
         found = sync.status(settings)

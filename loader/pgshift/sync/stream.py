@@ -195,6 +195,7 @@ def follow(
         opened = time.monotonic()
         changes: list[pgoutput.Decoded] = []
         in_transaction = False
+        confirmed = applied
 
         def flush() -> str:
             nonlocal batch, applied, commit_time, total
@@ -213,11 +214,20 @@ def follow(
                     status = flush()
                 elif not in_transaction:
                     status = applier.status()
+                    # Caught up: every transaction that ends before the
+                    # server's sent position was received and is applied,
+                    # so the slot may let go of the WAL up to there (other
+                    # databases' writes, transactions that publish nothing).
+                    if cursor.wal_end > max(applied, confirmed):
+                        confirmed = cursor.wal_end
+                        cursor.send_feedback(flush_lsn=confirmed)
                 if status is not None and status not in FOLLOWING:
                     return Outcome("status", applied, total)
                 if until_lsn is not None and applied >= until_lsn:
                     return Outcome("until", applied, total)
-                retained = meter.check(applied, commit_time, total, True, limits)
+                retained = meter.check(
+                    max(applied, confirmed), commit_time, total, True, limits
+                )
                 if (
                     retained is not None
                     and limits.max_bytes
