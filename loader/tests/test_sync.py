@@ -301,6 +301,26 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
             "sync did not resume",
             log,
         )
+        # Either side's connection drops: the sync follows again by itself.
+        query(
+            source,
+            "select pg_terminate_backend(active_pid) from pg_replication_slots "
+            "where active_pid is not null",
+        )
+        query(
+            target,
+            "select pg_terminate_backend(pid) from pg_stat_activity where "
+            "datname = current_database() and application_name = 'pgshift sync'",
+        )
+        mark = _status(target)[2]
+        _wait(
+            lambda: _status(target)[2] > mark + 20,
+            60,
+            "sync did not follow again after its connections dropped",
+            log,
+        )
+        assert second.poll() is None
+        assert "a connection dropped" in log.read_text()
         done = run_cli(["cutover"], source, target, state)
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
         assert "downtime" in done.stdout and APP_ROLE in done.stdout
@@ -337,3 +357,52 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     again = run_cli(["cleanup"], source, target, state)
     assert again.returncode == 0 and "nothing to drop" in again.stdout
     query(source, f"alter role {APP_ROLE} login")
+
+
+def test_an_interrupted_sync_is_drained_by_cutover(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    role = f"{APP_ROLE}_2"
+    query(source, f"drop role if exists {role}")
+    query(source, f"create role {role} login")
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    run = _start_sync(source, target, state, log)
+    try:
+        _wait(
+            lambda: _status(target)[0] == "streaming",
+            240,
+            "sync did not start streaming",
+            log,
+        )
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) == 130, log.read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    # Stopped, not ended: the slot keeps the changes for the next sync.
+    assert _status(target)[0] == "streaming"
+    assert len(_left_on_source(source)) == 2
+    query(
+        source,
+        "insert into service_categories (name, slug) values ('late', 'late'); "
+        "update users set \"firstName\" = 'Late' where id = 2; "
+        "delete from waitlist_entries where id = 3",
+    )
+    shown = run_cli(["status"], source, target, state)
+    assert "inactive" in shown.stdout and "run sync to go on" in shown.stdout
+    # No sync process: cutover follows the slot itself up to its marker.
+    done = run_cli(["cutover", "--roles", role], source, target, state)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = _fingerprints(source, target)
+    assert {n: s for n, (s, _) in figures.items()} == {
+        n: t for n, (_, t) in figures.items()
+    }
+    assert query(target, "select first_name from users where id = 2") == [("Late",)]
+    assert _left_on_source(source) == []
+    assert query(
+        source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
+    ) == [(False,)]
+    # Nothing to cut over any more.
+    again = run_cli(["cutover"], source, target, state)
+    assert again.returncode == 2 and "no sync is following" in again.stderr

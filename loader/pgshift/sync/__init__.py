@@ -20,13 +20,14 @@ the load and a rebuilding ``dbt build`` refuse (``manifest.refuse_while_syncing`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pgshift.connection import connect, transaction
-from pgshift.load import load
+from pgshift.load import is_transient, load
 from pgshift.mapping import NameMap
 from pgshift.settings import ConfigError, Settings
 from pgshift.sync import pgoutput, source, state
@@ -38,6 +39,10 @@ from pgshift.verify import verify, write_report
 __all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
 
 logger = logging.getLogger(__name__)
+
+RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds before each new attempt to follow after a dropped connection
+(counted again once an attempt applied something)."""
 
 
 def _latest(settings: Settings) -> state.SyncRun | None:
@@ -208,7 +213,32 @@ def _resume(
     def drop_slot() -> None:
         _cleanup_run(settings, run, "failed", "retained WAL past the limit")
 
-    return follow(settings, names, run, limits=limits, on_limit=drop_slot)
+    failures = 0
+    while True:
+        try:
+            return follow(settings, names, run, limits=limits, on_limit=drop_slot)
+        except SyncError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc) or failures >= len(RECONNECT_DELAYS):
+                raise
+            delay = RECONNECT_DELAYS[failures]
+            failures += 1
+            say(
+                f"a connection dropped ({str(exc).strip().splitlines()[0]}); "
+                f"following again from the applied position in {delay:.0f} s"
+            )
+            time.sleep(delay)
+        try:
+            latest = _latest(settings)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            continue  # the target is still away: the next attempt counts
+        assert latest is not None
+        if latest.applied_lsn != run.applied_lsn:
+            failures = 0  # it got further since the last drop
+        run = latest
 
 
 def _cleanup_run(

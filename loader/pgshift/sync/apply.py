@@ -25,6 +25,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from pgshift.load import is_transient
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap, TableMap
 from pgshift.settings import ConfigError, Settings
@@ -351,6 +352,10 @@ class Applier:
             # One Query message: one round trip, run as one transaction.
             self._cursor.execute(";\n".join(statements))
         except psycopg2.Error as exc:
+            if is_transient(exc):
+                # A dropped connection: nothing of the batch was committed,
+                # and the stream resumes from the recorded position.
+                raise
             raise SyncError(
                 f"sync stopped: applying the source's transactions up to "
                 f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
