@@ -25,12 +25,24 @@ import psycopg2
 import pytest
 
 from pgshift.checksum import checksum_sql
+from pgshift.connection import transaction
 from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
 from pgshift.mapping import NameMap
 from pgshift.settings import PROJECT_DIR
 from pgshift.sqlident import quote_ident
+from pgshift.sync import pgoutput, state
+from pgshift.sync.apply import Applier, SchemaChanged
+from pgshift.sync.source import read_columns as source_columns
 
-from migration import RUN_PY, cli_env, fetch_text_rows, query, run_cli, seed_sample
+from migration import (
+    RUN_PY,
+    cli_env,
+    fetch_text_rows,
+    make_settings,
+    query,
+    run_cli,
+    seed_sample,
+)
 
 APP_ROLE = "sync_app_writer"
 
@@ -406,3 +418,91 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr
+
+
+def test_the_decoder_reads_what_the_server_sends(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    slot = "pgshift_decoder_test"
+    query(source, "create publication decoder_test for table jobs, service_categories")
+    query(source, f"select pg_create_logical_replication_slot('{slot}', 'pgoutput')")
+    try:
+        query(
+            source,
+            'insert into jobs (id, "propertyId", "landlordId", title, description) '
+            "select 100000, \"propertyId\", \"landlordId\", 't', 'd' from jobs "
+            "where id = 1",
+        )
+        query(
+            source,
+            'update jobs set "termsAndConditions" = (select string_agg('
+            "md5(random()::text), '') from generate_series(1, 400)) where id = 100000",
+        )
+        query(source, "update jobs set notes = null where id = 100000")
+        query(source, "update jobs set id = 100001 where id = 100000")
+        query(source, "delete from jobs where id = 100001")
+        query(source, "select pg_logical_emit_message(true, 'pgshift', 'mark')")
+        query(source, "alter table service_categories add column extra int")
+        query(source, "insert into service_categories (name, slug) values ('d', 'd')")
+        query(source, "truncate service_categories, jobs cascade")
+        rows = query(
+            source,
+            f"select data from pg_logical_slot_get_binary_changes('{slot}', null, "
+            "null, 'proto_version', '1', 'publication_names', 'decoder_test', "
+            "'messages', 'true')",
+        )
+    finally:
+        query(source, f"select pg_drop_replication_slot('{slot}')")
+        query(source, "drop publication decoder_test")
+    decoded = [pgoutput.decode(bytes(row[0])) for row in rows]
+    kinds = [type(m).__name__ for m in decoded]
+    assert kinds.count("Begin") == kinds.count("Commit") == 8
+    relation = next(m for m in decoded if isinstance(m, pgoutput.Relation))
+    assert relation.name == "jobs" and relation.namespace == "public"
+    assert [c.name for c in relation.columns if c.is_key] == ["id"]
+    updates = [m for m in decoded if isinstance(m, pgoutput.Update)]
+    terms = [c.name for c in relation.columns].index("termsAndConditions")
+    notes = [c.name for c in relation.columns].index("notes")
+    # The first update wrote the terms; the second left them unsent.
+    assert len(updates[0].new[terms]) == 12800
+    assert updates[1].new[terms] is pgoutput.UNCHANGED
+    assert updates[1].new[notes] is None and updates[1].old is None
+    # A key change carries the old key.
+    assert updates[2].old_kind == "K" and updates[2].old[0] == "100000"
+    assert updates[2].new[0] == "100001"
+    delete = next(m for m in decoded if isinstance(m, pgoutput.Delete))
+    assert delete.old_kind == "K" and delete.old[0] == "100001"
+    message = next(m for m in decoded if isinstance(m, pgoutput.Message))
+    assert message.transactional and message.content == b"mark"
+    truncate = next(m for m in decoded if isinstance(m, pgoutput.Truncate))
+    assert len(truncate.relation_ids) == 2 and truncate.cascade
+    commits = [m for m in decoded if isinstance(m, pgoutput.Commit)]
+    assert all(
+        a.end_lsn < b.end_lsn for a, b in zip(commits, commits[1:], strict=False)
+    )
+    assert pgoutput.parse_lsn(pgoutput.format_lsn(commits[0].end_lsn)) == (
+        commits[0].end_lsn
+    )
+    # The table changed after the start: the applier refuses its changes.
+    changed = [
+        m for m in decoded if isinstance(m, pgoutput.Relation) and m.name != "jobs"
+    ][-1]
+    settings = make_settings(source, target, state_dir=tmp_path)
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    names = NameMap.read(PROJECT_DIR)
+    assert names is not None
+    with transaction(settings.source_required) as cursor:
+        columns = source_columns(cursor, "public", ["service_categories"])
+    columns["service_categories"] = [
+        c for c in columns["service_categories"] if c[0] != "extra"
+    ]
+    applier = Applier(settings, names, "test", columns)
+    try:
+        with pytest.raises(SchemaChanged, match='column "extra" was added'):
+            applier.relation(changed)
+    finally:
+        applier.close()
+    with pytest.raises(pgoutput.DecodeError):
+        pgoutput.decode(b"X")
