@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pgshift.connection import connect, transaction
@@ -43,6 +44,34 @@ logger = logging.getLogger(__name__)
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before each new attempt to follow after a dropped connection
 (counted again once an attempt applied something)."""
+
+
+LOG_FILE = "logs/sync.log"
+"""Where in the project sync writes its detail: positions, lag, retained WAL."""
+
+
+def _log_to_file(settings: Settings) -> Path:
+    """Send the sync's detail (INFO and up) to its log file, not the terminal."""
+    path = settings.project_dir / LOG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("pgshift.sync")
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in log.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        for shown in logging.getLogger().handlers:
+            shown.addFilter(
+                lambda r: (
+                    not r.name.startswith("pgshift.sync")
+                    or r.levelno >= logging.WARNING
+                )
+            )
+        log.setLevel(logging.INFO)
+    return path
 
 
 def _latest(settings: Settings) -> state.SyncRun | None:
@@ -74,6 +103,7 @@ def run_sync(
         ConfigError: As ``migrate``.
     """
     limits = limits or Limits()
+    say(f"sync's log: {_log_to_file(settings)}")
     names = NameMap.read(settings.project_dir)
     run = _latest(settings)
     if run is not None and run.status == "streaming":

@@ -278,10 +278,14 @@ class Applier:
             )
         if isinstance(change, pgoutput.Update):
             target = self._target(change.relation_id)
+            # Left out: values not sent (unchanged TOAST), and the key when
+            # it did not change (the WHERE holds it; an identity column
+            # GENERATED ALWAYS may not be assigned).
+            same = set(target.key) if change.old is None else set()
             assignments = [
                 sql.SQL("{} = {}").format(self._column(target, i), self._literal(v))
                 for i, v in enumerate(change.new)
-                if v is not UNCHANGED
+                if v is not UNCHANGED and i not in same
             ]
             old = change.old if change.old is not None else change.new
             where = self._where(target, old, change.old_kind)

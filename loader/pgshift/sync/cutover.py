@@ -123,6 +123,16 @@ def cutover(
                 "the migrated tables, so there are no application writes to stop; "
                 "name the application's roles with --roles"
             )
+        cursor.execute(
+            "select count(*) from pg_prepared_xacts where database = current_database()"
+        )
+        if cursor.fetchone()[0]:
+            raise SyncError(
+                "cutover refused: the source database has prepared transactions "
+                "(pg_prepared_xacts), which outlive the sessions cutover ends and "
+                "could still commit; nothing was changed. Commit or roll them back "
+                "first"
+            )
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
         with transaction(settings.target) as target_cursor:
@@ -156,25 +166,31 @@ def cutover(
                 break
             time.sleep(0.05)
         lap("stop writes")
-        cursor.execute(
-            "select pg_logical_emit_message(true, %s, %s)::text",
-            (MARKER_PREFIX, f"cutover {run.run_id}"),
-        )
-        marker = pgoutput.parse_lsn(cursor.fetchone()[0])
-        _drain(settings, names, run, marker, cursor)
-        lap("drain to the marker")
-        done.sequences = _set_sequences(settings, names, cursor)
-        lap("sequences")
-        done.differences = _verify(settings, names, tables)
-        lap("verify")
-        if not done.passed:
-            raise SyncError(
-                "cutover stopped: the target does not match the source:\n  "
-                + "\n  ".join(done.differences)
-                + "\nThe source's application roles stay NOLOGIN ("
-                + ", ".join(blocked)
-                + "); give them back with ALTER ROLE ... LOGIN to reopen the source"
+        try:
+            cursor.execute(
+                "select pg_logical_emit_message(true, %s, %s)::text",
+                (MARKER_PREFIX, f"cutover {run.run_id}"),
             )
+            marker = pgoutput.parse_lsn(cursor.fetchone()[0])
+            _drain(settings, names, run, marker, cursor)
+            lap("drain to the marker")
+            done.sequences = _set_sequences(settings, names, cursor)
+            lap("sequences")
+            done.differences = _verify(settings, names, tables)
+            lap("verify")
+            if not done.passed:
+                raise SyncError(
+                    "cutover stopped: the target does not match the source:\n  "
+                    + "\n  ".join(done.differences)
+                )
+        except Exception as exc:
+            raise SyncError(
+                f"{exc}\nThe source's application roles stay NOLOGIN ("
+                + ", ".join(blocked)
+                + "): run cutover again once the cause is fixed, or give them "
+                "back with ALTER ROLE ... LOGIN to reopen the source (the sync "
+                "goes on with `python loader/run.py sync`)"
+            ) from exc
         with transaction(settings.target) as target_cursor:
             state.update(
                 target_cursor, settings, run.run_id, status="done", detail="cut over"
@@ -206,6 +222,8 @@ def _drain(
             assert latest is not None
             if latest.applied_lsn and pgoutput.parse_lsn(latest.applied_lsn) >= marker:
                 break
+            if not source.slot_state(cursor, run.slot_name).active:
+                break  # the sync process stopped: cutover follows the rest
             time.sleep(0.02)
         else:
             raise SyncError(
@@ -216,13 +234,23 @@ def _drain(
             state.update(target_cursor, settings, run.run_id, status="stopping")
         for _ in range(200):
             if not source.slot_state(cursor, run.slot_name).active:
-                return
+                break
             time.sleep(0.05)
-        return
+        with transaction(settings.target) as target_cursor:
+            latest = state.latest(target_cursor, settings)
+        assert latest is not None
+        if latest.applied_lsn and pgoutput.parse_lsn(latest.applied_lsn) >= marker:
+            return
     with transaction(settings.target) as target_cursor:
+        state.update(target_cursor, settings, run.run_id, status="cutover")
         latest = state.latest(target_cursor, settings)
     assert latest is not None
-    follow(settings, names, latest, until_lsn=marker, quiet=True)
+    reached = follow(settings, names, latest, until_lsn=marker, quiet=True)
+    if reached.applied_lsn < marker:
+        raise SyncError(
+            "cutover stopped: the stream ended before the marker "
+            f"({reached.reason} at {pgoutput.format_lsn(reached.applied_lsn)})"
+        )
 
 
 def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
