@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,12 +174,20 @@ def cmd_sync_family(settings: Settings, args: argparse.Namespace) -> int:
             warn_bytes=int(args.warn_wal_gb * 2**30),
             max_bytes=int(args.max_wal_gb * 2**30),
         )
-        outcome = sync.run_sync(
-            settings,
-            replace_existing=args.replace_existing,
-            drop_dependents=args.drop_dependents,
-            limits=limits,
-        )
+        try:
+            outcome = sync.run_sync(
+                settings,
+                replace_existing=args.replace_existing,
+                drop_dependents=args.drop_dependents,
+                limits=limits,
+            )
+        except KeyboardInterrupt:
+            print(
+                "sync: stopped. Run sync again to go on from the applied "
+                "position, cutover to finish, cleanup to abandon",
+                file=sys.stderr,
+            )
+            raise
         from pgshift.sync.pgoutput import format_lsn
 
         print(f"sync stopped at {format_lsn(outcome.applied_lsn)} ({outcome.reason})")
@@ -198,6 +207,12 @@ def cmd_sync_family(settings: Settings, args: argparse.Namespace) -> int:
 
     roles = list(_split(args.roles)) if args.roles is not None else None
     done = cutover(settings, roles)
+    if done.still_connected:
+        print(
+            "warning: sessions of roles cutover did not block were on the source "
+            f"database ({', '.join(done.still_connected)}); what they wrote after "
+            "the marker is not on the target"
+        )
     for name, seconds in done.steps:
         print(f"  {name:<28} {seconds:7.2f} s")
     print(

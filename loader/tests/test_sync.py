@@ -288,6 +288,10 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         assert refused.returncode == 2
         assert "migrate refused: sync run" in refused.stderr
         assert "cutover" in refused.stderr and "cleanup" in refused.stderr
+        for command in (["dbt", "build"], ["load"]):
+            refused = run_cli(command, source, target, state)
+            assert refused.returncode == 2, refused.stdout + refused.stderr
+            assert "refused: sync run" in refused.stderr
         shown = run_cli(["status", "--json"], source, target, state)
         assert shown.returncode == 0, shown.stderr
         status = json.loads(shown.stdout)

@@ -54,6 +54,9 @@ class Cutover:
         blocked_roles: The source roles made NOLOGIN.
         differences: Tables whose count or checksum differ (empty: proven).
         sequences: Sequences set on the target.
+        still_connected: Roles not blocked with sessions on the source
+            database at the time (superusers, pgshift's own role): whatever
+            they wrote after the marker is not on the target.
     """
 
     steps: list[tuple[str, float]] = field(default_factory=list)
@@ -61,6 +64,7 @@ class Cutover:
     blocked_roles: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     sequences: int = 0
+    still_connected: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -166,6 +170,14 @@ def cutover(
                 break
             time.sleep(0.05)
         lap("stop writes")
+        cursor.execute(
+            "select distinct usename from pg_stat_activity where datname = "
+            "current_database() and backend_type = 'client backend' and pid <> "
+            "pg_backend_pid() and coalesce(application_name, '') not like 'pgshift%%' "
+            "and usename <> all(%s) order by 1",
+            (blocked,),
+        )
+        done.still_connected = [r[0] for r in cursor.fetchall()]
         try:
             cursor.execute(
                 "select pg_logical_emit_message(true, %s, %s)::text",
