@@ -510,3 +510,43 @@ def test_the_decoder_reads_what_the_server_sends(
         applier.close()
     with pytest.raises(pgoutput.DecodeError):
         pgoutput.decode(b"X")
+
+
+def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    run = _start_sync(source, target, state, log)
+    try:
+        _wait(
+            lambda: _status(target)[0] == "streaming",
+            240,
+            "sync did not start streaming",
+            log,
+        )
+        query(source, "insert into service_categories (name, slug) values ('a', 'a')")
+        query(source, "alter table service_categories add column extra int")
+        query(
+            source,
+            "insert into service_categories (name, slug, extra) values ('b', 'b', 1)",
+        )
+        assert run.wait(60) == 2, log.read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    said = log.read_text()
+    assert "source table service_categories changed during the sync" in said
+    assert 'column "extra" was added' in said
+    # Everything before the change is applied, nothing from it on.
+    assert query(
+        target, "select name from service_categories where name in ('a', 'b')"
+    ) == [("a",)]
+    # The slot stays, so that sync can go on once the target has the column.
+    assert len(_left_on_source(source)) == 2
+    # Past the hard limit of WAL held back, sync drops the slot and stops.
+    limited = run_cli(["sync", "--max-wal-gb", "0.000000001"], source, target, state)
+    assert limited.returncode == 2, limited.stdout + limited.stderr
+    assert "publication were dropped" in limited.stderr
+    assert _left_on_source(source) == []
+    assert _status(target)[0] == "failed"

@@ -33,7 +33,7 @@ from pgshift.mapping import NameMap
 from pgshift.settings import ConfigError, Settings
 from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
-from pgshift.sync.stream import Limits, Outcome, follow
+from pgshift.sync.stream import Limits, Outcome, follow, over_limit
 from pgshift.transform import run_dbt
 from pgshift.verify import verify, write_report
 
@@ -238,6 +238,10 @@ def _resume(
             f"{run.applied_lsn} cannot be followed. Next: `python loader/run.py "
             "cleanup`, then sync again"
         )
+    retained = slot.retained_bytes or 0
+    if limits.max_bytes and retained >= limits.max_bytes:
+        _cleanup_run(settings, run, "failed", "retained WAL past the limit")
+        raise over_limit(run, retained, limits)
     say(f"following slot {run.slot_name} from {run.applied_lsn}")
 
     def drop_slot() -> None:

@@ -140,6 +140,17 @@ class _Meter:
         return retained
 
 
+def over_limit(run: SyncRun, retained: int, limits: Limits) -> SyncError:
+    """The error of a slot that held back more WAL than the hard limit."""
+    return SyncError(
+        f"sync stopped: the slot {run.slot_name} held back "
+        f"{retained / 2**30:.3g} GiB of WAL on the source, past the limit of "
+        f"{limits.max_bytes / 2**30:.3g} GiB (--max-wal-gb); the slot and "
+        "publication were dropped to keep the source's disk safe. Next: sync "
+        "again (it starts over from a new copy), from closer to the target"
+    )
+
+
 def follow(
     settings: Settings,
     names: NameMap,
@@ -235,13 +246,7 @@ def follow(
                 ):
                     if on_limit is not None:
                         on_limit()
-                    raise SyncError(
-                        f"sync stopped: the slot {run.slot_name} held back "
-                        f"{retained / 2**30:.1f} GiB of WAL on the source, past the "
-                        f"limit of {limits.max_bytes / 2**30:.1f} GiB; the slot and "
-                        "publication were dropped to keep the source's disk safe. "
-                        "Next: migrate again (or sync again, closer to the target)"
-                    )
+                    raise over_limit(run, retained, limits)
                 if stop_when_idle and not in_transaction:
                     return Outcome("idle", applied, total)
                 select.select([conn], [], [], POLL_SECONDS)
