@@ -33,7 +33,7 @@ from pgshift.mapping import NameMap
 from pgshift.settings import ConfigError, Settings
 from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
-from pgshift.sync.stream import Limits, Outcome, follow, over_limit
+from pgshift.sync.stream import FOLLOWING, Limits, Outcome, follow, over_limit
 from pgshift.transform import run_dbt
 from pgshift.verify import verify, write_report
 
@@ -41,6 +41,8 @@ __all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
 
 logger = logging.getLogger(__name__)
 
+ACTIVE_WAIT_ROUNDS = 20
+"""Half-seconds a new sync waits for the slot to be free of an old walsender."""
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before each new attempt to follow after a dropped connection
 (counted again once an attempt applied something)."""
@@ -227,7 +229,13 @@ def _resume(
     conn = connect(settings.source_required, autocommit=True)
     try:
         with conn.cursor() as cursor:
-            slot = source.slot_state(cursor, run.slot_name)
+            # A walsender whose sync was killed ends when the server sees
+            # the connection gone: give it a moment.
+            for _ in range(ACTIVE_WAIT_ROUNDS):
+                slot = source.slot_state(cursor, run.slot_name)
+                if not slot.active:
+                    break
+                time.sleep(0.5)
     finally:
         conn.close()
     if not slot.exists:
@@ -237,6 +245,12 @@ def _resume(
             "inactive), so the changes since "
             f"{run.applied_lsn} cannot be followed. Next: `python loader/run.py "
             "cleanup`, then sync again"
+        )
+    if slot.active:
+        raise SyncError(
+            f"sync run {run.run_id}: another process streams from its slot "
+            f"{run.slot_name} already (one sync per target); stop it first, or "
+            "see where it stands with `python loader/run.py status`"
         )
     retained = slot.retained_bytes or 0
     if limits.max_bytes and retained >= limits.max_bytes:
@@ -270,6 +284,9 @@ def _resume(
                 raise
             continue  # the target is still away: the next attempt counts
         assert latest is not None
+        if latest.status not in FOLLOWING:
+            # Ended meanwhile (cleanup, cutover): nothing more to follow.
+            return Outcome("status", pgoutput.parse_lsn(latest.applied_lsn or "0/0"), 0)
         if latest.applied_lsn != run.applied_lsn:
             failures = 0  # it got further since the last drop
         run = latest

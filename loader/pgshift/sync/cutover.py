@@ -137,6 +137,23 @@ def cutover(
                 "could still commit; nothing was changed. Commit or roll them back "
                 "first"
             )
+        cursor.execute(
+            "select r, exists (select 1 from pg_roles where rolname = r), "
+            "r = current_user from unnest(%s::text[]) r",
+            (list(roles),),
+        )
+        for role, exists, own in cursor.fetchall():
+            if not exists or own:
+                raise SyncError(
+                    f"cutover refused: {role} "
+                    + (
+                        "is the role pgshift connects as; the application must "
+                        "use another"
+                        if own
+                        else "is not a role on the source"
+                    )
+                    + "; nothing was changed"
+                )
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
         with transaction(settings.target) as target_cursor:
