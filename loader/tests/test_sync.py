@@ -402,6 +402,8 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     query(
         source,
         "insert into service_categories (name, slug) values ('late', 'late'); "
+        "insert into service_categories (name, slug) select 'many' || i, "
+        "'many' || i from generate_series(1, 50) i; "
         "update users set \"firstName\" = 'Late' where id = 2; "
         "delete from waitlist_entries where id = 3",
     )

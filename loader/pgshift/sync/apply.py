@@ -52,6 +52,10 @@ $$
 """
 
 
+INSERT_ROWS = 1000
+"""Rows at most in one multi-row INSERT."""
+
+
 class SyncError(ConfigError):
     """The sync stopped; the message says why and what to do (exit 2)."""
 
@@ -90,6 +94,15 @@ class Batch:
     rows: int = 0
     end_lsn: int = 0
     commit_time: datetime | None = None
+    insert: tuple[str, list[str]] | None = None
+
+
+def _close_insert(batch: Batch) -> None:
+    """End the multi-row INSERT being gathered, if any."""
+    if batch.insert is not None:
+        head, rows = batch.insert
+        batch.statements.append(head + ", ".join(rows))
+        batch.insert = None
 
 
 class Applier:
@@ -257,25 +270,10 @@ class Applier:
         )
 
     def statement(self, change: pgoutput.Decoded) -> tuple[sql.Composable, int] | None:
-        """The SQL of one change, and the rows it changes; None for none."""
-        if isinstance(change, pgoutput.Insert):
-            target = self._target(change.relation_id)
-            identity = (
-                sql.SQL(" overriding system value")
-                if target.mapped.identities
-                else sql.SQL("")
-            )
-            return (
-                sql.SQL("insert into {} ({}){} values ({})").format(
-                    target.final,
-                    sql.SQL(", ").join(
-                        self._column(target, i) for i in range(len(change.new))
-                    ),
-                    identity,
-                    sql.SQL(", ").join(self._literal(v) for v in change.new),
-                ),
-                1,
-            )
+        """The SQL of one update, delete or truncate, and the rows it changes.
+
+        None when there is nothing to do (inserts are gathered by ``add``).
+        """
         if isinstance(change, pgoutput.Update):
             target = self._target(change.relation_id)
             # Left out: values not sent (unchanged TOAST), and the key when
@@ -317,15 +315,46 @@ class Applier:
     ) -> None:
         """Add one whole source transaction to a batch."""
         for change in changes:
+            if isinstance(change, pgoutput.Insert):
+                self._add_insert(batch, change)
+                continue
             built = self.statement(change)
             if built is None:
                 continue
             statement, rows = built
+            _close_insert(batch)
             batch.statements.append(statement.as_string(self._cursor))
             batch.rows += rows
         batch.transactions += 1
         batch.end_lsn = commit.end_lsn
         batch.commit_time = commit.commit_time
+
+    def _add_insert(self, batch: Batch, change: pgoutput.Insert) -> None:
+        """Add a row to the INSERT before it when that one fills the same table.
+
+        Rows inserted one after the other into one table become one
+        multi-row INSERT, in the same order: nothing else happened between
+        them on the source.
+        """
+        target = self._target(change.relation_id)
+        head = sql.SQL("insert into {} ({}){} values ").format(
+            target.final,
+            sql.SQL(", ").join(self._column(target, i) for i in range(len(change.new))),
+            sql.SQL(" overriding system value")
+            if target.mapped.identities
+            else sql.SQL(""),
+        )
+        values = sql.SQL("({})").format(
+            sql.SQL(", ").join(self._literal(v) for v in change.new)
+        )
+        head_text = head.as_string(self._cursor)
+        pending = batch.insert
+        if pending is None or pending[0] != head_text or len(pending[1]) >= INSERT_ROWS:
+            _close_insert(batch)
+            batch.insert = (head_text, [])
+        assert batch.insert is not None
+        batch.insert[1].append(values.as_string(self._cursor))
+        batch.rows += 1
 
     def commit(self, batch: Batch) -> str:
         """Apply a batch and its position in one target transaction.
@@ -347,6 +376,7 @@ class Applier:
             sql.Literal(batch.rows),
             sql.Literal(self._run_id),
         )
+        _close_insert(batch)
         statements = [
             "set constraints all deferred",
             *batch.statements,
