@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
-from typing import Any
 
 from pgshift.connection import check_connection, transaction
 from pgshift.load.retry import LoadError
@@ -19,6 +17,7 @@ from pgshift.settings import (
     Settings,
     parse_jobs,
 )
+from pgshift.sync.commands import SYNC_COMMANDS, add_sync_commands, run_sync_command
 from pgshift.verify.report import Report
 
 logger = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out (drop) the target's own objects on replaced tables that "
         "cannot be recreated on the new ones; the report lists them",
     )
-    _add_sync_commands(sub)
+    add_sync_commands(sub)
     dbt = sub.add_parser("dbt", help="run a dbt command against the target")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     sample = sub.add_parser(
@@ -116,112 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=int, default=1)
     demo.add_argument("--stop", action="store_true", help="stop the demo server")
     return parser
-
-
-def _add_sync_commands(sub: Any) -> None:
-    """The online migration's commands (``pgshift.sync``)."""
-    sync = sub.add_parser(
-        "sync",
-        help="copy, build, then follow the source's changes into the final "
-        "tables until stopped (restartable)",
-    )
-    for flag, text in (
-        ("--replace-existing", "as for migrate"),
-        ("--drop-dependents", "as for migrate"),
-    ):
-        sync.add_argument(flag, action="store_true", help=text)
-    sync.add_argument(
-        "--warn-wal-gb",
-        type=float,
-        default=1.0,
-        help="warn when the slot holds back this much WAL on the source (GiB)",
-    )
-    sync.add_argument(
-        "--max-wal-gb",
-        type=float,
-        default=20.0,
-        help="stop and drop the slot when it holds back this much WAL (GiB; 0: "
-        "no limit)",
-    )
-    status = sub.add_parser("status", help="where a sync stands: slot, WAL, lag")
-    status.add_argument("--json", action="store_true", help="print JSON")
-    sub.add_parser(
-        "cleanup", help="drop the slot and publication sync left on the source"
-    )
-    cutover = sub.add_parser(
-        "cutover",
-        help="stop the application's writes on the source, drain, set "
-        "sequences, verify, finish the sync",
-    )
-    cutover.add_argument(
-        "--roles",
-        default=None,
-        help="comma-separated source login roles of the application (default: "
-        "every non-superuser login role that may write a migrated table)",
-    )
-
-
-def cmd_sync_family(settings: Settings, args: argparse.Namespace) -> int:
-    """Run sync, status, cleanup or cutover."""
-    import json
-
-    from pgshift import sync
-
-    if args.command == "sync":
-        from pgshift.sync.stream import Limits
-
-        limits = Limits(
-            warn_bytes=int(args.warn_wal_gb * 2**30),
-            max_bytes=int(args.max_wal_gb * 2**30),
-        )
-        try:
-            outcome = sync.run_sync(
-                settings,
-                replace_existing=args.replace_existing,
-                drop_dependents=args.drop_dependents,
-                limits=limits,
-            )
-        except KeyboardInterrupt:
-            print(
-                "sync: stopped. Run sync again to go on from the applied "
-                "position, cutover to finish, cleanup to abandon",
-                file=sys.stderr,
-            )
-            raise
-        from pgshift.sync.pgoutput import format_lsn
-
-        print(f"sync stopped at {format_lsn(outcome.applied_lsn)} ({outcome.reason})")
-        return EXIT_SUCCESS
-    if args.command == "status":
-        found = sync.status(settings)
-        if args.json:
-            print(json.dumps(found.as_dict(), indent=2))
-        else:
-            print("\n".join(found.lines()))
-        return EXIT_SUCCESS
-    if args.command == "cleanup":
-        dropped = sync.cleanup(settings)
-        print(f"dropped {', '.join(dropped)}" if dropped else "nothing to drop")
-        return EXIT_SUCCESS
-    from pgshift.sync.cutover import cutover
-
-    roles = list(_split(args.roles)) if args.roles is not None else None
-    done = cutover(settings, roles)
-    if done.still_connected:
-        print(
-            "warning: sessions of roles cutover did not block were on the source "
-            f"database ({', '.join(done.still_connected)}); what they wrote after "
-            "the marker is not on the target"
-        )
-    for name, seconds in done.steps:
-        print(f"  {name:<28} {seconds:7.2f} s")
-    print(
-        f"cutover done: downtime {done.downtime:.2f} s (writes stopped for "
-        f"{', '.join(done.blocked_roles)}; give them back with ALTER ROLE ... "
-        f"LOGIN only to go back); {done.sequences} sequences set; every table's "
-        "count and checksum equal the source's"
-    )
-    return EXIT_SUCCESS
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -277,8 +170,8 @@ def dispatch(args: argparse.Namespace) -> int:
             replace_existing=args.replace_existing,
             drop_dependents=args.drop_dependents,
         )
-    if command in {"sync", "status", "cleanup", "cutover"}:
-        return cmd_sync_family(settings, args)
+    if command in SYNC_COMMANDS:
+        return run_sync_command(settings, args)
     if command == "dbt":
         return cmd_dbt(settings, args.dbt_args)
     raise ConfigError(f"unknown command {command!r}")
