@@ -376,6 +376,14 @@ class Status:
         return out
 
 
+CAUGHT_UP_SECONDS = 10.0
+"""A stream caught up this recently, and still streaming, lags no seconds."""
+
+
+def _recent(moment: datetime) -> bool:
+    return (datetime.now(UTC) - moment).total_seconds() < CAUGHT_UP_SECONDS
+
+
 def status(settings: Settings, limits: Limits | None = None) -> Status:
     """Read where the target's latest sync run stands, on both sides."""
     limits = limits or Limits()
@@ -397,14 +405,19 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
     found.slot_exists, found.slot_active = slot.exists, slot.active
     found.source_lsn = slot.current_lsn
     if slot.exists:
-        applied = pgoutput.parse_lsn(run.applied_lsn or run.consistent_lsn or "0/0")
+        positions = [run.applied_lsn, run.consistent_lsn, run.confirmed_lsn]
+        applied = max((pgoutput.parse_lsn(p) for p in positions if p), default=0)
         found.lag_bytes = max(0, pgoutput.parse_lsn(slot.current_lsn) - applied)
         found.retained_wal_bytes = slot.retained_bytes
         found.wal_status = slot.wal_status
+        # Seconds: since the stream was last known to hold every change
+        # (caught up, or the commit of the last transaction applied).
+        known = [t for t in (run.applied_commit_at, run.caught_up_at) if t]
         found.lag_seconds = 0.0
-        if found.lag_bytes and run.applied_commit_at is not None:
+        caught_up = run.caught_up_at is not None and _recent(run.caught_up_at)
+        if known and not (slot.active and caught_up):
             found.lag_seconds = max(
-                0.0, (datetime.now(UTC) - run.applied_commit_at).total_seconds()
+                0.0, (datetime.now(UTC) - max(known)).total_seconds()
             )
         if (slot.retained_bytes or 0) >= limits.warn_bytes:
             found.warning = (

@@ -76,6 +76,7 @@ class Target:
         fewest: Rows an UPDATE or DELETE may find gone already (1, or 0 for
             a child of an ON DELETE CASCADE key when the target's own foreign
             keys act).
+        insert: The head of its INSERT and the placeholders of one row.
     """
 
     source: pgoutput.Relation
@@ -83,6 +84,7 @@ class Target:
     final: sql.Composable
     key: tuple[int, ...]
     fewest: int
+    insert: tuple[str, str] | None = None
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Batch:
     end_lsn: int = 0
     commit_time: datetime | None = None
     insert: tuple[str, list[str]] | None = None
+    marker: str | None = None
 
 
 def _close_insert(batch: Batch) -> None:
@@ -337,23 +340,26 @@ class Applier:
         them on the source.
         """
         target = self._target(change.relation_id)
-        head = sql.SQL("insert into {} ({}){} values ").format(
-            target.final,
-            sql.SQL(", ").join(self._column(target, i) for i in range(len(change.new))),
-            sql.SQL(" overriding system value")
-            if target.mapped.identities
-            else sql.SQL(""),
-        )
-        values = sql.SQL("({})").format(
-            sql.SQL(", ").join(self._literal(v) for v in change.new)
-        )
-        head_text = head.as_string(self._cursor)
+        if target.insert is None:
+            head = sql.SQL("insert into {} ({}){} values ").format(
+                target.final,
+                sql.SQL(", ").join(
+                    self._column(target, i) for i in range(len(target.source.columns))
+                ),
+                sql.SQL(" overriding system value")
+                if target.mapped.identities
+                else sql.SQL(""),
+            )
+            row = "(" + ", ".join(["%s"] * len(target.source.columns)) + ")"
+            target.insert = (head.as_string(self._cursor), row)
+        head_text, row = target.insert
+        values = self._cursor.mogrify(row, change.new).decode()
         pending = batch.insert
         if pending is None or pending[0] != head_text or len(pending[1]) >= INSERT_ROWS:
             _close_insert(batch)
             batch.insert = (head_text, [])
         assert batch.insert is not None
-        batch.insert[1].append(values.as_string(self._cursor))
+        batch.insert[1].append(values)
         batch.rows += 1
 
     def commit(self, batch: Batch) -> str:
@@ -367,13 +373,14 @@ class Applier:
         """
         position = sql.SQL(
             "update {} set applied_lsn = {}::pg_lsn, applied_commit_at = {}, "
-            "applied_rows = applied_rows + {}, updated_at = now() "
-            "where run_id = {} returning status"
+            "applied_rows = applied_rows + {}, marker = coalesce({}, marker), "
+            "updated_at = now() where run_id = {} returning status"
         ).format(
             self._state,
             sql.Literal(pgoutput.format_lsn(batch.end_lsn)),
             sql.Literal(batch.commit_time),
             sql.Literal(batch.rows),
+            sql.Literal(batch.marker),
             sql.Literal(self._run_id),
         )
         _close_insert(batch)
@@ -401,11 +408,25 @@ class Applier:
         row = self._cursor.fetchone()
         return str(row[0]) if row else "gone"
 
-    def status(self) -> str:
-        """The run's status as recorded on the target."""
-        self._cursor.execute(
-            sql.SQL("select status from {} where run_id = %s").format(self._state),
-            (self._run_id,),
-        )
+    def status(self, confirmed: int | None = None) -> str:
+        """The run's status as recorded on the target.
+
+        Args:
+            confirmed: The position the stream is caught up to, recorded
+                with the time (for ``status``'s lag) when given.
+        """
+        if confirmed is None:
+            self._cursor.execute(
+                sql.SQL("select status from {} where run_id = %s").format(self._state),
+                (self._run_id,),
+            )
+        else:
+            self._cursor.execute(
+                sql.SQL(
+                    "update {} set confirmed_lsn = %s::pg_lsn, caught_up_at = now() "
+                    "where run_id = %s returning status"
+                ).format(self._state),
+                (pgoutput.format_lsn(confirmed), self._run_id),
+            )
         row = self._cursor.fetchone()
         return str(row[0]) if row else "gone"

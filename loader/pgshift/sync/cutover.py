@@ -36,10 +36,8 @@ from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
-from pgshift.sync.stream import follow
+from pgshift.sync.stream import MARKER_PREFIX, follow
 
-MARKER_PREFIX = "pgshift"
-"""The prefix of cutover's logical message."""
 DRAIN_TIMEOUT = 300.0
 """Seconds cutover waits for a running sync to apply the marker."""
 
@@ -196,11 +194,11 @@ def cutover(
         )
         done.still_connected = [r[0] for r in cursor.fetchall()]
         try:
+            marker = f"cutover {run.run_id} {time.time_ns()}"
             cursor.execute(
-                "select pg_logical_emit_message(true, %s, %s)::text",
-                (MARKER_PREFIX, f"cutover {run.run_id}"),
+                "select pg_logical_emit_message(true, %s, %s)",
+                (MARKER_PREFIX, marker),
             )
-            marker = pgoutput.parse_lsn(cursor.fetchone()[0])
             _drain(settings, names, run, marker, cursor)
             lap("drain to the marker")
             done.sequences = _set_sequences(settings, names, cursor)
@@ -235,7 +233,7 @@ def cutover(
 
 
 def _drain(
-    settings: Settings, names: NameMap, run: state.SyncRun, marker: int, cursor: Any
+    settings: Settings, names: NameMap, run: state.SyncRun, marker: str, cursor: Any
 ) -> None:
     """Apply everything up to the marker: by the running sync, or here."""
     slot = source.slot_state(cursor, run.slot_name)
@@ -249,7 +247,7 @@ def _drain(
             with transaction(settings.target) as target_cursor:
                 latest = state.latest(target_cursor, settings)
             assert latest is not None
-            if latest.applied_lsn and pgoutput.parse_lsn(latest.applied_lsn) >= marker:
+            if latest.marker == marker:
                 break
             if not source.slot_state(cursor, run.slot_name).active:
                 break  # the sync process stopped: cutover follows the rest
@@ -268,14 +266,14 @@ def _drain(
         with transaction(settings.target) as target_cursor:
             latest = state.latest(target_cursor, settings)
         assert latest is not None
-        if latest.applied_lsn and pgoutput.parse_lsn(latest.applied_lsn) >= marker:
+        if latest.marker == marker:
             return
     with transaction(settings.target) as target_cursor:
         state.update(target_cursor, settings, run.run_id, status="cutover")
         latest = state.latest(target_cursor, settings)
     assert latest is not None
-    reached = follow(settings, names, latest, until_lsn=marker, quiet=True)
-    if reached.applied_lsn < marker:
+    reached = follow(settings, names, latest, until_marker=marker, quiet=True)
+    if reached.reason != "until":
         raise SyncError(
             "cutover stopped: the stream ended before the marker "
             f"({reached.reason} at {pgoutput.format_lsn(reached.applied_lsn)})"

@@ -44,7 +44,10 @@ create table if not exists {} (
     blocked_roles text[] not null default '{{}}',
     detail text not null default '',
     started_at timestamptz not null default now(),
-    updated_at timestamptz not null default now()
+    updated_at timestamptz not null default now(),
+    confirmed_lsn pg_lsn,
+    caught_up_at timestamptz,
+    marker text
 )
 """
 
@@ -67,6 +70,10 @@ class SyncRun:
             as the run found them.
         blocked_roles: The source roles cutover turned NOLOGIN.
         detail: Why it failed, or what it last did.
+        confirmed_lsn: Where the stream was caught up when last idle (the
+            server's sent position: everything before it is applied).
+        caught_up_at: When it last was.
+        marker: The last cutover marker applied (in the batch that applied it).
     """
 
     run_id: str
@@ -81,6 +88,9 @@ class SyncRun:
     source_columns: dict[str, list[list[Any]]] = field(default_factory=dict)
     blocked_roles: list[str] = field(default_factory=list)
     detail: str = ""
+    confirmed_lsn: str | None = None
+    caught_up_at: datetime | None = None
+    marker: str | None = None
 
 
 _FIELDS = (
@@ -96,6 +106,9 @@ _FIELDS = (
     "source_columns",
     "blocked_roles",
     "detail",
+    "confirmed_lsn",
+    "caught_up_at",
+    "marker",
 )
 
 
@@ -156,7 +169,8 @@ def latest(cursor: Any, settings: Settings) -> SyncRun | None:
         sql.SQL(
             "select run_id, slot_name, publication_name, source_database, status, "
             "consistent_lsn::text, applied_lsn::text, applied_commit_at, "
-            "applied_rows, source_columns, blocked_roles, detail from {} "
+            "applied_rows, source_columns, blocked_roles, detail, "
+            "confirmed_lsn::text, caught_up_at, marker from {} "
             "order by started_at desc limit 1"
         ).format(table)
     )

@@ -34,6 +34,8 @@ BATCH_SECONDS = 0.5
 """Age after which a batch is committed, even while more arrive."""
 POLL_SECONDS = 0.2
 """How long an idle stream waits for the next message."""
+MARKER_PREFIX = "pgshift"
+"""The prefix of cutover's logical message (its content names the run)."""
 FOLLOWING = ("streaming", "cutover")
 """Statuses in which the stream goes on (cutover waits for its marker)."""
 CHECK_SECONDS = 2.0
@@ -59,7 +61,7 @@ class Outcome:
     """Why following stopped, and where.
 
     Attributes:
-        reason: "until" (the position asked for was applied), "status" (the
+        reason: "until" (the marker asked for was applied), "status" (the
             run's status changed on the target: cutover or cleanup), "idle"
             (the stream was caught up and ``stop_when_idle`` was set).
         applied_lsn: The last applied position.
@@ -156,7 +158,7 @@ def follow(
     names: NameMap,
     run: SyncRun,
     *,
-    until_lsn: int | None = None,
+    until_marker: str | None = None,
     stop_when_idle: bool = False,
     limits: Limits | None = None,
     quiet: bool = False,
@@ -168,8 +170,8 @@ def follow(
         settings: The run settings.
         names: The name map.
         run: The recorded run (its slot, publication and applied position).
-        until_lsn: Return once a transaction ending at or past this position
-            is applied (cutover's marker).
+        until_marker: Return once the transaction holding the logical
+            message of this content (cutover's marker) is applied.
         stop_when_idle: Return as soon as the stream has nothing more.
         limits: The retained-WAL limits.
         quiet: Print no progress (cutover prints its own).
@@ -208,9 +210,14 @@ def follow(
         in_transaction = False
         confirmed = applied
 
+        seen_marker: str | None = None
+        txn_marker: str | None = None
+        idle_since = 0.0
+
         def flush() -> str:
-            nonlocal batch, applied, commit_time, total
+            nonlocal batch, applied, commit_time, total, seen_marker
             status = applier.commit(batch)
+            seen_marker = batch.marker or seen_marker
             applied, commit_time = batch.end_lsn, batch.commit_time
             total += batch.rows
             cursor.send_feedback(flush_lsn=applied, reply=True)
@@ -224,7 +231,6 @@ def follow(
                 if batch.transactions:
                     status = flush()
                 elif not in_transaction:
-                    status = applier.status()
                     # Caught up: every transaction that ends before the
                     # server's sent position was received and is applied,
                     # so the slot may let go of the WAL up to there (other
@@ -232,9 +238,14 @@ def follow(
                     if cursor.wal_end > max(applied, confirmed):
                         confirmed = cursor.wal_end
                         cursor.send_feedback(flush_lsn=confirmed)
+                    record = None
+                    if time.monotonic() - idle_since >= CHECK_SECONDS:
+                        idle_since = time.monotonic()
+                        record = max(applied, confirmed)
+                    status = applier.status(record)
                 if status is not None and status not in FOLLOWING:
                     return Outcome("status", applied, total)
-                if until_lsn is not None and applied >= until_lsn:
+                if until_marker is not None and seen_marker == until_marker:
                     return Outcome("until", applied, total)
                 retained = meter.check(
                     max(applied, confirmed), commit_time, total, True, limits
@@ -253,7 +264,10 @@ def follow(
                 continue
             decoded = pgoutput.decode(message.payload)
             if isinstance(decoded, pgoutput.Begin):
-                in_transaction, changes = True, []
+                in_transaction, changes, txn_marker = True, [], None
+            elif isinstance(decoded, pgoutput.Message):
+                if decoded.transactional and decoded.prefix == MARKER_PREFIX:
+                    txn_marker = decoded.content.decode("utf-8", "replace")
             elif isinstance(decoded, pgoutput.Commit):
                 in_transaction = False
                 if decoded.end_lsn <= applied:
@@ -267,8 +281,10 @@ def follow(
                     opened = time.monotonic()
                 applier.add(batch, changes, decoded)
                 changes = []
+                batch.marker = txn_marker or batch.marker
                 if (
-                    batch.rows >= BATCH_ROWS
+                    txn_marker is not None
+                    or batch.rows >= BATCH_ROWS
                     or time.monotonic() - opened >= BATCH_SECONDS
                 ):
                     flush()
@@ -285,8 +301,7 @@ def follow(
                 (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate),
             ):
                 changes.append(decoded)
-            # Origin, Type and Message need nothing: the marker of cutover is
-            # a transaction like any other, its end LSN the one to reach.
+            # Origin and Type need nothing.
     finally:
         if not quiet and sys.stdout.isatty():
             sys.stdout.write("\n")
