@@ -378,10 +378,18 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
 def test_an_interrupted_sync_is_drained_by_cutover(
     logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:
-    source, target = pair()
+    source, _ = pair()
     role = f"{APP_ROLE}_2"
     query(source, f"drop role if exists {role}")
     query(source, f"create role {role} login")
+    # A target role that is no superuser (as on a managed service): the
+    # target's foreign-key actions act on the applied changes.
+    owner = "sync_target_owner"
+    query(source, f"drop role if exists {owner}")
+    query(source, f"create role {owner} login")
+    logical.drop_database("sync_target_owned")
+    logical.create_database("sync_target_owned", owner=owner)
+    target = logical.url("sync_target_owned", user=owner)
     log, state = tmp_path / "sync.log", tmp_path / "state"
     run = _start_sync(source, target, state, log)
     try:
@@ -405,8 +413,13 @@ def test_an_interrupted_sync_is_drained_by_cutover(
         "insert into service_categories (name, slug) select 'many' || i, "
         "'many' || i from generate_series(1, 50) i; "
         "update users set \"firstName\" = 'Late' where id = 2; "
-        "delete from waitlist_entries where id = 3",
+        "delete from waitlist_entries where id = 3; "
+        'insert into users (id, email, "passwordHash", "firstName") values '
+        "(9001, 'gone@example.com', 'h', 'G'); "
+        "insert into payment_methods (\"userId\", type) values (9001, 'card')",
     )
+    # Deleted with its payment method by ON DELETE CASCADE, on both sides.
+    query(source, "delete from users where id = 9001")
     shown = run_cli(["status"], source, target, state)
     assert "inactive" in shown.stdout and "run sync to go on" in shown.stdout
     # No sync process: cutover follows the slot itself up to its marker.
@@ -421,9 +434,11 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     assert query(
         source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
     ) == [(False,)]
+    assert "may not set session_replication_role" in log.read_text()
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr
+    logical.drop_database("sync_target_owned")
 
 
 def test_the_decoder_reads_what_the_server_sends(
