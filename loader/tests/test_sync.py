@@ -434,7 +434,7 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     assert query(
         source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
     ) == [(False,)]
-    assert "may not set session_replication_role" in log.read_text()
+    assert "may not set session_replication_role" in done.stderr
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr

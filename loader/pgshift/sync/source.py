@@ -247,7 +247,12 @@ def create_publication(
     try:
         with conn.cursor() as cursor:
             cursor.execute(
-                sql.SQL("create publication {} for table {}").format(
+                # A partitioned table's changes come as its own, not its
+                # partitions' (the map knows the table, not the partitions).
+                sql.SQL(
+                    "create publication {} for table {} "
+                    "with (publish_via_partition_root = true)"
+                ).format(
                     sql.Identifier(publication),
                     sql.SQL(", ").join(
                         sql.Identifier(settings.source_schema, t) for t in tables
