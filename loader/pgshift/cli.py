@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from pgshift.connection import check_connection
+from pgshift.connection import check_connection, transaction
 from pgshift.load.retry import LoadError
 from pgshift.naming import NamingError
 from pgshift.scaffold.supported import ScaffoldError
@@ -17,6 +17,7 @@ from pgshift.settings import (
     Settings,
     parse_jobs,
 )
+from pgshift.sync.commands import SYNC_COMMANDS, add_sync_commands, run_sync_command
 from pgshift.verify.report import Report
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out (drop) the target's own objects on replaced tables that "
         "cannot be recreated on the new ones; the report lists them",
     )
+    add_sync_commands(sub)
     dbt = sub.add_parser("dbt", help="run a dbt command against the target")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     sample = sub.add_parser(
@@ -168,6 +170,8 @@ def dispatch(args: argparse.Namespace) -> int:
             replace_existing=args.replace_existing,
             drop_dependents=args.drop_dependents,
         )
+    if command in SYNC_COMMANDS:
+        return run_sync_command(settings, args)
     if command == "dbt":
         return cmd_dbt(settings, args.dbt_args)
     raise ConfigError(f"unknown command {command!r}")
@@ -237,8 +241,12 @@ def cmd_verify(settings: Settings) -> int:
 
 def cmd_dbt(settings: Settings, dbt_args: list[str]) -> int:
     """Run one dbt command against the target."""
+    from pgshift.manifest import refuse_while_syncing
     from pgshift.transform import run_dbt
 
+    if (dbt_args or ["build"])[0] in {"build", "run"}:
+        with transaction(settings.target) as cursor:
+            refuse_while_syncing(cursor, settings.state_schema, "dbt build")
     outcome = run_dbt(settings, dbt_args or ["build"])
     if outcome.refusal:
         raise ConfigError(outcome.refusal)

@@ -292,6 +292,43 @@ def read_not_migrated(cursor: Any, schema: str) -> list[str]:
     return [f"{kind} {name}: {reason}" for kind, name, reason in rows or []]
 
 
+SYNC_TABLE = "sync_runs"
+"""One row per ``sync`` run (``pgshift.sync.state``): its slot and
+publication on the source, its status and the position it applied."""
+SYNC_ACTIVE = ("starting", "copying", "building", "streaming", "cutover", "stopping")
+"""Statuses of a sync that writes (or will write) into the final tables."""
+
+
+def refuse_while_syncing(cursor: Any, schema: str, what: str) -> None:
+    """Stop a command that would replace the final tables a sync writes into.
+
+    Raises:
+        StateError: A sync is recorded as running on this target.
+    """
+    relation = sql.Identifier(schema, SYNC_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return
+    cursor.execute(
+        sql.SQL(
+            "select run_id, slot_name, status from {} where status = any(%s) "
+            "order by started_at desc limit 1"
+        ).format(relation),
+        (list(SYNC_ACTIVE),),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return
+    run_id, slot, status = row
+    raise StateError(
+        f"{what} refused: sync run {run_id} (slot {slot} on the source, status "
+        f"{status}) writes the source's changes into this target's final "
+        f"tables, and {what} would replace them with an older copy; nothing "
+        "was written. Finish the sync with `python loader/run.py cutover`, or "
+        "abandon it with `python loader/run.py cleanup` (drops its slot and "
+        "publication on the source), then run this again"
+    )
+
+
 @dataclass(frozen=True)
 class CarriedOver:
     """One object of the target's that depended on a replaced final table.

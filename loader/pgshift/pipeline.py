@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pgshift.connection import check_connection
+from pgshift.connection import check_connection, transaction
 from pgshift.load import load
+from pgshift.manifest import refuse_while_syncing
 from pgshift.mapping import MAP_FILE
 from pgshift.scaffold import map_drift
 from pgshift.settings import ConfigError, Settings
@@ -74,6 +75,8 @@ def migrate(
     say = progress if callable(progress) else print
     check_connection(settings.source_required)
     check_connection(settings.target)
+    with transaction(settings.target) as cursor:
+        refuse_while_syncing(cursor, settings.state_schema, "migrate")
     # Models scaffolded from an older shape of the source would leave a new
     # column or table behind: stop before anything is written.
     drifted = map_drift(settings)

@@ -19,11 +19,17 @@ FORBIDDEN = {
     "pgshift.verify": ("pgshift.scaffold", "pgshift.load", "pgshift.pipeline"),
     "pgshift.load": ("pgshift.scaffold", "pgshift.verify", "pgshift.pipeline"),
     "pgshift.scaffold": ("pgshift.load", "pgshift.verify", "pgshift.pipeline"),
+    "pgshift.sync": ("pgshift.scaffold", "pgshift.pipeline"),
 }
 """Module prefix to the prefixes its modules may not import."""
 
 ON_TOP = ("pgshift.cli", "pgshift.demo")
 """Modules nothing else in the package imports."""
+
+ONLY_FROM_CLI = ("pgshift.sync",)
+"""Phases only the command line imports: the load, the build and verify know
+nothing of the online migration (the guard against a second writer reads
+``pgshift.manifest``)."""
 
 
 def _module_name(path: Path) -> str:
@@ -58,6 +64,10 @@ def test_phase_folders_do_not_import_each_other(module: str) -> None:
     for owner, forbidden in FORBIDDEN.items():
         if _within(module, owner):
             wrong = sorted(i for i in imported if any(_within(i, f) for f in forbidden))
+            assert wrong == [], f"{module} imports {wrong}"
+    for phase in ONLY_FROM_CLI:
+        if not _within(module, phase) and not _within(module, "pgshift.cli"):
+            wrong = sorted(i for i in imported if _within(i, phase))
             assert wrong == [], f"{module} imports {wrong}"
     if not any(_within(module, top) for top in ON_TOP):
         wrong = sorted(i for i in imported if any(_within(i, t) for t in ON_TOP))

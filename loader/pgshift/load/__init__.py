@@ -121,7 +121,7 @@ def _pipeline(settings: Settings) -> Any:
     )
 
 
-def load(settings: Settings) -> LoadResult:
+def load(settings: Settings, snapshot_id: str | None = None) -> LoadResult:
     """Extract the selected source tables into the raw schema, with the manifest.
 
     A dropped connection or a server restart on either side starts the load
@@ -131,6 +131,10 @@ def load(settings: Settings) -> LoadResult:
 
     Args:
         settings: The run settings.
+        snapshot_id: Read inside this exported snapshot instead of one of
+            its own (``sync``: the replication slot's, which the caller
+            keeps valid). Without it, a sync recorded as running on the
+            target refuses the load (``manifest.refuse_while_syncing``).
 
     Returns:
         What was loaded.
@@ -142,7 +146,7 @@ def load(settings: Settings) -> LoadResult:
     """
     for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
         try:
-            return _load_once(settings)
+            return _load_once(settings, snapshot_id)
         except ConfigError:
             raise
         except Exception as exc:
@@ -235,15 +239,18 @@ def check_same_hashes(settings: Settings) -> None:
         )
 
 
-def _load_once(settings: Settings) -> LoadResult:
+def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult:
     """One load attempt; a package an earlier attempt left pending is dropped.
 
     That package belongs to an older snapshot: every table is read again.
     """
     _configure_dlt(settings.jobs)
     started = time.monotonic()
+    if snapshot_id is None:
+        with transaction(settings.target) as cursor:
+            manifest.refuse_while_syncing(cursor, settings.state_schema, "the load")
     check_same_hashes(settings)
-    with open_snapshot(settings.source_required) as snapshot:
+    with open_snapshot(settings.source_required, snapshot_id) as snapshot:
         catalog = snapshot.read_catalog(settings.source_schema)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
         _refuse_unloadable_names(tables)

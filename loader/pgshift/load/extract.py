@@ -276,13 +276,19 @@ class Snapshot:
 
 
 @contextmanager
-def open_snapshot(source: DatabaseUrl) -> Iterator[Snapshot]:
+def open_snapshot(
+    source: DatabaseUrl, snapshot_id: str | None = None
+) -> Iterator[Snapshot]:
     """Open a read-only transaction on the source and export its snapshot.
 
     The snapshot stays valid while the context is open.
 
     Args:
         source: The source database.
+        snapshot_id: A snapshot exported elsewhere to read in instead (the
+            one a replication slot exported when it was created, which its
+            creator keeps valid): this transaction imports it, and every
+            other one joins it as usual.
 
     Yields:
         The snapshot.
@@ -291,9 +297,15 @@ def open_snapshot(source: DatabaseUrl) -> Iterator[Snapshot]:
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cursor = conn.cursor()
+        if snapshot_id is not None:
+            # The first statement of the transaction.
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_id,))
         for name, value in SESSION_SETTINGS.items():
             cursor.execute("select set_config(%s, %s, true)", (name, value))
-        cursor.execute("select pg_export_snapshot(), now()::text")
+        if snapshot_id is None:
+            cursor.execute("select pg_export_snapshot(), now()::text")
+        else:
+            cursor.execute("select %s, now()::text", (snapshot_id,))
         snapshot_id, taken_at = cursor.fetchone()
         logger.info("exported source snapshot %s at %s", snapshot_id, taken_at)
         yield Snapshot(snapshot_id=snapshot_id, taken_at=taken_at, cursor=cursor)

@@ -1,0 +1,434 @@
+"""Online migration: copy once, then follow the source's changes through the renames.
+
+``sync`` checks the source (``sync.source.preflight``) before creating
+anything on it, then records a run on the target (``sync.state``), creates a
+publication of the migrated tables and a logical replication slot whose
+exported snapshot the initial load reads in, builds and verifies the final
+tables as ``migrate`` does, and follows the slot: every source transaction
+is applied to the final tables through the name map (``sync.apply``), in
+commit order, with the applied position in the same target transaction
+(``sync.stream``). Killed at any point and run again, it goes on from that
+position; a start that failed is cleaned up (its slot and publication
+dropped) before anything else. ``status`` tells where a run stands,
+``cleanup`` drops what a run left on the source, and ``cutover``
+(``sync.cutover``) stops the application's writes and finishes.
+
+One writer per final table: while a run is recorded as active, ``migrate``,
+the load and a rebuilding ``dbt build`` refuse (``manifest.refuse_while_syncing``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pgshift.connection import connect, transaction
+from pgshift.load import is_transient, load
+from pgshift.mapping import NameMap
+from pgshift.settings import ConfigError, Settings
+from pgshift.sync import pgoutput, source, state
+from pgshift.sync.apply import SyncError
+from pgshift.sync.stream import FOLLOWING, Limits, Outcome, follow, over_limit
+from pgshift.transform import run_dbt
+from pgshift.verify import verify, write_report
+
+__all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_WAIT_ROUNDS = 20
+"""Half-seconds a new sync waits for the slot to be free of an old walsender."""
+RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds before each new attempt to follow after a dropped connection
+(counted again once an attempt applied something)."""
+
+
+LOG_FILE = "logs/sync.log"
+"""Where in the project sync writes its detail: positions, lag, retained WAL."""
+
+
+def _log_to_file(settings: Settings) -> Path:
+    """Send the sync's detail (INFO and up) to its log file, not the terminal."""
+    path = settings.project_dir / LOG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("pgshift.sync")
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in log.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        for shown in logging.getLogger().handlers:
+            shown.addFilter(
+                lambda r: (
+                    not r.name.startswith("pgshift.sync")
+                    or r.levelno >= logging.WARNING
+                )
+            )
+        log.setLevel(logging.INFO)
+    return path
+
+
+def _latest(settings: Settings) -> state.SyncRun | None:
+    with transaction(settings.target) as cursor:
+        return state.latest(cursor, settings)
+
+
+def _set(settings: Settings, run_id: str, **values: Any) -> None:
+    with transaction(settings.target) as cursor:
+        state.update(cursor, settings, run_id, **values)
+
+
+def run_sync(
+    settings: Settings,
+    *,
+    replace_existing: bool = False,
+    drop_dependents: bool = False,
+    limits: Limits | None = None,
+    say: Callable[[str], None] = print,
+) -> Outcome:
+    """Start a sync, or resume the one recorded on the target, and follow it.
+
+    Returns when the run's status changes on the target (cutover, cleanup).
+
+    Raises:
+        PreflightError: The source cannot be followed; nothing was created.
+        SyncError: The start or the stream failed (a failed start leaves no
+            slot or publication behind).
+        ConfigError: As ``migrate``.
+    """
+    limits = limits or Limits()
+    say(f"sync's log: {_log_to_file(settings)}")
+    names = NameMap.read(settings.project_dir)
+    run = _latest(settings)
+    if run is not None and run.status == "streaming":
+        assert names is not None
+        return _resume(settings, names, run, limits, say)
+    if run is not None and run.status in ("cutover", "stopping"):
+        raise SyncError(
+            f"sync run {run.run_id} is in cutover; run `python loader/run.py "
+            "cutover` again to finish it, or `python loader/run.py cleanup`"
+        )
+    if run is not None and state.active(run):
+        say(
+            f"sync run {run.run_id} did not finish its start ({run.status}); "
+            "dropping its slot and publication and starting over"
+        )
+        _cleanup_run(settings, run, "failed", "its start was cut off")
+    tables = source.preflight(settings, names)
+    assert names is not None
+    run_id = state.new_run_id()
+    slot, publication = source.names_for(run_id)
+    run = state.SyncRun(
+        run_id=run_id,
+        slot_name=slot,
+        publication_name=publication,
+        source_database=settings.source_required.redacted(),
+        status="starting",
+        source_columns=tables.columns,
+    )
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+        state.insert(cursor, settings, run)
+    try:
+        _start(
+            settings, run, list(tables.columns), replace_existing, drop_dependents, say
+        )
+    except BaseException as exc:
+        dropped = _cleanup_run(
+            settings,
+            run,
+            "failed",
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        say(
+            f"sync start failed; dropped {', '.join(dropped) or 'nothing'} on the source"
+        )
+        raise
+    run = _latest(settings)
+    assert run is not None
+    return _resume(settings, names, run, limits, say)
+
+
+def _start(
+    settings: Settings,
+    run: state.SyncRun,
+    tables: list[str],
+    replace_existing: bool,
+    drop_dependents: bool,
+    say: Callable[[str], None],
+) -> None:
+    """Publication, slot, the copy in its snapshot, the build, the verify."""
+    source.create_publication(settings, run.publication_name, tables)
+    exporter = source.replication_connection(settings.source_required, "pgshift slot")
+    try:
+        consistent, snapshot_id = source.create_slot(exporter, run.slot_name)
+        _set(
+            settings,
+            run.run_id,
+            status="copying",
+            consistent_lsn=consistent,
+            applied_lsn=consistent,
+        )
+        say(f"slot {run.slot_name} created at {consistent}; copying in its snapshot")
+        # The exporting connection stays open and idle: the snapshot lives
+        # as long as it does.
+        result = load(settings, snapshot_id=snapshot_id)
+    finally:
+        exporter.close()
+    rows = sum(result.source_rows.values())
+    say(
+        f"loaded {len(result.source_rows)} tables, {rows} rows, in {result.seconds:.1f} s"
+    )
+    _set(settings, run.run_id, status="building")
+    outcome = run_dbt(
+        settings,
+        ["build"],
+        {
+            "pgshift_replace_existing": replace_existing,
+            "pgshift_drop_dependents": drop_dependents,
+        },
+        quiet=True,
+    )
+    if outcome.refusal:
+        raise ConfigError(outcome.refusal)
+    if not outcome.success:
+        raise SyncError(
+            "sync stopped: dbt build failed: "
+            + "; ".join(outcome.failures[:5])
+            + f" (dbt's log: {outcome.log_file})"
+        )
+    say(
+        f"dbt build: passed ({len(outcome.results)} nodes); dbt's log: {outcome.log_file}"
+    )
+    report = verify(settings)
+    write_report(report, settings.project_dir)
+    if not report.passed:
+        raise SyncError(
+            "sync stopped: the final tables do not match the copy "
+            f"(see {settings.project_dir / 'MIGRATION_REPORT.md'})"
+        )
+    _set(settings, run.run_id, status="streaming")
+    say("verified; following the source's changes (Ctrl-C stops, sync resumes)")
+
+
+def _resume(
+    settings: Settings,
+    names: NameMap,
+    run: state.SyncRun,
+    limits: Limits,
+    say: Callable[[str], None],
+) -> Outcome:
+    conn = connect(settings.source_required, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            # A walsender whose sync was killed ends when the server sees
+            # the connection gone: give it a moment.
+            for _ in range(ACTIVE_WAIT_ROUNDS):
+                slot = source.slot_state(cursor, run.slot_name)
+                if not slot.active:
+                    break
+                time.sleep(0.5)
+    finally:
+        conn.close()
+    if not slot.exists:
+        raise SyncError(
+            f"sync run {run.run_id}: its slot {run.slot_name} is gone from the "
+            "source (dropped by hand, or removed by the provider after being "
+            "inactive), so the changes since "
+            f"{run.applied_lsn} cannot be followed. Next: `python loader/run.py "
+            "cleanup`, then sync again"
+        )
+    if slot.active:
+        raise SyncError(
+            f"sync run {run.run_id}: another process streams from its slot "
+            f"{run.slot_name} already (one sync per target); stop it first, or "
+            "see where it stands with `python loader/run.py status`"
+        )
+    retained = slot.retained_bytes or 0
+    if limits.max_bytes and retained >= limits.max_bytes:
+        _cleanup_run(settings, run, "failed", "retained WAL past the limit")
+        raise over_limit(run, retained, limits)
+    say(f"following slot {run.slot_name} from {run.applied_lsn}")
+
+    def drop_slot() -> None:
+        _cleanup_run(settings, run, "failed", "retained WAL past the limit")
+
+    failures = 0
+    while True:
+        try:
+            return follow(settings, names, run, limits=limits, on_limit=drop_slot)
+        except SyncError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc) or failures >= len(RECONNECT_DELAYS):
+                raise
+            delay = RECONNECT_DELAYS[failures]
+            failures += 1
+            say(
+                f"a connection dropped ({str(exc).strip().splitlines()[0]}); "
+                f"following again from the applied position in {delay:.0f} s"
+            )
+            time.sleep(delay)
+        try:
+            latest = _latest(settings)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            continue  # the target is still away: the next attempt counts
+        assert latest is not None
+        if latest.status not in FOLLOWING:
+            # Ended meanwhile (cleanup, cutover): nothing more to follow.
+            return Outcome("status", pgoutput.parse_lsn(latest.applied_lsn or "0/0"), 0)
+        if latest.applied_lsn != run.applied_lsn:
+            failures = 0  # it got further since the last drop
+        run = latest
+
+
+def _cleanup_run(
+    settings: Settings, run: state.SyncRun, status: str, detail: str
+) -> list[str]:
+    dropped = source.drop(settings, run.slot_name, run.publication_name)
+    _set(settings, run.run_id, status=status, detail=detail[:500])
+    return dropped
+
+
+def cleanup(settings: Settings) -> list[str]:
+    """Drop every slot and publication the target's sync runs left on the source.
+
+    Idempotent: what is gone already is skipped.
+
+    Returns:
+        What was dropped, one phrase each.
+    """
+    with transaction(settings.target) as cursor:
+        exists = state.latest(cursor, settings) is not None
+        runs = []
+        if exists:
+            cursor.execute(
+                state.sql.SQL(
+                    "select run_id, slot_name, publication_name, status from {}"
+                ).format(state.relation(settings))
+            )
+            runs = cursor.fetchall()
+    dropped = []
+    for run_id, slot, publication, status in runs:
+        dropped += source.drop(settings, slot, publication)
+        if status not in ("done", "failed", "cleaned"):
+            _set(settings, run_id, status="cleaned", detail="dropped by cleanup")
+    return dropped
+
+
+@dataclass
+class Status:
+    """Where a sync stands, for ``status`` (also as JSON)."""
+
+    run_id: str | None
+    status: str
+    slot: str | None = None
+    slot_exists: bool = False
+    slot_active: bool = False
+    source_lsn: str | None = None
+    applied_lsn: str | None = None
+    lag_bytes: int | None = None
+    lag_seconds: float | None = None
+    retained_wal_bytes: int | None = None
+    wal_status: str | None = None
+    applied_rows: int = 0
+    warning: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The status as a JSON-ready dict."""
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The status for a terminal."""
+        if self.run_id is None:
+            return ["no sync recorded on this target"]
+        out = [
+            f"sync run {self.run_id}: {self.status}",
+            f"slot {self.slot}: "
+            + (
+                ("streaming" if self.slot_active else "inactive")
+                if self.slot_exists
+                else "not on the source"
+            ),
+        ]
+        if self.slot_exists:
+            out.append(
+                f"source at {self.source_lsn}, applied {self.applied_lsn}: lag "
+                f"{(self.lag_bytes or 0) / 2**20:.1f} MiB, {self.lag_seconds or 0:.1f} s; "
+                f"{self.applied_rows} rows applied"
+            )
+            out.append(
+                f"WAL retained on the source: {(self.retained_wal_bytes or 0) / 2**20:.1f} MiB"
+                f" ({self.wal_status})"
+            )
+        if self.warning:
+            out.append(f"warning: {self.warning}")
+        return out
+
+
+CAUGHT_UP_SECONDS = 10.0
+"""A stream caught up this recently, and still streaming, lags no seconds."""
+
+
+def _recent(moment: datetime) -> bool:
+    return (datetime.now(UTC) - moment).total_seconds() < CAUGHT_UP_SECONDS
+
+
+def status(settings: Settings, limits: Limits | None = None) -> Status:
+    """Read where the target's latest sync run stands, on both sides."""
+    limits = limits or Limits()
+    run = _latest(settings)
+    if run is None:
+        return Status(None, "none")
+    found = Status(
+        run.run_id, run.status, slot=run.slot_name, applied_lsn=run.applied_lsn
+    )
+    found.applied_rows = run.applied_rows
+    if settings.source is None:
+        return found
+    conn = connect(settings.source_required, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            slot = source.slot_state(cursor, run.slot_name)
+    finally:
+        conn.close()
+    found.slot_exists, found.slot_active = slot.exists, slot.active
+    found.source_lsn = slot.current_lsn
+    if slot.exists:
+        positions = [run.applied_lsn, run.consistent_lsn, run.confirmed_lsn]
+        applied = max((pgoutput.parse_lsn(p) for p in positions if p), default=0)
+        found.lag_bytes = max(0, pgoutput.parse_lsn(slot.current_lsn) - applied)
+        found.retained_wal_bytes = slot.retained_bytes
+        found.wal_status = slot.wal_status
+        # Seconds: since the stream was last known to hold every change
+        # (caught up, or the commit of the last transaction applied).
+        known = [t for t in (run.applied_commit_at, run.caught_up_at) if t]
+        found.lag_seconds = 0.0
+        caught_up = run.caught_up_at is not None and _recent(run.caught_up_at)
+        if known and not (slot.active and caught_up):
+            found.lag_seconds = max(
+                0.0, (datetime.now(UTC) - max(known)).total_seconds()
+            )
+        if (slot.retained_bytes or 0) >= limits.warn_bytes:
+            found.warning = (
+                f"the slot holds back {slot.retained_bytes / 2**30:.1f} GiB of WAL "
+                "on the source; a sync that stays stopped fills its disk "
+                "(`python loader/run.py cleanup` drops the slot)"
+            )
+        if not slot.active and state.active(run):
+            found.warning = (found.warning or "") + (
+                "no sync process streams from the slot: run sync to go on"
+            )
+    elif state.active(run):
+        found.warning = "the run is active but its slot is gone: run cleanup"
+    return found

@@ -1,0 +1,124 @@
+"""The online migration's commands: ``sync``, ``status``, ``cleanup``, ``cutover``.
+
+``pgshift.cli`` adds them to its parser and hands them over here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from pgshift.settings import Settings
+
+SYNC_COMMANDS = frozenset({"sync", "status", "cleanup", "cutover"})
+"""The commands this module runs."""
+
+
+def add_sync_commands(sub: Any) -> None:
+    """The online migration's commands (``pgshift.sync``)."""
+    sync = sub.add_parser(
+        "sync",
+        help="copy, build, then follow the source's changes into the final "
+        "tables until stopped (restartable)",
+    )
+    for flag, text in (
+        ("--replace-existing", "as for migrate"),
+        ("--drop-dependents", "as for migrate"),
+    ):
+        sync.add_argument(flag, action="store_true", help=text)
+    sync.add_argument(
+        "--warn-wal-gb",
+        type=float,
+        default=1.0,
+        help="warn when the slot holds back this much WAL on the source (GiB)",
+    )
+    sync.add_argument(
+        "--max-wal-gb",
+        type=float,
+        default=20.0,
+        help="stop and drop the slot when it holds back this much WAL (GiB; 0: "
+        "no limit)",
+    )
+    status = sub.add_parser("status", help="where a sync stands: slot, WAL, lag")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser(
+        "cleanup", help="drop the slot and publication sync left on the source"
+    )
+    cutover = sub.add_parser(
+        "cutover",
+        help="stop the application's writes on the source, drain, set "
+        "sequences, verify, finish the sync",
+    )
+    cutover.add_argument(
+        "--roles",
+        default=None,
+        help="comma-separated source login roles of the application (default: "
+        "every non-superuser login role that may write a migrated table)",
+    )
+
+
+def run_sync_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run sync, status, cleanup or cutover."""
+    from pgshift import sync
+
+    if args.command == "sync":
+        from pgshift.sync.stream import Limits
+
+        limits = Limits(
+            warn_bytes=int(args.warn_wal_gb * 2**30),
+            max_bytes=int(args.max_wal_gb * 2**30),
+        )
+        try:
+            outcome = sync.run_sync(
+                settings,
+                replace_existing=args.replace_existing,
+                drop_dependents=args.drop_dependents,
+                limits=limits,
+            )
+        except KeyboardInterrupt:
+            print(
+                "sync: stopped. Run sync again to go on from the applied "
+                "position, cutover to finish, cleanup to abandon",
+                file=sys.stderr,
+            )
+            raise
+        from pgshift.sync.pgoutput import format_lsn
+
+        print(f"sync stopped at {format_lsn(outcome.applied_lsn)} ({outcome.reason})")
+        return 0
+    if args.command == "status":
+        found = sync.status(settings)
+        if args.json:
+            print(json.dumps(found.as_dict(), indent=2))
+        else:
+            print("\n".join(found.lines()))
+        return 0
+    if args.command == "cleanup":
+        dropped = sync.cleanup(settings)
+        print(f"dropped {', '.join(dropped)}" if dropped else "nothing to drop")
+        return 0
+    from pgshift.sync.cutover import cutover
+
+    roles = (
+        [r.strip() for r in args.roles.split(",") if r.strip()]
+        if args.roles is not None
+        else None
+    )
+    done = cutover(settings, roles)
+    if done.still_connected:
+        print(
+            "warning: sessions of roles cutover did not block were on the source "
+            f"database ({', '.join(done.still_connected)}); what they wrote after "
+            "the marker is not on the target"
+        )
+    for name, seconds in done.steps:
+        print(f"  {name:<28} {seconds:7.2f} s")
+    print(
+        f"cutover done: downtime {done.downtime:.2f} s (writes stopped for "
+        f"{', '.join(done.blocked_roles)}; give them back with ALTER ROLE ... "
+        f"LOGIN only to go back); {done.sequences} sequences set; every table's "
+        "count and checksum equal the source's"
+    )
+    return 0

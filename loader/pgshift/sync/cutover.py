@@ -1,0 +1,358 @@
+"""Cutover: stop the application's writes on the source, drain, prove, finish.
+
+1. Block writes: every login role of the application (``--roles``, or
+   each non-superuser login role other than pgshift's own that may
+   INSERT, UPDATE, DELETE or TRUNCATE a migrated table) becomes NOLOGIN,
+   and its sessions on the source server are terminated; the roles are
+   recorded on the target first, so that they can be given back.
+   NOLOGIN holds for every new session whatever the client sets, where
+   ``default_transaction_read_only`` is a default a session may change.
+2. Marker: a transactional ``pg_logical_emit_message`` on the source; its
+   LSN is the last position to apply. The running sync applies it (or, with
+   no sync process running, cutover follows the slot itself until then).
+3. Sequences: each mapped sequence is set to the source's final position.
+4. Verify: row count and content checksum (``pgshift.checksum``) of every
+   table on both sides, the source no longer changing.
+5. The target takes its first write (the run marked done): downtime ends.
+6. The slot and the publication are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg2 import sql
+
+from pgshift import manifest
+from pgshift.catalog import read_catalog
+from pgshift.checksum import checksum_sql
+from pgshift.connection import connect, transaction
+from pgshift.mapping import NameMap
+from pgshift.settings import Settings
+from pgshift.sqlident import quote_ident
+from pgshift.sync import pgoutput, source, state
+from pgshift.sync.apply import SyncError
+from pgshift.sync.stream import MARKER_PREFIX, follow
+
+DRAIN_TIMEOUT = 300.0
+"""Seconds cutover waits for a running sync to apply the marker."""
+
+
+@dataclass
+class Cutover:
+    """What cutover did.
+
+    Attributes:
+        steps: (step, seconds) in order.
+        downtime: Seconds from writes stopped to the target's first write.
+        blocked_roles: The source roles made NOLOGIN.
+        differences: Tables whose count or checksum differ (empty: proven).
+        sequences: Sequences set on the target.
+        still_connected: Roles not blocked with sessions on the source
+            database at the time (superusers, pgshift's own role): whatever
+            they wrote after the marker is not on the target.
+    """
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    downtime: float = 0.0
+    blocked_roles: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    sequences: int = 0
+    still_connected: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every table matched."""
+        return not self.differences
+
+
+def application_roles(cursor: Any, schema: str, tables: list[str]) -> list[str]:
+    """Login roles that may write a migrated table: the application's."""
+    cursor.execute(
+        "select r.rolname from pg_roles r where r.rolcanlogin and not r.rolsuper "
+        "and r.rolname <> current_user and exists ("
+        " select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = %s and c.relname = any(%s)"
+        " and has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))"
+        " order by 1",
+        (schema, tables),
+    )
+    return [r[0] for r in cursor.fetchall()]
+
+
+def cutover(
+    settings: Settings,
+    roles: list[str] | None = None,
+    say: Callable[[str], None] = print,
+) -> Cutover:
+    """Finish the target's sync run (see the module's docstring).
+
+    Raises:
+        SyncError: No run to cut over, or a step failed (the message says
+            what holds: the roles stay blocked until given back).
+    """
+    names = NameMap.read(settings.project_dir)
+    with transaction(settings.target) as cursor:
+        run = state.latest(cursor, settings)
+    if (
+        run is None
+        or run.status not in ("streaming", "cutover", "stopping")
+        or names is None
+    ):
+        raise SyncError(
+            "cutover refused: no sync is following the source for this target "
+            f"({'none recorded' if run is None else 'run ' + run.run_id + ' is ' + run.status}); "
+            "start one with `python loader/run.py sync`"
+        )
+    done = Cutover()
+    tables = [
+        t for t in names.tables if settings.selects(t) and t in run.source_columns
+    ]
+    src = connect(
+        settings.source_required, autocommit=True, application_name="pgshift cutover"
+    )
+    try:
+        cursor = src.cursor()
+        if roles is None:
+            roles = application_roles(cursor, settings.source_schema, tables)
+        if not roles and not run.blocked_roles:
+            raise SyncError(
+                "cutover refused: no login role other than pgshift's own may write "
+                "the migrated tables, so there are no application writes to stop; "
+                "name the application's roles with --roles"
+            )
+        cursor.execute(
+            "select count(*) from pg_prepared_xacts where database = current_database()"
+        )
+        if cursor.fetchone()[0]:
+            raise SyncError(
+                "cutover refused: the source database has prepared transactions "
+                "(pg_prepared_xacts), which outlive the sessions cutover ends and "
+                "could still commit; nothing was changed. Commit or roll them back "
+                "first"
+            )
+        cursor.execute(
+            "select r, exists (select 1 from pg_roles where rolname = r), "
+            "r = current_user from unnest(%s::text[]) r",
+            (list(roles),),
+        )
+        for role, exists, own in cursor.fetchall():
+            if not exists or own:
+                raise SyncError(
+                    f"cutover refused: {role} "
+                    + (
+                        "is the role pgshift connects as; the application must "
+                        "use another"
+                        if own
+                        else "is not a role on the source"
+                    )
+                    + "; nothing was changed"
+                )
+        blocked = sorted(set(roles) | set(run.blocked_roles))
+        done.blocked_roles = blocked
+        with transaction(settings.target) as target_cursor:
+            state.update(
+                target_cursor,
+                settings,
+                run.run_id,
+                status="cutover",
+                blocked_roles=blocked,
+            )
+        started = time.monotonic()
+        step = started
+
+        def lap(name: str) -> None:
+            nonlocal step
+            now = time.monotonic()
+            done.steps.append((name, now - step))
+            step = now
+
+        for role in blocked:
+            cursor.execute(
+                sql.SQL("alter role {} nologin").format(sql.Identifier(role))
+            )
+        for _ in range(100):
+            cursor.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where usename = any(%s) and pid <> pg_backend_pid()",
+                (blocked,),
+            )
+            if not cursor.fetchall():
+                break
+            time.sleep(0.05)
+        lap("stop writes")
+        cursor.execute(
+            "select distinct usename from pg_stat_activity where datname = "
+            "current_database() and backend_type = 'client backend' and pid <> "
+            "pg_backend_pid() and coalesce(application_name, '') not like 'pgshift%%' "
+            "and usename <> all(%s) order by 1",
+            (blocked,),
+        )
+        done.still_connected = [r[0] for r in cursor.fetchall()]
+        try:
+            marker = f"cutover {run.run_id} {time.time_ns()}"
+            cursor.execute(
+                "select pg_logical_emit_message(true, %s, %s)",
+                (MARKER_PREFIX, marker),
+            )
+            _drain(settings, names, run, marker, cursor)
+            lap("drain to the marker")
+            done.sequences = _set_sequences(settings, names, cursor)
+            lap("sequences")
+            done.differences = _verify(settings, names, tables)
+            lap("verify")
+            if not done.passed:
+                raise SyncError(
+                    "cutover stopped: the target does not match the source:\n  "
+                    + "\n  ".join(done.differences)
+                )
+        except Exception as exc:
+            raise SyncError(
+                f"{exc}\nThe source's application roles stay NOLOGIN ("
+                + ", ".join(blocked)
+                + "): run cutover again once the cause is fixed, or give them "
+                "back with ALTER ROLE ... LOGIN to reopen the source (the sync "
+                "goes on with `python loader/run.py sync`)"
+            ) from exc
+        with transaction(settings.target) as target_cursor:
+            state.update(
+                target_cursor, settings, run.run_id, status="done", detail="cut over"
+            )
+        lap("first write on the target")
+        done.downtime = time.monotonic() - started
+    finally:
+        src.close()
+    source.drop(settings, run.slot_name, run.publication_name)
+    lap_drop = time.monotonic() - step
+    done.steps.append(("drop slot and publication", lap_drop))
+    return done
+
+
+def _drain(
+    settings: Settings, names: NameMap, run: state.SyncRun, marker: str, cursor: Any
+) -> None:
+    """Apply everything up to the marker: by the running sync, or here."""
+    slot = source.slot_state(cursor, run.slot_name)
+    if not slot.exists:
+        raise SyncError(
+            f"cutover stopped: the slot {run.slot_name} is gone from the source"
+        )
+    if slot.active:
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while time.monotonic() < deadline:
+            with transaction(settings.target) as target_cursor:
+                latest = state.latest(target_cursor, settings)
+            assert latest is not None
+            if latest.marker == marker:
+                break
+            if not source.slot_state(cursor, run.slot_name).active:
+                break  # the sync process stopped: cutover follows the rest
+            time.sleep(0.02)
+        else:
+            raise SyncError(
+                "cutover stopped: the running sync did not reach the marker in "
+                f"{DRAIN_TIMEOUT:.0f} s; see its output"
+            )
+        with transaction(settings.target) as target_cursor:
+            state.update(target_cursor, settings, run.run_id, status="stopping")
+        for _ in range(200):
+            if not source.slot_state(cursor, run.slot_name).active:
+                break
+            time.sleep(0.05)
+        with transaction(settings.target) as target_cursor:
+            latest = state.latest(target_cursor, settings)
+        assert latest is not None
+        if latest.marker == marker:
+            return
+    with transaction(settings.target) as target_cursor:
+        state.update(target_cursor, settings, run.run_id, status="cutover")
+        latest = state.latest(target_cursor, settings)
+    assert latest is not None
+    reached = follow(settings, names, latest, until_marker=marker, quiet=True)
+    if reached.reason != "until":
+        raise SyncError(
+            "cutover stopped: the stream ended before the marker "
+            f"({reached.reason} at {pgoutput.format_lsn(reached.applied_lsn)})"
+        )
+
+
+def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
+    """Set each mapped sequence on the target from the source's position."""
+    positions = []
+    for mapped in names.sequences.values():
+        cursor.execute(
+            sql.SQL("select last_value, is_called from {}").format(
+                sql.Identifier(settings.source_schema, mapped.source)
+            )
+        )
+        last, called = cursor.fetchone()
+        positions.append((mapped, last, called))
+    with transaction(settings.target) as target:
+        for mapped, last, called in positions:
+            target.execute(
+                "select setval(%s, %s, %s)",
+                (
+                    sql.Identifier(settings.final_schema, mapped.name).as_string(
+                        target
+                    ),
+                    last,
+                    called,
+                ),
+            )
+            target.execute(
+                sql.SQL(
+                    "update {} set last_value = %s, is_called = %s where sequence_name = %s"
+                ).format(
+                    sql.Identifier(settings.state_schema, manifest.SEQUENCES_TABLE)
+                ),
+                (last, called, mapped.source),
+            )
+    return len(positions)
+
+
+def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:
+    """Count and checksum every table on both sides; one line per difference."""
+    with transaction(settings.source_required, readonly=True) as cursor:
+        catalog = read_catalog(cursor, settings.source_schema)
+
+    def figures(url: Any, queries: list[str]) -> list[tuple[int, str]]:
+        with transaction(url, readonly=True) as cursor:
+            out = []
+            for query in queries:
+                cursor.execute(query)
+                rows, checksum = cursor.fetchone()
+                out.append((int(rows), str(checksum)))
+            return out
+
+    source_queries, target_queries = [], []
+    for name in tables:
+        table = catalog.tables[name]
+        mapped = names.tables[name]
+        columns = [(c.name, c.data_type) for c in table.columns]
+        source_queries.append(
+            checksum_sql(
+                f"{quote_ident(settings.source_schema)}.{quote_ident(name)}", columns
+            )
+        )
+        target_queries.append(
+            checksum_sql(
+                f"{quote_ident(settings.final_schema)}.{quote_ident(mapped.target)}",
+                [(mapped.columns[c], t) for c, t in columns],
+            )
+        )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        on_source = pool.submit(figures, settings.source_required, source_queries)
+        on_target = pool.submit(figures, settings.target, target_queries)
+        both = zip(tables, on_source.result(), on_target.result(), strict=True)
+    differences = []
+    for name, (rows, checksum), (target_rows, target_checksum) in both:
+        if (rows, checksum) != (target_rows, target_checksum):
+            differences.append(
+                f"{name}: source {rows} rows (checksum {checksum}), target "
+                f"{names.tables[name].target} {target_rows} rows (checksum {target_checksum})"
+            )
+    return differences

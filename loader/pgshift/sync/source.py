@@ -1,0 +1,368 @@
+"""The source side of a sync: preflight, publication, slot, and their removal.
+
+Nothing is created on the source before every check of ``preflight`` has
+passed. The publication lists the migrated tables explicitly; the slot is
+created on a replication connection with its own exported snapshot, which
+the initial load reads in (the slot's stream then starts exactly where
+that snapshot ends: no change is missed or applied twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from pgshift.connection import check_connection, connect
+from pgshift.load.extract import SESSION_SETTINGS
+from pgshift.mapping import NameMap
+from pgshift.settings import ConfigError, DatabaseUrl, Settings
+
+logger = logging.getLogger(__name__)
+
+MIN_VERSION = 140000
+"""pgoutput's ``messages`` option (the cutover's marker) is there from 14 on."""
+
+SLOT_PREFIX = "pgshift_"
+"""Slot and publication names: this prefix and the run id."""
+
+
+class PreflightError(ConfigError):
+    """The source cannot be followed as it is; nothing was created (exit 2)."""
+
+
+def names_for(run_id: str) -> tuple[str, str]:
+    """The slot's and the publication's names for a run."""
+    return f"{SLOT_PREFIX}{run_id}", f"{SLOT_PREFIX}{run_id}"
+
+
+def replication_connection(url: DatabaseUrl, name: str) -> Any:
+    """Open a logical replication connection (a walsender) to the source.
+
+    The walsender writes each value with its type's output function under
+    the load's session settings (``extract.SESSION_SETTINGS``), so a value
+    that arrives through the stream is the same text the load copied.
+    """
+    settings = " ".join(
+        f"-c {key}={value.replace(' ', '')}" for key, value in SESSION_SETTINGS.items()
+    )
+    options = f"{url.params.get('options', '')} {settings}".strip()
+    return connect(
+        url,
+        application_name=name,
+        connection_factory=psycopg2.extras.LogicalReplicationConnection,
+        options=options,
+    )
+
+
+@dataclass
+class SourceTables:
+    """The migrated tables as the source has them now.
+
+    Attributes:
+        columns: Table to [[column, type oid, typmod], ...] of its
+            published columns (not the generated ones), in order.
+    """
+
+    columns: dict[str, list[list[Any]]]
+
+
+def preflight(settings: Settings, names: NameMap | None) -> SourceTables:
+    """Check everything a sync needs of the source, creating nothing.
+
+    Raises:
+        PreflightError: One check failed; the message names what and what to do.
+    """
+    source = settings.source_required
+    if "-pooler" in source.host:
+        raise PreflightError(
+            f"sync refused: {source.describe()} is a -pooler host, and logical "
+            "replication needs a direct connection (a transaction pooler such "
+            "as Neon's PgBouncer cannot carry it). Next: point "
+            "SOURCE_DATABASE_URL at the host without -pooler"
+        )
+    check_connection(source)
+    check_connection(settings.target)
+    if names is None:
+        raise PreflightError(
+            "sync refused: the project has no name map (models/"
+            "pgshift_name_map.json); run `python loader/run.py scaffold` first"
+        )
+    conn = connect(source, readonly=True)
+    try:
+        with conn.cursor() as cursor:
+            return _check(cursor, settings, names)
+    finally:
+        conn.close()
+
+
+def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
+    cursor.execute(
+        "select current_setting('wal_level'), "
+        "current_setting('server_version_num')::int, "
+        "current_setting('max_replication_slots')::int, "
+        "(select count(*) from pg_replication_slots), "
+        "current_setting('max_wal_senders')::int, "
+        "(select count(*) from pg_stat_replication), "
+        "r.rolsuper, r.rolreplication, current_user "
+        "from pg_roles r where r.rolname = current_user"
+    )
+    (
+        wal_level,
+        version,
+        slots,
+        used_slots,
+        senders,
+        used_senders,
+        superuser,
+        can_replicate,
+        role,
+    ) = cursor.fetchone()
+    if wal_level != "logical":
+        raise PreflightError(
+            f"sync refused: the source's wal_level is {wal_level}, and following "
+            "its changes needs wal_level = logical; nothing was created. Next: "
+            "set wal_level = logical and restart the source server (on Neon: "
+            "enable logical replication in the project's settings, which "
+            "restarts its computes)"
+        )
+    if version < MIN_VERSION:
+        raise PreflightError(
+            f"sync refused: the source runs PostgreSQL {version // 10000}; sync "
+            "needs 14 or later (pgoutput's messages, used by cutover)"
+        )
+    if not (superuser or can_replicate):
+        raise PreflightError(
+            f"sync refused: the source role {role} has neither REPLICATION nor "
+            "superuser, and a replication slot needs one; nothing was created. "
+            f"Next: ALTER ROLE {role} REPLICATION (on Neon: use a role created "
+            "in the Console, CLI or API, which belongs to neon_superuser)"
+        )
+    if used_slots >= slots:
+        raise PreflightError(
+            f"sync refused: the source has no free replication slot "
+            f"({used_slots} of max_replication_slots = {slots} in use); nothing "
+            "was created. Next: drop an unused slot (pg_replication_slots) or "
+            "raise max_replication_slots"
+        )
+    if used_senders >= senders:
+        raise PreflightError(
+            f"sync refused: the source has no free WAL sender ({used_senders} "
+            f"of max_wal_senders = {senders} in use); nothing was created. "
+            "Next: end an unused replication connection or raise max_wal_senders"
+        )
+    cursor.execute(
+        "select c.relname, c.relreplident, "
+        "exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary), "
+        "pg_has_role(c.relowner, 'USAGE') "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'p') order by c.relname",
+        (settings.source_schema,),
+    )
+    keyless, not_owned, tables = [], [], []
+    for name, identity, has_key, owns in cursor.fetchall():
+        if not settings.selects(name) or name not in names.tables:
+            continue
+        tables.append(name)
+        if identity == "n" or (identity == "d" and not has_key):
+            keyless.append(name)
+        if not (owns or superuser):
+            not_owned.append(name)
+    if keyless:
+        schema = settings.source_schema
+        fixes = "\n".join(
+            f"  ALTER TABLE {sql.Identifier(schema, t).as_string(cursor)} "
+            "REPLICA IDENTITY FULL;"
+            for t in keyless
+        )
+        raise PreflightError(
+            "sync refused: these source tables have no primary key and no "
+            f"replica identity: {', '.join(keyless)}. Published as they are, "
+            "the source application's own UPDATEs and DELETEs on them would "
+            "fail; nothing was created. Next: give each a primary key, or run "
+            f"on the source\n{fixes}\nor leave them out with "
+            f"`--exclude {','.join(keyless)}`"
+        )
+    if not_owned:
+        raise PreflightError(
+            f"sync refused: the source role {role} does not own "
+            f"{', '.join(not_owned)}, and only a table's owner may publish it; "
+            "nothing was created. Next: run sync as the tables' owner"
+        )
+    missing = [
+        t
+        for t, m in names.tables.items()
+        if settings.selects(t)
+        and t not in tables
+        and m.source_schema == settings.source_schema
+    ]
+    if missing:
+        raise PreflightError(
+            f"sync refused: the name map lists tables the source no longer has: "
+            f"{', '.join(missing)}. Next: run `python loader/run.py scaffold`"
+        )
+    columns = read_columns(cursor, settings.source_schema, tables)
+    for table in tables:
+        mapped = names.tables[table]
+        published = [c[0] for c in columns[table]]
+        expected = [s for s, t in mapped.columns.items() if t not in mapped.generated]
+        if published != expected:
+            raise PreflightError(
+                f"sync refused: source table {table} has the columns "
+                f"{published}, the name map {expected}. Next: run "
+                "`python loader/run.py scaffold` and migrate again"
+            )
+    return SourceTables(columns)
+
+
+def read_columns(
+    cursor: Any, schema: str, tables: Sequence[str]
+) -> dict[str, list[list[Any]]]:
+    """Per table, [[column, type oid, typmod], ...] of what pgoutput publishes."""
+    cursor.execute(
+        "select c.relname, a.attname, a.atttypid::int, a.atttypmod "
+        "from pg_attribute a join pg_class c on c.oid = a.attrelid "
+        "join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = any(%s) and a.attnum > 0 "
+        "and not a.attisdropped and a.attgenerated = '' order by c.relname, a.attnum",
+        (schema, list(tables)),
+    )
+    out: dict[str, list[list[Any]]] = {t: [] for t in tables}
+    for table, column, oid, modifier in cursor.fetchall():
+        out[table].append([column, oid, modifier])
+    return out
+
+
+def create_publication(
+    settings: Settings, publication: str, tables: Sequence[str]
+) -> None:
+    """Publish the migrated tables, by name."""
+    conn = connect(settings.source_required, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                # A partitioned table's changes come as its own, not its
+                # partitions' (the map knows the table, not the partitions).
+                sql.SQL(
+                    "create publication {} for table {} "
+                    "with (publish_via_partition_root = true)"
+                ).format(
+                    sql.Identifier(publication),
+                    sql.SQL(", ").join(
+                        sql.Identifier(settings.source_schema, t) for t in tables
+                    ),
+                )
+            )
+    finally:
+        conn.close()
+
+
+def create_slot(connection: Any, slot: str) -> tuple[str, str]:
+    """Create the logical slot on a replication connection, exporting its snapshot.
+
+    The snapshot stays valid until the connection runs another command or
+    closes: keep it open and idle until the initial copy is done.
+
+    Returns:
+        (consistent point LSN, snapshot id).
+    """
+    cursor = connection.cursor()
+    cursor.execute(
+        sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT")
+        .format(sql.Identifier(slot))
+        .as_string(cursor)
+    )
+    _, consistent_point, snapshot_id, _ = cursor.fetchone()
+    return consistent_point, snapshot_id
+
+
+def drop(settings: Settings, slot: str, publication: str) -> list[str]:
+    """Drop a sync's slot and publication from the source, if they are there.
+
+    A walsender still streaming from the slot (a sync process) is ended first.
+
+    Returns:
+        What was dropped, one phrase each.
+    """
+    dropped = []
+    conn = connect(settings.source_required, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            for _ in range(50):
+                cursor.execute(
+                    "select active_pid from pg_replication_slots where slot_name = %s",
+                    (slot,),
+                )
+                row = cursor.fetchone()
+                if row is None:
+                    break
+                if row[0] is not None:
+                    cursor.execute("select pg_terminate_backend(%s)", (row[0],))
+                    time.sleep(0.1)
+                    continue
+                try:
+                    cursor.execute("select pg_drop_replication_slot(%s)", (slot,))
+                    dropped.append(f"slot {slot}")
+                    break
+                except psycopg2.errors.ObjectInUse:
+                    time.sleep(0.1)
+            else:
+                raise ConfigError(
+                    f"could not drop the replication slot {slot} on the source: "
+                    "it stays in use; end the process streaming from it and run "
+                    "`python loader/run.py cleanup` again"
+                )
+            cursor.execute(
+                "select 1 from pg_publication where pubname = %s", (publication,)
+            )
+            if cursor.fetchone():
+                cursor.execute(
+                    sql.SQL("drop publication if exists {}").format(
+                        sql.Identifier(publication)
+                    )
+                )
+                dropped.append(f"publication {publication}")
+    finally:
+        conn.close()
+    return dropped
+
+
+@dataclass
+class SlotState:
+    """The slot as the source sees it.
+
+    Attributes:
+        exists: Whether the slot is there.
+        active: Whether a walsender streams from it.
+        current_lsn: The source's current WAL position.
+        retained_bytes: WAL the slot keeps on the source's disk.
+        confirmed_lsn: What the source was told is applied.
+        wal_status: pg_replication_slots.wal_status.
+    """
+
+    exists: bool
+    active: bool
+    current_lsn: str
+    retained_bytes: int | None
+    confirmed_lsn: str | None
+    wal_status: str | None
+
+
+def slot_state(cursor: Any, slot: str) -> SlotState:
+    """Read a slot's state from pg_replication_slots."""
+    cursor.execute(
+        "select pg_current_wal_lsn()::text, s.slot_name is not null, "
+        "coalesce(s.active, false), "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, "
+        "s.confirmed_flush_lsn::text, s.wal_status "
+        "from (select 1) one left join pg_replication_slots s on s.slot_name = %s",
+        (slot,),
+    )
+    current, exists, active, retained, confirmed, wal_status = cursor.fetchone()
+    return SlotState(exists, active, current, retained, confirmed, wal_status)

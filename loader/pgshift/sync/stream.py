@@ -1,0 +1,315 @@
+"""Follow the slot: decode the stream, apply it in batches, confirm what is durable.
+
+The stream starts at the applied position recorded on the target. A
+source transaction whose end LSN is at or before it was applied already
+(its batch committed, but the source had not heard so before a crash) and
+is skipped; every later one is applied once. The source is told a
+position is flushed only after the target committed it, so the slot
+never lets go of WAL the target does not hold yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pgshift.connection import connect
+from pgshift.mapping import NameMap
+from pgshift.settings import Settings
+from pgshift.sync import pgoutput, source
+from pgshift.sync.apply import Applier, Batch, SyncError
+from pgshift.sync.state import SyncRun
+
+logger = logging.getLogger(__name__)
+
+BATCH_ROWS = 5000
+"""Rows after which a batch is committed, even while more arrive."""
+BATCH_SECONDS = 0.5
+"""Age after which a batch is committed, even while more arrive."""
+POLL_SECONDS = 0.2
+"""How long an idle stream waits for the next message."""
+MARKER_PREFIX = "pgshift"
+"""The prefix of cutover's logical message (its content names the run)."""
+FOLLOWING = ("streaming", "cutover")
+"""Statuses in which the stream goes on (cutover waits for its marker)."""
+CHECK_SECONDS = 2.0
+"""How often the source's position and the slot's retained WAL are read."""
+
+
+@dataclass
+class Limits:
+    """When the slot's retained WAL is too much for the source's disk.
+
+    Attributes:
+        warn_bytes: Retained WAL from which sync and status warn.
+        max_bytes: Retained WAL at which sync stops and drops the slot
+            (0: no limit).
+    """
+
+    warn_bytes: int = 2**30
+    max_bytes: int = 20 * 2**30
+
+
+@dataclass
+class Outcome:
+    """Why following stopped, and where.
+
+    Attributes:
+        reason: "until" (the marker asked for was applied), "status" (the
+            run's status changed on the target: cutover or cleanup), "idle"
+            (the stream was caught up and ``stop_when_idle`` was set).
+        applied_lsn: The last applied position.
+        rows: Rows applied by this call.
+    """
+
+    reason: str
+    applied_lsn: int
+    rows: int
+
+
+class _Meter:
+    """Shows lag and throughput: short on a terminal, detail in the log."""
+
+    def __init__(self, settings: Settings, run: SyncRun, quiet: bool) -> None:
+        self._quiet = quiet
+        self._source = connect(
+            settings.source_required,
+            autocommit=True,
+            application_name="pgshift sync lag",
+        )
+        self._slot = run.slot_name
+        self._last = 0.0
+        self._rows_at = (time.monotonic(), 0)
+        self._warned = False
+
+    def close(self) -> None:
+        self._source.close()
+
+    def check(
+        self,
+        applied: int,
+        commit_time: datetime | None,
+        rows: int,
+        caught_up: bool,
+        limits: Limits,
+    ) -> int | None:
+        """Read the source's position; report; return the retained WAL bytes."""
+        now = time.monotonic()
+        if now - self._last < CHECK_SECONDS:
+            return None
+        self._last = now
+        with self._source.cursor() as cursor:
+            state = source.slot_state(cursor, self._slot)
+        lag_bytes = max(0, pgoutput.parse_lsn(state.current_lsn) - applied)
+        lag_seconds = 0.0
+        if commit_time is not None and not caught_up:
+            lag_seconds = max(0.0, (datetime.now(UTC) - commit_time).total_seconds())
+        started, before = self._rows_at
+        rate = (rows - before) / max(now - started, 1e-6)
+        self._rows_at = (now, rows)
+        retained = state.retained_bytes or 0
+        line = (
+            f"sync: lag {lag_bytes / 2**20:.1f} MiB, {lag_seconds:.1f} s; "
+            f"{rate:.0f} rows/s; {rows} rows applied"
+        )
+        logger.info(
+            "%s; applied %s, source at %s, slot retains %d bytes (%s)",
+            line,
+            pgoutput.format_lsn(applied),
+            state.current_lsn,
+            retained,
+            state.wal_status,
+        )
+        if not self._quiet:
+            if sys.stdout.isatty():
+                sys.stdout.write(f"\r{line}   ")
+                sys.stdout.flush()
+            else:
+                print(line, flush=True)
+        if limits.warn_bytes and retained >= limits.warn_bytes and not self._warned:
+            self._warned = True
+            logger.warning(
+                "the slot %s holds back %.1f GiB of WAL on the source",
+                self._slot,
+                retained / 2**30,
+            )
+        return retained
+
+
+def over_limit(run: SyncRun, retained: int, limits: Limits) -> SyncError:
+    """The error of a slot that held back more WAL than the hard limit."""
+    return SyncError(
+        f"sync stopped: the slot {run.slot_name} held back "
+        f"{retained / 2**30:.3g} GiB of WAL on the source, past the limit of "
+        f"{limits.max_bytes / 2**30:.3g} GiB (--max-wal-gb); the slot and "
+        "publication were dropped to keep the source's disk safe. Next: sync "
+        "again (it starts over from a new copy), from closer to the target"
+    )
+
+
+def follow(
+    settings: Settings,
+    names: NameMap,
+    run: SyncRun,
+    *,
+    until_marker: str | None = None,
+    stop_when_idle: bool = False,
+    limits: Limits | None = None,
+    quiet: bool = False,
+    on_limit: Callable[[], None] | None = None,
+) -> Outcome:
+    """Stream the slot's changes into the final tables.
+
+    Args:
+        settings: The run settings.
+        names: The name map.
+        run: The recorded run (its slot, publication and applied position).
+        until_marker: Return once the transaction holding the logical
+            message of this content (cutover's marker) is applied.
+        stop_when_idle: Return as soon as the stream has nothing more.
+        limits: The retained-WAL limits.
+        quiet: Print no progress (cutover prints its own).
+        on_limit: Called when the retained WAL passes the hard limit, before
+            SyncError is raised (drops the slot).
+
+    Returns:
+        Why and where it stopped.
+
+    Raises:
+        SyncError: A change could not be applied, a table changed on the
+            source, or the retained WAL passed the hard limit.
+    """
+    limits = limits or Limits()
+    applied = pgoutput.parse_lsn(run.applied_lsn or run.consistent_lsn or "0/0")
+    commit_time = run.applied_commit_at
+    applier = Applier(settings, names, run.run_id, run.source_columns)
+    meter = _Meter(settings, run, quiet)
+    conn = source.replication_connection(settings.source_required, "pgshift sync")
+    total = 0
+    try:
+        cursor = conn.cursor()
+        cursor.start_replication(
+            slot_name=run.slot_name,
+            decode=False,
+            start_lsn=pgoutput.format_lsn(applied),
+            options={
+                "proto_version": "1",
+                "publication_names": run.publication_name,
+                "messages": "true",
+            },
+        )
+        batch = Batch()
+        opened = time.monotonic()
+        changes: list[pgoutput.Decoded] = []
+        in_transaction = False
+        confirmed = applied
+
+        seen_marker: str | None = None
+        txn_marker: str | None = None
+        idle_since = 0.0
+
+        def flush() -> str:
+            nonlocal batch, applied, commit_time, total, seen_marker
+            status = applier.commit(batch)
+            seen_marker = batch.marker or seen_marker
+            applied, commit_time = batch.end_lsn, batch.commit_time
+            total += batch.rows
+            cursor.send_feedback(flush_lsn=applied, reply=True)
+            batch = Batch()
+            return status
+
+        while True:
+            message = cursor.read_message()
+            if message is None:
+                status = None
+                if batch.transactions:
+                    status = flush()
+                elif not in_transaction:
+                    # Caught up: every transaction that ends before the
+                    # server's sent position was received and is applied,
+                    # so the slot may let go of the WAL up to there (other
+                    # databases' writes, transactions that publish nothing).
+                    if cursor.wal_end > max(applied, confirmed):
+                        confirmed = cursor.wal_end
+                        cursor.send_feedback(flush_lsn=confirmed)
+                    record = None
+                    if time.monotonic() - idle_since >= CHECK_SECONDS:
+                        idle_since = time.monotonic()
+                        record = max(applied, confirmed)
+                    status = applier.status(record)
+                if status is not None and status not in FOLLOWING:
+                    return Outcome("status", applied, total)
+                if until_marker is not None and seen_marker == until_marker:
+                    return Outcome("until", applied, total)
+                retained = meter.check(
+                    max(applied, confirmed), commit_time, total, True, limits
+                )
+                if (
+                    retained is not None
+                    and limits.max_bytes
+                    and retained >= limits.max_bytes
+                ):
+                    if on_limit is not None:
+                        on_limit()
+                    raise over_limit(run, retained, limits)
+                if stop_when_idle and not in_transaction:
+                    return Outcome("idle", applied, total)
+                select.select([conn], [], [], POLL_SECONDS)
+                continue
+            decoded = pgoutput.decode(message.payload)
+            if isinstance(decoded, pgoutput.Begin):
+                in_transaction, changes, txn_marker = True, [], None
+            elif isinstance(decoded, pgoutput.Message):
+                if decoded.transactional and decoded.prefix == MARKER_PREFIX:
+                    txn_marker = decoded.content.decode("utf-8", "replace")
+            elif isinstance(decoded, pgoutput.Commit):
+                in_transaction = False
+                if decoded.end_lsn <= applied:
+                    logger.debug(
+                        "skipping a transaction applied already (%s)",
+                        pgoutput.format_lsn(decoded.end_lsn),
+                    )
+                    changes = []
+                    continue
+                if not batch.transactions:
+                    opened = time.monotonic()
+                applier.add(batch, changes, decoded)
+                changes = []
+                batch.marker = txn_marker or batch.marker
+                if (
+                    txn_marker is not None
+                    or batch.rows >= BATCH_ROWS
+                    or time.monotonic() - opened >= BATCH_SECONDS
+                ):
+                    flush()
+                    meter.check(applied, commit_time, total, False, limits)
+            elif isinstance(decoded, pgoutput.Relation):
+                try:
+                    applier.relation(decoded)
+                except SyncError:
+                    if batch.transactions:
+                        flush()
+                    raise
+            elif isinstance(
+                decoded,
+                (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate),
+            ):
+                changes.append(decoded)
+            # Origin and Type need nothing.
+    finally:
+        if not quiet and sys.stdout.isatty():
+            sys.stdout.write("\n")
+        meter.close()
+        applier.close()
+        conn.close()
+
+
+def describe_time(value: Any) -> str:
+    """A timestamp for messages, or 'never'."""
+    return value.isoformat(timespec="seconds") if value else "never"

@@ -1,0 +1,569 @@
+"""Online migration: sync follows the source through the renames, cutover finishes.
+
+One server with wal_level = logical for the whole module. The main test
+writes to the source (parents and children, updates, a key change, an
+update that leaves a TOASTed value alone, deletes) all through the copy and
+the stream, kills the sync with SIGKILL midway and starts it again, and
+cuts over: every table's row count and checksum then equal the source's,
+and no slot or publication is left. The refusals (a source without
+wal_level = logical, a keyless table) create nothing; a start that fails
+in the copy leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.checksum import checksum_sql
+from pgshift.connection import transaction
+from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+from pgshift.mapping import NameMap
+from pgshift.settings import PROJECT_DIR
+from pgshift.sqlident import quote_ident
+from pgshift.sync import pgoutput, state
+from pgshift.sync.apply import Applier, SchemaChanged
+from pgshift.sync.source import read_columns as source_columns
+
+from migration import (
+    RUN_PY,
+    cli_env,
+    fetch_text_rows,
+    make_settings,
+    query,
+    run_cli,
+    seed_sample,
+)
+
+APP_ROLE = "sync_app_writer"
+
+
+@pytest.fixture(scope="module")
+def logical(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A server with wal_level = logical, for every test of this module."""
+    cluster = Cluster(
+        tmp_path_factory.mktemp("pg_logical") / "data",
+        bin_dir=find_server_binaries(),
+    )
+    cluster.init()
+    cluster.start(settings={**FAST_TEST_SETTINGS, "wal_level": "logical"})
+    source = cluster.create_database("sync_sample")
+    seed_sample(source)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pair(logical: Cluster) -> Iterator[Callable[[], tuple[str, str]]]:
+    """Fresh (source, target) pairs: the seeded sample copied, an empty target."""
+    made: list[str] = []
+
+    def make() -> tuple[str, str]:
+        index = len(made) // 2
+        names = (f"sync_source_{index}", f"sync_target_{index}")
+        made.extend(names)
+        source = logical.create_database(names[0], template="sync_sample")
+        return source, logical.create_database(names[1])
+
+    yield make
+    for name in made:
+        logical.drop_database(name)
+
+
+def _left_on_source(url: str) -> list[tuple]:
+    """Slots of the server and publications of the database."""
+    return query(url, "select slot_name from pg_replication_slots") + query(
+        url, "select pubname from pg_publication"
+    )
+
+
+def test_a_source_without_logical_wal_is_refused(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # The session's shared server runs with wal_level = replica.
+    source, target = new_database(), new_database()
+    done = run_cli(["sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "wal_level is replica" in done.stderr
+    assert "nothing was created" in done.stderr
+    assert _left_on_source(source) == []
+
+
+def test_a_keyless_table_is_named_and_nothing_is_created(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    query(source, "alter table waitlist_entries drop constraint waitlist_entries_pkey")
+    done = run_cli(["sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stderr
+    assert "waitlist_entries" in message
+    assert 'ALTER TABLE "public"."waitlist_entries" REPLICA IDENTITY FULL' in message
+    assert "--exclude waitlist_entries" in message
+    assert _left_on_source(source) == []
+    # The source application's own updates still work.
+    query(source, "update waitlist_entries set \"fullName\" = 'x' where false")
+
+
+def test_a_failed_copy_leaves_no_slot(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    # A landing schema pgshift did not make: the load refuses it, after
+    # the slot was created for its snapshot.
+    query(target, "create schema raw")
+    done = run_cli(["sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "slot pgshift_" in done.stdout and "created" in done.stdout
+    assert "dropped slot pgshift_" in done.stdout
+    assert _left_on_source(source) == []
+    assert query(target, "select status from pgshift.sync_runs") == [("failed",)]
+    again = run_cli(["cleanup"], source, target, tmp_path)
+    assert again.returncode == 0 and "nothing to drop" in again.stdout
+
+
+def _fingerprints(source: str, target: str) -> dict[str, tuple]:
+    """Per table: (rows, checksum) on the source and on the final table."""
+    names = NameMap.read(PROJECT_DIR)
+    assert names is not None
+    out = {}
+    for name, mapped in names.tables.items():
+        columns = query(
+            source,
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+            "where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+            "order by attnum",
+            (f"public.{quote_ident(name)}",),
+        )
+        on_source = query(source, checksum_sql(f"public.{quote_ident(name)}", columns))
+        on_target = query(
+            target,
+            checksum_sql(
+                f"public.{quote_ident(mapped.target)}",
+                [(mapped.columns[c], t) for c, t in columns],
+            ),
+        )
+        out[name] = (on_source[0], on_target[0])
+    return out
+
+
+class Writer(threading.Thread):
+    """The application: small transactions on the source until stopped."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.transactions = 0
+        self.error: BaseException | None = None
+        self.blocked = False
+
+    def run(self) -> None:
+        try:
+            conn = psycopg2.connect(self.url)
+        except psycopg2.Error as exc:
+            self.error = exc
+            return
+        step = 0
+        try:
+            while not self.stop.is_set():
+                step += 1
+                with conn, conn.cursor() as cur:
+                    # A parent and its child.
+                    cur.execute(
+                        'insert into users (email, "passwordHash", "firstName") '
+                        "values (%s, 'h', 'W') returning id",
+                        (f"writer{step}@example.com",),
+                    )
+                    user = cur.fetchone()[0]
+                    cur.execute(
+                        'insert into payment_methods ("userId", type) values (%s, '
+                        "'card')",
+                        (user,),
+                    )
+                    cur.execute(
+                        'update users set "lastName" = %s where id = '
+                        "(select min(id) + %s from users)",
+                        (f"L{step}", step % 7),
+                    )
+                    # A key change.
+                    cur.execute(
+                        "update job_photos set id = nextval('job_photos_id_seq') "
+                        "where id = (select min(id) from job_photos)"
+                    )
+                    # An update that leaves the TOASTed terms alone.
+                    cur.execute(
+                        "update jobs set notes = %s where id = 1", (f"n{step}",)
+                    )
+                    cur.execute(
+                        "delete from notifications where id = "
+                        "(select min(id) from notifications)"
+                    )
+                    if step % 5 == 0:
+                        cur.execute(
+                            'delete from payment_methods where "userId" = %s', (user,)
+                        )
+                        cur.execute("delete from users where id = %s", (user,))
+                self.transactions += 1
+                time.sleep(0.01)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            # Cutover terminated the session.
+            self.blocked = True
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+        finally:
+            conn.close()
+
+
+def _status(target: str) -> tuple[str, str | None, int]:
+    if query(target, "select to_regclass('pgshift.sync_runs')") == [(None,)]:
+        return ("none", None, 0)
+    rows = query(
+        target,
+        "select status, applied_lsn::text, applied_rows from pgshift.sync_runs "
+        "order by started_at desc limit 1",
+    )
+    return rows[0] if rows else ("none", None, 0)
+
+
+def _wait(what: Callable[[], bool], seconds: float, why: str, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if what():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{why}; sync's output:\n{log.read_text()[-3000:]}")
+
+
+def _start_sync(source: str, target: str, state: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(RUN_PY), "sync"],
+        cwd=PROJECT_DIR,
+        env=cli_env(source, target, state),
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_sync_through_a_kill_then_cutover_equals_the_source(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    query(source, f"drop role if exists {APP_ROLE}")
+    query(source, f"create role {APP_ROLE} login")
+    query(
+        source,
+        f"grant select, insert, update, delete on all tables in schema public to {APP_ROLE}; "
+        f"grant usage on all sequences in schema public to {APP_ROLE}",
+    )
+    query(
+        source,
+        'update jobs set "termsAndConditions" = (select string_agg('
+        "md5(random()::text), '') from generate_series(1, 400)) where id = 1",
+    )
+    app_url = logical.url(source.rsplit("/", 1)[1], user=APP_ROLE)
+    writer = Writer(app_url)
+    writer.start()
+    log = tmp_path / "sync.log"
+    state = tmp_path / "state"
+    first = _start_sync(source, target, state, log)
+    try:
+        _wait(
+            lambda: _status(target)[0] == "streaming" and _status(target)[2] > 20,
+            240,
+            "sync did not start streaming",
+            log,
+        )
+        # One writer per final table.
+        refused = run_cli(["migrate"], source, target, state)
+        assert refused.returncode == 2
+        assert "migrate refused: sync run" in refused.stderr
+        assert "cutover" in refused.stderr and "cleanup" in refused.stderr
+        for command in (["dbt", "build"], ["load"]):
+            refused = run_cli(command, source, target, state)
+            assert refused.returncode == 2, refused.stdout + refused.stderr
+            assert "refused: sync run" in refused.stderr
+        shown = run_cli(["status", "--json"], source, target, state)
+        assert shown.returncode == 0, shown.stderr
+        status = json.loads(shown.stdout)
+        assert status["status"] == "streaming" and status["slot_exists"]
+        assert status["slot_active"] and status["lag_bytes"] is not None
+        # Killed mid-stream, with the application still writing.
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    killed_at = _status(target)
+    assert [r[0].startswith("pgshift_") for r in _left_on_source(source)] == [
+        True,
+        True,
+    ]
+    time.sleep(1)
+    second = _start_sync(source, target, state, log)
+    try:
+        _wait(
+            lambda: _status(target)[2] > killed_at[2] + 20,
+            120,
+            "sync did not resume",
+            log,
+        )
+        # Either side's connection drops: the sync follows again by itself.
+        query(
+            source,
+            "select pg_terminate_backend(active_pid) from pg_replication_slots "
+            "where active_pid is not null",
+        )
+        query(
+            target,
+            "select pg_terminate_backend(pid) from pg_stat_activity where "
+            "datname = current_database() and application_name = 'pgshift sync'",
+        )
+        mark = _status(target)[2]
+        _wait(
+            lambda: _status(target)[2] > mark + 20,
+            60,
+            "sync did not follow again after its connections dropped",
+            log,
+        )
+        assert second.poll() is None
+        assert "a connection dropped" in log.read_text()
+        done = run_cli(["cutover"], source, target, state)
+        assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
+        assert "downtime" in done.stdout and APP_ROLE in done.stdout
+        for step in ("stop writes", "drain to the marker", "sequences", "verify"):
+            assert step in done.stdout
+        assert second.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        if second.poll() is None:
+            second.kill()
+    writer.stop.set()
+    writer.join(30)
+    assert writer.error is None, writer.error
+    assert writer.blocked  # its session was ended by cutover
+    assert writer.transactions > 50
+    # The application may no longer log in on the source.
+    with pytest.raises(psycopg2.OperationalError, match="not permitted to log in"):
+        psycopg2.connect(app_url).close()
+    figures = _fingerprints(source, target)
+    assert {n: s for n, (s, _) in figures.items()} == {
+        n: t for n, (_, t) in figures.items()
+    }
+    assert figures["users"][0][0] > 362 // 26
+    assert fetch_text_rows(
+        source, "public", "jobs", ["id", "notes", "termsAndConditions"]
+    ) == fetch_text_rows(
+        target, "public", "jobs", ["id", "notes", "terms_and_conditions"]
+    )
+    assert query(source, "select last_value from users_id_seq") == query(
+        target, "select last_value from users_id_seq"
+    )
+    assert _left_on_source(source) == []
+    assert _status(target)[0] == "done"
+    # The run is over: migrate may run again, and cleanup has nothing to do.
+    again = run_cli(["cleanup"], source, target, state)
+    assert again.returncode == 0 and "nothing to drop" in again.stdout
+    query(source, f"alter role {APP_ROLE} login")
+
+
+def test_an_interrupted_sync_is_drained_by_cutover(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, _ = pair()
+    role = f"{APP_ROLE}_2"
+    query(source, f"drop role if exists {role}")
+    query(source, f"create role {role} login")
+    # A target role that is no superuser (as on a managed service): the
+    # target's foreign-key actions act on the applied changes.
+    owner = "sync_target_owner"
+    query(source, f"drop role if exists {owner}")
+    query(source, f"create role {owner} login")
+    logical.drop_database("sync_target_owned")
+    logical.create_database("sync_target_owned", owner=owner)
+    target = logical.url("sync_target_owned", user=owner)
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    run = _start_sync(source, target, state, log)
+    try:
+        _wait(
+            lambda: _status(target)[0] == "streaming",
+            240,
+            "sync did not start streaming",
+            log,
+        )
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) == 130, log.read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    # Stopped, not ended: the slot keeps the changes for the next sync.
+    assert _status(target)[0] == "streaming"
+    assert len(_left_on_source(source)) == 2
+    query(
+        source,
+        "insert into service_categories (name, slug) values ('late', 'late'); "
+        "insert into service_categories (name, slug) select 'many' || i, "
+        "'many' || i from generate_series(1, 50) i; "
+        "update users set \"firstName\" = 'Late' where id = 2; "
+        "delete from waitlist_entries where id = 3; "
+        'insert into users (id, email, "passwordHash", "firstName") values '
+        "(9001, 'gone@example.com', 'h', 'G'); "
+        "insert into payment_methods (\"userId\", type) values (9001, 'card')",
+    )
+    # Deleted with its payment method by ON DELETE CASCADE, on both sides.
+    query(source, "delete from users where id = 9001")
+    shown = run_cli(["status"], source, target, state)
+    assert "inactive" in shown.stdout and "run sync to go on" in shown.stdout
+    # No sync process: cutover follows the slot itself up to its marker.
+    done = run_cli(["cutover", "--roles", role], source, target, state)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = _fingerprints(source, target)
+    assert {n: s for n, (s, _) in figures.items()} == {
+        n: t for n, (_, t) in figures.items()
+    }
+    assert query(target, "select first_name from users where id = 2") == [("Late",)]
+    assert _left_on_source(source) == []
+    assert query(
+        source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
+    ) == [(False,)]
+    assert "may not set session_replication_role" in done.stderr
+    # Nothing to cut over any more.
+    again = run_cli(["cutover"], source, target, state)
+    assert again.returncode == 2 and "no sync is following" in again.stderr
+    logical.drop_database("sync_target_owned")
+
+
+def test_the_decoder_reads_what_the_server_sends(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    slot = "pgshift_decoder_test"
+    query(source, "create publication decoder_test for table jobs, service_categories")
+    query(source, f"select pg_create_logical_replication_slot('{slot}', 'pgoutput')")
+    try:
+        query(
+            source,
+            'insert into jobs (id, "propertyId", "landlordId", title, description) '
+            "select 100000, \"propertyId\", \"landlordId\", 't', 'd' from jobs "
+            "where id = 1",
+        )
+        query(
+            source,
+            'update jobs set "termsAndConditions" = (select string_agg('
+            "md5(random()::text), '') from generate_series(1, 400)) where id = 100000",
+        )
+        query(source, "update jobs set notes = null where id = 100000")
+        query(source, "update jobs set id = 100001 where id = 100000")
+        query(source, "delete from jobs where id = 100001")
+        query(source, "select pg_logical_emit_message(true, 'pgshift', 'mark')")
+        query(source, "alter table service_categories add column extra int")
+        query(source, "insert into service_categories (name, slug) values ('d', 'd')")
+        query(source, "truncate service_categories, jobs cascade")
+        rows = query(
+            source,
+            f"select data from pg_logical_slot_get_binary_changes('{slot}', null, "
+            "null, 'proto_version', '1', 'publication_names', 'decoder_test', "
+            "'messages', 'true')",
+        )
+    finally:
+        query(source, f"select pg_drop_replication_slot('{slot}')")
+        query(source, "drop publication decoder_test")
+    decoded = [pgoutput.decode(bytes(row[0])) for row in rows]
+    kinds = [type(m).__name__ for m in decoded]
+    assert kinds.count("Begin") == kinds.count("Commit") == 8
+    relation = next(m for m in decoded if isinstance(m, pgoutput.Relation))
+    assert relation.name == "jobs" and relation.namespace == "public"
+    assert [c.name for c in relation.columns if c.is_key] == ["id"]
+    updates = [m for m in decoded if isinstance(m, pgoutput.Update)]
+    terms = [c.name for c in relation.columns].index("termsAndConditions")
+    notes = [c.name for c in relation.columns].index("notes")
+    # The first update wrote the terms; the second left them unsent.
+    assert len(updates[0].new[terms]) == 12800
+    assert updates[1].new[terms] is pgoutput.UNCHANGED
+    assert updates[1].new[notes] is None and updates[1].old is None
+    # A key change carries the old key.
+    assert updates[2].old_kind == "K" and updates[2].old[0] == "100000"
+    assert updates[2].new[0] == "100001"
+    delete = next(m for m in decoded if isinstance(m, pgoutput.Delete))
+    assert delete.old_kind == "K" and delete.old[0] == "100001"
+    message = next(m for m in decoded if isinstance(m, pgoutput.Message))
+    assert message.transactional and message.content == b"mark"
+    truncate = next(m for m in decoded if isinstance(m, pgoutput.Truncate))
+    assert len(truncate.relation_ids) == 2 and truncate.cascade
+    commits = [m for m in decoded if isinstance(m, pgoutput.Commit)]
+    assert all(
+        a.end_lsn < b.end_lsn for a, b in zip(commits, commits[1:], strict=False)
+    )
+    assert pgoutput.parse_lsn(pgoutput.format_lsn(commits[0].end_lsn)) == (
+        commits[0].end_lsn
+    )
+    # The table changed after the start: the applier refuses its changes.
+    changed = [
+        m for m in decoded if isinstance(m, pgoutput.Relation) and m.name != "jobs"
+    ][-1]
+    settings = make_settings(source, target, state_dir=tmp_path)
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    names = NameMap.read(PROJECT_DIR)
+    assert names is not None
+    with transaction(settings.source_required) as cursor:
+        columns = source_columns(cursor, "public", ["service_categories"])
+    columns["service_categories"] = [
+        c for c in columns["service_categories"] if c[0] != "extra"
+    ]
+    applier = Applier(settings, names, "test", columns)
+    try:
+        with pytest.raises(SchemaChanged, match='column "extra" was added'):
+            applier.relation(changed)
+    finally:
+        applier.close()
+    with pytest.raises(pgoutput.DecodeError):
+        pgoutput.decode(b"X")
+
+
+def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    run = _start_sync(source, target, state, log)
+    try:
+        _wait(
+            lambda: _status(target)[0] == "streaming",
+            240,
+            "sync did not start streaming",
+            log,
+        )
+        query(source, "insert into service_categories (name, slug) values ('a', 'a')")
+        query(source, "alter table service_categories add column extra int")
+        query(
+            source,
+            "insert into service_categories (name, slug, extra) values ('b', 'b', 1)",
+        )
+        assert run.wait(60) == 2, log.read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    said = log.read_text()
+    assert "source table service_categories changed during the sync" in said
+    assert 'column "extra" was added' in said
+    # Everything before the change is applied, nothing from it on.
+    assert query(
+        target, "select name from service_categories where name in ('a', 'b')"
+    ) == [("a",)]
+    # The slot stays, so that sync can go on once the target has the column.
+    assert len(_left_on_source(source)) == 2
+    # Past the hard limit of WAL held back, sync drops the slot and stops.
+    limited = run_cli(["sync", "--max-wal-gb", "0.000000001"], source, target, state)
+    assert limited.returncode == 2, limited.stdout + limited.stderr
+    assert "publication were dropped" in limited.stderr
+    assert _left_on_source(source) == []
+    assert _status(target)[0] == "failed"
