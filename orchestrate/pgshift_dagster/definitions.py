@@ -385,6 +385,11 @@ class PgshiftDbtTranslator(DagsterDbtTranslator):  # type: ignore[misc]
             return dg.AssetKey([RAW_PREFIX, dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
+    def get_group_name(self, dbt_resource_props: dict[str, Any]) -> str | None:
+        """The model's folder: ``staging`` or ``final``."""
+        fqn = dbt_resource_props.get("fqn") or []
+        return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
+
     def get_asset_spec(
         self, manifest: Any, unique_id: str, project: Any
     ) -> dg.AssetSpec:

@@ -225,3 +225,68 @@ def test_every_unit_read_the_one_snapshot(runs: Runs) -> None:
 def test_the_holder_released_the_snapshot(runs: Runs) -> None:
     assert runs.holders_after == 0
     assert not runs.holder_alive_after
+
+
+def test_a_run_that_stops_early_releases_the_snapshot(
+    runs: Runs, pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A run of the snapshot and one table, without the manifest: nothing
+    # tags the snapshot as released, so the holder lets it go when the run
+    # ends. A table loaded without the snapshot in its run is refused.
+    import dagster as dg
+
+    from pgshift_dagster.definitions import migrate_job
+
+    pg_cluster.drop_database("dagster_partial")
+    target = pg_cluster.create_database("dagster_partial")
+    # The steps fork from a server process that the first run started, with
+    # that run's environment: this run names its target in its run config.
+    run_config = {
+        "resources": {
+            "pgshift": {
+                "config": {
+                    "source_url": runs.source,
+                    "target_url": target,
+                    "state_dir": str(tmp_path_factory.mktemp("partial_state")),
+                }
+            }
+        }
+    }
+    home = tmp_path_factory.mktemp("partial_home")
+    users = dg.AssetKey(["raw", "users"])
+    try:
+        with dg.instance_for_test(temp_dir=str(home)) as instance:
+            job = dg.reconstructable(migrate_job)
+            partial = dg.execute_job(
+                job,
+                instance=instance,
+                run_config=run_config,
+                asset_selection=[dg.AssetKey(["pgshift", "snapshot"]), users],
+            )
+            assert partial.success
+            tags = instance.get_run_by_id(partial.run_id).tags
+            assert "pgshift/snapshot-released" not in tags
+            for _ in range(100):
+                if not _holders(runs.source):
+                    break
+                time.sleep(0.1)
+            assert _holders(runs.source) == 0
+            assert query(target, 'select count(*) from raw."users"') == [(19,)]
+            # The manifest was dropped and not written: verify would refuse.
+            assert query(target, "select to_regclass('pgshift.manifest')") == [(None,)]
+            alone = dg.execute_job(
+                job,
+                instance=instance,
+                run_config=run_config,
+                asset_selection=[users],
+                raise_on_error=False,
+            )
+            assert not alone.success
+            failures = [
+                e.event_specific_data.error.to_string()
+                for e in alone.all_events
+                if e.is_step_failure
+            ]
+            assert any("held for one run" in f for f in failures), failures
+    finally:
+        pg_cluster.drop_database("dagster_partial")
