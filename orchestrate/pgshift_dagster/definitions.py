@@ -54,9 +54,12 @@ earlier attempt left pending.
 
 Settings come from the environment, as for ``python loader/run.py``:
 ``SOURCE_DATABASE_URL``, ``TARGET_DATABASE_URL``, ``PGSHIFT_STATE_DIR``;
-``PGSHIFT_JOBS`` sets the ranges each unit copies at once, dlt's load
-workers and dbt's threads. The dbt manifest is parsed into
-``target/dagster/`` when the definitions load, if it is not there yet.
+``PGSHIFT_JOBS`` sets the steps the job's multiprocess executor runs at
+once, the ranges each unit copies at once, dlt's load workers and dbt's
+threads (a step forks from a server process that imported these
+definitions once, so it starts in well under a second). The dbt manifest is parsed into
+``target/dagster/`` when the definitions load, unless it is newer than
+every file dbt reads.
 """
 
 import json
@@ -400,10 +403,28 @@ class PgshiftDbtTranslator(DagsterDbtTranslator):  # type: ignore[misc]
         return spec
 
 
+DBT_SOURCES = ("dbt_project.yml", "models", "macros", "tests")
+"""What dbt parses: a file newer than the manifest parses it again."""
+
+
 def _dbt_manifest() -> Path:
-    """The dbt project's manifest, parsed once into ``target/dagster``."""
+    """The dbt project's manifest, parsed into ``target/dagster``.
+
+    It is parsed again when a model, macro, test or dbt_project.yml is
+    newer (after a scaffold, for instance), so the assets are those dbt
+    builds.
+    """
     path = PROJECT_DIR / DBT_TARGET_PATH / "manifest.json"
-    if not path.exists():
+    newest = max(
+        (
+            f.stat().st_mtime
+            for name in DBT_SOURCES
+            for f in [PROJECT_DIR / name, *(PROJECT_DIR / name).rglob("*")]
+            if f.is_file()
+        ),
+        default=0.0,
+    )
+    if not path.exists() or path.stat().st_mtime < newest:
         import subprocess
 
         subprocess.run(
