@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 
-.PHONY: demo demo-stop test lint venv bench clean
+.PHONY: demo demo-stop test lint venv bench clean dagster-venv dagster-test
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,28 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.lock
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# The Dagster definitions (orchestrate/): a virtualenv of their own, from
+# requirements.lock plus orchestrate/requirements.lock, and their test.
+# Not part of `make demo` or `make test`.
+DAGSTER_VENV := .venv-dagster
+DAGSTER_BIN := $(DAGSTER_VENV)/bin
+DAGSTER_STAMP := $(DAGSTER_VENV)/.installed-$(shell cat requirements.lock \
+	orchestrate/requirements.lock | cksum | cut -d' ' -f1)
+
+$(DAGSTER_STAMP): requirements.lock orchestrate/requirements.lock
+	test -x $(DAGSTER_BIN)/python || $(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--no-deps -r requirements.lock -r orchestrate/requirements.lock
+	rm -f $(DAGSTER_VENV)/.installed-*
+	touch $@
+
+dagster-venv: $(DAGSTER_STAMP)
+
+dagster-test: dagster-venv
+	$(DAGSTER_BIN)/ruff check orchestrate
+	$(DAGSTER_BIN)/ruff format --check orchestrate
+	$(DAGSTER_BIN)/python -m pytest orchestrate/tests $(PYTEST_ARGS)
+
 clean:
 	test ! -x $(BIN)/python || $(BIN)/python loader/run.py demo --stop
-	rm -rf $(VENV) target logs .pgshift .pytest_cache
+	rm -rf $(VENV) $(DAGSTER_VENV) target logs .pgshift .pytest_cache
