@@ -1,21 +1,29 @@
-"""Every sequence of the source arrives, where the source's stands.
+"""A schema in the shape pg_dump writes arrives whole, and behaves the same.
 
 The fixture (fixtures/dump_shaped_source.sql) holds sequences the way
 pg_dump and hand-written DDL leave them: not OWNED BY the column whose
 default calls them, one that two tables draw from (owned by one of them),
 one only the application calls, a descending one, and sequences that stand
-past the rows holding their values. After ``migrate``, the application's
-next inserts and nextval() calls get on the target exactly what they would
-have got on the source, and a second ``migrate`` keeps it so.
+past the rows holding their values; and beside its tables views on views,
+a materialized view with an index, a last-updated trigger, functions the
+application calls (one building SQL from strings, which must be flagged),
+an aggregate, grants to two roles, a row-level security policy, and
+another schema with a foreign key into this one. After ``migrate`` (exit 0,
+no schema difference), the application's behaviour is replayed on both
+sides and agrees: its next inserts and nextval() calls, the trigger's
+effect, every view's rows, every function's result, what each role may
+and may not do, the policy's effect; and a second ``migrate`` keeps it so.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 from migration import copy_project, query, run_cli
@@ -61,26 +69,51 @@ def _once(url: str, statement: str) -> tuple:
     return row
 
 
-@pytest.fixture
-def dump_shaped(
-    new_database: Callable[[], str], tmp_path: Path
-) -> tuple[str, str, Path, Path]:
-    source, target = new_database(), new_database()
+ROLES = ("dump_reader", "dump_clerk")
+
+
+@dataclass
+class Dump:
+    """The dump-shaped source, its target, the project copy and its output."""
+
+    source: str
+    target: str
+    project: Path
+    state: Path
+    scaffold_output: str = ""
+    migrate_output: str = ""
+
+
+@pytest.fixture(scope="module")
+def dump(
+    pg_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dump]:
+    cluster = pg_cluster
+    for role in ROLES:
+        cluster.execute(  # type: ignore[attr-defined]
+            f"do $$ begin create role {role}; "
+            "exception when duplicate_object then null; end $$"
+        )
+    source = cluster.create_database("dump_source")  # type: ignore[attr-defined]
+    target = cluster.create_database("dump_target")  # type: ignore[attr-defined]
     query(source, (FIXTURES / "dump_shaped_source.sql").read_text(encoding="utf-8"))
-    project = copy_project(tmp_path / "pgshift")
+    project = copy_project(tmp_path_factory.mktemp("dump") / "pgshift")
     shutil.rmtree(project / "macros" / "scaffolded")
-    return source, target, project, tmp_path / "state"
-
-
-def test_every_sequence_arrives_where_the_source_stands(
-    dump_shaped: tuple[str, str, Path, Path],
-) -> None:
-    source, target, project, state = dump_shaped
-    scaffolded = run_cli(["scaffold"], source, "", state, project)
+    dump = Dump(source, target, project, tmp_path_factory.mktemp("state"))
+    scaffolded = run_cli(["scaffold"], source, target, dump.state, project)
     assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
-    migrated = run_cli(["migrate"], source, target, state, project)
+    dump.scaffold_output = scaffolded.stdout
+    migrated = run_cli(["migrate"], source, target, dump.state, project)
     assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
-    assert "schema differs" not in migrated.stdout
+    dump.migrate_output = migrated.stdout
+    yield dump
+    for name in ("dump_source", "dump_target"):
+        cluster.drop_database(name)  # type: ignore[attr-defined]
+
+
+def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
+    source, target, project = dump.source, dump.target, dump.project
+    assert "schema differs" not in dump.migrate_output
 
     # Sequences are not transactional: a rollback keeps what nextval took,
     # so the two sides are compared statement by statement, in one order.
@@ -110,7 +143,153 @@ def test_every_sequence_arrives_where_the_source_stands(
     assert "- order_number_seq: source next" in report
     assert "- countdown_seq: source next" in report
 
-    # A second migration keeps every sequence where the source's stands.
-    again = run_cli(["migrate"], source, target, state, project)
+
+SAME_ON_BOTH = [
+    (
+        'select id, "invoiceNumber", "amountCents" from "bigInvoices" order by id',
+        "select id, invoice_number, amount_cents from big_invoices order by id",
+    ),
+    (
+        'select "invoiceNumber" from "bigInvoiceNumbers" order by 1',
+        "select invoice_number from big_invoice_numbers order by 1",
+    ),
+    (
+        'select "customerCount" from "customerCounts"',
+        "select customer_count from customer_counts",
+    ),
+    ("select invoice_total(1), invoice_total(2)", None),
+    ("select customer_label(100), customer_label(-1)", None),
+    (
+        'select concat_all("fullName" order by id) from customers',
+        "select concat_all(full_name order by id) from customers",
+    ),
+    ("select concat_all(x) from (values ('a'), ('b')) v (x)", None),
+]
+"""What the application reads: views, functions, the aggregate (source SQL,
+target SQL when the names differ)."""
+
+
+def test_views_functions_and_the_aggregate_answer_alike(dump: Dump) -> None:
+    for source_sql, target_sql in SAME_ON_BOTH:
+        assert query(dump.target, target_sql or source_sql) == query(
+            dump.source, source_sql
+        ), source_sql
+    # The materialized view keeps its index, renamed with it.
+    assert query(
+        dump.target,
+        "select indexname from pg_indexes where tablename = 'customer_counts'",
+    ) == [("customer_counts_idx",)]
+
+
+def test_the_trigger_keeps_updated_at_current_on_both_sides(dump: Dump) -> None:
+    touched = {
+        dump.source: "update customers set \"fullName\" = 'Ada L.' where id = 100 "
+        "returning \"updatedAt\" > '2026-01-01 00:00:00+00'",
+        dump.target: "update customers set full_name = 'Ada L.' where id = 100 "
+        "returning updated_at > '2026-01-01 00:00:00+00'",
+    }
+    for url, statement in touched.items():
+        assert _rolled_back(url, statement) == [(True,)], url
+
+
+def test_the_function_building_sql_from_strings_is_flagged_not_created(
+    dump: Dump,
+) -> None:
+    assert "count_rows" in dump.scaffold_output
+    assert "dynamic SQL" in dump.scaffold_output or "EXECUTE" in dump.scaffold_output
+    report = (dump.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "count_rows" in report
+    assert query(dump.target, "select to_regproc('count_rows')") == [(None,)]
+    assert query(dump.source, "select count_rows('invoices')") == [(2,)]
+
+
+ROLE_STATEMENTS = [
+    ("dump_reader", "select count(*) from invoices", "select count(*) from invoices"),
+    (
+        "dump_reader",
+        'select count(*) from "bigInvoices"',
+        "select count(*) from big_invoices",
+    ),
+    ("dump_reader", "select count(*) from customers", None),
+    ("dump_clerk", "select count(*) from customers", None),
+    (
+        "dump_clerk",
+        "update customers set \"fullName\" = 'x' where id = 100",
+        "update customers set full_name = 'x' where id = 100",
+    ),
+    ("dump_clerk", "update customers set id = 7 where id = 100", None),
+    ("dump_clerk", "select count(*) from invoices", None),
+    # The policy lets the clerk see the suppliers with a name only.
+    ("dump_clerk", "select count(*) from suppliers", None),
+    ("dump_reader", "select count(*) from suppliers", None),
+]
+"""(role, source SQL, target SQL when the names differ)."""
+
+
+def test_each_role_may_do_on_the_target_what_it_may_on_the_source(
+    dump: Dump,
+) -> None:
+    query(dump.source, "insert into suppliers (\"companyName\") values ('')")
+    query(dump.target, "insert into suppliers (company_name) values ('')")
+    for role, source_sql, target_sql in ROLE_STATEMENTS:
+        expected = _as_role(dump.source, role, source_sql)
+        assert _as_role(dump.target, role, target_sql or source_sql) == expected, (
+            role,
+            source_sql,
+            expected,
+        )
+    # The reader may read invoices and not customers: both answers are real.
+    assert _as_role(dump.source, "dump_reader", "select count(*) from customers") == (
+        "42501"
+    )
+    assert _as_role(dump.source, "dump_clerk", "select count(*) from suppliers") == [
+        (1,)
+    ]
+
+
+def test_the_other_schema_is_listed_as_staying_behind(dump: Dump) -> None:
+    report = (dump.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "schema billing: pgshift migrates one schema (public" in report
+    assert query(dump.target, "select to_regnamespace('billing')") == [(None,)]
+
+
+def test_a_second_migration_keeps_it_all(dump: Dump) -> None:
+    source, target = dump.source, dump.target
+    again = run_cli(["migrate"], source, target, dump.state, dump.project)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert _next_values(target, on_source=False) == _next_values(source, True)
+    for source_sql, target_sql in SAME_ON_BOTH:
+        assert query(target, target_sql or source_sql) == query(source, source_sql)
+    assert query(
+        target,
+        "select count(*) from pg_trigger where not tgisinternal "
+        "and tgrelid = 'public.customers'::regclass",
+    ) == [(1,)]
+
+
+def _rolled_back(url: str, statement: str) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+            rows = cursor.fetchall()
+        conn.rollback()
+    finally:
+        conn.close()
+    return rows
+
+
+def _as_role(url: str, role: str, statement: str) -> list[tuple] | str:
+    """A statement's rows as ``role`` (rolled back), or its SQLSTATE."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"set role {role}")
+            try:
+                cursor.execute(statement)
+            except psycopg2.Error as error:
+                return error.pgcode or "?"
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        conn.rollback()
+        conn.close()

@@ -198,6 +198,16 @@ def compare_privileges(
     here, target_may, target_column_may = found_target
     shared = {objects[name] for name in there} & here
     renamed = {(objects[name], role, priv) for name, role, priv in source_may}
+    # An owner holds every privilege without a grant. Where the object has
+    # another owner on the target (the source's could not, or was not to,
+    # be given it; the report lists the first), the source owner's implicit
+    # privileges are not grants that went missing.
+    moved = {
+        (objects[name], owner)
+        for name, owner in _owners(source, source_schema, sorted(objects)).items()
+    } - set(_owners(target, final_schema, sorted(objects.values())).items())
+    renamed = {(t, r, p) for t, r, p in renamed if (t, r) not in moved}
+    target_may = {(t, r, p) for t, r, p in target_may if (t, r) not in moved}
     for table, role, privilege in sorted(renamed ^ target_may):
         if table in shared:
             was = (table, role, privilege) in renamed
@@ -221,6 +231,19 @@ def compare_privileges(
     lines += _schema_lines(source, target, source_schema, final_schema, roles)
     lines += _default_lines(source, target, source_schema, final_schema, everyone)
     return lines
+
+
+_OWNERS = """
+select c.relname, pg_get_userbyid(c.relowner) from pg_class c
+where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and c.relname = any(%(names)s::text[])
+"""
+
+
+def _owners(cursor: Any, schema: str, names: list[str]) -> dict[str, str]:
+    """Relation name to its owner, in one schema."""
+    cursor.execute(_OWNERS, {"schema": schema, "names": names})
+    return dict(cursor.fetchall())
 
 
 def _schema_lines(
