@@ -19,8 +19,17 @@ LOG_FILE = PROJECT_DIR / "logs" / "dbt.log"
 
 
 def _last_invocation(log: Path) -> str:
-    """dbt's log of its last invocation (each starts with a line of '=')."""
-    text = log.read_text(encoding="utf-8", errors="replace")
+    """dbt's log of its last invocation (each starts with a line of '=').
+
+    dbt rotates its log at 10 MB (``dbt.log.1`` is the one before), which
+    may happen in the middle of an invocation.
+    """
+    rotated = log.with_name(log.name + ".1")
+    text = "".join(
+        path.read_text(encoding="utf-8", errors="replace")
+        for path in (rotated, log)
+        if path.exists()
+    )
     return re.split(r"^=+ .* =+$", text, flags=re.MULTILINE)[-1]
 
 
