@@ -54,19 +54,7 @@ NEXT = [
 
 def _next_values(url: str, on_source: bool) -> list[tuple]:
     """Run the application's next statements, each rolled back after."""
-    return [_once(url, pair[0] if on_source else pair[1]) for pair in NEXT]
-
-
-def _once(url: str, statement: str) -> tuple:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement)
-            row = cursor.fetchone()
-        conn.rollback()
-    finally:
-        conn.close()
-    return row
+    return [_rolled_back(url, pair[0] if on_source else pair[1])[0] for pair in NEXT]
 
 
 ROLES = ("dump_reader", "dump_clerk")
@@ -268,6 +256,7 @@ def test_a_second_migration_keeps_it_all(dump: Dump) -> None:
 
 
 def _rolled_back(url: str, statement: str) -> list[tuple]:
+    """A statement's rows, the transaction rolled back after."""
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cursor:
