@@ -375,8 +375,11 @@ class Sampler:
         if self._oldest >= count:
             return 0, 0.0
         newest = max(position for _, position in commits[self._oldest : count])
+        # From the last commit on the target (not from an applied position
+        # that has not moved since the initial copy).
+        held = commits[self._oldest - 1][1] if self._oldest else commits[0][1]
         return (
-            max(0, newest - self.applied),
+            max(0, newest - max(self.applied, held)),
             max(0.0, now - commits[self._oldest][0]),
         )
 
