@@ -36,7 +36,7 @@ changes it covers. Lag counts the source database's own commits: every
 load transaction reads ``pg_current_wal_insert_lsn()`` just before it
 commits, and a commit is on the target once the applied position passed
 that. Lag in seconds is the age of the oldest commit not on the target,
-lag in bytes the WAL from there to the newest (``Sample``). Drained means
+lag in bytes the WAL from the last commit on it to the newest (``Sample``). Drained means
 the applied position passed a last transaction written after the load
 stopped.
 
@@ -301,8 +301,9 @@ class Sample:
     """One kept reading of a contender's lag.
 
     ``lag_bytes`` and ``lag_seconds`` count the source database's own
-    commits only: the WAL from the oldest commit the target does not hold
-    to the newest, and how long ago that oldest one returned to its client.
+    commits only: the WAL from the last commit the target holds to the
+    newest, and how long ago the oldest one it does not hold returned to
+    its client.
     ``slot_lag_bytes`` is what monitoring shows (``pg_current_wal_lsn()``
     minus the slot's ``confirmed_flush_lsn``); on this one server it also
     counts the targets' own WAL.
@@ -953,8 +954,8 @@ SUMMARY_FIELDS = [
     ("applied_seconds", "seconds from the load's start until applied"),
     ("tx_per_s", "transactions/s applied (load / time until applied)"),
     ("rows_per_s", "rows/s applied (load / time until applied)"),
-    ("max_lag_bytes", "largest lag under the load, bytes (10 readings/s)"),
-    ("max_lag_seconds", "largest lag under the load, seconds (10 readings/s)"),
+    ("max_lag_bytes", "largest lag under the load, bytes (any reading)"),
+    ("max_lag_seconds", "largest lag under the load, seconds (any reading)"),
     ("backlog_transactions", "transactions in the backlog"),
     ("backlog_rows", "rows in the backlog"),
     ("backlog_load_tx_per_s", "transactions/s written into the backlog"),
