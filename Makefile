@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 
-.PHONY: demo demo-stop test lint venv bench clean dagster-venv dagster-test
+.PHONY: demo demo-stop test lint venv bench bench-sync clean dagster-venv dagster-test
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.lock
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The online migration's benchmark against native logical replication
+# (docs/benchmarks.md), e.g. make bench-sync BENCH_ARGS="--preset 10m".
+bench-sync: $(BENCH_STAMP)
+	$(BIN)/python bench/sync.py $(BENCH_ARGS)
 
 # The Dagster definitions (orchestrate/): a virtualenv of their own, from
 # requirements.lock plus orchestrate/requirements.lock, and their test.
