@@ -398,6 +398,23 @@ def test_an_interrupted_sync_is_drained_by_cutover(
             "sync did not start streaming",
             log,
         )
+        # Caught up, the slot lets go of WAL that publishes nothing (another
+        # database's writes) at once, not at the next status interval.
+        slot = (
+            "select confirmed_flush_lsn from pg_replication_slots "
+            "where slot_name like 'pgshift%%' and database = current_database()"
+        )
+        before = query(source, slot)[0][0]
+        logical.drop_database("sync_other")
+        logical.create_database("sync_other")
+        query(logical.url("sync_other"), "create table t as select 1 as x")
+        _wait(
+            lambda: query(source, f"select ({slot}) > %s::pg_lsn", [before])[0][0],
+            5,
+            "the slot did not move past WAL that publishes nothing",
+            log,
+        )
+        logical.drop_database("sync_other")
         run.send_signal(signal.SIGINT)
         assert run.wait(30) == 130, log.read_text()[-3000:]
     finally:

@@ -237,7 +237,7 @@ def follow(
                     # databases' writes, transactions that publish nothing).
                     if cursor.wal_end > max(applied, confirmed):
                         confirmed = cursor.wal_end
-                        cursor.send_feedback(flush_lsn=confirmed)
+                        cursor.send_feedback(flush_lsn=confirmed, force=True)
                     record = None
                     if time.monotonic() - idle_since >= CHECK_SECONDS:
                         idle_since = time.monotonic()
