@@ -268,14 +268,15 @@ class Scaffolded:
 
 
 def read_project(
-    settings: Settings, source_name: str, *, with_routines: bool = True
+    settings: Settings, source_name: str, *, names_only: bool = False
 ) -> tuple[Project, list[tuple[str, str, str]]]:
     """Read the source catalog and map it, as scaffold does, writing nothing.
 
     Args:
         settings: The run settings (only the source is read).
         source_name: The dbt source name.
-        with_routines: Also read and rename the functions and triggers.
+        names_only: Settle the name map only: leave out the functions,
+            triggers and privileges, which it does not hold.
 
     Returns:
         The mapped project, and (kind, name, reason) of what the source holds
@@ -284,10 +285,9 @@ def read_project(
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
-        source_routines = (
-            read_routines(cursor, settings.source_schema) if with_routines else None
-        )
-        found = read_privileges(cursor, settings.source_schema)
+        if not names_only:
+            source_routines = read_routines(cursor, settings.source_schema)
+            found = read_privileges(cursor, settings.source_schema)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
@@ -303,11 +303,11 @@ def read_project(
     except ShadowError as error:
         raise ScaffoldError(str(error)) from error
     rename_view_types(project.names)
-    project.privileges = map_privileges(found, project.names)
     left_behind += [
         (kind, name, reason) for kind, name, reason in project.names.not_migrated
     ]
-    if with_routines:
+    if not names_only:
+        project.privileges = map_privileges(found, project.names)
         project.routines = rewrite(source_routines, project.names)
         left_behind += [
             (kind, label, "needs review, not created by the build: " + reason)
@@ -404,7 +404,7 @@ def map_drift(settings: Settings) -> list[str]:
             if recorded.is_absolute()
             else settings.project_dir / recorded,
         )
-    project, _ = read_project(settings, committed.source_name, with_routines=False)
+    project, _ = read_project(settings, committed.source_name, names_only=True)
     current = project.names
     if current.to_json() == path.read_text(encoding="utf-8"):
         return []
