@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,9 +185,12 @@ def seed_source(cluster: Cluster, rows: int) -> tuple[str, int]:
     return url, total
 
 
-def seed_wide(cluster: Cluster, rows: int) -> tuple[str, int]:
-    """Create the --wide source once per row count; reuse it when present."""
-    name = f"bench_wide_{rows}"
+def seed_once(cluster: Cluster, name: str, make_sql: Callable[[], str]) -> str:
+    """Create and fill a source database once; reuse it when present.
+
+    Returns:
+        Its URL.
+    """
     url = cluster.url(name)
     exists = cluster.execute(
         f"select 1 from pg_database where datname = '{name}'"  # noqa: S608
@@ -195,10 +199,18 @@ def seed_wide(cluster: Cluster, rows: int) -> tuple[str, int]:
         cluster.create_database(name)
         started = time.monotonic()
         with psycopg2.connect(url) as conn, conn.cursor() as cursor:
-            cursor.execute(wide_table_sql(rows, WIDE_MB))
+            cursor.execute(make_sql())
         conn.close()
         cluster.execute("vacuum analyze", dbname=name)
-        print(f"seeded {rows} wide rows in {time.monotonic() - started:.0f} s")
+        print(f"seeded {name} in {time.monotonic() - started:.0f} s")
+    return url
+
+
+def seed_wide(cluster: Cluster, rows: int) -> tuple[str, int]:
+    """The --wide source, once per row count."""
+    url = seed_once(
+        cluster, f"bench_wide_{rows}", lambda: wide_table_sql(rows, WIDE_MB)
+    )
     return url, rows
 
 
@@ -228,20 +240,10 @@ def tables_source_sql(tables: int) -> str:
 
 
 def seed_tables(cluster: Cluster, tables: int) -> tuple[str, int]:
-    """Create the --tables source once per table count; reuse it when present."""
-    name = f"bench_tables_{tables}"
-    url = cluster.url(name)
-    exists = cluster.execute(
-        f"select 1 from pg_database where datname = '{name}'"  # noqa: S608
+    """The --tables source, once per table count."""
+    url = seed_once(
+        cluster, f"bench_tables_{tables}", lambda: tables_source_sql(tables)
     )
-    if not exists:
-        cluster.create_database(name)
-        started = time.monotonic()
-        with psycopg2.connect(url) as conn, conn.cursor() as cursor:
-            cursor.execute(tables_source_sql(tables))
-        conn.close()
-        cluster.execute("vacuum analyze", dbname=name)
-        print(f"seeded {tables} tables in {time.monotonic() - started:.0f} s")
     return url, tables * TABLE_ROWS
 
 
