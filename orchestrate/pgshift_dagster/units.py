@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from pgshift import manifest
-from pgshift.catalog import Catalog, Table, read_not_migrated
+from pgshift.catalog import Catalog, Table
 from pgshift.connection import connect, transaction
 from pgshift.load import (
     LoadResult,
     _configure_dlt,
     _land_empty_tables,
     _refuse_unloadable_names,
-    write_manifest,
+    record_load,
 )
 from pgshift.load.destination import raw_postgres
 from pgshift.load.extract import Snapshot, SourceCopier, snapshot_source
@@ -349,13 +349,5 @@ def finish(
         seconds=time.time() - started,
         catalog=catalog,
     )
-    skipped = read_not_migrated(snapshot.cursor, settings.source_schema)
-    skipped += [
-        ("table", name, "excluded by --include/--exclude")
-        for name in catalog.tables
-        if not settings.selects(name)
-    ]
-    write_manifest(
-        settings, result, snapshot, skipped, snapshot.sequence_positions(catalog)
-    )
+    record_load(settings, result, snapshot)
     return result

@@ -295,16 +295,28 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
             seconds=seconds,
             catalog=catalog,
         )
-        skipped = read_not_migrated(snapshot.cursor, settings.source_schema)
-        skipped += [
-            ("table", name, "excluded by --include/--exclude")
-            for name in catalog.tables
-            if not settings.selects(name)
-        ]
-        write_manifest(
-            settings, result, snapshot, skipped, snapshot.sequence_positions(catalog)
-        )
+        record_load(settings, result, snapshot)
     return result
+
+
+def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> None:
+    """Write the manifest of a load, with what stays behind and every sequence.
+
+    Args:
+        settings: The run settings.
+        result: The load result (its catalog is the snapshot's).
+        snapshot: The snapshot the load read, still open.
+    """
+    catalog = result.catalog
+    skipped = read_not_migrated(snapshot.cursor, settings.source_schema)
+    skipped += [
+        ("table", name, "excluded by --include/--exclude")
+        for name in catalog.tables
+        if not settings.selects(name)
+    ]
+    write_manifest(
+        settings, result, snapshot, skipped, snapshot.sequence_positions(catalog)
+    )
 
 
 def _refuse_unloadable_names(tables: Sequence[Table]) -> None:
