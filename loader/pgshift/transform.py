@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pgshift.docs_site import readable_meta
 from pgshift.manifest import (
     BUILT_TABLE,
     CARRIED_TABLE,
@@ -224,6 +225,8 @@ def run_dbt(
         log_file=log_file,
     )
     _record_target(settings)
+    if docs and outcome.success:
+        readable_meta(settings.project_dir / "target", settings.source_schema)
     if result.exception is not None:
         outcome.failures.append(f"dbt failed: {result.exception}")
     nodes = getattr(result.result, "results", None) or []

@@ -353,6 +353,14 @@ def test_docs_generate(migrated: Migration) -> None:
     assert users["metadata"]["schema"] == "public"
     assert users["metadata"]["type"] == "BASE TABLE"
     assert "email" in users["columns"]
+    # Its details say where it came from and what keys it has, one line per
+    # fact, not pgshift's nested metadata as one line of JSON.
+    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
+    meta = manifest["nodes"]["model.pgshift.invoices"]["meta"]
+    assert meta["source table"] == "public.invoices"
+    assert meta["primary key"] == "id (invoices_pkey)"
+    assert "job_id → jobs (id)" in meta["foreign keys"]
+    assert all(isinstance(value, str) for value in meta.values())
 
 
 def test_keys_and_indexes_carry_their_source_names(migrated: Migration) -> None:
