@@ -787,6 +787,7 @@ class _Fragment:
             if kind == "InsertStmt" and node.get("onConflictClause"):
                 conflict = node["onConflictClause"].get("OnConflictClause") or {}
                 self._target_columns(node, conflict.get("targetList"))
+                self._conflict_constraint(node, conflict)
         for _, node in _nodes(statement, "TypeName"):
             self._type_name(node)
         for _, node in _nodes(statement, "FuncCall"):
@@ -816,6 +817,39 @@ class _Fragment:
                 continue
             if name in mapped.columns:
                 self._replace(token, render_ident(mapped.columns[name]))
+
+    def _conflict_constraint(self, statement: dict, conflict: dict) -> None:
+        """``ON CONFLICT ON CONSTRAINT name``: the constraint's target name."""
+        infer = (conflict.get("infer") or {}).get("InferClause") or {}
+        name = infer.get("conname")
+        relation = (statement.get("relation") or {}).get("RangeVar") or {}
+        if name is None or relation.get("schemaname") not in (
+            None,
+            self.context.schema,
+        ):
+            return
+        mapped = self.context.tables.get(relation.get("relname", ""))
+        if mapped is None:
+            return
+        location = infer.get("location", -1)
+        index = self._token_at(location)
+        token = (
+            self.tokens[index + 2]
+            if index is not None and index + 2 < len(self.tokens)
+            else None
+        )
+        if token is None or token.value != name:
+            self._problem(location, f"ON CONFLICT ON CONSTRAINT {name}: not placed")
+            return
+        key = next((k for k in mapped.keys if k.source == name), None)
+        if key is None:
+            self._problem(
+                location,
+                f"ON CONFLICT ON CONSTRAINT {quote_ident(name)}: no such key on "
+                f"{quote_ident(mapped.source)}",
+            )
+        elif key.name != name:
+            self._replace(token, render_ident(key.name))
 
     def _problem(self, location: int, reason: str) -> None:
         self.problems.append((self.offsets[max(location, 0)], reason))

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.mapping import NameMap, TableMap
+from pgshift.mapping import KeyMap, NameMap, TableMap
 from pgshift.routines import SCHEMA, Routine, SourceRoutines, Trigger, rewrite
 
 from migration import ProjectCopy, copy_project, query
@@ -573,4 +573,26 @@ def test_a_string_naming_a_renamed_relation_is_flagged() -> None:
     assert [p.reason.split(",")[0] for p in routine.problems] == [
         "the string '\"Users\"' names the relation Users",
         "the string 'public.\"Posts\"' names the relation Posts",
+    ]
+
+
+def test_on_conflict_on_constraint_takes_the_keys_target_name() -> None:
+    posts = NAMES.tables["Posts"]
+    posts.keys = [
+        KeyMap("Posts_pkey", "posts_pkey", "primary_key", ["id"], "PRIMARY KEY (id)")
+    ]
+    try:
+        routine = _rewrite(
+            '\nbegin\n  insert into "Posts" (id) values (1)\n'
+            '    on conflict on constraint "Posts_pkey" do nothing;\n'
+            '  insert into "Posts" (id) values (2)\n'
+            '    on conflict on constraint "Posts_gone" do nothing;\n'
+            "  return 1;\nend\n"
+        )
+    finally:
+        posts.keys = []
+    assert "on conflict on constraint posts_pkey do nothing" in _body(routine)
+    # A constraint the table does not have on the target is never guessed.
+    assert [(p.line, p.reason) for p in routine.problems] == [
+        (6, 'ON CONFLICT ON CONSTRAINT "Posts_gone": no such key on "Posts"')
     ]
