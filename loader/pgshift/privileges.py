@@ -18,8 +18,12 @@ object and column named as the name map names it:
   one statement per privilege (and per column);
 * ``alter default privileges for role ... in schema ... grant ...``.
 
-Objects of a kind the name map does not hold (views, materialized views,
-functions) are not guessed at: each is one line of ``Privileges.skipped``.
+Functions, procedures and aggregates that are created on the target
+(``pgshift.routines``) get their owner, their grants of EXECUTE, and a
+revoke of PUBLIC's EXECUTE where the source revoked it. Objects the target
+does not get under a name pgshift knows (a view of an older name map, a
+routine that needs review) are not guessed at: each is one line of
+``Privileges.skipped``.
 The statements name the final schema through a placeholder
 (``Statement.parts``), which scaffold writes as the macro's argument and the
 report as the final schema's name. The build records what it applied and
@@ -37,6 +41,8 @@ from psycopg2 import sql
 
 from pgshift.connection import relation_exists
 from pgshift.mapping import NameMap
+from pgshift.routines import SCHEMA as ROUTINE_SCHEMA
+from pgshift.routines import Routines
 from pgshift.sqlident import quote_ident, render_ident
 
 PRIVILEGES_TABLE = "privileges"
@@ -107,22 +113,20 @@ order by 1, at.attnum, 3, 4
 """
 
 _FUNCTION_ACL = """
-select p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+select p.oid, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        case p.prokind when 'p' then 'procedure' when 'a' then 'aggregate'
                       else 'function' end,
-       pg_get_userbyid(p.proowner),
-       string_agg(case a.grantee when 0 then 'public'
-                       else pg_get_userbyid(a.grantee) end
-                  || ' ' || a.privilege_type, ', ' order by a.grantee)
+       pg_get_userbyid(p.proowner), p.proacl is null,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
 left join lateral aclexplode(p.proacl) a on a.grantee <> p.proowner
-where n.nspname = %(schema)s and p.proacl is not null
+where n.nspname = %(schema)s
   and not exists (select 1 from pg_depend d
                   where d.classid = 'pg_proc'::regclass and d.objid = p.oid
                     and d.deptype in ('e', 'i'))
-group by p.oid
-order by 1
+order by 2, 6, 7
 """
 
 _DEFAULT_ACL = """
@@ -164,6 +168,30 @@ class SourceGrant:
 
 
 @dataclass
+class SourceFunction:
+    """A function, procedure or aggregate of the source, with its ACL.
+
+    Attributes:
+        oid: Its oid on the source.
+        signature: ``name(argument types)``, for people.
+        kind: "function", "procedure" or "aggregate".
+        owner: Its owner.
+        default_acl: Whether its ACL is the default one (NULL: its owner and
+            PUBLIC may execute it), which a routine created on the target
+            gets as well.
+        grants: (grantee or "public", privilege, grantable) held by roles
+            other than the owner.
+    """
+
+    oid: int
+    signature: str
+    kind: str
+    owner: str
+    default_acl: bool
+    grants: list[tuple[str, str, bool]] = field(default_factory=list)
+
+
+@dataclass
 class SourcePrivileges:
     """What the source grants on the migrated schema, and who owns what.
 
@@ -172,15 +200,15 @@ class SourcePrivileges:
         user: The role the source connection reads as.
         grants: Every privilege held by another role than the object's owner.
         owners: (kind, source name) to the owning role, for every relation.
-        functions: One line per function with privileges of its own:
-            signature, kind, owner and grants (functions are not in the map).
+        functions: Every function, procedure and aggregate, with its owner
+            and ACL.
     """
 
     schema: str
     user: str = ""
     grants: list[SourceGrant] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
-    functions: list[tuple[str, str, str, str]] = field(default_factory=list)
+    functions: list[SourceFunction] = field(default_factory=list)
 
 
 def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
@@ -218,7 +246,23 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
             )
         )
     cursor.execute(_FUNCTION_ACL, args)
-    found.functions = [tuple(row) for row in cursor.fetchall()]
+    functions: dict[int, SourceFunction] = {}
+    for (
+        oid,
+        signature,
+        kind,
+        owner,
+        default,
+        grantee,
+        privilege,
+        grantable,
+    ) in cursor.fetchall():
+        function = functions.setdefault(
+            oid, SourceFunction(oid, signature, kind, owner, default)
+        )
+        if grantee is not None:
+            function.grants.append((grantee, privilege, grantable))
+    found.functions = list(functions.values())
     cursor.execute(_DEFAULT_ACL, args)
     for role, objtype, grantee, privilege, grantable in cursor.fetchall():
         found.grants.append(
@@ -242,15 +286,18 @@ class Statement:
 
     Attributes:
         kind: "owner", "schema", "table", "column", "sequence", "view",
-            "materialized view" or "default".
-        object: The target object's name ("" for the schema and defaults).
+            "materialized view", "default", "routine" (EXECUTE on a
+            function, procedure or aggregate) or "routine owner".
+        object: The target object's name ("" for the schema and defaults;
+            ``name(argument types)`` for a routine).
         column: The target column, or "".
         grantee: The role granted to ("public"), or the new owner.
         privilege: The privilege ("select"), "owner", or for a default
             privilege "select on tables".
         grantable: WITH GRANT OPTION.
         roles: The roles that must exist on the target for it to run.
-        relation: For a statement on a relation: "table" or "sequence".
+        relation: For a statement on a relation: "table" or "sequence";
+            on a routine: "routine".
         source: The source object it comes from, for people.
         parts: The statement's text, ``SCHEMA`` where the final schema goes.
         revoke_parts: The statement that takes the privilege back, when the
@@ -377,12 +424,16 @@ def _revoke_parts(
     )
 
 
-def map_privileges(found: SourcePrivileges, names: NameMap) -> Privileges:
+def map_privileges(
+    found: SourcePrivileges, names: NameMap, routines: Routines | None = None
+) -> Privileges:
     """The statements that give the target the source's privileges and owners.
 
     Args:
         found: What ``read_privileges`` read.
         names: The applied name map.
+        routines: The source's routines as the target gets them; the
+            privileges of one that is not created are listed, not applied.
 
     Returns:
         The statements, and what could not be mapped.
@@ -429,12 +480,96 @@ def map_privileges(found: SourcePrivileges, names: NameMap) -> Privileges:
                 out.skipped.append(statement)
         else:
             out.statements.append(statement)
-    for signature, kind, owner, grants in found.functions:
-        out.skipped.append(
-            f"{kind} {signature}: owner {owner} and its privileges ({grants or 'none'})"
-            f" are not applied: the name map holds no {kind} yet"
-        )
+    created = {
+        r.oid: r for r in (routines.routines if routines else []) if not r.problems
+    }
+    for function in found.functions:
+        routine = created.get(function.oid)
+        if routine is None:
+            if function.owner != found.user or not function.default_acl:
+                out.skipped.append(
+                    f"{function.kind} {function.signature}: its owner and "
+                    "privileges are not applied: the routine is not created on "
+                    "the target (see the routines needing review)"
+                )
+            continue
+        out.statements += _routine_statements(function, routine.signature, found)
     return out
+
+
+def _routine_statements(
+    function: SourceFunction, signature: str, found: SourcePrivileges
+) -> list[Statement]:
+    """The owner and EXECUTE privileges of a routine created on the target.
+
+    A routine's ACL starts as PUBLIC's EXECUTE on the target as on the
+    source; where the source's ACL is its own (``proacl`` not NULL) without
+    PUBLIC's EXECUTE, the target's is revoked too, so that a function the
+    source keeps from PUBLIC (a SECURITY DEFINER one, say) is not callable
+    by every role on the target.
+    """
+    schema, _, name = signature.partition(ROUTINE_SCHEMA + ".")
+    if schema:
+        raise ValueError(f"unexpected routine signature {signature!r}")
+    target = (SCHEMA, f".{name}")
+    statements = []
+
+    def statement(
+        kind: str, grantee: str, privilege: str, grantable: bool, parts: tuple
+    ) -> Statement:
+        return Statement(
+            kind=kind,
+            object=name,
+            column="",
+            grantee=grantee,
+            privilege=privilege,
+            grantable=grantable,
+            roles=(grantee,) if grantee != "public" else (),
+            relation="routine",
+            source=f"{function.kind} {function.signature}",
+            parts=parts[0],
+            revoke_parts=parts[1],
+        )
+
+    granted = {grantee for grantee, _, _ in function.grants}
+    if not function.default_acl and "public" not in granted:
+        statements.append(
+            statement(
+                "routine",
+                "public",
+                "revoke execute",
+                False,
+                (
+                    _revoke_parts("execute", "", "routine", target, "public"),
+                    _grant_parts("execute", "", "routine", target, "public", False),
+                ),
+            )
+        )
+    for grantee, privilege, grantable in function.grants:
+        statements.append(
+            statement(
+                "routine",
+                grantee,
+                privilege,
+                grantable,
+                (
+                    _grant_parts(privilege, "", "routine", target, grantee, grantable),
+                    _revoke_parts(privilege, "", "routine", target, grantee),
+                ),
+            )
+        )
+    # Last: the grants above are made by the role that created the routine.
+    if function.owner != found.user:
+        statements.append(
+            statement(
+                "routine owner",
+                function.owner,
+                "owner",
+                False,
+                (("alter routine ", *target, f" owner to {_role(function.owner)}"), ()),
+            )
+        )
+    return statements
 
 
 def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
@@ -549,9 +684,10 @@ class Outcome:
         grantee: The role granted to, or the owner.
         privilege: As ``Statement.privilege``.
         statement: The statement, in the final schema.
-        outcome: "granted", "owned", "held" (the final schema gives it
-            already), "role missing", "owner kept" (the target's own owner
-            stays), "failed" or "not built".
+        outcome: "granted", "revoked" (PUBLIC's EXECUTE on a routine),
+            "owned", "held" (the final schema gives it already), "role
+            missing", "owner kept" (the target's own owner stays), "failed"
+            or "not built".
         detail: The missing roles, the owner kept, or the error.
     """
 

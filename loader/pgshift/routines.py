@@ -205,18 +205,31 @@ class Routines:
         ]
 
     def to_json(self) -> str:
-        """The review list scaffold writes beside the name map."""
-        entries = [
+        """The review list scaffold writes beside the name map.
+
+        A routine's entry also names it on both sides: ``source``, its
+        identity on the source (``public.f(integer)``), and ``target``, its
+        ``name(argument types)`` in the final schema, for privilege parity.
+        """
+        entries: list[dict[str, Any]] = [
             {
-                "kind": kind,
-                "name": label,
-                "status": "needs review" if problems else "migrated",
-                "problems": [p.describe() for p in problems],
+                "kind": r.kind,
+                "name": r.label,
+                "status": "needs review" if r.problems else "migrated",
+                "problems": [p.describe() for p in r.problems],
+                "source": r.identity,
+                "target": r.signature.removeprefix(SCHEMA + "."),
             }
-            for kind, label, problems in [
-                *((r.kind, r.label, r.problems) for r in self.routines),
-                *(("trigger", t.label, t.problems) for t in self.triggers),
-            ]
+            for r in self.routines
+        ]
+        entries += [
+            {
+                "kind": "trigger",
+                "name": t.label,
+                "status": "needs review" if t.problems else "migrated",
+                "problems": [p.describe() for p in t.problems],
+            }
+            for t in self.triggers
         ]
         return json.dumps({"routines": entries}, indent=2, ensure_ascii=False) + "\n"
 
@@ -245,6 +258,26 @@ def review_lines(project_dir: Path) -> list[str]:
         reasons = "; ".join(entry["problems"])
         lines.append(f"{entry['kind']} {entry['name']}: {entry['status']}: {reasons}")
     return lines
+
+
+def created_routines(project_dir: Path) -> list[tuple[str, str]]:
+    """(source identity, target ``name(types)``) of each routine the build creates.
+
+    Args:
+        project_dir: The dbt project, holding ``ROUTINES_FILE``.
+
+    Returns:
+        One pair per migrated function, procedure and aggregate (none when
+        the file is missing or older than these fields).
+    """
+    path = project_dir / ROUTINES_FILE
+    if not path.exists():
+        return []
+    return [
+        (entry["source"], entry["target"])
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", [])
+        if entry["status"] == "migrated" and entry.get("source") and entry.get("target")
+    ]
 
 
 # --------------------------------------------------------------------------

@@ -43,6 +43,11 @@ where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'S')
 order by 1
 """
 
+ROUTINE_ACL = """
+select p.proname::text, pg_get_userbyid(p.proowner), coalesce(p.proacl::text, '')
+from pg_proc p where p.pronamespace = 'public'::regnamespace order by 1
+"""
+
 CASES = [
     # (role, statements on the source, statements on the target, allowed)
     (
@@ -150,6 +155,16 @@ CASES = [
         ["create table pv_new (x int)"],
         ["create table pv_new (x int)"],
         False,
+    ),
+    # Routines: EXECUTE as the source's ACL says, PUBLIC's taken back where
+    # the source took it back.
+    ("pv_reader", ["select account_count()"], ["select account_count()"], True),
+    ("pv_writer", ["select account_count()"], ["select account_count()"], False),
+    (
+        "pv_team",
+        ["select display_name_of('ada')"],
+        ["select display_name_of('ada')"],
+        True,
     ),
     # The schema's default privileges: what the owner creates, the reader reads.
     (
@@ -267,6 +282,8 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
         'grant select on table " ~ schema ~ ".order_items to pv_auditor with grant option',
         'grant usage on sequence " ~ schema ~ ".user_accounts_id_seq to pv_writer',
         'grant select on table " ~ schema ~ ".audit_log to public',
+        'revoke execute on routine " ~ schema ~ ".account_count() from public',
+        'grant execute on routine " ~ schema ~ ".account_count() to pv_reader',
         'alter default privileges for role pv_owner in schema " ~ schema ~ " grant '
         "select on tables to pv_reader",
     ]:
@@ -305,6 +322,14 @@ def test_owners_parity_and_the_report(migrated: tuple[ProjectCopy, str, str]) ->
     assert owners["invoice_number_seq"] == "pv_owner"
     assert owners["user_accounts_id_seq"] == "pv_owner"  # with its table
     assert owners["audit_log"] == migrating  # pv_legacy is not on the target
+    routine_owners = dict(
+        query(
+            project.target,
+            "select proname::text, pg_get_userbyid(proowner) from pg_proc "
+            "where pronamespace = 'public'::regnamespace",
+        )
+    )
+    assert routine_owners == {"account_count": "pv_owner", "display_name_of": migrating}
     report = _report(project)
     assert report["schema_differences"] == []
     assert report["kept_differences"] == []
@@ -317,7 +342,11 @@ def test_owners_parity_and_the_report(migrated: tuple[ProjectCopy, str, str]) ->
         "role pv_legacy is missing on the target; once it exists, run: "
         'alter table "public".audit_log owner to pv_legacy'
     ) in lines
-    assert len(lines) == 3, lines
+    assert (
+        "role pv_legacy is missing on the target; once it exists, run: "
+        'alter routine "public".display_name_of(text) owner to pv_legacy'
+    ) in lines
+    assert len(lines) == 4, lines
     not_migrated = report["not_migrated"]
     assert (
         "database privileges app: privileges on the database itself (CONNECT, "
@@ -345,9 +374,11 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
     )
     before = query(project.target, ACL)
     assert "pv_team=r/pv_owner" in {r[0]: r[3] for r in before}["order_items"]
+    routine_acl = query(project.target, ROUTINE_ACL)
     code, out, err = project.run("migrate")
     assert code == 0, out[-3000:] + err[-3000:]
     assert query(project.target, ACL) == before
+    assert query(project.target, ROUTINE_ACL) == routine_acl
     report = _report(project)
     assert report["schema_differences"] == []
     carried = report["carried_over"]
@@ -382,7 +413,8 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         project.target,
         "revoke select on public.user_accounts from pv_reader; "
         "revoke update (display_name) on public.user_accounts from pv_writer; "
-        "grant delete on public.order_items to pv_reader",
+        "grant delete on public.order_items to pv_reader; "
+        "revoke execute on function public.account_count() from pv_reader",
     )
     code, out, _ = project.run("verify")
     assert code == 1
@@ -391,6 +423,7 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "user_accounts.display_name: role pv_writer may UPDATE on the source, "
         "not on the target",
         "order_items: role pv_reader may DELETE on the target, not on the source",
+        "account_count(): role pv_reader may EXECUTE on the source, not on the target",
     ]:
         assert f"schema differs: {line}" in out, out
-    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 3
+    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 4

@@ -12,8 +12,11 @@
     the error, and schema parity then lists the privileges that differ. A
     privilege the final schema gives already (public's USAGE to PUBLIC) is
     not granted again.
-    A grant pgshift gave last time that the source no longer has is
-    revoked first; one that cannot be (others hold privileges granted
+    A function's, procedure's or aggregate's owner and EXECUTE grants (and
+    the revoke of PUBLIC's EXECUTE where the source revoked it) run on the
+    routine pgshift_publish_routines created; one not created is "not
+    built". A grant pgshift gave last time that the source no longer has is
+    revoked first (a revoke of PUBLIC's EXECUTE, granted back); one that cannot be (others hold privileges granted
     through it) is recorded as not revoked.
     Everything goes into the state table named by the var privileges_table,
     rewritten at each publish: pgshift_keep_dependents reads it to tell
@@ -65,6 +68,7 @@ declare
     entry record;
     missing text[];
     rel regclass;
+    proc regprocedure;
     owner_now text;
     result text;
     detail text;
@@ -85,7 +89,7 @@ begin
     -- partial build left alone) is taken back first.
     for stale in
         select b.* from pgshift_privileges_before as b
-        where b.outcome = 'granted' and b.revoke_statement <> ''
+        where b.outcome in ('granted', 'revoked') and b.revoke_statement <> ''
           and not exists (
               select 1 from pgshift_privileges_wanted as w
               where w.kind = b.kind and w.object = b.object
@@ -113,30 +117,38 @@ begin
         result := null;
         detail := '';
         rel := null;
+        proc := null;
         select array_agg(r order by r) into missing
         from unnest(entry.roles) as r
         where not exists (select 1 from pg_roles where rolname = r);
-        if entry.relation <> '' then
+        if entry.relation = 'routine' then
+            proc := to_regprocedure(format('%I.', final_schema) || entry.object);
+        elsif entry.relation <> '' then
             rel := to_regclass(format('%I.%I', final_schema, entry.object));
         end if;
         if missing is not null then
             result := 'role missing';
             detail := array_to_string(missing, ', ');
-        elsif entry.relation <> '' and rel is null then
+        elsif entry.relation <> '' and rel is null and proc is null then
             result := 'not built';
         elsif entry.kind = 'schema' and not entry.grantable
                 and has_schema_privilege(entry.grantee, final_schema,
                                          entry.privilege) then
             -- The target's schema allows it already (public's USAGE).
             result := 'held';
-        elsif entry.kind = 'owner' then
-            select pg_get_userbyid(c.relowner) into owner_now
-            from pg_class as c where c.oid = rel;
+        elsif entry.kind in ('owner', 'routine owner') then
+            if proc is null then
+                select pg_get_userbyid(c.relowner) into owner_now
+                from pg_class as c where c.oid = rel;
+            else
+                select pg_get_userbyid(p.proowner) into owner_now
+                from pg_proc as p where p.oid = proc;
+            end if;
             if owner_now = entry.grantee then
                 result := 'owned';
             elsif owner_now <> current_user and not exists (
                 select 1 from pgshift_privileges_before as b
-                where b.kind = 'owner' and b.object = entry.object
+                where b.kind = entry.kind and b.object = entry.object
                   and b.grantee = owner_now and b.outcome = 'owned'
             ) then
                 result := 'owner kept';
@@ -146,8 +158,10 @@ begin
         if result is null then
             begin
                 execute entry.statement;
-                result := case entry.kind when 'owner' then 'owned'
-                               else 'granted' end;
+                result := case
+                    when entry.kind in ('owner', 'routine owner') then 'owned'
+                    when entry.privilege = 'revoke execute' then 'revoked'
+                    else 'granted' end;
             exception when others then
                 get stacked diagnostics detail = message_text;
                 result := 'failed';

@@ -307,8 +307,8 @@ def read_project(
         (kind, name, reason) for kind, name, reason in project.names.not_migrated
     ]
     if not names_only:
-        project.privileges = map_privileges(found, project.names)
         project.routines = rewrite(source_routines, project.names)
+        project.privileges = map_privileges(found, project.names, project.routines)
         left_behind += [
             (kind, label, "needs review, not created by the build: " + reason)
             for kind, label, problems in project.routines.needing_review()

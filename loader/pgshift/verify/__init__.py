@@ -32,7 +32,7 @@ from pgshift.manifest import (
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
 from pgshift.privileges import read_outcomes
-from pgshift.routines import review_lines
+from pgshift.routines import created_routines, review_lines
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
 from pgshift.verify.parity import Differences, compare, intended
@@ -84,7 +84,7 @@ def verify(settings: Settings) -> Report:
         report.privileges = [
             o.describe()
             for o in read_outcomes(cursor, settings.state_schema)
-            if o.outcome not in ("granted", "owned", "held", "not built")
+            if o.outcome not in ("granted", "revoked", "owned", "held", "not built")
         ]
         if names is not None:
             _sequence_positions(settings, cursor, report, names)
@@ -186,6 +186,7 @@ def _schema_parity(
                 settings.source_schema,
                 settings.final_schema,
                 kept,
+                created_routines(settings.project_dir),
             )
     for name in [n for n in source.tables if not settings.selects(n)]:
         del source.tables[name]

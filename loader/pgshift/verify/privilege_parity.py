@@ -4,8 +4,9 @@ For every role that exists on both servers (superusers on either side
 aside, as PostgreSQL lets them do everything whatever an object's ACL says,
 and the roles the two connections use, which own what they moved),
 PostgreSQL's own checks (``has_table_privilege``, ``has_column_privilege``,
-``has_sequence_privilege``, ``has_schema_privilege``) are asked on each side
-for every migrated table, each of its columns and every sequence, under
+``has_sequence_privilege``, ``has_schema_privilege``,
+``has_function_privilege``) are asked on each side for every migrated
+table, each of its columns, every sequence and every routine created, under
 their source names on the source and their mapped names on the target,
 for every privilege type; the answers must agree. A column is compared
 only where its table's answer agrees (a table grant answers for every
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from pgshift.mapping import NameMap
+from pgshift.sqlident import quote_ident
 from pgshift.verify.parity import Differences
 
 TABLE_PRIVILEGES = (
@@ -35,6 +37,7 @@ TABLE_PRIVILEGES = (
 COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
+ROUTINE_PRIVILEGES = ("EXECUTE", "EXECUTE WITH GRANT OPTION")
 
 _GRANTABLE = " WITH GRANT OPTION"
 TABLE_PRIVILEGES += tuple(p + _GRANTABLE for p in TABLE_PRIVILEGES)
@@ -142,6 +145,7 @@ def compare_privileges(
     source_schema: str,
     final_schema: str,
     kept: Differences,
+    routines: list[tuple[str, str]] | None = None,
 ) -> list[str]:
     """List every privilege a shared role has on one side and not the other.
 
@@ -154,6 +158,8 @@ def compare_privileges(
         kept: The target's objects the last publish carried over; a grant
             among them ("table to role") explains what the role may do more
             on the target, and the line goes to its kept lines.
+        routines: (source identity, target ``name(types)``) of each
+            function, procedure and aggregate the build created.
 
     Returns:
         One line per difference.
@@ -227,9 +233,69 @@ def compare_privileges(
         ):
             was = (table, column, role, privilege) in renamed_columns
             differs(table, f"{table}.{column}", role, privilege, was)
+    lines += _routine_lines(source, target, routines or [], final_schema, roles)
     everyone = sorted(source_roles.keys() & target_roles.keys())
     lines += _schema_lines(source, target, source_schema, final_schema, roles)
     lines += _default_lines(source, target, source_schema, final_schema, everyone)
+    return lines
+
+
+# Each routine that is there, with its owner; then who may execute it.
+_ROUTINE_OWNERS = """
+select f.ord, pg_get_userbyid(x.proowner)
+from unnest(%(routines)s::text[]) with ordinality as f (signature, ord)
+join pg_proc x on x.oid = to_regprocedure(f.signature)
+"""
+_ROUTINES = """
+select f.ord, r.rolname, p.priv
+from unnest(%(routines)s::text[]) with ordinality as f (signature, ord)
+join pg_proc x on x.oid = to_regprocedure(f.signature)
+cross join pg_roles r
+cross join unnest(%(routine_privileges)s::text[]) as p (priv)
+where r.rolname = any(%(roles)s::text[])
+  and has_function_privilege(r.oid, x.oid, p.priv)
+"""
+
+
+def _routine_lines(
+    source: Any,
+    target: Any,
+    routines: list[tuple[str, str]],
+    final_schema: str,
+    roles: list[str],
+) -> list[str]:
+    """Who may execute each migrated routine on one side and not the other.
+
+    A routine missing on either side is left to schema parity; an owner's
+    implicit right is left out where the routine has another owner on the
+    target, as for relations.
+    """
+    if not routines:
+        return []
+    schema = quote_ident(final_schema) + "."
+    owners, answers = [], []
+    for cursor, signatures in (
+        (source, [s for s, _ in routines]),
+        (target, [schema + t for _, t in routines]),
+    ):
+        args = {
+            "routines": signatures,
+            "roles": roles,
+            "routine_privileges": list(ROUTINE_PRIVILEGES),
+        }
+        cursor.execute(_ROUTINE_OWNERS, args)
+        owners.append(dict(cursor.fetchall()))
+        cursor.execute(_ROUTINES, args)
+        answers.append({tuple(row) for row in cursor.fetchall()})
+    lines = []
+    for ordinal, role, privilege in sorted(answers[0] ^ answers[1]):
+        was_owner, owner = owners[0].get(ordinal), owners[1].get(ordinal)
+        if was_owner is None or owner is None:
+            continue
+        if was_owner != owner and role in (was_owner, owner):
+            continue
+        was = (ordinal, role, privilege) in answers[0]
+        lines.append(_line(routines[ordinal - 1][1], role, privilege, was))
     return lines
 
 
