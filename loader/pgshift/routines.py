@@ -607,12 +607,29 @@ class _Context:
     relations: set[str]
     not_migrated: set[str]
     extension_functions: dict[str, str]
+    views: set[str] = field(default_factory=set)
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def kind(self, name: str) -> str:
+        """ "table" or "view", for a message."""
+        return "view" if self.kinds.get(name) in ("v", "m") else "table"
 
     @classmethod
     def build(cls, source: SourceRoutines, names: NameMap) -> _Context:
+        """What the name map says, views read like the tables they stand for."""
+        tables = dict(names.tables)
+        views = getattr(names, "views", None) or {}
+        for view in views.values():
+            tables[view.source] = TableMap(
+                source_schema=names.source_schema,
+                source=view.source,
+                target=view.name,
+                staging_model="",
+                columns=dict(view.columns),
+            )
         columns: dict[str, set[str]] = {}
         renamed: set[str] = set()
-        for table in names.tables.values():
+        for table in tables.values():
             if table.target != table.source:
                 renamed.add(table.source)
             for column, target in table.columns.items():
@@ -622,17 +639,19 @@ class _Context:
         not_migrated = {
             name
             for name, kind in source.relations.items()
-            if kind in ("r", "p", "f") and name not in names.tables
+            if kind in ("r", "p", "f", "v", "m") and name not in tables
         }
         return cls(
             schema=source.schema,
-            tables=dict(names.tables),
+            tables=tables,
             columns=columns,
             renamed=renamed,
-            relations={t.source for t in names.tables.values() if t.target != t.source}
+            relations={t.source for t in tables.values() if t.target != t.source}
             | {q.source for q in names.sequences.values() if q.name != q.source},
             not_migrated=not_migrated,
             extension_functions=source.extension_functions,
+            views=set(views),
+            kinds=dict(source.relations),
         )
 
 
@@ -746,8 +765,10 @@ class _Fragment:
         plpgsql: bool,
         function: str | None = None,
         parameters: frozenset[str] = frozenset(),
+        bound: bool = False,
     ) -> None:
         self.function = function
+        self.bound = bound
         self.parameters = parameters
         self.text = text
         self.context = context
@@ -899,14 +920,16 @@ class _Fragment:
         ):
             return None
         if relname in self.context.not_migrated:
+            kind = self.context.kind(relname)
             self._problem(
                 node.get("location", 0),
-                f"reads table {relname}, which is not migrated",
+                f"reads {kind} {relname}, which is not migrated",
             )
             return None
         mapped = self.context.tables.get(relname)
         if mapped is None:
             return None
+        self._bound_view(relname, node.get("location", 0))
         if chain is None:
             self._problem(node.get("location", 0), f"cannot locate table {relname}")
             return mapped
@@ -1052,7 +1075,23 @@ class _Fragment:
                 return
         mapped = self.context.tables.get(names[-1])  # type: ignore[arg-type]
         if mapped is not None:
+            self._bound_view(mapped.source, node.get("location", 0))
             self._replace(chain[-1], render_ident(mapped.target))
+
+    def _bound_view(self, name: str, location: int) -> None:
+        """A view that must exist when the routine is created, which it does not.
+
+        A routine's argument and result types, and a SQL-standard body, are
+        bound when the routine is created; the publish creates the routines
+        before the views (a view may call a routine).
+        """
+        if self.bound and name in self.context.views:
+            self._problem(
+                location,
+                f"names view {name}, which must exist when the routine is "
+                "created (its type, or a SQL-standard body); the publish "
+                "creates the routines before the views",
+            )
 
     def _func_call(self, node: dict) -> None:
         names = _names(node.get("funcname", []))
@@ -1133,6 +1172,7 @@ def _rewrite_routine(
         plpgsql=False,
         function=routine.name,
         parameters=frozenset(routine.argument_names),
+        bound=True,
     )
     try:
         tree = _parse(definition)
@@ -1150,8 +1190,8 @@ def _rewrite_routine(
         header._func_call(node)
     if sql_body is not None:
         header.rename({"stmts": [{"stmt": sql_body}]})
-        problems += [Problem(_line(definition, o), r) for o, r in header.problems]
         problems += _unplaced(header, 0, len(definition), definition, 0)
+    problems += [Problem(_line(definition, o), r) for o, r in header.problems]
     edits += header.edits
 
     if routine.body and routine.language in ("sql", "plpgsql"):

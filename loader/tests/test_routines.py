@@ -15,6 +15,7 @@ without a database.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.mapping import KeyMap, NameMap, TableMap
+from pgshift.mapping import KeyMap, NameMap, TableMap, ViewMap
 from pgshift.routines import SCHEMA, Routine, SourceRoutines, Trigger, rewrite
 
 from migration import ProjectCopy, copy_project, query
@@ -596,3 +597,54 @@ def test_on_conflict_on_constraint_takes_the_keys_target_name() -> None:
     assert [(p.line, p.reason) for p in routine.problems] == [
         (6, 'ON CONFLICT ON CONSTRAINT "Posts_gone": no such key on "Posts"')
     ]
+
+
+def test_a_view_read_by_a_body_takes_its_target_names() -> None:
+    view = ViewMap(
+        source="activeUsers",
+        name="active_users",
+        kind="view",
+        columns={"id": "id", "fullName": "full_name"},
+        types={"id": "integer", "full_name": "text"},
+        definition="",
+    )
+    names = dataclasses.replace(NAMES, views={"activeUsers": view})
+    relations = {"Users": "r", "orders": "r", "activeUsers": "v", "oldUsers": "v"}
+
+    def rewritten(body: str, language: str = "sql", returns: str = "integer"):
+        definition = (
+            f"CREATE OR REPLACE FUNCTION public.f()\n RETURNS {returns}\n"
+            f" LANGUAGE {language}\nAS $function${body}$function$\n"
+        )
+        routine = Routine(
+            oid=1,
+            kind="function",
+            name="f",
+            arguments="",
+            language=language,
+            source=definition,
+            body=body,
+            argument_names=[],
+            identity="public.f()",
+        )
+        source = SourceRoutines("public", [routine], [], relations, {})
+        return rewrite(source, names).routines[0]
+
+    routine = rewritten(
+        'select count(*)::int from "activeUsers" a where a."fullName" <> \'\''
+    )
+    assert not routine.problems
+    assert _body(routine) == (
+        "select count(*)::int from active_users a where a.full_name <> ''"
+    )
+    # A view left out of the migration is never guessed at.
+    left_out = rewritten('select count(*)::int from "oldUsers"')
+    assert [p.reason for p in left_out.problems] == [
+        "reads view oldUsers, which is not migrated"
+    ]
+    # A result type naming a view is bound when the routine is created, and
+    # the publish creates the routines before the views.
+    typed = rewritten(
+        'select * from "activeUsers"', returns='SETOF public."activeUsers"'
+    )
+    assert any("names view activeUsers" in p.reason for p in typed.problems)
