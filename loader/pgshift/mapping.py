@@ -281,6 +281,10 @@ class ViewMap:
         indexes: A materialized view's indexes, renamed.
         populated: False for a materialized view the source never
             refreshed (created WITH NO DATA): the target's is not either.
+        calls: The functions of the migrated schema it calls, as
+            ``name(argument types)``: the build creates them at publish.
+        deferred: Created by the publish, after the functions it calls (or
+            after a deferred view it reads), rather than in the build.
     """
 
     source: str
@@ -295,6 +299,8 @@ class ViewMap:
     reads: list[str] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
     populated: bool = True
+    calls: list[str] = field(default_factory=list)
+    deferred: bool = False
 
 
 @dataclass
@@ -309,6 +315,8 @@ class PolicyMap:
         roles: The roles it applies to ("public" for PUBLIC).
         using: The USING expression in the target names, or None.
         with_check: The WITH CHECK expression in the target names, or None.
+        calls: The functions of the migrated schema it calls, as
+            ``name(argument types)``; the publish creates them first.
     """
 
     table: str
@@ -318,6 +326,7 @@ class PolicyMap:
     roles: list[str]
     using: str | None = None
     with_check: str | None = None
+    calls: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -364,6 +364,11 @@ def _views(names: NameMap) -> dict[str, Any]:
     return getattr(names, "views", None) or {}
 
 
+def _left_out(names: NameMap, kind: str, source: str) -> bool:
+    """Whether the map lists a relation as not migrated (with the reason)."""
+    return [kind, source] in [entry[:2] for entry in names.not_migrated]
+
+
 def _target_relation(names: NameMap, kind: str, source: str) -> tuple[str, str] | None:
     """The target name and ``ALTER`` word of a source relation, or None.
 
@@ -442,8 +447,11 @@ def map_privileges(
     for (kind, source), owner in sorted(found.owners.items()):
         target = _target_relation(names, kind, source)
         if target is None:
-            if kind in ("table", "sequence", "identity sequence"):
-                # Left out of the migration; an identity's follows its table.
+            if kind in ("table", "sequence", "identity sequence") or _left_out(
+                names, kind, source
+            ):
+                # Left out of the migration, and listed as such; an
+                # identity's sequence follows its table.
                 continue
             out.skipped.append(
                 f"{kind} {source}: owner {owner} and its privileges are not "
@@ -628,7 +636,9 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
     label = grant.name + (f".{grant.column}" if grant.column else "")
     shown = f"{grant.privilege} on {grant.kind} {label} to {grant.grantee}"
     if target is None:
-        if grant.kind in ("table", "sequence"):
+        if grant.kind in ("table", "sequence") or _left_out(
+            names, grant.kind, grant.name
+        ):
             return ""
         return f"{shown}: not applied: the name map holds no {grant.kind} yet"
     name, word = target

@@ -611,7 +611,7 @@ class _Context:
     kinds: dict[str, str] = field(default_factory=dict)
 
     def kind(self, name: str) -> str:
-        """ "table" or "view", for a message."""
+        """The word for a relation in a message: "table" or "view"."""
         return "view" if self.kinds.get(name) in ("v", "m") else "table"
 
     @classmethod

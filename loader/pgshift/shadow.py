@@ -32,10 +32,14 @@ so, when its schema holds views or policies.
 
 **What cannot be renamed safely is listed, never guessed.** A view or
 policy that reads a relation pgshift does not migrate (a table left out,
-another schema's table or view), calls a function or operator of the
-source's own (functions are not created before the views), or uses a type
-the target does not get from pgshift, is left out and listed with the
-reason (``NameMap.not_migrated``), and so is every view that reads it. A
+another schema's table or view), calls a function or operator of another
+schema of the source's (an extension's aside), or uses a type the target
+does not get from pgshift, is left out and listed with the reason
+(``NameMap.not_migrated``), and so is every view that reads it. The
+functions of the migrated schema a view or policy calls are recorded
+(``ViewMap.calls``, ``PolicyMap.calls``): the publish creates them before
+the views and policies, and scaffold leaves out a view that calls one it
+cannot create. A
 policy that cannot be renamed safely stops the scaffold instead: a table
 without one of its policies would not restrict the same rows.
 """
@@ -164,13 +168,13 @@ inner join pg_class as c on c.oid = refs.refobjid
 inner join pg_namespace as n on n.oid = c.relnamespace
 where refs.refclassid = 'pg_class'::regclass and not c.oid = any(%(shadows)s)
 union
-select 'calls ' || p.oid::regprocedure::text || ', a function of the source '
-       || 'that is not created before the views; review and create it by hand'
+select 'calls ' || p.oid::regprocedure::text || ', a function of schema '
+       || quote_ident(n.nspname) || ', which is not migrated'
 from refs
 inner join pg_proc as p on p.oid = refs.refobjid
 inner join pg_namespace as n on n.oid = p.pronamespace
 where refs.refclassid = 'pg_proc'::regclass
-  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not in ('pg_catalog', 'information_schema', %(schema)s)
   and not exists (select 1 from pg_depend as e
                   where e.classid = 'pg_proc'::regclass and e.objid = p.oid
                     and e.deptype = 'e')
@@ -207,6 +211,28 @@ where refs.refclassid = 'pg_collation'::regclass
   and n.nspname not in ('pg_catalog', 'information_schema')
 order by 1
 """
+
+
+# The functions of the migrated schema a parse tree calls (not an
+# extension's): the publish creates them before the views and policies.
+_CALLS = """
+select distinct p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+from pg_depend as d
+inner join pg_proc as p on p.oid = d.refobjid
+inner join pg_namespace as n on n.oid = p.pronamespace
+where d.classid = %(classid)s::regclass and d.objid = any(%(objids)s)
+  and d.refclassid = 'pg_proc'::regclass and n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend as e
+                  where e.classid = 'pg_proc'::regclass and e.objid = p.oid
+                    and e.deptype = 'e')
+order by 1
+"""
+
+
+def _calls(cursor: Any, classid: str, objids: list[int], schema: str) -> list[str]:
+    """The migrated schema's functions that rules or policies call."""
+    cursor.execute(_CALLS, {"classid": classid, "objids": objids, "schema": schema})
+    return [name for (name,) in cursor.fetchall()]
 
 
 def has_definitions(cursor: Any, schema: str) -> bool:
@@ -370,6 +396,7 @@ def _rename(
 
     left_out: dict[str, str] = {}
     created: dict[str, int] = {}
+    calls: dict[str, list[str]] = {}
     for view in views:
         kind = "view" if view.kind == "v" else "materialized view"
         reason = next(
@@ -395,6 +422,7 @@ def _rename(
                 "select oid from pg_rewrite where ev_class = %s", (created[view.name],)
             )
             rules = [oid for (oid,) in cursor.fetchall()]
+            calls[view.name] = _calls(cursor, "pg_rewrite", rules, catalog.schema)
             found = _foreign_references(
                 cursor,
                 "pg_rewrite",
@@ -425,15 +453,18 @@ def _rename(
             + (f" with check ({check})" if check is not None else "")
         )
         reason = _execute_or_reason(cursor, statement)
+        policy_calls: list[str] = []
         if reason is None:
             cursor.execute(
                 "select oid from pg_policy where polrelid = %s and polname = %s",
                 (shadows[table], name),
             )
+            policy = cursor.fetchone()[0]
+            policy_calls = _calls(cursor, "pg_policy", [policy], catalog.schema)
             found = _foreign_references(
                 cursor,
                 "pg_policy",
-                [cursor.fetchone()[0]],
+                [policy],
                 [*shadows.values(), *created.values()],
                 catalog,
             )
@@ -445,7 +476,9 @@ def _rename(
                 f"{table}) or change the policy on the source"
             )
         else:
-            kept_policies.append((table, name, command, permissive, roles))
+            kept_policies.append(
+                (table, name, command, permissive, roles, policy_calls)
+            )
     if refused:
         # A policy left out would change who may read or write a table (a
         # restrictive one, widen it): it stops the scaffold instead.
@@ -496,11 +529,12 @@ def _rename(
             reads=reads,
             indexes=indexes,
             populated=view.populated,
+            calls=calls.get(view.name, []),
         )
 
     _check_index_names(names)
 
-    for table, name, command, permissive, roles in kept_policies:
+    for table, name, command, permissive, roles, policy_calls in kept_policies:
         cursor.execute(
             "select pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)"
             " from pg_policy where polrelid = %s and polname = %s",
@@ -516,6 +550,7 @@ def _rename(
                 roles=list(roles),
                 using=using,
                 with_check=check,
+                calls=policy_calls,
             )
         )
 

@@ -33,6 +33,9 @@ VIEWS = {
     "pending_tickets": "pendingTickets",
     "my_tickets": "myTickets",
     "account_totals": "accountTotals",
+    # Created by the publish, after the function it calls.
+    "ticket_euros": "ticketEuros",
+    "big_euros": "bigEuros",
 }
 NEVER_REFRESHED = "never_refreshed"
 
@@ -108,13 +111,26 @@ def test_scaffold_writes_each_view_as_a_model_with_its_lineage(
     assert "-- depends_on: {{ ref('active_accounts') }}" in text
     assert "-- depends_on: {{ ref('tickets') }}" in text
     assert "t.account_id" in text and '"accountId"' not in text
-    # The view calling a function of the source is listed, not guessed.
+    # A view calling a function that cannot be renamed is listed, and so is
+    # the view over it; nothing is guessed.
     output = migrated.scaffold_output  # type: ignore[attr-defined]
-    assert 'not migrated: view ticketEuros: calls "centsToEuros"(bigint)' in output
-    assert not (models / "ticket_euros.sql").exists()
+    assert (
+        "not migrated: view rowCounts: calls countRows(p_table text), a "
+        "function of the source that needs review"
+    ) in output
+    assert (
+        "not migrated: view rowCountsAgain: reads rowCounts, which is not migrated"
+    ) in output
+    assert not (models / "row_counts.sql").exists()
     names = json.loads(
         (migrated.project / "models" / "pgshift_name_map.json").read_text("utf-8")
     )
+    # A view calling a function the build creates waits for it, and so does
+    # the view over it.
+    assert names["views"]["ticketEuros"]["calls"] == ["centsToEuros(cents bigint)"]
+    assert names["views"]["ticketEuros"]["deferred"] is True
+    assert names["views"]["bigEuros"]["deferred"] is True
+    assert names["views"]["openTickets"]["deferred"] is False
     assert names["views"]["openTickets"]["name"] == "open_tickets"
     assert names["views"]["openTickets"]["columns"]["accountId"] == "account_id"
     # Lineage: each view is downstream of what it reads.
@@ -154,11 +170,13 @@ def test_views_arrive_with_their_options_comments_and_index(
             [],
             "Accounts that can log in; it's {{ not }} Jinja.",
         ),
+        ("big_euros", "m", [], None),
         ("big_tickets", "v", ["security_barrier=true"], None),
         ("my_tickets", "v", ["security_invoker=true"], None),
         ("never_refreshed", "m", [], None),
         ("open_tickets", "v", [], None),
         ("pending_tickets", "v", ["check_option=cascaded"], None),
+        ("ticket_euros", "v", [], None),
     ]
     assert query(
         migrated.target,
@@ -209,7 +227,7 @@ def test_every_view_returns_the_source_rows(migrated: ProjectCopy) -> None:
         "materialized view never_refreshed (from neverRefreshed): not populated "
         "on the source, nor on the target" in report["views"]
     )
-    assert any("ticketEuros" in line for line in report["not_migrated"])
+    assert any("rowCounts:" in line for line in report["not_migrated"])
     md = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "## Views" in md and "open_tickets (from openTickets)" in md
 
@@ -376,16 +394,19 @@ def test_a_policy_that_cannot_be_renamed_stops_the_scaffold(
     # Left out, a policy would change which rows the table restricts.
     query(
         migrated.source,
-        'create policy "accountsEuros" on "Accounts" as restrictive '
-        'using ("centsToEuros"(id) > 0)',
+        'create policy "accountsCounted" on "Accounts" as restrictive '
+        "using (\"countRows\"('Accounts') > 0)",
     )
     try:
         code, stdout, stderr = migrated.run("scaffold", "--check")
     finally:
-        query(migrated.source, 'drop policy "accountsEuros" on "Accounts"')
+        query(migrated.source, 'drop policy "accountsCounted" on "Accounts"')
     assert code == 2, stdout + stderr
-    assert 'policy accountsEuros on Accounts: calls "centsToEuros"(bigint)' in stderr
-    assert "--exclude Accounts" in stderr
+    assert (
+        "policy accountsCounted on accounts: calls countRows(p_table text), "
+        "which needs review"
+    ) in stderr
+    assert "leave the table out" in stderr
 
 
 def test_policy_roles_missing_on_the_target_are_listed(migrated: ProjectCopy) -> None:

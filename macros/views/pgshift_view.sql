@@ -7,7 +7,9 @@
     refers to them (by OID, as PostgreSQL stores views) and the publish
     moves it into the final schema with them; a materialized view is
     populated from them. A table or view it reads that this run did not
-    build stops it with a message. -#}
+    build stops it with a message. A view that calls the source's functions
+    (or reads such a view) is deferred: the publish creates it, after the
+    functions. -#}
 {% materialization pgshift_view, adapter='postgres' %}
     {%- set spec = pgshift_source_views().get(model.alias) -%}
     {%- if spec is none -%}
@@ -18,7 +20,9 @@
     {%- set build_schema = pgshift_build_schema() -%}
     {%- for parent_id in model.depends_on.nodes -%}
         {%- set parent = graph.nodes.get(parent_id) -%}
-        {%- if parent is not none and parent.resource_type == 'model' -%}
+        {%- if parent is not none and parent.resource_type == 'model'
+                and not pgshift_source_views().get(
+                    parent.alias, {}).get('deferred') -%}
             {%- set built = adapter.get_relation(
                 target.database, build_schema, parent.alias) -%}
             {%- if built is none
@@ -43,28 +47,19 @@
     {%- for schema in path -%}
         {%- do quoted.append(pgshift_ident(schema)) -%}
     {%- endfor -%}
+    {%- if spec.deferred -%}
+        {#- It calls functions the publish creates: the publish creates it
+            too, once they are there (pgshift_publish_views). -#}
+        {%- call statement('main') -%}
+            select 1
+        {%- endcall -%}
+        {{ return({'relations': []}) }}
+    {%- endif -%}
     {%- call statement('main') -%}
         select set_config(
             'search_path', {{ pgshift_literal(quoted | join(', ')) }}, true
         );
-        create {{ spec.kind }} {{ relation }}
-        {%- if spec.options %} with ({{ spec.options | join(', ') }}){% endif %}
-        as
-{{ sql }}
-        {%- if spec.kind == 'materialized view' %}
-        with {{ '' if spec.populated else 'no ' }}data{% endif %};
-        {%- for index in spec.indexes %}
-        create {{ 'unique ' if index.unique }}index {{ pgshift_ident(index.name) }}
-            on {{ relation }} using {{ index.using }};
-        {%- endfor %}
-        {%- if spec.comment is not none %}
-        comment on {{ spec.kind }} {{ relation }}
-            is {{ pgshift_literal(spec.comment) }};
-        {%- endif %}
-        {%- for column, comment in spec.column_comments.items() %}
-        comment on column {{ relation }}.{{ pgshift_ident(column) }}
-            is {{ pgshift_literal(comment) }};
-        {%- endfor %}
+        {{ pgshift_view_statements(spec, relation, sql) }}
     {%- endcall -%}
     {%- do adapter.commit() -%}
     {{ return({'relations': [relation]}) }}

@@ -62,7 +62,7 @@ from pgshift.privileges import (
     missing_roles,
     read_privileges,
 )
-from pgshift.routines import Routines, read_routines, rewrite
+from pgshift.routines import Routines, SourceRoutines, read_routines, rewrite
 from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
@@ -77,7 +77,7 @@ from pgshift.scaffold.supported import (
     check_references,
     check_supported,
 )
-from pgshift.scaffold.views import view_files
+from pgshift.scaffold.views import settle_views, view_files
 from pgshift.scaffold.yaml_files import (
     dump_yaml,
     final_models_yaml,
@@ -285,8 +285,8 @@ def read_project(
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
+        source_routines = read_routines(cursor, settings.source_schema)
         if not names_only:
-            source_routines = read_routines(cursor, settings.source_schema)
             found = read_privileges(cursor, settings.source_schema)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
@@ -303,11 +303,13 @@ def read_project(
     except ShadowError as error:
         raise ScaffoldError(str(error)) from error
     rename_view_types(project.names)
+    if not names_only or _calls_routines(project.names):
+        project.routines = _settle_routines(source_routines, project.names)
     left_behind += [
         (kind, name, reason) for kind, name, reason in project.names.not_migrated
     ]
     if not names_only:
-        project.routines = rewrite(source_routines, project.names)
+        assert project.routines is not None
         project.privileges = map_privileges(found, project.names, project.routines)
         left_behind += [
             (kind, label, "needs review, not created by the build: " + reason)
@@ -315,6 +317,48 @@ def read_project(
             for reason in [p.describe() for p in problems]
         ]
     return project, left_behind
+
+
+def _calls_routines(names: NameMap) -> bool:
+    """Whether a view or policy calls a function of the migrated schema."""
+    return any(v.calls for v in names.views.values()) or any(
+        p.calls for p in names.policies
+    )
+
+
+def _settle_routines(source: SourceRoutines, names: NameMap) -> Routines:
+    """Rewrite the routines, and settle which views can call them.
+
+    A view that calls a routine left out for review is left out too (and
+    the views over it), which may leave out a routine that reads such a
+    view: the two are settled together. The views that call a routine, or
+    read such a view, are created by the publish (``ViewMap.deferred``).
+
+    Raises:
+        ScaffoldError: A policy calls a routine that is left out for review.
+    """
+    while True:
+        routines = rewrite(source, names)
+        if not settle_views(
+            names, {r.label for r in routines.routines if not r.problems}
+        ):
+            break
+    created = {r.label for r in routines.routines if not r.problems}
+    refused = [
+        f"  policy {p.name} on {p.table}: calls {call}, "
+        "which needs review and is not created; fix the function (see the "
+        "routines needing review) or leave the table out"
+        for p in names.policies
+        for call in p.calls
+        if call not in created
+    ]
+    if refused:
+        raise ScaffoldError(
+            "these policies cannot be migrated as they are, and a table "
+            "without one of its policies would not restrict the same rows:\n"
+            + "\n".join(refused)
+        )
+    return routines
 
 
 def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded:

@@ -29,6 +29,47 @@ VIEWS_DIR = "models/views"
 VIEWS_MACRO = "macros/scaffolded/pgshift_source_views.sql"
 
 
+def settle_views(names: NameMap, created: set[str]) -> bool:
+    """Leave out the views that call a routine the build does not create.
+
+    Each such view, and every view over it, moves from ``names.views`` to
+    ``names.not_migrated`` with the reason; each view that calls a routine
+    the build creates, or reads a view that does, is marked deferred: the
+    publish creates it once the routines are there.
+
+    Args:
+        names: The name map; its views are changed in place.
+        created: ``name(argument types)`` of each routine the build creates.
+
+    Returns:
+        Whether a view was left out (the routines may then need rewriting:
+        one that reads such a view is left out too).
+    """
+    left_out: dict[str, str] = {}
+    deferred: set[str] = set()
+    for source, view in list(names.views.items()):
+        missing = [c for c in view.calls if c not in created]
+        reason = None
+        if missing:
+            reason = (
+                f"calls {missing[0]}, a function of the source that needs "
+                "review and is not created (see the routines needing review)"
+            )
+        else:
+            parent = next((r for r in view.reads if r in left_out), None)
+            if parent is not None:
+                reason = f"reads {left_out[parent]}, which is not migrated"
+        if reason is not None:
+            left_out[view.name] = source
+            del names.views[source]
+            names.not_migrated.append([view.kind, source, reason])
+            continue
+        view.deferred = bool(view.calls) or any(r in deferred for r in view.reads)
+        if view.deferred:
+            deferred.add(view.name)
+    return bool(left_out)
+
+
 def view_sql(view: ViewMap) -> str:
     """The model of one view: its renamed definition, after what it reads."""
     depends = "".join(
@@ -63,13 +104,15 @@ def views_macro(names: NameMap) -> str:
             "options": v.options,
             "comment": v.comment,
             "populated": v.populated,
+            "deferred": v.deferred,
+            "order": order,
             "column_comments": v.column_comments,
             "indexes": [
                 {"name": i.name, "unique": i.unique, "using": i.using}
                 for i in v.indexes
             ],
         }
-        for v in names.views.values()
+        for order, v in enumerate(names.views.values())
     }
     policies = {
         "row_security": names.row_security,
