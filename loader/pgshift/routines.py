@@ -698,7 +698,7 @@ def _chars(text: str) -> list[int]:
     return offsets
 
 
-def _nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
+def tree_nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
     """Every (node type, node) of a JSON parse tree, depth first."""
     stack = [tree]
     while stack:
@@ -716,7 +716,7 @@ def _nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
             stack.extend(reversed(item))
 
 
-def _parse(text: str) -> dict[str, Any]:
+def parse_tree(text: str) -> dict[str, Any]:
     """A parse tree of SQL text as plain data.
 
     ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
@@ -823,32 +823,32 @@ class _Fragment:
             self._statement(statement)
 
     def _statement(self, statement: dict) -> None:
-        ctes = {n["ctename"] for _, n in _nodes(statement, "CommonTableExpr")}
+        ctes = {n["ctename"] for _, n in tree_nodes(statement, "CommonTableExpr")}
         aliases: dict[str, TableMap | None] = {}
         read: list[TableMap] = []
-        for _, node in _nodes(statement, "RangeVar"):
+        for _, node in tree_nodes(statement, "RangeVar"):
             mapped = self._range_var(node, ctes)
             alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
             if mapped is not None:
                 read.append(mapped)
             if alias:
                 aliases[alias] = mapped
-        for _, node in _nodes(statement, "ColumnRef"):
+        for _, node in tree_nodes(statement, "ColumnRef"):
             self._column_ref(node, read, aliases)
-        for kind, node in _nodes(statement):
+        for kind, node in tree_nodes(statement):
             if kind in ("InsertStmt", "UpdateStmt"):
                 self._target_columns(node, node.get("cols") or node.get("targetList"))
             if kind == "InsertStmt" and node.get("onConflictClause"):
                 conflict = node["onConflictClause"].get("OnConflictClause") or {}
                 self._target_columns(node, conflict.get("targetList"))
                 self._conflict_constraint(node, conflict)
-        for _, node in _nodes(statement, "TypeName"):
+        for _, node in tree_nodes(statement, "TypeName"):
             self._type_name(node)
-        for _, node in _nodes(statement, "FuncCall"):
+        for _, node in tree_nodes(statement, "FuncCall"):
             self._func_call(node)
-        for _, node in _nodes(statement, "TypeCast"):
+        for _, node in tree_nodes(statement, "TypeCast"):
             self._regclass_literal(node)
-        for kind, node in _nodes(statement):
+        for kind, node in tree_nodes(statement):
             if kind == "ExecuteStmt":
                 self._problem(node.get("location", 0), "EXECUTE of a prepared query")
 
@@ -1175,7 +1175,7 @@ def _rewrite_routine(
         bound=True,
     )
     try:
-        tree = _parse(definition)
+        tree = parse_tree(definition)
     except pglast.parser.ParseError as error:
         routine.problems = [*problems, Problem(1, f"cannot be parsed: {error}")]
         routine.definition = definition
@@ -1184,9 +1184,9 @@ def _rewrite_routine(
     statement = tree["stmts"][0]["stmt"]
     create = statement.get("CreateFunctionStmt") or statement.get("DefineStmt") or {}
     sql_body = create.pop("sql_body", None)
-    for _, node in _nodes(create, "TypeName"):
+    for _, node in tree_nodes(create, "TypeName"):
         header._type_name(node)
-    for _, node in _nodes(create, "FuncCall"):
+    for _, node in tree_nodes(create, "FuncCall"):
         header._func_call(node)
     if sql_body is not None:
         header.rename({"stmts": [{"stmt": sql_body}]})
@@ -1276,11 +1276,11 @@ def _signature(routine: Routine, context: _Context) -> str:
         text = text[:-2] + "(*)"
     fragment = _Fragment(text, context, set(), [], plpgsql=False)
     try:
-        tree = _parse(text)
+        tree = parse_tree(text)
     except pglast.parser.ParseError:
         return routine.identity
     _own_name(fragment, context)
-    for _, node in _nodes(tree, "TypeName"):
+    for _, node in tree_nodes(tree, "TypeName"):
         fragment._type_name(node)
     signature, _ = _apply(text, fragment.edits)
     return signature[len(f"DROP {kind} ") :]
@@ -1301,7 +1301,7 @@ def _rewrite_body(
     if routine.language == "sql":
         fragment = _Fragment(body, context, variables, [], plpgsql=False, **parameters)
         try:
-            tree = _parse(body)
+            tree = parse_tree(body)
         except pglast.parser.ParseError as error:
             return [], [Problem(_line(body, 0), f"cannot be parsed: {error}")]
         fragment.rename(tree)
@@ -1313,7 +1313,7 @@ def _rewrite_body(
         function = pglast.parse_plpgsql(routine.source)[0]["PLpgSQL_function"]
     except Exception as error:  # noqa: BLE001 - libpg_query's errors vary
         return [], [Problem(1, f"cannot be parsed: {error}")]
-    for _, datum in _nodes(function.get("datums", [])):
+    for _, datum in tree_nodes(function.get("datums", [])):
         name = datum.get("refname")
         if name and name != "(unnamed row)":
             variables.add(name)
@@ -1359,7 +1359,7 @@ def _rewrite_body(
             text, context, variables, records, plpgsql=True, **parameters
         )
         try:
-            tree = _parse(text)
+            tree = parse_tree(text)
         except pglast.parser.ParseError as error:
             problems.append(Problem(lineno, f"cannot be parsed: {error}"))
             continue
