@@ -180,6 +180,8 @@ class Domain:
         not_null: Whether the domain is NOT NULL.
         default: The domain's default expression, or None.
         checks: (constraint name, ``pg_get_constraintdef()``) of each check.
+        extensions: The extensions it needs (its base type's, its checks'
+            functions'), created on the target before it.
     """
 
     name: str
@@ -187,6 +189,7 @@ class Domain:
     not_null: bool = False
     default: str | None = None
     checks: list[tuple[str, str]] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -942,6 +945,11 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
         if extension:
             if extension not in catalog.domain_extensions:
                 catalog.domain_extensions.append(extension)
+            needs = (
+                catalog.domains[domain].extensions if domain in catalog.domains else []
+            )
+            if extension not in needs:
+                needs.append(extension)
             continue
         problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
         if problem:

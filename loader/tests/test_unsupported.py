@@ -37,14 +37,18 @@ EXTENSION_TABLE = """
 create extension citext;
 create extension hstore;
 create extension "uuid-ossp";
+-- A domain over an extension's type: created before any model.
+create domain contact_address as citext check (value ~ '@');
 create table tagged (
     id uuid primary key default uuid_generate_v4(),
     email citext not null unique,
-    attrs hstore
+    attrs hstore,
+    contact contact_address
 );
 insert into tagged values
-    ('00000000-0000-0000-0000-000000000001', 'Ada@Example.com', 'a=>1, "b c"=>NULL'),
-    ('00000000-0000-0000-0000-000000000002', 'grace@example.com', '');
+    ('00000000-0000-0000-0000-000000000001', 'Ada@Example.com', 'a=>1, "b c"=>NULL',
+     'Ada@Example.com'),
+    ('00000000-0000-0000-0000-000000000002', 'grace@example.com', '', null);
 """
 
 
@@ -319,8 +323,19 @@ def test_extension_types_arrive_with_their_extension(
         "select extname from pg_extension where extname = any(%s) order by 1",
         (list(EXTENSIONS),),
     ) == [(name,) for name in sorted(EXTENSIONS)]
-    statement = "select id::text, email::text, attrs::text from tagged order by id"
+    statement = (
+        "select id::text, email::text, attrs::text, contact::text from tagged "
+        "order by id"
+    )
     assert query(clone.target, statement) == query(clone.source, statement)
+    # The domain over citext keeps its check.
+    assert query(
+        clone.target,
+        "select format_type(typbasetype, typtypmod) from pg_type "
+        "where typname = 'contact_address'",
+    ) == [("citext",)]
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(clone.target, "update tagged set contact = 'nobody'")
     # citext compares case-insensitively on the target too, and the
     # extension's default fills new rows.
     assert query(

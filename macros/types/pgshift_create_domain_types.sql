@@ -2,11 +2,45 @@
 {#- A domain may be over an enum type. Each keeps its NOT NULL, default and
     named checks (the base type, the default and the check expressions are
     SQL, pasted as they are); one statement per domain, which leaves a type
-    of that name alone. The domains are pgshift_source_domains(), written
+    of that name alone. The extensions the domains need are created first. The domains are pgshift_source_domains(), written
     by scaffold. -#}
 {% macro pgshift_create_domain_types() %}
     {%- if execute -%}
     {%- set statements = [] -%}
+    {#- First the extensions the domains need (citext under an e-mail
+        domain), in their source schema: a role that may not create one
+        gets the statement to run. -#}
+    {%- set extensions = [] -%}
+    {%- for domain in pgshift_source_domains() -%}
+        {%- for extension in domain.get('extensions', [])
+                if extension not in extensions -%}
+            {%- do extensions.append(extension) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for name, schema in extensions -%}
+        {%- set create -%}
+            {%- if schema != 'public' -%}
+                create schema if not exists {{ pgshift_ident(schema) }};
+            {% endif -%}
+            create extension if not exists {{ pgshift_ident(name) }}
+                schema {{ pgshift_ident(schema) }}
+        {%- endset -%}
+        {%- set body -%}
+            begin
+                if not exists (select 1 from pg_extension
+                               where extname = {{ pgshift_literal(name) }}) then
+                    execute {{ pgshift_literal(create) }};
+                end if;
+            exception when insufficient_privilege then
+                raise exception using message = format(
+                    'pgshift: the source''s domains need extension %s on the '
+                    'target, and this role may not create it: run %s as a role '
+                    'that may, then build again', {{ pgshift_literal(name) }},
+                    {{ pgshift_literal(create | trim) }});
+            end
+        {%- endset -%}
+        {%- do statements.append(pgshift_do(body | trim)) -%}
+    {%- endfor -%}
     {%- for domain in pgshift_source_domains() -%}
         {%- set type = pgshift_ident(target.schema, domain.name) -%}
         {%- set body -%}

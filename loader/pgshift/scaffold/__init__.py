@@ -213,12 +213,6 @@ def render(project: Project) -> dict[str, str]:
     """
     catalog, names = project.catalog, project.names
     check_supported(catalog)
-    for extension in catalog.domain_extensions:
-        logger.warning(
-            "create extension %s on the target before dbt build: the source's "
-            "domains need it before any model is built",
-            extension,
-        )
     src = names.source_name
     header = f"# {GENERATED_HEADER}.\n"
     files: dict[str, str] = {MAP_FILE: names.to_json()}

@@ -227,6 +227,17 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                     ]
                     for check, definition in d.checks
                 ],
+                # The extensions it needs, with their schema on the source.
+                **(
+                    {
+                        "extensions": [
+                            [e, catalog.extensions.get(e, "public")]
+                            for e in sorted(d.extensions)
+                        ]
+                    }
+                    if d.extensions
+                    else {}
+                ),
             }
             for d in catalog.domains.values()
         ],
@@ -238,7 +249,8 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         "{% macro pgshift_source_enums() %}\n"
         f"    {{{{ return({enums}) }}}}\n"
         "{% endmacro %}\n\n"
-        "{#- The source's domains: base type, NOT NULL, default, checks. #}\n"
+        "{#- The source's domains: base type, NOT NULL, default, checks, and\n"
+        "    the extensions they need. #}\n"
         "{% macro pgshift_source_domains() %}\n"
         f"    {{{{ return({domains}) }}}}\n"
         "{% endmacro %}\n"

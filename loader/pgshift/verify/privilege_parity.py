@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg2
+
 from pgshift.mapping import NameMap
 from pgshift.sqlident import quote_ident
 from pgshift.verify.parity import Differences
@@ -240,21 +242,41 @@ def compare_privileges(
     return lines
 
 
-# Each routine that is there, with its owner; then who may execute it.
+# Each routine's owner, then who may execute it, by oid.
 _ROUTINE_OWNERS = """
 select f.ord, pg_get_userbyid(x.proowner)
-from unnest(%(routines)s::text[]) with ordinality as f (signature, ord)
-join pg_proc x on x.oid = to_regprocedure(f.signature)
+from unnest(%(routines)s::oid[]) with ordinality as f (oid, ord)
+join pg_proc x on x.oid = f.oid
 """
 _ROUTINES = """
 select f.ord, r.rolname, p.priv
-from unnest(%(routines)s::text[]) with ordinality as f (signature, ord)
-join pg_proc x on x.oid = to_regprocedure(f.signature)
+from unnest(%(routines)s::oid[]) with ordinality as f (oid, ord)
+join pg_proc x on x.oid = f.oid
 cross join pg_roles r
 cross join unnest(%(routine_privileges)s::text[]) as p (priv)
 where r.rolname = any(%(roles)s::text[])
   and has_function_privilege(r.oid, x.oid, p.priv)
 """
+
+
+def _routine_oids(cursor: Any, signatures: list[str]) -> list[int | None]:
+    """Each signature's routine, or None where it is not there.
+
+    ``to_regprocedure`` raises, rather than giving NULL, for an argument
+    type the server does not have (an extension's, missing on the target).
+    """
+    oids: list[int | None] = []
+    for signature in signatures:
+        cursor.execute("savepoint pgshift_routine")
+        try:
+            cursor.execute("select to_regprocedure(%s)::oid", (signature,))
+            oids.append(cursor.fetchone()[0])
+        except psycopg2.Error:
+            cursor.execute("rollback to savepoint pgshift_routine")
+            oids.append(None)
+        finally:
+            cursor.execute("release savepoint pgshift_routine")
+    return oids
 
 
 def _routine_lines(
@@ -279,7 +301,7 @@ def _routine_lines(
         (target, [schema + t for _, t in routines]),
     ):
         args = {
-            "routines": signatures,
+            "routines": _routine_oids(cursor, signatures),
             "roles": roles,
             "routine_privileges": list(ROUTINE_PRIVILEGES),
         }
