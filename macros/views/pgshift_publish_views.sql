@@ -32,7 +32,8 @@
             if name in deferred -%}
         {%- do ordered.append((deferred[name], true)) -%}
     {%- endfor -%}
-    {%- set path = [pgshift_ident(final_schema), pgshift_ident(target.schema)] -%}
+    {%- set path = [
+        pgshift_ident(final_schema), pgshift_ident(target.schema)] -%}
     {%- for node, created_here in ordered -%}
         {%- set spec = specs[node.alias] -%}
         {%- set kind = spec.kind -%}

@@ -1,4 +1,4 @@
-{# The statements creating one source view as pgshift_source_views() gives it. #}
+{# The statements creating one source view as pgshift_source_views() says. #}
 {#- The view or materialized view with its reloptions, populated or not as
     on the source, then a materialized view's indexes and the comments.
     Its names resolve through the caller's search_path. Arguments: the
