@@ -207,6 +207,28 @@ class SequenceMap:
 
 
 @dataclass
+class PartitionMap:
+    """A partition of a partitioned final table, at any depth.
+
+    Attributes:
+        source: The partition's source name.
+        name: Its target name (named as tables are: the naming rules and
+            the override file's ``tables:``).
+        parent: The target name of the table it is a partition of.
+        bound: Its bound, as ``pg_get_expr(relpartbound)`` prints it, the
+            schema's types renamed: ``FOR VALUES ...`` or ``DEFAULT``.
+        key: The partition key of a partition that is itself partitioned,
+            columns renamed (``LIST (region)``), or None.
+    """
+
+    source: str
+    name: str
+    parent: str
+    bound: str
+    key: str | None = None
+
+
+@dataclass
 class TableMap:
     """One source table and everything it is called, and says, on the target.
 
@@ -231,6 +253,9 @@ class TableMap:
         types: Target column to its target type, for the columns whose type
             is one of the schema's enums or domains (renamed with it); every
             other column keeps its source type.
+        partition_key: A partitioned table's partition key, columns renamed
+            (``RANGE (paid_at)``); None for a plain table.
+        partitions: A partitioned table's partitions, each after its parent.
     """
 
     source_schema: str
@@ -248,6 +273,8 @@ class TableMap:
     foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
+    partition_key: str | None = None
+    partitions: list[PartitionMap] = field(default_factory=list)
 
     @property
     def primary_key(self) -> KeyMap | None:
@@ -367,6 +394,10 @@ class NameMap:
     def to_json(self) -> str:
         """The map as the JSON file scaffold writes (stable, reviewable)."""
         payload = {"generated": GENERATED_NOTE, **asdict(self)}
+        for entry in payload["tables"].values():
+            # A plain table's map says nothing of partitioning.
+            if entry["partition_key"] is None:
+                del entry["partition_key"], entry["partitions"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -385,6 +416,9 @@ class NameMap:
                         ForeignKeyMap(**f) for f in entry.get("foreign_keys", [])
                     ],
                     "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+                    "partitions": [
+                        PartitionMap(**p) for p in entry.get("partitions", [])
+                    ],
                 }
             )
         return cls(
@@ -477,6 +511,7 @@ def build_map(
         )
     if problems:
         raise NamingError("\n".join(problems))
+    map_partitions(catalog, name_map, overrides)
     name_map.sequences = _map_sequences(catalog, name_map, standalone)
     for name, table in catalog.tables.items():
         mapped = name_map.tables[name]
@@ -508,6 +543,46 @@ def build_map(
         ]
     check_object_names(name_map)
     return name_map
+
+
+def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) -> None:
+    """Name every partitioned table's partitions, and rename its keys.
+
+    Partitions are tables of the schema on the target: they are named as
+    tables are (the naming rules, the override file's ``tables:``), and a
+    partition whose name would collide with a table's or another
+    partition's is refused the same way. Partition keys are renamed as
+    checks are; bounds hold only constants, whose casts to the schema's
+    types are renamed.
+
+    Raises:
+        NamingError: Names collide or are too long.
+    """
+    partitioned = [t for t in catalog.tables.values() if t.partition_key]
+    if not partitioned:
+        return
+    names = map_names(
+        [*catalog.tables, *(p.name for t in partitioned for p in t.partitions)],
+        overrides.tables,
+        what="table or partition",
+        override_path="tables:",
+    )
+    for table in partitioned:
+        mapped = name_map.tables[table.name]
+        types = name_map.types
+        mapped.partition_key = rename_columns(
+            table.partition_key, mapped.columns, types
+        )
+        mapped.partitions = [
+            PartitionMap(
+                source=p.name,
+                name=names[p.name],
+                parent=names[p.parent],
+                bound=rename_columns(p.bound, {}, types),
+                key=rename_columns(p.key, mapped.columns, types) if p.key else None,
+            )
+            for p in table.partitions
+        ]
 
 
 def staging_model_name(source_name: str, target: str) -> str:
@@ -744,6 +819,7 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
         *(("foreign key", f.source, f.name, False, True) for f in mapped.foreign_keys),
         *(("index", i.source, i.name, True, False) for i in mapped.indexes),
         *(("sequence", s.source, s.name, True, False) for s in mapped.serials),
+        *(("partition", p.source, p.name, True, False) for p in mapped.partitions),
     ]
 
 
@@ -771,6 +847,8 @@ def check_object_names(name_map: NameMap) -> None:
             fix = (
                 f"in the override file under 'objects: {mapped.source}:' "
                 f"({source}: <new_name>)"
+                if kind != "partition"
+                else f"in the override file under 'tables:' ({source}: <new_name>)"
             )
             if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
                 problems.append(

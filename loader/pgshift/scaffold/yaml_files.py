@@ -21,6 +21,8 @@ from pgshift.manifest import (
     IdentityMeta,
     IndexMeta,
     KeyMeta,
+    PartitioningMeta,
+    PartitionMeta,
     PgshiftMeta,
     SerialMeta,
 )
@@ -77,8 +79,35 @@ def _column_yaml(column: Column, mapped: TableMap) -> dict[str, Any]:
     return entry
 
 
+def partitioning_meta(mapped: TableMap) -> PartitioningMeta | None:
+    """``meta.pgshift.partitioning`` of a partitioned final table, else None."""
+    if mapped.partition_key is None:
+        return None
+    return PartitioningMeta(
+        key=mapped.partition_key,
+        partitions=[
+            PartitionMeta(
+                name=p.name,
+                parent=p.parent,
+                bound=p.bound,
+                # Jinja has no null literal: a leaf has no key.
+                **({"key": p.key} if p.key else {}),  # type: ignore[typeddict-item]
+            )
+            for p in mapped.partitions
+        ],
+    )
+
+
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     """``meta.pgshift`` of a final model, from its map (``pgshift.manifest``)."""
+    meta = _plain_meta(mapped, names)
+    partitioning = partitioning_meta(mapped)
+    if partitioning is not None:
+        meta["partitioning"] = partitioning
+    return meta
+
+
+def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     return PgshiftMeta(
         source_table=mapped.source,
         staging_model=mapped.staging_model,

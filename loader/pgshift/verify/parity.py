@@ -4,9 +4,10 @@ For every migrated table the target must hold, under the mapped names: the
 same columns in the same order with the same types, nullability, defaults,
 identity and generation; the same primary key, unique and check constraints,
 foreign keys (with their actions and deferrability) and secondary indexes,
-under their mapped names; the same table and column comments; and every enum
-type with the same labels in the same order. Each difference is one line,
-``table.object: what differs``.
+under their mapped names; the same table and column comments; the same
+partition key and partitions (names, parents, bounds) of a partitioned table;
+and every enum type with the same labels in the same order. Each difference
+is one line, ``table.object: what differs``.
 """
 
 from __future__ import annotations
@@ -257,6 +258,30 @@ def compare(
             lines.append(f"{mapped.target}: missing on the target")
             continue
         lines += _table_differences(table, mapped, found, kept)
+        lines += _partition_differences(mapped, found)
+    return lines
+
+
+def _partition_differences(mapped: TableMap, target: Table) -> list[str]:
+    """Lines for a partition key or a partition that differs.
+
+    A partition is its name, the table it is a partition of, its bound and,
+    when it is partitioned itself, its key; the bounds of both sides are
+    printed under the same settings (``catalog.PARTITION_SETTINGS``).
+    """
+    name = mapped.target
+    lines = []
+    if mapped.partition_key != target.partition_key:
+        lines.append(
+            f"{name}: partitioned by {target.partition_key!r}, "
+            f"source {mapped.partition_key!r}"
+        )
+    lines += _diff_sets(
+        name,
+        "partition",
+        [(p.name, p.parent, p.bound, p.key) for p in mapped.partitions],
+        [(p.name, p.parent, p.bound, p.key) for p in target.partitions],
+    )
     return lines
 
 
