@@ -251,6 +251,17 @@ def test_sync_applies_changes_through_the_parent(migrated: ProjectCopy) -> None:
         assert truncate is not None
         applier.conn.cursor().execute(truncate[0].as_string(applier.conn))
         assert query(migrated.target, "select count(*) from store_region") == [(0,)]
+        # ONLY stays on each plain table truncated with it.
+        customer = (
+            pgoutput.Column("customerId", 23, -1, True),
+            pgoutput.Column("fullName", 25, -1, False),
+        )
+        applier.relation(pgoutput.Relation(3, "public", "Customer", "d", customer))
+        both = applier.statement(pgoutput.Truncate((2, 3), False, False))
+        assert both is not None
+        assert both[0].as_string(applier.conn) == (
+            'truncate "public"."store_region", only "public"."customer"'
+        )
     finally:
         applier.close()
 
