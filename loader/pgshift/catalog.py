@@ -139,12 +139,19 @@ class Partition:
             ``FOR VALUES WITH (modulus m, remainder r)`` or ``DEFAULT``.
         key: ``pg_get_partkeydef()`` of a partition that is itself
             partitioned (``LIST (region)``), or None for a leaf.
+        constraints: Its own primary key, unique, check and exclusion
+            constraints: not its parent's, which PostgreSQL gives every
+            partition.
+        indexes: Its own secondary indexes (not attached to an index of
+            its parent).
     """
 
     name: str
     parent: str
     bound: str
     key: str | None = None
+    constraints: list[Constraint] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
 
 
 @dataclass
@@ -571,6 +578,43 @@ where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
 order by t.oid, tree.level, c.relname
 """
 
+# Each partition's own constraints and indexes: not the copies of its
+# parent's (conparentid, coninhcount; an index attached to its parent's
+# index), and not foreign keys, which read_not_migrated lists.
+_PARTITION_OBJECTS = """
+select t.oid, c.relname::text, 'constraint', k.conname::text, k.contype::text,
+       array(select a.attname::text from unnest(k.conkey) with ordinality u(n, o)
+             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n
+             order by u.o),
+       pg_get_constraintdef(k.oid)
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_constraint k on k.conrelid = c.oid
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0 and k.conparentid = 0 and k.coninhcount = 0
+  and k.contype in ('p', 'u', 'c', 'x')
+union all
+select t.oid, c.relname::text, 'index', ic.relname::text,
+       case when i.indisunique then 'u' else '' end,
+       array(select coalesce(a.attname::text, '') from unnest(i.indkey) with ordinality u(n, o)
+             left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = u.n
+             order by u.o),
+       pg_get_indexdef(i.indexrelid)
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_index i on i.indrelid = c.oid
+join pg_class ic on ic.oid = i.indexrelid
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0
+  and not exists (select 1 from pg_inherits h where h.inhrelid = i.indexrelid)
+  and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+order by 1, 2, 3, 4
+"""
+
 PARTITION_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",
@@ -598,6 +642,8 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
     # On an error the transaction's rollback puts them back.
     cursor.execute(_PARTITIONS, {"schema": schema})
     rows = cursor.fetchall()
+    cursor.execute(_PARTITION_OBJECTS, {"schema": schema})
+    objects = cursor.fetchall()
     cursor.execute(setting, [v for n in names for v in (n, saved[n])])
     refused: set[int] = set()
     for oid, name, parent, bound, key, problem in rows:
@@ -611,6 +657,19 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
             table.partition_key = key
         else:
             table.partitions.append(Partition(name, parent, bound, key))
+    partitions = {(oid, p.name): p for oid, t in by_oid.items() for p in t.partitions}
+    for oid, name, what, object_name, kind, columns, definition in objects:
+        partition = partitions.get((oid, name))
+        if partition is None:
+            continue
+        if what == "index":
+            partition.indexes.append(
+                Index(object_name, definition, list(columns), kind == "u")
+            )
+        else:
+            partition.constraints.append(
+                Constraint(object_name, kind, list(columns), definition)
+            )
 
 
 _EXTENSIONS = """
@@ -671,29 +730,16 @@ select kind, name, reason from (
     ) problems
     where t.relkind = 'p' and problems.why is not null
     union all
-    select 'partition index', ic.relname || ' on ' || c.relname,
-           'an index of the partition alone, not of ' || t.relname
-           || ': the partitions get their parent''s indexes only; create it '
-           || 'on the target'
-    from tables t
-    cross join lateral pg_partition_tree(t.oid) tree
-    join pg_class c on c.oid = tree.relid
-    join pg_index i on i.indrelid = c.oid
-    join pg_class ic on ic.oid = i.indexrelid
-    where t.relkind = 'p' and tree.level > 0
-      and not exists (select 1 from pg_inherits h where h.inhrelid = i.indexrelid)
-      and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
-    union all
-    select 'partition constraint', k.conname || ' on ' || c.relname,
-           'a constraint of the partition alone, not of ' || t.relname
-           || ': the partitions get their parent''s constraints only; add it '
+    select 'partition foreign key', k.conname || ' on ' || c.relname,
+           'a foreign key of the partition alone, not of ' || t.relname
+           || ': the partitions get their parent''s foreign keys only; add it '
            || 'on the target'
     from tables t
     cross join lateral pg_partition_tree(t.oid) tree
     join pg_class c on c.oid = tree.relid
     join pg_constraint k on k.conrelid = c.oid
     where t.relkind = 'p' and tree.level > 0
-      and k.conparentid = 0 and k.coninhcount = 0
+      and k.conparentid = 0 and k.contype = 'f'
     union all
     select 'unlogged table', t.relname::text,
            'arrives as an ordinary (logged) table'
@@ -792,8 +838,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
-        that is a foreign table or in another schema), index or constraint
-        of a partition alone, typed, unlogged or inheriting table, privilege on the
+        that is a foreign table or in another schema), foreign key of a
+        partition alone, typed, unlogged or inheriting table, privilege on the
         database itself, database-wide default privilege, extension, and
         every other schema of the database. (Functions and triggers are
         migrated: ``pgshift.routines``.)

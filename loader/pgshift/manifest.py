@@ -423,6 +423,13 @@ class IdentityMeta(TypedDict):
     always: bool
 
 
+class CheckMeta(TypedDict):
+    """A check constraint of a partition alone."""
+
+    name: str
+    expression: str  # the condition, without CHECK, columns renamed
+
+
 class PartitionMeta(TypedDict):
     """A partition, created with the table (macros/partitions/)."""
 
@@ -430,6 +437,9 @@ class PartitionMeta(TypedDict):
     parent: str  # the table it is a partition of (the model's alias, or a partition)
     bound: str  # FOR VALUES ... or DEFAULT, as pg_get_expr(relpartbound) prints it
     key: NotRequired[str]  # the partition key of a partition itself partitioned
+    keys: NotRequired[list[KeyMeta]]  # its own, not its parent's
+    checks: NotRequired[list[CheckMeta]]  # its own
+    indexes: NotRequired[list[IndexMeta]]  # its own
 
 
 class PartitioningMeta(TypedDict):

@@ -22,7 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
+from pgshift.catalog import (
+    Catalog,
+    Column,
+    Constraint,
+    ForeignKey,
+    Index,
+    Partition,
+    Table,
+)
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
     NamingError,
@@ -219,6 +227,10 @@ class PartitionMap:
             schema's types renamed: ``FOR VALUES ...`` or ``DEFAULT``.
         key: The partition key of a partition that is itself partitioned,
             columns renamed (``LIST (region)``), or None.
+        keys: Its own primary key, unique and exclusion constraints (not
+            its parent's, which PostgreSQL gives every partition).
+        checks: Its own check constraints.
+        indexes: Its own secondary indexes.
     """
 
     source: str
@@ -226,6 +238,21 @@ class PartitionMap:
     parent: str
     bound: str
     key: str | None = None
+    keys: list[KeyMap] = field(default_factory=list)
+    checks: list[CheckMap] = field(default_factory=list)
+    indexes: list[IndexMap] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> PartitionMap:
+        """Read one written by ``NameMap.to_json``."""
+        return cls(
+            **{
+                **entry,
+                "keys": [KeyMap(**k) for k in entry.get("keys", [])],
+                "checks": [CheckMap(**c) for c in entry.get("checks", [])],
+                "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+            }
+        )
 
 
 @dataclass
@@ -417,7 +444,7 @@ class NameMap:
                     ],
                     "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
                     "partitions": [
-                        PartitionMap(**p) for p in entry.get("partitions", [])
+                        PartitionMap.from_dict(p) for p in entry.get("partitions", [])
                     ],
                 }
             )
@@ -574,15 +601,65 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
             table.partition_key, mapped.columns, types
         )
         mapped.partitions = [
-            PartitionMap(
-                source=p.name,
-                name=names[p.name],
-                parent=names[p.parent],
-                bound=rename_columns(p.bound, {}, types),
-                key=rename_columns(p.key, mapped.columns, types) if p.key else None,
-            )
-            for p in table.partitions
+            _map_partition(p, mapped, names, overrides, types) for p in table.partitions
         ]
+
+
+def _map_partition(
+    partition: Partition,
+    mapped: TableMap,
+    names: Mapping[str, str],
+    overrides: Overrides,
+    types: Mapping[str, str],
+) -> PartitionMap:
+    """One partition: its name, bound, key and own constraints and indexes.
+
+    Its constraints and indexes are named as a table's are
+    (``target_object_name``, the override file's ``objects: <partition>:``).
+    """
+    columns = mapped.columns
+    target = names[partition.name]
+
+    def object_name(source: str) -> str:
+        return target_object_name(
+            source, partition.name, target, overrides.objects.get(partition.name)
+        )
+
+    def rename(expression: str) -> str:
+        return rename_columns(expression, columns, types)
+
+    return PartitionMap(
+        source=partition.name,
+        name=target,
+        parent=names[partition.parent],
+        bound=rename_columns(partition.bound, {}, types),
+        key=rename(partition.key) if partition.key else None,
+        keys=[
+            key_map(c, columns, object_name(c.name), types)
+            if c.kind in ("p", "u")
+            else KeyMap(
+                source=c.name,
+                name=object_name(c.name),
+                type="exclusion",
+                columns=[columns[n] for n in c.columns],
+                definition=rename(c.definition),
+            )
+            for c in partition.constraints
+            if c.kind != "c"
+        ],
+        checks=[
+            CheckMap(
+                source=c.name,
+                name=object_name(c.name),
+                expression=rename(c.definition.removeprefix("CHECK ")),
+            )
+            for c in partition.constraints
+            if c.kind == "c"
+        ],
+        indexes=[
+            index_map(i, columns, object_name(i.name), types) for i in partition.indexes
+        ],
+    )
 
 
 def staging_model_name(source_name: str, target: str) -> str:
@@ -820,6 +897,17 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
         *(("index", i.source, i.name, True, False) for i in mapped.indexes),
         *(("sequence", s.source, s.name, True, False) for s in mapped.serials),
         *(("partition", p.source, p.name, True, False) for p in mapped.partitions),
+        *(
+            (f"{k.type.replace('_', ' ')} of partition {p.source}", k.source, k.name)
+            + (True, False)
+            for p in mapped.partitions
+            for k in p.keys
+        ),
+        *(
+            (f"index of partition {p.source}", i.source, i.name, True, False)
+            for p in mapped.partitions
+            for i in p.indexes
+        ),
     ]
 
 
@@ -844,9 +932,9 @@ def check_object_names(name_map: NameMap) -> None:
         constraints: dict[str, str] = {}
         for kind, source, target, is_relation, is_constraint in _named_objects(mapped):
             what = f"{kind} {source!r} of {mapped.source}"
+            owner = kind.partition(" of partition ")[2] or mapped.source
             fix = (
-                f"in the override file under 'objects: {mapped.source}:' "
-                f"({source}: <new_name>)"
+                f"in the override file under 'objects: {owner}:' ({source}: <new_name>)"
                 if kind != "partition"
                 else f"in the override file under 'tables:' ({source}: <new_name>)"
             )

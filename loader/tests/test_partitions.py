@@ -9,8 +9,8 @@ partitioned by the renamed key, every partition is there under its mapped
 name (one through the override file) with the source's bounds and holds
 the rows the source's holds; the application's partition maintenance
 works on the target, schema parity sees a partition the source lacks, and
-a second ``migrate`` replaces it all. Shapes pgshift cannot recreate stay
-listed.
+a second ``migrate`` replaces it all. The indexes and constraints of
+single partitions arrive too; shapes pgshift cannot recreate stay listed.
 """
 
 from __future__ import annotations
@@ -180,7 +180,39 @@ def test_keys_and_foreign_keys_hold_on_the_parents(migrated: ProjectCopy) -> Non
         target,
         "select count(*) from pg_index where indrelid in (select relid from "
         "pg_partition_tree('payment_event') where isleaf)",
-    ) == [(8,)]  # each leaf: the key and the customer index
+    ) == [(10,)]  # each leaf: the key and the customer index; two of their own
+    # The constraints and indexes of single partitions, under mapped names.
+    assert query(
+        target,
+        "select conname::text, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid in ('payment_event_2022_02'::regclass, "
+        "'payment_event_default'::regclass) and conparentid = 0 "
+        "and coninhcount = 0 order by 1",
+    ) == [
+        ("payment_event_2022_02_small", "CHECK ((amount_cents < 5000))"),
+        ("payment_event_default_once", "UNIQUE (payment_id)"),
+    ]
+    assert query(
+        target,
+        "select indexdef from pg_indexes "
+        "where indexname = 'payment_event_2022_01_amount_cents_idx'",
+    ) == [
+        (
+            "CREATE INDEX payment_event_2022_01_amount_cents_idx ON "
+            "public.payment_event_2022_01 USING btree (amount_cents)",
+        )
+    ]
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(
+            target,
+            "insert into payment_event (customer_id, paid_at, amount_cents) "
+            "values (1, '2022-02-02 00:00:00+00', 6000)",
+        )
+    # A foreign key of one partition alone is listed, not recreated.
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert (
+        "partition foreign key PaymentEvent_2022_03_customer on PaymentEvent_2022_03"
+    ) in report
     with pytest.raises(psycopg2.errors.UniqueViolation):
         query(
             target,
@@ -287,6 +319,7 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "where paid_at = '2022-04-10 09:00:00+00'",
     ) == [("payment_event_2022_04",)]
     query(target, "alter table store_region detach partition store_region_us")
+    query(target, "drop index payment_event_2022_01_amount_cents_idx")
     # Schema parity sees the partition the source lacks, and the one gone.
     code, stdout, stderr = migrated.run("verify")
     assert code == 1
@@ -299,6 +332,11 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
     assert (
         "store_region: partition ('store_region_us', 'store_region', "
         "\"FOR VALUES IN ('us')\", None) is missing"
+    ) in said
+    assert (
+        "payment_event: partition index ('payment_event_2022_01', "
+        "'payment_event_2022_01_amount_cents_idx', False, 'btree (amount_cents)') "
+        "is missing"
     ) in said
     # The detached partition is the team's table now: it stays, so its name
     # is taken, and the publish says so and changes nothing.
@@ -344,6 +382,9 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
                 create index "Visit_2024_id_idx" on "Visit_2024" (id);
                 alter table "Visit_2024" add constraint "Visit_2024_id_check"
                     check (id > 0);
+                create table "Site" (id int primary key);
+                alter table "Visit_2024" add constraint "Visit_2024_site_fkey"
+                    foreign key (id) references "Site" (id);
                 """
             )
             catalog = read_catalog(cursor, "public")
@@ -363,7 +404,14 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
         "not create; the partitioning, its bounds and the partitions' own tables "
         "are not recreated",
     ) in listed
+    # A partition's own index and check are recreated, its foreign key is
+    # listed.
+    visit = catalog.tables["Visit"].partitions[0]
+    assert [i.name for i in visit.indexes] == ["Visit_2024_id_idx"]
+    assert [(c.name, c.kind) for c in visit.constraints] == [
+        ("Visit_2024_id_check", "c")
+    ]
     kinds = {(kind, name) for kind, name, _ in listed}
-    assert ("partition index", "Visit_2024_id_idx on Visit_2024") in kinds
-    assert ("partition constraint", "Visit_2024_id_check on Visit_2024") in kinds
+    assert ("partition foreign key", "Visit_2024_site_fkey on Visit_2024") in kinds
     assert not any(k == "partitioned table" and n == "Visit" for k, n in kinds)
+    assert not any(k.startswith("partition ") and "Reading" in n for k, n in kinds)

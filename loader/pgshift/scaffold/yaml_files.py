@@ -17,6 +17,7 @@ import yaml
 
 from pgshift.catalog import Catalog, Column, Table
 from pgshift.manifest import (
+    CheckMeta,
     ForeignKeyMeta,
     IdentityMeta,
     IndexMeta,
@@ -26,7 +27,7 @@ from pgshift.manifest import (
     PgshiftMeta,
     SerialMeta,
 )
-from pgshift.mapping import NameMap, TableMap
+from pgshift.mapping import NameMap, PartitionMap, TableMap
 from pgshift.scaffold.sql_files import Jinja, jinja_text
 from pgshift.sqlident import needs_quoting, render_ident, sql_literal
 
@@ -85,17 +86,35 @@ def partitioning_meta(mapped: TableMap) -> PartitioningMeta | None:
         return None
     return PartitioningMeta(
         key=mapped.partition_key,
-        partitions=[
-            PartitionMeta(
-                name=p.name,
-                parent=p.parent,
-                bound=p.bound,
-                # Jinja has no null literal: a leaf has no key.
-                **({"key": p.key} if p.key else {}),  # type: ignore[typeddict-item]
-            )
-            for p in mapped.partitions
-        ],
+        partitions=[_partition_meta(p) for p in mapped.partitions],
     )
+
+
+def _partition_meta(partition: PartitionMap) -> PartitionMeta:
+    """One partition: name, parent, bound; its key and own objects if any."""
+    meta = PartitionMeta(
+        name=partition.name, parent=partition.parent, bound=partition.bound
+    )
+    # Jinja has no null literal: what a partition lacks has no key.
+    if partition.key:
+        meta["key"] = partition.key
+    if partition.keys:
+        meta["keys"] = [
+            KeyMeta(
+                name=k.name, type=k.type, columns=k.columns, definition=k.definition
+            )
+            for k in partition.keys
+        ]
+    if partition.checks:
+        meta["checks"] = [
+            CheckMeta(name=c.name, expression=c.expression) for c in partition.checks
+        ]
+    if partition.indexes:
+        meta["indexes"] = [
+            IndexMeta(name=i.name, unique=i.unique, using=i.using)
+            for i in partition.indexes
+        ]
+    return meta
 
 
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:

@@ -5,9 +5,10 @@ same columns in the same order with the same types, nullability, defaults,
 identity and generation; the same primary key, unique and check constraints,
 foreign keys (with their actions and deferrability) and secondary indexes,
 under their mapped names; the same table and column comments; the same
-partition key and partitions (names, parents, bounds) of a partitioned table;
-and every enum type with the same labels in the same order. Each difference
-is one line, ``table.object: what differs``.
+partition key and partitions (names, parents, bounds, their own constraints
+and indexes) of a partitioned table; and every enum type with the same
+labels in the same order. Each difference is one line, ``table.object: what
+differs``.
 """
 
 from __future__ import annotations
@@ -281,6 +282,35 @@ def _partition_differences(mapped: TableMap, target: Table) -> list[str]:
         "partition",
         [(p.name, p.parent, p.bound, p.key) for p in mapped.partitions],
         [(p.name, p.parent, p.bound, p.key) for p in target.partitions],
+    )
+    # The constraints and indexes of a partition alone.
+    lines += _diff_sets(
+        name,
+        "partition constraint",
+        [
+            (p.name, c.name, c.definition)
+            for p in mapped.partitions
+            for c in [*p.keys, *p.checks]
+        ],
+        [
+            (p.name, c.name, c.definition)
+            for p in target.partitions
+            for c in p.constraints
+        ],
+    )
+    lines += _diff_sets(
+        name,
+        "partition index",
+        [
+            (p.name, i.name, i.unique, i.using)
+            for p in mapped.partitions
+            for i in p.indexes
+        ],
+        [
+            (p.name, i.name, i.unique, index_using(i.definition))
+            for p in target.partitions
+            for i in p.indexes
+        ],
     )
     return lines
 
