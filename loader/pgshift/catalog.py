@@ -144,6 +144,7 @@ class Partition:
             partition.
         indexes: Its own secondary indexes (not attached to an index of
             its parent).
+        foreign_keys: Its own foreign keys.
     """
 
     name: str
@@ -152,6 +153,7 @@ class Partition:
     key: str | None = None
     constraints: list[Constraint] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
 
 
 @dataclass
@@ -580,7 +582,7 @@ order by t.oid, tree.level, c.relname
 
 # Each partition's own constraints and indexes: not the copies of its
 # parent's (conparentid, coninhcount; an index attached to its parent's
-# index), and not foreign keys, which read_not_migrated lists.
+# index). Foreign keys: _PARTITION_FOREIGN_KEYS.
 _PARTITION_OBJECTS = """
 select t.oid, c.relname::text, 'constraint', k.conname::text, k.contype::text,
        array(select a.attname::text from unnest(k.conkey) with ordinality u(n, o)
@@ -615,6 +617,28 @@ where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
 order by 1, 2, 3, 4
 """
 
+_PARTITION_FOREIGN_KEYS = """
+select t.oid, c.relname::text, k.conname::text,
+       array(select a.attname::text from unnest(k.conkey) with ordinality u(n, o)
+             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n
+             order by u.o),
+       fc.relname::text,
+       array(select a.attname::text from unnest(k.confkey) with ordinality u(n, o)
+             join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.n
+             order by u.o),
+       k.confdeltype, k.confupdtype, k.condeferrable, k.condeferred, fn.nspname
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_constraint k on k.conrelid = c.oid
+join pg_class fc on fc.oid = k.confrelid
+join pg_namespace fn on fn.oid = fc.relnamespace
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0 and k.conparentid = 0 and k.contype = 'f'
+order by 1, 2, 3
+"""
+
 PARTITION_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",
@@ -644,6 +668,8 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
     rows = cursor.fetchall()
     cursor.execute(_PARTITION_OBJECTS, {"schema": schema})
     objects = cursor.fetchall()
+    cursor.execute(_PARTITION_FOREIGN_KEYS, {"schema": schema})
+    foreign_keys = cursor.fetchall()
     cursor.execute(setting, [v for n in names for v in (n, saved[n])])
     refused: set[int] = set()
     for oid, name, parent, bound, key, problem in rows:
@@ -669,6 +695,22 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
         else:
             partition.constraints.append(
                 Constraint(object_name, kind, list(columns), definition)
+            )
+    for oid, name, key, columns, ref, ref_columns, *options in foreign_keys:
+        partition = partitions.get((oid, name))
+        if partition is not None:
+            partition.foreign_keys.append(
+                ForeignKey(
+                    name=key,
+                    columns=list(columns),
+                    ref_table=ref,
+                    ref_columns=list(ref_columns),
+                    on_delete=FK_ACTIONS[options[0]],
+                    on_update=FK_ACTIONS[options[1]],
+                    deferrable=options[2],
+                    initially_deferred=options[3],
+                    ref_schema=options[4] if options[4] != schema else None,
+                )
             )
 
 
@@ -729,17 +771,6 @@ select kind, name, reason from (
               join pg_namespace cn on cn.oid = c.relnamespace) found
     ) problems
     where t.relkind = 'p' and problems.why is not null
-    union all
-    select 'partition foreign key', k.conname || ' on ' || c.relname,
-           'a foreign key of the partition alone, not of ' || t.relname
-           || ': the partitions get their parent''s foreign keys only; add it '
-           || 'on the target'
-    from tables t
-    cross join lateral pg_partition_tree(t.oid) tree
-    join pg_class c on c.oid = tree.relid
-    join pg_constraint k on k.conrelid = c.oid
-    where t.relkind = 'p' and tree.level > 0
-      and k.conparentid = 0 and k.contype = 'f'
     union all
     select 'unlogged table', t.relname::text,
            'arrives as an ordinary (logged) table'
@@ -838,8 +869,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
-        that is a foreign table or in another schema), foreign key of a
-        partition alone, typed, unlogged or inheriting table, privilege on the
+        that is a foreign table or in another schema), typed, unlogged or
+        inheriting table, privilege on the
         database itself, database-wide default privilege, extension, and
         every other schema of the database. (Functions and triggers are
         migrated: ``pgshift.routines``.)

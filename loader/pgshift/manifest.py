@@ -440,6 +440,7 @@ class PartitionMeta(TypedDict):
     keys: NotRequired[list[KeyMeta]]  # its own, not its parent's
     checks: NotRequired[list[CheckMeta]]  # its own
     indexes: NotRequired[list[IndexMeta]]  # its own
+    foreign_keys: NotRequired[list[ForeignKeyMeta]]  # its own
 
 
 class PartitioningMeta(TypedDict):

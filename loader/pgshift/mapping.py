@@ -231,6 +231,7 @@ class PartitionMap:
             its parent's, which PostgreSQL gives every partition).
         checks: Its own check constraints.
         indexes: Its own secondary indexes.
+        foreign_keys: Its own foreign keys, to mapped tables.
     """
 
     source: str
@@ -241,6 +242,7 @@ class PartitionMap:
     keys: list[KeyMap] = field(default_factory=list)
     checks: list[CheckMap] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, entry: dict[str, Any]) -> PartitionMap:
@@ -251,6 +253,9 @@ class PartitionMap:
                 "keys": [KeyMap(**k) for k in entry.get("keys", [])],
                 "checks": [CheckMap(**c) for c in entry.get("checks", [])],
                 "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+                "foreign_keys": [
+                    ForeignKeyMap(**f) for f in entry.get("foreign_keys", [])
+                ],
             }
         )
 
@@ -603,6 +608,24 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
         mapped.partitions = [
             _map_partition(p, mapped, names, overrides, types) for p in table.partitions
         ]
+        for partition, mapped_partition in zip(
+            table.partitions, mapped.partitions, strict=True
+        ):
+            mapped_partition.foreign_keys = [
+                foreign_key_map(
+                    fk,
+                    mapped,
+                    name_map.tables[fk.ref_table],
+                    target_object_name(
+                        fk.name,
+                        partition.name,
+                        mapped_partition.name,
+                        overrides.objects.get(partition.name),
+                    ),
+                )
+                for fk in partition.foreign_keys
+                if fk.ref_table in name_map.tables
+            ]
 
 
 def _map_partition(
@@ -907,6 +930,11 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
             (f"index of partition {p.source}", i.source, i.name, True, False)
             for p in mapped.partitions
             for i in p.indexes
+        ),
+        *(
+            (f"foreign key of partition {p.source}", f.source, f.name, False, False)
+            for p in mapped.partitions
+            for f in p.foreign_keys
         ),
     ]
 

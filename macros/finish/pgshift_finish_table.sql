@@ -5,7 +5,7 @@
     order: the identity columns' and the serial columns' sequences, set
     past max(id), primary and unique keys, indexes, those of partitions
     alone (pgshift_finish_partitions), ANALYZE, then the
-    foreign keys to parents already built. A foreign key whose parent is
+    foreign keys to parents already built (and those of partitions alone). A foreign key whose parent is
     built later (cycles, parents not rebuilt) is added on-run-end and in
     the publish. Duplicates or orphans leave a key out instead of failing
     the model: the table's uniqueness and relationships tests then scan the
@@ -21,7 +21,8 @@
         + pgshift_ensure_indexes(this, node)
         + pgshift_finish_partitions(this, node)
         + ["analyze " ~ this]
-        + pgshift_add_foreign_keys(this.schema, node) -%}
+        + pgshift_add_foreign_keys(this.schema, node)
+        + pgshift_add_partition_foreign_keys(this.schema, node) -%}
     {{ statements | join(";\n") }}
     {%- endif -%}
     {%- endif -%}

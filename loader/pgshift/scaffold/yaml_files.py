@@ -27,7 +27,7 @@ from pgshift.manifest import (
     PgshiftMeta,
     SerialMeta,
 )
-from pgshift.mapping import NameMap, PartitionMap, TableMap
+from pgshift.mapping import ForeignKeyMap, NameMap, PartitionMap, TableMap
 from pgshift.scaffold.sql_files import Jinja, jinja_text
 from pgshift.sqlident import needs_quoting, render_ident, sql_literal
 
@@ -114,7 +114,19 @@ def _partition_meta(partition: PartitionMap) -> PartitionMeta:
             IndexMeta(name=i.name, unique=i.unique, using=i.using)
             for i in partition.indexes
         ]
+    if partition.foreign_keys:
+        meta["foreign_keys"] = [_foreign_key_meta(fk) for fk in partition.foreign_keys]
     return meta
+
+
+def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
+    return ForeignKeyMeta(
+        name=fk.name,
+        columns=fk.columns,
+        to=fk.to,
+        to_columns=fk.to_columns,
+        **({"options": fk.options} if fk.options else {}),  # type: ignore[typeddict-item]
+    )
 
 
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:

@@ -5,10 +5,10 @@ same columns in the same order with the same types, nullability, defaults,
 identity and generation; the same primary key, unique and check constraints,
 foreign keys (with their actions and deferrability) and secondary indexes,
 under their mapped names; the same table and column comments; the same
-partition key and partitions (names, parents, bounds, their own constraints
-and indexes) of a partitioned table; and every enum type with the same
-labels in the same order. Each difference is one line, ``table.object: what
-differs``.
+partition key and partitions (names, parents, bounds, their own constraints,
+foreign keys and indexes) of a partitioned table; and every enum type with
+the same labels in the same order. Each difference is one line,
+``table.object: what differs``.
 """
 
 from __future__ import annotations
@@ -310,6 +310,22 @@ def _partition_differences(mapped: TableMap, target: Table) -> list[str]:
             (p.name, i.name, i.unique, index_using(i.definition))
             for p in target.partitions
             for i in p.indexes
+        ],
+    )
+    lines += _diff_sets(
+        name,
+        "partition foreign key",
+        [
+            (p.name, fk.name, tuple(fk.columns), fk.to, tuple(fk.to_columns))
+            + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
+            for p in mapped.partitions
+            for fk in p.foreign_keys
+        ],
+        [
+            (p.name, fk.name, tuple(fk.columns), fk.ref_table, tuple(fk.ref_columns))
+            + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
+            for p in target.partitions
+            for fk in p.foreign_keys
         ],
     )
     return lines
