@@ -772,6 +772,17 @@ select kind, name, reason from (
     ) problems
     where t.relkind = 'p' and problems.why is not null
     union all
+    select 'partition trigger', g.tgname || ' on ' || c.relname,
+           'a trigger of the partition alone, not of ' || t.relname
+           || ': only the triggers of migrated tables are created; create it '
+           || 'on the target'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    join pg_trigger g on g.tgrelid = c.oid
+    where t.relkind = 'p' and tree.level > 0
+      and not g.tgisinternal and g.tgparentid = 0
+    union all
     select 'unlogged table', t.relname::text,
            'arrives as an ordinary (logged) table'
     from tables t
@@ -869,8 +880,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
-        that is a foreign table or in another schema), typed, unlogged or
-        inheriting table, privilege on the
+        that is a foreign table or in another schema), trigger of a
+        partition alone, typed, unlogged or inheriting table, privilege on the
         database itself, database-wide default privilege, extension, and
         every other schema of the database. (Functions and triggers are
         migrated: ``pgshift.routines``.)

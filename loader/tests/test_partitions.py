@@ -389,6 +389,10 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
                 create index "Visit_2024_id_idx" on "Visit_2024" (id);
                 alter table "Visit_2024" add constraint "Visit_2024_id_check"
                     check (id > 0);
+                create function stamp() returns trigger language plpgsql
+                    as $$ begin return new; end $$;
+                create trigger "Visit_2024_stamp" before insert on "Visit_2024"
+                    for each row execute function stamp();
                 create table "Site" (id int primary key);
                 alter table "Visit_2024" add constraint "Visit_2024_site_fkey"
                     foreign key (id) references "Site" (id);
@@ -412,7 +416,7 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
         "are not recreated",
     ) in listed
     # A partition's own index, check and foreign key are read, to be
-    # recreated; the table is not listed.
+    # recreated.
     visit = catalog.tables["Visit"].partitions[0]
     assert [i.name for i in visit.indexes] == ["Visit_2024_id_idx"]
     assert [(c.name, c.kind) for c in visit.constraints] == [
@@ -421,6 +425,8 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
     assert [(f.name, f.ref_table) for f in visit.foreign_keys] == [
         ("Visit_2024_site_fkey", "Site")
     ]
+    # A trigger of the partition alone is not created: listed.
     kinds = {(kind, name) for kind, name, _ in listed}
-    assert not any(n.startswith("Visit") for k, n in kinds)
+    assert [n for k, n in kinds if "Visit" in n] == ["Visit_2024_stamp on Visit_2024"]
+    assert ("partition trigger", "Visit_2024_stamp on Visit_2024") in kinds
     assert not any(k.startswith("partition ") and "Reading" in n for k, n in kinds)
