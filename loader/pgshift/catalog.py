@@ -724,7 +724,7 @@ order by x.extname
 _NOT_MIGRATED_TEMPLATE = """
 with tables as (
     select c.oid, c.relname, c.relpersistence, c.relrowsecurity, c.reloftype,
-           c.relkind, c.relnamespace
+           c.relkind, c.relnamespace, c.relowner
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind in ('r', 'p')
@@ -782,6 +782,17 @@ select kind, name, reason from (
     join pg_trigger g on g.tgrelid = c.oid
     where t.relkind = 'p' and tree.level > 0
       and not g.tgisinternal and g.tgparentid = 0
+    union all
+    select 'partition privileges', c.relname::text,
+           'the partition''s own owner (' || pg_get_userbyid(c.relowner)
+           || ') and grants are not carried over: on the target it is owned '
+           || 'by the role that ran the build, with no grants of its own; '
+           || 'reads and writes through ' || t.relname || ' check its privileges'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    where t.relkind = 'p' and tree.level > 0
+      and (c.relacl is not null or c.relowner <> t.relowner)
     union all
     select 'unlogged table', t.relname::text,
            'arrives as an ordinary (logged) table'
@@ -880,8 +891,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
-        that is a foreign table or in another schema), trigger of a
-        partition alone, typed, unlogged or inheriting table, privilege on the
+        that is a foreign table or in another schema), trigger, owner or
+        grants of a partition alone, typed, unlogged or inheriting table, privilege on the
         database itself, database-wide default privilege, extension, and
         every other schema of the database. (Functions and triggers are
         migrated: ``pgshift.routines``.)
