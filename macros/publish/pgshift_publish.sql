@@ -46,6 +46,9 @@
     {%- do statements.append(pgshift_keep_dependents(
         replaced, final_schema, build_schema, pgshift_declared_names(),
         views)) -%}
+    {#- The partitions the team added to them (the drops remove them too). -#}
+    {%- do statements.append(
+        pgshift_keep_partitions(built_tables, final_schema)) -%}
     {%- do statements.append(pgshift_publish_sequences(true)) -%}
     {%- for node, built in built_tables -%}
         {%- set final = api.Relation.create(

@@ -259,16 +259,19 @@ def compare(
             lines.append(f"{mapped.target}: missing on the target")
             continue
         lines += _table_differences(table, mapped, found, kept)
-        lines += _partition_differences(mapped, found)
+        lines += _partition_differences(mapped, found, kept)
     return lines
 
 
-def _partition_differences(mapped: TableMap, target: Table) -> list[str]:
+def _partition_differences(
+    mapped: TableMap, target: Table, kept: Differences
+) -> list[str]:
     """Lines for a partition key or a partition that differs.
 
     A partition is its name, the table it is a partition of, its bound and,
     when it is partitioned itself, its key; the bounds of both sides are
-    printed under the same settings (``catalog.PARTITION_SETTINGS``).
+    printed under the same settings (``catalog.PARTITION_SETTINGS``). A
+    partition the team added, which the last publish carried over, is kept.
     """
     name = mapped.target
     lines = []
@@ -282,6 +285,7 @@ def _partition_differences(mapped: TableMap, target: Table) -> list[str]:
         "partition",
         [(p.name, p.parent, p.bound, p.key) for p in mapped.partitions],
         [(p.name, p.parent, p.bound, p.key) for p in target.partitions],
+        kept,
     )
     # The constraints and indexes of a partition alone.
     lines += _diff_sets(
