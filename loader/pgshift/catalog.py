@@ -892,10 +892,10 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
         that is a foreign table or in another schema), trigger, owner or
-        grants of a partition alone, typed, unlogged or inheriting table, privilege on the
-        database itself, database-wide default privilege, extension, and
-        every other schema of the database. (Functions and triggers are
-        migrated: ``pgshift.routines``.)
+        grants of a partition alone, typed, unlogged or inheriting table,
+        privilege on the database itself, database-wide default privilege,
+        extension, and every other schema of the database. (Functions and
+        triggers are migrated: ``pgshift.routines``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
