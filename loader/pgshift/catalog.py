@@ -145,6 +145,7 @@ class Partition:
         indexes: Its own secondary indexes (not attached to an index of
             its parent).
         foreign_keys: Its own foreign keys.
+        comment: Its comment, or None.
     """
 
     name: str
@@ -154,6 +155,7 @@ class Partition:
     constraints: list[Constraint] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    comment: str | None = None
 
 
 @dataclass
@@ -569,7 +571,8 @@ _PARTITIONS = f"""
 select t.oid, c.relname::text, pc.relname::text,
        case when tree.level > 0 then pg_get_expr(c.relpartbound, c.oid) end,
        case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end,
-       {_PARTITION_PROBLEM}
+       {_PARTITION_PROBLEM},
+       obj_description(c.oid, 'pg_class')
 from pg_class t
 join pg_namespace n on n.oid = t.relnamespace
 cross join lateral pg_partition_tree(t.oid) tree
@@ -672,7 +675,7 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
     foreign_keys = cursor.fetchall()
     cursor.execute(setting, [v for n in names for v in (n, saved[n])])
     refused: set[int] = set()
-    for oid, name, parent, bound, key, problem in rows:
+    for oid, name, parent, bound, key, problem, comment in rows:
         table = by_oid.get(oid)
         if table is None or oid in refused:
             continue
@@ -682,7 +685,9 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
         elif parent is None:
             table.partition_key = key
         else:
-            table.partitions.append(Partition(name, parent, bound, key))
+            table.partitions.append(
+                Partition(name, parent, bound, key, comment=comment)
+            )
     partitions = {(oid, p.name): p for oid, t in by_oid.items() for p in t.partitions}
     for oid, name, what, object_name, kind, columns, definition in objects:
         partition = partitions.get((oid, name))

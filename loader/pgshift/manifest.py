@@ -441,6 +441,7 @@ class PartitionMeta(TypedDict):
     checks: NotRequired[list[CheckMeta]]  # its own
     indexes: NotRequired[list[IndexMeta]]  # its own
     foreign_keys: NotRequired[list[ForeignKeyMeta]]  # its own
+    comment: NotRequired[str]  # its comment
 
 
 class PartitioningMeta(TypedDict):

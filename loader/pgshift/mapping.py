@@ -232,6 +232,7 @@ class PartitionMap:
         checks: Its own check constraints.
         indexes: Its own secondary indexes.
         foreign_keys: Its own foreign keys, to mapped tables.
+        comment: Its comment, or None.
     """
 
     source: str
@@ -243,6 +244,7 @@ class PartitionMap:
     checks: list[CheckMap] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
     foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
+    comment: str | None = None
 
     @classmethod
     def from_dict(cls, entry: dict[str, Any]) -> PartitionMap:
@@ -657,6 +659,7 @@ def _map_partition(
         parent=names[partition.parent],
         bound=rename_columns(partition.bound, {}, types),
         key=rename(partition.key) if partition.key else None,
+        comment=partition.comment,
         keys=[
             key_map(c, columns, object_name(c.name), types)
             if c.kind in ("p", "u")

@@ -208,6 +208,10 @@ def test_keys_and_foreign_keys_hold_on_the_parents(migrated: ProjectCopy) -> Non
             "insert into payment_event (customer_id, paid_at, amount_cents) "
             "values (1, '2022-02-02 00:00:00+00', 6000)",
         )
+    # A partition's comment, Jinja-looking text and all.
+    assert query(
+        target, "select obj_description('payment_event_2022_01'::regclass, 'pg_class')"
+    ) == [("January 2022: closed {{ books }}",)]
     # And a foreign key of one partition alone.
     assert query(
         target,

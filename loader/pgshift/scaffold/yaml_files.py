@@ -114,6 +114,8 @@ def _partition_meta(partition: PartitionMap) -> PartitionMeta:
             IndexMeta(name=i.name, unique=i.unique, using=i.using)
             for i in partition.indexes
         ]
+    if partition.comment is not None:
+        meta["comment"] = partition.comment
     if partition.foreign_keys:
         meta["foreign_keys"] = [_foreign_key_meta(fk) for fk in partition.foreign_keys]
     return meta

@@ -287,6 +287,12 @@ def _partition_differences(
         [(p.name, p.parent, p.bound, p.key) for p in target.partitions],
         kept,
     )
+    lines += _diff_sets(
+        name,
+        "partition comment",
+        [(p.name, p.comment) for p in mapped.partitions if p.comment is not None],
+        [(p.name, p.comment) for p in target.partitions if p.comment is not None],
+    )
     # The constraints and indexes of a partition alone.
     lines += _diff_sets(
         name,
