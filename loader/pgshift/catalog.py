@@ -788,6 +788,26 @@ select kind, name, reason from (
     where t.relkind = 'p' and tree.level > 0
       and not g.tgisinternal and g.tgparentid = 0
     union all
+    select 'partition column', c.relname || '.' || a.attname,
+           'the partition''s own '
+           || case when a.attnotnull and not r.attnotnull then 'NOT NULL'
+                   else 'default (' || coalesce(pg_get_expr(d.adbin, d.adrelid),
+                                                'none') || ')' end
+           || ' is not recreated: the partition gets those of ' || t.relname
+           || '; set it on the target'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
+      and not a.attisdropped
+    join pg_attribute r on r.attrelid = t.oid and r.attname = a.attname
+    left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+    left join pg_attrdef rd on rd.adrelid = t.oid and rd.adnum = r.attnum
+    where t.relkind = 'p' and tree.level > 0
+      and ((a.attnotnull and not r.attnotnull)
+           or pg_get_expr(d.adbin, d.adrelid)
+              is distinct from pg_get_expr(rd.adbin, rd.adrelid))
+    union all
     select 'partition privileges', c.relname::text,
            'the partition''s own owner (' || pg_get_userbyid(c.relowner)
            || ') and grants are not carried over: on the target it is owned '
@@ -896,8 +916,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
-        that is a foreign table or in another schema), trigger, owner or
-        grants of a partition alone, typed, unlogged or inheriting table,
+        that is a foreign table or in another schema), trigger, owner,
+        grants, NOT NULL or default of a partition alone, typed, unlogged or
+        inheriting table,
         privilege on the database itself, database-wide default privilege,
         extension, and every other schema of the database. (Functions and
         triggers are migrated: ``pgshift.routines``.)

@@ -402,6 +402,8 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
                     as $$ begin return new; end $$;
                 create trigger "Visit_2024_stamp" before insert on "Visit_2024"
                     for each row execute function stamp();
+                alter table "Visit_2024" alter column day set not null;
+                alter table "Visit_2024" alter column id set default 7;
                 create role partition_reader;
                 grant select on "Visit_2024" to partition_reader;
                 create table "Site" (id int primary key);
@@ -440,10 +442,16 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
     # A trigger of the partition alone is not created: listed.
     kinds = {(kind, name) for kind, name, _ in listed}
     # Nor are its own grants.
+    # Nor its own NOT NULL and default.
     assert sorted(k for k, n in kinds if "Visit" in n) == [
+        "partition column",
+        "partition column",
         "partition privileges",
         "partition trigger",
     ]
+    reasons = {n: r for k, n, r in listed if k == "partition column"}
+    assert reasons["Visit_2024.day"].startswith("the partition's own NOT NULL")
+    assert reasons["Visit_2024.id"].startswith("the partition's own default (7)")
     assert ("partition trigger", "Visit_2024_stamp on Visit_2024") in kinds
     assert ("partition privileges", "Visit_2024") in kinds
     assert not any(k.startswith("partition ") and "Reading" in n for k, n in kinds)
