@@ -4,7 +4,8 @@ The fixture (fixtures/partitioned_source.sql) holds a range-partitioned
 camelCase table with monthly partitions and a default one, a
 list-partitioned table with a hash-partitioned partition, a
 hash-partitioned table with an identity column, and foreign keys from and
-into a partitioned parent. After ``migrate`` each final table is
+into a partitioned parent, and a view over one partition. After
+``migrate`` each final table is
 partitioned by the renamed key, every partition is there under its mapped
 name (one through the override file) with the source's bounds and holds
 the rows the source's holds; the application's partition maintenance
@@ -130,6 +131,11 @@ def test_each_table_arrives_partitioned_with_every_partition(
     assert "**5 tables, 5 complete**" in report
     assert "keys, indexes, partitions, comments and enums match" in report
     assert "partitioned table" not in report
+    # A view over one partition reads the partition under its new name.
+    assert query(migrated.target, "select * from january_payments order by 1") == query(
+        migrated.source, 'select * from "JanuaryPayments" order by 1'
+    )
+    assert "view january_payments (from JanuaryPayments): source 2 rows" in report
     # Nothing of the build is left behind: only views onto the final tables.
     assert query(
         migrated.target,
