@@ -3,15 +3,15 @@
 The fixture (fixtures/partitioned_source.sql) holds a range-partitioned
 camelCase table with monthly partitions and a default one, a
 list-partitioned table with a hash-partitioned partition, a
-hash-partitioned table with an identity column, and foreign keys from and
-into a partitioned parent, and a view over one partition. After
-``migrate`` each final table is
-partitioned by the renamed key, every partition is there under its mapped
-name (one through the override file) with the source's bounds and holds
-the rows the source's holds; the application's partition maintenance
-works on the target, schema parity sees a partition the source lacks, and
-a second ``migrate`` replaces it all but the partition the team added. The indexes and constraints of
-single partitions arrive too; shapes pgshift cannot recreate stay listed.
+hash-partitioned table with an identity column, foreign keys from and
+into a partitioned parent, objects of single partitions, and a view over
+one partition. After ``migrate`` each final table is partitioned by the
+renamed key, every partition is there under its mapped name (one through
+the override file) with the source's bounds, its own constraints and
+indexes, and holds the rows the source's holds; the application's
+partition maintenance works on the target, schema parity sees a partition
+the source lacks, and a second ``migrate`` replaces it all but the
+partition the team added. Shapes pgshift cannot recreate stay listed.
 """
 
 from __future__ import annotations
