@@ -811,7 +811,7 @@ select kind, name, reason from (
     select 'partition privileges', c.relname::text,
            'the partition''s own owner (' || pg_get_userbyid(c.relowner)
            || ') and grants are not carried over: on the target it is owned '
-           || 'by the role that ran the build, with no grants of its own; '
+           || 'by the owner of ' || t.relname || ', with no grants of its own; '
            || 'reads and writes through ' || t.relname || ' check its privileges'
     from tables t
     cross join lateral pg_partition_tree(t.oid) tree

@@ -131,6 +131,12 @@ def test_each_table_arrives_partitioned_with_every_partition(
     assert "**5 tables, 5 complete**" in report
     assert "keys, indexes, partitions, comments and enums match" in report
     assert "partitioned table" not in report
+    # Every partition has its table's owner, as on the source.
+    assert query(
+        migrated.target,
+        "select distinct pg_get_userbyid(c.relowner) from "
+        "pg_partition_tree('payment_event') t join pg_class c on c.oid = t.relid",
+    ) == [("ledger_owner",)]
     # A view over one partition reads the partition under its new name.
     assert query(migrated.target, "select * from january_payments order by 1") == query(
         migrated.source, 'select * from "JanuaryPayments" order by 1'

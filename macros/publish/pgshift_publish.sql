@@ -80,6 +80,8 @@
     {#- The source's owners and grants, once every object is there. -#}
     {%- do statements.append(pgshift_apply_privileges()) -%}
     {%- do statements.append(
+        pgshift_align_partition_owners(final_schema, built_tables)) -%}
+    {%- do statements.append(
         pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}
     {%- do statements.append(pgshift_register_views(final_schema)) -%}
