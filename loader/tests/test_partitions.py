@@ -390,6 +390,28 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
     ) == [(0,)]
 
 
+def test_a_partition_added_on_the_source_asks_for_scaffold(
+    migrated: ProjectCopy,
+) -> None:
+    """The models must know every partition: migrate stops before the load."""
+    query(
+        migrated.source,
+        'create table "PaymentEvent_2022_04" partition of "PaymentEvent" '
+        "for values from ('2022-04-01 00:00:00+00') to ('2022-05-01 00:00:00+00')",
+    )
+    try:
+        code, _, stderr = migrated.run("migrate")
+    finally:
+        query(
+            migrated.source,
+            'alter table "PaymentEvent" detach partition "PaymentEvent_2022_04"',
+        )
+        query(migrated.source, 'drop table "PaymentEvent_2022_04"')
+    assert code == 2
+    assert "PaymentEvent: its partitions changed since scaffold" in stderr
+    assert "run `python loader/run.py scaffold`" in stderr
+
+
 def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
     cluster = pg_cluster
     url = cluster.create_database("partition_shapes")  # type: ignore[attr-defined]
