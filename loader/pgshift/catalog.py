@@ -127,6 +127,38 @@ class Index:
 
 
 @dataclass
+class Partition:
+    """One partition of a partitioned table, at any depth.
+
+    Attributes:
+        name: The partition's name.
+        parent: The table it is a partition of (the root or a partition
+            that is itself partitioned).
+        bound: Its bound as ``pg_get_expr(relpartbound)`` prints it:
+            ``FOR VALUES FROM (...) TO (...)``, ``FOR VALUES IN (...)``,
+            ``FOR VALUES WITH (modulus m, remainder r)`` or ``DEFAULT``.
+        key: ``pg_get_partkeydef()`` of a partition that is itself
+            partitioned (``LIST (region)``), or None for a leaf.
+        constraints: Its own primary key, unique, check and exclusion
+            constraints: not its parent's, which PostgreSQL gives every
+            partition.
+        indexes: Its own secondary indexes (not attached to an index of
+            its parent).
+        foreign_keys: Its own foreign keys.
+        comment: Its comment, or None.
+    """
+
+    name: str
+    parent: str
+    bound: str
+    key: str | None = None
+    constraints: list[Constraint] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    comment: str | None = None
+
+
+@dataclass
 class Table:
     """A source table with everything the final table must reproduce.
 
@@ -146,6 +178,12 @@ class Table:
         extensions: Extensions the target needs for this table's types,
             defaults, checks and indexes.
         inherits: Parent tables (inheritance that is not partitioning).
+        partition_key: ``pg_get_partkeydef()`` of a partitioned table
+            (``RANGE ("paidAt")``), or None: a plain table, or a
+            partitioned one pgshift cannot reproduce (a partition that is
+            a foreign table or in another schema), which arrives as one
+            plain table holding every partition's rows.
+        partitions: Its partitions at every depth, each after its parent.
     """
 
     schema: str
@@ -161,6 +199,8 @@ class Table:
     unsupported: list[str] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)
     inherits: list[str] = field(default_factory=list)
+    partition_key: str | None = None
+    partitions: list[Partition] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """Return the column with this source name."""
@@ -330,6 +370,9 @@ join pg_namespace n on n.oid = c.relnamespace
 left join pg_class fc on fc.oid = con.confrelid
 left join pg_namespace fn on fn.oid = fc.relnamespace
 where n.nspname = %(schema)s and con.contype in ('p', 'u', 'c', 'f', 'x')
+  -- Not the copies PostgreSQL makes of a key into a partitioned table, one
+  -- per partition: the key itself stands for them.
+  and con.conparentid = 0
 order by con.conrelid, con.contype, con.conname
 """
 
@@ -515,6 +558,167 @@ join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('r', 'p') and not c.relispartition
 """
 
+_PARTITION_PROBLEM = """case
+    when c.relkind = 'f' then 'partition ' || c.relname
+        || ' is a foreign table, which pgshift does not create'
+    when c.relnamespace <> t.relnamespace then 'partition ' || c.relname
+        || ' is in schema ' || cn.nspname || ', and pgshift migrates one schema'
+end"""
+"""Why pgshift cannot recreate a partition ``c`` of the partitioned table
+``t`` (``cn`` its schema), or NULL when it can."""
+
+_PARTITIONS = f"""
+select t.oid, c.relname::text, pc.relname::text,
+       case when tree.level > 0 then pg_get_expr(c.relpartbound, c.oid) end,
+       case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end,
+       {_PARTITION_PROBLEM},
+       obj_description(c.oid, 'pg_class')
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_namespace cn on cn.oid = c.relnamespace
+left join pg_class pc on pc.oid = tree.parentrelid
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+order by t.oid, tree.level, c.relname
+"""
+
+# Each partition's own constraints and indexes: not the copies of its
+# parent's (conparentid, coninhcount; an index attached to its parent's
+# index). Foreign keys: _PARTITION_FOREIGN_KEYS.
+_PARTITION_OBJECTS = """
+select t.oid, c.relname::text, 'constraint', k.conname::text, k.contype::text,
+       array(select a.attname::text from unnest(k.conkey) with ordinality u(n, o)
+             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n
+             order by u.o),
+       pg_get_constraintdef(k.oid)
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_constraint k on k.conrelid = c.oid
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0 and k.conparentid = 0 and k.coninhcount = 0
+  and k.contype in ('p', 'u', 'c', 'x')
+union all
+select t.oid, c.relname::text, 'index', ic.relname::text,
+       case when i.indisunique then 'u' else '' end,
+       array(select coalesce(a.attname::text, '') from unnest(i.indkey) with ordinality u(n, o)
+             left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = u.n
+             order by u.o),
+       pg_get_indexdef(i.indexrelid)
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_index i on i.indrelid = c.oid
+join pg_class ic on ic.oid = i.indexrelid
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0
+  and not exists (select 1 from pg_inherits h where h.inhrelid = i.indexrelid)
+  and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+order by 1, 2, 3, 4
+"""
+
+_PARTITION_FOREIGN_KEYS = """
+select t.oid, c.relname::text, k.conname::text,
+       array(select a.attname::text from unnest(k.conkey) with ordinality u(n, o)
+             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n
+             order by u.o),
+       fc.relname::text,
+       array(select a.attname::text from unnest(k.confkey) with ordinality u(n, o)
+             join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.n
+             order by u.o),
+       k.confdeltype, k.confupdtype, k.condeferrable, k.condeferred, fn.nspname
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_constraint k on k.conrelid = c.oid
+join pg_class fc on fc.oid = k.confrelid
+join pg_namespace fn on fn.oid = fc.relnamespace
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0 and k.conparentid = 0 and k.contype = 'f'
+order by 1, 2, 3
+"""
+
+PARTITION_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+}
+"""The settings the bounds are printed under: a timestamptz bound prints in
+the session's time zone, a date in its DateStyle. The same on the source
+and the target, so that schema parity compares like with like, and
+unambiguous, so that the target reads them back as the same values."""
+
+
+def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None:
+    """Give each partitioned table its partition key and partitions.
+
+    The bounds are printed under ``PARTITION_SETTINGS``; the session's own
+    settings are put back afterwards. A table with a partition pgshift
+    cannot recreate (``_PARTITION_PROBLEM``) keeps no partitioning: it
+    arrives as one plain table, and ``read_not_migrated`` says why.
+    """
+    names = list(PARTITION_SETTINGS)
+    cursor.execute("select " + ", ".join("current_setting(%s)" for _ in names), names)
+    saved = dict(zip(names, cursor.fetchone(), strict=True))
+    setting = "select " + ", ".join("set_config(%s, %s, false)" for _ in names)
+    cursor.execute(setting, [v for n in names for v in (n, PARTITION_SETTINGS[n])])
+    # On an error the transaction's rollback puts them back.
+    cursor.execute(_PARTITIONS, {"schema": schema})
+    rows = cursor.fetchall()
+    cursor.execute(_PARTITION_OBJECTS, {"schema": schema})
+    objects = cursor.fetchall()
+    cursor.execute(_PARTITION_FOREIGN_KEYS, {"schema": schema})
+    foreign_keys = cursor.fetchall()
+    cursor.execute(setting, [v for n in names for v in (n, saved[n])])
+    refused: set[int] = set()
+    for oid, name, parent, bound, key, problem, comment in rows:
+        table = by_oid.get(oid)
+        if table is None or oid in refused:
+            continue
+        if problem:
+            refused.add(oid)
+            table.partition_key, table.partitions = None, []
+        elif parent is None:
+            table.partition_key = key
+        else:
+            table.partitions.append(
+                Partition(name, parent, bound, key, comment=comment)
+            )
+    partitions = {(oid, p.name): p for oid, t in by_oid.items() for p in t.partitions}
+    for oid, name, what, object_name, kind, columns, definition in objects:
+        partition = partitions.get((oid, name))
+        if partition is None:
+            continue
+        if what == "index":
+            partition.indexes.append(
+                Index(object_name, definition, list(columns), kind == "u")
+            )
+        else:
+            partition.constraints.append(
+                Constraint(object_name, kind, list(columns), definition)
+            )
+    for oid, name, key, columns, ref, ref_columns, *options in foreign_keys:
+        partition = partitions.get((oid, name))
+        if partition is not None:
+            partition.foreign_keys.append(
+                ForeignKey(
+                    name=key,
+                    columns=list(columns),
+                    ref_table=ref,
+                    ref_columns=list(ref_columns),
+                    on_delete=FK_ACTIONS[options[0]],
+                    on_update=FK_ACTIONS[options[1]],
+                    deferrable=options[2],
+                    initially_deferred=options[3],
+                    ref_schema=options[4] if options[4] != schema else None,
+                )
+            )
+
+
 _EXTENSIONS = """
 select x.extname, n.nspname
 from pg_extension x
@@ -522,10 +726,10 @@ join pg_namespace n on n.oid = x.extnamespace
 order by x.extname
 """
 
-_NOT_MIGRATED = """
+_NOT_MIGRATED_TEMPLATE = """
 with tables as (
     select c.oid, c.relname, c.relpersistence, c.relrowsecurity, c.reloftype,
-           c.relkind
+           c.relkind, c.relnamespace, c.relowner
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind in ('r', 'p')
@@ -558,13 +762,62 @@ select kind, name, reason from (
     union all
     select 'partitioned table', t.relname::text,
            'arrives as one plain table holding the rows of its partitions ('
-           || coalesce((select string_agg(p.relid::regclass::text, ', '
-                                          order by p.relid::regclass::text)
-                        from pg_partition_tree(t.oid) p where p.isleaf), 'none')
-           || '); the partitioning, its bounds and the partitions'' own '
-           || 'tables are not recreated'
+           || (select string_agg(p.relid::regclass::text, ', '
+                                 order by p.relid::regclass::text)
+               from pg_partition_tree(t.oid) p where p.isleaf)
+           || '): ' || problems.why || '; the partitioning, its bounds and '
+           || 'the partitions'' own tables are not recreated'
     from tables t
-    where t.relkind = 'p'
+    cross join lateral (
+        select string_agg(problem, '; ' order by problem) as why
+        from (select {problem} as problem
+              from pg_partition_tree(t.oid) tree
+              join pg_class c on c.oid = tree.relid
+              join pg_namespace cn on cn.oid = c.relnamespace) found
+    ) problems
+    where t.relkind = 'p' and problems.why is not null
+    union all
+    select 'partition trigger', g.tgname || ' on ' || c.relname,
+           'a trigger of the partition alone, not of ' || t.relname
+           || ': only the triggers of migrated tables are created; create it '
+           || 'on the target'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    join pg_trigger g on g.tgrelid = c.oid
+    where t.relkind = 'p' and tree.level > 0
+      and not g.tgisinternal and g.tgparentid = 0
+    union all
+    select 'partition column', c.relname || '.' || a.attname,
+           'the partition''s own '
+           || case when a.attnotnull and not r.attnotnull then 'NOT NULL'
+                   else 'default (' || coalesce(pg_get_expr(d.adbin, d.adrelid),
+                                                'none') || ')' end
+           || ' is not recreated: the partition gets those of ' || t.relname
+           || '; set it on the target'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    join pg_attribute a on a.attrelid = c.oid and a.attnum > 0
+      and not a.attisdropped
+    join pg_attribute r on r.attrelid = t.oid and r.attname = a.attname
+    left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+    left join pg_attrdef rd on rd.adrelid = t.oid and rd.adnum = r.attnum
+    where t.relkind = 'p' and tree.level > 0
+      and ((a.attnotnull and not r.attnotnull)
+           or pg_get_expr(d.adbin, d.adrelid)
+              is distinct from pg_get_expr(rd.adbin, rd.adrelid))
+    union all
+    select 'partition privileges', c.relname::text,
+           'the partition''s own owner (' || pg_get_userbyid(c.relowner)
+           || ') and grants are not carried over: on the target it is owned '
+           || 'by the owner of ' || t.relname || ', with no grants of its own; '
+           || 'reads and writes through ' || t.relname || ' check its privileges'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    where t.relkind = 'p' and tree.level > 0
+      and (c.relacl is not null or c.relowner <> t.relowner)
     union all
     select 'unlogged table', t.relname::text,
            'arrives as an ordinary (logged) table'
@@ -622,6 +875,7 @@ select kind, name, reason from (
 ) objects
 order by 1, 2
 """
+_NOT_MIGRATED = _NOT_MIGRATED_TEMPLATE.replace("{problem}", _PARTITION_PROBLEM)
 
 SERVER_TYPES = frozenset(
     {
@@ -661,10 +915,13 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
         event trigger, rule, row-level security setting and policy,
-        partitioned, typed, unlogged or inheriting table, privilege on the
-        database itself, database-wide default privilege, extension, and
-        every other schema of the database. (Functions and triggers are
-        migrated: ``pgshift.routines``.)
+        partitioned table pgshift cannot recreate as such (a partition
+        that is a foreign table or in another schema), trigger, owner,
+        grants, NOT NULL or default of a partition alone, typed, unlogged or
+        inheriting table,
+        privilege on the database itself, database-wide default privilege,
+        extension, and every other schema of the database. (Functions and
+        triggers are migrated: ``pgshift.routines``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
@@ -768,7 +1025,8 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
         schema: The schema to read.
 
     Returns:
-        The catalog. Partitions are folded into their parent table.
+        The catalog. Partitions are not tables of it: each partitioned
+        table lists its own (``Table.partitions``).
     """
     args = {"schema": schema}
     catalog = Catalog(schema=schema)
@@ -866,6 +1124,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
         )
 
     _read_portability(cursor, catalog, by_oid)
+    _read_partitions(cursor, schema, by_oid)
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)
     return catalog
 

@@ -423,6 +423,34 @@ class IdentityMeta(TypedDict):
     always: bool
 
 
+class CheckMeta(TypedDict):
+    """A check constraint of a partition alone."""
+
+    name: str
+    expression: str  # the condition, without CHECK, columns renamed
+
+
+class PartitionMeta(TypedDict):
+    """A partition, created with the table (macros/partitions/)."""
+
+    name: str
+    parent: str  # the table it is a partition of (the model's alias, or a partition)
+    bound: str  # FOR VALUES ... or DEFAULT, as pg_get_expr(relpartbound) prints it
+    key: NotRequired[str]  # the partition key of a partition itself partitioned
+    keys: NotRequired[list[KeyMeta]]  # its own, not its parent's
+    checks: NotRequired[list[CheckMeta]]  # its own
+    indexes: NotRequired[list[IndexMeta]]  # its own
+    foreign_keys: NotRequired[list[ForeignKeyMeta]]  # its own
+    comment: NotRequired[str]  # its comment
+
+
+class PartitioningMeta(TypedDict):
+    """A partitioned final table: its partition key and its partitions."""
+
+    key: str  # pg_get_partkeydef(), columns renamed: RANGE (paid_at)
+    partitions: list[PartitionMeta]  # each after its parent
+
+
 class PgshiftMeta(TypedDict):
     """``meta.pgshift`` of a final model: its presence marks a final model."""
 
@@ -433,3 +461,4 @@ class PgshiftMeta(TypedDict):
     serials: list[SerialMeta]
     foreign_keys: list[ForeignKeyMeta]
     indexes: list[IndexMeta]
+    partitioning: NotRequired[PartitioningMeta]

@@ -22,7 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
+from pgshift.catalog import (
+    Catalog,
+    Column,
+    Constraint,
+    ForeignKey,
+    Index,
+    Partition,
+    Table,
+)
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
     NamingError,
@@ -207,6 +215,54 @@ class SequenceMap:
 
 
 @dataclass
+class PartitionMap:
+    """A partition of a partitioned final table, at any depth.
+
+    Attributes:
+        source: The partition's source name.
+        name: Its target name (named as tables are: the naming rules and
+            the override file's ``tables:``).
+        parent: The target name of the table it is a partition of.
+        bound: Its bound, as ``pg_get_expr(relpartbound)`` prints it, the
+            schema's types renamed: ``FOR VALUES ...`` or ``DEFAULT``.
+        key: The partition key of a partition that is itself partitioned,
+            columns renamed (``LIST (region)``), or None.
+        keys: Its own primary key, unique and exclusion constraints (not
+            its parent's, which PostgreSQL gives every partition).
+        checks: Its own check constraints.
+        indexes: Its own secondary indexes.
+        foreign_keys: Its own foreign keys, to mapped tables.
+        comment: Its comment, or None.
+    """
+
+    source: str
+    name: str
+    parent: str
+    bound: str
+    key: str | None = None
+    keys: list[KeyMap] = field(default_factory=list)
+    checks: list[CheckMap] = field(default_factory=list)
+    indexes: list[IndexMap] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
+    comment: str | None = None
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> PartitionMap:
+        """Read one written by ``NameMap.to_json``."""
+        return cls(
+            **{
+                **entry,
+                "keys": [KeyMap(**k) for k in entry.get("keys", [])],
+                "checks": [CheckMap(**c) for c in entry.get("checks", [])],
+                "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+                "foreign_keys": [
+                    ForeignKeyMap(**f) for f in entry.get("foreign_keys", [])
+                ],
+            }
+        )
+
+
+@dataclass
 class TableMap:
     """One source table and everything it is called, and says, on the target.
 
@@ -231,6 +287,9 @@ class TableMap:
         types: Target column to its target type, for the columns whose type
             is one of the schema's enums or domains (renamed with it); every
             other column keeps its source type.
+        partition_key: A partitioned table's partition key, columns renamed
+            (``RANGE (paid_at)``); None for a plain table.
+        partitions: A partitioned table's partitions, each after its parent.
     """
 
     source_schema: str
@@ -248,6 +307,8 @@ class TableMap:
     foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
     indexes: list[IndexMap] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
+    partition_key: str | None = None
+    partitions: list[PartitionMap] = field(default_factory=list)
 
     @property
     def primary_key(self) -> KeyMap | None:
@@ -367,6 +428,10 @@ class NameMap:
     def to_json(self) -> str:
         """The map as the JSON file scaffold writes (stable, reviewable)."""
         payload = {"generated": GENERATED_NOTE, **asdict(self)}
+        for entry in payload["tables"].values():
+            # A plain table's map says nothing of partitioning.
+            if entry["partition_key"] is None:
+                del entry["partition_key"], entry["partitions"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -385,6 +450,9 @@ class NameMap:
                         ForeignKeyMap(**f) for f in entry.get("foreign_keys", [])
                     ],
                     "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+                    "partitions": [
+                        PartitionMap.from_dict(p) for p in entry.get("partitions", [])
+                    ],
                 }
             )
         return cls(
@@ -477,6 +545,7 @@ def build_map(
         )
     if problems:
         raise NamingError("\n".join(problems))
+    map_partitions(catalog, name_map, overrides)
     name_map.sequences = _map_sequences(catalog, name_map, standalone)
     for name, table in catalog.tables.items():
         mapped = name_map.tables[name]
@@ -508,6 +577,115 @@ def build_map(
         ]
     check_object_names(name_map)
     return name_map
+
+
+def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) -> None:
+    """Name every partitioned table's partitions, and rename its keys.
+
+    Partitions are tables of the schema on the target: they are named as
+    tables are (the naming rules, the override file's ``tables:``), and a
+    partition whose name would collide with a table's or another
+    partition's is refused the same way. Partition keys are renamed as
+    checks are; bounds hold only constants, whose casts to the schema's
+    types are renamed.
+
+    Raises:
+        NamingError: Names collide or are too long.
+    """
+    partitioned = [t for t in catalog.tables.values() if t.partition_key]
+    if not partitioned:
+        return
+    names = map_names(
+        [*catalog.tables, *(p.name for t in partitioned for p in t.partitions)],
+        overrides.tables,
+        what="table or partition",
+        override_path="tables:",
+    )
+    for table in partitioned:
+        mapped = name_map.tables[table.name]
+        types = name_map.types
+        mapped.partition_key = rename_columns(
+            table.partition_key, mapped.columns, types
+        )
+        mapped.partitions = [
+            _map_partition(p, mapped, names, overrides, types) for p in table.partitions
+        ]
+        for partition, mapped_partition in zip(
+            table.partitions, mapped.partitions, strict=True
+        ):
+            mapped_partition.foreign_keys = [
+                foreign_key_map(
+                    fk,
+                    mapped,
+                    name_map.tables[fk.ref_table],
+                    target_object_name(
+                        fk.name,
+                        partition.name,
+                        mapped_partition.name,
+                        overrides.objects.get(partition.name),
+                    ),
+                )
+                for fk in partition.foreign_keys
+                if fk.ref_table in name_map.tables
+            ]
+
+
+def _map_partition(
+    partition: Partition,
+    mapped: TableMap,
+    names: Mapping[str, str],
+    overrides: Overrides,
+    types: Mapping[str, str],
+) -> PartitionMap:
+    """One partition: its name, bound, key and own constraints and indexes.
+
+    Its constraints and indexes are named as a table's are
+    (``target_object_name``, the override file's ``objects: <partition>:``).
+    """
+    columns = mapped.columns
+    target = names[partition.name]
+
+    def object_name(source: str) -> str:
+        return target_object_name(
+            source, partition.name, target, overrides.objects.get(partition.name)
+        )
+
+    def rename(expression: str) -> str:
+        return rename_columns(expression, columns, types)
+
+    return PartitionMap(
+        source=partition.name,
+        name=target,
+        parent=names[partition.parent],
+        bound=rename_columns(partition.bound, {}, types),
+        key=rename(partition.key) if partition.key else None,
+        comment=partition.comment,
+        keys=[
+            key_map(c, columns, object_name(c.name), types)
+            if c.kind in ("p", "u")
+            else KeyMap(
+                source=c.name,
+                name=object_name(c.name),
+                type="exclusion",
+                columns=[columns[n] for n in c.columns],
+                definition=rename(c.definition),
+            )
+            for c in partition.constraints
+            if c.kind != "c"
+        ],
+        checks=[
+            CheckMap(
+                source=c.name,
+                name=object_name(c.name),
+                expression=rename(c.definition.removeprefix("CHECK ")),
+            )
+            for c in partition.constraints
+            if c.kind == "c"
+        ],
+        indexes=[
+            index_map(i, columns, object_name(i.name), types) for i in partition.indexes
+        ],
+    )
 
 
 def staging_model_name(source_name: str, target: str) -> str:
@@ -744,6 +922,23 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
         *(("foreign key", f.source, f.name, False, True) for f in mapped.foreign_keys),
         *(("index", i.source, i.name, True, False) for i in mapped.indexes),
         *(("sequence", s.source, s.name, True, False) for s in mapped.serials),
+        *(("partition", p.source, p.name, True, False) for p in mapped.partitions),
+        *(
+            (f"{k.type.replace('_', ' ')} of partition {p.source}", k.source, k.name)
+            + (True, False)
+            for p in mapped.partitions
+            for k in p.keys
+        ),
+        *(
+            (f"index of partition {p.source}", i.source, i.name, True, False)
+            for p in mapped.partitions
+            for i in p.indexes
+        ),
+        *(
+            (f"foreign key of partition {p.source}", f.source, f.name, False, False)
+            for p in mapped.partitions
+            for f in p.foreign_keys
+        ),
     ]
 
 
@@ -768,9 +963,11 @@ def check_object_names(name_map: NameMap) -> None:
         constraints: dict[str, str] = {}
         for kind, source, target, is_relation, is_constraint in _named_objects(mapped):
             what = f"{kind} {source!r} of {mapped.source}"
+            owner = kind.partition(" of partition ")[2] or mapped.source
             fix = (
-                f"in the override file under 'objects: {mapped.source}:' "
-                f"({source}: <new_name>)"
+                f"in the override file under 'objects: {owner}:' ({source}: <new_name>)"
+                if kind != "partition"
+                else f"in the override file under 'tables:' ({source}: <new_name>)"
             )
             if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
                 problems.append(

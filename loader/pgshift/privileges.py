@@ -83,9 +83,12 @@ order by 2, 3
 
 _RELATION_ACL = """
 select c.relname,
-       case when exists (select 1 from pg_depend d
-                         where d.classid = 'pg_class'::regclass
-                           and d.objid = c.oid and d.deptype = 'i')
+       -- An identity column's sequence depends internally on its table (a
+       -- partitioned table depends so on its partition key's columns).
+       case when c.relkind = 'S' and exists (
+                select 1 from pg_depend d
+                where d.classid = 'pg_class'::regclass
+                  and d.objid = c.oid and d.deptype = 'i')
             then 'I' else c.relkind::text end,
        pg_get_userbyid(c.relowner), c.relacl is not null,
        case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,

@@ -7,8 +7,9 @@ a column renames every such reference, and ``pg_get_viewdef`` and
 PostgreSQL's own quoting and parenthesising. ``rename_definitions`` relies
 on this instead of rewriting SQL text:
 
-1. an empty shadow of every migrated table (``create temp table ... (like
-   ...)``: the same columns, types and collations);
+1. an empty shadow of every migrated table and of each partition of one
+   (``create temp table ... (like ...)``: the same columns, types and
+   collations);
 2. the source's view and materialized view definitions (``pg_get_viewdef``)
    created over them as temporary views, views on views in dependency
    order (a materialized view stands in as a plain view of its query);
@@ -393,6 +394,7 @@ def _rename(
         )
         cursor.execute("select %s::regclass::oid", (f"pg_temp.{quote_ident(table)}",))
         shadows[table] = cursor.fetchone()[0]
+    partitions = _partition_shadows(cursor, schema, names)
 
     left_out: dict[str, str] = {}
     created: dict[str, int] = {}
@@ -427,7 +429,7 @@ def _rename(
                 cursor,
                 "pg_rewrite",
                 rules,
-                [*shadows.values(), *created.values()],
+                [*shadows.values(), *partitions.values(), *created.values()],
                 catalog,
             )
             if found:
@@ -502,7 +504,12 @@ def _rename(
             names.not_migrated.append([_kind(view), view.name, reason])
             continue
         reads = _reads(
-            cursor, created[view.name], shadows, created, names, view_targets
+            cursor,
+            created[view.name],
+            {**shadows, **partitions},
+            created,
+            names,
+            view_targets,
         )
         object_overrides = overrides.objects.get(view.name, {})
         indexes = [
@@ -647,6 +654,22 @@ def _check_index_names(names: NameMap) -> None:
         raise NamingError("\n".join(problems))
 
 
+def _partition_shadows(cursor: Any, schema: str, names: NameMap) -> dict[str, int]:
+    """An empty shadow of every partition the target gets, by source name.
+
+    A view that reads a partition reads, on the target, the partition of
+    the final table under its mapped name.
+    """
+    shadows: dict[str, int] = {}
+    for mapped in names.tables.values():
+        for partition in mapped.partitions:
+            name = quote_ident(partition.source)
+            cursor.execute(f"create temporary table {name} (like {schema}.{name})")
+            cursor.execute("select %s::regclass::oid", (f"pg_temp.{name}",))
+            shadows[partition.source] = cursor.fetchone()[0]
+    return shadows
+
+
 def _rename_shadows(
     cursor: Any,
     names: NameMap,
@@ -658,6 +681,11 @@ def _rename_shadows(
     """Rename the shadows and the views, through unique interim names."""
     relations: list[tuple[str, str, dict[str, str]]] = [
         (t.source, t.target, t.columns) for t in names.tables.values()
+    ]
+    relations += [
+        (p.source, p.name, t.columns)
+        for t in names.tables.values()
+        for p in t.partitions
     ]
     relations += [
         (v.name, *view_targets[v.name]) for v in views if v.name in view_targets
@@ -693,6 +721,12 @@ def _reads(
     """The final tables and views (target names) a view reads directly."""
     cursor.execute(_VIEW_PARENTS, {"oid": oid})
     parents = {p for (p,) in cursor.fetchall()}
-    reads = [names.tables[t].target for t, o in shadows.items() if o in parents]
+    roots = {p.source: t.target for t in names.tables.values() for p in t.partitions}
+    reads = [
+        names.tables[t].target if t in names.tables else roots[t]
+        for t, o in shadows.items()
+        if o in parents
+    ]
+    reads = list(dict.fromkeys(reads))
     reads += [view_targets[v][0] for v, o in created.items() if o in parents]
     return sorted(reads)

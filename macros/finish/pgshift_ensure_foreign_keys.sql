@@ -11,6 +11,8 @@
     {%- set statements = [] -%}
     {%- for node in pgshift_final_models() -%}
         {%- do statements.extend(pgshift_add_foreign_keys(schema, node)) -%}
+        {%- do statements.extend(
+            pgshift_add_partition_foreign_keys(schema, node)) -%}
     {%- endfor -%}
     {{ return(statements | join(";\n")) }}
     {%- endif -%}

@@ -3,8 +3,9 @@
     the two dbt threads finish different tables at the same time, and
     another model sees the table only finished. From meta.pgshift, in
     order: the identity columns' and the serial columns' sequences, set
-    past max(id), primary and unique keys, indexes, ANALYZE, then the
-    foreign keys to parents already built. A foreign key whose parent is
+    past max(id), primary and unique keys, indexes, those of partitions
+    alone (pgshift_finish_partitions), ANALYZE, then the
+    foreign keys to parents already built (and those of partitions alone). A foreign key whose parent is
     built later (cycles, parents not rebuilt) is added on-run-end and in
     the publish. Duplicates or orphans leave a key out instead of failing
     the model: the table's uniqueness and relationships tests then scan the
@@ -18,8 +19,10 @@
         + pgshift_ensure_serials(this, node)
         + pgshift_ensure_keys(this, node)
         + pgshift_ensure_indexes(this, node)
+        + pgshift_finish_partitions(this, node)
         + ["analyze " ~ this]
-        + pgshift_add_foreign_keys(this.schema, node) -%}
+        + pgshift_add_foreign_keys(this.schema, node)
+        + pgshift_add_partition_foreign_keys(this.schema, node) -%}
     {{ statements | join(";\n") }}
     {%- endif -%}
     {%- endif -%}

@@ -13,6 +13,7 @@
             {%- do names.append(node.alias ~ '.'
                 ~ pgshift_catalog_name(constraint.name)) -%}
         {%- endfor -%}
+        {%- do names.extend(pgshift_partition_declared_names(node)) -%}
     {%- endfor -%}
     {#- The source's row-level security and policies (macros/views/). -#}
     {%- set source = pgshift_source_policies() -%}

@@ -3,9 +3,10 @@
     node succeeded: a model error, a failed test or a skipped node leaves
     the final schema exactly as it was, and the built tables in the build
     schema for inspection. One transaction drops each replaced final table
-    (with the foreign keys pointing at it), moves the new one in with its
-    keys, indexes and sequences, puts the build schema's view back, adds the
-    foreign keys that the move removed, gives the moved tables the source's
+    (with the foreign keys pointing at it, and its partitions), moves the
+    new one in with its keys, indexes, sequences and partitions
+    (pgshift_publish_partitions), puts the build schema's view back, adds
+    the foreign keys that the move removed, gives the moved tables the source's
     row-level security and policies and moves in the views built over
     them, recreates the target's own objects
     that depended on the replaced tables (pgshift_keep_dependents), checks
@@ -45,6 +46,9 @@
     {%- do statements.append(pgshift_keep_dependents(
         replaced, final_schema, build_schema, pgshift_declared_names(),
         views)) -%}
+    {#- The partitions the team added to them (the drops remove them too). -#}
+    {%- do statements.append(
+        pgshift_keep_partitions(built_tables, final_schema)) -%}
     {%- do statements.append(pgshift_publish_sequences(true)) -%}
     {%- for node, built in built_tables -%}
         {%- set final = api.Relation.create(
@@ -52,6 +56,8 @@
             identifier=node.alias, type='table') -%}
         {%- do statements.append(
             "drop table if exists " ~ final ~ " cascade") -%}
+        {%- do statements.append(
+            pgshift_publish_partitions(node, built, final_schema)) -%}
         {%- do statements.append(
             "alter table " ~ built ~ " set schema " ~ pgshift_ident(final_schema)
         ) -%}
@@ -73,6 +79,8 @@
     {%- do statements.append(pgshift_publish_sequences(false)) -%}
     {#- The source's owners and grants, once every object is there. -#}
     {%- do statements.append(pgshift_apply_privileges()) -%}
+    {%- do statements.append(
+        pgshift_align_partition_owners(final_schema, built_tables)) -%}
     {%- do statements.append(
         pgshift_require_complete(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_register_tables()) -%}

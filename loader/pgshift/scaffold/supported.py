@@ -101,3 +101,12 @@ def check_references(catalog: Catalog) -> None:
                     f"{name}.{fk.name} references {fk.ref_table}, which is not "
                     f"part of the migration: include it or exclude {name} as well"
                 )
+        for partition in table.partitions:
+            for fk in partition.foreign_keys:
+                if fk.ref_schema is not None or fk.ref_table not in catalog.tables:
+                    where = f"{fk.ref_schema}." if fk.ref_schema else ""
+                    raise ScaffoldError(
+                        f"{partition.name}.{fk.name} (a foreign key of a partition "
+                        f"of {name}) references {where}{fk.ref_table}, which is "
+                        f"not part of the migration: include it or exclude {name}"
+                    )

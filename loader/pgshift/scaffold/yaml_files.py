@@ -17,14 +17,17 @@ import yaml
 
 from pgshift.catalog import Catalog, Column, Table
 from pgshift.manifest import (
+    CheckMeta,
     ForeignKeyMeta,
     IdentityMeta,
     IndexMeta,
     KeyMeta,
+    PartitioningMeta,
+    PartitionMeta,
     PgshiftMeta,
     SerialMeta,
 )
-from pgshift.mapping import NameMap, TableMap
+from pgshift.mapping import ForeignKeyMap, NameMap, PartitionMap, TableMap
 from pgshift.scaffold.sql_files import Jinja, jinja_text
 from pgshift.sqlident import needs_quoting, render_ident, sql_literal
 
@@ -77,8 +80,67 @@ def _column_yaml(column: Column, mapped: TableMap) -> dict[str, Any]:
     return entry
 
 
+def partitioning_meta(mapped: TableMap) -> PartitioningMeta | None:
+    """``meta.pgshift.partitioning`` of a partitioned final table, else None."""
+    if mapped.partition_key is None:
+        return None
+    return PartitioningMeta(
+        key=mapped.partition_key,
+        partitions=[_partition_meta(p) for p in mapped.partitions],
+    )
+
+
+def _partition_meta(partition: PartitionMap) -> PartitionMeta:
+    """One partition: name, parent, bound; its key and own objects if any."""
+    meta = PartitionMeta(
+        name=partition.name, parent=partition.parent, bound=partition.bound
+    )
+    # Jinja has no null literal: what a partition lacks has no key.
+    if partition.key:
+        meta["key"] = partition.key
+    if partition.keys:
+        meta["keys"] = [
+            KeyMeta(
+                name=k.name, type=k.type, columns=k.columns, definition=k.definition
+            )
+            for k in partition.keys
+        ]
+    if partition.checks:
+        meta["checks"] = [
+            CheckMeta(name=c.name, expression=c.expression) for c in partition.checks
+        ]
+    if partition.indexes:
+        meta["indexes"] = [
+            IndexMeta(name=i.name, unique=i.unique, using=i.using)
+            for i in partition.indexes
+        ]
+    if partition.comment is not None:
+        meta["comment"] = partition.comment
+    if partition.foreign_keys:
+        meta["foreign_keys"] = [_foreign_key_meta(fk) for fk in partition.foreign_keys]
+    return meta
+
+
+def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
+    return ForeignKeyMeta(
+        name=fk.name,
+        columns=fk.columns,
+        to=fk.to,
+        to_columns=fk.to_columns,
+        **({"options": fk.options} if fk.options else {}),  # type: ignore[typeddict-item]
+    )
+
+
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     """``meta.pgshift`` of a final model, from its map (``pgshift.manifest``)."""
+    meta = _plain_meta(mapped, names)
+    partitioning = partitioning_meta(mapped)
+    if partitioning is not None:
+        meta["partitioning"] = partitioning
+    return meta
+
+
+def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     return PgshiftMeta(
         source_table=mapped.source,
         staging_model=mapped.staging_model,

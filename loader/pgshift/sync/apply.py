@@ -303,9 +303,17 @@ class Applier:
             )
             return self._expect_one(target, delete, "a delete"), 1
         if isinstance(change, pgoutput.Truncate):
-            finals = [self._target(r).final for r in change.relation_ids]
+            # ONLY belongs to each table named; PostgreSQL refuses it on a
+            # partitioned table, whose partitions hold its rows.
+            finals = [
+                sql.SQL("{}{}").format(
+                    sql.SQL("" if target.mapped.partition_key else "only "),
+                    target.final,
+                )
+                for target in map(self._target, change.relation_ids)
+            ]
             return (
-                sql.SQL("truncate only {}{}").format(
+                sql.SQL("truncate {}{}").format(
                     sql.SQL(", ").join(finals),
                     sql.SQL(" restart identity" if change.restart_identity else ""),
                 ),

@@ -4,8 +4,10 @@ For every migrated table the target must hold, under the mapped names: the
 same columns in the same order with the same types, nullability, defaults,
 identity and generation; the same primary key, unique and check constraints,
 foreign keys (with their actions and deferrability) and secondary indexes,
-under their mapped names; the same table and column comments; and every enum
-type with the same labels in the same order. Each difference is one line,
+under their mapped names; the same table and column comments; the same
+partition key and partitions (names, parents, bounds, their own constraints,
+foreign keys and indexes) of a partitioned table; and every enum type with
+the same labels in the same order. Each difference is one line,
 ``table.object: what differs``.
 """
 
@@ -257,6 +259,85 @@ def compare(
             lines.append(f"{mapped.target}: missing on the target")
             continue
         lines += _table_differences(table, mapped, found, kept)
+        lines += _partition_differences(mapped, found, kept)
+    return lines
+
+
+def _partition_differences(
+    mapped: TableMap, target: Table, kept: Differences
+) -> list[str]:
+    """Lines for a partition key or a partition that differs.
+
+    A partition is its name, the table it is a partition of, its bound and,
+    when it is partitioned itself, its key; the bounds of both sides are
+    printed under the same settings (``catalog.PARTITION_SETTINGS``). A
+    partition the team added, which the last publish carried over, is kept.
+    """
+    name = mapped.target
+    lines = []
+    if mapped.partition_key != target.partition_key:
+        lines.append(
+            f"{name}: partitioned by {target.partition_key!r}, "
+            f"source {mapped.partition_key!r}"
+        )
+    lines += _diff_sets(
+        name,
+        "partition",
+        [(p.name, p.parent, p.bound, p.key) for p in mapped.partitions],
+        [(p.name, p.parent, p.bound, p.key) for p in target.partitions],
+        kept,
+    )
+    lines += _diff_sets(
+        name,
+        "partition comment",
+        [(p.name, p.comment) for p in mapped.partitions if p.comment is not None],
+        [(p.name, p.comment) for p in target.partitions if p.comment is not None],
+    )
+    # The constraints and indexes of a partition alone.
+    lines += _diff_sets(
+        name,
+        "partition constraint",
+        [
+            (p.name, c.name, c.definition)
+            for p in mapped.partitions
+            for c in [*p.keys, *p.checks]
+        ],
+        [
+            (p.name, c.name, c.definition)
+            for p in target.partitions
+            for c in p.constraints
+        ],
+    )
+    lines += _diff_sets(
+        name,
+        "partition index",
+        [
+            (p.name, i.name, i.unique, i.using)
+            for p in mapped.partitions
+            for i in p.indexes
+        ],
+        [
+            (p.name, i.name, i.unique, index_using(i.definition))
+            for p in target.partitions
+            for i in p.indexes
+        ],
+    )
+    lines += _diff_sets(
+        name,
+        "partition foreign key",
+        [
+            (p.name, fk.name, tuple(fk.columns), fk.to, tuple(fk.to_columns))
+            + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
+            for p in mapped.partitions
+            for fk in p.foreign_keys
+        ],
+        [
+            (p.name, fk.name, tuple(fk.columns), fk.ref_table, tuple(fk.ref_columns))
+            + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
+            for p in target.partitions
+            for fk in p.foreign_keys
+        ],
+    )
     return lines
 
 

@@ -190,7 +190,8 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     elif not report.schema_differences:
         text.append(
             "- the target's tables, columns, types, defaults, keys, indexes, "
-            "comments and enums match the source's, through the name mapping"
+            "partitions, comments and enums match the source's, through the "
+            "name mapping"
         )
     text += [f"- ❌ {line}" for line in report.schema_differences or []]
     text += [f"- intended: {line}" for line in report.intended_differences]

@@ -1,0 +1,491 @@
+"""Partitioned tables arrive partitioned, as pg_dump | pg_restore gives them.
+
+The fixture (fixtures/partitioned_source.sql) holds a range-partitioned
+camelCase table with monthly partitions and a default one, a
+list-partitioned table with a hash-partitioned partition, a
+hash-partitioned table with an identity column, foreign keys from and
+into a partitioned parent, objects of single partitions, and a view over
+one partition. After ``migrate`` each final table is partitioned by the
+renamed key, every partition is there under its mapped name (one through
+the override file) with the source's bounds, its own constraints and
+indexes, and holds the rows the source's holds; the application's
+partition maintenance works on the target, schema parity sees a partition
+the source lacks, and a second ``migrate`` replaces it all but the
+partition the team added. Shapes pgshift cannot recreate stay listed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.catalog import read_catalog, read_not_migrated
+from pgshift.mapping import NameMap
+from pgshift.settings import OVERRIDES_FILE
+from pgshift.sync import pgoutput
+from pgshift.sync.apply import Applier, Batch
+
+from migration import ProjectCopy, copy_project, make_settings, query
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+OVERRIDES = "tables:\n  StoreRegion_other: store_region_rest\n"
+
+PARENTS = {
+    "PaymentEvent": "payment_event",
+    "StoreRegion": "store_region",
+    "AuditEntry": "audit_entry",
+}
+
+# Every partition under a parent, at any depth: name, parent, bound, key;
+# bounds printed in UTC, as the catalog reads them.
+TREE = """
+select c.relname::text, p.relname::text,
+       pg_get_expr(c.relpartbound, c.oid),
+       case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end
+from pg_partition_tree(%s::regclass) t
+join pg_class c on c.oid = t.relid
+join pg_class p on p.oid = t.parentrelid
+order by 1
+"""
+
+
+def _tree(url: str, table: str) -> list[tuple]:
+    conn = psycopg2.connect(url, options="-c TimeZone=UTC")
+    try:
+        cursor = conn.cursor()
+        cursor.execute(TREE, (table,))
+        return cursor.fetchall()
+    finally:
+        conn.close()
+
+
+def _target_name(source: str) -> str:
+    """The naming rules for this fixture's names, and its one override."""
+    if source == "StoreRegion_other":
+        return "store_region_rest"
+    parent = next(p for p in PARENTS if source.startswith(p))
+    return PARENTS[parent] + source[len(parent) :]
+
+
+@pytest.fixture(scope="module")
+def migrated(
+    pg_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProjectCopy]:
+    cluster = pg_cluster
+    source = cluster.create_database("partitioned_source")  # type: ignore[attr-defined]
+    target = cluster.create_database("partitioned_target")  # type: ignore[attr-defined]
+    conn = psycopg2.connect(source)
+    with conn, conn.cursor() as cursor:
+        cursor.execute((FIXTURES / "partitioned_source.sql").read_text("utf-8"))
+    conn.close()
+    project = tmp_path_factory.mktemp("clone") / "pgshift"
+    copy_project(project)
+    shutil.rmtree(project / "macros" / "scaffolded")
+    (project / OVERRIDES_FILE).write_text(OVERRIDES, encoding="utf-8")
+    copy = ProjectCopy(source, target, project, tmp_path_factory.mktemp("state"))
+    code, _, stderr = copy.run("scaffold", "--overrides", str(project / OVERRIDES_FILE))
+    assert code == 0, stderr
+    code, stdout, stderr = copy.run("migrate")
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    yield copy
+    for name in ("partitioned_source", "partitioned_target"):
+        cluster.drop_database(name)  # type: ignore[attr-defined]
+
+
+def test_each_table_arrives_partitioned_with_every_partition(
+    migrated: ProjectCopy,
+) -> None:
+    for source, target in PARENTS.items():
+        assert query(
+            migrated.target,
+            "select relkind::text from pg_class where oid = %s::regclass",
+            (target,),
+        ) == [("p",)]
+        expected = [
+            (
+                _target_name(name),
+                _target_name(parent),
+                bound,
+                key and key.replace('"regionId"', "region_id"),
+            )
+            for name, parent, bound, key in _tree(migrated.source, f'"{source}"')
+        ]
+        assert sorted(_tree(migrated.target, target)) == sorted(expected)
+    assert query(
+        migrated.target,
+        "select pg_get_partkeydef(oid) from pg_class where relname in "
+        "('payment_event', 'store_region', 'audit_entry') "
+        "and relnamespace = 'public'::regnamespace order by relname",
+    ) == [("HASH (entry_id)",), ("RANGE (paid_at)",), ("LIST (country_code)",)]
+    # The default partition and the sub-partitioned one, as on the source.
+    tree = {n: (p, b, k) for n, p, b, k in _tree(migrated.target, "store_region")}
+    assert tree["store_region_rest"] == ("store_region", "DEFAULT", None)
+    assert tree["store_region_eu"][2] == "HASH (region_id)"
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "**5 tables, 5 complete**" in report
+    assert "keys, indexes, partitions, comments and enums match" in report
+    assert "partitioned table" not in report
+    # Every partition has its table's owner, as on the source.
+    assert query(
+        migrated.target,
+        "select distinct pg_get_userbyid(c.relowner) from "
+        "pg_partition_tree('payment_event') t join pg_class c on c.oid = t.relid",
+    ) == [("ledger_owner",)]
+    # A view over one partition reads the partition under its new name.
+    assert query(migrated.target, "select * from january_payments order by 1") == query(
+        migrated.source, 'select * from "JanuaryPayments" order by 1'
+    )
+    assert "view january_payments (from JanuaryPayments): source 2 rows" in report
+    # Nothing of the build is left behind: only views onto the final tables.
+    assert query(
+        migrated.target,
+        "select count(*) from pg_class where relnamespace = "
+        "'public_pgshift_build'::regnamespace and relkind <> 'v'",
+    ) == [(0,)]
+
+
+def test_rows_sit_in_the_partitions_the_source_put_them_in(
+    migrated: ProjectCopy,
+) -> None:
+    for source, target in PARENTS.items():
+        on_source = query(
+            migrated.source,
+            f'select tableoid::regclass::text, count(*) from "{source}" group by 1',
+        )
+        on_target = query(
+            migrated.target,
+            f"select tableoid::regclass::text, count(*) from {target} group by 1",
+        )
+        mapped = {(_target_name(name.strip('"')), n) for name, n in on_source}
+        assert set(on_target) == mapped
+        assert len(on_target) > 1
+    assert query(
+        migrated.target,
+        "select count(*) from only payment_event_default",
+    ) == [(2,)]
+
+
+def test_keys_and_foreign_keys_hold_on_the_parents(migrated: ProjectCopy) -> None:
+    target = migrated.target
+    # The primary key and the index are the parent's, propagated to every
+    # partition; the foreign keys go from and into a partitioned table.
+    assert query(
+        target,
+        "select conname::text, contype::text, conrelid::regclass::text "
+        "from pg_constraint where conrelid in "
+        "('payment_event'::regclass, 'refund'::regclass) and conparentid = 0 "
+        "order by 1",
+    ) == [
+        ("payment_event_amount_cents_check", "c", "payment_event"),
+        ("payment_event_customer_id_fkey", "f", "payment_event"),
+        ("payment_event_pkey", "p", "payment_event"),
+        ("refund_payment_fkey", "f", "refund"),
+        ("refund_pkey", "p", "refund"),
+    ]
+    assert query(
+        target,
+        "select count(*) from pg_index where indrelid in (select relid from "
+        "pg_partition_tree('payment_event') where isleaf)",
+    ) == [(10,)]  # each leaf: the key and the customer index; two of their own
+    # The constraints and indexes of single partitions, under mapped names.
+    assert query(
+        target,
+        "select conname::text, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid in ('payment_event_2022_02'::regclass, "
+        "'payment_event_default'::regclass) and conparentid = 0 "
+        "and coninhcount = 0 order by 1",
+    ) == [
+        ("payment_event_2022_02_small", "CHECK ((amount_cents < 5000))"),
+        ("payment_event_default_once", "UNIQUE (payment_id)"),
+    ]
+    assert query(
+        target,
+        "select indexdef from pg_indexes "
+        "where indexname = 'payment_event_2022_01_amount_cents_idx'",
+    ) == [
+        (
+            "CREATE INDEX payment_event_2022_01_amount_cents_idx ON "
+            "public.payment_event_2022_01 USING btree (amount_cents)",
+        )
+    ]
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(
+            target,
+            "insert into payment_event (customer_id, paid_at, amount_cents) "
+            "values (1, '2022-02-02 00:00:00+00', 6000)",
+        )
+    # A partition's comment, Jinja-looking text and all.
+    assert query(
+        target, "select obj_description('payment_event_2022_01'::regclass, 'pg_class')"
+    ) == [("January 2022: closed {{ books }}",)]
+    # And a foreign key of one partition alone.
+    assert query(
+        target,
+        "select conname::text, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'payment_event_2022_03'::regclass and contype = 'f' "
+        "and conparentid = 0",
+    ) == [
+        (
+            "payment_event_2022_03_customer",
+            "FOREIGN KEY (customer_id) REFERENCES customer(customer_id)",
+        )
+    ]
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        query(
+            target,
+            "insert into payment_event select * from payment_event limit 1",
+        )
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        query(target, "insert into refund values (9, 1, '2001-01-01')")
+    # ON DELETE CASCADE into the partitioned parent acts as on the source.
+    query(target, "delete from payment_event where payment_id = 4")
+    assert query(target, "select count(*) from refund") == [(0,)]
+    # The identity column is ALWAYS again, as on the source, and continues.
+    with pytest.raises(psycopg2.errors.GeneratedAlways):
+        query(target, "insert into audit_entry (entry_id, action_name) values (1, 'x')")
+    assert query(
+        target, "insert into audit_entry (action_name) values ('y') returning entry_id"
+    ) == [(21,)]
+
+
+def test_sync_applies_changes_through_the_parent(migrated: ProjectCopy) -> None:
+    """The sync's apply routes inserts and moving updates, and truncates."""
+    settings = make_settings(migrated.source, migrated.target, state_dir=migrated.state)
+    names = NameMap.read(migrated.project)
+    assert names is not None
+    applier = Applier(settings, names, "partitions", {})
+    try:
+        columns = (
+            pgoutput.Column("paymentId", 23, -1, True),
+            pgoutput.Column("customerId", 23, -1, False),
+            pgoutput.Column("paidAt", 1184, -1, True),
+            pgoutput.Column("amountCents", 23, -1, False),
+        )
+        applier.relation(pgoutput.Relation(1, "public", "PaymentEvent", "d", columns))
+        commit = pgoutput.Commit(1, 2, datetime.now(UTC))
+        batch = Batch()
+        applier.add(
+            batch,
+            [pgoutput.Insert(1, ("100", "2", "2022-01-15 00:00:00+00", "5"))],
+            commit,
+        )
+        applier.add(
+            batch,
+            [
+                pgoutput.Update(
+                    1,
+                    ("100", "2", "2022-03-15 00:00:00+00", "5"),
+                    ("100", None, "2022-01-15 00:00:00+00", None),
+                    "K",
+                )
+            ],
+            commit,
+        )
+        assert batch.insert is None
+        for statement in batch.statements:
+            applier.conn.cursor().execute(statement)
+        assert query(
+            migrated.target,
+            "select tableoid::regclass::text from payment_event where payment_id = 100",
+        ) == [("payment_event_2022_03",)]
+        # A truncate of the source's parent empties every partition (not
+        # TRUNCATE ONLY, which PostgreSQL refuses on a partitioned table).
+        region = (
+            pgoutput.Column("regionId", 23, -1, True),
+            pgoutput.Column("countryCode", 25, -1, True),
+            pgoutput.Column("regionName", 25, -1, False),
+        )
+        applier.relation(pgoutput.Relation(2, "public", "StoreRegion", "d", region))
+        truncate = applier.statement(pgoutput.Truncate((2,), False, False))
+        assert truncate is not None
+        applier.conn.cursor().execute(truncate[0].as_string(applier.conn))
+        assert query(migrated.target, "select count(*) from store_region") == [(0,)]
+        # ONLY stays on each plain table truncated with it.
+        customer = (
+            pgoutput.Column("customerId", 23, -1, True),
+            pgoutput.Column("fullName", 25, -1, False),
+        )
+        applier.relation(pgoutput.Relation(3, "public", "Customer", "d", customer))
+        both = applier.statement(pgoutput.Truncate((2, 3), False, False))
+        assert both is not None
+        assert both[0].as_string(applier.conn) == (
+            'truncate "public"."store_region", only "public"."customer"'
+        )
+    finally:
+        applier.close()
+
+
+def test_a_new_month_routes_and_a_second_migrate_replaces_it(
+    migrated: ProjectCopy,
+) -> None:
+    target = migrated.target
+    # The application's partition maintenance works on the target.
+    query(
+        target,
+        "create table payment_event_2022_04 partition of payment_event "
+        "for values from ('2022-04-01 00:00:00+00') to ('2022-05-01 00:00:00+00')",
+    )
+    query(
+        target,
+        "insert into payment_event (customer_id, paid_at, amount_cents) "
+        "values (1, '2022-04-10 09:00:00+00', 10)",
+    )
+    assert query(
+        target,
+        "select tableoid::regclass::text from payment_event "
+        "where paid_at = '2022-04-10 09:00:00+00'",
+    ) == [("payment_event_2022_04",)]
+    query(target, "alter table store_region detach partition store_region_us")
+    query(target, "drop index payment_event_2022_01_amount_cents_idx")
+    # Schema parity sees the partition the source lacks, and the one gone.
+    code, stdout, stderr = migrated.run("verify")
+    assert code == 1
+    said = stdout + stderr
+    assert (
+        "payment_event: partition ('payment_event_2022_04', 'payment_event', "
+        "\"FOR VALUES FROM ('2022-04-01 00:00:00+00') TO "
+        "('2022-05-01 00:00:00+00')\", None) is not in the source"
+    ) in said
+    assert (
+        "store_region: partition ('store_region_us', 'store_region', "
+        "\"FOR VALUES IN ('us')\", None) is missing"
+    ) in said
+    assert (
+        "payment_event: partition index ('payment_event_2022_01', "
+        "'payment_event_2022_01_amount_cents_idx', False, 'btree (amount_cents)') "
+        "is missing"
+    ) in said
+    # The detached partition is the team's table now: it stays, so its name
+    # is taken, and the publish says so and changes nothing.
+    code, stdout, stderr = migrated.run("migrate")
+    assert code != 0
+    assert "store_region_us already exists and is not a partition" in (stdout + stderr)
+    assert query(target, "select count(*) from payment_event_2022_04") == [(1,)]
+    query(target, "drop table store_region_us")
+    code, stdout, stderr = migrated.run("migrate")
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    # The month the application added is the team's: it is recreated on the
+    # new table, empty (the table holds the source's rows), and reported.
+    assert query(target, "select count(*) from payment_event_2022_04") == [(0,)]
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "- partition public.payment_event.payment_event_2022_04: recreated" in report
+    assert "partitions, comments and enums match the source's" in report
+    for source, parent in PARENTS.items():
+        assert query(migrated.source, f'select count(*) from "{source}"') == query(
+            target, f"select count(*) from {parent}"
+        )
+    assert query(
+        target, "select tableoid::regclass::text from store_region where region_id = 5"
+    ) == [("store_region_us",)]
+    assert query(
+        target,
+        "select count(*) from pg_class where relnamespace = "
+        "'public_pgshift_build'::regnamespace and relkind <> 'v'",
+    ) == [(0,)]
+
+
+def test_a_partition_added_on_the_source_asks_for_scaffold(
+    migrated: ProjectCopy,
+) -> None:
+    """The models must know every partition: migrate stops before the load."""
+    query(
+        migrated.source,
+        'create table "PaymentEvent_2022_04" partition of "PaymentEvent" '
+        "for values from ('2022-04-01 00:00:00+00') to ('2022-05-01 00:00:00+00')",
+    )
+    try:
+        code, _, stderr = migrated.run("migrate")
+    finally:
+        query(
+            migrated.source,
+            'alter table "PaymentEvent" detach partition "PaymentEvent_2022_04"',
+        )
+        query(migrated.source, 'drop table "PaymentEvent_2022_04"')
+    assert code == 2
+    assert "PaymentEvent: its partitions changed since scaffold" in stderr
+    assert "run `python loader/run.py scaffold`" in stderr
+
+
+def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
+    cluster = pg_cluster
+    url = cluster.create_database("partition_shapes")  # type: ignore[attr-defined]
+    try:
+        conn = psycopg2.connect(url)
+        with conn, conn.cursor() as cursor:
+            cursor.execute(
+                """
+                create extension postgres_fdw;
+                create server elsewhere foreign data wrapper postgres_fdw;
+                create table "Reading" (id int, site int) partition by list (site);
+                create table "Reading_1" partition of "Reading" for values in (1);
+                create foreign table "Reading_2" partition of "Reading"
+                    for values in (2) server elsewhere;
+                create table "Visit" (id int, day date) partition by range (day);
+                create table "Visit_2024" partition of "Visit"
+                    for values from ('2024-01-01') to ('2025-01-01');
+                create index "Visit_2024_id_idx" on "Visit_2024" (id);
+                alter table "Visit_2024" add constraint "Visit_2024_id_check"
+                    check (id > 0);
+                create function stamp() returns trigger language plpgsql
+                    as $$ begin return new; end $$;
+                create trigger "Visit_2024_stamp" before insert on "Visit_2024"
+                    for each row execute function stamp();
+                alter table "Visit_2024" alter column day set not null;
+                alter table "Visit_2024" alter column id set default 7;
+                create role partition_reader;
+                grant select on "Visit_2024" to partition_reader;
+                create table "Site" (id int primary key);
+                alter table "Visit_2024" add constraint "Visit_2024_site_fkey"
+                    foreign key (id) references "Site" (id);
+                """
+            )
+            catalog = read_catalog(cursor, "public")
+            listed = read_not_migrated(cursor, "public")
+        conn.close()
+    finally:
+        cluster.drop_database("partition_shapes")  # type: ignore[attr-defined]
+        query(cluster.url(), "drop role if exists partition_reader")  # type: ignore[attr-defined]
+    # The foreign partition: one plain table, and the reason.
+    assert catalog.tables["Reading"].partition_key is None
+    assert catalog.tables["Reading"].partitions == []
+    assert catalog.tables["Visit"].partition_key == "RANGE (day)"
+    assert (
+        "partitioned table",
+        "Reading",
+        'arrives as one plain table holding the rows of its partitions ("Reading_1", '
+        '"Reading_2"): partition Reading_2 is a foreign table, which pgshift does '
+        "not create; the partitioning, its bounds and the partitions' own tables "
+        "are not recreated",
+    ) in listed
+    # A partition's own index, check and foreign key are read, to be
+    # recreated.
+    visit = catalog.tables["Visit"].partitions[0]
+    assert [i.name for i in visit.indexes] == ["Visit_2024_id_idx"]
+    assert [(c.name, c.kind) for c in visit.constraints] == [
+        ("Visit_2024_id_check", "c")
+    ]
+    assert [(f.name, f.ref_table) for f in visit.foreign_keys] == [
+        ("Visit_2024_site_fkey", "Site")
+    ]
+    # A trigger of the partition alone is not created: listed.
+    kinds = {(kind, name) for kind, name, _ in listed}
+    # Nor are its own grants.
+    # Nor its own NOT NULL and default.
+    assert sorted(k for k, n in kinds if "Visit" in n) == [
+        "partition column",
+        "partition column",
+        "partition privileges",
+        "partition trigger",
+    ]
+    reasons = {n: r for k, n, r in listed if k == "partition column"}
+    assert reasons["Visit_2024.day"].startswith("the partition's own NOT NULL")
+    assert reasons["Visit_2024.id"].startswith("the partition's own default (7)")
+    assert ("partition trigger", "Visit_2024_stamp on Visit_2024") in kinds
+    assert ("partition privileges", "Visit_2024") in kinds
+    assert not any(k.startswith("partition ") and "Reading" in n for k, n in kinds)

@@ -1,0 +1,32 @@
+{# The statements that finish each partition: its own keys, indexes, comment. #}
+{#- Part of the post-hook, after the parent's keys and indexes, which
+    PostgreSQL gives every partition: then the primary key, unique and
+    exclusion constraints and the indexes that a partition has on the
+    source beyond its parent's (meta.pgshift.partitioning), under their
+    mapped names, and its comment. Created after the parent's, so that
+    PostgreSQL does not take one of them for the partition's copy of a
+    parent's index. The source's rows kept them, so rows that break one
+    fail the model. -#}
+{% macro pgshift_finish_partitions(relation, node) %}
+    {%- set statements = [] -%}
+    {%- set partitioning = node.meta.pgshift.get('partitioning') or {} -%}
+    {%- for partition in partitioning.get('partitions', []) -%}
+        {%- set table = pgshift_ident(relation.schema, partition.name) -%}
+        {%- for key in partition.get('keys', []) -%}
+            {%- do statements.append(
+                "alter table " ~ table ~ " add constraint "
+                ~ pgshift_ident(key.name) ~ " " ~ key.definition) -%}
+        {%- endfor -%}
+        {%- if partition.get('comment') is not none -%}
+            {%- do statements.append("comment on table " ~ table ~ " is "
+                ~ pgshift_literal(partition.comment)) -%}
+        {%- endif -%}
+        {%- for index in partition.get('indexes', []) -%}
+            {%- do statements.append(
+                "create " ~ ("unique " if index.unique else "") ~ "index "
+                ~ pgshift_ident(index.name) ~ " on " ~ table
+                ~ " using " ~ index.using) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(statements) }}
+{% endmacro %}
