@@ -4,8 +4,7 @@
     {{ return({"bid_status": ["pending", "accepted", "rejected", "withdrawn"], "invoice_status": ["draft", "sent", "paid", "overdue", "void"], "job_status": ["draft", "open", "assigned", "in_progress", "completed", "cancelled"], "user_role": ["landlord", "contractor", "admin"]}) }}
 {% endmacro %}
 
-{#- The source's domains: base type, NOT NULL, default, checks, and
-    the extensions they need. #}
+{#- The source's domains: base type, NOT NULL, default, checks. #}
 {% macro pgshift_source_domains() %}
     {{ return([]) }}
 {% endmacro %}
