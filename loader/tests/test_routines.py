@@ -351,8 +351,16 @@ NAMES = NameMap(
 )
 
 
+_RELATIONS = {"Users": "r", "orders": "r", "Posts": "r", "Legacy": "r"}
+
+
 def _rewrite(
-    body: str, language: str = "plpgsql", returns: str = "integer", **kwargs: object
+    body: str,
+    language: str = "plpgsql",
+    returns: str = "integer",
+    names: NameMap = NAMES,
+    relations: dict[str, str] | None = None,
+    **kwargs: object,
 ) -> Routine:
     definition = (
         f"CREATE OR REPLACE FUNCTION public.f()\n RETURNS {returns}\n"
@@ -374,10 +382,10 @@ def _rewrite(
         "public",
         [routine],
         triggers,  # type: ignore[arg-type]
-        {"Users": "r", "orders": "r", "Posts": "r", "Legacy": "r"},
+        _RELATIONS if relations is None else relations,
         {},
     )
-    return rewrite(source, NAMES).routines[0]
+    return rewrite(source, names).routines[0]
 
 
 def _body(routine: Routine) -> str:
@@ -611,24 +619,8 @@ def test_a_view_read_by_a_body_takes_its_target_names() -> None:
     names = dataclasses.replace(NAMES, views={"activeUsers": view})
     relations = {"Users": "r", "orders": "r", "activeUsers": "v", "oldUsers": "v"}
 
-    def rewritten(body: str, language: str = "sql", returns: str = "integer"):
-        definition = (
-            f"CREATE OR REPLACE FUNCTION public.f()\n RETURNS {returns}\n"
-            f" LANGUAGE {language}\nAS $function${body}$function$\n"
-        )
-        routine = Routine(
-            oid=1,
-            kind="function",
-            name="f",
-            arguments="",
-            language=language,
-            source=definition,
-            body=body,
-            argument_names=[],
-            identity="public.f()",
-        )
-        source = SourceRoutines("public", [routine], [], relations, {})
-        return rewrite(source, names).routines[0]
+    def rewritten(body: str, returns: str = "integer") -> Routine:
+        return _rewrite(body, "sql", returns, names=names, relations=relations)
 
     routine = rewritten(
         'select count(*)::int from "activeUsers" a where a."fullName" <> \'\''
