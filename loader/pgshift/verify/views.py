@@ -110,6 +110,11 @@ def order_dependence(definition: str, aggregates: set[str]) -> str | None:
         tree = parse_tree(definition)
     except ParseError:  # a definition pglast cannot read: compared as it is
         return None
+    return _order_construct(tree, aggregates)
+
+
+def _order_construct(tree: Any, aggregates: set[str]) -> str | None:
+    """``order_dependence`` of a definition pglast has parsed."""
     ordered_windows = {
         node.get("name")
         for _, node in tree_nodes(tree, "WindowDef")
@@ -146,9 +151,10 @@ def order_dependence(definition: str, aggregates: set[str]) -> str | None:
 def _order_dependent(target: Any, names: NameMap) -> dict[str, str]:
     """Source view name to why its rows depend on read order (views over it too)."""
     called: dict[str, set[str]] = {}
+    trees: dict[str, Any] = {}
     for view in names.views.values():
         try:
-            tree = parse_tree(view.definition)
+            tree = trees[view.source] = parse_tree(view.definition)
         except ParseError:  # a definition pglast cannot read: compared as it is
             continue
         called[view.source] = {
@@ -160,8 +166,11 @@ def _order_dependent(target: Any, names: NameMap) -> dict[str, str]:
     found: dict[str, str] = {}
     by_target = {v.name: v for v in names.views.values()}
     for view in names.views.values():  # in creation order: views on views last
-        reason = order_dependence(
-            view.definition, aggregates & called.get(view.source, set())
+        tree = trees.get(view.source)
+        reason = (
+            None
+            if tree is None
+            else _order_construct(tree, aggregates & called[view.source])
         )
         if reason is None:
             parent = next(
