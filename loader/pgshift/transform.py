@@ -68,7 +68,10 @@ class DbtOutcome:
     Attributes:
         success: Whether dbt reported success.
         failures: One line per failed or erroring node.
-        results: Node name to status for every node that ran.
+        results: Node name to status for every model, test, seed and
+            snapshot that ran (the on-run hooks, which dbt also reports as
+            results, are not nodes of the graph: their failures are in
+            ``failures``).
         messages: What pgshift's macros logged for the user (lines that
             start with ``pgshift:``, e.g. why nothing was published).
         log_file: dbt's log file.
@@ -233,7 +236,8 @@ def run_dbt(
     for node_result in nodes:
         status = str(node_result.status)
         name = node_result.node.name
-        outcome.results[name] = status
+        if node_result.node.resource_type != "operation":
+            outcome.results[name] = status
         if status in {"error", "fail", "runtime error"}:
             outcome.failures.append(f"{name}: {status}: {node_result.message}")
             if status == "fail" and _is_checks_test(node_result.node):
