@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from pgshift.connection import check_connection, transaction
+from pgshift.expressions import ExpressionError
 from pgshift.load.retry import LoadError
 from pgshift.naming import NamingError
 from pgshift.scaffold.supported import ScaffoldError
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 EXIT_SUCCESS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
-UserFacingError = (ConfigError, LoadError, NamingError, ScaffoldError)
+UserFacingError = (ConfigError, ExpressionError, LoadError, NamingError, ScaffoldError)
 """Errors whose message is the whole story: printed without a traceback."""
 
 

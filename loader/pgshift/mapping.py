@@ -31,6 +31,7 @@ from pgshift.catalog import (
     Partition,
     Table,
 )
+from pgshift.expressions import rename_columns
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
     NamingError,
@@ -38,7 +39,7 @@ from pgshift.naming import (
     map_names,
     to_snake,
 )
-from pgshift.sqlident import rename_columns, rename_type, render_ident
+from pgshift.sqlident import rename_type, render_ident
 
 logger = logging.getLogger(__name__)
 
@@ -1074,27 +1075,15 @@ def key_map(
 ) -> KeyMap:
     """A primary key or unique constraint with its target names.
 
-    ``name`` is its target name (``target_object_name``).
-
-    The key's own column list is rebuilt from the map; only the clauses
-    after it (INCLUDE's columns) are renamed in the text, so that no keyword
-    of the definition is ever taken for a column.
+    ``name`` is its target name (``target_object_name``); its definition
+    is renamed by the parser (``pgshift.expressions``).
     """
-    definition = constraint.definition
-    opening = definition.index("(")
-    depth, closing = 0, opening
-    for closing in range(opening, len(definition)):
-        depth += {"(": 1, ")": -1}.get(definition[closing], 0)
-        if depth == 0:
-            break
-    names = ", ".join(render_ident(columns[c]) for c in constraint.columns)
-    rest = rename_columns(definition[closing + 1 :], columns, types)
     return KeyMap(
         source=constraint.name,
         name=name,
         type="primary_key" if constraint.kind == "p" else "unique",
         columns=[columns[c] for c in constraint.columns],
-        definition=f"{definition[:opening].rstrip()} ({names}){rest}",
+        definition=rename_columns(constraint.definition, columns, types),
     )
 
 

@@ -64,6 +64,7 @@ from typing import Any
 
 from pgshift.mapping import NameMap, TableMap
 from pgshift.sqlident import quote_ident, render_ident
+from pgshift.sqltree import Token, char_offsets, parse_tree, scan_tokens, tree_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -655,92 +656,6 @@ class _Context:
         )
 
 
-@dataclass(frozen=True)
-class _Token:
-    start: int
-    end: int  # exclusive
-    name: str
-    kind: str
-    text: str
-
-    @property
-    def value(self) -> str | None:
-        """The identifier this token spells, or None if it spells none."""
-        if self.name == "IDENT" or (
-            self.kind != "NO_KEYWORD" and self.text[:1].isalpha()
-        ):
-            if self.text.startswith('"'):
-                return self.text[1:-1].replace('""', '"')
-            if self.text[:2].lower() == "u&":
-                return None
-            return self.text.lower()
-        return None
-
-
-def _scan(text: str) -> list[_Token]:
-    from pglast import parser
-
-    return [
-        _Token(t.start, t.end + 1, t.name, t.kind, text[t.start : t.end + 1])
-        for t in parser.scan(text)
-    ]
-
-
-def _chars(text: str) -> list[int]:
-    """Byte offset (as the parser's locations count) to character offset."""
-    offsets = [0] * (len(text.encode("utf-8")) + 1)
-    position = 0
-    for index, char in enumerate(text):
-        for _ in range(len(char.encode("utf-8"))):
-            offsets[position] = index
-            position += 1
-    offsets[position] = len(text)
-    return offsets
-
-
-def tree_nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
-    """Every (node type, node) of a JSON parse tree, depth first."""
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, value in item.items():
-                if (
-                    isinstance(value, dict)
-                    and key[:1].isupper()
-                    and kind in (None, key)
-                ):
-                    yield key, value
-                stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
-
-
-def parse_tree(text: str) -> dict[str, Any]:
-    """A parse tree of SQL text as plain data.
-
-    ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
-    (its ``location`` a byte offset).
-
-    Raises:
-        pglast.parser.ParseError: The text is not valid SQL.
-    """
-    import pglast
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, dict):
-            if "@" in value:
-                fields = {k: plain(v) for k, v in value.items() if k != "@"}
-                return {value["@"]: fields}
-            return value
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    statements = [plain(raw())["RawStmt"] for raw in pglast.parse_sql(text)]
-    return {"stmts": [{"stmt": raw["stmt"]} for raw in statements]}
-
-
 def _names(fields: list[dict]) -> list[str | None]:
     return [f["String"]["sval"] if "String" in f else None for f in fields or []]
 
@@ -775,9 +690,9 @@ class _Fragment:
         self.variables = variables
         self.records = records
         self.plpgsql = plpgsql
-        self.tokens = _scan(text)
+        self.tokens = scan_tokens(text)
         self.at = {t.start: i for i, t in enumerate(self.tokens)}
-        self.offsets = _chars(text)
+        self.offsets = char_offsets(text)
         self.edits: list[_Edit] = []
         self.problems: list[tuple[int, str]] = []  # (character offset, reason)
         self.placed: set[int] = set()  # token starts that were understood
@@ -787,12 +702,12 @@ class _Fragment:
     def _token_at(self, location: int) -> int | None:
         return self.at.get(self.offsets[location]) if location >= 0 else None
 
-    def _chain(self, location: int, count: int) -> list[_Token] | None:
+    def _chain(self, location: int, count: int) -> list[Token] | None:
         """The ``count`` identifier tokens of a dotted name starting there."""
         index = self._token_at(location)
         return None if index is None else self._chain_at(index, count)
 
-    def _chain_at(self, index: int, count: int) -> list[_Token] | None:
+    def _chain_at(self, index: int, count: int) -> list[Token] | None:
         found = []
         while len(found) < count and index < len(self.tokens):
             token = self.tokens[index]
@@ -805,12 +720,12 @@ class _Fragment:
                 index += 2
         return found if len(found) == count else None
 
-    def _replace(self, token: _Token, text: str) -> None:
+    def _replace(self, token: Token, text: str) -> None:
         self.placed.add(token.start)
         if text != token.text:
             self.edits.append(_Edit(token.start, token.end, text))
 
-    def _schema(self, token: _Token) -> None:
+    def _schema(self, token: Token) -> None:
         if token.value == self.context.schema:
             self._replace(token, SCHEMA)
 
@@ -978,7 +893,7 @@ class _Fragment:
     def _bare_column(
         self,
         column: str,
-        token: _Token,
+        token: Token,
         read: list[TableMap],
         aliases: dict[str, TableMap | None],
         location: int,
@@ -1010,7 +925,7 @@ class _Fragment:
         self._rename_column(column, token, in_read or None)
 
     def _variable(
-        self, name: str, token: _Token, read: list[TableMap], location: int
+        self, name: str, token: Token, read: list[TableMap], location: int
     ) -> None:
         """A reference to a variable or parameter, which stays one.
 
@@ -1036,7 +951,7 @@ class _Fragment:
     def _rename_column(
         self,
         column: str,
-        token: _Token,
+        token: Token,
         tables: list[TableMap] | None,
     ) -> None:
         if tables:
@@ -1224,9 +1139,9 @@ def _rewrite_routine(
     routine.problems = _unique(problems)
 
 
-def _scan_safely(text: str) -> list[_Token]:
+def _scan_safely(text: str) -> list[Token]:
     try:
-        return _scan(text)
+        return scan_tokens(text)
     except Exception:  # noqa: BLE001 - an unreadable body is reviewed as such
         return []
 
@@ -1245,7 +1160,7 @@ def _own_name(fragment: _Fragment, context: _Context) -> None:
             return
 
 
-def _body_span(definition: str, body: str, tokens: list[_Token]) -> int | None:
+def _body_span(definition: str, body: str, tokens: list[Token]) -> int | None:
     """Where the body's text starts in ``pg_get_functiondef``'s output."""
     for token in tokens:
         if token.name == "SCONST" and token.text.startswith("$"):
@@ -1319,7 +1234,7 @@ def _rewrite_body(
             variables.add(name)
     if records:
         variables |= {"new", "old"}
-    tokens = _scan(body)
+    tokens = scan_tokens(body)
     line_starts = [0] + [i + 1 for i, c in enumerate(body) if c == "\n"]
     edits: list[_Edit] = []
     problems: list[Problem] = []
@@ -1436,7 +1351,7 @@ def _parse_text(query: str, mode: int) -> tuple[str, int, int]:
         return query, 0, 0
     if mode >= 3:
         depth = 0
-        for token in _scan(query):
+        for token in scan_tokens(query):
             depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(token.text, 0)
             if depth == 0 and token.text in (":=", "="):
                 return "SELECT " + query[token.end :], 7 - token.end, 7
@@ -1447,12 +1362,12 @@ def _assign_target(
     fragment: _Fragment, query: str, shift: int, records: list[TableMap]
 ) -> None:
     """Rename ``NEW.col`` / ``OLD.col`` / ``rec.col`` on the left of ``:=``."""
-    target: list[_Token] = []
-    for token in _scan(query):
+    target: list[Token] = []
+    for token in scan_tokens(query):
         if token.text in (":=", "=", "["):
             break
         target.append(
-            _Token(
+            Token(
                 token.start + shift,
                 token.end + shift,
                 token.name,
@@ -1481,7 +1396,7 @@ def _assign_target(
             )
 
 
-def _locate(query: str, tokens: list[_Token], from_offset: int) -> int | None:
+def _locate(query: str, tokens: list[Token], from_offset: int) -> int | None:
     """Where a PL/pgSQL query's text starts in the body.
 
     PL/pgSQL hands the SQL parser the statement's own text, with the INTO

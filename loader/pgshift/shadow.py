@@ -55,6 +55,7 @@ import psycopg2
 
 from pgshift.catalog import Catalog
 from pgshift.connection import connect
+from pgshift.expressions import rename_columns
 from pgshift.mapping import (
     IndexMap,
     NameMap,
@@ -65,7 +66,7 @@ from pgshift.mapping import (
 )
 from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
 from pgshift.settings import DatabaseUrl
-from pgshift.sqlident import quote_ident, rename_columns
+from pgshift.sqlident import quote_ident
 
 logger = logging.getLogger(__name__)
 

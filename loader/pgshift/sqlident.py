@@ -70,29 +70,6 @@ def sql_literal(text: str) -> str:
 _NAME = r'(?:"(?:[^"]|"")*"|[^\W\d]\w*)'
 """An identifier, quoted or bare."""
 
-_TYPE = (
-    r"(?:character\s+varying|double\s+precision|bit\s+varying"
-    r"|(?:timestamp|time)(?:\(\d+\))?\s+with(?:out)?\s+time\s+zone"
-    r"|" + _NAME + r")"
-)
-"""A type name as format_type prints it: one identifier, or a key word pair."""
-
-_TOKEN = re.compile(
-    r"""
-    (?P<string>E?'(?:[^']|'')*')        # string literal (E'' too)
-    | (?P<cast>::\s*                    # a type after ::, never a column
-        (?:(?P<cast_schema>"""
-    + _NAME
-    + r""")\s*\.\s*)?
-        (?P<cast_type>"""
-    + _TYPE
-    + r"""))
-    | (?P<quoted>"(?:[^"]|"")*")         # quoted identifier
-    | (?P<word>[^\W\d]\w*)\b(?!\s*\()    # bare word, not a function name
-    """,
-    re.VERBOSE,
-)
-
 
 def render_ident(name: str) -> str:
     """Render an identifier, quoted only when PostgreSQL needs it.
@@ -104,46 +81,6 @@ def render_ident(name: str) -> str:
         The identifier as it should appear in SQL.
     """
     return quote_ident(name) if needs_quoting(name) else name
-
-
-def rename_columns(
-    expression: str,
-    mapping: Mapping[str, str],
-    types: Mapping[str, str] | None = None,
-) -> str:
-    """Replace source column and type names with target names in an expression.
-
-    Args:
-        expression: SQL as pg_get_expr / pg_get_constraintdef print it.
-        mapping: Source column name to target column name.
-        types: Source name to target name of the schema's own types (enums
-            and domains), renamed where they follow ``::``.
-
-    Returns:
-        The expression with every column reference and cast renamed.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group("cast"):
-            name = unquote_ident(match.group("cast_type"))
-            if types and name in types:
-                schema = match.group("cast_schema")
-                prefix = f"{schema}." if schema else ""
-                return f"::{prefix}{render_ident(types[name])}"
-            return match.group(0)
-        if match.group("quoted"):
-            name = unquote_ident(match.group("quoted"))
-            if name in mapping:
-                return render_ident(mapping[name])
-            return match.group(0)
-        word = match.group("word")
-        if word is not None and word in mapping:
-            # Bare words are folded to lowercase by PostgreSQL, so a bare
-            # word can only name a lowercase column.
-            return render_ident(mapping[word])
-        return match.group(0)
-
-    return _TOKEN.sub(replace, expression)
 
 
 def unquote_ident(name: str) -> str:

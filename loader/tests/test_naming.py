@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pgshift.catalog import Catalog, Column, Constraint, Index, Table
+from pgshift.expressions import ExpressionError, rename_columns
 from pgshift.mapping import build_map, target_object_name
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
@@ -17,7 +18,7 @@ from pgshift.naming import (
     map_names,
     to_snake,
 )
-from pgshift.sqlident import needs_quoting, rename_columns
+from pgshift.sqlident import needs_quoting
 
 
 @pytest.mark.parametrize(
@@ -173,6 +174,53 @@ def test_rename_columns_in_expressions() -> None:
         rename_columns('lower("userId") = \'userId\' and "order" > 1', mapping)
         == "lower(user_id) = 'userId' and \"order\" > 1"
     )
+
+
+@pytest.mark.parametrize(
+    ("definition", "renamed"),
+    [
+        # What the parse tree says is a column, and only that, is renamed.
+        ('("addr")."userId" IS NOT NULL', '("addr")."userId" IS NOT NULL'),
+        ('"userId"("userId")', '"userId"(user_id)'),
+        ("nextval('\"userId\"'::regclass)", "nextval('\"userId\"'::regclass)"),
+        ('("größe" > 0)', "(groesse > 0)"),
+        # Column lists that the tree holds without positions.
+        (
+            'btree ("userId" text_pattern_ops DESC, lower("Email")) '
+            'INCLUDE ("isActive") WHERE "isActive"',
+            "btree (user_id text_pattern_ops DESC, lower(email)) "
+            "INCLUDE (is_active) WHERE is_active",
+        ),
+        (
+            'EXCLUDE USING gist ("userId" WITH =, during WITH &&)',
+            "EXCLUDE USING gist (user_id WITH =, during WITH &&)",
+        ),
+        ('UNIQUE ("userId") INCLUDE ("Email")', "UNIQUE (user_id) INCLUDE (email)"),
+        ('RANGE ("userId", lower("Email"))', "RANGE (user_id, lower(email))"),
+        ("FOR VALUES FROM ('userId') TO (MAXVALUE)", None),
+        (
+            'ARRAY[\'a\'::"DocumentStatus"]::public."DocumentStatus"[]',
+            "ARRAY['a'::document_status]::public.document_status[]",
+        ),
+    ],
+)
+def test_rename_columns_follows_the_parse_tree(
+    definition: str, renamed: str | None
+) -> None:
+    mapping = {
+        "userId": "user_id",
+        "Email": "email",
+        "isActive": "is_active",
+        "größe": "groesse",
+        "during": "during",
+    }
+    types = {"DocumentStatus": "document_status"}
+    assert rename_columns(definition, mapping, types) == (renamed or definition)
+
+
+def test_rename_columns_refuses_what_the_parser_cannot_read() -> None:
+    with pytest.raises(ExpressionError, match="cannot read"):
+        rename_columns('("userId" <> ', {"userId": "user_id"})
 
 
 def _catalog(*tables: Table) -> Catalog:

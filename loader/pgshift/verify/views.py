@@ -31,9 +31,9 @@ from pgshift.checksum import checksum_sql
 from pgshift.connection import transaction
 from pgshift.manifest import CarriedOver
 from pgshift.mapping import NameMap, ViewMap
-from pgshift.routines import parse_tree, tree_nodes
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
+from pgshift.sqltree import parse_tree, tree_nodes
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,102 @@
+"""PostgreSQL's parser and scanner, as plain data: trees, nodes and tokens.
+
+pglast (libpg_query) gives PostgreSQL's own parse tree and token stream.
+The renamers of routine bodies (``pgshift.routines``) and of stored
+expressions (``pgshift.expressions``), and verify's reading of view
+definitions, walk these instead of matching SQL text with patterns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token of SQL text as PostgreSQL's scanner reads it (character offsets)."""
+
+    start: int
+    end: int  # exclusive
+    name: str
+    kind: str
+    text: str
+
+    @property
+    def value(self) -> str | None:
+        """The identifier this token spells, or None if it spells none."""
+        if self.name == "IDENT" or (
+            self.kind != "NO_KEYWORD" and self.text[:1].isalpha()
+        ):
+            if self.text.startswith('"'):
+                return self.text[1:-1].replace('""', '"')
+            if self.text[:2].lower() == "u&":
+                return None
+            return self.text.lower()
+        return None
+
+
+def scan_tokens(text: str) -> list[Token]:
+    """The tokens of SQL text, by PostgreSQL's scanner."""
+    from pglast import parser
+
+    return [
+        Token(t.start, t.end + 1, t.name, t.kind, text[t.start : t.end + 1])
+        for t in parser.scan(text)
+    ]
+
+
+def char_offsets(text: str) -> list[int]:
+    """Byte offset (as the parser's locations count) to character offset."""
+    offsets = [0] * (len(text.encode("utf-8")) + 1)
+    position = 0
+    for index, char in enumerate(text):
+        for _ in range(len(char.encode("utf-8"))):
+            offsets[position] = index
+            position += 1
+    offsets[position] = len(text)
+    return offsets
+
+
+def tree_nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
+    """Every (node type, node) of a JSON parse tree, depth first."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if (
+                    isinstance(value, dict)
+                    and key[:1].isupper()
+                    and kind in (None, key)
+                ):
+                    yield key, value
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def parse_tree(text: str) -> dict[str, Any]:
+    """A parse tree of SQL text as plain data.
+
+    ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
+    (its ``location`` a byte offset).
+
+    Raises:
+        pglast.parser.ParseError: The text is not valid SQL.
+    """
+    import pglast
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "@" in value:
+                fields = {k: plain(v) for k, v in value.items() if k != "@"}
+                return {value["@"]: fields}
+            return value
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    statements = [plain(raw())["RawStmt"] for raw in pglast.parse_sql(text)]
+    return {"stmts": [{"stmt": raw["stmt"]} for raw in statements]}
