@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="write nothing; exit 1 if the committed files differ",
     )
     sub.add_parser("verify", help="reconcile source and target, write the report")
+    compat = sub.add_parser(
+        "compat",
+        help="create on the target a schema of updatable views with the "
+        "source's table and column names, for the application's previous "
+        "version",
+    )
+    compat.add_argument(
+        "--schema", default=None, help="its name (default: <final schema>_compat)"
+    )
+    compat.add_argument(
+        "--drop", action="store_true", help="drop it (only if pgshift created it)"
+    )
     migrate = sub.add_parser("migrate", help="load, dbt build and verify")
     migrate.add_argument(
         "--replace-existing",
@@ -156,7 +168,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_demo(args.scale, stop=args.stop, jobs=args.jobs)
     settings = settings_from(
         args,
-        need_source=command not in {"dbt", "verify"},
+        need_source=command not in {"dbt", "verify", "compat"},
         need_target=command != "scaffold",
     )
     if command == "load":
@@ -165,6 +177,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_scaffold(settings, args)
     if command == "verify":
         return cmd_verify(settings)
+    if command == "compat":
+        return cmd_compat(settings, args.schema, drop=args.drop)
     if command == "migrate":
         return cmd_migrate(
             settings,
@@ -238,6 +252,28 @@ def cmd_verify(settings: Settings) -> int:
     write_report(report, settings.project_dir)
     print_report(report, settings)
     return EXIT_SUCCESS if report.passed else EXIT_FAIL
+
+
+def cmd_compat(settings: Settings, schema: str | None, *, drop: bool) -> int:
+    """Create, replace or drop the compatibility schema (``pgshift.compat``)."""
+    from pgshift.compat import (
+        create_compat_schema,
+        default_compat_schema,
+        drop_compat_schema,
+    )
+
+    check_connection(settings.target)
+    schema = schema or default_compat_schema(settings)
+    if drop:
+        gone = drop_compat_schema(settings, schema)
+        print(f"dropped schema {schema}" if gone else f"no schema {schema}")
+        return EXIT_SUCCESS
+    count = create_compat_schema(settings, schema)
+    print(
+        f"schema {schema}: {count} views with the source's names over the final "
+        f"tables; point the previous application's search_path at {schema}"
+    )
+    return EXIT_SUCCESS
 
 
 def cmd_dbt(settings: Settings, dbt_args: list[str]) -> int:

@@ -1,0 +1,194 @@
+"""A compatibility schema: the final tables under the source's names.
+
+After a cutover the new version of the application reads the final tables
+in snake_case. The previous version, still running until the new one is
+deployed, knows only the source's names. ``create_compat_schema`` gives it
+a schema of views on the target, one per final table and migrated view,
+named as on the source, with each column under its source name, in the
+source's column order:
+
+    create view public_compat."Users" with (security_invoker = true) as
+    select id as id, full_name as "fullName", ... from public.users;
+
+Each is a plain column list over one relation, so PostgreSQL makes it
+updatable: the previous version's INSERT, UPDATE, DELETE and RETURNING
+work through it, and an INSERT that leaves a column out gets the final
+table's default (its sequence, its identity). ``security_invoker`` makes
+the final table's own privileges and row-level security apply to whoever
+queries the view, and each view is granted to the roles that hold a
+privilege of the same kind on its table, so a role may do through the view
+exactly what it may do on the table. The previous version points its
+``search_path`` at the schema; its unqualified names then resolve there.
+
+The schema is pgshift's (marked by its comment): creating it again
+replaces it in one transaction, and a schema of that name that pgshift did
+not create is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg2 import sql
+
+from pgshift.connection import transaction
+from pgshift.mapping import NameMap
+from pgshift.settings import ConfigError, Settings
+
+logger = logging.getLogger(__name__)
+
+COMPAT_MARK = "pgshift: the final tables under the source's names (run.py compat)"
+"""The comment that marks a compatibility schema as pgshift's."""
+
+_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+"""What a view is granted, as its table grants it (to a role, or a column)."""
+
+_GRANTEES = """
+select distinct coalesce(r.rolname, 'public'), a.privilege_type
+from (
+    select (aclexplode(c.relacl)).* from pg_class c where c.oid = %(relation)s
+    union all
+    select (aclexplode(att.attacl)).* from pg_attribute att
+    where att.attrelid = %(relation)s and att.attnum > 0 and not att.attisdropped
+    union all  -- the owner's privileges are implicit, not in the ACL
+    select c.relowner, c.relowner, p.privilege_type, false
+    from pg_class c, unnest(%(privileges)s::text[]) as p (privilege_type)
+    where c.oid = %(relation)s
+) as a
+left join pg_roles r on r.oid = a.grantee
+where a.privilege_type = any(%(privileges)s)
+order by 1, 2
+"""
+
+
+def default_compat_schema(settings: Settings) -> str:
+    """The compatibility schema's name when none is given: ``<final>_compat``."""
+    return f"{settings.final_schema}_compat"
+
+
+def create_compat_schema(settings: Settings, schema: str) -> int:
+    """Create (or replace) the compatibility schema on the target.
+
+    Args:
+        settings: The run settings (project, target, final schema).
+        schema: The schema to create.
+
+    Returns:
+        The number of views created.
+
+    Raises:
+        ConfigError: No name map, a target before PostgreSQL 15 (no
+            ``security_invoker``), a final table missing, or a schema of
+            that name pgshift did not create.
+    """
+    names = NameMap.read(settings.project_dir)
+    if names is None:
+        raise ConfigError(
+            "the project has no name map: run `python loader/run.py migrate` "
+            "(or sync) before creating the compatibility schema"
+        )
+    with transaction(settings.target) as cursor:
+        cursor.execute("show server_version_num")
+        if int(cursor.fetchone()[0]) < 150000:
+            raise ConfigError(
+                "the compatibility schema needs PostgreSQL 15 or later on the "
+                "target: its views run with the privileges and row-level "
+                "security of whoever queries them (security_invoker)"
+            )
+        _replace_schema(cursor, schema)
+        grantees: set[str] = set()
+        count = 0
+        relations = [(m.source, m.target, m.columns) for m in names.tables.values()] + [
+            (v.source, v.name, v.columns) for v in names.views.values()
+        ]
+        for source, target, columns in relations:
+            final = sql.Identifier(settings.final_schema, target)
+            cursor.execute("select to_regclass(%s)::oid", (final.as_string(cursor),))
+            relation = cursor.fetchone()[0]
+            if relation is None:
+                raise ConfigError(
+                    f"{settings.final_schema}.{target} is not on the target: "
+                    "migrate first; nothing was created"
+                )
+            view = sql.Identifier(schema, source)
+            cursor.execute(
+                sql.SQL(
+                    "create view {} with (security_invoker = true) as select {} from {}"
+                ).format(
+                    view,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} as {}").format(
+                            sql.Identifier(new), sql.Identifier(old)
+                        )
+                        for old, new in columns.items()
+                    ),
+                    final,
+                )
+            )
+            cursor.execute(
+                _GRANTEES, {"relation": relation, "privileges": list(_PRIVILEGES)}
+            )
+            for grantee, privilege in cursor.fetchall():
+                cursor.execute(
+                    sql.SQL("grant {} on {} to {}").format(
+                        sql.SQL(privilege), view, _role(grantee)
+                    )
+                )
+                grantees.add(grantee)
+            count += 1
+        for grantee in sorted(grantees):
+            cursor.execute(
+                sql.SQL("grant usage on schema {} to {}").format(
+                    sql.Identifier(schema), _role(grantee)
+                )
+            )
+    logger.info("compatibility schema %s: %d views", schema, count)
+    return count
+
+
+def drop_compat_schema(settings: Settings, schema: str) -> bool:
+    """Drop the compatibility schema if pgshift created it; False if absent.
+
+    Raises:
+        ConfigError: A schema of that name exists that pgshift did not create.
+    """
+    with transaction(settings.target) as cursor:
+        if _mark(cursor, schema) is None:
+            return False
+        _check_ours(cursor, schema)
+        cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+    return True
+
+
+def _role(name: str) -> sql.Composable:
+    return sql.SQL("public") if name == "public" else sql.Identifier(name)
+
+
+def _mark(cursor: Any, schema: str) -> tuple[str | None] | None:
+    cursor.execute(
+        "select obj_description(oid, 'pg_namespace') from pg_namespace "
+        "where nspname = %s",
+        (schema,),
+    )
+    return cursor.fetchone()
+
+
+def _check_ours(cursor: Any, schema: str) -> None:
+    row = _mark(cursor, schema)
+    if row is not None and row[0] != COMPAT_MARK:
+        raise ConfigError(
+            f"the target has a schema {schema} that pgshift did not create; "
+            "nothing was changed. Choose another name with --schema"
+        )
+
+
+def _replace_schema(cursor: Any, schema: str) -> None:
+    """Drop pgshift's schema of that name if there, and create it empty."""
+    _check_ours(cursor, schema)
+    name = sql.Identifier(schema)
+    cursor.execute(sql.SQL("drop schema if exists {} cascade").format(name))
+    cursor.execute(sql.SQL("create schema {}").format(name))
+    cursor.execute(
+        sql.SQL("comment on schema {} is {}").format(name, sql.Literal(COMPAT_MARK))
+    )

@@ -1,0 +1,118 @@
+"""The compatibility schema: the previous application on the final tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import psycopg2
+import pytest
+
+from pgshift.demo.cluster import Cluster
+
+from migration import MigratedSample, query, run_cli
+
+READER_PASSWORD = "compat-reader-pw"  # noqa: S105 (a throwaway test role's)
+
+
+@pytest.fixture(scope="module")
+def compat(
+    pg_cluster: Cluster, sample_copy: Callable[[], MigratedSample]
+) -> tuple[MigratedSample, str]:
+    """A copy of the migrated sample with its compatibility schema, and the
+    URL of a role that may only read its users."""
+    copy = sample_copy()
+    query(
+        copy.target_url,
+        "do $$ begin if not exists (select from pg_roles where rolname = "
+        "'compat_reader') then create role compat_reader login password "
+        f"'{READER_PASSWORD}'; end if; end $$",
+    )
+    query(copy.target_url, "grant usage on schema public to compat_reader")
+    query(copy.target_url, "grant select on public.users to compat_reader")
+    done = run_cli(["compat"], copy.source_url, copy.target_url, copy.state)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "public_compat" in done.stdout
+    database = urlparse(copy.target_url).path.lstrip("/")
+    return copy, pg_cluster.url(database, "compat_reader", READER_PASSWORD)
+
+
+def test_the_previous_application_reads_the_source_names(
+    compat: tuple[MigratedSample, str],
+) -> None:
+    columns = '"id", "email", "firstName", "isVerified", "createdAt", "role"::text'
+    statement = f"select {columns} from users order by id"
+    sample, _ = compat
+    source = query(sample.source_url, statement)
+    target = query(sample.target_url, f"set search_path = public_compat; {statement}")
+    assert source and target == source
+
+
+def test_it_writes_through_the_views_with_the_final_tables_defaults(
+    compat: tuple[MigratedSample, str],
+) -> None:
+    sample, _ = compat
+    url = sample.target_url
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute("set search_path = public_compat")
+            cursor.execute(
+                'insert into users (email, "passwordHash", "firstName") '
+                "values ('new@example.com', 'x', 'New') "
+                'returning id, "isVerified", role::text, "createdAt" is not null'
+            )
+            new_id, verified, role, stamped = cursor.fetchone()
+            cursor.execute(
+                'update users set "lastName" = %s where id = %s', ("Later", new_id)
+            )
+            assert cursor.rowcount == 1
+    finally:
+        conn.close()
+    # The final table's own defaults (serial, false, 'landlord', now()) apply.
+    assert (verified, role, stamped) == (False, "landlord", True)
+    assert query(
+        url, "select first_name, last_name from public.users where id = %s", (new_id,)
+    ) == [("New", "Later")]
+    assert new_id > query(sample.source_url, "select max(id) from users")[0][0]
+    query(url, "delete from public_compat.users where id = %s", (new_id,))
+    assert not query(url, "select 1 from public.users where id = %s", (new_id,))
+
+
+def test_a_role_may_do_through_a_view_what_it_may_on_the_table(
+    compat: tuple[MigratedSample, str],
+) -> None:
+    _, reader = compat
+    assert query(reader, "select count(*) from public_compat.users")[0][0] > 0
+    for statement in (
+        "delete from public_compat.users",
+        "select count(*) from public_compat.bids",
+    ):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            query(reader, statement)
+
+
+def test_it_is_replaced_and_dropped_but_never_someone_elses(
+    compat: tuple[MigratedSample, str],
+) -> None:
+    sample, _ = compat
+    url = sample.target_url
+    args = (sample.source_url, url, sample.state)
+    count = query(
+        url,
+        "select count(*) from pg_views where schemaname = 'public_compat'",
+    )[0][0]
+    again = run_cli(["compat"], *args)
+    assert again.returncode == 0, again.stderr
+    assert query(
+        url,
+        "select count(*) from pg_views where schemaname = 'public_compat'",
+    ) == [(count,)]
+    query(url, "create schema theirs")
+    refused = run_cli(["compat", "--schema", "theirs"], *args)
+    assert refused.returncode == 2
+    assert "did not create" in refused.stderr
+    assert query(url, "select 1 from pg_namespace where nspname = 'theirs'")
+    dropped = run_cli(["compat", "--drop"], *args)
+    assert dropped.returncode == 0, dropped.stderr
+    assert not query(url, "select 1 from pg_namespace where nspname = 'public_compat'")
