@@ -6,6 +6,7 @@ Usage::
     python bench/run.py --rows 300000 --repeat 1     # any size
     python bench/run.py --wide 100 --repeat 1        # 100 rows of 15 MB of text
     python bench/run.py --tables 25,100,300 --repeat 3  # many small tables
+    python bench/run.py --preset 10m --repeat 1 --jobs 1   # one core's worth
 
 One run seeds the sample marketplace source at the chosen size on a
 throwaway PostgreSQL cluster (the same server, with the same settings, for
@@ -13,11 +14,15 @@ every contender), then, per repetition and each into an empty database:
 
 1. pgshift: ``run.py load``, ``run.py dbt build`` (every test) and
    ``run.py verify``, each phase timed;
-2. the baseline: ``pg_dump -Fd -j2`` and ``pg_restore -j2`` (schema, data,
+2. the baseline: ``pg_dump -Fd -jN`` and ``pg_restore -jN`` (schema, data,
    indexes and constraints), then one ``ALTER TABLE ... RENAME COLUMN`` per
    camelCase column, with the names pgshift's rules give;
 3. the raw limit: schema without indexes or constraints, then
-   ``COPY ... TO STDOUT | COPY ... FROM STDIN`` per table, two at a time.
+   ``COPY ... TO STDOUT | COPY ... FROM STDIN`` per table, N at a time.
+
+N is ``--jobs`` (default 2), given to pgshift's commands as ``--jobs N``
+too, so that every contender gets the same parallelism; results of another
+N than 2 are written as ``<name>-jN``.
 
 ``--tables N`` (or a list, ``25,100,300,1000``) moves a source of N small
 tables instead (``TABLE_COLUMNS`` columns, ``TABLE_ROWS`` rows each, every
@@ -275,6 +280,7 @@ def run_pgshift(
     state: Path,
     load_only: bool = False,
     project: Path | None = None,
+    jobs: int = 2,
 ) -> list[Phase]:
     """Run pgshift end to end (or its load only) into an empty database.
 
@@ -289,7 +295,12 @@ def run_pgshift(
         "TARGET_DATABASE_URL": target,
         "PGSHIFT_STATE_DIR": str(state),
     }
-    run_py = [sys.executable, str((project or ROOT) / "loader" / "run.py")]
+    run_py = [
+        sys.executable,
+        str((project or ROOT) / "loader" / "run.py"),
+        "--jobs",
+        str(jobs),
+    ]
     phases = []
     steps = [
         ("load", ["load"]),
@@ -328,17 +339,24 @@ def rename_statements(url: str) -> list[sql.Composed]:
 
 
 def run_baseline(
-    cluster: Cluster, source: str, rows: int, run: int, work: Path
+    cluster: Cluster, source: str, rows: int, run: int, work: Path, jobs: int = 2
 ) -> list[Phase]:
-    """pg_dump -Fd -j2, pg_restore -j2, then the renames, into an empty database."""
+    """pg_dump -Fd -jN, pg_restore -jN, then the renames, into an empty database."""
     target = fresh_database(cluster, "bench_baseline")
     bin_dir = cluster.bin_dir
     dump = work / f"dump-{run}"
     seconds_dump, rss_dump = timed(
-        [str(bin_dir / "pg_dump"), "-Fd", "-j2", "-f", str(dump), "-d", source]
+        [str(bin_dir / "pg_dump"), "-Fd", f"-j{jobs}", "-f", str(dump), "-d", source]
     )
     seconds_restore, rss_restore = timed(
-        [str(bin_dir / "pg_restore"), "-j2", "--no-owner", "-d", target, str(dump)]
+        [
+            str(bin_dir / "pg_restore"),
+            f"-j{jobs}",
+            "--no-owner",
+            "-d",
+            target,
+            str(dump),
+        ]
     )
     subprocess.run(["rm", "-rf", str(dump)], check=True)
     started = time.monotonic()
@@ -348,13 +366,11 @@ def run_baseline(
     conn.close()
     seconds_rename = time.monotonic() - started
     return [
-        Phase(
-            run, "pg_dump|pg_restore", "pg_dump -Fd -j2", seconds_dump, rows, rss_dump
-        ),
+        Phase(run, "pg_dump|pg_restore", "pg_dump", seconds_dump, rows, rss_dump),
         Phase(
             run,
             "pg_dump|pg_restore",
-            "pg_restore -j2",
+            "pg_restore",
             seconds_restore,
             rows,
             rss_restore,
@@ -363,8 +379,10 @@ def run_baseline(
     ]
 
 
-def run_copy_pipe(cluster: Cluster, source: str, rows: int, run: int) -> list[Phase]:
-    """Tables without indexes or keys, filled by COPY pipes two at a time."""
+def run_copy_pipe(
+    cluster: Cluster, source: str, rows: int, run: int, jobs: int = 2
+) -> list[Phase]:
+    """Tables without indexes or keys, filled by COPY pipes N at a time."""
     target = fresh_database(cluster, "bench_copy")
     bin_dir = cluster.bin_dir
     schema = subprocess.run(
@@ -389,7 +407,7 @@ def run_copy_pipe(cluster: Cluster, source: str, rows: int, run: int) -> list[Ph
         return timed(["bash", "-o", "pipefail", "-c", command])[1]
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         peaks = list(pool.map(pipe, table_names(source)))
     seconds = time.monotonic() - started
     return [Phase(run, "COPY pipe", "copy", seconds, rows, max(peaks))]
@@ -492,13 +510,14 @@ def run_contenders(
     work: Path,
     load_only: bool = False,
     project: Path | None = None,
+    jobs: int = 2,
 ) -> list[Phase]:
     """Every contender ``repeat`` times on one source, printing each phase."""
     phases: list[Phase] = []
     for run in range(1, repeat + 1):
-        got = run_baseline(cluster, source, rows, run, work)
-        got += run_copy_pipe(cluster, source, rows, run)
-        got += run_pgshift(cluster, source, rows, run, work, load_only, project)
+        got = run_baseline(cluster, source, rows, run, work, jobs)
+        got += run_copy_pipe(cluster, source, rows, run, jobs)
+        got += run_pgshift(cluster, source, rows, run, work, load_only, project, jobs)
         for p in got:
             print(
                 f"run {run} {p.contender:20} {p.phase:16} "
@@ -514,9 +533,9 @@ def summarize(phases: list[Phase], rows: int, repeat: int, scope: str) -> None:
     """Print the medians and the ratios against the baseline and the pipe."""
     total = totals(phases)
     load = median_phase(phases, "pgshift", "load")
-    dump_restore = median_phase(
-        phases, "pg_dump|pg_restore", "pg_dump -Fd -j2"
-    ) + median_phase(phases, "pg_dump|pg_restore", "pg_restore -j2")
+    dump_restore = median_phase(phases, "pg_dump|pg_restore", "pg_dump") + median_phase(
+        phases, "pg_dump|pg_restore", "pg_restore"
+    )
     print(f"\nmedians over {repeat} runs, {rows:,} rows:")
     for contender, seconds in total.items():
         print(f"  {contender:20} {seconds:8.1f} s")
@@ -609,6 +628,13 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="parallel jobs of every contender: pgshift --jobs, pg_dump and "
+        "pg_restore -j, COPY pipes at a time (default 2)",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=ROOT / ".pgshift" / "bench",
@@ -651,7 +677,13 @@ def main() -> int:
                     print(f"source: {count} tables, {rows:,} rows")
                     project = project_copy(work, f"project-{count}")
                     phases = run_contenders(
-                        cluster, source, rows, args.repeat, work, project=project
+                        cluster,
+                        source,
+                        rows,
+                        args.repeat,
+                        work,
+                        project=project,
+                        jobs=args.jobs,
                     )
                     path = write_results(
                         phases, f"tables{count}", rows, f"{count} tables"
@@ -671,13 +703,21 @@ def main() -> int:
                 source, rows = seed_source(cluster, args.rows or PRESETS[args.preset])
                 print(f"source: {rows:,} rows in {len(BASE_COUNTS)} tables")
             phases = run_contenders(
-                cluster, source, rows, args.repeat, work, bool(args.wide)
+                cluster,
+                source,
+                rows,
+                args.repeat,
+                work,
+                bool(args.wide),
+                jobs=args.jobs,
             )
         name = args.preset
         if args.rows:
             name = f"{args.rows}rows"
         if args.wide:
             name = f"wide{args.wide}"
+        if args.jobs != 2:
+            name += f"-j{args.jobs}"
         path = write_results(phases, name, rows)
     finally:
         cluster.stop()
