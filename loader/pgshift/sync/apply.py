@@ -86,6 +86,15 @@ class Target:
     fewest: int
     insert: tuple[str, str] | None = None
 
+    @property
+    def always(self) -> set[int]:
+        """Indexes of the columns GENERATED ALWAYS AS IDENTITY."""
+        return {
+            i
+            for i, column in enumerate(self.source.columns)
+            if self.mapped.identities.get(self.mapped.columns[column.name]) == "a"
+        }
+
 
 @dataclass
 class Batch:
@@ -279,17 +288,31 @@ class Applier:
         """
         if isinstance(change, pgoutput.Update):
             target = self._target(change.relation_id)
-            # Left out: values not sent (unchanged TOAST), and the key when
-            # it did not change (the WHERE holds it; an identity column
-            # GENERATED ALWAYS may not be assigned).
+            # Left out: values not sent (unchanged TOAST), the key when it
+            # did not change (the WHERE holds it), and a column GENERATED
+            # ALWAYS AS IDENTITY, which may not be assigned: the row must
+            # already hold its new value (the source changes one only by
+            # SET DEFAULT, and then the update finds no row and stops sync).
             same = set(target.key) if change.old is None else set()
+            always = target.always - same
             assignments = [
                 sql.SQL("{} = {}").format(self._column(target, i), self._literal(v))
                 for i, v in enumerate(change.new)
-                if v is not UNCHANGED and i not in same
+                if v is not UNCHANGED and i not in same and i not in always
             ]
             old = change.old if change.old is not None else change.new
-            where = self._where(target, old, change.old_kind)
+            where = sql.SQL(" and ").join(
+                [
+                    self._where(target, old, change.old_kind),
+                    *(
+                        sql.SQL("{} = {}").format(
+                            self._column(target, i), self._literal(change.new[i])
+                        )
+                        for i in sorted(always)
+                        if change.new[i] is not UNCHANGED
+                    ),
+                ]
+            )
             if not assignments:
                 return None
             update = sql.SQL("update {} set {} where {}").format(
