@@ -27,7 +27,7 @@ import pytest
 from pgshift.checksum import checksum_sql
 from pgshift.connection import transaction
 from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
-from pgshift.mapping import NameMap
+from pgshift.mapping import NameMap, TableMap
 from pgshift.settings import PROJECT_DIR
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, state
@@ -543,6 +543,61 @@ def test_the_decoder_reads_what_the_server_sends(
         applier.close()
     with pytest.raises(pgoutput.DecodeError):
         pgoutput.decode(b"X")
+
+
+def test_an_update_leaves_an_always_identity_that_is_not_the_key_alone(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    _, target = pair()
+    query(
+        target,
+        'create table public.tickets (code text primary key, "row_no" bigint '
+        "generated always as identity, note text); "
+        "insert into public.tickets (code, note) values ('a', 'old')",
+    )
+    mapped = TableMap(
+        source_schema="public",
+        source="Tickets",
+        target="tickets",
+        staging_model="stg_app__tickets",
+        columns={"code": "code", "rowNo": "row_no", "note": "note"},
+        identities={"row_no": "a"},
+    )
+    names = NameMap(source_name="app", source_schema="public")
+    names.tables["Tickets"] = mapped
+    settings = make_settings(target, target, state_dir=tmp_path)
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    applier = Applier(settings, names, "test", {})
+    relation = pgoutput.Relation(
+        relation_id=1,
+        namespace="public",
+        name="Tickets",
+        replica_identity="d",
+        columns=(
+            pgoutput.Column("code", 25, -1, True),
+            pgoutput.Column("rowNo", 20, -1, False),
+            pgoutput.Column("note", 25, -1, False),
+        ),
+    )
+    try:
+        applier.relation(relation)
+
+        def apply(new: tuple[str, ...]) -> None:
+            statement = applier.statement(pgoutput.Update(1, new))
+            assert statement is not None
+            with applier.conn.cursor() as cursor:
+                cursor.execute(statement[0])
+
+        # PostgreSQL refuses to assign the column; the row holds its value.
+        apply(("a", "1", "new"))
+        assert query(target, "select row_no, note from tickets") == [(1, "new")]
+        # A value the source changed (SET DEFAULT) is never skipped silently.
+        with pytest.raises(psycopg2.errors.RaiseException, match="changed 0 rows"):
+            apply(("a", "2", "newer"))
+    finally:
+        applier.close()
+    assert query(target, "select row_no, note from tickets") == [(1, "new")]
 
 
 def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
