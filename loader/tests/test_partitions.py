@@ -287,8 +287,9 @@ def test_sync_applies_changes_through_the_parent(migrated: ProjectCopy) -> None:
             ],
             commit,
         )
-        assert batch.insert is None
-        for statement in batch.statements:
+        statements, rows = applier.build(batch)
+        assert rows == 2
+        for statement in statements:
             applier.conn.cursor().execute(statement)
         assert query(
             migrated.target,

@@ -12,6 +12,19 @@ which PostgreSQL runs as one implicit transaction, ending with the update
 of the applied position (``sync.state``). Each UPDATE and DELETE must
 touch exactly one row, and an INSERT fails on an existing key: a target
 that drifted from the source stops the sync rather than being patched.
+
+A batch is written set-based: a run of inserts, of updates of the same
+columns, or of deletes on one table becomes one statement (a multi-row
+INSERT, ``UPDATE ... FROM (VALUES ...)``, ``DELETE ... USING (VALUES ...)``
+joined on the key), whose row count must equal its number of keys. A
+run keeps each table's changes in their order: it ends at another kind
+of change to its table, and at a key it holds already. Runs of different
+tables gather across each other only where the target checks nothing
+between statements (``session_replication_role = replica``: no foreign
+key, trigger or cascade acts), so the batch's end state is the source's.
+A batch that fails set-based is run again one statement per change,
+which names the row that is missing, or applies it where only the set's
+order tripped a constraint.
 """
 
 from __future__ import annotations
@@ -52,8 +65,24 @@ $$
 """
 
 
-INSERT_ROWS = 1000
-"""Rows at most in one multi-row INSERT."""
+EXPECT_ROWS_FUNCTION = "sync_expect_rows"
+"""A function in the state schema that stops a batch whose set-based
+statement changed a number of rows other than its number of keys."""
+
+_CREATE_EXPECT_ROWS = """
+create or replace function {}(changed bigint, expected bigint, what text)
+returns void language plpgsql as $$
+begin
+    if changed <> expected then
+        raise exception 'pgshift sync: % changed % rows of the target, the source %',
+            what, changed, expected;
+    end if;
+end
+$$
+"""
+
+RUN_ROWS = 1000
+"""Changes at most in one set-based statement (or multi-row INSERT)."""
 
 
 class SyncError(ConfigError):
@@ -76,7 +105,18 @@ class Target:
         fewest: Rows an UPDATE or DELETE may find gone already (1, or 0 for
             a child of an ON DELETE CASCADE key when the target's own foreign
             keys act).
+        types: The final column type of each source column, without its
+            modifier (set-based statements cast their VALUES to it; the
+            assignment applies the modifier as a literal's would).
+        set_based: Whether its updates and deletes may be set-based: the
+            key is not the whole row, no row may be found gone, and a
+            unique index of the final table lies within the key columns,
+            so that each key names at most one row and a row count equal
+            to the number of keys proves each found exactly one.
         insert: The head of its INSERT and the placeholders of one row.
+        always: Indexes of the columns GENERATED ALWAYS AS IDENTITY.
+        names: Each source column's final column, quoted.
+        final_text: ``final`` as SQL text.
     """
 
     source: pgoutput.Relation
@@ -84,37 +124,51 @@ class Target:
     final: sql.Composable
     key: tuple[int, ...]
     fewest: int
+    types: tuple[str, ...] = ()
+    set_based: bool = False
     insert: tuple[str, str] | None = None
-
-    @property
-    def always(self) -> set[int]:
-        """Indexes of the columns GENERATED ALWAYS AS IDENTITY."""
-        return {
-            i
-            for i, column in enumerate(self.source.columns)
-            if self.mapped.identities.get(self.mapped.columns[column.name]) == "a"
-        }
+    always: frozenset[int] = frozenset()
+    names: tuple[str, ...] = ()
+    final_text: str = ""
 
 
 @dataclass
 class Batch:
-    """Statements of whole source transactions not yet committed on the target."""
+    """Whole source transactions not yet committed on the target.
 
-    statements: list[str] = field(default_factory=list)
+    Attributes:
+        changes: Their changes, in commit order, each with its table.
+        transactions: How many.
+        rows: Rows they change (once committed: rows the statements changed).
+        end_lsn: The position just past the last one.
+        commit_time: When the last one committed on the source.
+        marker: The cutover marker among them, if any.
+    """
+
+    changes: list[_Run] = field(default_factory=list)
     transactions: int = 0
     rows: int = 0
     end_lsn: int = 0
     commit_time: datetime | None = None
-    insert: tuple[str, list[str]] | None = None
     marker: str | None = None
 
 
-def _close_insert(batch: Batch) -> None:
-    """End the multi-row INSERT being gathered, if any."""
-    if batch.insert is not None:
-        head, rows = batch.insert
-        batch.statements.append(head + ", ".join(rows))
-        batch.insert = None
+@dataclass
+class _Run:
+    """Changes written as one statement: one, or a set-based run of many.
+
+    Attributes:
+        target: The table (None for a truncate).
+        kind: "insert", "update", "delete" (set-based) or "one".
+        shape: For updates, the assigned columns, the GENERATED ALWAYS
+            columns matched, and whether the key changed.
+        changes: The changes, in the source's order.
+    """
+
+    target: Target | None
+    kind: str
+    shape: tuple[Any, ...]
+    changes: list[pgoutput.Decoded]
 
 
 class Applier:
@@ -160,6 +214,12 @@ class Applier:
             )
         self._expect = sql.Identifier(settings.state_schema, EXPECT_FUNCTION)
         self._cursor.execute(sql.SQL(_CREATE_EXPECT).format(self._expect))
+        self._expect_rows = sql.Identifier(
+            settings.state_schema, EXPECT_ROWS_FUNCTION
+        ).as_string(self._cursor)
+        self._cursor.execute(
+            sql.SQL(_CREATE_EXPECT_ROWS).format(sql.SQL(self._expect_rows))
+        )
         self._state = state_relation(settings)
 
     def close(self) -> None:
@@ -220,12 +280,43 @@ class Applier:
                 "be matched to target rows"
             )
         cascades = any(f.on_delete == "cascade" for f in mapped.foreign_keys)
+        final = sql.Identifier(self._settings.final_schema, mapped.target)
+        targets = [mapped.columns[c.name] for c in message.columns]
+        self._cursor.execute(
+            sql.SQL(
+                "select a.attname, format_type(a.atttypid, null) "
+                "from pg_attribute as a where a.attrelid = {}::regclass "
+                "and a.attnum > 0 and not a.attisdropped"
+            ).format(sql.Literal(final.as_string(self._cursor)))
+        )
+        types = dict(self._cursor.fetchall())
+        self._cursor.execute(
+            sql.SQL(
+                "select exists (select from pg_index as i where i.indrelid = "
+                "{}::regclass and i.indisunique and i.indpred is null and "
+                "i.indexprs is null and (select array_agg(a.attname::text) from "
+                "pg_attribute as a where a.attrelid = i.indrelid and a.attnum = "
+                "any(i.indkey)) <@ %s::text[])"
+            ).format(sql.Literal(final.as_string(self._cursor))),
+            ([targets[i] for i in key],),
+        )
+        row = self._cursor.fetchone()
+        fewest = 0 if cascades and not self.replica_role else 1
         self._targets[message.relation_id] = Target(
             source=message,
             mapped=mapped,
-            final=sql.Identifier(self._settings.final_schema, mapped.target),
+            final=final,
             key=key,
-            fewest=0 if cascades and not self.replica_role else 1,
+            fewest=fewest,
+            types=tuple(types.get(t, "text") for t in targets),
+            set_based=bool(row and row[0])
+            and message.replica_identity != "f"
+            and fewest == 1,
+            always=frozenset(
+                i for i, t in enumerate(targets) if mapped.identities.get(t) == "a"
+            ),
+            names=tuple(sql.Identifier(t).as_string(self._cursor) for t in targets),
+            final_text=final.as_string(self._cursor),
         )
 
     def _target(self, relation_id: int) -> Target:
@@ -270,24 +361,50 @@ class Applier:
         return sql.SQL(" and ").join(terms)
 
     def _expect_one(
-        self, target: Target, statement: sql.Composable, what: str
+        self,
+        target: Target,
+        statement: sql.Composable,
+        what: str,
+        old: Sequence[Value],
+        kind: str | None,
     ) -> sql.Composable:
+        row = self._name_row(target, old, kind)
         return sql.SQL(
             "with changed as ({} returning 1) select {}(count(*), {}, {}) from changed"
         ).format(
             statement,
             self._expect,
             sql.Literal(target.fewest),
-            sql.Literal(f"{what} of {target.mapped.target}"),
+            sql.Literal(f"{what} of {target.mapped.target} ({row})"),
         )
+
+    def _name_row(self, target: Target, old: Sequence[Value], kind: str | None) -> str:
+        """The row a change looks for, as final columns and values."""
+        whole = kind == "O" or target.source.replica_identity == "f"
+        indexes = range(len(old)) if whole else target.key
+        named = ", ".join(
+            f"{target.mapped.columns[target.source.columns[i].name]} = "
+            + ("null" if old[i] is None else repr(str(old[i])))
+            for i in indexes
+            if old[i] is not UNCHANGED
+        )
+        return named if len(named) <= 300 else named[:300] + "..."
 
     def statement(self, change: pgoutput.Decoded) -> tuple[sql.Composable, int] | None:
         """The SQL of one update, delete or truncate, and the rows it changes.
 
         None when there is nothing to do (inserts are gathered by ``add``).
         """
+        if isinstance(change, pgoutput.Truncate):
+            return self._truncate(tuple(map(self._target, change.relation_ids)), change)
+        if isinstance(change, pgoutput.Update | pgoutput.Delete):
+            return self._statement(self._target(change.relation_id), change)
+        return None
+
+    def _statement(
+        self, target: Target, change: pgoutput.Decoded
+    ) -> tuple[sql.Composable, int] | None:
         if isinstance(change, pgoutput.Update):
-            target = self._target(change.relation_id)
             # Left out: values not sent (unchanged TOAST), the key when it
             # did not change (the WHERE holds it), and a column GENERATED
             # ALWAYS AS IDENTITY, which may not be assigned: the row must
@@ -318,59 +435,246 @@ class Applier:
             update = sql.SQL("update {} set {} where {}").format(
                 target.final, sql.SQL(", ").join(assignments), where
             )
-            return self._expect_one(target, update, "an update"), 1
+            return (
+                self._expect_one(target, update, "an update", old, change.old_kind),
+                1,
+            )
         if isinstance(change, pgoutput.Delete):
-            target = self._target(change.relation_id)
             delete = sql.SQL("delete from {} where {}").format(
                 target.final, self._where(target, change.old, change.old_kind)
             )
-            return self._expect_one(target, delete, "a delete"), 1
-        if isinstance(change, pgoutput.Truncate):
-            # ONLY belongs to each table named; PostgreSQL refuses it on a
-            # partitioned table, whose partitions hold its rows.
-            finals = [
-                sql.SQL("{}{}").format(
-                    sql.SQL("" if target.mapped.partition_key else "only "),
-                    target.final,
-                )
-                for target in map(self._target, change.relation_ids)
-            ]
             return (
-                sql.SQL("truncate {}{}").format(
-                    sql.SQL(", ").join(finals),
-                    sql.SQL(" restart identity" if change.restart_identity else ""),
+                self._expect_one(
+                    target, delete, "a delete", change.old, change.old_kind
                 ),
                 1,
             )
         return None
 
+    def _truncate(
+        self, targets: tuple[Target, ...], change: pgoutput.Truncate
+    ) -> tuple[sql.Composable, int]:
+        # ONLY belongs to each table named; PostgreSQL refuses it on a
+        # partitioned table, whose partitions hold its rows.
+        finals = [
+            sql.SQL("{}{}").format(
+                sql.SQL("" if target.mapped.partition_key else "only "),
+                target.final,
+            )
+            for target in targets
+        ]
+        return (
+            sql.SQL("truncate {}{}").format(
+                sql.SQL(", ").join(finals),
+                sql.SQL(" restart identity" if change.restart_identity else ""),
+            ),
+            1,
+        )
+
     def add(
         self, batch: Batch, changes: Sequence[pgoutput.Decoded], commit: pgoutput.Commit
     ) -> None:
-        """Add one whole source transaction to a batch."""
+        """Add one whole source transaction to a batch.
+
+        Each change keeps the table shape it arrived under; the statements
+        are written when the batch is committed.
+        """
         for change in changes:
-            if isinstance(change, pgoutput.Insert):
-                self._add_insert(batch, change)
-                continue
-            built = self.statement(change)
-            if built is None:
-                continue
-            statement, rows = built
-            _close_insert(batch)
-            batch.statements.append(statement.as_string(self._cursor))
-            batch.rows += rows
+            if isinstance(change, pgoutput.Truncate):
+                targets = tuple(map(self._target, change.relation_ids))
+                batch.changes.append(_Run(None, "one", targets, [change]))
+            elif isinstance(
+                change, pgoutput.Insert | pgoutput.Update | pgoutput.Delete
+            ):
+                target = self._target(change.relation_id)
+                batch.changes.append(_Run(target, "one", (), [change]))
+        batch.rows += len(changes)
         batch.transactions += 1
         batch.end_lsn = commit.end_lsn
         batch.commit_time = commit.commit_time
 
-    def _add_insert(self, batch: Batch, change: pgoutput.Insert) -> None:
-        """Add a row to the INSERT before it when that one fills the same table.
+    def build(self, batch: Batch, set_based: bool = True) -> tuple[list[str], int]:
+        """The statements of a batch, and the rows they change.
 
-        Rows inserted one after the other into one table become one
-        multi-row INSERT, in the same order: nothing else happened between
-        them on the source.
+        Args:
+            batch: The batch.
+            set_based: Write runs of changes as set-based statements; when
+                False, one statement per update and delete, and one
+                multi-row INSERT per run of inserts into one table.
         """
-        target = self._target(change.relation_id)
+        statements: list[str] = []
+        rows = 0
+        for run in self._plan(batch.changes, set_based):
+            text, changed = self._write(run)
+            if text is not None:
+                statements.append(text)
+                rows += changed
+        return statements, rows
+
+    def _plan(self, items: Sequence[_Run], set_based: bool) -> list[_Run]:
+        """Gather a batch's changes into runs, each one statement.
+
+        A change joins the open run of its table, kind and shape unless a
+        change of its table after that run touched one of its keys (or
+        the run holds it already: a key changed twice, or inserted and then
+        changed, starts a new run), or a change of its table that names no
+        key (a whole-row match, a truncate) came after the run. Changes of
+        one key thus keep the source's order; changes of different keys
+        of one table commute. Across tables, unless the session is a
+        replica's, a change joins only the batch's last run.
+        """
+        plan: list[_Run] = []
+        open_runs: dict[tuple[Any, ...], int] = {}
+        touched: dict[tuple[str, tuple[Value, ...]], int] = {}
+        floor: dict[str, int] = {}
+        across = set_based and self.replica_role
+        for item in items:
+            (change,) = item.changes
+            target = item.target
+            if target is None:
+                plan.append(item)
+                open_runs.clear()
+                touched.clear()
+                continue
+            kind, shape, keys = self._classify(target, change, set_based)
+            table = target.mapped.target
+            if kind == "one":
+                plan.append(item)
+                floor[table] = len(plan) - 1
+                continue
+            slot = (table, kind, shape)
+            index = open_runs.get(slot)
+            if (
+                index is None
+                or index <= floor.get(table, -1)
+                or (not across and index != len(plan) - 1)
+                or len(plan[index].changes) >= RUN_ROWS
+                or any(touched.get((table, key), -1) >= index for key in keys)
+            ):
+                plan.append(_Run(target, kind, shape, []))
+                index = open_runs[slot] = len(plan) - 1
+            plan[index].changes.append(change)
+            for key in keys:
+                touched[table, key] = index
+        return plan
+
+    def _classify(
+        self, target: Target, change: pgoutput.Decoded, set_based: bool
+    ) -> tuple[str, tuple[Any, ...], tuple[tuple[Value, ...], ...]]:
+        """A change's kind of run, its shape, and the keys it touches."""
+        if isinstance(change, pgoutput.Insert):
+            return "insert", (), (tuple(change.new[i] for i in target.key),)
+        if not (set_based and target.set_based):
+            return "one", (), ()
+        if isinstance(change, pgoutput.Update) and change.old_kind != "O":
+            new = change.new
+            if change.old is None:
+                key = tuple(new[i] for i in target.key)
+                keys: tuple[tuple[Value, ...], ...] = (key,)
+                same: frozenset[int] = frozenset(target.key)
+            else:
+                key = tuple(change.old[i] for i in target.key)
+                keys = (key, tuple(new[i] for i in target.key))
+                same = frozenset()
+            if any(v is UNCHANGED for k in keys for v in k):
+                return "one", (), ()
+            always = target.always - same
+            assigned = tuple(
+                i
+                for i, v in enumerate(new)
+                if v is not UNCHANGED and i not in same and i not in always
+            )
+            if not assigned:
+                return "one", (), ()
+            matched = tuple(i for i in sorted(always) if new[i] is not UNCHANGED)
+            return "update", (assigned, matched, change.old is not None), keys
+        if isinstance(change, pgoutput.Delete) and change.old_kind != "O":
+            key = tuple(change.old[i] for i in target.key)
+            if any(v is UNCHANGED for v in key):
+                return "one", (), ()
+            return "delete", (), (key,)
+        return "one", (), ()
+
+    def _write(self, run: _Run) -> tuple[str | None, int]:
+        """The SQL of one run, and the rows it changes (None: nothing to do)."""
+        target = run.target
+        if run.kind == "one" or (run.kind != "insert" and len(run.changes) == 1):
+            (change,) = run.changes
+            if target is None:
+                built = self._truncate(run.shape, change)
+            else:
+                built = self._statement(target, change)
+            if built is None:
+                return None, 0
+            if isinstance(built, str):
+                return built, 1
+            return built[0].as_string(self._cursor), built[1]
+        assert target is not None
+        count = len(run.changes)
+        if run.kind == "insert":
+            head, row = self._insert_head(target)
+            values = self._cursor.mogrify(
+                ", ".join([row] * count),
+                [v for c in run.changes for v in c.new],  # type: ignore[union-attr]
+            ).decode()
+            return head + values, count
+        names = target.names
+        if run.kind == "update":
+            assigned, matched, moved = run.shape
+            columns = list(target.key) + list(assigned) + list(matched)
+            rows = [
+                [
+                    *((c.old if moved else c.new)[i] for i in target.key),  # type: ignore[union-attr,index]
+                    *(c.new[i] for i in assigned),  # type: ignore[union-attr]
+                    *(c.new[i] for i in matched),  # type: ignore[union-attr]
+                ]
+                for c in run.changes
+            ]
+            k, a = len(target.key), len(assigned)
+            sets = ", ".join(
+                f"{names[i]} = pgshift_rows.v{k + j}::{target.types[i]}"
+                for j, i in enumerate(assigned)
+            )
+            where = [
+                f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{target.types[i]}"
+                for j, i in enumerate(target.key)
+            ] + [
+                f"pgshift_target.{names[i]} = pgshift_rows.v{k + a + j}::"
+                f"{target.types[i]}"
+                for j, i in enumerate(matched)
+            ]
+            action = (
+                f"update {target.final_text} as pgshift_target set {sets} "
+                f"from pgshift_rows where {' and '.join(where)}"
+            )
+            what = f"{count} updates of {target.mapped.target}"
+        else:
+            columns = list(target.key)
+            rows = [[c.old[i] for i in target.key] for c in run.changes]  # type: ignore[union-attr]
+            where = [
+                f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{target.types[i]}"
+                for j, i in enumerate(target.key)
+            ]
+            action = (
+                f"delete from {target.final_text} as pgshift_target using "
+                f"pgshift_rows where {' and '.join(where)}"
+            )
+            what = f"{count} deletes of {target.mapped.target}"
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        values = self._cursor.mogrify(
+            ", ".join([row] * count), [v for r in rows for v in r]
+        ).decode()
+        header = ", ".join(f"v{j}" for j in range(len(columns)))
+        text = (
+            f"with pgshift_rows ({header}) as (values {values}), "
+            f"pgshift_changed as ({action} returning 1) "
+            f"select {self._expect_rows}(count(*), {count}, "
+            f"{self._cursor.mogrify('%s', (what,)).decode()}) from pgshift_changed"
+        )
+        return text, count
+
+    def _insert_head(self, target: Target) -> tuple[str, str]:
+        """The head of a table's INSERT and the placeholders of one row."""
         if target.insert is None:
             head = sql.SQL("insert into {} ({}){} values ").format(
                 target.final,
@@ -383,25 +687,10 @@ class Applier:
             )
             row = "(" + ", ".join(["%s"] * len(target.source.columns)) + ")"
             target.insert = (head.as_string(self._cursor), row)
-        head_text, row = target.insert
-        values = self._cursor.mogrify(row, change.new).decode()
-        pending = batch.insert
-        if pending is None or pending[0] != head_text or len(pending[1]) >= INSERT_ROWS:
-            _close_insert(batch)
-            batch.insert = (head_text, [])
-        assert batch.insert is not None
-        batch.insert[1].append(values)
-        batch.rows += 1
+        return target.insert
 
-    def commit(self, batch: Batch) -> str:
-        """Apply a batch and its position in one target transaction.
-
-        Returns:
-            The run's status as recorded on the target after the batch.
-
-        Raises:
-            SyncError: A statement failed; nothing of the batch was applied.
-        """
+    def _execute(self, batch: Batch, statements: list[str], rows: int) -> str:
+        """Run statements and the batch's position as one target transaction."""
         position = sql.SQL(
             "update {} set applied_lsn = {}::pg_lsn, applied_commit_at = {}, "
             "applied_rows = applied_rows + {}, marker = coalesce({}, marker), "
@@ -410,34 +699,74 @@ class Applier:
             self._state,
             sql.Literal(pgoutput.format_lsn(batch.end_lsn)),
             sql.Literal(batch.commit_time),
-            sql.Literal(batch.rows),
+            sql.Literal(rows),
             sql.Literal(batch.marker),
             sql.Literal(self._run_id),
         )
-        _close_insert(batch)
-        statements = [
-            "set constraints all deferred",
-            *batch.statements,
-            position.as_string(self._cursor),
-        ]
+        # One Query message: one round trip, run as one transaction.
+        self._cursor.execute(
+            ";\n".join(
+                [
+                    "set constraints all deferred",
+                    *statements,
+                    position.as_string(self._cursor),
+                ]
+            )
+        )
+        row = self._cursor.fetchone()
+        return str(row[0]) if row else "gone"
+
+    def commit(self, batch: Batch) -> str:
+        """Apply a batch and its position in one target transaction.
+
+        The batch is written set-based first. When that fails, nothing of
+        it was applied, and it runs again one statement per change: that
+        either applies it (a unique constraint can trip on the order in
+        which a set-based statement visits its rows, never on the source's
+        order) or fails on the change the target cannot take, and says
+        which row.
+
+        Returns:
+            The run's status as recorded on the target after the batch.
+
+        Raises:
+            SyncError: A statement failed; nothing of the batch was applied.
+        """
+        statements, rows = self.build(batch, set_based=True)
         try:
-            # One Query message: one round trip, run as one transaction.
-            self._cursor.execute(";\n".join(statements))
+            status = self._execute(batch, statements, rows)
         except psycopg2.Error as exc:
             if is_transient(exc):
                 # A dropped connection: nothing of the batch was committed,
                 # and the stream resumes from the recorded position.
                 raise
-            raise SyncError(
-                f"sync stopped: applying the source's transactions up to "
-                f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
-                f"none of them was applied: {str(exc).strip().splitlines()[0]}. "
-                "The target's final tables no longer match the source (changed "
-                "by something other than the sync?). Next: `python loader/run.py "
-                "cleanup`, then sync again from a new copy"
-            ) from exc
-        row = self._cursor.fetchone()
-        return str(row[0]) if row else "gone"
+            one_by_one, rows = self.build(batch, set_based=False)
+            if one_by_one == statements:
+                raise self._failed(batch, exc) from exc
+            logger.info(
+                "the batch up to %s failed set-based (%s); applying it one "
+                "change at a time",
+                pgoutput.format_lsn(batch.end_lsn),
+                str(exc).strip().splitlines()[0],
+            )
+            try:
+                status = self._execute(batch, one_by_one, rows)
+            except psycopg2.Error as again:
+                if is_transient(again):
+                    raise
+                raise self._failed(batch, again) from again
+        batch.rows = rows
+        return status
+
+    def _failed(self, batch: Batch, exc: psycopg2.Error) -> SyncError:
+        return SyncError(
+            f"sync stopped: applying the source's transactions up to "
+            f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
+            f"none of them was applied: {str(exc).strip().splitlines()[0]}. "
+            "The target's final tables no longer match the source (changed "
+            "by something other than the sync?). Next: `python loader/run.py "
+            "cleanup`, then sync again from a new copy"
+        )
 
     def status(self, confirmed: int | None = None) -> str:
         """The run's status as recorded on the target.

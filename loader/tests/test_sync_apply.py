@@ -1,0 +1,274 @@
+"""The sync's set-based apply: runs of changes as one statement each.
+
+Decoded changes are given to the applier directly, against a real target:
+the end state must be the one the source's order gives, every update and
+delete must still find exactly one row, and a failure must name the row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pgshift.connection import transaction
+from pgshift.mapping import NameMap, TableMap
+from pgshift.sync import pgoutput, state
+from pgshift.sync.apply import Applier, Batch, SyncError
+from pgshift.sync.pgoutput import UNCHANGED, Value
+
+from migration import make_settings, query
+
+U = UNCHANGED
+
+
+@pytest.fixture
+def applier(pg_url: str, tmp_path: Path) -> Iterator[Applier]:
+    """An applier for ``Tickets`` (code, note, body, email) and ``Tags``."""
+    query(
+        pg_url,
+        "create table public.tickets (code text primary key, note text, "
+        "body text, email text unique, hits integer); "
+        "create table public.tags (tag_id integer primary key, "
+        "code text references public.tickets (code), label text)",
+    )
+    names = NameMap(source_name="app", source_schema="public")
+    names.tables["Tickets"] = TableMap(
+        source_schema="public",
+        source="Tickets",
+        target="tickets",
+        staging_model="stg_app__tickets",
+        columns={
+            "code": "code",
+            "note": "note",
+            "body": "body",
+            "eMail": "email",
+            "hits": "hits",
+        },
+    )
+    names.tables["Tags"] = TableMap(
+        source_schema="public",
+        source="Tags",
+        target="tags",
+        staging_model="stg_app__tags",
+        columns={"tagId": "tag_id", "code": "code", "label": "label"},
+    )
+    settings = make_settings(pg_url, pg_url, state_dir=tmp_path)
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    made = Applier(settings, names, "test", {})
+    made.relation(
+        pgoutput.Relation(
+            1,
+            "public",
+            "Tickets",
+            "d",
+            (
+                pgoutput.Column("code", 25, -1, True),
+                pgoutput.Column("note", 25, -1, False),
+                pgoutput.Column("body", 25, -1, False),
+                pgoutput.Column("eMail", 25, -1, False),
+                pgoutput.Column("hits", 23, -1, False),
+            ),
+        )
+    )
+    made.relation(
+        pgoutput.Relation(
+            2,
+            "public",
+            "Tags",
+            "d",
+            (
+                pgoutput.Column("tagId", 23, -1, True),
+                pgoutput.Column("code", 25, -1, False),
+                pgoutput.Column("label", 25, -1, False),
+            ),
+        )
+    )
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def ins(code: str, note: str = "n", email: str | None = None) -> pgoutput.Insert:
+    """An insert of a ticket."""
+    return pgoutput.Insert(1, (code, note, f"body {code}", email or code, "0"))
+
+
+def upd(
+    code: str, new: Sequence[Value], old_code: str | None = None
+) -> pgoutput.Update:
+    """An update of a ticket (by its old key when ``old_code`` is given)."""
+    if old_code is None:
+        return pgoutput.Update(1, (code, *new))
+    return pgoutput.Update(1, (code, *new), (old_code, None, None, None, None), "K")
+
+
+def dele(code: str) -> pgoutput.Delete:
+    """A delete of a ticket."""
+    return pgoutput.Delete(1, (code, None, None, None, None), "K")
+
+
+def apply(applier: Applier, *transactions: Sequence[pgoutput.Decoded]) -> list[str]:
+    """Apply transactions as one batch; the set-based statements it ran."""
+    batch = Batch()
+    for number, changes in enumerate(transactions, start=1):
+        applier.add(batch, changes, pgoutput.Commit(number, number, datetime.now(UTC)))
+    statements, _ = applier.build(batch)
+    applier.commit(batch)
+    return [s for s in statements if "pgshift_rows" in s]
+
+
+def tickets(url: str) -> list[tuple]:
+    """Every ticket, by code."""
+    return query(url, "select code, note, body, email, hits from tickets order by 1")
+
+
+def test_runs_keep_the_source_order_of_each_key(applier: Applier, pg_url: str) -> None:
+    apply(applier, [ins(c) for c in "abcdefgh"])
+    assert len(tickets(pg_url)) == 8
+    ran = apply(
+        applier,
+        # One key updated twice in a row: the second wins.
+        [upd("a", ("a1", U, "a", "1")), upd("b", ("b1", U, "b", "1"))],
+        [upd("a", ("a2", U, "a", "2")), upd("c", ("c1", U, "c", "1"))],
+        # A key changed, then updated under its new key, then changed back.
+        [upd("x", ("d1", U, "d", "1"), old_code="d")],
+        [upd("x", ("d2", U, "d", "2"))],
+        [upd("d", ("d3", U, "d", "3"), old_code="x")],
+        # Inserted, then updated; deleted, then inserted again.
+        [ins("i"), upd("i", ("i1", U, "i", "1"))],
+        [dele("e"), dele("f"), ins("e", "again")],
+        [dele("g"), upd("h", ("h1", U, "h", "1"))],
+        [upd("h", ("h2", U, "h", "2"))],
+    )
+    assert tickets(pg_url) == [
+        ("a", "a2", "body a", "a", 2),
+        ("b", "b1", "body b", "b", 1),
+        ("c", "c1", "body c", "c", 1),
+        ("d", "d3", "body d", "d", 3),
+        ("e", "again", "body e", "e", 0),
+        ("h", "h2", "body h", "h", 2),
+        ("i", "i1", "body i", "i", 1),
+    ]
+    # Set-based where a run held more than one change: a and b; then a's
+    # second update starts a new run, with c; i's update after its insert
+    # starts one, with h's first; the deletes of e, f and g (after e's new
+    # insert, which is a run of its own).
+    assert len(ran) == 4
+    assert sum("2 updates of tickets" in s for s in ran) == 3
+    assert sum("3 deletes of tickets" in s for s in ran) == 1
+
+
+def test_unchanged_toast_is_left_alone_in_a_set_based_update(
+    applier: Applier, pg_url: str
+) -> None:
+    apply(applier, [ins(c) for c in "abcd"])
+    ran = apply(
+        applier,
+        [
+            upd("a", ("a1", U, "a", "1")),
+            upd("b", ("b1", "new body", "b", "1")),
+            upd("c", ("c1", U, "c", "1")),
+            upd("d", ("d1", "new body", "d", "1")),
+        ],
+    )
+    assert tickets(pg_url) == [
+        ("a", "a1", "body a", "a", 1),
+        ("b", "b1", "new body", "b", 1),
+        ("c", "c1", "body c", "c", 1),
+        ("d", "d1", "new body", "d", 1),
+    ]
+    # One statement per set of columns sent, each of two rows.
+    assert sum("2 updates of tickets" in s for s in ran) == 2
+    assert sum('"body" = ' in s for s in ran) == 1
+
+
+def test_a_missing_row_stops_the_batch_and_is_named(
+    applier: Applier, pg_url: str
+) -> None:
+    apply(applier, [ins(c) for c in "abc"])
+    for changes in (
+        [dele("a"), dele("gone"), dele("c")],
+        [upd("a", ("a1", U, "a", "1")), upd("gone", ("g", U, "g", "1"))],
+    ):
+        with pytest.raises(SyncError, match="of tickets \\(code = 'gone'\\)"):
+            apply(applier, changes)
+        # Nothing of the batch was applied.
+        assert [t[:2] for t in tickets(pg_url)] == [("a", "n"), ("b", "n"), ("c", "n")]
+
+
+def test_a_target_without_a_unique_key_is_applied_one_change_at_a_time(
+    applier: Applier, pg_url: str
+) -> None:
+    """A key that may name two rows is never trusted to a row count."""
+    apply(applier, [ins(c) for c in "ab"])
+    query(
+        pg_url,
+        "alter table tickets drop constraint tickets_pkey cascade; "
+        "insert into tickets values ('a', 'twin', 'x', 'twin', 0)",
+    )
+    # The applier learns the table has no unique key on code: one by one.
+    applier.relation(applier._targets[1].source)
+    with pytest.raises(SyncError, match="changed 2 rows"):
+        apply(applier, [dele("a"), dele("b")])
+
+
+def test_an_order_a_set_visits_that_trips_a_unique_key_is_applied_one_by_one(
+    applier: Applier, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    count = 300
+    apply(applier, [ins(f"t{i:03}", email=f"e{i:03}") for i in range(count)])
+    # More rows than the run, so that the join hashes the run and visits
+    # the table in its order.
+    query(
+        pg_url,
+        "insert into tickets select 'z' || i, 'n', 'b', 'z' || i, 0 "
+        "from generate_series(1, 3000) as i; analyze tickets",
+    )
+    # The source moved each email to the row before it, last row first:
+    # valid in that order, not in the table's.
+    changes = [
+        upd(f"t{i:03}", ("moved", U, f"e{i + 1:03}", "1"))
+        for i in reversed(range(count))
+    ]
+    applier._cursor.execute("set enable_nestloop = off; set enable_mergejoin = off")
+    with caplog.at_level(logging.INFO, logger="pgshift.sync.apply"):
+        apply(applier, changes)
+    assert "failed set-based" in caplog.text
+    assert query(pg_url, "select count(*) from tickets where note = 'moved'") == [
+        (count,)
+    ]
+    assert query(
+        pg_url, "select min(email), max(email) from tickets where note = 'moved'"
+    ) == [("e001", f"e{count:03}")]
+
+
+def test_runs_of_two_tables_gather_across_each_other(
+    applier: Applier, pg_url: str
+) -> None:
+    ran = apply(
+        applier,
+        *[
+            [ins(f"t{i}"), pgoutput.Insert(2, (str(i), f"t{i}", "l"))]
+            for i in range(50)
+        ],
+        *[
+            [
+                pgoutput.Update(2, (str(i), f"t{i}", "m")),
+                upd(f"t{i}", ("tagged", U, f"t{i}", "1")),
+            ]
+            for i in range(50)
+        ],
+    )
+    assert query(pg_url, "select count(*), min(label) from tags") == [(50, "m")]
+    assert query(pg_url, "select count(*) from tickets where note = 'tagged'") == [
+        (50,)
+    ]
+    # Under the replica role each table's run spans the batch.
+    assert applier.replica_role
+    assert sum("50 updates" in s for s in ran) == 2
