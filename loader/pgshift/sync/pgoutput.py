@@ -15,6 +15,9 @@ import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
+
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 """The origin of PostgreSQL's timestamps (microseconds since)."""
 
@@ -233,19 +236,38 @@ class _Reader:
         return text
 
     def tuple(self) -> tuple[Value, ...]:
+        # The hot path of a stream: indexes and unpack_from, no slices of
+        # the header fields.
+        data, at, end = self.data, self.at, len(self.data)
+        if at + 2 > end:
+            raise DecodeError(f"message ends at byte {end}, needed {at + 2}")
+        (count,) = _INT16.unpack_from(data, at)
+        at += 2
         values: list[Value] = []
-        for _ in range(self.int16()):
-            kind = self.byte()
-            if kind == "n":
-                values.append(None)
-            elif kind == "u":
-                values.append(UNCHANGED)
-            elif kind == "t":
-                values.append(self.take(self.int32()).decode("utf-8"))
+        append = values.append
+        for _ in range(count):
+            if at >= end:
+                raise DecodeError(f"message ends at byte {end}, needed {at + 1}")
+            kind = data[at]
+            at += 1
+            if kind == 116:  # t
+                if at + 4 > end:
+                    raise DecodeError(f"message ends at byte {end}, needed {at + 4}")
+                (size,) = _INT32.unpack_from(data, at)
+                at += 4
+                if size < 0 or at + size > end:
+                    raise DecodeError(f"message ends at byte {end}, needed {at + size}")
+                append(data[at : at + size].decode("utf-8"))
+                at += size
+            elif kind == 110:  # n
+                append(None)
+            elif kind == 117:  # u
+                append(UNCHANGED)
             else:
                 raise DecodeError(
-                    f"tuple value of kind {kind!r} (protocol 1 has n, u, t)"
+                    f"tuple value of kind {chr(kind)!r} (protocol 1 has n, u, t)"
                 )
+        self.at = at
         return tuple(values)
 
     def done(self, kind: str) -> None:

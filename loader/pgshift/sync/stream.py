@@ -6,6 +6,12 @@ source transaction whose end LSN is at or before it was applied already
 is skipped; every later one is applied once. The source is told a
 position is flushed only after the target committed it, so the slot
 never lets go of WAL the target does not hold yet.
+
+While the target runs one batch (in a thread of its own: psycopg2 lets go
+of the interpreter while it waits for the server), the stream is read,
+decoded and gathered into the next; at most one batch is in flight, and
+batches commit in order. A batch holding cutover's marker, and the last
+one before the stream pauses, are waited for.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import select
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,6 +199,8 @@ def follow(
     meter = _Meter(settings, run, quiet)
     conn = source.replication_connection(settings.source_required, "pgshift sync")
     total = 0
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgshift-apply")
+    pending: tuple[Future[str], Batch] | None = None
     try:
         cursor = conn.cursor()
         cursor.start_replication(
@@ -214,22 +223,38 @@ def follow(
         txn_marker: str | None = None
         idle_since = 0.0
 
-        def flush() -> str:
-            nonlocal batch, applied, commit_time, total, seen_marker
-            status = applier.commit(batch)
-            seen_marker = batch.marker or seen_marker
-            applied, commit_time = batch.end_lsn, batch.commit_time
-            total += batch.rows
+        def finish() -> str | None:
+            """Wait for the batch in flight; tell the source it is durable."""
+            nonlocal pending, applied, commit_time, total, seen_marker
+            if pending is None:
+                return None
+            future, done = pending
+            pending = None
+            status = future.result()
+            seen_marker = done.marker or seen_marker
+            applied, commit_time = done.end_lsn, done.commit_time
+            total += done.rows
             cursor.send_feedback(flush_lsn=applied, reply=True)
-            batch = Batch()
             return status
+
+        def flush(wait: bool) -> str | None:
+            """Send the batch to the target once the one in flight is done."""
+            nonlocal batch, pending
+            status = finish()
+            pending = (executor.submit(applier.commit, batch), batch)
+            batch = Batch()
+            return finish() if wait else status
+
+        def settle() -> str | None:
+            """Apply everything received; nothing stays in flight."""
+            return flush(True) if batch.transactions else finish()
 
         while True:
             message = cursor.read_message()
             if message is None:
                 status = None
-                if batch.transactions:
-                    status = flush()
+                if batch.transactions or pending is not None:
+                    status = settle()
                 elif not in_transaction:
                     # Caught up: every transaction that ends before the
                     # server's sent position was received and is applied,
@@ -287,14 +312,15 @@ def follow(
                     or batch.rows >= BATCH_ROWS
                     or time.monotonic() - opened >= BATCH_SECONDS
                 ):
-                    flush()
+                    flush(txn_marker is not None)
                     meter.check(applied, commit_time, total, False, limits)
             elif isinstance(decoded, pgoutput.Relation):
+                # The applier's connection is the batch's until it is done.
+                finish()
                 try:
                     applier.relation(decoded)
                 except SyncError:
-                    if batch.transactions:
-                        flush()
+                    settle()
                     raise
             elif isinstance(
                 decoded,
@@ -303,6 +329,9 @@ def follow(
                 changes.append(decoded)
             # Origin and Type need nothing.
     finally:
+        # A batch still in flight ends (committed or not) before its
+        # connection closes; the source hears of it on the next run.
+        executor.shutdown(wait=True)
         if not quiet and sys.stdout.isatty():
             sys.stdout.write("\n")
         meter.close()
