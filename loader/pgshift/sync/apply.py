@@ -30,9 +30,11 @@ order tripped a constraint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import psycopg2
@@ -117,6 +119,9 @@ class Target:
         always: Indexes of the columns GENERATED ALWAYS AS IDENTITY.
         names: Each source column's final column, quoted.
         final_text: ``final`` as SQL text.
+        key_of: A tuple's key (one value, or a tuple of several).
+        plain: The update shape of a change that sent every column and
+            kept its key (None when such an update assigns nothing).
     """
 
     source: pgoutput.Relation
@@ -130,6 +135,8 @@ class Target:
     always: frozenset[int] = frozenset()
     names: tuple[str, ...] = ()
     final_text: str = ""
+    key_of: Callable[[Sequence[Value]], Any] = field(default=tuple)
+    plain: tuple[Any, ...] | None = None
 
 
 @dataclass
@@ -137,7 +144,8 @@ class Batch:
     """Whole source transactions not yet committed on the target.
 
     Attributes:
-        changes: Their changes, in commit order, each with its table.
+        changes: Their changes, in commit order, each after its table (the
+            tables of a truncate).
         transactions: How many.
         rows: Rows they change (once committed: rows the statements changed).
         end_lsn: The position just past the last one.
@@ -145,7 +153,7 @@ class Batch:
         marker: The cutover marker among them, if any.
     """
 
-    changes: list[_Run] = field(default_factory=list)
+    changes: list[tuple[Any, pgoutput.Decoded]] = field(default_factory=list)
     transactions: int = 0
     rows: int = 0
     end_lsn: int = 0
@@ -317,7 +325,14 @@ class Applier:
             ),
             names=tuple(sql.Identifier(t).as_string(self._cursor) for t in targets),
             final_text=final.as_string(self._cursor),
+            key_of=itemgetter(*key),
         )
+        made = self._targets[message.relation_id]
+        assigned = tuple(
+            i for i in range(len(targets)) if i not in key and i not in made.always
+        )
+        matched = tuple(sorted(made.always - set(key)))
+        made.plain = (assigned, matched, False) if assigned else None
 
     def _target(self, relation_id: int) -> Target:
         try:
@@ -479,15 +494,15 @@ class Applier:
         Each change keeps the table shape it arrived under; the statements
         are written when the batch is committed.
         """
+        append = batch.changes.append
+        targets = self._targets
         for change in changes:
             if isinstance(change, pgoutput.Truncate):
-                targets = tuple(map(self._target, change.relation_ids))
-                batch.changes.append(_Run(None, "one", targets, [change]))
-            elif isinstance(
-                change, pgoutput.Insert | pgoutput.Update | pgoutput.Delete
-            ):
-                target = self._target(change.relation_id)
-                batch.changes.append(_Run(target, "one", (), [change]))
+                append((tuple(map(self._target, change.relation_ids)), change))
+            else:
+                relation_id = change.relation_id  # type: ignore[union-attr]
+                target = targets.get(relation_id) or self._target(relation_id)
+                append((target, change))
         batch.rows += len(changes)
         batch.transactions += 1
         batch.end_lsn = commit.end_lsn
@@ -511,7 +526,9 @@ class Applier:
                 rows += changed
         return statements, rows
 
-    def _plan(self, items: Sequence[_Run], set_based: bool) -> list[_Run]:
+    def _plan(
+        self, items: Sequence[tuple[Any, pgoutput.Decoded]], set_based: bool
+    ) -> list[_Run]:
         """Gather a batch's changes into runs, each one statement.
 
         A change joins the open run of its table, kind and shape unless a
@@ -525,21 +542,19 @@ class Applier:
         """
         plan: list[_Run] = []
         open_runs: dict[tuple[Any, ...], int] = {}
-        touched: dict[tuple[str, tuple[Value, ...]], int] = {}
+        touched: dict[tuple[str, Any], int] = {}
         floor: dict[str, int] = {}
         across = set_based and self.replica_role
-        for item in items:
-            (change,) = item.changes
-            target = item.target
-            if target is None:
-                plan.append(item)
+        for target, change in items:
+            if type(target) is tuple:
+                plan.append(_Run(None, "one", target, [change]))
                 open_runs.clear()
                 touched.clear()
                 continue
             kind, shape, keys = self._classify(target, change, set_based)
             table = target.mapped.target
             if kind == "one":
-                plan.append(item)
+                plan.append(_Run(target, "one", (), [change]))
                 floor[table] = len(plan) - 1
                 continue
             slot = (table, kind, shape)
@@ -560,23 +575,30 @@ class Applier:
 
     def _classify(
         self, target: Target, change: pgoutput.Decoded, set_based: bool
-    ) -> tuple[str, tuple[Any, ...], tuple[tuple[Value, ...], ...]]:
+    ) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
         """A change's kind of run, its shape, and the keys it touches."""
-        if isinstance(change, pgoutput.Insert):
-            return "insert", (), (tuple(change.new[i] for i in target.key),)
+        kind = type(change)
+        if kind is pgoutput.Insert:
+            return "insert", (), (target.key_of(change.new),)  # type: ignore[union-attr]
         if not (set_based and target.set_based):
             return "one", (), ()
-        if isinstance(change, pgoutput.Update) and change.old_kind != "O":
-            new = change.new
-            if change.old is None:
-                key = tuple(new[i] for i in target.key)
-                keys: tuple[tuple[Value, ...], ...] = (key,)
+        if kind is pgoutput.Update and change.old_kind != "O":  # type: ignore[union-attr]
+            new = change.new  # type: ignore[union-attr]
+            old = change.old  # type: ignore[union-attr]
+            if old is None and UNCHANGED not in new:
+                # The common case: every column sent, the key kept.
+                if target.plain is None:
+                    return "one", (), ()
+                return "update", target.plain, (target.key_of(new),)
+            if old is None:
+                keys: tuple[Any, ...] = (target.key_of(new),)
                 same: frozenset[int] = frozenset(target.key)
             else:
-                key = tuple(change.old[i] for i in target.key)
-                keys = (key, tuple(new[i] for i in target.key))
+                keys = (target.key_of(old), target.key_of(new))
                 same = frozenset()
-            if any(v is UNCHANGED for k in keys for v in k):
+            if any(new[i] is UNCHANGED for i in target.key) or (
+                old is not None and UNCHANGED in old
+            ):
                 return "one", (), ()
             always = target.always - same
             assigned = tuple(
@@ -588,11 +610,11 @@ class Applier:
                 return "one", (), ()
             matched = tuple(i for i in sorted(always) if new[i] is not UNCHANGED)
             return "update", (assigned, matched, change.old is not None), keys
-        if isinstance(change, pgoutput.Delete) and change.old_kind != "O":
-            key = tuple(change.old[i] for i in target.key)
-            if any(v is UNCHANGED for v in key):
+        if kind is pgoutput.Delete and change.old_kind != "O":  # type: ignore[union-attr]
+            old = change.old  # type: ignore[union-attr]
+            if UNCHANGED in old:
                 return "one", (), ()
-            return "delete", (), (key,)
+            return "delete", (), (target.key_of(old),)
         return "one", (), ()
 
     def _write(self, run: _Run) -> tuple[str | None, int]:
@@ -615,21 +637,29 @@ class Applier:
             head, row = self._insert_head(target)
             values = self._cursor.mogrify(
                 ", ".join([row] * count),
-                [v for c in run.changes for v in c.new],  # type: ignore[union-attr]
+                list(chain.from_iterable(c.new for c in run.changes)),  # type: ignore[union-attr]
             ).decode()
             return head + values, count
         names = target.names
         if run.kind == "update":
             assigned, matched, moved = run.shape
             columns = list(target.key) + list(assigned) + list(matched)
-            rows = [
-                [
-                    *((c.old if moved else c.new)[i] for i in target.key),  # type: ignore[union-attr,index]
-                    *(c.new[i] for i in assigned),  # type: ignore[union-attr]
-                    *(c.new[i] for i in matched),  # type: ignore[union-attr]
+            if moved:
+                old_key = itemgetter(*target.key)
+                rest = itemgetter(*assigned, *matched)
+                flat = [
+                    v
+                    for c in run.changes
+                    for part in (old_key(c.old), rest(c.new))  # type: ignore[union-attr]
+                    for v in (part if isinstance(part, tuple) else (part,))
                 ]
-                for c in run.changes
-            ]
+            else:
+                # At least two columns: itemgetter returns tuples.
+                flat = list(
+                    chain.from_iterable(
+                        map(itemgetter(*columns), (c.new for c in run.changes))  # type: ignore[union-attr]
+                    )
+                )
             k, a = len(target.key), len(assigned)
             sets = ", ".join(
                 f"{names[i]} = pgshift_rows.v{k + j}::{target.types[i]}"
@@ -650,7 +680,7 @@ class Applier:
             what = f"{count} updates of {target.mapped.target}"
         else:
             columns = list(target.key)
-            rows = [[c.old[i] for i in target.key] for c in run.changes]  # type: ignore[union-attr]
+            flat = [c.old[i] for c in run.changes for i in target.key]  # type: ignore[union-attr]
             where = [
                 f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{target.types[i]}"
                 for j, i in enumerate(target.key)
@@ -661,9 +691,7 @@ class Applier:
             )
             what = f"{count} deletes of {target.mapped.target}"
         row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        values = self._cursor.mogrify(
-            ", ".join([row] * count), [v for r in rows for v in r]
-        ).decode()
+        values = self._cursor.mogrify(", ".join([row] * count), flat).decode()
         header = ", ".join(f"v{j}" for j in range(len(columns)))
         text = (
             f"with pgshift_rows ({header}) as (values {values}), "
