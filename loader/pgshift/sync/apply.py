@@ -169,7 +169,8 @@ class _Run:
         target: The table (None for a truncate).
         kind: "insert", "update", "delete" (set-based) or "one".
         shape: For updates, the assigned columns, the GENERATED ALWAYS
-            columns matched, and whether the key changed.
+            columns matched, and whether the key changed; for a truncate,
+            its tables.
         changes: The changes, in the source's order.
     """
 
