@@ -184,6 +184,10 @@ class Table:
             a foreign table or in another schema), which arrives as one
             plain table holding every partition's rows.
         partitions: Its partitions at every depth, each after its parent.
+        calls: (what, routine) of each function of the migrated schema that
+            a default, generated column, check or index calls
+            (``("default of code", "next_code()")``): the build creates the
+            schema's functions before the tables then.
     """
 
     schema: str
@@ -201,6 +205,7 @@ class Table:
     inherits: list[str] = field(default_factory=list)
     partition_key: str | None = None
     partitions: list[Partition] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """Return the column with this source name."""
@@ -480,7 +485,10 @@ select c.oid,
             when con.oid is not null then 'check ' || con.conname
             else 'index ' || ic.relname end,
        ref.type, ref.schema, ref.identity,
-       {_REFERENCED}
+       {_REFERENCED},
+       (select p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+        from pg_proc p
+        where d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid)
 from pg_depend d
 left join pg_attrdef ad on d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
 left join pg_attribute att on att.attrelid = ad.adrelid and att.attnum = ad.adnum
@@ -1141,7 +1149,8 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
     extension needs that extension; other types must be built in (and mean
     the same on another server) or be the schema's own enums and domains.
     Defaults, generated columns, checks and indexes must call nothing outside
-    pg_catalog but extensions. Collations that are not the type's default
+    pg_catalog but extensions and the schema's own functions (recorded in
+    ``Table.calls``). Collations that are not the type's default
     are kept on the column. A table whose row-level security applies to the
     reading user cannot be read in full (``ROW_SECURITY_REFUSAL``).
     """
@@ -1188,12 +1197,18 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             )
 
     cursor.execute(_EXPRESSION_DEPENDENCIES, args)
-    for oid, user, ref_type, ref_schema, identity, kind, extension in cursor.fetchall():
+    for row in cursor.fetchall():
+        oid, user, ref_type, ref_schema, identity, kind, extension, routine = row
         table = by_oid.get(oid)
         if table is None:
             continue
         if extension:
             _needs(table, extension)
+            continue
+        if routine is not None and ref_schema == schema:
+            # One of the schema's own functions: migrated with the schema,
+            # and created before the tables (pgshift.routines).
+            table.calls.append((user, routine))
             continue
         problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
         if problem:

@@ -194,10 +194,14 @@ class Routines:
     Attributes:
         routines: Functions, procedures and aggregates, by name and arguments.
         triggers: Triggers on migrated tables, by table and name.
+        before_build: Create the routines before the tables are built (a
+            default, generated column, check or index calls one), rather
+            than at publish.
     """
 
     routines: list[Routine] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
+    before_build: bool = False
 
     def needing_review(self) -> list[tuple[str, str, list[Problem]]]:
         """(kind, label, problems) of everything left out for review."""

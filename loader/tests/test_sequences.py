@@ -169,6 +169,32 @@ def test_views_functions_and_the_aggregate_answer_alike(dump: Dump) -> None:
     ) == [("customer_counts_idx",)]
 
 
+def test_defaults_checks_and_indexes_call_the_schemas_functions(dump: Dump) -> None:
+    # The default draws the next code on both sides alike.
+    assert _rolled_back(
+        dump.target,
+        "insert into suppliers (company_name) values ('Zed') returning supplier_code",
+    ) == _rolled_back(
+        dump.source,
+        "insert into suppliers (\"companyName\") values ('Zed') "
+        'returning "supplierCode"',
+    )
+    # The check refuses the same value.
+    for url, column in ((dump.source, '"companyName"'), (dump.target, "company_name")):
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            query(url, f"insert into suppliers ({column}) values (E'bad\\x01')")
+    # The function keeps its name in the index; the column is renamed.
+    assert query(
+        dump.target,
+        "select indexdef from pg_indexes where indexname = 'suppliers_norm_name_idx'",
+    ) == [
+        (
+            "CREATE INDEX suppliers_norm_name_idx ON public.suppliers USING btree "
+            '("normName"(company_name)) WHERE (norm_name IS NULL)',
+        )
+    ]
+
+
 def test_the_trigger_keeps_updated_at_current_on_both_sides(dump: Dump) -> None:
     touched = {
         dump.source: "update customers set \"fullName\" = 'Ada L.' where id = 100 "
