@@ -79,6 +79,8 @@ class ForeignKey:
         initially_deferred: Whether it is INITIALLY DEFERRED.
         ref_schema: The referenced table's schema, when it is not the schema
             being read (None when it is).
+        validated: False for a key added NOT VALID and never validated:
+            rows older than it may have no parent.
     """
 
     name: str
@@ -90,6 +92,7 @@ class ForeignKey:
     deferrable: bool = False
     initially_deferred: bool = False
     ref_schema: str | None = None
+    validated: bool = True
 
 
 @dataclass
@@ -1089,6 +1092,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
                     deferrable=row[9],
                     initially_deferred=row[10],
                     ref_schema=row[11] if row[11] != schema else None,
+                    validated=not definition.endswith(" NOT VALID"),
                 )
             )
             continue

@@ -195,6 +195,37 @@ def test_defaults_checks_and_indexes_call_the_schemas_functions(dump: Dump) -> N
     ]
 
 
+def test_constraints_never_validated_arrive_not_valid(dump: Dump) -> None:
+    # The rows that break them arrive, and so do the constraints, unvalidated.
+    assert query(
+        dump.target, "select id, invoice_id from invoice_notes order by 1"
+    ) == [
+        (1, 1),
+        (2, 3),
+    ]
+    assert query(
+        dump.target,
+        "select conname, convalidated from pg_constraint where conname in "
+        "('invoices_amount_cents_check', 'invoice_notes_invoice_id_fkey') order by 1",
+    ) == [
+        ("invoice_notes_invoice_id_fkey", False),
+        ("invoices_amount_cents_check", False),
+    ]
+    # New rows are held to them, as on the source.
+    for url, statement in (
+        (dump.source, 'insert into invoices ("amountCents") values (100)'),
+        (dump.target, "insert into invoices (amount_cents) values (100)"),
+    ):
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            query(url, statement)
+    for url, statement in (
+        (dump.source, 'insert into "invoiceNotes" values (3, 12345)'),
+        (dump.target, "insert into invoice_notes values (3, 12345)"),
+    ):
+        with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+            query(url, statement)
+
+
 def test_the_trigger_keeps_updated_at_current_on_both_sides(dump: Dump) -> None:
     touched = {
         dump.source: "update customers set \"fullName\" = 'Ada L.' where id = 100 "
