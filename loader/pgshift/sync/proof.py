@@ -355,6 +355,11 @@ def check_at_b(
                 f"the source at {position}; nothing was changed on the source:\n  "
                 + "\n  ".join(differences)
             )
+        say(
+            f"cutover: every table matched at {position} "
+            f"({sum(seconds for _, seconds in baseline.steps):.1f} s); "
+            "stopping the application's writes"
+        )
         return baseline
     except BaseException:
         for conn in (holder, replication):
