@@ -589,7 +589,7 @@ def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
 def _stopped_sync(
     logical: Cluster, source: str, target: str, tmp_path: Path, role: str
 ) -> None:
-    """A sync that copied, built and streamed, then was stopped (SIGINT)."""
+    """A sync that copied, built and streamed, then was killed."""
     query(source, f"drop role if exists {role}")
     query(source, f"create role {role} login")
     query(source, f"grant pg_read_all_data, pg_write_all_data to {role}")
@@ -602,11 +602,17 @@ def _stopped_sync(
             "sync did not start streaming",
             log,
         )
-        run.send_signal(signal.SIGINT)
-        assert run.wait(30) == 130, log.read_text()[-3000:]
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
     finally:
         if run.poll() is None:
             run.kill()
+    _wait(
+        lambda: query(source, "select count(*) from pg_stat_replication")[0][0] == 0,
+        30,
+        "the killed sync's walsender did not end",
+        log,
+    )
 
 
 def _check_slots(source: str) -> list[tuple]:
@@ -632,6 +638,7 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
     source, target = pair()
     role = f"{APP_ROLE}_3"
     _stopped_sync(logical, source, target, tmp_path, role)
+    query(source, f"grant truncate on notifications to {role}")
     settings = make_settings(source, target, state_dir=tmp_path / "state")
     db = source.rsplit("/", 1)[1]
 
@@ -703,7 +710,7 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("set lock_timeout = '5s'")
-                cur.execute("truncate waitlist_entries")
+                cur.execute("truncate notifications")
                 cur.execute("update users set \"lastName\" = 'After B' where id < 6")
                 cur.execute(
                     "insert into service_categories (name, slug) values ('b', 'b')"
@@ -721,18 +728,30 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
     assert {n: s for n, (s, _) in figures.items()} == {
         n: t for n, (_, t) in figures.items()
     }
-    assert figures["waitlist_entries"][1][0] == 0
+    assert figures["notifications"][1][0] == 0
+    assert figures["users"][1][0] > 0
     assert _left_on_source(source) == []
     assert not _can_login(source, role)
     query(source, f"alter role {role} login")
 
 
-@pytest.mark.parametrize("touched", [False, True])
+@pytest.mark.parametrize(
+    ("drift", "table"),
+    [
+        ("update users set first_name = 'Behind' where id = 8 returning 1", "users"),
+        (
+            "delete from notifications where id = "
+            "(select max(id) from notifications) returning 1",
+            "notifications",
+        ),
+    ],
+)
 def test_a_target_row_changed_after_b_is_caught_in_the_downtime(
     logical: Cluster,
     pair: Callable[[], tuple[str, str]],
     tmp_path: Path,
-    touched: bool,
+    drift: str,
+    table: str,
 ) -> None:
     from pgshift.sync.apply import SyncError
     from pgshift.sync.cutover import cutover
@@ -745,21 +764,19 @@ def test_a_target_row_changed_after_b_is_caught_in_the_downtime(
     def behind_the_sync(line: str) -> None:
         if "matched at" not in line:
             return
-        # The source changes users 3 (a key the slot names since B); the
-        # target's row 3, or 8 (a key the source left alone), changes too.
-        query(source, "update users set \"lastName\" = 'Source' where id = 3")
-        changed = 3 if touched else 8
-        query(target, f"update users set first_name = 'Behind' where id = {changed}")
+        # The source changes rows of both tables after B; the target loses
+        # or changes a row whose key the source left alone.
+        query(
+            source,
+            "update users set \"lastName\" = 'Source' where id = 3; "
+            "delete from notifications where id = 2",
+        )
+        assert query(target, drift) == [(1,)]
 
-    with pytest.raises(SyncError, match=r"(?s)does not match the source:.*users"):
+    with pytest.raises(SyncError, match=rf"(?s)does not match the source:.*{table}"):
         cutover(settings, [role], say=behind_the_sync)
     assert _check_slots(source) == []
     assert _status(target)[0] == "cutover"
     assert not _can_login(source, role)
     query(source, f"alter role {role} login")
-    query(
-        source,
-        "select pg_terminate_backend(pid) from pg_stat_activity where "
-        "backend_type = 'walsender'",
-    )
     run_cli(["cleanup"], source, target, tmp_path / "state")

@@ -106,13 +106,32 @@ class Baseline:
     steps: list[tuple[str, float]] = field(default_factory=list)
 
     def close(self) -> None:
-        """End both snapshots; the temporary slot goes with its connection."""
-        for conn in (self.holder, self.replication):
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - closing on every path
-                    logger.debug("closing a check connection failed", exc_info=True)
+        """End both snapshots and drop the temporary slot."""
+        _close(self.holder, self.replication, self.slot_name)
+
+
+def _close(holder: Any, replication: Any, slot: str) -> None:
+    """Close the check's connections, dropping the temporary slot first.
+
+    The server drops a temporary slot when its session ends, but only once
+    the session's process has gone: dropped here, it is gone when cutover
+    returns.
+    """
+    if replication is not None and not replication.closed:
+        try:
+            replication.cursor().execute(
+                sql.SQL("DROP_REPLICATION_SLOT {}")
+                .format(sql.Identifier(slot))
+                .as_string(replication)
+            )
+        except Exception:  # noqa: BLE001 - the slot may never have been made
+            logger.debug("dropping the temporary slot failed", exc_info=True)
+    for conn in (holder, replication):
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing on every path
+                logger.debug("closing a check connection failed", exc_info=True)
 
 
 def temporary_slot_name(run_id: str) -> str:
@@ -362,9 +381,7 @@ def check_at_b(
         )
         return baseline
     except BaseException:
-        for conn in (holder, replication):
-            if conn is not None:
-                conn.close()
+        _close(holder, replication, temporary_slot_name(run.run_id))
         raise
     finally:
         if held:
