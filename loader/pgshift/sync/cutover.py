@@ -59,7 +59,7 @@ class Cutover:
         blocked_roles: The source roles made NOLOGIN.
         differences: Tables whose count or checksum differ (empty: proven).
         before: (step, seconds) of the check before the downtime.
-        whole: Tables checked whole in the downtime.
+        whole: Tables checked whole in the downtime, and why.
         sequences: Sequences set on the target.
         still_connected: Roles not blocked with sessions on the source
             database at the time (superusers, pgshift's own role): whatever
@@ -73,7 +73,7 @@ class Cutover:
     sequences: int = 0
     still_connected: list[str] = field(default_factory=list)
     before: list[tuple[str, float]] = field(default_factory=list)
-    whole: int = 0
+    whole: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -228,7 +228,7 @@ def cutover(
                 lap("verify changes since B")
             else:
                 done.differences = _verify(settings, names, tables)
-                done.whole = len(tables)
+                done.whole = dict.fromkeys(tables, "no check before the downtime")
                 lap("verify")
             if not done.passed:
                 raise SyncError(

@@ -544,11 +544,11 @@ def verify_since_b(
     baseline: Baseline,
     publication: str,
     tables: list[str],
-) -> tuple[list[str], int]:
+) -> tuple[list[str], dict[str, str]]:
     """Prove both sides equal now from B (see the module's docstring).
 
     Returns:
-        (one line per difference, number of tables checked whole).
+        (one line per difference, table checked whole to why).
     """
     catalog = baseline.catalog
     assert catalog is not None
@@ -564,15 +564,14 @@ def verify_since_b(
         }
         found = {t: f.result() for t, f in delta.items()}
     differences = []
+    reasons = dict(touched.whole)
     for table, why in found.items():
         if why is not None:
-            logger.info("cutover: %s is checked whole: %s", table, why)
             whole.append(table)
-    for table, why in touched.whole.items():
-        logger.info("cutover: %s is checked whole: %s", table, why)
+            reasons[table] = why
     if whole:
         differences = _full_check(settings, names, catalog, sorted(whole))
-    return differences, len(whole)
+    return differences, reasons
 
 
 def _delta(
