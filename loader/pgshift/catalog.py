@@ -487,7 +487,7 @@ select c.oid,
             when ad.oid is not null then 'default of ' || att.attname
             when con.oid is not null then 'check ' || con.conname
             else 'index ' || ic.relname end,
-       ref.type, ref.schema, ref.identity,
+       ref.type, (parse_ident(ref.schema))[1], ref.identity,
        {_REFERENCED},
        (select p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
         from pg_proc p
@@ -512,7 +512,7 @@ order by 1, 2, 5
 """
 
 _DOMAIN_DEPENDENCIES = f"""
-select t.typname, ref.type, ref.schema, ref.identity,
+select t.typname, ref.type, (parse_ident(ref.schema))[1], ref.identity,
        {_REFERENCED}
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
@@ -842,26 +842,6 @@ select kind, name, reason from (
     join tables t on t.oid = i.inhrelid
     join pg_class p on p.oid = i.inhparent and p.relkind = 'r'
     union all
-    select 'schema', n.nspname::text,
-           'pgshift migrates one schema (' || %(schema)s
-           || ', chosen with --source-schema); this one stays behind (tables: '
-           || (select count(*) from pg_class c
-               where c.relnamespace = n.oid and c.relkind in ('r', 'p')
-                 and not c.relispartition) || ', views: '
-           || (select count(*) from pg_class c
-               where c.relnamespace = n.oid and c.relkind in ('v', 'm'))
-           || ', functions: '
-           || (select count(*) from pg_proc p where p.pronamespace = n.oid)
-           || ')'
-    from pg_namespace n
-    where n.nspname <> %(schema)s
-      and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-      and n.nspname not like 'pg\\_temp\\_%%'
-      and n.nspname not like 'pg\\_toast\\_temp\\_%%'
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_namespace'::regclass
-                        and d.objid = n.oid and d.deptype = 'e')
-    union all
     select 'database privileges', d.datname::text,
            'privileges on the database itself (CONNECT, CREATE, TEMPORARY) are '
            'out of scope: grant them on the target'
@@ -931,8 +911,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         grants, NOT NULL or default of a partition alone, typed, unlogged or
         inheriting table,
         privilege on the database itself, database-wide default privilege,
-        extension, and every other schema of the database. (Functions and
-        triggers are migrated: ``pgshift.routines``.)
+        and extension. (Functions and triggers are migrated:
+        ``pgshift.routines``; the schemas left out are
+        ``pgshift.schemas.SchemaPlan.left_out``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
@@ -1043,6 +1024,14 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
     catalog = Catalog(schema=schema)
     by_oid: dict[int, Table] = {}
 
+    # The schema's own names print unqualified (format_type, pg_get_expr),
+    # as public's do under the default search path: they land beside the
+    # migrated tables, under the target's schema name.
+    cursor.execute(
+        "select set_config('search_path', quote_ident(%(schema)s), true) "
+        "where (current_schemas(false))[1] is distinct from %(schema)s",
+        args,
+    )
     cursor.execute(_TABLES, args)
     for oid, name, comment in cursor.fetchall():
         table = Table(schema=schema, name=name, comment=comment)

@@ -294,7 +294,10 @@ def test_each_role_may_do_on_the_target_what_it_may_on_the_source(
 
 def test_the_other_schema_is_listed_as_staying_behind(dump: Dump) -> None:
     report = (dump.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
-    assert "schema billing: pgshift migrates one schema (public" in report
+    schemas = report.split("## Schemas\n\n", 1)[1].split("\n\n", 1)[0]
+    assert "- public -> public" in schemas
+    assert "- billing: left out: pgshift migrates one schema (public" in schemas
+    assert "schema billing" not in report.split("## Not migrated", 1)[1]
     assert query(dump.target, "select to_regnamespace('billing')") == [(None,)]
 
 

@@ -186,8 +186,8 @@ def test_a_key_into_another_schema_stops_the_scaffold(
     assert done.returncode == 0, done.stderr
     assert (
         "not migrated: schema billing: pgshift migrates one schema (public, "
-        "chosen with --source-schema); this one stays behind (tables: 1, "
-        "views: 0, functions: 0)"
+        "chosen with --schemas or --source-schema); this one stays behind "
+        "(tables: 1, views: 0, functions: 0)"
     ) in done.stdout
 
 

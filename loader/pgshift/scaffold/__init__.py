@@ -84,6 +84,7 @@ from pgshift.scaffold.yaml_files import (
     sources_yaml,
     staging_models_yaml,
 )
+from pgshift.schemas import schema_plan
 from pgshift.settings import ConfigError, Settings
 from pgshift.shadow import ShadowError, rename_definitions
 
@@ -279,6 +280,10 @@ def read_project(
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
+        plan = schema_plan(
+            cursor, settings, Overrides.load(settings.overrides_path).schemas
+        )
+        left_behind += [("schema", s, why) for s, why in plan.left_out.items()]
         source_routines = read_routines(cursor, settings.source_schema)
         if not names_only:
             found = read_privileges(cursor, settings.source_schema)
