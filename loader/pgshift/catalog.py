@@ -79,6 +79,8 @@ class ForeignKey:
         initially_deferred: Whether it is INITIALLY DEFERRED.
         ref_schema: The referenced table's schema, when it is not the schema
             being read (None when it is).
+        validated: False for a key added NOT VALID and never validated:
+            rows older than it may have no parent.
     """
 
     name: str
@@ -90,6 +92,7 @@ class ForeignKey:
     deferrable: bool = False
     initially_deferred: bool = False
     ref_schema: str | None = None
+    validated: bool = True
 
 
 @dataclass
@@ -184,6 +187,10 @@ class Table:
             a foreign table or in another schema), which arrives as one
             plain table holding every partition's rows.
         partitions: Its partitions at every depth, each after its parent.
+        calls: (what, routine) of each function of the migrated schema that
+            a default, generated column, check or index calls
+            (``("default of code", "next_code()")``): the build creates the
+            schema's functions before the tables then.
     """
 
     schema: str
@@ -201,6 +208,7 @@ class Table:
     inherits: list[str] = field(default_factory=list)
     partition_key: str | None = None
     partitions: list[Partition] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """Return the column with this source name."""
@@ -479,8 +487,11 @@ select c.oid,
             when ad.oid is not null then 'default of ' || att.attname
             when con.oid is not null then 'check ' || con.conname
             else 'index ' || ic.relname end,
-       ref.type, ref.schema, ref.identity,
-       {_REFERENCED}
+       ref.type, (parse_ident(ref.schema))[1], ref.identity,
+       {_REFERENCED},
+       (select p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+        from pg_proc p
+        where d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid)
 from pg_depend d
 left join pg_attrdef ad on d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
 left join pg_attribute att on att.attrelid = ad.adrelid and att.attnum = ad.adnum
@@ -501,7 +512,7 @@ order by 1, 2, 5
 """
 
 _DOMAIN_DEPENDENCIES = f"""
-select t.typname, ref.type, ref.schema, ref.identity,
+select t.typname, ref.type, (parse_ident(ref.schema))[1], ref.identity,
        {_REFERENCED}
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
@@ -831,26 +842,6 @@ select kind, name, reason from (
     join tables t on t.oid = i.inhrelid
     join pg_class p on p.oid = i.inhparent and p.relkind = 'r'
     union all
-    select 'schema', n.nspname::text,
-           'pgshift migrates one schema (' || %(schema)s
-           || ', chosen with --source-schema); this one stays behind (tables: '
-           || (select count(*) from pg_class c
-               where c.relnamespace = n.oid and c.relkind in ('r', 'p')
-                 and not c.relispartition) || ', views: '
-           || (select count(*) from pg_class c
-               where c.relnamespace = n.oid and c.relkind in ('v', 'm'))
-           || ', functions: '
-           || (select count(*) from pg_proc p where p.pronamespace = n.oid)
-           || ')'
-    from pg_namespace n
-    where n.nspname <> %(schema)s
-      and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-      and n.nspname not like 'pg\\_temp\\_%%'
-      and n.nspname not like 'pg\\_toast\\_temp\\_%%'
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_namespace'::regclass
-                        and d.objid = n.oid and d.deptype = 'e')
-    union all
     select 'database privileges', d.datname::text,
            'privileges on the database itself (CONNECT, CREATE, TEMPORARY) are '
            'out of scope: grant them on the target'
@@ -920,8 +911,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         grants, NOT NULL or default of a partition alone, typed, unlogged or
         inheriting table,
         privilege on the database itself, database-wide default privilege,
-        extension, and every other schema of the database. (Functions and
-        triggers are migrated: ``pgshift.routines``.)
+        and extension. (Functions and triggers are migrated:
+        ``pgshift.routines``; the schemas left out are
+        ``pgshift.schemas.SchemaPlan.left_out``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
     return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
@@ -1032,6 +1024,14 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
     catalog = Catalog(schema=schema)
     by_oid: dict[int, Table] = {}
 
+    # The schema's own names print unqualified (format_type, pg_get_expr),
+    # as public's do under the default search path: they land beside the
+    # migrated tables, under the target's schema name.
+    cursor.execute(
+        "select set_config('search_path', quote_ident(%(schema)s), true) "
+        "where (current_schemas(false))[1] is distinct from %(schema)s",
+        args,
+    )
     cursor.execute(_TABLES, args)
     for oid, name, comment in cursor.fetchall():
         table = Table(schema=schema, name=name, comment=comment)
@@ -1081,6 +1081,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
                     deferrable=row[9],
                     initially_deferred=row[10],
                     ref_schema=row[11] if row[11] != schema else None,
+                    validated=not definition.endswith(" NOT VALID"),
                 )
             )
             continue
@@ -1141,7 +1142,8 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
     extension needs that extension; other types must be built in (and mean
     the same on another server) or be the schema's own enums and domains.
     Defaults, generated columns, checks and indexes must call nothing outside
-    pg_catalog but extensions. Collations that are not the type's default
+    pg_catalog but extensions and the schema's own functions (recorded in
+    ``Table.calls``). Collations that are not the type's default
     are kept on the column. A table whose row-level security applies to the
     reading user cannot be read in full (``ROW_SECURITY_REFUSAL``).
     """
@@ -1188,12 +1190,18 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             )
 
     cursor.execute(_EXPRESSION_DEPENDENCIES, args)
-    for oid, user, ref_type, ref_schema, identity, kind, extension in cursor.fetchall():
+    for row in cursor.fetchall():
+        oid, user, ref_type, ref_schema, identity, kind, extension, routine = row
         table = by_oid.get(oid)
         if table is None:
             continue
         if extension:
             _needs(table, extension)
+            continue
+        if routine is not None and ref_schema == schema:
+            # One of the schema's own functions: migrated with the schema,
+            # and created before the tables (pgshift.routines).
+            table.calls.append((user, routine))
             continue
         problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
         if problem:

@@ -51,7 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     parser.add_argument(
-        "--source-schema", default="public", help="source schema (default: public)"
+        "--source-schema",
+        default=None,
+        help="the one source schema to migrate (default: public)",
+    )
+    parser.add_argument(
+        "--schemas",
+        default=None,
+        help="comma-separated source schemas to migrate (one per run for now; "
+        "default: public)",
     )
     parser.add_argument(
         "--raw-schema", default="raw", help="target landing schema (default: raw)"
@@ -134,6 +142,30 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _source_schema(args: argparse.Namespace) -> str:
+    """The one source schema: ``--source-schema``, or the one ``--schemas`` chose.
+
+    Raises:
+        ConfigError: Both were given and name different schemas, or several
+            schemas were chosen (``pgshift.schemas.SEVERAL_SCHEMAS``).
+    """
+    from pgshift.schemas import SEVERAL_SCHEMAS
+
+    chosen = _split(args.schemas or "")
+    if args.schemas is not None and not chosen:
+        raise ConfigError("--schemas names no schema")
+    if len(chosen) > 1:
+        raise ConfigError(SEVERAL_SCHEMAS.format(chosen=", ".join(chosen)))
+    if not chosen:
+        return str(args.source_schema or "public")
+    if args.source_schema not in (None, chosen[0]):
+        raise ConfigError(
+            f"--source-schema {args.source_schema} and --schemas {chosen[0]} "
+            "name different schemas; give one of them"
+        )
+    return chosen[0]
+
+
 def settings_from(
     args: argparse.Namespace, *, need_source: bool = True, need_target: bool = True
 ) -> Settings:
@@ -141,7 +173,8 @@ def settings_from(
     return Settings.from_env(
         need_source=need_source,
         need_target=need_target,
-        source_schema=args.source_schema,
+        source_schema=_source_schema(args),
+        schemas=_split(args.schemas or ""),
         raw_schema=args.raw_schema,
         include=_split(args.include),
         exclude=_split(args.exclude),

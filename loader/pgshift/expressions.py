@@ -19,7 +19,7 @@ from typing import Any
 from pglast.parser import ParseError
 
 from pgshift.sqlident import render_ident
-from pgshift.sqltree import Token, char_offsets, parse_tree, scan_tokens, tree_nodes
+from pgshift.sqltree import Token, parse_tree, scan_tokens, tree_nodes
 
 
 class ExpressionError(ValueError):
@@ -84,7 +84,6 @@ class _Edits:
         self.tree = tree
         self.tokens = scan_tokens(text)
         self.at = {token.start: index for index, token in enumerate(self.tokens)}
-        self.offsets = char_offsets(text)
         self.edits: dict[int, tuple[int, str]] = {}
 
     def apply(self) -> str:
@@ -97,10 +96,10 @@ class _Edits:
         return "".join([*out, self.text[position:]])
 
     def _chain(self, location: int, count: int) -> list[Token] | None:
-        """The ``count`` tokens of a dotted name at a byte location."""
+        """The ``count`` tokens of a dotted name at a location."""
         if location < 0 or count < 1:
             return None
-        index = self.at.get(self.offsets[location])
+        index = self.at.get(location)
         found: list[Token] = []
         while index is not None and index < len(self.tokens):
             found.append(self.tokens[index])

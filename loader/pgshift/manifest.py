@@ -424,7 +424,10 @@ class IdentityMeta(TypedDict):
 
 
 class CheckMeta(TypedDict):
-    """A check constraint of a partition alone."""
+    """A check of a partition alone, or one the source never validated.
+
+    The latter is added NOT VALID after the rows (pgshift_ensure_checks).
+    """
 
     name: str
     expression: str  # the condition, without CHECK, columns renamed
@@ -461,4 +464,5 @@ class PgshiftMeta(TypedDict):
     serials: list[SerialMeta]
     foreign_keys: list[ForeignKeyMeta]
     indexes: list[IndexMeta]
+    unvalidated_checks: NotRequired[list[CheckMeta]]
     partitioning: NotRequired[PartitioningMeta]

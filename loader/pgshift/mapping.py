@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,16 +76,36 @@ class CheckMap:
         source: The constraint's source name.
         name: Its target name.
         expression: The condition, without ``CHECK``, columns renamed.
+        validated: False for a constraint the source added NOT VALID and
+            never validated: rows older than it may break it, so the
+            target adds it NOT VALID too, after the rows are in.
     """
 
     source: str
     name: str
     expression: str
+    validated: bool = True
 
     @property
     def definition(self) -> str:
         """The constraint as ``pg_get_constraintdef()`` prints it."""
-        return f"CHECK {self.expression}"
+        return f"CHECK {self.expression}" + ("" if self.validated else " NOT VALID")
+
+
+def check_map(
+    constraint: Constraint,
+    name: str,
+    rename: Callable[[str], str],
+) -> CheckMap:
+    """A check constraint with its target name and renamed condition."""
+    definition = constraint.definition.removeprefix("CHECK ")
+    validated = not definition.endswith(" NOT VALID")
+    return CheckMap(
+        source=constraint.name,
+        name=name,
+        expression=rename(definition.removesuffix(" NOT VALID")),
+        validated=validated,
+    )
 
 
 @dataclass
@@ -102,6 +122,9 @@ class ForeignKeyMap:
         on_update: ON UPDATE action.
         deferrable: DEFERRABLE.
         initially_deferred: INITIALLY DEFERRED.
+        validated: False for a key the source added NOT VALID and never
+            validated: the target adds it NOT VALID too, and no test looks
+            for orphans the source has as well.
     """
 
     source: str
@@ -113,10 +136,11 @@ class ForeignKeyMap:
     on_update: str = "no action"
     deferrable: bool = False
     initially_deferred: bool = False
+    validated: bool = True
 
     @property
     def options(self) -> str:
-        """The key's ON DELETE / ON UPDATE / DEFERRABLE clauses, if any."""
+        """The key's ON DELETE / ON UPDATE / DEFERRABLE / NOT VALID clauses."""
         clauses = []
         if self.on_delete != "no action":
             clauses.append(f"on delete {self.on_delete}")
@@ -126,6 +150,8 @@ class ForeignKeyMap:
             clauses.append("deferrable")
             if self.initially_deferred:
                 clauses.append("initially deferred")
+        if not self.validated:
+            clauses.append("not valid")
         return " ".join(clauses)
 
 
@@ -433,6 +459,11 @@ class NameMap:
             # A plain table's map says nothing of partitioning.
             if entry["partition_key"] is None:
                 del entry["partition_key"], entry["partitions"]
+            # A check or key says it is not validated only when it is not.
+            for owner in [entry, *entry.get("partitions", [])]:
+                for item in [*owner["checks"], *owner["foreign_keys"]]:
+                    if item["validated"]:
+                        del item["validated"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -675,11 +706,7 @@ def _map_partition(
             if c.kind != "c"
         ],
         checks=[
-            CheckMap(
-                source=c.name,
-                name=object_name(c.name),
-                expression=rename(c.definition.removeprefix("CHECK ")),
-            )
+            check_map(c, object_name(c.name), rename)
             for c in partition.constraints
             if c.kind == "c"
         ],
@@ -847,14 +874,7 @@ def _map_table(
         )
         for c in table.exclusions
     ]
-    mapped.checks = [
-        CheckMap(
-            source=c.name,
-            name=object_name(c.name),
-            expression=rename(c.definition.removeprefix("CHECK ")),
-        )
-        for c in table.checks
-    ]
+    mapped.checks = [check_map(c, object_name(c.name), rename) for c in table.checks]
     mapped.indexes = [
         index_map(i, columns, object_name(i.name), types) for i in table.indexes
     ]
@@ -1121,4 +1141,5 @@ def foreign_key_map(
         on_update=fk.on_update,
         deferrable=fk.deferrable,
         initially_deferred=fk.initially_deferred,
+        validated=fk.validated,
     )

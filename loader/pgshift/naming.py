@@ -88,11 +88,15 @@ class Overrides:
             InvoiceLine_account_line_idx: invoice_lines_by_account
         types:
           DocumentStatus: doc_status
+        schemas:
+          Billing: accounts_billing
         intended_differences:
           - "users.legacy_user_id: comment"
 
     Keys are source names; values are target names. ``objects`` names a
     table's constraints, indexes and sequences (by source table).
+    ``schemas`` names the target schema of a source schema that does not
+    land in the final schema (``pgshift.schemas``).
     ``intended_differences`` lists prefixes of schema-parity lines that are
     wanted, not failures.
     """
@@ -101,6 +105,7 @@ class Overrides:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     objects: dict[str, dict[str, str]] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    schemas: dict[str, str] = field(default_factory=dict)
     intended_differences: list[str] = field(default_factory=list)
 
     @classmethod
@@ -123,10 +128,13 @@ class Overrides:
         columns = data.get("columns") or {}
         objects = data.get("objects") or {}
         types = data.get("types") or {}
-        if not all(isinstance(m, dict) for m in (tables, columns, objects, types)):
+        schemas = data.get("schemas") or {}
+        if not all(
+            isinstance(m, dict) for m in (tables, columns, objects, types, schemas)
+        ):
             raise NamingError(
-                f"{path}: 'tables', 'columns', 'objects' and 'types' must be "
-                "mappings of source name to target name"
+                f"{path}: 'tables', 'columns', 'objects', 'types' and 'schemas' "
+                "must be mappings of source name to target name"
             )
         return cls(
             intended_differences=[
@@ -136,6 +144,7 @@ class Overrides:
             columns=_per_table(columns),
             objects=_per_table(objects),
             types={str(k): str(v) for k, v in types.items()},
+            schemas={str(k): str(v) for k, v in schemas.items()},
         )
 
 

@@ -64,7 +64,7 @@ from typing import Any
 
 from pgshift.mapping import NameMap, TableMap
 from pgshift.sqlident import quote_ident, render_ident
-from pgshift.sqltree import Token, char_offsets, parse_tree, scan_tokens, tree_nodes
+from pgshift.sqltree import Token, parse_tree, scan_tokens, tree_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -194,10 +194,14 @@ class Routines:
     Attributes:
         routines: Functions, procedures and aggregates, by name and arguments.
         triggers: Triggers on migrated tables, by table and name.
+        before_build: Create the routines before the tables are built (a
+            default, generated column, check or index calls one), rather
+            than at publish.
     """
 
     routines: list[Routine] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
+    before_build: bool = False
 
     def needing_review(self) -> list[tuple[str, str, list[Problem]]]:
         """(kind, label, problems) of everything left out for review."""
@@ -692,7 +696,6 @@ class _Fragment:
         self.plpgsql = plpgsql
         self.tokens = scan_tokens(text)
         self.at = {t.start: i for i, t in enumerate(self.tokens)}
-        self.offsets = char_offsets(text)
         self.edits: list[_Edit] = []
         self.problems: list[tuple[int, str]] = []  # (character offset, reason)
         self.placed: set[int] = set()  # token starts that were understood
@@ -700,7 +703,7 @@ class _Fragment:
     # The parse tree's locations, as tokens.
 
     def _token_at(self, location: int) -> int | None:
-        return self.at.get(self.offsets[location]) if location >= 0 else None
+        return self.at.get(location) if location >= 0 else None
 
     def _chain(self, location: int, count: int) -> list[Token] | None:
         """The ``count`` identifier tokens of a dotted name starting there."""
@@ -821,7 +824,7 @@ class _Fragment:
             self._replace(token, render_ident(key.name))
 
     def _problem(self, location: int, reason: str) -> None:
-        self.problems.append((self.offsets[max(location, 0)], reason))
+        self.problems.append((max(location, 0), reason))
 
     def _problem_at(self, offset: int, reason: str) -> None:
         self.problems.append((offset, reason))

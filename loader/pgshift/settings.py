@@ -212,6 +212,8 @@ class Settings:
         target: The database to migrate into (None only for commands that
             read the source alone: scaffold).
         source_schema: The schema whose tables are migrated.
+        schemas: The schemas ``--schemas`` chose (empty: ``source_schema``
+            alone; see ``pgshift.schemas``).
         raw_schema: The target schema the loader lands tables in.
         staging_schema: The target schema of the staging views.
         final_schema: The target schema the application reads.
@@ -233,6 +235,7 @@ class Settings:
     source: DatabaseUrl | None
     target: DatabaseUrl
     source_schema: str = "public"
+    schemas: tuple[str, ...] = ()
     raw_schema: str = RAW_SCHEMA
     staging_schema: str = STAGING_SCHEMA
     final_schema: str = FINAL_SCHEMA

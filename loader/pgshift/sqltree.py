@@ -47,18 +47,6 @@ def scan_tokens(text: str) -> list[Token]:
     ]
 
 
-def char_offsets(text: str) -> list[int]:
-    """Byte offset (as the parser's locations count) to character offset."""
-    offsets = [0] * (len(text.encode("utf-8")) + 1)
-    position = 0
-    for index, char in enumerate(text):
-        for _ in range(len(char.encode("utf-8"))):
-            offsets[position] = index
-            position += 1
-    offsets[position] = len(text)
-    return offsets
-
-
 def tree_nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]:
     """Every (node type, node) of a JSON parse tree, depth first."""
     stack = [tree]
@@ -81,7 +69,8 @@ def parse_tree(text: str) -> dict[str, Any]:
     """A parse tree of SQL text as plain data.
 
     ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
-    (its ``location`` a byte offset).
+    (its ``location`` a character offset, as pglast counts it, like the
+    scanner's tokens).
 
     Raises:
         pglast.parser.ParseError: The text is not valid SQL.

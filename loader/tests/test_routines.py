@@ -407,6 +407,21 @@ def test_quoted_identifiers_and_a_column_named_like_a_table() -> None:
     assert routine.definition.startswith(f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()")
 
 
+def test_names_after_text_of_several_bytes_a_character_are_renamed() -> None:
+    # The parser counts characters, not bytes: 'Größe' and the comment's
+    # accents come before the names to rename.
+    routine = _rewrite(
+        'select count(*)::int from "Users" u where u."fullName" <> \'Größe\' '
+        "-- Zähler für Benutzer\n  and u.\"fullName\" <> ''",
+        language="sql",
+    )
+    assert not routine.problems
+    assert _body(routine) == (
+        "select count(*)::int from users u where u.full_name <> 'Größe' "
+        "-- Zähler für Benutzer\n  and u.full_name <> ''"
+    )
+
+
 def test_strings_comments_and_nested_dollar_quotes_stay() -> None:
     body = (
         '\ndeclare s text := $q$ "fullName" $q$;\nbegin\n'

@@ -169,6 +169,63 @@ def test_views_functions_and_the_aggregate_answer_alike(dump: Dump) -> None:
     ) == [("customer_counts_idx",)]
 
 
+def test_defaults_checks_and_indexes_call_the_schemas_functions(dump: Dump) -> None:
+    # The default draws the next code on both sides alike.
+    assert _rolled_back(
+        dump.target,
+        "insert into suppliers (company_name) values ('Zed') returning supplier_code",
+    ) == _rolled_back(
+        dump.source,
+        "insert into suppliers (\"companyName\") values ('Zed') "
+        'returning "supplierCode"',
+    )
+    # The check refuses the same value.
+    for url, column in ((dump.source, '"companyName"'), (dump.target, "company_name")):
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            query(url, f"insert into suppliers ({column}) values (E'bad\\x01')")
+    # The function keeps its name in the index; the column is renamed.
+    assert query(
+        dump.target,
+        "select indexdef from pg_indexes where indexname = 'suppliers_norm_name_idx'",
+    ) == [
+        (
+            "CREATE INDEX suppliers_norm_name_idx ON public.suppliers USING btree "
+            '("normName"(company_name)) WHERE (norm_name IS NULL)',
+        )
+    ]
+
+
+def test_constraints_never_validated_arrive_not_valid(dump: Dump) -> None:
+    # The rows that break them arrive, and so do the constraints, unvalidated.
+    assert query(
+        dump.target, "select id, invoice_id from invoice_notes order by 1"
+    ) == [
+        (1, 1),
+        (2, 3),
+    ]
+    assert query(
+        dump.target,
+        "select conname, convalidated from pg_constraint where conname in "
+        "('invoices_amount_cents_check', 'invoice_notes_invoice_id_fkey') order by 1",
+    ) == [
+        ("invoice_notes_invoice_id_fkey", False),
+        ("invoices_amount_cents_check", False),
+    ]
+    # New rows are held to them, as on the source.
+    for url, statement in (
+        (dump.source, 'insert into invoices ("amountCents") values (100)'),
+        (dump.target, "insert into invoices (amount_cents) values (100)"),
+    ):
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            query(url, statement)
+    for url, statement in (
+        (dump.source, 'insert into "invoiceNotes" values (3, 12345)'),
+        (dump.target, "insert into invoice_notes values (3, 12345)"),
+    ):
+        with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+            query(url, statement)
+
+
 def test_the_trigger_keeps_updated_at_current_on_both_sides(dump: Dump) -> None:
     touched = {
         dump.source: "update customers set \"fullName\" = 'Ada L.' where id = 100 "
@@ -237,7 +294,10 @@ def test_each_role_may_do_on_the_target_what_it_may_on_the_source(
 
 def test_the_other_schema_is_listed_as_staying_behind(dump: Dump) -> None:
     report = (dump.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
-    assert "schema billing: pgshift migrates one schema (public" in report
+    schemas = report.split("## Schemas\n\n", 1)[1].split("\n\n", 1)[0]
+    assert "- public -> public" in schemas
+    assert "- billing: left out: pgshift migrates one schema (public" in schemas
+    assert "schema billing" not in report.split("## Not migrated", 1)[1]
     assert query(dump.target, "select to_regnamespace('billing')") == [(None,)]
 
 

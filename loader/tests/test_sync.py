@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
+import psycopg2.extras
 import pytest
 
 from pgshift.checksum import checksum_sql
@@ -638,3 +639,199 @@ def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
     assert "publication were dropped" in limited.stderr
     assert _left_on_source(source) == []
     assert _status(target)[0] == "failed"
+
+
+def _stopped_sync(
+    logical: Cluster, source: str, target: str, tmp_path: Path, role: str
+) -> None:
+    """A sync that copied, built and streamed, then was killed."""
+    query(source, f"drop role if exists {role}")
+    query(source, f"create role {role} login")
+    query(source, f"grant pg_read_all_data, pg_write_all_data to {role}")
+    log, state_dir = tmp_path / "sync.log", tmp_path / "state"
+    run = _start_sync(source, target, state_dir, log)
+    try:
+        _wait(
+            lambda: _status(target)[0] == "streaming",
+            240,
+            "sync did not start streaming",
+            log,
+        )
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    _wait(
+        lambda: query(source, "select count(*) from pg_stat_replication")[0][0] == 0,
+        30,
+        "the killed sync's walsender did not end",
+        log,
+    )
+
+
+def _check_slots(source: str) -> list[tuple]:
+    return query(source, "select slot_name from pg_replication_slots where temporary")
+
+
+def _can_login(source: str, role: str) -> bool:
+    return query(source, f"select rolcanlogin from pg_roles where rolname = '{role}'")[
+        0
+    ][0]
+
+
+def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
+    logical: Cluster,
+    pair: Callable[[], tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pgshift.sync import proof
+    from pgshift.sync.apply import SyncError
+    from pgshift.sync.cutover import cutover
+
+    source, target = pair()
+    role = f"{APP_ROLE}_3"
+    _stopped_sync(logical, source, target, tmp_path, role)
+    query(source, f"grant truncate on notifications to {role}")
+    settings = make_settings(source, target, state_dir=tmp_path / "state")
+    db = source.rsplit("/", 1)[1]
+
+    # No free replication slot for the check: refused, nothing changed.
+    free = query(
+        source,
+        "select current_setting('max_replication_slots')::int - "
+        "(select count(*) from pg_replication_slots)",
+    )[0][0]
+    fillers = [f"filler_{i}" for i in range(free)]
+    for name in fillers:
+        query(source, f"select pg_create_physical_replication_slot('{name}')")
+    try:
+        with pytest.raises(SyncError, match="no free replication slot"):
+            cutover(settings, [role], say=lambda _: None)
+    finally:
+        for name in fillers:
+            query(source, f"select pg_drop_replication_slot('{name}')")
+    assert _can_login(source, role) and _status(target)[0] == "streaming"
+
+    # Something streams from the slot but does not answer the hold: the
+    # cutover gives up after the timeout, lets go, and says why.
+    monkeypatch.setattr(proof, "HOLD_TIMEOUT", 2.0)
+    stranger = psycopg2.connect(
+        source, connection_factory=psycopg2.extras.LogicalReplicationConnection
+    )
+    try:
+        slot = query(
+            target, "select slot_name, publication_name from pgshift.sync_runs"
+        )[0]
+        stranger.cursor().start_replication(
+            slot_name=slot[0],
+            options={"proto_version": "1", "publication_names": slot[1]},
+        )
+        with pytest.raises(SyncError, match="did not stop between two transactions"):
+            cutover(settings, [role], say=lambda _: None)
+    finally:
+        stranger.close()
+    assert query(target, "select hold_lsn from pgshift.sync_runs") == [(None,)]
+    assert _check_slots(source) == [] and _can_login(source, role)
+    monkeypatch.undo()
+    _wait(
+        lambda: query(source, "select count(*) from pg_stat_replication")[0][0] == 0,
+        10,
+        "the stranger's walsender did not end",
+        tmp_path / "sync.log",
+    )
+
+    # A target row changed before B: caught before the downtime.
+    query(target, "update users set first_name = 'Drifted' where id = 4")
+    with pytest.raises(SyncError, match=r"(?s)before the downtime.*users") as caught:
+        cutover(settings, [role], say=lambda _: None)
+    assert "nothing was changed on the source" in str(caught.value)
+    assert _check_slots(source) == [] and _can_login(source, role)
+    assert _status(target)[0] == "streaming"
+    original = query(source, 'select "firstName" from users where id = 4')[0][0]
+    query(target, "update users set first_name = %s where id = 4", (original,))
+
+    # Between the check and the downtime the application writes, and
+    # truncates a table: the check's open snapshots block nothing, and the
+    # truncated table is checked whole.
+    truncated: list[float] = []
+
+    def application(line: str) -> None:
+        if "matched at" not in line:
+            return
+        started = time.monotonic()
+        conn = psycopg2.connect(logical.url(db, user=role))
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("set lock_timeout = '5s'")
+                cur.execute("truncate notifications")
+                cur.execute("update users set \"lastName\" = 'After B' where id < 6")
+                cur.execute(
+                    "insert into service_categories (name, slug) values ('b', 'b')"
+                )
+        finally:
+            conn.close()
+        truncated.append(time.monotonic() - started)
+
+    done = cutover(settings, [role], say=application)
+    assert truncated and truncated[0] < 5
+    assert done.passed and done.whole == {"notifications": "a TRUNCATE since B"}
+    assert [name for name, _ in done.before] == ["hold the sync at B", "checksums at B"]
+    assert "verify changes since B" in [name for name, _ in done.steps]
+    figures = _fingerprints(source, target)
+    assert {n: s for n, (s, _) in figures.items()} == {
+        n: t for n, (_, t) in figures.items()
+    }
+    assert figures["notifications"][1][0] == 0
+    assert figures["users"][1][0] > 0
+    assert _left_on_source(source) == []
+    assert not _can_login(source, role)
+    query(source, f"alter role {role} login")
+
+
+@pytest.mark.parametrize(
+    ("drift", "table"),
+    [
+        ("update users set first_name = 'Behind' where id = 8 returning 1", "users"),
+        (
+            "delete from notifications where id = "
+            "(select max(id) from notifications) returning 1",
+            "notifications",
+        ),
+    ],
+)
+def test_a_target_row_changed_after_b_is_caught_in_the_downtime(
+    logical: Cluster,
+    pair: Callable[[], tuple[str, str]],
+    tmp_path: Path,
+    drift: str,
+    table: str,
+) -> None:
+    from pgshift.sync.apply import SyncError
+    from pgshift.sync.cutover import cutover
+
+    source, target = pair()
+    role = f"{APP_ROLE}_4"
+    _stopped_sync(logical, source, target, tmp_path, role)
+    settings = make_settings(source, target, state_dir=tmp_path / "state")
+
+    def behind_the_sync(line: str) -> None:
+        if "matched at" not in line:
+            return
+        # The source changes rows of both tables after B; the target loses
+        # or changes a row whose key the source left alone.
+        query(
+            source,
+            "update users set \"lastName\" = 'Source' where id = 3; "
+            "delete from notifications where id = 2",
+        )
+        assert query(target, drift) == [(1,)]
+
+    with pytest.raises(SyncError, match=rf"(?s)does not match the source:.*{table}"):
+        cutover(settings, [role], say=behind_the_sync)
+    assert _check_slots(source) == []
+    assert _status(target)[0] == "cutover"
+    assert not _can_login(source, role)
+    query(source, f"alter role {role} login")
+    run_cli(["cleanup"], source, target, tmp_path / "state")

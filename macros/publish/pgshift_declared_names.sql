@@ -6,7 +6,8 @@
     {%- for node in pgshift_final_models() -%}
         {%- set meta = node.meta.pgshift -%}
         {%- for item in meta.get('keys', []) + meta.get('indexes', [])
-                + meta.get('foreign_keys', []) -%}
+                + meta.get('foreign_keys', [])
+                + meta.get('unvalidated_checks', []) -%}
             {%- do names.append(node.alias ~ '.' ~ item.name) -%}
         {%- endfor -%}
         {%- for constraint in node.constraints if constraint.name -%}

@@ -20,13 +20,6 @@
     {%- set triggers = pgshift_source_triggers(schema) -%}
     {%- set registry = pgshift_ident(
         var('state_schema'), var('routines_table', 'built_routines')) -%}
-    {%- set extensions = [] -%}
-    {%- for routine in routines -%}
-        {%- for extension in routine.extensions
-                if extension not in extensions -%}
-            {%- do extensions.append(extension) -%}
-        {%- endfor -%}
-    {%- endfor -%}
     {%- set replaced_literals = [] -%}
     {%- for table in replaced -%}
         {%- do replaced_literals.append(pgshift_literal(table)) -%}
@@ -36,13 +29,7 @@
         {%- do signatures.append(pgshift_literal(routine.signature)) -%}
     {%- endfor -%}
     {%- set sql -%}
-create table if not exists {{ registry }} (
-    kind text not null,
-    name text not null,
-    on_table text not null default '',
-    built_at timestamptz not null default now(),
-    primary key (kind, name, on_table)
-);
+{{ pgshift_routines_registry(registry) }};
 {% set body -%}
 declare
     previous text := current_setting('check_function_bodies');
@@ -50,15 +37,7 @@ declare
     stale record;
 begin
     perform set_config('check_function_bodies', 'off', true);
-    {%- for extension in extensions %}
-    {%- if extension.schema != 'public' %}
-    execute {{ pgshift_literal(
-        'create schema if not exists ' ~ pgshift_ident(extension.schema)) }};
-    {%- endif %}
-    execute {{ pgshift_literal(
-        'create extension if not exists ' ~ pgshift_ident(extension.name)
-        ~ ' schema ' ~ pgshift_ident(extension.schema)) }};
-    {%- endfor %}
+{{ pgshift_create_routines(routines, registry) }}
 
     -- Routines pgshift created that the source no longer has.
     for stale in
@@ -70,33 +49,6 @@ begin
         delete from {{ registry }}
         where kind = stale.kind and name = stale.name;
     end loop;
-    {%- for routine in routines %}
-
-    if to_regprocedure({{ pgshift_literal(routine.signature) }}) is not null
-            and not exists (
-                select 1 from {{ registry }}
-                where kind = {{ pgshift_literal(routine.kind) }}
-                  and name = {{ pgshift_literal(routine.signature) }}) then
-        raise exception using message = {{ pgshift_literal(
-            'pgshift: nothing published: the target already has the '
-            ~ routine.kind ~ ' ' ~ routine.signature ~ ', which pgshift did '
-            ~ 'not create. Drop or rename it, or migrate into another schema') }};
-    end if;
-    begin
-        execute {{ pgshift_literal(routine.sql) }};
-    exception when others then
-        get stacked diagnostics failure = message_text;
-        raise exception using message = format(
-            'pgshift: nothing published: the %s %s could not be created on '
-            'the target: %s',
-            {{ pgshift_literal(routine.kind) }},
-            {{ pgshift_literal(routine.signature) }}, failure);
-    end;
-    insert into {{ registry }} (kind, name)
-    values ({{ pgshift_literal(routine.kind) }},
-            {{ pgshift_literal(routine.signature) }})
-    on conflict (kind, name, on_table) do update set built_at = now();
-    {%- endfor %}
 
     -- The replaced tables' triggers went with them.
     delete from {{ registry }}

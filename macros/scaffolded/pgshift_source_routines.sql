@@ -14,3 +14,9 @@
 {%- set triggers = [] -%}
 {{ return(triggers) }}
 {%- endmacro %}
+
+{#- Whether the build creates the routines before the tables: a
+    default, generated column, check or index calls one of them. #}
+{% macro pgshift_routines_before_build() -%}
+{{ return(false) }}
+{%- endmacro %}

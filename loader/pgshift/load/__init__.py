@@ -41,7 +41,9 @@ from pgshift.load.extract import (
     snapshot_source,
 )
 from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, summary
+from pgshift.naming import Overrides
 from pgshift.progress import Progress
+from pgshift.schemas import schema_plan
 from pgshift.settings import ConfigError, Settings, quiet_telemetry
 
 __all__ = ["PIPELINE_NAME", "LoadError", "LoadResult", "is_transient", "load"]
@@ -251,6 +253,10 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
             manifest.refuse_while_syncing(cursor, settings.state_schema, "the load")
     check_same_hashes(settings)
     with open_snapshot(settings.source_required, snapshot_id) as snapshot:
+        # A schema that cannot be migrated stops the load before it writes.
+        schema_plan(
+            snapshot.cursor, settings, Overrides.load(settings.overrides_path).schemas
+        )
         catalog = snapshot.read_catalog(settings.source_schema)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
         _refuse_unloadable_names(tables)
@@ -309,6 +315,10 @@ def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> N
     """
     catalog = result.catalog
     skipped = read_not_migrated(snapshot.cursor, settings.source_schema)
+    plan = schema_plan(
+        snapshot.cursor, settings, Overrides.load(settings.overrides_path).schemas
+    )
+    skipped += [("schema", s, why) for s, why in plan.left_out.items()]
     skipped += [
         ("table", name, "excluded by --include/--exclude")
         for name in catalog.tables

@@ -84,6 +84,7 @@ from pgshift.scaffold.yaml_files import (
     sources_yaml,
     staging_models_yaml,
 )
+from pgshift.schemas import schema_plan
 from pgshift.settings import ConfigError, Settings
 from pgshift.shadow import ShadowError, rename_definitions
 
@@ -279,6 +280,10 @@ def read_project(
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema)
         left_behind = read_not_migrated(cursor, settings.source_schema)
+        plan = schema_plan(
+            cursor, settings, Overrides.load(settings.overrides_path).schemas
+        )
+        left_behind += [("schema", s, why) for s, why in plan.left_out.items()]
         source_routines = read_routines(cursor, settings.source_schema)
         if not names_only:
             found = read_privileges(cursor, settings.source_schema)
@@ -299,6 +304,9 @@ def read_project(
     rename_view_types(project.names)
     if not names_only or _calls_routines(project.names):
         project.routines = _settle_routines(source_routines, project.names)
+    if not names_only:
+        assert project.routines is not None
+        _routines_before_build(catalog, project.routines)
     left_behind += [
         (kind, name, reason) for kind, name, reason in project.names.not_migrated
     ]
@@ -318,6 +326,45 @@ def _calls_routines(names: NameMap) -> bool:
     return any(v.calls for v in names.views.values()) or any(
         p.calls for p in names.policies
     )
+
+
+def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
+    """Have the build create the routines first when a table's expression calls one.
+
+    A default, generated column, check or index that calls one of the
+    schema's functions needs it on the target before its table is built,
+    and that function may call others: the build then creates every routine
+    of the schema before the tables (``Routines.before_build``).
+
+    Raises:
+        ScaffoldError: Such a function is not created (it needs review, or
+            is not one pgshift can create).
+    """
+    created = {r.label for r in routines.routines if not r.problems}
+    reasons = {
+        r.label: "; ".join(p.describe() for p in r.problems)
+        for r in routines.routines
+        if r.problems
+    }
+    refused = [
+        f"  {table.name} {user}: calls {label}, which "
+        + (
+            f"needs review and is not created ({reasons[label]})"
+            if label in reasons
+            else "pgshift cannot create on the target"
+        )
+        for table in catalog.tables.values()
+        for user, label in table.calls
+        if label not in created
+    ]
+    if refused:
+        raise ScaffoldError(
+            "these tables call functions that the target would not have:\n"
+            + "\n".join(refused)
+            + "\nfix the functions on the source, or leave the tables out with "
+            "--exclude"
+        )
+    routines.before_build = any(table.calls for table in catalog.tables.values())
 
 
 def _settle_routines(source: SourceRoutines, names: NameMap) -> Routines:

@@ -147,7 +147,14 @@ def routine_files(
             "{%- do triggers.append("
             f"{json.dumps(entry, ensure_ascii=False)[:-1]}, " + '"sql": sql}) -%}\n',
         ]
-    lines += ["{{ return(triggers) }}\n", "{%- endmacro %}\n"]
+    lines += ["{{ return(triggers) }}\n", "{%- endmacro %}\n\n"]
+    lines += [
+        "{#- Whether the build creates the routines before the tables: a\n"
+        "    default, generated column, check or index calls one of them. #}\n",
+        "{% macro pgshift_routines_before_build() -%}\n",
+        f"{{{{ return({str(routines.before_build).lower()}) }}}}\n",
+        "{%- endmacro %}\n",
+    ]
     files[INDEX_FILE] = "".join(lines)
     files[ROUTINES_FILE] = routines.to_json()
     return files

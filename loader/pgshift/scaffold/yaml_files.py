@@ -134,6 +134,13 @@ def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     """``meta.pgshift`` of a final model, from its map (``pgshift.manifest``)."""
     meta = _plain_meta(mapped, names)
+    unvalidated = [
+        CheckMeta(name=c.name, expression=c.expression)
+        for c in mapped.checks
+        if not c.validated
+    ]
+    if unvalidated:
+        meta["unvalidated_checks"] = unvalidated
     partitioning = partitioning_meta(mapped)
     if partitioning is not None:
         meta["partitioning"] = partitioning
@@ -193,6 +200,9 @@ def _model_yaml(
             "expression": check.expression,
         }
         for check in mapped.checks
+        # One the source never validated is added NOT VALID after the rows
+        # (meta.pgshift.unvalidated_checks, pgshift_ensure_checks).
+        if check.validated
     ]
     checks = _constraint_checks(table, mapped, catalog)
     if checks:
@@ -265,7 +275,10 @@ def _constraint_checks(
         checks["keys"] = [{"columns": k.columns} for k in keys]
     if pk:
         checks["not_null"] = list(pk.columns)
-    if mapped.foreign_keys:
+    # A key the source never validated may have orphans there too: its
+    # rows are proved by the checksum, not looked up in the parent.
+    validated = [fk for fk in mapped.foreign_keys if fk.validated]
+    if validated:
         checks["foreign_keys"] = [
             {
                 "name": fk.name,
@@ -273,7 +286,7 @@ def _constraint_checks(
                 "to": fk.to,
                 "fields": fk.to_columns,
             }
-            for fk in mapped.foreign_keys
+            for fk in validated
         ]
     if enums:
         checks["enums"] = enums

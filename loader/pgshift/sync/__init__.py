@@ -256,6 +256,12 @@ def _resume(
     if limits.max_bytes and retained >= limits.max_bytes:
         _cleanup_run(settings, run, "failed", "retained WAL past the limit")
         raise over_limit(run, retained, limits)
+    with transaction(settings.target) as cursor:
+        # A hold left by a cutover that did not finish holds nothing now:
+        # cutover checks that the sync stands where it asked, and fails
+        # cleanly when not.
+        state.ensure_table(cursor, settings)
+        state.update(cursor, settings, run.run_id, hold_lsn=None, held_lsn=None)
     say(f"following slot {run.slot_name} from {run.applied_lsn}")
 
     def drop_slot() -> None:

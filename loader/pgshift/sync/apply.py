@@ -230,6 +230,8 @@ class Applier:
             sql.SQL(_CREATE_EXPECT_ROWS).format(sql.SQL(self._expect_rows))
         )
         self._state = state_relation(settings)
+        self.hold: int | None = None
+        """The run's hold_lsn as last read (see ``sync.state``)."""
 
     def close(self) -> None:
         """Close the target connection."""
@@ -723,7 +725,7 @@ class Applier:
         position = sql.SQL(
             "update {} set applied_lsn = {}::pg_lsn, applied_commit_at = {}, "
             "applied_rows = applied_rows + {}, marker = coalesce({}, marker), "
-            "updated_at = now() where run_id = {} returning status"
+            "updated_at = now() where run_id = {} returning status, hold_lsn::text"
         ).format(
             self._state,
             sql.Literal(pgoutput.format_lsn(batch.end_lsn)),
@@ -742,8 +744,7 @@ class Applier:
                 ]
             )
         )
-        row = self._cursor.fetchone()
-        return str(row[0]) if row else "gone"
+        return self._read_status()
 
     def commit(self, batch: Batch) -> str:
         """Apply a batch and its position in one target transaction.
@@ -756,7 +757,8 @@ class Applier:
         which row.
 
         Returns:
-            The run's status as recorded on the target after the batch.
+            The run's status as recorded on the target after the batch
+            (its hold_lsn in ``hold``).
 
         Raises:
             SyncError: A statement failed; nothing of the batch was applied.
@@ -797,6 +799,24 @@ class Applier:
             "cleanup`, then sync again from a new copy"
         )
 
+    def _read_status(self) -> str:
+        """Take (status, hold_lsn) from the statement just run."""
+        row = self._cursor.fetchone()
+        if row is None:
+            self.hold = None
+            return "gone"
+        self.hold = None if row[1] is None else pgoutput.parse_lsn(row[1])
+        return str(row[0])
+
+    def held(self, position: int | None) -> None:
+        """Record that the stream waits at a position (None: it goes on)."""
+        self._cursor.execute(
+            sql.SQL("update {} set held_lsn = %s::pg_lsn where run_id = %s").format(
+                self._state
+            ),
+            (None if position is None else pgoutput.format_lsn(position), self._run_id),
+        )
+
     def status(self, confirmed: int | None = None) -> str:
         """The run's status as recorded on the target.
 
@@ -806,16 +826,17 @@ class Applier:
         """
         if confirmed is None:
             self._cursor.execute(
-                sql.SQL("select status from {} where run_id = %s").format(self._state),
+                sql.SQL(
+                    "select status, hold_lsn::text from {} where run_id = %s"
+                ).format(self._state),
                 (self._run_id,),
             )
         else:
             self._cursor.execute(
                 sql.SQL(
                     "update {} set confirmed_lsn = %s::pg_lsn, caught_up_at = now() "
-                    "where run_id = %s returning status"
+                    "where run_id = %s returning status, hold_lsn::text"
                 ).format(self._state),
                 (pgoutput.format_lsn(confirmed), self._run_id),
             )
-        row = self._cursor.fetchone()
-        return str(row[0]) if row else "gone"
+        return self._read_status()

@@ -113,12 +113,23 @@ def run_sync_command(settings: Settings, args: argparse.Namespace) -> int:
             f"database ({', '.join(done.still_connected)}); what they wrote after "
             "the marker is not on the target"
         )
+    for name, seconds in done.before:
+        print(f"  before the downtime: {name:<20} {seconds:7.2f} s")
     for name, seconds in done.steps:
         print(f"  {name:<28} {seconds:7.2f} s")
+    if done.before:
+        for table, why in sorted(done.whole.items()):
+            print(f"  checked whole: {table} ({why})")
     print(
         f"cutover done: downtime {done.downtime:.2f} s (writes stopped for "
         f"{', '.join(done.blocked_roles)}; give them back with ALTER ROLE ... "
         f"LOGIN only to go back); {done.sequences} sequences set; every table's "
         "count and checksum equal the source's"
+        + (
+            f" (checked at B before the downtime, then from B; {len(done.whole)} "
+            "checked whole)"
+            if done.before
+            else ""
+        )
     )
     return 0

@@ -1,5 +1,9 @@
 """Cutover: stop the application's writes on the source, drain, prove, finish.
 
+0. Before the downtime, while the application still writes: the running
+   sync is held at a fresh source position B, both sides are counted and
+   checksummed there, and the sync goes on (``sync.proof``). A difference
+   stops cutover here, with nothing changed on the source.
 1. Block writes: every login role of the application (``--roles``, or
    each non-superuser login role other than pgshift's own that may
    INSERT, UPDATE, DELETE or TRUNCATE a migrated table) becomes NOLOGIN,
@@ -11,8 +15,11 @@
    LSN is the last position to apply. The running sync applies it (or, with
    no sync process running, cutover follows the slot itself until then).
 3. Sequences: each mapped sequence is set to the source's final position.
-4. Verify: row count and content checksum (``pgshift.checksum``) of every
-   table on both sides, the source no longer changing.
+4. Verify: from B, the rows whose keys changed since B (read from the
+   check's temporary slot), compared on both sides, and one scan of each
+   target table that proves nothing else changed there; a table whose
+   changes cannot be keyed is counted and checksummed whole
+   (``sync.proof``).
 5. The target takes its first write (the run marked done): downtime ends.
 6. The slot and the publication are dropped.
 """
@@ -34,7 +41,7 @@ from pgshift.connection import connect, transaction
 from pgshift.mapping import NameMap
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
-from pgshift.sync import pgoutput, source, state
+from pgshift.sync import pgoutput, proof, source, state
 from pgshift.sync.apply import SyncError
 from pgshift.sync.stream import MARKER_PREFIX, follow
 
@@ -51,6 +58,8 @@ class Cutover:
         downtime: Seconds from writes stopped to the target's first write.
         blocked_roles: The source roles made NOLOGIN.
         differences: Tables whose count or checksum differ (empty: proven).
+        before: (step, seconds) of the check before the downtime.
+        whole: Tables checked whole in the downtime, and why.
         sequences: Sequences set on the target.
         still_connected: Roles not blocked with sessions on the source
             database at the time (superusers, pgshift's own role): whatever
@@ -63,6 +72,8 @@ class Cutover:
     differences: list[str] = field(default_factory=list)
     sequences: int = 0
     still_connected: list[str] = field(default_factory=list)
+    before: list[tuple[str, float]] = field(default_factory=list)
+    whole: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -115,6 +126,7 @@ def cutover(
     src = connect(
         settings.source_required, autocommit=True, application_name="pgshift cutover"
     )
+    baseline: proof.Baseline | None = None
     try:
         cursor = src.cursor()
         if roles is None:
@@ -154,6 +166,12 @@ def cutover(
                 )
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
+        if run.status == "streaming":
+            proof.refuse_without_free_slot(cursor)
+            with transaction(settings.target) as target_cursor:
+                state.ensure_table(target_cursor, settings)
+            baseline = proof.check_at_b(settings, names, run, tables, cursor, say)
+            done.before = baseline.steps
         with transaction(settings.target) as target_cursor:
             state.update(
                 target_cursor,
@@ -203,8 +221,15 @@ def cutover(
             lap("drain to the marker")
             done.sequences = _set_sequences(settings, names, cursor)
             lap("sequences")
-            done.differences = _verify(settings, names, tables)
-            lap("verify")
+            if baseline is not None:
+                done.differences, done.whole = proof.verify_since_b(
+                    settings, names, baseline, run.publication_name, tables
+                )
+                lap("verify changes since B")
+            else:
+                done.differences = _verify(settings, names, tables)
+                done.whole = dict.fromkeys(tables, "no check before the downtime")
+                lap("verify")
             if not done.passed:
                 raise SyncError(
                     "cutover stopped: the target does not match the source:\n  "
@@ -225,6 +250,8 @@ def cutover(
         lap("first write on the target")
         done.downtime = time.monotonic() - started
     finally:
+        if baseline is not None:
+            baseline.close()
         src.close()
     source.drop(settings, run.slot_name, run.publication_name)
     lap_drop = time.monotonic() - step

@@ -10,7 +10,13 @@ target, written in the same target transaction as those changes.
 Statuses: ``starting`` (slot and publication being created), ``copying``
 (the initial load), ``building`` (dbt build), ``streaming`` (following the
 source), ``cutover`` (cutover under way), then ``done``, ``failed`` or
-``cleaned``. ``manifest.SYNC_ACTIVE`` lists those that keep ``migrate``,
+``cleaned``.
+
+Cutover holds a running sync at a source position through two columns:
+``hold_lsn`` is written by cutover ('0/0': stop applying at the next
+transaction boundary; a position: apply every transaction that ends at or
+before it, then wait; null: go on), ``held_lsn`` by the sync once it
+waits there. ``manifest.SYNC_ACTIVE`` lists those that keep ``migrate``,
 the load and a rebuild away from the final tables.
 """
 
@@ -49,6 +55,11 @@ create table if not exists {} (
     caught_up_at timestamptz,
     marker text
 )
+"""
+
+_ADD_COLUMNS = """
+alter table {} add column if not exists hold_lsn pg_lsn,
+    add column if not exists held_lsn pg_lsn
 """
 
 
@@ -127,6 +138,7 @@ def ensure_table(cursor: Any, settings: Settings) -> None:
     """Create the state schema (``manifest``) and the sync table if needed."""
     manifest.ensure_state_schema(cursor, settings.state_schema)
     cursor.execute(sql.SQL(_CREATE).format(relation(settings)))
+    cursor.execute(sql.SQL(_ADD_COLUMNS).format(relation(settings)))
 
 
 def insert(cursor: Any, settings: Settings, run: SyncRun) -> None:

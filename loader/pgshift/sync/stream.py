@@ -47,6 +47,10 @@ FOLLOWING = ("streaming", "cutover")
 """Statuses in which the stream goes on (cutover waits for its marker)."""
 CHECK_SECONDS = 2.0
 """How often the source's position and the slot's retained WAL are read."""
+HOLD_POLL_SECONDS = 0.05
+"""How often a held stream reads whether cutover let it go."""
+FEEDBACK_SECONDS = 1.0
+"""How often a held stream tells the source it is alive."""
 
 
 @dataclass
@@ -70,7 +74,8 @@ class Outcome:
     Attributes:
         reason: "until" (the marker asked for was applied), "status" (the
             run's status changed on the target: cutover or cleanup), "idle"
-            (the stream was caught up and ``stop_when_idle`` was set).
+            (the stream was caught up and ``stop_when_idle`` was set),
+            "held" (every transaction up to ``stop_at`` is applied).
         applied_lsn: The last applied position.
         rows: Rows applied by this call.
     """
@@ -170,6 +175,7 @@ def follow(
     limits: Limits | None = None,
     quiet: bool = False,
     on_limit: Callable[[], None] | None = None,
+    stop_at: int | None = None,
 ) -> Outcome:
     """Stream the slot's changes into the final tables.
 
@@ -184,6 +190,11 @@ def follow(
         quiet: Print no progress (cutover prints its own).
         on_limit: Called when the retained WAL passes the hard limit, before
             SyncError is raised (drops the slot).
+        stop_at: Return at the first transaction that ends after this
+            position, applying none of it (cutover's check position, when
+            no sync process runs). Without it, the run's ``hold_lsn`` on the
+            target holds the stream the same way until cutover clears it
+            (see ``sync.state``).
 
     Returns:
         Why and where it stopped.
@@ -270,6 +281,14 @@ def follow(
                     status = applier.status(record)
                 if status is not None and status not in FOLLOWING:
                     return Outcome("status", applied, total)
+                if (
+                    stop_at is None
+                    and applier.hold == 0
+                    and not in_transaction
+                    and not batch.transactions
+                    and not _wait_while_held(applier, cursor, applied)
+                ):
+                    return Outcome("status", applied, total)
                 if until_marker is not None and seen_marker == until_marker:
                     return Outcome("until", applied, total)
                 retained = meter.check(
@@ -302,6 +321,20 @@ def follow(
                     )
                     changes = []
                     continue
+                while True:
+                    hold = stop_at if stop_at is not None else applier.hold
+                    if hold is None or 0 < decoded.end_lsn <= hold:
+                        break
+                    # Hold: everything before this transaction is applied
+                    # and committed before anyone is told so (nothing stays
+                    # in flight: the wait uses the applier's connection).
+                    status = settle()
+                    if status is not None and status not in FOLLOWING:
+                        return Outcome("status", applied, total)
+                    if stop_at is not None:
+                        return Outcome("held", applied, total)
+                    if not _wait_while_held(applier, cursor, hold or applied):
+                        return Outcome("status", applied, total)
                 if not batch.transactions:
                     opened = time.monotonic()
                 applier.add(batch, changes, decoded)
@@ -337,6 +370,31 @@ def follow(
         meter.close()
         applier.close()
         conn.close()
+
+
+def _wait_while_held(applier: Applier, cursor: Any, position: int) -> bool:
+    """Wait at a position until cutover changes the hold; False: the run ended.
+
+    Records ``held_lsn`` so that cutover knows the target stands there, and
+    keeps the replication connection alive meanwhile.
+    """
+    hold = applier.hold
+    applier.held(position)
+    told = time.monotonic()
+    try:
+        while True:
+            time.sleep(HOLD_POLL_SECONDS)
+            if time.monotonic() - told >= FEEDBACK_SECONDS:
+                cursor.send_feedback(force=True)
+                told = time.monotonic()
+            status = applier.status()
+            if status not in FOLLOWING:
+                return False
+            if applier.hold != hold:
+                return True
+    finally:
+        if applier.hold is None:
+            applier.held(None)
 
 
 def describe_time(value: Any) -> str:

@@ -77,7 +77,16 @@ def verify(settings: Settings) -> Report:
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         report.tables = check_tables(settings, manifest, names, tests)
-        report.not_migrated = read_not_migrated(cursor, settings.state_schema)
+        recorded = read_not_migrated(cursor, settings.state_schema)
+        source_schema = names.source_schema if names else settings.source_schema
+        report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
+            line.removeprefix("schema ").replace(": ", ": left out: ", 1)
+            for line in recorded
+            if line.startswith("schema ")
+        ]
+        report.not_migrated = [
+            line for line in recorded if not line.startswith("schema ")
+        ]
         report.not_migrated += review_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]

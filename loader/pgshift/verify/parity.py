@@ -194,6 +194,7 @@ def _table_differences(
                 fk.on_update,
                 fk.deferrable,
                 fk.initially_deferred,
+                fk.validated,
             )
             for fk in mapped.foreign_keys
         ],
@@ -207,6 +208,7 @@ def _table_differences(
                 fk.on_update,
                 fk.deferrable,
                 fk.initially_deferred,
+                fk.validated,
             )
             for fk in target.foreign_keys
         ],

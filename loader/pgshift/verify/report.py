@@ -60,6 +60,8 @@ class Report:
         tables: One entry per table.
         phases: Phase name to seconds, for the phases that ran in this process.
         not_migrated: Source objects that were not migrated, with the reason.
+        schemas: Each non-system schema of the source: ``source -> target``
+            for the migrated one, ``name: left out: why`` for the others.
         schema_differences: Schema parity lines not declared as intended
             (None when the source was not compared).
         intended_differences: Parity lines the override file declares intended.
@@ -87,6 +89,7 @@ class Report:
     tables: list[TableReport] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     not_migrated: list[str] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)
     schema_differences: list[str] | None = None
     intended_differences: list[str] = field(default_factory=list)
     sequences: list[str] = field(default_factory=list)
@@ -209,6 +212,10 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     if report.privileges:
         text += ["## Privileges not applied", ""]
         text += [f"- {line}" for line in report.privileges]
+        text.append("")
+    if report.schemas:
+        text += ["## Schemas", ""]
+        text += [f"- {line}" for line in report.schemas]
         text.append("")
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [

@@ -1,0 +1,267 @@
+"""Which source schemas a migration reads, and the target schema of each.
+
+A source database holds schemas of its own (``public``, ``Billing``,
+``audit``), the system's (``pg_catalog``, ``information_schema``,
+``pg_toast``, the temporary ones) and, sometimes, schemas an extension
+created that hold nothing but its members. ``read_schemas`` lists the first
+kind with what the source user may do there; ``plan_schemas`` says which of
+them this run migrates (``--schemas`` or ``--source-schema``), where each one
+lands, and why each of the others is left out.
+
+Names: the schema migrated into the final schema is the one named like it
+(``public``) or the only one chosen; any other follows the naming rules of
+tables (``Billing`` -> ``billing``) unless the override file names it under
+``schemas:``. Two schemas mapped to one target schema, or a schema mapped onto
+one pgshift keeps for itself, are refused.
+
+A run migrates one schema today: several chosen schemas are refused with a
+clear message (``SEVERAL_SCHEMAS``), and every other schema is listed in the
+report as left out, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgshift.naming import map_names
+from pgshift.settings import ConfigError, Settings
+
+_SCHEMAS = """
+select n.nspname::text,
+       has_schema_privilege(n.oid, 'USAGE'),
+       exists (select 1 from pg_depend d
+               where d.classid = 'pg_namespace'::regclass and d.objid = n.oid
+                 and d.deptype = 'e')
+       or (exists (select 1 from pg_depend d
+                   join pg_class c on c.oid = d.objid
+                   where d.classid = 'pg_class'::regclass and d.deptype = 'e'
+                     and c.relnamespace = n.oid
+                   union all
+                   select 1 from pg_depend d
+                   join pg_proc p on p.oid = d.objid
+                   where d.classid = 'pg_proc'::regclass and d.deptype = 'e'
+                     and p.pronamespace = n.oid
+                   union all
+                   select 1 from pg_depend d
+                   join pg_type t on t.oid = d.objid
+                   where d.classid = 'pg_type'::regclass and d.deptype = 'e'
+                     and t.typnamespace = n.oid)
+           and not exists (
+               select 1 from pg_class c
+               where c.relnamespace = n.oid
+                 and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+                 and not exists (select 1 from pg_depend d
+                                 where d.classid = 'pg_class'::regclass
+                                   and d.objid = c.oid and d.deptype = 'e'))
+           and not exists (
+               select 1 from pg_proc p
+               where p.pronamespace = n.oid
+                 and not exists (select 1 from pg_depend d
+                                 where d.classid = 'pg_proc'::regclass
+                                   and d.objid = p.oid and d.deptype = 'e'))
+           and not exists (
+               select 1 from pg_type t
+               where t.typnamespace = n.oid and t.typtype in ('e', 'd', 'r', 'm')
+                 and not exists (select 1 from pg_depend d
+                                 where d.classid = 'pg_type'::regclass
+                                   and d.objid = t.oid and d.deptype = 'e'))),
+       (select count(*) from pg_class c
+        where c.relnamespace = n.oid and c.relkind in ('r', 'p')
+          and not c.relispartition)::int,
+       (select count(*) from pg_class c
+        where c.relnamespace = n.oid and c.relkind in ('v', 'm'))::int,
+       (select count(*) from pg_proc p where p.pronamespace = n.oid)::int
+from pg_namespace n
+where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+  and n.nspname not like 'pg\\_temp\\_%%'
+  and n.nspname not like 'pg\\_toast\\_temp\\_%%'
+order by n.nspname
+"""
+
+SEVERAL_SCHEMAS = (
+    "several schemas were chosen ({chosen}), and pgshift migrates one schema "
+    "per run: choose one with --schemas or --source-schema; the others are "
+    "listed in the report as left out"
+)
+"""The refusal of a run that chose more than one schema."""
+
+
+@dataclass(frozen=True)
+class SourceSchema:
+    """One non-system schema of the source.
+
+    Attributes:
+        name: Its name, exactly as in the catalog.
+        readable: Whether the source user has USAGE on it.
+        extension_only: Whether it is an extension's own, or holds nothing
+            but extension members.
+        tables: Its tables (partitions aside).
+        views: Its views and materialized views.
+        functions: Its functions, procedures and aggregates.
+    """
+
+    name: str
+    readable: bool
+    extension_only: bool = False
+    tables: int = 0
+    views: int = 0
+    functions: int = 0
+
+    def holds(self) -> str:
+        """What it holds, for the report."""
+        return (
+            f"tables: {self.tables}, views: {self.views}, functions: {self.functions}"
+        )
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    """The schemas a run migrates and the ones it leaves out.
+
+    Attributes:
+        targets: Source schema to its target schema, for each migrated one.
+        left_out: Source schema to why it is not migrated, for every other
+            non-system schema.
+    """
+
+    targets: dict[str, str]
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """One line per source schema: its target, or why it is left out."""
+        lines = [f"{s} -> {t}" for s, t in self.targets.items()]
+        return lines + [f"{s}: left out: {why}" for s, why in self.left_out.items()]
+
+
+def read_schemas(cursor: Any) -> list[SourceSchema]:
+    """List the source's non-system schemas.
+
+    Args:
+        cursor: An open psycopg2 cursor on the source database.
+
+    Returns:
+        Each schema but ``pg_catalog``, ``information_schema``, ``pg_toast``
+        and the temporary ones, by name.
+    """
+    cursor.execute(_SCHEMAS)
+    return [SourceSchema(*row) for row in cursor.fetchall()]
+
+
+def chosen_schemas(settings: Settings) -> tuple[str, ...]:
+    """The schemas the run chose: ``--schemas``, else ``--source-schema``."""
+    return settings.schemas or (settings.source_schema,)
+
+
+def plan_schemas(
+    found: Sequence[SourceSchema],
+    chosen: Sequence[str],
+    final_schema: str,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    reserved: Sequence[str] = (),
+) -> SchemaPlan:
+    """Say where each chosen schema lands and why each other one stays.
+
+    Args:
+        found: The source's non-system schemas (``read_schemas``).
+        chosen: The schemas to migrate, in the order given.
+        final_schema: The target schema the application reads.
+        overrides: Source schema to target schema, from the override file's
+            ``schemas:``.
+        reserved: Target schemas pgshift keeps for itself (raw, staging,
+            state), which no migrated schema may map onto.
+
+    Returns:
+        The plan.
+
+    Raises:
+        ConfigError: A chosen schema is missing, unreadable or an
+            extension's own; two schemas map to one target schema; or one
+            maps onto a schema pgshift keeps for itself.
+    """
+    by_name = {s.name: s for s in found}
+    problems: list[str] = []
+    for name in chosen:
+        schema = by_name.get(name)
+        if schema is None:
+            known = ", ".join(s.name for s in found if s.readable) or "none"
+            problems.append(f"the source has no schema {name!r} (its schemas: {known})")
+        elif not schema.readable:
+            problems.append(
+                f"the source user may not read schema {name!r} (no USAGE): grant "
+                "it, or leave the schema out"
+            )
+        elif schema.extension_only:
+            problems.append(
+                f"schema {name!r} holds only extension members, which are "
+                "created with their extension, not migrated"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    targets = _map_targets(list(chosen), final_schema, dict(overrides or {}))
+    clash = sorted(set(targets.values()) & set(reserved))
+    if clash:
+        raise ConfigError(
+            f"schema {clash[0]!r} is one pgshift keeps for itself (landing, "
+            "staging or state); map the source schema to another name in the "
+            "override file under 'schemas:'"
+        )
+    single = ", ".join(chosen)
+    left_out: dict[str, str] = {}
+    for schema in found:
+        if schema.name in targets:
+            continue
+        if schema.extension_only:
+            left_out[schema.name] = (
+                "holds only extension members, created with their extension"
+            )
+        elif not schema.readable:
+            left_out[schema.name] = "the source user may not read it (no USAGE)"
+        else:
+            left_out[schema.name] = (
+                f"pgshift migrates one schema ({single}, chosen with --schemas "
+                f"or --source-schema); this one stays behind ({schema.holds()})"
+            )
+    return SchemaPlan(targets=targets, left_out=left_out)
+
+
+def _map_targets(
+    chosen: list[str], final_schema: str, overrides: dict[str, str]
+) -> dict[str, str]:
+    """Target schema of each chosen schema (see the module's naming rules)."""
+    if len(chosen) == 1:
+        return {chosen[0]: final_schema}
+    others = [s for s in chosen if s != final_schema]
+    mapped = map_names(others, overrides, what="schema", override_path="schemas:")
+    for source, target in mapped.items():
+        if target == final_schema:
+            raise ConfigError(
+                f"schema {source!r} maps to {target!r}, the final schema that "
+                f"{final_schema!r} lands in; give it another name in the "
+                f"override file under 'schemas:' ({source}: <new_name>)"
+            )
+    targets = {final_schema: final_schema} if final_schema in chosen else {}
+    return {s: targets.get(s) or mapped[s] for s in chosen}
+
+
+def schema_plan(
+    cursor: Any, settings: Settings, overrides: Mapping[str, str]
+) -> SchemaPlan:
+    """Read the source's schemas and plan this run (``plan_schemas``).
+
+    Raises:
+        ConfigError: Several schemas were chosen, or ``plan_schemas`` refused.
+    """
+    chosen = chosen_schemas(settings)
+    plan = plan_schemas(
+        read_schemas(cursor),
+        chosen,
+        settings.final_schema,
+        overrides,
+        reserved=(settings.raw_schema, settings.staging_schema, settings.state_schema),
+    )
+    if len(chosen) > 1:
+        raise ConfigError(SEVERAL_SCHEMAS.format(chosen=", ".join(chosen)))
+    return plan

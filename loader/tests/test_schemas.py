@@ -1,0 +1,276 @@
+"""The source's schemas: which one a run migrates, where it lands, what stays.
+
+The source holds ``public``, a camelCase-named ``Billing`` (an enum, a
+sequence the application calls, a foreign key between its tables), ``audit``
+(a table named like one of ``public``'s) and ``ext_only``, which holds
+nothing but an extension's members. ``--schemas Billing`` migrates Billing
+into the final schema; the report's Schemas section names it and every
+other schema with the reason it stays. Several schemas in one run, a schema
+the source does not have or the user may not read, and two schemas mapped
+to one name are refused with exit 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pgshift.naming import NamingError, Overrides
+from pgshift.schemas import SourceSchema, plan_schemas, read_schemas
+from pgshift.settings import ConfigError
+
+from migration import copy_project, query, run_cli
+
+SOURCE = """
+create schema "Billing";
+create schema audit;
+create schema ext_only;
+create extension hstore schema ext_only;
+create table public."Customer" (id serial primary key, "fullName" text not null);
+create table audit."Customer" (id serial primary key, note text);
+create type "Billing"."InvoiceStatus" as enum ('open', 'paid');
+create sequence "Billing"."invoiceNumberSeq" start 1000;
+create table "Billing"."Account" (id serial primary key, "ownerName" text);
+create table "Billing"."Invoice" (
+    id serial primary key,
+    "accountId" int not null references "Billing"."Account" (id),
+    status "Billing"."InvoiceStatus" not null default 'open',
+    "invoiceNumber" bigint not null
+        default nextval('"Billing"."invoiceNumberSeq"')
+);
+insert into public."Customer" ("fullName") values ('Ada'), ('Grace');
+insert into audit."Customer" (note) values ('seen');
+insert into "Billing"."Account" ("ownerName") values ('Ada'), ('Grace');
+insert into "Billing"."Invoice" ("accountId", status)
+select 1 + mod(i, 2), case when mod(i, 3) = 0 then 'paid' else 'open' end::"Billing"."InvoiceStatus"
+from generate_series(1, 30) i;
+"""
+
+FOUND = [
+    SourceSchema("Billing", True, tables=2),
+    SourceSchema("audit", True, tables=1),
+    SourceSchema("ext_only", True, extension_only=True),
+    SourceSchema("hidden", False, tables=1),
+    SourceSchema("public", True, tables=1),
+]
+
+
+@dataclass
+class Schemas:
+    """The source of several schemas, its target and the project joining them."""
+
+    source: str
+    target: str
+    project: Path
+    state: Path
+    migrate_output: str = ""
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        done = run_cli(list(args), self.source, self.target, self.state, self.project)
+        return done.returncode, done.stdout, done.stderr
+
+
+def _files(project: Path) -> dict[str, bytes]:
+    """The project's files (Python's caches aside) and their contents."""
+    return {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in project.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def schemas(
+    pg_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Schemas]:
+    cluster = pg_cluster
+    source = cluster.create_database("schemas_source")  # type: ignore[attr-defined]
+    target = cluster.create_database("schemas_target")  # type: ignore[attr-defined]
+    query(source, SOURCE)
+    project = copy_project(tmp_path_factory.mktemp("schemas") / "pgshift")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    yield Schemas(source, target, project, tmp_path_factory.mktemp("state"))
+    for name in ("schemas_source", "schemas_target"):
+        cluster.drop_database(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def migrated(schemas: Schemas) -> Schemas:
+    """Billing, migrated alone into the final schema (one migration)."""
+    code, out, err = schemas.run("--schemas", "Billing", "scaffold")
+    assert code == 0, out + err
+    code, out, err = schemas.run("--schemas", "Billing", "migrate")
+    assert code == 0, out[-3000:] + err[-3000:]
+    schemas.migrate_output = out
+    return schemas
+
+
+def test_the_source_schemas_are_read_with_what_the_user_may_do(
+    schemas: Schemas,
+) -> None:
+    conn = psycopg2.connect(schemas.source)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "create role schemas_reader; "
+                "grant usage on schema public, audit to schemas_reader"
+            )
+            found = {s.name: s for s in read_schemas(cursor)}
+            cursor.execute("set role schemas_reader")
+            as_reader = {s.name: s.readable for s in read_schemas(cursor)}
+        conn.rollback()
+    finally:
+        conn.close()
+    assert sorted(found) == ["Billing", "audit", "ext_only", "public"]
+    assert found["ext_only"].extension_only
+    assert not any(found[n].extension_only for n in ("Billing", "audit", "public"))
+    assert (found["Billing"].tables, found["audit"].tables) == (2, 1)
+    assert as_reader == {
+        "Billing": False,
+        "audit": True,
+        "ext_only": False,
+        "public": True,
+    }
+
+
+def test_the_default_migrates_public_and_lists_every_other_schema() -> None:
+    plan = plan_schemas(FOUND, ["public"], "public")
+    assert plan.targets == {"public": "public"}
+    assert plan.left_out["Billing"].startswith(
+        "pgshift migrates one schema (public, chosen with --schemas or "
+        "--source-schema); this one stays behind (tables: 2, views: 0, "
+    )
+    assert plan.left_out["ext_only"] == (
+        "holds only extension members, created with their extension"
+    )
+    assert plan.left_out["hidden"] == "the source user may not read it (no USAGE)"
+    assert list(plan.left_out) == ["Billing", "audit", "ext_only", "hidden"]
+
+
+def test_the_only_chosen_schema_lands_in_the_final_schema() -> None:
+    plan = plan_schemas(FOUND, ["Billing"], "public", {"Billing": "ignored"})
+    assert plan.targets == {"Billing": "public"}
+    assert "public" in plan.left_out
+
+
+def test_other_schemas_map_by_the_naming_rules_and_the_override_file(
+    tmp_path: Path,
+) -> None:
+    chosen = ["public", "Billing", "audit"]
+    assert plan_schemas(FOUND, chosen, "public").targets == {
+        "public": "public",
+        "Billing": "billing",
+        "audit": "audit",
+    }
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text("schemas:\n  Billing: accounts\n", encoding="utf-8")
+    loaded = Overrides.load(overrides).schemas
+    assert loaded == {"Billing": "accounts"}
+    assert plan_schemas(FOUND, chosen, "public", loaded).targets["Billing"] == (
+        "accounts"
+    )
+    # Two schemas on one name, or one on the final schema, are refused.
+    with pytest.raises(NamingError, match="'Billing' and 'audit' both map"):
+        plan_schemas(FOUND, ["Billing", "audit"], "public", {"audit": "billing"})
+    with pytest.raises(ConfigError, match="'Billing' maps to 'public'"):
+        plan_schemas(FOUND, chosen, "public", {"Billing": "public"})
+    with pytest.raises(ConfigError, match="one pgshift keeps for itself"):
+        plan_schemas(FOUND, chosen, "public", {"audit": "raw"}, reserved=("raw",))
+
+
+def test_a_schema_that_cannot_be_migrated_is_refused() -> None:
+    with pytest.raises(ConfigError, match="no schema 'Nope'.*Billing, audit"):
+        plan_schemas(FOUND, ["Nope"], "public")
+    with pytest.raises(ConfigError, match="may not read schema 'hidden'"):
+        plan_schemas(FOUND, ["hidden"], "public")
+    with pytest.raises(ConfigError, match="'ext_only' holds only extension"):
+        plan_schemas(FOUND, ["ext_only"], "public")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--schemas", "public,Billing", "scaffold"],
+            "several schemas were chosen (public, Billing), and pgshift "
+            "migrates one schema per run",
+        ),
+        (["--schemas", "Nope", "scaffold"], "the source has no schema 'Nope'"),
+        (
+            ["--schemas", "Billing", "--source-schema", "audit", "scaffold"],
+            "--source-schema audit and --schemas Billing name different schemas",
+        ),
+        (["--schemas", " , ", "scaffold"], "--schemas names no schema"),
+        (["--schemas", "public,audit", "migrate"], "several schemas were chosen"),
+        (["--schemas", "public,audit", "sync"], "several schemas were chosen"),
+    ],
+)
+def test_a_refused_choice_exits_2_and_writes_nothing(
+    schemas: Schemas, args: list[str], message: str
+) -> None:
+    before = _files(schemas.project)
+    code, out, err = schemas.run(*args)
+    assert code == 2, out + err
+    assert message in err
+    assert _files(schemas.project) == before
+
+
+def test_a_schema_override_file_of_the_wrong_shape_is_refused(
+    schemas: Schemas, tmp_path: Path
+) -> None:
+    bad = tmp_path / "overrides.yml"
+    bad.write_text("schemas:\n  - Billing\n", encoding="utf-8")
+    with pytest.raises(NamingError, match="'schemas' must be mappings"):
+        Overrides.load(bad)
+
+
+def test_the_chosen_schema_arrives_in_the_final_schema(migrated: Schemas) -> None:
+    source, target = migrated.source, migrated.target
+    # Counts and checksums agree for every table; schema parity is empty.
+    assert "**2 tables, 2 complete**" in migrated.migrate_output
+    assert "schema differs" not in migrated.migrate_output
+    assert query(
+        target,
+        "select table_name from information_schema.tables "
+        "where table_schema = 'public' order by 1",
+    ) == [("account",), ("invoice",)]
+    assert query(target, "select count(*), sum(invoice_number) from invoice") == (
+        query(source, 'select count(*), sum("invoiceNumber") from "Billing"."Invoice"')
+    )
+    # The enum, the sequence and the foreign key came along; an insert
+    # without an id or a number takes the source's next values.
+    assert query(target, "select enum_range(null::public.invoice_status)::text") == [
+        ("{open,paid}",)
+    ]
+    assert query(
+        target,
+        "select confrelid::regclass::text from pg_constraint "
+        "where conrelid = 'public.invoice'::regclass and contype = 'f'",
+    ) == [("account",)]
+    assert query(
+        target,
+        "insert into invoice (account_id) values (2) "
+        "returning id, invoice_number, status::text",
+    ) == [(31, 1030, "open")]
+
+
+def test_the_report_names_every_schema_and_where_it_went(migrated: Schemas) -> None:
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    section = report.split("## Schemas\n\n", 1)[1].split("\n\n", 1)[0]
+    assert section.splitlines() == [
+        "- Billing -> public",
+        "- audit: left out: pgshift migrates one schema (Billing, chosen with "
+        "--schemas or --source-schema); this one stays behind (tables: 1, "
+        "views: 0, functions: 0)",
+        "- ext_only: left out: holds only extension members, created with "
+        "their extension",
+        "- public: left out: pgshift migrates one schema (Billing, chosen with "
+        "--schemas or --source-schema); this one stays behind (tables: 1, "
+        "views: 0, functions: 0)",
+    ]
+    assert "schema audit" not in report.split("## Not migrated", 1)[1]

@@ -1,0 +1,20 @@
+{# The statements that add the checks the source never validated. #}
+{#- From meta.pgshift.unvalidated_checks: a check the source added NOT VALID
+    (rows older than it may break it) is not in the model's contract; it is
+    added here, NOT VALID as on the source, once the rows are in, unless a
+    constraint of that name is there. -#}
+{% macro pgshift_ensure_checks(relation, node) %}
+    {%- set statements = [] -%}
+    {%- for check in node.meta.pgshift.get('unvalidated_checks', []) -%}
+        {%- set body -%}
+            begin
+                alter table {{ relation }} add constraint
+                    {{ pgshift_ident(check.name) }} check {{ check.expression }}
+                    not valid;
+            exception when duplicate_object then null;
+            end
+        {%- endset -%}
+        {%- do statements.append(pgshift_do(body | trim)) -%}
+    {%- endfor -%}
+    {{ return(statements) }}
+{% endmacro %}
