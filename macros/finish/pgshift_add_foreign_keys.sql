@@ -6,9 +6,11 @@
     in one order (by name): adding a foreign key locks its parent until the
     transaction ends, and two transactions locking shared parents in
     different orders could deadlock. Orphans (and a parent whose key could
-    not be added) leave the key out. -#}
-{% macro pgshift_add_foreign_keys(schema, node) %}
-    {%- set models = pgshift_final_models_by_name() -%}
+    not be added) leave the key out. A caller doing this for many nodes
+    passes pgshift_final_models_by_name() as models, read once. -#}
+{% macro pgshift_add_foreign_keys(schema, node, models=none) %}
+    {%- set models = models
+        if models is not none else pgshift_final_models_by_name() -%}
     {%- set child = pgshift_ident(schema, node.alias) -%}
     {%- set missing_by_parent = {} -%}
     {%- set keys = [] -%}

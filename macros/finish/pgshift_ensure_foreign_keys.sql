@@ -5,14 +5,17 @@
     the publish, in the final schema, the keys that a replaced table's
     `drop ... cascade` removed from children the run did not rebuild.
     Existence is checked when the statements run, so they can follow the
-    moves of the publish in one transaction. -#}
+    moves of the publish in one transaction. The final models are read
+    from the graph once, not once per model. -#}
 {% macro pgshift_ensure_foreign_keys(schema) %}
     {%- if execute -%}
     {%- set statements = [] -%}
-    {%- for node in pgshift_final_models() -%}
-        {%- do statements.extend(pgshift_add_foreign_keys(schema, node)) -%}
+    {%- set models = pgshift_final_models_by_name() -%}
+    {%- for node in models.values() -%}
         {%- do statements.extend(
-            pgshift_add_partition_foreign_keys(schema, node)) -%}
+            pgshift_add_foreign_keys(schema, node, models)) -%}
+        {%- do statements.extend(
+            pgshift_add_partition_foreign_keys(schema, node, models)) -%}
     {%- endfor -%}
     {{ return(statements | join(";\n")) }}
     {%- endif -%}
