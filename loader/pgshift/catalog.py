@@ -111,6 +111,23 @@ class Constraint:
     columns: list[str]
     definition: str
 
+    @property
+    def validated(self) -> bool:
+        """False for one added NOT VALID and never validated."""
+        return is_validated(self.definition)
+
+
+def is_validated(definition: str) -> bool:
+    """Whether a constraint as ``pg_get_constraintdef()`` prints it is validated.
+
+    One added NOT VALID and never validated ends with ``NOT_VALID``.
+    """
+    return not definition.endswith(NOT_VALID)
+
+
+NOT_VALID = " NOT VALID"
+"""How ``pg_get_constraintdef()`` ends a constraint never validated."""
+
 
 @dataclass
 class Index:
@@ -1081,7 +1098,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
                     deferrable=row[9],
                     initially_deferred=row[10],
                     ref_schema=row[11] if row[11] != schema else None,
-                    validated=not definition.endswith(" NOT VALID"),
+                    validated=is_validated(definition),
                 )
             )
             continue

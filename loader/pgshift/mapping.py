@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pgshift.catalog import (
+    NOT_VALID,
     Catalog,
     Column,
     Constraint,
@@ -89,7 +90,7 @@ class CheckMap:
     @property
     def definition(self) -> str:
         """The constraint as ``pg_get_constraintdef()`` prints it."""
-        return f"CHECK {self.expression}" + ("" if self.validated else " NOT VALID")
+        return f"CHECK {self.expression}" + ("" if self.validated else NOT_VALID)
 
 
 def check_map(
@@ -98,13 +99,12 @@ def check_map(
     rename: Callable[[str], str],
 ) -> CheckMap:
     """A check constraint with its target name and renamed condition."""
-    definition = constraint.definition.removeprefix("CHECK ")
-    validated = not definition.endswith(" NOT VALID")
+    condition = constraint.definition.removeprefix("CHECK ").removesuffix(NOT_VALID)
     return CheckMap(
         source=constraint.name,
         name=name,
-        expression=rename(definition.removesuffix(" NOT VALID")),
-        validated=validated,
+        expression=rename(condition),
+        validated=constraint.validated,
     )
 
 
