@@ -32,7 +32,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from pgshift.connection import transaction
+from pgshift.connection import schema_comment, transaction
 from pgshift.mapping import NameMap
 from pgshift.settings import ConfigError, Settings
 
@@ -154,9 +154,10 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
         ConfigError: A schema of that name exists that pgshift did not create.
     """
     with transaction(settings.target) as cursor:
-        if _mark(cursor, schema) is None:
+        mark = schema_comment(cursor, schema)
+        if mark is None:
             return False
-        _check_ours(cursor, schema)
+        _check_ours(mark, schema)
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
 
@@ -165,18 +166,9 @@ def _role(name: str) -> sql.Composable:
     return sql.SQL("public") if name == "public" else sql.Identifier(name)
 
 
-def _mark(cursor: Any, schema: str) -> tuple[str | None] | None:
-    cursor.execute(
-        "select obj_description(oid, 'pg_namespace') from pg_namespace "
-        "where nspname = %s",
-        (schema,),
-    )
-    return cursor.fetchone()
-
-
-def _check_ours(cursor: Any, schema: str) -> None:
-    row = _mark(cursor, schema)
-    if row is not None and row[0] != COMPAT_MARK:
+def _check_ours(mark: str | None, schema: str) -> None:
+    """Refuse a schema of that name (its comment: ``mark``) pgshift did not create."""
+    if mark is not None and mark != COMPAT_MARK:
         raise ConfigError(
             f"the target has a schema {schema} that pgshift did not create; "
             "nothing was changed. Choose another name with --schema"
@@ -185,7 +177,7 @@ def _check_ours(cursor: Any, schema: str) -> None:
 
 def _replace_schema(cursor: Any, schema: str) -> None:
     """Drop pgshift's schema of that name if there, and create it empty."""
-    _check_ours(cursor, schema)
+    _check_ours(schema_comment(cursor, schema), schema)
     name = sql.Identifier(schema)
     cursor.execute(sql.SQL("drop schema if exists {} cascade").format(name))
     cursor.execute(sql.SQL("create schema {}").format(name))

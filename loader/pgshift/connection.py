@@ -151,6 +151,21 @@ def relation_exists(cursor: Any, relation: str) -> bool:
     return bool(cursor.fetchone()[0])
 
 
+def schema_comment(cursor: Any, schema: str) -> str | None:
+    """A schema's comment ('' when it has none), or None if there is none such.
+
+    pgshift marks the schemas it creates by their comment, and so tells them
+    from the team's.
+    """
+    cursor.execute(
+        "select coalesce(obj_description(oid, 'pg_namespace'), '') "
+        "from pg_namespace where nspname = %s",
+        (schema,),
+    )
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def explain(url: DatabaseUrl, message: str) -> str:
     """Turn a libpq error message into one line with cause and next step.
 

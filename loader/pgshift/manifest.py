@@ -27,7 +27,7 @@ from typing import Any, NotRequired, TypedDict
 
 from psycopg2 import sql
 
-from pgshift.connection import relation_exists
+from pgshift.connection import relation_exists, schema_comment
 from pgshift.settings import ConfigError
 
 MANIFEST_TABLE = "manifest"
@@ -106,20 +106,15 @@ def ensure_state_schema(cursor: Any, schema: str) -> None:
     Raises:
         StateError: A schema of that name exists that pgshift did not create.
     """
-    cursor.execute(
-        "select obj_description(oid, 'pg_namespace') from pg_namespace "
-        "where nspname = %s",
-        (schema,),
-    )
-    row = cursor.fetchone()
-    if row is None:
+    mark = schema_comment(cursor, schema)
+    if mark is None:
         cursor.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
         cursor.execute(
             sql.SQL("comment on schema {} is {}").format(
                 sql.Identifier(schema), sql.Literal(STATE_MARK)
             )
         )
-    elif row[0] != STATE_MARK:
+    elif mark != STATE_MARK:
         raise StateError(
             f"the target has a schema {schema} that pgshift did not create, and "
             "pgshift keeps its own state in a schema of that name; nothing was "
