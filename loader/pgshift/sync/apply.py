@@ -52,32 +52,17 @@ logger = logging.getLogger(__name__)
 
 EXPECT_FUNCTION = "sync_expect"
 """A function in the state schema that stops a batch whose statement
-changed a number of rows other than the one the source changed."""
+changed a number of rows other than the source changed: one row (or none,
+for a row a cascade may have removed already), or a set-based statement's
+number of keys."""
 
 _CREATE_EXPECT = """
-create or replace function {}(changed bigint, fewest bigint, what text)
+create or replace function {}(changed bigint, fewest bigint, most bigint, what text)
 returns void language plpgsql as $$
 begin
-    if changed < fewest or changed > 1 then
-        raise exception 'pgshift sync: % changed % rows of the target, the source 1',
-            what, changed;
-    end if;
-end
-$$
-"""
-
-
-EXPECT_ROWS_FUNCTION = "sync_expect_rows"
-"""A function in the state schema that stops a batch whose set-based
-statement changed a number of rows other than its number of keys."""
-
-_CREATE_EXPECT_ROWS = """
-create or replace function {}(changed bigint, expected bigint, what text)
-returns void language plpgsql as $$
-begin
-    if changed <> expected then
+    if changed < fewest or changed > most then
         raise exception 'pgshift sync: % changed % rows of the target, the source %',
-            what, changed, expected;
+            what, changed, most;
     end if;
 end
 $$
@@ -223,12 +208,6 @@ class Applier:
             )
         self._expect = sql.Identifier(settings.state_schema, EXPECT_FUNCTION)
         self._cursor.execute(sql.SQL(_CREATE_EXPECT).format(self._expect))
-        self._expect_rows = sql.Identifier(
-            settings.state_schema, EXPECT_ROWS_FUNCTION
-        ).as_string(self._cursor)
-        self._cursor.execute(
-            sql.SQL(_CREATE_EXPECT_ROWS).format(sql.SQL(self._expect_rows))
-        )
         self._state = state_relation(settings)
         self.hold: int | None = None
         """The run's hold_lsn as last read (see ``sync.state``)."""
@@ -388,7 +367,8 @@ class Applier:
     ) -> sql.Composable:
         row = self._name_row(target, old, kind)
         return sql.SQL(
-            "with changed as ({} returning 1) select {}(count(*), {}, {}) from changed"
+            "with changed as ({} returning 1) select {}(count(*), {}, 1, {}) "
+            "from changed"
         ).format(
             statement,
             self._expect,
@@ -699,7 +679,7 @@ class Applier:
         text = (
             f"with pgshift_rows ({header}) as (values {values}), "
             f"pgshift_changed as ({action} returning 1) "
-            f"select {self._expect_rows}(count(*), {count}, "
+            f"select {self._expect.as_string(self._cursor)}(count(*), {count}, {count}, "
             f"{self._cursor.mogrify('%s', (what,)).decode()}) from pgshift_changed"
         )
         return text, count
