@@ -211,26 +211,20 @@ def _session(conn: Any) -> Any:
     return cursor
 
 
-def _in_snapshot(url: Any, snapshot: str, query: str, params: Any = None) -> tuple:
-    """Run one query in its own short transaction that imports a snapshot."""
-    conn = connect(url, application_name="pgshift cutover check")
-    try:
-        cursor = _session(conn)
-        cursor.execute("set transaction isolation level repeatable read, read only")
-        cursor.execute("set transaction snapshot %s", (snapshot,))
-        cursor.execute(query, params)
-        row = cursor.fetchone()
-        conn.commit()
-        return tuple(row)
-    finally:
-        conn.close()
+def _read(
+    url: Any, query: str, params: Any = None, snapshot: str | None = None
+) -> tuple:
+    """The row of one query, run in its own short read-only transaction.
 
-
-def _now(url: Any, query: str, params: Any = None) -> tuple:
-    """Run one query in its own short read-only transaction."""
+    With ``snapshot``, the transaction imports it (repeatable read) and
+    reads what that snapshot saw; without, it reads the present.
+    """
     conn = connect(url, readonly=True, application_name="pgshift cutover check")
     try:
         cursor = _session(conn)
+        if snapshot is not None:
+            cursor.execute("set transaction isolation level repeatable read")
+            cursor.execute("set transaction snapshot %s", (snapshot,))
         cursor.execute(query, params)
         row = cursor.fetchone()
         conn.commit()
@@ -323,15 +317,15 @@ def check_at_b(
             "from pg_snapshot_xip(pg_current_snapshot()) x)"
         )
         target_snapshot, xmax, xip = holding.fetchone()
-        applied = _in_snapshot(
+        applied = _read(
             settings.target,
-            target_snapshot,
             sql.SQL(
                 "select applied_lsn::text, held_lsn::text from {} where run_id = %s"
             )
             .format(state.relation(settings))
             .as_string(holding),
             (run.run_id,),
+            snapshot=target_snapshot,
         )
         if pgoutput.parse_lsn(applied[0] or "0/0") > pgoutput.parse_lsn(position) or (
             running
@@ -412,7 +406,7 @@ def _full_check(
     """Count and checksum whole tables on both sides (in snapshots when given)."""
 
     def one(url: Any, snapshot: str | None, query: str) -> Side:
-        row = _in_snapshot(url, snapshot, query) if snapshot else _now(url, query)
+        row = _read(url, query, snapshot=snapshot)
         return Side(int(row[0]), str(row[1]))
 
     tasks = []
@@ -591,7 +585,7 @@ def _delta(
         "or t.xmin = any(%(xip)s::xid[])"
     )
     params: dict[str, Any] = {"xmax": baseline.xmax, "xip": baseline.xip}
-    scan = _now(
+    scan = _read(
         settings.target,
         f"select count(*), count(*) filter (where {fresh}) from {tgt} as t",
         params,
@@ -621,23 +615,23 @@ def _delta(
 
     source_keys = among(columns)
     target_keys = among([mapped.columns[c] for c in columns])
-    on_source = _now(
+    on_source = _read(
         settings.source_required,
         f"select count(*), {checksum_expression(src_columns)} from {src} as t "
         f"where {source_keys}",
         params,
     )
-    on_target = _now(
+    on_target = _read(
         settings.target,
         f"select count(*), {checksum_expression(tgt_columns)}, "
         f"count(*) filter (where {fresh}) from {tgt} as t where {target_keys}",
         params,
     )
-    then = _in_snapshot(
+    then = _read(
         settings.target,
-        baseline.target_snapshot,
         f"select count(*) from {tgt} as t where {target_keys}",
         params,
+        snapshot=baseline.target_snapshot,
     )
     if int(on_target[2]) != fresh_now:
         return (
