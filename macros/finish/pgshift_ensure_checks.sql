@@ -8,10 +8,11 @@
     {%- for check in node.meta.pgshift.get('unvalidated_checks', []) -%}
         {%- set body -%}
             begin
-                alter table {{ relation }} add constraint
-                    {{ pgshift_ident(check.name) }} check {{ check.expression }}
-                    not valid;
-            exception when duplicate_object then null;
+                if {{ pgshift_constraint_missing_sql(relation, check.name) }} then
+                    alter table {{ relation }} add constraint
+                        {{ pgshift_ident(check.name) }} check {{ check.expression }}
+                        not valid;
+                end if;
             end
         {%- endset -%}
         {%- do statements.append(pgshift_do(body | trim)) -%}
