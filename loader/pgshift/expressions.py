@@ -19,7 +19,7 @@ from typing import Any
 from pglast.parser import ParseError
 
 from pgshift.sqlident import render_ident
-from pgshift.sqltree import Token, parse_tree, scan_tokens, tree_nodes
+from pgshift.sqltree import Token, dotted_name, parse_tree, scan_tokens, tree_nodes
 
 
 class ExpressionError(ValueError):
@@ -97,18 +97,8 @@ class _Edits:
 
     def _chain(self, location: int, count: int) -> list[Token] | None:
         """The ``count`` tokens of a dotted name at a location."""
-        if location < 0 or count < 1:
-            return None
         index = self.at.get(location)
-        found: list[Token] = []
-        while index is not None and index < len(self.tokens):
-            found.append(self.tokens[index])
-            if len(found) == count:
-                return found
-            if index + 1 >= len(self.tokens) or self.tokens[index + 1].text != ".":
-                return None
-            index += 2
-        return None
+        return None if index is None else dotted_name(self.tokens, index, count)
 
     def _replace(self, token: Token, names: Mapping[str, str]) -> None:
         name = token.value

@@ -64,7 +64,7 @@ from typing import Any
 
 from pgshift.mapping import NameMap, TableMap
 from pgshift.sqlident import quote_ident, render_ident
-from pgshift.sqltree import Token, parse_tree, scan_tokens, tree_nodes
+from pgshift.sqltree import Token, dotted_name, parse_tree, scan_tokens, tree_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -708,20 +708,7 @@ class _Fragment:
     def _chain(self, location: int, count: int) -> list[Token] | None:
         """The ``count`` identifier tokens of a dotted name starting there."""
         index = self._token_at(location)
-        return None if index is None else self._chain_at(index, count)
-
-    def _chain_at(self, index: int, count: int) -> list[Token] | None:
-        found = []
-        while len(found) < count and index < len(self.tokens):
-            token = self.tokens[index]
-            if token.value is None and token.text != "*":
-                return None
-            found.append(token)
-            if len(found) < count:
-                if index + 1 >= len(self.tokens) or self.tokens[index + 1].text != ".":
-                    return None
-                index += 2
-        return found if len(found) == count else None
+        return None if index is None else dotted_name(self.tokens, index, count)
 
     def _replace(self, token: Token, text: str) -> None:
         self.placed.add(token.start)
@@ -984,7 +971,7 @@ class _Fragment:
             index += 1
         if index >= len(self.tokens):
             return
-        chain = self._chain_at(index, len(names))
+        chain = dotted_name(self.tokens, index, len(names))
         if chain is None:
             return
         if len(names) >= 2:

@@ -89,3 +89,22 @@ def parse_tree(text: str) -> dict[str, Any]:
 
     statements = [plain(raw())["RawStmt"] for raw in pglast.parse_sql(text)]
     return {"stmts": [{"stmt": raw["stmt"]} for raw in statements]}
+
+
+def dotted_name(tokens: list[Token], index: int, count: int) -> list[Token] | None:
+    """The ``count`` tokens of a dotted name starting at ``tokens[index]``.
+
+    Each is an identifier (or ``*``), the next one after a ``.``; None when
+    the tokens there are not such a name.
+    """
+    found: list[Token] = []
+    while len(found) < count and index < len(tokens):
+        token = tokens[index]
+        if token.value is None and token.text != "*":
+            return None
+        found.append(token)
+        if len(found) < count:
+            if index + 1 >= len(tokens) or tokens[index + 1].text != ".":
+                return None
+            index += 2
+    return found if len(found) == count else None
