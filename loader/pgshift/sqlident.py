@@ -71,6 +71,15 @@ _NAME = r'(?:"(?:[^"]|"")*"|[^\W\d]\w*)'
 """An identifier, quoted or bare."""
 
 
+def percent_safe(text: str) -> str:
+    """Make SQL text safe to join into a query that runs with parameters.
+
+    ``%`` is doubled in names and expressions over them, so that a column
+    named ``it's %s`` is not read as a placeholder by the client library.
+    """
+    return text.replace("%", "%%")
+
+
 def render_ident(name: str) -> str:
     """Render an identifier, quoted only when PostgreSQL needs it.
 

@@ -49,7 +49,7 @@ from pgshift.connection import connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
 from pgshift.settings import Settings
-from pgshift.sqlident import quote_ident
+from pgshift.sqlident import percent_safe, quote_ident
 from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
 from pgshift.sync.pgoutput import UNCHANGED
@@ -579,7 +579,11 @@ def _delta(
     """Check one table from B; None when proven equal, else why to check it whole."""
     mapped = names.tables[table]
     src, tgt, src_columns, tgt_columns = _relations(settings, names, catalog, table)
-    types = dict(src_columns)
+    # Every query below runs with parameters: names join it percent-safe.
+    src, tgt = percent_safe(src), percent_safe(tgt)
+    src_sum = percent_safe(checksum_expression(src_columns))
+    tgt_sum = percent_safe(checksum_expression(tgt_columns))
+    types = {c: percent_safe(t) for c, t in src_columns}
     fresh = (
         "(age(t.xmin) >= 0 and age(t.xmin) <= age(%(xmax)s::xid)) "
         "or t.xmin = any(%(xip)s::xid[])"
@@ -608,22 +612,19 @@ def _delta(
         unnest = ", ".join(
             f"unnest(%(k{i})s::text[])::{types[c]}" for i, c in enumerate(columns)
         )
-        return (
-            f"({', '.join('t.' + quote_ident(n) for n in names_)}) in "
-            f"(select distinct {unnest})"
-        )
+        listed_names = ", ".join("t." + percent_safe(quote_ident(n)) for n in names_)
+        return f"({listed_names}) in (select distinct {unnest})"
 
     source_keys = among(columns)
     target_keys = among([mapped.columns[c] for c in columns])
     on_source = _read(
         settings.source_required,
-        f"select count(*), {checksum_expression(src_columns)} from {src} as t "
-        f"where {source_keys}",
+        f"select count(*), {src_sum} from {src} as t where {source_keys}",
         params,
     )
     on_target = _read(
         settings.target,
-        f"select count(*), {checksum_expression(tgt_columns)}, "
+        f"select count(*), {tgt_sum}, "
         f"count(*) filter (where {fresh}) from {tgt} as t where {target_keys}",
         params,
     )
