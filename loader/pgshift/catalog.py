@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
+
+from pgshift.sqlident import unquote_ident
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +261,23 @@ class Domain:
 
 
 @dataclass
+class Composite:
+    """A composite type of the schema (``create type ... as (...)``).
+
+    Attributes:
+        name: The type's name.
+        attributes: (attribute name, type as ``format_type()`` prints it),
+            in order. Attribute names are a value's field names and are
+            kept as they are: a composite's text form does not hold them.
+        extensions: The extensions its attributes' types need.
+    """
+
+    name: str
+    attributes: list[tuple[str, str]] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Sequence:
     """A sequence of the schema (identity columns' own ones aside).
 
@@ -286,19 +306,24 @@ class Sequence:
 
 @dataclass
 class Catalog:
-    """The tables, enum types and domains of one source schema.
+    """The tables and types of one source schema.
 
     Attributes:
         schema: The schema that was read.
         tables: Tables by name, in name order.
         enums: Enum type name to its labels, in sort order.
         domains: Domains by name, in name order.
-        unsupported: Problems of the schema's domains, which are created on
-            the target whichever tables are migrated; one line each.
+        composites: Composite types by name, each after the composites its
+            attributes use (the order they are created in).
+        composite_problems: Composite type name to why the target cannot
+            get it, for the others.
+        unsupported: Problems of the schema's domains and composite types,
+            which are created on the target whichever tables are migrated;
+            one line each.
         extensions: Extension name to its schema, for every extension of
             the source database.
-        domain_extensions: Extensions the schema's domains need on the
-            target before any model is built.
+        domain_extensions: Extensions the schema's domains and composite
+            types need on the target before any model is built.
         sequences: The schema's sequences by name (not those of identity
             columns).
     """
@@ -307,6 +332,8 @@ class Catalog:
     tables: dict[str, Table] = field(default_factory=dict)
     enums: dict[str, list[str]] = field(default_factory=dict)
     domains: dict[str, Domain] = field(default_factory=dict)
+    composites: dict[str, Composite] = field(default_factory=dict)
+    composite_problems: dict[str, str] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)
     domain_extensions: list[str] = field(default_factory=list)
@@ -436,6 +463,30 @@ from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
 where n.nspname = %(schema)s and t.typtype = 'd'
 order by t.typname
+"""
+
+# The composite types of the schema (not the row types of its tables), each
+# attribute with its (element) type.
+_COMPOSITES = """
+select t.typname, a.attname, format_type(a.atttypid, a.atttypmod),
+       e.typname, en.nspname, e.typtype,
+       (select x.extname from pg_depend d
+        join pg_extension x on x.oid = d.refobjid
+        where d.classid = 'pg_type'::regclass and d.objid = e.oid
+          and d.deptype = 'e')
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+join pg_class c on c.oid = t.typrelid and c.relkind = 'c'
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+join pg_type at on at.oid = a.atttypid
+join pg_type e on e.oid = case when at.typcategory = 'A' and at.typelem <> 0
+                               then at.typelem else at.oid end
+join pg_namespace en on en.oid = e.typnamespace
+where n.nspname = %(schema)s and t.typtype = 'c'
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_type'::regclass and d.objid = t.oid
+                    and d.deptype = 'e')
+order by t.typname, a.attnum
 """
 
 _COLUMN_TYPES = """
@@ -968,7 +1019,13 @@ def table_name_problem(name: str) -> str | None:
     return "a table name dlt cannot use for its load files" if refused else None
 
 
-def _type_problem(name: str, schema: str, kind: str, source_schema: str) -> str | None:
+def _type_problem(
+    name: str,
+    schema: str,
+    kind: str,
+    source_schema: str,
+    composites: Collection[str] = (),
+) -> str | None:
     """Why a column's (element or base) type cannot be used on the target.
 
     Args:
@@ -977,6 +1034,7 @@ def _type_problem(name: str, schema: str, kind: str, source_schema: str) -> str 
         kind: Its pg_type.typtype.
         source_schema: The schema being migrated, whose enums and domains
             the target gets.
+        composites: The schema's composite types the target gets.
 
     Returns:
         The reason, or None when the target has (or gets) the type and its
@@ -999,8 +1057,12 @@ def _type_problem(name: str, schema: str, kind: str, source_schema: str) -> str 
         return None
     if kind in ("e", "d"):
         return f"a type of schema {schema}, which pgshift does not create"
+    if kind == "c" and schema == source_schema and name in composites:
+        return None
+    if kind == "c" and schema == source_schema:
+        return "a table's row type, which pgshift does not create as a type"
     if kind == "c":
-        return "a composite type, which pgshift does not create on the target"
+        return f"a composite type of schema {schema}, which pgshift does not create"
     if kind in ("r", "m"):
         return "a range type of the source, which pgshift does not create"
     return "a base type defined in C outside any extension, which pgshift cannot create"
@@ -1021,7 +1083,7 @@ def _reference_problem(
     Returns:
         The reason, or None for the schema's own enums and domains.
     """
-    if type_kind in ("e", "d") and ref_schema == schema:
+    if type_kind in ("e", "d", "c") and ref_schema == schema:
         return None
     return f"uses {ref_type} {identity}, which pgshift does not migrate"
 
@@ -1141,10 +1203,80 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
             checks=[(check[0], check[1]) for check in checks or []],
         )
 
+    _read_composites(cursor, catalog)
     _read_portability(cursor, catalog, by_oid)
     _read_partitions(cursor, schema, by_oid)
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)
     return catalog
+
+
+def _read_composites(cursor: Any, catalog: Catalog) -> None:
+    """Read the schema's composite types, in the order they can be created.
+
+    An attribute's (element) type must be PostgreSQL's own, an extension's,
+    or one of the schema's enums, domains and composite types the target
+    gets; a composite type with another attribute is not created
+    (``Catalog.composite_problems``), and a column of its type stops
+    scaffold naming the attribute.
+    """
+    cursor.execute(_COMPOSITES, {"schema": catalog.schema})
+    found: dict[str, Composite] = {}
+    uses: dict[str, set[str]] = {}
+    problems: dict[str, str] = {}
+    for (
+        name,
+        attribute,
+        shown,
+        type_name,
+        type_schema,
+        kind,
+        extension,
+    ) in cursor.fetchall():
+        composite = found.setdefault(name, Composite(name))
+        composite.attributes.append((attribute, shown))
+        uses.setdefault(name, set())
+        if extension:
+            if extension not in composite.extensions:
+                composite.extensions.append(extension)
+            continue
+        if kind == "c" and type_schema == catalog.schema:
+            uses[name].add(type_name)
+            continue
+        problem = _type_problem(type_name, type_schema, kind, catalog.schema)
+        if problem and name not in problems:
+            problems[name] = f"attribute {attribute} ({shown}): {problem}"
+    # Created in dependency order; a composite over a refused one (or in a
+    # cycle, which PostgreSQL does not allow) is refused too.
+    while True:
+        ready = [
+            n
+            for n in found
+            if n not in problems
+            and n not in catalog.composites
+            and all(u in catalog.composites for u in uses[n])
+        ]
+        if not ready:
+            break
+        for name in ready:
+            catalog.composites[name] = found[name]
+    for name in found:
+        if name not in catalog.composites:
+            catalog.composite_problems[name] = problems.get(
+                name, "an attribute's composite type cannot be created"
+            )
+    # Domains are created before composite types (an attribute may be of a
+    # domain), so a domain cannot be over one.
+    for domain in catalog.domains.values():
+        base = unquote_ident(domain.base_type.removesuffix("[]"))
+        if base in found:
+            catalog.unsupported.append(
+                f"domain {domain.name}: over composite type {base}, which the "
+                "target gets after its domains"
+            )
+    for composite in catalog.composites.values():
+        for extension in composite.extensions:
+            if extension not in catalog.domain_extensions:
+                catalog.domain_extensions.append(extension)
 
 
 def _needs(table: Table, extension: str) -> None:
@@ -1188,7 +1320,14 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             _needs(table, extension)
             settled.add((oid, column))
             continue
-        problem = _type_problem(type_name, type_schema, kind, schema)
+        problem = _type_problem(
+            type_name, type_schema, kind, schema, catalog.composites
+        )
+        if type_schema == schema and type_name in catalog.composite_problems:
+            problem = (
+                f"composite type {type_name}, which pgshift cannot create: "
+                + catalog.composite_problems[type_name]
+            )
         if problem:
             table.unsupported.append(f"{table.name}.{column} ({shown}): {problem}")
             settled.add((oid, column))

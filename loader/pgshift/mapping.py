@@ -427,8 +427,8 @@ class NameMap:
         overrides: The override file scaffold applied, as it was given.
         tables: Source table name to its map, in name order.
         sequences: Source sequence name to its map, in name order.
-        types: Source name to target name of the schema's enum types and
-            domains.
+        types: Source name to target name of the schema's enum types,
+            domains and composite types.
         views: Source view name to its map, in creation order.
         row_security: Final table to [enabled, forced] of the tables whose
             row-level security is on.
@@ -547,7 +547,7 @@ def build_map(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
     )
     name_map.types = map_names(
-        [*catalog.enums, *catalog.domains],
+        [*catalog.enums, *catalog.domains, *catalog.composites],
         overrides.types,
         what="type",
         override_path="types:",

@@ -614,6 +614,7 @@ class _Context:
     extension_functions: dict[str, str]
     views: set[str] = field(default_factory=set)
     kinds: dict[str, str] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
 
     def kind(self, name: str) -> str:
         """The word for a relation in a message: "table" or "view"."""
@@ -657,6 +658,7 @@ class _Context:
             extension_functions=source.extension_functions,
             views=set(views),
             kinds=dict(source.relations),
+            types={s: t for s, t in names.types.items() if s != t},
         )
 
 
@@ -982,6 +984,9 @@ class _Fragment:
         if mapped is not None:
             self._bound_view(mapped.source, node.get("location", 0))
             self._replace(chain[-1], render_ident(mapped.target))
+        elif names[-1] in self.context.types:
+            # One of the schema's enum, domain or composite types.
+            self._replace(chain[-1], render_ident(self.context.types[names[-1]]))
 
     def _bound_view(self, name: str, location: int) -> None:
         """A view that must exist when the routine is created, which it does not.
@@ -1283,6 +1288,13 @@ def _rewrite_body(
         if token.start in covered or token.start in placed_anywhere:
             continue
         value = token.value
+        if value in context.types and value not in variables:
+            # A variable's type in DECLARE, which no statement holds: one of
+            # the schema's enum, domain and composite types, renamed.
+            edits.append(
+                _Edit(token.start, token.end, render_ident(context.types[value]))
+            )
+            continue
         if value in context.renamed and value not in variables:
             problems.append(
                 Problem(

@@ -155,8 +155,9 @@ where n.nspname = %(schema)s and c.relkind in ('r', 'p')
 # What a parse tree refers to, that the target would not get from pgshift:
 # relations other than the shadows (given as an array), functions and
 # operators of the source's own (not PostgreSQL's, not an extension's),
-# types other than PostgreSQL's, the shadows' row types and the enums and
-# domains of the migrated schema, and collations of the source's own.
+# types other than PostgreSQL's, the shadows' row types and the enum, domain
+# and composite types of the migrated schema (a composite type's relation
+# too), and collations of the source's own.
 _FOREIGN_REFERENCES = """
 with refs as (
     select d.refclassid, d.refobjid
@@ -169,6 +170,8 @@ from refs
 inner join pg_class as c on c.oid = refs.refobjid
 inner join pg_namespace as n on n.oid = c.relnamespace
 where refs.refclassid = 'pg_class'::regclass and not c.oid = any(%(shadows)s)
+  and not (c.relkind = 'c' and n.nspname = %(schema)s
+           and c.relname = any(%(types)s))
 union
 select 'calls ' || p.oid::regprocedure::text || ', a function of schema '
        || quote_ident(n.nspname) || ', which is not migrated'
@@ -360,7 +363,7 @@ def _execute_or_reason(cursor: Any, statement: str) -> str | None:
 def _foreign_references(
     cursor: Any, classid: str, objids: list[int], shadows: list[int], catalog: Catalog
 ) -> list[str]:
-    types = [*catalog.enums, *catalog.domains]
+    types = [*catalog.enums, *catalog.domains, *catalog.composites]
     types += ["_" + t for t in types]
     cursor.execute(
         _FOREIGN_REFERENCES,

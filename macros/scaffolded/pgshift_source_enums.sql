@@ -8,3 +8,8 @@
 {% macro pgshift_source_domains() %}
     {{ return([]) }}
 {% endmacro %}
+
+{#- The source's composite types: attributes, in creation order. #}
+{% macro pgshift_source_composites() %}
+    {{ return([]) }}
+{% endmacro %}

@@ -2,7 +2,8 @@
 {#- A domain may be over an enum type. Each keeps its NOT NULL, default and
     named checks (the base type, the default and the check expressions are
     SQL, pasted as they are); one statement per domain, which leaves a type
-    of that name alone. The extensions the domains need are created first. The domains are pgshift_source_domains(), written
+    of that name alone. The extensions the domains and the composite types
+    need are created first. The domains are pgshift_source_domains(), written
     by scaffold. -#}
 {% macro pgshift_create_domain_types() %}
     {%- if execute -%}
@@ -11,8 +12,8 @@
         domain), in their source schema: a role that may not create one
         gets the statement to run. -#}
     {%- set extensions = [] -%}
-    {%- for domain in pgshift_source_domains() -%}
-        {%- for extension in domain.get('extensions', [])
+    {%- for type in pgshift_source_domains() + pgshift_source_composites() -%}
+        {%- for extension in type.get('extensions', [])
                 if extension not in extensions -%}
             {%- do extensions.append(extension) -%}
         {%- endfor -%}
@@ -33,7 +34,7 @@
                 end if;
             exception when insufficient_privilege then
                 raise exception using message = format(
-                    'pgshift: the source''s domains need extension %s on the '
+                    'pgshift: the source''s types need extension %s on the '
                     'target, and this role may not create it: run %s as a role '
                     'that may, then build again', {{ pgshift_literal(name) }},
                     {{ pgshift_literal(create | trim) }});

@@ -203,7 +203,7 @@ def sequences_macro(names: NameMap) -> str:
 
 
 def types_macro(catalog: Catalog, names: NameMap) -> str:
-    """The macros returning the source's enum types and domains, renamed."""
+    """The macros returning the source's enum, domain and composite types, renamed."""
     types, schema = names.types, catalog.schema
     enums = json.dumps(
         {types[name]: labels for name, labels in catalog.enums.items()},
@@ -244,6 +244,29 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         ],
         ensure_ascii=False,
     )
+    composites = json.dumps(
+        [
+            {
+                "name": types[c.name],
+                "attributes": [
+                    [attribute, rename_type(data_type, schema, types)]
+                    for attribute, data_type in c.attributes
+                ],
+                **(
+                    {
+                        "extensions": [
+                            [e, catalog.extensions.get(e, "public")]
+                            for e in sorted(c.extensions)
+                        ]
+                    }
+                    if c.extensions
+                    else {}
+                ),
+            }
+            for c in catalog.composites.values()
+        ],
+        ensure_ascii=False,
+    )
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
         "{#- The source's enum types: name to labels, in their sort order. #}\n"
@@ -253,5 +276,9 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         "{#- The source's domains: base type, NOT NULL, default, checks. #}\n"
         "{% macro pgshift_source_domains() %}\n"
         f"    {{{{ return({domains}) }}}}\n"
+        "{% endmacro %}\n\n"
+        "{#- The source's composite types: attributes, in creation order. #}\n"
+        "{% macro pgshift_source_composites() %}\n"
+        f"    {{{{ return({composites}) }}}}\n"
         "{% endmacro %}\n"
     )

@@ -6,8 +6,10 @@ identity and generation; the same primary key, unique and check constraints,
 foreign keys (with their actions and deferrability) and secondary indexes,
 under their mapped names; the same table and column comments; the same
 partition key and partitions (names, parents, bounds, their own constraints,
-foreign keys and indexes) of a partitioned table; and every enum type with
-the same labels in the same order. Each difference is one line,
+foreign keys and indexes) of a partitioned table; every enum type with the
+same labels in the same order; every domain with the same base type, NOT
+NULL, default and checks; and every composite type with the same attributes.
+Each difference is one line,
 ``table.object: what differs``.
 """
 
@@ -17,7 +19,15 @@ import logging
 from collections.abc import Iterable
 
 from pgshift.catalog import Catalog, Column, Constraint, Table
-from pgshift.mapping import MAP_FILE, NameMap, TableMap, index_using
+from pgshift.expressions import rename_columns
+from pgshift.mapping import (
+    MAP_FILE,
+    NameMap,
+    TableMap,
+    index_using,
+    target_object_name,
+)
+from pgshift.sqlident import rename_type
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +233,50 @@ def _table_differences(
     return lines
 
 
+def _type_differences(
+    source: Catalog, target: Catalog, names: NameMap | None
+) -> list[str]:
+    """Differences of the schema's domains and composite types, through the map.
+
+    A domain's base type, NOT NULL, default and named checks, and a composite
+    type's attributes, are compared as scaffold renamed them for the target.
+    """
+    types = names.types if names else {}
+    schema = source.schema
+    lines: list[str] = []
+    for name, domain in source.domains.items():
+        renamed = types.get(name, name)
+        found = target.domains.get(renamed)
+        if found is None:
+            lines.append(f"domain {renamed}: missing on the target")
+            continue
+        expected = (
+            rename_type(domain.base_type, schema, types),
+            domain.not_null,
+            rename_columns(domain.default, {}, types) if domain.default else None,
+            sorted(
+                (target_object_name(c, name, renamed), rename_columns(d, {}, types))
+                for c, d in domain.checks
+            ),
+        )
+        got = (found.base_type, found.not_null, found.default, sorted(found.checks))
+        if got != expected:
+            lines.append(f"domain {renamed}: {got}, source as renamed {expected}")
+    for name, composite in source.composites.items():
+        renamed = types.get(name, name)
+        found_type = target.composites.get(renamed)
+        expected_attributes = [
+            (a, rename_type(t, schema, types)) for a, t in composite.attributes
+        ]
+        got_attributes = found_type.attributes if found_type else None
+        if got_attributes != expected_attributes:
+            lines.append(
+                f"composite type {renamed}: attributes {got_attributes}, source "
+                f"as renamed {expected_attributes}"
+            )
+    return lines
+
+
 def compare(
     source: Catalog,
     target: Catalog,
@@ -248,6 +302,7 @@ def compare(
         found = target.enums.get(renamed)
         if found != labels:
             lines.append(f"type {renamed}: labels {found}, source {labels}")
+    lines += _type_differences(source, target, names)
     for table in source.tables.values():
         mapped = names.tables.get(table.name) if names else None
         if mapped is None:
