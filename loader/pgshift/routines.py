@@ -1476,7 +1476,7 @@ def _rewrite_trigger(trigger: Trigger, mapped: TableMap, context: _Context) -> N
                 renamed.append(ast.String(sval=mapped.columns[column.sval]))
         statement.columns = tuple(renamed)
     if statement.whenClause is not None:
-        _rename_when(statement.whenClause, mapped, trigger)
+        _rename_when(statement.whenClause, mapped, trigger, context)
     if statement.constrrel is not None:
         other = context.tables.get(statement.constrrel.relname)
         if other is not None and statement.constrrel.schemaname in (
@@ -1516,11 +1516,26 @@ def _rewrite_trigger(trigger: Trigger, mapped: TableMap, context: _Context) -> N
     trigger.definition = printed.replace(_SENTINEL_SCHEMA + ".", SCHEMA + ".")
 
 
-def _rename_when(node: Any, mapped: TableMap, trigger: Trigger) -> None:
+def _rename_when(
+    node: Any, mapped: TableMap, trigger: Trigger, context: _Context
+) -> None:
     from pglast import ast
     from pglast.visitors import Visitor
 
     class Renamer(Visitor):  # type: ignore[misc]
+        def visit_TypeName(self, ancestors: Any, node: ast.TypeName) -> None:  # noqa: N802
+            # A cast to one of the schema's enum, domain or composite types.
+            names = [getattr(n, "sval", None) for n in node.names or ()]
+            if not names or names[-1] not in context.types:
+                return
+            if len(names) == 2 and names[0] == context.schema:
+                node.names = (
+                    ast.String(sval=_SENTINEL_SCHEMA),
+                    ast.String(sval=context.types[names[-1]]),
+                )
+            elif len(names) == 1:
+                node.names = (ast.String(sval=context.types[names[-1]]),)
+
         def visit_ColumnRef(self, ancestors: Any, ref: ast.ColumnRef) -> None:  # noqa: N802
             fields = list(ref.fields)
             if len(fields) == 2 and isinstance(fields[1], ast.String):

@@ -351,6 +351,19 @@ def test_composite_types_arrive_renamed_with_the_functions_over_them(
     )
     assert query(clone.target, calls) == query(clone.source, calls)
     assert query(clone.target, calls)[0] == ("sad", True, False)
+    # The trigger's WHEN casts to the renamed enum type.
+    for url, column in ((clone.source, '"lastMood"'), (clone.target, "last_mood")):
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"insert into pairs (id, {column}) values (10, 'sad') "
+                    f"returning {column}::text"
+                )
+                assert cur.fetchone() == ("it's ok",)
+        finally:
+            conn.rollback()
+            conn.close()
 
 
 def test_extension_types_arrive_with_their_extension(
