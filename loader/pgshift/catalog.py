@@ -211,6 +211,10 @@ class Table:
             a default, generated column, check or index calls
             (``("default of code", "next_code()")``): the build creates the
             schema's functions before the tables then.
+        settings: What the table is set to beyond its columns and
+            constraints (``read_table_settings``): storage parameters,
+            replica identity, CLUSTER ON index, and columns' statistics
+            targets, storage and compression.
     """
 
     schema: str
@@ -229,6 +233,7 @@ class Table:
     partition_key: str | None = None
     partitions: list[Partition] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    settings: list[tuple[str, ...]] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """Return the column with this source name."""
@@ -624,6 +629,84 @@ true, so it refuses what the load could not read, and nothing else. Only
 the table a query names counts: reading a partitioned table or an
 inheritance parent does not apply its partitions' or children's own
 policies, and the load reads the parent."""
+
+# Storage parameters (the table's and its TOAST table's), replica identity
+# and clustering index of each table; a column's statistics target, storage
+# other than its type's, and compression.
+_TABLE_SETTINGS = """
+select c.oid, coalesce(c.reloptions, '{}'), coalesce(tc.reloptions, '{}'),
+       c.relreplident::text,
+       (select i.relname::text from pg_index x
+        join pg_class i on i.oid = x.indexrelid
+        where x.indrelid = c.oid and x.indisreplident),
+       (select i.relname::text from pg_index x
+        join pg_class i on i.oid = x.indexrelid
+        where x.indrelid = c.oid and x.indisclustered)
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_class tc on tc.oid = c.reltoastrelid
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+"""
+
+_COLUMN_SETTINGS = """
+select a.attrelid, a.attname::text,
+       case when coalesce(a.attstattarget, -1) >= 0 then a.attstattarget end,
+       case when a.attstorage <> t.typstorage then a.attstorage::text end,
+       nullif(a.attcompression::text, '')
+from pg_attribute a
+join pg_class c on c.oid = a.attrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_type t on t.oid = a.atttypid
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+  and a.attnum > 0 and not a.attisdropped
+  and (coalesce(a.attstattarget, -1) >= 0 or a.attstorage <> t.typstorage
+       or a.attcompression <> '')
+order by a.attrelid, a.attnum
+"""
+
+_STORAGE = {"p": "plain", "e": "external", "m": "main", "x": "extended"}
+_COMPRESSION = {"p": "pglz", "l": "lz4"}
+
+
+def read_table_settings(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None:
+    """Record each table's settings (``Table.settings``), as tuples.
+
+    ``("option", "fillfactor", "70")`` and ``("toast option", ...)`` for a
+    storage parameter, ``("replica identity", "full" | "nothing" | "index",
+    index)``, ``("cluster", index)``, and ``("statistics" | "storage" |
+    "compression", column, value)``; a table at PostgreSQL's defaults has
+    none.
+    """
+    identities = {"f": "full", "n": "nothing", "i": "index"}
+    cursor.execute(_TABLE_SETTINGS, {"schema": schema})
+    for oid, options, toast, identity, replica, cluster in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is None:
+            continue
+        for kind, values in (("option", options), ("toast option", toast)):
+            for option in values:
+                key, _, value = option.partition("=")
+                table.settings.append((kind, key, value))
+        if identity in identities:
+            table.settings.append(
+                ("replica identity", identities[identity], replica or "")
+            )
+        if cluster:
+            table.settings.append(("cluster", cluster))
+    cursor.execute(_COLUMN_SETTINGS, {"schema": schema})
+    for oid, column, statistics, storage, compression in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is None:
+            continue
+        if statistics is not None:
+            table.settings.append(("statistics", column, str(statistics)))
+        if storage is not None:
+            table.settings.append(("storage", column, _STORAGE[storage]))
+        if compression is not None:
+            table.settings.append(
+                ("compression", column, _COMPRESSION.get(compression, compression))
+            )
+
 
 _TABLE_TRAITS = """
 select c.oid, row_security_active(c.oid),
@@ -1204,6 +1287,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
         )
 
     _read_composites(cursor, catalog)
+    read_table_settings(cursor, schema, by_oid)
     _read_portability(cursor, catalog, by_oid)
     _read_partitions(cursor, schema, by_oid)
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)

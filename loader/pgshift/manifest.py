@@ -461,3 +461,4 @@ class PgshiftMeta(TypedDict):
     indexes: list[IndexMeta]
     unvalidated_checks: NotRequired[list[CheckMeta]]
     partitioning: NotRequired[PartitioningMeta]
+    settings: NotRequired[list[str]]  # ALTER TABLE actions (TableMap.settings)

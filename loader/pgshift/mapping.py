@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from pgshift.naming import (
     map_names,
     to_snake,
 )
-from pgshift.sqlident import rename_type, render_ident
+from pgshift.sqlident import rename_type, render_ident, sql_literal
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,10 @@ class TableMap:
         partition_key: A partitioned table's partition key, columns renamed
             (``RANGE (paid_at)``); None for a plain table.
         partitions: A partitioned table's partitions, each after its parent.
+        settings: ``ALTER TABLE`` actions giving the final table the source
+            table's storage parameters, replica identity, clustering index
+            and columns' statistics targets, storage and compression, in the
+            target names (``table_settings``).
     """
 
     source_schema: str
@@ -336,6 +340,7 @@ class TableMap:
     types: dict[str, str] = field(default_factory=dict)
     partition_key: str | None = None
     partitions: list[PartitionMap] = field(default_factory=list)
+    settings: list[str] = field(default_factory=list)
 
     @property
     def primary_key(self) -> KeyMap | None:
@@ -392,6 +397,30 @@ class ViewMap:
 
 
 @dataclass
+class CommentMap:
+    """A comment the publish sets on an object that is not a table or view.
+
+    Attributes:
+        kind: What ``COMMENT ON`` calls the object: "index", "sequence",
+            "type", "function", "procedure", "aggregate", "constraint",
+            "trigger", "policy", or "domain constraint".
+        name: Its target name as SQL (``"sad_ones"``; a routine's
+            ``name(types)``), without the schema.
+        on: The target table (the domain, for a domain constraint) it
+            belongs to, as SQL without the schema; empty for the others.
+        text: The comment.
+        table: The final table an index, constraint, trigger or policy
+            belongs to (its name, unquoted); empty for the others.
+    """
+
+    kind: str
+    name: str
+    on: str
+    text: str
+    table: str = ""
+
+
+@dataclass
 class PolicyMap:
     """A row-level security policy of a migrated table, renamed.
 
@@ -435,6 +464,8 @@ class NameMap:
         policies: The policies of the migrated tables.
         not_migrated: [kind, name, reason] of the views and policies that
             cannot arrive as they are.
+        comments: The comments on the other objects the target gets
+            (``pgshift.comments``).
     """
 
     source_name: str
@@ -447,6 +478,7 @@ class NameMap:
     row_security: dict[str, list[bool]] = field(default_factory=dict)
     policies: list[PolicyMap] = field(default_factory=list)
     not_migrated: list[list[str]] = field(default_factory=list)
+    comments: list[CommentMap] = field(default_factory=list)
 
     def table_for_target(self, target: str) -> TableMap | None:
         """The map of the source table that became a final table."""
@@ -509,6 +541,7 @@ class NameMap:
             row_security=data.get("row_security", {}),
             policies=[PolicyMap(**p) for p in data.get("policies", [])],
             not_migrated=data.get("not_migrated", []),
+            comments=[CommentMap(**c) for c in data.get("comments", [])],
         )
 
     @classmethod
@@ -878,7 +911,61 @@ def _map_table(
     mapped.indexes = [
         index_map(i, columns, object_name(i.name), types) for i in table.indexes
     ]
+    mapped.settings = table_settings(
+        table.settings,
+        columns,
+        {o.source: o.name for o in [*mapped.keys, *mapped.indexes]},
+    )
     return mapped
+
+
+def table_settings(
+    settings: Iterable[tuple[str, ...]],
+    columns: Mapping[str, str],
+    indexes: Mapping[str, str],
+) -> list[str]:
+    """The ``ALTER TABLE`` actions that give a table these settings.
+
+    Args:
+        settings: ``Table.settings``, as the catalog read them.
+        columns: Column name to the name the actions use (likewise).
+        indexes: Index name to the name the actions use (a name it does not
+            hold is used as it is).
+
+    Returns:
+        One action per setting, storage parameters in one ``SET (...)``
+        (``set (fillfactor = '70')``, ``replica identity full``,
+        ``cluster on invoices_pkey``, ``alter column notes set storage
+        external``), sorted so that two tables' lists compare.
+    """
+    actions: list[str] = []
+    options = {"option": [], "toast option": []}  # type: dict[str, list[str]]
+    for setting in settings:
+        kind = setting[0]
+        if kind in options:
+            prefix = "toast." if kind == "toast option" else ""
+            options[kind].append(
+                f"{prefix}{render_ident(setting[1])} = {sql_literal(setting[2])}"
+            )
+        elif kind == "replica identity":
+            how, index = setting[1], setting[2]
+            if how == "index":
+                actions.append(
+                    "replica identity using index "
+                    + render_ident(indexes.get(index, index))
+                )
+            else:
+                actions.append(f"replica identity {how}")
+        elif kind == "cluster":
+            index = indexes.get(setting[1], setting[1])
+            actions.append(f"cluster on {render_ident(index)}")
+        else:
+            column = render_ident(columns.get(setting[1], setting[1]))
+            actions.append(f"alter column {column} set {kind} {setting[2]}")
+    every = sorted(options["option"] + options["toast option"])
+    if every:
+        actions.append(f"set ({', '.join(every)})")
+    return sorted(actions)
 
 
 # --------------------------------------------------------------------------

@@ -366,6 +366,81 @@ def test_composite_types_arrive_renamed_with_the_functions_over_them(
             conn.close()
 
 
+def test_comments_on_other_objects_arrive_on_their_target_names(
+    migrated: tuple[Project, str],
+) -> None:
+    clone, _ = migrated
+    described = "select obj_description('{}'::{}, '{}')"
+    expected = {
+        ("mood_kind", "regtype", "pg_type"): "it's {{ x }} $$ -- \\ a mood",
+        ("pair", "regtype", "pg_type"): "a pair",
+        ("pairs_by_mood", "regclass", "pg_class"): "by mood",
+        ('"isSad"(mood_kind)', "regprocedure", "pg_proc"): "is it sad?",
+        ("ticket_numbers", "regclass", "pg_class"): "numbers",
+    }
+    for (name, cast, catalog), text in expected.items():
+        assert query(clone.target, described.format(name, cast, catalog)) == [
+            (text,)
+        ], name
+    owned = "select obj_description(oid, '{}') from {} where {} = '{}' and {} = {}"
+    for catalog, name_column, name, owner_column, owner, text in (
+        (
+            "pg_constraint",
+            "conname",
+            "pairs_pkey",
+            "conrelid",
+            "'pairs'::regclass",
+            "the key",
+        ),
+        (
+            "pg_trigger",
+            "tgname",
+            "cheerSad",
+            "tgrelid",
+            "'pairs'::regclass",
+            "cheers {% if %} up",
+        ),
+        (
+            "pg_constraint",
+            "conname",
+            "positive_int_check",
+            "contypid",
+            "'positive_int'::regtype",
+            "above 0",
+        ),
+        (
+            "pg_policy",
+            "polname",
+            "notes_mine",
+            "polrelid",
+            "'notes'::regclass",
+            "all rows",
+        ),
+    ):
+        assert query(
+            clone.target,
+            owned.format(catalog, catalog, name_column, name, owner_column, owner),
+        ) == [(text,)], name
+
+
+def test_table_settings_arrive(migrated: tuple[Project, str]) -> None:
+    clone, _ = migrated
+    settings = (
+        "select c.reloptions, t.reloptions, c.relreplident::text, "
+        "(select i.relname::text from pg_index x join pg_class i "
+        "on i.oid = x.indexrelid where x.indrelid = c.oid and x.indisclustered), "
+        "a.attstattarget, a.attstorage::text "
+        "from pg_class c join pg_class t on t.oid = c.reltoastrelid "
+        "join pg_attribute a on a.attrelid = c.oid and a.attname = %s "
+        "where c.oid = 'pairs'::regclass"
+    )
+    found = query(clone.target, settings, ("pair_list",))
+    assert found == [
+        (["fillfactor=70"], ["autovacuum_enabled=false"], "f", "pairs_pkey", 500, "e")
+    ]
+    assert found == query(clone.source, settings, ("pairList",))
+
+
 def test_extension_types_arrive_with_their_extension(
     migrated: tuple[Project, str],
 ) -> None:

@@ -4,8 +4,9 @@
     another model sees the table only finished. From meta.pgshift, in
     order: the identity columns' and the serial columns' sequences, set
     past max(id), primary and unique keys, indexes, the checks the source
-    never validated (NOT VALID), those of partitions
-    alone (pgshift_finish_partitions), ANALYZE, then the
+    never validated (NOT VALID), the table's settings (storage
+    parameters, replica identity, clustering index, column statistics),
+    those of partitions alone (pgshift_finish_partitions), ANALYZE, then the
     foreign keys to parents already built (and those of partitions alone). A foreign key whose parent is
     built later (cycles, parents not rebuilt) is added on-run-end and in
     the publish. Duplicates or orphans leave a key out instead of failing
@@ -21,6 +22,7 @@
         + pgshift_ensure_keys(this, node)
         + pgshift_ensure_indexes(this, node)
         + pgshift_ensure_checks(this, node)
+        + pgshift_ensure_settings(this, node)
         + pgshift_finish_partitions(this, node)
         + ["analyze " ~ this]
         + pgshift_add_foreign_keys(this.schema, node)

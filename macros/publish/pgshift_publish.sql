@@ -77,6 +77,10 @@
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
     {%- do statements.append(pgshift_align_sequence_owners()) -%}
     {%- do statements.append(pgshift_publish_sequences(false)) -%}
+    {#- The source's comments on indexes, constraints, triggers, policies,
+        routines, types and sequences. -#}
+    {%- do statements.append(
+        pgshift_publish_comments(final_schema, built_tables)) -%}
     {#- The source's owners and grants, once every object is there. -#}
     {%- do statements.append(pgshift_apply_privileges()) -%}
     {%- do statements.append(

@@ -47,6 +47,7 @@ from pathlib import Path
 import psycopg2
 
 from pgshift.catalog import Catalog, read_catalog, read_not_migrated
+from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
 from pgshift.mapping import (
     MAP_FILE,
@@ -62,7 +63,7 @@ from pgshift.privileges import (
     missing_roles,
     read_privileges,
 )
-from pgshift.routines import Routines, SourceRoutines, read_routines, rewrite
+from pgshift.routines import SCHEMA, Routines, SourceRoutines, read_routines, rewrite
 from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
@@ -287,6 +288,7 @@ def read_project(
         source_routines = read_routines(cursor, settings.source_schema)
         if not names_only:
             found = read_privileges(cursor, settings.source_schema)
+            comments = read_comments(cursor, settings.source_schema)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
@@ -313,6 +315,16 @@ def read_project(
     if not names_only:
         assert project.routines is not None
         project.privileges = map_privileges(found, project.names, project.routines)
+        created = [r for r in project.routines.routines if not r.problems]
+        project.names.comments = map_comments(
+            comments,
+            project.names,
+            [
+                (r.identity, r.kind, r.signature.removeprefix(SCHEMA + "."))
+                for r in created
+            ],
+            [(t.table, t.name) for t in project.routines.triggers if not t.problems],
+        )
         left_behind += [
             (kind, label, "needs review, not created by the build: " + reason)
             for kind, label, problems in project.routines.needing_review()
@@ -491,6 +503,9 @@ def map_drift(settings: Settings) -> list[str]:
         )
     project, _ = read_project(settings, committed.source_name, names_only=True)
     current = project.names
+    # The comments on other objects need the routines settled, which this
+    # check does not do; parity compares them with the target.
+    current.comments = committed.comments
     if current.to_json() == path.read_text(encoding="utf-8"):
         return []
     lines = []

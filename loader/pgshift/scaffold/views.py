@@ -27,6 +27,7 @@ VIEWS_DIR = "models/views"
 """Where the view models are written, relative to the dbt project."""
 
 VIEWS_MACRO = "macros/scaffolded/pgshift_source_views.sql"
+COMMENTS_MACRO = "macros/scaffolded/pgshift_source_comments.sql"
 
 
 def settle_views(names: NameMap, created: set[str]) -> bool:
@@ -140,8 +141,23 @@ def views_macro(names: NameMap) -> str:
     )
 
 
+def comments_macro(names: NameMap) -> str:
+    """The macro returning the comments the publish sets (``pgshift.comments``)."""
+    comments = [
+        {"kind": c.kind, "name": c.name, "on": c.on, "text": c.text, "table": c.table}
+        for c in names.comments
+    ]
+    return (
+        f"{{# {GENERATED_HEADER}. #}}\n"
+        "{#- The source's comments on indexes, constraints, triggers, policies,\n"
+        "    routines, types and sequences, on their target names. #}\n"
+        + _json_macro("pgshift_source_comments", comments)
+    )
+
+
 def view_files(names: NameMap) -> dict[str, str]:
     """Every view model, and the macros, by path in the dbt project."""
     files = {f"{VIEWS_DIR}/{v.name}.sql": view_sql(v) for v in names.views.values()}
     files[VIEWS_MACRO] = views_macro(names)
+    files[COMMENTS_MACRO] = comments_macro(names)
     return files

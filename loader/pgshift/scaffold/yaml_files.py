@@ -141,6 +141,8 @@ def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     ]
     if unvalidated:
         meta["unvalidated_checks"] = unvalidated
+    if mapped.settings:
+        meta["settings"] = mapped.settings
     partitioning = partitioning_meta(mapped)
     if partitioning is not None:
         meta["partitioning"] = partitioning

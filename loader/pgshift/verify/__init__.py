@@ -20,6 +20,7 @@ from typing import Any
 from psycopg2 import sql
 
 from pgshift.catalog import Catalog, read_catalog
+from pgshift.comments import comment_differences
 from pgshift.connection import relation_exists, transaction
 from pgshift.manifest import (
     MANIFEST_TABLE,
@@ -203,6 +204,10 @@ def _schema_parity(
     if names is not None and names.overrides:
         overrides_path = settings.project_dir / names.overrides
     lines = compare(source, target, names, kept) + list(views) + privilege_lines
+    if names is not None:
+        lines += comment_differences(
+            target_cursor, names, settings.final_schema, settings.selects
+        )
     report.kept_differences = kept.kept
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences

@@ -8,7 +8,9 @@ under their mapped names; the same table and column comments; the same
 partition key and partitions (names, parents, bounds, their own constraints,
 foreign keys and indexes) of a partitioned table; every enum type with the
 same labels in the same order; every domain with the same base type, NOT
-NULL, default and checks; and every composite type with the same attributes.
+NULL, default and checks; every composite type with the same attributes;
+and every table's storage parameters, replica identity, clustering index
+and columns' statistics targets, storage and compression.
 Each difference is one line,
 ``table.object: what differs``.
 """
@@ -25,6 +27,7 @@ from pgshift.mapping import (
     NameMap,
     TableMap,
     index_using,
+    table_settings,
     target_object_name,
 )
 from pgshift.sqlident import rename_type
@@ -317,7 +320,35 @@ def compare(
             continue
         lines += _table_differences(table, mapped, found, kept)
         lines += _partition_differences(mapped, found, kept)
+        lines += _settings_differences(table, mapped, found)
     return lines
+
+
+def _settings_differences(source: Table, mapped: TableMap, target: Table) -> list[str]:
+    """A line when the final table's settings are not the source table's.
+
+    Storage parameters, replica identity, clustering index, and the
+    columns' statistics targets, storage and compression, as the ``ALTER
+    TABLE`` actions that give them (``mapping.table_settings``).
+    """
+    expected = table_settings(
+        source.settings,
+        mapped.columns,
+        {o.source: o.name for o in [*mapped.keys, *mapped.indexes]},
+    )
+    own = [
+        c.name
+        for c in [target.primary_key, *target.uniques, *target.exclusions]
+        if c is not None
+    ] + [i.name for i in target.indexes]
+    found = table_settings(
+        target.settings,
+        {c.name: c.name for c in target.columns},
+        {name: name for name in own},
+    )
+    if found == expected:
+        return []
+    return [f"{mapped.target}: settings {found}, source as renamed {expected}"]
 
 
 def _partition_differences(
