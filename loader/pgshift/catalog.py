@@ -1007,7 +1007,67 @@ select kind, name, reason from (
            'default privileges for the whole database are not migrated (those '
            'of the migrated schema are); set them on the target'
     from pg_default_acl d
-    where d.defaclnamespace = 0    union all
+    where d.defaclnamespace = 0
+    union all
+    select 'statistics object', s.stxname || ' on ' || t.relname,
+           'extended statistics are not migrated: create it on the target, '
+           'then ANALYZE ' || t.relname
+    from pg_statistic_ext s
+    join tables t on t.oid = s.stxrelid
+    union all
+    select 'operator', o.oid::regoperator::text,
+           'operators are not migrated: create it on the target'
+    from pg_operator o
+    join pg_namespace n on n.oid = o.oprnamespace
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_operator'::regclass
+                        and d.objid = o.oid and d.deptype = 'e')
+    union all
+    select 'operator class', c.opcname || ' using ' || a.amname,
+           'operator classes are not migrated: create it on the target'
+    from pg_opclass c
+    join pg_am a on a.oid = c.opcmethod
+    join pg_namespace n on n.oid = c.opcnamespace
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_opclass'::regclass
+                        and d.objid = c.oid and d.deptype = 'e')
+    union all
+    select 'text search configuration', c.cfgname::text,
+           'text search configurations are not migrated: create it on the '
+           'target (a regconfig value naming it fails there until then)'
+    from pg_ts_config c
+    join pg_namespace n on n.oid = c.cfgnamespace
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_ts_config'::regclass
+                        and d.objid = c.oid and d.deptype = 'e')
+    union all
+    select 'text search dictionary', c.dictname::text,
+           'text search dictionaries are not migrated: create it on the target'
+    from pg_ts_dict c
+    join pg_namespace n on n.oid = c.dictnamespace
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_ts_dict'::regclass
+                        and d.objid = c.oid and d.deptype = 'e')
+    union all
+    select 'collation', c.collname::text,
+           'collations of the source are not migrated: create it on the target'
+    from pg_collation c
+    join pg_namespace n on n.oid = c.collnamespace
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_collation'::regclass
+                        and d.objid = c.oid and d.deptype = 'e')
+    union all
+    select 'publication', p.pubname::text,
+           'publications are not migrated: create it on the target if '
+           'something subscribes to it'
+    from pg_publication p
+    where left(p.pubname, 8) <> 'pgshift_'
+    union all
     select 'extension', x.extname::text,
            'created on the target only where a migrated column, default, '
            'check, index or function needs it; create it there if the application '
@@ -1062,7 +1122,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         grants, NOT NULL or default of a partition alone, typed, unlogged or
         inheriting table,
         privilege on the database itself, database-wide default privilege,
-        and extension. (Functions and triggers are migrated:
+        extended statistics object, operator, operator class, text search
+        configuration and dictionary, collation, publication, and extension. (Functions and triggers are migrated:
         ``pgshift.routines``; the schemas left out are
         ``pgshift.schemas.SchemaPlan.left_out``.)
     """
