@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgshift.sqlident import unquote_ident
+from pgshift.sqlident import sql_literal, unquote_ident
 
 logger = logging.getLogger(__name__)
 
@@ -1015,53 +1015,7 @@ select kind, name, reason from (
     from pg_statistic_ext s
     join tables t on t.oid = s.stxrelid
     union all
-    select 'operator', o.oid::regoperator::text,
-           'operators are not migrated: create it on the target'
-    from pg_operator o
-    join pg_namespace n on n.oid = o.oprnamespace
-    where n.nspname = %(schema)s
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_operator'::regclass
-                        and d.objid = o.oid and d.deptype = 'e')
-    union all
-    select 'operator class', c.opcname || ' using ' || a.amname,
-           'operator classes are not migrated: create it on the target'
-    from pg_opclass c
-    join pg_am a on a.oid = c.opcmethod
-    join pg_namespace n on n.oid = c.opcnamespace
-    where n.nspname = %(schema)s
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_opclass'::regclass
-                        and d.objid = c.oid and d.deptype = 'e')
-    union all
-    select 'text search configuration', c.cfgname::text,
-           'text search configurations are not migrated: create it on the '
-           'target (a regconfig value naming it fails there until then)'
-    from pg_ts_config c
-    join pg_namespace n on n.oid = c.cfgnamespace
-    where n.nspname = %(schema)s
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_ts_config'::regclass
-                        and d.objid = c.oid and d.deptype = 'e')
-    union all
-    select 'text search dictionary', c.dictname::text,
-           'text search dictionaries are not migrated: create it on the target'
-    from pg_ts_dict c
-    join pg_namespace n on n.oid = c.dictnamespace
-    where n.nspname = %(schema)s
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_ts_dict'::regclass
-                        and d.objid = c.oid and d.deptype = 'e')
-    union all
-    select 'collation', c.collname::text,
-           'collations of the source are not migrated: create it on the target'
-    from pg_collation c
-    join pg_namespace n on n.oid = c.collnamespace
-    where n.nspname = %(schema)s
-      and not exists (select 1 from pg_depend d
-                      where d.classid = 'pg_collation'::regclass
-                        and d.objid = c.oid and d.deptype = 'e')
-    union all
+{schema_objects}
     select 'publication', p.pubname::text,
            'publications are not migrated: create it on the target if '
            'something subscribes to it'
@@ -1077,7 +1031,43 @@ select kind, name, reason from (
 ) objects
 order by 1, 2
 """
-_NOT_MIGRATED = _NOT_MIGRATED_TEMPLATE.replace("{problem}", _PARTITION_PROBLEM)
+# Objects of the schema pgshift does not create (extension members aside):
+# kind, catalog, the name as SQL shows it, the namespace column, why.
+_SCHEMA_OBJECTS = (
+    ("operator", "pg_operator", "x.oid::regoperator::text", "oprnamespace",
+     "operators are not migrated: create it on the target"),
+    ("operator class", "pg_opclass",
+     "x.opcname || ' using ' || (select amname from pg_am where oid = x.opcmethod)",
+     "opcnamespace", "operator classes are not migrated: create it on the target"),
+    ("text search configuration", "pg_ts_config", "x.cfgname::text", "cfgnamespace",
+     "text search configurations are not migrated: create it on the target "
+     "(a regconfig value naming it fails there until then)"),
+    ("text search dictionary", "pg_ts_dict", "x.dictname::text", "dictnamespace",
+     "text search dictionaries are not migrated: create it on the target"),
+    ("collation", "pg_collation", "x.collname::text", "collnamespace",
+     "collations of the source are not migrated: create it on the target"),
+)  # fmt: skip
+
+
+def _schema_object_clauses() -> str:
+    """The not-migrated query's clauses for ``_SCHEMA_OBJECTS``."""
+    return "".join(
+        f"""    select '{kind}', {name}, {sql_literal(why)}
+    from {catalog} x
+    join pg_namespace n on n.oid = x.{namespace}
+    where n.nspname = %(schema)s
+      and not exists (select 1 from pg_depend d
+                      where d.classid = '{catalog}'::regclass
+                        and d.objid = x.oid and d.deptype = 'e')
+    union all
+"""
+        for kind, catalog, name, namespace, why in _SCHEMA_OBJECTS
+    )
+
+
+_NOT_MIGRATED = _NOT_MIGRATED_TEMPLATE.replace("{problem}", _PARTITION_PROBLEM).replace(
+    "{schema_objects}\n", _schema_object_clauses()
+)
 
 SERVER_TYPES = frozenset(
     {

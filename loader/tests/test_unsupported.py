@@ -245,8 +245,7 @@ def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
         "columns, not OF note_row",
         "unlogged table scratch: arrives as an ordinary (logged) table",
         "inheritance dog inherits animal: the target tables do not inherit",
-        "statistics object moodStats on pairs: extended statistics are not "
-        "migrated",
+        "statistics object moodStats on pairs: extended statistics are not migrated",
         "operator ===(integer,integer): operators are not migrated",
         "text search configuration plainText: text search configurations are "
         "not migrated",

@@ -8,19 +8,15 @@
     {%- set statements = [] -%}
     {%- for composite in pgshift_source_composites() -%}
         {%- set type = pgshift_ident(target.schema, composite.name) -%}
-        {%- set body -%}
-            begin
-                if to_regtype({{ pgshift_literal(type) }}) is null then
-                    create type {{ type }} as (
-                    {%- for attribute in composite.attributes %}
-                        {{ pgshift_ident(attribute[0]) }} {{ attribute[1] }}
-                        {%- if not loop.last %},{% endif %}
-                    {%- endfor %}
-                    );
-                end if;
-            end
+        {%- set create -%}
+            create type {{ type }} as (
+            {%- for attribute in composite.attributes %}
+                {{ pgshift_ident(attribute[0]) }} {{ attribute[1] }}
+                {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+            )
         {%- endset -%}
-        {%- do statements.append(pgshift_do(body | trim)) -%}
+        {%- do statements.append(pgshift_create_type(type, create)) -%}
     {%- endfor -%}
     {{ statements | join(";\n") }}
     {%- endif -%}

@@ -44,21 +44,17 @@
     {%- endfor -%}
     {%- for domain in pgshift_source_domains() -%}
         {%- set type = pgshift_ident(target.schema, domain.name) -%}
-        {%- set body -%}
-            begin
-                if to_regtype({{ pgshift_literal(type) }}) is null then
-                    create domain {{ type }} as {{ domain.base_type }}
-                    {%- if domain.not_null %} not null{% endif %}
-                    {%- if domain.get('default') %}
-                        default {{ domain.default }}
-                    {%- endif %}
-                    {%- for check in domain.checks %}
-                        constraint {{ pgshift_ident(check[0]) }} {{ check[1] }}
-                    {%- endfor %};
-                end if;
-            end
+        {%- set create -%}
+            create domain {{ type }} as {{ domain.base_type }}
+            {%- if domain.not_null %} not null{% endif %}
+            {%- if domain.get('default') %}
+                default {{ domain.default }}
+            {%- endif %}
+            {%- for check in domain.checks %}
+                constraint {{ pgshift_ident(check[0]) }} {{ check[1] }}
+            {%- endfor %}
         {%- endset -%}
-        {%- do statements.append(pgshift_do(body | trim)) -%}
+        {%- do statements.append(pgshift_create_type(type, create)) -%}
     {%- endfor -%}
     {{ statements | join(";\n") }}
     {%- endif -%}

@@ -10,14 +10,9 @@
         {%- for label in labels -%}
             {%- do quoted.append(pgshift_literal(label)) -%}
         {%- endfor -%}
-        {%- set body -%}
-            begin
-                if to_regtype({{ pgshift_literal(type) }}) is null then
-                    create type {{ type }} as enum ({{ quoted | join(', ') }});
-                end if;
-            end
-        {%- endset -%}
-        {%- do statements.append(pgshift_do(body | trim)) -%}
+        {%- do statements.append(pgshift_create_type(type,
+            "create type " ~ type ~ " as enum (" ~ (quoted | join(", ")) ~ ")"
+        )) -%}
     {%- endfor -%}
     {{ statements | join(";\n") }}
     {%- endif -%}

@@ -202,6 +202,15 @@ def sequences_macro(names: NameMap) -> str:
     )
 
 
+def _extensions(needed: list[str], catalog: Catalog) -> dict[str, list[list[str]]]:
+    """A type's ``extensions`` entry: each it needs, with its schema on the source."""
+    if not needed:
+        return {}
+    return {
+        "extensions": [[e, catalog.extensions.get(e, "public")] for e in sorted(needed)]
+    }
+
+
 def types_macro(catalog: Catalog, names: NameMap) -> str:
     """The macros returning the source's enum, domain and composite types, renamed."""
     types, schema = names.types, catalog.schema
@@ -228,17 +237,7 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                     ]
                     for check, definition in d.checks
                 ],
-                # The extensions it needs, with their schema on the source.
-                **(
-                    {
-                        "extensions": [
-                            [e, catalog.extensions.get(e, "public")]
-                            for e in sorted(d.extensions)
-                        ]
-                    }
-                    if d.extensions
-                    else {}
-                ),
+                **_extensions(d.extensions, catalog),
             }
             for d in catalog.domains.values()
         ],
@@ -252,16 +251,7 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                     [attribute, rename_type(data_type, schema, types)]
                     for attribute, data_type in c.attributes
                 ],
-                **(
-                    {
-                        "extensions": [
-                            [e, catalog.extensions.get(e, "public")]
-                            for e in sorted(c.extensions)
-                        ]
-                    }
-                    if c.extensions
-                    else {}
-                ),
+                **_extensions(c.extensions, catalog),
             }
             for c in catalog.composites.values()
         ],
