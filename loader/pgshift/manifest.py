@@ -437,6 +437,7 @@ class PartitionMeta(TypedDict):
     key: NotRequired[str]  # the partition key of a partition itself partitioned
     keys: NotRequired[list[KeyMeta]]  # its own, not its parent's
     checks: NotRequired[list[CheckMeta]]  # its own
+    unvalidated_checks: NotRequired[list[CheckMeta]]  # its own, added NOT VALID
     indexes: NotRequired[list[IndexMeta]]  # its own
     foreign_keys: NotRequired[list[ForeignKeyMeta]]  # its own
     comment: NotRequired[str]  # its comment

@@ -3,7 +3,8 @@
     PostgreSQL gives every partition: then the primary key, unique and
     exclusion constraints and the indexes that a partition has on the
     source beyond its parent's (meta.pgshift.partitioning), under their
-    mapped names, and its comment. Created after the parent's, so that
+    mapped names, the checks the source added NOT VALID (NOT VALID again),
+    and its comment. Created after the parent's, so that
     PostgreSQL does not take one of them for the partition's copy of a
     parent's index. The source's rows kept them, so rows that break one
     fail the model. -#}
@@ -17,6 +18,10 @@
                 "alter table " ~ table ~ " add constraint "
                 ~ pgshift_ident(key.name) ~ " " ~ key.definition) -%}
         {%- endfor -%}
+        {%- set unvalidated = {'unvalidated_checks':
+            partition.get('unvalidated_checks', [])} -%}
+        {%- do statements.extend(
+            pgshift_ensure_checks(table, {'meta': {'pgshift': unvalidated}})) -%}
         {%- if partition.get('comment') is not none -%}
             {%- do statements.append("comment on table " ~ table ~ " is "
                 ~ pgshift_literal(partition.comment)) -%}

@@ -105,10 +105,15 @@ def _partition_meta(partition: PartitionMap) -> PartitionMeta:
             )
             for k in partition.keys
         ]
-    if partition.checks:
-        meta["checks"] = [
-            CheckMeta(name=c.name, expression=c.expression) for c in partition.checks
+    # A check the source never validated is added NOT VALID after the rows.
+    for key, validated in (("checks", True), ("unvalidated_checks", False)):
+        checks = [
+            CheckMeta(name=c.name, expression=c.expression)
+            for c in partition.checks
+            if c.validated == validated
         ]
+        if checks:
+            meta[key] = checks  # type: ignore[literal-required]
     if partition.indexes:
         meta["indexes"] = [
             IndexMeta(name=i.name, unique=i.unique, using=i.using)
