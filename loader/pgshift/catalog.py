@@ -150,6 +150,26 @@ class Index:
 
 
 @dataclass
+class Statistics:
+    """An extended statistics object on a table (``CREATE STATISTICS``).
+
+    Attributes:
+        name: Its name.
+        kinds: "ndistinct", "dependencies", "mcv", as CREATE STATISTICS
+            names them; empty for one expression's statistics alone.
+        columns: Its plain columns, in order.
+        expressions: Its expressions, as PostgreSQL prints them.
+        target: Its statistics target, when one was set.
+    """
+
+    name: str
+    kinds: list[str]
+    columns: list[str]
+    expressions: list[str]
+    target: int | None = None
+
+
+@dataclass
 class Partition:
     """One partition of a partitioned table, at any depth.
 
@@ -215,6 +235,7 @@ class Table:
             constraints (``read_table_settings``): storage parameters,
             replica identity, CLUSTER ON index, and columns' statistics
             targets, storage and compression.
+        statistics: Its extended statistics objects.
     """
 
     schema: str
@@ -234,6 +255,7 @@ class Table:
     partitions: list[Partition] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
     settings: list[tuple[str, ...]] = field(default_factory=list)
+    statistics: list[Statistics] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """Return the column with this source name."""
@@ -664,6 +686,47 @@ where n.nspname = %(schema)s and c.relkind in ('r', 'p')
 order by a.attrelid, a.attnum
 """
 
+# Extended statistics objects; the expressions (PostgreSQL 14) and the
+# statistics target (13) where the server has them.
+_STATISTICS = """
+select s.stxrelid, s.stxname::text,
+       array(select case k when 'd' then 'ndistinct'
+                           when 'f' then 'dependencies' else 'mcv' end
+             from unnest(s.stxkind) as k where k in ('d', 'f', 'm')),
+       array(select a.attname::text
+             from unnest(s.stxkeys) with ordinality as u (n, o)
+             join pg_attribute a on a.attrelid = s.stxrelid and a.attnum = u.n
+             order by u.o),
+       {expressions}, {target}
+from pg_statistic_ext s
+join pg_class c on c.oid = s.stxrelid
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+order by 1, 2
+"""
+
+
+def read_statistics(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None:
+    """Record each table's extended statistics objects (``Table.statistics``)."""
+    cursor.execute("select current_setting('server_version_num')::int")
+    version = cursor.fetchone()[0]
+    query = _STATISTICS.format(
+        expressions="coalesce(pg_get_statisticsobjdef_expressions(s.oid), '{}')"
+        if version >= 140000
+        else "'{}'::text[]",
+        target="case when coalesce(s.stxstattarget, -1) >= 0 then s.stxstattarget end"
+        if version >= 130000
+        else "null::int",
+    )
+    cursor.execute(query, {"schema": schema})
+    for oid, name, kinds, columns, expressions, target in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is not None:
+            table.statistics.append(
+                Statistics(name, list(kinds), list(columns), list(expressions), target)
+            )
+
+
 _STORAGE = {"p": "plain", "e": "external", "m": "main", "x": "extended"}
 _COMPRESSION = {"p": "pglz", "l": "lz4"}
 
@@ -1009,12 +1072,6 @@ select kind, name, reason from (
     from pg_default_acl d
     where d.defaclnamespace = 0
     union all
-    select 'statistics object', s.stxname || ' on ' || t.relname,
-           'extended statistics are not migrated: create it on the target, '
-           'then ANALYZE ' || t.relname
-    from pg_statistic_ext s
-    join tables t on t.oid = s.stxrelid
-    union all
 {schema_objects}
     select 'publication', p.pubname::text,
            'publications are not migrated: create it on the target if '
@@ -1112,8 +1169,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         grants, NOT NULL or default of a partition alone, typed, unlogged or
         inheriting table,
         privilege on the database itself, database-wide default privilege,
-        extended statistics object, operator, operator class, text search
-        configuration and dictionary, collation, publication, and extension. (Functions and triggers are migrated:
+        operator, operator class, text search configuration and dictionary,
+        collation, publication, and extension. (Functions and triggers are
+        migrated:
         ``pgshift.routines``; the schemas left out are
         ``pgshift.schemas.SchemaPlan.left_out``.)
     """
@@ -1339,6 +1397,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
 
     _read_composites(cursor, catalog)
     read_table_settings(cursor, schema, by_oid)
+    read_statistics(cursor, schema, by_oid)
     _read_portability(cursor, catalog, by_oid)
     _read_partitions(cursor, schema, by_oid)
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)

@@ -428,6 +428,14 @@ class CheckMeta(TypedDict):
     expression: str  # the condition, without CHECK, columns renamed
 
 
+class StatisticsMeta(TypedDict):
+    """An extended statistics object of a final table."""
+
+    name: str
+    definition: str  # (kinds) on columns and (expressions), renamed
+    target: NotRequired[int]  # its statistics target, when the source set one
+
+
 class PartitionMeta(TypedDict):
     """A partition, created with the table (macros/partitions/)."""
 
@@ -463,3 +471,4 @@ class PgshiftMeta(TypedDict):
     unvalidated_checks: NotRequired[list[CheckMeta]]
     partitioning: NotRequired[PartitioningMeta]
     settings: NotRequired[list[str]]  # ALTER TABLE actions (TableMap.settings)
+    statistics: NotRequired[list[StatisticsMeta]]

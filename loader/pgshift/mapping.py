@@ -30,6 +30,7 @@ from pgshift.catalog import (
     ForeignKey,
     Index,
     Partition,
+    Statistics,
     Table,
 )
 from pgshift.expressions import rename_columns
@@ -321,6 +322,7 @@ class TableMap:
             table's storage parameters, replica identity, clustering index
             and columns' statistics targets, storage and compression, in the
             target names (``table_settings``).
+        statistics: Its extended statistics objects.
     """
 
     source_schema: str
@@ -341,6 +343,7 @@ class TableMap:
     partition_key: str | None = None
     partitions: list[PartitionMap] = field(default_factory=list)
     settings: list[str] = field(default_factory=list)
+    statistics: list[StatisticsMap] = field(default_factory=list)
 
     @property
     def primary_key(self) -> KeyMap | None:
@@ -394,6 +397,24 @@ class ViewMap:
     populated: bool = True
     calls: list[str] = field(default_factory=list)
     deferred: bool = False
+
+
+@dataclass
+class StatisticsMap:
+    """An extended statistics object of a final table, renamed.
+
+    Attributes:
+        source: Its source name.
+        name: Its target name.
+        definition: What follows its name in ``CREATE STATISTICS``, up to
+            ``FROM``, in the target names: ``(dependencies) ON a, b``.
+        target: Its statistics target, when the source set one.
+    """
+
+    source: str
+    name: str
+    definition: str
+    target: int | None = None
 
 
 @dataclass
@@ -514,6 +535,9 @@ class NameMap:
                         ForeignKeyMap(**f) for f in entry.get("foreign_keys", [])
                     ],
                     "indexes": [IndexMap(**i) for i in entry.get("indexes", [])],
+                    "statistics": [
+                        StatisticsMap(**x) for x in entry.get("statistics", [])
+                    ],
                     "partitions": [
                         PartitionMap.from_dict(p) for p in entry.get("partitions", [])
                     ],
@@ -911,12 +935,34 @@ def _map_table(
     mapped.indexes = [
         index_map(i, columns, object_name(i.name), types) for i in table.indexes
     ]
+    mapped.statistics = [
+        statistics_map(x, columns, object_name(x.name), types) for x in table.statistics
+    ]
     mapped.settings = table_settings(
         table.settings,
         columns,
         {o.source: o.name for o in [*mapped.keys, *mapped.indexes]},
     )
     return mapped
+
+
+def statistics_map(
+    statistics: Statistics,
+    columns: Mapping[str, str],
+    name: str,
+    types: Mapping[str, str],
+) -> StatisticsMap:
+    """An extended statistics object with its target name and renamed columns."""
+    kinds = f"({', '.join(statistics.kinds)}) " if statistics.kinds else ""
+    on = [render_ident(columns.get(c, c)) for c in statistics.columns] + [
+        f"({rename_columns(e, columns, types)})" for e in statistics.expressions
+    ]
+    return StatisticsMap(
+        source=statistics.name,
+        name=name,
+        definition=f"{kinds}on {', '.join(on)}",
+        target=statistics.target,
+    )
 
 
 def table_settings(

@@ -6,7 +6,8 @@
     past max(id), primary and unique keys, indexes, the checks the source
     never validated (NOT VALID), the table's settings (storage
     parameters, replica identity, clustering index, column statistics),
-    those of partitions alone (pgshift_finish_partitions), ANALYZE, then the
+    those of partitions alone (pgshift_finish_partitions), the extended
+    statistics objects, ANALYZE, then the
     foreign keys to parents already built (and those of partitions alone). A foreign key whose parent is
     built later (cycles, parents not rebuilt) is added on-run-end and in
     the publish. Duplicates or orphans leave a key out instead of failing
@@ -24,6 +25,7 @@
         + pgshift_ensure_checks(this, node)
         + pgshift_ensure_settings(this, node)
         + pgshift_finish_partitions(this, node)
+        + pgshift_ensure_statistics(this, node)
         + ["analyze " ~ this]
         + pgshift_add_foreign_keys(this.schema, node)
         + pgshift_add_partition_foreign_keys(this.schema, node) -%}

@@ -61,6 +61,8 @@
         {%- do statements.append(
             "alter table " ~ built ~ " set schema " ~ pgshift_ident(final_schema)
         ) -%}
+        {%- do statements.append(
+            pgshift_publish_statistics(node, built, final_schema)) -%}
         {%- do statements.append(pgshift_view_sql(built, final)) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}

@@ -26,6 +26,7 @@ from pgshift.manifest import (
     PartitionMeta,
     PgshiftMeta,
     SerialMeta,
+    StatisticsMeta,
 )
 from pgshift.mapping import ForeignKeyMap, NameMap, PartitionMap, TableMap
 from pgshift.scaffold.sql_files import Jinja, jinja_text
@@ -148,6 +149,15 @@ def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
         meta["unvalidated_checks"] = unvalidated
     if mapped.settings:
         meta["settings"] = mapped.settings
+    if mapped.statistics:
+        meta["statistics"] = [
+            StatisticsMeta(
+                name=x.name,
+                definition=x.definition,
+                **({"target": x.target} if x.target is not None else {}),  # type: ignore[typeddict-item]
+            )
+            for x in mapped.statistics
+        ]
     partitioning = partitioning_meta(mapped)
     if partitioning is not None:
         meta["partitioning"] = partitioning

@@ -9,8 +9,9 @@ partition key and partitions (names, parents, bounds, their own constraints,
 foreign keys and indexes) of a partitioned table; every enum type with the
 same labels in the same order; every domain with the same base type, NOT
 NULL, default and checks; every composite type with the same attributes;
-and every table's storage parameters, replica identity, clustering index
-and columns' statistics targets, storage and compression.
+every table's storage parameters, replica identity, clustering index
+and columns' statistics targets, storage and compression; and its extended
+statistics objects.
 Each difference is one line,
 ``table.object: what differs``.
 """
@@ -27,6 +28,7 @@ from pgshift.mapping import (
     NameMap,
     TableMap,
     index_using,
+    statistics_map,
     table_settings,
     target_object_name,
 )
@@ -306,6 +308,7 @@ def compare(
         if found != labels:
             lines.append(f"type {renamed}: labels {found}, source {labels}")
     lines += _type_differences(source, target, names)
+    types = names.types if names else {}
     for table in source.tables.values():
         mapped = names.tables.get(table.name) if names else None
         if mapped is None:
@@ -321,7 +324,35 @@ def compare(
         lines += _table_differences(table, mapped, found, kept)
         lines += _partition_differences(mapped, found, kept)
         lines += _settings_differences(table, mapped, found)
+        lines += _statistics_differences(table, mapped, found, types)
     return lines
+
+
+def _statistics_differences(
+    source: Table, mapped: TableMap, target: Table, types: dict[str, str]
+) -> list[str]:
+    """Lines for an extended statistics object the final table lacks or differs in."""
+    names = {x.source: x.name for x in mapped.statistics}
+
+    def shown(table: Table, columns: dict[str, str], rename: bool) -> list[tuple]:
+        return sorted(
+            (m.name, m.definition, m.target)
+            for m in (
+                statistics_map(
+                    x,
+                    columns,
+                    names.get(x.name, x.name) if rename else x.name,
+                    types if rename else {},
+                )
+                for x in table.statistics
+            )
+        )
+
+    expected = shown(source, mapped.columns, True)
+    found = shown(target, {c.name: c.name for c in target.columns}, False)
+    if found == expected:
+        return []
+    return [f"{mapped.target}: statistics {found}, source as renamed {expected}"]
 
 
 def _settings_differences(source: Table, mapped: TableMap, target: Table) -> list[str]:
