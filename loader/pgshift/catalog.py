@@ -654,7 +654,8 @@ policies, and the load reads the parent."""
 
 # Storage parameters (the table's and its TOAST table's), replica identity
 # and clustering index of each table; a column's statistics target, storage
-# other than its type's, and compression.
+# other than its type's, compression, and the options ALTER COLUMN ... SET
+# takes (a server may keep others of its own in attoptions, not settable).
 _TABLE_SETTINGS = """
 select c.oid, coalesce(c.reloptions, '{}'), coalesce(tc.reloptions, '{}'),
        c.relreplident::text,
@@ -674,7 +675,9 @@ _COLUMN_SETTINGS = """
 select a.attrelid, a.attname::text,
        case when coalesce(a.attstattarget, -1) >= 0 then a.attstattarget end,
        case when a.attstorage <> t.typstorage then a.attstorage::text end,
-       nullif(a.attcompression::text, '')
+       nullif(a.attcompression::text, ''),
+       array(select o from unnest(a.attoptions) as o
+             where split_part(o, '=', 1) in ('n_distinct', 'n_distinct_inherited'))
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -682,7 +685,10 @@ join pg_type t on t.oid = a.atttypid
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
   and a.attnum > 0 and not a.attisdropped
   and (coalesce(a.attstattarget, -1) >= 0 or a.attstorage <> t.typstorage
-       or a.attcompression <> '')
+       or a.attcompression <> ''
+       or exists (select 1 from unnest(a.attoptions) as o
+                  where split_part(o, '=', 1)
+                        in ('n_distinct', 'n_distinct_inherited')))
 order by a.attrelid, a.attnum
 """
 
@@ -736,9 +742,9 @@ def read_table_settings(cursor: Any, schema: str, by_oid: dict[int, Table]) -> N
 
     ``("option", "fillfactor", "70")`` and ``("toast option", ...)`` for a
     storage parameter, ``("replica identity", "full" | "nothing" | "index",
-    index)``, ``("cluster", index)``, and ``("statistics" | "storage" |
-    "compression", column, value)``; a table at PostgreSQL's defaults has
-    none.
+    index)``, ``("cluster", index)``, ``("statistics" | "storage" |
+    "compression", column, value)`` and ``("column option", column, key,
+    value)`` (``n_distinct``); a table at PostgreSQL's defaults has none.
     """
     identities = {"f": "full", "n": "nothing", "i": "index"}
     cursor.execute(_TABLE_SETTINGS, {"schema": schema})
@@ -757,7 +763,7 @@ def read_table_settings(cursor: Any, schema: str, by_oid: dict[int, Table]) -> N
         if cluster:
             table.settings.append(("cluster", cluster))
     cursor.execute(_COLUMN_SETTINGS, {"schema": schema})
-    for oid, column, statistics, storage, compression in cursor.fetchall():
+    for oid, column, statistics, storage, compression, options in cursor.fetchall():
         table = by_oid.get(oid)
         if table is None:
             continue
@@ -769,6 +775,9 @@ def read_table_settings(cursor: Any, schema: str, by_oid: dict[int, Table]) -> N
             table.settings.append(
                 ("compression", column, _COMPRESSION.get(compression, compression))
             )
+        for option in options:
+            key, _, value = option.partition("=")
+            table.settings.append(("column option", column, key, value))
 
 
 _TABLE_TRAITS = """

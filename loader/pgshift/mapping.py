@@ -320,8 +320,8 @@ class TableMap:
         partitions: A partitioned table's partitions, each after its parent.
         settings: ``ALTER TABLE`` actions giving the final table the source
             table's storage parameters, replica identity, clustering index
-            and columns' statistics targets, storage and compression, in the
-            target names (``table_settings``).
+            and columns' statistics targets, storage, compression and
+            options, in the target names (``table_settings``).
         statistics: Its extended statistics objects.
     """
 
@@ -986,8 +986,15 @@ def table_settings(
     """
     actions: list[str] = []
     options = {"option": [], "toast option": []}  # type: dict[str, list[str]]
+    column_options: dict[str, list[str]] = {}
     for setting in settings:
         kind = setting[0]
+        if kind == "column option":
+            column = render_ident(columns.get(setting[1], setting[1]))
+            column_options.setdefault(column, []).append(
+                f"{render_ident(setting[2])} = {sql_literal(setting[3])}"
+            )
+            continue
         if kind in options:
             prefix = "toast." if kind == "toast option" else ""
             options[kind].append(
@@ -1008,6 +1015,8 @@ def table_settings(
         else:
             column = render_ident(columns.get(setting[1], setting[1]))
             actions.append(f"alter column {column} set {kind} {setting[2]}")
+    for column, chosen in column_options.items():
+        actions.append(f"alter column {column} set ({', '.join(sorted(chosen))})")
     every = sorted(options["option"] + options["toast option"])
     if every:
         actions.append(f"set ({', '.join(every)})")

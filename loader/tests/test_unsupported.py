@@ -455,6 +455,11 @@ def test_table_settings_arrive(migrated: tuple[Project, str]) -> None:
         (["fillfactor=70"], ["autovacuum_enabled=false"], "f", "pairs_pkey", 500, "e")
     ]
     assert found == query(clone.source, settings, ("pairList",))
+    options = (
+        "select attoptions from pg_attribute "
+        "where attrelid = 'pairs'::regclass and attname = %s"
+    )
+    assert "n_distinct=-0.5" in query(clone.target, options, ("last_mood",))[0][0]
 
 
 def test_extension_types_arrive_with_their_extension(
