@@ -465,7 +465,10 @@ join pg_class ic on ic.oid = i.indexrelid
 join pg_class c on c.oid = i.indrelid
 join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s
-  and not exists (select 1 from pg_constraint con where con.conindid = i.indexrelid)
+  -- Not one behind a key of the table: a foreign key's conindid names the
+  -- unique index it references, which is the table's index all the same.
+  and not exists (select 1 from pg_constraint con
+                  where con.conindid = i.indexrelid and con.contype in ('p', 'u', 'x'))
 order by i.indrelid, ic.relname
 """
 
@@ -850,7 +853,8 @@ join pg_class ic on ic.oid = i.indexrelid
 where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
   and tree.level > 0
   and not exists (select 1 from pg_inherits h where h.inhrelid = i.indexrelid)
-  and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+  and not exists (select 1 from pg_constraint k
+                  where k.conindid = i.indexrelid and k.contype in ('p', 'u', 'x'))
 order by 1, 2, 3, 4
 """
 

@@ -9,7 +9,8 @@ on this instead of rewriting SQL text:
 
 1. an empty shadow of every migrated table and of each partition of one
    (``create temp table ... (like ...)``: the same columns, types and
-   collations);
+   collations; a table's primary key too, on which a view's GROUP BY may
+   rely for the columns it does not name);
 2. the source's view and materialized view definitions (``pg_get_viewdef``)
    created over them as temporary views, views on views in dependency
    order (a materialized view stands in as a plain view of its query);
@@ -398,6 +399,14 @@ def _rename(
         )
         cursor.execute("select %s::regclass::oid", (f"pg_temp.{quote_ident(table)}",))
         shadows[table] = cursor.fetchone()[0]
+        key = catalog.tables[table].primary_key
+        if key is not None:
+            # A view may select columns its GROUP BY does not name, which
+            # the primary key decides (functional dependency).
+            columns = ", ".join(quote_ident(c) for c in key.columns)
+            cursor.execute(
+                f"alter table pg_temp.{quote_ident(table)} add primary key ({columns})"
+            )
     partitions = _partition_shadows(cursor, schema, names)
 
     left_out: dict[str, str] = {}

@@ -16,6 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from pglast.keywords import (
+    COL_NAME_KEYWORDS,
+    RESERVED_KEYWORDS,
+    TYPE_FUNC_NAME_KEYWORDS,
+)
+
 
 def needs_quoting(name: str) -> bool:
     """Tell whether an identifier must be double-quoted in PostgreSQL SQL.
@@ -128,110 +134,11 @@ def rename_type(data_type: str, schema: str, types: Mapping[str, str]) -> str:
     return prefix + render_ident(types[name]) + match.group("rest")
 
 
-# PostgreSQL's reserved key words (and the ones that cannot name a column
-# without quotes), from the "SQL Key Words" appendix of the manual.
+# The key words PostgreSQL's own quote_ident() quotes: every one but the
+# unreserved (reserved ones, and those that cannot be a column or a function
+# name without quotes, such as "timestamp" and "position"), as its parser
+# lists them (pglast, libpg_query). pg_get_indexdef and the like print them
+# quoted, and so must a renamed definition that parity compares.
 RESERVED_WORDS = frozenset(
-    [
-        "all",
-        "analyse",
-        "analyze",
-        "and",
-        "any",
-        "array",
-        "as",
-        "asc",
-        "asymmetric",
-        "authorization",
-        "binary",
-        "both",
-        "case",
-        "cast",
-        "check",
-        "collate",
-        "collation",
-        "column",
-        "concurrently",
-        "constraint",
-        "create",
-        "cross",
-        "current_catalog",
-        "current_date",
-        "current_role",
-        "current_schema",
-        "current_time",
-        "current_timestamp",
-        "current_user",
-        "default",
-        "deferrable",
-        "desc",
-        "distinct",
-        "do",
-        "else",
-        "end",
-        "except",
-        "false",
-        "fetch",
-        "for",
-        "foreign",
-        "freeze",
-        "from",
-        "full",
-        "grant",
-        "group",
-        "having",
-        "ilike",
-        "in",
-        "initially",
-        "inner",
-        "intersect",
-        "into",
-        "is",
-        "isnull",
-        "join",
-        "lateral",
-        "leading",
-        "left",
-        "like",
-        "limit",
-        "localtime",
-        "localtimestamp",
-        "natural",
-        "not",
-        "notnull",
-        "null",
-        "offset",
-        "on",
-        "only",
-        "or",
-        "order",
-        "outer",
-        "overlaps",
-        "placing",
-        "primary",
-        "references",
-        "returning",
-        "right",
-        "select",
-        "session_user",
-        "similar",
-        "some",
-        "symmetric",
-        "system_user",
-        "table",
-        "tablesample",
-        "then",
-        "to",
-        "trailing",
-        "true",
-        "union",
-        "unique",
-        "user",
-        "using",
-        "variadic",
-        "verbose",
-        "when",
-        "where",
-        "window",
-        "with",
-    ]
+    RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS
 )

@@ -462,6 +462,26 @@ def test_table_settings_arrive(migrated: tuple[Project, str]) -> None:
     assert "n_distinct=-0.5" in query(clone.target, options, ("last_mood",))[0][0]
 
 
+def test_rails_shapes_arrive(migrated: tuple[Project, str]) -> None:
+    clone, stdout = migrated
+    # The foreign key references a unique index, which arrives as an index.
+    assert query(
+        clone.target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conname = 'stamp_notes_stamp_fk'",
+    ) == [("FOREIGN KEY (stamp_id, org) REFERENCES stamps(id, org)",)]
+    assert query(
+        clone.target,
+        "select indexname from pg_indexes where tablename = 'stamps' order by 1",
+    ) == [("stamps_by_id_and_org",), ("stamps_lookup",), ("stamps_pkey",)]
+    # The view groups by the primary key alone, as on the source.
+    assert "stampCounts" not in stdout
+    rows = "select * from {} order by id"
+    assert query(clone.target, rows.format("stamp_counts")) == query(
+        clone.source, rows.format('"stampCounts"')
+    )
+
+
 def test_extension_types_arrive_with_their_extension(
     migrated: tuple[Project, str],
 ) -> None:

@@ -222,7 +222,8 @@ begin
             inner join pg_class as ic on ic.oid = i.indexrelid
             where i.indrelid = rel.oid
               and not exists (select 1 from pg_constraint as con
-                              where con.conindid = i.indexrelid)
+                              where con.conindid = i.indexrelid
+                                and con.contype in ('p', 'u', 'x'))
               and not (rel.schema = final_schema
                        and rel.name || '.' || ic.relname = any(declared))
             order by ic.relname
