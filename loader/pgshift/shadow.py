@@ -166,7 +166,15 @@ with refs as (
     where d.classid = %(classid)s::regclass and d.objid = any(%(objids)s)
 )
 select 'reads ' || format('%%I.%%I', n.nspname, c.relname)
-       || ', which is not migrated'
+       || case when n.nspname = %(schema)s
+                    and exists (select 1 from pg_class as s
+                                where s.oid = any(%(shadows)s)
+                                  and s.relname = c.relname)
+               then ' by its schema-qualified name (PostgreSQL prints it so '
+                    || 'where a WITH query or alias of the same name hides '
+                    || 'it), which pgshift cannot point at the final table: '
+                    || 'give the WITH query another name on the source'
+               else ', which is not migrated' end
 from refs
 inner join pg_class as c on c.oid = refs.refobjid
 inner join pg_namespace as n on n.oid = c.relnamespace
