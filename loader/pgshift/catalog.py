@@ -305,6 +305,27 @@ class Composite:
 
 
 @dataclass
+class RangeType:
+    """A range type of the schema (``create type ... as range``).
+
+    Attributes:
+        name: The range type's name.
+        subtype: Its subtype as ``format_type()`` prints it.
+        multirange: The name of its multirange type (PostgreSQL 14).
+        opclass: Its subtype operator class, when not the subtype's default.
+        collation: Its collation, when it has one other than the subtype's.
+        subtype_diff: Its subtype difference function (PostgreSQL's own).
+    """
+
+    name: str
+    subtype: str
+    multirange: str | None = None
+    opclass: str | None = None
+    collation: str | None = None
+    subtype_diff: str | None = None
+
+
+@dataclass
 class Sequence:
     """A sequence of the schema (identity columns' own ones aside).
 
@@ -344,6 +365,9 @@ class Catalog:
             attributes use (the order they are created in).
         composite_problems: Composite type name to why the target cannot
             get it, for the others.
+        ranges: Range types by name whose subtype, operator class and
+            functions the target has (PostgreSQL's own, or an enum of the
+            schema's); ``range_problems`` says why of the others.
         unsupported: Problems of the schema's domains and composite types,
             which are created on the target whichever tables are migrated;
             one line each.
@@ -361,6 +385,8 @@ class Catalog:
     domains: dict[str, Domain] = field(default_factory=dict)
     composites: dict[str, Composite] = field(default_factory=dict)
     composite_problems: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, RangeType] = field(default_factory=dict)
+    range_problems: dict[str, str] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)
     domain_extensions: list[str] = field(default_factory=list)
@@ -1230,6 +1256,7 @@ def _type_problem(
     kind: str,
     source_schema: str,
     composites: Collection[str] = (),
+    ranges: Collection[str] = (),
 ) -> str | None:
     """Why a column's (element or base) type cannot be used on the target.
 
@@ -1240,6 +1267,7 @@ def _type_problem(
         source_schema: The schema being migrated, whose enums and domains
             the target gets.
         composites: The schema's composite types the target gets.
+        ranges: The schema's range and multirange types the target gets.
 
     Returns:
         The reason, or None when the target has (or gets) the type and its
@@ -1268,6 +1296,8 @@ def _type_problem(
         return "a table's row type, which pgshift does not create as a type"
     if kind == "c":
         return f"a composite type of schema {schema}, which pgshift does not create"
+    if kind in ("r", "m") and schema == source_schema and name in ranges:
+        return None
     if kind in ("r", "m"):
         return "a range type of the source, which pgshift does not create"
     return "a base type defined in C outside any extension, which pgshift cannot create"
@@ -1288,7 +1318,7 @@ def _reference_problem(
     Returns:
         The reason, or None for the schema's own enums and domains.
     """
-    if type_kind in ("e", "d", "c") and ref_schema == schema:
+    if type_kind in ("e", "d", "c", "r", "m") and ref_schema == schema:
         return None
     return f"uses {ref_type} {identity}, which pgshift does not migrate"
 
@@ -1408,6 +1438,7 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
             checks=[(check[0], check[1]) for check in checks or []],
         )
 
+    _read_ranges(cursor, catalog)
     _read_composites(cursor, catalog)
     read_table_settings(cursor, schema, by_oid)
     read_statistics(cursor, schema, by_oid)
@@ -1415,6 +1446,78 @@ def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
     _read_partitions(cursor, schema, by_oid)
     logger.info("read %d tables from schema %s", len(catalog.tables), schema)
     return catalog
+
+
+_RANGES = """
+select t.typname::text, format_type(r.rngsubtype, null),
+       {multirange},
+       case when not opc.opcdefault
+            then format('%%I.%%I', opn.nspname, opc.opcname) end,
+       case when r.rngcollation <> 0 and r.rngcollation <> st.typcollation
+            then (select format('%%I.%%I', cn.nspname, c.collname)
+                  from pg_collation c join pg_namespace cn on cn.oid = c.collnamespace
+                  where c.oid = r.rngcollation) end,
+       case when r.rngsubdiff <> 0 then r.rngsubdiff::regproc::text end,
+       r.rngcanonical <> 0,
+       (select pn.nspname from pg_proc p join pg_namespace pn on pn.oid = p.pronamespace
+        where p.oid = r.rngsubdiff),
+       opn.nspname, st.typtype, stn.nspname
+from pg_range r
+join pg_type t on t.oid = r.rngtypid
+join pg_namespace n on n.oid = t.typnamespace
+join pg_type st on st.oid = r.rngsubtype
+join pg_namespace stn on stn.oid = st.typnamespace
+join pg_opclass opc on opc.oid = r.rngsubopc
+join pg_namespace opn on opn.oid = opc.opcnamespace
+where n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_type'::regclass and d.objid = t.oid
+                    and d.deptype = 'e')
+order by 1
+"""
+
+
+def range_names(catalog: Catalog) -> set[str]:
+    """The schema's range types the target gets, with their multirange types."""
+    return set(catalog.ranges) | {
+        r.multirange for r in catalog.ranges.values() if r.multirange
+    }
+
+
+def _read_ranges(cursor: Any, catalog: Catalog) -> None:
+    """Read the schema's range types the target can get as they are.
+
+    The subtype must be PostgreSQL's own or an enum of the schema; the
+    operator class and the subtype difference function PostgreSQL's own;
+    no canonical function (one is written in C). The others are
+    ``Catalog.range_problems``.
+    """
+    cursor.execute("select current_setting('server_version_num')::int")
+    multirange = (
+        "(select m.typname::text from pg_type m where m.oid = r.rngmultitypid)"
+        if cursor.fetchone()[0] >= 140000
+        else "null::text"
+    )
+    cursor.execute(_RANGES.format(multirange=multirange), {"schema": catalog.schema})
+    for row in cursor.fetchall():
+        name, subtype, multi, opclass, collation, diff, canonical = row[:7]
+        diff_schema, opclass_schema, subtype_kind, subtype_schema = row[7:]
+        if canonical:
+            problem = "it has a canonical function, which is written in C"
+        elif diff is not None and diff_schema != "pg_catalog":
+            problem = f"its subtype_diff function {diff} is not PostgreSQL's own"
+        elif opclass_schema != "pg_catalog":
+            problem = f"its operator class {opclass} is not PostgreSQL's own"
+        elif subtype_schema != "pg_catalog" and not (
+            subtype_kind == "e" and subtype_schema == catalog.schema
+        ):
+            problem = f"its subtype {subtype} is not PostgreSQL's own or an enum"
+        else:
+            catalog.ranges[name] = RangeType(
+                name, subtype, multi, opclass, collation, diff
+            )
+            continue
+        catalog.range_problems[name] = problem
 
 
 def _read_composites(cursor: Any, catalog: Catalog) -> None:
@@ -1449,7 +1552,9 @@ def _read_composites(cursor: Any, catalog: Catalog) -> None:
         if kind == "c" and type_schema == catalog.schema:
             uses[name].add(type_name)
             continue
-        problem = _type_problem(type_name, type_schema, kind, catalog.schema)
+        problem = _type_problem(
+            type_name, type_schema, kind, catalog.schema, (), range_names(catalog)
+        )
         if problem and name not in problems:
             problems[name] = f"attribute {attribute} ({shown}): {problem}"
     # Created in dependency order; a composite over a refused one (or in a
@@ -1528,8 +1633,18 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             settled.add((oid, column))
             continue
         problem = _type_problem(
-            type_name, type_schema, kind, schema, catalog.composites
+            type_name,
+            type_schema,
+            kind,
+            schema,
+            catalog.composites,
+            range_names(catalog),
         )
+        if type_schema == schema and type_name in catalog.range_problems:
+            problem = (
+                f"range type {type_name}, which pgshift cannot create: "
+                + catalog.range_problems[type_name]
+            )
         if type_schema == schema and type_name in catalog.composite_problems:
             problem = (
                 f"composite type {type_name}, which pgshift cannot create: "

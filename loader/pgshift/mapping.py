@@ -32,6 +32,7 @@ from pgshift.catalog import (
     Partition,
     Statistics,
     Table,
+    range_names,
 )
 from pgshift.expressions import rename_columns
 from pgshift.naming import (
@@ -478,7 +479,7 @@ class NameMap:
         tables: Source table name to its map, in name order.
         sequences: Source sequence name to its map, in name order.
         types: Source name to target name of the schema's enum types,
-            domains and composite types.
+            domains, composite, range and multirange types.
         views: Source view name to its map, in creation order.
         row_security: Final table to [enabled, forced] of the tables whose
             row-level security is on.
@@ -604,7 +605,12 @@ def build_map(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
     )
     name_map.types = map_names(
-        [*catalog.enums, *catalog.domains, *catalog.composites],
+        [
+            *catalog.enums,
+            *catalog.domains,
+            *catalog.composites,
+            *sorted(range_names(catalog)),
+        ],
         overrides.types,
         what="type",
         override_path="types:",

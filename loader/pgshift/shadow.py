@@ -54,7 +54,7 @@ from typing import Any
 
 import psycopg2
 
-from pgshift.catalog import Catalog
+from pgshift.catalog import Catalog, range_names
 from pgshift.connection import connect
 from pgshift.expressions import rename_columns
 from pgshift.mapping import (
@@ -372,7 +372,12 @@ def _execute_or_reason(cursor: Any, statement: str) -> str | None:
 def _foreign_references(
     cursor: Any, classid: str, objids: list[int], shadows: list[int], catalog: Catalog
 ) -> list[str]:
-    types = [*catalog.enums, *catalog.domains, *catalog.composites]
+    types = [
+        *catalog.enums,
+        *catalog.domains,
+        *catalog.composites,
+        *range_names(catalog),
+    ]
     types += ["_" + t for t in types]
     cursor.execute(
         _FOREIGN_REFERENCES,

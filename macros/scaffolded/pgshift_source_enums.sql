@@ -9,6 +9,11 @@
     {{ return([]) }}
 {% endmacro %}
 
+{#- The source's range types: subtype, multirange, options. #}
+{% macro pgshift_source_ranges() %}
+    {{ return([]) }}
+{% endmacro %}
+
 {#- The source's composite types: attributes, in creation order. #}
 {% macro pgshift_source_composites() %}
     {{ return([]) }}

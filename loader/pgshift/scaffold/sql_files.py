@@ -212,7 +212,7 @@ def _extensions(needed: list[str], catalog: Catalog) -> dict[str, list[list[str]
 
 
 def types_macro(catalog: Catalog, names: NameMap) -> str:
-    """The macros returning the source's enum, domain and composite types, renamed."""
+    """The macros returning the source's own types, renamed."""
     types, schema = names.types, catalog.schema
     enums = json.dumps(
         {types[name]: labels for name, labels in catalog.enums.items()},
@@ -257,6 +257,20 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         ],
         ensure_ascii=False,
     )
+    ranges = json.dumps(
+        [
+            {
+                "name": types[r.name],
+                "subtype": rename_type(r.subtype, schema, types),
+                **({"multirange": types[r.multirange]} if r.multirange else {}),
+                **({"opclass": r.opclass} if r.opclass else {}),
+                **({"collation": r.collation} if r.collation else {}),
+                **({"subtype_diff": r.subtype_diff} if r.subtype_diff else {}),
+            }
+            for r in catalog.ranges.values()
+        ],
+        ensure_ascii=False,
+    )
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
         "{#- The source's enum types: name to labels, in their sort order. #}\n"
@@ -266,6 +280,10 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         "{#- The source's domains: base type, NOT NULL, default, checks. #}\n"
         "{% macro pgshift_source_domains() %}\n"
         f"    {{{{ return({domains}) }}}}\n"
+        "{% endmacro %}\n\n"
+        "{#- The source's range types: subtype, multirange, options. #}\n"
+        "{% macro pgshift_source_ranges() %}\n"
+        f"    {{{{ return({ranges}) }}}}\n"
         "{% endmacro %}\n\n"
         "{#- The source's composite types: attributes, in creation order. #}\n"
         "{% macro pgshift_source_composites() %}\n"

@@ -241,7 +241,7 @@ def _table_differences(
 def _type_differences(
     source: Catalog, target: Catalog, names: NameMap | None
 ) -> list[str]:
-    """Differences of the schema's domains and composite types, through the map.
+    """Differences of the schema's domains, range and composite types, through the map.
 
     A domain's base type, NOT NULL, default and named checks, and a composite
     type's attributes, are compared as scaffold renamed them for the target.
@@ -267,6 +267,31 @@ def _type_differences(
         got = (found.base_type, found.not_null, found.default, sorted(found.checks))
         if got != expected:
             lines.append(f"domain {renamed}: {got}, source as renamed {expected}")
+    for name, range_ in source.ranges.items():
+        renamed = types.get(name, name)
+        found_range = target.ranges.get(renamed)
+        expected_range = (
+            rename_type(range_.subtype, schema, types),
+            types.get(range_.multirange or "", range_.multirange),
+            range_.opclass,
+            range_.collation,
+            range_.subtype_diff,
+        )
+        got_range = (
+            (
+                found_range.subtype,
+                found_range.multirange,
+                found_range.opclass,
+                found_range.collation,
+                found_range.subtype_diff,
+            )
+            if found_range
+            else None
+        )
+        if got_range != expected_range:
+            lines.append(
+                f"range type {renamed}: {got_range}, source as renamed {expected_range}"
+            )
     for name, composite in source.composites.items():
         renamed = types.get(name, name)
         found_type = target.composites.get(renamed)
