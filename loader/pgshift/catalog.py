@@ -277,6 +277,11 @@ class Domain:
         checks: (constraint name, ``pg_get_constraintdef()``) of each check.
         extensions: The extensions it needs (its base type's, its checks'
             functions'), created on the target before it.
+        calls: The schema's own functions its default or checks call, as
+            ``name(argument types)``: the build creates them before the
+            tables, and only then adds what calls them.
+        late_checks: The checks that call them.
+        late_default: Whether its default calls one.
     """
 
     name: str
@@ -285,6 +290,9 @@ class Domain:
     default: str | None = None
     checks: list[tuple[str, str]] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    late_checks: list[str] = field(default_factory=list)
+    late_default: bool = False
 
 
 @dataclass
@@ -637,7 +645,12 @@ order by 1, 2, 5
 
 _DOMAIN_DEPENDENCIES = f"""
 select t.typname, ref.type, (parse_ident(ref.schema))[1], ref.identity,
-       {_REFERENCED}
+       {_REFERENCED},
+       (select p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+        from pg_proc p
+        where d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid),
+       (select c.conname::text from pg_constraint c
+        where d.classid = 'pg_constraint'::regclass and c.oid = d.objid)
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
 join pg_depend d
@@ -1686,7 +1699,24 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             table.unsupported.append(f"{table.name} {user}: {problem}")
 
     cursor.execute(_DOMAIN_DEPENDENCIES, args)
-    for domain, ref_type, ref_schema, identity, kind, extension in cursor.fetchall():
+    for row in cursor.fetchall():
+        domain, ref_type, ref_schema, identity, kind, extension = row[:6]
+        routine, check = row[6:]
+        if (
+            routine is not None
+            and not extension
+            and ref_schema == schema
+            and domain in catalog.domains
+        ):
+            # One of the schema's own functions: the domain is created
+            # without what calls it, which is added once the routines are.
+            found = catalog.domains[domain]
+            found.calls.append(routine)
+            if check is None:
+                found.late_default = True
+            elif check not in found.late_checks:
+                found.late_checks.append(check)
+            continue
         if extension:
             if extension not in catalog.domain_extensions:
                 catalog.domain_extensions.append(extension)

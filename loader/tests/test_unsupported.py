@@ -143,23 +143,51 @@ def test_scaffold_names_every_unsupported_column_and_object(clone: Project) -> N
         assert f"  {table}" not in stderr
 
 
-def test_a_domain_calling_a_source_function_stops_the_scaffold(
-    clone: Project, new_database: object
+def test_a_domain_calling_a_source_function_arrives_after_it(
+    clone: Project, new_database: object, tmp_path: Path
 ) -> None:
-    source = new_database()  # type: ignore[operator]
+    # A function takes the domain as its argument: the domain is created
+    # without the check, then the functions, then the check and the default.
+    source, target = new_database(), new_database()  # type: ignore[operator]
     query(
         source,
-        "create function is_odd(integer) returns boolean immutable language sql "
-        "as $$ select mod($1, 2) = 1 $$; "
-        "create domain odd as integer check (is_odd(value)); "
-        "create table plain (id integer primary key)",
+        "create function is_odd(v integer) returns boolean immutable "
+        "language sql as $$ select mod(v, 2) = 1 $$; "
+        "create domain odd as integer constraint odd_check check (is_odd(value)); "
+        "create function odd_label(v odd) returns text language sql "
+        "as $$ select 'odd ' || v $$; "
+        "create function next_code() returns text language sql "
+        "as $$ select 'C' || 7 $$; "
+        "create domain code as text default next_code(); "
+        "create table plain (id integer primary key, n odd, c code); "
+        "insert into plain values (1, 3, 'given')",
     )
-    before = _files(clone.project)
-    code, _, stderr = clone.run("scaffold", source=source)
-    assert code == 2
-    assert "domain odd: uses function public.is_odd(integer)" in stderr
-    assert "change those on the source" in stderr
-    assert _files(clone.project) == before
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    for command in ("scaffold", "migrate"):
+        done = run_cli([command], source, target, state, project)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert query(target, "select id, n, c from plain") == [(1, 3, "given")]
+    assert query(target, "insert into plain (id, n) values (2, 5) returning c") == [
+        ("C7",)
+    ]
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(target, "insert into plain (id, n) values (3, 4)")
+    assert query(target, "select odd_label(n) from plain where id = 1") == [("odd 3",)]
+    # One that needs review stops the scaffold, naming the domain.
+    query(
+        source,
+        "create function is_even(v integer) returns boolean language plpgsql "
+        "as $$ begin return (select mod(v, 2) = 0); end $$; "
+        "create function dynamic(v integer) returns boolean language plpgsql "
+        "as $$ declare r boolean; begin execute 'select true' into r; "
+        "return r; end $$; "
+        "create domain checked as integer check (dynamic(value))",
+    )
+    done = run_cli(["scaffold"], source, target, state, project)
+    assert done.returncode == 2
+    assert "domain checked check or default: calls dynamic(v integer)" in done.stderr
+    assert "needs review" in done.stderr
 
 
 def test_a_key_into_another_schema_stops_the_scaffold(

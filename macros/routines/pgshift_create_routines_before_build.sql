@@ -4,8 +4,9 @@
     by scaffold), the function must exist before its table is built: a
     `dbt build` or `dbt run` then creates every routine of the schema in
     the final schema first, as the publish would (and the publish replaces
-    them again, unchanged). These routines stay on the target if the build
-    then fails; the final tables do not change. -#}
+    them again, unchanged); then the domains' checks and defaults that call
+    them (pgshift_finish_domains). These routines stay on the target if the
+    build then fails; the final tables do not change. -#}
 {% macro pgshift_create_routines_before_build() %}
     {%- if execute and pgshift_is_build() and pgshift_routines_before_build()
             and not var('pgshift_docs', false) -%}
@@ -25,6 +26,9 @@ end
     {%- endset -%}
     {{ pgshift_routines_registry(registry) }};
     {{ pgshift_do(body) }}
+    {%- for statement in pgshift_finish_domains() %};
+    {{ statement }}
+    {%- endfor %}
     {%- else -%}
     select 1
     {%- endif -%}

@@ -3,8 +3,9 @@
     named checks (the base type, the default and the check expressions are
     SQL, pasted as they are); one statement per domain, which leaves a type
     of that name alone. The extensions the domains and the composite types
-    need are created first. The domains are pgshift_source_domains(), written
-    by scaffold. -#}
+    need are created first. A check or default calling one of the schema's
+    functions is added once the routines are (pgshift_finish_domains). The
+    domains are pgshift_source_domains(), written by scaffold. -#}
 {% macro pgshift_create_domain_types() %}
     {%- if execute -%}
     {%- set statements = [] -%}
@@ -44,13 +45,14 @@
     {%- endfor -%}
     {%- for domain in pgshift_source_domains() -%}
         {%- set type = pgshift_ident(target.schema, domain.name) -%}
+        {%- set late = domain.get('late_checks', []) -%}
         {%- set create -%}
             create domain {{ type }} as {{ domain.base_type }}
             {%- if domain.not_null %} not null{% endif %}
-            {%- if domain.get('default') %}
+            {%- if domain.get('default') and not domain.get('late_default') %}
                 default {{ domain.default }}
             {%- endif %}
-            {%- for check in domain.checks %}
+            {%- for check in domain.checks if check[0] not in late %}
                 constraint {{ pgshift_ident(check[0]) }} {{ check[1] }}
             {%- endfor %}
         {%- endset -%}

@@ -341,12 +341,13 @@ def _calls_routines(names: NameMap) -> bool:
 
 
 def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
-    """Have the build create the routines first when a table's expression calls one.
+    """Have the build create the routines first when a table or domain calls one.
 
     A default, generated column, check or index that calls one of the
     schema's functions needs it on the target before its table is built,
-    and that function may call others: the build then creates every routine
-    of the schema before the tables (``Routines.before_build``).
+    and so does a domain's check or default (added to the domain once the
+    routines are); that function may call others: the build then creates
+    every routine of the schema before the tables (``Routines.before_build``).
 
     Raises:
         ScaffoldError: Such a function is not created (it needs review, or
@@ -358,25 +359,34 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
         for r in routines.routines
         if r.problems
     }
+    callers = [
+        (table.name, user, label)
+        for table in catalog.tables.values()
+        for user, label in table.calls
+    ] + [
+        (f"domain {domain.name}", "check or default", label)
+        for domain in catalog.domains.values()
+        for label in domain.calls
+    ]
     refused = [
-        f"  {table.name} {user}: calls {label}, which "
+        f"  {who} {user}: calls {label}, which "
         + (
             f"needs review and is not created ({reasons[label]})"
             if label in reasons
             else "pgshift cannot create on the target"
         )
-        for table in catalog.tables.values()
-        for user, label in table.calls
+        for who, user, label in callers
         if label not in created
     ]
     if refused:
         raise ScaffoldError(
-            "these tables call functions that the target would not have:\n"
+            "these tables and domains call functions that the target would not "
+            "have:\n"
             + "\n".join(refused)
             + "\nfix the functions on the source, or leave the tables out with "
             "--exclude"
         )
-    routines.before_build = any(table.calls for table in catalog.tables.values())
+    routines.before_build = bool(callers)
 
 
 def _settle_routines(source: SourceRoutines, names: NameMap) -> Routines:

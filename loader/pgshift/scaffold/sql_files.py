@@ -238,6 +238,18 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                     for check, definition in d.checks
                 ],
                 **_extensions(d.extensions, catalog),
+                # What calls the schema's functions, added once they exist.
+                **(
+                    {
+                        "late_checks": [
+                            target_object_name(c, d.name, types[d.name])
+                            for c in d.late_checks
+                        ]
+                    }
+                    if d.late_checks
+                    else {}
+                ),
+                **({"late_default": True} if d.late_default else {}),
             }
             for d in catalog.domains.values()
         ],
