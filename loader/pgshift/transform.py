@@ -211,6 +211,12 @@ def run_dbt(
                 "routines_table": ROUTINES_TABLE,
                 "privileges_table": PRIVILEGES_TABLE,
                 "sequences_table": SEQUENCES_TABLE,
+                # The publish's options, off unless given: every command
+                # passes the same vars, so the manifest one parse saved
+                # (scaffold's, say) serves the next (dbt parses again,
+                # whole, when the vars change).
+                "pgshift_replace_existing": False,
+                "pgshift_drop_dependents": False,
                 # The lineage site shows each final table where it lives
                 # (macros/generate_schema_name.sql).
                 **({"pgshift_docs": True} if docs else {}),
