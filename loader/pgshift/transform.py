@@ -257,8 +257,9 @@ def run_dbt(
 
 
 CHECKS_TEST = "pgshift_constraints"
-"""The dbt test that checks a final table's keys, foreign keys and enums:
-one row per failing check (tests/generic/test_pgshift_constraints.sql)."""
+"""The dbt test that checks a final table's count and checksum against the
+source's, its keys, foreign keys and enums: one row per failing check
+(tests/generic/test_pgshift_constraints.sql)."""
 
 
 def _is_checks_test(node: Any) -> bool:
