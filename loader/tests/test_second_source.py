@@ -95,6 +95,17 @@ def migrated(second: SecondSource) -> SecondSource:
     return second
 
 
+def test_migrate_reads_the_parse_scaffold_saved(migrated: SecondSource) -> None:
+    # scaffold (with TARGET_DATABASE_URL set) ended with `dbt parse`;
+    # migrate's dbt build read what it saved instead of parsing every file.
+    log = (migrated.project / "logs" / "dbt.log").read_text()
+    assert (migrated.project / "target" / "partial_parse.msgpack").exists()
+    full = log.rfind("Starting full parse")
+    assert full != -1, "scaffold did not parse the project"
+    assert "Partial parsing enabled, no changes found" in log[full:]
+    assert log.count("Starting full parse") == 1
+
+
 def test_every_table_arrives_once_with_matching_checksums(
     migrated: SecondSource,
 ) -> None:
