@@ -1,4 +1,4 @@
-{# Schemas are exactly the names dbt_project.yml gives: raw, staging, public. #}
+{# Schemas are exactly the names dbt_project.yml gives: raw, public. #}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if pgshift_is_final_model(node) and var('pgshift_docs', false) -%}
         {#- Final tables, for the lineage site (`dbt docs generate` through

@@ -28,7 +28,9 @@ OVERRIDES_FILE = "pgshift_overrides.yml"
 RAW_SCHEMA = "raw"
 """The target schema the load lands the source's tables in, names unchanged."""
 STAGING_SCHEMA = "staging"
-"""The target schema of the staging views (rename and cast)."""
+"""A target schema kept free of migrated tables (no source schema is mapped
+to it); the staging models that rename and cast are ephemeral, part of each
+final model's select, and build nothing there."""
 FINAL_SCHEMA = "public"
 """The target schema the application reads: the final tables."""
 STATE_SCHEMA = "pgshift"
@@ -215,7 +217,7 @@ class Settings:
         schemas: The schemas ``--schemas`` chose (empty: ``source_schema``
             alone; see ``pgshift.schemas``).
         raw_schema: The target schema the loader lands tables in.
-        staging_schema: The target schema of the staging views.
+        staging_schema: A target schema kept free of migrated tables.
         final_schema: The target schema the application reads.
         state_schema: The target schema of pgshift's own state.
         include: Only these source tables (empty: all).

@@ -211,6 +211,12 @@ def run_dbt(
                 "routines_table": ROUTINES_TABLE,
                 "privileges_table": PRIVILEGES_TABLE,
                 "sequences_table": SEQUENCES_TABLE,
+                # The publish's options, off unless given: every command
+                # passes the same vars, so the manifest one parse saved
+                # (scaffold's, say) serves the next (dbt parses again,
+                # whole, when the vars change).
+                "pgshift_replace_existing": False,
+                "pgshift_drop_dependents": False,
                 # The lineage site shows each final table where it lives
                 # (macros/generate_schema_name.sql).
                 **({"pgshift_docs": True} if docs else {}),
@@ -251,8 +257,9 @@ def run_dbt(
 
 
 CHECKS_TEST = "pgshift_constraints"
-"""The dbt test that checks a final table's keys, foreign keys and enums:
-one row per failing check (tests/generic/test_pgshift_constraints.sql)."""
+"""The dbt test that checks a final table's count and checksum against the
+source's, its keys, foreign keys and enums: one row per failing check
+(tests/generic/test_pgshift_constraints.sql)."""
 
 
 def _is_checks_test(node: Any) -> bool:

@@ -2,8 +2,8 @@
 
 Each case takes a copy of the session's migrated sample (``sample_copy``),
 changes the copy's target as a team might (a column added,
-dropped or retyped, a final table dropped, a constraint renamed, a staging
-view dropped under a changed row) and runs ``python loader/run.py verify``:
+dropped or retyped, a final table dropped, a constraint renamed, a raw
+table dropped under a changed row) and runs ``python loader/run.py verify``:
 exit code 1, a line naming the table and the change, never a traceback.
 """
 
@@ -62,13 +62,13 @@ CHANGES = [
         ],
     ),
     (
-        "a staging view dropped under a changed row",
-        "drop view staging.stg_app__messages cascade; "
+        "a raw table dropped under a changed row",
+        "drop table raw.messages; "
         "update public.messages set content = 'changed' where id = 7",
         [
             "messages: content checksum",
             "the differing rows could not be listed: relation "
-            '"staging.stg_app__messages" does not exist',
+            '"raw.messages" does not exist',
         ],
     ),
 ]

@@ -4,7 +4,8 @@ Every final table gets its keys, indexes and foreign keys in its model's
 post-hook, so by the time its ``pgshift_constraints`` test checks them (and
 its key columns' NOT NULL, and its enum columns' labels), PostgreSQL
 enforces what it checks. The test then answers from the catalog: each scan
-is a constant-false branch the executor never runs. When a constraint is
+is a constant-false branch the executor never runs. The one scan it makes
+is its checksum's, of its own table, against the source's figures. When a constraint is
 missing, it scans (test_publish.py shows it failing on a duplicate key and
 an orphan). Multi-column foreign keys are checked on the second source
 (test_second_source.py).
@@ -21,6 +22,6 @@ def test_constraint_backed_tests_scan_no_final_table(
     checked = constraint_backed_tests(
         migrated_sample.artifacts, migrated_sample.target_url
     )
-    # One test per table: 36 keys, 27 NOT NULL key columns, 46 foreign keys
-    # and 5 enum columns, in the 26 tables.
+    # One test per table: 26 checksums, 36 keys, 27 NOT NULL key columns,
+    # 46 foreign keys and 5 enum columns, in the 26 tables.
     assert checked == {"pgshift_constraints": 26}

@@ -1,7 +1,7 @@
 """The checksum macro and the loader's checksum give one figure, type by type.
 
 The loader records each source table's checksum with ``pgshift.checksum``;
-the final table's dbt test ``pgshift_matches_source`` computes its own with
+the final table's dbt test ``pgshift_constraints`` computes its own with
 the macro ``pgshift_table_checksum`` over ``pgshift_checksum_columns``. One
 database holds the sample's tables, the second source's, and a table of the
 values most likely to tell two rules apart (timestamptz of every kind, NaN,

@@ -129,8 +129,12 @@ def test_dbt_test_fails_on_the_corrupted_tables(corrupted: Migration) -> None:
     outcome = run_dbt(corrupted.settings, ["test", "-s", "messages", "jobs"])
     assert not outcome.success
     failing = {name for name, status in outcome.results.items() if status == "fail"}
-    assert "pgshift_matches_source_messages_messages" in failing
-    assert "pgshift_matches_source_jobs_jobs" in failing
+    assert "pgshift_constraints_messages" in failing
+    assert "pgshift_constraints_jobs" in failing
+    # The failing check is named, with both figures.
+    named = "\n".join(outcome.failures)
+    assert "same rows as the source table messages (count, checksum)" in named
+    assert "same rows as the source table jobs (count, checksum)" in named
 
 
 def test_lineage_runs_from_raw_through_staging_to_final(

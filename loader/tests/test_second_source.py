@@ -95,6 +95,17 @@ def migrated(second: SecondSource) -> SecondSource:
     return second
 
 
+def test_migrate_reads_the_parse_scaffold_saved(migrated: SecondSource) -> None:
+    # scaffold (with TARGET_DATABASE_URL set) ended with `dbt parse`;
+    # migrate's dbt build read what it saved instead of parsing every file.
+    log = (migrated.project / "logs" / "dbt.log").read_text()
+    assert (migrated.project / "target" / "partial_parse.msgpack").exists()
+    full = log.rfind("Starting full parse")
+    assert full != -1, "scaffold did not parse the project"
+    assert "Partial parsing enabled, no changes found" in log[full:]
+    assert log.count("Starting full parse") == 1
+
+
 def test_every_table_arrives_once_with_matching_checksums(
     migrated: SecondSource,
 ) -> None:
@@ -135,8 +146,9 @@ def test_multi_column_keys_are_proved_by_their_constraints(
 ) -> None:
     # The composite foreign key LineNote -> InvoiceLine, composite keys,
     # and keys whose columns needed quoting: answered from the catalog.
+    # One test per table, each with its checksum: five tables.
     checked = constraint_backed_tests(migrated.project / "target", migrated.target)
-    assert checked == {"pgshift_constraints": 4}, checked
+    assert checked == {"pgshift_constraints": 5}, checked
 
 
 def test_names_follow_the_rules_and_the_override_file(

@@ -189,9 +189,10 @@ def test_a_column_the_team_added_does_not_fail_the_checksum_test(
     query(copy.target_url, "alter table public.users add column nickname text")
     tested = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)
     assert tested.returncode == 0, tested.stdout[-3000:]
-    assert "pgshift_matches_source_users_users" in tested.stdout
+    assert "pgshift_constraints_users" in tested.stdout
     # A changed value of the source's columns still fails it.
     query(copy.target_url, "update public.users set email = 'x' || email where id = 2")
     changed = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)
     assert changed.returncode == 1
-    assert "Failure in test pgshift_matches_source_users_users" in changed.stdout
+    assert "Failure in test pgshift_constraints_users" in changed.stdout
+    assert "same rows as the source table users (count, checksum)" in changed.stdout

@@ -389,7 +389,7 @@ class PgshiftDbtTranslator(DagsterDbtTranslator):  # type: ignore[misc]
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: dict[str, Any]) -> str | None:
-        """The model's folder: ``staging`` or ``final``."""
+        """The model's folder: ``final`` (the staging models are ephemeral)."""
         fqn = dbt_resource_props.get("fqn") or []
         return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
 

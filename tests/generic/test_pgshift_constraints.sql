@@ -1,18 +1,56 @@
-{# A final table's keys, NOT NULL key columns, foreign keys and enum values,
-   in one test: one row per check that fails, naming it, with how many rows
+{# A final table's checks, in one test: its row count and content checksum
+   against the source's, its keys, NOT NULL key columns, foreign keys and
+   enum values. One row per check that fails, naming it, with how many rows
    (or key values) break it and one of them. #}
-{#- Each check is answered from the catalog when PostgreSQL itself enforces
-    it (pgshift_enforced_unique, _not_null, _foreign_key, _values): then no
-    row is read. Without such a constraint (one left out because the rows
-    break it, a view onto a published table) the rows are scanned.
+{#- source_table: the source table whose figures the loader recorded in the
+    manifest, inside the source snapshot; the checksum runs over the
+    columns the final model declares (pgshift_declared_columns), as
+    verify's does, and a differing one gives both figures (verify then
+    names the differing rows). The checksum reads every row, once.
+    Each other check is answered from the catalog when PostgreSQL itself
+    enforces it (pgshift_enforced_unique, _not_null, _foreign_key,
+    _values): then no row is read for it. Without such a constraint (one
+    left out because the rows break it, a view onto a published table)
+    the rows are scanned.
     keys: [{columns}], not_null: [column], foreign_keys: [{name, columns, to
     (the parent's model), fields}], enums: [{column, values (SQL
     literals)}]. -#}
 {% test pgshift_constraints(
-    model, keys=[], not_null=[], foreign_keys=[], enums=[]
+    model, source_table=none, keys=[], not_null=[], foreign_keys=[], enums=[]
 ) %}
 
 {%- set checks = [] -%}
+
+{%- if source_table is not none -%}
+    {%- set columns = pgshift_declared_columns(model) if execute else [] -%}
+    {%- set check -%}
+    select
+        {{ pgshift_literal(
+            'same rows as the source table ' ~ source_table
+            ~ ' (count, checksum)') }} as pgshift_check,
+        final_figures.final_rows as failing_rows,
+        'source ' || coalesce(source_figures.source_rows::text, 'unknown')
+        || ' rows, checksum '
+        || coalesce(source_figures.source_checksum, 'unknown')
+        || '; final ' || final_figures.final_rows || ' rows, checksum '
+        || final_figures.final_checksum as example
+    from (
+        {{ pgshift_table_checksum(model, columns) }}
+    ) as final_figures
+    left join (
+        select
+            source_rows,
+            source_checksum
+        from {{ pgshift_ident(var('state_schema'), var('manifest_table')) }}
+        where table_name = {{ pgshift_literal(source_table) }}
+    ) as source_figures on true
+    where
+        source_figures.source_rows is distinct from final_figures.final_rows
+        or source_figures.source_checksum
+        is distinct from final_figures.final_checksum
+    {%- endset -%}
+    {%- do checks.append(check) -%}
+{%- endif -%}
 
 {%- for key in keys -%}
     {%- set columns = [] -%}

@@ -230,9 +230,11 @@ def render(project: Project) -> dict[str, str]:
     for table in catalog.tables.values():
         mapped = names.tables[table.name]
         files[f"models/staging/{src}/{mapped.staging_model}.sql"] = staging_sql(
-            table, mapped, catalog, src
+            table, mapped, src
         )
-        files[f"models/final/{mapped.target}.sql"] = final_sql(mapped, project.deferred)
+        files[f"models/final/{mapped.target}.sql"] = final_sql(
+            table, mapped, catalog, project.deferred
+        )
     files["macros/scaffolded/pgshift_source_enums.sql"] = types_macro(catalog, names)
     files["macros/scaffolded/pgshift_source_sequences.sql"] = sequences_macro(names)
     files.update(routine_files(project.routines or Routines(), catalog.extensions))

@@ -1,4 +1,4 @@
-"""The dbt SQL scaffold writes: staging views, final models, the types macro.
+"""The dbt SQL scaffold writes: staging models, final models, the types macro.
 
 dbt renders every file it reads as Jinja: the models, and every string of
 the YAML property files (names, meta, constraints and config when it
@@ -89,11 +89,14 @@ def jinja_comment(text: str) -> str:
 
 
 def _extensions_hook(table: Table, catalog: Catalog) -> str:
-    """The staging model's config creating the extensions the table needs.
+    """The final model's config creating the extensions the table needs.
 
-    The staging view casts to the extension's types and the final table's
-    defaults, checks and indexes call its functions: the extension must
-    exist on the target first, in the schema it has in the source.
+    The staging model's casts (inlined into the final model's select) name
+    the extension's types and the final table's defaults, checks and
+    indexes call its functions: the extension must exist on the target
+    first, in the schema it has in the source. A pre-hook of the final
+    model runs before its table is created; the staging model is ephemeral
+    and runs no hooks of its own.
     """
     statements = []
     for extension in table.extensions:
@@ -110,8 +113,13 @@ def _extensions_hook(table: Table, catalog: Catalog) -> str:
     return f"{{{{ config(pre_hook=[{quoted}]) }}}}\n"
 
 
-def staging_sql(table: Table, mapped: TableMap, catalog: Catalog, source: str) -> str:
-    """A staging view: every raw column cast back to its type and renamed."""
+def staging_sql(table: Table, mapped: TableMap, source: str) -> str:
+    """A staging model: every raw column cast back to its type and renamed.
+
+    It is ephemeral (dbt_project.yml): dbt writes it into the final model's
+    select as a CTE, so it costs no node, view or transaction of its own,
+    and the lineage still runs raw table, staging model, final table.
+    """
     lines = []
     for col in table.columns:
         target_type = mapped.types.get(mapped.columns[col.name], col.data_type)
@@ -129,7 +137,6 @@ def staging_sql(table: Table, mapped: TableMap, catalog: Catalog, source: str) -
         "the source\n"
         "    value's text form; cast it back to the exact source type and give it\n"
         "    its snake_case name. #}\n"
-        f"{_extensions_hook(table, catalog)}"
         "with\n\n"
         "source as (\n\n"
         f"    select * from {{{{ {raw} }}}}\n\n"
@@ -141,8 +148,10 @@ def staging_sql(table: Table, mapped: TableMap, catalog: Catalog, source: str) -
     )
 
 
-def final_sql(mapped: TableMap, deferred: set[tuple[str, str]]) -> str:
-    """A final model: the staging view, its foreign-key parents built first.
+def final_sql(
+    table: Table, mapped: TableMap, catalog: Catalog, deferred: set[tuple[str, str]]
+) -> str:
+    """A final model: the staging model, its foreign-key parents built first.
 
     Foreign keys are added after the build; the parents still come first and
     show in the lineage through a ``depends_on`` comment (except across a
@@ -161,6 +170,7 @@ def final_sql(mapped: TableMap, deferred: set[tuple[str, str]]) -> str:
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
         f"{{#- Source table: {jinja_comment(mapped.source)}. #}}\n"
+        f"{_extensions_hook(table, catalog)}"
         f"{depends}"
         "with\n\n"
         "staged as (\n\n"

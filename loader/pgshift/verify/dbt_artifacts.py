@@ -13,8 +13,9 @@ def dbt_test_results(settings: Settings) -> dict[str, tuple[int, list[str]]]:
 
     A run against another target (or one whose target is not known) gives
     nothing: its results say nothing of this one. A ``pgshift_constraints``
-    test counts as the checks it makes (each key, key column, foreign key
-    and enum column), and when it failed, the checks that failed are read
+    test counts as the checks it makes (the count and checksum against the
+    source, each key, key column, foreign key and enum column), and when it
+    failed, the checks that failed are read
     back from the target by name.
 
     Args:
@@ -51,7 +52,7 @@ def dbt_test_results(settings: Settings) -> dict[str, tuple[int, list[str]]]:
             checks = sum(
                 len(kwargs.get(kind) or [])
                 for kind in ("keys", "not_null", "foreign_keys", "enums")
-            )
+            ) + (1 if kwargs.get("source_table") is not None else 0)
         if result["status"] == "fail" and metadata.get("name") == CHECKS_TEST:
             failed = [*failed, *failing_checks(settings, result["compiled_code"])]
         elif result["status"] in {"fail", "error"}:

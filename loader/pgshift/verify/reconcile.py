@@ -12,6 +12,7 @@ checksum differs is narrowed down to the differing rows (``verify.diff``).
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,7 @@ from pgshift.manifest import ManifestRow
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
 from pgshift.progress import Progress
 from pgshift.settings import Settings
+from pgshift.sqlident import quote_ident
 from pgshift.verify.diff import Side, diff
 from pgshift.verify.report import TableReport
 
@@ -98,6 +100,58 @@ def _primary_key(cursor: Any, relation: str) -> list[str]:
     return [r[0] for r in cursor.fetchall()]
 
 
+def _declared_types(settings: Settings, final: str) -> dict[str, str]:
+    """The column types a final model declares, from dbt's last manifest.
+
+    The contract's types, which the staging model casts the raw text to.
+    Empty when the project holds no manifest (or no such model).
+    """
+    try:
+        manifest = json.loads(
+            (settings.project_dir / "target" / "manifest.json").read_text()
+        )
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    for node in manifest.get("nodes", {}).values():
+        meta = node.get("meta") or {}
+        if (
+            node.get("resource_type") == "model"
+            and meta.get("pgshift") is not None
+            and node.get("alias") == final
+        ):
+            return {
+                name: column["data_type"]
+                for name, column in (node.get("columns") or {}).items()
+                if column.get("data_type")
+            }
+    return {}
+
+
+def staged_relation(
+    settings: Settings, cursor: Any, mapped: TableMap, types: dict[str, str]
+) -> tuple[str, list[tuple[str, str]]]:
+    """The raw table cast back and renamed, as the staging model does it.
+
+    The staging model is ephemeral (it is part of the final model's select),
+    so its rows are written here as a subquery over the raw table: each raw
+    column, by the name map, cast to its target column's type and given its
+    target name.
+
+    Returns:
+        The subquery (to read ``from``) and its (column, type) pairs.
+    """
+    raw = sql.Identifier(settings.raw_schema, mapped.source).as_string(cursor)
+    columns = [
+        (target, types[target]) for target in mapped.columns.values() if target in types
+    ]
+    casts = ", ".join(
+        f"cast({quote_ident(source)} as {types[target]}) as {quote_ident(target)}"
+        for source, target in mapped.columns.items()
+        if target in types
+    )
+    return f"(select {casts} from {raw})", columns
+
+
 def explain_mismatch(
     settings: Settings,
     cursor: Any,
@@ -106,26 +160,32 @@ def explain_mismatch(
 ) -> list[str]:
     """Find the first rows that differ for a table whose checksum differs.
 
-    The staging view is the raw landing table cast back and renamed: when its
-    checksum equals the source's, the final table is compared with it;
-    otherwise the raw data itself differs, and the staging view is compared
-    with the source table as it is now (rows changed since the snapshot show
-    up too, and are labelled so).
+    The staging model's rows are the raw landing table cast back and
+    renamed (``staged_relation``): when their checksum equals the source's,
+    the final table is compared with them; otherwise the raw data itself
+    differs, and they are compared with the source table as it is now
+    (rows changed since the snapshot show up too, and are labelled so).
 
     Returns:
         One line per differing row, with its key.
     """
-    final, staging = mapped.target, mapped.staging_model
+    final = mapped.target
     final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
     names = list(mapped.columns.values())
     columns = _typed(cursor, final_rel, names)
     key = _primary_key(cursor, final_rel)
     if not set(key) <= set(names):
         key = []  # a key of the team's, over columns the source does not have
-    staging_rel = sql.Identifier(settings.staging_schema, staging).as_string(cursor)
-    staging_columns = _typed(cursor, staging_rel, names)
+    # The declared types, as the staging model casts; without a manifest,
+    # the final table's own.
+    types = _declared_types(settings, final) or dict(columns)
+    staged, staged_columns = staged_relation(settings, cursor, mapped, types)
     staging_side = Side(
-        f"staging view {staging}", cursor, staging_rel, staging_columns, key
+        f"raw table {mapped.source} cast and renamed",
+        cursor,
+        staged,
+        staged_columns,
+        key,
     )
     if staging_side.figures("true")[1] == source_checksum:
         final_side = Side(f"final table {final}", cursor, final_rel, columns, key)
@@ -266,8 +326,8 @@ def _check_table(
         try:
             differences = explain_mismatch(settings, cursor, mapped, source_checksum)
         except psycopg2.Error as error:
-            # The team changed the target under the comparison (a staging
-            # view dropped, say): the checksum has failed the table already.
+            # The team changed the target under the comparison (a raw
+            # table dropped, say): the checksum has failed the table already.
             first = str(error).strip().splitlines() or [type(error).__name__]
             differences = [f"the differing rows could not be listed: {first[0]}"]
     return TableReport(
