@@ -15,6 +15,7 @@ module, and they are applied here only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -779,9 +780,28 @@ def _map_partition(
     )
 
 
+EPHEMERAL_PREFIX = "__dbt__cte__"
+"""What dbt puts before an ephemeral model's name to name its CTE."""
+
+
 def staging_model_name(source_name: str, target: str) -> str:
-    """The staging model of a final table: ``stg_<source>__<table>``."""
-    return f"stg_{source_name}__{target}"
+    """The staging model of a final table: ``stg_<source>__<table>``.
+
+    The staging models are ephemeral: dbt names each one's CTE
+    ``__dbt__cte__<model>``, which must fit PostgreSQL's 63 bytes. A longer
+    name keeps the start of the table's name that fits, then ``_`` and
+    eight hex digits of a hash of the whole name, so that two long tables
+    that start alike still get two models.
+    """
+    name = f"stg_{source_name}__{target}"
+    if len((EPHEMERAL_PREFIX + name).encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha1(target.encode()).hexdigest()[:8]
+    budget = MAX_IDENTIFIER_BYTES - len(
+        (EPHEMERAL_PREFIX + f"stg_{source_name}__" + "_" + digest).encode()
+    )
+    cut = target.encode()[: max(budget, 0)].decode(errors="ignore")
+    return f"stg_{source_name}__{cut}_{digest}"
 
 
 def serial_sequences(catalog: Catalog) -> set[str]:

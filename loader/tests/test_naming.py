@@ -397,3 +397,16 @@ def test_an_object_name_postgresql_cut_short_follows_the_table() -> None:
     assert target_object_name(cut, table, "long_table") == "long_table_pkey"
     # A name that only looks alike, but is not 63 bytes long, is not taken.
     assert target_object_name("aVery_x", table, "long_table") == "a_very_x"
+
+
+def test_a_staging_model_name_fits_its_cte_in_63_bytes() -> None:
+    from pgshift.mapping import EPHEMERAL_PREFIX, staging_model_name
+
+    assert staging_model_name("app", "users") == "stg_app__users"
+    stem = "recurring_transaction_rules_invoice_custom_sections"
+    names = {staging_model_name("app", f"{stem}_{s}") for s in ("a", "b")}
+    names.add(staging_model_name("app", "ü" * 40))
+    assert len(names) == 3
+    for name in names:
+        assert len((EPHEMERAL_PREFIX + name).encode()) <= 63
+        assert name.startswith("stg_app__")

@@ -523,6 +523,14 @@ def test_rails_shapes_arrive(migrated: tuple[Project, str]) -> None:
     )
 
 
+def test_long_table_names_arrive(migrated: tuple[Project, str]) -> None:
+    clone, _ = migrated
+    stem = "recurring_transaction_rules_invoice_custom_sections"
+    for suffix in ("a", "b"):
+        statement = f"select * from {stem}_{suffix} order by 1"
+        assert query(clone.target, statement) == query(clone.source, statement)
+
+
 def test_extension_types_arrive_with_their_extension(
     migrated: tuple[Project, str],
 ) -> None:
