@@ -17,9 +17,9 @@
         {%- endfor -%}
     {%- endif -%}
     {%- set foreign = [] -%}
+    {%- set existing = pgshift_relations_in(pgshift_final_schema()) -%}
     {%- for node in pgshift_final_models() -%}
-        {%- set relation = adapter.get_relation(
-            target.database, pgshift_final_schema(), node.alias) -%}
+        {%- set relation = existing.get(node.alias) -%}
         {%- if relation is not none and node.alias not in built -%}
             {%- do foreign.append(pgshift_final_schema() ~ '.' ~ node.alias) -%}
         {%- endif -%}
