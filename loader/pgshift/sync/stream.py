@@ -9,7 +9,7 @@ never lets go of WAL the target does not hold yet.
 
 While the target runs one batch (in a thread of its own: psycopg2 lets go
 of the interpreter while it waits for the server), the stream is read,
-decoded and gathered into the next; at most one batch is in flight, and
+decoded and gathered into the next, and the next's SQL is written; at most one batch is in flight, and
 batches commit in order. A batch holding cutover's marker, and the last
 one before the stream pauses, are waited for.
 """
@@ -249,10 +249,15 @@ def follow(
             return status
 
         def flush(wait: bool) -> str | None:
-            """Send the batch to the target once the one in flight is done."""
+            """Send the batch to the target once the one in flight is done.
+
+            Its statements are written here, while the target still runs
+            the batch in flight.
+            """
             nonlocal batch, pending
+            built = applier.build(batch)
             status = finish()
-            pending = (executor.submit(applier.commit, batch), batch)
+            pending = (executor.submit(applier.commit, batch, built), batch)
             batch = Batch()
             return finish() if wait else status
 
