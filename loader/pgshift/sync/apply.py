@@ -102,8 +102,19 @@ def text_array(values: Sequence[Value]) -> str:
     Each element is quoted as array input reads it (a quote and a
     backslash escaped with a backslash; an unquoted NULL is the null
     value, a quoted "NULL" the text), then the whole is one SQL literal.
+    Without a NULL, the elements are escaped together, joined by NUL
+    (which PostgreSQL text never holds) and split into quoted elements.
     """
-    return quote("{" + ",".join(map(_element, values)) + "}") + "::text[]"  # type: ignore[arg-type]
+    if None in values:
+        body = ",".join(map(_element, values))  # type: ignore[arg-type]
+    else:
+        joined = "\0".join(values)  # type: ignore[arg-type]
+        body = (
+            '"'
+            + joined.replace("\\", "\\\\").replace('"', '\\"').replace("\0", '","')
+            + '"'
+        )
+    return quote("{" + body + "}") + "::text[]"
 
 
 def _flat(picked: Any) -> tuple[Value, ...]:

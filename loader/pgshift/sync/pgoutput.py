@@ -250,40 +250,43 @@ class _Reader:
 
 
 def _tuple(data: bytes, at: int) -> tuple[tuple[Value, ...], int]:
-    """The tuple that starts at ``at``, and the position just past it."""
-    # The hot path of a stream: indexes and unpack_from, no slices of the
-    # header fields.
-    end = len(data)
-    if at + 2 > end:
-        raise DecodeError(f"message ends at byte {end}, needed {at + 2}")
-    (count,) = _INT16.unpack_from(data, at)
-    at += 2
-    values: list[Value] = []
-    append = values.append
-    unpack = _INT32.unpack_from
-    for _ in range(count):
-        if at >= end:
-            raise DecodeError(f"message ends at byte {end}, needed {at + 1}")
-        kind = data[at]
-        if kind == 116:  # t
-            if at + 5 > end:
-                raise DecodeError(f"message ends at byte {end}, needed {at + 5}")
-            (size,) = unpack(data, at + 1)
-            at += 5
-            if size < 0 or at + size > end:
-                raise DecodeError(f"message ends at byte {end}, needed {at + size}")
-            append(data[at : at + size].decode("utf-8"))
-            at += size
-        elif kind == 110:  # n
-            append(None)
-            at += 1
-        elif kind == 117:  # u
-            append(UNCHANGED)
-            at += 1
-        else:
-            raise DecodeError(
-                f"tuple value of kind {chr(kind)!r} (protocol 1 has n, u, t)"
-            )
+    """The tuple that starts at ``at``, and the position just past it.
+
+    The hot path of a stream: no bounds are checked per value; a message
+    cut short fails in unpack_from or indexing, or leaves the position
+    past its end, which the caller's final check refuses.
+    """
+    try:
+        (count,) = _INT16.unpack_from(data, at)
+        at += 2
+        values: list[Value] = []
+        append = values.append
+        unpack = _INT32.unpack_from
+        for _ in range(count):
+            kind = data[at]
+            if kind == 116:  # t
+                (size,) = unpack(data, at + 1)
+                at += 5
+                if size < 0:
+                    raise DecodeError(f"a value of {size} bytes")
+                append(data[at : at + size].decode("utf-8"))
+                at += size
+            elif kind == 110:  # n
+                append(None)
+                at += 1
+            elif kind == 117:  # u
+                append(UNCHANGED)
+                at += 1
+            else:
+                raise DecodeError(
+                    f"tuple value of kind {chr(kind)!r} (protocol 1 has n, u, t)"
+                )
+    except (IndexError, struct.error, UnicodeDecodeError):
+        raise DecodeError(
+            f"a tuple cut short or not UTF-8 (message of {len(data)} bytes)"
+        ) from None
+    if at > len(data):
+        raise DecodeError(f"message ends at byte {len(data)}, needed {at}")
     return tuple(values), at
 
 
