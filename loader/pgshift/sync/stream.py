@@ -51,6 +51,10 @@ HOLD_POLL_SECONDS = 0.05
 """How often a held stream reads whether cutover let it go."""
 FEEDBACK_SECONDS = 1.0
 """How often a held stream tells the source it is alive."""
+CHANGES = frozenset(
+    (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate)
+)
+"""The messages that change rows, gathered into their transaction."""
 
 
 @dataclass
@@ -312,7 +316,10 @@ def follow(
                 select.select([conn], [], [], POLL_SECONDS)
                 continue
             decoded = pgoutput.decode(message.payload)
-            if isinstance(decoded, pgoutput.Begin):
+            if type(decoded) in CHANGES:
+                # Most messages: asked first.
+                changes.append(decoded)
+            elif isinstance(decoded, pgoutput.Begin):
                 in_transaction, changes, txn_marker = True, [], None
             elif isinstance(decoded, pgoutput.Message):
                 if decoded.transactional and decoded.prefix == MARKER_PREFIX:
@@ -360,11 +367,6 @@ def follow(
                 except SyncError:
                     settle()
                     raise
-            elif isinstance(
-                decoded,
-                (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate),
-            ):
-                changes.append(decoded)
             # Origin and Type need nothing.
     finally:
         # A batch still in flight ends (committed or not) before its
