@@ -296,13 +296,19 @@ HOSTILE = [
 """Text that quoting, array input and the server's parser could get wrong."""
 
 
+@pytest.mark.parametrize("conforming", ["on", "off"])
 def test_hostile_values_survive_every_set_based_statement(
-    pg_url: str, tmp_path: Path
+    pg_url: str, tmp_path: Path, conforming: str
 ) -> None:
     """Runs of inserts, updates (key kept and key changed) and deletes keep
     every value as the source printed it: quotes, backslashes, tabs,
     newlines, NULL against '' against 'NULL', non-ASCII, bytea, arrays,
-    json."""
+    json; whatever the target's standard_conforming_strings."""
+    (database,) = query(pg_url, "select current_database()")[0]
+    query(
+        pg_url,
+        f"alter database {database} set standard_conforming_strings = {conforming}",
+    )
     query(
         pg_url,
         "create table public.odd (k text primary key, t text, b bytea, "
@@ -397,5 +403,12 @@ def test_hostile_values_survive_every_set_based_statement(
         for text in gone:
             del expected[text]
         assert target() == expected
+        # A change alone is one statement, rendered on the connection.
+        key = HOSTILE[0] + " moved"
+        last = (key, "alone \\ 'q'", *printed(HOSTILE[0], "")[2:])
+        assert apply(made, [pgoutput.Update(1, last)]) == []
+        expected[key] = last
+        assert target() == expected
+        assert query(pg_url, "show standard_conforming_strings") == [(conforming,)]
     finally:
         made.close()

@@ -78,16 +78,16 @@ composed statement that the apply thread renders on its connection."""
 def quote(value: str | None) -> str:
     """A value as an SQL literal, written without the connection.
 
-    The apply session sets ``standard_conforming_strings = on``, under which
-    a literal's only special character is the quote, written twice; a
-    backslash is itself. PostgreSQL text holds no NUL. Set-based statements
-    are written with it in the stream's thread while the apply thread's
-    connection runs the batch before (libpq's escaping reads the connection,
-    which one thread at a time may use).
+    An escape string (``E'...'``, read the same whatever the session's
+    ``standard_conforming_strings``): a backslash and a quote are each
+    written twice. PostgreSQL text holds no NUL. Set-based statements are
+    written with it in the stream's thread while the apply thread's
+    connection runs the batch before (libpq's escaping reads the
+    connection, which one thread at a time may use).
     """
     if value is None:
         return "null"
-    return "'" + value.replace("'", "''") + "'"
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _element(value: str | None) -> str:
@@ -262,10 +262,7 @@ class Applier:
             settings.target, autocommit=True, application_name="pgshift sync"
         )
         self._cursor = self.conn.cursor()
-        for name, value in {
-            **SESSION_SETTINGS,
-            "standard_conforming_strings": "on",
-        }.items():
+        for name, value in SESSION_SETTINGS.items():
             self._cursor.execute("select set_config(%s, %s, false)", (name, value))
         try:
             self._cursor.execute("set session_replication_role = replica")
