@@ -9,9 +9,7 @@ never lets go of WAL the target does not hold yet.
 
 While the target runs one batch (in a thread of its own: psycopg2 lets go
 of the interpreter while it waits for the server), the stream is read,
-decoded and gathered into the next, and the next's SQL is written (a
-batch goes as soon as the target is idle, once it holds BATCH_MIN_ROWS, so
-that the target seldom waits); at most one batch is in flight, and
+decoded and gathered into the next, and the next's SQL is written; at most one batch is in flight, and
 batches commit in order. A batch holding cutover's marker, and the last
 one before the stream pauses, are waited for.
 """
@@ -39,8 +37,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000
 """Rows after which a batch is committed, even while more arrive."""
-BATCH_MIN_ROWS = 1000
-"""Rows after which a batch is sent as soon as the target is idle."""
 BATCH_SECONDS = 0.5
 """Age after which a batch is committed, even while more arrive."""
 POLL_SECONDS = 0.2
@@ -359,10 +355,6 @@ def follow(
                 if (
                     txn_marker is not None
                     or batch.rows >= BATCH_ROWS
-                    or (
-                        batch.rows >= BATCH_MIN_ROWS
-                        and (pending is None or pending[0].done())
-                    )
                     or time.monotonic() - opened >= BATCH_SECONDS
                 ):
                     flush(txn_marker is not None)
