@@ -552,6 +552,12 @@ def test_the_decoder_reads_what_the_server_sends(
         applier.close()
     with pytest.raises(pgoutput.DecodeError):
         pgoutput.decode(b"X")
+    # Every message cut short is refused, never read as a shorter one.
+    for row in rows:
+        whole = bytes(row[0])
+        for end in range(1, len(whole)):
+            with pytest.raises(pgoutput.DecodeError):
+                pgoutput.decode(whole[:end])
 
 
 def test_an_update_leaves_an_always_identity_that_is_not_the_key_alone(

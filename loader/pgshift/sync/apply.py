@@ -33,7 +33,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -71,6 +70,74 @@ $$
 RUN_ROWS = 1000
 """Changes at most in one set-based statement (or multi-row INSERT)."""
 
+Statement = str | sql.Composable
+"""One statement of a batch: SQL text, or (a single change's statement) a
+composed statement that the apply thread renders on its connection."""
+
+
+def quote(value: str | None) -> str:
+    """A value as an SQL literal, written without the connection.
+
+    An escape string (``E'...'``, read the same whatever the session's
+    ``standard_conforming_strings``): a backslash and a quote are each
+    written twice. PostgreSQL text holds no NUL. Set-based statements are
+    written with it in the stream's thread while the apply thread's
+    connection runs the batch before (libpq's escaping reads the
+    connection, which one thread at a time may use).
+    """
+    if value is None:
+        return "null"
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _element(value: str | None) -> str:
+    if value is None:
+        return "NULL"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def text_array(values: Sequence[Value]) -> str:
+    """Values as one literal of type text[] (None: an SQL NULL element).
+
+    Each element is quoted as array input reads it (a quote and a
+    backslash escaped with a backslash; an unquoted NULL is the null
+    value, a quoted "NULL" the text), then the whole is one SQL literal.
+    Without a NULL, the elements are escaped together, joined by NUL
+    (which PostgreSQL text never holds) and split into quoted elements.
+    """
+    if None in values:
+        body = ",".join(map(_element, values))  # type: ignore[arg-type]
+    else:
+        joined = "\0".join(values)  # type: ignore[arg-type]
+        body = (
+            '"'
+            + joined.replace("\\", "\\\\").replace('"', '\\"').replace("\0", '","')
+            + '"'
+        )
+    return quote("{" + body + "}") + "::text[]"
+
+
+def _flat(picked: Any) -> tuple[Value, ...]:
+    """What itemgetter picked, as a tuple (it returns one item bare)."""
+    return picked if type(picked) is tuple else (picked,)
+
+
+def _columns(rows: Sequence[Sequence[Value]]) -> list[tuple[Value, ...]]:
+    """Rows of equal width, as their columns."""
+    return list(zip(*rows, strict=True))
+
+
+def _unnest(columns: Sequence[Sequence[Value]]) -> str:
+    """The rows whose columns are given, as a FROM item ``pgshift_rows``.
+
+    One text[] per column, unnested side by side: the server reads each
+    column's values with array input, far cheaper than parsing as many SQL
+    literals, and every value stays text until cast to its final type.
+    """
+    header = ", ".join(f"v{j}" for j in range(len(columns)))
+    arrays = ", ".join(map(text_array, columns))
+    return f"unnest({arrays}) as pgshift_rows ({header})"
+
 
 class SyncError(ConfigError):
     """The sync stopped; the message says why and what to do (exit 2)."""
@@ -100,7 +167,7 @@ class Target:
             unique index of the final table lies within the key columns,
             so that each key names at most one row and a row count equal
             to the number of keys proves each found exactly one.
-        insert: The head of its INSERT and the placeholders of one row.
+        insert: The head of its INSERT, up to the rows' SELECT.
         always: Indexes of the columns GENERATED ALWAYS AS IDENTITY.
         names: Each source column's final column, quoted.
         final_text: ``final`` as SQL text.
@@ -116,7 +183,7 @@ class Target:
     fewest: int
     types: tuple[str, ...] = ()
     set_based: bool = False
-    insert: tuple[str, str] | None = None
+    insert: str = ""
     always: frozenset[int] = frozenset()
     names: tuple[str, ...] = ()
     final_text: str = ""
@@ -208,6 +275,7 @@ class Applier:
             )
         self._expect = sql.Identifier(settings.state_schema, EXPECT_FUNCTION)
         self._cursor.execute(sql.SQL(_CREATE_EXPECT).format(self._expect))
+        self._expect_text = self._expect.as_string(self._cursor)
         self._state = state_relation(settings)
         self.hold: int | None = None
         """The run's hold_lsn as last read (see ``sync.state``)."""
@@ -315,6 +383,15 @@ class Applier:
         )
         matched = tuple(sorted(made.always - set(key)))
         made.plain = (assigned, matched, False) if assigned else None
+        made.insert = (
+            sql.SQL("insert into {} ({}){} ")
+            .format(
+                final,
+                sql.SQL(", ").join(map(sql.Identifier, targets)),
+                sql.SQL(" overriding system value" if mapped.identities else ""),
+            )
+            .as_string(self._cursor)
+        )
 
     def _target(self, relation_id: int) -> Target:
         try:
@@ -491,8 +568,14 @@ class Applier:
         batch.end_lsn = commit.end_lsn
         batch.commit_time = commit.commit_time
 
-    def build(self, batch: Batch, set_based: bool = True) -> tuple[list[str], int]:
+    def build(
+        self, batch: Batch, set_based: bool = True
+    ) -> tuple[list[Statement], int]:
         """The statements of a batch, and the rows they change.
+
+        It reads the batch and the tables' shapes only, never the
+        connection: the stream's thread builds the next batch while the
+        apply thread runs the one before.
 
         Args:
             batch: The batch.
@@ -500,7 +583,7 @@ class Applier:
                 False, one statement per update and delete, and one
                 multi-row INSERT per run of inserts into one table.
         """
-        statements: list[str] = []
+        statements: list[Statement] = []
         rows = 0
         for run in self._plan(batch.changes, set_based):
             text, changed = self._write(run)
@@ -600,8 +683,12 @@ class Applier:
             return "delete", (), (target.key_of(old),)
         return "one", (), ()
 
-    def _write(self, run: _Run) -> tuple[str | None, int]:
-        """The SQL of one run, and the rows it changes (None: nothing to do)."""
+    def _write(self, run: _Run) -> tuple[Statement | None, int]:
+        """The SQL of one run, and the rows it changes (None: nothing to do).
+
+        A set-based run is SQL text; a single change's statement stays
+        composed, rendered by the thread that runs it.
+        """
         target = run.target
         if run.kind == "one" or (run.kind != "insert" and len(run.changes) == 1):
             (change,) = run.changes
@@ -611,96 +698,69 @@ class Applier:
                 built = self._statement(target, change)
             if built is None:
                 return None, 0
-            if isinstance(built, str):
-                return built, 1
-            return built[0].as_string(self._cursor), built[1]
+            return built
         assert target is not None
         count = len(run.changes)
+        names, types = target.names, target.types
         if run.kind == "insert":
-            head, row = self._insert_head(target)
-            values = self._cursor.mogrify(
-                ", ".join([row] * count),
-                list(chain.from_iterable(c.new for c in run.changes)),  # type: ignore[union-attr]
-            ).decode()
-            return head + values, count
-        names = target.names
+            columns = _columns([c.new for c in run.changes])  # type: ignore[union-attr]
+            casts = ", ".join(
+                f"pgshift_rows.v{j}::{types[j]}" for j in range(len(columns))
+            )
+            return (
+                f"{target.insert}select {casts} from {_unnest(columns)}",
+                count,
+            )
         if run.kind == "update":
             assigned, matched, moved = run.shape
-            columns = list(target.key) + list(assigned) + list(matched)
             if moved:
-                old_key = itemgetter(*target.key)
-                rest = itemgetter(*assigned, *matched)
-                flat = [
-                    v
+                pick_old = itemgetter(*target.key)
+                pick_new = itemgetter(*assigned, *matched)
+                rows = [
+                    _flat(pick_old(c.old)) + _flat(pick_new(c.new))  # type: ignore[union-attr]
                     for c in run.changes
-                    for part in (old_key(c.old), rest(c.new))  # type: ignore[union-attr]
-                    for v in (part if isinstance(part, tuple) else (part,))
                 ]
             else:
+                pick = itemgetter(*target.key, *assigned, *matched)
                 # At least two columns: itemgetter returns tuples.
-                flat = list(
-                    chain.from_iterable(
-                        map(itemgetter(*columns), (c.new for c in run.changes))  # type: ignore[union-attr]
-                    )
-                )
+                rows = [pick(c.new) for c in run.changes]  # type: ignore[union-attr]
             k, a = len(target.key), len(assigned)
             sets = ", ".join(
-                f"{names[i]} = pgshift_rows.v{k + j}::{target.types[i]}"
+                f"{names[i]} = pgshift_rows.v{k + j}::{types[i]}"
                 for j, i in enumerate(assigned)
             )
             where = [
-                f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{target.types[i]}"
+                f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{types[i]}"
                 for j, i in enumerate(target.key)
             ] + [
-                f"pgshift_target.{names[i]} = pgshift_rows.v{k + a + j}::"
-                f"{target.types[i]}"
+                f"pgshift_target.{names[i]} = pgshift_rows.v{k + a + j}::{types[i]}"
                 for j, i in enumerate(matched)
             ]
             action = (
                 f"update {target.final_text} as pgshift_target set {sets} "
-                f"from pgshift_rows where {' and '.join(where)}"
+                f"from {_unnest(_columns(rows))} where {' and '.join(where)}"
             )
             what = f"{count} updates of {target.mapped.target}"
         else:
-            columns = list(target.key)
-            flat = [c.old[i] for c in run.changes for i in target.key]  # type: ignore[union-attr]
+            pick = itemgetter(*target.key)
+            rows = [_flat(pick(c.old)) for c in run.changes]  # type: ignore[union-attr]
             where = [
-                f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{target.types[i]}"
+                f"pgshift_target.{names[i]} = pgshift_rows.v{j}::{types[i]}"
                 for j, i in enumerate(target.key)
             ]
             action = (
                 f"delete from {target.final_text} as pgshift_target using "
-                f"pgshift_rows where {' and '.join(where)}"
+                f"{_unnest(_columns(rows))} where {' and '.join(where)}"
             )
             what = f"{count} deletes of {target.mapped.target}"
-        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        values = self._cursor.mogrify(", ".join([row] * count), flat).decode()
-        header = ", ".join(f"v{j}" for j in range(len(columns)))
         text = (
-            f"with pgshift_rows ({header}) as (values {values}), "
-            f"pgshift_changed as ({action} returning 1) "
-            f"select {self._expect.as_string(self._cursor)}(count(*), {count}, {count}, "
-            f"{self._cursor.mogrify('%s', (what,)).decode()}) from pgshift_changed"
+            f"with pgshift_changed as ({action} returning 1) "
+            f"select {self._expect_text}(count(*), {count}, {count}, "
+            f"{quote(what)}) from pgshift_changed"
         )
         return text, count
 
-    def _insert_head(self, target: Target) -> tuple[str, str]:
-        """The head of a table's INSERT and the placeholders of one row."""
-        if target.insert is None:
-            head = sql.SQL("insert into {} ({}){} values ").format(
-                target.final,
-                sql.SQL(", ").join(
-                    self._column(target, i) for i in range(len(target.source.columns))
-                ),
-                sql.SQL(" overriding system value")
-                if target.mapped.identities
-                else sql.SQL(""),
-            )
-            row = "(" + ", ".join(["%s"] * len(target.source.columns)) + ")"
-            target.insert = (head.as_string(self._cursor), row)
-        return target.insert
-
-    def _execute(self, batch: Batch, statements: list[str], rows: int) -> str:
+    def _execute(self, batch: Batch, statements: list[Statement], rows: int) -> str:
         """Run statements and the batch's position as one target transaction."""
         position = sql.SQL(
             "update {} set applied_lsn = {}::pg_lsn, applied_commit_at = {}, "
@@ -719,14 +779,19 @@ class Applier:
             ";\n".join(
                 [
                     "set constraints all deferred",
-                    *statements,
+                    *(
+                        s if isinstance(s, str) else s.as_string(self._cursor)
+                        for s in statements
+                    ),
                     position.as_string(self._cursor),
                 ]
             )
         )
         return self._read_status()
 
-    def commit(self, batch: Batch) -> str:
+    def commit(
+        self, batch: Batch, built: tuple[list[Statement], int] | None = None
+    ) -> str:
         """Apply a batch and its position in one target transaction.
 
         The batch is written set-based first. When that fails, nothing of
@@ -736,6 +801,11 @@ class Applier:
         order) or fails on the change the target cannot take, and says
         which row.
 
+        Args:
+            batch: The batch.
+            built: Its set-based statements and rows, when built already
+                (``build``); built here otherwise.
+
         Returns:
             The run's status as recorded on the target after the batch
             (its hold_lsn in ``hold``).
@@ -743,7 +813,7 @@ class Applier:
         Raises:
             SyncError: A statement failed; nothing of the batch was applied.
         """
-        statements, rows = self.build(batch, set_based=True)
+        statements, rows = built or self.build(batch, set_based=True)
         try:
             status = self._execute(batch, statements, rows)
         except psycopg2.Error as exc:

@@ -17,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 _INT16 = struct.Struct("!h")
 _INT32 = struct.Struct("!i")
+_UINT32 = struct.Struct("!I")
+_BEGIN = struct.Struct("!QqI")
+_COMMIT = struct.Struct("!bQQq")
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 """The origin of PostgreSQL's timestamps (microseconds since)."""
@@ -236,45 +239,94 @@ class _Reader:
         return text
 
     def tuple(self) -> tuple[Value, ...]:
-        # The hot path of a stream: indexes and unpack_from, no slices of
-        # the header fields.
-        data, at, end = self.data, self.at, len(self.data)
-        if at + 2 > end:
-            raise DecodeError(f"message ends at byte {end}, needed {at + 2}")
-        (count,) = _INT16.unpack_from(data, at)
-        at += 2
-        values: list[Value] = []
-        append = values.append
-        for _ in range(count):
-            if at >= end:
-                raise DecodeError(f"message ends at byte {end}, needed {at + 1}")
-            kind = data[at]
-            at += 1
-            if kind == 116:  # t
-                if at + 4 > end:
-                    raise DecodeError(f"message ends at byte {end}, needed {at + 4}")
-                (size,) = _INT32.unpack_from(data, at)
-                at += 4
-                if size < 0 or at + size > end:
-                    raise DecodeError(f"message ends at byte {end}, needed {at + size}")
-                append(data[at : at + size].decode("utf-8"))
-                at += size
-            elif kind == 110:  # n
-                append(None)
-            elif kind == 117:  # u
-                append(UNCHANGED)
-            else:
-                raise DecodeError(
-                    f"tuple value of kind {chr(kind)!r} (protocol 1 has n, u, t)"
-                )
-        self.at = at
-        return tuple(values)
+        values, self.at = _tuple(self.data, self.at)
+        return values
 
     def done(self, kind: str) -> None:
         if self.at != len(self.data):
             raise DecodeError(
                 f"{kind} message has {len(self.data) - self.at} bytes left over"
             )
+
+
+def _tuple(data: bytes, at: int) -> tuple[tuple[Value, ...], int]:
+    """The tuple that starts at ``at``, and the position just past it.
+
+    The hot path of a stream: no bounds are checked per value; a message
+    cut short fails in unpack_from or indexing, or leaves the position
+    past its end, which the caller's final check refuses.
+    """
+    try:
+        (count,) = _INT16.unpack_from(data, at)
+        at += 2
+        values: list[Value] = []
+        append = values.append
+        unpack = _INT32.unpack_from
+        for _ in range(count):
+            kind = data[at]
+            if kind == 116:  # t
+                (size,) = unpack(data, at + 1)
+                at += 5
+                if size < 0:
+                    raise DecodeError(f"a value of {size} bytes")
+                append(data[at : at + size].decode("utf-8"))
+                at += size
+            elif kind == 110:  # n
+                append(None)
+                at += 1
+            elif kind == 117:  # u
+                append(UNCHANGED)
+                at += 1
+            else:
+                raise DecodeError(
+                    f"tuple value of kind {chr(kind)!r} (protocol 1 has n, u, t)"
+                )
+    except (IndexError, struct.error, UnicodeDecodeError):
+        raise DecodeError(
+            f"a tuple cut short or not UTF-8 (message of {len(data)} bytes)"
+        ) from None
+    if at > len(data):
+        raise DecodeError(f"message ends at byte {len(data)}, needed {at}")
+    return tuple(values), at
+
+
+def _change(kind: int, data: bytes) -> Insert | Update | Delete:
+    """An Insert, Update or Delete message, read without a reader object."""
+    end = len(data)
+    if end < 6:
+        raise DecodeError(f"message ends at byte {end}, needed 6")
+    (relation_id,) = _UINT32.unpack_from(data, 1)
+    marker = data[5]
+    message: Insert | Update | Delete
+    if kind == 73:  # I
+        if marker != 78:  # N
+            raise DecodeError("an Insert without its new tuple")
+        new, at = _tuple(data, 6)
+        message = Insert(relation_id, new)
+        name = "Insert"
+    elif kind == 85:  # U
+        old, old_kind, at = None, None, 6
+        if marker in (75, 79):  # K, O
+            old, at = _tuple(data, 6)
+            old_kind = chr(marker)
+            if at >= end:
+                raise DecodeError(f"message ends at byte {end}, needed {at + 1}")
+            marker = data[at]
+            at += 1
+        if marker != 78:
+            raise DecodeError("an Update without its new tuple")
+        new, at = _tuple(data, at)
+        message = Update(relation_id, new, old, old_kind)
+        name = "Update"
+    else:
+        if marker not in (75, 79):
+            raise DecodeError("a Delete without its old key or row")
+        old, at = _tuple(data, 6)
+        message = Delete(relation_id, old, chr(marker))
+        name = "Delete"
+    if at != end:
+        raise DecodeError(f"{name} message has {end - at} bytes left over")
+    return message
 
 
 def decode(data: bytes) -> Decoded:
@@ -289,7 +341,18 @@ def decode(data: bytes) -> Decoded:
     Raises:
         DecodeError: The bytes are not a protocol 1 message.
     """
-    reader = _Reader(bytes(data))
+    data = bytes(data)
+    first = data[0] if data else 0
+    # The messages of every transaction, read without a reader object.
+    if first in (73, 85, 68):  # I, U, D
+        return _change(first, data)
+    if first == 66 and len(data) == 21:  # B
+        final_lsn, micros, xid = _BEGIN.unpack_from(data, 1)
+        return Begin(final_lsn, PG_EPOCH + timedelta(microseconds=micros), xid)
+    if first == 67 and len(data) == 26:  # C
+        _, commit_lsn, end_lsn, micros = _COMMIT.unpack_from(data, 1)
+        return Commit(commit_lsn, end_lsn, PG_EPOCH + timedelta(microseconds=micros))
+    reader = _Reader(data)
     kind = reader.byte()
     message: Decoded
     if kind == "B":

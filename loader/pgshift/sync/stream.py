@@ -9,7 +9,7 @@ never lets go of WAL the target does not hold yet.
 
 While the target runs one batch (in a thread of its own: psycopg2 lets go
 of the interpreter while it waits for the server), the stream is read,
-decoded and gathered into the next; at most one batch is in flight, and
+decoded and gathered into the next, and the next's SQL is written; at most one batch is in flight, and
 batches commit in order. A batch holding cutover's marker, and the last
 one before the stream pauses, are waited for.
 """
@@ -51,6 +51,10 @@ HOLD_POLL_SECONDS = 0.05
 """How often a held stream reads whether cutover let it go."""
 FEEDBACK_SECONDS = 1.0
 """How often a held stream tells the source it is alive."""
+CHANGES = frozenset(
+    (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate)
+)
+"""The messages that change rows, gathered into their transaction."""
 
 
 @dataclass
@@ -249,10 +253,15 @@ def follow(
             return status
 
         def flush(wait: bool) -> str | None:
-            """Send the batch to the target once the one in flight is done."""
+            """Send the batch to the target once the one in flight is done.
+
+            Its statements are written here, while the target still runs
+            the batch in flight.
+            """
             nonlocal batch, pending
+            built = applier.build(batch)
             status = finish()
-            pending = (executor.submit(applier.commit, batch), batch)
+            pending = (executor.submit(applier.commit, batch, built), batch)
             batch = Batch()
             return finish() if wait else status
 
@@ -307,7 +316,10 @@ def follow(
                 select.select([conn], [], [], POLL_SECONDS)
                 continue
             decoded = pgoutput.decode(message.payload)
-            if isinstance(decoded, pgoutput.Begin):
+            if type(decoded) in CHANGES:
+                # Most messages: asked first.
+                changes.append(decoded)
+            elif isinstance(decoded, pgoutput.Begin):
                 in_transaction, changes, txn_marker = True, [], None
             elif isinstance(decoded, pgoutput.Message):
                 if decoded.transactional and decoded.prefix == MARKER_PREFIX:
@@ -355,11 +367,6 @@ def follow(
                 except SyncError:
                     settle()
                     raise
-            elif isinstance(
-                decoded,
-                (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate),
-            ):
-                changes.append(decoded)
             # Origin and Type need nothing.
     finally:
         # A batch still in flight ends (committed or not) before its
