@@ -102,7 +102,9 @@ class _Edits:
 
     def _replace(self, token: Token, names: Mapping[str, str]) -> None:
         name = token.value
-        if name is not None and name in names:
+        # A name the map keeps keeps its token as the server printed it,
+        # quoting and all: servers differ in the key words they quote.
+        if name is not None and name in names and names[name] != name:
             self.edits[token.start] = (token.end, render_ident(names[name]))
 
     def rename(self, mapping: Mapping[str, str], types: Mapping[str, str]) -> None:

@@ -137,8 +137,27 @@ def rename_type(data_type: str, schema: str, types: Mapping[str, str]) -> str:
 # The key words PostgreSQL's own quote_ident() quotes: every one but the
 # unreserved (reserved ones, and those that cannot be a column or a function
 # name without quotes, such as "timestamp" and "position"), as its parser
-# lists them (pglast, libpg_query). pg_get_indexdef and the like print them
-# quoted, and so must a renamed definition that parity compares.
-RESERVED_WORDS = frozenset(
-    RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS
+# lists them (pglast, libpg_query), less those that PostgreSQL 16 and 17
+# added, which PostgreSQL 15 prints bare. pg_get_indexdef and the like print
+# them quoted, and so must a renamed definition that parity compares.
+NEWER_KEY_WORDS = frozenset(
+    {
+        "json",
+        "json_array",
+        "json_arrayagg",
+        "json_exists",
+        "json_object",
+        "json_objectagg",
+        "json_query",
+        "json_scalar",
+        "json_serialize",
+        "json_table",
+        "json_value",
+        "merge_action",
+        "system_user",
+    }
+)
+RESERVED_WORDS = (
+    frozenset(RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS)
+    - NEWER_KEY_WORDS
 )
