@@ -756,8 +756,7 @@ order by 1, 2
 
 def read_statistics(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None:
     """Record each table's extended statistics objects (``Table.statistics``)."""
-    cursor.execute("select current_setting('server_version_num')::int")
-    version = cursor.fetchone()[0]
+    version = cursor.connection.server_version  # known since connecting
     query = _STATISTICS.format(
         expressions="coalesce(pg_get_statisticsobjdef_expressions(s.oid), '{}')"
         if version >= 140000
@@ -1505,10 +1504,9 @@ def _read_ranges(cursor: Any, catalog: Catalog) -> None:
     no canonical function (one is written in C). The others are
     ``Catalog.range_problems``.
     """
-    cursor.execute("select current_setting('server_version_num')::int")
     multirange = (
         "(select m.typname::text from pg_type m where m.oid = r.rngmultitypid)"
-        if cursor.fetchone()[0] >= 140000
+        if cursor.connection.server_version >= 140000
         else "null::text"
     )
     cursor.execute(_RANGES.format(multirange=multirange), {"schema": catalog.schema})
