@@ -263,16 +263,33 @@ def _start_sync(
     )
 
 
+def _application_role(source: str, role: str) -> None:
+    """Make a login role of the application anew.
+
+    It reads and writes every table through the server's own roles, which
+    source and target share here: the source's grants stay those the
+    project was scaffolded with.
+    """
+    query(source, f"drop role if exists {role}")
+    query(source, f"create role {role} login")
+    query(source, f"grant pg_read_all_data, pg_write_all_data to {role}")
+
+
+def _wait_streaming(target: str, log: Path) -> None:
+    """Wait until the target's sync run follows the source."""
+    _wait(
+        lambda: _status(target)[0] == "streaming",
+        240,
+        "sync did not start streaming",
+        log,
+    )
+
+
 def test_sync_through_a_kill_then_cutover_equals_the_source(
     logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:
     source, target = pair()
-    query(source, f"drop role if exists {APP_ROLE}")
-    query(source, f"create role {APP_ROLE} login")
-    # The application may read and write every table through the server's
-    # own roles, which source and target share here: the source's grants
-    # stay those the project was scaffolded with.
-    query(source, f"grant pg_read_all_data, pg_write_all_data to {APP_ROLE}")
+    _application_role(source, APP_ROLE)
     query(
         source,
         'update jobs set "termsAndConditions" = (select string_agg('
@@ -401,12 +418,7 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     log, state = tmp_path / "sync.log", tmp_path / "state"
     run = _start_sync(source, target, state, log)
     try:
-        _wait(
-            lambda: _status(target)[0] == "streaming",
-            240,
-            "sync did not start streaming",
-            log,
-        )
+        _wait_streaming(target, log)
         # Caught up, the slot lets go of WAL that publishes nothing (another
         # database's writes) at once, not at the next status interval.
         slot = (
@@ -622,12 +634,7 @@ def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
     log, state = tmp_path / "sync.log", tmp_path / "state"
     run = _start_sync(source, target, state, log)
     try:
-        _wait(
-            lambda: _status(target)[0] == "streaming",
-            240,
-            "sync did not start streaming",
-            log,
-        )
+        _wait_streaming(target, log)
         query(source, "insert into service_categories (name, slug) values ('a', 'a')")
         query(source, "alter table service_categories add column extra int")
         query(
@@ -659,18 +666,11 @@ def _stopped_sync(
     logical: Cluster, source: str, target: str, tmp_path: Path, role: str
 ) -> None:
     """A sync that copied, built and streamed, then was killed."""
-    query(source, f"drop role if exists {role}")
-    query(source, f"create role {role} login")
-    query(source, f"grant pg_read_all_data, pg_write_all_data to {role}")
+    _application_role(source, role)
     log, state_dir = tmp_path / "sync.log", tmp_path / "state"
     run = _start_sync(source, target, state_dir, log)
     try:
-        _wait(
-            lambda: _status(target)[0] == "streaming",
-            240,
-            "sync did not start streaming",
-            log,
-        )
+        _wait_streaming(target, log)
         run.send_signal(signal.SIGKILL)
         run.wait(30)
     finally:
@@ -881,21 +881,14 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
     role = f"{APP_ROLE}_percent"
     try:
         query(source, PERCENT_SOURCE.replace("%", "%%"))
-        query(source, f"drop role if exists {role}")
-        query(source, f"create role {role} login")
-        query(source, f"grant pg_read_all_data, pg_write_all_data to {role}")
+        _application_role(source, role)
         project = copy_project(tmp_path / "project")
         state, log = tmp_path / "state", tmp_path / "sync.log"
         done = run_cli(["scaffold"], source, target, state, project)
         assert done.returncode == 0, done.stdout + done.stderr
         run = _start_sync(source, target, state, log, project)
         try:
-            _wait(
-                lambda: _status(target)[0] == "streaming",
-                240,
-                "sync did not start streaming",
-                log,
-            )
+            _wait_streaming(target, log)
             writes = [
                 'insert into "rateCard" ("pct%Done", "%(xmax)s", "it\'s %s") '
                 "select g, '%s' || g, '%(x)s' from generate_series(1, 30) g",
