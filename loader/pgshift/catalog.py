@@ -1084,6 +1084,47 @@ select kind, name, reason from (
            or pg_get_expr(d.adbin, d.adrelid)
               is distinct from pg_get_expr(rd.adbin, rd.adrelid))
     union all
+    select 'partition statistics', s.stxname || ' on ' || c.relname,
+           'extended statistics of a partition alone are not migrated: '
+           || 'create it on the target, then ANALYZE ' || c.relname
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    join pg_statistic_ext s on s.stxrelid = c.oid
+    where t.relkind = 'p' and tree.level > 0
+    union all
+    select 'partition comment', o.name || ' on ' || c.relname,
+           'comments on the indexes and constraints of a partition alone '
+           || 'are not migrated: set it on the target'
+    from tables t
+    cross join lateral pg_partition_tree(t.oid) tree
+    join pg_class c on c.oid = tree.relid
+    cross join lateral (
+        select i.relname::text as name, d.description
+        from pg_index x
+        join pg_class i on i.oid = x.indexrelid
+        join pg_description d on d.objoid = i.oid
+                             and d.classoid = 'pg_class'::regclass
+        where x.indrelid = c.oid
+        union all
+        select k.conname::text, d.description
+        from pg_constraint k
+        join pg_description d on d.objoid = k.oid
+                             and d.classoid = 'pg_constraint'::regclass
+        where k.conrelid = c.oid
+    ) o
+    where t.relkind = 'p' and tree.level > 0
+    union all
+    select 'materialized view index comment', i.relname || ' on ' || m.relname,
+           'comments on the indexes of a materialized view are not migrated: '
+           || 'set it on the target'
+    from pg_class m
+    join pg_namespace n on n.oid = m.relnamespace
+    join pg_index x on x.indrelid = m.oid
+    join pg_class i on i.oid = x.indexrelid
+    join pg_description d on d.objoid = i.oid and d.classoid = 'pg_class'::regclass
+    where n.nspname = %(schema)s and m.relkind = 'm'
+    union all
     select 'partition privileges', c.relname::text,
            'the partition''s own owner (' || pg_get_userbyid(c.relowner)
            || ') and grants are not carried over: on the target it is owned '
@@ -1217,7 +1258,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         event trigger, rule, row-level security setting and policy,
         partitioned table pgshift cannot recreate as such (a partition
         that is a foreign table or in another schema), trigger, owner,
-        grants, NOT NULL or default of a partition alone, typed, unlogged or
+        grants, NOT NULL, default, statistics object or index and constraint
+        comments of a partition alone, comment on a materialized view's
+        index, typed, unlogged or
         inheriting table,
         privilege on the database itself, database-wide default privilege,
         operator, operator class, text search configuration and dictionary,
