@@ -706,11 +706,26 @@ select c.oid, coalesce(c.reloptions, '{}'), coalesce(tc.reloptions, '{}'),
         where x.indrelid = c.oid and x.indisreplident),
        (select i.relname::text from pg_index x
         join pg_class i on i.oid = x.indexrelid
-        where x.indrelid = c.oid and x.indisclustered)
+        where x.indrelid = c.oid and x.indisclustered),
+       c.relpersistence = 'u'
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_class tc on tc.oid = c.reltoastrelid
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+"""
+
+# An index column's statistics target (ALTER INDEX ... ALTER COLUMN n SET
+# STATISTICS), which only an expression's column may have.
+_INDEX_COLUMN_SETTINGS = """
+select x.indrelid, i.relname::text, a.attnum::int, a.attstattarget::int
+from pg_index x
+join pg_class i on i.oid = x.indexrelid
+join pg_class c on c.oid = x.indrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = i.oid
+where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+  and a.attnum > 0 and coalesce(a.attstattarget, -1) >= 0
+order by x.indrelid, i.relname, a.attnum
 """
 
 _COLUMN_SETTINGS = """
@@ -783,16 +798,20 @@ def read_table_settings(cursor: Any, schema: str, by_oid: dict[int, Table]) -> N
 
     ``("option", "fillfactor", "70")`` and ``("toast option", ...)`` for a
     storage parameter, ``("replica identity", "full" | "nothing" | "index",
-    index)``, ``("cluster", index)``, ``("statistics" | "storage" |
-    "compression", column, value)`` and ``("column option", column, key,
-    value)`` (``n_distinct``); a table at PostgreSQL's defaults has none.
+    index)``, ``("cluster", index)``, ``("unlogged",)``, ``("statistics" |
+    "storage" | "compression", column, value)``, ``("column option",
+    column, key, value)`` (``n_distinct``) and ``("index statistics",
+    index, column number, value)``; a table at PostgreSQL's defaults has
+    none.
     """
     identities = {"f": "full", "n": "nothing", "i": "index"}
     cursor.execute(_TABLE_SETTINGS, {"schema": schema})
-    for oid, options, toast, identity, replica, cluster in cursor.fetchall():
+    for oid, options, toast, identity, replica, cluster, unlogged in cursor.fetchall():
         table = by_oid.get(oid)
         if table is None:
             continue
+        if unlogged:
+            table.settings.append(("unlogged",))
         for kind, values in (("option", options), ("toast option", toast)):
             for option in values:
                 key, _, value = option.partition("=")
@@ -819,6 +838,13 @@ def read_table_settings(cursor: Any, schema: str, by_oid: dict[int, Table]) -> N
         for option in options:
             key, _, value = option.partition("=")
             table.settings.append(("column option", column, key, value))
+    cursor.execute(_INDEX_COLUMN_SETTINGS, {"schema": schema})
+    for oid, index, number, statistics in cursor.fetchall():
+        table = by_oid.get(oid)
+        if table is not None:
+            table.settings.append(
+                ("index statistics", index, str(number), str(statistics))
+            )
 
 
 _TABLE_TRAITS = """
@@ -1136,11 +1162,6 @@ select kind, name, reason from (
     where t.relkind = 'p' and tree.level > 0
       and (c.relacl is not null or c.relowner <> t.relowner)
     union all
-    select 'unlogged table', t.relname::text,
-           'arrives as an ordinary (logged) table'
-    from tables t
-    where t.relpersistence = 'u'
-    union all
     select 'inheritance', t.relname || ' inherits ' || p.relname,
            'the target tables do not inherit: ' || p.relname || ' arrives '
            'holding the rows of ' || t.relname || ' as its own'
@@ -1172,8 +1193,8 @@ select kind, name, reason from (
     where left(p.pubname, 8) <> 'pgshift_'
     union all
     select 'extension', x.extname::text,
-           'created on the target only where a migrated column, default, '
-           'check, index or function needs it; create it there if the application '
+           'the build creates it where the target offers it and the migrating '
+           'role may create it; otherwise install it there if the application '
            'uses it'
     from pg_extension x
     where x.extname <> 'plpgsql'
@@ -1183,8 +1204,6 @@ order by 1, 2
 # Objects of the schema pgshift does not create (extension members aside):
 # kind, catalog, the name as SQL shows it, the namespace column, why.
 _SCHEMA_OBJECTS = (
-    ("operator", "pg_operator", "x.oid::regoperator::text", "oprnamespace",
-     "operators are not migrated: create it on the target"),
     ("operator class", "pg_opclass",
      "x.opcname || ' using ' || (select amname from pg_am where oid = x.opcmethod)",
      "opcnamespace", "operator classes are not migrated: create it on the target"),
@@ -1260,8 +1279,7 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         that is a foreign table or in another schema), trigger, owner,
         grants, NOT NULL, default, statistics object or index and constraint
         comments of a partition alone, comment on a materialized view's
-        index, typed, unlogged or
-        inheriting table,
+        index, typed or inheriting table,
         privilege on the database itself, database-wide default privilege,
         operator, operator class, text search configuration and dictionary,
         collation, publication, and extension. (Functions and triggers are

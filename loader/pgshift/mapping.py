@@ -991,6 +991,11 @@ def statistics_map(
     )
 
 
+INDEX_ACTION = "alter index "
+"""Starts an action of ``table_settings`` that is a statement of its own on
+one of the table's indexes (in the table's schema), not an ALTER TABLE one."""
+
+
 def table_settings(
     settings: Iterable[tuple[str, ...]],
     columns: Mapping[str, str],
@@ -1007,8 +1012,11 @@ def table_settings(
     Returns:
         One action per setting, storage parameters in one ``SET (...)``
         (``set (fillfactor = '70')``, ``replica identity full``,
-        ``cluster on invoices_pkey``, ``alter column notes set storage
-        external``), sorted so that two tables' lists compare.
+        ``cluster on invoices_pkey``, ``set unlogged``, ``alter column notes
+        set storage external``), sorted so that two tables' lists compare;
+        an index column's statistics target is an ``ALTER INDEX`` of its own
+        (``alter index tags_expr_idx alter column 1 set statistics 3000``,
+        starting with ``INDEX_ACTION``).
     """
     actions: list[str] = []
     options = {"option": [], "toast option": []}  # type: dict[str, list[str]]
@@ -1038,6 +1046,14 @@ def table_settings(
         elif kind == "cluster":
             index = indexes.get(setting[1], setting[1])
             actions.append(f"cluster on {render_ident(index)}")
+        elif kind == "unlogged":
+            actions.append("set unlogged")
+        elif kind == "index statistics":
+            index = indexes.get(setting[1], setting[1])
+            actions.append(
+                f"{INDEX_ACTION}{render_ident(index)} alter column {setting[2]} "
+                f"set statistics {setting[3]}"
+            )
         else:
             column = render_ident(columns.get(setting[1], setting[1]))
             actions.append(f"alter column {column} set {kind} {setting[2]}")

@@ -122,6 +122,8 @@ class Routine:
         definition: The rewritten definition (``SCHEMA`` for the schema).
         signature: The rewritten identity (``SCHEMA`` for the schema).
         problems: Why it cannot be mapped safely; empty when it can.
+        needs: The oids of the functions an operator calls (its own
+            function and estimators), which must be created first.
     """
 
     oid: int
@@ -137,6 +139,7 @@ class Routine:
     definition: str = ""
     signature: str = ""
     problems: list[Problem] = field(default_factory=list)
+    needs: list[int] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -307,6 +310,25 @@ where n.nspname = %(schema)s
 order by p.proname, 4
 """
 
+# The schema's operators (an extension's aside): their function, argument
+# types, commutator, negator, estimators and options.
+_OPERATORS = """
+select o.oid, o.oprname::text, o.oprkind::text, o.oprleft, o.oprright,
+       o.oprcode::oid, o.oprcom, o.oprnegate,
+       o.oprrest::oid, o.oprjoin::oid, o.oprcanhash, o.oprcanmerge,
+       format('%%I.%%s(%%s, %%s)', n.nspname, o.oprname,
+              case when o.oprleft = 0 then 'NONE'
+                   else format_type(o.oprleft, null) end,
+              format_type(o.oprright, null))
+from pg_operator o
+join pg_namespace n on n.oid = o.oprnamespace
+where n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_operator'::regclass
+                    and d.objid = o.oid and d.deptype = 'e')
+order by o.oprname, o.oprleft, o.oprright
+"""
+
 _TRIGGERS = """
 select c.relname::text, tg.tgname::text, tg.tgfoid, fn.nspname::text,
        f.proname::text, tg.tgenabled::text, pg_get_triggerdef(tg.oid)
@@ -444,6 +466,9 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
         cursor.execute(_ROUTINE_EXTENSIONS, {"oid": oid})
         routine.extensions = sorted(r[0] for r in cursor.fetchall())
         routines.append(routine)
+    cursor.execute(_OPERATORS, args)
+    for row in cursor.fetchall():
+        routines.append(_operator(cursor, row))
     cursor.execute(_TRIGGERS, args)
     triggers = [
         Trigger(
@@ -462,6 +487,57 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     cursor.execute(_EXTENSION_OBJECTS)
     extension_functions = {name: ext for ext, name in cursor.fetchall()}
     return SourceRoutines(schema, routines, triggers, relations, extension_functions)
+
+
+def _operator(cursor: Any, row: tuple) -> Routine:
+    """An operator of the schema, as a routine whose definition creates it.
+
+    Its function, types, commutator, negator and estimators are named
+    schema-qualified (``pg_catalog`` types by their SQL names), so the
+    rewrite renames the schema's types and puts the final schema in place
+    of the source's, as for an aggregate.
+    """
+    (oid, name, kind, left, right, code, commutator, negator, restrict, join,
+     hashes, merges, identity) = row  # fmt: skip
+
+    def function(oid: int) -> str:
+        cursor.execute(_FUNCTION_NAME, {"oid": oid})
+        return str(cursor.fetchone()[0])
+
+    def type_name(oid: int) -> str:
+        cursor.execute(_TYPE_NAME, {"oid": oid})
+        return str(cursor.fetchone()[0])
+
+    def operator(oid: int) -> str:
+        cursor.execute(_OPERATOR_NAME, {"oid": oid})
+        return str(cursor.fetchone()[0])
+
+    options = [f"FUNCTION = {function(code)}"]
+    if kind == "b":
+        options.append(f"LEFTARG = {type_name(left)}")
+    options.append(f"RIGHTARG = {type_name(right)}")
+    for label, other in (("COMMUTATOR", commutator), ("NEGATOR", negator)):
+        if other:
+            options.append(f"{label} = {operator(other)}")
+    for label, estimator in (("RESTRICT", restrict), ("JOIN", join)):
+        if estimator:
+            options.append(f"{label} = {function(estimator)}")
+    options += ["HASHES"] * bool(hashes) + ["MERGES"] * bool(merges)
+    schema = identity[: identity.index(".")]
+    body = ",\n    ".join(options)
+    arguments = identity[identity.index("(") + 1 : -1]
+    return Routine(
+        oid=oid,
+        kind="operator",
+        name=name,
+        arguments=arguments,
+        language="operator",
+        source=f"CREATE OPERATOR {schema}.{name} (\n    {body}\n)",
+        body="",
+        argument_names=[],
+        identity=identity,
+        needs=[f for f in (code, restrict, join) if f],
+    )
 
 
 def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
@@ -576,6 +652,12 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
             routine.definition = routine.definition or routine.source
         done.routines.append(routine)
     flagged = {r.oid: r for r in done.routines if r.problems}
+    for routine in done.routines:
+        for oid in routine.needs:
+            if oid in flagged:
+                routine.problems.append(
+                    Problem(1, f"it calls {flagged[oid].label}, which needs review")
+                )
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
         if mapped is None:
@@ -1113,7 +1195,7 @@ def _rewrite_routine(
             body_edits, body_problems = _rewrite_body(routine, context, records)
             edits += [_Edit(e.start + start, e.end + start, e.text) for e in body_edits]
             problems += body_problems
-    elif routine.language not in ("sql", "plpgsql", "aggregate"):
+    elif routine.language not in ("sql", "plpgsql", "aggregate", "operator"):
         problems.append(
             Problem(
                 1,
@@ -1146,10 +1228,20 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _own_name(fragment: _Fragment, context: _Context) -> None:
-    """Put the final schema in place of the source schema in the routine's name."""
+    """Put the final schema in place of the source schema in the routine's name.
+
+    An aggregate's or operator's definition is pgshift's own text, every name
+    in it schema-qualified (its support functions, types and operators): each
+    qualifier naming the source schema becomes the final schema.
+    """
     tokens = fragment.tokens
     for index, token in enumerate(tokens[:8]):
-        if token.name in ("FUNCTION", "PROCEDURE", "AGGREGATE"):
+        if token.name in ("AGGREGATE", "OPERATOR"):
+            for qualifier, dot in zip(tokens, tokens[1:], strict=False):
+                if dot.text == "." and qualifier.name != "SCONST":
+                    fragment._schema(qualifier)
+            return
+        if token.name in ("FUNCTION", "PROCEDURE"):
             if index + 2 < len(tokens) and tokens[index + 2].text == ".":
                 fragment._schema(tokens[index + 1])
             return

@@ -1,7 +1,9 @@
 {# PL/pgSQL statements: create routines, and the extensions they need. #}
 {#- For the body of a DO block that declares `failure text` and has
     check_function_bodies off. Each routine is created with CREATE OR
-    REPLACE and recorded in the registry; a routine of that signature that
+    REPLACE (an operator, which has no OR REPLACE, is created unless an
+    earlier run created it: its function is replaced in place) and recorded
+    in the registry; a routine of that signature that
     pgshift did not create (not in the registry) stops the run, naming it,
     and so does one PostgreSQL refuses. Arguments: the routines
     (pgshift_source_routines), the registry table, quoted. -#}
@@ -23,8 +25,18 @@
         ~ ' schema ' ~ pgshift_ident(extension.schema)) }};
     {%- endfor %}
     {%- for routine in routines %}
+    {#- An operator another one names as its commutator or negator may
+        be there as a shell (no function) until it is created. -#}
+    {%- if routine.kind == 'operator' %}
+        {%- set present = "exists (select 1 from pg_operator where oid = "
+            ~ "to_regoperator(" ~ pgshift_literal(routine.signature)
+            ~ ") and oprcode::oid <> 0)" %}
+    {%- else %}
+        {%- set present = "to_regprocedure("
+            ~ pgshift_literal(routine.signature) ~ ") is not null" %}
+    {%- endif %}
 
-    if to_regprocedure({{ pgshift_literal(routine.signature) }}) is not null
+    if {{ present }}
             and not exists (
                 select 1 from {{ registry }}
                 where kind = {{ pgshift_literal(routine.kind) }}
@@ -35,7 +47,13 @@
             ~ 'not create. Drop or rename it, or migrate into another schema') }};
     end if;
     begin
+        {%- if routine.kind == 'operator' %}
+        if not {{ present }} then
+            execute {{ pgshift_literal(routine.sql) }};
+        end if;
+        {%- else %}
         execute {{ pgshift_literal(routine.sql) }};
+        {%- endif %}
     exception when others then
         get stacked diagnostics failure = message_text;
         raise exception using message = format(

@@ -35,13 +35,17 @@ def _with_schema(text: str) -> str:
 def _macro_names(routines: list[Routine]) -> dict[int, str]:
     """A macro name per routine: ``pgshift_routine__<name>``.
 
+    An operator, whose name holds no letter, is ``pgshift_routine__operator``.
+
     Overloads, and names that only differ outside ASCII letters and digits,
     are numbered in the order the routines come (by name and arguments).
     """
     taken: set[str] = set()
     names = {}
     for routine in routines:
-        slug = re.sub(r"[^a-z0-9_]", "_", routine.name.lower()).strip("_") or "routine"
+        slug = re.sub(r"[^a-z0-9_]", "_", routine.name.lower()).strip("_")
+        # An operator's name is all symbols.
+        slug = slug or ("operator" if routine.kind == "operator" else "routine")
         name, number = f"pgshift_routine__{slug}", 1
         while name in taken:
             number += 1
@@ -97,13 +101,16 @@ def routine_files(
             routine, macros[routine.oid]
         )
     created = [r for r in routines.routines if not r.problems]
-    created.sort(key=lambda r: (r.kind == "aggregate", r.name, r.arguments))
+    # Operators call functions; an aggregate may name an operator (SORTOP).
+    order = {"operator": 1, "aggregate": 2}
+    created.sort(key=lambda r: (order.get(r.kind, 0), r.name, r.arguments))
     lines = [
         header,
-        "{#- The source's functions, procedures and aggregates that the build\n"
-        "    creates in the final schema (schema), aggregates after the functions\n"
-        "    they call; the extensions they need. Routines needing review are\n"
-        "    not here (see macros/scaffolded/routines/). #}\n",
+        "{#- The source's functions, procedures, operators and aggregates that\n"
+        "    the build creates in the final schema (schema), operators and\n"
+        "    aggregates after the functions they call; the extensions they need.\n"
+        "    Routines needing review are not here (see\n"
+        "    macros/scaffolded/routines/). #}\n",
         "{% macro pgshift_source_routines(schema) -%}\n",
         "{%- set routines = [] -%}\n",
     ]

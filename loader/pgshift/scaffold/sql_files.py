@@ -222,7 +222,7 @@ def _extensions(needed: list[str], catalog: Catalog) -> dict[str, list[list[str]
 
 
 def types_macro(catalog: Catalog, names: NameMap) -> str:
-    """The macros returning the source's own types, renamed."""
+    """The macros returning the source's extensions and its own types, renamed."""
     types, schema = names.types, catalog.schema
     enums = json.dumps(
         {types[name]: labels for name, labels in catalog.enums.items()},
@@ -293,8 +293,20 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         ],
         ensure_ascii=False,
     )
+    extensions = json.dumps(
+        [
+            [name, schema]
+            for name, schema in sorted(catalog.extensions.items())
+            if name != "plpgsql"
+        ],
+        ensure_ascii=False,
+    )
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
+        "{#- The source's extensions: name and schema. #}\n"
+        "{% macro pgshift_source_extensions() %}\n"
+        f"    {{{{ return({extensions}) }}}}\n"
+        "{% endmacro %}\n\n"
         "{#- The source's enum types: name to labels, in their sort order. #}\n"
         "{% macro pgshift_source_enums() %}\n"
         f"    {{{{ return({enums}) }}}}\n"

@@ -249,6 +249,10 @@ def _model_yaml(
             # The table comment is the source's: a generated description
             # stays in the docs only.
             "persist_docs": {"relation": bool(table.comment), "columns": True},
+            # An UNLOGGED source table is created UNLOGGED (dbt-postgres's
+            # config), not rewritten afterwards; its sequences stay as the
+            # source's.
+            **({"unlogged": True} if ("unlogged",) in table.settings else {}),
         },
         "meta": {"pgshift": pgshift_meta(mapped, names)},
     }
