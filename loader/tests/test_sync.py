@@ -115,6 +115,19 @@ def test_a_keyless_table_is_named_and_nothing_is_created(
     query(source, "update waitlist_entries set \"fullName\" = 'x' where false")
 
 
+def test_an_unlogged_table_is_named_and_nothing_is_created(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # Its changes never reach the write-ahead log: no slot could follow it.
+    source, target = pair()
+    query(source, "alter table waitlist_entries set unlogged")
+    done = run_cli(["sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "tables are UNLOGGED: waitlist_entries" in done.stderr
+    assert "--exclude waitlist_entries" in done.stderr
+    assert _left_on_source(source) == []
+
+
 def test_a_failed_copy_leaves_no_slot(
     pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:

@@ -160,20 +160,33 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
     cursor.execute(
         "select c.relname, c.relreplident, "
         "exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary), "
-        "pg_has_role(c.relowner, 'USAGE') "
+        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u' "
         "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relkind in ('r', 'p') order by c.relname",
         (settings.source_schema,),
     )
-    keyless, not_owned, tables = [], [], []
-    for name, identity, has_key, owns in cursor.fetchall():
+    keyless, not_owned, unlogged, tables = [], [], [], []
+    for name, identity, has_key, owns, is_unlogged in cursor.fetchall():
         if not settings.selects(name) or name not in names.tables:
             continue
         tables.append(name)
+        if is_unlogged:
+            unlogged.append(name)
         if identity == "n" or (identity == "d" and not has_key):
             keyless.append(name)
         if not (owns or superuser):
             not_owned.append(name)
+    if unlogged:
+        # Their changes never reach the write-ahead log, so no slot sees
+        # them, and PostgreSQL refuses to publish them.
+        raise PreflightError(
+            f"sync refused: these source tables are UNLOGGED: "
+            f"{', '.join(unlogged)}. Their changes are not written to the "
+            "write-ahead log, so logical decoding cannot follow them; nothing "
+            f"was created. Next: leave them out with `--exclude "
+            f"{','.join(unlogged)}` (and copy them with `migrate` at cutover), "
+            "or make them logged on the source (ALTER TABLE ... SET LOGGED)"
+        )
     if keyless:
         schema = settings.source_schema
         fixes = "\n".join(
