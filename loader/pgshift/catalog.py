@@ -401,7 +401,14 @@ class Catalog:
     sequences: dict[str, Sequence] = field(default_factory=dict)
 
 
-_SEQUENCES = """
+NOT_EXTENSION_MEMBER = """not exists (
+    select 1 from pg_depend as member
+    where member.classid = 'pg_class'::regclass and member.objid = c.oid
+      and member.deptype = 'e')"""
+"""A relation ``c`` that no extension owns (PostGIS's ``spatial_ref_sys``
+and its views are created with the extension, not migrated)."""
+
+_SEQUENCES = f"""
 select c.relname, format_type(s.seqtypid, null), s.seqstart, s.seqincrement,
        s.seqmin, s.seqmax, s.seqcache, s.seqcycle, ot.relname, oa.attname
 from pg_sequence s
@@ -415,6 +422,7 @@ where n.nspname = %(schema)s
   and not exists (select 1 from pg_depend i
                   where i.classid = 'pg_class'::regclass and i.objid = c.oid
                     and i.deptype = 'i')
+  and {NOT_EXTENSION_MEMBER}
 order by c.relname
 """
 
@@ -433,13 +441,14 @@ order by 1, 2, 3
 """
 
 
-_TABLES = """
+_TABLES = f"""
 select c.oid, c.relname, obj_description(c.oid, 'pg_class')
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s
   and c.relkind in ('r', 'p')
   and not c.relispartition
+  and {NOT_EXTENSION_MEMBER}
 order by c.relname
 """
 
@@ -1036,11 +1045,24 @@ with tables as (
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind in ('r', 'p')
       and not c.relispartition
+      and not exists (select 1 from pg_depend as member
+                      where member.classid = 'pg_class'::regclass
+                        and member.objid = c.oid and member.deptype = 'e')
 )
 select kind, name, reason from (
-    select 'foreign table' as kind,
-           c.relname::text as name,
-           'only tables are migrated; recreate it on the target' as reason
+    select 'extension table' as kind, c.relname::text as name,
+           'created on the target with extension ' || x.extname || '; rows '
+           'the application added to it are not copied (pg_dump copies '
+           'those the extension marks): copy them if it holds any' as reason
+    from pg_extension x
+    cross join unnest(x.extconfig) as config (oid)
+    join pg_class c on c.oid = config.oid
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+    union all
+    select 'foreign table',
+           c.relname::text,
+           'only tables are migrated; recreate it on the target'
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind = 'f'

@@ -39,6 +39,7 @@ from typing import Any
 
 from psycopg2 import sql
 
+from pgshift.catalog import NOT_EXTENSION_MEMBER
 from pgshift.connection import relation_exists
 from pgshift.mapping import NameMap
 from pgshift.routines import SCHEMA as ROUTINE_SCHEMA
@@ -81,7 +82,7 @@ where n.nspname = %(schema)s and a.grantee <> n.nspowner
 order by 2, 3
 """
 
-_RELATION_ACL = """
+_RELATION_ACL = f"""
 select c.relname,
        -- An identity column's sequence depends internally on its table (a
        -- partitioned table depends so on its partition key's columns).
@@ -97,11 +98,11 @@ from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 left join lateral aclexplode(c.relacl) a on a.grantee <> c.relowner
 where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'S', 'v', 'm', 'f')
-  and not c.relispartition
+  and not c.relispartition and {NOT_EXTENSION_MEMBER}
 order by 1, 5, 6
 """
 
-_COLUMN_ACL = """
+_COLUMN_ACL = f"""
 select c.relname, at.attname,
        case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
        lower(a.privilege_type), a.is_grantable
@@ -111,6 +112,7 @@ join pg_namespace n on n.oid = c.relnamespace
 cross join lateral aclexplode(at.attacl) a
 where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'v', 'm', 'f')
   and not c.relispartition and at.attnum > 0 and not at.attisdropped
+  and {NOT_EXTENSION_MEMBER}
   and a.grantee <> c.relowner
 order by 1, at.attnum, 3, 4
 """

@@ -54,7 +54,7 @@ from typing import Any
 
 import psycopg2
 
-from pgshift.catalog import Catalog, range_names
+from pgshift.catalog import NOT_EXTENSION_MEMBER, Catalog, range_names
 from pgshift.connection import connect
 from pgshift.expressions import rename_columns
 from pgshift.mapping import (
@@ -99,13 +99,14 @@ class _View:
     populated: bool
 
 
-_VIEWS = """
+_VIEWS = f"""
 select c.oid, c.relname::text, c.relkind::text, pg_get_viewdef(c.oid),
-       coalesce(c.reloptions, '{}')::text[], obj_description(c.oid, 'pg_class'),
+       coalesce(c.reloptions, '{{}}')::text[], obj_description(c.oid, 'pg_class'),
        c.relispopulated
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('v', 'm')
+  and {NOT_EXTENSION_MEMBER}
 order by c.relname
 """
 

@@ -297,6 +297,11 @@ def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
         "on i.oid = a.attrelid where i.relname = 'pairs_by_double'",
     ) == [(300,)]
     assert "extension fuzzystrmatch" not in report
+    assert "fuzzy_" not in stdout and "fuzzy_" not in report
+    assert query(
+        clone.target,
+        "select to_regclass('public.fuzzy_cache'), to_regclass('public.fuzzy_view')",
+    ) == [(None, None)]
     assert query(clone.target, "select levenshtein('kitten', 'sitting')") == [(3,)]
     assert query(
         clone.target,
