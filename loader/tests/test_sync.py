@@ -935,6 +935,11 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
         }
         assert figures["rateCard"][0][0] == 68
         assert _left_on_source(source) == []
+        # The identity column's sequence moved on with the rows the sync
+        # applied: the next insert gets the value the source would give.
+        ours = query(target, "insert into rate_card default values returning *")
+        theirs = query(source, 'insert into "rateCard" default values returning *')
+        assert ours[0][0] == theirs[0][0] == 71
     finally:
         query(source, f"drop role if exists {role}")
         logical.drop_database(source.rsplit("/", 1)[1])

@@ -308,7 +308,13 @@ def _drain(
 
 
 def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
-    """Set each mapped sequence on the target from the source's position."""
+    """Set each mapped sequence on the target from the source's position.
+
+    The schema's sequences (owned by a serial column or not) by the name map,
+    and each identity column's own sequence, found on both sides with
+    ``pg_get_serial_sequence``: rows the sync applied carry the values the
+    source's sequences gave them, so the target's must move on as far.
+    """
     positions = []
     for mapped in names.sequences.values():
         cursor.execute(
@@ -318,7 +324,37 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
         )
         last, called = cursor.fetchone()
         positions.append((mapped, last, called))
+    identities = []
+    for table in names.tables.values():
+        if not settings.selects(table.source):
+            continue
+        for source_column, target_column in table.columns.items():
+            if target_column not in table.identities:
+                continue
+            cursor.execute(
+                "select pg_get_serial_sequence(%s, %s)",
+                (
+                    sql.Identifier(settings.source_schema, table.source).as_string(
+                        cursor
+                    ),
+                    source_column,
+                ),
+            )
+            (sequence,) = cursor.fetchone()
+            cursor.execute(f"select last_value, is_called from {sequence}")
+            last, called = cursor.fetchone()
+            identities.append((table.target, target_column, last, called))
     with transaction(settings.target) as target:
+        for table_name, column, last, called in identities:
+            target.execute(
+                "select setval(pg_get_serial_sequence(%s, %s), %s, %s)",
+                (
+                    sql.Identifier(settings.final_schema, table_name).as_string(target),
+                    column,
+                    last,
+                    called,
+                ),
+            )
         for mapped, last, called in positions:
             target.execute(
                 "select setval(%s, %s, %s)",
@@ -338,7 +374,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                 ),
                 (last, called, mapped.source),
             )
-    return len(positions)
+    return len(positions) + len(identities)
 
 
 def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:
