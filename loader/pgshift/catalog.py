@@ -385,6 +385,8 @@ class Catalog:
             types need on the target before any model is built.
         sequences: The schema's sequences by name (not those of identity
             columns).
+        target_functions: Functions of other schemas that the target has
+            (``target_functions``): calls to them are kept, not refused.
     """
 
     schema: str
@@ -399,6 +401,7 @@ class Catalog:
     extensions: dict[str, str] = field(default_factory=dict)
     domain_extensions: list[str] = field(default_factory=list)
     sequences: dict[str, Sequence] = field(default_factory=dict)
+    target_functions: frozenset[str] = frozenset()
 
 
 NOT_EXTENSION_MEMBER = """not exists (
@@ -1398,6 +1401,37 @@ def _type_problem(
     return "a base type defined in C outside any extension, which pgshift cannot create"
 
 
+_TARGET_FUNCTIONS = """
+select p.oid::regprocedure::text,
+       (pg_identify_object('pg_proc'::regclass, p.oid, 0)).identity
+from pg_proc as p
+join pg_namespace as n on n.oid = p.pronamespace
+where n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%%' and n.nspname <> %(final)s
+"""
+
+
+def target_functions(cursor: Any, schema: str, final_schema: str) -> frozenset[str]:
+    """The functions of the target's other schemas, as the source would name them.
+
+    A policy, view, default, check or index of the source that calls a
+    function of a schema pgshift does not migrate (Supabase's
+    ``auth.uid()``) can keep calling it on a target that has a function of
+    that schema, name and argument types: each is given both as
+    ``regprocedure`` prints it under the source schema's search path and as
+    ``pg_identify_object`` names it.
+
+    Args:
+        cursor: An open psycopg2 cursor on the target database.
+        schema: The migrated source schema (the search path names print in).
+        final_schema: The target schema the migrated tables land in, whose
+            functions are the migrated ones.
+    """
+    cursor.execute("select set_config('search_path', quote_ident(%s), true)", (schema,))
+    cursor.execute(_TARGET_FUNCTIONS, {"final": final_schema})
+    return frozenset(name for row in cursor.fetchall() for name in row)
+
+
 def _reference_problem(
     ref_type: str, identity: str, ref_schema: str, type_kind: str | None, schema: str
 ) -> str | None:
@@ -1418,19 +1452,24 @@ def _reference_problem(
     return f"uses {ref_type} {identity}, which pgshift does not migrate"
 
 
-def read_catalog(cursor: Any, schema: str = "public") -> Catalog:
+def read_catalog(
+    cursor: Any, schema: str = "public", present: frozenset[str] = frozenset()
+) -> Catalog:
     """Read one schema's tables, columns, constraints, indexes and types.
 
     Args:
         cursor: An open psycopg2 cursor on the source database.
         schema: The schema to read.
+        present: Functions of other schemas that the target has
+            (``pg_identify_object`` identities, ``auth.uid()``): a default,
+            check or index may keep calling one (``target_functions``).
 
     Returns:
         The catalog. Partitions are not tables of it: each partitioned
         table lists its own (``Table.partitions``).
     """
     args = {"schema": schema}
-    catalog = Catalog(schema=schema)
+    catalog = Catalog(schema=schema, target_functions=present)
     by_oid: dict[int, Table] = {}
 
     # The schema's own names print unqualified (format_type, pg_get_expr),
@@ -1774,6 +1813,10 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             # One of the schema's own functions: migrated with the schema,
             # and created before the tables (pgshift.routines).
             table.calls.append((user, routine))
+            continue
+        if routine is not None and identity in catalog.target_functions:
+            # Another schema's function that the target has too: the
+            # expression keeps calling it by its qualified name.
             continue
         problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
         if problem:

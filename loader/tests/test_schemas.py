@@ -274,3 +274,48 @@ def test_the_report_names_every_schema_and_where_it_went(migrated: Schemas) -> N
         "views: 0, functions: 0)",
     ]
     assert "schema audit" not in report.split("## Not migrated", 1)[1]
+
+
+AUTH_SOURCE = """
+create schema auth;
+create function auth.uid() returns uuid language sql stable
+    as $$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+create table profiles (
+    id uuid primary key,
+    "displayName" text,
+    "ownerId" uuid default auth.uid()
+);
+alter table profiles enable row level security;
+create policy "Own profile" on profiles for update using (auth.uid() = id);
+insert into profiles (id, "displayName")
+values ('00000000-0000-0000-0000-000000000001', 'Ada');
+"""
+
+
+def test_a_call_into_a_schema_the_target_has_is_kept(
+    new_database: object, tmp_path: Path
+) -> None:
+    # Supabase's shape: policies and defaults call auth.uid(), a function of
+    # a schema the platform keeps on both sides, which pgshift does not
+    # migrate. Refused while the target lacks it; kept once it has it.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, AUTH_SOURCE)
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    done = run_cli(["scaffold"], source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "auth.uid()" in done.stderr
+    query(target, AUTH_SOURCE.split("create table", 1)[0])
+    for command in ("scaffold", "migrate"):
+        done = run_cli([command], source, target, state, project)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert query(
+        target,
+        "select policyname, qual from pg_policies where tablename = 'profiles'",
+    ) == [("Own profile", "(auth.uid() = id)")]
+    assert query(
+        target,
+        "select column_default from information_schema.columns "
+        "where table_name = 'profiles' and column_name = 'owner_id' "
+        "and table_schema = 'public'",
+    ) == [("auth.uid()",)]

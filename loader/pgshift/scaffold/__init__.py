@@ -46,7 +46,12 @@ from pathlib import Path
 
 import psycopg2
 
-from pgshift.catalog import Catalog, read_catalog, read_not_migrated
+from pgshift.catalog import (
+    Catalog,
+    read_catalog,
+    read_not_migrated,
+    target_functions,
+)
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
 from pgshift.mapping import (
@@ -280,8 +285,16 @@ def read_project(
         The mapped project, and (kind, name, reason) of what the source holds
         besides the migrated tables.
     """
+    present: frozenset[str] = frozenset()
+    if settings.target is not None:
+        # A call to another schema's function (Supabase's auth.uid() in a
+        # policy) is kept when the target has that function.
+        with transaction(settings.target, readonly=True) as cursor:
+            present = target_functions(
+                cursor, settings.source_schema, settings.final_schema
+            )
     with transaction(settings.source_required, readonly=True) as cursor:
-        catalog = read_catalog(cursor, settings.source_schema)
+        catalog = read_catalog(cursor, settings.source_schema, present)
         left_behind = read_not_migrated(cursor, settings.source_schema)
         plan = schema_plan(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
