@@ -1510,6 +1510,13 @@ def read_catalog(
                 serial_sequence=row[12] if not row[5] else None,
             )
         )
+    for table in by_oid.values():
+        if not table.columns:
+            table.unsupported.append(
+                f"{table.name}: a table without columns, which a dbt model "
+                "cannot hold; create it on the target (CREATE TABLE ... ()) "
+                "with its rows (INSERT ... DEFAULT VALUES, once a row)"
+            )
 
     cursor.execute(_CONSTRAINTS, args)
     for row in cursor.fetchall():
