@@ -84,6 +84,10 @@ class ForeignKey:
             being read (None when it is).
         validated: False for a key added NOT VALID and never validated:
             rows older than it may have no parent.
+        match_full: MATCH FULL (a row with some key columns null and others
+            not is refused).
+        delete_columns: The columns ON DELETE SET NULL or SET DEFAULT sets,
+            when it names them; empty for all the key's columns.
     """
 
     name: str
@@ -96,6 +100,24 @@ class ForeignKey:
     initially_deferred: bool = False
     ref_schema: str | None = None
     validated: bool = True
+    match_full: bool = False
+    delete_columns: list[str] = field(default_factory=list)
+
+
+def _fk_extras(alias: str, version: int) -> str:
+    """A foreign key's MATCH FULL and the columns its ON DELETE sets, as SQL.
+
+    ON DELETE SET NULL or SET DEFAULT may name the columns it sets from
+    PostgreSQL 15 on; before, it sets all of the key's.
+    """
+    columns = "'{}'::text[]"
+    if version >= 150000:
+        columns = (
+            f"array(select a.attname::text from unnest({alias}.confdelsetcols) "
+            "with ordinality u(n, o) join pg_attribute a "
+            f"on a.attrelid = {alias}.conrelid and a.attnum = u.n order by u.o)"
+        )
+    return f"{alias}.confmatchtype = 'f', {columns}"
 
 
 @dataclass
@@ -488,7 +510,7 @@ select con.conrelid, con.conname, con.contype,
              join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n
              order by k.i),
        con.confdeltype, con.confupdtype, con.condeferrable, con.condeferred,
-       fn.nspname
+       fn.nspname, {fk_extras}
 from pg_constraint con
 join pg_class c on c.oid = con.conrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -943,7 +965,8 @@ select t.oid, c.relname::text, k.conname::text,
        array(select a.attname::text from unnest(k.confkey) with ordinality u(n, o)
              join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.n
              order by u.o),
-       k.confdeltype, k.confupdtype, k.condeferrable, k.condeferred, fn.nspname
+       k.confdeltype, k.confupdtype, k.condeferrable, k.condeferred, fn.nspname,
+       {fk_extras}
 from pg_class t
 join pg_namespace n on n.oid = t.relnamespace
 cross join lateral pg_partition_tree(t.oid) tree
@@ -985,7 +1008,12 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
     rows = cursor.fetchall()
     cursor.execute(_PARTITION_OBJECTS, {"schema": schema})
     objects = cursor.fetchall()
-    cursor.execute(_PARTITION_FOREIGN_KEYS, {"schema": schema})
+    cursor.execute(
+        _PARTITION_FOREIGN_KEYS.replace(
+            "{fk_extras}", _fk_extras("k", cursor.connection.server_version)
+        ),
+        {"schema": schema},
+    )
     foreign_keys = cursor.fetchall()
     cursor.execute(setting, [v for n in names for v in (n, saved[n])])
     refused: set[int] = set()
@@ -1029,6 +1057,8 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
                     deferrable=options[2],
                     initially_deferred=options[3],
                     ref_schema=options[4] if options[4] != schema else None,
+                    match_full=options[5],
+                    delete_columns=list(options[6]),
                 )
             )
 
@@ -1518,7 +1548,12 @@ def read_catalog(
                 "with its rows (INSERT ... DEFAULT VALUES, once a row)"
             )
 
-    cursor.execute(_CONSTRAINTS, args)
+    cursor.execute(
+        _CONSTRAINTS.replace(
+            "{fk_extras}", _fk_extras("con", cursor.connection.server_version)
+        ),
+        args,
+    )
     for row in cursor.fetchall():
         table = by_oid.get(row[0])
         if table is None:
@@ -1537,6 +1572,8 @@ def read_catalog(
                     initially_deferred=row[10],
                     ref_schema=row[11] if row[11] != schema else None,
                     validated=is_validated(definition),
+                    match_full=row[12],
+                    delete_columns=list(row[13]),
                 )
             )
             continue

@@ -426,6 +426,7 @@ class CheckMeta(TypedDict):
 
     name: str
     expression: str  # the condition, without CHECK, columns renamed
+    options: NotRequired[str]  # "no inherit", "not valid" (the default) or both
 
 
 class StatisticsMeta(TypedDict):

@@ -83,17 +83,40 @@ class CheckMap:
         validated: False for a constraint the source added NOT VALID and
             never validated: rows older than it may break it, so the
             target adds it NOT VALID too, after the rows are in.
+        no_inherit: NO INHERIT: added after the rows too (a model's
+            contract cannot say it).
     """
 
     source: str
     name: str
     expression: str
     validated: bool = True
+    no_inherit: bool = False
 
     @property
     def definition(self) -> str:
         """The constraint as ``pg_get_constraintdef()`` prints it."""
-        return f"CHECK {self.expression}" + ("" if self.validated else NOT_VALID)
+        return (
+            f"CHECK {self.expression}"
+            + (NO_INHERIT if self.no_inherit else "")
+            + ("" if self.validated else NOT_VALID)
+        )
+
+    @property
+    def in_contract(self) -> bool:
+        """Whether the model's contract creates it (else it is added later)."""
+        return self.validated and not self.no_inherit
+
+    @property
+    def options(self) -> str:
+        """What follows the condition when it is added after the rows."""
+        return " ".join(
+            ["no inherit"] * self.no_inherit + ["not valid"] * (not self.validated)
+        )
+
+
+NO_INHERIT = " NO INHERIT"
+"""How ``pg_get_constraintdef()`` marks a check its table's children lack."""
 
 
 def check_map(
@@ -103,11 +126,13 @@ def check_map(
 ) -> CheckMap:
     """A check constraint with its target name and renamed condition."""
     condition = constraint.definition.removeprefix("CHECK ").removesuffix(NOT_VALID)
+    no_inherit = condition.endswith(NO_INHERIT)
     return CheckMap(
         source=constraint.name,
         name=name,
-        expression=rename(condition),
+        expression=rename(condition.removesuffix(NO_INHERIT)),
         validated=constraint.validated,
+        no_inherit=no_inherit,
     )
 
 
@@ -140,13 +165,20 @@ class ForeignKeyMap:
     deferrable: bool = False
     initially_deferred: bool = False
     validated: bool = True
+    match_full: bool = False
+    delete_columns: list[str] = field(default_factory=list)
 
     @property
     def options(self) -> str:
-        """The key's ON DELETE / ON UPDATE / DEFERRABLE / NOT VALID clauses."""
+        """The key's MATCH / ON DELETE / ON UPDATE / DEFERRABLE / NOT VALID clauses."""
         clauses = []
+        if self.match_full:
+            clauses.append("match full")
         if self.on_delete != "no action":
-            clauses.append(f"on delete {self.on_delete}")
+            action = f"on delete {self.on_delete}"
+            if self.delete_columns:
+                action += f" ({', '.join(map(render_ident, self.delete_columns))})"
+            clauses.append(action)
         if self.on_update != "no action":
             clauses.append(f"on update {self.on_update}")
         if self.deferrable:
@@ -514,11 +546,17 @@ class NameMap:
             # A plain table's map says nothing of partitioning.
             if entry["partition_key"] is None:
                 del entry["partition_key"], entry["partitions"]
-            # A check or key says it is not validated only when it is not.
+            # A check or key says it is not validated, or a check that it
+            # is NO INHERIT, only when it is.
             for owner in [entry, *entry.get("partitions", [])]:
                 for item in [*owner["checks"], *owner["foreign_keys"]]:
                     if item["validated"]:
                         del item["validated"]
+                    for flag in ("no_inherit", "match_full"):
+                        if item.get(flag) is False:
+                            del item[flag]
+                    if item.get("delete_columns") == []:
+                        del item["delete_columns"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -1323,6 +1361,8 @@ def foreign_key_map(
         to_columns=[parent.columns[c] for c in fk.ref_columns],
         on_delete=fk.on_delete,
         on_update=fk.on_update,
+        match_full=fk.match_full,
+        delete_columns=[child.columns[c] for c in fk.delete_columns],
         deferrable=fk.deferrable,
         initially_deferred=fk.initially_deferred,
         validated=fk.validated,

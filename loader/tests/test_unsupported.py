@@ -298,6 +298,22 @@ def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
         "on i.oid = a.attrelid where i.relname = 'pairs_by_double'",
     ) == [(300,)]
     assert "extension fuzzystrmatch" not in report
+    assert query(
+        clone.target,
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'public.held'::regclass and contype <> 'p' order by 1",
+    ) == [
+        (
+            "held_alt",
+            "FOREIGN KEY (alt_id, tenant) REFERENCES holder(id, tenant) MATCH FULL",
+        ),
+        (
+            "held_holder",
+            "FOREIGN KEY (holder_id, tenant) REFERENCES holder(id, "
+            "tenant) ON DELETE SET NULL (holder_id)",
+        ),
+        ("held_label_check", "CHECK ((label <> ''::text)) NO INHERIT"),
+    ]
     assert "fuzzy_" not in stdout and "fuzzy_" not in report
     assert query(
         clone.target,

@@ -140,10 +140,11 @@ def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     """``meta.pgshift`` of a final model, from its map (``pgshift.manifest``)."""
     meta = _plain_meta(mapped, names)
+    # Added after the rows, with what the contract cannot say.
     unvalidated = [
-        CheckMeta(name=c.name, expression=c.expression)
+        CheckMeta(name=c.name, expression=c.expression, options=c.options)
         for c in mapped.checks
-        if not c.validated
+        if not c.in_contract
     ]
     if unvalidated:
         meta["unvalidated_checks"] = unvalidated
@@ -214,9 +215,9 @@ def _model_yaml(
             "expression": check.expression,
         }
         for check in mapped.checks
-        # One the source never validated is added NOT VALID after the rows
-        # (meta.pgshift.unvalidated_checks, pgshift_ensure_checks).
-        if check.validated
+        # One the source never validated, or NO INHERIT, is added after the
+        # rows (meta.pgshift.unvalidated_checks, pgshift_ensure_checks).
+        if check.in_contract
     ]
     # One test node per table: its count and checksum against the source's,
     # and its keys, foreign keys and enums (each dbt node costs about 50 ms

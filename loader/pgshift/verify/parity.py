@@ -210,6 +210,8 @@ def _table_differences(
                 fk.deferrable,
                 fk.initially_deferred,
                 fk.validated,
+                fk.match_full,
+                tuple(fk.delete_columns),
             )
             for fk in mapped.foreign_keys
         ],
@@ -224,6 +226,8 @@ def _table_differences(
                 fk.deferrable,
                 fk.initially_deferred,
                 fk.validated,
+                fk.match_full,
+                tuple(fk.delete_columns),
             )
             for fk in target.foreign_keys
         ],
@@ -472,12 +476,14 @@ def _partition_differences(
         [
             (p.name, fk.name, tuple(fk.columns), fk.to, tuple(fk.to_columns))
             + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
+            + (fk.match_full, tuple(fk.delete_columns))
             for p in mapped.partitions
             for fk in p.foreign_keys
         ],
         [
             (p.name, fk.name, tuple(fk.columns), fk.ref_table, tuple(fk.ref_columns))
             + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
+            + (fk.match_full, tuple(fk.delete_columns))
             for p in target.partitions
             for fk in p.foreign_keys
         ],
