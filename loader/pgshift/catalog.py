@@ -49,6 +49,9 @@ class Column:
             type's default, or None.
         default_sequences: The sequences of the schema the default calls
             (``nextval``), unqualified and unquoted.
+        identity_options: An identity column's sequence options, as the
+            clauses of ``ALTER COLUMN ... SET`` (``increment by 5``, ...,
+            ``no cycle``).
     """
 
     name: str
@@ -65,6 +68,7 @@ class Column:
     serial_sequence: str | None = None
     collation: str | None = None
     default_sequences: list[str] = field(default_factory=list)
+    identity_options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +152,50 @@ def is_validated(definition: str) -> bool:
     One added NOT VALID and never validated ends with ``NOT_VALID``.
     """
     return not definition.endswith(NOT_VALID)
+
+
+_TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+
+def _identity_options(settings: list[Any], type_name: str) -> list[str]:
+    """An identity sequence's options, or none where they are the defaults.
+
+    Args:
+        settings: Increment, min, max, start, cache and cycle, as
+            ``pg_sequence`` holds them.
+        type_name: The sequence's type.
+
+    Returns:
+        The clauses ``ALTER COLUMN ... SET`` takes, every one, when any
+        differs from what ``GENERATED ... AS IDENTITY`` alone gives.
+    """
+    increment, least, most, start, cache, cycle = settings
+    top = _TYPE_MAX.get(type_name, 2**63 - 1)
+    defaults = (1, 1, top, 1, 1, False)
+    if tuple(settings) == defaults:
+        return []
+    return [
+        f"increment by {increment}",
+        f"minvalue {least}",
+        f"maxvalue {most}",
+        f"start with {start}",
+        f"cache {cache}",
+        "cycle" if cycle else "no cycle",
+    ]
+
+
+def with_storage(definition: str, options: list[str]) -> str:
+    """A key's definition with its index's storage parameters, as pg_dump adds them.
+
+    ``PRIMARY KEY (id) WITH (fillfactor='70')``: before DEFERRABLE, which
+    ``pg_get_constraintdef()`` prints last.
+    """
+    pairs = []
+    for option in options:
+        key, _, value = option.partition("=")
+        pairs.append(f"{key}=" + "'" + value.replace("'", "''") + "'")
+    head, deferrable, tail = definition.partition(" DEFERRABLE")
+    return f"{head} WITH ({', '.join(pairs)}){deferrable}{tail}"
 
 
 NOT_VALID = " NOT VALID"
@@ -451,6 +499,20 @@ where n.nspname = %(schema)s
 order by c.relname
 """
 
+# Each identity column's sequence options.
+_IDENTITY_OPTIONS = """
+select a.attrelid, a.attname::text, s.seqincrement, s.seqmin, s.seqmax,
+       s.seqstart, s.seqcache, s.seqcycle, s.seqtypid::regtype::text
+from pg_attribute a
+join pg_class c on c.oid = a.attrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_depend d on d.refclassid = 'pg_class'::regclass
+  and d.refobjid = a.attrelid and d.refobjsubid = a.attnum
+  and d.classid = 'pg_class'::regclass and d.deptype = 'i'
+join pg_sequence s on s.seqrelid = d.objid
+where n.nspname = %(schema)s and c.relkind in ('r', 'p') and a.attidentity <> ''
+"""
+
 # The sequences of the schema that each column default calls.
 _DEFAULT_SEQUENCES = """
 select ad.adrelid, a.attname, sc.relname
@@ -510,7 +572,11 @@ select con.conrelid, con.conname, con.contype,
              join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n
              order by k.i),
        con.confdeltype, con.confupdtype, con.condeferrable, con.condeferred,
-       fn.nspname, {fk_extras}
+       fn.nspname, {fk_extras},
+       -- The storage parameters of a key's index, which the definition
+       -- leaves out (pg_dump adds them as WITH (...)).
+       (select i.reloptions from pg_class i
+        where i.oid = con.conindid and con.contype in ('p', 'u'))
 from pg_constraint con
 join pg_class c on c.oid = con.conrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -1577,6 +1643,8 @@ def read_catalog(
                 )
             )
             continue
+        if row[14]:
+            definition = with_storage(definition, row[14])
         constraint = Constraint(name, kind, columns, definition)
         if kind == "p":
             table.primary_key = constraint
@@ -1601,6 +1669,12 @@ def read_catalog(
     for oid, column, sequence in cursor.fetchall():
         if oid in by_oid:
             by_oid[oid].column(column).default_sequences.append(sequence)
+    cursor.execute(_IDENTITY_OPTIONS, args)
+    for oid, column, *settings, type_name in cursor.fetchall():
+        if oid in by_oid:
+            by_oid[oid].column(column).identity_options = _identity_options(
+                settings, type_name
+            )
 
     cursor.execute(_ENUMS, args)
     for name, labels in cursor.fetchall():

@@ -416,6 +416,7 @@ class IdentityMeta(TypedDict):
 
     column: str
     always: bool
+    options: NotRequired[list[str]]  # the source sequence's, ALTER COLUMN ... SET
 
 
 class CheckMeta(TypedDict):

@@ -341,6 +341,8 @@ class TableMap:
             target does not get, with the reason.
         generated: Target column to its generation expression, renamed.
         identities: Target column to "a" (ALWAYS) or "d" (BY DEFAULT).
+        identity_options: Target identity column to its sequence options
+            (``Column.identity_options``).
         serials: Serial columns and their sequences.
         keys: The primary key and unique constraints.
         checks: The check constraints.
@@ -368,6 +370,7 @@ class TableMap:
     dropped_defaults: dict[str, str] = field(default_factory=dict)
     generated: dict[str, str] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
+    identity_options: dict[str, list[str]] = field(default_factory=dict)
     serials: list[SerialMap] = field(default_factory=list)
     keys: list[KeyMap] = field(default_factory=list)
     checks: list[CheckMap] = field(default_factory=list)
@@ -546,6 +549,8 @@ class NameMap:
             # A plain table's map says nothing of partitioning.
             if entry["partition_key"] is None:
                 del entry["partition_key"], entry["partitions"]
+            if not entry["identity_options"]:
+                del entry["identity_options"]
             # A check or key says it is not validated, or a check that it
             # is NO INHERIT, only when it is.
             for owner in [entry, *entry.get("partitions", [])]:
@@ -967,6 +972,8 @@ def _map_table(
             mapped.types[name] = rename_type(column.data_type, table.schema, types)
         if column.identity:
             mapped.identities[name] = column.identity
+            if column.identity_options:
+                mapped.identity_options[name] = list(column.identity_options)
         elif column.generated == "s" and column.default:
             mapped.generated[name] = rename(column.default)
         elif column.serial_sequence and column.serial_sequence not in standalone:

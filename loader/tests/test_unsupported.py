@@ -298,6 +298,26 @@ def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
         "on i.oid = a.attrelid where i.relname = 'pairs_by_double'",
     ) == [(300,)]
     assert "extension fuzzystrmatch" not in report
+    options = (
+        "select s.seqstart, s.seqincrement, s.seqmax, s.seqcache, s.seqcycle "
+        "from pg_sequence as s where s.seqrelid = "
+        "pg_get_serial_sequence('{}', 'id')::regclass"
+    )
+    assert query(clone.target, options.format("public.ticket")) == query(
+        clone.source, options.format('public."Ticket"')
+    )
+    assert query(
+        clone.target, "insert into ticket (code) values ('d') returning id"
+    ) == [(115,)]
+    assert query(
+        clone.target,
+        "select c.conname, pg_get_constraintdef(c.oid), i.reloptions "
+        "from pg_constraint as c inner join pg_class as i on i.oid = c.conindid "
+        "where c.conrelid = 'public.ticket'::regclass order by 1",
+    ) == [
+        ("ticket_code", "UNIQUE (code) DEFERRABLE", ["fillfactor=80"]),
+        ("ticket_pkey", "PRIMARY KEY (id)", ["fillfactor=70"]),
+    ]
     assert query(
         clone.target,
         "select conname, pg_get_constraintdef(oid) from pg_constraint "

@@ -1,7 +1,9 @@
 {# The statements that finish a table's identity columns. #}
 {#- The contract declares every identity column BY DEFAULT, so that the
-    insert keeps the existing ids; then its sequence is set so the next
-    insert gets max(column) + 1, and an ALWAYS identity becomes ALWAYS. The
+    insert keeps the existing ids; then its sequence takes the source's
+    options (meta identities[].options) and is set so the next insert gets
+    max(column) plus the increment (the start on an empty table), and an
+    ALWAYS identity becomes ALWAYS. The
     sequence PostgreSQL made is named after dbt's intermediate table
     (`users__dbt_tmp_id_seq`): it is renamed as PostgreSQL names an
     identity's sequence, `<table>_<column>_seq`, unless that name is taken
@@ -10,15 +12,34 @@
     {%- set statements = [] -%}
     {%- for identity in node.meta.pgshift.get('identities', []) -%}
         {%- set column = pgshift_ident(identity.column) -%}
+        {%- set options = identity.get('options', []) -%}
+        {%- set last = 'max' -%}
+        {%- if options -%}
+            {#- The source sequence's increment, bounds, start, cache and
+                cycle, restarted at its start so that the new bounds hold. -#}
+            {%- set restart = [] -%}
+            {%- for option in options if option.startswith('start with ') -%}
+                {%- do restart.append(option | replace('start', 'restart', 1)) -%}
+            {%- endfor -%}
+            {%- do statements.append(
+                "alter table " ~ relation ~ " alter column " ~ column ~ " set "
+                ~ (options | join(' set ')) ~ " " ~ (restart | join(' '))) -%}
+            {%- if options[0].startswith('increment by -') -%}
+                {%- set last = 'min' -%}
+            {%- endif -%}
+        {%- endif -%}
+        {#- The next value follows the rows: max (min for a descending
+            identity) plus the increment, or the start on an empty table. -#}
         {%- set setval -%}
-            select setval(
-                pg_get_serial_sequence(
-                    {{ pgshift_literal(relation) }},
-                    {{ pgshift_literal(identity.column) }}
-                ),
-                coalesce(max({{ column }}), 0) + 1,
-                false
-            )
+            select case when {{ last }}({{ column }}) is not null
+                   then setval(
+                       pg_get_serial_sequence(
+                           {{ pgshift_literal(relation) }},
+                           {{ pgshift_literal(identity.column) }}
+                       ),
+                       {{ last }}({{ column }}),
+                       true
+                   ) end
             from {{ relation }}
         {%- endset -%}
         {%- do statements.append(setval | trim) -%}

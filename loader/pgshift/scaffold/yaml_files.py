@@ -176,7 +176,15 @@ def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
             for k in mapped.keys
         ],
         identities=[
-            IdentityMeta(column=column, always=kind == "a")
+            IdentityMeta(
+                column=column,
+                always=kind == "a",
+                **(  # type: ignore[typeddict-item]
+                    {"options": mapped.identity_options[column]}
+                    if mapped.identity_options.get(column)
+                    else {}
+                ),
+            )
             for column, kind in mapped.identities.items()
         ],
         serials=[

@@ -44,7 +44,7 @@ def _column_shape(
         data_type or column.data_type,
         column.not_null,
         default,
-        column.identity,
+        (column.identity, *column.identity_options),
         column.generated,
         column.comment,
     )
