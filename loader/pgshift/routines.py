@@ -284,7 +284,11 @@ def created_routines(project_dir: Path) -> list[tuple[str, str]]:
     return [
         (entry["source"], entry["target"])
         for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", [])
-        if entry["status"] == "migrated" and entry.get("source") and entry.get("target")
+        if entry["status"] == "migrated"
+        and entry.get("source")
+        and entry.get("target")
+        # Operators and casts hold no privileges of their own.
+        and entry["kind"] in ("function", "procedure", "aggregate")
     ]
 
 
@@ -327,6 +331,26 @@ where n.nspname = %(schema)s
                   where d.classid = 'pg_operator'::regclass
                     and d.objid = o.oid and d.deptype = 'e')
 order by o.oprname, o.oprleft, o.oprright
+"""
+
+# The casts of the schema's types or functions (an extension's aside):
+# PostgreSQL keeps casts outside any schema; pg_dump dumps one with the type
+# or function it involves.
+_CASTS = """
+select c.oid, c.castsource, c.casttarget, c.castfunc, c.castcontext::text,
+       c.castmethod::text
+from pg_cast c
+left join pg_type st on st.oid = c.castsource
+left join pg_type tt on tt.oid = c.casttarget
+left join pg_proc p on p.oid = c.castfunc
+where (st.typnamespace = %(schema)s::regnamespace
+       or tt.typnamespace = %(schema)s::regnamespace
+       or p.pronamespace = %(schema)s::regnamespace)
+  -- An extension's, or one a type made itself (range to multirange).
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_cast'::regclass
+                    and d.objid = c.oid and d.deptype in ('e', 'i'))
+order by c.oid
 """
 
 _TRIGGERS = """
@@ -469,6 +493,9 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     cursor.execute(_OPERATORS, args)
     for row in cursor.fetchall():
         routines.append(_operator(cursor, row))
+    cursor.execute(_CASTS, {"schema": quote_ident(schema)})
+    for row in cursor.fetchall():
+        routines.append(_cast(cursor, row))
     cursor.execute(_TRIGGERS, args)
     triggers = [
         Trigger(
@@ -537,6 +564,47 @@ def _operator(cursor: Any, row: tuple) -> Routine:
         argument_names=[],
         identity=identity,
         needs=[f for f in (code, restrict, join) if f],
+    )
+
+
+def _cast(cursor: Any, row: tuple) -> Routine:
+    """A cast of the schema's types or functions, as a routine creating it.
+
+    The types and the function are named schema-qualified, so the rewrite
+    renames the schema's types and puts the final schema in place of the
+    source's, as for an operator.
+    """
+    oid, source_type, target_type, function_oid, context, method = row
+
+    def type_name(oid: int) -> str:
+        cursor.execute(_TYPE_NAME, {"oid": oid})
+        return str(cursor.fetchone()[0])
+
+    pair = f"({type_name(source_type)} AS {type_name(target_type)})"
+    if method == "f":
+        cursor.execute(
+            "select format('%%I.%%I', n.nspname, p.proname), p.proargtypes::oid[] "
+            "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "where p.oid = %(oid)s",
+            {"oid": function_oid},
+        )
+        function, arguments = cursor.fetchone()
+        typed = ", ".join(type_name(a) for a in arguments)
+        how = f"WITH FUNCTION {function}({typed})"
+    else:
+        how = "WITH INOUT" if method == "i" else "WITHOUT FUNCTION"
+    how += {"a": " AS ASSIGNMENT", "i": " AS IMPLICIT"}.get(context, "")
+    return Routine(
+        oid=oid,
+        kind="cast",
+        name="",
+        arguments=pair[1:-1],
+        language="cast",
+        source=f"CREATE CAST {pair} {how}",
+        body="",
+        argument_names=[],
+        identity=pair,
+        needs=[function_oid] if function_oid else [],
     )
 
 
@@ -1174,7 +1242,12 @@ def _rewrite_routine(
         return
     _own_name(header, context)
     statement = tree["stmts"][0]["stmt"]
-    create = statement.get("CreateFunctionStmt") or statement.get("DefineStmt") or {}
+    create = (
+        statement.get("CreateFunctionStmt")
+        or statement.get("DefineStmt")
+        or statement.get("CreateCastStmt")
+        or {}
+    )
     sql_body = create.pop("sql_body", None)
     for _, node in tree_nodes(create, "TypeName"):
         header._type_name(node)
@@ -1195,7 +1268,7 @@ def _rewrite_routine(
             body_edits, body_problems = _rewrite_body(routine, context, records)
             edits += [_Edit(e.start + start, e.end + start, e.text) for e in body_edits]
             problems += body_problems
-    elif routine.language not in ("sql", "plpgsql", "aggregate", "operator"):
+    elif routine.language not in ("sql", "plpgsql", "aggregate", "operator", "cast"):
         problems.append(
             Problem(
                 1,
@@ -1236,7 +1309,7 @@ def _own_name(fragment: _Fragment, context: _Context) -> None:
     """
     tokens = fragment.tokens
     for index, token in enumerate(tokens[:8]):
-        if token.name in ("AGGREGATE", "OPERATOR"):
+        if token.name in ("AGGREGATE", "OPERATOR", "CAST"):
             for qualifier, dot in zip(tokens, tokens[1:], strict=False):
                 if dot.text == "." and qualifier.name != "SCONST":
                     fragment._schema(qualifier)

@@ -298,6 +298,30 @@ def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
         "on i.oid = a.attrelid where i.relname = 'pairs_by_double'",
     ) == [(300,)]
     assert "extension fuzzystrmatch" not in report
+    assert query(
+        clone.target,
+        "select castsource::regtype::text, casttarget::regtype::text, "
+        "castfunc::regproc::text, castcontext, castmethod from pg_cast "
+        "where castsource = 'mood_kind'::regtype "
+        "or casttarget = 'mood_kind'::regtype order by 1",
+    ) == [
+        ("character varying", "mood_kind", "-", "i", "i"),
+        ("mood_kind", "integer", '"moodScore"', "a", "f"),
+    ]
+    conn = psycopg2.connect(clone.target)
+    try:
+        with conn.cursor() as cursor:
+            # A varchar parameter into the enum column: the implicit cast
+            # (the trigger cheers 'sad' up), then the function's cast.
+            cursor.execute(
+                "insert into pairs (id, last_mood) values (99, %s::varchar) "
+                "returning last_mood::text, last_mood::integer",
+                ("sad",),
+            )
+            assert cursor.fetchall() == [("it's ok", 1)]
+    finally:
+        conn.rollback()
+        conn.close()
     options = (
         "select s.seqstart, s.seqincrement, s.seqmax, s.seqcache, s.seqcycle "
         "from pg_sequence as s where s.seqrelid = "

@@ -1,8 +1,9 @@
 {# PL/pgSQL statements: create routines, and the extensions they need. #}
 {#- For the body of a DO block that declares `failure text` and has
     check_function_bodies off. Each routine is created with CREATE OR
-    REPLACE (an operator, which has no OR REPLACE, is created unless an
-    earlier run created it: its function is replaced in place) and recorded
+    REPLACE (an operator or a cast, which have no OR REPLACE, is created
+    unless an earlier run created it: its function is replaced in place) and
+    recorded
     in the registry; a routine of that signature that
     pgshift did not create (not in the registry) stops the run, naming it,
     and so does one PostgreSQL refuses. Arguments: the routines
@@ -31,6 +32,12 @@
         {%- set present = "exists (select 1 from pg_operator where oid = "
             ~ "to_regoperator(" ~ pgshift_literal(routine.signature)
             ~ ") and oprcode::oid <> 0)" %}
+    {%- elif routine.kind == 'cast' %}
+        {#- (source type AS target type) -#}
+        {%- set pair = routine.signature[1:-1].split(' AS ') %}
+        {%- set present = "exists (select 1 from pg_cast where castsource = "
+            ~ "to_regtype(" ~ pgshift_literal(pair[0]) ~ ") and casttarget = "
+            ~ "to_regtype(" ~ pgshift_literal(pair[1]) ~ "))" %}
     {%- else %}
         {%- set present = "to_regprocedure("
             ~ pgshift_literal(routine.signature) ~ ") is not null" %}
@@ -47,7 +54,7 @@
             ~ 'not create. Drop or rename it, or migrate into another schema') }};
     end if;
     begin
-        {%- if routine.kind == 'operator' %}
+        {%- if routine.kind in ('operator', 'cast') %}
         if not {{ present }} then
             execute {{ pgshift_literal(routine.sql) }};
         end if;

@@ -42,7 +42,7 @@ begin
     -- Routines pgshift created that the source no longer has.
     for stale in
         select kind, name from {{ registry }}
-        where kind in ('function', 'procedure', 'aggregate', 'operator')
+        where kind in ('function', 'procedure', 'aggregate', 'operator', 'cast')
           and not name = any(array[{{ signatures | join(', ') }}]::text[])
     loop
         execute format('drop %s if exists %s', stale.kind, stale.name);

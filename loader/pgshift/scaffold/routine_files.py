@@ -35,7 +35,8 @@ def _with_schema(text: str) -> str:
 def _macro_names(routines: list[Routine]) -> dict[int, str]:
     """A macro name per routine: ``pgshift_routine__<name>``.
 
-    An operator, whose name holds no letter, is ``pgshift_routine__operator``.
+    An operator, whose name holds no letter, is ``pgshift_routine__operator``,
+    a cast ``pgshift_routine__cast``.
 
     Overloads, and names that only differ outside ASCII letters and digits,
     are numbered in the order the routines come (by name and arguments).
@@ -44,8 +45,10 @@ def _macro_names(routines: list[Routine]) -> dict[int, str]:
     names = {}
     for routine in routines:
         slug = re.sub(r"[^a-z0-9_]", "_", routine.name.lower()).strip("_")
-        # An operator's name is all symbols.
-        slug = slug or ("operator" if routine.kind == "operator" else "routine")
+        # An operator's name is all symbols; a cast has none.
+        slug = slug or (
+            routine.kind if routine.kind in ("operator", "cast") else "routine"
+        )
         name, number = f"pgshift_routine__{slug}", 1
         while name in taken:
             number += 1
@@ -102,7 +105,7 @@ def routine_files(
         )
     created = [r for r in routines.routines if not r.problems]
     # Operators call functions; an aggregate may name an operator (SORTOP).
-    order = {"operator": 1, "aggregate": 2}
+    order = {"operator": 1, "cast": 1, "aggregate": 2}
     created.sort(key=lambda r: (order.get(r.kind, 0), r.name, r.arguments))
     lines = [
         header,
