@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pgshift.connection import check_connection, transaction
 from pgshift.load import load
 from pgshift.manifest import refuse_while_syncing
-from pgshift.mapping import MAP_FILE
-from pgshift.scaffold import map_drift
+from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
 from pgshift.verify import Report, verify, write_report
@@ -79,16 +78,9 @@ def migrate(
         refuse_while_syncing(cursor, settings.state_schema, "migrate")
     # Models scaffolded from an older shape of the source would leave a new
     # column or table behind: stop before anything is written.
-    drifted = map_drift(settings)
-    if drifted:
-        shown = "\n  ".join(drifted[:10])
-        more = f"\n  ... and {len(drifted) - 10} more" if len(drifted) > 10 else ""
-        raise ConfigError(
-            f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
-            f"{shown}{more}\nrun `python loader/run.py scaffold` with the same "
-            "options (--include, --exclude, --overrides, --source-schema), "
-            "review what it changes, then migrate"
-        )
+    refusal = drift_refusal(settings)
+    if refusal:
+        raise ConfigError(refusal)
     phases: dict[str, float] = {}
     started = time.monotonic()
     result = load(settings)

@@ -128,6 +128,19 @@ def test_an_unlogged_table_is_named_and_nothing_is_created(
     assert _left_on_source(source) == []
 
 
+def test_models_scaffolded_with_other_options_are_refused(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # The project's models hold waitlist_entries: a sync leaving it out
+    # would build a model whose raw table was never copied.
+    source, target = pair()
+    done = run_cli(["--exclude", "waitlist_entries", "sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "models do not match the source" in done.stderr
+    assert "waitlist_entries" in done.stderr
+    assert _left_on_source(source) == []
+
+
 def test_a_failed_copy_leaves_no_slot(
     pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:

@@ -101,6 +101,7 @@ __all__ = [
     "Scaffolded",
     "deferred_foreign_keys",
     "drift",
+    "drift_refusal",
     "map_drift",
     "map_project",
     "read_project",
@@ -492,6 +493,26 @@ def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]
         for s in privileges.statements
         if set(s.roles) & missing
     ]
+
+
+def drift_refusal(settings: Settings) -> str | None:
+    """Why a command that builds from the models must not run, or None.
+
+    Models scaffolded from an older shape of the source, or with other
+    options (``--include``, ``--exclude``...), would leave a new column or
+    table behind, or build one the load does not copy.
+    """
+    drifted = map_drift(settings)
+    if not drifted:
+        return None
+    shown = "\n  ".join(drifted[:10])
+    more = f"\n  ... and {len(drifted) - 10} more" if len(drifted) > 10 else ""
+    return (
+        f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
+        f"{shown}{more}\nrun `python loader/run.py scaffold` with the same "
+        "options (--include, --exclude, --overrides, --source-schema), "
+        "review what it changes, then run this command again"
+    )
 
 
 def map_drift(settings: Settings) -> list[str]:

@@ -22,6 +22,7 @@ from psycopg2 import sql
 from pgshift.connection import check_connection, connect
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
+from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, DatabaseUrl, Settings
 
 logger = logging.getLogger(__name__)
@@ -97,9 +98,15 @@ def preflight(settings: Settings, names: NameMap | None) -> SourceTables:
     conn = connect(source, readonly=True)
     try:
         with conn.cursor() as cursor:
-            return _check(cursor, settings, names)
+            tables = _check(cursor, settings, names)
     finally:
         conn.close()
+    # After the checks that name a table and its fix: then the models must
+    # be those of the source as it is, with the same options.
+    refusal = drift_refusal(settings)
+    if refusal:
+        raise PreflightError(f"sync refused, nothing was created: {refusal}")
+    return tables
 
 
 def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
@@ -183,9 +190,10 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
             f"sync refused: these source tables are UNLOGGED: "
             f"{', '.join(unlogged)}. Their changes are not written to the "
             "write-ahead log, so logical decoding cannot follow them; nothing "
-            f"was created. Next: leave them out with `--exclude "
-            f"{','.join(unlogged)}` (and copy them with `migrate` at cutover), "
-            "or make them logged on the source (ALTER TABLE ... SET LOGGED)"
+            "was created. Next: leave them out (`python loader/run.py "
+            f"--exclude {','.join(unlogged)} scaffold`, then the same --exclude "
+            "on sync), or make them logged on the source (ALTER TABLE ... SET "
+            "LOGGED)"
         )
     if keyless:
         schema = settings.source_schema
@@ -199,8 +207,9 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
             f"replica identity: {', '.join(keyless)}. Published as they are, "
             "the source application's own UPDATEs and DELETEs on them would "
             "fail; nothing was created. Next: give each a primary key, or run "
-            f"on the source\n{fixes}\nor leave them out with "
-            f"`--exclude {','.join(keyless)}`"
+            f"on the source\n{fixes}\nor leave them out: `python loader/run.py "
+            f"--exclude {','.join(keyless)} scaffold`, then the same --exclude "
+            "on sync"
         )
     if not_owned:
         raise PreflightError(
