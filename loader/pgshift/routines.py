@@ -516,6 +516,12 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     return SourceRoutines(schema, routines, triggers, relations, extension_functions)
 
 
+def _name_of(cursor: Any, query: str, oid: int) -> str:
+    """A function's, type's or operator's name as SQL, by one of the queries above."""
+    cursor.execute(query, {"oid": oid})
+    return str(cursor.fetchone()[0])
+
+
 def _operator(cursor: Any, row: tuple) -> Routine:
     """An operator of the schema, as a routine whose definition creates it.
 
@@ -528,16 +534,13 @@ def _operator(cursor: Any, row: tuple) -> Routine:
      hashes, merges, identity) = row  # fmt: skip
 
     def function(oid: int) -> str:
-        cursor.execute(_FUNCTION_NAME, {"oid": oid})
-        return str(cursor.fetchone()[0])
+        return _name_of(cursor, _FUNCTION_NAME, oid)
 
     def type_name(oid: int) -> str:
-        cursor.execute(_TYPE_NAME, {"oid": oid})
-        return str(cursor.fetchone()[0])
+        return _name_of(cursor, _TYPE_NAME, oid)
 
     def operator(oid: int) -> str:
-        cursor.execute(_OPERATOR_NAME, {"oid": oid})
-        return str(cursor.fetchone()[0])
+        return _name_of(cursor, _OPERATOR_NAME, oid)
 
     options = [f"FUNCTION = {function(code)}"]
     if kind == "b":
@@ -577,8 +580,7 @@ def _cast(cursor: Any, row: tuple) -> Routine:
     oid, source_type, target_type, function_oid, context, method = row
 
     def type_name(oid: int) -> str:
-        cursor.execute(_TYPE_NAME, {"oid": oid})
-        return str(cursor.fetchone()[0])
+        return _name_of(cursor, _TYPE_NAME, oid)
 
     pair = f"({type_name(source_type)} AS {type_name(target_type)})"
     if method == "f":
@@ -636,12 +638,10 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
     ) = cursor.fetchone()
 
     def function(oid: int) -> str:
-        cursor.execute(_FUNCTION_NAME, {"oid": oid})
-        return str(cursor.fetchone()[0])
+        return _name_of(cursor, _FUNCTION_NAME, oid)
 
     def type_name(oid: int) -> str:
-        cursor.execute(_TYPE_NAME, {"oid": oid})
-        return str(cursor.fetchone()[0])
+        return _name_of(cursor, _TYPE_NAME, oid)
 
     modify = {"r": "READ_ONLY", "s": "SHAREABLE", "w": "READ_WRITE"}
     options = [f"SFUNC = {function(sfunc)}", f"STYPE = {type_name(stype)}"]
