@@ -1307,6 +1307,12 @@ select kind, name, reason from (
     where d.defaclnamespace = 0
     union all
 {schema_objects}
+    select 'large objects', count(*)::text || ' of them',
+           'large objects (lo_import, the oid a column holds) are not '
+           'migrated: copy them with pg_dump -b and pg_restore'
+    from pg_largeobject_metadata
+    having count(*) > 0
+    union all
     select 'publication', p.pubname::text,
            'publications are not migrated: create it on the target if '
            'something subscribes to it'
@@ -1403,7 +1409,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         index, typed or inheriting table,
         privilege on the database itself, database-wide default privilege,
         operator, operator class, text search configuration and dictionary,
-        collation, publication, and extension. (Functions and triggers are
+        collation, publication, large objects, and extension. (Functions and
+        triggers are
         migrated:
         ``pgshift.routines``; the schemas left out are
         ``pgshift.schemas.SchemaPlan.left_out``.)
