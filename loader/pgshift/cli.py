@@ -219,7 +219,9 @@ def dispatch(args: argparse.Namespace) -> int:
             drop_dependents=args.drop_dependents,
         )
     if command in SYNC_COMMANDS:
-        return run_sync_command(settings, args)
+        from pgshift.scaffold import drift_refusal
+
+        return run_sync_command(settings, args, check_models=drift_refusal)
     if command == "dbt":
         return cmd_dbt(settings, args.dbt_args)
     raise ConfigError(f"unknown command {command!r}")

@@ -93,8 +93,12 @@ def run_sync(
     drop_dependents: bool = False,
     limits: Limits | None = None,
     say: Callable[[str], None] = print,
+    check_models: Callable[[Settings], str | None] | None = None,
 ) -> Outcome:
     """Start a sync, or resume the one recorded on the target, and follow it.
+
+    ``check_models`` says why the models do not match the source, if they do
+    not (``source.preflight``); a new start refuses then.
 
     Returns when the run's status changes on the target (cutover, cleanup).
 
@@ -122,7 +126,7 @@ def run_sync(
             "dropping its slot and publication and starting over"
         )
         _cleanup_run(settings, run, "failed", "its start was cut off")
-    tables = source.preflight(settings, names)
+    tables = source.preflight(settings, names, check_models)
     assert names is not None
     run_id = state.new_run_id()
     slot, publication = source.names_for(run_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from pgshift.settings import Settings
@@ -59,8 +60,15 @@ def add_sync_commands(sub: Any) -> None:
     )
 
 
-def run_sync_command(settings: Settings, args: argparse.Namespace) -> int:
-    """Run sync, status, cleanup or cutover."""
+def run_sync_command(
+    settings: Settings,
+    args: argparse.Namespace,
+    check_models: Callable[[Settings], str | None] | None = None,
+) -> int:
+    """Run sync, status, cleanup or cutover.
+
+    ``check_models``: as ``sync.run_sync``.
+    """
     from pgshift import sync
 
     if args.command == "sync":
@@ -76,6 +84,7 @@ def run_sync_command(settings: Settings, args: argparse.Namespace) -> int:
                 replace_existing=args.replace_existing,
                 drop_dependents=args.drop_dependents,
                 limits=limits,
+                check_models=check_models,
             )
         except KeyboardInterrupt:
             print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,6 @@ from psycopg2 import sql
 from pgshift.connection import check_connection, connect
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
-from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, DatabaseUrl, Settings
 
 logger = logging.getLogger(__name__)
@@ -74,8 +73,19 @@ class SourceTables:
     columns: dict[str, list[list[Any]]]
 
 
-def preflight(settings: Settings, names: NameMap | None) -> SourceTables:
+def preflight(
+    settings: Settings,
+    names: NameMap | None,
+    check_models: Callable[[Settings], str | None] | None = None,
+) -> SourceTables:
     """Check everything a sync needs of the source, creating nothing.
+
+    Args:
+        settings: The run settings.
+        names: The project's name map.
+        check_models: Why the project's models do not match the source as it
+            is (``scaffold.drift_refusal``, which the command line hands in:
+            sync does not import the scaffold), or None when they do.
 
     Raises:
         PreflightError: One check failed; the message names what and what to do.
@@ -103,7 +113,7 @@ def preflight(settings: Settings, names: NameMap | None) -> SourceTables:
         conn.close()
     # After the checks that name a table and its fix: then the models must
     # be those of the source as it is, with the same options.
-    refusal = drift_refusal(settings)
+    refusal = check_models(settings) if check_models else None
     if refusal:
         raise PreflightError(f"sync refused, nothing was created: {refusal}")
     return tables
