@@ -19,7 +19,8 @@
                 cycle, restarted at its start so that the new bounds hold. -#}
             {%- set restart = [] -%}
             {%- for option in options if option.startswith('start with ') -%}
-                {%- do restart.append(option | replace('start', 'restart', 1)) -%}
+                {%- do restart.append(
+                    option | replace('start', 'restart', 1)) -%}
             {%- endfor -%}
             {%- do statements.append(
                 "alter table " ~ relation ~ " alter column " ~ column ~ " set "
