@@ -3,11 +3,10 @@
     insert keeps the existing ids; then its sequence takes the source's
     options (meta identities[].options) and is set so the next insert gets
     max(column) plus the increment (the start on an empty table), and an
-    ALWAYS identity becomes ALWAYS. The
-    sequence PostgreSQL made is named after dbt's intermediate table
-    (`users__dbt_tmp_id_seq`): it is renamed as PostgreSQL names an
-    identity's sequence, `<table>_<column>_seq`, unless that name is taken
-    or too long. -#}
+    ALWAYS identity becomes ALWAYS. A sequence PostgreSQL named otherwise
+    (after the table it was created with, or `_seq1` when the name was
+    taken) is renamed as PostgreSQL names an identity's sequence,
+    `<table>_<column>_seq`, unless that name is taken or too long. -#}
 {% macro pgshift_ensure_identities(relation, node) %}
     {%- set statements = [] -%}
     {%- for identity in node.meta.pgshift.get('identities', []) -%}
