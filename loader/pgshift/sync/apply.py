@@ -893,16 +893,21 @@ class Applier:
                 )
             )
             return self._read_status()
-        # Runs of inserts are copied: one transaction of several round
-        # trips, the statements between two COPYs sent together.
+        # Runs of inserts are copied: one transaction of a round trip per
+        # COPY, each COPY sent with the statements before it (the server
+        # runs them, then reads the rows, given in one piece), and one for
+        # the rest with the position.
         parts = ["begin", "set constraints all deferred"]
         try:
             for statement in statements:
                 if type(statement) is Copy:
-                    if parts:
-                        cursor.execute(";\n".join(parts))
-                        parts = []
-                    cursor.copy_expert(statement.statement, io.StringIO(statement.data))
+                    parts.append(statement.statement)
+                    cursor.copy_expert(
+                        ";\n".join(parts),
+                        io.StringIO(statement.data),
+                        size=len(statement.data) + 1,
+                    )
+                    parts = []
                 else:
                     parts.append(
                         statement
