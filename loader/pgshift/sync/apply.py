@@ -8,9 +8,9 @@ the load's session settings, as the staging views cast the raw text.
 
 Transactions are applied whole and in commit order, many per target
 transaction: a batch is one string of statements sent in one round trip,
-which PostgreSQL runs as one implicit transaction (or, with COPYs, one
-transaction of a round trip per COPY), ending with the update of the
-applied position (``sync.state``). Each UPDATE and DELETE must
+which PostgreSQL runs as one implicit transaction (with COPYs, one
+explicit transaction: a round trip per COPY and two more), ending with
+the update of the applied position (``sync.state``). Each UPDATE and DELETE must
 touch exactly one row, and an INSERT fails on an existing key: a target
 that drifted from the source stops the sync rather than being patched.
 
