@@ -1,7 +1,7 @@
 """A decoder of pgoutput, PostgreSQL's logical replication output, version 1.
 
 Each XLogData payload of a ``START_REPLICATION ... (proto_version '1')``
-stream is one message; ``decode`` turns it into one of the dataclasses
+stream is one message; ``decode`` turns it into one of the classes
 below. Tuple values are PostgreSQL's text output of each column (protocol 1
 sends no binary values), None for SQL NULL, and ``UNCHANGED`` for a TOASTed
 value an UPDATE did not touch: the subscriber must leave that column as it
