@@ -16,9 +16,8 @@ import pytest
 
 from pgshift.connection import transaction
 from pgshift.mapping import NameMap, TableMap
-from pgshift.sync import apply as apply_module
 from pgshift.sync import pgoutput, state
-from pgshift.sync.apply import COPY_ROWS, Applier, Batch, Copy, SyncError
+from pgshift.sync.apply import Applier, Batch, SyncError
 from pgshift.sync.pgoutput import UNCHANGED, Value
 
 from migration import make_settings, query
@@ -203,28 +202,6 @@ def test_a_missing_row_stops_the_batch_and_is_named(
         assert [t[:2] for t in tickets(pg_url)] == [("a", "n"), ("b", "n"), ("c", "n")]
 
 
-def test_a_batch_that_fails_after_or_in_a_copy_leaves_nothing(
-    applier: Applier, pg_url: str
-) -> None:
-    """A run of inserts is copied in the batch's transaction: a later
-    statement's failure, or the COPY's own, rolls all of it back, and the
-    connection goes on with the next batch."""
-    apply(applier, [ins(c) for c in "abc"])
-    many = [ins(f"m{i:03}") for i in range(COPY_ROWS + 20)]
-    batch = Batch()
-    applier.add(batch, many, pgoutput.Commit(1, 1, datetime.now(UTC)))
-    assert [type(s) for s in applier.build(batch)[0]] == [Copy]
-    with pytest.raises(SyncError, match="of tickets \\(code = 'gone'\\)"):
-        apply(applier, many, [dele("gone")])
-    # The COPY's own rows clash with a row of the target: the COPY fails,
-    # and so does the batch one change at a time.
-    with pytest.raises(SyncError, match="duplicate key"):
-        apply(applier, [*many, ins("b")])
-    assert [t[0] for t in tickets(pg_url)] == ["a", "b", "c"]
-    apply(applier, many, [dele("a")])
-    assert len(tickets(pg_url)) == len(many) + 2
-
-
 def test_a_target_without_a_unique_key_is_applied_one_change_at_a_time(
     applier: Applier, pg_url: str
 ) -> None:
@@ -319,22 +296,17 @@ HOSTILE = [
 """Text that quoting, array input and the server's parser could get wrong."""
 
 
-@pytest.mark.parametrize("copy", [True, False], ids=["copy", "insert"])
 @pytest.mark.parametrize("conforming", ["on", "off"])
 def test_hostile_values_survive_every_set_based_statement(
     pg_url: str,
     tmp_path: Path,
     conforming: str,
-    copy: bool,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Runs of inserts (copied, or one INSERT), updates (key kept and key
-    changed) and deletes keep every value as the source printed it:
-    quotes, backslashes, tabs, newlines, NULL against '' against 'NULL',
-    non-ASCII, bytea, arrays, json; whatever the target's
-    standard_conforming_strings."""
-    monkeypatch.setattr(apply_module, "COPY_ROWS", 1 if copy else 10**9)
+    """Runs of inserts, updates (key kept and key changed) and deletes keep
+    every value as the source printed it: quotes, backslashes, tabs,
+    newlines, NULL against '' against 'NULL', non-ASCII, bytea, arrays,
+    json; whatever the target's standard_conforming_strings."""
     # Every batch must apply as written, not one change at a time.
     caplog.set_level(logging.INFO, logger="pgshift.sync.apply")
     (database,) = query(pg_url, "select current_database()")[0]
@@ -392,18 +364,7 @@ def test_hostile_values_survive_every_set_based_statement(
         rows = [printed(text, "") for text in HOSTILE]
         # A NULL in each nullable column, next to ''.
         rows.append(("all null", None, None, None, None, None, None, None))
-        # A text that reads as COPY's NULL, or as its end of data.
-        rows.append(("\\N", "\\N", None, None, None, None, "\\.", None))
-        rows.append(("\\.", "\\.\n\\.", None, None, None, None, "\\N", None))
-        batch = Batch()
-        made.add(
-            batch,
-            [pgoutput.Insert(1, row) for row in rows],
-            pgoutput.Commit(1, 1, datetime.now(UTC)),
-        )
-        statements, _ = made.build(batch)
-        assert any(isinstance(s, Copy) for s in statements) == copy
-        made.commit(batch)
+        apply(made, [pgoutput.Insert(1, row) for row in rows])
         expected = {row[0]: row for row in rows}
 
         def target() -> dict[Value, tuple[Value, ...]]:

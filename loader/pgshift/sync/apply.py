@@ -8,17 +8,15 @@ the load's session settings, as the staging views cast the raw text.
 
 Transactions are applied whole and in commit order, many per target
 transaction: a batch is one string of statements sent in one round trip,
-which PostgreSQL runs as one implicit transaction (with COPYs, one
-explicit transaction: a round trip per COPY and two more), ending with
-the update of the applied position (``sync.state``). Each UPDATE and DELETE must
+which PostgreSQL runs as one implicit transaction, ending with the update
+of the applied position (``sync.state``). Each UPDATE and DELETE must
 touch exactly one row, and an INSERT fails on an existing key: a target
 that drifted from the source stops the sync rather than being patched.
 
 A batch is written set-based: a run of inserts, of updates of the same
 columns, or of deletes on one table becomes one statement (a multi-row
 INSERT, ``UPDATE ... FROM (VALUES ...)``, ``DELETE ... USING (VALUES ...)``
-joined on the key), whose row count must equal its number of keys; a
-long run of inserts is a COPY (text format) in the batch's transaction. A
+joined on the key), whose row count must equal its number of keys. A
 run keeps each table's changes in their order: it ends at another kind
 of change to its table, and at a key it holds already. Runs of different
 tables gather across each other only where the target checks nothing
@@ -31,8 +29,6 @@ order tripped a constraint.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,29 +69,10 @@ $$
 
 RUN_ROWS = 1000
 """Changes at most in one set-based statement (or multi-row INSERT)."""
-COPY_ROWS = 100
-"""Inserts from which a run of them is copied (a COPY is a round trip of
-its own within the batch's transaction; a smaller run is one INSERT of
-the batch's single message)."""
 
-
-@dataclass(frozen=True)
-class Copy:
-    """A run of inserts as ``COPY ... FROM STDIN``, in text format.
-
-    Attributes:
-        statement: The COPY statement.
-        data: Its rows, one a line, columns tab-separated, escaped.
-    """
-
-    statement: str
-    data: str
-
-
-Statement = str | sql.Composable | Copy
-"""One statement of a batch: SQL text, a run of inserts to copy, or (a
-single change's statement) a composed statement that the apply thread
-renders on its connection."""
+Statement = str | sql.Composable
+"""One statement of a batch: SQL text, or (a single change's statement) a
+composed statement that the apply thread renders on its connection."""
 
 
 def quote(value: str | None) -> str:
@@ -138,36 +115,6 @@ def text_array(values: Sequence[Value]) -> str:
             + '"'
         )
     return quote("{" + body + "}") + "::text[]"
-
-
-def _copy_value(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
-
-
-def copy_rows(columns: Sequence[Sequence[Value]]) -> str:
-    r"""Rows whose columns are given, as COPY's text format reads them.
-
-    A backslash, tab, newline and carriage return are written as their
-    backslash escapes; NULL is ``\N`` (a text ``\N`` is written ``\\N``).
-    The text is read by each column's input function, with the column's
-    modifier, as an assignment of the text cast to its type would. A
-    column's values without a NULL are escaped in one pass over their
-    text joined by NUL, which PostgreSQL text never holds.
-    """
-    escaped: list[Sequence[str]] = []
-    for values in columns:
-        if None in values:
-            escaped.append(
-                ["\\N" if v is None else _copy_value(v) for v in values]  # type: ignore[arg-type]
-            )
-        else:
-            escaped.append(_copy_value("\0".join(values)).split("\0"))  # type: ignore[arg-type]
-    return "\n".join(map("\t".join, zip(*escaped, strict=True))) + "\n"
 
 
 def _flat(picked: Any) -> tuple[Value, ...]:
@@ -221,9 +168,6 @@ class Target:
             so that each key names at most one row and a row count equal
             to the number of keys proves each found exactly one.
         insert: The head of its INSERT, up to the rows' SELECT.
-        copy: Its ``COPY ... FROM STDIN`` of the same columns (which writes
-            a GENERATED ALWAYS identity as given, as the INSERT's
-            ``overriding system value`` does).
         always: Indexes of the columns GENERATED ALWAYS AS IDENTITY.
         names: Each source column's final column, quoted.
         final_text: ``final`` as SQL text.
@@ -243,7 +187,6 @@ class Target:
     types: tuple[str, ...] = ()
     set_based: bool = False
     insert: str = ""
-    copy: str = ""
     always: frozenset[int] = frozenset()
     names: tuple[str, ...] = ()
     final_text: str = ""
@@ -463,11 +406,6 @@ class Applier:
             )
             .as_string(self._cursor)
         )
-        made.copy = (
-            sql.SQL("copy {} ({}) from stdin")
-            .format(final, sql.SQL(", ").join(map(sql.Identifier, targets)))
-            .as_string(self._cursor)
-        )
 
     def _target(self, relation_id: int) -> Target:
         try:
@@ -656,15 +594,14 @@ class Applier:
 
         Args:
             batch: The batch.
-            set_based: Write runs of changes as set-based statements (a
-                run of inserts into one table as a COPY); when False, one
-                statement per update and delete, and one multi-row INSERT
-                per run of inserts into one table.
+            set_based: Write runs of changes as set-based statements; when
+                False, one statement per update and delete, and one
+                multi-row INSERT per run of inserts into one table.
         """
         statements: list[Statement] = []
         rows = 0
         for run in self._plan(batch.changes, set_based):
-            text, changed = self._write(run, set_based)
+            text, changed = self._write(run)
             if text is not None:
                 statements.append(text)
                 rows += changed
@@ -783,12 +720,11 @@ class Applier:
             return "delete", (), (target.key_of(old),)
         return "one", (), ()
 
-    def _write(self, run: _Run, copy: bool = False) -> tuple[Statement | None, int]:
+    def _write(self, run: _Run) -> tuple[Statement | None, int]:
         """The SQL of one run, and the rows it changes (None: nothing to do).
 
-        A set-based run is SQL text, or with ``copy`` a run of inserts a
-        COPY; a single change's statement stays composed, rendered by the
-        thread that runs it.
+        A set-based run is SQL text; a single change's statement stays
+        composed, rendered by the thread that runs it.
         """
         target = run.target
         if run.kind == "one" or (run.kind != "insert" and len(run.changes) == 1):
@@ -805,8 +741,6 @@ class Applier:
         names, types = target.names, target.types
         if run.kind == "insert":
             columns = _columns([c.new for c in run.changes])  # type: ignore[union-attr]
-            if copy and count >= COPY_ROWS:
-                return Copy(target.copy, copy_rows(columns)), count
             casts = ", ".join(
                 f"pgshift_rows.v{j}::{types[j]}" for j in range(len(columns))
             )
@@ -877,55 +811,20 @@ class Applier:
             sql.Literal(batch.marker),
             sql.Literal(self._run_id),
         )
-        cursor = self._cursor
-        if not any(type(s) is Copy for s in statements):
-            # One Query message: one round trip, run as one transaction.
-            cursor.execute(
-                ";\n".join(
-                    [
-                        "set constraints all deferred",
-                        *(
-                            s if isinstance(s, str) else s.as_string(cursor)  # type: ignore[union-attr]
-                            for s in statements
-                        ),
-                        position.as_string(cursor),
-                    ]
-                )
+        # One Query message: one round trip, run as one transaction.
+        self._cursor.execute(
+            ";\n".join(
+                [
+                    "set constraints all deferred",
+                    *(
+                        s if isinstance(s, str) else s.as_string(self._cursor)
+                        for s in statements
+                    ),
+                    position.as_string(self._cursor),
+                ]
             )
-            return self._read_status()
-        # Runs of inserts are copied: one transaction of a round trip per
-        # COPY, each COPY sent with the statements before it (the server
-        # runs them, then reads the rows, given in one piece), and one for
-        # the rest with the position.
-        parts = ["begin", "set constraints all deferred"]
-        try:
-            for statement in statements:
-                if type(statement) is Copy:
-                    parts.append(statement.statement)
-                    cursor.copy_expert(
-                        ";\n".join(parts),
-                        io.StringIO(statement.data),
-                        size=len(statement.data) + 1,
-                    )
-                    parts = []
-                else:
-                    parts.append(
-                        statement
-                        if isinstance(statement, str)
-                        else statement.as_string(cursor)  # type: ignore[union-attr]
-                    )
-            parts.append(position.as_string(cursor))
-            cursor.execute(";\n".join(parts))
-            status = self._read_status()
-            cursor.execute("commit")
-        except BaseException:
-            # Nothing of the batch stays: the transaction is rolled back
-            # (a dropped connection ended it already).
-            if not self.conn.closed:
-                with contextlib.suppress(psycopg2.Error):
-                    cursor.execute("rollback")
-            raise
-        return status
+        )
+        return self._read_status()
 
     def commit(
         self, batch: Batch, built: tuple[list[Statement], int] | None = None

@@ -51,11 +51,6 @@ HOLD_POLL_SECONDS = 0.05
 """How often a held stream reads whether cutover let it go."""
 FEEDBACK_SECONDS = 1.0
 """How often a held stream tells the source it is alive."""
-SWITCH_SECONDS = 0.0005
-"""How long the stream's thread may keep the interpreter while the apply
-thread waits for it (Python's default is 5 ms). The apply thread needs
-it back after each round trip of a batch (a batch with COPYs has
-several) while the stream's thread decodes the next."""
 CHANGES = frozenset(
     (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate)
 )
@@ -221,8 +216,6 @@ def follow(
     total = 0
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgshift-apply")
     pending: tuple[Future[str], Batch] | None = None
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_SECONDS)
     try:
         cursor = conn.cursor()
         cursor.start_replication(
@@ -379,7 +372,6 @@ def follow(
         # A batch still in flight ends (committed or not) before its
         # connection closes; the source hears of it on the next run.
         executor.shutdown(wait=True)
-        sys.setswitchinterval(switch)
         if not quiet and sys.stdout.isatty():
             sys.stdout.write("\n")
         meter.close()
