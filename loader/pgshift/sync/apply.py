@@ -174,6 +174,9 @@ class Target:
         key_of: A tuple's key (one value, or a tuple of several).
         plain: The update shape of a change that sent every column and
             kept its key (None when such an update assigns nothing).
+        table: The final table's name (``mapped.target``).
+        insert_slot: What names an open run of its inserts in a plan.
+        plain_slot: What names an open run of its ``plain`` updates.
     """
 
     source: pgoutput.Relation
@@ -189,6 +192,9 @@ class Target:
     final_text: str = ""
     key_of: Callable[[Sequence[Value]], Any] = field(default=tuple)
     plain: tuple[Any, ...] | None = None
+    table: str = ""
+    insert_slot: tuple[Any, ...] = ()
+    plain_slot: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -201,7 +207,7 @@ class Batch:
         transactions: How many.
         rows: Rows they change (once committed: rows the statements changed).
         end_lsn: The position just past the last one.
-        commit_time: When the last one committed on the source.
+        last: The last one's Commit message.
         marker: The cutover marker among them, if any.
     """
 
@@ -209,8 +215,13 @@ class Batch:
     transactions: int = 0
     rows: int = 0
     end_lsn: int = 0
-    commit_time: datetime | None = None
+    last: pgoutput.Commit | None = None
     marker: str | None = None
+
+    @property
+    def commit_time(self) -> datetime | None:
+        """When the last one committed on the source."""
+        return None if self.last is None else self.last.commit_time
 
 
 @dataclass
@@ -383,6 +394,9 @@ class Applier:
         )
         matched = tuple(sorted(made.always - set(key)))
         made.plain = (assigned, matched, False) if assigned else None
+        made.table = mapped.target
+        made.insert_slot = (mapped.target, "insert", ())
+        made.plain_slot = (mapped.target, "plain")
         made.insert = (
             sql.SQL("insert into {} ({}){} ")
             .format(
@@ -556,8 +570,9 @@ class Applier:
         """
         append = batch.changes.append
         targets = self._targets
+        truncate = pgoutput.Truncate
         for change in changes:
-            if isinstance(change, pgoutput.Truncate):
+            if type(change) is truncate:
                 append((tuple(map(self._target, change.relation_ids)), change))
             else:
                 relation_id = change.relation_id  # type: ignore[union-attr]
@@ -566,7 +581,7 @@ class Applier:
         batch.rows += len(changes)
         batch.transactions += 1
         batch.end_lsn = commit.end_lsn
-        batch.commit_time = commit.commit_time
+        batch.last = commit
 
     def build(
         self, batch: Batch, set_based: bool = True
@@ -611,27 +626,50 @@ class Applier:
         touched: dict[tuple[str, Any], int] = {}
         floor: dict[str, int] = {}
         across = set_based and self.replica_role
+        insert_type, update_type = pgoutput.Insert, pgoutput.Update
         for target, change in items:
             if type(target) is tuple:
                 plan.append(_Run(None, "one", target, [change]))
                 open_runs.clear()
                 touched.clear()
                 continue
-            kind, shape, keys = self._classify(target, change, set_based)
-            table = target.mapped.target
-            if kind == "one":
-                plan.append(_Run(target, "one", (), [change]))
-                floor[table] = len(plan) - 1
-                continue
-            slot = (table, kind, shape)
+            table = target.table
+            kind_type = type(change)
+            # The common changes are classified here; _classify does the rest.
+            if kind_type is insert_type:
+                kind, shape, slot = "insert", (), target.insert_slot
+                keys: tuple[Any, ...] = (target.key_of(change.new),)  # type: ignore[union-attr]
+            elif (
+                kind_type is update_type
+                and change.old is None  # type: ignore[union-attr]
+                and set_based
+                and target.set_based
+                and target.plain is not None
+                and UNCHANGED not in change.new  # type: ignore[union-attr]
+            ):
+                # Every column sent, the key kept.
+                kind, shape, slot = "update", target.plain, target.plain_slot
+                keys = (target.key_of(change.new),)  # type: ignore[union-attr]
+            else:
+                kind, shape, keys = self._classify(target, change, set_based)
+                if kind == "one":
+                    plan.append(_Run(target, "one", (), [change]))
+                    floor[table] = len(plan) - 1
+                    continue
+                slot = (table, kind, shape)
             index = open_runs.get(slot)
-            if (
-                index is None
-                or index <= floor.get(table, -1)
+            if index is not None and (
+                index <= floor.get(table, -1)
                 or (not across and index != len(plan) - 1)
                 or len(plan[index].changes) >= RUN_ROWS
-                or any(touched.get((table, key), -1) >= index for key in keys)
             ):
+                index = None
+            if index is not None:
+                for key in keys:
+                    if touched.get((table, key), -1) >= index:
+                        index = None
+                        break
+            if index is None:
                 plan.append(_Run(target, kind, shape, []))
                 index = open_runs[slot] = len(plan) - 1
             plan[index].changes.append(change)
@@ -652,10 +690,9 @@ class Applier:
             new = change.new  # type: ignore[union-attr]
             old = change.old  # type: ignore[union-attr]
             if old is None and UNCHANGED not in new:
-                # The common case: every column sent, the key kept.
-                if target.plain is None:
-                    return "one", (), ()
-                return "update", target.plain, (target.key_of(new),)
+                # Every column sent, the key kept: nothing to assign, since
+                # _plan takes the others (``Target.plain``).
+                return "one", (), ()
             if old is None:
                 keys: tuple[Any, ...] = (target.key_of(new),)
                 same: frozenset[int] = frozenset(target.key)

@@ -1,7 +1,7 @@
 """A decoder of pgoutput, PostgreSQL's logical replication output, version 1.
 
 Each XLogData payload of a ``START_REPLICATION ... (proto_version '1')``
-stream is one message; ``decode`` turns it into one of the dataclasses
+stream is one message; ``decode`` turns it into one of the classes
 below. Tuple values are PostgreSQL's text output of each column (protocol 1
 sends no binary values), None for SQL NULL, and ``UNCHANGED`` for a TOASTed
 value an UPDATE did not touch: the subscriber must leave that column as it
@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 _INT16 = struct.Struct("!h")
 _INT32 = struct.Struct("!i")
@@ -66,22 +67,68 @@ class Column:
     is_key: bool
 
 
-@dataclass(frozen=True)
+def _time(micros: int) -> datetime:
+    return PG_EPOCH + timedelta(microseconds=micros)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - PG_EPOCH) // timedelta(microseconds=1)
+
+
 class Begin:
-    """A transaction starts; ``final_lsn`` is the LSN of its commit record."""
+    """A transaction starts; ``final_lsn`` is the LSN of its commit record.
 
-    final_lsn: int
-    commit_time: datetime
-    xid: int
+    Read-only by convention. Begin and Commit come with every transaction:
+    they keep the commit time as sent (microseconds since ``PG_EPOCH``)
+    and make it a datetime only when asked.
+    """
+
+    __slots__ = ("final_lsn", "micros", "xid")
+
+    def __init__(self, final_lsn: int, commit_time: datetime, xid: int) -> None:
+        """A Begin from its fields."""
+        self.final_lsn = final_lsn
+        self.micros = _micros(commit_time)
+        self.xid = xid
+
+    @classmethod
+    def read(cls, final_lsn: int, micros: int, xid: int) -> Begin:
+        """A Begin as the wire sends it."""
+        made = cls.__new__(cls)
+        made.final_lsn, made.micros, made.xid = final_lsn, micros, xid
+        return made
+
+    @property
+    def commit_time(self) -> datetime:
+        """When the transaction committed on the source."""
+        return _time(self.micros)
 
 
-@dataclass(frozen=True)
 class Commit:
-    """A transaction ends; ``end_lsn`` is the position just past it."""
+    """A transaction ends; ``end_lsn`` is the position just past it.
 
-    commit_lsn: int
-    end_lsn: int
-    commit_time: datetime
+    Read-only by convention; the commit time as in ``Begin``.
+    """
+
+    __slots__ = ("commit_lsn", "end_lsn", "micros")
+
+    def __init__(self, commit_lsn: int, end_lsn: int, commit_time: datetime) -> None:
+        """A Commit from its fields."""
+        self.commit_lsn = commit_lsn
+        self.end_lsn = end_lsn
+        self.micros = _micros(commit_time)
+
+    @classmethod
+    def read(cls, commit_lsn: int, end_lsn: int, micros: int) -> Commit:
+        """A Commit as the wire sends it."""
+        made = cls.__new__(cls)
+        made.commit_lsn, made.end_lsn, made.micros = commit_lsn, end_lsn, micros
+        return made
+
+    @property
+    def commit_time(self) -> datetime:
+        """When the transaction committed on the source."""
+        return _time(self.micros)
 
 
 @dataclass(frozen=True)
@@ -123,16 +170,18 @@ class TypeInfo:
     name: str
 
 
-@dataclass(frozen=True)
-class Insert:
-    """A new row."""
+class Insert(NamedTuple):
+    """A new row.
+
+    Insert, Update and Delete are named tuples: a stream is mostly these,
+    and a tuple is made faster than a frozen dataclass.
+    """
 
     relation_id: int
     new: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
-class Update:
+class Update(NamedTuple):
     """A changed row.
 
     Attributes:
@@ -149,8 +198,7 @@ class Update:
     old_kind: str | None = None
 
 
-@dataclass(frozen=True)
-class Delete:
+class Delete(NamedTuple):
     """A removed row, identified by its key ('K') or its whole old row ('O')."""
 
     relation_id: int
@@ -227,9 +275,6 @@ class _Reader:
     def lsn(self) -> int:
         return int(struct.unpack("!Q", self.take(8))[0])
 
-    def timestamp(self) -> datetime:
-        return PG_EPOCH + timedelta(microseconds=self.int64())
-
     def string(self) -> str:
         end = self.data.find(b"\x00", self.at)
         if end < 0:
@@ -290,6 +335,10 @@ def _tuple(data: bytes, at: int) -> tuple[tuple[Value, ...], int]:
     return tuple(values), at
 
 
+_new = tuple.__new__
+"""Makes a named tuple from its fields, past its generated ``__new__``."""
+
+
 def _change(kind: int, data: bytes) -> Insert | Update | Delete:
     """An Insert, Update or Delete message, read without a reader object."""
     end = len(data)
@@ -302,7 +351,7 @@ def _change(kind: int, data: bytes) -> Insert | Update | Delete:
         if marker != 78:  # N
             raise DecodeError("an Insert without its new tuple")
         new, at = _tuple(data, 6)
-        message = Insert(relation_id, new)
+        message = _new(Insert, (relation_id, new))
         name = "Insert"
     elif kind == 85:  # U
         old, old_kind, at = None, None, 6
@@ -316,13 +365,13 @@ def _change(kind: int, data: bytes) -> Insert | Update | Delete:
         if marker != 78:
             raise DecodeError("an Update without its new tuple")
         new, at = _tuple(data, at)
-        message = Update(relation_id, new, old, old_kind)
+        message = _new(Update, (relation_id, new, old, old_kind))
         name = "Update"
     else:
         if marker not in (75, 79):
             raise DecodeError("a Delete without its old key or row")
         old, at = _tuple(data, 6)
-        message = Delete(relation_id, old, chr(marker))
+        message = _new(Delete, (relation_id, old, chr(marker)))
         name = "Delete"
     if at != end:
         raise DecodeError(f"{name} message has {end - at} bytes left over")
@@ -347,19 +396,18 @@ def decode(data: bytes) -> Decoded:
     if first in (73, 85, 68):  # I, U, D
         return _change(first, data)
     if first == 66 and len(data) == 21:  # B
-        final_lsn, micros, xid = _BEGIN.unpack_from(data, 1)
-        return Begin(final_lsn, PG_EPOCH + timedelta(microseconds=micros), xid)
+        return Begin.read(*_BEGIN.unpack_from(data, 1))
     if first == 67 and len(data) == 26:  # C
         _, commit_lsn, end_lsn, micros = _COMMIT.unpack_from(data, 1)
-        return Commit(commit_lsn, end_lsn, PG_EPOCH + timedelta(microseconds=micros))
+        return Commit.read(commit_lsn, end_lsn, micros)
     reader = _Reader(data)
     kind = reader.byte()
     message: Decoded
     if kind == "B":
-        message = Begin(reader.lsn(), reader.timestamp(), reader.uint32())
+        message = Begin.read(reader.lsn(), reader.int64(), reader.uint32())
     elif kind == "C":
         reader.int8()  # flags, unused
-        message = Commit(reader.lsn(), reader.lsn(), reader.timestamp())
+        message = Commit.read(reader.lsn(), reader.lsn(), reader.int64())
     elif kind == "O":
         message = Origin(reader.lsn(), reader.string())
     elif kind == "R":
