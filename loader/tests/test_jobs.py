@@ -124,7 +124,7 @@ def test_migrate_prints_progress_and_the_summary_and_names_dbt_log(
     # dbt's own lines are in its log, not on the screen.
     assert " START " not in done.stdout
     logged = _last_invocation(LOG_FILE)
-    assert "OK created sql table model public_pgshift_build.users" in logged
+    assert "OK created sql pgshift_table model public_pgshift_build.users" in logged
     assert "PASS pgshift_constraints_users" in logged
     assert "Completed successfully" in logged
 
