@@ -20,13 +20,7 @@
         {%- endfor -%}
     {%- endfor -%}
     {%- for name, schema in extensions -%}
-        {%- set create -%}
-            {%- if schema != 'public' -%}
-                create schema if not exists {{ pgshift_ident(schema) }};
-            {% endif -%}
-            create extension if not exists {{ pgshift_ident(name) }}
-                schema {{ pgshift_ident(schema) }}
-        {%- endset -%}
+        {%- set create = pgshift_extension_ddl(name, schema) -%}
         {%- set body -%}
             begin
                 if not exists (select 1 from pg_extension

@@ -13,13 +13,7 @@
     {%- if execute -%}
     {%- set statements = [] -%}
     {%- for name, schema in pgshift_source_extensions() -%}
-        {%- set create -%}
-            {%- if schema != 'public' -%}
-                create schema if not exists {{ pgshift_ident(schema) }};
-            {% endif -%}
-            create extension if not exists {{ pgshift_ident(name) }}
-                schema {{ pgshift_ident(schema) }} cascade
-        {%- endset -%}
+        {%- set create = pgshift_extension_ddl(name, schema, cascade=true) -%}
         {%- set body -%}
             begin
                 if not exists (select 1 from pg_extension
