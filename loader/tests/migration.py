@@ -113,6 +113,19 @@ def run_cli(
     )
 
 
+def run_steps(
+    commands: Sequence[str],
+    source_url: str,
+    target_url: str,
+    state_dir: Path,
+    project_dir: Path = PROJECT_DIR,
+) -> None:
+    """Run each command of ``run.py`` in turn (``run_cli``); each must exit 0."""
+    for command in commands:
+        done = run_cli([command], source_url, target_url, state_dir, project_dir)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
 _NOT_COPIED = frozenset(
     {
         ".git",

@@ -24,7 +24,7 @@ from pgshift.naming import NamingError, Overrides
 from pgshift.schemas import SourceSchema, plan_schemas, read_schemas
 from pgshift.settings import ConfigError
 
-from migration import copy_project, query, run_cli
+from migration import copy_project, query, run_cli, run_steps
 
 SOURCE = """
 create schema "Billing";
@@ -306,9 +306,7 @@ def test_a_call_into_a_schema_the_target_has_is_kept(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "auth.uid()" in done.stderr
     query(target, AUTH_SOURCE.split("create table", 1)[0])
-    for command in ("scaffold", "migrate"):
-        done = run_cli([command], source, target, state, project)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run_steps(("scaffold", "migrate"), source, target, state, project)
     assert query(
         target,
         "select policyname, qual from pg_policies where tablename = 'profiles'",

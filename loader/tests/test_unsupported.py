@@ -26,7 +26,7 @@ import pytest
 
 from pgshift.catalog import ROW_SECURITY_REFUSAL
 
-from migration import copy_project, query, run_cli
+from migration import copy_project, query, run_cli, run_steps
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -166,9 +166,7 @@ def test_a_domain_calling_a_source_function_arrives_after_it(
     )
     project = copy_project(tmp_path / "project")
     state = tmp_path / "state"
-    for command in ("scaffold", "migrate"):
-        done = run_cli([command], source, target, state, project)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run_steps(("scaffold", "migrate"), source, target, state, project)
     assert query(target, "select id, n, c from plain") == [(1, 3, "given")]
     assert query(target, "insert into plain (id, n) values (2, 5) returning c") == [
         ("C7",)
