@@ -418,6 +418,11 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     assert query(source, "select last_value from users_id_seq") == query(
         target, "select last_value from users_id_seq"
     )
+    # The state table records where cutover set it (the report reads it).
+    assert query(source, "select last_value from users_id_seq") == query(
+        target,
+        "select last_value from pgshift.sequences where sequence_name = 'users_id_seq'",
+    )
     assert _left_on_source(source) == []
     assert _status(target)[0] == "done"
     # The run is over: migrate may run again, and cleanup has nothing to do.

@@ -307,74 +307,103 @@ def _drain(
         )
 
 
+_IDENTITY_SEQUENCES = """
+select c.relname::text, a.attname::text, format('%%I.%%I', sn.nspname, sc.relname)
+from pg_attribute a
+join pg_class c on c.oid = a.attrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_depend d on d.refclassid = 'pg_class'::regclass
+  and d.refobjid = a.attrelid and d.refobjsubid = a.attnum
+  and d.classid = 'pg_class'::regclass and d.deptype = 'i'
+join pg_class sc on sc.oid = d.objid and sc.relkind = 'S'
+join pg_namespace sn on sn.oid = sc.relnamespace
+where n.nspname = %s and a.attidentity <> ''
+"""
+"""Each identity column of the schema with its sequence, qualified."""
+
+
 def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
     """Set each mapped sequence on the target from the source's position.
 
     The schema's sequences (owned by a serial column or not) by the name map,
-    and each identity column's own sequence, found on both sides with
-    ``pg_get_serial_sequence``: rows the sync applied carry the values the
-    source's sequences gave them, so the target's must move on as far.
+    and each identity column's own sequence: rows the sync applied carry the
+    values the source's sequences gave them, so the target's must move on as
+    far. This runs while the application's writes are stopped: the source's
+    positions are read in one query and the target's set in one statement,
+    whatever the number of sequences.
     """
-    positions = []
-    for mapped in names.sequences.values():
-        cursor.execute(
-            sql.SQL("select last_value, is_called from {}").format(
-                sql.Identifier(settings.source_schema, mapped.source)
+    # (source sequence, target sequence as SQL, its name in the state table)
+    wanted: list[tuple[str, sql.Composable, str | None]] = [
+        (
+            sql.Identifier(settings.source_schema, mapped.source).as_string(cursor),
+            sql.Literal(
+                sql.Identifier(settings.final_schema, mapped.name).as_string(cursor)
+            ),
+            mapped.source,
+        )
+        for mapped in names.sequences.values()
+    ]
+    cursor.execute(_IDENTITY_SEQUENCES, (settings.source_schema,))
+    for table_name, column, sequence in cursor.fetchall():
+        table = names.tables.get(table_name)
+        if table is None or not settings.selects(table_name):
+            continue
+        final = sql.Identifier(settings.final_schema, table.target).as_string(cursor)
+        wanted.append(
+            (
+                sequence,
+                sql.SQL("pg_get_serial_sequence({}, {})").format(
+                    sql.Literal(final), sql.Literal(table.columns[column])
+                ),
+                None,
             )
         )
-        last, called = cursor.fetchone()
-        positions.append((mapped, last, called))
-    identities = []
-    for table in names.tables.values():
-        if not settings.selects(table.source):
-            continue
-        for source_column, target_column in table.columns.items():
-            if target_column not in table.identities:
-                continue
-            cursor.execute(
-                "select pg_get_serial_sequence(%s, %s)",
-                (
-                    sql.Identifier(settings.source_schema, table.source).as_string(
-                        cursor
-                    ),
-                    source_column,
-                ),
-            )
-            (sequence,) = cursor.fetchone()
-            cursor.execute(f"select last_value, is_called from {sequence}")
-            last, called = cursor.fetchone()
-            identities.append((table.target, target_column, last, called))
+    if not wanted:
+        return 0
+    cursor.execute(
+        " union all ".join(
+            f"(select {n}, last_value, is_called from {sequence})"
+            for n, (sequence, _, _) in enumerate(wanted)
+        )
+        + " order by 1"
+    )
+    positions = [(last, called) for _, last, called in cursor.fetchall()]
     with transaction(settings.target) as target:
-        for table_name, column, last, called in identities:
-            target.execute(
-                "select setval(pg_get_serial_sequence(%s, %s), %s, %s)",
-                (
-                    sql.Identifier(settings.final_schema, table_name).as_string(target),
-                    column,
-                    last,
-                    called,
-                ),
+        target.execute(
+            sql.SQL("select {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("setval({}, {}, {})").format(
+                        sequence, sql.Literal(last), sql.Literal(called)
+                    )
+                    for (_, sequence, _), (last, called) in zip(
+                        wanted, positions, strict=True
+                    )
+                )
             )
-        for mapped, last, called in positions:
-            target.execute(
-                "select setval(%s, %s, %s)",
-                (
-                    sql.Identifier(settings.final_schema, mapped.name).as_string(
-                        target
-                    ),
-                    last,
-                    called,
-                ),
-            )
+        )
+        recorded = [
+            (name, last, called)
+            for (_, _, name), (last, called) in zip(wanted, positions, strict=True)
+            if name is not None
+        ]
+        if recorded:
             target.execute(
                 sql.SQL(
-                    "update {} set last_value = %s, is_called = %s where sequence_name = %s"
+                    "update {} as s set last_value = v.last_value, "
+                    "is_called = v.is_called from (values {}) as v "
+                    "(sequence_name, last_value, is_called) "
+                    "where s.sequence_name = v.sequence_name"
                 ).format(
-                    sql.Identifier(settings.state_schema, manifest.SEQUENCES_TABLE)
-                ),
-                (last, called, mapped.source),
+                    sql.Identifier(settings.state_schema, manifest.SEQUENCES_TABLE),
+                    sql.SQL(", ").join(
+                        sql.SQL("({}, {}::bigint, {})").format(
+                            sql.Literal(name), sql.Literal(last), sql.Literal(called)
+                        )
+                        for name, last, called in recorded
+                    ),
+                )
             )
-    return len(positions) + len(identities)
+    return len(wanted)
 
 
 def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:
