@@ -72,7 +72,12 @@ def jinja_text(text: str) -> str:
     """
     out = []
     for i, char in enumerate(text):
-        if char == "{" and text[i : i + 2] in _JINJA_OPENERS:
+        # A "{" before a character written as an expression would open one.
+        if char == "{" and (
+            text[i : i + 2] in _JINJA_OPENERS
+            or text[i + 1 : i + 2] == "\r"
+            or text[i + 1 :] == "\n"
+        ):
             out.append("{{ '{' }}")
         elif char == "\r":
             out.append("{{ '\\r' }}")
