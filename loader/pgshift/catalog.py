@@ -457,6 +457,9 @@ class Catalog:
             columns).
         target_functions: Functions of other schemas that the target has
             (``target_functions``): calls to them are kept, not refused.
+        target_parents: (schema, table, sorted columns) of the unique keys
+            of the target's other schemas (``target_parents``): a foreign
+            key into one of them is kept, not refused.
     """
 
     schema: str
@@ -472,6 +475,7 @@ class Catalog:
     domain_extensions: list[str] = field(default_factory=list)
     sequences: dict[str, Sequence] = field(default_factory=dict)
     target_functions: frozenset[str] = frozenset()
+    target_parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
 
 
 NOT_EXTENSION_MEMBER = """not exists (
@@ -1533,6 +1537,48 @@ def target_functions(cursor: Any, schema: str, final_schema: str) -> frozenset[s
     cursor.execute("select set_config('search_path', quote_ident(%s), true)", (schema,))
     cursor.execute(_TARGET_FUNCTIONS, {"final": final_schema})
     return frozenset(name for row in cursor.fetchall() for name in row)
+
+
+_TARGET_PARENTS = """
+select n.nspname, c.relname,
+       array(select a.attname::text
+             from unnest(i.indkey) as k (attnum)
+             join pg_attribute as a on a.attrelid = c.oid and a.attnum = k.attnum
+             order by 1)
+from pg_index as i
+join pg_class as c on c.oid = i.indrelid
+join pg_namespace as n on n.oid = c.relnamespace
+where i.indisunique and i.indisvalid and i.indimmediate
+  and i.indpred is null and i.indexprs is null and c.relkind in ('r', 'p')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%%' and n.nspname <> %(final)s
+"""
+
+
+def target_parents(
+    cursor: Any, final_schema: str
+) -> frozenset[tuple[str, str, tuple[str, ...]]]:
+    """The tables of the target's other schemas that a foreign key may reference.
+
+    A migrated table whose foreign key references a table of a schema
+    pgshift does not migrate (Supabase's ``profiles.id`` into
+    ``auth.users``) keeps that key when the target has a table of that
+    schema and name with a unique key on exactly those columns (any
+    order, no predicate or expression, not deferrable: what PostgreSQL
+    requires of a referenced key).
+
+    Args:
+        cursor: An open psycopg2 cursor on the target database.
+        final_schema: The schema the migrated tables land in, whose tables
+            are the migration's own.
+
+    Returns:
+        (schema, table, sorted column names) of every such key.
+    """
+    cursor.execute(_TARGET_PARENTS, {"final": final_schema})
+    return frozenset(
+        (schema, table, tuple(columns)) for schema, table, columns in cursor.fetchall()
+    )
 
 
 def _reference_problem(

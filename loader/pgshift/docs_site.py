@@ -54,7 +54,8 @@ def describe(meta: Mapping[str, Any], source_schema: str) -> dict[str, str]:
     foreign = meta.get("foreign_keys") or []
     if foreign:
         lines["foreign keys"] = "; ".join(
-            f"{_columns(f.get('columns') or [])} → {f.get('to')} "
+            f"{_columns(f.get('columns') or [])} → "
+            f"{f['to_schema'] + '.' if f.get('to_schema') else ''}{f.get('to')} "
             f"({_columns(f.get('to_columns') or [])})"
             + (f" {f['options']}" if f.get("options") else "")
             for f in foreign

@@ -387,13 +387,14 @@ class IndexMeta(TypedDict):
 
 
 class ForeignKeyMeta(TypedDict):
-    """A foreign key to another final model."""
+    """A foreign key to another final model, or to a table the target holds."""
 
     name: str
     columns: list[str]
-    to: str  # the parent's model name
+    to: str  # the parent's model name, or its table name in to_schema
     to_columns: list[str]
     options: NotRequired[str]  # ON DELETE / ON UPDATE / DEFERRABLE clauses
+    to_schema: NotRequired[str]  # a parent outside the migration (auth.users)
 
 
 class SerialMeta(TypedDict):

@@ -153,6 +153,12 @@ class ForeignKeyMap:
         validated: False for a key the source added NOT VALID and never
             validated: the target adds it NOT VALID too, and no test looks
             for orphans the source has as well.
+        match_full: MATCH FULL.
+        delete_columns: The columns ON DELETE SET NULL / SET DEFAULT names.
+        to_schema: For a parent outside the migration (Supabase's
+            ``auth.users``), the target schema that holds it; ``to`` and
+            ``to_columns`` are then its names there, kept as the source's.
+            None for a parent that is a final table.
     """
 
     source: str
@@ -167,6 +173,7 @@ class ForeignKeyMap:
     validated: bool = True
     match_full: bool = False
     delete_columns: list[str] = field(default_factory=list)
+    to_schema: str | None = None
 
     @property
     def options(self) -> str:
@@ -562,6 +569,8 @@ class NameMap:
                             del item[flag]
                     if item.get("delete_columns") == []:
                         del item["delete_columns"]
+                    if "to_schema" in item and item["to_schema"] is None:
+                        del item["to_schema"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -706,13 +715,13 @@ def build_map(
             foreign_key_map(
                 fk,
                 child,
-                name_map.tables[fk.ref_table],
+                _parent(fk, name_map),
                 target_object_name(
                     fk.name, child.source, child.target, overrides.objects.get(name)
                 ),
             )
             for fk in table.foreign_keys
-            if fk.ref_table in name_map.tables
+            if fk.ref_schema is not None or fk.ref_table in name_map.tables
         ]
     check_object_names(name_map)
     return name_map
@@ -756,7 +765,7 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
                 foreign_key_map(
                     fk,
                     mapped,
-                    name_map.tables[fk.ref_table],
+                    _parent(fk, name_map),
                     target_object_name(
                         fk.name,
                         partition.name,
@@ -765,8 +774,13 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
                     ),
                 )
                 for fk in partition.foreign_keys
-                if fk.ref_table in name_map.tables
+                if fk.ref_schema is not None or fk.ref_table in name_map.tables
             ]
+
+
+def _parent(fk: ForeignKey, name_map: NameMap) -> TableMap | None:
+    """The final table a foreign key references; None outside the schema."""
+    return None if fk.ref_schema is not None else name_map.tables[fk.ref_table]
 
 
 def _map_partition(
@@ -1357,15 +1371,24 @@ def index_map(
 
 
 def foreign_key_map(
-    fk: ForeignKey, child: TableMap, parent: TableMap, name: str
+    fk: ForeignKey, child: TableMap, parent: TableMap | None, name: str
 ) -> ForeignKeyMap:
-    """A foreign key with its target name, tables and columns."""
+    """A foreign key with its target name, tables and columns.
+
+    ``parent`` is None for a parent in another schema, which the target
+    holds under the source's names (``Catalog.target_parents``).
+    """
     return ForeignKeyMap(
         source=fk.name,
         name=name,
         columns=[child.columns[c] for c in fk.columns],
-        to=parent.target,
-        to_columns=[parent.columns[c] for c in fk.ref_columns],
+        to=parent.target if parent else fk.ref_table,
+        to_columns=(
+            [parent.columns[c] for c in fk.ref_columns]
+            if parent
+            else list(fk.ref_columns)
+        ),
+        to_schema=None if parent else fk.ref_schema,
         on_delete=fk.on_delete,
         on_update=fk.on_update,
         match_full=fk.match_full,

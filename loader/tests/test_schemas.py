@@ -276,37 +276,88 @@ def test_the_report_names_every_schema_and_where_it_went(migrated: Schemas) -> N
     assert "schema audit" not in report.split("## Not migrated", 1)[1]
 
 
-AUTH_SOURCE = """
+AUTH_UID = """
 create schema auth;
 create function auth.uid() returns uuid language sql stable
     as $$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+"""
+AUTH_USERS = "create table auth.users (id uuid primary key, email text);"
+
+ADA, GRACE = (
+    "00000000-0000-0000-0000-000000000001",
+    "00000000-0000-0000-0000-000000000002",
+)
+
+AUTH_SOURCE = f"""
+{AUTH_UID}
+{AUTH_USERS}
+insert into auth.users values ('{ADA}', 'ada@example.org'),
+    ('{GRACE}', 'grace@example.org');
 create table profiles (
-    id uuid primary key,
+    id uuid primary key references auth.users (id) on delete cascade,
     "displayName" text,
     "ownerId" uuid default auth.uid()
 );
 alter table profiles enable row level security;
 create policy "Own profile" on profiles for update using (auth.uid() = id);
-insert into profiles (id, "displayName")
-values ('00000000-0000-0000-0000-000000000001', 'Ada');
+insert into profiles (id, "displayName") values ('{ADA}', 'Ada'), ('{GRACE}', 'Grace');
 """
 
 
-def test_a_call_into_a_schema_the_target_has_is_kept(
+def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
     new_database: object, tmp_path: Path
 ) -> None:
-    # Supabase's shape: policies and defaults call auth.uid(), a function of
-    # a schema the platform keeps on both sides, which pgshift does not
-    # migrate. Refused while the target lacks it; kept once it has it.
+    # Supabase's shape: policies and defaults call auth.uid(), and profiles
+    # reference auth.users: a schema the platform keeps on both sides,
+    # which pgshift does not migrate. Refused while the target lacks it;
+    # kept once it has it, the key proved like any other.
     source, target = new_database(), new_database()  # type: ignore[operator]
     query(source, AUTH_SOURCE)
     project = copy_project(tmp_path / "project")
     state = tmp_path / "state"
+    refusal = (
+        "profiles.profiles_id_fkey references auth.users (id), in another "
+        "schema than public, which pgshift does not migrate"
+    )
+    done = run_cli(["scaffold"], source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert refusal in done.stderr
+    # auth.users without a unique key on id cannot be referenced.
+    query(target, "create schema auth; create table auth.users (id uuid)")
+    done = run_cli(["scaffold"], source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert refusal in done.stderr
+    # The platform's users arrive by its own means; one is missing yet.
+    query(
+        target,
+        f"drop table auth.users; {AUTH_USERS}"
+        f"insert into auth.users values ('{ADA}', 'ada@example.org')",
+    )
     done = run_cli(["scaffold"], source, target, state, project)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "auth.uid()" in done.stderr
-    query(target, AUTH_SOURCE.split("create table", 1)[0])
-    run_steps(("scaffold", "migrate"), source, target, state, project)
+    query(target, AUTH_UID.replace("create schema auth;", ""))
+    run_steps(("scaffold",), source, target, state, project)
+    done = run_cli(["migrate"], source, target, state, project)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    out = done.stdout + done.stderr
+    assert "profiles_id_fkey (id) -> auth.users (id)" in out
+    assert GRACE in out
+    assert query(target, "select to_regclass('public.profiles')") == [(None,)]
+    query(target, f"insert into auth.users values ('{GRACE}', 'grace@example.org')")
+    run_steps(("migrate",), source, target, state, project)
+    assert query(
+        target,
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'public.profiles'::regclass and contype = 'f'",
+    ) == [
+        (
+            "profiles_id_fkey",
+            "FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE",
+        )
+    ]
+    query(target, f"delete from auth.users where id = '{GRACE}'")
+    assert query(target, "select display_name from profiles") == [("Ada",)]
     assert query(
         target,
         "select policyname, qual from pg_policies where tablename = 'profiles'",

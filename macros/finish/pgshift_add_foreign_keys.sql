@@ -1,7 +1,8 @@
 {# One statement (or none): add a final model's foreign keys in a schema. #}
-{#- A key is added when both of its tables are tables in the schema (not
-    the build schema's views onto published tables, and not a table
-    another build thread has not committed yet) and no constraint of that
+{#- A key is added when both of its tables are tables (in the schema, or
+    the parent in its own schema outside the migration; not the build
+    schema's views onto published tables, and not a table another build
+    thread has not committed yet) and no constraint of that
     name is on the child. The parents of the missing keys are locked first,
     in one order (by name): adding a foreign key locks its parent until the
     transaction ends, and two transactions locking shared parents in
@@ -15,8 +16,8 @@
     {%- set missing_by_parent = {} -%}
     {%- set keys = [] -%}
     {%- for key in node.meta.pgshift.get('foreign_keys', [])
-            if key.to in models -%}
-        {%- set parent = pgshift_ident(schema, models[key.to].alias) -%}
+            if key.get('to_schema') or key.to in models -%}
+        {%- set parent = pgshift_foreign_key_parent(schema, key, models) -%}
         {%- set missing =
             pgshift_constraint_missing_sql(child, key.name, 'f') -%}
         {%- if parent != child -%}

@@ -30,9 +30,10 @@
             {%- endfor -%}
         {%- endif -%}
         {%- for key in node.meta.pgshift.get('foreign_keys', [])
-                if key.to in models
-                and (node.name in rebuilt or key.to in rebuilt) -%}
-            {%- set parent = pgshift_ident(schema, models[key.to].alias) -%}
+                if (key.get('to_schema') and node.name in rebuilt)
+                or (key.to in models
+                    and (node.name in rebuilt or key.to in rebuilt)) -%}
+            {%- set parent = pgshift_foreign_key_parent(schema, key, models) -%}
             {%- do wanted.append((
                 table,
                 pgshift_is_table_sql(parent) ~ " and "

@@ -13,7 +13,8 @@
     left out because the rows break it, a view onto a published table)
     the rows are scanned.
     keys: [{columns}], not_null: [column], foreign_keys: [{name, columns, to
-    (the parent's model), fields}], enums: [{column, values (SQL
+    (the parent's model, or its table in to_schema when the parent is
+    outside the migration), fields}], enums: [{column, values (SQL
     literals)}]. -#}
 {% test pgshift_constraints(
     model, source_table=none, keys=[], not_null=[], foreign_keys=[], enums=[]
@@ -95,7 +96,10 @@
 {%- endfor -%}
 
 {%- for key in foreign_keys -%}
-    {%- set parent = ref(key.to) -%}
+    {#- A parent outside the migration is a table the target holds. -#}
+    {%- set parent = api.Relation.create(
+        schema=key.to_schema, identifier=key.to)
+        if key.get('to_schema') else ref(key.to) -%}
     {%- set enforced = pgshift_enforced_foreign_key(
         model, key.columns, parent, key.fields) -%}
     {%- set columns = [] -%}
@@ -104,6 +108,7 @@
     {%- endfor -%}
     {%- set label = 'foreign key ' ~ key.name
         ~ ' (' ~ (key.columns | join(', ')) ~ ') -> '
+        ~ (key.to_schema ~ '.' if key.get('to_schema') else '')
         ~ key.to ~ ' (' ~ (key.fields | join(', ')) ~ ')' -%}
     {%- set check -%}
     select

@@ -51,6 +51,7 @@ from pgshift.catalog import (
     read_catalog,
     read_not_migrated,
     target_functions,
+    target_parents,
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
@@ -197,7 +198,7 @@ def deferred_foreign_keys(catalog: Catalog) -> set[tuple[str, str]]:
         )
     )
     for table, fk in keys:
-        if fk.ref_table not in catalog.tables:
+        if fk.ref_schema is not None or fk.ref_table not in catalog.tables:
             continue
         if fk.ref_table == table.name or reaches(table.name, fk.ref_table):
             deferred.add((table.name, fk.name))
@@ -287,15 +288,19 @@ def read_project(
         besides the migrated tables.
     """
     present: frozenset[str] = frozenset()
+    parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     if settings.target is not None:
         # A call to another schema's function (Supabase's auth.uid() in a
-        # policy) is kept when the target has that function.
+        # policy), or a foreign key into its table (auth.users), is kept
+        # when the target has that function or table.
         with transaction(settings.target, readonly=True) as cursor:
             present = target_functions(
                 cursor, settings.source_schema, settings.final_schema
             )
+            parents = target_parents(cursor, settings.final_schema)
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema, present)
+        catalog.target_parents = parents
         left_behind = read_not_migrated(cursor, settings.source_schema)
         plan = schema_plan(
             cursor, settings, Overrides.load(settings.overrides_path).schemas

@@ -166,7 +166,7 @@ def final_sql(
         {
             fk.to
             for fk in mapped.foreign_keys
-            if (mapped.source, fk.source) not in deferred
+            if (mapped.source, fk.source) not in deferred and fk.to_schema is None
         }
     )
     depends = "".join(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pgshift.catalog import Catalog
+from pgshift.catalog import Catalog, ForeignKey
 
 
 class ScaffoldError(ValueError):
@@ -84,29 +84,40 @@ def check_supported(catalog: Catalog) -> None:
 def check_references(catalog: Catalog) -> None:
     """Stop when a migrated table's foreign key points at a table left out.
 
+    A key into another schema is kept when the target holds its parent
+    (``Catalog.target_parents``), as Supabase's ``auth.users`` is there.
+
     Raises:
         ScaffoldError: Naming the key and the table to include or exclude.
     """
     for name, table in catalog.tables.items():
-        for fk in table.foreign_keys:
-            if fk.ref_schema is not None:
-                raise ScaffoldError(
-                    f"{name}.{fk.name} references {fk.ref_schema}.{fk.ref_table}, "
-                    f"in another schema than {catalog.schema}, and pgshift "
-                    "migrates one schema (--source-schema): the key would "
-                    f"point at a table that is not its parent; exclude {name}"
-                )
-            if fk.ref_table not in catalog.tables:
-                raise ScaffoldError(
-                    f"{name}.{fk.name} references {fk.ref_table}, which is not "
-                    f"part of the migration: include it or exclude {name} as well"
-                )
-        for partition in table.partitions:
-            for fk in partition.foreign_keys:
-                if fk.ref_schema is not None or fk.ref_table not in catalog.tables:
-                    where = f"{fk.ref_schema}." if fk.ref_schema else ""
+        owners = [(name, "", table.foreign_keys)] + [
+            (p.name, f" (a foreign key of a partition of {name})", p.foreign_keys)
+            for p in table.partitions
+        ]
+        for owner, which, keys in owners:
+            for fk in keys:
+                if fk.ref_schema is not None:
+                    _check_outside(catalog, name, owner, which, fk)
+                elif fk.ref_table not in catalog.tables:
                     raise ScaffoldError(
-                        f"{partition.name}.{fk.name} (a foreign key of a partition "
-                        f"of {name}) references {where}{fk.ref_table}, which is "
-                        f"not part of the migration: include it or exclude {name}"
+                        f"{owner}.{fk.name}{which} references {fk.ref_table}, "
+                        "which is not part of the migration: include it or "
+                        f"exclude {name} as well"
                     )
+
+
+def _check_outside(
+    catalog: Catalog, name: str, owner: str, which: str, fk: ForeignKey
+) -> None:
+    parent = (fk.ref_schema, fk.ref_table, tuple(sorted(fk.ref_columns)))
+    if parent in catalog.target_parents:
+        return
+    columns = ", ".join(fk.ref_columns)
+    raise ScaffoldError(
+        f"{owner}.{fk.name}{which} references {fk.ref_schema}.{fk.ref_table} "
+        f"({columns}), in another schema than {catalog.schema}, which pgshift "
+        "does not migrate; the key is kept when the target has that table "
+        "with a unique key on those columns (scaffold looks when "
+        f"TARGET_DATABASE_URL is set): create it there, or exclude {name}"
+    )

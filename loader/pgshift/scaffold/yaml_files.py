@@ -128,13 +128,14 @@ def _partition_meta(partition: PartitionMap) -> PartitionMeta:
 
 
 def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
-    return ForeignKeyMeta(
-        name=fk.name,
-        columns=fk.columns,
-        to=fk.to,
-        to_columns=fk.to_columns,
-        **({"options": fk.options} if fk.options else {}),  # type: ignore[typeddict-item]
+    meta = ForeignKeyMeta(
+        name=fk.name, columns=fk.columns, to=fk.to, to_columns=fk.to_columns
     )
+    if fk.options:
+        meta["options"] = fk.options
+    if fk.to_schema is not None:
+        meta["to_schema"] = fk.to_schema
+    return meta
 
 
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
@@ -196,16 +197,7 @@ def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
             )
             for s in mapped.serials
         ],
-        foreign_keys=[
-            ForeignKeyMeta(
-                name=fk.name,
-                columns=fk.columns,
-                to=fk.to,
-                to_columns=fk.to_columns,
-                **({"options": fk.options} if fk.options else {}),  # type: ignore[typeddict-item]
-            )
-            for fk in mapped.foreign_keys
-        ],
+        foreign_keys=[_foreign_key_meta(fk) for fk in mapped.foreign_keys],
         indexes=[
             IndexMeta(name=i.name, unique=i.unique, using=i.using)
             for i in mapped.indexes
@@ -316,6 +308,7 @@ def _constraint_checks(
                 "columns": fk.columns,
                 "to": fk.to,
                 "fields": fk.to_columns,
+                **({"to_schema": fk.to_schema} if fk.to_schema else {}),
             }
             for fk in validated
         ]

@@ -203,6 +203,7 @@ def _table_differences(
             (
                 fk.name,
                 tuple(fk.columns),
+                fk.to_schema,
                 fk.to,
                 tuple(fk.to_columns),
                 fk.on_delete,
@@ -219,6 +220,7 @@ def _table_differences(
             (
                 fk.name,
                 tuple(fk.columns),
+                fk.ref_schema,
                 fk.ref_table,
                 tuple(fk.ref_columns),
                 fk.on_delete,
@@ -474,14 +476,16 @@ def _partition_differences(
         name,
         "partition foreign key",
         [
-            (p.name, fk.name, tuple(fk.columns), fk.to, tuple(fk.to_columns))
+            (p.name, fk.name, tuple(fk.columns), fk.to_schema, fk.to)
+            + (tuple(fk.to_columns),)
             + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
             + (fk.match_full, tuple(fk.delete_columns))
             for p in mapped.partitions
             for fk in p.foreign_keys
         ],
         [
-            (p.name, fk.name, tuple(fk.columns), fk.ref_table, tuple(fk.ref_columns))
+            (p.name, fk.name, tuple(fk.columns), fk.ref_schema, fk.ref_table)
+            + (tuple(fk.ref_columns),)
             + (fk.on_delete, fk.on_update, fk.deferrable, fk.initially_deferred)
             + (fk.match_full, tuple(fk.delete_columns))
             for p in target.partitions
