@@ -131,10 +131,20 @@ begin
             detail := array_to_string(missing, ', ');
         elsif entry.relation <> '' and rel is null and proc is null then
             result := 'not built';
-        elsif entry.kind = 'schema' and not entry.grantable
-                and has_schema_privilege(entry.grantee, final_schema,
-                                         entry.privilege) then
-            -- The target's schema allows it already (public's USAGE).
+        elsif entry.kind = 'schema' and not entry.grantable and exists (
+                select 1
+                from pg_namespace as n
+                cross join lateral aclexplode(
+                    coalesce(n.nspacl, acldefault('n', n.nspowner))) as a
+                where n.nspname = final_schema
+                    and a.privilege_type = upper(entry.privilege)
+                    and a.grantee = case entry.grantee
+                        when 'public' then 0
+                        else to_regrole(quote_ident(entry.grantee))::oid end
+            ) then
+            -- The target's schema grants it already (public's USAGE to
+            -- PUBLIC); a role that only holds it through PUBLIC is given
+            -- its own grant, as on the source.
             result := 'held';
         elsif entry.kind in ('owner', 'routine owner') then
             if proc is null then
