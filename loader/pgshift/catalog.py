@@ -460,6 +460,9 @@ class Catalog:
         target_parents: (schema, table, sorted columns) of the unique keys
             of the target's other schemas (``target_parents``): a foreign
             key into one of them is kept, not refused.
+        target_relations: The tables and views of the target's other
+            schemas (``target_relations``), each to its columns: a view
+            reading one of them is kept, not refused.
     """
 
     schema: str
@@ -476,6 +479,7 @@ class Catalog:
     sequences: dict[str, Sequence] = field(default_factory=dict)
     target_functions: frozenset[str] = frozenset()
     target_parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
+    target_relations: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 NOT_EXTENSION_MEMBER = """not exists (
@@ -1170,6 +1174,19 @@ select kind, name, reason from (
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind = 'f'
     union all
+    select 'trigger', format('%%I on %%I.%%I', g.tgname, tn.nspname, c.relname),
+           'calls ' || f.oid::regprocedure::text || ' of the migrated schema '
+           || 'from a table of schema ' || quote_ident(tn.nspname)
+           || ', which pgshift does not migrate: create it on the target '
+           || '(with the function''s target name): ' || pg_get_triggerdef(g.oid)
+    from pg_trigger g
+    join pg_class c on c.oid = g.tgrelid
+    join pg_namespace tn on tn.oid = c.relnamespace
+    join pg_proc f on f.oid = g.tgfoid
+    join pg_namespace fn on fn.oid = f.pronamespace
+    where fn.nspname = %(schema)s and tn.nspname <> %(schema)s
+      and not g.tgisinternal and g.tgparentid = 0
+    union all
     select 'event trigger', e.evtname::text,
            'event triggers are not migrated; recreate it on the target'
     from pg_event_trigger e
@@ -1579,6 +1596,42 @@ def target_parents(
     return frozenset(
         (schema, table, tuple(columns)) for schema, table, columns in cursor.fetchall()
     )
+
+
+_TARGET_RELATIONS = """
+select format('%%I.%%I', n.nspname, c.relname),
+       array(select quote_ident(a.attname) || ' '
+                    || format_type(a.atttypid, a.atttypmod)
+             from pg_attribute as a
+             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)
+from pg_class as c
+join pg_namespace as n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p', 'v', 'm', 'f')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%%' and n.nspname <> %(final)s
+"""
+
+
+def target_relations(cursor: Any, final_schema: str) -> dict[str, frozenset[str]]:
+    """The relations of the target's other schemas, each to its columns.
+
+    A view of the source reading a table of a schema pgshift does not
+    migrate (Supabase's ``auth.users``) is kept when the target has a
+    relation of that schema and name with every column the view reads,
+    of the same type (``shadow``).
+
+    Args:
+        cursor: An open psycopg2 cursor on the target database, its search
+            path the source schema's (``target_functions`` sets it), so
+            that types print as the source's do.
+        final_schema: The schema the migrated tables land in.
+
+    Returns:
+        ``schema.relation`` (quoted as needed) to its columns, each as
+        ``column type``.
+    """
+    cursor.execute(_TARGET_RELATIONS, {"final": final_schema})
+    return {name: frozenset(columns) for name, columns in cursor.fetchall()}
 
 
 def _reference_problem(

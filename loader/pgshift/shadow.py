@@ -162,7 +162,7 @@ where n.nspname = %(schema)s and c.relkind in ('r', 'p')
 # too), and collations of the source's own.
 _FOREIGN_REFERENCES = """
 with refs as (
-    select d.refclassid, d.refobjid
+    select d.refclassid, d.refobjid, d.refobjsubid
     from pg_depend as d
     where d.classid = %(classid)s::regclass and d.objid = any(%(objids)s)
 )
@@ -182,6 +182,20 @@ inner join pg_namespace as n on n.oid = c.relnamespace
 where refs.refclassid = 'pg_class'::regclass and not c.oid = any(%(shadows)s)
   and not (c.relkind = 'c' and n.nspname = %(schema)s
            and c.relname = any(%(types)s))
+  -- A relation of another schema that the target has, with every column
+  -- read (of the same type), stays where it is.
+  and not (n.nspname <> %(schema)s
+           and format('%%I.%%I', n.nspname, c.relname) = any(%(relations)s::text[])
+           and not exists (
+               select 1
+               from refs as r
+               inner join pg_attribute as a
+                   on a.attrelid = r.refobjid and a.attnum = r.refobjsubid
+               where r.refobjid = c.oid and r.refobjsubid > 0
+                 and not format('%%I.%%I', n.nspname, c.relname) || '.'
+                     || quote_ident(a.attname) || ' '
+                     || format_type(a.atttypid, a.atttypmod)
+                     = any(%(columns)s::text[])))
 union
 select 'calls ' || p.oid::regprocedure::text || ', a function of schema '
        || quote_ident(n.nspname) || ', which is not migrated'
@@ -390,6 +404,12 @@ def _foreign_references(
             "schema": catalog.schema,
             "types": types,
             "present": sorted(catalog.target_functions),
+            "relations": sorted(catalog.target_relations),
+            "columns": sorted(
+                f"{name}.{column}"
+                for name, columns in catalog.target_relations.items()
+                for column in columns
+            ),
         },
     )
     return [reason for (reason,) in cursor.fetchall()]

@@ -301,16 +301,32 @@ create table profiles (
 alter table profiles enable row level security;
 create policy "Own profile" on profiles for update using (auth.uid() = id);
 insert into profiles (id, "displayName") values ('{ADA}', 'Ada'), ('{GRACE}', 'Grace');
+create view "userEmails" as
+    select p.id, p."displayName", u.email
+    from profiles as p join auth.users as u on u.id = p.id;
+create function "onNewUser"() returns trigger language plpgsql as $$
+begin
+    insert into public.profiles (id, "displayName") values (new.id, new.email);
+    return new;
+end $$;
+create trigger "onAuthUserCreated" after insert on auth.users
+    for each row execute function "onNewUser"();
+do $$ begin
+    if not exists (select from pg_roles where rolname = 'schemas_reader') then
+        create role schemas_reader nologin;
+    end if;
+end $$;
+grant usage on schema public to schemas_reader;
 """
 
 
 def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
     new_database: object, tmp_path: Path
 ) -> None:
-    # Supabase's shape: policies and defaults call auth.uid(), and profiles
-    # reference auth.users: a schema the platform keeps on both sides,
-    # which pgshift does not migrate. Refused while the target lacks it;
-    # kept once it has it, the key proved like any other.
+    # Supabase's shape: policies and defaults call auth.uid(), profiles
+    # reference auth.users and a view reads it: a schema the platform keeps
+    # on both sides, which pgshift does not migrate. Refused while the
+    # target lacks it; kept once it has it, the key proved like any other.
     source, target = new_database(), new_database()  # type: ignore[operator]
     query(source, AUTH_SOURCE)
     project = copy_project(tmp_path / "project")
@@ -356,6 +372,23 @@ def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
             "FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE",
         )
     ]
+    # A view reading auth.users reads the target's; a trigger on it, which
+    # calls a migrated function, is the platform's table's: listed.
+    assert query(target, "select display_name, email from user_emails") == [
+        ("Ada", "ada@example.org"),
+        ("Grace", "grace@example.org"),
+    ]
+    report = (project / "MIGRATION_REPORT.md").read_text()
+    assert (
+        '- trigger "onAuthUserCreated" on auth.users: calls "onNewUser"() of '
+        "the migrated schema from a table of schema auth"
+    ) in report
+    # USAGE granted to a role, which it held through PUBLIC's too.
+    assert query(
+        target,
+        "select count(*) from pg_namespace, aclexplode(nspacl) as a "
+        "where nspname = 'public' and a.grantee = 'schemas_reader'::regrole",
+    ) == [(1,)]
     query(target, f"delete from auth.users where id = '{GRACE}'")
     assert query(target, "select display_name from profiles") == [("Ada",)]
     assert query(

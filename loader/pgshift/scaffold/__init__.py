@@ -52,6 +52,7 @@ from pgshift.catalog import (
     read_not_migrated,
     target_functions,
     target_parents,
+    target_relations,
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
@@ -289,18 +290,21 @@ def read_project(
     """
     present: frozenset[str] = frozenset()
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
+    relations: dict[str, frozenset[str]] = {}
     if settings.target is not None:
         # A call to another schema's function (Supabase's auth.uid() in a
-        # policy), or a foreign key into its table (auth.users), is kept
-        # when the target has that function or table.
+        # policy), or a foreign key or view into its table (auth.users), is
+        # kept when the target has that function or table.
         with transaction(settings.target, readonly=True) as cursor:
             present = target_functions(
                 cursor, settings.source_schema, settings.final_schema
             )
             parents = target_parents(cursor, settings.final_schema)
+            relations = target_relations(cursor, settings.final_schema)
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema, present)
         catalog.target_parents = parents
+        catalog.target_relations = relations
         left_behind = read_not_migrated(cursor, settings.source_schema)
         plan = schema_plan(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
