@@ -278,15 +278,31 @@ def _wait(what: Callable[[], bool], seconds: float, why: str, log: Path) -> None
 
 
 def _start_sync(
-    source: str, target: str, state: Path, log: Path, project: Path = PROJECT_DIR
+    source: str,
+    target: str,
+    state: Path,
+    log: Path,
+    project: Path = PROJECT_DIR,
+    *,
+    in_background: bool = False,
 ) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(project / "loader" / "run.py"), "sync"],
-        cwd=project,
-        env=cli_env(source, target, state),
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-    )
+    """Start ``run.py sync``; ``in_background``: as ``sync &`` in a script.
+
+    A non-interactive shell starts a background command with SIGINT
+    ignored; the child inherits that.
+    """
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_background else None
+    try:
+        return subprocess.Popen(
+            [sys.executable, str(project / "loader" / "run.py"), "sync"],
+            cwd=project,
+            env=cli_env(source, target, state),
+            stdout=log.open("a"),
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGINT, saved)
 
 
 def _application_role(source: str, role: str) -> None:
@@ -447,7 +463,7 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     logical.create_database("sync_target_owned", owner=owner)
     target = logical.url("sync_target_owned", user=owner)
     log, state = tmp_path / "sync.log", tmp_path / "state"
-    run = _start_sync(source, target, state, log)
+    run = _start_sync(source, target, state, log, in_background=True)
     try:
         _wait_streaming(target, log)
         # Caught up, the slot lets go of WAL that publishes nothing (another

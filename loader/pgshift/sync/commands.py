@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,10 @@ def run_sync_command(
             warn_bytes=int(args.warn_wal_gb * 2**30),
             max_bytes=int(args.max_wal_gb * 2**30),
         )
+        # A sync started in the background by a non-interactive shell (or
+        # nohup) inherits SIGINT ignored, and Python leaves it so: `kill
+        # -INT` would then not stop it. It stops on SIGINT as on Ctrl-C.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             outcome = sync.run_sync(
                 settings,
