@@ -1241,6 +1241,7 @@ def _rewrite_routine(
         routine.definition = definition
         return
     _own_name(header, context)
+    _search_path(header, context)
     statement = tree["stmts"][0]["stmt"]
     create = (
         statement.get("CreateFunctionStmt")
@@ -1318,6 +1319,35 @@ def _own_name(fragment: _Fragment, context: _Context) -> None:
             if index + 2 < len(tokens) and tokens[index + 2].text == ".":
                 fragment._schema(tokens[index + 1])
             return
+
+
+def _search_path(fragment: _Fragment, context: _Context) -> None:
+    """Point the routine's ``SET search_path`` at the final schema.
+
+    ``pg_get_functiondef`` prints the list as strings (``SET search_path
+    TO 'Billing', 'pg_temp'``): the one naming the source schema becomes
+    the final schema, so that the body's unqualified names find the
+    migrated tables when the two schemas are named differently.
+    """
+    tokens = fragment.tokens
+    for index, token in enumerate(tokens[:-3]):
+        if not (
+            token.name == "SET"
+            and tokens[index + 1].value == "search_path"
+            and tokens[index + 2].text.upper() in ("TO", "=")
+        ):
+            continue
+        position = index + 3
+        while position < len(tokens):
+            item = tokens[position]
+            if item.name == "SCONST" and item.text.startswith("'"):
+                if item.text[1:-1].replace("''", "'") == context.schema:
+                    fragment._replace(item, SCHEMA)
+            else:
+                fragment._schema(item)
+            if position + 1 >= len(tokens) or tokens[position + 1].text != ",":
+                break
+            position += 2
 
 
 def _body_span(definition: str, body: str, tokens: list[Token]) -> int | None:

@@ -43,6 +43,9 @@ create table "Billing"."Invoice" (
     "invoiceNumber" bigint not null
         default nextval('"Billing"."invoiceNumberSeq"')
 );
+create function "Billing".open_invoices() returns bigint language sql stable
+    set search_path = "Billing", pg_temp
+    as $$ select count(*) from "Invoice" where status = 'open' $$;
 insert into public."Customer" ("fullName") values ('Ada'), ('Grace');
 insert into audit."Customer" (note) values ('seen');
 insert into "Billing"."Account" ("ownerName") values ('Ada'), ('Grace');
@@ -252,6 +255,11 @@ def test_the_chosen_schema_arrives_in_the_final_schema(migrated: Schemas) -> Non
         "select confrelid::regclass::text from pg_constraint "
         "where conrelid = 'public.invoice'::regclass and contype = 'f'",
     ) == [("account",)]
+    # A function's SET search_path names the final schema, where its
+    # unqualified table is.
+    assert query(target, "select public.open_invoices()") == query(
+        source, 'select "Billing".open_invoices()'
+    )
     assert query(
         target,
         "insert into invoice (account_id) values (2) "
