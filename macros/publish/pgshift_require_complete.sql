@@ -31,7 +31,7 @@
         {%- endif -%}
         {%- for key in node.meta.pgshift.get('foreign_keys', [])
                 if (key.get('to_schema') and node.name in rebuilt)
-                or (key.to in models
+                or (not key.get('to_schema') and key.to in models
                     and (node.name in rebuilt or key.to in rebuilt)) -%}
             {%- set parent = pgshift_foreign_key_parent(schema, key, models) -%}
             {%- do wanted.append((
