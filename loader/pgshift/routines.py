@@ -159,6 +159,10 @@ class Trigger:
         function_name: That function's name.
         enabled: ``pg_trigger.tgenabled``: O, D, R or A.
         source: ``pg_get_triggerdef``.
+        function_identity: The function, as ``pg_identify_object`` names
+            it (``r.update_counts()``).
+        function_is_builtin: The function is PostgreSQL's or an
+            extension's (the target gets it with the extension).
         target_table: Its table's target name.
         definition: The rewritten CREATE TRIGGER (``SCHEMA`` for the schema).
         problems: Why it cannot be created safely.
@@ -171,6 +175,8 @@ class Trigger:
     function_name: str
     enabled: str
     source: str
+    function_identity: str = ""
+    function_is_builtin: bool = False
     target_table: str = ""
     definition: str = ""
     problems: list[Problem] = field(default_factory=list)
@@ -355,7 +361,12 @@ order by c.oid
 
 _TRIGGERS = """
 select c.relname::text, tg.tgname::text, tg.tgfoid, fn.nspname::text,
-       f.proname::text, tg.tgenabled::text, pg_get_triggerdef(tg.oid)
+       f.proname::text, tg.tgenabled::text, pg_get_triggerdef(tg.oid),
+       (pg_identify_object('pg_proc'::regclass, tg.tgfoid, 0)).identity,
+       fn.nspname in ('pg_catalog', 'information_schema') or exists (
+           select 1 from pg_depend e
+           where e.classid = 'pg_proc'::regclass and e.objid = tg.tgfoid
+             and e.deptype = 'e')
 from pg_trigger tg
 join pg_class c on c.oid = tg.tgrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -506,8 +517,20 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
             function_name=fname,
             enabled=enabled,
             source=source,
+            function_identity=identity,
+            function_is_builtin=builtin,
         )
-        for table, name, foid, fschema, fname, enabled, source in cursor.fetchall()
+        for (
+            table,
+            name,
+            foid,
+            fschema,
+            fname,
+            enabled,
+            source,
+            identity,
+            builtin,
+        ) in cursor.fetchall()
     ]
     cursor.execute(_RELATIONS, args)
     relations = dict(cursor.fetchall())
@@ -695,12 +718,18 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
 # Rewriting
 
 
-def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
+def rewrite(
+    source: SourceRoutines, names: NameMap, present: frozenset[str] = frozenset()
+) -> Routines:
     """Rename every routine and trigger of the source through the name map.
 
     Args:
         source: What ``read_routines`` read.
         names: The applied name map (only its tables are migrated).
+        present: Functions of other schemas that the target has
+            (``catalog.target_functions``): a trigger executing one of them
+            is created; one executing another schema's function the target
+            lacks needs review.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
@@ -735,6 +764,30 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
             _rewrite_trigger(trigger, mapped, context)
         except Exception as error:  # noqa: BLE001 - reviewed, never guessed
             trigger.problems.append(_unreadable(error))
+        foreign = not (
+            trigger.function_schema == source.schema or trigger.function_is_builtin
+        )
+        if foreign and trigger.function_identity in present and _renames(mapped):
+            trigger.problems.append(
+                Problem(
+                    1,
+                    f"it executes {trigger.function_identity}, a function of "
+                    f"schema {render_ident(trigger.function_schema)}, which "
+                    "pgshift does not rewrite, on a table whose names change: "
+                    "its NEW and OLD may name the source's columns",
+                )
+            )
+        elif foreign and trigger.function_identity not in present:
+            trigger.problems.append(
+                Problem(
+                    1,
+                    f"it executes {trigger.function_identity}, a function of "
+                    f"schema {render_ident(trigger.function_schema)}, which "
+                    "pgshift does not migrate and the target does not have "
+                    "(scaffold looks when TARGET_DATABASE_URL is set): create "
+                    "it there, then scaffold again",
+                )
+            )
         if trigger.function_oid in flagged:
             trigger.problems.append(
                 Problem(
@@ -745,6 +798,13 @@ def rewrite(source: SourceRoutines, names: NameMap) -> Routines:
             )
         done.triggers.append(trigger)
     return done
+
+
+def _renames(mapped: TableMap) -> bool:
+    """Whether a table or any of its columns has another name on the target."""
+    return mapped.target != mapped.source or any(
+        source != target for source, target in mapped.columns.items()
+    )
 
 
 def _unreadable(error: Exception) -> Problem:

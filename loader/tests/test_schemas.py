@@ -288,6 +288,8 @@ AUTH_UID = """
 create schema auth;
 create function auth.uid() returns uuid language sql stable
     as $$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+create function auth.stamp() returns trigger language plpgsql
+    as $$ begin new.note := coalesce(new.note, 'stamped'); return new; end $$;
 """
 AUTH_USERS = "create table auth.users (id uuid primary key, email text);"
 
@@ -325,6 +327,15 @@ do $$ begin
     end if;
 end $$;
 grant usage on schema public to schemas_reader;
+create table notes (id int primary key, note text);
+create trigger stamp before insert on notes
+    for each row execute function auth.stamp();
+create trigger "stampProfile" before insert on profiles
+    for each row execute function auth.stamp();
+create function auth.gone() returns trigger language plpgsql
+    as $$ begin return new; end $$;
+create trigger gone before insert on notes
+    for each row execute function auth.gone();
 """
 
 
@@ -390,6 +401,21 @@ def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
     assert (
         '- trigger "onAuthUserCreated" on auth.users: calls "onNewUser"() of '
         "the migrated schema from a table of schema auth"
+    ) in report
+    # A trigger executing the target's own function of that schema arrives,
+    # unless its table's names change (the function may name its columns);
+    # one executing a function the target lacks is listed.
+    query(target, "insert into notes (id) values (1)")
+    assert query(target, "select note from notes") == [("stamped",)]
+    assert (
+        "- trigger stampProfile on profiles: needs review: line 1: it executes "
+        "auth.stamp(), a function of schema auth, which pgshift does not "
+        "rewrite, on a table whose names change"
+    ) in report
+    assert (
+        "- trigger gone on notes: needs review: line 1: it executes auth.gone(), "
+        "a function of schema auth, which pgshift does not migrate and the "
+        "target does not have"
     ) in report
     # USAGE granted to a role, which it held through PUBLIC's too.
     assert query(

@@ -330,7 +330,9 @@ def read_project(
         raise ScaffoldError(str(error)) from error
     rename_view_types(project.names)
     if not names_only or _calls_routines(project.names):
-        project.routines = _settle_routines(source_routines, project.names)
+        project.routines = _settle_routines(
+            source_routines, project.names, catalog.target_functions
+        )
     if not names_only:
         assert project.routines is not None
         _routines_before_build(catalog, project.routines)
@@ -414,19 +416,22 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
     routines.before_build = bool(callers)
 
 
-def _settle_routines(source: SourceRoutines, names: NameMap) -> Routines:
+def _settle_routines(
+    source: SourceRoutines, names: NameMap, present: frozenset[str] = frozenset()
+) -> Routines:
     """Rewrite the routines, and settle which views can call them.
 
     A view that calls a routine left out for review is left out too (and
     the views over it), which may leave out a routine that reads such a
     view: the two are settled together. The views that call a routine, or
     read such a view, are created by the publish (``ViewMap.deferred``).
+    ``present``: as ``routines.rewrite`` takes it.
 
     Raises:
         ScaffoldError: A policy calls a routine that is left out for review.
     """
     while True:
-        routines = rewrite(source, names)
+        routines = rewrite(source, names, present)
         if not settle_views(
             names, {r.label for r in routines.routines if not r.problems}
         ):
