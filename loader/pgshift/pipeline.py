@@ -109,5 +109,7 @@ def migrate(
         say(f"  {message}")
     report = verify(settings)
     report.phases = phases
+    if not outcome.success:
+        report.build_failures = [*outcome.failures, *outcome.messages]
     write_report(report, settings.project_dir)
     return Migration(len(result.source_rows), rows, outcome, report, phases)

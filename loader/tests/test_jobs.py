@@ -153,3 +153,7 @@ def test_a_failing_build_prints_the_failure_in_full(
     assert named in [line.strip() for line in lines], done.stdout
     assert "pgshift: nothing published" in done.stdout
     assert f"dbt's log: {LOG_FILE}" in done.stdout
+    # The report says why too, not only which tables are missing.
+    report = (PROJECT_DIR / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    build = report.split("## The build failed\n", 1)[1].split("\n## ", 1)[0]
+    assert named in build and "pgshift: nothing published" in build, build

@@ -76,6 +76,9 @@ class Report:
         views: Per view and materialized view: its rows and checksum on
             the source and the target, one line each.
         views_differ: The views whose rows differ.
+        build_failures: What dbt said of a build that failed (a model, a
+            test, or the publish, which then published nothing), when the
+            report follows a build in the same run.
         privileges: The source's owners and privileges that the last
             publish did not apply (a role missing on the target, with the
             statement to run once it exists; an owner kept or refused).
@@ -99,6 +102,7 @@ class Report:
     views: list[str] = field(default_factory=list)
     views_differ: list[str] = field(default_factory=list)
     privileges: list[str] = field(default_factory=list)
+    build_failures: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -106,6 +110,7 @@ class Report:
         tables_ok = all(t.status == "complete" for t in self.tables)
         return (
             tables_ok
+            and not self.build_failures
             and not self.schema_differences
             and not self.sequences_behind
             and not self.views_differ
@@ -164,6 +169,9 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         f"- **Result:** {'PASSED' if report.passed else 'FAILED'}",
         "",
     ]
+    if report.build_failures:
+        text += ["## The build failed", "", "What dbt said (detail in its log):", ""]
+        text += ["```text", *report.build_failures, "```", ""]
     if report.phases:
         text += ["## Phases", "", "| Phase | Seconds |", "|-------|--------:|"]
         text += [f"| {k} | {v:.1f} |" for k, v in report.phases.items()]
