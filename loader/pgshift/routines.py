@@ -57,7 +57,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -719,7 +719,10 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
 
 
 def rewrite(
-    source: SourceRoutines, names: NameMap, present: frozenset[str] = frozenset()
+    source: SourceRoutines,
+    names: NameMap,
+    present: frozenset[str] = frozenset(),
+    final_schema: str | None = None,
 ) -> Routines:
     """Rename every routine and trigger of the source through the name map.
 
@@ -730,11 +733,16 @@ def rewrite(
             (``catalog.target_functions``): a trigger executing one of them
             is created; one executing another schema's function the target
             lacks needs review.
+        final_schema: The schema the routines land in. When it is the
+            source schema's name and the map renames nothing (the schema's
+            names are snake_case already), dynamic SQL means on the target
+            what it meant on the source, and is no reason for review.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
     """
     context = _Context.build(source, names)
+    context.renames_nothing = final_schema == source.schema and renames_nothing(names)
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -800,6 +808,37 @@ def rewrite(
     return done
 
 
+def renames_nothing(names: NameMap) -> bool:
+    """Whether every name of the map is the source's.
+
+    Tables, columns, views, types, sequences, keys, checks, indexes,
+    foreign keys, statistics and partitions alike.
+    """
+
+    def same(pairs: Iterable[tuple[str, str]]) -> bool:
+        return all(a == b for a, b in pairs)
+
+    objects: list[tuple[str, str]] = []
+    for table in names.tables.values():
+        objects.append((table.source, table.target))
+        objects += table.columns.items()
+        for owner in [table, *table.partitions]:
+            objects += [
+                (item.source, item.name)
+                for item in [*owner.keys, *owner.checks, *owner.indexes]
+                + [*owner.foreign_keys]
+            ]
+        objects += [(p.source, p.name) for p in table.partitions]
+        objects += [(x.source, x.name) for x in table.statistics]
+    for view in names.views.values():
+        objects.append((view.source, view.name))
+        objects += view.columns.items()
+        objects += [(i.source, i.name) for i in view.indexes]
+    objects += names.types.items()
+    objects += [(q.source, q.name) for q in names.sequences.values()]
+    return same(objects)
+
+
 def _renames(mapped: TableMap) -> bool:
     """Whether a table or any of its columns has another name on the target."""
     return mapped.target != mapped.source or any(
@@ -825,6 +864,7 @@ class _Context:
     views: set[str] = field(default_factory=set)
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    renames_nothing: bool = False
 
     def kind(self, name: str) -> str:
         """The word for a relation in a message: "table" or "view"."""
@@ -1492,9 +1532,12 @@ def _rewrite_body(
     # targets PL/pgSQL blanked out are not among them).
     covered: set[int] = set()
     for kind, node, lineno in _plpgsql_nodes(function):
-        if kind in _DYNAMIC or (
-            kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
-            and "dynquery" in node
+        if not context.renames_nothing and (
+            kind in _DYNAMIC
+            or (
+                kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
+                and "dynquery" in node
+            )
         ):
             problems.append(
                 Problem(

@@ -453,6 +453,46 @@ def test_an_ambiguous_column_and_dynamic_sql_are_flagged() -> None:
     ]
 
 
+def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
+    # Every name is the source's (a snake_case schema) and the routines land
+    # in a schema of the source's name: a string names what it named.
+    same = NameMap(
+        source_name="app",
+        source_schema="public",
+        tables={"orders": _table("orders", "orders", {"id": "id", "total": "total"})},
+    )
+    body = "\nbegin\n  execute 'delete from orders';\n  return 1;\nend\n"
+    definition = (
+        "CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\n"
+        f" LANGUAGE plpgsql\nAS $function${body}$function$\n"
+    )
+
+    def rewritten(names: NameMap, final_schema: str) -> Routine:
+        routine = Routine(
+            oid=1,
+            kind="function",
+            name="f",
+            arguments="",
+            language="plpgsql",
+            source=definition,
+            body=body,
+            argument_names=[],
+            identity="public.f()",
+        )
+        source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
+        return rewrite(source, names, final_schema=final_schema).routines[0]
+
+    assert rewritten(same, "public").problems == []
+    # Into a schema of another name, or with one name changed, it is flagged.
+    assert len(rewritten(same, "app").problems) == 1
+    renamed = NameMap(
+        source_name="app",
+        source_schema="public",
+        tables={"orders": _table("orders", "orders", {"id": "id", "Total": "total"})},
+    )
+    assert len(rewritten(renamed, "public").problems) == 1
+
+
 def test_a_table_not_migrated_and_unplaced_names_are_flagged() -> None:
     routine = _rewrite('select count(*)::int from "Legacy"', language="sql")
     assert [p.reason for p in routine.problems] == [

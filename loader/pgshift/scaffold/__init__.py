@@ -331,7 +331,10 @@ def read_project(
     rename_view_types(project.names)
     if not names_only or _calls_routines(project.names):
         project.routines = _settle_routines(
-            source_routines, project.names, catalog.target_functions
+            source_routines,
+            project.names,
+            catalog.target_functions,
+            settings.final_schema,
         )
     if not names_only:
         assert project.routines is not None
@@ -417,7 +420,10 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
 
 
 def _settle_routines(
-    source: SourceRoutines, names: NameMap, present: frozenset[str] = frozenset()
+    source: SourceRoutines,
+    names: NameMap,
+    present: frozenset[str] = frozenset(),
+    final_schema: str | None = None,
 ) -> Routines:
     """Rewrite the routines, and settle which views can call them.
 
@@ -425,13 +431,13 @@ def _settle_routines(
     the views over it), which may leave out a routine that reads such a
     view: the two are settled together. The views that call a routine, or
     read such a view, are created by the publish (``ViewMap.deferred``).
-    ``present``: as ``routines.rewrite`` takes it.
+    ``present``, ``final_schema``: as ``routines.rewrite`` takes them.
 
     Raises:
         ScaffoldError: A policy calls a routine that is left out for review.
     """
     while True:
-        routines = rewrite(source, names, present)
+        routines = rewrite(source, names, present, final_schema)
         if not settle_views(
             names, {r.label for r in routines.routines if not r.problems}
         ):
