@@ -6,7 +6,9 @@
     NULLs in these columns share their values, which is what the tests
     look for, provided the index compares each column under the column's
     own collation (the tests' GROUP BY does; a unique index under another
-    collation could hold values the column's collation calls equal). -#}
+    collation could hold values the column's collation calls equal).
+    PostgreSQL's own @> is named: intarray, in the final schema, makes a
+    bare one ambiguous on smallint arrays. -#}
 {% macro pgshift_enforced_unique(relation, columns) -%}
     {%- set table = pgshift_regclass(relation) -%}
     exists (
@@ -17,7 +19,7 @@
             and i.indpred is null and i.indexprs is null
             and i.indnkeyatts = {{ columns | length }}
             and (i.indkey::int2[])[0:i.indnkeyatts - 1]
-            @> {{ pgshift_attnums('i.indrelid', columns) }}
+            operator(pg_catalog.@>) {{ pgshift_attnums('i.indrelid', columns) }}
             and not exists (
                 select 1
                 from generate_series(0, i.indnkeyatts - 1) as k

@@ -365,7 +365,7 @@ class Applier:
                 "{}::regclass and i.indisunique and i.indpred is null and "
                 "i.indexprs is null and (select array_agg(a.attname::text) from "
                 "pg_attribute as a where a.attrelid = i.indrelid and a.attnum = "
-                "any(i.indkey)) <@ %s::text[])"
+                "any(i.indkey)) operator(pg_catalog.<@) %s::text[])"
             ).format(sql.Literal(final.as_string(self._cursor))),
             ([targets[i] for i in key],),
         )
