@@ -174,9 +174,11 @@ def test_a_domain_calling_a_source_function_arrives_after_it(
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(target, "insert into plain (id, n) values (3, 4)")
     assert query(target, "select odd_label(n) from plain where id = 1") == [("odd 3",)]
-    # One that needs review stops the scaffold, naming the domain.
+    # One that needs review stops the scaffold, naming the domain (dynamic
+    # SQL, in a schema where a name changes).
     query(
         source,
+        'create table "renamedTable" (id integer primary key); '
         "create function is_even(v integer) returns boolean language plpgsql "
         "as $$ begin return (select mod(v, 2) = 0); end $$; "
         "create function dynamic(v integer) returns boolean language plpgsql "
