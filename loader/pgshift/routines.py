@@ -704,6 +704,20 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
         "PARALLEL = "
         + {"s": "SAFE", "r": "RESTRICTED", "u": "UNSAFE"}.get(parallel, "UNSAFE")
     )
+    routine.needs = [
+        f
+        for f in (
+            sfunc,
+            finalfunc,
+            combinefunc,
+            serialfunc,
+            deserialfunc,
+            msfunc,
+            minvfunc,
+            mfinalfunc,
+        )
+        if f
+    ]
     if aggkind != "n":
         routine.problems.append(
             Problem(1, "an ordered-set or hypothetical-set aggregate is not migrated")
@@ -756,13 +770,7 @@ def rewrite(
             routine.problems.append(_unreadable(error))
             routine.definition = routine.definition or routine.source
         done.routines.append(routine)
-    flagged = {r.oid: r for r in done.routines if r.problems}
-    for routine in done.routines:
-        for oid in routine.needs:
-            if oid in flagged:
-                routine.problems.append(
-                    Problem(1, f"it calls {flagged[oid].label}, which needs review")
-                )
+    flagged = _flag_callers(done.routines)
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
         if mapped is None:
@@ -806,6 +814,45 @@ def rewrite(
             )
         done.triggers.append(trigger)
     return done
+
+
+def _flag_callers(routines: list[Routine]) -> dict[int, Routine]:
+    """Flag every routine that calls one needing review, to a fixed point.
+
+    A routine that is not created breaks each routine calling it on the
+    target (an aggregate over its state function, a trigger function
+    calling a helper): those need review too. Calls are an aggregate's or
+    operator's support functions (``Routine.needs``) and, in bodies, the
+    schema's routines called by name (every overload of that name).
+
+    Returns:
+        The routines needing review, by oid.
+    """
+    by_name: dict[str, list[int]] = {}
+    for routine in routines:
+        by_name.setdefault(routine.name, []).append(routine.oid)
+    calls: dict[int, list[int]] = {}
+    for routine in routines:
+        called = set(routine.needs)
+        for text in (routine.source, routine.body):
+            tokens = _scan_safely(text or "")
+            for token, after in zip(tokens, tokens[1:], strict=False):
+                if token.value is not None and after.text == "(":
+                    called.update(by_name.get(token.value, ()))
+        called.discard(routine.oid)
+        calls[routine.oid] = sorted(called)
+    flagged: dict[int, Routine] = {}
+    while True:
+        new = {r.oid: r for r in routines if r.problems and r.oid not in flagged}
+        if not new:
+            return flagged
+        flagged.update(new)
+        for routine in routines:
+            for oid in calls[routine.oid]:
+                if oid in new:
+                    routine.problems.append(
+                        Problem(1, f"it calls {new[oid].label}, which needs review")
+                    )
 
 
 def renames_nothing(names: NameMap) -> bool:
@@ -1450,6 +1497,50 @@ def _search_path(fragment: _Fragment, context: _Context) -> None:
             position += 2
 
 
+def _parsable(routine: Routine) -> str:
+    """The routine's definition as pglast's PL/pgSQL parser can read it.
+
+    That parser has no catalog: it takes a type it does not know for
+    ``record``, and an array of one (``hstore[]``, ``"OrderStatus"[]``)
+    for ``_record``, which no argument, result or variable may be. Each
+    array type declared in the header or the body (not a cast) is spelled
+    ``text`` here, padded to the same length, so that every offset and
+    line stays where it is; nothing of this text is written anywhere.
+    """
+    chars = list(routine.source)
+
+    def patch(text: str, offset: int) -> None:
+        tokens = _scan_safely(text)
+        for index in range(1, len(tokens) - 1):
+            if tokens[index].text != "[" or tokens[index + 1].text != "]":
+                continue
+            first = index - 1
+            while (
+                first >= 2
+                and tokens[first - 1].text == "."
+                and tokens[first - 2].value is not None
+            ):
+                first -= 2
+            before = tokens[first - 1] if first else None
+            if (
+                tokens[first].value in (None, "array")
+                or tokens[index - 1].value is None
+                or (
+                    before is not None and (before.text == "::" or before.value == "as")
+                )
+            ):
+                continue
+            start, end = tokens[first].start, tokens[index - 1].end
+            if end - start >= len("text"):
+                chars[offset + start : offset + end] = "text".ljust(end - start)
+
+    patch(routine.source, 0)
+    start = _body_span(routine.source, routine.body, _scan_safely(routine.source))
+    if start is not None:
+        patch(routine.body, start)
+    return "".join(chars)
+
+
 def _body_span(definition: str, body: str, tokens: list[Token]) -> int | None:
     """Where the body's text starts in ``pg_get_functiondef``'s output."""
     for token in tokens:
@@ -1515,7 +1606,7 @@ def _rewrite_body(
         return fragment.edits, problems
 
     try:
-        function = pglast.parse_plpgsql(routine.source)[0]["PLpgSQL_function"]
+        function = pglast.parse_plpgsql(_parsable(routine))[0]["PLpgSQL_function"]
     except Exception as error:  # noqa: BLE001 - libpg_query's errors vary
         return [], [Problem(1, f"cannot be parsed: {error}")]
     for _, datum in tree_nodes(function.get("datums", [])):

@@ -695,3 +695,88 @@ def test_a_view_read_by_a_body_takes_its_target_names() -> None:
         'select * from "activeUsers"', returns='SETOF public."activeUsers"'
     )
     assert any("names view activeUsers" in p.reason for p in typed.problems)
+
+
+def _plpgsql(oid: int, name: str, header: str, body: str) -> Routine:
+    return Routine(
+        oid=oid,
+        kind="function",
+        name=name,
+        arguments="",
+        language="plpgsql",
+        source=(
+            f"CREATE OR REPLACE FUNCTION public.{name}(){header}\n"
+            f" LANGUAGE plpgsql\nAS $function${body}$function$\n"
+        ),
+        body=body,
+        argument_names=[],
+        identity=f"public.{name}()",
+    )
+
+
+def test_what_calls_a_routine_needing_review_needs_review_too() -> None:
+    # helper() is not created (dynamic SQL), so step() calling it, top()
+    # calling step(), an aggregate over step() and the trigger executing
+    # top() would fail on the target: each is flagged, none created.
+    helper = _plpgsql(
+        1,
+        "helper",
+        "\n RETURNS integer",
+        "\nbegin\n  execute 'select 1';\n  return 1;\nend\n",
+    )
+    step = _plpgsql(
+        2, "step", "\n RETURNS integer", "\nbegin\n  return helper() + 1;\nend\n"
+    )
+    top = _plpgsql(
+        3,
+        "top",
+        "\n RETURNS trigger",
+        '\nbegin\n  NEW."totalCents" := step();\n  return NEW;\nend\n',
+    )
+    total = Routine(
+        oid=4,
+        kind="aggregate",
+        name="total",
+        arguments="integer",
+        language="aggregate",
+        source="CREATE AGGREGATE public.total(integer) (SFUNC = public.s, STYPE = int)",
+        body="",
+        argument_names=[],
+        identity="public.total(integer)",
+        needs=[2],
+    )
+    trigger = Trigger(
+        table="orders",
+        name="orders_top",
+        function_oid=3,
+        function_schema="public",
+        function_name="top",
+        enabled="O",
+        source=(
+            "CREATE TRIGGER orders_top BEFORE INSERT ON public.orders "
+            "FOR EACH ROW EXECUTE FUNCTION public.top()"
+        ),
+    )
+    source = SourceRoutines(
+        "public", [helper, step, top, total], [trigger], {"orders": "r"}, {}
+    )
+    done = rewrite(source, NAMES)
+    reasons = {r.name: [p.reason for p in r.problems] for r in done.routines}
+    assert reasons["step"] == ["it calls helper(), which needs review"]
+    assert reasons["top"] == ["it calls step(), which needs review"]
+    assert reasons["total"] == ["it calls step(), which needs review"]
+    assert [p.reason for p in done.triggers[0].problems] == [
+        "it executes top(), which needs review"
+    ]
+
+
+def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:
+    # pglast's PL/pgSQL parser takes an unknown type for record, and refuses
+    # an array of one as an argument, result or variable.
+    routine = _rewrite(
+        '\ndeclare\n  d hstore[];\n  e public."moodKind"[];\nbegin\n'
+        '  return (select count(*) from "Users" where "fullName" = d[1]::text);\nend\n'
+    )
+    assert routine.problems == []
+    assert "from users where full_name = d[1]::text" in _body(routine)
+    assert "d hstore[];" in _body(routine) and '"moodKind"[]' in _body(routine)
