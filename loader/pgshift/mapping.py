@@ -1140,7 +1140,8 @@ def target_object_name(
     it is. A name that is its table's source name, or starts with it
     followed by ``_`` (as PostgreSQL names keys, checks, foreign keys,
     indexes and serial sequences: ``InvoiceLine_pkey``; or, for a name of 63
-    bytes, a start of the table's name that PostgreSQL cut short to fit),
+    bytes, a start of the table's name that PostgreSQL cut short to fit, the
+    mapped name cut as short again where it would not fit),
     takes the mapped table name in its place, so that it follows a table override
     (``InvoiceLine: invoice_lines`` gives ``invoice_lines_pkey``); the rest
     of the name, and every other name, follows the naming rules.
@@ -1164,9 +1165,15 @@ def target_object_name(
         # PostgreSQL cut the table's name short to fit its 63 bytes
         # (``<first 58 bytes of the table>_pkey``): the cut name stands for
         # the table all the same.
+        # The target's name is cut to fit as PostgreSQL cut the source's:
+        # the table's part gives way, so a table that keeps its name keeps
+        # the object's name too.
         for cut in range(len(table) - 1, 0, -1):
             if source.startswith(table[:cut] + "_"):
-                return target_table + to_snake(source[cut:])
+                rest = to_snake(source[cut:])
+                room = MAX_IDENTIFIER_BYTES - len(rest.encode())
+                head = target_table.encode()[:room].decode(errors="ignore")
+                return head + rest
     return to_snake(source)
 
 

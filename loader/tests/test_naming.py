@@ -410,3 +410,19 @@ def test_a_staging_model_name_fits_its_cte_in_63_bytes() -> None:
     for name in names:
         assert len((EPHEMERAL_PREFIX + name).encode()) <= 63
         assert name.startswith("stg_app__")
+
+
+def test_a_name_postgresql_cut_short_stays_when_its_table_keeps_its_name() -> None:
+    # PostgreSQL gave up a byte of the table's part of this foreign key's
+    # name to fit 63 bytes (Sourcegraph's schema): a table that keeps its
+    # name keeps the key's name, not one a byte too long.
+    table = "batch_spec_workspace_execution_jobs"
+    key = "batch_spec_workspace_execution_job_batch_spec_workspace_id_fkey"
+    assert len(key.encode()) == MAX_IDENTIFIER_BYTES
+    assert target_object_name(key, table, table) == key
+    # A longer target name gives way as much as it must.
+    longer = target_object_name(key, table, "batch_spec_workspace_execution_jobs_v2")
+    assert longer == key
+    assert target_object_name(key, table, "jobs") == (
+        "jobs_batch_spec_workspace_id_fkey"
+    )
