@@ -52,6 +52,8 @@ class Column:
         identity_options: An identity column's sequence options, as the
             clauses of ``ALTER COLUMN ... SET`` (``increment by 5``, ...,
             ``no cycle``).
+        identity_sequence: An identity column's sequence (its name,
+            unqualified and unquoted), or None.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Column:
     collation: str | None = None
     default_sequences: list[str] = field(default_factory=list)
     identity_options: list[str] = field(default_factory=list)
+    identity_sequence: str | None = None
 
 
 @dataclass
@@ -1710,6 +1713,7 @@ def read_catalog(
                 type_schema=row[10],
                 is_array=row[11],
                 serial_sequence=row[12] if not row[5] else None,
+                identity_sequence=row[12] if row[5] else None,
             )
         )
     for table in by_oid.values():

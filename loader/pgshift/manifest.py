@@ -418,6 +418,7 @@ class IdentityMeta(TypedDict):
     column: str
     always: bool
     options: NotRequired[list[str]]  # the source sequence's, ALTER COLUMN ... SET
+    sequence: NotRequired[str]  # the source sequence, whose position it takes
 
 
 class CheckMeta(TypedDict):

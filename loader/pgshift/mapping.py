@@ -350,6 +350,8 @@ class TableMap:
         identities: Target column to "a" (ALWAYS) or "d" (BY DEFAULT).
         identity_options: Target identity column to its sequence options
             (``Column.identity_options``).
+        identity_sequences: Target identity column to its source sequence's
+            name, whose position the load records: the target's starts there.
         serials: Serial columns and their sequences.
         keys: The primary key and unique constraints.
         checks: The check constraints.
@@ -378,6 +380,7 @@ class TableMap:
     generated: dict[str, str] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
     identity_options: dict[str, list[str]] = field(default_factory=dict)
+    identity_sequences: dict[str, str] = field(default_factory=dict)
     serials: list[SerialMap] = field(default_factory=list)
     keys: list[KeyMap] = field(default_factory=list)
     checks: list[CheckMap] = field(default_factory=list)
@@ -556,8 +559,9 @@ class NameMap:
             # A plain table's map says nothing of partitioning.
             if entry["partition_key"] is None:
                 del entry["partition_key"], entry["partitions"]
-            if not entry["identity_options"]:
-                del entry["identity_options"]
+            for optional in ("identity_options", "identity_sequences"):
+                if not entry[optional]:
+                    del entry[optional]
             # A check or key says it is not validated, or a check that it
             # is NO INHERIT, only when it is.
             for owner in [entry, *entry.get("partitions", [])]:
@@ -988,6 +992,8 @@ def _map_table(
             mapped.identities[name] = column.identity
             if column.identity_options:
                 mapped.identity_options[name] = list(column.identity_options)
+            if column.identity_sequence:
+                mapped.identity_sequences[name] = column.identity_sequence
         elif column.generated == "s" and column.default:
             mapped.generated[name] = rename(column.default)
         elif column.serial_sequence and column.serial_sequence not in standalone:

@@ -48,6 +48,10 @@ NEXT = [
         "insert into launches (label) values ('three') returning launch_no",
     ),
     ("select nextval('order_number_seq')", "select nextval('order_number_seq')"),
+    (
+        """insert into tickets ("subjectLine") values ('next') returning id""",
+        "insert into tickets (subject_line) values ('next') returning id",
+    ),
 ]
 """What the application does next, on the source and on the target."""
 
@@ -130,6 +134,9 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
     report = (project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "- order_number_seq: source next" in report
     assert "- countdown_seq: source next" in report
+    assert (
+        "- tickets.id (identity, from tickets_id_seq): source next 6, target next 6"
+    ) in report
 
 
 SAME_ON_BOTH = [

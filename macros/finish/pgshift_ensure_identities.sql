@@ -1,9 +1,12 @@
 {# The statements that finish a table's identity columns. #}
 {#- The contract declares every identity column BY DEFAULT, so that the
     insert keeps the existing ids; then its sequence takes the source's
-    options (meta identities[].options) and is set so the next insert gets
-    max(column) plus the increment (the start on an empty table), and an
-    ALWAYS identity becomes ALWAYS. A sequence PostgreSQL named otherwise
+    options (meta identities[].options) and is set where the source's
+    sequence stood (meta identities[].sequence, its position recorded by
+    the load), never below max(column) (pgshift_sequence_position; without
+    a recorded position, the next insert gets max(column) plus the
+    increment, or the start on an empty table), and an ALWAYS identity
+    becomes ALWAYS. A sequence PostgreSQL named otherwise
     (after the table it was created with, or `_seq1` when the name was
     taken) is renamed as PostgreSQL names an identity's sequence,
     `<table>_<column>_seq`, unless that name is taken or too long. -#}
@@ -28,6 +31,25 @@
                 {%- set last = 'min' -%}
             {%- endif -%}
         {%- endif -%}
+        {%- if identity.get('sequence') -%}
+            {#- Where the source's sequence stands (the load recorded it),
+                and past the rows: as a serial's sequence. -#}
+            {%- set found = namespace(increment=1, start=none) -%}
+            {%- for option in options -%}
+                {%- if option.startswith('increment by ') -%}
+                    {%- set found.increment = option[13:] | int -%}
+                {%- elif option.startswith('start with ') -%}
+                    {%- set found.start = option[11:] | int -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- set start = found.start if found.start is not none
+                else (1 if found.increment > 0 else -1) -%}
+            {%- do statements.append(pgshift_sequence_position(
+                "pg_get_serial_sequence(" ~ pgshift_literal(relation) ~ ", "
+                    ~ pgshift_literal(identity.column) ~ ")",
+                identity.sequence, found.increment, start,
+                [(relation, identity.column)])) -%}
+        {%- else -%}
         {#- The next value follows the rows: max (min for a descending
             identity) plus the increment, or the start on an empty table. -#}
         {%- set setval -%}
@@ -43,6 +65,7 @@
             from {{ relation }}
         {%- endset -%}
         {%- do statements.append(setval | trim) -%}
+        {%- endif -%}
         {%- set body -%}
             declare
                 seq text := pg_get_serial_sequence(

@@ -192,25 +192,32 @@ class Snapshot:
     ) -> list[tuple[str, int | None, bool | None]]:
         """(name, last_value, is_called) of every sequence of the catalog.
 
-        Sequences are not transactional: this is their position when read,
-        at or past the snapshot's. None where the role may not read one
-        (the target then positions it past the rows that draw from it).
+        Those of identity columns too. Sequences are not transactional: this
+        is their position when read, at or past the snapshot's. None where
+        the role may not read one (the target then positions it past the
+        rows that draw from it).
         """
         positions = []
-        for sequence in catalog.sequences.values():
-            relation = sql.Identifier(catalog.schema, sequence.name)
+        names = [s.name for s in catalog.sequences.values()] + [
+            c.identity_sequence
+            for t in catalog.tables.values()
+            for c in t.columns
+            if c.identity_sequence
+        ]
+        for name in names:
+            relation = sql.Identifier(catalog.schema, name)
             self.cursor.execute(
                 "select has_sequence_privilege(%s, 'SELECT')",
                 (relation.as_string(self.cursor),),
             )
             if not self.cursor.fetchone()[0]:
-                positions.append((sequence.name, None, None))
+                positions.append((name, None, None))
                 continue
             self.cursor.execute(
                 sql.SQL("select last_value, is_called from {}").format(relation)
             )
             last, called = self.cursor.fetchone()
-            positions.append((sequence.name, last, called))
+            positions.append((name, last, called))
         return positions
 
     def read_catalog(self, schema: str) -> Catalog:

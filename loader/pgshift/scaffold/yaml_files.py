@@ -138,6 +138,15 @@ def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
     return meta
 
 
+def _identity_meta(mapped: TableMap, column: str) -> IdentityMeta:
+    meta = IdentityMeta(column=column, always=mapped.identities[column] == "a")
+    if mapped.identity_options.get(column):
+        meta["options"] = mapped.identity_options[column]
+    if column in mapped.identity_sequences:
+        meta["sequence"] = mapped.identity_sequences[column]
+    return meta
+
+
 def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     """``meta.pgshift`` of a final model, from its map (``pgshift.manifest``)."""
     meta = _plain_meta(mapped, names)
@@ -176,18 +185,7 @@ def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
             )
             for k in mapped.keys
         ],
-        identities=[
-            IdentityMeta(
-                column=column,
-                always=kind == "a",
-                **(  # type: ignore[typeddict-item]
-                    {"options": mapped.identity_options[column]}
-                    if mapped.identity_options.get(column)
-                    else {}
-                ),
-            )
-            for column, kind in mapped.identities.items()
-        ],
+        identities=[_identity_meta(mapped, column) for column in mapped.identities],
         serials=[
             SerialMeta(
                 column=s.column,

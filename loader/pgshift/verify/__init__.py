@@ -137,30 +137,53 @@ def _sequence_positions(
 ) -> None:
     """Where each source sequence stood, and where its target twin stands."""
     source = read_sequences(cursor, settings.state_schema)
+    # (label, source sequence, its increment, the target's sequence as SQL
+    # text, or None where the target has none)
+    wanted: list[tuple[str, str, int, str | None]] = []
     for mapped in names.sequences.values():
-        relation = sql.Identifier(settings.final_schema, mapped.name)
-        target_next = None
-        if relation_exists(cursor, relation.as_string(cursor)):
-            cursor.execute(
-                sql.SQL("select last_value, is_called from {}").format(relation)
-            )
-            target_next = _next_value(*cursor.fetchone(), mapped.increment)
-        last, called = source.get(mapped.source, (None, None))
-        source_next = _next_value(last, called, mapped.increment)
-        shown = (
-            "not readable by the source role"
-            if source_next is None
-            else (f"next {source_next}")
-        )
+        relation = sql.Identifier(settings.final_schema, mapped.name).as_string(cursor)
         label = (
             mapped.name
             if mapped.name == mapped.source
             else (f"{mapped.name} (from {mapped.source})")
         )
+        found = relation if relation_exists(cursor, relation) else None
+        wanted.append((label, mapped.source, mapped.increment, found))
+    for table in names.tables.values():
+        final = sql.Identifier(settings.final_schema, table.target).as_string(cursor)
+        exists = relation_exists(cursor, final)
+        for column, sequence in table.identity_sequences.items():
+            increment = next(
+                (
+                    int(option.split()[-1])
+                    for option in table.identity_options.get(column, [])
+                    if option.startswith("increment by ")
+                ),
+                1,
+            )
+            found = None
+            if exists:
+                cursor.execute("select pg_get_serial_sequence(%s, %s)", (final, column))
+                found = cursor.fetchone()[0]
+            label = f"{table.target}.{column} (identity, from {sequence})"
+            wanted.append((label, sequence, increment, found))
+    for label, sequence_source, increment, target in wanted:
+        target_next = None
+        if target is not None:
+            cursor.execute(
+                sql.SQL("select last_value, is_called from {}").format(sql.SQL(target))
+            )
+            target_next = _next_value(*cursor.fetchone(), increment)
+        last, called = source.get(sequence_source, (None, None))
+        source_next = _next_value(last, called, increment)
+        shown = (
+            "not readable by the source role"
+            if source_next is None
+            else (f"next {source_next}")
+        )
         report.sequences.append(f"{label}: source {shown}, target next {target_next}")
         behind = target_next is None or (
-            source_next is not None
-            and (target_next - source_next) * mapped.increment < 0
+            source_next is not None and (target_next - source_next) * increment < 0
         )
         if behind:
             report.sequences_behind.append(
