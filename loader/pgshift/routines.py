@@ -1042,6 +1042,8 @@ class _Fragment:
         for kind, node in tree_nodes(statement):
             if kind in ("InsertStmt", "UpdateStmt"):
                 self._target_columns(node, node.get("cols") or node.get("targetList"))
+            if kind == "InsertStmt" and node.get("selectStmt"):
+                self._insert_select_aliases(node["selectStmt"])
             if kind == "InsertStmt" and node.get("onConflictClause"):
                 conflict = node["onConflictClause"].get("OnConflictClause") or {}
                 self._target_columns(node, conflict.get("targetList"))
@@ -1075,6 +1077,29 @@ class _Fragment:
                 continue
             if name in mapped.columns:
                 self._replace(token, render_ident(mapped.columns[name]))
+
+    def _insert_select_aliases(self, select: dict) -> None:
+        """The output names of an INSERT's SELECT, which mean nothing there.
+
+        INSERT matches the SELECT's columns to its own by position, so an
+        alias (``NEW."fooBar" AS "fooBar"``) stays as it is, understood.
+        """
+        node = select.get("SelectStmt") or {}
+        for arm in ("larg", "rarg"):
+            if node.get(arm):
+                self._insert_select_aliases(node[arm])
+        for target in node.get("targetList") or []:
+            result = target.get("ResTarget") or {}
+            name = result.get("name")
+            index = self._token_at(result.get("location", -1))
+            if name is None or index is None:
+                continue
+            for before, token in zip(
+                self.tokens[index:], self.tokens[index + 1 :], strict=False
+            ):
+                if before.name == "AS" and token.value == name:
+                    self.placed.add(token.start)
+                    break
 
     def _conflict_constraint(self, statement: dict, conflict: dict) -> None:
         """``ON CONFLICT ON CONSTRAINT name``: the constraint's target name."""

@@ -171,7 +171,9 @@ def test_triggers_keep_their_state_and_kind(
         "order by 2"
     )
     target = _rows(copy.target, state)
-    assert [row[1:] for row in target] == [row[1:] for row in _rows(copy.source, state)]
+    # accounts_count executes a function left for review: not created.
+    source = [row for row in _rows(copy.source, state) if row[1] != "accounts_count"]
+    assert [row[1:] for row in target] == [row[1:] for row in source]
     assert [row[0] for row in target] == ["accounts", "order_items", "order_items"]
     assert [row[2] for row in target] == ["O", "D", "O"]
     # The disabled trigger does not fire: no audit row on either side.
@@ -209,6 +211,18 @@ def test_dynamic_sql_is_left_for_review(
     assert line in scaffolded
     report = (copy.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "count_rows(table_name text): needs review: line 5: EXECUTE" in report
+    # What calls it, and the trigger executing that, need review too.
+    assert (
+        "not migrated: function note_count(): needs review, not created by the "
+        "build: line 1: it calls count_rows(table_name text), which needs review"
+    ) in scaffolded
+    assert (
+        "not migrated: trigger accounts_count on accounts: needs review, not "
+        "created by the build: line 1: it executes note_count(), which needs review"
+    ) in scaffolded
+    # What is left for review reads as text: the schema as {{ schema }}.
+    for path in (copy.project / "macros" / "scaffolded").rglob("*.sql"):
+        assert "\x00" not in path.read_text(encoding="utf-8"), path
     assert (
         _one(copy.target, "select to_regprocedure('public.count_rows(text)')") is None
     )
@@ -780,3 +794,24 @@ def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:
     assert routine.problems == []
     assert "from users where full_name = d[1]::text" in _body(routine)
     assert "d hstore[];" in _body(routine) and '"moodKind"[]' in _body(routine)
+
+
+def test_the_output_names_of_an_insert_select_stay_as_they_are() -> None:
+    # INSERT takes its SELECT's columns by position: an alias there means
+    # nothing and is left alone (cal.com's denormalizing trigger). A SELECT
+    # INTO a record is another matter: its aliases name the record's fields.
+    routine = _rewrite(
+        '\nbegin\n  insert into orders (id, "userId") '
+        'select 1, u."fullName" as "userId" from "Users" u\n'
+        '  union all select 2, 3 as "totalCents";\n  return 1;\nend\n'
+    )
+    assert routine.problems == []
+    assert (
+        'insert into orders (id, user_id) select 1, u.full_name as "userId" '
+        "from users u"
+    ) in _body(routine)
+    into = _rewrite(
+        '\ndeclare r record;\nbegin\n  select u."fullName" as "userId" into r '
+        'from "Users" u;\n  return 1;\nend\n'
+    )
+    assert [p.line for p in into.problems] == [4]
