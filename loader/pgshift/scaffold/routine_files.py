@@ -32,6 +32,11 @@ def _with_schema(text: str) -> str:
     return "{{ schema }}".join(jinja_text(part) for part in text.split(SCHEMA))
 
 
+def _readable(text: str) -> str:
+    """A rewritten definition for a comment: ``{{ schema }}`` for the schema."""
+    return text.replace(SCHEMA, "{{ schema }}")
+
+
 def _macro_names(routines: list[Routine]) -> dict[int, str]:
     """A macro name per routine: ``pgshift_routine__<name>``.
 
@@ -144,7 +149,8 @@ def routine_files(
             lines.append(
                 f"{{#- NEEDS REVIEW, not created: {jinja_comment(trigger.label)}: "
                 f"{jinja_comment(reasons)}\n"
-                f"    {jinja_comment(trigger.definition or trigger.source)} #}}\n"
+                f"    {jinja_comment(_readable(trigger.definition or trigger.source))}"
+                " #}\n"
             )
             continue
         entry = {
