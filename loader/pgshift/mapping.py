@@ -1247,9 +1247,13 @@ def check_object_names(name_map: NameMap) -> None:
                 else f"in the override file under 'tables:' ({source}: <new_name>)"
             )
             if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+                # The name PostgreSQL would cut it to, as a start: the
+                # override is the user's choice, never made silently.
+                cut = target.encode()[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
                 problems.append(
                     f"{what} maps to {target!r}, which is longer than PostgreSQL's "
-                    f"{MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter name {fix}"
+                    f"{MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter name {fix}, "
+                    f"for instance {cut!r} (the first {MAX_IDENTIFIER_BYTES} bytes)"
                 )
             first = (relations.get(target) if is_relation else None) or (
                 constraints.get(target) if is_constraint else None

@@ -391,6 +391,9 @@ def test_object_names_that_collide_stop_scaffold(
         f"'account_{'a_b' * 23}_idx', which is longer than PostgreSQL's "
         "63-byte limit"
     ) in stderr
+    # With a name to start from: the first 63 bytes.
+    long_target = "account_" + "a_b" * 23 + "_idx"
+    assert f"for instance '{long_target[:63]}'" in stderr
     assert not (colliding.project / "models").exists()
 
     (colliding.project / OVERRIDES_FILE).write_text(
