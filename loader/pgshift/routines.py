@@ -636,6 +636,10 @@ def _cast(cursor: Any, row: tuple) -> Routine:
 def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
     """CREATE AGGREGATE for an aggregate, every name schema-qualified."""
     cursor.execute(_AGGREGATES, {"oid": routine.oid})
+    row = cursor.fetchone()
+    # Its support functions (state, final, combine, serial, deserial and
+    # the moving-aggregate ones): it needs every one of them.
+    routine.needs = [f for f in row[1:9] if f]
     (
         aggkind,
         sfunc,
@@ -658,7 +662,7 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
         initcond,
         minitcond,
         parallel,
-    ) = cursor.fetchone()
+    ) = row
 
     def function(oid: int) -> str:
         return _name_of(cursor, _FUNCTION_NAME, oid)
@@ -704,20 +708,6 @@ def _aggregate_definition(cursor: Any, routine: Routine, schema: str) -> str:
         "PARALLEL = "
         + {"s": "SAFE", "r": "RESTRICTED", "u": "UNSAFE"}.get(parallel, "UNSAFE")
     )
-    routine.needs = [
-        f
-        for f in (
-            sfunc,
-            finalfunc,
-            combinefunc,
-            serialfunc,
-            deserialfunc,
-            msfunc,
-            minvfunc,
-            mfinalfunc,
-        )
-        if f
-    ]
     if aggkind != "n":
         routine.problems.append(
             Problem(1, "an ordered-set or hypothetical-set aggregate is not migrated")

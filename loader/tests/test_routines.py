@@ -476,23 +476,9 @@ def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
         tables={"orders": _table("orders", "orders", {"id": "id", "total": "total"})},
     )
     body = "\nbegin\n  execute 'delete from orders';\n  return 1;\nend\n"
-    definition = (
-        "CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\n"
-        f" LANGUAGE plpgsql\nAS $function${body}$function$\n"
-    )
 
     def rewritten(names: NameMap, final_schema: str) -> Routine:
-        routine = Routine(
-            oid=1,
-            kind="function",
-            name="f",
-            arguments="",
-            language="plpgsql",
-            source=definition,
-            body=body,
-            argument_names=[],
-            identity="public.f()",
-        )
+        routine = _plpgsql(1, "f", "\n RETURNS integer", body)
         source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
         return rewrite(source, names, final_schema=final_schema).routines[0]
 
