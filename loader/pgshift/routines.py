@@ -1075,6 +1075,10 @@ class _Fragment:
         alias (``NEW."fooBar" AS "fooBar"``) stays as it is, understood.
         """
         node = select.get("SelectStmt") or {}
+        if any(node.get(c) for c in ("sortClause", "groupClause", "distinctClause")):
+            # ORDER BY, GROUP BY and DISTINCT ON may name an output column
+            # by its alias: there the alias means something.
+            return
         for arm in ("larg", "rarg"):
             if node.get(arm):
                 self._insert_select_aliases(node[arm])

@@ -796,6 +796,12 @@ def test_the_output_names_of_an_insert_select_stay_as_they_are() -> None:
         'insert into orders (id, user_id) select 1, u.full_name as "userId" '
         "from users u"
     ) in _body(routine)
+    ordered = _rewrite(
+        '\nbegin\n  insert into orders (id, "userId") '
+        'select 1, u.id as "userId" from "Users" u order by "userId";\n'
+        "  return 1;\nend\n"
+    )
+    assert [p.line for p in ordered.problems] == [3]
     into = _rewrite(
         '\ndeclare r record;\nbegin\n  select u."fullName" as "userId" into r '
         'from "Users" u;\n  return 1;\nend\n'
