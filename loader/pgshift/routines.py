@@ -122,6 +122,9 @@ class Routine:
         definition: The rewritten definition (``SCHEMA`` for the schema).
         signature: The rewritten identity (``SCHEMA`` for the schema).
         problems: Why it cannot be mapped safely; empty when it can.
+        foreign_trigger: Triggers on tables of other schemas execute it:
+            its NEW and OLD are rows of those, whose columns keep their
+            names.
         needs: The oids of the functions an operator calls (its own
             function and estimators), which must be created first.
     """
@@ -140,6 +143,7 @@ class Routine:
     signature: str = ""
     problems: list[Problem] = field(default_factory=list)
     needs: list[int] = field(default_factory=list)
+    foreign_trigger: bool = False
 
     @property
     def label(self) -> str:
@@ -376,6 +380,17 @@ where n.nspname = %(schema)s and not tg.tgisinternal and tg.tgparentid = 0
 order by c.relname, tg.tgname
 """
 
+# The schema's functions that triggers of other schemas' tables execute.
+_FOREIGN_TRIGGER_FUNCTIONS = """
+select distinct tg.tgfoid
+from pg_trigger tg
+join pg_class c on c.oid = tg.tgrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_proc f on f.oid = tg.tgfoid
+join pg_namespace fn on fn.oid = f.pronamespace
+where fn.nspname = %(schema)s and n.nspname <> %(schema)s and not tg.tgisinternal
+"""
+
 _AGGREGATES = """
 select a.aggkind::text,
        a.aggtransfn::regproc::oid, a.aggfinalfn::regproc::oid,
@@ -532,6 +547,10 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
             builtin,
         ) in cursor.fetchall()
     ]
+    cursor.execute(_FOREIGN_TRIGGER_FUNCTIONS, args)
+    foreign = {oid for (oid,) in cursor.fetchall()}
+    for routine in routines:
+        routine.foreign_trigger = routine.oid in foreign
     cursor.execute(_RELATIONS, args)
     relations = dict(cursor.fetchall())
     cursor.execute(_EXTENSION_OBJECTS)
@@ -982,6 +1001,8 @@ class _Fragment:
         self.context = context
         self.variables = variables
         self.records = records
+        self.foreign_records = False  # NEW and OLD of other schemas' tables
+        self.foreign: set[str] = set()  # other schemas' relations read
         self.plpgsql = plpgsql
         self.tokens = scan_tokens(text)
         self.at = {t.start: i for i, t in enumerate(self.tokens)}
@@ -1020,6 +1041,7 @@ class _Fragment:
         ctes = {n["ctename"] for _, n in tree_nodes(statement, "CommonTableExpr")}
         aliases: dict[str, TableMap | None] = {}
         read: list[TableMap] = []
+        self.foreign = set()
         for _, node in tree_nodes(statement, "RangeVar"):
             mapped = self._range_var(node, ctes)
             alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
@@ -1027,6 +1049,9 @@ class _Fragment:
                 read.append(mapped)
             if alias:
                 aliases[alias] = mapped
+            if node.get("schemaname") not in (None, self.context.schema):
+                # A relation of another schema: its columns keep their names.
+                self.foreign.add(alias or node["relname"])
         for _, node in tree_nodes(statement, "ColumnRef"):
             self._column_ref(node, read, aliases)
         for kind, node in tree_nodes(statement):
@@ -1138,9 +1163,12 @@ class _Fragment:
         schema, relname = node.get("schemaname"), node["relname"]
         parts = [p for p in (node.get("catalogname"), schema, relname) if p]
         chain = self._chain(node.get("location", -1), len(parts))
-        if schema not in (None, self.context.schema) or (
-            schema is None and relname in ctes
-        ):
+        if schema not in (None, self.context.schema):
+            # Another schema's relation: named as it is, understood.
+            for token in chain or []:
+                self.placed.add(token.start)
+            return None
+        if schema is None and relname in ctes:
             return None
         if relname in self.context.not_migrated:
             kind = self.context.kind(relname)
@@ -1182,6 +1210,21 @@ class _Fragment:
         if len(names) >= 3:
             self._schema(chain[-3])
         tables: list[TableMap] | None = None
+        if qualifier in self.foreign:
+            self.placed.add(chain[-2].start)
+            self.placed.add(chain[-1].start)
+            return
+        if qualifier in ("new", "old") and self.plpgsql and self.foreign_records:
+            self.placed.add(chain[-2].start)
+            self.placed.add(chain[-1].start)
+            if self.records and column in self.context.renamed:
+                self._problem(
+                    location,
+                    f"{qualifier}.{column}: the function's triggers are on "
+                    "migrated tables and on tables of other schemas, whose "
+                    "columns keep their names; it cannot be renamed for both",
+                )
+            return
         if qualifier in aliases:
             tables = [aliases[qualifier]] if aliases[qualifier] else []
             self.placed.add(chain[-2].start)
@@ -1221,6 +1264,16 @@ class _Fragment:
                 return
         if not in_read and column in aliases:
             self.placed.add(token.start)  # a whole-row reference to an alias
+            return
+        if not in_read and self.foreign and column in self.context.renamed:
+            self.placed.add(token.start)
+            self._problem(
+                location,
+                f"{column} is no column of a migrated table the statement "
+                "reads, and may be a column of the relation of another schema "
+                "it reads, whose columns keep their names: qualify it on the "
+                "source",
+            )
             return
         if (
             not in_read
@@ -1632,7 +1685,7 @@ def _rewrite_body(
         name = datum.get("refname")
         if name and name != "(unnamed row)":
             variables.add(name)
-    if records:
+    if records or routine.foreign_trigger:
         variables |= {"new", "old"}
     tokens = scan_tokens(body)
     line_starts = [0] + [i + 1 for i, c in enumerate(body) if c == "\n"]
@@ -1676,6 +1729,7 @@ def _rewrite_body(
         fragment = _Fragment(
             text, context, variables, records, plpgsql=True, **parameters
         )
+        fragment.foreign_records = routine.foreign_trigger
         try:
             tree = parse_tree(text)
         except pglast.parser.ParseError as error:
@@ -1683,7 +1737,7 @@ def _rewrite_body(
             continue
         fragment.rename(tree)
         if mode >= 3:
-            _assign_target(fragment, query, shift, records)
+            _assign_target(fragment, query, shift, records, routine.foreign_trigger)
         offset = where - shift
         edits += [
             _Edit(e.start + offset, e.end + offset, e.text) for e in fragment.edits
@@ -1769,9 +1823,17 @@ def _parse_text(query: str, mode: int) -> tuple[str, int, int]:
 
 
 def _assign_target(
-    fragment: _Fragment, query: str, shift: int, records: list[TableMap]
+    fragment: _Fragment,
+    query: str,
+    shift: int,
+    records: list[TableMap],
+    foreign: bool = False,
 ) -> None:
-    """Rename ``NEW.col`` / ``OLD.col`` / ``rec.col`` on the left of ``:=``."""
+    """Rename ``NEW.col`` / ``OLD.col`` / ``rec.col`` on the left of ``:=``.
+
+    ``foreign``: triggers of other schemas' tables execute the function too,
+    and their rows' columns keep their names.
+    """
     target: list[Token] = []
     for token in scan_tokens(query):
         if token.text in (":=", "=", "["):
@@ -1788,7 +1850,16 @@ def _assign_target(
     if len(target) == 3 and target[1].text == ".":
         record, column = target[0].value, target[2].value
         fragment.placed.add(target[0].start)
-        if column is not None:
+        if record in ("new", "old") and foreign:
+            fragment.placed.add(target[2].start)
+            if records and column in fragment.context.renamed:
+                fragment._problem_at(
+                    target[2].start,
+                    f"{record}.{column}: the function's triggers are on migrated "
+                    "tables and on tables of other schemas, whose columns keep "
+                    "their names; it cannot be renamed for both",
+                )
+        elif column is not None:
             tables = records if record in ("new", "old") and records else None
             fragment._rename_column(column, target[2], tables)
     elif len(target) == 1:

@@ -807,3 +807,44 @@ def test_the_output_names_of_an_insert_select_stay_as_they_are() -> None:
         'from "Users" u;\n  return 1;\nend\n'
     )
     assert [p.line for p in into.problems] == [4]
+
+
+def test_columns_of_another_schemas_relations_keep_their_names() -> None:
+    # "P"."Users" is the platform's: its columns are not the map's, though
+    # migrated tables have columns of those names.
+    aliased = _rewrite(
+        'select count(*)::int from "Users" m join "P"."Users" u '
+        'on u."fullName" = m."fullName"',
+        language="sql",
+    )
+    assert aliased.problems == []
+    assert 'join "P"."Users" u on u."fullName" = m.full_name' in _body(aliased)
+    named = _rewrite(
+        'select count(*)::int from "P"."Users" where "P"."Users"."fullName" <> \'\'',
+        language="sql",
+    )
+    assert named.problems == [] and '"P"."Users"."fullName"' in _body(named)
+    # Unqualified, it may be either: left for review.
+    bare = _rewrite(
+        'select count(*)::int from "P"."Users" where "fullName" <> \'\'',
+        language="sql",
+    )
+    assert [p.line for p in bare.problems] == [1]
+    assert "qualify it on the source" in bare.problems[0].reason
+
+
+def test_new_and_old_of_another_schemas_table_keep_their_names() -> None:
+    # A trigger on the platform's table executes the function: NEW is a row
+    # of that table (Supabase's handle_new_user on auth.users).
+    body = (
+        '\nbegin\n  insert into "Users" (id, "fullName") '
+        'values (NEW.id, NEW."fullName");\n  NEW."fullName" := trim(NEW."fullName");'
+        "\n  return NEW;\nend\n"
+    )
+    routine = _plpgsql(1, "f", "\n RETURNS trigger", body)
+    routine.foreign_trigger = True
+    done = rewrite(SourceRoutines("public", [routine], [], {"Users": "r"}, {}), NAMES)
+    assert done.routines[0].problems == []
+    text = _body(done.routines[0])
+    assert 'insert into users (id, full_name) values (NEW.id, NEW."fullName")' in text
+    assert 'NEW."fullName" := trim(NEW."fullName")' in text
