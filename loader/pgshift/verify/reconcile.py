@@ -59,23 +59,35 @@ def _typed(cursor: Any, relation: str, names: list[str]) -> list[tuple[str, str]
     return [(name, types[name]) for name in names if name in types]
 
 
-def _sequences(cursor: Any, relation: str) -> list[tuple[str, int | None, int]]:
-    """(column, next value, max value) for every column backed by a sequence."""
+def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, str]]:
+    """(column, next value, edge, "max" or "min") per column backed by a sequence.
+
+    The edge is the column's max for an ascending sequence, its min for a
+    descending one (None on an empty table): the next value must lie past it.
+    """
     out = []
     for column, _ in _columns(cursor, relation):
-        cursor.execute("select pg_get_serial_sequence(%s, %s)", (relation, column))
-        sequence = cursor.fetchone()[0]
-        if not sequence:
+        cursor.execute(
+            "select s.seqrelid::regclass::text, s.seqincrement "
+            "from pg_sequence as s "
+            "where s.seqrelid = pg_get_serial_sequence(%s, %s)::regclass",
+            (relation, column),
+        )
+        found = cursor.fetchone()
+        if not found:
             continue
+        sequence, increment = found
         cursor.execute(f"select last_value, is_called from {sequence}")
         last, called = cursor.fetchone()
+        edge = "max" if increment > 0 else "min"
         cursor.execute(
-            sql.SQL("select coalesce(max({}), 0) from {}").format(
-                sql.Identifier(column), sql.SQL(relation)
+            sql.SQL("select {}({}) from {}").format(
+                sql.SQL(edge), sql.Identifier(column), sql.SQL(relation)
             )
         )
-        top = cursor.fetchone()[0]
-        out.append((column, last + 1 if called else last, int(top)))
+        value = cursor.fetchone()[0]
+        top = None if value is None else int(value)
+        out.append((column, last + increment if called else last, top, edge))
     return out
 
 
@@ -311,12 +323,14 @@ def _check_table(
         problems.append(f"final table holds {migrated} rows, the source {source_rows}")
     sequences = []
     if migrated is not None:
-        for column, next_value, top in _sequences(cursor, final_rel):
-            sequences.append(f"{column}: next {next_value}, max {top}")
-            if next_value <= top:
+        for column, next_value, top, edge in _sequences(cursor, final_rel):
+            sequences.append(f"{column}: next {next_value}, {edge} {top or 0}")
+            if top is not None and (
+                next_value <= top if edge == "max" else next_value >= top
+            ):
                 problems.append(
                     f"sequence of {column} would hand out {next_value}, "
-                    f"but max({column}) is {top}"
+                    f"but {edge}({column}) is {top}"
                 )
     run, failed_tests = tests.get(final, (0, []))
     if failed_tests:
