@@ -175,6 +175,22 @@ select 'reads ' || format('%%I.%%I', n.nspname, c.relname)
                     || 'where a WITH query or alias of the same name hides '
                     || 'it), which pgshift cannot point at the final table: '
                     || 'give the WITH query another name on the source'
+               when n.nspname <> %(schema)s
+                    and format('%%I.%%I', n.nspname, c.relname)
+                        = any(%(relations)s::text[])
+               then ', which the target has without '
+                    || coalesce((select string_agg(format('%%I %%s', a.attname,
+                                                 format_type(a.atttypid, a.atttypmod)),
+                                          ', ' order by a.attnum)
+                        from refs as r
+                        inner join pg_attribute as a
+                            on a.attrelid = r.refobjid and a.attnum = r.refobjsubid
+                        where r.refobjid = c.oid and r.refobjsubid > 0
+                          and not format('%%I.%%I', n.nspname, c.relname) || '.'
+                              || quote_ident(a.attname) || ' '
+                              || format_type(a.atttypid, a.atttypmod)
+                              = any(%(columns)s::text[])), 'a column it reads')
+                    || ' (a column of that name and type)'
                else ', which is not migrated' end
 from refs
 inner join pg_class as c on c.oid = refs.refobjid
@@ -524,7 +540,9 @@ def _rename(
         if reason is not None:
             refused.append(
                 f"  policy {label}: {reason}; leave the table out (--exclude "
-                f"{table}) or change the policy on the source"
+                f"{table}), change the policy on the source, or create what "
+                "it needs of another schema on the target (scaffold looks "
+                "when TARGET_DATABASE_URL is set)"
             )
         else:
             kept_policies.append(

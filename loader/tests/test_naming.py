@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pgshift.catalog import Catalog, Column, Constraint, Index, Table
+from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
 from pgshift.expressions import ExpressionError, rename_columns
 from pgshift.mapping import build_map, target_object_name
 from pgshift.naming import (
@@ -18,6 +18,7 @@ from pgshift.naming import (
     map_names,
     to_snake,
 )
+from pgshift.scaffold.supported import ScaffoldError, check_references
 from pgshift.sqlident import needs_quoting
 
 
@@ -426,3 +427,35 @@ def test_a_name_postgresql_cut_short_stays_when_its_table_keeps_its_name() -> No
     assert target_object_name(key, table, "jobs") == (
         "jobs_batch_spec_workspace_id_fkey"
     )
+
+
+def test_every_key_into_a_table_left_out_is_named_at_once() -> None:
+    # A hostile schema name is quoted; each key has its line.
+    def table(name: str, *keys: ForeignKey) -> Table:
+        return Table(
+            schema="public",
+            name=name,
+            columns=[Column("ownerId", "uuid", False)],
+            foreign_keys=list(keys),
+        )
+
+    owner = ForeignKey(
+        "a_owner_fkey", ["ownerId"], "userAccounts", ["userId"], ref_schema="Auth it's"
+    )
+    gone = ForeignKey("b_gone_fkey", ["ownerId"], "gone", ["id"])
+    catalog = Catalog(
+        schema="public", tables={"a": table("a", owner), "b": table("b", gone)}
+    )
+    with pytest.raises(ScaffoldError) as raised:
+        check_references(catalog)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "these foreign keys reference tables outside the migration:"
+    assert lines[1].startswith(
+        '  a.a_owner_fkey references "Auth it\'s"."userAccounts" ("userId"), '
+        "in another schema than public"
+    )
+    assert lines[2].startswith("  b.b_gone_fkey references gone, which is not part")
+    # With the parent on the target, only the other remains.
+    catalog.target_parents = frozenset({("Auth it's", "userAccounts", ("userId",))})
+    with pytest.raises(ScaffoldError, match="^b.b_gone_fkey references gone"):
+        check_references(catalog)

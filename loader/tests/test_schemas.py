@@ -314,6 +314,9 @@ insert into profiles (id, "displayName") values ('{ADA}', 'Ada'), ('{GRACE}', 'G
 create view "userEmails" as
     select p.id, p."displayName", u.email
     from profiles as p join auth.users as u on u.id = p.id;
+-- The source's auth.users has a column the target's lacks.
+alter table auth.users add column phone text;
+create view "userPhones" as select u.id, u.phone from auth.users as u;
 create function "onNewUser"() returns trigger language plpgsql as $$
 begin
     insert into public.profiles (id, "displayName") values (new.id, new.email);
@@ -416,6 +419,11 @@ def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
         "- trigger gone on notes: needs review: line 1: it executes auth.gone(), "
         "a function of schema auth, which pgshift does not migrate and the "
         "target does not have"
+    ) in report
+    # A view reading a column the target's table lacks stays behind, saying so.
+    assert (
+        "- view userPhones: reads auth.users, which the target has without "
+        "phone text (a column of that name and type)"
     ) in report
     # USAGE granted to a role, which it held through PUBLIC's too.
     assert query(

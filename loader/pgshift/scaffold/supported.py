@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pgshift.catalog import Catalog, ForeignKey
+from pgshift.sqlident import render_ident
 
 
 class ScaffoldError(ValueError):
@@ -82,14 +83,16 @@ def check_supported(catalog: Catalog) -> None:
 
 
 def check_references(catalog: Catalog) -> None:
-    """Stop when a migrated table's foreign key points at a table left out.
+    """Stop when migrated tables' foreign keys point at tables left out.
 
     A key into another schema is kept when the target holds its parent
     (``Catalog.target_parents``), as Supabase's ``auth.users`` is there.
+    Every such key is named at once.
 
     Raises:
-        ScaffoldError: Naming the key and the table to include or exclude.
+        ScaffoldError: Naming each key and the table to include or exclude.
     """
+    lines = []
     for name, table in catalog.tables.items():
         owners = [(name, "", table.foreign_keys)] + [
             (p.name, f" (a foreign key of a partition of {name})", p.foreign_keys)
@@ -98,26 +101,40 @@ def check_references(catalog: Catalog) -> None:
         for owner, which, keys in owners:
             for fk in keys:
                 if fk.ref_schema is not None:
-                    _check_outside(catalog, name, owner, which, fk)
+                    line = _outside(catalog, name, owner, which, fk)
                 elif fk.ref_table not in catalog.tables:
-                    raise ScaffoldError(
+                    line = (
                         f"{owner}.{fk.name}{which} references {fk.ref_table}, "
                         "which is not part of the migration: include it or "
                         f"exclude {name} as well"
                     )
+                else:
+                    line = None
+                if line is not None:
+                    lines.append(line)
+    if len(lines) == 1:
+        raise ScaffoldError(lines[0])
+    if lines:
+        raise ScaffoldError(
+            "these foreign keys reference tables outside the migration:\n"
+            + "\n".join(f"  {line}" for line in lines)
+        )
 
 
-def _check_outside(
+def _outside(
     catalog: Catalog, name: str, owner: str, which: str, fk: ForeignKey
-) -> None:
+) -> str | None:
+    """Why a key into another schema cannot be kept, or None when it can."""
     parent = (fk.ref_schema, fk.ref_table, tuple(sorted(fk.ref_columns)))
     if parent in catalog.target_parents:
-        return
-    columns = ", ".join(fk.ref_columns)
-    raise ScaffoldError(
-        f"{owner}.{fk.name}{which} references {fk.ref_schema}.{fk.ref_table} "
-        f"({columns}), in another schema than {catalog.schema}, which pgshift "
-        "does not migrate; the key is kept when the target has that table "
-        "with a unique key on those columns (scaffold looks when "
-        f"TARGET_DATABASE_URL is set): create it there, or exclude {name}"
+        return None
+    assert fk.ref_schema is not None
+    columns = ", ".join(render_ident(c) for c in fk.ref_columns)
+    return (
+        f"{owner}.{fk.name}{which} references "
+        f"{render_ident(fk.ref_schema)}.{render_ident(fk.ref_table)} ({columns}), "
+        f"in another schema than {catalog.schema}, which pgshift does not "
+        "migrate; the key is kept when the target has that table with a "
+        "unique key on those columns (scaffold looks when TARGET_DATABASE_URL "
+        f"is set): create it there, or exclude {name}"
     )
