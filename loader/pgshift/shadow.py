@@ -165,6 +165,24 @@ with refs as (
     select d.refclassid, d.refobjid, d.refobjsubid
     from pg_depend as d
     where d.classid = %(classid)s::regclass and d.objid = any(%(objids)s)
+),
+-- Per relation of another schema, the columns read that the target's
+-- relation of that name lacks (or has with another type).
+missing as (
+    select c.oid, string_agg(format('%%I %%s', a.attname,
+                                    format_type(a.atttypid, a.atttypmod)),
+                             ', ' order by a.attnum) as columns
+    from refs as r
+    inner join pg_class as c on c.oid = r.refobjid
+    inner join pg_namespace as n on n.oid = c.relnamespace
+    inner join pg_attribute as a
+        on a.attrelid = c.oid and a.attnum = r.refobjsubid
+    where r.refclassid = 'pg_class'::regclass and r.refobjsubid > 0
+      and n.nspname <> %(schema)s
+      and not format('%%I.%%I', n.nspname, c.relname) || '.'
+              || quote_ident(a.attname) || ' '
+              || format_type(a.atttypid, a.atttypmod) = any(%(columns)s::text[])
+    group by c.oid
 )
 select 'reads ' || format('%%I.%%I', n.nspname, c.relname)
        || case when n.nspname = %(schema)s
@@ -179,22 +197,13 @@ select 'reads ' || format('%%I.%%I', n.nspname, c.relname)
                     and format('%%I.%%I', n.nspname, c.relname)
                         = any(%(relations)s::text[])
                then ', which the target has without '
-                    || coalesce((select string_agg(format('%%I %%s', a.attname,
-                                                 format_type(a.atttypid, a.atttypmod)),
-                                          ', ' order by a.attnum)
-                        from refs as r
-                        inner join pg_attribute as a
-                            on a.attrelid = r.refobjid and a.attnum = r.refobjsubid
-                        where r.refobjid = c.oid and r.refobjsubid > 0
-                          and not format('%%I.%%I', n.nspname, c.relname) || '.'
-                              || quote_ident(a.attname) || ' '
-                              || format_type(a.atttypid, a.atttypmod)
-                              = any(%(columns)s::text[])), 'a column it reads')
+                    || coalesce(m.columns, 'a column it reads')
                     || ' (a column of that name and type)'
                else ', which is not migrated' end
 from refs
 inner join pg_class as c on c.oid = refs.refobjid
 inner join pg_namespace as n on n.oid = c.relnamespace
+left join missing as m on m.oid = c.oid
 where refs.refclassid = 'pg_class'::regclass and not c.oid = any(%(shadows)s)
   and not (c.relkind = 'c' and n.nspname = %(schema)s
            and c.relname = any(%(types)s))
@@ -202,16 +211,7 @@ where refs.refclassid = 'pg_class'::regclass and not c.oid = any(%(shadows)s)
   -- read (of the same type), stays where it is.
   and not (n.nspname <> %(schema)s
            and format('%%I.%%I', n.nspname, c.relname) = any(%(relations)s::text[])
-           and not exists (
-               select 1
-               from refs as r
-               inner join pg_attribute as a
-                   on a.attrelid = r.refobjid and a.attnum = r.refobjsubid
-               where r.refobjid = c.oid and r.refobjsubid > 0
-                 and not format('%%I.%%I', n.nspname, c.relname) || '.'
-                     || quote_ident(a.attname) || ' '
-                     || format_type(a.atttypid, a.atttypmod)
-                     = any(%(columns)s::text[])))
+           and m.oid is null)
 union
 select 'calls ' || p.oid::regprocedure::text || ', a function of schema '
        || quote_ident(n.nspname) || ', which is not migrated'
