@@ -307,21 +307,6 @@ def _drain(
         )
 
 
-_IDENTITY_SEQUENCES = """
-select c.relname::text, a.attname::text, format('%%I.%%I', sn.nspname, sc.relname)
-from pg_attribute a
-join pg_class c on c.oid = a.attrelid
-join pg_namespace n on n.oid = c.relnamespace
-join pg_depend d on d.refclassid = 'pg_class'::regclass
-  and d.refobjid = a.attrelid and d.refobjsubid = a.attnum
-  and d.classid = 'pg_class'::regclass and d.deptype = 'i'
-join pg_class sc on sc.oid = d.objid and sc.relkind = 'S'
-join pg_namespace sn on sn.oid = sc.relnamespace
-where n.nspname = %s and a.attidentity <> ''
-"""
-"""Each identity column of the schema with its sequence, qualified."""
-
-
 def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
     """Set each mapped sequence on the target from the source's position.
 
@@ -343,21 +328,21 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
         )
         for mapped in names.sequences.values()
     ]
-    cursor.execute(_IDENTITY_SEQUENCES, (settings.source_schema,))
-    for table_name, column, sequence in cursor.fetchall():
-        table = names.tables.get(table_name)
-        if table is None or not settings.selects(table_name):
+    # Each identity column's sequence, as the name map records it.
+    for table_name, table in names.tables.items():
+        if not settings.selects(table_name):
             continue
         final = sql.Identifier(settings.final_schema, table.target).as_string(cursor)
-        wanted.append(
-            (
-                sequence,
-                sql.SQL("pg_get_serial_sequence({}, {})").format(
-                    sql.Literal(final), sql.Literal(table.columns[column])
-                ),
-                None,
+        for column, sequence in table.identity_sequences.items():
+            wanted.append(
+                (
+                    sql.Identifier(settings.source_schema, sequence).as_string(cursor),
+                    sql.SQL("pg_get_serial_sequence({}, {})").format(
+                        sql.Literal(final), sql.Literal(column)
+                    ),
+                    None,
+                )
             )
-        )
     if not wanted:
         return 0
     cursor.execute(
