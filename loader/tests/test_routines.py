@@ -518,21 +518,7 @@ def test_trigger_function_fields_follow_the_trigger_table() -> None:
         ),
     )
     body = '\nbegin\n  NEW."userId" := OLD."userId" + 1;\n  return NEW;\nend\n'
-    definition = (
-        "CREATE OR REPLACE FUNCTION public.f()\n RETURNS trigger\n"
-        f" LANGUAGE plpgsql\nAS $function${body}$function$\n"
-    )
-    routine = Routine(
-        oid=1,
-        kind="function",
-        name="f",
-        arguments="",
-        language="plpgsql",
-        source=definition,
-        body=body,
-        argument_names=[],
-        identity="public.f()",
-    )
+    routine = _plpgsql(1, "f", "\n RETURNS trigger", body)
     source = SourceRoutines("public", [routine], [trigger], {"Posts": "r"}, {})
     done = rewrite(source, NAMES)
     # "userId" is user_id in orders but author_id in Posts, whose trigger
