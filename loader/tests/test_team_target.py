@@ -190,6 +190,10 @@ def test_a_column_the_team_added_does_not_fail_the_checksum_test(
     tested = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)
     assert tested.returncode == 0, tested.stdout[-3000:]
     assert "pgshift_constraints_users" in tested.stdout
+    # The views dbt test read the published tables through are gone again.
+    assert query(copy.target_url, "select to_regnamespace('public_pgshift_build')") == [
+        (None,)
+    ]
     # A changed value of the source's columns still fails it.
     query(copy.target_url, "update public.users set email = 'x' || email where id = 2")
     changed = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)

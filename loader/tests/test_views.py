@@ -204,7 +204,7 @@ def test_views_arrive_with_their_options_comments_and_index(
     assert query(
         migrated.target,
         "select count(*) from pg_class where relnamespace = "
-        "'public_pgshift_build'::regnamespace and relkind = 'm'",
+        "to_regnamespace('public_pgshift_build') and relkind = 'm'",
     ) == [(0,)]
 
 

@@ -1,15 +1,14 @@
 {# Move the tables this run built into the final schema, all at once. #}
-{#- Runs last, and only after a `dbt build` or `dbt run` in which every
-    node succeeded: a model error, a failed test or a skipped node leaves
+{#- Runs after the other steps but the stand-ins' drop, and only after a
+    `dbt build` or `dbt run` in which every node succeeded: a model error, a failed test or a skipped node leaves
     the final schema exactly as it was, and the built tables in the build
     schema for inspection. One transaction drops each replaced final table
     (with the foreign keys pointing at it, and its partitions), moves the
     new one in with its keys, indexes, sequences and partitions
-    (pgshift_publish_partitions), puts the build schema's view back, adds
-    the foreign keys that the move removed, gives the moved tables the source's
-    row-level security and policies and moves in the views built over
-    them, recreates the target's own objects
-    that depended on the replaced tables (pgshift_keep_dependents), checks
+    (pgshift_publish_partitions), adds the foreign keys that the move
+    removed, gives the moved tables the source's row-level security and
+    policies and moves in the views built over them, recreates the
+    target's own objects that depended on the replaced tables (pgshift_keep_dependents), checks
     that every key, index and foreign key of the moved tables is there (or
     undoes it all), gives the objects the source's owners and privileges
     (pgshift_apply_privileges), and records the tables as pgshift's. -#}
@@ -63,7 +62,6 @@
         ) -%}
         {%- do statements.append(
             pgshift_publish_statistics(node, built, final_schema)) -%}
-        {%- do statements.append(pgshift_view_sql(built, final)) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
     {#- The source's functions and triggers, before the target's own objects
