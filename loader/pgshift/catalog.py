@@ -441,6 +441,10 @@ class Catalog:
         schema: The schema that was read.
         tables: Tables by name, in name order.
         enums: Enum type name to its labels, in sort order.
+        collations: The schema's own collations (not an extension's), name
+            to the options of its ``CREATE COLLATION`` (``provider = icu,
+            locale = 'und-u-kn-true', deterministic = true``), read from
+            pg_collation as pg_dump reads them.
         domains: Domains by name, in name order.
         composites: Composite types by name, each after the composites its
             attributes use (the order they are created in).
@@ -471,6 +475,7 @@ class Catalog:
     schema: str
     tables: dict[str, Table] = field(default_factory=dict)
     enums: dict[str, list[str]] = field(default_factory=dict)
+    collations: dict[str, str] = field(default_factory=dict)
     domains: dict[str, Domain] = field(default_factory=dict)
     composites: dict[str, Composite] = field(default_factory=dict)
     composite_problems: dict[str, str] = field(default_factory=dict)
@@ -693,8 +698,24 @@ join pg_namespace tn on tn.oid = t.typnamespace
 order by ch.attrelid, ch.attnum, ch.depth
 """
 
+# The schema's own collations, whatever the server's version calls the
+# columns of their locale (colliculocale in 15, colllocale from 17).
+_SCHEMA_COLLATIONS = """
+select co.collname::text, co.collprovider::text, co.collisdeterministic,
+       j ->> 'collcollate', j ->> 'collctype',
+       coalesce(j ->> 'colllocale', j ->> 'colliculocale'), j ->> 'collicurules'
+from pg_collation co
+join pg_namespace n on n.oid = co.collnamespace
+cross join lateral to_jsonb(co) as j
+where n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_collation'::regclass
+                    and d.objid = co.oid and d.deptype = 'e')
+order by 1
+"""
+
 _COLLATIONS = """
-select a.attrelid, a.attname, quote_ident(co.collname), cn.nspname
+select a.attrelid, a.attname, quote_ident(co.collname), cn.nspname, co.collname
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -1363,8 +1384,6 @@ _SCHEMA_OBJECTS = (
      "(a regconfig value naming it fails there until then)"),
     ("text search dictionary", "pg_ts_dict", "x.dictname::text", "dictnamespace",
      "text search dictionaries are not migrated: create it on the target"),
-    ("collation", "pg_collation", "x.collname::text", "collnamespace",
-     "collations of the source are not migrated: create it on the target"),
 )  # fmt: skip
 
 
@@ -1637,6 +1656,44 @@ def target_relations(cursor: Any, final_schema: str) -> dict[str, frozenset[str]
     return {name: frozenset(columns) for name, columns in cursor.fetchall()}
 
 
+def _collation_options(
+    provider: str,
+    deterministic: bool,
+    lc_collate: str | None,
+    lc_ctype: str | None,
+    locale: str | None,
+    rules: str | None,
+) -> str:
+    """The options of ``CREATE COLLATION`` that make a collation again.
+
+    Args:
+        provider: pg_collation.collprovider: "i" (ICU), "c" (libc) or "b"
+            (builtin, PostgreSQL 17).
+        deterministic: Whether equal means byte-equal.
+        lc_collate: A libc collation's LC_COLLATE.
+        lc_ctype: A libc collation's LC_CTYPE.
+        locale: An ICU or builtin collation's locale.
+        rules: An ICU collation's tailoring rules (PostgreSQL 16).
+
+    Returns:
+        The options, in the order pg_dump writes them.
+    """
+    options = [
+        "provider = "
+        + {"i": "icu", "c": "libc", "b": "builtin"}.get(provider, provider)
+    ]
+    if not deterministic:
+        options.append("deterministic = false")
+    if provider == "c":
+        options.append(f"lc_collate = {sql_literal(lc_collate or '')}")
+        options.append(f"lc_ctype = {sql_literal(lc_ctype or '')}")
+    else:
+        options.append(f"locale = {sql_literal(locale or '')}")
+    if rules:
+        options.append(f"rules = {sql_literal(rules)}")
+    return ", ".join(options)
+
+
 def _reference_problem(
     ref_type: str, identity: str, ref_schema: str, type_kind: str | None, schema: str
 ) -> str | None:
@@ -1650,10 +1707,12 @@ def _reference_problem(
         schema: The schema being migrated.
 
     Returns:
-        The reason, or None for the schema's own enums and domains.
+        The reason, or None for the schema's own types and collations.
     """
     if type_kind in ("e", "d", "c", "r", "m") and ref_schema == schema:
         return None
+    if ref_type == "collation" and ref_schema == schema:
+        return None  # created on the target before the tables
     return f"uses {ref_type} {identity}, which pgshift does not migrate"
 
 
@@ -1789,6 +1848,10 @@ def read_catalog(
     cursor.execute(_ENUMS, args)
     for name, labels in cursor.fetchall():
         catalog.enums[name] = list(labels)
+
+    cursor.execute(_SCHEMA_COLLATIONS, args)
+    for name, *definition in cursor.fetchall():
+        catalog.collations[name] = _collation_options(*definition)
 
     cursor.execute(_DOMAINS, args)
     for name, base_type, not_null, default, checks in cursor.fetchall():
@@ -2016,11 +2079,13 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             settled.add((oid, column))
 
     cursor.execute(_COLLATIONS, args)
-    for oid, column, collation, collation_schema in cursor.fetchall():
+    for oid, column, collation, collation_schema, name in cursor.fetchall():
         table = by_oid.get(oid)
         if table is None:
             continue
-        if collation_schema == "pg_catalog":
+        if collation_schema == "pg_catalog" or (
+            collation_schema == schema and name in catalog.collations
+        ):
             table.column(column).collation = collation
         else:
             table.unsupported.append(

@@ -419,6 +419,7 @@ class IdentityMeta(TypedDict):
     always: bool
     options: NotRequired[list[str]]  # the source sequence's, ALTER COLUMN ... SET
     sequence: NotRequired[str]  # the source sequence, whose position it takes
+    sequence_name: NotRequired[str]  # the target sequence's name
 
 
 class CheckMeta(TypedDict):

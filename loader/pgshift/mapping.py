@@ -352,6 +352,9 @@ class TableMap:
             (``Column.identity_options``).
         identity_sequences: Target identity column to its source sequence's
             name, whose position the load records: the target's starts there.
+        identity_sequence_names: Target identity column to its sequence's
+            target name (``target_object_name`` of the source's, as a
+            serial's), which the build gives it.
         serials: Serial columns and their sequences.
         keys: The primary key and unique constraints.
         checks: The check constraints.
@@ -381,6 +384,7 @@ class TableMap:
     identities: dict[str, str] = field(default_factory=dict)
     identity_options: dict[str, list[str]] = field(default_factory=dict)
     identity_sequences: dict[str, str] = field(default_factory=dict)
+    identity_sequence_names: dict[str, str] = field(default_factory=dict)
     serials: list[SerialMap] = field(default_factory=list)
     keys: list[KeyMap] = field(default_factory=list)
     checks: list[CheckMap] = field(default_factory=list)
@@ -559,7 +563,11 @@ class NameMap:
             # A plain table's map says nothing of partitioning.
             if entry["partition_key"] is None:
                 del entry["partition_key"], entry["partitions"]
-            for optional in ("identity_options", "identity_sequences"):
+            for optional in (
+                "identity_options",
+                "identity_sequences",
+                "identity_sequence_names",
+            ):
                 if not entry[optional]:
                     del entry[optional]
             # A check or key says it is not validated, or a check that it
@@ -994,6 +1002,9 @@ def _map_table(
                 mapped.identity_options[name] = list(column.identity_options)
             if column.identity_sequence:
                 mapped.identity_sequences[name] = column.identity_sequence
+                mapped.identity_sequence_names[name] = object_name(
+                    column.identity_sequence
+                )
         elif column.generated == "s" and column.default:
             mapped.generated[name] = rename(column.default)
         elif column.serial_sequence and column.serial_sequence not in standalone:
@@ -1199,6 +1210,10 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
         *(("foreign key", f.source, f.name, False, True) for f in mapped.foreign_keys),
         *(("index", i.source, i.name, True, False) for i in mapped.indexes),
         *(("sequence", s.source, s.name, True, False) for s in mapped.serials),
+        *(
+            ("sequence", mapped.identity_sequences[c], s, True, False)
+            for c, s in mapped.identity_sequence_names.items()
+        ),
         *(("partition", p.source, p.name, True, False) for p in mapped.partitions),
         *(
             (f"{k.type.replace('_', ' ')} of partition {p.source}", k.source, k.name)

@@ -60,6 +60,11 @@ NEXT = [
         """insert into "tenTickets" (note) values ('c') returning id""",
         "insert into ten_tickets (note) values ('c') returning id",
     ),
+    (
+        """insert into "archivedTickets" (note) values ('b') returning id""",
+        "insert into archived_tickets (note) values ('b') returning id",
+    ),
+    ("select nextval('\"oldTickets_id_seq\"')", "select nextval('old_tickets_id_seq')"),
 ]
 """What the application does next, on the source and on the target."""
 
@@ -137,10 +142,12 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "increment_by, cycle, cache_size from pg_sequences "
         "where schemaname = 'public' order by 1"
     )
-    # An identity's sequence is named after its final table.
+    # An identity's sequence takes the source's name, mapped.
     renamed = {
         "descTickets_id_seq": "desc_tickets_id_seq",
         "tenTickets_id_seq": "ten_tickets_id_seq",
+        "oldTickets_id_seq": "old_tickets_id_seq",
+        "deviceNames_id_seq": "device_names_id_seq",
     }
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)
@@ -174,6 +181,27 @@ SAME_ON_BOTH = [
         "select concat_all(full_name order by id) from customers",
     ),
     ("select concat_all(x) from (values ('a'), ('b')) v (x)", None),
+    # The schema's own collation: made again, and sorting alike.
+    (
+        "select collname, collprovider, collisdeterministic, collcollate, "
+        "colliculocale from pg_collation "
+        "where collnamespace = 'public'::regnamespace",
+        None,
+    ),
+    (
+        'select "displayName" from "deviceNames" order by "displayName", id',
+        "select display_name from device_names order by display_name, id",
+    ),
+    (
+        "select c.collname from pg_attribute a "
+        "join pg_collation c on c.oid = a.attcollation "
+        """where a.attrelid = '"deviceNames"'::regclass """
+        "and a.attname = 'displayName'",
+        "select c.collname from pg_attribute a "
+        "join pg_collation c on c.oid = a.attcollation "
+        "where a.attrelid = 'device_names'::regclass "
+        "and a.attname = 'display_name'",
+    ),
 ]
 """What the application reads: views, functions, the aggregate (source SQL,
 target SQL when the names differ)."""
@@ -184,6 +212,15 @@ def test_views_functions_and_the_aggregate_answer_alike(dump: Dump) -> None:
         assert query(dump.target, target_sql or source_sql) == query(
             dump.source, source_sql
         ), source_sql
+    # The expression index keeps its collation.
+    assert query(
+        dump.target, "select pg_get_indexdef('device_names_lower_idx'::regclass)"
+    ) == [
+        (
+            "CREATE INDEX device_names_lower_idx ON public.device_names "
+            'USING btree (lower(asset_tag) COLLATE "naturalSort")',
+        )
+    ]
     # The materialized view keeps its index, renamed with it.
     assert query(
         dump.target,

@@ -6,10 +6,11 @@
     the load), never below max(column) (pgshift_sequence_position; without
     a recorded position, the next insert gets max(column) plus the
     increment, or the start on an empty table), and an ALWAYS identity
-    becomes ALWAYS. A sequence PostgreSQL named otherwise
-    (after the table it was created with, or `_seq1` when the name was
-    taken) is renamed as PostgreSQL names an identity's sequence,
-    `<table>_<column>_seq`, unless that name is taken or too long. -#}
+    becomes ALWAYS. The sequence PostgreSQL made takes the name the map
+    gives the source's (meta identities[].sequence_name: a Django table
+    renamed after its identity was made keeps `<old table>_id_seq`), or,
+    without one, the name PostgreSQL gives an identity's sequence,
+    `<table>_<column>_seq`; unless that name is taken or too long. -#}
 {% macro pgshift_ensure_identities(relation, node) %}
     {%- set statements = [] -%}
     {%- for identity in node.meta.pgshift.get('identities', []) -%}
@@ -72,8 +73,9 @@
                     {{ pgshift_literal(relation) }},
                     {{ pgshift_literal(identity.column) }}
                 );
-                wanted text := {{ pgshift_literal(
-                    node.alias ~ '_' ~ identity.column ~ '_seq') }};
+                wanted text := {{ pgshift_literal(identity.get(
+                    'sequence_name',
+                    node.alias ~ '_' ~ identity.column ~ '_seq')) }};
                 qualified text := format(
                     '%I.%I', {{ pgshift_literal(relation.schema) }}, wanted
                 );

@@ -4,6 +4,11 @@
     {{ return([]) }}
 {% endmacro %}
 
+{#- The source's collations: name to CREATE COLLATION's options. #}
+{% macro pgshift_source_collations() %}
+    {{ return({}) }}
+{% endmacro %}
+
 {#- The source's enum types: name to labels, in their sort order. #}
 {% macro pgshift_source_enums() %}
     {{ return({"bid_status": ["pending", "accepted", "rejected", "withdrawn"], "invoice_status": ["draft", "sent", "paid", "overdue", "void"], "job_status": ["draft", "open", "assigned", "in_progress", "completed", "cancelled"], "user_role": ["landlord", "contractor", "admin"]}) }}

@@ -227,7 +227,7 @@ def _extensions(needed: list[str], catalog: Catalog) -> dict[str, list[list[str]
 
 
 def types_macro(catalog: Catalog, names: NameMap) -> str:
-    """The macros returning the source's extensions and its own types, renamed."""
+    """The macros returning the source's extensions, collations and own types."""
     types, schema = names.types, catalog.schema
     enums = json.dumps(
         {types[name]: labels for name, labels in catalog.enums.items()},
@@ -298,6 +298,7 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         ],
         ensure_ascii=False,
     )
+    collations = json.dumps(catalog.collations, ensure_ascii=False)
     extensions = json.dumps(
         [
             [name, schema]
@@ -311,6 +312,10 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         "{#- The source's extensions: name and schema. #}\n"
         "{% macro pgshift_source_extensions() %}\n"
         f"    {{{{ return({extensions}) }}}}\n"
+        "{% endmacro %}\n\n"
+        "{#- The source's collations: name to CREATE COLLATION's options. #}\n"
+        "{% macro pgshift_source_collations() %}\n"
+        f"    {{{{ return({collations}) }}}}\n"
         "{% endmacro %}\n\n"
         "{#- The source's enum types: name to labels, in their sort order. #}\n"
         "{% macro pgshift_source_enums() %}\n"

@@ -144,6 +144,7 @@ def _identity_meta(mapped: TableMap, column: str) -> IdentityMeta:
         meta["options"] = mapped.identity_options[column]
     if column in mapped.identity_sequences:
         meta["sequence"] = mapped.identity_sequences[column]
+        meta["sequence_name"] = mapped.identity_sequence_names[column]
     return meta
 
 

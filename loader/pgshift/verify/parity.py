@@ -2,8 +2,9 @@
 
 For every migrated table the target must hold, under the mapped names: the
 same columns in the same order with the same types, nullability, defaults,
-identity and generation; the same primary key, unique and check constraints,
-foreign keys (with their actions and deferrability) and secondary indexes,
+identity (its sequence under its mapped name) and generation; the same
+primary key, unique and check constraints, foreign keys (with their actions
+and deferrability) and secondary indexes,
 under their mapped names; the same table and column comments; the same
 partition key and partitions (names, parents, bounds, their own constraints,
 foreign keys and indexes) of a partitioned table; every enum type with the
@@ -47,6 +48,7 @@ def _column_shape(
         (column.identity, *column.identity_options),
         column.generated,
         column.comment,
+        column.collation,
     )
 
 
@@ -151,7 +153,15 @@ def _table_differences(
             lines.append(
                 f"{name}.{target_name}: default {mapped.dropped_defaults[target_name]}"
             )
-        labels = ("type", "not null", "default", "identity", "generated", "comment")
+        labels = (
+            "type",
+            "not null",
+            "default",
+            "identity",
+            "generated",
+            "comment",
+            "collation",
+        )
         for label, want, got in zip(labels, expected, actual, strict=True):
             if want != got:
                 line = f"{name}.{target_name}: {label} {got!r}, source {want!r}"
@@ -159,6 +169,12 @@ def _table_differences(
                     f"{name}.{target_name}", line
                 ):
                     lines.append(line)
+        wanted = mapped.identity_sequence_names.get(target_name)
+        if wanted and found.identity and found.identity_sequence != wanted:
+            lines.append(
+                f"{name}.{target_name}: identity sequence "
+                f"{found.identity_sequence!r}, source {wanted!r}"
+            )
     if (source.comment or None) != (target.comment or None):
         line = f"{name}: comment {target.comment!r}, source {source.comment!r}"
         if not kept.explains(name, line):
