@@ -88,14 +88,21 @@ def _left_on_source(url: str) -> list[tuple]:
 
 
 def test_a_source_without_logical_wal_is_refused(
-    new_database: Callable[[], str], tmp_path: Path
+    pg_cluster: Cluster, new_database: Callable[[], str], tmp_path: Path
 ) -> None:
-    # The session's shared server runs with wal_level = replica.
+    # The session's shared server runs with wal_level = replica, and this
+    # role has no REPLICATION: both are said at once, not one per restart.
     source, target = new_database(), new_database()
-    done = run_cli(["sync"], source, target, tmp_path)
+    pg_cluster.execute(
+        "do $$ begin create role plain_syncer login; "
+        "exception when duplicate_object then null; end $$"
+    )
+    as_role = pg_cluster.url(source.rsplit("/", 1)[1], user="plain_syncer")
+    done = run_cli(["sync"], as_role, target, tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "wal_level is replica" in done.stderr
-    assert "nothing was created" in done.stderr
+    assert "reasons, nothing was created" in done.stderr
+    assert "- the source's wal_level is replica" in done.stderr
+    assert "- the source role plain_syncer has neither REPLICATION" in done.stderr
     assert _left_on_source(source) == []
 
 

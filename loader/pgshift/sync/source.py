@@ -88,7 +88,8 @@ def preflight(
             sync does not import the scaffold), or None when they do.
 
     Raises:
-        PreflightError: One check failed; the message names what and what to do.
+        PreflightError: A check failed; the message names each that failed,
+            and what to do.
     """
     source = settings.source_required
     if "-pooler" in source.host:
@@ -120,6 +121,38 @@ def preflight(
 
 
 def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
+    """Run every check of the source; refuse once, naming each that failed.
+
+    A source often fails more than one (wal_level, the role's REPLICATION,
+    a keyless table): the user learns them all before restarting the server
+    for the first.
+    """
+    refusals = _server_refusals(cursor)
+    tables, table_refusals = _table_refusals(cursor, settings, names)
+    refusals += table_refusals
+    columns = read_columns(cursor, settings.source_schema, tables)
+    for table in tables:
+        mapped = names.tables[table]
+        published = [c[0] for c in columns[table]]
+        expected = [s for s, t in mapped.columns.items() if t not in mapped.generated]
+        if published != expected:
+            refusals.append(
+                f"source table {table} has the columns {published}, the name "
+                f"map {expected}. Next: run `python loader/run.py scaffold` "
+                "and migrate again"
+            )
+    if len(refusals) == 1:
+        raise PreflightError(f"sync refused, nothing was created: {refusals[0]}")
+    if refusals:
+        raise PreflightError(
+            f"sync refused for {len(refusals)} reasons, nothing was created:\n"
+            + "\n".join(f"- {refusal}" for refusal in refusals)
+        )
+    return SourceTables(columns)
+
+
+def _server_refusals(cursor: Any) -> list[str]:
+    """What the source server and the role lack for a replication slot."""
     cursor.execute(
         "select current_setting('wal_level'), "
         "current_setting('server_version_num')::int, "
@@ -141,49 +174,56 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
         can_replicate,
         role,
     ) = cursor.fetchone()
+    refusals = []
     if wal_level != "logical":
-        raise PreflightError(
-            f"sync refused: the source's wal_level is {wal_level}, and following "
-            "its changes needs wal_level = logical; nothing was created. Next: "
-            "set wal_level = logical and restart the source server (on Neon: "
-            "enable logical replication in the project's settings, which "
-            "restarts its computes)"
+        refusals.append(
+            f"the source's wal_level is {wal_level}, and following its changes "
+            "needs wal_level = logical. Next: set wal_level = logical and "
+            "restart the source server (on Neon: enable logical replication "
+            "in the project's settings, which restarts its computes)"
         )
     if version < MIN_VERSION:
-        raise PreflightError(
-            f"sync refused: the source runs PostgreSQL {version // 10000}; sync "
-            "needs 14 or later (pgoutput's messages, used by cutover)"
+        refusals.append(
+            f"the source runs PostgreSQL {version // 10000}; sync needs 14 or "
+            "later (pgoutput's messages, used by cutover)"
         )
     if not (superuser or can_replicate):
-        raise PreflightError(
-            f"sync refused: the source role {role} has neither REPLICATION nor "
-            "superuser, and a replication slot needs one; nothing was created. "
-            f"Next: ALTER ROLE {role} REPLICATION (on Neon: use a role created "
-            "in the Console, CLI or API, which belongs to neon_superuser)"
+        refusals.append(
+            f"the source role {role} has neither REPLICATION nor superuser, "
+            f"and a replication slot needs one. Next: ALTER ROLE {role} "
+            "REPLICATION (on Neon: use a role created in the Console, CLI or "
+            "API, which belongs to neon_superuser)"
         )
     if used_slots >= slots:
-        raise PreflightError(
-            f"sync refused: the source has no free replication slot "
-            f"({used_slots} of max_replication_slots = {slots} in use); nothing "
-            "was created. Next: drop an unused slot (pg_replication_slots) or "
-            "raise max_replication_slots"
+        refusals.append(
+            f"the source has no free replication slot ({used_slots} of "
+            f"max_replication_slots = {slots} in use). Next: drop an unused "
+            "slot (pg_replication_slots) or raise max_replication_slots"
         )
     if used_senders >= senders:
-        raise PreflightError(
-            f"sync refused: the source has no free WAL sender ({used_senders} "
-            f"of max_wal_senders = {senders} in use); nothing was created. "
-            "Next: end an unused replication connection or raise max_wal_senders"
+        refusals.append(
+            f"the source has no free WAL sender ({used_senders} of "
+            f"max_wal_senders = {senders} in use). Next: end an unused "
+            "replication connection or raise max_wal_senders"
         )
+    return refusals
+
+
+def _table_refusals(
+    cursor: Any, settings: Settings, names: NameMap
+) -> tuple[list[str], list[str]]:
+    """The migrated tables, and why any of them cannot be published."""
     cursor.execute(
         "select c.relname, c.relreplident, "
         "exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary), "
-        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u' "
+        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u', "
+        "(select rolsuper from pg_roles where rolname = current_user) "
         "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relkind in ('r', 'p') order by c.relname",
         (settings.source_schema,),
     )
     keyless, not_owned, unlogged, tables = [], [], [], []
-    for name, identity, has_key, owns, is_unlogged in cursor.fetchall():
+    for name, identity, has_key, owns, is_unlogged, superuser in cursor.fetchall():
         if not settings.selects(name) or name not in names.tables:
             continue
         tables.append(name)
@@ -193,17 +233,17 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
             keyless.append(name)
         if not (owns or superuser):
             not_owned.append(name)
+    refusals = []
     if unlogged:
         # Their changes never reach the write-ahead log, so no slot sees
         # them, and PostgreSQL refuses to publish them.
-        raise PreflightError(
-            f"sync refused: these source tables are UNLOGGED: "
-            f"{', '.join(unlogged)}. Their changes are not written to the "
-            "write-ahead log, so logical decoding cannot follow them; nothing "
-            "was created. Next: leave them out (`python loader/run.py "
-            f"--exclude {','.join(unlogged)} scaffold`, then the same --exclude "
-            "on sync), or make them logged on the source (ALTER TABLE ... SET "
-            "LOGGED)"
+        refusals.append(
+            f"these source tables are UNLOGGED: {', '.join(unlogged)}. Their "
+            "changes are not written to the write-ahead log, so logical "
+            "decoding cannot follow them. Next: leave them out (`python "
+            f"loader/run.py --exclude {','.join(unlogged)} scaffold`, then the "
+            "same --exclude on sync), or make them logged on the source "
+            "(ALTER TABLE ... SET LOGGED)"
         )
     if keyless:
         schema = settings.source_schema
@@ -212,20 +252,18 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
             "REPLICA IDENTITY FULL;"
             for t in keyless
         )
-        raise PreflightError(
-            "sync refused: these source tables have no primary key and no "
-            f"replica identity: {', '.join(keyless)}. Published as they are, "
-            "the source application's own UPDATEs and DELETEs on them would "
-            "fail; nothing was created. Next: give each a primary key, or run "
-            f"on the source\n{fixes}\nor leave them out: `python loader/run.py "
-            f"--exclude {','.join(keyless)} scaffold`, then the same --exclude "
-            "on sync"
+        refusals.append(
+            "these source tables have no primary key and no replica identity: "
+            f"{', '.join(keyless)}. Published as they are, the source "
+            "application's own UPDATEs and DELETEs on them would fail. Next: "
+            f"give each a primary key, or run on the source\n{fixes}\nor leave "
+            f"them out: `python loader/run.py --exclude {','.join(keyless)} "
+            "scaffold`, then the same --exclude on sync"
         )
     if not_owned:
-        raise PreflightError(
-            f"sync refused: the source role {role} does not own "
-            f"{', '.join(not_owned)}, and only a table's owner may publish it; "
-            "nothing was created. Next: run sync as the tables' owner"
+        refusals.append(
+            f"the source role does not own {', '.join(not_owned)}, and only a "
+            "table's owner may publish it. Next: run sync as the tables' owner"
         )
     missing = [
         t
@@ -235,22 +273,11 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
         and m.source_schema == settings.source_schema
     ]
     if missing:
-        raise PreflightError(
-            f"sync refused: the name map lists tables the source no longer has: "
+        refusals.append(
+            "the name map lists tables the source no longer has: "
             f"{', '.join(missing)}. Next: run `python loader/run.py scaffold`"
         )
-    columns = read_columns(cursor, settings.source_schema, tables)
-    for table in tables:
-        mapped = names.tables[table]
-        published = [c[0] for c in columns[table]]
-        expected = [s for s, t in mapped.columns.items() if t not in mapped.generated]
-        if published != expected:
-            raise PreflightError(
-                f"sync refused: source table {table} has the columns "
-                f"{published}, the name map {expected}. Next: run "
-                "`python loader/run.py scaffold` and migrate again"
-            )
-    return SourceTables(columns)
+    return tables, refusals
 
 
 def read_columns(
