@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--replace-existing",
         action="store_true",
-        help="replace target tables of the same names that pgshift did not build "
-        "(their rows are dropped)",
+        help="replace target tables of the same names that pgshift did not build, "
+        "and those it built that were written to since it published them (their "
+        "rows are dropped)",
     )
     migrate.add_argument(
         "--drop-dependents",

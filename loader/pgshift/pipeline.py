@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pgshift.connection import check_connection, transaction
 from pgshift.load import load
 from pgshift.manifest import refuse_while_syncing
+from pgshift.mapping import NameMap
 from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
 from pgshift.verify import Report, verify, write_report
+from pgshift.verify.reconcile import changed_since_published
 
 
 @dataclass
@@ -56,7 +58,8 @@ def migrate(
     Args:
         settings: The run settings.
         replace_existing: Replace final tables of the same names that pgshift
-            did not build (their rows are dropped).
+            did not build, and those it built that were written to since
+            it published them (their rows are dropped).
         drop_dependents: Leave out the target's own objects on replaced
             tables that cannot be recreated on the new ones (the report
             lists them); otherwise such an object stops the publish.
@@ -67,8 +70,9 @@ def migrate(
 
     Raises:
         ConfigError: A connection fails, the dbt project was not scaffolded
-            from this source as it is now, or the build refuses to replace
-            tables pgshift did not build or to drop the target's own objects.
+            from this source as it is now, a final table was written to
+            since it was published, or the build refuses to replace tables
+            pgshift did not build or to drop the target's own objects.
         LoadError: The load failed.
     """
     say = progress if callable(progress) else print
@@ -81,6 +85,20 @@ def migrate(
     refusal = drift_refusal(settings)
     if refusal:
         raise ConfigError(refusal)
+    # Rows written to the final tables since they were published (the
+    # application runs on the target) would be lost to the source's.
+    names = NameMap.read(settings.project_dir)
+    changed = changed_since_published(settings, names) if names else []
+    if changed and not replace_existing:
+        raise ConfigError(
+            "migrate refused, nothing was written: these final tables changed "
+            f"since pgshift published them: {'; '.join(changed)}. Something "
+            "has written to them (the application, if it runs on the target), "
+            "and a migrate replaces them with the source's rows, losing those "
+            "writes. Next: if the application now writes to the target, do "
+            "not migrate into it again; to replace them all the same, run "
+            "`python loader/run.py migrate --replace-existing`"
+        )
     phases: dict[str, float] = {}
     started = time.monotonic()
     result = load(settings)

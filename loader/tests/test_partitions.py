@@ -375,14 +375,19 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "'payment_event_2022_01_amount_cents_idx', False, 'btree (amount_cents)') "
         "is missing"
     ) in said
+    # The application wrote to the final tables: a migrate would lose it.
+    code, stdout, stderr = migrated.run("migrate")
+    assert code == 2
+    assert "changed since pgshift published them" in stderr
+    assert "payment_event (published" in stderr
     # The detached partition is the team's table now: it stays, so its name
     # is taken, and the publish says so and changes nothing.
-    code, stdout, stderr = migrated.run("migrate")
+    code, stdout, stderr = migrated.run("migrate", "--replace-existing")
     assert code != 0
     assert "store_region_us already exists and is not a partition" in (stdout + stderr)
     assert query(target, "select count(*) from payment_event_2022_04") == [(1,)]
     query(target, "drop table store_region_us")
-    code, stdout, stderr = migrated.run("migrate")
+    code, stdout, stderr = migrated.run("migrate", "--replace-existing")
     assert code == 0, stdout[-3000:] + stderr[-3000:]
     # The month the application added is the team's: it is recreated on the
     # new table, empty (the table holds the source's rows), and reported.

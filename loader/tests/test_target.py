@@ -1,5 +1,6 @@
-"""The target is protected: tables pgshift did not build are never replaced
-without consent, and a partial rebuild keeps every foreign key."""
+"""The target is protected: tables pgshift did not build, or that were
+written to since it published them, are never replaced without consent, and
+a partial rebuild keeps every foreign key."""
 
 from __future__ import annotations
 
@@ -52,3 +53,18 @@ def test_existing_tables_are_kept_then_replaced_on_request(
     rerun = run_cli(["migrate"], source, target, tmp_path)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert _foreign_keys(target) == keys
+
+    # Once something writes to a final table (the application, switched
+    # over), a migrate would lose that write to the source's rows: refused
+    # before anything is written, naming the table.
+    query(target, "update public.users set email = 'app@example.com' where id = 1")
+    written = run_cli(["migrate"], source, target, tmp_path)
+    assert written.returncode == 2, written.stdout[-2000:] + written.stderr[-2000:]
+    assert "these final tables changed since pgshift published them: users" in (
+        written.stderr
+    )
+    assert "with 19 rows, 19 now" in written.stderr
+    assert "--replace-existing" in written.stderr
+    assert query(target, "select email from public.users where id = 1") == [
+        ("app@example.com",)
+    ]

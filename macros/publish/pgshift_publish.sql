@@ -87,7 +87,7 @@
         pgshift_align_partition_owners(final_schema, built_tables)) -%}
     {%- do statements.append(
         pgshift_require_complete(final_schema, built_tables)) -%}
-    {%- do statements.append(pgshift_register_tables()) -%}
+    {%- do statements.append(pgshift_register_tables(built_tables)) -%}
     {%- do statements.append(pgshift_register_views(final_schema)) -%}
     {{ statements | reject('equalto', '') | join(";\n") }}
     {%- endif -%}

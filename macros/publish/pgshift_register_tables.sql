@@ -1,7 +1,12 @@
-{# Record the final tables pgshift built, so later builds may replace them. #}
+{# Record the final tables pgshift built, and what those of this run hold. #}
 {#- Which of them exist is decided when the statement runs: it follows the
-    publish in the same transaction. -#}
-{% macro pgshift_register_tables() %}
+    publish in the same transaction. Each table this run rebuilt (built:
+    (node, relation) of pgshift_built_tables) holds, once every test passed,
+    the rows and checksum the manifest recorded of its source table: they
+    are written beside it, and a later `migrate` refuses to replace a table
+    that no longer holds them (pgshift.verify.reconcile.changed_since_published:
+    the application has written to it). -#}
+{% macro pgshift_register_tables(built) %}
     {%- if execute -%}
     {%- set registry = pgshift_ident(
         var('state_schema'), var('built_table')) -%}
@@ -9,11 +14,19 @@
     {%- for node in pgshift_final_models() -%}
         {%- do names.append(pgshift_literal(node.alias)) -%}
     {%- endfor -%}
+    {%- set rebuilt = [] -%}
+    {%- for node, relation in built -%}
+        {%- do rebuilt.append("(" ~ pgshift_literal(node.alias) ~ ", "
+            ~ pgshift_literal(node.meta.pgshift.source_table) ~ ")") -%}
+    {%- endfor -%}
     {%- set sql -%}
     create table if not exists {{ registry }} (
         table_name text primary key,
         built_at timestamptz not null default now()
     );
+    alter table {{ registry }}
+    add column if not exists published_rows bigint,
+    add column if not exists published_checksum text;
     insert into {{ registry }} (table_name)
     select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where
@@ -21,6 +34,16 @@
             format('%I.%I', {{ pgshift_literal(pgshift_final_schema()) }}, name)
         ) is not null
     on conflict (table_name) do update set built_at = now()
+    {%- if rebuilt %};
+    update {{ registry }} as registry
+    set
+        published_rows = manifest.source_rows,
+        published_checksum = manifest.source_checksum
+    from (values {{ rebuilt | join(', ') }}) as rebuilt (table_name, source_table)
+    left join {{ pgshift_ident(var('state_schema'), var('manifest_table')) }}
+        as manifest on manifest.table_name = rebuilt.source_table
+    where registry.table_name = rebuilt.table_name
+    {%- endif -%}
     {%- endset -%}
     {{ return(sql) }}
     {%- endif -%}

@@ -22,7 +22,7 @@ from psycopg2 import sql
 
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
-from pgshift.manifest import ManifestRow
+from pgshift.manifest import BUILT_TABLE, ManifestRow
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
 from pgshift.progress import Progress
 from pgshift.settings import Settings
@@ -137,6 +137,53 @@ def _declared_types(settings: Settings, final: str) -> dict[str, str]:
                 if column.get("data_type")
             }
     return {}
+
+
+def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
+    """The final tables that no longer hold what pgshift published in them.
+
+    The publish records, beside each final table it moved in, the rows and
+    checksum it held (``pgshift_register_tables``); a table whose rows or
+    checksum over the same columns differ now was written to since: by the
+    application, once it runs on the target. A table recorded without them
+    (published by an older pgshift, or a view) is not checked.
+
+    Returns:
+        One line per changed table: its name, when it was published, and
+        its rows then and now.
+    """
+    registry = sql.Identifier(settings.state_schema, BUILT_TABLE)
+    changed = []
+    with transaction(settings.target, readonly=True) as cursor:
+        if not relation_exists(cursor, registry.as_string(cursor)):
+            return []
+        cursor.execute(
+            sql.SQL(
+                "select table_name, built_at, (to_jsonb(r) ->> 'published_rows')"
+                "::bigint, to_jsonb(r) ->> 'published_checksum' from {} as r "
+                "order by 1"
+            ).format(registry)
+        )
+        for table, built_at, rows, checksum in cursor.fetchall():
+            mapped = names.table_for_target(table)
+            if checksum is None or mapped is None:
+                continue
+            final = sql.Identifier(settings.final_schema, table).as_string(cursor)
+            if not relation_exists(cursor, final):
+                continue
+            wanted = list(mapped.columns.values())
+            columns = _typed(cursor, final, wanted)
+            now = (
+                _fingerprint(cursor, final, columns)
+                if len(columns) == len(wanted)
+                else (_count(cursor, settings.final_schema, table), None)
+            )
+            if now != (rows, checksum):
+                changed.append(
+                    f"{table} (published {built_at:%Y-%m-%d %H:%M:%S %Z} with "
+                    f"{rows} rows, {now[0]} now)"
+                )
+    return changed
 
 
 def staged_relation(
