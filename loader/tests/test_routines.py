@@ -266,8 +266,10 @@ def test_a_second_migration_replaces_rather_than_doubles(
         "delete from pgshift.built_routines where name = %s",
         (signature,),
     )
+    # A row written to a final table, to see it stay (replacing it needs
+    # --replace-existing: migrate keeps what was written since the publish).
     query(copy.target, "insert into accounts (id, full_name) values (99, 'kept')")
-    code, out, err = copy.run("migrate")
+    code, out, err = copy.run("migrate", "--replace-existing")
     assert code != 0
     assert (
         "the target already has the function " + signature + ", which pgshift "
@@ -281,7 +283,7 @@ def test_a_second_migration_replaces_rather_than_doubles(
         "insert into pgshift.built_routines (kind, name) values ('function', %s)",
         (signature,),
     )
-    code, out, err = copy.run("migrate")
+    code, out, err = copy.run("migrate", "--replace-existing")
     assert code == 0, out[-4000:] + err[-4000:]
     assert query(copy.target, "select full_name from accounts where id = 99") == []
     counts = _rows(

@@ -362,7 +362,14 @@ def test_the_other_schema_is_listed_as_staying_behind(dump: Dump) -> None:
 
 def test_a_second_migration_keeps_it_all(dump: Dump) -> None:
     source, target = dump.source, dump.target
-    again = run_cli(["migrate"], source, target, dump.state, dump.project)
+    # The roles' replay above wrote to the target's suppliers (as to the
+    # source's): migrate says so, and replaces it only when asked.
+    refused = run_cli(["migrate"], source, target, dump.state, dump.project)
+    assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
+    assert "changed since pgshift published them: suppliers" in refused.stderr
+    again = run_cli(
+        ["migrate", "--replace-existing"], source, target, dump.state, dump.project
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert _next_values(target, on_source=False) == _next_values(source, True)
     for source_sql, target_sql in SAME_ON_BOTH:
