@@ -38,6 +38,27 @@ def _inheritance_problems(catalog: Catalog) -> list[tuple[str, str]]:
     return problems
 
 
+def _with_children(catalog: Catalog, tables: list[str]) -> list[str]:
+    """The tables, and every migrated table whose foreign keys lead to one.
+
+    Leaving a table out leaves out whatever references it, or the next
+    scaffold stops on those keys (``check_references``).
+    """
+    left_out = set(tables)
+    added = True
+    while added:
+        added = False
+        for name, table in catalog.tables.items():
+            keys = [*table.foreign_keys]
+            keys += [fk for p in table.partitions for fk in p.foreign_keys]
+            if name not in left_out and any(
+                fk.ref_schema is None and fk.ref_table in left_out for fk in keys
+            ):
+                left_out.add(name)
+                added = True
+    return sorted(left_out)
+
+
 def check_supported(catalog: Catalog) -> None:
     """Stop when a migrated table cannot arrive on the target as it is.
 
@@ -59,14 +80,24 @@ def check_supported(catalog: Catalog) -> None:
         if child not in offending:
             offending.append(child)
     lines += catalog.unsupported
+    # One problem found through several columns (a multi-column index) is
+    # one line.
+    lines = list(dict.fromkeys(lines))
     if not lines:
         return
     advice = []
     if offending:
-        tables = ",".join(sorted(offending))
+        excluded = _with_children(catalog, offending)
+        children = [name for name in excluded if name not in offending]
         advice.append(
-            f"leave these tables out with `python loader/run.py --exclude {tables} "
-            "scaffold` (add any tables you already exclude, and pass the same "
+            "leave these tables out with `python loader/run.py --exclude "
+            f"{','.join(excluded)} scaffold`"
+            + (
+                f" ({', '.join(children)}: their foreign keys reference them)"
+                if children
+                else ""
+            )
+            + " (add any tables you already exclude, and pass the same "
             "--exclude to migrate), or change them on the source"
         )
     if catalog.unsupported:
