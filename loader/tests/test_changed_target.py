@@ -92,3 +92,16 @@ def test_verify_lists_each_change_of_the_target(
         if what == "a column dropped" and "raw differs" in done.stdout:
             failures.append(f"{what}: raw is reported to differ from the source")
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_column_added_on_both_sides_asks_for_scaffold_once(
+    sample_copy: Callable[[], MigratedSample], tmp_path: Path
+) -> None:
+    # The application's own migration, run on the source and on the target.
+    copy = sample_copy()
+    for url in (copy.source_url, copy.target_url):
+        query(url, "alter table public.users add column member_id integer")
+    done = run_cli(["verify"], copy.source_url, copy.target_url, tmp_path / "s")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "users: source column 'member_id' is not in the name map" in done.stdout
+    assert "column member_id is not in the source" not in done.stdout

@@ -120,17 +120,25 @@ def _table_differences(
     source: Table, mapped: TableMap, target: Table, kept: Differences
 ) -> list[str]:
     name = mapped.target
+    unmapped = [c.name for c in source.columns if c.name not in mapped.columns]
     lines: list[str] = [
-        f"{name}: source column {c.name!r} is not in the name map ({MAP_FILE}); "
+        f"{name}: source column {column!r} is not in the name map ({MAP_FILE}); "
         "run `python loader/run.py scaffold`"
-        for c in source.columns
-        if c.name not in mapped.columns
+        for column in unmapped
     ]
     expected_columns = [
         mapped.columns[c.name] for c in source.columns if c.name in mapped.columns
     ]
     found_columns = [c.name for c in target.columns]
-    lines += _diff_sets(name, "column", expected_columns, found_columns)
+    # A column both sides gained since scaffold, under the same name (the
+    # application's own migration run on both), is the line above, not
+    # also a target column "not in the source".
+    lines += _diff_sets(
+        name,
+        "column",
+        expected_columns,
+        [c for c in found_columns if c not in unmapped],
+    )
     shared = [c for c in expected_columns if c in found_columns]
     found_order = [c for c in found_columns if c in expected_columns]
     if shared != found_order:
