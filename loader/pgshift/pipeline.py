@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pgshift.connection import check_connection, transaction
 from pgshift.load import load
 from pgshift.manifest import refuse_while_syncing
-from pgshift.mapping import NameMap
 from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
 from pgshift.verify import Report, verify, write_report
-from pgshift.verify.reconcile import changed_since_published
+from pgshift.verify.reconcile import refuse_changed_final_tables
 
 
 @dataclass
@@ -87,18 +86,8 @@ def migrate(
         raise ConfigError(refusal)
     # Rows written to the final tables since they were published (the
     # application runs on the target) would be lost to the source's.
-    names = NameMap.read(settings.project_dir)
-    changed = changed_since_published(settings, names) if names else []
-    if changed and not replace_existing:
-        raise ConfigError(
-            "migrate refused, nothing was written: these final tables changed "
-            f"since pgshift published them: {'; '.join(changed)}. Something "
-            "has written to them (the application, if it runs on the target), "
-            "and a migrate replaces them with the source's rows, losing those "
-            "writes. Next: if the application now writes to the target, do "
-            "not migrate into it again; to replace them all the same, run "
-            "`python loader/run.py migrate --replace-existing`"
-        )
+    if not replace_existing:
+        refuse_changed_final_tables(settings, "migrate")
     phases: dict[str, float] = {}
     started = time.monotonic()
     result = load(settings)

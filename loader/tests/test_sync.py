@@ -448,6 +448,16 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     )
     assert _left_on_source(source) == []
     assert _status(target)[0] == "done"
+    # The final tables now hold what the sync applied since the publish: a
+    # new start would replace them with a copy of the source, and says so
+    # before creating anything.
+    again = run_cli(["sync"], source, target, state)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "sync refused, nothing was written: these final tables changed" in (
+        again.stderr
+    )
+    assert "users (published" in again.stderr
+    assert _left_on_source(source) == []
     # The run is over: migrate may run again, and cleanup has nothing to do.
     again = run_cli(["cleanup"], source, target, state)
     assert again.returncode == 0 and "nothing to drop" in again.stdout

@@ -25,7 +25,7 @@ from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import BUILT_TABLE, ManifestRow
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
 from pgshift.progress import Progress
-from pgshift.settings import Settings
+from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import quote_ident
 from pgshift.verify.diff import Side, diff
 from pgshift.verify.report import TableReport
@@ -184,6 +184,33 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
                     f"{rows} rows, {now[0]} now)"
                 )
     return changed
+
+
+def refuse_changed_final_tables(settings: Settings, command: str) -> None:
+    """Stop a command that would replace final tables written to since.
+
+    Args:
+        settings: The run settings.
+        command: The command, as the message names it (``migrate``, ``sync``).
+
+    Raises:
+        ConfigError: A final table changed since pgshift published it
+            (``changed_since_published``); nothing was written.
+    """
+    names = NameMap.read(settings.project_dir)
+    changed = changed_since_published(settings, names) if names else []
+    if changed:
+        raise ConfigError(
+            f"{command} refused, nothing was written: these final tables "
+            f"changed since pgshift published them: {'; '.join(changed)}. "
+            "Something has written to them (the application, if it runs on "
+            "the target, or a sync that applied the source's changes), and a "
+            f"{command} replaces them with a copy of the source, losing those "
+            "writes. Next: if the application now writes to the target, do "
+            f"not {command} into it again; to replace them all the same (a "
+            f"sync that failed, started again), run `python loader/run.py "
+            f"{command} --replace-existing`"
+        )
 
 
 def staged_relation(
