@@ -445,6 +445,13 @@ class Catalog:
             to the options of its ``CREATE COLLATION`` (``provider = icu,
             locale = 'und-u-kn-true', deterministic = true``), read from
             pg_collation as pg_dump reads them.
+        text_search_dictionaries: The schema's own text search dictionaries,
+            name to [template, its init options] (the template as
+            [schema, name], schema "" for the migrated schema's own).
+        text_search_configurations: The schema's own text search
+            configurations whose parser is PostgreSQL's, name to [parser,
+            [[token type, [[schema, dictionary], ...]], ...]], as pg_dump
+            makes them again (schema "" for the migrated schema's own).
         domains: Domains by name, in name order.
         composites: Composite types by name, each after the composites its
             attributes use (the order they are created in).
@@ -476,6 +483,8 @@ class Catalog:
     tables: dict[str, Table] = field(default_factory=dict)
     enums: dict[str, list[str]] = field(default_factory=dict)
     collations: dict[str, str] = field(default_factory=dict)
+    text_search_dictionaries: dict[str, list[Any]] = field(default_factory=dict)
+    text_search_configurations: dict[str, list[Any]] = field(default_factory=dict)
     domains: dict[str, Domain] = field(default_factory=dict)
     composites: dict[str, Composite] = field(default_factory=dict)
     composite_problems: dict[str, str] = field(default_factory=dict)
@@ -711,6 +720,52 @@ where n.nspname = %(schema)s
   and not exists (select 1 from pg_depend d
                   where d.classid = 'pg_collation'::regclass
                     and d.objid = co.oid and d.deptype = 'e')
+order by 1
+"""
+
+# A name of the migrated schema is "" (the target's schema stands in for it).
+_TS_NAME = """json_build_array(
+    case when {ns}.nspname = %(schema)s then '' else {ns}.nspname::text end,
+    {name}::text)"""
+
+_TEXT_SEARCH_DICTIONARIES = f"""
+select d.dictname::text,
+       {_TS_NAME.format(ns="tn", name="t.tmplname")},
+       d.dictinitoption
+from pg_ts_dict d
+join pg_namespace n on n.oid = d.dictnamespace
+join pg_ts_template t on t.oid = d.dicttemplate
+join pg_namespace tn on tn.oid = t.tmplnamespace
+where n.nspname = %(schema)s
+  and not exists (select 1 from pg_depend e
+                  where e.classid = 'pg_ts_dict'::regclass
+                    and e.objid = d.oid and e.deptype = 'e')
+order by 1
+"""
+
+_TEXT_SEARCH_CONFIGURATIONS = f"""
+select c.cfgname::text, p.prsname::text,
+       coalesce((
+           select json_agg(json_build_array(tt.alias, (
+               select json_agg({_TS_NAME.format(ns="dn", name="d.dictname")}
+                               order by m.mapseqno)
+               from pg_ts_config_map m
+               join pg_ts_dict d on d.oid = m.mapdict
+               join pg_namespace dn on dn.oid = d.dictnamespace
+               where m.mapcfg = c.oid and m.maptokentype = tt.tokid))
+               order by tt.tokid)
+           from ts_token_type(c.cfgparser) tt
+           where exists (select 1 from pg_ts_config_map m
+                         where m.mapcfg = c.oid and m.maptokentype = tt.tokid)
+       ), '[]'::json)
+from pg_ts_config c
+join pg_namespace n on n.oid = c.cfgnamespace
+join pg_ts_parser p on p.oid = c.cfgparser
+where n.nspname = %(schema)s
+  and p.prsnamespace = 'pg_catalog'::regnamespace
+  and not exists (select 1 from pg_depend e
+                  where e.classid = 'pg_ts_config'::regclass
+                    and e.objid = c.oid and e.deptype = 'e')
 order by 1
 """
 
@@ -1374,16 +1429,17 @@ select kind, name, reason from (
 order by 1, 2
 """
 # Objects of the schema pgshift does not create (extension members aside):
-# kind, catalog, the name as SQL shows it, the namespace column, why.
+# kind, catalog, the name as SQL shows it, the namespace column, why, and
+# optionally which of them.
 _SCHEMA_OBJECTS = (
     ("operator class", "pg_opclass",
      "x.opcname || ' using ' || (select amname from pg_am where oid = x.opcmethod)",
      "opcnamespace", "operator classes are not migrated: create it on the target"),
     ("text search configuration", "pg_ts_config", "x.cfgname::text", "cfgnamespace",
-     "text search configurations are not migrated: create it on the target "
-     "(a regconfig value naming it fails there until then)"),
-    ("text search dictionary", "pg_ts_dict", "x.dictname::text", "dictnamespace",
-     "text search dictionaries are not migrated: create it on the target"),
+     "its parser is not PostgreSQL's, and a parser is C code: create it on the "
+     "target (a regconfig value naming it fails there until then)",
+     "x.cfgparser not in (select oid from pg_ts_parser "
+     "where prsnamespace = 'pg_catalog'::regnamespace)"),
 )  # fmt: skip
 
 
@@ -1397,9 +1453,10 @@ def _schema_object_clauses() -> str:
       and not exists (select 1 from pg_depend d
                       where d.classid = '{catalog}'::regclass
                         and d.objid = x.oid and d.deptype = 'e')
+      and {(which or ["true"])[0]}
     union all
 """
-        for kind, catalog, name, namespace, why in _SCHEMA_OBJECTS
+        for kind, catalog, name, namespace, why, *which in _SCHEMA_OBJECTS
     )
 
 
@@ -1852,6 +1909,13 @@ def read_catalog(
     cursor.execute(_SCHEMA_COLLATIONS, args)
     for name, *definition in cursor.fetchall():
         catalog.collations[name] = _collation_options(*definition)
+
+    cursor.execute(_TEXT_SEARCH_DICTIONARIES, args)
+    for name, template, options in cursor.fetchall():
+        catalog.text_search_dictionaries[name] = [template, options]
+    cursor.execute(_TEXT_SEARCH_CONFIGURATIONS, args)
+    for name, parser, mappings in cursor.fetchall():
+        catalog.text_search_configurations[name] = [parser, mappings]
 
     cursor.execute(_DOMAINS, args)
     for name, base_type, not_null, default, checks in cursor.fetchall():

@@ -148,6 +148,7 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "tenTickets_id_seq": "ten_tickets_id_seq",
         "oldTickets_id_seq": "old_tickets_id_seq",
         "deviceNames_id_seq": "device_names_id_seq",
+        "helpArticles_id_seq": "help_articles_id_seq",
     }
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)
@@ -181,6 +182,14 @@ SAME_ON_BOTH = [
         "select concat_all(full_name order by id) from customers",
     ),
     ("select concat_all(x) from (values ('a'), ('b')) v (x)", None),
+    # The schema's own text search configuration: made again, alike.
+    ("select to_tsvector('\"docSearch\"', 'Running cutovers quickly')", None),
+    (
+        'select id from "helpArticles" '
+        "where \"searchVector\" @@ to_tsquery('\"docSearch\"', 'run') order by id",
+        "select id from help_articles "
+        "where search_vector @@ to_tsquery('\"docSearch\"', 'run') order by id",
+    ),
     # The schema's own collation: made again, and sorting alike.
     (
         "select collname, collprovider, collisdeterministic, collcollate, "

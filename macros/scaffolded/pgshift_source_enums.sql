@@ -9,6 +9,11 @@
     {{ return({}) }}
 {% endmacro %}
 
+{#- The source's text search dictionaries and configurations. #}
+{% macro pgshift_source_text_search() %}
+    {{ return({"dictionaries": {}, "configurations": {}}) }}
+{% endmacro %}
+
 {#- The source's enum types: name to labels, in their sort order. #}
 {% macro pgshift_source_enums() %}
     {{ return({"bid_status": ["pending", "accepted", "rejected", "withdrawn"], "invoice_status": ["draft", "sent", "paid", "overdue", "void"], "job_status": ["draft", "open", "assigned", "in_progress", "completed", "cancelled"], "user_role": ["landlord", "contractor", "admin"]}) }}

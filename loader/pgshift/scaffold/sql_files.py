@@ -227,7 +227,10 @@ def _extensions(needed: list[str], catalog: Catalog) -> dict[str, list[list[str]
 
 
 def types_macro(catalog: Catalog, names: NameMap) -> str:
-    """The macros returning the source's extensions, collations and own types."""
+    """The macros returning the source's extensions, collations and types.
+
+    Its text search dictionaries and configurations too.
+    """
     types, schema = names.types, catalog.schema
     enums = json.dumps(
         {types[name]: labels for name, labels in catalog.enums.items()},
@@ -299,6 +302,13 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         ensure_ascii=False,
     )
     collations = json.dumps(catalog.collations, ensure_ascii=False)
+    text_search = json.dumps(
+        {
+            "dictionaries": catalog.text_search_dictionaries,
+            "configurations": catalog.text_search_configurations,
+        },
+        ensure_ascii=False,
+    )
     extensions = json.dumps(
         [
             [name, schema]
@@ -316,6 +326,10 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
         "{#- The source's collations: name to CREATE COLLATION's options. #}\n"
         "{% macro pgshift_source_collations() %}\n"
         f"    {{{{ return({collations}) }}}}\n"
+        "{% endmacro %}\n\n"
+        "{#- The source's text search dictionaries and configurations. #}\n"
+        "{% macro pgshift_source_text_search() %}\n"
+        f"    {{{{ return({text_search}) }}}}\n"
         "{% endmacro %}\n\n"
         "{#- The source's enum types: name to labels, in their sort order. #}\n"
         "{% macro pgshift_source_enums() %}\n"

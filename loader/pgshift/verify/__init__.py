@@ -36,7 +36,12 @@ from pgshift.privileges import read_outcomes
 from pgshift.routines import created_routines, review_lines
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
-from pgshift.verify.parity import Differences, compare, intended
+from pgshift.verify.parity import (
+    Differences,
+    as_the_target_prints,
+    compare,
+    intended,
+)
 from pgshift.verify.privilege_parity import compare_privileges
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
@@ -233,6 +238,10 @@ def _schema_parity(
     overrides_path = settings.overrides_path
     if names is not None and names.overrides:
         overrides_path = settings.project_dir / names.overrides
+    if names is not None:
+        names = as_the_target_prints(
+            settings.target, names, target, settings.final_schema
+        )
     lines = compare(source, target, names, kept) + list(views) + privilege_lines
     if names is not None:
         lines += comment_differences(

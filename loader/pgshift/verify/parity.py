@@ -19,10 +19,15 @@ Each difference is one line,
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable
 
+import psycopg2
+from psycopg2 import sql
+
 from pgshift.catalog import Catalog, Column, Constraint, Table
+from pgshift.connection import connect
 from pgshift.expressions import rename_columns
 from pgshift.mapping import (
     MAP_FILE,
@@ -33,6 +38,7 @@ from pgshift.mapping import (
     table_settings,
     target_object_name,
 )
+from pgshift.settings import DatabaseUrl
 from pgshift.sqlident import rename_type
 
 logger = logging.getLogger(__name__)
@@ -335,6 +341,102 @@ def _type_differences(
                 f"as renamed {expected_attributes}"
             )
     return lines
+
+
+def as_the_target_prints(
+    target_url: DatabaseUrl, names: NameMap, target: Catalog, final_schema: str
+) -> NameMap:
+    """The map, its checks and indexes printed back by the target itself.
+
+    PostgreSQL does not always print back what it read the way it printed
+    it: ``status IN ('a', 'b')`` on a varchar column prints as ``= ANY
+    ((ARRAY[...])::text[])``, which read and printed again gives ``= ANY
+    (ARRAY[(...)::text, ...])``. The target's object was made from the
+    source's printed text, so its definition differs from that text while
+    meaning the same. Each mapped check and index whose text differs from
+    the target's object of that name is created once more, on an empty
+    temporary copy of its final table in a transaction rolled back, and
+    the map takes that print instead: a real difference still differs.
+
+    Args:
+        target_url: The target, on which a transaction of its own (not
+            read-only: temporary tables) is rolled back.
+        names: The name map.
+        target: The target's catalog.
+        final_schema: The schema of the final tables.
+
+    Returns:
+        A copy of the map with those definitions printed back, or the map
+        itself when none differs or the target refuses the temporary table
+        (a role without TEMP).
+    """
+    reprinted = copy.deepcopy(names)
+    pending = []
+    for mapped in reprinted.tables.values():
+        found = target.tables.get(mapped.target)
+        if found is None:
+            continue
+        checks = {c.name: c.definition for c in found.checks}
+        indexes = {i.name: index_using(i.definition) for i in found.indexes}
+        stale = [
+            c for c in mapped.checks if checks.get(c.name, c.definition) != c.definition
+        ]
+        stale_indexes = [
+            i for i in mapped.indexes if indexes.get(i.name, i.using) != i.using
+        ]
+        if stale or stale_indexes:
+            pending.append((mapped.target, stale, stale_indexes))
+    if not pending:
+        return names
+    probe = sql.Identifier("pg_temp", "pgshift_reprint")
+    conn = connect(target_url)
+    cursor = conn.cursor()
+    try:
+        cursor.execute(
+            "select set_config('search_path', quote_ident(%s), true)", (final_schema,)
+        )
+        for table, checks, indexes in pending:
+            cursor.execute(
+                sql.SQL("create temporary table {} (like {})").format(
+                    probe, sql.Identifier(final_schema, table)
+                )
+            )
+            for check in checks:
+                cursor.execute(
+                    sql.SQL("alter table {} add constraint {} check {}").format(
+                        probe, sql.Identifier(check.name), sql.SQL(check.expression)
+                    )
+                )
+                cursor.execute(
+                    "select pg_get_constraintdef(oid) from pg_constraint "
+                    "where conrelid = 'pg_temp.pgshift_reprint'::regclass "
+                    "and conname = %s",
+                    (check.name,),
+                )
+                check.expression = cursor.fetchone()[0].removeprefix("CHECK ")
+            for number, index in enumerate(indexes):
+                name = sql.Identifier(f"pgshift_reprint_{number}")
+                cursor.execute(
+                    sql.SQL("create {}index {} on {} using {}").format(
+                        sql.SQL("unique " if index.unique else ""),
+                        name,
+                        probe,
+                        sql.SQL(index.using),
+                    )
+                )
+                cursor.execute(
+                    "select pg_get_indexdef(%s::regclass)",
+                    (f"pg_temp.pgshift_reprint_{number}",),
+                )
+                index.using = index_using(cursor.fetchone()[0])
+            cursor.execute(sql.SQL("drop table {}").format(probe))
+    except psycopg2.Error as error:
+        logger.info("definitions not printed back by the target: %s", error)
+        return names
+    finally:
+        conn.rollback()
+        conn.close()
+    return reprinted
 
 
 def compare(
