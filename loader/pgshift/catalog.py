@@ -355,6 +355,8 @@ class Domain:
             tables, and only then adds what calls them.
         late_checks: The checks that call them.
         late_default: Whether its default calls one.
+        collation: Its collation as SQL (``"caseInsensitive"``) when it is
+            not its base type's, else None.
     """
 
     name: str
@@ -366,6 +368,7 @@ class Domain:
     calls: list[str] = field(default_factory=list)
     late_checks: list[str] = field(default_factory=list)
     late_default: bool = False
+    collation: str | None = None
 
 
 @dataclass
@@ -641,15 +644,26 @@ group by t.typname
 order by t.typname
 """
 
+# A domain's collation, when it is not its base type's: as SQL, qualified
+# unless it is PostgreSQL's own or the schema's (created with it).
 _DOMAINS = """
 select t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull,
        t.typdefault,
        array(select array[c.conname::text, pg_get_constraintdef(c.oid)]
              from pg_constraint c
              where c.contypid = t.oid and c.contype = 'c'
-             order by c.conname)
+             order by c.conname),
+       case when t.typcollation <> bt.typcollation then
+           case when cn.nspname in ('pg_catalog', %(schema)s)
+                then quote_ident(co.collname)
+                else quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+           end
+       end
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
+join pg_type bt on bt.oid = t.typbasetype
+left join pg_collation co on co.oid = t.typcollation
+left join pg_namespace cn on cn.oid = co.collnamespace
 where n.nspname = %(schema)s and t.typtype = 'd'
 order by t.typname
 """
@@ -1918,13 +1932,14 @@ def read_catalog(
         catalog.text_search_configurations[name] = [parser, mappings]
 
     cursor.execute(_DOMAINS, args)
-    for name, base_type, not_null, default, checks in cursor.fetchall():
+    for name, base_type, not_null, default, checks, collation in cursor.fetchall():
         catalog.domains[name] = Domain(
             name=name,
             base_type=base_type,
             not_null=not_null,
             default=default,
             checks=[(check[0], check[1]) for check in checks or []],
+            collation=collation,
         )
 
     _read_ranges(cursor, catalog)

@@ -182,6 +182,18 @@ SAME_ON_BOTH = [
         "select concat_all(full_name order by id) from customers",
     ),
     ("select concat_all(x) from (values ('a'), ('b')) v (x)", None),
+    (
+        "select c.collname from pg_type t "
+        "join pg_collation c on c.oid = t.typcollation "
+        "where t.typname = 'rackLabel'",
+        "select c.collname from pg_type t "
+        "join pg_collation c on c.oid = t.typcollation "
+        "where t.typname = 'rack_label'",
+    ),
+    (
+        'select "rackName" from "deviceNames" order by "rackName", id',
+        "select rack_name from device_names order by rack_name, id",
+    ),
     # The schema's own text search configuration: made again, alike.
     ("select to_tsvector('\"docSearch\"', 'Running cutovers quickly')", None),
     (

@@ -1,5 +1,6 @@
 {# Create the source's domains in the target schema, after the enum types. #}
-{#- A domain may be over an enum type. Each keeps its NOT NULL, default and
+{#- A domain may be over an enum type. Each keeps its collation (the
+    source's own collations are created before it), NOT NULL, default and
     named checks (the base type, the default and the check expressions are
     SQL, pasted as they are); one statement per domain, which leaves a type
     of that name alone. The extensions the domains and the composite types
@@ -42,6 +43,9 @@
         {%- set late = domain.get('late_checks', []) -%}
         {%- set create -%}
             create domain {{ type }} as {{ domain.base_type }}
+            {%- if domain.get('collation') %}
+                collate {{ domain.collation }}
+            {%- endif %}
             {%- if domain.not_null %} not null{% endif %}
             {%- if domain.get('default') and not domain.get('late_default') %}
                 default {{ domain.default }}

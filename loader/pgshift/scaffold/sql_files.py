@@ -242,6 +242,7 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                 "name": types[d.name],
                 "base_type": rename_type(d.base_type, schema, types),
                 "not_null": d.not_null,
+                **({"collation": d.collation} if d.collation else {}),
                 # Jinja has no null literal: no default is no key.
                 **(
                     {"default": rename_columns(d.default, {}, types)}

@@ -279,7 +279,7 @@ def _type_differences(
 ) -> list[str]:
     """Differences of the schema's domains, range and composite types, through the map.
 
-    A domain's base type, NOT NULL, default and named checks, and a composite
+    A domain's base type, NOT NULL, default, named checks and collation, and a composite
     type's attributes, are compared as scaffold renamed them for the target.
     """
     types = names.types if names else {}
@@ -299,8 +299,15 @@ def _type_differences(
                 (target_object_name(c, name, renamed), rename_columns(d, {}, types))
                 for c, d in domain.checks
             ),
+            domain.collation,
         )
-        got = (found.base_type, found.not_null, found.default, sorted(found.checks))
+        got = (
+            found.base_type,
+            found.not_null,
+            found.default,
+            sorted(found.checks),
+            found.collation,
+        )
         if got != expected:
             lines.append(f"domain {renamed}: {got}, source as renamed {expected}")
     for name, range_ in source.ranges.items():
