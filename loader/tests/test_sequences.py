@@ -149,6 +149,7 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "oldTickets_id_seq": "old_tickets_id_seq",
         "deviceNames_id_seq": "device_names_id_seq",
         "helpArticles_id_seq": "help_articles_id_seq",
+        "roomBookings_id_seq": "room_bookings_id_seq",
     }
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)

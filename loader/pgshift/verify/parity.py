@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg2
 from psycopg2 import sql
@@ -350,6 +350,11 @@ def _type_differences(
     return lines
 
 
+def _setter(item: object, attribute: str, prefix: str) -> Callable[[str], None]:
+    """Set an attribute of a map's entry to a print, less a prefix."""
+    return lambda text: setattr(item, attribute, text.removeprefix(prefix))
+
+
 def as_the_target_prints(
     target_url: DatabaseUrl, names: NameMap, target: Catalog, final_schema: str
 ) -> NameMap:
@@ -364,6 +369,7 @@ def as_the_target_prints(
     the target's object of that name is created once more, on an empty
     temporary copy of its final table in a transaction rolled back, and
     the map takes that print instead: a real difference still differs.
+    Exclusion constraints (a WHERE of their own) are printed back alike.
 
     Args:
         target_url: The target, on which a transaction of its own (not
@@ -383,10 +389,19 @@ def as_the_target_prints(
         found = target.tables.get(mapped.target)
         if found is None:
             continue
-        checks = {c.name: c.definition for c in found.checks}
+        printed = {c.name: c.definition for c in found.checks}
+        printed |= {x.name: x.definition for x in found.exclusions}
         indexes = {i.name: index_using(i.definition) for i in found.indexes}
-        stale = [
-            c for c in mapped.checks if checks.get(c.name, c.definition) != c.definition
+        stale: list[tuple[str, str, Callable[[str], None]]] = [
+            (c.name, f"CHECK {c.expression}", _setter(c, "expression", "CHECK "))
+            for c in mapped.checks
+            if printed.get(c.name, c.definition) != c.definition
+        ]
+        stale += [
+            (k.name, k.definition, _setter(k, "definition", ""))
+            for k in mapped.keys
+            if k.type == "exclusion"
+            and printed.get(k.name, k.definition) != k.definition
         ]
         stale_indexes = [
             i for i in mapped.indexes if indexes.get(i.name, i.using) != i.using
@@ -402,25 +417,25 @@ def as_the_target_prints(
         cursor.execute(
             "select set_config('search_path', quote_ident(%s), true)", (final_schema,)
         )
-        for table, checks, indexes in pending:
+        for table, constraints, indexes in pending:
             cursor.execute(
                 sql.SQL("create temporary table {} (like {})").format(
                     probe, sql.Identifier(final_schema, table)
                 )
             )
-            for check in checks:
+            for name, definition, take in constraints:
                 cursor.execute(
-                    sql.SQL("alter table {} add constraint {} check {}").format(
-                        probe, sql.Identifier(check.name), sql.SQL(check.expression)
+                    sql.SQL("alter table {} add constraint {} {}").format(
+                        probe, sql.Identifier(name), sql.SQL(definition)
                     )
                 )
                 cursor.execute(
                     "select pg_get_constraintdef(oid) from pg_constraint "
                     "where conrelid = 'pg_temp.pgshift_reprint'::regclass "
                     "and conname = %s",
-                    (check.name,),
+                    (name,),
                 )
-                check.expression = cursor.fetchone()[0].removeprefix("CHECK ")
+                take(cursor.fetchone()[0])
             for number, index in enumerate(indexes):
                 name = sql.Identifier(f"pgshift_reprint_{number}")
                 cursor.execute(
