@@ -22,7 +22,8 @@ exactly what it may do on the table. The previous version points its
 
 The schema is pgshift's (marked by its comment): creating it again
 replaces it in one transaction, and a schema of that name that pgshift did
-not create is never touched.
+not create is never touched; nor is pgshift's, once it holds anything else
+than its views (a table the previous application created through it).
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
 
     Raises:
         ConfigError: No name map, a target before PostgreSQL 15 (no
-            ``security_invoker``), a final table missing, or a schema of
-            that name pgshift did not create.
+            ``security_invoker``), a final table missing, a schema of that
+            name pgshift did not create, or one holding objects besides
+            pgshift's views (the application's own tables).
     """
     names = NameMap.read(settings.project_dir)
     if names is None:
@@ -96,7 +98,7 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                 "target: its views run with the privileges and row-level "
                 "security of whoever queries them (security_invoker)"
             )
-        _replace_schema(cursor, schema)
+        _replace_schema(cursor, schema, _views(settings))
         grantees: set[str] = set()
         count = 0
         relations = [(m.source, m.target, m.columns) for m in names.tables.values()] + [
@@ -151,13 +153,15 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
     """Drop the compatibility schema if pgshift created it; False if absent.
 
     Raises:
-        ConfigError: A schema of that name exists that pgshift did not create.
+        ConfigError: A schema of that name exists that pgshift did not
+            create, or it holds objects besides pgshift's views.
     """
     with transaction(settings.target) as cursor:
         mark = schema_comment(cursor, schema)
         if mark is None:
             return False
         _check_ours(mark, schema)
+        _refuse_foreign_objects(cursor, schema, _views(settings))
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
 
@@ -175,9 +179,54 @@ def _check_ours(mark: str | None, schema: str) -> None:
         )
 
 
-def _replace_schema(cursor: Any, schema: str) -> None:
+# What a schema holds besides pgshift's views onto the final tables (a
+# view's row type depends on the view, not on the schema).
+_FOREIGN_OBJECTS = """
+select pg_describe_object(d.classid, d.objid, d.objsubid)
+from pg_depend d
+where d.refclassid = 'pg_namespace'::regclass
+  and d.refobjid = to_regnamespace(quote_ident(%(schema)s))
+  and d.deptype = 'n'
+  and not exists (select 1 from pg_class c
+                  where d.classid = 'pg_class'::regclass and c.oid = d.objid
+                    and c.relkind = 'v' and c.relname = any(%(views)s))
+order by 1
+"""
+
+
+def _refuse_foreign_objects(cursor: Any, schema: str, views: list[str]) -> None:
+    """Refuse to drop a schema holding objects pgshift did not create there.
+
+    The previous application, its search_path at the schema, creates its
+    new tables there (n8n's data tables): dropping the schema would drop
+    them and their rows.
+    """
+    cursor.execute(_FOREIGN_OBJECTS, {"schema": schema, "views": views})
+    foreign = [row[0] for row in cursor.fetchall()]
+    if foreign:
+        raise ConfigError(
+            f"the compatibility schema {schema} holds what pgshift did not "
+            f"create there: {', '.join(foreign)} (the application, its "
+            "search_path at the schema, made them); nothing was changed. "
+            "Next: move them to the final schema (ALTER ... SET SCHEMA) or "
+            "drop them, then run compat again"
+        )
+
+
+def _views(settings: Settings) -> list[str]:
+    """The names of the compatibility schema's views: the source's."""
+    names = NameMap.read(settings.project_dir)
+    if names is None:
+        return []
+    return [m.source for m in names.tables.values()] + [
+        v.source for v in names.views.values()
+    ]
+
+
+def _replace_schema(cursor: Any, schema: str, views: list[str]) -> None:
     """Drop pgshift's schema of that name if there, and create it empty."""
     _check_ours(schema_comment(cursor, schema), schema)
+    _refuse_foreign_objects(cursor, schema, views)
     name = sql.Identifier(schema)
     cursor.execute(sql.SQL("drop schema if exists {} cascade").format(name))
     cursor.execute(sql.SQL("create schema {}").format(name))

@@ -113,6 +113,17 @@ def test_it_is_replaced_and_dropped_but_never_someone_elses(
     assert refused.returncode == 2
     assert "did not create" in refused.stderr
     assert query(url, "select 1 from pg_namespace where nspname = 'theirs'")
+    # A table the previous application created through the schema (its
+    # search_path there) stops both a replace and a drop, with its rows.
+    query(url, "create table public_compat.app_made (id int)")
+    query(url, "insert into public_compat.app_made values (1)")
+    for command in (["compat"], ["compat", "--drop"]):
+        kept = run_cli(command, *args)
+        assert kept.returncode == 2, kept.stdout + kept.stderr
+        assert "holds what pgshift did not create there: table " in kept.stderr
+        assert "app_made" in kept.stderr
+        assert query(url, "select id from public_compat.app_made") == [(1,)]
+    query(url, "alter table public_compat.app_made set schema public")
     dropped = run_cli(["compat", "--drop"], *args)
     assert dropped.returncode == 0, dropped.stderr
     assert not query(url, "select 1 from pg_namespace where nspname = 'public_compat'")
