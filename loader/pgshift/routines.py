@@ -37,7 +37,9 @@ What cannot be mapped safely is never guessed: dynamic SQL (``EXECUTE``,
 ``RETURN QUERY EXECUTE``, ``FOR ... IN EXECUTE``, ``OPEN ... FOR
 EXECUTE``), an ambiguous column, a table that is not migrated, a string
 naming a renamed table or sequence (``'"Users"'::regclass``,
-``nextval('...')``), a language other than SQL and PL/pgSQL, a parse
+``nextval('...')``, ``TG_TABLE_NAME = 'Users'``), a renamed column's name
+as the key of a row made JSON (``to_jsonb(NEW) ->> 'fullName'``), a
+language other than SQL and PL/pgSQL, a parse
 failure, and, as a last net, any identifier token of the body left that
 names a migrated table or a column whose name changes, which pgshift could
 not place. Each is a ``Problem`` with the line of the body (as PL/pgSQL's
@@ -1069,6 +1071,8 @@ class _Fragment:
             self._func_call(node)
         for _, node in tree_nodes(statement, "TypeCast"):
             self._regclass_literal(node)
+        for _, node in tree_nodes(statement, "A_Expr"):
+            self._renamed_string(node)
         for kind, node in tree_nodes(statement):
             if kind == "ExecuteStmt":
                 self._problem(node.get("location", 0), "EXECUTE of a prepared query")
@@ -1387,6 +1391,57 @@ class _Fragment:
         names = _names(type_name.get("names"))
         if names and names[-1] == "regclass":
             self._relation_string(node.get("arg"), node.get("location", 0))
+
+    def _renamed_string(self, node: dict) -> None:
+        """Flag a string an operator compares that is a renamed name.
+
+        A renamed relation's source name compared with anything
+        (``TG_TABLE_NAME = 'Orders'``, which the target's table no longer
+        matches), and a renamed column's source name as the key of a row
+        made JSON or hstore (``to_jsonb(NEW) ->> 'userId'``, whose key is
+        ``user_id`` on the target): strings are not renamed, so the routine
+        would behave otherwise there.
+        """
+        sides = [node.get("lexpr"), node.get("rexpr")]
+        constants = []
+        for side in sides:
+            for item in side if isinstance(side, list) else [side]:
+                constant = (item or {}).get("A_Const") or {}
+                value = ((constant.get("val") or {}).get("String") or {}).get("sval")
+                if value is not None:
+                    constants.append(value)
+        location = node.get("location", 0)
+        for value in constants:
+            if value in self.context.relations:
+                self._problem(
+                    location,
+                    f"the string '{value}' is the source name of {value}, "
+                    "whose name changes on the target; strings are not "
+                    "renamed, so what it is compared with there "
+                    "(TG_TABLE_NAME, a name read from the catalog) no "
+                    "longer matches it",
+                )
+        operator = _names(node.get("name", []))
+        left = (node.get("lexpr") or {}).get("FuncCall") or {}
+        made = _names(left.get("funcname", []))
+        arguments = left.get("args") or []
+        row = (arguments[0].get("ColumnRef") or {}) if arguments else {}
+        if (
+            operator[-1:] in (["->"], ["->>"])
+            and made[-1:] in (["to_jsonb"], ["to_json"], ["row_to_json"], ["hstore"])
+            and _names(row.get("fields", []))[-1:] in (["new"], ["old"])
+        ):
+            for value in constants:
+                if (
+                    value in self.context.renamed
+                    and value not in self.context.relations
+                ):
+                    self._problem(
+                        location,
+                        f"the key '{value}' of the row made JSON is the source "
+                        "name of a column whose name changes on the target; "
+                        "strings are not renamed, so the key is not found there",
+                    )
 
     def _relation_string(self, argument: dict | None, location: int) -> None:
         constant = (argument or {}).get("A_Const", {})

@@ -628,6 +628,31 @@ def test_a_string_naming_a_renamed_relation_is_flagged() -> None:
     ]
 
 
+def test_a_renamed_name_compared_as_a_string_is_flagged() -> None:
+    # An audit trigger's test of its table, and its read of a column through
+    # the row made JSON: neither matches on the target, where the table is
+    # users and the key full_name.
+    routine = _rewrite(
+        "\nbegin\n  if TG_TABLE_NAME = 'Users' then\n    return NEW;\n  end if;\n"
+        "  if to_jsonb(NEW) ->> 'fullName' is null then\n    return NULL;\n"
+        "  end if;\n  if TG_TABLE_NAME = 'fullName' then\n    return NULL;\n"
+        "  end if;\n  return NEW;\nend\n",
+        returns="trigger",
+    )
+    assert [(p.line, p.reason.split(";")[0]) for p in routine.problems] == [
+        (
+            3,
+            "the string 'Users' is the source name of Users, whose name changes "
+            "on the target",
+        ),
+        (
+            6,
+            "the key 'fullName' of the row made JSON is the source name of a "
+            "column whose name changes on the target",
+        ),
+    ]
+
+
 def test_on_conflict_on_constraint_takes_the_keys_target_name() -> None:
     posts = NAMES.tables["Posts"]
     posts.keys = [
