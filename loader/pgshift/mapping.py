@@ -702,11 +702,14 @@ def build_map(
             overrides.objects.get(name, {}),
             standalone,
             name_map.types,
+            keep=overrides.keep_object_names,
         )
     if problems:
         raise NamingError("\n".join(problems))
     map_partitions(catalog, name_map, overrides)
-    name_map.sequences = _map_sequences(catalog, name_map, standalone)
+    name_map.sequences = _map_sequences(
+        catalog, name_map, standalone, keep=overrides.keep_object_names
+    )
     for name, table in catalog.tables.items():
         mapped = name_map.tables[name]
         serial_columns = {s.column for s in mapped.serials}
@@ -729,7 +732,11 @@ def build_map(
                 child,
                 _parent(fk, name_map),
                 target_object_name(
-                    fk.name, child.source, child.target, overrides.objects.get(name)
+                    fk.name,
+                    child.source,
+                    child.target,
+                    overrides.objects.get(name),
+                    keep=overrides.keep_object_names,
                 ),
             )
             for fk in table.foreign_keys
@@ -783,6 +790,7 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
                         partition.name,
                         mapped_partition.name,
                         overrides.objects.get(partition.name),
+                        keep=overrides.keep_object_names,
                     ),
                 )
                 for fk in partition.foreign_keys
@@ -812,7 +820,11 @@ def _map_partition(
 
     def object_name(source: str) -> str:
         return target_object_name(
-            source, partition.name, target, overrides.objects.get(partition.name)
+            source,
+            partition.name,
+            target,
+            overrides.objects.get(partition.name),
+            keep=overrides.keep_object_names,
         )
 
     def rename(expression: str) -> str:
@@ -902,7 +914,7 @@ TYPE_MAXIMUM = {
 
 
 def _map_sequences(
-    catalog: Catalog, name_map: NameMap, standalone: set[str]
+    catalog: Catalog, name_map: NameMap, standalone: set[str], *, keep: bool = False
 ) -> dict[str, SequenceMap]:
     """Every sequence of the schema, named, with its owner and its callers.
 
@@ -936,9 +948,9 @@ def _map_sequences(
             target = owners[name][1].name
         elif sequence.owned_by and sequence.owned_by[0] in name_map.tables:
             owner = name_map.tables[sequence.owned_by[0]]
-            target = target_object_name(name, owner.source, owner.target)
+            target = target_object_name(name, owner.source, owner.target, keep=keep)
         else:
-            target = to_snake(name)
+            target = name if keep else to_snake(name)
         owned_by = None
         if sequence.owned_by and sequence.owned_by[0] in name_map.tables:
             owner = name_map.tables[sequence.owned_by[0]]
@@ -977,6 +989,8 @@ def _map_table(
     object_overrides: Mapping[str, str],
     standalone: set[str],
     types: Mapping[str, str],
+    *,
+    keep: bool = False,
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -987,7 +1001,9 @@ def _map_table(
     )
 
     def object_name(source: str) -> str:
-        return target_object_name(source, table.name, target, object_overrides)
+        return target_object_name(
+            source, table.name, target, object_overrides, keep=keep
+        )
 
     def rename(expression: str) -> str:
         return rename_columns(expression, columns, types)
@@ -1150,6 +1166,8 @@ def target_object_name(
     table: str,
     target_table: str,
     overrides: Mapping[str, str] | None = None,
+    *,
+    keep: bool = False,
 ) -> str:
     """The target name of a constraint, index or sequence of a table.
 
@@ -1161,13 +1179,15 @@ def target_object_name(
     mapped name cut as short again where it would not fit),
     takes the mapped table name in its place, so that it follows a table override
     (``InvoiceLine: invoice_lines`` gives ``invoice_lines_pkey``); the rest
-    of the name, and every other name, follows the naming rules.
+    of the name, and every other name, follows the naming rules, or, with
+    ``keep`` (the override file's ``keep_object_names``), stays as it is.
 
     Args:
         source: The object's source name.
         table: Its table's source name.
         target_table: Its table's target name.
         overrides: The override file's names for the table's objects.
+        keep: Keep a name that does not start with the table's.
 
     Returns:
         The object's target name.
@@ -1191,7 +1211,7 @@ def target_object_name(
                 room = MAX_IDENTIFIER_BYTES - len(rest.encode())
                 head = target_table.encode()[:room].decode(errors="ignore")
                 return head + rest
-    return to_snake(source)
+    return source if keep else to_snake(source)
 
 
 def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:

@@ -92,9 +92,14 @@ class Overrides:
           Billing: accounts_billing
         intended_differences:
           - "users.legacy_user_id: comment"
+        keep_object_names: true
 
     Keys are source names; values are target names. ``objects`` names a
     table's constraints, indexes and sequences (by source table).
+    ``keep_object_names`` keeps the source's name of every constraint, index
+    and sequence that does not start with its table's name (TypeORM's
+    ``PK_<hash>``, which an application's own migrations name), instead of
+    the naming rules' snake_case.
     ``schemas`` names the target schema of a source schema that does not
     land in the final schema (``pgshift.schemas``).
     ``intended_differences`` lists prefixes of schema-parity lines that are
@@ -107,6 +112,7 @@ class Overrides:
     types: dict[str, str] = field(default_factory=dict)
     schemas: dict[str, str] = field(default_factory=dict)
     intended_differences: list[str] = field(default_factory=list)
+    keep_object_names: bool = False
 
     @classmethod
     def load(cls, path: Path | None) -> Overrides:
@@ -145,7 +151,16 @@ class Overrides:
             objects=_per_table(objects),
             types={str(k): str(v) for k, v in types.items()},
             schemas={str(k): str(v) for k, v in schemas.items()},
+            keep_object_names=_flag(data, "keep_object_names", path),
         )
+
+
+def _flag(data: dict[str, Any], key: str, path: Path) -> bool:
+    """A true or false entry of the override file (false when absent)."""
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise NamingError(f"{path}: '{key}' must be true or false, not {value!r}")
+    return value
 
 
 def _per_table(entries: dict[Any, Any]) -> dict[str, dict[str, str]]:

@@ -582,7 +582,13 @@ def _rename(
         indexes = [
             IndexMap(
                 source=index,
-                name=target_object_name(index, view.name, target, object_overrides),
+                name=target_object_name(
+                    index,
+                    view.name,
+                    target,
+                    object_overrides,
+                    keep=overrides.keep_object_names,
+                ),
                 unique=unique,
                 using=rename_columns(index_using(definition_), columns),
             )

@@ -284,6 +284,27 @@ def test_object_names_in_the_map_follow_a_table_override() -> None:
     assert [s.name for s in mapped.serials] == ["invoice_lines_id_seq"]
 
 
+def test_keep_object_names_keeps_those_not_named_after_their_table(
+    tmp_path,  # noqa: ANN001
+) -> None:
+    # TypeORM names its keys and indexes PK_<hash>, IDX_<hash>, and the
+    # application's own migrations drop and create them by those names.
+    catalog = _catalog(_invoice_line("IDX_3f2aC9", "InvoiceLine_accountID_idx"))
+    path = tmp_path / "overrides.yml"
+    path.write_text("keep_object_names: true\n")
+    kept = build_map(catalog, Overrides.load(path)).tables["InvoiceLine"]
+    assert [i.name for i in kept.indexes] == [
+        "IDX_3f2aC9",
+        "invoice_line_account_id_idx",
+    ]
+    assert [k.name for k in kept.keys] == ["invoice_line_pkey"]
+    ruled = build_map(catalog, Overrides()).tables["InvoiceLine"]
+    assert [i.name for i in ruled.indexes][0] == "idx_3f2a_c9"
+    path.write_text("keep_object_names: sometimes\n")
+    with pytest.raises(NamingError, match="must be true or false"):
+        Overrides.load(path)
+
+
 def test_object_names_that_collide_are_refused_with_the_override() -> None:
     table = _invoice_line("InvoiceLine_accountId_idx", "InvoiceLine_account_id_idx")
     with pytest.raises(NamingError) as err:
