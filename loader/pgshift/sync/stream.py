@@ -123,15 +123,19 @@ class _Meter:
         with self._source.cursor() as cursor:
             state = source.slot_state(cursor, self._slot)
         lag_bytes = max(0, pgoutput.parse_lsn(state.current_lsn) - applied)
-        lag_seconds = 0.0
+        # Behind the source with no transaction applied yet, the lag in time
+        # is not known (a 0.0 s would say it was caught up).
+        lag_time = "0.0 s" if caught_up or lag_bytes == 0 else "not known yet"
         if commit_time is not None and not caught_up:
-            lag_seconds = max(0.0, (datetime.now(UTC) - commit_time).total_seconds())
+            lag_time = (
+                f"{max(0.0, (datetime.now(UTC) - commit_time).total_seconds()):.1f} s"
+            )
         started, before = self._rows_at
         rate = (rows - before) / max(now - started, 1e-6)
         self._rows_at = (now, rows)
         retained = state.retained_bytes or 0
         line = (
-            f"sync: lag {lag_bytes / 2**20:.1f} MiB, {lag_seconds:.1f} s; "
+            f"sync: lag {lag_bytes / 2**20:.1f} MiB, {lag_time}; "
             f"{rate:.0f} rows/s; {rows} rows applied"
         )
         logger.info(
