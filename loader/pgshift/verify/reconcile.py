@@ -146,14 +146,15 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
     checksum it held (``pgshift_register_tables``); a table whose rows or
     checksum over the same columns differ now was written to since: by the
     application, once it runs on the target. A table recorded without them
-    (published by an older pgshift, or a view) is not checked.
+    (published by an older pgshift, or a view) is not checked. The tables
+    are read ``settings.jobs`` at a time, each worker on a connection of
+    its own, as verify reads them.
 
     Returns:
         One line per changed table: its name, when it was published, and
         its rows then and now.
     """
     registry = sql.Identifier(settings.state_schema, BUILT_TABLE)
-    changed = []
     with transaction(settings.target, readonly=True) as cursor:
         if not relation_exists(cursor, registry.as_string(cursor)):
             return []
@@ -164,26 +165,47 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
                 "order by 1"
             ).format(registry)
         )
-        for table, built_at, rows, checksum in cursor.fetchall():
-            mapped = names.table_for_target(table)
-            if checksum is None or mapped is None:
-                continue
-            final = sql.Identifier(settings.final_schema, table).as_string(cursor)
-            if not relation_exists(cursor, final):
-                continue
-            wanted = list(mapped.columns.values())
-            columns = _typed(cursor, final, wanted)
-            now = (
-                _fingerprint(cursor, final, columns)
-                if len(columns) == len(wanted)
-                else (_count(cursor, settings.final_schema, table), None)
-            )
-            if now != (rows, checksum):
-                changed.append(
-                    f"{table} (published {built_at:%Y-%m-%d %H:%M:%S %Z} with "
-                    f"{rows} rows, {now[0]} now)"
-                )
-    return changed
+        published = [
+            (table, built_at, rows, checksum, mapped)
+            for table, built_at, rows, checksum in cursor.fetchall()
+            if checksum is not None
+            and (mapped := names.table_for_target(table)) is not None
+        ]
+    local = threading.local()
+    connections: list[Any] = []
+    lock = threading.Lock()
+
+    def check(entry: tuple[str, Any, int, str, TableMap]) -> str | None:
+        table, built_at, rows, checksum, mapped = entry
+        if not hasattr(local, "cursor"):
+            conn = connect(settings.target, readonly=True, autocommit=True)
+            with lock:
+                connections.append(conn)
+            local.cursor = conn.cursor()
+        cursor = local.cursor
+        final = sql.Identifier(settings.final_schema, table).as_string(cursor)
+        if not relation_exists(cursor, final):
+            return None
+        wanted = list(mapped.columns.values())
+        columns = _typed(cursor, final, wanted)
+        now = (
+            _fingerprint(cursor, final, columns)
+            if len(columns) == len(wanted)
+            else (_count(cursor, settings.final_schema, table), None)
+        )
+        if now == (rows, checksum):
+            return None
+        return (
+            f"{table} (published {built_at:%Y-%m-%d %H:%M:%S %Z} with "
+            f"{rows} rows, {now[0]} now)"
+        )
+
+    try:
+        with ThreadPoolExecutor(settings.jobs) as pool:
+            return [line for line in pool.map(check, published) if line]
+    finally:
+        for conn in connections:
+            conn.close()
 
 
 def refuse_changed_final_tables(settings: Settings, command: str) -> None:
