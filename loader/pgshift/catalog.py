@@ -377,7 +377,9 @@ class Composite:
 
     Attributes:
         name: The type's name.
-        attributes: (attribute name, type as ``format_type()`` prints it),
+        attributes: (attribute name, type as ``format_type()`` prints it,
+            with ``collate <collation>`` after it when the attribute's
+            collation is not its type's),
             in order. Attribute names are a value's field names and are
             kept as they are: a composite's text form does not hold them.
         extensions: The extensions its attributes' types need.
@@ -671,7 +673,14 @@ order by t.typname
 # The composite types of the schema (not the row types of its tables), each
 # attribute with its (element) type.
 _COMPOSITES = """
-select t.typname, a.attname, format_type(a.atttypid, a.atttypmod),
+select t.typname, a.attname,
+       format_type(a.atttypid, a.atttypmod)
+       || case when a.attcollation <> at.typcollation then ' collate ' ||
+              case when cn.nspname in ('pg_catalog', %(schema)s)
+                   then quote_ident(co.collname)
+                   else quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+              end
+          else '' end,
        e.typname, en.nspname, e.typtype,
        (select x.extname from pg_depend d
         join pg_extension x on x.oid = d.refobjid
@@ -685,6 +694,8 @@ join pg_type at on at.oid = a.atttypid
 join pg_type e on e.oid = case when at.typcategory = 'A' and at.typelem <> 0
                                then at.typelem else at.oid end
 join pg_namespace en on en.oid = e.typnamespace
+left join pg_collation co on co.oid = a.attcollation
+left join pg_namespace cn on cn.oid = co.collnamespace
 where n.nspname = %(schema)s and t.typtype = 'c'
   and not exists (select 1 from pg_depend d
                   where d.classid = 'pg_type'::regclass and d.objid = t.oid

@@ -150,6 +150,7 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "deviceNames_id_seq": "device_names_id_seq",
         "helpArticles_id_seq": "help_articles_id_seq",
         "roomBookings_id_seq": "room_bookings_id_seq",
+        "rackSlots_id_seq": "rack_slots_id_seq",
     }
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)
@@ -190,6 +191,10 @@ SAME_ON_BOTH = [
         "select c.collname from pg_type t "
         "join pg_collation c on c.oid = t.typcollation "
         "where t.typname = 'rack_label'",
+    ),
+    (
+        'select (slot).label from "rackSlots" order by (slot).label',
+        "select (slot).label from rack_slots order by (slot).label",
     ),
     (
         'select "rackName" from "deviceNames" order by "rackName", id',
