@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pgshift.mapping import CommentMap, NameMap, target_object_name
+from pgshift.mapping import CommentMap, NameMap
 from pgshift.sqlident import render_ident, unquote_ident
 
 _COMMENTS = """
@@ -180,7 +180,9 @@ def _target(
         domain = names.types.get(comment.owner or "")
         if domain is None:
             return None
-        name = target_object_name(comment.name, comment.owner or "", domain)
+        name = names.domain_constraints.get(comment.owner or "", {}).get(
+            comment.name, comment.name
+        )
         return ("domain constraint", render_ident(name), render_ident(domain))
     table = names.tables.get(comment.owner or "")
     if table is None:

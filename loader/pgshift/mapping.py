@@ -530,6 +530,9 @@ class NameMap:
         sequences: Source sequence name to its map, in name order.
         types: Source name to target name of the schema's enum types,
             domains, composite, range and multirange types.
+        domain_constraints: Source domain name to its check constraints'
+            source name to target name (``target_object_name`` of the
+            domain's: ``Money_check`` follows ``Money`` -> ``money``).
         views: Source view name to its map, in creation order.
         row_security: Final table to [enabled, forced] of the tables whose
             row-level security is on.
@@ -546,6 +549,7 @@ class NameMap:
     tables: dict[str, TableMap] = field(default_factory=dict)
     sequences: dict[str, SequenceMap] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    domain_constraints: dict[str, dict[str, str]] = field(default_factory=dict)
     views: dict[str, ViewMap] = field(default_factory=dict)
     row_security: dict[str, list[bool]] = field(default_factory=dict)
     policies: list[PolicyMap] = field(default_factory=list)
@@ -619,6 +623,7 @@ class NameMap:
                 for name, entry in data.get("sequences", {}).items()
             },
             types=data.get("types", {}),
+            domain_constraints=data.get("domain_constraints", {}),
             views={
                 name: ViewMap(
                     **{
@@ -681,6 +686,16 @@ def build_map(
         override_path="types:",
     )
     _check_type_names(name_map.types, table_names)
+    name_map.domain_constraints = {
+        name: {
+            check: target_object_name(
+                check, name, name_map.types[name], keep=overrides.keep_object_names
+            )
+            for check, _ in domain.checks
+        }
+        for name, domain in catalog.domains.items()
+        if domain.checks
+    }
     standalone = set(catalog.sequences) - serial_sequences(catalog)
     problems: list[str] = []
     for name, table in catalog.tables.items():

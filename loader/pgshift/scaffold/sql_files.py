@@ -16,7 +16,7 @@ import re
 
 from pgshift.catalog import Catalog, Table
 from pgshift.expressions import rename_columns
-from pgshift.mapping import NameMap, TableMap, target_object_name
+from pgshift.mapping import NameMap, TableMap
 from pgshift.sqlident import rename_type, render_ident
 
 GENERATED_HEADER = (
@@ -251,7 +251,7 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                 ),
                 "checks": [
                     [
-                        target_object_name(check, d.name, types[d.name]),
+                        names.domain_constraints[d.name][check],
                         rename_columns(definition, {}, types),
                     ]
                     for check, definition in d.checks
@@ -261,8 +261,7 @@ def types_macro(catalog: Catalog, names: NameMap) -> str:
                 **(
                     {
                         "late_checks": [
-                            target_object_name(c, d.name, types[d.name])
-                            for c in d.late_checks
+                            names.domain_constraints[d.name][c] for c in d.late_checks
                         ]
                     }
                     if d.late_checks

@@ -36,7 +36,6 @@ from pgshift.mapping import (
     index_using,
     statistics_map,
     table_settings,
-    target_object_name,
 )
 from pgshift.settings import DatabaseUrl
 from pgshift.sqlident import rename_type
@@ -296,7 +295,10 @@ def _type_differences(
             domain.not_null,
             rename_columns(domain.default, {}, types) if domain.default else None,
             sorted(
-                (target_object_name(c, name, renamed), rename_columns(d, {}, types))
+                (
+                    names.domain_constraints.get(name, {}).get(c, c) if names else c,
+                    rename_columns(d, {}, types),
+                )
                 for c, d in domain.checks
             ),
             domain.collation,
