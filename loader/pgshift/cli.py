@@ -296,6 +296,15 @@ def print_report(report: Report, settings: Settings) -> None:
     from pgshift.verify import summary_table
 
     print(summary_table(report))
+    if report.not_migrated:
+        # Passing checks say nothing of what stayed behind: a trigger left
+        # out needs the team's hands before the application runs there.
+        shown = [line.split(": ", 1)[0] for line in report.not_migrated]
+        print(
+            f"not migrated or needing review, {len(shown)} (each with its "
+            f"reason in the report): {'; '.join(shown[:8])}"
+            + ("; ..." if len(shown) > 8 else "")
+        )
     for line in report.schema_differences or []:
         print(f"schema differs: {line}")
     for table in report.tables:
