@@ -245,6 +245,7 @@ def cmd_load(settings: Settings) -> int:
 
 def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     """Generate (or check) the dbt files from the source catalog."""
+    from pgshift.naming import MIGRATION_TOOL_TABLES
     from pgshift.scaffold import scaffold
 
     check_connection(settings.source_required)
@@ -264,6 +265,14 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{prefix}{kind} {name}: {reason}")
     for line in done.privilege_notes:
         print(f"privileges: {line}")
+    for table in done.project.names.tables.values():
+        what = MIGRATION_TOOL_TABLES.get(table.source)
+        if what and table.target == table.source:
+            print(
+                f"kept as it is: table {table.source} and its columns, {what}, "
+                "which the application's tool reads by these names (a "
+                "`tables:` override renames it all the same)"
+            )
     return parse_scaffolded(settings)
 
 

@@ -38,6 +38,7 @@ from pgshift.catalog import (
 from pgshift.expressions import rename_columns
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
+    MIGRATION_TOOL_TABLES,
     NamingError,
     Overrides,
     map_names,
@@ -668,8 +669,14 @@ def build_map(
     Raises:
         NamingError: Names collide or are too long.
     """
+    # A migration tool's own table keeps its name and its columns' (the
+    # tool reads them by name), unless the override file names it.
+    tools = [t for t in MIGRATION_TOOL_TABLES if t in catalog.tables]
     table_names = map_names(
-        catalog.tables, overrides.tables, what="table", override_path="tables:"
+        catalog.tables,
+        {**{t: t for t in tools}, **overrides.tables},
+        what="table",
+        override_path="tables:",
     )
     name_map = NameMap(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
@@ -700,9 +707,10 @@ def build_map(
     problems: list[str] = []
     for name, table in catalog.tables.items():
         try:
+            kept = {c.name: c.name for c in table.columns} if name in tools else {}
             columns = map_names(
                 [c.name for c in table.columns],
-                overrides.columns.get(name, {}),
+                {**kept, **overrides.columns.get(name, {})},
                 what=f"column of {name}",
                 override_path=f"columns: {name}:",
             )

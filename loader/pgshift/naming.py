@@ -72,6 +72,21 @@ def _plural_s(name: str, at: int) -> bool:
     return name[at] == "s" and not after.islower()
 
 
+MIGRATION_TOOL_TABLES = {
+    "SequelizeMeta": "Sequelize's record of the migrations it ran",
+    "SequelizeData": "Sequelize's record of the seeders it ran",
+    "__EFMigrationsHistory": "Entity Framework's record of the migrations it ran",
+    "DATABASECHANGELOG": "Liquibase's record of the changesets it ran",
+    "DATABASECHANGELOGLOCK": "Liquibase's migration lock",
+}
+"""Tables a schema-migration tool keeps by these names, with their columns.
+
+The application's tool reads them by name at every deploy: renamed, it
+would find no record and run every migration again. They keep their names
+and their columns' unless the override file names them.
+"""
+
+
 @dataclass
 class Overrides:
     """Explicit target names chosen by the user, read from a YAML file.

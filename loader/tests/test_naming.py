@@ -305,6 +305,40 @@ def test_keep_object_names_keeps_those_not_named_after_their_table(
         Overrides.load(path)
 
 
+def test_a_migration_tools_table_keeps_its_names() -> None:
+    # Sequelize and Entity Framework read these by name at every deploy.
+    def table(name: str, *columns: str) -> Table:
+        return Table(
+            schema="public",
+            name=name,
+            columns=[Column(c, "character varying(255)", True) for c in columns],
+        )
+
+    catalog = _catalog(
+        table("SequelizeMeta", "name"),
+        table("__EFMigrationsHistory", "MigrationId", "ProductVersion"),
+        table("OrderLine", "orderId"),
+    )
+    names = build_map(catalog, Overrides())
+    assert {t.source: (t.target, t.columns) for t in names.tables.values()} == {
+        "SequelizeMeta": ("SequelizeMeta", {"name": "name"}),
+        "__EFMigrationsHistory": (
+            "__EFMigrationsHistory",
+            {"MigrationId": "MigrationId", "ProductVersion": "ProductVersion"},
+        ),
+        "OrderLine": ("order_line", {"orderId": "order_id"}),
+    }
+    renamed = build_map(
+        catalog,
+        Overrides(
+            tables={"SequelizeMeta": "sequelize_meta"},
+            columns={"__EFMigrationsHistory": {"MigrationId": "migration_id"}},
+        ),
+    ).tables
+    assert renamed["SequelizeMeta"].target == "sequelize_meta"
+    assert renamed["__EFMigrationsHistory"].columns["MigrationId"] == "migration_id"
+
+
 def test_object_names_that_collide_are_refused_with_the_override() -> None:
     table = _invoice_line("InvoiceLine_accountId_idx", "InvoiceLine_account_id_idx")
     with pytest.raises(NamingError) as err:

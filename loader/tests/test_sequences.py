@@ -337,6 +337,15 @@ def test_the_function_building_sql_from_strings_is_flagged_not_created(
     assert query(dump.source, "select count_rows('invoices')") == [(2,)]
 
 
+def test_a_migration_tools_table_keeps_its_names(dump: Dump) -> None:
+    assert "kept as it is: table SequelizeMeta and its columns" in (
+        dump.scaffold_output
+    )
+    assert query(dump.target, 'select name from "SequelizeMeta"') == [
+        ("20160619080644-initial.js",)
+    ]
+
+
 ROLE_STATEMENTS = [
     ("dump_reader", "select count(*) from invoices", "select count(*) from invoices"),
     (
