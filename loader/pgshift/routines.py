@@ -59,7 +59,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -2032,9 +2032,24 @@ def _rewrite_trigger(trigger: Trigger, mapped: TableMap, context: _Context) -> N
             ast.String(sval=_SENTINEL_SCHEMA),
             ast.String(sval=trigger.function_name),
         )
-    for argument in statement.args or ():
+    names_columns = (
+        _COLUMN_ARGUMENTS.get(trigger.function_name)
+        if trigger.function_is_builtin
+        else None
+    )
+    arguments = list(statement.args or ())
+    for position, argument in enumerate(arguments):
         value = getattr(argument, "sval", None)
         if (
+            value is not None
+            and value in mapped.columns
+            and names_columns is not None
+            and names_columns(position)
+        ):
+            # PostgreSQL's or an extension's function that takes column
+            # names: the argument is renamed with its column.
+            arguments[position] = ast.String(sval=mapped.columns[value])
+        elif (
             value is not None
             and value in mapped.columns
             and (mapped.columns[value] != value)
@@ -2046,8 +2061,26 @@ def _rewrite_trigger(trigger: Trigger, mapped: TableMap, context: _Context) -> N
                     "are strings and are not renamed",
                 )
             )
+    if arguments:
+        statement.args = tuple(arguments)
     printed = RawStream()(statement)
     trigger.definition = printed.replace(_SENTINEL_SCHEMA + ".", SCHEMA + ".")
+
+
+_COLUMN_ARGUMENTS: dict[str, Callable[[int], bool]] = {
+    # tsvector_update_trigger(tsvector column, configuration, text columns...)
+    "tsvector_update_trigger": lambda position: position != 1,
+    # tsvector_update_trigger_column(tsvector column, configuration column,
+    # text columns...)
+    "tsvector_update_trigger_column": lambda position: True,
+    # The moddatetime, lo, insert_username and autoinc extensions.
+    "moddatetime": lambda position: position == 0,
+    "lo_manage": lambda position: position == 0,
+    "insert_username": lambda position: position == 0,
+    "autoinc": lambda position: position == 0,
+}
+"""PostgreSQL's and its extensions' trigger functions whose arguments name
+columns of the trigger's table: which positions do."""
 
 
 def _rename_when(

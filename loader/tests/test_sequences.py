@@ -65,6 +65,12 @@ NEXT = [
         "insert into archived_tickets (note) values ('b') returning id",
     ),
     ("select nextval('\"oldTickets_id_seq\"')", "select nextval('old_tickets_id_seq')"),
+    (
+        """insert into "helpNotes" ("noteText") values ('Running fast') """
+        'returning "noteVector"',
+        "insert into help_notes (note_text) values ('Running fast') "
+        "returning note_vector",
+    ),
 ]
 """What the application does next, on the source and on the target."""
 
@@ -151,6 +157,7 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "helpArticles_id_seq": "help_articles_id_seq",
         "roomBookings_id_seq": "room_bookings_id_seq",
         "rackSlots_id_seq": "rack_slots_id_seq",
+        "helpNotes_id_seq": "help_notes_id_seq",
     }
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)
