@@ -45,6 +45,7 @@ from pgshift.verify.parity import (
 from pgshift.verify.privilege_parity import compare_privileges
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
+from pgshift.verify.routine_parity import routine_differences
 from pgshift.verify.views import check_views, definition_differences
 
 __all__ = ["Report", "TableReport", "summary_table", "verify", "write_report"]
@@ -232,6 +233,14 @@ def _schema_parity(
                 settings.final_schema,
                 kept,
                 created_routines(settings.project_dir),
+            )
+            privilege_lines += routine_differences(
+                cursor,
+                target_cursor,
+                names,
+                settings.source_schema,
+                settings.final_schema,
+                settings.project_dir,
             )
     for name in [n for n in source.tables if not settings.selects(n)]:
         del source.tables[name]

@@ -1,0 +1,140 @@
+"""Routine and trigger parity: what the build created is still there, as built.
+
+Scaffold recorded which of the source's functions, procedures, aggregates
+and triggers migrate (``models/pgshift_routines.json``, status "migrated").
+On the target each must be there: a function or procedure in the final
+schema under its target signature, with the body the build gave it (the
+source's, renamed by ``routines.rewrite`` as scaffold renamed it), an
+aggregate under its signature; a trigger on its final table under its name,
+firing at the same time for the same events and rows, on the same UPDATE OF
+columns (renamed), executing the function of the same name, in the same
+state (enabled, disabled, replica, always). A trigger the team dropped, a
+function body replaced on the target, or a trigger disabled there is a
+difference; a routine left out for review is listed as such elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from psycopg2 import sql
+
+from pgshift.mapping import NameMap
+from pgshift.routines import ROUTINES_FILE, SCHEMA, Routine, read_routines, rewrite
+
+_TARGET_ROUTINE = """
+select p.prosrc, p.prokind::text
+from pg_proc p
+where p.oid = to_regprocedure(%s)
+"""
+
+_TRIGGERS = """
+select c.relname::text, t.tgname::text, t.tgtype::int, t.tgenabled::text,
+       p.proname::text,
+       array(select a.attname::text from unnest(t.tgattr) as k (attnum)
+             join pg_attribute a on a.attrelid = t.tgrelid and a.attnum = k.attnum
+             order by a.attnum),
+       t.tgqual is not null
+from pg_trigger t
+join pg_class c on c.oid = t.tgrelid
+join pg_proc p on p.oid = t.tgfoid
+where c.relnamespace = to_regnamespace(quote_ident(%s))
+  and not t.tgisinternal and t.tgparentid = 0
+"""
+
+
+def _migrated(project_dir: Path) -> dict[str, set[str]]:
+    """Kind to the names scaffold recorded as migrated."""
+    path = project_dir / ROUTINES_FILE
+    if not path.exists():
+        return {}
+    found: dict[str, set[str]] = {}
+    for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", []):
+        if entry.get("status") == "migrated":
+            found.setdefault(entry["kind"], set()).add(entry["name"])
+    return found
+
+
+def _body(routine: Routine, schema: str) -> str | None:
+    """The body the build gave a function: its rewritten definition's ``AS``."""
+    import pglast
+    from pglast import ast
+
+    try:
+        statement = pglast.parse_sql(routine.definition.replace(SCHEMA, schema))[0].stmt
+    except pglast.parser.ParseError:
+        return None
+    for option in getattr(statement, "options", None) or ():
+        if isinstance(option, ast.DefElem) and option.defname == "as":
+            values = option.arg if isinstance(option.arg, tuple) else (option.arg,)
+            return str(values[0].sval)
+    return None
+
+
+def routine_differences(
+    source_cursor: Any,
+    target_cursor: Any,
+    names: NameMap,
+    source_schema: str,
+    final_schema: str,
+    project_dir: Path,
+) -> list[str]:
+    """One line per migrated routine or trigger missing or changed on the target."""
+    migrated = _migrated(project_dir)
+    if not migrated:
+        return []
+    done = rewrite(read_routines(source_cursor, source_schema), names)
+    # As the build writes it into the definitions: always quoted.
+    schema = sql.Identifier(final_schema).as_string(target_cursor)
+    lines = []
+    for routine in done.routines:
+        if routine.label not in migrated.get(routine.kind, set()):
+            continue
+        signature = routine.signature.replace(SCHEMA, schema)
+        target_cursor.execute(_TARGET_ROUTINE, (signature,))
+        found = target_cursor.fetchone()
+        if found is None:
+            lines.append(f"{routine.kind} {signature}: missing on the target")
+            continue
+        body = (
+            _body(routine, schema) if routine.language in ("plpgsql", "sql") else None
+        )
+        if body is not None and routine.body and found[0] != body:
+            lines.append(
+                f"{routine.kind} {signature}: its body differs from the one the "
+                "build gave it (the source's, renamed)"
+            )
+    target_cursor.execute(_TRIGGERS, (final_schema,))
+    on_target = {(row[0], row[1]): row[2:] for row in target_cursor.fetchall()}
+    source_cursor.execute(_TRIGGERS, (source_schema,))
+    on_source = {(row[0], row[1]): row[2:] for row in source_cursor.fetchall()}
+    for trigger in done.triggers:
+        if trigger.label not in migrated.get("trigger", set()):
+            continue
+        mapped = names.tables.get(trigger.table)
+        if mapped is None:
+            continue
+        where = f"trigger {trigger.name} on {mapped.target}"
+        found = on_target.get((mapped.target, trigger.name))
+        shape = on_source.get((trigger.table, trigger.name))
+        if found is None:
+            lines.append(f"{where}: missing on the target")
+            continue
+        if shape is None:
+            continue
+        tgtype, enabled, function, columns, has_when = shape
+        expected = (
+            tgtype,
+            enabled,
+            function,
+            sorted(mapped.columns.get(c, c) for c in columns),
+            has_when,
+        )
+        got = (found[0], found[1], found[2], sorted(found[3]), found[4])
+        labels = ("timing and events", "state", "function", "UPDATE OF", "WHEN")
+        for label, want, have in zip(labels, expected, got, strict=True):
+            if want != have:
+                lines.append(f"{where}: {label} {have!r}, source {want!r}")
+    return lines
