@@ -90,6 +90,9 @@ def routine_differences(
     schema = sql.Identifier(final_schema).as_string(target_cursor)
     lines = []
     for routine in done.routines:
+        # Operators and casts are named otherwise, and hold no body.
+        if routine.kind not in ("function", "procedure", "aggregate"):
+            continue
         if routine.label not in migrated.get(routine.kind, set()):
             continue
         signature = routine.signature.replace(SCHEMA, schema)
