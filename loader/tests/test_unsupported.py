@@ -272,6 +272,16 @@ def migrated(clone: Project) -> tuple[Project, str]:
     return clone, stdout
 
 
+def test_scaffold_names_an_extension_only_while_the_target_lacks_it(
+    migrated: tuple[Project, str],
+) -> None:
+    clone, before = migrated
+    assert "extension citext: the build creates it" in before
+    code, after, stderr = clone.run("--exclude", ",".join(EXCLUDED), "scaffold")
+    assert code == 0, stderr
+    assert "extension citext" not in after
+
+
 def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
     clone, stdout = migrated
     expected = [

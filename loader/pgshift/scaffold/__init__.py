@@ -291,6 +291,7 @@ def read_project(
     present: frozenset[str] = frozenset()
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     relations: dict[str, frozenset[str]] = {}
+    installed: set[str] = set()
     if settings.target is not None:
         # A call to another schema's function (Supabase's auth.uid() in a
         # policy), or a foreign key or view into its table (auth.users), is
@@ -301,11 +302,18 @@ def read_project(
             )
             parents = target_parents(cursor, settings.final_schema)
             relations = target_relations(cursor, settings.final_schema)
+            cursor.execute("select extname::text from pg_extension")
+            installed = {name for (name,) in cursor.fetchall()}
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema, present)
         catalog.target_parents = parents
         catalog.target_relations = relations
-        left_behind = read_not_migrated(cursor, settings.source_schema)
+        # An extension the target has already needs no word.
+        left_behind = [
+            entry
+            for entry in read_not_migrated(cursor, settings.source_schema)
+            if not (entry[0] == "extension" and entry[1] in installed)
+        ]
         plan = schema_plan(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
         )
