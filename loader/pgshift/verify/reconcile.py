@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 from psycopg2 import sql
@@ -29,6 +30,9 @@ from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import quote_ident
 from pgshift.verify.diff import Side, diff
 from pgshift.verify.report import TableReport
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 def _count(cursor: Any, schema: str, table: str) -> int | None:
@@ -139,6 +143,37 @@ def _declared_types(settings: Settings, final: str) -> dict[str, str]:
     return {}
 
 
+def on_target_connections(
+    settings: Settings, items: Sequence[_Item], work: Callable[[Any, _Item], _Result]
+) -> list[_Result]:
+    """Run ``work(cursor, item)`` for each item, ``settings.jobs`` at a time.
+
+    Each worker thread reads on a read-only target connection of its own,
+    opened at its first item and closed at the end.
+
+    Returns:
+        The results, in the items' order.
+    """
+    local = threading.local()
+    connections: list[Any] = []
+    lock = threading.Lock()
+
+    def run(item: _Item) -> _Result:
+        if not hasattr(local, "cursor"):
+            conn = connect(settings.target, readonly=True, autocommit=True)
+            with lock:
+                connections.append(conn)
+            local.cursor = conn.cursor()
+        return work(local.cursor, item)
+
+    try:
+        with ThreadPoolExecutor(settings.jobs) as pool:
+            return list(pool.map(run, items))
+    finally:
+        for conn in connections:
+            conn.close()
+
+
 def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
     """The final tables that no longer hold what pgshift published in them.
 
@@ -171,18 +206,9 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
             if checksum is not None
             and (mapped := names.table_for_target(table)) is not None
         ]
-    local = threading.local()
-    connections: list[Any] = []
-    lock = threading.Lock()
 
-    def check(entry: tuple[str, Any, int, str, TableMap]) -> str | None:
+    def check(cursor: Any, entry: tuple[str, Any, int, str, TableMap]) -> str | None:
         table, built_at, rows, checksum, mapped = entry
-        if not hasattr(local, "cursor"):
-            conn = connect(settings.target, readonly=True, autocommit=True)
-            with lock:
-                connections.append(conn)
-            local.cursor = conn.cursor()
-        cursor = local.cursor
         final = sql.Identifier(settings.final_schema, table).as_string(cursor)
         if not relation_exists(cursor, final):
             return None
@@ -200,12 +226,7 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
             f"{rows} rows, {now[0]} now)"
         )
 
-    try:
-        with ThreadPoolExecutor(settings.jobs) as pool:
-            return [line for line in pool.map(check, published) if line]
-    finally:
-        for conn in connections:
-            conn.close()
+    return [line for line in on_target_connections(settings, published, check) if line]
 
 
 def refuse_changed_final_tables(settings: Settings, command: str) -> None:
@@ -334,30 +355,18 @@ def check_tables(
     Returns:
         One report per manifest row, in manifest order.
     """
-    local = threading.local()
-    connections: list[Any] = []
-    lock = threading.Lock()
-
     checked = Progress("verify", "tables", len(manifest))
 
-    def check(row: ManifestRow) -> TableReport:
-        if not hasattr(local, "cursor"):
-            conn = connect(settings.target, readonly=True, autocommit=True)
-            with lock:
-                connections.append(conn)
-            local.cursor = conn.cursor()
+    def check(cursor: Any, row: ManifestRow) -> TableReport:
         mapped = names.tables.get(row.table_name) if names else None
-        report = _check_table(settings, local.cursor, row, mapped, tests)
+        report = _check_table(settings, cursor, row, mapped, tests)
         checked.advance()
         return report
 
     try:
-        with ThreadPoolExecutor(settings.jobs) as pool:
-            return list(pool.map(check, manifest))
+        return on_target_connections(settings, manifest, check)
     finally:
         checked.close()
-        for conn in connections:
-            conn.close()
 
 
 def _check_table(
