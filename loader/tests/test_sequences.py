@@ -458,7 +458,8 @@ def _as_role(url: str, role: str, statement: str) -> list[tuple] | str:
 
 def test_verify_names_a_routine_or_trigger_changed_on_the_target(dump: Dump) -> None:
     # Last in the module: it changes the target. A trigger disabled, one
-    # dropped and a function's body replaced there are each a difference.
+    # dropped, a function's body replaced and another's SECURITY DEFINER
+    # set there are each a difference.
     target = dump.target
     query(target, "alter table customers disable trigger customers_touch")
     query(target, 'drop trigger "helpNotes_tsv" on help_notes')
@@ -467,9 +468,11 @@ def test_verify_names_a_routine_or_trigger_changed_on_the_target(dump: Dump) -> 
         "create or replace function touch_updated_at() returns trigger "
         "language plpgsql as $$ begin return NEW; end $$",
     )
+    query(target, "alter function invoice_total(integer) security definer")
     done = run_cli(["verify"], dump.source, target, dump.state, dump.project)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     for line in (
+        'function "public".invoice_total(integer): security definer True, source False',
         "trigger customers_touch on customers: state 'D', source 'O'",
         "trigger helpNotes_tsv on help_notes: missing on the target",
         'function "public".touch_updated_at(): its body differs',

@@ -4,8 +4,9 @@ Scaffold recorded which of the source's functions, procedures, aggregates
 and triggers migrate (``models/pgshift_routines.json``, status "migrated").
 On the target each must be there: a function or procedure in the final
 schema under its target signature, with the body the build gave it (the
-source's, renamed by ``routines.rewrite`` as scaffold renamed it), an
-aggregate under its signature; a trigger on its final table under its name,
+source's, renamed by ``routines.rewrite`` as scaffold renamed it) and the
+source's volatility, SECURITY DEFINER, STRICT, LEAKPROOF, PARALLEL, COST
+and ROWS, an aggregate under its signature; a trigger on its final table under its name,
 firing at the same time for the same events and rows, on the same UPDATE OF
 columns (renamed), executing the function of the same name, in the same
 state (enabled, disabled, replica, always). A trigger the team dropped, a
@@ -24,11 +25,32 @@ from psycopg2 import sql
 from pgshift.mapping import NameMap
 from pgshift.routines import ROUTINES_FILE, SCHEMA, Routine, read_routines, rewrite
 
-_TARGET_ROUTINE = """
-select p.prosrc, p.prokind::text
+# What a routine's header says besides names: its volatility, SECURITY
+# DEFINER, STRICT, LEAKPROOF, PARALLEL, COST and ROWS.
+_OPTIONS = """p.provolatile::text, p.prosecdef, p.proisstrict, p.proleakproof,
+       p.proparallel::text, p.procost::float8, p.prorows::float8"""
+
+_TARGET_ROUTINE = f"""
+select p.prosrc, {_OPTIONS}
 from pg_proc p
 where p.oid = to_regprocedure(%s)
 """
+
+_SOURCE_ROUTINE = f"""
+select {_OPTIONS}
+from pg_proc p
+where p.oid = %s
+"""
+
+_OPTION_LABELS = (
+    "volatility",
+    "security definer",
+    "strict",
+    "leakproof",
+    "parallel",
+    "cost",
+    "rows",
+)
 
 _TRIGGERS = """
 select c.relname::text, t.tgname::text, t.tgtype::int, t.tgenabled::text,
@@ -109,6 +131,16 @@ def routine_differences(
                 f"{routine.kind} {signature}: its body differs from the one the "
                 "build gave it (the source's, renamed)"
             )
+        source_cursor.execute(_SOURCE_ROUTINE, (routine.oid,))
+        options = source_cursor.fetchone()
+        if options is not None:
+            for label, want, have in zip(
+                _OPTION_LABELS, options, found[1:], strict=True
+            ):
+                if want != have:
+                    lines.append(
+                        f"{routine.kind} {signature}: {label} {have!r}, source {want!r}"
+                    )
     target_cursor.execute(_TRIGGERS, (final_schema,))
     on_target = {(row[0], row[1]): row[2:] for row in target_cursor.fetchall()}
     source_cursor.execute(_TRIGGERS, (source_schema,))
