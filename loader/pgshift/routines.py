@@ -258,6 +258,18 @@ ROUTINES_FILE = "models/pgshift_routines.json"
 """Where scaffold writes what became of each routine and trigger."""
 
 
+def migrated_lines(project_dir: Path) -> list[str]:
+    """``kind name`` of each routine and trigger scaffold recorded as migrated."""
+    path = project_dir / ROUTINES_FILE
+    if not path.exists():
+        return []
+    return [
+        f"{entry['kind']} {entry['name']}"
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", [])
+        if entry["status"] == "migrated"
+    ]
+
+
 def review_lines(project_dir: Path) -> list[str]:
     """The report's lines for what scaffold left out for review.
 

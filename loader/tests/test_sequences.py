@@ -337,6 +337,11 @@ def test_the_function_building_sql_from_strings_is_flagged_not_created(
     assert "dynamic SQL" in dump.scaffold_output or "EXECUTE" in dump.scaffold_output
     report = (dump.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "count_rows" in report
+    # What was created is listed for sign-off, as what was not.
+    created = report.split("## Functions and triggers\n", 1)[1].split("\n## ", 1)[0]
+    assert "- trigger customers_touch on customers\n" in created
+    assert "- function invoice_total(p_invoice integer)\n" in created
+    assert "count_rows" not in created
     # migrate's own summary names it too, not only the report.
     said = dump.migrate_output.split("not migrated or needing review, ", 1)[1]
     assert "count_rows" in said.split("\n", 1)[0]

@@ -33,7 +33,7 @@ from pgshift.manifest import (
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
 from pgshift.privileges import read_outcomes
-from pgshift.routines import created_routines, review_lines
+from pgshift.routines import created_routines, migrated_lines, review_lines
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
 from pgshift.verify.parity import (
@@ -102,6 +102,7 @@ def verify(settings: Settings) -> Report:
             and line.split(": ", 1)[0] not in on_target
         ]
         report.not_migrated += review_lines(settings.project_dir)
+        report.routines = migrated_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]
         report.privileges = [

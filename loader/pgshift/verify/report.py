@@ -60,6 +60,9 @@ class Report:
         tables: One entry per table.
         phases: Phase name to seconds, for the phases that ran in this process.
         not_migrated: Source objects that were not migrated, with the reason.
+        routines: The functions, procedures, aggregates, operators, casts
+            and triggers the build created from the source's (``kind
+            name``), for sign-off.
         schemas: Each non-system schema of the source: ``source -> target``
             for the migrated one, ``name: left out: why`` for the others.
         schema_differences: Schema parity lines not declared as intended
@@ -92,6 +95,7 @@ class Report:
     tables: list[TableReport] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     not_migrated: list[str] = field(default_factory=list)
+    routines: list[str] = field(default_factory=list)
     schemas: list[str] = field(default_factory=list)
     schema_differences: list[str] | None = None
     intended_differences: list[str] = field(default_factory=list)
@@ -230,6 +234,15 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         "- nothing: every table of the source schema was migrated"
     ]
     text.append("")
+    if report.routines:
+        text += ["## Functions and triggers", ""]
+        text += [
+            "Created on the target from the source's, renamed; schema parity "
+            "compares each with the source's:",
+            "",
+        ]
+        text += [f"- {line}" for line in report.routines]
+        text.append("")
     if failed:
         text += ["## Failed checks", ""]
         for t in failed:
