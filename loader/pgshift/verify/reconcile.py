@@ -63,6 +63,32 @@ def _typed(cursor: Any, relation: str, names: list[str]) -> list[tuple[str, str]
     return [(name, types[name]) for name in names if name in types]
 
 
+def final_figures(
+    cursor: Any, settings: Settings, mapped: TableMap
+) -> tuple[int | None, str | None, list[str]]:
+    """A final table's rows and content checksum, as the source's are taken.
+
+    The checksum is taken over the source's columns, as the name map calls
+    them on the target, in source order: columns the team added are schema
+    differences (``verify.parity``), not a change of content.
+
+    Returns:
+        (rows, checksum, mapped columns the table lacks): rows None when the
+        table does not exist, checksum None when it lacks a column (then
+        only its rows are counted).
+    """
+    final = sql.Identifier(settings.final_schema, mapped.target).as_string(cursor)
+    if not relation_exists(cursor, final):
+        return None, None, []
+    names = list(mapped.columns.values())
+    columns = _typed(cursor, final, names)
+    missing = [name for name in names if name not in dict(columns)]
+    if missing:
+        return _count(cursor, settings.final_schema, mapped.target), None, missing
+    rows, checksum = _fingerprint(cursor, final, columns)
+    return rows, checksum, []
+
+
 def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, str]]:
     """(column, next value, edge, "max" or "min") per column backed by a sequence.
 
@@ -209,21 +235,12 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
 
     def check(cursor: Any, entry: tuple[str, Any, int, str, TableMap]) -> str | None:
         table, built_at, rows, checksum, mapped = entry
-        final = sql.Identifier(settings.final_schema, table).as_string(cursor)
-        if not relation_exists(cursor, final):
-            return None
-        wanted = list(mapped.columns.values())
-        columns = _typed(cursor, final, wanted)
-        now = (
-            _fingerprint(cursor, final, columns)
-            if len(columns) == len(wanted)
-            else (_count(cursor, settings.final_schema, table), None)
-        )
-        if now == (rows, checksum):
+        now_rows, now_checksum, _ = final_figures(cursor, settings, mapped)
+        if now_rows is None or (now_rows, now_checksum) == (rows, checksum):
             return None
         return (
             f"{table} (published {built_at:%Y-%m-%d %H:%M:%S %Z} with "
-            f"{rows} rows, {now[0]} now)"
+            f"{rows} rows, {now_rows} now)"
         )
 
     return [line for line in on_target_connections(settings, published, check) if line]
@@ -397,23 +414,16 @@ def _check_table(
         )
     final = mapped.target
     final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
-    migrated = checksum_match = None
+    checksum_match = None
     problems = []
-    if relation_exists(cursor, final_rel):
-        # The source's columns, as the name map calls them on the target, in
-        # source order: what the source's checksum was taken over. Columns
-        # the team added are schema differences (``verify.parity``).
-        names = list(mapped.columns.values())
-        columns = _typed(cursor, final_rel, names)
-        missing = [name for name in names if name not in dict(columns)]
+    migrated, final_checksum, missing = final_figures(cursor, settings, mapped)
+    if migrated is not None:
         if missing:
-            migrated = _count(cursor, settings.final_schema, final)
             problems.append(
                 f"final table {final} has no column {', '.join(missing)}, so "
                 "its content cannot be checksummed against the source's"
             )
         else:
-            migrated, final_checksum = _fingerprint(cursor, final_rel, columns)
             checksum_match = final_checksum == source_checksum
             if not checksum_match:
                 problems.append(
