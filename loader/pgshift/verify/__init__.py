@@ -223,6 +223,7 @@ def _schema_parity(
         if c.outcome == "recreated" and c.object.startswith(prefix)
     )
     privilege_lines: list[str] = []
+    routine_lines: list[str] = []
     with transaction(settings.source, readonly=True) as cursor:
         source = read_catalog(cursor, settings.source_schema)
         if names is not None:
@@ -235,7 +236,7 @@ def _schema_parity(
                 kept,
                 created_routines(settings.project_dir),
             )
-            privilege_lines += routine_differences(
+            routine_lines = routine_differences(
                 cursor,
                 target_cursor,
                 names,
@@ -252,7 +253,12 @@ def _schema_parity(
         names = as_the_target_prints(
             settings.target, names, target, settings.final_schema
         )
-    lines = compare(source, target, names, kept) + list(views) + privilege_lines
+    lines = (
+        compare(source, target, names, kept)
+        + list(views)
+        + privilege_lines
+        + routine_lines
+    )
     if names is not None:
         lines += comment_differences(
             target_cursor, names, settings.final_schema, settings.selects
