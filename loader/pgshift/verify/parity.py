@@ -31,6 +31,7 @@ from pgshift.connection import connect
 from pgshift.expressions import rename_columns
 from pgshift.mapping import (
     MAP_FILE,
+    IndexMap,
     NameMap,
     TableMap,
     index_using,
@@ -357,6 +358,44 @@ def _setter(item: object, attribute: str, prefix: str) -> Callable[[str], None]:
     return lambda text: setattr(item, attribute, text.removeprefix(prefix))
 
 
+_Reprint = tuple[
+    str,
+    list[tuple[str, str, Callable[[str], None]]],
+    list[IndexMap],
+]
+"""A final table, its constraints to print back (name, definition to add,
+where the print goes) and its indexes to print back."""
+
+
+def _printed_otherwise(names: NameMap, target: Catalog) -> list[_Reprint]:
+    """The map's checks, exclusions and indexes whose text the target's differs."""
+    pending = []
+    for mapped in names.tables.values():
+        found = target.tables.get(mapped.target)
+        if found is None:
+            continue
+        printed = {c.name: c.definition for c in found.checks}
+        printed |= {x.name: x.definition for x in found.exclusions}
+        indexes = {i.name: index_using(i.definition) for i in found.indexes}
+        stale: list[tuple[str, str, Callable[[str], None]]] = [
+            (c.name, f"CHECK {c.expression}", _setter(c, "expression", "CHECK "))
+            for c in mapped.checks
+            if printed.get(c.name, c.definition) != c.definition
+        ]
+        stale += [
+            (k.name, k.definition, _setter(k, "definition", ""))
+            for k in mapped.keys
+            if k.type == "exclusion"
+            and printed.get(k.name, k.definition) != k.definition
+        ]
+        stale_indexes = [
+            i for i in mapped.indexes if indexes.get(i.name, i.using) != i.using
+        ]
+        if stale or stale_indexes:
+            pending.append((mapped.target, stale, stale_indexes))
+    return pending
+
+
 def as_the_target_prints(
     target_url: DatabaseUrl, names: NameMap, target: Catalog, final_schema: str
 ) -> NameMap:
@@ -385,33 +424,10 @@ def as_the_target_prints(
         itself when none differs or the target refuses the temporary table
         (a role without TEMP).
     """
-    reprinted = copy.deepcopy(names)
-    pending = []
-    for mapped in reprinted.tables.values():
-        found = target.tables.get(mapped.target)
-        if found is None:
-            continue
-        printed = {c.name: c.definition for c in found.checks}
-        printed |= {x.name: x.definition for x in found.exclusions}
-        indexes = {i.name: index_using(i.definition) for i in found.indexes}
-        stale: list[tuple[str, str, Callable[[str], None]]] = [
-            (c.name, f"CHECK {c.expression}", _setter(c, "expression", "CHECK "))
-            for c in mapped.checks
-            if printed.get(c.name, c.definition) != c.definition
-        ]
-        stale += [
-            (k.name, k.definition, _setter(k, "definition", ""))
-            for k in mapped.keys
-            if k.type == "exclusion"
-            and printed.get(k.name, k.definition) != k.definition
-        ]
-        stale_indexes = [
-            i for i in mapped.indexes if indexes.get(i.name, i.using) != i.using
-        ]
-        if stale or stale_indexes:
-            pending.append((mapped.target, stale, stale_indexes))
-    if not pending:
+    if not _printed_otherwise(names, target):
         return names
+    reprinted = copy.deepcopy(names)
+    pending = _printed_otherwise(reprinted, target)
     probe = sql.Identifier("pg_temp", "pgshift_reprint")
     conn = connect(target_url)
     cursor = conn.cursor()
