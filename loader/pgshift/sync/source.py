@@ -127,8 +127,8 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
     a keyless table): the user learns them all before restarting the server
     for the first.
     """
-    refusals = _server_refusals(cursor)
-    tables, table_refusals = _table_refusals(cursor, settings, names)
+    refusals, role, superuser = _server_refusals(cursor)
+    tables, table_refusals = _table_refusals(cursor, settings, names, role, superuser)
     refusals += table_refusals
     columns = read_columns(cursor, settings.source_schema, tables)
     for table in tables:
@@ -151,8 +151,12 @@ def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
     return SourceTables(columns)
 
 
-def _server_refusals(cursor: Any) -> list[str]:
-    """What the source server and the role lack for a replication slot."""
+def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
+    """What the source server and the role lack for a replication slot.
+
+    Returns:
+        The refusals, the role's name, and whether it is a superuser.
+    """
     cursor.execute(
         "select current_setting('wal_level'), "
         "current_setting('server_version_num')::int, "
@@ -206,24 +210,23 @@ def _server_refusals(cursor: Any) -> list[str]:
             f"max_wal_senders = {senders} in use). Next: end an unused "
             "replication connection or raise max_wal_senders"
         )
-    return refusals
+    return refusals, role, superuser
 
 
 def _table_refusals(
-    cursor: Any, settings: Settings, names: NameMap
+    cursor: Any, settings: Settings, names: NameMap, role: str, superuser: bool
 ) -> tuple[list[str], list[str]]:
     """The migrated tables, and why any of them cannot be published."""
     cursor.execute(
         "select c.relname, c.relreplident, "
         "exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary), "
-        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u', "
-        "(select rolsuper from pg_roles where rolname = current_user) "
+        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u' "
         "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relkind in ('r', 'p') order by c.relname",
         (settings.source_schema,),
     )
     keyless, not_owned, unlogged, tables = [], [], [], []
-    for name, identity, has_key, owns, is_unlogged, superuser in cursor.fetchall():
+    for name, identity, has_key, owns, is_unlogged in cursor.fetchall():
         if not settings.selects(name) or name not in names.tables:
             continue
         tables.append(name)
@@ -262,8 +265,9 @@ def _table_refusals(
         )
     if not_owned:
         refusals.append(
-            f"the source role does not own {', '.join(not_owned)}, and only a "
-            "table's owner may publish it. Next: run sync as the tables' owner"
+            f"the source role {role} does not own {', '.join(not_owned)}, and "
+            "only a table's owner may publish it. Next: run sync as the "
+            "tables' owner"
         )
     missing = [
         t
