@@ -149,6 +149,19 @@ def summary_table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _listed(title: str, lines: list[str], intro: str | None = None) -> list[str]:
+    """A report section of one bullet per line, or nothing when there are none."""
+    if not lines:
+        return []
+    return [
+        f"## {title}",
+        "",
+        *([intro, ""] if intro else []),
+        *(f"- {line}" for line in lines),
+        "",
+    ]
+
+
 def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     """Write MIGRATION_REPORT.md and MIGRATION_REPORT.json.
 
@@ -212,37 +225,25 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     text += [f"- intended: {line}" for line in report.intended_differences]
     text += [f"- kept from the target: {line}" for line in report.kept_differences]
     text.append("")
-    if report.carried_over:
-        text += ["## Carried over from the target", ""]
-        text += [
-            "The target's own objects on the tables the last build replaced, "
-            "and what became of each on the new tables:",
-            "",
-        ]
-        text += [f"- {line}" for line in report.carried_over]
-        text.append("")
-    if report.privileges:
-        text += ["## Privileges not applied", ""]
-        text += [f"- {line}" for line in report.privileges]
-        text.append("")
-    if report.schemas:
-        text += ["## Schemas", ""]
-        text += [f"- {line}" for line in report.schemas]
-        text.append("")
+    text += _listed(
+        "Carried over from the target",
+        report.carried_over,
+        "The target's own objects on the tables the last build replaced, "
+        "and what became of each on the new tables:",
+    )
+    text += _listed("Privileges not applied", report.privileges)
+    text += _listed("Schemas", report.schemas)
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [
         "- nothing: every table of the source schema was migrated"
     ]
     text.append("")
-    if report.routines:
-        text += ["## Functions and triggers", ""]
-        text += [
-            "Created on the target from the source's, renamed; schema parity "
-            "compares each with the source's:",
-            "",
-        ]
-        text += [f"- {line}" for line in report.routines]
-        text.append("")
+    text += _listed(
+        "Functions and triggers",
+        report.routines,
+        "Created on the target from the source's, renamed; schema parity "
+        "compares each with the source's:",
+    )
     if failed:
         text += ["## Failed checks", ""]
         for t in failed:
