@@ -8,12 +8,8 @@
     until the next dbt command: the failing test is run again over them to
     name its failing checks (pgshift.transform.failing_checks). -#}
 {% macro pgshift_drop_stand_ins() %}
-    {%- set failed = [] -%}
-    {%- for result in results or []
-            if result.status in ['error', 'fail', 'skipped', 'runtime error'] -%}
-        {%- do failed.append(result) -%}
-    {%- endfor -%}
-    {%- if execute and not var('pgshift_docs', false) and not failed -%}
+    {%- if execute and not var('pgshift_docs', false)
+            and not pgshift_failed_nodes() -%}
     {%- set build_schema = pgshift_build_schema() -%}
     {%- set in_build = pgshift_relations_in(build_schema) -%}
     {%- set drops = [] -%}

@@ -14,11 +14,7 @@
     (pgshift_apply_privileges), and records the tables as pgshift's. -#}
 {% macro pgshift_publish() %}
     {%- if execute and pgshift_is_build() -%}
-    {%- set failed = [] -%}
-    {%- for result in results
-            if result.status in ['error', 'fail', 'skipped', 'runtime error'] -%}
-        {%- do failed.append(result.node.name) -%}
-    {%- endfor -%}
+    {%- set failed = pgshift_failed_nodes() -%}
     {%- set final_schema = pgshift_final_schema() -%}
     {%- set build_schema = pgshift_build_schema() -%}
     {%- if failed -%}
