@@ -258,14 +258,27 @@ ROUTINES_FILE = "models/pgshift_routines.json"
 """Where scaffold writes what became of each routine and trigger."""
 
 
-def migrated_lines(project_dir: Path) -> list[str]:
-    """``kind name`` of each routine and trigger scaffold recorded as migrated."""
+def recorded(project_dir: Path) -> list[dict[str, Any]]:
+    """What scaffold recorded of each routine and trigger (``ROUTINES_FILE``).
+
+    Each entry: kind, name, status ("migrated", or why not), problems, and
+    for routines their source identity and target ``name(types)``. None
+    when the file is missing (the scaffold read no routine or trigger).
+    """
     path = project_dir / ROUTINES_FILE
     if not path.exists():
         return []
+    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")).get(
+        "routines", []
+    )
+    return entries
+
+
+def migrated_lines(project_dir: Path) -> list[str]:
+    """``kind name`` of each routine and trigger scaffold recorded as migrated."""
     return [
         f"{entry['kind']} {entry['name']}"
-        for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", [])
+        for entry in recorded(project_dir)
         if entry["status"] == "migrated"
     ]
 
@@ -280,16 +293,12 @@ def review_lines(project_dir: Path) -> list[str]:
     Returns:
         ``kind name: needs review: line N: reason; ...``, one line each.
     """
-    path = project_dir / ROUTINES_FILE
-    if not path.exists():
-        return []
-    lines = []
-    for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", []):
-        if entry["status"] == "migrated":
-            continue
-        reasons = "; ".join(entry["problems"])
-        lines.append(f"{entry['kind']} {entry['name']}: {entry['status']}: {reasons}")
-    return lines
+    return [
+        f"{entry['kind']} {entry['name']}: {entry['status']}: "
+        + "; ".join(entry["problems"])
+        for entry in recorded(project_dir)
+        if entry["status"] != "migrated"
+    ]
 
 
 def created_routines(project_dir: Path) -> list[tuple[str, str]]:
@@ -302,12 +311,9 @@ def created_routines(project_dir: Path) -> list[tuple[str, str]]:
         One pair per migrated function, procedure and aggregate (none when
         the file is missing or older than these fields).
     """
-    path = project_dir / ROUTINES_FILE
-    if not path.exists():
-        return []
     return [
         (entry["source"], entry["target"])
-        for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", [])
+        for entry in recorded(project_dir)
         if entry["status"] == "migrated"
         and entry.get("source")
         and entry.get("target")

@@ -16,14 +16,13 @@ difference; a routine left out for review is listed as such elsewhere.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from psycopg2 import sql
 
 from pgshift.mapping import NameMap
-from pgshift.routines import ROUTINES_FILE, SCHEMA, Routine, read_routines, rewrite
+from pgshift.routines import SCHEMA, Routine, read_routines, recorded, rewrite
 
 # What a routine's header says besides names: its volatility, SECURITY
 # DEFINER, STRICT, LEAKPROOF, PARALLEL, COST and ROWS.
@@ -69,12 +68,9 @@ where c.relnamespace = to_regnamespace(quote_ident(%s))
 
 def _migrated(project_dir: Path) -> dict[str, set[str]]:
     """Kind to the names scaffold recorded as migrated."""
-    path = project_dir / ROUTINES_FILE
-    if not path.exists():
-        return {}
     found: dict[str, set[str]] = {}
-    for entry in json.loads(path.read_text(encoding="utf-8")).get("routines", []):
-        if entry.get("status") == "migrated":
+    for entry in recorded(project_dir):
+        if entry["status"] == "migrated":
             found.setdefault(entry["kind"], set()).add(entry["name"])
     return found
 
