@@ -646,21 +646,22 @@ group by t.typname
 order by t.typname
 """
 
+# A collation ``co`` (of namespace ``cn``) as SQL names it: unqualified when
+# it is PostgreSQL's or the schema's own (created with it on the target).
+_COLLATION_NAME = """case when cn.nspname in ('pg_catalog', %(schema)s)
+           then quote_ident(co.collname)
+           else quote_ident(cn.nspname) || '.' || quote_ident(co.collname) end"""
+
 # A domain's collation, when it is not its base type's: as SQL, qualified
 # unless it is PostgreSQL's own or the schema's (created with it).
-_DOMAINS = """
+_DOMAINS = f"""
 select t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull,
        t.typdefault,
        array(select array[c.conname::text, pg_get_constraintdef(c.oid)]
              from pg_constraint c
              where c.contypid = t.oid and c.contype = 'c'
              order by c.conname),
-       case when t.typcollation <> bt.typcollation then
-           case when cn.nspname in ('pg_catalog', %(schema)s)
-                then quote_ident(co.collname)
-                else quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
-           end
-       end
+       case when t.typcollation <> bt.typcollation then {_COLLATION_NAME} end
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
 join pg_type bt on bt.oid = t.typbasetype
@@ -672,15 +673,11 @@ order by t.typname
 
 # The composite types of the schema (not the row types of its tables), each
 # attribute with its (element) type.
-_COMPOSITES = """
+_COMPOSITES = f"""
 select t.typname, a.attname,
        format_type(a.atttypid, a.atttypmod)
-       || case when a.attcollation <> at.typcollation then ' collate ' ||
-              case when cn.nspname in ('pg_catalog', %(schema)s)
-                   then quote_ident(co.collname)
-                   else quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
-              end
-          else '' end,
+       || case when a.attcollation <> at.typcollation
+               then ' collate ' || {_COLLATION_NAME} else '' end,
        e.typname, en.nspname, e.typtype,
        (select x.extname from pg_depend d
         join pg_extension x on x.oid = d.refobjid
