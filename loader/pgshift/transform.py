@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pgshift.dbt_sessions import keep_sessions
 from pgshift.docs_site import readable_meta
 from pgshift.manifest import (
     BUILT_TABLE,
@@ -179,6 +180,7 @@ def run_dbt(
     """
     from dbt.cli.main import dbtRunner
 
+    keep_sessions()
     project_dir = settings.project_dir
     log_file = project_dir / LOG_FILE
     # A migration talks to its two databases only: no usage events to dbt

@@ -83,6 +83,26 @@ def test_dbt_by_hand_keeps_its_threads_option(
     assert " START " in done.stdout
 
 
+def test_dbt_keeps_one_session_per_thread_for_the_whole_build(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    """Not one server process per node: each starts with cold catalog caches."""
+    copy = sample_copy()
+    sessions = (
+        "select sessions from pg_stat_database where datname = current_database()"
+    )
+    before = query(copy.target_url, sessions)[0][0]
+    done = run_cli(["--jobs", "2", "dbt", "build"], "", copy.target_url, copy.state)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    nodes = len(results["results"])
+    assert nodes > 40
+    # Two threads, the hooks' session, the query above; dbt alone would
+    # have opened one per node.
+    opened = query(copy.target_url, sessions)[0][0] - before
+    assert opened <= 5, (opened, nodes)
+
+
 def test_each_copy_has_a_source_connection_of_its_own(
     migrated_sample: MigratedSample, tmp_path: Path
 ) -> None:
