@@ -107,7 +107,18 @@ class RawCsvCopyJob(RunnableLoadJob, HasFollowupJobs):  # type: ignore[misc]
 
 
 class RawClient(PostgresClient):  # type: ignore[misc]
-    """dlt's PostgreSQL client, with CSV files copied by ``RawCsvCopyJob``."""
+    """dlt's PostgreSQL client, with CSV files copied by ``RawCsvCopyJob``.
+
+    Raw tables are created UNLOGGED (``pgshift.load._unlog`` says why), so
+    that a new table need not be rewritten before its rows go in.
+    """
+
+    def _make_create_table(self, qualified_name: str, table: Any) -> str:
+        """``CREATE UNLOGGED TABLE`` for a raw table; dlt's own stay logged."""
+        statement: str = super()._make_create_table(qualified_name, table)
+        if table["name"] in self.schema.dlt_table_names():
+            return statement
+        return statement.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
 
     def create_load_job(
         self, table: Any, file_path: str, load_id: str, restore: bool = False
