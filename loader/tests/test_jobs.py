@@ -103,6 +103,29 @@ def test_dbt_keeps_one_session_per_thread_for_the_whole_build(
     assert opened <= 5, (opened, nodes)
 
 
+def test_the_load_hands_target_sessions_on_from_file_to_file(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    """dlt alone opens a session per load file (one per table here)."""
+    copy = sample_copy()
+    sessions = (
+        "select sessions from pg_stat_database where datname = current_database()"
+    )
+    before = query(copy.target_url, sessions)[0][0]
+    done = run_cli(
+        ["--jobs", "2", "load"], copy.source_url, copy.target_url, copy.state
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    opened = query(copy.target_url, sessions)[0][0] - before
+    assert opened < 20, opened
+    # None of them is left open.
+    idle = (
+        "select count(*) from pg_stat_activity "
+        "where datname = current_database() and pid <> pg_backend_pid()"
+    )
+    assert query(copy.target_url, idle) == [(0,)]
+
+
 def test_each_copy_has_a_source_connection_of_its_own(
     migrated_sample: MigratedSample, tmp_path: Path
 ) -> None:

@@ -83,6 +83,8 @@ def _configure_dlt(jobs: int = 1) -> None:
     """
     import dlt
 
+    from pgshift.load.destination import REPLACE_STRATEGY
+
     # dlt sends anonymous usage events unless told not to: a migration's
     # details stay on site.
     quiet_telemetry()
@@ -93,6 +95,8 @@ def _configure_dlt(jobs: int = 1) -> None:
     # Tables in order: their files are copied out of the source in that order.
     dlt.config["extract.next_item_mode"] = "fifo"
     dlt.config["load.workers"] = jobs
+    # Raw tables are emptied in place, then loaded: RawCsvCopyJob relies on it.
+    dlt.config["destination.replace_strategy"] = REPLACE_STRATEGY
 
 
 def _pipeline(settings: Settings) -> Any:
@@ -364,6 +368,8 @@ def _run_pipeline(
     """
     from dlt.common.runtime import signals
 
+    from pgshift.load.destination import close_idle_sessions
+
     with signals.intercepted_signals():
         with SourceCopier(
             settings.source_required,
@@ -375,12 +381,15 @@ def _run_pipeline(
         signals.raise_if_signalled()
         pipeline.normalize()
         signals.raise_if_signalled()
-        # The raw tables exist from here on: make them unlogged before any
-        # row goes in.
+        # The raw tables exist from here on (new ones unlogged already): a
+        # logged one an older load left is made unlogged before rows go in.
         pipeline.sync_schema()
         _unlog(settings, [t.name for t in tables])
         signals.raise_if_signalled()
-        logger.info("%s", pipeline.load())
+        try:
+            logger.info("%s", pipeline.load())
+        finally:
+            close_idle_sessions()
         signals.raise_if_signalled()
 
 

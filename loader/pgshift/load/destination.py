@@ -18,16 +18,22 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from typing import IO, Any
 
-from dlt.common.destination.client import HasFollowupJobs, LoadJob, RunnableLoadJob
+from dlt.common.destination.client import LoadJob, RunnableLoadJob
 from dlt.common.normalizers.naming.direct import NamingConvention as DirectNaming
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations import postgres
 from dlt.destinations.impl.postgres.postgres import PostgresClient
 from psycopg2 import sql
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from pgshift.load.extract import COPY_OPTIONS
+
+REPLACE_STRATEGY = "truncate-and-insert"
+"""How dlt replaces a raw table: emptied in place before its files are
+copied in (no staging dataset, no follow-up job)."""
 
 COPY_BUFFER_BYTES = 2**20
 """Bytes handed to the server per COPY message."""
@@ -83,8 +89,14 @@ def read_csv_header(handle: IO[bytes]) -> list[str]:
     return next(csv.reader(io.StringIO(record.decode("utf-8"), newline="")))
 
 
-class RawCsvCopyJob(RunnableLoadJob, HasFollowupJobs):  # type: ignore[misc]
-    """Copy one CSV load file into its raw table, NULL and '' kept apart."""
+class RawCsvCopyJob(RunnableLoadJob):  # type: ignore[misc]
+    """Copy one CSV load file into its raw table, NULL and '' kept apart.
+
+    No follow-up jobs: raw tables are replaced by truncating them before the
+    load (``REPLACE_STRATEGY``), where only dlt's staging strategies and
+    merges need a job after a table's files. Without them dlt skips
+    listing every job of the package each time one completes.
+    """
 
     _job_client: PostgresClient
 
@@ -106,12 +118,80 @@ class RawCsvCopyJob(RunnableLoadJob, HasFollowupJobs):  # type: ignore[misc]
                 cursor.copy_expert(statement, handle, size=COPY_BUFFER_BYTES)
 
 
+class _IdleSessions:
+    """Target sessions that one load job hands on to the next.
+
+    dlt opens a session for every job and closes it after: a server process
+    started per load file, 300 of them for 300 small tables. A session goes
+    back here only when it is idle (no transaction, autocommit on, as dlt
+    opens it), and only to jobs of the same dataset, whose search path it
+    was opened with. ``close`` ends them all when the load ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[tuple[str, Any]] = []
+
+    def take(self, dataset: str) -> Any:
+        with self._lock:
+            for index, (name, handle) in enumerate(self._idle):
+                if name == dataset:
+                    del self._idle[index]
+                    return handle
+        return None
+
+    def give_back(self, dataset: str, handle: Any) -> bool:
+        sound = (
+            not handle.closed
+            and handle.autocommit
+            and handle.get_transaction_status() == TRANSACTION_STATUS_IDLE
+        )
+        if sound:
+            with self._lock:
+                self._idle.append((dataset, handle))
+        return bool(sound)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, handle in idle:
+            handle.close()
+
+
+_idle_sessions = _IdleSessions()
+
+
+def close_idle_sessions() -> None:
+    """Close the target sessions the load's jobs left idle."""
+    _idle_sessions.close()
+
+
 class RawClient(PostgresClient):  # type: ignore[misc]
     """dlt's PostgreSQL client, with CSV files copied by ``RawCsvCopyJob``.
 
     Raw tables are created UNLOGGED (``pgshift.load._unlog`` says why), so
     that a new table need not be rewritten before its rows go in.
     """
+
+    def __enter__(self) -> RawClient:
+        """Take an idle session of an earlier job, or open one."""
+        client = self.sql_client
+        handle = _idle_sessions.take(client.fully_qualified_dataset_name())
+        if handle is None:
+            return super().__enter__()  # type: ignore[no-any-return]
+        client._conn = handle
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Leave the session for the next job if it is idle and sound."""
+        client = self.sql_client
+        handle = client._conn
+        if handle is not None and _idle_sessions.give_back(
+            client.fully_qualified_dataset_name(), handle
+        ):
+            client._conn = None
+            return
+        super().__exit__(*exc_info)
 
     def _make_create_table(self, qualified_name: str, table: Any) -> str:
         """``CREATE UNLOGGED TABLE`` for a raw table; dlt's own stay logged."""
