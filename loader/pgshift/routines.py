@@ -785,7 +785,9 @@ def rewrite(
         The routines and triggers, rewritten, each with its problems.
     """
     context = _Context.build(source, names)
-    context.renames_nothing = final_schema == source.schema and renames_nothing(names)
+    context.final_schema = final_schema
+    context.names_kept = renames_nothing(names)
+    context.renames_nothing = final_schema == source.schema and context.names_kept
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -941,6 +943,18 @@ class _Context:
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     renames_nothing: bool = False
+    # Every name kept, the schema's aside: dynamic SQL whose body names
+    # neither the source schema nor the final one means on the target what
+    # it meant on the source.
+    names_kept: bool = False
+    # The schema the routines land in (None: not known, taken as another
+    # schema than the source's).
+    final_schema: str | None = None
+
+    @property
+    def moves(self) -> bool:
+        """Whether the routines land in a schema of another name."""
+        return self.final_schema != self.schema
 
     def kind(self, name: str) -> str:
         """The word for a relation in a message: "table" or "view"."""
@@ -1089,6 +1103,8 @@ class _Fragment:
             self._func_call(node)
         for _, node in tree_nodes(statement, "TypeCast"):
             self._regclass_literal(node)
+        for _, node in tree_nodes(statement, "CollateClause"):
+            self._collation(node)
         for _, node in tree_nodes(statement, "A_Expr"):
             self._renamed_string(node)
         for kind, node in tree_nodes(statement):
@@ -1403,6 +1419,18 @@ class _Fragment:
             if chain is not None:
                 self._schema(chain[-2])
 
+    def _collation(self, node: dict) -> None:
+        """``COLLATE app.natural``: the schema's collations are the final schema's."""
+        names = _names(node.get("collname", []))
+        index = self._token_at(node.get("location", -1))
+        if len(names) < 2 or index is None or None in names:
+            return
+        if self.tokens[index].name == "COLLATE":
+            index += 1
+        chain = dotted_name(self.tokens, index, len(names))
+        if chain is not None:
+            self._schema(chain[-2])
+
     def _regclass_literal(self, node: dict) -> None:
         """Flag ``'name'::regclass`` naming a relation whose name changes."""
         type_name = (node.get("typeName") or {}).get("TypeName") or {}
@@ -1619,7 +1647,10 @@ def _search_path(fragment: _Fragment, context: _Context) -> None:
     ``pg_get_functiondef`` prints the list as strings (``SET search_path
     TO 'Billing', 'pg_temp'``): the one naming the source schema becomes
     the final schema, so that the body's unqualified names find the
-    migrated tables when the two schemas are named differently.
+    migrated tables when the two schemas are named differently. A schema
+    the list then names twice (``'musicbrainz', 'public'`` migrated into
+    ``public``) is kept where it comes first: the later one, which would
+    change nothing in the search but reads like a mistake, is dropped.
     """
     tokens = fragment.tokens
     for index, token in enumerate(tokens[:-3]):
@@ -1630,16 +1661,37 @@ def _search_path(fragment: _Fragment, context: _Context) -> None:
         ):
             continue
         position = index + 3
+        # (token, the schema it names on the target, None where not known)
+        items: list[tuple[Token, str | None]] = []
         while position < len(tokens):
             item = tokens[position]
+            if item.name == "SCONST" and item.text.startswith("'"):
+                named: str | None = item.text[1:-1].replace("''", "'")
+            else:
+                named = item.value
+            if named == context.schema:
+                items.append((item, context.final_schema))
+            else:
+                items.append((item, named))
+            if position + 1 >= len(tokens) or tokens[position + 1].text != ",":
+                break
+            position += 2
+        seen: set[str] = set()
+        previous: Token | None = None
+        for item, named in items:
+            if named is not None and named in seen and previous is not None:
+                # The comma before it and the item itself go.
+                fragment.placed.add(item.start)
+                fragment.edits.append(_Edit(previous.end, item.end, ""))
+                continue
+            if named is not None:
+                seen.add(named)
             if item.name == "SCONST" and item.text.startswith("'"):
                 if item.text[1:-1].replace("''", "'") == context.schema:
                     fragment._replace(item, SCHEMA)
             else:
                 fragment._schema(item)
-            if position + 1 >= len(tokens) or tokens[position + 1].text != ",":
-                break
-            position += 2
+            previous = item
 
 
 def _parsable(routine: Routine) -> str:
@@ -1748,6 +1800,13 @@ def _rewrite_body(
         fragment.rename(tree)
         problems = [Problem(_line(body, o), r) for o, r in fragment.problems]
         problems += _unplaced(fragment, 0, len(body), body, 0)
+        problems += _schema_left(
+            body,
+            fragment.tokens,
+            context,
+            variables,
+            fragment.placed | {e.start for e in fragment.edits},
+        )
         return fragment.edits, problems
 
     try:
@@ -1767,8 +1826,16 @@ def _rewrite_body(
     # Body positions of the tokens the statements' queries hold (the INTO
     # targets PL/pgSQL blanked out are not among them).
     covered: set[int] = set()
+    # Body positions of the tokens the statements' fragments understood.
+    understood: set[int] = set()
+    dynamic_ok = context.renames_nothing or (
+        context.names_kept
+        and not _names_schema(
+            body, {context.schema, context.final_schema or context.schema}
+        )
+    )
     for kind, node, lineno in _plpgsql_nodes(function):
-        if not context.renames_nothing and (
+        if not dynamic_ok and (
             kind in _DYNAMIC
             or (
                 kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
@@ -1817,12 +1884,23 @@ def _rewrite_body(
         ]
         problems += [Problem(_line(body, o + offset), r) for o, r in fragment.problems]
         covered |= {where + t.start for t in _scan_safely(query)}
+        understood |= {p + offset for p in fragment.placed}
         problems += _unplaced(fragment, skip, len(text), body, offset)
     placed_anywhere = {e.start for e in edits}
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if token.start in covered or token.start in placed_anywhere:
             continue
         value = token.value
+        if (
+            value == context.schema
+            and value not in variables
+            and index + 1 < len(tokens)
+            and tokens[index + 1].text == "."
+        ):
+            # A qualified type in DECLARE (``v app.editor;``, ``app.t.c%TYPE``),
+            # which no statement holds: the final schema's.
+            edits.append(_Edit(token.start, token.end, SCHEMA))
+            continue
         if value in context.types and value not in variables:
             # A variable's type in DECLARE, which no statement holds: one of
             # the schema's enum, domain and composite types, renamed.
@@ -1838,7 +1916,109 @@ def _rewrite_body(
                     "and pgshift cannot tell what it refers to here",
                 )
             )
+    problems += _schema_left(
+        body, tokens, context, variables, understood | {e.start for e in edits}
+    )
     return edits, problems
+
+
+def _string_text(token: Token) -> str | None:
+    """What a string constant token holds (escapes as written), or None."""
+    text = token.text
+    if token.name not in ("SCONST", "USCONST"):
+        return None
+    if text.startswith("$"):
+        tag = text[: text.index("$", 1) + 1]
+        return text[len(tag) : -len(tag)]
+    return text[text.index("'") + 1 : -1].replace("''", "'")
+
+
+def _word(name: str, *, qualifier: bool = False) -> re.Pattern[str]:
+    """``name`` as a whole word of SQL text, any case, quoted or not.
+
+    ``qualifier``: only followed by a ``.`` (``app.simple2``, ``"App".t``).
+    """
+    pattern = r'(?<![\w$])"?' + re.escape(name) + r'"?(?![\w$])'
+    if qualifier:
+        pattern += r"\s*\."
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _names_schema(body: str, schemas: set[str]) -> bool:
+    """Whether a body names one of the schemas, anywhere.
+
+    Read with PostgreSQL's scanner: an identifier token naming it (any
+    case: an unquoted identifier folds to lower case, and a schema of
+    another case is taken as named too), or a string constant holding it
+    as a word (dynamic SQL builds statements from strings). Comments do not
+    count. A body the scanner cannot read names it.
+    """
+    try:
+        tokens = scan_tokens(body)
+    except Exception:  # noqa: BLE001 - unreadable: taken as naming it
+        return True
+    lowered = {s.lower() for s in schemas}
+    words = [_word(s) for s in schemas]
+    for token in tokens:
+        value = token.value
+        if value is not None and value.lower() in lowered:
+            return True
+        text = _string_text(token)
+        if text is not None and any(w.search(text) for w in words):
+            return True
+    return False
+
+
+def _schema_left(
+    body: str,
+    tokens: list[Token],
+    context: _Context,
+    variables: set[str],
+    understood: set[int],
+) -> list[Problem]:
+    """The body's references to the source schema that stay as they are.
+
+    The routine lands in another schema, where the source schema's objects
+    (its tables, types, collations, text search configurations) are found
+    under the final schema: an identifier qualifying a name with the
+    source schema that pgshift did not put the final schema in place of
+    (an operator's ``OPERATOR(app.===)``), and a string holding a name
+    qualified with it (the regconfig ``'app.simple2'``, a regclass
+    ``'app.t'``, dynamic SQL), which strings are not rewritten, would
+    still name the source schema there.
+    """
+    if not context.moves:
+        return []
+    problems = []
+    qualified = _word(context.schema, qualifier=True)
+    for index, token in enumerate(tokens):
+        text = _string_text(token)
+        if text is not None and qualified.search(text):
+            problems.append(
+                Problem(
+                    _line(body, token.start),
+                    f"the string {token.text} names schema "
+                    f"{render_ident(context.schema)}, whose objects are in "
+                    "the final schema on the target; strings are not rewritten",
+                )
+            )
+        elif (
+            token.value == context.schema
+            and token.start not in understood
+            and token.value not in variables
+            and index + 1 < len(tokens)
+            and tokens[index + 1].text == "."
+        ):
+            named = tokens[index + 2].text if index + 2 < len(tokens) else ""
+            problems.append(
+                Problem(
+                    _line(body, token.start),
+                    f"{token.text}.{named} names schema "
+                    f"{render_ident(context.schema)}, which pgshift cannot point "
+                    "at the final schema here",
+                )
+            )
+    return problems
 
 
 def _unplaced(

@@ -401,7 +401,8 @@ def _rewrite(
         _RELATIONS if relations is None else relations,
         {},
     )
-    return rewrite(source, names).routines[0]
+    # As scaffold rewrites them: into a final schema of the source's name.
+    return rewrite(source, names, final_schema="public").routines[0]
 
 
 def _body(routine: Routine) -> str:
@@ -485,14 +486,120 @@ def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
         return rewrite(source, names, final_schema=final_schema).routines[0]
 
     assert rewritten(same, "public").problems == []
-    # Into a schema of another name, or with one name changed, it is flagged.
-    assert len(rewritten(same, "app").problems) == 1
+    # Into a schema of another name too, where the body never names the
+    # source schema (nor the final one): its strings name what they named.
+    assert rewritten(same, "app").problems == []
+    # A body naming the source schema anywhere, in any case, in a string or
+    # as an identifier, is flagged there (a comment does not count).
+    for named in (
+        "\nbegin\n  execute 'delete from PUBLIC.orders';\n  return 1;\nend\n",
+        "\nbegin\n  execute 'delete from \"public\".orders';\n  return 1;\nend\n",
+        "\nbegin\n  perform 1 from public.orders;\n  execute 'delete from orders';"
+        "\n  return 1;\nend\n",
+        "\nbegin\n  execute 'delete from ' || 'app.orders';\n  return 1;\nend\n",
+    ):
+        routine = _plpgsql(1, "f", "\n RETURNS integer", named)
+        source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
+        problems = rewrite(source, same, final_schema="app").routines[0].problems
+        assert any("dynamic SQL" in p.reason for p in problems), named
+    commented = "\nbegin\n  -- public.orders\n  execute 'delete from orders';\n  return 1;\nend\n"
+    routine = _plpgsql(1, "f", "\n RETURNS integer", commented)
+    source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
+    assert rewrite(source, same, final_schema="app").routines[0].problems == []
+    # With one name changed, it is flagged.
     renamed = NameMap(
         source_name="app",
         source_schema="public",
         tables={"orders": _table("orders", "orders", {"id": "id", "Total": "total"})},
     )
     assert len(rewritten(renamed, "public").problems) == 1
+
+
+def _moved(*routines: Routine) -> list[Routine]:
+    """Routines of a schema ``app`` rewritten into the final schema ``public``."""
+    names = NameMap(
+        source_name="app",
+        source_schema="app",
+        tables={"artist": _table("artist", "artist", {"id": "id", "name": "name"})},
+    )
+    source = SourceRoutines("app", list(routines), [], {"artist": "r"}, {})
+    return rewrite(source, names, final_schema="public").routines
+
+
+def _in_app(oid: int, header: str, body: str, language: str = "sql") -> Routine:
+    routine = _plpgsql(oid, f"f{oid}", header, body)
+    routine.language = language
+    routine.source = routine.source.replace("public.", "app.", 1).replace(
+        "plpgsql", language
+    )
+    routine.identity = f"app.f{oid}()"
+    return routine
+
+
+def test_names_qualified_with_the_source_schema_are_rewritten_or_flagged() -> None:
+    # MusicBrainz: its collation and text search configuration move into
+    # the final schema with the tables. An identifier qualifying a name is
+    # rewritten where the parser places it; a string is flagged, never kept.
+    collate, config, plpgsql = _moved(
+        _in_app(1, "\n RETURNS text", "select lower($1 collate app.natural)"),
+        _in_app(
+            2, "\n RETURNS tsvector", "select to_tsvector('app.simple2', app.f1($1))"
+        ),
+        _in_app(
+            3,
+            "\n RETURNS integer",
+            "\ndeclare n integer;\nbegin\n  select count(*) into n from app.artist a"
+            "\n  where a.name = 'x' collate app.natural;\n"
+            "  perform 1 from pg_class where oid = 'app.artist'::regclass;"
+            "\n  return n;\nend\n",
+            "plpgsql",
+        ),
+    )
+    assert collate.definition.split("$function$")[1] == (
+        f"select lower($1 collate {SCHEMA}.natural)"
+    )
+    assert not collate.problems
+    assert config.definition.split("$function$")[1] == (
+        f"select to_tsvector('app.simple2', {SCHEMA}.f1($1))"
+    )
+    assert [p.describe() for p in config.problems] == [
+        "line 1: the string 'app.simple2' names schema app, whose objects are "
+        "in the final schema on the target; strings are not rewritten"
+    ]
+    assert f"from {SCHEMA}.artist a\n  where a.name = 'x' collate {SCHEMA}.natural" in (
+        plpgsql.definition
+    )
+    assert [p.describe() for p in plpgsql.problems] == [
+        "line 6: the string 'app.artist' names schema app, whose objects are in "
+        "the final schema on the target; strings are not rewritten"
+    ]
+    # Into a final schema of the source schema's name, a string means what
+    # it meant.
+    kept = _in_app(2, "\n RETURNS tsvector", "select to_tsvector('app.simple2', $1)")
+    source = SourceRoutines("app", [kept], [], {}, {})
+    names = NameMap(source_name="app", source_schema="app", tables={})
+    assert rewrite(source, names, final_schema="app").routines[0].problems == []
+
+
+def test_a_search_path_naming_the_final_schema_twice_names_it_once() -> None:
+    # 'musicbrainz', 'public' migrated into public: 'public' once, first.
+    for header, expected in (
+        (
+            "\n RETURNS integer\n SET search_path TO 'app', 'public'",
+            f" SET search_path TO {SCHEMA}\n",
+        ),
+        (
+            "\n RETURNS integer\n SET search_path TO 'public', 'app', 'pg_temp'",
+            " SET search_path TO 'public', 'pg_temp'\n",
+        ),
+        (
+            "\n RETURNS integer\n SET search_path TO 'app', 'ext'",
+            f" SET search_path TO {SCHEMA}, 'ext'\n",
+        ),
+    ):
+        (routine,) = _moved(_in_app(1, header, "select 1"))
+        assert not routine.problems
+        assert expected in routine.definition, routine.definition
 
 
 def test_a_table_not_migrated_and_unplaced_names_are_flagged() -> None:
