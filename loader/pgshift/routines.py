@@ -129,6 +129,15 @@ class Routine:
             names.
         needs: The oids of the functions an operator calls (its own
             function and estimators), which must be created first.
+        row_types: The migrated tables and views whose row types its
+            arguments or result name (``sanitize(e editor)``): they exist
+            once the tables are published, not before.
+        foreign_calls: The functions of schemas pgshift does not migrate
+            (an extension's aside) that its body calls by qualified name
+            (``util.norm``), as ``schema.name``, quoted as SQL quotes them.
+        before_build: The build creates it before the tables: a default,
+            generated column, check or index (or a domain's check or
+            default) calls it, or calls a routine calling it.
     """
 
     oid: int
@@ -146,6 +155,9 @@ class Routine:
     problems: list[Problem] = field(default_factory=list)
     needs: list[int] = field(default_factory=list)
     foreign_trigger: bool = False
+    row_types: list[str] = field(default_factory=list)
+    foreign_calls: list[str] = field(default_factory=list)
+    before_build: bool = False
 
     @property
     def label(self) -> str:
@@ -459,6 +471,20 @@ where d.classid = 'pg_proc'::regclass and d.refclassid = 'pg_extension'::regclas
   and d.deptype = 'e'
 """
 
+# The functions of the source's other schemas, PostgreSQL's and
+# extensions' aside: a body calling one needs it on the target.
+_FOREIGN_FUNCTIONS = """
+select distinct format('%%I.%%I', n.nspname, p.proname)
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+where n.nspname <> %(schema)s
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%%'
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_proc'::regclass
+                    and d.objid = p.oid and d.deptype = 'e')
+"""
+
 _ROUTINE_EXTENSIONS = """
 select distinct x.extname::text
 from pg_depend d
@@ -487,6 +513,9 @@ class SourceRoutines:
         triggers: The triggers on the schema's tables.
         relations: Relation name to relkind, of the schema.
         extension_functions: Function name to the extension that owns it.
+        foreign_functions: The functions of the source's other schemas
+            (PostgreSQL's and extensions' aside), ``schema.name`` quoted as
+            SQL quotes them.
     """
 
     schema: str
@@ -494,6 +523,7 @@ class SourceRoutines:
     triggers: list[Trigger]
     relations: dict[str, str]
     extension_functions: dict[str, str]
+    foreign_functions: frozenset[str] = frozenset()
 
 
 def read_routines(cursor: Any, schema: str) -> SourceRoutines:
@@ -575,7 +605,11 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     relations = dict(cursor.fetchall())
     cursor.execute(_EXTENSION_OBJECTS)
     extension_functions = {name: ext for ext, name in cursor.fetchall()}
-    return SourceRoutines(schema, routines, triggers, relations, extension_functions)
+    cursor.execute(_FOREIGN_FUNCTIONS, args)
+    foreign_functions = frozenset(name for (name,) in cursor.fetchall())
+    return SourceRoutines(
+        schema, routines, triggers, relations, extension_functions, foreign_functions
+    )
 
 
 def _name_of(cursor: Any, query: str, oid: int) -> str:
@@ -776,10 +810,13 @@ def rewrite(
             (``catalog.target_functions``): a trigger executing one of them
             is created; one executing another schema's function the target
             lacks needs review.
-        final_schema: The schema the routines land in. When it is the
-            source schema's name and the map renames nothing (the schema's
-            names are snake_case already), dynamic SQL means on the target
-            what it meant on the source, and is no reason for review.
+        final_schema: The schema the routines land in (None: not known,
+            taken as another than the source's). When the map renames
+            nothing (the schema's names are snake_case already) and it is
+            the source schema's name, or the body names neither schema
+            anywhere, dynamic SQL means on the target what it meant on the
+            source, and is no reason for review. Into a schema of another
+            name, a string naming the source schema qualified is.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
@@ -859,6 +896,28 @@ def _flag_callers(routines: list[Routine]) -> dict[int, Routine]:
     Returns:
         The routines needing review, by oid.
     """
+    calls = _call_graph(routines)
+    flagged: dict[int, Routine] = {}
+    while True:
+        new = {r.oid: r for r in routines if r.problems and r.oid not in flagged}
+        if not new:
+            return flagged
+        flagged.update(new)
+        for routine in routines:
+            for oid in calls[routine.oid]:
+                if oid in new:
+                    routine.problems.append(
+                        Problem(1, f"it calls {new[oid].label}, which needs review")
+                    )
+
+
+def _call_graph(routines: list[Routine]) -> dict[int, list[int]]:
+    """The oids of the routines each routine calls, by its oid.
+
+    An aggregate's or operator's support functions (``Routine.needs``) and,
+    in bodies, the schema's routines called by name (every overload of that
+    name).
+    """
     by_name: dict[str, list[int]] = {}
     for routine in routines:
         by_name.setdefault(routine.name, []).append(routine.oid)
@@ -872,18 +931,35 @@ def _flag_callers(routines: list[Routine]) -> dict[int, Routine]:
                     called.update(by_name.get(token.value, ()))
         called.discard(routine.oid)
         calls[routine.oid] = sorted(called)
-    flagged: dict[int, Routine] = {}
-    while True:
-        new = {r.oid: r for r in routines if r.problems and r.oid not in flagged}
-        if not new:
-            return flagged
-        flagged.update(new)
-        for routine in routines:
-            for oid in calls[routine.oid]:
-                if oid in new:
-                    routine.problems.append(
-                        Problem(1, f"it calls {new[oid].label}, which needs review")
-                    )
+    return calls
+
+
+def needed_before_build(routines: list[Routine], labels: set[str]) -> list[Routine]:
+    """The routines the tables need before they are built, and what those call.
+
+    Args:
+        routines: The schema's routines.
+        labels: ``name(arguments)`` of those a default, generated column,
+            check, index or domain calls.
+
+    Returns:
+        Those routines and every routine they call, to a fixed point, in
+        the order given; each is marked ``before_build``. The others are
+        created by the publish, once the tables are in (a routine taking a
+        table's row type could not be created before).
+    """
+    calls = _call_graph(routines)
+    wanted = [r.oid for r in routines if r.label in labels]
+    needed: set[int] = set()
+    while wanted:
+        oid = wanted.pop()
+        if oid not in needed:
+            needed.add(oid)
+            wanted += calls.get(oid, [])
+    found = [r for r in routines if r.oid in needed]
+    for routine in found:
+        routine.before_build = True
+    return found
 
 
 def renames_nothing(names: NameMap) -> bool:
@@ -942,6 +1018,7 @@ class _Context:
     views: set[str] = field(default_factory=set)
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    foreign_functions: frozenset[str] = frozenset()
     renames_nothing: bool = False
     # Every name kept, the schema's aside: dynamic SQL whose body names
     # neither the source schema nor the final one means on the target what
@@ -999,6 +1076,7 @@ class _Context:
             views=set(views),
             kinds=dict(source.relations),
             types={s: t for s, t in names.types.items() if s != t},
+            foreign_functions=source.foreign_functions,
         )
 
 
@@ -1043,6 +1121,8 @@ class _Fragment:
         self.edits: list[_Edit] = []
         self.problems: list[tuple[int, str]] = []  # (character offset, reason)
         self.placed: set[int] = set()  # token starts that were understood
+        self.row_types: set[str] = set()  # migrated relations named as types
+        self.foreign_calls: set[str] = set()  # other schemas' functions called
 
     # The parse tree's locations, as tokens.
 
@@ -1389,6 +1469,7 @@ class _Fragment:
                 return
         mapped = self.context.tables.get(names[-1])  # type: ignore[arg-type]
         if mapped is not None:
+            self.row_types.add(mapped.source)
             self._bound_view(mapped.source, node.get("location", 0))
             self._replace(chain[-1], render_ident(mapped.target))
         elif names[-1] in self.context.types:
@@ -1418,6 +1499,10 @@ class _Fragment:
             chain = self._chain(node.get("location", -1), len(names))
             if chain is not None:
                 self._schema(chain[-2])
+        elif len(names) >= 2 and None not in names:
+            qualified = f"{render_ident(names[-2])}.{render_ident(names[-1])}"  # type: ignore[arg-type]
+            if qualified in self.context.foreign_functions:
+                self.foreign_calls.add(qualified)
 
     def _collation(self, node: dict) -> None:
         """``COLLATE app.natural``: the schema's collations are the final schema's."""
@@ -1572,8 +1657,10 @@ def _rewrite_routine(
     sql_body = create.pop("sql_body", None)
     for _, node in tree_nodes(create, "TypeName"):
         header._type_name(node)
+    routine.row_types = sorted(header.row_types)
     for _, node in tree_nodes(create, "FuncCall"):
         header._func_call(node)
+    foreign_calls = header.foreign_calls
     if sql_body is not None:
         header.rename({"stmts": [{"stmt": sql_body}]})
         problems += _unplaced(header, 0, len(definition), definition, 0)
@@ -1608,6 +1695,7 @@ def _rewrite_routine(
     routine.definition = text
     routine.signature = _signature(routine, context)
     routine.problems = _unique(problems)
+    routine.foreign_calls = sorted(foreign_calls | set(routine.foreign_calls))
 
 
 def _scan_safely(text: str) -> list[Token]:
@@ -1798,6 +1886,7 @@ def _rewrite_body(
         except pglast.parser.ParseError as error:
             return [], [Problem(_line(body, 0), f"cannot be parsed: {error}")]
         fragment.rename(tree)
+        routine.foreign_calls += sorted(fragment.foreign_calls)
         problems = [Problem(_line(body, o), r) for o, r in fragment.problems]
         problems += _unplaced(fragment, 0, len(body), body, 0)
         problems += _schema_left(
@@ -1885,6 +1974,7 @@ def _rewrite_body(
         problems += [Problem(_line(body, o + offset), r) for o, r in fragment.problems]
         covered |= {where + t.start for t in _scan_safely(query)}
         understood |= {p + offset for p in fragment.placed}
+        routine.foreign_calls += sorted(fragment.foreign_calls)
         problems += _unplaced(fragment, skip, len(text), body, offset)
     placed_anywhere = {e.start for e in edits}
     for index, token in enumerate(tokens):
