@@ -129,6 +129,15 @@ class Routine:
             names.
         needs: The oids of the functions an operator calls (its own
             function and estimators), which must be created first.
+        row_types: The migrated tables and views whose row types its
+            arguments or result name (``sanitize(e editor)``): they exist
+            once the tables are published, not before.
+        foreign_calls: The functions of schemas pgshift does not migrate
+            (an extension's aside) that its body calls by qualified name
+            (``util.norm``), as ``schema.name``, quoted as SQL quotes them.
+        before_build: The build creates it before the tables: a default,
+            generated column, check or index (or a domain's check or
+            default) calls it, or calls a routine calling it.
     """
 
     oid: int
@@ -146,6 +155,9 @@ class Routine:
     problems: list[Problem] = field(default_factory=list)
     needs: list[int] = field(default_factory=list)
     foreign_trigger: bool = False
+    row_types: list[str] = field(default_factory=list)
+    foreign_calls: list[str] = field(default_factory=list)
+    before_build: bool = False
 
     @property
     def label(self) -> str:
@@ -459,6 +471,20 @@ where d.classid = 'pg_proc'::regclass and d.refclassid = 'pg_extension'::regclas
   and d.deptype = 'e'
 """
 
+# The functions of the source's other schemas, PostgreSQL's and
+# extensions' aside: a body calling one needs it on the target.
+_FOREIGN_FUNCTIONS = """
+select distinct format('%%I.%%I', n.nspname, p.proname)
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+where n.nspname <> %(schema)s
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%%'
+  and not exists (select 1 from pg_depend d
+                  where d.classid = 'pg_proc'::regclass
+                    and d.objid = p.oid and d.deptype = 'e')
+"""
+
 _ROUTINE_EXTENSIONS = """
 select distinct x.extname::text
 from pg_depend d
@@ -487,6 +513,9 @@ class SourceRoutines:
         triggers: The triggers on the schema's tables.
         relations: Relation name to relkind, of the schema.
         extension_functions: Function name to the extension that owns it.
+        foreign_functions: The functions of the source's other schemas
+            (PostgreSQL's and extensions' aside), ``schema.name`` quoted as
+            SQL quotes them.
     """
 
     schema: str
@@ -494,6 +523,7 @@ class SourceRoutines:
     triggers: list[Trigger]
     relations: dict[str, str]
     extension_functions: dict[str, str]
+    foreign_functions: frozenset[str] = frozenset()
 
 
 def read_routines(cursor: Any, schema: str) -> SourceRoutines:
@@ -575,7 +605,11 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     relations = dict(cursor.fetchall())
     cursor.execute(_EXTENSION_OBJECTS)
     extension_functions = {name: ext for ext, name in cursor.fetchall()}
-    return SourceRoutines(schema, routines, triggers, relations, extension_functions)
+    cursor.execute(_FOREIGN_FUNCTIONS, args)
+    foreign_functions = frozenset(name for (name,) in cursor.fetchall())
+    return SourceRoutines(
+        schema, routines, triggers, relations, extension_functions, foreign_functions
+    )
 
 
 def _name_of(cursor: Any, query: str, oid: int) -> str:
@@ -776,16 +810,21 @@ def rewrite(
             (``catalog.target_functions``): a trigger executing one of them
             is created; one executing another schema's function the target
             lacks needs review.
-        final_schema: The schema the routines land in. When it is the
-            source schema's name and the map renames nothing (the schema's
-            names are snake_case already), dynamic SQL means on the target
-            what it meant on the source, and is no reason for review.
+        final_schema: The schema the routines land in (None: not known,
+            taken as another than the source's). When the map renames
+            nothing (the schema's names are snake_case already) and it is
+            the source schema's name, or the body names neither schema
+            anywhere, dynamic SQL means on the target what it meant on the
+            source, and is no reason for review. Into a schema of another
+            name, a string naming the source schema qualified is.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
     """
     context = _Context.build(source, names)
-    context.renames_nothing = final_schema == source.schema and renames_nothing(names)
+    context.final_schema = final_schema
+    context.names_kept = renames_nothing(names)
+    context.renames_nothing = final_schema == source.schema and context.names_kept
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -857,6 +896,28 @@ def _flag_callers(routines: list[Routine]) -> dict[int, Routine]:
     Returns:
         The routines needing review, by oid.
     """
+    calls = _call_graph(routines)
+    flagged: dict[int, Routine] = {}
+    while True:
+        new = {r.oid: r for r in routines if r.problems and r.oid not in flagged}
+        if not new:
+            return flagged
+        flagged.update(new)
+        for routine in routines:
+            for oid in calls[routine.oid]:
+                if oid in new:
+                    routine.problems.append(
+                        Problem(1, f"it calls {new[oid].label}, which needs review")
+                    )
+
+
+def _call_graph(routines: list[Routine]) -> dict[int, list[int]]:
+    """The oids of the routines each routine calls, by its oid.
+
+    An aggregate's or operator's support functions (``Routine.needs``) and,
+    in bodies, the schema's routines called by name (every overload of that
+    name).
+    """
     by_name: dict[str, list[int]] = {}
     for routine in routines:
         by_name.setdefault(routine.name, []).append(routine.oid)
@@ -870,18 +931,35 @@ def _flag_callers(routines: list[Routine]) -> dict[int, Routine]:
                     called.update(by_name.get(token.value, ()))
         called.discard(routine.oid)
         calls[routine.oid] = sorted(called)
-    flagged: dict[int, Routine] = {}
-    while True:
-        new = {r.oid: r for r in routines if r.problems and r.oid not in flagged}
-        if not new:
-            return flagged
-        flagged.update(new)
-        for routine in routines:
-            for oid in calls[routine.oid]:
-                if oid in new:
-                    routine.problems.append(
-                        Problem(1, f"it calls {new[oid].label}, which needs review")
-                    )
+    return calls
+
+
+def needed_before_build(routines: list[Routine], labels: set[str]) -> list[Routine]:
+    """The routines the tables need before they are built, and what those call.
+
+    Args:
+        routines: The schema's routines.
+        labels: ``name(arguments)`` of those a default, generated column,
+            check, index or domain calls.
+
+    Returns:
+        Those routines and every routine they call, to a fixed point, in
+        the order given; each is marked ``before_build``. The others are
+        created by the publish, once the tables are in (a routine taking a
+        table's row type could not be created before).
+    """
+    calls = _call_graph(routines)
+    wanted = [r.oid for r in routines if r.label in labels]
+    needed: set[int] = set()
+    while wanted:
+        oid = wanted.pop()
+        if oid not in needed:
+            needed.add(oid)
+            wanted += calls.get(oid, [])
+    found = [r for r in routines if r.oid in needed]
+    for routine in found:
+        routine.before_build = True
+    return found
 
 
 def renames_nothing(names: NameMap) -> bool:
@@ -940,7 +1018,20 @@ class _Context:
     views: set[str] = field(default_factory=set)
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    foreign_functions: frozenset[str] = frozenset()
     renames_nothing: bool = False
+    # Every name kept, the schema's aside: dynamic SQL whose body names
+    # neither the source schema nor the final one means on the target what
+    # it meant on the source.
+    names_kept: bool = False
+    # The schema the routines land in (None: not known, taken as another
+    # schema than the source's).
+    final_schema: str | None = None
+
+    @property
+    def moves(self) -> bool:
+        """Whether the routines land in a schema of another name."""
+        return self.final_schema != self.schema
 
     def kind(self, name: str) -> str:
         """The word for a relation in a message: "table" or "view"."""
@@ -985,6 +1076,7 @@ class _Context:
             views=set(views),
             kinds=dict(source.relations),
             types={s: t for s, t in names.types.items() if s != t},
+            foreign_functions=source.foreign_functions,
         )
 
 
@@ -1029,6 +1121,8 @@ class _Fragment:
         self.edits: list[_Edit] = []
         self.problems: list[tuple[int, str]] = []  # (character offset, reason)
         self.placed: set[int] = set()  # token starts that were understood
+        self.row_types: set[str] = set()  # migrated relations named as types
+        self.foreign_calls: set[str] = set()  # other schemas' functions called
 
     # The parse tree's locations, as tokens.
 
@@ -1089,6 +1183,8 @@ class _Fragment:
             self._func_call(node)
         for _, node in tree_nodes(statement, "TypeCast"):
             self._regclass_literal(node)
+        for _, node in tree_nodes(statement, "CollateClause"):
+            self._collation(node)
         for _, node in tree_nodes(statement, "A_Expr"):
             self._renamed_string(node)
         for kind, node in tree_nodes(statement):
@@ -1373,6 +1469,7 @@ class _Fragment:
                 return
         mapped = self.context.tables.get(names[-1])  # type: ignore[arg-type]
         if mapped is not None:
+            self.row_types.add(mapped.source)
             self._bound_view(mapped.source, node.get("location", 0))
             self._replace(chain[-1], render_ident(mapped.target))
         elif names[-1] in self.context.types:
@@ -1402,6 +1499,22 @@ class _Fragment:
             chain = self._chain(node.get("location", -1), len(names))
             if chain is not None:
                 self._schema(chain[-2])
+        elif len(names) >= 2 and None not in names:
+            qualified = f"{render_ident(names[-2])}.{render_ident(names[-1])}"  # type: ignore[arg-type]
+            if qualified in self.context.foreign_functions:
+                self.foreign_calls.add(qualified)
+
+    def _collation(self, node: dict) -> None:
+        """``COLLATE app.natural``: the schema's collations are the final schema's."""
+        names = _names(node.get("collname", []))
+        index = self._token_at(node.get("location", -1))
+        if len(names) < 2 or index is None or None in names:
+            return
+        if self.tokens[index].name == "COLLATE":
+            index += 1
+        chain = dotted_name(self.tokens, index, len(names))
+        if chain is not None:
+            self._schema(chain[-2])
 
     def _regclass_literal(self, node: dict) -> None:
         """Flag ``'name'::regclass`` naming a relation whose name changes."""
@@ -1544,8 +1657,10 @@ def _rewrite_routine(
     sql_body = create.pop("sql_body", None)
     for _, node in tree_nodes(create, "TypeName"):
         header._type_name(node)
+    routine.row_types = sorted(header.row_types)
     for _, node in tree_nodes(create, "FuncCall"):
         header._func_call(node)
+    foreign_calls = header.foreign_calls
     if sql_body is not None:
         header.rename({"stmts": [{"stmt": sql_body}]})
         problems += _unplaced(header, 0, len(definition), definition, 0)
@@ -1580,6 +1695,7 @@ def _rewrite_routine(
     routine.definition = text
     routine.signature = _signature(routine, context)
     routine.problems = _unique(problems)
+    routine.foreign_calls = sorted(foreign_calls | set(routine.foreign_calls))
 
 
 def _scan_safely(text: str) -> list[Token]:
@@ -1619,7 +1735,10 @@ def _search_path(fragment: _Fragment, context: _Context) -> None:
     ``pg_get_functiondef`` prints the list as strings (``SET search_path
     TO 'Billing', 'pg_temp'``): the one naming the source schema becomes
     the final schema, so that the body's unqualified names find the
-    migrated tables when the two schemas are named differently.
+    migrated tables when the two schemas are named differently. A schema
+    the list then names twice (``'musicbrainz', 'public'`` migrated into
+    ``public``) is kept where it comes first: the later one, which would
+    change nothing in the search but reads like a mistake, is dropped.
     """
     tokens = fragment.tokens
     for index, token in enumerate(tokens[:-3]):
@@ -1630,16 +1749,37 @@ def _search_path(fragment: _Fragment, context: _Context) -> None:
         ):
             continue
         position = index + 3
+        # (token, the schema it names on the target, None where not known)
+        items: list[tuple[Token, str | None]] = []
         while position < len(tokens):
             item = tokens[position]
+            if item.name == "SCONST" and item.text.startswith("'"):
+                named: str | None = item.text[1:-1].replace("''", "'")
+            else:
+                named = item.value
+            if named == context.schema:
+                items.append((item, context.final_schema))
+            else:
+                items.append((item, named))
+            if position + 1 >= len(tokens) or tokens[position + 1].text != ",":
+                break
+            position += 2
+        seen: set[str] = set()
+        previous: Token | None = None
+        for item, named in items:
+            if named is not None and named in seen and previous is not None:
+                # The comma before it and the item itself go.
+                fragment.placed.add(item.start)
+                fragment.edits.append(_Edit(previous.end, item.end, ""))
+                continue
+            if named is not None:
+                seen.add(named)
             if item.name == "SCONST" and item.text.startswith("'"):
                 if item.text[1:-1].replace("''", "'") == context.schema:
                     fragment._replace(item, SCHEMA)
             else:
                 fragment._schema(item)
-            if position + 1 >= len(tokens) or tokens[position + 1].text != ",":
-                break
-            position += 2
+            previous = item
 
 
 def _parsable(routine: Routine) -> str:
@@ -1746,8 +1886,16 @@ def _rewrite_body(
         except pglast.parser.ParseError as error:
             return [], [Problem(_line(body, 0), f"cannot be parsed: {error}")]
         fragment.rename(tree)
+        routine.foreign_calls += sorted(fragment.foreign_calls)
         problems = [Problem(_line(body, o), r) for o, r in fragment.problems]
         problems += _unplaced(fragment, 0, len(body), body, 0)
+        problems += _schema_left(
+            body,
+            fragment.tokens,
+            context,
+            variables,
+            fragment.placed | {e.start for e in fragment.edits},
+        )
         return fragment.edits, problems
 
     try:
@@ -1767,8 +1915,16 @@ def _rewrite_body(
     # Body positions of the tokens the statements' queries hold (the INTO
     # targets PL/pgSQL blanked out are not among them).
     covered: set[int] = set()
+    # Body positions of the tokens the statements' fragments understood.
+    understood: set[int] = set()
+    dynamic_ok = context.renames_nothing or (
+        context.names_kept
+        and not _names_schema(
+            body, {context.schema, context.final_schema or context.schema}
+        )
+    )
     for kind, node, lineno in _plpgsql_nodes(function):
-        if not context.renames_nothing and (
+        if not dynamic_ok and (
             kind in _DYNAMIC
             or (
                 kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
@@ -1817,12 +1973,24 @@ def _rewrite_body(
         ]
         problems += [Problem(_line(body, o + offset), r) for o, r in fragment.problems]
         covered |= {where + t.start for t in _scan_safely(query)}
+        understood |= {p + offset for p in fragment.placed}
+        routine.foreign_calls += sorted(fragment.foreign_calls)
         problems += _unplaced(fragment, skip, len(text), body, offset)
     placed_anywhere = {e.start for e in edits}
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if token.start in covered or token.start in placed_anywhere:
             continue
         value = token.value
+        if (
+            value == context.schema
+            and value not in variables
+            and index + 1 < len(tokens)
+            and tokens[index + 1].text == "."
+        ):
+            # A qualified type in DECLARE (``v app.editor;``, ``app.t.c%TYPE``),
+            # which no statement holds: the final schema's.
+            edits.append(_Edit(token.start, token.end, SCHEMA))
+            continue
         if value in context.types and value not in variables:
             # A variable's type in DECLARE, which no statement holds: one of
             # the schema's enum, domain and composite types, renamed.
@@ -1838,7 +2006,109 @@ def _rewrite_body(
                     "and pgshift cannot tell what it refers to here",
                 )
             )
+    problems += _schema_left(
+        body, tokens, context, variables, understood | {e.start for e in edits}
+    )
     return edits, problems
+
+
+def _string_text(token: Token) -> str | None:
+    """What a string constant token holds (escapes as written), or None."""
+    text = token.text
+    if token.name not in ("SCONST", "USCONST"):
+        return None
+    if text.startswith("$"):
+        tag = text[: text.index("$", 1) + 1]
+        return text[len(tag) : -len(tag)]
+    return text[text.index("'") + 1 : -1].replace("''", "'")
+
+
+def _word(name: str, *, qualifier: bool = False) -> re.Pattern[str]:
+    """``name`` as a whole word of SQL text, any case, quoted or not.
+
+    ``qualifier``: only followed by a ``.`` (``app.simple2``, ``"App".t``).
+    """
+    pattern = r'(?<![\w$])"?' + re.escape(name) + r'"?(?![\w$])'
+    if qualifier:
+        pattern += r"\s*\."
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _names_schema(body: str, schemas: set[str]) -> bool:
+    """Whether a body names one of the schemas, anywhere.
+
+    Read with PostgreSQL's scanner: an identifier token naming it (any
+    case: an unquoted identifier folds to lower case, and a schema of
+    another case is taken as named too), or a string constant holding it
+    as a word (dynamic SQL builds statements from strings). Comments do not
+    count. A body the scanner cannot read names it.
+    """
+    try:
+        tokens = scan_tokens(body)
+    except Exception:  # noqa: BLE001 - unreadable: taken as naming it
+        return True
+    lowered = {s.lower() for s in schemas}
+    words = [_word(s) for s in schemas]
+    for token in tokens:
+        value = token.value
+        if value is not None and value.lower() in lowered:
+            return True
+        text = _string_text(token)
+        if text is not None and any(w.search(text) for w in words):
+            return True
+    return False
+
+
+def _schema_left(
+    body: str,
+    tokens: list[Token],
+    context: _Context,
+    variables: set[str],
+    understood: set[int],
+) -> list[Problem]:
+    """The body's references to the source schema that stay as they are.
+
+    The routine lands in another schema, where the source schema's objects
+    (its tables, types, collations, text search configurations) are found
+    under the final schema: an identifier qualifying a name with the
+    source schema that pgshift did not put the final schema in place of
+    (an operator's ``OPERATOR(app.===)``), and a string holding a name
+    qualified with it (the regconfig ``'app.simple2'``, a regclass
+    ``'app.t'``, dynamic SQL), which strings are not rewritten, would
+    still name the source schema there.
+    """
+    if not context.moves:
+        return []
+    problems = []
+    qualified = _word(context.schema, qualifier=True)
+    for index, token in enumerate(tokens):
+        text = _string_text(token)
+        if text is not None and qualified.search(text):
+            problems.append(
+                Problem(
+                    _line(body, token.start),
+                    f"the string {token.text} names schema "
+                    f"{render_ident(context.schema)}, whose objects are in "
+                    "the final schema on the target; strings are not rewritten",
+                )
+            )
+        elif (
+            token.value == context.schema
+            and token.start not in understood
+            and token.value not in variables
+            and index + 1 < len(tokens)
+            and tokens[index + 1].text == "."
+        ):
+            named = tokens[index + 2].text if index + 2 < len(tokens) else ""
+            problems.append(
+                Problem(
+                    _line(body, token.start),
+                    f"{token.text}.{named} names schema "
+                    f"{render_ident(context.schema)}, which pgshift cannot point "
+                    "at the final schema here",
+                )
+            )
+    return problems
 
 
 def _unplaced(

@@ -25,6 +25,7 @@ import pytest
 
 from pgshift.mapping import KeyMap, NameMap, TableMap, ViewMap
 from pgshift.routines import SCHEMA, Routine, SourceRoutines, Trigger, rewrite
+from pgshift.verify.routine_parity import _target_routine
 
 from migration import ProjectCopy, copy_project, query
 
@@ -334,6 +335,137 @@ def test_a_second_migration_replaces_rather_than_doubles(
     assert code == 0, out + err
 
 
+# MusicBrainz's shape: a schema ``app`` (not public) migrated into the final
+# schema public, every name kept. A check calls a function, so routines go
+# before the tables; a function takes a table's row type; a function sorts
+# with the schema's own collation; a trigger function calls one that runs
+# dynamic SQL over unqualified names, under SET search_path TO app, public.
+MOVED_SOURCE = """
+create schema app;
+create collation app.natural (provider = icu, locale = 'und-u-kn-true');
+create function app.nonblank(text) returns boolean language sql immutable
+    as $$select btrim($1) <> ''$$;
+create function app.mb_lower(t text) returns text language sql immutable
+    parallel safe strict as $$select lower(t collate app.natural)$$;
+create table app.editor (
+    id int primary key, name text not null check (app.nonblank(name)));
+create index editor_lower on app.editor (app.mb_lower(name));
+create function app.sanitize(e app.editor) returns app.editor language sql
+    stable as $$select e.id, 'hidden'::text$$;
+create table app.counter (id int primary key, ref_count int not null default 0);
+create table app.item (id serial primary key,
+    counter int not null references app.counter);
+create function app.inc_ref_count(tbl varchar, row_id integer) returns void
+    language plpgsql set search_path to app, public as $$
+begin
+    execute 'UPDATE ' || tbl || ' SET ref_count = ref_count + 1 WHERE id = '
+        || row_id;
+end $$;
+create function app.a_ins_item() returns trigger language plpgsql
+    set search_path to app, public as $$
+begin perform inc_ref_count('counter', NEW.counter); return null; end $$;
+create trigger a_ins_item after insert on app.item
+    for each row execute function app.a_ins_item();
+insert into app.counter values (1, 0), (2, 5);
+insert into app.editor values (1, 'Zoë');
+"""
+
+
+def test_a_schema_of_another_name_keeps_its_routines_working(
+    new_database: object, tmp_path: Path
+) -> None:
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, MOVED_SOURCE)
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    copy = ProjectCopy(source, target, project, tmp_path / "state")
+    code, out, err = copy.run("--schemas", "app", "scaffold")
+    assert code == 0, out + err
+    code, out, err = copy.run("--schemas", "app", "migrate")
+    # The function over editor's row type is created once editor is there,
+    # and verify finds it (it raised on to_regprocedure before).
+    assert code == 0, out[-4000:] + err[-4000:]
+    assert _one(target, "select (sanitize(e)).name from editor e") == "hidden"
+    # Verify's look-up gives "missing" for a type the target lacks (a build
+    # that failed before publishing editor), rather than raise.
+    conn = psycopg2.connect(target)
+    try:
+        with conn.cursor() as cursor:
+            assert _target_routine(cursor, "public.sanitize(nosuchtype)") is None
+            assert _target_routine(cursor, "public.sanitize(editor)") is not None
+    finally:
+        conn.close()
+    # Its collation is the final schema's, as is the index calling it.
+    assert 'collate "public".natural' in str(
+        _one(target, "select prosrc from pg_proc where proname = 'mb_lower'")
+    )
+    assert _one(target, "select mb_lower('ZOË')") == "zoë"
+    # SET search_path TO app, public into public: public once.
+    assert _one(
+        target, "select proconfig from pg_proc where proname = 'inc_ref_count'"
+    ) == ["search_path=public"]
+    # The dynamic SQL names no schema and the map renames nothing: the
+    # trigger and its helper arrive, and behave as on the source.
+    report = (project / "MIGRATION_REPORT.md").read_text()
+    assert "needs review" not in report, report
+    insert = "insert into {}item (counter) values (1), (1), (2)"
+    counts = "select id, ref_count from {}counter order by id"
+    assert _rows(source, counts.format("app."), insert.format("app.")) == [
+        (1, 2),
+        (2, 6),
+    ]
+    assert _rows(target, counts.format(""), insert.format("")) == [(1, 2), (2, 6)]
+
+
+def test_routines_the_tables_need_first_are_checked_against_the_target(
+    new_database: object, tmp_path: Path
+) -> None:
+    # A routine an index calls (so created before the tables) calling a
+    # function of a schema pgshift does not migrate, which the target
+    # lacks; another naming the schema's text search configuration in a
+    # string, which is not rewritten.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(
+        source,
+        """
+        create schema app; create schema util;
+        create text search configuration app.simple2 (copy = pg_catalog.simple);
+        create function util.norm(text) returns text language sql immutable
+            as $$select lower($1)$$;
+        create function app.norm(text) returns text language sql immutable
+            as $$select util.norm($1)$$;
+        create function app.tsv(t text) returns tsvector language sql immutable
+            strict as $$select to_tsvector('app.simple2', t)$$;
+        create table app.t (id int primary key, name text);
+        create index t_norm on app.t (app.norm(name));
+        create index t_txt on app.t using gin (app.tsv(name));
+        """,
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    copy = ProjectCopy(source, target, project, tmp_path / "state")
+    missing = (
+        "t index t_norm: calls norm(text), which calls util.norm, a function of a "
+        "schema pgshift does not migrate, which the target does not have"
+    )
+    config = (
+        "t index t_txt: calls tsv(t text), which needs review and is not created "
+        "(line 1: the string 'app.simple2' names schema app, whose objects are "
+        "in the final schema on the target; strings are not rewritten)"
+    )
+    code, out, err = copy.run("--schemas", "app", "scaffold")
+    assert code == 2, out + err
+    assert missing in err and config in err, err
+    query(
+        target,
+        "create schema util; create function util.norm(text) returns text "
+        "language sql immutable as $$select lower($1)$$",
+    )
+    code, out, err = copy.run("--schemas", "app", "scaffold")
+    assert code == 2, out + err
+    assert missing not in err and config in err, err
+
+
 # --------------------------------------------------------------------------
 # The rewriter on its own
 
@@ -401,7 +533,8 @@ def _rewrite(
         _RELATIONS if relations is None else relations,
         {},
     )
-    return rewrite(source, names).routines[0]
+    # As scaffold rewrites them: into a final schema of the source's name.
+    return rewrite(source, names, final_schema="public").routines[0]
 
 
 def _body(routine: Routine) -> str:
@@ -485,14 +618,120 @@ def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
         return rewrite(source, names, final_schema=final_schema).routines[0]
 
     assert rewritten(same, "public").problems == []
-    # Into a schema of another name, or with one name changed, it is flagged.
-    assert len(rewritten(same, "app").problems) == 1
+    # Into a schema of another name too, where the body never names the
+    # source schema (nor the final one): its strings name what they named.
+    assert rewritten(same, "app").problems == []
+    # A body naming the source schema anywhere, in any case, in a string or
+    # as an identifier, is flagged there (a comment does not count).
+    for named in (
+        "\nbegin\n  execute 'delete from PUBLIC.orders';\n  return 1;\nend\n",
+        "\nbegin\n  execute 'delete from \"public\".orders';\n  return 1;\nend\n",
+        "\nbegin\n  perform 1 from public.orders;\n  execute 'delete from orders';"
+        "\n  return 1;\nend\n",
+        "\nbegin\n  execute 'delete from ' || 'app.orders';\n  return 1;\nend\n",
+    ):
+        routine = _plpgsql(1, "f", "\n RETURNS integer", named)
+        source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
+        problems = rewrite(source, same, final_schema="app").routines[0].problems
+        assert any("dynamic SQL" in p.reason for p in problems), named
+    commented = "\nbegin\n  -- public.orders\n  execute 'delete from orders';\n  return 1;\nend\n"
+    routine = _plpgsql(1, "f", "\n RETURNS integer", commented)
+    source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
+    assert rewrite(source, same, final_schema="app").routines[0].problems == []
+    # With one name changed, it is flagged.
     renamed = NameMap(
         source_name="app",
         source_schema="public",
         tables={"orders": _table("orders", "orders", {"id": "id", "Total": "total"})},
     )
     assert len(rewritten(renamed, "public").problems) == 1
+
+
+def _moved(*routines: Routine) -> list[Routine]:
+    """Routines of a schema ``app`` rewritten into the final schema ``public``."""
+    names = NameMap(
+        source_name="app",
+        source_schema="app",
+        tables={"artist": _table("artist", "artist", {"id": "id", "name": "name"})},
+    )
+    source = SourceRoutines("app", list(routines), [], {"artist": "r"}, {})
+    return rewrite(source, names, final_schema="public").routines
+
+
+def _in_app(oid: int, header: str, body: str, language: str = "sql") -> Routine:
+    routine = _plpgsql(oid, f"f{oid}", header, body)
+    routine.language = language
+    routine.source = routine.source.replace("public.", "app.", 1).replace(
+        "plpgsql", language
+    )
+    routine.identity = f"app.f{oid}()"
+    return routine
+
+
+def test_names_qualified_with_the_source_schema_are_rewritten_or_flagged() -> None:
+    # MusicBrainz: its collation and text search configuration move into
+    # the final schema with the tables. An identifier qualifying a name is
+    # rewritten where the parser places it; a string is flagged, never kept.
+    collate, config, plpgsql = _moved(
+        _in_app(1, "\n RETURNS text", "select lower($1 collate app.natural)"),
+        _in_app(
+            2, "\n RETURNS tsvector", "select to_tsvector('app.simple2', app.f1($1))"
+        ),
+        _in_app(
+            3,
+            "\n RETURNS integer",
+            "\ndeclare n integer;\nbegin\n  select count(*) into n from app.artist a"
+            "\n  where a.name = 'x' collate app.natural;\n"
+            "  perform 1 from pg_class where oid = 'app.artist'::regclass;"
+            "\n  return n;\nend\n",
+            "plpgsql",
+        ),
+    )
+    assert collate.definition.split("$function$")[1] == (
+        f"select lower($1 collate {SCHEMA}.natural)"
+    )
+    assert not collate.problems
+    assert config.definition.split("$function$")[1] == (
+        f"select to_tsvector('app.simple2', {SCHEMA}.f1($1))"
+    )
+    assert [p.describe() for p in config.problems] == [
+        "line 1: the string 'app.simple2' names schema app, whose objects are "
+        "in the final schema on the target; strings are not rewritten"
+    ]
+    assert f"from {SCHEMA}.artist a\n  where a.name = 'x' collate {SCHEMA}.natural" in (
+        plpgsql.definition
+    )
+    assert [p.describe() for p in plpgsql.problems] == [
+        "line 6: the string 'app.artist' names schema app, whose objects are in "
+        "the final schema on the target; strings are not rewritten"
+    ]
+    # Into a final schema of the source schema's name, a string means what
+    # it meant.
+    kept = _in_app(2, "\n RETURNS tsvector", "select to_tsvector('app.simple2', $1)")
+    source = SourceRoutines("app", [kept], [], {}, {})
+    names = NameMap(source_name="app", source_schema="app", tables={})
+    assert rewrite(source, names, final_schema="app").routines[0].problems == []
+
+
+def test_a_search_path_naming_the_final_schema_twice_names_it_once() -> None:
+    # 'musicbrainz', 'public' migrated into public: 'public' once, first.
+    for header, expected in (
+        (
+            "\n RETURNS integer\n SET search_path TO 'app', 'public'",
+            f" SET search_path TO {SCHEMA}\n",
+        ),
+        (
+            "\n RETURNS integer\n SET search_path TO 'public', 'app', 'pg_temp'",
+            " SET search_path TO 'public', 'pg_temp'\n",
+        ),
+        (
+            "\n RETURNS integer\n SET search_path TO 'app', 'ext'",
+            f" SET search_path TO {SCHEMA}, 'ext'\n",
+        ),
+    ):
+        (routine,) = _moved(_in_app(1, header, "select 1"))
+        assert not routine.problems
+        assert expected in routine.definition, routine.definition
 
 
 def test_a_table_not_migrated_and_unplaced_names_are_flagged() -> None:

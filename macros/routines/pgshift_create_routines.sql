@@ -1,13 +1,12 @@
 {# PL/pgSQL statements: create routines, and the extensions they need. #}
-{#- For the body of a DO block that declares `failure text` and has
-    check_function_bodies off. Each routine is created with CREATE OR
-    REPLACE (an operator or a cast, which have no OR REPLACE, is created
-    unless an earlier run created it: its function is replaced in place) and
-    recorded
-    in the registry; a routine of that signature that
-    pgshift did not create (not in the registry) stops the run, naming it,
-    and so does one PostgreSQL refuses. Arguments: the routines
-    (pgshift_source_routines), the registry table, quoted. -#}
+{#- For the body of a DO block that declares `failure text` and
+    `present boolean`, and has check_function_bodies off. Each routine is
+    created with CREATE OR REPLACE (an operator or a cast, which have no OR
+    REPLACE, is created unless an earlier run created it: its function is
+    replaced in place) and recorded in the registry; a routine of that
+    signature that pgshift did not create (not in the registry) stops the
+    run, naming it, and so does one PostgreSQL refuses. Arguments: the
+    routines (pgshift_source_routines), the registry table, quoted. -#}
 {% macro pgshift_create_routines(routines, registry) -%}
     {%- set extensions = [] -%}
     {%- for routine in routines -%}
@@ -43,7 +42,15 @@
             ~ pgshift_literal(routine.signature) ~ ") is not null" %}
     {%- endif %}
 
-    if {{ present }}
+    {#- On PostgreSQL 15 and older, to_regprocedure (and to_regoperator)
+        raise, rather than give NULL, for an argument type the target does
+        not have (yet): a table's row type before the tables are built. #}
+    begin
+        present := {{ present }};
+    exception when undefined_object or invalid_schema_name then
+        present := false;
+    end;
+    if present
             and not exists (
                 select 1 from {{ registry }}
                 where kind = {{ pgshift_literal(routine.kind) }}
@@ -55,7 +62,7 @@
     end if;
     begin
         {%- if routine.kind in ('operator', 'cast') %}
-        if not {{ present }} then
+        if not present then
             execute {{ pgshift_literal(routine.sql) }};
         end if;
         {%- else %}

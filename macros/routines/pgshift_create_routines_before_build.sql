@@ -2,22 +2,31 @@
 {#- When a default, generated column, check or index of a final table calls
     one of the schema's functions (pgshift_routines_before_build, written
     by scaffold), the function must exist before its table is built: a
-    `dbt build` or `dbt run` then creates every routine of the schema in
-    the final schema first, as the publish would (and the publish replaces
-    them again, unchanged); then the domains' checks and defaults that call
-    them (pgshift_finish_domains). These routines stay on the target if the
+    `dbt build` or `dbt run` then creates those routines (marked
+    before_build: the ones called, and the ones they call) in the final
+    schema first, as the publish would (and the publish replaces them
+    again, unchanged, and creates the others); then the domains' checks
+    and defaults that call them (pgshift_finish_domains). These routines stay on the target if the
     build then fails; the final tables do not change. -#}
 {% macro pgshift_create_routines_before_build() %}
     {%- if execute and pgshift_is_build() and pgshift_routines_before_build()
             and not var('pgshift_docs', false) -%}
     {%- set registry = pgshift_ident(
         var('state_schema'), var('routines_table', 'built_routines')) -%}
-    {%- set routines = pgshift_source_routines(
-        pgshift_ident(pgshift_final_schema())) -%}
+    {#- Only those the tables and domains need (and those they call): the
+        publish creates the others once the tables are in, as one taking a
+        table's row type needs. -#}
+    {%- set routines = [] -%}
+    {%- for routine in pgshift_source_routines(
+            pgshift_ident(pgshift_final_schema()))
+            if routine.get('before_build', true) -%}
+        {%- do routines.append(routine) -%}
+    {%- endfor -%}
     {%- set body -%}
 declare
     previous text := current_setting('check_function_bodies');
     failure text;
+    present boolean;
 begin
     perform set_config('check_function_bodies', 'off', true);
 {{ pgshift_create_routines(routines, registry) }}

@@ -34,6 +34,7 @@
 declare
     previous text := current_setting('check_function_bodies');
     failure text;
+    present boolean;
     stale record;
 begin
     perform set_config('check_function_bodies', 'off', true);

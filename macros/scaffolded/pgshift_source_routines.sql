@@ -16,8 +16,9 @@
 {{ return(triggers) }}
 {%- endmacro %}
 
-{#- Whether the build creates the routines before the tables: a
-    default, generated column, check or index calls one of them. #}
+{#- Whether the build creates routines before the tables: a default,
+    generated column, check or index calls one of them (those marked
+    before_build, and those they call). #}
 {% macro pgshift_routines_before_build() -%}
 {{ return(false) }}
 {%- endmacro %}

@@ -70,7 +70,14 @@ from pgshift.privileges import (
     missing_roles,
     read_privileges,
 )
-from pgshift.routines import SCHEMA, Routines, SourceRoutines, read_routines, rewrite
+from pgshift.routines import (
+    SCHEMA,
+    Routines,
+    SourceRoutines,
+    needed_before_build,
+    read_routines,
+    rewrite,
+)
 from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
@@ -385,11 +392,16 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
     schema's functions needs it on the target before its table is built,
     and so does a domain's check or default (added to the domain once the
     routines are); that function may call others: the build then creates
-    every routine of the schema before the tables (``Routines.before_build``).
+    those routines, and the ones they call, before the tables
+    (``Routines.before_build``, ``Routine.before_build``); the publish
+    creates the others once the tables are in.
 
     Raises:
         ScaffoldError: Such a function is not created (it needs review, or
-            is not one pgshift can create).
+            is not one pgshift can create), or what it needs is not there
+            before the tables are built: a function of a schema pgshift
+            does not migrate that the target lacks (it calls it), or a
+            table's row type (it takes or returns one).
     """
     created = {r.label for r in routines.routines if not r.problems}
     reasons = {
@@ -416,6 +428,27 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
         for who, user, label in callers
         if label not in created
     ]
+    # What the routines created before the tables need of the target then.
+    present = {name.split("(")[0] for name in catalog.target_functions}
+    for who, user, label in callers:
+        if label not in created:
+            continue
+        for routine in needed_before_build(routines.routines, {label}):
+            through = "" if routine.label == label else f" (through {routine.label})"
+            refused += [
+                f"  {who} {user}: calls {label}{through}, which calls {call}, a "
+                "function of a schema pgshift does not migrate, which the "
+                "target does not have (scaffold looks when TARGET_DATABASE_URL "
+                "is set): create it there, then scaffold again"
+                for call in routine.foreign_calls
+                if call not in present
+            ]
+            refused += [
+                f"  {who} {user}: calls {label}{through}, which takes or returns "
+                f"the row type of {table}, which is not there before the "
+                "tables are built"
+                for table in routine.row_types
+            ]
     if refused:
         raise ScaffoldError(
             "these tables and domains call functions that the target would not "
@@ -424,6 +457,9 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
             + "\nfix the functions on the source, or leave the tables out with "
             "--exclude"
         )
+    # Only those go first; the publish creates the others once the tables
+    # are in (one taking a table's row type could not be created before).
+    needed_before_build(routines.routines, {label for _, _, label in callers})
     routines.before_build = bool(callers)
 
 

@@ -133,7 +133,8 @@ def routine_files(
             "{%- do routines.append({"
             f'"kind": {json.dumps(routine.kind)}, "signature": signature, '
             f'"sql": {macros[routine.oid]}(schema), '
-            f'"extensions": {json.dumps(extensions, ensure_ascii=False)}'
+            f'"extensions": {json.dumps(extensions, ensure_ascii=False)}, '
+            f'"before_build": {str(routine.before_build).lower()}'
             "}) -%}\n",
         ]
     lines += ["{{ return(routines) }}\n", "{%- endmacro %}\n\n"]
@@ -165,8 +166,9 @@ def routine_files(
         ]
     lines += ["{{ return(triggers) }}\n", "{%- endmacro %}\n\n"]
     lines += [
-        "{#- Whether the build creates the routines before the tables: a\n"
-        "    default, generated column, check or index calls one of them. #}\n",
+        "{#- Whether the build creates routines before the tables: a default,\n"
+        "    generated column, check or index calls one of them (those marked\n"
+        "    before_build, and those they call). #}\n",
         "{% macro pgshift_routines_before_build() -%}\n",
         f"{{{{ return({str(routines.before_build).lower()}) }}}}\n",
         "{%- endmacro %}\n",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 from psycopg2 import sql
 
 from pgshift.mapping import NameMap
@@ -91,6 +92,26 @@ def _body(routine: Routine, schema: str) -> str | None:
     return None
 
 
+def _target_routine(cursor: Any, signature: str) -> tuple | None:
+    """The target's routine of that signature (body and options), or None.
+
+    ``to_regprocedure`` raises on PostgreSQL 15 and older, rather than
+    giving NULL, for an argument type the target does not have (a table's
+    row type, where the build failed before publishing it): the routine is
+    then not there.
+    """
+    cursor.execute("savepoint pgshift_routine")
+    try:
+        cursor.execute(_TARGET_ROUTINE, (signature,))
+        found: tuple | None = cursor.fetchone()
+    except psycopg2.Error:
+        cursor.execute("rollback to savepoint pgshift_routine")
+        found = None
+    finally:
+        cursor.execute("release savepoint pgshift_routine")
+    return found
+
+
 def routine_differences(
     source_cursor: Any,
     target_cursor: Any,
@@ -103,7 +124,9 @@ def routine_differences(
     migrated = _migrated(project_dir)
     if not migrated:
         return []
-    done = rewrite(read_routines(source_cursor, source_schema), names)
+    done = rewrite(
+        read_routines(source_cursor, source_schema), names, final_schema=final_schema
+    )
     # As the build writes it into the definitions: always quoted.
     schema = sql.Identifier(final_schema).as_string(target_cursor)
     lines = []
@@ -114,8 +137,7 @@ def routine_differences(
         if routine.label not in migrated.get(routine.kind, set()):
             continue
         signature = routine.signature.replace(SCHEMA, schema)
-        target_cursor.execute(_TARGET_ROUTINE, (signature,))
-        found = target_cursor.fetchone()
+        found = _target_routine(target_cursor, signature)
         if found is None:
             lines.append(f"{routine.kind} {signature}: missing on the target")
             continue
