@@ -482,6 +482,11 @@ class Catalog:
         target_relations: The tables and views of the target's other
             schemas (``target_relations``), each to its columns: a view
             reading one of them is kept, not refused.
+        extension_types: Every extension's type as ``format_type`` prints
+            it in this read (``public.cube`` from another schema, ``cube``
+            from the schema read), to ``extension/type``: schema parity
+            takes the same extension's type for the same type whatever
+            schema it prints in on either side.
     """
 
     schema: str
@@ -502,6 +507,7 @@ class Catalog:
     target_functions: frozenset[str] = frozenset()
     target_parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     target_relations: dict[str, frozenset[str]] = field(default_factory=dict)
+    extension_types: dict[str, str] = field(default_factory=dict)
 
 
 NOT_EXTENSION_MEMBER = """not exists (
@@ -1237,6 +1243,14 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
                 )
             )
 
+
+_EXTENSION_TYPES = """
+select format_type(t.oid, null), x.extname || '/' || t.typname
+from pg_type t
+join pg_depend d on d.classid = 'pg_type'::regclass and d.objid = t.oid
+                and d.deptype = 'e'
+join pg_extension x on x.oid = d.refobjid
+"""
 
 _EXTENSIONS = """
 select x.extname, n.nspname
@@ -2123,6 +2137,8 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
     args = {"schema": schema}
     cursor.execute(_EXTENSIONS)
     catalog.extensions = dict(cursor.fetchall())
+    cursor.execute(_EXTENSION_TYPES)
+    catalog.extension_types = dict(cursor.fetchall())
 
     cursor.execute(_COLUMN_TYPES, args)
     settled: set[tuple[int, str]] = set()

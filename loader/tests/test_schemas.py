@@ -443,3 +443,68 @@ def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
         "where table_name = 'profiles' and column_name = 'owner_id' "
         "and table_schema = 'public'",
     ) == [("auth.uid()",)]
+
+
+EXTENSION_TYPES_SOURCE = """
+create extension cube;
+create schema app;
+create domain app."TocBox" as public.cube default public.cube(array[1, 1])
+    check (public.cube_dim(value) <= 3);
+create type app."Span" as ("lowerCorner" public.cube, "tag" text);
+create table app."MediumIndex" (
+    id int primary key,
+    toc public.cube not null default public.cube(array[0, 0, 0]),
+    "tocs" public.cube[],
+    "tocBox" app."TocBox",
+    "span" app."Span",
+    "dims" int generated always as (public.cube_dim(toc)) stored,
+    constraint "tocDims" check (public.cube_dim(toc) <= 3)
+);
+create index "mediumIndexDims" on app."MediumIndex" (public.cube_dim(toc));
+create index "mediumIndexToc" on app."MediumIndex" using gist (toc);
+insert into app."MediumIndex" (id, toc, "tocs", "tocBox") values
+    (1, public.cube(array[1, 2, 3]), array[public.cube(1)], public.cube(2));
+"""
+
+
+def test_an_extension_of_another_schema_is_no_schema_difference(
+    new_database: object, tmp_path: Path
+) -> None:
+    # MusicBrainz's shape: the extension is in public on the source, the
+    # migrated schema is another; on the target the extension is created in
+    # the final schema public. The source prints its types and functions
+    # qualified (public.cube), the target bare: the same extension's objects.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, EXTENSION_TYPES_SOURCE)
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    done = run_cli(["--schemas", "app", "scaffold"], source, target, state, project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_cli(["--schemas", "app", "migrate"], source, target, state, project)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert "schema differs" not in out
+    assert query(
+        target,
+        "select format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = 'public.medium_index'::regclass and attname = 'toc'",
+    ) == [("cube",)]
+    # A real difference of such a column, default, generated column or
+    # domain check is still one.
+    query(
+        target,
+        "alter table medium_index alter column tocs type text[];"
+        "alter table medium_index alter column toc set default cube(array[9]);"
+        "alter domain toc_box add constraint flat check (cube_dim(value) <= 2);"
+        "alter domain toc_box set default cube(array[2, 2]);",
+    )
+    done = run_cli(["--schemas", "app", "verify"], source, target, state, project)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out[-4000:]
+    differences = [line for line in out.splitlines() if "schema differs" in line]
+    assert any("medium_index.tocs: type 'text[]'" in line for line in differences)
+    assert any("medium_index.toc: default 'cube(" in line for line in differences)
+    assert any(
+        line.startswith("schema differs: domain toc_box:") for line in differences
+    )
+    assert len(differences) == 3, differences
