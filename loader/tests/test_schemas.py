@@ -508,3 +508,72 @@ def test_an_extension_of_another_schema_is_no_schema_difference(
         line.startswith("schema differs: domain toc_box:") for line in differences
     )
     assert len(differences) == 3, differences
+
+
+EXTENSION_FUNCTION_SOURCE = """
+create extension cube;
+create extension earthdistance;
+create schema ext;
+create schema app;
+create table app.place (id int primary key, lat float8, lon float8);
+-- The schema's own function, with earthdistance's name and argument types.
+create function app.ll_to_earth(float8, float8) returns float8
+    language sql immutable strict as 'select $1 + $2';
+insert into app.place values (1, 51.5, -0.17);
+"""
+
+
+def test_a_routine_an_extension_function_displaces_stops_scaffold(
+    new_database: object, tmp_path: Path
+) -> None:
+    # MusicBrainz's shape: its schema overrides earthdistance's
+    # ll_to_earth(float8, float8), the extension in public, which is the
+    # final schema on the target: both cannot be created there.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, EXTENSION_FUNCTION_SOURCE)
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    scaffold = ["--schemas", "app", "scaffold"]
+    migrate = ["--schemas", "app", "migrate"]
+    clash = (
+        "app.ll_to_earth(double precision, double precision) has the name and "
+        "argument types of public.ll_to_earth(double precision, double "
+        "precision) of extension earthdistance, which is in schema public on "
+        "the target"
+    )
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert clash in done.stderr
+    assert "ALTER EXTENSION earthdistance SET SCHEMA <schema>" in done.stderr
+    assert not (project / "models" / "final" / "place.sql").exists()
+    # Moved out of public on the source, the build creates it elsewhere,
+    # unless the target has it in public already.
+    query(source, "alter extension earthdistance set schema ext")
+    query(target, "create extension cube; create extension earthdistance")
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert clash in done.stderr
+    query(target, "drop extension earthdistance")
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The extension arriving in public after scaffold fails the publish;
+    # the report does not take the extension's function for the build's.
+    query(target, "create extension earthdistance")
+    done = run_cli(migrate, source, target, state, project)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    report = (project / "MIGRATION_REPORT.md").read_text()
+    assert "body differs" not in report
+    assert (
+        'function "public".ll_to_earth(double precision, double precision): '
+        "missing on the target, where extension earthdistance's function of "
+        "that name and argument types is"
+    ) in report
+    query(target, "drop extension earthdistance")
+    done = run_cli(migrate, source, target, state, project)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # earthdistance's own bodies name cube's and its objects unqualified.
+    assert query(
+        target,
+        "set search_path = public, ext; "
+        "select public.ll_to_earth(1, 2) = 3, ext.ll_to_earth(0, 0) is not null",
+    ) == [(True, True)]
