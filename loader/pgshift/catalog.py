@@ -482,6 +482,11 @@ class Catalog:
         target_relations: The tables and views of the target's other
             schemas (``target_relations``), each to its columns: a view
             reading one of them is kept, not refused.
+        extension_types: Every extension's type as ``format_type`` prints
+            it in this read (``public.cube`` from another schema, ``cube``
+            from the schema read), to ``extension/type``: schema parity
+            takes the same extension's type for the same type whatever
+            schema it prints in on either side.
     """
 
     schema: str
@@ -502,6 +507,7 @@ class Catalog:
     target_functions: frozenset[str] = frozenset()
     target_parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     target_relations: dict[str, frozenset[str]] = field(default_factory=dict)
+    extension_types: dict[str, str] = field(default_factory=dict)
 
 
 NOT_EXTENSION_MEMBER = """not exists (
@@ -1238,6 +1244,14 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
             )
 
 
+_EXTENSION_TYPES = """
+select format_type(t.oid, null), x.extname || '/' || t.typname
+from pg_type t
+join pg_depend d on d.classid = 'pg_type'::regclass and d.objid = t.oid
+                and d.deptype = 'e'
+join pg_extension x on x.oid = d.refobjid
+"""
+
 _EXTENSIONS = """
 select x.extname, n.nspname
 from pg_extension x
@@ -1713,6 +1727,64 @@ where c.relkind in ('r', 'p', 'v', 'm', 'f')
 """
 
 
+_FUNCTION_SIGNATURES = """
+select p.proname::text,
+       array(select quote_ident(tn.nspname) || '.' || quote_ident(t.typname)
+             from unnest(p.proargtypes::oid[]) with ordinality as a (type, n)
+             join pg_type t on t.oid = a.type
+             join pg_namespace tn on tn.oid = t.typnamespace
+             order by a.n),
+       quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '('
+           || pg_get_function_identity_arguments(p.oid) || ')',
+       (select x.extname::text from pg_depend d
+        join pg_extension x on x.oid = d.refobjid
+        where d.classid = 'pg_proc'::regclass and d.objid = p.oid
+          and d.deptype = 'e')
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+where n.nspname = %(schema)s
+order by 3
+"""
+
+
+@dataclass(frozen=True)
+class FunctionSignature:
+    """A function, procedure or aggregate of a schema, by what names it.
+
+    Attributes:
+        name: Its name.
+        arguments: Its argument types, each ``schema.type`` whatever the
+            search path (``pg_catalog.float8``, ``public.earth``), so that
+            two databases' signatures compare.
+        shown: Its schema, name and argument types as SQL writes them.
+        extension: The extension it belongs to, or None.
+    """
+
+    name: str
+    arguments: tuple[str, ...]
+    shown: str
+    extension: str | None
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        """What two functions of one schema may not share."""
+        return (self.name, self.arguments)
+
+
+def function_signatures(cursor: Any, schema: str) -> list[FunctionSignature]:
+    """Every function, procedure and aggregate of one schema, an extension's too.
+
+    Args:
+        cursor: An open psycopg2 cursor (source or target).
+        schema: The schema to read.
+    """
+    cursor.execute(_FUNCTION_SIGNATURES, {"schema": schema})
+    return [
+        FunctionSignature(name, tuple(arguments), shown, extension)
+        for name, arguments, shown, extension in cursor.fetchall()
+    ]
+
+
 def target_relations(cursor: Any, final_schema: str) -> dict[str, frozenset[str]]:
     """The relations of the target's other schemas, each to its columns.
 
@@ -2123,6 +2195,8 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
     args = {"schema": schema}
     cursor.execute(_EXTENSIONS)
     catalog.extensions = dict(cursor.fetchall())
+    cursor.execute(_EXTENSION_TYPES)
+    catalog.extension_types = dict(cursor.fetchall())
 
     cursor.execute(_COLUMN_TYPES, args)
     settled: set[tuple[int, str]] = set()

@@ -75,6 +75,8 @@ def sql_literal(text: str) -> str:
 
 _NAME = r'(?:"(?:[^"]|"")*"|[^\W\d]\w*)'
 """An identifier, quoted or bare."""
+NAME_PATTERN = _NAME
+"""The same, for other modules' patterns."""
 
 
 def percent_safe(text: str) -> str:

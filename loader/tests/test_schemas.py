@@ -443,3 +443,137 @@ def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
         "where table_name = 'profiles' and column_name = 'owner_id' "
         "and table_schema = 'public'",
     ) == [("auth.uid()",)]
+
+
+EXTENSION_TYPES_SOURCE = """
+create extension cube;
+create schema app;
+create domain app."TocBox" as public.cube default public.cube(array[1, 1])
+    check (public.cube_dim(value) <= 3);
+create type app."Span" as ("lowerCorner" public.cube, "tag" text);
+create table app."MediumIndex" (
+    id int primary key,
+    toc public.cube not null default public.cube(array[0, 0, 0]),
+    "tocs" public.cube[],
+    "tocBox" app."TocBox",
+    "span" app."Span",
+    "dims" int generated always as (public.cube_dim(toc)) stored,
+    constraint "tocDims" check (public.cube_dim(toc) <= 3)
+);
+create index "mediumIndexDims" on app."MediumIndex" (public.cube_dim(toc));
+create index "mediumIndexToc" on app."MediumIndex" using gist (toc);
+insert into app."MediumIndex" (id, toc, "tocs", "tocBox") values
+    (1, public.cube(array[1, 2, 3]), array[public.cube(1)], public.cube(2));
+"""
+
+
+def test_an_extension_of_another_schema_is_no_schema_difference(
+    new_database: object, tmp_path: Path
+) -> None:
+    # MusicBrainz's shape: the extension is in public on the source, the
+    # migrated schema is another; on the target the extension is created in
+    # the final schema public. The source prints its types and functions
+    # qualified (public.cube), the target bare: the same extension's objects.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, EXTENSION_TYPES_SOURCE)
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    done = run_cli(["--schemas", "app", "scaffold"], source, target, state, project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_cli(["--schemas", "app", "migrate"], source, target, state, project)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert "schema differs" not in out
+    assert query(
+        target,
+        "select format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = 'public.medium_index'::regclass and attname = 'toc'",
+    ) == [("cube",)]
+    # A real difference of such a column, default, generated column or
+    # domain check is still one.
+    query(
+        target,
+        "alter table medium_index alter column tocs type text[];"
+        "alter table medium_index alter column toc set default cube(array[9]);"
+        "alter domain toc_box add constraint flat check (cube_dim(value) <= 2);"
+        "alter domain toc_box set default cube(array[2, 2]);",
+    )
+    done = run_cli(["--schemas", "app", "verify"], source, target, state, project)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out[-4000:]
+    differences = [line for line in out.splitlines() if "schema differs" in line]
+    assert any("medium_index.tocs: type 'text[]'" in line for line in differences)
+    assert any("medium_index.toc: default 'cube(" in line for line in differences)
+    assert any(
+        line.startswith("schema differs: domain toc_box:") for line in differences
+    )
+    assert len(differences) == 3, differences
+
+
+EXTENSION_FUNCTION_SOURCE = """
+create extension cube;
+create extension earthdistance;
+create schema ext;
+create schema app;
+create table app.place (id int primary key, lat float8, lon float8);
+-- The schema's own function, with earthdistance's name and argument types.
+create function app.ll_to_earth(float8, float8) returns float8
+    language sql immutable strict as 'select $1 + $2';
+insert into app.place values (1, 51.5, -0.17);
+"""
+
+
+def test_a_routine_an_extension_function_displaces_stops_scaffold(
+    new_database: object, tmp_path: Path
+) -> None:
+    # MusicBrainz's shape: its schema overrides earthdistance's
+    # ll_to_earth(float8, float8), the extension in public, which is the
+    # final schema on the target: both cannot be created there.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, EXTENSION_FUNCTION_SOURCE)
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    scaffold = ["--schemas", "app", "scaffold"]
+    migrate = ["--schemas", "app", "migrate"]
+    clash = (
+        "app.ll_to_earth(double precision, double precision) has the name and "
+        "argument types of public.ll_to_earth(double precision, double "
+        "precision) of extension earthdistance, which is in schema public on "
+        "the target"
+    )
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert clash in done.stderr
+    assert "ALTER EXTENSION earthdistance SET SCHEMA <schema>" in done.stderr
+    assert not (project / "models" / "final" / "place.sql").exists()
+    # Moved out of public on the source, the build creates it elsewhere,
+    # unless the target has it in public already.
+    query(source, "alter extension earthdistance set schema ext")
+    query(target, "create extension cube; create extension earthdistance")
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert clash in done.stderr
+    query(target, "drop extension earthdistance")
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The extension arriving in public after scaffold fails the publish;
+    # the report does not take the extension's function for the build's.
+    query(target, "create extension earthdistance")
+    done = run_cli(migrate, source, target, state, project)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    report = (project / "MIGRATION_REPORT.md").read_text()
+    assert "body differs" not in report
+    assert (
+        'function "public".ll_to_earth(double precision, double precision): '
+        "missing on the target, where extension earthdistance's function of "
+        "that name and argument types is"
+    ) in report
+    query(target, "drop extension earthdistance")
+    done = run_cli(migrate, source, target, state, project)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # earthdistance's own bodies name cube's and its objects unqualified.
+    assert query(
+        target,
+        "set search_path = public, ext; "
+        "select public.ll_to_earth(1, 2) = 3, ext.ll_to_earth(0, 0) is not null",
+    ) == [(True, True)]

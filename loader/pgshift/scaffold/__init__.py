@@ -48,6 +48,8 @@ import psycopg2
 
 from pgshift.catalog import (
     Catalog,
+    FunctionSignature,
+    function_signatures,
     read_catalog,
     read_not_migrated,
     target_functions,
@@ -89,6 +91,7 @@ from pgshift.scaffold.sql_files import (
 )
 from pgshift.scaffold.supported import (
     ScaffoldError,
+    check_extension_functions,
     check_references,
     check_supported,
 )
@@ -298,7 +301,9 @@ def read_project(
     present: frozenset[str] = frozenset()
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     relations: dict[str, frozenset[str]] = {}
-    installed: set[str] = set()
+    installed: set[str] | None = None
+    # Extensions' functions in the final schema on the target.
+    members: list[FunctionSignature] = []
     if settings.target is not None:
         # A call to another schema's function (Supabase's auth.uid() in a
         # policy), or a foreign key or view into its table (auth.users), is
@@ -311,6 +316,12 @@ def read_project(
             relations = target_relations(cursor, settings.final_schema)
             cursor.execute("select extname::text from pg_extension")
             installed = {name for (name,) in cursor.fetchall()}
+            if not names_only:
+                members = [
+                    f
+                    for f in function_signatures(cursor, settings.final_schema)
+                    if f.extension is not None
+                ]
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema, present)
         catalog.target_parents = parents
@@ -319,13 +330,28 @@ def read_project(
         left_behind = [
             entry
             for entry in read_not_migrated(cursor, settings.source_schema)
-            if not (entry[0] == "extension" and entry[1] in installed)
+            if not (entry[0] == "extension" and entry[1] in (installed or ()))
         ]
         plan = schema_plan(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
         )
         left_behind += [("schema", s, why) for s, why in plan.left_out.items()]
         source_routines = read_routines(cursor, settings.source_schema)
+        if not names_only:
+            if settings.final_schema != settings.source_schema:
+                # The build creates an extension the target lacks in its
+                # source schema: the final schema's namesake on the source.
+                members += [
+                    f
+                    for f in function_signatures(cursor, settings.final_schema)
+                    if f.extension is not None
+                    and (installed is None or f.extension not in installed)
+                ]
+            check_extension_functions(
+                function_signatures(cursor, settings.source_schema),
+                members,
+                settings.final_schema,
+            )
         if not names_only:
             found = read_privileges(cursor, settings.source_schema)
             comments = read_comments(cursor, settings.source_schema)

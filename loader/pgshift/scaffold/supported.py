@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pgshift.catalog import Catalog, ForeignKey
+from pgshift.catalog import Catalog, ForeignKey, FunctionSignature
 from pgshift.sqlident import render_ident
 
 
@@ -168,4 +168,58 @@ def _outside(
         "migrate; the key is kept when the target has that table with a "
         "unique key on those columns (scaffold looks when TARGET_DATABASE_URL "
         f"is set): create it there, or exclude {name}"
+    )
+
+
+def check_extension_functions(
+    own: list[FunctionSignature],
+    members: list[FunctionSignature],
+    final_schema: str,
+) -> None:
+    """Refuse a routine of the schema that an extension's function would displace.
+
+    MusicBrainz defines its own ``ll_to_earth(float8, float8)`` in its
+    schema, with earthdistance's name and argument types, while earthdistance
+    is in ``public``. The build creates each extension in its source schema,
+    and the schema's routines in the final schema: where those are the same
+    schema (``public``), or the target has the extension there already, the
+    two functions cannot both be created, and the publish would stop.
+
+    Args:
+        own: The migrated schema's functions, procedures and aggregates
+            (not an extension's).
+        members: The extensions' functions that are, or will be, in the
+            final schema on the target (the source's, in a schema of the
+            final schema's name, of extensions the build creates; the
+            target's, in the final schema).
+        final_schema: The schema the migrated routines are created in.
+
+    Raises:
+        ScaffoldError: One line per such routine.
+    """
+    by_key = {m.key: m for m in members}
+    clashes = [
+        (f, by_key[f.key]) for f in own if f.extension is None and f.key in by_key
+    ]
+    if not clashes:
+        return
+    final = render_ident(final_schema)
+    lines = [
+        f"{function.shown} has the name and argument types of "
+        f"{member.shown} of extension {member.extension}, which is in schema "
+        f"{final} on the target (the build creates an extension in its source "
+        f"schema; the target may have it there already), where the schema's "
+        f"routines are created: both cannot be there, and nothing would be "
+        f"published. Rename {function.shown} on the source (and what calls "
+        "it), or drop it there if the extension's does what it does; or have "
+        f"{member.extension} in another schema than {final} (on the source, "
+        f"ALTER EXTENSION {render_ident(member.extension or '')} SET SCHEMA "
+        "<schema> where the extension allows it and the application's "
+        "search_path reaches that schema: the build then creates it there; "
+        "on the target, where it is already)"
+        for function, member in clashes
+    ]
+    raise ScaffoldError(
+        "the migrated schema's routines collide with extensions' functions:\n  "
+        + "\n  ".join(lines)
     )

@@ -40,6 +40,7 @@ from pgshift.verify.parity import (
     Differences,
     as_the_target_prints,
     compare,
+    domain_checks_as_the_target_prints,
     intended,
 )
 from pgshift.verify.privilege_parity import compare_privileges
@@ -249,12 +250,15 @@ def _schema_parity(
     overrides_path = settings.overrides_path
     if names is not None and names.overrides:
         overrides_path = settings.project_dir / names.overrides
+    printed_checks = domain_checks_as_the_target_prints(
+        settings.target, source, target, names, settings.final_schema
+    )
     if names is not None:
         names = as_the_target_prints(
             settings.target, names, target, settings.final_schema
         )
     lines = (
-        compare(source, target, names, kept)
+        compare(source, target, names, kept, printed_checks)
         + list(views)
         + privilege_lines
         + routine_lines

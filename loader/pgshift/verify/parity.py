@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -39,9 +41,55 @@ from pgshift.mapping import (
     table_settings,
 )
 from pgshift.settings import DatabaseUrl
-from pgshift.sqlident import rename_type
+from pgshift.sqlident import NAME_PATTERN, rename_type
 
 logger = logging.getLogger(__name__)
+
+_TYPE = re.compile(
+    rf"(?P<base>(?:{NAME_PATTERN}\.)?{NAME_PATTERN})"
+    r"(?P<modifier>\([^()]*\))?(?P<array>(?:\[\])*)"
+)
+
+
+class SameType:
+    """Whether a source type and a target type are the same type.
+
+    ``format_type`` qualifies a type that the session's search path does
+    not find: the source is read under the migrated schema, the target
+    under the final schema. An extension's type (cube's ``cube``, installed
+    in ``public`` on the source and created in the final schema ``public``
+    on the target) prints ``public.cube`` on the source and ``cube`` on the
+    target: the same extension's type of the same name, with the same
+    modifier and array brackets, is the same type. Any other type compares
+    as printed.
+    """
+
+    def __init__(self, source: Catalog, target: Catalog) -> None:
+        """Remember each side's extension types, as each side prints them."""
+        self.source = source.extension_types
+        self.target = target.extension_types
+
+    @staticmethod
+    def _identity(data_type: str, extension_types: dict[str, str]) -> str | None:
+        match = _TYPE.fullmatch(data_type)
+        if match is None or match.group("base") not in extension_types:
+            return None
+        return "{}{}{}".format(
+            extension_types[match.group("base")],
+            match.group("modifier") or "",
+            match.group("array"),
+        )
+
+    def __call__(self, source_type: object, target_type: object) -> bool:
+        """Whether the source's printed type is the target's printed type."""
+        if source_type == target_type:
+            return True
+        if not isinstance(source_type, str) or not isinstance(target_type, str):
+            return False
+        identity = self._identity(source_type, self.source)
+        return identity is not None and identity == self._identity(
+            target_type, self.target
+        )
 
 
 def _column_shape(
@@ -123,7 +171,11 @@ class Differences:
 
 
 def _table_differences(
-    source: Table, mapped: TableMap, target: Table, kept: Differences
+    source: Table,
+    mapped: TableMap,
+    target: Table,
+    kept: Differences,
+    same_type: SameType,
 ) -> list[str]:
     name = mapped.target
     unmapped = [c.name for c in source.columns if c.name not in mapped.columns]
@@ -177,7 +229,7 @@ def _table_differences(
             "collation",
         )
         for label, want, got in zip(labels, expected, actual, strict=True):
-            if want != got:
+            if want != got and not (label == "type" and same_type(want, got)):
                 line = f"{name}.{target_name}: {label} {got!r}, source {want!r}"
                 if label != "comment" or not kept.explains(
                     f"{name}.{target_name}", line
@@ -275,7 +327,11 @@ def _table_differences(
 
 
 def _type_differences(
-    source: Catalog, target: Catalog, names: NameMap | None
+    source: Catalog,
+    target: Catalog,
+    names: NameMap | None,
+    same_type: SameType,
+    printed_checks: dict[str, str],
 ) -> list[str]:
     """Differences of the schema's domains, range and composite types, through the map.
 
@@ -291,14 +347,18 @@ def _type_differences(
         if found is None:
             lines.append(f"domain {renamed}: missing on the target")
             continue
+        base_type = rename_type(domain.base_type, schema, types)
+        default = rename_columns(domain.default, {}, types) if domain.default else None
         expected = (
-            rename_type(domain.base_type, schema, types),
+            found.base_type if same_type(base_type, found.base_type) else base_type,
             domain.not_null,
-            rename_columns(domain.default, {}, types) if domain.default else None,
+            printed_checks.get(default, default) if default else None,
             sorted(
                 (
                     names.domain_constraints.get(name, {}).get(c, c) if names else c,
-                    rename_columns(d, {}, types),
+                    printed_checks.get(
+                        rename_columns(d, {}, types), rename_columns(d, {}, types)
+                    ),
                 )
                 for c, d in domain.checks
             ),
@@ -316,8 +376,11 @@ def _type_differences(
     for name, range_ in source.ranges.items():
         renamed = types.get(name, name)
         found_range = target.ranges.get(renamed)
+        subtype = rename_type(range_.subtype, schema, types)
+        if found_range is not None and same_type(subtype, found_range.subtype):
+            subtype = found_range.subtype
         expected_range = (
-            rename_type(range_.subtype, schema, types),
+            subtype,
             types.get(range_.multirange or "", range_.multirange),
             range_.opclass,
             range_.collation,
@@ -341,10 +404,14 @@ def _type_differences(
     for name, composite in source.composites.items():
         renamed = types.get(name, name)
         found_type = target.composites.get(renamed)
-        expected_attributes = [
-            (a, rename_type(t, schema, types)) for a, t in composite.attributes
-        ]
         got_attributes = found_type.attributes if found_type else None
+        printed = dict(got_attributes or [])
+        expected_attributes = [
+            (a, printed[a] if same_type(t, printed.get(a)) else t)
+            for a, t in (
+                (a, rename_type(t, schema, types)) for a, t in composite.attributes
+            )
+        ]
         if got_attributes != expected_attributes:
             lines.append(
                 f"composite type {renamed}: attributes {got_attributes}, source "
@@ -362,13 +429,59 @@ _Reprint = tuple[
     str,
     list[tuple[str, str, Callable[[str], None]]],
     list[IndexMap],
+    list[tuple[str, str, str | None, Callable[[str], None]]],
 ]
 """A final table, its constraints to print back (name, definition to add,
-where the print goes) and its indexes to print back."""
+where the print goes), its indexes to print back, and its defaults and
+generation expressions to print back (column, expression, the column's
+type for a generation expression or None for a default, where the print
+goes)."""
+
+
+def _stale_defaults(
+    mapped: TableMap, found: Table
+) -> list[tuple[str, str, str | None, Callable[[str], None]]]:
+    """The map's defaults and generation expressions the target prints otherwise.
+
+    A default calling a function (``public.cube(array[0, 0, 0])``) is
+    printed by the source under its schema's search path and with the casts
+    it read, by the target under the final schema's: the same call may
+    print otherwise there (``cube(ARRAY[(0)::double precision, ...])``).
+    """
+    columns = {c.name: c for c in found.columns}
+    stale: list[tuple[str, str, str | None, Callable[[str], None]]] = []
+    for name, expression in mapped.generated.items():
+        column = columns.get(name)
+        if column is not None and column.generated and column.default != expression:
+            stale.append(
+                (
+                    name,
+                    expression,
+                    column.data_type,
+                    _item_setter(mapped.generated, name),
+                )
+            )
+    for name, expression in mapped.defaults.items():
+        column = columns.get(name)
+        if (
+            column is not None
+            and not column.generated
+            and not column.serial_sequence
+            and name not in mapped.generated
+            and column.default is not None
+            and column.default != expression
+        ):
+            stale.append((name, expression, None, _item_setter(mapped.defaults, name)))
+    return stale
+
+
+def _item_setter(items: dict[str, str], key: str) -> Callable[[str], None]:
+    """Set one entry of a map's dictionary to a print."""
+    return lambda text: items.__setitem__(key, text)
 
 
 def _printed_otherwise(names: NameMap, target: Catalog) -> list[_Reprint]:
-    """The map's checks, exclusions and indexes whose text the target's differs."""
+    """The map's checks, exclusions, indexes and defaults the target prints otherwise."""
     pending = []
     for mapped in names.tables.values():
         found = target.tables.get(mapped.target)
@@ -391,9 +504,55 @@ def _printed_otherwise(names: NameMap, target: Catalog) -> list[_Reprint]:
         stale_indexes = [
             i for i in mapped.indexes if indexes.get(i.name, i.using) != i.using
         ]
-        if stale or stale_indexes:
-            pending.append((mapped.target, stale, stale_indexes))
+        stale_defaults = _stale_defaults(mapped, found)
+        if stale or stale_indexes or stale_defaults:
+            pending.append((mapped.target, stale, stale_indexes, stale_defaults))
     return pending
+
+
+_PRINTED_DEFAULT = """
+select pg_get_expr(d.adbin, d.adrelid)
+from pg_attrdef d
+join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+where d.adrelid = 'pg_temp.pgshift_reprint'::regclass and a.attname = %s
+"""
+
+
+def _reprint_defaults(
+    cursor: Any,
+    probe: sql.Composable,
+    defaults: list[tuple[str, str, str | None, Callable[[str], None]]],
+) -> None:
+    """Print each default and generation expression back on the probe table.
+
+    Each in a savepoint of its own: one the target refuses (a function it
+    lacks, another type) keeps the source's text, and its difference.
+    """
+    for column, expression, data_type, take in defaults:
+        cursor.execute("savepoint pgshift_reprint_default")
+        try:
+            if data_type is None:
+                cursor.execute(
+                    sql.SQL("alter table {} alter column {} set default {}").format(
+                        probe, sql.Identifier(column), sql.SQL(expression)
+                    )
+                )
+                cursor.execute(_PRINTED_DEFAULT, (column,))
+            else:
+                cursor.execute(
+                    sql.SQL(
+                        "alter table {} add column pgshift_reprint_generated {} "
+                        "generated always as ({}) stored"
+                    ).format(probe, sql.SQL(data_type), sql.SQL(expression))
+                )
+                cursor.execute(_PRINTED_DEFAULT, ("pgshift_reprint_generated",))
+            printed = cursor.fetchone()[0]
+        except psycopg2.Error as error:
+            logger.info("default of %s not printed back: %s", column, error)
+            cursor.execute("rollback to savepoint pgshift_reprint_default")
+            continue
+        cursor.execute("rollback to savepoint pgshift_reprint_default")
+        take(printed)
 
 
 def as_the_target_prints(
@@ -410,7 +569,9 @@ def as_the_target_prints(
     the target's object of that name is created once more, on an empty
     temporary copy of its final table in a transaction rolled back, and
     the map takes that print instead: a real difference still differs.
-    Exclusion constraints (a WHERE of their own) are printed back alike.
+    Exclusion constraints (a WHERE of their own) are printed back alike, and
+    so are defaults and generation expressions, each set on the copy in a
+    savepoint (one the target refuses keeps the source's text).
 
     Args:
         target_url: The target, on which a transaction of its own (not
@@ -435,7 +596,7 @@ def as_the_target_prints(
         cursor.execute(
             "select set_config('search_path', quote_ident(%s), true)", (final_schema,)
         )
-        for table, constraints, indexes in pending:
+        for table, constraints, indexes, defaults in pending:
             cursor.execute(
                 sql.SQL("create temporary table {} (like {})").format(
                     probe, sql.Identifier(final_schema, table)
@@ -469,10 +630,90 @@ def as_the_target_prints(
                     (f"pg_temp.pgshift_reprint_{number}",),
                 )
                 index.using = index_using(cursor.fetchone()[0])
+            _reprint_defaults(cursor, probe, defaults)
             cursor.execute(sql.SQL("drop table {}").format(probe))
     except psycopg2.Error as error:
         logger.info("definitions not printed back by the target: %s", error)
         return names
+    finally:
+        conn.rollback()
+        conn.close()
+    return reprinted
+
+
+def domain_checks_as_the_target_prints(
+    target_url: DatabaseUrl,
+    source: Catalog,
+    target: Catalog,
+    names: NameMap | None,
+    final_schema: str,
+) -> dict[str, str]:
+    """The source's domain checks and defaults, renamed, as the target prints them.
+
+    As with a table's checks (``as_the_target_prints``): a check calling an
+    extension's function prints it qualified on the source when the
+    extension is in another schema (``public.cube_dim(VALUE)``), and bare on
+    the target when the extension is in the final schema; a default may
+    print its casts otherwise once read again. Each renamed check the
+    target's domain lacks, and its default when the target's differs, is
+    given once more to a temporary domain over the target domain's base
+    type, in a savepoint of a transaction rolled back, and read back: a
+    real difference still differs.
+
+    Returns:
+        Each such check's or default's renamed text to the target's print
+        of it (those the target refuses are left out).
+    """
+    types = names.types if names else {}
+    # (renamed text, the target's base type, a default rather than a check)
+    pending: list[tuple[str, str, bool]] = []
+    for name, domain in source.domains.items():
+        found = target.domains.get(types.get(name, name))
+        if found is None:
+            continue
+        printed = {definition for _, definition in found.checks}
+        for _, definition in domain.checks:
+            wanted = rename_columns(definition, {}, types)
+            if wanted not in printed:
+                pending.append((wanted, found.base_type, False))
+        if domain.default and found.default:
+            wanted = rename_columns(domain.default, {}, types)
+            if wanted != found.default:
+                pending.append((wanted, found.base_type, True))
+    if not pending:
+        return {}
+    reprinted: dict[str, str] = {}
+    probe = "pg_temp.pgshift_reprint_domain"
+    conn = connect(target_url)
+    cursor = conn.cursor()
+    try:
+        cursor.execute(
+            "select set_config('search_path', quote_ident(%s), true)", (final_schema,)
+        )
+        for wanted, base_type, is_default in pending:
+            cursor.execute("savepoint pgshift_reprint_domain")
+            try:
+                cursor.execute(
+                    sql.SQL("create domain {} as {} {}{}").format(
+                        sql.SQL(probe),
+                        sql.SQL(base_type),
+                        sql.SQL("default " if is_default else ""),
+                        sql.SQL(wanted),
+                    )
+                )
+                cursor.execute(
+                    "select typdefault from pg_type where oid = %s::regtype"
+                    if is_default
+                    else "select pg_get_constraintdef(oid) from pg_constraint "
+                    "where contypid = %s::regtype",
+                    (probe,),
+                )
+                reprinted[wanted] = cursor.fetchone()[0]
+            except psycopg2.Error as error:
+                logger.info("domain definition not printed back: %s", error)
+            cursor.execute("rollback to savepoint pgshift_reprint_domain")
+    except psycopg2.Error as error:
+        logger.info("domain definitions not printed back by the target: %s", error)
     finally:
         conn.rollback()
         conn.close()
@@ -484,6 +725,7 @@ def compare(
     target: Catalog,
     names: NameMap | None,
     kept: Differences | None = None,
+    printed_checks: dict[str, str] | None = None,
 ) -> list[str]:
     """List every difference between the source schema and the target schema.
 
@@ -493,18 +735,22 @@ def compare(
         names: The name map scaffold applied (None: scaffold never ran).
         kept: The target's own objects the last publish carried over; the
             lines they explain are collected there, not returned.
+        printed_checks: Domain checks and defaults as renamed for the
+            target, to how the target prints them
+            (``domain_checks_as_the_target_prints``).
 
     Returns:
         One line per difference; empty when the schemas are twins.
     """
     kept = kept if kept is not None else Differences()
+    same_type = SameType(source, target)
     lines: list[str] = []
     for enum, labels in source.enums.items():
         renamed = names.types.get(enum, enum) if names else enum
         found = target.enums.get(renamed)
         if found != labels:
             lines.append(f"type {renamed}: labels {found}, source {labels}")
-    lines += _type_differences(source, target, names)
+    lines += _type_differences(source, target, names, same_type, printed_checks or {})
     types = names.types if names else {}
     for table in source.tables.values():
         mapped = names.tables.get(table.name) if names else None
@@ -518,7 +764,7 @@ def compare(
         if found is None:
             lines.append(f"{mapped.target}: missing on the target")
             continue
-        lines += _table_differences(table, mapped, found, kept)
+        lines += _table_differences(table, mapped, found, kept, same_type)
         lines += _partition_differences(mapped, found, kept)
         lines += _settings_differences(table, mapped, found)
         lines += _statistics_differences(table, mapped, found, types)

@@ -31,7 +31,11 @@ _OPTIONS = """p.provolatile::text, p.prosecdef, p.proisstrict, p.proleakproof,
        p.proparallel::text, p.procost::float8, p.prorows::float8"""
 
 _TARGET_ROUTINE = f"""
-select p.prosrc, {_OPTIONS}
+select p.prosrc, {_OPTIONS},
+       (select x.extname::text from pg_depend d
+        join pg_extension x on x.oid = d.refobjid
+        where d.classid = 'pg_proc'::regclass and d.objid = p.oid
+          and d.deptype = 'e')
 from pg_proc p
 where p.oid = to_regprocedure(%s)
 """
@@ -140,6 +144,15 @@ def routine_differences(
         found = _target_routine(target_cursor, signature)
         if found is None:
             lines.append(f"{routine.kind} {signature}: missing on the target")
+            continue
+        found, extension = found[:-1], found[-1]
+        if extension is not None:
+            # The build could not create it there: the extension's own is.
+            lines.append(
+                f"{routine.kind} {signature}: missing on the target, where "
+                f"extension {extension}'s function of that name and argument "
+                "types is"
+            )
             continue
         body = (
             _body(routine, schema) if routine.language in ("plpgsql", "sql") else None
