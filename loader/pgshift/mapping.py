@@ -1381,11 +1381,122 @@ def rename_view_types(name_map: NameMap) -> None:
             policy.with_check = rename_columns(policy.with_check, {}, types)
 
 
+BUILT_IN_TYPES = frozenset(
+    [
+        "aclitem",
+        "any",
+        "anyarray",
+        "anycompatible",
+        "anycompatiblearray",
+        "anycompatiblemultirange",
+        "anycompatiblenonarray",
+        "anycompatiblerange",
+        "anyelement",
+        "anyenum",
+        "anymultirange",
+        "anynonarray",
+        "anyrange",
+        "bit",
+        "bool",
+        "box",
+        "bpchar",
+        "bytea",
+        "char",
+        "cid",
+        "cidr",
+        "circle",
+        "cstring",
+        "date",
+        "datemultirange",
+        "daterange",
+        "event_trigger",
+        "fdw_handler",
+        "float4",
+        "float8",
+        "gtsvector",
+        "index_am_handler",
+        "inet",
+        "int2",
+        "int2vector",
+        "int4",
+        "int4multirange",
+        "int4range",
+        "int8",
+        "int8multirange",
+        "int8range",
+        "internal",
+        "interval",
+        "json",
+        "jsonb",
+        "jsonpath",
+        "language_handler",
+        "line",
+        "lseg",
+        "macaddr",
+        "macaddr8",
+        "money",
+        "name",
+        "numeric",
+        "nummultirange",
+        "numrange",
+        "oid",
+        "oidvector",
+        "path",
+        "pg_lsn",
+        "pg_snapshot",
+        "point",
+        "polygon",
+        "record",
+        "refcursor",
+        "regclass",
+        "regcollation",
+        "regconfig",
+        "regdictionary",
+        "regnamespace",
+        "regoper",
+        "regoperator",
+        "regproc",
+        "regprocedure",
+        "regrole",
+        "regtype",
+        "table_am_handler",
+        "text",
+        "tid",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "timetz",
+        "trigger",
+        "tsm_handler",
+        "tsmultirange",
+        "tsquery",
+        "tsrange",
+        "tstzmultirange",
+        "tstzrange",
+        "tsvector",
+        "txid_snapshot",
+        "unknown",
+        "uuid",
+        "varbit",
+        "varchar",
+        "void",
+        "xid",
+        "xid8",
+        "xml",
+    ]
+)
+"""The types of ``pg_catalog`` (PostgreSQL 15 to 17), which the search path
+finds before any schema's type of the same name."""
+
+
 def _check_type_names(types: Mapping[str, str], tables: Mapping[str, str]) -> None:
-    """Stop when a type would take a final table's name.
+    """Stop when a type would take a final table's or a built-in type's name.
 
     Every table has a row type of its own name, so a type and a table of one
-    schema cannot share a name.
+    schema cannot share a name; and ``pg_catalog`` comes first in every
+    search path, so a type named like one of its types (``"Box"`` as
+    ``box``) would be taken for the built-in one wherever it is named
+    without its schema.
     """
     taken = {target: source for source, target in tables.items()}
     clashes = [
@@ -1394,6 +1505,13 @@ def _check_type_names(types: Mapping[str, str], tables: Mapping[str, str]) -> No
         f"'tables: {taken[target]}:')"
         for source, target in types.items()
         if target in taken
+    ]
+    clashes += [
+        f"type {source} would be named {target}, like PostgreSQL's built-in "
+        f"type {target}, which a name without its schema means: name it in "
+        f"the override file ('types: {source}: {target}_type')"
+        for source, target in types.items()
+        if target in BUILT_IN_TYPES
     ]
     if clashes:
         raise NamingError("\n".join(clashes))

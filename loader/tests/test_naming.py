@@ -431,6 +431,13 @@ def test_types_follow_the_naming_rules_in_columns_and_expressions() -> None:
     # A type cannot take a table's name: every table has a row type.
     with pytest.raises(NamingError, match="type DocumentStatus and table Document"):
         build_map(catalog, Overrides(types={"DocumentStatus": "document"}))
+    # Nor a built-in type's, which a name without its schema would mean.
+    catalog.enums["Box"] = ["small", "large"]
+    with pytest.raises(NamingError, match="type Box would be named box, like"):
+        build_map(catalog, Overrides())
+    assert build_map(catalog, Overrides(types={"Box": "box_size"})).types["Box"] == (
+        "box_size"
+    )
 
 
 def test_a_cast_is_never_taken_for_a_column() -> None:
