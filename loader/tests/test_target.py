@@ -63,7 +63,7 @@ def test_existing_tables_are_kept_then_replaced_on_request(
     assert "these final tables changed since pgshift published them: users" in (
         written.stderr
     )
-    assert "with 19 rows, 19 now" in written.stderr
+    assert "with 19 rows, 19 now, content changed" in written.stderr
     assert "--replace-existing" in written.stderr
     assert query(target, "select email from public.users where id = 1") == [
         ("app@example.com",)

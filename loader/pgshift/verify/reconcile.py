@@ -238,9 +238,10 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
         now_rows, now_checksum, _ = final_figures(cursor, settings, mapped)
         if now_rows is None or (now_rows, now_checksum) == (rows, checksum):
             return None
+        now = f"{now_rows} now" + (", content changed" if now_rows == rows else "")
         return (
             f"{table} (published {built_at:%Y-%m-%d %H:%M:%S %Z} with "
-            f"{rows} rows, {now_rows} now)"
+            f"{rows} rows, {now})"
         )
 
     return [line for line in on_target_connections(settings, published, check) if line]
