@@ -37,15 +37,21 @@ def row_expression(columns: Sequence[tuple[str, str]], alias: str = "t") -> str:
     Returns:
         An SQL expression of type text.
     """
+    parts = column_values(columns, alias)
+    if not parts:
+        return "''"
+    return f"row({', '.join(parts)})::text"
+
+
+def column_values(columns: Sequence[tuple[str, str]], alias: str = "t") -> list[str]:
+    """Each column as a row's text form holds it (a timestamptz in UTC)."""
     parts = []
     for name, data_type in columns:
         ref = f"{alias}.{quote_ident(name)}"
         if data_type.startswith("timestamp") and data_type.endswith(TIMESTAMPTZ[9:]):
             ref = f"({ref} at time zone 'UTC')"
         parts.append(ref)
-    if not parts:
-        return "''"
-    return f"row({', '.join(parts)})::text"
+    return parts
 
 
 HASH_PROBE_SQL = "select hashtextextended('pgshift', 0)"

@@ -94,14 +94,21 @@ def test_verify_names_each_corrupted_table_and_row(corrupted: Migration) -> None
     failed = {t.final_table: t for t in report.tables if t.status != "complete"}
     assert set(failed) == {"messages", "notifications", "jobs", "job_photos"}
     assert not report.passed
+    # Only the columns that differ, with both values; never the whole row.
     changed = failed["messages"].differences
-    assert len(changed) == 1 and changed[0].startswith("id=7: expected")
+    content = query(corrupted.source_url, "select content from messages where id = 7")
+    was = content[0][0].replace("'", "''")
+    assert changed == [f"id=7: content expected '{was}', found '{was}!'"]
     deleted = failed["notifications"]
     assert "29 rows, the source 30" in deleted.detail
-    assert deleted.differences[0].startswith("id=3: missing")
+    assert deleted.differences == ["id=3: missing"]
     emptied = failed["jobs"].differences
-    assert len(emptied) == 1 and emptied[0].startswith("id=2: expected")
-    assert ',"",' in emptied[0].split(", found ")[1]
+    notes = query(corrupted.source_url, "select notes from jobs where id = 2")[0][0]
+    assert emptied == [
+        "id=2: notes expected "
+        + ("NULL" if notes is None else "'" + notes.replace("'", "''") + "'")
+        + ", found ''"
+    ]
     duplicated = failed["job_photos"]
     assert "19 rows, the source 18" in duplicated.detail
     # Dropping the key to duplicate a row is itself a schema difference.

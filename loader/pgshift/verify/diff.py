@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgshift.checksum import checksum_expression, row_expression
+from pgshift.checksum import checksum_expression, column_values, row_expression
 from pgshift.sqlident import quote_ident
 
 logger = logging.getLogger(__name__)
@@ -75,12 +75,18 @@ class Side:
 
     def rows(self, where: str) -> list[tuple[Any, ...]]:
         """The rows matching a filter as (key values, row text)."""
+        return [row[:-1] for row in self._rows(where)]
+
+    def _rows(self, where: str) -> list[tuple[Any, ...]]:
+        """(key values, row text, each column's text) per matching row."""
         keys = ", ".join(f"t.{quote_ident(k)}::text" for k in self.key) or "null"
+        values = ", ".join(f"{v}::text" for v in column_values(self.columns))
         self.cursor.execute(
-            f"select {keys}, {row_expression(self.columns)} "
+            f"select {keys}, {row_expression(self.columns)}, "
+            f"array[{values or 'null'}]::text[] "
             f"from {self.relation} as t where {where}"
         )
-        return self.cursor.fetchall()  # type: ignore[no-any-return]
+        return [(*row[:-1], tuple(row[-1])) for row in self.cursor.fetchall()]
 
     def bounds(self, where: str, parts: int) -> list[tuple[Any, ...]]:
         """Upper key bounds cutting the matching rows into about ``parts`` segments."""
@@ -103,20 +109,53 @@ class Difference:
         key: The row's key values as text (empty for keyless tables).
         expected: The row as the reference side holds it, or None if missing.
         found: The row as the checked side holds it, or None if missing.
+        changed: Column (the checked side's name) to (expected, found) text,
+            for the columns that differ in a row both sides hold.
+        copies: How many copies of the one expected row the checked side
+            holds, for a duplicated row.
     """
 
     key: dict[str, str]
     expected: str | None
     found: str | None
+    changed: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    copies: int = 0
 
     def describe(self) -> str:
-        """One line for the report."""
-        key = ", ".join(f"{k}={v}" for k, v in self.key.items()) or "(no key)"
+        """One line for the report.
+
+        A row found under its key names only the columns that differ, with
+        both values; a row missing or unexpected under its key, only the
+        key. Whole rows (which may hold password hashes or tokens) are
+        shown only for a table without a key, where nothing else tells the
+        row.
+        """
+        key = ", ".join(f"{k}={v}" for k, v in self.key.items())
+        if not key:
+            if self.found is None:
+                return f"(no key): missing (expected {self.expected})"
+            if self.expected is None:
+                return f"(no key): unexpected row {self.found}"
+            return f"(no key): expected {self.expected}, found {self.found}"
+        if self.copies:
+            return f"{key}: {self.copies} copies of the one row expected"
         if self.found is None:
-            return f"{key}: missing (expected {self.expected})"
+            return f"{key}: missing"
         if self.expected is None:
-            return f"{key}: unexpected row {self.found}"
-        return f"{key}: expected {self.expected}, found {self.found}"
+            return f"{key}: unexpected row"
+        if not self.changed:
+            return f"{key}: expected {self.expected}, found {self.found}"
+        return f"{key}: " + "; ".join(
+            f"{column} expected {_shown(was)}, found {_shown(now)}"
+            for column, (was, now) in self.changed.items()
+        )
+
+
+def _shown(value: str | None) -> str:
+    """A column's text as SQL writes a literal, NULL as NULL."""
+    if value is None:
+        return "NULL"
+    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
@@ -188,8 +227,11 @@ def _compare_rows(
     result: DiffResult,
     limit: int,
 ) -> None:
-    expected = Counter(reference.rows(where_ref))
-    found = Counter(checked.rows(where_chk))
+    reference_rows = reference._rows(where_ref)
+    checked_rows = checked._rows(where_chk)
+    values = {row[:-1]: row[-1] for row in [*reference_rows, *checked_rows]}
+    expected = Counter(row[:-1] for row in reference_rows)
+    found = Counter(row[:-1] for row in checked_rows)
     missing = expected - found
     extra = found - expected
     by_key_missing = {row[:-1]: row[-1] for row in missing.elements()}
@@ -199,9 +241,20 @@ def _compare_rows(
         if len(result.differences) >= limit:
             return
         labels = dict(zip(names, key, strict=False)) if names else {}
-        result.differences.append(
-            Difference(labels, by_key_missing.get(key), by_key_extra.get(key))
-        )
+        was, now = by_key_missing.get(key), by_key_extra.get(key)
+        changed = {}
+        if names and was is not None and now is not None:
+            changed = {
+                column: (before, after)
+                for (column, _), before, after in zip(
+                    checked.columns,
+                    values[(*key, was)],
+                    values[(*key, now)],
+                    strict=True,
+                )
+                if before != after
+            }
+        result.differences.append(Difference(labels, was, now, changed))
     if not names:
         return
     # A duplicated row: same key and text on both sides, more copies on one.
@@ -213,6 +266,7 @@ def _compare_rows(
                 Difference(
                     dict(zip(names, row[:-1], strict=False)),
                     row[-1],
-                    f"{row[-1]} (×{copies + expected[row]})",
+                    row[-1],
+                    copies=copies + expected[row],
                 )
             )
