@@ -98,7 +98,23 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                 "target: its views run with the privileges and row-level "
                 "security of whoever queries them (security_invoker)"
             )
-        _replace_schema(cursor, schema, _views(settings))
+        _replace_schema(cursor, schema, _views(settings), _type_aliases(names))
+        # The previous application casts to its types by their source names
+        # (Prisma, its schema set to this one: CAST($1 AS
+        # "public_compat"."SurveyStatus"); ::"Kind"[] in raw SQL): a domain
+        # of that name over the renamed type answers them, and a domain's
+        # value (or an array of them) goes into the column. PostgreSQL has
+        # no = between an enum and a domain over it: comparisons stay
+        # uncovered.
+        for source_type, target_type in sorted(names.types.items()):
+            if source_type == target_type:
+                continue
+            cursor.execute(
+                sql.SQL("create domain {} as {}").format(
+                    sql.Identifier(schema, source_type),
+                    sql.Identifier(settings.final_schema, target_type),
+                )
+            )
         grantees: set[str] = set()
         count = 0
         relations = [(m.source, m.target, m.columns) for m in names.tables.values()] + [
@@ -161,7 +177,12 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
         if mark is None:
             return False
         _check_ours(mark, schema)
-        _refuse_foreign_objects(cursor, schema, _views(settings))
+        _refuse_foreign_objects(
+            cursor,
+            schema,
+            _views(settings),
+            _type_aliases(NameMap.read(settings.project_dir)),
+        )
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
 
@@ -190,18 +211,25 @@ where d.refclassid = 'pg_namespace'::regclass
   and not exists (select 1 from pg_class c
                   where d.classid = 'pg_class'::regclass and c.oid = d.objid
                     and c.relkind = 'v' and c.relname = any(%(views)s))
+  and not exists (select 1 from pg_type t
+                  where d.classid = 'pg_type'::regclass and t.oid = d.objid
+                    and t.typtype = 'd' and t.typname = any(%(types)s))
 order by 1
 """
 
 
-def _refuse_foreign_objects(cursor: Any, schema: str, views: list[str]) -> None:
+def _refuse_foreign_objects(
+    cursor: Any, schema: str, views: list[str], types: list[str] | None = None
+) -> None:
     """Refuse to drop a schema holding objects pgshift did not create there.
 
     The previous application, its search_path at the schema, creates its
     new tables there (n8n's data tables): dropping the schema would drop
     them and their rows.
     """
-    cursor.execute(_FOREIGN_OBJECTS, {"schema": schema, "views": views})
+    cursor.execute(
+        _FOREIGN_OBJECTS, {"schema": schema, "views": views, "types": types or []}
+    )
     foreign = [row[0] for row in cursor.fetchall()]
     if foreign:
         raise ConfigError(
@@ -223,10 +251,19 @@ def _views(settings: Settings) -> list[str]:
     ]
 
 
-def _replace_schema(cursor: Any, schema: str, views: list[str]) -> None:
+def _type_aliases(names: Any) -> list[str]:
+    """The source names of the renamed types: the schema's domains over them."""
+    if names is None:
+        return []
+    return [source for source, target in names.types.items() if source != target]
+
+
+def _replace_schema(
+    cursor: Any, schema: str, views: list[str], types: list[str] | None = None
+) -> None:
     """Drop pgshift's schema of that name if there, and create it empty."""
     _check_ours(schema_comment(cursor, schema), schema)
-    _refuse_foreign_objects(cursor, schema, views)
+    _refuse_foreign_objects(cursor, schema, views, types)
     name = sql.Identifier(schema)
     cursor.execute(sql.SQL("drop schema if exists {} cascade").format(name))
     cursor.execute(sql.SQL("create schema {}").format(name))

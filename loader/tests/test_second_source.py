@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg2
@@ -401,6 +402,38 @@ def test_comments_types_and_indexes_are_the_sources(migrated: SecondSource) -> N
         ("invoice_lines_amount_check",),
         ("invoice_lines_pkey",),
     ]
+
+
+def test_the_previous_application_casts_to_its_types_through_compat(
+    migrated: SecondSource,
+) -> None:
+    """Prisma casts every enum parameter by its type's name (``"Mood"``)."""
+    code, _, stderr = migrated.run("compat")
+    assert code == 0, stderr
+    inserted = query(
+        migrated.target,
+        "set search_path = public_compat; "
+        'insert into "Account" ("URLSlug", "firstName", "lastName", moods, balance) '
+        "values ('compat-cast', 'Old', 'App', "
+        "cast(array['happy', 'ok'] as \"Mood\"[]), 12.5::\"PositiveAmount\") "
+        "returning moods::text, balance",
+    )
+    assert inserted == [("{happy,ok}", Decimal("12.50"))]
+    assert query(
+        migrated.target,
+        "select moods::text from public.account where url_slug = 'compat-cast'",
+    ) == [("{happy,ok}",)]
+    # The domain's own check still applies through its alias.
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(migrated.target, 'select (-1)::public_compat."PositiveAmount"')
+    query(migrated.target, "delete from public.account where url_slug = 'compat-cast'")
+    # compat again replaces its own type aliases; --drop drops them.
+    assert migrated.run("compat")[0] == 0
+    assert migrated.run("compat", "--drop")[0] == 0
+    assert query(
+        migrated.target,
+        "select count(*) from pg_namespace where nspname = 'public_compat'",
+    ) == [(0,)]
 
 
 def test_schema_parity_finds_a_change_made_after_the_migration(
