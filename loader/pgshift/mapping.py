@@ -1204,6 +1204,8 @@ def target_object_name(
     (``InvoiceLine: invoice_lines`` gives ``invoice_lines_pkey``); the rest
     of the name, and every other name, follows the naming rules, or, with
     ``keep`` (the override file's ``keep_object_names``), stays as it is.
+    A source name of exactly 63 bytes is one PostgreSQL cut short: its
+    target name is cut to 63 bytes the same way where it would be longer.
 
     Args:
         source: The object's source name.
@@ -1217,6 +1219,21 @@ def target_object_name(
     """
     if overrides and source in overrides:
         return overrides[source]
+    name = _object_name(source, table, target_table, keep=keep)
+    if (
+        len(source.encode()) == MAX_IDENTIFIER_BYTES
+        and len(name.encode()) > MAX_IDENTIFIER_BYTES
+    ):
+        # PostgreSQL cut the source's name to its 63 bytes (the ORM asked
+        # for a longer one, as Prisma does for an index over three long
+        # columns): the target's is cut as PostgreSQL would cut it.
+        # Collisions are still refused (``check_object_names``).
+        return name.encode()[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
+    return name
+
+
+def _object_name(source: str, table: str, target_table: str, *, keep: bool) -> str:
+    """``target_object_name`` before a name cut short is cut again."""
     if source == table:
         return target_table
     if source.startswith(table + "_"):

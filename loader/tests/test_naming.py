@@ -462,6 +462,22 @@ def test_an_object_name_postgresql_cut_short_follows_the_table() -> None:
     assert target_object_name("aVery_x", table, "long_table") == "a_very_x"
 
 
+def test_a_name_postgresql_cut_short_is_cut_again_after_the_rename() -> None:
+    # Prisma's name for a unique index over three columns, cut by PostgreSQL
+    # (Formbricks): renamed, it would be 70 bytes; it is cut as PostgreSQL
+    # would cut it, and a name not cut on the source is still refused.
+    table = "FeedbackSourceFieldMapping"
+    index = "FeedbackSourceFieldMapping_workspaceId_feedbackSourceId_sourceF"
+    assert len(index.encode()) == MAX_IDENTIFIER_BYTES
+    name = target_object_name(index, table, "feedback_source_field_mapping")
+    assert name == "feedback_source_field_mapping_workspace_id_feedback_source_id_s"
+    assert len(name.encode()) == MAX_IDENTIFIER_BYTES
+    shorter = index[:-1]
+    assert len(target_object_name(shorter, table, "feedback_source_field_mapping")) > (
+        MAX_IDENTIFIER_BYTES
+    )
+
+
 def test_a_staging_model_name_fits_its_cte_in_63_bytes() -> None:
     from pgshift.mapping import EPHEMERAL_PREFIX, staging_model_name
 
