@@ -97,7 +97,7 @@ def verify(settings: Settings) -> Report:
         cursor.execute("select 'extension ' || extname from pg_extension")
         on_target = {name for (name,) in cursor.fetchall()}
         report.not_migrated = [
-            line
+            _extension_missing(line) if line.startswith("extension ") else line
             for line in recorded
             if not line.startswith("schema ")
             and line.split(": ", 1)[0] not in on_target
@@ -270,4 +270,14 @@ def _schema_parity(
     report.kept_differences = kept.kept
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences
+    )
+
+
+def _extension_missing(line: str) -> str:
+    """What the report says of a source extension the target still lacks."""
+    name = line.split(": ", 1)[0]
+    return (
+        f"{name}: not on the target: its server does not offer it, or the "
+        "migrating role may not create it; install it there if the "
+        "application uses it"
     )
