@@ -423,6 +423,13 @@ def test_the_previous_application_casts_to_its_types_through_compat(
         migrated.target,
         "select moods::text from public.account where url_slug = 'compat-cast'",
     ) == [("{happy,ok}",)]
+    # Comparisons without the old type's name are PostgreSQL's own still.
+    assert query(
+        migrated.target,
+        'set search_path = public_compat; select count(*) from "Account" '
+        "where moods[1] = 'happy' and moods[2] in ('ok', 'sad') "
+        "and moods[1] > moods[2] and \"URLSlug\" = 'compat-cast'",
+    ) == [(1,)]
     # The domain's own check still applies through its alias.
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(migrated.target, 'select (-1)::public_compat."PositiveAmount"')
