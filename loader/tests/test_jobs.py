@@ -83,23 +83,28 @@ def test_dbt_by_hand_keeps_its_threads_option(
     assert " START " in done.stdout
 
 
+def _sessions_opened(target: str, command: list[str], source: str, state: Path) -> int:
+    """How many sessions ``run.py --jobs 2 <command>`` opened on the target."""
+    sessions = (
+        "select sessions from pg_stat_database where datname = current_database()"
+    )
+    before = query(target, sessions)[0][0]
+    done = run_cli(["--jobs", "2", *command], source, target, state)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return int(query(target, sessions)[0][0]) - before
+
+
 def test_dbt_keeps_one_session_per_thread_for_the_whole_build(
     sample_copy: Callable[[], MigratedSample],
 ) -> None:
     """Not one server process per node: each starts with cold catalog caches."""
     copy = sample_copy()
-    sessions = (
-        "select sessions from pg_stat_database where datname = current_database()"
-    )
-    before = query(copy.target_url, sessions)[0][0]
-    done = run_cli(["--jobs", "2", "dbt", "build"], "", copy.target_url, copy.state)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    opened = _sessions_opened(copy.target_url, ["dbt", "build"], "", copy.state)
     results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
     nodes = len(results["results"])
     assert nodes > 40
-    # Two threads, the hooks' session, the query above; dbt alone would
-    # have opened one per node.
-    opened = query(copy.target_url, sessions)[0][0] - before
+    # Two threads, the hooks' session, the query counting them; dbt alone
+    # would have opened one per node.
     assert opened <= 5, (opened, nodes)
 
 
@@ -108,15 +113,7 @@ def test_the_load_hands_target_sessions_on_from_file_to_file(
 ) -> None:
     """dlt alone opens a session per load file (one per table here)."""
     copy = sample_copy()
-    sessions = (
-        "select sessions from pg_stat_database where datname = current_database()"
-    )
-    before = query(copy.target_url, sessions)[0][0]
-    done = run_cli(
-        ["--jobs", "2", "load"], copy.source_url, copy.target_url, copy.state
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    opened = query(copy.target_url, sessions)[0][0] - before
+    opened = _sessions_opened(copy.target_url, ["load"], copy.source_url, copy.state)
     assert opened < 20, opened
     # None of them is left open.
     idle = (
