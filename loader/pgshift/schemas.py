@@ -200,6 +200,7 @@ def plan_schemas(
             )
     if problems:
         raise ConfigError("\n".join(problems))
+    _refuse_a_schema_without_tables(found, chosen)
     targets = _map_targets(list(chosen), final_schema, dict(overrides or {}))
     clash = sorted(set(targets.values()) & set(reserved))
     if clash:
@@ -225,6 +226,37 @@ def plan_schemas(
                 f"or --source-schema); this one stays behind ({schema.holds()})"
             )
     return SchemaPlan(targets=targets, left_out=left_out)
+
+
+def _refuse_a_schema_without_tables(
+    found: Sequence[SourceSchema], chosen: Sequence[str]
+) -> None:
+    """Stop a run of one schema holding no tables while others hold some.
+
+    A database whose tables are all in schemas of their own (pg_dump's
+    AdventureWorks: ``person``, ``sales``, ...) would otherwise migrate
+    nothing from its empty ``public`` and report success.
+
+    Raises:
+        ConfigError: Naming the schemas that hold tables, and how many.
+    """
+    if len(chosen) != 1:
+        return
+    by_name = {s.name: s for s in found}
+    schema = by_name[chosen[0]]
+    others = [
+        s
+        for s in found
+        if s.name != schema.name and s.readable and not s.extension_only and s.tables
+    ]
+    if schema.tables or not others:
+        return
+    holding = ", ".join(f"{s.name} ({s.tables})" for s in others)
+    raise ConfigError(
+        f"schema {schema.name!r} holds no tables; the source's tables are in "
+        f"{holding}. pgshift migrates one schema per run: choose it with "
+        "--schemas NAME (on scaffold and migrate alike)"
+    )
 
 
 def _map_targets(

@@ -193,6 +193,18 @@ def test_a_schema_that_cannot_be_migrated_is_refused() -> None:
         plan_schemas(FOUND, ["hidden"], "public")
     with pytest.raises(ConfigError, match="'ext_only' holds only extension"):
         plan_schemas(FOUND, ["ext_only"], "public")
+    # A chosen schema without tables, where others hold them (AdventureWorks'
+    # empty public), would migrate nothing: it names where the tables are.
+    empty_public = [s for s in FOUND if s.name != "public"]
+    empty_public.append(SourceSchema("public", True, functions=3))
+    with pytest.raises(
+        ConfigError,
+        match=r"'public' holds no tables; the source's tables are in "
+        r"Billing \(2\), audit \(1\)\. pgshift migrates one schema per run",
+    ):
+        plan_schemas(empty_public, ["public"], "public")
+    # A database that has no tables at all is no mistake of choice.
+    assert plan_schemas([SourceSchema("public", True)], ["public"], "public")
 
 
 @pytest.mark.parametrize(
