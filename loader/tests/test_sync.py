@@ -165,6 +165,26 @@ def test_a_failed_copy_leaves_no_slot(
     assert again.returncode == 0 and "nothing to drop" in again.stdout
 
 
+def test_a_grant_made_since_scaffold_is_named_when_the_start_fails(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # The models carry the source's grants as scaffold read them: one made
+    # since is a schema difference after the copy, named with what to do.
+    source, target = pair()
+    query(
+        source,
+        "do $$ begin if not exists (select from pg_roles where rolname = "
+        "'sync_late_reader') then create role sync_late_reader; end if; end $$; "
+        "grant select on users to sync_late_reader",
+    )
+    done = run_cli(["sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the target does not match the copy:" in done.stderr
+    assert "schema differs:" in done.stderr and "sync_late_reader" in done.stderr
+    assert "scaffold` again" in done.stderr
+    assert _left_on_source(source) == []
+
+
 def _fingerprints(
     source: str, target: str, project: Path = PROJECT_DIR
 ) -> dict[str, tuple]:

@@ -218,9 +218,14 @@ def _start(
     report = verify(settings)
     write_report(report, settings.project_dir)
     if not report.passed:
+        failures = report.failures()
+        shown = "\n  ".join(failures[:10])
+        more = f"\n  ... and {len(failures) - 10} more" if len(failures) > 10 else ""
         raise SyncError(
-            "sync stopped: the final tables do not match the copy "
-            f"(see {settings.project_dir / 'MIGRATION_REPORT.md'})"
+            f"sync stopped: the target does not match the copy:\n  {shown}{more}\n"
+            f"(the report: {settings.project_dir / 'MIGRATION_REPORT.md'}); a "
+            "grant, owner or routine changed on the source since scaffold "
+            "needs `python loader/run.py scaffold` again"
         )
     _set(settings, run.run_id, status="streaming")
     say("verified; following the source's changes (Ctrl-C stops, sync resumes)")

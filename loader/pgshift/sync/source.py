@@ -259,7 +259,10 @@ def _table_refusals(
             "these source tables have no primary key and no replica identity: "
             f"{', '.join(keyless)}. Published as they are, the source "
             "application's own UPDATEs and DELETEs on them would fail. Next: "
-            f"give each a primary key, or run on the source\n{fixes}\nor leave "
+            f"give each a primary key, or run on the source\n{fixes}\n(or, "
+            "where a unique index over NOT NULL columns exists, REPLICA "
+            "IDENTITY USING INDEX <it>, which lets cutover check the table "
+            "by key), then `python loader/run.py scaffold` again; or leave "
             f"them out: `python loader/run.py --exclude {','.join(keyless)} "
             "scaffold`, then the same --exclude on sync"
         )

@@ -108,6 +108,20 @@ class Report:
     privileges: list[str] = field(default_factory=list)
     build_failures: list[str] = field(default_factory=list)
 
+    def failures(self) -> list[str]:
+        """One line per reason the report did not pass, tables first."""
+        return (
+            [
+                f"{t.final_table}: {t.detail}"
+                for t in self.tables
+                if t.status != "complete"
+            ]
+            + [f"build: {line}" for line in self.build_failures]
+            + [f"schema differs: {line}" for line in self.schema_differences or []]
+            + [f"sequence behind: {line}" for line in self.sequences_behind]
+            + [f"view differs: {line}" for line in self.views_differ]
+        )
+
     @property
     def passed(self) -> bool:
         """Whether every table is complete and the schemas are twins."""
