@@ -98,7 +98,7 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                 "target: its views run with the privileges and row-level "
                 "security of whoever queries them (security_invoker)"
             )
-        _replace_schema(cursor, schema, _views(settings), _type_aliases(names))
+        _replace_schema(cursor, schema, _views(names), _type_aliases(names))
         # The previous application casts to its types by their source names
         # (Prisma, its schema set to this one: CAST($1 AS
         # "public_compat"."SurveyStatus"); ::"Kind"[] in raw SQL): a domain
@@ -177,12 +177,8 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
         if mark is None:
             return False
         _check_ours(mark, schema)
-        _refuse_foreign_objects(
-            cursor,
-            schema,
-            _views(settings),
-            _type_aliases(NameMap.read(settings.project_dir)),
-        )
+        names = NameMap.read(settings.project_dir)
+        _refuse_foreign_objects(cursor, schema, _views(names), _type_aliases(names))
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
 
@@ -241,9 +237,8 @@ def _refuse_foreign_objects(
         )
 
 
-def _views(settings: Settings) -> list[str]:
+def _views(names: NameMap | None) -> list[str]:
     """The names of the compatibility schema's views: the source's."""
-    names = NameMap.read(settings.project_dir)
     if names is None:
         return []
     return [m.source for m in names.tables.values()] + [
@@ -251,7 +246,7 @@ def _views(settings: Settings) -> list[str]:
     ]
 
 
-def _type_aliases(names: Any) -> list[str]:
+def _type_aliases(names: NameMap | None) -> list[str]:
     """The source names of the renamed types: the schema's domains over them."""
     if names is None:
         return []

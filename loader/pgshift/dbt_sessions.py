@@ -46,18 +46,17 @@ def keep_sessions() -> None:
             return
         handle = connection.handle
         try:
-            kept = (
-                connection.state == ConnectionState.OPEN
-                and not handle.closed
-                and handle.get_transaction_status()
-                in (
-                    TRANSACTION_STATUS_IDLE,
-                    TRANSACTION_STATUS_INTRANS,
-                    TRANSACTION_STATUS_INERROR,
-                )
+            status = (
+                handle.get_transaction_status()
+                if connection.state == ConnectionState.OPEN and not handle.closed
+                else None
             )
-            if kept:
-                if handle.get_transaction_status() != TRANSACTION_STATUS_IDLE:
+            if status in (
+                TRANSACTION_STATUS_IDLE,
+                TRANSACTION_STATUS_INTRANS,
+                TRANSACTION_STATUS_INERROR,
+            ):
+                if status != TRANSACTION_STATUS_IDLE:
                     handle.rollback()
                 connection.transaction_open = False
                 return

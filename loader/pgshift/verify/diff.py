@@ -74,10 +74,6 @@ class Side:
         return int(count), str(checksum)
 
     def rows(self, where: str) -> list[tuple[Any, ...]]:
-        """The rows matching a filter as (key values, row text)."""
-        return [row[:-1] for row in self._rows(where)]
-
-    def _rows(self, where: str) -> list[tuple[Any, ...]]:
         """(key values, row text, each column's text) per matching row."""
         keys = ", ".join(f"t.{quote_ident(k)}::text" for k in self.key) or "null"
         values = ", ".join(f"{v}::text" for v in column_values(self.columns))
@@ -227,8 +223,8 @@ def _compare_rows(
     result: DiffResult,
     limit: int,
 ) -> None:
-    reference_rows = reference._rows(where_ref)
-    checked_rows = checked._rows(where_chk)
+    reference_rows = reference.rows(where_ref)
+    checked_rows = checked.rows(where_chk)
     values = {row[:-1]: row[-1] for row in [*reference_rows, *checked_rows]}
     expected = Counter(row[:-1] for row in reference_rows)
     found = Counter(row[:-1] for row in checked_rows)
