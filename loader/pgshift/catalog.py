@@ -2316,3 +2316,59 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
         table.inherits = list(parents)
         if row_security:
             table.unsupported.append(f"{table.name}: {ROW_SECURITY_REFUSAL}")
+
+
+_ROW_KEYS = """
+select c.relname, ic.relname, i.indimmediate,
+       array(select a.attname::text
+             from unnest(i.indkey) with ordinality as k (attnum, position)
+             join pg_attribute as a
+               on a.attrelid = i.indrelid and a.attnum = k.attnum
+             where k.position <= i.indnkeyatts
+             order by k.position)
+from pg_index as i
+join pg_class as c on c.oid = i.indrelid
+join pg_namespace as n on n.oid = c.relnamespace
+join pg_class as ic on ic.oid = i.indexrelid
+where n.nspname = %(schema)s and c.relname = any(%(tables)s)
+  and i.indisunique and i.indisvalid and i.indpred is null
+  and i.indexprs is null
+  and not exists (
+    select from unnest(i.indkey[0:i.indnkeyatts - 1]) as k (attnum)
+    join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum
+    where not a.attnotnull)
+order by c.relname, i.indisprimary desc, i.indimmediate desc, i.indnkeyatts,
+         ic.relname
+"""
+
+
+@dataclass(frozen=True)
+class RowKey:
+    """The columns that name one row of a table, and the index enforcing them.
+
+    Attributes:
+        index: The unique index's name.
+        columns: Its key columns, in index order (INCLUDE columns left out).
+        immediate: Whether it is checked at once (not DEFERRABLE): what
+            ``REPLICA IDENTITY USING INDEX`` requires.
+    """
+
+    index: str
+    columns: tuple[str, ...]
+    immediate: bool
+
+
+def row_keys(cursor: Any, schema: str, tables: Collection[str]) -> dict[str, RowKey]:
+    """Each table's key: its primary key, else a unique index over NOT NULL columns.
+
+    The index must be valid, without a predicate or expression, and every
+    key column NOT NULL: then no two rows share its values. Of several,
+    the primary key, then a non-deferrable one, then the fewest columns,
+    then the name. Tables with none are left out of the result: only a
+    whole row names one of their rows.
+    """
+    cursor.execute(_ROW_KEYS, {"schema": schema, "tables": list(tables)})
+    keys: dict[str, RowKey] = {}
+    for table, index, immediate, columns in cursor.fetchall():
+        keys.setdefault(table, RowKey(index, tuple(columns), immediate))
+    return keys

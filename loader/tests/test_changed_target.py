@@ -62,6 +62,20 @@ CHANGES = [
         ],
     ),
     (
+        # Without its primary key the table still has a unique key over a
+        # NOT NULL column: the differing row is named by it, and only its
+        # changed column is shown (never the whole row, password hash and
+        # all).
+        "a row changed in a table without its primary key",
+        "alter table public.users drop constraint users_pkey cascade; "
+        "update public.users set first_name = 'Changed' where id = 3",
+        [
+            "schema differs: users: primary key None",
+            "email=user3@example.com: first_name expected '",
+            "', found 'Changed'",
+        ],
+    ),
+    (
         "a raw table dropped under a changed row",
         "drop table raw.messages; "
         "update public.messages set content = 'changed' where id = 7",
@@ -89,6 +103,8 @@ def test_verify_lists_each_change_of_the_target(
                 f"{what}: exit {done.returncode}, missing {missing}\n"
                 f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
+        if "(no key)" in done.stdout:
+            failures.append(f"{what}: a row shown whole, without its key")
         if what == "a column dropped" and "raw differs" in done.stdout:
             failures.append(f"{what}: raw is reported to differ from the source")
     assert not failures, "\n\n".join(failures)

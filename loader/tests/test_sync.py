@@ -110,13 +110,20 @@ def test_a_keyless_table_is_named_and_nothing_is_created(
     pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:
     source, target = pair()
+    # One keeps a unique key over a NOT NULL column (its e-mail), which
+    # names each row; the other has no key left at all.
     query(source, "alter table waitlist_entries drop constraint waitlist_entries_pkey")
+    query(source, "alter table notifications drop constraint notifications_pkey")
     done = run_cli(["sync"], source, target, tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     message = done.stderr
-    assert "waitlist_entries" in message
-    assert 'ALTER TABLE "public"."waitlist_entries" REPLICA IDENTITY FULL' in message
-    assert "--exclude waitlist_entries" in message
+    assert "no replica identity: notifications, waitlist_entries." in message
+    assert (
+        'ALTER TABLE "public"."waitlist_entries" REPLICA IDENTITY USING INDEX '
+        '"waitlist_entries_email_key";' in message
+    )
+    assert 'ALTER TABLE "public"."notifications" REPLICA IDENTITY FULL;' in message
+    assert "--exclude notifications,waitlist_entries" in message
     assert _left_on_source(source) == []
     # The source application's own updates still work.
     query(source, "update waitlist_entries set \"fullName\" = 'x' where false")

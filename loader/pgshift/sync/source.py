@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.extras
 from psycopg2 import sql
 
+from pgshift.catalog import row_keys
 from pgshift.connection import check_connection, connect
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
@@ -250,19 +251,24 @@ def _table_refusals(
         )
     if keyless:
         schema = settings.source_schema
+        keys = row_keys(cursor, schema, keyless)
         fixes = "\n".join(
             f"  ALTER TABLE {sql.Identifier(schema, t).as_string(cursor)} "
-            "REPLICA IDENTITY FULL;"
+            + (
+                f"REPLICA IDENTITY USING INDEX {sql.Identifier(keys[t].index).as_string(cursor)};"
+                if t in keys and keys[t].immediate
+                else "REPLICA IDENTITY FULL;"
+            )
             for t in keyless
         )
         refusals.append(
             "these source tables have no primary key and no replica identity: "
             f"{', '.join(keyless)}. Published as they are, the source "
             "application's own UPDATEs and DELETEs on them would fail. Next: "
-            f"give each a primary key, or run on the source\n{fixes}\n(or, "
-            "where a unique index over NOT NULL columns exists, REPLICA "
-            "IDENTITY USING INDEX <it>, which lets cutover check the table "
-            "by key), then `python loader/run.py scaffold` again; or leave "
+            f"give each a primary key, or run on the source\n{fixes}\n(USING "
+            "INDEX where a unique index over NOT NULL columns names each row: "
+            "cutover then checks the table by that key; FULL where none "
+            "does), then `python loader/run.py scaffold` again; or leave "
             f"them out: `python loader/run.py --exclude {','.join(keyless)} "
             "scaffold`, then the same --exclude on sync"
         )

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import psycopg2
 from psycopg2 import sql
 
+from pgshift.catalog import row_keys
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import BUILT_TABLE, ManifestRow
@@ -129,17 +130,6 @@ def _columns(cursor: Any, relation: str) -> list[tuple[str, str]]:
         (relation,),
     )
     return [tuple(r) for r in cursor.fetchall()]  # type: ignore[misc]
-
-
-def _primary_key(cursor: Any, relation: str) -> list[str]:
-    cursor.execute(
-        "select a.attname from pg_index i "
-        "cross join lateral unnest(i.indkey) with ordinality k(n, o) "
-        "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n "
-        "where i.indrelid = %s::regclass and i.indisprimary order by k.o",
-        (relation,),
-    )
-    return [r[0] for r in cursor.fetchall()]
 
 
 def _declared_types(settings: Settings, final: str) -> dict[str, str]:
@@ -320,7 +310,8 @@ def explain_mismatch(
     final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
     names = list(mapped.columns.values())
     columns = _typed(cursor, final_rel, names)
-    key = _primary_key(cursor, final_rel)
+    found_key = row_keys(cursor, settings.final_schema, [final]).get(final)
+    key = list(found_key.columns) if found_key else []
     if not set(key) <= set(names):
         key = []  # a key of the team's, over columns the source does not have
     # The declared types, as the staging model casts; without a manifest,
