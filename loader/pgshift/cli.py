@@ -316,6 +316,14 @@ def print_report(report: Report, settings: Settings) -> None:
         )
     for line in report.schema_differences or []:
         print(f"schema differs: {line}")
+    # The other reasons a run fails, each named here as in the report.
+    for prefix, lines in (
+        ("build", report.build_failures),
+        ("sequence behind", report.sequences_behind),
+        ("view differs", report.views_differ),
+    ):
+        for line in lines:
+            print(f"{prefix}: {line}")
     for table in report.tables:
         if table.status != "complete":
             print(f"\n{table.final_table}: {table.detail}")

@@ -349,6 +349,11 @@ def test_verify_finds_a_view_or_policy_changed_on_the_target(
     assert code == 1, stdout + stderr
     assert "schema differs: big_tickets: definition differs" in stdout
     assert "schema differs: tickets.ticketsInsert: policy is missing" in stdout
+    # Named where the run is read, not only in the report.
+    assert (
+        "view differs: view big_tickets (from bigTickets): source 2 rows, "
+        "target 1 rows, checksum DIFFERS"
+    ) in stdout
     report = json.loads(
         (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
     )
