@@ -80,6 +80,8 @@ def corrupted(sample_copy: Callable[[], MigratedSample]) -> Migration:
     )[0][0]
     for statement in [
         "update public.messages set content = content || '!' where id = 7",
+        "update public.messages set content = content || repeat('x', 5000) "
+        "where id = 8",
         "delete from public.notifications where id = 3",
         "update public.jobs set notes = '' where id = 2",
         f'alter table public.job_photos drop constraint "{pkey}" cascade',
@@ -98,7 +100,19 @@ def test_verify_names_each_corrupted_table_and_row(corrupted: Migration) -> None
     changed = failed["messages"].differences
     content = query(corrupted.source_url, "select content from messages where id = 7")
     was = content[0][0].replace("'", "''")
-    assert changed == [f"id=7: content expected '{was}', found '{was}!'"]
+    assert changed[0] == f"id=7: content expected '{was}', found '{was}!'"
+    # A long value is shown around its first difference, with its length.
+    (short,) = query(corrupted.source_url, "select content from messages where id = 8")[
+        0
+    ]
+    assert len(changed) == 2
+    quoted = short.replace("'", "''")
+    assert changed[1].startswith(f"id=8: content expected '{quoted}', found ")
+    assert changed[1].endswith(
+        f"'… ({len(short) + 5000:,} characters), "
+        f"first difference at character {len(short) + 1:,}"
+    )
+    assert len(changed[1]) < 2 * len(short) + 200
     deleted = failed["notifications"]
     assert "29 rows, the source 30" in deleted.detail
     assert deleted.differences == ["id=3: missing"]

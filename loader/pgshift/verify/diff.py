@@ -11,6 +11,7 @@ data-diff does. Tables without a key are compared with EXCEPT ALL.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,11 +129,12 @@ class Difference:
         """
         key = ", ".join(f"{k}={v}" for k, v in self.key.items())
         if not key:
+            expected, found = _cut(self.expected), _cut(self.found)
             if self.found is None:
-                return f"(no key): missing (expected {self.expected})"
+                return f"(no key): missing (expected {expected})"
             if self.expected is None:
-                return f"(no key): unexpected row {self.found}"
-            return f"(no key): expected {self.expected}, found {self.found}"
+                return f"(no key): unexpected row {found}"
+            return f"(no key): expected {expected}, found {found}"
         if self.copies:
             return f"{key}: {self.copies} copies of the one row expected"
         if self.found is None:
@@ -140,11 +142,17 @@ class Difference:
         if self.expected is None:
             return f"{key}: unexpected row"
         if not self.changed:
-            return f"{key}: expected {self.expected}, found {self.found}"
+            return f"{key}: expected {_cut(self.expected)}, found {_cut(self.found)}"
         return f"{key}: " + "; ".join(
-            f"{column} expected {_shown(was)}, found {_shown(now)}"
-            for column, (was, now) in self.changed.items()
+            _change(column, was, now) for column, (was, now) in self.changed.items()
         )
+
+
+SHOWN_CHARACTERS = 200
+"""Longer values are shown in part: around their first difference."""
+
+_AROUND = 40
+"""Characters shown on each side of a long value's first difference."""
 
 
 def _shown(value: str | None) -> str:
@@ -152,6 +160,48 @@ def _shown(value: str | None) -> str:
     if value is None:
         return "NULL"
     return "'" + value.replace("'", "''") + "'"
+
+
+def _cut(text: str | None) -> str | None:
+    """A whole row's text, its beginning only when it is long."""
+    if text is None or len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters)"
+
+
+def _change(column: str, was: str | None, now: str | None) -> str:
+    """One changed column: both values, or around where they part when long.
+
+    A changed 60 kB post is not printed twice in full: the report and the
+    screen show the characters around the first difference, the lengths
+    and where it is.
+    """
+    longest = max(len(v) for v in (was, now) if v is not None)
+    if longest <= SHOWN_CHARACTERS:
+        return f"{column} expected {_shown(was)}, found {_shown(now)}"
+    if was is None or now is None:
+        return f"{column} expected {_part(was, 0)}, found {_part(now, 0)}"
+    at = len(os.path.commonprefix([was, now]))
+    return (
+        f"{column} expected {_part(was, at)}, found {_part(now, at)}, "
+        f"first difference at character {at + 1:,}"
+    )
+
+
+def _part(value: str | None, at: int) -> str:
+    """The literal of a value's characters around ``at``, and its length."""
+    if value is None:
+        return "NULL"
+    if len(value) <= SHOWN_CHARACTERS:
+        return _shown(value)
+    start = max(0, at - _AROUND)
+    end = min(len(value), at + _AROUND)
+    return (
+        ("…" if start else "")
+        + _shown(value[start:end])
+        + ("…" if end < len(value) else "")
+        + f" ({len(value):,} characters)"
+    )
 
 
 @dataclass
