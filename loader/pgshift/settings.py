@@ -10,7 +10,7 @@ only ever lives in memory: every printable form of a URL is redacted.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,6 +316,30 @@ class Settings:
         if self.include and table not in self.include:
             return False
         return table not in self.exclude
+
+    def check_selection(self, tables: Collection[str]) -> None:
+        """Refuse an --include or --exclude naming no table of the source.
+
+        A typo in ``--include`` would migrate nothing, and in ``--exclude``
+        would migrate the very table meant to stay behind.
+
+        Raises:
+            ConfigError: Some name matches none of ``tables``.
+        """
+        unmatched = [
+            f"--{option} {name}"
+            for option, names in (("include", self.include), ("exclude", self.exclude))
+            for name in names
+            if name not in tables
+        ]
+        if unmatched:
+            raise ConfigError(
+                f"{'; '.join(unmatched)}: no such table in the source schema "
+                f"{self.source_schema} (names are the source's, exactly as "
+                "spelt there, case included; only tables can be left out). "
+                f"Its tables: {', '.join(sorted(tables)[:20])}"
+                + (", ..." if len(tables) > 20 else "")
+            )
 
 
 def databases_from_env() -> tuple[DatabaseUrl, DatabaseUrl] | None:

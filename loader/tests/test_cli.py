@@ -34,6 +34,27 @@ def test_connection_failure_names_the_side_and_hides_the_password(
     assert query(target, "select to_regnamespace('raw')") == [(None,)]
 
 
+def test_a_table_option_naming_no_table_is_refused_before_anything_runs(
+    tmp_path: Path, new_database: Callable[[], str]
+) -> None:
+    # A typo in --exclude would migrate the table meant to stay behind; in
+    # --include, nothing at all.
+    source, target = new_database(), new_database()
+    seed_sample(source, scale=1)
+    for args, named in (
+        (
+            ["--exclude", "waitlist_entries,waitlistEntries", "load"],
+            "--exclude waitlistEntries",
+        ),
+        (["--include", "user", "scaffold", "--check"], "--include user"),
+    ):
+        result = run_cli(args, source, target, tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"{named}: no such table in the source schema public" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert query(target, "select to_regnamespace('raw')") == [(None,)]
+
+
 def test_migrate_at_scale_100_and_catch_a_changed_value(
     tmp_path: Path, new_database: Callable[[], str]
 ) -> None:

@@ -262,6 +262,7 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
             snapshot.cursor, settings, Overrides.load(settings.overrides_path).schemas
         )
         catalog = snapshot.read_catalog(settings.source_schema)
+        settings.check_selection(catalog.tables)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
         _refuse_unloadable_names(tables)
         counts = {t.name: snapshot.count(t) for t in tables}

@@ -355,6 +355,7 @@ def read_project(
         if not names_only:
             found = read_privileges(cursor, settings.source_schema)
             comments = read_comments(cursor, settings.source_schema)
+    settings.check_selection(catalog.tables)
     for name in [n for n in catalog.tables if not settings.selects(n)]:
         del catalog.tables[name]
     overrides = settings.overrides_path
