@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.verify.views import Moment, moment_dependence
+
 from migration import ProjectCopy, copy_project, query, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -494,3 +496,94 @@ def test_a_view_whose_values_follow_the_read_order_is_named_not_failed(
         in line
         for line in report["views"]
     ), report["views"]
+
+
+NOW = "the time it is read (now())"
+
+
+@pytest.mark.parametrize(
+    ("definition", "columns", "expected"),
+    [
+        # listmonk's materialized views: one column, named; the rest compared.
+        (
+            "SELECT now() AS updated_at, count(*) AS n FROM subscribers",
+            ["updated_at", "n"],
+            Moment(columns={"updated_at": NOW}),
+        ),
+        (
+            "SELECT s.id, (now() - '1 day'::interval) AS since FROM subscribers s",
+            ["id", "since"],
+            Moment(columns={"since": NOW}),
+        ),
+        (
+            "SELECT CURRENT_TIMESTAMP AS at, CURRENT_USER AS who, t.id FROM t",
+            ["at", "who", "id"],
+            Moment(
+                columns={
+                    "at": "the time it is read (CURRENT_TIMESTAMP)",
+                    "who": "the session it is read in (CURRENT_USER)",
+                }
+            ),
+        ),
+        (
+            "SELECT gen_random_uuid() AS u, t.id FROM t",
+            ["u", "id"],
+            Moment(
+                columns={"u": "random values drawn as it is read (gen_random_uuid())"}
+            ),
+        ),
+        (
+            "SELECT t.id, current_setting('app.tenant'::text) AS tenant FROM t",
+            ["id", "tenant"],
+            Moment(columns={"tenant": "the session it is read in (current_setting())"}),
+        ),
+        # A call outside the output columns: the rows depend on it.
+        (
+            "SELECT t.id FROM t WHERE (t.created_at > (now() - '1 day'::interval))",
+            ["id"],
+            Moment(rows=NOW),
+        ),
+        (
+            "SELECT DISTINCT random() AS r, t.id FROM t",
+            ["r", "id"],
+            Moment(rows="random values drawn as it is read (random())"),
+        ),
+        (
+            "SELECT now() AS at FROM t UNION SELECT now() AS at FROM u",
+            ["at"],
+            Moment(rows=NOW),
+        ),
+        (
+            "SELECT (random() * 10)::integer AS r, count(*) AS n FROM t GROUP BY 1",
+            ["r", "n"],
+            Moment(rows="random values drawn as it is read (random())"),
+        ),
+        (
+            "SELECT t.a, string_agg(t.b, ','::text) AS b FROM t GROUP BY t.a",
+            ["a", "b"],
+            None,
+        ),
+        ("SELECT t.a FROM t WHERE (t.at > '2025-01-01'::date)", ["a"], None),
+    ],
+)
+def test_what_depends_on_the_moment_a_view_is_read(
+    definition: str, columns: list[str], expected: Moment | None
+) -> None:
+    assert moment_dependence(definition, columns) == expected
+
+
+def test_a_view_over_one_read_at_another_moment_depends_on_it() -> None:
+    stats = {"mat_stats": Moment(columns={"updated_at": NOW})}
+    through = "the time it is read (now(), through mat_stats)"
+    assert moment_dependence(
+        "SELECT s.n, s.updated_at FROM mat_stats s", ["n", "updated_at"], stats
+    ) == Moment(columns={"updated_at": through})
+    assert moment_dependence("SELECT mat_stats.n FROM mat_stats", ["n"], stats) is None
+    assert moment_dependence(
+        "SELECT s.n FROM mat_stats s WHERE (s.updated_at > '2025-01-01'::date)",
+        ["n"],
+        stats,
+    ) == Moment(rows=through)
+    assert moment_dependence(
+        "SELECT v.id FROM v_now v", ["id"], {"v_now": Moment(rows=NOW)}
+    ) == Moment(rows="the time it is read (now(), through v_now)")

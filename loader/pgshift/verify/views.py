@@ -20,7 +20,8 @@ target has no such role for the policy to apply to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
@@ -186,6 +187,220 @@ def _order_dependent(target: Any, names: NameMap) -> dict[str, str]:
         if reason is not None:
             found[view.source] = reason
     return found
+
+
+_TIME = "the time it is read"
+_RANDOM = "random values drawn as it is read"
+_SESSION = "the session it is read in"
+_DATABASE = "the database it is read in"
+_SERVER = "the server it is read on"
+
+MOMENT_FUNCTIONS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "now", "transaction_timestamp", "statement_timestamp",
+            "clock_timestamp", "timeofday",
+        ),
+        _TIME,
+    ),
+    **dict.fromkeys(
+        (
+            "random", "random_normal", "gen_random_uuid", "uuid_generate_v1",
+            "uuid_generate_v1mc", "uuid_generate_v4", "gen_random_bytes",
+            "uuidv4", "uuidv7",
+        ),
+        _RANDOM,
+    ),
+    **dict.fromkeys(
+        (
+            "txid_current", "txid_current_if_assigned", "txid_current_snapshot",
+            "pg_current_xact_id", "pg_current_xact_id_if_assigned",
+            "pg_current_snapshot", "pg_backend_pid", "inet_client_addr",
+            "inet_client_port", "current_setting", "current_user",
+            "session_user", "current_role", "system_user", "current_schema",
+            "current_schemas", "pg_my_temp_schema",
+        ),
+        _SESSION,
+    ),
+    "current_database": _DATABASE,
+    "current_catalog": _DATABASE,
+    **dict.fromkeys(
+        (
+            "version", "inet_server_addr", "inet_server_port",
+            "pg_postmaster_start_time", "pg_conf_load_time",
+        ),
+        _SERVER,
+    ),
+}  # fmt: skip
+"""Functions whose result depends on when, where or by whom they are called."""
+
+SQL_VALUE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "SVFOP_CURRENT_DATE": ("CURRENT_DATE", _TIME),
+    "SVFOP_CURRENT_TIME": ("CURRENT_TIME", _TIME),
+    "SVFOP_CURRENT_TIME_N": ("CURRENT_TIME", _TIME),
+    "SVFOP_CURRENT_TIMESTAMP": ("CURRENT_TIMESTAMP", _TIME),
+    "SVFOP_CURRENT_TIMESTAMP_N": ("CURRENT_TIMESTAMP", _TIME),
+    "SVFOP_LOCALTIME": ("LOCALTIME", _TIME),
+    "SVFOP_LOCALTIME_N": ("LOCALTIME", _TIME),
+    "SVFOP_LOCALTIMESTAMP": ("LOCALTIMESTAMP", _TIME),
+    "SVFOP_LOCALTIMESTAMP_N": ("LOCALTIMESTAMP", _TIME),
+    "SVFOP_CURRENT_ROLE": ("CURRENT_ROLE", _SESSION),
+    "SVFOP_CURRENT_USER": ("CURRENT_USER", _SESSION),
+    "SVFOP_USER": ("USER", _SESSION),
+    "SVFOP_SESSION_USER": ("SESSION_USER", _SESSION),
+    "SVFOP_CURRENT_CATALOG": ("CURRENT_CATALOG", _DATABASE),
+    "SVFOP_CURRENT_SCHEMA": ("CURRENT_SCHEMA", _SESSION),
+}
+"""SQL's keyword functions (``SQLValueFunction`` nodes): keyword, what it reads."""
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What of a view depends on the moment, session or server it is read in.
+
+    Attributes:
+        columns: Output column (target name) to what its values depend on,
+            e.g. ``the time it is read (now())``: the other columns can be
+            compared.
+        rows: What its rows depend on, when it cannot be told which
+            columns do (a call in WHERE, a join, GROUP BY, DISTINCT, a set
+            operation...): nothing of the view can be compared apart.
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    rows: str | None = None
+
+
+def moment_dependence(
+    definition: str,
+    columns: Sequence[str],
+    read: Mapping[str, Moment] | None = None,
+) -> Moment | None:
+    """What of a view's output depends on when, where or by whom it is read.
+
+    ``now()``, ``CURRENT_TIMESTAMP``, ``random()``, ``current_user``,
+    ``current_database()``... give another value on the target, read at
+    another moment by another session, with the same rows in its tables.
+    Where every such call stands in an output column's expression (a
+    target-list entry of the view's one SELECT), those columns are named
+    and the others can be compared; otherwise the rows are. A view that
+    reads such a view's column, or reads a view whose rows depend on it,
+    depends on it too.
+
+    Args:
+        definition: The view's definition (``pg_get_viewdef``, target names).
+        columns: Its output columns (target names), in order.
+        read: Views it may read (target name) that depend on the moment.
+
+    Returns:
+        What depends on the moment, or None when nothing does (or pglast
+        cannot read the definition: it is compared as it is).
+    """
+    try:
+        tree = parse_tree(definition)
+    except ParseError:
+        return None
+    return _moment(tree, list(columns), read or {})
+
+
+def _moment_calls(tree: Any, parents: dict[str, tuple[str, Moment]]) -> list[str]:
+    """What each moment-dependent node of a tree reads ("the time ... (now())").
+
+    ``parents`` maps an alias (or name) in the tree to the view it reads and
+    that view's ``Moment``.
+    """
+    found: list[str] = []
+    for kind, node in tree_nodes(tree):
+        if kind == "FuncCall":
+            name = node["funcname"][-1]["String"]["sval"]
+            if name in MOMENT_FUNCTIONS:
+                found.append(f"{MOMENT_FUNCTIONS[name]} ({name}())")
+        elif kind == "SQLValueFunction":
+            op = node["op"]
+            known = SQL_VALUE_FUNCTIONS.get(
+                op.get("name") if isinstance(op, dict) else op
+            )
+            if known is not None:
+                found.append(f"{known[1]} ({known[0]})")
+        elif kind == "ColumnRef" and parents:
+            fields = [
+                f["String"]["sval"] if "String" in f else "*" for f in node["fields"]
+            ]
+            if len(fields) >= 2 and fields[-2] in parents:
+                candidates = [parents[fields[-2]]]
+            elif len(fields) == 1 and fields[0] in parents:  # a whole-row reference
+                candidates = [parents[fields[0]]]
+                fields = ["*"]
+            elif len(fields) == 1:  # unqualified: any view it reads may hold it
+                candidates = list(parents.values())
+            else:
+                continue
+            for parent, moment in candidates:
+                whys = (
+                    list(moment.columns.values())
+                    if fields[-1] == "*"
+                    else [moment.columns[fields[-1]]]
+                    if fields[-1] in moment.columns
+                    else []
+                )
+                found += [_through(why, parent) for why in whys]
+    return found
+
+
+def _through(why: str, parent: str) -> str:
+    """``why`` (ending in its call in brackets) as read through a view."""
+    return f"{why[:-1]}, through {parent})" if why.endswith(")") else why
+
+
+def _moment(tree: Any, columns: list[str], read: Mapping[str, Moment]) -> Moment | None:
+    """``moment_dependence`` of a definition pglast has parsed."""
+    parents: dict[str, tuple[str, Moment]] = {}
+    for _, node in tree_nodes(tree, "RangeVar"):
+        moment = read.get(node["relname"])
+        if moment is None:
+            continue
+        if moment.rows is not None:
+            return Moment(rows=_through(moment.rows, node["relname"]))
+        alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
+        parents[alias or node["relname"]] = (node["relname"], moment)
+    every = _moment_calls(tree, parents)
+    if not every:
+        return None
+    whole = Moment(rows=every[0])
+    statements = tree["stmts"]
+    select = statements[0]["stmt"].get("SelectStmt") if len(statements) == 1 else None
+    if (
+        select is None
+        or select.get("larg") is not None
+        or any(select.get("distinctClause") or ())
+        or select.get("distinctClause") == [None]
+        or len(select.get("targetList") or ()) != len(columns)
+    ):
+        return whole
+    by_column: dict[str, str] = {}
+    placed = 0
+    for column, entry in zip(columns, select["targetList"], strict=True):
+        calls = _moment_calls(entry, parents)
+        placed += len(calls)
+        if calls:
+            by_column[column] = ", ".join(dict.fromkeys(calls))
+    if placed != len(every):  # a call outside the output columns: the rows
+        return whole
+    # GROUP BY, or ORDER BY with LIMIT, naming an output column by its
+    # position or name groups or picks rows by its values.
+    named = set(by_column) | {
+        str(i) for i, c in enumerate(columns, start=1) if c in by_column
+    }
+    clauses = [select.get("groupClause") or []]
+    if select.get("limitCount") is not None or select.get("limitOffset") is not None:
+        clauses.append(select.get("sortClause") or [])
+    for kind, node in tree_nodes(clauses):
+        if kind == "Integer" and str(node.get("ival", 0)) in named:
+            return whole
+        fields = node.get("fields") or [] if kind == "ColumnRef" else []
+        if len(fields) == 1 and fields[0].get("String", {}).get("sval") in named:
+            return whole
+    return Moment(columns=by_column)
 
 
 def _label(view: ViewMap) -> str:
