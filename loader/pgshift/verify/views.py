@@ -5,9 +5,15 @@ a multiset: the count and the order-independent checksum
 (``pgshift.checksum``) over its columns in the source's order, under their
 target names. A view is read now on both sides (a view holds no rows of
 its own to record in the snapshot), so a source written to since the load
-shows as a difference. A materialized view is compared as it stands on
-each side: the target's was populated by the build, so a source one not
-refreshed since its tables changed differs, and is reported.
+shows as a difference. A materialized view on the target, populated by the
+build, is compared with what its definition gives on the source (what a
+REFRESH there would store), not with the rows the source stored at its last
+REFRESH; when those differ, the report says it is stale on the source, as
+information. A view whose values depend on the moment, session or server
+it is read in (``now()``, ``random()``, ``current_user``...) is compared on
+its other columns, or named with the reason when its rows depend on it
+(``moment_dependence``); one whose values depend on the order rows are read
+in is named when only its checksum differs (``order_dependence``).
 
 Definitions (schema parity): the kind, the options and ``pg_get_viewdef``
 on the target must equal what the shadow gave for the source
@@ -28,7 +34,7 @@ import psycopg2
 from pglast.parser import ParseError
 from psycopg2 import sql
 
-from pgshift.checksum import checksum_sql
+from pgshift.checksum import checksum_expression, checksum_sql
 from pgshift.connection import transaction
 from pgshift.manifest import CarriedOver
 from pgshift.mapping import NameMap, ViewMap
@@ -47,9 +53,13 @@ order by a.attnum
 
 
 def _figures(
-    cursor: Any, schema: str, name: str, columns: list[str]
+    cursor: Any, schema: str, name: str, columns: list[str], evaluated: bool = False
 ) -> tuple[int, str] | str:
-    """(rows, checksum) of a view over columns, or why it could not be read."""
+    """(rows, checksum) of a view over columns, or why it could not be read.
+
+    ``evaluated``: the rows its definition gives now (what a REFRESH of a
+    materialized view would store), not the rows it stores.
+    """
     relation = f"{quote_ident(schema)}.{quote_ident(name)}"
     cursor.execute("savepoint pgshift_view")
     try:
@@ -60,7 +70,19 @@ def _figures(
         missing = [c for c in columns if c not in types]
         if missing:
             return "it has no column " + ", ".join(missing)
-        cursor.execute(checksum_sql(relation, [(c, types[c]) for c in columns]))
+        typed = [(c, types[c]) for c in columns]
+        if not evaluated:
+            cursor.execute(checksum_sql(relation, typed))
+        else:
+            # pg_get_viewdef qualifies what the session's search_path does
+            # not show, so the query reads what the view reads.
+            cursor.execute("select pg_get_viewdef(to_regclass(%s))", (relation,))
+            query = cursor.fetchone()[0].strip().rstrip(";")
+            aliases = ", ".join(quote_ident(c) for c in types)
+            cursor.execute(
+                f"select count(*), {checksum_expression(typed)} "
+                f"from ({query}) as t({aliases})"
+            )
         count, checksum = cursor.fetchone()
         return int(count), str(checksum)
     except psycopg2.Error as error:
@@ -403,6 +425,18 @@ def _moment(tree: Any, columns: list[str], read: Mapping[str, Moment]) -> Moment
     return Moment(columns=by_column)
 
 
+def _moment_dependent(names: NameMap) -> dict[str, Moment]:
+    """Source view name to what of it depends on the moment (views over it too)."""
+    found: dict[str, Moment] = {}
+    by_target: dict[str, Moment] = {}
+    for view in names.views.values():  # in creation order: views on views last
+        read = {r: by_target[r] for r in view.reads if r in by_target}
+        moment = moment_dependence(view.definition, list(view.columns.values()), read)
+        if moment is not None:
+            found[view.source] = by_target[view.name] = moment
+    return found
+
+
 def _label(view: ViewMap) -> str:
     if view.name == view.source:
         return view.name
@@ -432,32 +466,54 @@ def check_views(
             for v in names.views.values()
         ], differ
     order_dependent = _order_dependent(target, names)
+    moments = _moment_dependent(names)
+    stale: set[str] = set()  # target names: stale on the source, or reading one
     with transaction(settings.source, readonly=True) as source:
         for view in names.views.values():
-            found = _figures(
-                source, settings.source_schema, view.source, list(view.columns)
-            )
-            built = _figures(
-                target, settings.final_schema, view.name, list(view.columns.values())
-            )
             label = f"{view.kind} {_label(view)}"
             if not view.populated:
-                target.execute(
-                    "select relispopulated from pg_class where oid = to_regclass(%s)",
-                    (
-                        sql.Identifier(settings.final_schema, view.name).as_string(
-                            target
-                        ),
-                    ),
-                )
-                row = target.fetchone()
-                same = row is not None and not row[0]
-                line = f"{label}: not populated on the source, nor on the target"
-                if not same:
-                    line = f"{label}: not populated on the source; the target's is"
-                    differ.append(line)
-                lines.append(line)
+                lines.append(_unpopulated(target, settings, view, label, differ))
                 continue
+            moment = moments.get(view.source)
+            left = {} if moment is None else moment.columns
+            pairs = [(s, t) for s, t in view.columns.items() if t not in left]
+            stored = _figures(
+                source, settings.source_schema, view.source, [s for s, _ in pairs]
+            )
+            found = stored
+            note = ""
+            if view.kind == "materialized view":
+                # The target's was computed at migration: compared with what
+                # the source's definition gives, not with rows the source
+                # stored at its last REFRESH.
+                evaluated = _figures(
+                    source,
+                    settings.source_schema,
+                    view.source,
+                    [s for s, _ in pairs],
+                    evaluated=True,
+                )
+                if isinstance(evaluated, str) and not isinstance(stored, str):
+                    note = (
+                        "; compared with its rows stored on the source, as its "
+                        f"definition could not be evaluated there ({evaluated})"
+                    )
+                else:
+                    found = evaluated
+                    if (
+                        not isinstance(stored, str)
+                        and stored != evaluated
+                        and (moment is None or moment.rows is None)
+                    ):
+                        stale.add(view.name)
+                        note = (
+                            "; stale on the source: its stored rows differ from "
+                            "its definition; the target's were computed at "
+                            "migration"
+                        )
+            built = _figures(
+                target, settings.final_schema, view.name, [t for _, t in pairs]
+            )
             if isinstance(found, str) or isinstance(built, str):
                 line = (
                     f"{label}: on the source, {found}"
@@ -467,27 +523,64 @@ def check_views(
                 lines.append(line)
                 differ.append(line)
                 continue
-            same = found == built
-            line = (
-                f"{label}: source {found[0]} rows, target {built[0]} rows, "
-                f"checksum {'match' if same else 'DIFFERS'}"
+            figures = f"{label}: source {found[0]} rows, target {built[0]} rows"
+            but = ""
+            if left:
+                but = (
+                    f" over its columns but {', '.join(left)}, whose values "
+                    f"depend on {', '.join(dict.fromkeys(left.values()))}"
+                )
+            if found == built:
+                lines.append(f"{figures}, checksum match{but}{note}")
+                continue
+            proven = (
+                "; its definition is compared by schema parity and its tables "
+                "by their checksums"
             )
+            reader = next((r for r in view.reads if r in stale), None)
             why = order_dependent.get(view.source)
-            if not same and found[0] == built[0] and why is not None:
+            if moment is not None and moment.rows is not None:
+                # Same definition, same tables: the rows differ by when,
+                # where or by whom the view is read.
+                lines.append(
+                    f"{figures}, checksum differs{but}, as its rows depend on "
+                    f"{moment.rows}{proven}{note}"
+                )
+            elif reader is not None:
+                stale.add(view.name)
+                lines.append(
+                    f"{figures}, checksum differs{but}, as it reads {reader}, "
+                    f"stale on the source{proven}{note}"
+                )
+            elif found[0] == built[0] and why is not None:
                 # Same definition (schema parity), same tables (their
                 # checksums): the values differ by the order rows are read.
-                line = (
-                    f"{label}: source {found[0]} rows, target {built[0]} rows, "
-                    f"checksum differs, as its rows depend on the order rows "
-                    f"are read in ({why}), which differs between servers; its "
-                    "definition is compared by schema parity"
+                lines.append(
+                    f"{figures}, checksum differs{but}, as its rows depend on the "
+                    f"order rows are read in ({why}), which differs between "
+                    f"servers; its definition is compared by schema parity{note}"
                 )
+            else:
+                line = f"{figures}, checksum DIFFERS{but}{note}"
                 lines.append(line)
-                continue
-            lines.append(line)
-            if not same:
                 differ.append(line)
     return lines, differ
+
+
+def _unpopulated(
+    target: Any, settings: Settings, view: ViewMap, label: str, differ: list[str]
+) -> str:
+    """The line of a materialized view the source never populated."""
+    target.execute(
+        "select relispopulated from pg_class where oid = to_regclass(%s)",
+        (sql.Identifier(settings.final_schema, view.name).as_string(target),),
+    )
+    row = target.fetchone()
+    if row is not None and not row[0]:
+        return f"{label}: not populated on the source, nor on the target"
+    line = f"{label}: not populated on the source; the target's is"
+    differ.append(line)
+    return line
 
 
 def _normal(text: str | None) -> str | None:
