@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.verify.views import Moment, moment_dependence
+
 from migration import ProjectCopy, copy_project, query, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -39,6 +41,19 @@ VIEWS = {
     "ticket_statuses": "ticketStatuses",
 }
 NEVER_REFRESHED = "never_refreshed"
+# Views whose rows on the target are not the source's as it stores them,
+# by design: verify compares what can be compared and names the rest.
+MOMENT_VIEWS = {
+    "ticket_stats": "ticketStats",  # now() AS "updatedAt": listmonk's shape
+    "ticket_ages": "ticketAges",
+    "ticket_stats_shown": "ticketStatsShown",
+    "home_accounts": "homeAccounts",  # filters on current_database()
+}
+STALE_VIEWS = {
+    "account_count": "accountCount",  # not refreshed since its table changed
+    "account_count_shown": "accountCountShown",
+}
+ALL_VIEWS = sorted([*VIEWS, *MOMENT_VIEWS, *STALE_VIEWS, NEVER_REFRESHED])
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +120,7 @@ def test_scaffold_writes_each_view_as_a_model_with_its_lineage(
     migrated: ProjectCopy,
 ) -> None:
     models = migrated.project / "models" / "views"
-    assert sorted(p.stem for p in models.glob("*.sql")) == sorted(
-        [*VIEWS, NEVER_REFRESHED]
-    )
+    assert sorted(p.stem for p in models.glob("*.sql")) == ALL_VIEWS
     text = (models / "open_tickets.sql").read_text(encoding="utf-8")
     assert "-- depends_on: {{ ref('active_accounts') }}" in text
     assert "-- depends_on: {{ ref('tickets') }}" in text
@@ -164,6 +177,8 @@ def test_views_arrive_with_their_options_comments_and_index(
         "order by 1",
     )
     assert found == [
+        ("account_count", "m", [], None),
+        ("account_count_shown", "v", [], None),
         ("account_totals", "m", [], "Tickets per account."),
         (
             "active_accounts",
@@ -173,11 +188,15 @@ def test_views_arrive_with_their_options_comments_and_index(
         ),
         ("big_euros", "m", [], None),
         ("big_tickets", "v", ["security_barrier=true"], None),
+        ("home_accounts", "v", [], None),
         ("my_tickets", "v", ["security_invoker=true"], None),
         ("never_refreshed", "m", [], None),
         ("open_tickets", "v", [], None),
         ("pending_tickets", "v", ["check_option=cascaded"], None),
+        ("ticket_ages", "v", [], None),
         ("ticket_euros", "v", [], None),
+        ("ticket_stats", "m", [], None),
+        ("ticket_stats_shown", "v", [], None),
         ("ticket_statuses", "v", [], None),
     ]
     assert query(
@@ -224,7 +243,7 @@ def test_every_view_returns_the_source_rows(migrated: ProjectCopy) -> None:
     )
     assert report["schema_differences"] == []
     assert report["views_differ"] == []
-    assert len(report["views"]) == len(VIEWS) + 1
+    assert len(report["views"]) == len(ALL_VIEWS)
     assert (
         "materialized view never_refreshed (from neverRefreshed): not populated "
         "on the source, nor on the target" in report["views"]
@@ -232,6 +251,74 @@ def test_every_view_returns_the_source_rows(migrated: ProjectCopy) -> None:
     assert any("rowCounts:" in line for line in report["not_migrated"])
     md = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "## Views" in md and "open_tickets (from openTickets)" in md
+
+
+def _line(report: dict, view: str) -> str:
+    found = [line for line in report["views"] if f" {view} (from " in line]
+    assert len(found) == 1, report["views"]
+    return found[0]
+
+
+def test_a_view_read_at_another_moment_is_compared_on_its_other_columns(
+    migrated: ProjectCopy,
+) -> None:
+    # The target's ticket_stats was computed at the build, a plain view's
+    # now() at verify: those columns differ, the others are compared.
+    assert _rows(migrated.source, 'select "updatedAt" from "ticketStats"') != (
+        _rows(migrated.target, "select updated_at from ticket_stats")
+    )
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert report["views_differ"] == []
+    now = "whose values depend on the time it is read (now())"
+    assert _line(report, "ticket_stats") == (
+        "materialized view ticket_stats (from ticketStats): source 1 rows, "
+        f"target 1 rows, checksum match over its columns but updated_at, {now}"
+    )
+    assert _line(report, "ticket_ages") == (
+        "view ticket_ages (from ticketAges): source 6 rows, target 6 rows, "
+        f"checksum match over its columns but age, {now}"
+    )
+    assert _line(report, "ticket_stats_shown") == (
+        "view ticket_stats_shown (from ticketStatsShown): source 1 rows, target "
+        "1 rows, checksum match over its columns but updated_at, whose values "
+        "depend on the time it is read (now(), through ticket_stats)"
+    )
+    # Rows, not a column, depend on where it is read: named with the true
+    # reason, not failed.
+    assert _line(report, "home_accounts") == (
+        "view home_accounts (from homeAccounts): source 3 rows, target 0 rows, "
+        "checksum differs, as its rows depend on the database it is read in "
+        "(current_database()); its definition is compared by schema parity and "
+        "its tables by their checksums"
+    )
+
+
+def test_a_materialized_view_stale_on_the_source_is_compared_with_its_definition(
+    migrated: ProjectCopy,
+) -> None:
+    # The source refreshed it before its third account; the target's was
+    # computed at migration, from all three.
+    assert _rows(migrated.source, 'select accounts from "accountCount"') == [(2,)]
+    assert _rows(migrated.target, "select accounts from account_count") == [(3,)]
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert report["views_differ"] == []
+    assert _line(report, "account_count") == (
+        "materialized view account_count (from accountCount): source 1 rows, "
+        "target 1 rows, checksum match; stale on the source: its stored rows "
+        "differ from its definition; the target's were computed at migration"
+    )
+    assert _line(report, "account_count_shown") == (
+        "view account_count_shown (from accountCountShown): source 1 rows, "
+        "target 1 rows, checksum differs, as it reads account_count, stale on "
+        "the source; its definition is compared by schema parity and its "
+        "tables by their checksums"
+    )
+    # A materialized view refreshed on the source is not stale.
+    assert "stale" not in _line(report, "account_totals")
 
 
 def test_the_check_option_refuses_the_same_insert(migrated: ProjectCopy) -> None:
@@ -300,7 +387,7 @@ def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> 
         "select relname from pg_class where relkind in ('v', 'm') "
         "and relnamespace = 'public'::regnamespace order by 1",
     )
-    assert [name for (name,) in found] == sorted([*VIEWS, NEVER_REFRESHED])
+    assert [name for (name,) in found] == ALL_VIEWS
     assert query(
         migrated.target,
         "select policyname, count(*) from pg_policies where tablename = 'tickets' "
@@ -319,7 +406,7 @@ def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> 
             migrated.target, "select table_name from pgshift.built_tables"
         )
     }
-    assert {*VIEWS, NEVER_REFRESHED} <= registered
+    assert set(ALL_VIEWS) <= registered
     # A build of one table keeps the views that read it (as the target's
     # objects on it, recreated over the new table) and its policies, once.
     code, stdout, stderr = migrated.run("dbt", "build", "-s", "tickets")
@@ -328,7 +415,7 @@ def test_a_second_migrate_replaces_views_and_policies(migrated: ProjectCopy) -> 
         migrated.target,
         "select count(*) from pg_class where relkind in ('v', 'm') "
         "and relnamespace = 'public'::regnamespace",
-    ) == [(len(VIEWS) + 1,)]
+    ) == [(len(ALL_VIEWS),)]
     assert query(
         migrated.target, "select count(*) from pg_policies where tablename = 'tickets'"
     ) == [(3,)]
@@ -499,3 +586,94 @@ def test_a_view_whose_values_follow_the_read_order_is_named_not_failed(
         in line
         for line in report["views"]
     ), report["views"]
+
+
+NOW = "the time it is read (now())"
+
+
+@pytest.mark.parametrize(
+    ("definition", "columns", "expected"),
+    [
+        # listmonk's materialized views: one column, named; the rest compared.
+        (
+            "SELECT now() AS updated_at, count(*) AS n FROM subscribers",
+            ["updated_at", "n"],
+            Moment(columns={"updated_at": NOW}),
+        ),
+        (
+            "SELECT s.id, (now() - '1 day'::interval) AS since FROM subscribers s",
+            ["id", "since"],
+            Moment(columns={"since": NOW}),
+        ),
+        (
+            "SELECT CURRENT_TIMESTAMP AS at, CURRENT_USER AS who, t.id FROM t",
+            ["at", "who", "id"],
+            Moment(
+                columns={
+                    "at": "the time it is read (CURRENT_TIMESTAMP)",
+                    "who": "the session it is read in (CURRENT_USER)",
+                }
+            ),
+        ),
+        (
+            "SELECT gen_random_uuid() AS u, t.id FROM t",
+            ["u", "id"],
+            Moment(
+                columns={"u": "random values drawn as it is read (gen_random_uuid())"}
+            ),
+        ),
+        (
+            "SELECT t.id, current_setting('app.tenant'::text) AS tenant FROM t",
+            ["id", "tenant"],
+            Moment(columns={"tenant": "the session it is read in (current_setting())"}),
+        ),
+        # A call outside the output columns: the rows depend on it.
+        (
+            "SELECT t.id FROM t WHERE (t.created_at > (now() - '1 day'::interval))",
+            ["id"],
+            Moment(rows=NOW),
+        ),
+        (
+            "SELECT DISTINCT random() AS r, t.id FROM t",
+            ["r", "id"],
+            Moment(rows="random values drawn as it is read (random())"),
+        ),
+        (
+            "SELECT now() AS at FROM t UNION SELECT now() AS at FROM u",
+            ["at"],
+            Moment(rows=NOW),
+        ),
+        (
+            "SELECT (random() * 10)::integer AS r, count(*) AS n FROM t GROUP BY 1",
+            ["r", "n"],
+            Moment(rows="random values drawn as it is read (random())"),
+        ),
+        (
+            "SELECT t.a, string_agg(t.b, ','::text) AS b FROM t GROUP BY t.a",
+            ["a", "b"],
+            None,
+        ),
+        ("SELECT t.a FROM t WHERE (t.at > '2025-01-01'::date)", ["a"], None),
+    ],
+)
+def test_what_depends_on_the_moment_a_view_is_read(
+    definition: str, columns: list[str], expected: Moment | None
+) -> None:
+    assert moment_dependence(definition, columns) == expected
+
+
+def test_a_view_over_one_read_at_another_moment_depends_on_it() -> None:
+    stats = {"mat_stats": Moment(columns={"updated_at": NOW})}
+    through = "the time it is read (now(), through mat_stats)"
+    assert moment_dependence(
+        "SELECT s.n, s.updated_at FROM mat_stats s", ["n", "updated_at"], stats
+    ) == Moment(columns={"updated_at": through})
+    assert moment_dependence("SELECT mat_stats.n FROM mat_stats", ["n"], stats) is None
+    assert moment_dependence(
+        "SELECT s.n FROM mat_stats s WHERE (s.updated_at > '2025-01-01'::date)",
+        ["n"],
+        stats,
+    ) == Moment(rows=through)
+    assert moment_dependence(
+        "SELECT v.id FROM v_now v", ["id"], {"v_now": Moment(rows=NOW)}
+    ) == Moment(rows="the time it is read (now(), through v_now)")

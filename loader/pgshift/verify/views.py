@@ -5,9 +5,15 @@ a multiset: the count and the order-independent checksum
 (``pgshift.checksum``) over its columns in the source's order, under their
 target names. A view is read now on both sides (a view holds no rows of
 its own to record in the snapshot), so a source written to since the load
-shows as a difference. A materialized view is compared as it stands on
-each side: the target's was populated by the build, so a source one not
-refreshed since its tables changed differs, and is reported.
+shows as a difference. A materialized view on the target, populated by the
+build, is compared with what its definition gives on the source (what a
+REFRESH there would store), not with the rows the source stored at its last
+REFRESH; when those differ, the report says it is stale on the source, as
+information. A view whose values depend on the moment, session or server
+it is read in (``now()``, ``random()``, ``current_user``...) is compared on
+its other columns, or named with the reason when its rows depend on it
+(``moment_dependence``); one whose values depend on the order rows are read
+in is named when only its checksum differs (``order_dependence``).
 
 Definitions (schema parity): the kind, the options and ``pg_get_viewdef``
 on the target must equal what the shadow gave for the source
@@ -20,14 +26,15 @@ target has no such role for the policy to apply to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
 from pglast.parser import ParseError
 from psycopg2 import sql
 
-from pgshift.checksum import checksum_sql
+from pgshift.checksum import checksum_expression, checksum_sql
 from pgshift.connection import transaction
 from pgshift.manifest import CarriedOver
 from pgshift.mapping import NameMap, ViewMap
@@ -46,9 +53,13 @@ order by a.attnum
 
 
 def _figures(
-    cursor: Any, schema: str, name: str, columns: list[str]
+    cursor: Any, schema: str, name: str, columns: list[str], evaluated: bool = False
 ) -> tuple[int, str] | str:
-    """(rows, checksum) of a view over columns, or why it could not be read."""
+    """(rows, checksum) of a view over columns, or why it could not be read.
+
+    ``evaluated``: the rows its definition gives now (what a REFRESH of a
+    materialized view would store), not the rows it stores.
+    """
     relation = f"{quote_ident(schema)}.{quote_ident(name)}"
     cursor.execute("savepoint pgshift_view")
     try:
@@ -59,7 +70,19 @@ def _figures(
         missing = [c for c in columns if c not in types]
         if missing:
             return "it has no column " + ", ".join(missing)
-        cursor.execute(checksum_sql(relation, [(c, types[c]) for c in columns]))
+        typed = [(c, types[c]) for c in columns]
+        if not evaluated:
+            cursor.execute(checksum_sql(relation, typed))
+        else:
+            # pg_get_viewdef qualifies what the session's search_path does
+            # not show, so the query reads what the view reads.
+            cursor.execute("select pg_get_viewdef(to_regclass(%s))", (relation,))
+            query = cursor.fetchone()[0].strip().rstrip(";")
+            aliases = ", ".join(quote_ident(c) for c in types)
+            cursor.execute(
+                f"select count(*), {checksum_expression(typed)} "
+                f"from ({query}) as t({aliases})"
+            )
         count, checksum = cursor.fetchone()
         return int(count), str(checksum)
     except psycopg2.Error as error:
@@ -188,6 +211,232 @@ def _order_dependent(target: Any, names: NameMap) -> dict[str, str]:
     return found
 
 
+_TIME = "the time it is read"
+_RANDOM = "random values drawn as it is read"
+_SESSION = "the session it is read in"
+_DATABASE = "the database it is read in"
+_SERVER = "the server it is read on"
+
+MOMENT_FUNCTIONS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "now", "transaction_timestamp", "statement_timestamp",
+            "clock_timestamp", "timeofday",
+        ),
+        _TIME,
+    ),
+    **dict.fromkeys(
+        (
+            "random", "random_normal", "gen_random_uuid", "uuid_generate_v1",
+            "uuid_generate_v1mc", "uuid_generate_v4", "gen_random_bytes",
+            "uuidv4", "uuidv7",
+        ),
+        _RANDOM,
+    ),
+    **dict.fromkeys(
+        (
+            "txid_current", "txid_current_if_assigned", "txid_current_snapshot",
+            "pg_current_xact_id", "pg_current_xact_id_if_assigned",
+            "pg_current_snapshot", "pg_backend_pid", "inet_client_addr",
+            "inet_client_port", "current_setting", "current_user",
+            "session_user", "current_role", "system_user", "current_schema",
+            "current_schemas", "pg_my_temp_schema",
+        ),
+        _SESSION,
+    ),
+    "current_database": _DATABASE,
+    "current_catalog": _DATABASE,
+    **dict.fromkeys(
+        (
+            "version", "inet_server_addr", "inet_server_port",
+            "pg_postmaster_start_time", "pg_conf_load_time",
+        ),
+        _SERVER,
+    ),
+}  # fmt: skip
+"""Functions whose result depends on when, where or by whom they are called."""
+
+SQL_VALUE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "SVFOP_CURRENT_DATE": ("CURRENT_DATE", _TIME),
+    "SVFOP_CURRENT_TIME": ("CURRENT_TIME", _TIME),
+    "SVFOP_CURRENT_TIME_N": ("CURRENT_TIME", _TIME),
+    "SVFOP_CURRENT_TIMESTAMP": ("CURRENT_TIMESTAMP", _TIME),
+    "SVFOP_CURRENT_TIMESTAMP_N": ("CURRENT_TIMESTAMP", _TIME),
+    "SVFOP_LOCALTIME": ("LOCALTIME", _TIME),
+    "SVFOP_LOCALTIME_N": ("LOCALTIME", _TIME),
+    "SVFOP_LOCALTIMESTAMP": ("LOCALTIMESTAMP", _TIME),
+    "SVFOP_LOCALTIMESTAMP_N": ("LOCALTIMESTAMP", _TIME),
+    "SVFOP_CURRENT_ROLE": ("CURRENT_ROLE", _SESSION),
+    "SVFOP_CURRENT_USER": ("CURRENT_USER", _SESSION),
+    "SVFOP_USER": ("USER", _SESSION),
+    "SVFOP_SESSION_USER": ("SESSION_USER", _SESSION),
+    "SVFOP_CURRENT_CATALOG": ("CURRENT_CATALOG", _DATABASE),
+    "SVFOP_CURRENT_SCHEMA": ("CURRENT_SCHEMA", _SESSION),
+}
+"""SQL's keyword functions (``SQLValueFunction`` nodes): keyword, what it reads."""
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What of a view depends on the moment, session or server it is read in.
+
+    Attributes:
+        columns: Output column (target name) to what its values depend on,
+            e.g. ``the time it is read (now())``: the other columns can be
+            compared.
+        rows: What its rows depend on, when it cannot be told which
+            columns do (a call in WHERE, a join, GROUP BY, DISTINCT, a set
+            operation...): nothing of the view can be compared apart.
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    rows: str | None = None
+
+
+def moment_dependence(
+    definition: str,
+    columns: Sequence[str],
+    read: Mapping[str, Moment] | None = None,
+) -> Moment | None:
+    """What of a view's output depends on when, where or by whom it is read.
+
+    ``now()``, ``CURRENT_TIMESTAMP``, ``random()``, ``current_user``,
+    ``current_database()``... give another value on the target, read at
+    another moment by another session, with the same rows in its tables.
+    Where every such call stands in an output column's expression (a
+    target-list entry of the view's one SELECT), those columns are named
+    and the others can be compared; otherwise the rows are. A view that
+    reads such a view's column, or reads a view whose rows depend on it,
+    depends on it too.
+
+    Args:
+        definition: The view's definition (``pg_get_viewdef``, target names).
+        columns: Its output columns (target names), in order.
+        read: Views it may read (target name) that depend on the moment.
+
+    Returns:
+        What depends on the moment, or None when nothing does (or pglast
+        cannot read the definition: it is compared as it is).
+    """
+    try:
+        tree = parse_tree(definition)
+    except ParseError:
+        return None
+    return _moment(tree, list(columns), read or {})
+
+
+def _moment_calls(tree: Any, parents: dict[str, tuple[str, Moment]]) -> list[str]:
+    """What each moment-dependent node of a tree reads ("the time ... (now())").
+
+    ``parents`` maps an alias (or name) in the tree to the view it reads and
+    that view's ``Moment``.
+    """
+    found: list[str] = []
+    for kind, node in tree_nodes(tree):
+        if kind == "FuncCall":
+            name = node["funcname"][-1]["String"]["sval"]
+            if name in MOMENT_FUNCTIONS:
+                found.append(f"{MOMENT_FUNCTIONS[name]} ({name}())")
+        elif kind == "SQLValueFunction":
+            op = node["op"]
+            known = SQL_VALUE_FUNCTIONS.get(
+                op.get("name") if isinstance(op, dict) else op
+            )
+            if known is not None:
+                found.append(f"{known[1]} ({known[0]})")
+        elif kind == "ColumnRef" and parents:
+            fields = [
+                f["String"]["sval"] if "String" in f else "*" for f in node["fields"]
+            ]
+            if len(fields) >= 2 and fields[-2] in parents:
+                candidates = [parents[fields[-2]]]
+            elif len(fields) == 1 and fields[0] in parents:  # a whole-row reference
+                candidates = [parents[fields[0]]]
+                fields = ["*"]
+            elif len(fields) == 1:  # unqualified: any view it reads may hold it
+                candidates = list(parents.values())
+            else:
+                continue
+            for parent, moment in candidates:
+                whys = (
+                    list(moment.columns.values())
+                    if fields[-1] == "*"
+                    else [moment.columns[fields[-1]]]
+                    if fields[-1] in moment.columns
+                    else []
+                )
+                found += [_through(why, parent) for why in whys]
+    return found
+
+
+def _through(why: str, parent: str) -> str:
+    """``why`` (ending in its call in brackets) as read through a view."""
+    return f"{why[:-1]}, through {parent})" if why.endswith(")") else why
+
+
+def _moment(tree: Any, columns: list[str], read: Mapping[str, Moment]) -> Moment | None:
+    """``moment_dependence`` of a definition pglast has parsed."""
+    parents: dict[str, tuple[str, Moment]] = {}
+    for _, node in tree_nodes(tree, "RangeVar"):
+        moment = read.get(node["relname"])
+        if moment is None:
+            continue
+        if moment.rows is not None:
+            return Moment(rows=_through(moment.rows, node["relname"]))
+        alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
+        parents[alias or node["relname"]] = (node["relname"], moment)
+    every = _moment_calls(tree, parents)
+    if not every:
+        return None
+    whole = Moment(rows=every[0])
+    statements = tree["stmts"]
+    select = statements[0]["stmt"].get("SelectStmt") if len(statements) == 1 else None
+    if (
+        select is None
+        or select.get("larg") is not None
+        or any(select.get("distinctClause") or ())
+        or select.get("distinctClause") == [None]
+        or len(select.get("targetList") or ()) != len(columns)
+    ):
+        return whole
+    by_column: dict[str, str] = {}
+    placed = 0
+    for column, entry in zip(columns, select["targetList"], strict=True):
+        calls = _moment_calls(entry, parents)
+        placed += len(calls)
+        if calls:
+            by_column[column] = ", ".join(dict.fromkeys(calls))
+    if placed != len(every):  # a call outside the output columns: the rows
+        return whole
+    # GROUP BY, or ORDER BY with LIMIT, naming an output column by its
+    # position or name groups or picks rows by its values.
+    named = set(by_column) | {
+        str(i) for i, c in enumerate(columns, start=1) if c in by_column
+    }
+    clauses = [select.get("groupClause") or []]
+    if select.get("limitCount") is not None or select.get("limitOffset") is not None:
+        clauses.append(select.get("sortClause") or [])
+    for kind, node in tree_nodes(clauses):
+        if kind == "Integer" and str(node.get("ival", 0)) in named:
+            return whole
+        fields = node.get("fields") or [] if kind == "ColumnRef" else []
+        if len(fields) == 1 and fields[0].get("String", {}).get("sval") in named:
+            return whole
+    return Moment(columns=by_column)
+
+
+def _moment_dependent(names: NameMap) -> dict[str, Moment]:
+    """Source view name to what of it depends on the moment (views over it too)."""
+    found: dict[str, Moment] = {}
+    by_target: dict[str, Moment] = {}
+    for view in names.views.values():  # in creation order: views on views last
+        read = {r: by_target[r] for r in view.reads if r in by_target}
+        moment = moment_dependence(view.definition, list(view.columns.values()), read)
+        if moment is not None:
+            found[view.source] = by_target[view.name] = moment
+    return found
+
+
 def _label(view: ViewMap) -> str:
     if view.name == view.source:
         return view.name
@@ -217,32 +466,54 @@ def check_views(
             for v in names.views.values()
         ], differ
     order_dependent = _order_dependent(target, names)
+    moments = _moment_dependent(names)
+    stale: set[str] = set()  # target names: stale on the source, or reading one
     with transaction(settings.source, readonly=True) as source:
         for view in names.views.values():
-            found = _figures(
-                source, settings.source_schema, view.source, list(view.columns)
-            )
-            built = _figures(
-                target, settings.final_schema, view.name, list(view.columns.values())
-            )
             label = f"{view.kind} {_label(view)}"
             if not view.populated:
-                target.execute(
-                    "select relispopulated from pg_class where oid = to_regclass(%s)",
-                    (
-                        sql.Identifier(settings.final_schema, view.name).as_string(
-                            target
-                        ),
-                    ),
-                )
-                row = target.fetchone()
-                same = row is not None and not row[0]
-                line = f"{label}: not populated on the source, nor on the target"
-                if not same:
-                    line = f"{label}: not populated on the source; the target's is"
-                    differ.append(line)
-                lines.append(line)
+                lines.append(_unpopulated(target, settings, view, label, differ))
                 continue
+            moment = moments.get(view.source)
+            left = {} if moment is None else moment.columns
+            pairs = [(s, t) for s, t in view.columns.items() if t not in left]
+            stored = _figures(
+                source, settings.source_schema, view.source, [s for s, _ in pairs]
+            )
+            found = stored
+            note = ""
+            if view.kind == "materialized view":
+                # The target's was computed at migration: compared with what
+                # the source's definition gives, not with rows the source
+                # stored at its last REFRESH.
+                evaluated = _figures(
+                    source,
+                    settings.source_schema,
+                    view.source,
+                    [s for s, _ in pairs],
+                    evaluated=True,
+                )
+                if isinstance(evaluated, str) and not isinstance(stored, str):
+                    note = (
+                        "; compared with its rows stored on the source, as its "
+                        f"definition could not be evaluated there ({evaluated})"
+                    )
+                else:
+                    found = evaluated
+                    if (
+                        not isinstance(stored, str)
+                        and stored != evaluated
+                        and (moment is None or moment.rows is None)
+                    ):
+                        stale.add(view.name)
+                        note = (
+                            "; stale on the source: its stored rows differ from "
+                            "its definition; the target's were computed at "
+                            "migration"
+                        )
+            built = _figures(
+                target, settings.final_schema, view.name, [t for _, t in pairs]
+            )
             if isinstance(found, str) or isinstance(built, str):
                 line = (
                     f"{label}: on the source, {found}"
@@ -252,27 +523,64 @@ def check_views(
                 lines.append(line)
                 differ.append(line)
                 continue
-            same = found == built
-            line = (
-                f"{label}: source {found[0]} rows, target {built[0]} rows, "
-                f"checksum {'match' if same else 'DIFFERS'}"
+            figures = f"{label}: source {found[0]} rows, target {built[0]} rows"
+            but = ""
+            if left:
+                but = (
+                    f" over its columns but {', '.join(left)}, whose values "
+                    f"depend on {', '.join(dict.fromkeys(left.values()))}"
+                )
+            if found == built:
+                lines.append(f"{figures}, checksum match{but}{note}")
+                continue
+            proven = (
+                "; its definition is compared by schema parity and its tables "
+                "by their checksums"
             )
+            reader = next((r for r in view.reads if r in stale), None)
             why = order_dependent.get(view.source)
-            if not same and found[0] == built[0] and why is not None:
+            if moment is not None and moment.rows is not None:
+                # Same definition, same tables: the rows differ by when,
+                # where or by whom the view is read.
+                lines.append(
+                    f"{figures}, checksum differs{but}, as its rows depend on "
+                    f"{moment.rows}{proven}{note}"
+                )
+            elif reader is not None:
+                stale.add(view.name)
+                lines.append(
+                    f"{figures}, checksum differs{but}, as it reads {reader}, "
+                    f"stale on the source{proven}{note}"
+                )
+            elif found[0] == built[0] and why is not None:
                 # Same definition (schema parity), same tables (their
                 # checksums): the values differ by the order rows are read.
-                line = (
-                    f"{label}: source {found[0]} rows, target {built[0]} rows, "
-                    f"checksum differs, as its rows depend on the order rows "
-                    f"are read in ({why}), which differs between servers; its "
-                    "definition is compared by schema parity"
+                lines.append(
+                    f"{figures}, checksum differs{but}, as its rows depend on the "
+                    f"order rows are read in ({why}), which differs between "
+                    f"servers; its definition is compared by schema parity{note}"
                 )
+            else:
+                line = f"{figures}, checksum DIFFERS{but}{note}"
                 lines.append(line)
-                continue
-            lines.append(line)
-            if not same:
                 differ.append(line)
     return lines, differ
+
+
+def _unpopulated(
+    target: Any, settings: Settings, view: ViewMap, label: str, differ: list[str]
+) -> str:
+    """The line of a materialized view the source never populated."""
+    target.execute(
+        "select relispopulated from pg_class where oid = to_regclass(%s)",
+        (sql.Identifier(settings.final_schema, view.name).as_string(target),),
+    )
+    row = target.fetchone()
+    if row is not None and not row[0]:
+        return f"{label}: not populated on the source, nor on the target"
+    line = f"{label}: not populated on the source; the target's is"
+    differ.append(line)
+    return line
 
 
 def _normal(text: str | None) -> str | None:
