@@ -43,7 +43,10 @@ from pgshift.verify.parity import (
     domain_checks_as_the_target_prints,
     intended,
 )
-from pgshift.verify.privilege_parity import compare_privileges
+from pgshift.verify.privilege_parity import (
+    compare_privileges,
+    roles_missing_on_target,
+)
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
 from pgshift.verify.routine_parity import routine_differences
@@ -271,6 +274,55 @@ def _schema_parity(
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences
     )
+
+
+def privilege_drift(
+    settings: Settings, names: NameMap, source_cursor: Any, target_cursor: Any
+) -> tuple[list[str], list[str]]:
+    """What each role may do on the source and not on the target, or back.
+
+    Privilege parity as verify checks it (``verify.privilege_parity``): what
+    the last publish carried over of the target's own grants, and what the
+    override file declares intended, are no difference. A source role with
+    privileges that the target lacks, and that the last publish did not
+    record as missing, is one too.
+
+    Returns:
+        (one line per difference, the statements that make the target's
+        privileges the source's, to run on the target).
+    """
+    carried = read_carried_over(target_cursor, settings.state_schema)
+    prefix = settings.final_schema + "."
+    kept = Differences(
+        c.object.removeprefix(prefix)
+        for c in carried
+        if c.outcome == "recreated" and c.object.startswith(prefix)
+    )
+    fixes: dict[str, str] = {}
+    lines = compare_privileges(
+        source_cursor,
+        target_cursor,
+        names,
+        settings.source_schema,
+        settings.final_schema,
+        kept,
+        created_routines(settings.project_dir),
+        fixes,
+    )
+    overrides_path = settings.overrides_path
+    if names.overrides:
+        overrides_path = settings.project_dir / names.overrides
+    lines, _ = intended(lines, Overrides.load(overrides_path).intended_differences)
+    known = {
+        role
+        for outcome in read_outcomes(target_cursor, settings.state_schema)
+        if outcome.outcome == "role missing"
+        for role in outcome.detail.split(", ")
+    }
+    missing = roles_missing_on_target(
+        source_cursor, target_cursor, names, settings.source_schema, known
+    )
+    return missing + lines, [fixes[line] for line in lines if line in fixes]
 
 
 def _extension_missing(line: str) -> str:
