@@ -527,6 +527,12 @@ def test_an_interrupted_sync_is_drained_by_cutover(
             log,
         )
         logical.drop_database("sync_other")
+        # While the target follows the source, verify compares nothing (the
+        # load's snapshot is behind, the source moves) and says what to do.
+        following = run_cli(["verify"], source, target, state)
+        assert following.returncode == 2, following.stdout + following.stderr
+        assert "follows the source (streaming" in following.stderr
+        assert "cutover` stops the application's writes" in following.stderr
         run.send_signal(signal.SIGINT)
         assert run.wait(30) == 130, log.read_text()[-3000:]
     finally:
@@ -563,6 +569,19 @@ def test_an_interrupted_sync_is_drained_by_cutover(
         source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
     ) == [(False,)]
     assert "may not set session_replication_role" in done.stderr
+    # Verify after the cutover compares with the source as it stands, not
+    # with the load's snapshot the writes since have left behind.
+    verified = run_cli(["verify"], source, target, state)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "compared with the source as it stood at" in verified.stdout
+    assert "cutover" in verified.stdout and "still NOLOGIN" in verified.stdout
+    report = json.loads((PROJECT_DIR / "MIGRATION_REPORT.json").read_text())
+    assert report["passed"] and "WAL position" in report["compared_with"]
+    # No false pass: a row changed on the target is named by its key.
+    query(target, "update users set first_name = 'Changed' where id = 2")
+    changed = run_cli(["verify"], source, target, state)
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert "id=2: first_name expected 'Late', found 'Changed'" in changed.stdout
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr

@@ -321,8 +321,11 @@ def open_snapshot(
         conn.close()
 
 
-def _fingerprint(cursor: Any, table: Table) -> tuple[int, str]:
-    """Count a table's rows and checksum its content (``pgshift.checksum``)."""
+def fingerprint(cursor: Any, table: Table) -> tuple[int, str]:
+    """Count a table's rows and checksum its content (``pgshift.checksum``).
+
+    The load's manifest figures, and verify's of the source after a cutover.
+    """
     relation = sql.Identifier(table.schema, table.name).as_string(cursor)
     columns = [(c.name, c.data_type) for c in table.columns]
     cursor.execute(checksum_sql(relation, columns))
@@ -360,7 +363,7 @@ def background_fingerprints(
             for table in tables:
                 if stop.is_set():
                     raise RuntimeError("checksums stopped: the load ended early")
-                figures[table.name] = _fingerprint(cursor, table)
+                figures[table.name] = fingerprint(cursor, table)
             cursor.execute("ROLLBACK")
         return figures
 

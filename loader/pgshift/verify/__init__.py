@@ -8,12 +8,28 @@ them agree. With the source at hand, the two schemas are compared through
 the name map scaffold applied (``verify.parity``). Verify reads what the
 load and scaffold recorded (``pgshift.manifest``, ``pgshift.mapping``) and
 never imports them.
+
+After a sync (``pgshift.sync``) the final tables hold the source's changes
+since the copy, so the load's snapshot is no longer what they must equal:
+
+* while the run follows the source (streaming, or in cutover), verify
+  refuses (exit 2), naming the run and its applied position: the target
+  and the source both move, so no comparison would be fair, and
+  ``cutover`` is the one that proves them equal at one position;
+* after the run's cutover, each final table is compared with the source
+  as it stands, counted and checksummed inside one source snapshot by the
+  load's own query (``load.extract.fingerprint``); the raw tables still
+  against the manifest, which they were loaded from. The report names the
+  snapshot, its WAL position and the cutover's, and says when an
+  application role blocked by cutover may log in on the source again (the
+  source may then have moved on).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +38,12 @@ from psycopg2 import sql
 from pgshift.catalog import Catalog, read_catalog
 from pgshift.comments import comment_differences
 from pgshift.connection import relation_exists, transaction
+from pgshift.load.extract import fingerprint, open_snapshot
 from pgshift.manifest import (
     MANIFEST_TABLE,
+    SYNC_TABLE,
     CarriedOver,
+    ManifestRow,
     read_carried_over,
     read_manifest,
     read_not_migrated,
@@ -79,6 +98,7 @@ def verify(settings: Settings) -> Report:
                 f"{MANIFEST_TABLE}): no load has finished since the last one "
                 "started; run `python loader/run.py` first"
             )
+        cut_over = sync_standing(cursor, settings)
         first = manifest[0] if manifest else None
         report = Report(
             source=first.source_database if first else "",
@@ -87,7 +107,10 @@ def verify(settings: Settings) -> Report:
             snapshot_taken_at=first.snapshot_taken_at if first else "",
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        report.tables = check_tables(settings, manifest, names, tests)
+        if cut_over is None:
+            report.tables = check_tables(settings, manifest, names, tests)
+        else:
+            _check_after_cutover(settings, manifest, names, tests, cut_over, report)
         recorded = read_not_migrated(cursor, settings.state_schema)
         source_schema = names.source_schema if names else settings.source_schema
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
@@ -134,6 +157,141 @@ def verify(settings: Settings) -> Report:
             )
             report.kept_differences += views_kept
     return report
+
+
+FOLLOWING = ("streaming", "cutover", "stopping")
+"""A sync run's statuses while it applies the source's changes."""
+
+
+@dataclass
+class CutOver:
+    """A sync run whose cutover finished after the last load.
+
+    Attributes:
+        run_id: The run.
+        position: The source position its stream ended at (the cutover's
+            marker, applied), as text.
+        at: When the cutover finished (the target's clock).
+        blocked_roles: The source roles cutover made NOLOGIN.
+    """
+
+    run_id: str
+    position: str | None
+    at: datetime
+    blocked_roles: list[str] = field(default_factory=list)
+
+
+def sync_standing(cursor: Any, settings: Settings) -> CutOver | None:
+    """The target's latest sync run, when it moved the final tables on.
+
+    Returns:
+        The run, when its cutover finished after the last load (a load
+        since, by ``migrate``, makes the manifest the reference again);
+        None when no sync run applied changes since the last load.
+
+    Raises:
+        ConfigError: A run follows the source (streaming, or in cutover):
+            nothing can be compared fairly until the cutover.
+    """
+    runs = sql.Identifier(settings.state_schema, SYNC_TABLE)
+    if not relation_exists(cursor, runs.as_string(cursor)):
+        return None
+    cursor.execute(
+        sql.SQL(
+            "select r.run_id, r.status, r.applied_lsn::text, r.applied_commit_at, "
+            "r.updated_at, r.blocked_roles, "
+            "coalesce((select max(m.loaded_at) <= r.updated_at from {} as m), "
+            "false) from {} as r order by r.started_at desc limit 1"
+        ).format(sql.Identifier(settings.state_schema, MANIFEST_TABLE), runs)
+    )
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    run_id, status, applied, commit_at, updated_at, blocked, loaded_before = found
+    if status in FOLLOWING:
+        behind = (
+            f", the source's commit of {commit_at:%Y-%m-%d %H:%M:%S %Z}"
+            if (commit_at)
+            else ""
+        )
+        raise ConfigError(
+            f"verify refused, nothing was compared: sync run {run_id} follows the "
+            f"source ({status}; applied up to source position {applied}{behind}). "
+            "The final tables hold the source's changes since the copy, so the "
+            "load's snapshot is not what they must equal, and the source moves "
+            "on while the application writes. Next: `python loader/run.py "
+            "status` says how far the target is behind; `python loader/run.py "
+            "cutover` stops the application's writes and proves every table "
+            "equal to the source at one position; verify after it compares "
+            "with the source as it stands"
+        )
+    if status != "done" or not loaded_before:
+        return None
+    return CutOver(run_id, applied, updated_at, list(blocked or []))
+
+
+def _check_after_cutover(
+    settings: Settings,
+    manifest: list[ManifestRow],
+    names: NameMap | None,
+    tests: dict[str, tuple[int, list[str]]],
+    cut_over: CutOver,
+    report: Report,
+) -> None:
+    """Compare each final table with the source as it stands, in one snapshot."""
+    if settings.source is None:
+        raise ConfigError(
+            f"verify refused, nothing was compared: sync run {cut_over.run_id} cut "
+            "over, so the final tables hold the source's changes since the copy "
+            "and verify compares them with the source as it stands, not with the "
+            "load's snapshot: set SOURCE_DATABASE_URL"
+        )
+    with open_snapshot(settings.source) as snapshot:
+        cursor = snapshot.cursor
+        catalog = read_catalog(cursor, settings.source_schema)
+        live = {
+            row.table_name: fingerprint(cursor, catalog.tables[row.table_name])
+            for row in manifest
+            if row.table_name in catalog.tables
+        }
+        cursor.execute(
+            "select pg_current_wal_lsn()::text, "
+            "array(select rolname from pg_roles where rolname = any(%s) "
+            "and rolcanlogin order by 1)",
+            (cut_over.blocked_roles,),
+        )
+        position, reopened = cursor.fetchone()
+        report.source = settings.source.redacted()
+        report.snapshot_id = snapshot.snapshot_id
+        report.snapshot_taken_at = snapshot.taken_at
+        report.compared_with = (
+            f"the source as it stood at {snapshot.taken_at} (one snapshot, "
+            f"{snapshot.snapshot_id}, WAL position {position}), after sync run "
+            f"{cut_over.run_id}'s cutover ({cut_over.at:%Y-%m-%d %H:%M:%S %Z}, "
+            f"its stream ended at source position {cut_over.position}); the "
+            "raw tables against the load's snapshot they were copied from"
+        )
+        if reopened:
+            report.compared_with += (
+                f". The application's roles {', '.join(reopened)} may log in on "
+                "the source again: what they wrote there since the cutover is "
+                "not on the target, and shows here as a difference"
+            )
+        else:
+            report.compared_with += (
+                ". The application's roles cutover blocked are still NOLOGIN "
+                "on the source; a difference is a write to the target since "
+                "the cutover (the application, once it runs there) or a row "
+                "changed or lost"
+            )
+        report.tables = check_tables(
+            settings,
+            manifest,
+            names,
+            tests,
+            live=live,
+            snapshot=snapshot.begin_statements(),
+        )
 
 
 def _next_value(last: int | None, called: bool | None, increment: int) -> int | None:
