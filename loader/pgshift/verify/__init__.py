@@ -18,7 +18,8 @@ since the copy, so the load's snapshot is no longer what they must equal:
   ``cutover`` is the one that proves them equal at one position;
 * after the run's cutover, each final table is compared with the source
   as it stands, counted and checksummed inside one source snapshot by the
-  load's own query (``load.extract.fingerprint``); the raw tables still
+  load's own query (``checksum.fingerprint``) under the load's
+  settings; the raw tables still
   against the manifest, which they were loaded from. The report names the
   snapshot, its WAL position and the cutover's, and says when an
   application role blocked by cutover may log in on the source again (the
@@ -36,9 +37,9 @@ from typing import Any
 from psycopg2 import sql
 
 from pgshift.catalog import Catalog, read_catalog
+from pgshift.checksum import TEXT_SETTINGS, fingerprint
 from pgshift.comments import comment_differences
-from pgshift.connection import relation_exists, transaction
-from pgshift.load.extract import fingerprint, open_snapshot
+from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import (
     MANIFEST_TABLE,
     SYNC_TABLE,
@@ -246,27 +247,36 @@ def _check_after_cutover(
             "and verify compares them with the source as it stands, not with the "
             "load's snapshot: set SOURCE_DATABASE_URL"
         )
-    with open_snapshot(settings.source) as snapshot:
-        cursor = snapshot.cursor
-        catalog = read_catalog(cursor, settings.source_schema)
-        live = {
-            row.table_name: fingerprint(cursor, catalog.tables[row.table_name])
-            for row in manifest
-            if row.table_name in catalog.tables
-        }
+    conn = connect(settings.source, readonly=True, application_name="pgshift verify")
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        cursor = conn.cursor()
+        for name, value in TEXT_SETTINGS.items():
+            cursor.execute("select set_config(%s, %s, true)", (name, value))
         cursor.execute(
-            "select pg_current_wal_lsn()::text, "
+            "select pg_export_snapshot(), now()::text, pg_current_wal_lsn()::text, "
             "array(select rolname from pg_roles where rolname = any(%s) "
             "and rolcanlogin order by 1)",
             (cut_over.blocked_roles,),
         )
-        position, reopened = cursor.fetchone()
+        snapshot_id, taken_at, position, reopened = cursor.fetchone()
+        catalog = read_catalog(cursor, settings.source_schema)
+        live = {
+            row.table_name: fingerprint(
+                cursor,
+                settings.source_schema,
+                row.table_name,
+                [(c.name, c.data_type) for c in catalog.tables[row.table_name].columns],
+            )
+            for row in manifest
+            if row.table_name in catalog.tables
+        }
         report.source = settings.source.redacted()
-        report.snapshot_id = snapshot.snapshot_id
-        report.snapshot_taken_at = snapshot.taken_at
+        report.snapshot_id = snapshot_id
+        report.snapshot_taken_at = taken_at
         report.compared_with = (
-            f"the source as it stood at {snapshot.taken_at} (one snapshot, "
-            f"{snapshot.snapshot_id}, WAL position {position}), after sync run "
+            f"the source as it stood at {taken_at} (one snapshot, "
+            f"{snapshot_id}, WAL position {position}), after sync run "
             f"{cut_over.run_id}'s cutover ({cut_over.at:%Y-%m-%d %H:%M:%S %Z}, "
             f"its stream ended at source position {cut_over.position}); the "
             "raw tables against the load's snapshot they were copied from"
@@ -284,14 +294,17 @@ def _check_after_cutover(
                 "the cutover (the application, once it runs there) or a row "
                 "changed or lost"
             )
+        # Each worker lists a table's differing rows inside this snapshot.
+        joins = [
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            f"SET TRANSACTION SNAPSHOT '{snapshot_id}'",
+        ] + [f"SET LOCAL {name} = '{value}'" for name, value in TEXT_SETTINGS.items()]
         report.tables = check_tables(
-            settings,
-            manifest,
-            names,
-            tests,
-            live=live,
-            snapshot=snapshot.begin_statements(),
+            settings, manifest, names, tests, live=live, snapshot=joins
         )
+        conn.rollback()
+    finally:
+        conn.close()
 
 
 def _next_value(last: int | None, called: bool | None, increment: int) -> int | None:
