@@ -21,8 +21,23 @@ text for the same values: same types, same column order, names do not enter.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pgshift.sqlident import quote_ident
+
+TEXT_SETTINGS = {
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+    "row_security": "off",
+}
+"""Settings of every source transaction whose rows are read or checksummed
+(the load's, verify's of the source after a cutover): every type's text
+output is unambiguous, and a read of a table whose row-level security
+policies apply to the user fails instead of returning only the rows they
+let through (``pgshift.catalog.ROW_SECURITY_REFUSAL``), as under pg_dump."""
 
 TIMESTAMPTZ = "timestamp with time zone"
 
@@ -81,3 +96,15 @@ def checksum_sql(relation: str, columns: Sequence[tuple[str, str]]) -> str:
         The query.
     """
     return f"select count(*), {checksum_expression(columns)} from {relation} as t"
+
+
+def fingerprint(
+    cursor: Any, schema: str, table: str, columns: Sequence[tuple[str, str]]
+) -> tuple[int, str]:
+    """Count a table's rows and checksum its content, in one scan.
+
+    The load's manifest figures, and verify's of the source after a cutover.
+    """
+    cursor.execute(checksum_sql(f"{quote_ident(schema)}.{quote_ident(table)}", columns))
+    rows, checksum = cursor.fetchone()
+    return int(rows), str(checksum)

@@ -304,6 +304,8 @@ def print_report(report: Report, settings: Settings) -> None:
     """Print the summary table, the differences and where the report is."""
     from pgshift.verify import summary_table
 
+    if report.compared_with:
+        print(f"compared with {report.compared_with}")
     print(summary_table(report))
     if report.not_migrated:
         # Passing checks say nothing of what stayed behind: a trigger left

@@ -527,6 +527,12 @@ def test_an_interrupted_sync_is_drained_by_cutover(
             log,
         )
         logical.drop_database("sync_other")
+        # While the target follows the source, verify compares nothing (the
+        # load's snapshot is behind, the source moves) and says what to do.
+        following = run_cli(["verify"], source, target, state)
+        assert following.returncode == 2, following.stdout + following.stderr
+        assert "follows the source (streaming" in following.stderr
+        assert "cutover` stops the application's writes" in following.stderr
         run.send_signal(signal.SIGINT)
         assert run.wait(30) == 130, log.read_text()[-3000:]
     finally:
@@ -563,6 +569,19 @@ def test_an_interrupted_sync_is_drained_by_cutover(
         source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
     ) == [(False,)]
     assert "may not set session_replication_role" in done.stderr
+    # Verify after the cutover compares with the source as it stands, not
+    # with the load's snapshot the writes since have left behind.
+    verified = run_cli(["verify"], source, target, state)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "compared with the source as it stood at" in verified.stdout
+    assert "cutover" in verified.stdout and "still NOLOGIN" in verified.stdout
+    report = json.loads((PROJECT_DIR / "MIGRATION_REPORT.json").read_text())
+    assert report["passed"] and "WAL position" in report["compared_with"]
+    # No false pass: a row changed on the target is named by its key.
+    query(target, "update users set first_name = 'Changed' where id = 2")
+    changed = run_cli(["verify"], source, target, state)
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert "id=2: first_name expected 'Late', found 'Changed'" in changed.stdout
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr
@@ -798,9 +817,40 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
     source, target = pair()
     role = f"{APP_ROLE}_3"
     _stopped_sync(logical, source, target, tmp_path, role)
-    query(source, f"grant truncate on notifications to {role}")
     settings = make_settings(source, target, state_dir=tmp_path / "state")
     db = source.rsplit("/", 1)[1]
+
+    # Grants made on the source during the sync (the stream carries rows,
+    # not grants): refused before the downtime, each named with the
+    # statement that gives it on the target, and nothing changed.
+    late = "sync_late_app"
+    query(
+        source,
+        f"create role {late} login; grant select, insert, update, delete on all "
+        f"tables in schema public to {late}; grant truncate on notifications to "
+        f"{role}",
+    )
+    with pytest.raises(SyncError, match="privileges no longer match") as caught:
+        cutover(settings, [role], say=lambda _: None)
+    said = str(caught.value)
+    assert "nothing was changed on the source" in said
+    assert f"bids: role {late} may INSERT on the source, not on the target" in said
+    assert f'GRANT INSERT ON TABLE "public"."users" TO "{late}";' in said
+    assert f'GRANT TRUNCATE ON TABLE "public"."notifications" TO "{role}";' in said
+    assert _can_login(source, role) and _status(target)[0] == "streaming"
+    assert _check_slots(source) == []
+    assert query(
+        target, f"select has_table_privilege('{late}', 'users', 'insert')"
+    ) == [(False,)]
+    # The statements it gives, run on the target, close the difference.
+    query(
+        target,
+        "\n".join(
+            line.strip()
+            for line in said.splitlines()
+            if line.strip().startswith(("GRANT ", "REVOKE "))
+        ),
+    )
 
     # No free replication slot for the check: refused, nothing changed.
     free = query(
@@ -892,7 +942,12 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
     assert figures["users"][1][0] > 0
     assert _left_on_source(source) == []
     assert not _can_login(source, role)
+    assert query(
+        target, f"select has_table_privilege('{late}', 'users', 'insert')"
+    ) == [(True,)]
     query(source, f"alter role {role} login")
+    query(target, f"drop owned by {late}")
+    query(source, f"drop owned by {late}; drop role {late}")
 
 
 @pytest.mark.parametrize(

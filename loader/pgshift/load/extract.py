@@ -44,25 +44,16 @@ import psycopg2
 from psycopg2 import sql
 
 from pgshift.catalog import Catalog, Table, read_catalog
-from pgshift.checksum import checksum_sql
+from pgshift.checksum import TEXT_SETTINGS
+from pgshift.checksum import fingerprint as _table_fingerprint
 from pgshift.connection import connect
 from pgshift.progress import Progress
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
 
-SESSION_SETTINGS = {
-    "DateStyle": "ISO, YMD",
-    "IntervalStyle": "postgres",
-    "TimeZone": "UTC",
-    "extra_float_digits": "1",
-    "bytea_output": "hex",
-    "row_security": "off",
-}
-"""Settings of every source transaction of the load: every type's text
-output is unambiguous, and a read of a table whose row-level security
-policies apply to the user fails instead of returning only the rows they
-let through (``pgshift.catalog.ROW_SECURITY_REFUSAL``), as under pg_dump."""
+SESSION_SETTINGS = TEXT_SETTINGS
+"""Settings of every source transaction of the load (``pgshift.checksum``)."""
 
 CHUNK_BYTES = 64 * 2**20
 """Text bytes per range: one COPY, one load file."""
@@ -321,13 +312,10 @@ def open_snapshot(
         conn.close()
 
 
-def _fingerprint(cursor: Any, table: Table) -> tuple[int, str]:
+def fingerprint(cursor: Any, table: Table) -> tuple[int, str]:
     """Count a table's rows and checksum its content (``pgshift.checksum``)."""
-    relation = sql.Identifier(table.schema, table.name).as_string(cursor)
     columns = [(c.name, c.data_type) for c in table.columns]
-    cursor.execute(checksum_sql(relation, columns))
-    rows, checksum = cursor.fetchone()
-    return int(rows), str(checksum)
+    return _table_fingerprint(cursor, table.schema, table.name, columns)
 
 
 @contextmanager
@@ -360,7 +348,7 @@ def background_fingerprints(
             for table in tables:
                 if stop.is_set():
                     raise RuntimeError("checksums stopped: the load ended early")
-                figures[table.name] = _fingerprint(cursor, table)
+                figures[table.name] = fingerprint(cursor, table)
             cursor.execute("ROLLBACK")
         return figures
 

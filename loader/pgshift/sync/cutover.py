@@ -164,6 +164,7 @@ def cutover(
                     )
                     + "; nothing was changed"
                 )
+        _refuse_privilege_drift(settings, names, cursor)
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
         if run.status == "streaming":
@@ -257,6 +258,46 @@ def cutover(
     lap_drop = time.monotonic() - step
     done.steps.append(("drop slot and publication", lap_drop))
     return done
+
+
+def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> None:
+    """Stop before the downtime when the source's privileges left the target's.
+
+    The build gave the final tables the source's grants as scaffold read
+    them; the stream carries rows, not grants. A grant or revoke made on the
+    source since (an application role created during the sync, say) would
+    leave the application without its rights on the target, or with rights
+    the source took away: cutover names each difference and the statements
+    that close it, and changes nothing. The target's privileges are not
+    changed here: a grant is a decision of the team, to review, not to copy
+    because it appeared on the source during a migration.
+
+    Raises:
+        SyncError: Privileges differ (``verify.privilege_drift``).
+    """
+    from pgshift.verify import privilege_drift
+
+    with transaction(settings.target, readonly=True) as target_cursor:
+        lines, statements = privilege_drift(settings, names, cursor, target_cursor)
+    if not lines:
+        return
+    shown = "\n  ".join(lines[:20])
+    more = f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
+    fix = (
+        "run on the target:\n    " + "\n    ".join(statements) + "\n  "
+        if statements
+        else ""
+    )
+    raise SyncError(
+        "cutover refused, nothing was changed on the source (the application "
+        "still writes there, the sync goes on): the source's privileges no "
+        "longer match the target's, so the application would not find its "
+        "rights on the target after the cutover (a grant, revoke or role made "
+        f"on the source since scaffold):\n  {shown}{more}\nNext: {fix}"
+        "(or undo on the source what was not meant), then `python "
+        "loader/run.py scaffold` so that the project's models carry the "
+        "source's privileges, and cutover again"
+    )
 
 
 def _drain(

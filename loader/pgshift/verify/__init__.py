@@ -8,23 +8,43 @@ them agree. With the source at hand, the two schemas are compared through
 the name map scaffold applied (``verify.parity``). Verify reads what the
 load and scaffold recorded (``pgshift.manifest``, ``pgshift.mapping``) and
 never imports them.
+
+After a sync (``pgshift.sync``) the final tables hold the source's changes
+since the copy, so the load's snapshot is no longer what they must equal:
+
+* while the run follows the source (streaming, or in cutover), verify
+  refuses (exit 2), naming the run and its applied position: the target
+  and the source both move, so no comparison would be fair, and
+  ``cutover`` is the one that proves them equal at one position;
+* after the run's cutover, each final table is compared with the source
+  as it stands, counted and checksummed inside one source snapshot by the
+  load's own query (``checksum.fingerprint``) under the load's
+  settings; the raw tables still
+  against the manifest, which they were loaded from. The report names the
+  snapshot, its WAL position and the cutover's, and says when an
+  application role blocked by cutover may log in on the source again (the
+  source may then have moved on).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from psycopg2 import sql
 
 from pgshift.catalog import Catalog, read_catalog
+from pgshift.checksum import TEXT_SETTINGS, fingerprint
 from pgshift.comments import comment_differences
-from pgshift.connection import relation_exists, transaction
+from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import (
     MANIFEST_TABLE,
+    SYNC_TABLE,
     CarriedOver,
+    ManifestRow,
     read_carried_over,
     read_manifest,
     read_not_migrated,
@@ -43,7 +63,10 @@ from pgshift.verify.parity import (
     domain_checks_as_the_target_prints,
     intended,
 )
-from pgshift.verify.privilege_parity import compare_privileges
+from pgshift.verify.privilege_parity import (
+    compare_privileges,
+    roles_missing_on_target,
+)
 from pgshift.verify.reconcile import check_tables
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
 from pgshift.verify.routine_parity import routine_differences
@@ -76,6 +99,7 @@ def verify(settings: Settings) -> Report:
                 f"{MANIFEST_TABLE}): no load has finished since the last one "
                 "started; run `python loader/run.py` first"
             )
+        cut_over = sync_standing(cursor, settings)
         first = manifest[0] if manifest else None
         report = Report(
             source=first.source_database if first else "",
@@ -84,7 +108,10 @@ def verify(settings: Settings) -> Report:
             snapshot_taken_at=first.snapshot_taken_at if first else "",
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        report.tables = check_tables(settings, manifest, names, tests)
+        if cut_over is None:
+            report.tables = check_tables(settings, manifest, names, tests)
+        else:
+            _check_after_cutover(settings, manifest, names, tests, cut_over, report)
         recorded = read_not_migrated(cursor, settings.state_schema)
         source_schema = names.source_schema if names else settings.source_schema
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
@@ -131,6 +158,153 @@ def verify(settings: Settings) -> Report:
             )
             report.kept_differences += views_kept
     return report
+
+
+FOLLOWING = ("streaming", "cutover", "stopping")
+"""A sync run's statuses while it applies the source's changes."""
+
+
+@dataclass
+class CutOver:
+    """A sync run whose cutover finished after the last load.
+
+    Attributes:
+        run_id: The run.
+        position: The source position its stream ended at (the cutover's
+            marker, applied), as text.
+        at: When the cutover finished (the target's clock).
+        blocked_roles: The source roles cutover made NOLOGIN.
+    """
+
+    run_id: str
+    position: str | None
+    at: datetime
+    blocked_roles: list[str] = field(default_factory=list)
+
+
+def sync_standing(cursor: Any, settings: Settings) -> CutOver | None:
+    """The target's latest sync run, when it moved the final tables on.
+
+    Returns:
+        The run, when its cutover finished after the last load (a load
+        since, by ``migrate``, makes the manifest the reference again);
+        None when no sync run applied changes since the last load.
+
+    Raises:
+        ConfigError: A run follows the source (streaming, or in cutover):
+            nothing can be compared fairly until the cutover.
+    """
+    runs = sql.Identifier(settings.state_schema, SYNC_TABLE)
+    if not relation_exists(cursor, runs.as_string(cursor)):
+        return None
+    cursor.execute(
+        sql.SQL(
+            "select r.run_id, r.status, r.applied_lsn::text, r.applied_commit_at, "
+            "r.updated_at, r.blocked_roles, "
+            "coalesce((select max(m.loaded_at) <= r.updated_at from {} as m), "
+            "false) from {} as r order by r.started_at desc limit 1"
+        ).format(sql.Identifier(settings.state_schema, MANIFEST_TABLE), runs)
+    )
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    run_id, status, applied, commit_at, updated_at, blocked, loaded_before = found
+    if status in FOLLOWING:
+        behind = (
+            f", the source's commit of {commit_at:%Y-%m-%d %H:%M:%S %Z}"
+            if (commit_at)
+            else ""
+        )
+        raise ConfigError(
+            f"verify refused, nothing was compared: sync run {run_id} follows the "
+            f"source ({status}; applied up to source position {applied}{behind}). "
+            "The final tables hold the source's changes since the copy, so the "
+            "load's snapshot is not what they must equal, and the source moves "
+            "on while the application writes. Next: `python loader/run.py "
+            "status` says how far the target is behind; `python loader/run.py "
+            "cutover` stops the application's writes and proves every table "
+            "equal to the source at one position; verify after it compares "
+            "with the source as it stands"
+        )
+    if status != "done" or not loaded_before:
+        return None
+    return CutOver(run_id, applied, updated_at, list(blocked or []))
+
+
+def _check_after_cutover(
+    settings: Settings,
+    manifest: list[ManifestRow],
+    names: NameMap | None,
+    tests: dict[str, tuple[int, list[str]]],
+    cut_over: CutOver,
+    report: Report,
+) -> None:
+    """Compare each final table with the source as it stands, in one snapshot."""
+    if settings.source is None:
+        raise ConfigError(
+            f"verify refused, nothing was compared: sync run {cut_over.run_id} cut "
+            "over, so the final tables hold the source's changes since the copy "
+            "and verify compares them with the source as it stands, not with the "
+            "load's snapshot: set SOURCE_DATABASE_URL"
+        )
+    conn = connect(settings.source, readonly=True, application_name="pgshift verify")
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        cursor = conn.cursor()
+        for name, value in TEXT_SETTINGS.items():
+            cursor.execute("select set_config(%s, %s, true)", (name, value))
+        cursor.execute(
+            "select pg_export_snapshot(), now()::text, pg_current_wal_lsn()::text, "
+            "array(select rolname from pg_roles where rolname = any(%s) "
+            "and rolcanlogin order by 1)",
+            (cut_over.blocked_roles,),
+        )
+        snapshot_id, taken_at, position, reopened = cursor.fetchone()
+        catalog = read_catalog(cursor, settings.source_schema)
+        live = {
+            row.table_name: fingerprint(
+                cursor,
+                settings.source_schema,
+                row.table_name,
+                [(c.name, c.data_type) for c in catalog.tables[row.table_name].columns],
+            )
+            for row in manifest
+            if row.table_name in catalog.tables
+        }
+        report.source = settings.source.redacted()
+        report.snapshot_id = snapshot_id
+        report.snapshot_taken_at = taken_at
+        report.compared_with = (
+            f"the source as it stood at {taken_at} (one snapshot, "
+            f"{snapshot_id}, WAL position {position}), after sync run "
+            f"{cut_over.run_id}'s cutover ({cut_over.at:%Y-%m-%d %H:%M:%S %Z}, "
+            f"its stream ended at source position {cut_over.position}); the "
+            "raw tables against the load's snapshot they were copied from"
+        )
+        if reopened:
+            report.compared_with += (
+                f". The application's roles {', '.join(reopened)} may log in on "
+                "the source again: what they wrote there since the cutover is "
+                "not on the target, and shows here as a difference"
+            )
+        else:
+            report.compared_with += (
+                ". The application's roles cutover blocked are still NOLOGIN "
+                "on the source; a difference is a write to the target since "
+                "the cutover (the application, once it runs there) or a row "
+                "changed or lost"
+            )
+        # Each worker lists a table's differing rows inside this snapshot.
+        joins = [
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            f"SET TRANSACTION SNAPSHOT '{snapshot_id}'",
+        ] + [f"SET LOCAL {name} = '{value}'" for name, value in TEXT_SETTINGS.items()]
+        report.tables = check_tables(
+            settings, manifest, names, tests, live=live, snapshot=joins
+        )
+        conn.rollback()
+    finally:
+        conn.close()
 
 
 def _next_value(last: int | None, called: bool | None, increment: int) -> int | None:
@@ -271,6 +445,55 @@ def _schema_parity(
     report.schema_differences, report.intended_differences = intended(
         lines, Overrides.load(overrides_path).intended_differences
     )
+
+
+def privilege_drift(
+    settings: Settings, names: NameMap, source_cursor: Any, target_cursor: Any
+) -> tuple[list[str], list[str]]:
+    """What each role may do on the source and not on the target, or back.
+
+    Privilege parity as verify checks it (``verify.privilege_parity``): what
+    the last publish carried over of the target's own grants, and what the
+    override file declares intended, are no difference. A source role with
+    privileges that the target lacks, and that the last publish did not
+    record as missing, is one too.
+
+    Returns:
+        (one line per difference, the statements that make the target's
+        privileges the source's, to run on the target).
+    """
+    carried = read_carried_over(target_cursor, settings.state_schema)
+    prefix = settings.final_schema + "."
+    kept = Differences(
+        c.object.removeprefix(prefix)
+        for c in carried
+        if c.outcome == "recreated" and c.object.startswith(prefix)
+    )
+    fixes: dict[str, str] = {}
+    lines = compare_privileges(
+        source_cursor,
+        target_cursor,
+        names,
+        settings.source_schema,
+        settings.final_schema,
+        kept,
+        created_routines(settings.project_dir),
+        fixes,
+    )
+    overrides_path = settings.overrides_path
+    if names.overrides:
+        overrides_path = settings.project_dir / names.overrides
+    lines, _ = intended(lines, Overrides.load(overrides_path).intended_differences)
+    known = {
+        role
+        for outcome in read_outcomes(target_cursor, settings.state_schema)
+        if outcome.outcome == "role missing"
+        for role in outcome.detail.split(", ")
+    }
+    missing = roles_missing_on_target(
+        source_cursor, target_cursor, names, settings.source_schema, known
+    )
+    return missing + lines, [fixes[line] for line in lines if line in fixes]
 
 
 def _extension_missing(line: str) -> str:

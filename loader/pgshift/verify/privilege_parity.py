@@ -148,6 +148,7 @@ def compare_privileges(
     final_schema: str,
     kept: Differences,
     routines: list[tuple[str, str]] | None = None,
+    fixes: dict[str, str] | None = None,
 ) -> list[str]:
     """List every privilege a shared role has on one side and not the other.
 
@@ -162,6 +163,9 @@ def compare_privileges(
             on the target, and the line goes to its kept lines.
         routines: (source identity, target ``name(types)``) of each
             function, procedure and aggregate the build created.
+        fixes: Filled, when given, with each line's statement that makes
+            the target as the source (a GRANT, a REVOKE, an ALTER DEFAULT
+            PRIVILEGES), to run on the target.
 
     Returns:
         One line per difference.
@@ -190,15 +194,27 @@ def compare_privileges(
         }
     )
     objects = {**relations, **sequences}
+    fixes = {} if fixes is None else fixes
+    target_sequences = set(sequences.values())
     found_source = _answers(source, source_schema, sorted(objects), roles)
     found_target = _answers(target, final_schema, sorted(objects.values()), roles)
     lines: list[str] = []
 
-    def differs(table: str, where: str, role: str, privilege: str, was: bool) -> None:
+    def differs(
+        table: str, where: str, role: str, privilege: str, was: bool, column: str = ""
+    ) -> None:
         line = _line(where, role, privilege, was)
         if not was and kept.explains(f"{table} to {role}", line):
             return
         lines.append(line)
+        kind = "SEQUENCE" if table in target_sequences else "TABLE"
+        fixes[line] = _fix(
+            f"{kind} {quote_ident(final_schema)}.{quote_ident(table)}",
+            role,
+            privilege,
+            grant=was,
+            column=column,
+        )
 
     # Both sides in the target's names; objects missing on either side are
     # schema parity's to report.
@@ -234,12 +250,77 @@ def compare_privileges(
             and (table, role, privilege) not in table_differs
         ):
             was = (table, column, role, privilege) in renamed_columns
-            differs(table, f"{table}.{column}", role, privilege, was)
-    lines += _routine_lines(source, target, routines or [], final_schema, roles)
+            differs(table, f"{table}.{column}", role, privilege, was, column)
+    lines += _routine_lines(source, target, routines or [], final_schema, roles, fixes)
     everyone = sorted(source_roles.keys() & target_roles.keys())
-    lines += _schema_lines(source, target, source_schema, final_schema, roles)
-    lines += _default_lines(source, target, source_schema, final_schema, everyone)
+    lines += _schema_lines(source, target, source_schema, final_schema, roles, fixes)
+    lines += _default_lines(
+        source, target, source_schema, final_schema, everyone, fixes
+    )
     return lines
+
+
+def _fix(on: str, role: str, privilege: str, *, grant: bool, column: str = "") -> str:
+    """The statement that gives (or takes) a role's privilege on the target."""
+    base = privilege.removesuffix(_GRANTABLE)
+    option = privilege.endswith(_GRANTABLE)
+    columns = f" ({quote_ident(column)})" if column else ""
+    grantee = "PUBLIC" if role == "public" else quote_ident(role)
+    if grant:
+        return (
+            f"GRANT {base}{columns} ON {on} TO {grantee}"
+            + (" WITH GRANT OPTION" if option else "")
+            + ";"
+        )
+    return (
+        f"REVOKE {'GRANT OPTION FOR ' if option else ''}{base}{columns} ON {on} "
+        f"FROM {grantee};"
+    )
+
+
+def roles_missing_on_target(
+    source: Any,
+    target: Any,
+    names: NameMap,
+    source_schema: str,
+    known: set[str],
+) -> list[str]:
+    """Source roles with privileges on migrated relations that the target lacks.
+
+    ``compare_privileges`` compares the roles both servers have; a role
+    made on the source since the last publish, and not on the target, would
+    slip between them. Superusers, the role the source connection uses and
+    the roles in ``known`` (those the last publish found missing and
+    recorded) are left out.
+
+    Returns:
+        One line per such role.
+    """
+    source_roles, target_roles = _roles(source), _roles(target)
+    roles = sorted(
+        role
+        for role, mighty in source_roles.items()
+        if not mighty and role not in target_roles and role not in known
+    )
+    if not roles:
+        return []
+    objects = sorted(
+        [t.source for t in names.tables.values()]
+        + [s.source for s in names.sequences.values()]
+    )
+    _, may, on_columns = _answers(source, source_schema, objects, roles)
+    held: dict[str, set[str]] = {}
+    for name, role, _ in may:
+        held.setdefault(role, set()).add(name)
+    for name, _, role, _ in on_columns:
+        held.setdefault(role, set()).add(name)
+    return [
+        f"role {role} may use {', '.join(sorted(held[role])[:5])}"
+        + (" ..." if len(held[role]) > 5 else "")
+        + f" on the source, and the target has no role {role}: create it on "
+        "the target, then run cutover again (it lists the grants still to make)"
+        for role in sorted(held)
+    ]
 
 
 # Each routine's owner, then who may execute it, by oid.
@@ -285,6 +366,7 @@ def _routine_lines(
     routines: list[tuple[str, str]],
     final_schema: str,
     roles: list[str],
+    fixes: dict[str, str],
 ) -> list[str]:
     """Who may execute each migrated routine on one side and not the other.
 
@@ -317,7 +399,11 @@ def _routine_lines(
         if was_owner != owner and role in (was_owner, owner):
             continue
         was = (ordinal, role, privilege) in answers[0]
-        lines.append(_line(routines[ordinal - 1][1], role, privilege, was))
+        line = _line(routines[ordinal - 1][1], role, privilege, was)
+        lines.append(line)
+        fixes[line] = _fix(
+            f"ROUTINE {schema}{routines[ordinal - 1][1]}", role, privilege, grant=was
+        )
     return lines
 
 
@@ -335,7 +421,12 @@ def _owners(cursor: Any, schema: str, names: list[str]) -> dict[str, str]:
 
 
 def _schema_lines(
-    source: Any, target: Any, source_schema: str, final_schema: str, roles: list[str]
+    source: Any,
+    target: Any,
+    source_schema: str,
+    final_schema: str,
+    roles: list[str],
+    fixes: dict[str, str],
 ) -> list[str]:
     """What the source schema allows that the final schema does not."""
     lines = []
@@ -352,15 +443,24 @@ def _schema_lines(
         answers.append({(r, p): ok for r, p, ok in cursor.fetchall()})
     for (role, privilege), ok in sorted(answers[0].items()):
         if ok and not answers[1].get((role, privilege), False):
-            lines.append(
+            line = (
                 f"schema {final_schema}: role {role} may {privilege} on the "
                 f"source's schema {source_schema}, not on the target's"
+            )
+            lines.append(line)
+            fixes[line] = _fix(
+                f"SCHEMA {quote_ident(final_schema)}", role, privilege, grant=True
             )
     return lines
 
 
 def _default_lines(
-    source: Any, target: Any, source_schema: str, final_schema: str, roles: list[str]
+    source: Any,
+    target: Any,
+    source_schema: str,
+    final_schema: str,
+    roles: list[str],
+    fixes: dict[str, str],
 ) -> list[str]:
     """The source schema's default privileges the final schema lacks."""
     lines = []
@@ -375,9 +475,16 @@ def _default_lines(
         defaults[0] - defaults[1]
     ):
         option = " with grant option" if grantable else ""
-        lines.append(
+        objects = _OBJECTS.get(objtype, objtype)
+        line = (
             f"schema {final_schema}: default privilege {privilege}{option} on "
-            f"{_OBJECTS.get(objtype, objtype)} of role {role} to {grantee} is "
-            "missing"
+            f"{objects} of role {role} to {grantee} is missing"
+        )
+        lines.append(line)
+        to = "PUBLIC" if grantee == "public" else quote_ident(grantee)
+        fixes[line] = (
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(role)} IN SCHEMA "
+            f"{quote_ident(final_schema)} GRANT {privilege} ON {objects.upper()} "
+            f"TO {to}{option.upper()};"
         )
     return lines

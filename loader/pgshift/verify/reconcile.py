@@ -356,10 +356,25 @@ def check_tables(
     manifest: list[ManifestRow],
     names: NameMap | None,
     tests: dict[str, tuple[int, list[str]]],
+    *,
+    live: dict[str, tuple[int, str]] | None = None,
+    snapshot: list[str] | None = None,
 ) -> list[TableReport]:
     """Check every table of the manifest, ``settings.jobs`` at a time.
 
     Each worker checks on a target connection of its own.
+
+    Args:
+        settings: The run settings.
+        manifest: The load's figures, per source table.
+        names: The applied name map.
+        tests: The dbt tests' results per final table.
+        live: After a sync's cutover, the figures of the source as it
+            stands (per source table, taken in one snapshot) that the final
+            tables must equal instead of the manifest's; a table missing
+            from it is gone from the source.
+        snapshot: The statements that join that snapshot, to list the
+            differing rows of a table in it.
 
     Returns:
         One report per manifest row, in manifest order.
@@ -368,7 +383,10 @@ def check_tables(
 
     def check(cursor: Any, row: ManifestRow) -> TableReport:
         mapped = names.tables.get(row.table_name) if names else None
-        report = _check_table(settings, cursor, row, mapped, tests)
+        if live is not None:
+            report = _check_live(settings, cursor, row, mapped, tests, live, snapshot)
+        else:
+            report = _check_table(settings, cursor, row, mapped, tests)
         checked.advance()
         return report
 
@@ -384,8 +402,14 @@ def _check_table(
     row: ManifestRow,
     mapped: TableMap | None,
     tests: dict[str, tuple[int, list[str]]],
+    loaded_rows: int | None = None,
 ) -> TableReport:
-    """Reconcile one table: raw and final counts, checksum, sequences, tests."""
+    """Reconcile one table: raw and final counts, checksum, sequences, tests.
+
+    ``loaded_rows``: the rows the load's snapshot held, when ``row`` holds
+    other figures (the source as it stands, after a cutover): raw is
+    compared with them, and the differing rows are left to the caller.
+    """
     table, source_rows = row.table_name, row.source_rows
     source_checksum = row.source_checksum
     raw_rows = _count(cursor, settings.raw_schema, table)
@@ -422,7 +446,12 @@ def _check_table(
                     f"content checksum {final_checksum} differs from the "
                     f"source's {source_checksum}"
                 )
-    if raw_rows != source_rows:
+    if loaded_rows is not None:
+        if raw_rows != loaded_rows:
+            problems.append(
+                f"raw holds {raw_rows} rows, the load's snapshot {loaded_rows}"
+            )
+    elif raw_rows != source_rows:
         problems.append(f"raw holds {raw_rows} rows, the source {source_rows}")
     if migrated is None:
         problems.append(f"final table {final} does not exist")
@@ -443,7 +472,7 @@ def _check_table(
     if failed_tests:
         problems.append("dbt tests failed: " + ", ".join(failed_tests))
     differences = []
-    if checksum_match is False:
+    if checksum_match is False and loaded_rows is None:
         try:
             differences = explain_mismatch(settings, cursor, mapped, source_checksum)
         except psycopg2.Error as error:
@@ -464,3 +493,89 @@ def _check_table(
         dbt_tests=f"{run - len(failed_tests)}/{run}" if run else "",
         sequences=sequences,
     )
+
+
+def _check_live(
+    settings: Settings,
+    cursor: Any,
+    row: ManifestRow,
+    mapped: TableMap | None,
+    tests: dict[str, tuple[int, list[str]]],
+    live: dict[str, tuple[int, str]],
+    snapshot: list[str] | None,
+) -> TableReport:
+    """Reconcile one table with the source as it stands (after a cutover).
+
+    The final table against the source's current figures; raw still against
+    the load's snapshot, which it holds.
+    """
+    now = live.get(row.table_name)
+    if now is None:
+        report = _check_table(settings, cursor, row, mapped, tests)
+        report.status = "failed"
+        report.detail = "; ".join(
+            [f"the source has no table {row.table_name} now"]
+            + ([report.detail] if report.detail else [])
+        )
+        report.differences = []
+        return report
+    rows, checksum = now
+    against = ManifestRow(
+        row.table_name,
+        rows,
+        checksum,
+        row.snapshot_id,
+        row.snapshot_taken_at,
+        row.source_database,
+    )
+    report = _check_table(
+        settings, cursor, against, mapped, tests, loaded_rows=row.source_rows
+    )
+    if report.checksum_match is False and mapped is not None:
+        try:
+            report.differences = _explain_against_source(
+                settings, cursor, mapped, snapshot or []
+            )
+        except psycopg2.Error as error:
+            first = str(error).strip().splitlines() or [type(error).__name__]
+            report.differences = [f"the differing rows could not be listed: {first[0]}"]
+    return report
+
+
+def _explain_against_source(
+    settings: Settings, cursor: Any, mapped: TableMap, snapshot: list[str]
+) -> list[str]:
+    """The rows a final table and the source table differ by, with their keys.
+
+    The source is read inside the snapshot its figures were taken in
+    (``snapshot``: the statements that join it).
+    """
+    final_rel = sql.Identifier(settings.final_schema, mapped.target).as_string(cursor)
+    columns = _typed(cursor, final_rel, list(mapped.columns.values()))
+    found_key = row_keys(cursor, settings.final_schema, [mapped.target]).get(
+        mapped.target
+    )
+    key = list(found_key.columns) if found_key else []
+    if not set(key) <= set(mapped.columns.values()):
+        key = []
+    final_side = Side(f"final table {mapped.target}", cursor, final_rel, columns, key)
+    conn = connect(settings.source_required, autocommit=True, readonly=True)
+    try:
+        src_cursor = conn.cursor()
+        for statement in snapshot:
+            src_cursor.execute(statement)
+        src_rel = sql.Identifier(mapped.source_schema, mapped.source).as_string(
+            src_cursor
+        )
+        source_side = Side(
+            f"source table {mapped.source}",
+            src_cursor,
+            src_rel,
+            _typed(src_cursor, src_rel, list(mapped.columns)),
+            [mapped.source_column(k) for k in key],
+        )
+        found = diff(source_side, final_side)
+        src_cursor.execute("ROLLBACK")
+    finally:
+        conn.close()
+    return [d.describe() for d in found.differences]

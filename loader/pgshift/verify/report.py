@@ -79,6 +79,9 @@ class Report:
         views: Per view and materialized view: its rows and checksum on
             the source and the target, one line each.
         views_differ: The views whose rows differ.
+        compared_with: After a sync's cutover, what the final tables were
+            compared with (the source as it stood, at which position), or
+            "" when it was the load's snapshot.
         build_failures: What dbt said of a build that failed (a model, a
             test, or the publish, which then published nothing), when the
             report follows a build in the same run.
@@ -107,6 +110,7 @@ class Report:
     views_differ: list[str] = field(default_factory=list)
     privileges: list[str] = field(default_factory=list)
     build_failures: list[str] = field(default_factory=list)
+    compared_with: str = ""
 
     def failures(self) -> list[str]:
         """One line per reason the report did not pass, tables first."""
@@ -197,6 +201,11 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         f"- **Source snapshot:** `{report.snapshot_id}` taken at "
         f"{report.snapshot_taken_at}",
         f"- **Verified at:** {report.verified_at}",
+        *(
+            [f"- **Compared with:** {report.compared_with}"]
+            if report.compared_with
+            else []
+        ),
         f"- **Result:** {'PASSED' if report.passed else 'FAILED'}",
         "",
     ]
