@@ -11,9 +11,22 @@
     {%- for column in found -%}
         {%- do by_name.update({column.name: column}) -%}
     {%- endfor -%}
+    {#- The final models by table name, gathered once a run (every test
+        asks): a loop over every model per test grew with the square of
+        the tables. -#}
+    {%- set by_alias = graph.get('pgshift_final_models_by_alias')
+        if execute else none -%}
+    {%- if by_alias is none -%}
+        {%- set by_alias = {} -%}
+        {%- for node in pgshift_final_models() -%}
+            {%- do by_alias.setdefault(node.alias, []).append(node) -%}
+        {%- endfor -%}
+        {%- if execute -%}
+            {%- do graph.update({'pgshift_final_models_by_alias': by_alias}) -%}
+        {%- endif -%}
+    {%- endif -%}
     {%- set columns = [] -%}
-    {%- for node in pgshift_final_models()
-            if node.alias == relation.identifier -%}
+    {%- for node in by_alias.get(relation.identifier, []) -%}
         {%- for declared in node.columns.values() -%}
             {%- set name = pgshift_catalog_name(declared.name) -%}
             {%- do columns.append(

@@ -14,8 +14,8 @@
     {%- set statements = [] -%}
     {%- for serial in node.meta.pgshift.get('serials', []) -%}
         {%- set taken = [] -%}
-        {%- for name in pgshift_reserved_names(node, serial.column)
-                if name.startswith(serial.sequence) -%}
+        {%- for name in pgshift_reserved_names(
+                node, serial.column, serial.sequence) -%}
             {%- do taken.append(pgshift_literal(name)) -%}
         {%- endfor -%}
         {%- set table = pgshift_literal(relation) -%}
