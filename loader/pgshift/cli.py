@@ -245,7 +245,7 @@ def cmd_load(settings: Settings) -> int:
 
 def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     """Generate (or check) the dbt files from the source catalog."""
-    from pgshift.naming import MIGRATION_TOOL_TABLES
+    from pgshift.naming import tool_tables
     from pgshift.scaffold import scaffold
 
     check_connection(settings.source_required)
@@ -265,8 +265,11 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{prefix}{kind} {name}: {reason}")
     for line in done.privilege_notes:
         print(f"privileges: {line}")
+    tools = tool_tables(
+        {t.source: list(t.columns) for t in done.project.names.tables.values()}
+    )
     for table in done.project.names.tables.values():
-        what = MIGRATION_TOOL_TABLES.get(table.source)
+        what = tools.get(table.source)
         if what and table.target == table.source:
             print(
                 f"kept as it is: table {table.source} and its columns, {what}, "

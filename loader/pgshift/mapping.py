@@ -38,11 +38,11 @@ from pgshift.catalog import (
 from pgshift.expressions import rename_columns
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
-    MIGRATION_TOOL_TABLES,
     NamingError,
     Overrides,
     map_names,
     to_snake,
+    tool_tables,
 )
 from pgshift.sqlident import rename_type, render_ident, sql_literal
 
@@ -671,7 +671,11 @@ def build_map(
     """
     # A migration tool's own table keeps its name and its columns' (the
     # tool reads them by name), unless the override file names it.
-    tools = [t for t in MIGRATION_TOOL_TABLES if t in catalog.tables]
+    tools = list(
+        tool_tables(
+            {name: [c.name for c in t.columns] for name, t in catalog.tables.items()}
+        )
+    )
     table_names = map_names(
         catalog.tables,
         {**{t: t for t in tools}, **overrides.tables},
@@ -704,6 +708,15 @@ def build_map(
         if domain.checks
     }
     standalone = set(catalog.sequences) - serial_sequences(catalog)
+    # Each table's object names the override file gives, and a kept
+    # table's own (a tool drops and creates them by name).
+    objects = {
+        name: {
+            **(_own_names(table) if name in tools else {}),
+            **overrides.objects.get(name, {}),
+        }
+        for name, table in catalog.tables.items()
+    }
     problems: list[str] = []
     for name, table in catalog.tables.items():
         try:
@@ -722,7 +735,7 @@ def build_map(
             table_names[name],
             columns,
             source_name,
-            overrides.objects.get(name, {}),
+            objects[name],
             standalone,
             name_map.types,
             keep=overrides.keep_object_names,
@@ -758,7 +771,7 @@ def build_map(
                     fk.name,
                     child.source,
                     child.target,
-                    overrides.objects.get(name),
+                    objects[name],
                     keep=overrides.keep_object_names,
                 ),
             )
@@ -1182,6 +1195,19 @@ def table_settings(
 
 # --------------------------------------------------------------------------
 # The rules, one per kind of object
+
+
+def _own_names(table: Table) -> dict[str, str]:
+    """A table's keys, checks, foreign keys and indexes, each to its own name.
+
+    A table a schema tool reads by name keeps these too: the tool's own
+    migrations drop and create them by name (Prisma's
+    ``_<relation>_AB_unique``).
+    """
+    constraints = [table.primary_key, *table.uniques, *table.checks, *table.exclusions]
+    names = [c.name for c in constraints if c is not None]
+    names += [k.name for k in table.foreign_keys] + [i.name for i in table.indexes]
+    return {n: n for n in names}
 
 
 def target_object_name(

@@ -23,7 +23,7 @@ merged or truncated silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,35 @@ The application's tool reads them by name at every deploy: renamed, it
 would find no record and run every migration again. They keep their names
 and their columns' unless the override file names them.
 """
+
+PRISMA_RELATION_TABLE = (
+    "Prisma's implicit many-to-many relation table (Prisma names it "
+    "_<relation>, its columns A and B, and a Prisma schema cannot map them "
+    "to other names)"
+)
+
+
+def tool_tables(columns: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The tables a schema tool reads by their names, each with what it is.
+
+    Args:
+        columns: Each source table's column names.
+
+    Returns:
+        Table to what it is: the migration tools' own tables
+        (``MIGRATION_TOOL_TABLES``) and, in a schema Prisma migrates (it
+        holds ``_prisma_migrations``), every ``_<relation>`` table of
+        columns ``A`` and ``B``: Prisma's implicit many-to-many relations,
+        which the next version of the application still reads by those
+        names. They keep their names, their columns' and their keys' and
+        indexes' unless the override file names them.
+    """
+    kept = {t: what for t, what in MIGRATION_TOOL_TABLES.items() if t in columns}
+    if "_prisma_migrations" in columns:
+        for table, names in columns.items():
+            if table.startswith("_") and sorted(names) == ["A", "B"]:
+                kept[table] = PRISMA_RELATION_TABLE
+    return kept
 
 
 @dataclass

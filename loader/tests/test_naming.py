@@ -339,6 +339,52 @@ def test_a_migration_tools_table_keeps_its_names() -> None:
     assert renamed["__EFMigrationsHistory"].columns["MigrationId"] == "migration_id"
 
 
+def test_a_prisma_relation_table_keeps_its_names_where_prisma_migrates() -> None:
+    # Prisma names an implicit many-to-many table _<relation>, its columns A
+    # and B, and a Prisma schema cannot map them: the next version reads
+    # them by these names, and its migrations drop the index by name.
+    def relation(name: str) -> Table:
+        unique = f"{name}_AB_unique"
+        return Table(
+            schema="public",
+            name=name,
+            columns=[Column("A", "text", False), Column("B", "text", False)],
+            indexes=[
+                Index(
+                    unique,
+                    f'CREATE UNIQUE INDEX "{unique}" ON x USING btree ("A", "B")',
+                    ["A", "B"],
+                    True,
+                ),
+                Index(
+                    f"{name}_B_index",
+                    f'CREATE INDEX "{name}_B_index" ON x USING btree ("B")',
+                    ["B"],
+                    False,
+                ),
+            ],
+        )
+
+    migrations = Table(
+        schema="public",
+        name="_prisma_migrations",
+        columns=[Column("id", "character varying(36)", False)],
+    )
+    kept = build_map(
+        _catalog(relation("_TaskRunToTag"), migrations), Overrides()
+    ).tables["_TaskRunToTag"]
+    assert (kept.target, kept.columns) == ("_TaskRunToTag", {"A": "A", "B": "B"})
+    assert [i.name for i in kept.indexes] == [
+        "_TaskRunToTag_AB_unique",
+        "_TaskRunToTag_B_index",
+    ]
+    # Without Prisma's own table, it is a table like any other.
+    ruled = build_map(_catalog(relation("_TaskRunToTag")), Overrides()).tables[
+        "_TaskRunToTag"
+    ]
+    assert (ruled.target, ruled.columns) == ("_task_run_to_tag", {"A": "a", "B": "b"})
+
+
 def test_object_names_that_collide_are_refused_with_the_override() -> None:
     table = _invoice_line("InvoiceLine_accountId_idx", "InvoiceLine_account_id_idx")
     with pytest.raises(NamingError) as err:
