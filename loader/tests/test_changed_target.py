@@ -76,6 +76,15 @@ CHANGES = [
         ],
     ),
     (
+        # Every insert drawing from it would fail on the target.
+        "a sequence used up",
+        "select setval('public.users_id_seq', 2147483647)",
+        [
+            "sequence behind: users_id_seq: the target's sequence is used up "
+            "(its next value, 2147483648, is past its bound, 2147483647)",
+        ],
+    ),
+    (
         "a raw table dropped under a changed row",
         "drop table raw.messages; "
         "update public.messages set content = 'changed' where id = 7",

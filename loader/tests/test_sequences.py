@@ -66,6 +66,10 @@ NEXT = [
     ),
     ("select nextval('\"oldTickets_id_seq\"')", "select nextval('old_tickets_id_seq')"),
     (
+        """insert into checkpoints ("windowEnd") values ('3') returning id""",
+        "insert into checkpoints (window_end) values ('3') returning id",
+    ),
+    (
         """insert into "helpNotes" ("noteText") values ('Running fast') """
         'returning "noteVector"',
         "insert into help_notes (note_text) values ('Running fast') "

@@ -6,7 +6,10 @@
     own, or a source role that could not read the sequence), the sequence
     is set past that value, so that nextval() never hands out a value a
     row holds. An ascending sequence looks at the columns' max, a
-    descending one at their min.
+    descending one at their min. A value at the sequence's own bound (a
+    sentinel row with the type's largest id) is no position to move to:
+    every nextval() would then fail, where the source's still hands out
+    the values below it; the sequence stays where the source's stands.
     Arguments: SQL giving the sequence's name as text, its source name,
     its increment and start, and the (quoted table, column name) pairs of
     the columns that draw from it. -#}
@@ -28,7 +31,11 @@
             last bigint;
             called boolean;
             reached bigint;
+            bound bigint;
         begin
+            select {{ "s.seqmax" if ascending else "s.seqmin" }} into bound
+            from pg_catalog.pg_sequence as s
+            where s.seqrelid = seq::regclass;
             if to_regclass({{ pgshift_literal(state) }}) is not null then
                 execute format(
                     'select last_value, is_called from %s'
@@ -54,7 +61,10 @@
                 reached < coalesce(last, {{ start | int }} + 1)
                 or (reached = last and not called)
                 {%- endif %}
-            ) then
+            )
+            {%- if ascending %} and reached < bound
+            {%- else %} and reached > bound
+            {%- endif %} then
                 perform setval(seq, reached, true);
             end if;
         end

@@ -350,12 +350,19 @@ def _sequence_positions(
             label = f"{table.target}.{column} (identity, from {sequence})"
             wanted.append((label, sequence, increment, found))
     for label, sequence_source, increment, target in wanted:
-        target_next = None
+        target_next = bound = None
         if target is not None:
             cursor.execute(
-                sql.SQL("select last_value, is_called from {}").format(sql.SQL(target))
+                sql.SQL(
+                    "select q.last_value, q.is_called, case when s.seqcycle then "
+                    "null when s.seqincrement > 0 then s.seqmax else s.seqmin end "
+                    "from {} as q, pg_catalog.pg_sequence as s "
+                    "where s.seqrelid = %s::regclass"
+                ).format(sql.SQL(target)),
+                (target,),
             )
-            target_next = _next_value(*cursor.fetchone(), increment)
+            last, called, bound = cursor.fetchone()
+            target_next = _next_value(last, called, increment)
         last, called = source.get(sequence_source, (None, None))
         source_next = _next_value(last, called, increment)
         shown = (
@@ -371,6 +378,18 @@ def _sequence_positions(
             report.sequences_behind.append(
                 f"{label}: the target's sequence is missing or behind the "
                 "source's (its next value was handed out on the source)"
+            )
+        elif (
+            bound is not None
+            and target_next is not None
+            and (target_next - bound) * increment > 0
+            and (source_next is None or (source_next - bound) * increment <= 0)
+        ):
+            report.sequences_behind.append(
+                f"{label}: the target's sequence is used up (its next value, "
+                f"{target_next}, is past its bound, {bound}): every insert "
+                "that draws from it fails there, where the source's next "
+                f"value is {source_next}"
             )
 
 

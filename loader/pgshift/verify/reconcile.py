@@ -94,12 +94,17 @@ def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, s
     """(column, next value, edge, "max" or "min") per column backed by a sequence.
 
     The edge is the column's max for an ascending sequence, its min for a
-    descending one (None on an empty table): the next value must lie past it.
+    descending one (None on an empty table): the next value must lie past
+    it. A column whose edge is the sequence's own bound (a sentinel row
+    holding the largest value it may hand out) gives None as its edge: no
+    position lies past it, and the sequence stays where the source's
+    stands, which ``_sequence_positions`` compares.
     """
     out = []
     for column, _ in _columns(cursor, relation):
         cursor.execute(
-            "select s.seqrelid::regclass::text, s.seqincrement "
+            "select s.seqrelid::regclass::text, s.seqincrement, "
+            "case when s.seqincrement > 0 then s.seqmax else s.seqmin end "
             "from pg_sequence as s "
             "where s.seqrelid = pg_get_serial_sequence(%s, %s)::regclass",
             (relation, column),
@@ -107,7 +112,7 @@ def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, s
         found = cursor.fetchone()
         if not found:
             continue
-        sequence, increment = found
+        sequence, increment, bound = found
         cursor.execute(f"select last_value, is_called from {sequence}")
         last, called = cursor.fetchone()
         edge = "max" if increment > 0 else "min"
@@ -117,7 +122,7 @@ def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, s
             )
         )
         value = cursor.fetchone()[0]
-        top = None if value is None else int(value)
+        top = None if value is None or int(value) == bound else int(value)
         out.append((column, last + increment if called else last, top, edge))
     return out
 
@@ -460,7 +465,10 @@ def _check_table(
     sequences = []
     if migrated is not None:
         for column, next_value, top, edge in _sequences(cursor, final_rel):
-            sequences.append(f"{column}: next {next_value}, {edge} {top or 0}")
+            sequences.append(
+                f"{column}: next {next_value}"
+                + (f", {edge} {top}" if top is not None else "")
+            )
             if top is not None and (
                 next_value <= top if edge == "max" else next_value >= top
             ):
