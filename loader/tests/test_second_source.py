@@ -23,9 +23,17 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
+from pgshift.mapping import NameMap
 from pgshift.settings import OVERRIDES_FILE
+from pgshift.verify.reconcile import changed_since_published
 
-from migration import ProjectCopy, constraint_backed_tests, copy_project, query
+from migration import (
+    ProjectCopy,
+    constraint_backed_tests,
+    copy_project,
+    make_settings,
+    query,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -441,6 +449,44 @@ def test_the_previous_application_casts_to_its_types_through_compat(
         migrated.target,
         "select count(*) from pg_namespace where nspname = 'public_compat'",
     ) == [(0,)]
+
+
+def test_an_override_revised_between_runs_migrates_again(
+    migrated: SecondSource,
+) -> None:
+    # A team revising its override file between runs. Each published table
+    # is compared over the columns it was published with, not the new
+    # names: eventLog, which nothing wrote to, is unchanged (the tables the
+    # application's replay above wrote to, when it ran, are not, hence
+    # --replace-existing). The publish then takes
+    # the renamed columns for pgshift's own, not the team's.
+    before = query(
+        migrated.target, "select kind, detail from event_log order by occurred_at"
+    )
+    overrides = migrated.project / OVERRIDES_FILE
+    overrides.write_text(
+        overrides.read_text(encoding="utf-8").replace(
+            "    user_id: legacy_user_id\n",
+            "    user_id: legacy_user_id\n    kind: event_kind\n",
+        ),
+        encoding="utf-8",
+    )
+    code, _, stderr = migrated.run("scaffold", "--overrides", str(overrides))
+    assert code == 0, stderr
+    settings = make_settings(
+        migrated.source, migrated.target, project_dir=migrated.project
+    )
+    changed = changed_since_published(settings, NameMap.read(migrated.project))
+    assert "event_log" not in [line.split(" ", 1)[0] for line in changed]
+    code, stdout, stderr = migrated.run("migrate", "--replace-existing")
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    assert (
+        query(
+            migrated.target,
+            "select event_kind, detail from event_log order by occurred_at",
+        )
+        == before
+    )
 
 
 def test_schema_parity_finds_a_change_made_after_the_migration(

@@ -69,6 +69,7 @@ declare
     target text;
     label text;
     ours boolean;
+    published jsonb;
     -- The grants and owners pgshift gave from the source last time.
     source_grants text[] := '{}';
 begin
@@ -158,12 +159,19 @@ begin
         -- Columns of the team's on a table pgshift built: the new table (in the
         -- build schema until the publish moves it) has no place for their
         -- values, so they can only be left out, and only when asked to.
+        -- The columns pgshift published there last time are its own (a
+        -- name map changed since renames them; their values are in the new
+        -- table under their new names).
         ours := false;
+        published := '{}';
         if rel.oid = any(replaced)
                 and to_regclass({{ pgshift_literal(registry) }}) is not null then
-            execute format('select exists (select 1 from %s where table_name = $1)',
+            execute format('select true, coalesce((to_jsonb(r) -> %L), %L)
+                            from %s as r where table_name = $1',
+                           'published_columns', '[]',
                            {{ pgshift_literal(registry) }})
-            into ours using rel.name;
+            into ours, published using rel.name;
+            ours := coalesce(ours, false);
         end if;
         -- (A table replaced by consent, --replace-existing, gives up its
         -- columns and rows with it.)
@@ -173,6 +181,7 @@ begin
                 from pg_attribute as att
                 where att.attrelid = rel.oid and att.attnum > 0
                   and not att.attisdropped
+                  and not published operator(pg_catalog.?) att.attname
                   and not exists (
                       select 1 from pg_attribute as built
                       where built.attrelid = to_regclass(

@@ -2,10 +2,12 @@
 {#- Which of them exist is decided when the statement runs: it follows the
     publish in the same transaction. Each table this run rebuilt (built:
     (node, relation) of pgshift_built_tables) holds, once every test passed,
-    the rows and checksum the manifest recorded of its source table: they
-    are written beside it, and a later `migrate` refuses to replace a table
-    that no longer holds them (pgshift.verify.reconcile.changed_since_published:
-    the application has written to it). -#}
+    the rows and checksum the manifest recorded of its source table, over
+    the columns its model declares: they are written beside it, and a later
+    `migrate` refuses to replace a table that no longer holds them
+    (pgshift.verify.reconcile.changed_since_published: the application has
+    written to it). The columns tell, after a name map that renames them,
+    what was published and is pgshift's own. -#}
 {% macro pgshift_register_tables(built) %}
     {%- if execute -%}
     {%- set registry = pgshift_ident(
@@ -16,8 +18,14 @@
     {%- endfor -%}
     {%- set rebuilt = [] -%}
     {%- for node, relation in built -%}
+        {%- set columns = [] -%}
+        {%- for declared in node.columns.values() -%}
+            {%- do columns.append(
+                pgshift_literal(pgshift_catalog_name(declared.name))) -%}
+        {%- endfor -%}
         {%- do rebuilt.append("(" ~ pgshift_literal(node.alias) ~ ", "
-            ~ pgshift_literal(node.meta.pgshift.source_table) ~ ")") -%}
+            ~ pgshift_literal(node.meta.pgshift.source_table) ~ ", array["
+            ~ (columns | join(', ')) ~ "]::text[])") -%}
     {%- endfor -%}
     {%- set sql -%}
     create table if not exists {{ registry }} (
@@ -26,7 +34,8 @@
     );
     alter table {{ registry }}
     add column if not exists published_rows bigint,
-    add column if not exists published_checksum text;
+    add column if not exists published_checksum text,
+    add column if not exists published_columns text [];
     insert into {{ registry }} (table_name)
     select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where
@@ -38,8 +47,10 @@
     update {{ registry }} as registry
     set
         published_rows = manifest.source_rows,
-        published_checksum = manifest.source_checksum
-    from (values {{ rebuilt | join(', ') }}) as rebuilt (table_name, source_table)
+        published_checksum = manifest.source_checksum,
+        published_columns = rebuilt.columns
+    from (values {{ rebuilt | join(', ') }})
+        as rebuilt (table_name, source_table, columns)
     left join {{ pgshift_ident(var('state_schema'), var('manifest_table')) }}
         as manifest on manifest.table_name = rebuilt.source_table
     where registry.table_name = rebuilt.table_name

@@ -12,6 +12,7 @@ checksum differs is narrowed down to the differing rows (``verify.diff``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -217,13 +218,24 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
         cursor.execute(
             sql.SQL(
                 "select table_name, built_at, (to_jsonb(r) ->> 'published_rows')"
-                "::bigint, to_jsonb(r) ->> 'published_checksum' from {} as r "
-                "order by 1"
+                "::bigint, to_jsonb(r) ->> 'published_checksum', "
+                "to_jsonb(r) -> 'published_columns' from {} as r order by 1"
             ).format(registry)
         )
+        # The checksum is taken over the columns published, when recorded:
+        # a name map changed since (an override renaming a column) names
+        # others, which the table does not have until it is replaced.
         published = [
-            (table, built_at, rows, checksum, mapped)
-            for table, built_at, rows, checksum in cursor.fetchall()
+            (
+                table,
+                built_at,
+                rows,
+                checksum,
+                dataclasses.replace(mapped, columns={c: c for c in columns})
+                if columns
+                else mapped,
+            )
+            for table, built_at, rows, checksum, columns in cursor.fetchall()
             if checksum is not None
             and (mapped := names.table_for_target(table)) is not None
         ]
