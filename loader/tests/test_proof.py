@@ -15,6 +15,7 @@ from pgshift.load import load
 from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
 from pgshift.verify import verify, write_report
+from pgshift.verify.diff import Difference
 
 from migration import MigratedSample, Migration, make_settings, query, seed_sample
 
@@ -172,3 +173,9 @@ def test_lineage_runs_from_raw_through_staging_to_final(
     # Descriptions come from the source's comments.
     users = manifest["nodes"]["model.pgshift.users"]
     assert users["description"].startswith("Everyone who signs in")
+
+
+def test_a_key_value_that_could_read_as_another_column_is_quoted() -> None:
+    # Plain values as they are; one holding ", b=" or a quote as a literal.
+    row = Difference({"a": "x, b=y", "b": "it's", "id": "7"}, None, "(1)")
+    assert row.describe() == "a='x, b=y', b='it''s', id=7: unexpected row"

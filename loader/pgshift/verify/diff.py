@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,7 @@ class Difference:
         shown only for a table without a key, where nothing else tells the
         row.
         """
-        key = ", ".join(f"{k}={v}" for k, v in self.key.items())
+        key = ", ".join(f"{k}={_key_value(v)}" for k, v in self.key.items())
         if not key:
             expected, found = _cut(self.expected), _cut(self.found)
             if self.found is None:
@@ -160,6 +161,21 @@ def _shown(value: str | None) -> str:
     if value is None:
         return "NULL"
     return "'" + value.replace("'", "''") + "'"
+
+
+_PLAIN_KEY = re.compile(r"[\w.:@+-]+")
+"""A key value shown as it is: no quote, comma, space or backslash in it."""
+
+
+def _key_value(value: str | None) -> str:
+    """A key's value: as it is when plain (``id=7``), else a SQL literal.
+
+    A value holding ``, b=`` or a quote would otherwise read as another
+    column of the key.
+    """
+    if value is not None and _PLAIN_KEY.fullmatch(value):
+        return value
+    return _shown(value)
 
 
 def _cut(text: str | None) -> str | None:
