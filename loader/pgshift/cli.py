@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pgshift.connection import check_connection, transaction
 from pgshift.expressions import ExpressionError
@@ -20,6 +21,9 @@ from pgshift.settings import (
 )
 from pgshift.sync.commands import SYNC_COMMANDS, add_sync_commands, run_sync_command
 from pgshift.verify.report import Report
+
+if TYPE_CHECKING:
+    from pgshift.mapping import NameMap
 
 logger = logging.getLogger(__name__)
 
@@ -276,7 +280,44 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
                 "which the application's tool reads by these names (a "
                 "`tables:` override renames it all the same)"
             )
+    for line in reserved_word_notes(done.project.names):
+        print(line)
     return parse_scaffolded(settings)
+
+
+def reserved_word_notes(names: NameMap) -> list[str]:
+    """A line per table, and one for the columns, renamed onto an SQL reserved word.
+
+    ``"User"`` becomes ``user``: quoted it works, but ``select * from user``
+    reads the current role's name, and ``order by order`` fails. A name the
+    source already had is the application's own doing and is not named.
+    """
+    from pgshift.sqlident import RESERVED_KEYWORDS
+
+    lines = []
+    columns = []
+    for table in names.tables.values():
+        if table.target in RESERVED_KEYWORDS and table.target != table.source:
+            lines.append(
+                f"note: table {table.source} becomes {table.target}, an SQL "
+                f'reserved word: every query must quote it ("{table.target}"; '
+                f"unquoted, `from {table.target}` means something else or "
+                f"fails). A `tables:` override ({table.source}: "
+                f"{table.target}s, say) avoids it"
+            )
+        columns += [
+            f"{table.target}.{target}"
+            for source, target in table.columns.items()
+            if target in RESERVED_KEYWORDS and target != source
+        ]
+    if columns:
+        lines.append(
+            f"note: {len(columns)} column(s) become SQL reserved words, which "
+            f"every query must quote: {', '.join(columns[:10])}"
+            + (", ..." if len(columns) > 10 else "")
+            + " (a `columns:` override gives one another name)"
+        )
+    return lines
 
 
 def parse_scaffolded(settings: Settings) -> int:

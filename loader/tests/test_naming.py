@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
+from pgshift.cli import reserved_word_notes
 from pgshift.expressions import ExpressionError, rename_columns
 from pgshift.mapping import build_map, target_object_name
 from pgshift.naming import (
@@ -583,3 +584,28 @@ def test_every_key_into_a_table_left_out_is_named_at_once() -> None:
     catalog.target_parents = frozenset({("Auth it's", "userAccounts", ("userId",))})
     with pytest.raises(ScaffoldError, match="^b.b_gone_fkey references gone"):
         check_references(catalog)
+
+
+def test_a_name_renamed_onto_a_reserved_word_is_named_by_scaffold() -> None:
+    # "User" becomes user: quoted it works, unquoted `from user` reads the
+    # current role. A name the source had already is the application's.
+    catalog = _catalog(
+        Table(
+            schema="public",
+            name="User",
+            columns=[
+                Column("Order", "integer", True),
+                Column("limit", "integer", True),
+            ],
+        ),
+        Table(schema="public", name="group", columns=[Column("id", "integer", True)]),
+    )
+    notes = reserved_word_notes(build_map(catalog, Overrides()))
+    assert len(notes) == 2
+    assert notes[0].startswith(
+        'note: table User becomes user, an SQL reserved word: every query must quote it ("user"'
+    )
+    assert notes[1].startswith(
+        "note: 1 column(s) become SQL reserved words, which every query must "
+        "quote: user.order ("
+    )
