@@ -221,11 +221,18 @@ def _start(
         failures = report.failures()
         shown = "\n  ".join(failures[:10])
         more = f"\n  ... and {len(failures) - 10} more" if len(failures) > 10 else ""
+        # A schema difference right after the copy is the source changed
+        # since scaffold (a grant, an owner, a routine); other failures say
+        # what they are themselves.
+        hint = (
+            "; a grant, owner or routine changed on the source since scaffold "
+            "needs `python loader/run.py scaffold` again"
+            if any(line.startswith("schema differs:") for line in failures)
+            else ""
+        )
         raise SyncError(
             f"sync stopped: the target does not match the copy:\n  {shown}{more}\n"
-            f"(the report: {settings.project_dir / 'MIGRATION_REPORT.md'}); a "
-            "grant, owner or routine changed on the source since scaffold "
-            "needs `python loader/run.py scaffold` again"
+            f"(the report: {settings.project_dir / 'MIGRATION_REPORT.md'}){hint}"
         )
     _set(settings, run.run_id, status="streaming")
     say("verified; following the source's changes (Ctrl-C stops, sync resumes)")
