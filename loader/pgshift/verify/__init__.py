@@ -410,12 +410,7 @@ def _schema_parity(
     (``verify.views``).
     """
     assert settings.source is not None
-    prefix = settings.final_schema + "."
-    kept = Differences(
-        c.object.removeprefix(prefix)
-        for c in carried
-        if c.outcome == "recreated" and c.object.startswith(prefix)
-    )
+    kept = _kept(settings, carried)
     privilege_lines: list[str] = []
     routine_lines: list[str] = []
     with transaction(settings.source, readonly=True) as cursor:
@@ -440,9 +435,6 @@ def _schema_parity(
             )
     for name in [n for n in source.tables if not settings.selects(n)]:
         del source.tables[name]
-    overrides_path = settings.overrides_path
-    if names is not None and names.overrides:
-        overrides_path = settings.project_dir / names.overrides
     printed_checks = domain_checks_as_the_target_prints(
         settings.target, source, target, names, settings.final_schema
     )
@@ -462,8 +454,26 @@ def _schema_parity(
         )
     report.kept_differences = kept.kept
     report.schema_differences, report.intended_differences = intended(
-        lines, Overrides.load(overrides_path).intended_differences
+        lines, _intended_differences(settings, names)
     )
+
+
+def _kept(settings: Settings, carried: Sequence[CarriedOver]) -> Differences:
+    """What the last publish carried over of the target's own, as no difference."""
+    prefix = settings.final_schema + "."
+    return Differences(
+        c.object.removeprefix(prefix)
+        for c in carried
+        if c.outcome == "recreated" and c.object.startswith(prefix)
+    )
+
+
+def _intended_differences(settings: Settings, names: NameMap | None) -> list[str]:
+    """The differences the override file scaffold was given declares intended."""
+    overrides_path = settings.overrides_path
+    if names is not None and names.overrides:
+        overrides_path = settings.project_dir / names.overrides
+    return Overrides.load(overrides_path).intended_differences
 
 
 def privilege_drift(
@@ -482,12 +492,7 @@ def privilege_drift(
         privileges the source's, to run on the target).
     """
     carried = read_carried_over(target_cursor, settings.state_schema)
-    prefix = settings.final_schema + "."
-    kept = Differences(
-        c.object.removeprefix(prefix)
-        for c in carried
-        if c.outcome == "recreated" and c.object.startswith(prefix)
-    )
+    kept = _kept(settings, carried)
     fixes: dict[str, str] = {}
     lines = compare_privileges(
         source_cursor,
@@ -499,10 +504,7 @@ def privilege_drift(
         created_routines(settings.project_dir),
         fixes,
     )
-    overrides_path = settings.overrides_path
-    if names.overrides:
-        overrides_path = settings.project_dir / names.overrides
-    lines, _ = intended(lines, Overrides.load(overrides_path).intended_differences)
+    lines, _ = intended(lines, _intended_differences(settings, names))
     known = {
         role
         for outcome in read_outcomes(target_cursor, settings.state_schema)
