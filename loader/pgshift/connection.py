@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
+import psycopg2.extensions
 
 from pgshift.settings import ConfigError, DatabaseUrl
 
@@ -137,6 +138,31 @@ def transaction(url: DatabaseUrl, *, readonly: bool = False) -> Iterator[Any]:
             yield conn.cursor()
     finally:
         conn.close()
+
+
+@contextmanager
+def undoable(cursor: Any) -> Iterator[None]:
+    """A block whose failing statement leaves the session usable.
+
+    Inside a transaction the block runs under a savepoint, rolled back when
+    a statement fails; outside one (an autocommit session between
+    transactions) a failed statement undoes only itself, and PostgreSQL
+    refuses a savepoint there. The error is raised again either way.
+    """
+    conn = cursor.connection
+    idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    guarded = not (conn.autocommit and conn.get_transaction_status() == idle)
+    if guarded:
+        cursor.execute("savepoint pgshift_undoable")
+    try:
+        yield
+    except psycopg2.Error:
+        if guarded:
+            cursor.execute("rollback to savepoint pgshift_undoable")
+            cursor.execute("release savepoint pgshift_undoable")
+        raise
+    if guarded:
+        cursor.execute("release savepoint pgshift_undoable")
 
 
 def relation_exists(cursor: Any, relation: str) -> bool:

@@ -55,7 +55,7 @@ from typing import Any
 import psycopg2
 
 from pgshift.catalog import NOT_EXTENSION_MEMBER, Catalog, range_names
-from pgshift.connection import connect
+from pgshift.connection import connect, undoable
 from pgshift.expressions import rename_columns
 from pgshift.mapping import (
     IndexMap,
@@ -386,18 +386,16 @@ def _in_dependency_order(views: list[_View]) -> list[_View]:
 
 
 def _execute_or_reason(cursor: Any, statement: str) -> str | None:
-    """Run a statement under a savepoint; PostgreSQL's message if it fails."""
-    cursor.execute("savepoint pgshift_shadow")
+    """Run a statement, undone if it fails; PostgreSQL's message if it does."""
     try:
-        cursor.execute(statement)
+        with undoable(cursor):
+            cursor.execute(statement)
     except psycopg2.errors.InsufficientPrivilege:
         raise
     except psycopg2.Error as error:
-        cursor.execute("rollback to savepoint pgshift_shadow")
         return "PostgreSQL refused its definition over the migrated tables: " + (
             error.diag.message_primary or str(error)
         )
-    cursor.execute("release savepoint pgshift_shadow")
     return None
 
 

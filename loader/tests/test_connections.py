@@ -94,3 +94,35 @@ def test_pooler_host_name_alone_gets_a_warning(
     check_connection(DatabaseUrl.parse("target", url))
     assert "has -pooler in its host name" in caplog.text
     assert "direct endpoint (the host without -pooler)" in caplog.text
+
+
+@pytest.mark.parametrize("autocommit", [True, False])
+def test_a_failed_lookup_is_undone_in_and_out_of_a_transaction(
+    pg_url: str, autocommit: bool
+) -> None:
+    """Parity's lookups run on autocommit sessions (cutover's) and in transactions.
+
+    ``to_regprocedure`` raises for a type the server lacks; the lookup gives
+    None and the session goes on, and inside a transaction what came before
+    the failure stays.
+    """
+    import psycopg2
+
+    from pgshift.verify.privilege_parity import _routine_oids
+
+    conn = psycopg2.connect(pg_url)
+    conn.autocommit = autocommit
+    try:
+        cursor = conn.cursor()
+        cursor.execute("create table kept (id int)")
+        oids = _routine_oids(cursor, ["lower(text)", "f(no_such_type)", "g()"])
+        assert oids[0] is not None and oids[1:] == [None, None]
+        cursor.execute("select count(*) from kept")
+        assert cursor.fetchone() == (0,)
+        assert conn.get_transaction_status() == (
+            psycopg2.extensions.TRANSACTION_STATUS_IDLE
+            if autocommit
+            else psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+        )
+    finally:
+        conn.close()

@@ -162,10 +162,15 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "roomBookings_id_seq": "room_bookings_id_seq",
         "rackSlots_id_seq": "rack_slots_id_seq",
         "helpNotes_id_seq": "help_notes_id_seq",
+        "probeRuns_id_seq": "probe_runs_id_seq",
     }
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)
     )
+
+    assert query(target, 'select last_value, is_called from "probe_runs_id_seq"') == [
+        (3, True)
+    ]
 
     report = (project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "- order_number_seq: source next" in report

@@ -438,6 +438,16 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         )
         assert second.poll() is None
         assert "a connection dropped" in log.read_text()
+        # Rows with ids of their own past the sequences' positions, and a
+        # sentinel at a sequence's bound: cutover sets each sequence past
+        # the values short of the bound, as the build does.
+        query(
+            source,
+            'insert into users (id, email, "passwordHash", "firstName") values '
+            "(100000, 'own-id@example.com', 'x', 'Own'), "
+            "(2147483647, 'sentinel@example.com', 'x', 'Sentinel'); "
+            'insert into sessions (id, "userId") values (5000, 1)',
+        )
         done = run_cli(["cutover"], source, target, state)
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
         assert "downtime" in done.stdout and APP_ROLE in done.stdout
@@ -465,14 +475,19 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     ) == fetch_text_rows(
         target, "public", "jobs", ["id", "notes", "terms_and_conditions"]
     )
-    assert query(source, "select last_value from users_id_seq") == query(
-        target, "select last_value from users_id_seq"
-    )
+    assert query(target, "select last_value, is_called from users_id_seq") == [
+        (100000, True)
+    ]
+    assert query(
+        target,
+        "select last_value from "
+        + query(target, "select pg_get_serial_sequence('sessions', 'id')")[0][0],
+    ) == [(5000,)]
     # The state table records where cutover set it (the report reads it).
-    assert query(source, "select last_value from users_id_seq") == query(
+    assert query(
         target,
         "select last_value from pgshift.sequences where sequence_name = 'users_id_seq'",
-    )
+    ) == [(100000,)]
     assert _left_on_source(source) == []
     assert _status(target)[0] == "done"
     # The final tables now hold what the sync applied since the publish: a

@@ -9,7 +9,9 @@
     descending one at their min. A value at the sequence's own bound (a
     sentinel row with the type's largest id) is no position to move to:
     every nextval() would then fail, where the source's still hands out
-    the values below it; the sequence stays where the source's stands.
+    the values below it; the values short of the bound are those the
+    sequence moves past. Cutover applies the same rule when it sets the
+    sequences again (sync.cutover.position_past_rows).
     Arguments: SQL giving the sequence's name as text, its source name,
     its increment and start, and the (quoted table, column name) pairs of
     the columns that draw from it. -#}
@@ -23,7 +25,9 @@
     {%- for table, column in drawn -%}
         {%- do parts.append(
             "select " ~ ("max" if ascending else "min") ~ "("
-            ~ pgshift_ident(column) ~ ")::bigint as v from " ~ table) -%}
+            ~ pgshift_ident(column) ~ ")::bigint as v from " ~ table
+            ~ " where " ~ pgshift_ident(column)
+            ~ (" < " if ascending else " > ") ~ "pgshift_bound") -%}
     {%- endfor -%}
     {%- set body -%}
         declare
@@ -31,9 +35,9 @@
             last bigint;
             called boolean;
             reached bigint;
-            bound bigint;
+            pgshift_bound bigint;
         begin
-            select {{ "s.seqmax" if ascending else "s.seqmin" }} into bound
+            select {{ "s.seqmax" if ascending else "s.seqmin" }} into pgshift_bound
             from pg_catalog.pg_sequence as s
             where s.seqrelid = seq::regclass;
             if to_regclass({{ pgshift_literal(state) }}) is not null then
@@ -61,10 +65,7 @@
                 reached < coalesce(last, {{ start | int }} + 1)
                 or (reached = last and not called)
                 {%- endif %}
-            )
-            {%- if ascending %} and reached < bound
-            {%- else %} and reached > bound
-            {%- endif %} then
+            ) then
                 perform setval(seq, reached, true);
             end if;
         end

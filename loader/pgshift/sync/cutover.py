@@ -14,7 +14,8 @@
 2. Marker: a transactional ``pg_logical_emit_message`` on the source; its
    LSN is the last position to apply. The running sync applies it (or, with
    no sync process running, cutover follows the slot itself until then).
-3. Sequences: each mapped sequence is set to the source's final position.
+3. Sequences: each mapped sequence is set to the source's final position,
+   or past the values its columns hold where those lie beyond it.
 4. Verify: from B, the rows whose keys changed since B (read from the
    check's temporary slot), compared on both sides, and one scan of each
    target table that proves nothing else changed there; a table whose
@@ -348,24 +349,57 @@ def _drain(
         )
 
 
+def position_past_rows(
+    last: int, called: bool, reached: int | None, increment: int
+) -> tuple[int, bool]:
+    """Where a sequence goes: the source's position, or past the rows' values.
+
+    ``reached`` is the furthest value its columns hold short of the
+    sequence's own bound (their max for an ascending sequence, their min for
+    a descending one; None for no value). Rows inserted with ids of their
+    own can lie past the source's position: the application's next insert
+    would collide on the target as on the source, so the sequence moves
+    past them, as the build does (macro ``pgshift_sequence_position``).
+
+    Returns:
+        (value, is_called) for ``setval``.
+    """
+    if reached is None:
+        return last, called
+    beyond = reached > last if increment > 0 else reached < last
+    if beyond or (reached == last and not called):
+        return reached, True
+    return last, called
+
+
 def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
     """Set each mapped sequence on the target from the source's position.
 
     The schema's sequences (owned by a serial column or not) by the name map,
     and each identity column's own sequence: rows the sync applied carry the
     values the source's sequences gave them, so the target's must move on as
-    far. This runs while the application's writes are stopped: the source's
-    positions are read in one query and the target's set in one statement,
-    whatever the number of sequences.
+    far, and past what the columns drawing from it hold
+    (``position_past_rows``). This runs while the application's writes are
+    stopped: the source's positions are read in one query, the target's
+    columns in another, and the sequences set in one statement, whatever
+    their number.
     """
-    # (source sequence, target sequence as SQL, its name in the state table)
-    wanted: list[tuple[str, sql.Composable, str | None]] = [
+    # (source sequence, target sequence as SQL, its name in the state table,
+    # the (final table, column) pairs drawing from it)
+    wanted: list[tuple[str, sql.Composable, str | None, list[tuple[str, str]]]] = [
         (
             sql.Identifier(settings.source_schema, mapped.source).as_string(cursor),
             sql.Literal(
                 sql.Identifier(settings.final_schema, mapped.name).as_string(cursor)
             ),
             mapped.source,
+            [
+                (
+                    sql.Identifier(settings.final_schema, table).as_string(cursor),
+                    column,
+                )
+                for table, column in mapped.drawn_by
+            ],
         )
         for mapped in names.sequences.values()
     ]
@@ -382,6 +416,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                         sql.Literal(final), sql.Literal(column)
                     ),
                     None,
+                    [(final, column)],
                 )
             )
     if not wanted:
@@ -389,19 +424,32 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
     cursor.execute(
         " union all ".join(
             f"(select {n}, last_value, is_called from {sequence})"
-            for n, (sequence, _, _) in enumerate(wanted)
+            for n, (sequence, _, _, _) in enumerate(wanted)
         )
         + " order by 1"
     )
     positions = [(last, called) for _, last, called in cursor.fetchall()]
     with transaction(settings.target) as target:
         target.execute(
+            sql.SQL(" union all ").join(
+                _reached_sql(n, sequence, drawn)
+                for n, (_, sequence, _, drawn) in enumerate(wanted)
+            )
+            + sql.SQL(" order by 1")
+        )
+        positions = [
+            position_past_rows(last, called, reached, increment)
+            for (last, called), (_, increment, reached) in zip(
+                positions, target.fetchall(), strict=True
+            )
+        ]
+        target.execute(
             sql.SQL("select {}").format(
                 sql.SQL(", ").join(
                     sql.SQL("setval({}, {}, {})").format(
                         sequence, sql.Literal(last), sql.Literal(called)
                     )
-                    for (_, sequence, _), (last, called) in zip(
+                    for (_, sequence, _, _), (last, called) in zip(
                         wanted, positions, strict=True
                     )
                 )
@@ -409,7 +457,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
         )
         recorded = [
             (name, last, called)
-            for (_, _, name), (last, called) in zip(wanted, positions, strict=True)
+            for (_, _, name, _), (last, called) in zip(wanted, positions, strict=True)
             if name is not None
         ]
         if recorded:
@@ -430,6 +478,32 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                 )
             )
     return len(wanted)
+
+
+def _reached_sql(
+    n: int, sequence: sql.Composable, drawn: list[tuple[str, str]]
+) -> sql.Composable:
+    """(n, increment, the furthest value its columns hold short of its bound)."""
+    parts = [
+        sql.SQL(
+            "select case when s.seqincrement > 0 then "
+            "(select max({c})::bigint from {t} where {c} < s.seqmax) else "
+            "(select min({c})::bigint from {t} where {c} > s.seqmin) end as v"
+        ).format(c=sql.Identifier(column), t=sql.SQL(table))
+        for table, column in drawn
+    ]
+    reached = (
+        sql.SQL(
+            "(select case when s.seqincrement > 0 then max(d.v) else min(d.v) end "
+            "from ({}) as d)"
+        ).format(sql.SQL(" union all ").join(parts))
+        if parts
+        else sql.SQL("null::bigint")
+    )
+    return sql.SQL(
+        "(select {}, s.seqincrement, {} from pg_catalog.pg_sequence as s "
+        "where s.seqrelid = {}::regclass)"
+    ).format(sql.Literal(n), reached, sequence)
 
 
 def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:

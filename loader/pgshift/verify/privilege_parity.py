@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg2
 
+from pgshift.connection import undoable
 from pgshift.mapping import NameMap
 from pgshift.sqlident import quote_ident
 from pgshift.verify.parity import Differences
@@ -348,15 +349,12 @@ def _routine_oids(cursor: Any, signatures: list[str]) -> list[int | None]:
     """
     oids: list[int | None] = []
     for signature in signatures:
-        cursor.execute("savepoint pgshift_routine")
         try:
-            cursor.execute("select to_regprocedure(%s)::oid", (signature,))
-            oids.append(cursor.fetchone()[0])
+            with undoable(cursor):
+                cursor.execute("select to_regprocedure(%s)::oid", (signature,))
+                oids.append(cursor.fetchone()[0])
         except psycopg2.Error:
-            cursor.execute("rollback to savepoint pgshift_routine")
             oids.append(None)
-        finally:
-            cursor.execute("release savepoint pgshift_routine")
     return oids
 
 

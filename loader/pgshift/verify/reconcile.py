@@ -96,10 +96,9 @@ def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, s
 
     The edge is the column's max for an ascending sequence, its min for a
     descending one (None on an empty table): the next value must lie past
-    it. A column whose edge is the sequence's own bound (a sentinel row
-    holding the largest value it may hand out) gives None as its edge: no
-    position lies past it, and the sequence stays where the source's
-    stands, which ``_sequence_positions`` compares.
+    it. A value at the sequence's own bound (a sentinel row holding the
+    largest value it may hand out) is left out: no position lies past it,
+    and the sequence must lie past the values short of it.
     """
     out = []
     for column, _ in _columns(cursor, relation):
@@ -118,12 +117,17 @@ def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, s
         last, called = cursor.fetchone()
         edge = "max" if increment > 0 else "min"
         cursor.execute(
-            sql.SQL("select {}({}) from {}").format(
-                sql.SQL(edge), sql.Identifier(column), sql.SQL(relation)
-            )
+            sql.SQL("select {}({}) from {} where {} {} %s").format(
+                sql.SQL(edge),
+                sql.Identifier(column),
+                sql.SQL(relation),
+                sql.Identifier(column),
+                sql.SQL("<" if increment > 0 else ">"),
+            ),
+            (bound,),
         )
         value = cursor.fetchone()[0]
-        top = None if value is None or int(value) == bound else int(value)
+        top = None if value is None else int(value)
         out.append((column, last + increment if called else last, top, edge))
     return out
 

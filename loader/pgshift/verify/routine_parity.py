@@ -22,6 +22,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from pgshift.connection import undoable
 from pgshift.mapping import NameMap
 from pgshift.routines import SCHEMA, Routine, read_routines, recorded, rewrite
 
@@ -104,15 +105,12 @@ def _target_routine(cursor: Any, signature: str) -> tuple | None:
     row type, where the build failed before publishing it): the routine is
     then not there.
     """
-    cursor.execute("savepoint pgshift_routine")
     try:
-        cursor.execute(_TARGET_ROUTINE, (signature,))
-        found: tuple | None = cursor.fetchone()
+        with undoable(cursor):
+            cursor.execute(_TARGET_ROUTINE, (signature,))
+            found: tuple | None = cursor.fetchone()
     except psycopg2.Error:
-        cursor.execute("rollback to savepoint pgshift_routine")
         found = None
-    finally:
-        cursor.execute("release savepoint pgshift_routine")
     return found
 
 

@@ -35,7 +35,7 @@ from pglast.parser import ParseError
 from psycopg2 import sql
 
 from pgshift.checksum import checksum_expression, checksum_sql
-from pgshift.connection import transaction
+from pgshift.connection import transaction, undoable
 from pgshift.manifest import CarriedOver
 from pgshift.mapping import NameMap, ViewMap
 from pgshift.settings import Settings
@@ -61,35 +61,32 @@ def _figures(
     materialized view would store), not the rows it stores.
     """
     relation = f"{quote_ident(schema)}.{quote_ident(name)}"
-    cursor.execute("savepoint pgshift_view")
     try:
-        cursor.execute(_COLUMN_TYPES, (relation,))
-        types = dict(cursor.fetchall())
-        if not types:
-            return "it is missing"
-        missing = [c for c in columns if c not in types]
-        if missing:
-            return "it has no column " + ", ".join(missing)
-        typed = [(c, types[c]) for c in columns]
-        if not evaluated:
-            cursor.execute(checksum_sql(relation, typed))
-        else:
-            # pg_get_viewdef qualifies what the session's search_path does
-            # not show, so the query reads what the view reads.
-            cursor.execute("select pg_get_viewdef(to_regclass(%s))", (relation,))
-            query = cursor.fetchone()[0].strip().rstrip(";")
-            aliases = ", ".join(quote_ident(c) for c in types)
-            cursor.execute(
-                f"select count(*), {checksum_expression(typed)} "
-                f"from ({query}) as t({aliases})"
-            )
-        count, checksum = cursor.fetchone()
-        return int(count), str(checksum)
+        with undoable(cursor):
+            cursor.execute(_COLUMN_TYPES, (relation,))
+            types = dict(cursor.fetchall())
+            if not types:
+                return "it is missing"
+            missing = [c for c in columns if c not in types]
+            if missing:
+                return "it has no column " + ", ".join(missing)
+            typed = [(c, types[c]) for c in columns]
+            if not evaluated:
+                cursor.execute(checksum_sql(relation, typed))
+            else:
+                # pg_get_viewdef qualifies what the session's search_path does
+                # not show, so the query reads what the view reads.
+                cursor.execute("select pg_get_viewdef(to_regclass(%s))", (relation,))
+                query = cursor.fetchone()[0].strip().rstrip(";")
+                aliases = ", ".join(quote_ident(c) for c in types)
+                cursor.execute(
+                    f"select count(*), {checksum_expression(typed)} "
+                    f"from ({query}) as t({aliases})"
+                )
+            count, checksum = cursor.fetchone()
+            return int(count), str(checksum)
     except psycopg2.Error as error:
-        cursor.execute("rollback to savepoint pgshift_view")
         return (error.diag.message_primary or str(error)).strip()
-    finally:
-        cursor.execute("release savepoint pgshift_view")
 
 
 ORDER_FREE_AGGREGATES = frozenset(
