@@ -550,6 +550,9 @@ def test_an_interrupted_sync_is_drained_by_cutover(
         assert "cutover` stops the application's writes" in following.stderr
         run.send_signal(signal.SIGINT)
         assert run.wait(30) == 130, log.read_text()[-3000:]
+        said = log.read_text()
+        assert "Run sync again to go on from the applied position" in said
+        assert "start over" not in said
     finally:
         if run.poll() is None:
             run.kill()

@@ -92,12 +92,15 @@ def run_sync_command(
                 check_models=check_models,
             )
         except KeyboardInterrupt:
+            from pgshift.cli import EXIT_INTERRUPTED
+
+            # A sync goes on where it stopped: not the generic "start over".
             print(
                 "sync: stopped. Run sync again to go on from the applied "
                 "position, cutover to finish, cleanup to abandon",
                 file=sys.stderr,
             )
-            raise
+            return EXIT_INTERRUPTED
         from pgshift.sync.pgoutput import format_lsn
 
         print(f"sync stopped at {format_lsn(outcome.applied_lsn)} ({outcome.reason})")
