@@ -427,3 +427,37 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
     ]:
         assert f"schema differs: {line}" in out, out
     assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 4
+
+
+def test_a_right_that_comes_with_owning_the_database_is_named_so(
+    pg_cluster: Cluster,
+) -> None:
+    """PostgreSQL 15's schema public belongs to pg_database_owner.
+
+    An application role owning the source database may CREATE there
+    without any grant; the difference names that, and how to close it.
+    """
+    from pgshift.verify.privilege_parity import _schema_lines
+
+    create_roles(pg_cluster.url("postgres"), ("pv_db_owner",))
+    source = pg_cluster.create_database("owned_source", owner="pv_db_owner")
+    target = pg_cluster.create_database("owned_target")
+    try:
+        with (
+            psycopg2.connect(source) as s,
+            psycopg2.connect(target) as t,
+        ):
+            fixes: dict[str, str] = {}
+            lines = _schema_lines(
+                s.cursor(), t.cursor(), "public", "public", ["pv_db_owner"], fixes
+            )
+        assert lines == [
+            "schema public: role pv_db_owner may CREATE on the source's schema "
+            "public, not on the target's (it owns the source database, and with "
+            "it schema public: make it the target database's owner too, or "
+            "grant it)"
+        ]
+        assert all(line in fixes for line in lines)
+    finally:
+        pg_cluster.drop_database("owned_source")
+        pg_cluster.drop_database("owned_target")

@@ -84,7 +84,9 @@ where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
 """
 
 _SCHEMA = """
-select r.rolname, p.priv, has_schema_privilege(r.oid, n.oid, p.priv)
+select r.rolname, p.priv, has_schema_privilege(r.oid, n.oid, p.priv),
+       n.nspowner = 'pg_database_owner'::regrole
+       and pg_has_role(r.oid, n.nspowner, 'USAGE')
 from pg_namespace n
 cross join pg_roles r
 cross join unnest(%(schema_privileges)s::text[]) as p (priv)
@@ -438,13 +440,21 @@ def _schema_lines(
                 "schema_privileges": list(SCHEMA_PRIVILEGES),
             },
         )
-        answers.append({(r, p): ok for r, p, ok in cursor.fetchall()})
-    for (role, privilege), ok in sorted(answers[0].items()):
-        if ok and not answers[1].get((role, privilege), False):
+        answers.append({(r, p): (ok, owns) for r, p, ok, owns in cursor.fetchall()})
+    for (role, privilege), (ok, owns) in sorted(answers[0].items()):
+        if ok and not answers[1].get((role, privilege), (False, False))[0]:
             line = (
                 f"schema {final_schema}: role {role} may {privilege} on the "
                 f"source's schema {source_schema}, not on the target's"
             )
+            if owns:
+                # PostgreSQL 15's public schema belongs to pg_database_owner:
+                # the right comes with owning the database, not with a grant.
+                line += (
+                    f" (it owns the source database, and with it schema "
+                    f"{source_schema}: make it the target database's owner too, "
+                    "or grant it)"
+                )
             lines.append(line)
             fixes[line] = _fix(
                 f"SCHEMA {quote_ident(final_schema)}", role, privilege, grant=True
