@@ -53,7 +53,10 @@ STALE_VIEWS = {
     "account_count": "accountCount",  # not refreshed since its table changed
     "account_count_shown": "accountCountShown",
 }
-ALL_VIEWS = sorted([*VIEWS, *MOMENT_VIEWS, *STALE_VIEWS, NEVER_REFRESHED])
+# Its query fails on the source's rows (a division by zero), and so on the
+# target's: named, its rows not compared.
+FAILING_VIEW = "ticket_ratios"
+ALL_VIEWS = sorted([*VIEWS, *MOMENT_VIEWS, *STALE_VIEWS, NEVER_REFRESHED, FAILING_VIEW])
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +198,7 @@ def test_views_arrive_with_their_options_comments_and_index(
         ("pending_tickets", "v", ["check_option=cascaded"], None),
         ("ticket_ages", "v", [], None),
         ("ticket_euros", "v", [], None),
+        ("ticket_ratios", "v", [], None),
         ("ticket_stats", "m", [], None),
         ("ticket_stats_shown", "v", [], None),
         ("ticket_statuses", "v", [], None),
@@ -292,6 +296,26 @@ def test_a_view_read_at_another_moment_is_compared_on_its_other_columns(
         "checksum differs, as its rows depend on the database it is read in "
         "(current_database()); its definition is compared by schema parity and "
         "its tables by their checksums"
+    )
+
+
+def test_a_view_failing_alike_on_both_sides_is_named_not_failed(
+    migrated: ProjectCopy,
+) -> None:
+    # Coder's provisioner_job_stats over an infinite timestamp: the view
+    # cannot be read on the source, nor on the target, for the same reason.
+    for url, view in (
+        (migrated.source, '"ticketRatios"'),
+        (migrated.target, FAILING_VIEW),
+    ):
+        assert _sqlstate(url, f"select * from {view}") == "22012"
+    report = json.loads(
+        (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
+    )
+    assert report["passed"], report["views_differ"]
+    assert _line(report, FAILING_VIEW) == (
+        "view ticket_ratios (from ticketRatios): gives the same error on both "
+        "sides: division by zero (22012); its rows could not be compared"
     )
 
 
@@ -430,6 +454,8 @@ def test_verify_finds_a_view_or_policy_changed_on_the_target(
         "create or replace view big_tickets with (security_barrier) as "
         "select id, display_name, total_cents from open_tickets "
         "where total_cents > 2000; "
+        "create or replace view ticket_ratios as select id, "
+        "10000 / nullif(total_cents, 0) as cents_ratio from tickets; "
         'drop policy "ticketsInsert" on tickets',
     )
     code, stdout, stderr = migrated.run("verify")
@@ -444,9 +470,12 @@ def test_verify_finds_a_view_or_policy_changed_on_the_target(
     report = json.loads(
         (migrated.project / "MIGRATION_REPORT.json").read_text(encoding="utf-8")
     )
+    # The target's gives rows where the source's gives an error.
     assert report["views_differ"] == [
         "view big_tickets (from bigTickets): source 2 rows, target 1 rows, "
-        "checksum DIFFERS"
+        "checksum DIFFERS",
+        "view ticket_ratios (from ticketRatios): on the source, division by "
+        "zero; on the target, 6 rows",
     ]
 
 

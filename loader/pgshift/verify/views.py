@@ -13,7 +13,11 @@ information. A view whose values depend on the moment, session or server
 it is read in (``now()``, ``random()``, ``current_user``...) is compared on
 its other columns, or named with the reason when its rows depend on it
 (``moment_dependence``); one whose values depend on the order rows are read
-in is named when only its checksum differs (``order_dependence``).
+in is named when only its checksum differs (``order_dependence``). A view
+that gives an error on the source's rows (``timestamp - 'infinity'``, a
+division by zero) is run on the target too: the same error there (SQLSTATE
+and message) is named as information, its rows not compared; an error on
+one side only, or another error, is a difference.
 
 Definitions (schema parity): the kind, the options and ``pg_get_viewdef``
 on the target must equal what the shadow gave for the source
@@ -52,9 +56,30 @@ order by a.attnum
 """
 
 
+@dataclass(frozen=True)
+class Unread:
+    """Why a view could not be read: its error, or what it lacks.
+
+    Attributes:
+        why: PostgreSQL's message, or what the view lacks ("it is missing").
+        sqlstate: The error's SQLSTATE, None when no query failed.
+    """
+
+    why: str
+    sqlstate: str | None = None
+
+    def __str__(self) -> str:
+        """The message alone, as the report writes it."""
+        return self.why
+
+    def coded(self) -> str:
+        """The message with its SQLSTATE, when it has one."""
+        return self.why if self.sqlstate is None else f"{self.why} ({self.sqlstate})"
+
+
 def _figures(
     cursor: Any, schema: str, name: str, columns: list[str], evaluated: bool = False
-) -> tuple[int, str] | str:
+) -> tuple[int, str] | Unread:
     """(rows, checksum) of a view over columns, or why it could not be read.
 
     ``evaluated``: the rows its definition gives now (what a REFRESH of a
@@ -66,10 +91,10 @@ def _figures(
             cursor.execute(_COLUMN_TYPES, (relation,))
             types = dict(cursor.fetchall())
             if not types:
-                return "it is missing"
+                return Unread("it is missing")
             missing = [c for c in columns if c not in types]
             if missing:
-                return "it has no column " + ", ".join(missing)
+                return Unread("it has no column " + ", ".join(missing))
             typed = [(c, types[c]) for c in columns]
             if not evaluated:
                 cursor.execute(checksum_sql(relation, typed))
@@ -86,7 +111,7 @@ def _figures(
             count, checksum = cursor.fetchone()
             return int(count), str(checksum)
     except psycopg2.Error as error:
-        return (error.diag.message_primary or str(error)).strip()
+        return Unread((error.diag.message_primary or str(error)).strip(), error.pgcode)
 
 
 ORDER_FREE_AGGREGATES = frozenset(
@@ -490,7 +515,7 @@ def check_views(
                     [s for s, _ in pairs],
                     evaluated=True,
                 )
-                if isinstance(evaluated, str) and not isinstance(stored, str):
+                if isinstance(evaluated, Unread) and not isinstance(stored, Unread):
                     note = (
                         "; compared with its rows stored on the source, as its "
                         f"definition could not be evaluated there ({evaluated})"
@@ -498,7 +523,7 @@ def check_views(
                 else:
                     found = evaluated
                     if (
-                        not isinstance(stored, str)
+                        not isinstance(stored, Unread)
                         and stored != evaluated
                         and (moment is None or moment.rows is None)
                     ):
@@ -511,12 +536,21 @@ def check_views(
             built = _figures(
                 target, settings.final_schema, view.name, [t for _, t in pairs]
             )
-            if isinstance(found, str) or isinstance(built, str):
-                line = (
-                    f"{label}: on the source, {found}"
-                    if isinstance(found, str)
-                    else f"{label}: on the target, {built}"
-                )
+            if isinstance(found, Unread) or isinstance(built, Unread):
+                if (
+                    isinstance(found, Unread)
+                    and found.sqlstate is not None
+                    and found == built
+                ):
+                    # Same definition (schema parity) over the same rows:
+                    # the target fails as the source does.
+                    lines.append(
+                        f"{label}: gives the same error on both sides: "
+                        f"{found.coded()}; its rows could not be compared{note}"
+                    )
+                    continue
+                line = f"{label}: on the source, {_outcome(found, built)}; "
+                line += f"on the target, {_outcome(built, found)}"
                 lines.append(line)
                 differ.append(line)
                 continue
@@ -562,6 +596,15 @@ def check_views(
                 lines.append(line)
                 differ.append(line)
     return lines, differ
+
+
+def _outcome(side: tuple[int, str] | Unread, other: tuple[int, str] | Unread) -> str:
+    """What one side of a view gave, beside the other's error."""
+    if not isinstance(side, Unread):
+        return f"{side[0]} rows"
+    if isinstance(other, Unread) and str(other) == str(side):
+        return side.coded()  # the same message: the SQLSTATE tells them apart
+    return str(side)
 
 
 def _unpopulated(
