@@ -353,7 +353,9 @@ class Applier:
         targets = [mapped.columns[c.name] for c in message.columns]
         self._cursor.execute(
             sql.SQL(
-                "select a.attname, format_type(a.atttypid, null) "
+                # A modifier of -1 names bpchar and bit as such, where null
+                # would name them character and bit: character(1), bit(1).
+                "select a.attname, format_type(a.atttypid, -1) "
                 "from pg_attribute as a where a.attrelid = {}::regclass "
                 "and a.attnum > 0 and not a.attisdropped"
             ).format(sql.Literal(final.as_string(self._cursor)))
