@@ -893,13 +893,27 @@ class Applier:
         return status
 
     def _failed(self, batch: Batch, exc: psycopg2.Error) -> SyncError:
+        first = str(exc).strip().splitlines()[0]
+        if exc.pgcode == "P0001" and first.startswith("pgshift sync: "):
+            # sync_expect: a change found no row, or more than one.
+            why = (
+                "The final table does not hold that row exactly once as the "
+                "source had it: either something other than the sync changed "
+                "the table, or pgshift could not match one of the row's values "
+                "(one that does not read back through its final column's type "
+                "as the source printed it, such as a type the final column "
+                "does not share with the source's)"
+            )
+        else:
+            why = (
+                "The target's final tables no longer match the source (changed "
+                "by something other than the sync?)"
+            )
         return SyncError(
             f"sync stopped: applying the source's transactions up to "
             f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
-            f"none of them was applied: {str(exc).strip().splitlines()[0]}. "
-            "The target's final tables no longer match the source (changed "
-            "by something other than the sync?). Next: `python loader/run.py "
-            "cleanup`, then sync again from a new copy"
+            f"none of them was applied: {first}. {why}. Next: `python "
+            "loader/run.py cleanup`, then sync again from a new copy"
         )
 
     def _read_status(self) -> str:
