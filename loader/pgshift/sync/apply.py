@@ -162,6 +162,8 @@ class Target:
         types: The final column type of each source column, without its
             modifier (set-based statements cast their VALUES to it; the
             assignment applies the modifier as a literal's would).
+        full_types: The same with its modifier (a whole old row's values
+            are read through it).
         set_based: Whether its updates and deletes may be set-based: the
             key is not the whole row, no row may be found gone, and a
             unique index of the final table lies within the key columns,
@@ -185,6 +187,7 @@ class Target:
     key: tuple[int, ...]
     fewest: int
     types: tuple[str, ...] = ()
+    full_types: tuple[str, ...] = ()
     set_based: bool = False
     insert: str = ""
     always: frozenset[int] = frozenset()
@@ -353,12 +356,15 @@ class Applier:
         targets = [mapped.columns[c.name] for c in message.columns]
         self._cursor.execute(
             sql.SQL(
-                "select a.attname, format_type(a.atttypid, null) "
+                # A modifier of -1 names bpchar and bit as such, where null
+                # would name them character and bit: character(1), bit(1).
+                "select a.attname, format_type(a.atttypid, -1), "
+                "format_type(a.atttypid, a.atttypmod) "
                 "from pg_attribute as a where a.attrelid = {}::regclass "
                 "and a.attnum > 0 and not a.attisdropped"
             ).format(sql.Literal(final.as_string(self._cursor)))
         )
-        types = dict(self._cursor.fetchall())
+        types = {name: (bare, full) for name, bare, full in self._cursor.fetchall()}
         self._cursor.execute(
             sql.SQL(
                 "select exists (select from pg_index as i where i.indrelid = "
@@ -377,7 +383,8 @@ class Applier:
             final=final,
             key=key,
             fewest=fewest,
-            types=tuple(types.get(t, "text") for t in targets),
+            types=tuple(types.get(t, ("text",))[0] for t in targets),
+            full_types=tuple(types.get(t, ("text", "text"))[1] for t in targets),
             set_based=bool(row and row[0])
             and message.replica_identity != "f"
             and fewest == 1,
@@ -430,11 +437,20 @@ class Applier:
         self, target: Target, old: Sequence[Value], kind: str | None
     ) -> sql.Composable:
         if kind == "O" or target.source.replica_identity == "f":
-            # A whole old row (REPLICA IDENTITY FULL): compared as text, the
-            # form both sides print it in; one row of equal ones is changed.
+            # A whole old row (REPLICA IDENTITY FULL): each value is read as
+            # the final column's type and compared with the column as text,
+            # both printed by this session (the source's text of a boolean,
+            # an inet or a char(n) is not what a cast to text prints, and a
+            # json, point or xml has no equality); one row of equal ones is
+            # changed.
             terms = [
-                sql.SQL("{}::text is not distinct from {}").format(
-                    self._column(target, i), self._literal(old[i])
+                # As text: a composite of null fields is null to IS NULL.
+                sql.SQL("{}::text is null").format(self._column(target, i))
+                if old[i] is None
+                else sql.SQL("{}::text = cast(cast({} as {}) as text)").format(
+                    self._column(target, i),
+                    self._literal(old[i]),
+                    sql.SQL(target.full_types[i]),
                 )
                 for i in range(len(old))
                 if old[i] is not UNCHANGED
@@ -877,13 +893,27 @@ class Applier:
         return status
 
     def _failed(self, batch: Batch, exc: psycopg2.Error) -> SyncError:
+        first = str(exc).strip().splitlines()[0]
+        if exc.pgcode == "P0001" and first.startswith("pgshift sync: "):
+            # sync_expect: a change found no row, or more than one.
+            why = (
+                "The final table does not hold that row exactly once as the "
+                "source had it: either something other than the sync changed "
+                "the table, or pgshift could not match one of the row's values "
+                "(one that does not read back through its final column's type "
+                "as the source printed it, such as a type the final column "
+                "does not share with the source's)"
+            )
+        else:
+            why = (
+                "The target's final tables no longer match the source (changed "
+                "by something other than the sync?)"
+            )
         return SyncError(
             f"sync stopped: applying the source's transactions up to "
             f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
-            f"none of them was applied: {str(exc).strip().splitlines()[0]}. "
-            "The target's final tables no longer match the source (changed "
-            "by something other than the sync?). Next: `python loader/run.py "
-            "cleanup`, then sync again from a new copy"
+            f"none of them was applied: {first}. {why}. Next: `python "
+            "loader/run.py cleanup`, then sync again from a new copy"
         )
 
     def _read_status(self) -> str:
