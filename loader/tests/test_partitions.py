@@ -12,6 +12,8 @@ indexes, and holds the rows the source's holds; the application's
 partition maintenance works on the target, schema parity sees a partition
 the source lacks, and a second ``migrate`` replaces it all but the
 partition the team added. Shapes pgshift cannot recreate stay listed.
+Sync's preflight names each partition without a replica identity of its
+own, and the statements it offers let the application's writes through.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pgshift.mapping import NameMap
 from pgshift.settings import OVERRIDES_FILE
 from pgshift.sync import pgoutput
 from pgshift.sync.apply import Applier, Batch
+from pgshift.sync.source import PreflightError, preflight
 
 from migration import ProjectCopy, copy_project, make_settings, query
 
@@ -429,6 +432,79 @@ def test_a_partition_added_on_the_source_asks_for_scaffold(
     assert code == 2
     assert "PaymentEvent: its partitions changed since scaffold" in stderr
     assert "run `python loader/run.py scaffold`" in stderr
+
+
+def test_a_partition_without_a_replica_identity_is_named(
+    pg_cluster: object, migrated: ProjectCopy
+) -> None:
+    """A partition's UPDATEs need its own replica identity, not its parent's."""
+    cluster = pg_cluster
+    source = cluster.create_database(  # type: ignore[attr-defined]
+        "partition_identity", template="partitioned_source"
+    )
+    try:
+        # Lago's shape: no primary key, a unique index over NOT NULL
+        # columns; StoreRegion_eu's partitions sit a level further down.
+        query(
+            source,
+            'alter table "StoreRegion" drop constraint "StoreRegion_pkey"; '
+            'create unique index "StoreRegion_key" '
+            'on "StoreRegion" ("regionId", "countryCode")',
+        )
+        settings = make_settings(source, migrated.target, state_dir=migrated.state)
+        names = NameMap.read(migrated.project)
+
+        def refusal() -> str:
+            # The session's server has wal_level = replica: refused anyway.
+            with pytest.raises(PreflightError) as refused:
+                preflight(settings, names)
+            return str(refused.value)
+
+        def fixes(message: str) -> list[str]:
+            return [
+                line.strip()
+                for line in message.splitlines()
+                if line.startswith("  ALTER TABLE")
+            ]
+
+        leaves = ["other", "us", "eu_0", "eu_1"]
+        assert fixes(refusal()) == [
+            'ALTER TABLE "public"."StoreRegion" REPLICA IDENTITY USING INDEX '
+            '"StoreRegion_key";',
+            *(
+                f'ALTER TABLE "public"."StoreRegion_{leaf}" REPLICA IDENTITY '
+                f'USING INDEX "StoreRegion_{leaf}_regionId_countryCode_idx";'
+                for leaf in leaves
+            ),
+        ]
+        # The parent's statement alone leaves every partition without one.
+        query(
+            source,
+            'alter table "StoreRegion" replica identity using index "StoreRegion_key"',
+        )
+        message = refusal()
+        assert (
+            "these partitions of migrated tables have no replica identity that "
+            "gives their table's key (a partition's UPDATEs and DELETEs need "
+            "its own; it does not have its parent's): "
+            + ", ".join(f"StoreRegion_{leaf} (of StoreRegion)" for leaf in leaves)
+            + ". Published"
+        ) in message
+        assert "--exclude StoreRegion scaffold" in message
+        assert len(fixes(message)) == len(leaves)
+        assert query(source, "select pubname from pg_publication") == []
+        query(source, ";".join(fixes(message)))
+        assert "StoreRegion" not in refusal()
+        # Published through the parent, the application's writes still work.
+        query(
+            source,
+            'create publication partition_identity for table "StoreRegion" '
+            "with (publish_via_partition_root = true)",
+        )
+        query(source, 'update "StoreRegion" set "regionName" = "regionName"')
+        query(source, 'delete from "StoreRegion" where "regionId" = 6')
+    finally:
+        cluster.drop_database("partition_identity")  # type: ignore[attr-defined]
 
 
 def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:

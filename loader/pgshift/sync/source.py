@@ -221,13 +221,20 @@ def _table_refusals(
     cursor.execute(
         "select c.relname, c.relreplident, "
         "exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary), "
-        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u' "
+        "pg_has_role(c.relowner, 'USAGE'), c.relpersistence = 'u', "
+        "c.relkind = 'p', (select ic.relname from pg_index i "
+        "join pg_class ic on ic.oid = i.indexrelid "
+        f"where {_IS_IDENTITY.format(table='c')}) "
         "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relkind in ('r', 'p') order by c.relname",
         (settings.source_schema,),
     )
     keyless, not_owned, unlogged, tables = [], [], [], []
-    for name, identity, has_key, owns, is_unlogged in cursor.fetchall():
+    # Each partitioned table's replica identity index (None: FULL, or
+    # none yet: the keyless ones get the index offered to them below).
+    partitioned: dict[str, str | None] = {}
+    rows = cursor.fetchall()
+    for name, identity, has_key, owns, is_unlogged, is_parent, index in rows:
         if not settings.selects(name) or name not in names.tables:
             continue
         tables.append(name)
@@ -237,6 +244,8 @@ def _table_refusals(
             keyless.append(name)
         if not (owns or superuser):
             not_owned.append(name)
+        if is_parent:
+            partitioned[name] = index
     refusals = []
     if unlogged:
         # Their changes never reach the write-ahead log, so no slot sees
@@ -249,28 +258,53 @@ def _table_refusals(
             "same --exclude on sync), or make them logged on the source "
             "(ALTER TABLE ... SET LOGGED)"
         )
-    if keyless:
-        schema = settings.source_schema
-        keys = row_keys(cursor, schema, keyless)
-        fixes = "\n".join(
+    schema = settings.source_schema
+    keys = row_keys(cursor, schema, keyless)
+    for table in keyless:
+        if table in partitioned and table in keys and keys[table].immediate:
+            partitioned[table] = keys[table].index
+    fixes = [
+        (
+            t,
             f"  ALTER TABLE {sql.Identifier(schema, t).as_string(cursor)} "
             + (
                 f"REPLICA IDENTITY USING INDEX {sql.Identifier(keys[t].index).as_string(cursor)};"
                 if t in keys and keys[t].immediate
                 else "REPLICA IDENTITY FULL;"
-            )
-            for t in keyless
+            ),
         )
+        for t in keyless
+    ]
+    leaves = _partitions_without_identity(cursor, schema, partitioned)
+    fixes += [(parent, fix) for parent, _, fix in leaves]
+    if fixes:
+        # Each table's partitions follow it, whose index they attach to.
+        ordered = sorted(fixes, key=lambda f: tables.index(f[0]))
+        parents = sorted({parent for parent, _ in fixes}, key=tables.index)
+        named = []
+        if keyless:
+            named.append(
+                "these source tables have no primary key and no replica "
+                f"identity: {', '.join(keyless)}"
+            )
+        if leaves:
+            named.append(
+                "these partitions of migrated tables have no replica identity "
+                "that gives their table's key (a partition's UPDATEs and "
+                "DELETEs need its own; it does not have its parent's): "
+                + ", ".join(f"{leaf} (of {parent})" for parent, leaf, _ in leaves)
+            )
         refusals.append(
-            "these source tables have no primary key and no replica identity: "
-            f"{', '.join(keyless)}. Published as they are, the source "
+            f"{'; '.join(named)}. Published as they are, the source "
             "application's own UPDATEs and DELETEs on them would fail. Next: "
-            f"give each a primary key, or run on the source\n{fixes}\n(USING "
-            "INDEX where a unique index over NOT NULL columns names each row: "
-            "cutover then checks the table by that key; FULL where none "
-            "does), then `python loader/run.py scaffold` again; or leave "
-            f"them out: `python loader/run.py --exclude {','.join(keyless)} "
-            "scaffold`, then the same --exclude on sync"
+            "give each table a primary key, or run on the source\n"
+            + "\n".join(fix for _, fix in ordered)
+            + "\n(USING INDEX where a unique index over NOT NULL columns names "
+            "each row, a partition by its copy of its table's: cutover then "
+            "checks the table by that key; FULL where none does), then "
+            "`python loader/run.py scaffold` again; or leave them out: "
+            f"`python loader/run.py --exclude {','.join(parents)} scaffold`, "
+            "then the same --exclude on sync"
         )
     if not_owned:
         refusals.append(
@@ -291,6 +325,86 @@ def _table_refusals(
             f"{', '.join(missing)}. Next: run `python loader/run.py scaffold`"
         )
     return tables, refusals
+
+
+# Whether index i is the one table {table}'s replica identity is by: its
+# primary key under REPLICA IDENTITY DEFAULT, the one it names under USING
+# INDEX.
+_IS_IDENTITY = (
+    "i.indrelid = {table}.oid and case {table}.relreplident "
+    "when 'd' then i.indisprimary when 'i' then i.indisreplident else false end"
+)
+
+# Each leaf partition, at any depth, of the given partitioned tables: its
+# identity's key columns (FULL: null), its parent's index's, and its own
+# index attached to that one.
+_LEAF_IDENTITIES = f"""
+select p.parent, l.relname, l.relreplident = 'f', ln.nspname,
+       array(select a.attname::text from pg_index i
+             join pg_attribute a on a.attrelid = i.indrelid
+              and a.attnum = any(i.indkey[0:i.indnkeyatts - 1])
+             where {_IS_IDENTITY.format(table="l")}),
+       array(select a.attname::text from pg_index i
+             join pg_attribute a on a.attrelid = i.indrelid
+              and a.attnum = any(i.indkey[0:i.indnkeyatts - 1])
+             where i.indexrelid = ri.oid),
+       (select ic.relname from pg_partition_tree(ri.oid) as t
+        join pg_index i on i.indexrelid = t.relid
+        join pg_class ic on ic.oid = i.indexrelid
+        where i.indrelid = l.oid)
+from unnest(%(parents)s::text[], %(indexes)s::text[]) as p (parent, index)
+join pg_namespace n on n.nspname = %(schema)s
+join pg_class r on r.relnamespace = n.oid and r.relname = p.parent
+left join pg_class ri on ri.relnamespace = n.oid and ri.relname = p.index
+cross join lateral pg_partition_tree(r.oid) as tree
+join pg_class l on l.oid = tree.relid and l.relkind = 'r'
+join pg_namespace ln on ln.oid = l.relnamespace
+order by p.parent, tree.level, l.relname
+"""
+
+
+def _partitions_without_identity(
+    cursor: Any, schema: str, partitioned: dict[str, str | None]
+) -> list[tuple[str, str, str]]:
+    """The leaf partitions whose replica identity does not give their table's key.
+
+    A partition's UPDATEs and DELETEs need its own replica identity, which
+    its parent's does not give it; published through the parent, its old
+    rows must also hold the columns of the parent's key (every column where
+    the parent's identity is FULL).
+
+    Args:
+        cursor: A cursor on the source.
+        schema: The migrated tables' schema.
+        partitioned: Each partitioned table, and the index its replica
+            identity is by (None: FULL).
+
+    Returns:
+        (table, partition, the ALTER TABLE that fixes it) for each: USING
+        INDEX its index attached to the table's, FULL where none is.
+    """
+    if not partitioned:
+        return []
+    cursor.execute(
+        _LEAF_IDENTITIES,
+        {
+            "schema": schema,
+            "parents": list(partitioned),
+            "indexes": list(partitioned.values()),
+        },
+    )
+    out = []
+    for parent, leaf, full, leaf_schema, own, wanted, index in cursor.fetchall():
+        if full or (partitioned[parent] and own and set(wanted) <= set(own)):
+            continue
+        fix = (
+            f"REPLICA IDENTITY USING INDEX {sql.Identifier(index).as_string(cursor)};"
+            if partitioned[parent] and index
+            else "REPLICA IDENTITY FULL;"
+        )
+        name = sql.Identifier(leaf_schema, leaf).as_string(cursor)
+        out.append((parent, leaf, f"  ALTER TABLE {name} {fix}"))
+    return out
 
 
 def read_columns(
