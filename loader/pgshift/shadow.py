@@ -13,7 +13,9 @@ on this instead of rewriting SQL text:
    rely for the columns it does not name);
 2. the source's view and materialized view definitions (``pg_get_viewdef``)
    created over them as temporary views, views on views in dependency
-   order (a materialized view stands in as a plain view of its query);
+   order (a materialized view stands in as a plain view of its query; a
+   WITH query named like a relation the view reads, which PostgreSQL then
+   prints schema-qualified, takes another name first: ``unhide_relations``);
 3. the source's policies created on the shadows;
 4. the shadows, their columns, the views and their columns renamed as the
    map names them (through unique interim names, so that a rename never
@@ -53,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
+from pglast.parser import ParseError
 
 from pgshift.catalog import NOT_EXTENSION_MEMBER, Catalog, range_names
 from pgshift.connection import connect, undoable
@@ -68,6 +71,7 @@ from pgshift.mapping import (
 from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
 from pgshift.settings import DatabaseUrl
 from pgshift.sqlident import quote_ident
+from pgshift.sqltree import dotted_name, parse_tree, scan_tokens, tree_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -385,6 +389,132 @@ def _in_dependency_order(views: list[_View]) -> list[_View]:
     return ordered
 
 
+def unhide_relations(
+    definition: str, schema: str, relations: set[str], taken: set[str]
+) -> str:
+    """A view's query naming plainly the relations its WITH queries hide.
+
+    ``pg_get_viewdef`` prints a relation schema-qualified where a WITH
+    query of the same name is in scope (``WITH filters AS (... FROM
+    public.filters ...) SELECT * FROM filters``). The qualified name would
+    read the source's table, not its shadow, and the final view cannot name
+    a schema either. Each such WITH query takes a name no relation and no
+    other WITH query or alias has (``filters_1``), and so does every
+    reference to it (keeping the old name as its alias, which the columns
+    are qualified with); the relations it hid are then named without their
+    schema. The query is the same; PostgreSQL prints it anew once created.
+
+    Args:
+        definition: The query, as ``pg_get_viewdef`` prints it.
+        schema: The source schema.
+        relations: The relations of the schema that have a shadow (or a
+            temporary view) to read instead.
+        taken: Other names a WITH query must not take.
+
+    Returns:
+        The query, or the definition as it is when no WITH query hides one
+        of ``relations`` (or pglast cannot read it).
+    """
+    try:
+        tree = parse_tree(definition)
+    except ParseError:
+        return definition
+    ranges: list[tuple[dict[str, Any], frozenset[str]]] = []
+
+    def visit(item: Any, scope: frozenset[str]) -> None:
+        # A WITH query is in scope in the whole statement that holds the
+        # WITH, and in the subqueries inside it.
+        if isinstance(item, list):
+            for value in item:
+                visit(value, scope)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key == "SelectStmt" and isinstance(value, dict):
+                    ctes = (value.get("withClause") or {}).get("WithClause") or {}
+                    inner = {
+                        c["CommonTableExpr"]["ctename"] for c in ctes.get("ctes") or []
+                    }
+                    visit(value, scope | inner)
+                elif key == "RangeVar" and isinstance(value, dict):
+                    ranges.append((value, scope))
+                else:
+                    visit(value, scope)
+
+    visit(tree, frozenset())
+    hidden = {
+        node["relname"]
+        for node, scope in ranges
+        if node.get("schemaname") == schema
+        and not node.get("catalogname")
+        and node["relname"] in relations
+        and node["relname"] in scope
+    }
+    if not hidden:
+        return definition
+    ctes = [node for _, node in tree_nodes(tree, "CommonTableExpr")]
+    used = {*taken, *relations, *(node["ctename"] for node in ctes)}
+    used |= {node["relname"] for node, _ in ranges}
+    used |= {node["aliasname"] for _, node in tree_nodes(tree, "Alias")}
+    fresh: dict[str, str] = {}
+    for name in sorted(hidden):
+        fresh[name] = _fresh_name(name, used)
+        used.add(fresh[name])
+
+    tokens = scan_tokens(definition)
+    at = {token.start: index for index, token in enumerate(tokens)}
+    edits: dict[int, tuple[int, str]] = {}
+
+    def name_at(location: int, count: int) -> list[Any]:
+        found = dotted_name(tokens, at[location], count) if location in at else None
+        if found is None:
+            raise _Unplaced
+        return found
+
+    try:
+        for node in ctes:
+            if node["ctename"] in fresh:
+                (token,) = name_at(node.get("location", -1), 1)
+                edits[token.start] = (token.end, quote_ident(fresh[node["ctename"]]))
+        for node, scope in ranges:
+            name = node["relname"]
+            if name not in hidden or name not in scope or node.get("catalogname"):
+                continue
+            if node.get("schemaname") is None:
+                # A reference to the WITH query: its columns are qualified
+                # with its name, which stays as its alias.
+                (token,) = name_at(node.get("location", -1), 1)
+                alias = "" if node.get("alias") else " " + quote_ident(name)
+                edits[token.start] = (token.end, quote_ident(fresh[name]) + alias)
+            elif node["schemaname"] == schema:
+                first, last = name_at(node.get("location", -1), 2)
+                edits[first.start] = (last.end, last.text)
+    except _Unplaced:
+        return definition
+    out, position = [], 0
+    for start in sorted(edits):
+        end, replacement = edits[start]
+        out += [definition[position:start], replacement]
+        position = end
+    return "".join([*out, definition[position:]])
+
+
+class _Unplaced(Exception):
+    """A name of the parse tree that is not where its location says."""
+
+
+def _fresh_name(name: str, used: set[str]) -> str:
+    """``name_1`` (``_2``...), shortened to fit PostgreSQL, that is not used."""
+    number = 1
+    while True:
+        suffix = f"_{number}"
+        base = name
+        while len((base + suffix).encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            base = base[:-1]
+        if base + suffix not in used:
+            return base + suffix
+        number += 1
+
+
 def _execute_or_reason(cursor: Any, statement: str) -> str | None:
     """Run a statement, undone if it fails; PostgreSQL's message if it does."""
     try:
@@ -462,6 +592,10 @@ def _rename(
     left_out: dict[str, str] = {}
     created: dict[str, int] = {}
     calls: dict[str, list[str]] = {}
+    # Names a WITH query renamed off a relation's must not take.
+    taken = {*shadows, *partitions, *(v.name for v in views)}
+    taken |= {t.target for t in names.tables.values()}
+    taken |= {p.name for t in names.tables.values() for p in t.partitions}
     for view in views:
         kind = "view" if view.kind == "v" else "materialized view"
         reason = next(
@@ -473,7 +607,12 @@ def _rename(
             None,
         )
         if reason is None:
-            definition = view.definition.strip().rstrip(";")
+            definition = unhide_relations(
+                view.definition.strip().rstrip(";"),
+                catalog.schema,
+                {*shadows, *partitions, *created},
+                taken,
+            )
             reason = _execute_or_reason(
                 cursor,
                 f"create temporary view {quote_ident(view.name)} as {definition}",

@@ -3,8 +3,9 @@
 The fixture (fixtures/views_source.sql, in pg_dump's shape) holds views on
 views, a WITH CASCADED CHECK OPTION view, a security_barrier and a
 security_invoker view, a materialized view with an index, comments, a view
-reading an enum-typed camelCase column, a view calling a function of the
-source (listed, not guessed), and a table with row-level security enabled
+reading an enum-typed camelCase column, views with a WITH query named like
+the table they read, a view calling a function of the source (listed, not
+guessed), and a table with row-level security enabled
 and forced and policies reading camelCase columns. One migration; then the
 views, the check option and the policies behave on the target as on the
 source, and a second migration replaces them without duplicates.
@@ -20,6 +21,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.shadow import unhide_relations
 from pgshift.verify.views import Moment, moment_dependence
 
 from migration import ProjectCopy, copy_project, query, run_cli
@@ -39,6 +41,9 @@ VIEWS = {
     "ticket_euros": "ticketEuros",
     "big_euros": "bigEuros",
     "ticket_statuses": "ticketStatuses",
+    # A WITH query named like the table it reads, renamed on the way.
+    "ticket_owners": "ticketOwners",
+    "account_tickets": "accountTickets",
 }
 NEVER_REFRESHED = "never_refreshed"
 # Views whose rows on the target are not the source's as it stores them,
@@ -182,6 +187,7 @@ def test_views_arrive_with_their_options_comments_and_index(
     assert found == [
         ("account_count", "m", [], None),
         ("account_count_shown", "v", [], None),
+        ("account_tickets", "m", [], None),
         ("account_totals", "m", [], "Tickets per account."),
         (
             "active_accounts",
@@ -198,6 +204,7 @@ def test_views_arrive_with_their_options_comments_and_index(
         ("pending_tickets", "v", ["check_option=cascaded"], None),
         ("ticket_ages", "v", [], None),
         ("ticket_euros", "v", [], None),
+        ("ticket_owners", "v", [], None),
         ("ticket_ratios", "v", [], None),
         ("ticket_stats", "m", [], None),
         ("ticket_stats_shown", "v", [], None),
@@ -706,3 +713,41 @@ def test_a_view_over_one_read_at_another_moment_depends_on_it() -> None:
     assert moment_dependence(
         "SELECT v.id FROM v_now v", ["id"], {"v_now": Moment(rows=NOW)}
     ) == Moment(rows="the time it is read (now(), through v_now)")
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        # Lago's shape; a reference without an alias keeps the old name as one.
+        (
+            "WITH f AS (SELECT f_1.id FROM public.f f_1) SELECT f.id FROM f",
+            'WITH "f_2" AS (SELECT f_1.id FROM f f_1) SELECT f.id FROM "f_2" "f"',
+        ),
+        # RECURSIVE, a subquery, and an inner WITH of the same name.
+        (
+            "WITH RECURSIVE f AS (SELECT f_1.id FROM ONLY public.f f_1 UNION ALL "
+            "SELECT x.id FROM f x) SELECT y.id FROM f y WHERE y.id IN (WITH f AS "
+            "(SELECT 1 AS id) SELECT f.id FROM f)",
+            'WITH RECURSIVE "f_2" AS (SELECT f_1.id FROM ONLY f f_1 UNION ALL '
+            'SELECT x.id FROM "f_2" x) SELECT y.id FROM "f_2" y WHERE y.id IN '
+            '(WITH "f_2" AS (SELECT 1 AS id) SELECT f.id FROM "f_2" "f")',
+        ),
+        # Outside the WITH query's scope the table is read by its plain name.
+        (
+            "SELECT a.id FROM f a, (WITH f AS (SELECT f.id FROM public.f) "
+            "SELECT f.id FROM f) b",
+            'SELECT a.id FROM f a, (WITH "f_2" AS (SELECT f.id FROM f) '
+            'SELECT f.id FROM "f_2" "f") b',
+        ),
+        # Nothing hidden, or hidden but not migrated: left as it is.
+        ("SELECT f.id FROM public.f", "SELECT f.id FROM public.f"),
+        (
+            "WITH g AS (SELECT g.id FROM public.g) SELECT g.id FROM g",
+            "WITH g AS (SELECT g.id FROM public.g) SELECT g.id FROM g",
+        ),
+    ],
+)
+def test_a_with_query_hiding_a_relation_takes_another_name(
+    definition: str, expected: str
+) -> None:
+    assert unhide_relations(definition, "public", {"f"}, {"f_1"}) == expected
