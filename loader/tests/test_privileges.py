@@ -426,6 +426,7 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
     migrated: tuple[ProjectCopy, str, str],
 ) -> None:
     project, _, _ = migrated
+    migrating = query(project.target, "select current_user")[0][0]
     query(
         project.target,
         "grant select on public.order_items to pv_team; "
@@ -473,7 +474,9 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "revoke select on public.user_accounts from pv_reader; "
         "revoke update (display_name) on public.user_accounts from pv_writer; "
         "grant delete on public.order_items to pv_reader; "
-        "revoke execute on function public.account_count() from pv_reader",
+        "revoke execute on function public.account_count() from pv_reader; "
+        "revoke usage on type public.email_text from pv_writer; "
+        "alter type public.login_type owner to current_user",
     )
     code, out, _ = project.run("verify")
     assert code == 1
@@ -483,9 +486,12 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "not on the target",
         "order_items: role pv_reader may DELETE on the target, not on the source",
         "account_count(): role pv_reader may EXECUTE on the source, not on the target",
+        "type email_text: role pv_writer may USAGE on the source, not on the target",
+        f"type login_type: owned by pv_owner on the source, by {migrating} on the "
+        "target",
     ]:
         assert f"schema differs: {line}" in out, out
-    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 4
+    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 6
 
 
 def test_a_right_that_comes_with_owning_the_database_is_named_so(
