@@ -2,8 +2,9 @@
 
 ``read_privileges`` reads, from the source catalog, every privilege granted
 on the migrated schema, its tables (and their columns), sequences, views,
-materialized views and functions, and the schema's default privileges
-(``pg_default_acl``), from their ACLs (``aclexplode``, so grants WITH GRANT
+materialized views, functions and types (enum, domain, composite and
+range types), and the schema's default privileges (``pg_default_acl``),
+from their ACLs (``aclexplode``, so grants WITH GRANT
 OPTION and grants to PUBLIC are there), with the owner of each object.
 ``map_privileges`` turns them into the statements the target gets, every
 object and column named as the name map names it:
@@ -20,7 +21,10 @@ object and column named as the name map names it:
 
 Functions, procedures and aggregates that are created on the target
 (``pgshift.routines``) get their owner, their grants of EXECUTE, and a
-revoke of PUBLIC's EXECUTE where the source revoked it. Objects the target
+revoke of PUBLIC's EXECUTE where the source revoked it. The types the
+build creates (``NameMap.types``) get theirs the same way: their owner,
+their grants of USAGE, and a revoke of PUBLIC's USAGE where the source
+revoked it. Objects the target
 does not get under a name pgshift knows (a view of an older name map, a
 routine that needs review) are not guessed at: each is one line of
 ``Privileges.skipped``.
@@ -134,6 +138,23 @@ where n.nspname = %(schema)s
 order by 2, 6, 7
 """
 
+# The schema's enum, domain, composite and range types. A range's
+# multirange type gets nothing of its own, as pg_dump gives it nothing (newer
+# servers alter it with its range, and refuse to alter it alone).
+_TYPE_ACL = """
+select t.typname, pg_get_userbyid(t.typowner), t.typacl is null,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+left join lateral aclexplode(t.typacl) a on a.grantee <> t.typowner
+where n.nspname = %(schema)s
+  and (t.typtype in ('e', 'd', 'r')
+       or (t.typtype = 'c'
+           and (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c'))
+order by 1, 4, 5
+"""
+
 _DEFAULT_ACL = """
 select pg_get_userbyid(d.defaclrole), d.defaclobjtype,
        case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
@@ -197,6 +218,25 @@ class SourceFunction:
 
 
 @dataclass
+class SourceType:
+    """An enum, domain, composite or range type of the source, with its ACL.
+
+    Attributes:
+        name: Its source name.
+        owner: Its owner.
+        default_acl: Whether its ACL is the default one (NULL: its owner and
+            PUBLIC may use it), which a type created on the target gets too.
+        grants: (grantee or "public", privilege, grantable) held by roles
+            other than the owner.
+    """
+
+    name: str
+    owner: str
+    default_acl: bool
+    grants: list[tuple[str, str, bool]] = field(default_factory=list)
+
+
+@dataclass
 class SourcePrivileges:
     """What the source grants on the migrated schema, and who owns what.
 
@@ -207,6 +247,8 @@ class SourcePrivileges:
         owners: (kind, source name) to the owning role, for every relation.
         functions: Every function, procedure and aggregate, with its owner
             and ACL.
+        types: Every enum, domain, composite and range type, with its owner
+            and ACL.
     """
 
     schema: str
@@ -214,6 +256,7 @@ class SourcePrivileges:
     grants: list[SourceGrant] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     functions: list[SourceFunction] = field(default_factory=list)
+    types: list[SourceType] = field(default_factory=list)
 
 
 def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
@@ -224,7 +267,8 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
         schema: The migrated schema.
 
     Returns:
-        The schema's, relations', columns' and default privileges.
+        The schema's, relations', columns', routines', types' and default
+        privileges.
     """
     args = {"schema": schema}
     cursor.execute("select current_user")
@@ -268,6 +312,13 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
         if grantee is not None:
             function.grants.append((grantee, privilege, grantable))
     found.functions = list(functions.values())
+    cursor.execute(_TYPE_ACL, args)
+    types: dict[str, SourceType] = {}
+    for name, owner, default, grantee, privilege, grantable in cursor.fetchall():
+        source_type = types.setdefault(name, SourceType(name, owner, default))
+        if grantee is not None:
+            source_type.grants.append((grantee, privilege, grantable))
+    found.types = list(types.values())
     cursor.execute(_DEFAULT_ACL, args)
     for role, objtype, grantee, privilege, grantable in cursor.fetchall():
         found.grants.append(
@@ -292,7 +343,8 @@ class Statement:
     Attributes:
         kind: "owner", "schema", "table", "column", "sequence", "view",
             "materialized view", "default", "routine" (EXECUTE on a
-            function, procedure or aggregate) or "routine owner".
+            function, procedure or aggregate), "routine owner", "type"
+            (USAGE on a type) or "type owner".
         object: The target object's name ("" for the schema and defaults;
             ``name(argument types)`` for a routine).
         column: The target column, or "".
@@ -302,7 +354,7 @@ class Statement:
         grantable: WITH GRANT OPTION.
         roles: The roles that must exist on the target for it to run.
         relation: For a statement on a relation: "table" or "sequence";
-            on a routine: "routine".
+            on a routine: "routine"; on a type: "type".
         source: The source object it comes from, for people.
         parts: The statement's text, ``SCHEMA`` where the final schema goes.
         revoke_parts: The statement that takes the privilege back, when the
@@ -507,7 +559,83 @@ def map_privileges(
                 )
             continue
         out.statements += _routine_statements(function, routine.signature, found)
+    for source_type in found.types:
+        # A type the target does not get is listed as such (see
+        # ``Catalog.composite_problems`` and ``range_problems``).
+        if source_type.name in names.types:
+            out.statements += _type_statements(
+                source_type, names.types[source_type.name], found
+            )
     return out
+
+
+def _type_statements(
+    source_type: SourceType, name: str, found: SourcePrivileges
+) -> list[Statement]:
+    """The owner and USAGE privileges of a type the build creates.
+
+    As for a routine: PUBLIC's USAGE is revoked where the source's ACL is
+    its own without it, and the owner comes last, after the grants the
+    creating role makes.
+    """
+    target = (SCHEMA, f".{render_ident(name)}")
+
+    def statement(
+        kind: str, grantee: str, privilege: str, grantable: bool, parts: tuple
+    ) -> Statement:
+        return Statement(
+            kind=kind,
+            object=name,
+            column="",
+            grantee=grantee,
+            privilege=privilege,
+            grantable=grantable,
+            roles=(grantee,) if grantee != "public" else (),
+            relation="type",
+            source=f"type {source_type.name}",
+            parts=parts[0],
+            revoke_parts=parts[1],
+        )
+
+    statements = []
+    granted = {grantee for grantee, _, _ in source_type.grants}
+    if not source_type.default_acl and "public" not in granted:
+        statements.append(
+            statement(
+                "type",
+                "public",
+                "revoke usage",
+                False,
+                (
+                    _revoke_parts("usage", "", "type", target, "public"),
+                    _grant_parts("usage", "", "type", target, "public", False),
+                ),
+            )
+        )
+    for grantee, privilege, grantable in source_type.grants:
+        statements.append(
+            statement(
+                "type",
+                grantee,
+                privilege,
+                grantable,
+                (
+                    _grant_parts(privilege, "", "type", target, grantee, grantable),
+                    _revoke_parts(privilege, "", "type", target, grantee),
+                ),
+            )
+        )
+    if source_type.owner != found.user:
+        statements.append(
+            statement(
+                "type owner",
+                source_type.owner,
+                "owner",
+                False,
+                (("alter type ", *target, f" owner to {_role(source_type.owner)}"), ()),
+            )
+        )
+    return statements
 
 
 def _routine_statements(
@@ -699,7 +827,8 @@ class Outcome:
         grantee: The role granted to, or the owner.
         privilege: As ``Statement.privilege``.
         statement: The statement, in the final schema.
-        outcome: "granted", "revoked" (PUBLIC's EXECUTE on a routine),
+        outcome: "granted", "revoked" (PUBLIC's EXECUTE on a routine, its
+            USAGE on a type),
             "owned", "held" (the final schema gives it already), "role
             missing", "owner kept" (the target's own owner stays), "failed"
             or "not built".

@@ -15,9 +15,12 @@
     A function's, procedure's or aggregate's owner and EXECUTE grants (and
     the revoke of PUBLIC's EXECUTE where the source revoked it) run on the
     routine pgshift_publish_routines created; one not created is "not
-    built". A grant pgshift gave last time that the source no longer has is
-    revoked first (a revoke of PUBLIC's EXECUTE, granted back); one that cannot be (others hold privileges granted
-    through it) is recorded as not revoked.
+    built". So do a type's (enum, domain, composite, range) owner and USAGE
+    grants (and the revoke of PUBLIC's USAGE), on the type the build
+    created. A grant pgshift gave last time that the source no longer has
+    is revoked first (a revoke of PUBLIC's EXECUTE or USAGE, granted back);
+    one that cannot be (others hold privileges granted through it) is
+    recorded as not revoked.
     Everything goes into the state table named by the var privileges_table,
     rewritten at each publish: pgshift_keep_dependents reads it to tell
     pgshift's grants and owners from the team's, and verify reports it. -#}
@@ -69,6 +72,7 @@ declare
     missing text[];
     rel regclass;
     proc regprocedure;
+    typ regtype;
     owner_now text;
     result text;
     detail text;
@@ -118,18 +122,22 @@ begin
         detail := '';
         rel := null;
         proc := null;
+        typ := null;
         select array_agg(r order by r) into missing
         from unnest(entry.roles) as r
         where not exists (select 1 from pg_roles where rolname = r);
         if entry.relation = 'routine' then
             proc := to_regprocedure(format('%I.', final_schema) || entry.object);
+        elsif entry.relation = 'type' then
+            typ := to_regtype(format('%I.%I', final_schema, entry.object));
         elsif entry.relation <> '' then
             rel := to_regclass(format('%I.%I', final_schema, entry.object));
         end if;
         if missing is not null then
             result := 'role missing';
             detail := array_to_string(missing, ', ');
-        elsif entry.relation <> '' and rel is null and proc is null then
+        elsif entry.relation <> '' and rel is null and proc is null
+                and typ is null then
             result := 'not built';
         elsif entry.kind = 'schema' and not entry.grantable and exists (
                 select 1
@@ -146,13 +154,16 @@ begin
             -- PUBLIC); a role that only holds it through PUBLIC is given
             -- its own grant, as on the source.
             result := 'held';
-        elsif entry.kind in ('owner', 'routine owner') then
-            if proc is null then
-                select pg_get_userbyid(c.relowner) into owner_now
-                from pg_class as c where c.oid = rel;
-            else
+        elsif entry.kind in ('owner', 'routine owner', 'type owner') then
+            if proc is not null then
                 select pg_get_userbyid(p.proowner) into owner_now
                 from pg_proc as p where p.oid = proc;
+            elsif typ is not null then
+                select pg_get_userbyid(t.typowner) into owner_now
+                from pg_type as t where t.oid = typ;
+            else
+                select pg_get_userbyid(c.relowner) into owner_now
+                from pg_class as c where c.oid = rel;
             end if;
             if owner_now = entry.grantee then
                 result := 'owned';
@@ -169,8 +180,10 @@ begin
             begin
                 execute entry.statement;
                 result := case
-                    when entry.kind in ('owner', 'routine owner') then 'owned'
-                    when entry.privilege = 'revoke execute' then 'revoked'
+                    when entry.kind in ('owner', 'routine owner', 'type owner')
+                        then 'owned'
+                    when entry.privilege in ('revoke execute', 'revoke usage')
+                        then 'revoked'
                     else 'granted' end;
             exception when others then
                 get stacked diagnostics detail = message_text;

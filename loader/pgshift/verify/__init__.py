@@ -52,7 +52,7 @@ from pgshift.manifest import (
 )
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
-from pgshift.privileges import read_outcomes
+from pgshift.privileges import Outcome, read_outcomes
 from pgshift.routines import created_routines, migrated_lines, review_lines
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
@@ -424,6 +424,9 @@ def _schema_parity(
                 settings.final_schema,
                 kept,
                 created_routines(settings.project_dir),
+                owners_listed=_type_owners_listed(
+                    read_outcomes(target_cursor, settings.state_schema)
+                ),
             )
             routine_lines = routine_differences(
                 cursor,
@@ -468,6 +471,17 @@ def _kept(settings: Settings, carried: Sequence[CarriedOver]) -> Differences:
     )
 
 
+def _type_owners_listed(outcomes: Sequence[Outcome]) -> set[str]:
+    """The types whose source owner the last publish did not give.
+
+    The report lists each (a role missing, an owner kept or refused), so
+    privilege parity does not count it again.
+    """
+    return {
+        o.object for o in outcomes if o.kind == "type owner" and o.outcome != "owned"
+    }
+
+
 def _intended_differences(settings: Settings, names: NameMap | None) -> list[str]:
     """The differences the override file scaffold was given declares intended."""
     overrides_path = settings.overrides_path
@@ -493,6 +507,7 @@ def privilege_drift(
     """
     carried = read_carried_over(target_cursor, settings.state_schema)
     kept = _kept(settings, carried)
+    outcomes = read_outcomes(target_cursor, settings.state_schema)
     fixes: dict[str, str] = {}
     lines = compare_privileges(
         source_cursor,
@@ -503,11 +518,12 @@ def privilege_drift(
         kept,
         created_routines(settings.project_dir),
         fixes,
+        _type_owners_listed(outcomes),
     )
     lines, _ = intended(lines, _intended_differences(settings, names))
     known = {
         role
-        for outcome in read_outcomes(target_cursor, settings.state_schema)
+        for outcome in outcomes
         if outcome.outcome == "role missing"
         for role in outcome.detail.split(", ")
     }

@@ -5,10 +5,15 @@ aside, as PostgreSQL lets them do everything whatever an object's ACL says,
 and the roles the two connections use, which own what they moved),
 PostgreSQL's own checks (``has_table_privilege``, ``has_column_privilege``,
 ``has_sequence_privilege``, ``has_schema_privilege``,
-``has_function_privilege``) are asked on each side for every migrated
-table, each of its columns, every sequence and every routine created, under
-their source names on the source and their mapped names on the target,
-for every privilege type; the answers must agree. A column is compared
+``has_function_privilege``, ``has_type_privilege``) are asked on each side
+for every migrated table, each of its columns, every sequence, every
+routine and every type created, under their source names on the source and
+their mapped names on the target, for every privilege type; the answers
+must agree. A type's owner must be the source's too (the migrating role
+where the source URL's role owns it), where either is such a role: an
+application altering its own enum (``ALTER TYPE ... ADD VALUE``) must own
+it; one the last publish could not give is listed in the report instead.
+A column is compared
 only where its table's answer agrees (a table grant answers for every
 column). On the schema and its default privileges, what the source allows
 must hold on the target: the final schema is the target's own (``public``)
@@ -19,6 +24,7 @@ final table) is listed as kept.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import psycopg2
@@ -41,6 +47,7 @@ COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
 ROUTINE_PRIVILEGES = ("EXECUTE", "EXECUTE WITH GRANT OPTION")
+TYPE_PRIVILEGES = ("USAGE", "USAGE WITH GRANT OPTION")
 
 _GRANTABLE = " WITH GRANT OPTION"
 TABLE_PRIVILEGES += tuple(p + _GRANTABLE for p in TABLE_PRIVILEGES)
@@ -152,6 +159,7 @@ def compare_privileges(
     kept: Differences,
     routines: list[tuple[str, str]] | None = None,
     fixes: dict[str, str] | None = None,
+    owners_listed: Collection[str] = (),
 ) -> list[str]:
     """List every privilege a shared role has on one side and not the other.
 
@@ -168,7 +176,10 @@ def compare_privileges(
             function, procedure and aggregate the build created.
         fixes: Filled, when given, with each line's statement that makes
             the target as the source (a GRANT, a REVOKE, an ALTER DEFAULT
-            PRIVILEGES), to run on the target.
+            PRIVILEGES, an ALTER TYPE ... OWNER), to run on the target.
+        owners_listed: The types whose source owner the last publish did
+            not give (a role missing, an owner kept or refused), which the
+            report lists.
 
     Returns:
         One line per difference.
@@ -255,6 +266,15 @@ def compare_privileges(
             was = (table, column, role, privilege) in renamed_columns
             differs(table, f"{table}.{column}", role, privilege, was, column)
     lines += _routine_lines(source, target, routines or [], final_schema, roles, fixes)
+    lines += _type_lines(
+        source,
+        target,
+        names,
+        (source_schema, final_schema),
+        roles,
+        fixes,
+        owners_listed,
+    )
     everyone = sorted(source_roles.keys() & target_roles.keys())
     lines += _schema_lines(source, target, source_schema, final_schema, roles, fixes)
     lines += _default_lines(
@@ -403,6 +423,95 @@ def _routine_lines(
         lines.append(line)
         fixes[line] = _fix(
             f"ROUTINE {schema}{routines[ordinal - 1][1]}", role, privilege, grant=was
+        )
+    return lines
+
+
+# Each type's owner, then who may use it (a range's multirange type aside:
+# the build gives it nothing of its own, as pg_dump does not).
+_TYPE_OWNERS = """
+select t.typname, pg_get_userbyid(t.typowner) from pg_type t
+where t.typnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and t.typname = any(%(names)s::text[]) and t.typtype <> 'm'
+"""
+_TYPES = """
+select t.typname, r.rolname, p.priv
+from pg_type t
+cross join pg_roles r
+cross join unnest(%(type_privileges)s::text[]) as p (priv)
+where t.typnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and t.typname = any(%(names)s::text[]) and t.typtype <> 'm'
+  and r.rolname = any(%(roles)s::text[])
+  and has_type_privilege(r.oid, t.oid, p.priv)
+"""
+
+
+def _type_lines(
+    source: Any,
+    target: Any,
+    names: NameMap,
+    schemas: tuple[str, str],
+    roles: list[str],
+    fixes: dict[str, str],
+    owners_listed: Collection[str],
+) -> list[str]:
+    """Each type's owner, and who may use it, where the sides differ.
+
+    A type missing on either side is left to schema parity. The owner a
+    type should have is the source's, or the migrating role where the source
+    URL's role owns it; a difference is a line where either owner is a role
+    compared (a shared one, neither a superuser nor a connecting role), and
+    the type is not in ``owners_listed``. An owner's implicit USAGE is left
+    out where the owners differ, as for relations.
+    """
+    mapped = dict(getattr(names, "types", None) or {})
+    if not mapped:
+        return []
+    schema = quote_ident(schemas[1]) + "."
+    users, owners, answers = [], [], []
+    for cursor, side, wanted in (
+        (source, schemas[0], sorted(mapped)),
+        (target, schemas[1], sorted(mapped.values())),
+    ):
+        args = {
+            "schema": side,
+            "names": wanted,
+            "roles": roles,
+            "type_privileges": list(TYPE_PRIVILEGES),
+        }
+        cursor.execute("select current_user")
+        users.append(cursor.fetchone()[0])
+        cursor.execute(_TYPE_OWNERS, args)
+        owners.append(dict(cursor.fetchall()))
+        cursor.execute(_TYPES, args)
+        answers.append({tuple(row) for row in cursor.fetchall()})
+    # Both sides in the target's names.
+    was_owned = {mapped[name]: owner for name, owner in owners[0].items()}
+    may = {(mapped[name], role, priv) for name, role, priv in answers[0]}
+    lines = []
+    for name in sorted(was_owned.keys() & owners[1].keys()):
+        was, now = was_owned[name], owners[1][name]
+        wanted = users[1] if was == users[0] else was
+        if wanted == now or name in owners_listed:
+            continue
+        if wanted in roles or now in roles:
+            line = f"type {name}: owned by {was} on the source, by {now} on the target"
+            lines.append(line)
+            fixes[line] = (
+                f"ALTER TYPE {schema}{quote_ident(name)} OWNER TO "
+                f"{quote_ident(wanted)};"
+            )
+    for name, role, privilege in sorted(may ^ answers[1]):
+        was_owner, owner = was_owned.get(name), owners[1].get(name)
+        if was_owner is None or owner is None:
+            continue
+        if was_owner != owner and role in (was_owner, owner):
+            continue
+        was = (name, role, privilege) in may
+        line = _line(f"type {name}", role, privilege, was)
+        lines.append(line)
+        fixes[line] = _fix(
+            f"TYPE {schema}{quote_ident(name)}", role, privilege, grant=was
         )
     return lines
 
