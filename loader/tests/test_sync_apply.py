@@ -500,7 +500,14 @@ def test_a_whole_row_is_found_by_the_source_s_old_row_whatever_its_types(
         f'insert into public."Full" values {FULL_ROWS}; '
         'insert into public."Full" select * from public."Full" '
         "where tag = 'twin'; "
-        f"create table public.full_rows ({finals})",
+        # The final table partitioned: rows of different partitions share
+        # ctids.
+        f"create table public.full_rows ({finals}) partition by hash (tag); "
+        + "; ".join(
+            f"create table public.full_rows_{n} partition of public.full_rows "
+            f"for values with (modulus 3, remainder {n})"
+            for n in range(3)
+        ),
     )
     names = NameMap(source_name="app", source_schema="public")
     names.tables["Full"] = TableMap(

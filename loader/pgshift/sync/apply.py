@@ -455,9 +455,11 @@ class Applier:
                 for i in range(len(old))
                 if old[i] is not UNCHANGED
             ]
-            return sql.SQL("ctid = (select ctid from {} where {} limit 1)").format(
-                target.final, sql.SQL(" and ").join(terms)
-            )
+            # A ctid names a row within one table: a partitioned table's
+            # partitions each have their own, so the partition is named too.
+            return sql.SQL(
+                "(tableoid, ctid) = (select tableoid, ctid from {} where {} limit 1)"
+            ).format(target.final, sql.SQL(" and ").join(terms))
         terms = [
             sql.SQL("{} = {}").format(self._column(target, i), self._literal(old[i]))
             for i in target.key
