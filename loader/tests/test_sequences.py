@@ -173,6 +173,10 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
     ]
 
     report = (project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert (
+        "- probe_runs_id_seq (from probeRuns_id_seq): source next 1, target next 4 "
+        "(past the values its columns hold)"
+    ) in report
     assert "- order_number_seq: source next" in report
     assert "- countdown_seq: source next" in report
     assert (

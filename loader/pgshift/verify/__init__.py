@@ -370,7 +370,16 @@ def _sequence_positions(
             if source_next is None
             else (f"next {source_next}")
         )
-        report.sequences.append(f"{label}: source {shown}, target next {target_next}")
+        ahead = (
+            source_next is not None
+            and target_next is not None
+            and (target_next - source_next) * increment > 0
+        )
+        report.sequences.append(
+            f"{label}: source {shown}, target next {target_next}"
+            # Set past the values its columns hold (pgshift_sequence_position).
+            + (" (past the values its columns hold)" if ahead else "")
+        )
         behind = target_next is None or (
             source_next is not None and (target_next - source_next) * increment < 0
         )
