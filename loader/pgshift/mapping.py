@@ -561,6 +561,18 @@ class NameMap:
         """The map of the source table that became a final table."""
         return next((t for t in self.tables.values() if t.target == target), None)
 
+    def identity_sequence_names(self) -> dict[str, str]:
+        """Source name to target name of every identity column's sequence.
+
+        The build creates each with its table, under the name its
+        ``TableMap.identity_sequence_names`` gives.
+        """
+        return {
+            table.identity_sequences[column]: name
+            for table in self.tables.values()
+            for column, name in table.identity_sequence_names.items()
+        }
+
     def to_json(self) -> str:
         """The map as the JSON file scaffold writes (stable, reviewable)."""
         payload = {"generated": GENERATED_NOTE, **asdict(self)}

@@ -172,8 +172,9 @@ class SourceGrant:
     """One privilege on a source object, as ``aclexplode`` gives it.
 
     Attributes:
-        kind: "schema", "table", "sequence", "view", "materialized view",
-            "foreign table", or "default" (a default privilege).
+        kind: "schema", "table", "sequence", "identity sequence" (an
+            identity column's), "view", "materialized view", "foreign
+            table", or "default" (a default privilege).
         name: The object's source name ("" for the schema and defaults).
         column: The column's source name, or "".
         grantee: The role, or "public".
@@ -429,13 +430,18 @@ def _left_out(names: NameMap, kind: str, source: str) -> bool:
 def _target_relation(names: NameMap, kind: str, source: str) -> tuple[str, str] | None:
     """The target name and ``ALTER`` word of a source relation, or None.
 
-    Only what the name map holds is named: tables, sequences, and views and
-    materialized views once the map holds them. Another kind is not guessed.
+    Only what the name map holds is named: tables, sequences (an identity
+    column's, which the build creates with its table, included), and views
+    and materialized views once the map holds them. Another kind is not
+    guessed.
     """
     if kind == "table" and source in names.tables:
         return names.tables[source].target, "table"
     if kind == "sequence" and source in names.sequences:
         return names.sequences[source].name, "sequence"
+    if kind == "identity sequence":
+        identity = names.identity_sequence_names().get(source)
+        return (identity, "sequence") if identity else None
     view = _views(names).get(source)
     if kind in ("view", "materialized view") and view is not None and view.kind == kind:
         return view.name, kind
@@ -515,7 +521,9 @@ def map_privileges(
                 f"applied: the name map holds no {kind} yet"
             )
             continue
-        if kind == "sequence" and _owned_with_table(names, source):
+        if kind == "identity sequence" or (
+            kind == "sequence" and _owned_with_table(names, source)
+        ):
             continue  # ALTER TABLE ... OWNER takes its owned sequences along
         if owner == found.user:
             continue  # the migrating role's on the target
@@ -769,7 +777,8 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
     label = grant.name + (f".{grant.column}" if grant.column else "")
     shown = f"{grant.privilege} on {grant.kind} {label} to {grant.grantee}"
     if target is None:
-        if grant.kind in ("table", "sequence") or _left_out(
+        # An identity column's sequence is left out with its table.
+        if grant.kind in ("table", "sequence", "identity sequence") or _left_out(
             names, grant.kind, grant.name
         ):
             return ""
