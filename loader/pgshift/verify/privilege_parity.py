@@ -192,6 +192,7 @@ def compare_privileges(
     )
     relations = {t.source: t.target for t in names.tables.values()}
     sequences = {s.source: s.name for s in names.sequences.values()}
+    sequences.update(names.identity_sequence_names())
     columns = {
         (t.source, column): (t.target, target)
         for t in names.tables.values()
@@ -330,6 +331,7 @@ def roles_missing_on_target(
     objects = sorted(
         [t.source for t in names.tables.values()]
         + [s.source for s in names.sequences.values()]
+        + list(names.identity_sequence_names())
     )
     _, may, on_columns = _answers(source, source_schema, objects, roles)
     held: dict[str, set[str]] = {}
