@@ -120,6 +120,26 @@ CASES = [
         ["select nextval('invoice_number_seq')"],
         False,
     ),
+    # An identity column's sequence: drawn from, read and set by the roles
+    # the source grants it to.
+    (
+        "pv_auditor",
+        ["""select nextval('"orderItems_id_seq"')"""],
+        ["select nextval('order_items_id_seq')"],
+        True,
+    ),
+    (
+        "pv_writer",
+        ['select setval(\'"orderItems_id_seq"\', last_value) from "orderItems_id_seq"'],
+        ["select setval('order_items_id_seq', last_value) from order_items_id_seq"],
+        True,
+    ),
+    (
+        "pv_reader",
+        ["""select nextval('"orderItems_id_seq"')"""],
+        ["select nextval('order_items_id_seq')"],
+        False,
+    ),
     ("pv_auditor", ['select * from "orderItems"'], ["select * from order_items"], True),
     # WITH GRANT OPTION: the auditor passes it on, and the writer then reads.
     (
@@ -315,6 +335,7 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
         'grant insert (display_name) on table " ~ schema ~ ".user_accounts to pv_writer',
         'grant select on table " ~ schema ~ ".order_items to pv_auditor with grant option',
         'grant usage on sequence " ~ schema ~ ".user_accounts_id_seq to pv_writer',
+        'grant usage on sequence " ~ schema ~ ".order_items_id_seq to pv_auditor',
         'grant select on table " ~ schema ~ ".audit_log to public',
         'revoke execute on routine " ~ schema ~ ".account_count() from public',
         'grant execute on routine " ~ schema ~ ".account_count() to pv_reader',
@@ -333,10 +354,7 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
         "privileges: role pv_legacy is missing on the target; once it exists, run: "
         'alter table "public".audit_log owner to pv_legacy'
     ) in scaffolded
-    assert (
-        "privileges: usage on identity sequence orderItems_id_seq to pv_auditor: "
-        "not applied: the name map holds no identity sequence yet"
-    ) in scaffolded
+    assert "identity sequence" not in scaffolded, scaffolded
     checked = project.run("scaffold", "--check")
     assert checked[0] == 0, checked
 
@@ -350,6 +368,29 @@ def test_each_role_is_allowed_and_refused_alike(
         assert allowed(project.target, role, on_target) is expected, (role, on_target)
 
 
+def test_an_identity_columns_sequence_has_the_sources_grants(
+    migrated: tuple[ProjectCopy, str, str],
+) -> None:
+    project, _, _ = migrated
+    asked = (
+        "select r, p from unnest(%s::text[]) as r, "
+        "unnest(array['USAGE', 'SELECT', 'UPDATE']) as p "
+        "where has_sequence_privilege(r, %s, p) order by 1, 2"
+    )
+    roles = list(BOTH)
+    on_source = query(project.source, asked, (roles, '"orderItems_id_seq"'))
+    on_target = query(project.target, asked, (roles, "public.order_items_id_seq"))
+    assert on_source == [
+        ("pv_auditor", "USAGE"),
+        ("pv_owner", "SELECT"),
+        ("pv_owner", "UPDATE"),
+        ("pv_owner", "USAGE"),
+        ("pv_writer", "SELECT"),
+        ("pv_writer", "UPDATE"),
+    ]
+    assert on_target == on_source
+
+
 def test_owners_parity_and_the_report(migrated: tuple[ProjectCopy, str, str]) -> None:
     project, _, _ = migrated
     owners = {r[0]: r[2] for r in query(project.target, ACL)}
@@ -358,6 +399,7 @@ def test_owners_parity_and_the_report(migrated: tuple[ProjectCopy, str, str]) ->
     assert owners["order_items"] == "pv_owner"
     assert owners["invoice_number_seq"] == "pv_owner"
     assert owners["user_accounts_id_seq"] == "pv_owner"  # with its table
+    assert owners["order_items_id_seq"] == "pv_owner"  # an identity's, too
     assert owners["audit_log"] == migrating  # pv_legacy is not on the target
     routine_owners = dict(
         query(
@@ -476,7 +518,8 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "grant delete on public.order_items to pv_reader; "
         "revoke execute on function public.account_count() from pv_reader; "
         "revoke usage on type public.email_text from pv_writer; "
-        "alter type public.login_type owner to current_user",
+        "alter type public.login_type owner to current_user; "
+        "revoke update on sequence public.order_items_id_seq from pv_writer",
     )
     code, out, _ = project.run("verify")
     assert code == 1
@@ -489,9 +532,11 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "type email_text: role pv_writer may USAGE on the source, not on the target",
         f"type login_type: owned by pv_owner on the source, by {migrating} on the "
         "target",
+        "order_items_id_seq: role pv_writer may UPDATE on the source, not on the "
+        "target",
     ]:
         assert f"schema differs: {line}" in out, out
-    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 6
+    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 7
 
 
 def test_a_right_that_comes_with_owning_the_database_is_named_so(
