@@ -149,6 +149,20 @@ class Constraint:
         return is_validated(self.definition)
 
 
+def sequence_end_sql(alias: str, ascending: bool) -> str:
+    """SQL of where a sequence's end begins: the last thousandth of its range.
+
+    A row holding a value there (a sentinel with the type's largest id, or
+    one just short of it) is no position for the sequence to move past: it
+    would be used up at once, where the source's still hands out the values
+    below. ``alias`` names a ``pg_catalog.pg_sequence`` row. The build
+    applies the same rule (macro ``pgshift_sequence_position``).
+    """
+    if ascending:
+        return f"{alias}.seqmax - ({alias}.seqmax::numeric - {alias}.seqstart) / 1000"
+    return f"{alias}.seqmin + ({alias}.seqstart::numeric - {alias}.seqmin) / 1000"
+
+
 def is_validated(definition: str) -> bool:
     """Whether a constraint as ``pg_get_constraintdef()`` prints it is validated.
 

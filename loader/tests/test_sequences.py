@@ -177,6 +177,9 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
         "- probe_runs_id_seq (from probeRuns_id_seq): source next 1, target next 4 "
         "(past the values its columns hold)"
     ) in report
+    assert (
+        "id: next 4, max 3 (9223372036854775806 left out: at the sequence's end)"
+    ) in report
     assert "- order_number_seq: source next" in report
     assert "- countdown_seq: source next" in report
     assert (

@@ -6,12 +6,14 @@
     own, or a source role that could not read the sequence), the sequence
     is set past that value, so that nextval() never hands out a value a
     row holds. An ascending sequence looks at the columns' max, a
-    descending one at their min. A value at the sequence's own bound (a
-    sentinel row with the type's largest id) is no position to move to:
-    every nextval() would then fail, where the source's still hands out
-    the values below it; the values short of the bound are those the
-    sequence moves past. Cutover applies the same rule when it sets the
-    sequences again (sync.cutover.position_past_rows).
+    descending one at their min. A value in the last thousandth of the
+    sequence's range (a sentinel row with the type's largest id, or one
+    just short of it) is no position to move to: the sequence would be
+    used up at once, where the source's still hands out the values below
+    it; the values short of that end are those the sequence moves past.
+    Cutover applies the same rule when it sets the sequences again
+    (sync.cutover.position_past_rows), and verify checks it
+    (verify.reconcile._sequences).
     Arguments: SQL giving the sequence's name as text, its source name,
     its increment and start, and the (quoted table, column name) pairs of
     the columns that draw from it. -#}
@@ -27,7 +29,7 @@
             "select " ~ ("max" if ascending else "min") ~ "("
             ~ pgshift_ident(column) ~ ")::bigint as v from " ~ table
             ~ " where " ~ pgshift_ident(column)
-            ~ (" < " if ascending else " > ") ~ "pgshift_bound") -%}
+            ~ (" < " if ascending else " > ") ~ "pgshift_end") -%}
     {%- endfor -%}
     {%- set body -%}
         declare
@@ -35,9 +37,12 @@
             last bigint;
             called boolean;
             reached bigint;
-            pgshift_bound bigint;
+            pgshift_end bigint;
         begin
-            select {{ "s.seqmax" if ascending else "s.seqmin" }} into pgshift_bound
+            select {{ "s.seqmax - (s.seqmax::numeric - s.seqstart) / 1000"
+                      if ascending
+                      else "s.seqmin + (s.seqstart::numeric - s.seqmin) / 1000" }}
+            into pgshift_end
             from pg_catalog.pg_sequence as s
             where s.seqrelid = seq::regclass;
             if to_regclass({{ pgshift_literal(state) }}) is not null then

@@ -36,7 +36,7 @@ from typing import Any
 from psycopg2 import sql
 
 from pgshift import manifest
-from pgshift.catalog import read_catalog
+from pgshift.catalog import read_catalog, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.mapping import NameMap
@@ -355,11 +355,12 @@ def position_past_rows(
     """Where a sequence goes: the source's position, or past the rows' values.
 
     ``reached`` is the furthest value its columns hold short of the
-    sequence's own bound (their max for an ascending sequence, their min for
-    a descending one; None for no value). Rows inserted with ids of their
-    own can lie past the source's position: the application's next insert
-    would collide on the target as on the source, so the sequence moves
-    past them, as the build does (macro ``pgshift_sequence_position``).
+    sequence's end (``catalog.sequence_end_sql``): their max for an
+    ascending sequence, their min for a descending one; None for no value.
+    Rows inserted with ids of their own can lie past the source's position:
+    the application's next insert would collide on the target as on the
+    source, so the sequence moves past them, as the build does (macro
+    ``pgshift_sequence_position``).
 
     Returns:
         (value, is_called) for ``setval``.
@@ -483,13 +484,18 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
 def _reached_sql(
     n: int, sequence: sql.Composable, drawn: list[tuple[str, str]]
 ) -> sql.Composable:
-    """(n, increment, the furthest value its columns hold short of its bound)."""
+    """(n, increment, the furthest value its columns hold short of its end)."""
     parts = [
         sql.SQL(
             "select case when s.seqincrement > 0 then "
-            "(select max({c})::bigint from {t} where {c} < s.seqmax) else "
-            "(select min({c})::bigint from {t} where {c} > s.seqmin) end as v"
-        ).format(c=sql.Identifier(column), t=sql.SQL(table))
+            "(select max({c})::bigint from {t} where {c} < {up}) else "
+            "(select min({c})::bigint from {t} where {c} > {down}) end as v"
+        ).format(
+            c=sql.Identifier(column),
+            t=sql.SQL(table),
+            up=sql.SQL(sequence_end_sql("s", ascending=True)),
+            down=sql.SQL(sequence_end_sql("s", ascending=False)),
+        )
         for table, column in drawn
     ]
     reached = (

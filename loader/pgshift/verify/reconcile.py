@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.catalog import row_keys
+from pgshift.catalog import row_keys, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import BUILT_TABLE, ManifestRow
@@ -91,44 +91,63 @@ def final_figures(
     return rows, checksum, []
 
 
-def _sequences(cursor: Any, relation: str) -> list[tuple[str, int, int | None, str]]:
-    """(column, next value, edge, "max" or "min") per column backed by a sequence.
+def _sequences(
+    cursor: Any, relation: str
+) -> list[tuple[str, int, int | None, str, int | None]]:
+    """Per column backed by a sequence, where its sequence stands.
 
-    The edge is the column's max for an ascending sequence, its min for a
+    (column, next value, edge, "max" or "min", the value at the sequence's
+    end that the edge leaves out). The edge is the column's max for an ascending sequence, its min for a
     descending one (None on an empty table): the next value must lie past
-    it. A value at the sequence's own bound (a sentinel row holding the
-    largest value it may hand out) is left out: no position lies past it,
-    and the sequence must lie past the values short of it.
+    it. Values at the sequence's end (``catalog.sequence_end_sql``: a
+    sentinel row holding the largest value it may hand out, or one just
+    short of it) are left out: no position lies past them that the
+    sequence would not use up at once, and it must lie past the values
+    short of them. The furthest of them is given, to be shown, or None.
     """
     out = []
     for column, _ in _columns(cursor, relation):
         cursor.execute(
             "select s.seqrelid::regclass::text, s.seqincrement, "
-            "case when s.seqincrement > 0 then s.seqmax else s.seqmin end "
-            "from pg_sequence as s "
+            "case when s.seqincrement > 0 then "
+            + sequence_end_sql("s", ascending=True)
+            + " else "
+            + sequence_end_sql("s", ascending=False)
+            + " end from pg_sequence as s "
             "where s.seqrelid = pg_get_serial_sequence(%s, %s)::regclass",
             (relation, column),
         )
         found = cursor.fetchone()
         if not found:
             continue
-        sequence, increment, bound = found
+        sequence, increment, end = found
         cursor.execute(f"select last_value, is_called from {sequence}")
         last, called = cursor.fetchone()
         edge = "max" if increment > 0 else "min"
         cursor.execute(
-            sql.SQL("select {}({}) from {} where {} {} %s").format(
-                sql.SQL(edge),
-                sql.Identifier(column),
-                sql.SQL(relation),
-                sql.Identifier(column),
-                sql.SQL("<" if increment > 0 else ">"),
+            # Two index-friendly lookups rather than one scan of the table.
+            sql.SQL(
+                "select (select {edge}({c}) from {t} where {c} {short} %s), "
+                "(select {edge}({c}) from {t} where not {c} {short} %s)"
+            ).format(
+                edge=sql.SQL(edge),
+                c=sql.Identifier(column),
+                short=sql.SQL("<" if increment > 0 else ">"),
+                t=sql.SQL(relation),
             ),
-            (bound,),
+            (end, end),
         )
-        value = cursor.fetchone()[0]
+        value, beyond = cursor.fetchone()
         top = None if value is None else int(value)
-        out.append((column, last + increment if called else last, top, edge))
+        out.append(
+            (
+                column,
+                last + increment if called else last,
+                top,
+                edge,
+                None if beyond is None else int(beyond),
+            )
+        )
     return out
 
 
@@ -480,10 +499,15 @@ def _check_table(
         problems.append(f"final table holds {migrated} rows, the source {source_rows}")
     sequences = []
     if migrated is not None:
-        for column, next_value, top, edge in _sequences(cursor, final_rel):
+        for column, next_value, top, edge, beyond in _sequences(cursor, final_rel):
             sequences.append(
                 f"{column}: next {next_value}"
                 + (f", {edge} {top}" if top is not None else "")
+                + (
+                    f" ({beyond} left out: at the sequence's end)"
+                    if beyond is not None
+                    else ""
+                )
             )
             if top is not None and (
                 next_value <= top if edge == "max" else next_value >= top
