@@ -22,8 +22,10 @@ import psycopg2
 import pytest
 
 from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
+from pgshift.mapping import NameMap
+from pgshift.verify import privilege_drift
 
-from migration import ProjectCopy, copy_project, query
+from migration import ProjectCopy, copy_project, make_settings, query
 
 FIXTURE = Path(__file__).parent / "fixtures" / "privileges_source.sql"
 
@@ -510,7 +512,8 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
     assert _report(project)["schema_differences"] == []
 
     # A privilege taken away on the target, or given there, on a table or a
-    # column, is a parity difference.
+    # column, is a parity difference; so is an owner changed there (a table's
+    # serial sequence goes with it, and is not named again).
     query(
         project.target,
         "revoke select on public.user_accounts from pv_reader; "
@@ -519,10 +522,21 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "revoke execute on function public.account_count() from pv_reader; "
         "revoke usage on type public.email_text from pv_writer; "
         "alter type public.login_type owner to current_user; "
-        "revoke update on sequence public.order_items_id_seq from pv_writer",
+        "revoke update on sequence public.order_items_id_seq from pv_writer; "
+        "alter table public.user_accounts owner to current_user; "
+        "alter view public.named_accounts owner to current_user; "
+        "alter sequence public.invoice_number_seq owner to current_user; "
+        "alter function public.account_count() owner to current_user",
     )
     code, out, _ = project.run("verify")
     assert code == 1
+    owners = {
+        "type login_type": 'ALTER TYPE "public"."login_type"',
+        "table user_accounts": 'ALTER TABLE "public"."user_accounts"',
+        "view named_accounts": 'ALTER VIEW "public"."named_accounts"',
+        "sequence invoice_number_seq": 'ALTER SEQUENCE "public"."invoice_number_seq"',
+        "routine account_count()": 'ALTER ROUTINE "public".account_count()',
+    }
     for line in [
         "user_accounts: role pv_reader may SELECT on the source, not on the target",
         "user_accounts.display_name: role pv_writer may UPDATE on the source, "
@@ -530,13 +544,37 @@ def test_a_second_migrate_keeps_every_privilege_once_and_the_teams_own(
         "order_items: role pv_reader may DELETE on the target, not on the source",
         "account_count(): role pv_reader may EXECUTE on the source, not on the target",
         "type email_text: role pv_writer may USAGE on the source, not on the target",
-        f"type login_type: owned by pv_owner on the source, by {migrating} on the "
-        "target",
+        *(
+            f"{owned}: owned by pv_owner on the source, by {migrating} on the target"
+            for owned in owners
+        ),
         "order_items_id_seq: role pv_writer may UPDATE on the source, not on the "
         "target",
     ]:
         assert f"schema differs: {line}" in out, out
-    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 7
+    assert len([x for x in out.splitlines() if x.startswith("schema differs")]) == 11
+
+    # Cutover's check names the same, with the statements that undo it all.
+    settings = make_settings(
+        project.source,
+        project.target,
+        project_dir=project.project,
+        state_dir=project.state,
+    )
+    names = NameMap.read(project.project)
+    with psycopg2.connect(project.source) as s, psycopg2.connect(project.target) as t:
+        lines, statements = privilege_drift(settings, names, s.cursor(), t.cursor())
+    assert len(lines) == 11, lines
+    for alter in owners.values():
+        assert f'{alter} OWNER TO "pv_owner";' in statements, statements
+    query(project.target, " ".join(statements))
+    with psycopg2.connect(project.source) as s, psycopg2.connect(project.target) as t:
+        assert privilege_drift(settings, names, s.cursor(), t.cursor()) == ([], [])
+    assert query(
+        project.target,
+        "select pg_get_userbyid(relowner) from pg_class "
+        "where oid = 'public.user_accounts_id_seq'::regclass",
+    ) == [("pv_owner",)]
 
 
 def test_a_right_that_comes_with_owning_the_database_is_named_so(

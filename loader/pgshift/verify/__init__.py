@@ -433,7 +433,7 @@ def _schema_parity(
                 settings.final_schema,
                 kept,
                 created_routines(settings.project_dir),
-                owners_listed=_type_owners_listed(
+                owners_listed=_owners_listed(
                     read_outcomes(target_cursor, settings.state_schema)
                 ),
             )
@@ -480,14 +480,16 @@ def _kept(settings: Settings, carried: Sequence[CarriedOver]) -> Differences:
     )
 
 
-def _type_owners_listed(outcomes: Sequence[Outcome]) -> set[str]:
-    """The types whose source owner the last publish did not give.
+def _owners_listed(outcomes: Sequence[Outcome]) -> set[tuple[str, str]]:
+    """(kind, object) of each owner the last publish recorded as not given.
 
     The report lists each (a role missing, an owner kept or refused), so
     privilege parity does not count it again.
     """
     return {
-        o.object for o in outcomes if o.kind == "type owner" and o.outcome != "owned"
+        (o.kind, o.object)
+        for o in outcomes
+        if o.kind in ("owner", "routine owner", "type owner") and o.outcome != "owned"
     }
 
 
@@ -527,7 +529,7 @@ def privilege_drift(
         kept,
         created_routines(settings.project_dir),
         fixes,
-        _type_owners_listed(outcomes),
+        _owners_listed(outcomes),
     )
     lines, _ = intended(lines, _intended_differences(settings, names))
     known = {

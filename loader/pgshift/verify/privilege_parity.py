@@ -9,15 +9,17 @@ PostgreSQL's own checks (``has_table_privilege``, ``has_column_privilege``,
 for every migrated table, each of its columns, every sequence, every
 routine and every type created, under their source names on the source and
 their mapped names on the target, for every privilege type; the answers
-must agree. A type's owner must be the source's too (the migrating role
+must agree. Each table's, view's, materialized view's, sequence's (one
+linked to its table has its table's), routine's and type's owner must be
+the source's too (the migrating role
 where the source URL's role owns it), where either is such a role: an
-application altering its own enum (``ALTER TYPE ... ADD VALUE``) must own
-it; one the last publish could not give is listed in the report instead.
-A column is compared
-only where its table's answer agrees (a table grant answers for every
-column). On the schema and its default privileges, what the source allows
-must hold on the target: the final schema is the target's own (``public``)
-and may allow more. Each difference is one line; one that a grant the last
+application's next release runs ``ALTER TABLE`` (``ALTER TYPE ... ADD
+VALUE``) as the role that owns the object; one the last publish could not
+give is listed in the report instead. A column is compared only where its
+table's answer agrees (a table grant answers for every column). On the
+schema and its default privileges, what the source allows must hold on
+the target: the final schema is the target's own (``public``) and may
+allow more. Each difference is one line; one that a grant the last
 publish carried over from the target explains (the team's own grant on a
 final table) is listed as kept.
 """
@@ -159,7 +161,7 @@ def compare_privileges(
     kept: Differences,
     routines: list[tuple[str, str]] | None = None,
     fixes: dict[str, str] | None = None,
-    owners_listed: Collection[str] = (),
+    owners_listed: Collection[tuple[str, str]] = (),
 ) -> list[str]:
     """List every privilege a shared role has on one side and not the other.
 
@@ -176,10 +178,12 @@ def compare_privileges(
             function, procedure and aggregate the build created.
         fixes: Filled, when given, with each line's statement that makes
             the target as the source (a GRANT, a REVOKE, an ALTER DEFAULT
-            PRIVILEGES, an ALTER TYPE ... OWNER), to run on the target.
-        owners_listed: The types whose source owner the last publish did
-            not give (a role missing, an owner kept or refused), which the
-            report lists.
+            PRIVILEGES, an ALTER ... OWNER), to run on the target.
+        owners_listed: (kind, target object) as the last publish records
+            them (``pgshift.privileges.Outcome``: "owner" for a relation,
+            "routine owner", "type owner") of each object whose source
+            owner it did not give (a role missing, an owner kept or
+            refused), which the report lists.
 
     Returns:
         One line per difference.
@@ -209,7 +213,13 @@ def compare_privileges(
         }
     )
     objects = {**relations, **sequences}
+    kinds = {
+        **{t.target: "table" for t in names.tables.values()},
+        **{v.name: v.kind for v in views.values()},
+        **{s.name: "sequence" for s in names.sequences.values()},
+    }
     fixes = {} if fixes is None else fixes
+    users = (_current_user(source), _current_user(target))
     target_sequences = set(sequences.values())
     found_source = _answers(source, source_schema, sorted(objects), roles)
     found_target = _answers(target, final_schema, sorted(objects.values()), roles)
@@ -237,14 +247,37 @@ def compare_privileges(
     here, target_may, target_column_may = found_target
     shared = {objects[name] for name in there} & here
     renamed = {(objects[name], role, priv) for name, role, priv in source_may}
+    was_owned = {
+        objects[name]: owner
+        for name, owner in _owners(source, source_schema, sorted(objects)).items()
+    }
+    owned = _owners(target, final_schema, sorted(objects.values()))
+    # A sequence linked to a table (OWNED BY, serial, identity) has its
+    # table's owner on either side, as PostgreSQL keeps it: its table's
+    # line is its own, and ALTER TABLE carries it along.
+    follows = _linked(target, final_schema, sorted(target_sequences))
+    lines += _owner_lines(
+        [
+            (kinds[name], name, quote_ident(name), was_owned[name], owned[name])
+            for name in sorted(was_owned.keys() & owned.keys() & kinds.keys())
+            if follows.get(name) not in kinds
+        ],
+        final_schema,
+        users,
+        roles,
+        owners_listed,
+        fixes,
+    )
     # An owner holds every privilege without a grant. Where the object has
     # another owner on the target (the source's could not, or was not to,
-    # be given it; the report lists the first), the source owner's implicit
-    # privileges are not grants that went missing.
+    # be given it: the report lists it; or it was changed there: a line
+    # above), neither owner's implicit privileges are grants that differ.
     moved = {
-        (objects[name], owner)
-        for name, owner in _owners(source, source_schema, sorted(objects)).items()
-    } - set(_owners(target, final_schema, sorted(objects.values())).items())
+        (name, owner)
+        for name in was_owned.keys() & owned.keys()
+        if was_owned[name] != owned[name]
+        for owner in (was_owned[name], owned[name])
+    }
     renamed = {(t, r, p) for t, r, p in renamed if (t, r) not in moved}
     target_may = {(t, r, p) for t, r, p in target_may if (t, r) not in moved}
     for table, role, privilege in sorted(renamed ^ target_may):
@@ -266,13 +299,21 @@ def compare_privileges(
         ):
             was = (table, column, role, privilege) in renamed_columns
             differs(table, f"{table}.{column}", role, privilege, was, column)
-    lines += _routine_lines(source, target, routines or [], final_schema, roles, fixes)
+    lines += _routine_lines(
+        source,
+        target,
+        routines or [],
+        final_schema,
+        (users, roles),
+        fixes,
+        owners_listed,
+    )
     lines += _type_lines(
         source,
         target,
         names,
         (source_schema, final_schema),
-        roles,
+        (users, roles),
         fixes,
         owners_listed,
     )
@@ -387,17 +428,20 @@ def _routine_lines(
     target: Any,
     routines: list[tuple[str, str]],
     final_schema: str,
-    roles: list[str],
+    compared: tuple[tuple[str, str], list[str]],
     fixes: dict[str, str],
+    owners_listed: Collection[tuple[str, str]],
 ) -> list[str]:
-    """Who may execute each migrated routine on one side and not the other.
+    """Each migrated routine's owner, and who may execute it, where they differ.
 
-    A routine missing on either side is left to schema parity; an owner's
-    implicit right is left out where the routine has another owner on the
-    target, as for relations.
+    A routine missing on either side is left to schema parity; its owner is
+    compared as ``_owner_lines`` says; an owner's implicit right is left out
+    where the routine has another owner on the target, as for relations.
+    ``compared`` is (the two connections' roles, the roles compared).
     """
     if not routines:
         return []
+    users, roles = compared
     schema = quote_ident(final_schema) + "."
     owners, answers = [], []
     for cursor, signatures in (
@@ -413,7 +457,23 @@ def _routine_lines(
         owners.append(dict(cursor.fetchall()))
         cursor.execute(_ROUTINES, args)
         answers.append({tuple(row) for row in cursor.fetchall()})
-    lines = []
+    lines = _owner_lines(
+        [
+            (
+                "routine",
+                routines[ordinal - 1][1],
+                routines[ordinal - 1][1],
+                owners[0][ordinal],
+                owners[1][ordinal],
+            )
+            for ordinal in sorted(owners[0].keys() & owners[1].keys())
+        ],
+        final_schema,
+        users,
+        roles,
+        owners_listed,
+        fixes,
+    )
     for ordinal, role, privilege in sorted(answers[0] ^ answers[1]):
         was_owner, owner = owners[0].get(ordinal), owners[1].get(ordinal)
         if was_owner is None or owner is None:
@@ -453,24 +513,23 @@ def _type_lines(
     target: Any,
     names: NameMap,
     schemas: tuple[str, str],
-    roles: list[str],
+    compared: tuple[tuple[str, str], list[str]],
     fixes: dict[str, str],
-    owners_listed: Collection[str],
+    owners_listed: Collection[tuple[str, str]],
 ) -> list[str]:
     """Each type's owner, and who may use it, where the sides differ.
 
-    A type missing on either side is left to schema parity. The owner a
-    type should have is the source's, or the migrating role where the source
-    URL's role owns it; a difference is a line where either owner is a role
-    compared (a shared one, neither a superuser nor a connecting role), and
-    the type is not in ``owners_listed``. An owner's implicit USAGE is left
-    out where the owners differ, as for relations.
+    A type missing on either side is left to schema parity; its owner is
+    compared as ``_owner_lines`` says. An owner's implicit USAGE is left
+    out where the owners differ, as for relations. ``compared`` is (the two
+    connections' roles, the roles compared).
     """
     mapped = dict(getattr(names, "types", None) or {})
     if not mapped:
         return []
+    users, roles = compared
     schema = quote_ident(schemas[1]) + "."
-    users, owners, answers = [], [], []
+    owners, answers = [], []
     for cursor, side, wanted in (
         (source, schemas[0], sorted(mapped)),
         (target, schemas[1], sorted(mapped.values())),
@@ -481,8 +540,6 @@ def _type_lines(
             "roles": roles,
             "type_privileges": list(TYPE_PRIVILEGES),
         }
-        cursor.execute("select current_user")
-        users.append(cursor.fetchone()[0])
         cursor.execute(_TYPE_OWNERS, args)
         owners.append(dict(cursor.fetchall()))
         cursor.execute(_TYPES, args)
@@ -490,19 +547,17 @@ def _type_lines(
     # Both sides in the target's names.
     was_owned = {mapped[name]: owner for name, owner in owners[0].items()}
     may = {(mapped[name], role, priv) for name, role, priv in answers[0]}
-    lines = []
-    for name in sorted(was_owned.keys() & owners[1].keys()):
-        was, now = was_owned[name], owners[1][name]
-        wanted = users[1] if was == users[0] else was
-        if wanted == now or name in owners_listed:
-            continue
-        if wanted in roles or now in roles:
-            line = f"type {name}: owned by {was} on the source, by {now} on the target"
-            lines.append(line)
-            fixes[line] = (
-                f"ALTER TYPE {schema}{quote_ident(name)} OWNER TO "
-                f"{quote_ident(wanted)};"
-            )
+    lines = _owner_lines(
+        [
+            ("type", name, quote_ident(name), was_owned[name], owners[1][name])
+            for name in sorted(was_owned.keys() & owners[1].keys())
+        ],
+        schemas[1],
+        users,
+        roles,
+        owners_listed,
+        fixes,
+    )
     for name, role, privilege in sorted(may ^ answers[1]):
         was_owner, owner = was_owned.get(name), owners[1].get(name)
         if was_owner is None or owner is None:
@@ -524,11 +579,81 @@ where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
   and c.relname = any(%(names)s::text[])
 """
 
+# Each sequence linked to a table of its schema (OWNED BY, serial, identity).
+_LINKED = """
+select s.relname, t.relname from pg_class s
+join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = s.oid
+  and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
+join pg_class t on t.oid = d.refobjid and t.relnamespace = s.relnamespace
+where s.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
+  and s.relkind = 'S' and s.relname = any(%(names)s::text[])
+"""
+
+_LISTED_AS = {"routine": "routine owner", "type": "type owner"}
+"""The kind the publish records an owner under (a relation's: "owner")."""
+
 
 def _owners(cursor: Any, schema: str, names: list[str]) -> dict[str, str]:
     """Relation name to its owner, in one schema."""
     cursor.execute(_OWNERS, {"schema": schema, "names": names})
     return dict(cursor.fetchall())
+
+
+def _linked(cursor: Any, schema: str, names: list[str]) -> dict[str, str]:
+    """Sequence name to the table it is linked to, in one schema."""
+    cursor.execute(_LINKED, {"schema": schema, "names": names})
+    return dict(cursor.fetchall())
+
+
+def _current_user(cursor: Any) -> str:
+    cursor.execute("select current_user")
+    return str(cursor.fetchone()[0])
+
+
+def _owner_lines(
+    owned: list[tuple[str, str, str, str, str]],
+    final_schema: str,
+    users: tuple[str, str],
+    roles: Collection[str],
+    owners_listed: Collection[tuple[str, str]],
+    fixes: dict[str, str],
+) -> list[str]:
+    """Each object's owner, where the sides differ.
+
+    The owner an object should have is the source's, or the migrating role
+    where the source URL's role owns it. A difference is a line where
+    either owner is a role compared (a shared one, neither a superuser nor
+    a connecting role), and the object is not in ``owners_listed``; its fix
+    is ``ALTER <kind> ... OWNER TO`` the owner it should have.
+
+    Args:
+        owned: (kind as ALTER names it: "table", "view", "materialized
+            view", "sequence", "routine" or "type"; target name; that name
+            as SQL; source owner; target owner) of each object on both sides.
+        final_schema: The target schema the application reads.
+        users: The roles the source and the target connections use.
+        roles: The roles compared.
+        owners_listed: As ``compare_privileges`` takes it.
+        fixes: Filled with each line's statement.
+
+    Returns:
+        One line per difference.
+    """
+    schema = quote_ident(final_schema) + "."
+    lines = []
+    for kind, name, on, was, now in owned:
+        wanted = users[1] if was == users[0] else was
+        if wanted == now or (_LISTED_AS.get(kind, "owner"), name) in owners_listed:
+            continue
+        if wanted in roles or now in roles:
+            line = (
+                f"{kind} {name}: owned by {was} on the source, by {now} on the target"
+            )
+            lines.append(line)
+            fixes[line] = (
+                f"ALTER {kind.upper()} {schema}{on} OWNER TO {quote_ident(wanted)};"
+            )
+    return lines
 
 
 def _schema_lines(
