@@ -14,7 +14,7 @@ anything is written (every mainstream platform is little-endian).
 
 The row's text form is PostgreSQL's output of ``row(col1, col2, ...)``, with
 timestamptz values shifted to UTC so the figure does not depend on the
-session's time zone. The source table and the final table give the same
+session's time zone, and xml values cast to text (``XML_TEXT``). The source table and the final table give the same
 text for the same values: same types, same column order, names do not enter.
 """
 
@@ -41,6 +41,12 @@ let through (``pgshift.catalog.ROW_SECURITY_REFUSAL``), as under pg_dump."""
 
 TIMESTAMPTZ = "timestamp with time zone"
 
+XML_TEXT = {"xml": "text", "xml[]": "text[]"}
+"""An xml value is hashed as its cast to text, which keeps the document as
+stored: its output function, which a row's text form would use, leaves out
+an XML declaration (``<?xml version="1.0"?>``), and a lost declaration would
+go unseen."""
+
 
 def row_expression(columns: Sequence[tuple[str, str]], alias: str = "t") -> str:
     """Build the SQL for one row's text form.
@@ -65,6 +71,8 @@ def column_values(columns: Sequence[tuple[str, str]], alias: str = "t") -> list[
         ref = f"{alias}.{quote_ident(name)}"
         if data_type.startswith("timestamp") and data_type.endswith(TIMESTAMPTZ[9:]):
             ref = f"({ref} at time zone 'UTC')"
+        elif data_type in XML_TEXT:
+            ref = f"{ref}::{XML_TEXT[data_type]}"
         parts.append(ref)
     return parts
 

@@ -447,7 +447,13 @@ class Applier:
                 # As text: a composite of null fields is null to IS NULL.
                 sql.SQL("{}::text is null").format(self._column(target, i))
                 if old[i] is None
-                else sql.SQL("{}::text = cast(cast({} as {}) as text)").format(
+                # xml's cast to text keeps a declaration that its output
+                # function, which the source printed with, leaves out.
+                else sql.SQL(
+                    "concat({}) = concat(cast({} as {}))"
+                    if target.full_types[i] == "xml"
+                    else "{}::text = cast(cast({} as {}) as text)"
+                ).format(
                     self._column(target, i),
                     self._literal(old[i]),
                     sql.SQL(target.full_types[i]),
