@@ -483,11 +483,15 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         "select last_value from "
         + query(target, "select pg_get_serial_sequence('sessions', 'id')")[0][0],
     ) == [(5000,)]
-    # The state table records where cutover set it (the report reads it).
-    assert query(
-        target,
-        "select last_value from pgshift.sequences where sequence_name = 'users_id_seq'",
-    ) == [(100000,)]
+    # The state table records where the source's stood at cutover, an
+    # identity column's too (the report shows them beside the target's).
+    for sequence in ("users_id_seq", "sessions_id_seq"):
+        assert query(
+            target,
+            "select last_value, is_called from pgshift.sequences "
+            "where sequence_name = %s",
+            (sequence,),
+        ) == query(source, f"select last_value, is_called from {sequence}")
     assert _left_on_source(source) == []
     assert _status(target)[0] == "done"
     # The final tables now hold what the sync applied since the publish: a

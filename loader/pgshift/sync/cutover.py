@@ -387,7 +387,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
     """
     # (source sequence, target sequence as SQL, its name in the state table,
     # the (final table, column) pairs drawing from it)
-    wanted: list[tuple[str, sql.Composable, str | None, list[tuple[str, str]]]] = [
+    wanted: list[tuple[str, sql.Composable, str, list[tuple[str, str]]]] = [
         (
             sql.Identifier(settings.source_schema, mapped.source).as_string(cursor),
             sql.Literal(
@@ -416,7 +416,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                     sql.SQL("pg_get_serial_sequence({}, {})").format(
                         sql.Literal(final), sql.Literal(column)
                     ),
-                    None,
+                    sequence,
                     [(final, column)],
                 )
             )
@@ -429,7 +429,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
         )
         + " order by 1"
     )
-    positions = [(last, called) for _, last, called in cursor.fetchall()]
+    found = [(last, called) for _, last, called in cursor.fetchall()]
     with transaction(settings.target) as target:
         target.execute(
             sql.SQL(" union all ").join(
@@ -441,7 +441,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
         positions = [
             position_past_rows(last, called, reached, increment)
             for (last, called), (_, increment, reached) in zip(
-                positions, target.fetchall(), strict=True
+                found, target.fetchall(), strict=True
             )
         ]
         target.execute(
@@ -456,10 +456,11 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                 )
             )
         )
+        # The state table holds the source's positions, as the load's
+        # (the report shows them beside the target's).
         recorded = [
             (name, last, called)
-            for (_, _, name, _), (last, called) in zip(wanted, positions, strict=True)
-            if name is not None
+            for (_, _, name, _), (last, called) in zip(wanted, found, strict=True)
         ]
         if recorded:
             target.execute(
