@@ -1262,12 +1262,30 @@ def target_object_name(
         len(source.encode()) == MAX_IDENTIFIER_BYTES
         and len(name.encode()) > MAX_IDENTIFIER_BYTES
     ):
-        # PostgreSQL cut the source's name to its 63 bytes (the ORM asked
-        # for a longer one, as Prisma does for an index over three long
-        # columns): the target's is cut as PostgreSQL would cut it.
-        # Collisions are still refused (``check_object_names``).
-        return name.encode()[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
+        # PostgreSQL cut the source's name to its 63 bytes: a name it chose
+        # itself keeps its label (``..._creat_idx``: the columns' part gave
+        # way), and so does the target's; a name the ORM asked for (as
+        # Prisma does for an index over three long columns) was cut at its
+        # end, and the target's is cut there too. Collisions are still
+        # refused (``check_object_names``).
+        label = next(
+            (
+                f"_{label}"
+                for label in CHOSEN_NAME_LABELS
+                if source.endswith(f"_{label}") and name.endswith(f"_{label}")
+            ),
+            "",
+        )
+        room = MAX_IDENTIFIER_BYTES - len(label.encode())
+        head = name[: len(name) - len(label)].encode()[:room]
+        cut = head.decode(errors="ignore")
+        return (cut.rstrip("_") if label else cut) + label
     return name
+
+
+CHOSEN_NAME_LABELS = ("pkey", "key", "fkey", "idx", "check", "excl", "seq")
+"""The labels PostgreSQL ends the names it chooses with (ChooseRelationName,
+ChooseConstraintName): it shortens the rest of such a name to keep them."""
 
 
 def _object_name(source: str, table: str, target_table: str, *, keep: bool) -> str:

@@ -525,6 +525,26 @@ def test_a_name_postgresql_cut_short_is_cut_again_after_the_rename() -> None:
     )
 
 
+def test_a_name_postgresql_chose_keeps_its_label_when_cut_again() -> None:
+    # PostgreSQL names a key or an index itself by shortening the columns'
+    # part and keeping its label: the renamed name keeps it too, so that a
+    # key and an index of one column do not collide once cut again.
+    table = "OrganizationMembership"
+    index = "OrganizationMembership_externalIdentityProviderUserId_creat_idx"
+    assert len(index.encode()) == MAX_IDENTIFIER_BYTES
+    name = target_object_name(index, table, "organization_membership")
+    assert name == "organization_membership_external_identity_provider_user_id_idx"
+    table = "ÜbergrößenTabelle"
+    names = []
+    for label in ("key", "idx"):
+        source = f"ÜbergrößenTabelle_straßenNameÄÖÜäöüÄÖÜäöüÄ_{label}"
+        assert len(source.encode()) == MAX_IDENTIFIER_BYTES
+        names.append(target_object_name(source, table, "übergrößen_tabelle"))
+    assert [n[-4:] for n in names] == ["_key", "_idx"]
+    assert names[0][:-4] == names[1][:-4]
+    assert all(len(n.encode()) <= MAX_IDENTIFIER_BYTES for n in names)
+
+
 def test_a_staging_model_name_fits_its_cte_in_63_bytes() -> None:
     from pgshift.mapping import EPHEMERAL_PREFIX, staging_model_name
 
