@@ -19,6 +19,7 @@ import logging
 import sys
 
 from pgshift import cli
+from pgshift.settings import EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             "pgshift: interrupted. Run the same command again to start over.",
             file=sys.stderr,
         )
-        return cli.EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED
     except cli.UserFacingError as exc:
         if args.debug:
             raise

@@ -18,6 +18,7 @@ from pgshift.settings import (
     ConfigError,
     Settings,
     parse_jobs,
+    parse_names,
 )
 from pgshift.sync.commands import SYNC_COMMANDS, add_sync_commands, run_sync_command
 from pgshift.verify.report import Report
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXIT_SUCCESS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-EXIT_INTERRUPTED = 130
 
 UserFacingError = (ConfigError, ExpressionError, LoadError, NamingError, ScaffoldError)
 """Errors whose message is the whole story: printed without a traceback."""
@@ -181,8 +181,8 @@ def settings_from(
         source_schema=_source_schema(args),
         schemas=_split(args.schemas or ""),
         raw_schema=args.raw_schema,
-        include=_split(args.include),
-        exclude=_split(args.exclude),
+        include=parse_names(args.include),
+        exclude=parse_names(args.exclude),
         overrides=getattr(args, "overrides", None),
         jobs=args.jobs,
     )

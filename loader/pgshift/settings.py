@@ -10,7 +10,8 @@ only ever lives in memory: every printable form of a URL is redacted.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator
+import shlex
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,3 +394,54 @@ def scoped_environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+EXIT_INTERRUPTED = 130
+"""The exit code of a run stopped by Ctrl-C or SIGINT, as a shell gives it."""
+
+
+def parse_names(value: str) -> tuple[str, ...]:
+    """The names of a comma-separated list, as ``--include`` and ``--exclude`` take.
+
+    A name holding a comma, a double quote or spaces at either end is
+    written in double quotes, a quote in it doubled (``"a,b",c``); any other
+    is taken without the spaces around it.
+    """
+    names: list[str] = []
+    field, quoted, inside, index = "", False, False, 0
+    while index <= len(value):
+        char = value[index] if index < len(value) else ","
+        if inside:
+            if char == '"' and value[index + 1 : index + 2] == '"':
+                field += '"'
+                index += 1
+            elif char == '"':
+                inside = False
+            else:
+                field += char
+        elif char == '"' and not field.strip():
+            field, quoted, inside = "", True, True
+        elif char == ",":
+            name = field if quoted else field.strip()
+            if name:
+                names.append(name)
+            field, quoted = "", False
+        elif not quoted:
+            field += char
+        index += 1
+    return tuple(names)
+
+
+def names_argument(names: Iterable[str]) -> str:
+    """The names as one ``--exclude`` argument, quoted for the shell.
+
+    The inverse of ``parse_names``: pasted into a shell, it gives back the
+    names exactly, whatever they hold.
+    """
+    fields = [
+        '"' + name.replace('"', '""') + '"'
+        if "," in name or '"' in name or name != name.strip()
+        else name
+        for name in names
+    ]
+    return shlex.quote(",".join(fields))

@@ -69,7 +69,7 @@ from pgshift.mapping import (
     target_object_name,
 )
 from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
-from pgshift.settings import DatabaseUrl
+from pgshift.settings import DatabaseUrl, names_argument
 from pgshift.sqlident import quote_ident
 from pgshift.sqltree import dotted_name, parse_tree, scan_tokens, tree_nodes
 
@@ -677,7 +677,7 @@ def _rename(
         if reason is not None:
             refused.append(
                 f"  policy {label}: {reason}; leave the table out (--exclude "
-                f"{table}), change the policy on the source, or create what "
+                f"{names_argument([table])}), change the policy on the source, or create what "
                 "it needs of another schema on the target (scaffold looks "
                 "when TARGET_DATABASE_URL is set)"
             )

@@ -629,3 +629,29 @@ def test_a_name_renamed_onto_a_reserved_word_is_named_by_scaffold() -> None:
         "note: 1 column(s) become SQL reserved words, which every query must "
         "quote: user.order ("
     )
+
+
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(
+                blacklist_categories=("Cs",), blacklist_characters="\x00"
+            ),
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_suggested_exclude_gives_back_every_name(names: list[str]) -> None:
+    # What pgshift tells a user to paste (`--exclude <names>`) reaches
+    # --exclude as exactly those tables: names with commas, quotes, spaces
+    # at either end, or shell characters included.
+    import shlex
+
+    from pgshift.settings import names_argument, parse_names
+
+    assume(all(name.strip() for name in names))
+    (argument,) = shlex.split(names_argument(names))
+    assert parse_names(argument) == tuple(names)

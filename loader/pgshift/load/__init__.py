@@ -44,7 +44,7 @@ from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, su
 from pgshift.naming import Overrides
 from pgshift.progress import Progress
 from pgshift.schemas import schema_plan
-from pgshift.settings import ConfigError, Settings, quiet_telemetry
+from pgshift.settings import ConfigError, Settings, names_argument, quiet_telemetry
 
 __all__ = ["PIPELINE_NAME", "LoadError", "LoadResult", "is_transient", "load"]
 
@@ -207,7 +207,7 @@ def _row_security_refusal(exc: BaseException) -> ConfigError | None:
             name = found.group(1)
             return ConfigError(
                 f"source table {name}: {ROW_SECURITY_REFUSAL}, or leave the "
-                f"table out with `--exclude {name}` (on scaffold and migrate "
+                f"table out with `--exclude {names_argument([name])}` (on scaffold and migrate "
                 "alike)"
             )
     return None
@@ -343,7 +343,7 @@ def _refuse_unloadable_names(tables: Sequence[Table]) -> None:
     refused = {t.name: table_name_problem(t.name) for t in tables}
     lines = [f"  {name}: {problem}" for name, problem in refused.items() if problem]
     if lines:
-        names = ",".join(name for name, problem in refused.items() if problem)
+        names = names_argument(n for n, problem in refused.items() if problem)
         raise ConfigError(
             "these source tables cannot be loaded as they are:\n"
             + "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pgshift.catalog import Catalog, ForeignKey, FunctionSignature
+from pgshift.settings import names_argument
 from pgshift.sqlident import render_ident
 
 
@@ -91,7 +92,7 @@ def check_supported(catalog: Catalog) -> None:
         children = [name for name in excluded if name not in offending]
         advice.append(
             "leave these tables out with `python loader/run.py --exclude "
-            f"{','.join(excluded)} scaffold`"
+            f"{names_argument(excluded)} scaffold`"
             + (
                 f" ({', '.join(children)}: their foreign keys reference them)"
                 if children

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pgshift.settings import Settings
+from pgshift.settings import EXIT_INTERRUPTED, Settings
 
 SYNC_COMMANDS = frozenset({"sync", "status", "cleanup", "cutover"})
 """The commands this module runs."""
@@ -92,8 +92,6 @@ def run_sync_command(
                 check_models=check_models,
             )
         except KeyboardInterrupt:
-            from pgshift.cli import EXIT_INTERRUPTED
-
             # A sync goes on where it stopped: not the generic "start over".
             print(
                 "sync: stopped. Run sync again to go on from the applied "

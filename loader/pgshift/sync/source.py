@@ -23,7 +23,7 @@ from pgshift.catalog import row_keys
 from pgshift.connection import check_connection, connect
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
-from pgshift.settings import ConfigError, DatabaseUrl, Settings
+from pgshift.settings import ConfigError, DatabaseUrl, Settings, names_argument
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def _table_refusals(
             f"these source tables are UNLOGGED: {', '.join(unlogged)}. Their "
             "changes are not written to the write-ahead log, so logical "
             "decoding cannot follow them. Next: leave them out (`python "
-            f"loader/run.py --exclude {','.join(unlogged)} scaffold`, then the "
+            f"loader/run.py --exclude {names_argument(unlogged)} scaffold`, then the "
             "same --exclude on sync), or make them logged on the source "
             "(ALTER TABLE ... SET LOGGED)"
         )
@@ -303,7 +303,7 @@ def _table_refusals(
             "each row, a partition by its copy of its table's: cutover then "
             "checks the table by that key; FULL where none does), then "
             "`python loader/run.py scaffold` again; or leave them out: "
-            f"`python loader/run.py --exclude {','.join(parents)} scaffold`, "
+            f"`python loader/run.py --exclude {names_argument(parents)} scaffold`, "
             "then the same --exclude on sync"
         )
     if not_owned:
