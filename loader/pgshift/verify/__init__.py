@@ -148,8 +148,11 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
             report.views, report.views_differ = check_views(
                 settings, names, cursor, source_moves=source_moves
             )
+            # The load recorded them too, from the same map.
             report.not_migrated += [
-                f"{kind} {name}: {reason}" for kind, name, reason in names.not_migrated
+                line
+                for kind, name, reason in names.not_migrated
+                if (line := f"{kind} {name}: {reason}") not in report.not_migrated
             ]
             views, views_kept, missing_roles = definition_differences(
                 cursor, names, settings.final_schema, carried
