@@ -13,6 +13,7 @@ in the copy leaves nothing behind.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -371,12 +372,22 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         'update jobs set "termsAndConditions" = (select string_agg('
         "md5(random()::text), '') from generate_series(1, 400)) where id = 1",
     )
+    # A view over a table the application writes while sync starts: its
+    # rows move on from the copy's snapshot, and cutover compares them.
+    query(
+        source,
+        'create view recent_users as select id, email, "lastName" from users '
+        "where id > 5",
+    )
+    state = tmp_path / "state"
+    project = copy_project(tmp_path / "project")
+    scaffolded = run_cli(["scaffold"], source, target, state, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
     app_url = logical.url(source.rsplit("/", 1)[1], user=APP_ROLE)
     writer = Writer(app_url)
     writer.start()
     log = tmp_path / "sync.log"
-    state = tmp_path / "state"
-    first = _start_sync(source, target, state, log)
+    first = _start_sync(source, target, state, log, project)
     try:
         _wait(
             lambda: _status(target)[0] == "streaming" and _status(target)[2] > 20,
@@ -385,15 +396,15 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
             log,
         )
         # One writer per final table.
-        refused = run_cli(["migrate"], source, target, state)
+        refused = run_cli(["migrate"], source, target, state, project)
         assert refused.returncode == 2
         assert "migrate refused: sync run" in refused.stderr
         assert "cutover" in refused.stderr and "cleanup" in refused.stderr
         for command in (["dbt", "build"], ["load"]):
-            refused = run_cli(command, source, target, state)
+            refused = run_cli(command, source, target, state, project)
             assert refused.returncode == 2, refused.stdout + refused.stderr
             assert "refused: sync run" in refused.stderr
-        shown = run_cli(["status", "--json"], source, target, state)
+        shown = run_cli(["status", "--json"], source, target, state, project)
         assert shown.returncode == 0, shown.stderr
         status = json.loads(shown.stdout)
         assert status["status"] == "streaming" and status["slot_exists"]
@@ -410,7 +421,7 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         True,
     ]
     time.sleep(1)
-    second = _start_sync(source, target, state, log)
+    second = _start_sync(source, target, state, log, project)
     try:
         _wait(
             lambda: _status(target)[2] > killed_at[2] + 20,
@@ -448,11 +459,25 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
             "(2147483647, 'sentinel@example.com', 'x', 'Sentinel'); "
             'insert into sessions (id, "userId") values (5000, 1)',
         )
-        done = run_cli(["cutover"], source, target, state)
+        done = run_cli(["cutover"], source, target, state, project)
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
         assert "downtime" in done.stdout and APP_ROLE in done.stdout
         for step in ("stop writes", "drain to the marker", "sequences", "verify"):
             assert step in done.stdout
+        # The start named the view's rows as left to cutover, which compared
+        # them at B, in both sides' snapshots.
+        started = (project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+        assert "view recent_users: rows compared at cutover" in started
+        assert "view differs" not in started
+        assert "views at B" in done.stdout
+        compared = re.search(
+            r"view recent_users: source (\d+) rows, target (\d+) rows, "
+            "checksum match",
+            done.stdout,
+        )
+        assert compared is not None, done.stdout
+        assert compared[1] == compared[2] and int(compared[1]) > 20
+        assert "1 views compared at B" in done.stdout
         assert second.wait(30) == 0, log.read_text()[-3000:]
     finally:
         if second.poll() is None:
@@ -465,7 +490,7 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     # The application may no longer log in on the source.
     with pytest.raises(psycopg2.OperationalError, match="not permitted to log in"):
         psycopg2.connect(app_url).close()
-    figures = _fingerprints(source, target)
+    figures = _fingerprints(source, target, project)
     assert {n: s for n, (s, _) in figures.items()} == {
         n: t for n, (_, t) in figures.items()
     }
@@ -497,7 +522,7 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     # The final tables now hold what the sync applied since the publish: a
     # new start would replace them with a copy of the source, and says so
     # before creating anything.
-    again = run_cli(["sync"], source, target, state)
+    again = run_cli(["sync"], source, target, state, project)
     assert again.returncode == 2, again.stdout + again.stderr
     assert "sync refused, nothing was written: these final tables changed" in (
         again.stderr
@@ -505,7 +530,7 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     assert "users (published" in again.stderr
     assert _left_on_source(source) == []
     # The run is over: migrate may run again, and cleanup has nothing to do.
-    again = run_cli(["cleanup"], source, target, state)
+    again = run_cli(["cleanup"], source, target, state, project)
     assert again.returncode == 0 and "nothing to drop" in again.stdout
     query(source, f"alter role {APP_ROLE} login")
 

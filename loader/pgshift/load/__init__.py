@@ -41,6 +41,7 @@ from pgshift.load.extract import (
     snapshot_source,
 )
 from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, summary
+from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
 from pgshift.progress import Progress
 from pgshift.schemas import schema_plan
@@ -328,6 +329,12 @@ def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> N
         ("table", name, "excluded by --include/--exclude")
         for name in catalog.tables
         if not settings.selects(name)
+    ]
+    # The views and policies scaffold left out (one reading a table left
+    # out, each view over it), as the models the build runs hold them.
+    names = NameMap.read(settings.project_dir)
+    skipped += [
+        (kind, name, why) for kind, name, why in (names.not_migrated if names else [])
     ]
     write_manifest(
         settings, result, snapshot, skipped, snapshot.sequence_positions(catalog)

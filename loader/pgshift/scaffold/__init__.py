@@ -105,6 +105,7 @@ from pgshift.scaffold.yaml_files import (
 from pgshift.schemas import schema_plan
 from pgshift.settings import ConfigError, Settings
 from pgshift.shadow import ShadowError, rename_definitions
+from pgshift.sqlident import render_ident
 
 __all__ = [
     "GENERATED_DIRS",
@@ -356,7 +357,8 @@ def read_project(
             found = read_privileges(cursor, settings.source_schema)
             comments = read_comments(cursor, settings.source_schema)
     settings.check_selection(catalog.tables)
-    for name in [n for n in catalog.tables if not settings.selects(n)]:
+    excluded = [n for n in catalog.tables if not settings.selects(n)]
+    for name in excluded:
         del catalog.tables[name]
     overrides = settings.overrides_path
     recorded = None
@@ -370,6 +372,7 @@ def read_project(
         rename_definitions(settings.source_required, catalog, project.names, loaded)
     except ShadowError as error:
         raise ScaffoldError(str(error)) from error
+    _name_excluded(project.names, catalog.schema, excluded)
     rename_view_types(project.names)
     if not names_only or _calls_routines(project.names):
         project.routines = _settle_routines(
@@ -584,6 +587,22 @@ def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]
         for s in privileges.statements
         if set(s.roles) & missing
     ]
+
+
+def _name_excluded(names: NameMap, schema: str, excluded: list[str]) -> None:
+    """A view left out for reading a table the selection left out says so.
+
+    The shadow knows such a table only as one it does not migrate; the
+    reason names the options, for this view and each view over it.
+    """
+    for entry in names.not_migrated:
+        for table in excluded:
+            # As the shadow names it: format('%I.%I').
+            read = f"reads {render_ident(schema)}.{render_ident(table)}"
+            entry[2] = entry[2].replace(
+                f"{read}, which is not migrated",
+                f"{read}, excluded by --include/--exclude",
+            )
 
 
 def drift_refusal(settings: Settings) -> str | None:

@@ -135,6 +135,8 @@ def run_sync_command(
     if done.before:
         for table, why in sorted(done.whole.items()):
             print(f"  checked whole: {table} ({why})")
+    for line in done.views:
+        print(f"  {line}")
     print(
         f"cutover done: downtime {done.downtime:.2f} s (writes stopped for "
         f"{', '.join(done.blocked_roles)}; give them back with ALTER ROLE ... "
@@ -144,6 +146,11 @@ def run_sync_command(
             f" (checked at B before the downtime, then from B; {len(done.whole)} "
             "checked whole)"
             if done.before
+            else ""
+        )
+        + (
+            f"; {len(done.views)} views compared" + (" at B" if done.before else "")
+            if done.views
             else ""
         )
     )

@@ -20,7 +20,8 @@
    check's temporary slot), compared on both sides, and one scan of each
    target table that proves nothing else changed there; a table whose
    changes cannot be keyed is counted and checksummed whole
-   (``sync.proof``).
+   (``sync.proof``). The views' rows were compared at B; without the check
+   before the downtime, they are compared here, after the tables.
 5. The target takes its first write (the run marked done): downtime ends.
 6. The slot and the publication are dropped.
 """
@@ -58,7 +59,10 @@ class Cutover:
         steps: (step, seconds) in order.
         downtime: Seconds from writes stopped to the target's first write.
         blocked_roles: The source roles made NOLOGIN.
-        differences: Tables whose count or checksum differ (empty: proven).
+        differences: Tables whose count or checksum differ, and views
+            whose rows do (empty: proven).
+        views: One line per view, its rows compared on both sides (at B
+            before the downtime, or during it without that check).
         before: (step, seconds) of the check before the downtime.
         whole: Tables checked whole in the downtime, and why.
         sequences: Sequences set on the target.
@@ -75,6 +79,7 @@ class Cutover:
     still_connected: list[str] = field(default_factory=list)
     before: list[tuple[str, float]] = field(default_factory=list)
     whole: dict[str, str] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -227,10 +232,16 @@ def cutover(
                 done.differences, done.whole = proof.verify_since_b(
                     settings, names, baseline, run.publication_name, tables
                 )
+                done.views = baseline.views
                 lap("verify changes since B")
             else:
                 done.differences = _verify(settings, names, tables)
                 done.whole = dict.fromkeys(tables, "no check before the downtime")
+                if not done.differences:
+                    # Writes stopped and every table equal: each side as
+                    # it stands.
+                    done.views, differ = proof.check_views_at(settings, names)
+                    done.differences = [f"view {line}" for line in differ]
                 lap("verify")
             if not done.passed:
                 raise SyncError(

@@ -13,7 +13,9 @@ Before the downtime, while the application still writes:
    target at B. The sync goes on.
 5. Every table is counted and checksummed on both sides at B, each in its
    own short transaction that imports the snapshot and commits, up to
-   ``--jobs`` at a time.
+   ``--jobs`` at a time; then every view's rows, in the same snapshots
+   (``verify.views.check_views``): sync's start could not compare them, the
+   source moving on from the copy's snapshot.
 
 The transactions that keep the two snapshots open touch no table, so they
 hold no lock: an application's TRUNCATE or DDL waits for none of them.
@@ -54,6 +56,7 @@ from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
 from pgshift.sync.pgoutput import UNCHANGED
 from pgshift.sync.stream import follow
+from pgshift.verify.views import check_views
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ class Baseline:
         xmax: The snapshot's xmax, as a 32-bit transaction id.
         xip: The transactions in progress in it, as 32-bit ids.
         rows: Table to its row count at B (equal on both sides).
+        views: One line per view, its rows compared at B.
         catalog: The source catalog (columns, primary keys).
         steps: (step, seconds) of the check.
     """
@@ -102,6 +106,7 @@ class Baseline:
     xmax: str
     xip: list[str]
     rows: dict[str, int] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)
     catalog: Catalog | None = None
     steps: list[tuple[str, float]] = field(default_factory=list)
 
@@ -362,6 +367,14 @@ def check_at_b(
             rows=baseline.rows,
         )
         baseline.steps.append(("checksums at B", time.monotonic() - lap))
+        if not differences:
+            lap = time.monotonic()
+            baseline.views, differences = check_views_at(
+                settings, names, snapshot, target_snapshot
+            )
+            differences = [f"view {line}" for line in differences]
+            if names.views:
+                baseline.steps.append(("views at B", time.monotonic() - lap))
         if differences:
             raise SyncError(
                 "cutover stopped before the downtime: the target does not match "
@@ -380,6 +393,43 @@ def check_at_b(
     finally:
         if held:
             _set_hold(settings, run.run_id, None)
+
+
+def check_views_at(
+    settings: Settings,
+    names: NameMap,
+    source_snapshot: str | None = None,
+    target_snapshot: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """Compare every view's rows on both sides (in snapshots when given).
+
+    At B the two snapshots hold the same table rows, so each view must
+    return the same rows in them (``verify.views.check_views``); without
+    snapshots, each side as it stands.
+
+    Returns:
+        One line per view, and the lines of the views that differ.
+    """
+    if not names.views:
+        return [], []
+    connections = []
+    try:
+        cursors = []
+        for url, snapshot in (
+            (settings.source_required, source_snapshot),
+            (settings.target, target_snapshot),
+        ):
+            conn = connect(url, readonly=True, application_name="pgshift cutover check")
+            connections.append(conn)
+            cursor = _session(conn)
+            if snapshot is not None:
+                cursor.execute("set transaction isolation level repeatable read")
+                cursor.execute("set transaction snapshot %s", (snapshot,))
+            cursors.append(cursor)
+        return check_views(settings, names, cursors[1], source=cursors[0])
+    finally:
+        for conn in connections:
+            conn.close()
 
 
 def _create_temporary_slot(connection: Any, run_id: str) -> tuple[str, str]:

@@ -5,7 +5,10 @@ a multiset: the count and the order-independent checksum
 (``pgshift.checksum``) over its columns in the source's order, under their
 target names. A view is read now on both sides (a view holds no rows of
 its own to record in the snapshot), so a source written to since the load
-shows as a difference. A materialized view on the target, populated by the
+shows as a difference. While the application writes to the source (sync's
+start), the views are named as compared at cutover, not compared; cutover
+compares them inside its snapshots of both sides at one source position,
+before the downtime (``sync.proof``). A materialized view on the target, populated by the
 build, is compared with what its definition gives on the source (what a
 REFRESH there would store), not with the rows the source stored at its last
 REFRESH; when those differ, the report says it is stale on the source, as
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -465,8 +469,21 @@ def _label(view: ViewMap) -> str:
     return f"{view.name} (from {view.source})"
 
 
+AT_CUTOVER = (
+    "rows compared at cutover: the application writes to the source while "
+    "sync starts, and a view holds no rows of its own for the copy's snapshot "
+    "to record"
+)
+"""A view's line when its source moves (``check_views``, ``source_moves``)."""
+
+
 def check_views(
-    settings: Settings, names: NameMap, target: Any
+    settings: Settings,
+    names: NameMap,
+    target: Any,
+    *,
+    source: Any = None,
+    source_moves: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Compare every view's rows on the target with the source's.
 
@@ -474,6 +491,12 @@ def check_views(
         settings: The run settings (the source is read when it is set).
         names: The name map, with its views.
         target: A cursor on the target.
+        source: A cursor on the source (in the snapshot to compare in);
+            by default each side is read as it stands now.
+        source_moves: The application writes to the source (sync's
+            start): the rows are not compared, as the source's move on
+            from the copy's snapshot; each view is named (``AT_CUTOVER``),
+            not a difference. Cutover compares them (``sync.proof``).
 
     Returns:
         One line per view, and the lines of the views that differ.
@@ -487,10 +510,22 @@ def check_views(
             f"{_label(v)}: not compared: SOURCE_DATABASE_URL was not set"
             for v in names.views.values()
         ], differ
+    if source_moves:
+        for view in names.views.values():
+            label = f"{view.kind} {_label(view)}"
+            if not view.populated:
+                lines.append(_unpopulated(target, settings, view, label, differ))
+            else:
+                lines.append(f"{label}: {AT_CUTOVER}")
+        return lines, differ
     order_dependent = _order_dependent(target, names)
     moments = _moment_dependent(names)
     stale: set[str] = set()  # target names: stale on the source, or reading one
-    with transaction(settings.source, readonly=True) as source:
+    with (
+        nullcontext(source)
+        if source is not None
+        else transaction(settings.source, readonly=True)
+    ) as source:
         for view in names.views.values():
             label = f"{view.kind} {_label(view)}"
             if not view.populated:
