@@ -7,7 +7,9 @@ the stream, kills the sync with SIGKILL midway and starts it again, and
 cuts over: every table's row count and checksum then equal the source's,
 and no slot or publication is left. The refusals (a source without
 wal_level = logical, a keyless table) create nothing; a start that fails
-in the copy leaves nothing behind.
+in the copy leaves nothing behind. Source and target are databases of that
+one server, so cutover keeps the application off the source database by
+revoking CONNECT on it, and its roles still log in to the target.
 """
 
 from __future__ import annotations
@@ -487,9 +489,13 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     assert writer.error is None, writer.error
     assert writer.blocked  # its session was ended by cutover
     assert writer.transactions > 50
-    # The application may no longer log in on the source.
-    with pytest.raises(psycopg2.OperationalError, match="not permitted to log in"):
+    # The application may no longer connect to the source database; its
+    # role, the same on the target's server, still logs in there.
+    assert "revoking CONNECT on the source database" in done.stdout
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for data"):
         psycopg2.connect(app_url).close()
+    assert _can_login(source, APP_ROLE)
+    psycopg2.connect(logical.url(target.rsplit("/", 1)[1], user=APP_ROLE)).close()
     figures = _fingerprints(source, target, project)
     assert {n: s for n, (s, _) in figures.items()} == {
         n: t for n, (_, t) in figures.items()
@@ -532,7 +538,6 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
     # The run is over: migrate may run again, and cleanup has nothing to do.
     again = run_cli(["cleanup"], source, target, state, project)
     assert again.returncode == 0 and "nothing to drop" in again.stdout
-    query(source, f"alter role {APP_ROLE} login")
 
 
 def test_an_interrupted_sync_is_drained_by_cutover(
@@ -540,6 +545,12 @@ def test_an_interrupted_sync_is_drained_by_cutover(
 ) -> None:
     source, _ = pair()
     role = f"{APP_ROLE}_2"
+    acl = (
+        "select a.* from pg_database d, aclexplode(coalesce(d.datacl, "
+        "acldefault('d', d.datdba))) a where d.datname = current_database() "
+        "order by 1, 2, 3"
+    )
+    acl_before = query(source, acl)
     query(source, f"drop role if exists {role}")
     query(source, f"create role {role} login")
     # A target role that is no superuser (as on a managed service): the
@@ -612,16 +623,15 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     }
     assert query(target, "select first_name from users where id = 2") == [("Late",)]
     assert _left_on_source(source) == []
-    assert query(
-        source, f"select rolcanlogin from pg_roles where rolname = '{role}'"
-    ) == [(False,)]
+    assert _can_login(source, role) and not _can_connect(source, role)
     assert "may not set session_replication_role" in done.stderr
     # Verify after the cutover compares with the source as it stands, not
     # with the load's snapshot the writes since have left behind.
     verified = run_cli(["verify"], source, target, state)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "compared with the source as it stood at" in verified.stdout
-    assert "cutover" in verified.stdout and "still NOLOGIN" in verified.stdout
+    assert "cutover" in verified.stdout
+    assert "still may not connect to the source database" in verified.stdout
     report = json.loads((PROJECT_DIR / "MIGRATION_REPORT.json").read_text())
     assert report["passed"] and "WAL position" in report["compared_with"]
     # No false pass: a row changed on the target is named by its key.
@@ -632,6 +642,12 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr
+    # Going back: the statements cutover printed give the source database
+    # its previous privileges.
+    reopen = done.stdout.split("run on the source: ", 1)[1].split(")", 1)[0]
+    assert "GRANT CONNECT" in reopen
+    query(source, reopen)
+    assert query(source, acl) == acl_before and _can_connect(source, role)
     logical.drop_database("sync_target_owned")
 
 
@@ -851,6 +867,15 @@ def _can_login(source: str, role: str) -> bool:
     ][0]
 
 
+def _can_connect(source: str, role: str) -> bool:
+    """Whether the role may connect to the source database."""
+    return query(
+        source,
+        "select has_database_privilege(%s, current_database(), 'CONNECT')",
+        [role],
+    )[0][0]
+
+
 def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
     logical: Cluster,
     pair: Callable[[], tuple[str, str]],
@@ -897,6 +922,31 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
             for line in said.splitlines()
             if line.strip().startswith(("GRANT ", "REVOKE "))
         ),
+    )
+
+    # Source and target share this server, so the application is kept off
+    # the source database by CONNECT: a role that would keep it (through a
+    # role granted CONNECT, or as a superuser) is refused before the
+    # downtime, each named, and nothing changed.
+    group, superuser = "sync_connect_group", "sync_app_superuser"
+    query(
+        source,
+        f"create role {group}; grant connect on database {db} to {group}; "
+        f"grant {group} to {role}; create role {superuser} login superuser",
+    )
+    acl = "select datacl::text from pg_database where datname = current_database()"
+    acl_before = query(source, acl)
+    with pytest.raises(SyncError, match="would still connect") as caught:
+        cutover(settings, [role, superuser], say=lambda _: None)
+    assert f"{role} holds CONNECT through {group} (granted by" in str(caught.value)
+    assert f"{superuser} is a superuser" in str(caught.value)
+    assert "nothing was changed on the source" in str(caught.value)
+    assert query(source, acl) == acl_before and _can_connect(source, role)
+    assert _status(target)[0] == "streaming"
+    query(
+        source,
+        f"revoke connect on database {db} from {group}; drop role {group}; "
+        f"drop role {superuser}",
     )
 
     # No free replication slot for the check: refused, nothing changed.
@@ -988,11 +1038,10 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
     assert figures["notifications"][1][0] == 0
     assert figures["users"][1][0] > 0
     assert _left_on_source(source) == []
-    assert not _can_login(source, role)
+    assert _can_login(source, role) and not _can_connect(source, role)
     assert query(
         target, f"select has_table_privilege('{late}', 'users', 'insert')"
     ) == [(True,)]
-    query(source, f"alter role {role} login")
     query(target, f"drop owned by {late}")
     query(source, f"drop owned by {late}; drop role {late}")
 
@@ -1035,12 +1084,15 @@ def test_a_target_row_changed_after_b_is_caught_in_the_downtime(
         )
         assert query(target, drift) == [(1,)]
 
-    with pytest.raises(SyncError, match=rf"(?s)does not match the source:.*{table}"):
+    with pytest.raises(
+        SyncError, match=rf"(?s)does not match the source:.*{table}"
+    ) as caught:
         cutover(settings, [role], say=behind_the_sync)
     assert _check_slots(source) == []
     assert _status(target)[0] == "cutover"
-    assert not _can_login(source, role)
-    query(source, f"alter role {role} login")
+    assert _can_login(source, role) and not _can_connect(source, role)
+    assert "stay without CONNECT on the source database" in str(caught.value)
+    assert 'GRANT CONNECT ON DATABASE "sync_source_0" TO PUBLIC;' in str(caught.value)
     run_cli(["cleanup"], source, target, tmp_path / "state")
 
 

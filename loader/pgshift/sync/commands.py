@@ -137,10 +137,18 @@ def run_sync_command(
             print(f"  checked whole: {table} ({why})")
     for line in done.views:
         print(f"  {line}")
+    stopped = (
+        f"writes stopped for {', '.join(done.blocked_roles)}; give them back "
+        "with ALTER ROLE ... LOGIN only to go back"
+        if done.blocked_database is None
+        else f"writes stopped for {', '.join(done.blocked_roles)} by revoking "
+        f"CONNECT on the source database {done.blocked_database}: source and "
+        "target share a server, so the roles were not made NOLOGIN and may log "
+        "in to the target; only to go back, run on the source: " + " ".join(done.reopen)
+    )
     print(
-        f"cutover done: downtime {done.downtime:.2f} s (writes stopped for "
-        f"{', '.join(done.blocked_roles)}; give them back with ALTER ROLE ... "
-        f"LOGIN only to go back); {done.sequences} sequences set; every table's "
+        f"cutover done: downtime {done.downtime:.2f} s ({stopped}); "
+        f"{done.sequences} sequences set; every table's "
         "count and checksum equal the source's"
         + (
             f" (checked at B before the downtime, then from B; {len(done.whole)} "

@@ -11,6 +11,16 @@
    recorded on the target first, so that they can be given back.
    NOLOGIN holds for every new session whatever the client sets, where
    ``default_transaction_read_only`` is a default a session may change.
+   Where source and target are databases of one server (``same_server``),
+   a role is the same role on both, and NOLOGIN would shut the application
+   out of the target too: there CONNECT on the source database is revoked
+   from PUBLIC and from the roles instead (pgshift's own role granted it
+   first), only their sessions on that database are ended, and the
+   database's previous ACL is recorded on the target
+   (``state.SyncRun.database_block``), from which cutover gives the
+   statements that restore it (``DatabaseBlock.statements``). A role that would
+   still connect (a superuser, a member of a role granted CONNECT) is
+   refused before the downtime.
 2. Marker: a transactional ``pg_logical_emit_message`` on the source; its
    LSN is the last position to apply. The running sync applies it (or, with
    no sync process running, cutover follows the slot itself until then).
@@ -34,7 +44,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg2
 from psycopg2 import sql
+from psycopg2.extras import Json
 
 from pgshift import manifest
 from pgshift.catalog import read_catalog, sequence_end_sql
@@ -58,7 +70,8 @@ class Cutover:
     Attributes:
         steps: (step, seconds) in order.
         downtime: Seconds from writes stopped to the target's first write.
-        blocked_roles: The source roles made NOLOGIN.
+        blocked_roles: The source roles blocked: made NOLOGIN, or without
+            CONNECT on the source database where ``blocked_database`` says.
         differences: Tables whose count or checksum differ, and views
             whose rows do (empty: proven).
         views: One line per view, its rows compared on both sides (at B
@@ -69,6 +82,10 @@ class Cutover:
         still_connected: Roles not blocked with sessions on the source
             database at the time (superusers, pgshift's own role): whatever
             they wrote after the marker is not on the target.
+        blocked_database: The source database whose CONNECT was revoked
+            (source and target on one server), or None: NOLOGIN.
+        reopen: The statements that give the source database its previous
+            ACL back (with ``blocked_database``).
     """
 
     steps: list[tuple[str, float]] = field(default_factory=list)
@@ -80,6 +97,8 @@ class Cutover:
     before: list[tuple[str, float]] = field(default_factory=list)
     whole: dict[str, str] = field(default_factory=dict)
     views: list[str] = field(default_factory=list)
+    blocked_database: str | None = None
+    reopen: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -173,6 +192,12 @@ def cutover(
         _refuse_privilege_drift(settings, names, cursor)
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
+        block: DatabaseBlock | None = None
+        if same_server(cursor, settings):
+            block = DatabaseBlock.of(cursor, run)
+            blocking, done.reopen = block.statements(cursor, blocked)
+            _refuse_unblockable(cursor, block, blocked, blocking)
+            done.blocked_database = block.database
         if run.status == "streaming":
             proof.refuse_without_free_slot(cursor)
             with transaction(settings.target) as target_cursor:
@@ -180,12 +205,17 @@ def cutover(
             baseline = proof.check_at_b(settings, names, run, tables, cursor, say)
             done.before = baseline.steps
         with transaction(settings.target) as target_cursor:
+            recorded: dict[str, Any] = {}
+            if block is not None:
+                state.ensure_table(target_cursor, settings)
+                recorded["database_block"] = Json(block.record())
             state.update(
                 target_cursor,
                 settings,
                 run.run_id,
                 status="cutover",
                 blocked_roles=blocked,
+                **recorded,
             )
         started = time.monotonic()
         step = started
@@ -196,14 +226,24 @@ def cutover(
             done.steps.append((name, now - step))
             step = now
 
-        for role in blocked:
-            cursor.execute(
-                sql.SQL("alter role {} nologin").format(sql.Identifier(role))
-            )
+        sessions = "usename = any(%s) and pid <> pg_backend_pid()"
+        if block is None:
+            for role in blocked:
+                cursor.execute(
+                    sql.SQL("alter role {} nologin").format(sql.Identifier(role))
+                )
+        else:
+            still = _revoke_connect(cursor, blocking, blocked, keep=True)
+            if still:
+                raise SyncError(
+                    "cutover stopped, nothing was changed on the source: "
+                    + _unblockable(block, still)
+                )
+            sessions += " and datname = current_database()"
         for _ in range(100):
             cursor.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity "
-                "where usename = any(%s) and pid <> pg_backend_pid()",
+                "select pg_terminate_backend(pid) from pg_stat_activity where "
+                + sessions,
                 (blocked,),
             )
             if not cursor.fetchall():
@@ -249,6 +289,17 @@ def cutover(
                     + "\n  ".join(done.differences)
                 )
         except Exception as exc:
+            if block is not None:
+                raise SyncError(
+                    f"{exc}\nThe application's roles ({', '.join(blocked)}) "
+                    "stay without CONNECT on the source database "
+                    f"{block.database} (source and target share a server, so "
+                    "they were not made NOLOGIN): run cutover again once the "
+                    "cause is fixed, or reopen the source by giving it its "
+                    "previous privileges back, on the source:\n  "
+                    + "\n  ".join(done.reopen)
+                    + "\n(the sync goes on with `python loader/run.py sync`)"
+                ) from exc
             raise SyncError(
                 f"{exc}\nThe source's application roles stay NOLOGIN ("
                 + ", ".join(blocked)
@@ -270,6 +321,219 @@ def cutover(
     lap_drop = time.monotonic() - step
     done.steps.append(("drop slot and publication", lap_drop))
     return done
+
+
+def same_server(cursor: Any, settings: Settings) -> bool:
+    """Whether the source and target databases are on one PostgreSQL server.
+
+    The target's own session (its process id, in the target database's
+    oid) must be listed in the source server's ``pg_stat_activity``, which
+    shows every session's process and database to every role, and both
+    must report the same server start: a copy of a server (a promoted
+    standby, a restored backup) has the same databases, oids and system
+    identifier, not the same start time and the same live session.
+
+    Args:
+        cursor: On the source (autocommit).
+        settings: The target's URL.
+    """
+    with transaction(settings.target, readonly=True) as target:
+        target.execute(
+            "select pg_backend_pid(), d.oid, d.datname, pg_postmaster_start_time() "
+            "from pg_database d where d.datname = current_database()"
+        )
+        pid, oid, name, started = target.fetchone()
+        cursor.execute(
+            "select pg_postmaster_start_time() = %s and exists (select 1 from "
+            "pg_stat_activity where pid = %s and datid = %s) and exists (select "
+            "1 from pg_database where oid = %s and datname = %s)",
+            (started, pid, oid, oid, name),
+        )
+        return bool(cursor.fetchone()[0])
+
+
+@dataclass
+class DatabaseBlock:
+    """The source database whose CONNECT cutover revokes, on a shared server.
+
+    Attributes:
+        database: Its name.
+        acl: Its ACL before the first cutover attempt, as text (None: the
+            default one, where PUBLIC may connect).
+    """
+
+    database: str
+    acl: str | None
+
+    @classmethod
+    def of(cls, cursor: Any, run: state.SyncRun) -> DatabaseBlock:
+        """The source database, with the ACL an earlier attempt recorded."""
+        if run.database_block:
+            return cls(run.database_block["database"], run.database_block["acl"])
+        cursor.execute(
+            "select datname, datacl::text from pg_database "
+            "where datname = current_database()"
+        )
+        name, acl = cursor.fetchone()
+        return cls(name, acl)
+
+    def record(self) -> dict[str, Any]:
+        """What the target's state records (``state.SyncRun.database_block``)."""
+        return {"database": self.database, "acl": self.acl}
+
+    def statements(self, cursor: Any, roles: list[str]) -> tuple[list[str], list[str]]:
+        """The statements that block the roles, and those that give it back.
+
+        Blocking: CONNECT granted to pgshift's own role (unless a superuser,
+        or the ACL grants CONNECT to it by name), then revoked from PUBLIC
+        and from each role. Giving back: each CONNECT the revoke removed from
+        the previous ACL (those the database's owner granted, as the revoke
+        runs as the owner) granted again as it was, and the grant to
+        pgshift's role revoked; the database then has its previous ACL.
+
+        Returns:
+            (block, reopen), reopen ending each statement with ``;``.
+        """
+        cursor.execute(
+            "select a.grantee = 0, r.rolname, a.is_grantable, a.grantor = d.datdba "
+            "from pg_database d cross join aclexplode(coalesce(%s::aclitem[], "
+            "acldefault('d', d.datdba))) a left join pg_roles r on r.oid = a.grantee "
+            "where d.datname = current_database() and a.privilege_type = 'CONNECT' "
+            "order by 2",
+            (self.acl,),
+        )
+        entries = cursor.fetchall()
+        cursor.execute(
+            "select current_user, rolsuper from pg_roles where rolname = current_user"
+        )
+        own, superuser = cursor.fetchone()
+        database = sql.Identifier(self.database).as_string(cursor)
+
+        def role(name: str) -> str:
+            return sql.Identifier(name).as_string(cursor)
+
+        grant_own = not superuser and own not in {name for _, name, _, _ in entries}
+        block = [f"GRANT CONNECT ON DATABASE {database} TO {role(own)}"] * grant_own
+        block.append(
+            f"REVOKE CONNECT ON DATABASE {database} FROM "
+            + ", ".join(["PUBLIC", *map(role, roles)])
+        )
+        reopen = [
+            f"GRANT CONNECT ON DATABASE {database} TO "
+            + ("PUBLIC" if public else role(name))
+            + (" WITH GRANT OPTION" if grantable else "")
+            + ";"
+            for public, name, grantable, by_owner in entries
+            if by_owner and (public or name in roles)
+        ]
+        if grant_own:
+            reopen.append(f"REVOKE CONNECT ON DATABASE {database} FROM {role(own)};")
+        return block, reopen
+
+
+def _revoke_connect(
+    cursor: Any, block: list[str], roles: list[str], *, keep: bool
+) -> list[tuple[str, bool, list[str]]]:
+    """Run the blocking statements in one transaction; keep them if they hold.
+
+    Returns:
+        (role, superuser, the CONNECT grants it still holds directly, by a
+        membership or through PUBLIC) for each role that could still
+        connect to the source database; empty when every role is blocked.
+        The statements are committed only with ``keep`` and an empty answer.
+
+    Raises:
+        SyncError: pgshift's own role would lose CONNECT.
+    """
+    cursor.execute("begin")
+    try:
+        for statement in block:
+            cursor.execute(statement)
+        cursor.execute(
+            "select r.rolname, r.rolsuper, array(select concat(case when "
+            "a.grantee = 0 then 'PUBLIC' else a.grantee::regrole::text end, "
+            "' (granted by ', a.grantor::regrole::text, ')') from pg_database d "
+            "cross join aclexplode(d.datacl) a where d.datname = current_database() "
+            "and a.privilege_type = 'CONNECT' and (a.grantee = 0 or "
+            "pg_has_role(r.oid, a.grantee, 'USAGE')) order by 1) from pg_roles r "
+            "where r.rolname = any(%s) and has_database_privilege(r.oid, "
+            "current_database(), 'CONNECT') order by 1",
+            (roles,),
+        )
+        still = [(name, superuser, list(how)) for name, superuser, how in cursor]
+        cursor.execute("select has_database_privilege(current_database(), 'CONNECT')")
+        if not cursor.fetchone()[0]:
+            raise SyncError(
+                "cutover refused, nothing was changed on the source: pgshift's "
+                "own role would lose CONNECT on the source database"
+            )
+    except BaseException:
+        cursor.execute("rollback")
+        raise
+    cursor.execute("commit" if keep and not still else "rollback")
+    return still
+
+
+def _unblockable(block: DatabaseBlock, still: list[tuple[str, bool, list[str]]]) -> str:
+    """Why roles would still connect to the source database, and what to do."""
+    reasons = "; ".join(
+        f"{name} "
+        + (
+            "is a superuser, who connects whatever the database's privileges say"
+            if superuser
+            else "holds CONNECT through " + ", ".join(how or ["a grant"])
+        )
+        for name, superuser, how in still
+    )
+    return (
+        "source and target are databases of one server, where a role is the "
+        "same role on both, so cutover stops the application's writes by "
+        f"revoking CONNECT on the source database {block.database} from "
+        "PUBLIC and from the application's roles (NOLOGIN would shut them out "
+        f"of the target too), and these would still connect: {reasons}. Next: "
+        "give the application a role of its own that is no superuser, or "
+        "revoke that CONNECT from the role it comes through, or name the "
+        "application's roles with --roles, and cutover again"
+    )
+
+
+def _refuse_unblockable(
+    cursor: Any, block: DatabaseBlock, roles: list[str], blocking: list[str]
+) -> None:
+    """Stop before the downtime when the roles cannot be kept off the source.
+
+    The blocking statements are tried in a transaction that is rolled back.
+
+    Raises:
+        SyncError: pgshift's role may not change the source database's
+            privileges, or a role would still connect after them.
+    """
+    refused = "cutover refused, nothing was changed on the source (the application "
+    refused += "still writes there, the sync goes on): "
+    cursor.execute(
+        "select pg_has_role(current_user, datdba, 'USAGE'), datdba::regrole::text "
+        "from pg_database where datname = current_database()"
+    )
+    may, owner = cursor.fetchone()
+    if not may:
+        raise SyncError(
+            refused + "source and target are databases of one server, so cutover "
+            "stops the application's writes by revoking CONNECT on the source "
+            f"database {block.database} (NOLOGIN would shut the application out "
+            "of the target too), which only its owner "
+            f"({owner}), a member of that role or a superuser may do; pgshift's "
+            "source role is none of these. Next: connect as one, or grant the "
+            f"owner's role to pgshift's, and cutover again"
+        )
+    try:
+        still = _revoke_connect(cursor, blocking, roles, keep=False)
+    except psycopg2.Error as exc:
+        raise SyncError(
+            refused + f"revoking CONNECT on the source database {block.database} "
+            f"(source and target share a server) failed: {exc}"
+        ) from exc
+    if still:
+        raise SyncError(refused + _unblockable(block, still))
 
 
 def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> None:

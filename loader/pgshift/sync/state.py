@@ -59,7 +59,8 @@ create table if not exists {} (
 
 _ADD_COLUMNS = """
 alter table {} add column if not exists hold_lsn pg_lsn,
-    add column if not exists held_lsn pg_lsn
+    add column if not exists held_lsn pg_lsn,
+    add column if not exists database_block jsonb
 """
 
 
@@ -79,12 +80,17 @@ class SyncRun:
         applied_rows: Rows changed on the target by the stream so far.
         source_columns: Source table to [[column, type oid, typmod], ...]
             as the run found them.
-        blocked_roles: The source roles cutover turned NOLOGIN.
+        blocked_roles: The source roles cutover blocked: made NOLOGIN, or,
+            with ``database_block``, without CONNECT on the source database.
         detail: Why it failed, or what it last did.
         confirmed_lsn: Where the stream was caught up when last idle (the
             server's sent position: everything before it is applied).
         caught_up_at: When it last was.
         marker: The last cutover marker applied (in the batch that applied it).
+        database_block: Where source and target share a server, how cutover
+            blocked the roles instead of NOLOGIN: ``{"database": the source
+            database whose CONNECT it revoked, "acl": that database's ACL
+            before, as text (null: the default)}``; None otherwise.
     """
 
     run_id: str
@@ -102,6 +108,7 @@ class SyncRun:
     confirmed_lsn: str | None = None
     caught_up_at: datetime | None = None
     marker: str | None = None
+    database_block: dict[str, Any] | None = None
 
 
 _FIELDS = (
@@ -120,6 +127,7 @@ _FIELDS = (
     "confirmed_lsn",
     "caught_up_at",
     "marker",
+    "database_block",
 )
 
 
@@ -177,12 +185,15 @@ def latest(cursor: Any, settings: Settings) -> SyncRun | None:
     cursor.execute("select to_regclass(%s) is not null", (table.as_string(cursor),))
     if not cursor.fetchone()[0]:
         return None
+    # database_block through to_jsonb: a table older than that column reads
+    # as null there.
     cursor.execute(
         sql.SQL(
             "select run_id, slot_name, publication_name, source_database, status, "
             "consistent_lsn::text, applied_lsn::text, applied_commit_at, "
             "applied_rows, source_columns, blocked_roles, detail, "
-            "confirmed_lsn::text, caught_up_at, marker from {} "
+            "confirmed_lsn::text, caught_up_at, marker, "
+            "to_jsonb(r) -> 'database_block' from {} as r "
             "order by started_at desc limit 1"
         ).format(table)
     )

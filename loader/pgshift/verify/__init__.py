@@ -180,13 +180,16 @@ class CutOver:
         position: The source position its stream ended at (the cutover's
             marker, applied), as text.
         at: When the cutover finished (the target's clock).
-        blocked_roles: The source roles cutover made NOLOGIN.
+        blocked_roles: The source roles cutover blocked.
+        blocked_database: The source database whose CONNECT cutover revoked
+            from them (source and target on one server), or None: NOLOGIN.
     """
 
     run_id: str
     position: str | None
     at: datetime
     blocked_roles: list[str] = field(default_factory=list)
+    blocked_database: str | None = None
 
 
 def sync_standing(cursor: Any, settings: Settings) -> CutOver | None:
@@ -208,6 +211,7 @@ def sync_standing(cursor: Any, settings: Settings) -> CutOver | None:
         sql.SQL(
             "select r.run_id, r.status, r.applied_lsn::text, r.applied_commit_at, "
             "r.updated_at, r.blocked_roles, "
+            "to_jsonb(r) -> 'database_block' ->> 'database', "
             "coalesce((select max(m.loaded_at) <= r.updated_at from {} as m), "
             "false) from {} as r order by r.started_at desc limit 1"
         ).format(sql.Identifier(settings.state_schema, MANIFEST_TABLE), runs)
@@ -215,7 +219,9 @@ def sync_standing(cursor: Any, settings: Settings) -> CutOver | None:
     found = cursor.fetchone()
     if found is None:
         return None
-    run_id, status, applied, commit_at, updated_at, blocked, loaded_before = found
+    run_id, status, applied, commit_at, updated_at, blocked, database, loaded_before = (
+        found
+    )
     if status in FOLLOWING:
         behind = (
             f", the source's commit of {commit_at:%Y-%m-%d %H:%M:%S %Z}"
@@ -235,7 +241,7 @@ def sync_standing(cursor: Any, settings: Settings) -> CutOver | None:
         )
     if status != "done" or not loaded_before:
         return None
-    return CutOver(run_id, applied, updated_at, list(blocked or []))
+    return CutOver(run_id, applied, updated_at, list(blocked or []), database)
 
 
 def _check_after_cutover(
@@ -263,7 +269,8 @@ def _check_after_cutover(
         cursor.execute(
             "select pg_export_snapshot(), now()::text, pg_current_wal_lsn()::text, "
             "array(select rolname from pg_roles where rolname = any(%s) "
-            "and rolcanlogin order by 1)",
+            "and rolcanlogin and has_database_privilege(oid, current_database(), "
+            "'CONNECT') order by 1)",
             (cut_over.blocked_roles,),
         )
         snapshot_id, taken_at, position, reopened = cursor.fetchone()
@@ -297,7 +304,13 @@ def _check_after_cutover(
         else:
             report.compared_with += (
                 ". The application's roles cutover blocked are still NOLOGIN "
-                "on the source; a difference is a write to the target since "
+                "on the source"
+                if cut_over.blocked_database is None
+                else ". The application's roles cutover blocked still may not "
+                f"connect to the source database {cut_over.blocked_database} "
+                "(CONNECT revoked: source and target share a server)"
+            ) + (
+                "; a difference is a write to the target since "
                 "the cutover (the application, once it runs there) or a row "
                 "changed or lost"
             )
