@@ -1115,18 +1115,24 @@ insert into "cardLine" ("card%Id", note) select g, 'n' || g from generate_series
 
 
 def test_columns_named_with_percent_signs_sync_and_cut_over(
-    logical: Cluster, tmp_path: Path
+    logical: Cluster, pg_cluster: Cluster, tmp_path: Path
 ) -> None:
     """Names holding ``%`` (a placeholder to the client library) go through
-    the stream, the set-based apply and the cutover's checks unharmed."""
+    the stream, the set-based apply and the cutover's checks unharmed.
+
+    The target is on another server, as in most migrations: cutover makes
+    the application's role NOLOGIN on the source's.
+    """
     from pgshift.sync.cutover import cutover
 
     source = logical.create_database("sync_percent_source")
-    target = logical.create_database("sync_percent_target")
+    pg_cluster.drop_database("sync_percent_target")
+    target = pg_cluster.create_database("sync_percent_target")
     role = f"{APP_ROLE}_percent"
     try:
         query(source, PERCENT_SOURCE.replace("%", "%%"))
         _application_role(source, role)
+        _application_role(target, role)
         project = copy_project(tmp_path / "project")
         state, log = tmp_path / "state", tmp_path / "sync.log"
         done = run_cli(["scaffold"], source, target, state, project)
@@ -1157,6 +1163,8 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
             )
             done = cutover(settings, [role], say=application)
             assert done.passed and done.whole == {}
+            assert done.blocked_database is None and done.blocked_roles == [role]
+            assert not _can_login(source, role)
             assert run.wait(30) == 0, log.read_text()[-3000:]
         finally:
             if run.poll() is None:
@@ -1177,4 +1185,5 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
     finally:
         query(source, f"drop role if exists {role}")
         logical.drop_database(source.rsplit("/", 1)[1])
-        logical.drop_database(target.rsplit("/", 1)[1])
+        pg_cluster.drop_database(target.rsplit("/", 1)[1])
+        query(pg_cluster.url("postgres"), f"drop role if exists {role}")
