@@ -127,3 +127,28 @@ def test_it_is_replaced_and_dropped_but_never_someone_elses(
     dropped = run_cli(["compat", "--drop"], *args)
     assert dropped.returncode == 0, dropped.stderr
     assert not query(url, "select 1 from pg_namespace where nspname = 'public_compat'")
+
+
+def test_an_enum_that_keeps_its_name_compares_with_the_old_casts(
+    compat: tuple[MigratedSample, str],
+) -> None:
+    # The sample's enum user_role keeps its name on the target (as an
+    # override keeping a type's name does): with the final schema after the
+    # compatibility schema on the search_path, the previous version's casts
+    # name the final type, and every comparison works.
+    sample, _ = compat
+    statements = [
+        "select count(*) from users where role = cast(%s as user_role)",
+        "select count(*) from users where role <> 'admin'::user_role",
+        "select count(*) from users where role in (cast(%s as user_role))",
+        "select count(*) from users where role = any(cast(%s as user_role[]))",
+    ]
+    params: list[tuple] = [("landlord",), (), ("landlord",), (["landlord", "admin"],)]
+    for statement, args in zip(statements, params, strict=True):
+        source = query(sample.source_url, statement, args)
+        target = query(
+            sample.target_url,
+            f"set search_path = public_compat, public; {statement}",
+            args,
+        )
+        assert target == source and source[0][0] > 0, statement
