@@ -354,6 +354,13 @@ def _application_role(source: str, role: str) -> None:
     query(source, f"grant pg_read_all_data, pg_write_all_data to {role}")
 
 
+_APPLICATION_ROLES = (
+    "select rolname from pg_roles where rolcanlogin and not rolsuper "
+    "and pg_has_role(oid, 'pg_write_all_data', 'MEMBER') order by 1"
+)
+"""The login roles ``_application_role`` made on a server."""
+
+
 def _wait_streaming(target: str, log: Path) -> None:
     """Wait until the target's sync run follows the source."""
     _wait(
@@ -466,6 +473,10 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         assert "downtime" in done.stdout and APP_ROLE in done.stdout
         for step in ("stop writes", "drain to the marker", "sequences", "verify"):
             assert step in done.stdout
+        assert (
+            "(2 past the source's position, past the values their columns hold: "
+            "users_id_seq, sessions_id_seq)"
+        ) in done.stdout, done.stdout
         # The start named the view's rows as left to cutover, which compared
         # them at B, in both sides' snapshots.
         started = (project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
@@ -1126,13 +1137,18 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
     from pgshift.sync.cutover import cutover
 
     source = logical.create_database("sync_percent_source")
+    mirrored: list[str] = []
     pg_cluster.drop_database("sync_percent_target")
     target = pg_cluster.create_database("sync_percent_target")
     role = f"{APP_ROLE}_percent"
     try:
         query(source, PERCENT_SOURCE.replace("%", "%%"))
         _application_role(source, role)
-        _application_role(target, role)
+        # The application's roles exist on the target's server too (roles
+        # belong to a server: the team creates them there first).
+        mirrored = [name for (name,) in query(source, _APPLICATION_ROLES)]
+        for name in mirrored:
+            _application_role(target, name)
         project = copy_project(tmp_path / "project")
         state, log = tmp_path / "state", tmp_path / "sync.log"
         done = run_cli(["scaffold"], source, target, state, project)
@@ -1186,4 +1202,5 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
         query(source, f"drop role if exists {role}")
         logical.drop_database(source.rsplit("/", 1)[1])
         pg_cluster.drop_database(target.rsplit("/", 1)[1])
-        query(pg_cluster.url("postgres"), f"drop role if exists {role}")
+        for name in mirrored:
+            query(pg_cluster.url("postgres"), f"drop role if exists {name}")

@@ -148,7 +148,14 @@ def run_sync_command(
     )
     print(
         f"cutover done: downtime {done.downtime:.2f} s ({stopped}); "
-        f"{done.sequences} sequences set; every table's "
+        f"{done.sequences} sequences set"
+        + (
+            f" ({len(done.past_rows)} past the source's position, past the values "
+            f"their columns hold: {', '.join(done.past_rows)})"
+            if done.past_rows
+            else ""
+        )
+        + "; every table's "
         "count and checksum equal the source's"
         + (
             f" (checked at B before the downtime, then from B; {len(done.whole)} "

@@ -79,6 +79,8 @@ class Cutover:
         before: (step, seconds) of the check before the downtime.
         whole: Tables checked whole in the downtime, and why.
         sequences: Sequences set on the target.
+        past_rows: The source names of those set past the source's position,
+            past the values their columns hold (``position_past_rows``).
         still_connected: Roles not blocked with sessions on the source
             database at the time (superusers, pgshift's own role): whatever
             they wrote after the marker is not on the target.
@@ -93,6 +95,7 @@ class Cutover:
     blocked_roles: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     sequences: int = 0
+    past_rows: list[str] = field(default_factory=list)
     still_connected: list[str] = field(default_factory=list)
     before: list[tuple[str, float]] = field(default_factory=list)
     whole: dict[str, str] = field(default_factory=dict)
@@ -266,7 +269,7 @@ def cutover(
             )
             _drain(settings, names, run, marker, cursor)
             lap("drain to the marker")
-            done.sequences = _set_sequences(settings, names, cursor)
+            done.sequences, done.past_rows = _set_sequences(settings, names, cursor)
             lap("sequences")
             if baseline is not None:
                 done.differences, done.whole = proof.verify_since_b(
@@ -648,7 +651,9 @@ def position_past_rows(
     return last, called
 
 
-def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
+def _set_sequences(
+    settings: Settings, names: NameMap, cursor: Any
+) -> tuple[int, list[str]]:
     """Set each mapped sequence on the target from the source's position.
 
     The schema's sequences (owned by a serial column or not) by the name map,
@@ -696,7 +701,7 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                 )
             )
     if not wanted:
-        return 0
+        return 0, []
     cursor.execute(
         " union all ".join(
             f"(select {n}, last_value, is_called from {sequence})"
@@ -754,7 +759,11 @@ def _set_sequences(settings: Settings, names: NameMap, cursor: Any) -> int:
                     ),
                 )
             )
-    return len(wanted)
+    return len(wanted), [
+        name
+        for (_, _, name, _), before, after in zip(wanted, found, positions, strict=True)
+        if tuple(before) != tuple(after)
+    ]
 
 
 def _reached_sql(
