@@ -501,15 +501,19 @@ def _kept(settings: Settings, carried: Sequence[CarriedOver]) -> Differences:
 
 
 def _owners_listed(outcomes: Sequence[Outcome]) -> set[tuple[str, str]]:
-    """(kind, object) of each owner the last publish recorded as not given.
+    """What the last publish recorded of each owner.
 
-    The report lists each (a role missing, an owner kept or refused), so
-    privilege parity does not count it again.
+    (kind, object) of those it did not give, (kind + " given", object) of
+    those it gave. The report lists the first (a role missing, an owner kept or refused),
+    so privilege parity does not count them again. An object the publish
+    gave no owner stays the migrating role's (scaffold's connecting role
+    owns it on the source), whatever role verify connects as.
     """
+    owners = ("owner", "routine owner", "type owner")
     return {
-        (o.kind, o.object)
+        (o.kind if o.outcome != "owned" else f"{o.kind} given", o.object)
         for o in outcomes
-        if o.kind in ("owner", "routine owner", "type owner") and o.outcome != "owned"
+        if o.kind in owners
     }
 
 

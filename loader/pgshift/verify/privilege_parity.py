@@ -621,7 +621,8 @@ def _owner_lines(
     """Each object's owner, where the sides differ.
 
     The owner an object should have is the source's, or the migrating role
-    where the source URL's role owns it. A difference is a line where
+    where the source URL's role owns it (or the publish gave it no owner:
+    the role scaffold connected as owns it). A difference is a line where
     either owner is a role compared (a shared one, neither a superuser nor
     a connecting role), and the object is not in ``owners_listed``; its fix
     is ``ALTER <kind> ... OWNER TO`` the owner it should have.
@@ -643,7 +644,12 @@ def _owner_lines(
     lines = []
     for kind, name, on, was, now in owned:
         wanted = users[1] if was == users[0] else was
-        if wanted == now or (_LISTED_AS.get(kind, "owner"), name) in owners_listed:
+        listed = _LISTED_AS.get(kind, "owner")
+        if wanted == now or (listed, name) in owners_listed:
+            continue
+        if now == users[1] and (f"{listed} given", name) not in owners_listed:
+            # The publish gave it no owner: the role scaffold connected as
+            # owns it on the source (verify may connect as another).
             continue
         if wanted in roles or now in roles:
             line = (
