@@ -509,6 +509,8 @@ def test_verify_names_a_routine_or_trigger_changed_on_the_target(dump: Dump) -> 
         "language plpgsql as $$ begin return NEW; end $$",
     )
     query(target, "alter function invoice_total(integer) security definer")
+    query(target, "alter sequence ticket_number_seq set logged")
+    query(target, "alter sequence scratch_rows_id_seq set unlogged")
     done = run_cli(["verify"], dump.source, target, dump.state, dump.project)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     for line in (
@@ -516,5 +518,7 @@ def test_verify_names_a_routine_or_trigger_changed_on_the_target(dump: Dump) -> 
         "trigger customers_touch on customers: state 'D', source 'O'",
         "trigger helpNotes_tsv on help_notes: missing on the target",
         'function "public".touch_updated_at(): its body differs',
+        "sequence ticket_number_seq: logged, source UNLOGGED",
+        "scratch_rows.id: identity sequence UNLOGGED, source logged",
     ):
         assert f"schema differs: {line}" in done.stdout, line
