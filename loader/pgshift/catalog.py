@@ -54,6 +54,9 @@ class Column:
             ``no cycle``).
         identity_sequence: An identity column's sequence (its name,
             unqualified and unquoted), or None.
+        identity_unlogged: Whether an identity column's sequence is
+            UNLOGGED (PostgreSQL 15+; it follows its table's persistence
+            unless set otherwise).
     """
 
     name: str
@@ -72,6 +75,7 @@ class Column:
     default_sequences: list[str] = field(default_factory=list)
     identity_options: list[str] = field(default_factory=list)
     identity_sequence: str | None = None
+    identity_unlogged: bool = False
 
 
 @dataclass
@@ -439,6 +443,7 @@ class Sequence:
         cache: CACHE.
         cycle: CYCLE.
         owned_by: (table, column) of the column that owns it, or None.
+        unlogged: Whether it is UNLOGGED (PostgreSQL 15+).
     """
 
     name: str
@@ -450,6 +455,7 @@ class Sequence:
     cache: int
     cycle: bool
     owned_by: tuple[str, str] | None = None
+    unlogged: bool = False
 
 
 @dataclass
@@ -533,7 +539,8 @@ and its views are created with the extension, not migrated)."""
 
 _SEQUENCES = f"""
 select c.relname, format_type(s.seqtypid, null), s.seqstart, s.seqincrement,
-       s.seqmin, s.seqmax, s.seqcache, s.seqcycle, ot.relname, oa.attname
+       s.seqmin, s.seqmax, s.seqcache, s.seqcycle, ot.relname, oa.attname,
+       c.relpersistence = 'u'
 from pg_sequence s
 join pg_class c on c.oid = s.seqrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -552,7 +559,8 @@ order by c.relname
 # Each identity column's sequence options.
 _IDENTITY_OPTIONS = """
 select a.attrelid, a.attname::text, s.seqincrement, s.seqmin, s.seqmax,
-       s.seqstart, s.seqcache, s.seqcycle, s.seqtypid::regtype::text
+       s.seqstart, s.seqcache, s.seqcycle, s.seqtypid::regtype::text,
+       sc.relpersistence = 'u'
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -560,6 +568,7 @@ join pg_depend d on d.refclassid = 'pg_class'::regclass
   and d.refobjid = a.attrelid and d.refobjsubid = a.attnum
   and d.classid = 'pg_class'::regclass and d.deptype = 'i'
 join pg_sequence s on s.seqrelid = d.objid
+join pg_class sc on sc.oid = s.seqrelid
 where n.nspname = %(schema)s and c.relkind in ('r', 'p') and a.attidentity <> ''
 """
 
@@ -1998,17 +2007,18 @@ def read_catalog(
     cursor.execute(_SEQUENCES, args)
     for row in cursor.fetchall():
         owner = (row[8], row[9]) if row[8] else None
-        catalog.sequences[row[0]] = Sequence(*row[:8], owned_by=owner)
+        catalog.sequences[row[0]] = Sequence(*row[:8], owned_by=owner, unlogged=row[10])
     cursor.execute(_DEFAULT_SEQUENCES, args)
     for oid, column, sequence in cursor.fetchall():
         if oid in by_oid:
             by_oid[oid].column(column).default_sequences.append(sequence)
     cursor.execute(_IDENTITY_OPTIONS, args)
-    for oid, column, *settings, type_name in cursor.fetchall():
+    for oid, column, *settings, type_name, unlogged in cursor.fetchall():
         if oid in by_oid:
             by_oid[oid].column(column).identity_options = _identity_options(
                 settings, type_name
             )
+            by_oid[oid].column(column).identity_unlogged = unlogged
 
     cursor.execute(_ENUMS, args)
     for name, labels in cursor.fetchall():

@@ -410,6 +410,7 @@ class SerialMeta(TypedDict):
     maximum: int
     cache: int
     cycle: bool
+    unlogged: NotRequired[bool]  # true when the source's is UNLOGGED
 
 
 class IdentityMeta(TypedDict):
@@ -420,6 +421,7 @@ class IdentityMeta(TypedDict):
     options: NotRequired[list[str]]  # the source sequence's, ALTER COLUMN ... SET
     sequence: NotRequired[str]  # the source sequence, whose position it takes
     sequence_name: NotRequired[str]  # the target sequence's name
+    unlogged: NotRequired[bool]  # its sequence's, where not as its table
 
 
 class CheckMeta(TypedDict):

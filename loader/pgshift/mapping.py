@@ -256,6 +256,7 @@ class SequenceMap:
             when it is not owned, or its owner is not migrated.
         drawn_by: [final table, column] of every column whose default is
             nextval() of it: the columns holding its values.
+        unlogged: Whether it is UNLOGGED (PostgreSQL 15+).
     """
 
     source: str
@@ -270,6 +271,7 @@ class SequenceMap:
     serial: bool
     owned_by: list[str] | None = None
     drawn_by: list[list[str]] = field(default_factory=list)
+    unlogged: bool = False
 
     def settings(self) -> dict[str, Any]:
         """Its type, start, increment, bounds, cache and cycle, by name."""
@@ -356,6 +358,10 @@ class TableMap:
         identity_sequence_names: Target identity column to its sequence's
             target name (``target_object_name`` of the source's, as a
             serial's), which the build gives it.
+        identity_unlogged: Target identity column to whether its sequence
+            is UNLOGGED, for the columns whose sequence is not as its table
+            (PostgreSQL 15+ makes an identity's sequence follow its table
+            unless ``ALTER SEQUENCE ... SET [UN]LOGGED`` says otherwise).
         serials: Serial columns and their sequences.
         keys: The primary key and unique constraints.
         checks: The check constraints.
@@ -386,6 +392,7 @@ class TableMap:
     identity_options: dict[str, list[str]] = field(default_factory=dict)
     identity_sequences: dict[str, str] = field(default_factory=dict)
     identity_sequence_names: dict[str, str] = field(default_factory=dict)
+    identity_unlogged: dict[str, bool] = field(default_factory=dict)
     serials: list[SerialMap] = field(default_factory=list)
     keys: list[KeyMap] = field(default_factory=list)
     checks: list[CheckMap] = field(default_factory=list)
@@ -584,6 +591,7 @@ class NameMap:
                 "identity_options",
                 "identity_sequences",
                 "identity_sequence_names",
+                "identity_unlogged",
             ):
                 if not entry[optional]:
                     del entry[optional]
@@ -600,6 +608,10 @@ class NameMap:
                         del item["delete_columns"]
                     if "to_schema" in item and item["to_schema"] is None:
                         del item["to_schema"]
+        for entry in payload["sequences"].values():
+            # A sequence says it is UNLOGGED only when it is.
+            if not entry["unlogged"]:
+                del entry["unlogged"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -1015,6 +1027,7 @@ def _map_sequences(
             cycle=sequence.cycle,
             serial=name not in standalone,
             owned_by=owned_by,
+            unlogged=sequence.unlogged,
         )
     # The columns that hold a sequence's values: their default is nextval()
     # of it and nothing else (not 'INV-' || nextval(...)).
@@ -1069,6 +1082,8 @@ def _map_table(
                 mapped.identity_sequence_names[name] = object_name(
                     column.identity_sequence
                 )
+            if column.identity_unlogged != (("unlogged",) in table.settings):
+                mapped.identity_unlogged[name] = column.identity_unlogged
         elif column.generated == "s" and column.default:
             mapped.generated[name] = rename(column.default)
         elif column.serial_sequence and column.serial_sequence not in standalone:

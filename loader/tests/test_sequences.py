@@ -3,16 +3,17 @@
 The fixture (fixtures/dump_shaped_source.sql) holds sequences the way
 pg_dump and hand-written DDL leave them: not OWNED BY the column whose
 default calls them, one that two tables draw from (owned by one of them),
-one only the application calls, a descending one, and sequences that stand
-past the rows holding their values; and beside its tables views on views,
-a materialized view with an index, a last-updated trigger, functions the
-application calls (one building SQL from strings, which must be flagged),
-an aggregate, grants to two roles, a row-level security policy, and
-another schema with a foreign key into this one. After ``migrate`` (exit 0,
-no schema difference), the application's behaviour is replayed on both
-sides and agrees: its next inserts and nextval() calls, the trigger's
-effect, every view's rows, every function's result, what each role may
-and may not do, the policy's effect; and a second ``migrate`` keeps it so.
+one only the application calls, a descending one, UNLOGGED ones, and
+sequences that stand past the rows holding their values; and beside its
+tables views on views, a materialized view with an index, a last-updated
+trigger, functions the application calls (one building SQL from strings,
+which must be flagged), an aggregate, grants to two roles, a row-level
+security policy, and another schema with a foreign key into this one.
+After ``migrate`` (exit 0, no schema difference), the application's
+behaviour is replayed on both sides and agrees: its next inserts and
+nextval() calls, the trigger's effect, every view's rows, every function's
+result, what each role may and may not do, the policy's effect; and a
+second ``migrate`` keeps it so.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ NEXT = [
         "insert into help_notes (note_text) values ('Running fast') "
         "returning note_vector",
     ),
+    (
+        "insert into audit_log (msg) values ('c') returning id",
+        "insert into audit_log (msg) values ('c') returning id",
+    ),
+    ("select nextval('ticket_number_seq')", "select nextval('ticket_number_seq')"),
 ]
 """What the application does next, on the source and on the target."""
 
@@ -167,6 +173,19 @@ def test_every_sequence_arrives_where_the_source_stands(dump: Dump) -> None:
     assert query(target, settings) == sorted(
         (renamed.get(name, name), *rest) for name, *rest in query(source, settings)
     )
+    # UNLOGGED as on the source: a serial's, one on its own, and an
+    # unlogged table's identity's set LOGGED.
+    persistence = (
+        "select c.relname::text, c.relpersistence from pg_class as c "
+        "where c.relkind = 'S' and c.relnamespace = 'public'::regnamespace "
+        "order by 1"
+    )
+    assert query(target, persistence) == sorted(
+        (renamed.get(name, name), *rest) for name, *rest in query(source, persistence)
+    )
+    assert {"audit_log_id_seq", "ticket_number_seq"} == {
+        name for name, kind in query(target, persistence) if kind == "u"
+    }
 
     assert query(target, 'select last_value, is_called from "probe_runs_id_seq"') == [
         (3, True)
@@ -490,6 +509,8 @@ def test_verify_names_a_routine_or_trigger_changed_on_the_target(dump: Dump) -> 
         "language plpgsql as $$ begin return NEW; end $$",
     )
     query(target, "alter function invoice_total(integer) security definer")
+    query(target, "alter sequence ticket_number_seq set logged")
+    query(target, "alter sequence scratch_rows_id_seq set unlogged")
     done = run_cli(["verify"], dump.source, target, dump.state, dump.project)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     for line in (
@@ -497,5 +518,7 @@ def test_verify_names_a_routine_or_trigger_changed_on_the_target(dump: Dump) -> 
         "trigger customers_touch on customers: state 'D', source 'O'",
         "trigger helpNotes_tsv on help_notes: missing on the target",
         'function "public".touch_updated_at(): its body differs',
+        "sequence ticket_number_seq: logged, source UNLOGGED",
+        "scratch_rows.id: identity sequence UNLOGGED, source logged",
     ):
         assert f"schema differs: {line}" in done.stdout, line

@@ -6,7 +6,8 @@ source server (regclass, oid, xid, pg_lsn), a default and a check calling
 functions of the source, and an inheritance parent migrated with its child.
 Scaffold stops with exit code 2, one message naming each, and writes
 nothing; with those tables excluded it scaffolds, lists what stays behind
-(rule, typed tables; its functions, operators, text search
+(rule, typed tables, the sequences an excluded table owns and no migrated
+default draws from; its functions, operators, text search
 configuration, trigger, row-level security, policy, an unlogged table and
 an extension nothing uses migrate),
 and the migration completes with money, arrays of a domain, regconfig,
@@ -294,20 +295,37 @@ def test_what_stays_behind_is_listed(migrated: tuple[Project, str]) -> None:
         'view shapeIds: reads public."Shapes", excluded by --include/--exclude',
         "view shapeIdsAgain: reads shapeIds, which is not migrated (reads "
         'public."Shapes", excluded by --include/--exclude)',
+        'sequence serverRefNotes_noteNo_seq: owned by "serverRefNotes"."noteNo", '
+        "excluded by --include/--exclude",
+        'sequence stubNumbers OWNED BY "serverRefNotes".id: its table is excluded '
+        "by --include/--exclude; the sequence is migrated, owned by nothing, "
+        "since stubs.id draws from it",
     ]
     report = (clone.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     for line in expected:
         assert f"not migrated: {line}" in stdout, line
         assert f"- {line}" in report, line
-    # The target's own record of what stayed behind names the views too,
-    # and the report each once.
+    # The target's own record of what stayed behind names the views and
+    # sequences too, and the report each once.
     recorded = query(
         clone.target,
         "select kind || ' ' || object_name || ': ' || reason from pgshift.not_migrated",
     )
-    for line in expected[-2:]:
+    for line in expected[-4:]:
         assert (line,) in recorded, recorded
         assert report.count(f"- {line}\n") == 1, line
+    # The excluded table's serial sequence is not created; the one a
+    # migrated default draws from is, standing where the source's does.
+    assert "serverRefNotes_noteNo_seq" not in report.split("## Not migrated")[0]
+    assert query(
+        clone.target,
+        "select to_regclass('public.server_ref_notes_note_no_seq'), "
+        "to_regclass('public.\"serverRefNotes_noteNo_seq\"'), "
+        "pg_get_serial_sequence('public.stubs', 'id')",
+    ) == [(None, None, None)]
+    assert query(clone.target, "select last_value, is_called from stub_numbers") == [
+        (1, True)
+    ]
     # A view whose WITH query hides the table it reads migrates.
     assert "hiddenStamps" not in stdout
     rows = query(clone.source, 'select id from "hiddenStamps" order by id')

@@ -10,7 +10,10 @@
     gives the source's (meta identities[].sequence_name: a Django table
     renamed after its identity was made keeps `<old table>_id_seq`), or,
     without one, the name PostgreSQL gives an identity's sequence,
-    `<table>_<column>_seq`; unless that name is taken or too long. -#}
+    `<table>_<column>_seq`; unless that name is taken or too long. The
+    sequence is UNLOGGED when its table is; one the source set otherwise
+    (meta identities[].unlogged) is set so (pgshift_sequence_persistence).
+    -#}
 {% macro pgshift_ensure_identities(relation, node) %}
     {%- set statements = [] -%}
     {%- for identity in node.meta.pgshift.get('identities', []) -%}
@@ -87,6 +90,12 @@
             end
         {%- endset -%}
         {%- do statements.append(pgshift_do(body | trim)) -%}
+        {%- if identity.get('unlogged') is not none -%}
+            {%- do statements.append(pgshift_sequence_persistence(
+                "pg_get_serial_sequence(" ~ pgshift_literal(relation) ~ ", "
+                    ~ pgshift_literal(identity.column) ~ ")",
+                identity.unlogged)) -%}
+        {%- endif -%}
         {%- if identity.always -%}
             {%- do statements.append(
                 "alter table " ~ relation ~ " alter column " ~ column

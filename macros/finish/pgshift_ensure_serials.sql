@@ -4,8 +4,9 @@
     one already, a sequence named as listed (or, if that name is taken, the
     first free one with a number appended), owned by the column and made
     its default, with the source sequence's type, increment, bounds,
-    start, cache and cycle; then the sequence is set where the source's
-    stands, and past max(column) (pgshift_sequence_position). A taken name
+    start, cache and cycle, UNLOGGED where the source's is
+    (pgshift_sequence_persistence); then the sequence is set where the
+    source's stands, and past max(column) (pgshift_sequence_position). A taken name
     is a relation in the schema or a name that pgshift_reserved_names keeps
     for a relation of this build. The
     sequence moves with the table when it is published (ALTER TABLE SET
@@ -53,6 +54,11 @@
             end
         {%- endset -%}
         {%- do statements.append(pgshift_do(body | trim)) -%}
+        {%- if serial.get('unlogged') -%}
+            {%- do statements.append(pgshift_sequence_persistence(
+                "pg_get_serial_sequence(" ~ table ~ ", " ~ column ~ ")",
+                true)) -%}
+        {%- endif -%}
         {%- do statements.append(pgshift_sequence_position(
             "pg_get_serial_sequence(" ~ table ~ ", " ~ column ~ ")",
             serial.source, serial.increment, serial.start,

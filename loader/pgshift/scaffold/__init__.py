@@ -360,6 +360,7 @@ def read_project(
     excluded = [n for n in catalog.tables if not settings.selects(n)]
     for name in excluded:
         del catalog.tables[name]
+    excluded_sequences = _exclude_sequences(catalog, excluded)
     overrides = settings.overrides_path
     recorded = None
     if settings.overrides is not None:
@@ -373,6 +374,7 @@ def read_project(
     except ShadowError as error:
         raise ScaffoldError(str(error)) from error
     _name_excluded(project.names, catalog.schema, excluded)
+    project.names.not_migrated += excluded_sequences
     rename_view_types(project.names)
     if not names_only or _calls_routines(project.names):
         project.routines = _settle_routines(
@@ -587,6 +589,51 @@ def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]
         for s in privileges.statements
         if set(s.roles) & missing
     ]
+
+
+def _exclude_sequences(catalog: Catalog, excluded: list[str]) -> list[list[str]]:
+    """Leave out the sequences the tables --include/--exclude left out own.
+
+    A sequence owned by a left-out table's column goes with its table,
+    unless a migrated column's default draws from it: then it arrives on
+    its own, owned by nothing.
+
+    Returns:
+        [kind, name, reason] of each sequence left out, and of each one
+        kept without its owner.
+    """
+    callers: dict[str, list[str]] = {}
+    for table in catalog.tables.values():
+        for column in table.columns:
+            for sequence in column.default_sequences:
+                callers.setdefault(sequence, []).append(
+                    f"{render_ident(table.name)}.{render_ident(column.name)}"
+                )
+    entries = []
+    for name, sequence in list(catalog.sequences.items()):
+        if sequence.owned_by is None or sequence.owned_by[0] not in excluded:
+            continue
+        owner = ".".join(render_ident(part) for part in sequence.owned_by)
+        if name in callers:
+            entries.append(
+                [
+                    "sequence",
+                    f"{name} OWNED BY {owner}",
+                    "its table is excluded by --include/--exclude; the sequence "
+                    f"is migrated, owned by nothing, since {', '.join(callers[name])} "
+                    "draws from it",
+                ]
+            )
+        else:
+            del catalog.sequences[name]
+            entries.append(
+                [
+                    "sequence",
+                    name,
+                    f"owned by {owner}, excluded by --include/--exclude",
+                ]
+            )
+    return entries
 
 
 def _name_excluded(names: NameMap, schema: str, excluded: list[str]) -> None:

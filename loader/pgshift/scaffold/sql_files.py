@@ -201,6 +201,7 @@ def sequences_macro(names: NameMap) -> str:
                 # Jinja has no null literal: not owned is no key.
                 **({"owned_by": s.owned_by} if s.owned_by else {}),
                 "drawn_by": s.drawn_by,
+                **({"unlogged": True} if s.unlogged else {}),
             }
             for s in names.sequences.values()
             if not s.serial

@@ -145,6 +145,8 @@ def _identity_meta(mapped: TableMap, column: str) -> IdentityMeta:
     if column in mapped.identity_sequences:
         meta["sequence"] = mapped.identity_sequences[column]
         meta["sequence_name"] = mapped.identity_sequence_names[column]
+    if column in mapped.identity_unlogged:
+        meta["unlogged"] = mapped.identity_unlogged[column]
     return meta
 
 
@@ -193,6 +195,7 @@ def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
                 sequence=s.name,
                 source=s.source,
                 **names.sequences[s.source].settings(),  # type: ignore[typeddict-item]
+                **({"unlogged": True} if names.sequences[s.source].unlogged else {}),
             )
             for s in mapped.serials
         ],

@@ -12,7 +12,8 @@ same labels in the same order; every domain with the same base type, NOT
 NULL, default and checks; every composite type with the same attributes;
 every table's storage parameters, replica identity, clustering index
 and columns' statistics targets, storage and compression; and its extended
-statistics objects.
+statistics objects; and whether each sequence (an identity column's too)
+is UNLOGGED.
 Each difference is one line,
 ``table.object: what differs``.
 """
@@ -240,6 +241,12 @@ def _table_differences(
             lines.append(
                 f"{name}.{target_name}: identity sequence "
                 f"{found.identity_sequence!r}, source {wanted!r}"
+            )
+        if found.identity and found.identity_unlogged != column.identity_unlogged:
+            lines.append(
+                f"{name}.{target_name}: identity sequence "
+                f"{_persistence(found.identity_unlogged)}, source "
+                f"{_persistence(column.identity_unlogged)}"
             )
     if (source.comment or None) != (target.comment or None):
         line = f"{name}: comment {target.comment!r}, source {source.comment!r}"
@@ -751,6 +758,7 @@ def compare(
         if found != labels:
             lines.append(f"type {renamed}: labels {found}, source {labels}")
     lines += _type_differences(source, target, names, same_type, printed_checks or {})
+    lines += _sequence_differences(source, target, names)
     types = names.types if names else {}
     for table in source.tables.values():
         mapped = names.tables.get(table.name) if names else None
@@ -768,6 +776,32 @@ def compare(
         lines += _partition_differences(mapped, found, kept)
         lines += _settings_differences(table, mapped, found)
         lines += _statistics_differences(table, mapped, found, types)
+    return lines
+
+
+def _persistence(unlogged: bool) -> str:
+    return "UNLOGGED" if unlogged else "logged"
+
+
+def _sequence_differences(
+    source: Catalog, target: Catalog, names: NameMap | None
+) -> list[str]:
+    """A line for each sequence that is UNLOGGED on one side only.
+
+    Each source sequence is looked for under its mapped name; one the
+    target lacks is the report's sequence table's to name.
+    """
+    lines = []
+    for name, sequence in source.sequences.items():
+        mapped = names.sequences.get(name) if names else None
+        if names and mapped is None:
+            continue
+        found = target.sequences.get(mapped.name if mapped else name)
+        if found is not None and found.unlogged != sequence.unlogged:
+            lines.append(
+                f"sequence {found.name}: {_persistence(found.unlogged)}, "
+                f"source {_persistence(sequence.unlogged)}"
+            )
     return lines
 
 
