@@ -87,14 +87,21 @@ class Side:
         return [(*row[:-1], tuple(row[-1])) for row in self.cursor.fetchall()]
 
     def bounds(self, where: str, parts: int) -> list[tuple[Any, ...]]:
-        """Upper key bounds cutting the matching rows into about ``parts`` segments."""
+        """Upper key bounds cutting the matching rows into about ``parts`` segments.
+
+        Each bound is the last key of its segment in the key's order: no
+        aggregate is needed (uuid, boolean and bytea have no ``max``), and a
+        key of several columns is bounded as a whole, as rows compare.
+        """
         keys = ", ".join(f"t.{quote_ident(k)}" for k in self.key)
+        cut = ", ".join(f"k{i}" for i in range(len(self.key)))
+        last = ", ".join(f"k{i} desc" for i in range(len(self.key)))
         self.cursor.execute(
-            f"select {', '.join(f'max(k{i})' for i in range(len(self.key)))} from ("
+            f"select distinct on (part) {cut} from ("
             f"select {', '.join(f'{quote_ident(k)} as k{i}' for i, k in enumerate(self.key))}, "
             f"ntile({parts}) over (order by {keys}) as part "
             f"from {self.relation} as t where {where}) as cut "
-            "group by part order by part"
+            f"order by part, {last}"
         )
         return [tuple(r) for r in self.cursor.fetchall()]
 
