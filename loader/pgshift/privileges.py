@@ -586,64 +586,15 @@ def _type_statements(
     its own without it, and the owner comes last, after the grants the
     creating role makes.
     """
-    target = (SCHEMA, f".{render_ident(name)}")
-
-    def statement(
-        kind: str, grantee: str, privilege: str, grantable: bool, parts: tuple
-    ) -> Statement:
-        return Statement(
-            kind=kind,
-            object=name,
-            column="",
-            grantee=grantee,
-            privilege=privilege,
-            grantable=grantable,
-            roles=(grantee,) if grantee != "public" else (),
-            relation="type",
-            source=f"type {source_type.name}",
-            parts=parts[0],
-            revoke_parts=parts[1],
-        )
-
-    statements = []
-    granted = {grantee for grantee, _, _ in source_type.grants}
-    if not source_type.default_acl and "public" not in granted:
-        statements.append(
-            statement(
-                "type",
-                "public",
-                "revoke usage",
-                False,
-                (
-                    _revoke_parts("usage", "", "type", target, "public"),
-                    _grant_parts("usage", "", "type", target, "public", False),
-                ),
-            )
-        )
-    for grantee, privilege, grantable in source_type.grants:
-        statements.append(
-            statement(
-                "type",
-                grantee,
-                privilege,
-                grantable,
-                (
-                    _grant_parts(privilege, "", "type", target, grantee, grantable),
-                    _revoke_parts(privilege, "", "type", target, grantee),
-                ),
-            )
-        )
-    if source_type.owner != found.user:
-        statements.append(
-            statement(
-                "type owner",
-                source_type.owner,
-                "owner",
-                False,
-                (("alter type ", *target, f" owner to {_role(source_type.owner)}"), ()),
-            )
-        )
-    return statements
+    return _owned_object_statements(
+        "type",
+        "usage",
+        name,
+        (SCHEMA, f".{render_ident(name)}"),
+        f"type {source_type.name}",
+        source_type,
+        found,
+    )
 
 
 def _routine_statements(
@@ -660,62 +611,102 @@ def _routine_statements(
     schema, _, name = signature.partition(ROUTINE_SCHEMA + ".")
     if schema:
         raise ValueError(f"unexpected routine signature {signature!r}")
-    target = (SCHEMA, f".{name}")
-    statements = []
+    return _owned_object_statements(
+        "routine",
+        "execute",
+        name,
+        (SCHEMA, f".{name}"),
+        f"{function.kind} {function.signature}",
+        function,
+        found,
+    )
+
+
+def _owned_object_statements(
+    kind: str,
+    default_privilege: str,
+    name: str,
+    target: tuple[str, str],
+    source: str,
+    found_object: SourceFunction | SourceType,
+    found: SourcePrivileges,
+) -> list[Statement]:
+    """A routine's or a type's statements, as the publish runs them.
+
+    PUBLIC's default right revoked where the source's ACL is its own
+    without it, each grant, and the owner last (the grants are made by the
+    role that created the object).
+
+    Args:
+        kind: "routine" or "type", as the publish records it.
+        default_privilege: What PUBLIC holds by default ("execute", "usage").
+        name: The object as the statements' object names it.
+        target: The object as SQL, in parts.
+        source: The source object, as the report names it.
+        found_object: Its grants, default ACL and owner on the source.
+        found: The source's privileges (the role scaffold connected as).
+    """
 
     def statement(
-        kind: str, grantee: str, privilege: str, grantable: bool, parts: tuple
+        recorded: str, grantee: str, privilege: str, grantable: bool, parts: tuple
     ) -> Statement:
         return Statement(
-            kind=kind,
+            kind=recorded,
             object=name,
             column="",
             grantee=grantee,
             privilege=privilege,
             grantable=grantable,
             roles=(grantee,) if grantee != "public" else (),
-            relation="routine",
-            source=f"{function.kind} {function.signature}",
+            relation=kind,
+            source=source,
             parts=parts[0],
             revoke_parts=parts[1],
         )
 
-    granted = {grantee for grantee, _, _ in function.grants}
-    if not function.default_acl and "public" not in granted:
+    statements = []
+    granted = {grantee for grantee, _, _ in found_object.grants}
+    if not found_object.default_acl and "public" not in granted:
         statements.append(
             statement(
-                "routine",
+                kind,
                 "public",
-                "revoke execute",
+                f"revoke {default_privilege}",
                 False,
                 (
-                    _revoke_parts("execute", "", "routine", target, "public"),
-                    _grant_parts("execute", "", "routine", target, "public", False),
+                    _revoke_parts(default_privilege, "", kind, target, "public"),
+                    _grant_parts(default_privilege, "", kind, target, "public", False),
                 ),
             )
         )
-    for grantee, privilege, grantable in function.grants:
+    for grantee, privilege, grantable in found_object.grants:
         statements.append(
             statement(
-                "routine",
+                kind,
                 grantee,
                 privilege,
                 grantable,
                 (
-                    _grant_parts(privilege, "", "routine", target, grantee, grantable),
-                    _revoke_parts(privilege, "", "routine", target, grantee),
+                    _grant_parts(privilege, "", kind, target, grantee, grantable),
+                    _revoke_parts(privilege, "", kind, target, grantee),
                 ),
             )
         )
-    # Last: the grants above are made by the role that created the routine.
-    if function.owner != found.user:
+    if found_object.owner != found.user:
         statements.append(
             statement(
-                "routine owner",
-                function.owner,
+                f"{kind} owner",
+                found_object.owner,
                 "owner",
                 False,
-                (("alter routine ", *target, f" owner to {_role(function.owner)}"), ()),
+                (
+                    (
+                        f"alter {kind} ",
+                        *target,
+                        f" owner to {_role(found_object.owner)}",
+                    ),
+                    (),
+                ),
             )
         )
     return statements

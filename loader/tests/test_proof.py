@@ -222,6 +222,4 @@ def test_the_differing_row_of_a_large_table_is_found_whatever_its_key(
         found = diff(*sides)
     finally:
         conn.close()
-    assert [d.changed for d in found.differences] == [
-        {"token": ("tok500", "tampered")}
-    ]
+    assert [d.changed for d in found.differences] == [{"token": ("tok500", "tampered")}]
