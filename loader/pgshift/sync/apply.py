@@ -438,22 +438,17 @@ class Applier:
     ) -> sql.Composable:
         if kind == "O" or target.source.replica_identity == "f":
             # A whole old row (REPLICA IDENTITY FULL): each value is read as
-            # the final column's type and compared with the column as text,
-            # both printed by this session (the source's text of a boolean,
-            # an inet or a char(n) is not what a cast to text prints, and a
-            # json, point or xml has no equality); one row of equal ones is
-            # changed.
+            # the final column's type, and it and the column are compared as
+            # their type's output function prints them in this session, as
+            # the source printed the value (a cast to text is not that for a
+            # boolean, an inet, a char(n) or an xml's declaration, and a
+            # json, point or xml has no equality; concat() prints by the
+            # output function); one row of equal ones is changed.
             terms = [
                 # As text: a composite of null fields is null to IS NULL.
                 sql.SQL("{}::text is null").format(self._column(target, i))
                 if old[i] is None
-                # xml's cast to text keeps a declaration that its output
-                # function, which the source printed with, leaves out.
-                else sql.SQL(
-                    "concat({}) = concat(cast({} as {}))"
-                    if target.full_types[i] == "xml"
-                    else "{}::text = cast(cast({} as {}) as text)"
-                ).format(
+                else sql.SQL("concat({}) = concat(cast({} as {}))").format(
                     self._column(target, i),
                     self._literal(old[i]),
                     sql.SQL(target.full_types[i]),
