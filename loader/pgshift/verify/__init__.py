@@ -445,17 +445,12 @@ def _schema_parity(
     with transaction(settings.source, readonly=True) as cursor:
         source = read_catalog(cursor, settings.source_schema)
         if names is not None:
-            privilege_lines = compare_privileges(
-                cursor,
-                target_cursor,
+            privilege_lines = _privilege_lines(
+                settings,
                 names,
-                settings.source_schema,
-                settings.final_schema,
+                (cursor, target_cursor),
                 kept,
-                created_routines(settings.project_dir),
-                owners_listed=_owners_listed(
-                    read_outcomes(target_cursor, settings.state_schema)
-                ),
+                read_outcomes(target_cursor, settings.state_schema),
             )
             routine_lines = routine_differences(
                 cursor,
@@ -497,6 +492,34 @@ def _kept(settings: Settings, carried: Sequence[CarriedOver]) -> Differences:
         c.object.removeprefix(prefix)
         for c in carried
         if c.outcome == "recreated" and c.object.startswith(prefix)
+    )
+
+
+def _privilege_lines(
+    settings: Settings,
+    names: NameMap,
+    cursors: tuple[Any, Any],
+    kept: Differences,
+    outcomes: Sequence[Outcome],
+    fixes: dict[str, str] | None = None,
+) -> list[str]:
+    """Privilege parity between the source and the final schema.
+
+    What verify's schema parity and cutover's check compare alike: the
+    grants and owners of the migrated objects, the routines the build
+    created, less what the last publish kept of the target's own or
+    recorded as an owner not given.
+    """
+    return compare_privileges(
+        cursors[0],
+        cursors[1],
+        names,
+        settings.source_schema,
+        settings.final_schema,
+        kept,
+        created_routines(settings.project_dir),
+        fixes,
+        _owners_listed(outcomes),
     )
 
 
@@ -544,16 +567,8 @@ def privilege_drift(
     kept = _kept(settings, carried)
     outcomes = read_outcomes(target_cursor, settings.state_schema)
     fixes: dict[str, str] = {}
-    lines = compare_privileges(
-        source_cursor,
-        target_cursor,
-        names,
-        settings.source_schema,
-        settings.final_schema,
-        kept,
-        created_routines(settings.project_dir),
-        fixes,
-        _owners_listed(outcomes),
+    lines = _privilege_lines(
+        settings, names, (source_cursor, target_cursor), kept, outcomes, fixes
     )
     lines, _ = intended(lines, _intended_differences(settings, names))
     known = {

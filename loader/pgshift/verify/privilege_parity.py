@@ -26,7 +26,7 @@ final table) is listed as kept.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import psycopg2
@@ -474,19 +474,13 @@ def _routine_lines(
         owners_listed,
         fixes,
     )
-    for ordinal, role, privilege in sorted(answers[0] ^ answers[1]):
-        was_owner, owner = owners[0].get(ordinal), owners[1].get(ordinal)
-        if was_owner is None or owner is None:
-            continue
-        if was_owner != owner and role in (was_owner, owner):
-            continue
-        was = (ordinal, role, privilege) in answers[0]
-        line = _line(routines[ordinal - 1][1], role, privilege, was)
-        lines.append(line)
-        fixes[line] = _fix(
-            f"ROUTINE {schema}{routines[ordinal - 1][1]}", role, privilege, grant=was
-        )
-    return lines
+    return lines + _right_lines(
+        (answers[0], answers[1]),
+        (owners[0], owners[1]),
+        lambda ordinal: routines[ordinal - 1][1],
+        lambda ordinal: f"ROUTINE {schema}{routines[ordinal - 1][1]}",
+        fixes,
+    )
 
 
 # Each type's owner, then who may use it (a range's multirange type aside:
@@ -558,18 +552,41 @@ def _type_lines(
         owners_listed,
         fixes,
     )
-    for name, role, privilege in sorted(may ^ answers[1]):
-        was_owner, owner = was_owned.get(name), owners[1].get(name)
+    return lines + _right_lines(
+        (may, answers[1]),
+        (was_owned, owners[1]),
+        lambda name: f"type {name}",
+        lambda name: f"TYPE {schema}{quote_ident(name)}",
+        fixes,
+    )
+
+
+def _right_lines(
+    rights: tuple[set[tuple[Any, str, str]], set[tuple[Any, str, str]]],
+    owners: tuple[dict[Any, str], dict[Any, str]],
+    label: Callable[[Any], str],
+    on: Callable[[Any], str],
+    fixes: dict[str, str],
+) -> list[str]:
+    """Who may do what on one side and not the other, for routines or types.
+
+    ``rights`` are (object, role, privilege) on the source and the target,
+    ``owners`` each object's owner there. An object missing on either side
+    is left to schema parity, and an owner's implicit right is left out
+    where the owners differ, as for relations. ``label`` names an object in
+    a line, ``on`` in its fix.
+    """
+    lines = []
+    for thing, role, privilege in sorted(rights[0] ^ rights[1]):
+        was_owner, owner = owners[0].get(thing), owners[1].get(thing)
         if was_owner is None or owner is None:
             continue
         if was_owner != owner and role in (was_owner, owner):
             continue
-        was = (name, role, privilege) in may
-        line = _line(f"type {name}", role, privilege, was)
+        was = (thing, role, privilege) in rights[0]
+        line = _line(label(thing), role, privilege, was)
         lines.append(line)
-        fixes[line] = _fix(
-            f"TYPE {schema}{quote_ident(name)}", role, privilege, grant=was
-        )
+        fixes[line] = _fix(on(thing), role, privilege, grant=was)
     return lines
 
 
