@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from psycopg2 import sql
 
 from pgshift.connection import transaction
 from pgshift.load.extract import SESSION_SETTINGS
@@ -589,5 +590,83 @@ def test_a_whole_row_is_found_by_the_source_s_old_row_whatever_its_types(
         apply(made, changes)
         assert printed("full_rows") == printed('"Full"')
         assert len(printed("full_rows")) == 4
+    finally:
+        made.close()
+
+
+def test_a_whole_row_is_looked_up_through_an_index_of_the_final_table(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """REPLICA IDENTITY FULL on a large table: an update or delete finds its
+    row through a btree index the final table has, not by reading every row
+    per change (which no backlog on a table of millions would get through);
+    the row found and the result are the same as without the index."""
+    query(
+        pg_url,
+        "create table public.links (code text, note text, n integer, j json); "
+        "create index on public.links (n); "
+        "create index on public.links (lower(code)); "
+        "insert into public.links select 'c' || g, 'note ' || g, g, '{}' "
+        "from generate_series(1, 20000) as g; "
+        "insert into public.links values ('twin', 'a', 7, '[]'), "
+        "('twin', 'b', 7, '[]'), ('nul', null, null, null); "
+        "analyze public.links",
+    )
+    names = NameMap(source_name="app", source_schema="public")
+    names.tables["Links"] = TableMap(
+        source_schema="public",
+        source="Links",
+        target="links",
+        staging_model="stg_app__links",
+        columns={"code": "code", "note": "note", "N": "n", "j": "j"},
+    )
+    settings = make_settings(pg_url, pg_url, state_dir=tmp_path)
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    made = Applier(settings, names, "test", {})
+    try:
+        made.relation(
+            pgoutput.Relation(
+                1,
+                "public",
+                "Links",
+                "f",
+                (
+                    pgoutput.Column("code", 25, -1, True),
+                    pgoutput.Column("note", 25, -1, True),
+                    pgoutput.Column("N", 23, -1, True),
+                    pgoutput.Column("j", 114, -1, True),
+                ),
+            )
+        )
+        delete = pgoutput.Delete(1, ("c500", "note 500", "500", "{}"), "O")
+        batch = Batch()
+        made.add(batch, [delete], pgoutput.Commit(1, 1, datetime.now(UTC)))
+        (statement,), _ = made.build(batch)
+        with transaction(settings.target) as cursor:
+            cursor.execute(
+                sql.SQL("explain {}").format(
+                    sql.SQL(statement) if isinstance(statement, str) else statement
+                )
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Scan using links_n_idx" in plan, plan
+        assert "Seq Scan on links" not in plan, plan
+        made.commit(batch)
+        apply(
+            made,
+            [
+                pgoutput.Update(
+                    1, ("twin", "a", "8", "[]"), ("twin", "a", "7", "[]"), "O"
+                ),
+                pgoutput.Delete(1, ("nul", None, None, None), "O"),
+                pgoutput.Delete(1, ("c1", "note 1", "1", "{}"), "O"),
+            ],
+        )
+        assert query(
+            pg_url,
+            "select code, note, n from public.links where code in "
+            "('twin', 'nul', 'c1', 'c500', 'c2') order by 1, 2",
+        ) == [("c2", "note 2", 2), ("twin", "a", 8), ("twin", "b", 7)]
     finally:
         made.close()

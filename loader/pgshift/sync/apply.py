@@ -164,6 +164,8 @@ class Target:
             assignment applies the modifier as a literal's would).
         full_types: The same with its modifier (a whole old row's values
             are read through it).
+        leading: Indexes of the columns that lead a btree index of the
+            final table (a whole old row is looked up through them).
         set_based: Whether its updates and deletes may be set-based: the
             key is not the whole row, no row may be found gone, and a
             unique index of the final table lies within the key columns,
@@ -188,6 +190,7 @@ class Target:
     fewest: int
     types: tuple[str, ...] = ()
     full_types: tuple[str, ...] = ()
+    leading: frozenset[int] = frozenset()
     set_based: bool = False
     insert: str = ""
     always: frozenset[int] = frozenset()
@@ -376,6 +379,21 @@ class Applier:
             ([targets[i] for i in key],),
         )
         row = self._cursor.fetchone()
+        leading: frozenset[int] = frozenset()
+        if message.replica_identity == "f":
+            # The columns a whole old row's lookup can reach by an index.
+            self._cursor.execute(
+                sql.SQL(
+                    "select distinct a.attname from pg_index as i "
+                    "join pg_class as c on c.oid = i.indexrelid "
+                    "join pg_am as m on m.oid = c.relam and m.amname = 'btree' "
+                    "join pg_attribute as a on a.attrelid = i.indrelid "
+                    "and a.attnum = i.indkey[0] "
+                    "where i.indrelid = {}::regclass and i.indpred is null"
+                ).format(sql.Literal(final.as_string(self._cursor)))
+            )
+            indexed = {name for (name,) in self._cursor.fetchall()}
+            leading = frozenset(i for i, t in enumerate(targets) if t in indexed)
         fewest = 0 if cascades and not self.replica_role else 1
         self._targets[message.relation_id] = Target(
             source=message,
@@ -385,6 +403,7 @@ class Applier:
             fewest=fewest,
             types=tuple(types.get(t, ("text",))[0] for t in targets),
             full_types=tuple(types.get(t, ("text", "text"))[1] for t in targets),
+            leading=leading,
             set_based=bool(row and row[0])
             and message.replica_identity != "f"
             and fewest == 1,
@@ -455,6 +474,18 @@ class Applier:
                 )
                 for i in range(len(old))
                 if old[i] is not UNCHANGED
+            ]
+            # A column leading a btree index is also compared by its type's
+            # equality, which values printed alike always satisfy: the row
+            # is then found through the index, not by reading the table.
+            terms += [
+                sql.SQL("{} = cast({} as {})").format(
+                    self._column(target, i),
+                    self._literal(old[i]),
+                    sql.SQL(target.full_types[i]),
+                )
+                for i in sorted(target.leading)
+                if old[i] is not None and old[i] is not UNCHANGED
             ]
             # A ctid names a row within one table: a partitioned table's
             # partitions each have their own, so the partition is named too.
