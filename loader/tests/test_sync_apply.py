@@ -670,3 +670,62 @@ def test_a_whole_row_is_looked_up_through_an_index_of_the_final_table(
         ) == [("c2", "note 2", 2), ("twin", "a", 8), ("twin", "b", 7)]
     finally:
         made.close()
+
+
+def test_a_row_for_a_partition_the_target_lacks_says_what_to_make(
+    applier: Applier, pg_url: str
+) -> None:
+    """A partition added on the source during the sync (next month's, made by
+    partition maintenance): its first row stops the sync, saying to create
+    the partition on the target and sync again; once made, the same batch
+    applies."""
+    query(
+        pg_url,
+        "create table public.events (code text, at date, primary key (code, at)) "
+        "partition by range (at); create table public.events_2030_01 "
+        "partition of public.events for values from ('2030-01-01') "
+        "to ('2030-02-01')",
+    )
+    names = NameMap(source_name="app", source_schema="public")
+    names.tables["Events"] = TableMap(
+        source_schema="public",
+        source="Events",
+        target="events",
+        staging_model="stg_app__events",
+        columns={"code": "code", "at": "at"},
+    )
+    made = Applier(applier._settings, names, "test", {})
+    try:
+        made.relation(
+            pgoutput.Relation(
+                1,
+                "public",
+                "Events",
+                "d",
+                (
+                    pgoutput.Column("code", 25, -1, True),
+                    pgoutput.Column("at", 1082, -1, True),
+                ),
+            )
+        )
+        rows = [("a", "2030-01-05"), ("b", "2030-02-03")]
+        with pytest.raises(SyncError) as raised:
+            apply(made, [pgoutput.Insert(1, row) for row in rows])
+        said = str(raised.value)
+        assert 'no partition of relation "events" found for row' in said
+        assert "(at) = (2030-02-03)" in said
+        assert "a partition the final table lacks" in said
+        assert "then run sync again" in said
+        assert "cleanup" not in said
+        assert query(pg_url, "select count(*) from public.events") == [(0,)]
+        query(
+            pg_url,
+            "create table public.events_2030_02 partition of public.events "
+            "for values from ('2030-02-01') to ('2030-03-01')",
+        )
+        apply(made, [pgoutput.Insert(1, row) for row in rows])
+        assert query(
+            pg_url, "select code, tableoid::regclass::text from public.events order by 1"
+        ) == [("a", "events_2030_01"), ("b", "events_2030_02")]
+    finally:
+        made.close()

@@ -938,6 +938,21 @@ class Applier:
                 "as the source printed it, such as a type the final column "
                 "does not share with the source's)"
             )
+        elif exc.pgcode == "23514" and first.startswith("no partition of relation"):
+            # A partition the source gained during the sync (partition
+            # maintenance making next month's): the rows it takes have no
+            # place on the target until it is made there too.
+            detail = getattr(exc.diag, "message_detail", None) or ""
+            return SyncError(
+                f"sync stopped: applying the source's transactions up to "
+                f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
+                f"none of them was applied: {first} ({detail.rstrip('.')}). The "
+                "source has a partition the final table lacks, added after "
+                "scaffold. Next: create it on the target with the final "
+                "table's names (`CREATE TABLE <name> PARTITION OF <final table> "
+                "FOR VALUES ...`, the source's bounds), then run sync again: "
+                "it goes on from the last applied position"
+            )
         else:
             why = (
                 "The target's final tables no longer match the source (changed "
