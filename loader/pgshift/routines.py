@@ -459,7 +459,7 @@ where o.oid = %(oid)s
 _RELATIONS = """
 select c.relname::text, c.relkind::text
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'f', 'v', 'm')
+where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'f', 'v', 'm', 'S')
 """
 
 _EXTENSION_OBJECTS = """
@@ -1059,10 +1059,19 @@ class _Context:
                 columns.setdefault(column, set()).add(target)
                 if target != column:
                     renamed.add(column)
+        # The sequences the target gets: the schema's, and each migrated
+        # identity column's own. One left out (with the table --exclude
+        # leaves out) is not there for a nextval() to find.
+        sequences = {q.source for q in names.sequences.values()} | {
+            sequence
+            for table in names.tables.values()
+            for sequence in table.identity_sequences.values()
+        }
         not_migrated = {
             name
             for name, kind in source.relations.items()
-            if kind in ("r", "p", "f", "v", "m") and name not in tables
+            if (kind in ("r", "p", "f", "v", "m") and name not in tables)
+            or (kind == "S" and name not in sequences)
         }
         return cls(
             schema=source.schema,
