@@ -419,6 +419,9 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         assert status["status"] == "streaming" and status["slot_exists"]
         assert status["slot_active"] and status["lag_bytes"] is not None
         # Killed mid-stream, with the application still writing.
+        streamed_by = query(
+            source, "select active_pid from pg_replication_slots where active"
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(30)
     finally:
@@ -430,8 +433,35 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         True,
     ]
     time.sleep(1)
+    # As if it had caught up just before it was killed; the source changed
+    # since, and the target holds the sync back for a while.
+    query(target, "update pgshift.sync_runs set caught_up_at = now()")
+    query(source, "update users set \"lastName\" = 'Held' where id = 1")
+    locker = psycopg2.connect(target)
+    locker.cursor().execute("lock table users in access exclusive mode")
     second = _start_sync(source, target, state, log, project)
     try:
+        try:
+            _wait(
+                lambda: (
+                    query(
+                        source,
+                        "select active_pid from pg_replication_slots where active",
+                    )
+                    not in ([], streamed_by)
+                ),
+                60,
+                "sync did not follow its slot again",
+                log,
+            )
+            shown = run_cli(["status", "--json"], source, target, state, project)
+            status = json.loads(shown.stdout)
+            # Behind, not caught up: the lag counts from the last commit
+            # applied (at least the second slept above).
+            assert status["lag_seconds"] >= 1.0, status
+        finally:
+            locker.rollback()
+            locker.close()
         _wait(
             lambda: _status(target)[2] > killed_at[2] + 20,
             120,
@@ -536,14 +566,15 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
         ) == query(source, f"select last_value, is_called from {sequence}")
     assert _left_on_source(source) == []
     assert _status(target)[0] == "done"
-    # The final tables now hold what the sync applied since the publish: a
-    # new start would replace them with a copy of the source, and says so
-    # before creating anything.
+    # The target is the application's now: a new start would replace its
+    # final tables with a copy of the source, and says so before creating
+    # anything.
     again = run_cli(["sync"], source, target, state, project)
     assert again.returncode == 2, again.stdout + again.stderr
-    assert "sync refused, nothing was written: these final tables changed" in (
-        again.stderr
-    )
+    assert (
+        "sync refused, nothing was written: the target was cut over from the "
+        "source by sync run"
+    ) in again.stderr
     assert "users (published" in again.stderr
     assert _left_on_source(source) == []
     # The run is over: migrate may run again, and cleanup has nothing to do.
@@ -653,6 +684,11 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
     assert again.returncode == 2 and "no sync is following" in again.stderr
+    # The target is the application's now: a migrate into it says so.
+    refused = run_cli(["migrate"], source, target, state)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "the target was cut over from the source by sync run" in refused.stderr
+    assert "users (published" in refused.stderr
     # Going back: the statements cutover printed give the source database
     # its previous privileges.
     reopen = done.stdout.split("run on the source: ", 1)[1].split(")", 1)[0]

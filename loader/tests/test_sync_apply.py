@@ -725,7 +725,8 @@ def test_a_row_for_a_partition_the_target_lacks_says_what_to_make(
         )
         apply(made, [pgoutput.Insert(1, row) for row in rows])
         assert query(
-            pg_url, "select code, tableoid::regclass::text from public.events order by 1"
+            pg_url,
+            "select code, tableoid::regclass::text from public.events order by 1",
         ) == [("a", "events_2030_01"), ("b", "events_2030_02")]
     finally:
         made.close()

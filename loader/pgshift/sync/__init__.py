@@ -19,6 +19,7 @@ the load and a rebuilding ``dbt build`` refuse (``manifest.refuse_while_syncing`
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -93,7 +94,7 @@ def run_sync(
     replace_existing: bool = False,
     drop_dependents: bool = False,
     limits: Limits | None = None,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = functools.partial(print, flush=True),
     check_models: Callable[[Settings], str | None] | None = None,
 ) -> Outcome:
     """Start a sync, or resume the one recorded on the target, and follow it.
@@ -282,7 +283,17 @@ def _resume(
         # cutover checks that the sync stands where it asked, and fails
         # cleanly when not.
         state.ensure_table(cursor, settings)
-        state.update(cursor, settings, run.run_id, hold_lsn=None, held_lsn=None)
+        # Caught up before it stopped says nothing of the changes written
+        # since: until the stream says so again, the lag counts from the
+        # last transaction applied.
+        state.update(
+            cursor,
+            settings,
+            run.run_id,
+            hold_lsn=None,
+            held_lsn=None,
+            caught_up_at=None,
+        )
     say(f"following slot {run.slot_name} from {run.applied_lsn}")
 
     def drop_slot() -> None:
@@ -442,7 +453,7 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
         known = [t for t in (run.applied_commit_at, run.caught_up_at) if t]
         found.lag_seconds = 0.0
         caught_up = run.caught_up_at is not None and _recent(run.caught_up_at)
-        if known and not (slot.active and caught_up):
+        if known and found.lag_bytes and not (slot.active and caught_up):
             found.lag_seconds = max(
                 0.0, (datetime.now(UTC) - max(known)).total_seconds()
             )

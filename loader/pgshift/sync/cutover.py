@@ -312,7 +312,11 @@ def cutover(
             ) from exc
         with transaction(settings.target) as target_cursor:
             state.update(
-                target_cursor, settings, run.run_id, status="done", detail="cut over"
+                target_cursor,
+                settings,
+                run.run_id,
+                status="done",
+                detail=state.CUT_OVER,
             )
         lap("first write on the target")
         done.downtime = time.monotonic() - started

@@ -107,6 +107,12 @@ class _Meter:
     def close(self) -> None:
         self._source.close()
 
+    def wal_inserted(self) -> int:
+        """Where the source's WAL ends now (its insert position)."""
+        with self._source.cursor() as cursor:
+            cursor.execute("select pg_current_wal_insert_lsn()::text")
+            return pgoutput.parse_lsn(cursor.fetchone()[0])
+
     def check(
         self,
         applied: int,
@@ -237,6 +243,16 @@ def follow(
         changes: list[pgoutput.Decoded] = []
         in_transaction = False
         confirmed = applied
+        backlog_end = meter.wal_inserted()
+
+        def caught_up() -> bool:
+            """Whether nothing received means nothing left to apply.
+
+            Only once the server has sent a position as far as its WAL
+            reached when the stream started: until then (its walsender
+            still decoding a backlog) it is no sign of being caught up.
+            """
+            return cursor.wal_end >= backlog_end
 
         seen_marker: str | None = None
         txn_marker: str | None = None
@@ -288,7 +304,7 @@ def follow(
                         confirmed = cursor.wal_end
                         cursor.send_feedback(flush_lsn=confirmed, force=True)
                     record = None
-                    if time.monotonic() - idle_since >= CHECK_SECONDS:
+                    if caught_up() and time.monotonic() - idle_since >= CHECK_SECONDS:
                         idle_since = time.monotonic()
                         record = max(applied, confirmed)
                     status = applier.status(record)
@@ -305,7 +321,11 @@ def follow(
                 if until_marker is not None and seen_marker == until_marker:
                     return Outcome("until", applied, total)
                 retained = meter.check(
-                    max(applied, confirmed), commit_time, total, True, limits
+                    max(applied, confirmed),
+                    commit_time,
+                    total,
+                    not in_transaction and caught_up(),
+                    limits,
                 )
                 if (
                     retained is not None

@@ -291,6 +291,25 @@ def refuse_changed_final_tables(settings: Settings, command: str) -> None:
     names = NameMap.read(settings.project_dir)
     changed = changed_since_published(settings, names) if names else []
     if changed:
+        # pgshift.sync imports this module: its state is read here.
+        from pgshift.sync import state  # noqa: PLC0415
+
+        with transaction(settings.target, readonly=True) as cursor:
+            run = state.latest(cursor, settings)
+        if state.cut_over(run):
+            assert run is not None
+            raise ConfigError(
+                f"{command} refused, nothing was written: the target was cut "
+                f"over from the source by sync run {run.run_id}, so it is the "
+                "application's database now; its final tables hold what the "
+                "sync applied and what the application has written since "
+                f"(against what pgshift first published: {'; '.join(changed)}), "
+                f"and a {command} would replace them with a new copy of the "
+                "source, losing every write made on the target since the "
+                f"cutover. Next: do not {command} into it again; to start over "
+                "from the source all the same, run `python loader/run.py "
+                f"{command} --replace-existing`"
+            )
         raise ConfigError(
             f"{command} refused, nothing was written: these final tables "
             f"changed since pgshift published them: {'; '.join(changed)}. "
