@@ -19,7 +19,6 @@ the load and a rebuilding ``dbt build`` refuse (``manifest.refuse_while_syncing`
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -94,7 +93,7 @@ def run_sync(
     replace_existing: bool = False,
     drop_dependents: bool = False,
     limits: Limits | None = None,
-    say: Callable[[str], None] = functools.partial(print, flush=True),
+    say: Callable[[str], None] | None = None,
     check_models: Callable[[Settings], str | None] | None = None,
 ) -> Outcome:
     """Start a sync, or resume the one recorded on the target, and follow it.
@@ -103,6 +102,8 @@ def run_sync(
     not (``source.preflight``); a new start refuses then.
 
     Returns when the run's status changes on the target (cutover, cleanup).
+    What it says goes to ``say``; by default to standard output, flushed
+    line by line (a log file read while sync runs holds it).
 
     Raises:
         PreflightError: The source cannot be followed; nothing was created.
@@ -111,6 +112,11 @@ def run_sync(
         ConfigError: As ``migrate``.
     """
     limits = limits or Limits()
+    if say is None:
+
+        def say(text: str) -> None:
+            print(text, flush=True)
+
     say(f"sync's log: {_log_to_file(settings)}")
     names = NameMap.read(settings.project_dir)
     run = _latest(settings)
