@@ -19,6 +19,9 @@ queries the view, and each view is granted to the roles that hold a
 privilege of the same kind on its table, so a role may do through the view
 exactly what it may do on the table. The previous version points its
 ``search_path`` at the schema; its unqualified names then resolve there.
+The migrated routines' bodies name the final tables qualified with the
+final schema (``pgshift.routines``), so a trigger or function it sets off
+reads and writes the final tables, not these views.
 
 The schema is pgshift's (marked by its comment): creating it again
 replaces it in one transaction, and a schema of that name that pgshift did

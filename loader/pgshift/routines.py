@@ -27,6 +27,13 @@ libpg_query):
   in every migrated table that has it. Two different target names mean the
   target is ambiguous. The columns an INSERT lists or an UPDATE (or ON
   CONFLICT DO UPDATE) sets follow their table.
+* A migrated table or view a body names unqualified (a ``RangeVar``, a
+  row type, a PL/pgSQL ``%ROWTYPE`` or ``%TYPE`` declaration) is written
+  qualified with the final schema: the body then means the final table
+  whatever the caller's ``search_path``, one putting the compatibility
+  schema's views of the same names first (``pgshift.compat``) included. A
+  CTE, a variable or a temporary table the body creates, of that name,
+  stays unqualified. A routine's header, bound when it is created, does not.
 * A parameter whose name a renamed column takes on the target (parameter
   ``account_id`` beside ``"accountId"``, which becomes ``account_id``) would
   be read as the column there; it is qualified with the function's name
@@ -830,6 +837,9 @@ def rewrite(
         mapped = names.tables.get(trigger.table)
         if mapped is not None:
             callers.setdefault(trigger.function_oid, []).append(mapped)
+        context.transitions.setdefault(trigger.function_oid, set()).update(
+            _transition_tables(trigger)
+        )
     done = Routines()
     for routine in source.routines:
         try:
@@ -1027,6 +1037,9 @@ class _Context:
     # The schema the routines land in (None: not known, taken as another
     # schema than the source's).
     final_schema: str | None = None
+    # A trigger function's transition tables (REFERENCING OLD TABLE AS x),
+    # by the function's oid: its body finds them before the schema's tables.
+    transitions: dict[int, set[str]] = field(default_factory=dict)
 
     @property
     def moves(self) -> bool:
@@ -1132,6 +1145,10 @@ class _Fragment:
         self.placed: set[int] = set()  # token starts that were understood
         self.row_types: set[str] = set()  # migrated relations named as types
         self.foreign_calls: set[str] = set()  # other schemas' functions called
+        # A body's unqualified migrated tables and views, and their row types,
+        # are qualified with the final schema (a routine's header is not).
+        self.qualify = False
+        self.temporary: set[str] = set()  # temporary tables the body creates
 
     # The parse tree's locations, as tokens.
 
@@ -1313,6 +1330,15 @@ class _Fragment:
             return mapped
         if schema is not None:
             self._schema(chain[-2])
+        elif (
+            self.qualify
+            and node.get("relpersistence") != "t"
+            and relname not in self.temporary
+        ):
+            # Qualified, it is the final table whatever the caller's
+            # search_path (the compatibility schema's views come first there).
+            self._replace(chain[-1], f"{SCHEMA}.{render_ident(mapped.target)}")
+            return mapped
         self._replace(chain[-1], render_ident(mapped.target))
         return mapped
 
@@ -1480,7 +1506,11 @@ class _Fragment:
         if mapped is not None:
             self.row_types.add(mapped.source)
             self._bound_view(mapped.source, node.get("location", 0))
-            self._replace(chain[-1], render_ident(mapped.target))
+            target = render_ident(mapped.target)
+            if self.qualify and len(names) == 1:
+                # A row type, like its table, is the final schema's.
+                target = f"{SCHEMA}.{target}"
+            self._replace(chain[-1], target)
         elif names[-1] in self.context.types:
             # One of the schema's enum, domain or composite types.
             self._replace(chain[-1], render_ident(self.context.types[names[-1]]))
@@ -1671,6 +1701,7 @@ def _rewrite_routine(
         header._func_call(node)
     foreign_calls = header.foreign_calls
     if sql_body is not None:
+        header.qualify = True
         header.rename({"stmts": [{"stmt": sql_body}]})
         problems += _unplaced(header, 0, len(definition), definition, 0)
     problems += [Problem(_line(definition, o), r) for o, r in header.problems]
@@ -1890,6 +1921,10 @@ def _rewrite_body(
     }
     if routine.language == "sql":
         fragment = _Fragment(body, context, variables, [], plpgsql=False, **parameters)
+        fragment.qualify = True
+        fragment.temporary = _temporary_tables(body) | context.transitions.get(
+            routine.oid, set()
+        )
         try:
             tree = parse_tree(body)
         except pglast.parser.ParseError as error:
@@ -1918,6 +1953,7 @@ def _rewrite_body(
     if records or routine.foreign_trigger:
         variables |= {"new", "old"}
     tokens = scan_tokens(body)
+    temporary = _temporary_tables(body) | context.transitions.get(routine.oid, set())
     line_starts = [0] + [i + 1 for i, c in enumerate(body) if c == "\n"]
     edits: list[_Edit] = []
     problems: list[Problem] = []
@@ -1968,6 +2004,7 @@ def _rewrite_body(
             text, context, variables, records, plpgsql=True, **parameters
         )
         fragment.foreign_records = routine.foreign_trigger
+        fragment.qualify, fragment.temporary = True, temporary
         try:
             tree = parse_tree(text)
         except pglast.parser.ParseError as error:
@@ -1985,6 +2022,8 @@ def _rewrite_body(
         understood |= {p + offset for p in fragment.placed}
         routine.foreign_calls += sorted(fragment.foreign_calls)
         problems += _unplaced(fragment, skip, len(text), body, offset)
+    declared = _declared_types(tokens, covered, context, variables)
+    edits += declared
     placed_anywhere = {e.start for e in edits}
     for index, token in enumerate(tokens):
         if token.start in covered or token.start in placed_anywhere:
@@ -2019,6 +2058,142 @@ def _rewrite_body(
         body, tokens, context, variables, understood | {e.start for e in edits}
     )
     return edits, problems
+
+
+def _temporary_tables(body: str) -> set[str]:
+    """The temporary tables and views a body creates, by name.
+
+    ``CREATE TEMP TABLE``, ``CREATE TEMPORARY VIEW``, ``SELECT ... INTO
+    TEMP x``: the body's later statements name them unqualified, and
+    PostgreSQL looks in ``pg_temp`` first (unless the search_path names it),
+    so one named like a migrated table is not the final schema's.
+    """
+    tokens = _scan_safely(body)
+    found = set()
+    for index, token in enumerate(tokens):
+        if token.name not in ("TEMP", "TEMPORARY"):
+            continue
+        rest = tokens[index + 1 : index + 8]
+        names = [t.name for t in rest]
+        position = 1 if names[:1] in (["TABLE"], ["VIEW"]) else 0
+        if names[position : position + 3] == ["IF", "NOT", "EXISTS"]:
+            position += 3
+        chain = dotted_name(rest, position, 1)
+        while chain and position + 2 < len(rest) and rest[position + 1].text == ".":
+            position += 2
+            chain = dotted_name(rest, position, 1)
+        if chain and chain[0].value is not None:
+            found.add(chain[0].value)
+    return found
+
+
+def _transition_tables(trigger: Trigger) -> set[str]:
+    """The names a trigger gives its transition tables (``REFERENCING``)."""
+    import pglast
+
+    try:
+        tree = parse_tree(trigger.source)
+    except pglast.parser.ParseError:
+        return set()
+    return {
+        node["name"]
+        for _, node in tree_nodes(tree, "TriggerTransition")
+        if node.get("name")
+    }
+
+
+def _declared_types(
+    tokens: list[Token], covered: set[int], context: _Context, variables: set[str]
+) -> list[_Edit]:
+    """The edits of the migrated tables and views a PL/pgSQL DECLARE names.
+
+    ``v "Users"%ROWTYPE``, ``v "Users"."fullName"%TYPE`` and ``v "Users"``
+    (the table's row type) name the table through the search_path when the
+    function runs: each is written qualified with the final schema
+    (``SCHEMA.users%ROWTYPE``, ``SCHEMA.users.full_name%TYPE``), the
+    final table's whatever the caller's search_path, and its column takes
+    its target name. One qualified with the source schema keeps its
+    qualifier, which the final schema replaces. A variable's ``%TYPE``
+    (``v other%TYPE``, ``v rec.field%TYPE``) names the variable and stays.
+    """
+    edits: list[_Edit] = []
+
+    def table(token: Token, qualified: bool) -> TableMap | None:
+        mapped = context.tables.get(token.value or "")
+        if mapped is not None:
+            target = render_ident(mapped.target)
+            edits.append(
+                _Edit(
+                    token.start,
+                    token.end,
+                    target if qualified else f"{SCHEMA}.{target}",
+                )
+            )
+        return mapped
+
+    def source_schema(token: Token) -> bool:
+        return token.value == context.schema
+
+    for index, token in enumerate(tokens):
+        if token.start in covered or token.value is None:
+            continue
+        after = tokens[index + 1 : index + 3]
+        if (
+            len(after) == 2
+            and after[0].text == "%"
+            and after[1].value
+            in (
+                "rowtype",
+                "type",
+            )
+        ):
+            # The dotted name ending here: up to schema.table.column.
+            first = index
+            while (
+                first >= 2
+                and tokens[first - 1].text == "."
+                and (tokens[first - 2].value is not None)
+            ):
+                first -= 2
+            chain = tokens[first : index + 1 : 2]
+            if after[1].value == "rowtype" and len(chain) in (1, 2):
+                if len(chain) == 1 or source_schema(chain[0]):
+                    table(chain[-1], qualified=len(chain) == 2)
+            elif after[1].value == "type" and len(chain) in (2, 3):
+                if len(chain) == 3 and not source_schema(chain[0]):
+                    continue
+                if len(chain) == 2 and chain[0].value in variables:
+                    continue
+                mapped = table(chain[-2], qualified=len(chain) == 3)
+                column = chain[-1].value or ""
+                if mapped is not None and column in mapped.columns:
+                    edits.append(
+                        _Edit(
+                            chain[-1].start,
+                            chain[-1].end,
+                            render_ident(mapped.columns[column]),
+                        )
+                    )
+            continue
+        if token.value not in context.tables or (
+            index + 1 < len(tokens) and tokens[index + 1].text == "."
+        ):
+            continue
+        # ``v "Users";`` or ``v public."Users";``: a variable of the table's
+        # row type, right after the variable's name (or CONSTANT).
+        qualified = (
+            index >= 3
+            and tokens[index - 1].text == "."
+            and source_schema(tokens[index - 2])
+        )
+        previous = tokens[index - 3 if qualified else index - 1] if index else None
+        if (
+            previous is not None
+            and previous.start not in covered
+            and (previous.value in variables or previous.value == "constant")
+        ):
+            table(token, qualified=qualified)
+    return edits
 
 
 def _string_text(token: Token) -> str | None:

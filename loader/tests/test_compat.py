@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg2
@@ -10,7 +12,7 @@ import pytest
 
 from pgshift.demo.cluster import Cluster
 
-from migration import MigratedSample, query, run_cli
+from migration import MigratedSample, ProjectCopy, copy_project, query, run_cli
 
 READER_PASSWORD = "compat-reader-pw"  # noqa: S105 (a throwaway test role's)
 
@@ -152,3 +154,56 @@ def test_an_enum_that_keeps_its_name_compares_with_the_old_casts(
             args,
         )
         assert target == source and source[0][0] > 0, statement
+
+
+# Immich's shape: snake_case tables with camelCase columns, so each view of
+# the compatibility schema has its final table's name. A trigger on one
+# table writes an audit row into another, and a SQL function reads a table.
+ROUTINES_SOURCE = """
+create table partners (
+    "sharedById" int not null, "sharedWithId" int not null,
+    "inTimeline" boolean not null default false,
+    primary key ("sharedById", "sharedWithId"));
+create table partners_audit (
+    id serial primary key, "sharedById" int not null,
+    "sharedWithId" int not null, "deletedAt" timestamptz not null default now());
+create function partners_delete_audit() returns trigger language plpgsql as $$
+begin
+    insert into partners_audit ("sharedById", "sharedWithId")
+    values (OLD."sharedById", OLD."sharedWithId");
+    return OLD;
+end $$;
+create trigger partners_delete_audit after delete on partners
+    for each row execute function partners_delete_audit();
+create function partner_count(p_user int) returns bigint language sql stable
+    as $$select count(*) from partners where "sharedById" = p_user
+          and "inTimeline"$$;
+insert into partners values (1, 2, true), (1, 3, true), (2, 1, false);
+"""
+
+
+def test_migrated_routines_read_the_final_tables_through_it(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # The migrated bodies name the final tables qualified with the final
+    # schema: with the compatibility schema first on the search_path, a
+    # trigger's insert and a function's read still reach the final tables
+    # (snake_case columns), never the views of the same name.
+    source, target = new_database(), new_database()
+    query(source, ROUTINES_SOURCE)
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    copy = ProjectCopy(source, target, project, tmp_path / "state")
+    for command in ("scaffold", "migrate", "compat"):
+        code, out, err = copy.run(command)
+        assert code == 0, out[-4000:] + err[-4000:]
+    path = "set search_path = public_compat, public"
+    count = "select partner_count(1)"
+    assert query(target, f"{path}; {count}") == query(source, count) == [(2,)]
+    delete = 'delete from partners where "sharedById" = 1 and "sharedWithId" = 2'
+    audit = 'select "sharedById", "sharedWithId" from partners_audit'
+    query(source, delete)
+    query(target, f"{path}; {delete}")
+    assert query(target, f"{path}; {audit}") == query(source, audit) == [(1, 2)]
+    assert query(target, "select shared_by_id from public.partners_audit") == [(1,)]
+    assert query(target, f"{path}; {count}") == query(source, count) == [(1,)]

@@ -246,10 +246,12 @@ def test_bodies_keep_their_text_but_the_names(
         copy.source, "select prosrc from pg_proc where proname = 'describe_account'"
     )
     assert isinstance(body, str) and isinstance(source, str)
+    # The table, unqualified on the source, is the final schema's whatever
+    # the caller's search_path (a compatibility schema's view comes first).
     assert body == (
-        source.replace('a."fullName" ||', "a.full_name ||").replace(
-            'a."balanceCents"\n', "a.balance_cents\n"
-        )
+        source.replace('a."fullName" ||', "a.full_name ||")
+        .replace('a."balanceCents"\n', "a.balance_cents\n")
+        .replace("FROM accounts a", 'FROM "public".accounts a')
     )
     assert "{{ not jinja }}" in body
 
@@ -549,9 +551,11 @@ def test_quoted_identifiers_and_a_column_named_like_a_table() -> None:
         language="sql",
     )
     assert not routine.problems
+    # The tables are the final schema's (``_body`` spells it public),
+    # whatever the caller's search_path.
     assert _body(routine) == (
-        "select count(*)::int from users u join orders o on o.user_id = u.id "
-        "where u.orders is not null and users.full_name <> ''"
+        "select count(*)::int from public.users u join public.orders o "
+        "on o.user_id = u.id where u.orders is not null and users.full_name <> ''"
     )
     assert routine.definition.startswith(f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()")
 
@@ -566,7 +570,7 @@ def test_names_after_text_of_several_bytes_a_character_are_renamed() -> None:
     )
     assert not routine.problems
     assert _body(routine) == (
-        "select count(*)::int from users u where u.full_name <> 'Größe' "
+        "select count(*)::int from public.users u where u.full_name <> 'Größe' "
         "-- Zähler für Benutzer\n  and u.full_name <> ''"
     )
 
@@ -582,7 +586,7 @@ def test_strings_comments_and_nested_dollar_quotes_stay() -> None:
     routine = _rewrite(body)
     assert not routine.problems
     assert _body(routine) == body.replace(
-        'from "Users" where "fullName" <> \'', "from users where full_name <> '"
+        'from "Users" where "fullName" <> \'', "from public.users where full_name <> '"
     ).replace('and "fullName" <> $x$', "and full_name <> $x$")
 
 
@@ -739,9 +743,107 @@ def test_a_table_not_migrated_and_unplaced_names_are_flagged() -> None:
     assert [p.reason for p in routine.problems] == [
         "reads table Legacy, which is not migrated"
     ]
-    typed = _rewrite('\ndeclare v "Users"%rowtype;\nbegin\n  return 1;\nend\n')
-    assert [p.line for p in typed.problems] == [2]
-    assert "cannot tell what it refers to" in typed.problems[0].reason
+    # A block labelled with a renamed table's name: pgshift cannot place it.
+    labelled = _rewrite('\n<<"Users">>\nbegin\n  return 1;\nend\n')
+    assert [p.line for p in labelled.problems] == [2]
+    assert "cannot tell what it refers to" in labelled.problems[0].reason
+
+
+def _in_final(routine: Routine) -> str:
+    """A rewritten body, the final schema spelled ``final``."""
+    return routine.definition.replace(SCHEMA, "final").split("$function$")[1]
+
+
+def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None:
+    # The previous application runs with a compatibility schema first on its
+    # search_path (run.py compat), whose views have the final tables' names
+    # and the source's columns: every migrated table or view a body names
+    # unqualified, and its row type, is written qualified with the final
+    # schema. Another schema's relation stays as it is.
+    routine = _rewrite(
+        '\ndeclare\n  a "Users"%rowtype;\n  b orders."totalCents"%type;\n'
+        '  c public."Posts"%rowtype;\n  d "Users";\n  e constant orders := null;\n'
+        "  f a%type;\nbegin\n"
+        '  merge into orders o using "Posts" p on o.id = p.id\n'
+        "    when matched then delete;\n"
+        '  delete from "Users" where "Users".id = 1;\n'
+        '  perform null::"Users", (select count(*) from "P"."Users");\n'
+        "  return 1;\nend\n"
+    )
+    assert routine.problems == []
+    assert _in_final(routine) == (
+        "\ndeclare\n  a final.users%rowtype;\n  b final.orders.total_cents%type;\n"
+        "  c final.posts%rowtype;\n  d final.users;\n"
+        "  e constant final.orders := null;\n  f a%type;\nbegin\n"
+        "  merge into final.orders o using final.posts p on o.id = p.id\n"
+        "    when matched then delete;\n"
+        "  delete from final.users where users.id = 1;\n"
+        '  perform null::final.users, (select count(*) from "P"."Users");\n'
+        "  return 1;\nend\n"
+    )
+    sql = _rewrite(
+        'select count(*)::int from "Users" u where u."fullName" <> \'\'',
+        language="sql",
+    )
+    assert _in_final(sql) == (
+        "select count(*)::int from final.users u where u.full_name <> ''"
+    )
+    # The routine's header is bound when it is created: its types stay as
+    # the build's search_path finds them.
+    typed = _rewrite('select * from "Users"', "sql", 'SETOF public."Users"')
+    assert typed.definition.startswith(
+        f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()\n RETURNS SETOF {SCHEMA}.users\n"
+    )
+    assert _in_final(typed) == "select * from final.users"
+
+
+def test_ctes_variables_and_temporary_tables_named_like_a_table_stay() -> None:
+    # A CTE, a PL/pgSQL variable and a temporary table the body creates are
+    # found before the schema's tables: named like one, they stay unqualified.
+    routine = _rewrite(
+        "\ndeclare\n  orders integer;\nbegin\n"
+        "  with orders as (select 1 as id) select count(*) into orders from orders;\n"
+        '  create temp table "Posts" (id int);\n'
+        '  insert into "Posts" select id from orders o where o.id = orders;\n'
+        "  return orders;\nend\n"
+    )
+    assert routine.problems == []
+    assert _in_final(routine) == (
+        "\ndeclare\n  orders integer;\nbegin\n"
+        "  with orders as (select 1 as id) select count(*) into orders from orders;\n"
+        "  create temp table posts (id int);\n"
+        "  insert into posts select id from final.orders o where o.id = orders;\n"
+        "  return orders;\nend\n"
+    )
+    # A trigger's transition table, likewise.
+    trigger = Trigger(
+        table="Posts",
+        name="posts_gone",
+        function_oid=1,
+        function_schema="public",
+        function_name="f",
+        enabled="O",
+        source=(
+            'CREATE TRIGGER posts_gone AFTER DELETE ON public."Posts" REFERENCING '
+            "OLD TABLE AS orders FOR EACH STATEMENT EXECUTE FUNCTION public.f()"
+        ),
+    )
+    audit = _rewrite(
+        '\nbegin\n  insert into "Users" (id) select id from orders;\n'
+        "  return null;\nend\n",
+        returns="trigger",
+        triggers=[trigger],
+    )
+    assert audit.problems == []
+    assert "insert into final.users (id) select id from orders;" in _in_final(audit)
+    cte = _rewrite(
+        "with orders as (select 1 as id) select count(*)::int from orders",
+        language="sql",
+    )
+    assert cte.problems == []
+    assert _in_final(cte) == (
+        "with orders as (select 1 as id) select count(*)::int from orders"
+    )
 
 
 def test_trigger_function_fields_follow_the_trigger_table() -> None:
@@ -786,10 +888,10 @@ def test_insert_and_update_columns_follow_their_table() -> None:
     )
     assert not routine.problems
     assert _body(routine) == (
-        "\nbegin\n  insert into posts (author_id, id) values (1, 2);\n"
-        "  update orders set user_id = 3, total_cents = total_cents + 1 "
+        "\nbegin\n  insert into public.posts (author_id, id) values (1, 2);\n"
+        "  update public.orders set user_id = 3, total_cents = total_cents + 1 "
         "where id = 2;\n"
-        "  insert into orders (id) values (1) on conflict (id) do update set "
+        "  insert into public.orders (id) values (1) on conflict (id) do update set "
         "total_cents = excluded.total_cents;\n  return 1;\nend\n"
     )
 
@@ -815,7 +917,7 @@ def test_a_parameter_named_like_a_renamed_column_is_qualified() -> None:
     assert not done.routines[0].problems
     # Left as it was, user_id would be the renamed column on the target.
     assert _body(done.routines[0]) == (
-        "select count(*)::int from orders where user_id = f.user_id"
+        "select count(*)::int from public.orders where user_id = f.user_id"
     )
 
 
@@ -980,7 +1082,7 @@ def test_a_view_read_by_a_body_takes_its_target_names() -> None:
     )
     assert not routine.problems
     assert _body(routine) == (
-        "select count(*)::int from active_users a where a.full_name <> ''"
+        "select count(*)::int from public.active_users a where a.full_name <> ''"
     )
     # A view left out of the migration is never guessed at.
     left_out = rewritten('select count(*)::int from "oldUsers"')
@@ -1076,7 +1178,7 @@ def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:
         '  return (select count(*) from "Users" where "fullName" = d[1]::text);\nend\n'
     )
     assert routine.problems == []
-    assert "from users where full_name = d[1]::text" in _body(routine)
+    assert "from public.users where full_name = d[1]::text" in _body(routine)
     assert "d hstore[];" in _body(routine) and '"moodKind"[]' in _body(routine)
 
 
@@ -1091,8 +1193,8 @@ def test_the_output_names_of_an_insert_select_stay_as_they_are() -> None:
     )
     assert routine.problems == []
     assert (
-        'insert into orders (id, user_id) select 1, u.full_name as "userId" '
-        "from users u"
+        'insert into public.orders (id, user_id) select 1, u.full_name as "userId" '
+        "from public.users u"
     ) in _body(routine)
     ordered = _rewrite(
         '\nbegin\n  insert into orders (id, "userId") '
@@ -1144,5 +1246,7 @@ def test_new_and_old_of_another_schemas_table_keep_their_names() -> None:
     done = rewrite(SourceRoutines("public", [routine], [], {"Users": "r"}, {}), NAMES)
     assert done.routines[0].problems == []
     text = _body(done.routines[0])
-    assert 'insert into users (id, full_name) values (NEW.id, NEW."fullName")' in text
+    assert (
+        'insert into public.users (id, full_name) values (NEW.id, NEW."fullName")'
+    ) in text
     assert 'NEW."fullName" := trim(NEW."fullName")' in text
