@@ -17,6 +17,9 @@ object and column named as the name map names it:
   on both sides;
 * ``grant ...`` for each privilege another role than the owner holds,
   one statement per privilege (and per column);
+* ``revoke usage`` (``create``) ``on schema ... from public`` where the
+  source schema gives PUBLIC no such right: the final schema is the
+  target's own, whose ACL may give PUBLIC more;
 * ``alter default privileges for role ... in schema ... grant ...``.
 
 Functions, procedures and aggregates that are created on the target
@@ -546,6 +549,7 @@ def map_privileges(
                 ),
             )
         )
+    out.statements += _schema_revokes(found, names)
     for grant in found.grants:
         statement = _grant_statement(grant, names)
         if isinstance(statement, str):
@@ -575,6 +579,45 @@ def map_privileges(
                 source_type, names.types[source_type.name], found
             )
     return out
+
+
+def _schema_revokes(found: SourcePrivileges, names: NameMap) -> list[Statement]:
+    """PUBLIC's USAGE and CREATE on the final schema, as the source's lacks them.
+
+    Each is revoked where the source schema does not give it to PUBLIC.
+    The final schema is the target's own, whose ACL may give PUBLIC what the
+    source schema does not (``public``'s USAGE; its CREATE before PostgreSQL
+    15): a source kept from PUBLIC (``REVOKE ALL ON SCHEMA public FROM
+    PUBLIC``, or a schema of its own, whose ACL starts as its owner's alone)
+    would otherwise let every role of the target reach the tables that only
+    its grantees reach on the source. The target's owner and its roles' own
+    grants stay. Each revoke's counterpart grants PUBLIC's right back, once
+    the source gives it again.
+    """
+    given = {
+        grant.privilege
+        for grant in found.grants
+        if grant.kind == "schema" and grant.grantee == "public"
+    }
+    return [
+        Statement(
+            kind="schema",
+            object="",
+            column="",
+            grantee="public",
+            privilege=f"revoke {privilege}",
+            grantable=False,
+            roles=(),
+            relation="",
+            source=names.source_schema,
+            parts=_revoke_parts(privilege, "", "schema", (SCHEMA,), "public"),
+            revoke_parts=_grant_parts(
+                privilege, "", "schema", (SCHEMA,), "public", False
+            ),
+        )
+        for privilege in ("usage", "create")
+        if privilege not in given
+    ]
 
 
 def _type_statements(
@@ -828,7 +871,7 @@ class Outcome:
         privilege: As ``Statement.privilege``.
         statement: The statement, in the final schema.
         outcome: "granted", "revoked" (PUBLIC's EXECUTE on a routine, its
-            USAGE on a type),
+            USAGE on a type, its USAGE or CREATE on the schema),
             "owned", "held" (the final schema gives it already), "role
             missing", "owner kept" (the target's own owner stays), "failed"
             or "not built".

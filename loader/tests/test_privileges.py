@@ -609,3 +609,183 @@ def test_a_right_that_comes_with_owning_the_database_is_named_so(
     finally:
         pg_cluster.drop_database("owned_source")
         pg_cluster.drop_database("owned_target")
+
+
+HARDENED_SOURCE = """
+revoke all on schema public from public;
+create table public.users (id bigint primary key, email text, password_hash text);
+insert into users values (1, 'a@x', 'secret');
+grant usage on schema public to pv_app;
+grant select on users to pv_app;
+grant select on users to pv_analyst;
+"""
+"""A source kept from PUBLIC, as hardening guides say: the analyst's grant
+on the table reaches nothing without the schema's USAGE."""
+
+SCHEMA_ACL = """
+select case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       a.privilege_type, a.is_grantable
+from pg_namespace n cross join lateral aclexplode(n.nspacl) a
+where n.nspname = 'public' order by 1, 2
+"""
+
+
+def test_a_schema_kept_from_public_is_kept_from_public_on_the_target(
+    pg_cluster: Cluster, tmp_path: Path
+) -> None:
+    """PUBLIC's rights on the final schema are the source schema's.
+
+    The target's ``public`` gives PUBLIC USAGE, the source's none: the
+    publish revokes it, records so, and a role the source kept out of the
+    schema is kept out on the target too. A right the final schema gives
+    that the source's does not, to a role or to PUBLIC, fails verify and
+    cutover's check, named, with the statement that takes it back.
+    """
+    create_roles(pg_cluster.url("postgres"), ("pv_app", "pv_analyst"))
+    for name in ("hardened_source", "hardened_target"):
+        pg_cluster.drop_database(name)
+    source = pg_cluster.create_database("hardened_source")
+    target = pg_cluster.create_database("hardened_target")
+    try:
+        query(source, HARDENED_SOURCE)
+        project = ProjectCopy(
+            source, target, copy_project(tmp_path / "project"), tmp_path / "state"
+        )
+        code, out, err = project.run("scaffold")
+        assert code == 0, out + err
+        code, out, err = project.run("migrate")
+        assert code == 0, out[-3000:] + err[-3000:]
+        assert query(target, SCHEMA_ACL) == query(source, SCHEMA_ACL)
+        assert ("public", "USAGE", False) not in query(target, SCHEMA_ACL)
+        read = ["select * from public.users"]
+        for role, expected in (("pv_app", True), ("pv_analyst", False)):
+            assert allowed(source, role, read) is expected, role
+            assert allowed(target, role, read) is expected, role
+        recorded = query(
+            target,
+            "select statement, outcome from pgshift.privileges "
+            "where kind = 'schema' order by ord",
+        )
+        assert ('revoke usage on schema "public" from public', "revoked") in recorded
+        assert ('grant usage on schema "public" to pv_app', "granted") in recorded
+        code, out, err = project.run("verify")
+        assert code == 0, out[-3000:] + err[-3000:]
+
+        # A right the source's schema does not give, granted on the target.
+        query(
+            target,
+            "grant usage on schema public to pv_analyst; "
+            "grant create on schema public to public",
+        )
+        code, out, _ = project.run("verify")
+        assert code == 1, out[-3000:]
+        for line in [
+            "schema public: role pv_analyst may USAGE on the target's schema "
+            "public, not on the source's schema public",
+            "schema public: PUBLIC may CREATE on the target's schema "
+            "public, not on the source's schema public",
+        ]:
+            assert f"schema differs: {line}" in out, out
+        # pv_app may CREATE through PUBLIC: PUBLIC's line names it once.
+        assert "role pv_app may CREATE" not in out, out
+        # Cutover's check names the same, with the statements that undo it.
+        settings = make_settings(
+            source, target, project_dir=project.project, state_dir=project.state
+        )
+        names = NameMap.read(project.project)
+        with psycopg2.connect(source) as s, psycopg2.connect(target) as t:
+            lines, statements = privilege_drift(settings, names, s.cursor(), t.cursor())
+        assert len(lines) == 2, lines
+        assert sorted(statements) == [
+            'REVOKE CREATE ON SCHEMA "public" FROM PUBLIC;',
+            'REVOKE USAGE ON SCHEMA "public" FROM "pv_analyst";',
+        ]
+
+        # A second migrate revokes PUBLIC's right again; a role's own grant
+        # stays, named.
+        code, out, _ = project.run("migrate")
+        assert code == 1, out[-3000:]
+        assert "PUBLIC may CREATE" not in out, out
+        assert (
+            "schema differs: schema public: role pv_analyst may USAGE on the "
+            "target's schema public, not on the source's schema public"
+        ) in out, out
+        with psycopg2.connect(source) as s, psycopg2.connect(target) as t:
+            lines, statements = privilege_drift(settings, names, s.cursor(), t.cursor())
+        assert len(lines) == 1, lines
+        assert statements == ['REVOKE USAGE ON SCHEMA "public" FROM "pv_analyst";']
+        query(target, " ".join(statements))
+        with psycopg2.connect(source) as s, psycopg2.connect(target) as t:
+            assert privilege_drift(settings, names, s.cursor(), t.cursor()) == ([], [])
+        assert query(target, SCHEMA_ACL) == query(source, SCHEMA_ACL)
+        assert not allowed(target, "pv_analyst", read)
+    finally:
+        pg_cluster.drop_database("hardened_source")
+        pg_cluster.drop_database("hardened_target")
+
+
+def test_a_revoke_the_publishing_role_may_not_make_is_recorded_as_failed(
+    pg_cluster: Cluster, tmp_path: Path
+) -> None:
+    """Only the schema's owner revokes PUBLIC's USAGE on ``public``.
+
+    A publishing role that does not own it (granted CREATE on it) revokes
+    nothing, with a warning: the publish records the revoke as failed,
+    naming who may run it, and verify names PUBLIC's USAGE.
+    """
+    pg_cluster.execute(
+        "do $$ begin if not exists (select from pg_roles "
+        "where rolname = 'pv_migrator') then create role pv_migrator login; "
+        "end if; end $$"
+    )
+    create_roles(pg_cluster.url("postgres"), ("pv_app", "pv_analyst"))
+    for name in ("migrator_source", "migrator_target"):
+        pg_cluster.drop_database(name)
+    source = pg_cluster.create_database("migrator_source")
+    owned = pg_cluster.create_database("migrator_target")
+    target = pg_cluster.url("migrator_target", user="pv_migrator")
+    try:
+        query(source, HARDENED_SOURCE)
+        query(
+            owned,
+            "grant create on database migrator_target to pv_migrator; "
+            "grant create on schema public to pv_migrator",
+        )
+        project = ProjectCopy(
+            source, target, copy_project(tmp_path / "project"), tmp_path / "state"
+        )
+        code, out, err = project.run("scaffold")
+        assert code == 0, out + err
+        code, out, err = project.run("migrate")
+        assert code == 1, out[-3000:] + err[-3000:]
+        assert (
+            "schema differs: schema public: PUBLIC may USAGE on the target's "
+            "schema public, not on the source's schema public"
+        ) in out, out
+        assert ("public", "USAGE", False) in query(target, SCHEMA_ACL)
+        revoke = 'revoke usage on schema "public" from public'
+        assert query(
+            target,
+            "select outcome, detail from pgshift.privileges where statement = %s",
+            (revoke,),
+        ) == [
+            (
+                "failed",
+                "PUBLIC keeps it: only the schema's owner (pg_database_owner), "
+                "a member of it or a superuser may revoke it; run the "
+                "statement as one, granting pv_migrator its own usage first "
+                "(it holds it through PUBLIC alone, and publishes)",
+            )
+        ]
+        assert any(revoke in line for line in _report(project)["privileges"])
+        # Run as the owner, it holds (with the grant to pv_app, which the
+        # publishing role could not make either), and verify passes.
+        query(
+            owned,
+            f"grant usage on schema public to pv_migrator, pv_app; {revoke}",
+        )
+        code, out, err = project.run("verify")
+        assert code == 0, out[-3000:] + err[-3000:]
+    finally:
+        pg_cluster.drop_database("migrator_source")
+        pg_cluster.drop_database("migrator_target")

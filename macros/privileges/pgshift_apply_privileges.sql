@@ -11,14 +11,18 @@
     fails (an owner the publishing role may not assign) is recorded with
     the error, and schema parity then lists the privileges that differ. A
     privilege the final schema gives already (public's USAGE to PUBLIC) is
-    not granted again.
+    not granted again; PUBLIC's USAGE or CREATE on it that the source
+    schema does not give is revoked (one the publishing role may not
+    revoke, as it neither owns the schema nor made the grant, is recorded
+    as failed, with who may).
     A function's, procedure's or aggregate's owner and EXECUTE grants (and
     the revoke of PUBLIC's EXECUTE where the source revoked it) run on the
     routine pgshift_publish_routines created; one not created is "not
     built". So do a type's (enum, domain, composite, range) owner and USAGE
     grants (and the revoke of PUBLIC's USAGE), on the type the build
     created. A grant pgshift gave last time that the source no longer has
-    is revoked first (a revoke of PUBLIC's EXECUTE or USAGE, granted back);
+    is revoked first (a revoke of PUBLIC's EXECUTE, USAGE or CREATE,
+    granted back);
     one that cannot be (others hold privileges granted through it) is
     recorded as not revoked.
     Everything goes into the state table named by the var privileges_table,
@@ -182,9 +186,37 @@ begin
                 result := case
                     when entry.kind in ('owner', 'routine owner', 'type owner')
                         then 'owned'
-                    when entry.privilege in ('revoke execute', 'revoke usage')
+                    when entry.privilege like 'revoke %'
                         then 'revoked'
                     else 'granted' end;
+                if entry.kind = 'schema' and result = 'revoked'
+                        and has_schema_privilege(
+                            'public', final_schema,
+                            upper(substr(entry.privilege, 8))) then
+                    -- REVOKE by a role that neither owns the schema nor
+                    -- made the grant revokes nothing, with a warning.
+                    result := 'failed';
+                    select format(
+                        'PUBLIC keeps it: only the schema''s owner (%s), a '
+                        'member of it or a superuser may revoke it; run the '
+                        'statement as one', pg_get_userbyid(n.nspowner))
+                        || case when exists (
+                            select 1
+                            from aclexplode(coalesce(
+                                n.nspacl, acldefault('n', n.nspowner))) as a
+                            where a.grantee <> 0
+                              and a.privilege_type
+                                  = upper(substr(entry.privilege, 8))
+                              and pg_has_role(current_user, a.grantee, 'USAGE'))
+                            then ''
+                            else format(
+                                ', granting %I its own %s first (it holds it '
+                                'through PUBLIC alone, and publishes)',
+                                current_user, substr(entry.privilege, 8))
+                            end
+                    into detail
+                    from pg_namespace as n where n.nspname = final_schema;
+                end if;
             exception when others then
                 get stacked diagnostics detail = message_text;
                 result := 'failed';

@@ -6,6 +6,7 @@
     final schema, quoted. #}
 {% macro pgshift_source_privileges(schema) %}
     {{ return([
+        {"kind": "schema", "object": "", "column": "", "grantee": "public", "privilege": "revoke create", "grantable": false, "roles": [], "relation": "", "statement": 'revoke create on schema ' ~ schema ~ ' from public', "revoke": 'grant create on schema ' ~ schema ~ ' to public'},
         {"kind": "schema", "object": "", "column": "", "grantee": "public", "privilege": "usage", "grantable": false, "roles": [], "relation": "", "statement": 'grant usage on schema ' ~ schema ~ ' to public', "revoke": 'revoke usage on schema ' ~ schema ~ ' from public'}
     ]) }}
 {% endmacro %}

@@ -17,11 +17,12 @@ application's next release runs ``ALTER TABLE`` (``ALTER TYPE ... ADD
 VALUE``) as the role that owns the object; one the last publish could not
 give is listed in the report instead. A column is compared only where its
 table's answer agrees (a table grant answers for every column). On the
-schema and its default privileges, what the source allows must hold on
-the target: the final schema is the target's own (``public``) and may
-allow more. Each difference is one line; one that a grant the last
-publish carried over from the target explains (the team's own grant on a
-final table) is listed as kept.
+schema, each shared role and PUBLIC may do what they may on the source
+schema, no less and no more (the final schema is the target's own: its
+owner, and what owning it gives, stay); its default privileges must hold
+on the target, which may have more. Each difference is one line; one that
+a grant the last publish carried over from the target explains (the
+team's own grant on a final table) is listed as kept.
 """
 
 from __future__ import annotations
@@ -92,14 +93,30 @@ where c.relnamespace = (select oid from pg_namespace where nspname = %(schema)s)
   and not has_table_privilege(r.oid, c.oid, p.priv)
 """
 
+# What each role, and PUBLIC, may do on a schema; whether the role has it
+# by owning the database (PostgreSQL 15's public belongs to
+# pg_database_owner), by owning the schema, and through a grant of the
+# schema's ACL other than PUBLIC's (or its owner's implicit one).
 _SCHEMA = """
 select r.rolname, p.priv, has_schema_privilege(r.oid, n.oid, p.priv),
        n.nspowner = 'pg_database_owner'::regrole
-       and pg_has_role(r.oid, n.nspowner, 'USAGE')
+       and pg_has_role(r.oid, n.nspowner, 'USAGE'),
+       pg_has_role(r.oid, n.nspowner, 'USAGE'),
+       exists (
+           select 1
+           from aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+           where a.grantee <> 0 and a.privilege_type = p.priv
+             and pg_has_role(r.oid, a.grantee, 'USAGE'))
 from pg_namespace n
 cross join pg_roles r
 cross join unnest(%(schema_privileges)s::text[]) as p (priv)
 where n.nspname = %(schema)s and r.rolname = any(%(roles)s::text[])
+union all
+select 'public', p.priv, has_schema_privilege('public', n.oid, p.priv),
+       false, false, false
+from pg_namespace n
+cross join unnest(%(schema_privileges)s::text[]) as p (priv)
+where n.nspname = %(schema)s
 """
 
 _DEFAULTS = """
@@ -687,8 +704,13 @@ def _schema_lines(
     roles: list[str],
     fixes: dict[str, str],
 ) -> list[str]:
-    """What the source schema allows that the final schema does not."""
-    lines = []
+    """What one schema allows a role, or PUBLIC, that the other does not.
+
+    The final schema is the target's own: its owner (the target database's,
+    for PostgreSQL 15's ``public``) stays, and what it may do there is no
+    difference. A role that may do more on the target only through PUBLIC
+    is not named again beside PUBLIC.
+    """
     answers = []
     for cursor, schema in ((source, source_schema), (target, final_schema)):
         cursor.execute(
@@ -699,14 +721,16 @@ def _schema_lines(
                 "schema_privileges": list(SCHEMA_PRIVILEGES),
             },
         )
-        answers.append({(r, p): (ok, owns) for r, p, ok, owns in cursor.fetchall()})
-    for (role, privilege), (ok, owns) in sorted(answers[0].items()):
-        if ok and not answers[1].get((role, privilege), (False, False))[0]:
+        answers.append({(row[0], row[1]): row[2:] for row in cursor.fetchall()})
+    on = f"SCHEMA {quote_ident(final_schema)}"
+    lines = []
+    for (role, privilege), (ok, owns_database, _, _) in sorted(answers[0].items()):
+        if ok and not answers[1].get((role, privilege), (False,))[0]:
             line = (
-                f"schema {final_schema}: role {role} may {privilege} on the "
+                f"schema {final_schema}: {_who(role)} may {privilege} on the "
                 f"source's schema {source_schema}, not on the target's"
             )
-            if owns:
+            if owns_database:
                 # PostgreSQL 15's public schema belongs to pg_database_owner:
                 # the right comes with owning the database, not with a grant.
                 line += (
@@ -715,10 +739,29 @@ def _schema_lines(
                     "or grant it)"
                 )
             lines.append(line)
-            fixes[line] = _fix(
-                f"SCHEMA {quote_ident(final_schema)}", role, privilege, grant=True
-            )
+            fixes[line] = _fix(on, role, privilege, grant=True)
+    more = {
+        (role, privilege)
+        for (role, privilege), (ok, _, owns, _) in answers[1].items()
+        if ok and not owns and not answers[0].get((role, privilege), (False,))[0]
+    }
+    for role, privilege in sorted(more):
+        granted = answers[1][(role, privilege)][3]
+        if role != "public" and not granted and ("public", privilege) in more:
+            continue
+        line = (
+            f"schema {final_schema}: {_who(role)} may {privilege} on the "
+            f"target's schema {final_schema}, not on the source's schema "
+            f"{source_schema}"
+        )
+        lines.append(line)
+        fixes[line] = _fix(on, role, privilege, grant=False)
     return lines
+
+
+def _who(role: str) -> str:
+    """A role as a line names it: PUBLIC is every role, not one."""
+    return "PUBLIC" if role == "public" else f"role {role}"
 
 
 def _default_lines(
