@@ -294,6 +294,29 @@ SYNC_ACTIVE = ("starting", "copying", "building", "streaming", "cutover", "stopp
 """Statuses of a sync that writes (or will write) into the final tables."""
 
 
+CUT_OVER = "cut over"
+"""The detail of a sync run whose cutover finished (its status ``done``)."""
+
+
+def cut_over_by(cursor: Any, schema: str) -> str | None:
+    """The sync run that cut this target over, if its latest one did.
+
+    The target is then the application's database.
+    """
+    relation = sql.Identifier(schema, SYNC_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return None
+    cursor.execute(
+        sql.SQL(
+            "select run_id, status, detail from {} order by started_at desc limit 1"
+        ).format(relation)
+    )
+    row = cursor.fetchone()
+    if row is None or (row[1], row[2]) != ("done", CUT_OVER):
+        return None
+    return str(row[0])
+
+
 def refuse_while_syncing(cursor: Any, schema: str, what: str) -> None:
     """Stop a command that would replace the final tables a sync writes into.
 

@@ -316,7 +316,7 @@ def cutover(
                 settings,
                 run.run_id,
                 status="done",
-                detail=state.CUT_OVER,
+                detail=manifest.CUT_OVER,
             )
         lap("first write on the target")
         done.downtime = time.monotonic() - started

@@ -205,15 +205,6 @@ def latest(cursor: Any, settings: Settings) -> SyncRun | None:
     return SyncRun(**values)
 
 
-CUT_OVER = "cut over"
-"""The detail of a run whose cutover finished (its status is ``done``)."""
-
-
-def cut_over(run: SyncRun | None) -> bool:
-    """Whether a run ended in a finished cutover: the target is live."""
-    return run is not None and run.status == "done" and run.detail == CUT_OVER
-
-
 def active(run: SyncRun | None) -> bool:
     """Whether a run is one that writes into the final tables."""
     return run is not None and run.status in manifest.SYNC_ACTIVE

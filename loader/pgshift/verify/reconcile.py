@@ -25,7 +25,7 @@ from psycopg2 import sql
 from pgshift.catalog import row_keys, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
-from pgshift.manifest import BUILT_TABLE, ManifestRow
+from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
 from pgshift.progress import Progress
 from pgshift.settings import ConfigError, Settings
@@ -291,16 +291,12 @@ def refuse_changed_final_tables(settings: Settings, command: str) -> None:
     names = NameMap.read(settings.project_dir)
     changed = changed_since_published(settings, names) if names else []
     if changed:
-        # pgshift.sync imports this module: its state is read here.
-        from pgshift.sync import state  # noqa: PLC0415
-
         with transaction(settings.target, readonly=True) as cursor:
-            run = state.latest(cursor, settings)
-        if state.cut_over(run):
-            assert run is not None
+            run_id = cut_over_by(cursor, settings.state_schema)
+        if run_id is not None:
             raise ConfigError(
                 f"{command} refused, nothing was written: the target was cut "
-                f"over from the source by sync run {run.run_id}, so it is the "
+                f"over from the source by sync run {run_id}, so it is the "
                 "application's database now; its final tables hold what the "
                 "sync applied and what the application has written since "
                 f"(against what pgshift first published: {'; '.join(changed)}), "
