@@ -31,6 +31,9 @@ create schema "Billing";
 create schema audit;
 create schema ext_only;
 create extension hstore schema ext_only;
+-- An extension beside a schema's own tables: its functions are not the
+-- schema's to count.
+create extension pg_trgm schema audit;
 create table public."Customer" (id serial primary key, "fullName" text not null);
 create table audit."Customer" (id serial primary key, note text);
 create type "Billing"."InvoiceStatus" as enum ('open', 'paid');
