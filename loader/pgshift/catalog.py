@@ -1454,6 +1454,10 @@ select kind, name, reason from (
            'out of scope: grant them on the target'
     from pg_database d
     where d.datname = current_database() and d.datacl is not null
+      -- Granted back to what a new database has (a cutover's reopening
+      -- statements), the privileges are the default ones again.
+      and not (d.datacl @> acldefault('d', d.datdba)
+               and acldefault('d', d.datdba) @> d.datacl)
     union all
     select 'default privileges',
            pg_get_userbyid(d.defaclrole) || ' on ' || case d.defaclobjtype
