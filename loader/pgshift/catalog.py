@@ -1454,6 +1454,10 @@ select kind, name, reason from (
            'out of scope: grant them on the target'
     from pg_database d
     where d.datname = current_database() and d.datacl is not null
+      -- Granted back to what a new database has (a cutover's reopening
+      -- statements), the privileges are the default ones again.
+      and not (d.datacl @> acldefault('d', d.datdba)
+               and acldefault('d', d.datdba) @> d.datacl)
     union all
     select 'default privileges',
            pg_get_userbyid(d.defaclrole) || ' on ' || case d.defaclobjtype
@@ -1669,7 +1673,8 @@ select p.oid::regprocedure::text,
 from pg_proc as p
 join pg_namespace as n on n.oid = p.pronamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
-  and n.nspname not like 'pg\\_%%' and n.nspname <> %(final)s
+  and n.nspname not like 'pg\\_%%'
+  and (n.nspname <> %(final)s or %(final)s <> %(schema)s)
 """
 
 
@@ -1686,11 +1691,15 @@ def target_functions(cursor: Any, schema: str, final_schema: str) -> frozenset[s
     Args:
         cursor: An open psycopg2 cursor on the target database.
         schema: The migrated source schema (the search path names print in).
-        final_schema: The target schema the migrated tables land in, whose
-            functions are the migrated ones.
+        final_schema: The target schema the migrated tables land in. Where
+            it is the source schema's own name, its functions are the
+            migrated ones; where not, it is another schema of the source
+            too (a workspace schema migrated into ``public`` calling
+            ``public.unaccent_immutable``), whose functions the target may
+            hold there.
     """
     cursor.execute("select set_config('search_path', quote_ident(%s), true)", (schema,))
-    cursor.execute(_TARGET_FUNCTIONS, {"final": final_schema})
+    cursor.execute(_TARGET_FUNCTIONS, {"final": final_schema, "schema": schema})
     return frozenset(name for row in cursor.fetchall() for name in row)
 
 
@@ -1887,6 +1896,14 @@ def _reference_problem(
         return None
     if ref_type == "collation" and ref_schema == schema:
         return None  # created on the target before the tables
+    if ref_type == "function":
+        # Kept once the target has it (``target_functions``), which
+        # scaffold looks for when TARGET_DATABASE_URL is set.
+        return (
+            f"uses {ref_type} {identity}, which pgshift does not migrate and "
+            "the target does not have (scaffold looks when TARGET_DATABASE_URL "
+            "is set): create it there, then scaffold again"
+        )
     return f"uses {ref_type} {identity}, which pgshift does not migrate"
 
 

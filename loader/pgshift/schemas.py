@@ -72,7 +72,11 @@ select n.nspname::text,
           and not c.relispartition)::int,
        (select count(*) from pg_class c
         where c.relnamespace = n.oid and c.relkind in ('v', 'm'))::int,
-       (select count(*) from pg_proc p where p.pronamespace = n.oid)::int
+       (select count(*) from pg_proc p
+        where p.pronamespace = n.oid
+          and not exists (select 1 from pg_depend d
+                          where d.classid = 'pg_proc'::regclass
+                            and d.objid = p.oid and d.deptype = 'e'))::int
 from pg_namespace n
 where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
   and n.nspname not like 'pg\\_temp\\_%%'
@@ -99,7 +103,8 @@ class SourceSchema:
             but extension members.
         tables: Its tables (partitions aside).
         views: Its views and materialized views.
-        functions: Its functions, procedures and aggregates.
+        functions: Its functions, procedures and aggregates, an
+            extension's members aside.
     """
 
     name: str

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -12,7 +13,7 @@ from pgshift.connection import check_connection
 from pgshift.demo.cluster import Cluster, find_server_binaries, free_port
 from pgshift.settings import ConfigError, DatabaseUrl
 
-from migration import self_signed_certificate
+from migration import copy_project, query, run_steps, self_signed_certificate
 
 PASSWORD = "Tls-Secret-pgshift-31"
 
@@ -126,3 +127,35 @@ def test_a_failed_lookup_is_undone_in_and_out_of_a_transaction(
         )
     finally:
         conn.close()
+
+
+def test_a_unix_socket_reaches_both_sides(
+    pg_cluster: Cluster, new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """libpq's form for a unix socket, the directory as the host in the
+    query, works for the load's target as for everything else."""
+    source, target = new_database(), new_database()
+    query(
+        source,
+        'create table "Notes" (id int primary key, "noteText" text); '
+        """insert into "Notes" values (1, 'it''s'), (2, null)""",
+    )
+
+    def by_socket(url: str) -> str:
+        return f"postgresql:///{url.rsplit('/', 1)[1]}?" + urlencode(
+            {
+                "host": str(pg_cluster.socket_dir),
+                "port": pg_cluster.port,
+                "user": pg_cluster.superuser,
+            }
+        )
+
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    run_steps(
+        ("scaffold", "migrate"), by_socket(source), by_socket(target), state, project
+    )
+    assert query(target, "select id, note_text from notes order by id") == [
+        (1, "it's"),
+        (2, None),
+    ]

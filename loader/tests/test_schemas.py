@@ -31,6 +31,9 @@ create schema "Billing";
 create schema audit;
 create schema ext_only;
 create extension hstore schema ext_only;
+-- An extension beside a schema's own tables: its functions are not the
+-- schema's to count.
+create extension pg_trgm schema audit;
 create table public."Customer" (id serial primary key, "fullName" text not null);
 create table audit."Customer" (id serial primary key, note text);
 create type "Billing"."InvoiceStatus" as enum ('open', 'paid');
@@ -589,3 +592,46 @@ def test_a_routine_an_extension_function_displaces_stops_scaffold(
         "set search_path = public, ext; "
         "select public.ll_to_earth(1, 2) = 3, ext.ll_to_earth(0, 0) is not null",
     ) == [(True, True)]
+
+
+FINAL_SCHEMA_FUNCTION_SOURCE = """
+create function public.fold(t text) returns text language sql immutable
+    as $$ select lower(t) $$;
+create schema ws;
+create table ws."Person" (
+    id int primary key,
+    "nameFirst" text,
+    "searchKey" text generated always as (public.fold("nameFirst")) stored
+);
+insert into ws."Person" (id, "nameFirst") values (1, 'Ada'), (2, 'GRACE');
+"""
+
+
+def test_a_function_of_the_final_schema_the_target_has_is_called_there(
+    new_database: object, tmp_path: Path
+) -> None:
+    # Twenty's shape: a workspace schema's generated column calls a helper
+    # of the source's public, the final schema on the target. Refused while
+    # the target lacks it; once created there, the column calls it.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(source, FINAL_SCHEMA_FUNCTION_SOURCE)
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    scaffold = ["--schemas", "ws", "scaffold"]
+    done = run_cli(scaffold, source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "uses function public.fold(pg_catalog.text)" in done.stderr
+    query(
+        target,
+        "create function public.fold(t text) returns text language sql "
+        "immutable as $$ select lower(t) $$",
+    )
+    for command in ("scaffold", "migrate"):
+        done = run_cli(["--schemas", "ws", command], source, target, state, project)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert query(target, "select id, search_key from person order by id") == [
+        (1, "ada"),
+        (2, "grace"),
+    ]
+    query(target, "insert into person (id, name_first) values (3, 'Hopper')")
+    assert query(target, "select search_key from person where id = 3") == [("hopper",)]

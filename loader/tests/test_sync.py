@@ -142,6 +142,7 @@ def test_an_unlogged_table_is_named_and_nothing_is_created(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "tables are UNLOGGED: waitlist_entries" in done.stderr
     assert "--exclude waitlist_entries" in done.stderr
+    assert "the target then has neither the tables nor their rows" in done.stderr
     assert _left_on_source(source) == []
 
 
@@ -656,6 +657,7 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     query(source, "delete from users where id = 9001")
     shown = run_cli(["status"], source, target, state)
     assert "inactive" in shown.stdout and "run sync to go on" in shown.stdout
+    assert ": streaming (stopped: no sync process reads its slot)" in shown.stdout
     # No sync process: cutover follows the slot itself up to its marker.
     done = run_cli(["cutover", "--roles", role], source, target, state)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -25,7 +25,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from pgshift.catalog import ROW_SECURITY_REFUSAL
+from pgshift.catalog import ROW_SECURITY_REFUSAL, read_not_migrated
 
 from migration import copy_project, query, run_cli, run_steps
 
@@ -720,3 +720,31 @@ def test_extension_types_arrive_with_their_extension(
         "insert into tagged (email) values ('new@example.com') "
         "returning id is not null",
     ) == [(True,)]
+
+
+def test_database_privileges_given_back_to_the_default_are_not_listed(
+    new_database: object,
+) -> None:
+    """A cutover revokes CONNECT on the source database and prints the
+    statements that give it back: once run, the database holds what a new
+    one has, and nothing is listed; a right of its own is."""
+    source = new_database()  # type: ignore[operator]
+    name = source.rsplit("/", 1)[1]
+
+    def listed() -> list[str]:
+        with psycopg2.connect(source) as conn, conn.cursor() as cursor:
+            return [
+                entry[1]
+                for entry in read_not_migrated(cursor, "public")
+                if entry[0] == "database privileges"
+            ]
+
+    query(source, f'revoke connect, temporary on database "{name}" from public')
+    assert listed() == [name]
+    query(source, f'grant connect, temporary on database "{name}" to public')
+    assert query(
+        source, f"select datacl is not null from pg_database where datname = '{name}'"
+    ) == [(True,)]
+    assert listed() == []
+    query(source, f'grant create on database "{name}" to public')
+    assert listed() == [name]

@@ -114,6 +114,14 @@ def _pipeline(settings: Settings) -> Any:
         "port": target.port,
         "query": target.options or None,
     }
+    if target.host.startswith("/"):
+        # A unix socket's directory: dlt writes the host into a URL's
+        # authority, where a path is no host. libpq takes the query's host
+        # and port over the authority's, which dlt requires.
+        credentials.update(
+            host="localhost",
+            query={**target.options, "host": target.host, "port": str(target.port)},
+        )
     from dlt.common.runtime.collector import LogCollector
 
     # dlt's counters per table and step go to the log (shown with -v); the

@@ -253,10 +253,14 @@ def _table_refusals(
         refusals.append(
             f"these source tables are UNLOGGED: {', '.join(unlogged)}. Their "
             "changes are not written to the write-ahead log, so logical "
-            "decoding cannot follow them. Next: leave them out (`python "
+            "decoding cannot follow them. Next: make them logged on the "
+            "source (ALTER TABLE ... SET LOGGED), or leave them out (`python "
             f"loader/run.py --exclude {names_argument(unlogged)} scaffold`, then the "
-            "same --exclude on sync), or make them logged on the source "
-            "(ALTER TABLE ... SET LOGGED)"
+            "same --exclude on sync): the target then has neither the tables "
+            "nor their rows, so create them there before the application "
+            "switches over (rows an UNLOGGED table holds are lost at every "
+            "crash of the source, so one of passing rows, such as a job "
+            "queue's peers, may start empty)"
         )
     schema = settings.source_schema
     keys = row_keys(cursor, schema, keyless)
