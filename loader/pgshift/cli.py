@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace-existing",
         action="store_true",
         help="replace target tables of the same names that pgshift did not build, "
-        "and those it built that were written to since it published them (their "
-        "rows are dropped)",
+        "those it built that were written to since it published them, and those "
+        "it published from another source database or schema (their rows are "
+        "dropped)",
     )
     migrate.add_argument(
         "--drop-dependents",

@@ -64,6 +64,10 @@ class ManifestRow:
         snapshot_id: The exported snapshot the load read.
         snapshot_taken_at: The source clock at the snapshot.
         source_database: The source URL, without its password.
+        source_dbname: The source database's name (None in a manifest
+            written by an older pgshift).
+        source_schema: The source schema the table was read from (None in
+            a manifest written by an older pgshift).
     """
 
     table_name: str
@@ -72,6 +76,20 @@ class ManifestRow:
     snapshot_id: str
     snapshot_taken_at: str
     source_database: str
+    source_dbname: str | None = None
+    source_schema: str | None = None
+
+    def source_differs(self, dbname: str | None, schema: str) -> bool:
+        """Whether the table was read from another database or schema.
+
+        A part recorded by no one (an older manifest, or no source URL at
+        hand) is unknown, not different.
+        """
+        return (
+            dbname is not None
+            and self.source_dbname is not None
+            and self.source_dbname != dbname
+        ) or (self.source_schema is not None and self.source_schema != schema)
 
 
 _COLUMNS = (
@@ -81,6 +99,8 @@ _COLUMNS = (
     "snapshot_id",
     "snapshot_taken_at",
     "source_database",
+    "source_dbname",
+    "source_schema",
 )
 
 _CREATE_MANIFEST = """
@@ -91,6 +111,8 @@ create table {} (
     snapshot_id text not null,
     snapshot_taken_at timestamptz not null,
     source_database text not null,
+    source_dbname text not null,
+    source_schema text not null,
     loaded_at timestamptz not null default now()
 )
 """
@@ -258,10 +280,16 @@ def read_sequences(
 
 
 def read_manifest(cursor: Any, schema: str) -> list[ManifestRow] | None:
-    """The manifest's rows, by table name; None when no load has finished."""
+    """The manifest's rows, by table name; None when no load has finished.
+
+    A manifest written by an older pgshift has no source schema and
+    database name: they are read as None.
+    """
     columns = sql.SQL(", ").join(
         sql.SQL("{}::text").format(sql.Identifier(name))
         if name == "snapshot_taken_at"
+        else sql.SQL("to_jsonb(m) ->> {}").format(sql.Literal(name))
+        if name in ("source_dbname", "source_schema")
         else sql.Identifier(name)
         for name in _COLUMNS
     )
@@ -269,7 +297,7 @@ def read_manifest(cursor: Any, schema: str) -> list[ManifestRow] | None:
         cursor,
         schema,
         MANIFEST_TABLE,
-        sql.SQL("select {} from {{}} order by table_name").format(columns),
+        sql.SQL("select {} from {{}} as m order by table_name").format(columns),
     )
     if rows is None:
         return None

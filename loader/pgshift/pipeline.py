@@ -18,7 +18,7 @@ from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
 from pgshift.verify import Report, verify, write_report
-from pgshift.verify.reconcile import refuse_changed_final_tables
+from pgshift.verify.reconcile import refuse_replacing_final_tables
 
 
 @dataclass
@@ -57,8 +57,9 @@ def migrate(
     Args:
         settings: The run settings.
         replace_existing: Replace final tables of the same names that pgshift
-            did not build, and those it built that were written to since
-            it published them (their rows are dropped).
+            did not build, those it built that were written to since it
+            published them, and those it published from another source
+            database or schema (their rows are dropped).
         drop_dependents: Leave out the target's own objects on replaced
             tables that cannot be recreated on the new ones (the report
             lists them); otherwise such an object stops the publish.
@@ -70,7 +71,8 @@ def migrate(
     Raises:
         ConfigError: A connection fails, the dbt project was not scaffolded
             from this source as it is now, a final table was written to
-            since it was published, or the build refuses to replace tables
+            since it was published or was published from another source,
+            or the build refuses to replace tables
             pgshift did not build or to drop the target's own objects.
         LoadError: The load failed.
     """
@@ -85,9 +87,11 @@ def migrate(
     if refusal:
         raise ConfigError(refusal)
     # Rows written to the final tables since they were published (the
-    # application runs on the target) would be lost to the source's.
+    # application runs on the target), or published from another source
+    # (another tenant's schema of the same table names), would be lost to
+    # this source's.
     if not replace_existing:
-        refuse_changed_final_tables(settings, "migrate")
+        refuse_replacing_final_tables(settings, "migrate")
     phases: dict[str, float] = {}
     started = time.monotonic()
     result = load(settings)

@@ -15,7 +15,7 @@ import pytest
 from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
 from pgshift.settings import PROJECT_DIR
 
-from migration import MigratedSample, run_cli, seed_sample
+from migration import MigratedSample, query, run_cli, seed_sample
 
 _names = itertools.count()
 
@@ -86,7 +86,9 @@ def sample_copy(
 
     Each copy is a pair of databases of its own (template copies of the
     source and of the migrated target) with its own dlt state directory, so
-    a test may change either side.
+    a test may change either side. The target's copy records the source's
+    copy as the database it was loaded and published from, as a migration
+    of that copy would have.
     """
     created: list[str] = []
 
@@ -97,6 +99,14 @@ def sample_copy(
             pg_cluster.drop_database(name)
             created.append(name)
             urls.append(pg_cluster.create_database(name, template=f"sample_{side}"))
+        source_name = urls[0].rsplit("/", 1)[1]
+        query(
+            urls[1],
+            "update pgshift.manifest set source_dbname = %s; "
+            "update pgshift.built_tables set source_dbname = %s "
+            "where source_dbname is not null",
+            (source_name, source_name),
+        )
         return MigratedSample(
             urls[0],
             urls[1],

@@ -7,7 +7,9 @@ nothing but an extension's members. ``--schemas Billing`` migrates Billing
 into the final schema; the report's Schemas section names it and every
 other schema with the reason it stays. Several schemas in one run, a schema
 the source does not have or the user may not read, and two schemas mapped
-to one name are refused with exit 2 before anything is written.
+to one name are refused with exit 2 before anything is written, as is a
+second schema (or database) of the same table names migrated into a target
+that holds the first one's.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
 from pgshift.schemas import SourceSchema, plan_schemas, read_schemas
 from pgshift.settings import ConfigError
+from pgshift.verify.reconcile import published_elsewhere, published_tables
 
-from migration import copy_project, query, run_cli, run_steps
+from migration import copy_project, make_settings, query, run_cli, run_steps
 
 SOURCE = """
 create schema "Billing";
@@ -635,3 +639,106 @@ def test_a_function_of_the_final_schema_the_target_has_is_called_there(
     ]
     query(target, "insert into person (id, name_first) values (3, 'Hopper')")
     assert query(target, "select search_key from person where id = 3") == [("hopper",)]
+
+
+WORKSPACE = """
+create schema {schema};
+create table {schema}."Person" (id int primary key, "fullName" text not null);
+create table {schema}."Company" (id int primary key, "companyName" text);
+insert into {schema}."Person" select i, 'person ' || i from generate_series(1, {people}) i;
+insert into {schema}."Company" values (1, '{schema}');
+"""
+
+
+def test_a_target_published_from_one_source_is_not_replaced_by_another(
+    new_database: object, tmp_path: Path
+) -> None:
+    # Twenty's shape: one schema per workspace, each with the same tables.
+    # The final schema holds one source schema: migrating a second one into
+    # the same target would replace the first one's tables, so it is
+    # refused before anything is written, naming both sources.
+    source, other, target = (new_database() for _ in range(3))  # type: ignore[operator]
+    query(
+        source,
+        WORKSPACE.format(schema="workspace_aaa", people=80)
+        + WORKSPACE.format(schema="workspace_bbb", people=0),
+    )
+    query(other, WORKSPACE.format(schema="workspace_aaa", people=5))
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    state = tmp_path / "state"
+
+    def run(url: str, schema: str, *args: str) -> tuple[int, str]:
+        done = run_cli(["--schemas", schema, *args], url, target, state, project)
+        return done.returncode, done.stdout[-3000:] + done.stderr[-3000:]
+
+    def counts() -> list[tuple]:
+        return query(
+            target,
+            "select (select count(*) from person), (select company_name from company)",
+        )
+
+    assert run(source, "workspace_aaa", "scaffold")[0] == 0
+    code, out = run(source, "workspace_aaa", "migrate")
+    assert code == 0, out
+    assert counts() == [(80, "workspace_aaa")]
+    # A rerun from the same source replaces its own tables.
+    code, out = run(source, "workspace_aaa", "migrate")
+    assert code == 0, out
+
+    # verify of another schema than the one loaded says so, naming both.
+    assert run(source, "workspace_bbb", "scaffold")[0] == 0
+    code, out = run(source, "workspace_bbb", "verify")
+    assert code == 2, out
+    source_db = source.rsplit("/", 1)[1]
+    assert (
+        f"the target's last load read database '{source_db}', schema "
+        f"'workspace_aaa', and this verify checks database '{source_db}', "
+        "schema 'workspace_bbb'"
+    ) in out
+    assert "loader/run.py --schemas workspace_bbb migrate` (or `load`" in out
+    assert "Failed" not in out and "same --include" not in out
+
+    code, out = run(source, "workspace_bbb", "migrate")
+    assert code == 2, out
+    assert (
+        "migrate refused, nothing was written: these final tables were "
+        "published from another source than this migrate reads (database "
+        f"'{source_db}', schema 'workspace_bbb'): company, person (from "
+        f"database '{source_db}', schema 'workspace_aaa')"
+    ) in out
+    assert "another target database" in out
+    assert "--replace-existing" in out
+    assert counts() == [(80, "workspace_aaa")]
+    assert query(target, 'select count(*) from raw."Person"') == [(80,)]
+
+    # The same schema of another database is another source too.
+    assert run(other, "workspace_aaa", "scaffold")[0] == 0
+    code, out = run(other, "workspace_aaa", "migrate")
+    assert code == 2, out
+    other_db = other.rsplit("/", 1)[1]
+    assert (
+        f"this migrate reads (database '{other_db}', schema 'workspace_aaa'): "
+        f"company, person (from database '{source_db}', schema 'workspace_aaa')"
+    ) in out
+    assert counts() == [(80, "workspace_aaa")]
+
+    # A registry of an older pgshift does not record the source: unknown,
+    # not different.
+    names = NameMap.read(project)
+    assert names is not None
+    settings = make_settings(other, target, source_schema="workspace_aaa")
+    query(target, "update pgshift.built_tables set source_dbname = null")
+    assert published_elsewhere(settings, published_tables(settings, names)) == []
+    query(target, f"update pgshift.built_tables set source_dbname = '{source_db}'")
+
+    # --replace-existing replaces them all the same; from then on they are
+    # the new source's, and its reruns replace them.
+    assert run(source, "workspace_bbb", "scaffold")[0] == 0
+    code, out = run(source, "workspace_bbb", "migrate", "--replace-existing")
+    assert code == 0, out
+    assert counts() == [(0, "workspace_bbb")]
+    code, out = run(source, "workspace_bbb", "migrate")
+    assert code == 0, out
+    code, out = run(source, "workspace_bbb", "verify")
+    assert code == 0, out

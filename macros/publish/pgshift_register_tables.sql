@@ -7,7 +7,11 @@
     `migrate` refuses to replace a table that no longer holds them
     (pgshift.verify.reconcile.changed_since_published: the application has
     written to it). The columns tell, after a name map that renames them,
-    what was published and is pgshift's own. -#}
+    what was published and is pgshift's own. The source database's name and
+    schema the manifest recorded are written too: a later `migrate` from
+    another source refuses to replace the table (its tables may bear the
+    same names: one schema per tenant). A manifest written by an older
+    pgshift has neither, and leaves them unknown. -#}
 {% macro pgshift_register_tables(built) %}
     {%- if execute -%}
     {%- set registry = pgshift_ident(
@@ -35,7 +39,9 @@
     alter table {{ registry }}
     add column if not exists published_rows bigint,
     add column if not exists published_checksum text,
-    add column if not exists published_columns text [];
+    add column if not exists published_columns text [],
+    add column if not exists source_dbname text,
+    add column if not exists source_schema text;
     insert into {{ registry }} (table_name)
     select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where
@@ -48,7 +54,9 @@
     set
         published_rows = manifest.source_rows,
         published_checksum = manifest.source_checksum,
-        published_columns = rebuilt.columns
+        published_columns = rebuilt.columns,
+        source_dbname = to_jsonb(manifest) ->> 'source_dbname',
+        source_schema = to_jsonb(manifest) ->> 'source_schema'
     from (values {{ rebuilt | join(', ') }})
         as rebuilt (table_name, source_table, columns)
     left join {{ pgshift_ident(var('state_schema'), var('manifest_table')) }}

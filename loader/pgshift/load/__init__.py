@@ -492,6 +492,8 @@ def write_manifest(
             snapshot_id=snapshot.snapshot_id,
             snapshot_taken_at=snapshot.taken_at,
             source_database=settings.source_required.redacted(),
+            source_dbname=settings.source_required.dbname,
+            source_schema=settings.source_schema,
         )
         for name, rows in result.source_rows.items()
     ]

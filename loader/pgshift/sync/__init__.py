@@ -36,7 +36,7 @@ from pgshift.sync.apply import SyncError
 from pgshift.sync.stream import FOLLOWING, Limits, Outcome, follow, over_limit
 from pgshift.transform import run_dbt
 from pgshift.verify import verify, write_report
-from pgshift.verify.reconcile import refuse_changed_final_tables
+from pgshift.verify.reconcile import refuse_replacing_final_tables
 
 __all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
 
@@ -137,7 +137,7 @@ def run_sync(
     tables = source.preflight(settings, names, check_models)
     assert names is not None
     if not replace_existing:
-        refuse_changed_final_tables(settings, "sync")
+        refuse_replacing_final_tables(settings, "sync")
     run_id = state.new_run_id()
     slot, publication = source.names_for(run_id)
     run = state.SyncRun(

@@ -67,7 +67,7 @@ from pgshift.verify.privilege_parity import (
     compare_privileges,
     roles_missing_on_target,
 )
-from pgshift.verify.reconcile import check_tables
+from pgshift.verify.reconcile import check_tables, describe_source
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
 from pgshift.verify.routine_parity import routine_differences
 from pgshift.verify.views import check_views, definition_differences
@@ -89,7 +89,9 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         The report.
 
     Raises:
-        ConfigError: The target holds no load manifest (nothing was loaded).
+        ConfigError: The target holds no load manifest (nothing was loaded),
+            or its tables were loaded from another source database or
+            schema than the one verify checks.
     """
     names = NameMap.read(settings.project_dir)
     tests = dbt_test_results(settings)
@@ -101,6 +103,8 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
                 f"{MANIFEST_TABLE}): no load has finished since the last one "
                 "started; run `python loader/run.py` first"
             )
+        source_schema = names.source_schema if names else settings.source_schema
+        _refuse_other_source(settings, manifest, source_schema)
         cut_over = sync_standing(cursor, settings)
         first = manifest[0] if manifest else None
         report = Report(
@@ -115,7 +119,6 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         else:
             _check_after_cutover(settings, manifest, names, tests, cut_over, report)
         recorded = read_not_migrated(cursor, settings.state_schema)
-        source_schema = names.source_schema if names else settings.source_schema
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
             line.removeprefix("schema ").replace(": ", ": left out: ", 1)
             for line in recorded
@@ -165,6 +168,41 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
             )
             report.kept_differences += views_kept
     return report
+
+
+def _refuse_other_source(
+    settings: Settings, manifest: Sequence[ManifestRow], source_schema: str
+) -> None:
+    """Stop a verify of one source against a target loaded from another.
+
+    The manifest records the source database and schema of the last load;
+    verify checks the schema its name map was scaffolded from (or
+    ``--schemas``) and, when SOURCE_DATABASE_URL is set, that database. A
+    target loaded from another tenant's schema of the same table names
+    would otherwise be checked against the wrong figures, or fail table by
+    table for a cause no table has. What an older manifest does not record
+    is unknown, not different.
+
+    Raises:
+        ConfigError: The last load read another database or schema.
+    """
+    dbname = settings.source.dbname if settings.source is not None else None
+    other = next(
+        (row for row in manifest if row.source_differs(dbname, source_schema)),
+        None,
+    )
+    if other is None:
+        return
+    loaded = describe_source(other.source_dbname, other.source_schema)
+    here = describe_source(dbname, source_schema)
+    raise ConfigError(
+        f"verify refused: the target's last load read {loaded}, and this "
+        f"verify checks {here}: the tables on the target are the other "
+        "source's, so nothing here can be verified. Next: run `python "
+        f"loader/run.py --schemas {source_schema} migrate` (or `load`, then "
+        "`dbt build`) for this source first, then verify again; or verify "
+        "what was loaded with that source's settings"
+    )
 
 
 FOLLOWING = ("streaming", "cutover", "stopping")

@@ -17,6 +17,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg2
@@ -219,20 +220,44 @@ def on_target_connections(
             conn.close()
 
 
-def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
-    """The final tables that no longer hold what pgshift published in them.
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """A final table of the name map, as its last publish recorded it.
+
+    Attributes:
+        table: The final table's name.
+        built_at: When it was published.
+        rows: Its rows then (None: recorded by an older pgshift, or a view).
+        checksum: Its content checksum then (None likewise).
+        mapped: Its map; the columns published, when they were recorded (a
+            name map changed since names others, which the table does not
+            have until it is replaced).
+        source_dbname: The source database it was published from (None:
+            unknown, recorded by an older pgshift).
+        source_schema: The source schema it was published from (None
+            likewise).
+    """
+
+    table: str
+    built_at: datetime
+    rows: int | None
+    checksum: str | None
+    mapped: TableMap
+    source_dbname: str | None
+    source_schema: str | None
+
+
+def published_tables(settings: Settings, names: NameMap) -> list[Published]:
+    """The final tables of the name map that pgshift's registry records.
 
     The publish records, beside each final table it moved in, the rows and
-    checksum it held (``pgshift_register_tables``); a table whose rows or
-    checksum over the same columns differ now was written to since: by the
-    application, once it runs on the target. A table recorded without them
-    (published by an older pgshift, or a view) is not checked. The tables
-    are read ``settings.jobs`` at a time, each worker on a connection of
-    its own, as verify reads them.
+    checksum it held, its columns and the source database and schema it
+    came from (``pgshift_register_tables``); a registry written by an older
+    pgshift lacks some of them, read as None.
 
     Returns:
-        One line per changed table: its name, when it was published, and
-        its rows then and now.
+        One entry per recorded table the name map has a final table of, by
+        table name; empty when nothing was ever published.
     """
     registry = sql.Identifier(settings.state_schema, BUILT_TABLE)
     with transaction(settings.target, readonly=True) as cursor:
@@ -242,14 +267,13 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
             sql.SQL(
                 "select table_name, built_at, (to_jsonb(r) ->> 'published_rows')"
                 "::bigint, to_jsonb(r) ->> 'published_checksum', "
-                "to_jsonb(r) -> 'published_columns' from {} as r order by 1"
+                "to_jsonb(r) -> 'published_columns', "
+                "to_jsonb(r) ->> 'source_dbname', to_jsonb(r) ->> 'source_schema' "
+                "from {} as r order by 1"
             ).format(registry)
         )
-        # The checksum is taken over the columns published, when recorded:
-        # a name map changed since (an override renaming a column) names
-        # others, which the table does not have until it is replaced.
-        published = [
-            (
+        return [
+            Published(
                 table,
                 built_at,
                 rows,
@@ -257,39 +281,143 @@ def changed_since_published(settings: Settings, names: NameMap) -> list[str]:
                 dataclasses.replace(mapped, columns={c: c for c in columns})
                 if columns
                 else mapped,
+                dbname,
+                schema,
             )
-            for table, built_at, rows, checksum, columns in cursor.fetchall()
-            if checksum is not None
-            and (mapped := names.table_for_target(table)) is not None
+            for table, built_at, rows, checksum, columns, dbname, schema in (
+                cursor.fetchall()
+            )
+            if (mapped := names.table_for_target(table)) is not None
         ]
 
-    def check(cursor: Any, entry: tuple[str, Any, int, str, TableMap]) -> str | None:
-        table, built_at, rows, checksum, mapped = entry
-        now_rows, now_checksum, _ = final_figures(cursor, settings, mapped)
-        if now_rows is None or (now_rows, now_checksum) == (rows, checksum):
+
+def changed_since_published(
+    settings: Settings,
+    names: NameMap,
+    published: Sequence[Published] | None = None,
+) -> list[str]:
+    """The final tables that no longer hold what pgshift published in them.
+
+    A table whose rows or checksum over the columns published differ from
+    those recorded at its publish (``published_tables``) was written to
+    since: by the application, once it runs on the target. A table recorded
+    without them (published by an older pgshift, or a view) is not checked.
+    The tables are read ``settings.jobs`` at a time, each worker on a
+    connection of its own, as verify reads them.
+
+    Args:
+        settings: The run settings.
+        names: The applied name map.
+        published: The registry as ``published_tables`` read it (read here
+            when not given).
+
+    Returns:
+        One line per changed table: its name, when it was published, and
+        its rows then and now.
+    """
+    if published is None:
+        published = published_tables(settings, names)
+    recorded = [entry for entry in published if entry.checksum is not None]
+
+    def check(cursor: Any, entry: Published) -> str | None:
+        now_rows, now_checksum, _ = final_figures(cursor, settings, entry.mapped)
+        if now_rows is None or (now_rows, now_checksum) == (
+            entry.rows,
+            entry.checksum,
+        ):
             return None
-        now = f"{now_rows} now" + (", content changed" if now_rows == rows else "")
+        now = f"{now_rows} now" + (
+            ", content changed" if now_rows == entry.rows else ""
+        )
         return (
-            f"{table} (published {built_at:%Y-%m-%d %H:%M:%S %Z} with "
-            f"{rows} rows, {now})"
+            f"{entry.table} (published {entry.built_at:%Y-%m-%d %H:%M:%S %Z} with "
+            f"{entry.rows} rows, {now})"
         )
 
-    return [line for line in on_target_connections(settings, published, check) if line]
+    return [line for line in on_target_connections(settings, recorded, check) if line]
 
 
-def refuse_changed_final_tables(settings: Settings, command: str) -> None:
-    """Stop a command that would replace final tables written to since.
+def describe_source(dbname: str | None, schema: str | None) -> str:
+    """A source as messages name it: "database 'a', schema 'b'"."""
+    parts = [f"database {dbname!r}"] if dbname is not None else []
+    parts += [f"schema {schema!r}"] if schema is not None else []
+    return ", ".join(parts) or "an unknown source"
+
+
+SHOWN_TABLES = 5
+"""How many tables a refusal names per source before "and N more"."""
+
+
+def published_elsewhere(
+    settings: Settings, published: Sequence[Published]
+) -> list[str]:
+    """The final tables published from another source than this run reads.
+
+    A run reads the source database of ``SOURCE_DATABASE_URL`` and
+    ``settings.source_schema``; a table whose recorded source database or
+    schema differs holds another source's rows under the same name (the
+    tenants' schemas of a one-schema-per-tenant application, or another
+    database). A part the registry does not record (an older pgshift) is
+    unknown, not different.
+
+    Returns:
+        One line per other source: a few of its tables ("and N more") and
+        where they came from.
+    """
+    dbname, schema = settings.source_required.dbname, settings.source_schema
+    elsewhere: dict[tuple[str | None, str | None], list[str]] = {}
+    for entry in published:
+        if (entry.source_dbname not in (None, dbname)) or (
+            entry.source_schema not in (None, schema)
+        ):
+            source = (entry.source_dbname, entry.source_schema)
+            elsewhere.setdefault(source, []).append(entry.table)
+    lines = []
+    for (other_db, other_schema), tables in elsewhere.items():
+        shown = ", ".join(tables[:SHOWN_TABLES])
+        more = len(tables) - SHOWN_TABLES
+        lines.append(
+            f"{shown}{f' and {more} more' if more > 0 else ''} "
+            f"(from {describe_source(other_db, other_schema)})"
+        )
+    return lines
+
+
+def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
+    """Stop a command that would replace final tables not its own to replace.
+
+    Two kinds of final table are not: one published from another source
+    database or schema than the command reads (``published_elsewhere``),
+    and one written to since pgshift published it
+    (``changed_since_published``). Both are read from one reading of the
+    registry (``published_tables``).
 
     Args:
         settings: The run settings.
         command: The command, as the message names it (``migrate``, ``sync``).
 
     Raises:
-        ConfigError: A final table changed since pgshift published it
-            (``changed_since_published``); nothing was written.
+        ConfigError: Such a final table exists; nothing was written.
     """
     names = NameMap.read(settings.project_dir)
-    changed = changed_since_published(settings, names) if names else []
+    if not names:
+        return
+    published = published_tables(settings, names)
+    elsewhere = published_elsewhere(settings, published)
+    if elsewhere:
+        here = describe_source(settings.source_required.dbname, settings.source_schema)
+        raise ConfigError(
+            f"{command} refused, nothing was written: these final tables "
+            f"were published from another source than this {command} reads "
+            f"({here}): {'; '.join(elsewhere)}. A {command} replaces each "
+            "with this source's table of the same name, losing the other "
+            "source's rows (the target's final schema holds one source "
+            f"schema). Next: to keep both, {command} this source into "
+            "another target database (TARGET_DATABASE_URL); to replace them "
+            "all the same, run `python loader/run.py "
+            f"{command} --replace-existing` with this run's options"
+        )
+    changed = changed_since_published(settings, names, published)
     if changed:
         with transaction(settings.target, readonly=True) as cursor:
             run_id = cut_over_by(cursor, settings.state_schema)
@@ -583,14 +711,7 @@ def _check_live(
         report.differences = []
         return report
     rows, checksum = now
-    against = ManifestRow(
-        row.table_name,
-        rows,
-        checksum,
-        row.snapshot_id,
-        row.snapshot_taken_at,
-        row.source_database,
-    )
+    against = dataclasses.replace(row, source_rows=rows, source_checksum=checksum)
     report = _check_table(
         settings, cursor, against, mapped, tests, loaded_rows=row.source_rows
     )
