@@ -21,12 +21,15 @@ exactly what it may do on the table. The previous version points its
 ``search_path`` at the schema; its unqualified names then resolve there.
 The migrated routines' bodies name the final tables qualified with the
 final schema (``pgshift.routines``), so a trigger or function it sets off
-reads and writes the final tables, not these views.
+reads and writes the final tables, not these views. Each enum (and each
+renamed type) has a domain of its source name there, and each enum its
+comparison operators, for the casts Prisma qualifies with the schema.
 
 The schema is pgshift's (marked by its comment): creating it again
 replaces it in one transaction, and a schema of that name that pgshift did
 not create is never touched; nor is pgshift's, once it holds anything else
-than its views (a table the previous application created through it).
+than its views, domains and comparisons (a table the previous application
+created through it).
 """
 
 from __future__ import annotations

@@ -338,9 +338,16 @@ def test_prismas_enum_writes_work_through_it_renamed_or_not(
         'and "S"."Order".quantity = %s '
         'returning "type"::text, "dataSource"::text, quantity'
     )
+    delete = (
+        'delete from "S"."Order" where "S"."Order"."type" = CAST(%s::text AS "S"."Type") '
+        'and "S"."Order"."dataSource" IN (CAST(%s::text AS "S"."DataSource")) '
+        'and "S"."Order".quantity = %s returning quantity'
+    )
     for statement, args in (
         (insert, ("SELL", "COINGECKO", 100)),
         (update, ("DIVIDEND", "MANUAL", "COINGECKO", 100)),
+        (insert, ("BUY", "YAHOO", 101)),
+        (delete, ("BUY", "YAHOO", 101)),
     ):
         source = query(prisma.source, _prisma(statement, "public"), args)
         target = query(
