@@ -21,12 +21,15 @@ exactly what it may do on the table. The previous version points its
 ``search_path`` at the schema; its unqualified names then resolve there.
 The migrated routines' bodies name the final tables qualified with the
 final schema (``pgshift.routines``), so a trigger or function it sets off
-reads and writes the final tables, not these views.
+reads and writes the final tables, not these views. Each enum (and each
+renamed type) has a domain of its source name there, and each enum its
+comparison operators, for the casts Prisma qualifies with the schema.
 
 The schema is pgshift's (marked by its comment): creating it again
 replaces it in one transaction, and a schema of that name that pgshift did
 not create is never touched; nor is pgshift's, once it holds anything else
-than its views (a table the previous application created through it).
+than its views, domains and comparisons (a table the previous application
+created through it).
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 COMPAT_MARK = "pgshift: the final tables under the source's names (run.py compat)"
 """The comment that marks a compatibility schema as pgshift's."""
+
+COMPARISON_MARK = "pgshift: compares an enum with its alias (run.py compat)"
+"""The comment that marks pgshift's comparison operators, and their functions,
+in a compatibility schema."""
 
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 """What a view is granted, as its table grants it (to a role, or a column)."""
@@ -101,23 +108,32 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                 "target: its views run with the privileges and row-level "
                 "security of whoever queries them (security_invoker)"
             )
-        _replace_schema(cursor, schema, _views(names), _type_aliases(names))
+        enums = _enums(cursor, settings.final_schema, names)
+        _replace_schema(cursor, schema, _views(names), _type_aliases(names, enums))
         # The previous application casts to its types by their source names
-        # (Prisma, its schema set to this one: CAST($1 AS
-        # "public_compat"."SurveyStatus"); ::"Kind"[] in raw SQL): a domain
-        # of that name over the renamed type answers them, and a domain's
-        # value (or an array of them) goes into the column. PostgreSQL has
-        # no = between an enum and a domain over it: comparisons stay
-        # uncovered.
-        for source_type, target_type in sorted(names.types.items()):
-            if source_type == target_type:
-                continue
+        # (Prisma, its schema set to this one: CAST($1::text AS
+        # "public_compat"."Type"), ::"Kind"[] in raw SQL): a domain of that
+        # name over the final type answers them, for each renamed type and
+        # each enum (Prisma qualifies even a name that did not change), and
+        # a domain's value (or an array of them) goes into the column.
+        for source_type in _type_aliases(names, enums):
             cursor.execute(
                 sql.SQL("create domain {} as {}").format(
                     sql.Identifier(schema, source_type),
-                    sql.Identifier(settings.final_schema, target_type),
+                    sql.Identifier(settings.final_schema, names.types[source_type]),
                 )
             )
+        # PostgreSQL's comparisons of enums (anyenum) refuse an enum and a
+        # domain over it: each enum gets its own here, which a domain's
+        # value reaches by coercion to its base type (the only candidate),
+        # so `type = CAST(... AS "Type")`, `IN`, `= ANY(CAST(... AS
+        # "Type"[]))` and `<> ALL` resolve to them. They also win over
+        # anyenum for two values of the enum itself (an exact match):
+        # each is SQL inlined into PostgreSQL's operator, so a plain
+        # comparison keeps its index; an array comparison (`IN` with two
+        # values or more, `= ANY`) calls the function per element.
+        for target_type in enums:
+            _create_comparisons(cursor, schema, settings.final_schema, target_type)
         grantees: set[str] = set()
         count = 0
         relations = [(m.source, m.target, m.columns) for m in names.tables.values()] + [
@@ -181,7 +197,10 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
             return False
         _check_ours(mark, schema)
         names = NameMap.read(settings.project_dir)
-        _refuse_foreign_objects(cursor, schema, _views(names), _type_aliases(names))
+        enums = _enums(cursor, settings.final_schema, names)
+        _refuse_foreign_objects(
+            cursor, schema, _views(names), _type_aliases(names, enums)
+        )
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
 
@@ -199,8 +218,9 @@ def _check_ours(mark: str | None, schema: str) -> None:
         )
 
 
-# What a schema holds besides pgshift's views onto the final tables (a
-# view's row type depends on the view, not on the schema).
+# What a schema holds besides pgshift's views onto the final tables, its
+# domains and its comparisons (a view's row type depends on the view, not
+# on the schema).
 _FOREIGN_OBJECTS = """
 select pg_describe_object(d.classid, d.objid, d.objsubid)
 from pg_depend d
@@ -213,6 +233,9 @@ where d.refclassid = 'pg_namespace'::regclass
   and not exists (select 1 from pg_type t
                   where d.classid = 'pg_type'::regclass and t.oid = d.objid
                     and t.typtype = 'd' and t.typname = any(%(types)s))
+  and not (d.classid in ('pg_proc'::regclass, 'pg_operator'::regclass)
+           and coalesce(obj_description(d.objid, d.classid::regclass::name)
+                        = %(mark)s, false))
 order by 1
 """
 
@@ -227,7 +250,13 @@ def _refuse_foreign_objects(
     them and their rows.
     """
     cursor.execute(
-        _FOREIGN_OBJECTS, {"schema": schema, "views": views, "types": types or []}
+        _FOREIGN_OBJECTS,
+        {
+            "schema": schema,
+            "views": views,
+            "types": types or [],
+            "mark": COMPARISON_MARK,
+        },
     )
     foreign = [row[0] for row in cursor.fetchall()]
     if foreign:
@@ -249,11 +278,99 @@ def _views(names: NameMap | None) -> list[str]:
     ]
 
 
-def _type_aliases(names: NameMap | None) -> list[str]:
-    """The source names of the renamed types: the schema's domains over them."""
+def _enums(cursor: Any, final_schema: str, names: NameMap | None) -> list[str]:
+    """The final names of the name map's types that are enums on the target."""
+    if names is None or not names.types:
+        return []
+    cursor.execute(
+        "select t.typname from pg_type t "
+        "join pg_namespace n on n.oid = t.typnamespace "
+        "where n.nspname = %s and t.typtype = 'e' and t.typname = any(%s) "
+        "order by 1",
+        (final_schema, sorted(set(names.types.values()))),
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _type_aliases(names: NameMap | None, enums: list[str]) -> list[str]:
+    """The source names of the schema's domains over the final types.
+
+    Each renamed type has one, and each enum (``enums``: their final names).
+    """
     if names is None:
         return []
-    return [source for source, target in names.types.items() if source != target]
+    return sorted(
+        source
+        for source, target in names.types.items()
+        if source != target or target in enums
+    )
+
+
+_COMPARISONS = {
+    "=": ("eq", "=", "<>", "eqsel", "eqjoinsel"),
+    "<>": ("ne", "<>", "=", "neqsel", "neqjoinsel"),
+    "<": ("lt", ">", ">=", "scalarltsel", "scalarltjoinsel"),
+    "<=": ("le", ">=", ">", "scalarlesel", "scalarlejoinsel"),
+    ">": ("gt", "<", "<=", "scalargtsel", "scalargtjoinsel"),
+    ">=": ("ge", "<=", "<", "scalargesel", "scalargejoinsel"),
+}
+"""Each comparison: its function's suffix, commutator, negator, estimators."""
+
+
+def _create_comparisons(cursor: Any, schema: str, final_schema: str, enum: str) -> None:
+    """Create the schema's comparison operators of two values of ``enum``.
+
+    Each calls a SQL function whose body is PostgreSQL's own operator, so
+    the planner inlines it into a plain comparison. Both carry
+    ``COMPARISON_MARK``: what pgshift created in the schema besides its
+    views and domains.
+    """
+    final = sql.Identifier(final_schema, enum)
+    for operator, (suffix, commutator, negator, restrict, join) in _COMPARISONS.items():
+        function = sql.Identifier(schema, f"pgshift_enum_{suffix}")
+        cursor.execute(
+            sql.SQL(
+                "create function {function}({final}, {final}) returns boolean "
+                "language sql immutable strict parallel safe "
+                "as {body}"
+            ).format(
+                function=function,
+                final=final,
+                body=sql.Literal(f"select $1 operator(pg_catalog.{operator}) $2"),
+            )
+        )
+        cursor.execute(
+            sql.SQL("comment on function {}({}, {}) is {}").format(
+                function, final, final, sql.Literal(COMPARISON_MARK)
+            )
+        )
+        cursor.execute(
+            sql.SQL(
+                "create operator {schema}.{operator} (leftarg = {final}, "
+                "rightarg = {final}, function = {function}, "
+                "commutator = operator({schema}.{commutator}), "
+                "negator = operator({schema}.{negator}), "
+                "restrict = {restrict}, join = {join})"
+            ).format(
+                schema=sql.Identifier(schema),
+                operator=sql.SQL(operator),
+                final=final,
+                function=function,
+                commutator=sql.SQL(commutator),
+                negator=sql.SQL(negator),
+                restrict=sql.SQL(restrict),
+                join=sql.SQL(join),
+            )
+        )
+        cursor.execute(
+            sql.SQL("comment on operator {}.{} ({}, {}) is {}").format(
+                sql.Identifier(schema),
+                sql.SQL(operator),
+                final,
+                final,
+                sql.Literal(COMPARISON_MARK),
+            )
+        )
 
 
 def _replace_schema(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 
 from pgshift.demo.cluster import Cluster
+from pgshift.settings import OVERRIDES_FILE
 
 from migration import MigratedSample, ProjectCopy, copy_project, query, run_cli
 
@@ -207,3 +208,177 @@ def test_migrated_routines_read_the_final_tables_through_it(
     assert query(target, f"{path}; {audit}") == query(source, audit) == [(1, 2)]
     assert query(target, "select shared_by_id from public.partners_audit") == [(1,)]
     assert query(target, f"{path}; {count}") == query(source, count) == [(1,)]
+
+
+# Ghostfolio's shape (Prisma): enums named in PascalCase. Type takes the
+# default name on the target (type); DataSource keeps its name through the
+# override file, as the README advised for Prisma's enum filters.
+PRISMA_SOURCE = """
+create type "Type" as enum ('BUY', 'SELL', 'DIVIDEND');
+create type "DataSource" as enum ('YAHOO', 'MANUAL', 'COINGECKO');
+create table "Order" (
+    id serial primary key, "type" "Type" not null,
+    "dataSource" "DataSource" not null, quantity int not null);
+create index "Order_type_idx" on "Order" ("type");
+insert into "Order" ("type", "dataSource", quantity)
+select (array['BUY', 'SELL', 'DIVIDEND']::"Type"[])[1 + mod(g, 3)],
+       (array['YAHOO', 'MANUAL', 'COINGECKO']::"DataSource"[])[1 + mod(mod(g, 4), 3)], g
+from generate_series(1, 30) g;
+"""
+
+# Prisma's statements, its schema (S) set to the source's or to the
+# compatibility schema: every table and every enum cast qualified with it.
+PRISMA_FILTERS = [
+    ('"S"."Order"."type" = CAST(%s::text AS "S"."Type")', ("SELL",)),
+    ('"S"."Order"."type" <> CAST(%s::text AS "S"."Type")', ("SELL",)),
+    ('"S"."Order"."type" IN (CAST(%s::text AS "S"."Type"))', ("BUY",)),
+    (
+        '"S"."Order"."type" IN (CAST(%s::text AS "S"."Type"), '
+        'CAST(%s::text AS "S"."Type"))',
+        ("BUY", "DIVIDEND"),
+    ),
+    ('"S"."Order"."type" = ANY(CAST(%s::text[] AS "S"."Type"[]))', (["BUY", "SELL"],)),
+    ('"S"."Order"."type" <> ALL(CAST(%s::text[] AS "S"."Type"[]))', (["BUY"],)),
+    ('"S"."Order"."dataSource" = CAST(%s::text AS "S"."DataSource")', ("MANUAL",)),
+    ('"S"."Order"."dataSource" <> CAST(%s::text AS "S"."DataSource")', ("MANUAL",)),
+    ('"S"."Order"."dataSource" IN (CAST(%s::text AS "S"."DataSource"))', ("YAHOO",)),
+    (
+        '"S"."Order"."dataSource" IN (CAST(%s::text AS "S"."DataSource"), '
+        'CAST(%s::text AS "S"."DataSource"))',
+        ("YAHOO", "COINGECKO"),
+    ),
+    (
+        '"S"."Order"."dataSource" = ANY(CAST(%s::text[] AS "S"."DataSource"[]))',
+        (["YAHOO", "MANUAL"],),
+    ),
+    (
+        '"S"."Order"."dataSource" <> ALL(CAST(%s::text[] AS "S"."DataSource"[]))',
+        (["YAHOO", "MANUAL"],),
+    ),
+    # Raw SQL: the cast on the left, the enum's order, literals, a self-join.
+    ('CAST(%s::text AS "S"."Type") = "S"."Order"."type"', ("BUY",)),
+    ('"S"."Order"."type" > CAST(%s::text AS "S"."Type")', ("BUY",)),
+    ("\"type\" in ('BUY', 'SELL') and \"dataSource\" <= 'MANUAL'", ()),
+    ('id in (select b.id from "S"."Order" b where b."type" = "S"."Order"."type")', ()),
+]
+
+
+@pytest.fixture(scope="module")
+def prisma(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: Cluster
+) -> Iterator[ProjectCopy]:
+    """The Prisma-shaped source migrated, with its compatibility schema."""
+    root = tmp_path_factory.mktemp("prisma")
+    names = ("compat_prisma_source", "compat_prisma_target")
+    for name in names:
+        pg_cluster.drop_database(name)
+    source, target = (pg_cluster.create_database(name) for name in names)
+    query(source, PRISMA_SOURCE)
+    project = copy_project(root / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    (project / OVERRIDES_FILE).write_text("types:\n  DataSource: DataSource\n")
+    copy = ProjectCopy(source, target, project, root / "state")
+    for command in ("scaffold", "migrate", "compat"):
+        code, out, err = copy.run(command)
+        assert code == 0, out[-4000:] + err[-4000:]
+    assert query(
+        target,
+        "select typname from pg_type where typnamespace = 'public'::regnamespace "
+        "and typtype = 'e' order by 1",
+    ) == [("DataSource",), ("type",)]
+    yield copy
+    for name in names:
+        pg_cluster.drop_database(name)
+
+
+def _prisma(statement: str, schema: str) -> str:
+    return statement.replace('"S"', f'"{schema}"')
+
+
+@pytest.mark.parametrize("path", ["public_compat", "public_compat, public"])
+def test_prismas_enum_filters_work_through_it_renamed_or_not(
+    prisma: ProjectCopy, path: str
+) -> None:
+    # Prisma's casts name the compatibility schema's domains (one per enum,
+    # whether the enum was renamed or kept its name), and the schema's
+    # comparisons take an enum and such a domain.
+    for condition, args in PRISMA_FILTERS:
+        statement = f'select id from "S"."Order" where {condition} order by id'
+        source = query(prisma.source, _prisma(statement, "public"), args)
+        target = query(
+            prisma.target,
+            f"set search_path = {path}; {_prisma(statement, 'public_compat')}",
+            args,
+        )
+        assert source and target == source, condition
+    # A plain comparison becomes PostgreSQL's own: the index still serves it.
+    plan = query(
+        prisma.target,
+        f"set search_path = {path}; set enable_seqscan = off; explain (costs off) "
+        + _prisma(
+            f'select id from "S"."Order" where {PRISMA_FILTERS[0][0]}', "public_compat"
+        ),
+        ("SELL",),
+    )
+    assert "order_type_idx" in " ".join(row[0] for row in plan)
+
+
+def test_prismas_enum_writes_work_through_it_renamed_or_not(
+    prisma: ProjectCopy,
+) -> None:
+    insert = (
+        'insert into "S"."Order" ("type", "dataSource", quantity) '
+        'values (CAST(%s::text AS "S"."Type"), CAST(%s::text AS "S"."DataSource"), '
+        '%s) returning "type"::text, "dataSource"::text, quantity'
+    )
+    update = (
+        'update "S"."Order" set "type" = CAST(%s::text AS "S"."Type"), '
+        '"dataSource" = CAST(%s::text AS "S"."DataSource") '
+        'where "S"."Order"."dataSource" = CAST(%s::text AS "S"."DataSource") '
+        'and "S"."Order".quantity = %s '
+        'returning "type"::text, "dataSource"::text, quantity'
+    )
+    delete = (
+        'delete from "S"."Order" where "S"."Order"."type" = CAST(%s::text AS "S"."Type") '
+        'and "S"."Order"."dataSource" IN (CAST(%s::text AS "S"."DataSource")) '
+        'and "S"."Order".quantity = %s returning quantity'
+    )
+    for statement, args in (
+        (insert, ("SELL", "COINGECKO", 100)),
+        (update, ("DIVIDEND", "MANUAL", "COINGECKO", 100)),
+        (insert, ("BUY", "YAHOO", 101)),
+        (delete, ("BUY", "YAHOO", 101)),
+    ):
+        source = query(prisma.source, _prisma(statement, "public"), args)
+        target = query(
+            prisma.target,
+            f"set search_path = public_compat; {_prisma(statement, 'public_compat')}",
+            args,
+        )
+        assert source and target == source, statement
+    assert query(
+        prisma.target,
+        "select type::text, data_source::text from public.order where quantity = 100",
+    ) == [("DIVIDEND", "MANUAL")]
+
+
+def test_its_comparisons_are_replaced_and_dropped_with_it(
+    prisma: ProjectCopy,
+) -> None:
+    # compat owns the operators and functions it creates; a function the
+    # application created there stops a replace and a drop as a table does.
+    assert prisma.run("compat")[0] == 0
+    query(
+        prisma.target,
+        "create function public_compat.app_made() returns int language sql "
+        "as 'select 1'",
+    )
+    for command in (("compat",), ("compat", "--drop")):
+        code, out, err = prisma.run(*command)
+        assert code == 2, out + err
+        assert "did not create there: function public_compat.app_made()" in err
+    query(prisma.target, "drop function public_compat.app_made()")
+    assert prisma.run("compat", "--drop")[0] == 0
+    assert not query(
+        prisma.target, "select 1 from pg_namespace where nspname = 'public_compat'"
+    )
