@@ -969,6 +969,22 @@ def test_a_string_naming_a_renamed_relation_is_flagged() -> None:
     ]
 
 
+def _sequence(name: str) -> SequenceMap:
+    """A bigint sequence of the schema that keeps its name."""
+    return SequenceMap(
+        source=name,
+        name=name,
+        data_type="bigint",
+        start=1,
+        increment=1,
+        minimum=1,
+        maximum=2**63 - 1,
+        cache=1,
+        cycle=False,
+        serial=False,
+    )
+
+
 def test_a_sequence_the_target_does_not_get_is_flagged() -> None:
     """nextval() of a sequence left out with its excluded table would fail
     on the target at the first call: the routine needs review; one the
@@ -979,37 +995,13 @@ def test_a_sequence_the_target_does_not_get_is_flagged() -> None:
         source_name="app",
         source_schema="public",
         tables=dict(NAMES.tables),
-        sequences={
-            "kept_seq": SequenceMap(
-                source="kept_seq",
-                name="kept_seq",
-                data_type="bigint",
-                start=1,
-                increment=1,
-                minimum=1,
-                maximum=2**63 - 1,
-                cache=1,
-                cycle=False,
-                serial=False,
-            )
-        },
+        sequences={"kept_seq": _sequence("kept_seq")},
     )
     routine = _rewrite(body, language="sql", names=names, relations=relations)
     assert [p.reason.split(",")[0] for p in routine.problems] == [
         "the string 'legacy_id_seq' names the relation legacy_id_seq"
     ]
-    names.sequences["legacy_id_seq"] = SequenceMap(
-        source="legacy_id_seq",
-        name="legacy_id_seq",
-        data_type="bigint",
-        start=1,
-        increment=1,
-        minimum=1,
-        maximum=2**63 - 1,
-        cache=1,
-        cycle=False,
-        serial=False,
-    )
+    names.sequences["legacy_id_seq"] = _sequence("legacy_id_seq")
     routine = _rewrite(body, language="sql", names=names, relations=relations)
     assert routine.problems == []
     assert _body(routine) == body

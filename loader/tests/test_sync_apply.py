@@ -18,6 +18,7 @@ from psycopg2 import sql
 from pgshift.connection import transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap, TableMap
+from pgshift.settings import Settings
 from pgshift.sync import pgoutput, state
 from pgshift.sync.apply import Applier, Batch, SyncError
 from pgshift.sync.pgoutput import UNCHANGED, Value
@@ -94,6 +95,24 @@ def applier(pg_url: str, tmp_path: Path) -> Iterator[Applier]:
         yield made
     finally:
         made.close()
+
+
+def one_table(
+    pg_url: str, tmp_path: Path, source: str, target: str, columns: dict[str, str]
+) -> tuple[Applier, Settings]:
+    """An applier for one source table mapped onto one final table."""
+    names = NameMap(source_name="app", source_schema="public")
+    names.tables[source] = TableMap(
+        source_schema="public",
+        source=source,
+        target=target,
+        staging_model=f"stg_app__{target}",
+        columns=columns,
+    )
+    settings = make_settings(pg_url, pg_url, state_dir=tmp_path)
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    return Applier(settings, names, "test", {}), settings
 
 
 def ins(code: str, note: str = "n", email: str | None = None) -> pgoutput.Insert:
@@ -510,17 +529,9 @@ def test_a_whole_row_is_found_by_the_source_s_old_row_whatever_its_types(
             for n in range(3)
         ),
     )
-    names = NameMap(source_name="app", source_schema="public")
-    names.tables["Full"] = TableMap(
-        source_schema="public",
-        source="Full",
-        target="full_rows",
-        staging_model="stg_app__full",
-        columns={c: c.lower() for c in FULL_COLUMNS},
+    made, _ = one_table(
+        pg_url, tmp_path, "Full", "full_rows", {c: c.lower() for c in FULL_COLUMNS}
     )
-    settings = make_settings(pg_url, pg_url, state_dir=tmp_path)
-    with transaction(settings.target) as cursor:
-        state.ensure_table(cursor, settings)
     shape = query(
         pg_url,
         "select attname, atttypid, atttypmod from pg_attribute where attrelid = "
@@ -538,7 +549,6 @@ def test_a_whole_row_is_found_by_the_source_s_old_row_whatever_its_types(
         rows = query(pg_url, f"{setup}; select {texts} from public.{table}")
         return sorted(rows, key=repr)
 
-    made = Applier(settings, names, "test", {})
     try:
         made.relation(
             pgoutput.Relation(
@@ -612,18 +622,13 @@ def test_a_whole_row_is_looked_up_through_an_index_of_the_final_table(
         "('twin', 'b', 7, '[]'), ('nul', null, null, null); "
         "analyze public.links",
     )
-    names = NameMap(source_name="app", source_schema="public")
-    names.tables["Links"] = TableMap(
-        source_schema="public",
-        source="Links",
-        target="links",
-        staging_model="stg_app__links",
-        columns={"code": "code", "note": "note", "N": "n", "j": "j"},
+    made, settings = one_table(
+        pg_url,
+        tmp_path,
+        "Links",
+        "links",
+        {"code": "code", "note": "note", "N": "n", "j": "j"},
     )
-    settings = make_settings(pg_url, pg_url, state_dir=tmp_path)
-    with transaction(settings.target) as cursor:
-        state.ensure_table(cursor, settings)
-    made = Applier(settings, names, "test", {})
     try:
         made.relation(
             pgoutput.Relation(
@@ -673,7 +678,7 @@ def test_a_whole_row_is_looked_up_through_an_index_of_the_final_table(
 
 
 def test_a_row_for_a_partition_the_target_lacks_says_what_to_make(
-    applier: Applier, pg_url: str
+    pg_url: str, tmp_path: Path
 ) -> None:
     """A partition added on the source during the sync (next month's, made by
     partition maintenance): its first row stops the sync, saying to create
@@ -686,15 +691,9 @@ def test_a_row_for_a_partition_the_target_lacks_says_what_to_make(
         "partition of public.events for values from ('2030-01-01') "
         "to ('2030-02-01')",
     )
-    names = NameMap(source_name="app", source_schema="public")
-    names.tables["Events"] = TableMap(
-        source_schema="public",
-        source="Events",
-        target="events",
-        staging_model="stg_app__events",
-        columns={"code": "code", "at": "at"},
+    made, _ = one_table(
+        pg_url, tmp_path, "Events", "events", {"code": "code", "at": "at"}
     )
-    made = Applier(applier._settings, names, "test", {})
     try:
         made.relation(
             pgoutput.Relation(
