@@ -271,7 +271,11 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     for line in done.privilege_notes:
         print(f"privileges: {line}")
     tools = tool_tables(
-        {t.source: list(t.columns) for t in done.project.names.tables.values()}
+        {t.source: list(t.columns) for t in done.project.names.tables.values()},
+        {
+            t.source: [o.source for o in (*t.keys, *t.indexes)]
+            for t in done.project.names.tables.values()
+        },
     )
     for table in done.project.names.tables.values():
         what = tools.get(table.source)

@@ -697,7 +697,12 @@ def build_map(
     # tool reads them by name), unless the override file names it.
     tools = list(
         tool_tables(
-            {name: [c.name for c in t.columns] for name, t in catalog.tables.items()}
+            {name: [c.name for c in t.columns] for name, t in catalog.tables.items()},
+            {
+                name: [i.name for i in t.indexes]
+                + [k.name for k in (t.primary_key, *t.uniques) if k is not None]
+                for name, t in catalog.tables.items()
+            },
         )
     )
     table_names = map_names(

@@ -93,26 +93,38 @@ PRISMA_RELATION_TABLE = (
 )
 
 
-def tool_tables(columns: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def tool_tables(
+    columns: Mapping[str, Sequence[str]],
+    objects: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, str]:
     """The tables a schema tool reads by their names, each with what it is.
 
     Args:
         columns: Each source table's column names.
+        objects: Each source table's key and index names, where known.
 
     Returns:
         Table to what it is: the migration tools' own tables
-        (``MIGRATION_TOOL_TABLES``) and, in a schema Prisma migrates (it
-        holds ``_prisma_migrations``), every ``_<relation>`` table of
-        columns ``A`` and ``B``: Prisma's implicit many-to-many relations,
-        which the next version of the application still reads by those
-        names. They keep their names, their columns' and their keys' and
-        indexes' unless the override file names them.
+        (``MIGRATION_TOOL_TABLES``) and every ``_<relation>`` table of
+        columns ``A`` and ``B`` in a schema Prisma migrates (it holds
+        ``_prisma_migrations``) or keyed as Prisma keys it
+        (``_<relation>_AB_unique`` or ``_<relation>_AB_pkey``: a schema
+        made by ``prisma db push``, or one whose ``_prisma_migrations`` the
+        run leaves out): Prisma's implicit many-to-many relations, which
+        the next version of the application still reads by those names.
+        They keep their names, their columns' and their keys' and indexes'
+        unless the override file names them.
     """
     kept = {t: what for t, what in MIGRATION_TOOL_TABLES.items() if t in columns}
-    if "_prisma_migrations" in columns:
-        for table, names in columns.items():
-            if table.startswith("_") and sorted(names) == ["A", "B"]:
-                kept[table] = PRISMA_RELATION_TABLE
+    prisma = "_prisma_migrations" in columns
+    for table, names in columns.items():
+        if not table.startswith("_") or sorted(names) != ["A", "B"]:
+            continue
+        keyed = {f"{table}_AB_unique", f"{table}_AB_pkey"} & set(
+            (objects or {}).get(table, ())
+        )
+        if prisma or keyed:
+            kept[table] = PRISMA_RELATION_TABLE
     return kept
 
 

@@ -379,10 +379,16 @@ def test_a_prisma_relation_table_keeps_its_names_where_prisma_migrates() -> None
         "_TaskRunToTag_AB_unique",
         "_TaskRunToTag_B_index",
     ]
-    # Without Prisma's own table, it is a table like any other.
-    ruled = build_map(_catalog(relation("_TaskRunToTag")), Overrides()).tables[
+    # Without Prisma's own table (left out, or a database `prisma db push`
+    # made), its key's name is Prisma's all the same.
+    pushed = build_map(_catalog(relation("_TaskRunToTag")), Overrides()).tables[
         "_TaskRunToTag"
     ]
+    assert (pushed.target, pushed.columns) == ("_TaskRunToTag", {"A": "A", "B": "B"})
+    # Neither: a table like any other.
+    plain = relation("_TaskRunToTag")
+    plain.indexes = []
+    ruled = build_map(_catalog(plain), Overrides()).tables["_TaskRunToTag"]
     assert (ruled.target, ruled.columns) == ("_task_run_to_tag", {"A": "a", "B": "b"})
 
 
