@@ -267,22 +267,33 @@ class SourcePrivileges:
 
 
 def source_digest(found: SourcePrivileges) -> str:
-    """A fingerprint of what the source grants on the migrated schema.
+    """A fingerprint of what the source grants and who owns what.
 
-    The same whatever order the catalog lists them in, and whichever role
-    reads them: a grant or a revoke made since scaffold changes it. Owners
-    are left out, as what the mapping makes of them depends on the reading
-    role (an object it owns stays the migrating role's); schema parity
-    compares them after the build.
+    The same whatever order the catalog lists them in: a grant, a revoke or
+    an owner changed since scaffold changes it. An object the reading role
+    owns counts as owned by "the reader", as the mapping leaves it to the
+    migrating role (``map_privileges``).
     """
+
+    def owner(role: str) -> str:
+        return "" if role == found.user else role
+
     facts = {
         "grants": sorted(list(dataclasses.astuple(g)) for g in found.grants),
+        "owners": sorted([*key, owner(role)] for key, role in found.owners.items()),
         "functions": sorted(
-            [f.signature, f.kind, f.default_acl, sorted(map(list, f.grants))]
+            [
+                f.signature,
+                f.kind,
+                owner(f.owner),
+                f.default_acl,
+                sorted(map(list, f.grants)),
+            ]
             for f in found.functions
         ),
         "types": sorted(
-            [t.name, t.default_acl, sorted(map(list, t.grants))] for t in found.types
+            [t.name, owner(t.owner), t.default_acl, sorted(map(list, t.grants))]
+            for t in found.types
         ),
     }
     text = json.dumps(facts, sort_keys=True, default=str)

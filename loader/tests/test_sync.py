@@ -191,7 +191,9 @@ def test_a_grant_made_since_scaffold_is_named_before_anything_is_created(
     )
     done = run_cli(["sync"], source, target, tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "privileges: changed on the source since scaffold" in done.stderr
+    assert (
+        "owners and privileges: changed on the source since scaffold"
+    ) in done.stderr
     assert "run `python loader/run.py scaffold`" in done.stderr
     assert _left_on_source(source) == []
     assert query(target, "select to_regclass('raw.users')") == [(None,)]

@@ -761,8 +761,8 @@ def _privilege_drift(settings: Settings) -> list[str]:
     if now == written:
         return []
     return [
-        "privileges: changed on the source since scaffold (a grant or a "
-        "revoke), which the build would not apply"
+        "owners and privileges: changed on the source since scaffold (a "
+        "grant, a revoke or a new owner), which the build would not apply"
     ]
 
 
