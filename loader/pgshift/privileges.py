@@ -40,9 +40,6 @@ what it could not (a role missing on the target) in the state table
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,40 +263,6 @@ class SourcePrivileges:
     types: list[SourceType] = field(default_factory=list)
 
 
-def source_digest(found: SourcePrivileges) -> str:
-    """A fingerprint of what the source grants and who owns what.
-
-    The same whatever order the catalog lists them in: a grant, a revoke or
-    an owner changed since scaffold changes it. An object the reading role
-    owns counts as owned by "the reader", as the mapping leaves it to the
-    migrating role (``map_privileges``).
-    """
-
-    def owner(role: str) -> str:
-        return "" if role == found.user else role
-
-    facts = {
-        "grants": sorted(list(dataclasses.astuple(g)) for g in found.grants),
-        "owners": sorted([*key, owner(role)] for key, role in found.owners.items()),
-        "functions": sorted(
-            [
-                f.signature,
-                f.kind,
-                owner(f.owner),
-                f.default_acl,
-                sorted(map(list, f.grants)),
-            ]
-            for f in found.functions
-        ),
-        "types": sorted(
-            [t.name, owner(t.owner), t.default_acl, sorted(map(list, t.grants))]
-            for t in found.types
-        ),
-    }
-    text = json.dumps(facts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
     """Read the privileges and owners of a source schema and its objects.
 
@@ -439,13 +402,10 @@ class Privileges:
         statements: Owners first, then grants, then default privileges.
         skipped: One line per privilege or owner that cannot be applied
             from what the name map holds, with the reason.
-        digest: The fingerprint of the source's privileges they were
-            mapped from (``source_digest``).
     """
 
     statements: list[Statement] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    digest: str = ""
 
     def roles(self) -> set[str]:
         """Every role a statement needs."""

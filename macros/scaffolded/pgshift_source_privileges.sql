@@ -3,8 +3,7 @@
     tables, columns and sequences, and its default privileges, through
     the name map: one statement each, run by the publish for the roles
     that exist on the target (pgshift_apply_privileges). Argument: the
-    final schema, quoted.
-    Source privileges fingerprint: 73ea0583565e90dc. #}
+    final schema, quoted. #}
 {% macro pgshift_source_privileges(schema) %}
     {{ return([
         {"kind": "schema", "object": "", "column": "", "grantee": "public", "privilege": "revoke create", "grantable": false, "roles": [], "relation": "", "statement": 'revoke create on schema ' ~ schema ~ ' from public', "revoke": 'grant create on schema ' ~ schema ~ ' to public'},

@@ -71,7 +71,6 @@ from pgshift.privileges import (
     map_privileges,
     missing_roles,
     read_privileges,
-    source_digest,
 )
 from pgshift.routines import (
     SCHEMA,
@@ -81,11 +80,7 @@ from pgshift.routines import (
     read_routines,
     rewrite,
 )
-from pgshift.scaffold.privilege_macro import (
-    MACRO_FILE,
-    privileges_macro,
-    written_digest,
-)
+from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
     GENERATED_HEADER,
@@ -397,7 +392,6 @@ def read_project(
     if not names_only:
         assert project.routines is not None
         project.privileges = map_privileges(found, project.names, project.routines)
-        project.privileges.digest = source_digest(found)
         created = [r for r in project.routines.routines if not r.problems]
         project.names.comments = map_comments(
             comments,
@@ -671,8 +665,7 @@ def drift_refusal(settings: Settings) -> str | None:
     shown = "\n  ".join(drifted[:10])
     more = f"\n  ... and {len(drifted) - 10} more" if len(drifted) > 10 else ""
     return (
-        f"the dbt project's models do not match the source ({MAP_FILE}, "
-        f"{MACRO_FILE}):\n  "
+        f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
         f"{shown}{more}\nrun `python loader/run.py scaffold` with the same "
         "options (--include, --exclude, --overrides, --source-schema), "
         "review what it changes, then run this command again"
@@ -716,9 +709,9 @@ def map_drift(settings: Settings) -> list[str]:
     # The comments on other objects need the routines settled, which this
     # check does not do; parity compares them with the target.
     current.comments = committed.comments
-    lines = _privilege_drift(settings)
     if current.to_json() == path.read_text(encoding="utf-8"):
-        return lines
+        return []
+    lines = []
     for table in sorted(set(committed.tables) | set(current.tables)):
         before, now = committed.tables.get(table), current.tables.get(table)
         if before == now:
@@ -741,29 +734,6 @@ def map_drift(settings: Settings) -> list[str]:
         if getattr(committed, what) != getattr(current, what):
             lines.append(f"{what}: changed since scaffold")
     return lines or ["the name map differs from what scaffold writes now"]
-
-
-def _privilege_drift(settings: Settings) -> list[str]:
-    """Whether the source's privileges changed since scaffold wrote them.
-
-    The build applies the owners and grants scaffold read (its generated
-    macro records their fingerprint); one changed since would make the
-    target differ from the source, found only once everything is copied.
-    """
-    macro = settings.project_dir / MACRO_FILE
-    written = (
-        written_digest(macro.read_text(encoding="utf-8")) if macro.exists() else None
-    )
-    if written is None:
-        return []
-    with transaction(settings.source_required, readonly=True) as cursor:
-        now = source_digest(read_privileges(cursor, settings.source_schema))
-    if now == written:
-        return []
-    return [
-        "owners and privileges: changed on the source since scaffold (a "
-        "grant, a revoke or a new owner), which the build would not apply"
-    ]
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:

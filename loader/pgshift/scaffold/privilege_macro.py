@@ -10,20 +10,11 @@ macro's argument). The publish runs them (``pgshift_apply_privileges``).
 from __future__ import annotations
 
 import json
-import re
 
 from pgshift.privileges import SCHEMA, Privileges, Statement
 from pgshift.scaffold.sql_files import GENERATED_HEADER, jinja_comment, jinja_string
 
 MACRO_FILE = "macros/scaffolded/pgshift_source_privileges.sql"
-DIGEST_LABEL = "Source privileges fingerprint:"
-"""Before the fingerprint of the source's privileges it was written from."""
-
-
-def written_digest(text: str) -> str | None:
-    """The fingerprint a generated macro was written from (None: not told)."""
-    found = re.search(re.escape(DIGEST_LABEL) + r" ([0-9a-f]+)\.", text)
-    return found.group(1) if found else None
 
 
 def _expression(parts: tuple[str | None, ...]) -> str:
@@ -74,7 +65,6 @@ def privileges_macro(privileges: Privileges) -> str:
         "    that exist on the target (pgshift_apply_privileges). Argument: the\n"
         "    final schema, quoted."
         + (f"\n    Not applied:{skipped}" if skipped else "")
-        + (f"\n    {DIGEST_LABEL} {privileges.digest}." if privileges.digest else "")
         + " #}\n"
         "{% macro pgshift_source_privileges(schema) %}\n"
         f"    {{{{ return({body}) }}}}\n"
