@@ -928,6 +928,7 @@ class Applier:
 
     def _failed(self, batch: Batch, exc: psycopg2.Error) -> SyncError:
         first = str(exc).strip().splitlines()[0]
+        next_step = "`python loader/run.py cleanup`, then sync again from a new copy"
         if exc.pgcode == "P0001" and first.startswith("pgshift sync: "):
             # sync_expect: a change found no row, or more than one.
             why = (
@@ -943,15 +944,15 @@ class Applier:
             # maintenance making next month's): the rows it takes have no
             # place on the target until it is made there too.
             detail = getattr(exc.diag, "message_detail", None) or ""
-            return SyncError(
-                f"sync stopped: applying the source's transactions up to "
-                f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
-                f"none of them was applied: {first} ({detail.rstrip('.')}). The "
-                "source has a partition the final table lacks, added after "
-                "scaffold. Next: create it on the target with the final "
-                "table's names (`CREATE TABLE <name> PARTITION OF <final table> "
-                "FOR VALUES ...`, the source's bounds), then run sync again: "
-                "it goes on from the last applied position"
+            first += f" ({detail.rstrip('.')})"
+            why = (
+                "The source has a partition the final table lacks, added after scaffold"
+            )
+            next_step = (
+                "create it on the target with the final table's names (`CREATE "
+                "TABLE <name> PARTITION OF <final table> FOR VALUES ...`, the "
+                "source's bounds), then run sync again: it goes on from the "
+                "last applied position"
             )
         else:
             why = (
@@ -961,8 +962,7 @@ class Applier:
         return SyncError(
             f"sync stopped: applying the source's transactions up to "
             f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
-            f"none of them was applied: {first}. {why}. Next: `python "
-            "loader/run.py cleanup`, then sync again from a new copy"
+            f"none of them was applied: {first}. {why}. Next: {next_step}"
         )
 
     def _read_status(self) -> str:
