@@ -80,16 +80,24 @@ class ManifestRow:
     source_schema: str | None = None
 
     def source_differs(self, dbname: str | None, schema: str) -> bool:
-        """Whether the table was read from another database or schema.
+        """Whether the table was read from another database or schema."""
+        return other_source(self.source_dbname, self.source_schema, dbname, schema)
 
-        A part recorded by no one (an older manifest, or no source URL at
-        hand) is unknown, not different.
-        """
-        return (
-            dbname is not None
-            and self.source_dbname is not None
-            and self.source_dbname != dbname
-        ) or (self.source_schema is not None and self.source_schema != schema)
+
+def other_source(
+    recorded_dbname: str | None,
+    recorded_schema: str | None,
+    dbname: str | None,
+    schema: str,
+) -> bool:
+    """Whether what was recorded came from another database or schema.
+
+    A part known to only one side (recorded by an older pgshift, or no
+    source URL at hand) is unknown, not different.
+    """
+    return (None not in (recorded_dbname, dbname) and recorded_dbname != dbname) or (
+        recorded_schema is not None and recorded_schema != schema
+    )
 
 
 _COLUMNS = (

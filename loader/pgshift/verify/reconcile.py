@@ -26,7 +26,7 @@ from psycopg2 import sql
 from pgshift.catalog import row_keys, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
-from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by
+from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by, other_source
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
 from pgshift.progress import Progress
 from pgshift.settings import ConfigError, Settings
@@ -367,9 +367,7 @@ def published_elsewhere(
     dbname, schema = settings.source_required.dbname, settings.source_schema
     elsewhere: dict[tuple[str | None, str | None], list[str]] = {}
     for entry in published:
-        if (entry.source_dbname not in (None, dbname)) or (
-            entry.source_schema not in (None, schema)
-        ):
+        if other_source(entry.source_dbname, entry.source_schema, dbname, schema):
             source = (entry.source_dbname, entry.source_schema)
             elsewhere.setdefault(source, []).append(entry.table)
     lines = []
