@@ -109,14 +109,15 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                 "security of whoever queries them (security_invoker)"
             )
         enums = _enums(cursor, settings.final_schema, names)
-        _replace_schema(cursor, schema, _views(names), _type_aliases(names, enums))
+        aliases = _type_aliases(names, enums)
+        _replace_schema(cursor, schema, _views(names), aliases)
         # The previous application casts to its types by their source names
         # (Prisma, its schema set to this one: CAST($1::text AS
         # "public_compat"."Type"), ::"Kind"[] in raw SQL): a domain of that
         # name over the final type answers them, for each renamed type and
         # each enum (Prisma qualifies even a name that did not change), and
         # a domain's value (or an array of them) goes into the column.
-        for source_type in _type_aliases(names, enums):
+        for source_type in aliases:
             cursor.execute(
                 sql.SQL("create domain {} as {}").format(
                     sql.Identifier(schema, source_type),
