@@ -1829,8 +1829,9 @@ def _parsable(routine: Routine) -> str:
     ``record``, and an array of one (``hstore[]``, ``"OrderStatus"[]``)
     for ``_record``, which no argument, result or variable may be. Each
     array type declared in the header or the body (not a cast) is spelled
-    ``text`` here, padded to the same length, so that every offset and
-    line stays where it is; nothing of this text is written anywhere.
+    ``text`` here, padded to the same length, and a parameter's
+    ``VARIADIC`` blanked, so that every offset and line stays where it is;
+    nothing of this text is written anywhere.
     """
     chars = list(routine.source)
 
@@ -1860,7 +1861,15 @@ def _parsable(routine: Routine) -> str:
                 chars[offset + start : offset + end] = "text".ljust(end - start)
 
     patch(routine.source, 0)
-    start = _body_span(routine.source, routine.body, _scan_safely(routine.source))
+    tokens = _scan_safely(routine.source)
+    start = _body_span(routine.source, routine.body, tokens)
+    for token in tokens:
+        if start is not None and token.start >= start:
+            break
+        if token.value == "variadic":
+            # The parser checks that a VARIADIC parameter is an array, and
+            # it knows no array type: the keyword goes, the parameter stays.
+            chars[token.start : token.end] = " " * (token.end - token.start)
     if start is not None:
         patch(routine.body, start)
     return "".join(chars)

@@ -1174,6 +1174,35 @@ def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:
     assert "d hstore[];" in _body(routine) and '"moodKind"[]' in _body(routine)
 
 
+def test_a_variadic_parameter_of_any_array_type_is_read() -> None:
+    # Logto's check functions take VARIADIC arrays of an enum; the parser
+    # refuses a VARIADIC parameter it cannot see to be an array.
+    for parameter in ('VARIADIC kinds "moodKind"[]', "VARIADIC kinds integer[]"):
+        body = (
+            '\nbegin\n  return (select count(*) from "Users"'
+            ' where "fullName" = any(kinds::text[]));\nend\n'
+        )
+        routine = Routine(
+            oid=1,
+            kind="function",
+            name="f",
+            arguments=parameter,
+            language="plpgsql",
+            source=(
+                f"CREATE OR REPLACE FUNCTION public.f({parameter})\n"
+                f" RETURNS integer\n LANGUAGE plpgsql\nAS $function${body}$function$\n"
+            ),
+            body=body,
+            argument_names=["kinds"],
+            identity=f"public.f({parameter})",
+        )
+        done = rewrite(SourceRoutines("public", [routine], [], _RELATIONS, {}), NAMES)
+        (rewritten,) = done.routines
+        assert rewritten.problems == [], parameter
+        assert "where full_name = any(kinds::text[])" in rewritten.definition
+        assert parameter in rewritten.definition
+
+
 def test_the_output_names_of_an_insert_select_stay_as_they_are() -> None:
     # INSERT takes its SELECT's columns by position: an alias there means
     # nothing and is left alone (cal.com's denormalizing trigger). A SELECT
