@@ -85,9 +85,13 @@ select pg_get_userbyid(n.nspowner),
        lower(a.privilege_type), a.is_grantable
 from pg_namespace n
 cross join lateral aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
-where n.nspname = %(schema)s and a.grantee <> n.nspowner
+where n.nspname = %(schema)s
 order by 2, 3
 """
+"""Who may use and create in the source schema, its owner included: the
+final schema is the target's own, so the rights the source's owner has by
+owning it are granted to it there (its tables' foreign keys are checked as
+their owner, who must reach the schema)."""
 
 _RELATION_ACL = f"""
 select c.relname,
@@ -279,6 +283,10 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
     found = SourcePrivileges(schema=schema, user=cursor.fetchone()[0])
     cursor.execute(_SCHEMA_ACL, args)
     for _owner, grantee, privilege, grantable in cursor.fetchall():
+        if grantee in (found.user, "pg_database_owner"):
+            # The migrating role builds in the final schema; what owning
+            # the database gives is the target database owner's already.
+            continue
         found.grants.append(
             SourceGrant("schema", "", "", grantee, privilege, grantable)
         )

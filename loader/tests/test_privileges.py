@@ -622,11 +622,25 @@ grant select on users to pv_analyst;
 """A source kept from PUBLIC, as hardening guides say: the analyst's grant
 on the table reaches nothing without the schema's USAGE."""
 
+OWNED_BY_A_ROLE = """
+create table public.teams (id int primary key);
+create table public.members (
+    id int primary key, team_id int not null references public.teams (id)
+);
+insert into teams values (1);
+alter table teams owner to pv_owner;
+alter table members owner to pv_owner;
+alter schema public owner to pv_owner;
+"""
+"""The schema and its tables owned by the application's role, whose rights
+on the schema come with owning it."""
+
 SCHEMA_ACL = """
 select case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
        a.privilege_type, a.is_grantable
 from pg_namespace n cross join lateral aclexplode(n.nspacl) a
-where n.nspname = 'public' order by 1, 2
+where n.nspname = 'public' and a.grantee <> 'pg_database_owner'::regrole
+order by 1, 2
 """
 
 
@@ -637,17 +651,19 @@ def test_a_schema_kept_from_public_is_kept_from_public_on_the_target(
 
     The target's ``public`` gives PUBLIC USAGE, the source's none: the
     publish revokes it, records so, and a role the source kept out of the
-    schema is kept out on the target too. A right the final schema gives
-    that the source's does not, to a role or to PUBLIC, fails verify and
-    cutover's check, named, with the statement that takes it back.
+    schema is kept out on the target too, while the source schema's owner
+    keeps what owning it gave: the target's schema has another owner. A
+    right the final schema gives that the source's does not, to a role or
+    to PUBLIC, fails verify and cutover's check, named, with the statement
+    that takes it back.
     """
-    create_roles(pg_cluster.url("postgres"), ("pv_app", "pv_analyst"))
+    create_roles(pg_cluster.url("postgres"), ("pv_app", "pv_analyst", "pv_owner"))
     for name in ("hardened_source", "hardened_target"):
         pg_cluster.drop_database(name)
     source = pg_cluster.create_database("hardened_source")
     target = pg_cluster.create_database("hardened_target")
     try:
-        query(source, HARDENED_SOURCE)
+        query(source, HARDENED_SOURCE + OWNED_BY_A_ROLE)
         project = ProjectCopy(
             source, target, copy_project(tmp_path / "project"), tmp_path / "state"
         )
@@ -661,6 +677,11 @@ def test_a_schema_kept_from_public_is_kept_from_public_on_the_target(
         for role, expected in (("pv_app", True), ("pv_analyst", False)):
             assert allowed(source, role, read) is expected, role
             assert allowed(target, role, read) is expected, role
+        # The owner's insert, and its foreign key's check (made as the
+        # table's owner), reach the schema.
+        write = ["insert into public.members values (1, 1)", "create table t ()"]
+        assert allowed(source, "pv_owner", write)
+        assert allowed(target, "pv_owner", write)
         recorded = query(
             target,
             "select statement, outcome from pgshift.privileges "
