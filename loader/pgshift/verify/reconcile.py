@@ -222,7 +222,7 @@ def on_target_connections(
 
 @dataclasses.dataclass(frozen=True)
 class Published:
-    """A final table of the name map, as its last publish recorded it.
+    """A final table pgshift published, as its last publish recorded it.
 
     Attributes:
         table: The final table's name.
@@ -231,7 +231,8 @@ class Published:
         checksum: Its content checksum then (None likewise).
         mapped: Its map; the columns published, when they were recorded (a
             name map changed since names others, which the table does not
-            have until it is replaced).
+            have until it is replaced). None for a table the name map has
+            no final table of (another source's, or one left out since).
         source_dbname: The source database it was published from (None:
             unknown, recorded by an older pgshift).
         source_schema: The source schema it was published from (None
@@ -242,13 +243,13 @@ class Published:
     built_at: datetime
     rows: int | None
     checksum: str | None
-    mapped: TableMap
+    mapped: TableMap | None
     source_dbname: str | None
     source_schema: str | None
 
 
 def published_tables(settings: Settings, names: NameMap) -> list[Published]:
-    """The final tables of the name map that pgshift's registry records.
+    """The final tables that pgshift's registry records.
 
     The publish records, beside each final table it moved in, the rows and
     checksum it held, its columns and the source database and schema it
@@ -256,8 +257,9 @@ def published_tables(settings: Settings, names: NameMap) -> list[Published]:
     pgshift lacks some of them, read as None.
 
     Returns:
-        One entry per recorded table the name map has a final table of, by
-        table name; empty when nothing was ever published.
+        One entry per recorded table, by table name (``mapped`` None where
+        the name map has no final table of it); empty when nothing was ever
+        published.
     """
     registry = sql.Identifier(settings.state_schema, BUILT_TABLE)
     with transaction(settings.target, readonly=True) as cursor:
@@ -279,7 +281,7 @@ def published_tables(settings: Settings, names: NameMap) -> list[Published]:
                 rows,
                 checksum,
                 dataclasses.replace(mapped, columns={c: c for c in columns})
-                if columns
+                if columns and mapped is not None
                 else mapped,
                 dbname,
                 schema,
@@ -287,7 +289,7 @@ def published_tables(settings: Settings, names: NameMap) -> list[Published]:
             for table, built_at, rows, checksum, columns, dbname, schema in (
                 cursor.fetchall()
             )
-            if (mapped := names.table_for_target(table)) is not None
+            for mapped in (names.table_for_target(table),)
         ]
 
 
@@ -317,7 +319,11 @@ def changed_since_published(
     """
     if published is None:
         published = published_tables(settings, names)
-    recorded = [entry for entry in published if entry.checksum is not None]
+    recorded = [
+        entry
+        for entry in published
+        if entry.checksum is not None and entry.mapped is not None
+    ]
 
     def check(cursor: Any, entry: Published) -> str | None:
         now_rows, now_checksum, _ = final_figures(cursor, settings, entry.mapped)
@@ -355,10 +361,10 @@ def published_elsewhere(
 
     A run reads the source database of ``SOURCE_DATABASE_URL`` and
     ``settings.source_schema``; a table whose recorded source database or
-    schema differs holds another source's rows under the same name (the
-    tenants' schemas of a one-schema-per-tenant application, or another
-    database). A part the registry does not record (an older pgshift) is
-    unknown, not different.
+    schema differs holds another source's rows (the tenants' schemas of a
+    one-schema-per-tenant application, or another database), whether this
+    run's source has a table of its name or not. A part the registry does
+    not record (an older pgshift) is unknown, not different.
 
     Returns:
         One line per other source: a few of its tables ("and N more") and
@@ -407,10 +413,11 @@ def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
         raise ConfigError(
             f"{command} refused, nothing was written: these final tables "
             f"were published from another source than this {command} reads "
-            f"({here}): {'; '.join(elsewhere)}. A {command} replaces each "
-            "with this source's table of the same name, losing the other "
-            "source's rows (the target's final schema holds one source "
-            f"schema). Next: to keep both, {command} this source into "
+            f"({here}): {'; '.join(elsewhere)}. The target's final schema "
+            f"holds one source schema: a {command} replaces each table of "
+            "the same name, losing the other source's rows, and takes back "
+            "what the other source published beside its tables (routines, "
+            f"grants). Next: to keep both, {command} this source into "
             "another target database (TARGET_DATABASE_URL); to replace them "
             "all the same, run `python loader/run.py "
             f"{command} --replace-existing` with this run's options"
