@@ -254,6 +254,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     from pgshift.scaffold import scaffold
 
     check_connection(settings.source_required)
+    if settings.target is not None:
+        check_connection(settings.target)  # scaffold reads it, and dbt parses there
     done = scaffold(settings, args.source_name, check=args.check)
     if args.check:
         for rel in done.drifted:

@@ -13,7 +13,13 @@ from pgshift.connection import check_connection
 from pgshift.demo.cluster import Cluster, find_server_binaries, free_port
 from pgshift.settings import ConfigError, DatabaseUrl
 
-from migration import copy_project, query, run_steps, self_signed_certificate
+from migration import (
+    copy_project,
+    query,
+    run_cli,
+    run_steps,
+    self_signed_certificate,
+)
 
 PASSWORD = "Tls-Secret-pgshift-31"
 
@@ -82,6 +88,27 @@ def test_unknown_host_refused_port_missing_database(pg_cluster: Cluster) -> None
     )
     assert "refused" in _check(f"postgresql://u:p@127.0.0.1:{free_port()}/db")
     assert "database does not exist" in _check(pg_cluster.url("missing_db"))
+
+
+def test_scaffold_of_a_target_that_is_missing_exits_2_and_writes_nothing(
+    pg_cluster: Cluster, new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source = new_database()
+    query(source, 'create table "Account" (id int primary key, "fullName" text)')
+    project = copy_project(tmp_path / "project")
+    before = sorted(p for p in project.rglob("*") if "__pycache__" not in p.parts)
+    done = run_cli(
+        ["scaffold"], source, pg_cluster.url("missing_db"), tmp_path / "state", project
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert (
+        "cannot connect to the target database 'missing_db'" in done.stderr
+        and "Next: check the database name at the end of TARGET_DATABASE_URL"
+        in done.stderr
+    ), done.stderr
+    after = sorted(p for p in project.rglob("*") if "__pycache__" not in p.parts)
+    assert after == before
 
 
 def test_pooler_host_name_alone_gets_a_warning(
