@@ -1162,6 +1162,14 @@ select g / 3.0, 'v' || g, 'w%' || g from generate_series(1, 40) g;
 insert into "cardLine" ("card%Id", note) select g, 'n' || g from generate_series(1, 40) g;
 """
 
+REFERENCE_SCHEMA = """
+create schema ref;
+create table ref.currency (code text primary key);
+insert into ref.currency values ('EUR'), ('USD');
+"""
+"""A schema of the source the migration leaves out, copied to the target by
+the team, into which a migrated table has a foreign key."""
+
 
 def test_columns_named_with_percent_signs_sync_and_cut_over(
     logical: Cluster, pg_cluster: Cluster, tmp_path: Path
@@ -1172,6 +1180,7 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
     The target is on another server, as in most migrations: cutover makes
     the application's role NOLOGIN on the source's.
     """
+    from pgshift.sync.apply import SyncError
     from pgshift.sync.cutover import cutover
 
     source = logical.create_database("sync_percent_source")
@@ -1180,7 +1189,13 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
     target = pg_cluster.create_database("sync_percent_target")
     role = f"{APP_ROLE}_percent"
     try:
-        query(source, PERCENT_SOURCE.replace("%", "%%"))
+        query(source, PERCENT_SOURCE.replace("%", "%%") + REFERENCE_SCHEMA)
+        query(
+            source,
+            'alter table "cardLine" add "currencyCode" text references ref.currency; '
+            'update "cardLine" set "currencyCode" = \'EUR\' where id %% 2 = 0',
+        )
+        query(target, REFERENCE_SCHEMA)
         _application_role(source, role)
         # The application's roles exist on the target's server too (roles
         # belong to a server: the team creates them there first).
@@ -1215,6 +1230,25 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
             settings = make_settings(
                 source, target, state_dir=state, project_dir=project
             )
+            # A currency the source gained since the team copied ref: the
+            # sync, which does not follow ref, brings the line using it.
+            query(
+                source,
+                "insert into ref.currency values ('GBP'); "
+                'insert into "cardLine" ("currencyCode") values (\'GBP\')',
+            )
+            gbp = "select count(*) from card_line where currency_code = 'GBP'"
+            _wait(lambda: query(target, gbp) == [(1,)], 60, "GBP not applied", log)
+            with pytest.raises(SyncError) as caught:
+                cutover(settings, [role], say=lambda _line: None)
+            assert (
+                "cutover refused before the downtime, nothing was changed on the "
+                "source:\n  foreign key card_line_currency_code_fkey of card_line: 1 "
+                "row references rows of ref.currency the target does not have "
+                "(the first: (currency_code) = (GBP))"
+            ) in str(caught.value)
+            assert _can_login(source, role)
+            query(target, "insert into ref.currency values ('GBP')")
             done = cutover(settings, [role], say=application)
             assert done.passed and done.whole == {}
             assert done.blocked_database is None and done.blocked_roles == [role]

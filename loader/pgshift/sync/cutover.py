@@ -31,7 +31,14 @@
    target table that proves nothing else changed there; a table whose
    changes cannot be keyed is counted and checksummed whole
    (``sync.proof``). The views' rows were compared at B; without the check
-   before the downtime, they are compared here, after the tables.
+   before the downtime, they are compared here, after the tables. Each
+   foreign key from a final table to a table the sync does not follow
+   (another schema's, copied to the target some other way) is checked:
+   the sync applies changes with the target's triggers, foreign keys'
+   included, off, so a row referencing one the application added there
+   since that copy would otherwise arrive without its parent
+   (``_outside_key_orphans``); before the downtime too, where a broken key
+   refuses the cutover with nothing changed.
 5. The target takes its first write (the run marked done): downtime ends.
 6. The slot and the publication are dropped.
 """
@@ -203,6 +210,12 @@ def cutover(
             done.blocked_database = block.database
         if run.status == "streaming":
             proof.refuse_without_free_slot(cursor)
+            orphans = _outside_key_orphans(settings, names, tables)
+            if orphans:
+                raise SyncError(
+                    "cutover refused before the downtime, nothing was changed "
+                    "on the source:\n  " + "\n  ".join(orphans)
+                )
             with transaction(settings.target) as target_cursor:
                 state.ensure_table(target_cursor, settings)
             baseline = proof.check_at_b(settings, names, run, tables, cursor, say)
@@ -286,6 +299,7 @@ def cutover(
                     done.views, differ = proof.check_views_at(settings, names)
                     done.differences = [f"view {line}" for line in differ]
                 lap("verify")
+            done.differences += _outside_key_orphans(settings, names, tables)
             if not done.passed:
                 raise SyncError(
                     "cutover stopped: the target does not match the source:\n  "
@@ -843,3 +857,78 @@ def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:
                 f"{names.tables[name].target} {target_rows} rows (checksum {target_checksum})"
             )
     return differences
+
+
+_OUTSIDE_KEYS = """
+select c.conname, t.relname, format('%%I.%%I', pn.nspname, p.relname),
+       array(select a.attname from unnest(c.conkey) with ordinality k(n, i)
+             join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n
+             order by k.i),
+       array(select a.attname from unnest(c.confkey) with ordinality k(n, i)
+             join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n
+             order by k.i)
+from pg_constraint c
+join pg_class t on t.oid = c.conrelid
+join pg_namespace n on n.oid = t.relnamespace
+join pg_class p on p.oid = c.confrelid
+join pg_namespace pn on pn.oid = p.relnamespace
+where c.contype = 'f' and c.conparentid = 0
+  and n.nspname = %(schema)s and t.relname = any(%(followed)s)
+  and not (pn.nspname = %(schema)s and p.relname = any(%(followed)s))
+order by 2, 1
+"""
+"""The foreign keys from the followed final tables to any other table."""
+
+
+def _outside_key_orphans(
+    settings: Settings, names: NameMap, tables: list[str]
+) -> list[str]:
+    """The rows whose foreign key into a table the sync does not follow is broken.
+
+    Such a parent (a table of another schema, or one left out of the
+    migration) is on the target as it was copied there, while the sync
+    applies the children's changes with foreign keys off: a child the
+    application added on the source with a new parent arrives, its parent
+    does not. A key with a NULL column references nothing (MATCH SIMPLE).
+
+    Returns:
+        One line per broken key: how many rows, the first one's key, and
+        what to do.
+    """
+    followed = [names.tables[t].target for t in tables]
+    schema = settings.final_schema
+    lines = []
+    with transaction(settings.target, readonly=True) as cursor:
+        cursor.execute(_OUTSIDE_KEYS, {"schema": schema, "followed": followed})
+        for key, table, parent, columns, referenced in cursor.fetchall():
+            child = [sql.SQL("c.{}").format(sql.Identifier(c)) for c in columns]
+            cursor.execute(
+                sql.SQL(
+                    "select count(*), min(row({keys})::text) from {table} as c "
+                    "where {present} and not exists (select from {parent} as p "
+                    "where {joined})"
+                ).format(
+                    keys=sql.SQL(", ").join(child),
+                    table=sql.Identifier(schema, table),
+                    present=sql.SQL(" and ").join(
+                        sql.SQL("{} is not null").format(c) for c in child
+                    ),
+                    parent=sql.SQL(parent),
+                    joined=sql.SQL(" and ").join(
+                        sql.SQL("p.{} = {}").format(sql.Identifier(r), c)
+                        for r, c in zip(referenced, child, strict=True)
+                    ),
+                )
+            )
+            broken, first = cursor.fetchone()
+            if broken:
+                lines.append(
+                    f"foreign key {key} of {table}: {broken} "
+                    f"{'row references' if broken == 1 else 'rows reference'} rows "
+                    f"of {parent} the target does not have (the first: "
+                    f"({', '.join(columns)}) = {first}); the sync follows the "
+                    f"migrated tables of schema {settings.source_schema} only: "
+                    f"copy the rows {parent} gained on the source since it was "
+                    "copied to the target, then run cutover again"
+                )
+    return lines
