@@ -441,6 +441,7 @@ def test_routines_the_tables_need_first_are_checked_against_the_target(
         create table app.t (id int primary key, name text);
         create index t_norm on app.t (app.norm(name));
         create index t_txt on app.t using gin (app.tsv(name));
+        create table app.u (id int primary key, t_id int references app.t);
         """,
     )
     project = copy_project(tmp_path / "project")
@@ -458,6 +459,11 @@ def test_routines_the_tables_need_first_are_checked_against_the_target(
     code, out, err = copy.run("--schemas", "app", "scaffold")
     assert code == 2, out + err
     assert missing in err and config in err, err
+    # Ready to paste: the table, and the one whose key references it.
+    assert (
+        "or leave these tables out with `python loader/run.py --exclude t,u "
+        "scaffold` (u: their foreign keys reference them)"
+    ) in err, err
     query(
         target,
         "create schema util; create function util.norm(text) returns text "

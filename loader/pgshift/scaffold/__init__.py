@@ -94,6 +94,7 @@ from pgshift.scaffold.supported import (
     check_extension_functions,
     check_references,
     check_supported,
+    exclude_advice,
 )
 from pgshift.scaffold.views import settle_views, view_files
 from pgshift.scaffold.yaml_files import (
@@ -450,12 +451,16 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
         for domain in catalog.domains.values()
         for label in domain.calls
     ]
+    # (the table or domain, the line saying why)
     refused = [
-        f"  {who} {user}: calls {label}, which "
-        + (
-            f"needs review and is not created ({reasons[label]})"
-            if label in reasons
-            else "pgshift cannot create on the target"
+        (
+            who,
+            f"  {who} {user}: calls {label}, which "
+            + (
+                f"needs review and is not created ({reasons[label]})"
+                if label in reasons
+                else "pgshift cannot create on the target"
+            ),
         )
         for who, user, label in callers
         if label not in created
@@ -468,26 +473,33 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
         for routine in needed_before_build(routines.routines, {label}):
             through = "" if routine.label == label else f" (through {routine.label})"
             refused += [
-                f"  {who} {user}: calls {label}{through}, which calls {call}, a "
-                "function of a schema pgshift does not migrate, which the "
-                "target does not have (scaffold looks when TARGET_DATABASE_URL "
-                "is set): create it there, then scaffold again"
+                (
+                    who,
+                    f"  {who} {user}: calls {label}{through}, which calls {call}, a "
+                    "function of a schema pgshift does not migrate, which the "
+                    "target does not have (scaffold looks when TARGET_DATABASE_URL "
+                    "is set): create it there, then scaffold again",
+                )
                 for call in routine.foreign_calls
                 if call not in present
             ]
             refused += [
-                f"  {who} {user}: calls {label}{through}, which takes or returns "
-                f"the row type of {table}, which is not there before the "
-                "tables are built"
+                (
+                    who,
+                    f"  {who} {user}: calls {label}{through}, which takes or "
+                    f"returns the row type of {table}, which is not there before "
+                    "the tables are built",
+                )
                 for table in routine.row_types
             ]
     if refused:
+        tables = sorted({who for who, _ in refused} & set(catalog.tables))
         raise ScaffoldError(
             "these tables and domains call functions that the target would not "
             "have:\n"
-            + "\n".join(refused)
-            + "\nfix the functions on the source, or leave the tables out with "
-            "--exclude"
+            + "\n".join(line for _, line in refused)
+            + "\nfix the functions on the source"
+            + (f", or {exclude_advice(catalog, tables)}" if tables else "")
         )
     # Only those go first; the publish creates the others once the tables
     # are in (one taking a table's row type could not be created before).

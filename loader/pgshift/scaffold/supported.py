@@ -60,6 +60,27 @@ def _with_children(catalog: Catalog, tables: list[str]) -> list[str]:
     return sorted(left_out)
 
 
+def exclude_advice(catalog: Catalog, tables: list[str]) -> str:
+    """How to leave the tables out: one ``--exclude``, ready to paste.
+
+    It names the tables whose foreign keys reference them too, or the next
+    scaffold would stop on those keys.
+    """
+    excluded = _with_children(catalog, tables)
+    children = [name for name in excluded if name not in tables]
+    return (
+        "leave these tables out with `python loader/run.py --exclude "
+        f"{names_argument(excluded)} scaffold`"
+        + (
+            f" ({', '.join(children)}: their foreign keys reference them)"
+            if children
+            else ""
+        )
+        + " (add any tables you already exclude, and pass the same "
+        "--exclude to migrate)"
+    )
+
+
 def check_supported(catalog: Catalog) -> None:
     """Stop when a migrated table cannot arrive on the target as it is.
 
@@ -88,18 +109,8 @@ def check_supported(catalog: Catalog) -> None:
         return
     advice = []
     if offending:
-        excluded = _with_children(catalog, offending)
-        children = [name for name in excluded if name not in offending]
         advice.append(
-            "leave these tables out with `python loader/run.py --exclude "
-            f"{names_argument(excluded)} scaffold`"
-            + (
-                f" ({', '.join(children)}: their foreign keys reference them)"
-                if children
-                else ""
-            )
-            + " (add any tables you already exclude, and pass the same "
-            "--exclude to migrate), or change them on the source"
+            exclude_advice(catalog, offending) + ", or change them on the source"
         )
     if catalog.unsupported:
         advice.append(
