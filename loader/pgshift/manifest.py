@@ -312,6 +312,23 @@ def read_manifest(cursor: Any, schema: str) -> list[ManifestRow] | None:
     return [ManifestRow(*row) for row in rows]
 
 
+EXCLUDED = "excluded by --include/--exclude"
+"""Why the load left a source table behind: the run's options did."""
+
+
+def excluded_tables(cursor: Any, schema: str) -> list[str]:
+    """The source tables the last load's --include/--exclude left behind."""
+    rows = _read(
+        cursor,
+        schema,
+        NOT_MIGRATED_TABLE,
+        sql.SQL("select object_name from {} where kind = 'table' and reason = ")
+        + sql.Literal(EXCLUDED)
+        + sql.SQL(" order by object_name"),
+    )
+    return [name for (name,) in rows or []]
+
+
 def read_not_migrated(cursor: Any, schema: str) -> list[str]:
     """What the load recorded as left behind, one line each."""
     rows = _read(

@@ -23,7 +23,7 @@ from pgshift.settings import PROJECT_DIR
 from pgshift.transform import run_dbt
 from pgshift.verify import verify
 
-from migration import MigratedSample, Migration, fetch_text_rows, query
+from migration import MigratedSample, Migration, fetch_text_rows, query, run_cli
 
 SAMPLE_TABLES = 26
 
@@ -294,6 +294,22 @@ def test_keys_continue_after_max_id(
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_verify_with_other_table_options_is_refused(migrated: Migration) -> None:
+    # The sample was scaffolded and migrated with every table: a verify
+    # leaving one out would compare schemas a table's keys apart.
+    done = run_cli(
+        ["--exclude", "waitlist_entries", "verify"],
+        migrated.source_url,
+        migrated.target_url,
+        migrated.settings.state_dir,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "verify refused: its --include/--exclude select other tables than the "
+        "migration's: waitlist_entries (migrated; this verify leaves it out)"
+    ) in done.stderr, done.stderr
 
 
 def test_scaffolded_files_match_the_sample_schema(

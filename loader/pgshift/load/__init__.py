@@ -334,7 +334,7 @@ def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> N
     )
     skipped += [("schema", s, why) for s, why in plan.left_out.items()]
     skipped += [
-        ("table", name, "excluded by --include/--exclude")
+        ("table", name, manifest.EXCLUDED)
         for name in catalog.tables
         if not settings.selects(name)
     ]

@@ -45,6 +45,7 @@ from pgshift.manifest import (
     SYNC_TABLE,
     CarriedOver,
     ManifestRow,
+    excluded_tables,
     read_carried_over,
     read_manifest,
     read_not_migrated,
@@ -105,6 +106,9 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
             )
         source_schema = names.source_schema if names else settings.source_schema
         _refuse_other_source(settings, manifest, source_schema)
+        _refuse_other_selection(
+            settings, names, excluded_tables(cursor, settings.state_schema)
+        )
         cut_over = sync_standing(cursor, settings)
         first = manifest[0] if manifest else None
         report = Report(
@@ -202,6 +206,34 @@ def _refuse_other_source(
         f"loader/run.py --schemas {source_schema} migrate` (or `load`, then "
         "`dbt build`) for this source first, then verify again; or verify "
         "what was loaded with that source's settings"
+    )
+
+
+def _refuse_other_selection(
+    settings: Settings, names: NameMap | None, excluded: list[str]
+) -> None:
+    """Stop a verify whose --include/--exclude select other tables.
+
+    The models hold the tables scaffold selected, the load recorded those
+    its options left out (``excluded``); a verify selecting otherwise
+    would check a table that was never loaded, or leave one out, and
+    compare schemas that differ by a table's triggers and keys.
+
+    Raises:
+        ConfigError: Naming each table selected differently.
+    """
+    left_out = sorted(
+        t for t in (names.tables if names else []) if not settings.selects(t)
+    )
+    taken = [t for t in excluded if settings.selects(t)]
+    if not left_out and not taken:
+        return
+    lines = [f"{t} (migrated; this verify leaves it out)" for t in left_out]
+    lines += [f"{t} (left out by the load; this verify takes it)" for t in taken]
+    raise ConfigError(
+        "verify refused: its --include/--exclude select other tables than the "
+        f"migration's: {', '.join(lines)}. Next: run verify with the --include "
+        "and --exclude that scaffold and migrate ran with"
     )
 
 
