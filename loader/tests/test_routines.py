@@ -24,7 +24,14 @@ import psycopg2
 import pytest
 
 from pgshift.mapping import KeyMap, NameMap, SequenceMap, TableMap, ViewMap
-from pgshift.routines import SCHEMA, Routine, SourceRoutines, Trigger, rewrite
+from pgshift.routines import (
+    SCHEMA,
+    Routine,
+    SourceRoutines,
+    Trigger,
+    reading_tables,
+    rewrite,
+)
 from pgshift.verify.routine_parity import _target_routine
 
 from migration import ProjectCopy, copy_project, query
@@ -1160,6 +1167,29 @@ def test_what_calls_a_routine_needing_review_needs_review_too() -> None:
     assert [p.reason for p in done.triggers[0].problems] == [
         "it executes top(), which needs review"
     ]
+
+
+def test_the_tables_a_routine_reads_include_those_of_routines_it_calls() -> None:
+    # A check calling outer() reads orders through inner(): the publish adds
+    # it. One calling pure() reads no table: it stays in the contract.
+    inner = _plpgsql(
+        1,
+        "inner",
+        "\n RETURNS integer",
+        '\nbegin\n  return (select count(*) from orders where "userId" = 1);\nend\n',
+    )
+    outer = _plpgsql(
+        2, "outer", "\n RETURNS boolean", "\nbegin\n  return inner() > 0;\nend\n"
+    )
+    pure = _plpgsql(
+        3, "pure", "\n RETURNS integer", "\nbegin\n  return length('orders');\nend\n"
+    )
+    source = SourceRoutines("public", [inner, outer, pure], [], _RELATIONS, {})
+    done = rewrite(source, NAMES, final_schema="public").routines
+    assert [r.problems for r in done] == [[], [], []]
+    assert reading_tables(done, "outer()") == ["orders"]
+    assert reading_tables(done, "inner()") == ["orders"]
+    assert reading_tables(done, "pure()") == []
 
 
 def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:
