@@ -32,6 +32,7 @@ from pgshift.routines import (
     reading_tables,
     rewrite,
 )
+from pgshift.scaffold.routine_files import INDEX_FILE
 from pgshift.verify.routine_parity import _target_routine
 
 from migration import ProjectCopy, copy_project, query
@@ -263,10 +264,44 @@ def test_bodies_keep_their_text_but_the_names(
     assert "{{ not jinja }}" in body
 
 
+_ROLE_CHECK = (
+    "select convalidated, pg_get_constraintdef(oid) from pg_constraint "
+    "where conname = 'users_roles__role_type'"
+)
+
+
+def test_a_check_reading_another_table_holds_on_the_target(
+    routines: tuple[ProjectCopy, str, str],
+) -> None:
+    # Logto's users_roles: its check calls a function selecting from roles.
+    # The publish adds it once this build's roles are in the final schema
+    # (in the build it read the final schema's roles: none on a fresh
+    # target, "relation public.roles does not exist"), validated.
+    copy, _, _ = routines
+    assert _rows(copy.target, _ROLE_CHECK) == [
+        (True, "CHECK (check_role_type(role_id, 'User'::text))")
+    ]
+    assert _rows(copy.target, "select id, role_id from users_roles") == [(1, 1)]
+    # A machine's role is refused, as on the source.
+    for url, table in ((copy.source, '"usersRoles"'), (copy.target, "users_roles")):
+        with pytest.raises(
+            psycopg2.errors.CheckViolation, match="users_roles__role_type"
+        ):
+            _one(url, f"insert into {table} values (2, 2) returning id")
+    # Only the publish needs the function: the build creates no routine
+    # before the tables.
+    index = (copy.project / INDEX_FILE).read_text(encoding="utf-8")
+    assert "pgshift_routines_before_build() -%}\n{{ return(false) }}" in index
+
+
 def test_a_second_migration_replaces_rather_than_doubles(
     routines: tuple[ProjectCopy, str, str],
 ) -> None:
     copy, _, _ = routines
+    # Role 2 becomes a user's role on the source, and a user takes it: the
+    # check must read this build's roles, not the ones published before.
+    query(copy.source, "update roles set type = 'User' where id = 2")
+    query(copy.source, 'insert into "usersRoles" values (2, 2)')
     # A function of that signature that pgshift did not create (here: one no
     # longer recorded as pgshift's) stops the publish, naming it, and the
     # final schema stays as it was.
@@ -311,6 +346,7 @@ def test_a_second_migration_replaces_rather_than_doubles(
                 "account_total",
                 "active_accounts",
                 "check_order_item",
+                "check_role_type",
                 "describe_account",
                 "log_order_item",
                 "noop_ddl",
@@ -331,9 +367,15 @@ def test_a_second_migration_replaces_rather_than_doubles(
         ("order_items_audit", 1),
         ("order_items_check", 1),
     ]
+    assert _rows(copy.target, "select id, role_id from users_roles") == [
+        (1, 1),
+        (2, 2),
+    ]
+    assert _rows(copy.target, _ROLE_CHECK)[0][0] is True
     # None of them is taken for a team object of the target's.
     report = (copy.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "trigger public.accounts.accounts_touch" not in report
+    assert "users_roles__role_type" not in report
     # And the trigger still works.
     assert _rows(
         copy.target,
