@@ -501,14 +501,18 @@ class IdentityMeta(TypedDict):
 
 
 class CheckMeta(TypedDict):
-    """A check of a partition alone, or one the source never validated.
+    """A check of a partition alone, or one the contract cannot hold.
 
-    The latter is added NOT VALID after the rows (pgshift_ensure_checks).
+    One the source never validated is added NOT VALID after the rows
+    (pgshift_ensure_checks); one reading other tables, by the publish
+    (pgshift_publish_checks).
     """
 
     name: str
     expression: str  # the condition, without CHECK, columns renamed
-    options: NotRequired[str]  # "no inherit", "not valid" (the default) or both
+    # "no inherit", "not valid" or both; after the rows, "not valid" when
+    # missing; at the publish, validated unless it says "not valid"
+    options: NotRequired[str]
 
 
 class StatisticsMeta(TypedDict):
@@ -552,6 +556,8 @@ class PgshiftMeta(TypedDict):
     foreign_keys: list[ForeignKeyMeta]
     indexes: list[IndexMeta]
     unvalidated_checks: NotRequired[list[CheckMeta]]
+    # Added by the publish, once this build's tables are in (CheckMap.at_publish).
+    published_checks: NotRequired[list[CheckMeta]]
     partitioning: NotRequired[PartitioningMeta]
     settings: NotRequired[list[str]]  # ALTER TABLE actions (TableMap.settings)
     statistics: NotRequired[list[StatisticsMeta]]

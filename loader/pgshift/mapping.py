@@ -86,6 +86,14 @@ class CheckMap:
             target adds it NOT VALID too, after the rows are in.
         no_inherit: NO INHERIT: added after the rows too (a model's
             contract cannot say it).
+        at_publish: The condition calls a routine of the schema that reads
+            a migrated table or view (``routines.reading_tables``): it is
+            added by the publish, once this build's tables are in the
+            final schema, so that it reads their rows, not the previously
+            published ones (or none). Scaffold settles it with the
+            routines; the map file does not record it (the drift check
+            before a migrate reads no routine), the models do
+            (meta.pgshift.published_checks).
     """
 
     source: str
@@ -93,6 +101,7 @@ class CheckMap:
     expression: str
     validated: bool = True
     no_inherit: bool = False
+    at_publish: bool = field(default=False, compare=False)
 
     @property
     def definition(self) -> str:
@@ -106,7 +115,7 @@ class CheckMap:
     @property
     def in_contract(self) -> bool:
         """Whether the model's contract creates it (else it is added later)."""
-        return self.validated and not self.no_inherit
+        return self.validated and not self.no_inherit and not self.at_publish
 
     @property
     def options(self) -> str:
@@ -598,6 +607,8 @@ class NameMap:
             # A check or key says it is not validated, or a check that it
             # is NO INHERIT, only when it is.
             for owner in [entry, *entry.get("partitions", [])]:
+                for item in owner["checks"]:
+                    del item["at_publish"]
                 for item in [*owner["checks"], *owner["foreign_keys"]]:
                     if item["validated"]:
                         del item["validated"]

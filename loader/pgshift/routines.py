@@ -145,6 +145,8 @@ class Routine:
         before_build: The build creates it before the tables: a default,
             generated column, check or index (or a domain's check or
             default) calls it, or calls a routine calling it.
+        reads: The migrated tables and views its body reads (source
+            names): a check calling it must read this build's rows.
     """
 
     oid: int
@@ -165,6 +167,7 @@ class Routine:
     row_types: list[str] = field(default_factory=list)
     foreign_calls: list[str] = field(default_factory=list)
     before_build: bool = False
+    reads: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -944,6 +947,19 @@ def _call_graph(routines: list[Routine]) -> dict[int, list[int]]:
     return calls
 
 
+def _reached(routines: list[Routine], labels: set[str]) -> list[Routine]:
+    """The routines of those labels and every routine they call, in order."""
+    calls = _call_graph(routines)
+    wanted = [r.oid for r in routines if r.label in labels]
+    needed: set[int] = set()
+    while wanted:
+        oid = wanted.pop()
+        if oid not in needed:
+            needed.add(oid)
+            wanted += calls.get(oid, [])
+    return [r for r in routines if r.oid in needed]
+
+
 def needed_before_build(routines: list[Routine], labels: set[str]) -> list[Routine]:
     """The routines the tables need before they are built, and what those call.
 
@@ -958,18 +974,26 @@ def needed_before_build(routines: list[Routine], labels: set[str]) -> list[Routi
         created by the publish, once the tables are in (a routine taking a
         table's row type could not be created before).
     """
-    calls = _call_graph(routines)
-    wanted = [r.oid for r in routines if r.label in labels]
-    needed: set[int] = set()
-    while wanted:
-        oid = wanted.pop()
-        if oid not in needed:
-            needed.add(oid)
-            wanted += calls.get(oid, [])
-    found = [r for r in routines if r.oid in needed]
+    found = _reached(routines, labels)
     for routine in found:
         routine.before_build = True
     return found
+
+
+def reading_tables(routines: list[Routine], label: str) -> list[str]:
+    """The migrated tables and views a routine reads, or routines it calls do.
+
+    A check calling such a routine reads those relations: on the target it
+    must read the rows of the same build (``CheckMap.at_publish``).
+
+    Args:
+        routines: The schema's routines.
+        label: ``name(arguments)`` of the routine.
+
+    Returns:
+        Their source names, sorted; empty when they read none.
+    """
+    return sorted({name for r in _reached(routines, {label}) for name in r.reads})
 
 
 def renames_nothing(names: NameMap) -> bool:
@@ -1144,6 +1168,7 @@ class _Fragment:
         self.problems: list[tuple[int, str]] = []  # (character offset, reason)
         self.placed: set[int] = set()  # token starts that were understood
         self.row_types: set[str] = set()  # migrated relations named as types
+        self.reads: set[str] = set()  # migrated relations read (source names)
         self.foreign_calls: set[str] = set()  # other schemas' functions called
         # A body's unqualified migrated tables and views, and their row types,
         # are qualified with the final schema (a routine's header is not).
@@ -1187,6 +1212,7 @@ class _Fragment:
             alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
             if mapped is not None:
                 read.append(mapped)
+                self.reads.add(mapped.source)
             if alias:
                 aliases[alias] = mapped
             if node.get("schemaname") not in (None, self.context.schema):
@@ -1665,6 +1691,7 @@ def _rewrite_routine(
     definition = routine.source
     edits: list[_Edit] = []
     problems: list[Problem] = list(routine.problems)
+    routine.reads = []
 
     # The header: the routine's own name, argument and result types, and,
     # for a SQL-standard body, the body itself.
@@ -1703,6 +1730,7 @@ def _rewrite_routine(
     if sql_body is not None:
         header.qualify = True
         header.rename({"stmts": [{"stmt": sql_body}]})
+        routine.reads += sorted(header.reads)
         problems += _unplaced(header, 0, len(definition), definition, 0)
     problems += [Problem(_line(definition, o), r) for o, r in header.problems]
     edits += header.edits
@@ -1736,6 +1764,7 @@ def _rewrite_routine(
     routine.signature = _signature(routine, context)
     routine.problems = _unique(problems)
     routine.foreign_calls = sorted(foreign_calls | set(routine.foreign_calls))
+    routine.reads = sorted(set(routine.reads))
 
 
 def _scan_safely(text: str) -> list[Token]:
@@ -1940,6 +1969,7 @@ def _rewrite_body(
             return [], [Problem(_line(body, 0), f"cannot be parsed: {error}")]
         fragment.rename(tree)
         routine.foreign_calls += sorted(fragment.foreign_calls)
+        routine.reads += sorted(fragment.reads)
         problems = [Problem(_line(body, o), r) for o, r in fragment.problems]
         problems += _unplaced(fragment, 0, len(body), body, 0)
         problems += _schema_left(
@@ -2030,6 +2060,7 @@ def _rewrite_body(
         covered |= {where + t.start for t in _scan_safely(query)}
         understood |= {p + offset for p in fragment.placed}
         routine.foreign_calls += sorted(fragment.foreign_calls)
+        routine.reads += sorted(fragment.reads)
         problems += _unplaced(fragment, skip, len(text), body, offset)
     declared = _declared_types(tokens, covered, context, variables)
     edits += declared

@@ -24,7 +24,15 @@ import psycopg2
 import pytest
 
 from pgshift.mapping import KeyMap, NameMap, SequenceMap, TableMap, ViewMap
-from pgshift.routines import SCHEMA, Routine, SourceRoutines, Trigger, rewrite
+from pgshift.routines import (
+    SCHEMA,
+    Routine,
+    SourceRoutines,
+    Trigger,
+    reading_tables,
+    rewrite,
+)
+from pgshift.scaffold.routine_files import INDEX_FILE
 from pgshift.verify.routine_parity import _target_routine
 
 from migration import ProjectCopy, copy_project, query
@@ -256,10 +264,44 @@ def test_bodies_keep_their_text_but_the_names(
     assert "{{ not jinja }}" in body
 
 
+_ROLE_CHECK = (
+    "select convalidated, pg_get_constraintdef(oid) from pg_constraint "
+    "where conname = 'users_roles__role_type'"
+)
+
+
+def test_a_check_reading_another_table_holds_on_the_target(
+    routines: tuple[ProjectCopy, str, str],
+) -> None:
+    # Logto's users_roles: its check calls a function selecting from roles.
+    # The publish adds it once this build's roles are in the final schema
+    # (in the build it read the final schema's roles: none on a fresh
+    # target, "relation public.roles does not exist"), validated.
+    copy, _, _ = routines
+    assert _rows(copy.target, _ROLE_CHECK) == [
+        (True, "CHECK (check_role_type(role_id, 'User'::text))")
+    ]
+    assert _rows(copy.target, "select id, role_id from users_roles") == [(1, 1)]
+    # A machine's role is refused, as on the source.
+    for url, table in ((copy.source, '"usersRoles"'), (copy.target, "users_roles")):
+        with pytest.raises(
+            psycopg2.errors.CheckViolation, match="users_roles__role_type"
+        ):
+            _one(url, f"insert into {table} values (2, 2) returning id")
+    # Only the publish needs the function: the build creates no routine
+    # before the tables.
+    index = (copy.project / INDEX_FILE).read_text(encoding="utf-8")
+    assert "pgshift_routines_before_build() -%}\n{{ return(false) }}" in index
+
+
 def test_a_second_migration_replaces_rather_than_doubles(
     routines: tuple[ProjectCopy, str, str],
 ) -> None:
     copy, _, _ = routines
+    # Role 2 becomes a user's role on the source, and a user takes it: the
+    # check must read this build's roles, not the ones published before.
+    query(copy.source, "update roles set type = 'User' where id = 2")
+    query(copy.source, 'insert into "usersRoles" values (2, 2)')
     # A function of that signature that pgshift did not create (here: one no
     # longer recorded as pgshift's) stops the publish, naming it, and the
     # final schema stays as it was.
@@ -304,6 +346,7 @@ def test_a_second_migration_replaces_rather_than_doubles(
                 "account_total",
                 "active_accounts",
                 "check_order_item",
+                "check_role_type",
                 "describe_account",
                 "log_order_item",
                 "noop_ddl",
@@ -324,9 +367,15 @@ def test_a_second_migration_replaces_rather_than_doubles(
         ("order_items_audit", 1),
         ("order_items_check", 1),
     ]
+    assert _rows(copy.target, "select id, role_id from users_roles") == [
+        (1, 1),
+        (2, 2),
+    ]
+    assert _rows(copy.target, _ROLE_CHECK)[0][0] is True
     # None of them is taken for a team object of the target's.
     report = (copy.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "trigger public.accounts.accounts_touch" not in report
+    assert "users_roles__role_type" not in report
     # And the trigger still works.
     assert _rows(
         copy.target,
@@ -1166,6 +1215,29 @@ def test_what_calls_a_routine_needing_review_needs_review_too() -> None:
     assert [p.reason for p in done.triggers[0].problems] == [
         "it executes top(), which needs review"
     ]
+
+
+def test_the_tables_a_routine_reads_include_those_of_routines_it_calls() -> None:
+    # A check calling outer() reads orders through inner(): the publish adds
+    # it. One calling pure() reads no table: it stays in the contract.
+    inner = _plpgsql(
+        1,
+        "inner",
+        "\n RETURNS integer",
+        '\nbegin\n  return (select count(*) from orders where "userId" = 1);\nend\n',
+    )
+    outer = _plpgsql(
+        2, "outer", "\n RETURNS boolean", "\nbegin\n  return inner() > 0;\nend\n"
+    )
+    pure = _plpgsql(
+        3, "pure", "\n RETURNS integer", "\nbegin\n  return length('orders');\nend\n"
+    )
+    source = SourceRoutines("public", [inner, outer, pure], [], _RELATIONS, {})
+    done = rewrite(source, NAMES, final_schema="public").routines
+    assert [r.problems for r in done] == [[], [], []]
+    assert reading_tables(done, "outer()") == ["orders"]
+    assert reading_tables(done, "inner()") == ["orders"]
+    assert reading_tables(done, "pure()") == []
 
 
 def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:

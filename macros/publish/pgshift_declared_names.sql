@@ -7,7 +7,8 @@
         {%- set meta = node.meta.pgshift -%}
         {%- for item in meta.get('keys', []) + meta.get('indexes', [])
                 + meta.get('foreign_keys', [])
-                + meta.get('unvalidated_checks', []) -%}
+                + meta.get('unvalidated_checks', [])
+                + meta.get('published_checks', []) -%}
             {%- do names.append(node.alias ~ '.' ~ item.name) -%}
         {%- endfor -%}
         {%- for constraint in node.constraints if constraint.name -%}

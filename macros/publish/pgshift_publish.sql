@@ -7,7 +7,9 @@
     new one in with its keys, indexes, sequences and partitions
     (pgshift_publish_partitions), adds the foreign keys that the move
     removed, gives the moved tables the source's row-level security and
-    policies and moves in the views built over them, recreates the
+    policies and moves in the views built over them, adds the checks that
+    read other tables, against this build's rows (pgshift_publish_checks),
+    recreates the
     target's own objects that depended on the replaced tables (pgshift_keep_dependents), checks
     that every key, index and foreign key of the moved tables is there (or
     undoes it all), gives the objects the source's owners and privileges
@@ -69,6 +71,10 @@
         pgshift_publish_policies(final_schema, built_tables)) -%}
     {%- do statements.append(
         pgshift_publish_views(final_schema, build_schema)) -%}
+    {#- The checks whose functions read other tables: now they read this
+        build's tables and views. -#}
+    {%- do statements.append(
+        pgshift_publish_checks(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_restore_dependents(
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
     {%- do statements.append(pgshift_align_sequence_owners()) -%}

@@ -78,6 +78,7 @@ from pgshift.routines import (
     SourceRoutines,
     needed_before_build,
     read_routines,
+    reading_tables,
     rewrite,
 )
 from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
@@ -386,7 +387,11 @@ def read_project(
         )
     if not names_only:
         assert project.routines is not None
-        _routines_before_build(catalog, project.routines)
+        _routines_before_build(
+            catalog,
+            project.routines,
+            _checks_at_publish(catalog, project.names, project.routines),
+        )
     left_behind += [
         (kind, name, reason) for kind, name, reason in project.names.not_migrated
     ]
@@ -418,7 +423,41 @@ def _calls_routines(names: NameMap) -> bool:
     )
 
 
-def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
+def _checks_at_publish(
+    catalog: Catalog, names: NameMap, routines: Routines
+) -> set[tuple[str, str]]:
+    """Have the publish add the checks calling routines that read tables.
+
+    Such a check (``check (check_role_type(role_id, 'User'))``, whose
+    function selects from ``roles``) must read this build's rows: in the
+    build its function would read the final schema's tables, published
+    before (or not there yet). It is added once the publish has moved
+    the tables in (``CheckMap.at_publish``).
+
+    Returns:
+        (source table, ``check <name>``) of each such check, as
+        ``Table.calls`` names its callers.
+    """
+    moved: set[tuple[str, str]] = set()
+    for table in catalog.tables.values():
+        mapped = names.tables.get(table.name)
+        if mapped is None:
+            continue
+        for user, label in table.calls:
+            check = next(
+                (c for c in mapped.checks if user == f"check {c.source}"), None
+            )
+            if check is not None and reading_tables(routines.routines, label):
+                check.at_publish = True
+                moved.add((table.name, user))
+    return moved
+
+
+def _routines_before_build(
+    catalog: Catalog,
+    routines: Routines,
+    at_publish: set[tuple[str, str]],
+) -> None:
     """Have the build create the routines first when a table or domain calls one.
 
     A default, generated column, check or index that calls one of the
@@ -427,7 +466,8 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
     routines are); that function may call others: the build then creates
     those routines, and the ones they call, before the tables
     (``Routines.before_build``, ``Routine.before_build``); the publish
-    creates the others once the tables are in.
+    creates the others once the tables are in, and the checks
+    ``at_publish`` names (``_checks_at_publish``) after them.
 
     Raises:
         ScaffoldError: Such a function is not created (it needs review, or
@@ -467,7 +507,8 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
     ]
     # What the routines created before the tables need of the target then.
     present = {name.split("(")[0] for name in catalog.target_functions}
-    for who, user, label in callers:
+    early = [c for c in callers if (c[0], c[1]) not in at_publish]
+    for who, user, label in early:
         if label not in created:
             continue
         for routine in needed_before_build(routines.routines, {label}):
@@ -503,8 +544,8 @@ def _routines_before_build(catalog: Catalog, routines: Routines) -> None:
         )
     # Only those go first; the publish creates the others once the tables
     # are in (one taking a table's row type could not be created before).
-    needed_before_build(routines.routines, {label for _, _, label in callers})
-    routines.before_build = bool(callers)
+    needed_before_build(routines.routines, {label for _, _, label in early})
+    routines.before_build = bool(early)
 
 
 def _settle_routines(

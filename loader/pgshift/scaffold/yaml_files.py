@@ -157,10 +157,18 @@ def pgshift_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
     unvalidated = [
         CheckMeta(name=c.name, expression=c.expression, options=c.options)
         for c in mapped.checks
-        if not c.in_contract
+        if not c.in_contract and not c.at_publish
     ]
     if unvalidated:
         meta["unvalidated_checks"] = unvalidated
+    # Added by the publish: they read other tables of this build.
+    published = [
+        CheckMeta(name=c.name, expression=c.expression, options=c.options)
+        for c in mapped.checks
+        if c.at_publish
+    ]
+    if published:
+        meta["published_checks"] = published
     if mapped.settings:
         meta["settings"] = mapped.settings
     if mapped.statistics:
@@ -218,7 +226,9 @@ def _model_yaml(
         }
         for check in mapped.checks
         # One the source never validated, or NO INHERIT, is added after the
-        # rows (meta.pgshift.unvalidated_checks, pgshift_ensure_checks).
+        # rows (meta.pgshift.unvalidated_checks, pgshift_ensure_checks); one
+        # reading other tables, by the publish (meta.pgshift.published_checks,
+        # pgshift_publish_checks).
         if check.in_contract
     ]
     # One test node per table: its count and checksum against the source's,
