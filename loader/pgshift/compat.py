@@ -15,9 +15,13 @@ updatable: the previous version's INSERT, UPDATE, DELETE and RETURNING
 work through it, and an INSERT that leaves a column out gets the final
 table's default (its sequence, its identity). ``security_invoker`` makes
 the final table's own privileges and row-level security apply to whoever
-queries the view, and each view is granted to the roles that hold a
-privilege of the same kind on its table, so a role may do through the view
-exactly what it may do on the table. The previous version points its
+queries the view, and each view is granted what its table grants, on the
+whole view or on the same columns (by their source names), so a role may
+do through the view exactly what it may do on the table. A table on which
+a role holds a privilege on some columns only gets a view with its owner's
+privileges instead (a security_invoker view checks every column it lists),
+its grants then deciding alone, unless the table has row-level security
+(see ``_runs_as_invoker``). The previous version points its
 ``search_path`` at the schema; its unqualified names then resolve there.
 The migrated routines' bodies name the final tables qualified with the
 final schema (``pgshift.routines``), so a trigger or function it sets off
@@ -56,21 +60,24 @@ _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 """What a view is granted, as its table grants it (to a role, or a column)."""
 
 _GRANTEES = """
-select distinct coalesce(r.rolname, 'public'), a.privilege_type
+select distinct coalesce(r.rolname, 'public'), a.privilege_type, a.attname
 from (
-    select (aclexplode(c.relacl)).* from pg_class c where c.oid = %(relation)s
+    select (aclexplode(c.relacl)).*, null::name as attname
+    from pg_class c where c.oid = %(relation)s
     union all
-    select (aclexplode(att.attacl)).* from pg_attribute att
+    select (aclexplode(att.attacl)).*, att.attname from pg_attribute att
     where att.attrelid = %(relation)s and att.attnum > 0 and not att.attisdropped
     union all  -- the owner's privileges are implicit, not in the ACL
-    select c.relowner, c.relowner, p.privilege_type, false
+    select c.relowner, c.relowner, p.privilege_type, false, null
     from pg_class c, unnest(%(privileges)s::text[]) as p (privilege_type)
     where c.oid = %(relation)s
 ) as a
 left join pg_roles r on r.oid = a.grantee
 where a.privilege_type = any(%(privileges)s)
-order by 1, 2
+order by 1, 2, 3 nulls first
 """
+"""Each role's privileges on a relation: a row per privilege on the whole
+relation (no column), and one per column it holds a privilege on."""
 
 
 def default_compat_schema(settings: Settings) -> str:
@@ -150,11 +157,19 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                     "migrate first; nothing was created"
                 )
             view = sql.Identifier(schema, source)
+            grants = _view_grants(cursor, relation, columns)
+            cursor.execute(
+                "select relrowsecurity from pg_class where oid = %s", (relation,)
+            )
+            invoker = _runs_as_invoker(
+                cursor.fetchone()[0], grants, f"{settings.final_schema}.{target}"
+            )
             cursor.execute(
                 sql.SQL(
-                    "create view {} with (security_invoker = true) as select {} from {}"
+                    "create view {} with (security_invoker = {}) as select {} from {}"
                 ).format(
                     view,
+                    sql.SQL("true" if invoker else "false"),
                     sql.SQL(", ").join(
                         sql.SQL("{} as {}").format(
                             sql.Identifier(new), sql.Identifier(old)
@@ -164,13 +179,17 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                     final,
                 )
             )
-            cursor.execute(
-                _GRANTEES, {"relation": relation, "privileges": list(_PRIVILEGES)}
-            )
-            for grantee, privilege in cursor.fetchall():
+            for (grantee, privilege), granted in grants.items():
                 cursor.execute(
-                    sql.SQL("grant {} on {} to {}").format(
-                        sql.SQL(privilege), view, _role(grantee)
+                    sql.SQL("grant {}{} on {} to {}").format(
+                        sql.SQL(privilege),
+                        sql.SQL("")
+                        if granted is None
+                        else sql.SQL(" ({})").format(
+                            sql.SQL(", ").join(map(sql.Identifier, granted))
+                        ),
+                        view,
+                        _role(grantee),
                     )
                 )
                 grantees.add(grantee)
@@ -204,6 +223,69 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
         )
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
+
+
+def _view_grants(
+    cursor: Any, relation: int, columns: dict[str, str]
+) -> dict[tuple[str, str], list[str] | None]:
+    """What each role is granted on a relation's view, as on the relation.
+
+    Args:
+        cursor: A cursor on the target.
+        relation: The final relation's oid.
+        columns: Its columns, source name to final name (the view's).
+
+    Returns:
+        For each (role, privilege): None when the role holds it on the
+        whole relation, else the view's columns (source names) it holds it
+        on. A column the view does not show is left out.
+    """
+    cursor.execute(_GRANTEES, {"relation": relation, "privileges": list(_PRIVILEGES)})
+    source_names = {new: old for old, new in columns.items()}
+    grants: dict[tuple[str, str], list[str] | None] = {}
+    for grantee, privilege, column in cursor.fetchall():
+        key = (grantee, privilege)
+        if column is None:
+            grants[key] = None
+        elif column in source_names and grants.get(key, []) is not None:
+            grants.setdefault(key, []).append(source_names[column])
+    return grants
+
+
+def _runs_as_invoker(
+    row_security: bool, grants: dict[tuple[str, str], list[str] | None], final: str
+) -> bool:
+    """Whether a view runs with its invoker's privileges (security_invoker).
+
+    A security_invoker view checks its invoker's privilege on every column
+    of the relation it lists, whichever columns the query names: a role
+    holding a privilege only on some columns (Logto's tenant role: four
+    columns of ``tenants``) is refused even those. Such a view then runs
+    with its owner's privileges, and its own grants (on the same columns,
+    by their source names) decide what each role may do through it, as the
+    relation's decide on the relation. A relation with row-level security
+    keeps its security_invoker view, so that its policies apply to whoever
+    queries it; those roles' reads through it are refused (a warning names
+    them), never widened.
+    """
+    partial = sorted(
+        {grantee for (grantee, _), granted in grants.items() if granted is not None}
+    )
+    if not partial:
+        return True
+    if row_security:
+        logger.warning(
+            "%s has row-level security and %s hold(s) privileges on some of its "
+            "columns only: through the compatibility view their SELECT, and "
+            "their UPDATE or DELETE with a WHERE, are refused (a view that "
+            "applies the policies to its invoker checks every column it "
+            "lists); they may still query %s itself",
+            final,
+            ", ".join(partial),
+            final,
+        )
+        return True
+    return False
 
 
 def _role(name: str) -> sql.Composable:

@@ -224,7 +224,20 @@ insert into "Order" ("type", "dataSource", quantity)
 select (array['BUY', 'SELL', 'DIVIDEND']::"Type"[])[1 + mod(g, 3)],
        (array['YAHOO', 'MANUAL', 'COINGECKO']::"DataSource"[])[1 + mod(mod(g, 4), 3)], g
 from generate_series(1, 30) g;
+do $$ begin if not exists (select from pg_roles where rolname = 'compat_columns')
+then create role compat_columns; end if; end $$;
+grant select (id, "dataSource", quantity), update (quantity) on "Order"
+    to compat_columns;
+create table "Tenant" (
+    id text primary key, "dbUser" text not null, "dbUserPassword" text not null);
+insert into "Tenant" values
+    ('t1', 'compat_columns', 'secret-1'), ('t2', 'someone_else', 'secret-2');
+alter table "Tenant" enable row level security;
+create policy tenant_own on "Tenant" using ("dbUser" = current_user);
+grant select (id, "dbUser") on "Tenant" to compat_columns;
 """
+"""Its role compat_columns holds privileges on some columns only: of Order,
+and of Tenant, which has row-level security (Logto's tenants table)."""
 
 # Prisma's statements, its schema (S) set to the source's or to the
 # compatibility schema: every table and every enum cast qualified with it.
@@ -360,6 +373,61 @@ def test_prismas_enum_writes_work_through_it_renamed_or_not(
         prisma.target,
         "select type::text, data_source::text from public.order where quantity = 100",
     ) == [("DIVIDEND", "MANUAL")]
+
+
+# compat_columns' statements: each must run through the compatibility
+# schema exactly when it runs on the source.
+COLUMN_GRANT_STATEMENTS = [
+    'select id, "dataSource"::text, quantity from "Order" where id < 4 order by id',
+    'update "Order" set quantity = quantity where id = 1 returning quantity',
+    'select "type"::text from "Order" where id = 1',
+    'select * from "Order" where id = 1',
+    'update "Order" set "dataSource" = "dataSource" where id = 1',
+    'insert into "Order" (quantity) values (1)',
+    'delete from "Order" where id = 1',
+]
+
+
+def _as_column_grantee(url: str, statement: str, path: str) -> list[tuple] | str:
+    """Run a statement as compat_columns: its rows, or "denied"."""
+    try:
+        return query(url, f"set role compat_columns; {path}{statement}")
+    except psycopg2.errors.InsufficientPrivilege:
+        return "denied"
+
+
+def test_a_role_with_column_grants_may_do_through_it_what_it_may_on_the_source(
+    prisma: ProjectCopy,
+) -> None:
+    # Its columns' privileges are the view's columns', by their source
+    # names: the columns it holds are read and written, the others refused.
+    for statement in COLUMN_GRANT_STATEMENTS:
+        source = _as_column_grantee(prisma.source, statement, "")
+        target = _as_column_grantee(
+            prisma.target, statement, "set search_path = public_compat; "
+        )
+        assert target == source, statement
+    assert _as_column_grantee(prisma.source, COLUMN_GRANT_STATEMENTS[0], "")
+    assert _as_column_grantee(prisma.source, COLUMN_GRANT_STATEMENTS[3], "") == (
+        "denied"
+    )
+    # With row-level security, its policies must apply to whoever queries
+    # the view: it stays security_invoker, and the role's read through it is
+    # refused (never answered with another tenant's row), with a warning.
+    tenants = 'select id, "dbUser" from "Tenant"'
+    assert _as_column_grantee(prisma.source, tenants, "") == [("t1", "compat_columns")]
+    assert (
+        _as_column_grantee(prisma.target, tenants, "set search_path = public_compat; ")
+        == "denied"
+    )
+    assert query(
+        prisma.target,
+        "select reloptions from pg_class where oid = "
+        "'public_compat.\"Tenant\"'::regclass",
+    ) == [(["security_invoker=true"],)]
+    code, out, err = prisma.run("compat")
+    assert code == 0, out + err
+    assert "public.tenant has row-level security and compat_columns" in out + err
 
 
 def test_its_comparisons_are_replaced_and_dropped_with_it(
