@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgshift.connection import check_connection, transaction
 from pgshift.expressions import ExpressionError
@@ -42,6 +42,30 @@ def _jobs(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--jobs ")) from None
 
 
+class _Once(argparse.Action):
+    """An option that takes one value: given twice, the run stops (exit 2).
+
+    The last of two ``--exclude`` would otherwise win silently, and the
+    table the first one named would migrate.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = getattr(namespace, "_given", set())
+        if self.dest in given:
+            parser.error(
+                f"{'/'.join(self.option_strings)} is given twice: give it once, "
+                "with every name in one comma-separated list"
+            )
+        namespace._given = given | {self.dest}
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -57,22 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--source-schema",
         default=None,
+        action=_Once,
         help="the one source schema to migrate (default: public)",
     )
     parser.add_argument(
         "--schemas",
         default=None,
+        action=_Once,
         help="comma-separated source schemas to migrate (one per run for now; "
         "default: public)",
     )
     parser.add_argument(
-        "--raw-schema", default="raw", help="target landing schema (default: raw)"
+        "--raw-schema",
+        default="raw",
+        action=_Once,
+        help="target landing schema (default: raw)",
     )
     parser.add_argument(
-        "--include", default="", help="comma-separated source tables to migrate"
+        "--include",
+        default="",
+        action=_Once,
+        help="comma-separated source tables to migrate",
     )
     parser.add_argument(
-        "--exclude", default="", help="comma-separated source tables to skip"
+        "--exclude",
+        default="",
+        action=_Once,
+        help="comma-separated source tables to skip",
     )
     parser.add_argument(
         "-j",

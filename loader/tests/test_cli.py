@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pgshift.demo.cluster import Cluster
 
 from migration import query, run_cli, seed_sample
@@ -69,3 +71,23 @@ def test_migrate_at_scale_100_and_catch_a_changed_value(
     result = run_cli(["verify"], "", target, tmp_path)
     assert result.returncode == 1
     assert "| messages | 2000 | 2000 | DIFFERS |" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "option", ["--exclude", "--include", "--schemas", "--source-schema", "--raw-schema"]
+)
+def test_an_option_given_twice_is_a_usage_error(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The second --exclude would otherwise replace the first, and the table
+    # the first named would migrate.
+    from pgshift.cli import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args([option, "a", option, "b", "scaffold"])
+    assert stopped.value.code == 2
+    assert (
+        f"{option} is given twice: give it once, with every name in one "
+        "comma-separated list"
+    ) in capsys.readouterr().err
+    assert build_parser().parse_args([option, "a,b", "scaffold"]).command == "scaffold"
