@@ -669,6 +669,13 @@ def test_a_schema_kept_from_public_is_kept_from_public_on_the_target(
         )
         code, out, err = project.run("scaffold")
         assert code == 0, out + err
+        # Said before the build takes it from every role of the target.
+        assert (
+            "privileges: PUBLIC may USAGE on the target's schema public, not on "
+            "the source's schema public: the build revokes it, and every role "
+            "of the target database that holds it only through PUBLIC loses it"
+        ) in out, out
+        assert "PUBLIC may CREATE" not in out, out
         code, out, err = project.run("migrate")
         assert code == 0, out[-3000:] + err[-3000:]
         assert query(target, SCHEMA_ACL) == query(source, SCHEMA_ACL)

@@ -608,7 +608,45 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
     notes = project.privileges.skipped + _missing_role_notes(
         settings, project.privileges
     )
+    notes += _public_revoke_notes(settings, project.privileges)
     return Scaffolded(project, files, drifted, left_behind, notes)
+
+
+def _public_revoke_notes(settings: Settings, privileges: Privileges) -> list[str]:
+    """What PUBLIC loses on the target's final schema, as it may not on the source's.
+
+    The final schema is the target's own, and may serve other applications'
+    roles through PUBLIC: the build's revoke takes the right from each of
+    them too, so it is said before it happens.
+    """
+    revokes = {
+        s.privilege.removeprefix("revoke "): s.source
+        for s in privileges.statements
+        if s.kind == "schema" and s.grantee == "public"
+        if s.privilege.startswith("revoke ")
+    }
+    if not revokes or settings.target is None:
+        return []
+    with transaction(settings.target, readonly=True) as cursor:
+        cursor.execute(
+            "select p from unnest(%(revokes)s::text[]) p where case "
+            "when to_regnamespace(%(quoted)s) is null then false "
+            "else has_schema_privilege('public', %(schema)s, p) end",
+            {
+                "revokes": list(revokes),
+                "quoted": render_ident(settings.final_schema),
+                "schema": settings.final_schema,
+            },
+        )
+        held = [p for (p,) in cursor.fetchall()]
+    return [
+        f"PUBLIC may {privilege.upper()} on the target's schema "
+        f"{settings.final_schema}, not on the source's schema "
+        f"{revokes[privilege]}: the build revokes it, and every role of the "
+        "target database that holds it only through PUBLIC loses it, other "
+        "applications' roles included; grant it to those that need it"
+        for privilege in held
+    ]
 
 
 def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]:
