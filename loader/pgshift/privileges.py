@@ -282,8 +282,8 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
     cursor.execute("select current_user")
     found = SourcePrivileges(schema=schema, user=cursor.fetchone()[0])
     cursor.execute(_SCHEMA_ACL, args)
-    for _owner, grantee, privilege, grantable in cursor.fetchall():
-        if grantee in (found.user, "pg_database_owner"):
+    for owner, grantee, privilege, grantable in cursor.fetchall():
+        if grantee == owner and owner in (found.user, "pg_database_owner"):
             # The migrating role builds in the final schema; what owning
             # the database gives is the target database owner's already.
             continue
