@@ -65,42 +65,38 @@ def test_jobs_n_migrates_the_sample_completely(
     assert results["args"]["threads"] == 3
 
 
-def test_dbt_by_hand_keeps_its_threads_option(
-    sample_copy: Callable[[], MigratedSample],
-) -> None:
-    copy = sample_copy()
-    done = run_cli(
-        ["--jobs", "3", "dbt", "build", "-s", "users", "--threads", "1"],
-        "",
-        copy.target_url,
-        copy.state,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
-    assert results["args"]["threads"] == 1
-    # A dbt command run by hand prints dbt's own lines.
-    assert "Concurrency: 1 threads" in done.stdout
-    assert " START " in done.stdout
-
-
-def _sessions_opened(target: str, command: list[str], source: str, state: Path) -> int:
-    """How many sessions ``run.py --jobs 2 <command>`` opened on the target."""
+def _sessions_opened(
+    target: str, args: list[str], source: str, state: Path
+) -> tuple[int, str]:
+    """How many sessions ``run.py <args>`` opened on the target, and its output."""
     sessions = (
         "select sessions from pg_stat_database where datname = current_database()"
     )
     before = query(target, sessions)[0][0]
-    done = run_cli(["--jobs", "2", *command], source, target, state)
+    done = run_cli(args, source, target, state)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return int(query(target, sessions)[0][0]) - before
+    return int(query(target, sessions)[0][0]) - before, done.stdout
 
 
 def test_dbt_keeps_one_session_per_thread_for_the_whole_build(
     sample_copy: Callable[[], MigratedSample],
 ) -> None:
-    """Not one server process per node: each starts with cold catalog caches."""
+    """Not one server process per node: each starts with cold catalog caches.
+
+    dbt run by hand also keeps its own --threads option over --jobs.
+    """
     copy = sample_copy()
-    opened = _sessions_opened(copy.target_url, ["dbt", "build"], "", copy.state)
+    opened, stdout = _sessions_opened(
+        copy.target_url,
+        ["--jobs", "3", "dbt", "build", "--threads", "2"],
+        "",
+        copy.state,
+    )
     results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    assert results["args"]["threads"] == 2
+    # A dbt command run by hand prints dbt's own lines.
+    assert "Concurrency: 2 threads" in stdout
+    assert " START " in stdout
     nodes = len(results["results"])
     assert nodes > 40
     # Two threads, the hooks' session, the query counting them; dbt alone
@@ -113,7 +109,9 @@ def test_the_load_hands_target_sessions_on_from_file_to_file(
 ) -> None:
     """dlt alone opens a session per load file (one per table here)."""
     copy = sample_copy()
-    opened = _sessions_opened(copy.target_url, ["load"], copy.source_url, copy.state)
+    opened, _ = _sessions_opened(
+        copy.target_url, ["--jobs", "2", "load"], copy.source_url, copy.state
+    )
     assert opened < 20, opened
     # None of them is left open.
     idle = (
