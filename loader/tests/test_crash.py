@@ -4,12 +4,15 @@ a load whose connections to either server drop midway retries by itself."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
@@ -44,6 +47,61 @@ def _raw_fingerprint(url: str) -> dict[str, tuple]:
     return out
 
 
+_copies = itertools.count()
+
+
+@dataclass
+class Loaded:
+    """A source at scale 300, a target loaded from it, and a clean reload.
+
+    The loaded target (database ``crash_loaded``, a template never written
+    to) holds raw as a first load left it, ``before`` its fingerprint; the
+    source then changed, and ``after`` is the fingerprint of a clean load of
+    it into an empty target. Each test crashes a copy of its own.
+    """
+
+    cluster: Cluster
+    source: str
+    state: Path
+    before: dict[str, tuple]
+    after: dict[str, tuple]
+    copies: list[str]
+
+    def target(self, tmp_path: Path) -> tuple[str, Path]:
+        """A copy of the loaded target, and a copy of its load's state."""
+        name = f"crash_target_{next(_copies)}"
+        self.cluster.drop_database(name)
+        self.copies.append(name)
+        url = self.cluster.create_database(name, template="crash_loaded")
+        state = tmp_path / "state"
+        shutil.copytree(self.state, state)
+        return url, state
+
+
+@pytest.fixture(scope="module")
+def loaded(
+    pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
+    """One seed, one first load and one clean load for every crash test."""
+    names = ("crash_source", "crash_loaded", "crash_clean")
+    for name in names:
+        pg_cluster.drop_database(name)
+    source, target, clean = (pg_cluster.create_database(name) for name in names)
+    seed_sample(source, scale=300)
+    state = tmp_path_factory.mktemp("crash_state")
+    assert run_cli(["load"], source, target, state).returncode == 0
+    before = _raw_fingerprint(target)
+    query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+    clean_state = tmp_path_factory.mktemp("clean_state")
+    assert run_cli(["load"], source, clean, clean_state).returncode == 0
+    after = _raw_fingerprint(clean)
+    assert after != before  # the source did change between the loads
+    loaded = Loaded(pg_cluster, source, state, before, after, [])
+    yield loaded
+    for name in (*names, *loaded.copies):
+        pg_cluster.drop_database(name)
+
+
 def _start_load(source: str, target: str, state: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(RUN_PY), "load"],
@@ -75,17 +133,14 @@ def _wait_for(predicate: Callable[[], bool], process: subprocess.Popen[str]) -> 
 def test_interrupted_load_then_rerun_equals_a_clean_run(
     point: str,
     sig: signal.Signals,
-    new_database: Callable[[], str],
+    loaded: Loaded,
     tmp_path: Path,
 ) -> None:
-    source, clean, crashed = new_database(), new_database(), new_database()
-    seed_sample(source, scale=300)
-
-    # A first complete load, so that the crash hits a target holding data.
-    state = tmp_path / "crash"
-    assert run_cli(["load"], source, crashed, state).returncode == 0
-    before = _raw_fingerprint(crashed)
-    query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+    # A first complete load, so that the crash hits a target holding data;
+    # the source changed since.
+    source = loaded.source
+    crashed, state = loaded.target(tmp_path)
+    assert _raw_fingerprint(crashed) == loaded.before
 
     process = _start_load(source, crashed, state)
     if point == "extract":
@@ -120,10 +175,7 @@ def test_interrupted_load_then_rerun_equals_a_clean_run(
 
     rerun = run_cli(["load"], source, crashed, state)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert run_cli(["load"], source, clean, tmp_path / "clean").returncode == 0
-    after = _raw_fingerprint(clean)
-    assert after != before  # the source did change between the loads
-    assert _raw_fingerprint(crashed) == after
+    assert _raw_fingerprint(crashed) == loaded.after
     leftovers = query(
         crashed,
         "select nspname from pg_namespace where nspname like 'raw\\_%%'",
@@ -132,10 +184,9 @@ def test_interrupted_load_then_rerun_equals_a_clean_run(
 
 
 def test_dropped_source_connections_are_retried_from_a_new_snapshot(
-    new_database: Callable[[], str], tmp_path: Path
+    loaded: Loaded, new_database: Callable[[], str], tmp_path: Path
 ) -> None:
-    source, target, clean = new_database(), new_database(), new_database()
-    seed_sample(source, scale=300)
+    source, target = loaded.source, new_database()
     process = _start_load(source, target, tmp_path / "state")
     extracted = tmp_path / "state" / "pipelines" / PIPELINE_NAME / "normalize"
     _wait_for(lambda: any(extracted.rglob("*.csv")), process)
@@ -150,8 +201,7 @@ def test_dropped_source_connections_are_retried_from_a_new_snapshot(
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-2000:]
     assert "retrying from a new snapshot" in stderr
-    assert run_cli(["load"], source, clean, tmp_path / "clean").returncode == 0
-    assert _raw_fingerprint(target) == _raw_fingerprint(clean)
+    assert _raw_fingerprint(target) == loaded.after
 
 
 _GATE = """
@@ -181,15 +231,13 @@ def test_dropped_target_connections_are_retried(
     lock: str,
     waiting: str,
     retried: str,
-    new_database: Callable[[], str],
+    loaded: Loaded,
     tmp_path: Path,
 ) -> None:
-    source, target, clean = new_database(), new_database(), new_database()
-    seed_sample(source, scale=300)
-    state = tmp_path / "state"
-    assert run_cli(["load"], source, target, state).returncode == 0
-    before = _raw_fingerprint(target)
-    query(source, "update users set \"lastName\" = 'changed since' where id = 1")
+    # A first complete load; the source changed since.
+    source = loaded.source
+    target, state = loaded.target(tmp_path)
+    assert _raw_fingerprint(target) == loaded.before
     query(target, _GATE)
 
     holder = psycopg2.connect(target)
@@ -217,11 +265,7 @@ def test_dropped_target_connections_are_retried(
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-2000:]
     assert retried in stderr
-
-    assert run_cli(["load"], source, clean, tmp_path / "clean").returncode == 0
-    after = _raw_fingerprint(clean)
-    assert after != before  # the source did change between the loads
-    assert _raw_fingerprint(target) == after
+    assert _raw_fingerprint(target) == loaded.after
 
 
 def test_target_crash_empties_raw_and_nothing_is_published(
@@ -241,8 +285,8 @@ def test_target_crash_empties_raw_and_nothing_is_published(
             "select count(*), md5(string_agg(u::text, '|' order by u.id)) "
             "from public.users u",
         )
+        # The source moves on; the raw tables still hold the published rows.
         query(source, "update users set \"lastName\" = 'changed since' where id = 1")
-        assert run_cli(["load"], source, target, state).returncode == 0
         persistence = query(
             target,
             "select distinct c.relpersistence from pg_class c "
@@ -250,6 +294,7 @@ def test_target_crash_empties_raw_and_nothing_is_published(
             "where c.relkind = 'r' and c.relname not like '\\_%%'",
         )
         assert persistence == [("u",)]
+        assert query(target, 'select count(*) from raw."users"') == [(19,)]
 
         target_cluster.kill()
         target_cluster.start(settings=FAST_TEST_SETTINGS)

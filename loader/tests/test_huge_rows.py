@@ -30,7 +30,7 @@ from pgshift.settings import PROJECT_DIR, DatabaseUrl
 
 from migration import cli_env, query
 
-ROWS = 48
+ROWS = 32
 """Wide rows in the source table (plus two with '' and NULL)."""
 
 MEGABYTES = 4

@@ -50,57 +50,53 @@ def test_jobs_default_to_the_cores_and_must_be_positive() -> None:
         make_settings("postgresql://h/s", "postgresql://h/t", jobs=0)
 
 
-@pytest.mark.parametrize("jobs", [1, 3])
 def test_jobs_n_migrates_the_sample_completely(
-    sample_copy: Callable[[], MigratedSample], jobs: int
+    sample_copy: Callable[[], MigratedSample],
 ) -> None:
+    """More jobs than cores; one job is the summary's test below."""
     copy = sample_copy()
     done = run_cli(
-        ["--jobs", str(jobs), "migrate"], copy.source_url, copy.target_url, copy.state
+        ["--jobs", "3", "migrate"], copy.source_url, copy.target_url, copy.state
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "26 tables, 26 complete" in done.stdout
     assert "**362** | **362**" in done.stdout
     results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
-    assert results["args"]["threads"] == jobs
+    assert results["args"]["threads"] == 3
 
 
-def test_dbt_by_hand_keeps_its_threads_option(
-    sample_copy: Callable[[], MigratedSample],
-) -> None:
-    copy = sample_copy()
-    done = run_cli(
-        ["--jobs", "3", "dbt", "build", "-s", "users", "--threads", "1"],
-        "",
-        copy.target_url,
-        copy.state,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
-    assert results["args"]["threads"] == 1
-    # A dbt command run by hand prints dbt's own lines.
-    assert "Concurrency: 1 threads" in done.stdout
-    assert " START " in done.stdout
-
-
-def _sessions_opened(target: str, command: list[str], source: str, state: Path) -> int:
-    """How many sessions ``run.py --jobs 2 <command>`` opened on the target."""
+def _sessions_opened(
+    target: str, args: list[str], source: str, state: Path
+) -> tuple[int, str]:
+    """How many sessions ``run.py <args>`` opened on the target, and its output."""
     sessions = (
         "select sessions from pg_stat_database where datname = current_database()"
     )
     before = query(target, sessions)[0][0]
-    done = run_cli(["--jobs", "2", *command], source, target, state)
+    done = run_cli(args, source, target, state)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return int(query(target, sessions)[0][0]) - before
+    return int(query(target, sessions)[0][0]) - before, done.stdout
 
 
 def test_dbt_keeps_one_session_per_thread_for_the_whole_build(
     sample_copy: Callable[[], MigratedSample],
 ) -> None:
-    """Not one server process per node: each starts with cold catalog caches."""
+    """Not one server process per node: each starts with cold catalog caches.
+
+    dbt run by hand also keeps its own --threads option over --jobs.
+    """
     copy = sample_copy()
-    opened = _sessions_opened(copy.target_url, ["dbt", "build"], "", copy.state)
+    opened, stdout = _sessions_opened(
+        copy.target_url,
+        ["--jobs", "3", "dbt", "build", "--threads", "2"],
+        "",
+        copy.state,
+    )
     results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    assert results["args"]["threads"] == 2
+    # A dbt command run by hand prints dbt's own lines.
+    assert "Concurrency: 2 threads" in stdout
+    assert " START " in stdout
     nodes = len(results["results"])
     assert nodes > 40
     # Two threads, the hooks' session, the query counting them; dbt alone
@@ -113,7 +109,9 @@ def test_the_load_hands_target_sessions_on_from_file_to_file(
 ) -> None:
     """dlt alone opens a session per load file (one per table here)."""
     copy = sample_copy()
-    opened = _sessions_opened(copy.target_url, ["load"], copy.source_url, copy.state)
+    opened, _ = _sessions_opened(
+        copy.target_url, ["--jobs", "2", "load"], copy.source_url, copy.state
+    )
     assert opened < 20, opened
     # None of them is left open.
     idle = (
@@ -151,9 +149,14 @@ def test_dlt_loads_with_as_many_workers_as_jobs() -> None:
 def test_migrate_prints_progress_and_the_summary_and_names_dbt_log(
     sample_copy: Callable[[], MigratedSample],
 ) -> None:
+    """Run with one job: the whole migration holds with a single thread too."""
     copy = sample_copy()
-    done = run_cli(["migrate"], copy.source_url, copy.target_url, copy.state)
+    done = run_cli(
+        ["--jobs", "1", "migrate"], copy.source_url, copy.target_url, copy.state
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    assert results["args"]["threads"] == 1
     lines = done.stdout.splitlines()
     assert len(lines) < 80, done.stdout
     assert "| **26 tables, 26 complete** | **362** | **362** | | | ✅ |" in lines
