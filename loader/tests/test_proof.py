@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -223,3 +224,62 @@ def test_the_differing_row_of_a_large_table_is_found_whatever_its_key(
     finally:
         conn.close()
     assert [d.changed for d in found.differences] == [{"token": ("tok500", "tampered")}]
+
+
+def test_a_truncate_queued_behind_the_load_waits_for_it_and_nothing_hangs(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The application's TRUNCATE during the copy (Wiki.js rebuilds its page
+    tree so after every page change) queues behind the snapshot's lock: the
+    copies and checksums that join the snapshot later would queue behind it,
+    for ever. They read the table on the snapshot's own connection instead,
+    every row of the snapshot, and the TRUNCATE runs once the load is done.
+    """
+    from pgshift.load.extract import (
+        SourceCopier,
+        background_fingerprints,
+        open_snapshot,
+    )
+    from pgshift.settings import DatabaseUrl
+
+    query(
+        pg_url,
+        'create table "pageTree" (id int primary key, title text); '
+        "insert into \"pageTree\" select g, 'page ' || g from generate_series(1, 500) g",
+    )
+    url = DatabaseUrl.parse("source", pg_url)
+    truncated: list[BaseException | None] = []
+
+    def truncate() -> None:
+        try:
+            query(pg_url, 'truncate "pageTree"')
+            truncated.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            truncated.append(exc)
+
+    waiter = threading.Thread(target=truncate)
+    with open_snapshot(url) as snapshot:
+        table = snapshot.read_catalog("public").tables["pageTree"]
+        assert snapshot.count(table) == 500  # the snapshot's lock, held
+        waiter.start()
+        waiting = (
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+            "and query like 'truncate%%'"
+        )
+        for _ in range(200):
+            if query(pg_url, waiting) == [(1,)]:
+                break
+            time.sleep(0.05)
+        assert query(pg_url, waiting) == [(1,)]
+        with (
+            background_fingerprints(url, snapshot, [table]) as figures,
+            SourceCopier(url, snapshot, tmp_path / "copies", workers=2) as copier,
+        ):
+            [copy] = copier.submit(table, snapshot.read_plan(table))
+            path, rows = copy.result(timeout=30)
+            assert rows == 500 and len(path.read_text().splitlines()) == 1 + 500
+            assert figures.result(timeout=30)["pageTree"][0] == 500
+        assert waiter.is_alive()  # the TRUNCATE waits for the load
+    waiter.join(30)
+    assert truncated == [None]
+    assert query(pg_url, 'select count(*) from "pageTree"') == [(0,)]

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -151,12 +151,17 @@ class Snapshot:
     Attributes:
         snapshot_id: The id other transactions import with SET TRANSACTION SNAPSHOT.
         taken_at: The source server's clock when the snapshot was taken (UTC).
-        cursor: A cursor inside the snapshot's transaction.
+        cursor: A cursor inside the snapshot's transaction. It holds an
+            ACCESS SHARE lock on each table it has counted or planned,
+            until the load ends, and it reads what another connection of
+            the snapshot cannot lock (``lock_shared``).
+        guard: Held by whichever thread uses ``cursor``.
     """
 
     snapshot_id: str
     taken_at: str
     cursor: Any
+    guard: threading.Lock = field(default_factory=threading.Lock)
 
     def begin_statements(self) -> list[str]:
         """Return the statements that put a new transaction into this snapshot."""
@@ -171,12 +176,13 @@ class Snapshot:
 
     def count(self, table: Table) -> int:
         """Count a table's rows as the snapshot sees them."""
-        self.cursor.execute(
-            sql.SQL("select count(*) from {}").format(
-                sql.Identifier(table.schema, table.name)
+        with self.guard:
+            self.cursor.execute(
+                sql.SQL("select count(*) from {}").format(
+                    sql.Identifier(table.schema, table.name)
+                )
             )
-        )
-        return int(self.cursor.fetchone()[0])
+            return int(self.cursor.fetchone()[0])
 
     def sequence_positions(
         self, catalog: Catalog
@@ -216,6 +222,11 @@ class Snapshot:
         return read_catalog(self.cursor, schema)
 
     def read_plan(self, table: Table, chunk_bytes: int = CHUNK_BYTES) -> ReadPlan:
+        """Split a table into ctid ranges (``_read_plan``), holding the guard."""
+        with self.guard:
+            return self._read_plan(table, chunk_bytes)
+
+    def _read_plan(self, table: Table, chunk_bytes: int) -> ReadPlan:
         """Split a table into ctid ranges of about ``chunk_bytes`` of text.
 
         A table whose values all sit in its heap is split into equal block
@@ -312,6 +323,42 @@ def open_snapshot(
         conn.close()
 
 
+def lock_shared(cursor: Any, table: Table) -> bool:
+    """Take a table's ACCESS SHARE lock at once on a connection of the snapshot.
+
+    The snapshot's own connection has held that lock since it counted the
+    table, so no session can hold a lock that conflicts with it; the only
+    thing that can keep it from another connection of ours is a conflicting
+    request queued behind the snapshot's (the application's TRUNCATE or
+    ALTER TABLE), which waits for the load to end. Waiting behind it would
+    wait for ever: the load never ends, and PostgreSQL sees no deadlock
+    (the snapshot's connection waits on its client, not on a lock). So the
+    lock is asked for without waiting, inside a savepoint that keeps the
+    transaction (and its snapshot) usable when it is refused.
+
+    Returns:
+        False when a request queued ahead refuses it: the snapshot's own
+        connection, which holds the lock, reads the table instead.
+    """
+    cursor.execute("savepoint pgshift_lock")
+    try:
+        cursor.execute(
+            sql.SQL("lock table {} in access share mode nowait").format(
+                sql.Identifier(table.schema, table.name)
+            )
+        )
+    except psycopg2.errors.LockNotAvailable:
+        cursor.execute("rollback to savepoint pgshift_lock")
+        logger.info(
+            "%s: a lock request queued behind the load (TRUNCATE, ALTER "
+            "TABLE...) waits for it; the snapshot's connection reads the table",
+            table.name,
+        )
+        return False
+    cursor.execute("release savepoint pgshift_lock")
+    return True
+
+
 def fingerprint(cursor: Any, table: Table) -> tuple[int, str]:
     """Count a table's rows and checksum its content (``pgshift.checksum``)."""
     columns = [(c.name, c.data_type) for c in table.columns]
@@ -348,7 +395,11 @@ def background_fingerprints(
             for table in tables:
                 if stop.is_set():
                     raise RuntimeError("checksums stopped: the load ended early")
-                figures[table.name] = fingerprint(cursor, table)
+                if lock_shared(cursor, table):
+                    figures[table.name] = fingerprint(cursor, table)
+                else:
+                    with snapshot.guard:
+                        figures[table.name] = fingerprint(snapshot.cursor, table)
             cursor.execute("ROLLBACK")
         return figures
 
@@ -458,15 +509,22 @@ class SourceCopier:
         path = self._directory / f"{next(self._files):06d}.csv"
         conn = self._connections.get()
         try:
-            with (
-                conn.cursor() as cursor,
-                path.open("wb", buffering=WRITE_BUFFER_BYTES) as out,
-            ):
-                cursor.copy_expert(copy_out_sql(table, low, high), out)
-                rows = cursor.rowcount
+            with conn.cursor() as cursor:
+                if lock_shared(cursor, table):
+                    return path, _copy_range(cursor, table, low, high, path)
         finally:
             self._connections.put(conn)
-        return path, rows
+        with self._snapshot.guard:
+            return path, _copy_range(self._snapshot.cursor, table, low, high, path)
+
+
+def _copy_range(
+    cursor: Any, table: Table, low: str | None, high: str | None, path: Path
+) -> int:
+    """Copy one range of a table into a file; the rows copied."""
+    with path.open("wb", buffering=WRITE_BUFFER_BYTES) as out:
+        cursor.copy_expert(copy_out_sql(table, low, high), out)
+        return int(cursor.rowcount)
 
 
 def copy_out_sql(
