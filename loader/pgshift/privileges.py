@@ -90,8 +90,10 @@ order by 2, 3
 """
 """Who may use and create in the source schema, its owner included: the
 final schema is the target's own, so the rights the source's owner has by
-owning it are granted to it there (its tables' foreign keys are checked as
-their owner, who must reach the schema)."""
+owning it (or, for ``pg_database_owner``, the source database's owner) are
+granted to it there: its tables' foreign keys are checked as their owner,
+who must reach the schema, and the application's next migrations create
+there."""
 
 _RELATION_ACL = f"""
 select c.relname,
@@ -281,12 +283,19 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
     args = {"schema": schema}
     cursor.execute("select current_user")
     found = SourcePrivileges(schema=schema, user=cursor.fetchone()[0])
+    cursor.execute(
+        "select pg_get_userbyid(datdba) from pg_database "
+        "where datname = current_database()"
+    )
+    (database_owner,) = cursor.fetchone()
     cursor.execute(_SCHEMA_ACL, args)
     for owner, grantee, privilege, grantable in cursor.fetchall():
-        if grantee == owner and owner in (found.user, "pg_database_owner"):
-            # The migrating role builds in the final schema; what owning
-            # the database gives is the target database owner's already.
-            continue
+        if grantee == "pg_database_owner":
+            # PostgreSQL 15's public: the role owning the source database
+            # holds it, which need not own the target's.
+            grantee = database_owner
+        if grantee == found.user and owner in (grantee, "pg_database_owner"):
+            continue  # the migrating role builds in the final schema
         found.grants.append(
             SourceGrant("schema", "", "", grantee, privilege, grantable)
         )

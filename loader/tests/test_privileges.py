@@ -606,6 +606,25 @@ def test_a_right_that_comes_with_owning_the_database_is_named_so(
             "grant it)"
         ]
         assert all(line in fixes for line in lines)
+        # The publish grants them to it on the target's final schema (its
+        # next migrations create there); the migrating role needs none.
+        from pgshift.privileges import SourceGrant, read_privileges
+
+        with psycopg2.connect(source) as s:
+            found = read_privileges(s.cursor(), "public")
+        assert sorted(
+            (g for g in found.grants if g.kind == "schema"),
+            key=lambda g: (g.grantee, g.privilege),
+        ) == [
+            SourceGrant("schema", "", "", "public", "usage", False),
+            SourceGrant("schema", "", "", "pv_db_owner", "create", False),
+            SourceGrant("schema", "", "", "pv_db_owner", "usage", False),
+        ]
+        with psycopg2.connect(source) as s:
+            cursor = s.cursor()
+            cursor.execute("set role pv_db_owner")
+            found = read_privileges(cursor, "public")
+        assert [g.grantee for g in found.grants if g.kind == "schema"] == ["public"]
     finally:
         pg_cluster.drop_database("owned_source")
         pg_cluster.drop_database("owned_target")
