@@ -1276,3 +1276,26 @@ def test_columns_named_with_percent_signs_sync_and_cut_over(
         pg_cluster.drop_database(target.rsplit("/", 1)[1])
         for name in mirrored:
             query(pg_cluster.url("postgres"), f"drop role if exists {name}")
+
+
+def test_status_names_the_position_its_lag_counts_from() -> None:
+    # The slot confirms WAL that publishes nothing (another database's
+    # writes on the server) beyond the last change applied: no lag, and
+    # the two positions apart say why.
+    from pgshift.sync import Status
+
+    lines = Status(
+        "r1",
+        "streaming",
+        slot="pgshift_r1",
+        slot_exists=True,
+        slot_active=True,
+        source_lsn="0/135217D0",
+        applied_lsn="0/12E36CE0",
+        passed_lsn="0/135217D0",
+        lag_bytes=0,
+        lag_seconds=0.0,
+    ).lines()
+    assert (
+        "source at 0/135217D0, applied 0/12E36CE0, passed 0/135217D0: lag 0.0 MiB"
+    ) in "\n".join(lines)

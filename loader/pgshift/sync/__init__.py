@@ -381,6 +381,7 @@ class Status:
     slot_active: bool = False
     source_lsn: str | None = None
     applied_lsn: str | None = None
+    passed_lsn: str | None = None
     lag_bytes: int | None = None
     lag_seconds: float | None = None
     retained_wal_bytes: int | None = None
@@ -413,8 +414,11 @@ class Status:
             ),
         ]
         if self.slot_exists:
+            # The slot moves on past WAL that publishes nothing (another
+            # database's writes on the server): the lag counts from there.
+            passed = f", passed {self.passed_lsn}" if self.passed_lsn else ""
             out.append(
-                f"source at {self.source_lsn}, applied {self.applied_lsn}: lag "
+                f"source at {self.source_lsn}, applied {self.applied_lsn}{passed}: lag "
                 f"{(self.lag_bytes or 0) / 2**20:.1f} MiB, {self.lag_seconds or 0:.1f} s; "
                 f"{self.applied_rows} rows applied"
             )
@@ -458,6 +462,8 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
     if slot.exists:
         positions = [run.applied_lsn, run.consistent_lsn, run.confirmed_lsn]
         applied = max((pgoutput.parse_lsn(p) for p in positions if p), default=0)
+        if applied > pgoutput.parse_lsn(run.applied_lsn or "0/0"):
+            found.passed_lsn = pgoutput.format_lsn(applied)
         found.lag_bytes = max(0, pgoutput.parse_lsn(slot.current_lsn) - applied)
         found.retained_wal_bytes = slot.retained_bytes
         found.wal_status = slot.wal_status
