@@ -290,11 +290,12 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
     (database_owner,) = cursor.fetchone()
     cursor.execute(_SCHEMA_ACL, args)
     for owner, grantee, privilege, grantable in cursor.fetchall():
+        owning = grantee == owner  # a right of owning the schema, not a grant
         if grantee == "pg_database_owner":
             # PostgreSQL 15's public: the role owning the source database
             # holds it, which need not own the target's.
             grantee = database_owner
-        if grantee == found.user and owner in (grantee, "pg_database_owner"):
+        if owning and grantee == found.user:
             continue  # the migrating role builds in the final schema
         found.grants.append(
             SourceGrant("schema", "", "", grantee, privilege, grantable)
