@@ -782,7 +782,12 @@ def run_pgshift(
     finally:
         sampler.stop()
         sync.stop()
+        # Cutover blocks the application: NOLOGIN, or, as source and target
+        # share this server, CONNECT on the source database revoked (its ACL
+        # was the default, PUBLIC's). Native's run needs it back.
         cluster.execute(f"alter role {APP_ROLE} login")
+        source_db = source.rsplit("/", 1)[1].split("?")[0]
+        cluster.execute(f'grant connect on database "{source_db}" to public')
         cluster.execute(
             "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
             "where slot_name like 'pgshift%' and not active"
@@ -1115,6 +1120,7 @@ def prepare_source(cluster: Cluster, rows: int) -> tuple[str, str, int]:
     if not exists:
         cluster.execute(f"create role {APP_ROLE} login")
     cluster.execute(f"alter role {APP_ROLE} login")
+    cluster.execute(f'grant connect on database "{source_db}" to public')
     cluster.execute(f"grant pg_write_all_data, pg_read_all_data to {APP_ROLE}")
     # Leftovers of an interrupted run.
     cluster.execute(
