@@ -33,12 +33,12 @@ import queue
 import re
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 from psycopg2 import sql
@@ -51,6 +51,8 @@ from pgshift.progress import Progress
 from pgshift.settings import DatabaseUrl
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SESSION_SETTINGS = TEXT_SETTINGS
 """Settings of every source transaction of the load (``pgshift.checksum``)."""
@@ -173,6 +175,18 @@ class Snapshot:
             f"SET LOCAL {name} = '{value}'" for name, value in SESSION_SETTINGS.items()
         ]
         return statements
+
+    def reading(self, cursor: Any, table: Table, read: Callable[[Any, Table], T]) -> T:
+        """Read a table on a connection of the snapshot, or on the snapshot's own.
+
+        ``read(cursor, table)`` runs on ``cursor`` once it holds the table's
+        lock (``lock_shared``); when a request queued ahead refuses it, on
+        this snapshot's cursor, which holds it, under the guard.
+        """
+        if lock_shared(cursor, table):
+            return read(cursor, table)
+        with self.guard:
+            return read(self.cursor, table)
 
     def count(self, table: Table) -> int:
         """Count a table's rows as the snapshot sees them."""
@@ -395,11 +409,7 @@ def background_fingerprints(
             for table in tables:
                 if stop.is_set():
                     raise RuntimeError("checksums stopped: the load ended early")
-                if lock_shared(cursor, table):
-                    figures[table.name] = fingerprint(cursor, table)
-                else:
-                    with snapshot.guard:
-                        figures[table.name] = fingerprint(snapshot.cursor, table)
+                figures[table.name] = snapshot.reading(cursor, table, fingerprint)
             cursor.execute("ROLLBACK")
         return figures
 
@@ -510,12 +520,12 @@ class SourceCopier:
         conn = self._connections.get()
         try:
             with conn.cursor() as cursor:
-                if lock_shared(cursor, table):
-                    return path, _copy_range(cursor, table, low, high, path)
+                rows = self._snapshot.reading(
+                    cursor, table, lambda on, t: _copy_range(on, t, low, high, path)
+                )
         finally:
             self._connections.put(conn)
-        with self._snapshot.guard:
-            return path, _copy_range(self._snapshot.cursor, table, low, high, path)
+        return path, rows
 
 
 def _copy_range(
