@@ -714,6 +714,12 @@ def test_a_schema_kept_from_public_is_kept_from_public_on_the_target(
             "where kind = 'schema' order by ord",
         )
         assert ('revoke usage on schema "public" from public', "revoked") in recorded
+        # The report names what the target's other roles lost.
+        assert (
+            'revoke usage on schema "public" from public: revoked (PUBLIC held '
+            "it on the target: every role that held it only through PUBLIC lost it)"
+        ) in _report(project)["taken_from_public"]
+        assert len(_report(project)["taken_from_public"]) == 1
         assert ('grant usage on schema "public" to pv_app', "granted") in recorded
         code, out, err = project.run("verify")
         assert code == 0, out[-3000:] + err[-3000:]

@@ -182,6 +182,14 @@ begin
         end if;
         if result is null then
             begin
+                if entry.kind = 'schema' and entry.privilege like 'revoke %'
+                        and has_schema_privilege(
+                            'public', final_schema,
+                            upper(substr(entry.privilege, 8))) then
+                    -- Said in the report: the target's other roles lose it.
+                    detail := 'PUBLIC held it on the target: every role '
+                        'that held it only through PUBLIC lost it';
+                end if;
                 execute entry.statement;
                 result := case
                     when entry.kind in ('owner', 'routine owner', 'type owner')

@@ -142,10 +142,16 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         report.routines = migrated_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = [c.describe() for c in carried]
+        outcomes = read_outcomes(cursor, settings.state_schema)
         report.privileges = [
             o.describe()
-            for o in read_outcomes(cursor, settings.state_schema)
+            for o in outcomes
             if o.outcome not in ("granted", "revoked", "owned", "held", "not built")
+        ]
+        report.taken_from_public = [
+            o.describe()
+            for o in outcomes
+            if o.kind == "schema" and o.outcome == "revoked" and o.detail
         ]
         if names is not None:
             _sequence_positions(settings, cursor, report, names)

@@ -88,6 +88,10 @@ class Report:
         privileges: The source's owners and privileges that the last
             publish did not apply (a role missing on the target, with the
             statement to run once it exists; an owner kept or refused).
+        taken_from_public: The rights on the target's final schema that the
+            publish revoked from PUBLIC, which held them there: every role
+            of the target database holding them only through PUBLIC lost
+            them.
     """
 
     source: str
@@ -109,6 +113,7 @@ class Report:
     views: list[str] = field(default_factory=list)
     views_differ: list[str] = field(default_factory=list)
     privileges: list[str] = field(default_factory=list)
+    taken_from_public: list[str] = field(default_factory=list)
     build_failures: list[str] = field(default_factory=list)
     compared_with: str = ""
 
@@ -255,6 +260,7 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
         "and what became of each on the new tables:",
     )
     text += _listed("Privileges not applied", report.privileges)
+    text += _listed("Taken from PUBLIC on the target", report.taken_from_public)
     text += _listed("Schemas", report.schemas)
     text += ["## Not migrated", ""]
     text += [f"- {line}" for line in report.not_migrated] or [
