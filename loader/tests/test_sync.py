@@ -35,7 +35,8 @@ from pgshift.mapping import NameMap, TableMap
 from pgshift.settings import PROJECT_DIR
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, state
-from pgshift.sync.apply import Applier, SchemaChanged
+from pgshift.sync.apply import Applier, Batch, SchemaChanged, SyncError
+from pgshift.sync.source import create_publication
 from pgshift.sync.source import read_columns as source_columns
 
 from migration import (
@@ -792,6 +793,114 @@ def test_the_decoder_reads_what_the_server_sends(
         for end in range(1, len(whole)):
             with pytest.raises(pgoutput.DecodeError):
                 pgoutput.decode(whole[:end])
+
+
+def test_a_partitioned_table_s_changes_apply_through_its_partitions_messages(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    """PostgreSQL 15 describes the partition as well as its partitioned table
+    before an UPDATE or DELETE published through the root: the partition,
+    which the map does not name, is passed over, and every change (one
+    moving a row to another partition too) reaches the final table."""
+    source, target = pair()
+    table = (
+        '"LogLine" (id bigint, "createdAt" date, msg text, '
+        'primary key ("createdAt", id)) partition by range ("createdAt"); '
+    )
+    query(
+        source,
+        f"create table {table}"
+        'create table "LogLine_2026" partition of "LogLine" '
+        "for values from ('2026-01-01') to ('2027-01-01'); "
+        'create table "LogLine_2027" partition of "LogLine" '
+        "for values from ('2027-01-01') to ('2028-01-01'); "
+        """insert into "LogLine" values (1, '2026-06-01', 'a'), """
+        "(2, '2027-06-01', 'b')",
+    )
+    query(
+        target,
+        "create table log_line (id bigint, created_at date, msg text, "
+        "primary key (created_at, id)) partition by range (created_at); "
+        "create table log_line_2026 partition of log_line "
+        "for values from ('2026-01-01') to ('2027-01-01'); "
+        "create table log_line_2027 partition of log_line "
+        "for values from ('2027-01-01') to ('2028-01-01'); "
+        "insert into log_line values (1, '2026-06-01', 'a'), (2, '2027-06-01', 'b')",
+    )
+    settings = make_settings(source, target, state_dir=tmp_path)
+    create_publication(settings, "partition_test", ["LogLine"])
+    slot = "pgshift_partition_test"
+    query(source, f"select pg_create_logical_replication_slot('{slot}', 'pgoutput')")
+    try:
+        query(
+            source,
+            # Flushed at commit: decoding reads no further than the flush.
+            "set synchronous_commit = on; "
+            """update "LogLine" set msg = 'c' where id = 1; """
+            """insert into "LogLine" values (3, '2026-07-01', 'd'); """
+            """update "LogLine" set "createdAt" = '2027-02-01' where id = 3; """
+            """delete from "LogLine" where id = 2""",
+        )
+        rows = query(
+            source,
+            f"select data from pg_logical_slot_get_binary_changes('{slot}', null, "
+            "null, 'proto_version', '1', 'publication_names', 'partition_test')",
+        )
+    finally:
+        query(source, f"select pg_drop_replication_slot('{slot}')")
+        query(source, "drop publication partition_test")
+    decoded = [pgoutput.decode(bytes(row[0])) for row in rows]
+    described = {m.name for m in decoded if isinstance(m, pgoutput.Relation)}
+    assert described == {"LogLine", "LogLine_2026", "LogLine_2027"}, described
+    names = NameMap(source_name="app", source_schema="public")
+    names.tables["LogLine"] = TableMap(
+        source_schema="public",
+        source="LogLine",
+        target="log_line",
+        staging_model="stg_app__log_line",
+        columns={"id": "id", "createdAt": "created_at", "msg": "msg"},
+        partition_key="RANGE (created_at)",
+    )
+    with transaction(settings.target) as cursor:
+        state.ensure_table(cursor, settings)
+    with transaction(settings.source_required) as cursor:
+        columns = source_columns(cursor, "public", ["LogLine"])
+    applier = Applier(settings, names, "test", columns)
+    batch = Batch()
+    try:
+        changes: list[pgoutput.Decoded] = []
+        for message in decoded:
+            if isinstance(message, pgoutput.Relation):
+                applier.relation(message)
+            elif isinstance(message, pgoutput.Commit):
+                applier.add(batch, changes, message)
+                changes = []
+            elif not isinstance(message, pgoutput.Begin):
+                changes.append(message)
+        applier.build(batch)
+        applier.commit(batch)
+        # A change of the partition itself would still stop the sync.
+        partition = next(
+            m
+            for m in decoded
+            if isinstance(m, pgoutput.Relation) and m.name == "LogLine_2026"
+        )
+        with pytest.raises(SyncError, match="LogLine_2026, which the name map"):
+            applier.add(
+                Batch(),
+                [pgoutput.Insert(partition.relation_id, ("9", "2026-01-02", "x"))],
+                decoded[-1],
+            )
+    finally:
+        applier.close()
+    assert query(
+        target,
+        "select id, created_at::text, msg, tableoid::regclass::text "
+        "from log_line order by id",
+    ) == [
+        (1, "2026-06-01", "c", "log_line_2026"),
+        (3, "2027-02-01", "d", "log_line_2027"),
+    ]
 
 
 def test_an_update_leaves_an_always_identity_that_is_not_the_key_alone(

@@ -275,6 +275,9 @@ class Applier:
         self._run_id = run_id
         self._columns = source_columns
         self._targets: dict[int, Target] = {}
+        # Relations the stream described that the map does not migrate, by
+        # id: a change of one stops the sync (``_target``).
+        self._unmapped: dict[int, str] = {}
         self.conn = connect(
             settings.target, autocommit=True, application_name="pgshift sync"
         )
@@ -306,6 +309,11 @@ class Applier:
     def relation(self, message: pgoutput.Relation) -> None:
         """Take a table's shape; stop if it no longer matches the map.
 
+        A relation the map does not migrate is noted, not refused: PostgreSQL
+        15's pgoutput describes a partition too before a change it publishes
+        as its partitioned table's (``publish_via_partition_root``), and
+        only a change of such a relation stops the sync.
+
         Raises:
             SchemaChanged: Columns were added, dropped, renamed or retyped
                 on the source since the sync started.
@@ -313,10 +321,10 @@ class Applier:
         name = message.name
         mapped = self._names.tables.get(name)
         if mapped is None or message.namespace != self._settings.source_schema:
-            raise SyncError(
-                f"the stream carries {message.namespace}.{name}, which the name "
-                "map does not migrate"
-            )
+            self._targets.pop(message.relation_id, None)
+            self._unmapped[message.relation_id] = f"{message.namespace}.{name}"
+            return
+        self._unmapped.pop(message.relation_id, None)
         now = [(c.name, c.type_oid, c.type_modifier) for c in message.columns]
         expected = [s for s, t in mapped.columns.items() if t not in mapped.generated]
         recorded = {c[0]: (c[1], c[2]) for c in self._columns.get(name, [])}
@@ -437,6 +445,11 @@ class Applier:
         try:
             return self._targets[relation_id]
         except KeyError:
+            if relation_id in self._unmapped:
+                raise SyncError(
+                    f"the stream carries {self._unmapped[relation_id]}, which the "
+                    "name map does not migrate"
+                ) from None
             raise SyncError(
                 f"a change of relation {relation_id} came before its Relation message"
             ) from None
