@@ -324,7 +324,24 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
             )
     for line in reserved_word_notes(done.project.names):
         print(line)
+    for line in shortened_notes(done.project.names):
+        print(line)
     return parse_scaffolded(settings)
+
+
+def shortened_notes(names: NameMap) -> list[str]:
+    """A line per constraint, index or sequence name shortened to fit 63 bytes.
+
+    Each names the source name, the target name it gets, and the override
+    file entry that would give it another.
+    """
+    return [
+        f"shortened: {source} of {owner} becomes {target} (the naming rules "
+        f"make it longer than PostgreSQL's 63 bytes); to choose another name, "
+        f"add it in the override file under 'objects: {owner}:' "
+        f"({source}: <new_name>)"
+        for owner, source, target in names.shortened
+    ]
 
 
 def reserved_word_notes(names: NameMap) -> list[str]:

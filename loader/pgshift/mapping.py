@@ -558,6 +558,11 @@ class NameMap:
             cannot arrive as they are.
         comments: The comments on the other objects the target gets
             (``pgshift.comments``).
+        shortened: [owner, source name, target name] of each constraint,
+            index and sequence whose mapped name was past PostgreSQL's 63
+            bytes and was shortened to fit (``shorten_object_name``); the
+            owner is the table, partition or materialized view whose
+            ``objects:`` entry in the override file would name it instead.
     """
 
     source_name: str
@@ -572,6 +577,7 @@ class NameMap:
     policies: list[PolicyMap] = field(default_factory=list)
     not_migrated: list[list[str]] = field(default_factory=list)
     comments: list[CommentMap] = field(default_factory=list)
+    shortened: list[list[str]] = field(default_factory=list)
 
     def table_for_target(self, target: str) -> TableMap | None:
         """The map of the source table that became a final table."""
@@ -623,6 +629,8 @@ class NameMap:
             # A sequence says it is UNLOGGED only when it is.
             if not entry["unlogged"]:
                 del entry["unlogged"]
+        if not payload["shortened"]:
+            del payload["shortened"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -673,6 +681,7 @@ class NameMap:
             policies=[PolicyMap(**p) for p in data.get("policies", [])],
             not_migrated=data.get("not_migrated", []),
             comments=[CommentMap(**c) for c in data.get("comments", [])],
+            shortened=data.get("shortened", []),
         )
 
     @classmethod
@@ -779,6 +788,7 @@ def build_map(
             standalone,
             name_map.types,
             keep=overrides.keep_object_names,
+            shortened=name_map.shortened,
         )
     if problems:
         raise NamingError("\n".join(problems))
@@ -813,6 +823,7 @@ def build_map(
                     child.target,
                     objects[name],
                     keep=overrides.keep_object_names,
+                    shortened=name_map.shortened,
                 ),
             )
             for fk in table.foreign_keys
@@ -851,7 +862,8 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
             table.partition_key, mapped.columns, types
         )
         mapped.partitions = [
-            _map_partition(p, mapped, names, overrides, types) for p in table.partitions
+            _map_partition(p, mapped, names, overrides, types, name_map.shortened)
+            for p in table.partitions
         ]
         for partition, mapped_partition in zip(
             table.partitions, mapped.partitions, strict=True
@@ -867,6 +879,7 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
                         mapped_partition.name,
                         overrides.objects.get(partition.name),
                         keep=overrides.keep_object_names,
+                        shortened=name_map.shortened,
                     ),
                 )
                 for fk in partition.foreign_keys
@@ -885,6 +898,7 @@ def _map_partition(
     names: Mapping[str, str],
     overrides: Overrides,
     types: Mapping[str, str],
+    shortened: list[list[str]],
 ) -> PartitionMap:
     """One partition: its name, bound, key and own constraints and indexes.
 
@@ -901,6 +915,7 @@ def _map_partition(
             target,
             overrides.objects.get(partition.name),
             keep=overrides.keep_object_names,
+            shortened=shortened,
         )
 
     def rename(expression: str) -> str:
@@ -1068,6 +1083,7 @@ def _map_table(
     types: Mapping[str, str],
     *,
     keep: bool = False,
+    shortened: list[list[str]] | None = None,
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -1079,7 +1095,12 @@ def _map_table(
 
     def object_name(source: str) -> str:
         return target_object_name(
-            source, table.name, target, object_overrides, keep=keep
+            source,
+            table.name,
+            target,
+            object_overrides,
+            keep=keep,
+            shortened=shortened,
         )
 
     def rename(expression: str) -> str:
@@ -1260,6 +1281,7 @@ def target_object_name(
     overrides: Mapping[str, str] | None = None,
     *,
     keep: bool = False,
+    shortened: list[list[str]] | None = None,
 ) -> str:
     """The target name of a constraint, index or sequence of a table.
 
@@ -1275,13 +1297,20 @@ def target_object_name(
     ``keep`` (the override file's ``keep_object_names``), stays as it is.
     A source name of exactly 63 bytes is one PostgreSQL cut short: its
     target name is cut to 63 bytes the same way where it would be longer.
+    Any other name the rules make longer than 63 bytes is shortened
+    (``shorten_object_name``) where the caller keeps a list of the names
+    shortened, so that scaffold can say so; elsewhere it stays long, and
+    ``check_object_names`` refuses it.
 
     Args:
         source: The object's source name.
-        table: Its table's source name.
+        table: Its table's source name (the owner of its ``objects:``
+            entry in the override file).
         target_table: Its table's target name.
         overrides: The override file's names for the table's objects.
         keep: Keep a name that does not start with the table's.
+        shortened: Where to add [table, source, target] of a name
+            shortened to fit.
 
     Returns:
         The object's target name.
@@ -1311,7 +1340,58 @@ def target_object_name(
         head = name[: len(name) - len(label)].encode()[:room]
         cut = head.decode(errors="ignore")
         return (cut.rstrip("_") if label else cut) + label
+    if shortened is not None and len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        short = shorten_object_name(name, name_label(source, name))
+        if [table, source, short] not in shortened:
+            shortened.append([table, source, short])
+        return short
     return name
+
+
+MAX_LABEL_BYTES = 20
+"""The longest label (``_fkey``, ``_unique``) a shortened name keeps."""
+
+
+def name_label(source: str, name: str) -> str:
+    """The label a mapped name ends with: its source's last ``_word``, mapped.
+
+    PostgreSQL ends the names it chooses with ``_pkey``, ``_key``,
+    ``_fkey``, ``_idx``, ``_check``, ``_excl`` or ``_seq``, and ORMs follow
+    (Prisma's ``_AB_unique``); the label tells a key from an index of the
+    same columns. A name without ``_``, or whose last word is longer than
+    ``MAX_LABEL_BYTES``, has none: "".
+    """
+    word = source.rpartition("_")[2]
+    if "_" not in source or not word:
+        return ""
+    for label in (f"_{to_snake(word)}", f"_{word}"):
+        if (
+            name.endswith(label)
+            and len(label) < len(name)
+            and len(label.encode()) <= MAX_LABEL_BYTES
+        ):
+            return label
+    return ""
+
+
+def shorten_object_name(name: str, label: str = "") -> str:
+    """A name past PostgreSQL's 63 bytes, shortened to fit, deterministically.
+
+    The start of the name that fits, ``_``, eight hex digits of a hash of
+    the whole name, and its label (``name_label``):
+    ``action_messaging_channel_id_messaging_channel_email_account_id_fkey``
+    (67 bytes) becomes
+    ``action_messaging_channel_id_messaging_channel_ema_a1c10aa4_fkey``.
+    The label keeps a key and an index of the same columns apart, and the
+    hash two names that start alike; a character is never cut in two. A
+    name that fits is returned as it is.
+    """
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    tail = "_" + hashlib.sha1(name.encode()).hexdigest()[:8] + label
+    room = MAX_IDENTIFIER_BYTES - len(tail.encode())
+    head = name[: len(name) - len(label)].encode()[:room].decode(errors="ignore")
+    return head.rstrip("_") + tail
 
 
 CHOSEN_NAME_LABELS = ("pkey", "key", "fkey", "idx", "check", "excl", "seq")
@@ -1386,9 +1466,11 @@ def check_object_names(name_map: NameMap) -> None:
 
     Two objects that would share a target name (two relations of the
     schema, a relation and a table, or two constraints of one table), and a
-    target name past PostgreSQL's 63-byte limit, are named with the
-    override entry that resolves them, as ``naming.map_names`` does for
-    tables and columns: nothing is merged or truncated silently.
+    target name past PostgreSQL's 63-byte limit (one the override file
+    gives: the naming rules' own are shortened, ``target_object_name``),
+    are named with the override entry that resolves them, as
+    ``naming.map_names`` does for tables and columns: nothing is merged or
+    truncated silently. A name shortened to fit is checked as any other.
 
     Args:
         name_map: The map, every table's objects named.
@@ -1409,13 +1491,13 @@ def check_object_names(name_map: NameMap) -> None:
                 else f"in the override file under 'tables:' ({source}: <new_name>)"
             )
             if len(target.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-                # The name PostgreSQL would cut it to, as a start: the
-                # override is the user's choice, never made silently.
-                cut = target.encode()[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
+                # The override file's own name: shortening it would undo
+                # the user's choice, so the user shortens it.
+                short = shorten_object_name(target, name_label(target, target))
                 problems.append(
                     f"{what} maps to {target!r}, which is longer than PostgreSQL's "
                     f"{MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter name {fix}, "
-                    f"for instance {cut!r} (the first {MAX_IDENTIFIER_BYTES} bytes)"
+                    f"for instance {short!r}"
                 )
             first = (relations.get(target) if is_relation else None) or (
                 constraints.get(target) if is_constraint else None

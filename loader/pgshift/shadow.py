@@ -725,6 +725,7 @@ def _rename(
                     target,
                     object_overrides,
                     keep=overrides.keep_object_names,
+                    shortened=names.shortened,
                 ),
                 unique=unique,
                 using=rename_columns(index_using(definition_), columns),

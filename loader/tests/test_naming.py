@@ -9,9 +9,15 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
-from pgshift.cli import reserved_word_notes
+from pgshift.cli import reserved_word_notes, shortened_notes
 from pgshift.expressions import ExpressionError, rename_columns
-from pgshift.mapping import build_map, target_object_name
+from pgshift.mapping import (
+    NameMap,
+    build_map,
+    name_label,
+    shorten_object_name,
+    target_object_name,
+)
 from pgshift.naming import (
     MAX_IDENTIFIER_BYTES,
     NamingError,
@@ -424,12 +430,141 @@ def test_object_names_collide_with_tables_and_within_a_table() -> None:
     build_map(_catalog(_invoice_line("InvoiceLine_id_check")), Overrides())
 
 
-def test_object_names_too_long_are_refused_never_truncated() -> None:
-    long_name = "InvoiceLine_" + "aB" * 23 + "_idx"
-    assert len(long_name.encode()) <= MAX_IDENTIFIER_BYTES
+def _action() -> Catalog:
+    """Inbox Zero's Action: a compound relation, its foreign key and index.
+
+    Prisma names both after the columns; renamed, each is past 63 bytes.
+    """
+    columns = ["messagingChannelId", "messagingChannelEmailAccountId"]
+    channel = Table(
+        schema="public",
+        name="MessagingChannel",
+        columns=[Column("id", "text", True), Column("emailAccountId", "text", True)],
+        primary_key=Constraint(
+            "MessagingChannel_pkey", "p", ["id"], "PRIMARY KEY (id)"
+        ),
+        uniques=[
+            Constraint(
+                "MessagingChannel_id_emailAccountId_key",
+                "u",
+                ["id", "emailAccountId"],
+                'UNIQUE (id, "emailAccountId")',
+            )
+        ],
+    )
+    stem = "Action_messagingChannelId_messagingChannelEmailAccountId"
+    action = Table(
+        schema="public",
+        name="Action",
+        columns=[Column("id", "text", True)]
+        + [Column(c, "text", False) for c in columns],
+        primary_key=Constraint("Action_pkey", "p", ["id"], "PRIMARY KEY (id)"),
+        foreign_keys=[
+            ForeignKey(
+                f"{stem}_fkey", columns, "MessagingChannel", ["id", "emailAccountId"]
+            )
+        ],
+        indexes=[
+            Index(
+                f"{stem}_idx",
+                f'CREATE INDEX "{stem}_idx" ON public."Action" USING btree '
+                '("messagingChannelId", "messagingChannelEmailAccountId")',
+                columns,
+                False,
+            )
+        ],
+    )
+    return _catalog(action, channel)
+
+
+def test_a_long_object_name_is_shortened_keeping_its_label() -> None:
+    # Inbox Zero: the foreign key (60 bytes) maps to 67 bytes, the index
+    # (59) to 66. Each keeps its label after a hash of its whole mapped
+    # name, so the two stay apart; scaffold names both, with the override
+    # entry, and the map keeps them.
+    stem = "Action_messagingChannelId_messagingChannelEmailAccountId"
+    names = build_map(_action(), Overrides())
+    action = names.tables["Action"]
+    fkey = "action_messaging_channel_id_messaging_channel_ema_a1c10aa4_fkey"
+    idx = "action_messaging_channel_id_messaging_channel_emai_7d0c4133_idx"
+    assert [f.name for f in action.foreign_keys] == [fkey]
+    assert [i.name for i in action.indexes] == [idx]
+    assert len(fkey.encode()) == len(idx.encode()) == MAX_IDENTIFIER_BYTES
+    assert names.shortened == [
+        ["Action", f"{stem}_idx", idx],
+        ["Action", f"{stem}_fkey", fkey],
+    ]
+    assert NameMap.from_json(names.to_json()).shortened == names.shortened
+    assert shortened_notes(names)[1] == (
+        f"shortened: {stem}_fkey of Action becomes {fkey} (the naming rules "
+        "make it longer than PostgreSQL's 63 bytes); to choose another name, "
+        f"add it in the override file under 'objects: Action:' ({stem}_fkey: "
+        "<new_name>)"
+    )
+    # The same schema gives the same names; another table name, others.
+    assert build_map(_action(), Overrides()).to_json() == names.to_json()
+    renamed = build_map(_action(), Overrides(tables={"Action": "actions"}))
+    other = renamed.tables["Action"].foreign_keys[0].name
+    assert other.startswith("actions_messaging_") and other.endswith("_fkey")
+    assert other[-13:-5] != fkey[-13:-5]
+    # A name the override file gives is taken as it is, and not listed.
+    chosen = build_map(
+        _action(),
+        Overrides(objects={"Action": {f"{stem}_fkey": "action_channel_fkey"}}),
+    )
+    assert chosen.tables["Action"].foreign_keys[0].name == "action_channel_fkey"
+    assert [entry[1] for entry in chosen.shortened] == [f"{stem}_idx"]
+    # A map without names shortened says nothing of them.
+    assert (
+        '"shortened"' not in build_map(_catalog(_invoice_line()), Overrides()).to_json()
+    )
+
+
+def test_a_shortened_name_keeps_whole_characters_and_any_last_word() -> None:
+    # Two-byte characters: the 50 bytes left before the hash and label end
+    # inside an "ä"; the start kept is whole characters of the name.
+    table = "ÜbergrößenTabelle"
+    source = f"{table}_straßeNameÄöüÄöüÄöüÄöü_idx"
+    assert len(source.encode()) <= MAX_IDENTIFIER_BYTES
+    full = "übergrößen_tabelle_straße_name_äöü_äöü_äöü_äöü_idx"
+    assert len(full.encode()) > MAX_IDENTIFIER_BYTES
+    with pytest.raises(UnicodeDecodeError):
+        full.encode()[: MAX_IDENTIFIER_BYTES - len("_01234567_idx")].decode()
+    name = target_object_name(source, table, "übergrößen_tabelle", shortened=[])
+    assert len(name.encode()) <= MAX_IDENTIFIER_BYTES
+    head, digest, label = name.rsplit("_", 2)
+    assert head == "übergrößen_tabelle_straße_name_äöü_äöü"
+    assert full.startswith(head)
+    assert len(digest) == 8 and label == "idx"
+    # Any last word is a label (Prisma's _AB_unique); a name without one,
+    # or whose last word would leave too little room, ends with the hash.
+    unique = "_" + "Ab" * 25 + "_AB_unique"
+    assert name_label(unique, to_snake(unique)) == "_unique"
+    assert shorten_object_name(to_snake(unique), "_unique").endswith("_unique")
+    assert name_label("aVeryLongName", "a_very_long_name") == ""
+    assert name_label("x_" + "aB" * 12, "x_" + "a_b" * 12) == ""
+    assert shorten_object_name("user_id") == "user_id"
+
+
+def test_a_long_object_name_is_refused_where_shortening_cannot_help() -> None:
+    stem = "Action_messagingChannelId_messagingChannelEmailAccountId"
+    # An override file's name past 63 bytes is the user's to shorten: the
+    # message offers one that fits and keeps its label.
+    long = "action_" + "channel_" * 7 + "fkey"
     with pytest.raises(NamingError, match="63-byte") as err:
-        build_map(_catalog(_invoice_line(long_name)), Overrides())
-    assert f"objects: InvoiceLine:' ({long_name}: <new_name>)" in str(err.value)
+        build_map(_action(), Overrides(objects={"Action": {f"{stem}_fkey": long}}))
+    message = str(err.value)
+    assert f"objects: Action:' ({stem}_fkey: <new_name>)" in message
+    offered = message.rpartition("for instance ")[2].strip("'")
+    assert len(offered.encode()) <= MAX_IDENTIFIER_BYTES
+    assert offered.endswith("_fkey") and offered.startswith("action_channel_")
+    # A shortened name that another object takes is refused as a collision.
+    fkey = "action_messaging_channel_id_messaging_channel_ema_a1c10aa4_fkey"
+    with pytest.raises(NamingError, match=f"both map to '{fkey}'"):
+        build_map(_action(), Overrides(objects={"Action": {"Action_pkey": fkey}}))
+    # Tables and columns, which the application names, are never shortened.
+    with pytest.raises(NamingError, match="63-byte"):
+        build_map(_action(), Overrides(tables={"Action": "a" * 64}))
 
 
 def test_types_follow_the_naming_rules_in_columns_and_expressions() -> None:

@@ -6,8 +6,9 @@ an enum array, identity ALWAYS, serial, a generated column, composite and
 deferrable foreign keys with actions, partial and expression indexes, a
 table without a key, a partitioned table, a view and a materialized view
 (which arrive renamed),
-two columns that collide once renamed and one name too long for
-PostgreSQL. The project is copied, as a team would clone it, and scaffolded
+two columns that collide once renamed, one name too long for
+PostgreSQL, and a foreign key and an index that scaffold shortens to fit
+once renamed. The project is copied, as a team would clone it, and scaffolded
 from that source; after the migration the application's own writes behave
 on the target exactly as on the source.
 """
@@ -37,6 +38,16 @@ from migration import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+
+LONG_NAMES = {
+    "LineNote_supersededByInvoiceNumber_supersededByLineNumber_fkey": (
+        "line_note_superseded_by_invoice_number_superseded_13878201_fkey"
+    ),
+    "LineNote_supersededByInvoiceNumber_supersededByLineNumber_idx": (
+        "line_note_superseded_by_invoice_number_superseded_b02b7b95_idx"
+    ),
+}
+"""The fixture's names past 63 bytes once renamed, and the names they get."""
 
 SecondSource = ProjectCopy
 """The fixture source, its target, and the project copy joining them."""
@@ -93,6 +104,12 @@ def migrated(second: SecondSource) -> SecondSource:
         "scaffold", "--overrides", str(second.project / OVERRIDES_FILE)
     )
     assert code == 0, stderr
+    # The foreign key and the index past 63 bytes once renamed are
+    # shortened, and scaffold names each with the override that would
+    # choose another name.
+    for source, target in LONG_NAMES.items():
+        assert f"shortened: {source} of LineNote becomes {target} " in stdout
+    assert "under 'objects: LineNote:'" in stdout
     # The view and the materialized view arrive, renamed (test_views.py).
     assert "not migrated: view" not in stdout
     assert "not migrated: materialized view" not in stdout
@@ -409,6 +426,48 @@ def test_comments_types_and_indexes_are_the_sources(migrated: SecondSource) -> N
         ("invoice_lines_account_id_fkey",),
         ("invoice_lines_amount_check",),
         ("invoice_lines_pkey",),
+    ]
+
+
+def test_names_past_63_bytes_arrive_shortened(migrated: SecondSource) -> None:
+    # The foreign key and the index of the same columns keep their labels,
+    # so they stay two names, and each acts on the target as on the source.
+    fkey, idx = LONG_NAMES.values()
+    assert query(
+        migrated.target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'public.line_note'::regclass and conname = %s",
+        (fkey,),
+    ) == [
+        (
+            "FOREIGN KEY (superseded_by_invoice_number, superseded_by_line_number) "
+            "REFERENCES invoice_lines(invoice_no, line_no)",
+        )
+    ]
+    assert query(
+        migrated.target,
+        "select indexdef from pg_indexes where tablename = 'line_note' "
+        "and indexname = %s",
+        (idx,),
+    ) == [
+        (
+            f"CREATE INDEX {idx} ON public.line_note USING btree "
+            "(superseded_by_invoice_number, superseded_by_line_number)",
+        )
+    ]
+    assert (
+        _sqlstate(
+            migrated.target,
+            "insert into line_note (invoice_no, line_no, "
+            "superseded_by_invoice_number, superseded_by_line_number) "
+            "values (1, 1, 9, 9)",
+        )
+        == "23503"
+    )
+    names = NameMap.read(migrated.project)
+    assert names is not None
+    assert sorted(names.shortened) == [
+        ["LineNote", source, target] for source, target in LONG_NAMES.items()
     ]
 
 
