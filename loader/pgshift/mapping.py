@@ -794,7 +794,12 @@ def build_map(
         raise NamingError("\n".join(problems))
     map_partitions(catalog, name_map, overrides)
     name_map.sequences = _map_sequences(
-        catalog, name_map, standalone, keep=overrides.keep_object_names
+        catalog,
+        name_map,
+        standalone,
+        objects,
+        overrides.tables,
+        keep=overrides.keep_object_names,
     )
     for name, table in catalog.tables.items():
         mapped = name_map.tables[name]
@@ -1005,13 +1010,21 @@ TYPE_MAXIMUM = {
 
 
 def _map_sequences(
-    catalog: Catalog, name_map: NameMap, standalone: set[str], *, keep: bool = False
+    catalog: Catalog,
+    name_map: NameMap,
+    standalone: set[str],
+    objects: Mapping[str, Mapping[str, str]],
+    relations: Mapping[str, str],
+    *,
+    keep: bool = False,
 ) -> dict[str, SequenceMap]:
     """Every sequence of the schema, named, with its owner and its callers.
 
-    A serial column's sequence that the schema does not hold (it lives in
-    another schema) gets PostgreSQL's defaults for a sequence of the
-    column's type.
+    A sequence a table owns is named as the table's other objects are (the
+    override file's ``objects: <table>:``); one no table owns, as a table
+    is (``tables:``, the namespace it shares with them). A serial column's
+    sequence that the schema does not hold (it lives in another schema)
+    gets PostgreSQL's defaults for a sequence of the column's type.
     """
     owners = {s.source: (t, s) for t in name_map.tables.values() for s in t.serials}
     mapped: dict[str, SequenceMap] = {}
@@ -1039,9 +1052,16 @@ def _map_sequences(
             target = owners[name][1].name
         elif sequence.owned_by and sequence.owned_by[0] in name_map.tables:
             owner = name_map.tables[sequence.owned_by[0]]
-            target = target_object_name(name, owner.source, owner.target, keep=keep)
+            target = target_object_name(
+                name,
+                owner.source,
+                owner.target,
+                objects.get(owner.source),
+                keep=keep,
+                shortened=name_map.shortened,
+            )
         else:
-            target = name if keep else to_snake(name)
+            target = relations.get(name) or (name if keep else to_snake(name))
         owned_by = None
         if sequence.owned_by and sequence.owned_by[0] in name_map.tables:
             owner = name_map.tables[sequence.owned_by[0]]
@@ -1511,6 +1531,41 @@ def check_object_names(name_map: NameMap) -> None:
                 relations.setdefault(target, what)
             if is_constraint:
                 constraints.setdefault(target, what)
+    # The sequences no table builds as its serial or identity: a second
+    # sequence a column owns, one only defaults or the application call.
+    built = {s.source for t in name_map.tables.values() for s in t.serials} | {
+        s for t in name_map.tables.values() for s in t.identity_sequences.values()
+    }
+    for sequence in name_map.sequences.values():
+        if sequence.source in built:
+            continue
+        owner = next(
+            (
+                t.source
+                for t in name_map.tables.values()
+                if sequence.owned_by and t.target == sequence.owned_by[0]
+            ),
+            None,
+        )
+        what = f"sequence {sequence.source!r}" + (f" of {owner}" if owner else "")
+        fix = (
+            f"in the override file under 'objects: {owner}:' "
+            f"({sequence.source}: <new_name>)"
+            if owner
+            else f"in the override file under 'tables:' ({sequence.source}: <new_name>)"
+        )
+        if len(sequence.name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            problems.append(
+                f"{what} maps to {sequence.name!r}, which is longer than "
+                f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter "
+                f"name {fix}"
+            )
+        if sequence.name in relations:
+            problems.append(
+                f"{relations[sequence.name]} and {what} both map to "
+                f"{sequence.name!r}; give one of them another name {fix}"
+            )
+        relations.setdefault(sequence.name, what)
     if problems:
         raise NamingError("\n".join(problems))
 

@@ -367,6 +367,12 @@ create table "Account" ("id" bigint primary key, "slug" text);
 create index "Account_lowerSlug_idx" on "Account" (lower("slug"));
 create index "Account_lower_slug_idx" on "Account" (lower("slug"), "id");
 create index "Account_{long}_idx" on "Account" ("id");
+create table "WorkflowVersion" ("id" int primary key, "order" bigserial not null);
+create sequence workflow_version_order_seq owned by "WorkflowVersion"."order";
+alter table "WorkflowVersion"
+    alter "order" set default nextval('workflow_version_order_seq');
+create sequence "OrderNumber";
+create sequence order_number;
 """
 
 
@@ -386,13 +392,27 @@ def test_object_names_that_collide_stop_scaffold(
         "'Account_lower_slug_idx' of Account both map to 'account_lower_slug_idx'"
     ) in stderr
     assert "'objects: Account:' (Account_lower_slug_idx: <new_name>)" in stderr
+    # Two sequences of a column (an ORM's and the one its default calls),
+    # and two no table owns, never become one.
+    assert (
+        "sequence 'WorkflowVersion_order_seq' of WorkflowVersion and sequence "
+        "'workflow_version_order_seq' of WorkflowVersion both map to "
+        "'workflow_version_order_seq'"
+    ) in stderr, stderr
+    assert (
+        "sequence 'OrderNumber' and sequence 'order_number' both map to "
+        "'order_number'; give one of them another name in the override file "
+        "under 'tables:' (order_number: <new_name>)"
+    ) in stderr, stderr
     # An index name past 63 bytes once renamed does not stop it: it is
     # shortened, keeping its label.
     assert "63-byte limit" not in stderr
     assert not (colliding.project / "models").exists()
 
     (colliding.project / OVERRIDES_FILE).write_text(
-        "objects:\n  Account:\n    Account_lower_slug_idx: account_lower_slug_plain_idx\n",
+        "objects:\n  Account:\n    Account_lower_slug_idx: account_lower_slug_plain_idx\n"
+        "  WorkflowVersion:\n    workflow_version_order_seq: workflow_version_order\n"
+        "tables:\n  order_number: order_number_plain\n",
         encoding="utf-8",
     )
     code, stdout, stderr = colliding.run("scaffold")
@@ -407,3 +427,9 @@ def test_object_names_that_collide_stop_scaffold(
         "Account_lower_slug_idx": "account_lower_slug_plain_idx",
     }
     assert names["shortened"] == [["Account", f"Account_{long_name}_idx", short]]
+    assert {k: v["name"] for k, v in names["sequences"].items()} == {
+        "WorkflowVersion_order_seq": "workflow_version_order_seq",
+        "workflow_version_order_seq": "workflow_version_order",
+        "OrderNumber": "order_number",
+        "order_number": "order_number_plain",
+    }
