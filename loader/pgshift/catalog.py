@@ -232,12 +232,22 @@ class Index:
         definition: ``pg_get_indexdef()`` output.
         columns: The indexed plain columns (empty entries for expressions).
         unique: Whether the index is unique.
+        valid: False for an index of a partitioned table made ``ON ONLY``
+            the table and not attached to an index of every partition
+            (``pg_index.indisvalid``): the application left partitions
+            without it. An invalid index of any other table is not read
+            (``read_not_migrated`` lists it).
+        attached: Of an invalid one, the partitions' indexes attached to
+            it, at any depth, each after the index it is attached to:
+            (partition, index, the index it is attached to).
     """
 
     name: str
     definition: str
     columns: list[str]
     unique: bool
+    valid: bool = True
+    attached: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -648,16 +658,21 @@ where n.nspname = %(schema)s and con.contype in ('p', 'u', 'c', 'f', 'x')
 order by con.conrelid, con.contype, con.conname
 """
 
+# An invalid index of a plain table (a CREATE INDEX CONCURRENTLY that
+# failed or was cancelled) is not read: PostgreSQL does not use it, and
+# read_not_migrated lists it. One of a partitioned table is read, with
+# its validity (made ON ONLY the table: _ATTACHED_INDEXES).
 _INDEXES = """
 select i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), i.indisunique,
        array(select coalesce(a.attname::text, '') from unnest(i.indkey) with ordinality k(n, o)
              left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n
-             order by k.o)
+             order by k.o),
+       i.indisvalid
 from pg_index i
 join pg_class ic on ic.oid = i.indexrelid
 join pg_class c on c.oid = i.indrelid
 join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = %(schema)s
+where n.nspname = %(schema)s and (i.indisvalid or c.relkind = 'p')
   -- Not one behind a key of the table: a foreign key's conindid names the
   -- unique index it references, which is the table's index all the same.
   and not exists (select 1 from pg_constraint con
@@ -874,6 +889,8 @@ join pg_class c on c.oid = coalesce(ad.adrelid, con.conrelid, ix.indrelid)
 join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
   and d.deptype = 'n'
+  -- Not an invalid index of a plain table, which is not migrated.
+  and (ix.indexrelid is null or ix.indisvalid or c.relkind = 'p')
   and d.refclassid in ('pg_proc'::regclass, 'pg_operator'::regclass,
                        'pg_type'::regclass, 'pg_collation'::regclass,
                        'pg_opclass'::regclass)
@@ -962,6 +979,7 @@ join pg_class c on c.oid = x.indrelid
 join pg_namespace n on n.oid = c.relnamespace
 join pg_attribute a on a.attrelid = i.oid
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+  and (x.indisvalid or c.relkind = 'p')
   and a.attnum > 0 and coalesce(a.attstattarget, -1) >= 0
 order by x.indrelid, i.relname, a.attnum
 """
@@ -1124,7 +1142,8 @@ order by t.oid, tree.level, c.relname
 
 # Each partition's own constraints and indexes: not the copies of its
 # parent's (conparentid, coninhcount; an index attached to its parent's
-# index). Foreign keys: _PARTITION_FOREIGN_KEYS.
+# index), nor an invalid index (read_not_migrated lists it). Foreign keys:
+# _PARTITION_FOREIGN_KEYS.
 _PARTITION_OBJECTS = """
 select t.oid, c.relname::text, 'constraint', k.conname::text, k.contype::text,
        array(select a.attname::text from unnest(k.conkey) with ordinality u(n, o)
@@ -1153,11 +1172,39 @@ join pg_class c on c.oid = tree.relid
 join pg_index i on i.indrelid = c.oid
 join pg_class ic on ic.oid = i.indexrelid
 where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
-  and tree.level > 0
+  and tree.level > 0 and i.indisvalid
   and not exists (select 1 from pg_inherits h where h.inhrelid = i.indexrelid)
   and not exists (select 1 from pg_constraint k
                   where k.conindid = i.indexrelid and k.contype in ('p', 'u', 'x'))
 order by 1, 2, 3, 4
+"""
+
+# The partitions' indexes attached to each invalid index of a partitioned
+# table, at any depth, each after the index it is attached to.
+_ATTACHED_INDEXES = """
+with recursive family (root, index, parent, depth) as (
+    select i.indexrelid, i.indexrelid, 0::oid, 0
+    from pg_index i
+    join pg_class c on c.oid = i.indrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = %(schema)s and c.relkind = 'p' and not c.relispartition
+      and not i.indisvalid
+    union all
+    select f.root, h.inhrelid, f.index, f.depth + 1
+    from family f
+    join pg_inherits h on h.inhparent = f.index
+)
+select r.indrelid, rc.relname::text, c.relname::text, ic.relname::text,
+       pc.relname::text
+from family f
+join pg_index r on r.indexrelid = f.root
+join pg_class rc on rc.oid = f.root
+join pg_index i on i.indexrelid = f.index
+join pg_class c on c.oid = i.indrelid
+join pg_class ic on ic.oid = f.index
+join pg_class pc on pc.oid = f.parent
+where f.depth > 0
+order by r.indrelid, rc.relname, f.depth, c.relname
 """
 
 _PARTITION_FOREIGN_KEYS = """
@@ -1219,6 +1266,8 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
         {"schema": schema},
     )
     foreign_keys = cursor.fetchall()
+    cursor.execute(_ATTACHED_INDEXES, {"schema": schema})
+    attached = cursor.fetchall()
     cursor.execute(setting, [v for n in names for v in (n, saved[n])])
     refused: set[int] = set()
     for oid, name, parent, bound, key, problem, comment in rows:
@@ -1228,12 +1277,22 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
         if problem:
             refused.add(oid)
             table.partition_key, table.partitions = None, []
+            # One plain table: an invalid index stays behind, as a plain
+            # table's does.
+            table.indexes = [i for i in table.indexes if i.valid]
         elif parent is None:
             table.partition_key = key
         else:
             table.partitions.append(
                 Partition(name, parent, bound, key, comment=comment)
             )
+    for oid, index, partition_name, name, parent in attached:
+        table = by_oid.get(oid)
+        if table is None or oid in refused:
+            continue
+        root = next((i for i in table.indexes if i.name == index), None)
+        if root is not None:  # not one behind a key
+            root.attached.append((partition_name, name, parent))
     partitions = {(oid, p.name): p for oid, t in by_oid.items() for p in t.partitions}
     for oid, name, what, object_name, kind, columns, definition in objects:
         partition = partitions.get((oid, name))
@@ -1358,6 +1417,35 @@ select kind, name, reason from (
               join pg_namespace cn on cn.oid = c.relnamespace) found
     ) problems
     where t.relkind = 'p' and problems.why is not null
+    union all
+    -- An invalid index, except one made ON ONLY a partitioned table that
+    -- arrives partitioned (it arrives invalid too) and one attached to
+    -- another index (part of that one).
+    select 'invalid index', ic.relname || ' on ' || t.relname,
+           'invalid on the source (a CREATE INDEX CONCURRENTLY that failed '
+           || 'or was cancelled leaves one): PostgreSQL does not use it and '
+           || 'pgshift does not create it; if the application needs it, '
+           || 'create it on the target with the target''s names: '
+           || pg_get_indexdef(x.indexrelid)
+    from pg_index x
+    join pg_class ic on ic.oid = x.indexrelid
+    join pg_class t on t.oid = x.indrelid
+    join pg_namespace tn on tn.oid = t.relnamespace
+    where tn.nspname = %(schema)s and t.relkind in ('r', 'p')
+      and not x.indisvalid
+      and not exists (select 1 from pg_inherits h where h.inhrelid = x.indexrelid)
+      and not exists (select 1 from pg_constraint k
+                      where k.conindid = x.indexrelid
+                        and k.contype in ('p', 'u', 'x'))
+      and not exists (select 1 from pg_depend as member
+                      where member.classid = 'pg_class'::regclass
+                        and member.objid = t.oid and member.deptype = 'e')
+      and not (t.relkind = 'p' and not t.relispartition
+               and not exists (select 1
+                               from pg_partition_tree(t.oid) tree
+                               join pg_class c on c.oid = tree.relid
+                               join pg_namespace cn on cn.oid = c.relnamespace
+                               where {problem} is not null))
     union all
     select 'partition trigger', g.tgname || ' on ' || c.relname,
            'a trigger of the partition alone, not of ' || t.relname
@@ -1564,7 +1652,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
 
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
-        event trigger, rule, row-level security setting and policy,
+        event trigger, rule, row-level security setting and policy, invalid
+        index (but one of a partitioned table made ``ON ONLY`` it),
         partitioned table pgshift cannot recreate as such (a partition
         that is a foreign table or in another schema), trigger, owner,
         grants, NOT NULL, default, statistics object or index and constraint
@@ -2016,10 +2105,12 @@ def read_catalog(
             table.checks.append(constraint)
 
     cursor.execute(_INDEXES, args)
-    for oid, name, definition, unique, columns in cursor.fetchall():
+    for oid, name, definition, unique, columns, valid in cursor.fetchall():
         table = by_oid.get(oid)
         if table is not None:
-            table.indexes.append(Index(name, definition, list(columns), unique))
+            table.indexes.append(
+                Index(name, definition, list(columns), unique, valid=valid)
+            )
 
     cursor.execute(_SEQUENCES, args)
     for row in cursor.fetchall():

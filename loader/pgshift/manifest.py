@@ -454,12 +454,24 @@ class KeyMeta(TypedDict):
     definition: str  # pg_get_constraintdef() with the target column names
 
 
+class AttachedIndexMeta(TypedDict):
+    """A partition's index attached to an invalid index of its table."""
+
+    name: str
+    partition: str  # the partition's table name
+    to: str  # the index it is attached to
+
+
 class IndexMeta(TypedDict):
     """A secondary index."""
 
     name: str
     unique: bool
     using: str  # what follows USING in pg_get_indexdef(), columns renamed
+    # Invalid on the source: created ON ONLY the partitioned table, then
+    # these partitions' indexes, each attached, so that it stays invalid.
+    only: NotRequired[bool]
+    attached: NotRequired[list[AttachedIndexMeta]]
 
 
 class ForeignKeyMeta(TypedDict):

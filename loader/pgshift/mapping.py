@@ -208,6 +208,24 @@ class ForeignKeyMap:
 
 
 @dataclass
+class AttachedIndexMap:
+    """A partition's index attached to an invalid index of its table.
+
+    Attributes:
+        source: The index's source name.
+        name: Its target name (named as the partition's own indexes are).
+        partition: The target name of the partition it is on.
+        to: The target name of the index it is attached to: the table's,
+            or that of the partition's parent.
+    """
+
+    source: str
+    name: str
+    partition: str
+    to: str
+
+
+@dataclass
 class IndexMap:
     """A secondary index on the target.
 
@@ -216,12 +234,28 @@ class IndexMap:
         name: Its target name.
         unique: Whether it is unique.
         using: What follows ``USING`` in ``pg_get_indexdef()``, columns renamed.
+        valid: False for an index of a partitioned table that is invalid on
+            the source (made ``ON ONLY`` the table, not on every
+            partition): the target's is made the same way, and ends
+            invalid too.
+        attached: Of an invalid one, the partitions' indexes attached to it
+            on the source, at any depth, each after the index it is
+            attached to: created on those partitions alone and attached.
     """
 
     source: str
     name: str
     unique: bool
     using: str
+    valid: bool = True
+    attached: list[AttachedIndexMap] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Read the attached indexes of a map written by ``NameMap.to_json``."""
+        self.attached = [
+            a if isinstance(a, AttachedIndexMap) else AttachedIndexMap(**a)
+            for a in self.attached
+        ]
 
 
 @dataclass
@@ -625,6 +659,17 @@ class NameMap:
                         del item["delete_columns"]
                     if "to_schema" in item and item["to_schema"] is None:
                         del item["to_schema"]
+        # An index says it is invalid (and what is attached to it) only
+        # when it is.
+        for entry in payload["tables"].values():
+            owners = [entry, *entry.get("partitions", [])]
+            for item in [i for owner in owners for i in owner["indexes"]]:
+                if item["valid"]:
+                    del item["valid"], item["attached"]
+        for entry in payload["views"].values():
+            for item in entry["indexes"]:
+                if item["valid"]:
+                    del item["valid"], item["attached"]
         for entry in payload["sequences"].values():
             # A sequence says it is UNLOGGED only when it is.
             if not entry["unlogged"]:
@@ -870,6 +915,9 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
             _map_partition(p, mapped, names, overrides, types, name_map.shortened)
             for p in table.partitions
         ]
+        for index, mapped_index in zip(table.indexes, mapped.indexes, strict=True):
+            if not index.valid:
+                _map_attached(index, mapped_index, names, overrides)
         for partition, mapped_partition in zip(
             table.partitions, mapped.partitions, strict=True
         ):
@@ -890,6 +938,34 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
                 for fk in partition.foreign_keys
                 if fk.ref_schema is not None or fk.ref_table in name_map.tables
             ]
+
+
+def _map_attached(
+    index: Index, mapped: IndexMap, names: Mapping[str, str], overrides: Overrides
+) -> None:
+    """An invalid index of a partitioned table: invalid, with what is attached.
+
+    The partitions' indexes attached to it are named as the partition's own
+    indexes are (``target_object_name``, ``objects: <partition>:``).
+    """
+    mapped.valid = False
+    targets = {index.name: mapped.name}
+    for partition, name, parent in index.attached:
+        targets[name] = target_object_name(
+            name,
+            partition,
+            names[partition],
+            overrides.objects.get(partition),
+            keep=overrides.keep_object_names,
+        )
+        mapped.attached.append(
+            AttachedIndexMap(
+                source=name,
+                name=targets[name],
+                partition=names[partition],
+                to=targets[parent],
+            )
+        )
 
 
 def _parent(fk: ForeignKey, name_map: NameMap) -> TableMap | None:
@@ -1448,6 +1524,7 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
     schema's namespace with the tables. Keys, checks and foreign keys are
     constraints: their names must differ within the table.
     """
+    partitions = {p.name: p.source for p in mapped.partitions}
     return [
         *(
             (k.type.replace("_", " "), k.source, k.name, True, True)
@@ -1472,6 +1549,12 @@ def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:
             (f"index of partition {p.source}", i.source, i.name, True, False)
             for p in mapped.partitions
             for i in p.indexes
+        ),
+        *(
+            (f"index of partition {partitions[a.partition]}", a.source, a.name)
+            + (True, False)
+            for i in mapped.indexes
+            for a in i.attached
         ),
         *(
             (f"foreign key of partition {p.source}", f.source, f.name, False, False)

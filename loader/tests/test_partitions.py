@@ -4,11 +4,14 @@ The fixture (fixtures/partitioned_source.sql) holds a range-partitioned
 camelCase table with monthly partitions and a default one, a
 list-partitioned table with a hash-partitioned partition, a
 hash-partitioned table with an identity column, foreign keys from and
-into a partitioned parent, objects of single partitions, and a view over
-one partition. After ``migrate`` each final table is partitioned by the
-renamed key, every partition is there under its mapped name (one through
-the override file) with the source's bounds, its own constraints and
-indexes, and holds the rows the source's holds; the application's
+into a partitioned parent, objects of single partitions, an index made ON
+ONLY a parent (invalid), invalid indexes a cancelled CREATE INDEX
+CONCURRENTLY left, and a view over one partition. After ``migrate`` each
+final table is partitioned by the renamed key, every partition is there
+under its mapped name (one through the override file) with the source's
+bounds, its own constraints and indexes, and holds the rows the source's
+holds; the ON ONLY index is invalid on the same partitions, the invalid
+ones of a table or partition are listed, not created; the application's
 partition maintenance works on the target, schema parity sees a partition
 the source lacks, and a second ``migrate`` replaces it all but the
 partition the team added. Shapes pgshift cannot recreate stay listed.
@@ -68,6 +71,35 @@ def _tree(url: str, table: str) -> list[tuple]:
         conn.close()
 
 
+def _cancel_index_builds(url: str) -> None:
+    """Leave the invalid indexes a cancelled CREATE INDEX CONCURRENTLY leaves.
+
+    One on a plain table, one on a partition: each waits for a transaction
+    that writes to its table until its statement times out.
+    """
+    writer = psycopg2.connect(url)
+    builder = psycopg2.connect(url)
+    builder.autocommit = True
+    try:
+        writer.cursor().execute(
+            'lock table "Customer", "PaymentEvent_2022_02" in row exclusive mode'
+        )
+        cursor = builder.cursor()
+        cursor.execute("set statement_timeout = '200ms'")
+        for table, column in (
+            ("Customer", "fullName"),
+            ("PaymentEvent_2022_02", "paidAt"),
+        ):
+            with pytest.raises(psycopg2.errors.QueryCanceled):
+                cursor.execute(
+                    f'create index concurrently "{table}_{column}_idx" '
+                    f'on "{table}" ("{column}")'
+                )
+    finally:
+        writer.close()
+        builder.close()
+
+
 def _target_name(source: str) -> str:
     """The naming rules for this fixture's names, and its one override."""
     if source == "StoreRegion_other":
@@ -87,6 +119,7 @@ def migrated(
     with conn, conn.cursor() as cursor:
         cursor.execute((FIXTURES / "partitioned_source.sql").read_text("utf-8"))
     conn.close()
+    _cancel_index_builds(source)
     project = tmp_path_factory.mktemp("clone") / "pgshift"
     copy_project(project)
     shutil.rmtree(project / "macros" / "scaffolded")
@@ -270,6 +303,81 @@ def test_keys_and_foreign_keys_hold_on_the_parents(migrated: ProjectCopy) -> Non
     ) == [(21,)]
 
 
+# Each index of store_region's tree on a column: its table, the index it is
+# attached to, and whether it is valid.
+REGION_NAME_INDEXES = """
+select c.relname::text, i.relname::text, p.relname::text, x.indisvalid
+from pg_partition_tree(%s::regclass) t
+join pg_class c on c.oid = t.relid
+join pg_index x on x.indrelid = c.oid
+join pg_class i on i.oid = x.indexrelid
+left join pg_inherits h on h.inhrelid = i.oid
+left join pg_class p on p.oid = h.inhparent
+where pg_get_indexdef(x.indexrelid) like %s
+order by c.relname::text collate "C"
+"""
+
+
+def test_an_index_made_on_only_its_table_stays_invalid(migrated: ProjectCopy) -> None:
+    """Made ON ONLY the parent, attached where the source attached it: invalid."""
+    source = query(
+        migrated.source, REGION_NAME_INDEXES, ('"StoreRegion"', '%"regionName"%')
+    )
+    assert [(table, valid) for table, _, _, valid in source] == [
+        ("StoreRegion", False),
+        ("StoreRegion_eu", False),
+        ("StoreRegion_eu_0", True),
+        ("StoreRegion_us", True),
+    ]
+    assert query(
+        migrated.target, REGION_NAME_INDEXES, ("store_region", "%region_name%")
+    ) == [
+        ("store_region", "store_region_region_name_idx", None, False),
+        ("store_region_eu", "store_region_eu_region_name_idx",
+         "store_region_region_name_idx", False),
+        ("store_region_eu_0", "store_region_eu_0_region_name_idx",
+         "store_region_eu_region_name_idx", True),
+        ("store_region_us", "store_region_us_region_name_idx",
+         "store_region_region_name_idx", True),
+    ]  # fmt: skip
+    assert query(
+        migrated.target,
+        "select pg_get_indexdef('store_region_region_name_idx'::regclass)",
+    ) == [
+        (
+            "CREATE INDEX store_region_region_name_idx ON ONLY public.store_region "
+            "USING btree (region_name text_pattern_ops)",
+        )
+    ]
+    # A partition the application adds gets it, as on the source.
+    query(
+        migrated.target,
+        "create table store_region_it partition of store_region for values in ('it')",
+    )
+    try:
+        assert query(
+            migrated.target,
+            "select count(*) from pg_index x join pg_inherits h on h.inhrelid = "
+            "x.indexrelid where x.indrelid = 'store_region_it'::regclass "
+            "and h.inhparent = 'store_region_region_name_idx'::regclass",
+        ) == [(1,)]
+    finally:
+        query(migrated.target, "drop table store_region_it")
+    # An invalid index of a table or of a partition alone stays behind, listed.
+    assert query(
+        migrated.target,
+        "select to_regclass('customer_full_name_idx'), "
+        "to_regclass('payment_event_2022_02_paid_at_idx')",
+    ) == [(None, None)]
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    for line in (
+        "invalid index Customer_fullName_idx on Customer: invalid on the source",
+        "invalid index PaymentEvent_2022_02_paidAt_idx on PaymentEvent_2022_02: "
+        "invalid on the source",
+    ):
+        assert line in report, line
+
+
 def test_sync_applies_changes_through_the_parent(migrated: ProjectCopy) -> None:
     """The sync's apply routes inserts and moving updates, and truncates."""
     settings = make_settings(migrated.source, migrated.target, state_dir=migrated.state)
@@ -360,6 +468,15 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
     ) == [("payment_event_2022_04",)]
     query(target, "alter table store_region detach partition store_region_us")
     query(target, "drop index payment_event_2022_01_amount_cents_idx")
+    # The ON ONLY index, built on its other partitions: valid, as it is not
+    # on the source.
+    query(
+        target,
+        "create index region_eu_1 on store_region_eu_1 (region_name text_pattern_ops);"
+        "alter index store_region_eu_region_name_idx attach partition region_eu_1;"
+        "create index region_rest on store_region_rest (region_name text_pattern_ops);"
+        "alter index store_region_region_name_idx attach partition region_rest",
+    )
     # Schema parity sees the partition the source lacks, and the one gone.
     code, stdout, stderr = migrated.run("verify")
     assert code == 1
@@ -377,6 +494,10 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "payment_event: partition index ('payment_event_2022_01', "
         "'payment_event_2022_01_amount_cents_idx', False, 'btree (amount_cents)') "
         "is missing"
+    ) in said
+    assert (
+        "store_region: invalid index ('store_region_region_name_idx', "
+        "('store_region_eu', 'store_region_eu_0', 'store_region_us')) is missing"
     ) in said
     # The application wrote to the final tables: a migrate would lose it.
     code, stdout, stderr = migrated.run("migrate")
@@ -521,6 +642,7 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
                 create table "Reading_1" partition of "Reading" for values in (1);
                 create foreign table "Reading_2" partition of "Reading"
                     for values in (2) server elsewhere;
+                create index "Reading_id_idx" on only "Reading" (id);
                 create table "Visit" (id int, day date) partition by range (day);
                 create table "Visit_2024" partition of "Visit"
                     for values from ('2024-01-01') to ('2025-01-01');
@@ -558,6 +680,13 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
         "not create; the partitioning, its bounds and the partitions' own tables "
         "are not recreated",
     ) in listed
+    # Its invalid index made ON ONLY it would be valid on one plain table:
+    # left out, and listed.
+    assert catalog.tables["Reading"].indexes == []
+    assert any(
+        kind == "invalid index" and name == "Reading_id_idx on Reading"
+        for kind, name, _ in listed
+    )
     # A partition's own index, check and foreign key are read, to be
     # recreated.
     visit = catalog.tables["Visit"].partitions[0]

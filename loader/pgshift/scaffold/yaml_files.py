@@ -17,6 +17,7 @@ import yaml
 
 from pgshift.catalog import Catalog, Column, Table
 from pgshift.manifest import (
+    AttachedIndexMeta,
     CheckMeta,
     ForeignKeyMeta,
     IdentityMeta,
@@ -28,7 +29,7 @@ from pgshift.manifest import (
     SerialMeta,
     StatisticsMeta,
 )
-from pgshift.mapping import ForeignKeyMap, NameMap, PartitionMap, TableMap
+from pgshift.mapping import ForeignKeyMap, IndexMap, NameMap, PartitionMap, TableMap
 from pgshift.scaffold.sql_files import Jinja, jinja_text
 from pgshift.sqlident import needs_quoting, render_ident, sql_literal
 
@@ -127,6 +128,17 @@ def _partition_meta(partition: PartitionMap) -> PartitionMeta:
     return meta
 
 
+def _index_meta(index: IndexMap) -> IndexMeta:
+    meta = IndexMeta(name=index.name, unique=index.unique, using=index.using)
+    if not index.valid:
+        meta["only"] = True
+        meta["attached"] = [
+            AttachedIndexMeta(name=a.name, partition=a.partition, to=a.to)
+            for a in index.attached
+        ]
+    return meta
+
+
 def _foreign_key_meta(fk: ForeignKeyMap) -> ForeignKeyMeta:
     meta = ForeignKeyMeta(
         name=fk.name, columns=fk.columns, to=fk.to, to_columns=fk.to_columns
@@ -208,10 +220,7 @@ def _plain_meta(mapped: TableMap, names: NameMap) -> PgshiftMeta:
             for s in mapped.serials
         ],
         foreign_keys=[_foreign_key_meta(fk) for fk in mapped.foreign_keys],
-        indexes=[
-            IndexMeta(name=i.name, unique=i.unique, using=i.using)
-            for i in mapped.indexes
-        ],
+        indexes=[_index_meta(i) for i in mapped.indexes],
     )
 
 

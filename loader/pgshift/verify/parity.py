@@ -330,6 +330,24 @@ def _table_differences(
         [(i.name, i.unique, index_using(i.definition)) for i in target.indexes],
         kept,
     )
+    # An index of a partitioned table made ON ONLY it: invalid, with the
+    # partitions whose index is attached to it (at any depth), as on the
+    # source; not valid, built on every partition.
+    lines += _diff_sets(
+        name,
+        "invalid index",
+        [
+            (i.name, tuple(sorted(a.partition for a in i.attached)))
+            for i in mapped.indexes
+            if not i.valid
+        ],
+        [
+            (i.name, tuple(sorted(a[0] for a in i.attached)))
+            for i in target.indexes
+            if not i.valid
+        ],
+        kept,
+    )
     return lines
 
 
