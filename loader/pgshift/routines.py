@@ -66,7 +66,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,8 @@ class Routine:
             default) calls it, or calls a routine calling it.
         reads: The migrated tables and views its body reads (source
             names): a check calling it must read this build's rows.
+        notes: What a reviewer should know of a routine the build creates
+            (its dynamic SQL, kept as written).
     """
 
     oid: int
@@ -168,6 +170,7 @@ class Routine:
     foreign_calls: list[str] = field(default_factory=list)
     before_build: bool = False
     reads: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -251,7 +254,8 @@ class Routines:
 
         A routine's entry also names it on both sides: ``source``, its
         identity on the source (``public.f(integer)``), and ``target``, its
-        ``name(argument types)`` in the final schema, for privilege parity.
+        ``name(argument types)`` in the final schema, for privilege parity;
+        and its ``notes`` (dynamic SQL kept as written).
         """
         entries: list[dict[str, Any]] = [
             {
@@ -259,6 +263,7 @@ class Routines:
                 "name": r.label,
                 "status": "needs review" if r.problems else "migrated",
                 "problems": [p.describe() for p in r.problems],
+                "notes": r.notes,
                 "source": r.identity,
                 "target": r.signature.removeprefix(SCHEMA + "."),
             }
@@ -297,9 +302,14 @@ def recorded(project_dir: Path) -> list[dict[str, Any]]:
 
 
 def migrated_lines(project_dir: Path) -> list[str]:
-    """``kind name`` of each routine and trigger scaffold recorded as migrated."""
+    """``kind name`` of each routine and trigger scaffold recorded as migrated.
+
+    A routine's notes follow (``kind name: line N: dynamic SQL kept as
+    written: ...``), for a reviewer.
+    """
     return [
         f"{entry['kind']} {entry['name']}"
+        + "".join(f": {note}" for note in entry.get("notes") or [])
         for entry in recorded(project_dir)
         if entry["status"] == "migrated"
     ]
@@ -821,20 +831,20 @@ def rewrite(
             is created; one executing another schema's function the target
             lacks needs review.
         final_schema: The schema the routines land in (None: not known,
-            taken as another than the source's). When the map renames
-            nothing (the schema's names are snake_case already) and it is
-            the source schema's name, or the body names neither schema
-            anywhere, dynamic SQL means on the target what it meant on the
-            source, and is no reason for review. Into a schema of another
-            name, a string naming the source schema qualified is.
+            taken as another than the source's). Dynamic SQL whose strings
+            name no table, column or other object whose name changes means
+            on the target what it meant on the source, when the routines
+            land in the source schema's name or the body names neither
+            schema anywhere (``_dynamic_sql``). Into a schema of another
+            name, a string naming the source schema qualified is a reason
+            for review.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
     """
     context = _Context.build(source, names)
     context.final_schema = final_schema
-    context.names_kept = renames_nothing(names)
-    context.renames_nothing = final_schema == source.schema and context.names_kept
+    context.changed = changed_names(names)
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -1002,10 +1012,15 @@ def renames_nothing(names: NameMap) -> bool:
     Tables, columns, views, types, sequences, keys, checks, indexes,
     foreign keys, statistics and partitions alike.
     """
+    return not changed_names(names)
 
-    def same(pairs: Iterable[tuple[str, str]]) -> bool:
-        return all(a == b for a, b in pairs)
 
+def changed_names(names: NameMap) -> set[str]:
+    """The source names of the map that the target spells otherwise.
+
+    Tables, columns, views and their columns, types, sequences, keys,
+    checks, indexes, foreign keys, statistics and partitions alike.
+    """
     objects: list[tuple[str, str]] = []
     for table in names.tables.values():
         objects.append((table.source, table.target))
@@ -1024,7 +1039,7 @@ def renames_nothing(names: NameMap) -> bool:
         objects += [(i.source, i.name) for i in view.indexes]
     objects += names.types.items()
     objects += [(q.source, q.name) for q in names.sequences.values()]
-    return same(objects)
+    return {source for source, target in objects if source != target}
 
 
 def _renames(mapped: TableMap) -> bool:
@@ -1053,11 +1068,10 @@ class _Context:
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     foreign_functions: frozenset[str] = frozenset()
-    renames_nothing: bool = False
-    # Every name kept, the schema's aside: dynamic SQL whose body names
-    # neither the source schema nor the final one means on the target what
-    # it meant on the source.
-    names_kept: bool = False
+    # The source names the target spells otherwise (tables, columns, and
+    # every other object of the map): dynamic SQL naming none of them in
+    # its strings means on the target what it meant on the source.
+    changed: set[str] = field(default_factory=set)
     # The schema the routines land in (None: not known, taken as another
     # schema than the source's).
     final_schema: str | None = None
@@ -1692,6 +1706,7 @@ def _rewrite_routine(
     edits: list[_Edit] = []
     problems: list[Problem] = list(routine.problems)
     routine.reads = []
+    routine.notes = []
 
     # The header: the routine's own name, argument and result types, and,
     # for a SQL-standard body, the body itself.
@@ -2001,28 +2016,8 @@ def _rewrite_body(
     covered: set[int] = set()
     # Body positions of the tokens the statements' fragments understood.
     understood: set[int] = set()
-    dynamic_ok = context.renames_nothing or (
-        context.names_kept
-        and not _names_schema(
-            body, {context.schema, context.final_schema or context.schema}
-        )
-    )
+    problems += _dynamic_sql(routine, function, tokens, variables, context)
     for kind, node, lineno in _plpgsql_nodes(function):
-        if not dynamic_ok and (
-            kind in _DYNAMIC
-            or (
-                kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
-                and "dynquery" in node
-            )
-        ):
-            problems.append(
-                Problem(
-                    lineno,
-                    f"{_DYNAMIC.get(kind, 'EXECUTE')} of dynamic SQL: the "
-                    "statement is built from strings at run time, which pgshift "
-                    "cannot rename",
-                )
-            )
         if kind != "PLpgSQL_expr":
             continue
         query, mode = node["query"], node.get("parseMode", 0)
@@ -2098,6 +2093,127 @@ def _rewrite_body(
         body, tokens, context, variables, understood | {e.start for e in edits}
     )
     return edits, problems
+
+
+def _dynamic_statements(function: dict) -> list[tuple[str, dict, int]]:
+    """(what, statement, line) of each PL/pgSQL statement running dynamic SQL."""
+    found = []
+    for kind, node, lineno in _plpgsql_nodes(function):
+        if kind in _DYNAMIC:
+            found.append((_DYNAMIC[kind], node, lineno))
+        elif kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query") and (
+            "dynquery" in node
+        ):
+            found.append(("EXECUTE", node, lineno))
+    return sorted(found, key=lambda item: item[2])
+
+
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
+_WORD = re.compile(r"[\w$]+")
+
+
+def _string_names(text: str, changed: set[str]) -> list[str]:
+    """The names whose spelling changes that a string constant holds.
+
+    The string is read as the SQL it may become: each quoted identifier
+    (``"WorkflowRun"``, exactly) and each word between characters no
+    identifier holds (``v1_task_`` of ``'v1_task_' || suffix`` is a word of
+    its own, not ``v1_task``). A word counts as written (``format('%I',
+    'userId')`` quotes it) and folded to lower case, as SQL reads it
+    unquoted.
+    """
+    found = [m.group(1).replace('""', '"') for m in _QUOTED.finditer(text)]
+    for word in _WORD.findall(text):
+        found += [word, word.lower()]
+    return [name for name in dict.fromkeys(found) if name in changed]
+
+
+def _dynamic_sql(
+    routine: Routine,
+    function: dict,
+    tokens: list[Token],
+    variables: set[str],
+    context: _Context,
+) -> list[Problem]:
+    """Why the dynamic SQL of a PL/pgSQL body cannot run as written, if it cannot.
+
+    What ``EXECUTE`` runs is built from strings at run time, which pgshift
+    does not rename. It means on the target what it meant on the source
+    when no string constant of the body (the pieces it is built from, its
+    ``format`` strings, dollar-quoted text) and no identifier of the
+    dynamic statements themselves (``EXECUTE ... USING NEW."userId"``)
+    names a table, column or other object whose name changes
+    (``context.changed``), and the routines land in the source schema's
+    name or the body names neither schema. Such a routine is created with
+    its dynamic statements as written (the rest of its body renamed as
+    any other), and noted (``Routine.notes``). Names the dynamic SQL takes
+    from its arguments or from data are its callers': a caller passing a
+    renamed table's source name breaks on the target as it would for any
+    renamed name it holds in a string.
+
+    Returns:
+        One problem per dynamic statement, naming what it names; none when
+        it runs as written.
+    """
+    dynamic = _dynamic_statements(function)
+    if not dynamic:
+        return []
+    held: dict[str, int] = {}  # a changed name, and the first line naming it
+    for token in tokens:
+        text = _string_text(token)
+        if text is not None:
+            for name in _string_names(text, context.changed):
+                held.setdefault(name, _line(routine.body, token.start))
+    for _, statement, lineno in dynamic:
+        for _, expression in tree_nodes(statement, "PLpgSQL_expr"):
+            for token in _scan_safely(expression.get("query", "")):
+                value = token.value
+                if value in context.changed and value not in variables:
+                    held.setdefault(value, lineno)
+    reasons = []
+    if held:
+        named = sorted(held.items(), key=lambda item: (item[1], item[0]))
+        listed = [f"{render_ident(n)} (line {line})" for n, line in named[:3]]
+        if len(named) > 3:
+            listed.append(f"{len(named) - 3} more")
+        text = (
+            ", ".join(listed[:-1]) + " and " + listed[-1]
+            if len(listed) > 1
+            else listed[0]
+        )
+        reasons.append(
+            f"its body names {text}, whose "
+            + ("name changes" if len(named) == 1 else "names change")
+            + " on the target"
+        )
+    elif context.moves and _names_schema(
+        routine.body, {context.schema, context.final_schema or context.schema}
+    ):
+        reasons.append(
+            f"its body names schema {render_ident(context.schema)}"
+            + (
+                f" or {render_ident(context.final_schema)}"
+                if context.final_schema
+                else ""
+            )
+            + ", and the routines land in another schema"
+        )
+    if not reasons:
+        lines = sorted({lineno for _, _, lineno in dynamic})
+        where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
+        routine.notes.append(
+            f"{where}: dynamic SQL kept as written: it names no table or column "
+            "whose name changes"
+        )
+        return []
+    return [
+        Problem(
+            lineno,
+            f"{what} of dynamic SQL: the statement is built from strings at run "
+            f"time, which pgshift cannot rename, and {reasons[0]}",
+        )
+        for what, _, lineno in dynamic
+    ]
 
 
 def _temporary_tables(body: str) -> set[str]:

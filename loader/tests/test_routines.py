@@ -657,7 +657,8 @@ def test_an_ambiguous_column_and_dynamic_sql_are_flagged() -> None:
     )
     assert [p.describe() for p in dynamic.problems] == [
         "line 4: EXECUTE of dynamic SQL: the statement is built from strings "
-        "at run time, which pgshift cannot rename"
+        "at run time, which pgshift cannot rename, and its body names "
+        '"Users" (line 4), whose name changes on the target'
     ]
 
 
@@ -697,13 +698,77 @@ def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
     routine = _plpgsql(1, "f", "\n RETURNS integer", commented)
     source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
     assert rewrite(source, same, final_schema="app").routines[0].problems == []
-    # With one name changed, it is flagged.
+    # With one name changed that the dynamic SQL does not name, it is kept
+    # too, and noted; naming it, it is flagged.
     renamed = NameMap(
         source_name="app",
         source_schema="public",
         tables={"orders": _table("orders", "orders", {"id": "id", "Total": "total"})},
     )
+    kept = rewritten(renamed, "public")
+    assert kept.problems == []
+    assert kept.notes == [
+        "line 3: dynamic SQL kept as written: it names no table or column whose "
+        "name changes"
+    ]
+    body = "\nbegin\n  execute 'delete from orders where \"Total\" < 0';\n  return 1;\nend\n"
     assert len(rewritten(renamed, "public").problems) == 1
+
+
+def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
+    # Hatchet's partition maintenance builds SQL over snake_case tables,
+    # beside camelCase tables whose names change: each routine is decided
+    # on the names its own strings and dynamic statements hold.
+    names = NameMap(
+        source_name="app",
+        source_schema="public",
+        tables={
+            "WorkflowRun": _table(
+                "WorkflowRun", "workflow_run", {"id": "id", "tenantId": "tenant_id"}
+            ),
+            "v1_task": _table(
+                "v1_task", "v1_task", {"id": "id", "tenant_id": "tenant_id"}
+            ),
+        },
+    )
+
+    def rewritten(body: str) -> Routine:
+        routine = _plpgsql(1, "f", "\n RETURNS integer", body)
+        relations = {"WorkflowRun": "r", "v1_task": "p"}
+        source = SourceRoutines("public", [routine], [], relations, {})
+        return rewrite(source, names, final_schema="public").routines[0]
+
+    partition = rewritten(
+        "\nDECLARE n text := 'v1_task_' || to_char(current_date, 'YYYYMMDD');"
+        "\nBEGIN\n  EXECUTE format('CREATE TABLE %I PARTITION OF %I "
+        "FOR VALUES FROM (%L) TO (%L)',\n    n, 'v1_task', current_date, "
+        'current_date + 1);\n  UPDATE "WorkflowRun" SET "tenantId" = NULL '
+        "WHERE false;\n  RETURN 1;\nEND\n"
+    )
+    assert partition.problems == []
+    assert partition.notes == [
+        "line 4: dynamic SQL kept as written: it names no table or column whose "
+        "name changes"
+    ]
+    # Its static statement is renamed as in any body; the dynamic one stays.
+    assert "UPDATE public.workflow_run SET tenant_id = NULL" in _body(partition)
+    assert "EXECUTE format('CREATE TABLE %I PARTITION OF %I" in _body(partition)
+    for body, named in (
+        ("EXECUTE 'UPDATE \"WorkflowRun\" SET id = id'", '"WorkflowRun"'),
+        ("EXECUTE format('SELECT %I FROM v1_task', 'tenantId')", '"tenantId"'),
+        ("EXECUTE $q$SELECT 1 FROM v1_task WHERE 'x' = 'tenantId'$q$", '"tenantId"'),
+        (
+            'EXECUTE \'SELECT $1\' USING (SELECT max("tenantId") FROM v1_task)',
+            '"tenantId"',
+        ),
+    ):
+        flagged = rewritten(f"\nBEGIN\n  {body};\n  RETURN 1;\nEND\n")
+        assert [p.describe() for p in flagged.problems] == [
+            "line 3: EXECUTE of dynamic SQL: the statement is built from strings at "
+            f"run time, which pgshift cannot rename, and its body names {named} "
+            "(line 3), whose name changes on the target"
+        ], body
+        assert flagged.notes == []
 
 
 def _moved(*routines: Routine) -> list[Routine]:
