@@ -305,6 +305,10 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         # them; the report lists those it could not.
         prefix = "" if kind == "extension" else "not migrated: "
         print(f"{prefix}{kind} {name}: {reason}")
+    for routine in done.project.routines.routines if done.project.routines else []:
+        if not routine.problems:
+            for note in routine.notes:
+                print(f"migrated: {routine.kind} {routine.label}: {note}")
     for line in done.privilege_notes:
         print(f"privileges: {line}")
     tools = tool_tables(

@@ -66,7 +66,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,8 @@ class Routine:
             default) calls it, or calls a routine calling it.
         reads: The migrated tables and views its body reads (source
             names): a check calling it must read this build's rows.
+        notes: What a reviewer should know of a routine the build creates
+            (its dynamic SQL, kept as written).
     """
 
     oid: int
@@ -168,6 +170,7 @@ class Routine:
     foreign_calls: list[str] = field(default_factory=list)
     before_build: bool = False
     reads: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -251,7 +254,8 @@ class Routines:
 
         A routine's entry also names it on both sides: ``source``, its
         identity on the source (``public.f(integer)``), and ``target``, its
-        ``name(argument types)`` in the final schema, for privilege parity.
+        ``name(argument types)`` in the final schema, for privilege parity;
+        and its ``notes`` (dynamic SQL kept as written).
         """
         entries: list[dict[str, Any]] = [
             {
@@ -259,6 +263,7 @@ class Routines:
                 "name": r.label,
                 "status": "needs review" if r.problems else "migrated",
                 "problems": [p.describe() for p in r.problems],
+                "notes": r.notes,
                 "source": r.identity,
                 "target": r.signature.removeprefix(SCHEMA + "."),
             }
@@ -297,9 +302,14 @@ def recorded(project_dir: Path) -> list[dict[str, Any]]:
 
 
 def migrated_lines(project_dir: Path) -> list[str]:
-    """``kind name`` of each routine and trigger scaffold recorded as migrated."""
+    """``kind name`` of each routine and trigger scaffold recorded as migrated.
+
+    A routine's notes follow (``kind name: line N: dynamic SQL kept as
+    written: ...``), for a reviewer.
+    """
     return [
         f"{entry['kind']} {entry['name']}"
+        + "".join(f": {note}" for note in entry.get("notes") or [])
         for entry in recorded(project_dir)
         if entry["status"] == "migrated"
     ]
@@ -821,20 +831,20 @@ def rewrite(
             is created; one executing another schema's function the target
             lacks needs review.
         final_schema: The schema the routines land in (None: not known,
-            taken as another than the source's). When the map renames
-            nothing (the schema's names are snake_case already) and it is
-            the source schema's name, or the body names neither schema
-            anywhere, dynamic SQL means on the target what it meant on the
-            source, and is no reason for review. Into a schema of another
-            name, a string naming the source schema qualified is.
+            taken as another than the source's). Dynamic SQL whose strings
+            name no table, column or other object whose name changes means
+            on the target what it meant on the source, when the routines
+            land in the source schema's name or the body names neither
+            schema anywhere (``_dynamic_sql``). Into a schema of another
+            name, a string naming the source schema qualified is a reason
+            for review.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
     """
     context = _Context.build(source, names)
     context.final_schema = final_schema
-    context.names_kept = renames_nothing(names)
-    context.renames_nothing = final_schema == source.schema and context.names_kept
+    context.changed = changed_names(names)
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -851,6 +861,7 @@ def rewrite(
             routine.problems.append(_unreadable(error))
             routine.definition = routine.definition or routine.source
         done.routines.append(routine)
+    _passed_names(done.routines, source.triggers, names, context)
     flagged = _flag_callers(done.routines)
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -895,6 +906,79 @@ def rewrite(
             )
         done.triggers.append(trigger)
     return done
+
+
+def _calling_texts(
+    routines: list[Routine], triggers: list[Trigger], names: NameMap
+) -> Iterator[tuple[str, str]]:
+    """(what, SQL text) of everything of the schema that may call a routine.
+
+    Routines, triggers (their arguments), views, policies, and the
+    defaults, generated columns and checks of the tables.
+    """
+    for routine in routines:
+        # A body is one string of the definition: read on its own too.
+        yield f"{routine.kind} {routine.label}", routine.source
+        yield f"{routine.kind} {routine.label}", routine.body
+    for trigger in triggers:
+        yield f"trigger {trigger.label}", trigger.source
+    for view in (getattr(names, "views", None) or {}).values():
+        yield f"view {view.source}", view.definition
+    for policy in getattr(names, "policies", None) or []:
+        for text in (policy.using, policy.with_check):
+            if text:
+                yield f"policy {policy.name} on {policy.table}", text
+    for table in names.tables.values():
+        for column, text in [*table.defaults.items(), *table.generated.items()]:
+            yield f"column {table.source}.{column}", text
+        for check in table.checks:
+            yield f"check {check.source} on {table.source}", check.expression
+
+
+def _passed_names(
+    routines: list[Routine],
+    triggers: list[Trigger],
+    names: NameMap,
+    context: _Context,
+) -> None:
+    """Flag a routine kept with its dynamic SQL that is passed a renamed name.
+
+    Its dynamic SQL takes names from its arguments (``count_rows('Users')``,
+    a trigger's ``EXECUTE FUNCTION f('userId')``): a string constant that a
+    call of it in the schema passes, naming an object whose name changes,
+    names nothing on the target, where strings are not renamed. The routine
+    then needs review (and so does what calls it).
+    """
+    kept = {r.name for r in routines if r.notes and not r.problems}
+    if not kept:
+        return
+    passed: dict[str, tuple[str, str, str]] = {}  # routine: (who, string, name)
+    for who, text in _calling_texts(routines, triggers, names):
+        tokens = _scan_safely(text)
+        for index, token in enumerate(tokens[:-1]):
+            if token.value not in kept or tokens[index + 1].text != "(":
+                continue
+            depth = 0
+            for argument in tokens[index + 1 :]:
+                depth += {"(": 1, ")": -1}.get(argument.text, 0)
+                if depth == 0:
+                    break
+                string = _string_text(argument)
+                held = _string_names(string or "", context.changed)
+                if held and token.value not in passed:
+                    passed[token.value] = (who, argument.text, held[0])
+    for routine in routines:
+        if routine.name in passed and routine.notes:
+            who, string, name = passed[routine.name]
+            routine.notes = []
+            routine.problems.append(
+                Problem(
+                    1,
+                    f"it runs dynamic SQL, and {who} passes it {string}, which "
+                    f"names {render_ident(name)}, whose name changes on the "
+                    "target; strings are not renamed",
+                )
+            )
 
 
 def _flag_callers(routines: list[Routine]) -> dict[int, Routine]:
@@ -1002,10 +1086,15 @@ def renames_nothing(names: NameMap) -> bool:
     Tables, columns, views, types, sequences, keys, checks, indexes,
     foreign keys, statistics and partitions alike.
     """
+    return not changed_names(names)
 
-    def same(pairs: Iterable[tuple[str, str]]) -> bool:
-        return all(a == b for a, b in pairs)
 
+def changed_names(names: NameMap) -> set[str]:
+    """The source names of the map that the target spells otherwise.
+
+    Tables, columns, views and their columns, types, sequences, keys,
+    checks, indexes, foreign keys, statistics and partitions alike.
+    """
     objects: list[tuple[str, str]] = []
     for table in names.tables.values():
         objects.append((table.source, table.target))
@@ -1024,7 +1113,7 @@ def renames_nothing(names: NameMap) -> bool:
         objects += [(i.source, i.name) for i in view.indexes]
     objects += names.types.items()
     objects += [(q.source, q.name) for q in names.sequences.values()]
-    return same(objects)
+    return {source for source, target in objects if source != target}
 
 
 def _renames(mapped: TableMap) -> bool:
@@ -1053,11 +1142,10 @@ class _Context:
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     foreign_functions: frozenset[str] = frozenset()
-    renames_nothing: bool = False
-    # Every name kept, the schema's aside: dynamic SQL whose body names
-    # neither the source schema nor the final one means on the target what
-    # it meant on the source.
-    names_kept: bool = False
+    # The source names the target spells otherwise (tables, columns, and
+    # every other object of the map): dynamic SQL naming none of them in
+    # its strings means on the target what it meant on the source.
+    changed: set[str] = field(default_factory=set)
     # The schema the routines land in (None: not known, taken as another
     # schema than the source's).
     final_schema: str | None = None
@@ -1128,6 +1216,207 @@ class _Context:
 
 def _names(fields: list[dict]) -> list[str | None]:
     return [f["String"]["sval"] if "String" in f else None for f in fields or []]
+
+
+@dataclass(eq=False)
+class _Derived:
+    """A derived table (a subquery in FROM) or a CTE, as its statement sees it.
+
+    Attributes:
+        query: Its query's node (``{"SelectStmt": ...}``, or a data-changing
+            statement's for a CTE).
+        colnames: The column names its alias gives it (``s(a, b)``).
+        escapes: A ``*`` or a whole-row reference takes its columns by
+            position, and their names with them.
+    """
+
+    query: dict
+    colnames: list[str]
+    escapes: bool = False
+
+
+@dataclass
+class _Output:
+    """One output column of a derived table.
+
+    Attributes:
+        name: Its name on the source (None: not known, an expression's).
+        target: The select list's entry naming it with ``AS``.
+        ref: The column reference it passes through, unaliased.
+    """
+
+    name: str | None
+    target: dict | None = None
+    ref: dict | None = None
+
+
+@dataclass
+class _Scoping:
+    """What each qualified column reference of a statement names.
+
+    Attributes:
+        refs: A qualified column reference's location, to the derived table
+            or CTE its qualifier names where it stands.
+        derived: Every derived table and CTE of the statement.
+        bare: The names of its unqualified column references.
+    """
+
+    refs: dict[int, _Derived] = field(default_factory=dict)
+    derived: list[_Derived] = field(default_factory=list)
+    bare: set[str] = field(default_factory=set)
+
+
+def _outputs(derived: _Derived) -> list[_Output] | None:
+    """A derived table's output columns, or None where they cannot be listed."""
+    select = derived.query.get("SelectStmt")
+    if select is None:
+        return None
+    while select.get("larg"):
+        # A set operation's columns are named by its first query.
+        select = select["larg"]["SelectStmt"]
+    outputs: list[_Output] = []
+    if select.get("valuesLists"):
+        outputs = [_Output(None) for _ in select["valuesLists"][0]["List"]["items"]]
+    for entry in select.get("targetList") or []:
+        target = entry.get("ResTarget") or {}
+        if target.get("name"):
+            outputs.append(_Output(target["name"], target=target))
+            continue
+        value = target.get("val") or {}
+        while "TypeCast" in value:
+            value = value["TypeCast"].get("arg") or {}
+        ref = value.get("ColumnRef")
+        if ref is None:
+            outputs.append(_Output(None))
+        elif "A_Star" in ref["fields"][-1]:
+            return None
+        else:
+            outputs.append(_Output(_names(ref["fields"])[-1], ref=ref))
+    for position, name in enumerate(derived.colnames[: len(outputs)]):
+        outputs[position] = _Output(name)
+    return outputs
+
+
+def _scoping(statement: dict) -> _Scoping:
+    """Resolve the qualifiers of a statement's column references, by scope.
+
+    Each query level sees the relations of its FROM list (a table, a view,
+    a function, a derived table, a CTE by name), then those of the levels
+    around it; a CTE is seen by the statement it heads. The innermost
+    relation of a qualifier's name is the one it names: a derived table
+    ``s`` around a subquery reading a table aliased ``s`` too (Hatchet's
+    shape) is told apart.
+    """
+    found = _Scoping()
+    Frame = dict[str, "_Derived | None"]  # None: not a derived table or CTE
+
+    def lookup(name: str, scope: list[Frame]) -> tuple[bool, _Derived | None]:
+        for frame in reversed(scope):
+            if name in frame:
+                return True, frame[name]
+        return False, None
+
+    def column_ref(node: dict, scope: list[Frame]) -> None:
+        fields = node.get("fields") or []
+        names = _names(fields)
+        star = bool(fields) and "A_Star" in fields[-1]
+        if len(fields) == 1 and star:
+            for through in (scope[-1] if scope else {}).values():
+                if through is not None:
+                    through.escapes = True
+        elif len(fields) == 1 and names[0]:
+            found.bare.add(names[0])
+            seen, through = lookup(names[0], scope)
+            if through is not None:
+                through.escapes = True  # perhaps the whole row
+        elif len(fields) == 2 and names[0]:
+            seen, through = lookup(names[0], scope)
+            if through is not None and star:
+                through.escapes = True
+            elif through is not None:
+                found.refs[node.get("location", -1)] = through
+
+    def from_item(
+        item: dict, frame: Frame, scope: list[Frame], ctes: list[Frame], later: list
+    ) -> None:
+        for kind, node in item.items():
+            alias = (node.get("alias") or {}).get("Alias") or {}
+            if kind == "RangeVar":
+                name = alias.get("aliasname") or node["relname"]
+                seen, cte = (
+                    lookup(node["relname"], ctes)
+                    if node.get("schemaname") is None
+                    else (False, None)
+                )
+                frame[name] = cte if seen and not alias.get("colnames") else None
+            elif kind == "RangeSubselect":
+                through = _Derived(node["subquery"], _names(alias.get("colnames")))
+                found.derived.append(through)
+                if alias.get("aliasname"):
+                    frame[alias["aliasname"]] = through
+                inner = scope + [frame] if node.get("lateral") else scope
+                visit(node["subquery"], inner, ctes)
+            elif kind == "JoinExpr":
+                for side in ("larg", "rarg"):
+                    if node.get(side):
+                        from_item(node[side], frame, scope, ctes, later)
+                if alias.get("aliasname"):
+                    frame[alias["aliasname"]] = None
+                later.append(node.get("quals"))
+            else:
+                if alias.get("aliasname"):
+                    frame[alias["aliasname"]] = None
+                later.append(node)
+
+    def query(kind: str, node: dict, scope: list[Frame], ctes: list[Frame]) -> None:
+        with_clause = (node.get("withClause") or {}).get("WithClause") or {}
+        if with_clause:
+            heading: Frame = {}
+            for entry in with_clause.get("ctes") or []:
+                cte = entry["CommonTableExpr"]
+                through = _Derived(cte["ctequery"], _names(cte.get("aliascolnames")))
+                found.derived.append(through)
+                heading[cte["ctename"]] = through
+            ctes = ctes + [heading]
+            for entry in with_clause.get("ctes") or []:
+                visit(entry["CommonTableExpr"]["ctequery"], scope, ctes)
+        frame: Frame = {}
+        later: list = []
+        relation = (node.get("relation") or {}).get("RangeVar")
+        if relation is not None:
+            alias = (relation.get("alias") or {}).get("Alias") or {}
+            frame[alias.get("aliasname") or relation["relname"]] = None
+        if kind == "InsertStmt":
+            visit(node.get("selectStmt"), scope, ctes)
+        for key in ("fromClause", "usingClause"):
+            for item in node.get(key) or []:
+                from_item(item, frame, scope, ctes, later)
+        inner = scope + [frame]
+        visit(later, inner, ctes)
+        skip = {"withClause", "fromClause", "usingClause", "selectStmt", "relation"}
+        for key, value in node.items():
+            if key in ("larg", "rarg"):
+                visit(value, scope, ctes)
+            elif key not in skip:
+                visit(value, inner, ctes)
+
+    def visit(item: Any, scope: list[Frame], ctes: list[Frame]) -> None:
+        if isinstance(item, list):
+            for value in item:
+                visit(value, scope, ctes)
+            return
+        if not isinstance(item, dict):
+            return
+        for key, value in item.items():
+            if key in ("SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"):
+                query(key, value, scope, ctes)
+            elif key == "ColumnRef":
+                column_ref(value, scope)
+            else:
+                visit(value, scope, ctes)
+
+    visit(statement, [], [])
+    return found
 
 
 @dataclass
@@ -1218,8 +1507,15 @@ class _Fragment:
             if node.get("schemaname") not in (None, self.context.schema):
                 # A relation of another schema: its columns keep their names.
                 self.foreign.add(alias or node["relname"])
+        scoping = _scoping(statement)
+        derived: list[tuple[dict, _Derived]] = []
         for _, node in tree_nodes(statement, "ColumnRef"):
-            self._column_ref(node, read, aliases)
+            through = scoping.refs.get(node.get("location", -1))
+            if through is not None:
+                derived.append((node, through))
+            else:
+                self._column_ref(node, read, aliases)
+        self._derived_columns(derived, scoping)
         for kind, node in tree_nodes(statement):
             if kind in ("InsertStmt", "UpdateStmt"):
                 self._target_columns(node, node.get("cols") or node.get("targetList"))
@@ -1242,6 +1538,117 @@ class _Fragment:
         for kind, node in tree_nodes(statement):
             if kind == "ExecuteStmt":
                 self._problem(node.get("location", 0), "EXECUTE of a prepared query")
+
+    def _derived_columns(
+        self, references: list[tuple[dict, _Derived]], scoping: _Scoping
+    ) -> None:
+        """Columns of derived tables and CTEs, named through their output names.
+
+        ``s."workflowId"`` over ``FROM (SELECT ... ) s`` names an output
+        column of the subquery, whose name on the target is what the
+        subquery makes it, so the rule is one of consistency:
+
+        * An output the subquery passes through unaliased (``st."tenantId"``,
+          a cast of it too) is named like its column there: the reference
+          takes the very spelling that column reference got (``tenant_id``).
+        * An output the query names itself (``wf.id AS "workflowId"``, a
+          column list ``s(a, b)``), or an expression's own name, is a name
+          the function chose: alias and reference both stay as written.
+          The alias is understood only where nothing else can read it by
+          name: no ``*`` or whole-row reference takes the derived table's
+          columns (into a record whose fields later statements would name
+          by target names), and no unqualified reference anywhere in the
+          statement spells the alias (one the renamer resolves against the
+          tables read, not the subquery). Otherwise the alias is left
+          unplaced, and flagged as before.
+        * A derived table whose outputs cannot be listed (``SELECT *``, an
+          INSERT ... RETURNING): its columns are renamed as any column the
+          tables' map names, as before.
+
+        A reference whose column reference is itself one of these waits for
+        it (nested derived tables).
+        """
+        spelled = {e.start: e.text for e in self.edits}
+        waiting = {node.get("location", -1) for node, _ in references}
+        pending = list(references)
+        while pending:
+            progress = False
+            for item in list(pending):
+                node, through = item
+                names = _names(node["fields"])
+                location = node.get("location", -1)
+                chain = self._chain(location, len(names))
+                column = names[-1]
+                outputs = _outputs(through)
+                match = [o for o in outputs or [] if o.name == column]
+                if chain is not None and len(match) == 1 and match[0].ref:
+                    inner = match[0].ref
+                    if inner.get("location", -1) in waiting:
+                        continue  # its own column is a derived one, not done yet
+                    inner_chain = self._chain(
+                        inner.get("location", -1), len(inner["fields"])
+                    )
+                    inner_names = _names(inner["fields"])
+                    text = (
+                        spelled.get(inner_chain[-1].start)
+                        if inner_chain is not None
+                        and not (
+                            len(inner_names) == 1 and inner_names[0] in self.parameters
+                        )
+                        else None
+                    )
+                    self.placed.add(chain[-2].start)
+                    if text is not None:
+                        self._replace(chain[-1], text)
+                        spelled[chain[-1].start] = text
+                    else:
+                        self.placed.add(chain[-1].start)
+                elif chain is not None and outputs is None:
+                    self.placed.add(chain[-2].start)
+                    if column is not None:
+                        self._rename_column(column, chain[-1], None)
+                        for edit in self.edits:
+                            spelled.setdefault(edit.start, edit.text)
+                elif chain is not None:
+                    # Chosen by the query, or no (single) such output, which
+                    # PostgreSQL refuses on the source as well: as written.
+                    self.placed.add(chain[-2].start)
+                    self.placed.add(chain[-1].start)
+                elif column in self.context.renamed:
+                    self._problem(
+                        location, f"cannot locate {'.'.join(map(str, names))}"
+                    )
+                pending.remove(item)
+                waiting.discard(location)
+                progress = True
+            if not progress:
+                break
+        for through in scoping.derived:
+            if through.escapes:
+                continue
+            for output in _outputs(through) or []:
+                if (
+                    output.target is not None
+                    and output.name in self.context.renamed
+                    and output.name not in scoping.bare
+                ):
+                    self._place_alias(output.target, output.name)
+
+    def _place_alias(self, target: dict, name: str) -> None:
+        """Mark ``AS name`` of a select list's entry as understood."""
+        index = self._token_at(target.get("location", -1))
+        if index is None:
+            return
+        depth = 0
+        for before, token in zip(
+            self.tokens[index:], self.tokens[index + 1 :], strict=False
+        ):
+            depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(before.text, 0)
+            if depth < 0 or (depth == 0 and before.text == ","):
+                return
+            if depth == 0 and before.name == "AS" and token.value == name:
+                self.placed.add(token.start)
+                return
 
     def _target_columns(self, statement: dict, targets: list | None) -> None:
         """The columns an INSERT lists or an UPDATE sets: its table's."""
@@ -1692,6 +2099,7 @@ def _rewrite_routine(
     edits: list[_Edit] = []
     problems: list[Problem] = list(routine.problems)
     routine.reads = []
+    routine.notes = []
 
     # The header: the routine's own name, argument and result types, and,
     # for a SQL-standard body, the body itself.
@@ -2001,28 +2409,8 @@ def _rewrite_body(
     covered: set[int] = set()
     # Body positions of the tokens the statements' fragments understood.
     understood: set[int] = set()
-    dynamic_ok = context.renames_nothing or (
-        context.names_kept
-        and not _names_schema(
-            body, {context.schema, context.final_schema or context.schema}
-        )
-    )
+    problems += _dynamic_sql(routine, function, tokens, variables, context)
     for kind, node, lineno in _plpgsql_nodes(function):
-        if not dynamic_ok and (
-            kind in _DYNAMIC
-            or (
-                kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query")
-                and "dynquery" in node
-            )
-        ):
-            problems.append(
-                Problem(
-                    lineno,
-                    f"{_DYNAMIC.get(kind, 'EXECUTE')} of dynamic SQL: the "
-                    "statement is built from strings at run time, which pgshift "
-                    "cannot rename",
-                )
-            )
         if kind != "PLpgSQL_expr":
             continue
         query, mode = node["query"], node.get("parseMode", 0)
@@ -2098,6 +2486,127 @@ def _rewrite_body(
         body, tokens, context, variables, understood | {e.start for e in edits}
     )
     return edits, problems
+
+
+def _dynamic_statements(function: dict) -> list[tuple[str, dict, int]]:
+    """(what, statement, line) of each PL/pgSQL statement running dynamic SQL."""
+    found = []
+    for kind, node, lineno in _plpgsql_nodes(function):
+        if kind in _DYNAMIC:
+            found.append((_DYNAMIC[kind], node, lineno))
+        elif kind in ("PLpgSQL_stmt_open", "PLpgSQL_stmt_return_query") and (
+            "dynquery" in node
+        ):
+            found.append(("EXECUTE", node, lineno))
+    return sorted(found, key=lambda item: item[2])
+
+
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
+_WORD = re.compile(r"[\w$]+")
+
+
+def _string_names(text: str, changed: set[str]) -> list[str]:
+    """The names whose spelling changes that a string constant holds.
+
+    The string is read as the SQL it may become: each quoted identifier
+    (``"WorkflowRun"``, exactly) and each word between characters no
+    identifier holds (``v1_task_`` of ``'v1_task_' || suffix`` is a word of
+    its own, not ``v1_task``). A word counts as written (``format('%I',
+    'userId')`` quotes it) and folded to lower case, as SQL reads it
+    unquoted.
+    """
+    found = [m.group(1).replace('""', '"') for m in _QUOTED.finditer(text)]
+    for word in _WORD.findall(text):
+        found += [word, word.lower()]
+    return [name for name in dict.fromkeys(found) if name in changed]
+
+
+def _dynamic_sql(
+    routine: Routine,
+    function: dict,
+    tokens: list[Token],
+    variables: set[str],
+    context: _Context,
+) -> list[Problem]:
+    """Why the dynamic SQL of a PL/pgSQL body cannot run as written, if it cannot.
+
+    What ``EXECUTE`` runs is built from strings at run time, which pgshift
+    does not rename. It means on the target what it meant on the source
+    when no string constant of the body (the pieces it is built from, its
+    ``format`` strings, dollar-quoted text) and no identifier of the
+    dynamic statements themselves (``EXECUTE ... USING NEW."userId"``)
+    names a table, column or other object whose name changes
+    (``context.changed``), and the routines land in the source schema's
+    name or the body names neither schema. Such a routine is created with
+    its dynamic statements as written (the rest of its body renamed as
+    any other), and noted (``Routine.notes``). Names the dynamic SQL takes
+    from its arguments or from data are its callers': a caller passing a
+    renamed table's source name breaks on the target as it would for any
+    renamed name it holds in a string.
+
+    Returns:
+        One problem per dynamic statement, naming what it names; none when
+        it runs as written.
+    """
+    dynamic = _dynamic_statements(function)
+    if not dynamic:
+        return []
+    held: dict[str, int] = {}  # a changed name, and the first line naming it
+    for token in tokens:
+        text = _string_text(token)
+        if text is not None:
+            for name in _string_names(text, context.changed):
+                held.setdefault(name, _line(routine.body, token.start))
+    for _, statement, lineno in dynamic:
+        for _, expression in tree_nodes(statement, "PLpgSQL_expr"):
+            for token in _scan_safely(expression.get("query", "")):
+                value = token.value
+                if value in context.changed and value not in variables:
+                    held.setdefault(value, lineno)
+    reasons = []
+    if held:
+        named = sorted(held.items(), key=lambda item: (item[1], item[0]))
+        listed = [f"{render_ident(n)} (line {line})" for n, line in named[:3]]
+        if len(named) > 3:
+            listed.append(f"{len(named) - 3} more")
+        text = (
+            ", ".join(listed[:-1]) + " and " + listed[-1]
+            if len(listed) > 1
+            else listed[0]
+        )
+        reasons.append(
+            f"its body names {text}, whose "
+            + ("name changes" if len(named) == 1 else "names change")
+            + " on the target"
+        )
+    elif context.moves and _names_schema(
+        routine.body, {context.schema, context.final_schema or context.schema}
+    ):
+        reasons.append(
+            f"its body names schema {render_ident(context.schema)}"
+            + (
+                f" or {render_ident(context.final_schema)}"
+                if context.final_schema
+                else ""
+            )
+            + ", and the routines land in another schema"
+        )
+    if not reasons:
+        lines = sorted({lineno for _, _, lineno in dynamic})
+        where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
+        routine.notes.append(
+            f"{where}: dynamic SQL kept as written: it names no table or column "
+            "whose name changes"
+        )
+        return []
+    return [
+        Problem(
+            lineno,
+            f"{what} of dynamic SQL: the statement is built from strings at run "
+            f"time, which pgshift cannot rename, and {reasons[0]}",
+        )
+        for what, _, lineno in dynamic
+    ]
 
 
 def _temporary_tables(body: str) -> set[str]:

@@ -183,8 +183,8 @@ def test_triggers_keep_their_state_and_kind(
     # accounts_count executes a function left for review: not created.
     source = [row for row in _rows(copy.source, state) if row[1] != "accounts_count"]
     assert [row[1:] for row in target] == [row[1:] for row in source]
-    assert [row[0] for row in target] == ["accounts", "order_items", "order_items"]
-    assert [row[2] for row in target] == ["O", "D", "O"]
+    assert [row[0] for row in target] == ["accounts"] + ["order_items"] * 3
+    assert [row[2] for row in target] == ["O", "D", "O", "O"]
     # The disabled trigger does not fire: no audit row on either side.
     insert = "insert into {} values (13, 1, 5, 1)"
     audit = "select count(*) from {}"
@@ -212,7 +212,7 @@ def test_triggers_keep_their_state_and_kind(
 def test_dynamic_sql_is_left_for_review(
     routines: tuple[ProjectCopy, str, str],
 ) -> None:
-    copy, scaffolded, _ = routines
+    copy, scaffolded, migrated = routines
     line = (
         "function count_rows(table_name text): needs review, not created by the "
         "build: line 5: EXECUTE of dynamic SQL"
@@ -220,6 +220,9 @@ def test_dynamic_sql_is_left_for_review(
     assert line in scaffolded
     report = (copy.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "count_rows(table_name text): needs review: line 5: EXECUTE" in report
+    # migrate's own summary names it too, not only the report.
+    said = migrated.split("not migrated or needing review, ", 1)[1]
+    assert "count_rows" in said.split("\n", 1)[0]
     # What calls it, and the trigger executing that, need review too.
     assert (
         "not migrated: function note_count(): needs review, not created by the "
@@ -241,6 +244,41 @@ def test_dynamic_sql_is_left_for_review(
     assert "NEEDS REVIEW" in candidate.read_text(encoding="utf-8")
     # The event trigger is listed, not migrated.
     assert "event trigger pgshift_test_noop_ddl: event triggers are not" in report
+
+
+def test_dynamic_sql_naming_no_renamed_name_is_created(
+    routines: tuple[ProjectCopy, str, str],
+) -> None:
+    copy, scaffolded, _ = routines
+    note = (
+        "function create_range_partition(target_table text, target_date date): "
+        "line 5: dynamic SQL kept as written: it names no table or column whose "
+        "name changes"
+    )
+    assert f"migrated: {note}" in scaffolded
+    report = (copy.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert f"- {note}\n" in report
+    # The application's daily partition creation works on the target.
+    call = "select create_range_partition('event_log', date '2024-03-01')"
+    insert = "insert into event_log values (1, date '2024-03-01')"
+    placed = "select tableoid::regclass::text from event_log"
+    for url in (copy.source, copy.target):
+        assert _rows(url, placed, call, insert) == [("event_log_20240301",)], url
+
+
+def test_a_derived_tables_columns_keep_their_names_with_their_aliases(
+    routines: tuple[ProjectCopy, str, str],
+) -> None:
+    # The trigger function reads a derived table aliased s (over a table
+    # aliased s): it is created, and its trigger inserts the same rows.
+    copy, scaffolded, _ = routines
+    assert "record_item_total" not in scaffolded
+    totals = "select account_id, order_item_id, price_cents from item_totals"
+    source = _rows(
+        copy.source, totals, 'insert into "orderItems" values (15, 2, 70, 1)'
+    )
+    target = _rows(copy.target, totals, "insert into order_items values (15, 2, 70, 1)")
+    assert source == target == [(1002, 15, 70)]
 
 
 def test_bodies_keep_their_text_but_the_names(
@@ -347,10 +385,12 @@ def test_a_second_migration_replaces_rather_than_doubles(
                 "active_accounts",
                 "check_order_item",
                 "check_role_type",
+                "create_range_partition",
                 "describe_account",
                 "log_order_item",
                 "noop_ddl",
                 "record_audit",
+                "record_item_total",
                 "sum_positive",
                 "sum_positive_state",
                 "touch_updated_at",
@@ -366,6 +406,7 @@ def test_a_second_migration_replaces_rather_than_doubles(
         ("accounts_touch", 1),
         ("order_items_audit", 1),
         ("order_items_check", 1),
+        ("order_items_total", 1),
     ]
     assert _rows(copy.target, "select id, role_id from users_roles") == [
         (1, 1),
@@ -657,7 +698,8 @@ def test_an_ambiguous_column_and_dynamic_sql_are_flagged() -> None:
     )
     assert [p.describe() for p in dynamic.problems] == [
         "line 4: EXECUTE of dynamic SQL: the statement is built from strings "
-        "at run time, which pgshift cannot rename"
+        "at run time, which pgshift cannot rename, and its body names "
+        '"Users" (line 4), whose name changes on the target'
     ]
 
 
@@ -697,13 +739,102 @@ def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
     routine = _plpgsql(1, "f", "\n RETURNS integer", commented)
     source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
     assert rewrite(source, same, final_schema="app").routines[0].problems == []
-    # With one name changed, it is flagged.
+    # With one name changed that the dynamic SQL does not name, it is kept
+    # too, and noted; naming it, it is flagged.
     renamed = NameMap(
         source_name="app",
         source_schema="public",
         tables={"orders": _table("orders", "orders", {"id": "id", "Total": "total"})},
     )
+    kept = rewritten(renamed, "public")
+    assert kept.problems == []
+    assert kept.notes == [
+        "line 3: dynamic SQL kept as written: it names no table or column whose "
+        "name changes"
+    ]
+    body = "\nbegin\n  execute 'delete from orders where \"Total\" < 0';\n  return 1;\nend\n"
     assert len(rewritten(renamed, "public").problems) == 1
+
+
+def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
+    # Hatchet's partition maintenance builds SQL over snake_case tables,
+    # beside camelCase tables whose names change: each routine is decided
+    # on the names its own strings and dynamic statements hold.
+    names = NameMap(
+        source_name="app",
+        source_schema="public",
+        tables={
+            "WorkflowRun": _table(
+                "WorkflowRun", "workflow_run", {"id": "id", "tenantId": "tenant_id"}
+            ),
+            "v1_task": _table(
+                "v1_task", "v1_task", {"id": "id", "tenant_id": "tenant_id"}
+            ),
+        },
+    )
+
+    def rewritten(body: str) -> Routine:
+        routine = _plpgsql(1, "f", "\n RETURNS integer", body)
+        relations = {"WorkflowRun": "r", "v1_task": "p"}
+        source = SourceRoutines("public", [routine], [], relations, {})
+        return rewrite(source, names, final_schema="public").routines[0]
+
+    partition = rewritten(
+        "\nDECLARE n text := 'v1_task_' || to_char(current_date, 'YYYYMMDD');"
+        "\nBEGIN\n  EXECUTE format('CREATE TABLE %I PARTITION OF %I "
+        "FOR VALUES FROM (%L) TO (%L)',\n    n, 'v1_task', current_date, "
+        'current_date + 1);\n  UPDATE "WorkflowRun" SET "tenantId" = NULL '
+        "WHERE false;\n  RETURN 1;\nEND\n"
+    )
+    assert partition.problems == []
+    assert partition.notes == [
+        "line 4: dynamic SQL kept as written: it names no table or column whose "
+        "name changes"
+    ]
+    # Its static statement is renamed as in any body; the dynamic one stays.
+    assert "UPDATE public.workflow_run SET tenant_id = NULL" in _body(partition)
+    assert "EXECUTE format('CREATE TABLE %I PARTITION OF %I" in _body(partition)
+    for body, named in (
+        ("EXECUTE 'UPDATE \"WorkflowRun\" SET id = id'", '"WorkflowRun"'),
+        ("EXECUTE format('SELECT %I FROM v1_task', 'tenantId')", '"tenantId"'),
+        ("EXECUTE $q$SELECT 1 FROM v1_task WHERE 'x' = 'tenantId'$q$", '"tenantId"'),
+        (
+            "EXECUTE 'SELECT $1' USING (SELECT max(\"tenantId\") FROM v1_task)",
+            '"tenantId"',
+        ),
+    ):
+        flagged = rewritten(f"\nBEGIN\n  {body};\n  RETURN 1;\nEND\n")
+        assert [p.describe() for p in flagged.problems] == [
+            "line 3: EXECUTE of dynamic SQL: the statement is built from strings at "
+            f"run time, which pgshift cannot rename, and its body names {named} "
+            "(line 3), whose name changes on the target"
+        ], body
+        assert flagged.notes == []
+    # A call in the schema passing it a renamed name, which its dynamic SQL
+    # would run as written: it needs review, and so does the caller.
+    counter = _plpgsql(
+        1,
+        "count_rows",
+        "\n RETURNS bigint",
+        "\nDECLARE n bigint;\nBEGIN\n  EXECUTE format('SELECT count(*) FROM %I', "
+        "TG_ARGV[0]) INTO n;\n  RETURN n;\nEND\n",
+    )
+    caller = _plpgsql(
+        2,
+        "caller",
+        "\n RETURNS bigint",
+        "\nBEGIN\n  RETURN public.count_rows('WorkflowRun');\nEND\n",
+    )
+    relations = {"WorkflowRun": "r", "v1_task": "p"}
+    source = SourceRoutines("public", [counter, caller], [], relations, {})
+    done = rewrite(source, names, final_schema="public").routines
+    assert [p.describe() for p in done[0].problems] == [
+        "line 1: it runs dynamic SQL, and function caller() passes it "
+        "'WorkflowRun', which names \"WorkflowRun\", whose name changes on the "
+        "target; strings are not renamed"
+    ]
+    assert done[0].notes == []
+    assert "it calls count_rows(), which needs review" in str(done[1].problems)
 
 
 def _moved(*routines: Routine) -> list[Routine]:
@@ -1169,7 +1300,7 @@ def test_what_calls_a_routine_needing_review_needs_review_too() -> None:
         1,
         "helper",
         "\n RETURNS integer",
-        "\nbegin\n  execute 'select 1';\n  return 1;\nend\n",
+        "\nbegin\n  execute 'select count(*) from \"Users\"';\n  return 1;\nend\n",
     )
     step = _plpgsql(
         2, "step", "\n RETURNS integer", "\nbegin\n  return helper() + 1;\nend\n"

@@ -73,7 +73,9 @@ def _routine_file(routine: Routine, macro: str) -> str:
             "\n    team's own, which pgshift never replaces)."
         )
     else:
-        status = "The build creates it in the final schema."
+        status = "The build creates it in the final schema." + "".join(
+            f"\n    Note: {note}." for note in routine.notes
+        )
     return (
         f"{{# {GENERATED_HEADER}. #}}\n"
         f"{{#- The source's {routine.kind} {jinja_comment(routine.label)},\n"
