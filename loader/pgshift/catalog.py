@@ -271,6 +271,31 @@ class Statistics:
 
 
 @dataclass
+class PartitionColumn:
+    """A column whose default or NOT NULL in one partition is not its table's.
+
+    A partition made ``LIKE`` its table and attached has no defaults of its
+    own; ``PARTITION OF`` gives one its table's. Read on both sides: on the
+    target, against the final table.
+
+    Attributes:
+        name: The column's name.
+        own_default: Whether the partition's default is its own, not its
+            table's (and one pgshift carries).
+        default: The partition's own default, or None (it has none, or
+            its default is its table's).
+        not_null: NOT NULL in the partition, not in its table.
+        default_sequences: The sequences of the schema its default calls.
+    """
+
+    name: str
+    own_default: bool
+    default: str | None
+    not_null: bool
+    default_sequences: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Partition:
     """One partition of a partitioned table, at any depth.
 
@@ -290,6 +315,10 @@ class Partition:
             its parent).
         foreign_keys: Its own foreign keys.
         comment: Its comment, or None.
+        columns: Its columns whose default or NOT NULL is not its table's
+            (the root's, which every partition gets on the target); a
+            default ``_PARTITION_DEFAULT_PROBLEM`` refuses is not among
+            them (``read_not_migrated`` lists it).
     """
 
     name: str
@@ -300,6 +329,7 @@ class Partition:
     indexes: list[Index] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     comment: str | None = None
+    columns: list[PartitionColumn] = field(default_factory=list)
 
 
 @dataclass
@@ -1230,6 +1260,71 @@ where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
 order by 1, 2, 3
 """
 
+_PARTITION_DEFAULT_PROBLEM = """case
+    when a.attgenerated <> '' or r.attgenerated <> '' then 'a generated column'
+    when a.attidentity <> '' or r.attidentity <> '' then 'an identity column'
+    when exists (
+        select 1 from pg_depend x
+        where x.classid = 'pg_attrdef'::regclass and x.objid = d.oid
+          and not (
+              (x.refclassid = 'pg_class'::regclass
+               and (x.refobjid = c.oid
+                    or exists (select 1 from pg_class s
+                               where s.oid = x.refobjid and s.relkind = 'S'
+                                 and s.relnamespace = t.relnamespace)))
+              or (x.refclassid = 'pg_proc'::regclass
+                  and exists (select 1 from pg_proc f where f.oid = x.refobjid
+                                and f.pronamespace = 'pg_catalog'::regnamespace))
+              or (x.refclassid = 'pg_operator'::regclass
+                  and exists (select 1 from pg_operator o where o.oid = x.refobjid
+                                and o.oprnamespace = 'pg_catalog'::regnamespace))
+              or (x.refclassid = 'pg_type'::regclass
+                  and exists (select 1 from pg_type y where y.oid = x.refobjid
+                                and y.typnamespace in ('pg_catalog'::regnamespace,
+                                                       t.relnamespace)))
+              or (x.refclassid = 'pg_collation'::regclass
+                  and exists (select 1 from pg_collation l where l.oid = x.refobjid
+                                and l.collnamespace = 'pg_catalog'::regnamespace))))
+    then 'it calls a function or uses an object that is not PostgreSQL''s own, '
+         || 'a sequence or a type of the schema'
+end"""
+"""Why pgshift does not carry the default ``d`` of column ``a`` of partition
+``c`` (``r`` the column of its partitioned table ``t``), or NULL when it
+does: its default may call PostgreSQL's own functions and operators and
+use the schema's sequences and types, which the map renames."""
+
+# Each partition's columns whose default (one pgshift carries) or NOT NULL
+# is not its partitioned table's: the root's, which the target's
+# partitions all get (PARTITION OF copies their parent's as created).
+_PARTITION_COLUMNS = f"""
+select t.oid, c.relname::text, a.attname::text,
+       own.differs and {_PARTITION_DEFAULT_PROBLEM} is null,
+       pg_get_expr(d.adbin, d.adrelid), a.attnotnull and not r.attnotnull,
+       array(select s.relname::text from pg_depend x
+             join pg_class s on s.oid = x.refobjid and s.relkind = 'S'
+               and s.relnamespace = t.relnamespace
+             where x.classid = 'pg_attrdef'::regclass and x.objid = d.oid
+               and x.refclassid = 'pg_class'::regclass
+             order by 1)
+from pg_class t
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral pg_partition_tree(t.oid) tree
+join pg_class c on c.oid = tree.relid
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+join pg_attribute r on r.attrelid = t.oid and r.attname = a.attname
+left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+left join pg_attrdef rd on rd.adrelid = t.oid and rd.adnum = r.attnum
+cross join lateral (
+    select pg_get_expr(d.adbin, d.adrelid)
+           is distinct from pg_get_expr(rd.adbin, rd.adrelid) as differs
+) own
+where n.nspname = %(schema)s and t.relkind = 'p' and not t.relispartition
+  and tree.level > 0
+  and ((a.attnotnull and not r.attnotnull)
+       or (own.differs and {_PARTITION_DEFAULT_PROBLEM} is null))
+order by 1, 2, a.attnum
+"""
+
 PARTITION_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",
@@ -1268,6 +1363,8 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
     foreign_keys = cursor.fetchall()
     cursor.execute(_ATTACHED_INDEXES, {"schema": schema})
     attached = cursor.fetchall()
+    cursor.execute(_PARTITION_COLUMNS, {"schema": schema})
+    own_columns = cursor.fetchall()
     cursor.execute(setting, [v for n in names for v in (n, saved[n])])
     refused: set[int] = set()
     for oid, name, parent, bound, key, problem, comment in rows:
@@ -1305,6 +1402,18 @@ def _read_partitions(cursor: Any, schema: str, by_oid: dict[int, Table]) -> None
         else:
             partition.constraints.append(
                 Constraint(object_name, kind, list(columns), definition)
+            )
+    for oid, name, column, own_default, default, not_null, sequences in own_columns:
+        partition = partitions.get((oid, name))
+        if partition is not None:
+            partition.columns.append(
+                PartitionColumn(
+                    column,
+                    own_default,
+                    default if own_default else None,
+                    not_null,
+                    list(sequences) if own_default else [],
+                )
             )
     for oid, name, key, columns, ref, ref_columns, *options in foreign_keys:
         partition = partitions.get((oid, name))
@@ -1458,12 +1567,13 @@ select kind, name, reason from (
     where t.relkind = 'p' and tree.level > 0
       and not g.tgisinternal and g.tgparentid = 0
     union all
+    -- The defaults of a partition alone that the catalog does not read
+    -- (Partition.columns: the others are recreated).
     select 'partition column', c.relname || '.' || a.attname,
-           'the partition''s own '
-           || case when a.attnotnull and not r.attnotnull then 'NOT NULL'
-                   else 'default (' || coalesce(pg_get_expr(d.adbin, d.adrelid),
-                                                'none') || ')' end
-           || ' is not recreated: the partition gets those of ' || t.relname
+           'the partition''s own default ('
+           || coalesce(pg_get_expr(d.adbin, d.adrelid), 'none')
+           || ') is not recreated (' || {default_problem}
+           || '): the partition gets that of ' || t.relname
            || '; set it on the target'
     from tables t
     cross join lateral pg_partition_tree(t.oid) tree
@@ -1474,9 +1584,9 @@ select kind, name, reason from (
     left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
     left join pg_attrdef rd on rd.adrelid = t.oid and rd.adnum = r.attnum
     where t.relkind = 'p' and tree.level > 0
-      and ((a.attnotnull and not r.attnotnull)
-           or pg_get_expr(d.adbin, d.adrelid)
-              is distinct from pg_get_expr(rd.adbin, rd.adrelid))
+      and pg_get_expr(d.adbin, d.adrelid)
+          is distinct from pg_get_expr(rd.adbin, rd.adrelid)
+      and {default_problem} is not null
     union all
     select 'partition statistics', s.stxname || ' on ' || c.relname,
            'extended statistics of a partition alone are not migrated: '
@@ -1611,8 +1721,10 @@ def _schema_object_clauses() -> str:
     )
 
 
-_NOT_MIGRATED = _NOT_MIGRATED_TEMPLATE.replace("{problem}", _PARTITION_PROBLEM).replace(
-    "{schema_objects}\n", _schema_object_clauses()
+_NOT_MIGRATED = (
+    _NOT_MIGRATED_TEMPLATE.replace("{problem}", _PARTITION_PROBLEM)
+    .replace("{default_problem}", _PARTITION_DEFAULT_PROBLEM)
+    .replace("{schema_objects}\n", _schema_object_clauses())
 )
 
 SERVER_TYPES = frozenset(
@@ -1656,8 +1768,9 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         index (but one of a partitioned table made ``ON ONLY`` it),
         partitioned table pgshift cannot recreate as such (a partition
         that is a foreign table or in another schema), trigger, owner,
-        grants, NOT NULL, default, statistics object or index and constraint
-        comments of a partition alone, comment on a materialized view's
+        grants, default pgshift does not carry (``Partition.columns``),
+        statistics object or index and constraint comments of a partition
+        alone, comment on a materialized view's
         index, typed or inheriting table,
         privilege on the database itself, database-wide default privilege,
         operator, operator class, text search configuration and dictionary,
