@@ -535,6 +535,13 @@ class StatisticsMeta(TypedDict):
     target: NotRequired[int]  # its statistics target, when the source set one
 
 
+class PartitionDefaultMeta(TypedDict):
+    """A partition's own default of one column (PartitionMap.defaults)."""
+
+    column: str
+    default: NotRequired[str]  # renamed; without it, the partition has none
+
+
 class PartitionMeta(TypedDict):
     """A partition, created with the table (macros/partitions/)."""
 
@@ -548,6 +555,8 @@ class PartitionMeta(TypedDict):
     indexes: NotRequired[list[IndexMeta]]  # its own
     foreign_keys: NotRequired[list[ForeignKeyMeta]]  # its own
     comment: NotRequired[str]  # its comment
+    defaults: NotRequired[list[PartitionDefaultMeta]]  # its own, not its table's
+    not_null: NotRequired[list[str]]  # its columns NOT NULL, its table's not
 
 
 class PartitioningMeta(TypedDict):

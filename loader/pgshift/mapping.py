@@ -31,6 +31,7 @@ from pgshift.catalog import (
     ForeignKey,
     Index,
     Partition,
+    PartitionColumn,
     Statistics,
     Table,
     range_names,
@@ -348,6 +349,13 @@ class PartitionMap:
         indexes: Its own secondary indexes.
         foreign_keys: Its own foreign keys, to mapped tables.
         comment: Its comment, or None.
+        defaults: Target column to the partition's own default, renamed as a
+            table's (``default_expression``), or None where it has none:
+            the columns whose default is not its table's, which ``PARTITION
+            OF`` gives it (a partition made ``LIKE`` its table and attached
+            has none). A default that cannot be renamed is not here: it is
+            in ``NameMap.not_migrated``.
+        not_null: Its target columns that are NOT NULL and its table's are not.
     """
 
     source: str
@@ -360,6 +368,8 @@ class PartitionMap:
     indexes: list[IndexMap] = field(default_factory=list)
     foreign_keys: list[ForeignKeyMap] = field(default_factory=list)
     comment: str | None = None
+    defaults: dict[str, str | None] = field(default_factory=dict)
+    not_null: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, entry: dict[str, Any]) -> PartitionMap:
@@ -589,7 +599,8 @@ class NameMap:
             row-level security is on.
         policies: The policies of the migrated tables.
         not_migrated: [kind, name, reason] of the views and policies that
-            cannot arrive as they are.
+            cannot arrive as they are, and of the partitions' own defaults
+            that cannot be renamed (``map_partition_columns``).
         comments: The comments on the other objects the target gets
             (``pgshift.comments``).
         shortened: [owner, source name, target name] of each constraint,
@@ -659,6 +670,13 @@ class NameMap:
                         del item["delete_columns"]
                     if "to_schema" in item and item["to_schema"] is None:
                         del item["to_schema"]
+        # A partition says which defaults and NOT NULL are its own only
+        # when it has some.
+        for entry in payload["tables"].values():
+            for partition in entry.get("partitions", []):
+                for optional in ("defaults", "not_null"):
+                    if not partition[optional]:
+                        del partition[optional]
         # An index says it is invalid (and what is attached to it) only
         # when it is.
         for entry in payload["tables"].values():
@@ -860,6 +878,7 @@ def build_map(
                 mapped.dropped_defaults[target] = why
             else:
                 mapped.defaults[target] = default
+    map_partition_columns(catalog, name_map)
     for name, table in catalog.tables.items():
         child = name_map.tables[name]
         child.foreign_keys = [
@@ -1654,7 +1673,7 @@ def check_object_names(name_map: NameMap) -> None:
 
 
 def default_expression(
-    column: Column, columns: dict[str, str], name_map: NameMap
+    column: Column | PartitionColumn, columns: dict[str, str], name_map: NameMap
 ) -> tuple[str | None, str]:
     """A column's default on the target, or None and why it has none.
 
@@ -1681,6 +1700,40 @@ def default_expression(
             "schema, which pgshift does not migrate"
         )
     return default, ""
+
+
+def map_partition_columns(catalog: Catalog, name_map: NameMap) -> None:
+    """Give each partition its own defaults and NOT NULL, renamed.
+
+    A default is renamed as a table's (``default_expression``, with the
+    schema's sequences named as the map names them); one that cannot be
+    renamed safely is listed in ``name_map.not_migrated`` instead, and the
+    partition gets its table's on the target.
+    """
+    for table in catalog.tables.values():
+        mapped = name_map.tables[table.name]
+        for partition, target in zip(table.partitions, mapped.partitions, strict=True):
+            for column in partition.columns:
+                name = mapped.columns[column.name]
+                if column.not_null:
+                    target.not_null.append(name)
+                if not column.own_default:
+                    continue
+                if column.default is None:
+                    target.defaults[name] = None
+                    continue
+                default, why = default_expression(column, mapped.columns, name_map)
+                if default is None:
+                    name_map.not_migrated.append(
+                        [
+                            "partition column",
+                            f"{partition.name}.{column.name}",
+                            f"the partition's own default {why}; the partition "
+                            f"gets that of {table.name}: set it on the target",
+                        ]
+                    )
+                else:
+                    target.defaults[name] = default
 
 
 def rename_view_types(name_map: NameMap) -> None:

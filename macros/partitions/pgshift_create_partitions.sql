@@ -3,7 +3,9 @@
     in the table's schema, with the source's bound (FOR VALUES ... or
     DEFAULT, as pg_get_expr(relpartbound) printed it), the check
     constraints of the partition alone and, for a partition that is itself
-    partitioned, its own PARTITION BY. `relation` is the
+    partitioned, its own PARTITION BY; then the NOT NULL of columns that
+    are NOT NULL in a partition alone (before the rows: nothing to scan).
+    `relation` is the
     table being created (dbt creates it under a temporary name and renames
     it; a partition keeps the name it is created with). -#}
 {% macro pgshift_create_partitions(relation, alias, partitioning) -%}
@@ -23,5 +25,11 @@
             {%- if partition.get('key') %}
             partition by {{ partition.key }}
             {%- endif %};
+    {%- endfor %}
+    {%- for partition in partitioning.partitions %}
+        {%- for column in partition.get('not_null', []) %}
+        alter table {{ pgshift_ident(relation.schema, partition.name) }}
+            alter column {{ pgshift_ident(column) }} set not null;
+        {%- endfor %}
     {%- endfor %}
 {%- endmacro %}

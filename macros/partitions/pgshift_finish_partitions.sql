@@ -1,6 +1,11 @@
-{# The statements that finish each partition: its own keys, indexes, comment. #}
-{#- Part of the post-hook, after the parent's keys and indexes, which
-    PostgreSQL gives every partition: then the primary key, unique and
+{# The statements finishing each partition: defaults, keys, indexes, comment. #}
+{#- Part of the post-hook, after the parent's serial columns got their
+    defaults (ALTER TABLE ... SET DEFAULT on the parent sets every
+    partition's): the defaults a partition has of its own on the source,
+    not its table's, or none where it has none (a partition made LIKE its
+    table and attached), set on it alone (ONLY: not on the partitions of
+    a partition itself partitioned). After the parent's keys and indexes,
+    which PostgreSQL gives every partition: then the primary key, unique and
     exclusion constraints and the indexes that a partition has on the
     source beyond its parent's (meta.pgshift.partitioning), under their
     mapped names, the checks the source added NOT VALID (NOT VALID again),
@@ -13,6 +18,13 @@
     {%- set partitioning = node.meta.pgshift.get('partitioning') or {} -%}
     {%- for partition in partitioning.get('partitions', []) -%}
         {%- set table = pgshift_ident(relation.schema, partition.name) -%}
+        {%- for own in partition.get('defaults', []) -%}
+            {%- do statements.append(
+                "alter table only " ~ table ~ " alter column "
+                ~ pgshift_ident(own.column)
+                ~ (" set default " ~ own.default if own.get('default') is not none
+                   else " drop default")) -%}
+        {%- endfor -%}
         {%- for key in partition.get('keys', []) -%}
             {%- do statements.append(
                 "alter table " ~ table ~ " add constraint "

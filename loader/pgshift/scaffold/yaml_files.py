@@ -23,6 +23,7 @@ from pgshift.manifest import (
     IdentityMeta,
     IndexMeta,
     KeyMeta,
+    PartitionDefaultMeta,
     PartitioningMeta,
     PartitionMeta,
     PgshiftMeta,
@@ -125,6 +126,15 @@ def _partition_meta(partition: PartitionMap) -> PartitionMeta:
         meta["comment"] = partition.comment
     if partition.foreign_keys:
         meta["foreign_keys"] = [_foreign_key_meta(fk) for fk in partition.foreign_keys]
+    if partition.defaults:
+        meta["defaults"] = []
+        for column, default in partition.defaults.items():
+            entry = PartitionDefaultMeta(column=column)
+            if default is not None:
+                entry["default"] = default
+            meta["defaults"].append(entry)
+    if partition.not_null:
+        meta["not_null"] = list(partition.not_null)
     return meta
 
 

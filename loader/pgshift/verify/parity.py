@@ -7,7 +7,7 @@ primary key, unique and check constraints, foreign keys (with their actions
 and deferrability) and secondary indexes,
 under their mapped names; the same table and column comments; the same
 partition key and partitions (names, parents, bounds, their own constraints,
-foreign keys and indexes) of a partitioned table; every enum type with the
+foreign keys, indexes, column defaults and NOT NULL) of a partitioned table; every enum type with the
 same labels in the same order; every domain with the same base type, NOT
 NULL, default and checks; every composite type with the same attributes;
 every table's storage parameters, replica identity, clustering index
@@ -883,7 +883,9 @@ def _partition_differences(
     """Lines for a partition key or a partition that differs.
 
     A partition is its name, the table it is a partition of, its bound and,
-    when it is partitioned itself, its key; the bounds of both sides are
+    when it is partitioned itself, its key; then its comment, its own
+    column defaults and NOT NULL (``PartitionMap.defaults``, ``not_null``),
+    constraints, indexes and foreign keys. The bounds of both sides are
     printed under the same settings (``catalog.PARTITION_SETTINGS``). A
     partition the team added, which the last publish carried over, is kept.
     """
@@ -906,6 +908,26 @@ def _partition_differences(
         "partition comment",
         [(p.name, p.comment) for p in mapped.partitions if p.comment is not None],
         [(p.name, p.comment) for p in target.partitions if p.comment is not None],
+    )
+    # The defaults and NOT NULL of a partition alone (not its table's).
+    lines += _diff_sets(
+        name,
+        "partition default",
+        [(p.name, c, d) for p in mapped.partitions for c, d in p.defaults.items()],
+        [
+            (p.name, c.name, c.default)
+            for p in target.partitions
+            for c in p.columns
+            if c.own_default
+        ],
+        kept,
+    )
+    lines += _diff_sets(
+        name,
+        "partition NOT NULL",
+        [(p.name, c) for p in mapped.partitions for c in p.not_null],
+        [(p.name, c.name) for p in target.partitions for c in p.columns if c.not_null],
+        kept,
     )
     # The constraints and indexes of a partition alone.
     lines += _diff_sets(
