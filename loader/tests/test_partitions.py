@@ -6,11 +6,13 @@ list-partitioned table with a hash-partitioned partition, a
 hash-partitioned table with an identity column, foreign keys from and
 into a partitioned parent, objects of single partitions, an index made ON
 ONLY a parent (invalid), invalid indexes a cancelled CREATE INDEX
-CONCURRENTLY left, and a view over one partition. After ``migrate`` each
+CONCURRENTLY left, partitions whose defaults and NOT NULL are not their
+table's (one made LIKE its table and attached), and a view over one
+partition. After ``migrate`` each
 final table is partitioned by the renamed key, every partition is there
 under its mapped name (one through the override file) with the source's
-bounds, its own constraints and indexes, and holds the rows the source's
-holds; the ON ONLY index is invalid on the same partitions, the invalid
+bounds, its own constraints, indexes, column defaults and NOT NULL, and
+holds the rows the source's holds; the ON ONLY index is invalid on the same partitions, the invalid
 ones of a table or partition are listed, not created; the application's
 partition maintenance works on the target, schema parity sees a partition
 the source lacks, and a second ``migrate`` replaces it all but the
@@ -29,8 +31,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.catalog import read_catalog, read_not_migrated
+from pgshift.catalog import PartitionColumn, read_catalog, read_not_migrated
 from pgshift.mapping import NameMap
+from pgshift.naming import to_snake
 from pgshift.settings import OVERRIDES_FILE
 from pgshift.sync import pgoutput
 from pgshift.sync.apply import Applier, Batch
@@ -236,7 +239,7 @@ def test_keys_and_foreign_keys_hold_on_the_parents(migrated: ProjectCopy) -> Non
         target,
         "select count(*) from pg_index where indrelid in (select relid from "
         "pg_partition_tree('payment_event') where isleaf)",
-    ) == [(10,)]  # each leaf: the key and the customer index; two of their own
+    ) == [(12,)]  # each leaf: the key and the customer index; two of their own
     # The constraints and indexes of single partitions, under mapped names.
     assert query(
         target,
@@ -301,6 +304,140 @@ def test_keys_and_foreign_keys_hold_on_the_parents(migrated: ProjectCopy) -> Non
     assert query(
         target, "insert into audit_entry (action_name) values ('y') returning entry_id"
     ) == [(21,)]
+
+
+# Each column of each partition of a tree, at any depth: its default and
+# NOT NULL.
+PARTITION_COLUMNS = """
+select c.relname::text, a.attname::text, pg_get_expr(d.adbin, d.adrelid),
+       a.attnotnull
+from pg_partition_tree(%s::regclass) t
+join pg_class c on c.oid = t.relid
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+where t.level > 0
+order by 1, a.attnum
+"""
+
+# The source's sequences as the target names them, in a default.
+SEQUENCE_NAMES = {
+    "'\"PaymentEvent_paymentId_seq\"'": "'payment_event_payment_id_seq'",
+    "'\"LegacyPaymentId\"'": "'legacy_payment_id'",
+}
+
+
+def _as_on_the_target(default: str | None) -> str | None:
+    for source, target in SEQUENCE_NAMES.items():
+        default = default and default.replace(source, target)
+    return default
+
+
+def _insert(url: str, statement: str) -> object:
+    """What a direct INSERT gives, rolled back: its row, or its error's class."""
+    conn = psycopg2.connect(url)
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(statement)
+        except psycopg2.Error as error:
+            return type(error)
+        return cursor.fetchall()
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_a_partition_keeps_its_own_defaults_and_not_null(
+    migrated: ProjectCopy,
+) -> None:
+    """Not its table's: one made LIKE its table and attached has none of them.
+
+    PARTITION OF gives each partition its table's defaults; the source's
+    PaymentEvent_2020 has none (not the serial's), PaymentEvent_2022_02
+    draws from a sequence of its own, StoreRegion_us has a default and a
+    NOT NULL of its own, StoreRegion_eu a default its partitions lack.
+    """
+    for source, target in PARENTS.items():
+        expected = [
+            (_target_name(name), to_snake(column), _as_on_the_target(default), nn)
+            for name, column, default, nn in query(
+                migrated.source, PARTITION_COLUMNS, (f'"{source}"',)
+            )
+        ]
+        assert query(migrated.target, PARTITION_COLUMNS, (target,)) == expected
+    columns = {
+        (name, column): (default, nn)
+        for name, column, default, nn in query(
+            migrated.target, PARTITION_COLUMNS, ("store_region",)
+        )
+    } | {
+        (name, column): (default, nn)
+        for name, column, default, nn in query(
+            migrated.target, PARTITION_COLUMNS, ("payment_event",)
+        )
+    }
+    assert columns["payment_event_2020", "payment_id"] == (None, True)
+    assert columns["payment_event_2022_02", "payment_id"] == (
+        "nextval('legacy_payment_id'::regclass)",
+        True,
+    )
+    assert columns["store_region_us", "region_name"] == ("'unnamed'::text", True)
+    assert columns["store_region_eu", "region_name"] == ("'EU'::text", False)
+    assert columns["store_region_eu_0", "region_name"] == (None, False)
+    # A direct INSERT into a partition does on the target what it does on
+    # the source.
+    for on_source, on_target in (
+        (
+            'insert into "PaymentEvent_2020" ("customerId", "paidAt", '
+            "\"amountCents\") values (1, '2020-07-01 00:00:00+00', 5) "
+            'returning "paymentId"',
+            "insert into payment_event_2020 (customer_id, paid_at, amount_cents) "
+            "values (1, '2020-07-01 00:00:00+00', 5) returning payment_id",
+        ),
+        (
+            'insert into "PaymentEvent_2022_02" ("customerId", "paidAt", '
+            "\"amountCents\") values (1, '2022-02-20 00:00:00+00', 5) "
+            'returning "paymentId"',
+            "insert into payment_event_2022_02 (customer_id, paid_at, amount_cents) "
+            "values (1, '2022-02-20 00:00:00+00', 5) returning payment_id",
+        ),
+        (
+            'insert into "StoreRegion_us" ("regionId", "countryCode") '
+            "values (7, 'us') returning \"regionName\"",
+            "insert into store_region_us (region_id, country_code) "
+            "values (7, 'us') returning region_name",
+        ),
+        (
+            "insert into \"StoreRegion_us\" values (8, 'us', null) "
+            'returning "regionName"',
+            "insert into store_region_us values (8, 'us', null) returning region_name",
+        ),
+        (
+            'insert into "StoreRegion_eu" ("regionId", "countryCode") '
+            "values (9, 'de') returning \"regionName\"",
+            "insert into store_region_eu (region_id, country_code) "
+            "values (9, 'de') returning region_name",
+        ),
+    ):
+        assert _insert(migrated.target, on_target) == _insert(
+            migrated.source, on_source
+        ), on_target
+    assert (
+        _insert(
+            migrated.target,
+            "insert into payment_event_2020 (customer_id, paid_at, amount_cents) "
+            "values (1, '2020-07-01 00:00:00+00', 5) returning payment_id",
+        )
+        is psycopg2.errors.NotNullViolation
+    )
+    assert _insert(
+        migrated.target,
+        "insert into store_region_eu (region_id, country_code) "
+        "values (9, 'de') returning region_name",
+    ) == [("EU",)]
+    # Carried, not listed.
+    report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "partition column" not in report
 
 
 # Each index of store_region's tree on a column: its table, the index it is
@@ -467,6 +604,14 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "where paid_at = '2022-04-10 09:00:00+00'",
     ) == [("payment_event_2022_04",)]
     query(target, "alter table store_region detach partition store_region_us")
+    # What a partition made LIKE its table gets on the target when it is
+    # recreated PARTITION OF it, and a default its partitions lack.
+    query(
+        target,
+        "alter table payment_event_2020 alter column payment_id "
+        "set default nextval('payment_event_payment_id_seq');"
+        "alter table store_region_eu alter column region_name drop default",
+    )
     query(target, "drop index payment_event_2022_01_amount_cents_idx")
     # The ON ONLY index, built on its other partitions: valid, as it is not
     # on the source.
@@ -489,6 +634,17 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
     assert (
         "store_region: partition ('store_region_us', 'store_region', "
         "\"FOR VALUES IN ('us')\", None) is missing"
+    ) in said
+    assert (
+        "payment_event: partition default ('payment_event_2020', 'payment_id', "
+        "None) is missing"
+    ) in said
+    assert (
+        "store_region: partition default ('store_region_eu', 'region_name', "
+        "\"'EU'::text\") is missing"
+    ) in said
+    assert (
+        "store_region: partition NOT NULL ('store_region_us', 'region_name') is missing"
     ) in said
     assert (
         "payment_event: partition index ('payment_event_2022_01', "
@@ -655,6 +811,9 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
                     for each row execute function stamp();
                 alter table "Visit_2024" alter column day set not null;
                 alter table "Visit_2024" alter column id set default 7;
+                create function "firstDay"() returns date language sql
+                    as $$ select date '2024-01-01' $$;
+                alter table "Visit_2024" alter column day set default "firstDay"();
                 create role partition_reader;
                 grant select on "Visit_2024" to partition_reader;
                 create table "Site" (id int primary key);
@@ -697,19 +856,24 @@ def test_shapes_that_cannot_be_recreated_are_listed(pg_cluster: object) -> None:
     assert [(f.name, f.ref_table) for f in visit.foreign_keys] == [
         ("Visit_2024_site_fkey", "Site")
     ]
+    # So are its own NOT NULL and a default that calls nothing of the
+    # schema's but its sequences and types.
+    assert visit.columns == [
+        PartitionColumn("id", True, "7", False),
+        PartitionColumn("day", False, None, True),
+    ]
     # A trigger of the partition alone is not created: listed.
     kinds = {(kind, name) for kind, name, _ in listed}
-    # Nor are its own grants.
-    # Nor its own NOT NULL and default.
+    # Nor are its own grants, nor a default that calls a function.
     assert sorted(k for k, n in kinds if "Visit" in n) == [
-        "partition column",
         "partition column",
         "partition privileges",
         "partition trigger",
     ]
     reasons = {n: r for k, n, r in listed if k == "partition column"}
-    assert reasons["Visit_2024.day"].startswith("the partition's own NOT NULL")
-    assert reasons["Visit_2024.id"].startswith("the partition's own default (7)")
+    assert reasons["Visit_2024.day"].startswith(
+        'the partition\'s own default ("firstDay"()) is not recreated'
+    )
     assert ("partition trigger", "Visit_2024_stamp on Visit_2024") in kinds
     assert ("partition privileges", "Visit_2024") in kinds
     assert not any(k.startswith("partition ") and "Reading" in n for k, n in kinds)
