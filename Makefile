@@ -1,5 +1,6 @@
 # Everything a fresh machine with only Python needs: `make demo`, `make test`.
 PYTHON ?= python3
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
@@ -30,7 +31,9 @@ lint: venv
 	$(BIN)/ruff format --check loader bench
 	$(BIN)/sqlfluff lint --processes 0 models tests macros
 
-# loader/tests/test_pgbouncer.py runs Debian's PgBouncer: installed here when
+# The suite runs on TEST_WORKERS pytest-xdist workers, a test file per worker
+# at a time (its module fixtures stay shared); TEST_WORKERS=0 runs it in one
+# process. loader/tests/test_pgbouncer.py runs Debian's PgBouncer: installed here when
 # missing and we are root; without it that test fails, it never skips.
 test: venv
 	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ] \
@@ -41,7 +44,7 @@ test: venv
 		|| { apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; } \
 		|| echo "could not install pgbouncer: test_pgbouncer.py will fail"; \
 	fi
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The benchmark against pg_dump | pg_restore (docs/benchmarks.md), e.g.
 # make bench BENCH_ARGS="--preset 10m --repeat 3". Not part of `make test`.

@@ -7,15 +7,63 @@ bundled by pgserver otherwise; PGSHIFT_TEST_PG=embedded forces the latter.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from pgshift.demo.cluster import FAST_TEST_SETTINGS, Cluster, find_server_binaries
-from pgshift.settings import PROJECT_DIR
+# Tests run dbt, scaffold and migrate inside the project directory (its
+# target/, logs/ and report). Under pytest-xdist (`make test` runs two
+# workers) each worker after the first therefore runs in a checkout of its
+# own, as two clones of the project would: a copy of this tree whose
+# `loader/` comes first on sys.path, so that every `pgshift` import below,
+# and PROJECT_DIR with it, resolves to the copy.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_CHECKOUT: Path | None = None
+if _WORKER != "gw0":
+    _CHECKOUT = Path(tempfile.mkdtemp(prefix=f"pgshift-tests-{_WORKER}-"))
+    _CHECKOUT.chmod(0o755)  # the servers' unprivileged user reads fixture files
+    shutil.copytree(
+        Path(__file__).resolve().parents[2],
+        _CHECKOUT,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv*",
+            ".pgshift",
+            ".pytest_cache",
+            ".ruff_cache",
+            ".hypothesis",
+            "__pycache__",
+            "target",
+            "logs",
+            "dbt_packages",
+            "MIGRATION_REPORT.*",
+        ),
+    )
+    sys.path.insert(0, str(_CHECKOUT / "loader"))
 
-from migration import MigratedSample, query, run_cli, seed_sample
+from pgshift.demo.cluster import (  # noqa: E402
+    FAST_TEST_SETTINGS,
+    Cluster,
+    find_server_binaries,
+)
+from pgshift.settings import PROJECT_DIR  # noqa: E402
+
+from migration import MigratedSample, query, run_cli, seed_sample  # noqa: E402
+
+assert _CHECKOUT is None or PROJECT_DIR == _CHECKOUT, PROJECT_DIR
+
+
+def pytest_sessionfinish() -> None:
+    """Remove this worker's checkout."""
+    if _CHECKOUT is not None:
+        shutil.rmtree(_CHECKOUT, ignore_errors=True)
+
 
 _names = itertools.count()
 
