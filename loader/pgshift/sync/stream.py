@@ -102,6 +102,9 @@ class _Meter:
         self._slot = run.slot_name
         self._last = 0.0
         self._rows_at = (time.monotonic(), 0)
+        # Rows the run applied before this process started: the progress
+        # line counts the run's rows, as `status` does.
+        self._earlier_rows = run.applied_rows
         self._warned = False
 
     def close(self) -> None:
@@ -142,7 +145,7 @@ class _Meter:
         retained = state.retained_bytes or 0
         line = (
             f"sync: lag {lag_bytes / 2**20:.1f} MiB, {lag_time}; "
-            f"{rate:.0f} rows/s; {rows} rows applied"
+            f"{rate:.0f} rows/s; {self._earlier_rows + rows} rows applied"
         )
         logger.info(
             "%s; applied %s, source at %s, slot retains %d bytes (%s)",
