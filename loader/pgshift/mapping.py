@@ -1656,20 +1656,39 @@ def check_object_names(name_map: NameMap) -> None:
             if owner
             else f"in the override file under 'tables:' ({sequence.source}: <new_name>)"
         )
-        if len(sequence.name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-            problems.append(
-                f"{what} maps to {sequence.name!r}, which is longer than "
-                f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter "
-                f"name {fix}"
-            )
-        if sequence.name in relations:
-            problems.append(
-                f"{relations[sequence.name]} and {what} both map to "
-                f"{sequence.name!r}; give one of them another name {fix}"
-            )
-        relations.setdefault(sequence.name, what)
+        problems += relation_name_problems(what, sequence.name, fix, relations)
     if problems:
         raise NamingError("\n".join(problems))
+
+
+def relation_name_problems(
+    what: str, name: str, fix: str, relations: dict[str, str]
+) -> list[str]:
+    """What is wrong with a relation's target name, which is then taken.
+
+    Args:
+        what: The object, as messages name it ("sequence 'Seq' of Orders").
+        name: Its target name.
+        fix: Where the override file gives it another name.
+        relations: Target names already taken in the schema, each with the
+            object that took it; the name is added.
+
+    Returns:
+        A line for a name past PostgreSQL's limit, and one for a name taken.
+    """
+    problems = []
+    if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+        problems.append(
+            f"{what} maps to {name!r}, which is longer than PostgreSQL's "
+            f"{MAX_IDENTIFIER_BYTES}-byte limit; choose a shorter name {fix}"
+        )
+    if name in relations:
+        problems.append(
+            f"{relations[name]} and {what} both map to {name!r}; give one of them "
+            f"another name {fix}"
+        )
+    relations.setdefault(name, what)
+    return problems
 
 
 def default_expression(

@@ -66,6 +66,7 @@ from pgshift.mapping import (
     PolicyMap,
     ViewMap,
     index_using,
+    relation_name_problems,
     target_object_name,
 )
 from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
@@ -849,18 +850,7 @@ def _check_index_names(names: NameMap) -> None:
                 f"({index.source}: <new_name>)"
             )
             what = f"index {index.source!r} of {view.source}"
-            if len(index.name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-                problems.append(
-                    f"{what} maps to {index.name!r}, which is longer than "
-                    f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit; choose a "
-                    f"shorter name {fix}"
-                )
-            if index.name in relations:
-                problems.append(
-                    f"{relations[index.name]} and {what} both map to "
-                    f"{index.name!r}; give one of them another name {fix}"
-                )
-            relations.setdefault(index.name, what)
+            problems += relation_name_problems(what, index.name, fix, relations)
     if problems:
         raise NamingError("\n".join(problems))
 
