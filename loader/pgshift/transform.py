@@ -89,7 +89,9 @@ class DbtOutcome:
         """A refusal that changed nothing and needs the user's decision, if any.
 
         The guard (on-run-start, ``pgshift_guard_existing_tables``) refuses
-        to replace tables pgshift did not build; the publish
+        to replace tables pgshift did not build; the enum types' hook
+        (``pgshift_create_enum_types``) refuses a target's enum with labels
+        the source's lacks or orders otherwise; the publish
         (``pgshift_restore_dependents``) refuses to drop an object of the
         target's that cannot be recreated on a new table.
         """
@@ -107,7 +109,10 @@ GUARD_MESSAGE = "pgshift: these tables already exist on the target"
 """How macros/publish/pgshift_guard_existing_tables.sql starts its refusal."""
 DEPENDENT_MESSAGE = "which this build replaces, and cannot be recreated"
 """What macros/publish/pgshift_restore_dependents.sql says of such an object."""
-REFUSALS = (GUARD_MESSAGE, DEPENDENT_MESSAGE)
+ENUM_LABELS_MESSAGE = "PostgreSQL can neither drop nor reorder an enum's labels"
+"""What macros/types/pgshift_create_enum_types.sql says of a target's enum
+whose labels the source's cannot be reached from."""
+REFUSALS = (GUARD_MESSAGE, DEPENDENT_MESSAGE, ENUM_LABELS_MESSAGE)
 
 
 @contextmanager

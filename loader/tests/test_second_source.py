@@ -522,6 +522,18 @@ def test_an_override_revised_between_runs_migrates_again(
     before = query(
         migrated.target, "select kind, detail from event_log order by occurred_at"
     )
+    # Meanwhile the source's enum gained labels (first, between two, last)
+    # and a domain whose check names one: the target's type, created by the
+    # first migration, gets them in the source's order, committed before
+    # the domain is created (PostgreSQL refuses a label its transaction
+    # added).
+    for statement in (
+        """alter type "Mood" add value 'calm' before 'ok'""",
+        """alter type "Mood" add value 'gloomy' before 'sad'""",
+        """alter type "Mood" add value 'elated'""",
+        """create domain "CalmMood" as "Mood" check (value <> 'calm')""",
+    ):
+        query(migrated.source, statement)
     overrides = migrated.project / OVERRIDES_FILE
     overrides.write_text(
         overrides.read_text(encoding="utf-8").replace(
@@ -546,6 +558,25 @@ def test_an_override_revised_between_runs_migrates_again(
         )
         == before
     )
+    labels = "select enum_range(null::{})::text[]"
+    assert query(migrated.target, labels.format("mood")) == [
+        (["gloomy", "sad", "calm", "ok", "happy", "elated"],)
+    ]
+    assert _sqlstate(migrated.target, "select 'calm'::calm_mood") == "23514"
+
+    # A label the target's type has and the source's has not cannot be
+    # dropped: the run stops before any model, naming the type and labels
+    # (and leaves the label, which the parity test below does not mind).
+    query(migrated.target, "alter type mood add value 'bored' after 'ok'")
+    code, stdout, stderr = migrated.run("migrate", "--replace-existing")
+    assert code == 2, stdout[-3000:] + stderr[-3000:]
+    assert (
+        'enum type "public"."mood" on the target has labels '
+        "'gloomy', 'sad', 'calm', 'ok', 'bored', 'happy', 'elated', the "
+        "source's are 'gloomy', 'sad', 'calm', 'ok', 'happy', 'elated' "
+        "(the source lacks 'bored')"
+    ) in stderr
+    assert "DROP TYPE ... CASCADE" in stderr
 
 
 def test_schema_parity_finds_a_change_made_after_the_migration(

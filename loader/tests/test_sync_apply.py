@@ -20,7 +20,7 @@ from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap, TableMap
 from pgshift.settings import Settings
 from pgshift.sync import pgoutput, state
-from pgshift.sync.apply import Applier, Batch, SyncError
+from pgshift.sync.apply import Applier, Batch, SyncError, enum_label_statement
 from pgshift.sync.pgoutput import UNCHANGED, Value
 
 from migration import make_settings, query
@@ -675,6 +675,74 @@ def test_a_whole_row_is_looked_up_through_an_index_of_the_final_table(
         ) == [("c2", "note 2", 2), ("twin", "a", 8), ("twin", "b", 7)]
     finally:
         made.close()
+
+
+def test_a_label_the_target_enum_lacks_says_what_to_add(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A label the source's enum gained during the sync (the application's
+    next migration): its first row stops the sync, giving the ALTER TYPE to
+    run on the target; once run, the same batch applies."""
+    query(
+        pg_url,
+        "create type public.plan as enum ('FREE', 'PRO'); "
+        "create table public.workspaces (id text primary key, plan public.plan)",
+    )
+    made, _ = one_table(
+        pg_url, tmp_path, "Workspace", "workspaces", {"id": "id", "plan": "plan"}
+    )
+    try:
+        made.relation(
+            pgoutput.Relation(
+                1,
+                "public",
+                "Workspace",
+                "d",
+                (
+                    pgoutput.Column("id", 25, -1, True),
+                    pgoutput.Column("plan", 16385, -1, False),
+                ),
+            )
+        )
+        rows = [("w1", "PRO"), ("w2", "TEAM's")]
+        with pytest.raises(SyncError) as raised:
+            apply(made, [pgoutput.Insert(1, row) for row in rows])
+        said = str(raised.value)
+        assert "invalid input value for enum plan" in said
+        assert "gained that label after scaffold" in said
+        assert "then run sync again" in said
+        assert "cleanup" not in said
+        assert "changed by something other" not in said
+        statement = said.split("`")[1]
+        assert statement == """ALTER TYPE "public".plan ADD VALUE 'TEAM''s'"""
+        assert query(pg_url, "select count(*) from public.workspaces") == [(0,)]
+        query(pg_url, statement)
+        apply(made, [pgoutput.Insert(1, row) for row in rows])
+        assert query(
+            pg_url, "select id, plan::text from public.workspaces order by 1"
+        ) == [("w1", "PRO"), ("w2", "TEAM's")]
+    finally:
+        made.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "statement"),
+    [
+        (
+            'invalid input value for enum plan: "TEAM"',
+            """ALTER TYPE "app".plan ADD VALUE 'TEAM'""",
+        ),
+        (
+            'invalid input value for enum "a.b"."x: y": "say "hi": \\ok"',
+            """ALTER TYPE "a.b"."x: y" ADD VALUE E'say "hi": \\\\ok'""",
+        ),
+        ('invalid input syntax for type integer: "x"', None),
+    ],
+)
+def test_an_enum_refusal_reads_as_the_statement_that_adds_the_label(
+    message: str, statement: str | None
+) -> None:
+    assert enum_label_statement(message, "app") == statement
 
 
 def test_a_row_for_a_partition_the_target_lacks_says_what_to_make(

@@ -30,6 +30,7 @@ order tripped a constraint.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,7 @@ from pgshift.load import is_transient
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap, TableMap
 from pgshift.settings import ConfigError, Settings
+from pgshift.sqlident import quote_ident, sql_literal
 from pgshift.sync import pgoutput
 from pgshift.sync.pgoutput import UNCHANGED, Value
 from pgshift.sync.state import relation as state_relation
@@ -73,6 +75,44 @@ RUN_ROWS = 1000
 Statement = str | sql.Composable
 """One statement of a batch: SQL text, or (a single change's statement) a
 composed statement that the apply thread renders on its connection."""
+
+
+ENUM_INPUT = re.compile(r'invalid input value for enum (?P<type>.+?): "(?P<label>.*)"')
+"""PostgreSQL's refusal of a label its enum type lacks (SQLSTATE 22P02): the
+type as format_type_be names it (schema-qualified unless on the search path,
+quoted where needed), then the label as it came."""
+
+
+def enum_label_statement(message: str, schema: str) -> str | None:
+    """The ALTER TYPE that gives an enum the label a statement lacked.
+
+    Args:
+        message: The first line of PostgreSQL's error.
+        schema: The schema an unqualified type name is in (the final schema,
+            where pgshift creates the source's types).
+
+    Returns:
+        ``ALTER TYPE <type> ADD VALUE '<label>'``, or None when the message
+        is not an enum's refusal of a label.
+    """
+    found = ENUM_INPUT.fullmatch(message)
+    if found is None:
+        return None
+    type_name = found["type"]
+    if not _qualified(type_name):
+        type_name = f"{quote_ident(schema)}.{type_name}"
+    return f"ALTER TYPE {type_name} ADD VALUE {sql_literal(found['label'])}"
+
+
+def _qualified(type_name: str) -> bool:
+    """Whether a type's name, as PostgreSQL prints it, holds a schema."""
+    quoted = False
+    for char in type_name:
+        if char == '"':
+            quoted = not quoted
+        elif char == "." and not quoted:
+            return True
+    return False
 
 
 def quote(value: str | None) -> str:
@@ -966,6 +1006,19 @@ class Applier:
                 "TABLE <name> PARTITION OF <final table> FOR VALUES ...`, the "
                 "source's bounds), then run sync again: it goes on from the "
                 "last applied position"
+            )
+        elif exc.pgcode == "22P02" and (
+            added := enum_label_statement(
+                exc.diag.message_primary or first, self._settings.final_schema
+            )
+        ):
+            # A label the source's enum gained during the sync (its
+            # application's next migration): the target's type lacks it.
+            why = "The source's enum type gained that label after scaffold"
+            next_step = (
+                f"add it on the target (`{added}`, with BEFORE or AFTER the "
+                "label next to it on the source, to keep the source's order), "
+                "then run sync again: it goes on from the last applied position"
             )
         else:
             why = (
