@@ -1152,6 +1152,19 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
         tmp_path / "sync.log",
     )
 
+    # A column added on the source since scaffold, with no check of the
+    # schema handed in: the name map does not know it, and the check at B
+    # names it, with nothing changed.
+    query(source, 'alter table service_categories add column "lateNote" text')
+    with pytest.raises(SyncError, match="name map does not know") as caught:
+        cutover(settings, [role], say=lambda _: None)
+    assert "service_categories has column lateNote" in str(caught.value)
+    assert "final table public.service_categories" in str(caught.value)
+    assert _check_slots(source) == [] and _can_login(source, role)
+    assert query(target, "select hold_lsn from pgshift.sync_runs") == [(None,)]
+    assert _status(target)[0] == "streaming"
+    query(source, 'alter table service_categories drop column "lateNote"')
+
     # A target row changed before B: caught before the downtime.
     query(target, "update users set first_name = 'Drifted' where id = 4")
     with pytest.raises(SyncError, match=r"(?s)before the downtime.*users") as caught:

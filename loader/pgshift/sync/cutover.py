@@ -842,7 +842,7 @@ def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:
         target_queries.append(
             checksum_sql(
                 f"{quote_ident(settings.final_schema)}.{quote_ident(mapped.target)}",
-                [(mapped.columns[c], t) for c, t in columns],
+                proof.target_columns(settings, mapped, columns),
             )
         )
     with ThreadPoolExecutor(max_workers=2) as pool:
