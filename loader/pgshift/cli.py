@@ -260,9 +260,11 @@ def dispatch(args: argparse.Namespace) -> int:
             drop_dependents=args.drop_dependents,
         )
     if command in SYNC_COMMANDS:
-        from pgshift.scaffold import drift_refusal
+        from pgshift.scaffold import drift_refusal, schema_drift
 
-        return run_sync_command(settings, args, check_models=drift_refusal)
+        return run_sync_command(
+            settings, args, check_models=drift_refusal, check_schema=schema_drift
+        )
     if command == "dbt":
         return cmd_dbt(settings, args.dbt_args)
     raise ConfigError(f"unknown command {command!r}")

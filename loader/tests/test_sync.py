@@ -500,8 +500,25 @@ def test_sync_through_a_kill_then_cutover_equals_the_source(
             "(2147483647, 'sentinel@example.com', 'x', 'Sentinel'); "
             'insert into sessions (id, "userId") values (5000, 1)',
         )
+        # An enum label added on the source during the sync, as the next
+        # version's migration would: cutover refuses before the downtime,
+        # naming it, while the application goes on writing; the same label
+        # added on the target, and scaffold run again, let it go on.
+        query(source, "alter type bid_status add value 'countered'")
+        refused = run_cli(["cutover"], source, target, state, project)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "nothing was changed on the source" in refused.stderr
+        assert "pgshift_source_enums.sql: differs" in refused.stderr
+        assert '"countered"' in refused.stderr, refused.stderr
+        assert not writer.blocked and _can_connect(source, APP_ROLE)
+        assert _status(target)[0] == "streaming"
+        query(target, "alter type bid_status add value 'countered'")
+        scaffolded = run_cli(["scaffold"], source, target, state, project)
+        assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
         done = run_cli(["cutover"], source, target, state, project)
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
+        assert "before the downtime: schema check" in done.stdout
+
         assert "downtime" in done.stdout and APP_ROLE in done.stdout
         for step in ("stop writes", "drain to the marker", "sequences", "verify"):
             assert step in done.stdout
@@ -659,6 +676,35 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     shown = run_cli(["status"], source, target, state)
     assert "inactive" in shown.stdout and "run sync to go on" in shown.stdout
     assert ": streaming (stopped: no sync process reads its slot)" in shown.stdout
+    # The stream carries rows, not DDL: a column, an index or a check added
+    # on the source since scaffold refuses the cutover before the downtime,
+    # each named, with nothing changed; undone, the cutover goes on.
+    for change, named, undo in (
+        (
+            'alter table service_categories add column "lateNote" text',
+            "service_categories: new column lateNote since scaffold",
+            'alter table service_categories drop column "lateNote"',
+        ),
+        (
+            'create index "usersLastName" on users ("lastName"); alter table '
+            "bids add constraint bids_amount_sane check (amount < 10000000)",
+            "users: its indexes changed since scaffold",
+            'drop index "usersLastName"; alter table bids drop constraint '
+            "bids_amount_sane",
+        ),
+    ):
+        query(source, change)
+        refused = run_cli(["cutover", "--roles", role], source, target, state)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "cutover refused before the downtime, nothing was changed" in (
+            refused.stderr
+        )
+        assert named in refused.stderr, refused.stderr
+        assert "make the same change on the target" in refused.stderr
+        assert _can_login(source, role) and _can_connect(source, role)
+        assert _status(target)[0] == "streaming"
+        query(source, undo)
+    assert "bids: its checks changed since scaffold" in refused.stderr
     # No sync process: cutover follows the slot itself up to its marker.
     done = run_cli(["cutover", "--roles", role], source, target, state)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -1151,6 +1197,19 @@ def test_cutover_checks_at_b_before_the_downtime_then_the_changes_since(
         "the stranger's walsender did not end",
         tmp_path / "sync.log",
     )
+
+    # A column added on the source since scaffold, with no check of the
+    # schema handed in: the name map does not know it, and the check at B
+    # names it, with nothing changed.
+    query(source, 'alter table service_categories add column "lateNote" text')
+    with pytest.raises(SyncError, match="name map does not know") as caught:
+        cutover(settings, [role], say=lambda _: None)
+    assert "service_categories has column lateNote" in str(caught.value)
+    assert "final table public.service_categories" in str(caught.value)
+    assert _check_slots(source) == [] and _can_login(source, role)
+    assert query(target, "select hold_lsn from pgshift.sync_runs") == [(None,)]
+    assert _status(target)[0] == "streaming"
+    query(source, 'alter table service_categories drop column "lateNote"')
 
     # A target row changed before B: caught before the downtime.
     query(target, "update users set first_name = 'Drifted' where id = 4")

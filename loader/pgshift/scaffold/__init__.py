@@ -122,6 +122,7 @@ __all__ = [
     "read_project",
     "render",
     "scaffold",
+    "schema_drift",
     "write",
 ]
 
@@ -778,30 +779,83 @@ def map_drift(settings: Settings) -> list[str]:
     Raises:
         ConfigError: The project has no name map: scaffold never ran.
     """
-    path = settings.project_dir / MAP_FILE
-    committed = NameMap.read(settings.project_dir)
-    if committed is None:
-        raise ConfigError(
-            f"{path} does not exist: run `python loader/run.py scaffold` first "
-            "(it writes the dbt models from the source; review and commit "
-            "them), then migrate"
-        )
-    if committed.overrides is not None:
-        # The override file scaffold was given, which migrate is not.
-        recorded = Path(committed.overrides)
-        settings = dataclasses.replace(
-            settings,
-            overrides=recorded
-            if recorded.is_absolute()
-            else settings.project_dir / recorded,
-        )
-    project, _ = read_project(settings, committed.source_name, names_only=True)
+    committed = _committed_map(settings)
+    project, _ = read_project(
+        _recorded_overrides(settings, committed),
+        committed.source_name,
+        names_only=True,
+    )
     current = project.names
     # The comments on other objects need the routines settled, which this
     # check does not do; parity compares them with the target.
     current.comments = committed.comments
+    path = settings.project_dir / MAP_FILE
     if current.to_json() == path.read_text(encoding="utf-8"):
         return []
+    return _map_changes(committed, current)
+
+
+def schema_drift(settings: Settings) -> list[str]:
+    """Where the source no longer matches the committed project, as ``--check`` finds.
+
+    ``scaffold --check`` run from the options the name map records: every
+    generated file rendered from the source as it is now and compared with
+    the committed one. Unlike ``map_drift`` it sees what the name map does
+    not hold (an enum's labels, a function's body, a view's definition,
+    privileges, comments).
+
+    Returns:
+        One line per source table changed in the name map (as ``map_drift``
+        says it), and per other generated file that differs, with the first
+        place it does; empty when scaffold would write the same files.
+
+    Raises:
+        ConfigError: The project has no name map: scaffold never ran.
+        ScaffoldError: The source holds what scaffold refuses now.
+    """
+    committed = _committed_map(settings)
+    project, _ = read_project(
+        _recorded_overrides(settings, committed), committed.source_name
+    )
+    files = render(project)
+    lines = []
+    for rel in drift(files, settings.project_dir):
+        if rel == MAP_FILE:
+            lines += _map_changes(committed, project.names)
+            continue
+        path = settings.project_dir / rel
+        before = path.read_text(encoding="utf-8") if path.exists() else None
+        lines.append(f"{rel}: {_file_change(before, files[rel])}")
+    return lines
+
+
+def _committed_map(settings: Settings) -> NameMap:
+    """The project's name map, or why there is none."""
+    committed = NameMap.read(settings.project_dir)
+    if committed is None:
+        raise ConfigError(
+            f"{settings.project_dir / MAP_FILE} does not exist: run `python "
+            "loader/run.py scaffold` first (it writes the dbt models from the "
+            "source; review and commit them), then migrate"
+        )
+    return committed
+
+
+def _recorded_overrides(settings: Settings, committed: NameMap) -> Settings:
+    """The settings with the override file scaffold was given, which others are not."""
+    if committed.overrides is None:
+        return settings
+    recorded = Path(committed.overrides)
+    return dataclasses.replace(
+        settings,
+        overrides=recorded
+        if recorded.is_absolute()
+        else settings.project_dir / recorded,
+    )
+
+
+def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
+    """One line per table and other part of the name map that differs."""
     lines = []
     for table in sorted(set(committed.tables) | set(current.tables)):
         before, now = committed.tables.get(table), current.tables.get(table)
@@ -819,12 +873,35 @@ def map_drift(settings: Settings) -> list[str]:
         "views",
         "policies",
         "row_security",
+        "comments",
         "overrides",
         "source_schema",
     ):
         if getattr(committed, what) != getattr(current, what):
             lines.append(f"{what}: changed since scaffold")
     return lines or ["the name map differs from what scaffold writes now"]
+
+
+def _file_change(before: str | None, now: str) -> str:
+    """Where a generated file's committed text first differs from ``now``."""
+    if before is None:
+        return "a file scaffold writes now, not in the project"
+    at = next(
+        (i for i, (a, b) in enumerate(zip(before, now, strict=False)) if a != b),
+        min(len(before), len(now)),
+    )
+    line_start = now.rfind("\n", 0, at) + 1
+    line_end = len(now) if now.find("\n", at) < 0 else now.find("\n", at)
+    start, end = max(line_start, at - 60), min(line_end, at + 60)
+    shown = now[start:end].strip()
+    if not shown:
+        return "differs from what scaffold writes now"
+    return (
+        "differs from what scaffold writes now, first at: "
+        + ("..." if start > line_start else "")
+        + shown
+        + ("..." if end < line_end else "")
+    )
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:

@@ -65,10 +65,12 @@ def run_sync_command(
     settings: Settings,
     args: argparse.Namespace,
     check_models: Callable[[Settings], str | None] | None = None,
+    check_schema: Callable[[Settings], list[str]] | None = None,
 ) -> int:
     """Run sync, status, cleanup or cutover.
 
-    ``check_models``: as ``sync.run_sync``.
+    ``check_models``: as ``sync.run_sync``; ``check_schema``: as
+    ``sync.cutover.cutover``.
     """
     from pgshift import sync
 
@@ -121,13 +123,15 @@ def run_sync_command(
         if args.roles is not None
         else None
     )
-    done = cutover(settings, roles)
+    done = cutover(settings, roles, check_schema=check_schema)
     if done.still_connected:
         print(
             "warning: sessions of roles cutover did not block were on the source "
             f"database ({', '.join(done.still_connected)}); what they wrote after "
             "the marker is not on the target"
         )
+    if done.schema_check is not None:
+        print(f"  before the downtime: {'schema check':<20} {done.schema_check:7.2f} s")
     for name, seconds in done.before:
         print(f"  before the downtime: {name:<20} {seconds:7.2f} s")
     for name, seconds in done.steps:

@@ -95,6 +95,8 @@ class Cutover:
             (source and target on one server), or None: NOLOGIN.
         reopen: The statements that give the source database its previous
             ACL back (with ``blocked_database``).
+        schema_check: Seconds the check that the source's schema still
+            matches the models took, before the downtime (None: not run).
     """
 
     steps: list[tuple[str, float]] = field(default_factory=list)
@@ -109,6 +111,7 @@ class Cutover:
     views: list[str] = field(default_factory=list)
     blocked_database: str | None = None
     reopen: list[str] = field(default_factory=list)
+    schema_check: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -134,8 +137,14 @@ def cutover(
     settings: Settings,
     roles: list[str] | None = None,
     say: Callable[[str], None] = print,
+    check_schema: Callable[[Settings], list[str]] | None = None,
 ) -> Cutover:
     """Finish the target's sync run (see the module's docstring).
+
+    ``check_schema`` lists where the source's schema no longer matches the
+    project's models (``scaffold.schema_drift``, which the command line
+    hands in: sync does not import the scaffold); any line refuses the
+    cutover before the downtime.
 
     Raises:
         SyncError: No run to cut over, or a step failed (the message says
@@ -200,6 +209,10 @@ def cutover(
                     + "; nothing was changed"
                 )
         _refuse_privilege_drift(settings, names, cursor)
+        if check_schema is not None:
+            began = time.monotonic()
+            _refuse_schema_drift(settings, names, check_schema(settings), run)
+            done.schema_check = time.monotonic() - began
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
         block: DatabaseBlock | None = None
@@ -597,6 +610,39 @@ def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> 
     )
 
 
+def _refuse_schema_drift(
+    settings: Settings, names: NameMap, drifted: list[str], run: state.SyncRun
+) -> None:
+    """Refuse the cutover where the source's schema changed since scaffold.
+
+    The stream carries rows, not DDL: a column, index, constraint or enum
+    label added on the source during the sync is not on the target, whose
+    final tables the models built. The application's next version, which
+    needs it, would meet a target without it.
+    """
+    if not drifted:
+        return
+    shown = "\n  ".join(drifted[:20])
+    more = f"\n  ... and {len(drifted) - 20} more" if len(drifted) > 20 else ""
+    held = (
+        "nothing was changed on the source (the application still writes "
+        "there, the sync goes on)"
+        if run.status == "streaming"
+        else "the roles a previous cutover blocked stay blocked"
+    )
+    raise SyncError(
+        f"cutover refused before the downtime, {held}: the source's schema "
+        "changed since scaffold, and the stream carries rows, not schema "
+        f"changes, so the target does not have them:\n  {shown}{more}\n"
+        "Next: make the same change on the target, to the final tables in "
+        f"schema {settings.final_schema} under their target names, run "
+        "`python loader/run.py scaffold` so that the models match the source "
+        "(`scaffold --check` then passes), start sync again so that it reads "
+        "the new name map, and cutover again; or `python loader/run.py "
+        "cleanup`, scaffold, and sync (or migrate) from the start"
+    )
+
+
 def _drain(
     settings: Settings, names: NameMap, run: state.SyncRun, marker: str, cursor: Any
 ) -> None:
@@ -842,7 +888,7 @@ def _verify(settings: Settings, names: NameMap, tables: list[str]) -> list[str]:
         target_queries.append(
             checksum_sql(
                 f"{quote_ident(settings.final_schema)}.{quote_ident(mapped.target)}",
-                [(mapped.columns[c], t) for c, t in columns],
+                proof.target_columns(settings, mapped, columns),
             )
         )
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -49,7 +49,7 @@ from pgshift.catalog import Catalog, read_catalog
 from pgshift.checksum import checksum_expression, checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
-from pgshift.mapping import NameMap
+from pgshift.mapping import NameMap, TableMap
 from pgshift.settings import Settings
 from pgshift.sqlident import percent_safe, quote_ident
 from pgshift.sync import pgoutput, source, state
@@ -248,8 +248,31 @@ def _relations(
         f"{quote_ident(settings.source_schema)}.{quote_ident(table)}",
         f"{quote_ident(settings.final_schema)}.{quote_ident(mapped.target)}",
         columns,
-        [(mapped.columns[c], t) for c, t in columns],
+        target_columns(settings, mapped, columns),
     )
+
+
+def target_columns(
+    settings: Settings, mapped: TableMap, columns: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The final table's (column, type) for the source table's, by the name map.
+
+    Raises:
+        SyncError: A source column the map does not know: added on the
+            source since scaffold.
+    """
+    unknown = [c for c, _ in columns if c not in mapped.columns]
+    if unknown:
+        raise SyncError(
+            f"cutover stopped: source table {mapped.source} has "
+            f"{'columns' if len(unknown) > 1 else 'column'} {', '.join(unknown)}, "
+            "which the name map does not know (added on the source since "
+            "scaffold, and not on the target). Next: add "
+            f"{'them' if len(unknown) > 1 else 'it'} to the final table "
+            f"{settings.final_schema}.{mapped.target} too, run `python "
+            "loader/run.py scaffold`, and cutover again"
+        )
+    return [(mapped.columns[c], t) for c, t in columns]
 
 
 def check_at_b(
