@@ -1507,6 +1507,19 @@ class _Fragment:
             if node.get("schemaname") not in (None, self.context.schema):
                 # A relation of another schema: its columns keep their names.
                 self.foreign.add(alias or node["relname"])
+        # ON CONFLICT ... DO UPDATE reads the proposed row as EXCLUDED: a row
+        # of the INSERT's table (when the statement's upserts share one).
+        upserts = {
+            (relation.get("schemaname"), relation["relname"])
+            for _, n in tree_nodes(statement, "InsertStmt")
+            if n.get("onConflictClause")
+            for relation in [(n.get("relation") or {}).get("RangeVar") or {}]
+            if relation.get("relname")
+        }
+        if len(upserts) == 1 and "excluded" not in aliases:
+            ((schema, relname),) = upserts
+            if schema in (None, self.context.schema) and relname not in ctes:
+                aliases["excluded"] = self.context.tables.get(relname)
         scoping = _scoping(statement)
         derived: list[tuple[dict, _Derived]] = []
         for _, node in tree_nodes(statement, "ColumnRef"):
@@ -1525,6 +1538,7 @@ class _Fragment:
                 conflict = node["onConflictClause"].get("OnConflictClause") or {}
                 self._target_columns(node, conflict.get("targetList"))
                 self._conflict_constraint(node, conflict)
+                self._conflict_columns(node, conflict)
         for _, node in tree_nodes(statement, "TypeName"):
             self._type_name(node)
         for _, node in tree_nodes(statement, "FuncCall"):
@@ -1729,6 +1743,38 @@ class _Fragment:
             )
         elif key.name != name:
             self._replace(token, render_ident(key.name))
+
+    def _conflict_columns(self, statement: dict, conflict: dict) -> None:
+        """``ON CONFLICT ("imageId", "tagId")``: the columns, its table's.
+
+        An inference column (an ``IndexElem`` of a bare name) carries no
+        position of its own; the names follow the clause's ``(`` in order.
+        An expression's column references are renamed as any other.
+        """
+        infer = (conflict.get("infer") or {}).get("InferClause") or {}
+        relation = (statement.get("relation") or {}).get("RangeVar") or {}
+        if relation.get("schemaname") not in (None, self.context.schema):
+            return
+        mapped = self.context.tables.get(relation.get("relname", ""))
+        index = self._token_at(infer.get("location", -1))
+        if mapped is None or index is None:
+            return
+        for element in infer.get("indexElems") or []:
+            name = (element.get("IndexElem") or {}).get("name")
+            if name is None:
+                continue
+            found = next(
+                (
+                    i
+                    for i in range(index, len(self.tokens))
+                    if self.tokens[i].value == name
+                ),
+                None,
+            )
+            if found is None or name not in mapped.columns:
+                return
+            self._replace(self.tokens[found], render_ident(mapped.columns[name]))
+            index = found + 1
 
     def _problem(self, location: int, reason: str) -> None:
         self.problems.append((max(location, 0), reason))

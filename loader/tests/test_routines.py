@@ -1240,6 +1240,28 @@ def test_on_conflict_on_constraint_takes_the_keys_target_name() -> None:
     ]
 
 
+@pytest.mark.parametrize("language", ["plpgsql", "sql"])
+def test_on_conflict_columns_take_their_target_names(language: str) -> None:
+    """A Prisma-style upsert (Civitai's ``insert_tag_on_image``): the
+    conflict target's columns are the table's, renamed with it."""
+    statement = (
+        'insert into "Posts" (id, "userId") values (1, 2)\n'
+        '    on conflict ("userId", id)\n'
+        '    do update set "userId" = excluded."userId"'
+    )
+    body = (
+        f"\nbegin\n  {statement};\n  return 1;\nend\n"
+        if language == "plpgsql"
+        else f"\n  {statement}\n  returning id;\n"
+    )
+    routine = _rewrite(body, language)
+    assert routine.problems == []
+    assert (
+        "on conflict (author_id, id)\n"
+        "    do update set author_id = excluded.author_id"
+    ) in _body(routine)
+
+
 def test_a_view_read_by_a_body_takes_its_target_names() -> None:
     view = ViewMap(
         source="activeUsers",
