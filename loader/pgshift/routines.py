@@ -1276,7 +1276,10 @@ def _outputs(derived: _Derived) -> list[_Output] | None:
         select = select["larg"]["SelectStmt"]
     outputs: list[_Output] = []
     if select.get("valuesLists"):
-        outputs = [_Output(None) for _ in select["valuesLists"][0]["List"]["items"]]
+        # The first row's values: a list of them (a List node in older pglast).
+        first = select["valuesLists"][0]
+        values = first["List"]["items"] if isinstance(first, dict) else first
+        outputs = [_Output(None) for _ in values]
     for entry in select.get("targetList") or []:
         target = entry.get("ResTarget") or {}
         if target.get("name"):
@@ -1295,6 +1298,55 @@ def _outputs(derived: _Derived) -> list[_Output] | None:
     for position, name in enumerate(derived.colnames[: len(outputs)]):
         outputs[position] = _Output(name)
     return outputs
+
+
+def _result_refs(statement: dict) -> set[int]:
+    """Where the column references naming a statement's result columns stand.
+
+    The unaliased entries (a cast of one too) of its select list (the first
+    query's, of a set operation) or of its RETURNING list.
+    """
+    node = statement.get("stmt")
+    if not isinstance(node, dict):
+        return set()  # a SQL-standard body's statements: no record reads them
+    select = node.get("SelectStmt")
+    while select is not None and select.get("larg"):
+        select = select["larg"]["SelectStmt"]
+    entries = list((select or {}).get("targetList") or [])
+    for kind in ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"):
+        changing = node.get(kind) or {}
+        entries += changing.get("returningList") or []
+        entries += (changing.get("returningClause") or {}).get("exprs") or []
+    found = set()
+    for entry in entries:
+        target = entry.get("ResTarget") or {}
+        if target.get("name"):
+            continue
+        value = target.get("val") or {}
+        while "TypeCast" in value:
+            value = value["TypeCast"].get("arg") or {}
+        if "ColumnRef" in value:
+            found.add(value["ColumnRef"].get("location", -1))
+    return found
+
+
+def _first_location(node: Any) -> int:
+    """The earliest location a parse tree's nodes give (0: none)."""
+    found: list[int] = []
+
+    def visit(item: Any) -> None:
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "location" and isinstance(value, int) and value >= 0:
+                    found.append(value)
+                else:
+                    visit(value)
+        elif isinstance(item, list):
+            for value in item:
+                visit(value)
+
+    visit(node)
+    return min(found, default=0)
 
 
 def _scoping(statement: dict) -> _Scoping:
@@ -1449,6 +1501,9 @@ class _Fragment:
         self.variables = variables
         self.records = records
         self.foreign_records = False  # NEW and OLD of other schemas' tables
+        # Where the column references naming the current statement's result
+        # columns stand (``_result_refs``).
+        self.results: set[int] = set()
         self.foreign: set[str] = set()  # other schemas' relations read
         self.plpgsql = plpgsql
         self.tokens = scan_tokens(text)
@@ -1507,7 +1562,9 @@ class _Fragment:
             if node.get("schemaname") not in (None, self.context.schema):
                 # A relation of another schema: its columns keep their names.
                 self.foreign.add(alias or node["relname"])
+        self._natural_joins(statement, ctes)
         scoping = _scoping(statement)
+        self.results = _result_refs(statement)
         derived: list[tuple[dict, _Derived]] = []
         for _, node in tree_nodes(statement, "ColumnRef"):
             through = scoping.refs.get(node.get("location", -1))
@@ -1538,6 +1595,61 @@ class _Fragment:
         for kind, node in tree_nodes(statement):
             if kind == "ExecuteStmt":
                 self._problem(node.get("location", 0), "EXECUTE of a prepared query")
+
+    def _natural_joins(self, statement: dict, ctes: set[str]) -> None:
+        """Flag a NATURAL JOIN whose columns of the same name may change.
+
+        It joins on every column name its two sides share, which renaming
+        changes: a table's renamed column against a derived table's or a
+        CTE's column that keeps the name its query chose, or a function's
+        result, makes another join (a cross join, where no name is shared
+        any more). It stays as written only between relations whose
+        columns all keep their names.
+        """
+        if not self.context.renamed:
+            return
+        for _, node in tree_nodes(statement, "JoinExpr"):
+            if not node.get("isNatural"):
+                continue
+            sides = [node.get("larg") or {}, node.get("rarg") or {}]
+            while any("JoinExpr" in side for side in sides):
+                sides = [
+                    part
+                    for side in sides
+                    for part in (
+                        [
+                            side["JoinExpr"].get("larg") or {},
+                            side["JoinExpr"].get("rarg") or {},
+                        ]
+                        if "JoinExpr" in side
+                        else [side]
+                    )
+                ]
+            changing = [
+                why for side in sides if (why := self._natural_side(side, ctes))
+            ]
+            if changing:
+                self._problem(
+                    _first_location(node),
+                    f"NATURAL JOIN over {changing[0]}: it joins on the column "
+                    "names its sides share, and names change on the target; "
+                    "join ON the columns on the source",
+                )
+
+    def _natural_side(self, side: dict, ctes: set[str]) -> str | None:
+        """What makes one side of a NATURAL JOIN unsafe to keep, or None."""
+        relation = side.get("RangeVar")
+        if relation is None:
+            return "a subquery or a function"
+        if relation.get("schemaname") not in (None, self.context.schema):
+            return None  # another schema's: its columns keep their names
+        name = relation["relname"]
+        if relation.get("schemaname") is None and name in ctes:
+            return f"CTE {name}"
+        mapped = self.context.tables.get(name)
+        if mapped is not None and any(s != t for s, t in mapped.columns.items()):
+            return f"{self.context.kind(name)} {name}, whose columns are renamed"
+        return None
 
     def _derived_columns(
         self, references: list[tuple[dict, _Derived]], scoping: _Scoping
@@ -1602,7 +1714,7 @@ class _Fragment:
                         self._replace(chain[-1], text)
                         spelled[chain[-1].start] = text
                     else:
-                        self.placed.add(chain[-1].start)
+                        self._kept_output(chain[-1], location, names)
                 elif chain is not None and outputs is None:
                     self.placed.add(chain[-2].start)
                     if column is not None:
@@ -1613,7 +1725,7 @@ class _Fragment:
                     # Chosen by the query, or no (single) such output, which
                     # PostgreSQL refuses on the source as well: as written.
                     self.placed.add(chain[-2].start)
-                    self.placed.add(chain[-1].start)
+                    self._kept_output(chain[-1], location, names)
                 elif column in self.context.renamed:
                     self._problem(
                         location, f"cannot locate {'.'.join(map(str, names))}"
@@ -1633,6 +1745,30 @@ class _Fragment:
                     and output.name not in scoping.bare
                 ):
                     self._place_alias(output.target, output.name)
+
+    def _kept_output(self, token: Token, location: int, names: list) -> None:
+        """Keep a derived table's column as written, unless it names the result.
+
+        In PL/pgSQL, a reference standing unaliased in the statement's own
+        select list (or RETURNING list) names a column of its result, which
+        ``SELECT ... INTO r`` or ``FOR r IN`` puts in a record, whose fields
+        later statements read by name: ``r."totalCents"`` is renamed as a
+        column, while the result column keeps the name its subquery chose.
+        Such a reference is flagged instead.
+        """
+        self.placed.add(token.start)
+        if (
+            self.plpgsql
+            and location in self.results
+            and token.value in self.context.renamed
+        ):
+            self._problem(
+                location,
+                f"{'.'.join(render_ident(str(n)) for n in names)} names a column "
+                "of the result, which keeps the name its subquery chose, while "
+                "a record's field of that name is renamed: give it another "
+                "alias on the source",
+            )
 
     def _place_alias(self, target: dict, name: str) -> None:
         """Mark ``AS name`` of a select list's entry as understood."""

@@ -837,6 +837,98 @@ def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
     assert "it calls count_rows(), which needs review" in str(done[1].problems)
 
 
+def test_a_derived_tables_kept_names_a_join_or_a_record_reads_are_flagged() -> None:
+    # A name a subquery chose stays as written; where a NATURAL JOIN or a
+    # record reads it by name against a renamed one, that would change what
+    # the routine does on the target: it needs review.
+    names = dataclasses.replace(
+        NAMES,
+        tables={
+            **NAMES.tables,
+            "plain": _table("plain", "plain", {"id": "id", "note": "note"}),
+            "other": _table("other", "other", {"id": "id", "label": "label"}),
+        },
+    )
+    relations = {**_RELATIONS, "plain": "r", "other": "r"}
+
+    def rewritten(body: str) -> Routine:
+        return _rewrite(body, names=names, relations=relations)
+
+    def statement(sql: str) -> str:
+        return f"\ndeclare n bigint;\nbegin\n  {sql};\n  return n;\nend\n"
+
+    for sql, over in (
+        # It became a cross join: 2 rows, 6 on the target.
+        (
+            'select count(*) into n from (select id as "totalCents" from "Users") '
+            "s natural join orders o",
+            "a subquery or a function",
+        ),
+        (
+            'with c as (select id as "totalCents" from "Users") '
+            "select count(*) into n from c natural join plain",
+            "CTE c",
+        ),
+        (
+            "select count(*) into n from plain natural join orders",
+            "table orders, whose columns are renamed",
+        ),
+        (
+            "select count(*) into n from plain natural join (other natural join "
+            '"Posts")',
+            "table Posts, whose columns are renamed",
+        ),
+    ):
+        flagged = rewritten(statement(sql))
+        assert [p.describe() for p in flagged.problems] == [
+            f"line 4: NATURAL JOIN over {over}: it joins on the column names its "
+            "sides share, and names change on the target; join ON the columns on "
+            "the source"
+        ], sql
+    # Between relations whose columns keep their names, it stays.
+    kept = rewritten(statement("select count(*) into n from plain natural join other"))
+    assert kept.problems == []
+    assert "from public.plain natural join public.other" in _body(kept)
+    # A record's fields are renamed as columns: a result column keeping the
+    # name its subquery chose would not be found under it.
+    derived = '(select id as "totalCents" from "Users") s'
+    for body in (
+        f'\ndeclare r record; n bigint := 0;\nbegin\n  for r in select s."totalCents"'
+        f' from {derived} loop\n    n := n + r."totalCents";\n  end loop;\n'
+        "  return n;\nend\n",
+        f'\ndeclare r record;\nbegin\n  select s."totalCents" into r from {derived}'
+        ';\n  return r."totalCents";\nend\n',
+    ):
+        flagged = rewritten(body)
+        assert [p.describe() for p in flagged.problems] == [
+            'line 4: s."totalCents" names a column of the result, which keeps the '
+            "name its subquery chose, while a record's field of that name is "
+            "renamed: give it another alias on the source"
+        ], body
+    # Passed through, or named by an alias of the statement's own, it is not.
+    for body, spelled in (
+        (
+            '\ndeclare r record;\nbegin\n  select s."totalCents" into r from '
+            '(select "totalCents" from orders) s;\n  return r."totalCents";\nend\n',
+            "select s.total_cents into r from (select total_cents from "
+            "public.orders) s;\n  return r.total_cents;",
+        ),
+        (
+            '\ndeclare r record;\nbegin\n  select s."totalCents" as t into r from '
+            f"{derived};\n  return r.t;\nend\n",
+            's."totalCents" as t into r from (select id as "totalCents" from '
+            "public.users) s;",
+        ),
+    ):
+        kept = rewritten(body)
+        assert kept.problems == [], body
+        assert spelled in _body(kept)
+    # A VALUES list's columns, named by the alias.
+    values = rewritten(statement("select sum(v.a) into n from (values (1), (2)) v(a)"))
+    assert values.problems == []
+    assert "from (values (1), (2)) v(a)" in _body(values)
+
+
 def _moved(*routines: Routine) -> list[Routine]:
     """Routines of a schema ``app`` rewritten into the final schema ``public``."""
     names = NameMap(
