@@ -42,7 +42,8 @@ libpg_query):
 
 What cannot be mapped safely is never guessed: dynamic SQL (``EXECUTE``,
 ``RETURN QUERY EXECUTE``, ``FOR ... IN EXECUTE``, ``OPEN ... FOR
-EXECUTE``), an ambiguous column, a table that is not migrated, a string
+EXECUTE``) where the map renames anything, unless the override file lists
+the routine under ``reviewed_routines``, an ambiguous column, a table that is not migrated, a string
 naming a renamed table or sequence (``'"Users"'::regclass``,
 ``nextval('...')``, ``TG_TABLE_NAME = 'Users'``), a renamed column's name
 as the key of a row made JSON (``to_jsonb(NEW) ->> 'fullName'``), a
@@ -66,7 +67,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -820,6 +821,7 @@ def rewrite(
     names: NameMap,
     present: frozenset[str] = frozenset(),
     final_schema: str | None = None,
+    reviewed: Collection[str] = (),
 ) -> Routines:
     """Rename every routine and trigger of the source through the name map.
 
@@ -831,13 +833,13 @@ def rewrite(
             is created; one executing another schema's function the target
             lacks needs review.
         final_schema: The schema the routines land in (None: not known,
-            taken as another than the source's). Dynamic SQL whose strings
-            name no table, column or other object whose name changes means
-            on the target what it meant on the source, when the routines
-            land in the source schema's name or the body names neither
-            schema anywhere (``_dynamic_sql``). Into a schema of another
-            name, a string naming the source schema qualified is a reason
-            for review.
+            taken as another than the source's). Where the map renames
+            nothing, dynamic SQL means on the target what it meant on the
+            source, when the routines land in the source schema's name or
+            the body names neither schema anywhere (``_dynamic_sql``).
+        reviewed: The routines the team reviewed (the override file's
+            ``reviewed_routines``, each a name or ``name(arguments)`` as
+            scaffold prints it): their dynamic SQL is kept as written.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
@@ -845,6 +847,7 @@ def rewrite(
     context = _Context.build(source, names)
     context.final_schema = final_schema
     context.changed = changed_names(names)
+    context.reviewed = frozenset(reviewed)
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -1149,6 +1152,9 @@ class _Context:
     # The schema the routines land in (None: not known, taken as another
     # schema than the source's).
     final_schema: str | None = None
+    # The routines the team reviewed, by name or name(arguments): their
+    # dynamic SQL is kept as written whatever the map renames.
+    reviewed: frozenset[str] = frozenset()
     # A trigger function's transition tables (REFERENCING OLD TABLE AS x),
     # by the function's oid: its body finds them before the schema's tables.
     transitions: dict[int, set[str]] = field(default_factory=dict)
@@ -2664,28 +2670,35 @@ def _dynamic_sql(
     variables: set[str],
     context: _Context,
 ) -> list[Problem]:
-    """Why the dynamic SQL of a PL/pgSQL body cannot run as written, if it cannot.
+    r"""Why the dynamic SQL of a PL/pgSQL body cannot run as written, if it cannot.
 
     What ``EXECUTE`` runs is built from strings at run time, which pgshift
-    does not rename. It means on the target what it meant on the source
-    when no string constant of the body (the pieces it is built from, its
-    ``format`` strings, dollar-quoted text) and no identifier of the
-    dynamic statements themselves (``EXECUTE ... USING NEW."userId"``)
-    names a table, column or other object whose name changes
-    (``context.changed``), and the routines land in the source schema's
-    name or the body names neither schema. Such a routine is created with
-    its dynamic statements as written (the rest of its body renamed as
-    any other), and noted (``Routine.notes``). Names the dynamic SQL takes
-    from its arguments or from data are its callers': a caller passing a
-    renamed table's source name breaks on the target as it would for any
-    renamed name it holds in a string.
+    does not rename, and which no reading of the body can list: names put
+    together (``'total' || 'Cents'``), escaped (``E'\\x43'``), or taken from
+    arguments, variables and data. Dynamic SQL runs as written where the
+    map renames nothing (``context.changed`` is empty) and the routines
+    land in the source schema's name or the body names neither schema.
+    Otherwise the routine needs review, unless the team lists it in the
+    override file (``context.reviewed``): it is then created with its
+    dynamic statements as written (the rest of its body renamed as any
+    other), and noted (``Routine.notes``). The problem names what the
+    body's string constants (the pieces it is built from, its ``format``
+    strings, dollar-quoted text) and the dynamic statements' identifiers
+    (``EXECUTE ... USING NEW."userId"``) name of what changes; where they
+    name nothing, it says how to list the routine once reviewed.
 
     Returns:
-        One problem per dynamic statement, naming what it names; none when
-        it runs as written.
+        One problem per dynamic statement; none when it runs as written.
     """
     dynamic = _dynamic_statements(function)
     if not dynamic:
+        return []
+    lines = sorted({lineno for _, _, lineno in dynamic})
+    where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
+    if context.reviewed & {routine.name, routine.label}:
+        routine.notes.append(
+            f"{where}: reviewed in the override file: dynamic SQL kept as written"
+        )
         return []
     held: dict[str, int] = {}  # a changed name, and the first line naming it
     for token in tokens:
@@ -2699,7 +2712,6 @@ def _dynamic_sql(
                 value = token.value
                 if value in context.changed and value not in variables:
                     held.setdefault(value, lineno)
-    reasons = []
     if held:
         named = sorted(held.items(), key=lambda item: (item[1], item[0]))
         listed = [f"{render_ident(n)} (line {line})" for n, line in named[:3]]
@@ -2710,16 +2722,16 @@ def _dynamic_sql(
             if len(listed) > 1
             else listed[0]
         )
-        reasons.append(
-            f"its body names {text}, whose "
+        reason = (
+            f", and its body names {text}, whose "
             + ("name changes" if len(named) == 1 else "names change")
             + " on the target"
         )
     elif context.moves and _names_schema(
         routine.body, {context.schema, context.final_schema or context.schema}
     ):
-        reasons.append(
-            f"its body names schema {render_ident(context.schema)}"
+        reason = (
+            f", and its body names schema {render_ident(context.schema)}"
             + (
                 f" or {render_ident(context.final_schema)}"
                 if context.final_schema
@@ -2727,19 +2739,22 @@ def _dynamic_sql(
             )
             + ", and the routines land in another schema"
         )
-    if not reasons:
-        lines = sorted({lineno for _, _, lineno in dynamic})
-        where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
+    elif context.changed:
+        reason = (
+            " (its strings name no table or column whose name changes; once "
+            "reviewed, list it under reviewed_routines: in the override file "
+            "to create it as written)"
+        )
+    else:
         routine.notes.append(
-            f"{where}: dynamic SQL kept as written: it names no table or column "
-            "whose name changes"
+            f"{where}: dynamic SQL kept as written: no name changes on the target"
         )
         return []
     return [
         Problem(
             lineno,
             f"{what} of dynamic SQL: the statement is built from strings at run "
-            f"time, which pgshift cannot rename, and {reasons[0]}",
+            f"time, which pgshift cannot rename{reason}",
         )
         for what, _, lineno in dynamic
     ]
