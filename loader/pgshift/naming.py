@@ -149,6 +149,9 @@ class Overrides:
         intended_differences:
           - "users.legacy_user_id: comment"
         keep_object_names: true
+        reviewed_routines:
+          - create_v1_range_partition
+          - "count_rows(p_table text)"
 
     Keys are source names; values are target names. ``objects`` names a
     table's constraints, indexes and sequences (by source table).
@@ -160,6 +163,10 @@ class Overrides:
     land in the final schema (``pgshift.schemas``).
     ``intended_differences`` lists prefixes of schema-parity lines that are
     wanted, not failures.
+    ``reviewed_routines`` lists the routines running dynamic SQL that the
+    team reviewed, each by name (every routine of that name) or as
+    ``name(arguments)`` the way scaffold prints it: they are created with
+    their dynamic SQL as written.
     """
 
     tables: dict[str, str] = field(default_factory=dict)
@@ -169,6 +176,7 @@ class Overrides:
     schemas: dict[str, str] = field(default_factory=dict)
     intended_differences: list[str] = field(default_factory=list)
     keep_object_names: bool = False
+    reviewed_routines: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path | None) -> Overrides:
@@ -208,6 +216,7 @@ class Overrides:
             types={str(k): str(v) for k, v in types.items()},
             schemas={str(k): str(v) for k, v in schemas.items()},
             keep_object_names=_flag(data, "keep_object_names", path),
+            reviewed_routines=_names_listed(data, "reviewed_routines", path),
         )
 
 
@@ -217,6 +226,17 @@ def _flag(data: dict[str, Any], key: str, path: Path) -> bool:
     if not isinstance(value, bool):
         raise NamingError(f"{path}: '{key}' must be true or false, not {value!r}")
     return value
+
+
+def _names_listed(data: dict[str, Any], key: str, path: Path) -> list[str]:
+    """A list of names of the override file (empty when absent)."""
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise NamingError(
+            f"{path}: '{key}' must be a list of names, such as "
+            "'- count_rows(p_table text)', as scaffold prints them"
+        )
+    return [v.strip() for v in value]
 
 
 def _per_table(entries: dict[Any, Any]) -> dict[str, dict[str, str]]:

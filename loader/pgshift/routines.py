@@ -42,7 +42,8 @@ libpg_query):
 
 What cannot be mapped safely is never guessed: dynamic SQL (``EXECUTE``,
 ``RETURN QUERY EXECUTE``, ``FOR ... IN EXECUTE``, ``OPEN ... FOR
-EXECUTE``), an ambiguous column, a table that is not migrated, a string
+EXECUTE``) where the map renames anything, unless the override file lists
+the routine under ``reviewed_routines``, an ambiguous column, a table that is not migrated, a string
 naming a renamed table or sequence (``'"Users"'::regclass``,
 ``nextval('...')``, ``TG_TABLE_NAME = 'Users'``), a renamed column's name
 as the key of a row made JSON (``to_jsonb(NEW) ->> 'fullName'``), a
@@ -66,7 +67,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -820,6 +821,7 @@ def rewrite(
     names: NameMap,
     present: frozenset[str] = frozenset(),
     final_schema: str | None = None,
+    reviewed: Collection[str] = (),
 ) -> Routines:
     """Rename every routine and trigger of the source through the name map.
 
@@ -831,13 +833,13 @@ def rewrite(
             is created; one executing another schema's function the target
             lacks needs review.
         final_schema: The schema the routines land in (None: not known,
-            taken as another than the source's). Dynamic SQL whose strings
-            name no table, column or other object whose name changes means
-            on the target what it meant on the source, when the routines
-            land in the source schema's name or the body names neither
-            schema anywhere (``_dynamic_sql``). Into a schema of another
-            name, a string naming the source schema qualified is a reason
-            for review.
+            taken as another than the source's). Where the map renames
+            nothing, dynamic SQL means on the target what it meant on the
+            source, when the routines land in the source schema's name or
+            the body names neither schema anywhere (``_dynamic_sql``).
+        reviewed: The routines the team reviewed (the override file's
+            ``reviewed_routines``, each a name or ``name(arguments)`` as
+            scaffold prints it): their dynamic SQL is kept as written.
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
@@ -845,6 +847,7 @@ def rewrite(
     context = _Context.build(source, names)
     context.final_schema = final_schema
     context.changed = changed_names(names)
+    context.reviewed = frozenset(reviewed)
     callers: dict[int, list[TableMap]] = {}
     for trigger in source.triggers:
         mapped = names.tables.get(trigger.table)
@@ -1149,6 +1152,9 @@ class _Context:
     # The schema the routines land in (None: not known, taken as another
     # schema than the source's).
     final_schema: str | None = None
+    # The routines the team reviewed, by name or name(arguments): their
+    # dynamic SQL is kept as written whatever the map renames.
+    reviewed: frozenset[str] = frozenset()
     # A trigger function's transition tables (REFERENCING OLD TABLE AS x),
     # by the function's oid: its body finds them before the schema's tables.
     transitions: dict[int, set[str]] = field(default_factory=dict)
@@ -1276,7 +1282,10 @@ def _outputs(derived: _Derived) -> list[_Output] | None:
         select = select["larg"]["SelectStmt"]
     outputs: list[_Output] = []
     if select.get("valuesLists"):
-        outputs = [_Output(None) for _ in select["valuesLists"][0]["List"]["items"]]
+        # The first row's values: a list of them (a List node in older pglast).
+        first = select["valuesLists"][0]
+        values = first["List"]["items"] if isinstance(first, dict) else first
+        outputs = [_Output(None) for _ in values]
     for entry in select.get("targetList") or []:
         target = entry.get("ResTarget") or {}
         if target.get("name"):
@@ -1295,6 +1304,55 @@ def _outputs(derived: _Derived) -> list[_Output] | None:
     for position, name in enumerate(derived.colnames[: len(outputs)]):
         outputs[position] = _Output(name)
     return outputs
+
+
+def _result_refs(statement: dict) -> set[int]:
+    """Where the column references naming a statement's result columns stand.
+
+    The unaliased entries (a cast of one too) of its select list (the first
+    query's, of a set operation) or of its RETURNING list.
+    """
+    node = statement.get("stmt")
+    if not isinstance(node, dict):
+        return set()  # a SQL-standard body's statements: no record reads them
+    select = node.get("SelectStmt")
+    while select is not None and select.get("larg"):
+        select = select["larg"]["SelectStmt"]
+    entries = list((select or {}).get("targetList") or [])
+    for kind in ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"):
+        changing = node.get(kind) or {}
+        entries += changing.get("returningList") or []
+        entries += (changing.get("returningClause") or {}).get("exprs") or []
+    found = set()
+    for entry in entries:
+        target = entry.get("ResTarget") or {}
+        if target.get("name"):
+            continue
+        value = target.get("val") or {}
+        while "TypeCast" in value:
+            value = value["TypeCast"].get("arg") or {}
+        if "ColumnRef" in value:
+            found.add(value["ColumnRef"].get("location", -1))
+    return found
+
+
+def _first_location(node: Any) -> int:
+    """The earliest location a parse tree's nodes give (0: none)."""
+    found: list[int] = []
+
+    def visit(item: Any) -> None:
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "location" and isinstance(value, int) and value >= 0:
+                    found.append(value)
+                else:
+                    visit(value)
+        elif isinstance(item, list):
+            for value in item:
+                visit(value)
+
+    visit(node)
+    return min(found, default=0)
 
 
 def _scoping(statement: dict) -> _Scoping:
@@ -1449,6 +1507,9 @@ class _Fragment:
         self.variables = variables
         self.records = records
         self.foreign_records = False  # NEW and OLD of other schemas' tables
+        # Where the column references naming the current statement's result
+        # columns stand (``_result_refs``).
+        self.results: set[int] = set()
         self.foreign: set[str] = set()  # other schemas' relations read
         self.plpgsql = plpgsql
         self.tokens = scan_tokens(text)
@@ -1520,7 +1581,9 @@ class _Fragment:
             ((schema, relname),) = upserts
             if schema in (None, self.context.schema) and relname not in ctes:
                 aliases["excluded"] = self.context.tables.get(relname)
+        self._natural_joins(statement, ctes)
         scoping = _scoping(statement)
+        self.results = _result_refs(statement)
         derived: list[tuple[dict, _Derived]] = []
         for _, node in tree_nodes(statement, "ColumnRef"):
             through = scoping.refs.get(node.get("location", -1))
@@ -1552,6 +1615,61 @@ class _Fragment:
         for kind, node in tree_nodes(statement):
             if kind == "ExecuteStmt":
                 self._problem(node.get("location", 0), "EXECUTE of a prepared query")
+
+    def _natural_joins(self, statement: dict, ctes: set[str]) -> None:
+        """Flag a NATURAL JOIN whose columns of the same name may change.
+
+        It joins on every column name its two sides share, which renaming
+        changes: a table's renamed column against a derived table's or a
+        CTE's column that keeps the name its query chose, or a function's
+        result, makes another join (a cross join, where no name is shared
+        any more). It stays as written only between relations whose
+        columns all keep their names.
+        """
+        if not self.context.renamed:
+            return
+        for _, node in tree_nodes(statement, "JoinExpr"):
+            if not node.get("isNatural"):
+                continue
+            sides = [node.get("larg") or {}, node.get("rarg") or {}]
+            while any("JoinExpr" in side for side in sides):
+                sides = [
+                    part
+                    for side in sides
+                    for part in (
+                        [
+                            side["JoinExpr"].get("larg") or {},
+                            side["JoinExpr"].get("rarg") or {},
+                        ]
+                        if "JoinExpr" in side
+                        else [side]
+                    )
+                ]
+            changing = [
+                why for side in sides if (why := self._natural_side(side, ctes))
+            ]
+            if changing:
+                self._problem(
+                    _first_location(node),
+                    f"NATURAL JOIN over {changing[0]}: it joins on the column "
+                    "names its sides share, and names change on the target; "
+                    "join ON the columns on the source",
+                )
+
+    def _natural_side(self, side: dict, ctes: set[str]) -> str | None:
+        """What makes one side of a NATURAL JOIN unsafe to keep, or None."""
+        relation = side.get("RangeVar")
+        if relation is None:
+            return "a subquery or a function"
+        if relation.get("schemaname") not in (None, self.context.schema):
+            return None  # another schema's: its columns keep their names
+        name = relation["relname"]
+        if relation.get("schemaname") is None and name in ctes:
+            return f"CTE {name}"
+        mapped = self.context.tables.get(name)
+        if mapped is not None and any(s != t for s, t in mapped.columns.items()):
+            return f"{self.context.kind(name)} {name}, whose columns are renamed"
+        return None
 
     def _derived_columns(
         self, references: list[tuple[dict, _Derived]], scoping: _Scoping
@@ -1616,7 +1734,7 @@ class _Fragment:
                         self._replace(chain[-1], text)
                         spelled[chain[-1].start] = text
                     else:
-                        self.placed.add(chain[-1].start)
+                        self._kept_output(chain[-1], location, names)
                 elif chain is not None and outputs is None:
                     self.placed.add(chain[-2].start)
                     if column is not None:
@@ -1627,7 +1745,7 @@ class _Fragment:
                     # Chosen by the query, or no (single) such output, which
                     # PostgreSQL refuses on the source as well: as written.
                     self.placed.add(chain[-2].start)
-                    self.placed.add(chain[-1].start)
+                    self._kept_output(chain[-1], location, names)
                 elif column in self.context.renamed:
                     self._problem(
                         location, f"cannot locate {'.'.join(map(str, names))}"
@@ -1647,6 +1765,30 @@ class _Fragment:
                     and output.name not in scoping.bare
                 ):
                     self._place_alias(output.target, output.name)
+
+    def _kept_output(self, token: Token, location: int, names: list) -> None:
+        """Keep a derived table's column as written, unless it names the result.
+
+        In PL/pgSQL, a reference standing unaliased in the statement's own
+        select list (or RETURNING list) names a column of its result, which
+        ``SELECT ... INTO r`` or ``FOR r IN`` puts in a record, whose fields
+        later statements read by name: ``r."totalCents"`` is renamed as a
+        column, while the result column keeps the name its subquery chose.
+        Such a reference is flagged instead.
+        """
+        self.placed.add(token.start)
+        if (
+            self.plpgsql
+            and location in self.results
+            and token.value in self.context.renamed
+        ):
+            self._problem(
+                location,
+                f"{'.'.join(render_ident(str(n)) for n in names)} names a column "
+                "of the result, which keeps the name its subquery chose, while "
+                "a record's field of that name is renamed: give it another "
+                "alias on the source",
+            )
 
     def _place_alias(self, target: dict, name: str) -> None:
         """Mark ``AS name`` of a select list's entry as understood."""
@@ -2574,28 +2716,35 @@ def _dynamic_sql(
     variables: set[str],
     context: _Context,
 ) -> list[Problem]:
-    """Why the dynamic SQL of a PL/pgSQL body cannot run as written, if it cannot.
+    r"""Why the dynamic SQL of a PL/pgSQL body cannot run as written, if it cannot.
 
     What ``EXECUTE`` runs is built from strings at run time, which pgshift
-    does not rename. It means on the target what it meant on the source
-    when no string constant of the body (the pieces it is built from, its
-    ``format`` strings, dollar-quoted text) and no identifier of the
-    dynamic statements themselves (``EXECUTE ... USING NEW."userId"``)
-    names a table, column or other object whose name changes
-    (``context.changed``), and the routines land in the source schema's
-    name or the body names neither schema. Such a routine is created with
-    its dynamic statements as written (the rest of its body renamed as
-    any other), and noted (``Routine.notes``). Names the dynamic SQL takes
-    from its arguments or from data are its callers': a caller passing a
-    renamed table's source name breaks on the target as it would for any
-    renamed name it holds in a string.
+    does not rename, and which no reading of the body can list: names put
+    together (``'total' || 'Cents'``), escaped (``E'\\x43'``), or taken from
+    arguments, variables and data. Dynamic SQL runs as written where the
+    map renames nothing (``context.changed`` is empty) and the routines
+    land in the source schema's name or the body names neither schema.
+    Otherwise the routine needs review, unless the team lists it in the
+    override file (``context.reviewed``): it is then created with its
+    dynamic statements as written (the rest of its body renamed as any
+    other), and noted (``Routine.notes``). The problem names what the
+    body's string constants (the pieces it is built from, its ``format``
+    strings, dollar-quoted text) and the dynamic statements' identifiers
+    (``EXECUTE ... USING NEW."userId"``) name of what changes; where they
+    name nothing, it says how to list the routine once reviewed.
 
     Returns:
-        One problem per dynamic statement, naming what it names; none when
-        it runs as written.
+        One problem per dynamic statement; none when it runs as written.
     """
     dynamic = _dynamic_statements(function)
     if not dynamic:
+        return []
+    lines = sorted({lineno for _, _, lineno in dynamic})
+    where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
+    if context.reviewed & {routine.name, routine.label}:
+        routine.notes.append(
+            f"{where}: reviewed in the override file: dynamic SQL kept as written"
+        )
         return []
     held: dict[str, int] = {}  # a changed name, and the first line naming it
     for token in tokens:
@@ -2609,7 +2758,6 @@ def _dynamic_sql(
                 value = token.value
                 if value in context.changed and value not in variables:
                     held.setdefault(value, lineno)
-    reasons = []
     if held:
         named = sorted(held.items(), key=lambda item: (item[1], item[0]))
         listed = [f"{render_ident(n)} (line {line})" for n, line in named[:3]]
@@ -2620,16 +2768,16 @@ def _dynamic_sql(
             if len(listed) > 1
             else listed[0]
         )
-        reasons.append(
-            f"its body names {text}, whose "
+        reason = (
+            f", and its body names {text}, whose "
             + ("name changes" if len(named) == 1 else "names change")
             + " on the target"
         )
     elif context.moves and _names_schema(
         routine.body, {context.schema, context.final_schema or context.schema}
     ):
-        reasons.append(
-            f"its body names schema {render_ident(context.schema)}"
+        reason = (
+            f", and its body names schema {render_ident(context.schema)}"
             + (
                 f" or {render_ident(context.final_schema)}"
                 if context.final_schema
@@ -2637,19 +2785,22 @@ def _dynamic_sql(
             )
             + ", and the routines land in another schema"
         )
-    if not reasons:
-        lines = sorted({lineno for _, _, lineno in dynamic})
-        where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
+    elif context.changed:
+        reason = (
+            " (its strings name no table or column whose name changes; once "
+            "reviewed, list it under reviewed_routines: in the override file "
+            "to create it as written)"
+        )
+    else:
         routine.notes.append(
-            f"{where}: dynamic SQL kept as written: it names no table or column "
-            "whose name changes"
+            f"{where}: dynamic SQL kept as written: no name changes on the target"
         )
         return []
     return [
         Problem(
             lineno,
             f"{what} of dynamic SQL: the statement is built from strings at run "
-            f"time, which pgshift cannot rename, and {reasons[0]}",
+            f"time, which pgshift cannot rename{reason}",
         )
         for what, _, lineno in dynamic
     ]

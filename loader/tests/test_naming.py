@@ -161,6 +161,18 @@ def test_override_file(tmp_path) -> None:  # noqa: ANN001
     assert overrides.tables == {"InvoiceLine": "invoice_lines"}
     assert overrides.columns == {"users": {"userID": "uid"}}
     assert Overrides.load(tmp_path / "missing.yml") == Overrides()
+    # The routines whose dynamic SQL the team reviewed: a list of names.
+    path.write_text(
+        "reviewed_routines:\n  - create_v1_range_partition\n"
+        "  - count_rows(p_table text)\n"
+    )
+    assert Overrides.load(path).reviewed_routines == [
+        "create_v1_range_partition",
+        "count_rows(p_table text)",
+    ]
+    path.write_text("reviewed_routines: create_v1_range_partition\n")
+    with pytest.raises(NamingError, match="'reviewed_routines' must be a list"):
+        Overrides.load(path)
 
 
 @pytest.mark.parametrize(

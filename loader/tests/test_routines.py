@@ -33,6 +33,7 @@ from pgshift.routines import (
     rewrite,
 )
 from pgshift.scaffold.routine_files import INDEX_FILE
+from pgshift.settings import OVERRIDES_FILE
 from pgshift.verify.routine_parity import _target_routine
 
 from migration import ProjectCopy, copy_project, query
@@ -54,6 +55,10 @@ def routines(
     project = tmp_path_factory.mktemp("routines") / "pgshift"
     copy_project(project)
     shutil.rmtree(project / "macros" / "scaffolded")
+    # The team reviewed the partition maintenance's dynamic SQL.
+    (project / OVERRIDES_FILE).write_text(
+        "reviewed_routines:\n  - create_range_partition\n", encoding="utf-8"
+    )
     copy = ProjectCopy(source, target, project, tmp_path_factory.mktemp("state"))
     code, scaffolded, stderr = copy.run("scaffold")
     assert code == 0, scaffolded + stderr
@@ -246,14 +251,15 @@ def test_dynamic_sql_is_left_for_review(
     assert "event trigger pgshift_test_noop_ddl: event triggers are not" in report
 
 
-def test_dynamic_sql_naming_no_renamed_name_is_created(
+def test_dynamic_sql_the_team_reviewed_is_created(
     routines: tuple[ProjectCopy, str, str],
 ) -> None:
+    # Hatchet's partition maintenance, listed under reviewed_routines: in
+    # the override file, is created with its dynamic SQL as written.
     copy, scaffolded, _ = routines
     note = (
         "function create_range_partition(target_table text, target_date date): "
-        "line 5: dynamic SQL kept as written: it names no table or column whose "
-        "name changes"
+        "line 5: reviewed in the override file: dynamic SQL kept as written"
     )
     assert f"migrated: {note}" in scaffolded
     report = (copy.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
@@ -264,6 +270,20 @@ def test_dynamic_sql_naming_no_renamed_name_is_created(
     placed = "select tableoid::regclass::text from event_log"
     for url in (copy.source, copy.target):
         assert _rows(url, placed, call, insert) == [("event_log_20240301",)], url
+    # A listed routine the schema does not hold (misspelt, or dropped since)
+    # stops scaffold, rather than being ignored.
+    overrides = copy.project / OVERRIDES_FILE
+    listed = overrides.read_text(encoding="utf-8")
+    overrides.write_text(listed + "  - create_range_partitions\n", encoding="utf-8")
+    try:
+        code, out, err = copy.run("scaffold", "--check")
+    finally:
+        overrides.write_text(listed, encoding="utf-8")
+    assert code == 2, out + err
+    assert (
+        "reviewed_routines lists 'create_range_partitions', which names no "
+        "routine of schema public"
+    ) in err
 
 
 def test_a_derived_tables_columns_keep_their_names_with_their_aliases(
@@ -739,27 +759,31 @@ def test_dynamic_sql_is_kept_where_the_map_renames_nothing() -> None:
     routine = _plpgsql(1, "f", "\n RETURNS integer", commented)
     source = SourceRoutines("public", [routine], [], {"orders": "r"}, {})
     assert rewrite(source, same, final_schema="app").routines[0].problems == []
-    # With one name changed that the dynamic SQL does not name, it is kept
-    # too, and noted; naming it, it is flagged.
+    assert rewritten(same, "public").notes == [
+        "line 3: dynamic SQL kept as written: no name changes on the target"
+    ]
+    # With one name changed, even one the dynamic SQL does not seem to
+    # name, it needs review: what it runs is known only at run time.
     renamed = NameMap(
         source_name="app",
         source_schema="public",
         tables={"orders": _table("orders", "orders", {"id": "id", "Total": "total"})},
     )
-    kept = rewritten(renamed, "public")
-    assert kept.problems == []
-    assert kept.notes == [
-        "line 3: dynamic SQL kept as written: it names no table or column whose "
-        "name changes"
+    flagged = rewritten(renamed, "public")
+    assert [p.describe() for p in flagged.problems] == [
+        "line 3: EXECUTE of dynamic SQL: the statement is built from strings at "
+        "run time, which pgshift cannot rename (its strings name no table or "
+        "column whose name changes; once reviewed, list it under "
+        "reviewed_routines: in the override file to create it as written)"
     ]
-    body = "\nbegin\n  execute 'delete from orders where \"Total\" < 0';\n  return 1;\nend\n"
-    assert len(rewritten(renamed, "public").problems) == 1
+    assert flagged.notes == []
 
 
-def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
+def test_dynamic_sql_is_created_where_the_team_reviewed_it() -> None:
     # Hatchet's partition maintenance builds SQL over snake_case tables,
-    # beside camelCase tables whose names change: each routine is decided
-    # on the names its own strings and dynamic statements hold.
+    # beside camelCase tables whose names change. Its strings name none of
+    # them, yet names built at run time are invisible to any reading: it
+    # needs review, unless the override file lists it as reviewed.
     names = NameMap(
         source_name="app",
         source_schema="public",
@@ -772,28 +796,55 @@ def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
             ),
         },
     )
+    relations = {"WorkflowRun": "r", "v1_task": "p"}
 
-    def rewritten(body: str) -> Routine:
+    def rewritten(body: str, reviewed: tuple[str, ...] = ()) -> Routine:
         routine = _plpgsql(1, "f", "\n RETURNS integer", body)
-        relations = {"WorkflowRun": "r", "v1_task": "p"}
         source = SourceRoutines("public", [routine], [], relations, {})
-        return rewrite(source, names, final_schema="public").routines[0]
+        return rewrite(
+            source, names, final_schema="public", reviewed=reviewed
+        ).routines[0]
 
-    partition = rewritten(
+    partition = (
         "\nDECLARE n text := 'v1_task_' || to_char(current_date, 'YYYYMMDD');"
         "\nBEGIN\n  EXECUTE format('CREATE TABLE %I PARTITION OF %I "
         "FOR VALUES FROM (%L) TO (%L)',\n    n, 'v1_task', current_date, "
         'current_date + 1);\n  UPDATE "WorkflowRun" SET "tenantId" = NULL '
         "WHERE false;\n  RETURN 1;\nEND\n"
     )
-    assert partition.problems == []
-    assert partition.notes == [
-        "line 4: dynamic SQL kept as written: it names no table or column whose "
-        "name changes"
+    assert [p.describe() for p in rewritten(partition).problems] == [
+        "line 4: EXECUTE of dynamic SQL: the statement is built from strings at "
+        "run time, which pgshift cannot rename (its strings name no table or "
+        "column whose name changes; once reviewed, list it under "
+        "reviewed_routines: in the override file to create it as written)"
     ]
-    # Its static statement is renamed as in any body; the dynamic one stays.
-    assert "UPDATE public.workflow_run SET tenant_id = NULL" in _body(partition)
-    assert "EXECUTE format('CREATE TABLE %I PARTITION OF %I" in _body(partition)
+    # Listed by name or as scaffold prints it: created, and noted.
+    for entry in ("f", "f()"):
+        reviewed = rewritten(partition, (entry,))
+        assert reviewed.problems == []
+        assert reviewed.notes == [
+            "line 4: reviewed in the override file: dynamic SQL kept as written"
+        ]
+        # Its static statement is renamed as in any body; the dynamic one stays.
+        assert "UPDATE public.workflow_run SET tenant_id = NULL" in _body(reviewed)
+        assert "EXECUTE format('CREATE TABLE %I PARTITION OF %I" in _body(reviewed)
+    assert rewritten(partition, ("g",)).problems != []
+    # Names put together, escaped or quoted at run time name nothing a
+    # reading of the strings could find: each needs review all the same.
+    for body in (
+        "EXECUTE format('SELECT sum(%I) FROM %I', 'tenant' || 'Id', "
+        "'Workflow' || 'Run')",
+        "EXECUTE 'SELECT ' || quote_ident('tenant' || chr(73) || 'd') "
+        "|| ' FROM v1_task'",
+        "EXECUTE format('SELECT %I FROM v1_task', replace('tenant_Id', '_', ''))",
+        'EXECUTE E\'SELECT "tenant\\x49d" FROM "Workflow\\x52un"\'',
+        "EXECUTE 'SELECT U&\"tenant\\0049d\" FROM v1_task'",
+    ):
+        flagged = rewritten(f"\nBEGIN\n  {body};\n  RETURN 1;\nEND\n")
+        assert [p.line for p in flagged.problems] == [3], body
+        assert "reviewed_routines:" in flagged.problems[0].reason, body
+        assert flagged.notes == []
+    # Where its strings name a renamed name, the message names it.
     for body, named in (
         ("EXECUTE 'UPDATE \"WorkflowRun\" SET id = id'", '"WorkflowRun"'),
         ("EXECUTE format('SELECT %I FROM v1_task', 'tenantId')", '"tenantId"'),
@@ -810,24 +861,35 @@ def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
             "(line 3), whose name changes on the target"
         ], body
         assert flagged.notes == []
-    # A call in the schema passing it a renamed name, which its dynamic SQL
-    # would run as written: it needs review, and so does the caller.
-    counter = _plpgsql(
-        1,
-        "count_rows",
-        "\n RETURNS bigint",
-        "\nDECLARE n bigint;\nBEGIN\n  EXECUTE format('SELECT count(*) FROM %I', "
-        "TG_ARGV[0]) INTO n;\n  RETURN n;\nEND\n",
-    )
-    caller = _plpgsql(
-        2,
-        "caller",
-        "\n RETURNS bigint",
-        "\nBEGIN\n  RETURN public.count_rows('WorkflowRun');\nEND\n",
-    )
-    relations = {"WorkflowRun": "r", "v1_task": "p"}
-    source = SourceRoutines("public", [counter, caller], [], relations, {})
-    done = rewrite(source, names, final_schema="public").routines
+
+    # A routine taking the name from its caller needs review whatever the
+    # caller passes: a variable, a call through another function, data.
+    def called(passed: str, reviewed: tuple[str, ...] = ()) -> list[Routine]:
+        counter = _plpgsql(
+            1,
+            "count_rows",
+            "\n RETURNS bigint",
+            "\nDECLARE n bigint;\nBEGIN\n  EXECUTE format('SELECT count(*) "
+            "FROM %I', TG_ARGV[0]) INTO n;\n  RETURN n;\nEND\n",
+        )
+        caller = _plpgsql(
+            2,
+            "caller",
+            "\n RETURNS bigint",
+            "\nDECLARE v text := 'Workflow' || 'Run';\nBEGIN\n  RETURN "
+            f"public.count_rows({passed});\nEND\n",
+        )
+        source = SourceRoutines("public", [counter, caller], [], relations, {})
+        return rewrite(source, names, final_schema="public", reviewed=reviewed).routines
+
+    done = called("v")
+    assert "reviewed_routines:" in str(done[0].problems)
+    assert "it calls count_rows(), which needs review" in str(done[1].problems)
+    # Reviewed, it is created; a call in the schema passing it a renamed
+    # name in a string still makes it need review, and its caller too.
+    done = called("v", ("count_rows",))
+    assert done[0].problems == [] and done[1].problems == []
+    done = called("'WorkflowRun'", ("count_rows",))
     assert [p.describe() for p in done[0].problems] == [
         "line 1: it runs dynamic SQL, and function caller() passes it "
         "'WorkflowRun', which names \"WorkflowRun\", whose name changes on the "
@@ -835,6 +897,98 @@ def test_dynamic_sql_is_kept_where_it_names_no_renamed_name() -> None:
     ]
     assert done[0].notes == []
     assert "it calls count_rows(), which needs review" in str(done[1].problems)
+
+
+def test_a_derived_tables_kept_names_a_join_or_a_record_reads_are_flagged() -> None:
+    # A name a subquery chose stays as written; where a NATURAL JOIN or a
+    # record reads it by name against a renamed one, that would change what
+    # the routine does on the target: it needs review.
+    names = dataclasses.replace(
+        NAMES,
+        tables={
+            **NAMES.tables,
+            "plain": _table("plain", "plain", {"id": "id", "note": "note"}),
+            "other": _table("other", "other", {"id": "id", "label": "label"}),
+        },
+    )
+    relations = {**_RELATIONS, "plain": "r", "other": "r"}
+
+    def rewritten(body: str) -> Routine:
+        return _rewrite(body, names=names, relations=relations)
+
+    def statement(sql: str) -> str:
+        return f"\ndeclare n bigint;\nbegin\n  {sql};\n  return n;\nend\n"
+
+    for sql, over in (
+        # It became a cross join: 2 rows, 6 on the target.
+        (
+            'select count(*) into n from (select id as "totalCents" from "Users") '
+            "s natural join orders o",
+            "a subquery or a function",
+        ),
+        (
+            'with c as (select id as "totalCents" from "Users") '
+            "select count(*) into n from c natural join plain",
+            "CTE c",
+        ),
+        (
+            "select count(*) into n from plain natural join orders",
+            "table orders, whose columns are renamed",
+        ),
+        (
+            "select count(*) into n from plain natural join (other natural join "
+            '"Posts")',
+            "table Posts, whose columns are renamed",
+        ),
+    ):
+        flagged = rewritten(statement(sql))
+        assert [p.describe() for p in flagged.problems] == [
+            f"line 4: NATURAL JOIN over {over}: it joins on the column names its "
+            "sides share, and names change on the target; join ON the columns on "
+            "the source"
+        ], sql
+    # Between relations whose columns keep their names, it stays.
+    kept = rewritten(statement("select count(*) into n from plain natural join other"))
+    assert kept.problems == []
+    assert "from public.plain natural join public.other" in _body(kept)
+    # A record's fields are renamed as columns: a result column keeping the
+    # name its subquery chose would not be found under it.
+    derived = '(select id as "totalCents" from "Users") s'
+    for body in (
+        f'\ndeclare r record; n bigint := 0;\nbegin\n  for r in select s."totalCents"'
+        f' from {derived} loop\n    n := n + r."totalCents";\n  end loop;\n'
+        "  return n;\nend\n",
+        f'\ndeclare r record;\nbegin\n  select s."totalCents" into r from {derived}'
+        ';\n  return r."totalCents";\nend\n',
+    ):
+        flagged = rewritten(body)
+        assert [p.describe() for p in flagged.problems] == [
+            'line 4: s."totalCents" names a column of the result, which keeps the '
+            "name its subquery chose, while a record's field of that name is "
+            "renamed: give it another alias on the source"
+        ], body
+    # Passed through, or named by an alias of the statement's own, it is not.
+    for body, spelled in (
+        (
+            '\ndeclare r record;\nbegin\n  select s."totalCents" into r from '
+            '(select "totalCents" from orders) s;\n  return r."totalCents";\nend\n',
+            "select s.total_cents into r from (select total_cents from "
+            "public.orders) s;\n  return r.total_cents;",
+        ),
+        (
+            '\ndeclare r record;\nbegin\n  select s."totalCents" as t into r from '
+            f"{derived};\n  return r.t;\nend\n",
+            's."totalCents" as t into r from (select id as "totalCents" from '
+            "public.users) s;",
+        ),
+    ):
+        kept = rewritten(body)
+        assert kept.problems == [], body
+        assert spelled in _body(kept)
+    # A VALUES list's columns, named by the alias.
+    values = rewritten(statement("select sum(v.a) into n from (values (1), (2)) v(a)"))
+    assert values.problems == []
+    assert "from (values (1), (2)) v(a)" in _body(values)
 
 
 def _moved(*routines: Routine) -> list[Routine]:

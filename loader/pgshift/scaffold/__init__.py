@@ -371,6 +371,7 @@ def read_project(
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     loaded = Overrides.load(overrides)
+    _check_reviewed(loaded.reviewed_routines, source_routines, overrides)
     project = map_project(catalog, loaded, source_name, recorded)
     try:
         rename_definitions(settings.source_required, catalog, project.names, loaded)
@@ -385,6 +386,7 @@ def read_project(
             project.names,
             catalog.target_functions,
             settings.final_schema,
+            loaded.reviewed_routines,
         )
     if not names_only:
         assert project.routines is not None
@@ -549,11 +551,31 @@ def _routines_before_build(
     routines.before_build = bool(early)
 
 
+def _check_reviewed(
+    reviewed: list[str], source: SourceRoutines, overrides: Path
+) -> None:
+    """Refuse a ``reviewed_routines`` entry naming no routine of the schema.
+
+    Raises:
+        ScaffoldError: One names none (misspelt, or dropped since).
+    """
+    known = {r.name for r in source.routines} | {r.label for r in source.routines}
+    unknown = [name for name in reviewed if name not in known]
+    if unknown:
+        raise ScaffoldError(
+            f"{overrides}: reviewed_routines lists "
+            + ", ".join(repr(n) for n in unknown)
+            + f", which names no routine of schema {source.schema}; list each "
+            "by name or as scaffold prints it (name(arguments)), or remove it"
+        )
+
+
 def _settle_routines(
     source: SourceRoutines,
     names: NameMap,
     present: frozenset[str] = frozenset(),
     final_schema: str | None = None,
+    reviewed: list[str] | None = None,
 ) -> Routines:
     """Rewrite the routines, and settle which views can call them.
 
@@ -561,13 +583,14 @@ def _settle_routines(
     the views over it), which may leave out a routine that reads such a
     view: the two are settled together. The views that call a routine, or
     read such a view, are created by the publish (``ViewMap.deferred``).
-    ``present``, ``final_schema``: as ``routines.rewrite`` takes them.
+    ``present``, ``final_schema``, ``reviewed``: as ``routines.rewrite``
+    takes them.
 
     Raises:
         ScaffoldError: A policy calls a routine that is left out for review.
     """
     while True:
-        routines = rewrite(source, names, present, final_schema)
+        routines = rewrite(source, names, present, final_schema, reviewed or ())
         if not settle_views(
             names, {r.label for r in routines.routines if not r.problems}
         ):
