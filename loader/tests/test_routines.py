@@ -1411,8 +1411,7 @@ def test_on_conflict_columns_take_their_target_names(language: str) -> None:
     routine = _rewrite(body, language)
     assert routine.problems == []
     assert (
-        "on conflict (author_id, id)\n"
-        "    do update set author_id = excluded.author_id"
+        "on conflict (author_id, id)\n    do update set author_id = excluded.author_id"
     ) in _body(routine)
 
 
