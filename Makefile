@@ -1,6 +1,6 @@
 # Everything a fresh machine with only Python needs: `make demo`, `make test`.
 PYTHON ?= python3
-TEST_WORKERS ?= 0
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
@@ -31,9 +31,9 @@ lint: venv
 	$(BIN)/ruff format --check loader bench
 	$(BIN)/sqlfluff lint --processes 0 models tests macros
 
-# TEST_WORKERS=N runs the suite on N pytest-xdist workers, a test file per
-# worker at a time (its module fixtures stay shared), for a machine with more
-# than 2 cores; on 2 cores one process is faster (the tests keep both busy). loader/tests/test_pgbouncer.py runs Debian's PgBouncer: installed here when
+# The suite runs on TEST_WORKERS pytest-xdist workers, a test file per worker
+# at a time (its module fixtures stay shared); TEST_WORKERS=0 runs it in one
+# process. loader/tests/test_pgbouncer.py runs Debian's PgBouncer: installed here when
 # missing and we are root; without it that test fails, it never skips.
 test: venv
 	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ] \
