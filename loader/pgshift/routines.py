@@ -1806,12 +1806,16 @@ class _Fragment:
                 self.placed.add(token.start)
                 return
 
-    def _target_columns(self, statement: dict, targets: list | None) -> None:
-        """The columns an INSERT lists or an UPDATE sets: its table's."""
+    def _written_table(self, statement: dict) -> TableMap | None:
+        """The migrated table an INSERT or UPDATE writes, or None."""
         relation = (statement.get("relation") or {}).get("RangeVar") or {}
         if relation.get("schemaname") not in (None, self.context.schema):
-            return
-        mapped = self.context.tables.get(relation.get("relname", ""))
+            return None
+        return self.context.tables.get(relation.get("relname", ""))
+
+    def _target_columns(self, statement: dict, targets: list | None) -> None:
+        """The columns an INSERT lists or an UPDATE sets: its table's."""
+        mapped = self._written_table(statement)
         if mapped is None:
             return
         for target in targets or []:
@@ -1857,14 +1861,8 @@ class _Fragment:
         """``ON CONFLICT ON CONSTRAINT name``: the constraint's target name."""
         infer = (conflict.get("infer") or {}).get("InferClause") or {}
         name = infer.get("conname")
-        relation = (statement.get("relation") or {}).get("RangeVar") or {}
-        if name is None or relation.get("schemaname") not in (
-            None,
-            self.context.schema,
-        ):
-            return
-        mapped = self.context.tables.get(relation.get("relname", ""))
-        if mapped is None:
+        mapped = self._written_table(statement)
+        if name is None or mapped is None:
             return
         location = infer.get("location", -1)
         index = self._token_at(location)
@@ -1894,10 +1892,7 @@ class _Fragment:
         An expression's column references are renamed as any other.
         """
         infer = (conflict.get("infer") or {}).get("InferClause") or {}
-        relation = (statement.get("relation") or {}).get("RangeVar") or {}
-        if relation.get("schemaname") not in (None, self.context.schema):
-            return
-        mapped = self.context.tables.get(relation.get("relname", ""))
+        mapped = self._written_table(statement)
         index = self._token_at(infer.get("location", -1))
         if mapped is None or index is None:
             return
