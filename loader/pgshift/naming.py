@@ -22,6 +22,7 @@ merged or truncated silently.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,19 @@ logger = logging.getLogger(__name__)
 
 MAX_IDENTIFIER_BYTES = 63
 """PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1)."""
+
+
+OVERRIDE_KEYS = (
+    "tables",
+    "columns",
+    "objects",
+    "types",
+    "schemas",
+    "intended_differences",
+    "keep_object_names",
+    "reviewed_routines",
+)
+"""The sections of the override file (``Overrides``); any other is refused."""
 
 
 class NamingError(ValueError):
@@ -194,6 +208,20 @@ class Overrides:
         if path is None or not path.exists():
             return cls()
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise NamingError(
+                f"{path}: the override file must be a mapping of sections "
+                f"({', '.join(OVERRIDE_KEYS)})"
+            )
+        unknown = [str(k) for k in data if k not in OVERRIDE_KEYS]
+        if unknown:
+            raise NamingError(
+                "\n".join(
+                    f"{path}: unknown section {key!r}{_did_you_mean(key)}; the "
+                    f"sections are {', '.join(OVERRIDE_KEYS)}"
+                    for key in unknown
+                )
+            )
         tables = data.get("tables") or {}
         columns = data.get("columns") or {}
         objects = data.get("objects") or {}
@@ -218,6 +246,12 @@ class Overrides:
             keep_object_names=_flag(data, "keep_object_names", path),
             reviewed_routines=_names_listed(data, "reviewed_routines", path),
         )
+
+
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean 'tables'?)`` for a section name close to a known one."""
+    close = difflib.get_close_matches(key.lower(), OVERRIDE_KEYS, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _flag(data: dict[str, Any], key: str, path: Path) -> bool:

@@ -251,6 +251,49 @@ def test_a_schema_override_file_of_the_wrong_shape_is_refused(
         Overrides.load(bad)
 
 
+def test_an_override_naming_nothing_on_the_source_is_refused(
+    schemas: Schemas, tmp_path: Path
+) -> None:
+    # A typo in the override file would otherwise be skipped, and the table
+    # or column get the naming rules' name instead of the one asked for.
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text(
+        "tables:\n  Invoices: bills\n  Account: accounts\n"
+        "columns:\n  Invoice:\n    invoiceNo: number\n    accountId: account\n"
+        "  Payment:\n    amount: total\n"
+        "objects:\n  Invoice:\n    Invoice_pkey: bills_pkey\n"
+        "    Invoice_pkei: bill_pkey\n"
+        "types:\n  invoiceStatus: bill_status\n",
+        encoding="utf-8",
+    )
+    before = _files(schemas.project)
+    code, out, err = schemas.run(
+        "--schemas", "Billing", "scaffold", "--overrides", str(overrides)
+    )
+    assert code == 2, out + err
+    assert "names what the source does not have" in err
+    for line in (
+        "tables: 'Invoices' is not a table of the source (did you mean 'Invoice'",
+        "columns: Invoice: 'invoiceNo' is not a column of Invoice of the source "
+        "(did you mean 'invoiceNumber'?)",
+        "columns: 'Payment' is not a table of the source",
+        "objects: Invoice: 'Invoice_pkei' is not an object of Invoice of the "
+        "source (did you mean 'Invoice_pkey'",
+        "types: 'invoiceStatus' is not a type of the source (did you mean "
+        "'InvoiceStatus'",
+    ):
+        assert line in err, err
+    # The entries that name what the source has are not listed.
+    assert "'Account'" not in err and "'accountId'" not in err
+    assert _files(schemas.project) == before
+    # A section the file format does not have is refused as it is read.
+    overrides.write_text("table:\n  Invoice: bills\n", encoding="utf-8")
+    with pytest.raises(
+        NamingError, match="unknown section 'table' \\(did you mean 'tables'"
+    ):
+        Overrides.load(overrides)
+
+
 def test_the_chosen_schema_arrives_in_the_final_schema(migrated: Schemas) -> None:
     source, target = migrated.source, migrated.target
     # Counts and checksums agree for every table; schema parity is empty.

@@ -81,6 +81,7 @@ from pgshift.routines import (
     reading_tables,
     rewrite,
 )
+from pgshift.scaffold.overrides import check_override_names, read_source_names
 from pgshift.scaffold.privilege_macro import MACRO_FILE, privileges_macro
 from pgshift.scaffold.routine_files import routine_files
 from pgshift.scaffold.sql_files import (
@@ -341,6 +342,7 @@ def read_project(
         )
         left_behind += [("schema", s, why) for s, why in plan.left_out.items()]
         source_routines = read_routines(cursor, settings.source_schema)
+        source_names = read_source_names(cursor)
         if not names_only:
             if settings.final_schema != settings.source_schema:
                 # The build creates an extension the target lacks in its
@@ -371,6 +373,8 @@ def read_project(
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     loaded = Overrides.load(overrides)
+    if overrides is not None and overrides.exists():
+        check_override_names(loaded, source_names, str(overrides))
     _check_reviewed(loaded.reviewed_routines, source_routines, overrides)
     project = map_project(catalog, loaded, source_name, recorded)
     try:
