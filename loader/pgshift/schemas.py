@@ -269,6 +269,14 @@ def _map_targets(
 ) -> dict[str, str]:
     """Target schema of each chosen schema (see the module's naming rules)."""
     if len(chosen) == 1:
+        asked = overrides.get(chosen[0], final_schema)
+        if asked != final_schema:
+            raise ConfigError(
+                f"the override file maps schema {chosen[0]!r} to {asked!r} under "
+                f"'schemas:', but a run of one schema lands in the final schema "
+                f"{final_schema!r}, where the application reads its tables; "
+                f"remove the entry (or map it to {final_schema!r})"
+            )
         return {chosen[0]: final_schema}
     others = [s for s in chosen if s != final_schema]
     mapped = map_names(others, overrides, what="schema", override_path="schemas:")

@@ -163,9 +163,15 @@ def test_the_default_migrates_public_and_lists_every_other_schema() -> None:
 
 
 def test_the_only_chosen_schema_lands_in_the_final_schema() -> None:
-    plan = plan_schemas(FOUND, ["Billing"], "public", {"Billing": "ignored"})
+    plan = plan_schemas(FOUND, ["Billing"], "public", {"audit": "logs"})
     assert plan.targets == {"Billing": "public"}
     assert "public" in plan.left_out
+    # An entry sending it elsewhere cannot be honoured: refused, not skipped.
+    assert plan_schemas(
+        FOUND, ["Billing"], "public", {"Billing": "public"}
+    ).targets == {"Billing": "public"}
+    with pytest.raises(ConfigError, match="maps schema 'Billing' to 'accounts'"):
+        plan_schemas(FOUND, ["Billing"], "public", {"Billing": "accounts"})
 
 
 def test_other_schemas_map_by_the_naming_rules_and_the_override_file(
