@@ -253,7 +253,10 @@ class SourcePrivileges:
     Attributes:
         schema: The source schema.
         user: The role the source connection reads as.
-        grants: Every privilege held by another role than the object's owner.
+        schema_owner: The role owning the migrated schema (its rights on the
+            schema are in ``grants`` like any other role's).
+        grants: Every privilege held by another role than the object's
+            owner, and the schema owner's on the schema.
         owners: (kind, source name) to the owning role, for every relation.
         functions: Every function, procedure and aggregate, with its owner
             and ACL.
@@ -263,6 +266,7 @@ class SourcePrivileges:
 
     schema: str
     user: str = ""
+    schema_owner: str = ""
     grants: list[SourceGrant] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     functions: list[SourceFunction] = field(default_factory=list)
@@ -295,8 +299,8 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
             # PostgreSQL 15's public: the role owning the source database
             # holds it, which need not own the target's.
             grantee = database_owner
-        if owning and grantee == found.user:
-            continue  # the migrating role builds in the final schema
+        if owning:
+            found.schema_owner = grantee
         found.grants.append(
             SourceGrant("schema", "", "", grantee, privilege, grantable)
         )
@@ -569,6 +573,8 @@ def map_privileges(
         )
     out.statements += _schema_revokes(found, names)
     for grant in found.grants:
+        if grant.kind == "schema" and grant.grantee == found.schema_owner == found.user:
+            continue  # the migrating role builds in the final schema
         statement = _grant_statement(grant, names)
         if isinstance(statement, str):
             if statement:

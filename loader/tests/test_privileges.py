@@ -14,9 +14,11 @@ included; and a privilege taken away on the target fails verify.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -359,6 +361,24 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
     assert "identity sequence" not in scaffolded, scaffolded
     checked = project.run("scaffold", "--check")
     assert checked[0] == 0, checked
+    # An object the connecting role owns keeps no owner statement, so the
+    # file depends on who ran scaffold: a check as an operator's own role
+    # (as cutover's may be) is not a change of the source; a grant is.
+    query(project.source, "create role pv_operator login superuser")
+    user = urlsplit(project.source).username
+    operator = dataclasses.replace(
+        project, source=project.source.replace(f"//{user}@", "//pv_operator@", 1)
+    )
+    try:
+        checked = operator.run("scaffold", "--check")
+        assert checked[0] == 0, checked
+        query(project.source, 'grant update on "orderItems" to pv_reader')
+        checked = operator.run("scaffold", "--check")
+        assert checked[0] == 1, checked
+        assert "pgshift_source_privileges.sql" in checked[1] + checked[2]
+    finally:
+        query(project.source, 'revoke update on "orderItems" from pv_reader')
+        query(project.source, "drop role pv_operator")
 
 
 def test_each_role_is_allowed_and_refused_alike(
@@ -608,7 +628,11 @@ def test_a_right_that_comes_with_owning_the_database_is_named_so(
         assert all(line in fixes for line in lines)
         # The publish grants them to it on the target's final schema (its
         # next migrations create there); the migrating role needs none.
-        from pgshift.privileges import SourceGrant, read_privileges
+        from pgshift.privileges import (
+            SourceGrant,
+            map_privileges,
+            read_privileges,
+        )
 
         with psycopg2.connect(source) as s:
             found = read_privileges(s.cursor(), "public")
@@ -624,7 +648,16 @@ def test_a_right_that_comes_with_owning_the_database_is_named_so(
             cursor = s.cursor()
             cursor.execute("set role pv_db_owner")
             found = read_privileges(cursor, "public")
-        assert [g.grantee for g in found.grants if g.kind == "schema"] == ["public"]
+        # The owner's own rights are read whoever connects; the map leaves
+        # them out when the connecting role owns the schema.
+        assert found.schema_owner == found.user == "pv_db_owner"
+        assert sorted(g.grantee for g in found.grants if g.kind == "schema") == [
+            "public",
+            "pv_db_owner",
+            "pv_db_owner",
+        ]
+        kept = map_privileges(found, NameMap(source_name="app", source_schema="public"))
+        assert {s.grantee for s in kept.statements if s.kind == "schema"} == {"public"}
     finally:
         pg_cluster.drop_database("owned_source")
         pg_cluster.drop_database("owned_target")

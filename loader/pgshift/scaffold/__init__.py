@@ -68,6 +68,7 @@ from pgshift.mapping import (
 from pgshift.naming import Overrides
 from pgshift.privileges import (
     Privileges,
+    SourcePrivileges,
     map_privileges,
     missing_roles,
     read_privileges,
@@ -149,6 +150,7 @@ class Project:
             that cannot be dbt edges (cycles); added on-run-end.
         routines: The source's functions and triggers, renamed.
         privileges: The source's owners and grants, through the map.
+        source_privileges: The owners and grants read from the source.
     """
 
     catalog: Catalog
@@ -156,6 +158,7 @@ class Project:
     deferred: set[tuple[str, str]]
     routines: Routines | None = None
     privileges: Privileges = field(default_factory=Privileges)
+    source_privileges: SourcePrivileges | None = None
 
 
 def map_project(
@@ -404,6 +407,7 @@ def read_project(
     ]
     if not names_only:
         assert project.routines is not None
+        project.source_privileges = found
         project.privileges = map_privileges(found, project.names, project.routines)
         created = [r for r in project.routines.routines if not r.problems]
         project.names.comments = map_comments(
@@ -629,6 +633,8 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
         What was rendered, and what differs or stays behind.
     """
     project, left_behind = read_project(settings, source_name)
+    if check:
+        _as_scaffold_read(project, settings.project_dir)
     files = render(project)
     drifted = drift(files, settings.project_dir) if check else []
     if not check:
@@ -844,6 +850,7 @@ def schema_drift(settings: Settings) -> list[str]:
     project, _ = read_project(
         _recorded_overrides(settings, committed), committed.source_name
     )
+    _as_scaffold_read(project, settings.project_dir)
     files = render(project)
     lines = []
     for rel in drift(files, settings.project_dir):
@@ -854,6 +861,33 @@ def schema_drift(settings: Settings) -> list[str]:
         before = path.read_text(encoding="utf-8") if path.exists() else None
         lines.append(f"{rel}: {_file_change(before, files[rel])}")
     return lines
+
+
+def _as_scaffold_read(project: Project, project_dir: Path) -> None:
+    """Map the privileges as the role that ran scaffold would have read them.
+
+    An object the connecting role owns keeps no owner statement (it stays
+    the migrating role's), so the privileges file depends on who ran
+    scaffold. A check run as another role (an operator's, at cutover) is not
+    a change of the source: when the committed file is what one of the
+    source's owning roles would have read, that mapping is the one compared.
+    """
+    found = project.source_privileges
+    path = project_dir / MACRO_FILE
+    if found is None or not path.exists():
+        return
+    committed = path.read_text(encoding="utf-8")
+    if privileges_macro(project.privileges) == committed:
+        return
+    roles = {found.schema_owner, *found.owners.values()}
+    roles |= {f.owner for f in found.functions} | {t.owner for t in found.types}
+    for role in sorted(roles - {found.user, ""}):
+        mapped = map_privileges(
+            dataclasses.replace(found, user=role), project.names, project.routines
+        )
+        if privileges_macro(mapped) == committed:
+            project.privileges = mapped
+            return
 
 
 def _committed_map(settings: Settings) -> NameMap:
