@@ -68,3 +68,25 @@ def test_existing_tables_are_kept_then_replaced_on_request(
     assert query(target, "select email from public.users where id = 1") == [
         ("app@example.com",)
     ]
+    # Many tables written to are named by the first few and a count.
+    tables = [
+        t
+        for (t,) in query(
+            target, "select tablename::text from pg_tables where schemaname = 'public'"
+        )
+    ]
+
+    def counts() -> dict[str, int]:
+        return {
+            t: query(target, f"select count(*) from public.{t}")[0][0] for t in tables
+        }
+
+    before = counts()
+    query(target, "truncate public.users cascade")
+    emptied = sum(1 for t, n in counts().items() if n == 0 and before[t] > 0)
+    assert emptied > 6
+    refused = run_cli(["migrate"], source, target, tmp_path)
+    assert refused.returncode == 2
+    message = refused.stderr.split("published them: ", 1)[1]
+    named = message.split(". Something has written", 1)[0].split("; ")
+    assert named[5:] == [f"and {emptied - 5} more ({emptied} tables in all)"], named

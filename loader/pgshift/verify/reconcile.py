@@ -422,8 +422,12 @@ def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
             "all the same, run `python loader/run.py "
             f"{command} --replace-existing` with this run's options"
         )
-    changed = changed_since_published(settings, names, published)
-    if changed:
+    every_change = changed_since_published(settings, names, published)
+    if every_change:
+        more = len(every_change) - SHOWN_TABLES
+        changed = every_change[:SHOWN_TABLES] + (
+            [f"and {more} more ({len(every_change)} tables in all)"] if more > 0 else []
+        )
         with transaction(settings.target, readonly=True) as cursor:
             run_id = cut_over_by(cursor, settings.state_schema)
         if run_id is not None:
