@@ -788,27 +788,51 @@ def build_map(
             },
         )
     )
-    table_names = map_names(
-        catalog.tables,
-        {**{t: t for t in tools}, **overrides.tables},
-        what="table",
-        override_path="tables:",
-    )
+    # Every naming problem is said in one run: the tables' and types' are
+    # gathered with the columns' below, not raised one group at a time.
+    problems: list[str] = []
+    try:
+        table_names = map_names(
+            catalog.tables,
+            {**{t: t for t in tools}, **overrides.tables},
+            what="table",
+            override_path="tables:",
+        )
+    except NamingError as error:
+        problems.append(str(error))
+        table_names = {}
     name_map = NameMap(
         source_name=source_name, source_schema=catalog.schema, overrides=overrides_path
     )
-    name_map.types = map_names(
-        [
-            *catalog.enums,
-            *catalog.domains,
-            *catalog.composites,
-            *sorted(range_names(catalog)),
-        ],
-        overrides.types,
-        what="type",
-        override_path="types:",
-    )
-    _check_type_names(name_map.types, table_names)
+    try:
+        name_map.types = map_names(
+            [
+                *catalog.enums,
+                *catalog.domains,
+                *catalog.composites,
+                *sorted(range_names(catalog)),
+            ],
+            overrides.types,
+            what="type",
+            override_path="types:",
+        )
+        _check_type_names(name_map.types, table_names)
+    except NamingError as error:
+        problems.append(str(error))
+    if problems:
+        # The columns are still checked, so that one run names them all.
+        for name, table in catalog.tables.items():
+            kept = {c.name: c.name for c in table.columns} if name in tools else {}
+            try:
+                map_names(
+                    [c.name for c in table.columns],
+                    {**kept, **overrides.columns.get(name, {})},
+                    what=f"column of {name}",
+                    override_path=f"columns: {name}:",
+                )
+            except NamingError as error:
+                problems.append(str(error))
+        raise NamingError("\n".join(problems))
     name_map.domain_constraints = {
         name: {
             check: target_object_name(
@@ -829,7 +853,6 @@ def build_map(
         }
         for name, table in catalog.tables.items()
     }
-    problems: list[str] = []
     for name, table in catalog.tables.items():
         try:
             kept = {c.name: c.name for c in table.columns} if name in tools else {}

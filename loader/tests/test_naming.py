@@ -808,3 +808,28 @@ def test_a_suggested_exclude_gives_back_every_name(names: list[str]) -> None:
     assume(all(name.strip() for name in names))
     (argument,) = shlex.split(names_argument(names))
     assert parse_names(argument) == tuple(names)
+
+
+def test_every_naming_problem_is_said_in_one_run() -> None:
+    # A table name past 63 bytes once renamed and two columns of another
+    # table on one name: both said at once, not one scaffold run each.
+    long_name = "junction_fldAbCdEfGhIjKlMnOp_fldQrStUvWxYzAbCdEf"
+    orders = Table(
+        schema="public",
+        name="Orders",
+        columns=[
+            Column("id", "integer", True),
+            Column("Due_Date", "integer", False),
+            Column("DueDate", "integer", False),
+        ],
+    )
+    junction = Table(
+        schema="public", name=long_name, columns=[Column("id", "integer", True)]
+    )
+    with pytest.raises(NamingError) as err:
+        build_map(_catalog(orders, junction), Overrides())
+    message = str(err.value)
+    assert f"table {long_name!r} maps to" in message and "63-byte" in message
+    assert "column of Orders 'Due_Date' and 'DueDate' both map to 'due_date'" in (
+        message
+    )
