@@ -819,19 +819,21 @@ def build_map(
         _check_type_names(name_map.types, table_names)
     except NamingError as error:
         problems.append(str(error))
+    # Every table's columns are mapped before anything else, so that one run
+    # names every collision and long name.
+    column_maps: dict[str, dict[str, str]] = {}
+    for name, table in catalog.tables.items():
+        kept = {c.name: c.name for c in table.columns} if name in tools else {}
+        try:
+            column_maps[name] = map_names(
+                [c.name for c in table.columns],
+                {**kept, **overrides.columns.get(name, {})},
+                what=f"column of {name}",
+                override_path=f"columns: {name}:",
+            )
+        except NamingError as error:
+            problems.append(str(error))
     if problems:
-        # The columns are still checked, so that one run names them all.
-        for name, table in catalog.tables.items():
-            kept = {c.name: c.name for c in table.columns} if name in tools else {}
-            try:
-                map_names(
-                    [c.name for c in table.columns],
-                    {**kept, **overrides.columns.get(name, {})},
-                    what=f"column of {name}",
-                    override_path=f"columns: {name}:",
-                )
-            except NamingError as error:
-                problems.append(str(error))
         raise NamingError("\n".join(problems))
     name_map.domain_constraints = {
         name: {
@@ -854,21 +856,10 @@ def build_map(
         for name, table in catalog.tables.items()
     }
     for name, table in catalog.tables.items():
-        try:
-            kept = {c.name: c.name for c in table.columns} if name in tools else {}
-            columns = map_names(
-                [c.name for c in table.columns],
-                {**kept, **overrides.columns.get(name, {})},
-                what=f"column of {name}",
-                override_path=f"columns: {name}:",
-            )
-        except NamingError as error:
-            problems.append(str(error))
-            continue
         name_map.tables[name] = _map_table(
             table,
             table_names[name],
-            columns,
+            column_maps[name],
             source_name,
             objects[name],
             standalone,
@@ -876,8 +867,6 @@ def build_map(
             keep=overrides.keep_object_names,
             shortened=name_map.shortened,
         )
-    if problems:
-        raise NamingError("\n".join(problems))
     map_partitions(catalog, name_map, overrides)
     name_map.sequences = _map_sequences(
         catalog,
