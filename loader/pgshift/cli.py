@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="target landing schema (default: raw)",
     )
     parser.add_argument(
+        "--final-schema",
+        default="public",
+        action=_Once,
+        help="target schema the application reads, where the migrated schema "
+        "lands (default: public)",
+    )
+    parser.add_argument(
         "--include",
         default="",
         action=_Once,
@@ -217,6 +224,7 @@ def settings_from(
         source_schema=_source_schema(args),
         schemas=_split(args.schemas or ""),
         raw_schema=args.raw_schema,
+        final_schema=args.final_schema,
         include=parse_names(args.include),
         exclude=parse_names(args.exclude),
         overrides=getattr(args, "overrides", None),

@@ -586,6 +586,7 @@ class NameMap:
     Attributes:
         source_name: The dbt source name (also the staging subfolder).
         source_schema: The source schema that was read.
+        final_schema: The target schema its tables land in (``--final-schema``).
         overrides: The override file scaffold applied, as it was given.
         tables: Source table name to its map, in name order.
         sequences: Source sequence name to its map, in name order.
@@ -612,6 +613,7 @@ class NameMap:
 
     source_name: str
     source_schema: str
+    final_schema: str = "public"
     overrides: str | None = None
     tables: dict[str, TableMap] = field(default_factory=dict)
     sequences: dict[str, SequenceMap] = field(default_factory=dict)
@@ -643,6 +645,8 @@ class NameMap:
     def to_json(self) -> str:
         """The map as the JSON file scaffold writes (stable, reviewable)."""
         payload = {"generated": GENERATED_NOTE, **asdict(self)}
+        if payload["final_schema"] == "public":
+            del payload["final_schema"]
         for entry in payload["tables"].values():
             # A plain table's map says nothing of partitioning.
             if entry["partition_key"] is None:
@@ -723,6 +727,7 @@ class NameMap:
         return cls(
             source_name=data["source_name"],
             source_schema=data["source_schema"],
+            final_schema=data.get("final_schema", "public"),
             overrides=data.get("overrides"),
             tables=tables,
             sequences={

@@ -274,8 +274,9 @@ def _map_targets(
             raise ConfigError(
                 f"the override file maps schema {chosen[0]!r} to {asked!r} under "
                 f"'schemas:', but a run of one schema lands in the final schema "
-                f"{final_schema!r}, where the application reads its tables; "
-                f"remove the entry (or map it to {final_schema!r})"
+                f"{final_schema!r}, where the application reads its tables: "
+                f"give --final-schema {asked} to every command instead, and "
+                "remove the entry"
             )
         return {chosen[0]: final_schema}
     others = [s for s in chosen if s != final_schema]

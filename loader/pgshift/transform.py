@@ -31,6 +31,7 @@ from pgshift.manifest import (
 from pgshift.privileges import PRIVILEGES_TABLE
 from pgshift.progress import Progress
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
+from pgshift.sqlident import render_ident
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,27 @@ whose labels the source's cannot be reached from."""
 REFUSALS = (GUARD_MESSAGE, DEPENDENT_MESSAGE, ENUM_LABELS_MESSAGE)
 
 
+def final_schema_path(final_schema: str, options: str) -> dict[str, str]:
+    """The libpq options that put the final schema first on dbt's search_path.
+
+    The models, hooks and macros name the migrated schema's types,
+    sequences and functions without a schema, as the source's catalog prints
+    them; PostgreSQL's default search_path finds them in ``public``. A final
+    schema of another name (``--final-schema``) comes first on the path of
+    every dbt session, then ``public`` (where extensions usually live),
+    after any options the target URL gives.
+
+    Returns:
+        ``{"PGOPTIONS": ...}``, or nothing for ``public``.
+    """
+    if final_schema == "public":
+        return {}
+    path = f"{render_ident(final_schema)},public".replace("\\", "\\\\").replace(
+        " ", "\\ "
+    )
+    return {"PGOPTIONS": f"{options} -c search_path={path}".strip()}
+
+
 @contextmanager
 def _profiles_dir(project_dir: Path) -> Iterator[Path]:
     """Use the project's profiles.yml if there is one, else the example.
@@ -191,6 +213,8 @@ def run_dbt(
     # A migration talks to its two databases only: no usage events to dbt
     # Labs (they also wait on the network where outbound traffic is dropped).
     env = {**settings.target.dbt_env(), **quiet_telemetry()}
+    env["PGSHIFT_FINAL_SCHEMA"] = settings.final_schema
+    env.update(final_schema_path(settings.final_schema, env.get("PGOPTIONS", "")))
     with scoped_environment(env), _profiles_dir(project_dir) as profiles:
         argv = [
             *args,

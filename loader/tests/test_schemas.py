@@ -335,6 +335,62 @@ def test_the_chosen_schema_arrives_in_the_final_schema(migrated: Schemas) -> Non
     ) == [(31, 1030, "open")]
 
 
+def test_the_chosen_schema_lands_in_the_final_schema_the_run_names(
+    schemas: Schemas, new_database: object, tmp_path: Path
+) -> None:
+    # Zulip names its text search configuration zulip.english_us_search in
+    # its own code: its schema must keep its name on the target.
+    target = new_database()  # type: ignore[operator]
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    state = tmp_path / "state"
+
+    def run(*args: str) -> tuple[int, str]:
+        done = run_cli(list(args), schemas.source, target, state, project)
+        return done.returncode, done.stdout[-3000:] + done.stderr[-3000:]
+
+    chosen = ("--schemas", "Billing", "--final-schema", "Billing")
+    assert run(*chosen, "scaffold")[0] == 0
+    code, out = run(*chosen, "migrate")
+    assert code == 0, out
+    assert "**2 tables, 2 complete**" in out and "schema differs" not in out
+    # Tables, their sequences, the enum and the function are in "Billing";
+    # public holds nothing of the migration.
+    assert query(
+        target,
+        "select n.nspname::text, c.relname::text from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace "
+        "where c.relkind in ('r', 'S') and n.nspname in ('Billing', 'public') "
+        "order by 1, 2",
+    ) == [
+        ("Billing", "account"),
+        ("Billing", "account_id_seq"),
+        ("Billing", "invoice"),
+        ("Billing", "invoice_id_seq"),
+        ("Billing", "invoice_number_seq"),
+    ]
+    assert query(
+        target,
+        "select typnamespace::regnamespace::text from pg_type "
+        "where typname = 'invoice_status'",
+    ) == [('"Billing"',)]
+    assert query(target, 'select "Billing".open_invoices()') == query(
+        schemas.source, 'select "Billing".open_invoices()'
+    )
+    assert query(
+        target,
+        'insert into "Billing".invoice (account_id) values (2) '
+        "returning id, invoice_number, status::text",
+    ) == [(31, 1030, "open")]
+    # A later command without the option would build into public: refused.
+    code, out = run("--schemas", "Billing", "migrate")
+    assert code == 2, out
+    assert "scaffolded to land in 'Billing', this run's is 'public'" in out
+    assert query(
+        target, "select count(*) from pg_tables where schemaname = 'public'"
+    ) == [(0,)]
+
+
 def test_the_report_names_every_schema_and_where_it_went(migrated: Schemas) -> None:
     report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     section = report.split("## Schemas\n\n", 1)[1].split("\n\n", 1)[0]

@@ -380,6 +380,7 @@ def read_project(
         check_override_names(loaded, source_names, str(overrides))
     _check_reviewed(loaded.reviewed_routines, source_routines, overrides)
     project = map_project(catalog, loaded, source_name, recorded)
+    project.names.final_schema = settings.final_schema
     try:
         rename_definitions(settings.source_required, catalog, project.names, loaded)
     except ShadowError as error:
@@ -792,7 +793,8 @@ def drift_refusal(settings: Settings) -> str | None:
     return (
         f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
         f"{shown}{more}\nrun `python loader/run.py scaffold` with the same "
-        "options (--include, --exclude, --overrides, --source-schema), "
+        "options (--include, --exclude, --overrides, --source-schema, "
+        "--final-schema), "
         "review what it changes, then run this command again"
     )
 
@@ -940,6 +942,13 @@ def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
     ):
         if getattr(committed, what) != getattr(current, what):
             lines.append(f"{what}: changed since scaffold")
+    if committed.final_schema != current.final_schema:
+        lines.append(
+            f"final schema: the models were scaffolded to land in "
+            f"{committed.final_schema!r}, this run's is {current.final_schema!r} "
+            f"(give --final-schema {committed.final_schema} to every command, "
+            "or scaffold again)"
+        )
     return lines or ["the name map differs from what scaffold writes now"]
 
 
