@@ -1657,6 +1657,22 @@ select kind, name, reason from (
       and not (d.datacl @> acldefault('d', d.datdba)
                and acldefault('d', d.datdba) @> d.datacl)
     union all
+    select 'database setting',
+           coalesce('role ' || r.rolname::text || ': ', '') || setting,
+           'a setting of the source database'
+           || case when r.rolname is null then ''
+                   else ' for role ' || r.rolname::text end
+           || ' (ALTER ' || case when r.rolname is null then 'DATABASE'
+                                 else 'ROLE ... IN DATABASE' end
+           || ' ... SET) is out of scope: set it on the target if the '
+           'application relies on it (a search_path naming the migrated '
+           'schema names the final schema there)'
+    from pg_db_role_setting s
+    cross join unnest(s.setconfig) as setting
+    left join pg_roles r on r.oid = s.setrole
+    where s.setdatabase = (select oid from pg_database
+                           where datname = current_database())
+    union all
     select 'default privileges',
            pg_get_userbyid(d.defaclrole) || ' on ' || case d.defaclobjtype
                when 'r' then 'tables' when 'S' then 'sequences'
@@ -1772,7 +1788,8 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         statistics object or index and constraint comments of a partition
         alone, comment on a materialized view's
         index, typed or inheriting table,
-        privilege on the database itself, database-wide default privilege,
+        privilege on the database itself, setting of the database (and of a
+        role in it), database-wide default privilege,
         operator, operator class, text search configuration and dictionary,
         collation, publication, large objects, and extension. (Functions and
         triggers are
