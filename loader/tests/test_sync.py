@@ -705,6 +705,19 @@ def test_an_interrupted_sync_is_drained_by_cutover(
         assert _status(target)[0] == "streaming"
         query(source, undo)
     assert "bids: its checks changed since scaffold" in refused.stderr
+    # A grant made on both sides since scaffold: the models still carry the
+    # old privileges, which scaffold settles; the sync need not start again.
+    grant = f"grant truncate on service_categories to {role}"
+    query(source, grant)
+    query(target, grant)
+    refused = run_cli(["cutover", "--roles", role], source, target, state)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "the source's privileges changed since scaffold" in refused.stderr
+    assert "pgshift_source_privileges.sql" in refused.stderr
+    assert "the sync applies rows only and goes on as it is" in refused.stderr
+    revoke = f"revoke truncate on service_categories from {role}"
+    query(source, revoke)
+    query(target, revoke)
     # No sync process: cutover follows the slot itself up to its marker.
     done = run_cli(["cutover", "--roles", role], source, target, state)
     assert done.returncode == 0, done.stdout + done.stderr

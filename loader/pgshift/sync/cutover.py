@@ -60,6 +60,7 @@ from pgshift.catalog import read_catalog, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.mapping import NameMap
+from pgshift.scaffold.privilege_macro import MACRO_FILE as PRIVILEGES_FILE
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, proof, source, state
@@ -630,6 +631,16 @@ def _refuse_schema_drift(
         if run.status == "streaming"
         else "the roles a previous cutover blocked stay blocked"
     )
+    if all(line.startswith(PRIVILEGES_FILE) for line in drifted):
+        raise SyncError(
+            f"cutover refused before the downtime, {held}: the source's "
+            "privileges changed since scaffold (a grant, revoke or role), and "
+            f"the project's models still carry the old ones:\n  {shown}{more}\n"
+            "Next: give the target the same privileges if it lacks them, run "
+            "`python loader/run.py scaffold` so that the models carry the "
+            "source's (`scaffold --check` then passes), and cutover again; the "
+            "sync applies rows only and goes on as it is"
+        )
     raise SyncError(
         f"cutover refused before the downtime, {held}: the source's schema "
         "changed since scaffold, and the stream carries rows, not schema "
