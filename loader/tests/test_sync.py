@@ -1052,6 +1052,78 @@ def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
     assert _status(target)[0] == "failed"
 
 
+def _server_setting(cluster: Cluster, name: str, value: str | None) -> None:
+    """Set (None: reset) a server setting and reload the configuration."""
+    conn = psycopg2.connect(cluster.url("postgres"))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            if value is None:
+                cursor.execute(f"alter system reset {name}")
+            else:
+                cursor.execute(f"alter system set {name} = %s", (value,))
+            cursor.execute("select pg_reload_conf()")
+    finally:
+        conn.close()
+
+
+def test_a_batch_longer_than_the_sources_wal_sender_timeout_keeps_the_stream(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A transaction of a million rows takes the target longer than the
+    # source's wal_sender_timeout (60 s by default): the stream must not go
+    # silent meanwhile, or the source ends it. Here: 3 s, and a batch the
+    # target takes 8 s over (a trigger on the final table sleeps).
+    source, target = pair()
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    _server_setting(logical, "wal_sender_timeout", "3s")
+    run = _start_sync(source, target, state, log)
+    try:
+        _wait_streaming(target, log)
+        query(
+            target,
+            "create function slow_apply() returns trigger language plpgsql as "
+            "$$ begin perform pg_sleep(8); return null; end $$; "
+            "create trigger slow_apply after insert on service_categories "
+            "for each statement execute function slow_apply(); "
+            "alter table service_categories enable always trigger slow_apply",
+        )
+        query(source, "insert into service_categories (name, slug) values ('s', 's')")
+        _wait(
+            lambda: (
+                query(
+                    target, "select count(*) from service_categories where slug = 's'"
+                )
+                == [(1,)]
+            ),
+            60,
+            "the slow batch was not applied",
+            log,
+        )
+        query(source, "insert into service_categories (name, slug) values ('t', 't')")
+        _wait(
+            lambda: (
+                query(
+                    target, "select count(*) from service_categories where slug = 't'"
+                )
+                == [(1,)]
+            ),
+            60,
+            "the batch after the slow one was not applied",
+            log,
+        )
+        assert run.poll() is None, log.read_text()[-3000:]
+        said = log.read_text()
+        assert "a connection dropped" not in said, said[-3000:]
+        assert "Traceback" not in said, said[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+        _server_setting(logical, "wal_sender_timeout", None)
+    cleaned = run_cli(["cleanup"], source, target, state)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+
+
 def _stopped_sync(
     logical: Cluster, source: str, target: str, tmp_path: Path, role: str
 ) -> None:

@@ -21,11 +21,13 @@ _TRANSIENT = re.compile(
     r"could not receive data from server|could not send data to server|"
     r"SSL SYSCALL error|broken pipe|the database system is (starting up|"
     r"shutting down|in recovery mode)|connection refused|"
-    r"invalid snapshot identifier|connection to server .* failed",
+    r"invalid snapshot identifier|connection to server .* failed|"
+    r"error with status PGRES_COPY_BOTH and no message",
     re.IGNORECASE,
 )
 """Failures that another attempt can get past: a dropped connection, a
-server restart."""
+server restart; a replication connection the server ended (its
+wal_sender_timeout), which libpq reports without a message."""
 
 _PERMANENT = re.compile(
     r"password authentication failed|no pg_hba\.conf entry|"

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +51,8 @@ CHECK_SECONDS = 2.0
 HOLD_POLL_SECONDS = 0.05
 """How often a held stream reads whether cutover let it go."""
 FEEDBACK_SECONDS = 1.0
-"""How often a held stream tells the source it is alive."""
+"""How often a held stream, or one waiting for a batch to be applied, tells
+the source it is alive."""
 CHANGES = frozenset(
     (pgoutput.Insert, pgoutput.Update, pgoutput.Delete, pgoutput.Truncate)
 )
@@ -268,7 +270,15 @@ def follow(
                 return None
             future, done = pending
             pending = None
-            status = future.result()
+            while True:
+                # A batch may take longer than the source's
+                # wal_sender_timeout (a transaction of a million rows): the
+                # source hears from the stream meanwhile, positions unchanged.
+                try:
+                    status = future.result(timeout=FEEDBACK_SECONDS)
+                    break
+                except FutureTimeout:
+                    cursor.send_feedback(force=True)
             seen_marker = done.marker or seen_marker
             applied, commit_time = done.end_lsn, done.commit_time
             total += done.rows
