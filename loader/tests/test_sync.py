@@ -1552,3 +1552,27 @@ def test_status_names_the_position_its_lag_counts_from() -> None:
     assert (
         "source at 0/135217D0, applied 0/12E36CE0, passed 0/135217D0: lag 0.0 MiB"
     ) in "\n".join(lines)
+
+
+def test_status_warns_of_a_slot_in_words_that_fit_the_runs_phase() -> None:
+    from pgshift.sync import slot_warning
+
+    gib = 2**30
+    assert slot_warning(0, gib, streamed=True, run_status="streaming") is None
+    # Stopped while following: run sync again.
+    assert slot_warning(0, gib, streamed=False, run_status="streaming") == (
+        "no sync process streams from the slot: run sync to go on"
+    )
+    # Still copying or building: nothing streams yet, which is no sign of a
+    # stopped sync (a second one would be started on that advice).
+    building = slot_warning(0, gib, streamed=False, run_status="building")
+    assert building is not None
+    assert building.startswith("nothing streams from the slot yet: the run is building")
+    # Both at once, as two clauses.
+    both = slot_warning(2 * gib, gib, streamed=False, run_status="streaming")
+    assert both == (
+        "the slot holds back 2.0 GiB of WAL on the source; a sync that stays "
+        "stopped fills its disk (`python loader/run.py cleanup` drops the slot); "
+        "no sync process streams from the slot: run sync to go on"
+    )
+    assert slot_warning(0, gib, streamed=False, run_status=None) is None

@@ -439,6 +439,35 @@ def _recent(moment: datetime) -> bool:
     return (datetime.now(UTC) - moment).total_seconds() < CAUGHT_UP_SECONDS
 
 
+def slot_warning(
+    retained: int, warn_bytes: int, *, streamed: bool, run_status: str | None
+) -> str | None:
+    """What ``status`` warns of about a run's slot, or None.
+
+    Args:
+        retained: The WAL the slot holds back on the source, in bytes.
+        warn_bytes: From how much retained WAL on to warn.
+        streamed: Whether a process streams from the slot now.
+        run_status: The run's status while it is active, else None.
+    """
+    warnings = []
+    if retained >= warn_bytes:
+        warnings.append(
+            f"the slot holds back {retained / 2**30:.1f} GiB of WAL on the "
+            "source; a sync that stays stopped fills its disk (`python "
+            "loader/run.py cleanup` drops the slot)"
+        )
+    if not streamed and run_status is not None:
+        warnings.append(
+            "no sync process streams from the slot: run sync to go on"
+            if run_status in FOLLOWING
+            else f"nothing streams from the slot yet: the run is {run_status} "
+            "(the copy, build and verify come first); if its sync process is "
+            "no longer running, run sync to go on"
+        )
+    return "; ".join(warnings) or None
+
+
 def status(settings: Settings, limits: Limits | None = None) -> Status:
     """Read where the target's latest sync run stands, on both sides."""
     limits = limits or Limits()
@@ -476,16 +505,12 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
             found.lag_seconds = max(
                 0.0, (datetime.now(UTC) - max(known)).total_seconds()
             )
-        if (slot.retained_bytes or 0) >= limits.warn_bytes:
-            found.warning = (
-                f"the slot holds back {slot.retained_bytes / 2**30:.1f} GiB of WAL "
-                "on the source; a sync that stays stopped fills its disk "
-                "(`python loader/run.py cleanup` drops the slot)"
-            )
-        if not slot.active and state.active(run):
-            found.warning = (found.warning or "") + (
-                "no sync process streams from the slot: run sync to go on"
-            )
+        found.warning = slot_warning(
+            slot.retained_bytes or 0,
+            limits.warn_bytes,
+            streamed=slot.active,
+            run_status=run.status if state.active(run) else None,
+        )
     elif state.active(run):
         found.warning = "the run is active but its slot is gone: run cleanup"
     return found
