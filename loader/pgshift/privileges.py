@@ -53,6 +53,8 @@ from pgshift.routines import SCHEMA as ROUTINE_SCHEMA
 from pgshift.routines import Routines
 from pgshift.sqlident import quote_ident, render_ident
 
+PRIVILEGES_MACRO = "macros/scaffolded/pgshift_source_privileges.sql"
+"""The generated macro of the statements, in the dbt project (scaffold writes it)."""
 PRIVILEGES_TABLE = "privileges"
 """In the state schema: each source privilege and owner the last publish
 applied, or why not (a role missing on the target)."""

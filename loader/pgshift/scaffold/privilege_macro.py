@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
-from pgshift.privileges import SCHEMA, Privileges, Statement
+from pgshift.privileges import PRIVILEGES_MACRO, SCHEMA, Privileges, Statement
 from pgshift.scaffold.sql_files import GENERATED_HEADER, jinja_comment, jinja_string
 
-MACRO_FILE = "macros/scaffolded/pgshift_source_privileges.sql"
+MACRO_FILE = PRIVILEGES_MACRO
 
 
 def _expression(parts: tuple[str | None, ...]) -> str:

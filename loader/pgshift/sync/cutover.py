@@ -60,7 +60,7 @@ from pgshift.catalog import read_catalog, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.mapping import NameMap
-from pgshift.scaffold.privilege_macro import MACRO_FILE as PRIVILEGES_FILE
+from pgshift.privileges import PRIVILEGES_MACRO
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, proof, source, state
@@ -631,7 +631,7 @@ def _refuse_schema_drift(
         if run.status == "streaming"
         else "the roles a previous cutover blocked stay blocked"
     )
-    if all(line.startswith(PRIVILEGES_FILE) for line in drifted):
+    if all(line.startswith(PRIVILEGES_MACRO) for line in drifted):
         raise SyncError(
             f"cutover refused before the downtime, {held}: the source's "
             "privileges changed since scaffold (a grant, revoke or role), and "
