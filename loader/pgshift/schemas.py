@@ -28,7 +28,13 @@ from typing import Any
 from pgshift.naming import map_names
 from pgshift.settings import ConfigError, Settings
 
-_SCHEMAS = """
+NOT_SYSTEM_SCHEMA = """n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+  and n.nspname not like 'pg\\_temp\\_%'
+  and n.nspname not like 'pg\\_toast\\_temp\\_%'"""
+"""A condition on ``pg_namespace n``: the schema is not the system's (the
+catalog, the information schema, TOAST, a session's temporary ones)."""
+
+_SCHEMAS = f"""
 select n.nspname::text,
        has_schema_privilege(n.oid, 'USAGE'),
        exists (select 1 from pg_depend d
@@ -78,9 +84,7 @@ select n.nspname::text,
                           where d.classid = 'pg_proc'::regclass
                             and d.objid = p.oid and d.deptype = 'e'))::int
 from pg_namespace n
-where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-  and n.nspname not like 'pg\\_temp\\_%%'
-  and n.nspname not like 'pg\\_toast\\_temp\\_%%'
+where {NOT_SYSTEM_SCHEMA}
 order by n.nspname
 """
 

@@ -345,7 +345,12 @@ def read_project(
         )
         left_behind += [("schema", s, why) for s, why in plan.left_out.items()]
         source_routines = read_routines(cursor, settings.source_schema)
-        source_names = read_source_names(cursor)
+        # What the override file's entries may name: read only for one.
+        source_names = (
+            read_source_names(cursor, [*plan.targets, *plan.left_out])
+            if settings.overrides_path.exists()
+            else None
+        )
         if not names_only:
             if settings.final_schema != settings.source_schema:
                 # The build creates an extension the target lacks in its
@@ -376,7 +381,7 @@ def read_project(
         if overrides.resolve().is_relative_to(settings.project_dir.resolve()):
             recorded = str(overrides.resolve().relative_to(settings.project_dir))
     loaded = Overrides.load(overrides)
-    if overrides is not None and overrides.exists():
+    if source_names is not None:
         check_override_names(loaded, source_names, str(overrides))
     _check_reviewed(loaded.reviewed_routines, source_routines, overrides)
     project = map_project(catalog, loaded, source_name, recorded)

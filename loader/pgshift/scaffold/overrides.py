@@ -19,11 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.naming import NamingError, Overrides
-
-_SYSTEM_SCHEMAS = """
-n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-and n.nspname not like 'pg\\_temp\\_%' and n.nspname not like 'pg\\_toast\\_temp\\_%'
-"""
+from pgshift.schemas import NOT_SYSTEM_SCHEMA
 
 _RELATIONS = f"""
 select c.relname::text,
@@ -32,7 +28,7 @@ from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_attribute a
        on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-where c.relkind in ('r', 'p', 'v', 'm', 'f', 'S') and {_SYSTEM_SCHEMAS}
+where c.relkind in ('r', 'p', 'v', 'm', 'f', 'S') and {NOT_SYSTEM_SCHEMA}
 group by c.relname
 """
 
@@ -59,7 +55,7 @@ cross join lateral (
     where d.classid = 'pg_class'::regclass and d.refobjid = c.oid
       and d.deptype in ('a', 'i') and s.relkind = 'S'
 ) o
-where c.relkind in ('r', 'p', 'v', 'm', 'f') and {_SYSTEM_SCHEMAS}
+where c.relkind in ('r', 'p', 'v', 'm', 'f') and {NOT_SYSTEM_SCHEMA}
 """
 
 # Enums, domains, composite and range types: not arrays or tables' row types.
@@ -70,10 +66,8 @@ join pg_namespace n on n.oid = t.typnamespace
 where t.typcategory <> 'A'
   and (t.typrelid = 0
        or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')
-  and {_SYSTEM_SCHEMAS}
+  and {NOT_SYSTEM_SCHEMA}
 """
-
-_SCHEMAS = f"select n.nspname::text from pg_namespace n where {_SYSTEM_SCHEMAS}"
 
 
 @dataclass
@@ -95,9 +89,15 @@ class SourceNames:
     schemas: set[str] = field(default_factory=set)
 
 
-def read_source_names(cursor: Any) -> SourceNames:
-    """Read every name an override entry may refer to from the source."""
-    names = SourceNames()
+def read_source_names(cursor: Any, schemas: Iterable[str]) -> SourceNames:
+    """Read every name an override entry may refer to from the source.
+
+    Args:
+        cursor: A cursor on the source.
+        schemas: The source's schemas, as the run's plan found them
+            (``pgshift.schemas.read_schemas``).
+    """
+    names = SourceNames(schemas=set(schemas))
     cursor.execute(_RELATIONS)
     for relation, columns in cursor.fetchall():
         names.relations.setdefault(relation, set()).update(columns)
@@ -106,8 +106,6 @@ def read_source_names(cursor: Any) -> SourceNames:
         names.objects.setdefault(relation, set()).add(name)
     cursor.execute(_TYPES)
     names.types = {name for (name,) in cursor.fetchall()}
-    cursor.execute(_SCHEMAS)
-    names.schemas = {name for (name,) in cursor.fetchall()}
     return names
 
 
