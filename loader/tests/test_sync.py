@@ -1124,6 +1124,75 @@ def test_a_batch_longer_than_the_sources_wal_sender_timeout_keeps_the_stream(
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
 
 
+def test_a_restarted_sync_ends_the_batch_a_killed_one_left_on_the_target(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A sync killed while the target applies its batch leaves that session
+    # running, holding the rows' locks, until the server notices the client
+    # gone; the next sync must not wait on it in silence. Here the batch
+    # sleeps 300 s on the target the first time only (a sequence, which no
+    # rollback takes back), so only a sync that ends it applies the row soon.
+    source, target = pair()
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    first = _start_sync(source, target, state, log)
+    second = None
+    try:
+        _wait_streaming(target, log)
+        query(
+            target,
+            "create sequence once_only; "
+            "create function slow_once() returns trigger language plpgsql as "
+            "$$ begin if nextval('once_only') = 1 then perform pg_sleep(300); "
+            "end if; return null; end $$; "
+            "create trigger slow_once after insert on service_categories "
+            "for each statement execute function slow_once(); "
+            "alter table service_categories enable always trigger slow_once",
+        )
+        query(source, "insert into service_categories (name, slug) values ('k', 'k')")
+        _wait(
+            lambda: query(target, "select is_called from once_only") == [(True,)],
+            60,
+            "the batch did not reach the target",
+            log,
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        _wait(
+            lambda: (
+                query(source, "select count(*) from pg_stat_replication")[0][0] == 0
+            ),
+            30,
+            "the killed sync's walsender did not end",
+            log,
+        )
+        assert query(
+            target,
+            "select count(*) from pg_stat_activity "
+            "where application_name = 'pgshift sync' and state = 'active'",
+        ) == [(1,)]
+        second = _start_sync(source, target, state, log)
+        _wait(
+            lambda: (
+                query(
+                    target, "select count(*) from service_categories where slug = 'k'"
+                )
+                == [(1,)]
+            ),
+            90,
+            "the row waited behind the killed sync's batch",
+            log,
+        )
+        said = log.read_text()
+        assert "ended the target session" in said, said[-3000:]
+        assert second.poll() is None, said[-3000:]
+    finally:
+        for run in (first, second):
+            if run is not None and run.poll() is None:
+                run.kill()
+    cleaned = run_cli(["cleanup"], source, target, state)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+
+
 def _stopped_sync(
     logical: Cluster, source: str, target: str, tmp_path: Path, role: str
 ) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,9 @@ from pgshift.sync.pgoutput import UNCHANGED, Value
 from pgshift.sync.state import relation as state_relation
 
 logger = logging.getLogger(__name__)
+
+APPLY_SESSION = "pgshift sync"
+"""How the target lists a sync's apply session (``application_name``)."""
 
 EXPECT_FUNCTION = "sync_expect"
 """A function in the state schema that stops a batch whose statement
@@ -319,7 +323,7 @@ class Applier:
         # id: a change of one stops the sync (``_target``).
         self._unmapped: dict[int, str] = {}
         self.conn = connect(
-            settings.target, autocommit=True, application_name="pgshift sync"
+            settings.target, autocommit=True, application_name=APPLY_SESSION
         )
         self._cursor = self.conn.cursor()
         for name, value in SESSION_SETTINGS.items():
@@ -343,6 +347,72 @@ class Applier:
     def close(self) -> None:
         """Close the target connection."""
         self.conn.close()
+
+    def end_leftover_sessions(self, wait_seconds: float = 120.0) -> int | None:
+        """End the target sessions a sync that is gone left applying a batch.
+
+        A sync killed while the target applied one of its batches leaves that
+        session running until the server notices its client gone (a minute
+        for a large multi-row statement), holding the rows' locks: the next
+        sync's first batch would wait on them, saying nothing. Called once
+        the slot is held, when no other sync can be streaming: any other
+        session of this database named as a sync's apply session is such a
+        leftover. Each is ended, its transaction rolled back (one this role
+        may not end is waited for); had it committed first, its applied
+        position was recorded with it, which is read here again.
+
+        Returns:
+            The applied position recorded on the target once the sessions
+            ended, or None when there were none: a leftover may have
+            committed its batch after the run's position was first read,
+            and the stream then skips what it applied.
+        """
+        self._cursor.execute(
+            "select pid from pg_stat_activity where datname = current_database() "
+            "and application_name = %s and pid <> pg_backend_pid() "
+            "and state is distinct from 'idle'",
+            (APPLY_SESSION,),
+        )
+        pids = [row[0] for row in self._cursor.fetchall()]
+        ended = []
+        for pid in pids:
+            try:
+                self._cursor.execute("select pg_terminate_backend(%s)", (pid,))
+            except psycopg2.errors.InsufficientPrivilege:
+                logger.warning(
+                    "a sync that is gone left its session on the target (pid %s) "
+                    "applying a batch, and the target role may not end it: this "
+                    "sync waits until the target ends it",
+                    pid,
+                )
+                continue
+            ended.append(pid)
+        if not pids:
+            return None
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            self._cursor.execute(
+                "select count(*) from pg_stat_activity where pid = any(%s)", (pids,)
+            )
+            if self._cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
+        if ended:
+            logger.warning(
+                "ended the target session%s %s that a sync that is gone left "
+                "applying a batch (rolled back; this sync applies those changes "
+                "again)",
+                "" if len(ended) == 1 else "s",
+                ", ".join(str(pid) for pid in ended),
+            )
+        self._cursor.execute(
+            sql.SQL("select applied_lsn::text from {} where run_id = %s").format(
+                self._state
+            ),
+            (self._run_id,),
+        )
+        row = self._cursor.fetchone()
+        return pgoutput.parse_lsn(row[0]) if row and row[0] else None
 
     # -- relations ---------------------------------------------------------
 

@@ -243,6 +243,11 @@ def follow(
                 "messages": "true",
             },
         )
+        # The slot is held: no other sync streams, and a session a killed
+        # one left applying a batch would hold its rows' locks.
+        recorded = applier.end_leftover_sessions()
+        if recorded is not None and recorded > applied:
+            applied = recorded
         batch = Batch()
         opened = time.monotonic()
         changes: list[pgoutput.Decoded] = []
