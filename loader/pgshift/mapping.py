@@ -607,7 +607,7 @@ class NameMap:
         shortened: [owner, source name, target name] of each constraint,
             index and sequence whose mapped name was past PostgreSQL's 63
             bytes and was shortened to fit (``shorten_object_name``); the
-            owner is the table, partition or materialized view whose
+            owner is the table, partition, materialized view or domain whose
             ``objects:`` entry in the override file would name it instead.
     """
 
@@ -843,7 +843,12 @@ def build_map(
     name_map.domain_constraints = {
         name: {
             check: target_object_name(
-                check, name, name_map.types[name], keep=overrides.keep_object_names
+                check,
+                name,
+                name_map.types[name],
+                overrides.objects.get(name, {}),
+                keep=overrides.keep_object_names,
+                shortened=name_map.shortened,
             )
             for check, _ in domain.checks
         }

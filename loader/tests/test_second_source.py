@@ -47,6 +47,10 @@ LONG_NAMES = {
         "line_note_superseded_by_invoice_number_superseded_b02b7b95_idx"
     ),
 }
+LONG_DOMAIN = "InvoiceReferenceNumberWithCheckDigitAndCountryPrefix"
+LONG_DOMAIN_CHECK = {
+    f"{LONG_DOMAIN}_check": "invoice_reference_number_with_check_digit_and_co_9ec57baf_check"
+}
 """The fixture's names past 63 bytes once renamed, and the names they get."""
 
 SecondSource = ProjectCopy
@@ -110,6 +114,10 @@ def migrated(second: SecondSource) -> SecondSource:
     for source, target in LONG_NAMES.items():
         assert f"shortened: {source} of LineNote becomes {target} " in stdout
     assert "under 'objects: LineNote:'" in stdout
+    # So is a domain's check, which the domain's entry would name.
+    for source, target in LONG_DOMAIN_CHECK.items():
+        assert f"shortened: {source} of {LONG_DOMAIN} becomes {target} " in stdout
+    assert f"under 'objects: {LONG_DOMAIN}:'" in stdout
     # The view and the materialized view arrive, renamed (test_views.py).
     assert "not migrated: view" not in stdout
     assert "not migrated: materialized view" not in stdout
@@ -466,9 +474,23 @@ def test_names_past_63_bytes_arrive_shortened(migrated: SecondSource) -> None:
     )
     names = NameMap.read(migrated.project)
     assert names is not None
-    assert sorted(names.shortened) == [
-        ["LineNote", source, target] for source, target in LONG_NAMES.items()
-    ]
+    assert sorted(names.shortened) == sorted(
+        [[LONG_DOMAIN, s, t] for s, t in LONG_DOMAIN_CHECK.items()]
+        + [["LineNote", source, target] for source, target in LONG_NAMES.items()]
+    )
+    # The domain's check arrives under its shortened name, and checks.
+    assert query(
+        migrated.target,
+        "select c.conname from pg_constraint c join pg_type t on t.oid = c.contypid "
+        "where t.typname = 'invoice_reference_number_with_check_digit_and_country_prefix'",
+    ) == [(name,) for name in LONG_DOMAIN_CHECK.values()]
+    assert (
+        _sqlstate(
+            migrated.target,
+            "select 'x1'::invoice_reference_number_with_check_digit_and_country_prefix",
+        )
+        == "23514"
+    )
 
 
 def test_the_previous_application_casts_to_its_types_through_compat(

@@ -34,7 +34,8 @@ group by c.relname
 
 # What ``objects: <table>:`` may name: the table's constraints, indexes,
 # statistics objects, triggers and policies, and the sequences that depend
-# on it (owned by a column, or an identity's).
+# on it (owned by a column, or an identity's); ``objects: <domain>:``, the
+# domain's check constraints.
 _OBJECTS = f"""
 select c.relname::text, o.name
 from pg_class c
@@ -56,6 +57,12 @@ cross join lateral (
       and d.deptype in ('a', 'i') and s.relkind = 'S'
 ) o
 where c.relkind in ('r', 'p', 'v', 'm', 'f') and {NOT_SYSTEM_SCHEMA}
+union all
+select t.typname::text, con.conname::text
+from pg_constraint con
+join pg_type t on t.oid = con.contypid
+join pg_namespace n on n.oid = t.typnamespace
+where t.typtype = 'd' and {NOT_SYSTEM_SCHEMA}
 """
 
 # Enums, domains, composite and range types: not arrays or tables' row types.

@@ -92,10 +92,29 @@ def final_figures(
     return rows, checksum, []
 
 
+_DRAWN_FROM = """
+select coalesce(
+         case when a.attidentity <> ''
+              then pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)::regclass
+         end,
+         (select d.refobjid from pg_attrdef ad
+          join pg_depend d on d.classid = 'pg_attrdef'::regclass
+           and d.objid = ad.oid and d.refclassid = 'pg_class'::regclass
+          where ad.adrelid = a.attrelid and ad.adnum = a.attnum
+            and pg_get_expr(ad.adbin, ad.adrelid)
+                = format('nextval(%%L::regclass)', d.refobjid::regclass::text)))
+from pg_attribute a where a.attrelid = %s::regclass and a.attname = %s
+"""
+"""The sequence a column draws its values from: its identity's, or the one
+whose ``nextval()`` is its whole default. A sequence only owned by the
+column (its default changed since) hands it nothing, and one a default
+builds text from (``'INV-' || nextval(...)``) does not bound its values."""
+
+
 def _sequences(
     cursor: Any, relation: str
 ) -> list[tuple[str, int, int | None, str, int | None]]:
-    """Per column backed by a sequence, where its sequence stands.
+    """Per column drawing from a sequence (``_DRAWN_FROM``), where it stands.
 
     (column, next value, edge, "max" or "min", the value at the sequence's
     end that the edge leaves out). The edge is the column's max for an ascending sequence, its min for a
@@ -115,7 +134,7 @@ def _sequences(
             + " else "
             + sequence_end_sql("s", ascending=False)
             + " end from pg_sequence as s "
-            "where s.seqrelid = pg_get_serial_sequence(%s, %s)::regclass",
+            "where s.seqrelid = (" + _DRAWN_FROM + ")",
             (relation, column),
         )
         found = cursor.fetchone()
