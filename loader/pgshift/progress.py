@@ -14,6 +14,20 @@ from typing import TextIO
 STEPS = 10
 """Lines a step prints when the output is not a terminal (one per tenth)."""
 
+SHOWN_LINES = 20
+"""Items a message lists, one a line, before it says how many more there are."""
+
+
+def listed(lines: list[str], shown: int = SHOWN_LINES) -> str:
+    """Items for a message, one a line: the first few, then how many more.
+
+    Lines after the first are indented by two spaces; the caller writes the
+    first line's indent. Past ``shown`` items, a last line says
+    ``... and N more``.
+    """
+    more = f"\n  ... and {len(lines) - shown} more" if len(lines) > shown else ""
+    return "\n  ".join(lines[:shown]) + more
+
 
 class Progress:
     """Counts the units of one step done and shows how far it is.

@@ -73,6 +73,7 @@ from pgshift.privileges import (
     missing_roles,
     read_privileges,
 )
+from pgshift.progress import listed
 from pgshift.routines import (
     SCHEMA,
     Routines,
@@ -793,11 +794,10 @@ def drift_refusal(settings: Settings) -> str | None:
     drifted = map_drift(settings)
     if not drifted:
         return None
-    shown = "\n  ".join(drifted[:10])
-    more = f"\n  ... and {len(drifted) - 10} more" if len(drifted) > 10 else ""
+    shown = listed(drifted)
     return (
         f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
-        f"{shown}{more}\nrun `python loader/run.py scaffold` with the same "
+        f"{shown}\nrun `python loader/run.py scaffold` with the same "
         "options (--include, --exclude, --overrides, --source-schema, "
         "--final-schema), "
         "review what it changes, then run this command again"

@@ -30,6 +30,7 @@ from typing import Any
 from pgshift.connection import connect, transaction
 from pgshift.load import is_transient, load
 from pgshift.mapping import NameMap
+from pgshift.progress import listed
 from pgshift.settings import ConfigError, Settings
 from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
@@ -228,8 +229,7 @@ def _start(
     write_report(report, settings.project_dir)
     if not report.passed:
         failures = report.failures()
-        shown = "\n  ".join(failures[:10])
-        more = f"\n  ... and {len(failures) - 10} more" if len(failures) > 10 else ""
+        shown = listed(failures)
         # A schema difference right after the copy is the source changed
         # since scaffold (a grant, an owner, a routine); other failures say
         # what they are themselves.
@@ -240,7 +240,7 @@ def _start(
             else ""
         )
         raise SyncError(
-            f"sync stopped: the target does not match the copy:\n  {shown}{more}\n"
+            f"sync stopped: the target does not match the copy:\n  {shown}\n"
             f"(the report: {settings.project_dir / 'MIGRATION_REPORT.md'}){hint}"
         )
     _set(settings, run.run_id, status="streaming")

@@ -61,6 +61,7 @@ from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.mapping import NameMap
 from pgshift.privileges import PRIVILEGES_MACRO
+from pgshift.progress import listed
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, proof, source, state
@@ -592,8 +593,7 @@ def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> 
         lines, statements = privilege_drift(settings, names, cursor, target_cursor)
     if not lines:
         return
-    shown = "\n  ".join(lines[:20])
-    more = f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
+    shown = listed(lines)
     fix = (
         "run on the target:\n    " + "\n    ".join(statements) + "\n  "
         if statements
@@ -604,7 +604,7 @@ def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> 
         "still writes there, the sync goes on): the source's privileges no "
         "longer match the target's, so the application would not find its "
         "rights on the target after the cutover (a grant, revoke or role made "
-        f"on the source since scaffold):\n  {shown}{more}\nNext: {fix}"
+        f"on the source since scaffold):\n  {shown}\nNext: {fix}"
         "(or undo on the source what was not meant), then `python "
         "loader/run.py scaffold` so that the project's models carry the "
         "source's privileges, and cutover again"
@@ -623,8 +623,7 @@ def _refuse_schema_drift(
     """
     if not drifted:
         return
-    shown = "\n  ".join(drifted[:20])
-    more = f"\n  ... and {len(drifted) - 20} more" if len(drifted) > 20 else ""
+    shown = listed(drifted)
     held = (
         "nothing was changed on the source (the application still writes "
         "there, the sync goes on)"
@@ -635,7 +634,7 @@ def _refuse_schema_drift(
         raise SyncError(
             f"cutover refused before the downtime, {held}: the source's "
             "privileges changed since scaffold (a grant, revoke or role), and "
-            f"the project's models still carry the old ones:\n  {shown}{more}\n"
+            f"the project's models still carry the old ones:\n  {shown}\n"
             "Next: give the target the same privileges if it lacks them, run "
             "`python loader/run.py scaffold` so that the models carry the "
             "source's (`scaffold --check` then passes), and cutover again; the "
@@ -644,7 +643,7 @@ def _refuse_schema_drift(
     raise SyncError(
         f"cutover refused before the downtime, {held}: the source's schema "
         "changed since scaffold, and the stream carries rows, not schema "
-        f"changes, so the target does not have them:\n  {shown}{more}\n"
+        f"changes, so the target does not have them:\n  {shown}\n"
         "Next: make the same change on the target, to the final tables in "
         f"schema {settings.final_schema} under their target names, run "
         "`python loader/run.py scaffold` so that the models match the source "
