@@ -1498,9 +1498,14 @@ class _Fragment:
         function: str | None = None,
         parameters: frozenset[str] = frozenset(),
         bound: bool = False,
+        reviewed: bool = False,
     ) -> None:
         self.function = function
         self.bound = bound
+        # The routine is listed under reviewed_routines: a compared string
+        # is kept as written, noted (``kept``), not a problem.
+        self.reviewed = reviewed
+        self.kept: list[tuple[int, str]] = []  # (character offset, what)
         self.parameters = parameters
         self.text = text
         self.context = context
@@ -2198,14 +2203,19 @@ class _Fragment:
                     constants.append(value)
         location = node.get("location", 0)
         for value in constants:
-            if value in self.context.relations:
+            if value in self.context.relations and self.reviewed:
+                self.kept.append((location, f"the string '{value}'"))
+            elif value in self.context.relations:
                 self._problem(
                     location,
                     f"the string '{value}' is the source name of {value}, "
                     "whose name changes on the target; strings are not "
                     "renamed, so what it is compared with there "
                     "(TG_TABLE_NAME, a name read from the catalog) no "
-                    "longer matches it",
+                    "longer matches it; where it is not a table's name (a "
+                    "value of the application's), list the routine under "
+                    "reviewed_routines: in the override file to keep the "
+                    "string as written",
                 )
         operator = _names(node.get("name", []))
         left = (node.get("lexpr") or {}).get("FuncCall") or {}
@@ -2218,15 +2228,19 @@ class _Fragment:
             and _names(row.get("fields", []))[-1:] in (["new"], ["old"])
         ):
             for value in constants:
-                if (
-                    value in self.context.renamed
-                    and value not in self.context.relations
-                ):
+                if value not in self.context.renamed or value in self.context.relations:
+                    continue
+                if self.reviewed:
+                    self.kept.append((location, f"the key '{value}'"))
+                else:
                     self._problem(
                         location,
                         f"the key '{value}' of the row made JSON is the source "
                         "name of a column whose name changes on the target; "
-                        "strings are not renamed, so the key is not found there",
+                        "strings are not renamed, so the key is not found "
+                        "there; where it is not the column's name, list the "
+                        "routine under reviewed_routines: in the override "
+                        "file to keep the string as written",
                     )
 
     def _relation_string(self, argument: dict | None, location: int) -> None:
@@ -2272,6 +2286,20 @@ def _apply(text: str, edits: list[_Edit]) -> tuple[str, list[tuple[int, str]]]:
     return "".join(out), conflicts
 
 
+def _reviewed(routine: Routine, context: _Context) -> bool:
+    """Whether the override file lists the routine under reviewed_routines."""
+    return bool(context.reviewed & {routine.name, routine.label})
+
+
+def _kept_notes(text: str, kept: list[tuple[int, str]], offset: int = 0) -> list[str]:
+    """A reviewed routine's notes for the compared strings kept as written."""
+    return [
+        f"line {_line(text, at + offset)}: reviewed in the override file: "
+        f"{what} kept as written"
+        for at, what in kept
+    ]
+
+
 def _rewrite_routine(
     routine: Routine, context: _Context, records: list[TableMap]
 ) -> None:
@@ -2295,6 +2323,7 @@ def _rewrite_routine(
         function=routine.name,
         parameters=frozenset(routine.argument_names),
         bound=True,
+        reviewed=_reviewed(routine, context),
     )
     try:
         tree = parse_tree(definition)
@@ -2324,6 +2353,7 @@ def _rewrite_routine(
         routine.reads += sorted(header.reads)
         problems += _unplaced(header, 0, len(definition), definition, 0)
     problems += [Problem(_line(definition, o), r) for o, r in header.problems]
+    routine.notes += _kept_notes(definition, header.kept)
     edits += header.edits
 
     if routine.body and routine.language in ("sql", "plpgsql"):
@@ -2547,6 +2577,7 @@ def _rewrite_body(
     parameters: dict[str, Any] = {
         "function": routine.name,
         "parameters": frozenset(routine.argument_names),
+        "reviewed": _reviewed(routine, context),
     }
     if routine.language == "sql":
         fragment = _Fragment(body, context, variables, [], plpgsql=False, **parameters)
@@ -2562,6 +2593,7 @@ def _rewrite_body(
         routine.foreign_calls += sorted(fragment.foreign_calls)
         routine.reads += sorted(fragment.reads)
         problems = [Problem(_line(body, o), r) for o, r in fragment.problems]
+        routine.notes += _kept_notes(body, fragment.kept)
         problems += _unplaced(fragment, 0, len(body), body, 0)
         problems += _schema_left(
             body,
@@ -2628,6 +2660,7 @@ def _rewrite_body(
             _Edit(e.start + offset, e.end + offset, e.text) for e in fragment.edits
         ]
         problems += [Problem(_line(body, o + offset), r) for o, r in fragment.problems]
+        routine.notes += _kept_notes(body, fragment.kept, offset)
         covered |= {where + t.start for t in _scan_safely(query)}
         understood |= {p + offset for p in fragment.placed}
         routine.foreign_calls += sorted(fragment.foreign_calls)
@@ -2736,7 +2769,7 @@ def _dynamic_sql(
         return []
     lines = sorted({lineno for _, _, lineno in dynamic})
     where = ("line " if len(lines) == 1 else "lines ") + ", ".join(map(str, lines))
-    if context.reviewed & {routine.name, routine.label}:
+    if _reviewed(routine, context):
         routine.notes.append(
             f"{where}: reviewed in the override file: dynamic SQL kept as written"
         )

@@ -652,7 +652,13 @@ def _rewrite(
         {},
     )
     # As scaffold rewrites them: into a final schema of the source's name.
-    return rewrite(source, names, final_schema="public").routines[0]
+    reviewed = kwargs.get("reviewed", ())
+    return rewrite(
+        source,
+        names,
+        final_schema="public",
+        reviewed=reviewed,  # type: ignore[arg-type]
+    ).routines[0]
 
 
 def _body(routine: Routine) -> str:
@@ -1351,13 +1357,13 @@ def test_a_renamed_name_compared_as_a_string_is_flagged() -> None:
     # An audit trigger's test of its table, and its read of a column through
     # the row made JSON: neither matches on the target, where the table is
     # users and the key full_name.
-    routine = _rewrite(
+    body = (
         "\nbegin\n  if TG_TABLE_NAME = 'Users' then\n    return NEW;\n  end if;\n"
         "  if to_jsonb(NEW) ->> 'fullName' is null then\n    return NULL;\n"
         "  end if;\n  if TG_TABLE_NAME = 'fullName' then\n    return NULL;\n"
-        "  end if;\n  return NEW;\nend\n",
-        returns="trigger",
+        "  end if;\n  return NEW;\nend\n"
     )
+    routine = _rewrite(body, returns="trigger")
     assert [(p.line, p.reason.split(";")[0]) for p in routine.problems] == [
         (
             3,
@@ -1370,6 +1376,18 @@ def test_a_renamed_name_compared_as_a_string_is_flagged() -> None:
             "column whose name changes on the target",
         ),
     ]
+    assert "reviewed_routines:" in routine.problems[0].reason
+    # A string that only looks like a table's name (a value of the
+    # application's, 'Users' the name of a kind of account): listed under
+    # reviewed_routines, the routine is created with its strings as written,
+    # and says so.
+    routine = _rewrite(body, returns="trigger", reviewed=("f",))
+    assert routine.problems == []
+    assert routine.notes == [
+        "line 3: reviewed in the override file: the string 'Users' kept as written",
+        "line 6: reviewed in the override file: the key 'fullName' kept as written",
+    ]
+    assert "TG_TABLE_NAME = 'Users'" in _body(routine)
 
 
 def test_on_conflict_on_constraint_takes_the_keys_target_name() -> None:
