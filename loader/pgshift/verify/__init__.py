@@ -177,6 +177,9 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
                 settings, report, target_catalog, names, carried, views, cursor
             )
             report.kept_differences += views_kept
+    # When the comparisons ended: after a cutover, the source's figures are
+    # taken during them, and the report must not predate its own snapshot.
+    report.verified_at = datetime.now(UTC).isoformat(timespec="seconds")
     return report
 
 

@@ -56,7 +56,7 @@ class Report:
         target: The target database, without credentials.
         snapshot_id: The source snapshot the load read.
         snapshot_taken_at: When that snapshot was taken.
-        verified_at: When this report was made.
+        verified_at: When the comparisons this report holds ended.
         tables: One entry per table.
         phases: Phase name to seconds, for the phases that ran in this process.
         not_migrated: Source objects that were not migrated, with the reason.
