@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg2
@@ -738,6 +739,11 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     assert "still may not connect to the source database" in verified.stdout
     report = json.loads((PROJECT_DIR / "MIGRATION_REPORT.json").read_text())
     assert report["passed"] and "WAL position" in report["compared_with"]
+    # The source's figures were taken during the verify: it ended after them.
+    taken = datetime.fromisoformat(report["snapshot_taken_at"])
+    assert datetime.fromisoformat(report["verified_at"]) >= taken.replace(
+        microsecond=0
+    )
     # No false pass: a row changed on the target is named by its key.
     query(target, "update users set first_name = 'Changed' where id = 2")
     changed = run_cli(["verify"], source, target, state)
