@@ -25,6 +25,8 @@ def listed(lines: list[str], shown: int = SHOWN_LINES) -> str:
     first line's indent. Past ``shown`` items, a last line says
     ``... and N more``.
     """
+    if len(lines) == shown + 1:
+        shown += 1  # "and 1 more" would hide a line in the room it takes
     more = f"\n  ... and {len(lines) - shown} more" if len(lines) > shown else ""
     return "\n  ".join(lines[:shown]) + more
 

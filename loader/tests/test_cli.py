@@ -91,3 +91,15 @@ def test_an_option_given_twice_is_a_usage_error(
         "comma-separated list"
     ) in capsys.readouterr().err
     assert build_parser().parse_args([option, "a,b", "scaffold"]).command == "scaffold"
+
+
+def test_a_long_list_in_a_message_shows_the_first_items_and_counts_the_rest() -> None:
+    from pgshift.progress import listed
+
+    items = [f"table_{n}" for n in range(30)]
+    assert listed(items[:3]) == "table_0\n  table_1\n  table_2"
+    shown = listed(items).split("\n  ")
+    assert shown[:20] == items[:20] and shown[20:] == ["... and 10 more"]
+    # One more than the room is shown whole: "and 1 more" would hide it in
+    # the line its mention takes.
+    assert listed(items[:21]).split("\n  ") == items[:21]

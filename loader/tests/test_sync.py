@@ -741,9 +741,7 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     assert report["passed"] and "WAL position" in report["compared_with"]
     # The source's figures were taken during the verify: it ended after them.
     taken = datetime.fromisoformat(report["snapshot_taken_at"])
-    assert datetime.fromisoformat(report["verified_at"]) >= taken.replace(
-        microsecond=0
-    )
+    assert datetime.fromisoformat(report["verified_at"]) >= taken.replace(microsecond=0)
     # No false pass: a row changed on the target is named by its key.
     query(target, "update users set first_name = 'Changed' where id = 2")
     changed = run_cli(["verify"], source, target, state)

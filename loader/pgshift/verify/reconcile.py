@@ -397,8 +397,9 @@ def published_elsewhere(
             elsewhere.setdefault(source, []).append(entry.table)
     lines = []
     for (other_db, other_schema), tables in elsewhere.items():
-        shown = ", ".join(tables[:SHOWN_TABLES])
-        more = len(tables) - SHOWN_TABLES
+        room = SHOWN_TABLES if len(tables) > SHOWN_TABLES + 1 else SHOWN_TABLES + 1
+        shown = ", ".join(tables[:room])
+        more = len(tables) - room
         lines.append(
             f"{shown}{f' and {more} more' if more > 0 else ''} "
             f"(from {describe_source(other_db, other_schema)})"
@@ -443,8 +444,12 @@ def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
         )
     every_change = changed_since_published(settings, names, published)
     if every_change:
-        more = len(every_change) - SHOWN_TABLES
-        changed = every_change[:SHOWN_TABLES] + (
+        # "and 1 more" would hide a table in the room its mention takes.
+        shown = (
+            SHOWN_TABLES if len(every_change) > SHOWN_TABLES + 1 else SHOWN_TABLES + 1
+        )
+        more = len(every_change) - shown
+        changed = every_change[:shown] + (
             [f"and {more} more ({len(every_change)} tables in all)"] if more > 0 else []
         )
         with transaction(settings.target, readonly=True) as cursor:
