@@ -1197,6 +1197,55 @@ def test_a_restarted_sync_ends_the_batch_a_killed_one_left_on_the_target(
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
 
 
+def test_a_table_added_to_the_source_during_a_sync_is_never_passed_over(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A run follows the tables it copied. A table created on the source
+    # during the sync, then scaffolded, had its rows neither copied nor
+    # streamed, and cutover and verify passed without it.
+    source, target = pair()
+    _application_role(source, APP_ROLE)
+    state_dir, log = tmp_path / "state", tmp_path / "sync.log"
+    project = copy_project(tmp_path / "project")
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    run = _start_sync(source, target, state_dir, log, project)
+    try:
+        _wait_streaming(target, log)
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    table = "create table late_table (id integer primary key, note text)"
+    query(source, f"{table}; insert into late_table values (1, 'before')")
+    query(target, table)
+    # The models lack it: cutover says a run cannot take on a new table.
+    refused = run_cli(["cutover"], source, target, state_dir, project)
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    assert "late_table: a source table the models do not have" in refused.stderr
+    assert "cannot take on a new one" in refused.stderr
+    assert "--exclude late_table" in refused.stderr
+    # Scaffolded: the run still does not follow it, and says so.
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    for command in ("sync", "cutover"):
+        refused = run_cli([command], source, target, state_dir, project)
+        assert refused.returncode != 0, refused.stdout + refused.stderr
+        assert "does not follow: late_table" in refused.stderr, refused.stderr
+        assert "cleanup" in refused.stderr
+    assert query(target, "select count(*) from late_table") == [(0,)]
+    cleaned = run_cli(["cleanup"], source, target, state_dir, project)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    # verify, against the copy's manifest, names it as never copied,
+    # whatever its final table holds.
+    query(target, "insert into late_table values (1, 'before')")
+    verified = run_cli(["verify"], source, target, state_dir, project)
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert "late_table" in verified.stdout
+    assert "no load or sync copied it" in verified.stdout
+
+
 def _stopped_sync(
     logical: Cluster, source: str, target: str, tmp_path: Path, role: str
 ) -> None:

@@ -60,6 +60,7 @@ from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
 from pgshift.mapping import (
     MAP_FILE,
+    NEW_TABLE,
     NameMap,
     TableMap,
     build_map,
@@ -930,7 +931,7 @@ def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
         if before == now:
             continue
         if before is None:
-            lines.append(f"{table}: a source table the models do not have")
+            lines.append(f"{table}: {NEW_TABLE}")
         elif now is None:
             lines.append(f"{table}: in the models, not in the source (or left out)")
         else:

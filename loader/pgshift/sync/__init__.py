@@ -254,6 +254,9 @@ def _resume(
     limits: Limits,
     say: Callable[[str], None],
 ) -> Outcome:
+    unfollowed = state.unfollowed_tables(settings, names, run)
+    if unfollowed:
+        raise SyncError("sync refused: " + state.unfollowed_refusal(run, unfollowed))
     conn = connect(settings.source_required, autocommit=True)
     try:
         with conn.cursor() as cursor:

@@ -59,7 +59,7 @@ from pgshift import manifest
 from pgshift.catalog import read_catalog, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, transaction
-from pgshift.mapping import NameMap
+from pgshift.mapping import NEW_TABLE, NameMap
 from pgshift.privileges import PRIVILEGES_MACRO
 from pgshift.progress import listed
 from pgshift.settings import Settings
@@ -165,10 +165,14 @@ def cutover(
             f"({'none recorded' if run is None else 'run ' + run.run_id + ' is ' + run.status}); "
             "start one with `python loader/run.py sync`"
         )
+    unfollowed = state.unfollowed_tables(settings, names, run)
+    if unfollowed:
+        raise SyncError(
+            "cutover refused, nothing was changed: "
+            + state.unfollowed_refusal(run, unfollowed)
+        )
     done = Cutover()
-    tables = [
-        t for t in names.tables if settings.selects(t) and t in run.source_columns
-    ]
+    tables = [t for t in names.tables if settings.selects(t)]
     src = connect(
         settings.source_required, autocommit=True, application_name="pgshift cutover"
     )
@@ -639,6 +643,16 @@ def _refuse_schema_drift(
             "`python loader/run.py scaffold` so that the models carry the "
             "source's (`scaffold --check` then passes), and cutover again; the "
             "sync applies rows only and goes on as it is"
+        )
+    added = [line.split(": ", 1)[0] for line in drifted if line.endswith(NEW_TABLE)]
+    if added:
+        raise SyncError(
+            f"cutover refused before the downtime, {held}: the source has "
+            f"table(s) the models do not, created since scaffold:\n  {shown}\n"
+            "A sync run follows the tables it copied, and cannot take on a new "
+            "one. Next: `python loader/run.py cleanup`, scaffold, and sync "
+            "again from a new copy; or, to leave them out, scaffold and sync "
+            f"with --exclude {','.join(added)}, then cutover"
         )
     raise SyncError(
         f"cutover refused before the downtime, {held}: the source's schema "

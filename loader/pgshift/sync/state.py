@@ -31,6 +31,7 @@ from typing import Any
 from psycopg2 import sql
 
 from pgshift import manifest
+from pgshift.mapping import NameMap
 from pgshift.settings import Settings
 
 TABLE = manifest.SYNC_TABLE
@@ -208,3 +209,29 @@ def latest(cursor: Any, settings: Settings) -> SyncRun | None:
 def active(run: SyncRun | None) -> bool:
     """Whether a run is one that writes into the final tables."""
     return run is not None and run.status in manifest.SYNC_ACTIVE
+
+
+def unfollowed_tables(settings: Settings, names: NameMap, run: SyncRun) -> list[str]:
+    """The tables the models migrate that the run does not follow.
+
+    A run follows the tables it copied (``SyncRun.source_columns``), in the
+    publication it created: a table added to the source and scaffolded
+    after the run started has neither its rows copied nor its changes
+    published, and no step of the run would bring them.
+    """
+    return sorted(
+        t for t in names.tables if settings.selects(t) and t not in run.source_columns
+    )
+
+
+def unfollowed_refusal(run: SyncRun, tables: list[str]) -> str:
+    """Why a run cannot go on with tables it does not follow, and what to do."""
+    return (
+        f"the models migrate {len(tables)} table(s) that sync run {run.run_id} "
+        f"does not follow: {', '.join(tables)}. They were added to the models "
+        "after the run started (a table created on the source, then "
+        "scaffold); a run follows the tables it copied, so their rows would "
+        "never reach the target. Next: `python loader/run.py cleanup`, then "
+        "sync again from a new copy (it copies every table of the models); or, "
+        "to leave them out, scaffold and sync with --exclude naming them"
+    )

@@ -122,6 +122,7 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
             report.tables = check_tables(settings, manifest, names, tests)
         else:
             _check_after_cutover(settings, manifest, names, tests, cut_over, report)
+        report.tables += _never_loaded(settings, manifest, names, cursor)
         recorded = read_not_migrated(cursor, settings.state_schema)
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
             line.removeprefix("schema ").replace(": ", ": left out: ", 1)
@@ -181,6 +182,51 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
     # taken during them, and the report must not predate its own snapshot.
     report.verified_at = datetime.now(UTC).isoformat(timespec="seconds")
     return report
+
+
+def _never_loaded(
+    settings: Settings,
+    manifest: list[ManifestRow],
+    names: NameMap | None,
+    cursor: Any,
+) -> list[TableReport]:
+    """A failed table for each one the models migrate and no load copied.
+
+    The load's manifest lists what the load (or a sync's copy) read: a
+    table added to the source and scaffolded after the load or the sync
+    started is in the models and not there, and its rows never reached
+    the target, whatever its final table holds.
+    """
+    if names is None:
+        return []
+    loaded = {row.table_name for row in manifest}
+    reports = []
+    for table, mapped in names.tables.items():
+        if table in loaded or not settings.selects(table):
+            continue
+        final = sql.Identifier(settings.final_schema, mapped.target)
+        exists = relation_exists(cursor, final.as_string(cursor))
+        if exists:
+            cursor.execute(sql.SQL("select count(*) from {}").format(final))
+        reports.append(
+            TableReport(
+                source_table=table,
+                final_table=mapped.target,
+                source_rows=0,
+                raw_rows=None,
+                migrated_rows=cursor.fetchone()[0] if exists else None,
+                checksum_match=None,
+                status="failed",
+                detail=(
+                    "in the models, but no load or sync copied it (the load's "
+                    "manifest does not list it): a table added to the source "
+                    "after the load or the sync started; its source rows were "
+                    "not compared. Migrate again, or cleanup and sync from a "
+                    "new copy"
+                ),
+            )
+        )
+    return reports
 
 
 def _refuse_other_source(
