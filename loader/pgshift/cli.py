@@ -303,8 +303,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         check_connection(settings.target)  # scaffold reads it, and dbt parses there
     done = scaffold(settings, args.source_name, check=args.check)
     if args.check:
-        for rel in done.drifted:
-            print(f"differs from the source schema: {rel}")
+        for line in done.drifted:
+            print(f"differs from the source schema: {line}")
         return EXIT_FAIL if done.drifted else EXIT_SUCCESS
     print(
         f"scaffolded {len(done.project.names.tables)} tables into "

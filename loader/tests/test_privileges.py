@@ -375,7 +375,11 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
         query(project.source, 'grant update on "orderItems" to pv_reader')
         checked = operator.run("scaffold", "--check")
         assert checked[0] == 1, checked
-        assert "pgshift_source_privileges.sql" in checked[1] + checked[2]
+        said = checked[1] + checked[2]
+        assert "pgshift_source_privileges.sql" in said
+        # The grant itself is named, as the statement the target would run.
+        assert "now grant update on table <final schema>.order_items to " in said
+        assert "pv_reader" in said.split("now grant update", 1)[1]
     finally:
         query(project.source, 'revoke update on "orderItems" from pv_reader')
         query(project.source, "drop role pv_operator")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,7 +279,8 @@ class Scaffolded:
     Attributes:
         project: The mapped source schema.
         files: The rendered files (relative path to content).
-        drifted: With ``check``: the committed files that differ.
+        drifted: With ``check``: a line per committed file that differs, and
+            what changed in it (``drift_lines``).
         left_behind: (kind, name, reason) of what the source holds besides
             the migrated tables.
         privilege_notes: The source's privileges and owners that the target
@@ -644,7 +646,13 @@ def scaffold(settings: Settings, source_name: str, *, check: bool) -> Scaffolded
     if check:
         _as_scaffold_read(project, settings.project_dir)
     files = render(project)
-    drifted = drift(files, settings.project_dir) if check else []
+    drifted = (
+        drift_lines(
+            project, files, settings.project_dir, NameMap.read(settings.project_dir)
+        )
+        if check
+        else []
+    )
     if not check:
         write(files, settings.project_dir)
     notes = project.privileges.skipped + _missing_role_notes(
@@ -859,13 +867,27 @@ def schema_drift(settings: Settings) -> list[str]:
         _recorded_overrides(settings, committed), committed.source_name
     )
     _as_scaffold_read(project, settings.project_dir)
-    files = render(project)
+    return drift_lines(project, render(project), settings.project_dir, committed)
+
+
+def drift_lines(
+    project: Project,
+    files: dict[str, str],
+    project_dir: Path,
+    committed: NameMap | None,
+) -> list[str]:
+    """A line per committed file that differs from ``files``, saying how.
+
+    The name map's differences are said per table and part
+    (``_map_changes``, against ``committed``); every other file's, as the
+    lines it gains and loses (``_file_change``).
+    """
     lines = []
-    for rel in drift(files, settings.project_dir):
-        if rel == MAP_FILE:
+    for rel in drift(files, project_dir):
+        if rel == MAP_FILE and committed is not None:
             lines += _map_changes(committed, project.names)
             continue
-        path = settings.project_dir / rel
+        path = project_dir / rel
         before = path.read_text(encoding="utf-8") if path.exists() else None
         lines.append(f"{rel}: {_file_change(before, files[rel])}")
     return lines
@@ -959,25 +981,42 @@ def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
 
 
 def _file_change(before: str | None, now: str) -> str:
-    """Where a generated file's committed text first differs from ``now``."""
+    """What changed between a generated file's committed text and ``now``.
+
+    The lines scaffold writes now that the committed file lacks, and the
+    other way round (three of each at most, each in brief: a privilege as
+    its statement); lines only in another order are said so.
+    """
     if before is None:
         return "a file scaffold writes now, not in the project"
-    at = next(
-        (i for i, (a, b) in enumerate(zip(before, now, strict=False)) if a != b),
-        min(len(before), len(now)),
-    )
-    line_start = now.rfind("\n", 0, at) + 1
-    line_end = len(now) if now.find("\n", at) < 0 else now.find("\n", at)
-    start, end = max(line_start, at - 60), min(line_end, at + 60)
-    shown = now[start:end].strip()
-    if not shown:
-        return "differs from what scaffold writes now"
+    old, new = before.splitlines(), now.splitlines()
+    added = [line for line in new if line not in set(old)]
+    gone = [line for line in old if line not in set(new)]
+    if not added and not gone:
+        return "differs from what scaffold writes now (its lines in another order)"
+    parts = [f"now {_gist(line)}" for line in added[:3]]
+    parts += [f"no longer {_gist(line)}" for line in gone[:3]]
+    more = len(added) + len(gone) - len(parts)
     return (
-        "differs from what scaffold writes now, first at: "
-        + ("..." if start > line_start else "")
-        + shown
-        + ("..." if end < line_end else "")
+        "differs from what scaffold writes now: "
+        + "; ".join(parts)
+        + (f"; and {more} more changed lines" if more > 0 else "")
     )
+
+
+_STATEMENT = re.compile(r"""["']statement["']: (.*?)\}?,?$""")
+
+
+def _gist(line: str, width: int = 120) -> str:
+    """A generated line in brief: a privilege's statement, else its text."""
+    found = _STATEMENT.search(line)
+    text = line.strip()
+    if found:
+        # 'grant usage on schema ' ~ schema ~ ' to app' -> grant usage on
+        # schema <final schema> to app
+        text = re.sub(r"'\s*~\s*schema\s*~\s*'", "<final schema>", found.group(1))
+        text = text.strip().strip("'")
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:
