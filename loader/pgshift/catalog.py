@@ -517,7 +517,8 @@ class Catalog:
             configurations whose parser is PostgreSQL's, name to [parser,
             [[token type, [[schema, dictionary], ...]], ...]], as pg_dump
             makes them again (schema "" for the migrated schema's own).
-        domains: Domains by name, in name order.
+        domains: Domains by name, in name order, each after the domain it
+            is over (the order they are created in).
         composites: Composite types by name, each after the composites its
             attributes use (the order they are created in).
         composite_problems: Composite type name to why the target cannot
@@ -735,7 +736,10 @@ select t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull,
              from pg_constraint c
              where c.contypid = t.oid and c.contype = 'c'
              order by c.conname),
-       case when t.typcollation <> bt.typcollation then {_COLLATION_NAME} end
+       case when t.typcollation <> bt.typcollation then {_COLLATION_NAME} end,
+       (select e.typname::text from pg_type e
+        where e.oid = case when bt.typcategory = 'A' then bt.typelem else bt.oid end
+          and e.typtype = 'd' and e.typnamespace = t.typnamespace)
 from pg_type t
 join pg_namespace n on n.oid = t.typnamespace
 join pg_type bt on bt.oid = t.typbasetype
@@ -2274,7 +2278,9 @@ def read_catalog(
         catalog.text_search_configurations[name] = [parser, mappings]
 
     cursor.execute(_DOMAINS, args)
-    for name, base_type, not_null, default, checks, collation in cursor.fetchall():
+    over: dict[str, str] = {}  # a domain over another of the schema's
+    for row in cursor.fetchall():
+        name, base_type, not_null, default, checks, collation, base = row
         catalog.domains[name] = Domain(
             name=name,
             base_type=base_type,
@@ -2283,6 +2289,20 @@ def read_catalog(
             checks=[(check[0], check[1]) for check in checks or []],
             collation=collation,
         )
+        if base is not None:
+            over[name] = base
+    # Created in this order: a domain after the one it is over.
+    ordered: dict[str, Domain] = {}
+
+    def place(name: str) -> None:
+        if name not in ordered:
+            if over.get(name) in catalog.domains:
+                place(over[name])
+            ordered[name] = catalog.domains[name]
+
+    for name in list(catalog.domains):
+        place(name)
+    catalog.domains = ordered
 
     _read_ranges(cursor, catalog)
     _read_composites(cursor, catalog)
