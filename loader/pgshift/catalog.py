@@ -1508,6 +1508,39 @@ select kind, name, reason from (
     join tables t on t.oid = r.ev_class
     where r.rulename <> '_RETURN'
     union all
+    -- What makes a view writable or fills its columns, beside its query:
+    -- the view arrives without it, and writes through it act otherwise.
+    select 'rule', r.rulename || ' on view ' || v.relname,
+           'rules are not migrated: writes through the view on the target '
+           'do not apply it; recreate it there with the target''s names: '
+           || pg_get_ruledef(r.oid)
+    from pg_rewrite r
+    join pg_class v on v.oid = r.ev_class
+    join pg_namespace vn on vn.oid = v.relnamespace
+    where vn.nspname = %(schema)s and v.relkind in ('v', 'm')
+      and r.rulename <> '_RETURN'
+    union all
+    select 'trigger', g.tgname || ' on view ' || v.relname,
+           'triggers on views are not migrated (its function is): writes '
+           'through the view on the target do not run it; recreate it there '
+           'with the target''s names: ' || pg_get_triggerdef(g.oid)
+    from pg_trigger g
+    join pg_class v on v.oid = g.tgrelid
+    join pg_namespace vn on vn.oid = v.relnamespace
+    where vn.nspname = %(schema)s and v.relkind = 'v' and not g.tgisinternal
+    union all
+    select 'view column default', v.relname || '.' || a.attname,
+           'a view column''s default is not migrated: an insert through the '
+           'view on the target leaves it out; set it there with the target''s '
+           'names: ALTER VIEW ' || quote_ident(v.relname) || ' ALTER COLUMN '
+           || quote_ident(a.attname) || ' SET DEFAULT '
+           || pg_get_expr(d.adbin, d.adrelid)
+    from pg_attrdef d
+    join pg_class v on v.oid = d.adrelid
+    join pg_namespace vn on vn.oid = v.relnamespace
+    join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+    where vn.nspname = %(schema)s and v.relkind = 'v'
+    union all
     select 'typed table', t.relname::text,
            'arrives as a plain table with the same columns, not OF '
            || format_type(t.reloftype, null)
