@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgshift.mapping import CommentMap, NameMap
-from pgshift.sqlident import render_ident, unquote_ident
+from pgshift.sqlident import regprocedure_input, render_ident, unquote_ident
 
 _COMMENTS = """
 select 'index', t.relname::text, i.relname::text, d.description
@@ -270,8 +270,7 @@ def comment_differences(
             _TARGET_COMMENT,
             {
                 "kind": comment.kind,
-                # to_regprocedure reads an aggregate of no arguments as f().
-                "object": qualified + comment.name.replace("(*)", "()"),
+                "object": qualified + regprocedure_input(comment.name),
                 "name": unquote_ident(comment.name),
                 "on": qualified + comment.on,
             },

@@ -107,6 +107,15 @@ def unquote_ident(name: str) -> str:
     return name
 
 
+def regprocedure_input(signature: str) -> str:
+    """A routine's ``name(argument types)`` as ``to_regprocedure`` reads it.
+
+    PostgreSQL prints an aggregate of no arguments as ``name(*)`` and reads
+    it only as ``name()``.
+    """
+    return signature[:-3] + "()" if signature.endswith("(*)") else signature
+
+
 def rename_type(data_type: str, schema: str, types: Mapping[str, str]) -> str:
     """Rename a type as format_type prints it, when it is one of the schema's.
 

@@ -126,6 +126,12 @@ def test_functions_give_the_same_results(
     aggregate = "select sum_positive({}) from accounts"
     assert _one(copy.source, aggregate.format('"balanceCents"')) == 1500
     assert _one(copy.target, aggregate.format("balance_cents")) == 1500
+    # An aggregate of no arguments, which PostgreSQL prints as row_tally(*).
+    tally = "select row_tally(*) from accounts"
+    assert _one(copy.source, tally) == _one(copy.target, tally) == 3
+    assert _one(
+        copy.target, "select obj_description('row_tally()'::regprocedure)"
+    ) == ("Rows, as count(*) counts them.")
 
 
 def test_the_procedure_writes_the_same_row(
@@ -411,6 +417,8 @@ def test_a_second_migration_replaces_rather_than_doubles(
                 "noop_ddl",
                 "record_audit",
                 "record_item_total",
+                "row_tally",
+                "row_tally_state",
                 "sum_positive",
                 "sum_positive_state",
                 "touch_updated_at",

@@ -131,7 +131,9 @@ begin
         from unnest(entry.roles) as r
         where not exists (select 1 from pg_roles where rolname = r);
         if entry.relation = 'routine' then
-            proc := to_regprocedure(format('%I.', final_schema) || entry.object);
+            -- An aggregate of no arguments prints as name(*), reads as name().
+            proc := to_regprocedure(format('%I.', final_schema)
+                || regexp_replace(entry.object, '\(\*\)$', '()'));
         elsif entry.relation = 'type' then
             typ := to_regtype(format('%I.%I', final_schema, entry.object));
         elsif entry.relation <> '' then

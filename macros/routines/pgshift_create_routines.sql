@@ -38,8 +38,10 @@
             ~ "to_regtype(" ~ pgshift_literal(pair[0]) ~ ") and casttarget = "
             ~ "to_regtype(" ~ pgshift_literal(pair[1]) ~ "))" %}
     {%- else %}
+        {#- An aggregate of no arguments prints as name(*), reads as name(). -#}
         {%- set present = "to_regprocedure("
-            ~ pgshift_literal(routine.signature) ~ ") is not null" %}
+            ~ pgshift_literal(routine.signature | replace('(*)', '()'))
+            ~ ") is not null" %}
     {%- endif %}
 
     {#- On PostgreSQL 15 and older, to_regprocedure (and to_regoperator)

@@ -34,7 +34,7 @@ import psycopg2
 
 from pgshift.connection import undoable
 from pgshift.mapping import NameMap
-from pgshift.sqlident import quote_ident
+from pgshift.sqlident import quote_ident, regprocedure_input
 from pgshift.verify.parity import Differences
 
 TABLE_PRIVILEGES = (
@@ -433,7 +433,9 @@ def _routine_oids(cursor: Any, signatures: list[str]) -> list[int | None]:
     for signature in signatures:
         try:
             with undoable(cursor):
-                cursor.execute("select to_regprocedure(%s)::oid", (signature,))
+                cursor.execute(
+                    "select to_regprocedure(%s)::oid", (regprocedure_input(signature),)
+                )
                 oids.append(cursor.fetchone()[0])
         except psycopg2.Error:
             oids.append(None)

@@ -25,6 +25,7 @@ from psycopg2 import sql
 from pgshift.connection import undoable
 from pgshift.mapping import NameMap
 from pgshift.routines import SCHEMA, Routine, read_routines, recorded, rewrite
+from pgshift.sqlident import regprocedure_input
 
 # What a routine's header says besides names: its volatility, SECURITY
 # DEFINER, STRICT, LEAKPROOF, PARALLEL, COST and ROWS.
@@ -107,7 +108,7 @@ def _target_routine(cursor: Any, signature: str) -> tuple | None:
     """
     try:
         with undoable(cursor):
-            cursor.execute(_TARGET_ROUTINE, (signature,))
+            cursor.execute(_TARGET_ROUTINE, (regprocedure_input(signature),))
             found: tuple | None = cursor.fetchone()
     except psycopg2.Error:
         found = None
