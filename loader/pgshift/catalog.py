@@ -2483,6 +2483,12 @@ def _read_composites(cursor: Any, catalog: Catalog) -> None:
                 f"domain {domain.name}: over composite type {base}, which the "
                 "target gets after its domains"
             )
+        elif base in catalog.tables:
+            catalog.unsupported.append(
+                f"domain {domain.name}: over the row type of table {base}, "
+                "which the target gets after its domains (the build makes the "
+                "tables after the types their columns use)"
+            )
     for composite in catalog.composites.values():
         for extension in composite.extensions:
             if extension not in catalog.domain_extensions:

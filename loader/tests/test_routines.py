@@ -129,9 +129,9 @@ def test_functions_give_the_same_results(
     # An aggregate of no arguments, which PostgreSQL prints as row_tally(*).
     tally = "select row_tally(*) from accounts"
     assert _one(copy.source, tally) == _one(copy.target, tally) == 3
-    assert _one(
-        copy.target, "select obj_description('row_tally()'::regprocedure)"
-    ) == ("Rows, as count(*) counts them.")
+    assert _one(copy.target, "select obj_description('row_tally()'::regprocedure)") == (
+        "Rows, as count(*) counts them."
+    )
 
 
 def test_the_procedure_writes_the_same_row(

@@ -197,6 +197,32 @@ def test_a_domain_calling_a_source_function_arrives_after_it(
     assert "needs review" in done.stderr
 
 
+def test_a_domain_over_a_row_type_stops_the_scaffold_naming_it(
+    new_database: object, tmp_path: Path
+) -> None:
+    # The build makes the types before the tables: a domain over a table's
+    # row type, or over a composite type, cannot be made there.
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        "create table parcel (id integer primary key); "
+        "create domain parcel_domain as parcel; "
+        "create type pair as (a integer, b integer); "
+        "create domain pair_domain as pair",
+    )
+    project = copy_project(tmp_path / "project")
+    done = run_cli(["scaffold"], source, "", tmp_path / "state", project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "domain parcel_domain: over the row type of table parcel, which the "
+        "target gets after its domains"
+    ) in done.stderr
+    assert (
+        "domain pair_domain: over composite type pair, which the target gets "
+        "after its domains"
+    ) in done.stderr
+
+
 def test_a_key_into_another_schema_stops_the_scaffold(
     clone: Project, new_database: object, tmp_path: Path
 ) -> None:
