@@ -537,6 +537,9 @@ class SourceRoutines:
         foreign_functions: The functions of the source's other schemas
             (PostgreSQL's and extensions' aside), ``schema.name`` quoted as
             SQL quotes them.
+        builtin_types: The names of PostgreSQL's own types (``pg_catalog``),
+            which an unqualified type name means before any relation's row
+            type of the same name (a view named ``xml``, a table ``point``).
     """
 
     schema: str
@@ -545,6 +548,7 @@ class SourceRoutines:
     relations: dict[str, str]
     extension_functions: dict[str, str]
     foreign_functions: frozenset[str] = frozenset()
+    builtin_types: frozenset[str] = frozenset()
 
 
 def read_routines(cursor: Any, schema: str) -> SourceRoutines:
@@ -628,8 +632,19 @@ def read_routines(cursor: Any, schema: str) -> SourceRoutines:
     extension_functions = {name: ext for ext, name in cursor.fetchall()}
     cursor.execute(_FOREIGN_FUNCTIONS, args)
     foreign_functions = frozenset(name for (name,) in cursor.fetchall())
+    cursor.execute(
+        "select typname::text from pg_type "
+        "where typnamespace = 'pg_catalog'::regnamespace"
+    )
+    builtin_types = frozenset(name for (name,) in cursor.fetchall())
     return SourceRoutines(
-        schema, routines, triggers, relations, extension_functions, foreign_functions
+        schema,
+        routines,
+        triggers,
+        relations,
+        extension_functions,
+        foreign_functions,
+        builtin_types,
     )
 
 
@@ -1145,6 +1160,7 @@ class _Context:
     kinds: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     foreign_functions: frozenset[str] = frozenset()
+    builtin_types: frozenset[str] = frozenset()
     # The source names the target spells otherwise (tables, columns, and
     # every other object of the map): dynamic SQL naming none of them in
     # its strings means on the target what it meant on the source.
@@ -1217,6 +1233,7 @@ class _Context:
             kinds=dict(source.relations),
             types={s: t for s, t in names.types.items() if s != t},
             foreign_functions=source.foreign_functions,
+            builtin_types=source.builtin_types,
         )
 
 
@@ -2108,6 +2125,9 @@ class _Fragment:
     def _type_name(self, node: dict) -> None:
         names = _names(node.get("names", []))
         if not names or names[0] == "pg_catalog" or None in names:
+            return
+        if len(names) == 1 and names[0] in self.context.builtin_types:
+            # PostgreSQL's own type: the catalog comes first on the path.
             return
         index = self._token_at(node.get("location", -1))
         if index is None:

@@ -1016,6 +1016,52 @@ def _moved(*routines: Routine) -> list[Routine]:
     return rewrite(source, names, final_schema="public").routines
 
 
+def test_a_builtin_types_name_is_the_builtin_type_not_a_relations_row_type() -> None:
+    # A view named xml and a table named point (PostgREST's fixtures): an
+    # unqualified xml or point is PostgreSQL's own type, found first on the
+    # path; only a qualified app.point is the table's row type.
+    names = NameMap(
+        source_name="app",
+        source_schema="app",
+        tables={"point": _table("point", "point", {"id": "id"})},
+    )
+
+    def taking(oid: int, argument: str, returns: str, body: str) -> Routine:
+        return Routine(
+            oid=oid,
+            kind="function",
+            name=f"f{oid}",
+            arguments=argument,
+            language="sql",
+            source=(
+                f"CREATE OR REPLACE FUNCTION app.f{oid}({argument})\n"
+                f" RETURNS {returns}\n LANGUAGE sql\nAS $function${body}$function$\n"
+            ),
+            body=body,
+            argument_names=[argument.split()[0]],
+            identity=f"app.f{oid}({argument.split(' ', 1)[1]})",
+        )
+
+    routines = [
+        taking(1, "arg xml", "text", "select $1::text"),
+        taking(2, "p point", "double precision", "select $1[0]"),
+        taking(3, "p app.point", "integer", "select $1.id"),
+    ]
+    source = SourceRoutines(
+        "app",
+        routines,
+        [],
+        {"point": "r", "xml": "v"},
+        {},
+        builtin_types=frozenset({"xml", "point", "text", "int4", "float8"}),
+    )
+    xml, point, row = rewrite(source, names, final_schema="public").routines
+    assert xml.problems == point.problems == row.problems == []
+    assert "(arg xml)" in xml.definition
+    assert "(p point)" in point.definition
+    assert "(p point)" not in row.definition and "point" in row.definition
+
+
 def _in_app(oid: int, header: str, body: str, language: str = "sql") -> Routine:
     routine = _plpgsql(oid, f"f{oid}", header, body)
     routine.language = language
