@@ -74,7 +74,15 @@ from typing import Any
 
 from pgshift.mapping import NameMap, TableMap
 from pgshift.sqlident import quote_ident, render_ident
-from pgshift.sqltree import Token, dotted_name, parse_tree, scan_tokens, tree_nodes
+from pgshift.sqltree import (
+    Token,
+    dotted_name,
+    older_spelling,
+    parse_tree,
+    restore_spelling,
+    scan_tokens,
+    tree_nodes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -2492,6 +2500,26 @@ def _search_path(fragment: _Fragment, context: _Context) -> None:
             previous = item
 
 
+def _parse_plpgsql(definition: str) -> dict:
+    """The PL/pgSQL function tree of a definition (``pglast.parse_plpgsql``).
+
+    A definition PostgreSQL 15 reads that pglast's later grammar does not,
+    for a word it has made a keyword, is read as ``sqltree.parse_tree``
+    reads such text.
+    """
+    import pglast
+
+    try:
+        tree: dict = pglast.parse_plpgsql(definition)[0]["PLpgSQL_function"]
+    except Exception:
+        respelled, swapped = older_spelling(definition)
+        if not swapped:
+            raise
+        tree = pglast.parse_plpgsql(respelled)[0]["PLpgSQL_function"]
+        tree = restore_spelling(tree, swapped)
+    return tree
+
+
 def _parsable(routine: Routine) -> str:
     """The routine's definition as pglast's PL/pgSQL parser can read it.
 
@@ -2625,7 +2653,7 @@ def _rewrite_body(
         return fragment.edits, problems
 
     try:
-        function = pglast.parse_plpgsql(_parsable(routine))[0]["PLpgSQL_function"]
+        function = _parse_plpgsql(_parsable(routine))
     except Exception as error:  # noqa: BLE001 - libpg_query's errors vary
         return [], [Problem(1, f"cannot be parsed: {error}")]
     for _, datum in tree_nodes(function.get("datums", [])):

@@ -65,16 +65,94 @@ def tree_nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]
             stack.extend(reversed(item))
 
 
+NEWER_KEYWORDS = frozenset(
+    {
+        "json",
+        "json_array",
+        "json_arrayagg",
+        "json_exists",
+        "json_object",
+        "json_objectagg",
+        "json_query",
+        "json_scalar",
+        "json_serialize",
+        "json_table",
+        "json_value",
+        "merge_action",
+        "system_user",
+    }
+)
+"""Words later PostgreSQL grammars (16, 17) keep from function, type and
+parameter names, which PostgreSQL 15 reads as plain names and prints bare
+(``CREATE FUNCTION f(json jsonb)``); pglast's grammar is the later one."""
+
+
+def older_spelling(text: str) -> tuple[str, dict[str, str]]:
+    """The text with each bare ``NEWER_KEYWORDS`` word spelled as a plain name.
+
+    Each becomes a name of the same length that no grammar reserves
+    (``json`` -> ``j$$n``), so that every offset stays where it is.
+
+    Returns:
+        (the text, each stand-in as the parser folds it -> the word it
+        stands for), the mapping empty when there was nothing to respell.
+    """
+    chars = list(text)
+    swapped: dict[str, str] = {}
+    for token in scan_tokens(text):
+        word = token.text.lower()
+        if word in NEWER_KEYWORDS:
+            stand_in = word[0] + "$" * (len(word) - 2) + word[-1]
+            chars[token.start : token.end] = stand_in
+            swapped[stand_in] = word
+    return "".join(chars), swapped
+
+
+def restore_spelling(value: Any, swapped: dict[str, str]) -> Any:
+    """A tree read from ``older_spelling``'s text, with its words put back.
+
+    Names equal to a stand-in, and stand-ins inside SQL text a tree holds
+    (a PL/pgSQL statement's query), become the words again.
+    """
+    if not swapped:
+        return value
+    if isinstance(value, dict):
+        return {k: restore_spelling(v, swapped) for k, v in value.items()}
+    if isinstance(value, list):
+        return [restore_spelling(v, swapped) for v in value]
+    if isinstance(value, str):
+        if value in swapped:
+            return swapped[value]
+        for stand_in, word in swapped.items():
+            value = value.replace(stand_in, word)
+    return value
+
+
 def parse_tree(text: str) -> dict[str, Any]:
     """A parse tree of SQL text as plain data.
 
     ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
     (its ``location`` a character offset, as pglast counts it, like the
-    scanner's tokens).
+    scanner's tokens). Text that PostgreSQL 15 reads but pglast's later
+    grammar does not for a word it has made a keyword (``NEWER_KEYWORDS``)
+    is read with that word spelled as a plain name, and given back.
 
     Raises:
         pglast.parser.ParseError: The text is not valid SQL.
     """
+    import pglast
+
+    try:
+        return _parse_tree(text)
+    except pglast.parser.ParseError:
+        respelled, swapped = older_spelling(text)
+        if not swapped:
+            raise
+        tree: dict[str, Any] = restore_spelling(_parse_tree(respelled), swapped)
+        return tree
+
+
+def _parse_tree(text: str) -> dict[str, Any]:
     import pglast
 
     def plain(value: Any) -> Any:

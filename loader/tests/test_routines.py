@@ -1062,6 +1062,53 @@ def test_a_builtin_types_name_is_the_builtin_type_not_a_relations_row_type() -> 
     assert "(p point)" not in row.definition and "point" in row.definition
 
 
+def test_a_parameter_named_like_a_later_keyword_is_read() -> None:
+    # PostgreSQL 15 takes json as a parameter's name and prints it bare;
+    # pglast's grammar (PostgreSQL 17's) made it a keyword (Parse Server's
+    # json_object_set_key, PostgREST's varied_arguments).
+    def function(oid: int, language: str, body: str) -> Routine:
+        return Routine(
+            oid=oid,
+            kind="function",
+            name=f"f{oid}",
+            arguments="json jsonb",
+            language=language,
+            source=(
+                f"CREATE OR REPLACE FUNCTION public.f{oid}(json jsonb)\n"
+                f" RETURNS jsonb\n LANGUAGE {language}\n"
+                f"AS $function${body}$function$\n"
+            ),
+            body=body,
+            argument_names=["json"],
+            identity=f"public.f{oid}(jsonb)",
+        )
+
+    sql, plpgsql = rewrite(
+        SourceRoutines(
+            "public",
+            [
+                function(1, "sql", "select json || jsonb_build_object('n', 1)"),
+                function(
+                    2,
+                    "plpgsql",
+                    "\nbegin\n  return json || (select to_jsonb(count(*)) "
+                    'from "Users");\nend\n',
+                ),
+            ],
+            [],
+            _RELATIONS,
+            {},
+        ),
+        NAMES,
+        final_schema="public",
+    ).routines
+    assert sql.problems == plpgsql.problems == []
+    assert "f1(json jsonb)" in sql.definition
+    assert "select json || jsonb_build_object" in sql.definition
+    assert "return json || (select to_jsonb(count(*)) from" in plpgsql.definition
+    assert '"Users"' not in plpgsql.definition
+
+
 def _in_app(oid: int, header: str, body: str, language: str = "sql") -> Routine:
     routine = _plpgsql(oid, f"f{oid}", header, body)
     routine.language = language
