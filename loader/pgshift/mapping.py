@@ -1544,8 +1544,19 @@ def _object_name(source: str, table: str, target_table: str, *, keep: bool) -> s
     """``target_object_name`` before a name cut short is cut again."""
     if source == table:
         return target_table
+
+    def follow(rest: str) -> str:
+        """What follows the table's name: as it is with ``keep``."""
+        return rest if keep else to_snake(rest)
+
     if source.startswith(table + "_"):
-        return target_table + to_snake(source[len(table) :])
+        # Named after a table that keeps its name, under keep_object_names:
+        # kept whole (an ORM creates it again by that name); after a renamed
+        # table, it follows the table and the rules.
+        kept = keep and target_table == table
+        return target_table + (
+            source[len(table) :] if kept else to_snake(source[len(table) :])
+        )
     if len(source.encode()) == MAX_IDENTIFIER_BYTES:
         # PostgreSQL cut the table's name short to fit its 63 bytes
         # (``<first 58 bytes of the table>_pkey``): the cut name stands for
@@ -1555,11 +1566,11 @@ def _object_name(source: str, table: str, target_table: str, *, keep: bool) -> s
         # the object's name too.
         for cut in range(len(table) - 1, 0, -1):
             if source.startswith(table[:cut] + "_"):
-                rest = to_snake(source[cut:])
+                rest = follow(source[cut:])
                 room = MAX_IDENTIFIER_BYTES - len(rest.encode())
                 head = target_table.encode()[:room].decode(errors="ignore")
                 return head + rest
-    return source if keep else to_snake(source)
+    return follow(source)
 
 
 def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:

@@ -319,6 +319,15 @@ def test_keep_object_names_keeps_those_not_named_after_their_table(
     assert [k.name for k in kept.keys] == ["invoice_line_pkey"]
     ruled = build_map(catalog, Overrides()).tables["InvoiceLine"]
     assert [i.name for i in ruled.indexes][0] == "idx_3f2a_c9"
+    # A table that keeps its name keeps the names made after it whole
+    # (Parse Server creates _Idempotency_unique_reqId again at every start).
+    path.write_text("keep_object_names: true\ntables:\n  InvoiceLine: InvoiceLine\n")
+    whole = build_map(catalog, Overrides.load(path)).tables["InvoiceLine"]
+    assert [i.name for i in whole.indexes] == [
+        "IDX_3f2aC9",
+        "InvoiceLine_accountID_idx",
+    ]
+    assert [k.name for k in whole.keys] == ["InvoiceLine_pkey"]
     path.write_text("keep_object_names: sometimes\n")
     with pytest.raises(NamingError, match="must be true or false"):
         Overrides.load(path)
