@@ -2151,6 +2151,15 @@ class _Fragment:
             self._schema(chain[-2])
             if names[-2] != self.context.schema:
                 return
+        if names[-1] in self.context.not_migrated and self.context.kinds.get(
+            names[-1]  # type: ignore[arg-type]
+        ) in ("r", "p", "f", "v", "m"):
+            kind = self.context.kind(names[-1])  # type: ignore[arg-type]
+            self._problem(
+                node.get("location", 0),
+                f"names the row type of {kind} {names[-1]}, which is not migrated",
+            )
+            return
         mapped = self.context.tables.get(names[-1])  # type: ignore[arg-type]
         if mapped is not None:
             self.row_types.add(mapped.source)

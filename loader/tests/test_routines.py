@@ -1109,6 +1109,34 @@ def test_a_parameter_named_like_a_later_keyword_is_read() -> None:
     assert '"Users"' not in plpgsql.definition
 
 
+def test_a_routine_over_the_row_type_of_a_table_left_out_needs_review() -> None:
+    # PostgREST's ov_json_trans(application_json, ov_json): with the table
+    # --exclude left out, the target has no such type, and the publish failed.
+    routine = Routine(
+        oid=1,
+        kind="function",
+        name="f",
+        arguments="r legacy",
+        language="sql",
+        source=(
+            "CREATE OR REPLACE FUNCTION public.f(r legacy)\n RETURNS integer\n"
+            " LANGUAGE sql\nAS $function$select 1$function$\n"
+        ),
+        body="select 1",
+        argument_names=["r"],
+        identity="public.f(legacy)",
+    )
+    relations = {**_RELATIONS, "legacy": "r"}
+    done = rewrite(
+        SourceRoutines("public", [routine], [], relations, {}),
+        NAMES,
+        final_schema="public",
+    ).routines[0]
+    assert [p.reason for p in done.problems] == [
+        "names the row type of table legacy, which is not migrated"
+    ]
+
+
 def _in_app(oid: int, header: str, body: str, language: str = "sql") -> Routine:
     routine = _plpgsql(oid, f"f{oid}", header, body)
     routine.language = language
