@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pgshift.sqlident import NEWER_KEY_WORDS
+
 
 @dataclass(frozen=True)
 class Token:
@@ -65,30 +67,13 @@ def tree_nodes(tree: Any, kind: str | None = None) -> Iterator[tuple[str, dict]]
             stack.extend(reversed(item))
 
 
-NEWER_KEYWORDS = frozenset(
-    {
-        "json",
-        "json_array",
-        "json_arrayagg",
-        "json_exists",
-        "json_object",
-        "json_objectagg",
-        "json_query",
-        "json_scalar",
-        "json_serialize",
-        "json_table",
-        "json_value",
-        "merge_action",
-        "system_user",
-    }
-)
-"""Words later PostgreSQL grammars (16, 17) keep from function, type and
-parameter names, which PostgreSQL 15 reads as plain names and prints bare
-(``CREATE FUNCTION f(json jsonb)``); pglast's grammar is the later one."""
-
-
 def older_spelling(text: str) -> tuple[str, dict[str, str]]:
-    """The text with each bare ``NEWER_KEYWORDS`` word spelled as a plain name.
+    """The text with each bare ``NEWER_KEY_WORDS`` word spelled as a plain name.
+
+    Those are the words later PostgreSQL grammars (16, 17) keep from
+    function, type and parameter names, which PostgreSQL 15 reads as plain
+    names and prints bare (``CREATE FUNCTION f(json jsonb)``); pglast's
+    grammar is the later one.
 
     Each becomes a name of the same length that no grammar reserves
     (``json`` -> ``j$$n``), so that every offset stays where it is.
@@ -101,7 +86,7 @@ def older_spelling(text: str) -> tuple[str, dict[str, str]]:
     swapped: dict[str, str] = {}
     for token in scan_tokens(text):
         word = token.text.lower()
-        if word in NEWER_KEYWORDS:
+        if word in NEWER_KEY_WORDS:
             stand_in = word[0] + "$" * (len(word) - 2) + word[-1]
             chars[token.start : token.end] = stand_in
             swapped[stand_in] = word
@@ -134,7 +119,7 @@ def parse_tree(text: str) -> dict[str, Any]:
     ``{"stmts": [{"stmt": node}]}``, each node ``{"NodeType": {field: value}}``
     (its ``location`` a character offset, as pglast counts it, like the
     scanner's tokens). Text that PostgreSQL 15 reads but pglast's later
-    grammar does not for a word it has made a keyword (``NEWER_KEYWORDS``)
+    grammar does not for a word it has made a keyword (``NEWER_KEY_WORDS``)
     is read with that word spelled as a plain name, and given back.
 
     Raises:
