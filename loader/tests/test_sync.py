@@ -676,7 +676,10 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     query(source, "delete from users where id = 9001")
     shown = run_cli(["status"], source, target, state)
     assert "inactive" in shown.stdout and "run sync to go on" in shown.stdout
-    assert ": streaming (stopped: no sync process reads its slot)" in shown.stdout
+    assert (
+        ": stopped (the run streams, but no sync process reads its slot)"
+        in shown.stdout
+    )
     # The stream carries rows, not DDL: a column, an index or a check added
     # on the source since scaffold refuses the cutover before the downtime,
     # each named, with nothing changed; undone, the cutover goes on.

@@ -400,15 +400,15 @@ class Status:
         """The status for a terminal."""
         if self.run_id is None:
             return ["no sync recorded on this target"]
-        # The run's recorded state; a stream it claims with no process
-        # reading the slot is said to be stopped.
-        stopped = (
-            " (stopped: no sync process reads its slot)"
+        # The run's recorded state; a streaming run with no process reading
+        # its slot is stopped, and said so first.
+        state = (
+            "stopped (the run streams, but no sync process reads its slot)"
             if self.status == "streaming" and self.slot_exists and not self.slot_active
-            else ""
+            else self.status
         )
         out = [
-            f"sync run {self.run_id}: {self.status}{stopped}",
+            f"sync run {self.run_id}: {state}",
             f"slot {self.slot}: "
             + (
                 ("streaming" if self.slot_active else "inactive")
