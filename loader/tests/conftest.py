@@ -166,3 +166,37 @@ def sample_copy(
     yield make
     for name in created:
         pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def logical(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A server with wal_level = logical and the seeded sample, per test module
+    (the sync tests').
+    """
+    cluster = Cluster(
+        tmp_path_factory.mktemp("pg_logical") / "data",
+        bin_dir=find_server_binaries(),
+    )
+    cluster.init()
+    cluster.start(settings={**FAST_TEST_SETTINGS, "wal_level": "logical"})
+    source = cluster.create_database("sync_sample")
+    seed_sample(source)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pair(logical: Cluster) -> Iterator[Callable[[], tuple[str, str]]]:
+    """Fresh (source, target) pairs: the seeded sample copied, an empty target."""
+    made: list[str] = []
+
+    def make() -> tuple[str, str]:
+        index = len(made) // 2
+        names = (f"sync_source_{index}", f"sync_target_{index}")
+        made.extend(names)
+        source = logical.create_database(names[0], template="sync_sample")
+        return source, logical.create_database(names[1])
+
+    yield make
+    for name in made:
+        logical.drop_database(name)

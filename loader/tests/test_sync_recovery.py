@@ -1,0 +1,143 @@
+"""A sync stopped or overtaken while it runs: what the next one and cutover do.
+
+A killed sync's batch left running on the target, and a table the source
+gained during the sync. Apart from ``test_sync.py`` so that the two files
+run side by side (``--dist loadfile``); the helpers are its, the server
+conftest's.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from test_sync import (
+    APP_ROLE,
+    _application_role,
+    _start_sync,
+    _wait,
+    _wait_streaming,
+)
+
+from pgshift.demo.cluster import Cluster
+
+from migration import copy_project, query, run_cli
+
+
+def test_a_restarted_sync_ends_the_batch_a_killed_one_left_on_the_target(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A sync killed while the target applies its batch leaves that session
+    # running, holding the rows' locks, until the server notices the client
+    # gone; the next sync must not wait on it in silence. Here the batch
+    # sleeps 300 s on the target the first time only (a sequence, which no
+    # rollback takes back), so only a sync that ends it applies the row soon.
+    source, target = pair()
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    first = _start_sync(source, target, state, log)
+    second = None
+    try:
+        _wait_streaming(target, log)
+        query(
+            target,
+            "create sequence once_only; "
+            "create function slow_once() returns trigger language plpgsql as "
+            "$$ begin if nextval('once_only') = 1 then perform pg_sleep(300); "
+            "end if; return null; end $$; "
+            "create trigger slow_once after insert on service_categories "
+            "for each statement execute function slow_once(); "
+            "alter table service_categories enable always trigger slow_once",
+        )
+        query(source, "insert into service_categories (name, slug) values ('k', 'k')")
+        _wait(
+            lambda: query(target, "select is_called from once_only") == [(True,)],
+            60,
+            "the batch did not reach the target",
+            log,
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        _wait(
+            lambda: (
+                query(source, "select count(*) from pg_stat_replication")[0][0] == 0
+            ),
+            30,
+            "the killed sync's walsender did not end",
+            log,
+        )
+        assert query(
+            target,
+            "select count(*) from pg_stat_activity "
+            "where application_name = 'pgshift sync' and state = 'active'",
+        ) == [(1,)]
+        second = _start_sync(source, target, state, log)
+        _wait(
+            lambda: (
+                query(
+                    target, "select count(*) from service_categories where slug = 'k'"
+                )
+                == [(1,)]
+            ),
+            90,
+            "the row waited behind the killed sync's batch",
+            log,
+        )
+        said = log.read_text()
+        assert "ended the target session" in said, said[-3000:]
+        assert second.poll() is None, said[-3000:]
+    finally:
+        for run in (first, second):
+            if run is not None and run.poll() is None:
+                run.kill()
+    cleaned = run_cli(["cleanup"], source, target, state)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+
+
+def test_a_table_added_to_the_source_during_a_sync_is_never_passed_over(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A run follows the tables it copied. A table created on the source
+    # during the sync, then scaffolded, had its rows neither copied nor
+    # streamed, and cutover and verify passed without it.
+    source, target = pair()
+    _application_role(source, APP_ROLE)
+    state_dir, log = tmp_path / "state", tmp_path / "sync.log"
+    project = copy_project(tmp_path / "project")
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    run = _start_sync(source, target, state_dir, log, project)
+    try:
+        _wait_streaming(target, log)
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    table = "create table late_table (id integer primary key, note text)"
+    query(source, f"{table}; insert into late_table values (1, 'before')")
+    query(target, table)
+    # The models lack it: cutover says a run cannot take on a new table.
+    refused = run_cli(["cutover"], source, target, state_dir, project)
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    assert "late_table: a source table the models do not have" in refused.stderr
+    assert "cannot take on a new one" in refused.stderr
+    assert "--exclude late_table" in refused.stderr
+    # Scaffolded: the run still does not follow it, and says so.
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    for command in ("sync", "cutover"):
+        refused = run_cli([command], source, target, state_dir, project)
+        assert refused.returncode != 0, refused.stdout + refused.stderr
+        assert "does not follow: late_table" in refused.stderr, refused.stderr
+        assert "cleanup" in refused.stderr
+    assert query(target, "select count(*) from late_table") == [(0,)]
+    cleaned = run_cli(["cleanup"], source, target, state_dir, project)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    # verify, against the copy's manifest, names it as never copied,
+    # whatever its final table holds.
+    query(target, "insert into late_table values (1, 'before')")
+    verified = run_cli(["verify"], source, target, state_dir, project)
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert "late_table" in verified.stdout
+    assert "no load or sync copied it" in verified.stdout
