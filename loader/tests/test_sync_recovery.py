@@ -141,3 +141,69 @@ def test_a_table_added_to_the_source_during_a_sync_is_never_passed_over(
     assert verified.returncode == 1, verified.stdout + verified.stderr
     assert "late_table" in verified.stdout
     assert "no load or sync copied it" in verified.stdout
+
+
+def test_a_column_retyped_on_both_sides_is_followed_with_its_new_type(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # The stop names the retyped column and says: the same change on the
+    # target, scaffold, sync again. Followed, that stopped again at once:
+    # the run kept the types it started with.
+    source, target = pair()
+    state_dir, log = tmp_path / "state", tmp_path / "sync.log"
+    project = copy_project(tmp_path / "project")
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    run = _start_sync(source, target, state_dir, log, project)
+    try:
+        _wait_streaming(target, log)
+        query(
+            source,
+            "alter table service_categories alter column description "
+            "type varchar(500); alter table service_categories alter column slug "
+            "type varchar(200); insert into service_categories (name, slug, "
+            "description) values ('r', 'r', 'retyped')",
+        )
+        assert run.wait(60) != 0
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert 'column "description" changed type' in log.read_text()
+    # Only one final column changed as the source's: refused, the other named.
+    query(target, "alter table service_categories alter column slug type varchar(200)")
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    refused = run_cli(["sync"], source, target, state_dir, project)
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    assert (
+        "service_categories.description (character varying(500)): the final "
+        "column service_categories.description is text, not character "
+        "varying(500)"
+    ) in refused.stderr
+    assert "service_categories.slug" not in refused.stderr
+    # Both changed: the sync goes on with the new types and applies the row.
+    query(
+        target,
+        "alter table service_categories alter column description type varchar(500)",
+    )
+    run = _start_sync(source, target, state_dir, log, project)
+    try:
+        _wait(
+            lambda: (
+                query(
+                    target,
+                    "select description from service_categories where slug = 'r'",
+                )
+                == [("retyped",)]
+            ),
+            90,
+            "the row after the retype was not applied",
+            log,
+        )
+        assert "following with the new types of" in log.read_text()
+        assert run.poll() is None
+    finally:
+        if run.poll() is None:
+            run.kill()
+    cleaned = run_cli(["cleanup"], source, target, state_dir, project)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr

@@ -19,6 +19,7 @@ the load and a rebuilding ``dbt build`` refuse (``manifest.refuse_while_syncing`
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -257,6 +258,29 @@ def _resume(
     unfollowed = state.unfollowed_tables(settings, names, run)
     if unfollowed:
         raise SyncError("sync refused: " + state.unfollowed_refusal(run, unfollowed))
+    # A column retyped on the source stopped the sync; once its final column
+    # has the same type (the change made there too), the run follows it with
+    # its new type. One whose final column has not is named.
+    columns, retyped, pending = source.retyped_columns(
+        settings, names, run.source_columns
+    )
+    if pending:
+        raise SyncError(
+            "sync refused: columns changed type on the source since the sync "
+            "started, and their final columns have not:\n  "
+            + listed(pending)
+            + "\nNext: make the same change to each final column (ALTER TABLE "
+            "... ALTER COLUMN ... TYPE), run `python loader/run.py scaffold`, "
+            "and run sync again; or `python loader/run.py cleanup` and sync "
+            "from a new copy"
+        )
+    if retyped:
+        with transaction(settings.target) as cursor:
+            state.update(
+                cursor, settings, run.run_id, source_columns=json.dumps(columns)
+            )
+        run.source_columns = columns
+        say("following with the new types of " + ", ".join(retyped))
     conn = connect(settings.source_required, autocommit=True)
     try:
         with conn.cursor() as cursor:

@@ -20,10 +20,11 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from pgshift.catalog import row_keys
-from pgshift.connection import check_connection, connect
+from pgshift.connection import check_connection, connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
 from pgshift.settings import ConfigError, DatabaseUrl, Settings, names_argument
+from pgshift.sqlident import rename_type
 
 logger = logging.getLogger(__name__)
 
@@ -556,3 +557,78 @@ def slot_state(cursor: Any, slot: str) -> SlotState:
     )
     current, exists, active, retained, confirmed, wal_status = cursor.fetchone()
     return SlotState(exists, active, current, retained, confirmed, wal_status)
+
+
+def retyped_columns(
+    settings: Settings, names: NameMap, recorded: dict[str, list[list[Any]]]
+) -> tuple[dict[str, list[list[Any]]], list[str], list[str]]:
+    """Columns whose type changed on the source since a run recorded them.
+
+    The stream's relations are checked against the types the run recorded
+    (``Applier.relation``): a column retyped on the source stops the sync
+    until the final column has the same type. Here each such column's new
+    type is compared with its final column's, both as ``format_type``
+    prints them on their own schema's path, the source's through the name
+    map's type names (an enum or a domain of the schema renamed).
+
+    Returns:
+        (the run's columns as the source has them now, one line per column
+        whose final column has its new type, one per column whose final
+        column does not).
+    """
+    tables = list(recorded)
+    with transaction(settings.source_required, readonly=True) as cursor:
+        now = read_columns(cursor, settings.source_schema, tables)
+        changed = [
+            (table, column, oid, modifier)
+            for table in tables
+            for (column, oid, modifier) in now.get(table, [])
+            for (was, was_oid, was_modifier) in recorded[table]
+            if was == column and (was_oid, was_modifier) != (oid, modifier)
+        ]
+        if not changed:
+            return recorded, [], []
+        cursor.execute(
+            "select set_config('search_path', quote_ident(%s), true)",
+            (settings.source_schema,),
+        )
+        cursor.execute(
+            "select format_type(t, m) from unnest(%s::oid[], %s::int[]) as c (t, m)",
+            ([c[2] for c in changed], [c[3] for c in changed]),
+        )
+        source_types = [row[0] for row in cursor.fetchall()]
+    done, pending = [], []
+    with transaction(settings.target, readonly=True) as cursor:
+        cursor.execute(
+            "select set_config('search_path', quote_ident(%s), true)",
+            (settings.final_schema,),
+        )
+        for (table, column, _, _), source_type in zip(
+            changed, source_types, strict=True
+        ):
+            mapped = names.tables.get(table)
+            if mapped is None or column not in mapped.columns:
+                continue  # the relation check names it
+            target_column = mapped.columns[column]
+            cursor.execute(
+                "select format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+                "where a.attrelid = to_regclass(%s) and a.attname = %s "
+                "and not a.attisdropped",
+                (
+                    sql.Identifier(settings.final_schema, mapped.target).as_string(
+                        cursor
+                    ),
+                    target_column,
+                ),
+            )
+            found = cursor.fetchone()
+            wanted = rename_type(source_type, settings.source_schema, names.types)
+            line = f"{table}.{column} ({source_type})"
+            if found is not None and found[0] == wanted:
+                done.append(line)
+            else:
+                pending.append(
+                    f"{line}: the final column {mapped.target}.{target_column} is "
+                    f"{found[0] if found else 'missing'}, not {wanted}"
+                )
+    return now, done, pending
