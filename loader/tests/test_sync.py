@@ -918,7 +918,7 @@ def test_a_partitioned_table_s_changes_apply_through_its_partitions_messages(
             for m in decoded
             if isinstance(m, pgoutput.Relation) and m.name == "LogLine_2026"
         )
-        with pytest.raises(SyncError, match="LogLine_2026, which the name map"):
+        with pytest.raises(SyncError, match="LogLine_2026, which this run does not"):
             applier.add(
                 Batch(),
                 [pgoutput.Insert(partition.relation_id, ("9", "2026-01-02", "x"))],
@@ -926,6 +926,29 @@ def test_a_partitioned_table_s_changes_apply_through_its_partitions_messages(
             )
     finally:
         applier.close()
+    # A table the map holds that this run's options leave out is not written
+    # to (its final table is not there): its change stops the sync, saying so.
+    excluded = Applier(
+        make_settings(source, target, state_dir=tmp_path, exclude=("LogLine",)),
+        names,
+        "test",
+        columns,
+    )
+    try:
+        table = next(
+            m
+            for m in decoded
+            if isinstance(m, pgoutput.Relation) and m.name == "LogLine"
+        )
+        excluded.relation(table)
+        with pytest.raises(SyncError, match="public.LogLine, which this run does not"):
+            excluded.add(
+                Batch(),
+                [pgoutput.Insert(table.relation_id, ("9", "2026-01-02", "x"))],
+                decoded[-1],
+            )
+    finally:
+        excluded.close()
     assert query(
         target,
         "select id, created_at::text, msg, tableoid::regclass::text "

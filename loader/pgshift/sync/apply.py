@@ -430,7 +430,11 @@ class Applier:
         """
         name = message.name
         mapped = self._names.tables.get(name)
-        if mapped is None or message.namespace != self._settings.source_schema:
+        if (
+            mapped is None
+            or message.namespace != self._settings.source_schema
+            or not self._settings.selects(name)
+        ):
             self._targets.pop(message.relation_id, None)
             self._unmapped[message.relation_id] = f"{message.namespace}.{name}"
             return
@@ -557,8 +561,15 @@ class Applier:
         except KeyError:
             if relation_id in self._unmapped:
                 raise SyncError(
-                    f"the stream carries {self._unmapped[relation_id]}, which the "
-                    "name map does not migrate"
+                    f"sync stopped: the stream carries a change of "
+                    f"{self._unmapped[relation_id]}, which this run does not "
+                    "migrate (a table renamed on the source since the sync "
+                    "started, or one left out with --include/--exclude that the "
+                    "publication still carries). Nothing of the transaction "
+                    "holding it was applied; everything before it is. A run "
+                    "follows the tables it copied, by their names then. Next: "
+                    "`python loader/run.py cleanup`, scaffold, and sync again "
+                    "from a new copy"
                 ) from None
             raise SyncError(
                 f"a change of relation {relation_id} came before its Relation message"
