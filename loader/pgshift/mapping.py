@@ -1546,17 +1546,16 @@ def _object_name(source: str, table: str, target_table: str, *, keep: bool) -> s
         return target_table
 
     def follow(rest: str) -> str:
-        """What follows the table's name: as it is with ``keep``."""
-        return rest if keep else to_snake(rest)
+        """What follows the table's name.
+
+        Named after a table that keeps its name, under keep_object_names:
+        kept whole (an ORM creates it again by that name); after a renamed
+        table, it follows the table and the rules.
+        """
+        return rest if keep and target_table == table else to_snake(rest)
 
     if source.startswith(table + "_"):
-        # Named after a table that keeps its name, under keep_object_names:
-        # kept whole (an ORM creates it again by that name); after a renamed
-        # table, it follows the table and the rules.
-        kept = keep and target_table == table
-        return target_table + (
-            source[len(table) :] if kept else to_snake(source[len(table) :])
-        )
+        return target_table + follow(source[len(table) :])
     if len(source.encode()) == MAX_IDENTIFIER_BYTES:
         # PostgreSQL cut the table's name short to fit its 63 bytes
         # (``<first 58 bytes of the table>_pkey``): the cut name stands for
@@ -1570,7 +1569,7 @@ def _object_name(source: str, table: str, target_table: str, *, keep: bool) -> s
                 room = MAX_IDENTIFIER_BYTES - len(rest.encode())
                 head = target_table.encode()[:room].decode(errors="ignore")
                 return head + rest
-    return follow(source)
+    return source if keep else to_snake(source)
 
 
 def _named_objects(mapped: TableMap) -> list[tuple[str, str, str, bool, bool]]:

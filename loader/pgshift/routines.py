@@ -3017,6 +3017,13 @@ def _declared_types(
             and tokens[index - 1].text == "."
             and source_schema(tokens[index - 2])
         )
+        if (
+            not qualified
+            and not token.text.startswith('"')
+            and token.value in context.builtin_types
+        ):
+            # ``v point;``: PostgreSQL's own type, first on the path.
+            continue
         previous = tokens[index - 3 if qualified else index - 1] if index else None
         if (
             previous is not None

@@ -75,8 +75,10 @@ def older_spelling(text: str) -> tuple[str, dict[str, str]]:
     names and prints bare (``CREATE FUNCTION f(json jsonb)``); pglast's
     grammar is the later one.
 
-    Each becomes a name of the same length that no grammar reserves
-    (``json`` -> ``j$$n``), so that every offset stays where it is.
+    Each becomes a name of the same length that no grammar reserves, its
+    second character a ``$`` (``json`` -> ``j$on``, ``json_value`` ->
+    ``j$on_value``: each word its own), so that every offset stays where
+    it is.
 
     Returns:
         (the text, each stand-in as the parser folds it -> the word it
@@ -87,7 +89,7 @@ def older_spelling(text: str) -> tuple[str, dict[str, str]]:
     for token in scan_tokens(text):
         word = token.text.lower()
         if word in NEWER_KEY_WORDS:
-            stand_in = word[0] + "$" * (len(word) - 2) + word[-1]
+            stand_in = word[0] + "$" + word[2:]
             chars[token.start : token.end] = stand_in
             swapped[stand_in] = word
     return "".join(chars), swapped

@@ -1055,8 +1055,19 @@ def test_a_builtin_types_name_is_the_builtin_type_not_a_relations_row_type() -> 
         {},
         builtin_types=frozenset({"xml", "point", "text", "int4", "float8"}),
     )
-    xml, point, row = rewrite(source, names, final_schema="public").routines
+    routines.append(taking(4, "n integer", "double precision", ""))
+    routines[-1].language = "plpgsql"
+    routines[-1].body = "\ndeclare v point := '(1,2)';\nbegin\n  return v[0];\nend\n"
+    routines[-1].source = routines[-1].source.replace(
+        "LANGUAGE sql", "LANGUAGE plpgsql"
+    )
+    routines[-1].source = routines[-1].source.replace(
+        "$function$$function$", f"$function${routines[-1].body}$function$"
+    )
+    xml, point, row, declared = rewrite(source, names, final_schema="public").routines
     assert xml.problems == point.problems == row.problems == []
+    assert declared.problems == [], declared.problems
+    assert "declare v point :=" in declared.definition
     assert "(arg xml)" in xml.definition
     assert "(p point)" in point.definition
     assert "(p point)" not in row.definition and "point" in row.definition
@@ -1103,6 +1114,13 @@ def test_a_parameter_named_like_a_later_keyword_is_read() -> None:
         final_schema="public",
     ).routines
     assert sql.problems == plpgsql.problems == []
+    # Each word read in its place stands for itself alone.
+    from pgshift.sqltree import parse_tree
+
+    tree = str(parse_tree("select json_value(a), json_table, json_query from t"))
+    assert (
+        tree.index("json_value") < tree.index("json_table") < tree.index("json_query")
+    )
     assert "f1(json jsonb)" in sql.definition
     assert "select json || jsonb_build_object" in sql.definition
     assert "return json || (select to_jsonb(count(*)) from" in plpgsql.definition

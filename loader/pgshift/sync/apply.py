@@ -348,71 +348,75 @@ class Applier:
         """Close the target connection."""
         self.conn.close()
 
-    def end_leftover_sessions(self, wait_seconds: float = 120.0) -> int | None:
+    def end_leftover_sessions(
+        self, wait_seconds: float = 10.0
+    ) -> tuple[int, str | None] | None:
         """End the target sessions a sync that is gone left applying a batch.
 
         A sync killed while the target applied one of its batches leaves that
         session running until the server notices its client gone (a minute
         for a large multi-row statement), holding the rows' locks: the next
         sync's first batch would wait on them, saying nothing. Called once
-        the slot is held, when no other sync can be streaming: any other
-        session of this database named as a sync's apply session is such a
-        leftover. Each is ended, its transaction rolled back (one this role
-        may not end is waited for); had it committed first, its applied
-        position was recorded with it, which is read here again.
+        the slot is held, when no other sync streams: another session of this
+        role and database, a client's (not a walsender's), named as a sync's
+        apply session and not idle, is such a leftover (or the last batch of
+        a sync whose stream has just dropped). Each is ended, its transaction
+        rolled back; had it committed first, its applied position was
+        recorded with it, which is read here again. One this role may not
+        end is left to the server, and said.
 
         Returns:
-            The applied position recorded on the target once the sessions
-            ended, or None when there were none: a leftover may have
-            committed its batch after the run's position was first read,
-            and the stream then skips what it applied.
+            None when no session was ended; else the applied position and
+            the cutover marker recorded on the target once they ended: a
+            leftover may have committed its batch after the run's position
+            was first read, and the stream then skips what it applied.
         """
         self._cursor.execute(
             "select pid from pg_stat_activity where datname = current_database() "
             "and application_name = %s and pid <> pg_backend_pid() "
+            "and usename = current_user and backend_type = 'client backend' "
             "and state is distinct from 'idle'",
             (APPLY_SESSION,),
         )
-        pids = [row[0] for row in self._cursor.fetchall()]
         ended = []
-        for pid in pids:
+        for (pid,) in self._cursor.fetchall():
             try:
                 self._cursor.execute("select pg_terminate_backend(%s)", (pid,))
             except psycopg2.errors.InsufficientPrivilege:
                 logger.warning(
                     "a sync that is gone left its session on the target (pid %s) "
                     "applying a batch, and the target role may not end it: this "
-                    "sync waits until the target ends it",
+                    "sync may wait on its rows until the server ends it",
                     pid,
                 )
                 continue
             ended.append(pid)
-        if not pids:
+        if not ended:
             return None
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             self._cursor.execute(
-                "select count(*) from pg_stat_activity where pid = any(%s)", (pids,)
+                "select count(*) from pg_stat_activity where pid = any(%s)", (ended,)
             )
             if self._cursor.fetchone()[0] == 0:
                 break
             time.sleep(0.1)
-        if ended:
-            logger.warning(
-                "ended the target session%s %s that a sync that is gone left "
-                "applying a batch (rolled back; this sync applies those changes "
-                "again)",
-                "" if len(ended) == 1 else "s",
-                ", ".join(str(pid) for pid in ended),
-            )
+        logger.warning(
+            "ended the target session%s %s that a sync that is gone left "
+            "applying a batch (rolled back; this sync applies those changes again)",
+            "" if len(ended) == 1 else "s",
+            ", ".join(str(pid) for pid in ended),
+        )
         self._cursor.execute(
-            sql.SQL("select applied_lsn::text from {} where run_id = %s").format(
-                self._state
-            ),
+            sql.SQL(
+                "select applied_lsn::text, marker from {} where run_id = %s"
+            ).format(self._state),
             (self._run_id,),
         )
         row = self._cursor.fetchone()
-        return pgoutput.parse_lsn(row[0]) if row and row[0] else None
+        if row is None or row[0] is None:
+            return None
+        return pgoutput.parse_lsn(row[0]), row[1]
 
     # -- relations ---------------------------------------------------------
 

@@ -62,7 +62,7 @@ from pgshift.connection import connect, transaction
 from pgshift.mapping import NEW_TABLE, NameMap
 from pgshift.privileges import PRIVILEGES_MACRO
 from pgshift.progress import listed
-from pgshift.settings import Settings
+from pgshift.settings import Settings, names_argument
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, proof, source, state
 from pgshift.sync.apply import SyncError
@@ -651,8 +651,9 @@ def _refuse_schema_drift(
             f"table(s) the models do not, created since scaffold:\n  {shown}\n"
             "A sync run follows the tables it copied, and cannot take on a new "
             "one. Next: `python loader/run.py cleanup`, scaffold, and sync "
-            "again from a new copy; or, to leave them out, scaffold and sync "
-            f"with --exclude {','.join(added)}, then cutover"
+            "again from a new copy; or, to leave them out, give "
+            f"--exclude {names_argument(added)} to scaffold, sync and cutover "
+            "alike"
         )
     raise SyncError(
         f"cutover refused before the downtime, {held}: the source's schema "

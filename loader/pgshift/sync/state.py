@@ -233,5 +233,6 @@ def unfollowed_refusal(run: SyncRun, tables: list[str]) -> str:
         "scaffold); a run follows the tables it copied, so their rows would "
         "never reach the target. Next: `python loader/run.py cleanup`, then "
         "sync again from a new copy (it copies every table of the models); or, "
-        "to leave them out, scaffold and sync with --exclude naming them"
+        "to leave them out, give --exclude naming them to scaffold, sync and "
+        "cutover alike"
     )

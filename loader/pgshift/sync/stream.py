@@ -246,8 +246,11 @@ def follow(
         # The slot is held: no other sync streams, and a session a killed
         # one left applying a batch would hold its rows' locks.
         recorded = applier.end_leftover_sessions()
-        if recorded is not None and recorded > applied:
-            applied = recorded
+        leftover_marker = None
+        if recorded is not None and recorded[0] > applied:
+            # The leftover committed its batch first: what it applied is
+            # skipped, and a cutover marker it applied counts as seen.
+            applied, leftover_marker = recorded
         batch = Batch()
         opened = time.monotonic()
         changes: list[pgoutput.Decoded] = []
@@ -264,7 +267,7 @@ def follow(
             """
             return cursor.wal_end >= backlog_end
 
-        seen_marker: str | None = None
+        seen_marker: str | None = leftover_marker
         txn_marker: str | None = None
         idle_since = 0.0
 

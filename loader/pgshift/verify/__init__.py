@@ -220,9 +220,9 @@ def _never_loaded(
                 detail=(
                     "in the models, but no load or sync copied it (the load's "
                     "manifest does not list it): a table added to the source "
-                    "after the load or the sync started; its source rows were "
-                    "not compared. Migrate again, or cleanup and sync from a "
-                    "new copy"
+                    "after the load or the sync started, or gone from it since "
+                    "scaffold; its source rows were not compared. Migrate "
+                    "again, or cleanup and sync from a new copy"
                 ),
             )
         )

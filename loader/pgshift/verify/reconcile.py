@@ -102,7 +102,8 @@ select coalesce(
            and d.objid = ad.oid and d.refclassid = 'pg_class'::regclass
           where ad.adrelid = a.attrelid and ad.adnum = a.attnum
             and pg_get_expr(ad.adbin, ad.adrelid)
-                = format('nextval(%%L::regclass)', d.refobjid::regclass::text)))
+                = 'nextval(''' || replace(d.refobjid::regclass::text, '''', '''''')
+                  || '''::regclass)'))
 from pg_attribute a where a.attrelid = %s::regclass and a.attname = %s
 """
 """The sequence a column draws its values from: its identity's, or the one
