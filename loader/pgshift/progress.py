@@ -18,15 +18,23 @@ SHOWN_LINES = 20
 """Items a message lists, one a line, before it says how many more there are."""
 
 
+def room(count: int, shown: int) -> int:
+    """How many of ``count`` items a message shows before "and N more".
+
+    ``shown``, or every item when only one more would be left: "and 1
+    more" would hide an item in the room its mention takes.
+    """
+    return count if count == shown + 1 else shown
+
+
 def listed(lines: list[str], shown: int = SHOWN_LINES) -> str:
     """Items for a message, one a line: the first few, then how many more.
 
     Lines after the first are indented by two spaces; the caller writes the
-    first line's indent. Past ``shown`` items, a last line says
-    ``... and N more``.
+    first line's indent. Past the ``room`` for ``shown`` items, a last line
+    says ``... and N more``.
     """
-    if len(lines) == shown + 1:
-        shown += 1  # "and 1 more" would hide a line in the room it takes
+    shown = room(len(lines), shown)
     more = f"\n  ... and {len(lines) - shown} more" if len(lines) > shown else ""
     return "\n  ".join(lines[:shown]) + more
 

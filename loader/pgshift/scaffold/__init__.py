@@ -990,8 +990,9 @@ def _file_change(before: str | None, now: str) -> str:
     if before is None:
         return "a file scaffold writes now, not in the project"
     old, new = before.splitlines(), now.splitlines()
-    added = [line for line in new if line not in set(old)]
-    gone = [line for line in old if line not in set(new)]
+    old_lines, new_lines = set(old), set(new)
+    added = [line for line in new if line not in old_lines]
+    gone = [line for line in old if line not in new_lines]
     if not added and not gone:
         return "differs from what scaffold writes now (its lines in another order)"
     parts = [f"now {_gist(line)}" for line in added[:3]]

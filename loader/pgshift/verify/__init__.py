@@ -68,7 +68,7 @@ from pgshift.verify.privilege_parity import (
     compare_privileges,
     roles_missing_on_target,
 )
-from pgshift.verify.reconcile import check_tables, describe_source
+from pgshift.verify.reconcile import check_tables, count_rows, describe_source
 from pgshift.verify.report import Report, TableReport, summary_table, write_report
 from pgshift.verify.routine_parity import routine_differences
 from pgshift.verify.views import check_views, definition_differences
@@ -204,17 +204,13 @@ def _never_loaded(
     for table, mapped in names.tables.items():
         if table in loaded or not settings.selects(table):
             continue
-        final = sql.Identifier(settings.final_schema, mapped.target)
-        exists = relation_exists(cursor, final.as_string(cursor))
-        if exists:
-            cursor.execute(sql.SQL("select count(*) from {}").format(final))
         reports.append(
             TableReport(
                 source_table=table,
                 final_table=mapped.target,
                 source_rows=0,
                 raw_rows=None,
-                migrated_rows=cursor.fetchone()[0] if exists else None,
+                migrated_rows=count_rows(cursor, settings.final_schema, mapped.target),
                 checksum_match=None,
                 status="failed",
                 detail=(

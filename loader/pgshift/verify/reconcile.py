@@ -28,7 +28,7 @@ from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by, other_source
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
-from pgshift.progress import Progress
+from pgshift.progress import Progress, room
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import quote_ident
 from pgshift.verify.diff import Side, diff
@@ -38,7 +38,7 @@ _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
 
-def _count(cursor: Any, schema: str, table: str) -> int | None:
+def count_rows(cursor: Any, schema: str, table: str) -> int | None:
     """Count a table's rows; None when the table does not exist."""
     if not relation_exists(cursor, sql.Identifier(schema, table).as_string(cursor)):
         return None
@@ -87,7 +87,7 @@ def final_figures(
     columns = _typed(cursor, final, names)
     missing = [name for name in names if name not in dict(columns)]
     if missing:
-        return _count(cursor, settings.final_schema, mapped.target), None, missing
+        return count_rows(cursor, settings.final_schema, mapped.target), None, missing
     rows, checksum = _fingerprint(cursor, final, columns)
     return rows, checksum, []
 
@@ -398,9 +398,9 @@ def published_elsewhere(
             elsewhere.setdefault(source, []).append(entry.table)
     lines = []
     for (other_db, other_schema), tables in elsewhere.items():
-        room = SHOWN_TABLES if len(tables) > SHOWN_TABLES + 1 else SHOWN_TABLES + 1
-        shown = ", ".join(tables[:room])
-        more = len(tables) - room
+        fits = room(len(tables), SHOWN_TABLES)
+        shown = ", ".join(tables[:fits])
+        more = len(tables) - fits
         lines.append(
             f"{shown}{f' and {more} more' if more > 0 else ''} "
             f"(from {describe_source(other_db, other_schema)})"
@@ -445,10 +445,7 @@ def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
         )
     every_change = changed_since_published(settings, names, published)
     if every_change:
-        # "and 1 more" would hide a table in the room its mention takes.
-        shown = (
-            SHOWN_TABLES if len(every_change) > SHOWN_TABLES + 1 else SHOWN_TABLES + 1
-        )
+        shown = room(len(every_change), SHOWN_TABLES)
         more = len(every_change) - shown
         changed = every_change[:shown] + (
             [f"and {more} more ({len(every_change)} tables in all)"] if more > 0 else []
@@ -629,7 +626,7 @@ def _check_table(
     """
     table, source_rows = row.table_name, row.source_rows
     source_checksum = row.source_checksum
-    raw_rows = _count(cursor, settings.raw_schema, table)
+    raw_rows = count_rows(cursor, settings.raw_schema, table)
     if mapped is None:
         return TableReport(
             source_table=table,
