@@ -1122,12 +1122,22 @@ def test_a_batch_longer_than_the_sources_wal_sender_timeout_keeps_the_stream(
 
 
 def _stopped_sync(
-    logical: Cluster, source: str, target: str, tmp_path: Path, role: str
+    logical: Cluster,
+    source: str,
+    target: str,
+    tmp_path: Path,
+    role: str | None,
+    project: Path = PROJECT_DIR,
 ) -> None:
-    """A sync that copied, built and streamed, then was killed."""
-    _application_role(source, role)
+    """A sync that copied, built and streamed, then was killed.
+
+    ``role``: the application's login role, made anew first (None: made
+    already).
+    """
+    if role is not None:
+        _application_role(source, role)
     log, state_dir = tmp_path / "sync.log", tmp_path / "state"
-    run = _start_sync(source, target, state_dir, log)
+    run = _start_sync(source, target, state_dir, log, project)
     try:
         _wait_streaming(target, log)
         run.send_signal(signal.SIGKILL)

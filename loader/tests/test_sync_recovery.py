@@ -16,6 +16,7 @@ from test_sync import (
     APP_ROLE,
     _application_role,
     _start_sync,
+    _stopped_sync,
     _wait,
     _wait_streaming,
 )
@@ -23,6 +24,14 @@ from test_sync import (
 from pgshift.demo.cluster import Cluster
 
 from migration import copy_project, query, run_cli
+
+
+def _scaffolded(source: str, target: str, tmp_path: Path) -> tuple[Path, Path]:
+    """(state directory, project copy) with the source scaffolded into it."""
+    state_dir, project = tmp_path / "state", copy_project(tmp_path / "project")
+    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    return state_dir, project
 
 
 def test_a_restarted_sync_ends_the_batch_a_killed_one_left_on_the_target(
@@ -102,18 +111,8 @@ def test_a_table_added_to_the_source_during_a_sync_is_never_passed_over(
     # streamed, and cutover and verify passed without it.
     source, target = pair()
     _application_role(source, APP_ROLE)
-    state_dir, log = tmp_path / "state", tmp_path / "sync.log"
-    project = copy_project(tmp_path / "project")
-    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
-    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
-    run = _start_sync(source, target, state_dir, log, project)
-    try:
-        _wait_streaming(target, log)
-        run.send_signal(signal.SIGKILL)
-        run.wait(30)
-    finally:
-        if run.poll() is None:
-            run.kill()
+    state_dir, project = _scaffolded(source, target, tmp_path)
+    _stopped_sync(logical, source, target, tmp_path, None, project)
     table = "create table late_table (id integer primary key, note text)"
     query(source, f"{table}; insert into late_table values (1, 'before')")
     query(target, table)
@@ -150,10 +149,8 @@ def test_a_column_retyped_on_both_sides_is_followed_with_its_new_type(
     # target, scaffold, sync again. Followed, that stopped again at once:
     # the run kept the types it started with.
     source, target = pair()
-    state_dir, log = tmp_path / "state", tmp_path / "sync.log"
-    project = copy_project(tmp_path / "project")
-    scaffolded = run_cli(["scaffold"], source, target, state_dir, project)
-    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    state_dir, project = _scaffolded(source, target, tmp_path)
+    log = tmp_path / "sync.log"
     run = _start_sync(source, target, state_dir, log, project)
     try:
         _wait_streaming(target, log)
