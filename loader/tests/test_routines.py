@@ -1016,6 +1016,34 @@ def _moved(*routines: Routine) -> list[Routine]:
     return rewrite(source, names, final_schema="public").routines
 
 
+def _taking(
+    oid: int,
+    argument: str,
+    returns: str,
+    body: str,
+    *,
+    language: str = "sql",
+    schema: str = "public",
+) -> Routine:
+    """Function ``f<oid>`` of one argument (``name type``), as read from a source."""
+    name, argument_type = argument.split(" ", 1)
+    return Routine(
+        oid=oid,
+        kind="function",
+        name=f"f{oid}",
+        arguments=argument,
+        language=language,
+        source=(
+            f"CREATE OR REPLACE FUNCTION {schema}.f{oid}({argument})\n"
+            f" RETURNS {returns}\n LANGUAGE {language}\n"
+            f"AS $function${body}$function$\n"
+        ),
+        body=body,
+        argument_names=[name],
+        identity=f"{schema}.f{oid}({argument_type})",
+    )
+
+
 def test_a_builtin_types_name_is_the_builtin_type_not_a_relations_row_type() -> None:
     # A view named xml and a table named point (PostgREST's fixtures): an
     # unqualified xml or point is PostgreSQL's own type, found first on the
@@ -1025,27 +1053,18 @@ def test_a_builtin_types_name_is_the_builtin_type_not_a_relations_row_type() -> 
         source_schema="app",
         tables={"point": _table("point", "point", {"id": "id"})},
     )
-
-    def taking(oid: int, argument: str, returns: str, body: str) -> Routine:
-        return Routine(
-            oid=oid,
-            kind="function",
-            name=f"f{oid}",
-            arguments=argument,
-            language="sql",
-            source=(
-                f"CREATE OR REPLACE FUNCTION app.f{oid}({argument})\n"
-                f" RETURNS {returns}\n LANGUAGE sql\nAS $function${body}$function$\n"
-            ),
-            body=body,
-            argument_names=[argument.split()[0]],
-            identity=f"app.f{oid}({argument.split(' ', 1)[1]})",
-        )
-
     routines = [
-        taking(1, "arg xml", "text", "select $1::text"),
-        taking(2, "p point", "double precision", "select $1[0]"),
-        taking(3, "p app.point", "integer", "select $1.id"),
+        _taking(1, "arg xml", "text", "select $1::text", schema="app"),
+        _taking(2, "p point", "double precision", "select $1[0]", schema="app"),
+        _taking(3, "p app.point", "integer", "select $1.id", schema="app"),
+        _taking(
+            4,
+            "n integer",
+            "double precision",
+            "\ndeclare v point := '(1,2)';\nbegin\n  return v[0];\nend\n",
+            language="plpgsql",
+            schema="app",
+        ),
     ]
     source = SourceRoutines(
         "app",
@@ -1054,15 +1073,6 @@ def test_a_builtin_types_name_is_the_builtin_type_not_a_relations_row_type() -> 
         {"point": "r", "xml": "v"},
         {},
         builtin_types=frozenset({"xml", "point", "text", "int4", "float8"}),
-    )
-    routines.append(taking(4, "n integer", "double precision", ""))
-    routines[-1].language = "plpgsql"
-    routines[-1].body = "\ndeclare v point := '(1,2)';\nbegin\n  return v[0];\nend\n"
-    routines[-1].source = routines[-1].source.replace(
-        "LANGUAGE sql", "LANGUAGE plpgsql"
-    )
-    routines[-1].source = routines[-1].source.replace(
-        "$function$$function$", f"$function${routines[-1].body}$function$"
     )
     xml, point, row, declared = rewrite(source, names, final_schema="public").routines
     assert xml.problems == point.problems == row.problems == []
@@ -1077,33 +1087,23 @@ def test_a_parameter_named_like_a_later_keyword_is_read() -> None:
     # PostgreSQL 15 takes json as a parameter's name and prints it bare;
     # pglast's grammar (PostgreSQL 17's) made it a keyword (Parse Server's
     # json_object_set_key, PostgREST's varied_arguments).
-    def function(oid: int, language: str, body: str) -> Routine:
-        return Routine(
-            oid=oid,
-            kind="function",
-            name=f"f{oid}",
-            arguments="json jsonb",
-            language=language,
-            source=(
-                f"CREATE OR REPLACE FUNCTION public.f{oid}(json jsonb)\n"
-                f" RETURNS jsonb\n LANGUAGE {language}\n"
-                f"AS $function${body}$function$\n"
-            ),
-            body=body,
-            argument_names=["json"],
-            identity=f"public.f{oid}(jsonb)",
-        )
-
     sql, plpgsql = rewrite(
         SourceRoutines(
             "public",
             [
-                function(1, "sql", "select json || jsonb_build_object('n', 1)"),
-                function(
+                _taking(
+                    1,
+                    "json jsonb",
+                    "jsonb",
+                    "select json || jsonb_build_object('n', 1)",
+                ),
+                _taking(
                     2,
-                    "plpgsql",
+                    "json jsonb",
+                    "jsonb",
                     "\nbegin\n  return json || (select to_jsonb(count(*)) "
                     'from "Users");\nend\n',
+                    language="plpgsql",
                 ),
             ],
             [],
@@ -1130,20 +1130,7 @@ def test_a_parameter_named_like_a_later_keyword_is_read() -> None:
 def test_a_routine_over_the_row_type_of_a_table_left_out_needs_review() -> None:
     # PostgREST's ov_json_trans(application_json, ov_json): with the table
     # --exclude left out, the target has no such type, and the publish failed.
-    routine = Routine(
-        oid=1,
-        kind="function",
-        name="f",
-        arguments="r legacy",
-        language="sql",
-        source=(
-            "CREATE OR REPLACE FUNCTION public.f(r legacy)\n RETURNS integer\n"
-            " LANGUAGE sql\nAS $function$select 1$function$\n"
-        ),
-        body="select 1",
-        argument_names=["r"],
-        identity="public.f(legacy)",
-    )
+    routine = _taking(1, "r legacy", "integer", "select 1")
     relations = {**_RELATIONS, "legacy": "r"}
     done = rewrite(
         SourceRoutines("public", [routine], [], relations, {}),
