@@ -39,6 +39,20 @@ def listed(lines: list[str], shown: int = SHOWN_LINES) -> str:
     return "\n  ".join(lines[:shown]) + more
 
 
+def some(items: list[str], shown: int = SHOWN_LINES) -> str:
+    """Items for a sentence, comma-separated: the first few, then how many more.
+
+    "a, b and 3 more (5 in all)" past the ``room`` for ``shown`` items;
+    every item when they fit.
+    """
+    fits = room(len(items), shown)
+    if len(items) <= fits:
+        return ", ".join(items)
+    return (
+        f"{', '.join(items[:fits])} and {len(items) - fits} more ({len(items)} in all)"
+    )
+
+
 class Progress:
     """Counts the units of one step done and shows how far it is.
 

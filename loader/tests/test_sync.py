@@ -101,6 +101,37 @@ def test_a_keyless_table_is_named_and_nothing_is_created(
     query(source, "update waitlist_entries set \"fullName\" = 'x' where false")
 
 
+def test_many_keyless_tables_are_counted_and_their_statements_written_to_a_file(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # An ORM's hundreds of keyless join tables: the message stays short, the
+    # statements that fix them wait in a file, ready for psql.
+    source, target = pair()
+    tables = [
+        t
+        for (t,) in query(
+            source,
+            "select tablename from pg_tables where schemaname = 'public' order by 1",
+        )
+    ]
+    for table in tables:
+        query(source, f'alter table "{table}" replica identity nothing')
+    done = run_cli(["sync"], source, target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stderr
+    assert f"and {len(tables) - 20} more ({len(tables)} in all)." in message
+    assert "REPLICA IDENTITY" not in message
+    written = re.search(r"the (\d+) statements written to (\S+) \(psql -f", message)
+    assert written and int(written[1]) == len(tables), message
+    statements = Path(written[2]).read_text().splitlines()
+    assert (
+        'ALTER TABLE "public"."users" REPLICA IDENTITY USING INDEX "users_pkey";'
+        in statements
+    )
+    assert len(statements) == len(tables)
+    assert _left_on_source(source) == []
+
+
 def test_an_unlogged_table_is_named_and_nothing_is_created(
     pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:

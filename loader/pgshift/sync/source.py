@@ -23,6 +23,7 @@ from pgshift.catalog import row_keys
 from pgshift.connection import check_connection, connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
+from pgshift.progress import SHOWN_LINES, some
 from pgshift.settings import ConfigError, DatabaseUrl, Settings, names_argument
 from pgshift.sqlident import rename_type
 
@@ -33,6 +34,10 @@ MIN_VERSION = 140000
 
 SLOT_PREFIX = "pgshift_"
 """Slot and publication names: this prefix and the run id."""
+
+REPLICA_IDENTITY_FILE = "logs/replica-identity.sql"
+"""Where the statements giving keyless tables a replica identity go when
+there are too many to print (in the project directory)."""
 
 
 class PreflightError(ConfigError):
@@ -252,7 +257,7 @@ def _table_refusals(
         # Their changes never reach the write-ahead log, so no slot sees
         # them, and PostgreSQL refuses to publish them.
         refusals.append(
-            f"these source tables are UNLOGGED: {', '.join(unlogged)}. Their "
+            f"these source tables are UNLOGGED: {some(unlogged)}. Their "
             "changes are not written to the write-ahead log, so logical "
             "decoding cannot follow them. Next: make them logged on the "
             "source (ALTER TABLE ... SET LOGGED), or leave them out (`python "
@@ -290,20 +295,30 @@ def _table_refusals(
         if keyless:
             named.append(
                 "these source tables have no primary key and no replica "
-                f"identity: {', '.join(keyless)}"
+                f"identity: {some(keyless)}"
             )
         if leaves:
             named.append(
                 "these partitions of migrated tables have no replica identity "
                 "that gives their table's key (a partition's UPDATEs and "
                 "DELETEs need its own; it does not have its parent's): "
-                + ", ".join(f"{leaf} (of {parent})" for parent, leaf, _ in leaves)
+                + some([f"{leaf} (of {parent})" for parent, leaf, _ in leaves])
             )
+        statements = [fix for _, fix in ordered]
+        if len(statements) > SHOWN_LINES:
+            # Hundreds of statements (an ORM's keyless join tables) would bury
+            # the rest of the message: they go to a file, ready to run.
+            path = settings.project_dir / REPLICA_IDENTITY_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(f"{s.strip()}\n" for s in statements))
+            statements = [
+                f"  the {len(statements)} statements written to {path} (psql -f {path})"
+            ]
         refusals.append(
             f"{'; '.join(named)}. Published as they are, the source "
             "application's own UPDATEs and DELETEs on them would fail. Next: "
             "give each table a primary key, or run on the source\n"
-            + "\n".join(fix for _, fix in ordered)
+            + "\n".join(statements)
             + "\n(USING INDEX where a unique index over NOT NULL columns names "
             "each row, a partition by its copy of its table's: cutover then "
             "checks the table by that key; FULL where none does), then "
@@ -313,7 +328,7 @@ def _table_refusals(
         )
     if not_owned:
         refusals.append(
-            f"the source role {role} does not own {', '.join(not_owned)}, and "
+            f"the source role {role} does not own {some(not_owned)}, and "
             "only a table's owner may publish it. Next: run sync as the "
             "tables' owner"
         )

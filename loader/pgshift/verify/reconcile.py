@@ -28,7 +28,7 @@ from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by, other_source
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
-from pgshift.progress import Progress, room
+from pgshift.progress import Progress, room, some
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import quote_ident
 from pgshift.verify.diff import Side, diff
@@ -398,12 +398,8 @@ def published_elsewhere(
             elsewhere.setdefault(source, []).append(entry.table)
     lines = []
     for (other_db, other_schema), tables in elsewhere.items():
-        fits = room(len(tables), SHOWN_TABLES)
-        shown = ", ".join(tables[:fits])
-        more = len(tables) - fits
         lines.append(
-            f"{shown}{f' and {more} more' if more > 0 else ''} "
-            f"(from {describe_source(other_db, other_schema)})"
+            f"{some(tables, SHOWN_TABLES)} (from {describe_source(other_db, other_schema)})"
         )
     return lines
 
