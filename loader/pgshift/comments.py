@@ -4,8 +4,9 @@ Tables', columns' and views' comments travel with them (dbt's
 ``persist_docs``, the views' own settings). The comments on everything else
 the target gets are read here: indexes, primary key, unique, check, exclusion
 and foreign key constraints, a domain's checks, triggers, policies,
-functions, procedures and aggregates, enum, domain and composite types, and
-sequences. Each is mapped through the name map to the object's target name
+functions, procedures and aggregates, enum, domain and composite types,
+sequences, and the schema itself where it lands in a final schema of its own
+(``--final-schema``; PostgREST shows it as its API's description). Each is mapped through the name map to the object's target name
 (``map_comments``), written by scaffold into the name map, set by the
 publish once every object is there (``pgshift_publish_comments``), and
 compared by schema parity (``comment_differences``).
@@ -83,6 +84,11 @@ join pg_namespace n on n.oid = s.relnamespace
 join pg_description d on d.objoid = s.oid and d.classoid = 'pg_class'::regclass
                      and d.objsubid = 0
 where n.nspname = %(schema)s and s.relkind = 'S'
+union all
+select 'schema', null, n.nspname::text, d.description
+from pg_namespace n
+join pg_description d on d.objoid = n.oid and d.classoid = 'pg_namespace'::regclass
+where n.nspname = %(schema)s
 order by 1, 2, 3
 """
 
@@ -93,7 +99,7 @@ class SourceComment:
 
     Attributes:
         kind: "index", "constraint", "domain constraint", "trigger",
-            "policy", "routine", "type" or "sequence".
+            "policy", "routine", "type", "sequence" or "schema".
         owner: The table (or, for a domain constraint, the domain) the object
             belongs to; None for objects of the schema itself.
         name: The object's name; a routine's identity on the source
@@ -167,6 +173,10 @@ def _target(
     triggers: set[tuple[str, str]],
 ) -> tuple[str, str, str] | None:
     """(kind, target name as SQL, owner's target name) or None if not carried."""
+    if comment.kind == "schema":
+        # Onto a final schema of its own: `public` is the target's, whose
+        # comment stays its own (and which the migrating role may not own).
+        return ("schema", "", "") if names.final_schema != "public" else None
     if comment.kind == "routine":
         created = routines.get(comment.name)
         return (created[0], created[1], "") if created else None
@@ -212,6 +222,8 @@ def _target(
 def _address(comment: CommentMap, schema: str) -> str:
     """What ``COMMENT ON`` names, in the given schema."""
     qualified = f"{render_ident(schema)}."
+    if comment.kind == "schema":
+        return f"schema {render_ident(schema)}"
     if comment.kind == "domain constraint":
         return f"constraint {comment.name} on domain {qualified}{comment.on}"
     if comment.on:
@@ -221,6 +233,8 @@ def _address(comment: CommentMap, schema: str) -> str:
 
 _TARGET_COMMENT = """
 select coalesce(
+    obj_description(case when %(kind)s = 'schema'
+                         then to_regnamespace(%(schema)s)::oid end, 'pg_namespace'),
     obj_description(case when %(kind)s in ('index', 'sequence')
                          then to_regclass(%(object)s)::oid end, 'pg_class'),
     obj_description(case when %(kind)s = 'type'
@@ -273,6 +287,7 @@ def comment_differences(
                 "object": qualified + regprocedure_input(comment.name),
                 "name": unquote_ident(comment.name),
                 "on": qualified + comment.on,
+                "schema": render_ident(schema),
             },
         )
         found = cursor.fetchone()[0]

@@ -32,6 +32,7 @@ from migration import copy_project, make_settings, query, run_cli, run_steps
 
 SOURCE = """
 create schema "Billing";
+comment on schema "Billing" is 'Invoices: it''s {{ billing }}';
 create schema audit;
 create schema ext_only;
 create extension hstore schema ext_only;
@@ -382,6 +383,10 @@ def test_the_chosen_schema_lands_in_the_final_schema_the_run_names(
         'insert into "Billing".invoice (account_id) values (2) '
         "returning id, invoice_number, status::text",
     ) == [(31, 1030, "open")]
+    # The schema's comment comes with it (PostgREST's API description).
+    assert query(target, """select obj_description('"Billing"'::regnamespace)""") == [
+        ("Invoices: it's {{ billing }}",)
+    ]
     # A later command without the option would build into public: refused.
     code, out = run("--schemas", "Billing", "migrate")
     assert code == 2, out
