@@ -7,6 +7,7 @@ Everything comes from pg_catalog, so types are exactly what
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Collection
@@ -1870,6 +1871,23 @@ def table_name_problem(name: str) -> str | None:
     return "a table name dlt cannot use for its load files" if refused else None
 
 
+def raw_table_name(name: str) -> str:
+    """The raw table a source table lands in: its own name, where dlt can use it.
+
+    A name dlt cannot give its load files (``table_name_problem``: Parse
+    Server's ``_Join:roles:_Role``, a ``v1.2``, a source table named like
+    dlt's own) lands under one of ASCII letters, digits and underscores: as
+    much of its own as fits, then ``__`` and eight hex digits of its MD5, so
+    that two such names never meet. The dbt source reads it by that name
+    (its ``identifier``) and verify likewise; everything after raw keeps
+    the source's name.
+    """
+    if table_name_problem(name) is None:
+        return name
+    digest = hashlib.md5(name.encode("utf-8")).hexdigest()[:8]
+    return f"{re.sub(r'[^0-9A-Za-z_]', '_', name)[:50]}__{digest}"
+
+
 def _type_problem(
     name: str,
     schema: str,
@@ -2196,9 +2214,6 @@ def read_catalog(
         table = Table(schema=schema, name=name, comment=comment)
         by_oid[oid] = table
         catalog.tables[name] = table
-        problem = table_name_problem(name)
-        if problem:
-            table.unsupported.append(f"{name}: {problem}")
 
     cursor.execute(_COLUMNS, args)
     for row in cursor.fetchall():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pgshift.catalog import table_name_problem
+from pgshift.catalog import raw_table_name, table_name_problem
 from pgshift.load.destination import read_csv_header
 from pgshift.sqlident import quote_ident
 
@@ -112,24 +112,6 @@ def test_a_file_that_ends_inside_its_header_is_refused() -> None:
         read_csv_header(io.BytesIO(b'"a,b\n'))
 
 
-def test_a_table_dlt_cannot_name_stops_the_load_before_anything_is_written(
-    new_database: Callable[[], str], tmp_path: Path
-) -> None:
-    source, target = new_database(), new_database()
-    query(source, 'create table "v1.2" (id int); create table fine (id int)')
-    done = run_cli(["load"], source, target, tmp_path / "state")
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "these source tables cannot be loaded as they are:" in done.stderr
-    assert "  v1.2: a table name dlt cannot use for its load files" in done.stderr
-    assert "`--exclude v1.2`" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert query(target, "select 1 from pg_namespace where nspname = 'raw'") == []
-
-    done = run_cli(["--exclude", "v1.2", "load"], source, target, tmp_path / "state")
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert query(target, "select count(*) from raw.fine") == [(0,)]
-
-
 @pytest.mark.parametrize(
     ("name", "refused"),
     [
@@ -158,6 +140,28 @@ def test_the_name_check_refuses_what_dlt_refuses(name: str, refused: bool) -> No
         dlt_refuses = True
     assert dlt_refuses is refused
     assert (table_name_problem(name) is not None) is refused
+    # Such a table lands in raw under a name dlt takes; the others keep theirs.
+    raw = raw_table_name(name)
+    FileStorage.validate_file_name_component(raw)
+    assert (raw != name) is refused
+    assert len(raw.encode()) <= 63
+
+
+def test_raw_names_of_names_dlt_refuses_never_meet() -> None:
+    names = [
+        "a.b",
+        "a:b",
+        "a%b",
+        "a{b",
+        "a}b",
+        "a/b",
+        "_dlt_loads",
+        "é.b",
+        "x" * 70 + ".",
+    ]
+    raws = {raw_table_name(name) for name in names}
+    assert len(raws) == len(names)
+    assert raws.isdisjoint(names)
 
 
 @pytest.fixture

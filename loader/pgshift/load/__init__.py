@@ -28,8 +28,8 @@ from pgshift.catalog import (
     ROW_SECURITY_REFUSAL,
     Catalog,
     Table,
+    raw_table_name,
     read_not_migrated,
-    table_name_problem,
 )
 from pgshift.checksum import HASH_PROBE_SQL
 from pgshift.connection import connect, transaction
@@ -273,7 +273,6 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
         catalog = snapshot.read_catalog(settings.source_schema)
         settings.check_selection(catalog.tables)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
-        _refuse_unloadable_names(tables)
         counts = {t.name: snapshot.count(t) for t in tables}
         with transaction(settings.target) as cursor:
             # Nothing is written unless both schemas are pgshift's.
@@ -349,24 +348,6 @@ def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> N
     )
 
 
-def _refuse_unloadable_names(tables: Sequence[Table]) -> None:
-    """Stop, before anything is written, at a table dlt cannot load.
-
-    Raises:
-        ConfigError: One line per such table, then what to do.
-    """
-    refused = {t.name: table_name_problem(t.name) for t in tables}
-    lines = [f"  {name}: {problem}" for name, problem in refused.items() if problem]
-    if lines:
-        names = names_argument(n for n, problem in refused.items() if problem)
-        raise ConfigError(
-            "these source tables cannot be loaded as they are:\n"
-            + "\n".join(lines)
-            + f"\nleave them out with `--exclude {names}`, or rename them "
-            "on the source"
-        )
-
-
 def _run_pipeline(
     settings: Settings,
     pipeline: Any,
@@ -400,7 +381,7 @@ def _run_pipeline(
         # The raw tables exist from here on (new ones unlogged already): a
         # logged one an older load left is made unlogged before rows go in.
         pipeline.sync_schema()
-        _unlog(settings, [t.name for t in tables])
+        _unlog(settings, [raw_table_name(t.name) for t in tables])
         signals.raise_if_signalled()
         try:
             logger.info("%s", pipeline.load())
@@ -447,7 +428,7 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
     with transaction(settings.target) as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(raw))
         for table in tables:
-            name = sql.Identifier(table.name)
+            name = sql.Identifier(raw_table_name(table.name))
             cursor.execute(
                 sql.SQL("create unlogged table if not exists {}.{} ({})").format(
                     raw,
@@ -465,7 +446,7 @@ def _land_empty_tables(settings: Settings, tables: Sequence[Table]) -> None:
                     ).format(raw, name, sql.Identifier(col.name))
                 )
             cursor.execute(sql.SQL("truncate {}.{}").format(raw, name))
-    _unlog(settings, [t.name for t in tables])
+    _unlog(settings, [raw_table_name(t.name) for t in tables])
 
 
 def write_manifest(

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.catalog import Catalog, Table, read_catalog
+from pgshift.catalog import Catalog, Table, raw_table_name, read_catalog
 from pgshift.checksum import TEXT_SETTINGS
 from pgshift.checksum import fingerprint as _table_fingerprint
 from pgshift.connection import connect
@@ -613,8 +613,8 @@ def snapshot_source(
         resources.append(
             dlt.resource(
                 _import_files(copies, copied),
-                name=table.name,
-                table_name=table.name,
+                name=raw_table_name(table.name),
+                table_name=raw_table_name(table.name),
                 write_disposition="replace",
                 file_format="csv",
                 columns={

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from pgshift.catalog import Catalog, Column, Table
+from pgshift.catalog import Catalog, Column, Table, raw_table_name
 from pgshift.manifest import (
     AttachedIndexMeta,
     CheckMeta,
@@ -412,6 +412,13 @@ def sources_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
                 "tables": [
                     {
                         "name": table.name,
+                    }
+                    | (
+                        {"identifier": raw_table_name(table.name)}
+                        if raw_table_name(table.name) != table.name
+                        else {}
+                    )
+                    | {
                         "description": table.comment
                         or f"The source table {table.name}.",
                         "meta": {

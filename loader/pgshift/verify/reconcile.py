@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.catalog import row_keys, sequence_end_sql
+from pgshift.catalog import raw_table_name, row_keys, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by, other_source
@@ -487,7 +487,9 @@ def staged_relation(
     Returns:
         The subquery (to read ``from``) and its (column, type) pairs.
     """
-    raw = sql.Identifier(settings.raw_schema, mapped.source).as_string(cursor)
+    raw = sql.Identifier(settings.raw_schema, raw_table_name(mapped.source)).as_string(
+        cursor
+    )
     columns = [
         (target, types[target]) for target in mapped.columns.values() if target in types
     ]
@@ -622,7 +624,7 @@ def _check_table(
     """
     table, source_rows = row.table_name, row.source_rows
     source_checksum = row.source_checksum
-    raw_rows = count_rows(cursor, settings.raw_schema, table)
+    raw_rows = count_rows(cursor, settings.raw_schema, raw_table_name(table))
     if mapped is None:
         return TableReport(
             source_table=table,
