@@ -544,6 +544,10 @@ class Catalog:
         target_relations: The tables and views of the target's other
             schemas (``target_relations``), each to its columns: a view
             reading one of them is kept, not refused.
+        target_types: (schema, name) of the enums and domains of other
+            schemas that the target has, each to whether it has the
+            source's shape (``type_shapes``): a column of one that has it
+            is kept, not refused.
         extension_types: Every extension's type as ``format_type`` prints
             it in this read (``public.cube`` from another schema, ``cube``
             from the schema read), to ``extension/type``: schema parity
@@ -569,6 +573,7 @@ class Catalog:
     target_functions: frozenset[str] = frozenset()
     target_parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     target_relations: dict[str, frozenset[str]] = field(default_factory=dict)
+    target_types: dict[tuple[str, str], bool] = field(default_factory=dict)
     extension_types: dict[str, str] = field(default_factory=dict)
 
 
@@ -1895,6 +1900,7 @@ def _type_problem(
     source_schema: str,
     composites: Collection[str] = (),
     ranges: Collection[str] = (),
+    present: dict[tuple[str, str], bool] | None = None,
 ) -> str | None:
     """Why a column's (element or base) type cannot be used on the target.
 
@@ -1906,6 +1912,9 @@ def _type_problem(
             the target gets.
         composites: The schema's composite types the target gets.
         ranges: The schema's range and multirange types the target gets.
+        present: (schema, name) of other schemas' enums and domains that
+            the target has, each to whether it has the source's shape
+            (``type_shapes``).
 
     Returns:
         The reason, or None when the target has (or gets) the type and its
@@ -1926,8 +1935,20 @@ def _type_problem(
         return None
     if kind in ("e", "d") and schema == source_schema:
         return None
+    same = (present or {}).get((schema, name))
+    if kind in ("e", "d") and same:
+        return None
+    if kind in ("e", "d") and same is False:
+        return (
+            f"a type of schema {schema}, which the target has, but not as the "
+            "source has it (its base type, NOT NULL, checks or labels differ)"
+        )
     if kind in ("e", "d"):
-        return f"a type of schema {schema}, which pgshift does not create"
+        return (
+            f"a type of schema {schema}, which pgshift does not create: create "
+            "it on the target first, the same as the source's, and scaffold "
+            "with TARGET_DATABASE_URL set"
+        )
     if kind == "c" and schema == source_schema and name in composites:
         return None
     if kind == "c" and schema == source_schema:
@@ -1939,6 +1960,41 @@ def _type_problem(
     if kind in ("r", "m"):
         return "a range type of the source, which pgshift does not create"
     return "a base type defined in C outside any extension, which pgshift cannot create"
+
+
+_TYPE_SHAPES = """
+select n.nspname::text, t.typname::text, t.typtype::text,
+       format_type(t.typbasetype, t.typtypmod), t.typnotnull,
+       array(select pg_get_constraintdef(c.oid) from pg_constraint c
+             where c.contypid = t.oid order by c.conname),
+       array(select e.enumlabel::text from pg_enum e
+             where e.enumtypid = t.oid order by e.enumsortorder)
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+where t.typtype in ('d', 'e') and n.nspname <> all(%(skip)s)
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%%'
+"""
+
+
+def type_shapes(
+    cursor: Any, skip: Collection[str] = ()
+) -> dict[tuple[str, str], tuple]:
+    """Every enum and domain of a database's schemas, by (schema, name), with its shape.
+
+    The shape is what makes a value of the type valid: an enum's labels in
+    order; a domain's base type, NOT NULL and checks. Names print qualified
+    (an empty search path), so the shapes of two databases compare. A
+    column of another schema's type is kept where the target's type has
+    the source's shape.
+
+    Args:
+        cursor: An open psycopg2 cursor.
+        skip: Schemas whose types are not wanted (the migrated one).
+    """
+    cursor.execute("select set_config('search_path', '', true)")
+    cursor.execute(_TYPE_SHAPES, {"skip": list(skip)})
+    return {(row[0], row[1]): tuple(row[2:]) for row in cursor.fetchall()}
 
 
 _TARGET_FUNCTIONS = """
@@ -2182,7 +2238,10 @@ def _reference_problem(
 
 
 def read_catalog(
-    cursor: Any, schema: str = "public", present: frozenset[str] = frozenset()
+    cursor: Any,
+    schema: str = "public",
+    present: frozenset[str] = frozenset(),
+    target_types: dict[tuple[str, str], tuple] | None = None,
 ) -> Catalog:
     """Read one schema's tables, columns, constraints, indexes and types.
 
@@ -2192,6 +2251,9 @@ def read_catalog(
         present: Functions of other schemas that the target has
             (``pg_identify_object`` identities, ``auth.uid()``): a default,
             check or index may keep calling one (``target_functions``).
+        target_types: The enums and domains of the target's schemas, with
+            their shapes (``type_shapes``): a column of another schema's
+            type is kept where the target's has the source's shape.
 
     Returns:
         The catalog. Partitions are not tables of it: each partitioned
@@ -2199,6 +2261,13 @@ def read_catalog(
     """
     args = {"schema": schema}
     catalog = Catalog(schema=schema, target_functions=present)
+    if target_types:
+        source_types = type_shapes(cursor, [schema])
+        catalog.target_types = {
+            key: target_types[key] == shape
+            for key, shape in source_types.items()
+            if key in target_types
+        }
     by_oid: dict[int, Table] = {}
 
     # The schema's own names print unqualified (format_type, pg_get_expr),
@@ -2466,7 +2535,13 @@ def _read_composites(cursor: Any, catalog: Catalog) -> None:
             uses[name].add(type_name)
             continue
         problem = _type_problem(
-            type_name, type_schema, kind, catalog.schema, (), range_names(catalog)
+            type_name,
+            type_schema,
+            kind,
+            catalog.schema,
+            (),
+            range_names(catalog),
+            catalog.target_types,
         )
         if problem and name not in problems:
             problems[name] = f"attribute {attribute} ({shown}): {problem}"
@@ -2560,6 +2635,7 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             schema,
             catalog.composites,
             range_names(catalog),
+            catalog.target_types,
         )
         if type_schema == schema and type_name in catalog.range_problems:
             problem = (

@@ -751,6 +751,51 @@ def test_a_function_of_the_final_schema_the_target_has_is_called_there(
     assert query(target, "select search_key from person where id = 3") == [("hopper",)]
 
 
+SHARED_TYPES = """
+create domain public."Name" varchar(50) check (value <> '');
+create type public."Flag" as enum ('yes', 'no, it''s not');
+"""
+
+
+def test_a_column_of_another_schemas_type_the_target_has_keeps_it(
+    new_database: object, tmp_path: Path
+) -> None:
+    # AdventureWorks' shape: every schema's columns use domains of public.
+    # Kept where the target has the type as the source has it; refused,
+    # naming the difference, where the target's is another.
+    source, target = new_database(), new_database()  # type: ignore[operator]
+    query(
+        source,
+        SHARED_TYPES + 'create schema person; create table person."Person" '
+        '(id int primary key, "firstName" "Name", flag "Flag", aliases "Name"[]); '
+        """insert into person."Person" values (1, 'Ada', 'no, it''s not', '{A,"B c"}'), """
+        "(2, null, null, null)",
+    )
+    project = copy_project(tmp_path / "project")
+    state = tmp_path / "state"
+    chosen = ["--schemas", "person", "--final-schema", "person"]
+    query(target, SHARED_TYPES.replace("varchar(50)", "varchar(40)"))
+    done = run_cli([*chosen, "scaffold"], source, target, state, project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        'Person.firstName (public."Name"): a type of schema public, which the '
+        "target has, but not as the source has it"
+    ) in done.stderr
+    assert "Person.flag" not in done.stderr
+    query(target, 'drop domain public."Name"; ' + SHARED_TYPES.splitlines()[1])
+    for command in ("scaffold", "migrate"):
+        done = run_cli([*chosen, command], source, target, state, project)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert query(
+        target,
+        "select id, first_name, flag::text, aliases::text, "
+        "pg_typeof(first_name)::text from person.person order by id",
+    ) == [
+        (1, "Ada", "no, it's not", '{A,"B c"}', '"Name"'),
+        (2, None, None, None, '"Name"'),
+    ]
+
+
 WORKSPACE = """
 create schema {schema};
 create table {schema}."Person" (id int primary key, "fullName" text not null);

@@ -56,6 +56,7 @@ from pgshift.catalog import (
     target_functions,
     target_parents,
     target_relations,
+    type_shapes,
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
@@ -313,6 +314,7 @@ def read_project(
     present: frozenset[str] = frozenset()
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     relations: dict[str, frozenset[str]] = {}
+    types: dict[tuple[str, str], tuple] = {}
     installed: set[str] | None = None
     # Extensions' functions in the final schema on the target.
     members: list[FunctionSignature] = []
@@ -326,6 +328,7 @@ def read_project(
             )
             parents = target_parents(cursor, settings.final_schema)
             relations = target_relations(cursor, settings.final_schema)
+            types = type_shapes(cursor, [settings.final_schema])
             cursor.execute("select extname::text from pg_extension")
             installed = {name for (name,) in cursor.fetchall()}
             if not names_only:
@@ -335,7 +338,7 @@ def read_project(
                     if f.extension is not None
                 ]
     with transaction(settings.source_required, readonly=True) as cursor:
-        catalog = read_catalog(cursor, settings.source_schema, present)
+        catalog = read_catalog(cursor, settings.source_schema, present, types)
         catalog.target_parents = parents
         catalog.target_relations = relations
         # An extension the target has already needs no word.
