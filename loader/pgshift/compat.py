@@ -219,7 +219,7 @@ def drop_compat_schema(settings: Settings, schema: str) -> bool:
         names = NameMap.read(settings.project_dir)
         enums = _enums(cursor, settings.final_schema, names)
         _refuse_foreign_objects(
-            cursor, schema, _views(names), _type_aliases(names, enums)
+            cursor, schema, _views(names), _type_aliases(names, enums), "compat --drop"
         )
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     return True
@@ -324,13 +324,18 @@ order by 1
 
 
 def _refuse_foreign_objects(
-    cursor: Any, schema: str, views: list[str], types: list[str] | None = None
+    cursor: Any,
+    schema: str,
+    views: list[str],
+    types: list[str] | None = None,
+    command: str = "compat",
 ) -> None:
     """Refuse to drop a schema holding objects pgshift did not create there.
 
     The previous application, its search_path at the schema, creates its
     new tables there (n8n's data tables): dropping the schema would drop
-    them and their rows.
+    them and their rows. ``command`` is the one to run again once they are
+    moved (``compat`` or ``compat --drop``).
     """
     cursor.execute(
         _FOREIGN_OBJECTS,
@@ -348,7 +353,7 @@ def _refuse_foreign_objects(
             f"create there: {', '.join(foreign)} (the application, its "
             "search_path at the schema, made them); nothing was changed. "
             "Next: move them to the final schema (ALTER ... SET SCHEMA) or "
-            "drop them, then run compat again"
+            f"drop them, then run `python loader/run.py {command}` again"
         )
 
 

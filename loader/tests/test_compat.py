@@ -125,6 +125,9 @@ def test_it_is_replaced_and_dropped_but_never_someone_elses(
         assert kept.returncode == 2, kept.stdout + kept.stderr
         assert "holds what pgshift did not create there: table " in kept.stderr
         assert "app_made" in kept.stderr
+        assert f"then run `python loader/run.py {' '.join(command)}` again" in (
+            kept.stderr
+        )
         assert query(url, "select id from public_compat.app_made") == [(1,)]
     query(url, "alter table public_compat.app_made set schema public")
     dropped = run_cli(["compat", "--drop"], *args)
