@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -340,7 +341,38 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         print(line)
     for line in shortened_notes(done.project.names):
         print(line)
+    for line in generated_name_notes(done.project.names):
+        print(line)
     return parse_scaffolded(settings)
+
+
+GENERATED_NAME = re.compile(r"(PK|FK|IDX|UQ|REL|CHK|DF)_[0-9a-f]{20,}")
+"""A constraint or index name TypeORM generates (``PK_`` and a hash)."""
+
+
+def generated_name_notes(names: NameMap) -> list[str]:
+    """One line when TypeORM's generated constraint and index names are renamed.
+
+    An application whose own migrations drop and create them by those names
+    (TypeORM's, n8n's) fails on the target once they are lower-cased:
+    ``keep_object_names`` keeps them.
+    """
+    renamed = [
+        (o.source, o.name)
+        for table in names.tables.values()
+        for o in (*table.keys, *table.indexes, *table.foreign_keys, *table.checks)
+        if GENERATED_NAME.fullmatch(o.source) and o.name != o.source
+    ]
+    if not renamed:
+        return []
+    source, target = renamed[0]
+    return [
+        f"note: {len(renamed)} constraint and index names are TypeORM's "
+        f"generated ones, renamed by the naming rules ({source} becomes "
+        f"{target}): an application whose own migrations drop or create them "
+        "by these names needs `keep_object_names: true` in the override "
+        "file, then scaffold again"
+    ]
 
 
 def shortened_notes(names: NameMap) -> list[str]:

@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pgshift.catalog import Catalog, Column, Constraint, ForeignKey, Index, Table
-from pgshift.cli import reserved_word_notes, shortened_notes
+from pgshift.cli import generated_name_notes, reserved_word_notes, shortened_notes
 from pgshift.expressions import ExpressionError, rename_columns
 from pgshift.mapping import (
     NameMap,
@@ -331,6 +331,22 @@ def test_keep_object_names_keeps_those_not_named_after_their_table(
     path.write_text("keep_object_names: sometimes\n")
     with pytest.raises(NamingError, match="must be true or false"):
         Overrides.load(path)
+
+
+def test_scaffold_names_typeorms_generated_names_when_it_renames_them() -> None:
+    # n8n's migrations drop PK_<hash> by name: scaffold says what keeps them.
+    catalog = _catalog(
+        _invoice_line("IDX_69dfa041592c30bbc0d4b84aa0", "InvoiceLine_accountID_idx")
+    )
+    (line,) = generated_name_notes(build_map(catalog, Overrides()))
+    assert line.startswith(
+        "note: 1 constraint and index names are TypeORM's generated ones, "
+        "renamed by the naming rules (IDX_69dfa041592c30bbc0d4b84aa0 becomes "
+        "idx_69dfa041592c30bbc0d4b84aa0)"
+    )
+    assert "`keep_object_names: true`" in line
+    kept = Overrides(keep_object_names=True)
+    assert generated_name_notes(build_map(catalog, kept)) == []
 
 
 def test_a_migration_tools_table_keeps_its_names() -> None:
