@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pgshift.catalog import raw_table_name
+
 from migration import copy_project, query, run_cli, seed_sample
 
 STATE_LOOKALIKES = """
@@ -102,21 +104,26 @@ def test_source_tables_named_like_the_state_load_exactly(
     assert query(target, "select count(*) from public.users") == [(0,)]
 
 
-def test_names_dlt_keeps_for_itself_are_refused_before_anything_is_written(
+def test_a_table_named_like_dlts_own_lands_in_raw_beside_them(
     new_database: Callable[[], str], tmp_path: Path
 ) -> None:
+    # dlt keeps _dlt_loads in the landing schema: the source's table of that
+    # name lands under a name of its own, and dlt's stays dlt's.
     source, target = new_database(), new_database()
     seed_sample(source, scale=1)
-    query(source, 'create table "_dlt_loads" (load_id text)')
-    refused = run_cli(["load"], source, target, tmp_path / "state")
-    assert refused.returncode == 2
-    assert "_dlt_loads: the name of a table dlt keeps" in refused.stderr
-    assert "--exclude _dlt_loads" in refused.stderr
-    assert query(target, "select to_regnamespace('raw')") == [(None,)]
-
-    scaffold = run_cli(["scaffold", "--check"], source, "", tmp_path / "state")
-    assert scaffold.returncode == 2
-    assert "_dlt_loads" in scaffold.stderr
+    query(
+        source,
+        'create table "_dlt_loads" (load_id text); '
+        "insert into \"_dlt_loads\" values ('theirs')",
+    )
+    loaded = run_cli(["load"], source, target, tmp_path / "state")
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    raw = raw_table_name("_dlt_loads")
+    assert raw != "_dlt_loads"
+    assert query(target, f'select load_id from raw."{raw}"') == [("theirs",)]
+    assert query(
+        target, "select count(*) from raw._dlt_loads where load_id = 'theirs'"
+    ) == [(0,)]
 
 
 def test_scaffold_needs_only_the_source(
