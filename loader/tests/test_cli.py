@@ -103,3 +103,18 @@ def test_a_long_list_in_a_message_shows_the_first_items_and_counts_the_rest() ->
     # One more than the room is shown whole: "and 1 more" would hide it in
     # the line its mention takes.
     assert listed(items[:21]).split("\n  ") == items[:21]
+
+
+def test_a_long_generated_line_changed_near_its_end_is_shown_where_it_changed() -> None:
+    # A routine's line in the generated routines file is long; an extension
+    # its body needs now is near the end, past where a brief line is cut.
+    from pgshift.scaffold import _file_change
+
+    head = '{%- do routines.append({"kind": "function", "sql": "' + "x" * 300
+    said = _file_change(
+        head + '", "extensions": []}) -%}\n',
+        head + '", "extensions": [{"name": "unaccent"}]}) -%}\n',
+    )
+    now, gone = said.removeprefix("differs from what scaffold writes now: ").split("; ")
+    assert now.startswith("now ...") and '"extensions": [{"name": "unaccent"}]' in now
+    assert gone.startswith("no longer ...") and '"extensions": []' in gone

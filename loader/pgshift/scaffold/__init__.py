@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -998,8 +999,16 @@ def _file_change(before: str | None, now: str) -> str:
     gone = [line for line in old if line not in new_lines]
     if not added and not gone:
         return "differs from what scaffold writes now (its lines in another order)"
-    parts = [f"now {_gist(line)}" for line in added[:3]]
-    parts += [f"no longer {_gist(line)}" for line in gone[:3]]
+    # A line changed in place is shown from where it starts to differ (a
+    # routine's line is long, and the change may be near its end).
+    at = [
+        len(os.path.commonprefix([a.strip(), g.strip()]))
+        for a, g in zip(added[:3], gone[:3], strict=False)
+    ]
+    parts = [f"now {_gist(line, at=_at(at, i))}" for i, line in enumerate(added[:3])]
+    parts += [
+        f"no longer {_gist(line, at=_at(at, i))}" for i, line in enumerate(gone[:3])
+    ]
     more = len(added) + len(gone) - len(parts)
     return (
         "differs from what scaffold writes now: "
@@ -1011,8 +1020,17 @@ def _file_change(before: str | None, now: str) -> str:
 _STATEMENT = re.compile(r"""["']statement["']: (.*?)\}?,?$""")
 
 
-def _gist(line: str, width: int = 120) -> str:
-    """A generated line in brief: a privilege's statement, else its text."""
+def _at(positions: list[int], index: int) -> int | None:
+    """Where the index-th changed line starts to differ from its old self."""
+    return positions[index] if index < len(positions) else None
+
+
+def _gist(line: str, width: int = 120, at: int | None = None) -> str:
+    """A generated line in brief: a privilege's statement, else its text.
+
+    ``at``: where the line starts to differ from the one it replaces; a
+    line cut short keeps that part in view.
+    """
     found = _STATEMENT.search(line)
     text = line.strip()
     if found:
@@ -1020,7 +1038,14 @@ def _gist(line: str, width: int = 120) -> str:
         # schema <final schema> to app
         text = re.sub(r"'\s*~\s*schema\s*~\s*'", "<final schema>", found.group(1))
         text = text.strip().strip("'")
-    return text if len(text) <= width else text[: width - 3] + "..."
+        at = None
+    if len(text) <= width:
+        return text
+    if at is None or at < width - 40:
+        return text[: width - 3] + "..."
+    start = at - 40
+    end = start + width - 6
+    return "..." + text[start:end] + ("..." if end < len(text) else "")
 
 
 def drift(files: dict[str, str], project_dir: Path) -> list[str]:
