@@ -1941,7 +1941,8 @@ def _type_problem(
     if kind in ("e", "d") and same is False:
         return (
             f"a type of schema {schema}, which the target has, but not as the "
-            "source has it (its base type, NOT NULL, checks or labels differ)"
+            "source has it (its base type, NOT NULL, default, collation, checks "
+            "or labels differ)"
         )
     if kind in ("e", "d"):
         return (
@@ -1965,8 +1966,11 @@ def _type_problem(
 _TYPE_SHAPES = """
 select n.nspname::text, t.typname::text, t.typtype::text,
        format_type(t.typbasetype, t.typtypmod), t.typnotnull,
+       pg_get_expr(t.typdefaultbin, 0),
+       (select format('%%I.%%I', cn.nspname, c.collname) from pg_collation c
+        join pg_namespace cn on cn.oid = c.collnamespace where c.oid = t.typcollation),
        array(select pg_get_constraintdef(c.oid) from pg_constraint c
-             where c.contypid = t.oid order by c.conname),
+             where c.contypid = t.oid order by 1),
        array(select e.enumlabel::text from pg_enum e
              where e.enumtypid = t.oid order by e.enumsortorder)
 from pg_type t
@@ -1982,8 +1986,9 @@ def type_shapes(
 ) -> dict[tuple[str, str], tuple]:
     """Every enum and domain of a database's schemas, by (schema, name), with its shape.
 
-    The shape is what makes a value of the type valid: an enum's labels in
-    order; a domain's base type, NOT NULL and checks. Names print qualified
+    The shape is what a value of the type is and becomes: an enum's labels
+    in order; a domain's base type, NOT NULL, default, collation and checks
+    (whatever their names). Names print qualified
     (an empty search path), so the shapes of two databases compare. A
     column of another schema's type is kept where the target's type has
     the source's shape.
@@ -2283,6 +2288,13 @@ def read_catalog(
         table = Table(schema=schema, name=name, comment=comment)
         by_oid[oid] = table
         catalog.tables[name] = table
+    for name, table in catalog.tables.items():
+        raw = raw_table_name(name)
+        if raw != name and raw in catalog.tables:
+            table.unsupported.append(
+                f"{name}: lands in raw as {raw} (dlt cannot name its load files "
+                "after it), which is another source table's name"
+            )
 
     cursor.execute(_COLUMNS, args)
     for row in cursor.fetchall():

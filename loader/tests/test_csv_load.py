@@ -201,3 +201,16 @@ def test_a_full_disk_stops_the_load_with_what_to_do(
     assert query(target, "select to_regclass('pgshift.manifest')") == [(None,)]
     # The copies are gone: the disk is free again for the next run.
     assert not any((small_disk / "state" / "copies").glob("*.csv"))
+
+
+def test_a_raw_name_that_is_another_tables_name_stops_scaffold(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    source = new_database()
+    raw = raw_table_name("a.b")
+    query(
+        source, f'create table "a.b" (id int primary key); create table {raw} (id int)'
+    )
+    done = run_cli(["scaffold", "--check"], source, "", tmp_path / "state")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"a.b: lands in raw as {raw}" in done.stderr

@@ -752,7 +752,9 @@ def test_a_function_of_the_final_schema_the_target_has_is_called_there(
 
 
 SHARED_TYPES = """
-create domain public."Name" varchar(50) check (value <> '');
+create domain public."Name" varchar(50) constraint named check (value <> '');
+create domain public."Score" int default 42;
+create domain public."Sorted" text collate "C";
 create type public."Flag" as enum ('yes', 'no, it''s not');
 """
 
@@ -767,33 +769,67 @@ def test_a_column_of_another_schemas_type_the_target_has_keeps_it(
     query(
         source,
         SHARED_TYPES + 'create schema person; create table person."Person" '
-        '(id int primary key, "firstName" "Name", flag "Flag", aliases "Name"[]); '
-        """insert into person."Person" values (1, 'Ada', 'no, it''s not', '{A,"B c"}'), """
-        "(2, null, null, null)",
+        '(id int primary key, "firstName" "Name", flag "Flag", aliases "Name"[], '
+        'score "Score", sorted "Sorted"); '
+        """insert into person."Person" values (1, 'Ada', 'no, it''s not', '{A,"B c"}', """
+        "7, 'b'), (2, null, null, null, null, 'B')",
     )
     project = copy_project(tmp_path / "project")
     state = tmp_path / "state"
     chosen = ["--schemas", "person", "--final-schema", "person"]
-    query(target, SHARED_TYPES.replace("varchar(50)", "varchar(40)"))
+    other = (
+        SHARED_TYPES.replace("varchar(50)", "varchar(40)")
+        .replace("default 42", "default 0")
+        .replace('collate "C"', "")
+    )
+    query(target, other)
     done = run_cli([*chosen, "scaffold"], source, target, state, project)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert (
-        'Person.firstName (public."Name"): a type of schema public, which the '
-        "target has, but not as the source has it"
-    ) in done.stderr
+    for column, domain in (
+        ("firstName", "Name"),
+        ("score", "Score"),
+        ("sorted", "Sorted"),
+    ):
+        assert (
+            f'Person.{column} (public."{domain}"): a type of schema public, which '
+            "the target has, but not as the source has it"
+        ) in done.stderr
     assert "Person.flag" not in done.stderr
-    query(target, 'drop domain public."Name"; ' + SHARED_TYPES.splitlines()[1])
+    # The same checks under other names are the same domain.
+    query(
+        target,
+        'drop domain public."Name", public."Score", public."Sorted"; '
+        + SHARED_TYPES.replace("constraint named", "constraint other").replace(
+            """create type public."Flag" as enum ('yes', 'no, it''s not');""", ""
+        ),
+    )
     for command in ("scaffold", "migrate"):
         done = run_cli([*chosen, command], source, target, state, project)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert query(
         target,
         "select id, first_name, flag::text, aliases::text, "
-        "pg_typeof(first_name)::text from person.person order by id",
+        "pg_typeof(first_name)::text, score from person.person order by sorted",
     ) == [
-        (1, "Ada", "no, it's not", '{A,"B c"}', '"Name"'),
-        (2, None, None, None, '"Name"'),
+        (2, None, None, None, '"Name"', None),
+        (1, "Ada", "no, it's not", '{A,"B c"}', '"Name"', 7),
     ]
+    assert query(
+        target, "insert into person.person (id) values (3) returning score"
+    ) == [(42,)]
+    # Into public, the final schema, as well: the target's public types are
+    # found there.
+    other_target = new_database()  # type: ignore[operator]
+    query(other_target, SHARED_TYPES)
+    for command in ("scaffold", "migrate"):
+        done = run_cli(
+            ["--schemas", "person", command],
+            source,
+            other_target,
+            tmp_path / "s2",
+            project,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
 WORKSPACE = """

@@ -329,7 +329,7 @@ def read_project(
             )
             parents = target_parents(cursor, settings.final_schema)
             relations = target_relations(cursor, settings.final_schema)
-            types = type_shapes(cursor, [settings.final_schema])
+            types = type_shapes(cursor)
             cursor.execute("select extname::text from pg_extension")
             installed = {name for (name,) in cursor.fetchall()}
             if not names_only:

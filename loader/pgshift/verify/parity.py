@@ -42,7 +42,7 @@ from pgshift.mapping import (
     table_settings,
 )
 from pgshift.settings import DatabaseUrl
-from pgshift.sqlident import NAME_PATTERN, rename_type
+from pgshift.sqlident import NAME_PATTERN, rename_type, render_ident
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +61,18 @@ class SameType:
     in ``public`` on the source and created in the final schema ``public``
     on the target) prints ``public.cube`` on the source and ``cube`` on the
     target: the same extension's type of the same name, with the same
-    modifier and array brackets, is the same type. Any other type compares
-    as printed.
+    modifier and array brackets, is the same type. So is another schema's
+    enum or domain that the target has in its final schema (public's
+    ``"Name"`` of AdventureWorks, migrated into ``public``): the source
+    prints it ``public."Name"``, the target ``"Name"``. Any other type
+    compares as printed.
     """
 
     def __init__(self, source: Catalog, target: Catalog) -> None:
         """Remember each side's extension types, as each side prints them."""
         self.source = source.extension_types
         self.target = target.extension_types
+        self.final = render_ident(target.schema) + "."
 
     @staticmethod
     def _identity(data_type: str, extension_types: dict[str, str]) -> str | None:
@@ -87,6 +91,8 @@ class SameType:
             return True
         if not isinstance(source_type, str) or not isinstance(target_type, str):
             return False
+        if source_type.removeprefix(self.final) == target_type:
+            return True
         identity = self._identity(source_type, self.source)
         return identity is not None and identity == self._identity(
             target_type, self.target
