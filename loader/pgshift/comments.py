@@ -93,6 +93,10 @@ order by 1, 2, 3
 """
 
 
+PUBLIC_COMMENT = "standard public schema"
+"""The comment PostgreSQL gives the schema public of a new database."""
+
+
 @dataclass(frozen=True)
 class SourceComment:
     """A comment on one of the source schema's objects.
@@ -175,8 +179,11 @@ def _target(
     """(kind, target name as SQL, owner's target name) or None if not carried."""
     if comment.kind == "schema":
         # Onto a final schema of its own: `public` is the target's, whose
-        # comment stays its own (and which the migrating role may not own).
-        return ("schema", "", "") if names.final_schema != "public" else None
+        # comment stays its own (and which the migrating role may not own);
+        # PostgreSQL's own comment on public is no comment of the source's.
+        if names.final_schema == "public" or comment.text == PUBLIC_COMMENT:
+            return None
+        return ("schema", "", "")
     if comment.kind == "routine":
         created = routines.get(comment.name)
         return (created[0], created[1], "") if created else None
@@ -295,5 +302,11 @@ def comment_differences(
             lines.append(
                 f"comment on {_address(comment, schema)}: {found!r}, "
                 f"source {comment.text!r}"
+                + (
+                    " (the build sets it where the migrating role owns the "
+                    "schema: set it as the schema's owner)"
+                    if comment.kind == "schema"
+                    else ""
+                )
             )
     return lines

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.comments import PUBLIC_COMMENT, SourceComment, map_comments
 from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
 from pgshift.schemas import SourceSchema, plan_schemas, read_schemas
@@ -749,6 +750,18 @@ def test_a_function_of_the_final_schema_the_target_has_is_called_there(
     ]
     query(target, "insert into person (id, name_first) values (3, 'Hopper')")
     assert query(target, "select search_key from person where id = 3") == [("hopper",)]
+
+
+def test_the_schema_comment_goes_to_a_final_schema_of_its_own_only() -> None:
+    # PostgreSQL's own comment on public is no comment of the source's, and
+    # the target's public keeps its own.
+    said = SourceComment("schema", None, "public", PUBLIC_COMMENT)
+    own = SourceComment("schema", None, "Billing", "Invoices")
+    into_app = NameMap(source_name="app", source_schema="public", final_schema="app")
+    assert map_comments([said], into_app) == []
+    assert [c.text for c in map_comments([own], into_app)] == ["Invoices"]
+    into_public = NameMap(source_name="app", source_schema="Billing")
+    assert map_comments([own], into_public) == []
 
 
 SHARED_TYPES = """
