@@ -720,6 +720,21 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     revoke = f"revoke truncate on service_categories from {role}"
     query(source, revoke)
     query(target, revoke)
+    # The models match the source, but the target lost a check (a change the
+    # source took during the sync, scaffolded, never made on the target):
+    # refused before the downtime, as verify would say it after.
+    (check,) = query(
+        target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conname = 'reviews_rating_check'",
+    )[0]
+    query(target, "alter table reviews drop constraint reviews_rating_check")
+    refused = run_cli(["cutover", "--roles", role], source, target, state)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "the target's schema is not the source's" in refused.stderr
+    assert "reviews" in refused.stderr and "rating" in refused.stderr
+    assert _can_login(source, role) and _status(target)[0] == "streaming"
+    query(target, f"alter table reviews add constraint reviews_rating_check {check}")
     # No sync process: cutover follows the slot itself up to its marker.
     done = run_cli(["cutover", "--roles", role], source, target, state)
     assert done.returncode == 0, done.stdout + done.stderr

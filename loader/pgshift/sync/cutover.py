@@ -218,6 +218,7 @@ def cutover(
         if check_schema is not None:
             began = time.monotonic()
             _refuse_schema_drift(settings, names, check_schema(settings), run)
+            _refuse_target_drift(settings, run)
             done.schema_check = time.monotonic() - began
         blocked = sorted(set(roles) | set(run.blocked_roles))
         done.blocked_roles = blocked
@@ -615,6 +616,16 @@ def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> 
     )
 
 
+def _held(run: state.SyncRun) -> str:
+    """What a refusal before the downtime leaves as it is."""
+    if run.status == "streaming":
+        return (
+            "nothing was changed on the source (the application still writes "
+            "there, the sync goes on)"
+        )
+    return "the roles a previous cutover blocked stay blocked"
+
+
 def _refuse_schema_drift(
     settings: Settings, names: NameMap, drifted: list[str], run: state.SyncRun
 ) -> None:
@@ -628,12 +639,7 @@ def _refuse_schema_drift(
     if not drifted:
         return
     shown = listed(drifted)
-    held = (
-        "nothing was changed on the source (the application still writes "
-        "there, the sync goes on)"
-        if run.status == "streaming"
-        else "the roles a previous cutover blocked stay blocked"
-    )
+    held = _held(run)
     if all(line.startswith(PRIVILEGES_MACRO) for line in drifted):
         raise SyncError(
             f"cutover refused before the downtime, {held}: the source's "
@@ -665,6 +671,30 @@ def _refuse_schema_drift(
         "(`scaffold --check` then passes), start sync again so that it reads "
         "the new name map, and cutover again; or `python loader/run.py "
         "cleanup`, scaffold, and sync (or migrate) from the start"
+    )
+
+
+def _refuse_target_drift(settings: Settings, run: state.SyncRun) -> None:
+    """Refuse the cutover where the target's schema is not the source's.
+
+    The models may match the source (scaffold ran again after a change on
+    the source during the sync) while the target never got the change: a
+    function replaced on the source, the new body in the models, the old
+    one still on the target, where the application's writes would run it
+    after the switch. Verify's schema parity names each difference.
+    """
+    from pgshift.verify import schema_differences
+
+    lines = schema_differences(settings)
+    if not lines:
+        return
+    held = _held(run)
+    raise SyncError(
+        f"cutover refused before the downtime, {held}: the target's schema "
+        "is not the source's (the stream carries rows, not schema changes):\n  "
+        f"{listed(lines)}\nNext: make the same change on the target, in schema "
+        f"{settings.final_schema} under the target's names (`python "
+        "loader/run.py verify` lists the same lines), and cutover again"
     )
 
 

@@ -184,6 +184,33 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
     return report
 
 
+def schema_differences(settings: Settings) -> list[str]:
+    """The target's schema against the source's, as verify's schema parity says it.
+
+    Tables, their keys, indexes, checks and comments, views' definitions,
+    routines and privileges, each through the name map; what the override
+    file declares intended, and what the last publish carried over of the
+    target's own, are no difference. Cutover asks before its downtime: a
+    change the source took during the sync (a function replaced, an index
+    added) that the target has not had yet is named then, not by a verify
+    after the switch.
+    """
+    names = NameMap.read(settings.project_dir)
+    report = Report(
+        source="", target="", snapshot_id="", snapshot_taken_at="", verified_at=""
+    )
+    with transaction(settings.target, readonly=True) as cursor:
+        carried = read_carried_over(cursor, settings.state_schema)
+        views: list[str] = []
+        if names is not None:
+            views = definition_differences(
+                cursor, names, settings.final_schema, carried
+            )[0]
+        target_catalog = read_catalog(cursor, settings.final_schema)
+        _schema_parity(settings, report, target_catalog, names, carried, views, cursor)
+    return report.schema_differences
+
+
 def _never_loaded(
     settings: Settings,
     manifest: list[ManifestRow],
