@@ -1672,16 +1672,14 @@ select kind, name, reason from (
     join pg_description d on d.objoid = i.oid and d.classoid = 'pg_class'::regclass
     where n.nspname = %(schema)s and m.relkind = 'm'
     union all
-    select 'partition privileges', c.relname::text,
+    select 'partition owner', c.relname::text,
            'the partition''s own owner (' || pg_get_userbyid(c.relowner)
-           || ') and grants are not carried over: on the target it is owned '
-           || 'by the owner of ' || t.relname || ', with no grants of its own; '
-           || 'reads and writes through ' || t.relname || ' check its privileges'
+           || ') is not carried over: on the target it is owned by the owner '
+           || 'of ' || t.relname || ' (its grants are carried over)'
     from tables t
     cross join lateral pg_partition_tree(t.oid) tree
     join pg_class c on c.oid = tree.relid
-    where t.relkind = 'p' and tree.level > 0
-      and (c.relacl is not null or c.relowner <> t.relowner)
+    where t.relkind = 'p' and tree.level > 0 and c.relowner <> t.relowner
     union all
     select 'inheritance', t.relname || ' inherits ' || p.relname,
            'the target tables do not inherit: ' || p.relname || ' arrives '

@@ -132,6 +132,22 @@ where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'v', 'm', 'f')
 order by 1, at.attnum, 3, 4
 """
 
+_PARTITION_ACL = f"""
+select c.relname,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+cross join lateral aclexplode(c.relacl) a
+where n.nspname = %(schema)s and c.relkind in ('r', 'p') and c.relispartition
+  and a.grantee <> c.relowner and {NOT_EXTENSION_MEMBER}
+order by 1, 2, 3
+"""
+"""The grants of the partitions themselves (an application reading one
+partition by its name). A partition's owner is its table's on the target
+(``pgshift_align_partition_owners``); its own owner is listed as not
+migrated."""
+
 _FUNCTION_ACL = """
 select p.oid, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        case p.prokind when 'p' then 'procedure' when 'a' then 'aggregate'
@@ -183,9 +199,9 @@ class SourceGrant:
     """One privilege on a source object, as ``aclexplode`` gives it.
 
     Attributes:
-        kind: "schema", "table", "sequence", "identity sequence" (an
-            identity column's), "view", "materialized view", "foreign
-            table", or "default" (a default privilege).
+        kind: "schema", "table", "partition", "sequence", "identity
+            sequence" (an identity column's), "view", "materialized view",
+            "foreign table", or "default" (a default privilege).
         name: The object's source name ("" for the schema and defaults).
         column: The column's source name, or "".
         grantee: The role, or "public".
@@ -314,6 +330,11 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
             found.grants.append(
                 SourceGrant(kind, name, "", grantee, privilege, grantable)
             )
+    cursor.execute(_PARTITION_ACL, args)
+    for name, grantee, privilege, grantable in cursor.fetchall():
+        found.grants.append(
+            SourceGrant("partition", name, "", grantee, privilege, grantable)
+        )
     kinds = {name: kind for kind, name in found.owners}
     cursor.execute(_COLUMN_ACL, args)
     for name, column, grantee, privilege, grantable in cursor.fetchall():
@@ -464,6 +485,12 @@ def _target_relation(names: NameMap, kind: str, source: str) -> tuple[str, str] 
     """
     if kind == "table" and source in names.tables:
         return names.tables[source].target, "table"
+    if kind == "partition":
+        for table in names.tables.values():
+            for partition in table.partitions:
+                if partition.source == source:
+                    return partition.name, "table"
+        return None
     if kind == "sequence" and source in names.sequences:
         return names.sequences[source].name, "sequence"
     if kind == "identity sequence":
@@ -837,10 +864,14 @@ def _grant_statement(grant: SourceGrant, names: NameMap) -> Statement | str:
     label = grant.name + (f".{grant.column}" if grant.column else "")
     shown = f"{grant.privilege} on {grant.kind} {label} to {grant.grantee}"
     if target is None:
-        # An identity column's sequence is left out with its table.
-        if grant.kind in ("table", "sequence", "identity sequence") or _left_out(
-            names, grant.kind, grant.name
-        ):
+        # An identity column's sequence is left out with its table, a
+        # partition with its table.
+        if grant.kind in (
+            "table",
+            "partition",
+            "sequence",
+            "identity sequence",
+        ) or _left_out(names, grant.kind, grant.name):
             return ""
         return f"{shown}: not applied: the name map holds no {grant.kind} yet"
     name, word = target
