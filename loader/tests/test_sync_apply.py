@@ -226,6 +226,29 @@ def test_a_missing_row_stops_the_batch_and_is_named(
         assert [t[:2] for t in tickets(pg_url)] == [("a", "n"), ("b", "n"), ("c", "n")]
 
 
+def test_a_transaction_applied_in_pieces_is_committed_whole_or_not_at_all(
+    applier: Applier, pg_url: str
+) -> None:
+    # A piece that fails names its row like a batch, and takes the pieces
+    # before it back with it: nothing of the transaction is applied.
+    apply(applier, [ins("a")])
+    applier.apply_piece([ins("b"), ins("c")], 10)
+    assert applier.open_rows == 2
+    assert [t[0] for t in tickets(pg_url)] == ["a"]  # not committed yet
+    with pytest.raises(SyncError, match="of tickets \\(code = 'gone'\\)"):
+        applier.apply_piece([dele("a"), dele("gone")], 10)
+    assert applier.open_rows is None
+    assert [t[0] for t in tickets(pg_url)] == ["a"]
+    # Applied whole: the pieces, the rest and the position in one commit.
+    applier.apply_piece([ins("b"), ins("c")], 20)
+    applier.apply_piece([upd("b", ("nb", U, "b", "1"))], 20)
+    rest = Batch()
+    applier.add(rest, [dele("c")], pgoutput.Commit(20, 21, datetime.now(UTC)))
+    applier.commit_pieces(rest)
+    assert rest.rows == 4 and applier.open_rows is None
+    assert [t[:2] for t in tickets(pg_url)] == [("a", "n"), ("b", "nb")]
+
+
 def test_a_target_without_a_unique_key_is_applied_one_change_at_a_time(
     applier: Applier, pg_url: str
 ) -> None:

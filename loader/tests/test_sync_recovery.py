@@ -11,7 +11,10 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import psycopg2
+import pytest
 from test_sync import (
     APP_ROLE,
     _application_role,
@@ -21,9 +24,12 @@ from test_sync import (
     _wait_streaming,
 )
 
+from pgshift.connection import transaction
 from pgshift.demo.cluster import Cluster
+from pgshift.mapping import NameMap
+from pgshift.settings import PROJECT_DIR
 
-from migration import copy_project, query, run_cli
+from migration import copy_project, make_settings, query, run_cli
 
 
 def _scaffolded(source: str, target: str, tmp_path: Path) -> tuple[Path, Path]:
@@ -204,3 +210,72 @@ def test_a_column_retyped_on_both_sides_is_followed_with_its_new_type(
             run.kill()
     cleaned = run_cli(["cleanup"], source, target, state_dir, project)
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+
+
+def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
+    logical: Cluster,
+    pair: Callable[[], tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A source transaction is applied whole or not at all; one too large to
+    # hold in memory is applied a piece at a time in one target transaction.
+    # Pieces of 40 changes here (megabytes in use): a commit that fails
+    # after its pieces leaves nothing of it, and the next run applies it.
+    from pgshift.sync import stream
+    from pgshift.sync.apply import Applier
+    from pgshift.sync.state import latest
+
+    source, target = pair()
+    _stopped_sync(logical, source, target, tmp_path, None)
+    settings = make_settings(source, target, state_dir=tmp_path / "state")
+    names = NameMap.read(PROJECT_DIR)
+    assert names is not None
+    query(
+        source,
+        "begin; "
+        "insert into service_categories (name, slug) select 'piece ' || i, "
+        "'piece-' || i from generate_series(1, 150) i; "
+        "update service_categories set name = name || ' again' "
+        "where left(slug, 6) = 'piece-' and right(slug, 1) = '7'; "
+        "delete from service_categories where slug = 'piece-99'; "
+        "commit; select pg_logical_emit_message(true, 'pgshift', 'pieces')",
+    )
+    monkeypatch.setattr(stream, "PIECE_ROWS", 40)
+    pieces: list[int] = []
+    apply_piece = Applier.apply_piece
+
+    def counted(self: Applier, changes: Any, final_lsn: int) -> None:
+        pieces.append(len(changes))
+        apply_piece(self, changes, final_lsn)
+
+    def broken(self: Applier, batch: Any) -> str:
+        # The pieces are in, uncommitted; the commit fails as a crash would.
+        assert query(
+            target,
+            "select count(*) from service_categories where left(slug, 6) = 'piece-'",
+        ) == [(0,)]
+        raise psycopg2.OperationalError("the target went away")
+
+    monkeypatch.setattr(Applier, "apply_piece", counted)
+    monkeypatch.setattr(Applier, "commit_pieces", broken)
+    with transaction(settings.target) as cursor:
+        run = latest(cursor, settings)
+    assert run is not None
+    before = run.applied_lsn
+    with pytest.raises(psycopg2.OperationalError):
+        stream.follow(settings, names, run, until_marker="pieces", quiet=True)
+    assert pieces == [40, 40, 40, 40]
+    assert query(
+        target, "select count(*) from service_categories where left(slug, 6) = 'piece-'"
+    ) == [(0,)]
+    with transaction(settings.target) as cursor:
+        run = latest(cursor, settings)
+    assert run is not None and run.applied_lsn == before
+
+    monkeypatch.undo()
+    monkeypatch.setattr(stream, "PIECE_ROWS", 40)
+    done = stream.follow(settings, names, run, until_marker="pieces", quiet=True)
+    assert done.reason == "until" and done.rows == 150 + 15 + 1
+    wanted = "select name, slug from service_categories order by slug"
+    assert query(target, wanted) == query(source, wanted)

@@ -29,6 +29,7 @@ order tripped a constraint.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -343,10 +344,116 @@ class Applier:
         self._state = state_relation(settings)
         self.hold: int | None = None
         """The run's hold_lsn as last read (see ``sync.state``)."""
+        self.open_rows: int | None = None
+        """Rows applied so far of a source transaction applied in pieces,
+        whose target transaction is open (None: none is)."""
+        self._state_conn: Any = None
 
     def close(self) -> None:
-        """Close the target connection."""
+        """Close the target connections (an open transaction rolls back)."""
         self.conn.close()
+        if self._state_conn is not None:
+            self._state_conn.close()
+
+    def apply_piece(self, changes: Sequence[pgoutput.Decoded], final_lsn: int) -> None:
+        """Apply part of one large source transaction, left uncommitted.
+
+        A source transaction is applied whole or not at all; one too large
+        to hold in memory is applied in pieces as it arrives, inside one
+        target transaction that the first piece opens and ``commit_pieces``
+        commits with the position. A piece that fails set-based runs again
+        one statement per change (the piece alone rolled back to its
+        savepoint), to name the row; anything else rolls it all back.
+
+        Args:
+            changes: The piece's changes, in the source's order.
+            final_lsn: Where the source transaction commits (its Begin's).
+
+        Raises:
+            SyncError: A change could not be applied; nothing of the
+                transaction is.
+        """
+        piece = Batch()
+        self._gather(piece, changes)
+        piece.end_lsn = final_lsn
+        if self.open_rows is None:
+            self._cursor.execute("begin; set constraints all deferred")
+            self.open_rows = 0
+        self.open_rows += self._run_piece(piece)
+
+    def commit_pieces(self, batch: Batch) -> str:
+        """Apply a transaction's last piece, its position, and commit it.
+
+        Args:
+            batch: The transaction's changes since its last piece, and its
+                Commit (``add``).
+
+        Returns:
+            The run's status as recorded on the target (as ``commit``).
+
+        Raises:
+            SyncError: A change, or a deferred constraint at the commit,
+                failed; nothing of the transaction is applied.
+        """
+        assert self.open_rows is not None
+        rows = self.open_rows + self._run_piece(batch)
+        try:
+            self._cursor.execute(self._position(batch, rows).as_string(self._cursor))
+            status = self._read_status()
+            self._cursor.execute("commit")
+        except psycopg2.Error as exc:
+            self.abandon()
+            if is_transient(exc):
+                raise
+            raise self._failed(batch, exc) from exc
+        finally:
+            self.open_rows = None
+        batch.rows = rows
+        return status
+
+    def abandon(self) -> None:
+        """Roll back a transaction applied in pieces, if one is open."""
+        if self.open_rows is None:
+            return
+        self.open_rows = None
+        # A closed connection rolled it back already.
+        with contextlib.suppress(psycopg2.Error):
+            self._cursor.execute("rollback")
+
+    def _run_piece(self, piece: Batch) -> int:
+        """Run a piece's statements in the open transaction; the rows they change."""
+        statements, rows = self.build(piece, set_based=True)
+        try:
+            self._cursor.execute("savepoint pgshift_piece")
+            self._run(statements)
+            return rows
+        except psycopg2.Error as exc:
+            if is_transient(exc):
+                self.abandon()
+                raise
+            failed = exc
+        one_by_one, rows = self.build(piece, set_based=False)
+        try:
+            self._cursor.execute("rollback to savepoint pgshift_piece")
+            if one_by_one == statements:
+                raise failed
+            self._run(one_by_one)
+            return rows
+        except psycopg2.Error as again:
+            self.abandon()
+            if is_transient(again):
+                raise
+            raise self._failed(piece, again) from again
+
+    def _run(self, statements: list[Statement]) -> None:
+        """Run statements as one Query message."""
+        if statements:
+            self._cursor.execute(
+                ";\n".join(
+                    s if isinstance(s, str) else s.as_string(self._cursor)
+                    for s in statements
+                )
+            )
 
     def end_leftover_sessions(
         self, wait_seconds: float = 10.0
@@ -756,6 +863,13 @@ class Applier:
         Each change keeps the table shape it arrived under; the statements
         are written when the batch is committed.
         """
+        self._gather(batch, changes)
+        batch.transactions += 1
+        batch.end_lsn = commit.end_lsn
+        batch.last = commit
+
+    def _gather(self, batch: Batch, changes: Sequence[pgoutput.Decoded]) -> None:
+        """Add changes to a batch, each with the table shape it arrived under."""
         append = batch.changes.append
         targets = self._targets
         truncate = pgoutput.Truncate
@@ -767,9 +881,6 @@ class Applier:
                 target = targets.get(relation_id) or self._target(relation_id)
                 append((target, change))
         batch.rows += len(changes)
-        batch.transactions += 1
-        batch.end_lsn = commit.end_lsn
-        batch.last = commit
 
     def build(
         self, batch: Batch, set_based: bool = True
@@ -985,9 +1096,9 @@ class Applier:
         )
         return text, count
 
-    def _execute(self, batch: Batch, statements: list[Statement], rows: int) -> str:
-        """Run statements and the batch's position as one target transaction."""
-        position = sql.SQL(
+    def _position(self, batch: Batch, rows: int) -> sql.Composed:
+        """The statement recording a batch's position, returning the run's status."""
+        return sql.SQL(
             "update {} set applied_lsn = {}::pg_lsn, applied_commit_at = {}, "
             "applied_rows = applied_rows + {}, marker = coalesce({}, marker), "
             "updated_at = now() where run_id = {} returning status, hold_lsn::text"
@@ -999,6 +1110,10 @@ class Applier:
             sql.Literal(batch.marker),
             sql.Literal(self._run_id),
         )
+
+    def _execute(self, batch: Batch, statements: list[Statement], rows: int) -> str:
+        """Run statements and the batch's position as one target transaction."""
+        position = self._position(batch, rows)
         # One Query message: one round trip, run as one transaction.
         self._cursor.execute(
             ";\n".join(
@@ -1126,8 +1241,23 @@ class Applier:
         return str(row[0])
 
     def held(self, position: int | None) -> None:
-        """Record that the stream waits at a position (None: it goes on)."""
-        self._cursor.execute(
+        """Record that the stream waits at a position (None: it goes on).
+
+        While a transaction applied in pieces is open, on a connection of
+        its own: cutover must see it at once.
+        """
+        cursor = self._cursor
+        if self.open_rows is not None:
+            if self._state_conn is None:
+                from pgshift.connection import connect
+
+                self._state_conn = connect(
+                    self._settings.target,
+                    autocommit=True,
+                    application_name=APPLY_SESSION + " state",
+                )
+            cursor = self._state_conn.cursor()
+        cursor.execute(
             sql.SQL("update {} set held_lsn = %s::pg_lsn where run_id = %s").format(
                 self._state
             ),

@@ -40,6 +40,12 @@ BATCH_ROWS = 5000
 """Rows after which a batch is committed, even while more arrive."""
 BATCH_SECONDS = 0.5
 """Age after which a batch is committed, even while more arrive."""
+PIECE_BYTES = 32 * 2**20
+"""Bytes of a source transaction's changes (as the stream sends them) after
+which what arrived of it is applied, uncommitted, before the rest arrives:
+a transaction is held in memory a piece at a time, not whole."""
+PIECE_ROWS = 200_000
+"""Changes of a source transaction after which the same is done."""
 POLL_SECONDS = 0.2
 """How long an idle stream waits for the next message."""
 MARKER_PREFIX = "pgshift"
@@ -270,6 +276,22 @@ def follow(
         seen_marker: str | None = leftover_marker
         txn_marker: str | None = None
         idle_since = 0.0
+        # The transaction being received: its size so far, where it commits,
+        # whether it may be applied in pieces and whether one was.
+        txn_bytes, txn_final, piecewise, pieces = 0, 0, False, False
+
+        def wait(future: Future[Any]) -> Any:
+            """The apply thread's result, the source hearing from the stream.
+
+            A batch or piece may take longer than the source's
+            wal_sender_timeout (a transaction of a million rows): the source
+            hears from the stream meanwhile, positions unchanged.
+            """
+            while True:
+                try:
+                    return future.result(timeout=FEEDBACK_SECONDS)
+                except FutureTimeout:
+                    cursor.send_feedback(force=True)
 
         def finish() -> str | None:
             """Wait for the batch in flight; tell the source it is durable."""
@@ -278,15 +300,7 @@ def follow(
                 return None
             future, done = pending
             pending = None
-            while True:
-                # A batch may take longer than the source's
-                # wal_sender_timeout (a transaction of a million rows): the
-                # source hears from the stream meanwhile, positions unchanged.
-                try:
-                    status = future.result(timeout=FEEDBACK_SECONDS)
-                    break
-                except FutureTimeout:
-                    cursor.send_feedback(force=True)
+            status = wait(future)
             seen_marker = done.marker or seen_marker
             applied, commit_time = done.end_lsn, done.commit_time
             total += done.rows
@@ -309,6 +323,27 @@ def follow(
         def settle() -> str | None:
             """Apply everything received; nothing stays in flight."""
             return flush(True) if batch.transactions else finish()
+
+        def piece() -> str | None:
+            """Apply what arrived of a large transaction, uncommitted.
+
+            Everything before it is committed first. The first piece is
+            applied only while cutover holds nothing (a transaction that
+            ends past a hold waits whole, as any other).
+            """
+            nonlocal changes, txn_bytes, pieces, piecewise
+            status = settle()
+            if status is not None and status not in FOLLOWING:
+                return status
+            if not pieces:
+                status = applier.status()
+                if status not in FOLLOWING or applier.hold is not None:
+                    piecewise = False
+                    return status
+            part, changes, txn_bytes = changes, [], 0
+            wait(executor.submit(applier.apply_piece, part, txn_final))
+            pieces = True
+            return None
 
         while True:
             message = cursor.read_message()
@@ -364,8 +399,19 @@ def follow(
             if type(decoded) in CHANGES:
                 # Most messages: asked first.
                 changes.append(decoded)
+                txn_bytes += len(message.payload)
+                if piecewise and (
+                    txn_bytes >= PIECE_BYTES or len(changes) >= PIECE_ROWS
+                ):
+                    status = piece()
+                    if status is not None and status not in FOLLOWING:
+                        return Outcome("status", applied, total)
             elif isinstance(decoded, pgoutput.Begin):
                 in_transaction, changes, txn_marker = True, [], None
+                txn_bytes, txn_final, pieces = 0, decoded.final_lsn, False
+                # Not one applied already (its commit is past the applied
+                # position), nor while cutover follows the slot to a position.
+                piecewise = stop_at is None and decoded.final_lsn >= applied
             elif isinstance(decoded, pgoutput.Message):
                 if decoded.transactional and decoded.prefix == MARKER_PREFIX:
                     txn_marker = decoded.content.decode("utf-8", "replace")
@@ -392,6 +438,21 @@ def follow(
                         return Outcome("held", applied, total)
                     if not _wait_while_held(applier, cursor, hold or applied):
                         return Outcome("status", applied, total)
+                if pieces:
+                    # The rest of a transaction applied in pieces, its
+                    # position, and the commit of its target transaction.
+                    rest = Batch()
+                    applier.add(rest, changes, decoded)
+                    rest.marker = txn_marker
+                    changes, pieces = [], False
+                    status = wait(executor.submit(applier.commit_pieces, rest))
+                    seen_marker = rest.marker or seen_marker
+                    applied, commit_time = rest.end_lsn, rest.commit_time
+                    total += rest.rows
+                    cursor.send_feedback(flush_lsn=applied, reply=True)
+                    if status is not None and status not in FOLLOWING:
+                        return Outcome("status", applied, total)
+                    continue
                 if not batch.transactions:
                     opened = time.monotonic()
                 applier.add(batch, changes, decoded)
