@@ -143,6 +143,7 @@ def test_an_unlogged_table_is_named_and_nothing_is_created(
     assert "tables are UNLOGGED: waitlist_entries" in done.stderr
     assert "--exclude waitlist_entries" in done.stderr
     assert "the target then has neither the tables nor their rows" in done.stderr
+    assert "their triggers and the functions those call" in done.stderr
     assert _left_on_source(source) == []
 
 

@@ -264,7 +264,10 @@ def _table_refusals(
             f"loader/run.py --exclude {names_argument(unlogged)} scaffold`, then the "
             "same --exclude on sync): the target then has neither the tables "
             "nor their rows, so create them there before the application "
-            "switches over (rows an UNLOGGED table holds are lost at every "
+            "switches over, with their indexes, their triggers and the "
+            "functions those call, which stay behind with them (`pg_dump -s "
+            "-t <table>` of the source, renamed as the models name them; "
+            "rows an UNLOGGED table holds are lost at every "
             "crash of the source, so one of passing rows, such as a job "
             "queue's peers, may start empty)"
         )
