@@ -279,3 +279,42 @@ def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
     assert done.reason == "until" and done.rows == 150 + 15 + 1
     wanted = "select name, slug from service_categories order by slug"
     assert query(target, wanted) == query(source, wanted)
+
+
+def test_cutover_following_the_slot_itself_applies_a_large_transaction_whole(
+    logical: Cluster,
+    pair: Callable[[], tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No sync process: cutover follows the slot itself to its position B,
+    # where a transaction past B must wait whole; one before B is applied
+    # whole too (no target transaction is left open across the check at B).
+    from pgshift.sync import stream
+    from pgshift.sync.apply import Applier
+    from pgshift.sync.cutover import cutover
+
+    source, target = pair()
+    role = f"{APP_ROLE}_pieces"
+    _stopped_sync(logical, source, target, tmp_path, role)
+    settings = make_settings(source, target, state_dir=tmp_path / "state")
+    query(
+        source,
+        "begin; insert into service_categories (name, slug) select 'drain ' || i, "
+        "'drain-' || i from generate_series(1, 150) i; "
+        "update service_categories set name = 'drained' where slug = 'drain-7'; "
+        "commit",
+    )
+    monkeypatch.setattr(stream, "PIECE_ROWS", 40)
+    pieces: list[int] = []
+    apply_piece = Applier.apply_piece
+
+    def counted(self: Applier, changes: Any, final_lsn: int) -> None:
+        pieces.append(len(changes))
+        apply_piece(self, changes, final_lsn)
+
+    monkeypatch.setattr(Applier, "apply_piece", counted)
+    done = cutover(settings, [role], say=lambda _: None)
+    assert done.passed and pieces == []
+    wanted = "select name, slug from service_categories order by slug"
+    assert query(target, wanted) == query(source, wanted)
