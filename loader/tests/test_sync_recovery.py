@@ -212,6 +212,23 @@ def test_a_column_retyped_on_both_sides_is_followed_with_its_new_type(
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
 
 
+def _counting_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Pieces of 40 changes; the size of each piece applied, as applied."""
+    from pgshift.sync import stream
+    from pgshift.sync.apply import Applier
+
+    monkeypatch.setattr(stream, "PIECE_ROWS", 40)
+    pieces: list[int] = []
+    apply_piece = Applier.apply_piece
+
+    def counted(self: Applier, changes: Any, final_lsn: int) -> None:
+        pieces.append(len(changes))
+        apply_piece(self, changes, final_lsn)
+
+    monkeypatch.setattr(Applier, "apply_piece", counted)
+    return pieces
+
+
 def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
     logical: Cluster,
     pair: Callable[[], tuple[str, str]],
@@ -241,13 +258,7 @@ def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
         "delete from service_categories where slug = 'piece-99'; "
         "commit; select pg_logical_emit_message(true, 'pgshift', 'pieces')",
     )
-    monkeypatch.setattr(stream, "PIECE_ROWS", 40)
-    pieces: list[int] = []
-    apply_piece = Applier.apply_piece
-
-    def counted(self: Applier, changes: Any, final_lsn: int) -> None:
-        pieces.append(len(changes))
-        apply_piece(self, changes, final_lsn)
+    pieces = _counting_pieces(monkeypatch)
 
     def broken(self: Applier, batch: Any) -> str:
         # The pieces are in, uncommitted; the commit fails as a crash would.
@@ -257,7 +268,6 @@ def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
         ) == [(0,)]
         raise psycopg2.OperationalError("the target went away")
 
-    monkeypatch.setattr(Applier, "apply_piece", counted)
     monkeypatch.setattr(Applier, "commit_pieces", broken)
     with transaction(settings.target) as cursor:
         run = latest(cursor, settings)
@@ -290,8 +300,6 @@ def test_cutover_following_the_slot_itself_applies_a_large_transaction_whole(
     # No sync process: cutover follows the slot itself to its position B,
     # where a transaction past B must wait whole; one before B is applied
     # whole too (no target transaction is left open across the check at B).
-    from pgshift.sync import stream
-    from pgshift.sync.apply import Applier
     from pgshift.sync.cutover import cutover
 
     source, target = pair()
@@ -305,15 +313,7 @@ def test_cutover_following_the_slot_itself_applies_a_large_transaction_whole(
         "update service_categories set name = 'drained' where slug = 'drain-7'; "
         "commit",
     )
-    monkeypatch.setattr(stream, "PIECE_ROWS", 40)
-    pieces: list[int] = []
-    apply_piece = Applier.apply_piece
-
-    def counted(self: Applier, changes: Any, final_lsn: int) -> None:
-        pieces.append(len(changes))
-        apply_piece(self, changes, final_lsn)
-
-    monkeypatch.setattr(Applier, "apply_piece", counted)
+    pieces = _counting_pieces(monkeypatch)
     done = cutover(settings, [role], say=lambda _: None)
     assert done.passed and pieces == []
     wanted = "select name, slug from service_categories order by slug"
