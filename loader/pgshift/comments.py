@@ -6,7 +6,8 @@ the target gets are read here: indexes, primary key, unique, check, exclusion
 and foreign key constraints, a domain's checks, triggers, policies,
 functions, procedures and aggregates, enum, domain and composite types,
 sequences, and the schema itself where it lands in a final schema of its own
-(``--final-schema``; PostgREST shows it as its API's description). Each is mapped through the name map to the object's target name
+(``--final-schema``; PostgREST shows it as its API's description). Each is
+mapped through the name map to the object's target name
 (``map_comments``), written by scaffold into the name map, set by the
 publish once every object is there (``pgshift_publish_comments``), and
 compared by schema parity (``comment_differences``).

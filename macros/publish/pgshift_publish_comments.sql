@@ -19,10 +19,8 @@
             {%- set owner = run_query(
                 "select pg_has_role(nspowner, 'USAGE') from pg_namespace "
                 ~ "where nspname = " ~ pgshift_literal(final_schema)) -%}
-            {%- if owner.columns[0].values() | first -%}
-                {%- do statements.append('comment on schema ' ~ schema
-                    ~ ' is ' ~ pgshift_literal(comment.text)) -%}
-            {%- endif -%}
+            {%- set address = ('schema ' ~ schema)
+                if owner.columns[0].values() | first else none -%}
         {%- elif comment.kind == 'domain constraint' -%}
             {%- set address = 'constraint ' ~ comment.name ~ ' on domain '
                 ~ schema ~ '.' ~ comment.on -%}
@@ -33,7 +31,7 @@
             {%- set address = comment.kind ~ ' ' ~ schema ~ '.'
                 ~ comment.name -%}
         {%- endif -%}
-        {%- if comment.kind != 'schema' -%}
+        {%- if address -%}
             {%- do statements.append(
                 'comment on ' ~ address ~ ' is ' ~ pgshift_literal(comment.text)) -%}
         {%- endif -%}

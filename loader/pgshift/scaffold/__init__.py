@@ -1001,14 +1001,13 @@ def _file_change(before: str | None, now: str) -> str:
         return "differs from what scaffold writes now (its lines in another order)"
     # A line changed in place is shown from where it starts to differ (a
     # routine's line is long, and the change may be near its end).
-    at = [
+    at: list[int | None] = [
         len(os.path.commonprefix([a.strip(), g.strip()]))
         for a, g in zip(added[:3], gone[:3], strict=False)
     ]
-    parts = [f"now {_gist(line, at=_at(at, i))}" for i, line in enumerate(added[:3])]
-    parts += [
-        f"no longer {_gist(line, at=_at(at, i))}" for i, line in enumerate(gone[:3])
-    ]
+    at += [None] * (3 - len(at))
+    parts = [f"now {_gist(line, at=at[i])}" for i, line in enumerate(added[:3])]
+    parts += [f"no longer {_gist(line, at=at[i])}" for i, line in enumerate(gone[:3])]
     more = len(added) + len(gone) - len(parts)
     return (
         "differs from what scaffold writes now: "
@@ -1018,11 +1017,6 @@ def _file_change(before: str | None, now: str) -> str:
 
 
 _STATEMENT = re.compile(r"""["']statement["']: (.*?)\}?,?$""")
-
-
-def _at(positions: list[int], index: int) -> int | None:
-    """Where the index-th changed line starts to differ from its old self."""
-    return positions[index] if index < len(positions) else None
 
 
 def _gist(line: str, width: int = 120, at: int | None = None) -> str:

@@ -410,29 +410,25 @@ def sources_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
                 "schema": Jinja("{{ var('raw_schema') }}"),
                 "loader": "dlt",
                 "tables": [
-                    {
-                        "name": table.name,
-                    }
-                    | (
-                        {"identifier": raw_table_name(table.name)}
-                        if raw_table_name(table.name) != table.name
-                        else {}
-                    )
-                    | {
-                        "description": table.comment
-                        or f"The source table {table.name}.",
-                        "meta": {
-                            "pgshift": {"target": name_map.tables[table.name].target}
-                        },
-                        "columns": [
-                            {"name": c.name, "quote": True}
-                            | ({"description": c.comment} if c.comment else {})
-                            for c in table.columns
-                        ],
-                    }
-                    for table in catalog.tables.values()
+                    _source_table(table, name_map) for table in catalog.tables.values()
                 ],
             }
+        ],
+    }
+
+
+def _source_table(table: Table, name_map: NameMap) -> dict[str, Any]:
+    """One raw table of the dbt source, by its raw name where that differs."""
+    raw = raw_table_name(table.name)
+    return {
+        "name": table.name,
+        **({"identifier": raw} if raw != table.name else {}),
+        "description": table.comment or f"The source table {table.name}.",
+        "meta": {"pgshift": {"target": name_map.tables[table.name].target}},
+        "columns": [
+            {"name": c.name, "quote": True}
+            | ({"description": c.comment} if c.comment else {})
+            for c in table.columns
         ],
     }
 

@@ -445,8 +445,11 @@ class Applier:
                 raise
             raise self._failed(piece, again) from again
 
-    def _run(self, statements: list[Statement]) -> None:
-        """Run statements as one Query message."""
+    def _run(self, statements: Sequence[Statement]) -> None:
+        """Run statements as one Query message.
+
+        Outside a transaction block they run as one implicit transaction.
+        """
         if statements:
             self._cursor.execute(
                 ";\n".join(
@@ -1113,19 +1116,9 @@ class Applier:
 
     def _execute(self, batch: Batch, statements: list[Statement], rows: int) -> str:
         """Run statements and the batch's position as one target transaction."""
-        position = self._position(batch, rows)
         # One Query message: one round trip, run as one transaction.
-        self._cursor.execute(
-            ";\n".join(
-                [
-                    "set constraints all deferred",
-                    *(
-                        s if isinstance(s, str) else s.as_string(self._cursor)
-                        for s in statements
-                    ),
-                    position.as_string(self._cursor),
-                ]
-            )
+        self._run(
+            ["set constraints all deferred", *statements, self._position(batch, rows)]
         )
         return self._read_status()
 
