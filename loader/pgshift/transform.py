@@ -279,8 +279,8 @@ def run_dbt(
             outcome.failures.append(f"{name}: {status}: {node_result.message}")
             if status == "fail" and _is_checks_test(node_result.node):
                 outcome.failures += [
-                    f"  {line}"
-                    for line in failing_checks(
+                    f"  {table}: {line}" if table else f"  {line}"
+                    for table, line in failing_checks(
                         settings, node_result.node.compiled_code or ""
                     )
                 ]
@@ -288,9 +288,9 @@ def run_dbt(
 
 
 CHECKS_TEST = "pgshift_constraints"
-"""The dbt test that checks a final table's count and checksum against the
-source's, its keys, foreign keys and enums: one row per failing check
-(tests/generic/test_pgshift_constraints.sql)."""
+"""The dbt test that checks final tables' counts and checksums against the
+source's, their keys, foreign keys and enums: one row per failing check,
+naming its table (tests/generic/test_pgshift_constraints.sql)."""
 
 
 def _is_checks_test(node: Any) -> bool:
@@ -298,7 +298,9 @@ def _is_checks_test(node: Any) -> bool:
     return getattr(metadata, "name", None) == CHECKS_TEST
 
 
-def failing_checks(settings: Settings, compiled_sql: str) -> list[str]:
+def failing_checks(
+    settings: Settings, compiled_sql: str
+) -> list[tuple[str | None, str]]:
     """Run a failed ``pgshift_constraints`` test again; one line per failing check.
 
     Args:
@@ -306,8 +308,8 @@ def failing_checks(settings: Settings, compiled_sql: str) -> list[str]:
         compiled_sql: The test's SQL as dbt compiled it.
 
     Returns:
-        "<check>: <n> rows, e.g. <one of them>" per check, or one line saying
-        why the checks could not be read back.
+        (final table, "<check>: <n> rows, e.g. <one of them>") per check, or
+        (None, why the checks could not be read back).
     """
     from pgshift.connection import transaction
 
@@ -317,11 +319,14 @@ def failing_checks(settings: Settings, compiled_sql: str) -> list[str]:
             rows = cursor.fetchall()
     except Exception as error:  # any failure only loses the detail
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return [f"the failing checks could not be read back: {first}"]
+        return [(None, f"the failing checks could not be read back: {first}")]
     return [
-        f"{check}: {count} {'row' if count == 1 else 'rows'}"
-        + (f", e.g. {example}" if example is not None else "")
-        for check, count, example in rows
+        (
+            table,
+            f"{check}: {count} {'row' if count == 1 else 'rows'}"
+            + (f", e.g. {example}" if example is not None else ""),
+        )
+        for table, check, count, example in rows
     ]
 
 

@@ -260,13 +260,13 @@ def constraint_backed_tests(artifacts: Path, target_url: str) -> dict[str, int]:
 
     Each test's compiled SQL (from the project's run_results.json) is run
     under EXPLAIN ANALYZE against ``public`` instead of the build schema it
-    ran in, and must execute no scan of any final table but one of its own
-    table: the checksum's, which reads every row by design. A key, key
-    column, foreign key or enum check that scanned would add a scan (of
-    its table again, or of a parent).
+    ran in, and must execute no scan of any final table but one of each
+    table it checks: the checksum's, which reads every row by design. A
+    key, key column, foreign key or enum check that scanned would add a
+    scan (of its table again, or of a parent).
 
     Returns:
-        Test kind to how many of its tests were run.
+        Test kind to how many tables its tests checked.
     """
     results = json.loads((artifacts / "run_results.json").read_text())
     manifest = json.loads((artifacts / "manifest.json").read_text())
@@ -289,19 +289,26 @@ def constraint_backed_tests(artifacts: Path, target_url: str) -> dict[str, int]:
             for n in _plan_nodes(plan["Plan"])
             if n.get("Relation Name") in tables and n.get("Actual Loops", 0) > 0
         ]
-        own = manifest["nodes"][node["attached_node"]]["alias"]
+        more = node["test_metadata"]["kwargs"].get("more_tables") or []
+        own = [manifest["nodes"][node["attached_node"]]["alias"]]
+        own += [other["model"] for other in more]
         # A partitioned table's checksum reads each of its leaf partitions.
         leaves = [
-            r[0]
-            for r in query(
-                target_url,
-                "select c.relname from pg_partition_tree(%s::regclass) t"
-                " join pg_class c on c.oid = t.relid where t.isleaf",
-                (f"public.{quote_ident(own)}",),
-            )
-        ] or [own]
+            leaf
+            for table in own
+            for leaf in [
+                r[0]
+                for r in query(
+                    target_url,
+                    "select c.relname from pg_partition_tree(%s::regclass) t"
+                    " join pg_class c on c.oid = t.relid where t.isleaf",
+                    (f"public.{quote_ident(table)}",),
+                )
+            ]
+            or [table]
+        ]
         assert sorted(scanned) == sorted(leaves), (
             f"{result['unique_id']} scanned {scanned}"
         )
-        checked[kind] = checked.get(kind, 0) + 1
+        checked[kind] = checked.get(kind, 0) + len(own)
     return checked

@@ -22,6 +22,6 @@ def test_constraint_backed_tests_scan_no_final_table(
     checked = constraint_backed_tests(
         migrated_sample.artifacts, migrated_sample.target_url
     )
-    # One test per table: 26 checksums, 36 keys, 27 NOT NULL key columns,
-    # 46 foreign keys and 5 enum columns, in the 26 tables.
+    # Every table's checks, ten tables a test: 26 checksums, 36 keys, 27 NOT
+    # NULL key columns, 46 foreign keys and 5 enum columns.
     assert checked == {"pgshift_constraints": 26}

@@ -168,7 +168,7 @@ def test_migrate_prints_progress_and_the_summary_and_names_dbt_log(
     assert " START " not in done.stdout
     logged = _last_invocation(LOG_FILE)
     assert "OK created sql pgshift_table model public_pgshift_build.users" in logged
-    assert "PASS pgshift_constraints_users" in logged
+    assert "PASS pgshift_constraints_reviews_and_5_more" in logged
     assert "Completed successfully" in logged
 
 
@@ -189,10 +189,14 @@ def test_a_failing_build_prints_the_failure_in_full(
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert len(done.stdout.splitlines()) < 100, done.stdout
     lines = done.stdout.splitlines()
-    failure = next(line for line in lines if "pgshift_constraints_bids" in line)
+    failure = next(
+        line for line in lines if "pgshift_constraints_audit_events_and_9_more" in line
+    )
     assert ": fail: " in failure and "Got 1 result" in failure, failure
     # The failing check is named, with the orphan's key.
-    named = "foreign key bids_job_id_fkey (job_id) -> jobs (id): 1 row, e.g. (999999)"
+    named = (
+        "bids: foreign key bids_job_id_fkey (job_id) -> jobs (id): 1 row, e.g. (999999)"
+    )
     assert named in [line.strip() for line in lines], done.stdout
     assert "pgshift: nothing published" in done.stdout
     assert f"dbt's log: {LOG_FILE}" in done.stdout

@@ -133,11 +133,13 @@ def test_a_failing_model_or_test_changes_no_final_table(
     )
     failed = run_cli(["dbt", "build"], "", target, state)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "Failure in test pgshift_constraints_bids" in failed.stdout
+    assert "Failure in test pgshift_constraints_audit_events_and_9_more" in (
+        failed.stdout
+    )
     assert "foreign key bids_job_id_fkey (job_id) -> jobs (id): 1 row" in (
         failed.stdout
     )
-    assert "  unique (id): 1 row, e.g. (" in failed.stdout
+    assert "  bids: unique (id): 1 row, e.g. (" in failed.stdout
     assert "nothing published" in failed.stdout
     assert _final_state(target) == published
     assert _constraint_count(target, "bids", "f") == 1  # contractor_id's

@@ -180,7 +180,7 @@ def test_multi_column_keys_are_proved_by_their_constraints(
 ) -> None:
     # The composite foreign key LineNote -> InvoiceLine, composite keys,
     # and keys whose columns needed quoting: answered from the catalog.
-    # One test per table, each with its checksum: five tables.
+    # Each table's checks, with its checksum: five tables.
     checked = constraint_backed_tests(migrated.project / "target", migrated.target)
     assert checked == {"pgshift_constraints": 5}, checked
 

@@ -33,6 +33,7 @@ from pgshift.manifest import (
 from pgshift.mapping import ForeignKeyMap, IndexMap, NameMap, PartitionMap, TableMap
 from pgshift.scaffold.sql_files import Jinja, jinja_text
 from pgshift.sqlident import needs_quoting, render_ident, sql_literal
+from pgshift.transform import CHECKS_TEST
 
 
 def _column_constraints(column: Column, mapped: TableMap) -> list[dict[str, Any]]:
@@ -250,13 +251,13 @@ def _model_yaml(
         # pgshift_publish_checks).
         if check.in_contract
     ]
-    # One test node per table: its count and checksum against the source's,
-    # and its keys, foreign keys and enums (each dbt node costs about 50 ms
-    # of dbt's own work, whatever its query).
+    # The table's checks: its count and checksum against the source's, and
+    # its keys, foreign keys and enums, in one test (which
+    # final_models_yaml then shares with the tables after it).
     tests: list[Any] = [
         {
-            "pgshift_constraints": {
-                "name": f"pgshift_constraints_{mapped.target}",
+            CHECKS_TEST: {
+                "name": f"{CHECKS_TEST}_{mapped.target}",
                 "arguments": {
                     "source_table": table.name,
                     **_constraint_checks(table, mapped, catalog),
@@ -456,12 +457,42 @@ def staging_models_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
     return {"version": 2, "models": models}
 
 
+TABLES_PER_CHECKS_TEST = 10
+"""Final tables whose checks one ``pgshift_constraints`` test makes.
+
+Every dbt node costs tens of milliseconds of dbt's own Python (compiling,
+its events, its transaction) whatever its query, and dbt runs its threads
+under one interpreter lock: at 300 small tables one test per table was
+about a third of the build. A test of ten tables still names, in each row
+it returns, the table and the check that failed. The tables are grouped in
+name order, from the schema alone, so that a table's rows growing never
+changes the generated files."""
+
+
 def final_models_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
     """The final models' properties: contracts, tests and meta.pgshift."""
-    return {
-        "version": 2,
-        "models": [
-            _model_yaml(table, name_map.tables[table.name], catalog, name_map)
-            for table in catalog.tables.values()
-        ],
-    }
+    models = [
+        _model_yaml(table, name_map.tables[table.name], catalog, name_map)
+        for table in catalog.tables.values()
+    ]
+    for start in range(0, len(models), TABLES_PER_CHECKS_TEST):
+        _share_checks_test(models[start : start + TABLES_PER_CHECKS_TEST])
+    return {"version": 2, "models": models}
+
+
+def _share_checks_test(models: list[dict[str, Any]]) -> None:
+    """Move the checks of every model after the first into the first's test.
+
+    The test stays attached to the first model, names the others as
+    ``more_tables`` (each with its model and its own arguments), and depends
+    on all of them through ``ref``.
+    """
+    if len(models) < 2:
+        return
+    first = models[0]["data_tests"][0][CHECKS_TEST]
+    more = []
+    for model in models[1:]:
+        test = model.pop("data_tests")[0][CHECKS_TEST]
+        more.append({"model": model["name"], **test["arguments"]})
+    first["name"] = f"{CHECKS_TEST}_{models[0]['name']}_and_{len(more)}_more"
+    first["arguments"]["more_tables"] = more

@@ -13,10 +13,11 @@ def dbt_test_results(settings: Settings) -> dict[str, tuple[int, list[str]]]:
 
     A run against another target (or one whose target is not known) gives
     nothing: its results say nothing of this one. A ``pgshift_constraints``
-    test counts as the checks it makes (the count and checksum against the
-    source, each key, key column, foreign key and enum column), and when it
-    failed, the checks that failed are read
-    back from the target by name.
+    test counts, for each table it checks (the model it is attached to and
+    its ``more_tables``), as the checks it makes of it (the count and
+    checksum against the source, each key, key column, foreign key and enum
+    column), and when it failed, the checks that failed are read back from
+    the target and given to their tables.
 
     Args:
         settings: The run settings (the project and the target).
@@ -42,20 +43,31 @@ def dbt_test_results(settings: Settings) -> dict[str, tuple[int, list[str]]]:
         node = manifest["nodes"].get(result["unique_id"], {})
         if node.get("resource_type") != "test":
             continue
-        attached = node.get("attached_node") or ""
-        model = attached.rsplit(".", 1)[-1]
-        run, failed = out.get(model, (0, []))
+        attached = (node.get("attached_node") or "").rsplit(".", 1)[-1]
         metadata = node.get("test_metadata") or {}
-        checks = 1
-        if metadata.get("name") == CHECKS_TEST:
-            kwargs = metadata.get("kwargs") or {}
+        if metadata.get("name") != CHECKS_TEST:
+            run, failed = out.get(attached, (0, []))
+            if result["status"] in {"fail", "error"}:
+                failed = [*failed, node["name"]]
+            out[attached] = (run + 1, failed)
+            continue
+        kwargs = metadata.get("kwargs") or {}
+        tables = {attached: kwargs} | {
+            other["model"]: other for other in kwargs.get("more_tables") or []
+        }
+        failing: list[tuple[str | None, str]] = []
+        if result["status"] == "fail":
+            failing = failing_checks(settings, result["compiled_code"])
+        for model, arguments in tables.items():
+            run, failed = out.get(model, (0, []))
             checks = sum(
-                len(kwargs.get(kind) or [])
+                len(arguments.get(kind) or [])
                 for kind in ("keys", "not_null", "foreign_keys", "enums")
-            ) + (1 if kwargs.get("source_table") is not None else 0)
-        if result["status"] == "fail" and metadata.get("name") == CHECKS_TEST:
-            failed = [*failed, *failing_checks(settings, result["compiled_code"])]
-        elif result["status"] in {"fail", "error"}:
-            failed = [*failed, node["name"]]
-        out[model] = (run + checks, failed)
+            ) + (1 if arguments.get("source_table") is not None else 0)
+            # A line naming no table (the checks could not be read back)
+            # stands against every table of the test.
+            failed = [*failed, *(line for t, line in failing if t in (model, None))]
+            if result["status"] == "error":
+                failed = [*failed, node["name"]]
+            out[model] = (run + checks, failed)
     return out
