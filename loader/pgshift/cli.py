@@ -306,6 +306,11 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     if args.check:
         for line in done.drifted:
             print(f"differs from the source schema: {line}")
+        if not done.drifted:
+            print(
+                f"the project matches the source schema "
+                f"({len(done.project.names.tables)} tables, {len(done.files)} files)"
+            )
         return EXIT_FAIL if done.drifted else EXIT_SUCCESS
     print(
         f"scaffolded {len(done.project.names.tables)} tables into "

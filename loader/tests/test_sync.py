@@ -1449,6 +1449,20 @@ def test_a_target_row_changed_after_b_is_caught_in_the_downtime(
     assert _can_login(source, role) and not _can_connect(source, role)
     assert "stay without CONNECT on the source database" in str(caught.value)
     assert 'GRANT CONNECT ON DATABASE "sync_source_0" TO PUBLIC;' in str(caught.value)
+    if table == "users":
+        # Mended, the cutover that was cut off is finished by running it
+        # again, which says so: its downtime is only its own part.
+        (first,) = query(source, 'select "firstName" from users where id = 8')[0]
+        query(target, "update users set first_name = %s where id = 8", (first,))
+        said: list[str] = []
+        done = cutover(settings, [role], say=said.append)
+        assert done.passed and done.resumed
+        assert any(
+            line.startswith("finishing the cutover of sync run ")
+            and "which was cut off (the run is cutover)" in line
+            for line in said
+        ), said
+        assert _status(target)[0] == "done"
     run_cli(["cleanup"], source, target, tmp_path / "state")
 
 
@@ -1630,3 +1644,11 @@ def test_status_warns_of_a_slot_in_words_that_fit_the_runs_phase() -> None:
         "no sync process streams from the slot: run sync to go on"
     )
     assert slot_warning(0, gib, streamed=False, run_status=None) is None
+    # A cutover cut off (in its downtime, or before it): sync would refuse,
+    # cutover finishes it.
+    for phase in ("cutover", "stopping"):
+        assert slot_warning(0, gib, streamed=False, run_status=phase) == (
+            f"no process streams from the slot of a run in {phase}: if no cutover "
+            "is running, it was cut off; run `python loader/run.py cutover` again "
+            "to finish it, or `python loader/run.py cleanup`"
+        )

@@ -164,6 +164,7 @@ def test_scaffold_writes_each_view_as_a_model_with_its_lineage(
     # And scaffold --check finds nothing drifted, until a view model changes.
     code, stdout, stderr = migrated.run("scaffold", "--check")
     assert code == 0, stdout + stderr
+    assert "the project matches the source schema (" in stdout, stdout
     model = models / "open_tickets.sql"
     model.write_text(text.replace("<>", "="), encoding="utf-8")
     try:

@@ -287,7 +287,7 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
         pipeline = _pipeline(settings)
         if pipeline.has_pending_data:
             logger.warning("dropping a load left unfinished by an earlier run")
-            pipeline.drop_pending_packages()
+            pipeline.abort_packages()
         with_rows = [t for t in tables if counts[t.name]]
         empty = [t for t in tables if not counts[t.name]]
         copied = Progress("load", "tables copied", len(tables))

@@ -484,7 +484,14 @@ def slot_warning(
             "source; a sync that stays stopped fills its disk (`python "
             "loader/run.py cleanup` drops the slot)"
         )
-    if not streamed and run_status is not None:
+    if not streamed and run_status in ("cutover", "stopping"):
+        # sync refuses a run in cutover: only cutover finishes it.
+        warnings.append(
+            f"no process streams from the slot of a run in {run_status}: if no "
+            "cutover is running, it was cut off; run `python loader/run.py "
+            "cutover` again to finish it, or `python loader/run.py cleanup`"
+        )
+    elif not streamed and run_status is not None:
         warnings.append(
             "no sync process streams from the slot: run sync to go on"
             if run_status in FOLLOWING

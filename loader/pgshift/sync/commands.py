@@ -151,7 +151,13 @@ def run_sync_command(
         "in to the target; only to go back, run on the source: " + " ".join(done.reopen)
     )
     print(
-        f"cutover done: downtime {done.downtime:.2f} s ({stopped}); "
+        f"cutover done: downtime {done.downtime:.2f} s"
+        + (
+            " in this run (the writes were stopped by the cutover it finished)"
+            if done.resumed
+            else ""
+        )
+        + f" ({stopped}); "
         f"{done.sequences} sequences set"
         + (
             f" ({len(done.past_rows)} past the source's position, past the values "

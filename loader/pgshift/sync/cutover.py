@@ -99,6 +99,9 @@ class Cutover:
             ACL back (with ``blocked_database``).
         schema_check: Seconds the check that the source's schema still
             matches the models took, before the downtime (None: not run).
+        resumed: This cutover finishes one that was cut off after it had
+            begun to stop the writes: they have been stopped since, so
+            ``downtime`` is this run's part of it only.
     """
 
     steps: list[tuple[str, float]] = field(default_factory=list)
@@ -114,6 +117,7 @@ class Cutover:
     blocked_database: str | None = None
     reopen: list[str] = field(default_factory=list)
     schema_check: float | None = None
+    resumed: bool = False
 
     @property
     def passed(self) -> bool:
@@ -171,7 +175,13 @@ def cutover(
             "cutover refused, nothing was changed: "
             + state.unfollowed_refusal(run, unfollowed)
         )
-    done = Cutover()
+    done = Cutover(resumed=run.status != "streaming")
+    if done.resumed:
+        say(
+            f"finishing the cutover of sync run {run.run_id}, which was cut off "
+            f"(the run is {run.status}): "
+            "the writes it stopped on the source stay stopped"
+        )
     tables = [t for t in names.tables if settings.selects(t)]
     src = connect(
         settings.source_required, autocommit=True, application_name="pgshift cutover"

@@ -111,7 +111,8 @@ class Difference:
     """One row that differs between the two sides.
 
     Attributes:
-        key: The row's key values as text (empty for keyless tables).
+        key: The row's key columns (the checked side's names) to their
+            values as text (empty for keyless tables).
         expected: The row as the reference side holds it, or None if missing.
         found: The row as the checked side holds it, or None if missing.
         changed: Column (the checked side's name) to (expected, found) text,
@@ -305,7 +306,9 @@ def _compare_rows(
     extra = found - expected
     by_key_missing = {row[:-1]: row[-1] for row in missing.elements()}
     by_key_extra = {row[:-1]: row[-1] for row in extra.elements()}
-    names = reference.key
+    # Keys are named as the changed columns are: by the checked side's
+    # (the target's) names, the ones a person looks the row up by there.
+    names = checked.key
     for key in sorted(set(by_key_missing) | set(by_key_extra), key=str):
         if len(result.differences) >= limit:
             return
