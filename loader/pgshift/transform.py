@@ -320,13 +320,16 @@ def failing_checks(
     except Exception as error:  # any failure only loses the detail
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         return [(None, f"the failing checks could not be read back: {first}")]
+    # A test compiled before its rows named their table gives three columns.
     return [
         (
             table,
             f"{check}: {count} {'row' if count == 1 else 'rows'}"
             + (f", e.g. {example}" if example is not None else ""),
         )
-        for table, check, count, example in rows
+        for table, check, count, example in (
+            row if len(row) == 4 else (None, *row) for row in rows
+        )
     ]
 
 

@@ -1459,7 +1459,7 @@ def test_a_target_row_changed_after_b_is_caught_in_the_downtime(
         assert done.passed and done.resumed
         assert any(
             line.startswith("finishing the cutover of sync run ")
-            and "which was cut off (the run is cutover)" in line
+            and "cut off after it stopped the writes on the source" in line
             for line in said
         ), said
         assert _status(target)[0] == "done"

@@ -189,7 +189,7 @@ def test_a_column_the_team_added_does_not_fail_the_checksum_test(
     query(copy.target_url, "alter table public.users add column nickname text")
     tested = run_cli(["dbt", "test", "-s", "users"], "", copy.target_url, copy.state)
     assert tested.returncode == 0, tested.stdout[-3000:]
-    # users' checks are made by the test of the ten tables from reviews on.
+    # users' checks are made by the test of the six tables from reviews on.
     assert "pgshift_constraints_reviews_and_5_more" in tested.stdout
     # The views dbt test read the published tables through are gone again.
     assert query(copy.target_url, "select to_regnamespace('public_pgshift_build')") == [
@@ -202,4 +202,27 @@ def test_a_column_the_team_added_does_not_fail_the_checksum_test(
     assert "Failure in test pgshift_constraints_reviews_and_5_more" in changed.stdout
     assert (
         "users: same rows as the source table users (count, checksum)" in changed.stdout
+    )
+
+
+def test_a_build_of_some_tables_checks_those_tables_only(
+    sample_copy: Callable[[], MigratedSample],
+) -> None:
+    # audit_events and bids are checked by one test; a published bids the
+    # team changed is no business of a build of audit_events alone, as when
+    # each table had a test of its own.
+    copy = sample_copy()
+    query(copy.target_url, "update public.bids set amount = amount + 1 where id = 1")
+    built = run_cli(
+        ["dbt", "build", "-s", "audit_events"], "", copy.target_url, copy.state
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert "pgshift_constraints_audit_events_and_9_more" in built.stdout
+    # dbt test checks every table of the test, as published.
+    tested = run_cli(
+        ["dbt", "test", "-s", "audit_events"], "", copy.target_url, copy.state
+    )
+    assert tested.returncode == 1, tested.stdout[-3000:]
+    assert "bids: same rows as the source table bids (count, checksum)" in (
+        tested.stdout
     )

@@ -3,8 +3,8 @@
 Load these definitions (``dagster dev -m pgshift_dagster.definitions`` with
 ``orchestrate`` and ``loader`` on PYTHONPATH, or from a team's own code
 location) and materialize the job ``pgshift_migrate``; each table's load,
-each dbt model and its tests, and the verification show as assets of their
-own in Dagster's UI:
+each dbt model (a test, which checks ten tables, as an asset check of the
+first), and the verification show as assets of their own in Dagster's UI:
 
 1. ``pgshift/snapshot``: checks both connections and that the servers hash
    alike, starts the snapshot holder (``pgshift_dagster.holder``: a

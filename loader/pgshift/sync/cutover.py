@@ -125,6 +125,24 @@ class Cutover:
         return not self.differences
 
 
+def _writes_stopped(cursor: Any, run: state.SyncRun) -> bool:
+    """Whether an earlier cutover of the run stopped the writes, which still are.
+
+    The run records its roles as "cutover" just before they are blocked (a
+    cutover refused there changed nothing): what the source says of them
+    tells the two apart.
+    """
+    if run.status not in ("cutover", "stopping") or not run.blocked_roles:
+        return False
+    cursor.execute(
+        "select bool_and(not r.rolcanlogin or not has_database_privilege("
+        "r.oid, current_database(), 'CONNECT')) from pg_roles r "
+        "where r.rolname = any(%s)",
+        (list(run.blocked_roles),),
+    )
+    return bool(cursor.fetchone()[0])
+
+
 def application_roles(cursor: Any, schema: str, tables: list[str]) -> list[str]:
     """Login roles that may write a migrated table: the application's."""
     cursor.execute(
@@ -175,13 +193,7 @@ def cutover(
             "cutover refused, nothing was changed: "
             + state.unfollowed_refusal(run, unfollowed)
         )
-    done = Cutover(resumed=run.status != "streaming")
-    if done.resumed:
-        say(
-            f"finishing the cutover of sync run {run.run_id}, which was cut off "
-            f"(the run is {run.status}): "
-            "the writes it stopped on the source stay stopped"
-        )
+    done = Cutover()
     tables = [t for t in names.tables if settings.selects(t)]
     src = connect(
         settings.source_required, autocommit=True, application_name="pgshift cutover"
@@ -189,6 +201,12 @@ def cutover(
     baseline: proof.Baseline | None = None
     try:
         cursor = src.cursor()
+        done.resumed = _writes_stopped(cursor, run)
+        if done.resumed:
+            say(
+                f"finishing the cutover of sync run {run.run_id}, which was cut "
+                "off after it stopped the writes on the source: they stay stopped"
+            )
         if roles is None:
             roles = application_roles(cursor, settings.source_schema, tables)
         if not roles and not run.blocked_roles:

@@ -69,5 +69,7 @@ def dbt_test_results(settings: Settings) -> dict[str, tuple[int, list[str]]]:
             failed = [*failed, *(line for t, line in failing if t in (model, None))]
             if result["status"] == "error":
                 failed = [*failed, node["name"]]
+            elif result["status"] == "skipped":
+                failed = [*failed, f"{node['name']} did not run (skipped)"]
             out[model] = (run + checks, failed)
     return out
