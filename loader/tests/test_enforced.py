@@ -3,9 +3,9 @@
 Every final table gets its keys, indexes and foreign keys in its model's
 post-hook, so by the time its ``pgshift_constraints`` test checks them (and
 its key columns' NOT NULL, and its enum columns' labels), PostgreSQL
-enforces what it checks. The test then answers from the catalog: each scan
-is a constant-false branch the executor never runs. The one scan it makes
-is its checksum's, of its own table, against the source's figures. When a constraint is
+enforces what it checks. The test asks the catalog as it is compiled and
+leaves those checks out of its query: the one scan it makes of each table
+is its checksum's, against the source's figures. When a constraint is
 missing, it scans (test_publish.py shows it failing on a duplicate key and
 an orphan). Multi-column foreign keys are checked on the second source
 (test_second_source.py).

@@ -1,7 +1,8 @@
 {# One final table's checks, for its pgshift_constraints test
-   (tests/generic/): a list of selects, each giving one row when its check
-   fails: the table, the check's name, how many rows (or key values) break
-   it and one of them. #}
+   (tests/generic/): a list of {sql, enforced}: a select giving one row
+   when its check fails (the table, the check's name, how many rows or key
+   values break it, and one of them), and the SQL condition under which a
+   constraint of the table enforces it (none for the checksum). #}
 {#- source_table: the source table whose figures the loader recorded in the
     manifest, inside the source snapshot; the checksum runs over the
     columns the final model declares (pgshift_declared_columns), as
@@ -52,7 +53,7 @@
         or source_figures.source_checksum
         is distinct from final_figures.final_checksum
     {%- endset -%}
-    {%- do checks.append(check) -%}
+    {%- do checks.append({'sql': check, 'enforced': none}) -%}
 {%- endif -%}
 
 {%- for key in keys -%}
@@ -60,6 +61,7 @@
     {%- for column in key.columns -%}
         {%- do columns.append(pgshift_ident(column)) -%}
     {%- endfor -%}
+    {%- set enforced = pgshift_enforced_unique(model, key.columns) -%}
     {%- set check -%}
     select
         {{ table }} as pgshift_table,
@@ -74,16 +76,17 @@
             {% for column in columns -%}
             {{ column }} is not null and
             {% endfor -%}
-            not {{ pgshift_enforced_unique(model, key.columns) }}
+            not {{ enforced }}
         group by {{ columns | join(', ') }}
         having count(*) > 1
     ) as duplicated
     having count(*) > 0
     {%- endset -%}
-    {%- do checks.append(check) -%}
+    {%- do checks.append({'sql': check, 'enforced': enforced}) -%}
 {%- endfor -%}
 
 {%- for column in not_null -%}
+    {%- set enforced = pgshift_enforced_not_null(model, pgshift_ident(column)) -%}
     {%- set check -%}
     select
         {{ table }} as pgshift_table,
@@ -93,10 +96,10 @@
     from {{ model }}
     where
         {{ pgshift_ident(column) }} is null
-        and not {{ pgshift_enforced_not_null(model, pgshift_ident(column)) }}
+        and not {{ enforced }}
     having count(*) > 0
     {%- endset -%}
-    {%- do checks.append(check) -%}
+    {%- do checks.append({'sql': check, 'enforced': enforced}) -%}
 {%- endfor -%}
 
 {%- for key in foreign_keys -%}
@@ -138,11 +141,13 @@
         )
     having count(*) > 0
     {%- endset -%}
-    {%- do checks.append(check) -%}
+    {%- do checks.append({'sql': check, 'enforced': enforced}) -%}
 {%- endfor -%}
 
 {%- for enum in enums -%}
     {%- set column = pgshift_ident(enum.column) -%}
+    {%- set enforced = pgshift_enforced_values(
+        model, enum.column, enum['values']) -%}
     {%- set check -%}
     select
         {{ table }} as pgshift_table,
@@ -154,10 +159,10 @@
     where
         {{ column }} is not null
         and {{ column }}::text not in ({{ enum['values'] | join(', ') }})
-        and not {{ pgshift_enforced_values(model, enum.column, enum['values']) }}
+        and not {{ enforced }}
     having count(*) > 0
     {%- endset -%}
-    {%- do checks.append(check) -%}
+    {%- do checks.append({'sql': check, 'enforced': enforced}) -%}
 {%- endfor -%}
 
 {{ return(checks) }}
