@@ -42,7 +42,6 @@ from pgshift.load import (
     LoadResult,
     _configure_dlt,
     _land_empty_tables,
-    _refuse_unloadable_names,
     record_load,
 )
 from pgshift.load.destination import raw_postgres
@@ -218,12 +217,11 @@ def prepare(settings: Settings, snapshot: Snapshot, names: Sequence[str]) -> Non
     """Make the target ready for the table units, before any of them runs.
 
     Raises:
-        ConfigError: A table cannot be loaded, the tables differ from the
-            scaffolded ones, or the target's schemas are not pgshift's.
+        ConfigError: The tables differ from the scaffolded ones, or the
+            target's schemas are not pgshift's.
     """
     catalog = snapshot.read_catalog(settings.source_schema)
     tables = selected_tables(settings, catalog, names)
-    _refuse_unloadable_names(tables)
     with transaction(settings.target) as cursor:
         manifest.ensure_state_schema(cursor, settings.state_schema)
         manifest.claim_landing_schema(
