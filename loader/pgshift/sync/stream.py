@@ -445,11 +445,9 @@ def follow(
                     applier.add(rest, changes, decoded)
                     rest.marker = txn_marker
                     changes, pieces = [], False
-                    status = wait(executor.submit(applier.commit_pieces, rest))
-                    seen_marker = rest.marker or seen_marker
-                    applied, commit_time = rest.end_lsn, rest.commit_time
-                    total += rest.rows
-                    cursor.send_feedback(flush_lsn=applied, reply=True)
+                    # Nothing else is in flight: the first piece settled it.
+                    pending = (executor.submit(applier.commit_pieces, rest), rest)
+                    status = finish()
                     if status is not None and status not in FOLLOWING:
                         return Outcome("status", applied, total)
                     continue
