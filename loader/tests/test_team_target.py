@@ -18,6 +18,7 @@ from collections.abc import Callable
 import pytest
 
 from pgshift.settings import PROJECT_DIR
+from pgshift.verify.dbt_artifacts import dbt_test_results
 
 from migration import MigratedSample, query, run_cli
 
@@ -218,6 +219,11 @@ def test_a_build_of_some_tables_checks_those_tables_only(
     )
     assert built.returncode == 0, built.stdout[-3000:]
     assert "pgshift_constraints_audit_events_and_9_more" in built.stdout
+    # verify's "dbt tests" column counts the checks this build made: those
+    # of audit_events, none of the nine tables tested beside it.
+    counted = dbt_test_results(copy.settings)
+    assert counted["audit_events"][0] > 0, counted
+    assert "bids" not in counted, counted
     # dbt test checks every table of the test, as published.
     tested = run_cli(
         ["dbt", "test", "-s", "audit_events"], "", copy.target_url, copy.state

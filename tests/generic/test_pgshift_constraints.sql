@@ -20,7 +20,7 @@
 {%- set building = execute and pgshift_is_build() -%}
 {%- set checks = [] -%}
 {%- if not building
-        or 'model.pgshift.' ~ model.identifier in selected_resources -%}
+        or 'model.' ~ project_name ~ '.' ~ model.identifier in selected_resources -%}
     {%- do checks.extend(pgshift_table_checks(
         model, source_table, keys, not_null, foreign_keys, enums)) -%}
 {%- endif -%}
@@ -28,7 +28,7 @@
     {#- ref() always: dbt reads the test's dependencies from it. -#}
     {%- set relation = ref(other.model) -%}
     {%- if not building
-            or 'model.pgshift.' ~ other.model in selected_resources -%}
+            or 'model.' ~ project_name ~ '.' ~ other.model in selected_resources -%}
         {%- do checks.extend(pgshift_table_checks(
             relation,
             other.get('source_table'),
