@@ -224,6 +224,10 @@ def test_the_differing_row_of_a_large_table_is_found_whatever_its_key(
     finally:
         conn.close()
     assert [d.changed for d in found.differences] == [{"token": ("tok500", "tampered")}]
+    # A token's values are what differs, and are not printed.
+    assert found.differences[0].describe().endswith(
+        ": token expected (hidden, 6 characters), found (hidden, 8 characters)"
+    )
 
 
 def test_a_truncate_queued_behind_the_load_waits_for_it_and_nothing_hangs(
@@ -283,3 +287,62 @@ def test_a_truncate_queued_behind_the_load_waits_for_it_and_nothing_hangs(
     waiter.join(30)
     assert truncated == [None]
     assert query(pg_url, 'select count(*) from "pageTree"') == [(0,)]
+
+
+def test_a_credential_is_shown_by_its_length_only() -> None:
+    # A password hash or a token that differs, or that is a row's key, is
+    # never printed: its length stands for it, a key's first characters too.
+    hidden = frozenset({"password_hash", "token"})
+    changed = Difference(
+        {"id": "7"},
+        "(7,x,$argon2id$v=19$m=65536)",
+        "(7,y,$argon2id$v=19$m=4096)",
+        {
+            "name": ("x", "y"),
+            "password_hash": ("$argon2id$v=19$m=65536", "$argon2id$v=19$m=4096"),
+        },
+        hidden=hidden,
+    )
+    assert changed.describe() == (
+        "id=7: name expected 'x', found 'y'; password_hash expected "
+        "(hidden, 22 characters), found (hidden, 21 characters)"
+    )
+    session = Difference({"token": "iJnNsZq8c1Vb0KkT2xWe"}, "(1)", None, hidden=hidden)
+    assert session.describe() == "token='iJnN…' (hidden, 20 characters): missing"
+    keyless = Difference(
+        {},
+        "(7,s3cr3t-t0ken)",
+        None,
+        hidden=hidden,
+        columns=("id", "token"),
+        expected_values=("7", "s3cr3t-t0ken"),
+    )
+    assert keyless.describe() == (
+        "(no key): missing (expected ('7', (hidden, 12 characters)))"
+    )
+    assert "s3cr3t" not in keyless.describe()
+
+
+@pytest.mark.parametrize(
+    ("column", "secret"),
+    [
+        ("password", True),
+        ("encryptedPassword", True),
+        ("password_hash", True),
+        ("api_key", True),
+        ("apiKey", True),
+        ("refresh_token", True),
+        ("client_secret", True),
+        ("tfa_secret", True),
+        ("salt", True),
+        ("pwd", True),
+        ("username", False),
+        ("passenger_count", False),
+        ("salty", False),
+        ("description", False),
+    ],
+)
+def test_credential_columns_are_told_by_their_names(column: str, secret: bool) -> None:
+    from pgshift.verify.diff import is_secret
+
+    assert is_secret(column) is secret

@@ -119,6 +119,12 @@ class Difference:
             for the columns that differ in a row both sides hold.
         copies: How many copies of the one expected row the checked side
             holds, for a duplicated row.
+        hidden: The columns whose names say they hold credentials
+            (``is_secret``): their values are never shown.
+        columns: The row's column names (the checked side's), in order,
+            when ``expected_values``/``found_values`` are given.
+        expected_values: Each column's text in the expected row, if any.
+        found_values: Each column's text in the found row, if any.
     """
 
     key: dict[str, str]
@@ -126,19 +132,29 @@ class Difference:
     found: str | None
     changed: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     copies: int = 0
+    hidden: frozenset[str] = frozenset()
+    columns: tuple[str, ...] = ()
+    expected_values: tuple[str | None, ...] | None = None
+    found_values: tuple[str | None, ...] | None = None
 
     def describe(self) -> str:
         """One line for the report.
 
         A row found under its key names only the columns that differ, with
         both values; a row missing or unexpected under its key, only the
-        key. Whole rows (which may hold password hashes or tokens) are
-        shown only for a table without a key, where nothing else tells the
-        row.
+        key. Whole rows are shown only for a table without a key, where
+        nothing else tells the row. A value of a column named as a
+        credential (a password hash, a token, a secret) is never shown: its
+        length stands for it, and a key's first characters, by which the
+        row can be found.
         """
-        key = ", ".join(f"{k}={_key_value(v)}" for k, v in self.key.items())
+        key = ", ".join(
+            f"{k}={_hidden_key(v) if k in self.hidden else _key_value(v)}"
+            for k, v in self.key.items()
+        )
         if not key:
-            expected, found = _cut(self.expected), _cut(self.found)
+            expected = _cut(self._row(self.expected, self.expected_values))
+            found = _cut(self._row(self.found, self.found_values))
             if self.found is None:
                 return f"(no key): missing (expected {expected})"
             if self.expected is None:
@@ -151,10 +167,63 @@ class Difference:
         if self.expected is None:
             return f"{key}: unexpected row"
         if not self.changed:
-            return f"{key}: expected {_cut(self.expected)}, found {_cut(self.found)}"
+            expected = _cut(self._row(self.expected, self.expected_values))
+            found = _cut(self._row(self.found, self.found_values))
+            return f"{key}: expected {expected}, found {found}"
         return f"{key}: " + "; ".join(
-            _change(column, was, now) for column, (was, now) in self.changed.items()
+            f"{column} expected {_hidden(was)}, found {_hidden(now)}"
+            if column in self.hidden
+            else _change(column, was, now)
+            for column, (was, now) in self.changed.items()
         )
+
+    def _row(
+        self, text: str | None, values: tuple[str | None, ...] | None
+    ) -> str | None:
+        """A whole row's text, its credentials' values left out."""
+        if text is None or not self.hidden or values is None:
+            return text
+        return (
+            "("
+            + ", ".join(
+                _hidden(value) if column in self.hidden else _shown(value)
+                for column, value in zip(self.columns, values, strict=True)
+            )
+            + ")"
+        )
+
+
+_SECRET = re.compile(
+    r"pass(word|wd|phrase)|secret|token|api_?key|private_?key|access_?key"
+    r"|credential|(^|_)(pwd|salt|otp)(_|$)",
+    re.IGNORECASE,
+)
+"""Column names that say the column holds a credential."""
+
+
+def is_secret(column: str) -> bool:
+    """Whether a column's name says it holds a credential.
+
+    ``password``, ``password_hash``, ``encryptedPassword``, ``api_key``,
+    ``refresh_token``, ``client_secret``, ``salt``: the report and the
+    screen show such a column's values by their length only, as pgshift
+    never prints a password.
+    """
+    return _SECRET.search(column) is not None
+
+
+def _hidden(value: str | None) -> str:
+    """A credential's value: NULL, or its length alone."""
+    if value is None:
+        return "NULL"
+    return f"(hidden, {len(value):,} characters)"
+
+
+def _hidden_key(value: str | None) -> str:
+    """A credential that is a row's key: its first characters and its length."""
+    if value is None or len(value) < 16:
+        return _hidden(value)
+    return f"{_shown(value[:4])[:-1]}…' (hidden, {len(value):,} characters)"
 
 
 SHOWN_CHARACTERS = 200
@@ -309,6 +378,8 @@ def _compare_rows(
     # Keys are named as the changed columns are: by the checked side's
     # (the target's) names, the ones a person looks the row up by there.
     names = checked.key
+    columns = tuple(column for column, _ in checked.columns)
+    hidden = frozenset(column for column in columns if is_secret(column))
     for key in sorted(set(by_key_missing) | set(by_key_extra), key=str):
         if len(result.differences) >= limit:
             return
@@ -326,7 +397,18 @@ def _compare_rows(
                 )
                 if before != after
             }
-        result.differences.append(Difference(labels, was, now, changed))
+        result.differences.append(
+            Difference(
+                labels,
+                was,
+                now,
+                changed,
+                hidden=hidden,
+                columns=columns,
+                expected_values=None if was is None else values[(*key, was)],
+                found_values=None if now is None else values[(*key, now)],
+            )
+        )
     if not names:
         return
     # A duplicated row: same key and text on both sides, more copies on one.
@@ -340,5 +422,6 @@ def _compare_rows(
                     row[-1],
                     row[-1],
                     copies=copies + expected[row],
+                    hidden=hidden,
                 )
             )
