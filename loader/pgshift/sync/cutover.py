@@ -352,6 +352,7 @@ def cutover(
                 raise SyncError(
                     "cutover stopped: the target does not match the source:\n  "
                     + "\n  ".join(done.differences)
+                    + _still_connected_hint(done.still_connected)
                 )
         except Exception as exc:
             if block is not None:
@@ -363,14 +364,12 @@ def cutover(
                     "cause is fixed, or reopen the source by giving it its "
                     "previous privileges back, on the source:\n  "
                     + "\n  ".join(done.reopen)
-                    + "\n(the sync goes on with `python loader/run.py sync`)"
                 ) from exc
             raise SyncError(
                 f"{exc}\nThe source's application roles stay NOLOGIN ("
                 + ", ".join(blocked)
                 + "): run cutover again once the cause is fixed, or give them "
-                "back with ALTER ROLE ... LOGIN to reopen the source (the sync "
-                "goes on with `python loader/run.py sync`)"
+                "back with ALTER ROLE ... LOGIN to reopen the source"
             ) from exc
         with transaction(settings.target) as target_cursor:
             state.update(
@@ -498,6 +497,20 @@ class DatabaseBlock:
         if grant_own:
             reopen.append(f"REVOKE CONNECT ON DATABASE {database} FROM {role(own)};")
         return block, reopen
+
+
+def _still_connected_hint(roles: list[str]) -> str:
+    """Why the target may differ when roles cutover did not block kept sessions."""
+    if not roles:
+        return ""
+    return (
+        "\nSessions of roles cutover did not block were connected to the source "
+        f"database during the downtime ({', '.join(roles)}: pgshift's own role, "
+        "a superuser, or a role --roles left out): a write of theirs after the "
+        "application's writes were stopped reaches the source but not the "
+        "target, and shows as such a difference. Stop them, or give the "
+        "application a role of its own and name it with --roles"
+    )
 
 
 def _revoke_connect(
