@@ -298,6 +298,7 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     """Generate (or check) the dbt files from the source catalog."""
     from pgshift.naming import tool_tables
     from pgshift.scaffold import scaffold
+    from pgshift.scaffold.names_in_data import names_in_data_notes
 
     check_connection(settings.source_required)
     if settings.target is not None:
@@ -347,6 +348,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     for line in shortened_notes(done.project.names):
         print(line)
     for line in generated_name_notes(done.project.names):
+        print(line)
+    for line in names_in_data_notes(settings, done.project.names):
         print(line)
     return parse_scaffolded(settings)
 

@@ -225,8 +225,12 @@ def test_the_differing_row_of_a_large_table_is_found_whatever_its_key(
         conn.close()
     assert [d.changed for d in found.differences] == [{"token": ("tok500", "tampered")}]
     # A token's values are what differs, and are not printed.
-    assert found.differences[0].describe().endswith(
-        ": token expected (hidden, 6 characters), found (hidden, 8 characters)"
+    assert (
+        found.differences[0]
+        .describe()
+        .endswith(
+            ": token expected (hidden, 6 characters), found (hidden, 8 characters)"
+        )
     )
 
 

@@ -394,6 +394,22 @@ def test_the_function_building_sql_from_strings_is_flagged_not_created(
     assert query(dump.source, "select count_rows('invoices')") == [(2,)]
 
 
+def test_a_column_naming_renamed_tables_is_pointed_out(dump: Dump) -> None:
+    # The application's registry names helpArticles, which becomes
+    # help_articles: scaffold says so, with what to do; the snake_case name
+    # and the value naming no table are not mentioned.
+    (line,) = [
+        line
+        for line in dump.scaffold_output.splitlines()
+        if line.startswith("note: app_collections.collection ")
+    ]
+    assert line.startswith(
+        "note: app_collections.collection holds the names of tables the rename "
+        "changes: helpArticles (becomes help_articles). "
+    )
+    assert "`tables:` and `columns:` entries in the override file" in line
+
+
 def test_a_migration_tools_table_keeps_its_names(dump: Dump) -> None:
     assert "kept as it is: table SequelizeMeta and its columns" in (
         dump.scaffold_output

@@ -1,0 +1,118 @@
+"""Table names the application keeps as data, which the rename leaves behind.
+
+Some applications look their own tables up by names they store in rows:
+Directus's ``directus_collections.collection``, n8n's data tables, a
+registry of report tables. The rename changes the table (``blogPosts``
+becomes ``blog_posts``) but not the rows that name it, so on the target such
+an application looks for a table that is no longer there, while every count
+and checksum passes. Scaffold cannot know what a value means; it can see a
+column whose values are the names of migrated tables the rename changes,
+and say so before anything is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+
+from pgshift.connection import transaction
+from pgshift.mapping import NameMap
+from pgshift.settings import Settings
+from pgshift.sqlident import quote_ident
+
+LARGEST_TABLE_READ = 64 * 1024 * 1024
+"""Bigger tables are not read: registries of names are small."""
+
+SHOWN = 5
+"""Names shown per column."""
+
+_COLUMNS = """
+select c.relname, a.attname
+from pg_class c
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+where c.relnamespace = to_regnamespace(%(schema)s)
+  and c.relkind = 'r' and not c.relispartition
+  and c.relname = any(%(tables)s)
+  and pg_table_size(c.oid) <= %(largest)s
+  and a.atttypid = any(array['text', 'varchar', 'bpchar', 'name']::regtype[])
+  and has_column_privilege(c.oid, a.attnum, 'SELECT')
+order by 1, a.attnum
+"""
+
+
+def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
+    """A note per column of the source whose values name tables the rename changes.
+
+    Only the migrated tables of at most ``LARGEST_TABLE_READ`` bytes are
+    read, each text column once, stopping at its first few matches; a table
+    the source user may not read is passed over.
+
+    Args:
+        settings: The run settings (the source is read).
+        names: The name map scaffold made.
+
+    Returns:
+        One line per such column, naming the values and what to do.
+    """
+    renamed = {
+        table.source: table.target
+        for table in names.tables.values()
+        if table.target != table.source
+    }
+    if not renamed:
+        return []
+    found: dict[tuple[str, str], list[str]] = {}
+    with transaction(settings.source_required, readonly=True) as cursor:
+        # A production source: no read here may hold it up.
+        cursor.execute("set local statement_timeout = '10s'")
+        cursor.execute(
+            _COLUMNS,
+            {
+                "schema": quote_ident(names.source_schema),
+                "tables": list(names.tables),
+                "largest": LARGEST_TABLE_READ,
+            },
+        )
+        columns = cursor.fetchall()
+        for table, column in columns:
+            values = _matching(cursor, names.source_schema, table, column, renamed)
+            if values:
+                found[(table, column)] = values
+    return [
+        _note(table, column, values, renamed)
+        for (table, column), values in found.items()
+    ]
+
+
+def _matching(
+    cursor: Any, schema: str, table: str, column: str, renamed: dict[str, str]
+) -> list[str]:
+    """The renamed tables' names one column holds (a few), or none."""
+    statement = sql.SQL(
+        "select distinct v from (select {column}::text as v from {table} "
+        "where {column}::text = any(%s) limit 1000) as hits order by 1 limit %s"
+    ).format(column=sql.Identifier(column), table=sql.Identifier(schema, table))
+    cursor.execute("savepoint names_in_data")
+    try:
+        cursor.execute(statement, (list(renamed), SHOWN + 1))
+    except psycopg2.Error:
+        cursor.execute("rollback to savepoint names_in_data")
+        return []
+    return [value for (value,) in cursor.fetchall()]
+
+
+def _note(table: str, column: str, values: list[str], renamed: dict[str, str]) -> str:
+    shown = ", ".join(f"{v} (becomes {renamed[v]})" for v in values[:SHOWN])
+    more = ", …" if len(values) > SHOWN else ""
+    return (
+        f"note: {table}.{column} holds the names of tables the rename changes: "
+        f"{shown}{more}. An application that finds its tables by names kept "
+        "in its rows (Directus's collections, n8n's data tables) looks for "
+        "them under these names on the target and finds none, while every "
+        "count and checksum passes: keep those tables' names (and their "
+        "columns') with `tables:` and `columns:` entries in the override "
+        "file, then scaffold again, or point the application at the target "
+        "through `compat`"
+    )
