@@ -9,6 +9,7 @@ only ever lives in memory: every printable form of a URL is redacted.
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 from collections.abc import Collection, Iterable, Iterator
@@ -328,7 +329,7 @@ class Settings:
             ConfigError: Some name matches none of ``tables``.
         """
         unmatched = [
-            f"--{option} {name}"
+            f"--{option} {name}" + _closest(name, tables)
             for option, names in (("include", self.include), ("exclude", self.exclude))
             for name in names
             if name not in tables
@@ -341,6 +342,14 @@ class Settings:
                 f"Its tables: {', '.join(sorted(tables)[:20])}"
                 + (", ..." if len(tables) > 20 else "")
             )
+
+
+def _closest(name: str, tables: Collection[str]) -> str:
+    """`` (did you mean …?)`` with the source's closest table names, if any."""
+    close = difflib.get_close_matches(name, list(tables), n=3, cutoff=0.6)
+    if not close:
+        close = [t for t in tables if t.lower() == name.lower()]
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
 def databases_from_env() -> tuple[DatabaseUrl, DatabaseUrl] | None:
