@@ -113,6 +113,5 @@ def _note(table: str, column: str, values: list[str], renamed: dict[str, str]) -
         "them under these names on the target and finds none, while every "
         "count and checksum passes: keep those tables' names (and their "
         "columns') with `tables:` and `columns:` entries in the override "
-        "file, then scaffold again, or point the application at the target "
-        "through `compat`"
+        "file, then scaffold again"
     )
