@@ -12,6 +12,8 @@ and say so before anything is built.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import psycopg2
@@ -22,8 +24,13 @@ from pgshift.mapping import NameMap
 from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
 
-LARGEST_TABLE_READ = 64 * 1024 * 1024
+logger = logging.getLogger(__name__)
+
+LARGEST_TABLE_READ = 8 * 1024 * 1024
 """Bigger tables are not read: registries of names are small."""
+
+TIME_BUDGET = 30.0
+"""Seconds of reading, all tables together, after which the rest are not read."""
 
 SHOWN = 5
 """Names shown per column."""
@@ -46,8 +53,8 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
     """A note per column of the source whose values name tables the rename changes.
 
     Only the migrated tables of at most ``LARGEST_TABLE_READ`` bytes are
-    read, each text column once, stopping at its first few matches; a table
-    the source user may not read is passed over.
+    read, each in one scan of its text columns, for ``TIME_BUDGET`` seconds
+    at most in all; a table the source user may not read is passed over.
 
     Args:
         settings: The run settings (the source is read).
@@ -64,6 +71,7 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
     if not renamed:
         return []
     found: dict[tuple[str, str], list[str]] = {}
+    deadline = time.monotonic() + TIME_BUDGET
     with transaction(settings.source_required, readonly=True) as cursor:
         # A production source: no read here may hold it up.
         cursor.execute("set local statement_timeout = '10s'")
@@ -75,11 +83,16 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
                 "largest": LARGEST_TABLE_READ,
             },
         )
-        columns = cursor.fetchall()
-        for table, column in columns:
-            values = _matching(cursor, names.source_schema, table, column, renamed)
-            if values:
-                found[(table, column)] = values
+        by_table: dict[str, list[str]] = {}
+        for table, column in cursor.fetchall():
+            by_table.setdefault(table, []).append(column)
+        for table, columns in by_table.items():
+            if time.monotonic() > deadline:
+                logger.info("names in data: %s and later tables not read", table)
+                break
+            hits = _matching(cursor, names.source_schema, table, columns, renamed)
+            for column, value in hits:
+                found.setdefault((table, column), []).append(value)
     return [
         _note(table, column, values, renamed)
         for (table, column), values in found.items()
@@ -87,20 +100,25 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
 
 
 def _matching(
-    cursor: Any, schema: str, table: str, column: str, renamed: dict[str, str]
-) -> list[str]:
-    """The renamed tables' names one column holds (a few), or none."""
+    cursor: Any, schema: str, table: str, columns: list[str], renamed: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(column, value) for the renamed tables' names a table's columns hold."""
+    pairs = sql.SQL(", ").join(
+        sql.SQL("({}, {}::text)").format(sql.Literal(c), sql.Identifier(c))
+        for c in columns
+    )
     statement = sql.SQL(
-        "select distinct v from (select {column}::text as v from {table} "
-        "where {column}::text = any(%s) limit 1000) as hits order by 1 limit %s"
-    ).format(column=sql.Identifier(column), table=sql.Identifier(schema, table))
+        "select distinct c, v from (select x.c, x.v from {table} as t "
+        "cross join lateral (values {pairs}) as x(c, v) where x.v = any(%s) "
+        "limit 1000) as hits order by 1, 2"
+    ).format(table=sql.Identifier(schema, table), pairs=pairs)
     cursor.execute("savepoint names_in_data")
     try:
-        cursor.execute(statement, (list(renamed), SHOWN + 1))
+        cursor.execute(statement, (list(renamed),))
     except psycopg2.Error:
         cursor.execute("rollback to savepoint names_in_data")
         return []
-    return [value for (value,) in cursor.fetchall()]
+    return [(column, value) for column, value in cursor.fetchall()]
 
 
 def _note(table: str, column: str, values: list[str], renamed: dict[str, str]) -> str:
