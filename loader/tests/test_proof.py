@@ -350,3 +350,42 @@ def test_credential_columns_are_told_by_their_names(column: str, secret: bool) -
     from pgshift.verify.diff import is_secret
 
     assert is_secret(column) is secret
+
+
+@pytest.mark.parametrize(("tampered", "more"), [(10, False), (15, True), (400, True)])
+def test_rows_past_the_limit_are_said_to_differ_too(
+    pg_url: str, tampered: int, more: bool
+) -> None:
+    # The first ten differing rows are listed; when more differ, a last
+    # line says so rather than let the list read as complete.
+    from pgshift.verify.diff import Side, diff
+
+    suffix = f"_{tampered}"
+    for table in ("expected", "found"):
+        query(
+            pg_url,
+            f"create table {table}{suffix} (id int primary key, note text); "
+            f"insert into {table}{suffix} select g, 'n' || g "
+            "from generate_series(1, 1000) g",
+        )
+    query(
+        pg_url,
+        f"update found{suffix} set note = 'changed' where id %% 50 = 0 "
+        f"and id <= {tampered * 50}",
+    )
+    conn = psycopg2.connect(pg_url)
+    try:
+        cursor = conn.cursor()
+        typed = [("id", "integer"), ("note", "text")]
+        sides = [
+            Side(t, cursor, f"{t}{suffix}", typed, ["id"])
+            for t in ("expected", "found")
+        ]
+        found = diff(*sides)
+    finally:
+        conn.close()
+    lines = found.lines()
+    assert lines[0] == "id=50: note expected 'n50', found 'changed'"
+    assert len(found.differences) == 10
+    assert found.more is more
+    assert (lines[-1] == "more rows differ: only the first 10 are shown") is more

@@ -304,10 +304,21 @@ class DiffResult:
     Attributes:
         differences: The rows.
         segments_checked: How many key segments were checksummed.
+        more: Whether rows beyond the limit differ too.
     """
 
     differences: list[Difference] = field(default_factory=list)
     segments_checked: int = 0
+    more: bool = False
+
+    def lines(self) -> list[str]:
+        """One line per differing row, and one saying when more differ."""
+        out = [d.describe() for d in self.differences]
+        if self.more:
+            out.append(
+                f"more rows differ: only the first {len(self.differences)} are shown"
+            )
+        return out
 
 
 def diff(reference: Side, checked: Side, limit: int = 10) -> DiffResult:
@@ -337,9 +348,11 @@ def _bisect(
     result: DiffResult,
     limit: int,
 ) -> None:
-    if len(result.differences) >= limit:
-        return
     where_ref, where_chk = reference.where(low, high), checked.where(low, high)
+    if len(result.differences) >= limit:
+        if not result.more:
+            result.more = reference.figures(where_ref) != checked.figures(where_chk)
+        return
     result.segments_checked += 1
     ref_figures = reference.figures(where_ref)
     chk_figures = checked.figures(where_chk)
@@ -382,6 +395,7 @@ def _compare_rows(
     hidden = frozenset(column for column in columns if is_secret(column))
     for key in sorted(set(by_key_missing) | set(by_key_extra), key=str):
         if len(result.differences) >= limit:
+            result.more = True
             return
         labels = dict(zip(names, key, strict=False)) if names else {}
         was, now = by_key_missing.get(key), by_key_extra.get(key)
@@ -413,8 +427,11 @@ def _compare_rows(
         return
     # A duplicated row: same key and text on both sides, more copies on one.
     for row, copies in extra.items():
-        if row[:-1] in by_key_missing or len(result.differences) >= limit:
+        if row[:-1] in by_key_missing:
             continue
+        if row in expected and len(result.differences) >= limit:
+            result.more = True
+            return
         if row in expected:
             result.differences.append(
                 Difference(

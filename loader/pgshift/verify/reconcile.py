@@ -540,7 +540,7 @@ def explain_mismatch(
     if staging_side.figures("true")[1] == source_checksum:
         final_side = Side(f"final table {final}", cursor, final_rel, columns, key)
         found = diff(staging_side, final_side)
-        return [d.describe() for d in found.differences]
+        return found.lines()
     if settings.source is None:
         return [
             "raw data differs from the source snapshot; set SOURCE_DATABASE_URL "
@@ -558,8 +558,7 @@ def explain_mismatch(
         )
         found = diff(source_side, staging_side)
     return [
-        f"raw differs from the source (as of now): {d.describe()}"
-        for d in found.differences
+        f"raw differs from the source (as of now): {line}" for line in found.lines()
     ]
 
 
@@ -791,4 +790,4 @@ def _explain_against_source(
         src_cursor.execute("ROLLBACK")
     finally:
         conn.close()
-    return [d.describe() for d in found.differences]
+    return found.lines()
