@@ -107,14 +107,20 @@ def _matching(
         sql.SQL("({}, {}::text)").format(sql.Literal(c), sql.Identifier(c))
         for c in columns
     )
+    # Everything inline, nothing passed as a parameter: a name holding `%`
+    # would otherwise read as a placeholder.
     statement = sql.SQL(
         "select distinct c, v from (select x.c, x.v from {table} as t "
-        "cross join lateral (values {pairs}) as x(c, v) where x.v = any(%s) "
+        "cross join lateral (values {pairs}) as x(c, v) where x.v = any({names}) "
         "limit 1000) as hits order by 1, 2"
-    ).format(table=sql.Identifier(schema, table), pairs=pairs)
+    ).format(
+        table=sql.Identifier(schema, table),
+        pairs=pairs,
+        names=sql.SQL("{}::text[]").format(sql.Literal(list(renamed))),
+    )
     cursor.execute("savepoint names_in_data")
     try:
-        cursor.execute(statement, (list(renamed),))
+        cursor.execute(statement)
     except psycopg2.Error:
         cursor.execute("rollback to savepoint names_in_data")
         return []
