@@ -766,7 +766,9 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     assert "id=2: first_name expected 'Late', found 'Changed'" in changed.stdout
     # Nothing to cut over any more.
     again = run_cli(["cutover"], source, target, state)
-    assert again.returncode == 2 and "no sync is following" in again.stderr
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "was cut over already" in again.stderr
+    assert "start one with" not in again.stderr
     # The target is the application's now: a migrate into it says so.
     refused = run_cli(["migrate"], source, target, state)
     assert refused.returncode == 2, refused.stdout + refused.stderr

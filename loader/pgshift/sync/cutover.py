@@ -177,6 +177,12 @@ def cutover(
     names = NameMap.read(settings.project_dir)
     with transaction(settings.target) as cursor:
         run = state.latest(cursor, settings)
+    if run is not None and run.status == "done":
+        raise SyncError(
+            f"cutover refused: sync run {run.run_id} was cut over already; "
+            "the target is the application's database now (`python "
+            "loader/run.py status` shows the run)"
+        )
     if (
         run is None
         or run.status not in ("streaming", "cutover", "stopping")
