@@ -45,6 +45,7 @@ from psycopg2 import sql
 
 from pgshift.connection import schema_comment, transaction
 from pgshift.mapping import NameMap
+from pgshift.naming import MIGRATION_HISTORY_TABLES
 from pgshift.settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,8 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
             (v.source, v.name, v.columns) for v in names.views.values()
         ]
         for source, target, columns in relations:
+            if _left_to_the_final_schema(source, target, columns):
+                continue
             final = sql.Identifier(settings.final_schema, target)
             cursor.execute("select to_regclass(%s)::oid", (final.as_string(cursor),))
             relation = cursor.fetchone()[0]
@@ -286,6 +289,24 @@ def _runs_as_invoker(
         )
         return True
     return False
+
+
+def _left_to_the_final_schema(
+    source: str, target: str, columns: dict[str, str]
+) -> bool:
+    """Whether a migration tool's record keeps its table, and gets no view.
+
+    Django looks for ``django_migrations`` among the schema's tables, not
+    its views: finding only a view there, it would take every migration for
+    unapplied and create the table. Kept under its names, the table is
+    found in the final schema, next on the previous application's
+    ``search_path``.
+    """
+    return (
+        source in MIGRATION_HISTORY_TABLES
+        and source == target
+        and all(old == new for old, new in columns.items())
+    )
 
 
 def _role(name: str) -> sql.Composable:

@@ -419,6 +419,36 @@ def test_a_migration_tools_table_keeps_its_names(dump: Dump) -> None:
     ]
 
 
+def test_compat_leaves_the_migration_tools_record_to_the_final_schema(
+    dump: Dump,
+) -> None:
+    # Sequelize, as Django, looks for its record among the schema's tables:
+    # a view of it in the compatibility schema would read as no record.
+    done = run_cli(["compat"], dump.source, dump.target, dump.state, dump.project)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        # Each name as the previous application resolves it.
+        kinds = dict(
+            query(
+                dump.target,
+                "set search_path = public_compat, public; "
+                "select c.relname, n.nspname || ':' || c.relkind::text "
+                "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where to_regclass(quote_ident(c.relname)) = c.oid "
+                "and c.relname in ('SequelizeMeta', 'helpArticles', 'invoices')",
+            )
+        )
+        assert kinds == {
+            "SequelizeMeta": "public:r",
+            "helpArticles": "public_compat:v",
+            "invoices": "public_compat:v",
+        }
+    finally:
+        run_cli(
+            ["compat", "--drop"], dump.source, dump.target, dump.state, dump.project
+        )
+
+
 ROLE_STATEMENTS = [
     ("dump_reader", "select count(*) from invoices", "select count(*) from invoices"),
     (
