@@ -277,8 +277,30 @@ def follow(
         txn_marker: str | None = None
         idle_since = 0.0
         # The transaction being received: its size so far, where it commits,
-        # whether it may be applied in pieces and whether one was.
+        # whether it may be applied in pieces and whether one was, and when
+        # it committed on the source.
         txn_bytes, txn_final, piecewise, pieces = 0, 0, False, False
+        txn_begin: pgoutput.Begin | None = None
+
+        def measure(caught: bool) -> int | None:
+            """Report lag and rows; return the WAL the slot retains, if read.
+
+            Inside a transaction being received, nothing from its commit on
+            is applied, whatever position the server said it had sent
+            before streaming it: the lag counts from there, in bytes and
+            from its commit time, and the rows include its pieces applied.
+            """
+            if in_transaction:
+                return meter.check(
+                    min(max(applied, confirmed), txn_final),
+                    txn_begin.commit_time if txn_begin is not None else None,
+                    total + (applier.open_rows or 0),
+                    False,
+                    limits,
+                )
+            return meter.check(
+                max(applied, confirmed), commit_time, total, caught, limits
+            )
 
         def wait(future: Future[Any]) -> Any:
             """The apply thread's result, the source hearing from the stream.
@@ -343,6 +365,7 @@ def follow(
             part, changes, txn_bytes = changes, [], 0
             wait(executor.submit(applier.apply_piece, part, txn_final))
             pieces = True
+            measure(False)
             return None
 
         while True:
@@ -376,13 +399,7 @@ def follow(
                     return Outcome("status", applied, total)
                 if until_marker is not None and seen_marker == until_marker:
                     return Outcome("until", applied, total)
-                retained = meter.check(
-                    max(applied, confirmed),
-                    commit_time,
-                    total,
-                    not in_transaction and caught_up(),
-                    limits,
-                )
+                retained = measure(not in_transaction and caught_up())
                 if (
                     retained is not None
                     and limits.max_bytes
@@ -409,6 +426,7 @@ def follow(
             elif isinstance(decoded, pgoutput.Begin):
                 in_transaction, changes, txn_marker = True, [], None
                 txn_bytes, txn_final, pieces = 0, decoded.final_lsn, False
+                txn_begin = decoded
                 # Not one applied already (its commit is past the applied
                 # position), nor while cutover follows the slot to a position.
                 piecewise = stop_at is None and decoded.final_lsn >= applied
