@@ -3,9 +3,9 @@
 After a cutover the new version of the application reads the final tables
 in snake_case. The previous version, still running until the new one is
 deployed, knows only the source's names. ``create_compat_schema`` gives it
-a schema of views on the target, one per final table and migrated view,
-named as on the source, with each column under its source name, in the
-source's column order:
+a schema of views on the target, one per final table and migrated view
+whose name or columns the rename changes, named as on the source, with each
+column under its source name, in the source's column order:
 
     create view public_compat."Users" with (security_invoker = true) as
     select id as id, full_name as "fullName", ... from public.users;
@@ -22,7 +22,9 @@ a role holds a privilege on some columns only gets a view with its owner's
 privileges instead (a security_invoker view checks every column it lists),
 its grants then deciding alone, unless the table has row-level security
 (see ``_runs_as_invoker``). The previous version points its
-``search_path`` at the schema; its unqualified names then resolve there.
+``search_path`` at the schema, then the final schema; its unqualified names
+then resolve to a view, or to the final table itself where the rename
+changed nothing of it.
 The migrated routines' bodies name the final tables qualified with the
 final schema (``pgshift.routines``), so a trigger or function it sets off
 reads and writes the final tables, not these views. Each enum (and each
@@ -45,7 +47,6 @@ from psycopg2 import sql
 
 from pgshift.connection import schema_comment, transaction
 from pgshift.mapping import NameMap
-from pgshift.naming import MIGRATION_HISTORY_TABLES
 from pgshift.settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
@@ -294,19 +295,16 @@ def _runs_as_invoker(
 def _left_to_the_final_schema(
     source: str, target: str, columns: dict[str, str]
 ) -> bool:
-    """Whether a migration tool's record keeps its table, and gets no view.
+    """Whether a relation keeps its names, and so gets no view.
 
-    Django looks for ``django_migrations`` among the schema's tables, not
-    its views: finding only a view there, it would take every migration for
-    unapplied and create the table. Kept under its names, the table is
-    found in the final schema, next on the previous application's
-    ``search_path``.
+    The previous application finds such a table in the final schema, next
+    on its ``search_path``, as the table it is: a view there would only
+    stand in the way of what a view cannot do (Django looks for
+    ``django_migrations`` among the tables and, finding a view, takes every
+    migration for unapplied; it groups by a table's key alone, which
+    PostgreSQL accepts of a table, not of a view).
     """
-    return (
-        source in MIGRATION_HISTORY_TABLES
-        and source == target
-        and all(old == new for old, new in columns.items())
-    )
+    return source == target and all(old == new for old, new in columns.items())
 
 
 def _role(name: str) -> sql.Composable:

@@ -100,35 +100,6 @@ would find no record and run every migration again. They keep their names
 and their columns' unless the override file names them.
 """
 
-MIGRATION_HISTORY_TABLES = frozenset(
-    {
-        *MIGRATION_TOOL_TABLES,
-        "django_migrations",
-        "schema_migrations",
-        "ar_internal_metadata",
-        "alembic_version",
-        "_prisma_migrations",
-        "flyway_schema_history",
-        "knex_migrations",
-        "knex_migrations_lock",
-        "typeorm_metadata",
-        "mikro_orm_migrations",
-        "doctrine_migration_versions",
-        "goose_db_version",
-        "gorp_migrations",
-        "__diesel_schema_migrations",
-        "pgmigrations",
-        "kysely_migration",
-        "kysely_migration_lock",
-    }
-)
-"""The tables in which schema-migration tools record what they ran, by name.
-
-Several of them (Django's, Sequelize's, Liquibase's) look for their table
-among the schema's tables, not its views, and create it when they do not
-find one: the compatibility schema leaves them out, so that the previous
-application's tool reads its record in the final schema."""
-
 PRISMA_RELATION_TABLE = (
     "Prisma's implicit many-to-many relation table (Prisma names it "
     "_<relation>, its columns A and B, and a Prisma schema cannot map them "
