@@ -12,6 +12,7 @@ import pytest
 
 from pgshift.demo.cluster import Cluster
 from pgshift.settings import OVERRIDES_FILE
+from pgshift.verify import verify
 
 from migration import MigratedSample, ProjectCopy, copy_project, query, run_cli
 
@@ -49,6 +50,24 @@ def test_the_previous_application_reads_the_source_names(
     source = query(sample.source_url, statement)
     target = query(sample.target_url, f"set search_path = public_compat; {statement}")
     assert source and target == source
+
+
+def test_a_rebuild_names_the_views_it_recreates_as_pgshifts(
+    compat: tuple[MigratedSample, str],
+) -> None:
+    # A build replaces the final tables the views read: it recreates them,
+    # and the report says they are pgshift's, not the team's objects.
+    sample, _ = compat
+    args = (sample.source_url, sample.target_url, sample.state)
+    assert run_cli(["compat"], *args).returncode == 0
+    built = run_cli(["dbt", "build", "-s", "users"], *args)
+    assert built.returncode == 0, built.stdout[-3000:]
+    report = verify(sample.settings)
+    assert report.passed
+    assert (
+        "view public_compat.users: recreated (pgshift's compatibility schema, "
+        "run.py compat)"
+    ) in report.carried_over
 
 
 def test_it_writes_through_the_views_with_the_final_tables_defaults(

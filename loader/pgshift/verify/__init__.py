@@ -39,6 +39,7 @@ from psycopg2 import sql
 from pgshift.catalog import Catalog, read_catalog
 from pgshift.checksum import TEXT_SETTINGS, fingerprint
 from pgshift.comments import comment_differences
+from pgshift.compat import COMPAT_MARK
 from pgshift.connection import connect, relation_exists, transaction
 from pgshift.manifest import (
     MANIFEST_TABLE,
@@ -142,7 +143,7 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         report.not_migrated += review_lines(settings.project_dir)
         report.routines = migrated_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
-        report.carried_over = [c.describe() for c in carried]
+        report.carried_over = _carried_lines(cursor, carried)
         outcomes = read_outcomes(cursor, settings.state_schema)
         report.privileges = [
             o.describe()
@@ -686,6 +687,30 @@ def _owners_listed(outcomes: Sequence[Outcome]) -> set[tuple[str, str]]:
         for o in outcomes
         if o.kind in owners
     }
+
+
+def _carried_lines(cursor: Any, carried: list[CarriedOver]) -> list[str]:
+    """What the last publish did with the target's objects, pgshift's own said so.
+
+    The views of a compatibility schema (``run.py compat``) depend on the
+    final tables: a publish that replaces those recreates them, and they
+    are pgshift's, not the team's.
+    """
+    cursor.execute(
+        "select nspname from pg_namespace "
+        "where obj_description(oid, 'pg_namespace') = %s",
+        (COMPAT_MARK,),
+    )
+    compat = {name for (name,) in cursor.fetchall()}
+    return [
+        c.describe()
+        + (
+            " (pgshift's compatibility schema, run.py compat)"
+            if c.object.split(".", 1)[0] in compat
+            else ""
+        )
+        for c in carried
+    ]
 
 
 def _intended_differences(settings: Settings, names: NameMap | None) -> list[str]:
