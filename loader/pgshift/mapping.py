@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -1091,14 +1092,22 @@ def staging_model_name(source_name: str, target: str) -> str:
     eight hex digits of a hash of the whole name, so that two long tables
     that start alike still get two models.
     """
-    name = f"stg_{source_name}__{target}"
-    if len((EPHEMERAL_PREFIX + name).encode()) <= MAX_IDENTIFIER_BYTES:
+    # dbt writes the CTE's name into the SQL unquoted: a table name an
+    # override keeps with other characters than letters, digits and `_`
+    # (Tryton's `res_user-res_group`) has them replaced there, and the hash
+    # keeps it apart from a table named with the replacements.
+    plain = re.sub(r"[^0-9A-Za-z_]", "_", target)
+    name = f"stg_{source_name}__{plain}"
+    if (
+        plain == target
+        and len((EPHEMERAL_PREFIX + name).encode()) <= MAX_IDENTIFIER_BYTES
+    ):
         return name
     digest = hashlib.sha1(target.encode()).hexdigest()[:8]
     budget = MAX_IDENTIFIER_BYTES - len(
         (EPHEMERAL_PREFIX + f"stg_{source_name}__" + "_" + digest).encode()
     )
-    cut = target.encode()[: max(budget, 0)].decode(errors="ignore")
+    cut = plain.encode()[: max(budget, 0)].decode(errors="ignore")
     return f"stg_{source_name}__{cut}_{digest}"
 
 

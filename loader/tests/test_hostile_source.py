@@ -112,7 +112,12 @@ def test_every_table_is_complete_and_the_schemas_are_twins(
         ("reader_notes", "complete"),
         ("_join_readers_hostile_note", "complete"),
         ("v1_2", "complete"),
+        ("res_user-res_group", "complete"),
     }
+    # The name the override keeps, hyphen and all, as Tryton reads it.
+    assert query(
+        migrated.target, 'select "user", "group" from "res_user-res_group" order by id'
+    ) == [(1, 2), (3, 4)]
 
 
 def test_tables_dlt_cannot_name_land_under_a_raw_name_and_arrive_exact(
