@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pgshift.connection import check_connection, transaction
 from pgshift.expressions import ExpressionError
 from pgshift.load.retry import LoadError
-from pgshift.naming import NamingError
+from pgshift.naming import NamingError, to_snake
 from pgshift.scaffold.supported import ScaffoldError
 from pgshift.settings import (
     DEFAULT_JOBS,
@@ -345,6 +345,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
             )
     for line in reserved_word_notes(done.project.names):
         print(line)
+    for line in replaced_character_notes(done.project.names):
+        print(line)
     for line in shortened_notes(done.project.names):
         print(line)
     for line in generated_name_notes(done.project.names):
@@ -395,6 +397,31 @@ def shortened_notes(names: NameMap) -> list[str]:
         f"add it in the override file under 'objects: {owner}:' "
         f"({source}: <new_name>)"
         for owner, source, target in names.shortened
+    ]
+
+
+def replaced_character_notes(names: NameMap) -> list[str]:
+    """One line when the rules replace characters in table names with ``_``.
+
+    A case change reads as the same word; ``res_user-res_group`` becoming
+    ``res_user_res_group`` (Tryton's relation tables), or ``v1.2``
+    becoming ``v1_2``, is a name an application may spell in its code.
+    """
+    replaced = [
+        (table.source, table.target)
+        for table in names.tables.values()
+        if table.target != table.source
+        and table.target == to_snake(table.source)
+        and any(not (c.isalnum() or c == "_") for c in table.source)
+    ]
+    if not replaced:
+        return []
+    shown = ", ".join(f"{source} becomes {target}" for source, target in replaced[:5])
+    return [
+        f"note: {len(replaced)} table name(s) hold characters the naming rules "
+        f"replace with _ ({shown}{', ...' if len(replaced) > 5 else ''}): an "
+        "application that spells these names in its code needs them kept "
+        "with `tables:` overrides (a name kept as it is is quoted in SQL)"
     ]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,11 @@ READER = "Reader's $$ -- notes"
 """The source table whose name holds a quote, ``$$`` and ``--``."""
 
 
-Project = ProjectCopy
-"""The fixture source, its target, and the project copy joining them."""
+@dataclass
+class Project(ProjectCopy):
+    """The fixture source, its target, the project copy, and what scaffold said."""
+
+    scaffold_output: str = ""
 
 
 def _project(tmp: pytest.TempPathFactory, source: str, target: str) -> Project:
@@ -69,8 +73,9 @@ def migrated(
     overrides = hostile.project / OVERRIDES_FILE
     shutil.copy(FIXTURES / "hostile_source_overrides.yml", overrides)
 
-    code, _, stderr = hostile.run("scaffold", "--overrides", str(overrides))
+    code, scaffolded, stderr = hostile.run("scaffold", "--overrides", str(overrides))
     assert code == 0, stderr
+    hostile.scaffold_output = scaffolded
     code, stdout, stderr = hostile.run("migrate")
     assert code == 0, stdout[-3000:] + stderr[-3000:]
     yield hostile
@@ -118,6 +123,21 @@ def test_every_table_is_complete_and_the_schemas_are_twins(
     assert query(
         migrated.target, 'select "user", "group" from "res_user-res_group" order by id'
     ) == [(1, 2), (3, 4)]
+
+
+def test_scaffold_names_the_tables_whose_characters_the_rules_replace(
+    migrated: Project,
+) -> None:
+    (line,) = [
+        line
+        for line in migrated.scaffold_output.splitlines()
+        if "hold characters the naming rules replace with _" in line
+    ]
+    assert "_Join:readers:HostileNote becomes _join_readers_hostile_note" in line
+    assert "v1.2 becomes v1_2" in line
+    # Kept by the override file, and a quote or a space renamed by one: not named.
+    assert "res_user-res_group" not in line
+    assert "Reader's" not in line
 
 
 def test_tables_dlt_cannot_name_land_under_a_raw_name_and_arrive_exact(
