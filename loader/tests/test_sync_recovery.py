@@ -290,9 +290,12 @@ def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
     checks: list[tuple[int, Any, int]] = []
     check = stream._Meter.check
 
-    def recorded(meter: Any, applied: int, when: Any, rows: int, *args: Any) -> Any:
-        checks.append((applied, when, rows))
-        return check(meter, applied, when, rows, *args)
+    def recorded(
+        meter: Any, applied: int, when: Any, rows: int, *args: Any, **kw: Any
+    ) -> Any:
+        in_progress = args[2] if len(args) > 2 else kw.get("in_progress", 0)
+        checks.append((applied, when, rows + in_progress))
+        return check(meter, applied, when, rows, *args, **kw)
 
     monkeypatch.setattr(stream._Meter, "check", recorded)
     done = stream.follow(settings, names, run, until_marker="pieces", quiet=True)

@@ -131,8 +131,14 @@ class _Meter:
         rows: int,
         caught_up: bool,
         limits: Limits,
+        in_progress: int = 0,
     ) -> int | None:
-        """Read the source's position; report; return the retained WAL bytes."""
+        """Read the source's position; report; return the retained WAL bytes.
+
+        ``rows`` are committed on the target; ``in_progress`` are the rows
+        of a large source transaction applied so far, uncommitted (a crash
+        would undo them, and they would be applied again).
+        """
         now = time.monotonic()
         if now - self._last < CHECK_SECONDS:
             return None
@@ -148,12 +154,17 @@ class _Meter:
                 f"{max(0.0, (datetime.now(UTC) - commit_time).total_seconds()):.1f} s"
             )
         started, before = self._rows_at
-        rate = (rows - before) / max(now - started, 1e-6)
-        self._rows_at = (now, rows)
+        rate = (rows + in_progress - before) / max(now - started, 1e-6)
+        self._rows_at = (now, rows + in_progress)
         retained = state.retained_bytes or 0
         line = (
             f"sync: lag {lag_bytes / 2**20:.1f} MiB, {lag_time}; "
             f"{rate:.0f} rows/s; {self._earlier_rows + rows} rows applied"
+            + (
+                f" ({in_progress} more of a transaction being applied)"
+                if in_progress
+                else ""
+            )
         )
         logger.info(
             "%s; applied %s, source at %s, slot retains %d bytes (%s)",
@@ -288,15 +299,17 @@ def follow(
             Inside a transaction being received, nothing from its commit on
             is applied, whatever position the server said it had sent
             before streaming it: the lag counts from there, in bytes and
-            from its commit time, and the rows include its pieces applied.
+            from its commit time, and its pieces applied are shown apart
+            from the rows committed.
             """
             if in_transaction:
                 return meter.check(
                     min(max(applied, confirmed), txn_final),
                     txn_begin.commit_time if txn_begin is not None else None,
-                    total + (applier.open_rows or 0),
+                    total,
                     False,
                     limits,
+                    applier.open_rows or 0,
                 )
             return meter.check(
                 max(applied, confirmed), commit_time, total, caught, limits
