@@ -287,25 +287,27 @@ def test_a_large_transaction_is_applied_in_pieces_all_or_nothing(
     monkeypatch.setattr(stream, "PIECE_ROWS", 40)
     # Every progress check, as the progress line and the log would show it.
     monkeypatch.setattr(stream, "CHECK_SECONDS", 0.0)
-    checks: list[tuple[int, Any, int]] = []
+    checks: list[tuple[int, Any, int, int]] = []
     check = stream._Meter.check
 
     def recorded(
         meter: Any, applied: int, when: Any, rows: int, *args: Any, **kw: Any
     ) -> Any:
         in_progress = args[2] if len(args) > 2 else kw.get("in_progress", 0)
-        checks.append((applied, when, rows + in_progress))
+        checks.append((applied, when, rows + in_progress, rows))
         return check(meter, applied, when, rows, *args, **kw)
 
     monkeypatch.setattr(stream._Meter, "check", recorded)
     done = stream.follow(settings, names, run, until_marker="pieces", quiet=True)
     assert done.reason == "until" and done.rows == 150 + 15 + 1
     # While its pieces were applied, the transaction counted as not applied
-    # (its commit time, a position before its end) and its rows as applied.
+    # (its commit time, a position before its end), its rows as in progress,
+    # not as committed.
     during = [c for c in checks if 0 < c[2] < 166]
     assert during, checks
     assert all(
-        position < done.applied_lsn and when is not None for position, when, _ in during
+        position < done.applied_lsn and when is not None and committed == 0
+        for position, when, _, committed in during
     ), (during, done.applied_lsn)
     wanted = "select name, slug from service_categories order by slug"
     assert query(target, wanted) == query(source, wanted)
