@@ -34,6 +34,8 @@
     {%- for node, built in built_tables -%}
         {%- do replaced.append(node.alias) -%}
     {%- endfor -%}
+    {#- Published earlier from the same source tables under other names. -#}
+    {%- set renamed = pgshift_renamed_tables(built_tables) -%}
     {#- The target's own objects on the replaced tables, written down
         before the drops remove them. -#}
     {%- set views = [] -%}
@@ -53,6 +55,15 @@
             identifier=node.alias, type='table') -%}
         {%- do statements.append(
             "drop table if exists " ~ final ~ " cascade") -%}
+    {%- endfor -%}
+    {#- Once the replaced tables (and their foreign keys) are gone: what
+        still depends on one of these is the team's, and stops the publish,
+        named by PostgreSQL, rather than be dropped with it. -#}
+    {%- for name in renamed -%}
+        {%- do statements.append(
+            "drop table " ~ pgshift_ident(final_schema, name)) -%}
+    {%- endfor -%}
+    {%- for node, built in built_tables -%}
         {%- do statements.append(
             pgshift_publish_partitions(node, built, final_schema)) -%}
         {%- do statements.append(
@@ -64,7 +75,8 @@
     {%- do statements.append(pgshift_ensure_foreign_keys(final_schema)) -%}
     {#- The source's functions and triggers, before the target's own objects
         (a view of the team's may call one). -#}
-    {%- do statements.append(pgshift_publish_routines(final_schema, replaced)) -%}
+    {%- do statements.append(
+        pgshift_publish_routines(final_schema, replaced)) -%}
     {#- The source's row-level security and policies on the moved tables,
         then the views built over them (macros/views/). -#}
     {%- do statements.append(
@@ -77,6 +89,18 @@
         pgshift_publish_checks(final_schema, built_tables)) -%}
     {%- do statements.append(pgshift_restore_dependents(
         pgshift_ident(var('state_schema'), var('carried_table')))) -%}
+    {%- for name in renamed -%}
+        {%- do statements.append("insert into "
+            ~ pgshift_ident(var('state_schema'), var('carried_table'))
+            ~ " (kind, object, on_table, outcome, detail) values ('table', "
+            ~ pgshift_literal(final_schema ~ '.' ~ name) ~ ", "
+            ~ pgshift_literal(final_schema ~ '.' ~ name) ~ ", 'dropped', "
+            ~ "'an earlier run published it from a source table the project "
+            ~ "now names otherwise; this run published that table under its "
+            ~ "new name'); delete from "
+            ~ pgshift_ident(var('state_schema'), var('built_table'))
+            ~ " where table_name = " ~ pgshift_literal(name)) -%}
+    {%- endfor -%}
     {%- do statements.append(pgshift_align_sequence_owners()) -%}
     {%- do statements.append(pgshift_publish_sequences(false)) -%}
     {#- The source's comments on indexes, constraints, triggers, policies,

@@ -41,7 +41,8 @@
     add column if not exists published_checksum text,
     add column if not exists published_columns text [],
     add column if not exists source_dbname text,
-    add column if not exists source_schema text;
+    add column if not exists source_schema text,
+    add column if not exists source_table text;
     insert into {{ registry }} (table_name)
     select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where
@@ -55,6 +56,7 @@
         published_rows = manifest.source_rows,
         published_checksum = manifest.source_checksum,
         published_columns = rebuilt.columns,
+        source_table = rebuilt.source_table,
         source_dbname = to_jsonb(manifest) ->> 'source_dbname',
         source_schema = to_jsonb(manifest) ->> 'source_schema'
     from (values {{ rebuilt | join(', ') }})
