@@ -408,6 +408,12 @@ def test_a_column_naming_renamed_tables_is_pointed_out(dump: Dump) -> None:
         "changes: helpArticles (becomes help_articles). "
     )
     assert "`tables:` and `columns:` entries in the override file" in line
+    # A registry of the application's fields, by their names.
+    assert (
+        "note: app_fields.field holds the names of columns the rename changes: "
+        "amountCents (becomes amount_cents), invoiceNumber (becomes "
+        "invoice_number). "
+    ) in dump.scaffold_output
 
 
 def test_a_migration_tools_table_keeps_its_names(dump: Dump) -> None:

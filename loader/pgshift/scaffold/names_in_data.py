@@ -50,7 +50,7 @@ order by 1, a.attnum
 
 
 def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
-    """A note per column of the source whose values name tables the rename changes.
+    """A note per column of the source whose values name tables (or columns) renamed.
 
     Only the migrated tables of at most ``LARGEST_TABLE_READ`` bytes are
     read, each in one scan of its text columns, for ``TIME_BUDGET`` seconds
@@ -68,7 +68,12 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
         for table in names.tables.values()
         if table.target != table.source
     }
-    if not renamed:
+    renamed_columns: dict[str, str] = {}
+    for table in names.tables.values():
+        for source, target in table.columns.items():
+            if target != source:
+                renamed_columns.setdefault(source, target)
+    if not renamed and not renamed_columns:
         return []
     found: dict[tuple[str, str], list[str]] = {}
     deadline = time.monotonic() + TIME_BUDGET
@@ -90,19 +95,32 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
             if time.monotonic() > deadline:
                 logger.info("names in data: %s and later tables not read", table)
                 break
-            hits = _matching(cursor, names.source_schema, table, columns, renamed)
+            hits = _matching(
+                cursor,
+                names.source_schema,
+                table,
+                columns,
+                [*renamed, *renamed_columns],
+            )
             for column, value in hits:
                 found.setdefault((table, column), []).append(value)
-    return [
-        _note(table, column, values, renamed)
-        for (table, column), values in found.items()
-    ]
+    notes = []
+    for (table, column), values in found.items():
+        tables = [v for v in values if v in renamed]
+        if tables:
+            notes.append(_note(table, column, tables, renamed, "tables"))
+        # Column names are short words: two or more in one column make a
+        # registry of them (NocoDB's nc_columns_v2), one may be chance.
+        others = [v for v in values if v not in renamed]
+        if len(others) >= 2:
+            notes.append(_note(table, column, others, renamed_columns, "columns"))
+    return notes
 
 
 def _matching(
-    cursor: Any, schema: str, table: str, columns: list[str], renamed: dict[str, str]
+    cursor: Any, schema: str, table: str, columns: list[str], renamed: list[str]
 ) -> list[tuple[str, str]]:
-    """(column, value) for the renamed tables' names a table's columns hold."""
+    """(column, value) for the renamed names a table's columns hold."""
     pairs = sql.SQL(", ").join(
         sql.SQL("({}, {}::text)").format(sql.Literal(c), sql.Identifier(c))
         for c in columns
@@ -116,7 +134,7 @@ def _matching(
     ).format(
         table=sql.Identifier(schema, table),
         pairs=pairs,
-        names=sql.SQL("{}::text[]").format(sql.Literal(list(renamed))),
+        names=sql.SQL("{}::text[]").format(sql.Literal(renamed)),
     )
     cursor.execute("savepoint names_in_data")
     try:
@@ -127,15 +145,17 @@ def _matching(
     return [(column, value) for column, value in cursor.fetchall()]
 
 
-def _note(table: str, column: str, values: list[str], renamed: dict[str, str]) -> str:
+def _note(
+    table: str, column: str, values: list[str], renamed: dict[str, str], kind: str
+) -> str:
     shown = ", ".join(f"{v} (becomes {renamed[v]})" for v in values[:SHOWN])
     more = ", …" if len(values) > SHOWN else ""
     return (
-        f"note: {table}.{column} holds the names of tables the rename changes: "
-        f"{shown}{more}. An application that finds its tables by names kept "
-        "in its rows (Directus's collections, n8n's data tables) looks for "
-        "them under these names on the target and finds none, while every "
-        "count and checksum passes: keep those tables' names (and their "
-        "columns') with `tables:` and `columns:` entries in the override "
-        "file, then scaffold again"
+        f"note: {table}.{column} holds the names of {kind} the rename changes: "
+        f"{shown}{more}. An application that finds its {kind} by names kept "
+        "in its rows (Directus's collections, NocoDB's and n8n's tables) "
+        "looks for them under these names on the target and finds none, "
+        "while every count and checksum passes: keep those names with "
+        "`tables:` and `columns:` entries in the override file, then "
+        "scaffold again"
     )
