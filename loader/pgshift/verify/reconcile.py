@@ -427,12 +427,26 @@ def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
     elsewhere = published_elsewhere(settings, published)
     if elsewhere:
         here = describe_source(settings.source_required.dbname, settings.source_schema)
+        dbname, schema = settings.source_required.dbname, settings.source_schema
+        ours = {table.target for table in names.tables.values()}
+        overlap = any(
+            entry.table in ours
+            for entry in published
+            if other_source(entry.source_dbname, entry.source_schema, dbname, schema)
+        )
+        loses = (
+            "replaces each table of the same name, losing the other source's "
+            "rows, and takes back"
+            if overlap
+            else "would mix its tables with the other source's (the load's "
+            "manifest and pgshift's record of its tables are one source's) "
+            "and take back"
+        )
         raise ConfigError(
             f"{command} refused, nothing was written: these final tables "
             f"were published from another source than this {command} reads "
             f"({here}): {'; '.join(elsewhere)}. The target's final schema "
-            f"holds one source schema: a {command} replaces each table of "
-            "the same name, losing the other source's rows, and takes back "
+            f"holds one source schema: a {command} {loses} "
             "what the other source published beside its tables (routines, "
             f"grants). Next: to keep both, {command} this source into "
             "another target database (TARGET_DATABASE_URL); to replace them "
