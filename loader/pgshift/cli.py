@@ -487,6 +487,7 @@ def parse_scaffolded(settings: Settings) -> int:
 def print_report(report: Report, settings: Settings) -> None:
     """Print the summary table, the differences and where the report is."""
     from pgshift.verify import summary_table
+    from pgshift.verify.report import left_out_schemas
 
     if report.compared_with:
         print(f"compared with {report.compared_with}")
@@ -499,6 +500,12 @@ def print_report(report: Report, settings: Settings) -> None:
             f"not migrated or needing review, {len(shown)} (each with its "
             f"reason in the report): {'; '.join(shown[:8])}"
             + ("; ..." if len(shown) > 8 else "")
+        )
+    left_out = left_out_schemas(report)
+    if left_out:
+        print(
+            f"schemas left out, {len(left_out)} (each with why in the report): "
+            f"{'; '.join(left_out[:8])}" + ("; ..." if len(left_out) > 8 else "")
         )
     for line in report.schema_differences or []:
         print(f"schema differs: {line}")

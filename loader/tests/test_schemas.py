@@ -412,6 +412,14 @@ def test_the_report_names_every_schema_and_where_it_went(migrated: Schemas) -> N
         "views: 0, functions: 0)",
     ]
     assert "schema audit" not in report.split("## Not migrated", 1)[1]
+    assert (
+        "schemas left out, 3 (each with why in the report): audit; ext_only; public"
+    ) in migrated.migrate_output
+    # Not migrated points at them, so that "nothing" does not read as all.
+    assert (
+        "- the schemas left out, each with why: audit, ext_only, public "
+        "(under Schemas, above)"
+    ) in report.split("## Not migrated", 1)[1]
 
 
 AUTH_UID = """
@@ -915,6 +923,7 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
         f"'{source_db}', schema 'workspace_bbb'): company, person (from "
         f"database '{source_db}', schema 'workspace_aaa')"
     ) in out
+    assert "replaces each table of the same name, losing the other" in out
     assert "another target database" in out
     assert "--replace-existing" in out
     assert counts() == [(80, "workspace_aaa")]
@@ -929,6 +938,9 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
         f"this migrate reads (database '{source_db}', schema 'billing'): "
         f"company, person (from database '{source_db}', schema 'workspace_aaa')"
     ) in out
+    # No table of the same name: the message does not claim one is lost.
+    assert "would mix its tables with the other source's" in out
+    assert "losing the other source's rows" not in out
     assert query(target, "select to_regclass('raw.\"Ledger\"')") == [(None,)]
 
     # The same schema of another database is another source too.

@@ -266,6 +266,11 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     text += [f"- {line}" for line in report.not_migrated] or [
         "- nothing: every table of the source schema was migrated"
     ]
+    if left_out_schemas(report):
+        text.append(
+            f"- the schemas left out, each with why: {', '.join(left_out_schemas(report))} "
+            "(under Schemas, above)"
+        )
     text.append("")
     text += _listed(
         "Functions and triggers",
@@ -283,3 +288,12 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     payload = asdict(report) | {"passed": report.passed}
     js.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return md, js
+
+
+def left_out_schemas(report: Report) -> list[str]:
+    """The source's schemas the run left out, as the Schemas section names them."""
+    return [
+        line.split(": left out: ", 1)[0]
+        for line in report.schemas
+        if ": left out: " in line
+    ]
