@@ -248,6 +248,16 @@ class Overrides:
         )
 
 
+def closest_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known names a mistyped one most likely meant.
+
+    Up to three close ones, then any that differs from it in case alone.
+    """
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    return close + [k for k in known if k.lower() == name.lower() and k not in close]
+
+
 def _did_you_mean(key: str) -> str:
     """`` (did you mean 'tables'?)`` for a section name close to a known one."""
     close = difflib.get_close_matches(key.lower(), OVERRIDE_KEYS, n=1, cutoff=0.6)

@@ -9,7 +9,6 @@ only ever lives in memory: every printable form of a URL is redacted.
 
 from __future__ import annotations
 
-import difflib
 import os
 import shlex
 from collections.abc import Collection, Iterable, Iterator
@@ -20,6 +19,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from psycopg2.extensions import parse_dsn
+
+from pgshift.naming import closest_names
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 """The repository root: dbt_project.yml, models/ and loader/ live here."""
@@ -346,9 +347,7 @@ class Settings:
 
 def _closest(name: str, tables: Collection[str]) -> str:
     """`` (did you mean …?)`` with the source's closest table names, if any."""
-    close = difflib.get_close_matches(name, list(tables), n=3, cutoff=0.6)
-    if not close:
-        close = [t for t in tables if t.lower() == name.lower()]
+    close = closest_names(name, tables)
     return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 

@@ -13,12 +13,11 @@ migrated, so that one override file can serve the runs of several schemas.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgshift.naming import NamingError, Overrides
+from pgshift.naming import NamingError, Overrides, closest_names
 from pgshift.schemas import NOT_SYSTEM_SCHEMA
 
 _RELATIONS = f"""
@@ -163,8 +162,7 @@ def _unknown(
     for name in entries:
         if name in known:
             continue
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        close += [k for k in known if k.lower() == name.lower() and k not in close]
+        close = closest_names(name, known)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         lines.append(f"{section}: {name!r} is not {what} of the source{hint}")
     return lines
