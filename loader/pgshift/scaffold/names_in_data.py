@@ -73,7 +73,8 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
         for source, target in table.columns.items():
             if target != source:
                 renamed_columns.setdefault(source, target)
-    if not renamed and not renamed_columns:
+    wanted = [*renamed, *renamed_columns]
+    if not wanted:
         return []
     found: dict[tuple[str, str], list[str]] = {}
     deadline = time.monotonic() + TIME_BUDGET
@@ -95,13 +96,7 @@ def names_in_data_notes(settings: Settings, names: NameMap) -> list[str]:
             if time.monotonic() > deadline:
                 logger.info("names in data: %s and later tables not read", table)
                 break
-            hits = _matching(
-                cursor,
-                names.source_schema,
-                table,
-                columns,
-                [*renamed, *renamed_columns],
-            )
+            hits = _matching(cursor, names.source_schema, table, columns, wanted)
             for column, value in hits:
                 found.setdefault((table, column), []).append(value)
     notes = []

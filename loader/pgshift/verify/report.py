@@ -266,9 +266,10 @@ def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
     text += [f"- {line}" for line in report.not_migrated] or [
         "- nothing: every table of the source schema was migrated"
     ]
-    if left_out_schemas(report):
+    left_out = left_out_schemas(report)
+    if left_out:
         text.append(
-            f"- the schemas left out, each with why: {', '.join(left_out_schemas(report))} "
+            f"- the schemas left out, each with why: {', '.join(left_out)} "
             "(under Schemas, above)"
         )
     text.append("")
