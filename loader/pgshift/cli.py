@@ -507,6 +507,12 @@ def print_report(report: Report, settings: Settings) -> None:
             f"schemas left out, {len(left_out)} (each with why in the report): "
             f"{'; '.join(left_out[:8])}" + ("; ..." if len(left_out) > 8 else "")
         )
+    # What the publish dropped on the target is said here too, not only in
+    # the report: a table published under a name the project no longer
+    # gives, an object of the team's left out with --drop-dependents.
+    for line in report.carried_over:
+        if ": dropped" in line:
+            print(f"on the target: {line}")
     for line in report.schema_differences or []:
         print(f"schema differs: {line}")
     # The other reasons a run fails, each named here as in the report.

@@ -117,9 +117,10 @@ def test_a_table_given_another_name_replaces_the_one_published_under_the_old(
     shutil.rmtree(project / "macros" / "scaffolded")
     state = tmp_path / "state"
 
-    def run(*args: str) -> None:
+    def run(*args: str) -> str:
         done = run_cli(list(args), source, target, state, project)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
 
     run("scaffold")
     run("migrate")
@@ -133,7 +134,8 @@ def test_a_table_given_another_name_replaces_the_one_published_under_the_old(
         encoding="utf-8",
     )
     run("scaffold", "--overrides", str(overrides))
-    run("migrate")
+    said = run("migrate")
+    assert "on the target: table public.foo_bar: dropped (an earlier run" in said
     assert query(target, listed) == [("bazQux",), ("fooBar",)]
     assert query(target, 'select "userId" from "fooBar" order by id') == [(1,), (2,)]
     assert query(target, "select to_regclass('ix_user')::text") == [("ix_user",)]

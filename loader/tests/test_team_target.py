@@ -177,6 +177,8 @@ def test_what_cannot_be_recreated_stops_the_publish_unless_left_out(
     report = (PROJECT_DIR / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "- view public.team_flagged: dropped (column users.team_flag" in report
     assert "- column public.users.team_flag: dropped" in report
+    # migrate's own summary says so too.
+    assert "on the target: view public.team_flagged: dropped" in dropped.stdout
     # Everything else the team had is still there.
     assert [r for r in _team_state(target) if r[1] != "team_flagged"] == [
         r for r in before if r[1] != "team_flagged"
