@@ -353,7 +353,42 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         print(line)
     for line in names_in_data_notes(settings, done.project.names):
         print(line)
+    for line in renamed_on_target_notes(settings, done.project.names):
+        print(line)
     return parse_scaffolded(settings)
+
+
+def renamed_on_target_notes(settings: Settings, names: NameMap) -> list[str]:
+    """A line per final table the next publish drops: its source table has another name now.
+
+    With TARGET_DATABASE_URL set, the target's registry of published tables
+    says which source table each came from (publishes that record it); a
+    source table the map now gives another name replaces the table
+    published under the old one (``macros/publish/pgshift_renamed_tables``).
+    """
+    from pgshift.connection import relation_exists
+    from pgshift.manifest import BUILT_TABLE
+    from pgshift.sqlident import quote_ident
+
+    if settings.target is None:
+        return []
+    registry = f"{quote_ident(settings.state_schema)}.{quote_ident(BUILT_TABLE)}"
+    with transaction(settings.target, readonly=True) as cursor:
+        if not relation_exists(cursor, registry):
+            return []
+        cursor.execute(
+            f"select table_name, to_jsonb(r) ->> 'source_table' from {registry} r "  # noqa: S608
+            "where to_regclass(format('%%I.%%I', %s::text, table_name)) is not null",
+            (settings.final_schema,),
+        )
+        published = cursor.fetchall()
+    return [
+        f"note: the next migrate drops {settings.final_schema}.{table} (published "
+        f"from {source}), since the project now names that table "
+        f"{names.tables[source].target}"
+        for table, source in published
+        if source in names.tables and names.tables[source].target != table
+    ]
 
 
 GENERATED_NAME = re.compile(r"(PK|FK|IDX|UQ|REL|CHK|DF)_[0-9a-f]{20,}")

@@ -133,7 +133,11 @@ def test_a_table_given_another_name_replaces_the_one_published_under_the_old(
         "columns:\n  fooBar:\n    userId: userId\n",
         encoding="utf-8",
     )
-    run("scaffold", "--overrides", str(overrides))
+    scaffolded = run("scaffold", "--overrides", str(overrides))
+    assert (
+        "note: the next migrate drops public.foo_bar (published from fooBar), "
+        "since the project now names that table fooBar"
+    ) in scaffolded
     said = run("migrate")
     assert "on the target: table public.foo_bar: dropped (an earlier run" in said
     assert query(target, listed) == [("bazQux",), ("fooBar",)]
