@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 STEPS = 10
@@ -37,6 +38,21 @@ def listed(lines: list[str], shown: int = SHOWN_LINES) -> str:
     shown = room(len(lines), shown)
     more = f"\n  ... and {len(lines) - shown} more" if len(lines) > shown else ""
     return "\n  ".join(lines[:shown]) + more
+
+
+def spilled(statements: list[str], path: Path, shown: int = SHOWN_LINES) -> list[str]:
+    """Statements for a message: each one when they fit, else the file holding them.
+
+    Hundreds of statements (a grant per table and role) would bury the
+    message they belong to: past ``shown`` they are written to ``path``,
+    one a line and ready for ``psql -f``, and the one line returned names
+    the file and how many it holds.
+    """
+    if len(statements) <= shown:
+        return statements
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{s.strip()}\n" for s in statements), encoding="utf-8")
+    return [f"the {len(statements)} statements written to {path} (psql -f {path})"]
 
 
 def some(items: list[str], shown: int = SHOWN_LINES) -> str:

@@ -385,6 +385,49 @@ def test_scaffold_writes_the_statements_and_lists_what_the_target_lacks(
         query(project.source, "drop role pv_operator")
 
 
+def test_the_grants_of_many_tables_for_a_missing_role_go_to_a_file(
+    migrated: tuple[ProjectCopy, str, str], tmp_path: Path
+) -> None:
+    """A grant per table for a role the target lacks: a line per role, not per grant."""
+    from pgshift.privileges import SCHEMA, Privileges, Statement
+    from pgshift.scaffold import MISSING_ROLES_FILE, _missing_role_notes
+
+    project, _, _ = migrated
+
+    def grant(table: str, role: str) -> Statement:
+        return Statement(
+            kind="table",
+            object=table,
+            column="",
+            grantee=role,
+            privilege="select",
+            grantable=False,
+            roles=(role,),
+            relation="table",
+            source=table,
+            parts=("grant select on table ", SCHEMA, f".{table} to {role}"),
+        )
+
+    statements = [grant(f"t{i}", "pv_ghost") for i in range(30)]
+    statements += [grant("t0", "pv_reader"), grant("t0", "pv_legacy")]
+    settings = make_settings(project.source, project.target, project_dir=tmp_path)
+    notes = _missing_role_notes(settings, Privileges(statements=statements))
+    path = tmp_path / MISSING_ROLES_FILE
+    assert notes == [
+        "role pv_ghost is missing on the target; once it exists, run its 30 "
+        f"statements in {path} (the file holds the 31 statements of every "
+        "missing role)",
+        "role pv_legacy is missing on the target; once it exists, run its 1 "
+        f"statement in {path} (the file holds the 31 statements of every "
+        "missing role)",
+    ]
+    written = path.read_text().splitlines()
+    assert len(written) == 31
+    assert 'grant select on table "public".t29 to pv_ghost' in written
+    assert 'grant select on table "public".t0 to pv_legacy' in written
+    assert not any("pv_reader" in line for line in written)  # on the target
+
+
 def test_each_role_is_allowed_and_refused_alike(
     migrated: tuple[ProjectCopy, str, str],
 ) -> None:

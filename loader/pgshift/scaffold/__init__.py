@@ -43,6 +43,7 @@ import dataclasses
 import logging
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +78,7 @@ from pgshift.privileges import (
     missing_roles,
     read_privileges,
 )
-from pgshift.progress import listed
+from pgshift.progress import SHOWN_LINES, listed, spilled
 from pgshift.routines import (
     SCHEMA,
     Routines,
@@ -134,6 +135,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+MISSING_ROLES_FILE = "logs/missing-roles.sql"
+"""Where scaffold writes the grants for roles the target lacks, when there
+are too many to list one a line."""
 
 GENERATED_DIRS = (
     "models/staging",
@@ -728,11 +733,25 @@ def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]
             "to the roles that exist there, and the report lists the "
             "statements for the others"
         ]
-    return [
-        f"role {', '.join(sorted(set(s.roles) & missing))} is missing on the "
-        f"target; once it exists, run: {s.text(settings.final_schema)}"
+    needed = [
+        (", ".join(sorted(set(s.roles) & missing)), s.text(settings.final_schema))
         for s in privileges.statements
         if set(s.roles) & missing
+    ]
+    if len(needed) <= SHOWN_LINES:
+        return [
+            f"role {roles} is missing on the target; once it exists, run: {text}"
+            for roles, text in needed
+        ]
+    # A grant per table and role: the statements go to a file, a line per role.
+    path = settings.project_dir / MISSING_ROLES_FILE
+    spilled([text for _, text in needed], path)
+    counts = Counter(roles for roles, _ in needed)
+    return [
+        f"role {roles} is missing on the target; once it exists, run its "
+        f"{count} statement{'s' if count > 1 else ''} in {path} (the file "
+        f"holds the {len(needed)} statements of every missing role)"
+        for roles, count in counts.items()
     ]
 
 

@@ -61,12 +61,16 @@ from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.mapping import NEW_TABLE, NameMap
 from pgshift.privileges import PRIVILEGES_MACRO
-from pgshift.progress import listed
+from pgshift.progress import listed, spilled
 from pgshift.settings import Settings, names_argument
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, proof, source, state
 from pgshift.sync.apply import SyncError
 from pgshift.sync.stream import MARKER_PREFIX, follow
+
+PRIVILEGE_DRIFT_FILE = "logs/privilege-drift.sql"
+"""Where cutover writes the statements that give the target the source's
+privileges, when there are too many to list in its refusal."""
 
 DRAIN_TIMEOUT = 300.0
 """Seconds cutover waits for a running sync to apply the marker."""
@@ -646,6 +650,7 @@ def _refuse_privilege_drift(settings: Settings, names: NameMap, cursor: Any) -> 
     if not lines:
         return
     shown = listed(lines)
+    statements = spilled(statements, settings.project_dir / PRIVILEGE_DRIFT_FILE)
     fix = (
         "run on the target:\n    " + "\n    ".join(statements) + "\n  "
         if statements

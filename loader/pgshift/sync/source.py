@@ -23,7 +23,7 @@ from pgshift.catalog import row_keys
 from pgshift.connection import check_connection, connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
-from pgshift.progress import SHOWN_LINES, some
+from pgshift.progress import some, spilled
 from pgshift.settings import ConfigError, DatabaseUrl, Settings, names_argument
 from pgshift.sqlident import rename_type
 
@@ -307,16 +307,14 @@ def _table_refusals(
                 "DELETEs need its own; it does not have its parent's): "
                 + some([f"{leaf} (of {parent})" for parent, leaf, _ in leaves])
             )
-        statements = [fix for _, fix in ordered]
-        if len(statements) > SHOWN_LINES:
-            # Hundreds of statements (an ORM's keyless join tables) would bury
-            # the rest of the message: they go to a file, ready to run.
-            path = settings.project_dir / REPLICA_IDENTITY_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(f"{s.strip()}\n" for s in statements))
-            statements = [
-                f"  the {len(statements)} statements written to {path} (psql -f {path})"
-            ]
+        # Hundreds of statements (an ORM's keyless join tables) go to a file.
+        statements = [
+            f"  {line.strip()}"
+            for line in spilled(
+                [fix for _, fix in ordered],
+                settings.project_dir / REPLICA_IDENTITY_FILE,
+            )
+        ]
         refusals.append(
             f"{'; '.join(named)}. Published as they are, the source "
             "application's own UPDATEs and DELETEs on them would fail. Next: "
