@@ -389,3 +389,35 @@ def test_rows_past_the_limit_are_said_to_differ_too(
     assert len(found.differences) == 10
     assert found.more is more
     assert (lines[-1] == "more rows differ: only the first 10 are shown") is more
+
+
+def test_a_changed_instant_is_shown_in_utc_and_says_so(pg_url: str) -> None:
+    # The literal a reader pastes means the same instant in any time zone.
+    from pgshift.verify.diff import Side, diff
+
+    for table, at in (("expected_at", "10:00"), ("found_at", "11:30")):
+        query(
+            pg_url,
+            f"create table {table} (id int primary key, at timestamptz); "
+            f"insert into {table} values (1, '2024-03-01 {at}+02'), "
+            "(2, 'infinity'), (3, null)",
+        )
+    query(pg_url, "update found_at set at = '-infinity' where id = 2")
+    query(pg_url, "update found_at set at = now() where id = 3")
+    conn = psycopg2.connect(pg_url)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("set time zone 'America/New_York'")
+        typed = [("id", "integer"), ("at", "timestamp with time zone")]
+        found = diff(
+            *(Side(t, cursor, t, typed, ["id"]) for t in ("expected_at", "found_at"))
+        )
+    finally:
+        conn.close()
+    lines = found.lines()
+    assert lines[0] == (
+        "id=1: at expected '2024-03-01 08:00:00+00', found '2024-03-01 09:30:00+00'"
+    )
+    assert lines[1] == "id=2: at expected 'infinity', found '-infinity'"
+    assert lines[2].startswith("id=3: at expected NULL, found '")
+    assert lines[2].endswith("+00'")

@@ -78,7 +78,17 @@ class Side:
     def rows(self, where: str) -> list[tuple[Any, ...]]:
         """(key values, row text, each column's text) per matching row."""
         keys = ", ".join(f"t.{quote_ident(k)}::text" for k in self.key) or "null"
-        values = ", ".join(f"{v}::text" for v in column_values(self.columns))
+        values = ", ".join(
+            f"{v}::text"
+            # In UTC, as the checksum reads it, and said so: a literal the
+            # reader can paste whatever their session's time zone.
+            + (
+                f" || case when isfinite({v}) then '+00' else '' end"
+                if v.endswith(" at time zone 'UTC')")
+                else ""
+            )
+            for v in column_values(self.columns)
+        )
         self.cursor.execute(
             f"select {keys}, {row_expression(self.columns)}, "
             f"array[{values or 'null'}]::text[] "
