@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     compat.add_argument(
         "--drop", action="store_true", help="drop it (only if pgshift created it)"
     )
+    compat.add_argument(
+        "--every-table",
+        action="store_true",
+        help="a view for every table, those the rename leaves as they are "
+        "included, for an application that names its schema before every "
+        "table (done without asking for a schema Prisma migrates)",
+    )
     migrate = sub.add_parser("migrate", help="load, dbt build and verify")
     migrate.add_argument(
         "--replace-existing",
@@ -261,7 +268,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "verify":
         return cmd_verify(settings)
     if command == "compat":
-        return cmd_compat(settings, args.schema, drop=args.drop)
+        return cmd_compat(
+            settings, args.schema, drop=args.drop, every_table=args.every_table
+        )
     if command == "migrate":
         return cmd_migrate(
             settings,
@@ -577,13 +586,17 @@ def cmd_verify(settings: Settings) -> int:
     return EXIT_SUCCESS if report.passed else EXIT_FAIL
 
 
-def cmd_compat(settings: Settings, schema: str | None, *, drop: bool) -> int:
+def cmd_compat(
+    settings: Settings, schema: str | None, *, drop: bool, every_table: bool = False
+) -> int:
     """Create, replace or drop the compatibility schema (``pgshift.compat``)."""
     from pgshift.compat import (
+        compat_notes,
         create_compat_schema,
         default_compat_schema,
         drop_compat_schema,
     )
+    from pgshift.mapping import NameMap
 
     check_connection(settings.target)
     schema = schema or default_compat_schema(settings)
@@ -591,11 +604,15 @@ def cmd_compat(settings: Settings, schema: str | None, *, drop: bool) -> int:
         gone = drop_compat_schema(settings, schema)
         print(f"dropped schema {schema}" if gone else f"no schema {schema}")
         return EXIT_SUCCESS
-    count = create_compat_schema(settings, schema)
+    count = create_compat_schema(settings, schema, every_table or None)
     print(
         f"schema {schema}: {count} views with the source's names over the final "
-        f"tables; point the previous application's search_path at {schema}"
+        f"tables; point the previous application's search_path at {schema}, "
+        f"then {settings.final_schema} ({schema}, {settings.final_schema})"
     )
+    names = NameMap.read(settings.project_dir)
+    for line in compat_notes(names, every_table) if names is not None else []:
+        print(line)
     return EXIT_SUCCESS
 
 

@@ -24,7 +24,9 @@ its grants then deciding alone, unless the table has row-level security
 (see ``_runs_as_invoker``). The previous version points its
 ``search_path`` at the schema, then the final schema; its unqualified names
 then resolve to a view, or to the final table itself where the rename
-changed nothing of it.
+changed nothing of it; an application that names the schema before every
+table (Prisma) gets a view for every table instead. Each view is marked
+as pgshift's by its comment.
 The migrated routines' bodies name the final tables qualified with the
 final schema (``pgshift.routines``), so a trigger or function it sets off
 reads and writes the final tables, not these views. Each enum (and each
@@ -47,12 +49,18 @@ from psycopg2 import sql
 
 from pgshift.connection import schema_comment, transaction
 from pgshift.mapping import NameMap
+from pgshift.naming import PRISMA_RELATION_TABLE, tool_tables
+from pgshift.progress import some
 from pgshift.settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
 
 COMPAT_MARK = "pgshift: the final tables under the source's names (run.py compat)"
 """The comment that marks a compatibility schema as pgshift's."""
+
+VIEW_MARK = "pgshift: a final relation under its source names (run.py compat)"
+"""The comment that marks each of pgshift's views in a compatibility schema:
+a view the team made there, under any name, is theirs and stops a drop."""
 
 COMPARISON_MARK = "pgshift: compares an enum with its alias (run.py compat)"
 """The comment that marks pgshift's comparison operators, and their functions,
@@ -87,12 +95,62 @@ def default_compat_schema(settings: Settings) -> str:
     return f"{settings.final_schema}_compat"
 
 
-def create_compat_schema(settings: Settings, schema: str) -> int:
+def qualifies_every_table(names: NameMap) -> bool:
+    """Whether the source's application names its schema before every table.
+
+    Prisma does (``"public"."_OrderToTag"``): pointed at the compatibility
+    schema, it looks for every table there, a table the rename left as it
+    is included. A schema Prisma migrates holds ``_prisma_migrations`` or
+    its implicit many-to-many tables.
+    """
+    kept = tool_tables({t.source: list(t.columns) for t in names.tables.values()})
+    return "_prisma_migrations" in names.tables or PRISMA_RELATION_TABLE in (
+        kept.values()
+    )
+
+
+def compat_notes(names: NameMap, every_table: bool = False) -> list[str]:
+    """What a person should know of the schema ``compat`` made for this source.
+
+    A schema Prisma migrates got a view for every table (unasked, unless
+    ``every_table``); a schema Django migrates has its aggregates over the
+    renamed tables fail through the views.
+    """
+    notes = []
+    if not every_table and qualifies_every_table(names):
+        notes.append(
+            "every table has a view there, those the rename leaves as they are "
+            "included: the source's schema is Prisma's, and Prisma names the "
+            "schema before every table"
+        )
+    viewed = [
+        t.source
+        for t in names.tables.values()
+        if t.target != t.source or any(a != b for a, b in t.columns.items())
+    ]
+    if "django_migrations" in names.tables and viewed:
+        notes.append(
+            f"note: the source's schema is Django's, and {len(viewed)} of its "
+            "tables are read through views here: Django's aggregates group "
+            "a table by its key alone, which PostgreSQL accepts of a table, "
+            "not of a view (`must appear in the GROUP BY clause`), so those "
+            f"over {some(viewed)} fail through this schema; keep their names "
+            "with overrides where the previous version needs them"
+        )
+    return notes
+
+
+def create_compat_schema(
+    settings: Settings, schema: str, every_table: bool | None = None
+) -> int:
     """Create (or replace) the compatibility schema on the target.
 
     Args:
         settings: The run settings (project, target, final schema).
         schema: The schema to create.
+        every_table: A view for every table and view, those the rename
+            leaves as they are included; None: when the application
+            qualifies every table with its schema (``qualifies_every_table``).
 
     Returns:
         The number of views created.
@@ -109,6 +167,8 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
             "the project has no name map: run `python loader/run.py migrate` "
             "(or sync) before creating the compatibility schema"
         )
+    if every_table is None:
+        every_table = qualifies_every_table(names)
     with transaction(settings.target) as cursor:
         cursor.execute("show server_version_num")
         if int(cursor.fetchone()[0]) < 150000:
@@ -150,7 +210,7 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
             (v.source, v.name, v.columns) for v in names.views.values()
         ]
         for source, target, columns in relations:
-            if _left_to_the_final_schema(source, target, columns):
+            if not every_table and _left_to_the_final_schema(source, target, columns):
                 continue
             final = sql.Identifier(settings.final_schema, target)
             cursor.execute("select to_regclass(%s)::oid", (final.as_string(cursor),))
@@ -182,6 +242,9 @@ def create_compat_schema(settings: Settings, schema: str) -> int:
                     ),
                     final,
                 )
+            )
+            cursor.execute(
+                sql.SQL("comment on view {} is {}").format(view, sql.Literal(VIEW_MARK))
             )
             for (grantee, privilege), granted in grants.items():
                 cursor.execute(
@@ -302,7 +365,9 @@ def _left_to_the_final_schema(
     stand in the way of what a view cannot do (Django looks for
     ``django_migrations`` among the tables and, finding a view, takes every
     migration for unapplied; it groups by a table's key alone, which
-    PostgreSQL accepts of a table, not of a view).
+    PostgreSQL accepts of a table, not of a view). An application that
+    names the compatibility schema before every table (Prisma) would not
+    find it there: it gets a view for every table (``every_table``).
     """
     return source == target and all(old == new for old, new in columns.items())
 
@@ -331,7 +396,15 @@ where d.refclassid = 'pg_namespace'::regclass
   and d.deptype = 'n'
   and not exists (select 1 from pg_class c
                   where d.classid = 'pg_class'::regclass and c.oid = d.objid
-                    and c.relkind = 'v' and c.relname = any(%(views)s))
+                    and c.relkind = 'v'
+                    and (coalesce(obj_description(c.oid, 'pg_class')
+                                  = %(view_mark)s, false)
+                         -- a schema made before views were marked: by name
+                         or (c.relname = any(%(views)s) and not exists (
+                             select 1 from pg_class m
+                             where m.relnamespace = c.relnamespace
+                               and obj_description(m.oid, 'pg_class')
+                                   = %(view_mark)s))))
   and not exists (select 1 from pg_type t
                   where d.classid = 'pg_type'::regclass and t.oid = d.objid
                     and t.typtype = 'd' and t.typname = any(%(types)s))
@@ -363,6 +436,7 @@ def _refuse_foreign_objects(
             "views": views,
             "types": types or [],
             "mark": COMPARISON_MARK,
+            "view_mark": VIEW_MARK,
         },
     )
     foreign = [row[0] for row in cursor.fetchall()]

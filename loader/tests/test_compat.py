@@ -124,12 +124,23 @@ def test_it_is_replaced_and_dropped_but_never_someone_elses(
         url,
         "select count(*) from pg_views where schemaname = 'public_compat'",
     )[0][0]
-    again = run_cli(["compat"], *args)
+    # The sample renames a name of every table: every table has its view.
+    again = run_cli(["compat", "--every-table"], *args)
     assert again.returncode == 0, again.stderr
     assert query(
         url,
         "select count(*) from pg_views where schemaname = 'public_compat'",
     ) == [(count,)]
+    # A view the team made there under a source table's name is theirs.
+    query(url, "drop view public_compat.users")
+    query(url, "create view public_compat.users as select 1 as id")
+    for command in (["compat"], ["compat", "--drop"]):
+        kept = run_cli(command, *args)
+        assert kept.returncode == 2, kept.stdout + kept.stderr
+        assert "holds what pgshift did not create there: view " in kept.stderr
+        assert "public_compat.users" in kept.stderr
+    query(url, "drop view public_compat.users")
+    assert run_cli(["compat"], *args).returncode == 0
     query(url, "create schema theirs")
     refused = run_cli(["compat", "--schema", "theirs"], *args)
     assert refused.returncode == 2
@@ -257,9 +268,25 @@ insert into "Tenant" values
 alter table "Tenant" enable row level security;
 create policy tenant_own on "Tenant" using ("dbUser" = current_user);
 grant select (id, "dbUser") on "Tenant" to compat_columns;
+create table "Tag" (id text primary key, name text not null);
+insert into "Tag" values ('t1', 'Growth'), ('t2', 'Income');
+create table "_OrderToTag" (
+    "A" int not null references "Order" (id) on delete cascade,
+    "B" text not null references "Tag" (id) on delete cascade);
+create unique index "_OrderToTag_AB_unique" on "_OrderToTag" ("A", "B");
+create index "_OrderToTag_B_index" on "_OrderToTag" ("B");
+insert into "_OrderToTag" values (1, 't1'), (2, 't1'), (2, 't2');
+create table "_prisma_migrations" (
+    id varchar(36) primary key, checksum varchar(64) not null,
+    finished_at timestamptz, migration_name varchar(255) not null, logs text,
+    rolled_back_at timestamptz, started_at timestamptz not null default now(),
+    applied_steps_count integer not null default 0);
+insert into "_prisma_migrations" (id, checksum, finished_at, migration_name)
+values ('0b5f', repeat('a', 64), now(), '20240101000000_init');
 """
 """Its role compat_columns holds privileges on some columns only: of Order,
-and of Tenant, which has row-level security (Logto's tenants table)."""
+and of Tenant, which has row-level security (Logto's tenants table). Its
+implicit many-to-many table and its migrations' record keep their names."""
 
 # Prisma's statements, its schema (S) set to the source's or to the
 # compatibility schema: every table and every enum cast qualified with it.
@@ -328,6 +355,41 @@ def prisma(
 
 def _prisma(statement: str, schema: str) -> str:
     return statement.replace('"S"', f'"{schema}"')
+
+
+@pytest.mark.parametrize("path", ["public_compat", "public_compat, public"])
+def test_prisma_finds_every_table_through_it_renamed_or_not(
+    prisma: ProjectCopy, path: str
+) -> None:
+    # Prisma names its schema before every table: one the rename leaves as
+    # it is (its many-to-many table, its migrations' record) needs a view
+    # there too, or the previous version finds no such table.
+    reads = [
+        'select "A", "B" from "S"."_OrderToTag" order by 1, 2',
+        'select migration_name, finished_at is not null from "S"."_prisma_migrations"',
+        'select t.name from "S"."Tag" t join "S"."_OrderToTag" r on r."B" = t.id '
+        'where r."A" = 2 order by 1',
+    ]
+    for statement in reads:
+        source = query(prisma.source, _prisma(statement, "public"))
+        target = query(
+            prisma.target,
+            f"set search_path = {path}; {_prisma(statement, 'public_compat')}",
+        )
+        assert source and target == source, statement
+    # connect and disconnect, as Prisma writes them
+    connect = (
+        'insert into "S"."_OrderToTag" ("A", "B") values (3, %s), (2, %s) '
+        "on conflict do nothing"
+    )
+    disconnect = 'delete from "S"."_OrderToTag" where "A" = 3 and "B" = %s'
+    compat = f"set search_path = {path}; "
+    query(prisma.target, compat + _prisma(connect, "public_compat"), ("t2", "t2"))
+    assert query(
+        prisma.target, 'select "B" from public."_OrderToTag" where "A" = 3'
+    ) == [("t2",)]
+    query(prisma.target, compat + _prisma(disconnect, "public_compat"), ("t2",))
+    assert query(prisma.target, 'select count(*) from public."_OrderToTag"') == [(3,)]
 
 
 @pytest.mark.parametrize("path", ["public_compat", "public_compat, public"])
@@ -472,3 +534,41 @@ def test_its_comparisons_are_replaced_and_dropped_with_it(
     assert not query(
         prisma.target, "select 1 from pg_namespace where nspname = 'public_compat'"
     )
+
+
+def test_it_says_what_prisma_and_django_meet_through_it() -> None:
+    from pgshift.compat import compat_notes
+    from pgshift.mapping import NameMap, TableMap
+
+    def names(*tables: tuple[str, str, dict[str, str]]) -> NameMap:
+        return NameMap(
+            source_name="app",
+            source_schema="public",
+            tables={
+                source: TableMap(
+                    source_schema="public",
+                    source=source,
+                    target=target,
+                    staging_model=f"stg_app__{target}",
+                    columns=columns,
+                )
+                for source, target, columns in tables
+            },
+        )
+
+    prisma = names(
+        ("_prisma_migrations", "_prisma_migrations", {"id": "id"}),
+        ("Order", "order", {"id": "id", "userId": "user_id"}),
+    )
+    (said,) = compat_notes(prisma)
+    assert said.startswith("every table has a view there")
+    assert compat_notes(prisma, every_table=True) == []
+    django = names(
+        ("django_migrations", "django_migrations", {"id": "id", "app": "app"}),
+        ("trans_Unit", "trans_unit", {"id": "id", "state": "state"}),
+        ("auth_user", "auth_user", {"id": "id", "isActive": "is_active"}),
+    )
+    (said,) = compat_notes(django)
+    assert "Django's, and 2 of its tables are read through views" in said
+    assert "over trans_Unit, auth_user fail through this schema" in said
+    assert compat_notes(names(("django_migrations", "django_migrations", {}))) == []
