@@ -122,3 +122,25 @@ def test_a_long_generated_line_changed_near_its_end_is_shown_where_it_changed() 
     now, gone = said.removeprefix("differs from what scaffold writes now: ").split("; ")
     assert now.startswith("now ...") and '"extensions": [{"name": "unaccent"}]' in now
     assert gone.startswith("no longer ...") and '"extensions": []' in gone
+
+
+def test_a_grant_added_to_the_privileges_file_reads_as_one_statement() -> None:
+    # The entry that was last gains a comma when one is added after it:
+    # that is not a change, and each entry reads as its statement alone.
+    from pgshift.scaffold import _file_change
+
+    entry = (
+        '        {"kind": "schema", "grantee": "public", "privilege": "usage", '
+        "\"statement\": 'grant usage on schema ' ~ schema ~ ' to public', "
+        "\"revoke\": 'revoke usage on schema ' ~ schema ~ ' from public'}"
+    )
+    added = (
+        '        {"kind": "table", "grantee": "weblate", "privilege": "select", '
+        "\"statement\": 'grant select on table ' ~ schema ~ '.\"it\\'s\" to weblate', "
+        "\"revoke\": 'revoke select on table ' ~ schema ~ '.\"it\\'s\" from weblate'}"
+    )
+    said = _file_change(f"[\n{entry}\n]\n", f"[\n{entry},\n{added}\n]\n")
+    assert said == (
+        "differs from what scaffold writes now: now grant select on table "
+        '<final schema>."it\'s" to weblate'
+    )

@@ -1012,7 +1012,10 @@ def _file_change(before: str | None, now: str) -> str:
     """
     if before is None:
         return "a file scaffold writes now, not in the project"
-    old, new = before.splitlines(), now.splitlines()
+    # A list's entries compare without the comma that follows all but the
+    # last: an entry added at the end is one change, not two that read alike.
+    old = [line.rstrip().removesuffix(",") for line in before.splitlines()]
+    new = [line.rstrip().removesuffix(",") for line in now.splitlines()]
     old_lines, new_lines = set(old), set(new)
     added = [line for line in new if line not in old_lines]
     gone = [line for line in old if line not in new_lines]
@@ -1035,7 +1038,10 @@ def _file_change(before: str | None, now: str) -> str:
     )
 
 
-_STATEMENT = re.compile(r"""["']statement["']: (.*?)\}?,?$""")
+_STATEMENT = re.compile(
+    r"""["']statement["']: ((?:'(?:[^'\\]|\\.)*'|\s*~\s*schema\s*~\s*)+)"""
+)
+"""A privilege entry's statement: its string literals joined by ``~ schema ~``."""
 
 
 def _gist(line: str, width: int = 120, at: int | None = None) -> str:
@@ -1050,7 +1056,7 @@ def _gist(line: str, width: int = 120, at: int | None = None) -> str:
         # 'grant usage on schema ' ~ schema ~ ' to app' -> grant usage on
         # schema <final schema> to app
         text = re.sub(r"'\s*~\s*schema\s*~\s*'", "<final schema>", found.group(1))
-        text = text.strip().strip("'")
+        text = re.sub(r"\\(.)", r"\1", text.strip().strip("'"))
         at = None
     if len(text) <= width:
         return text
