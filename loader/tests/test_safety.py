@@ -88,6 +88,25 @@ def test_read_only_role_migrates_and_nothing_leaks(
     data_before = _data_fingerprint(source_admin)
 
     state = tmp_path / "state"
+    # Tables the role may not read (one whole, one but a column) are named
+    # together with the grant, before anything is written.
+    secured.execute(
+        "revoke select on reviews, users from reader; "
+        "grant select (id, email) on users to reader",
+        dbname="secure_source",
+    )
+    refused = run_cli(["migrate"], source, target, state)
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert (
+        "the source role reader may not read 2 of the tables to migrate: "
+        "reviews, users; nothing was written. Next: on the source, as their owner "
+        'or a superuser, run `GRANT SELECT ON TABLE "public"."reviews", '
+        '"public"."users" TO "reader";`, or leave them out: --exclude reviews,users'
+    ) in refused.stderr
+    assert query(target, "select count(*) from pg_namespace where nspname = 'raw'") == [
+        (0,)
+    ]
+    secured.execute("grant select on reviews, users to reader", dbname="secure_source")
     result = run_cli(["migrate"], source, target, state)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "26 tables, 26 complete" in result.stdout

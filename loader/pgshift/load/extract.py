@@ -198,6 +198,28 @@ class Snapshot:
             )
             return int(self.cursor.fetchone()[0])
 
+    def unreadable(self, tables: Sequence[Table]) -> tuple[str, list[str]]:
+        """The source role, and the tables it may not read every column of."""
+        with self.guard:
+            self.cursor.execute(
+                "select current_user, coalesce(array_agg(t.name order by t.n) "
+                "filter (where not has_table_privilege(t.oid, 'SELECT') and "
+                "exists (select 1 from pg_attribute a where a.attrelid = t.oid "
+                "and a.attnum > 0 and not a.attisdropped and not "
+                "has_column_privilege(t.oid, a.attnum, 'SELECT'))), '{}') "
+                "from unnest(%s::text[], %s::regclass[]) with ordinality "
+                "as t (name, oid, n)",
+                (
+                    [t.name for t in tables],
+                    [
+                        sql.Identifier(t.schema, t.name).as_string(self.cursor)
+                        for t in tables
+                    ],
+                ),
+            )
+            role, names = self.cursor.fetchone()
+            return role, list(names)
+
     def sequence_positions(
         self, catalog: Catalog
     ) -> list[tuple[str, int | None, bool | None]]:
