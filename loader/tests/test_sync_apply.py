@@ -748,6 +748,52 @@ def test_a_label_the_target_enum_lacks_says_what_to_add(
         made.close()
 
 
+def test_a_column_the_source_dropped_says_to_drop_it_on_the_target(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A NOT NULL column the source's migration dropped during the sync, the
+    name map scaffolded since: the final table still has it, and its first
+    row stops the sync with the statement to run, not a guess."""
+    query(
+        pg_url,
+        "create table public.memories (id text primary key, source text, "
+        "status int not null)",
+    )
+    made, _ = one_table(
+        pg_url, tmp_path, "memories", "memories", {"id": "id", "source": "source"}
+    )
+    try:
+        made.relation(
+            pgoutput.Relation(
+                1,
+                "public",
+                "memories",
+                "d",
+                (
+                    pgoutput.Column("id", 25, -1, True),
+                    pgoutput.Column("source", 25, -1, False),
+                ),
+            )
+        )
+        rows = [("m1", "it's"), ("m2", None)]
+        with pytest.raises(SyncError) as raised:
+            apply(made, [pgoutput.Insert(1, row) for row in rows])
+        said = str(raised.value)
+        assert "The final table memories still has column status" in said
+        assert "changed by something other" not in said
+        assert "cleanup" not in said
+        statement = said.split("`")[1]
+        assert statement == 'ALTER TABLE "public"."memories" DROP COLUMN "status"'
+        query(pg_url, statement)
+        apply(made, [pgoutput.Insert(1, row) for row in rows])
+        assert query(pg_url, "select id, source from public.memories order by 1") == [
+            ("m1", "it's"),
+            ("m2", None),
+        ]
+    finally:
+        made.close()
+
+
 @pytest.mark.parametrize(
     ("message", "statement"),
     [

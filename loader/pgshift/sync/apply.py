@@ -579,7 +579,11 @@ class Applier:
                 "the same change to the final table "
                 f"{self._settings.final_schema}.{mapped.target} and the name map "
                 "(`python loader/run.py scaffold`), then run sync again to go "
-                "on; or run `python loader/run.py cleanup` and migrate again"
+                "on; or run `python loader/run.py cleanup` and migrate again. "
+                "The application's migration tool, run against the target, "
+                "would do nothing: the sync copied its record of the source's "
+                "migrations, which says the change is made; run the SQL it "
+                "gives for it instead (Django's `sqlmigrate`)"
             )
         if message.replica_identity == "f":
             key = tuple(range(len(message.columns)))
@@ -1213,6 +1217,30 @@ class Applier:
                 "label next to it on the source, to keep the source's order), "
                 "then run sync again: it goes on from the last applied position"
             )
+        elif exc.pgcode == "23502" and (
+            dropped := self._dropped_on_source(
+                exc.diag.table_name, exc.diag.column_name
+            )
+        ):
+            # A NOT NULL column the source dropped during the sync, its
+            # application's migration run on the source only: the name map
+            # scaffold wrote since has it no more, the final table still has.
+            why = (
+                f"The final table {dropped} still has column "
+                f"{exc.diag.column_name}, which the source's table no longer "
+                "has (dropped there during the sync): the rows the sync writes "
+                "give it no value. A migration tool run against the target "
+                "does nothing here: the sync copied its record of the source's "
+                "migrations, which says it ran"
+            )
+            next_step = (
+                "drop the column on the target as it was on the source (`ALTER "
+                f"TABLE {quote_ident(self._settings.final_schema)}."
+                f"{quote_ident(dropped)} DROP COLUMN "
+                f"{quote_ident(exc.diag.column_name)}`, or the SQL the migration tool gives "
+                "for that migration: Django's `sqlmigrate`), then run sync "
+                "again: it goes on from the last applied position"
+            )
         else:
             why = (
                 "The target's final tables no longer match the source (changed "
@@ -1223,6 +1251,13 @@ class Applier:
             f"{pgoutput.format_lsn(batch.end_lsn)} failed on the target, and "
             f"none of them was applied: {first}. {why}. Next: {next_step}"
         )
+
+    def _dropped_on_source(self, table: str | None, column: str | None) -> str | None:
+        """The final table, where ``column`` is one of its the name map lacks."""
+        for mapped in self._names.tables.values():
+            if mapped.target == table and column not in mapped.columns.values():
+                return mapped.target
+        return None
 
     def _read_status(self) -> str:
         """Take (status, hold_lsn) from the statement just run."""
