@@ -65,6 +65,12 @@ _CAUSES: list[tuple[str, str, str]] = [
         "check the host in {var}",
     ),
     (
+        r"socket .* failed: No such file or directory",
+        "no server listens on that socket (the directory and port in the URL)",
+        "check the host (the socket's directory) and port in {var}, and that "
+        "the server is running",
+    ),
+    (
         r"Connection refused",
         "the connection was refused (nothing listens on that port)",
         "check the host and port in {var} and that the server is running",

@@ -29,6 +29,7 @@ from psycopg2 import sql
 
 from pgshift.connection import relation_exists, schema_comment
 from pgshift.settings import ConfigError
+from pgshift.sqlident import quote_ident
 
 MANIFEST_TABLE = "manifest"
 """Per source table: rows and checksum inside the snapshot."""
@@ -128,6 +129,62 @@ create table {} (
 
 class StateError(ConfigError):
     """The target's schemas are not pgshift's to write into (exit code 2)."""
+
+
+def refuse_without_target_privileges(
+    cursor: Any, schemas: Sequence[str], final_schema: str, command: str
+) -> None:
+    """Stop a command before it writes when the target role may not create what it must.
+
+    The load creates the state and landing schemas, dbt the build schema
+    and, with ``--final-schema``, the final schema: the role needs CREATE
+    on the database for each one missing, and CREATE on the final schema
+    where it exists (PostgreSQL 15 no longer grants it to PUBLIC on
+    ``public``), which the publish moves the final tables into.
+
+    Args:
+        cursor: A cursor on the target.
+        schemas: The schemas the command creates when they are missing.
+        final_schema: The schema the final tables are published in.
+        command: The command, as the message names it.
+
+    Raises:
+        StateError: The role lacks a privilege; the message gives the GRANT.
+    """
+    cursor.execute(
+        "select current_user, current_database(), "
+        "has_database_privilege(current_database(), 'CREATE'), "
+        "array(select s from unnest(%(schemas)s::text[]) s "
+        "where to_regnamespace(quote_ident(s)) is null), "
+        "case when to_regnamespace(quote_ident(%(final)s)) is null then true "
+        "else has_schema_privilege(quote_ident(%(final)s), 'CREATE') end",
+        {
+            "schemas": list(dict.fromkeys([*schemas, final_schema])),
+            "final": final_schema,
+        },
+    )
+    role, database, on_database, missing, on_final = cursor.fetchone()
+    grants = []
+    if missing and not on_database:
+        grants.append(
+            f"GRANT CREATE ON DATABASE {quote_ident(database)} TO {quote_ident(role)};"
+        )
+    if not on_final:
+        grants.append(
+            f"GRANT CREATE ON SCHEMA {quote_ident(final_schema)} TO {quote_ident(role)};"
+        )
+    if not grants:
+        return
+    needs = []
+    if missing and not on_database:
+        needs.append(f"the schemas {', '.join(missing)} in database {database}")
+    if not on_final:
+        needs.append(f"the final tables in schema {final_schema}")
+    raise StateError(
+        f"{command} refused, nothing was written: the target role {role} may not "
+        f"create {', nor '.join(needs)}. Next: as the database's owner or a superuser, "
+        f"run on the target `{' '.join(grants)}`, or connect as a role that may"
+    )
 
 
 def ensure_state_schema(cursor: Any, schema: str) -> None:

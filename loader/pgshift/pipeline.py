@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pgshift.connection import check_connection, transaction
 from pgshift.load import load
-from pgshift.manifest import refuse_while_syncing
+from pgshift.manifest import refuse_while_syncing, refuse_without_target_privileges
 from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
@@ -81,6 +81,9 @@ def migrate(
     check_connection(settings.target)
     with transaction(settings.target) as cursor:
         refuse_while_syncing(cursor, settings.state_schema, "migrate")
+        refuse_without_target_privileges(
+            cursor, settings.created_schemas(), settings.final_schema, "migrate"
+        )
     # Models scaffolded from an older shape of the source would leave a new
     # column or table behind: stop before anything is written.
     refusal = drift_refusal(settings)

@@ -26,6 +26,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 """The repository root: dbt_project.yml, models/ and loader/ live here."""
 
 OVERRIDES_FILE = "pgshift_overrides.yml"
+
+BUILD_SCHEMA_SUFFIX = "_pgshift_build"
+"""dbt's build schema is the final schema's name and this
+(``macros/build/pgshift_build_schema.sql``)."""
 """The override file (explicit names, intended differences), in the project."""
 
 RAW_SCHEMA = "raw"
@@ -313,6 +317,19 @@ class Settings:
         if self.source is None:
             raise ConfigError("SOURCE_DATABASE_URL is not set")
         return self.source
+
+    def created_schemas(self) -> list[str]:
+        """The target schemas a migration creates when they are missing.
+
+        pgshift's state, the landing schema and dbt's build schema (the
+        final schema's name and ``_pgshift_build``,
+        ``macros/build/pgshift_build_schema.sql``).
+        """
+        return [
+            self.state_schema,
+            self.raw_schema,
+            f"{self.final_schema}{BUILD_SCHEMA_SUFFIX}",
+        ]
 
     def selects(self, table: str) -> bool:
         """Tell whether a source table is part of this migration."""

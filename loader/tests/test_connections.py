@@ -88,6 +88,11 @@ def test_unknown_host_refused_port_missing_database(pg_cluster: Cluster) -> None
     )
     assert "refused" in _check(f"postgresql://u:p@127.0.0.1:{free_port()}/db")
     assert "database does not exist" in _check(pg_cluster.url("missing_db"))
+    # A socket directory with no server on that port.
+    said = _check(
+        f"postgresql:///db?host={pg_cluster.socket_dir}&port={free_port()}&user=u"
+    )
+    assert "no server listens on that socket" in said, said
 
 
 def test_scaffold_of_a_target_that_is_missing_exits_2_and_writes_nothing(

@@ -95,6 +95,19 @@ def test_read_only_role_migrates_and_nothing_leaks(
         "grant select (id, email) on users to reader",
         dbname="secure_source",
     )
+    # A target role that may create nothing there is told the grants first.
+    as_reader = secured.url("secure_target", user="reader", password=READER_PASSWORD)
+    secured.execute("grant connect on database secure_target to reader")
+    refused = run_cli(["migrate"], source, as_reader, state)
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert (
+        "migrate refused, nothing was written: the target role reader may not "
+        "create the schemas pgshift, raw, public_pgshift_build in database "
+        "secure_target, nor the final tables in schema public. Next: as the "
+        "database's owner or a superuser, run on the target `GRANT CREATE ON "
+        'DATABASE "secure_target" TO "reader"; GRANT CREATE ON SCHEMA "public" TO '
+        '"reader";`'
+    ) in refused.stderr
     refused = run_cli(["migrate"], source, target, state)
     assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
     assert (
@@ -103,9 +116,10 @@ def test_read_only_role_migrates_and_nothing_leaks(
         'or a superuser, run `GRANT SELECT ON TABLE "public"."reviews", '
         '"public"."users" TO "reader";`, or leave them out: --exclude reviews,users'
     ) in refused.stderr
-    assert query(target, "select count(*) from pg_namespace where nspname = 'raw'") == [
-        (0,)
-    ]
+    assert query(
+        target,
+        "select count(*) from pg_namespace where nspname in ('raw', 'pgshift')",
+    ) == [(0,)]
     secured.execute("grant select on reviews, users to reader", dbname="secure_source")
     result = run_cli(["migrate"], source, target, state)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

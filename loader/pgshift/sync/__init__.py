@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pgshift import manifest
 from pgshift.connection import connect, transaction
 from pgshift.load import is_transient, load
 from pgshift.mapping import NameMap
@@ -138,6 +139,10 @@ def run_sync(
         _cleanup_run(settings, run, "failed", "its start was cut off")
     tables = source.preflight(settings, names, check_models)
     assert names is not None
+    with transaction(settings.target) as cursor:
+        manifest.refuse_without_target_privileges(
+            cursor, settings.created_schemas(), settings.final_schema, "sync"
+        )
     if not replace_existing:
         refuse_replacing_final_tables(settings, "sync")
     run_id = state.new_run_id()
