@@ -1669,3 +1669,19 @@ def test_status_warns_of_a_slot_in_words_that_fit_the_runs_phase() -> None:
             "is running, it was cut off; run `python loader/run.py cutover` again "
             "to finish it, or `python loader/run.py cleanup`"
         )
+
+
+@pytest.mark.parametrize("command", ["status", "cutover", "cleanup"])
+def test_a_url_that_does_not_connect_is_a_message_not_a_traceback(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path, command: str
+) -> None:
+    from pgshift.demo.cluster import free_port
+
+    source, target = pair()
+    nowhere = f"postgresql://u:secret-pw@127.0.0.1:{free_port()}/app"
+    for side, urls in (("source", (nowhere, target)), ("target", (source, nowhere))):
+        done = run_cli([command], *urls, tmp_path)
+        said = done.stdout + done.stderr
+        assert done.returncode == 2, said
+        assert f"cannot connect to the {side}" in said, said
+        assert "Traceback" not in said and "secret-pw" not in said

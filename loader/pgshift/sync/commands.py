@@ -73,7 +73,14 @@ def run_sync_command(
     ``sync.cutover.cutover``.
     """
     from pgshift import sync
+    from pgshift.connection import check_connection
 
+    if args.command != "sync":
+        # A wrong URL is a message and exit 2 before anything is read (sync
+        # checks its own as it starts).
+        for url in (settings.target, settings.source):
+            if url is not None:
+                check_connection(url)
     if args.command == "sync":
         from pgshift.sync.stream import Limits
 
