@@ -34,6 +34,7 @@ from pgshift.load import is_transient, load
 from pgshift.mapping import NameMap
 from pgshift.progress import listed
 from pgshift.settings import ConfigError, Settings
+from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
 from pgshift.sync.stream import FOLLOWING, Limits, Outcome, follow, over_limit
@@ -90,6 +91,35 @@ def _set(settings: Settings, run_id: str, **values: Any) -> None:
         state.update(cursor, settings, run_id, **values)
 
 
+def _warn_without_application_roles(
+    settings: Settings, names: NameMap, say: Callable[[str], None]
+) -> None:
+    """Say at the start when cutover would find no application role to block.
+
+    Cutover stops the application's writes by blocking its login roles;
+    when the sync's own role is the only one that may write the tables
+    (one role for everything, as Zabbix installs), it cannot, and says so
+    only at the end.
+    """
+    from pgshift.sync.cutover import application_roles
+
+    tables = [t for t in names.tables if settings.selects(t)]
+    with transaction(settings.source_required, readonly=True) as cursor:
+        if application_roles(cursor, settings.source_schema, tables):
+            return
+        cursor.execute("select current_user")
+        user = cursor.fetchone()[0]
+    say(
+        f"warning: no login role but this sync's own ({user}) may write the "
+        "migrated tables, so cutover will find no application role to block: "
+        "the application must write as another role than the sync's. If it "
+        f"writes as {user}, give the sync a role of its own, on the source: "
+        "`CREATE ROLE pgshift_sync LOGIN REPLICATION PASSWORD '...'; GRANT "
+        f"{quote_ident(user)} TO pgshift_sync;`, and start sync with it in "
+        "SOURCE_DATABASE_URL"
+    )
+
+
 def run_sync(
     settings: Settings,
     *,
@@ -143,6 +173,7 @@ def run_sync(
         manifest.refuse_without_target_privileges(
             cursor, settings.created_schemas(), settings.final_schema, "sync"
         )
+    _warn_without_application_roles(settings, names, say)
     if not replace_existing:
         refuse_replacing_final_tables(settings, "sync")
     run_id = state.new_run_id()

@@ -50,6 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg2
 from psycopg2 import sql
@@ -259,6 +260,8 @@ def cutover(
             _refuse_target_drift(settings, run)
             done.schema_check = time.monotonic() - began
         blocked = sorted(set(roles) | set(run.blocked_roles))
+        if not done.resumed:
+            _refuse_blocking_the_sync(cursor, run, blocked)
         done.blocked_roles = blocked
         block: DatabaseBlock | None = None
         if same_server(cursor, settings):
@@ -507,6 +510,37 @@ class DatabaseBlock:
         if grant_own:
             reopen.append(f"REVOKE CONNECT ON DATABASE {database} FROM {role(own)};")
         return block, reopen
+
+
+def _refuse_blocking_the_sync(
+    cursor: Any, run: state.SyncRun, blocked: list[str]
+) -> None:
+    """Refuse to block the role the running sync reads the source as.
+
+    An application with one role for everything (Zabbix's ``zabbix``, which
+    owns its tables) may have had sync started as that role: cutover would
+    end the sync's own sessions and refuse its logins, and the sync would
+    stop before it applied the marker.
+    """
+    cursor.execute(
+        "select a.usename from pg_replication_slots s "
+        "join pg_stat_activity a on a.pid = s.active_pid where s.slot_name = %s",
+        (run.slot_name,),
+    )
+    row = cursor.fetchone()
+    user = row[0] if row else unquote(urlsplit(run.source_database).username or "")
+    if user not in blocked:
+        return
+    raise SyncError(
+        f"cutover refused, nothing was changed: the running sync reads the "
+        f"source as {user}, a role cutover would block ({', '.join(blocked)}): "
+        "ending its sessions would stop the sync before it applies the last "
+        "writes. Next: give the sync a role of its own that may read and "
+        "publish the tables, on the source: `CREATE ROLE pgshift_sync LOGIN "
+        f"REPLICATION PASSWORD '...'; GRANT {quote_ident(user)} TO pgshift_sync;`, "
+        "stop this sync (Ctrl-C) and start it again with that role in "
+        "SOURCE_DATABASE_URL (it goes on where it stopped), then cutover again"
+    )
 
 
 def _still_connected_hint(roles: list[str]) -> str:
