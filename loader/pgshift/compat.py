@@ -109,6 +109,33 @@ def qualifies_every_table(names: NameMap) -> bool:
     )
 
 
+KNEX_MIGRATIONS = frozenset({"id", "name", "batch", "migration_time"})
+"""The columns of knex's record of its migrations (``knex_migrations`` by default)."""
+
+KNEX_LOCK = frozenset({"index", "is_locked"})
+"""The columns of its lock, the same table's name and ``_lock``."""
+
+
+def first_schema_tables(names: NameMap) -> set[str]:
+    """Source tables an application looks for in the first schema of its path.
+
+    knex looks for its record of migrations and its lock in
+    ``current_schema()`` alone: the previous version, its search_path at
+    the compatibility schema, would take the target for never migrated and
+    run every migration again. They get a view whatever the rename does.
+    """
+    found = set()
+    for table in names.tables.values():
+        lock = names.tables.get(f"{table.source}_lock")
+        if (
+            lock is not None
+            and set(table.columns) >= KNEX_MIGRATIONS
+            and set(lock.columns) >= KNEX_LOCK
+        ):
+            found |= {table.source, lock.source}
+    return found
+
+
 def compat_notes(names: NameMap, every_table: bool = False) -> list[str]:
     """What a person should know of the schema ``compat`` made for this source.
 
@@ -122,6 +149,13 @@ def compat_notes(names: NameMap, every_table: bool = False) -> list[str]:
             "every table has a view there, those the rename leaves as they are "
             "included: the source's schema is Prisma's, and Prisma names the "
             "schema before every table"
+        )
+    knex = sorted(first_schema_tables(names))
+    if knex and not every_table and not qualifies_every_table(names):
+        notes.append(
+            f"{' and '.join(knex)} have views there, though the rename leaves "
+            "them as they are: knex's record of its migrations and its lock, "
+            "which knex looks for in the first schema of the search_path"
         )
     viewed = [
         t.source
@@ -209,8 +243,13 @@ def create_compat_schema(
         relations = [(m.source, m.target, m.columns) for m in names.tables.values()] + [
             (v.source, v.name, v.columns) for v in names.views.values()
         ]
+        first = first_schema_tables(names)
         for source, target, columns in relations:
-            if not every_table and _left_to_the_final_schema(source, target, columns):
+            if (
+                not every_table
+                and source not in first
+                and _left_to_the_final_schema(source, target, columns)
+            ):
                 continue
             final = sql.Identifier(settings.final_schema, target)
             cursor.execute("select to_regclass(%s)::oid", (final.as_string(cursor),))
@@ -445,8 +484,9 @@ def _refuse_foreign_objects(
             f"the compatibility schema {schema} holds what pgshift did not "
             f"create there: {', '.join(foreign)} (the application, its "
             "search_path at the schema, made them); nothing was changed. "
-            "Next: move them to the final schema (ALTER ... SET SCHEMA) or "
-            f"drop them, then run `python loader/run.py {command}` again"
+            "Next: drop them, or move to the final schema (ALTER ... SET "
+            "SCHEMA) those it has none of the same name of, then run `python "
+            f"loader/run.py {command}` again"
         )
 
 

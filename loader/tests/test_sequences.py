@@ -443,7 +443,8 @@ def test_compat_leaves_the_migration_tools_record_to_the_final_schema(
                 "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                 "where to_regclass(quote_ident(c.relname)) = c.oid "
                 "and c.relname in "
-                "('SequelizeMeta', 'app_collections', 'helpArticles', 'invoices')",
+                "('SequelizeMeta', 'app_collections', 'helpArticles', 'invoices', "
+                "'knex_migrations', 'knex_migrations_lock')",
             )
         )
         assert kinds == {
@@ -451,7 +452,26 @@ def test_compat_leaves_the_migration_tools_record_to_the_final_schema(
             "app_collections": "public:r",
             "helpArticles": "public_compat:v",
             "invoices": "public_compat:v",
+            "knex_migrations": "public_compat:v",
+            "knex_migrations_lock": "public_compat:v",
         }
+        # knex finds its record in the first schema of its path, and its
+        # lock taken and given back through the view.
+        assert query(
+            dump.target,
+            "set search_path = public_compat, public; "
+            "select name from knex_migrations where exists (select 1 from "
+            "information_schema.tables where table_schema = current_schema() "
+            "and table_name = 'knex_migrations')",
+        ) == [("20240101_init.ts",)]
+        assert query(
+            dump.target,
+            "set search_path = public_compat, public; update "
+            "knex_migrations_lock set is_locked = 1 where is_locked = 0 "
+            "returning index",
+        ) == [(1,)]
+        query(dump.target, "update public.knex_migrations_lock set is_locked = 0")
+        assert "knex's record of its migrations" in done.stdout
     finally:
         run_cli(
             ["compat", "--drop"], dump.source, dump.target, dump.state, dump.project

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+
 from pgshift import manifest
 from pgshift.connection import connect, transaction
 from pgshift.load import is_transient, load
@@ -45,6 +47,12 @@ from pgshift.verify.reconcile import refuse_replacing_final_tables
 __all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
 
 logger = logging.getLogger(__name__)
+
+_ENDED = logging.getLogger("pgshift.sync.ended")
+"""Why a sync ended, for its log file only: the terminal has it from the
+command line's own message."""
+_ENDED.propagate = False
+_ENDED.setLevel(logging.INFO)
 
 ACTIVE_WAIT_ROUNDS = 20
 """Half-seconds a new sync waits for the slot to be free of an old walsender."""
@@ -69,6 +77,9 @@ def _log_to_file(settings: Settings) -> Path:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         log.addHandler(handler)
+        for ended in list(_ENDED.handlers):
+            _ENDED.removeHandler(ended)
+        _ENDED.addHandler(handler)
     if log.getEffectiveLevel() > logging.INFO:
         for shown in logging.getLogger().handlers:
             shown.addFilter(
@@ -145,12 +156,37 @@ def run_sync(
         ConfigError: As ``migrate``.
     """
     limits = limits or Limits()
-    if say is None:
+    shown = say or (lambda text: print(text, flush=True))
+    path = _log_to_file(settings)
 
-        def say(text: str) -> None:
-            print(text, flush=True)
+    def said(text: str) -> None:
+        logger.info("%s", text)
+        shown(text)
 
-    say(f"sync's log: {_log_to_file(settings)}")
+    said(f"sync's log: {path}")
+    try:
+        return _run_sync(
+            settings, replace_existing, drop_dependents, limits, said, check_models
+        )
+    except KeyboardInterrupt:
+        _ENDED.info("stopped by an interrupt (Ctrl-C, SIGINT)")
+        raise
+    except Exception as exc:
+        # The terminal gets the message from the command line; the log
+        # file, read by whoever started sync in the background, gets it too.
+        _ENDED.error("%s", exc, exc_info=not isinstance(exc, ConfigError))
+        raise
+
+
+def _run_sync(
+    settings: Settings,
+    replace_existing: bool,
+    drop_dependents: bool,
+    limits: Limits,
+    say: Callable[[str], None],
+    check_models: Callable[[Settings], str | None] | None,
+) -> Outcome:
+    """``run_sync``'s work, its lines said (and logged) through ``say``."""
     names = NameMap.read(settings.project_dir)
     run = _latest(settings)
     if run is not None and run.status == "streaming":
@@ -376,6 +412,20 @@ def _resume(
             raise
         except Exception as exc:
             if not is_transient(exc) or failures >= len(RECONNECT_DELAYS):
+                if isinstance(exc, psycopg2.Error):
+                    raise SyncError(
+                        "sync stopped: "
+                        + (
+                            "the connection dropped, and the servers did not "
+                            f"take it back after {failures} attempts"
+                            if failures
+                            else "a connection failed"
+                        )
+                        + f" ({str(exc).strip().splitlines()[0]}). Next: run "
+                        "sync again once both servers accept its connections "
+                        "(`python loader/run.py status` shows the run): it "
+                        "goes on from the applied position"
+                    ) from exc
                 raise
             delay = RECONNECT_DELAYS[failures]
             failures += 1
