@@ -1176,6 +1176,9 @@ class _Context:
     # The schema the routines land in (None: not known, taken as another
     # schema than the source's).
     final_schema: str | None = None
+    # The source names of the relations the compatibility schema gives a
+    # view (those whose name or columns the rename changes).
+    shadowed: set[str] = field(default_factory=set)
     # The routines the team reviewed, by name or name(arguments): their
     # dynamic SQL is kept as written whatever the map renames.
     reviewed: frozenset[str] = frozenset()
@@ -1242,6 +1245,12 @@ class _Context:
             types={s: t for s, t in names.types.items() if s != t},
             foreign_functions=source.foreign_functions,
             builtin_types=source.builtin_types,
+            shadowed={
+                t.source
+                for t in tables.values()
+                if t.target != t.source
+                or any(old != new for old, new in t.columns.items())
+            },
         )
 
 
@@ -1551,8 +1560,11 @@ class _Fragment:
         self.reads: set[str] = set()  # migrated relations read (source names)
         self.foreign_calls: set[str] = set()  # other schemas' functions called
         # A body's unqualified migrated tables and views, and their row types,
-        # are qualified with the final schema (a routine's header is not).
+        # are qualified with the final schema where a compatibility view
+        # could take their name (a routine's header is not); in a
+        # SQL-standard body, bound as it is created, always.
         self.qualify = False
+        self.qualify_all = False
         self.temporary: set[str] = set()  # temporary tables the body creates
 
     # The parse tree's locations, as tokens.
@@ -1977,7 +1989,7 @@ class _Fragment:
         if schema is not None:
             self._schema(chain[-2])
         elif (
-            self.qualify
+            self._qualifies(mapped)
             and node.get("relpersistence") != "t"
             and relname not in self.temporary
         ):
@@ -2165,13 +2177,28 @@ class _Fragment:
             self.row_types.add(mapped.source)
             self._bound_view(mapped.source, node.get("location", 0))
             target = render_ident(mapped.target)
-            if self.qualify and len(names) == 1:
+            if self._qualifies(mapped) and len(names) == 1:
                 # A row type, like its table, is the final schema's.
                 target = f"{SCHEMA}.{target}"
             self._replace(chain[-1], target)
         elif names[-1] in self.context.types:
             # One of the schema's enum, domain or composite types.
             self._replace(chain[-1], render_ident(self.context.types[names[-1]]))
+
+    def _qualifies(self, mapped: TableMap) -> bool:
+        """Whether an unqualified name of a migrated relation gets the final schema.
+
+        Where the compatibility schema, first on a caller's ``search_path``,
+        may hold a view of its target name (the relation's own name, with
+        other columns), or where the routines land in another schema than
+        the source's. A body whose names the rename leaves as they are
+        stays as it was.
+        """
+        return self.qualify and (
+            self.qualify_all
+            or self.context.moves
+            or mapped.target in self.context.shadowed
+        )
 
     def _bound_view(self, name: str, location: int) -> None:
         """A view that must exist when the routine is created, which it does not.
@@ -2385,7 +2412,7 @@ def _rewrite_routine(
         header._func_call(node)
     foreign_calls = header.foreign_calls
     if sql_body is not None:
-        header.qualify = True
+        header.qualify = header.qualify_all = True
         header.rename({"stmts": [{"stmt": sql_body}]})
         routine.reads += sorted(header.reads)
         problems += _unplaced(header, 0, len(definition), definition, 0)
@@ -2942,8 +2969,9 @@ def _declared_types(
     (the table's row type) name the table through the search_path when the
     function runs: each is written qualified with the final schema
     (``SCHEMA.users%ROWTYPE``, ``SCHEMA.users.full_name%TYPE``), the
-    final table's whatever the caller's search_path, and its column takes
-    its target name. One qualified with the source schema keeps its
+    final table's whatever the caller's search_path, where a compatibility
+    view could take its name (``_Fragment._qualifies``), and its column
+    takes its target name. One qualified with the source schema keeps its
     qualifier, which the final schema replaces. A variable's ``%TYPE``
     (``v other%TYPE``, ``v rec.field%TYPE``) names the variable and stays.
     """
@@ -2953,11 +2981,12 @@ def _declared_types(
         mapped = context.tables.get(token.value or "")
         if mapped is not None:
             target = render_ident(mapped.target)
+            shadowed = context.moves or mapped.target in context.shadowed
             edits.append(
                 _Edit(
                     token.start,
                     token.end,
-                    target if qualified else f"{SCHEMA}.{target}",
+                    target if qualified or not shadowed else f"{SCHEMA}.{target}",
                 )
             )
         return mapped

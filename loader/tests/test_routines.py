@@ -681,10 +681,11 @@ def test_quoted_identifiers_and_a_column_named_like_a_table() -> None:
         language="sql",
     )
     assert not routine.problems
-    # The tables are the final schema's (``_body`` spells it public),
-    # whatever the caller's search_path.
+    # orders is the final schema's (``_body`` spells it public) whatever
+    # the caller's search_path: the compatibility schema has a view of
+    # that name. users has none, and stays as the source wrote it.
     assert _body(routine) == (
-        "select count(*)::int from public.users u join public.orders o "
+        "select count(*)::int from users u join public.orders o "
         "on o.user_id = u.id where u.orders is not null and users.full_name <> ''"
     )
     assert routine.definition.startswith(f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()")
@@ -700,7 +701,7 @@ def test_names_after_text_of_several_bytes_a_character_are_renamed() -> None:
     )
     assert not routine.problems
     assert _body(routine) == (
-        "select count(*)::int from public.users u where u.full_name <> 'Größe' "
+        "select count(*)::int from users u where u.full_name <> 'Größe' "
         "-- Zähler für Benutzer\n  and u.full_name <> ''"
     )
 
@@ -716,7 +717,7 @@ def test_strings_comments_and_nested_dollar_quotes_stay() -> None:
     routine = _rewrite(body)
     assert not routine.problems
     assert _body(routine) == body.replace(
-        'from "Users" where "fullName" <> \'', "from public.users where full_name <> '"
+        'from "Users" where "fullName" <> \'', "from users where full_name <> '"
     ).replace('and "fullName" <> $x$', "and full_name <> $x$")
 
 
@@ -840,7 +841,7 @@ def test_dynamic_sql_is_created_where_the_team_reviewed_it() -> None:
             "line 4: reviewed in the override file: dynamic SQL kept as written"
         ]
         # Its static statement is renamed as in any body; the dynamic one stays.
-        assert "UPDATE public.workflow_run SET tenant_id = NULL" in _body(reviewed)
+        assert "UPDATE workflow_run SET tenant_id = NULL" in _body(reviewed)
         assert "EXECUTE format('CREATE TABLE %I PARTITION OF %I" in _body(reviewed)
     assert rewritten(partition, ("g",)).problems != []
     # Names put together, escaped or quoted at run time name nothing a
@@ -964,7 +965,7 @@ def test_a_derived_tables_kept_names_a_join_or_a_record_reads_are_flagged() -> N
     # Between relations whose columns keep their names, it stays.
     kept = rewritten(statement("select count(*) into n from plain natural join other"))
     assert kept.problems == []
-    assert "from public.plain natural join public.other" in _body(kept)
+    assert "from plain natural join other" in _body(kept)
     # A record's fields are renamed as columns: a result column keeping the
     # name its subquery chose would not be found under it.
     derived = '(select id as "totalCents" from "Users") s'
@@ -992,8 +993,7 @@ def test_a_derived_tables_kept_names_a_join_or_a_record_reads_are_flagged() -> N
         (
             '\ndeclare r record;\nbegin\n  select s."totalCents" as t into r from '
             f"{derived};\n  return r.t;\nend\n",
-            's."totalCents" as t into r from (select id as "totalCents" from '
-            "public.users) s;",
+            's."totalCents" as t into r from (select id as "totalCents" from users) s;',
         ),
     ):
         kept = rewritten(body)
@@ -1236,10 +1236,12 @@ def _in_final(routine: Routine) -> str:
 
 def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None:
     # The previous application runs with a compatibility schema first on its
-    # search_path (run.py compat), whose views have the final tables' names
-    # and the source's columns: every migrated table or view a body names
-    # unqualified, and its row type, is written qualified with the final
-    # schema. Another schema's relation stays as it is.
+    # search_path (run.py compat), whose views have the source's table names
+    # and columns: a migrated table or view a body names unqualified, and
+    # its row type, is written qualified with the final schema where such a
+    # view could take its target name (orders keeps its name, not its
+    # columns); "Users" becomes users, which no view is named, and stays
+    # unqualified, as does another schema's relation.
     routine = _rewrite(
         '\ndeclare\n  a "Users"%rowtype;\n  b orders."totalCents"%type;\n'
         '  c public."Posts"%rowtype;\n  d "Users";\n  e constant orders := null;\n'
@@ -1252,13 +1254,13 @@ def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None
     )
     assert routine.problems == []
     assert _in_final(routine) == (
-        "\ndeclare\n  a final.users%rowtype;\n  b final.orders.total_cents%type;\n"
-        "  c final.posts%rowtype;\n  d final.users;\n"
+        "\ndeclare\n  a users%rowtype;\n  b final.orders.total_cents%type;\n"
+        "  c final.posts%rowtype;\n  d users;\n"
         "  e constant final.orders := null;\n  f a%type;\nbegin\n"
-        "  merge into final.orders o using final.posts p on o.id = p.id\n"
+        "  merge into final.orders o using posts p on o.id = p.id\n"
         "    when matched then delete;\n"
-        "  delete from final.users where users.id = 1;\n"
-        '  perform null::final.users, (select count(*) from "P"."Users");\n'
+        "  delete from users where users.id = 1;\n"
+        '  perform null::users, (select count(*) from "P"."Users");\n'
         "  return 1;\nend\n"
     )
     sql = _rewrite(
@@ -1266,7 +1268,7 @@ def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None
         language="sql",
     )
     assert _in_final(sql) == (
-        "select count(*)::int from final.users u where u.full_name <> ''"
+        "select count(*)::int from users u where u.full_name <> ''"
     )
     # The routine's header is bound when it is created: its types stay as
     # the build's search_path finds them.
@@ -1274,7 +1276,7 @@ def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None
     assert typed.definition.startswith(
         f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()\n RETURNS SETOF {SCHEMA}.users\n"
     )
-    assert _in_final(typed) == "select * from final.users"
+    assert _in_final(typed) == "select * from users"
 
 
 def test_ctes_variables_and_temporary_tables_named_like_a_table_stay() -> None:
@@ -1315,7 +1317,7 @@ def test_ctes_variables_and_temporary_tables_named_like_a_table_stay() -> None:
         triggers=[trigger],
     )
     assert audit.problems == []
-    assert "insert into final.users (id) select id from orders;" in _in_final(audit)
+    assert "insert into users (id) select id from orders;" in _in_final(audit)
     cte = _rewrite(
         "with orders as (select 1 as id) select count(*)::int from orders",
         language="sql",
@@ -1368,7 +1370,7 @@ def test_insert_and_update_columns_follow_their_table() -> None:
     )
     assert not routine.problems
     assert _body(routine) == (
-        "\nbegin\n  insert into public.posts (author_id, id) values (1, 2);\n"
+        "\nbegin\n  insert into posts (author_id, id) values (1, 2);\n"
         "  update public.orders set user_id = 3, total_cents = total_cents + 1 "
         "where id = 2;\n"
         "  insert into public.orders (id) values (1) on conflict (id) do update set "
@@ -1587,7 +1589,7 @@ def test_a_view_read_by_a_body_takes_its_target_names() -> None:
     )
     assert not routine.problems
     assert _body(routine) == (
-        "select count(*)::int from public.active_users a where a.full_name <> ''"
+        "select count(*)::int from active_users a where a.full_name <> ''"
     )
     # A view left out of the migration is never guessed at.
     left_out = rewritten('select count(*)::int from "oldUsers"')
@@ -1706,7 +1708,7 @@ def test_arrays_of_types_the_plpgsql_parser_cannot_resolve_are_read() -> None:
         '  return (select count(*) from "Users" where "fullName" = d[1]::text);\nend\n'
     )
     assert routine.problems == []
-    assert "from public.users where full_name = d[1]::text" in _body(routine)
+    assert "from users where full_name = d[1]::text" in _body(routine)
     assert "d hstore[];" in _body(routine) and '"moodKind"[]' in _body(routine)
 
 
@@ -1751,7 +1753,7 @@ def test_the_output_names_of_an_insert_select_stay_as_they_are() -> None:
     assert routine.problems == []
     assert (
         'insert into public.orders (id, user_id) select 1, u.full_name as "userId" '
-        "from public.users u"
+        "from users u"
     ) in _body(routine)
     ordered = _rewrite(
         '\nbegin\n  insert into orders (id, "userId") '
