@@ -1516,6 +1516,8 @@ select kind, name, reason from (
     union all
     -- What makes a view writable or fills its columns, beside its query:
     -- the view arrives without it, and writes through it act otherwise.
+    -- An extension's view (PostGIS's geometry_columns) comes with its
+    -- extension, its rules too.
     select 'rule', r.rulename || ' on view ' || v.relname,
            'rules are not migrated: writes through the view on the target '
            'do not apply it; recreate it there with the target''s names: '
@@ -1525,6 +1527,9 @@ select kind, name, reason from (
     join pg_namespace vn on vn.oid = v.relnamespace
     where vn.nspname = %(schema)s and v.relkind in ('v', 'm')
       and r.rulename <> '_RETURN'
+      and not exists (select 1 from pg_depend as member
+                      where member.classid = 'pg_class'::regclass
+                        and member.objid = v.oid and member.deptype = 'e')
     union all
     select 'trigger', g.tgname || ' on view ' || v.relname,
            'triggers on views are not migrated (its function is): writes '
@@ -1534,6 +1539,9 @@ select kind, name, reason from (
     join pg_class v on v.oid = g.tgrelid
     join pg_namespace vn on vn.oid = v.relnamespace
     where vn.nspname = %(schema)s and v.relkind = 'v' and not g.tgisinternal
+      and not exists (select 1 from pg_depend as member
+                      where member.classid = 'pg_class'::regclass
+                        and member.objid = v.oid and member.deptype = 'e')
     union all
     select 'view column default', v.relname || '.' || a.attname,
            'a view column''s default is not migrated: an insert through the '
@@ -1546,6 +1554,9 @@ select kind, name, reason from (
     join pg_namespace vn on vn.oid = v.relnamespace
     join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
     where vn.nspname = %(schema)s and v.relkind = 'v'
+      and not exists (select 1 from pg_depend as member
+                      where member.classid = 'pg_class'::regclass
+                        and member.objid = v.oid and member.deptype = 'e')
     union all
     select 'typed table', t.relname::text,
            'arrives as a plain table with the same columns, not OF '
