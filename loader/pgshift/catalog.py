@@ -11,10 +11,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Collection
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgshift.sqlident import sql_literal, unquote_ident
+from pgshift.progress import SHOWN_LINES, some
+from pgshift.settings import ConfigError, Settings, names_argument
+from pgshift.sqlident import quote_ident, sql_literal, unquote_ident
 
 logger = logging.getLogger(__name__)
 
@@ -2805,3 +2808,48 @@ def row_keys(cursor: Any, schema: str, tables: Collection[str]) -> dict[str, Row
     for table, index, immediate, columns in cursor.fetchall():
         keys.setdefault(table, RowKey(index, tuple(columns), immediate))
     return keys
+
+
+def unreadable_tables(cursor: Any, tables: Seq[Table]) -> tuple[str, list[str]]:
+    """The connected role, and the tables it may not read every column of."""
+    cursor.execute(
+        "select current_user, coalesce(array_agg(t.name order by t.n) "
+        "filter (where not has_table_privilege(t.oid, 'SELECT') and "
+        "exists (select 1 from pg_attribute a where a.attrelid = t.oid "
+        "and a.attnum > 0 and not a.attisdropped and not "
+        "has_column_privilege(t.oid, a.attnum, 'SELECT'))), '{}') "
+        "from unnest(%s::text[], %s::regclass[]) with ordinality "
+        "as t (name, oid, n)",
+        (
+            [t.name for t in tables],
+            [f"{quote_ident(t.schema)}.{quote_ident(t.name)}" for t in tables],
+        ),
+    )
+    role, names = cursor.fetchone()
+    return role, list(names)
+
+
+def refuse_unreadable(settings: Settings, role: str, names: list[str]) -> None:
+    """Stop before anything is written when the source role may not read a table.
+
+    Every such table is named at once, with the grant that lets pgshift
+    read them, rather than the first one PostgreSQL refuses midway.
+
+    Raises:
+        ConfigError: The role may not read ``names``.
+    """
+    if not names:
+        return
+    schema = quote_ident(settings.source_schema)
+    grantee = quote_ident(role)
+    if len(names) > SHOWN_LINES:
+        grant = f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {grantee};"
+    else:
+        tables = ", ".join(f"{schema}.{quote_ident(name)}" for name in names)
+        grant = f"GRANT SELECT ON TABLE {tables} TO {grantee};"
+    raise ConfigError(
+        f"the source role {role} may not read {len(names)} of the tables to "
+        f"migrate: {some(names)}; nothing was written. Next: on the source, as "
+        f"their owner or a superuser, run `{grant}`, or leave them out: "
+        f"--exclude {names_argument(names)}"
+    )

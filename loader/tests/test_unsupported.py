@@ -271,6 +271,27 @@ def test_row_level_security_applying_to_the_user_stops_the_scaffold(
         reader = cluster.url(  # type: ignore[attr-defined]
             "unsupported_source", user="pgshift_reader"
         )
+        # A table the role may not read is named with its grant first, and
+        # scaffold writes nothing.
+        cluster.execute(  # type: ignore[attr-defined]
+            "revoke select on ledger from pgshift_reader",
+            dbname="unsupported_source",
+        )
+        before = _files(clone.project)
+        code, _, unread = clone.run(
+            "--include", "notes,ledger", "scaffold", source=reader
+        )
+        assert code == 2, unread
+        assert (
+            "the source role pgshift_reader may not read 1 of the tables to "
+            "migrate: ledger; nothing was written. Next: on the source, as their "
+            'owner or a superuser, run `GRANT SELECT ON TABLE "public"."ledger" TO '
+            '"pgshift_reader";`'
+        ) in unread
+        assert _files(clone.project) == before
+        cluster.execute(  # type: ignore[attr-defined]
+            "grant select on ledger to pgshift_reader", dbname="unsupported_source"
+        )
         code, _, stderr = clone.run(
             "--include", "notes,ledger", "scaffold", source=reader
         )

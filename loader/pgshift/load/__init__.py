@@ -30,6 +30,7 @@ from pgshift.catalog import (
     Table,
     raw_table_name,
     read_not_migrated,
+    refuse_unreadable,
 )
 from pgshift.checksum import HASH_PROBE_SQL
 from pgshift.connection import connect, transaction
@@ -43,10 +44,9 @@ from pgshift.load.extract import (
 from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, summary
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
-from pgshift.progress import SHOWN_LINES, Progress, some
+from pgshift.progress import Progress
 from pgshift.schemas import schema_plan
 from pgshift.settings import ConfigError, Settings, names_argument, quiet_telemetry
-from pgshift.sqlident import quote_ident
 
 __all__ = ["PIPELINE_NAME", "LoadError", "LoadResult", "is_transient", "load"]
 
@@ -274,7 +274,7 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
         catalog = snapshot.read_catalog(settings.source_schema)
         settings.check_selection(catalog.tables)
         tables = [t for t in catalog.tables.values() if settings.selects(t.name)]
-        _refuse_unreadable(settings, *snapshot.unreadable(tables))
+        refuse_unreadable(settings, *snapshot.unreadable(tables))
         counts = {t.name: snapshot.count(t) for t in tables}
         with transaction(settings.target) as cursor:
             # Nothing is written unless both schemas are pgshift's.
@@ -318,32 +318,6 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
         )
         record_load(settings, result, snapshot)
     return result
-
-
-def _refuse_unreadable(settings: Settings, role: str, names: list[str]) -> None:
-    """Stop before anything is written when the source role may not read a table.
-
-    Every such table is named at once, with the grant that lets the load
-    read them, rather than the first one PostgreSQL refuses mid-load.
-    """
-    if not names:
-        return
-    schema = quote_ident(settings.source_schema)
-    grantee = quote_ident(role)
-    if len(names) > SHOWN_LINES:
-        grant = f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {grantee};"
-    else:
-        grant = (
-            "GRANT SELECT ON TABLE "
-            + ", ".join(f"{schema}.{quote_ident(name)}" for name in names)
-            + f" TO {grantee};"
-        )
-    raise ConfigError(
-        f"the source role {role} may not read {len(names)} of the tables to "
-        f"migrate: {some(names)}; nothing was written. Next: on the source, as "
-        f"their owner or a superuser, run `{grant}`, or leave them out: "
-        f"--exclude {names_argument(names)}"
-    )
 
 
 def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> None:

@@ -43,7 +43,13 @@ from typing import Any, TypeVar
 import psycopg2
 from psycopg2 import sql
 
-from pgshift.catalog import Catalog, Table, raw_table_name, read_catalog
+from pgshift.catalog import (
+    Catalog,
+    Table,
+    raw_table_name,
+    read_catalog,
+    unreadable_tables,
+)
 from pgshift.checksum import TEXT_SETTINGS
 from pgshift.checksum import fingerprint as _table_fingerprint
 from pgshift.connection import connect
@@ -201,24 +207,7 @@ class Snapshot:
     def unreadable(self, tables: Sequence[Table]) -> tuple[str, list[str]]:
         """The source role, and the tables it may not read every column of."""
         with self.guard:
-            self.cursor.execute(
-                "select current_user, coalesce(array_agg(t.name order by t.n) "
-                "filter (where not has_table_privilege(t.oid, 'SELECT') and "
-                "exists (select 1 from pg_attribute a where a.attrelid = t.oid "
-                "and a.attnum > 0 and not a.attisdropped and not "
-                "has_column_privilege(t.oid, a.attnum, 'SELECT'))), '{}') "
-                "from unnest(%s::text[], %s::regclass[]) with ordinality "
-                "as t (name, oid, n)",
-                (
-                    [t.name for t in tables],
-                    [
-                        sql.Identifier(t.schema, t.name).as_string(self.cursor)
-                        for t in tables
-                    ],
-                ),
-            )
-            role, names = self.cursor.fetchone()
-            return role, list(names)
+            return unreadable_tables(self.cursor, tables)
 
     def sequence_positions(
         self, catalog: Catalog

@@ -55,10 +55,12 @@ from pgshift.catalog import (
     function_signatures,
     read_catalog,
     read_not_migrated,
+    refuse_unreadable,
     target_functions,
     target_parents,
     target_relations,
     type_shapes,
+    unreadable_tables,
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
@@ -345,6 +347,14 @@ def read_project(
                 ]
     with transaction(settings.source_required, readonly=True) as cursor:
         catalog = read_catalog(cursor, settings.source_schema, present, types)
+        # Read as the load will read them: a table the role may not read
+        # is named now, with its grant, not met midway.
+        refuse_unreadable(
+            settings,
+            *unreadable_tables(
+                cursor, [t for t in catalog.tables.values() if settings.selects(t.name)]
+            ),
+        )
         catalog.target_parents = parents
         catalog.target_relations = relations
         # An extension the target has already needs no word.
