@@ -12,6 +12,7 @@ from pgshift.connection import check_connection, transaction
 from pgshift.expressions import ExpressionError
 from pgshift.load.retry import LoadError
 from pgshift.naming import NamingError, to_snake
+from pgshift.progress import some
 from pgshift.scaffold.supported import ScaffoldError
 from pgshift.settings import (
     DEFAULT_JOBS,
@@ -364,7 +365,32 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
         print(line)
     for line in renamed_on_target_notes(settings, done.project.names):
         print(line)
+    for line in keyless_notes(done.project.names):
+        print(line)
     return parse_scaffolded(settings)
+
+
+def keyless_notes(names: NameMap) -> list[str]:
+    """One line naming the tables an online migration cannot follow as they are.
+
+    ``migrate`` copies a table without a primary key like any other; ``sync``
+    needs each to say which row an UPDATE or DELETE changes (a replica
+    identity), and refuses to start until it does.
+    """
+    keyless = [
+        t.source
+        for t in names.tables.values()
+        if not any(k.type == "primary_key" for k in t.keys)
+        and not any(s.startswith("replica identity ") for s in t.settings)
+    ]
+    if not keyless:
+        return []
+    return [
+        f"note: {len(keyless)} table(s) have no primary key and no replica "
+        f"identity ({some(keyless)}): migrate copies them as they are; sync "
+        "cannot follow their UPDATEs and DELETEs until each has one, and "
+        "names the statements to run when it starts"
+    ]
 
 
 def renamed_on_target_notes(settings: Settings, names: NameMap) -> list[str]:
@@ -605,11 +631,20 @@ def cmd_compat(
         print(f"dropped schema {schema}" if gone else f"no schema {schema}")
         return EXIT_SUCCESS
     count = create_compat_schema(settings, schema, every_table or None)
-    print(
-        f"schema {schema}: {count} views with the source's names over the final "
-        f"tables; point the previous application's search_path at {schema}, "
-        f"then {settings.final_schema} ({schema}, {settings.final_schema})"
-    )
+    if count:
+        print(
+            f"schema {schema}: {count} views with the source's names over the "
+            "final tables; point the previous application's search_path at "
+            f"{schema}, then {settings.final_schema} ({schema}, "
+            f"{settings.final_schema})"
+        )
+    else:
+        print(
+            f"schema {schema}: no views: the rename changes no table's or "
+            "column's name, so the previous application reads the final "
+            f"tables in {settings.final_schema} as they are and needs no "
+            f"compatibility schema (`compat --drop` drops {schema})"
+        )
     names = NameMap.read(settings.project_dir)
     for line in compat_notes(names, every_table) if names is not None else []:
         print(line)

@@ -144,3 +144,37 @@ def test_a_grant_added_to_the_privileges_file_reads_as_one_statement() -> None:
         "differs from what scaffold writes now: now grant select on table "
         '<final schema>."it\'s" to weblate'
     )
+
+
+def test_scaffold_names_the_tables_sync_cannot_follow_as_they_are() -> None:
+    from pgshift.cli import keyless_notes
+    from pgshift.mapping import KeyMap, NameMap, TableMap
+
+    def table(name: str, **kwargs: object) -> TableMap:
+        return TableMap(
+            source_schema="public",
+            source=name,
+            target=name,
+            staging_model=f"stg_app__{name}",
+            columns={"id": "id"},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    key = KeyMap("h_pkey", "h_pkey", "primary_key", ["id"], "PRIMARY KEY (id)")
+    names = NameMap(
+        source_name="app",
+        source_schema="public",
+        tables={
+            "history": table("history"),
+            "history_uint": table("history_uint"),
+            "hosts": table("hosts", keys=[key]),
+            "trends": table("trends", settings=["replica identity full"]),
+        },
+    )
+    assert keyless_notes(names) == [
+        "note: 2 table(s) have no primary key and no replica identity (history, "
+        "history_uint): migrate copies them as they are; sync cannot follow their "
+        "UPDATEs and DELETEs until each has one, and names the statements to run "
+        "when it starts"
+    ]
+    assert keyless_notes(NameMap(source_name="app", source_schema="public")) == []
