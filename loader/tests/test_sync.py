@@ -1089,10 +1089,10 @@ def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
     assert said.count("changed during the sync") == 1, said
     written = (PROJECT_DIR / "logs" / "sync.log").read_text(encoding="utf-8")
     assert (
-        "ERROR pgshift.sync.ended: sync stopped: source table service_categories "
+        "ERROR pgshift.sync.run: sync stopped: source table service_categories "
         "changed during the sync"
     ) in written
-    assert "INFO pgshift.sync: following slot " in written
+    assert "INFO pgshift.sync.run: following slot " in written
     # Everything before the change is applied, nothing from it on.
     assert query(
         target, "select name from service_categories where name in ('a', 'b')"

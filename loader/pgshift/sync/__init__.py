@@ -48,11 +48,11 @@ __all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
 
 logger = logging.getLogger(__name__)
 
-_ENDED = logging.getLogger("pgshift.sync.ended")
-"""Why a sync ended, for its log file only: the terminal has it from the
-command line's own message."""
-_ENDED.propagate = False
-_ENDED.setLevel(logging.INFO)
+_RUN = logging.getLogger("pgshift.sync.run")
+"""What a sync says, and why it ended, for its log file only: the terminal
+has them already (printed, and the command line's own message)."""
+_RUN.propagate = False
+_RUN.setLevel(logging.INFO)
 
 ACTIVE_WAIT_ROUNDS = 20
 """Half-seconds a new sync waits for the slot to be free of an old walsender."""
@@ -77,9 +77,9 @@ def _log_to_file(settings: Settings) -> Path:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         log.addHandler(handler)
-        for ended in list(_ENDED.handlers):
-            _ENDED.removeHandler(ended)
-        _ENDED.addHandler(handler)
+        for earlier in list(_RUN.handlers):
+            _RUN.removeHandler(earlier)
+        _RUN.addHandler(handler)
     if log.getEffectiveLevel() > logging.INFO:
         for shown in logging.getLogger().handlers:
             shown.addFilter(
@@ -160,7 +160,7 @@ def run_sync(
     path = _log_to_file(settings)
 
     def said(text: str) -> None:
-        logger.info("%s", text)
+        _RUN.info("%s", text)
         shown(text)
 
     said(f"sync's log: {path}")
@@ -169,12 +169,12 @@ def run_sync(
             settings, replace_existing, drop_dependents, limits, said, check_models
         )
     except KeyboardInterrupt:
-        _ENDED.info("stopped by an interrupt (Ctrl-C, SIGINT)")
+        _RUN.info("stopped by an interrupt (Ctrl-C, SIGINT)")
         raise
     except Exception as exc:
         # The terminal gets the message from the command line; the log
         # file, read by whoever started sync in the background, gets it too.
-        _ENDED.error("%s", exc, exc_info=not isinstance(exc, ConfigError))
+        _RUN.error("%s", exc, exc_info=not isinstance(exc, ConfigError))
         raise
 
 
@@ -412,7 +412,7 @@ def _resume(
             raise
         except Exception as exc:
             if not is_transient(exc) or failures >= len(RECONNECT_DELAYS):
-                if isinstance(exc, psycopg2.Error):
+                if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
                     raise SyncError(
                         "sync stopped: "
                         + (
