@@ -117,6 +117,30 @@ where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'S', 'v', 'm', 'f')
 order by 1, 5, 6
 """
 
+_EXTENSION_RELATION_ACL = """
+select c.relname, c.relkind::text, x.extname,
+       case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
+       lower(a.privilege_type), a.is_grantable
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = c.oid
+                and d.deptype = 'e'
+join pg_extension x on x.oid = d.refobjid
+cross join lateral aclexplode(c.relacl) a
+where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'S', 'v', 'm')
+  and a.grantee <> c.relowner
+  and not exists (
+      select 1 from pg_init_privs i
+      cross join lateral aclexplode(i.initprivs) ia
+      where i.objoid = c.oid and i.classoid = 'pg_class'::regclass
+        and i.objsubid = 0 and ia.grantee = a.grantee
+        and ia.privilege_type = a.privilege_type)
+order by 1, 4, 5
+"""
+"""Grants on an extension's own relations (PostGIS's ``spatial_ref_sys``)
+beyond those the extension gave them (``pg_init_privs``): made by the team
+on the source, which ``CREATE EXTENSION`` on the target does not make."""
+
 _COLUMN_ACL = f"""
 select c.relname, at.attname,
        case a.grantee when 0 then 'public' else pg_get_userbyid(a.grantee) end,
@@ -280,6 +304,9 @@ class SourcePrivileges:
             and ACL.
         types: Every enum, domain, composite and range type, with its owner
             and ACL.
+        extension_grants: One line per grant on an extension's own
+            relation beyond the extension's (``_EXTENSION_RELATION_ACL``),
+            which the target does not get.
     """
 
     schema: str
@@ -288,6 +315,7 @@ class SourcePrivileges:
     grants: list[SourceGrant] = field(default_factory=list)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     functions: list[SourceFunction] = field(default_factory=list)
+    extension_grants: list[str] = field(default_factory=list)
     types: list[SourceType] = field(default_factory=list)
 
 
@@ -330,6 +358,18 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
             found.grants.append(
                 SourceGrant(kind, name, "", grantee, privilege, grantable)
             )
+    cursor.execute(_EXTENSION_RELATION_ACL, args)
+    for name, relkind, extension, grantee, privilege, grantable in cursor.fetchall():
+        word = "sequence" if relkind == "S" else _RELKINDS.get(relkind, "table")
+        target = f"{render_ident(name)} to {_role(grantee)}"
+        found.extension_grants.append(
+            f"{word} {name} (extension {extension}): {grantee}'s "
+            f"{privilege.upper()} is not applied: the target's CREATE EXTENSION "
+            f"gives the extension's objects its own privileges; if the "
+            f"application needs it, run on the target: grant {privilege} on "
+            f"{'sequence' if relkind == 'S' else 'table'} <final schema>."
+            f"{target}{' with grant option' if grantable else ''}"
+        )
     cursor.execute(_PARTITION_ACL, args)
     for name, grantee, privilege, grantable in cursor.fetchall():
         found.grants.append(
@@ -560,7 +600,7 @@ def map_privileges(
     Returns:
         The statements, and what could not be mapped.
     """
-    out = Privileges()
+    out = Privileges(skipped=list(found.extension_grants))
     for (kind, source), owner in sorted(found.owners.items()):
         target = _target_relation(names, kind, source)
         if target is None:
