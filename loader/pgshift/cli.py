@@ -426,16 +426,18 @@ def renamed_on_target_notes(settings: Settings, names: NameMap) -> list[str]:
     ]
 
 
-GENERATED_NAME = re.compile(r"(PK|FK|IDX|UQ|REL|CHK|DF)_[0-9a-f]{20,}")
-"""A constraint or index name TypeORM generates (``PK_`` and a hash)."""
+GENERATED_NAME = re.compile(r"(PK|FK|IDX|UQ|REL|CHK|DF)_\w+")
+"""A constraint or index name an ORM generates: TypeORM's ``PK_`` and a
+hash, MikroORM's (Medusa's) ``IDX_<table>_<columns>``."""
 
 
 def generated_name_notes(names: NameMap) -> list[str]:
-    """One line when TypeORM's generated constraint and index names are renamed.
+    """One line when an ORM's generated constraint and index names are renamed.
 
     An application whose own migrations drop and create them by those names
-    (TypeORM's, n8n's) fails on the target once they are lower-cased:
-    ``keep_object_names`` keeps them.
+    (TypeORM's, n8n's; MikroORM's, as Medusa's ``drop index if exists
+    "IDX_api_key_deleted_at"``) misses them on the target once they are
+    lower-cased: ``keep_object_names`` keeps them.
     """
     renamed = [
         (o.source, o.name)
@@ -447,8 +449,9 @@ def generated_name_notes(names: NameMap) -> list[str]:
         return []
     source, target = renamed[0]
     return [
-        f"note: {len(renamed)} constraint and index names are TypeORM's "
-        f"generated ones, renamed by the naming rules ({source} becomes "
+        f"note: {len(renamed)} constraint and index names are of the shape "
+        "ORMs generate (TypeORM's PK_<hash>, MikroORM's IDX_<table>_<columns>), "
+        f"renamed by the naming rules ({source} becomes "
         f"{target}): an application whose own migrations drop or create them "
         "by these names needs `keep_object_names: true` in the override "
         "file, then scaffold again"

@@ -340,10 +340,15 @@ def test_scaffold_names_typeorms_generated_names_when_it_renames_them() -> None:
     )
     (line,) = generated_name_notes(build_map(catalog, Overrides()))
     assert line.startswith(
-        "note: 1 constraint and index names are TypeORM's generated ones, "
-        "renamed by the naming rules (IDX_69dfa041592c30bbc0d4b84aa0 becomes "
+        "note: 1 constraint and index names are of the shape ORMs generate "
+        "(TypeORM's PK_<hash>, MikroORM's IDX_<table>_<columns>), renamed by "
+        "the naming rules (IDX_69dfa041592c30bbc0d4b84aa0 becomes "
         "idx_69dfa041592c30bbc0d4b84aa0)"
     )
+    # MikroORM's (Medusa's migrations drop "IDX_api_key_deleted_at").
+    medusa = _catalog(_invoice_line("IDX_api_key_deleted_at", "other_idx"))
+    (line,) = generated_name_notes(build_map(medusa, Overrides()))
+    assert "(IDX_api_key_deleted_at becomes idx_api_key_deleted_at)" in line
     assert "`keep_object_names: true`" in line
     kept = Overrides(keep_object_names=True)
     assert generated_name_notes(build_map(catalog, kept)) == []
