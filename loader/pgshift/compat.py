@@ -49,7 +49,7 @@ from psycopg2 import sql
 
 from pgshift.connection import schema_comment, transaction
 from pgshift.mapping import NameMap
-from pgshift.naming import PRISMA_RELATION_TABLE, tool_tables
+from pgshift.naming import KNEX_LOCK, KNEX_RECORD, PRISMA_RELATION_TABLE, tool_tables
 from pgshift.progress import some
 from pgshift.settings import ConfigError, Settings
 
@@ -109,13 +109,6 @@ def qualifies_every_table(names: NameMap) -> bool:
     )
 
 
-KNEX_MIGRATIONS = frozenset({"id", "name", "batch", "migration_time"})
-"""The columns of knex's record of its migrations (``knex_migrations`` by default)."""
-
-KNEX_LOCK = frozenset({"index", "is_locked"})
-"""The columns of its lock, the same table's name and ``_lock``."""
-
-
 def first_schema_tables(names: NameMap) -> set[str]:
     """Source tables an application looks for in the first schema of its path.
 
@@ -129,7 +122,7 @@ def first_schema_tables(names: NameMap) -> set[str]:
         lock = names.tables.get(f"{table.source}_lock")
         if (
             lock is not None
-            and set(table.columns) >= KNEX_MIGRATIONS
+            and set(table.columns) >= KNEX_RECORD
             and set(lock.columns) >= KNEX_LOCK
         ):
             found |= {table.source, lock.source}

@@ -100,6 +100,40 @@ would find no record and run every migration again. They keep their names
 and their columns' unless the override file names them.
 """
 
+MIGRATION_RECORDS = frozenset(
+    {
+        "alembic_version",
+        "django_migrations",
+        "schema_migrations",
+        "_prisma_migrations",
+        "flyway_schema_history",
+        "SequelizeMeta",
+        "__EFMigrationsHistory",
+        "DATABASECHANGELOG",
+        "goose_db_version",
+        "mikro_orm_migrations",
+        "kysely_migration",
+        "pgmigrations",
+        "__diesel_schema_migrations",
+        "_sqlx_migrations",
+        "schema_version",
+    }
+)
+"""The tables schema-migration tools keep the migrations they ran in."""
+
+KNEX_RECORD = frozenset({"id", "name", "batch", "migration_time"})
+"""The columns of knex's record (``knex_migrations`` unless the application
+names it)."""
+
+KNEX_LOCK = frozenset({"index", "is_locked"})
+"""The columns of its lock, the record's name and ``_lock``."""
+
+
+def is_migration_record(name: str, columns: Sequence[str]) -> bool:
+    """Whether a table is a schema-migration tool's record of what it ran."""
+    return name in MIGRATION_RECORDS or set(columns) >= KNEX_RECORD
+
+
 PRISMA_RELATION_TABLE = (
     "Prisma's implicit many-to-many relation table (Prisma names it "
     "_<relation>, its columns A and B, and a Prisma schema cannot map them "

@@ -106,9 +106,16 @@ class DatabaseUrl:
                 "postgresql://user:password@host:port/dbname[?sslmode=require]"
             )
         if not url.startswith(("postgresql://", "postgres://")):
+            driver = url.split("://", 1)[0]
             raise ConfigError(
                 f"{variable} must be a postgresql:// URL "
                 "(postgresql://user:password@host:port/dbname)"
+                + (
+                    f"; {driver}:// names a driver too (SQLAlchemy's form): "
+                    "drop the +... part"
+                    if driver.startswith(("postgresql+", "postgres+"))
+                    else ""
+                )
             )
         try:
             params = parse_dsn(url)
@@ -120,6 +127,12 @@ class DatabaseUrl:
             ) from None
         if not params.get("dbname"):
             raise ConfigError(f"{variable} names no database (…/dbname at the end)")
+        ports = str(params.get("port") or "5432").split(",")
+        if not all(port.strip().isdigit() for port in ports):
+            raise ConfigError(
+                f"{variable} has a port that is not a number ({params['port']!r}); "
+                "expected postgresql://user:password@host:port/dbname"
+            )
         return cls(side=side, params=dict(params))
 
     @property

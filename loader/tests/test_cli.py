@@ -21,6 +21,30 @@ def test_missing_url_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            f"postgresql://postgres:{PASSWORD}@localhost:abc/app",
+            "SOURCE_DATABASE_URL has a port that is not a number ('abc')",
+        ),
+        (
+            "postgres://postgres@@:xx/app",
+            "SOURCE_DATABASE_URL has a port that is not a number ('xx')",
+        ),
+        (
+            f"postgresql+psycopg2://u:{PASSWORD}@localhost/app",
+            "names a driver too (SQLAlchemy's form): drop the +... part",
+        ),
+    ],
+)
+def test_a_malformed_url_is_a_usage_error(tmp_path: Path, url: str, said: str) -> None:
+    result = run_cli(["migrate"], url, "postgresql://u@localhost/t", tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr and PASSWORD not in result.stderr
+
+
 def test_connection_failure_names_the_side_and_hides_the_password(
     tmp_path: Path, pg_cluster: Cluster, new_database: Callable[[], str]
 ) -> None:

@@ -748,6 +748,46 @@ def test_a_label_the_target_enum_lacks_says_what_to_add(
         made.close()
 
 
+def test_a_migration_tools_record_written_on_the_source_is_warned_of(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """alembic's version row arrives through the stream, its DDL does not:
+    the record applied says the target is current, so sync says so."""
+    query(pg_url, "create table public.alembic_version (version_num text primary key)")
+    made, _ = one_table(
+        pg_url,
+        tmp_path,
+        "alembic_version",
+        "alembic_version",
+        {"version_num": "version_num"},
+    )
+    try:
+        made.relation(
+            pgoutput.Relation(
+                1,
+                "public",
+                "alembic_version",
+                "d",
+                (pgoutput.Column("version_num", 25, -1, True),),
+            )
+        )
+        with caplog.at_level(logging.WARNING, logger="pgshift.sync.apply"):
+            apply(made, [pgoutput.Insert(1, ("dc11669786a5",))])
+        (said,) = [
+            r.getMessage() for r in caplog.records if "migration" in r.getMessage()
+        ]
+        assert said.startswith(
+            "the source's alembic_version changed in the transaction"
+        )
+        assert "scaffold --check" in said and "cutover refuses" in said
+        # Applied all the same: the record is the source's.
+        assert query(pg_url, "select version_num from public.alembic_version") == [
+            ("dc11669786a5",)
+        ]
+    finally:
+        made.close()
+
+
 def test_a_column_the_source_dropped_says_to_drop_it_on_the_target(
     pg_url: str, tmp_path: Path
 ) -> None:

@@ -45,6 +45,7 @@ from psycopg2 import sql
 from pgshift.load import is_transient
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap, TableMap
+from pgshift.naming import is_migration_record
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import quote_ident, sql_literal
 from pgshift.sync import pgoutput
@@ -323,6 +324,9 @@ class Applier:
         # Relations the stream described that the map does not migrate, by
         # id: a change of one stops the sync (``_target``).
         self._unmapped: dict[int, str] = {}
+        # The source tables a schema-migration tool keeps its record in, by
+        # relation id: a change there means a migration ran on the source.
+        self._records: dict[int, str] = {}
         self.conn = connect(
             settings.target, autocommit=True, application_name=APPLY_SESSION
         )
@@ -553,6 +557,8 @@ class Applier:
             self._unmapped[message.relation_id] = f"{message.namespace}.{name}"
             return
         self._unmapped.pop(message.relation_id, None)
+        if is_migration_record(name, [c.name for c in message.columns]):
+            self._records[message.relation_id] = name
         now = [(c.name, c.type_oid, c.type_modifier) for c in message.columns]
         expected = [s for s, t in mapped.columns.items() if t not in mapped.generated]
         recorded = {c[0]: (c[1], c[2]) for c in self._columns.get(name, [])}
@@ -874,6 +880,37 @@ class Applier:
         batch.transactions += 1
         batch.end_lsn = commit.end_lsn
         batch.last = commit
+        if self._records:  # rare: a migration tool's table was described
+            self._say_migrated(changes, commit)
+
+    def _say_migrated(
+        self, changes: Sequence[pgoutput.Decoded], commit: pgoutput.Commit
+    ) -> None:
+        """Warn when a transaction writes a migration tool's record.
+
+        The stream carries the record's rows, not the migration's DDL: once
+        applied, the record tells the tool that the target's schema is the
+        new one, which it is not until the team makes the change there.
+        """
+        written = {
+            self._records[relation]
+            for change in changes
+            if (relation := getattr(change, "relation_id", None)) in self._records
+        }
+        for name in sorted(written):
+            logger.warning(
+                "the source's %s changed in the transaction ending at %s: a "
+                "schema migration ran on the source (or its record was "
+                "written). The stream applies the record, not the migration's "
+                "schema changes, so the target's record now says the schema "
+                "is current. Next: `python loader/run.py scaffold --check` "
+                "says what changed; make the same change on the target under "
+                "the target names (the SQL the tool gives for it: Django's "
+                "`sqlmigrate`, alembic's `upgrade --sql`), then scaffold; "
+                "cutover refuses until the target has it",
+                name,
+                pgoutput.format_lsn(commit.end_lsn),
+            )
 
     def _gather(self, batch: Batch, changes: Sequence[pgoutput.Decoded]) -> None:
         """Add changes to a batch, each with the table shape it arrived under."""
