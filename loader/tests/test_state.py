@@ -133,6 +133,19 @@ def test_scaffold_needs_only_the_source(
     seed_sample(source, scale=1)
     checked = run_cli(["scaffold", "--check"], source, "", tmp_path / "state")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # A column retyped since: named with its table and column, in each file.
+    query(source, 'alter table users alter column "firstName" type text')
+    checked = run_cli(["scaffold", "--check"], source, "", tmp_path / "state")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stdout.splitlines() == [
+        "differs from the source schema: models/final/_final__models.yml: differs "
+        "from what scaffold writes now: now users.first_name: data_type: text; no "
+        "longer users.first_name: data_type: character varying(100)",
+        "differs from the source schema: users: its staging model changed since "
+        "scaffold (models/staging/app/stg_app__users.sql: differs from what "
+        'scaffold writes now: now cast("firstName" as text) as first_name; no '
+        'longer cast("firstName" as character varying(100)) as first_name)',
+    ]
 
 
 def test_the_names_dlt_keeps_are_dlts_own() -> None:

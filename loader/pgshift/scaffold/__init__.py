@@ -40,6 +40,7 @@ cannot be dbt edges and give no ``depends_on``; the on-run-end hook adds them.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import os
 import re
@@ -916,13 +917,23 @@ def drift_lines(
     lines it gains and loses (``_file_change``).
     """
     lines = []
+    staging = {
+        f"models/staging/{project.names.source_name}/{t.staging_model}.sql": t.source
+        for t in project.names.tables.values()
+    }
     for rel in drift(files, project_dir):
         if rel == MAP_FILE and committed is not None:
             lines += _map_changes(committed, project.names)
             continue
         path = project_dir / rel
         before = path.read_text(encoding="utf-8") if path.exists() else None
-        lines.append(f"{rel}: {_file_change(before, files[rel])}")
+        change = f"{rel}: {_file_change(before, files[rel])}"
+        table = staging.get(rel)
+        if table is not None and before is not None:
+            # A column's type or cast: named on the table's line, as a
+            # change of the name map is.
+            change = f"{table}: its staging model changed since scaffold ({change})"
+        lines.append(change)
     return lines
 
 
@@ -1026,11 +1037,22 @@ def _file_change(before: str | None, now: str) -> str:
     # last: an entry added at the end is one change, not two that read alike.
     old = [line.rstrip().removesuffix(",") for line in before.splitlines()]
     new = [line.rstrip().removesuffix(",") for line in now.splitlines()]
-    old_lines, new_lines = set(old), set(new)
-    added = [line for line in new if line not in old_lines]
-    gone = [line for line in old if line not in new_lines]
-    if not added and not gone:
+    if sorted(old) == sorted(new):
         return "differs from what scaffold writes now (its lines in another order)"
+    # In order: a line of a YAML file (``data_type: text``) may stand
+    # elsewhere in it unchanged; each changed one is named with the model
+    # and column it belongs to.
+    new_at: list[int] = []
+    old_at: list[int] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            new_at += range(j1, j2)
+        if tag in ("replace", "delete"):
+            old_at += range(i1, i2)
+    # Only the lines shown are placed (a long file may change whole).
+    added = [_in_context(new, j) for j in new_at[:3]] + [new[j] for j in new_at[3:]]
+    gone = [_in_context(old, i) for i in old_at[:3]] + [old[i] for i in old_at[3:]]
     # A line changed in place is shown from where it starts to differ (a
     # routine's line is long, and the change may be near its end).
     at: list[int | None] = [
@@ -1046,6 +1068,26 @@ def _file_change(before: str | None, now: str) -> str:
         + "; ".join(parts)
         + (f"; and {more} more changed lines" if more > 0 else "")
     )
+
+
+def _in_context(lines: list[str], index: int) -> str:
+    """A YAML line with the ``name:`` entries it sits under (``users.first_name: ...``).
+
+    Other lines come back as they are.
+    """
+    line = lines[index]
+    indent = len(line) - len(line.lstrip())
+    if not line.lstrip() or line.lstrip().startswith(("- name:", "{", "--", "select")):
+        return line
+    names: list[str] = []
+    for earlier in reversed(lines[:index]):
+        depth = len(earlier) - len(earlier.lstrip())
+        if depth < indent and earlier.lstrip().startswith("- name:"):
+            names.insert(0, earlier.split(":", 1)[1].strip())
+            indent = depth
+            if len(names) == 2:
+                break
+    return f"{'.'.join(names)}: {line.strip()}" if names else line
 
 
 _STATEMENT = re.compile(
