@@ -11,7 +11,6 @@ import hashlib
 import logging
 import re
 from collections.abc import Collection
-from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1464,16 +1463,19 @@ order by x.extname
 """
 
 _NOT_MIGRATED_TEMPLATE = """
-with tables as (
+with extension_members as (
+    -- Relations an extension owns (PostGIS's spatial_ref_sys and its views):
+    -- they come with their extension, their rules and triggers too.
+    select objid as oid from pg_depend
+    where classid = 'pg_class'::regclass and deptype = 'e'
+), tables as (
     select c.oid, c.relname, c.relpersistence, c.relrowsecurity, c.reloftype,
            c.relkind, c.relnamespace, c.relowner
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %(schema)s and c.relkind in ('r', 'p')
       and not c.relispartition
-      and not exists (select 1 from pg_depend as member
-                      where member.classid = 'pg_class'::regclass
-                        and member.objid = c.oid and member.deptype = 'e')
+      and c.oid not in (select oid from extension_members)
 )
 select kind, name, reason from (
     select 'extension table' as kind, c.relname::text as name,
@@ -1519,8 +1521,6 @@ select kind, name, reason from (
     union all
     -- What makes a view writable or fills its columns, beside its query:
     -- the view arrives without it, and writes through it act otherwise.
-    -- An extension's view (PostGIS's geometry_columns) comes with its
-    -- extension, its rules too.
     select 'rule', r.rulename || ' on view ' || v.relname,
            'rules are not migrated: writes through the view on the target '
            'do not apply it; recreate it there with the target''s names: '
@@ -1530,9 +1530,7 @@ select kind, name, reason from (
     join pg_namespace vn on vn.oid = v.relnamespace
     where vn.nspname = %(schema)s and v.relkind in ('v', 'm')
       and r.rulename <> '_RETURN'
-      and not exists (select 1 from pg_depend as member
-                      where member.classid = 'pg_class'::regclass
-                        and member.objid = v.oid and member.deptype = 'e')
+      and v.oid not in (select oid from extension_members)
     union all
     select 'trigger', g.tgname || ' on view ' || v.relname,
            'triggers on views are not migrated (its function is): writes '
@@ -1542,9 +1540,7 @@ select kind, name, reason from (
     join pg_class v on v.oid = g.tgrelid
     join pg_namespace vn on vn.oid = v.relnamespace
     where vn.nspname = %(schema)s and v.relkind = 'v' and not g.tgisinternal
-      and not exists (select 1 from pg_depend as member
-                      where member.classid = 'pg_class'::regclass
-                        and member.objid = v.oid and member.deptype = 'e')
+      and v.oid not in (select oid from extension_members)
     union all
     select 'view column default', v.relname || '.' || a.attname,
            'a view column''s default is not migrated: an insert through the '
@@ -1557,9 +1553,7 @@ select kind, name, reason from (
     join pg_namespace vn on vn.oid = v.relnamespace
     join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
     where vn.nspname = %(schema)s and v.relkind = 'v'
-      and not exists (select 1 from pg_depend as member
-                      where member.classid = 'pg_class'::regclass
-                        and member.objid = v.oid and member.deptype = 'e')
+      and v.oid not in (select oid from extension_members)
     union all
     select 'typed table', t.relname::text,
            'arrives as a plain table with the same columns, not OF '
@@ -2810,7 +2804,7 @@ def row_keys(cursor: Any, schema: str, tables: Collection[str]) -> dict[str, Row
     return keys
 
 
-def unreadable_tables(cursor: Any, tables: Seq[Table]) -> tuple[str, list[str]]:
+def unreadable_tables(cursor: Any, tables: Collection[Table]) -> tuple[str, list[str]]:
     """The connected role, and the tables it may not read every column of."""
     cursor.execute(
         "select current_user, coalesce(array_agg(t.name order by t.n) "

@@ -26,11 +26,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 """The repository root: dbt_project.yml, models/ and loader/ live here."""
 
 OVERRIDES_FILE = "pgshift_overrides.yml"
+"""The override file (explicit names, intended differences), in the project."""
 
 BUILD_SCHEMA_SUFFIX = "_pgshift_build"
 """dbt's build schema is the final schema's name and this
 (``macros/build/pgshift_build_schema.sql``)."""
-"""The override file (explicit names, intended differences), in the project."""
 
 RAW_SCHEMA = "raw"
 """The target schema the load lands the source's tables in, names unchanged."""
