@@ -48,7 +48,7 @@ from typing import Any
 from psycopg2 import sql
 
 from pgshift.connection import schema_comment, transaction
-from pgshift.mapping import NameMap
+from pgshift.mapping import NameMap, keeps_its_names
 from pgshift.naming import KNEX_LOCK, KNEX_RECORD, PRISMA_RELATION_TABLE, tool_tables
 from pgshift.progress import some
 from pgshift.settings import ConfigError, Settings
@@ -137,14 +137,15 @@ def compat_notes(names: NameMap, every_table: bool = False) -> list[str]:
     renamed tables fail through the views.
     """
     notes = []
-    if not every_table and qualifies_every_table(names):
+    every = every_table or qualifies_every_table(names)
+    if not every_table and every:
         notes.append(
             "every table has a view there, those the rename leaves as they are "
             "included: the source's schema is Prisma's, and Prisma names the "
             "schema before every table"
         )
     knex = sorted(first_schema_tables(names))
-    if knex and not every_table and not qualifies_every_table(names):
+    if knex and not every:
         notes.append(
             f"{' and '.join(knex)} have views there, though the rename leaves "
             "them as they are: knex's record of its migrations and its lock, "
@@ -153,7 +154,7 @@ def compat_notes(names: NameMap, every_table: bool = False) -> list[str]:
     viewed = [
         t.source
         for t in names.tables.values()
-        if t.target != t.source or any(a != b for a, b in t.columns.items())
+        if not keeps_its_names(t.source, t.target, t.columns)
     ]
     if "django_migrations" in names.tables and viewed:
         notes.append(
@@ -238,10 +239,19 @@ def create_compat_schema(
         ]
         first = first_schema_tables(names)
         for source, target, columns in relations:
+            # A relation that keeps its names is found in the final schema,
+            # next on the search_path, as the table it is: a view would only
+            # stand in the way of what a view cannot do (Django looks for
+            # django_migrations among the tables and, finding a view, takes
+            # every migration for unapplied; it groups by a table's key
+            # alone, which PostgreSQL accepts of a table, not of a view).
+            # Prisma, which names the schema before every table, and knex,
+            # which looks for its record in the first schema only, would not
+            # find it there.
             if (
                 not every_table
                 and source not in first
-                and _left_to_the_final_schema(source, target, columns)
+                and keeps_its_names(source, target, columns)
             ):
                 continue
             final = sql.Identifier(settings.final_schema, target)
@@ -385,23 +395,6 @@ def _runs_as_invoker(
         )
         return True
     return False
-
-
-def _left_to_the_final_schema(
-    source: str, target: str, columns: dict[str, str]
-) -> bool:
-    """Whether a relation keeps its names, and so gets no view.
-
-    The previous application finds such a table in the final schema, next
-    on its ``search_path``, as the table it is: a view there would only
-    stand in the way of what a view cannot do (Django looks for
-    ``django_migrations`` among the tables and, finding a view, takes every
-    migration for unapplied; it groups by a table's key alone, which
-    PostgreSQL accepts of a table, not of a view). An application that
-    names the compatibility schema before every table (Prisma) would not
-    find it there: it gets a view for every table (``every_table``).
-    """
-    return source == target and all(old == new for old, new in columns.items())
 
 
 def _role(name: str) -> sql.Composable:

@@ -1083,6 +1083,16 @@ EPHEMERAL_PREFIX = "__dbt__cte__"
 """What dbt puts before an ephemeral model's name to name its CTE."""
 
 
+def keeps_its_names(source: str, target: str, columns: Mapping[str, str]) -> bool:
+    """Whether a relation keeps its name and every column's on the target.
+
+    Such a relation gets no view in the compatibility schema
+    (``pgshift.compat``), so no such view can stand for it on a
+    ``search_path``.
+    """
+    return source == target and all(old == new for old, new in columns.items())
+
+
 def staging_model_name(source_name: str, target: str) -> str:
     """The staging model of a final table: ``stg_<source>__<table>``.
 

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgshift.mapping import NameMap, TableMap
+from pgshift.mapping import NameMap, TableMap, keeps_its_names
 from pgshift.sqlident import quote_ident, render_ident
 from pgshift.sqltree import (
     Token,
@@ -1191,6 +1191,17 @@ class _Context:
         """Whether the routines land in a schema of another name."""
         return self.final_schema != self.schema
 
+    def qualifies(self, mapped: TableMap) -> bool:
+        """Whether a body's unqualified name of a relation gets the final schema.
+
+        Where the compatibility schema, first on a caller's ``search_path``,
+        may hold a view of its target name (the relation's own name, with
+        other columns), or where the routines land in another schema than
+        the source's. A body whose names the rename leaves as they are
+        stays as it was.
+        """
+        return self.moves or mapped.target in self.shadowed
+
     def kind(self, name: str) -> str:
         """The word for a relation in a message: "table" or "view"."""
         return "view" if self.kinds.get(name) in ("v", "m") else "table"
@@ -1248,8 +1259,7 @@ class _Context:
             shadowed={
                 t.source
                 for t in tables.values()
-                if t.target != t.source
-                or any(old != new for old, new in t.columns.items())
+                if not keeps_its_names(t.source, t.target, t.columns)
             },
         )
 
@@ -2186,19 +2196,8 @@ class _Fragment:
             self._replace(chain[-1], render_ident(self.context.types[names[-1]]))
 
     def _qualifies(self, mapped: TableMap) -> bool:
-        """Whether an unqualified name of a migrated relation gets the final schema.
-
-        Where the compatibility schema, first on a caller's ``search_path``,
-        may hold a view of its target name (the relation's own name, with
-        other columns), or where the routines land in another schema than
-        the source's. A body whose names the rename leaves as they are
-        stays as it was.
-        """
-        return self.qualify and (
-            self.qualify_all
-            or self.context.moves
-            or mapped.target in self.context.shadowed
-        )
+        """Whether this fragment qualifies a name of ``mapped`` (``_Context.qualifies``)."""
+        return self.qualify and (self.qualify_all or self.context.qualifies(mapped))
 
     def _bound_view(self, name: str, location: int) -> None:
         """A view that must exist when the routine is created, which it does not.
@@ -2970,7 +2969,7 @@ def _declared_types(
     function runs: each is written qualified with the final schema
     (``SCHEMA.users%ROWTYPE``, ``SCHEMA.users.full_name%TYPE``), the
     final table's whatever the caller's search_path, where a compatibility
-    view could take its name (``_Fragment._qualifies``), and its column
+    view could take its name (``_Context.qualifies``), and its column
     takes its target name. One qualified with the source schema keeps its
     qualifier, which the final schema replaces. A variable's ``%TYPE``
     (``v other%TYPE``, ``v rec.field%TYPE``) names the variable and stays.
@@ -2981,12 +2980,13 @@ def _declared_types(
         mapped = context.tables.get(token.value or "")
         if mapped is not None:
             target = render_ident(mapped.target)
-            shadowed = context.moves or mapped.target in context.shadowed
             edits.append(
                 _Edit(
                     token.start,
                     token.end,
-                    target if qualified or not shadowed else f"{SCHEMA}.{target}",
+                    f"{SCHEMA}.{target}"
+                    if not qualified and context.qualifies(mapped)
+                    else target,
                 )
             )
         return mapped
