@@ -164,22 +164,26 @@ def refuse_without_target_privileges(
         },
     )
     role, database, on_database, missing, on_final = cursor.fetchone()
-    grants = []
+    lacking = []  # (what the role may not create, the grant that lets it)
     if missing and not on_database:
-        grants.append(
-            f"GRANT CREATE ON DATABASE {quote_ident(database)} TO {quote_ident(role)};"
+        lacking.append(
+            (
+                f"the schemas {', '.join(missing)} in database {database}",
+                f"GRANT CREATE ON DATABASE {quote_ident(database)} TO "
+                f"{quote_ident(role)};",
+            )
         )
     if not on_final:
-        grants.append(
-            f"GRANT CREATE ON SCHEMA {quote_ident(final_schema)} TO {quote_ident(role)};"
+        lacking.append(
+            (
+                f"the final tables in schema {final_schema}",
+                f"GRANT CREATE ON SCHEMA {quote_ident(final_schema)} TO "
+                f"{quote_ident(role)};",
+            )
         )
-    if not grants:
+    if not lacking:
         return
-    needs = []
-    if missing and not on_database:
-        needs.append(f"the schemas {', '.join(missing)} in database {database}")
-    if not on_final:
-        needs.append(f"the final tables in schema {final_schema}")
+    needs, grants = zip(*lacking, strict=True)
     raise StateError(
         f"{command} refused, nothing was written: the target role {role} may not "
         f"create {', nor '.join(needs)}. Next: as the database's owner or a superuser, "

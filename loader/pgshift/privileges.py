@@ -360,15 +360,15 @@ def read_privileges(cursor: Any, schema: str) -> SourcePrivileges:
             )
     cursor.execute(_EXTENSION_RELATION_ACL, args)
     for name, relkind, extension, grantee, privilege, grantable in cursor.fetchall():
-        word = "sequence" if relkind == "S" else _RELKINDS.get(relkind, "table")
-        target = f"{render_ident(name)} to {_role(grantee)}"
+        word = _RELKINDS[relkind]
+        on = "sequence" if word == "sequence" else "table"  # GRANT's word
         found.extension_grants.append(
             f"{word} {name} (extension {extension}): {grantee}'s "
             f"{privilege.upper()} is not applied: the target's CREATE EXTENSION "
             f"gives the extension's objects its own privileges; if the "
             f"application needs it, run on the target: grant {privilege} on "
-            f"{'sequence' if relkind == 'S' else 'table'} <final schema>."
-            f"{target}{' with grant option' if grantable else ''}"
+            f"{on} <final schema>.{render_ident(name)} to {_role(grantee)}"
+            f"{' with grant option' if grantable else ''}"
         )
     cursor.execute(_PARTITION_ACL, args)
     for name, grantee, privilege, grantable in cursor.fetchall():

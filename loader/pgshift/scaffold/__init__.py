@@ -268,9 +268,7 @@ def render(project: Project) -> dict[str, str]:
     )
     for table in catalog.tables.values():
         mapped = names.tables[table.name]
-        files[f"models/staging/{src}/{mapped.staging_model}.sql"] = staging_sql(
-            table, mapped, src
-        )
+        files[_staging_file(src, mapped)] = staging_sql(table, mapped, src)
         files[f"models/final/{mapped.target}.sql"] = final_sql(
             table, mapped, catalog, project.deferred
         )
@@ -904,6 +902,11 @@ def schema_drift(settings: Settings) -> list[str]:
     return drift_lines(project, render(project), settings.project_dir, committed)
 
 
+def _staging_file(source_name: str, mapped: TableMap) -> str:
+    """The path of a table's staging model in the project."""
+    return f"models/staging/{source_name}/{mapped.staging_model}.sql"
+
+
 def drift_lines(
     project: Project,
     files: dict[str, str],
@@ -917,9 +920,9 @@ def drift_lines(
     lines it gains and loses (``_file_change``).
     """
     lines = []
+    source = project.names.source_name
     staging = {
-        f"models/staging/{project.names.source_name}/{t.staging_model}.sql": t.source
-        for t in project.names.tables.values()
+        _staging_file(source, t): t.source for t in project.names.tables.values()
     }
     for rel in drift(files, project_dir):
         if rel == MAP_FILE and committed is not None:
@@ -927,7 +930,7 @@ def drift_lines(
             continue
         path = project_dir / rel
         before = path.read_text(encoding="utf-8") if path.exists() else None
-        change = f"{rel}: {_file_change(before, files[rel])}"
+        change = f"{rel}: {_file_change(before, files[rel], rel.endswith('.yml'))}"
         table = staging.get(rel)
         if table is not None and before is not None:
             # A column's type or cast: named on the table's line, as a
@@ -1024,12 +1027,13 @@ def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
     return lines or ["the name map differs from what scaffold writes now"]
 
 
-def _file_change(before: str | None, now: str) -> str:
+def _file_change(before: str | None, now: str, yaml: bool = False) -> str:
     """What changed between a generated file's committed text and ``now``.
 
     The lines scaffold writes now that the committed file lacks, and the
     other way round (three of each at most, each in brief: a privilege as
-    its statement); lines only in another order are said so.
+    its statement, a YAML line with the entries it sits under); lines only
+    in another order are said so.
     """
     if before is None:
         return "a file scaffold writes now, not in the project"
@@ -1051,8 +1055,9 @@ def _file_change(before: str | None, now: str) -> str:
         if tag in ("replace", "delete"):
             old_at += range(i1, i2)
     # Only the lines shown are placed (a long file may change whole).
-    added = [_in_context(new, j) for j in new_at[:3]] + [new[j] for j in new_at[3:]]
-    gone = [_in_context(old, i) for i in old_at[:3]] + [old[i] for i in old_at[3:]]
+    place = _in_context if yaml else (lambda lines, at: lines[at])
+    added = [place(new, j) for j in new_at[:3]] + [new[j] for j in new_at[3:]]
+    gone = [place(old, i) for i in old_at[:3]] + [old[i] for i in old_at[3:]]
     # A line changed in place is shown from where it starts to differ (a
     # routine's line is long, and the change may be near its end).
     at: list[int | None] = [
@@ -1071,13 +1076,10 @@ def _file_change(before: str | None, now: str) -> str:
 
 
 def _in_context(lines: list[str], index: int) -> str:
-    """A YAML line with the ``name:`` entries it sits under (``users.first_name: ...``).
-
-    Other lines come back as they are.
-    """
+    """A YAML line with the ``name:`` entries it sits under (``users.first_name: ...``)."""
     line = lines[index]
     indent = len(line) - len(line.lstrip())
-    if not line.lstrip() or line.lstrip().startswith(("- name:", "{", "--", "select")):
+    if not line.lstrip() or line.lstrip().startswith("- name:"):
         return line
     names: list[str] = []
     for earlier in reversed(lines[:index]):
