@@ -402,7 +402,7 @@ def renamed_on_target_notes(settings: Settings, names: NameMap) -> list[str]:
     published under the old one (``macros/publish/pgshift_renamed_tables``).
     """
     from pgshift.connection import relation_exists
-    from pgshift.manifest import BUILT_TABLE
+    from pgshift.manifest import BUILT_TABLE, REGISTERED_HERE
     from pgshift.sqlident import quote_ident
 
     if settings.target is None:
@@ -413,8 +413,9 @@ def renamed_on_target_notes(settings: Settings, names: NameMap) -> list[str]:
             return []
         cursor.execute(
             f"select table_name, to_jsonb(r) ->> 'source_table' from {registry} r "  # noqa: S608
-            "where to_regclass(format('%%I.%%I', %s::text, table_name)) is not null",
-            (settings.final_schema,),
+            "where to_regclass(format('%%I.%%I', %(final_schema)s::text, table_name)) "
+            f"is not null and {REGISTERED_HERE}",
+            {"final_schema": settings.final_schema},
         )
         published = cursor.fetchall()
     return [

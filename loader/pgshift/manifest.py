@@ -37,6 +37,18 @@ NOT_MIGRATED_TABLE = "not_migrated"
 """Source objects left behind, with the reason."""
 BUILT_TABLE = "built_tables"
 """The final tables pgshift built (the guard lets a build replace only these)."""
+REGISTERED_HERE = (
+    "coalesce(to_jsonb(r) ->> 'final_schema', case when to_regclass(format("
+    "'%%I.%%I', %(final_schema)s::text, r.table_name)) is not null then "
+    "%(final_schema)s end) = %(final_schema)s"
+)
+"""A condition on a row ``r`` of ``built_tables``: it belongs to the final
+schema the query's ``final_schema`` parameter names. One target may hold
+several final schemas, each published by a run of its own source schema; a
+run reads only its own. A registry of an older pgshift, which the next dbt
+command keys by final schema (``macros/publish/pgshift_key_by_final_schema``),
+has no column yet: its row is the final schema's that holds the table, as
+that macro will record it."""
 LANDING_TABLE = "landing_schemas"
 """The landing schemas pgshift created (it loads into no other)."""
 STATE_MARK = "pgshift's own state: the load manifest, the tables it built"

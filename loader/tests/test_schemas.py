@@ -971,3 +971,91 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
     assert counts() == [(0, "workspace_bbb")]
     code, out = run(source, "workspace_bbb", "migrate")
     assert code == 0, out
+
+
+WORKSPACE_CODE = """
+create function {schema}.people() returns bigint language sql stable
+    as $$ select count(*) from {schema}."Person" $$;
+create function {schema}.fill_name() returns trigger language plpgsql
+    as $$ begin new."fullName" := coalesce(new."fullName", 'unnamed'); return new; end $$;
+create trigger fill_name before insert on {schema}."Person"
+    for each row execute function {schema}.fill_name();
+create view {schema}."namedPeople" as
+    select id, "fullName" from {schema}."Person" where "fullName" <> 'unnamed';
+"""
+
+
+def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
+    new_database: object, tmp_path: Path
+) -> None:
+    # One schema per workspace, each migrated by a run of its own into a
+    # final schema of its own name on one target. Each run replaces, and
+    # takes back, only what it published into its own final schema: the
+    # second neither is refused as another source nor drops the first's
+    # functions and triggers, and the first can be migrated again.
+    source, target = (new_database() for _ in range(2))  # type: ignore[operator]
+    query(
+        source,
+        "".join(
+            WORKSPACE.format(schema=schema, people=people)
+            + WORKSPACE_CODE.format(schema=schema)
+            for schema, people in (("workspace_aaa", 80), ("workspace_bbb", 3))
+        ),
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+
+    def migrate(schema: str) -> None:
+        for command in ("scaffold", "migrate"):
+            done = run_cli(
+                ["--schemas", schema, "--final-schema", schema, command],
+                source,
+                target,
+                tmp_path / "state",
+                project,
+            )
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    def workspaces() -> list[tuple]:
+        # Each final schema's function, view and trigger, on its own rows.
+        query(target, "insert into workspace_aaa.person values (1001, null)")
+        query(target, "insert into workspace_bbb.person values (1001, null)")
+        rows = query(
+            target,
+            "select workspace_aaa.people(), workspace_bbb.people(), "
+            "(select count(*) from workspace_aaa.named_people), "
+            "(select count(*) from workspace_bbb.named_people), "
+            "(select full_name from workspace_aaa.person where id = 1001), "
+            "(select full_name from workspace_bbb.person where id = 1001)",
+        )
+        query(target, "delete from workspace_aaa.person where id = 1001")
+        query(target, "delete from workspace_bbb.person where id = 1001")
+        return rows
+
+    migrate("workspace_aaa")
+    # The registries as a pgshift that kept one final schema per target
+    # wrote them: keyed without the final schema.
+    query(
+        target,
+        "alter table pgshift.built_tables drop column final_schema;"
+        "alter table pgshift.built_tables add primary key (table_name);"
+        "alter table pgshift.built_routines drop column final_schema;"
+        "alter table pgshift.built_routines add primary key (kind, name, on_table)",
+    )
+    migrate("workspace_bbb")
+    assert workspaces() == [(81, 4, 80, 3, "unnamed", "unnamed")]
+    registered = "select final_schema, count(*) from pgshift.{} group by 1 order by 1"
+    # Two tables and a view; two functions and a trigger, in each.
+    assert query(target, registered.format("built_tables")) == [
+        ("workspace_aaa", 3),
+        ("workspace_bbb", 3),
+    ]
+    assert query(target, registered.format("built_routines")) == [
+        ("workspace_aaa", 3),
+        ("workspace_bbb", 3),
+    ]
+
+    # The first workspace's run again, with a row more on its source.
+    query(source, "insert into workspace_aaa.\"Person\" values (81, 'late')")
+    migrate("workspace_aaa")
+    assert workspaces() == [(82, 4, 81, 3, "unnamed", "unnamed")]

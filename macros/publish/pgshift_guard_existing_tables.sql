@@ -11,7 +11,8 @@
         target.database, var('state_schema'), var('built_table')) -%}
     {%- set built = [] -%}
     {%- if registry is not none -%}
-        {%- set rows = run_query('select table_name from ' ~ registry) -%}
+        {%- set rows = run_query('select table_name from ' ~ registry
+            ~ ' as r where ' ~ pgshift_registered_here('r')) -%}
         {%- for row in rows -%}
             {%- do built.append(row[0]) -%}
         {%- endfor -%}

@@ -76,14 +76,17 @@ begin
     if to_regclass({{ pgshift_literal(routines) }}) is not null then
         execute format(
             'select coalesce(array_agg(on_table || %L || name), %L) from %s '
-            'where kind = %L', '.', '{}', {{ pgshift_literal(routines) }},
-            'trigger')
-        into own_triggers;
+            'as r where kind = %L and coalesce(to_jsonb(r) ->> %L, $1) = $1',
+            '.', '{}', {{ pgshift_literal(routines) }}, 'trigger',
+            'final_schema')
+        into own_triggers using final_schema;
     end if;
     if to_regclass({{ pgshift_literal(registry) }}) is not null then
-        execute format('select coalesce(array_agg(table_name::text), %L) from %s',
-                       '{}', {{ pgshift_literal(registry) }})
-        into registered;
+        execute format('select coalesce(array_agg(table_name::text), %L) '
+                       'from %s as r '
+                       'where coalesce(to_jsonb(r) ->> %L, $1) = $1',
+                       '{}', {{ pgshift_literal(registry) }}, 'final_schema')
+        into registered using final_schema;
     end if;
 
     if to_regclass({{ pgshift_literal(privileges) }}) is not null then
@@ -167,10 +170,11 @@ begin
         if rel.oid = any(replaced)
                 and to_regclass({{ pgshift_literal(registry) }}) is not null then
             execute format('select true, coalesce((to_jsonb(r) -> %L), %L)
-                            from %s as r where table_name = $1',
+                            from %s as r where table_name = $1
+                            and coalesce(to_jsonb(r) ->> %L, $2) = $2',
                            'published_columns', '[]',
-                           {{ pgshift_literal(registry) }})
-            into ours, published using rel.name;
+                           {{ pgshift_literal(registry) }}, 'final_schema')
+            into ours, published using rel.name, final_schema;
             ours := coalesce(ours, false);
         end if;
         -- (A table replaced by consent, --replace-existing, gives up its

@@ -99,7 +99,8 @@
             ~ "now names otherwise; this run published that table under its "
             ~ "new name'); delete from "
             ~ pgshift_ident(var('state_schema'), var('built_table'))
-            ~ " where table_name = " ~ pgshift_literal(name)) -%}
+            ~ " as r where table_name = " ~ pgshift_literal(name)
+            ~ " and " ~ pgshift_registered_here('r')) -%}
     {%- endfor -%}
     {%- do statements.append(pgshift_align_sequence_owners()) -%}
     {%- do statements.append(pgshift_publish_sequences(false)) -%}

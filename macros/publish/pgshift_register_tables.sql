@@ -33,8 +33,10 @@
     {%- endfor -%}
     {%- set sql -%}
     create table if not exists {{ registry }} (
-        table_name text primary key,
-        built_at timestamptz not null default now()
+        final_schema text not null,
+        table_name text not null,
+        built_at timestamptz not null default now(),
+        primary key (final_schema, table_name)
     );
     alter table {{ registry }}
     add column if not exists published_rows bigint,
@@ -43,13 +45,14 @@
     add column if not exists source_dbname text,
     add column if not exists source_schema text,
     add column if not exists source_table text;
-    insert into {{ registry }} (table_name)
-    select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
+    insert into {{ registry }} (final_schema, table_name)
+    select {{ pgshift_literal(pgshift_final_schema()) }}, name
+    from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where
         to_regclass(
             format('%I.%I', {{ pgshift_literal(pgshift_final_schema()) }}, name)
         ) is not null
-    on conflict (table_name) do update set built_at = now()
+    on conflict (final_schema, table_name) do update set built_at = now()
     {%- if rebuilt %};
     update {{ registry }} as registry
     set
@@ -64,6 +67,7 @@
     left join {{ pgshift_ident(var('state_schema'), var('manifest_table')) }}
         as manifest on manifest.table_name = rebuilt.source_table
     where registry.table_name = rebuilt.table_name
+        and registry.final_schema = {{ pgshift_literal(pgshift_final_schema()) }}
     {%- endif -%}
     {%- endset -%}
     {{ return(sql) }}

@@ -31,6 +31,7 @@
         where to_jsonb(registry) ->> 'source_table'
                 = any(array[{{ sources | join(', ') }}]::text[])
           and registry.table_name <> all(array[{{ aliases | join(', ') }}]::text[])
+          and {{ pgshift_registered_here('registry') }}
           and to_regclass(format('%I.%I',
                 {{ pgshift_literal(pgshift_final_schema()) }},
                 registry.table_name)) is not null

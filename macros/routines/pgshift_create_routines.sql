@@ -78,9 +78,11 @@
             {{ pgshift_literal(routine.kind) }},
             {{ pgshift_literal(routine.signature) }}, failure);
     end;
-    insert into {{ registry }} (kind, name)
-    values ({{ pgshift_literal(routine.kind) }},
+    insert into {{ registry }} (final_schema, kind, name)
+    values ({{ pgshift_literal(pgshift_final_schema()) }},
+            {{ pgshift_literal(routine.kind) }},
             {{ pgshift_literal(routine.signature) }})
-    on conflict (kind, name, on_table) do update set built_at = now();
+    on conflict (final_schema, kind, name, on_table)
+    do update set built_at = now();
     {%- endfor %}
 {%- endmacro %}

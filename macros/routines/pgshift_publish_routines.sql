@@ -8,7 +8,9 @@
     pgshift's in the state table named by the var routines_table: a second
     publish replaces it; a routine of that signature that pgshift did not
     create stops the publish, naming it. A routine pgshift created earlier
-    that the source no longer has is dropped. Triggers are created on the
+    in this final schema that the source no longer has is dropped (another
+    final schema's, which a run of another source schema published, stays
+    that run's). Triggers are created on the
     tables this publish replaced (the drop took the old ones, and
     pgshift_keep_dependents does not keep pgshift's own), with their enabled
     state, and recorded. Anything failing stops the publish: nothing is
@@ -42,18 +44,21 @@ begin
 
     -- Routines pgshift created that the source no longer has.
     for stale in
-        select kind, name from {{ registry }}
+        select kind, name from {{ registry }} as r
         where kind in ('function', 'procedure', 'aggregate', 'operator', 'cast')
+          and {{ pgshift_registered_here('r') }}
           and not name = any(array[{{ signatures | join(', ') }}]::text[])
     loop
         execute format('drop %s if exists %s', stale.kind, stale.name);
-        delete from {{ registry }}
-        where kind = stale.kind and name = stale.name;
+        delete from {{ registry }} as r
+        where kind = stale.kind and name = stale.name
+          and {{ pgshift_registered_here('r') }};
     end loop;
 
     -- The replaced tables' triggers went with them.
-    delete from {{ registry }}
-    where kind = 'trigger' and on_table = any(array[{{ replaced_literals | join(', ') }}]::text[]);
+    delete from {{ registry }} as r
+    where kind = 'trigger' and {{ pgshift_registered_here('r') }}
+      and on_table = any(array[{{ replaced_literals | join(', ') }}]::text[]);
     {%- for trigger in triggers if trigger.table in replaced %}
 
     begin
@@ -71,10 +76,12 @@ begin
             {{ pgshift_literal(trigger.name) }},
             {{ pgshift_literal(final_schema ~ '.' ~ trigger.table) }}, failure);
     end;
-    insert into {{ registry }} (kind, name, on_table)
-    values ('trigger', {{ pgshift_literal(trigger.name) }},
+    insert into {{ registry }} (final_schema, kind, name, on_table)
+    values ({{ pgshift_literal(final_schema) }}, 'trigger',
+            {{ pgshift_literal(trigger.name) }},
             {{ pgshift_literal(trigger.table) }})
-    on conflict (kind, name, on_table) do update set built_at = now();
+    on conflict (final_schema, kind, name, on_table)
+    do update set built_at = now();
     {%- endfor %}
     perform set_config('check_function_bodies', previous, true);
 end

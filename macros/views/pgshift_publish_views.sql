@@ -49,9 +49,11 @@ begin
     where c.oid = to_regclass(format('%I.%I', final_schema, name));
     if found_kind is not null then
         if to_regclass({{ pgshift_literal(registry) }}) is not null then
-            execute format('select exists (select 1 from %s where table_name = $1)',
-                           {{ pgshift_literal(registry) }})
-            into ours using name;
+            execute format('select exists (select 1 from %s as r '
+                           'where table_name = $1 '
+                           'and coalesce(to_jsonb(r) ->> %L, $2) = $2)',
+                           {{ pgshift_literal(registry) }}, 'final_schema')
+            into ours using name, final_schema;
         end if;
         if not ours or found_kind not in ('v', 'm') then
             raise exception using message = format(

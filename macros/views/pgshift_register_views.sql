@@ -12,13 +12,14 @@
     {%- endif -%}
     {%- set sql -%}
     insert into {{ pgshift_ident(var('state_schema'), var('built_table')) }}
-        (table_name)
-    select name from unnest(array[{{ names | join(', ') }}]::text[]) as name
+        (final_schema, table_name)
+    select {{ pgshift_literal(final_schema) }}, name
+    from unnest(array[{{ names | join(', ') }}]::text[]) as name
     where
         to_regclass(
             format('%I.%I', {{ pgshift_literal(final_schema) }}, name)
         ) is not null
-    on conflict (table_name) do update set built_at = now()
+    on conflict (final_schema, table_name) do update set built_at = now()
     {%- endset -%}
     {{ return(sql) }}
 {% endmacro %}

@@ -26,7 +26,13 @@ from psycopg2 import sql
 from pgshift.catalog import raw_table_name, row_keys, sequence_end_sql
 from pgshift.checksum import checksum_sql
 from pgshift.connection import connect, relation_exists, transaction
-from pgshift.manifest import BUILT_TABLE, ManifestRow, cut_over_by, other_source
+from pgshift.manifest import (
+    BUILT_TABLE,
+    REGISTERED_HERE,
+    ManifestRow,
+    cut_over_by,
+    other_source,
+)
 from pgshift.mapping import MAP_FILE, NameMap, TableMap
 from pgshift.progress import Progress, room, some
 from pgshift.settings import ConfigError, Settings
@@ -269,7 +275,7 @@ class Published:
 
 
 def published_tables(settings: Settings, names: NameMap) -> list[Published]:
-    """The final tables that pgshift's registry records.
+    """The final tables of this run's final schema that pgshift's registry records.
 
     The publish records, beside each final table it moved in, the rows and
     checksum it held, its columns and the source database and schema it
@@ -291,8 +297,9 @@ def published_tables(settings: Settings, names: NameMap) -> list[Published]:
                 "::bigint, to_jsonb(r) ->> 'published_checksum', "
                 "to_jsonb(r) -> 'published_columns', "
                 "to_jsonb(r) ->> 'source_dbname', to_jsonb(r) ->> 'source_schema' "
-                "from {} as r order by 1"
-            ).format(registry)
+                "from {} as r where " + REGISTERED_HERE + " order by 1"
+            ).format(registry),
+            {"final_schema": settings.final_schema},
         )
         return [
             Published(
@@ -445,13 +452,15 @@ def refuse_replacing_final_tables(settings: Settings, command: str) -> None:
         raise ConfigError(
             f"{command} refused, nothing was written: these final tables "
             f"were published from another source than this {command} reads "
-            f"({here}): {'; '.join(elsewhere)}. The target's final schema "
-            f"holds one source schema: a {command} {loses} "
-            "what the other source published beside its tables (routines, "
-            f"grants). Next: to keep both, {command} this source into "
-            "another target database (TARGET_DATABASE_URL); to replace them "
-            "all the same, run `python loader/run.py "
-            f"{command} --replace-existing` with this run's options"
+            f"({here}): {'; '.join(elsewhere)}. The final schema "
+            f"{settings.final_schema!r} holds one source schema: a {command} "
+            f"{loses} what the other source published beside its tables "
+            f"(routines, grants). Next: to keep both, {command} this source "
+            "into a final schema of its own on this target (`--final-schema "
+            "NAME`, given to every command of this source) or into another "
+            "target database (TARGET_DATABASE_URL); to replace them all the "
+            f"same, run `python loader/run.py {command} --replace-existing` "
+            "with this run's options"
         )
     every_change = changed_since_published(settings, names, published)
     if every_change:
