@@ -1107,6 +1107,43 @@ def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
     assert _status(target)[0] == "failed"
 
 
+def test_a_table_dropped_and_created_again_on_the_source_stops_sync(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A migration rolled back and applied again (Django's `migrate app
+    # 0086`, then `migrate`) drops a table and creates it anew: the new one
+    # is not in the publication, its changes never reach the stream, and the
+    # sync, its status and cutover's counts were all that said anything.
+    source, target = pair()
+    log, state = tmp_path / "sync.log", tmp_path / "state"
+    run = _start_sync(source, target, state, log)
+    try:
+        _wait_streaming(target, log)
+        query(
+            source,
+            "create table audit_events_new as select * from audit_events;"
+            "drop table audit_events;"
+            "alter table audit_events_new rename to audit_events",
+        )
+        assert run.wait(60) == 2, log.read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    gone = "audit_events left the publication pgshift_"
+    assert "sync stopped: " + gone in log.read_text()
+    assert "`python loader/run.py cleanup`, then sync again" in log.read_text()
+    # A restart, status and cutover say so too, and change nothing.
+    again = run_cli(["sync"], source, target, state)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "sync refused: " + gone in again.stderr
+    status = run_cli(["status"], source, target, state)
+    assert gone in status.stdout + status.stderr
+    cutover = run_cli(["cutover"], source, target, state)
+    assert cutover.returncode == 2, cutover.stdout + cutover.stderr
+    assert "cutover refused, nothing was changed: " + gone in cutover.stderr
+    assert len(_left_on_source(source)) == 2
+
+
 def _server_setting(cluster: Cluster, name: str, value: str | None) -> None:
     """Set (None: reset) a server setting and reload the configuration."""
     conn = psycopg2.connect(cluster.url("postgres"))

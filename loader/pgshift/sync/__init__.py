@@ -363,6 +363,9 @@ def _resume(
                 if not slot.active:
                     break
                 time.sleep(0.5)
+            gone = source.unpublished_tables(
+                cursor, settings.source_schema, run.publication_name, run.source_columns
+            )
     finally:
         conn.close()
     if not slot.exists:
@@ -372,6 +375,10 @@ def _resume(
             "inactive), so the changes since "
             f"{run.applied_lsn} cannot be followed. Next: `python loader/run.py "
             "cleanup`, then sync again"
+        )
+    if gone:
+        raise SyncError(
+            "sync refused: " + source.unpublished_refusal(run.publication_name, gone)
         )
     if slot.active:
         raise SyncError(
@@ -604,6 +611,9 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
     try:
         with conn.cursor() as cursor:
             slot = source.slot_state(cursor, run.slot_name)
+            gone = source.unpublished_tables(
+                cursor, settings.source_schema, run.publication_name, run.source_columns
+            )
     finally:
         conn.close()
     found.slot_exists, found.slot_active = slot.exists, slot.active
@@ -633,4 +643,13 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
         )
     elif state.active(run):
         found.warning = "the run is active but its slot is gone: run cleanup"
+    if gone and state.active(run):
+        found.warning = "; ".join(
+            w
+            for w in (
+                source.unpublished_refusal(run.publication_name, gone),
+                found.warning,
+            )
+            if w
+        )
     return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -468,6 +468,44 @@ def create_publication(
             )
     finally:
         conn.close()
+
+
+def unpublished_tables(
+    cursor: Any, schema: str, publication: str, tables: Collection[str]
+) -> list[str]:
+    """The run's tables that are no longer in its publication, by name.
+
+    A table dropped on the source leaves the publication, and one created
+    again under its name (a migration rolled back and applied again, as
+    Django's ``migrate app 0086`` then ``migrate`` does) is not in it: its
+    changes no longer reach the stream, and nothing else says so. A table
+    renamed on the source stays in the publication under its new name,
+    which the run does not know. Empty when the publication itself is gone
+    (the slot's checks say so).
+    """
+    cursor.execute(
+        "select t from unnest(%(tables)s::text[]) as t "
+        "where exists (select 1 from pg_publication where pubname = %(pub)s) "
+        "and not exists (select 1 from pg_publication_rel as pr "
+        "join pg_publication as p on p.oid = pr.prpubid "
+        "join pg_class as c on c.oid = pr.prrelid "
+        "join pg_namespace as n on n.oid = c.relnamespace "
+        "where p.pubname = %(pub)s and n.nspname = %(schema)s and c.relname = t) "
+        "order by 1",
+        {"tables": sorted(tables), "pub": publication, "schema": schema},
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def unpublished_refusal(publication: str, tables: Sequence[str]) -> str:
+    """Why a run cannot go on once tables left its publication, and what to do."""
+    return (
+        f"{some(list(tables))} left the publication {publication} on the "
+        "source (dropped there, perhaps created again by a migration, or "
+        "renamed): their changes no longer reach the target, whose copy "
+        "stopped where they left. Next: `python loader/run.py cleanup`, then "
+        "sync again (a new copy of every table, the new ones included)"
+    )
 
 
 def create_slot(connection: Any, slot: str) -> tuple[str, str]:

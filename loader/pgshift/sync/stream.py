@@ -108,6 +108,9 @@ class _Meter:
             application_name="pgshift sync lag",
         )
         self._slot = run.slot_name
+        self._publication = run.publication_name
+        self._schema = settings.source_schema
+        self._tables = list(run.source_columns)
         self._last = 0.0
         self._rows_at = (time.monotonic(), 0)
         # Rows the run applied before this process started: the progress
@@ -138,6 +141,10 @@ class _Meter:
         ``rows`` are committed on the target; ``in_progress`` are the rows
         of a large source transaction applied so far, uncommitted (a crash
         would undo them, and they would be applied again).
+
+        Raises:
+            SyncError: A table of the run left its publication on the
+                source (``source.unpublished_tables``).
         """
         now = time.monotonic()
         if now - self._last < CHECK_SECONDS:
@@ -145,6 +152,13 @@ class _Meter:
         self._last = now
         with self._source.cursor() as cursor:
             state = source.slot_state(cursor, self._slot)
+            gone = source.unpublished_tables(
+                cursor, self._schema, self._publication, self._tables
+            )
+        if gone:
+            raise SyncError(
+                "sync stopped: " + source.unpublished_refusal(self._publication, gone)
+            )
         lag_bytes = max(0, pgoutput.parse_lsn(state.current_lsn) - applied)
         # Behind the source with no transaction applied yet, the lag in time
         # is not known (a 0.0 s would say it was caught up).
