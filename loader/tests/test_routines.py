@@ -389,7 +389,8 @@ def test_a_second_migration_replaces_rather_than_doubles(
     ]
     query(
         copy.target,
-        "insert into pgshift.built_routines (kind, name) values ('function', %s)",
+        "insert into pgshift.built_routines (final_schema, kind, name) "
+        "values ('public', 'function', %s)",
         (signature,),
     )
     code, out, err = copy.run("migrate", "--replace-existing")
