@@ -324,8 +324,8 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
             )
         return EXIT_FAIL if done.drifted else EXIT_SUCCESS
     print(
-        f"scaffolded {len(done.project.names.tables)} tables into "
-        f"{len(done.files)} files"
+        f"scaffolded {counted(len(done.project.names.tables), 'table')} into "
+        f"{len(done.files)} files; {renamed_summary(done.project.names)}"
     )
     for kind, name, reason in done.left_behind:
         # The build creates the source's extensions where the target offers
@@ -391,6 +391,36 @@ def keyless_notes(names: NameMap) -> list[str]:
         "cannot follow their UPDATEs and DELETEs until each has one, and "
         "names the statements to run when it starts"
     ]
+
+
+def counted(number: int, thing: str) -> str:
+    """``1 table``, ``2 tables``."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
+def renamed_summary(names: NameMap) -> str:
+    """How much the name map renames: tables, columns, types, views.
+
+    "renames nothing" tells a team whose schema is snake_case already that
+    the migration is a verified copy, and its application needs no
+    compatibility schema.
+    """
+    from pgshift.mapping import MAP_FILE
+
+    tables = names.tables.values()
+    counts = [
+        (sum(t.source != t.target for t in tables), "table"),
+        (sum(s != t for m in tables for s, t in m.columns.items()), "column"),
+        (sum(s != t for s, t in names.types.items()), "type"),
+        (sum(s != v.name for s, v in names.views.items()), "view"),
+    ]
+    said = [counted(n, what) for n, what in counts if n]
+    if not said:
+        return (
+            "the name map renames nothing (every name is kept): the target "
+            "reads as the source, and the application needs no `compat`"
+        )
+    return f"the name map renames {', '.join(said)} ({MAP_FILE})"
 
 
 def renamed_on_target_notes(settings: Settings, names: NameMap) -> list[str]:

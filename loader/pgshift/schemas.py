@@ -21,6 +21,7 @@ report as left out, with the reason.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,6 +235,16 @@ def plan_schemas(
                 f"pgshift migrates one schema ({single}, chosen with --schemas "
                 f"or --source-schema); this one stays behind ({schema.holds()})"
             )
+            if schema.tables or schema.views or schema.functions:
+                # Into the schema of its name, unless this run's tables
+                # land there.
+                chosen_name = shlex.quote(schema.name)
+                landing = "NAME" if schema.name == final_schema else chosen_name
+                left_out[schema.name] += (
+                    "; a run of its own moves it into a final schema of its "
+                    f"own on the same target: --schemas {chosen_name} "
+                    f"--final-schema {landing}"
+                )
     return SchemaPlan(targets=targets, left_out=left_out)
 
 

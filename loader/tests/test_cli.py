@@ -202,3 +202,27 @@ def test_scaffold_names_the_tables_sync_cannot_follow_as_they_are() -> None:
         "when it starts"
     ]
     assert keyless_notes(NameMap(source_name="app", source_schema="public")) == []
+
+
+def test_scaffold_says_how_much_the_name_map_renames() -> None:
+    from pgshift.cli import renamed_summary
+    from pgshift.mapping import NameMap
+
+    from migration import PROJECT_DIR
+
+    # The sample's tables keep their names; its camelCase columns do not.
+    sample = NameMap.read(PROJECT_DIR)
+    assert sample is not None
+    renamed = sum(
+        source != target
+        for table in sample.tables.values()
+        for source, target in table.columns.items()
+    )
+    assert renamed > 0
+    assert renamed_summary(sample) == (
+        f"the name map renames {renamed} columns (models/pgshift_name_map.json)"
+    )
+    # A schema in snake_case already: a verified copy, and no compat.
+    kept = NameMap(source_name="app", source_schema="public")
+    assert "renames nothing" in renamed_summary(kept)
+    assert "needs no `compat`" in renamed_summary(kept)

@@ -404,12 +404,16 @@ def test_the_report_names_every_schema_and_where_it_went(migrated: Schemas) -> N
         "- Billing -> public",
         "- audit: left out: pgshift migrates one schema (Billing, chosen with "
         "--schemas or --source-schema); this one stays behind (tables: 1, "
-        "views: 0, functions: 0)",
+        "views: 0, functions: 0); a run of its own moves it into a final "
+        "schema of its own on the same target: --schemas audit --final-schema "
+        "audit",
         "- ext_only: left out: holds only extension members, created with "
         "their extension",
         "- public: left out: pgshift migrates one schema (Billing, chosen with "
         "--schemas or --source-schema); this one stays behind (tables: 1, "
-        "views: 0, functions: 0)",
+        "views: 0, functions: 0); a run of its own moves it into a final "
+        "schema of its own on the same target: --schemas public --final-schema "
+        "NAME",
     ]
     assert "schema audit" not in report.split("## Not migrated", 1)[1]
     assert (
