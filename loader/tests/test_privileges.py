@@ -673,6 +673,24 @@ def test_a_right_that_comes_with_owning_the_database_is_named_so(
             "grant it)"
         ]
         assert all(line in fixes for line in lines)
+        # A target whose schema public was given to a role: the rights of
+        # the source's owner, the pseudo-role, come back with the schema.
+        query(target, "alter schema public owner to pv_db_owner")
+        with (
+            psycopg2.connect(source) as s,
+            psycopg2.connect(target) as t,
+        ):
+            fixes = {}
+            lines = _schema_lines(
+                s.cursor(), t.cursor(), "public", "public", ["pg_database_owner"], fixes
+            )
+        assert lines == [
+            "schema public: role pg_database_owner may CREATE on the source's "
+            "schema public, not on the target's (the source's schema public "
+            "belongs to pg_database_owner, as PostgreSQL 15 makes it; the "
+            "target's to a role: give it back to pg_database_owner on the target)"
+        ]
+        assert fixes[lines[0]] == 'ALTER SCHEMA "public" OWNER TO pg_database_owner;'
         # The publish grants them to it on the target's final schema (its
         # next migrations create there); the migrating role needs none.
         from pgshift.privileges import (

@@ -1063,25 +1063,34 @@ def test_an_update_leaves_an_always_identity_that_is_not_the_key_alone(
     assert query(target, "select row_no, note from tickets") == [(1, "new")]
 
 
-def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
-    pair: Callable[[], tuple[str, str]], tmp_path: Path
-) -> None:
-    source, target = pair()
-    log, state = tmp_path / "sync.log", tmp_path / "state"
+def _stopped_by(source: str, target: str, state: Path, log: Path, *changes: str) -> str:
+    """Start a sync, make the changes on the source once it streams, and
+    return what it said when they stopped it (exit code 2)."""
     run = _start_sync(source, target, state, log)
     try:
         _wait_streaming(target, log)
-        query(source, "insert into service_categories (name, slug) values ('a', 'a')")
-        query(source, "alter table service_categories add column extra int")
-        query(
-            source,
-            "insert into service_categories (name, slug, extra) values ('b', 'b', 1)",
-        )
+        for change in changes:
+            query(source, change)
         assert run.wait(60) == 2, log.read_text()[-3000:]
     finally:
         if run.poll() is None:
             run.kill()
-    said = log.read_text()
+    return log.read_text()
+
+
+def test_a_changed_table_stops_sync_and_too_much_wal_drops_the_slot(
+    pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    source, target = pair()
+    state = tmp_path / "state"
+    said = _stopped_by(
+        source,
+        target,
+        tmp_path,
+        "insert into service_categories (name, slug) values ('a', 'a')",
+        "alter table service_categories add column extra int",
+        "insert into service_categories (name, slug, extra) values ('b', 'b', 1)",
+    )
     assert "source table service_categories changed during the sync" in said
     assert 'column "extra" was added' in said
     # Said once on the terminal, and written to sync's own log file, which
@@ -1115,23 +1124,18 @@ def test_a_table_dropped_and_created_again_on_the_source_stops_sync(
     # is not in the publication, its changes never reach the stream, and the
     # sync, its status and cutover's counts were all that said anything.
     source, target = pair()
-    log, state = tmp_path / "sync.log", tmp_path / "state"
-    run = _start_sync(source, target, state, log)
-    try:
-        _wait_streaming(target, log)
-        query(
-            source,
-            "create table audit_events_new as select * from audit_events;"
-            "drop table audit_events;"
-            "alter table audit_events_new rename to audit_events",
-        )
-        assert run.wait(60) == 2, log.read_text()[-3000:]
-    finally:
-        if run.poll() is None:
-            run.kill()
+    state = tmp_path / "state"
+    said = _stopped_by(
+        source,
+        target,
+        tmp_path,
+        "create table audit_events_new as select * from audit_events;"
+        "drop table audit_events;"
+        "alter table audit_events_new rename to audit_events",
+    )
     gone = "audit_events left the publication pgshift_"
-    assert "sync stopped: " + gone in log.read_text()
-    assert "`python loader/run.py cleanup`, then sync again" in log.read_text()
+    assert "sync stopped: " + gone in said
+    assert "`python loader/run.py cleanup`, then sync again" in said
     # A restart, status and cutover say so too, and change nothing.
     again = run_cli(["sync"], source, target, state)
     assert again.returncode == 2, again.stdout + again.stderr

@@ -907,7 +907,10 @@ class Applier:
                 "says what changed; make the same change on the target under "
                 "the target names (the SQL the tool gives for it: Django's "
                 "`sqlmigrate`, alembic's `upgrade --sql`), then scaffold; "
-                "cutover refuses until the target has it",
+                "cutover refuses until the target has it. A migration that "
+                "creates a table cannot join this run (it follows the tables "
+                "it copied): `python loader/run.py cleanup` and sync from a "
+                "new copy, or leave the table out with --exclude",
                 name,
                 pgoutput.format_lsn(commit.end_lsn),
             )

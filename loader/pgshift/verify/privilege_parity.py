@@ -732,7 +732,20 @@ def _schema_lines(
                 f"schema {final_schema}: {_who(role)} may {privilege} on the "
                 f"source's schema {source_schema}, not on the target's"
             )
-            if owns_database:
+            fix = _fix(on, role, privilege, grant=True)
+            if role == "pg_database_owner":
+                # The source's schema is PostgreSQL 15's default, owned by
+                # whoever owns the database; the target's was given to a
+                # role (ALTER SCHEMA ... OWNER TO), which the pseudo-role
+                # cannot be made.
+                line += (
+                    f" (the source's schema {source_schema} belongs to "
+                    "pg_database_owner, as PostgreSQL 15 makes it; the "
+                    "target's to a role: give it back to pg_database_owner "
+                    "on the target)"
+                )
+                fix = f"ALTER {on} OWNER TO pg_database_owner;"
+            elif owns_database:
                 # PostgreSQL 15's public schema belongs to pg_database_owner:
                 # the right comes with owning the database, not with a grant.
                 line += (
@@ -741,7 +754,7 @@ def _schema_lines(
                     "or grant it)"
                 )
             lines.append(line)
-            fixes[line] = _fix(on, role, privilege, grant=True)
+            fixes[line] = fix
     more = {
         (role, privilege)
         for (role, privilege), (ok, _, owns, _) in answers[1].items()
