@@ -1725,6 +1725,19 @@ def test_status_names_the_position_its_lag_counts_from() -> None:
     assert (
         "source at 0/135217D0, applied 0/12E36CE0, passed 0/135217D0: lag 0.0 MiB"
     ) in "\n".join(lines)
+    # Behind with nothing applied yet (a sync killed while it started): how
+    # long behind is not known, rather than 0.0 s.
+    lines = Status(
+        "r1",
+        "streaming",
+        slot="pgshift_r1",
+        slot_exists=True,
+        source_lsn="0/B1F0668",
+        applied_lsn="0/B01F398",
+        lag_bytes=1_900_000,
+        lag_seconds=None,
+    ).lines()
+    assert "lag 1.8 MiB, time not known yet; 0 rows applied" in "\n".join(lines)
 
 
 def test_status_warns_of_a_slot_in_words_that_fit_the_runs_phase() -> None:

@@ -539,7 +539,13 @@ class Status:
             passed = f", passed {self.passed_lsn}" if self.passed_lsn else ""
             out.append(
                 f"source at {self.source_lsn}, applied {self.applied_lsn}{passed}: lag "
-                f"{(self.lag_bytes or 0) / 2**20:.1f} MiB, {self.lag_seconds or 0:.1f} s; "
+                f"{(self.lag_bytes or 0) / 2**20:.1f} MiB, "
+                + (
+                    "time not known yet"
+                    if self.lag_seconds is None
+                    else f"{self.lag_seconds:.1f} s"
+                )
+                + "; "
                 f"{self.applied_rows} rows applied"
             )
             out.append(
@@ -635,6 +641,10 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
             found.lag_seconds = max(
                 0.0, (datetime.now(UTC) - max(known)).total_seconds()
             )
+        elif found.lag_bytes and not known:
+            # Behind, and nothing applied or caught up yet: how long
+            # behind is not known (0.0 s would say it is caught up).
+            found.lag_seconds = None
         found.warning = slot_warning(
             slot.retained_bytes or 0,
             limits.warn_bytes,

@@ -163,7 +163,7 @@ class _Meter:
         # Behind the source with no transaction applied yet, the lag in time
         # is not known (a 0.0 s would say it was caught up).
         lag_time = "0.0 s" if caught_up or lag_bytes == 0 else "not known yet"
-        if commit_time is not None and not caught_up:
+        if commit_time is not None and not caught_up and lag_bytes:
             lag_time = (
                 f"{max(0.0, (datetime.now(UTC) - commit_time).total_seconds()):.1f} s"
             )
