@@ -226,3 +226,36 @@ def test_scaffold_says_how_much_the_name_map_renames() -> None:
     kept = NameMap(source_name="app", source_schema="public")
     assert "renames nothing" in renamed_summary(kept)
     assert "needs no `compat`" in renamed_summary(kept)
+
+
+def test_a_changed_yaml_file_is_said_entry_by_entry() -> None:
+    # Lines such as `quote: true` recur in every model: a diff of lines
+    # pinned an added model's lines on whichever model they fell beside
+    # (`django_site.name: quote: true`), and a changed enum label on an
+    # index's entry. Compared as data, each change names its own entries.
+    from pgshift.scaffold import _file_change
+
+    from migration import PROJECT_DIR
+
+    models = (PROJECT_DIR / "models" / "final" / "_final__models.yml").read_text()
+    first = "  - name: audit_events\n"
+    added = models.replace(
+        first,
+        "  - name: extras_giftnote\n    columns:\n      - name: id\n"
+        "        data_type: bigint\n        quote: true\n" + first,
+        1,
+    )
+    assert _file_change(models, added, yaml=True) == (
+        "differs from what scaffold writes now: now extras_giftnote"
+    )
+    assert _file_change(added, models, yaml=True) == (
+        "differs from what scaffold writes now: no longer extras_giftnote"
+    )
+    label = "                      - '''withdrawn'''\n"
+    relabelled = models.replace(label, label.replace("withdrawn", "retracted"), 1)
+    said = _file_change(models, relabelled, yaml=True)
+    assert said.startswith(
+        "differs from what scaffold writes now: now audit_events.bids.status: values: "
+    )
+    assert "retracted" in said.split("; no longer ")[0]
+    assert "withdrawn" in said.split("; no longer ")[1]

@@ -114,6 +114,7 @@ from pgshift.scaffold.yaml_files import (
     final_models_yaml,
     sources_yaml,
     staging_models_yaml,
+    yaml_changes,
 )
 from pgshift.schemas import schema_plan
 from pgshift.settings import ConfigError, Settings
@@ -1032,8 +1033,8 @@ def _file_change(before: str | None, now: str, yaml: bool = False) -> str:
 
     The lines scaffold writes now that the committed file lacks, and the
     other way round (three of each at most, each in brief: a privilege as
-    its statement, a YAML line with the entries it sits under); lines only
-    in another order are said so.
+    its statement; a YAML file's values with the entries they sit under,
+    ``yaml_changes``); lines only in another order are said so.
     """
     if before is None:
         return "a file scaffold writes now, not in the project"
@@ -1043,9 +1044,12 @@ def _file_change(before: str | None, now: str, yaml: bool = False) -> str:
     new = [line.rstrip().removesuffix(",") for line in now.splitlines()]
     if sorted(old) == sorted(new):
         return "differs from what scaffold writes now (its lines in another order)"
-    # In order: a line of a YAML file (``data_type: text``) may stand
-    # elsewhere in it unchanged; each changed one is named with the model
-    # and column it belongs to.
+    # A YAML file compares as data, entry by entry (``yaml_changes``): a
+    # line may recur in many entries, and a diff of lines would pin a
+    # change on whichever entry its lines happen to fall beside.
+    compared = yaml_changes(before, now) if yaml else None
+    if compared is not None and any(compared):
+        return _said(*compared)
     new_at: list[int] = []
     old_at: list[int] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
@@ -1054,10 +1058,11 @@ def _file_change(before: str | None, now: str, yaml: bool = False) -> str:
             new_at += range(j1, j2)
         if tag in ("replace", "delete"):
             old_at += range(i1, i2)
-    # Only the lines shown are placed (a long file may change whole).
-    place = _in_context if yaml else (lambda lines, at: lines[at])
-    added = [place(new, j) for j in new_at[:3]] + [new[j] for j in new_at[3:]]
-    gone = [place(old, i) for i in old_at[:3]] + [old[i] for i in old_at[3:]]
+    return _said([new[j] for j in new_at], [old[i] for i in old_at])
+
+
+def _said(added: list[str], gone: list[str]) -> str:
+    """Lines now written and no longer written, three of each at most, in brief."""
     # A line changed in place is shown from where it starts to differ (a
     # routine's line is long, and the change may be near its end).
     at: list[int | None] = [
@@ -1071,25 +1076,8 @@ def _file_change(before: str | None, now: str, yaml: bool = False) -> str:
     return (
         "differs from what scaffold writes now: "
         + "; ".join(parts)
-        + (f"; and {more} more changed lines" if more > 0 else "")
+        + (f"; and {more} more changes" if more > 0 else "")
     )
-
-
-def _in_context(lines: list[str], index: int) -> str:
-    """A YAML line with the ``name:`` entries it sits under (``users.first_name: ...``)."""
-    line = lines[index]
-    indent = len(line) - len(line.lstrip())
-    if not line.lstrip() or line.lstrip().startswith("- name:"):
-        return line
-    names: list[str] = []
-    for earlier in reversed(lines[:index]):
-        depth = len(earlier) - len(earlier.lstrip())
-        if depth < indent and earlier.lstrip().startswith("- name:"):
-            names.insert(0, earlier.split(":", 1)[1].strip())
-            indent = depth
-            if len(names) == 2:
-                break
-    return f"{'.'.join(names)}: {line.strip()}" if names else line
 
 
 _STATEMENT = re.compile(

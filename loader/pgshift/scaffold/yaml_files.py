@@ -496,3 +496,113 @@ def _share_checks_test(models: list[dict[str, Any]]) -> None:
         more.append({"model": model["name"], **test["arguments"]})
     first["name"] = f"{CHECKS_TEST}_{models[0]['name']}_and_{len(more)}_more"
     first["arguments"]["more_tables"] = more
+
+
+def yaml_changes(before: str, now: str) -> tuple[list[str], list[str]] | None:
+    """What a generated YAML file gained and lost, entry by entry.
+
+    Both texts are read as YAML and compared as data: a list whose entries
+    all have a ``name`` (models, columns, keys), a ``model`` or a ``column``
+    (the constraints test's tables and enums) is compared entry by entry, so an added model is one change wherever its lines fall, and a
+    line that recurs in many entries (``quote: true``) is never taken for
+    another entry's. Each change reads as the names it sits under, the keys
+    below the last name, and its value: ``users.first_name: data_type:
+    text``; an entry added or gone whole, as its names (``extras_giftnote``).
+
+    Returns:
+        (the file's values now, its values no longer), or None when either
+        text is not YAML.
+    """
+    try:
+        old, new = yaml.safe_load(before), yaml.safe_load(now)
+    except yaml.YAMLError:
+        return None
+    added: list[str] = []
+    gone: list[str] = []
+    _compare(old, new, (), (), added, gone)
+    return added, gone
+
+
+def _compare(
+    old: Any,
+    new: Any,
+    names: tuple[str, ...],
+    keys: tuple[str, ...],
+    added: list[str],
+    gone: list[str],
+) -> None:
+    """Add the changes between ``old`` and ``new`` under ``names``/``keys``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            if key not in old:
+                added.append(_change(names, (*keys, str(key)), new[key]))
+            elif key not in new:
+                gone.append(_change(names, (*keys, str(key)), old[key]))
+            else:
+                _compare(old[key], new[key], names, (*keys, str(key)), added, gone)
+        return
+    key = _entry_key(old, new)
+    if key is not None:
+        before = {entry[key]: entry for entry in old}
+        after = {entry[key]: entry for entry in new}
+        for name in [*after, *(n for n in before if n not in after)]:
+            if name not in before:
+                added.append(".".join((*names, str(name))))
+            elif name not in after:
+                gone.append(".".join((*names, str(name))))
+            else:
+                _compare(
+                    before[name], after[name], (*names, str(name)), (), added, gone
+                )
+        return
+    if (
+        isinstance(old, list)
+        and isinstance(new, list)
+        and len(old) == len(new)
+        and any(isinstance(entry, (dict, list)) for entry in old)
+    ):
+        # Entries without a name, in their places (a model's data tests).
+        for at, (was, now) in enumerate(zip(old, new, strict=True)):
+            _compare(was, now, names, (*keys, str(at)), added, gone)
+        return
+    if old != new:
+        added.append(_change(names, keys, new))
+        gone.append(_change(names, keys, old))
+
+
+_ENTRY_KEYS = ("name", "model", "column")
+"""The keys naming the entries of a generated list (a model, a column; a
+table and a column of the constraints test's arguments)."""
+
+
+def _entry_key(old: Any, new: Any) -> str | None:
+    """The key that names every entry of two lists, one entry each, if any."""
+    if not (isinstance(old, list) and isinstance(new, list) and (old or new)):
+        return None
+    entries = [*old, *new]
+    if not all(isinstance(entry, dict) for entry in entries):
+        return None
+    for key in _ENTRY_KEYS:
+        if all(
+            key in entry and isinstance(entry[key], str) for entry in entries
+        ) and all(
+            len({entry[key] for entry in side}) == len(side) for side in (old, new)
+        ):
+            return key
+    return None
+
+
+def _change(names: tuple[str, ...], keys: tuple[str, ...], value: Any) -> str:
+    """One value in brief, under its names and keys."""
+    shown = (
+        value
+        if isinstance(value, str)
+        else yaml.safe_dump(value, default_flow_style=True, width=2**20)
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
+    where = ".".join(names)
+    return (
+        f"{where}: {'.'.join(keys)}: {shown}" if where else f"{'.'.join(keys)}: {shown}"
+    )
