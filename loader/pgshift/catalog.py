@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
-from pgshift.settings import ConfigError, Settings, names_argument
+from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import quote_ident, sql_literal, unquote_ident
 
 logger = logging.getLogger(__name__)
@@ -1820,12 +1820,17 @@ PORTABLE_REG_TYPES = frozenset({"regconfig", "regdictionary"})
 ones every target has: their text form resolves to the same objects there."""
 
 
-def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
+def read_not_migrated(
+    cursor: Any, schema: str, selects: Callable[[str], bool] | None = None
+) -> list[tuple[str, str, str]]:
     """List what the schema holds besides tables, which stays behind.
 
     Args:
         cursor: An open psycopg2 cursor on the source database.
         schema: The schema to read.
+        selects: Whether a table migrates (``Settings.selects``): a table
+            inheriting one left out arrives with its own rows alone, and
+            one left out itself is no line.
 
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
@@ -1847,7 +1852,19 @@ def read_not_migrated(cursor: Any, schema: str) -> list[tuple[str, str, str]]:
         ``pgshift.schemas.SchemaPlan.left_out``.)
     """
     cursor.execute(_NOT_MIGRATED, {"schema": schema})
-    return [(kind, name, reason) for kind, name, reason in cursor.fetchall()]
+    found = []
+    for kind, name, reason in cursor.fetchall():
+        if kind == "inheritance" and selects is not None:
+            child, parent = name.split(" inherits ", 1)
+            if not selects(child):
+                continue
+            if not selects(parent):
+                reason = (
+                    f"the target tables do not inherit: {parent} is left out, "
+                    f"and {child} arrives as a plain table with its own rows"
+                )
+        found.append((kind, name, reason))
+    return found
 
 
 _LOAD_FILE_NAME = re.compile(r"[.%{}]")
@@ -2845,5 +2862,5 @@ def refuse_unreadable(settings: Settings, role: str, names: list[str]) -> None:
         f"the source role {role} may not read {len(names)} of the tables to "
         f"migrate: {some(names)}; nothing was written. Next: on the source, as "
         f"their owner or a superuser, run `{grant}`, or leave them out: "
-        f"--exclude {names_argument(names)}"
+        f"{settings.excluding(names)}"
     )

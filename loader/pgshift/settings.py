@@ -350,6 +350,15 @@ class Settings:
             return False
         return table not in self.exclude
 
+    def excluding(self, tables: Iterable[str]) -> str:
+        """``--exclude`` leaving out these tables too, ready to paste.
+
+        The tables this run's ``--exclude`` names stay in it: an advice
+        naming only the new ones would bring the others back.
+        """
+        more = [t for t in tables if t not in self.exclude]
+        return f"--exclude {names_argument([*self.exclude, *more])}"
+
     def check_selection(self, tables: Collection[str]) -> None:
         """Refuse an --include or --exclude naming no table of the source.
 

@@ -259,3 +259,15 @@ def test_a_changed_yaml_file_is_said_entry_by_entry() -> None:
     )
     assert "retracted" in said.split("; no longer ")[0]
     assert "withdrawn" in said.split("; no longer ")[1]
+
+
+def test_an_exclude_advice_keeps_the_runs_own_exclusions() -> None:
+    # Pasting an advice that named only the new tables brought back the
+    # ones the run already left out (booktown: an inheritance child).
+    from pgshift.settings import Settings
+
+    settings = Settings(None, None, exclude=("distinguished_authors",))
+    assert settings.excluding(["stock", "distinguished_authors"]) == (
+        "--exclude distinguished_authors,stock"
+    )
+    assert Settings(None, None).excluding(["a b"]) == "--exclude 'a b'"

@@ -845,3 +845,42 @@ def test_an_extensions_table_is_not_said_to_lack_its_extension() -> None:
     assert lines[1] == table
     assert lines[0].startswith("extension hstore: not on the target")
     assert len(lines) == 2
+
+
+def test_an_inheritance_line_follows_what_the_run_leaves_out(
+    new_database: object,
+) -> None:
+    # Leaving the parent out, the child arrives with its own rows alone;
+    # leaving the child out, there is nothing to say of it.
+    from pgshift.catalog import read_not_migrated
+
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        "create table animal (id int primary key, name text);"
+        "create table dog (good boolean) inherits (animal)",
+    )
+    with psycopg2.connect(source) as conn:
+        cursor = conn.cursor()
+
+        def inheritance(*left_out: str) -> list[tuple[str, str, str]]:
+            found = read_not_migrated(cursor, "public", lambda t: t not in left_out)
+            return [line for line in found if line[0] == "inheritance"]
+
+        assert inheritance() == [
+            (
+                "inheritance",
+                "dog inherits animal",
+                "the target tables do not inherit: animal arrives holding the "
+                "rows of dog as its own",
+            )
+        ]
+        assert inheritance("animal") == [
+            (
+                "inheritance",
+                "dog inherits animal",
+                "the target tables do not inherit: animal is left out, and dog "
+                "arrives as a plain table with its own rows",
+            )
+        ]
+        assert inheritance("dog") == []

@@ -329,7 +329,9 @@ def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> N
         snapshot: The snapshot the load read, still open.
     """
     catalog = result.catalog
-    skipped = read_not_migrated(snapshot.cursor, settings.source_schema)
+    skipped = read_not_migrated(
+        snapshot.cursor, settings.source_schema, settings.selects
+    )
     plan = schema_plan(
         snapshot.cursor, settings, Overrides.load(settings.overrides_path).schemas
     )

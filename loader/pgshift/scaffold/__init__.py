@@ -360,7 +360,9 @@ def read_project(
         # An extension the target has already needs no word.
         left_behind = [
             entry
-            for entry in read_not_migrated(cursor, settings.source_schema)
+            for entry in read_not_migrated(
+                cursor, settings.source_schema, settings.selects
+            )
             if not (entry[0] == "extension" and entry[1] in (installed or ()))
         ]
         plan = schema_plan(

@@ -63,7 +63,7 @@ from pgshift.connection import connect, transaction
 from pgshift.mapping import NEW_TABLE, NameMap
 from pgshift.privileges import PRIVILEGES_MACRO
 from pgshift.progress import listed, spilled
-from pgshift.settings import Settings, names_argument
+from pgshift.settings import Settings
 from pgshift.sqlident import quote_ident
 from pgshift.sync import pgoutput, proof, source, state
 from pgshift.sync.apply import SyncError
@@ -752,7 +752,7 @@ def _refuse_schema_drift(
             "A sync run follows the tables it copied, and cannot take on a new "
             "one. Next: `python loader/run.py cleanup`, scaffold, and sync "
             "again from a new copy; or, to leave them out, give "
-            f"--exclude {names_argument(added)} to scaffold, sync and cutover "
+            f"{settings.excluding(added)} to scaffold, sync and cutover "
             "alike"
         )
     raise SyncError(

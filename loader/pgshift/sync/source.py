@@ -24,7 +24,7 @@ from pgshift.connection import check_connection, connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
 from pgshift.progress import some, spilled
-from pgshift.settings import ConfigError, DatabaseUrl, Settings, names_argument
+from pgshift.settings import ConfigError, DatabaseUrl, Settings
 from pgshift.sqlident import rename_type
 
 logger = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def _table_refusals(
             "changes are not written to the write-ahead log, so logical "
             "decoding cannot follow them. Next: make them logged on the "
             "source (ALTER TABLE ... SET LOGGED), or leave them out (`python "
-            f"loader/run.py --exclude {names_argument(unlogged)} scaffold`, then the "
+            f"loader/run.py {settings.excluding(unlogged)} scaffold`, then the "
             "same --exclude on sync): the target then has neither the tables "
             "nor their rows, so create them there before the application "
             "switches over, with their indexes, their triggers and the "
@@ -324,7 +324,7 @@ def _table_refusals(
             "each row, a partition by its copy of its table's: cutover then "
             "checks the table by that key; FULL where none does), then "
             "`python loader/run.py scaffold` again; or leave them out: "
-            f"`python loader/run.py --exclude {names_argument(parents)} scaffold`, "
+            f"`python loader/run.py {settings.excluding(parents)} scaffold`, "
             "then the same --exclude on sync"
         )
     if not_owned:
