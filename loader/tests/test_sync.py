@@ -736,6 +736,14 @@ def test_an_interrupted_sync_is_drained_by_cutover(
     assert "reviews" in refused.stderr and "rating" in refused.stderr
     assert _can_login(source, role) and _status(target)[0] == "streaming"
     query(target, f"alter table reviews add constraint reviews_rating_check {check}")
+    # An index made on the target alone (to speed the apply up) is no change
+    # to copy from the source: drop it, or keep it as intended.
+    query(target, "create index reviews_rating_only_here on reviews (rating)")
+    refused = run_cli(["cutover", "--roles", role], source, target, state)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "reviews_rating_only_here" in refused.stderr
+    assert "an object only the target has: drop it there" in refused.stderr
+    query(target, "drop index reviews_rating_only_here")
     # No sync process: cutover follows the slot itself up to its marker.
     done = run_cli(["cutover", "--roles", role], source, target, state)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -783,12 +783,22 @@ def _refuse_target_drift(settings: Settings, run: state.SyncRun) -> None:
     if not lines:
         return
     held = _held(run)
+    # An object only the target has (an index made there to speed the
+    # apply up) is no change to copy from the source.
+    only_target = any(line.endswith(" is not in the source") for line in lines)
     raise SyncError(
         f"cutover refused before the downtime, {held}: the target's schema "
         "is not the source's (the stream carries rows, not schema changes):\n  "
         f"{listed(lines)}\nNext: make the same change on the target, in schema "
         f"{settings.final_schema} under the target's names (`python "
         "loader/run.py verify` lists the same lines), and cutover again"
+        + (
+            "; an object only the target has: drop it there, or, if the "
+            "target is to keep it, list its line under intended_differences: "
+            "in the override file"
+            if only_target
+            else ""
+        )
     )
 
 

@@ -322,7 +322,10 @@ def _table_refusals(
             + "\n".join(statements)
             + "\n(USING INDEX where a unique index over NOT NULL columns names "
             "each row, a partition by its copy of its table's: cutover then "
-            "checks the table by that key; FULL where none does), then "
+            "checks the table by that key; FULL where none does, and then "
+            "each UPDATE and DELETE of it is found on the target by reading "
+            "the table, which is slow on a large one unless an index of the "
+            "final table leads with one of its columns: a key is better), then "
             "`python loader/run.py scaffold` again; or leave them out: "
             f"`python loader/run.py {settings.excluding(parents)} scaffold`, "
             "then the same --exclude on sync"
