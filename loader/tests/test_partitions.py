@@ -15,8 +15,9 @@ bounds, its own constraints, indexes, column defaults and NOT NULL, and
 holds the rows the source's holds; the ON ONLY index is invalid on the same partitions, the invalid
 ones of a table or partition are listed, not created; the application's
 partition maintenance works on the target, schema parity sees a partition
-the source lacks, and a second ``migrate`` replaces it all but the
-partition the team added. Shapes pgshift cannot recreate stay listed.
+the source lacks, privilege parity a partition's grant or owner changed
+there, and a second ``migrate`` replaces it all but the partition the team
+added. Shapes pgshift cannot recreate stay listed.
 Sync's preflight names each partition without a replica identity of its
 own, and the statements it offers let the application's writes through.
 """
@@ -38,6 +39,7 @@ from pgshift.settings import OVERRIDES_FILE
 from pgshift.sync import pgoutput
 from pgshift.sync.apply import Applier, Batch
 from pgshift.sync.source import PreflightError, preflight
+from pgshift.verify import privilege_drift
 
 from migration import ProjectCopy, copy_project, make_settings, query
 
@@ -201,6 +203,69 @@ def test_each_table_arrives_partitioned_with_every_partition(
         "select count(*) from pg_class where relnamespace = "
         "to_regnamespace('public_pgshift_build')",
     ) == [(0,)]
+
+
+def test_privilege_parity_compares_each_partitions_grants_and_owner(
+    migrated: ProjectCopy,
+) -> None:
+    # An application that reads a partition by its name needs the grant the
+    # partition has of its own, and its owner, on the target too.
+    query(
+        migrated.target,
+        "revoke select on payment_event_2022_01 from payment_auditor; "
+        "grant delete on payment_event_2022_03 to payment_auditor; "
+        "alter table payment_event_2022_02 owner to payment_auditor",
+    )
+    code, stdout, stderr = migrated.run("verify")
+    assert code == 1, stdout[-3000:] + stderr[-3000:]
+    for line in (
+        "payment_event_2022_01: role payment_auditor may SELECT on the source, "
+        "not on the target",
+        "payment_event_2022_03: role payment_auditor may DELETE on the target, "
+        "not on the source",
+        "partition payment_event_2022_02: owned by ledger_owner on the source, "
+        "by payment_auditor on the target",
+    ):
+        assert f"schema differs: {line}" in stdout, stdout[-3000:]
+    # Cutover's check offers the statements that undo it, under the target
+    # names; once they ran, verify passes again.
+    settings = make_settings(
+        migrated.source,
+        migrated.target,
+        project_dir=migrated.project,
+        state_dir=migrated.state,
+    )
+    names = NameMap.read(migrated.project)
+    with (
+        psycopg2.connect(migrated.source) as s,
+        psycopg2.connect(migrated.target) as t,
+    ):
+        lines, statements = privilege_drift(settings, names, s.cursor(), t.cursor())
+    assert len(lines) == 3, lines
+    assert sorted(statements) == [
+        'ALTER TABLE "public"."payment_event_2022_02" OWNER TO "ledger_owner";',
+        'GRANT SELECT ON TABLE "public"."payment_event_2022_01" TO "payment_auditor";',
+        'REVOKE DELETE ON TABLE "public"."payment_event_2022_03" FROM '
+        '"payment_auditor";',
+    ], statements
+    query(migrated.target, " ".join(statements))
+    code, stdout, stderr = migrated.run("verify")
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    # A partition's own owner, where it is not its table's on the source, is
+    # listed as not migrated (the partition has its table's on the target),
+    # and is no difference.
+    query(
+        migrated.source,
+        'alter table "PaymentEvent_2022_03" owner to payment_auditor',
+    )
+    try:
+        code, stdout, stderr = migrated.run("verify")
+    finally:
+        query(
+            migrated.source,
+            'alter table "PaymentEvent_2022_03" owner to ledger_owner',
+        )
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
 
 
 def test_rows_sit_in_the_partitions_the_source_put_them_in(

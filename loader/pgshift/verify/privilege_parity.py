@@ -6,12 +6,14 @@ and the roles the two connections use, which own what they moved),
 PostgreSQL's own checks (``has_table_privilege``, ``has_column_privilege``,
 ``has_sequence_privilege``, ``has_schema_privilege``,
 ``has_function_privilege``, ``has_type_privilege``) are asked on each side
-for every migrated table, each of its columns, every sequence, every
-routine and every type created, under their source names on the source and
-their mapped names on the target, for every privilege type; the answers
-must agree. Each table's, view's, materialized view's, sequence's (one
-linked to its table has its table's), routine's and type's owner must be
-the source's too (the migrating role
+for every migrated table, each of its columns, each partition of a
+partitioned one (an application may read one by its name), every sequence,
+every routine and every type created, under their source names on the
+source and their mapped names on the target, for every privilege type; the
+answers must agree. Each table's, partition's (one whose owner is not its
+table's on the source is listed as not migrated, and left out), view's,
+materialized view's, sequence's (one linked to its table has its table's),
+routine's and type's owner must be the source's too (the migrating role
 where the source URL's role owns it), where either is such a role: an
 application's next release runs ``ALTER TABLE`` (``ALTER TYPE ... ADD
 VALUE``) as the role that owns the object; one the last publish could not
@@ -212,6 +214,12 @@ def compare_privileges(
         if not source_roles[role] and not target_roles[role]
     )
     relations = {t.source: t.target for t in names.tables.values()}
+    # Each partition, at any depth, under its target name: an application
+    # may read one by its name, through a grant of its own.
+    tops = {p.name: t.target for t in names.tables.values() for p in t.partitions}
+    relations.update(
+        {p.source: p.name for t in names.tables.values() for p in t.partitions}
+    )
     sequences = {s.source: s.name for s in names.sequences.values()}
     sequences.update(names.identity_sequence_names())
     columns = {
@@ -232,6 +240,7 @@ def compare_privileges(
     objects = {**relations, **sequences}
     kinds = {
         **{t.target: "table" for t in names.tables.values()},
+        **dict.fromkeys(tops, "partition"),
         **{v.name: v.kind for v in views.values()},
         **{s.name: "sequence" for s in names.sequences.values()},
     }
@@ -273,11 +282,24 @@ def compare_privileges(
     # table's owner on either side, as PostgreSQL keeps it: its table's
     # line is its own, and ALTER TABLE carries it along.
     follows = _linked(target, final_schema, sorted(target_sequences))
+    # A partition gets its table's owner on the target, as the publish gives
+    # (or does not give) its table's: one whose own owner differs from its
+    # table's on the source is listed as not migrated, not compared.
+    owners_listed = {
+        *owners_listed,
+        *(
+            (kind, name)
+            for kind, top in owners_listed
+            for name in tops
+            if tops[name] == top
+        ),
+    }
     lines += _owner_lines(
         [
             (kinds[name], name, quote_ident(name), was_owned[name], owned[name])
             for name in sorted(was_owned.keys() & owned.keys() & kinds.keys())
             if follows.get(name) not in kinds
+            and (name not in tops or was_owned[name] == was_owned.get(tops[name]))
         ],
         final_schema,
         users,
@@ -388,6 +410,7 @@ def roles_missing_on_target(
         return []
     objects = sorted(
         [t.source for t in names.tables.values()]
+        + [p.source for t in names.tables.values() for p in t.partitions]
         + [s.source for s in names.sequences.values()]
         + list(names.identity_sequence_names())
     )
@@ -665,8 +688,9 @@ def _owner_lines(
 
     Args:
         owned: (kind as ALTER names it: "table", "view", "materialized
-            view", "sequence", "routine" or "type"; target name; that name
-            as SQL; source owner; target owner) of each object on both sides.
+            view", "sequence", "routine" or "type", or "partition", which
+            ALTER TABLE changes; target name; that name as SQL; source
+            owner; target owner) of each object on both sides.
         final_schema: The target schema the application reads.
         users: The roles the source and the target connections use.
         roles: The roles compared.
@@ -692,9 +716,8 @@ def _owner_lines(
                 f"{kind} {name}: owned by {was} on the source, by {now} on the target"
             )
             lines.append(line)
-            fixes[line] = (
-                f"ALTER {kind.upper()} {schema}{on} OWNER TO {quote_ident(wanted)};"
-            )
+            word = "TABLE" if kind == "partition" else kind.upper()
+            fixes[line] = f"ALTER {word} {schema}{on} OWNER TO {quote_ident(wanted)};"
     return lines
 
 
