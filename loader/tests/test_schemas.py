@@ -1009,6 +1009,8 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
     project = copy_project(tmp_path / "project")
     shutil.rmtree(project / "macros" / "scaffolded")
 
+    aaa = ["--schemas", "workspace_aaa", "--final-schema", "workspace_aaa"]
+
     def migrate(schema: str) -> None:
         for command in ("scaffold", "migrate"):
             done = run_cli(
@@ -1058,6 +1060,22 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
         ("workspace_aaa", 3),
         ("workspace_bbb", 3),
     ]
+
+    # The first workspace's models built from the second's load (the
+    # landing schema holds the last one) would publish its rows as theirs:
+    # refused before anything is built.
+    done = run_cli([*aaa, "scaffold"], source, target, tmp_path / "state", project)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_cli([*aaa, "dbt", "build"], source, target, tmp_path / "state", project)
+    assert done.returncode != 0, done.stdout[-3000:]
+    assert (
+        "holds the last load, of source schema workspace_bbb, and these models "
+        "were scaffolded from source schema workspace_aaa"
+    ) in done.stdout + done.stderr
+    assert "--schemas workspace_aaa --final-schema workspace_aaa migrate" in (
+        done.stdout + done.stderr
+    )
+    assert workspaces() == [(81, 4, 80, 3, "unnamed", "unnamed")]
 
     # The first workspace's run again, with a row more on its source.
     query(source, "insert into workspace_aaa.\"Person\" values (81, 'late')")

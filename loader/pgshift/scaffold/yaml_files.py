@@ -410,6 +410,9 @@ def sources_yaml(catalog: Catalog, name_map: NameMap) -> dict[str, Any]:
                 ),
                 "schema": Jinja("{{ var('raw_schema') }}"),
                 "loader": "dlt",
+                # The build refuses a landing schema another source schema
+                # filled (macros/build/pgshift_guard_landing.sql).
+                "meta": {"pgshift": {"source_schema": catalog.schema}},
                 "tables": [
                     _source_table(table, name_map) for table in catalog.tables.values()
                 ],
