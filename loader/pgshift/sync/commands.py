@@ -138,9 +138,9 @@ def run_sync_command(
             "the marker is not on the target"
         )
     if done.schema_check is not None:
-        print(f"  before the downtime: {'schema check':<20} {done.schema_check:7.2f} s")
+        print(f"  before the downtime: {'schema check':<28} {done.schema_check:7.2f} s")
     for name, seconds in done.before:
-        print(f"  before the downtime: {name:<20} {seconds:7.2f} s")
+        print(f"  before the downtime: {name:<28} {seconds:7.2f} s")
     for name, seconds in done.steps:
         print(f"  {name:<28} {seconds:7.2f} s")
     if done.before:
@@ -178,6 +178,13 @@ def run_sync_command(
             f" (checked at B before the downtime, then from B; {len(done.whole)} "
             "checked whole)"
             if done.before
+            else ""
+        )
+        + (
+            f"; {done.refreshed} materialized "
+            f"view{'s' if done.refreshed != 1 else ''} refreshed"
+            + (" at B" if done.before else " in the downtime")
+            if done.refreshed
             else ""
         )
         + (

@@ -1,8 +1,10 @@
 """Cutover: stop the application's writes on the source, drain, prove, finish.
 
 0. Before the downtime, while the application still writes: the running
-   sync is held at a fresh source position B, both sides are counted and
-   checksummed there, and the sync goes on (``sync.proof``). A difference
+   sync is held at a fresh source position B, the target's materialized
+   views are refreshed there (the stream applies rows to the tables only),
+   both sides are counted and checksummed there, and the sync goes on
+   (``sync.proof``). A difference
    stops cutover here, with nothing changed on the source.
 1. Block writes: every login role of the application (``--roles``, or
    each non-superuser login role other than pgshift's own that may
@@ -31,7 +33,8 @@
    target table that proves nothing else changed there; a table whose
    changes cannot be keyed is counted and checksummed whole
    (``sync.proof``). The views' rows were compared at B; without the check
-   before the downtime, they are compared here, after the tables. Each
+   before the downtime, the materialized views are refreshed and the views
+   compared here, after the tables. Each
    foreign key from a final table to a table the sync does not follow
    (another schema's, copied to the target some other way) is checked:
    the sync applies changes with the target's triggers, foreign keys'
@@ -90,6 +93,9 @@ class Cutover:
             whose rows do (empty: proven).
         views: One line per view, its rows compared on both sides (at B
             before the downtime, or during it without that check).
+        refreshed: The target's materialized views refreshed before the
+            views were compared (at B, or in the downtime without the
+            check before it).
         before: (step, seconds) of the check before the downtime.
         whole: Tables checked whole in the downtime, and why.
         sequences: Sequences set on the target.
@@ -119,6 +125,7 @@ class Cutover:
     before: list[tuple[str, float]] = field(default_factory=list)
     whole: dict[str, str] = field(default_factory=dict)
     views: list[str] = field(default_factory=list)
+    refreshed: int = 0
     blocked_database: str | None = None
     reopen: list[str] = field(default_factory=list)
     schema_check: float | None = None
@@ -289,6 +296,7 @@ def cutover(
                 state.ensure_table(target_cursor, settings)
             baseline = proof.check_at_b(settings, names, run, tables, cursor, say)
             done.before = baseline.steps
+            done.refreshed = len(baseline.refreshed)
         with transaction(settings.target) as target_cursor:
             recorded: dict[str, Any] = {}
             if block is not None:
@@ -362,12 +370,26 @@ def cutover(
             else:
                 done.differences = _verify(settings, names, tables)
                 done.whole = dict.fromkeys(tables, "no check before the downtime")
+                lap("verify")
                 if not done.differences:
                     # Writes stopped and every table equal: each side as
-                    # it stands.
-                    done.views, differ = proof.check_views_at(settings, names)
+                    # it stands. A cutover finished this way (one that was
+                    # cut off in its downtime) refreshes the materialized
+                    # views here, as no check at B did since the last
+                    # writes reached their tables.
+                    refreshed = proof.refresh_materialized_views(settings, names, say)
+                    done.refreshed = len(refreshed)
+                    if refreshed:
+                        lap(proof.refresh_step(len(refreshed)))
+                    done.views, differ = proof.check_views_at(
+                        settings,
+                        names,
+                        refreshed=dict.fromkeys(
+                            refreshed, "by cutover's REFRESH in the downtime"
+                        ),
+                    )
                     done.differences = [f"view {line}" for line in differ]
-                lap("verify")
+                    lap("views")
             done.differences += _outside_key_orphans(settings, names, tables)
             if not done.passed:
                 raise SyncError(

@@ -9,9 +9,13 @@ Before the downtime, while the application still writes:
 3. The sync applies every transaction that ends at or before B and waits
    there (``hold_lsn`` B, answered by ``held_lsn``); with no sync process
    running, cutover follows the slot itself up to B.
-4. A target transaction that reads no table exports its snapshot: the
+4. Each materialized view pgshift migrated is refreshed on the target
+   (``refresh_materialized_views``): the stream applies rows to the final
+   tables, never to the views over them, so the target's would otherwise
+   hold the rows of the build while their tables moved on.
+5. A target transaction that reads no table exports its snapshot: the
    target at B. The sync goes on.
-5. Every table is counted and checksummed on both sides at B, each in its
+6. Every table is counted and checksummed on both sides at B, each in its
    own short transaction that imports the snapshot and commits, up to
    ``--jobs`` at a time; then every view's rows, in the same snapshots
    (``verify.views.check_views``): sync's start could not compare them, the
@@ -43,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg2
 from psycopg2 import sql
 
 from pgshift.catalog import Catalog, read_catalog
@@ -94,6 +99,8 @@ class Baseline:
         xip: The transactions in progress in it, as 32-bit ids.
         rows: Table to its row count at B (equal on both sides).
         views: One line per view, its rows compared at B.
+        refreshed: The target's materialized views refreshed at B (target
+            names).
         catalog: The source catalog (columns, primary keys).
         steps: (step, seconds) of the check.
     """
@@ -107,6 +114,7 @@ class Baseline:
     xip: list[str]
     rows: dict[str, int] = field(default_factory=dict)
     views: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
     catalog: Catalog | None = None
     steps: list[tuple[str, float]] = field(default_factory=list)
 
@@ -334,6 +342,17 @@ def check_at_b(
                     f"cutover stopped before the downtime: the stream ended before "
                     f"{position} ({reached.reason})"
                 )
+        held_at = time.monotonic()
+        # The target's tables hold the source's rows at B now, and stay so
+        # while the sync is held: refreshed here, each materialized view
+        # holds its definition over them, which the snapshot exported next
+        # sees. It is not refreshed again in the downtime, which would add
+        # every materialized view's query to it: the target's hold their
+        # rows as of B, seconds before the switch, where a source's
+        # materialized view is only as fresh as its last REFRESH (the
+        # application's schedule refreshes the target's from then on).
+        refreshed = refresh_materialized_views(settings, names, say)
+        refreshing = time.monotonic() - held_at
         holder = connect(settings.target, application_name="pgshift cutover check")
         holding = holder.cursor()
         holding.execute("set transaction isolation level repeatable read, read only")
@@ -376,9 +395,24 @@ def check_at_b(
             xmax=xmax,
             xip=list(xip),
             catalog=catalog,
+            refreshed=refreshed,
         )
-        baseline.steps.append(("hold the sync at B", time.monotonic() - started))
-        say(f"cutover: the target is held at {position}; checking every table there")
+        baseline.steps.append(
+            ("hold the sync at B", time.monotonic() - started - refreshing)
+        )
+        if refreshed:
+            baseline.steps.append((refresh_step(len(refreshed)), refreshing))
+        say(
+            f"cutover: the target is held at {position}; "
+            + (
+                f"refreshed {len(refreshed)} materialized "
+                f"view{'s' if len(refreshed) != 1 else ''} there "
+                f"({refreshing:.1f} s); "
+                if refreshed
+                else ""
+            )
+            + "checking every table there"
+        )
         lap = time.monotonic()
         differences = _full_check(
             settings,
@@ -393,7 +427,11 @@ def check_at_b(
         if not differences:
             lap = time.monotonic()
             baseline.views, differences = check_views_at(
-                settings, names, snapshot, target_snapshot
+                settings,
+                names,
+                snapshot,
+                target_snapshot,
+                refreshed=dict.fromkeys(refreshed, "by cutover's REFRESH at B"),
             )
             differences = [f"view {line}" for line in differences]
             if names.views:
@@ -418,17 +456,74 @@ def check_at_b(
             _set_hold(settings, run.run_id, None)
 
 
+def refresh_step(count: int) -> str:
+    """The name of the step that refreshed ``count`` materialized views."""
+    return f"refresh {count} materialized view{'s' if count != 1 else ''}"
+
+
+def refresh_materialized_views(
+    settings: Settings, names: NameMap, say: Callable[[str], None]
+) -> list[str]:
+    """REFRESH each materialized view pgshift migrated, on the target.
+
+    In the name map's order, the shadow's dependency order: one read by
+    another is refreshed first. One the source never populated (WITH NO
+    DATA) is left unpopulated, as the source's is. Each is refreshed in a
+    transaction of its own; one that fails (its query gives an error over
+    the rows) is named and left as it was, and the views' comparison says
+    what it holds.
+
+    Returns:
+        The target names of those refreshed.
+    """
+    views = [
+        v for v in names.views.values() if v.kind == "materialized view" and v.populated
+    ]
+    if not views:
+        return []
+    refreshed = []
+    conn = connect(
+        settings.target, autocommit=True, application_name="pgshift cutover check"
+    )
+    try:
+        cursor = conn.cursor()
+        for view in views:
+            try:
+                cursor.execute(
+                    sql.SQL("refresh materialized view {}").format(
+                        sql.Identifier(settings.final_schema, view.name)
+                    )
+                )
+            except psycopg2.Error as error:
+                say(
+                    f"cutover: materialized view {view.name} could not be "
+                    "refreshed on the target ("
+                    f"{(error.diag.message_primary or str(error)).strip()}), so "
+                    "it keeps the rows it had; the views' comparison says "
+                    "whether they match. Next, if they do not: fix the cause "
+                    "(REFRESH MATERIALIZED VIEW needs the view's owner) and "
+                    "cutover again"
+                )
+                continue
+            refreshed.append(view.name)
+    finally:
+        conn.close()
+    return refreshed
+
+
 def check_views_at(
     settings: Settings,
     names: NameMap,
     source_snapshot: str | None = None,
     target_snapshot: str | None = None,
+    refreshed: dict[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Compare every view's rows on both sides (in snapshots when given).
 
     At B the two snapshots hold the same table rows, so each view must
     return the same rows in them (``verify.views.check_views``); without
-    snapshots, each side as it stands.
+    snapshots, each side as it stands. ``refreshed``: the target's
+    materialized views cutover refreshed, to when (``check_views``).
 
     Returns:
         One line per view, and the lines of the views that differ.
@@ -449,7 +544,9 @@ def check_views_at(
                 cursor.execute("set transaction isolation level repeatable read")
                 cursor.execute("set transaction snapshot %s", (snapshot,))
             cursors.append(cursor)
-        return check_views(settings, names, cursors[1], source=cursors[0])
+        return check_views(
+            settings, names, cursors[1], source=cursors[0], refreshed=refreshed
+        )
     finally:
         for conn in connections:
             conn.close()

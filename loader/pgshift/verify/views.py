@@ -9,7 +9,8 @@ shows as a difference. While the application writes to the source (sync's
 start), the views are named as compared at cutover, not compared; cutover
 compares them inside its snapshots of both sides at one source position,
 before the downtime (``sync.proof``). A materialized view on the target, populated by the
-build, is compared with what its definition gives on the source (what a
+build (or refreshed by cutover at B: the stream applies rows to the tables
+only), is compared with what its definition gives on the source (what a
 REFRESH there would store), not with the rows the source stored at its last
 REFRESH; when those differ, the report says it is stale on the source, as
 information. A view whose values depend on the moment, session or server
@@ -484,6 +485,7 @@ def check_views(
     *,
     source: Any = None,
     source_moves: bool = False,
+    refreshed: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Compare every view's rows on the target with the source's.
 
@@ -497,6 +499,9 @@ def check_views(
             start): the rows are not compared, as the source's move on
             from the copy's snapshot; each view is named (``AT_CUTOVER``),
             not a difference. Cutover compares them (``sync.proof``).
+        refreshed: The target's materialized views (target names) whose
+            rows cutover computed, to when ("by cutover's REFRESH at B");
+            the others' were computed at migration.
 
     Returns:
         One line per view, and the lines of the views that differ.
@@ -540,9 +545,9 @@ def check_views(
             found = stored
             note = ""
             if view.kind == "materialized view":
-                # The target's was computed at migration: compared with what
-                # the source's definition gives, not with rows the source
-                # stored at its last REFRESH.
+                # The target's was computed at migration, or by cutover's
+                # REFRESH: compared with what the source's definition gives,
+                # not with rows the source stored at its last REFRESH.
                 evaluated = _figures(
                     source,
                     settings.source_schema,
@@ -563,10 +568,10 @@ def check_views(
                         and (moment is None or moment.rows is None)
                     ):
                         stale.add(view.name)
+                        computed = (refreshed or {}).get(view.name, "at migration")
                         note = (
                             "; stale on the source: its stored rows differ from "
-                            "its definition; the target's were computed at "
-                            "migration"
+                            f"its definition; the target's were computed {computed}"
                         )
             built = _figures(
                 target, settings.final_schema, view.name, [t for _, t in pairs]
