@@ -1071,10 +1071,12 @@ def test_an_update_leaves_an_always_identity_that_is_not_the_key_alone(
     assert query(target, "select row_no, note from tickets") == [(1, "new")]
 
 
-def _stopped_by(source: str, target: str, state: Path, log: Path, *changes: str) -> str:
-    """Start a sync, make the changes on the source once it streams, and
-    return what it said when they stopped it (exit code 2)."""
-    run = _start_sync(source, target, state, log)
+def _stopped_by(source: str, target: str, tmp_path: Path, *changes: str) -> str:
+    """Start a sync (state in ``tmp_path / "state"``), make the changes on
+    the source once it streams, and return what it said when they stopped
+    it (exit code 2)."""
+    log = tmp_path / "sync.log"
+    run = _start_sync(source, target, tmp_path / "state", log)
     try:
         _wait_streaming(target, log)
         for change in changes:
