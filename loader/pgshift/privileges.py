@@ -996,15 +996,21 @@ class Outcome:
         return f"{self.statement}: {self.outcome} ({self.detail})"
 
 
-def read_outcomes(cursor: Any, state_schema: str) -> list[Outcome]:
-    """What the last publish recorded in ``PRIVILEGES_TABLE`` (none if nothing)."""
+def read_outcomes(cursor: Any, state_schema: str, final_schema: str) -> list[Outcome]:
+    """What the last publish into the final schema recorded in ``PRIVILEGES_TABLE``.
+
+    None if nothing; a row of an older pgshift, which recorded no final
+    schema, is the last publish's whichever it was.
+    """
     relation = sql.Identifier(state_schema, PRIVILEGES_TABLE)
     if not relation_exists(cursor, relation.as_string(cursor)):
         return []
     cursor.execute(
         sql.SQL(
             "select kind, object, column_name, grantee, privilege, statement, "
-            "outcome, detail from {} order by ord"
-        ).format(relation)
+            "outcome, detail from {} as r "
+            "where coalesce(to_jsonb(r) ->> 'final_schema', %s) = %s order by ord"
+        ).format(relation),
+        (final_schema, final_schema),
     )
     return [Outcome(*row) for row in cursor.fetchall()]

@@ -1006,6 +1006,18 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
             for schema, people in (("workspace_aaa", 80), ("workspace_bbb", 3))
         ),
     )
+    # A role of the second workspace alone (roles are the cluster's, so the
+    # target has it too): a run of the first must not take its grant back.
+    query(
+        source,
+        "do $$ begin create role ws_bbb_reader; "
+        "exception when duplicate_object then null; end $$;"
+        "grant usage on schema workspace_bbb to ws_bbb_reader;"
+        'grant select on workspace_bbb."Person" to ws_bbb_reader',
+    )
+    reads = (
+        "select has_table_privilege('ws_bbb_reader', 'workspace_bbb.person', 'select')"
+    )
     project = copy_project(tmp_path / "project")
     shutil.rmtree(project / "macros" / "scaffolded")
 
@@ -1079,5 +1091,7 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
 
     # The first workspace's run again, with a row more on its source.
     query(source, "insert into workspace_aaa.\"Person\" values (81, 'late')")
+    assert query(target, reads) == [(True,)]
     migrate("workspace_aaa")
     assert workspaces() == [(82, 4, 81, 3, "unnamed", "unnamed")]
+    assert query(target, reads) == [(True,)]

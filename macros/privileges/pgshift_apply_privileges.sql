@@ -62,12 +62,19 @@ create table if not exists {{ registry }} (
     statement text not null,
     revoke_statement text not null default '',
     outcome text not null,
-    detail text not null default ''
+    detail text not null default '',
+    final_schema text
 );
+-- One target may hold several final schemas, a publish each: each keeps
+-- and takes back its own. A row of an older pgshift (no final schema) is
+-- no publish's to take back: replaced by this one.
+alter table {{ registry }} add column if not exists final_schema text;
 drop table if exists pg_temp.pgshift_privileges_before;
 create temporary table pgshift_privileges_before on commit drop as
-select * from {{ registry }};
-delete from {{ registry }};
+select * from {{ registry }}
+where final_schema = {{ pgshift_literal(final_schema) }};
+delete from {{ registry }}
+where final_schema = {{ pgshift_literal(final_schema) }} or final_schema is null;
 {% set body -%}
 declare
     final_schema text := {{ pgshift_literal(final_schema) }};
@@ -110,12 +117,12 @@ begin
             get stacked diagnostics detail = message_text;
             insert into {{ registry }} (
                 ord, kind, object, column_name, grantee, privilege, grantable,
-                statement, outcome, detail
+                statement, outcome, detail, final_schema
             )
             values (
                 0, stale.kind, stale.object, stale.column_name, stale.grantee,
                 stale.privilege, stale.grantable, stale.revoke_statement,
-                'not revoked', detail
+                'not revoked', detail, final_schema
             );
         end;
     end loop;
@@ -234,12 +241,12 @@ begin
         end if;
         insert into {{ registry }} (
             ord, kind, object, column_name, grantee, privilege, grantable,
-            statement, revoke_statement, outcome, detail
+            statement, revoke_statement, outcome, detail, final_schema
         )
         values (
             entry.ord, entry.kind, entry.object, entry.col, entry.grantee,
             entry.privilege, entry.grantable, entry.statement,
-            entry.revoke_statement, result, detail
+            entry.revoke_statement, result, detail, final_schema
         );
     end loop;
 end

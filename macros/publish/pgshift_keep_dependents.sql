@@ -94,11 +94,12 @@ begin
             'select coalesce(array_agg(case kind when %L then %L || object '
             '|| %L || grantee else object || %L || column_name || %L || grantee '
             '|| %L || privilege || %L || grantable::text end), %L) from %s '
-            'where outcome in (%L, %L) and kind not in (%L, %L)',
+            'as r where outcome in (%L, %L) and kind not in (%L, %L) '
+            'and to_jsonb(r) ->> %L = $1',
             'owner', 'owner|', '|', '|', '|', '|', '|', '{}',
             {{ pgshift_literal(privileges) }}, 'granted', 'owned', 'schema',
-            'default')
-        into source_grants;
+            'default', 'final_schema')
+        into source_grants using final_schema;
     end if;
     -- The tables this publish replaces (only those that exist as tables).
     select coalesce(array_agg(c.oid), '{}') into replaced

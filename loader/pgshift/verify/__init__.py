@@ -139,7 +139,7 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         report.routines = migrated_lines(settings.project_dir)
         carried = read_carried_over(cursor, settings.state_schema)
         report.carried_over = _carried_lines(cursor, carried)
-        outcomes = read_outcomes(cursor, settings.state_schema)
+        outcomes = read_outcomes(cursor, settings.state_schema, settings.final_schema)
         report.privileges = [
             o.describe()
             for o in outcomes
@@ -594,7 +594,9 @@ def _schema_parity(
                 names,
                 (cursor, target_cursor),
                 kept,
-                read_outcomes(target_cursor, settings.state_schema),
+                read_outcomes(
+                    target_cursor, settings.state_schema, settings.final_schema
+                ),
             )
             routine_lines = routine_differences(
                 cursor,
@@ -733,7 +735,9 @@ def privilege_drift(
     """
     carried = read_carried_over(target_cursor, settings.state_schema)
     kept = _kept(settings, carried)
-    outcomes = read_outcomes(target_cursor, settings.state_schema)
+    outcomes = read_outcomes(
+        target_cursor, settings.state_schema, settings.final_schema
+    )
     fixes: dict[str, str] = {}
     lines = _privilege_lines(
         settings, names, (source_cursor, target_cursor), kept, outcomes, fixes
