@@ -217,6 +217,10 @@ class Target:
             unique index of the final table lies within the key columns,
             so that each key names at most one row and a row count equal
             to the number of keys proves each found exactly one.
+        unique_beyond_key: Whether the final table has a unique index or an
+            exclusion constraint besides those within the key columns (a
+            Django many-to-many table's ``(a, b)`` beside its ``id``): a
+            change of one key may free a value another key's change takes.
         insert: The head of its INSERT, up to the rows' SELECT.
         always: Indexes of the columns GENERATED ALWAYS AS IDENTITY.
         names: Each source column's final column, quoted.
@@ -238,6 +242,7 @@ class Target:
     full_types: tuple[str, ...] = ()
     leading: frozenset[int] = frozenset()
     set_based: bool = False
+    unique_beyond_key: bool = False
     insert: str = ""
     always: frozenset[int] = frozenset()
     names: tuple[str, ...] = ()
@@ -625,6 +630,18 @@ class Applier:
             ([targets[i] for i in key],),
         )
         row = self._cursor.fetchone()
+        self._cursor.execute(
+            sql.SQL(
+                "select exists (select from pg_index as i where i.indrelid = "
+                "{}::regclass and (i.indisunique or i.indisexclusion) and not ("
+                "i.indpred is null and i.indexprs is null and (select "
+                "array_agg(a.attname::text) from pg_attribute as a where "
+                "a.attrelid = i.indrelid and a.attnum = any(i.indkey)) "
+                "operator(pg_catalog.<@) %s::text[]))"
+            ).format(sql.Literal(final.as_string(self._cursor))),
+            ([targets[i] for i in key],),
+        )
+        unique_beyond_key = bool(self._cursor.fetchone()[0])
         leading: frozenset[int] = frozenset()
         if message.replica_identity == "f":
             # The columns a whole old row's lookup can reach by an index.
@@ -653,6 +670,7 @@ class Applier:
             set_based=bool(row and row[0])
             and message.replica_identity != "f"
             and fewest == 1,
+            unique_beyond_key=unique_beyond_key,
             always=frozenset(
                 i for i, t in enumerate(targets) if mapped.identities.get(t) == "a"
             ),
@@ -964,13 +982,22 @@ class Applier:
         changed, starts a new run), or a change of its table that names no
         key (a whole-row match, a truncate) came after the run. Changes of
         one key thus keep the source's order; changes of different keys
-        of one table commute. Across tables, unless the session is a
-        replica's, a change joins only the batch's last run.
+        of one table commute, but for a table with a unique index beyond
+        its key (``Target.unique_beyond_key``): there a delete may free a
+        value (its old row's, which the stream does not send) that a later
+        insert or update takes (a Django many-to-many link deleted and made
+        again), so none of those joins a run before it. An update freeing
+        one is rarer, and left to the batch's one-change-at-a-time retry,
+        rather than split every run of updates. Across tables, unless the session is a replica's, a
+        change joins only the batch's last run.
         """
         plan: list[_Run] = []
         open_runs: dict[tuple[Any, ...], int] = {}
         touched: dict[tuple[str, Any], int] = {}
         floor: dict[str, int] = {}
+        # Per table with a unique index beyond its key: the last run that
+        # deleted a row of it.
+        freed: dict[str, int] = {}
         across = set_based and self.replica_role
         insert_type, update_type = pgoutput.Insert, pgoutput.Update
         for target, change in items:
@@ -1015,12 +1042,16 @@ class Applier:
                     if touched.get((table, key), -1) >= index:
                         index = None
                         break
+            if index is not None and kind != "delete" and index < freed.get(table, -1):
+                index = None
             if index is None:
                 plan.append(_Run(target, kind, shape, []))
                 index = open_runs[slot] = len(plan) - 1
             plan[index].changes.append(change)
             for key in keys:
                 touched[table, key] = index
+            if target.unique_beyond_key and kind == "delete":
+                freed[table] = max(freed.get(table, -1), index)
         return plan
 
     def _classify(
