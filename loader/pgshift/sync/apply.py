@@ -619,29 +619,24 @@ class Applier:
             ).format(sql.Literal(final.as_string(self._cursor)))
         )
         types = {name: (bare, full) for name, bare, full in self._cursor.fetchall()}
+        # Whether a unique index lies within the key's columns (each key
+        # names one row), and whether one, or an exclusion constraint, lies
+        # beyond them (``Target.unique_beyond_key``).
         self._cursor.execute(
             sql.SQL(
-                "select exists (select from pg_index as i where i.indrelid = "
-                "{}::regclass and i.indisunique and i.indpred is null and "
-                "i.indexprs is null and (select array_agg(a.attname::text) from "
-                "pg_attribute as a where a.attrelid = i.indrelid and a.attnum = "
-                "any(i.indkey)) operator(pg_catalog.<@) %s::text[])"
+                "with i as (select i.indisunique as is_unique, i.indpred is null "
+                "and i.indexprs is null and (select array_agg(a.attname::text) "
+                "from pg_attribute as a where a.attrelid = i.indrelid and "
+                "a.attnum = any(i.indkey)) operator(pg_catalog.<@) %s::text[] "
+                "as within from pg_index as i where i.indrelid = {}::regclass "
+                "and (i.indisunique or i.indisexclusion)) "
+                "select coalesce(bool_or(is_unique and within), false), "
+                "coalesce(bool_or(not within), false) from i"
             ).format(sql.Literal(final.as_string(self._cursor))),
             ([targets[i] for i in key],),
         )
         row = self._cursor.fetchone()
-        self._cursor.execute(
-            sql.SQL(
-                "select exists (select from pg_index as i where i.indrelid = "
-                "{}::regclass and (i.indisunique or i.indisexclusion) and not ("
-                "i.indpred is null and i.indexprs is null and (select "
-                "array_agg(a.attname::text) from pg_attribute as a where "
-                "a.attrelid = i.indrelid and a.attnum = any(i.indkey)) "
-                "operator(pg_catalog.<@) %s::text[]))"
-            ).format(sql.Literal(final.as_string(self._cursor))),
-            ([targets[i] for i in key],),
-        )
-        unique_beyond_key = bool(self._cursor.fetchone()[0])
+        unique_beyond_key = bool(row[1])
         leading: frozenset[int] = frozenset()
         if message.replica_identity == "f":
             # The columns a whole old row's lookup can reach by an index.
