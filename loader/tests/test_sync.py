@@ -78,6 +78,32 @@ def test_a_source_without_logical_wal_is_refused(
     assert _left_on_source(source) == []
 
 
+def test_a_source_role_without_create_on_the_database_is_refused(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A role with everything else a sync needs (REPLICATION, owner of every
+    # table): CREATE PUBLICATION still needs CREATE on the database.
+    source, target = pair()
+    database, role = source.rsplit("/", 1)[1], "sync_table_owner"
+    query(
+        source,
+        f"do $$ begin create role {role} login replication; "
+        "exception when duplicate_object then null; end $$; "
+        f"revoke create on database {database} from {role}",
+    )
+    for (table,) in query(
+        source, "select tablename from pg_tables where schemaname = 'public'"
+    ):
+        query(source, f"alter table public.{quote_ident(table)} owner to {role}")
+    done = run_cli(["sync"], logical.url(database, user=role), target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "sync refused, nothing was created: the source role" in done.stderr
+    assert f"GRANT CREATE ON DATABASE {database} TO {role}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert _left_on_source(source) == []
+    assert query(target, "select to_regclass('pgshift.sync_runs')") == [(None,)]
+
+
 def test_a_keyless_table_is_named_and_nothing_is_created(
     pair: Callable[[], tuple[str, str]], tmp_path: Path
 ) -> None:

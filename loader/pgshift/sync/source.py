@@ -25,7 +25,7 @@ from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
 from pgshift.progress import some, spilled
 from pgshift.settings import ConfigError, DatabaseUrl, Settings, names_argument
-from pgshift.sqlident import rename_type
+from pgshift.sqlident import rename_type, render_ident
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,8 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
         "(select count(*) from pg_replication_slots), "
         "current_setting('max_wal_senders')::int, "
         "(select count(*) from pg_stat_replication), "
-        "r.rolsuper, r.rolreplication, current_user "
+        "r.rolsuper, r.rolreplication, current_user, current_database(), "
+        "has_database_privilege(current_database(), 'CREATE') "
         "from pg_roles r where r.rolname = current_user"
     )
     (
@@ -184,6 +185,8 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
         superuser,
         can_replicate,
         role,
+        database,
+        can_create,
     ) = cursor.fetchone()
     refusals = []
     if wal_level != "logical":
@@ -204,6 +207,16 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
             f"and a replication slot needs one. Next: ALTER ROLE {role} "
             "REPLICATION (on Neon: use a role created in the Console, CLI or "
             "API, which belongs to neon_superuser)"
+        )
+    if not can_create:
+        # CREATE PUBLICATION asks for CREATE on the database besides the
+        # ownership of each table it names.
+        refusals.append(
+            f"the source role {role} may not create a publication in the "
+            f"source database {database}: that needs CREATE on the database. "
+            f"Next: as its owner or a superuser, run `GRANT CREATE ON DATABASE "
+            f"{render_ident(database)} TO {render_ident(role)}` (it lets the "
+            "role create schemas there too: revoke it after cutover)"
         )
     if used_slots >= slots:
         refusals.append(
