@@ -47,6 +47,7 @@ from migration import (
     make_settings,
     query,
     run_cli,
+    run_steps,
 )
 
 APP_ROLE = "sync_app_writer"
@@ -76,6 +77,92 @@ def test_a_source_without_logical_wal_is_refused(
     assert "- the source's wal_level is replica" in done.stderr
     assert "- the source role plain_syncer has neither REPLICATION" in done.stderr
     assert _left_on_source(source) == []
+
+
+def test_a_source_role_without_create_on_the_database_is_refused(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A role with everything else a sync needs (REPLICATION, owner of every
+    # table): CREATE PUBLICATION still needs CREATE on the database.
+    source, target = pair()
+    database, role = source.rsplit("/", 1)[1], "sync_table_owner"
+    query(
+        source,
+        f"do $$ begin create role {role} login replication; "
+        "exception when duplicate_object then null; end $$; "
+        f"revoke create on database {database} from {role}",
+    )
+    for (table,) in query(
+        source, "select tablename from pg_tables where schemaname = 'public'"
+    ):
+        query(source, f"alter table public.{quote_ident(table)} owner to {role}")
+    done = run_cli(["sync"], logical.url(database, user=role), target, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "sync refused, nothing was created: the source role" in done.stderr
+    assert f"GRANT CREATE ON DATABASE {database} TO {role}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert _left_on_source(source) == []
+    assert query(target, "select to_regclass('pgshift.sync_runs')") == [(None,)]
+
+
+def test_a_target_role_whose_triggers_would_fire_on_applied_rows_is_refused(
+    logical: Cluster, pair: Callable[[], tuple[str, str]], tmp_path: Path
+) -> None:
+    # A target role that may not set session_replication_role (no superuser,
+    # no SET on it): the final tables' own triggers and SET NULL would act
+    # on every applied change, and the final rows would differ from the
+    # source's (a last-updated trigger rewrites each row's time).
+    source, _ = pair()
+    query(
+        source,
+        "create function touch() returns trigger language plpgsql as $$ begin "
+        'new."updatedAt" := now(); return new; end $$; '
+        "create trigger users_touch before update on users for each row "
+        "execute function touch(); "
+        'alter table users drop constraint "users_defaultPaymentMethodId_fkey", '
+        'add constraint "users_defaultPaymentMethodId_fkey" foreign key '
+        '("defaultPaymentMethodId") references payment_methods (id) '
+        "on delete set null",
+    )
+    project, state = copy_project(tmp_path / "project"), tmp_path / "state"
+    owner = "sync_plain_target_owner"
+    query(source, f"drop role if exists {owner}")
+    query(source, f"create role {owner} login")
+    logical.drop_database("sync_target_plain")
+    logical.create_database("sync_target_plain", owner=owner)
+    target = logical.url("sync_target_plain", user=owner)
+    try:
+        run_steps(["scaffold"], source, target, state, project)
+        # A landing schema pgshift did not make stops a start that gets past
+        # the checks, before it streams (test_a_failed_copy_leaves_no_slot).
+        query(logical.url("sync_target_plain"), "create schema raw")
+        done = run_cli(["sync"], source, target, state, project)
+        assert done.returncode == 2, done.stdout + done.stderr
+        message = done.stderr
+        assert "sync refused, nothing was created: the target role" in message
+        assert "may not set session_replication_role" in message
+        assert "trigger users_touch on users" in message
+        assert (
+            "foreign key users_default_payment_method_id_fkey of users "
+            "(on delete set null)" in message
+        )
+        assert f"GRANT SET ON PARAMETER session_replication_role TO {owner}" in message
+        # ON DELETE CASCADE, which the sample has, is not named: a delete the
+        # target's cascade did already is one the stream finds done.
+        assert "cascade" not in message
+        assert _left_on_source(source) == []
+        assert query(target, "select to_regclass('pgshift.sync_runs')") == [(None,)]
+        # Granted, the check passes (the landing schema stops the start).
+        query(
+            logical.url("sync_target_plain"),
+            f"grant set on parameter session_replication_role to {owner}",
+        )
+        again = run_cli(["sync"], source, target, state, project)
+        assert again.returncode == 2, again.stdout + again.stderr
+        assert "session_replication_role" not in again.stderr
+        assert _left_on_source(source) == []
+    finally:
+        logical.drop_database("sync_target_plain")
 
 
 def test_a_keyless_table_is_named_and_nothing_is_created(

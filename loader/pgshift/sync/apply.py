@@ -343,9 +343,15 @@ class Applier:
             self.replica_role = True
         except psycopg2.errors.InsufficientPrivilege:
             self.replica_role = False
+            # Sync refused at its start a table whose triggers or
+            # foreign-key actions would change the applied rows
+            # (``source.preflight``): what is left is ON DELETE CASCADE,
+            # whose deletes the stream then finds done.
             logger.warning(
-                "the target role may not set session_replication_role: the final "
-                "tables' triggers and foreign-key actions act on each applied change"
+                "the target role may not set session_replication_role: the "
+                "final tables' foreign keys check each applied change and their "
+                "ON DELETE CASCADE acts on the target too, and changes of "
+                "different tables are applied one table's run at a time"
             )
         self._expect = sql.Identifier(settings.state_schema, EXPECT_FUNCTION)
         self._cursor.execute(sql.SQL(_CREATE_EXPECT).format(self._expect))

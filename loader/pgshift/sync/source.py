@@ -25,7 +25,7 @@ from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap
 from pgshift.progress import some, spilled
 from pgshift.settings import ConfigError, DatabaseUrl, Settings
-from pgshift.sqlident import rename_type
+from pgshift.sqlident import rename_type, render_ident
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def preflight(
         )
     check_connection(source)
     check_connection(settings.target)
+    target_role = _target_without_replica_role(settings.target)
     if names is None:
         raise PreflightError(
             "sync refused: the project has no name map (models/"
@@ -116,7 +117,7 @@ def preflight(
     conn = connect(source, readonly=True)
     try:
         with conn.cursor() as cursor:
-            tables = _check(cursor, settings, names)
+            tables = _check(cursor, settings, names, target_role)
     finally:
         conn.close()
     # After the checks that name a table and its fix: then the models must
@@ -127,16 +128,26 @@ def preflight(
     return tables
 
 
-def _check(cursor: Any, settings: Settings, names: NameMap) -> SourceTables:
+def _check(
+    cursor: Any,
+    settings: Settings,
+    names: NameMap,
+    target_role: tuple[str, int] | None,
+) -> SourceTables:
     """Run every check of the source; refuse once, naming each that failed.
 
     A source often fails more than one (wal_level, the role's REPLICATION,
     a keyless table): the user learns them all before restarting the server
-    for the first.
+    for the first. ``target_role`` is the target's role and server version
+    when that role may not set ``session_replication_role``.
     """
     refusals, role, superuser = _server_refusals(cursor)
     tables, table_refusals = _table_refusals(cursor, settings, names, role, superuser)
     refusals += table_refusals
+    if target_role is not None:
+        refusals += _acting_on_applied_rows(
+            cursor, settings, names, tables, target_role
+        )
     columns = read_columns(cursor, settings.source_schema, tables)
     for table in tables:
         mapped = names.tables[table]
@@ -171,7 +182,8 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
         "(select count(*) from pg_replication_slots), "
         "current_setting('max_wal_senders')::int, "
         "(select count(*) from pg_stat_replication), "
-        "r.rolsuper, r.rolreplication, current_user "
+        "r.rolsuper, r.rolreplication, current_user, current_database(), "
+        "has_database_privilege(current_database(), 'CREATE') "
         "from pg_roles r where r.rolname = current_user"
     )
     (
@@ -184,6 +196,8 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
         superuser,
         can_replicate,
         role,
+        database,
+        can_create,
     ) = cursor.fetchone()
     refusals = []
     if wal_level != "logical":
@@ -205,6 +219,16 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
             "REPLICATION (on Neon: use a role created in the Console, CLI or "
             "API, which belongs to neon_superuser)"
         )
+    if not can_create:
+        # CREATE PUBLICATION asks for CREATE on the database besides the
+        # ownership of each table it names.
+        refusals.append(
+            f"the source role {role} may not create a publication in the "
+            f"source database {database}: that needs CREATE on the database. "
+            f"Next: as its owner or a superuser, run `GRANT CREATE ON DATABASE "
+            f"{render_ident(database)} TO {render_ident(role)}` (it lets the "
+            "role create schemas there too: revoke it after cutover)"
+        )
     if used_slots >= slots:
         refusals.append(
             f"the source has no free replication slot ({used_slots} of "
@@ -218,6 +242,110 @@ def _server_refusals(cursor: Any) -> tuple[list[str], str, bool]:
             "replication connection or raise max_wal_senders"
         )
     return refusals, role, superuser
+
+
+def _target_without_replica_role(url: DatabaseUrl) -> tuple[str, int] | None:
+    """The target role and server version if it may not set the replica role.
+
+    That is ``session_replication_role = replica``, as the apply session
+    sets it; None when the role may.
+    """
+    conn = connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "select current_user, current_setting('server_version_num')::int"
+            )
+            role, version = cursor.fetchone()
+            try:
+                # Tried, not read from the catalog: a managed service's
+                # role may hold it through a membership of its own kind.
+                cursor.execute("set local session_replication_role = replica")
+            except psycopg2.errors.InsufficientPrivilege:
+                return role, version
+            return None
+    finally:
+        conn.close()
+
+
+# Each trigger that fires on the migrated tables' changes in a session of
+# the default session_replication_role (origin): enabled, or ALWAYS.
+_ORIGIN_TRIGGERS = """
+select c.relname::text, tg.tgname::text
+from pg_trigger tg
+join pg_class c on c.oid = tg.tgrelid
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = %s and c.relname = any(%s) and not tg.tgisinternal
+  and tg.tgenabled in ('O', 'A')
+order by c.relname, tg.tgname
+"""
+
+# What a foreign key may do a second time to no harm: a delete of its
+# table's rows that the stream's own delete then finds done (``apply``
+# lets such a delete touch no row). Anything else changes rows the stream
+# then no longer matches, or gives them other values than the source's.
+_ABSORBED_ACTIONS = {
+    "on delete": ("no action", "restrict", "cascade"),
+    "on update": ("no action", "restrict"),
+}
+
+
+def _acting_on_applied_rows(
+    cursor: Any,
+    settings: Settings,
+    names: NameMap,
+    tables: list[str],
+    target_role: tuple[str, int],
+) -> list[str]:
+    """Why the final tables cannot take the stream outside the replica role.
+
+    The source fired its triggers and foreign-key actions already, and the
+    stream carries what they did: outside ``session_replication_role =
+    replica`` the final tables' own act again on every applied change (the
+    scaffolded models give them the source's triggers), and their rows end
+    unlike the source's.
+    """
+    acting = []
+    cursor.execute(_ORIGIN_TRIGGERS, (settings.source_schema, tables))
+    for table, trigger in cursor.fetchall():
+        acting.append(f"trigger {trigger} on {names.tables[table].target}")
+    finals = {names.tables[t].target for t in tables}
+    for table in tables:
+        mapped = names.tables[table]
+        for key in mapped.foreign_keys:
+            if key.to_schema is not None or key.to not in finals:
+                continue  # its parent's changes are not applied
+            actions = [
+                f"{event} {action}"
+                for event, action in (
+                    ("on delete", key.on_delete),
+                    ("on update", key.on_update),
+                )
+                if action not in _ABSORBED_ACTIONS[event]
+            ]
+            if actions:
+                acting.append(
+                    f"foreign key {key.name} of {mapped.target} ({', '.join(actions)})"
+                )
+    if not acting:
+        return []
+    role, version = target_role
+    grant = (
+        "as a superuser of the target, run `GRANT SET ON PARAMETER "
+        f"session_replication_role TO {render_ident(role)}`"
+        if version >= 150000
+        else f"run sync with a superuser role of the target (PostgreSQL "
+        f"{version // 10000} has no GRANT SET ON PARAMETER; 15 and later do)"
+    )
+    return [
+        f"the target role {role} may not set session_replication_role, so "
+        "the final tables' triggers and foreign-key actions would act on "
+        "every applied change, after the source's own did (the stream "
+        "carries what they did): the final rows would differ from the "
+        "source's (a last-updated trigger rewrites each row's time) and "
+        f"cutover would stop at their checksums. These would act: "
+        f"{some(acting, 5)}. Next: {grant}, and run sync again"
+    ]
 
 
 def _table_refusals(
