@@ -619,8 +619,6 @@ def map_privileges(
             kind == "sequence" and _owned_with_table(names, source)
         ):
             continue  # ALTER TABLE ... OWNER takes its owned sequences along
-        if owner == found.user:
-            continue  # the migrating role's on the target
         name, word = target
         out.statements.append(
             Statement(
@@ -630,7 +628,13 @@ def map_privileges(
                 grantee=owner,
                 privilege="owner",
                 grantable=False,
-                roles=(owner,),
+                # Owned by the role scaffold read the source as: given to
+                # it where the target has it and the publishing role may
+                # assign it (the application's role, which owns its
+                # tables, read the source, and another migrated the
+                # target), else kept by the publishing role. No role is
+                # required: a missing one is no role to create.
+                roles=() if owner == found.user else (owner,),
                 relation=word,
                 source=source,
                 parts=(
@@ -970,8 +974,11 @@ class Outcome:
         outcome: "granted", "revoked" (PUBLIC's EXECUTE on a routine, its
             USAGE on a type, its USAGE or CREATE on the schema),
             "owned", "held" (the final schema gives it already), "role
-            missing", "owner kept" (the target's own owner stays), "failed"
-            or "not built".
+            missing", "owner kept" (the target's own owner stays), "kept by
+            the migrating role" (the object the source's connecting role
+            owned stays the publishing role's: that role is missing on the
+            target, or not one it may give objects to), "failed" or "not
+            built".
         detail: The missing roles, the owner kept, or the error.
     """
 

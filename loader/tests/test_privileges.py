@@ -940,3 +940,48 @@ def test_a_revoke_the_publishing_role_may_not_make_is_recorded_as_failed(
     finally:
         pg_cluster.drop_database("migrator_source")
         pg_cluster.drop_database("migrator_target")
+
+
+def test_the_tables_the_source_role_owns_go_to_it_on_the_target(
+    pg_cluster: Cluster, tmp_path: Path
+) -> None:
+    """The application's role owns its tables and reads the source.
+
+    Another role (a superuser) migrates the target: the tables go to the
+    application's role there too, which reads and writes them as on the
+    source; a publishing role that may not give them (neither superuser
+    nor a member of it) keeps them, without a line in the report.
+    """
+    pg_cluster.execute(
+        "do $$ begin if not exists (select from pg_roles "
+        "where rolname = 'pv_own_app') then "
+        "create role pv_own_app login replication; end if; end $$"
+    )
+    for name in ("own_app_source", "own_app_target"):
+        pg_cluster.drop_database(name)
+    pg_cluster.create_database("own_app_source", owner="pv_own_app")
+    target = pg_cluster.create_database("own_app_target")
+    source = pg_cluster.url("own_app_source", user="pv_own_app")
+    try:
+        query(
+            source,
+            'create table widgets (id int primary key, "displayName" text);'
+            "insert into widgets values (1, 'a')",
+        )
+        project = ProjectCopy(
+            source, target, copy_project(tmp_path / "project"), tmp_path / "state"
+        )
+        for command in ("scaffold", "migrate"):
+            code, out, err = project.run(command)
+            assert code == 0, out[-3000:] + err[-3000:]
+        assert query(
+            target,
+            "select tableowner from pg_tables where schemaname = 'public' "
+            "and tablename = 'widgets'",
+        ) == [("pv_own_app",)]
+        app = pg_cluster.url("own_app_target", user="pv_own_app")
+        assert query(app, "select display_name from widgets") == [("a",)]
+        assert not any("widgets" in line for line in _report(project)["privileges"])
+    finally:
+        for name in ("own_app_source", "own_app_target"):
+            pg_cluster.drop_database(name)

@@ -7,7 +7,11 @@
     its statement, to run once the role exists. A source owner is given
     only where the object is still the publishing role's (or the owner
     pgshift gave it last time): an owner the team set on a replaced table,
-    which pgshift_keep_dependents carried over, stays. A statement that
+    which pgshift_keep_dependents carried over, stays. An object the role
+    scaffold read the source as owned (its statement requires no role) goes
+    to that role where the target has it and the publishing role may give
+    it (superuser, or a member of it), and stays the publishing role's
+    otherwise. A statement that
     fails (an owner the publishing role may not assign) is recorded with
     the error, and schema parity then lists the privileges that differ. A
     privilege the final schema gives already (public's USAGE to PUBLIC) is
@@ -180,6 +184,17 @@ begin
             end if;
             if owner_now = entry.grantee then
                 result := 'owned';
+            elsif entry.kind = 'owner' and cardinality(entry.roles) = 0
+                    and not (
+                        exists (select 1 from pg_roles where rolname = entry.grantee)
+                        and pg_has_role(current_user,
+                                        to_regrole(quote_ident(entry.grantee)),
+                                        'MEMBER')) then
+                -- The role scaffold read the source as, which owned the
+                -- object there: the publishing role keeps it where that
+                -- role is missing or not one it may give objects to.
+                result := 'kept by the migrating role';
+                detail := owner_now;
             elsif owner_now <> current_user and not exists (
                 select 1 from pgshift_privileges_before as b
                 where b.kind = entry.kind and b.object = entry.object

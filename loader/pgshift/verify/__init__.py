@@ -143,7 +143,15 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         report.privileges = [
             o.describe()
             for o in outcomes
-            if o.outcome not in ("granted", "revoked", "owned", "held", "not built")
+            if o.outcome
+            not in (
+                "granted",
+                "revoked",
+                "owned",
+                "held",
+                "not built",
+                "kept by the migrating role",
+            )
         ]
         report.taken_from_public = [
             o.describe()
