@@ -251,6 +251,11 @@ def test_a_changed_yaml_file_is_said_entry_by_entry() -> None:
     assert _file_change(added, models, yaml=True) == (
         "differs from what scaffold writes now: no longer extras_giftnote"
     )
+    # A model added comes first, before the values that move with it.
+    moved = added.replace("data_type: character varying(100)", "data_type: text", 1)
+    assert _file_change(models, moved, yaml=True).startswith(
+        "differs from what scaffold writes now: now extras_giftnote; now "
+    )
     label = "                      - '''withdrawn'''\n"
     relabelled = models.replace(label, label.replace("withdrawn", "retracted"), 1)
     said = _file_change(models, relabelled, yaml=True)

@@ -1051,7 +1051,12 @@ def _file_change(before: str | None, now: str, yaml: bool = False) -> str:
     # change on whichever entry its lines happen to fall beside.
     compared = yaml_changes(before, now) if yaml else None
     if compared is not None and any(compared):
-        return _said(*compared)
+        # A model added or gone first: the values it moves elsewhere (the
+        # constraints test's groups of tables) follow from it.
+        added, gone = (
+            sorted(lines, key=lambda line: ": " in line) for lines in compared
+        )
+        return _said(added, gone)
     new_at: list[int] = []
     old_at: list[int] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
