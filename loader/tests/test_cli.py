@@ -251,10 +251,13 @@ def test_a_changed_yaml_file_is_said_entry_by_entry() -> None:
     assert _file_change(added, models, yaml=True) == (
         "differs from what scaffold writes now: no longer extras_giftnote"
     )
-    # A model added comes first, before the values that move with it.
-    moved = added.replace("data_type: character varying(100)", "data_type: text", 1)
+    # A model added (at the end) comes first, before the values that move
+    # with it.
+    moved = models.replace(
+        "data_type: character varying(100)", "data_type: text", 1
+    ) + ("  - name: zz_added\n    columns:\n      - name: id\n")
     assert _file_change(models, moved, yaml=True).startswith(
-        "differs from what scaffold writes now: now extras_giftnote; now "
+        "differs from what scaffold writes now: now zz_added; now "
     )
     label = "                      - '''withdrawn'''\n"
     relabelled = models.replace(label, label.replace("withdrawn", "retracted"), 1)
