@@ -1829,8 +1829,9 @@ def read_not_migrated(
         cursor: An open psycopg2 cursor on the source database.
         schema: The schema to read.
         selects: Whether a table migrates (``Settings.selects``): a table
-            inheriting one left out arrives with its own rows alone, and
-            one left out itself is no line.
+            inheriting one left out arrives with its own rows alone (both
+            left out: no line); a parent whose child is left out still
+            arrives holding the child's rows.
 
     Returns:
         (kind, name, reason) of each view, materialized view, foreign table,
@@ -1856,9 +1857,9 @@ def read_not_migrated(
     for kind, name, reason in cursor.fetchall():
         if kind == "inheritance" and selects is not None:
             child, parent = name.split(" inherits ", 1)
-            if not selects(child):
-                continue
             if not selects(parent):
+                if not selects(child):
+                    continue
                 reason = (
                     f"the target tables do not inherit: {parent} is left out, "
                     f"and {child} arrives as a plain table with its own rows"

@@ -851,7 +851,7 @@ def test_an_inheritance_line_follows_what_the_run_leaves_out(
     new_database: object,
 ) -> None:
     # Leaving the parent out, the child arrives with its own rows alone;
-    # leaving the child out, there is nothing to say of it.
+    # leaving the child out, the parent still reads its rows as its own.
     from pgshift.catalog import read_not_migrated
 
     source = new_database()  # type: ignore[operator]
@@ -883,4 +883,6 @@ def test_an_inheritance_line_follows_what_the_run_leaves_out(
                 "arrives as a plain table with its own rows",
             )
         ]
-        assert inheritance("dog") == []
+        # The child left out, the parent still holds its rows.
+        assert inheritance("dog") == inheritance()
+        assert inheritance("dog", "animal") == []
