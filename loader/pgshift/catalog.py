@@ -543,6 +543,11 @@ class Catalog:
         target_parents: (schema, table, sorted columns) of the unique keys
             of the target's other schemas (``target_parents``): a foreign
             key into one of them is kept, not refused.
+        published_parents: The tables another run of pgshift built into
+            another final schema of the target, by their source schema and
+            name, to (final schema, table, source column to final column)
+            (``manifest.published_parents``): a foreign key into one
+            references it under the names it has there.
         target_relations: The tables and views of the target's other
             schemas (``target_relations``), each to its columns: a view
             reading one of them is kept, not refused.
@@ -574,6 +579,9 @@ class Catalog:
     sequences: dict[str, Sequence] = field(default_factory=dict)
     target_functions: frozenset[str] = frozenset()
     target_parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
+    published_parents: dict[tuple[str, str], tuple[str, str, dict[str, str]]] = field(
+        default_factory=dict
+    )
     target_relations: dict[str, frozenset[str]] = field(default_factory=dict)
     target_types: dict[tuple[str, str], bool] = field(default_factory=dict)
     extension_types: dict[str, str] = field(default_factory=dict)

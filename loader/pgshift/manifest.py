@@ -21,6 +21,7 @@ Two contracts between phases live here, each in one place:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
@@ -201,6 +202,93 @@ def refuse_without_target_privileges(
         f"create {', nor '.join(needs)}. Next: as the database's owner or a superuser, "
         f"run on the target `{' '.join(grants)}`, or connect as a role that may"
     )
+
+
+NAME_MAPS_TABLE = "name_maps"
+"""Per final schema: the source schema its tables were built from, and each
+table's target name and column names (the name map of its last build)."""
+
+PublishedParent = tuple[str, str, dict[str, str]]
+"""A table another final schema holds: (final schema, table, source column
+to final column)."""
+
+
+def record_name_map(
+    cursor: Any,
+    state_schema: str,
+    final_schema: str,
+    source: tuple[str | None, str],
+    tables: dict[str, tuple[str, dict[str, str]]],
+) -> None:
+    """Write down, beside the target's tables, where a final schema's came from.
+
+    A source schema migrated by a later run of its own may reference this
+    one's tables by their source names (``sales.order`` -> ``person."Address"``);
+    its scaffold finds here what they are called on the target
+    (``published_parents``).
+
+    Args:
+        cursor: An open cursor on the target, in the state schema's transaction.
+        state_schema: pgshift's state schema there.
+        final_schema: The final schema built.
+        source: (source database name, source schema) it was built from.
+        tables: Source table to (final table, source column to final column).
+    """
+    relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
+    cursor.execute(
+        sql.SQL(
+            "create table if not exists {} (final_schema text primary key, "
+            "source_dbname text, source_schema text not null, tables jsonb not "
+            "null, recorded_at timestamptz not null default now())"
+        ).format(relation)
+    )
+    cursor.execute(
+        sql.SQL(
+            "insert into {} (final_schema, source_dbname, source_schema, tables) "
+            "values (%s, %s, %s, %s) on conflict (final_schema) do update set "
+            "source_dbname = excluded.source_dbname, source_schema = "
+            "excluded.source_schema, tables = excluded.tables, recorded_at = now()"
+        ).format(relation),
+        (
+            final_schema,
+            source[0],
+            source[1],
+            json.dumps(
+                {
+                    name: {"target": target, "columns": columns}
+                    for name, (target, columns) in tables.items()
+                }
+            ),
+        ),
+    )
+
+
+def published_parents(
+    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
+) -> dict[tuple[str, str], PublishedParent]:
+    """The tables other final schemas hold, by the source names they came from.
+
+    Only those built from the same source database (or one not recorded).
+
+    Returns:
+        (source schema, source table) to where it is on the target.
+    """
+    relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return {}
+    cursor.execute(
+        sql.SQL(
+            "select final_schema, source_schema, tables from {} "
+            "where final_schema <> %s and (source_dbname is null "
+            "or %s::text is null or source_dbname = %s)"
+        ).format(relation),
+        (final_schema, source_dbname, source_dbname),
+    )
+    found: dict[tuple[str, str], PublishedParent] = {}
+    for schema, source_schema, tables in cursor.fetchall():
+        for name, entry in tables.items():
+            found[source_schema, name] = (schema, entry["target"], entry["columns"])
+    return found
 
 
 def ensure_state_schema(cursor: Any, schema: str) -> None:

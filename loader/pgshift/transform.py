@@ -265,6 +265,8 @@ def run_dbt(
         log_file=log_file,
     )
     _record_target(settings)
+    if outcome.success and args and args[0] in ("build", "run"):
+        _record_name_map(settings)
     if docs and outcome.success:
         readable_meta(settings.project_dir / "target", settings.source_schema)
     if result.exception is not None:
@@ -336,6 +338,42 @@ def failing_checks(
 RUN_TARGET_FILE = "pgshift_run_target.json"
 """Beside dbt's run_results.json: which target that run's results are of
 (``{"invocation_id": ..., "target": <the URL without its password>}``)."""
+
+
+def _record_name_map(settings: Settings) -> None:
+    """After a build that published: where the final schema's tables came from.
+
+    Recorded on the target (``manifest.record_name_map``), where a later run
+    of another source schema finds the tables this one renamed, by their
+    source names, for its foreign keys into them.
+    """
+    from pgshift.connection import transaction
+    from pgshift.manifest import record_name_map
+    from pgshift.mapping import NameMap
+
+    names = NameMap.read(settings.project_dir)
+    if names is None:
+        return
+    with transaction(settings.target) as cursor:
+        cursor.execute(
+            "select to_regnamespace(%s) is not null",
+            (render_ident(settings.state_schema),),
+        )
+        if not cursor.fetchone()[0]:
+            return
+        record_name_map(
+            cursor,
+            settings.state_schema,
+            names.final_schema,
+            (
+                settings.source.dbname if settings.source is not None else None,
+                names.source_schema,
+            ),
+            {
+                source: (table.target, dict(table.columns))
+                for source, table in names.tables.items()
+            },
+        )
 
 
 def _record_target(settings: Settings) -> None:

@@ -1095,3 +1095,42 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
     migrate("workspace_aaa")
     assert workspaces() == [(82, 4, 81, 3, "unnamed", "unnamed")]
     assert query(target, reads) == [(True,)]
+
+
+def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
+    new_database: object, tmp_path: Path
+) -> None:
+    # sales references person."Address"("AddressID"); person was migrated
+    # first, into a final schema of its own, renamed. Its build recorded
+    # its name map on the target, where sales' scaffold finds the table as
+    # person.address(address_id): the key is kept there, not refused.
+    source, target = (new_database() for _ in range(2))  # type: ignore[operator]
+    query(
+        source,
+        "create schema person; create schema sales;"
+        'create table person."Address" ("AddressID" int primary key, "cityName" text);'
+        'create table sales."SalesOrder" (id int primary key, "shipToAddressId" int '
+        'references person."Address" ("AddressID"));'
+        "insert into person.\"Address\" values (1, 'Oslo'), (2, 'Lima');"
+        'insert into sales."SalesOrder" values (10, 1), (11, 2), (12, null)',
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    for schema in ("person", "sales"):
+        for command in ("scaffold", "migrate"):
+            done = run_cli(
+                ["--schemas", schema, "--final-schema", schema, command],
+                source,
+                target,
+                tmp_path / "state",
+                project,
+            )
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert query(
+        target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'sales.sales_order'::regclass and contype = 'f'",
+    ) == [("FOREIGN KEY (ship_to_address_id) REFERENCES person.address(address_id)",)]
+    # The key holds on the target as on the source.
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        query(target, "insert into sales.sales_order values (13, 3)")

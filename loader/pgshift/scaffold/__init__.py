@@ -65,6 +65,7 @@ from pgshift.catalog import (
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
+from pgshift.manifest import PublishedParent, published_parents
 from pgshift.mapping import (
     MAP_FILE,
     NEW_TABLE,
@@ -322,6 +323,7 @@ def read_project(
     present: frozenset[str] = frozenset()
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     relations: dict[str, frozenset[str]] = {}
+    published: dict[tuple[str, str], PublishedParent] = {}
     types: dict[tuple[str, str], tuple] = {}
     installed: set[str] | None = None
     # Extensions' functions in the final schema on the target.
@@ -335,6 +337,13 @@ def read_project(
                 cursor, settings.source_schema, settings.final_schema
             )
             parents = target_parents(cursor, settings.final_schema)
+            # Another source schema's tables another run built, renamed.
+            published = published_parents(
+                cursor,
+                settings.state_schema,
+                settings.final_schema,
+                settings.source_required.dbname,
+            )
             relations = target_relations(cursor, settings.final_schema)
             types = type_shapes(cursor)
             cursor.execute("select extname::text from pg_extension")
@@ -356,6 +365,7 @@ def read_project(
             ),
         )
         catalog.target_parents = parents
+        catalog.published_parents = published
         catalog.target_relations = relations
         # An extension the target has already needs no word.
         left_behind = [
