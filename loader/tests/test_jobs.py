@@ -99,9 +99,10 @@ def test_dbt_keeps_one_session_per_thread_for_the_whole_build(
     assert " START " in stdout
     nodes = len(results["results"])
     assert nodes > 40
-    # Two threads, the hooks' session, the query counting them; dbt alone
-    # would have opened one per node.
-    assert opened <= 5, (opened, nodes)
+    # Two threads, the hooks' session, the query counting them, and the
+    # one recording the build's name map on the target; dbt alone would
+    # have opened one per node.
+    assert opened <= 6, (opened, nodes)
 
 
 def test_the_load_hands_target_sessions_on_from_file_to_file(
