@@ -977,6 +977,21 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
     assert code == 0, out
 
 
+def _migrate_into_its_own_schema(
+    schema: str, source: str, target: str, tmp_path: Path, project: Path
+) -> None:
+    """Scaffold and migrate one source schema into a final schema of its name."""
+    for command in ("scaffold", "migrate"):
+        done = run_cli(
+            ["--schemas", schema, "--final-schema", schema, command],
+            source,
+            target,
+            tmp_path / "state",
+            project,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 WORKSPACE_CODE = """
 create function {schema}.people() returns bigint language sql stable
     as $$ select count(*) from {schema}."Person" $$;
@@ -1024,15 +1039,7 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
     aaa = ["--schemas", "workspace_aaa", "--final-schema", "workspace_aaa"]
 
     def migrate(schema: str) -> None:
-        for command in ("scaffold", "migrate"):
-            done = run_cli(
-                ["--schemas", schema, "--final-schema", schema, command],
-                source,
-                target,
-                tmp_path / "state",
-                project,
-            )
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
 
     def workspaces() -> list[tuple]:
         # Each final schema's function, view and trigger, on its own rows.
@@ -1117,15 +1124,7 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
     project = copy_project(tmp_path / "project")
     shutil.rmtree(project / "macros" / "scaffolded")
     for schema in ("person", "sales"):
-        for command in ("scaffold", "migrate"):
-            done = run_cli(
-                ["--schemas", schema, "--final-schema", schema, command],
-                source,
-                target,
-                tmp_path / "state",
-                project,
-            )
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
     assert query(
         target,
         "select pg_get_constraintdef(oid) from pg_constraint "
