@@ -12,7 +12,7 @@ from pgshift.connection import check_connection, transaction
 from pgshift.expressions import ExpressionError
 from pgshift.load.retry import LoadError
 from pgshift.naming import NamingError, to_snake
-from pgshift.progress import some
+from pgshift.progress import counted, some
 from pgshift.scaffold.supported import ScaffoldError
 from pgshift.settings import (
     DEFAULT_JOBS,
@@ -391,11 +391,6 @@ def keyless_notes(names: NameMap) -> list[str]:
         "cannot follow their UPDATEs and DELETEs until each has one, and "
         "names the statements to run when it starts"
     ]
-
-
-def counted(number: int, thing: str) -> str:
-    """``1 table``, ``2 tables``."""
-    return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
 def renamed_summary(names: NameMap) -> str:

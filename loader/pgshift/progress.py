@@ -69,6 +69,11 @@ def some(items: list[str], shown: int = SHOWN_LINES) -> str:
     )
 
 
+def counted(number: int, thing: str) -> str:
+    """A number of things in words: ``1 table``, ``2 tables``."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 class Progress:
     """Counts the units of one step done and shows how far it is.
 

@@ -82,7 +82,7 @@ from pgshift.privileges import (
     missing_roles,
     read_privileges,
 )
-from pgshift.progress import SHOWN_LINES, listed, spilled
+from pgshift.progress import SHOWN_LINES, counted, listed, spilled
 from pgshift.routines import (
     SCHEMA,
     Routines,
@@ -771,7 +771,7 @@ def _missing_role_notes(settings: Settings, privileges: Privileges) -> list[str]
     counts = Counter(roles for roles, _ in needed)
     return [
         f"role {roles} is missing on the target; once it exists, run its "
-        f"{count} statement{'s' if count > 1 else ''} in {path} (the file "
+        f"{counted(count, 'statement')} in {path} (the file "
         f"holds the {len(needed)} statements of every missing role)"
         for roles, count in counts.items()
     ]

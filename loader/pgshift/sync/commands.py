@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pgshift.progress import counted
 from pgshift.settings import EXIT_INTERRUPTED, Settings
 
 SYNC_COMMANDS = frozenset({"sync", "status", "cleanup", "cutover"})
@@ -181,8 +182,7 @@ def run_sync_command(
             else ""
         )
         + (
-            f"; {done.refreshed} materialized "
-            f"view{'s' if done.refreshed != 1 else ''} refreshed"
+            f"; {counted(done.refreshed, 'materialized view')} refreshed"
             + (" at B" if done.before else " in the downtime")
             if done.refreshed
             else ""

@@ -55,6 +55,7 @@ from pgshift.checksum import checksum_expression, checksum_sql
 from pgshift.connection import connect, transaction
 from pgshift.load.extract import SESSION_SETTINGS
 from pgshift.mapping import NameMap, TableMap
+from pgshift.progress import counted
 from pgshift.settings import Settings
 from pgshift.sqlident import percent_safe, quote_ident
 from pgshift.sync import pgoutput, source, state
@@ -405,9 +406,8 @@ def check_at_b(
         say(
             f"cutover: the target is held at {position}; "
             + (
-                f"refreshed {len(refreshed)} materialized "
-                f"view{'s' if len(refreshed) != 1 else ''} there "
-                f"({refreshing:.1f} s); "
+                f"refreshed {counted(len(refreshed), 'materialized view')} "
+                f"there ({refreshing:.1f} s); "
                 if refreshed
                 else ""
             )
@@ -458,7 +458,7 @@ def check_at_b(
 
 def refresh_step(count: int) -> str:
     """The name of the step that refreshed ``count`` materialized views."""
-    return f"refresh {count} materialized view{'s' if count != 1 else ''}"
+    return f"refresh {counted(count, 'materialized view')}"
 
 
 def refresh_materialized_views(
