@@ -363,9 +363,7 @@ def _resume(
                 if not slot.active:
                     break
                 time.sleep(0.5)
-            gone = source.unpublished_tables(
-                cursor, settings.source_schema, run.publication_name, run.source_columns
-            )
+            gone = source.unpublished_tables(cursor, settings.source_schema, run)
     finally:
         conn.close()
     if not slot.exists:
@@ -377,9 +375,7 @@ def _resume(
             "cleanup`, then sync again"
         )
     if gone:
-        raise SyncError(
-            "sync refused: " + source.unpublished_refusal(run.publication_name, gone)
-        )
+        raise SyncError("sync refused: " + source.unpublished_refusal(run, gone))
     if slot.active:
         raise SyncError(
             f"sync run {run.run_id}: another process streams from its slot "
@@ -617,9 +613,7 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
     try:
         with conn.cursor() as cursor:
             slot = source.slot_state(cursor, run.slot_name)
-            gone = source.unpublished_tables(
-                cursor, settings.source_schema, run.publication_name, run.source_columns
-            )
+            gone = source.unpublished_tables(cursor, settings.source_schema, run)
     finally:
         conn.close()
     found.slot_exists, found.slot_active = slot.exists, slot.active
@@ -657,7 +651,7 @@ def status(settings: Settings, limits: Limits | None = None) -> Status:
         found.warning = "; ".join(
             w
             for w in (
-                source.unpublished_refusal(run.publication_name, gone),
+                source.unpublished_refusal(run, gone),
                 found.warning,
             )
             if w

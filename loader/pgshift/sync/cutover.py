@@ -219,13 +219,11 @@ def cutover(
     baseline: proof.Baseline | None = None
     try:
         cursor = src.cursor()
-        gone = source.unpublished_tables(
-            cursor, settings.source_schema, run.publication_name, run.source_columns
-        )
+        gone = source.unpublished_tables(cursor, settings.source_schema, run)
         if gone:
             raise SyncError(
                 "cutover refused, nothing was changed: "
-                + source.unpublished_refusal(run.publication_name, gone)
+                + source.unpublished_refusal(run, gone)
             )
         done.resumed = _writes_stopped(cursor, run)
         if done.resumed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from pgshift.mapping import NameMap
 from pgshift.progress import some, spilled
 from pgshift.settings import ConfigError, DatabaseUrl, Settings
 from pgshift.sqlident import rename_type, render_ident
+from pgshift.sync.state import SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -601,9 +602,7 @@ def create_publication(
         conn.close()
 
 
-def unpublished_tables(
-    cursor: Any, schema: str, publication: str, tables: Collection[str]
-) -> list[str]:
+def unpublished_tables(cursor: Any, schema: str, run: SyncRun) -> list[str]:
     """The run's tables that are no longer in its publication, by name.
 
     A table dropped on the source leaves the publication, and one created
@@ -623,15 +622,19 @@ def unpublished_tables(
         "join pg_namespace as n on n.oid = c.relnamespace "
         "where p.pubname = %(pub)s and n.nspname = %(schema)s and c.relname = t) "
         "order by 1",
-        {"tables": sorted(tables), "pub": publication, "schema": schema},
+        {
+            "tables": sorted(run.source_columns),
+            "pub": run.publication_name,
+            "schema": schema,
+        },
     )
     return [row[0] for row in cursor.fetchall()]
 
 
-def unpublished_refusal(publication: str, tables: Sequence[str]) -> str:
+def unpublished_refusal(run: SyncRun, tables: Sequence[str]) -> str:
     """Why a run cannot go on once tables left its publication, and what to do."""
     return (
-        f"{some(list(tables))} left the publication {publication} on the "
+        f"{some(list(tables))} left the publication {run.publication_name} on the "
         "source (dropped there, perhaps created again by a migration, or "
         "renamed): their changes no longer reach the target, whose copy "
         "stopped where they left. Next: `python loader/run.py cleanup`, then "

@@ -108,9 +108,8 @@ class _Meter:
             application_name="pgshift sync lag",
         )
         self._slot = run.slot_name
-        self._publication = run.publication_name
+        self._run = run
         self._schema = settings.source_schema
-        self._tables = list(run.source_columns)
         self._last = 0.0
         self._rows_at = (time.monotonic(), 0)
         # Rows the run applied before this process started: the progress
@@ -152,12 +151,10 @@ class _Meter:
         self._last = now
         with self._source.cursor() as cursor:
             state = source.slot_state(cursor, self._slot)
-            gone = source.unpublished_tables(
-                cursor, self._schema, self._publication, self._tables
-            )
+            gone = source.unpublished_tables(cursor, self._schema, self._run)
         if gone:
             raise SyncError(
-                "sync stopped: " + source.unpublished_refusal(self._publication, gone)
+                "sync stopped: " + source.unpublished_refusal(self._run, gone)
             )
         lag_bytes = max(0, pgoutput.parse_lsn(state.current_lsn) - applied)
         # Behind the source with no transaction applied yet, the lag in time
