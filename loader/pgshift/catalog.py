@@ -586,6 +586,18 @@ class Catalog:
     target_types: dict[tuple[str, str], bool] = field(default_factory=dict)
     extension_types: dict[str, str] = field(default_factory=dict)
 
+    def outside_parent(self, fk: ForeignKey) -> tuple[str, str, list[str]]:
+        """Where a foreign key into another schema points on the target.
+
+        (schema, table, columns): under the names another run of pgshift
+        gave the table (``published_parents``), else the source's.
+        """
+        assert fk.ref_schema is not None
+        schema, table, columns = self.published_parents.get(
+            (fk.ref_schema, fk.ref_table), (fk.ref_schema, fk.ref_table, {})
+        )
+        return schema, table, [columns.get(c, c) for c in fk.ref_columns]
+
 
 NOT_EXTENSION_MEMBER = """not exists (
     select 1 from pg_depend as member

@@ -921,7 +921,7 @@ def build_map(
                     keep=overrides.keep_object_names,
                     shortened=name_map.shortened,
                 ),
-                published=_published(fk, catalog),
+                catalog,
             )
             for fk in table.foreign_keys
             if fk.ref_schema is not None or fk.ref_table in name_map.tables
@@ -981,7 +981,7 @@ def map_partitions(catalog: Catalog, name_map: NameMap, overrides: Overrides) ->
                         keep=overrides.keep_object_names,
                         shortened=name_map.shortened,
                     ),
-                    published=_published(fk, catalog),
+                    catalog,
                 )
                 for fk in partition.foreign_keys
                 if fk.ref_schema is not None or fk.ref_table in name_map.tables
@@ -2016,41 +2016,24 @@ def index_map(
     )
 
 
-def _published(
-    fk: ForeignKey, catalog: Catalog
-) -> tuple[str, str, dict[str, str]] | None:
-    """Where another run of pgshift put a key's parent of another schema, if it did."""
-    if fk.ref_schema is None:
-        return None
-    return catalog.published_parents.get((fk.ref_schema, fk.ref_table))
-
-
 def foreign_key_map(
     fk: ForeignKey,
     child: TableMap,
     parent: TableMap | None,
     name: str,
-    *,
-    published: tuple[str, str, dict[str, str]] | None = None,
+    catalog: Catalog,
 ) -> ForeignKeyMap:
     """A foreign key with its target name, tables and columns.
 
-    ``parent`` is None for a parent in another schema: another run of
-    pgshift built it into a final schema of the target (``published``:
-    that schema, the table's name and its columns' there), or the target
-    holds it under the source's names (``Catalog.target_parents``).
+    ``parent`` is None for a parent in another schema, which the target
+    holds (``Catalog.outside_parent``).
     """
+    to_schema: str | None
     if parent is not None:
-        to, to_columns, to_schema = (
-            parent.target,
-            [parent.columns[c] for c in fk.ref_columns],
-            None,
-        )
-    elif published is not None:
-        to_schema, to, columns = published
-        to_columns = [columns.get(c, c) for c in fk.ref_columns]
+        to_schema, to = None, parent.target
+        to_columns = [parent.columns[c] for c in fk.ref_columns]
     else:
-        to, to_columns, to_schema = fk.ref_table, list(fk.ref_columns), fk.ref_schema
+        to_schema, to, to_columns = catalog.outside_parent(fk)
     return ForeignKeyMap(
         source=fk.name,
         name=name,

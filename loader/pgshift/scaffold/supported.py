@@ -168,14 +168,8 @@ def _outside(
     catalog: Catalog, name: str, owner: str, which: str, fk: ForeignKey
 ) -> str | None:
     """Why a key into another schema cannot be kept, or None when it can."""
-    parent = (fk.ref_schema, fk.ref_table, tuple(sorted(fk.ref_columns)))
-    published = catalog.published_parents.get((fk.ref_schema, fk.ref_table))
-    if published is not None:
-        # Built by another run into a final schema of its own, renamed.
-        schema, table, columns = published
-        renamed = tuple(sorted(columns.get(c, c) for c in fk.ref_columns))
-        parent = (schema, table, renamed)  # type: ignore[assignment]
-    if parent in catalog.target_parents:
+    schema, table, columns = catalog.outside_parent(fk)
+    if (schema, table, tuple(sorted(columns))) in catalog.target_parents:
         return None
     assert fk.ref_schema is not None
     columns = ", ".join(render_ident(c) for c in fk.ref_columns)
