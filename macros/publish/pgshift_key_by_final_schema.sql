@@ -5,15 +5,12 @@
     (`--schemas a --final-schema a`, then `b`), and a run replaces and takes
     back only what it published into its own. A registry written before
     they did gets the column, each entry the final schema that holds its
-    object: a table or view of the entry's name (this run's final schema
-    first, pgshift's build schemas aside), a routine's own schema (its
-    signature begins with it), a trigger's table's; else, and for a cast,
+    object (``holder``, an expression over the registry's row ``r``), else
     this run's. The key gains the column. A DO block, or nothing when the
     registry does not exist; one that has the column is left as it is.
     Arguments: the registry, quoted; the columns of its key after
-    final_schema. -#}
-{% macro pgshift_key_by_final_schema(registry, key) -%}
-    {%- set here = pgshift_literal(pgshift_final_schema()) -%}
+    final_schema; the holder expression. -#}
+{% macro pgshift_key_by_final_schema(registry, key, holder) -%}
     {%- set body -%}
 declare
     old_key name;
@@ -26,30 +23,8 @@ begin
         return;
     end if;
     alter table {{ registry }} add column final_schema text;
-    {%- if key == ['table_name'] %}
-    update {{ registry }} as r set final_schema = coalesce((
-        select n.nspname from pg_class as c
-        inner join pg_namespace as n on n.oid = c.relnamespace
-        where c.relname = r.table_name and c.relkind in ('r', 'p', 'v', 'm')
-          and n.nspname not like '%\_pgshift\_build'
-        order by n.nspname <> {{ here }}, n.nspname
-        limit 1), {{ here }});
-    {%- else %}
-    -- A routine's signature begins with its schema, quoted where it must be.
     update {{ registry }} as r set final_schema = coalesce(
-        case
-            when r.kind = 'trigger' then (
-                select n.nspname from pg_trigger as t
-                inner join pg_class as c on c.oid = t.tgrelid
-                inner join pg_namespace as n on n.oid = c.relnamespace
-                where t.tgname = r.name and c.relname = r.on_table
-                order by n.nspname <> {{ here }}, n.nspname
-                limit 1)
-            when r.name like '"%' then replace(
-                substring(r.name from '^"((?:[^"]|"")*)"\.'), '""', '"')
-            else substring(r.name from '^([^".(]+)\.')
-        end, {{ here }});
-    {%- endif %}
+        {{ holder }}, {{ pgshift_literal(pgshift_final_schema()) }});
     alter table {{ registry }} alter column final_schema set not null;
     select conname into old_key from pg_constraint
     where conrelid = to_regclass({{ pgshift_literal(registry) }}) and contype = 'p';
