@@ -73,10 +73,12 @@ declare
     -- The grants and owners pgshift gave from the source last time.
     source_grants text[] := '{}';
 begin
+    -- Each registry's rows of this final schema (as pgshift_registered_here
+    -- reads them; on-run-start keyed a registry of an older pgshift).
     if to_regclass({{ pgshift_literal(routines) }}) is not null then
         execute format(
             'select coalesce(array_agg(on_table || %L || name), %L) from %s '
-            'as r where kind = %L and coalesce(to_jsonb(r) ->> %L, $1) = $1',
+            'as r where kind = %L and to_jsonb(r) ->> %L = $1',
             '.', '{}', {{ pgshift_literal(routines) }}, 'trigger',
             'final_schema')
         into own_triggers using final_schema;
@@ -84,7 +86,7 @@ begin
     if to_regclass({{ pgshift_literal(registry) }}) is not null then
         execute format('select coalesce(array_agg(table_name::text), %L) '
                        'from %s as r '
-                       'where coalesce(to_jsonb(r) ->> %L, $1) = $1',
+                       'where to_jsonb(r) ->> %L = $1',
                        '{}', {{ pgshift_literal(registry) }}, 'final_schema')
         into registered using final_schema;
     end if;
@@ -172,7 +174,7 @@ begin
                 and to_regclass({{ pgshift_literal(registry) }}) is not null then
             execute format('select true, coalesce((to_jsonb(r) -> %L), %L)
                             from %s as r where table_name = $1
-                            and coalesce(to_jsonb(r) ->> %L, $2) = $2',
+                            and to_jsonb(r) ->> %L = $2',
                            'published_columns', '[]',
                            {{ pgshift_literal(registry) }}, 'final_schema')
             into ours, published using rel.name, final_schema;

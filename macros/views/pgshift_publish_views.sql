@@ -51,7 +51,7 @@ begin
         if to_regclass({{ pgshift_literal(registry) }}) is not null then
             execute format('select exists (select 1 from %s as r '
                            'where table_name = $1 '
-                           'and coalesce(to_jsonb(r) ->> %L, $2) = $2)',
+                           'and to_jsonb(r) ->> %L = $2)',
                            {{ pgshift_literal(registry) }}, 'final_schema')
             into ours using name, final_schema;
         end if;
