@@ -2196,7 +2196,10 @@ class _Fragment:
             self._replace(chain[-1], render_ident(self.context.types[names[-1]]))
 
     def _qualifies(self, mapped: TableMap) -> bool:
-        """Whether this fragment qualifies a name of ``mapped`` (``_Context.qualifies``)."""
+        """Whether this fragment qualifies a name of ``mapped``.
+
+        Every name in a SQL-standard body; else as ``_Context.qualifies``.
+        """
         return self.qualify and (self.qualify_all or self.context.qualifies(mapped))
 
     def _bound_view(self, name: str, location: int) -> None:

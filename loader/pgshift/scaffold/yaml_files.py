@@ -506,8 +506,9 @@ def yaml_changes(before: str, now: str) -> tuple[list[str], list[str]] | None:
 
     Both texts are read as YAML and compared as data: a list whose entries
     all have a ``name`` (models, columns, keys), a ``model`` or a ``column``
-    (the constraints test's tables and enums) is compared entry by entry, so an added model is one change wherever its lines fall, and a
-    line that recurs in many entries (``quote: true``) is never taken for
+    (the constraints test's tables and enums) is compared entry by entry,
+    so an added model is one change wherever its lines fall, and a line
+    that recurs in many entries (``quote: true``) is never taken for
     another entry's. Each change reads as the names it sits under, the keys
     below the last name, and its value: ``users.first_name: data_type:
     text``; an entry added or gone whole, as its names (``extras_giftnote``).

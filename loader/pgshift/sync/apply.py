@@ -989,8 +989,8 @@ class Applier:
         insert or update takes (a Django many-to-many link deleted and made
         again), so none of those joins a run before it. An update freeing
         one is rarer, and left to the batch's one-change-at-a-time retry,
-        rather than split every run of updates. Across tables, unless the session is a replica's, a
-        change joins only the batch's last run.
+        rather than split every run of updates. Across tables, unless the
+        session is a replica's, a change joins only the batch's last run.
         """
         plan: list[_Run] = []
         open_runs: dict[tuple[Any, ...], int] = {}
