@@ -309,6 +309,7 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     from pgshift.naming import tool_tables
     from pgshift.scaffold import scaffold
     from pgshift.scaffold.names_in_data import names_in_data_notes
+    from pgshift.schemas import MIGRATED_BY_ITS_OWN_RUN
 
     check_connection(settings.source_required)
     if settings.target is not None:
@@ -330,7 +331,11 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     for kind, name, reason in done.left_behind:
         # The build creates the source's extensions where the target offers
         # them; the report lists those it could not.
-        prefix = "" if kind == "extension" else "not migrated: "
+        prefix = (
+            ""
+            if kind == "extension" or reason.startswith(MIGRATED_BY_ITS_OWN_RUN)
+            else "not migrated: "
+        )
         print(f"{prefix}{kind} {name}: {reason}")
     for routine in done.project.routines.routines if done.project.routines else []:
         if not routine.problems:

@@ -67,7 +67,7 @@ import bisect
 import json
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -845,6 +845,8 @@ def rewrite(
     present: frozenset[str] = frozenset(),
     final_schema: str | None = None,
     reviewed: Collection[str] = (),
+    elsewhere: Mapping[tuple[str, str], tuple[str, str, dict[str, str]]] | None = None,
+    relations: Collection[str] | None = None,
 ) -> Routines:
     """Rename every routine and trigger of the source through the name map.
 
@@ -863,12 +865,36 @@ def rewrite(
         reviewed: The routines the team reviewed (the override file's
             ``reviewed_routines``, each a name or ``name(arguments)`` as
             scaffold prints it): their dynamic SQL is kept as written.
+        elsewhere: The tables earlier runs built into other final schemas
+            of the target (``Catalog.published_parents``): a body naming
+            one by its source schema reads it there, under its target names
+            (``person."Address"."cityName"`` becomes
+            ``person.address.city_name``).
+        relations: The relations of the target's other schemas
+            (``schema.relation``, quoted as needed; ``target_relations``),
+            or None when the target is not known: a body naming another
+            schema's relation the target lacks, and no run built, needs
+            review (it would fail there).
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
     """
     context = _Context.build(source, names)
     context.final_schema = final_schema
+    context.target_relations = None if relations is None else frozenset(relations)
+    context.elsewhere = {
+        (schema, table): (
+            final,
+            TableMap(
+                source_schema=schema,
+                source=table,
+                target=target,
+                staging_model="",
+                columns=dict(columns),
+            ),
+        )
+        for (schema, table), (final, target, columns) in (elsewhere or {}).items()
+    }
     context.changed = changed_names(names)
     context.reviewed = frozenset(reviewed)
     callers: dict[int, list[TableMap]] = {}
@@ -1185,6 +1211,24 @@ class _Context:
     # A trigger function's transition tables (REFERENCING OLD TABLE AS x),
     # by the function's oid: its body finds them before the schema's tables.
     transitions: dict[int, set[str]] = field(default_factory=dict)
+    # The tables of other source schemas that earlier runs built into final
+    # schemas of the target, by (source schema, source table): the final
+    # schema and the table's map. A body naming one qualified reads it there.
+    elsewhere: dict[tuple[str, str], tuple[str, TableMap]] = field(default_factory=dict)
+    # The relations of the target's other schemas (``schema.relation``), or
+    # None when the target is not known.
+    target_relations: frozenset[str] | None = None
+
+    def final_schema_of(self, schema: str | None) -> str | None:
+        """The final schema another run built a source schema into, if any."""
+        return next(
+            (
+                final
+                for (source, _), (final, _) in self.elsewhere.items()
+                if source == schema
+            ),
+            None,
+        )
 
     @property
     def moves(self) -> bool:
@@ -1560,6 +1604,9 @@ class _Fragment:
         # columns stand (``_result_refs``).
         self.results: set[int] = set()
         self.foreign: set[str] = set()  # other schemas' relations read
+        # Other final schemas' tables read without an alias: their source
+        # name, as columns are qualified with it, to their target name.
+        self.requalified: dict[str, str] = {}
         self.plpgsql = plpgsql
         self.tokens = scan_tokens(text)
         self.at = {t.start: i for i, t in enumerate(self.tokens)}
@@ -1609,17 +1656,25 @@ class _Fragment:
         aliases: dict[str, TableMap | None] = {}
         read: list[TableMap] = []
         self.foreign = set()
+        self.requalified = {}
         for _, node in tree_nodes(statement, "RangeVar"):
             mapped = self._range_var(node, ctes)
             alias = (node.get("alias") or {}).get("Alias", {}).get("aliasname")
+            other = node.get("schemaname") not in (None, self.context.schema)
             if mapped is not None:
                 read.append(mapped)
-                self.reads.add(mapped.source)
+                if not other:
+                    self.reads.add(mapped.source)
             if alias:
                 aliases[alias] = mapped
-            if node.get("schemaname") not in (None, self.context.schema):
+            if other and mapped is None:
                 # A relation of another schema: its columns keep their names.
                 self.foreign.add(alias or node["relname"])
+            elif other and not alias:
+                # Another final schema's table, without an alias: the
+                # columns qualified by its name take its target name.
+                aliases[node["relname"]] = mapped
+                self.requalified[node["relname"]] = mapped.target
         # ON CONFLICT ... DO UPDATE reads the proposed row as EXCLUDED: a row
         # of the INSERT's table (when the statement's upserts share one).
         upserts = {
@@ -1976,9 +2031,30 @@ class _Fragment:
         parts = [p for p in (node.get("catalogname"), schema, relname) if p]
         chain = self._chain(node.get("location", -1), len(parts))
         if schema not in (None, self.context.schema):
+            elsewhere = self.context.elsewhere.get((schema, relname))
+            if elsewhere is not None and chain is not None and len(chain) == 2:
+                # Built by an earlier run into a final schema of its own.
+                final, mapped = elsewhere
+                self._replace(chain[0], render_ident(final))
+                self._replace(chain[1], render_ident(mapped.target))
+                return mapped
             # Another schema's relation: named as it is, understood.
             for token in chain or []:
                 self.placed.add(token.start)
+            qualified = f"{render_ident(schema)}.{render_ident(relname)}"
+            if (
+                self.context.target_relations is not None
+                and not node.get("catalogname")
+                and schema not in ("pg_catalog", "information_schema", "pg_temp")
+                and schema != self.context.final_schema
+                and qualified not in self.context.target_relations
+            ):
+                self._problem(
+                    node.get("location", 0),
+                    f"reads {qualified}, which the target does not have: "
+                    "create it there, or migrate its schema first (this "
+                    "schema's next scaffold then finds it)",
+                )
             return None
         if schema is None and relname in ctes:
             return None
@@ -2030,6 +2106,9 @@ class _Fragment:
         assert qualifier is not None
         if len(names) >= 3:
             self._schema(chain[-3])
+            final = self.context.final_schema_of(names[-3])
+            if final is not None and qualifier in self.requalified:
+                self._replace(chain[-3], render_ident(final))
         tables: list[TableMap] | None = None
         if qualifier in self.foreign:
             self.placed.add(chain[-2].start)
@@ -2048,6 +2127,8 @@ class _Fragment:
             return
         if qualifier in aliases:
             tables = [aliases[qualifier]] if aliases[qualifier] else []
+            if qualifier in self.requalified:
+                self._replace(chain[-2], render_ident(self.requalified[qualifier]))
             self.placed.add(chain[-2].start)
         elif qualifier in ("new", "old") and self.plpgsql and self.records:
             tables = self.records

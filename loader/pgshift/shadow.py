@@ -34,6 +34,16 @@ target needs nothing before the build. A source that refuses temporary
 objects (a hot standby, TEMP revoked) stops scaffold with a message saying
 so, when its schema holds views or policies.
 
+**Another schema an earlier run migrated.** A view reading a table of
+another source schema that an earlier run of pgshift built into a final
+schema of this target (``Catalog.published_parents``, from the target's
+``pgshift.name_maps``) reads a shadow of that table too, renamed by that
+run's map: the view's query names it by a temporary name (with the
+source's name as its alias, so that every column qualified by it still
+finds it), and once read back that name becomes the table's final schema
+and target name (``sales."orderCities"`` over ``person."Address"`` reads
+``person.address "Address"`` and its ``city_name``).
+
 **What cannot be renamed safely is listed, never guessed.** A view or
 policy that reads a relation pgshift does not migrate (a table left out,
 another schema's table or view), calls a function or operator of another
@@ -71,7 +81,7 @@ from pgshift.mapping import (
 )
 from pgshift.naming import MAX_IDENTIFIER_BYTES, NamingError, Overrides, map_names
 from pgshift.settings import DatabaseUrl, names_argument
-from pgshift.sqlident import quote_ident
+from pgshift.sqlident import quote_ident, render_ident
 from pgshift.sqltree import dotted_name, parse_tree, scan_tokens, tree_nodes
 
 logger = logging.getLogger(__name__)
@@ -113,6 +123,31 @@ inner join pg_namespace as n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('v', 'm')
   and {NOT_EXTENSION_MEMBER}
 order by c.relname
+"""
+
+# The tables of other schemas the schema's views and policies read.
+_READ_ELSEWHERE = """
+select n.nspname::text, c.relname::text
+from pg_depend as d
+inner join pg_rewrite as r on r.oid = d.objid
+inner join pg_class as v on v.oid = r.ev_class
+inner join pg_namespace as vn on vn.oid = v.relnamespace
+inner join pg_class as c on c.oid = d.refobjid
+inner join pg_namespace as n on n.oid = c.relnamespace
+where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+  and vn.nspname = %(schema)s and n.nspname <> %(schema)s
+  and v.relkind in ('v', 'm') and c.relkind in ('r', 'p')
+union
+select n.nspname::text, c.relname::text
+from pg_depend as d
+inner join pg_policy as p on p.oid = d.objid
+inner join pg_class as t on t.oid = p.polrelid
+inner join pg_namespace as tn on tn.oid = t.relnamespace
+inner join pg_class as c on c.oid = d.refobjid
+inner join pg_namespace as n on n.oid = c.relnamespace
+where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_class'::regclass
+  and tn.nspname = %(schema)s and n.nspname <> %(schema)s
+  and c.relkind in ('r', 'p')
 """
 
 _VIEW_PARENTS = """
@@ -589,12 +624,13 @@ def _rename(
                 f"alter table pg_temp.{quote_ident(table)} add primary key ({columns})"
             )
     partitions = _partition_shadows(cursor, schema, names)
+    elsewhere = _elsewhere_shadows(cursor, catalog, {*shadows, *partitions})
 
     left_out: dict[str, str] = {}
     created: dict[str, int] = {}
     calls: dict[str, list[str]] = {}
     # Names a WITH query renamed off a relation's must not take.
-    taken = {*shadows, *partitions, *(v.name for v in views)}
+    taken = {*shadows, *partitions, *(v.name for v in views), *elsewhere.by_name}
     taken |= {t.target for t in names.tables.values()}
     taken |= {p.name for t in names.tables.values() for p in t.partitions}
     for view in views:
@@ -609,7 +645,7 @@ def _rename(
         )
         if reason is None:
             definition = unhide_relations(
-                view.definition.strip().rstrip(";"),
+                elsewhere.read_shadows(view.definition.strip().rstrip(";")),
                 catalog.schema,
                 {*shadows, *partitions, *created},
                 taken,
@@ -632,7 +668,12 @@ def _rename(
                 cursor,
                 "pg_rewrite",
                 rules,
-                [*shadows.values(), *partitions.values(), *created.values()],
+                [
+                    *shadows.values(),
+                    *partitions.values(),
+                    *created.values(),
+                    *elsewhere.oids,
+                ],
                 catalog,
             )
             if found:
@@ -650,6 +691,8 @@ def _rename(
         if table not in names.tables:
             continue
         to = ", ".join("public" if r == "public" else quote_ident(r) for r in roles)
+        using = _in_expression(elsewhere.read_shadows, using)
+        check = _in_expression(elsewhere.read_shadows, check)
         statement = (
             f"create policy {quote_ident(name)} on pg_temp.{quote_ident(table)} "
             f"as {'permissive' if permissive else 'restrictive'} "
@@ -670,7 +713,7 @@ def _rename(
                 cursor,
                 "pg_policy",
                 [policy],
-                [*shadows.values(), *created.values()],
+                [*shadows.values(), *created.values(), *elsewhere.oids],
                 catalog,
             )
             if found:
@@ -696,14 +739,21 @@ def _rename(
         )
 
     view_targets = _view_names(views, created, names, overrides)
-    _rename_shadows(cursor, names, views, created, view_targets, overrides)
+    _rename_shadows(cursor, names, views, created, view_targets, elsewhere)
 
     for view in views:
         if view.name not in created:
             continue
         target, columns = view_targets[view.name]
         cursor.execute("select pg_get_viewdef(%s)", (created[view.name],))
-        definition = cursor.fetchone()[0].strip().rstrip(";")
+        definition = elsewhere.read_targets(cursor.fetchone()[0].strip().rstrip(";"))
+        if definition is None:
+            reason = (
+                "its renamed definition reads a table of another schema "
+                "where pgshift cannot point it at that table's final name"
+            )
+            names.not_migrated.append([_kind(view), view.name, reason])
+            continue
         if "pg_temp" in definition:
             reason = "its renamed definition names a temporary table"
             names.not_migrated.append([_kind(view), view.name, reason])
@@ -759,7 +809,9 @@ def _rename(
             " from pg_policy where polrelid = %s and polname = %s",
             (shadows[table], name),
         )
-        using, check = cursor.fetchone()
+        using, check = (
+            _in_expression(elsewhere.read_targets, e) for e in cursor.fetchone()
+        )
         names.policies.append(
             PolicyMap(
                 table=names.tables[table].target,
@@ -871,18 +923,165 @@ def _partition_shadows(cursor: Any, schema: str, names: NameMap) -> dict[str, in
     return shadows
 
 
+@dataclass
+class _ElsewhereShadow:
+    """A shadow of another final schema's table: where it is on the target."""
+
+    name: str
+    oid: int
+    schema: str
+    target: str
+    columns: dict[str, str]
+
+
+@dataclass
+class _Elsewhere:
+    """The shadows of tables an earlier run built into other final schemas."""
+
+    by_source: dict[tuple[str, str], _ElsewhereShadow]
+
+    @property
+    def by_name(self) -> dict[str, _ElsewhereShadow]:
+        """Each shadow by its temporary name."""
+        return {s.name: s for s in self.by_source.values()}
+
+    @property
+    def oids(self) -> list[int]:
+        """The shadows' oids."""
+        return [s.oid for s in self.by_source.values()]
+
+    def read_shadows(self, definition: str) -> str:
+        """A view's query reading the shadows instead of the source's tables.
+
+        Each reference keeps the source's name as its alias (unless it has
+        one), which every column qualified by it names. Text pglast cannot
+        read is returned as it is (the source's table is then read, and the
+        view is listed as reading a relation that is not migrated).
+        """
+        if not self.by_source:
+            return definition
+
+        def shadow(node: dict[str, Any]) -> str | None:
+            found = self.by_source.get((node.get("schemaname"), node["relname"]))
+            if found is None or node.get("catalogname"):
+                return None
+            alias = "" if node.get("alias") else " " + quote_ident(node["relname"])
+            return quote_ident(found.name) + alias
+
+        return _replace_ranges(definition, shadow, 2) or definition
+
+    def read_targets(self, definition: str) -> str | None:
+        """A renamed query reading the final tables the shadows stand for.
+
+        None when a shadow's name cannot be placed in the text.
+        """
+        by_name = self.by_name
+        if not by_name:
+            return definition
+
+        def target(node: dict[str, Any]) -> str | None:
+            found = by_name.get(node["relname"])
+            if found is None or node.get("schemaname"):
+                return None
+            return f"{render_ident(found.schema)}.{render_ident(found.target)}"
+
+        return _replace_ranges(definition, target, 1)
+
+
+def _in_expression(edit: Any, expression: str | None) -> str | None:
+    """``edit`` (a query's text to its new text) applied to an expression."""
+    if expression is None:
+        return None
+    edited = edit(f"SELECT {expression}")
+    return expression if edited is None else edited.removeprefix("SELECT ")
+
+
+def _replace_ranges(definition: str, replacement: Any, parts: int) -> str | None:
+    """The text with each relation reference ``replacement`` gives text for.
+
+    ``replacement`` takes a RangeVar node and returns its new text, or None
+    to leave it; ``parts`` is how many dotted names the replaced ones have.
+    None when pglast cannot read the text or a name is not where its
+    location says.
+    """
+    try:
+        tree = parse_tree(definition)
+    except ParseError:
+        return None
+    tokens = scan_tokens(definition)
+    at = {token.start: index for index, token in enumerate(tokens)}
+    edits: dict[int, tuple[int, str]] = {}
+    for _, node in tree_nodes(tree, "RangeVar"):
+        text = replacement(node)
+        if text is None:
+            continue
+        location = node.get("location", -1)
+        found = dotted_name(tokens, at[location], parts) if location in at else None
+        if found is None:
+            return None
+        edits[found[0].start] = (found[-1].end, text)
+    out, position = [], 0
+    for start in sorted(edits):
+        end, text = edits[start]
+        out += [definition[position:start], text]
+        position = end
+    return "".join([*out, definition[position:]])
+
+
+def _elsewhere_shadows(cursor: Any, catalog: Catalog, taken: set[str]) -> _Elsewhere:
+    """A shadow of each table of another final schema read by a view or policy.
+
+    Only the tables an earlier run of pgshift built into a final schema of
+    the target (``Catalog.published_parents``); each takes a temporary name
+    no shadow has, and its columns are renamed with the others' (the table
+    keeps that name: the definitions read back name it, and ``read_targets``
+    points them at the final table).
+    """
+    found: dict[tuple[str, str], _ElsewhereShadow] = {}
+    if not catalog.published_parents:
+        return _Elsewhere(found)
+    cursor.execute(_READ_ELSEWHERE, {"schema": catalog.schema})
+    used = set(taken)
+    for schema, table in sorted(cursor.fetchall()):
+        published = catalog.published_parents.get((schema, table))
+        if published is None:
+            continue
+        final_schema, target, columns = published
+        name = _fresh_name(f"{table}_elsewhere", used)
+        used.add(name)
+        cursor.execute(
+            f"create temporary table {quote_ident(name)} (like "
+            f"{quote_ident(schema)}.{quote_ident(table)} including indexes)"
+        )
+        cursor.execute("select %s::regclass::oid", (f"pg_temp.{quote_ident(name)}",))
+        oid = cursor.fetchone()[0]
+        cursor.execute(_COLUMNS, {"oid": oid})
+        present = {column for column, _, _ in cursor.fetchall()}
+        found[schema, table] = _ElsewhereShadow(
+            name,
+            oid,
+            final_schema,
+            target,
+            {s: t for s, t in columns.items() if s in present},
+        )
+    return _Elsewhere(found)
+
+
 def _rename_shadows(
     cursor: Any,
     names: NameMap,
     views: list[_View],
     created: dict[str, int],
     view_targets: dict[str, tuple[str, dict[str, str]]],
-    overrides: Overrides,
+    elsewhere: _Elsewhere,
 ) -> None:
     """Rename the shadows and the views, through unique interim names."""
     relations: list[tuple[str, str, dict[str, str]]] = [
         (t.source, t.target, t.columns) for t in names.tables.values()
     ]
+    # Another final schema's tables keep their temporary names: only their
+    # columns take that schema's names.
+    relations += [(s.name, s.name, s.columns) for s in elsewhere.by_name.values()]
     relations += [
         (p.source, p.name, t.columns)
         for t in names.tables.values()

@@ -47,6 +47,8 @@ from pgshift.manifest import (
     CarriedOver,
     ManifestRow,
     excluded_tables,
+    published_parents,
+    published_schemas,
     read_carried_over,
     read_manifest,
     read_not_migrated,
@@ -125,8 +127,16 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
             _check_after_cutover(settings, manifest, names, tests, cut_over, report)
         report.tables += _never_loaded(settings, manifest, names, cursor)
         recorded = read_not_migrated(cursor, settings.state_schema)
+        # Schemas other runs built into final schemas of their own, as the
+        # target holds them now (a later run may have moved one since).
+        elsewhere = published_schemas(
+            cursor,
+            settings.state_schema,
+            settings.final_schema,
+            settings.source.dbname if settings.source else None,
+        )
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
-            line.removeprefix("schema ").replace(": ", ": left out: ", 1)
+            _schema_line(line.removeprefix("schema "), elsewhere)
             for line in recorded
             if line.startswith("schema ")
         ]
@@ -574,6 +584,19 @@ def _sequence_positions(
             )
 
 
+def _schema_line(recorded: str, elsewhere: dict[str, str]) -> str:
+    """A recorded schema left out, as the report's Schemas section names it.
+
+    ``schema: why`` becomes ``schema: left out: why``, or ``schema ->
+    final (...)`` when another run built it into a final schema of the
+    target.
+    """
+    schema, why = recorded.split(": ", 1)
+    if schema in elsewhere:
+        return f"{schema} -> {elsewhere[schema]} (by a run of its own)"
+    return f"{schema}: left out: {why}"
+
+
 def _schema_parity(
     settings: Settings,
     report: Report,
@@ -613,6 +636,12 @@ def _schema_parity(
                 settings.source_schema,
                 settings.final_schema,
                 settings.project_dir,
+                published_parents(
+                    target_cursor,
+                    settings.state_schema,
+                    settings.final_schema,
+                    settings.source.dbname,
+                ),
             )
     for name in [n for n in source.tables if not settings.selects(n)]:
         del source.tables[name]

@@ -122,13 +122,21 @@ def routine_differences(
     source_schema: str,
     final_schema: str,
     project_dir: Path,
+    elsewhere: dict[tuple[str, str], tuple[str, str, dict[str, str]]] | None = None,
 ) -> list[str]:
-    """One line per migrated routine or trigger missing or changed on the target."""
+    """One line per migrated routine or trigger missing or changed on the target.
+
+    ``elsewhere``: the tables earlier runs built into other final schemas
+    (``manifest.published_parents``), which the bodies were renamed through.
+    """
     migrated = _migrated(project_dir)
     if not migrated:
         return []
     done = rewrite(
-        read_routines(source_cursor, source_schema), names, final_schema=final_schema
+        read_routines(source_cursor, source_schema),
+        names,
+        final_schema=final_schema,
+        elsewhere=elsewhere,
     )
     # As the build writes it into the definitions: always quoted.
     schema = sql.Identifier(final_schema).as_string(target_cursor)
