@@ -551,6 +551,13 @@ class Catalog:
         target_relations: The tables and views of the target's other
             schemas (``target_relations``), each to its columns: a view
             reading one of them is kept, not refused.
+        later_schemas: The source's other schemas that a run of their own
+            may migrate (readable, holding tables): a key into one whose
+            table the target lacks names that run.
+        cycle_schemas: Those of them whose tables reference this schema's,
+            directly or through other schemas' (``schemas_referencing``):
+            neither can be migrated first, so a key into one whose table
+            the target does not hold yet waits for its run (``waits``).
         target_types: (schema, name) of the enums and domains of other
             schemas that the target has, each to whether it has the
             source's shape (``type_shapes``): a column of one that has it
@@ -584,7 +591,20 @@ class Catalog:
     )
     target_relations: dict[str, frozenset[str]] = field(default_factory=dict)
     target_types: dict[tuple[str, str], bool] = field(default_factory=dict)
+    later_schemas: frozenset[str] = frozenset()
+    cycle_schemas: frozenset[str] = frozenset()
     extension_types: dict[str, str] = field(default_factory=dict)
+
+    def waits(self, fk: ForeignKey) -> bool:
+        """Whether a key into another schema waits for that schema's own run.
+
+        Its parent is in a schema of the source that a run of its own may
+        migrate, and the target holds no table it could reference now.
+        """
+        if fk.ref_schema not in self.cycle_schemas:
+            return False
+        schema, table, columns = self.outside_parent(fk)
+        return (schema, table, tuple(sorted(columns))) not in self.target_parents
 
     def outside_parent(self, fk: ForeignKey) -> tuple[str, str, list[str]]:
         """Where a foreign key into another schema points on the target.
@@ -2194,6 +2214,37 @@ def function_signatures(cursor: Any, schema: str) -> list[FunctionSignature]:
         FunctionSignature(name, tuple(arguments), shown, extension)
         for name, arguments, shown, extension in cursor.fetchall()
     ]
+
+
+_SCHEMA_REFERENCES = """
+select distinct cn.nspname::text, pn.nspname::text
+from pg_constraint as c
+inner join pg_class as cc on cc.oid = c.conrelid
+inner join pg_namespace as cn on cn.oid = cc.relnamespace
+inner join pg_class as pc on pc.oid = c.confrelid
+inner join pg_namespace as pn on pn.oid = pc.relnamespace
+where c.contype = 'f' and cn.oid <> pn.oid
+"""
+
+
+def schemas_referencing(cursor: Any, schema: str) -> frozenset[str]:
+    """The source's schemas whose tables reference a schema's, at any remove.
+
+    ``sales`` references ``person`` when one of its tables has a foreign
+    key into one of ``person``'s, or into a schema that does.
+    """
+    cursor.execute(_SCHEMA_REFERENCES)
+    referencing: dict[str, set[str]] = {}
+    for child, parent in cursor.fetchall():
+        referencing.setdefault(parent, set()).add(child)
+    found: set[str] = set()
+    todo = [schema]
+    while todo:
+        for child in referencing.get(todo.pop(), set()) - found:
+            found.add(child)
+            todo.append(child)
+    found.discard(schema)
+    return frozenset(found)
 
 
 def target_relations(cursor: Any, final_schema: str) -> dict[str, frozenset[str]]:

@@ -219,6 +219,7 @@ def record_name_map(
     final_schema: str,
     source: tuple[str | None, str],
     tables: dict[str, tuple[str, dict[str, str]]],
+    waiting: list[WaitingKey] | None = None,
 ) -> None:
     """Write down, beside the target's tables, where a final schema's came from.
 
@@ -233,6 +234,8 @@ def record_name_map(
         final_schema: The final schema built.
         source: (source database name, source schema) it was built from.
         tables: Source table to (final table, source column to final column).
+        waiting: The final tables' foreign keys that wait for another source
+            schema's run (``NameMap.waiting_keys``), which adds them.
     """
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     cursor.execute(
@@ -244,10 +247,17 @@ def record_name_map(
     )
     cursor.execute(
         sql.SQL(
-            "insert into {} (final_schema, source_dbname, source_schema, tables) "
-            "values (%s, %s, %s, %s) on conflict (final_schema) do update set "
-            "source_dbname = excluded.source_dbname, source_schema = "
-            "excluded.source_schema, tables = excluded.tables, recorded_at = now()"
+            "alter table {} add column if not exists waiting_keys jsonb "
+            "not null default '[]'"
+        ).format(relation)
+    )
+    cursor.execute(
+        sql.SQL(
+            "insert into {} (final_schema, source_dbname, source_schema, tables, "
+            "waiting_keys) values (%s, %s, %s, %s, %s) on conflict (final_schema) "
+            "do update set source_dbname = excluded.source_dbname, source_schema = "
+            "excluded.source_schema, tables = excluded.tables, waiting_keys = "
+            "excluded.waiting_keys, recorded_at = now()"
         ).format(relation),
         (
             final_schema,
@@ -259,8 +269,70 @@ def record_name_map(
                     for name, (target, columns) in tables.items()
                 }
             ),
+            json.dumps(waiting or []),
         ),
     )
+
+
+class WaitingKey(TypedDict):
+    """A final table's foreign key that waits for another source schema's run.
+
+    Its child under its target names; its parent under the source's.
+    """
+
+    table: str
+    name: str
+    columns: list[str]
+    to_schema: str
+    to: str
+    to_columns: list[str]
+    options: str
+
+
+def keys_waiting_for(
+    cursor: Any,
+    state_schema: str,
+    final_schema: str,
+    source: tuple[str | None, str],
+) -> list[tuple[str, WaitingKey]]:
+    """The keys other final schemas' tables wait to have into this run's.
+
+    Args:
+        cursor: An open cursor on the target.
+        state_schema: pgshift's state schema there.
+        final_schema: This run's final schema.
+        source: (source database name, source schema) this run migrates.
+
+    Returns:
+        (final schema of the child table, key) of each key into one of the
+        source schema's tables.
+    """
+    relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return []
+    cursor.execute(
+        sql.SQL(
+            "select column_name from information_schema.columns where "
+            "table_schema = %s and table_name = %s and column_name = 'waiting_keys'"
+        ),
+        (state_schema, NAME_MAPS_TABLE),
+    )
+    if cursor.fetchone() is None:
+        return []
+    cursor.execute(
+        sql.SQL(
+            "select final_schema, waiting_keys from {} where final_schema <> %s "
+            "and (source_dbname is null or %s::text is null or source_dbname = %s) "
+            "order by final_schema"
+        ).format(relation),
+        (final_schema, source[0], source[0]),
+    )
+    return [
+        (schema, key)
+        for schema, keys in cursor.fetchall()
+        for key in keys
+        if key["to_schema"] == source[1]
+    ]
 
 
 def published_parents(
@@ -273,22 +345,49 @@ def published_parents(
     Returns:
         (source schema, source table) to where it is on the target.
     """
+    found: dict[tuple[str, str], PublishedParent] = {}
+    for schema, source_schema, tables in _other_name_maps(
+        cursor, state_schema, final_schema, source_dbname
+    ):
+        for name, entry in tables.items():
+            found[source_schema, name] = (schema, entry["target"], entry["columns"])
+    return found
+
+
+def published_schemas(
+    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
+) -> dict[str, str]:
+    """The source schemas other runs built into other final schemas of the target.
+
+    Only those built from the same source database (or one not recorded).
+
+    Returns:
+        Source schema to the final schema that holds its tables.
+    """
+    return {
+        source_schema: schema
+        for schema, source_schema, _ in _other_name_maps(
+            cursor, state_schema, final_schema, source_dbname
+        )
+    }
+
+
+def _other_name_maps(
+    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(final schema, source schema, tables) of every other final schema's map."""
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     if not relation_exists(cursor, relation.as_string(cursor)):
-        return {}
+        return []
     cursor.execute(
         sql.SQL(
             "select final_schema, source_schema, tables from {} "
             "where final_schema <> %s and (source_dbname is null "
-            "or %s::text is null or source_dbname = %s)"
+            "or %s::text is null or source_dbname = %s) order by final_schema"
         ).format(relation),
         (final_schema, source_dbname, source_dbname),
     )
-    found: dict[tuple[str, str], PublishedParent] = {}
-    for schema, source_schema, tables in cursor.fetchall():
-        for name, entry in tables.items():
-            found[source_schema, name] = (schema, entry["target"], entry["columns"])
-    return found
+    return list(cursor.fetchall())
 
 
 def ensure_state_schema(cursor: Any, schema: str) -> None:

@@ -614,6 +614,11 @@ class NameMap:
             bytes and was shortened to fit (``shorten_object_name``); the
             owner is the table, partition, materialized view or domain whose
             ``objects:`` entry in the override file would name it instead.
+        waiting_keys: By source table, its foreign keys into a table of
+            another source schema that no run has migrated yet: named as
+            the table's keys are, their parent still under its source
+            schema, table and column names. The build leaves them out; the
+            run that migrates that schema adds them (``transform``).
     """
 
     source_name: str
@@ -630,6 +635,7 @@ class NameMap:
     not_migrated: list[list[str]] = field(default_factory=list)
     comments: list[CommentMap] = field(default_factory=list)
     shortened: list[list[str]] = field(default_factory=list)
+    waiting_keys: dict[str, list[ForeignKeyMap]] = field(default_factory=dict)
 
     def table_for_target(self, target: str) -> TableMap | None:
         """The map of the source table that became a final table."""
@@ -703,6 +709,8 @@ class NameMap:
                 del entry["unlogged"]
         if not payload["shortened"]:
             del payload["shortened"]
+        if not payload["waiting_keys"]:
+            del payload["waiting_keys"]
         return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -755,6 +763,10 @@ class NameMap:
             not_migrated=data.get("not_migrated", []),
             comments=[CommentMap(**c) for c in data.get("comments", [])],
             shortened=data.get("shortened", []),
+            waiting_keys={
+                table: [ForeignKeyMap(**f) for f in keys]
+                for table, keys in data.get("waiting_keys", {}).items()
+            },
         )
 
     @classmethod

@@ -28,6 +28,7 @@ from typing import Any
 
 from pgshift.naming import map_names
 from pgshift.settings import ConfigError, Settings
+from pgshift.sqlident import render_ident
 
 NOT_SYSTEM_SCHEMA = """n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
   and n.nspname not like 'pg\\_temp\\_%'
@@ -96,6 +97,19 @@ SEVERAL_SCHEMAS = (
 )
 """The refusal of a run that chose more than one schema."""
 
+MIGRATED_BY_ITS_OWN_RUN = "migrated by a run of its own into final schema "
+"""How a schema another run of pgshift migrated into the target is named:
+the phrase, then the final schema that holds its tables."""
+
+
+def migrated_by_its_own_run(final_schema: str) -> str:
+    """Why a schema another run migrated is not this run's, for the report."""
+    return (
+        f"{MIGRATED_BY_ITS_OWN_RUN}{render_ident(final_schema)} of this target; "
+        "the foreign keys, views and functions of this run that read its "
+        "tables name them as that run named them"
+    )
+
 
 @dataclass(frozen=True)
 class SourceSchema:
@@ -134,10 +148,13 @@ class SchemaPlan:
         targets: Source schema to its target schema, for each migrated one.
         left_out: Source schema to why it is not migrated, for every other
             non-system schema.
+        others: The schemas left out that a run of their own may migrate
+            (readable, holding tables).
     """
 
     targets: dict[str, str]
     left_out: dict[str, str] = field(default_factory=dict)
+    others: frozenset[str] = frozenset()
 
     def lines(self) -> list[str]:
         """One line per source schema: its target, or why it is left out."""
@@ -245,7 +262,12 @@ def plan_schemas(
                     f"own on the same target: --schemas {chosen_name} "
                     f"--final-schema {landing}"
                 )
-    return SchemaPlan(targets=targets, left_out=left_out)
+    others = frozenset(
+        s.name
+        for s in found
+        if s.name not in targets and s.readable and not s.extension_only and s.tables
+    )
+    return SchemaPlan(targets=targets, left_out=left_out, others=others)
 
 
 def _refuse_a_schema_without_tables(

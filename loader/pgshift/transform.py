@@ -267,6 +267,11 @@ def run_dbt(
     _record_target(settings)
     if outcome.success and args and args[0] in ("build", "run"):
         _record_name_map(settings)
+        added, failed = _add_waiting_keys(settings)
+        outcome.messages += added
+        if failed:
+            outcome.failures += failed
+            outcome.success = False
     if docs and outcome.success:
         readable_meta(settings.project_dir / "target", settings.source_schema)
     if result.exception is not None:
@@ -348,7 +353,7 @@ def _record_name_map(settings: Settings) -> None:
     source names, for its foreign keys into them.
     """
     from pgshift.connection import transaction
-    from pgshift.manifest import record_name_map
+    from pgshift.manifest import WaitingKey, record_name_map
     from pgshift.mapping import NameMap
 
     names = NameMap.read(settings.project_dir)
@@ -373,7 +378,111 @@ def _record_name_map(settings: Settings) -> None:
                 source: (table.target, dict(table.columns))
                 for source, table in names.tables.items()
             },
+            [
+                WaitingKey(
+                    table=names.tables[table].target,
+                    name=fk.name,
+                    columns=fk.columns,
+                    to_schema=fk.to_schema or "",
+                    to=fk.to,
+                    to_columns=fk.to_columns,
+                    options=fk.options,
+                )
+                for table, keys in names.waiting_keys.items()
+                if table in names.tables
+                for fk in keys
+            ],
         )
+
+
+def _add_waiting_keys(settings: Settings) -> tuple[list[str], list[str]]:
+    """After a build that published: the other final schemas' keys into this one.
+
+    A table of a schema migrated earlier whose foreign key references a
+    table of this source schema (a cycle between two schemas, such as
+    ``person."StateProvince"`` -> ``sales."SalesTerritory"`` while ``sales``
+    references ``person``) was built without it (``NameMap.waiting_keys``);
+    now that its parent is on the target, it is added, under this run's
+    names for the parent. A key whose constraint is there already (added by
+    an earlier run of this schema, or kept through a republish) is left as
+    it is. Rows of the child that reference no row of the parent leave the
+    key out, named.
+
+    Returns:
+        (a line per key added, a line per key that could not be).
+    """
+    from pgshift.connection import transaction
+    from pgshift.manifest import keys_waiting_for
+    from pgshift.mapping import NameMap
+
+    names = NameMap.read(settings.project_dir)
+    if names is None:
+        return [], []
+    added: list[str] = []
+    failed: list[str] = []
+    with transaction(settings.target) as cursor:
+        waiting = keys_waiting_for(
+            cursor,
+            settings.state_schema,
+            names.final_schema,
+            (
+                settings.source.dbname if settings.source is not None else None,
+                names.source_schema,
+            ),
+        )
+        for schema, key in waiting:
+            child = f"{render_ident(schema)}.{render_ident(key['table'])}"
+            label = f"foreign key {key['name']} of {child}"
+            parent_map = names.tables.get(key["to"])
+            if parent_map is None or any(
+                c not in parent_map.columns for c in key["to_columns"]
+            ):
+                failed.append(
+                    f"{label}: references {render_ident(key['to_schema'])}."
+                    f"{render_ident(key['to'])}, which this run does not "
+                    "migrate (or not with those columns): not added"
+                )
+                continue
+            cursor.execute(
+                "select to_regclass(%s) is not null, exists (select 1 from "
+                "pg_constraint where conrelid = to_regclass(%s) and conname = %s)",
+                (child, child, key["name"]),
+            )
+            present, added_before = cursor.fetchone()
+            if not present or added_before:
+                continue
+            parent = (
+                f"{render_ident(names.final_schema)}.{render_ident(parent_map.target)}"
+            )
+            to_columns = [parent_map.columns[c] for c in key["to_columns"]]
+            columns = ", ".join(render_ident(c) for c in key["columns"])
+            cursor.execute(
+                f"select count(*) from {child} as c where "
+                + " and ".join(
+                    f"c.{render_ident(c)} is not null" for c in key["columns"]
+                )
+                + f" and not exists (select 1 from {parent} as p where "
+                + " and ".join(
+                    f"p.{render_ident(t)} = c.{render_ident(c)}"
+                    for c, t in zip(key["columns"], to_columns, strict=True)
+                )
+                + ")"
+            )
+            orphans = cursor.fetchone()[0]
+            if orphans and "not valid" not in key["options"]:
+                failed.append(
+                    f"{label}: {orphans} of its rows reference no row of "
+                    f"{parent}: not added (the two schemas were loaded from "
+                    "different snapshots: migrate the first again)"
+                )
+                continue
+            cursor.execute(
+                f"alter table {child} add constraint {render_ident(key['name'])} "
+                f"foreign key ({columns}) references {parent} "
+                f"({', '.join(render_ident(c) for c in to_columns)}) {key['options']}"
+            )
+            added.append(f"{label}: added, referencing {parent}")
+    return added, failed
 
 
 def _record_target(settings: Settings) -> None:

@@ -497,7 +497,8 @@ def test_a_schema_the_target_has_keeps_its_calls_and_foreign_keys(
     state = tmp_path / "state"
     refusal = (
         "profiles.profiles_id_fkey references auth.users (id), in another "
-        "schema than public, which pgshift does not migrate"
+        "schema than public, which this run does not migrate; the key is kept "
+        "when the target has that table"
     )
     done = run_cli(["scaffold"], source, target, state, project)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -979,8 +980,11 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
 
 def _migrate_into_its_own_schema(
     schema: str, source: str, target: str, tmp_path: Path, project: Path
-) -> None:
-    """Scaffold and migrate one source schema into a final schema of its name."""
+) -> str:
+    """Scaffold and migrate one source schema into a final schema of its name.
+
+    Returns what migrate printed.
+    """
     for command in ("scaffold", "migrate"):
         done = run_cli(
             ["--schemas", schema, "--final-schema", schema, command],
@@ -990,6 +994,7 @@ def _migrate_into_its_own_schema(
             project,
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
 
 
 WORKSPACE_CODE = """
@@ -1104,13 +1109,43 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
     assert query(target, reads) == [(True,)]
 
 
+# sales' views, functions and policy read person's table: qualified, by an
+# alias, by the table's own name, a column qualified with schema and table.
+READING_PERSON = """
+create view sales."orderCities" as
+    select o.id, a."cityName" from sales."SalesOrder" o
+    join person."Address" a on a."AddressID" = o."shipToAddressId";
+create view sales."addressCount" as
+    select count(*) as n, max(person."Address"."cityName") as "lastCity"
+    from person."Address";
+create materialized view sales."cityOrders" as
+    select a."AddressID", a."cityName", count(o.id) as orders
+    from person."Address" a
+    left join sales."SalesOrder" o on o."shipToAddressId" = a."AddressID"
+    group by a."AddressID";
+create unique index "cityOrdersKey" on sales."cityOrders" ("AddressID");
+create function sales.city_of(o int) returns text language sql stable as $$
+    select "Address"."cityName" from sales."SalesOrder" s
+    join person."Address" on person."Address"."AddressID" = s."shipToAddressId"
+    where s.id = o $$;
+create function sales.cities() returns setof text language plpgsql stable as $$
+begin
+    return query select a."cityName" from person."Address" a order by 1;
+end $$;
+alter table sales."SalesOrder" enable row level security;
+create policy shipped on sales."SalesOrder" using (exists (
+    select 1 from person."Address" a where a."AddressID" = "shipToAddressId"));
+"""
+
+
 def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
     new_database: object, tmp_path: Path
 ) -> None:
     # sales references person."Address"("AddressID"); person was migrated
     # first, into a final schema of its own, renamed. Its build recorded
     # its name map on the target, where sales' scaffold finds the table as
-    # person.address(address_id): the key is kept there, not refused.
+    # person.address(address_id): the key is kept there, not refused, and
+    # sales' views, functions and policy read it under those names.
     source, target = (new_database() for _ in range(2))  # type: ignore[operator]
     query(
         source,
@@ -1119,12 +1154,48 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
         'create table sales."SalesOrder" (id int primary key, "shipToAddressId" int '
         'references person."Address" ("AddressID"));'
         "insert into person.\"Address\" values (1, 'Oslo'), (2, 'Lima');"
-        'insert into sales."SalesOrder" values (10, 1), (11, 2), (12, null)',
+        'insert into sales."SalesOrder" values (10, 1), (11, 2), (12, null);'
+        + READING_PERSON,
     )
     project = copy_project(tmp_path / "project")
     shutil.rmtree(project / "macros" / "scaffolded")
     for schema in ("person", "sales"):
         _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
+    # Every view, function and policy arrived, reading person.address.
+    for source_sql, target_sql in [
+        (
+            'select * from sales."orderCities" order by 1',
+            "select * from sales.order_cities order by 1",
+        ),
+        ('select * from sales."addressCount"', "select * from sales.address_count"),
+        (
+            'select * from sales."cityOrders" order by 1',
+            "select * from sales.city_orders order by 1",
+        ),
+        (
+            "select sales.city_of(11), array(select sales.cities())",
+            "select sales.city_of(11), array(select sales.cities())",
+        ),
+    ]:
+        assert query(target, target_sql) == query(source, source_sql), target_sql
+    assert (
+        query(
+            target, "select definition from pg_views where viewname = 'order_cities'"
+        )[0][0].count("person.address a")
+        == 1
+    )
+    assert query(
+        target,
+        "select pg_get_expr(polqual, polrelid) from pg_policy where polname = 'shipped'",
+    ) == [
+        (
+            "(EXISTS ( SELECT 1\n   FROM person.address a\n"
+            "  WHERE (a.address_id = sales_order.ship_to_address_id)))",
+        )
+    ]
+    report = (project / "MIGRATION_REPORT.md").read_text()
+    assert "- person -> person (by a run of its own)" in report
+    assert "## Not migrated\n\n- nothing: every table" in report
     assert query(
         target,
         "select pg_get_constraintdef(oid) from pg_constraint "
@@ -1133,3 +1204,65 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
     # The key holds on the target as on the source.
     with pytest.raises(psycopg2.errors.ForeignKeyViolation):
         query(target, "insert into sales.sales_order values (13, 3)")
+
+
+def test_keys_between_two_schemas_both_ways_wait_for_the_second_run(
+    new_database: object, tmp_path: Path
+) -> None:
+    # person."StateProvince" references sales."SalesTerritory", and
+    # sales."Store" references person."StateProvince" (AdventureWorks'
+    # shape): neither schema's run can find the other's table first. The
+    # first run builds its table without the key, listing it as waiting;
+    # the second run, once its tables are published, adds it under its
+    # names. Each schema migrated again afterwards keeps both keys.
+    source, target = (new_database() for _ in range(2))  # type: ignore[operator]
+    query(
+        source,
+        "create schema person; create schema sales;"
+        'create table sales."SalesTerritory" ("TerritoryID" int primary key, "Name" text);'
+        'create table person."StateProvince" ("StateProvinceID" int primary key, '
+        '"TerritoryID" int not null references sales."SalesTerritory" '
+        "on delete cascade);"
+        'create table sales."Store" (id int primary key, '
+        '"stateId" int references person."StateProvince");'
+        "insert into sales.\"SalesTerritory\" values (1, 'North'), (2, 'South');"
+        'insert into person."StateProvince" values (10, 1), (11, 2);'
+        'insert into sales."Store" values (100, 10), (101, null)',
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    keys = (
+        "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint "
+        "where contype = 'f' order by 1"
+    )
+    both = [
+        (
+            "person.state_province",
+            "FOREIGN KEY (territory_id) REFERENCES sales.sales_territory(territory_id) "
+            "ON DELETE CASCADE",
+        ),
+        (
+            "sales.store",
+            "FOREIGN KEY (state_id) REFERENCES person.state_province(state_province_id)",
+        ),
+    ]
+    _migrate_into_its_own_schema("person", source, target, tmp_path, project)
+    assert query(target, keys) == []
+    report = (project / "MIGRATION_REPORT.md").read_text()
+    assert (
+        "foreign key StateProvince.StateProvince_TerritoryID_fkey: references "
+        'sales."SalesTerritory", in schema sales, which a run of its own migrates'
+    ) in report
+    output = _migrate_into_its_own_schema("sales", source, target, tmp_path, project)
+    assert (
+        "foreign key state_province_territory_id_fkey of person.state_province: "
+        "added, referencing sales.sales_territory"
+    ) in output
+    assert query(target, keys) == both
+    # The keys hold on the target as on the source.
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        query(target, "insert into person.state_province values (12, 3)")
+    for schema in ("person", "sales"):
+        _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
+        assert query(target, keys) == both, schema
+    assert "Result:** PASSED" in (project / "MIGRATION_REPORT.md").read_text()

@@ -240,6 +240,8 @@ def test_a_key_into_another_schema_stops_the_scaffold(
     code, _, stderr = clone.run("scaffold", source=source)
     assert code == 2
     assert "invoices.invoices_accountId_fkey references billing.accounts" in stderr
+    # The run that would let it be kept is named.
+    assert "--schemas billing --final-schema billing" in stderr
     assert "exclude invoices" in stderr
     assert _files(clone.project) == before
     # Without it, the other schema is named as staying behind.

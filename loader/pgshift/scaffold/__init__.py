@@ -44,6 +44,7 @@ import difflib
 import logging
 import os
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ from pgshift.catalog import (
     read_catalog,
     read_not_migrated,
     refuse_unreadable,
+    schemas_referencing,
     target_functions,
     target_parents,
     target_relations,
@@ -65,7 +67,7 @@ from pgshift.catalog import (
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
-from pgshift.manifest import PublishedParent, published_parents
+from pgshift.manifest import PublishedParent, published_parents, published_schemas
 from pgshift.mapping import (
     MAP_FILE,
     NEW_TABLE,
@@ -117,7 +119,7 @@ from pgshift.scaffold.yaml_files import (
     staging_models_yaml,
     yaml_changes,
 )
-from pgshift.schemas import schema_plan
+from pgshift.schemas import migrated_by_its_own_run, schema_plan
 from pgshift.settings import ConfigError, Settings
 from pgshift.shadow import ShadowError, rename_definitions
 from pgshift.sqlident import render_ident
@@ -324,6 +326,8 @@ def read_project(
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     relations: dict[str, frozenset[str]] = {}
     published: dict[tuple[str, str], PublishedParent] = {}
+    # Source schema to the final schema another run built it into.
+    elsewhere: dict[str, str] = {}
     types: dict[tuple[str, str], tuple] = {}
     installed: set[str] | None = None
     # Extensions' functions in the final schema on the target.
@@ -339,6 +343,12 @@ def read_project(
             parents = target_parents(cursor, settings.final_schema)
             # Another source schema's tables another run built, renamed.
             published = published_parents(
+                cursor,
+                settings.state_schema,
+                settings.final_schema,
+                settings.source_required.dbname,
+            )
+            elsewhere = published_schemas(
                 cursor,
                 settings.state_schema,
                 settings.final_schema,
@@ -378,7 +388,21 @@ def read_project(
         plan = schema_plan(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
         )
-        left_behind += [("schema", s, why) for s, why in plan.left_out.items()]
+        catalog.later_schemas = plan.others
+        if settings.target is not None:
+            # A key into one whose tables reference this schema's waits
+            # for its run, where the target is known not to hold its table.
+            catalog.cycle_schemas = plan.others & schemas_referencing(
+                cursor, settings.source_schema
+            )
+        left_behind += [
+            (
+                "schema",
+                s,
+                migrated_by_its_own_run(elsewhere[s]) if s in elsewhere else why,
+            )
+            for s, why in plan.left_out.items()
+        ]
         source_routines = read_routines(cursor, settings.source_schema)
         # What the override file's entries may name: read only for one.
         source_names = (
@@ -421,6 +445,7 @@ def read_project(
     _check_reviewed(loaded.reviewed_routines, source_routines, overrides)
     project = map_project(catalog, loaded, source_name, recorded)
     project.names.final_schema = settings.final_schema
+    _set_aside_waiting_keys(catalog, project.names)
     try:
         rename_definitions(settings.source_required, catalog, project.names, loaded)
     except ShadowError as error:
@@ -435,6 +460,8 @@ def read_project(
             catalog.target_functions,
             settings.final_schema,
             loaded.reviewed_routines,
+            catalog.published_parents,
+            None if settings.target is None else frozenset(catalog.target_relations),
         )
     if not names_only:
         assert project.routines is not None
@@ -600,6 +627,40 @@ def _routines_before_build(
     routines.before_build = bool(early)
 
 
+def _set_aside_waiting_keys(catalog: Catalog, names: NameMap) -> None:
+    """Move the keys that wait for another schema's run out of the tables' keys.
+
+    The build leaves them out (their parent is not on the target yet); the
+    map keeps them in ``waiting_keys``, and each is listed as not migrated
+    with the run that adds it.
+    """
+    for name, table in catalog.tables.items():
+        mapped = names.tables[name]
+        waiting = {fk.name for fk in table.foreign_keys if catalog.waits(fk)}
+        if not waiting:
+            continue
+        names.waiting_keys[name] = [
+            fk for fk in mapped.foreign_keys if fk.source in waiting
+        ]
+        mapped.foreign_keys = [
+            fk for fk in mapped.foreign_keys if fk.source not in waiting
+        ]
+        for fk in names.waiting_keys[name]:
+            schema = fk.to_schema or ""
+            quoted = shlex.quote(schema)
+            names.not_migrated.append(
+                [
+                    "foreign key",
+                    f"{name}.{fk.source}",
+                    f"references {render_ident(schema)}.{render_ident(fk.to)}, "
+                    f"in schema {render_ident(schema)}, which a run of its own "
+                    "migrates: that run adds the key once the table is on the "
+                    f"target (--schemas {quoted} --final-schema {quoted}, or "
+                    "the final schema you choose for it)",
+                ]
+            )
+
+
 def _check_reviewed(
     reviewed: list[str], source: SourceRoutines, overrides: Path
 ) -> None:
@@ -625,6 +686,8 @@ def _settle_routines(
     present: frozenset[str] = frozenset(),
     final_schema: str | None = None,
     reviewed: list[str] | None = None,
+    elsewhere: dict[tuple[str, str], PublishedParent] | None = None,
+    relations: frozenset[str] | None = None,
 ) -> Routines:
     """Rewrite the routines, and settle which views can call them.
 
@@ -632,14 +695,16 @@ def _settle_routines(
     the views over it), which may leave out a routine that reads such a
     view: the two are settled together. The views that call a routine, or
     read such a view, are created by the publish (``ViewMap.deferred``).
-    ``present``, ``final_schema``, ``reviewed``: as ``routines.rewrite``
-    takes them.
+    ``present``, ``final_schema``, ``reviewed``, ``elsewhere``,
+    ``relations``: as ``routines.rewrite`` takes them.
 
     Raises:
         ScaffoldError: A policy calls a routine that is left out for review.
     """
     while True:
-        routines = rewrite(source, names, present, final_schema, reviewed or ())
+        routines = rewrite(
+            source, names, present, final_schema, reviewed or (), elsewhere, relations
+        )
         if not settle_views(
             names, {r.label for r in routines.routines if not r.problems}
         ):

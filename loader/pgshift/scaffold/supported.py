@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pgshift.catalog import Catalog, ForeignKey, FunctionSignature
 from pgshift.settings import names_argument
 from pgshift.sqlident import render_ident
@@ -129,7 +131,9 @@ def check_references(catalog: Catalog) -> None:
     """Stop when migrated tables' foreign keys point at tables left out.
 
     A key into another schema is kept when the target holds its parent
-    (``Catalog.target_parents``), as Supabase's ``auth.users`` is there.
+    (``Catalog.target_parents``), as Supabase's ``auth.users`` is there; a
+    table's key into a schema of the source that a run of its own may
+    migrate waits for that run (``Catalog.waits``).
     Every such key is named at once.
 
     Raises:
@@ -143,7 +147,10 @@ def check_references(catalog: Catalog) -> None:
         ]
         for owner, which, keys in owners:
             for fk in keys:
-                if fk.ref_schema is not None:
+                if fk.ref_schema is not None and not which and catalog.waits(fk):
+                    # The run that migrates its schema adds it (waiting_keys).
+                    line = None
+                elif fk.ref_schema is not None:
                     line = _outside(catalog, name, owner, which, fk)
                 elif fk.ref_table not in catalog.tables:
                     line = (
@@ -173,14 +180,27 @@ def _outside(
         return None
     assert fk.ref_schema is not None
     columns = ", ".join(render_ident(c) for c in fk.ref_columns)
-    return (
+    line = (
         f"{owner}.{fk.name}{which} references "
         f"{render_ident(fk.ref_schema)}.{render_ident(fk.ref_table)} ({columns}), "
-        f"in another schema than {catalog.schema}, which pgshift does not "
-        "migrate; the key is kept when the target has that table with a "
-        "unique key on those columns (scaffold looks when TARGET_DATABASE_URL "
-        f"is set): create it there, or exclude {name}"
+        f"in another schema than {catalog.schema}"
     )
+    kept = (
+        "the key is kept when the target has that table with a unique key on "
+        "those columns (scaffold looks when TARGET_DATABASE_URL is set): "
+        "create it there"
+    )
+    if fk.ref_schema in catalog.later_schemas:
+        quoted = shlex.quote(fk.ref_schema)
+        return (
+            f"{line}, which this run does not migrate; {kept}, or migrate that "
+            f"schema first, in a run of its own (--schemas {quoted} "
+            f"--final-schema {quoted}), which puts it there under its names "
+            "(where the two schemas' keys point at each other, the key waits "
+            "for that run once scaffold reads the target); or exclude "
+            f"{name}"
+        )
+    return f"{line}, which pgshift does not migrate; {kept}, or exclude {name}"
 
 
 def check_extension_functions(
