@@ -1639,9 +1639,19 @@ class _Fragment:
         if text != token.text:
             self.edits.append(_Edit(token.start, token.end, text))
 
-    def _schema(self, token: Token) -> None:
-        if token.value == self.context.schema:
+    def _schema(self, token: Token, *, always: bool = False) -> None:
+        """The source schema's name as the final schema's.
+
+        Where the routines land in a schema of the source schema's name, a
+        body's qualifier stays as written (the routine's own name takes the
+        placeholder ``always``, which the build fills in).
+        """
+        if token.value != self.context.schema:
+            return
+        if always or self.context.moves:
             self._replace(token, SCHEMA)
+        else:
+            self.placed.add(token.start)
 
     # Renaming.
 
@@ -2558,11 +2568,11 @@ def _own_name(fragment: _Fragment, context: _Context) -> None:
         if token.name in ("AGGREGATE", "OPERATOR", "CAST"):
             for qualifier, dot in zip(tokens, tokens[1:], strict=False):
                 if dot.text == "." and qualifier.name != "SCONST":
-                    fragment._schema(qualifier)
+                    fragment._schema(qualifier, always=True)
             return
         if token.name in ("FUNCTION", "PROCEDURE"):
             if index + 2 < len(tokens) and tokens[index + 2].text == ".":
-                fragment._schema(tokens[index + 1])
+                fragment._schema(tokens[index + 1], always=True)
             return
 
 
@@ -2677,6 +2687,37 @@ def _parsable(routine: Routine) -> str:
             if end - start >= len("text"):
                 chars[offset + start : offset + end] = "text".ljust(end - start)
 
+    def unqualify(tokens: list[Token], offset: int) -> None:
+        # A declared type of another schema than public or pg_catalog
+        # (``v s.t;``, ``returns s.t``) stops that parser (it looks up only
+        # those two); unqualified, it is a type it does not know, a record.
+        for index in range(2, len(tokens) - 1):
+            schema, dot, name = tokens[index - 2 : index + 1]
+            before = tokens[index - 3] if index >= 3 else None
+            after = tokens[index + 1]
+            if (
+                dot.text != "."
+                or schema.value is None
+                or name.value is None
+                or schema.value in ("public", "pg_catalog")
+                or after.text in (".", "(", "%")
+                or before is None
+            ):
+                continue
+            prior = tokens[index - 4] if index >= 4 else None
+            declared = before.value in ("returns", "setof", "constant") or (
+                before.value is not None
+                and prior is not None
+                and (
+                    prior.text in (";", "(", ",")
+                    or prior.value in ("declare", "in", "out", "inout")
+                )
+            )
+            if declared:
+                chars[offset + schema.start : offset + dot.end] = " " * (
+                    dot.end - schema.start
+                )
+
     patch(routine.source, 0)
     tokens = _scan_safely(routine.source)
     start = _body_span(routine.source, routine.body, tokens)
@@ -2687,8 +2728,16 @@ def _parsable(routine: Routine) -> str:
             # The parser checks that a VARIADIC parameter is an array, and
             # it knows no array type: the keyword goes, the parameter stays.
             chars[token.start : token.end] = " " * (token.end - token.start)
+    unqualify(
+        [t for t in tokens if start is None or t.start < start],
+        0,
+    )
     if start is not None:
         patch(routine.body, start)
+        body = _scan_safely(routine.body)
+        # The outer block's declarations: up to its BEGIN.
+        begin = next((i for i, t in enumerate(body) if t.value == "begin"), len(body))
+        unqualify(body[: begin + 1], start)
     return "".join(chars)
 
 
@@ -2847,8 +2896,10 @@ def _rewrite_body(
             and tokens[index + 1].text == "."
         ):
             # A qualified type in DECLARE (``v app.editor;``, ``app.t.c%TYPE``),
-            # which no statement holds: the final schema's.
-            edits.append(_Edit(token.start, token.end, SCHEMA))
+            # which no statement holds: the final schema's (as written where
+            # that schema has the source schema's name).
+            if context.moves:
+                edits.append(_Edit(token.start, token.end, SCHEMA))
             continue
         if value in context.types and value not in variables:
             # A variable's type in DECLARE, which no statement holds: one of

@@ -23,12 +23,22 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pgshift.mapping import KeyMap, NameMap, SequenceMap, TableMap, ViewMap
+from pgshift.catalog import read_catalog
+from pgshift.mapping import (
+    KeyMap,
+    NameMap,
+    SequenceMap,
+    TableMap,
+    ViewMap,
+    build_map,
+)
+from pgshift.naming import Overrides
 from pgshift.routines import (
     SCHEMA,
     Routine,
     SourceRoutines,
     Trigger,
+    read_routines,
     reading_tables,
     rewrite,
 )
@@ -1256,7 +1266,7 @@ def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None
     assert routine.problems == []
     assert _in_final(routine) == (
         "\ndeclare\n  a users%rowtype;\n  b final.orders.total_cents%type;\n"
-        "  c final.posts%rowtype;\n  d users;\n"
+        "  c public.posts%rowtype;\n  d users;\n"
         "  e constant final.orders := null;\n  f a%type;\nbegin\n"
         "  merge into final.orders o using posts p on o.id = p.id\n"
         "    when matched then delete;\n"
@@ -1272,10 +1282,11 @@ def test_a_bodys_tables_are_the_final_schemas_whatever_the_search_path() -> None
         "select count(*)::int from users u where u.full_name <> ''"
     )
     # The routine's header is bound when it is created: its types stay as
-    # the build's search_path finds them.
+    # the build's search_path finds them. Landing in a schema of the source
+    # schema's name, a qualifier stays as written.
     typed = _rewrite('select * from "Users"', "sql", 'SETOF public."Users"')
     assert typed.definition.startswith(
-        f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()\n RETURNS SETOF {SCHEMA}.users\n"
+        f"CREATE OR REPLACE FUNCTION {SCHEMA}.f()\n RETURNS SETOF public.users\n"
     )
     assert _in_final(typed) == "select * from users"
 
@@ -1810,3 +1821,34 @@ def test_new_and_old_of_another_schemas_table_keep_their_names() -> None:
         'insert into public.users (id, full_name) values (NEW.id, NEW."fullName")'
     ) in text
     assert 'NEW."fullName" := trim(NEW."fullName")' in text
+
+
+def test_a_declared_type_of_a_schema_other_than_public_is_read(
+    new_database: object,
+) -> None:
+    # graphile-worker's add_job declares a variable of its schema's table
+    # type (`v_job graphile_worker._private_jobs`): pglast's PL/pgSQL parser
+    # looks up only public and pg_catalog, and the function was left for
+    # review, though nothing in it is renamed. Landing in a schema of the
+    # source schema's name, its qualifiers stay as written.
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        'create schema s; create table s.t (id int primary key, "camelCol" int);'
+        "create function s.f(a s.t, b int) returns s.t language plpgsql as $$ "
+        "declare v s.t; w constant s.t := null; begin select * into v from s.t "
+        'where "camelCol" = b limit 1; return v; end $$;'
+        "create function s.g() returns setof s.t language plpgsql as $$ "
+        "declare v s.t; begin return query select * from s.t; end $$",
+    )
+    with psycopg2.connect(source) as conn, conn.cursor() as cursor:
+        names = build_map(read_catalog(cursor, "s"), Overrides())
+        names.final_schema = "s"
+        done = rewrite(read_routines(cursor, "s"), names, final_schema="s")
+    f, g = done.routines
+    assert (f.problems, g.problems) == ([], [])
+    assert f.definition.endswith(
+        "AS $function$ declare v s.t; w constant s.t := null; begin select * "
+        "into v from s.t where camel_col = b limit 1; return v; end $function$\n"
+    )
+    assert "declare v s.t; begin return query select * from s.t; end" in g.definition
