@@ -917,7 +917,10 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
         f"'workspace_aaa', and this verify checks database '{source_db}', "
         "schema 'workspace_bbb'"
     ) in out
-    assert "loader/run.py --schemas workspace_bbb migrate` (or `load`" in out
+    assert (
+        "loader/run.py --schemas workspace_bbb --final-schema public migrate` "
+        "(or `load`"
+    ) in out
     assert "Failed" not in out and "same --include" not in out
 
     code, out = run(source, "workspace_bbb", "migrate")
@@ -1266,3 +1269,17 @@ def test_keys_between_two_schemas_both_ways_wait_for_the_second_run(
         _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
         assert query(target, keys) == both, schema
     assert "Result:** PASSED" in (project / "MIGRATION_REPORT.md").read_text()
+    # The project holds sales' models now: a verify of person says so
+    # rather than look for sales' tables in person.
+    done = run_cli(
+        ["--schemas", "person", "--final-schema", "person", "verify"],
+        source,
+        target,
+        tmp_path / "state",
+        project,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "the project's models were scaffolded from schema 'sales' into final "
+        "schema 'sales', and this verify names 'person' into 'person'"
+    ) in done.stderr

@@ -30,7 +30,9 @@
             "pgshift: these tables already exist on the target and were not "
             ~ "built by pgshift: " ~ (foreign | sort | join(', '))
             ~ ". Nothing was changed. To replace them with the migrated tables "
-            ~ "(their current rows and the keys pointing at them are dropped), "
+            ~ "(their current rows are dropped; the target's own keys, "
+            ~ "views, triggers and grants on them are recreated on the new "
+            ~ "tables, or the publish stops naming the one that cannot be), "
             ~ "run `python loader/run.py migrate --replace-existing` (dbt: "
             ~ "--vars '{pgshift_replace_existing: true}'); to keep them, "
             ~ "migrate into another database or schema."

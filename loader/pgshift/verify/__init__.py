@@ -29,6 +29,7 @@ since the copy, so the load's snapshot is no longer what they must equal:
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +109,7 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
                 "started; run `python loader/run.py` first"
             )
         source_schema = names.source_schema if names else settings.source_schema
+        _refuse_other_models(settings, names)
         _refuse_other_source(settings, manifest, source_schema)
         _refuse_other_selection(
             settings, names, excluded_tables(cursor, settings.state_schema)
@@ -266,6 +268,35 @@ def _never_loaded(
     return reports
 
 
+def _refuse_other_models(settings: Settings, names: NameMap | None) -> None:
+    """Stop a verify of another schema than the project's models were made of.
+
+    The models of one source schema are the project's at a time (each
+    run's scaffold writes its own): a verify naming another schema, or
+    another final schema, would check the models' tables where they are
+    not.
+
+    Raises:
+        ConfigError: ``--schemas`` or ``--final-schema`` names another one.
+    """
+    if names is None:
+        return
+    asked = settings.schemas[0] if settings.schemas else names.source_schema
+    if (asked, settings.final_schema) == (names.source_schema, names.final_schema):
+        return
+    raise ConfigError(
+        f"verify refused: the project's models were scaffolded from schema "
+        f"{names.source_schema!r} into final schema {names.final_schema!r}, and "
+        f"this verify names {asked!r} into {settings.final_schema!r}. A "
+        "project holds one schema's models at a time: to verify "
+        f"{names.source_schema!r}, give --schemas "
+        f"{shlex.quote(names.source_schema)} --final-schema "
+        f"{shlex.quote(names.final_schema)}; to verify {asked!r}, scaffold and "
+        f"migrate it again (--schemas {shlex.quote(asked)} --final-schema "
+        f"{shlex.quote(settings.final_schema)})"
+    )
+
+
 def _refuse_other_source(
     settings: Settings, manifest: Sequence[ManifestRow], source_schema: str
 ) -> None:
@@ -295,7 +326,8 @@ def _refuse_other_source(
         f"verify refused: the target's last load read {loaded}, and this "
         f"verify checks {here}: the tables on the target are the other "
         "source's, so nothing here can be verified. Next: run `python "
-        f"loader/run.py --schemas {source_schema} migrate` (or `load`, then "
+        f"loader/run.py --schemas {shlex.quote(source_schema)} --final-schema "
+        f"{shlex.quote(settings.final_schema)} migrate` (or `load`, then "
         "`dbt build`) for this source first, then verify again; or verify "
         "what was loaded with that source's settings"
     )
