@@ -1539,7 +1539,14 @@ select kind, name, reason from (
            'calls ' || f.oid::regprocedure::text || ' of the migrated schema '
            || 'from a table of schema ' || quote_ident(tn.nspname)
            || ', which pgshift does not migrate: create it on the target '
-           || '(with the function''s target name): ' || pg_get_triggerdef(g.oid)
+           || '(with the function''s target name): '
+           -- The function qualified, whatever the search_path printed it by.
+           || case when position(' EXECUTE FUNCTION ' || quote_ident(fn.nspname)
+                                 || '.' in pg_get_triggerdef(g.oid)) > 0
+                   then pg_get_triggerdef(g.oid)
+                   else replace(pg_get_triggerdef(g.oid), ' EXECUTE FUNCTION ',
+                                ' EXECUTE FUNCTION ' || quote_ident(fn.nspname)
+                                || '.') end
     from pg_trigger g
     join pg_class c on c.oid = g.tgrelid
     join pg_namespace tn on tn.oid = c.relnamespace

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.catalog import read_not_migrated
 from pgshift.comments import PUBLIC_COMMENT, SourceComment, map_comments
 from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
@@ -1283,3 +1284,29 @@ def test_keys_between_two_schemas_both_ways_wait_for_the_second_run(
         "the project's models were scaffolded from schema 'sales' into final "
         "schema 'sales', and this verify names 'person' into 'person'"
     ) in done.stderr
+
+
+def test_a_trigger_of_another_schemas_table_is_listed_runnable_as_printed(
+    new_database: object,
+) -> None:
+    # The statement to run on the target names the migrated schema's
+    # function qualified, whatever the search_path it was read with (Indico's
+    # consistent_deleted on events.events calls a function of categories).
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        "create schema categories; create schema events;"
+        "create table events.events (id int primary key);"
+        "create function categories.check_deleted() returns trigger "
+        "language plpgsql as $$ begin return null; end $$;"
+        "create trigger consistent_deleted after delete on events.events "
+        "for each row execute function categories.check_deleted()",
+    )
+    with psycopg2.connect(source) as conn, conn.cursor() as cursor:
+        cursor.execute("set search_path = categories")
+        listed = read_not_migrated(cursor, "categories", lambda _: True)
+    (statement,) = [r for k, _, r in listed if k == "trigger"]
+    assert statement.endswith(
+        "CREATE TRIGGER consistent_deleted AFTER DELETE ON events.events FOR EACH "
+        "ROW EXECUTE FUNCTION categories.check_deleted()"
+    )
