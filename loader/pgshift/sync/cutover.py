@@ -1154,6 +1154,9 @@ def _outside_key_orphans(
                     f"({', '.join(columns)}) = {first}); the sync follows the "
                     f"migrated tables of schema {settings.source_schema} only: "
                     f"copy the rows {parent} gained on the source since it was "
-                    "copied to the target, then run cutover again"
+                    "copied to the target, and set its schema's sequences there "
+                    "to the source's (setval: the copied rows took values the "
+                    "target's sequences would give again), then run cutover "
+                    "again"
                 )
     return lines
