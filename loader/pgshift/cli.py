@@ -637,11 +637,11 @@ def print_report(report: Report, settings: Settings) -> None:
 
 def cmd_verify(settings: Settings) -> int:
     """Reconcile source and target, write and summarise the report."""
-    from pgshift.verify import verify, write_report
+    from pgshift.verify import record_and_write, verify
 
     check_connection(settings.target)
     report = verify(settings)
-    write_report(report, settings.project_dir)
+    record_and_write(report, settings)
     print_report(report, settings)
     return EXIT_SUCCESS if report.passed else EXIT_FAIL
 

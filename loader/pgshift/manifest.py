@@ -274,6 +274,67 @@ def record_name_map(
     )
 
 
+VERIFIED_TABLE = "verified_schemas"
+"""Per final schema: the outcome of its last verify, for the reports of the
+other final schemas of the target."""
+
+
+def record_verified(
+    cursor: Any,
+    state_schema: str,
+    final_schema: str,
+    source_schema: str,
+    outcome: tuple[bool, int, int, int, str],
+) -> None:
+    """Write down a final schema's last verify.
+
+    ``outcome``: (passed, tables, complete, source rows, verified at).
+    """
+    relation = sql.Identifier(state_schema, VERIFIED_TABLE)
+    cursor.execute(
+        sql.SQL(
+            "create table if not exists {} (final_schema text primary key, "
+            "source_schema text not null, passed boolean not null, tables int "
+            "not null, complete int not null, source_rows bigint not null, "
+            "verified_at timestamptz not null)"
+        ).format(relation)
+    )
+    cursor.execute(
+        sql.SQL(
+            "insert into {} values (%s, %s, %s, %s, %s, %s, %s) on conflict "
+            "(final_schema) do update set source_schema = excluded.source_schema, "
+            "passed = excluded.passed, tables = excluded.tables, complete = "
+            "excluded.complete, source_rows = excluded.source_rows, verified_at = "
+            "excluded.verified_at"
+        ).format(relation),
+        (final_schema, source_schema, *outcome),
+    )
+
+
+def read_verified(cursor: Any, state_schema: str) -> dict[str, str]:
+    """Each final schema's last verify, in words.
+
+    ``2 tables, 2 complete, 40 rows: PASSED at 2026-12-07 20:01:00+00``.
+    """
+    relation = sql.Identifier(state_schema, VERIFIED_TABLE)
+    if not relation_exists(cursor, relation.as_string(cursor)):
+        return {}
+    cursor.execute(
+        sql.SQL(
+            "select final_schema, passed, tables, complete, source_rows, "
+            "date_trunc('second', verified_at)::text from {}"
+        ).format(relation)
+    )
+    return {
+        schema: (
+            f"{tables} {'table' if tables == 1 else 'tables'}, {complete} "
+            f"complete, {rows} {'row' if rows == 1 else 'rows'}: "
+            f"{'PASSED' if passed else 'FAILED'} at {at}"
+        )
+        for schema, passed, tables, complete, rows, at in cursor.fetchall()
+    }
+
+
 class WaitingKey(TypedDict):
     """A final table's foreign key that waits for another source schema's run.
 

@@ -17,7 +17,7 @@ from pgshift.manifest import refuse_while_syncing, refuse_without_target_privile
 from pgshift.scaffold import drift_refusal
 from pgshift.settings import ConfigError, Settings
 from pgshift.transform import DbtOutcome, run_dbt
-from pgshift.verify import Report, verify, write_report
+from pgshift.verify import Report, record_and_write, verify
 from pgshift.verify.reconcile import refuse_replacing_final_tables
 
 
@@ -125,5 +125,5 @@ def migrate(
     report.phases = phases
     if not outcome.success:
         report.build_failures = [*outcome.failures, *outcome.messages]
-    write_report(report, settings.project_dir)
+    record_and_write(report, settings)
     return Migration(len(result.source_rows), rows, outcome, report, phases)

@@ -1198,7 +1198,11 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
         )
     ]
     report = (project / "MIGRATION_REPORT.md").read_text()
-    assert "- person -> person (by a run of its own)" in report
+    # With person's last verify, for a report of the whole target.
+    assert (
+        "- person -> person (by a run of its own; last verify: 1 table, 1 "
+        "complete, 2 rows: PASSED at "
+    ) in report
     assert "## Not migrated\n\n- nothing: every table" in report
     assert query(
         target,

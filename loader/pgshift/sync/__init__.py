@@ -41,7 +41,7 @@ from pgshift.sync import pgoutput, source, state
 from pgshift.sync.apply import SyncError
 from pgshift.sync.stream import FOLLOWING, Limits, Outcome, follow, over_limit
 from pgshift.transform import run_dbt
-from pgshift.verify import verify, write_report
+from pgshift.verify import record_and_write, verify
 from pgshift.verify.reconcile import refuse_replacing_final_tables
 
 __all__ = ["Limits", "SyncError", "cleanup", "run_sync", "status"]
@@ -299,7 +299,7 @@ def _start(
     # The application writes to the source meanwhile: the tables are
     # compared with the copy's snapshot, the views at cutover.
     report = verify(settings, source_moves=True)
-    write_report(report, settings.project_dir)
+    record_and_write(report, settings)
     if not report.passed:
         failures = report.failures()
         shown = listed(failures)

@@ -54,6 +54,8 @@ from pgshift.manifest import (
     read_manifest,
     read_not_migrated,
     read_sequences,
+    read_verified,
+    record_verified,
 )
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
@@ -77,7 +79,14 @@ from pgshift.verify.report import Report, TableReport, summary_table, write_repo
 from pgshift.verify.routine_parity import routine_differences
 from pgshift.verify.views import check_views, definition_differences
 
-__all__ = ["Report", "TableReport", "summary_table", "verify", "write_report"]
+__all__ = [
+    "Report",
+    "TableReport",
+    "record_and_write",
+    "summary_table",
+    "verify",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -137,8 +146,9 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
             settings.final_schema,
             settings.source.dbname if settings.source else None,
         )
+        verified = read_verified(cursor, settings.state_schema)
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
-            _schema_line(line.removeprefix("schema "), elsewhere)
+            _schema_line(line.removeprefix("schema "), elsewhere, verified)
             for line in recorded
             if line.startswith("schema ")
         ]
@@ -266,6 +276,37 @@ def _never_loaded(
             )
         )
     return reports
+
+
+def record_and_write(report: Report, settings: Settings) -> None:
+    """Write the report, and record its outcome for the target's other schemas.
+
+    A target holding several final schemas, each migrated by a run of its
+    own, shows in each one's report when the others were last verified and
+    how (``read_verified``).
+    """
+    write_report(report, settings.project_dir)
+    names = NameMap.read(settings.project_dir)
+    with transaction(settings.target) as cursor:
+        cursor.execute(
+            "select to_regnamespace(%s) is not null",
+            (sql.Identifier(settings.state_schema).as_string(cursor),),
+        )
+        if not cursor.fetchone()[0]:
+            return
+        record_verified(
+            cursor,
+            settings.state_schema,
+            settings.final_schema,
+            names.source_schema if names else settings.source_schema,
+            (
+                report.passed,
+                len(report.tables),
+                sum(t.status == "complete" for t in report.tables),
+                sum(t.source_rows for t in report.tables),
+                report.verified_at,
+            ),
+        )
 
 
 def _refuse_other_models(settings: Settings, names: NameMap | None) -> None:
@@ -616,16 +657,20 @@ def _sequence_positions(
             )
 
 
-def _schema_line(recorded: str, elsewhere: dict[str, str]) -> str:
+def _schema_line(
+    recorded: str, elsewhere: dict[str, str], verified: dict[str, str]
+) -> str:
     """A recorded schema left out, as the report's Schemas section names it.
 
     ``schema: why`` becomes ``schema: left out: why``, or ``schema ->
     final (...)`` when another run built it into a final schema of the
-    target.
+    target, with that schema's last verify.
     """
     schema, why = recorded.split(": ", 1)
     if schema in elsewhere:
-        return f"{schema} -> {elsewhere[schema]} (by a run of its own)"
+        final = elsewhere[schema]
+        last = verified.get(final, "none recorded")
+        return f"{schema} -> {final} (by a run of its own; last verify: {last})"
     return f"{schema}: left out: {why}"
 
 
