@@ -368,29 +368,11 @@ def keys_waiting_for(
         (final schema of the child table, key) of each key into one of the
         source schema's tables.
     """
-    relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
-    if not relation_exists(cursor, relation.as_string(cursor)):
-        return []
-    cursor.execute(
-        sql.SQL(
-            "select column_name from information_schema.columns where "
-            "table_schema = %s and table_name = %s and column_name = 'waiting_keys'"
-        ),
-        (state_schema, NAME_MAPS_TABLE),
-    )
-    if cursor.fetchone() is None:
-        return []
-    cursor.execute(
-        sql.SQL(
-            "select final_schema, waiting_keys from {} where final_schema <> %s "
-            "and (source_dbname is null or %s::text is null or source_dbname = %s) "
-            "order by final_schema"
-        ).format(relation),
-        (final_schema, source[0], source[0]),
-    )
     return [
         (schema, key)
-        for schema, keys in cursor.fetchall()
+        for schema, _, _, keys in _other_name_maps(
+            cursor, state_schema, final_schema, source[0]
+        )
         for key in keys
         if key["to_schema"] == source[1]
     ]
@@ -407,7 +389,7 @@ def published_parents(
         (source schema, source table) to where it is on the target.
     """
     found: dict[tuple[str, str], PublishedParent] = {}
-    for schema, source_schema, tables in _other_name_maps(
+    for schema, source_schema, tables, _ in _other_name_maps(
         cursor, state_schema, final_schema, source_dbname
     ):
         for name, entry in tables.items():
@@ -427,7 +409,7 @@ def published_schemas(
     """
     return {
         source_schema: schema
-        for schema, source_schema, _ in _other_name_maps(
+        for schema, source_schema, _, _ in _other_name_maps(
             cursor, state_schema, final_schema, source_dbname
         )
     }
@@ -435,14 +417,19 @@ def published_schemas(
 
 def _other_name_maps(
     cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """(final schema, source schema, tables) of every other final schema's map."""
+) -> list[tuple[str, str, dict[str, Any], list[WaitingKey]]]:
+    """Every other final schema's map.
+
+    (final schema, source schema, tables, waiting keys); a map an older
+    pgshift wrote has no waiting keys.
+    """
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     if not relation_exists(cursor, relation.as_string(cursor)):
         return []
     cursor.execute(
         sql.SQL(
-            "select final_schema, source_schema, tables from {} "
+            "select final_schema, source_schema, tables, "
+            "coalesce(to_jsonb(m) -> 'waiting_keys', '[]') from {} as m "
             "where final_schema <> %s and (source_dbname is null "
             "or %s::text is null or source_dbname = %s) order by final_schema"
         ).format(relation),
