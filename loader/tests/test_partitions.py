@@ -674,6 +674,13 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "select tableoid::regclass::text from payment_event "
         "where paid_at = '2022-04-10 09:00:00+00'",
     ) == [("payment_event_2022_04",)]
+    # A key of that partition's own into another final table (pg-boss gives
+    # each queue's partition its own keys into its queue table).
+    query(
+        target,
+        "alter table payment_event_2022_04 add constraint team_2022_04_customer "
+        "foreign key (customer_id) references customer (customer_id)",
+    )
     query(target, "alter table store_region detach partition store_region_us")
     # What a partition made LIKE its table gets on the target when it is
     # recreated PARTITION OF it, and a default its partitions lack.
@@ -745,6 +752,12 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
     assert query(target, "select count(*) from payment_event_2022_04") == [(0,)]
     report = (migrated.project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
     assert "- partition public.payment_event.payment_event_2022_04: recreated" in report
+    # Its own key too, once the partition is there again.
+    assert ("team_2022_04_customer",) in query(
+        target,
+        "select conname::text from pg_constraint "
+        "where conrelid = 'payment_event_2022_04'::regclass and contype = 'f'",
+    )
     assert "partitions, comments and enums match the source's" in report
     for source, parent in PARENTS.items():
         assert query(migrated.source, f'select count(*) from "{source}"') == query(

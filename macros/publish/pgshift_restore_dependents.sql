@@ -1,7 +1,8 @@
 {# One statement: recreate what pgshift_keep_dependents wrote down, on the
    new tables, in the publish's transaction, and record it. #}
 {#- Each statement runs in the order it was written down (a view before the
-    views that read it). One that fails (a view that reads a column the new
+    views that read it), the team's partitions first (a key or index of
+    its own on one is written down before it). One that fails (a view that reads a column the new
     table no longer has, an owner the publishing role may not assign) stops
     the publish, naming the object, why, and what to do: nothing is
     published. With the var pgshift_drop_dependents true, such an object is
@@ -26,7 +27,10 @@ declare
     failure text;
     current text;
 begin
-    for dependent in select * from pgshift_dependents order by ord loop
+    -- The partitions the team added first: the team's constraints and
+    -- indexes on one are written down before it, and need it there.
+    for dependent in select * from pgshift_dependents
+            order by kind <> 'partition', ord loop
         -- A comment the new table has from the source stays; the one it
         -- replaces is recorded when it was another.
         current := null;

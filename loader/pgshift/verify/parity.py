@@ -902,7 +902,8 @@ def _partition_differences(
     column defaults and NOT NULL (``PartitionMap.defaults``, ``not_null``),
     constraints, indexes and foreign keys. The bounds of both sides are
     printed under the same settings (``catalog.PARTITION_SETTINGS``). A
-    partition the team added, which the last publish carried over, is kept.
+    partition the team added, which the last publish carried over, is kept,
+    and so is what is on it (its own keys and indexes, carried over with it).
     """
     name = mapped.target
     lines = []
@@ -958,6 +959,7 @@ def _partition_differences(
             for p in target.partitions
             for c in p.constraints
         ],
+        kept,
     )
     lines += _diff_sets(
         name,
@@ -972,6 +974,7 @@ def _partition_differences(
             for p in target.partitions
             for i in p.indexes
         ],
+        kept,
     )
     lines += _diff_sets(
         name,
@@ -992,6 +995,7 @@ def _partition_differences(
             for p in target.partitions
             for fk in p.foreign_keys
         ],
+        kept,
     )
     return lines
 
