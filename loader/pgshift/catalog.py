@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shlex
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
 from pgshift.settings import ConfigError, Settings
-from pgshift.sqlident import quote_ident, sql_literal, unquote_ident
+from pgshift.sqlident import quote_ident, render_ident, sql_literal, unquote_ident
 
 logger = logging.getLogger(__name__)
 
@@ -1538,7 +1539,9 @@ select kind, name, reason from (
     select 'trigger', format('%%I on %%I.%%I', g.tgname, tn.nspname, c.relname),
            'calls ' || f.oid::regprocedure::text || ' of the migrated schema '
            || 'from a table of schema ' || quote_ident(tn.nspname)
-           || ', which pgshift does not migrate: create it on the target '
+           || ': the run that migrates that schema creates it with its '
+           || 'table, once this function is on the target; if pgshift does '
+           || 'not migrate that schema, create it on the target '
            || '(with the function''s target name): '
            -- The function qualified, whatever the search_path printed it by.
            || case when position(' EXECUTE FUNCTION ' || quote_ident(fn.nspname)
@@ -2336,10 +2339,13 @@ def _reference_problem(
     if ref_type == "function":
         # Kept once the target has it (``target_functions``), which
         # scaffold looks for when TARGET_DATABASE_URL is set.
+        quoted = shlex.quote(ref_schema)
         return (
-            f"uses {ref_type} {identity}, which pgshift does not migrate and "
+            f"uses {ref_type} {identity}, which this run does not migrate and "
             "the target does not have (scaffold looks when TARGET_DATABASE_URL "
-            "is set): create it there, then scaffold again"
+            f"is set): migrate schema {render_ident(ref_schema)} first, in a "
+            f"run of its own (--schemas {quoted} --final-schema {quoted}), or "
+            "create the function there, then scaffold again"
         )
     return f"uses {ref_type} {identity}, which pgshift does not migrate"
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgshift.dbt_sessions import keep_sessions
 from pgshift.docs_site import readable_meta
@@ -32,6 +32,9 @@ from pgshift.privileges import PRIVILEGES_TABLE
 from pgshift.progress import Progress
 from pgshift.settings import Settings, quiet_telemetry, scoped_environment
 from pgshift.sqlident import render_ident
+
+if TYPE_CHECKING:
+    from pgshift.mapping import NameMap
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +269,7 @@ def run_dbt(
     )
     _record_target(settings)
     if outcome.success and args and args[0] in ("build", "run"):
-        _record_name_map(settings)
-        added, failed = _add_waiting_keys(settings)
+        added, failed = _record_name_map(settings)
         outcome.messages += added
         if failed:
             outcome.failures += failed
@@ -345,12 +347,17 @@ RUN_TARGET_FILE = "pgshift_run_target.json"
 (``{"invocation_id": ..., "target": <the URL without its password>}``)."""
 
 
-def _record_name_map(settings: Settings) -> None:
+def _record_name_map(settings: Settings) -> tuple[list[str], list[str]]:
     """After a build that published: where the final schema's tables came from.
 
     Recorded on the target (``manifest.record_name_map``), where a later run
     of another source schema finds the tables this one renamed, by their
-    source names, for its foreign keys into them.
+    source names, for its foreign keys into them; then, in the same
+    session, the keys other final schemas wait to have into this one are
+    added (``_add_waiting_keys``).
+
+    Returns:
+        (a line per key added, a line per key that could not be).
     """
     from pgshift.connection import transaction
     from pgshift.manifest import WaitingKey, record_name_map
@@ -358,14 +365,14 @@ def _record_name_map(settings: Settings) -> None:
 
     names = NameMap.read(settings.project_dir)
     if names is None:
-        return
+        return [], []
     with transaction(settings.target) as cursor:
         cursor.execute(
             "select to_regnamespace(%s) is not null",
             (render_ident(settings.state_schema),),
         )
         if not cursor.fetchone()[0]:
-            return
+            return [], []
         record_name_map(
             cursor,
             settings.state_schema,
@@ -393,9 +400,12 @@ def _record_name_map(settings: Settings) -> None:
                 for fk in keys
             ],
         )
+        return _add_waiting_keys(cursor, settings, names)
 
 
-def _add_waiting_keys(settings: Settings) -> tuple[list[str], list[str]]:
+def _add_waiting_keys(
+    cursor: Any, settings: Settings, names: NameMap
+) -> tuple[list[str], list[str]]:
     """After a build that published: the other final schemas' keys into this one.
 
     A table of a schema migrated earlier whose foreign key references a
@@ -411,77 +421,67 @@ def _add_waiting_keys(settings: Settings) -> tuple[list[str], list[str]]:
     Returns:
         (a line per key added, a line per key that could not be).
     """
-    from pgshift.connection import transaction
     from pgshift.manifest import keys_waiting_for
-    from pgshift.mapping import NameMap
 
-    names = NameMap.read(settings.project_dir)
-    if names is None:
-        return [], []
     added: list[str] = []
     failed: list[str] = []
-    with transaction(settings.target) as cursor:
-        waiting = keys_waiting_for(
-            cursor,
-            settings.state_schema,
-            names.final_schema,
-            (
-                settings.source.dbname if settings.source is not None else None,
-                names.source_schema,
-            ),
+    waiting = keys_waiting_for(
+        cursor,
+        settings.state_schema,
+        names.final_schema,
+        (
+            settings.source.dbname if settings.source is not None else None,
+            names.source_schema,
+        ),
+    )
+    for schema, key in waiting:
+        child = f"{render_ident(schema)}.{render_ident(key['table'])}"
+        label = f"foreign key {key['name']} of {child}"
+        parent_map = names.tables.get(key["to"])
+        if parent_map is None or any(
+            c not in parent_map.columns for c in key["to_columns"]
+        ):
+            failed.append(
+                f"{label}: references {render_ident(key['to_schema'])}."
+                f"{render_ident(key['to'])}, which this run does not "
+                "migrate (or not with those columns): not added"
+            )
+            continue
+        cursor.execute(
+            "select to_regclass(%s) is not null, exists (select 1 from "
+            "pg_constraint where conrelid = to_regclass(%s) and conname = %s)",
+            (child, child, key["name"]),
         )
-        for schema, key in waiting:
-            child = f"{render_ident(schema)}.{render_ident(key['table'])}"
-            label = f"foreign key {key['name']} of {child}"
-            parent_map = names.tables.get(key["to"])
-            if parent_map is None or any(
-                c not in parent_map.columns for c in key["to_columns"]
-            ):
-                failed.append(
-                    f"{label}: references {render_ident(key['to_schema'])}."
-                    f"{render_ident(key['to'])}, which this run does not "
-                    "migrate (or not with those columns): not added"
-                )
-                continue
-            cursor.execute(
-                "select to_regclass(%s) is not null, exists (select 1 from "
-                "pg_constraint where conrelid = to_regclass(%s) and conname = %s)",
-                (child, child, key["name"]),
+        present, added_before = cursor.fetchone()
+        if not present or added_before:
+            continue
+        parent = f"{render_ident(names.final_schema)}.{render_ident(parent_map.target)}"
+        to_columns = [parent_map.columns[c] for c in key["to_columns"]]
+        columns = ", ".join(render_ident(c) for c in key["columns"])
+        cursor.execute(
+            f"select count(*) from {child} as c where "
+            + " and ".join(f"c.{render_ident(c)} is not null" for c in key["columns"])
+            + f" and not exists (select 1 from {parent} as p where "
+            + " and ".join(
+                f"p.{render_ident(t)} = c.{render_ident(c)}"
+                for c, t in zip(key["columns"], to_columns, strict=True)
             )
-            present, added_before = cursor.fetchone()
-            if not present or added_before:
-                continue
-            parent = (
-                f"{render_ident(names.final_schema)}.{render_ident(parent_map.target)}"
+            + ")"
+        )
+        orphans = cursor.fetchone()[0]
+        if orphans and "not valid" not in key["options"]:
+            failed.append(
+                f"{label}: {orphans} of its rows reference no row of "
+                f"{parent}: not added (the two schemas were loaded from "
+                "different snapshots: migrate the first again)"
             )
-            to_columns = [parent_map.columns[c] for c in key["to_columns"]]
-            columns = ", ".join(render_ident(c) for c in key["columns"])
-            cursor.execute(
-                f"select count(*) from {child} as c where "
-                + " and ".join(
-                    f"c.{render_ident(c)} is not null" for c in key["columns"]
-                )
-                + f" and not exists (select 1 from {parent} as p where "
-                + " and ".join(
-                    f"p.{render_ident(t)} = c.{render_ident(c)}"
-                    for c, t in zip(key["columns"], to_columns, strict=True)
-                )
-                + ")"
-            )
-            orphans = cursor.fetchone()[0]
-            if orphans and "not valid" not in key["options"]:
-                failed.append(
-                    f"{label}: {orphans} of its rows reference no row of "
-                    f"{parent}: not added (the two schemas were loaded from "
-                    "different snapshots: migrate the first again)"
-                )
-                continue
-            cursor.execute(
-                f"alter table {child} add constraint {render_ident(key['name'])} "
-                f"foreign key ({columns}) references {parent} "
-                f"({', '.join(render_ident(c) for c in to_columns)}) {key['options']}"
-            )
-            added.append(f"{label}: added, referencing {parent}")
+            continue
+        cursor.execute(
+            f"alter table {child} add constraint {render_ident(key['name'])} "
+            f"foreign key ({columns}) references {parent} "
+            f"({', '.join(render_ident(c) for c in to_columns)}) {key['options']}"
+        )
+        added.append(f"{label}: added, referencing {parent}")
     return added, failed
 
 

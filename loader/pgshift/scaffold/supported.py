@@ -70,16 +70,21 @@ def exclude_advice(catalog: Catalog, tables: list[str]) -> str:
     """
     excluded = _with_children(catalog, tables)
     children = [name for name in excluded if name not in tables]
+    schema = (
+        ""
+        if catalog.schema == "public"
+        else f"--schemas {shlex.quote(catalog.schema)} "
+    )
     return (
-        "leave these tables out with `python loader/run.py --exclude "
+        f"leave these tables out with `python loader/run.py {schema}--exclude "
         f"{names_argument(excluded)} scaffold`"
         + (
             f" ({', '.join(children)}: their foreign keys reference them)"
             if children
             else ""
         )
-        + " (add any tables you already exclude, and pass the same "
-        "--exclude to migrate)"
+        + " (add any tables you already exclude and this run's other options, "
+        "--final-schema among them, and pass the same --exclude to migrate)"
     )
 
 
