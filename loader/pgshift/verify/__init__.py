@@ -365,8 +365,9 @@ def _refuse_other_source(
     here = describe_source(dbname, source_schema)
     raise ConfigError(
         f"verify refused: the target's last load read {loaded}, and this "
-        f"verify checks {here}: the tables on the target are the other "
-        "source's, so nothing here can be verified. Next: run `python "
+        f"verify checks {here}: the landing schema and the figures verify "
+        "compares with (counts and checksums of the source's snapshot) are "
+        "the other load's, so nothing here can be verified. Next: run `python "
         f"loader/run.py --schemas {shlex.quote(source_schema)} --final-schema "
         f"{shlex.quote(settings.final_schema)} migrate` (or `load`, then "
         "`dbt build`) for this source first, then verify again; or verify "
