@@ -590,8 +590,8 @@ def test_routines_the_tables_need_first_are_checked_against_the_target(
     assert missing in err and config in err, err
     # Ready to paste: the table, and the one whose key references it.
     assert (
-        "or leave these tables out with `python loader/run.py --exclude t,u "
-        "scaffold` (u: their foreign keys reference them)"
+        "or leave these tables out with `python loader/run.py --schemas app "
+        "--exclude t,u scaffold` (u: their foreign keys reference them)"
     ) in err, err
     query(
         target,
