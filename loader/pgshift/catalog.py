@@ -53,6 +53,8 @@ class Column:
             type's default, or None.
         default_sequences: The sequences of the schema the default calls
             (``nextval``), unqualified and unquoted.
+        other_sequences: (schema, name) of each sequence of another schema
+            the default calls.
         identity_options: An identity column's sequence options, as the
             clauses of ``ALTER COLUMN ... SET`` (``increment by 5``, ...,
             ``no cycle``).
@@ -77,6 +79,7 @@ class Column:
     serial_sequence: str | None = None
     collation: str | None = None
     default_sequences: list[str] = field(default_factory=list)
+    other_sequences: list[tuple[str, str]] = field(default_factory=list)
     identity_options: list[str] = field(default_factory=list)
     identity_sequence: str | None = None
     identity_unlogged: bool = False
@@ -555,6 +558,9 @@ class Catalog:
         later_schemas: The source's other schemas that a run of their own
             may migrate (readable, holding tables): a key into one whose
             table the target lacks names that run.
+        published_sequences: The sequences another run of pgshift built
+            into another final schema, by (source schema, source name), to
+            (final schema, name) there: a default calling one calls it there.
         cycle_schemas: Those of them whose tables reference this schema's,
             directly or through other schemas' (``schemas_referencing``):
             neither can be migrated first, so a key into one whose table
@@ -594,6 +600,9 @@ class Catalog:
     target_types: dict[tuple[str, str], bool] = field(default_factory=dict)
     later_schemas: frozenset[str] = frozenset()
     cycle_schemas: frozenset[str] = frozenset()
+    published_sequences: dict[tuple[str, str], tuple[str, str]] = field(
+        default_factory=dict
+    )
     extension_types: dict[str, str] = field(default_factory=dict)
 
     def waits(self, fk: ForeignKey) -> bool:
@@ -662,9 +671,9 @@ join pg_class sc on sc.oid = s.seqrelid
 where n.nspname = %(schema)s and c.relkind in ('r', 'p') and a.attidentity <> ''
 """
 
-# The sequences of the schema that each column default calls.
+# The sequences each column default of the schema calls, with their schema.
 _DEFAULT_SEQUENCES = """
-select ad.adrelid, a.attname, sc.relname
+select ad.adrelid, a.attname, sc.relname, sn.nspname::text
 from pg_attrdef ad
 join pg_attribute a on a.attrelid = ad.adrelid and a.attnum = ad.adnum
 join pg_class c on c.oid = ad.adrelid
@@ -672,7 +681,8 @@ join pg_namespace n on n.oid = c.relnamespace
 join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid
   and d.refclassid = 'pg_class'::regclass
 join pg_class sc on sc.oid = d.refobjid and sc.relkind = 'S'
-where n.nspname = %(schema)s and sc.relnamespace = n.oid
+join pg_namespace sn on sn.oid = sc.relnamespace
+where n.nspname = %(schema)s
 order by 1, 2, 3
 """
 
@@ -2488,9 +2498,15 @@ def read_catalog(
         owner = (row[8], row[9]) if row[8] else None
         catalog.sequences[row[0]] = Sequence(*row[:8], owned_by=owner, unlogged=row[10])
     cursor.execute(_DEFAULT_SEQUENCES, args)
-    for oid, column, sequence in cursor.fetchall():
-        if oid in by_oid:
+    for oid, column, sequence, sequence_schema in cursor.fetchall():
+        if oid not in by_oid:
+            continue
+        if sequence_schema == schema:
             by_oid[oid].column(column).default_sequences.append(sequence)
+        else:
+            by_oid[oid].column(column).other_sequences.append(
+                (sequence_schema, sequence)
+            )
     cursor.execute(_IDENTITY_OPTIONS, args)
     for oid, column, *settings, type_name, unlogged in cursor.fetchall():
         if oid in by_oid:

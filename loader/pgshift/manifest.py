@@ -220,6 +220,7 @@ def record_name_map(
     source: tuple[str | None, str],
     tables: dict[str, tuple[str, dict[str, str]]],
     waiting: list[WaitingKey] | None = None,
+    sequences: dict[str, str] | None = None,
 ) -> None:
     """Write down, beside the target's tables, where a final schema's came from.
 
@@ -236,6 +237,8 @@ def record_name_map(
         tables: Source table to (final table, source column to final column).
         waiting: The final tables' foreign keys that wait for another source
             schema's run (``NameMap.waiting_keys``), which adds them.
+        sequences: Source sequence to its final name (standing alone or a
+            serial's): another schema's default calling one calls it there.
     """
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     cursor.execute(
@@ -248,16 +251,18 @@ def record_name_map(
     cursor.execute(
         sql.SQL(
             "alter table {} add column if not exists waiting_keys jsonb "
-            "not null default '[]'"
+            "not null default '[]', add column if not exists sequences jsonb "
+            "not null default '{{}}'"
         ).format(relation)
     )
     cursor.execute(
         sql.SQL(
             "insert into {} (final_schema, source_dbname, source_schema, tables, "
-            "waiting_keys) values (%s, %s, %s, %s, %s) on conflict (final_schema) "
-            "do update set source_dbname = excluded.source_dbname, source_schema = "
-            "excluded.source_schema, tables = excluded.tables, waiting_keys = "
-            "excluded.waiting_keys, recorded_at = now()"
+            "waiting_keys, sequences) values (%s, %s, %s, %s, %s, %s) on conflict "
+            "(final_schema) do update set source_dbname = excluded.source_dbname, "
+            "source_schema = excluded.source_schema, tables = excluded.tables, "
+            "waiting_keys = excluded.waiting_keys, sequences = excluded.sequences, "
+            "recorded_at = now()"
         ).format(relation),
         (
             final_schema,
@@ -270,6 +275,7 @@ def record_name_map(
                 }
             ),
             json.dumps(waiting or []),
+            json.dumps(sequences or {}),
         ),
     )
 
@@ -370,7 +376,7 @@ def keys_waiting_for(
     """
     return [
         (schema, key)
-        for schema, _, _, keys in _other_name_maps(
+        for schema, _, _, keys, _ in _other_name_maps(
             cursor, state_schema, final_schema, source[0]
         )
         for key in keys
@@ -389,12 +395,29 @@ def published_parents(
         (source schema, source table) to where it is on the target.
     """
     found: dict[tuple[str, str], PublishedParent] = {}
-    for schema, source_schema, tables, _ in _other_name_maps(
+    for schema, source_schema, tables, _, _ in _other_name_maps(
         cursor, state_schema, final_schema, source_dbname
     ):
         for name, entry in tables.items():
             found[source_schema, name] = (schema, entry["target"], entry["columns"])
     return found
+
+
+def published_sequences(
+    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """The sequences other runs built into other final schemas of the target.
+
+    Returns:
+        (source schema, source sequence) to (final schema, its name there).
+    """
+    return {
+        (source_schema, name): (schema, target)
+        for schema, source_schema, _, _, sequences in _other_name_maps(
+            cursor, state_schema, final_schema, source_dbname
+        )
+        for name, target in sequences.items()
+    }
 
 
 def published_schemas(
@@ -409,7 +432,7 @@ def published_schemas(
     """
     return {
         source_schema: schema
-        for schema, source_schema, _, _ in _other_name_maps(
+        for schema, source_schema, _, _, _ in _other_name_maps(
             cursor, state_schema, final_schema, source_dbname
         )
     }
@@ -417,11 +440,11 @@ def published_schemas(
 
 def _other_name_maps(
     cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
-) -> list[tuple[str, str, dict[str, Any], list[WaitingKey]]]:
+) -> list[tuple[str, str, dict[str, Any], list[WaitingKey], dict[str, str]]]:
     """Every other final schema's map.
 
-    (final schema, source schema, tables, waiting keys); a map an older
-    pgshift wrote has no waiting keys.
+    (final schema, source schema, tables, waiting keys, sequences); a map
+    an older pgshift wrote has no waiting keys nor sequences.
     """
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     if not relation_exists(cursor, relation.as_string(cursor)):
@@ -429,7 +452,8 @@ def _other_name_maps(
     cursor.execute(
         sql.SQL(
             "select final_schema, source_schema, tables, "
-            "coalesce(to_jsonb(m) -> 'waiting_keys', '[]') from {} as m "
+            "coalesce(to_jsonb(m) -> 'waiting_keys', '[]'), "
+            "coalesce(to_jsonb(m) -> 'sequences', '{{}}') from {} as m "
             "where final_schema <> %s and (source_dbname is null "
             "or %s::text is null or source_dbname = %s) order by final_schema"
         ).format(relation),

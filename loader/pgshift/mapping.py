@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -908,11 +909,15 @@ def build_map(
         serial_columns = {s.column for s in mapped.serials}
         for column in table.columns:
             target = mapped.columns[column.name]
-            if not column.default_sequences or column.identity or column.generated:
+            if column.identity or column.generated:
+                continue
+            if not (column.default_sequences or column.other_sequences):
                 continue
             if target in serial_columns:
                 continue
-            default, why = default_expression(column, mapped.columns, name_map)
+            default, why = default_expression(
+                column, mapped.columns, name_map, catalog.published_sequences
+            )
             if default is None:
                 mapped.dropped_defaults[target] = why
             else:
@@ -1306,7 +1311,11 @@ def _map_table(
                     data_type=column.data_type,
                 )
             )
-        elif column.default is not None and not column.default_sequences:
+        elif (
+            column.default is not None
+            and not column.default_sequences
+            and not column.other_sequences
+        ):
             mapped.defaults[name] = rename(column.default)
     constraints = [table.primary_key, *table.uniques]
     mapped.keys = [
@@ -1761,16 +1770,41 @@ def relation_name_problems(
 
 
 def default_expression(
-    column: Column | PartitionColumn, columns: dict[str, str], name_map: NameMap
+    column: Column | PartitionColumn,
+    columns: dict[str, str],
+    name_map: NameMap,
+    elsewhere: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> tuple[str | None, str]:
     """A column's default on the target, or None and why it has none.
 
     Columns are renamed; each sequence the default calls is named as the map
-    names it (in ``'name'::regclass`` as pg_get_expr prints it). A default
-    calling a sequence of another schema is not carried over.
+    names it (in ``'name'::regclass`` as pg_get_expr prints it). A sequence
+    of another schema that an earlier run built into a final schema
+    (``elsewhere``, ``Catalog.published_sequences``) is named as it is
+    there (``'"Sales"."DocumentNumberSeq"'`` -> ``'sales.document_number_seq'``);
+    a default calling another one is not carried over, saying which run
+    would let it be.
     """
     assert column.default is not None
     default = rename_columns(column.default, columns, name_map.types)
+    for schema, sequence in getattr(column, "other_sequences", []):
+        found = (elsewhere or {}).get((schema, sequence))
+        shown = f"{render_ident(schema)}.{render_ident(sequence)}"
+        literal = "'" + shown.replace("'", "''") + "'::regclass"
+        if found is None or literal not in default:
+            quoted = shlex.quote(schema)
+            return None, (
+                f"{column.default} is not migrated: it calls sequence {shown} "
+                f"of schema {render_ident(schema)}, which the target does not "
+                f"have: migrate that schema first, in a run of its own "
+                f"(--schemas {quoted} --final-schema {quoted}), then scaffold "
+                "this one again (with TARGET_DATABASE_URL set); or set the "
+                "default on the target"
+            )
+        target = f"{render_ident(found[0])}.{render_ident(found[1])}"
+        default = default.replace(
+            literal, "'" + target.replace("'", "''") + "'::regclass"
+        )
     for sequence in column.default_sequences:
         mapped = name_map.sequences.get(sequence)
         if mapped is None:
@@ -1782,7 +1816,11 @@ def default_expression(
                 f"sequence {sequence} in it to rename"
             )
         default = default.replace(literal, regclass_literal(mapped.name))
-    if "nextval(" in default and not column.default_sequences:
+    if (
+        "nextval(" in default
+        and not column.default_sequences
+        and not getattr(column, "other_sequences", [])
+    ):
         return None, (
             f"{column.default} is not migrated: it calls a sequence of another "
             "schema, which pgshift does not migrate"

@@ -399,6 +399,14 @@ def _record_name_map(settings: Settings) -> tuple[list[str], list[str]]:
                 if table in names.tables
                 for fk in keys
             ],
+            {
+                **{q.source: q.name for q in names.sequences.values()},
+                **{
+                    serial.source: serial.name
+                    for table in names.tables.values()
+                    for serial in table.serials
+                },
+            },
         )
         return _add_waiting_keys(cursor, settings, names)
 

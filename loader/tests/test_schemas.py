@@ -1314,3 +1314,70 @@ def test_a_trigger_of_another_schemas_table_is_listed_runnable_as_printed(
         "CREATE TRIGGER consistent_deleted AFTER DELETE ON events.events FOR EACH "
         "ROW EXECUTE FUNCTION categories.check_deleted()"
     )
+
+
+def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_it(
+    new_database: object, tmp_path: Path
+) -> None:
+    # "Production"."WorkOrder" draws its ids from "Sales"."DocumentNumberSeq",
+    # which "Sales"."Order" shares (AdventureWorks-like). Migrated before
+    # Sales, the default cannot be kept (the target lacks the sequence),
+    # and says which run to make first; after Sales' run, it calls
+    # sales.document_number_seq, the one both tables draw from.
+    source, target = (new_database() for _ in range(2))  # type: ignore[operator]
+    query(
+        source,
+        'create schema "Sales"; create schema "Production";'
+        'create sequence "Sales"."DocumentNumberSeq" start 100;'
+        'create table "Sales"."Order" (id int primary key '
+        """default nextval('"Sales"."DocumentNumberSeq"'));"""
+        'create table "Production"."WorkOrder" (id int primary key '
+        """default nextval('"Sales"."DocumentNumberSeq"'), "partName" text);"""
+        'insert into "Sales"."Order" default values;'
+        """insert into "Production"."WorkOrder" ("partName") values ('bolt')""",
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    done = run_cli(
+        ["--schemas", "Production", "--final-schema", "production", "scaffold"],
+        source,
+        target,
+        tmp_path / "state",
+        project,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = NameMap.read(project)
+    assert names is not None
+    assert (
+        names.tables["WorkOrder"]
+        .dropped_defaults["id"]
+        .startswith(
+            """nextval('"Sales"."DocumentNumberSeq"'::regclass) is not migrated: """
+            'it calls sequence "Sales"."DocumentNumberSeq" of schema "Sales", which '
+            "the target does not have: migrate that schema first, in a run of its "
+            "own (--schemas Sales --final-schema Sales)"
+        )
+    )
+    for schema, final in (("Sales", "sales"), ("Production", "production")):
+        for command in ("scaffold", "migrate"):
+            done = run_cli(
+                ["--schemas", schema, "--final-schema", final, command],
+                source,
+                target,
+                tmp_path / "state",
+                project,
+            )
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert query(
+        target,
+        "select pg_get_expr(adbin, adrelid) from pg_attrdef "
+        "where adrelid = 'production.work_order'::regclass",
+    ) == [("nextval('sales.document_number_seq'::regclass)",)]
+    # Both tables draw from the one sequence, where the source's left off.
+    assert query(
+        target,
+        "insert into production.work_order (part_name) values ('nut') returning id",
+    ) == [(102,)]
+    assert query(target, "insert into sales.order default values returning id") == [
+        (103,)
+    ]

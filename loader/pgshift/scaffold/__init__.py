@@ -67,7 +67,12 @@ from pgshift.catalog import (
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
-from pgshift.manifest import PublishedParent, published_parents, published_schemas
+from pgshift.manifest import (
+    PublishedParent,
+    published_parents,
+    published_schemas,
+    published_sequences,
+)
 from pgshift.mapping import (
     MAP_FILE,
     NEW_TABLE,
@@ -326,6 +331,7 @@ def read_project(
     parents: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset()
     relations: dict[str, frozenset[str]] = {}
     published: dict[tuple[str, str], PublishedParent] = {}
+    sequences: dict[tuple[str, str], tuple[str, str]] = {}
     # Source schema to the final schema another run built it into.
     elsewhere: dict[str, str] = {}
     types: dict[tuple[str, str], tuple] = {}
@@ -354,6 +360,12 @@ def read_project(
                 settings.final_schema,
                 settings.source_required.dbname,
             )
+            sequences = published_sequences(
+                cursor,
+                settings.state_schema,
+                settings.final_schema,
+                settings.source_required.dbname,
+            )
             relations = target_relations(cursor, settings.final_schema)
             types = type_shapes(cursor)
             cursor.execute("select extname::text from pg_extension")
@@ -376,6 +388,7 @@ def read_project(
         )
         catalog.target_parents = parents
         catalog.published_parents = published
+        catalog.published_sequences = sequences
         catalog.target_relations = relations
         # An extension the target has already needs no word.
         left_behind = [
