@@ -1381,3 +1381,30 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
     assert query(target, "insert into sales.order default values returning id") == [
         (103,)
     ]
+
+
+def test_verify_lists_the_differing_rows_of_a_table_over_its_schemas_enum(
+    new_database: object, tmp_path: Path
+) -> None:
+    # pg-boss' job.state is its schema's enum: the rows verify lists are cast
+    # to the declared types, which name it unqualified, as in the final schema.
+    source, target = (new_database() for _ in range(2))  # type: ignore[operator]
+    query(
+        source,
+        "create schema boss; create type boss.job_state as enum ('created', 'done');"
+        "create table boss.job (id int primary key, state boss.job_state);"
+        "insert into boss.job values (1, 'created'), (2, 'done')",
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    _migrate_into_its_own_schema("boss", source, target, tmp_path, project)
+    query(target, "update boss.job set state = 'done' where id = 1")
+    done = run_cli(
+        ["--schemas", "boss", "--final-schema", "boss", "verify"],
+        source,
+        target,
+        tmp_path / "state",
+        project,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "id=1: state expected 'created', found 'done'" in done.stdout

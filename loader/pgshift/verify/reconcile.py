@@ -543,6 +543,12 @@ def explain_mismatch(
     """
     final = mapped.target
     final_rel = sql.Identifier(settings.final_schema, final).as_string(cursor)
+    # The declared types name the final schema's enums and domains unqualified,
+    # as the build's sessions find them (pg-boss's job_state in pgboss).
+    cursor.execute(
+        "select set_config('search_path', %s, false)",
+        (f"{quote_ident(settings.final_schema)}, public",),
+    )
     names = list(mapped.columns.values())
     columns = _typed(cursor, final_rel, names)
     found_key = row_keys(cursor, settings.final_schema, [final]).get(final)
