@@ -1604,6 +1604,10 @@ class _Fragment:
         # columns stand (``_result_refs``).
         self.results: set[int] = set()
         self.foreign: set[str] = set()  # other schemas' relations read
+        # PL/pgSQL variables of the row type of a table another run built
+        # elsewhere (``r "Production"."Product"%ROWTYPE``): their fields
+        # take that table's target names.
+        self.row_variables: dict[str, TableMap] = {}
         # Other final schemas' tables read without an alias: their source
         # name, as columns are qualified with it, to their target name.
         self.requalified: dict[str, str] = {}
@@ -1927,7 +1931,10 @@ class _Fragment:
         """The migrated table an INSERT or UPDATE writes, or None."""
         relation = (statement.get("relation") or {}).get("RangeVar") or {}
         if relation.get("schemaname") not in (None, self.context.schema):
-            return None
+            found = self.context.elsewhere.get(
+                (relation["schemaname"], relation.get("relname", ""))
+            )
+            return None if found is None else found[1]
         return self.context.tables.get(relation.get("relname", ""))
 
     def _target_columns(self, statement: dict, targets: list | None) -> None:
@@ -2145,6 +2152,8 @@ class _Fragment:
             self.placed.add(chain[-2].start)
         elif qualifier in self.variables:
             self.placed.add(chain[-2].start)
+            if qualifier in self.row_variables:
+                tables = [self.row_variables[qualifier]]
         elif qualifier in self.context.tables:
             mapped = self.context.tables[qualifier]
             tables = [mapped]
@@ -2262,6 +2271,12 @@ class _Fragment:
             return
         if len(names) >= 2:
             self._schema(chain[-2])
+            elsewhere = self.context.elsewhere.get((names[-2], names[-1]))  # type: ignore[arg-type]
+            if elsewhere is not None:
+                # The row type of a table an earlier run built elsewhere.
+                self._replace(chain[-2], render_ident(elsewhere[0]))
+                self._replace(chain[-1], render_ident(elsewhere[1].target))
+                return
             if names[-2] != self.context.schema:
                 return
         if names[-1] in self.context.not_migrated and self.context.kinds.get(
@@ -2832,6 +2847,7 @@ def _rewrite_body(
         variables |= {"new", "old"}
     tokens = scan_tokens(body)
     temporary = _temporary_tables(body) | context.transitions.get(routine.oid, set())
+    row_variables = _elsewhere_row_variables(tokens, variables, context)
     line_starts = [0] + [i + 1 for i, c in enumerate(body) if c == "\n"]
     edits: list[_Edit] = []
     problems: list[Problem] = []
@@ -2863,6 +2879,7 @@ def _rewrite_body(
         )
         fragment.foreign_records = routine.foreign_trigger
         fragment.qualify, fragment.temporary = True, temporary
+        fragment.row_variables = row_variables
         try:
             tree = parse_tree(text)
         except pglast.parser.ParseError as error:
@@ -3094,6 +3111,32 @@ def _transition_tables(trigger: Trigger) -> set[str]:
     }
 
 
+def _elsewhere_row_variables(
+    tokens: list[Token], variables: set[str], context: _Context
+) -> dict[str, TableMap]:
+    """The variables declared of the row type of a table built elsewhere.
+
+    ``r "Production"."Product"%ROWTYPE`` or ``r "Production"."Product";``,
+    where an earlier run built that table into a final schema of its own
+    (``_Context.elsewhere``): each variable to that table's map.
+    """
+    found: dict[str, TableMap] = {}
+    for index in range(len(tokens) - 4):
+        name, schema, dot, table, after = tokens[index : index + 5]
+        if (
+            name.value not in variables
+            or dot.text != "."
+            or schema.value is None
+            or table.value is None
+            or (after.text != "%" and after.text not in (";", ":="))
+        ):
+            continue
+        elsewhere = context.elsewhere.get((schema.value, table.value))
+        if elsewhere is not None:
+            found[name.value] = elsewhere[1]
+    return found
+
+
 def _declared_types(
     tokens: list[Token], covered: set[int], context: _Context, variables: set[str]
 ) -> list[_Edit]:
@@ -3151,6 +3194,31 @@ def _declared_types(
             ):
                 first -= 2
             chain = tokens[first : index + 1 : 2]
+            elsewhere = (
+                context.elsewhere.get((chain[0].value or "", chain[1].value or ""))
+                if len(chain) >= 2
+                else None
+            )
+            if elsewhere is not None and (
+                (after[1].value == "rowtype" and len(chain) == 2)
+                or (after[1].value == "type" and len(chain) == 3)
+            ):
+                # A table another run built into its own final schema.
+                final, mapped = elsewhere
+                edits.append(_Edit(chain[0].start, chain[0].end, render_ident(final)))
+                edits.append(
+                    _Edit(chain[1].start, chain[1].end, render_ident(mapped.target))
+                )
+                column = chain[2].value if len(chain) == 3 else None
+                if column is not None and column in mapped.columns:
+                    edits.append(
+                        _Edit(
+                            chain[2].start,
+                            chain[2].end,
+                            render_ident(mapped.columns[column]),
+                        )
+                    )
+                continue
             if after[1].value == "rowtype" and len(chain) in (1, 2):
                 if len(chain) == 1 or source_schema(chain[0]):
                     table(chain[-1], qualified=len(chain) == 2)

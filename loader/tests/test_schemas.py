@@ -1136,6 +1136,19 @@ create function sales.cities() returns setof text language plpgsql stable as $$
 begin
     return query select a."cityName" from person."Address" a order by 1;
 end $$;
+create function sales.move_city(a int, c text) returns text language plpgsql as $$
+declare
+    r person."Address"%%rowtype;
+    previous person."Address"."cityName"%%type;
+begin
+    select * into r from person."Address" where "AddressID" = a;
+    previous := r."cityName";
+    update person."Address" x set "cityName" = c where x."AddressID" = a;
+    insert into person."Address" ("AddressID", "cityName") values (a + 100, previous);
+    return previous;
+end $$;
+create function sales.addresses() returns setof person."Address"
+    language sql stable as $$ select * from person."Address" order by 1 $$;
 alter table sales."SalesOrder" enable row level security;
 create policy shipped on sales."SalesOrder" using (exists (
     select 1 from person."Address" a where a."AddressID" = "shipToAddressId"));
@@ -1179,6 +1192,15 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
         (
             "select sales.city_of(11), array(select sales.cities())",
             "select sales.city_of(11), array(select sales.cities())",
+        ),
+        ("select * from sales.addresses()", "select * from sales.addresses()"),
+        # Its row variable, %TYPE, UPDATE ... SET and INSERT's columns.
+        (
+            "select sales.move_city(1, 'Bergen'), "
+            'array(select row("AddressID", "cityName") from person."Address" '
+            "order by 1)",
+            "select sales.move_city(1, 'Bergen'), "
+            "array(select row(address_id, city_name) from person.address order by 1)",
         ),
     ]:
         assert query(target, target_sql) == query(source, source_sql), target_sql
