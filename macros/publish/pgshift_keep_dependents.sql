@@ -5,7 +5,8 @@
     team's views and materialized views (and views on those), foreign keys
     from the team's tables, and, on the table itself, the team's indexes,
     constraints, triggers, rules, policies, row-level security, grants,
-    comments, publications and ownership. Each is written down here, in the
+    comments, publications and ownership; and the routines of other schemas
+    taking or returning its row type. Each is written down here, in the
     order it must be recreated, into the temporary table pgshift_dependents
     (dropped when the publish's transaction ends);
     pgshift_restore_dependents replays them once the new tables are in.
@@ -432,6 +433,52 @@ begin
                                 else 'table' end,
                            target, pg_get_userbyid(rel.relowner)));
         end if;
+    end loop;
+
+    -- Routines of other schemas that take or return the row type of a
+    -- replaced table (a later schema's RETURNS SETOF person.address): the
+    -- drop takes them with it. Each is created again, with its owner and
+    -- its grants.
+    for obj in
+        select distinct p.oid, p.oid::regprocedure::text as label,
+               pg_get_functiondef(p.oid) as definition, p.proowner, p.proacl,
+               case p.prokind when 'p' then 'procedure' else 'function' end
+                   as kind,
+               format('%I.%I', tn.nspname, c.relname) as on_table
+        from pg_class as c
+        inner join pg_namespace as tn on tn.oid = c.relnamespace
+        inner join pg_depend as d
+            on d.refclassid = 'pg_type'::regclass
+            and d.classid = 'pg_proc'::regclass
+            and d.refobjid in (
+                c.reltype,
+                (select t.typarray from pg_type as t where t.oid = c.reltype))
+        inner join pg_proc as p on p.oid = d.objid
+        inner join pg_namespace as pn on pn.oid = p.pronamespace
+        where c.oid = any(replaced) and pn.nspname <> final_schema
+          and p.prokind in ('f', 'p')
+        order by 2
+    loop
+        insert into pgshift_dependents (kind, object, on_table, statement)
+        values (
+            obj.kind, obj.label, obj.on_table,
+            obj.definition
+            || format('; alter %s %s owner to %I', obj.kind, obj.label,
+                      pg_get_userbyid(obj.proowner))
+            || case when obj.proacl is null then '' else
+                   format('; revoke all on %s %s from public', obj.kind, obj.label)
+                   || coalesce((
+                       select string_agg(format(
+                           '; grant %s on %s %s to %s%s', a.privilege_type,
+                           obj.kind, obj.label,
+                           case when a.grantee = 0 then 'public'
+                                else quote_ident(pg_get_userbyid(a.grantee)) end,
+                           case when a.is_grantable then ' with grant option'
+                                else '' end), '')
+                       from aclexplode(obj.proacl) as a
+                       where a.grantee <> obj.proowner), '')
+               end
+        );
     end loop;
 
 end

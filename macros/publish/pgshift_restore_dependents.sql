@@ -2,7 +2,9 @@
    new tables, in the publish's transaction, and record it. #}
 {#- Each statement runs in the order it was written down (a view before the
     views that read it), the team's partitions first (a key or index of
-    its own on one is written down before it). One that fails (a view that reads a column the new
+    its own on one is written down before it), then the routines of other
+    schemas over a replaced table's row type (a view may call one). One
+    that fails (a view that reads a column the new
     table no longer has, an owner the publishing role may not assign) stops
     the publish, naming the object, why, and what to do: nothing is
     published. With the var pgshift_drop_dependents true, such an object is
@@ -30,7 +32,8 @@ begin
     -- The partitions the team added first: the team's constraints and
     -- indexes on one are written down before it, and need it there.
     for dependent in select * from pgshift_dependents
-            order by kind <> 'partition', ord loop
+            order by kind <> 'partition',
+                     kind not in ('function', 'procedure'), ord loop
         -- A comment the new table has from the source stays; the one it
         -- replaces is recorded when it was another.
         current := null;
