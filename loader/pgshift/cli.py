@@ -337,6 +337,9 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
             else "not migrated: "
         )
         print(f"{prefix}{kind} {name}: {reason}")
+    for table in done.project.names.tables.values():
+        for column, why in table.dropped_defaults.items():
+            print(f"not migrated: default of {table.target}.{column}: {why}")
     for routine in done.project.routines.routines if done.project.routines else []:
         if not routine.problems:
             for note in routine.notes:
