@@ -15,6 +15,7 @@ that holds the first one's.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -982,20 +983,45 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
     assert code == 0, out
 
 
+def _run_schema(
+    schema: str,
+    final: str,
+    args: list[str],
+    dbs: tuple[str, str],
+    tmp_path: Path,
+    project: Path,
+) -> subprocess.CompletedProcess[str]:
+    """One command of run.py for a source schema and its final schema."""
+    return run_cli(
+        ["--schemas", schema, "--final-schema", final, *args],
+        dbs[0],
+        dbs[1],
+        tmp_path / "state",
+        project,
+    )
+
+
 def _migrate_into_its_own_schema(
-    schema: str, source: str, target: str, tmp_path: Path, project: Path
+    schema: str,
+    source: str,
+    target: str,
+    tmp_path: Path,
+    project: Path,
+    *,
+    final: str | None = None,
+    replace: bool = False,
 ) -> str:
-    """Scaffold and migrate one source schema into a final schema of its name.
+    """Scaffold and migrate one source schema into a final schema of its own
+    (of its name unless ``final``), replacing its tables with ``replace``.
 
     Returns what migrate printed.
     """
-    for command in ("scaffold", "migrate"):
-        done = run_cli(
-            ["--schemas", schema, "--final-schema", schema, command],
-            source,
-            target,
-            tmp_path / "state",
-            project,
+    for args in (
+        ["scaffold"],
+        ["migrate", *(["--replace-existing"] if replace else [])],
+    ):
+        done = _run_schema(
+            schema, final or schema, args, (source, target), tmp_path, project
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -1229,16 +1255,9 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
     # person migrated again (its rows changed on the target, by move_city):
     # sales.addresses() returns its row type, and the drop of the replaced
     # table takes it with it; it is created again, and said so.
-    for command in ("scaffold", "migrate"):
-        done = run_cli(
-            ["--schemas", "person", "--final-schema", "person", command]
-            + (["--replace-existing"] if command == "migrate" else []),
-            source,
-            target,
-            tmp_path / "state",
-            project,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _migrate_into_its_own_schema(
+        "person", source, target, tmp_path, project, replace=True
+    )
     assert query(target, "select * from sales.addresses()") == query(
         source, "select * from sales.addresses()"
     )
@@ -1316,12 +1335,8 @@ def test_keys_between_two_schemas_both_ways_wait_for_the_second_run(
     assert "Result:** PASSED" in (project / "MIGRATION_REPORT.md").read_text()
     # The project holds sales' models now: a verify of person says so
     # rather than look for sales' tables in person.
-    done = run_cli(
-        ["--schemas", "person", "--final-schema", "person", "verify"],
-        source,
-        target,
-        tmp_path / "state",
-        project,
+    done = _run_schema(
+        "person", "person", ["verify"], (source, target), tmp_path, project
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert (
@@ -1378,12 +1393,8 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
     )
     project = copy_project(tmp_path / "project")
     shutil.rmtree(project / "macros" / "scaffolded")
-    done = run_cli(
-        ["--schemas", "Production", "--final-schema", "production", "scaffold"],
-        source,
-        target,
-        tmp_path / "state",
-        project,
+    done = _run_schema(
+        "Production", "production", ["scaffold"], (source, target), tmp_path, project
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # Said at scaffold, not only found by verify.
@@ -1404,15 +1415,9 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
         )
     )
     for schema, final in (("Sales", "sales"), ("Production", "production")):
-        for command in ("scaffold", "migrate"):
-            done = run_cli(
-                ["--schemas", schema, "--final-schema", final, command],
-                source,
-                target,
-                tmp_path / "state",
-                project,
-            )
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        _migrate_into_its_own_schema(
+            schema, source, target, tmp_path, project, final=final
+        )
     assert query(
         target,
         "select pg_get_expr(adbin, adrelid) from pg_attrdef "
@@ -1444,12 +1449,6 @@ def test_verify_lists_the_differing_rows_of_a_table_over_its_schemas_enum(
     shutil.rmtree(project / "macros" / "scaffolded")
     _migrate_into_its_own_schema("boss", source, target, tmp_path, project)
     query(target, "update boss.job set state = 'done' where id = 1")
-    done = run_cli(
-        ["--schemas", "boss", "--final-schema", "boss", "verify"],
-        source,
-        target,
-        tmp_path / "state",
-        project,
-    )
+    done = _run_schema("boss", "boss", ["verify"], (source, target), tmp_path, project)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "id=1: state expected 'created', found 'done'" in done.stdout
