@@ -550,7 +550,7 @@ class Catalog:
         published_parents: The tables another run of pgshift built into
             another final schema of the target, by their source schema and
             name, to (final schema, table, source column to final column)
-            (``manifest.published_parents``): a foreign key into one
+            (``manifest.OtherBuilds.parents``): a foreign key into one
             references it under the names it has there.
         target_relations: The tables and views of the target's other
             schemas (``target_relations``), each to its columns: a view

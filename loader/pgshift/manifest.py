@@ -227,7 +227,7 @@ def record_name_map(
     A source schema migrated by a later run of its own may reference this
     one's tables by their source names (``sales.order`` -> ``person."Address"``);
     its scaffold finds here what they are called on the target
-    (``published_parents``).
+    (``OtherBuilds.parents``).
 
     Args:
         cursor: An open cursor on the target, in the state schema's transaction.
@@ -356,99 +356,61 @@ class WaitingKey(TypedDict):
     options: str
 
 
-def keys_waiting_for(
-    cursor: Any,
-    state_schema: str,
-    final_schema: str,
-    source: tuple[str | None, str],
-) -> list[tuple[str, WaitingKey]]:
-    """The keys other final schemas' tables wait to have into this run's.
+@dataclass
+class OtherBuilds:
+    """What earlier runs built into the target's other final schemas.
 
-    Args:
-        cursor: An open cursor on the target.
-        state_schema: pgshift's state schema there.
-        final_schema: This run's final schema.
-        source: (source database name, source schema) this run migrates.
-
-    Returns:
-        (final schema of the child table, key) of each key into one of the
-        source schema's tables.
+    Their recorded maps (``record_name_map``), read once, from the same
+    source database (or one not recorded): each is (final schema, source
+    schema, tables, waiting keys, sequences); a map an older pgshift wrote
+    has no waiting keys nor sequences.
     """
-    return [
-        (schema, key)
-        for schema, _, _, keys, _ in _other_name_maps(
-            cursor, state_schema, final_schema, source[0]
-        )
-        for key in keys
-        if key["to_schema"] == source[1]
-    ]
+
+    maps: list[tuple[str, str, dict[str, Any], list[WaitingKey], dict[str, str]]]
+
+    @property
+    def parents(self) -> dict[tuple[str, str], PublishedParent]:
+        """(source schema, source table) to where it is on the target."""
+        return {
+            (source_schema, name): (schema, entry["target"], entry["columns"])
+            for schema, source_schema, tables, _, _ in self.maps
+            for name, entry in tables.items()
+        }
+
+    @property
+    def sequences(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(source schema, source sequence) to (final schema, its name there)."""
+        return {
+            (source_schema, name): (schema, target)
+            for schema, source_schema, _, _, sequences in self.maps
+            for name, target in sequences.items()
+        }
+
+    @property
+    def schemas(self) -> dict[str, str]:
+        """Source schema to the final schema that holds its tables."""
+        return {source_schema: schema for schema, source_schema, _, _, _ in self.maps}
+
+    def waiting_into(self, source_schema: str) -> list[tuple[str, WaitingKey]]:
+        """The keys that wait for a table of ``source_schema``.
+
+        Each as (final schema of the child table, key).
+        """
+        return [
+            (schema, key)
+            for schema, _, _, keys, _ in self.maps
+            for key in keys
+            if key["to_schema"] == source_schema
+        ]
 
 
-def published_parents(
+def other_builds(
     cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
-) -> dict[tuple[str, str], PublishedParent]:
-    """The tables other final schemas hold, by the source names they came from.
-
-    Only those built from the same source database (or one not recorded).
-
-    Returns:
-        (source schema, source table) to where it is on the target.
-    """
-    found: dict[tuple[str, str], PublishedParent] = {}
-    for schema, source_schema, tables, _, _ in _other_name_maps(
-        cursor, state_schema, final_schema, source_dbname
-    ):
-        for name, entry in tables.items():
-            found[source_schema, name] = (schema, entry["target"], entry["columns"])
-    return found
-
-
-def published_sequences(
-    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """The sequences other runs built into other final schemas of the target.
-
-    Returns:
-        (source schema, source sequence) to (final schema, its name there).
-    """
-    return {
-        (source_schema, name): (schema, target)
-        for schema, source_schema, _, _, sequences in _other_name_maps(
-            cursor, state_schema, final_schema, source_dbname
-        )
-        for name, target in sequences.items()
-    }
-
-
-def published_schemas(
-    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
-) -> dict[str, str]:
-    """The source schemas other runs built into other final schemas of the target.
-
-    Only those built from the same source database (or one not recorded).
-
-    Returns:
-        Source schema to the final schema that holds its tables.
-    """
-    return {
-        source_schema: schema
-        for schema, source_schema, _, _, _ in _other_name_maps(
-            cursor, state_schema, final_schema, source_dbname
-        )
-    }
-
-
-def _other_name_maps(
-    cursor: Any, state_schema: str, final_schema: str, source_dbname: str | None
-) -> list[tuple[str, str, dict[str, Any], list[WaitingKey], dict[str, str]]]:
-    """Every other final schema's map.
-
-    (final schema, source schema, tables, waiting keys, sequences); a map
-    an older pgshift wrote has no waiting keys nor sequences.
-    """
+) -> OtherBuilds:
+    """Read the maps of every final schema but ``final_schema`` (``OtherBuilds``)."""
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     if not relation_exists(cursor, relation.as_string(cursor)):
-        return []
+        return OtherBuilds([])
     cursor.execute(
         sql.SQL(
             "select final_schema, source_schema, tables, "
@@ -459,7 +421,7 @@ def _other_name_maps(
         ).format(relation),
         (final_schema, source_dbname, source_dbname),
     )
-    return list(cursor.fetchall())
+    return OtherBuilds(list(cursor.fetchall()))
 
 
 def ensure_state_schema(cursor: Any, schema: str) -> None:

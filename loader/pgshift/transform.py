@@ -429,19 +429,16 @@ def _add_waiting_keys(
     Returns:
         (a line per key added, a line per key that could not be).
     """
-    from pgshift.manifest import keys_waiting_for
+    from pgshift.manifest import other_builds
 
     added: list[str] = []
     failed: list[str] = []
-    waiting = keys_waiting_for(
+    waiting = other_builds(
         cursor,
         settings.state_schema,
         names.final_schema,
-        (
-            settings.source.dbname if settings.source is not None else None,
-            names.source_schema,
-        ),
-    )
+        settings.source.dbname if settings.source is not None else None,
+    ).waiting_into(names.source_schema)
     for schema, key in waiting:
         child = f"{render_ident(schema)}.{render_ident(key['table'])}"
         label = f"foreign key {key['name']} of {child}"

@@ -67,12 +67,7 @@ from pgshift.catalog import (
 )
 from pgshift.comments import map_comments, read_comments
 from pgshift.connection import explain, transaction
-from pgshift.manifest import (
-    PublishedParent,
-    published_parents,
-    published_schemas,
-    published_sequences,
-)
+from pgshift.manifest import PublishedParent, other_builds
 from pgshift.mapping import (
     MAP_FILE,
     NEW_TABLE,
@@ -347,25 +342,16 @@ def read_project(
                 cursor, settings.source_schema, settings.final_schema
             )
             parents = target_parents(cursor, settings.final_schema)
-            # Another source schema's tables another run built, renamed.
-            published = published_parents(
+            # Another source schema's tables and sequences another run
+            # built, renamed.
+            built = other_builds(
                 cursor,
                 settings.state_schema,
                 settings.final_schema,
                 settings.source_required.dbname,
             )
-            elsewhere = published_schemas(
-                cursor,
-                settings.state_schema,
-                settings.final_schema,
-                settings.source_required.dbname,
-            )
-            sequences = published_sequences(
-                cursor,
-                settings.state_schema,
-                settings.final_schema,
-                settings.source_required.dbname,
-            )
+            published, elsewhere = built.parents, built.schemas
+            sequences = built.sequences
             relations = target_relations(cursor, settings.final_schema)
             types = type_shapes(cursor)
             cursor.execute("select extname::text from pg_extension")

@@ -48,8 +48,7 @@ from pgshift.manifest import (
     CarriedOver,
     ManifestRow,
     excluded_tables,
-    published_parents,
-    published_schemas,
+    other_builds,
     read_carried_over,
     read_manifest,
     read_not_migrated,
@@ -140,12 +139,12 @@ def verify(settings: Settings, *, source_moves: bool = False) -> Report:
         recorded = read_not_migrated(cursor, settings.state_schema)
         # Schemas other runs built into final schemas of their own, as the
         # target holds them now (a later run may have moved one since).
-        elsewhere = published_schemas(
+        elsewhere = other_builds(
             cursor,
             settings.state_schema,
             settings.final_schema,
             settings.source.dbname if settings.source else None,
-        )
+        ).schemas
         verified = read_verified(cursor, settings.state_schema)
         report.schemas = [f"{source_schema} -> {settings.final_schema}"] + [
             _schema_line(line.removeprefix("schema "), elsewhere, verified)
@@ -714,12 +713,12 @@ def _schema_parity(
                 settings.source_schema,
                 settings.final_schema,
                 settings.project_dir,
-                published_parents(
+                other_builds(
                     target_cursor,
                     settings.state_schema,
                     settings.final_schema,
                     settings.source.dbname,
-                ),
+                ).parents,
             )
     for name in [n for n in source.tables if not settings.selects(n)]:
         del source.tables[name]

@@ -127,7 +127,7 @@ def routine_differences(
     """One line per migrated routine or trigger missing or changed on the target.
 
     ``elsewhere``: the tables earlier runs built into other final schemas
-    (``manifest.published_parents``), which the bodies were renamed through.
+    (``manifest.OtherBuilds.parents``), which the bodies were renamed through.
     """
     migrated = _migrated(project_dir)
     if not migrated:
