@@ -681,6 +681,19 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "alter table payment_event_2022_04 add constraint team_2022_04_customer "
         "foreign key (customer_id) references customer (customer_id)",
     )
+    # What else the team made on a partition of its own, and on one of the
+    # source's: the drop of the replaced table takes each with it.
+    query(
+        target,
+        "alter table payment_event_2022_04 add constraint team_2022_04_amount "
+        "check (amount_cents > 0);"
+        "create index team_2022_04_paid on payment_event_2022_04 (paid_at desc);"
+        "comment on table payment_event_2022_04 is 'April, the team''s';"
+        "create view team_april as "
+        "select customer_id, amount_cents from payment_event_2022_04;"
+        "create index team_2020_large on payment_event_2020 (amount_cents) "
+        "where amount_cents > 100",
+    )
     query(target, "alter table store_region detach partition store_region_us")
     # What a partition made LIKE its table gets on the target when it is
     # recreated PARTITION OF it, and a default its partitions lack.
@@ -758,6 +771,31 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "select conname::text from pg_constraint "
         "where conrelid = 'payment_event_2022_04'::regclass and contype = 'f'",
     )
+    # And the rest of what the team made on the partitions, each reported.
+    assert query(
+        target,
+        "select conname::text, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'payment_event_2022_04'::regclass and contype = 'c' "
+        "and conislocal",
+    ) == [("team_2022_04_amount", "CHECK ((amount_cents > 0))")]
+    assert query(
+        target,
+        "select indexrelid::regclass::text from pg_index "
+        "where indexrelid::regclass::text in ('team_2022_04_paid', 'team_2020_large') "
+        "order by 1",
+    ) == [("team_2020_large",), ("team_2022_04_paid",)]
+    assert query(
+        target, "select obj_description('payment_event_2022_04'::regclass, 'pg_class')"
+    ) == [("April, the team's",)]
+    assert query(target, "select count(*) from team_april") == [(0,)]
+    for line in (
+        "- constraint public.payment_event_2022_04.team_2022_04_amount: recreated",
+        "- index public.payment_event_2022_04.team_2022_04_paid: recreated",
+        "- index public.payment_event_2020.team_2020_large: recreated",
+        "- comment public.payment_event_2022_04: recreated",
+        "- view public.team_april: recreated",
+    ):
+        assert line in report
     assert "partitions, comments and enums match the source's" in report
     for source, parent in PARENTS.items():
         assert query(migrated.source, f'select count(*) from "{source}"') == query(

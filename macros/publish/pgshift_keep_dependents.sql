@@ -65,6 +65,10 @@ declare
     rebuilt_views text[] := array[{{ view_literals | join(', ') }}]::text[];
     registered text[] := '{}';
     replaced oid[];
+    -- Their partitions, at any depth: the drop takes them, and with them
+    -- what the team made on one (its own indexes, checks, triggers, grants,
+    -- comments, a view reading it).
+    partitions oid[];
     rel record;
     obj record;
     target text;
@@ -111,12 +115,18 @@ begin
         select to_regclass(format('%I.%I', final_schema, t))
         from unnest(array[{{ table_literals | join(', ') }}]::text[]) as t
     ) and c.relkind in ('r', 'p');
+    select coalesce(array_agg(tree.relid), '{}') into partitions
+    from unnest(replaced) as r (oid)
+    cross join lateral pg_partition_tree(r.oid) as tree
+    where tree.level > 0;
 
-    -- The replaced tables, then every view or materialized view that reads
-    -- one of them, directly or through other views, in creation order.
+    -- The replaced tables and their partitions, then every view or
+    -- materialized view that reads one of them, directly or through other
+    -- views, in creation order.
     for rel in
         with recursive readers (oid, depth, root) as (
-            select c.oid, 0, c.oid from pg_class as c where c.oid = any(replaced)
+            select c.oid, 0, c.oid from pg_class as c
+            where c.oid = any(replaced || partitions)
             union all
             select distinct r.ev_class, readers.depth + 1, readers.root
             from readers
@@ -206,8 +216,10 @@ begin
             end loop;
         end if;
 
-        -- Constraints of the team's: on a replaced table those it does not
-        -- declare; foreign keys into a replaced table from other tables.
+        -- Constraints of the team's: on a replaced table (or one of its
+        -- partitions) those it does not declare, not those a partition has
+        -- from its table; foreign keys into a replaced table from other
+        -- tables.
         for obj in
             select con.conname::text as name, pg_get_constraintdef(con.oid) as def,
                    format('%I.%I', cn.nspname, cc.relname) as owner_table,
@@ -218,9 +230,10 @@ begin
             where (
                 (con.conrelid = rel.oid and con.contype in ('c', 'u', 'x', 'f', 'p'))
                 or (con.confrelid = rel.oid and con.conrelid <> rel.oid
-                    and con.contype = 'f' and not con.conrelid = any(replaced))
+                    and con.contype = 'f'
+                    and not con.conrelid = any(replaced || partitions))
             )
-            and con.conparentid = 0
+            and con.conparentid = 0 and con.conislocal
             and cn.nspname <> build_schema
             and not (cn.nspname = final_schema
                      and cc.relname || '.' || con.conname = any(declared))
@@ -232,7 +245,8 @@ begin
                            obj.owner_table, obj.name, obj.def));
         end loop;
 
-        -- Indexes of the team's (not behind a constraint, not declared).
+        -- Indexes of the team's (not behind a constraint, not declared, not
+        -- a partition's part of its table's index).
         for obj in
             select ic.relname::text as name, pg_get_indexdef(i.indexrelid) as def
             from pg_index as i
@@ -241,6 +255,8 @@ begin
               and not exists (select 1 from pg_constraint as con
                               where con.conindid = i.indexrelid
                                 and con.contype in ('p', 'u', 'x'))
+              and not exists (select 1 from pg_inherits as inh
+                              where inh.inhrelid = i.indexrelid)
               and not (rel.schema = final_schema
                        and rel.name || '.' || ic.relname = any(declared))
             order by ic.relname
@@ -256,6 +272,7 @@ begin
                    tg.tgenabled
             from pg_trigger as tg
             where tg.tgrelid = rel.oid and not tg.tgisinternal
+              and tg.tgparentid = 0
               and not (rel.schema = final_schema
                        and rel.name || '.' || tg.tgname = any(own_triggers))
             order by tg.tgname
@@ -392,7 +409,7 @@ begin
                     target || coalesce('.' || quote_ident(obj.col), ''),
                     obj.description
                 ),
-                case when rel.oid = any(replaced) then format(
+                case when rel.oid = any(replaced || partitions) then format(
                     'select %s',
                     case when obj.col is null
                          then format('obj_description(%L::regclass, %L)',
@@ -418,8 +435,10 @@ begin
                     format('alter publication %I add table %s', obj.name, target));
         end loop;
 
-        -- Its owner, when another role than the one publishing.
+        -- Its owner, when another role than the one publishing (a
+        -- partition's is its table's: pgshift_align_partition_owners).
         if pg_get_userbyid(rel.relowner) <> current_user
+                and not rel.oid = any(partitions)
                 and not (rel.schema = final_schema
                          and 'owner|' || rel.name || '|'
                              || pg_get_userbyid(rel.relowner)

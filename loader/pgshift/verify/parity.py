@@ -136,20 +136,30 @@ def _diff_sets(
     expected: Iterable[tuple[object, ...]],
     found: Iterable[tuple[object, ...]],
     kept: Differences | None = None,
+    kept_as: Callable[[tuple[object, ...]], str] | None = None,
 ) -> list[str]:
     """Lines for what one side has and the other lacks.
 
     Found objects whose name (the first item) ``kept`` explains go to its
-    kept lines instead.
+    kept lines instead, and so do those it explains under the name
+    ``kept_as`` gives (an index of a partition's own: "partition.index").
     """
     expected_set, found_set = set(expected), set(found)
     lines = [f"{where}: {what} {e} is missing" for e in expected_set - found_set]
     for f in sorted(found_set - expected_set, key=str):
         line = f"{where}: {what} {f} is not in the source"
-        if kept is not None and kept.explains(f"{where}.{f[0]}", line):
+        if kept is not None and (
+            kept.explains(f"{where}.{f[0]}", line)
+            or (kept_as is not None and kept.explains(kept_as(f), line))
+        ):
             continue
         lines.append(line)
     return sorted(lines)
+
+
+def _on_partition(found: tuple[object, ...]) -> str:
+    """The name a publish records an object of a partition's own under."""
+    return f"{found[0]}.{found[1]}"
 
 
 class Differences:
@@ -903,7 +913,9 @@ def _partition_differences(
     constraints, indexes and foreign keys. The bounds of both sides are
     printed under the same settings (``catalog.PARTITION_SETTINGS``). A
     partition the team added, which the last publish carried over, is kept,
-    and so is what is on it (its own keys and indexes, carried over with it).
+    and so is what is on it (its own keys and indexes, carried over with it);
+    so is what the team made on a partition of the source's (an index, a
+    check, a comment of its own), which the last publish carried over too.
     """
     name = mapped.target
     lines = []
@@ -924,6 +936,8 @@ def _partition_differences(
         "partition comment",
         [(p.name, p.comment) for p in mapped.partitions if p.comment is not None],
         [(p.name, p.comment) for p in target.partitions if p.comment is not None],
+        kept,
+        lambda found: str(found[0]),
     )
     # The defaults and NOT NULL of a partition alone (not its table's).
     lines += _diff_sets(
@@ -960,6 +974,7 @@ def _partition_differences(
             for c in p.constraints
         ],
         kept,
+        _on_partition,
     )
     lines += _diff_sets(
         name,
@@ -975,6 +990,7 @@ def _partition_differences(
             for i in p.indexes
         ],
         kept,
+        _on_partition,
     )
     lines += _diff_sets(
         name,
@@ -996,6 +1012,7 @@ def _partition_differences(
             for fk in p.foreign_keys
         ],
         kept,
+        _on_partition,
     )
     return lines
 
