@@ -692,7 +692,12 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         "create view team_april as "
         "select customer_id, amount_cents from payment_event_2022_04;"
         "create index team_2020_large on payment_event_2020 (amount_cents) "
-        "where amount_cents > 100",
+        "where amount_cents > 100;"
+        "create function team_april_noop() returns trigger language plpgsql "
+        "as $$begin return new; end$$;"
+        "create trigger team_april_noop before insert on payment_event_2022_04 "
+        "for each row execute function team_april_noop();"
+        "grant select on payment_event_2022_04 to public",
     )
     query(target, "alter table store_region detach partition store_region_us")
     # What a partition made LIKE its table gets on the target when it is
@@ -788,12 +793,23 @@ def test_a_new_month_routes_and_a_second_migrate_replaces_it(
         target, "select obj_description('payment_event_2022_04'::regclass, 'pg_class')"
     ) == [("April, the team's",)]
     assert query(target, "select count(*) from team_april") == [(0,)]
+    assert query(
+        target,
+        "select tgname::text from pg_trigger "
+        "where tgrelid = 'payment_event_2022_04'::regclass and not tgisinternal",
+    ) == [("team_april_noop",)]
+    assert query(
+        target,
+        "select has_table_privilege('public', 'payment_event_2022_04', 'select')",
+    ) == [(True,)]
     for line in (
         "- constraint public.payment_event_2022_04.team_2022_04_amount: recreated",
         "- index public.payment_event_2022_04.team_2022_04_paid: recreated",
         "- index public.payment_event_2020.team_2020_large: recreated",
         "- comment public.payment_event_2022_04: recreated",
         "- view public.team_april: recreated",
+        "- trigger public.payment_event_2022_04.team_april_noop: recreated",
+        "- grant public.payment_event_2022_04 to public: recreated",
     ):
         assert line in report
     assert "partitions, comments and enums match the source's" in report
