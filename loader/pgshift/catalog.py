@@ -17,7 +17,13 @@ from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
 from pgshift.settings import ConfigError, Settings
-from pgshift.sqlident import quote_ident, render_ident, sql_literal, unquote_ident
+from pgshift.sqlident import (
+    qualified_type,
+    quote_ident,
+    render_ident,
+    sql_literal,
+    unquote_ident,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,9 @@ class Column:
             (``nextval``), unqualified and unquoted.
         other_sequences: (schema, name) of each sequence of another schema
             the default calls.
+        other_types: (schema, name) of each enum or domain of another
+            schema the default casts to, which the target has as the
+            source has it (``Catalog.target_types``).
         identity_options: An identity column's sequence options, as the
             clauses of ``ALTER COLUMN ... SET`` (``increment by 5``, ...,
             ``no cycle``).
@@ -80,6 +89,7 @@ class Column:
     collation: str | None = None
     default_sequences: list[str] = field(default_factory=list)
     other_sequences: list[tuple[str, str]] = field(default_factory=list)
+    other_types: list[tuple[str, str]] = field(default_factory=list)
     identity_options: list[str] = field(default_factory=list)
     identity_sequence: str | None = None
     identity_unlogged: bool = False
@@ -561,6 +571,10 @@ class Catalog:
         published_sequences: The sequences another run of pgshift built
             into another final schema, by (source schema, source name), to
             (final schema, name) there: a default calling one calls it there.
+        published_types: Likewise the enums, domains and other types
+            another run built, which the target has as the source has them
+            (``target_types`` counts them under their source names): a
+            column of one is of that type there.
         cycle_schemas: Those of them whose tables reference this schema's,
             directly or through other schemas' (``schemas_referencing``):
             neither can be migrated first, so a key into one whose table
@@ -601,6 +615,9 @@ class Catalog:
     later_schemas: frozenset[str] = frozenset()
     cycle_schemas: frozenset[str] = frozenset()
     published_sequences: dict[tuple[str, str], tuple[str, str]] = field(
+        default_factory=dict
+    )
+    published_types: dict[tuple[str, str], tuple[str, str]] = field(
         default_factory=dict
     )
     extension_types: dict[str, str] = field(default_factory=dict)
@@ -2029,10 +2046,13 @@ def _type_problem(
             "or labels differ)"
         )
     if kind in ("e", "d"):
+        quoted = shlex.quote(schema)
         return (
-            f"a type of schema {schema}, which pgshift does not create: create "
-            "it on the target first, the same as the source's, and scaffold "
-            "with TARGET_DATABASE_URL set"
+            f"a type of schema {schema}, which the target does not have: "
+            f"migrate that schema first, in a run of its own (--schemas {quoted} "
+            f"--final-schema {quoted}), or create the type on the target, the "
+            "same as the source's; then scaffold this one again with "
+            "TARGET_DATABASE_URL set"
         )
     if kind == "c" and schema == source_schema and name in composites:
         return None
@@ -2819,6 +2839,17 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
         if routine is not None and identity in catalog.target_functions:
             # Another schema's function that the target has too: the
             # expression keeps calling it by its qualified name.
+            continue
+        used = qualified_type(identity) if ref_type in ("type", "domain") else None
+        if (
+            used is not None
+            and user.startswith("default of ")
+            and catalog.target_types.get(used)
+        ):
+            # A default cast to another schema's enum or domain that the
+            # target has as the source has it (where another run put it:
+            # mapping names it there).
+            table.column(user.removeprefix("default of ")).other_types.append(used)
             continue
         problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
         if problem:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from psycopg2 import sql
 
@@ -221,6 +221,7 @@ def record_name_map(
     tables: dict[str, tuple[str, dict[str, str]]],
     waiting: list[WaitingKey] | None = None,
     sequences: dict[str, str] | None = None,
+    types: dict[str, str] | None = None,
 ) -> None:
     """Write down, beside the target's tables, where a final schema's came from.
 
@@ -239,6 +240,8 @@ def record_name_map(
             schema's run (``NameMap.waiting_keys``), which adds them.
         sequences: Source sequence to its final name (standing alone or a
             serial's): another schema's default calling one calls it there.
+        types: Source enum, domain, composite or range type to its final
+            name: another schema's column of one is of that type there.
     """
     relation = sql.Identifier(state_schema, NAME_MAPS_TABLE)
     cursor.execute(
@@ -252,17 +255,19 @@ def record_name_map(
         sql.SQL(
             "alter table {} add column if not exists waiting_keys jsonb "
             "not null default '[]', add column if not exists sequences jsonb "
+            "not null default '{{}}', add column if not exists types jsonb "
             "not null default '{{}}'"
         ).format(relation)
     )
     cursor.execute(
         sql.SQL(
             "insert into {} (final_schema, source_dbname, source_schema, tables, "
-            "waiting_keys, sequences) values (%s, %s, %s, %s, %s, %s) on conflict "
-            "(final_schema) do update set source_dbname = excluded.source_dbname, "
+            "waiting_keys, sequences, types) values (%s, %s, %s, %s, %s, %s, %s) "
+            "on conflict (final_schema) do update set "
+            "source_dbname = excluded.source_dbname, "
             "source_schema = excluded.source_schema, tables = excluded.tables, "
             "waiting_keys = excluded.waiting_keys, sequences = excluded.sequences, "
-            "recorded_at = now()"
+            "types = excluded.types, recorded_at = now()"
         ).format(relation),
         (
             final_schema,
@@ -276,6 +281,7 @@ def record_name_map(
             ),
             json.dumps(waiting or []),
             json.dumps(sequences or {}),
+            json.dumps(types or {}),
         ),
     )
 
@@ -356,40 +362,61 @@ class WaitingKey(TypedDict):
     options: str
 
 
+class RecordedMap(NamedTuple):
+    """One final schema's map, as its build recorded it (``record_name_map``).
+
+    A map an older pgshift wrote has no waiting keys, sequences nor types.
+    """
+
+    final_schema: str
+    source_schema: str
+    tables: dict[str, Any]
+    waiting_keys: list[WaitingKey]
+    sequences: dict[str, str]
+    types: dict[str, str]
+
+
 @dataclass
 class OtherBuilds:
     """What earlier runs built into the target's other final schemas.
 
-    Their recorded maps (``record_name_map``), read once, from the same
-    source database (or one not recorded): each is (final schema, source
-    schema, tables, waiting keys, sequences); a map an older pgshift wrote
-    has no waiting keys nor sequences.
+    Their recorded maps, read once, from the same source database (or one
+    not recorded).
     """
 
-    maps: list[tuple[str, str, dict[str, Any], list[WaitingKey], dict[str, str]]]
+    maps: list[RecordedMap]
 
     @property
     def parents(self) -> dict[tuple[str, str], PublishedParent]:
         """(source schema, source table) to where it is on the target."""
         return {
-            (source_schema, name): (schema, entry["target"], entry["columns"])
-            for schema, source_schema, tables, _, _ in self.maps
-            for name, entry in tables.items()
+            (m.source_schema, name): (m.final_schema, entry["target"], entry["columns"])
+            for m in self.maps
+            for name, entry in m.tables.items()
         }
 
     @property
     def sequences(self) -> dict[tuple[str, str], tuple[str, str]]:
         """(source schema, source sequence) to (final schema, its name there)."""
         return {
-            (source_schema, name): (schema, target)
-            for schema, source_schema, _, _, sequences in self.maps
-            for name, target in sequences.items()
+            (m.source_schema, name): (m.final_schema, target)
+            for m in self.maps
+            for name, target in m.sequences.items()
+        }
+
+    @property
+    def types(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(source schema, source type) to (final schema, its name there)."""
+        return {
+            (m.source_schema, name): (m.final_schema, target)
+            for m in self.maps
+            for name, target in m.types.items()
         }
 
     @property
     def schemas(self) -> dict[str, str]:
         """Source schema to the final schema that holds its tables."""
-        return {source_schema: schema for schema, source_schema, _, _, _ in self.maps}
+        return {m.source_schema: m.final_schema for m in self.maps}
 
     def waiting_into(self, source_schema: str) -> list[tuple[str, WaitingKey]]:
         """The keys that wait for a table of ``source_schema``.
@@ -397,9 +424,9 @@ class OtherBuilds:
         Each as (final schema of the child table, key).
         """
         return [
-            (schema, key)
-            for schema, _, _, keys, _ in self.maps
-            for key in keys
+            (m.final_schema, key)
+            for m in self.maps
+            for key in m.waiting_keys
             if key["to_schema"] == source_schema
         ]
 
@@ -415,13 +442,14 @@ def other_builds(
         sql.SQL(
             "select final_schema, source_schema, tables, "
             "coalesce(to_jsonb(m) -> 'waiting_keys', '[]'), "
-            "coalesce(to_jsonb(m) -> 'sequences', '{{}}') from {} as m "
+            "coalesce(to_jsonb(m) -> 'sequences', '{{}}'), "
+            "coalesce(to_jsonb(m) -> 'types', '{{}}') from {} as m "
             "where final_schema <> %s and (source_dbname is null "
             "or %s::text is null or source_dbname = %s) order by final_schema"
         ).format(relation),
         (final_schema, source_dbname, source_dbname),
     )
-    return OtherBuilds(list(cursor.fetchall()))
+    return OtherBuilds([RecordedMap(*row) for row in cursor.fetchall()])
 
 
 def ensure_state_schema(cursor: Any, schema: str) -> None:

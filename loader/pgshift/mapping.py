@@ -47,7 +47,13 @@ from pgshift.naming import (
     to_snake,
     tool_tables,
 )
-from pgshift.sqlident import rename_type, render_ident, sql_literal
+from pgshift.sqlident import (
+    rename_type,
+    render_ident,
+    requalify_type,
+    requalify_types,
+    sql_literal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -894,6 +900,7 @@ def build_map(
             name_map.types,
             keep=overrides.keep_object_names,
             shortened=name_map.shortened,
+            elsewhere=catalog.published_types,
         )
     map_partitions(catalog, name_map, overrides)
     name_map.sequences = _map_sequences(
@@ -1263,6 +1270,7 @@ def _map_table(
     *,
     keep: bool = False,
     shortened: list[list[str]] | None = None,
+    elsewhere: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> TableMap:
     mapped = TableMap(
         source_schema=table.schema,
@@ -1289,6 +1297,12 @@ def _map_table(
         name = columns[column.name]
         if column.type_schema == table.schema and column.type_name in types:
             mapped.types[name] = rename_type(column.data_type, table.schema, types)
+        elif (column.type_schema, column.type_name) in (elsewhere or {}):
+            # Another schema's type, where the run that migrated it put it.
+            key = (column.type_schema, column.type_name)
+            mapped.types[name] = requalify_type(
+                column.data_type, key, (elsewhere or {})[key]
+            )
         if column.identity:
             mapped.identities[name] = column.identity
             if column.identity_options:
@@ -1316,7 +1330,9 @@ def _map_table(
             and not column.default_sequences
             and not column.other_sequences
         ):
-            mapped.defaults[name] = rename(column.default)
+            mapped.defaults[name] = requalify_types(
+                rename(column.default), column.other_types, elsewhere or {}
+            )
     constraints = [table.primary_key, *table.uniques]
     mapped.keys = [
         key_map(c, columns, object_name(c.name), types)

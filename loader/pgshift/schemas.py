@@ -84,7 +84,14 @@ select n.nspname::text,
         where p.pronamespace = n.oid
           and not exists (select 1 from pg_depend d
                           where d.classid = 'pg_proc'::regclass
-                            and d.objid = p.oid and d.deptype = 'e'))::int
+                            and d.objid = p.oid and d.deptype = 'e'))::int,
+       (select count(*) from pg_type t
+        left join pg_class c on c.oid = t.typrelid
+        where t.typnamespace = n.oid and t.typtype in ('e', 'd', 'c', 'r', 'm')
+          and (t.typtype <> 'c' or c.relkind = 'c')
+          and not exists (select 1 from pg_depend d
+                          where d.classid = 'pg_type'::regclass
+                            and d.objid = t.oid and d.deptype = 'e'))::int
 from pg_namespace n
 where {NOT_SYSTEM_SCHEMA}
 order by n.nspname
@@ -107,7 +114,8 @@ def migrated_by_its_own_run(final_schema: str) -> str:
     return (
         f"{MIGRATED_BY_ITS_OWN_RUN}{render_ident(final_schema)} of this target; "
         "the foreign keys, views and functions of this run that read its "
-        "tables name them as that run named them"
+        "tables, and the columns and defaults of its types, name them as that "
+        "run named them"
     )
 
 
@@ -124,6 +132,8 @@ class SourceSchema:
         views: Its views and materialized views.
         functions: Its functions, procedures and aggregates, an
             extension's members aside.
+        types: Its enums, domains, composite, range and multirange
+            types, an extension's members aside.
     """
 
     name: str
@@ -132,6 +142,7 @@ class SourceSchema:
     tables: int = 0
     views: int = 0
     functions: int = 0
+    types: int = 0
 
     def holds(self) -> str:
         """What it holds, for the report."""
@@ -188,6 +199,7 @@ def plan_schemas(
     overrides: Mapping[str, str] | None = None,
     *,
     reserved: Sequence[str] = (),
+    named: bool = False,
 ) -> SchemaPlan:
     """Say where each chosen schema lands and why each other one stays.
 
@@ -199,6 +211,9 @@ def plan_schemas(
             ``schemas:``.
         reserved: Target schemas pgshift keeps for itself (raw, staging,
             state), which no migrated schema may map onto.
+        named: Whether ``--schemas`` named the chosen schema: one holding
+            no tables but the types or functions other schemas' tables use
+            is then migrated (``_refuse_a_schema_without_tables``).
 
     Returns:
         The plan.
@@ -227,7 +242,7 @@ def plan_schemas(
             )
     if problems:
         raise ConfigError("\n".join(problems))
-    _refuse_a_schema_without_tables(found, chosen)
+    _refuse_a_schema_without_tables(found, chosen, named)
     targets = _map_targets(list(chosen), final_schema, dict(overrides or {}))
     clash = sorted(set(targets.values()) & set(reserved))
     if clash:
@@ -252,7 +267,7 @@ def plan_schemas(
                 f"pgshift migrates one schema ({single}, chosen with --schemas "
                 f"or --source-schema); this one stays behind ({schema.holds()})"
             )
-            if schema.tables or schema.views or schema.functions:
+            if schema.tables or schema.views or schema.functions or schema.types:
                 # Into the schema of its name, unless this run's tables
                 # land there.
                 chosen_name = shlex.quote(schema.name)
@@ -271,13 +286,16 @@ def plan_schemas(
 
 
 def _refuse_a_schema_without_tables(
-    found: Sequence[SourceSchema], chosen: Sequence[str]
+    found: Sequence[SourceSchema], chosen: Sequence[str], named: bool = False
 ) -> None:
     """Stop a run of one schema holding no tables while others hold some.
 
     A database whose tables are all in schemas of their own (pg_dump's
     AdventureWorks: ``person``, ``sales``, ...) would otherwise migrate
-    nothing from its empty ``public`` and report success.
+    nothing from its empty ``public`` and report success. Named with
+    ``--schemas``, a schema holding types or functions is migrated: it
+    gives the other schemas' runs the domains and enums their columns use
+    (AdventureWorks' ``public."Name"``), under the names its map gives them.
 
     Raises:
         ConfigError: Naming the schemas that hold tables, and how many.
@@ -293,11 +311,20 @@ def _refuse_a_schema_without_tables(
     ]
     if schema.tables or not others:
         return
+    if named and (schema.types or schema.functions):
+        return
     holding = ", ".join(f"{s.name} ({s.tables})" for s in others)
+    own = ""
+    if schema.types or schema.functions:
+        own = (
+            f"; its own types and functions (the other schemas' columns may "
+            f"use them) move in a run naming it: --schemas "
+            f"{shlex.quote(schema.name)}, before the others"
+        )
     raise ConfigError(
         f"schema {schema.name!r} holds no tables; the source's tables are in "
         f"{holding}. pgshift migrates one schema per run: choose it with "
-        "--schemas NAME (on scaffold and migrate alike)"
+        f"--schemas NAME (on scaffold and migrate alike){own}"
     )
 
 
@@ -344,6 +371,7 @@ def schema_plan(
         settings.final_schema,
         overrides,
         reserved=(settings.raw_schema, settings.staging_schema, settings.state_schema),
+        named=bool(settings.schemas),
     )
     if len(chosen) > 1:
         raise ConfigError(SEVERAL_SCHEMAS.format(chosen=", ".join(chosen)))

@@ -14,7 +14,7 @@ replaced.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from pglast.keywords import (
     COL_NAME_KEYWORDS,
@@ -143,6 +143,68 @@ def rename_type(data_type: str, schema: str, types: Mapping[str, str]) -> str:
         return data_type
     prefix = f"{qualifier}." if qualifier else ""
     return prefix + render_ident(types[name]) + match.group("rest")
+
+
+_QUALIFIED_TYPE = (
+    r"(?P<schema>" + _NAME + r")\.(?P<name>" + _NAME + r")(?P<rest>(?:\[\])*)"
+)
+
+
+def qualified_type(data_type: str) -> tuple[str, str] | None:
+    """(schema, name) of a qualified type as format_type prints it.
+
+    ``public."Name"[]`` -> ``("public", "Name")``; None for an unqualified one.
+    """
+    match = re.fullmatch(_QUALIFIED_TYPE, data_type)
+    if match is None:
+        return None
+    return unquote_ident(match.group("schema")), unquote_ident(match.group("name"))
+
+
+def requalify_type(
+    data_type: str, source: tuple[str, str], target: tuple[str, str]
+) -> str:
+    """Name another schema's type as format_type prints it where it is now.
+
+    Args:
+        data_type: E.g. ``public."Name"`` or ``public."Name"[]``.
+        source: (schema, name) of the type on the source.
+        target: (schema, name) of the type on the target.
+
+    Returns:
+        ``public.name_type`` (array brackets kept) when ``data_type`` is the
+        source's type qualified by its schema, else unchanged.
+    """
+    match = re.fullmatch(_QUALIFIED_TYPE, data_type)
+    if match is None or qualified_type(data_type) != tuple(source):
+        return data_type
+    return f"{render_ident(target[0])}.{render_ident(target[1])}{match.group('rest')}"
+
+
+def requalify_types(
+    expression: str,
+    used: Iterable[tuple[str, str]],
+    moved: Mapping[tuple[str, str], tuple[str, str]],
+) -> str:
+    """Name other schemas' types in an expression where they are now.
+
+    Args:
+        expression: As pg_get_expr prints it (``'yes'::public."Flag"``).
+        used: (schema, name) of the other schemas' types it uses.
+        moved: (schema, name) on the source to (schema, name) on the
+            target, of those another run renamed.
+    """
+    for key in used:
+        if key not in moved:
+            continue
+        shown = f"{render_ident(key[0])}.{render_ident(key[1])}"
+        target = f"{render_ident(moved[key][0])}.{render_ident(moved[key][1])}"
+        expression = re.sub(
+            r"(?<![\w$\".])" + re.escape(shown) + r"(?![\w$\"])",
+            target.replace("\\", "\\\\"),
+            expression,
+        )
+    return expression
 
 
 # The key words PostgreSQL's own quote_ident() quotes: every one but the

@@ -407,6 +407,7 @@ def _record_name_map(settings: Settings) -> tuple[list[str], list[str]]:
                     for serial in table.serials
                 },
             },
+            dict(names.types),
         )
         return _add_waiting_keys(cursor, settings, names)
 

@@ -616,3 +616,86 @@ def test_verify_lists_the_differing_rows_of_a_table_over_its_schemas_enum(
     done = _run_schema("boss", "boss", ["verify"], (source, target), tmp_path, project)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "id=1: state expected 'created', found 'done'" in done.stdout
+
+
+def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
+    new_database: object, tmp_path: Path
+) -> None:
+    # AdventureWorks' shape: public holds only the domains and enums that the
+    # other schemas' columns use. Named with --schemas, public's run creates
+    # them under its map's names; person's run then gives its columns and
+    # defaults those types where public's run put them.
+    source, target = (new_database() for _ in range(2))  # type: ignore[operator]
+    query(
+        source,
+        "create domain public.\"FullName\" varchar(50) check (value <> '');"
+        'create domain public."Score" int default 42;'
+        "create type public.\"Flag\" as enum ('yes', 'no, it''s not');"
+        'create schema person; create table person."Person" (id int primary key, '
+        '"firstName" "FullName", flag "Flag", aliases "FullName"[], score "Score", '
+        '"isYes" "Flag" default \'yes\', tags "Flag"[] default \'{yes}\');'
+        'insert into person."Person" values '
+        "(1, 'Ada', 'no, it''s not', '{A,\"B c\"}', 7, 'no, it''s not', '{}'), "
+        "(2, null, null, null, null, null, null)",
+    )
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "macros" / "scaffolded")
+    # Without --schemas, public (no tables) is refused, naming the run.
+    done = run_cli(["scaffold"], source, target, tmp_path / "state", project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "its own types and functions (the other schemas' columns may use them) "
+        "move in a run naming it: --schemas public, before the others"
+    ) in done.stderr
+    # person first: the target lacks public's types, and the refusal says
+    # which run makes them.
+    done = _run_schema(
+        "person", "person", ["scaffold"], (source, target), tmp_path, project
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        'Person.flag (public."Flag"): a type of schema public, which the target '
+        "does not have: migrate that schema first, in a run of its own "
+        "(--schemas public --final-schema public)"
+    ) in done.stderr
+    _migrate_into_its_own_schema("public", source, target, tmp_path, project)
+    assert query(
+        target,
+        "select types from pgshift.name_maps where final_schema = 'public'",
+    ) == [({"Flag": "flag", "FullName": "full_name", "Score": "score"},)]
+    _migrate_into_its_own_schema("person", source, target, tmp_path, project)
+    assert query(
+        target,
+        "select attname::text, format_type(atttypid, atttypmod), "
+        "pg_get_expr(adbin, adrelid) from pg_attribute "
+        "left join pg_attrdef on adrelid = attrelid and adnum = attnum "
+        "where attrelid = 'person.person'::regclass and attnum > 1 order by attnum",
+    ) == [
+        ("first_name", "full_name", None),
+        ("flag", "flag", None),
+        ("aliases", "full_name[]", None),
+        ("score", "score", None),
+        ("is_yes", "flag", "'yes'::flag"),
+        ("tags", "flag[]", "'{yes}'::flag[]"),
+    ]
+    assert query(
+        target,
+        "select id, first_name, flag::text, aliases::text, score, is_yes::text, "
+        "tags::text from person.person order by id",
+    ) == [
+        (1, "Ada", "no, it's not", '{A,"B c"}', 7, "no, it's not", "{}"),
+        (2, None, None, None, None, None, None),
+    ]
+    # The domains' and the defaults' own effects, as on the source.
+    assert query(
+        target,
+        "insert into person.person (id) values (3) returning score, is_yes::text, "
+        "tags::text",
+    ) == [(42, "yes", "{yes}")]
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(target, "insert into person.person (id, first_name) values (4, '')")
+    query(target, "delete from person.person where id = 3")
+    done = _run_schema(
+        "person", "person", ["verify"], (source, target), tmp_path, project
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

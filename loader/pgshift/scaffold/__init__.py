@@ -330,6 +330,8 @@ def read_project(
     # Source schema to the final schema another run built it into.
     elsewhere: dict[str, str] = {}
     types: dict[tuple[str, str], tuple] = {}
+    # Other source schemas' types another run built, where it put them.
+    published_types: dict[tuple[str, str], tuple[str, str]] = {}
     installed: set[str] | None = None
     # Extensions' functions in the final schema on the target.
     members: list[FunctionSignature] = []
@@ -354,6 +356,12 @@ def read_project(
             sequences = built.sequences
             relations = target_relations(cursor, settings.final_schema)
             types = type_shapes(cursor)
+            # Such a type stands for the source's under its source name: a
+            # column of it is kept where the two have the same shape.
+            published_types = {
+                key: where for key, where in built.types.items() if where in types
+            }
+            types.update({key: types[where] for key, where in published_types.items()})
             cursor.execute("select extname::text from pg_extension")
             installed = {name for (name,) in cursor.fetchall()}
             if not names_only:
@@ -375,6 +383,7 @@ def read_project(
         catalog.target_parents = parents
         catalog.published_parents = published
         catalog.published_sequences = sequences
+        catalog.published_types = published_types
         catalog.target_relations = relations
         # An extension the target has already needs no word.
         left_behind = [
