@@ -847,6 +847,7 @@ def rewrite(
     reviewed: Collection[str] = (),
     elsewhere: Mapping[tuple[str, str], tuple[str, str, dict[str, str]]] | None = None,
     relations: Collection[str] | None = None,
+    elsewhere_types: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> Routines:
     """Rename every routine and trigger of the source through the name map.
 
@@ -875,6 +876,10 @@ def rewrite(
             or None when the target is not known: a body naming another
             schema's relation the target lacks, and no run built, needs
             review (it would fail there).
+        elsewhere_types: The types earlier runs built into other final
+            schemas (``Catalog.published_types``): a signature or body
+            naming one by its source schema names it there
+            (``public."Flag"`` becomes ``public.flag``).
 
     Returns:
         The routines and triggers, rewritten, each with its problems.
@@ -895,6 +900,7 @@ def rewrite(
         )
         for (schema, table), (final, target, columns) in (elsewhere or {}).items()
     }
+    context.elsewhere_types = dict(elsewhere_types or {})
     context.changed = changed_names(names)
     context.reviewed = frozenset(reviewed)
     callers: dict[int, list[TableMap]] = {}
@@ -1215,6 +1221,11 @@ class _Context:
     # schemas of the target, by (source schema, source table): the final
     # schema and the table's map. A body naming one qualified reads it there.
     elsewhere: dict[tuple[str, str], tuple[str, TableMap]] = field(default_factory=dict)
+    # Likewise their types, by (source schema, source name): (final schema,
+    # name there).
+    elsewhere_types: dict[tuple[str, str], tuple[str, str]] = field(
+        default_factory=dict
+    )
     # The relations of the target's other schemas (``schema.relation``), or
     # None when the target is not known.
     target_relations: frozenset[str] | None = None
@@ -2276,6 +2287,12 @@ class _Fragment:
                 # The row type of a table an earlier run built elsewhere.
                 self._replace(chain[-2], render_ident(elsewhere[0]))
                 self._replace(chain[-1], render_ident(elsewhere[1].target))
+                return
+            moved = self.context.elsewhere_types.get((names[-2], names[-1]))  # type: ignore[arg-type]
+            if moved is not None:
+                # A type of another schema an earlier run built elsewhere.
+                self._replace(chain[-2], render_ident(moved[0]))
+                self._replace(chain[-1], render_ident(moved[1]))
                 return
             if names[-2] != self.context.schema:
                 return

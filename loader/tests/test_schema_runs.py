@@ -636,7 +636,15 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
         '"isYes" "Flag" default \'yes\', tags "Flag"[] default \'{yes}\');'
         'insert into person."Person" values '
         "(1, 'Ada', 'no, it''s not', '{A,\"B c\"}', 7, 'no, it''s not', '{}'), "
-        "(2, null, null, null, null, null, null)",
+        "(2, null, null, null, null, null, null);"
+        'create view person."namedPeople" as select id, "firstName", flag '
+        'from person."Person" where "firstName" is not null;'
+        'create function person."flagOf"(p_id int) returns public."Flag" '
+        'language sql stable as $$ select flag from person."Person" '
+        "where id = p_id $$;"
+        'create function person."isFlag"(p_flag text) returns boolean '
+        "language plpgsql as $$ begin "
+        'return p_flag::public."Flag" is not null; end $$',
     )
     project = copy_project(tmp_path / "project")
     shutil.rmtree(project / "macros" / "scaffolded")
@@ -695,6 +703,18 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(target, "insert into person.person (id, first_name) values (4, '')")
     query(target, "delete from person.person where id = 3")
+    # A view over them, and functions taking, returning and casting to them.
+    assert query(
+        target,
+        "select format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = 'person.named_people'::regclass and attnum > 1 "
+        "order by attnum",
+    ) == [("full_name",), ("flag",)]
+    assert query(
+        target,
+        """select person."flagOf"(1)::text, pg_typeof(person."flagOf"(1))::text, """
+        """person."isFlag"('yes'), (select count(*) from person.named_people)""",
+    ) == [("no, it's not", "flag", True, 1)]
     done = _run_schema(
         "person", "person", ["verify"], (source, target), tmp_path, project
     )

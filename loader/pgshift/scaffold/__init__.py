@@ -470,6 +470,7 @@ def read_project(
             loaded.reviewed_routines,
             catalog.published_parents,
             None if settings.target is None else frozenset(catalog.target_relations),
+            catalog.published_types,
         )
     if not names_only:
         assert project.routines is not None
@@ -696,6 +697,7 @@ def _settle_routines(
     reviewed: list[str] | None = None,
     elsewhere: dict[tuple[str, str], PublishedParent] | None = None,
     relations: frozenset[str] | None = None,
+    elsewhere_types: dict[tuple[str, str], tuple[str, str]] | None = None,
 ) -> Routines:
     """Rewrite the routines, and settle which views can call them.
 
@@ -704,14 +706,21 @@ def _settle_routines(
     view: the two are settled together. The views that call a routine, or
     read such a view, are created by the publish (``ViewMap.deferred``).
     ``present``, ``final_schema``, ``reviewed``, ``elsewhere``,
-    ``relations``: as ``routines.rewrite`` takes them.
+    ``relations``, ``elsewhere_types``: as ``routines.rewrite`` takes them.
 
     Raises:
         ScaffoldError: A policy calls a routine that is left out for review.
     """
     while True:
         routines = rewrite(
-            source, names, present, final_schema, reviewed or (), elsewhere, relations
+            source,
+            names,
+            present,
+            final_schema,
+            reviewed or (),
+            elsewhere,
+            relations,
+            elsewhere_types,
         )
         if not settle_views(
             names, {r.label for r in routines.routines if not r.problems}

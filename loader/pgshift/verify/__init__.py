@@ -718,7 +718,7 @@ def _schema_parity(
                     settings.state_schema,
                     settings.final_schema,
                     settings.source.dbname,
-                ).parents,
+                ),
             )
     for name in [n for n in source.tables if not settings.selects(n)]:
         del source.tables[name]

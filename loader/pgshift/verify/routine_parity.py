@@ -23,6 +23,7 @@ import psycopg2
 from psycopg2 import sql
 
 from pgshift.connection import undoable
+from pgshift.manifest import OtherBuilds
 from pgshift.mapping import NameMap
 from pgshift.routines import SCHEMA, Routine, read_routines, recorded, rewrite
 from pgshift.sqlident import regprocedure_input
@@ -122,12 +123,12 @@ def routine_differences(
     source_schema: str,
     final_schema: str,
     project_dir: Path,
-    elsewhere: dict[tuple[str, str], tuple[str, str, dict[str, str]]] | None = None,
+    elsewhere: OtherBuilds | None = None,
 ) -> list[str]:
     """One line per migrated routine or trigger missing or changed on the target.
 
-    ``elsewhere``: the tables earlier runs built into other final schemas
-    (``manifest.OtherBuilds.parents``), which the bodies were renamed through.
+    ``elsewhere``: what earlier runs built into other final schemas, whose
+    tables and types the bodies were renamed through.
     """
     migrated = _migrated(project_dir)
     if not migrated:
@@ -136,7 +137,8 @@ def routine_differences(
         read_routines(source_cursor, source_schema),
         names,
         final_schema=final_schema,
-        elsewhere=elsewhere,
+        elsewhere=elsewhere.parents if elsewhere else None,
+        elsewhere_types=elsewhere.types if elsewhere else None,
     )
     # As the build writes it into the definitions: always quoted.
     schema = sql.Identifier(final_schema).as_string(target_cursor)
