@@ -309,7 +309,7 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
     from pgshift.naming import tool_tables
     from pgshift.scaffold import scaffold
     from pgshift.scaffold.names_in_data import names_in_data_notes
-    from pgshift.schemas import MIGRATED_BY_ITS_OWN_RUN
+    from pgshift.schemas import MIGRATED_BY_ITS_OWN_RUN, run_order_line
 
     check_connection(settings.source_required)
     if settings.target is not None:
@@ -337,6 +337,13 @@ def cmd_scaffold(settings: Settings, args: argparse.Namespace) -> int:
             else "not migrated: "
         )
         print(f"{prefix}{kind} {name}: {reason}")
+    order = run_order_line(
+        done.project.run_order,
+        done.project.names.source_schema,
+        done.project.migrated_elsewhere,
+    )
+    if order:
+        print(order)
     for table in done.project.names.tables.values():
         for column, why in table.dropped_defaults.items():
             print(f"not migrated: default of {table.target}.{column}: {why}")

@@ -97,6 +97,149 @@ where {NOT_SYSTEM_SCHEMA}
 order by n.nspname
 """
 
+# What one schema's objects use of another's: each (user, used, whether it
+# is a foreign key). A relation (a column's type, a view's query), a
+# default, a check or key, a type or a routine of one schema depending on a
+# relation, type or routine of another, an extension's members aside.
+_SCHEMA_USES = f"""
+with objects (classid, objid, schema) as (
+    select 'pg_class'::regclass, oid, relnamespace from pg_class
+    union all
+    select 'pg_type'::regclass, oid, typnamespace from pg_type
+    union all
+    select 'pg_proc'::regclass, oid, pronamespace from pg_proc
+    union all
+    select 'pg_attrdef'::regclass, ad.oid, c.relnamespace
+    from pg_attrdef as ad join pg_class as c on c.oid = ad.adrelid
+    union all
+    select 'pg_constraint'::regclass, oid, connamespace from pg_constraint
+    union all
+    select 'pg_rewrite'::regclass, r.oid, c.relnamespace
+    from pg_rewrite as r join pg_class as c on c.oid = r.ev_class
+)
+select distinct f.nspname::text, t.nspname::text,
+       d.classid = 'pg_constraint'::regclass
+       and exists (select 1 from pg_constraint as k
+                   where k.oid = d.objid and k.contype = 'f')
+from pg_depend as d
+join objects as fo on fo.classid = d.classid and fo.objid = d.objid
+join objects as o on o.classid = d.refclassid and o.objid = d.refobjid
+join pg_namespace as f on f.oid = fo.schema
+join pg_namespace as t on t.oid = o.schema
+join pg_namespace as n on n.oid = o.schema
+where f.oid <> t.oid and d.deptype in ('n', 'a') and {NOT_SYSTEM_SCHEMA}
+  and not exists (select 1 from pg_depend as e
+                  where e.classid = d.refclassid and e.objid = d.refobjid
+                    and e.deptype = 'e')
+"""
+
+
+def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool]]:
+    """The schemas in the order their runs go, each after those it uses.
+
+    A schema uses another when a table, column, default, key, view, type or
+    routine of its depends on one of the other's (its foreign keys, its
+    columns of the other's domains, its defaults calling the other's
+    sequences, its views reading the other's tables). Schemas that use
+    each other, directly or not, form one group: where only foreign keys
+    tie them (AdventureWorks' ``person`` and ``sales``, whose keys point
+    both ways), its runs go in either order, the keys waiting for the later
+    one; else its members go in the order their other uses give.
+
+    Args:
+        cursor: An open psycopg2 cursor on the source database.
+        schemas: The schemas to order.
+
+    Returns:
+        Groups of schemas, each after those it uses, each with whether its
+        runs go in either order.
+    """
+    wanted = set(schemas)
+    cursor.execute(_SCHEMA_USES)
+    uses: dict[str, set[str]] = {s: set() for s in wanted}
+    other_uses: dict[str, set[str]] = {s: set() for s in wanted}
+    for user, used, key in cursor.fetchall():
+        if user in wanted and used in wanted:
+            uses[user].add(used)
+            if not key:
+                other_uses[user].add(used)
+    groups = []
+    for group in _ordered_groups(wanted, uses):
+        inside = {s: other_uses[s] & set(group) for s in group}
+        if len(group) == 1 or not any(inside.values()):
+            groups.append((group, len(group) > 1))
+        else:
+            members = [s for g in _ordered_groups(set(group), inside) for s in g]
+            groups.append((members, False))
+    return groups
+
+
+def _ordered_groups(nodes: set[str], uses: Mapping[str, set[str]]) -> list[list[str]]:
+    """The nodes' strongly connected groups, each after those it uses."""
+    reach = {s: _reachable(s, uses) & nodes for s in nodes}
+    groups: list[list[str]] = []
+    placed: set[str] = set()
+    while len(placed) < len(nodes):
+        ready = sorted(
+            s
+            for s in nodes - placed
+            if all(u in placed or s in reach[u] for u in reach[s])
+        )
+        for schema in ready:
+            if schema not in placed:
+                group = sorted(
+                    {schema} | {u for u in reach[schema] if schema in reach[u]}
+                )
+                groups.append(group)
+                placed.update(group)
+    return groups
+
+
+def _reachable(schema: str, uses: Mapping[str, set[str]]) -> set[str]:
+    """The schemas ``schema`` uses, at any remove."""
+    found: set[str] = set()
+    todo = [schema]
+    while todo:
+        for used in uses.get(todo.pop(), set()) - found:
+            found.add(used)
+            todo.append(used)
+    found.discard(schema)
+    return found
+
+
+def run_order_line(
+    order: Sequence[tuple[list[str], bool]], this: str, migrated: Mapping[str, str]
+) -> str | None:
+    """The order of the runs, as scaffold prints it; None for one schema.
+
+    Args:
+        order: ``run_order``'s groups.
+        this: The schema this run migrates.
+        migrated: Source schema to the final schema an earlier run built it
+            into.
+    """
+    if sum(len(g) for g, _ in order) < 2:
+        return None
+
+    def shown(schema: str) -> str:
+        if schema == this:
+            return f"{schema} (this run)"
+        if schema in migrated:
+            return f"{schema} (migrated into {render_ident(migrated[schema])})"
+        return schema
+
+    steps = [
+        " and ".join(map(shown, g)) + " in either order (their keys wait for the later)"
+        if either
+        else ", then ".join(map(shown, g))
+        for g, either in order
+    ]
+    return (
+        "schemas: a run each, each after the schemas it uses (their types, "
+        "sequences, tables, functions): " + "; then ".join(steps)
+    )
+
+
 SEVERAL_SCHEMAS = (
     "several schemas were chosen ({chosen}), and pgshift migrates one schema "
     "per run: choose one with --schemas or --source-schema; the others are "

@@ -24,7 +24,13 @@ import pytest
 from pgshift.comments import PUBLIC_COMMENT, SourceComment, map_comments
 from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
-from pgshift.schemas import SourceSchema, plan_schemas, read_schemas
+from pgshift.schemas import (
+    SourceSchema,
+    plan_schemas,
+    read_schemas,
+    run_order,
+    run_order_line,
+)
 from pgshift.settings import ConfigError
 
 from migration import copy_project, query, run_cli, run_steps
@@ -146,6 +152,67 @@ def test_the_source_schemas_are_read_with_what_the_user_may_do(
         "ext_only": False,
         "public": True,
     }
+
+
+def test_the_runs_of_several_schemas_are_ordered_by_what_each_uses(
+    new_database: object,
+) -> None:
+    # AdventureWorks' shape: public holds a domain alone; person's and
+    # sales' keys point at each other; production's default calls a
+    # sales sequence; a view of report reads production; inventory's
+    # column is of a sales enum while their keys point at each other
+    # (sales comes first: keys wait, a type does not).
+    source = new_database()  # type: ignore[operator]
+    query(
+        source,
+        'create domain public."FullName" varchar(50);'
+        "create schema person; create schema sales; create schema production;"
+        "create schema report; create schema inventory; create schema idle;"
+        'create table person."Person" (id int primary key, name "FullName");'
+        'create table sales."Territory" (id int primary key);'
+        'create table person."Province" (id int primary key, '
+        'territory int references sales."Territory");'
+        'create table sales."Store" (id int primary key, '
+        'person int references person."Person");'
+        'create sequence sales."DocSeq";'
+        'create table production."WorkOrder" (id int primary key '
+        """default nextval('sales."DocSeq"'));"""
+        'create view report."Orders" as select id from production."WorkOrder";'
+        "create type sales.grade as enum ('a', 'b');"
+        "create table inventory.bin (id int primary key, grade sales.grade, "
+        'store int references sales."Store");'
+        'alter table sales."Store" add column bin int references inventory.bin',
+    )
+    conn = psycopg2.connect(source)
+    try:
+        with conn.cursor() as cursor:
+            found = {s.name: s for s in read_schemas(cursor)}
+            order = run_order(
+                cursor,
+                [n for n, s in found.items() if s.tables or s.types or s.views],
+            )
+    finally:
+        conn.close()
+    assert (found["public"].tables, found["public"].types) == (0, 1)
+    assert found["sales"].types == 1
+    assert order == [
+        (["public"], False),
+        (["person", "sales", "inventory"], False),
+        (["production"], False),
+        (["report"], False),
+    ]
+    assert run_order_line(order, "person", {"public": "public"}) == (
+        "schemas: a run each, each after the schemas it uses (their types, "
+        "sequences, tables, functions): public (migrated into public); then "
+        "person (this run), then sales, then inventory; then production; then "
+        "report"
+    )
+    # Tied by keys alone, two schemas go in either order.
+    assert run_order_line([(["person", "sales"], True)], "sales", {}) == (
+        "schemas: a run each, each after the schemas it uses (their types, "
+        "sequences, tables, functions): person and sales (this run) in either "
+        "order (their keys wait for the later)"
+    )
 
 
 def test_the_default_migrates_public_and_lists_every_other_schema() -> None:

@@ -119,7 +119,12 @@ from pgshift.scaffold.yaml_files import (
     staging_models_yaml,
     yaml_changes,
 )
-from pgshift.schemas import migrated_by_its_own_run, schema_plan
+from pgshift.schemas import (
+    migrated_by_its_own_run,
+    read_schemas,
+    run_order,
+    schema_plan,
+)
 from pgshift.settings import ConfigError, Settings
 from pgshift.shadow import ShadowError, rename_definitions
 from pgshift.sqlident import render_ident
@@ -168,6 +173,10 @@ class Project:
         routines: The source's functions and triggers, renamed.
         privileges: The source's owners and grants, through the map.
         source_privileges: The owners and grants read from the source.
+        run_order: The source's schemas a run may migrate, in the order
+            their runs go (``schemas.run_order``).
+        migrated_elsewhere: Source schema to the final schema an earlier
+            run built it into, on the target.
     """
 
     catalog: Catalog
@@ -176,6 +185,8 @@ class Project:
     routines: Routines | None = None
     privileges: Privileges = field(default_factory=Privileges)
     source_privileges: SourcePrivileges | None = None
+    run_order: list[tuple[list[str], bool]] = field(default_factory=list)
+    migrated_elsewhere: dict[str, str] = field(default_factory=dict)
 
 
 def map_project(
@@ -397,6 +408,16 @@ def read_project(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
         )
         catalog.later_schemas = plan.others
+        order = run_order(
+            cursor,
+            [
+                s.name
+                for s in read_schemas(cursor)
+                if s.readable
+                and not s.extension_only
+                and (s.tables or s.views or s.functions or s.types)
+            ],
+        )
         if settings.target is not None:
             # A key into one whose tables reference this schema's waits
             # for its run, where the target is known not to hold its table.
@@ -452,6 +473,8 @@ def read_project(
         check_override_names(loaded, source_names, str(overrides))
     _check_reviewed(loaded.reviewed_routines, source_routines, overrides)
     project = map_project(catalog, loaded, source_name, recorded)
+    project.run_order = order
+    project.migrated_elsewhere = elsewhere
     project.names.final_schema = settings.final_schema
     _set_aside_waiting_keys(catalog, project.names)
     try:
