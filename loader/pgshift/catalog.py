@@ -61,9 +61,6 @@ class Column:
             (``nextval``), unqualified and unquoted.
         other_sequences: (schema, name) of each sequence of another schema
             the default calls.
-        other_types: (schema, name) of each enum or domain of another
-            schema the default casts to, which the target has as the
-            source has it (``Catalog.target_types``).
         identity_options: An identity column's sequence options, as the
             clauses of ``ALTER COLUMN ... SET`` (``increment by 5``, ...,
             ``no cycle``).
@@ -89,7 +86,6 @@ class Column:
     collation: str | None = None
     default_sequences: list[str] = field(default_factory=list)
     other_sequences: list[tuple[str, str]] = field(default_factory=list)
-    other_types: list[tuple[str, str]] = field(default_factory=list)
     identity_options: list[str] = field(default_factory=list)
     identity_sequence: str | None = None
     identity_unlogged: bool = False
@@ -2841,15 +2837,10 @@ def _read_portability(cursor: Any, catalog: Catalog, by_oid: dict[int, Table]) -
             # expression keeps calling it by its qualified name.
             continue
         used = qualified_type(identity) if ref_type in ("type", "domain") else None
-        if (
-            used is not None
-            and user.startswith("default of ")
-            and catalog.target_types.get(used)
-        ):
-            # A default cast to another schema's enum or domain that the
-            # target has as the source has it (where another run put it:
-            # mapping names it there).
-            table.column(user.removeprefix("default of ")).other_types.append(used)
+        if used is not None and catalog.target_types.get(used):
+            # A default, check or index cast to another schema's enum or
+            # domain that the target has as the source has it (where
+            # another run put it, the map names it there).
             continue
         problem = _reference_problem(ref_type, identity, ref_schema, kind, schema)
         if problem:

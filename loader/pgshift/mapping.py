@@ -1290,19 +1290,20 @@ def _map_table(
             shortened=shortened,
         )
 
+    # Other schemas' types that earlier runs built, where they put them.
+    moved = dict(elsewhere or {})
+
     def rename(expression: str) -> str:
-        return rename_columns(expression, columns, types)
+        return requalify_types(rename_columns(expression, columns, types), moved, moved)
 
     for column in table.columns:
         name = columns[column.name]
         if column.type_schema == table.schema and column.type_name in types:
             mapped.types[name] = rename_type(column.data_type, table.schema, types)
-        elif (column.type_schema, column.type_name) in (elsewhere or {}):
+        elif (column.type_schema, column.type_name) in moved:
             # Another schema's type, where the run that migrated it put it.
             key = (column.type_schema, column.type_name)
-            mapped.types[name] = requalify_type(
-                column.data_type, key, (elsewhere or {})[key]
-            )
+            mapped.types[name] = requalify_type(column.data_type, key, moved[key])
         if column.identity:
             mapped.identities[name] = column.identity
             if column.identity_options:
@@ -1330,9 +1331,7 @@ def _map_table(
             and not column.default_sequences
             and not column.other_sequences
         ):
-            mapped.defaults[name] = requalify_types(
-                rename(column.default), column.other_types, elsewhere or {}
-            )
+            mapped.defaults[name] = rename(column.default)
     constraints = [table.primary_key, *table.uniques]
     mapped.keys = [
         key_map(c, columns, object_name(c.name), types)
@@ -1352,6 +1351,8 @@ def _map_table(
     mapped.indexes = [
         index_map(i, columns, object_name(i.name), types) for i in table.indexes
     ]
+    for index in mapped.indexes:
+        index.using = requalify_types(index.using, moved, moved)
     mapped.statistics = [
         statistics_map(x, columns, object_name(x.name), types) for x in table.statistics
     ]

@@ -637,6 +637,8 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
         'insert into person."Person" values '
         "(1, 'Ada', 'no, it''s not', '{A,\"B c\"}', 7, 'no, it''s not', '{}'), "
         "(2, null, null, null, null, null, null);"
+        'alter table person."Person" add constraint "notYes" check (flag <> \'yes\');'
+        'create index "yesPeople" on person."Person" (id) where "isYes" = \'yes\';'
         'create view person."namedPeople" as select id, "firstName", flag '
         'from person."Person" where "firstName" is not null;'
         'create function person."flagOf"(p_id int) returns public."Flag" '
@@ -696,6 +698,17 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
         (1, "Ada", "no, it's not", '{A,"B c"}', 7, "no, it's not", "{}"),
         (2, None, None, None, None, None, None),
     ]
+    # A check and a partial index comparing with their labels.
+    assert query(
+        target,
+        "select pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'person.person'::regclass and contype = 'c'",
+    ) == [("CHECK ((flag <> 'yes'::flag))",)]
+    assert query(
+        target,
+        "select pg_get_expr(indpred, indrelid) from pg_index "
+        "where indrelid = 'person.person'::regclass and indpred is not null",
+    ) == [("(is_yes = 'yes'::flag)",)]
     # The domains' and the defaults' own effects, as on the source.
     assert query(
         target,
