@@ -65,6 +65,29 @@ def pytest_sessionfinish() -> None:
         shutil.rmtree(_CHECKOUT, ignore_errors=True)
 
 
+# The files that take longest (a full run's per-file seconds, 2 cores),
+# longest first: `make test` hands whole files to its workers in
+# collection order, so these start first and the two workers end together
+# rather than one finishing a long file alone.
+LONGEST_FIRST = (
+    "test_sync.py",
+    "test_schema_runs.py",
+    "test_schemas.py",
+    "test_team_target.py",
+    "test_privileges.py",
+    "test_sync_recovery.py",
+    "test_crash.py",
+    "test_target.py",
+    "test_publish.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest files first (``LONGEST_FIRST``), the rest as collected."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 _names = itertools.count()
 
 
