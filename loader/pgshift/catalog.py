@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
+from pgshift.schemas import reachable
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import (
     qualified_type,
@@ -2273,14 +2274,7 @@ def schemas_referencing(cursor: Any, schema: str) -> frozenset[str]:
     referencing: dict[str, set[str]] = {}
     for child, parent in cursor.fetchall():
         referencing.setdefault(parent, set()).add(child)
-    found: set[str] = set()
-    todo = [schema]
-    while todo:
-        for child in referencing.get(todo.pop(), set()) - found:
-            found.add(child)
-            todo.append(child)
-    found.discard(schema)
-    return frozenset(found)
+    return frozenset(reachable(schema, referencing))
 
 
 def target_relations(cursor: Any, final_schema: str) -> dict[str, frozenset[str]]:

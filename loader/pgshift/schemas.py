@@ -176,7 +176,7 @@ def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool
 
 def _ordered_groups(nodes: set[str], uses: Mapping[str, set[str]]) -> list[list[str]]:
     """The nodes' strongly connected groups, each after those it uses."""
-    reach = {s: _reachable(s, uses) & nodes for s in nodes}
+    reach = {s: reachable(s, uses) & nodes for s in nodes}
     groups: list[list[str]] = []
     placed: set[str] = set()
     while len(placed) < len(nodes):
@@ -195,8 +195,8 @@ def _ordered_groups(nodes: set[str], uses: Mapping[str, set[str]]) -> list[list[
     return groups
 
 
-def _reachable(schema: str, uses: Mapping[str, set[str]]) -> set[str]:
-    """The schemas ``schema`` uses, at any remove."""
+def reachable(schema: str, uses: Mapping[str, set[str]]) -> set[str]:
+    """The schemas ``schema`` leads to through ``uses``, at any remove."""
     found: set[str] = set()
     todo = [schema]
     while todo:
