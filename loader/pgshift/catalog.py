@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
-from pgshift.schemas import reachable
+from pgshift.schemas import reachable, schema_uses
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import (
     qualified_type,
@@ -572,10 +572,11 @@ class Catalog:
             another run built, which the target has as the source has them
             (``target_types`` counts them under their source names): a
             column of one is of that type there.
-        cycle_schemas: Those of them whose tables reference this schema's,
-            directly or through other schemas' (``schemas_referencing``):
-            neither can be migrated first, so a key into one whose table
-            the target does not hold yet waits for its run (``waits``).
+        cycle_schemas: Those of them that use this schema's objects (keys
+            into its tables, columns of its types, ...), directly or through
+            other schemas (``schemas_referencing``): neither can be migrated
+            first, so a key into one whose table the target does not hold
+            yet waits for its run (``waits``).
         target_types: (schema, name) of the enums and domains of other
             schemas that the target has, each to whether it has the
             source's shape (``type_shapes``): a column of one that has it
@@ -2253,27 +2254,19 @@ def function_signatures(cursor: Any, schema: str) -> list[FunctionSignature]:
     ]
 
 
-_SCHEMA_REFERENCES = """
-select distinct cn.nspname::text, pn.nspname::text
-from pg_constraint as c
-inner join pg_class as cc on cc.oid = c.conrelid
-inner join pg_namespace as cn on cn.oid = cc.relnamespace
-inner join pg_class as pc on pc.oid = c.confrelid
-inner join pg_namespace as pn on pn.oid = pc.relnamespace
-where c.contype = 'f' and cn.oid <> pn.oid
-"""
-
-
 def schemas_referencing(cursor: Any, schema: str) -> frozenset[str]:
-    """The source's schemas whose tables reference a schema's, at any remove.
+    """The source's schemas that use a schema's objects, at any remove.
 
-    ``sales`` references ``person`` when one of its tables has a foreign
-    key into one of ``person``'s, or into a schema that does.
+    ``sales`` uses ``person`` when one of its tables has a foreign key into
+    one of ``person``'s, a column of one of its types, a default calling
+    one of its sequences, or a view reading one of its tables
+    (``schemas.schema_uses``), or uses a schema that does: such a schema
+    cannot be migrated before ``person``, so ``person``'s keys into it
+    wait for its run.
     """
-    cursor.execute(_SCHEMA_REFERENCES)
     referencing: dict[str, set[str]] = {}
-    for child, parent in cursor.fetchall():
-        referencing.setdefault(parent, set()).add(child)
+    for user, used, _ in schema_uses(cursor):
+        referencing.setdefault(used, set()).add(user)
     return frozenset(reachable(schema, referencing))
 
 

@@ -134,6 +134,16 @@ where f.oid <> t.oid and d.deptype in ('n', 'a') and {NOT_SYSTEM_SCHEMA}
 """
 
 
+def schema_uses(cursor: Any) -> list[tuple[str, str, bool]]:
+    """What each schema of the source uses of another's (``_SCHEMA_USES``).
+
+    Returns:
+        (user, used, whether by a foreign key) for each pair of schemas.
+    """
+    cursor.execute(_SCHEMA_USES)
+    return list(cursor.fetchall())
+
+
 def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool]]:
     """The schemas in the order their runs go, each after those it uses.
 
@@ -155,10 +165,9 @@ def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool
         runs go in either order.
     """
     wanted = set(schemas)
-    cursor.execute(_SCHEMA_USES)
     uses: dict[str, set[str]] = {s: set() for s in wanted}
     other_uses: dict[str, set[str]] = {s: set() for s in wanted}
-    for user, used, key in cursor.fetchall():
+    for user, used, key in schema_uses(cursor):
         if user in wanted and used in wanted:
             uses[user].add(used)
             if not key:

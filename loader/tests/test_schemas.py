@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pgshift.catalog import schemas_referencing
 from pgshift.comments import PUBLIC_COMMENT, SourceComment, map_comments
 from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
@@ -201,6 +202,20 @@ def test_the_runs_of_several_schemas_are_ordered_by_what_each_uses(
         (["production"], False),
         (["report"], False),
     ]
+    # Without its key into sales, inventory still cannot go before sales
+    # (its column is of sales' enum): sales' key into inventory waits for
+    # inventory's run, as person's and sales' keys into each other do.
+    conn = psycopg2.connect(source)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("alter table inventory.bin drop column store")
+            later = {"inventory", "production", "report"}
+            assert schemas_referencing(cursor, "sales") == {"person", *later}
+            assert schemas_referencing(cursor, "person") == {"sales", *later}
+            assert schemas_referencing(cursor, "production") == {"report"}
+        conn.rollback()
+    finally:
+        conn.close()
     assert run_order_line(order, "person", {"public": "public"}) == (
         "schemas: a run each, each after the schemas it uses (their types, "
         "sequences, tables, functions): public (migrated into public); then "
