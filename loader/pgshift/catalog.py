@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
-from pgshift.schemas import reachable, schema_uses
+from pgshift.schemas import reachable
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import (
     qualified_type,
@@ -2254,7 +2254,9 @@ def function_signatures(cursor: Any, schema: str) -> list[FunctionSignature]:
     ]
 
 
-def schemas_referencing(cursor: Any, schema: str) -> frozenset[str]:
+def schemas_referencing(
+    uses_found: list[tuple[str, str, bool]], schema: str
+) -> frozenset[str]:
     """The source's schemas that use a schema's objects, at any remove.
 
     ``sales`` uses ``person`` when one of its tables has a foreign key into
@@ -2265,7 +2267,7 @@ def schemas_referencing(cursor: Any, schema: str) -> frozenset[str]:
     wait for its run.
     """
     referencing: dict[str, set[str]] = {}
-    for user, used, _ in schema_uses(cursor):
+    for user, used, _ in uses_found:
         referencing.setdefault(used, set()).add(user)
     return frozenset(reachable(schema, referencing))
 

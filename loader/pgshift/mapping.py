@@ -1291,10 +1291,10 @@ def _map_table(
         )
 
     # Other schemas' types that earlier runs built, where they put them.
-    moved = dict(elsewhere or {})
+    moved = elsewhere or {}
 
     def rename(expression: str) -> str:
-        return requalify_types(rename_columns(expression, columns, types), moved, moved)
+        return requalify_types(rename_columns(expression, columns, types), moved)
 
     for column in table.columns:
         name = columns[column.name]
@@ -1352,7 +1352,7 @@ def _map_table(
         index_map(i, columns, object_name(i.name), types) for i in table.indexes
     ]
     for index in mapped.indexes:
-        index.using = requalify_types(index.using, moved, moved)
+        index.using = requalify_types(index.using, moved)
     mapped.statistics = [
         statistics_map(x, columns, object_name(x.name), types) for x in table.statistics
     ]

@@ -22,7 +22,7 @@ report as left out, with the reason.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +117,7 @@ with objects (classid, objid, schema) as (
     select 'pg_rewrite'::regclass, r.oid, c.relnamespace
     from pg_rewrite as r join pg_class as c on c.oid = r.ev_class
 )
-select distinct f.nspname::text, t.nspname::text,
+select distinct f.nspname::text, n.nspname::text,
        d.classid = 'pg_constraint'::regclass
        and exists (select 1 from pg_constraint as k
                    where k.oid = d.objid and k.contype = 'f')
@@ -125,9 +125,8 @@ from pg_depend as d
 join objects as fo on fo.classid = d.classid and fo.objid = d.objid
 join objects as o on o.classid = d.refclassid and o.objid = d.refobjid
 join pg_namespace as f on f.oid = fo.schema
-join pg_namespace as t on t.oid = o.schema
 join pg_namespace as n on n.oid = o.schema
-where f.oid <> t.oid and d.deptype in ('n', 'a') and {NOT_SYSTEM_SCHEMA}
+where f.oid <> n.oid and d.deptype in ('n', 'a') and {NOT_SYSTEM_SCHEMA}
   and not exists (select 1 from pg_depend as e
                   where e.classid = d.refclassid and e.objid = d.refobjid
                     and e.deptype = 'e')
@@ -144,7 +143,9 @@ def schema_uses(cursor: Any) -> list[tuple[str, str, bool]]:
     return list(cursor.fetchall())
 
 
-def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool]]:
+def run_order(
+    uses_found: Sequence[tuple[str, str, bool]], schemas: Collection[str]
+) -> list[tuple[list[str], bool]]:
     """The schemas in the order their runs go, each after those it uses.
 
     A schema uses another when a table, column, default, key, view, type or
@@ -157,7 +158,8 @@ def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool
     one; else its members go in the order their other uses give.
 
     Args:
-        cursor: An open psycopg2 cursor on the source database.
+        uses_found: What the source's schemas use of each other's
+            (``schema_uses``).
         schemas: The schemas to order.
 
     Returns:
@@ -167,7 +169,7 @@ def run_order(cursor: Any, schemas: Sequence[str]) -> list[tuple[list[str], bool
     wanted = set(schemas)
     uses: dict[str, set[str]] = {s: set() for s in wanted}
     other_uses: dict[str, set[str]] = {s: set() for s in wanted}
-    for user, used, key in schema_uses(cursor):
+    for user, used, key in uses_found:
         if user in wanted and used in wanted:
             uses[user].add(used)
             if not key:
@@ -296,6 +298,15 @@ class SourceSchema:
     functions: int = 0
     types: int = 0
 
+    @property
+    def migratable(self) -> bool:
+        """Whether a run may migrate it: readable, its own, holding objects."""
+        return (
+            self.readable
+            and not self.extension_only
+            and bool(self.tables or self.views or self.functions or self.types)
+        )
+
     def holds(self) -> str:
         """What it holds, for the report."""
         return (
@@ -313,11 +324,14 @@ class SchemaPlan:
             non-system schema.
         others: The schemas left out that a run of their own may migrate
             (readable, holding tables).
+        migratable: Every schema a run may migrate, this one's included
+            (``SourceSchema.migratable``).
     """
 
     targets: dict[str, str]
     left_out: dict[str, str] = field(default_factory=dict)
     others: frozenset[str] = frozenset()
+    migratable: frozenset[str] = frozenset()
 
     def lines(self) -> list[str]:
         """One line per source schema: its target, or why it is left out."""
@@ -419,7 +433,7 @@ def plan_schemas(
                 f"pgshift migrates one schema ({single}, chosen with --schemas "
                 f"or --source-schema); this one stays behind ({schema.holds()})"
             )
-            if schema.tables or schema.views or schema.functions or schema.types:
+            if schema.migratable:
                 # Into the schema of its name, unless this run's tables
                 # land there.
                 chosen_name = shlex.quote(schema.name)
@@ -434,7 +448,12 @@ def plan_schemas(
         for s in found
         if s.name not in targets and s.readable and not s.extension_only and s.tables
     )
-    return SchemaPlan(targets=targets, left_out=left_out, others=others)
+    return SchemaPlan(
+        targets=targets,
+        left_out=left_out,
+        others=others,
+        migratable=frozenset(s.name for s in found if s.migratable),
+    )
 
 
 def _refuse_a_schema_without_tables(

@@ -14,7 +14,7 @@ replaced.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from pglast.keywords import (
     COL_NAME_KEYWORDS,
@@ -176,29 +176,27 @@ def requalify_type(
         source's type qualified by its schema, else unchanged.
     """
     match = re.fullmatch(_QUALIFIED_TYPE, data_type)
-    if match is None or qualified_type(data_type) != tuple(source):
+    if match is None or (
+        unquote_ident(match.group("schema")),
+        unquote_ident(match.group("name")),
+    ) != tuple(source):
         return data_type
     return f"{render_ident(target[0])}.{render_ident(target[1])}{match.group('rest')}"
 
 
 def requalify_types(
-    expression: str,
-    used: Iterable[tuple[str, str]],
-    moved: Mapping[tuple[str, str], tuple[str, str]],
+    expression: str, moved: Mapping[tuple[str, str], tuple[str, str]]
 ) -> str:
     """Name other schemas' types in an expression where they are now.
 
     Args:
         expression: As pg_get_expr prints it (``'yes'::public."Flag"``).
-        used: (schema, name) of the other schemas' types it uses.
         moved: (schema, name) on the source to (schema, name) on the
-            target, of those another run renamed.
+            target, of the other schemas' types earlier runs built.
     """
-    for key in used:
-        if key not in moved:
-            continue
+    for key, where in moved.items():
         shown = f"{render_ident(key[0])}.{render_ident(key[1])}"
-        target = f"{render_ident(moved[key][0])}.{render_ident(moved[key][1])}"
+        target = f"{render_ident(where[0])}.{render_ident(where[1])}"
         expression = re.sub(
             r"(?<![\w$\".])" + re.escape(shown) + r"(?![\w$\"])",
             target.replace("\\", "\\\\"),

@@ -121,9 +121,9 @@ from pgshift.scaffold.yaml_files import (
 )
 from pgshift.schemas import (
     migrated_by_its_own_run,
-    read_schemas,
     run_order,
     schema_plan,
+    schema_uses,
 )
 from pgshift.settings import ConfigError, Settings
 from pgshift.shadow import ShadowError, rename_definitions
@@ -408,21 +408,17 @@ def read_project(
             cursor, settings, Overrides.load(settings.overrides_path).schemas
         )
         catalog.later_schemas = plan.others
-        order = run_order(
-            cursor,
-            [
-                s.name
-                for s in read_schemas(cursor)
-                if s.readable
-                and not s.extension_only
-                and (s.tables or s.views or s.functions or s.types)
-            ],
+        # What the schemas use of each other's, read once: for the order
+        # of the runs, which scaffold prints, and the keys that wait.
+        uses = (
+            schema_uses(cursor) if settings.target is not None or not names_only else []
         )
+        order = [] if names_only else run_order(uses, plan.migratable)
         if settings.target is not None:
-            # A key into one whose tables reference this schema's waits
-            # for its run, where the target is known not to hold its table.
+            # A key into one that uses this schema's objects waits for its
+            # run, where the target is known not to hold its table.
             catalog.cycle_schemas = plan.others & schemas_referencing(
-                cursor, settings.source_schema
+                uses, settings.source_schema
             )
         left_behind += [
             (
