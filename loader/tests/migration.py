@@ -158,15 +158,19 @@ class ProjectCopy:
         return done.returncode, done.stdout, done.stderr
 
 
-def copy_project(destination: Path) -> Path:
+def copy_project(destination: Path, *, scaffolded: bool = True) -> Path:
     """Copy the dbt project as a team's clone would hold it, without models.
 
     The copy runs its own scaffold against another source, leaving this
-    checkout's models, state and artifacts alone.
+    checkout's models, state and artifacts alone. ``scaffolded=False``
+    leaves out the checkout's scaffolded macros too (the sample's routines,
+    views, sequences and grants), as in a project not scaffolded yet.
     """
     shutil.copytree(
         PROJECT_DIR, destination, ignore=lambda _d, names: _NOT_COPIED & set(names)
     )
+    if not scaffolded:
+        shutil.rmtree(destination / "macros" / "scaffolded")
     return destination
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -225,8 +224,7 @@ def test_migrated_routines_read_the_final_tables_through_it(
     # (snake_case columns), never the views of the same name.
     source, target = new_database(), new_database()
     query(source, ROUTINES_SOURCE)
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     copy = ProjectCopy(source, target, project, tmp_path / "state")
     for command in ("scaffold", "migrate", "compat"):
         code, out, err = copy.run(command)
@@ -336,8 +334,7 @@ def prisma(
         pg_cluster.drop_database(name)
     source, target = (pg_cluster.create_database(name) for name in names)
     query(source, PRISMA_SOURCE)
-    project = copy_project(root / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(root / "project", scaffolded=False)
     (project / OVERRIDES_FILE).write_text("types:\n  DataSource: DataSource\n")
     copy = ProjectCopy(source, target, project, root / "state")
     for command in ("scaffold", "migrate", "compat"):

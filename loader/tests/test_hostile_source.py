@@ -49,8 +49,7 @@ class Project(ProjectCopy):
 
 def _project(tmp: pytest.TempPathFactory, source: str, target: str) -> Project:
     project = tmp.mktemp("clone") / "pgshift"
-    copy_project(project)
-    shutil.rmtree(project / "macros" / "scaffolded")
+    copy_project(project, scaffolded=False)
     return Project(source, target, project, tmp.mktemp("state"))
 
 

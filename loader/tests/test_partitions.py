@@ -24,7 +24,6 @@ own, and the statements it offers let the application's writes through.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,8 +125,7 @@ def migrated(
     conn.close()
     _cancel_index_builds(source)
     project = tmp_path_factory.mktemp("clone") / "pgshift"
-    copy_project(project)
-    shutil.rmtree(project / "macros" / "scaffolded")
+    copy_project(project, scaffolded=False)
     (project / OVERRIDES_FILE).write_text(OVERRIDES, encoding="utf-8")
     copy = ProjectCopy(source, target, project, tmp_path_factory.mktemp("state"))
     code, _, stderr = copy.run("scaffold", "--overrides", str(project / OVERRIDES_FILE))

@@ -16,7 +16,6 @@ without a database.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,8 +62,7 @@ def routines(
         cursor.execute((FIXTURES / "routines_source.sql").read_text(encoding="utf-8"))
     conn.close()
     project = tmp_path_factory.mktemp("routines") / "pgshift"
-    copy_project(project)
-    shutil.rmtree(project / "macros" / "scaffolded")
+    copy_project(project, scaffolded=False)
     # The team reviewed the partition maintenance's dynamic SQL.
     (project / OVERRIDES_FILE).write_text(
         "reviewed_routines:\n  - create_range_partition\n", encoding="utf-8"
@@ -507,8 +505,7 @@ def test_a_schema_of_another_name_keeps_its_routines_working(
 ) -> None:
     source, target = new_database(), new_database()  # type: ignore[operator]
     query(source, MOVED_SOURCE)
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     copy = ProjectCopy(source, target, project, tmp_path / "state")
     code, out, err = copy.run("--schemas", "app", "scaffold")
     assert code == 0, out + err
@@ -573,8 +570,7 @@ def test_routines_the_tables_need_first_are_checked_against_the_target(
         create table app.u (id int primary key, t_id int references app.t);
         """,
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     copy = ProjectCopy(source, target, project, tmp_path / "state")
     missing = (
         "t index t_norm: calls norm(text), which calls util.norm, a function of a "

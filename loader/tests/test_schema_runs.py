@@ -11,7 +11,6 @@ another schema than the project's models.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,8 +47,7 @@ def test_a_target_published_from_one_source_is_not_replaced_by_another(
         + 'create schema billing; create table billing."Ledger" (id int primary key);',
     )
     query(other, WORKSPACE.format(schema="workspace_aaa", people=5))
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     state = tmp_path / "state"
 
     def run(url: str, schema: str, *args: str) -> tuple[int, str]:
@@ -232,8 +230,7 @@ def test_schemas_migrated_into_final_schemas_of_their_own_share_a_target(
     reads = (
         "select has_table_privilege('ws_bbb_reader', 'workspace_bbb.person', 'select')"
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
 
     aaa = ["--schemas", "workspace_aaa", "--final-schema", "workspace_aaa"]
 
@@ -364,8 +361,7 @@ def test_a_key_into_a_schema_an_earlier_run_renamed_follows_its_names(
         'insert into sales."SalesOrder" values (10, 1), (11, 2), (12, null);'
         + READING_PERSON,
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     for schema in ("person", "sales"):
         _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
     # Every view, function and policy arrived, reading person.address.
@@ -460,8 +456,7 @@ def test_keys_between_two_schemas_both_ways_wait_for_the_second_run(
         'insert into person."StateProvince" values (10, 1), (11, 2);'
         'insert into sales."Store" values (100, 10), (101, null)',
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     keys = (
         "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint "
         "where contype = 'f' order by 1"
@@ -555,8 +550,7 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
         'insert into "Sales"."Order" default values;'
         """insert into "Production"."WorkOrder" ("partName") values ('bolt')""",
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     done = _run_schema(
         "Production", "production", ["scaffold"], (source, target), tmp_path, project
     )
@@ -609,8 +603,7 @@ def test_verify_lists_the_differing_rows_of_a_table_over_its_schemas_enum(
         "create table boss.job (id int primary key, state boss.job_state);"
         "insert into boss.job values (1, 'created'), (2, 'done')",
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     _migrate_into_its_own_schema("boss", source, target, tmp_path, project)
     query(target, "update boss.job set state = 'done' where id = 1")
     done = _run_schema("boss", "boss", ["verify"], (source, target), tmp_path, project)
@@ -648,8 +641,7 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
         "language plpgsql as $$ begin "
         'return p_flag::public."Flag" is not null; end $$',
     )
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     # Without --schemas, public (no tables) is refused, naming the run.
     done = run_cli(["scaffold"], source, target, tmp_path / "state", project)
     assert done.returncode == 2, done.stdout + done.stderr

@@ -13,7 +13,6 @@ schemas on one target, a run each: ``test_schema_runs.py``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +109,9 @@ def schemas(
     source = cluster.create_database("schemas_source")  # type: ignore[attr-defined]
     target = cluster.create_database("schemas_target")  # type: ignore[attr-defined]
     query(source, SOURCE)
-    project = copy_project(tmp_path_factory.mktemp("schemas") / "pgshift")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(
+        tmp_path_factory.mktemp("schemas") / "pgshift", scaffolded=False
+    )
     yield Schemas(source, target, project, tmp_path_factory.mktemp("state"))
     for name in ("schemas_source", "schemas_target"):
         cluster.drop_database(name)  # type: ignore[attr-defined]
@@ -425,8 +425,7 @@ def test_the_chosen_schema_lands_in_the_final_schema_the_run_names(
     # Zulip names its text search configuration zulip.english_us_search in
     # its own code: its schema must keep its name on the target.
     target = new_database()  # type: ignore[operator]
-    project = copy_project(tmp_path / "project")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "project", scaffolded=False)
     state = tmp_path / "state"
 
     def run(*args: str) -> tuple[int, str]:

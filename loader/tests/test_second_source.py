@@ -69,8 +69,7 @@ def second(
         cursor.execute((FIXTURES / "second_source.sql").read_text(encoding="utf-8"))
     conn.close()
     project = tmp_path_factory.mktemp("clone") / "pgshift"
-    copy_project(project)
-    shutil.rmtree(project / "macros" / "scaffolded")
+    copy_project(project, scaffolded=False)
     yield SecondSource(source, target, project, tmp_path_factory.mktemp("state"))
     for name in ("second_source", "second_target"):
         cluster.drop_database(name)  # type: ignore[attr-defined]

@@ -18,7 +18,6 @@ second ``migrate`` keeps it so.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +117,9 @@ def dump(
     source = cluster.create_database("dump_source")  # type: ignore[attr-defined]
     target = cluster.create_database("dump_target")  # type: ignore[attr-defined]
     query(source, (FIXTURES / "dump_shaped_source.sql").read_text(encoding="utf-8"))
-    project = copy_project(tmp_path_factory.mktemp("dump") / "pgshift")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(
+        tmp_path_factory.mktemp("dump") / "pgshift", scaffolded=False
+    )
     dump = Dump(source, target, project, tmp_path_factory.mktemp("state"))
     scaffolded = run_cli(["scaffold"], source, target, dump.state, project)
     assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr

@@ -5,7 +5,6 @@ a partial rebuild keeps every foreign key."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,8 +112,7 @@ def test_a_table_given_another_name_replaces_the_one_published_under_the_old(
         'create table "bazQux" (id serial primary key); '
         'insert into "bazQux" default values',
     )
-    project = copy_project(tmp_path / "pgshift")
-    shutil.rmtree(project / "macros" / "scaffolded")
+    project = copy_project(tmp_path / "pgshift", scaffolded=False)
     state = tmp_path / "state"
 
     def run(*args: str) -> str:

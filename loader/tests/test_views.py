@@ -14,7 +14,6 @@ source, and a second migration replaces them without duplicates.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,8 +79,7 @@ def views(
         cursor.execute((FIXTURES / "views_source.sql").read_text(encoding="utf-8"))
     conn.close()
     project = tmp_path_factory.mktemp("views") / "pgshift"
-    copy_project(project)
-    shutil.rmtree(project / "macros" / "scaffolded")
+    copy_project(project, scaffolded=False)
     yield ProjectCopy(source, target, project, tmp_path_factory.mktemp("state"))
     for name in ("views_source", "views_target"):
         cluster.drop_database(name)  # type: ignore[attr-defined]
