@@ -17,6 +17,7 @@ from pgshift.scaffold.supported import ScaffoldError
 from pgshift.settings import (
     DEFAULT_JOBS,
     OVERRIDES_FILE,
+    PROJECT_DIR,
     ConfigError,
     Settings,
     parse_jobs,
@@ -84,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--source-schema",
         default=None,
         action=_Once,
-        help="the one source schema to migrate (default: public)",
+        help="the one source schema to migrate (default: the project's, else public)",
     )
     parser.add_argument(
         "--schemas",
         default=None,
         action=_Once,
         help="comma-separated source schemas to migrate (one per run for now; "
-        "default: public)",
+        "default: the one scaffold recorded in the project, else public)",
     )
     parser.add_argument(
         "--raw-schema",
@@ -101,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--final-schema",
-        default="public",
+        default=None,
         action=_Once,
         help="target schema the application reads, where the migrated schema "
-        "lands (default: public)",
+        "lands (default: the override file's 'schemas:' entry for it, else "
+        "the one scaffold recorded in the project for it, else public)",
     )
     parser.add_argument(
         "--include",
@@ -199,8 +201,8 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _source_schema(args: argparse.Namespace) -> str:
-    """The one source schema: ``--source-schema``, or the one ``--schemas`` chose.
+def _chosen_schemas(args: argparse.Namespace) -> tuple[str, ...]:
+    """The schemas ``--schemas`` or ``--source-schema`` named (empty: neither).
 
     Raises:
         ConfigError: Both were given and name different schemas, or several
@@ -214,29 +216,52 @@ def _source_schema(args: argparse.Namespace) -> str:
     if len(chosen) > 1:
         raise ConfigError(SEVERAL_SCHEMAS.format(chosen=", ".join(chosen)))
     if not chosen:
-        return str(args.source_schema or "public")
+        return (args.source_schema,) if args.source_schema else ()
     if args.source_schema not in (None, chosen[0]):
         raise ConfigError(
             f"--source-schema {args.source_schema} and --schemas {chosen[0]} "
             "name different schemas; give one of them"
         )
-    return chosen[0]
+    return chosen
 
 
 def settings_from(
     args: argparse.Namespace, *, need_source: bool = True, need_target: bool = True
 ) -> Settings:
-    """Build settings from the environment and the command line."""
+    """Build settings from the environment, the command line and the project.
+
+    The source and final schemas not given as options are the override
+    file's and the project's (``pgshift.schemas.run_schemas``).
+    """
+    from pgshift.mapping import NameMap
+    from pgshift.naming import Overrides
+    from pgshift.schemas import run_schemas
+
+    project_dir = PROJECT_DIR
+    project = NameMap.recorded_schemas(project_dir)
+    given = getattr(args, "overrides", None)
+    recorded = project.overrides if project and project.overrides else None
+    overrides = (
+        given
+        or (project_dir / recorded if recorded else None)
+        or project_dir / OVERRIDES_FILE
+    )
+    schemas = run_schemas(
+        _chosen_schemas(args),
+        args.final_schema,
+        project,
+        Overrides.load(overrides).schemas,
+    )
     return Settings.from_env(
         need_source=need_source,
         need_target=need_target,
-        source_schema=_source_schema(args),
-        schemas=_split(args.schemas or ""),
+        source_schema=schemas.source_schema,
+        schemas=schemas.schemas,
         raw_schema=args.raw_schema,
-        final_schema=args.final_schema,
+        final_schema=schemas.final_schema,
         include=parse_names(args.include),
         exclude=parse_names(args.exclude),
-        overrides=getattr(args, "overrides", None),
+        overrides=given,
         jobs=args.jobs,
     )
 

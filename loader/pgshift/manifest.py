@@ -170,7 +170,8 @@ def refuse_without_target_privileges(
         "array(select s from unnest(%(schemas)s::text[]) s "
         "where to_regnamespace(quote_ident(s)) is null), "
         "case when to_regnamespace(quote_ident(%(final)s)) is null then true "
-        "else has_schema_privilege(quote_ident(%(final)s), 'CREATE') end",
+        "else has_schema_privilege(to_regnamespace(quote_ident(%(final)s)), "
+        "'CREATE') end",
         {
             "schemas": list(dict.fromkeys([*schemas, final_schema])),
             "final": final_schema,

@@ -47,6 +47,7 @@ from pgshift.naming import (
     to_snake,
     tool_tables,
 )
+from pgshift.schemas import RecordedSchemas
 from pgshift.sqlident import (
     rename_type,
     render_ident,
@@ -774,6 +775,23 @@ class NameMap:
                 table: [ForeignKeyMap(**f) for f in keys]
                 for table, keys in data.get("waiting_keys", {}).items()
             },
+        )
+
+    @staticmethod
+    def recorded_schemas(project_dir: Path) -> RecordedSchemas | None:
+        """The schemas a project's models were scaffolded for, None before scaffold.
+
+        Read without building the map: every command reads them first, to
+        know which schema it runs on (``pgshift.schemas.run_schemas``).
+        """
+        path = project_dir / MAP_FILE
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RecordedSchemas(
+            data["source_schema"],
+            data.get("final_schema", "public"),
+            data.get("overrides"),
         )
 
     @classmethod

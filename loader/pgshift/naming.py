@@ -207,8 +207,9 @@ class Overrides:
     and sequence that does not start with its table's name (TypeORM's
     ``PK_<hash>``, which an application's own migrations name), instead of
     the naming rules' snake_case.
-    ``schemas`` names the target schema of a source schema that does not
-    land in the final schema (``pgshift.schemas``).
+    ``schemas`` names the final schema of a source schema, which every
+    command reads when not given ``--final-schema``
+    (``pgshift.schemas.run_schemas``).
     ``intended_differences`` lists prefixes of schema-parity lines that are
     wanted, not failures.
     ``reviewed_routines`` lists the routines running dynamic SQL that the

@@ -16,7 +16,9 @@ one pgshift keeps for itself, are refused.
 
 A run migrates one schema today: several chosen schemas are refused with a
 clear message (``SEVERAL_SCHEMAS``), and every other schema is listed in the
-report as left out, with the reason.
+report as left out, with the reason. Scaffold records the schema it read and
+the final schema in the project's name map; every later command takes both
+from there unless its options name them (``run_schemas``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pgshift.naming import map_names
 from pgshift.settings import ConfigError, Settings
@@ -353,6 +355,87 @@ def read_schemas(cursor: Any) -> list[SourceSchema]:
     return [SourceSchema(*row) for row in cursor.fetchall()]
 
 
+class RecordedSchemas(NamedTuple):
+    """What a project's name map records of the schemas scaffold used.
+
+    Attributes:
+        source_schema: The source schema its models were made from.
+        final_schema: The target schema they land in.
+        overrides: The override file scaffold was given, as given (None:
+            the project's own).
+    """
+
+    source_schema: str
+    final_schema: str
+    overrides: str | None
+
+
+class RunSchemas(NamedTuple):
+    """The schemas a command runs on (``run_schemas``).
+
+    Attributes:
+        source_schema: The source schema it migrates.
+        schemas: The schemas named for it, by ``--schemas`` or by the
+            project (empty: ``source_schema`` by default).
+        final_schema: The target schema the migrated schema lands in.
+    """
+
+    source_schema: str
+    schemas: tuple[str, ...]
+    final_schema: str
+
+
+def run_schemas(
+    chosen: Sequence[str],
+    final_schema: str | None,
+    project: RecordedSchemas | None,
+    mapped: Mapping[str, str],
+) -> RunSchemas:
+    """Which schema a command migrates and where it lands.
+
+    Each fact has one home: the option when given; else, for the final
+    schema, the override file's ``schemas:`` entry of the source schema;
+    else what scaffold recorded in the project for that schema (so that
+    ``migrate``, ``verify``, ``sync`` and ``cutover`` after ``scaffold
+    --schemas sales --final-schema sales`` need neither option); else
+    ``public``.
+
+    Args:
+        chosen: The schemas ``--schemas`` or ``--source-schema`` named
+            (empty: neither was given).
+        final_schema: ``--final-schema``, None when not given.
+        project: What the project's name map records, None before scaffold.
+        mapped: The override file's ``schemas:`` (source -> target schema).
+
+    Returns:
+        The schemas.
+
+    Raises:
+        ConfigError: ``--final-schema`` and the override file's entry for
+            the schema name different final schemas.
+    """
+    if chosen:
+        schemas, source = tuple(chosen), chosen[0]
+    elif project is not None:
+        schemas, source = (project.source_schema,), project.source_schema
+    else:
+        schemas, source = (), "public"
+    entry = mapped.get(source)
+    if final_schema is not None and entry not in (None, final_schema):
+        raise ConfigError(
+            f"the override file maps schema {source!r} to {entry!r} under "
+            f"'schemas:', and --final-schema names {final_schema!r}: give the "
+            "final schema in one place (the entry, which every command reads, "
+            "or the option, on every command)"
+        )
+    recorded = (
+        project.final_schema
+        if project is not None and project.source_schema == source
+        else None
+    )
+    return RunSchemas(source, schemas, final_schema or entry or recorded or "public")
+
+
 def chosen_schemas(settings: Settings) -> tuple[str, ...]:
     """The schemas the run chose: ``--schemas``, else ``--source-schema``."""
     return settings.schemas or (settings.source_schema,)
@@ -504,15 +587,8 @@ def _map_targets(
 ) -> dict[str, str]:
     """Target schema of each chosen schema (see the module's naming rules)."""
     if len(chosen) == 1:
-        asked = overrides.get(chosen[0], final_schema)
-        if asked != final_schema:
-            raise ConfigError(
-                f"the override file maps schema {chosen[0]!r} to {asked!r} under "
-                f"'schemas:', but a run of one schema lands in the final schema "
-                f"{final_schema!r}, where the application reads its tables: "
-                f"give --final-schema {asked} to every command instead, and "
-                "remove the entry"
-            )
+        # Its final schema: the option, the override file's entry or the
+        # project's (``run_schemas``).
         return {chosen[0]: final_schema}
     others = [s for s in chosen if s != final_schema]
     mapped = map_names(others, overrides, what="schema", override_path="schemas:")

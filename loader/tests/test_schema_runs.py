@@ -19,6 +19,7 @@ import pytest
 
 from pgshift.catalog import read_not_migrated
 from pgshift.mapping import NameMap
+from pgshift.settings import OVERRIDES_FILE
 from pgshift.verify.reconcile import published_elsewhere, published_tables
 
 from migration import copy_project, make_settings, query, run_cli
@@ -170,22 +171,27 @@ def _migrate_into_its_own_schema(
     tmp_path: Path,
     project: Path,
     *,
-    final: str | None = None,
     replace: bool = False,
 ) -> str:
-    """Scaffold and migrate one source schema into a final schema of its own
-    (of its name unless ``final``), replacing its tables with ``replace``.
+    """Scaffold one source schema into a final schema of its name and
+    migrate it, replacing its tables with
+    ``replace``: migrate is given neither schema, and takes both from the
+    project scaffold wrote.
 
     Returns what migrate printed.
     """
-    for args in (
-        ["scaffold"],
+    done = _run_schema(
+        schema, schema, ["scaffold"], (source, target), tmp_path, project
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_cli(
         ["migrate", *(["--replace-existing"] if replace else [])],
-    ):
-        done = _run_schema(
-            schema, final or schema, args, (source, target), tmp_path, project
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        source,
+        target,
+        tmp_path / "state",
+        project,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
 
@@ -551,10 +557,18 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
         """insert into "Production"."WorkOrder" ("partName") values ('bolt')""",
     )
     project = copy_project(tmp_path / "project", scaffolded=False)
-    done = _run_schema(
-        "Production", "production", ["scaffold"], (source, target), tmp_path, project
+    # Each schema's final schema is named once, in the override file, which
+    # every command reads: no command is given --final-schema.
+    (project / OVERRIDES_FILE).write_text(
+        "schemas:\n  Sales: sales\n  Production: production\n", encoding="utf-8"
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = run_cli(list(args), source, target, tmp_path / "state", project)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    done = run("--schemas", "Production", "scaffold")
     # Said at scaffold, not only found by verify.
     assert (
         'not migrated: default of work_order.id: nextval(\'"Sales".'
@@ -572,10 +586,9 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
             "own (--schemas Sales --final-schema Sales)"
         )
     )
-    for schema, final in (("Sales", "sales"), ("Production", "production")):
-        _migrate_into_its_own_schema(
-            schema, source, target, tmp_path, project, final=final
-        )
+    for schema in ("Sales", "Production"):
+        run("--schemas", schema, "scaffold")
+        run("migrate")
     assert query(
         target,
         "select pg_get_expr(adbin, adrelid) from pg_attrdef "
@@ -606,7 +619,7 @@ def test_verify_lists_the_differing_rows_of_a_table_over_its_schemas_enum(
     project = copy_project(tmp_path / "project", scaffolded=False)
     _migrate_into_its_own_schema("boss", source, target, tmp_path, project)
     query(target, "update boss.job set state = 'done' where id = 1")
-    done = _run_schema("boss", "boss", ["verify"], (source, target), tmp_path, project)
+    done = run_cli(["verify"], source, target, tmp_path / "state", project)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "id=1: state expected 'created', found 'done'" in done.stdout
 

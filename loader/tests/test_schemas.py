@@ -25,11 +25,14 @@ from pgshift.comments import PUBLIC_COMMENT, SourceComment, map_comments
 from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
 from pgshift.schemas import (
+    RecordedSchemas,
+    RunSchemas,
     SourceSchema,
     plan_schemas,
     read_schemas,
     run_order,
     run_order_line,
+    run_schemas,
     schema_uses,
 )
 from pgshift.settings import ConfigError
@@ -250,12 +253,38 @@ def test_the_only_chosen_schema_lands_in_the_final_schema() -> None:
     plan = plan_schemas(FOUND, ["Billing"], "public", {"audit": "logs"})
     assert plan.targets == {"Billing": "public"}
     assert "public" in plan.left_out
-    # An entry sending it elsewhere cannot be honoured: refused, not skipped.
-    assert plan_schemas(
-        FOUND, ["Billing"], "public", {"Billing": "public"}
-    ).targets == {"Billing": "public"}
-    with pytest.raises(ConfigError, match="maps schema 'Billing' to 'accounts'"):
-        plan_schemas(FOUND, ["Billing"], "public", {"Billing": "accounts"})
+
+
+def test_a_command_takes_its_schemas_from_options_overrides_project() -> None:
+    # Before scaffold: public, into public.
+    assert run_schemas((), None, None, {}) == RunSchemas("public", (), "public")
+    # After `--schemas sales --final-schema sales scaffold`, every command
+    # runs on what scaffold recorded, given neither option.
+    sales = RecordedSchemas("sales", "sales", None)
+    assert run_schemas((), None, sales, {}) == RunSchemas("sales", ("sales",), "sales")
+    assert run_schemas(("sales",), None, sales, {}).final_schema == "sales"
+    # The project's final schema is its schema's: another lands in public.
+    assert run_schemas(("person",), None, sales, {}) == (
+        RunSchemas("person", ("person",), "public")
+    )
+    # The override file's entry names a schema's final schema, over the
+    # project's (whose models the drift check then finds elsewhere).
+    mapped = {"Billing": "accounts", "sales": "shop"}
+    assert run_schemas(("Billing",), None, None, mapped).final_schema == "accounts"
+    assert run_schemas((), None, sales, mapped).final_schema == "shop"
+    assert run_schemas(("Billing",), "accounts", None, mapped).final_schema == (
+        "accounts"
+    )
+    # The option naming another than the entry: two homes disagree.
+    with pytest.raises(
+        ConfigError,
+        match="maps schema 'Billing' to 'accounts' under 'schemas:', and "
+        "--final-schema names 'public'",
+    ):
+        run_schemas(("Billing",), "public", None, mapped)
+    # The option wins over the project's record (the drift check then
+    # refuses models scaffolded elsewhere).
+    assert run_schemas((), "public", sales, {}).final_schema == "public"
 
 
 def test_other_schemas_map_by_the_naming_rules_and_the_override_file(
@@ -469,8 +498,16 @@ def test_the_chosen_schema_lands_in_the_final_schema_the_run_names(
     assert query(target, """select obj_description('"Billing"'::regnamespace)""") == [
         ("Invoices: it's {{ billing }}",)
     ]
-    # A later command without the option would build into public: refused.
-    code, out = run("--schemas", "Billing", "migrate")
+    # A later command takes the final schema scaffold recorded: migrated
+    # again (its mixed-case schema now there), given neither option, the
+    # row written on the target replaced by the source's rows.
+    code, out = run("migrate", "--replace-existing")
+    assert code == 0, out
+    assert query(target, 'select count(*) from "Billing".invoice') == (
+        query(schemas.source, 'select count(*) from "Billing"."Invoice"')
+    )
+    # One naming another final schema than the project's: refused.
+    code, out = run("--schemas", "Billing", "--final-schema", "public", "migrate")
     assert code == 2, out
     assert "scaffolded to land in 'Billing', this run's is 'public'" in out
     assert query(

@@ -1135,8 +1135,8 @@ def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
         lines.append(
             f"final schema: the models were scaffolded to land in "
             f"{committed.final_schema!r}, this run's is {current.final_schema!r} "
-            f"(give --final-schema {committed.final_schema} to every command, "
-            "or scaffold again)"
+            "(--final-schema, or the override file's 'schemas:' entry, names "
+            "it): drop that, or scaffold again"
         )
     return lines or ["the name map differs from what scaffold writes now"]
 
