@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shlex
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgshift.progress import SHOWN_LINES, some
-from pgshift.schemas import reachable
+from pgshift.schemas import own_run, reachable
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import (
     qualified_type,
@@ -2044,11 +2043,10 @@ def _type_problem(
             "or labels differ)"
         )
     if kind in ("e", "d"):
-        quoted = shlex.quote(schema)
         return (
             f"a type of schema {schema}, which the target does not have: "
-            f"migrate that schema first, in a run of its own (--schemas {quoted} "
-            f"--final-schema {quoted}), or create the type on the target, the "
+            f"migrate that schema first, in a run of its own ({own_run(schema)}), "
+            "or create the type on the target, the "
             "same as the source's; then scaffold this one again with "
             "TARGET_DATABASE_URL set"
         )
@@ -2354,12 +2352,11 @@ def _reference_problem(
     if ref_type == "function":
         # Kept once the target has it (``target_functions``), which
         # scaffold looks for when TARGET_DATABASE_URL is set.
-        quoted = shlex.quote(ref_schema)
         return (
             f"uses {ref_type} {identity}, which this run does not migrate and "
             "the target does not have (scaffold looks when TARGET_DATABASE_URL "
             f"is set): migrate schema {render_ident(ref_schema)} first, in a "
-            f"run of its own (--schemas {quoted} --final-schema {quoted}), or "
+            f"run of its own ({own_run(ref_schema)}), or "
             "create the function there, then scaffold again"
         )
     return f"uses {ref_type} {identity}, which pgshift does not migrate"

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +46,7 @@ from pgshift.naming import (
     to_snake,
     tool_tables,
 )
-from pgshift.schemas import RecordedSchemas
+from pgshift.schemas import RecordedSchemas, own_run
 from pgshift.sqlident import (
     rename_type,
     render_ident,
@@ -1827,12 +1826,11 @@ def default_expression(
         shown = f"{render_ident(schema)}.{render_ident(sequence)}"
         literal = "'" + shown.replace("'", "''") + "'::regclass"
         if found is None or literal not in default:
-            quoted = shlex.quote(schema)
             return None, (
                 f"{column.default} is not migrated: it calls sequence {shown} "
                 f"of schema {render_ident(schema)}, which the target does not "
                 f"have: migrate that schema first, in a run of its own "
-                f"(--schemas {quoted} --final-schema {quoted}), then scaffold "
+                f"({own_run(schema)}), then scaffold "
                 "this one again (with TARGET_DATABASE_URL set); or set the "
                 "default on the target"
             )

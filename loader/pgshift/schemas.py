@@ -265,6 +265,12 @@ MIGRATED_BY_ITS_OWN_RUN = "migrated by a run of its own into final schema "
 the phrase, then the final schema that holds its tables."""
 
 
+def own_run(schema: str) -> str:
+    """The options of a run migrating ``schema`` into a final schema of its name."""
+    quoted = shlex.quote(schema)
+    return f"--schemas {quoted} --final-schema {quoted}"
+
+
 def migrated_by_its_own_run(final_schema: str) -> str:
     """Why a schema another run migrated is not this run's, for the report."""
     return (

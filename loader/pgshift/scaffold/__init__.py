@@ -44,7 +44,6 @@ import difflib
 import logging
 import os
 import re
-import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +120,7 @@ from pgshift.scaffold.yaml_files import (
 )
 from pgshift.schemas import (
     migrated_by_its_own_run,
+    own_run,
     run_order,
     schema_plan,
     schema_uses,
@@ -675,7 +675,6 @@ def _set_aside_waiting_keys(catalog: Catalog, names: NameMap) -> None:
         ]
         for fk in names.waiting_keys[name]:
             schema = fk.to_schema or ""
-            quoted = shlex.quote(schema)
             names.not_migrated.append(
                 [
                     "foreign key",
@@ -683,7 +682,7 @@ def _set_aside_waiting_keys(catalog: Catalog, names: NameMap) -> None:
                     f"references {render_ident(schema)}.{render_ident(fk.to)}, "
                     f"in schema {render_ident(schema)}, which a run of its own "
                     "migrates: that run adds the key once the table is on the "
-                    f"target (--schemas {quoted} --final-schema {quoted}, or "
+                    f"target ({own_run(schema)}, or "
                     "the final schema you choose for it)",
                 ]
             )

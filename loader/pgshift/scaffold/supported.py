@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from pgshift.catalog import Catalog, ForeignKey, FunctionSignature
+from pgshift.schemas import own_run
 from pgshift.settings import names_argument
 from pgshift.sqlident import render_ident
 
@@ -196,11 +197,10 @@ def _outside(
         "create it there"
     )
     if fk.ref_schema in catalog.later_schemas:
-        quoted = shlex.quote(fk.ref_schema)
         return (
             f"{line}, which this run does not migrate; {kept}, or migrate that "
-            f"schema first, in a run of its own (--schemas {quoted} "
-            f"--final-schema {quoted}), which puts it there under its names "
+            f"schema first, in a run of its own ({own_run(fk.ref_schema)}), "
+            "which puts it there under its names "
             "(where the two schemas' keys point at each other, the key waits "
             "for that run once scaffold reads the target); or exclude "
             f"{name}"
