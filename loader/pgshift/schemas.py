@@ -260,6 +260,9 @@ SEVERAL_SCHEMAS = (
 )
 """The refusal of a run that chose more than one schema."""
 
+HOLDS_NOTHING = "holds nothing to migrate (no tables, views, functions or types)"
+"""What the report says of a schema that is neither migrated nor left out."""
+
 MIGRATED_BY_ITS_OWN_RUN = "migrated by a run of its own into final schema "
 """How a schema another run of pgshift migrated into the target is named:
 the phrase, then the final schema that holds its tables."""
@@ -334,17 +337,22 @@ class SchemaPlan:
             (readable, holding tables).
         migratable: Every schema a run may migrate, this one's included
             (``SourceSchema.migratable``).
+        empty: The readable schemas holding nothing to migrate (an empty
+            ``public`` beside schemas of tables): named in the report, not
+            left out.
     """
 
     targets: dict[str, str]
     left_out: dict[str, str] = field(default_factory=dict)
     others: frozenset[str] = frozenset()
     migratable: frozenset[str] = frozenset()
+    empty: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """One line per source schema: its target, or why it is left out."""
         lines = [f"{s} -> {t}" for s, t in self.targets.items()]
-        return lines + [f"{s}: left out: {why}" for s, why in self.left_out.items()]
+        lines += [f"{s}: left out: {why}" for s, why in self.left_out.items()]
+        return lines + [f"{s}: {HOLDS_NOTHING}" for s in self.empty]
 
 
 def read_schemas(cursor: Any) -> list[SourceSchema]:
@@ -507,9 +515,17 @@ def plan_schemas(
             "override file under 'schemas:'"
         )
     single = ", ".join(chosen)
+    empty = tuple(
+        s.name
+        for s in found
+        if s.name not in targets
+        and s.readable
+        and not s.extension_only
+        and not s.migratable
+    )
     left_out: dict[str, str] = {}
     for schema in found:
-        if schema.name in targets:
+        if schema.name in targets or schema.name in empty:
             continue
         if schema.extension_only:
             left_out[schema.name] = (
@@ -542,7 +558,12 @@ def plan_schemas(
         left_out=left_out,
         others=others,
         migratable=frozenset(s.name for s in found if s.migratable),
+        empty=empty,
     )
+
+
+class WithoutTablesError(ConfigError):
+    """A run of a schema holding no tables, while others hold some."""
 
 
 def _refuse_a_schema_without_tables(
@@ -553,12 +574,16 @@ def _refuse_a_schema_without_tables(
     A database whose tables are all in schemas of their own (pg_dump's
     AdventureWorks: ``person``, ``sales``, ...) would otherwise migrate
     nothing from its empty ``public`` and report success. Named with
-    ``--schemas``, a schema holding types or functions is migrated: it
-    gives the other schemas' runs the domains and enums their columns use
-    (AdventureWorks' ``public."Name"``), under the names its map gives them.
+    ``--schemas``, a schema holding views, types or functions is migrated:
+    it gives the other schemas' runs the domains and enums their columns
+    use (AdventureWorks' ``public."Name"``), under the names its map gives
+    them, or reads the tables of the schemas migrated before it
+    (AdventureWorks' ``pe`` and ``sa``, a view over each table of
+    ``person`` and ``sales``).
 
     Raises:
-        ConfigError: Naming the schemas that hold tables, and how many.
+        WithoutTablesError: Naming the schemas that hold tables, and how
+            many.
     """
     if len(chosen) != 1:
         return
@@ -571,20 +596,29 @@ def _refuse_a_schema_without_tables(
     ]
     if schema.tables or not others:
         return
-    if named and (schema.types or schema.functions):
+    held = [
+        what
+        for what, count in (
+            ("views", schema.views),
+            ("types", schema.types),
+            ("functions", schema.functions),
+        )
+        if count
+    ]
+    if named and held:
         return
     holding = ", ".join(f"{s.name} ({s.tables})" for s in others)
     own = ""
-    if schema.types or schema.functions:
+    if held:
         own = (
-            f"; its own types and functions (the other schemas' columns may "
-            f"use them) move in a run naming it: --schemas "
-            f"{shlex.quote(schema.name)}, before the others"
+            f"; its own {' and '.join(held)} move in a run naming it: "
+            f"--schemas {shlex.quote(schema.name)}"
         )
-    raise ConfigError(
+    raise WithoutTablesError(
         f"schema {schema.name!r} holds no tables; the source's tables are in "
         f"{holding}. pgshift migrates one schema per run: choose it with "
-        f"--schemas NAME (on scaffold and migrate alike){own}"
+        f"--schemas NAME on scaffold (the later commands take it from the "
+        f"project){own}"
     )
 
 
@@ -618,14 +652,25 @@ def schema_plan(
         ConfigError: Several schemas were chosen, or ``plan_schemas`` refused.
     """
     chosen = chosen_schemas(settings)
-    plan = plan_schemas(
-        read_schemas(cursor),
-        chosen,
-        settings.final_schema,
-        overrides,
-        reserved=(settings.raw_schema, settings.staging_schema, settings.state_schema),
-        named=bool(settings.schemas),
-    )
+    found = read_schemas(cursor)
+    try:
+        plan = plan_schemas(
+            found,
+            chosen,
+            settings.final_schema,
+            overrides,
+            reserved=(
+                settings.raw_schema,
+                settings.staging_schema,
+                settings.state_schema,
+            ),
+            named=bool(settings.schemas),
+        )
+    except WithoutTablesError as refused:
+        # Which run goes first, and which next.
+        order = run_order(schema_uses(cursor), [s.name for s in found if s.migratable])
+        line = run_order_line(order, "", {})
+        raise ConfigError(f"{refused}\n{line}" if line else str(refused)) from None
     if len(chosen) > 1:
         raise ConfigError(SEVERAL_SCHEMAS.format(chosen=", ".join(chosen)))
     return plan

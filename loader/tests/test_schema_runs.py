@@ -652,15 +652,21 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
         "where id = p_id $$;"
         'create function person."isFlag"(p_flag text) returns boolean '
         "language plpgsql as $$ begin "
-        'return p_flag::public."Flag" is not null; end $$',
+        'return p_flag::public."Flag" is not null; end $$;'
+        # AdventureWorks' pe: a schema of views alone, one over each table
+        # of person; and a schema holding nothing.
+        'create schema pe; create view pe.p as select id as "personId", * '
+        'from person."Person"; create schema scratch',
     )
     project = copy_project(tmp_path / "project", scaffolded=False)
-    # Without --schemas, public (no tables) is refused, naming the run.
+    # Without --schemas, public (no tables) is refused, naming the run and
+    # the order of all of them.
     done = run_cli(["scaffold"], source, target, tmp_path / "state", project)
     assert done.returncode == 2, done.stdout + done.stderr
     assert (
-        "its own types and functions (the other schemas' columns may use them) "
-        "move in a run naming it: --schemas public, before the others"
+        "its own types move in a run naming it: --schemas public\n"
+        "schemas: a run each, each after the schemas it uses (their types, "
+        "sequences, tables, functions): public; then person; then pe"
     ) in done.stderr
     # person first: the target lacks public's types, and the refusal says
     # which run makes them.
@@ -735,3 +741,14 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
         """select person."flagOf"(1)::text, pg_typeof(person."flagOf"(1))::text, """
         """person."isFlag"('yes'), (select count(*) from person.named_people)""",
     ) == [("no, it's not", "flag", True, 1)]
+    # The schema of views reads person's tables where its run put them, its
+    # columns renamed; the empty schema is named, not left out.
+    output = _migrate_into_its_own_schema("pe", source, target, tmp_path, project)
+    assert "schemas left out" not in output
+    report = (project / "MIGRATION_REPORT.md").read_text(encoding="utf-8")
+    assert "- scratch: holds nothing to migrate" in report
+    assert query(
+        target, "select person_id, first_name, flag::text from pe.p order by 1"
+    ) == query(
+        source, 'select "personId", "firstName", flag::text from pe.p order by 1'
+    )

@@ -329,6 +329,21 @@ def test_a_schema_that_cannot_be_migrated_is_refused() -> None:
         r"Billing \(2\), audit \(1\)\. pgshift migrates one schema per run",
     ):
         plan_schemas(empty_public, ["public"], "public")
+    # A schema of views alone (AdventureWorks' pe, a view over each table
+    # of person) migrates when named, after the schemas it reads.
+    views_only = [*empty_public, SourceSchema("pe", True, views=4)]
+    with pytest.raises(
+        ConfigError, match="its own views move in a run naming it: --schemas pe$"
+    ):
+        plan_schemas(views_only, ["pe"], "pe")
+    plan = plan_schemas(views_only, ["pe"], "pe", named=True)
+    assert plan.targets == {"pe": "pe"}
+    # A schema holding nothing is named as such, not left out.
+    plan = plan_schemas([*FOUND, SourceSchema("scratch", True)], ["public"], "public")
+    assert (plan.empty, "scratch" in plan.left_out) == (("scratch",), False)
+    assert plan.lines()[-1] == (
+        "scratch: holds nothing to migrate (no tables, views, functions or types)"
+    )
     # A database that has no tables at all is no mistake of choice.
     assert plan_schemas([SourceSchema("public", True)], ["public"], "public")
 

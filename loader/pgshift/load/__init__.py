@@ -45,7 +45,7 @@ from pgshift.load.retry import RETRY_DELAYS, LoadError, causes, is_transient, su
 from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
 from pgshift.progress import Progress
-from pgshift.schemas import schema_plan
+from pgshift.schemas import HOLDS_NOTHING, schema_plan
 from pgshift.settings import ConfigError, Settings, names_argument, quiet_telemetry
 
 __all__ = ["PIPELINE_NAME", "LoadError", "LoadResult", "is_transient", "load"]
@@ -336,6 +336,7 @@ def record_load(settings: Settings, result: LoadResult, snapshot: Snapshot) -> N
         snapshot.cursor, settings, Overrides.load(settings.overrides_path).schemas
     )
     skipped += [("schema", s, why) for s, why in plan.left_out.items()]
+    skipped += [("schema", s, HOLDS_NOTHING) for s in plan.empty]
     skipped += [
         ("table", name, manifest.EXCLUDED)
         for name in catalog.tables

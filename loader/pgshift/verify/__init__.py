@@ -60,6 +60,7 @@ from pgshift.mapping import NameMap
 from pgshift.naming import Overrides
 from pgshift.privileges import Outcome, read_outcomes
 from pgshift.routines import created_routines, migrated_lines, review_lines
+from pgshift.schemas import HOLDS_NOTHING
 from pgshift.settings import ConfigError, Settings
 from pgshift.verify.dbt_artifacts import dbt_test_results
 from pgshift.verify.parity import (
@@ -667,6 +668,8 @@ def _schema_line(
     target, with that schema's last verify.
     """
     schema, why = recorded.split(": ", 1)
+    if why == HOLDS_NOTHING:
+        return f"{schema}: {why}"
     if schema in elsewhere:
         final = elsewhere[schema]
         last = verified.get(final, "none recorded")
