@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pgshift.naming import map_names
+from pgshift.naming import map_names, to_snake
 from pgshift.settings import ConfigError, Settings
 from pgshift.sqlident import render_ident
 
@@ -268,10 +268,14 @@ MIGRATED_BY_ITS_OWN_RUN = "migrated by a run of its own into final schema "
 the phrase, then the final schema that holds its tables."""
 
 
-def own_run(schema: str) -> str:
-    """The options of a run migrating ``schema`` into a final schema of its name."""
-    quoted = shlex.quote(schema)
-    return f"--schemas {quoted} --final-schema {quoted}"
+def own_run(schema: str, final_schema: str | None = None) -> str:
+    """The options of a run migrating ``schema`` into a final schema of its own.
+
+    That schema is named by the naming rules (``Sales`` -> ``sales``, whose
+    tables the application then names unquoted) unless ``final_schema``.
+    """
+    final = final_schema or to_snake(schema)
+    return f"--schemas {shlex.quote(schema)} --final-schema {shlex.quote(final)}"
 
 
 def migrated_by_its_own_run(final_schema: str) -> str:
@@ -541,12 +545,11 @@ def plan_schemas(
             if schema.migratable:
                 # Into the schema of its name, unless this run's tables
                 # land there.
-                chosen_name = shlex.quote(schema.name)
-                landing = "NAME" if schema.name == final_schema else chosen_name
+                own = to_snake(schema.name)
                 left_out[schema.name] += (
                     "; a run of its own moves it into a final schema of its "
-                    f"own on the same target: --schemas {chosen_name} "
-                    f"--final-schema {landing}"
+                    "own on the same target: "
+                    + own_run(schema.name, "NAME" if own == final_schema else own)
                 )
     others = frozenset(
         s.name

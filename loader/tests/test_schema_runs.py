@@ -583,7 +583,7 @@ def test_a_default_calling_another_schemas_sequence_calls_it_where_its_run_put_i
             """nextval('"Sales"."DocumentNumberSeq"'::regclass) is not migrated: """
             'it calls sequence "Sales"."DocumentNumberSeq" of schema "Sales", which '
             "the target does not have: migrate that schema first, in a run of its "
-            "own (--schemas Sales --final-schema Sales)"
+            "own (--schemas Sales --final-schema sales)"
         )
     )
     for schema in ("Sales", "Production"):
