@@ -132,7 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         "each a backend on the source server",
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("load", help="extract the source into the raw schema (default)")
+    load = sub.add_parser(
+        "load", help="extract the source into the raw schema (default)"
+    )
+    sub.add_parser(
+        "snapshot",
+        help="export a snapshot of the source and hold it until stopped, for "
+        "the runs of several schemas to read in (--snapshot)",
+    )
     scaffold = sub.add_parser("scaffold", help="generate dbt models from the source")
     scaffold.add_argument(
         "--overrides",
@@ -167,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
         "table (done without asking for a schema Prisma migrates)",
     )
     migrate = sub.add_parser("migrate", help="load, dbt build and verify")
+    for reads in (load, migrate):
+        reads.add_argument(
+            "--snapshot",
+            default=None,
+            metavar="ID",
+            help="read the source inside this snapshot, which `snapshot` "
+            "holds (the runs of several schemas then read one moment)",
+        )
     migrate.add_argument(
         "--replace-existing",
         action="store_true",
@@ -262,6 +277,7 @@ def settings_from(
         include=parse_names(args.include),
         exclude=parse_names(args.exclude),
         overrides=given,
+        snapshot=getattr(args, "snapshot", None),
         jobs=args.jobs,
     )
 
@@ -285,10 +301,12 @@ def dispatch(args: argparse.Namespace) -> int:
     settings = settings_from(
         args,
         need_source=command not in {"dbt", "verify", "compat"},
-        need_target=command != "scaffold",
+        need_target=command not in {"scaffold", "snapshot"},
     )
     if command == "load":
         return cmd_load(settings)
+    if command == "snapshot":
+        return cmd_snapshot(settings)
     if command == "scaffold":
         return cmd_scaffold(settings, args)
     if command == "verify":
@@ -326,6 +344,32 @@ def cmd_load(settings: Settings) -> int:
         f"loaded {len(result.source_rows)} tables, {total} rows, from snapshot "
         f"{result.snapshot_id} into {settings.raw_schema} in {result.seconds:.1f} s"
     )
+    return EXIT_SUCCESS
+
+
+def cmd_snapshot(settings: Settings) -> int:
+    """Hold a snapshot of the source for the runs of several schemas, until Ctrl-C."""
+    from pgshift.load.extract import Snapshot, hold_snapshot
+
+    check_connection(settings.source_required)
+    held: list[str] = []
+
+    def ready(snapshot: Snapshot) -> None:
+        held.append(snapshot.snapshot_id)
+        print(
+            f"holding source snapshot {snapshot.snapshot_id} (taken at "
+            f"{snapshot.taken_at}). Give it to each schema's load, `--snapshot "
+            f"{snapshot.snapshot_id} migrate`, and keep this running until "
+            "the last one has loaded; Ctrl-C releases it",
+            flush=True,
+        )
+
+    try:
+        hold_snapshot(settings.source_required, ready)
+    except KeyboardInterrupt:
+        if not held:
+            raise
+        print(f"released source snapshot {held[0]}")
     return EXIT_SUCCESS
 
 

@@ -247,6 +247,9 @@ class Settings:
         project_dir: The dbt project directory.
         overrides: The override file scaffold reads (default: the project's
             pgshift_overrides.yml).
+        snapshot: A source snapshot another session exported and holds
+            (``--snapshot``, ``python loader/run.py snapshot``): the load
+            reads inside it instead of one of its own.
         jobs: Parallel jobs (``--jobs``, default: the machine's cores): the
             ranges copied out of the source at once, dlt's load workers,
             dbt's threads and verify's connections. Each source copy holds
@@ -267,6 +270,7 @@ class Settings:
     state_dir: Path = PROJECT_DIR / ".pgshift"
     project_dir: Path = PROJECT_DIR
     overrides: Path | None = None
+    snapshot: str | None = None
     jobs: int = DEFAULT_JOBS
 
     def __post_init__(self) -> None:

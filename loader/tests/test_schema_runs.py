@@ -11,7 +11,9 @@ another schema than the project's models.
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import psycopg2
@@ -22,7 +24,7 @@ from pgshift.mapping import NameMap
 from pgshift.settings import OVERRIDES_FILE
 from pgshift.verify.reconcile import published_elsewhere, published_tables
 
-from migration import copy_project, make_settings, query, run_cli
+from migration import cli_env, copy_project, make_settings, query, run_cli
 
 WORKSPACE = """
 create schema {schema};
@@ -172,11 +174,12 @@ def _migrate_into_its_own_schema(
     project: Path,
     *,
     replace: bool = False,
+    snapshot: str | None = None,
 ) -> str:
     """Scaffold one source schema into a final schema of its name and
     migrate it, replacing its tables with
-    ``replace``: migrate is given neither schema, and takes both from the
-    project scaffold wrote.
+    ``replace``, reading the source in ``snapshot`` when given: migrate is
+    given neither schema, and takes both from the project scaffold wrote.
 
     Returns what migrate printed.
     """
@@ -185,7 +188,11 @@ def _migrate_into_its_own_schema(
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     done = run_cli(
-        ["migrate", *(["--replace-existing"] if replace else [])],
+        [
+            "migrate",
+            *(["--replace-existing"] if replace else []),
+            *(["--snapshot", snapshot] if snapshot else []),
+        ],
         source,
         target,
         tmp_path / "state",
@@ -478,26 +485,72 @@ def test_keys_between_two_schemas_both_ways_wait_for_the_second_run(
             "FOREIGN KEY (state_id) REFERENCES person.state_province(state_province_id)",
         ),
     ]
-    _migrate_into_its_own_schema("person", source, target, tmp_path, project)
-    assert query(target, keys) == []
-    report = (project / "MIGRATION_REPORT.md").read_text()
+    # Every run reads the one moment `snapshot` holds (as pg_dump
+    # --snapshot): the application's rows written between the runs, a
+    # store of a province person's run did not see, stay out of sales'.
+    holder = subprocess.Popen(
+        [sys.executable, str(project / "loader" / "run.py"), "snapshot"],
+        cwd=project,
+        env=cli_env(source, target, tmp_path / "state"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    held = holder.stdout.readline()
+    assert held.startswith("holding source snapshot "), held + holder.stderr.read()
+    snapshot = held.split()[3]
+    taken = held.split("(taken at ", 1)[1].split(")", 1)[0]
+    try:
+        _migrate_into_its_own_schema(
+            "person", source, target, tmp_path, project, snapshot=snapshot
+        )
+        assert query(target, keys) == []
+        report = (project / "MIGRATION_REPORT.md").read_text()
+        assert (
+            "foreign key StateProvince.StateProvince_TerritoryID_fkey: references "
+            'sales."SalesTerritory", in schema sales, which a run of its own '
+            "migrates"
+        ) in report
+        query(
+            source,
+            'insert into person."StateProvince" values (12, 2);'
+            'insert into sales."Store" values (102, 12)',
+        )
+        output = _migrate_into_its_own_schema(
+            "sales", source, target, tmp_path, project, snapshot=snapshot
+        )
+        assert (
+            "foreign key state_province_territory_id_fkey of person.state_province: "
+            "added, referencing sales.sales_territory"
+        ) in output
+        assert query(target, keys) == both
+        assert query(target, "select count(*) from sales.store") == [(2,)]
+        # The report gives the moment the runs read, not the time of a load.
+        report = (project / "MIGRATION_REPORT.md").read_text()
+        assert f"- **Source snapshot:** `{snapshot}` taken at {taken}" in report
+        # The keys hold on the target as on the source.
+        with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+            query(target, "insert into person.state_province values (12, 3)")
+        for schema in ("person", "sales"):
+            _migrate_into_its_own_schema(
+                schema, source, target, tmp_path, project, snapshot=snapshot
+            )
+            assert query(target, keys) == both, schema
+        assert "Result:** PASSED" in (project / "MIGRATION_REPORT.md").read_text()
+    finally:
+        holder.send_signal(signal.SIGINT)
+        out, err = holder.communicate(timeout=60)
+    assert holder.returncode == 0, out + err
+    assert f"released source snapshot {snapshot}" in out
+    # Released, it is refused by name, before anything is written.
+    done = run_cli(
+        ["load", "--snapshot", snapshot], source, target, tmp_path / "state", project
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
     assert (
-        "foreign key StateProvince.StateProvince_TerritoryID_fkey: references "
-        'sales."SalesTerritory", in schema sales, which a run of its own migrates'
-    ) in report
-    output = _migrate_into_its_own_schema("sales", source, target, tmp_path, project)
-    assert (
-        "foreign key state_province_territory_id_fkey of person.state_province: "
-        "added, referencing sales.sales_territory"
-    ) in output
-    assert query(target, keys) == both
-    # The keys hold on the target as on the source.
-    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
-        query(target, "insert into person.state_province values (12, 3)")
-    for schema in ("person", "sales"):
-        _migrate_into_its_own_schema(schema, source, target, tmp_path, project)
-        assert query(target, keys) == both, schema
-    assert "Result:** PASSED" in (project / "MIGRATION_REPORT.md").read_text()
+        f"the source snapshot {snapshot} cannot be read in (invalid snapshot identifier"
+    ) in done.stderr
     # The project holds sales' models now: a verify of person says so
     # rather than look for sales' tables in person.
     done = _run_schema(

@@ -265,6 +265,8 @@ def _load_once(settings: Settings, snapshot_id: str | None = None) -> LoadResult
     if snapshot_id is None:
         with transaction(settings.target) as cursor:
             manifest.refuse_while_syncing(cursor, settings.state_schema, "the load")
+        # One the runs of several schemas share, when given.
+        snapshot_id = settings.snapshot
     check_same_hashes(settings)
     with open_snapshot(settings.source_required, snapshot_id) as snapshot:
         # A schema that cannot be migrated stops the load before it writes.

@@ -33,6 +33,7 @@ import queue
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -54,7 +55,7 @@ from pgshift.checksum import TEXT_SETTINGS
 from pgshift.checksum import fingerprint as _table_fingerprint
 from pgshift.connection import connect
 from pgshift.progress import Progress
-from pgshift.settings import DatabaseUrl
+from pgshift.settings import ConfigError, DatabaseUrl
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,25 @@ class Snapshot:
         return ReadPlan(tuple(r[0] for r in self.cursor.fetchall()))
 
 
+_EXPORTED_AT = """
+select %s, coalesce(
+    (select a.xact_start::text from pg_locks as l
+     join pg_stat_activity as a on a.pid = l.pid
+     where l.locktype = 'virtualxid' and l.virtualxid = %s and l.granted
+     limit 1),
+    now()::text)
+"""
+
+
+def _virtual_xid(snapshot_id: str) -> str | None:
+    """The exporting transaction's virtual id (``3/27``) in a snapshot's (``00000003-0000001B-1``)."""
+    parts = snapshot_id.split("-")
+    try:
+        return f"{int(parts[0], 16)}/{int(parts[1], 16)}" if len(parts) == 3 else None
+    except ValueError:
+        return None
+
+
 @contextmanager
 def open_snapshot(
     source: DatabaseUrl, snapshot_id: str | None = None
@@ -333,19 +353,70 @@ def open_snapshot(
         cursor = conn.cursor()
         if snapshot_id is not None:
             # The first statement of the transaction.
-            cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_id,))
+            try:
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_id,))
+            except psycopg2.Error as exc:
+                reason = (exc.pgerror or str(exc)).strip().splitlines()[0]
+                raise ConfigError(
+                    f"the source snapshot {snapshot_id} cannot be read in "
+                    f"({reason.removeprefix('ERROR:  ')}): the session that "
+                    "exported it must still be open, on this source database "
+                    "(`python loader/run.py snapshot` holds one until "
+                    "stopped); start it again, and load every schema again "
+                    "in the new snapshot"
+                ) from None
         for name, value in SESSION_SETTINGS.items():
             cursor.execute("select set_config(%s, %s, true)", (name, value))
         if snapshot_id is None:
             cursor.execute("select pg_export_snapshot(), now()::text")
         else:
-            cursor.execute("select %s, now()::text", (snapshot_id,))
+            # Taken when its exporter's transaction began, which the source
+            # shows to the exporter's role; else, the time of the import.
+            cursor.execute(_EXPORTED_AT, (snapshot_id, _virtual_xid(snapshot_id)))
         snapshot_id, taken_at = cursor.fetchone()
         logger.info("exported source snapshot %s at %s", snapshot_id, taken_at)
         yield Snapshot(snapshot_id=snapshot_id, taken_at=taken_at, cursor=cursor)
         conn.rollback()
     finally:
         conn.close()
+
+
+def hold_snapshot(
+    source: DatabaseUrl,
+    ready: Callable[[Snapshot], None],
+    poll_seconds: float = 30.0,
+) -> None:
+    """Export a snapshot of the source and keep it valid until interrupted.
+
+    The runs of a database of several schemas, a run each, then read their
+    schemas inside it (``--snapshot``), as one run reads its tables, and
+    as ``pg_dump --snapshot`` does: their keys into each other's tables
+    find the rows they reference, whatever the application wrote between
+    the runs. The transaction stays open, with its idle timeout off for
+    it; the source keeps the dead rows it could still see until then.
+
+    Args:
+        source: The source database.
+        ready: Called once the snapshot is exported, with it.
+        poll_seconds: How often the connection is checked.
+
+    Raises:
+        ConfigError: The connection was lost, and the snapshot with it.
+    """
+    with open_snapshot(source) as snapshot:
+        snapshot.cursor.execute("set local idle_in_transaction_session_timeout = 0")
+        ready(snapshot)
+        while True:
+            time.sleep(poll_seconds)
+            try:
+                snapshot.cursor.execute("select 1")
+            except psycopg2.Error as exc:
+                raise ConfigError(
+                    f"the connection holding snapshot {snapshot.snapshot_id} "
+                    f"was lost ({str(exc).strip()}): a load reading it from now "
+                    "on fails; start `snapshot` again, and load every schema "
+                    "again in the new one"
+                ) from None
 
 
 def lock_shared(cursor: Any, table: Table) -> bool:
