@@ -253,7 +253,12 @@ def settings_from(
     from pgshift.schemas import run_schemas
 
     project_dir = PROJECT_DIR
-    project = NameMap.recorded_schemas(project_dir)
+    try:
+        project = NameMap.recorded_schemas(project_dir)
+    except ConfigError:
+        if args.command != "scaffold":
+            raise
+        project = None  # scaffold writes it again
     given = getattr(args, "overrides", None)
     recorded = project.overrides if project and project.overrides else None
     overrides = (

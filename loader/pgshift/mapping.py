@@ -47,6 +47,7 @@ from pgshift.naming import (
     tool_tables,
 )
 from pgshift.schemas import RecordedSchemas, own_run
+from pgshift.settings import ConfigError
 from pgshift.sqlident import (
     rename_type,
     render_ident,
@@ -786,12 +787,18 @@ class NameMap:
         path = project_dir / MAP_FILE
         if not path.exists():
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return RecordedSchemas(
-            data["source_schema"],
-            data.get("final_schema", "public"),
-            data.get("overrides"),
-        )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return RecordedSchemas(
+                str(data["source_schema"]),
+                str(data.get("final_schema", "public")),
+                data.get("overrides"),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path} is not a name map scaffold wrote ({type(exc).__name__}: "
+                f"{exc}): restore it from version control, or run scaffold again"
+            ) from None
 
     @classmethod
     def read(cls, project_dir: Path) -> NameMap | None:
