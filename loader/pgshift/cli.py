@@ -497,6 +497,10 @@ def renamed_summary(names: NameMap) -> str:
         (sum(s != t for m in tables for s, t in m.columns.items()), "column"),
         (sum(s != t for s, t in names.types.items()), "type"),
         (sum(s != v.name for s, v in names.views.items()), "view"),
+        (
+            sum(s != t for v in names.views.values() for s, t in v.columns.items()),
+            "view column",
+        ),
     ]
     said = [counted(n, what) for n, what in counts if n]
     if not said:

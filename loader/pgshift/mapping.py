@@ -793,6 +793,7 @@ class NameMap:
                 str(data["source_schema"]),
                 str(data.get("final_schema", "public")),
                 data.get("overrides"),
+                len(data.get("tables", {})),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(

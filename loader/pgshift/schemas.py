@@ -381,11 +381,13 @@ class RecordedSchemas(NamedTuple):
         final_schema: The target schema they land in.
         overrides: The override file scaffold was given, as given (None:
             the project's own).
+        tables: How many tables its models hold.
     """
 
     source_schema: str
     final_schema: str
     overrides: str | None
+    tables: int = 0
 
 
 class RunSchemas(NamedTuple):
@@ -435,7 +437,11 @@ def run_schemas(
     if chosen:
         schemas, source = tuple(chosen), chosen[0]
     elif project is not None:
-        schemas, source = (project.source_schema,), project.source_schema
+        # Models of no tables were scaffolded from a schema named with
+        # --schemas (one of types or views alone, refused unnamed); models
+        # of tables (the sample's, in a new clone) name no choice.
+        source = project.source_schema
+        schemas = () if project.tables else (source,)
     else:
         schemas, source = (), "public"
     entry = mapped.get(source)

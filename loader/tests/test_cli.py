@@ -206,7 +206,7 @@ def test_scaffold_names_the_tables_sync_cannot_follow_as_they_are() -> None:
 
 def test_scaffold_says_how_much_the_name_map_renames() -> None:
     from pgshift.cli import renamed_summary
-    from pgshift.mapping import NameMap
+    from pgshift.mapping import NameMap, ViewMap
 
     from migration import PROJECT_DIR
 
@@ -226,6 +226,14 @@ def test_scaffold_says_how_much_the_name_map_renames() -> None:
     kept = NameMap(source_name="app", source_schema="public")
     assert "renames nothing" in renamed_summary(kept)
     assert "needs no `compat`" in renamed_summary(kept)
+    # A schema of views alone (AdventureWorks' pe) whose columns the rename
+    # of the tables they read renames: the application's queries change.
+    kept.views["a"] = ViewMap(
+        "a", "a", "view", {"id": "id", "AddressID": "address_id"}, {}, ""
+    )
+    assert renamed_summary(kept) == (
+        "the name map renames 1 view column (models/pgshift_name_map.json)"
+    )
 
 
 def test_a_changed_yaml_file_is_said_entry_by_entry() -> None:

@@ -11,6 +11,7 @@ another schema than the project's models.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,11 +21,18 @@ import psycopg2
 import pytest
 
 from pgshift.catalog import read_not_migrated
-from pgshift.mapping import NameMap
+from pgshift.mapping import MAP_FILE, NameMap
 from pgshift.settings import OVERRIDES_FILE
 from pgshift.verify.reconcile import published_elsewhere, published_tables
 
-from migration import cli_env, copy_project, make_settings, query, run_cli
+from migration import (
+    PROJECT_DIR,
+    cli_env,
+    copy_project,
+    make_settings,
+    query,
+    run_cli,
+)
 
 WORKSPACE = """
 create schema {schema};
@@ -713,7 +721,10 @@ def test_columns_of_another_schemas_types_follow_the_run_that_renamed_them(
     )
     project = copy_project(tmp_path / "project", scaffolded=False)
     # Without --schemas, public (no tables) is refused, naming the run and
-    # the order of all of them.
+    # the order of all of them; in a new clone too, whose sample models
+    # were scaffolded from public unnamed.
+    (project / MAP_FILE).parent.mkdir()
+    shutil.copy(PROJECT_DIR / MAP_FILE, project / MAP_FILE)
     done = run_cli(["scaffold"], source, target, tmp_path / "state", project)
     assert done.returncode == 2, done.stdout + done.stderr
     assert (

@@ -260,8 +260,12 @@ def test_a_command_takes_its_schemas_from_options_overrides_project() -> None:
     assert run_schemas((), None, None, {}) == RunSchemas("public", (), "public")
     # After `--schemas sales --final-schema sales scaffold`, every command
     # runs on what scaffold recorded, given neither option.
-    sales = RecordedSchemas("sales", "sales", None)
-    assert run_schemas((), None, sales, {}) == RunSchemas("sales", ("sales",), "sales")
+    sales = RecordedSchemas("sales", "sales", None, tables=3)
+    assert run_schemas((), None, sales, {}) == RunSchemas("sales", (), "sales")
+    # Models of no tables came from a schema named with --schemas (one of
+    # types or views alone): the later commands name it too.
+    types_only = RecordedSchemas("public", "public", None, tables=0)
+    assert run_schemas((), None, types_only, {}).schemas == ("public",)
     assert run_schemas(("sales",), None, sales, {}).final_schema == "sales"
     # The project's final schema is its schema's: another lands in public.
     assert run_schemas(("person",), None, sales, {}) == (
