@@ -178,13 +178,35 @@ def run_order(
                 other_uses[user].add(used)
     groups = []
     for group in _ordered_groups(wanted, uses):
-        inside = {s: other_uses[s] & set(group) for s in group}
-        if len(group) == 1 or not any(inside.values()):
+        if len(group) == 1 or not any(other_uses[s] & set(group) for s in group):
             groups.append((group, len(group) > 1))
         else:
-            members = [s for g in _ordered_groups(set(group), inside) for s in g]
-            groups.append((members, False))
+            groups.append((_order_members(group, uses, other_uses), False))
     return groups
+
+
+def _order_members(
+    group: Sequence[str],
+    uses: Mapping[str, set[str]],
+    other_uses: Mapping[str, set[str]],
+) -> list[str]:
+    """A group's schemas in run order, so that the fewest keys wait.
+
+    Each goes after the types, sequences and views it uses; where that
+    leaves a choice, the one whose keys reference the fewest schemas still
+    to run goes first. Where other uses tie schemas both ways, the one using the fewest goes
+    first (and runs again after the others).
+    """
+    rest = set(group)
+    order: list[str] = []
+    while rest:
+        ready = [s for s in rest if not other_uses[s] & rest] or sorted(rest)
+        chosen = min(
+            ready, key=lambda s: (len(other_uses[s] & rest), len(uses[s] & rest), s)
+        )
+        order.append(chosen)
+        rest.remove(chosen)
+    return order
 
 
 def _ordered_groups(nodes: set[str], uses: Mapping[str, set[str]]) -> list[list[str]]:

@@ -235,6 +235,27 @@ def test_the_runs_of_several_schemas_are_ordered_by_what_each_uses(
     )
 
 
+def test_within_a_group_the_runs_go_so_that_the_fewest_keys_wait() -> None:
+    # AdventureWorks: person, humanresources, purchasing and sales are tied
+    # by keys through sales -> purchasing -> humanresources -> person ->
+    # sales; humanresources' and sales' views read person. After person,
+    # humanresources (whose keys reference person alone) goes before
+    # purchasing (whose key references humanresources): only person's key
+    # into sales waits.
+    uses = [
+        ("humanresources", "person", False),
+        ("humanresources", "person", True),
+        ("person", "sales", True),
+        ("purchasing", "humanresources", True),
+        ("purchasing", "person", True),
+        ("sales", "person", False),
+        ("sales", "purchasing", True),
+    ]
+    assert run_order(uses, ["sales", "purchasing", "person", "humanresources"]) == [
+        (["person", "humanresources", "purchasing", "sales"], False)
+    ]
+
+
 def test_the_default_migrates_public_and_lists_every_other_schema() -> None:
     plan = plan_schemas(FOUND, ["public"], "public")
     assert plan.targets == {"public": "public"}
