@@ -145,9 +145,15 @@ def schema_uses(cursor: Any) -> list[tuple[str, str, bool]]:
     return list(cursor.fetchall())
 
 
+IN_ORDER, KEYS_WAIT, ANY_ORDER = "in order", "keys wait", "any order"
+"""How the runs of a step of ``run_order`` go: one after the other; in
+either order, tied by keys that wait for the later; in any order, none
+using another."""
+
+
 def run_order(
     uses_found: Sequence[tuple[str, str, bool]], schemas: Collection[str]
-) -> list[tuple[list[str], bool]]:
+) -> list[tuple[list[str], str]]:
     """The schemas in the order their runs go, each after those it uses.
 
     A schema uses another when a table, column, default, key, view, type or
@@ -165,8 +171,9 @@ def run_order(
         schemas: The schemas to order.
 
     Returns:
-        Groups of schemas, each after those it uses, each with whether its
-        runs go in either order.
+        Steps of schemas, each after those it uses, each with how its runs
+        go (``IN_ORDER``, ``KEYS_WAIT``, ``ANY_ORDER``: schemas that use
+        none of each other, a tenant's schema each, share a step).
     """
     wanted = set(schemas)
     uses: dict[str, set[str]] = {s: set() for s in wanted}
@@ -176,13 +183,17 @@ def run_order(
             uses[user].add(used)
             if not key:
                 other_uses[user].add(used)
-    groups = []
-    for group in _ordered_groups(wanted, uses):
-        if len(group) == 1 or not any(other_uses[s] & set(group) for s in group):
-            groups.append((group, len(group) > 1))
-        else:
-            groups.append((_order_members(group, uses, other_uses), False))
-    return groups
+    steps: list[tuple[list[str], str]] = []
+    for ready in _ordered_rounds(wanted, uses):
+        alone = [g[0] for g in ready if len(g) == 1]
+        if alone:
+            steps.append((alone, ANY_ORDER if len(alone) > 1 else IN_ORDER))
+        for group in (g for g in ready if len(g) > 1):
+            if not any(other_uses[s] & set(group) for s in group):
+                steps.append((group, KEYS_WAIT))
+            else:
+                steps.append((_order_members(group, uses, other_uses), IN_ORDER))
+    return steps
 
 
 def _order_members(
@@ -209,10 +220,15 @@ def _order_members(
     return order
 
 
-def _ordered_groups(nodes: set[str], uses: Mapping[str, set[str]]) -> list[list[str]]:
-    """The nodes' strongly connected groups, each after those it uses."""
+def _ordered_rounds(
+    nodes: set[str], uses: Mapping[str, set[str]]
+) -> list[list[list[str]]]:
+    """The nodes' strongly connected groups, in rounds after those they use.
+
+    The groups of one round use none of each other's.
+    """
     reach = {s: reachable(s, uses) & nodes for s in nodes}
-    groups: list[list[str]] = []
+    rounds: list[list[list[str]]] = []
     placed: set[str] = set()
     while len(placed) < len(nodes):
         ready = sorted(
@@ -220,14 +236,15 @@ def _ordered_groups(nodes: set[str], uses: Mapping[str, set[str]]) -> list[list[
             for s in nodes - placed
             if all(u in placed or s in reach[u] for u in reach[s])
         )
+        groups: list[list[str]] = []
         for schema in ready:
-            if schema not in placed:
-                group = sorted(
-                    {schema} | {u for u in reach[schema] if schema in reach[u]}
+            if not any(schema in g for g in groups):
+                groups.append(
+                    sorted({schema} | {u for u in reach[schema] if schema in reach[u]})
                 )
-                groups.append(group)
-                placed.update(group)
-    return groups
+        rounds.append(groups)
+        placed.update(s for g in groups for s in g)
+    return rounds
 
 
 def reachable(schema: str, uses: Mapping[str, set[str]]) -> set[str]:
@@ -243,7 +260,7 @@ def reachable(schema: str, uses: Mapping[str, set[str]]) -> set[str]:
 
 
 def run_order_line(
-    order: Sequence[tuple[list[str], bool]], this: str, migrated: Mapping[str, str]
+    order: Sequence[tuple[list[str], str]], this: str, migrated: Mapping[str, str]
 ) -> str | None:
     """The order of the runs, as scaffold prints it; None for one schema.
 
@@ -263,12 +280,16 @@ def run_order_line(
             return f"{schema} (migrated into {render_ident(migrated[schema])})"
         return schema
 
-    steps = [
-        " and ".join(map(shown, g)) + " in either order (their keys wait for the later)"
-        if either
-        else ", then ".join(map(shown, g))
-        for g, either in order
-    ]
+    def step(group: list[str], how: str) -> str:
+        names = [shown(s) for s in group]
+        if how == IN_ORDER:
+            return ", then ".join(names)
+        both = " and ".join([", ".join(names[:-1]), names[-1]])
+        if how == KEYS_WAIT:
+            return f"{both} in either order (their keys wait for the later)"
+        return f"{both} in any order (none uses another)"
+
+    steps = [step(g, how) for g, how in order]
     return (
         "schemas: a run each, each after the schemas it uses (their types, "
         "sequences, tables, functions): " + "; then ".join(steps)

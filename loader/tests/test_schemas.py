@@ -25,6 +25,9 @@ from pgshift.comments import PUBLIC_COMMENT, SourceComment, map_comments
 from pgshift.mapping import NameMap
 from pgshift.naming import NamingError, Overrides
 from pgshift.schemas import (
+    ANY_ORDER,
+    IN_ORDER,
+    KEYS_WAIT,
     RecordedSchemas,
     RunSchemas,
     SourceSchema,
@@ -201,10 +204,10 @@ def test_the_runs_of_several_schemas_are_ordered_by_what_each_uses(
     assert (found["public"].tables, found["public"].types) == (0, 1)
     assert found["sales"].types == 1
     assert order == [
-        (["public"], False),
-        (["person", "sales", "inventory"], False),
-        (["production"], False),
-        (["report"], False),
+        (["public"], IN_ORDER),
+        (["person", "sales", "inventory"], IN_ORDER),
+        (["production"], IN_ORDER),
+        (["report"], IN_ORDER),
     ]
     # Without its key into sales, inventory still cannot go before sales
     # (its column is of sales' enum): sales' key into inventory waits for
@@ -228,10 +231,23 @@ def test_the_runs_of_several_schemas_are_ordered_by_what_each_uses(
         "report"
     )
     # Tied by keys alone, two schemas go in either order.
-    assert run_order_line([(["person", "sales"], True)], "sales", {}) == (
+    assert run_order_line([(["person", "sales"], KEYS_WAIT)], "sales", {}) == (
         "schemas: a run each, each after the schemas it uses (their types, "
         "sequences, tables, functions): person and sales (this run) in either "
         "order (their keys wait for the later)"
+    )
+    # A schema per tenant, each using public alone: one step, any order.
+    tenants = [("acme", "public", True), ("globex", "public", False)]
+    found_tenants = ["public", "acme", "globex", "initech"]
+    order = run_order([*tenants, ("initech", "public", True)], found_tenants)
+    assert order == [
+        (["public"], IN_ORDER),
+        (["acme", "globex", "initech"], ANY_ORDER),
+    ]
+    assert run_order_line(order, "public", {}) == (
+        "schemas: a run each, each after the schemas it uses (their types, "
+        "sequences, tables, functions): public (this run); then acme, globex "
+        "and initech in any order (none uses another)"
     )
 
 
@@ -252,7 +268,7 @@ def test_within_a_group_the_runs_go_so_that_the_fewest_keys_wait() -> None:
         ("sales", "purchasing", True),
     ]
     assert run_order(uses, ["sales", "purchasing", "person", "humanresources"]) == [
-        (["person", "humanresources", "purchasing", "sales"], False)
+        (["person", "humanresources", "purchasing", "sales"], IN_ORDER)
     ]
 
 

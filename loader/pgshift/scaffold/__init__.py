@@ -185,7 +185,7 @@ class Project:
     routines: Routines | None = None
     privileges: Privileges = field(default_factory=Privileges)
     source_privileges: SourcePrivileges | None = None
-    run_order: list[tuple[list[str], bool]] = field(default_factory=list)
+    run_order: list[tuple[list[str], str]] = field(default_factory=list)
     migrated_elsewhere: dict[str, str] = field(default_factory=dict)
 
 
@@ -952,7 +952,7 @@ def drift_refusal(settings: Settings) -> str | None:
     return (
         f"the dbt project's models do not match the source ({MAP_FILE}):\n  "
         f"{shown}\nrun `python loader/run.py scaffold` with the same "
-        "options (--include, --exclude, --overrides, --source-schema, "
+        "options (--include, --exclude, --overrides, --schemas, "
         "--final-schema), "
         "review what it changes, then run this command again"
     )
