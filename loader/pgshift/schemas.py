@@ -592,13 +592,21 @@ def plan_schemas(
                 f"or --source-schema); this one stays behind ({schema.holds()})"
             )
             if schema.migratable:
-                # Into the schema of its name, unless this run's tables
-                # land there.
+                # Into the schema the override file names, else the one of
+                # its name, unless this run's tables land there.
+                entry = (overrides or {}).get(schema.name)
                 own = to_snake(schema.name)
                 left_out[schema.name] += (
                     "; a run of its own moves it into a final schema of its "
                     "own on the same target: "
-                    + own_run(schema.name, "NAME" if own == final_schema else own)
+                    + (
+                        f"--schemas {shlex.quote(schema.name)} (the override "
+                        f"file names its final schema, {entry})"
+                        if entry
+                        else own_run(
+                            schema.name, "NAME" if own == final_schema else own
+                        )
+                    )
                 )
     others = frozenset(
         s.name

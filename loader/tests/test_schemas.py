@@ -344,6 +344,17 @@ def test_other_schemas_map_by_the_naming_rules_and_the_override_file(
     assert plan_schemas(FOUND, chosen, "public", loaded).targets["Billing"] == (
         "accounts"
     )
+    # A schema left out whose final schema the file names: its run needs
+    # --schemas alone.
+    assert (
+        plan_schemas(FOUND, ["public"], "public", loaded)
+        .left_out["Billing"]
+        .endswith(
+            "a run of its own moves it into a final schema of its own on the same "
+            "target: --schemas Billing (the override file names its final schema, "
+            "accounts)"
+        )
+    )
     # Two schemas on one name, or one on the final schema, are refused.
     with pytest.raises(NamingError, match="'Billing' and 'audit' both map"):
         plan_schemas(FOUND, ["Billing", "audit"], "public", {"audit": "billing"})
