@@ -205,19 +205,24 @@ def _order_members(
 
     Each goes after the types, sequences and views it uses; where that
     leaves a choice, the one whose keys reference the fewest schemas still
-    to run goes first. Where other uses tie schemas both ways, the one using the fewest goes
-    first (and runs again after the others).
+    to run goes first. Where other uses tie schemas both ways, the one
+    using the fewest goes first, and is listed again after the others: its
+    second run brings what its first left waiting for them.
     """
     rest = set(group)
     order: list[str] = []
+    again: list[str] = []
     while rest:
-        ready = [s for s in rest if not other_uses[s] & rest] or sorted(rest)
+        ready = [s for s in rest if not other_uses[s] & rest]
         chosen = min(
-            ready, key=lambda s: (len(other_uses[s] & rest), len(uses[s] & rest), s)
+            ready or rest,
+            key=lambda s: (len(other_uses[s] & rest), len(uses[s] & rest), s),
         )
+        if not ready:
+            again.append(chosen)
         order.append(chosen)
         rest.remove(chosen)
-    return order
+    return order + again
 
 
 def _ordered_rounds(
@@ -273,7 +278,12 @@ def run_order_line(
     if sum(len(g) for g, _ in order) < 2:
         return None
 
+    seen: set[str] = set()
+
     def shown(schema: str) -> str:
+        if schema in seen:
+            return f"{schema} (again)"
+        seen.add(schema)
         if schema == this:
             return f"{schema} (this run)"
         if schema in migrated:

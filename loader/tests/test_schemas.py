@@ -272,6 +272,17 @@ def test_within_a_group_the_runs_go_so_that_the_fewest_keys_wait() -> None:
     ]
 
 
+def test_a_schema_tied_both_ways_by_views_is_listed_to_run_again() -> None:
+    # Each schema's view reads the other's table: neither run can bring
+    # its view first. The first runs again after the second.
+    order = run_order([("a", "b", False), ("b", "a", False)], ["a", "b"])
+    assert order == [(["a", "b", "a"], IN_ORDER)]
+    assert run_order_line(order, "a", {}) == (
+        "schemas: a run each, each after the schemas it uses (their types, "
+        "sequences, tables, functions): a (this run), then b, then a (again)"
+    )
+
+
 def test_the_default_migrates_public_and_lists_every_other_schema() -> None:
     plan = plan_schemas(FOUND, ["public"], "public")
     assert plan.targets == {"public": "public"}
