@@ -22,6 +22,7 @@ from pgshift.settings import (
     Settings,
     parse_jobs,
     parse_names,
+    recorded_overrides,
 )
 from pgshift.sync.commands import SYNC_COMMANDS, add_sync_commands, run_sync_command
 from pgshift.verify.report import Report
@@ -260,10 +261,9 @@ def settings_from(
             raise
         project = None  # scaffold writes it again
     given = getattr(args, "overrides", None)
-    recorded = project.overrides if project and project.overrides else None
     overrides = (
         given
-        or (project_dir / recorded if recorded else None)
+        or recorded_overrides(project_dir, project.overrides if project else None)
         or project_dir / OVERRIDES_FILE
     )
     schemas = run_schemas(

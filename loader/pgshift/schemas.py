@@ -605,7 +605,7 @@ def plan_schemas(
                 # Into the schema the override file names, else the one of
                 # its name, unless this run's tables land there.
                 entry = (overrides or {}).get(schema.name)
-                own = to_snake(schema.name)
+                landing = "NAME" if to_snake(schema.name) == final_schema else None
                 left_out[schema.name] += (
                     "; a run of its own moves it into a final schema of its "
                     "own on the same target: "
@@ -613,9 +613,7 @@ def plan_schemas(
                         f"--schemas {shlex.quote(schema.name)} (the override "
                         f"file names its final schema, {entry})"
                         if entry
-                        else own_run(
-                            schema.name, "NAME" if own == final_schema else own
-                        )
+                        else own_run(schema.name, landing)
                     )
                 )
     others = frozenset(

@@ -224,6 +224,14 @@ LIBPQ_ENV = {
 """libpq URL parameters and the environment variables libpq reads them from."""
 
 
+def recorded_overrides(project_dir: Path, recorded: str | None) -> Path | None:
+    """The override file scaffold was given, as the name map records it.
+
+    A relative path is the project's; None when scaffold was given none.
+    """
+    return project_dir / recorded if recorded else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one run needs to know.

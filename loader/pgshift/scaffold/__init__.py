@@ -125,7 +125,7 @@ from pgshift.schemas import (
     schema_plan,
     schema_uses,
 )
-from pgshift.settings import ConfigError, Settings
+from pgshift.settings import ConfigError, Settings, recorded_overrides
 from pgshift.shadow import ShadowError, rename_definitions
 from pgshift.sqlident import render_ident
 
@@ -1094,15 +1094,10 @@ def _committed_map(settings: Settings) -> NameMap:
 
 def _recorded_overrides(settings: Settings, committed: NameMap) -> Settings:
     """The settings with the override file scaffold was given, which others are not."""
-    if committed.overrides is None:
+    recorded = recorded_overrides(settings.project_dir, committed.overrides)
+    if recorded is None:
         return settings
-    recorded = Path(committed.overrides)
-    return dataclasses.replace(
-        settings,
-        overrides=recorded
-        if recorded.is_absolute()
-        else settings.project_dir / recorded,
-    )
+    return dataclasses.replace(settings, overrides=recorded)
 
 
 def _map_changes(committed: NameMap, current: NameMap) -> list[str]:
