@@ -93,7 +93,23 @@ select n.nspname::text,
           and (t.typtype <> 'c' or c.relkind = 'c')
           and not exists (select 1 from pg_depend d
                           where d.classid = 'pg_type'::regclass
-                            and d.objid = t.oid and d.deptype = 'e'))::int
+                            and d.objid = t.oid and d.deptype = 'e'))::int,
+       not exists (select 1 from pg_class c where c.relnamespace = n.oid)
+       and not exists (select 1 from pg_proc p where p.pronamespace = n.oid)
+       and not exists (select 1 from pg_type t where t.typnamespace = n.oid)
+       and not exists (select 1 from pg_collation c
+                       where c.collnamespace = n.oid)
+       and not exists (select 1 from pg_operator o where o.oprnamespace = n.oid)
+       and not exists (select 1 from pg_opfamily f where f.opfnamespace = n.oid)
+       and not exists (select 1 from pg_conversion c
+                       where c.connamespace = n.oid)
+       and not exists (select 1 from pg_ts_config c where c.cfgnamespace = n.oid)
+       and not exists (select 1 from pg_ts_dict c where c.dictnamespace = n.oid)
+       and not exists (select 1 from pg_ts_parser c where c.prsnamespace = n.oid)
+       and not exists (select 1 from pg_ts_template c
+                       where c.tmplnamespace = n.oid)
+       and not exists (select 1 from pg_statistic_ext x
+                       where x.stxnamespace = n.oid)
 from pg_namespace n
 where {NOT_SYSTEM_SCHEMA}
 order by n.nspname
@@ -313,7 +329,7 @@ SEVERAL_SCHEMAS = (
 )
 """The refusal of a run that chose more than one schema."""
 
-HOLDS_NOTHING = "holds nothing to migrate (no tables, views, functions or types)"
+HOLDS_NOTHING = "holds nothing to migrate (no object at all)"
 """What the report says of a schema that is neither migrated nor left out."""
 
 MIGRATED_BY_ITS_OWN_RUN = "migrated by a run of its own into final schema "
@@ -356,6 +372,9 @@ class SourceSchema:
             extension's members aside.
         types: Its enums, domains, composite, range and multirange
             types, an extension's members aside.
+        empty: Whether it holds no object at all (no relation, sequence,
+            routine, type, collation, operator, text search object or
+            statistics object).
     """
 
     name: str
@@ -365,6 +384,7 @@ class SourceSchema:
     views: int = 0
     functions: int = 0
     types: int = 0
+    empty: bool = False
 
     @property
     def migratable(self) -> bool:
@@ -394,7 +414,7 @@ class SchemaPlan:
             (readable, holding tables).
         migratable: Every schema a run may migrate, this one's included
             (``SourceSchema.migratable``).
-        empty: The readable schemas holding nothing to migrate (an empty
+        empty: The readable schemas holding no object at all (an empty
             ``public`` beside schemas of tables): named in the report, not
             left out.
     """
@@ -579,12 +599,7 @@ def plan_schemas(
         )
     single = ", ".join(chosen)
     empty = tuple(
-        s.name
-        for s in found
-        if s.name not in targets
-        and s.readable
-        and not s.extension_only
-        and not s.migratable
+        s.name for s in found if s.name not in targets and s.readable and s.empty
     )
     left_out: dict[str, str] = {}
     for schema in found:

@@ -144,6 +144,14 @@ def test_the_source_schemas_are_read_with_what_the_user_may_do(
                 "create role schemas_reader; "
                 "grant usage on schema public, audit to schemas_reader"
             )
+            # A schema of a sequence alone holds something; one of nothing
+            # is empty.
+            cursor.execute(
+                "create schema ids; create sequence ids.seq; create schema scratch"
+            )
+            found = {s.name: s for s in read_schemas(cursor)}
+            assert [n for n, s in found.items() if s.empty] == ["scratch"]
+            cursor.execute("drop schema ids cascade; drop schema scratch")
             found = {s.name: s for s in read_schemas(cursor)}
             cursor.execute("set role schemas_reader")
             as_reader = {s.name: s.readable for s in read_schemas(cursor)}
@@ -402,11 +410,14 @@ def test_a_schema_that_cannot_be_migrated_is_refused() -> None:
     plan = plan_schemas(views_only, ["pe"], "pe", named=True)
     assert plan.targets == {"pe": "pe"}
     # A schema holding nothing is named as such, not left out.
-    plan = plan_schemas([*FOUND, SourceSchema("scratch", True)], ["public"], "public")
+    scratch = SourceSchema("scratch", True, empty=True)
+    plan = plan_schemas([*FOUND, scratch], ["public"], "public")
     assert (plan.empty, "scratch" in plan.left_out) == (("scratch",), False)
-    assert plan.lines()[-1] == (
-        "scratch: holds nothing to migrate (no tables, views, functions or types)"
-    )
+    assert plan.lines()[-1] == "scratch: holds nothing to migrate (no object at all)"
+    # One holding a sequence alone is no empty schema: it stays listed.
+    ids = SourceSchema("ids", True)
+    plan = plan_schemas([*FOUND, ids], ["public"], "public")
+    assert (plan.empty, "ids" in plan.left_out) == ((), True)
     # A database that has no tables at all is no mistake of choice.
     assert plan_schemas([SourceSchema("public", True)], ["public"], "public")
 
